@@ -1,0 +1,254 @@
+//! Context tracking: which context this CPU is in (kernel, user, idle), plus the RCU
+//! "watching" counter, in one word that a single atomic instruction updates.
+//!
+//! Layout of the word: bits 0–1 the state, bits 2–9 the NMI-like nesting depth, bits 10.. a
+//! counter that is odd while RCU watches this CPU (kernel context) and even while it is in an
+//! extended quiescent state (user mode, idle). Entering or leaving user mode changes state and
+//! counter with one `lock xadd`, so an NMI on the same CPU sees either the old or the new word,
+//! never half of it (E39); and the value that instruction returns is what the entry checks, so
+//! checking costs no extra load. Another CPU that sees the counter even, or changed since its
+//! snapshot, knows this CPU passed a quiescent state — without an IPI, which is what lets a
+//! `nohz_full` CPU run user code undisturbed.
+//!
+//! NMI-like entries (NMI, #MC, #DB, #DF) may land anywhere, even between two instructions of a
+//! transition, so they do not check the state: they count their nesting and make RCU watch for
+//! their duration if it was not.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum CtState {
+    Kernel = 0,
+    User = 1,
+    Idle = 2,
+}
+
+const STATE_MASK: u64 = 3;
+const NMI_ONE: u64 = 1 << 2;
+const NMI_MASK: u64 = 0xff << 2;
+const COUNTER_SHIFT: u32 = 10;
+const COUNTER_ONE: u64 = 1 << COUNTER_SHIFT;
+
+#[repr(C)]
+pub struct ContextTracking {
+    word: AtomicU64,
+    /// Bit n set: the NMI-like entry at nesting depth n made RCU watch and must undo it.
+    nmi_made_watching: AtomicU32,
+}
+
+/// What an exception entry found: the one of the three allowed cases that holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryContext {
+    /// State user and the frame is user mode.
+    FromUser,
+    /// State kernel and the frame is kernel mode.
+    FromKernel,
+    /// Inside an NMI-like entry: the state may be anything.
+    NmiNested,
+}
+
+/// The state did not fit the frame: the report a kernel prints before it stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CtViolation {
+    pub state: u64,
+    pub user_mode: bool,
+    pub nmi_nesting: u32,
+}
+
+impl ContextTracking {
+    pub const fn new() -> Self {
+        ContextTracking {
+            // Kernel, watching (counter 1).
+            word: AtomicU64::new(COUNTER_ONE),
+            nmi_made_watching: AtomicU32::new(0),
+        }
+    }
+
+    #[inline(always)]
+    pub fn state(&self) -> u64 {
+        self.word.load(Ordering::Relaxed) & STATE_MASK
+    }
+
+    /// The RCU counter; odd while RCU is watching this CPU.
+    #[inline(always)]
+    pub fn rcu_counter(&self) -> u64 {
+        self.word.load(Ordering::Acquire) >> COUNTER_SHIFT
+    }
+
+    #[inline(always)]
+    pub fn rcu_watching(&self) -> bool {
+        self.rcu_counter() & 1 == 1
+    }
+
+    #[inline(always)]
+    pub fn nmi_nesting(&self) -> u32 {
+        ((self.word.load(Ordering::Relaxed) & NMI_MASK) >> 2) as u32
+    }
+
+    fn violation(word: u64, user_mode: bool) -> CtViolation {
+        CtViolation {
+            state: word & STATE_MASK,
+            user_mode,
+            nmi_nesting: ((word & NMI_MASK) >> 2) as u32,
+        }
+    }
+
+    /// Kernel → user (or idle): one atomic add moves the state and makes the counter even.
+    #[inline(always)]
+    pub fn enter_eqs(&self, to: CtState) {
+        // State goes from Kernel (0) to `to`; counter + 1.
+        self.word
+            .fetch_add(COUNTER_ONE + to as u64, Ordering::Release);
+    }
+
+    /// User (or idle) → kernel: counter + 1 (odd again), state back to Kernel.
+    #[inline(always)]
+    pub fn exit_eqs(&self, from: CtState) {
+        self.word
+            .fetch_add(COUNTER_ONE.wrapping_sub(from as u64), Ordering::Acquire);
+    }
+
+    /// User → kernel at an entry from user mode, checked: the word must have said "user, no
+    /// NMI-like nesting". The check reads the value the update itself returned.
+    #[inline(always)]
+    pub fn exit_user_checked(&self) -> Result<(), CtViolation> {
+        let old = self.word.fetch_add(
+            COUNTER_ONE.wrapping_sub(CtState::User as u64),
+            Ordering::Acquire,
+        );
+        if old & (STATE_MASK | NMI_MASK) == CtState::User as u64 {
+            Ok(())
+        } else {
+            Err(Self::violation(old, true))
+        }
+    }
+
+    /// Classifies an exception or interrupt entry; exactly one case must hold.
+    #[inline(always)]
+    pub fn classify_entry(&self, user_mode: bool) -> Result<EntryContext, CtViolation> {
+        let word = self.word.load(Ordering::Relaxed);
+        if word & NMI_MASK != 0 {
+            return Ok(EntryContext::NmiNested);
+        }
+        let state = word & STATE_MASK;
+        match (state, user_mode) {
+            (s, true) if s == CtState::User as u64 => Ok(EntryContext::FromUser),
+            (s, false) if s == CtState::Kernel as u64 || s == CtState::Idle as u64 => {
+                Ok(EntryContext::FromKernel)
+            }
+            _ => Err(Self::violation(word, user_mode)),
+        }
+    }
+
+    /// NMI-like entry: raise the nesting count; if RCU was not watching, make it watch.
+    #[inline(always)]
+    pub fn nmi_enter(&self) {
+        let depth = (self.word.fetch_add(NMI_ONE, Ordering::Relaxed) & NMI_MASK) >> 2;
+        if !self.rcu_watching() {
+            self.word.fetch_add(COUNTER_ONE, Ordering::Acquire);
+            self.nmi_made_watching
+                .fetch_or(1 << (depth & 31), Ordering::Relaxed);
+        }
+    }
+
+    /// NMI-like exit: undo exactly what the matching [`Self::nmi_enter`] did.
+    #[inline(always)]
+    pub fn nmi_exit(&self) {
+        let depth = self.nmi_nesting() - 1;
+        let bit = 1 << (depth & 31);
+        if self.nmi_made_watching.load(Ordering::Relaxed) & bit != 0 {
+            self.nmi_made_watching.fetch_and(!bit, Ordering::Relaxed);
+            self.word.fetch_add(COUNTER_ONE, Ordering::Release);
+        }
+        self.word.fetch_sub(NMI_ONE, Ordering::Relaxed);
+    }
+}
+
+impl Default for ContextTracking {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_round_trip_flips_watching_and_state() {
+        let ct = ContextTracking::new();
+        assert!(ct.rcu_watching());
+        assert_eq!(ct.state(), CtState::Kernel as u64);
+        let c0 = ct.rcu_counter();
+        ct.enter_eqs(CtState::User);
+        assert_eq!(ct.state(), CtState::User as u64);
+        assert!(!ct.rcu_watching());
+        assert_eq!(ct.rcu_counter(), c0 + 1);
+        ct.exit_eqs(CtState::User);
+        assert_eq!(ct.state(), CtState::Kernel as u64);
+        assert!(ct.rcu_watching());
+        assert_eq!(ct.rcu_counter(), c0 + 2);
+    }
+
+    #[test]
+    fn classify_accepts_exactly_the_three_cases() {
+        let ct = ContextTracking::new();
+        assert_eq!(ct.classify_entry(false), Ok(EntryContext::FromKernel));
+        assert!(ct.classify_entry(true).is_err());
+        ct.enter_eqs(CtState::User);
+        assert_eq!(ct.classify_entry(true), Ok(EntryContext::FromUser));
+        let v = ct.classify_entry(false).unwrap_err();
+        assert_eq!(v.state, CtState::User as u64);
+        assert!(!v.user_mode);
+        ct.nmi_enter();
+        assert_eq!(ct.classify_entry(false), Ok(EntryContext::NmiNested));
+        ct.nmi_exit();
+        assert!(ct.classify_entry(false).is_err());
+    }
+
+    #[test]
+    fn nmi_in_user_makes_rcu_watch_and_restores() {
+        let ct = ContextTracking::new();
+        ct.enter_eqs(CtState::User);
+        let c = ct.rcu_counter();
+        ct.nmi_enter();
+        assert!(ct.rcu_watching());
+        ct.nmi_enter(); // nested: already watching, no change
+        assert_eq!(ct.rcu_counter(), c + 1);
+        ct.nmi_exit();
+        assert!(ct.rcu_watching());
+        ct.nmi_exit();
+        assert!(!ct.rcu_watching());
+        assert_eq!(ct.rcu_counter(), c + 2);
+        assert_eq!(ct.state(), CtState::User as u64);
+        assert_eq!(ct.nmi_nesting(), 0);
+    }
+
+    #[test]
+    fn checked_exit_from_user() {
+        let ct = ContextTracking::new();
+        // Kernel state at a user entry: refused, and the report names the state found.
+        let v = ct.exit_user_checked().unwrap_err();
+        assert_eq!((v.state, v.nmi_nesting), (CtState::Kernel as u64, 0));
+        let ct = ContextTracking::new();
+        ct.enter_eqs(CtState::User);
+        assert_eq!(ct.exit_user_checked(), Ok(()));
+        assert_eq!(ct.state(), CtState::Kernel as u64);
+        assert!(ct.rcu_watching());
+        // User state but an NMI-like entry still counted: refused too.
+        let ct = ContextTracking::new();
+        ct.enter_eqs(CtState::User);
+        ct.nmi_enter();
+        assert_eq!(ct.exit_user_checked().unwrap_err().nmi_nesting, 1);
+    }
+
+    #[test]
+    fn nmi_in_kernel_changes_nothing() {
+        let ct = ContextTracking::new();
+        let c = ct.rcu_counter();
+        ct.nmi_enter();
+        ct.nmi_exit();
+        assert_eq!(ct.rcu_counter(), c);
+    }
+}

@@ -1,0 +1,135 @@
+//! The one register frame every entry builds: Linux's `struct pt_regs`, lowest address first.
+//!
+//! SYSCALL and every IDT vector produce exactly this layout, so the rest of the kernel (signal
+//! frames, ptrace, the SYSRET check) sees one shape whatever the way in was.
+
+use crate::gdt::{USER_CS, USER_DS};
+
+/// Saved user or kernel state at an entry, in `pt_regs` order.
+///
+/// `orig_rax` holds the syscall number on the syscall path and -1 everywhere else (the stub's
+/// error-code slot is handed to Rust separately and then overwritten).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Regs {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub rbp: u64,
+    pub rbx: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rax: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub orig_rax: u64,
+    // The hardware interrupt frame (what IRETQ pops).
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+/// Number of 8-byte slots in [`Regs`].
+pub const REGS_SLOTS: usize = 21;
+/// Size of [`Regs`] in bytes.
+pub const REGS_SIZE: usize = REGS_SLOTS * 8;
+
+// The asm stubs push and pop this layout by hand; a field moved here must be moved there.
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<Regs>() == REGS_SIZE);
+    assert!(offset_of!(Regs, r15) == 0);
+    assert!(offset_of!(Regs, rbp) == 32);
+    assert!(offset_of!(Regs, r11) == 48);
+    assert!(offset_of!(Regs, rax) == 80);
+    assert!(offset_of!(Regs, rcx) == 88);
+    assert!(offset_of!(Regs, rdi) == 112);
+    assert!(offset_of!(Regs, orig_rax) == 120);
+    assert!(offset_of!(Regs, rip) == 128);
+    assert!(offset_of!(Regs, cs) == 136);
+    assert!(offset_of!(Regs, rflags) == 144);
+    assert!(offset_of!(Regs, rsp) == 152);
+    assert!(offset_of!(Regs, ss) == 160);
+    // The CPU aligns RSP to 16 before it pushes an interrupt frame, and the SYSCALL stub starts
+    // from a 16-aligned stack top, so after a full frame RSP is 8 mod 16. Every stub therefore
+    // drops RSP by one more slot before `call` (the SysV ABI wants 16-byte alignment there).
+    assert!(REGS_SIZE % 16 == 8);
+};
+
+pub mod rflags {
+    //! RFLAGS bits the entry code reasons about.
+    pub const CF: u64 = 1 << 0;
+    pub const FIXED: u64 = 1 << 1;
+    pub const PF: u64 = 1 << 2;
+    pub const AF: u64 = 1 << 4;
+    pub const ZF: u64 = 1 << 6;
+    pub const SF: u64 = 1 << 7;
+    pub const TF: u64 = 1 << 8;
+    pub const IF: u64 = 1 << 9;
+    pub const DF: u64 = 1 << 10;
+    pub const OF: u64 = 1 << 11;
+    pub const IOPL: u64 = 3 << 12;
+    pub const NT: u64 = 1 << 14;
+    pub const RF: u64 = 1 << 16;
+    pub const VM: u64 = 1 << 17;
+    pub const AC: u64 = 1 << 18;
+    pub const ID: u64 = 1 << 21;
+}
+
+impl Regs {
+    /// Whether the frame was saved from ring 3 (the `user_mode(regs)` of Linux).
+    #[inline(always)]
+    pub fn user_mode(&self) -> bool {
+        self.cs & 3 != 0
+    }
+
+    /// A fresh 64-bit user frame starting at `rip` with stack `rsp`: every GPR zero, IF set,
+    /// user selectors, and `orig_rax` = -1 (not in a syscall).
+    pub fn new_user(rip: u64, rsp: u64) -> Self {
+        Regs {
+            rip,
+            rsp,
+            cs: USER_CS as u64,
+            ss: USER_DS as u64,
+            rflags: rflags::FIXED | rflags::IF,
+            orig_rax: u64::MAX,
+            ..Default::default()
+        }
+    }
+
+    /// Syscall arguments in ABI order (rdi, rsi, rdx, r10, r8, r9).
+    #[inline(always)]
+    pub fn syscall_args(&self) -> [u64; 6] {
+        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_mode_follows_rpl() {
+        let mut r = Regs::new_user(0x40_0000, 0x7fff_0000);
+        assert!(r.user_mode());
+        r.cs = crate::gdt::KERNEL_CS as u64;
+        assert!(!r.user_mode());
+    }
+
+    #[test]
+    fn new_user_frame_is_clean() {
+        let r = Regs::new_user(0x1000, 0x2000);
+        assert_eq!(r.orig_rax, u64::MAX);
+        assert_eq!(r.cs, 0x33);
+        assert_eq!(r.ss, 0x2b);
+        assert_eq!(r.rflags, 0x202);
+        assert_eq!(r.rax | r.rcx | r.r11, 0);
+    }
+}

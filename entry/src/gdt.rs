@@ -1,0 +1,122 @@
+//! The GDT in Linux's layout, and the TSS.
+//!
+//! SYSCALL and SYSRET hard-wire the selectors they load from STAR, so the order is forced:
+//! kernel CS then kernel DS (SYSCALL), and user32 CS, user DS, user CS (SYSRET). Linux's
+//! selftests also read descriptors with `lar`, so the attribute bits match Linux's too.
+
+use x86_64::structures::tss::TaskStateSegment;
+
+pub const KERNEL32_CS: u16 = 0x08;
+pub const KERNEL_CS: u16 = 0x10;
+pub const KERNEL_DS: u16 = 0x18;
+pub const USER32_CS: u16 = 0x23;
+pub const USER_DS: u16 = 0x2b;
+pub const USER_CS: u16 = 0x33;
+pub const TSS_SEL: u16 = 0x40;
+/// First of the three TLS slots (12–14) reserved for `set_thread_area`.
+pub const TLS_FIRST_ENTRY: usize = 12;
+pub const GDT_ENTRIES: usize = 16;
+
+/// STAR: SYSCALL loads CS = 0x10, SS = 0x18; SYSRET loads CS = 0x23 (+16 for 64-bit = 0x33)
+/// and SS = 0x2b.
+pub const STAR_VALUE: u64 = ((USER32_CS as u64) << 48) | ((KERNEL_CS as u64) << 32);
+
+/// IST slots (1-based, as IDT gates name them).
+pub mod ist {
+    pub const DOUBLE_FAULT: u8 = 1;
+    pub const NMI: u8 = 2;
+    pub const DEBUG: u8 = 3;
+    pub const MACHINE_CHECK: u8 = 4;
+    pub const COUNT: usize = 4;
+}
+
+/// Raw descriptors, accessed bit preset so the CPU never writes the table.
+pub const fn base_descriptors() -> [u64; GDT_ENTRIES] {
+    let mut d = [0u64; GDT_ENTRIES];
+    d[1] = 0x00cf_9b00_0000_ffff; // KERNEL32_CS
+    d[2] = 0x00af_9b00_0000_ffff; // KERNEL_CS, L=1
+    d[3] = 0x00cf_9300_0000_ffff; // KERNEL_DS
+    d[4] = 0x00cf_fb00_0000_ffff; // USER32_CS, D=1, DPL3
+    d[5] = 0x00cf_f300_0000_ffff; // USER_DS, DPL3
+    d[6] = 0x00af_fb00_0000_ffff; // USER_CS, L=1, DPL3
+    d
+}
+
+/// The two descriptor words of a 64-bit available TSS (type 9) at `base`.
+pub const fn tss_descriptor(base: u64, limit: u32) -> [u64; 2] {
+    let low = (limit as u64 & 0xffff)
+        | ((base & 0xff_ffff) << 16)
+        | (0x89u64 << 40) // present, DPL0, type 9
+        | (((limit as u64 >> 16) & 0xf) << 48)
+        | (((base >> 24) & 0xff) << 56);
+    [low, base >> 32]
+}
+
+/// One CPU's descriptor tables: its GDT and its TSS (RSP0 and the IST stacks).
+#[repr(C, align(64))]
+pub struct CpuTables {
+    pub gdt: [u64; GDT_ENTRIES],
+    pub tss: TaskStateSegment,
+}
+
+impl CpuTables {
+    pub const fn new() -> Self {
+        CpuTables {
+            gdt: base_descriptors(),
+            tss: TaskStateSegment::new(),
+        }
+    }
+
+    /// Points the TSS descriptor at this table's own TSS. Call once the table has its final
+    /// address.
+    pub fn install_tss_descriptor(&mut self) {
+        let base = &self.tss as *const TaskStateSegment as u64;
+        // The I/O map base lies past the limit: no I/O permission bitmap, every port is #GP
+        // from ring 3 whatever IOPL says.
+        let limit = (core::mem::size_of::<TaskStateSegment>() - 1) as u32;
+        let [lo, hi] = tss_descriptor(base, limit);
+        self.gdt[(TSS_SEL >> 3) as usize] = lo;
+        self.gdt[(TSS_SEL >> 3) as usize + 1] = hi;
+        self.tss.iomap_base = core::mem::size_of::<TaskStateSegment>() as u16;
+    }
+}
+
+impl Default for CpuTables {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn star_matches_linux() {
+        assert_eq!(STAR_VALUE, 0x0023_0010_0000_0000);
+        // SYSRET's 64-bit selectors derive from STAR[63:48].
+        assert_eq!(((STAR_VALUE >> 48) + 16) | 3, USER_CS as u64);
+        assert_eq!(((STAR_VALUE >> 48) + 8) | 3, USER_DS as u64);
+        assert_eq!(((STAR_VALUE >> 32) & 0xffff) + 8, KERNEL_DS as u64);
+    }
+
+    #[test]
+    fn only_user_segments_are_dpl3() {
+        let d = base_descriptors();
+        for (i, desc) in d.iter().enumerate() {
+            let dpl = (desc >> 45) & 3;
+            let expect = if matches!(i, 4..=6) { 3 } else { 0 };
+            assert_eq!(dpl, expect, "entry {i}");
+        }
+    }
+
+    #[test]
+    fn tss_descriptor_fields() {
+        let [lo, hi] = tss_descriptor(0xffff_8880_1234_5678, 0x67);
+        assert_eq!(lo & 0xffff, 0x67);
+        assert_eq!((lo >> 16) & 0xff_ffff, 0x34_5678);
+        assert_eq!((lo >> 40) & 0xff, 0x89);
+        assert_eq!((lo >> 56) & 0xff, 0x12);
+        assert_eq!(hi, 0xffff_8880);
+    }
+}

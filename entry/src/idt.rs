@@ -1,0 +1,82 @@
+//! The IDT: 256 interrupt gates, each pointing at its asm stub.
+
+use crate::gdt::KERNEL_CS;
+use crate::vectors;
+
+/// One 16-byte 64-bit interrupt gate.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Gate {
+    offset_low: u16,
+    selector: u16,
+    ist: u8,
+    type_attr: u8,
+    offset_mid: u16,
+    offset_high: u32,
+    reserved: u32,
+}
+
+impl Gate {
+    /// An interrupt gate (type 0xE: IF cleared on delivery) to `handler`.
+    pub const fn interrupt(handler: u64, ist: u8, dpl: u8) -> Gate {
+        Gate {
+            offset_low: handler as u16,
+            selector: KERNEL_CS,
+            ist: ist & 7,
+            type_attr: 0x80 | ((dpl & 3) << 5) | 0xe,
+            offset_mid: (handler >> 16) as u16,
+            offset_high: (handler >> 32) as u32,
+            reserved: 0,
+        }
+    }
+
+    pub fn handler(&self) -> u64 {
+        self.offset_low as u64 | (self.offset_mid as u64) << 16 | (self.offset_high as u64) << 32
+    }
+}
+
+#[repr(C, align(16))]
+pub struct Idt(pub [Gate; 256]);
+
+/// Distance between consecutive stubs in the stub table.
+pub const STUB_STRIDE: u64 = 16;
+
+impl Idt {
+    /// All 256 gates, vector `v` going to `stub_base + v * STUB_STRIDE`, with the IST slot and
+    /// DPL of [`vectors`].
+    pub fn new(stub_base: u64) -> Idt {
+        let mut gates = [Gate::default(); 256];
+        for (v, gate) in gates.iter_mut().enumerate() {
+            let v = v as u8;
+            *gate = Gate::interrupt(
+                stub_base + v as u64 * STUB_STRIDE,
+                vectors::ist_slot(v),
+                vectors::gate_dpl(v),
+            );
+        }
+        Idt(gates)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_encoding() {
+        let g = Gate::interrupt(0xffff_ffff_8012_3456, 2, 0);
+        assert_eq!(g.handler(), 0xffff_ffff_8012_3456);
+        assert_eq!(g.type_attr, 0x8e);
+        assert_eq!(g.ist, 2);
+        assert_eq!(core::mem::size_of::<Gate>(), 16);
+        assert_eq!(Gate::interrupt(0, 0, 3).type_attr, 0xee);
+    }
+
+    #[test]
+    fn table_points_at_strided_stubs() {
+        let idt = Idt::new(0xffff_ffff_8100_0000);
+        assert_eq!(idt.0[0x80].handler(), 0xffff_ffff_8100_0800);
+        assert_eq!(idt.0[2].ist, 2);
+        assert_eq!(idt.0[13].ist, 0);
+    }
+}

@@ -1,0 +1,253 @@
+//! Entry and exit for syscalls, interrupts, exceptions and the NMI-like IST vectors.
+//!
+//! Every way into the kernel goes through one of these, and each updates and checks context
+//! tracking: at every non-NMI entry exactly one of "from user with a user frame", "from kernel
+//! with a kernel frame" and "nested in an NMI-like entry" must hold, or the host reports it.
+
+#[cfg(target_os = "none")]
+pub use imp::*;
+
+/// What the CPU reported with an exception.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    pub vector: u8,
+    /// The CPU's error code, 0 for vectors without one.
+    pub error_code: u64,
+    /// CR2 as read first thing on the way in (page faults only, else 0).
+    pub cr2: u64,
+}
+
+#[cfg(target_os = "none")]
+mod imp {
+    use crate::context_tracking::{CtState, EntryContext};
+    use crate::exit_work::{ExitWork, ExitWorkOps, exit_to_user_mode_loop};
+    use crate::frame::Regs;
+    use crate::percpu::EntryPerCpu;
+    use crate::test_hooks::{self, Check};
+    use crate::{Host, vectors};
+    use core::marker::PhantomData;
+    use core::sync::atomic::Ordering;
+    use x86_64::instructions::interrupts;
+
+    /// Tripwire T1 (test kernels): the live GS base must be this CPU's per-CPU base. A stub
+    /// that got its `swapgs` decision wrong lands here with the user's GS.
+    #[inline(always)]
+    fn check_gs_base(cpu: &EntryPerCpu) {
+        #[cfg(feature = "test-hooks")]
+        {
+            let live = x86_64::registers::model_specific::GsBase::read().as_u64();
+            let mine = cpu.self_ptr.load(Ordering::Relaxed);
+            if live != mine {
+                panic!(
+                    "T1 tripwire: live GS base {live:#x} is not this CPU's per-CPU base {mine:#x}"
+                );
+            }
+        }
+        #[cfg(not(feature = "test-hooks"))]
+        let _ = cpu;
+    }
+
+    /// User → kernel at a syscall or at an exception/IRQ from user mode: make RCU watch again,
+    /// and check the state had been "user" with no NMI-like nesting.
+    #[inline(always)]
+    pub fn enter_from_user_mode<H: Host>(cpu: &EntryPerCpu, regs: &Regs, vector: Option<u8>) {
+        check_gs_base(cpu);
+        if let Err(v) = cpu.context_tracking.exit_user_checked() {
+            context_violation_cold::<H>(regs, vector, v)
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn context_violation_cold<H: Host>(
+        regs: &Regs,
+        vector: Option<u8>,
+        v: crate::context_tracking::CtViolation,
+    ) -> ! {
+        H::context_violation(regs, vector, v)
+    }
+
+    /// `sti`. (x86_64's `interrupts::enable` adds a `nop`, one more instruction on every
+    /// syscall.)
+    #[inline(always)]
+    pub fn local_irq_enable() {
+        // SAFETY: enabling interrupts in kernel context, where every entry path is ready for
+        // them.
+        unsafe { core::arch::asm!("sti", options(nomem, nostack)) };
+    }
+
+    struct HostExitOps<'a, H: Host> {
+        cpu: &'a EntryPerCpu,
+        regs: &'a mut Regs,
+        _host: PhantomData<H>,
+    }
+
+    impl<H: Host> ExitWorkOps for HostExitOps<'_, H> {
+        #[inline(always)]
+        fn pending(&mut self) -> ExitWork {
+            ExitWork::from_bits_truncate(self.cpu.task_work.load(Ordering::Acquire))
+        }
+        #[inline(always)]
+        fn local_irq_enable(&mut self) {
+            local_irq_enable();
+        }
+        #[inline(always)]
+        fn local_irq_disable(&mut self) {
+            interrupts::disable();
+        }
+        fn handle(&mut self, work: ExitWork) {
+            H::exit_work(self.regs, work);
+        }
+    }
+
+    /// Kernel → user: the work loop (flags read with IRQs off), then context tracking → user.
+    /// Returns with interrupts off; they stay off until SYSRET/IRET.
+    #[inline(always)]
+    pub fn exit_to_user_mode<H: Host>(cpu: &EntryPerCpu, regs: &mut Regs) {
+        interrupts::disable();
+        if cpu.task_work.load(Ordering::Relaxed) != 0 {
+            exit_work_slow::<H>(cpu, regs);
+        }
+        if test_hooks::enabled(Check::CtUserState) {
+            cpu.context_tracking.enter_eqs(CtState::User);
+        }
+    }
+
+    #[inline(never)]
+    fn exit_work_slow<H: Host>(cpu: &EntryPerCpu, regs: &mut Regs) {
+        exit_to_user_mode_loop(&mut HostExitOps::<H> {
+            cpu,
+            regs,
+            _host: PhantomData,
+        });
+    }
+
+    /// What [`irqentry_enter`] found, for [`irqentry_exit`].
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct IrqEntryState(pub EntryContext);
+
+    /// Entry of an interrupt or non-IST exception.
+    #[inline(always)]
+    pub fn irqentry_enter<H: Host>(cpu: &EntryPerCpu, regs: &Regs, vector: u8) -> IrqEntryState {
+        if regs.user_mode() {
+            enter_from_user_mode::<H>(cpu, regs, Some(vector));
+            return IrqEntryState(EntryContext::FromUser);
+        }
+        check_gs_base(cpu);
+        match cpu.context_tracking.classify_entry(false) {
+            Ok(ctx) => IrqEntryState(ctx),
+            Err(v) => H::context_violation(regs, Some(vector), v),
+        }
+    }
+
+    #[inline(always)]
+    pub fn irqentry_exit<H: Host>(cpu: &EntryPerCpu, regs: &mut Regs, state: IrqEntryState) {
+        if state.0 == EntryContext::FromUser && regs.user_mode() {
+            exit_to_user_mode::<H>(cpu, regs);
+        }
+        // Kernel-mode returns: preemption of kernel code comes with the scheduler.
+    }
+
+    unsafe extern "C" {
+        /// The one `iretq` that returns to user mode (arch stubs).
+        static kentry_iret_to_user: u8;
+    }
+
+    /// Address of the `iretq` to user: a #GP/#NP/#SS there is the user's fault (E14).
+    #[inline(always)]
+    pub fn iret_to_user_address() -> u64 {
+        core::ptr::addr_of!(kentry_iret_to_user) as u64
+    }
+
+    /// A fault raised by the `iretq` to user: the stub already did `swapgs`. The CPU pushed
+    /// this (kernel-mode) frame right below the IRET frame it could not load, and the GPRs
+    /// are the user's (the exit path had restored them). Rebuild the user's frame so the fault
+    /// is handled as the task's own, from user mode.
+    fn fixup_bad_iret(regs: &mut Regs) {
+        // SAFETY: regs.rsp points at the 5-word IRET frame on this task's kernel stack, which
+        // the exit path built and which is still mapped and unused.
+        let iret = unsafe { core::ptr::read(regs.rsp as *const [u64; 5]) };
+        regs.rip = iret[0];
+        regs.cs = iret[1];
+        regs.rflags = iret[2];
+        regs.rsp = iret[3];
+        regs.ss = iret[4];
+    }
+
+    /// Rust half of every non-IST IDT stub.
+    #[inline(always)]
+    pub fn do_idt<H: Host>(regs: &mut Regs, vector: u64) {
+        let vector = vector as u8;
+        let error_code = regs.orig_rax;
+        regs.orig_rax = u64::MAX;
+        // CR2 first: nothing has run yet that could fault, IF is 0, and NMIs put CR2 back
+        // as they found it (E20).
+        let cr2 = if vector == vectors::PF {
+            x86_64::registers::control::Cr2::read_raw()
+        } else {
+            0
+        };
+        let cpu = crate::percpu::this_cpu();
+        if !regs.user_mode()
+            && regs.rip == iret_to_user_address()
+            && matches!(vector, vectors::GP | vectors::NP | vectors::SS)
+        {
+            fixup_bad_iret(regs);
+        }
+        let state = irqentry_enter::<H>(cpu, regs, vector);
+        if vector < vectors::FIRST_EXTERNAL {
+            let error_code = if vectors::has_error_code(vector) {
+                error_code
+            } else {
+                0
+            };
+            H::exception(
+                regs,
+                super::Fault {
+                    vector,
+                    error_code,
+                    cr2,
+                },
+            );
+        } else {
+            H::interrupt(regs, vector);
+        }
+        irqentry_exit::<H>(cpu, regs, state);
+    }
+
+    /// A new task's first exit to user mode (it never entered, so there is no entry half).
+    #[inline(always)]
+    pub fn ret_from_fork<H: Host>(regs: &mut Regs) {
+        let cpu = crate::percpu::this_cpu();
+        check_gs_base(cpu);
+        exit_to_user_mode::<H>(cpu, regs);
+    }
+
+    /// Rust half of the paranoid (IST) stubs. The stub has saved whatever GS base was live and
+    /// installed this CPU's; it restores the saved one afterwards.
+    #[inline(always)]
+    pub fn do_paranoid<H: Host>(regs: &mut Regs, vector: u64) {
+        let vector = vector as u8;
+        let error_code = regs.orig_rax;
+        regs.orig_rax = u64::MAX;
+        let cpu = crate::percpu::this_cpu();
+        check_gs_base(cpu);
+        let slot = vectors::ist_slot(vector) as usize - 1;
+        let depth = &cpu.ist_depth[slot];
+        if depth.fetch_add(1, Ordering::Relaxed) != 0 && vector != vectors::DF {
+            H::ist_recursion(regs, vector);
+        }
+        // An NMI can land between a #PF and its handler's CR2 read (E20): keep CR2 as found.
+        let cr2 = x86_64::registers::control::Cr2::read_raw();
+        cpu.context_tracking.nmi_enter();
+        H::nmi_like(regs, vector, error_code);
+        cpu.context_tracking.nmi_exit();
+        if x86_64::registers::control::Cr2::read_raw() != cr2 {
+            // SAFETY: restoring the value the CPU had at entry; CR2 has no other effect.
+            unsafe {
+                core::arch::asm!("mov cr2, {}", in(reg) cr2, options(nostack, preserves_flags))
+            };
+        }
+        depth.fetch_sub(1, Ordering::Relaxed);
+    }
+}

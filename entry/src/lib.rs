@@ -1,0 +1,32 @@
+//! kentry — the x86-64 kernel entry and exit layer.
+//!
+//! Assembly lives only where the CPU forces it (`arch/`): the SYSCALL stub, one stub per IDT
+//! vector and the paranoid (IST) stubs. Every decision is made in Rust:
+//! - [`syscall`]: `do_syscall_64`, syscall number decoding and the SYSRET-or-IRET choice;
+//! - [`irqentry`]: `irqentry_enter`/`irqentry_exit` for interrupts and exceptions, and the
+//!   NMI-like entries of the IST vectors;
+//! - [`exit_work`]: the exit-to-user work loop;
+//! - [`context_tracking`]: the per-CPU user/kernel/NMI state and its RCU "watching" counter.
+//!
+//! A kernel plugs in by implementing [`Host`] and expanding [`entry_points!`] once.
+#![cfg_attr(not(test), no_std)]
+
+pub mod context_tracking;
+pub mod exit_work;
+pub mod frame;
+pub mod gdt;
+pub mod host;
+pub mod idt;
+pub mod irqentry;
+pub mod msr;
+pub mod percpu;
+pub mod syscall;
+pub mod sysret;
+pub mod test_hooks;
+pub mod vectors;
+
+#[cfg(target_os = "none")]
+pub mod arch;
+
+pub use frame::Regs;
+pub use host::Host;

@@ -1,0 +1,84 @@
+//! The 64-bit syscall path in Rust, and syscall-number decoding (E31).
+
+/// The table index for syscall number `orig_rax`, or `None` (→ -ENOSYS).
+///
+/// Linux semantics: only the low 32 bits count, as a signed int (`0xffffffff_00000027` is
+/// getpid); negative numbers and numbers past the table are invalid; the x32 bit (1 << 30)
+/// makes a number invalid since kentry has no x32 ABI. The returned index is also clamped with
+/// a branch-free mask, so a mispredicted bounds check cannot speculatively index past the
+/// table (Spectre v1).
+#[inline(always)]
+pub fn syscall_table_index(orig_rax: u64, table_len: usize) -> Option<usize> {
+    let nr = orig_rax as u32 as usize;
+    if nr < table_len {
+        Some(nr & index_mask_nospec(nr, table_len))
+    } else {
+        None
+    }
+}
+
+/// All ones when `index < size`, else zero — computed without a branch (Linux's
+/// `array_index_mask_nospec`: `cmp; sbb`).
+#[inline(always)]
+pub fn index_mask_nospec(index: usize, size: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mask: usize;
+        // SAFETY: pure register arithmetic.
+        unsafe {
+            core::arch::asm!(
+                "cmp {i}, {s}",
+                "sbb {m}, {m}",
+                i = in(reg) index,
+                s = in(reg) size,
+                m = lateout(reg) mask,
+                options(pure, nomem, nostack),
+            );
+        }
+        mask
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        if index < size { usize::MAX } else { 0 }
+    }
+}
+
+/// The Rust half of the SYSCALL path. Interrupts are off on entry (FMASK clears IF) and off on
+/// return. Returns true when the final frame may go back by SYSRET.
+#[cfg(target_os = "none")]
+#[inline(always)]
+pub fn do_syscall_64<H: crate::Host>(regs: &mut crate::Regs) -> bool {
+    let cpu = crate::percpu::this_cpu();
+    crate::irqentry::enter_from_user_mode::<H>(cpu, regs, None);
+    crate::irqentry::local_irq_enable();
+    H::syscall(regs, regs.orig_rax as i32);
+    crate::irqentry::exit_to_user_mode::<H>(cpu, regs);
+    crate::sysret::sysret_allowed(regs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbering_follows_linux() {
+        let n = 451;
+        assert_eq!(syscall_table_index(39, n), Some(39));
+        assert_eq!(syscall_table_index(0xffff_ffff_0000_0027, n), Some(39));
+        assert_eq!(syscall_table_index(u64::MAX, n), None); // -1
+        assert_eq!(syscall_table_index(451, n), None);
+        assert_eq!(syscall_table_index(0x4000_0000 | 39, n), None); // x32
+        assert_eq!(syscall_table_index(0x8000_0000, n), None);
+        assert_eq!(syscall_table_index(0x7fff_ffff, n), None);
+        assert_eq!(syscall_table_index((-5i64) as u64, n), None);
+        assert_eq!(syscall_table_index(450, n), Some(450));
+    }
+
+    #[test]
+    fn nospec_mask() {
+        assert_eq!(index_mask_nospec(0, 1), usize::MAX);
+        assert_eq!(index_mask_nospec(1, 1), 0);
+        assert_eq!(index_mask_nospec(usize::MAX, 10), 0);
+        assert_eq!(index_mask_nospec(9, 10), usize::MAX);
+    }
+}

@@ -1,0 +1,49 @@
+//! Named safety checks that a test kernel can switch off (`kentry.break=<name>`), so that a
+//! negative test can show each check is load-bearing. Without the `test-hooks` feature every
+//! check is always on and this compiles to nothing.
+
+/// A safety check that can be broken on purpose in test kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Check {
+    /// `exit_to_user_mode` moves context tracking to user. Broken: the state stays kernel,
+    /// and the next entry from user must trip the context-tracking assertion.
+    CtUserState = 1 << 0,
+}
+
+impl Check {
+    pub const ALL: [Check; 1] = [Check::CtUserState];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Check::CtUserState => "ct_user_state",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Check> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+#[cfg(feature = "test-hooks")]
+static BROKEN: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// Turns `check` off. Only test kernels can.
+#[cfg(feature = "test-hooks")]
+pub fn break_check(check: Check) {
+    BROKEN.fetch_or(check as u32, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether `check` is on.
+#[inline(always)]
+pub fn enabled(check: Check) -> bool {
+    #[cfg(feature = "test-hooks")]
+    {
+        BROKEN.load(core::sync::atomic::Ordering::Relaxed) & check as u32 == 0
+    }
+    #[cfg(not(feature = "test-hooks"))]
+    {
+        let _ = check;
+        true
+    }
+}

@@ -1,0 +1,140 @@
+//! The local APIC: x2APIC through MSRs where the CPU has it, else xAPIC through MMIO.
+//! Periodic timer, EOI, and NMI self-IPIs.
+
+use crate::mm::paging::{PTE_G, PTE_NX, PTE_W, kernel_table};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use x86_64::registers::model_specific::Msr;
+
+pub const TIMER_VECTOR: u8 = 0x20;
+pub const SPURIOUS_VECTOR: u8 = 0xff;
+/// A self-IPI whose only job is to make the CPU pass through the exit-work loop (work raised
+/// in NMI-like context, which may not run it itself).
+pub const WORK_VECTOR: u8 = 0xf0;
+
+const REG_ID: u32 = 0x20;
+const REG_EOI: u32 = 0xb0;
+const REG_SVR: u32 = 0xf0;
+const REG_ICR_LOW: u32 = 0x300;
+const REG_ICR_HIGH: u32 = 0x310;
+const REG_LVT_TIMER: u32 = 0x320;
+const REG_LVT_LINT0: u32 = 0x350;
+const REG_LVT_LINT1: u32 = 0x360;
+const REG_TIMER_INIT: u32 = 0x380;
+const REG_TIMER_DIV: u32 = 0x3e0;
+
+const IA32_APIC_BASE: u32 = 0x1b;
+const XAPIC_PHYS: u64 = 0xfee0_0000;
+
+static X2APIC: AtomicBool = AtomicBool::new(false);
+static MMIO: AtomicU64 = AtomicU64::new(0);
+
+fn read(reg: u32) -> u32 {
+    if X2APIC.load(Ordering::Relaxed) {
+        // SAFETY: x2APIC register MSRs (0x800 + reg/16) are readable in x2APIC mode.
+        unsafe { Msr::new(0x800 + (reg >> 4)).read() as u32 }
+    } else {
+        // SAFETY: the xAPIC page is mapped uncached at MMIO.
+        unsafe {
+            core::ptr::read_volatile((MMIO.load(Ordering::Relaxed) + reg as u64) as *const u32)
+        }
+    }
+}
+
+fn write(reg: u32, v: u32) {
+    if X2APIC.load(Ordering::Relaxed) {
+        // SAFETY: as in read().
+        unsafe { Msr::new(0x800 + (reg >> 4)).write(v as u64) }
+    } else {
+        // SAFETY: as in read().
+        unsafe {
+            core::ptr::write_volatile((MMIO.load(Ordering::Relaxed) + reg as u64) as *mut u32, v)
+        }
+    }
+}
+
+/// Masks the legacy 8259 PICs (if the machine has them) so only the APIC delivers.
+fn mask_pic() {
+    // SAFETY: writing the PIC mask registers; harmless where no PIC decodes these ports.
+    unsafe {
+        x86_64::instructions::port::Port::<u8>::new(0x21).write(0xff);
+        x86_64::instructions::port::Port::<u8>::new(0xa1).write(0xff);
+    }
+}
+
+pub fn init(x2apic: bool) {
+    mask_pic();
+    let mut base = Msr::new(IA32_APIC_BASE);
+    // SAFETY: enabling this CPU's local APIC (and x2APIC mode where supported).
+    unsafe {
+        let v = base.read() | (1 << 11);
+        if x2apic {
+            base.write(v | (1 << 10));
+            X2APIC.store(true, Ordering::Relaxed);
+        } else {
+            base.write(v);
+        }
+    }
+    if !x2apic {
+        let va = crate::mm::stack::reserve_va(1);
+        kernel_table()
+            .map_4k(va, XAPIC_PHYS, PTE_W | PTE_NX | PTE_G | (1 << 4) | (1 << 3))
+            .expect("map xAPIC");
+        MMIO.store(va, Ordering::Relaxed);
+    }
+    write(REG_SVR, 0x100 | SPURIOUS_VECTOR as u32);
+    // LINT0 masked (no 8259 virtual wire); LINT1 delivers NMIs, which is how QEMU's
+    // `inject-nmi` (and a real board's NMI button) reaches the CPU. Reset leaves it masked.
+    write(REG_LVT_LINT0, 1 << 16);
+    write(REG_LVT_LINT1, 0b100 << 8);
+}
+
+pub fn id() -> u32 {
+    let v = read(REG_ID);
+    if X2APIC.load(Ordering::Relaxed) {
+        v
+    } else {
+        v >> 24
+    }
+}
+
+pub fn is_x2apic() -> bool {
+    X2APIC.load(Ordering::Relaxed)
+}
+
+/// Periodic timer every `count` APIC timer ticks (divide by 1).
+pub fn start_timer(count: u32) {
+    write(REG_TIMER_DIV, 0xb);
+    write(REG_LVT_TIMER, (1 << 17) | TIMER_VECTOR as u32);
+    write(REG_TIMER_INIT, count);
+}
+
+pub fn eoi() {
+    write(REG_EOI, 0);
+}
+
+/// Sends an NMI to this CPU through the ICR, by APIC ID with NMI delivery mode (the "self"
+/// shorthand is documented for fixed delivery only).
+pub fn send_self_nmi() {
+    let id = id();
+    let icr_low = (0b100 << 8) | (1 << 14); // NMI delivery, assert
+    if X2APIC.load(Ordering::Relaxed) {
+        // SAFETY: a 64-bit ICR write in x2APIC mode.
+        unsafe { Msr::new(0x830).write(((id as u64) << 32) | icr_low as u64) };
+    } else {
+        write(REG_ICR_HIGH, id << 24);
+        write(REG_ICR_LOW, icr_low);
+    }
+}
+
+/// Sends a fixed-delivery IPI with `vector` to this CPU.
+pub fn send_self_ipi(vector: u8) {
+    let id = id();
+    let icr_low = (1 << 14) | vector as u32; // fixed delivery, assert
+    if X2APIC.load(Ordering::Relaxed) {
+        // SAFETY: a 64-bit ICR write in x2APIC mode.
+        unsafe { Msr::new(0x830).write(((id as u64) << 32) | icr_low as u64) };
+    } else {
+        write(REG_ICR_HIGH, id << 24);
+        write(REG_ICR_LOW, icr_low);
+    }
+}

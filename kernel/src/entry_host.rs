@@ -1,0 +1,97 @@
+//! The kernel's side of kentry: what each kind of entry does here.
+
+use crate::power::{ExitCode, power_off};
+use core::fmt::Write;
+use kentry::context_tracking::CtViolation;
+use kentry::exit_work::ExitWork;
+use kentry::irqentry::Fault;
+use kentry::{Host, Regs, vectors};
+
+pub struct Kernel;
+
+kentry::entry_points!(Kernel);
+
+impl Host for Kernel {
+    #[inline(always)]
+    fn syscall(regs: &mut Regs, nr: i32) {
+        crate::syscall::dispatch(regs, nr);
+    }
+
+    fn exception(regs: &mut Regs, fault: Fault) {
+        crate::trap::exception(regs, fault);
+    }
+
+    fn interrupt(regs: &mut Regs, vector: u8) {
+        crate::trap::interrupt(regs, vector);
+    }
+
+    fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64) {
+        crate::trap::nmi_like(regs, vector, error_code);
+    }
+
+    fn exit_work(regs: &mut Regs, work: ExitWork) {
+        let cpu = crate::percpu::this_cpu();
+        cpu.entry
+            .task_work
+            .fetch_and(!work.bits(), core::sync::atomic::Ordering::AcqRel);
+        if work.contains(ExitWork::SIGPENDING)
+            && let Some(sig) = crate::signal::take()
+        {
+            crate::klog!(
+                "pid {} killed by {} at rip={:#x}",
+                crate::task::current().map_or(0, |t| t.pid),
+                crate::trap::signal_name(sig),
+                regs.rip
+            );
+            crate::task::exit_current(crate::task::ExitReason::Signaled(sig));
+        }
+    }
+
+    fn context_violation(regs: &Regs, vector: Option<u8>, v: CtViolation) -> ! {
+        let mut w = crate::log::ForcedWriter;
+        let _ = writeln!(
+            w,
+            "[kentry] context tracking violated at {} {:#x}: state={} ({}), frame is {} mode, nmi nesting {}",
+            vector.map_or("syscall", vectors::name),
+            vector.map_or(0, |v| v as u32),
+            v.state,
+            match v.state {
+                0 => "kernel",
+                1 => "user",
+                2 => "idle",
+                _ => "?",
+            },
+            if v.user_mode { "user" } else { "kernel" },
+            v.nmi_nesting
+        );
+        crate::trap::kernel_fault_report(
+            "CONTEXT TRACKING",
+            regs,
+            Fault {
+                vector: vector.unwrap_or(0xff),
+                error_code: 0,
+                cr2: 0,
+            },
+        );
+        power_off(ExitCode::Panic)
+    }
+
+    fn ist_recursion(regs: &Regs, vector: u8) -> ! {
+        let mut w = crate::log::ForcedWriter;
+        let _ = writeln!(
+            w,
+            "[kentry] IST recursion: {} re-entered its own stack",
+            vectors::name(vector)
+        );
+        crate::trap::kernel_fault_report(
+            "IST RECURSION",
+            regs,
+            Fault {
+                vector,
+                error_code: 0,
+                cr2: 0,
+            },
+        );
+        power_off(ExitCode::Panic)
+    }
+}

@@ -1,0 +1,227 @@
+//! The kentry kernel: boots under PVH, hosts the kentry entry layer, runs static Linux
+//! programs in ring 3, and tests itself (docs/harness.md).
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod arch;
+mod boot;
+mod console;
+mod cpio;
+mod elf;
+mod entry_host;
+mod log;
+mod mm;
+mod percpu;
+mod power;
+mod process;
+mod random;
+mod serial;
+mod signal;
+mod symbols;
+mod syscall;
+mod task;
+mod test;
+mod trap;
+mod uaccess;
+
+use core::fmt::Write;
+use mm::{frame, paging};
+use power::{ExitCode, power_off};
+use spin::Once;
+
+/// The kernel command line, kept for the whole run.
+pub static CMDLINE: Once<&'static str> = Once::new();
+/// The initrd, through the direct map.
+pub static INITRD: Once<cpio::Cpio> = Once::new();
+static IDT: Once<kentry::idt::Idt> = Once::new();
+
+/// Timer period in APIC ticks (1 ns each under QEMU, one instruction under icount): 1 ms.
+const TIMER_PERIOD: u32 = 1_000_000;
+
+unsafe extern "C" {
+    static __kernel_end: u8;
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn kernel_main(start_info: u64) -> ! {
+    serial::init();
+    klog!("kentry: booting (PVH)");
+    let info = boot::parse_start_info(start_info);
+    CMDLINE.call_once(|| info.cmdline);
+    let f = *arch::cpu::probe();
+    klog!(
+        "cpu: {} smap={} smep={} fsgsbase={} x2apic={} amd={}",
+        arch::cpu::brand(),
+        f.smap,
+        f.smep,
+        f.fsgsbase,
+        f.x2apic,
+        f.vendor_amd
+    );
+    klog!("cmdline: {}", info.cmdline);
+
+    let kernel_end_phys = mm::kernel_virt_to_phys(core::ptr::addr_of!(__kernel_end) as u64);
+    let mut reserved = [
+        boot::PhysRange {
+            start: 0,
+            end: kernel_end_phys,
+        },
+        info.start_info,
+        boot::PhysRange { start: 0, end: 0 },
+    ];
+    if let Some(r) = info.initrd {
+        reserved[2] = r;
+    }
+    let ram = &info.ram[..info.ram_count];
+    let ram_end = ram.iter().map(|r| r.end).max().unwrap_or(0);
+    frame::init(ram, &reserved);
+
+    // While kernel text is still writable (boot map): drop `clac` where SMAP is missing.
+    // SAFETY: boot CPU, before any stub can run; text is writable under the boot map.
+    unsafe { kentry::arch::smap::patch_clac_if_no_smap(f.smap) };
+
+    let kt = paging::build_kernel_table(ram_end);
+    // SAFETY: the new table maps the kernel image at the same addresses, and the boot stack
+    // (in .bss) with it; the identity map is no longer needed after this.
+    unsafe { kt.activate() };
+    mm::switch_to_direct_map();
+    mm::heap::init();
+    uaccess::init(f.smap);
+
+    if let Some(r) = info.initrd {
+        // SAFETY: the initrd frames are reserved from the allocator and visible through the
+        // direct map for the whole run.
+        let data = unsafe {
+            core::slice::from_raw_parts(
+                mm::phys_to_virt(r.start) as *const u8,
+                (r.end - r.start) as usize,
+            )
+        };
+        let cpio = INITRD.call_once(|| cpio::Cpio::new(data));
+        if let Some(syms) = cpio.find("boot/kernel.sym") {
+            symbols::init(syms);
+        }
+    }
+
+    arch::cpu::setup_control_registers(&f);
+    init_this_cpu(0);
+    arch::apic::init(f.x2apic);
+    arch::apic::start_timer(TIMER_PERIOD);
+    let (total, free) = frame::stats();
+    klog!(
+        "memory: {} MiB RAM, {} MiB free; apic: {}",
+        total * 4 / 1024,
+        free * 4 / 1024,
+        if arch::apic::is_x2apic() {
+            "x2APIC"
+        } else {
+            "xAPIC"
+        }
+    );
+
+    // Leave the unguarded boot stack for a guarded one (E26 needs a guard under every stack).
+    let stack = mm::stack::alloc_stack(16, "task stack (boot context)");
+    // SAFETY: the new stack is mapped and unused; kernel_continue never returns, so nothing
+    // on the old stack is needed again.
+    unsafe {
+        core::arch::asm!(
+            "mov rsp, {top}",
+            "call {cont}",
+            "ud2",
+            top = in(reg) stack.top,
+            cont = sym kernel_continue,
+            options(noreturn)
+        );
+    }
+}
+
+/// GDT, TSS with IST stacks, IDT, per-CPU GS base and the SYSCALL MSRs for CPU `n`.
+fn init_this_cpu(n: usize) {
+    use kentry::gdt::ist;
+    let cpu = percpu::cpu_area(n);
+    cpu.entry.set_self(n as u32);
+    let base = cpu as *const percpu::PerCpu as u64;
+    // SAFETY: this CPU's own tables, set up before they are loaded; IST stacks are fresh.
+    unsafe {
+        let tables = &mut *cpu.tables.get();
+        let stacks = &mut *cpu.ist_stacks.get();
+        let names = [
+            "#DF IST stack",
+            "NMI IST stack",
+            "#DB IST stack",
+            "#MC IST stack",
+        ];
+        for slot in 1..=ist::COUNT {
+            let s = mm::stack::alloc_stack(4, names[slot - 1]);
+            let ist_ptr = kentry::arch::paranoid::prepare_ist_stack(s.top, base);
+            tables.tss.interrupt_stack_table[slot - 1] = x86_64::VirtAddr::new(ist_ptr);
+            stacks[slot - 1] = Some(s);
+        }
+        tables.install_tss_descriptor();
+        kentry::arch::setup::load_gdt_and_tss(&*cpu.tables.get());
+        x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new(base));
+        x86_64::registers::model_specific::KernelGsBase::write(x86_64::VirtAddr::new(0));
+        let idt = IDT.call_once(|| kentry::idt::Idt::new(kentry::arch::idt_stubs::stub_base()));
+        kentry::arch::setup::load_idt(idt);
+        kentry::arch::setup::enable_syscall(
+            kentry::arch::syscall_64::kentry_syscall32_ignore as *const () as u64,
+        );
+    }
+}
+
+extern "C" fn kernel_continue() -> ! {
+    x86_64::instructions::interrupts::enable();
+    let cmdline = CMDLINE.get().copied().unwrap_or("");
+    #[cfg(feature = "test-hooks")]
+    if let Some(name) = boot::cmdline_value(cmdline, "kentry.break") {
+        match kentry::test_hooks::Check::from_name(name) {
+            Some(c) => {
+                klog!("test hook: safety check '{name}' is OFF");
+                kentry::test_hooks::break_check(c);
+            }
+            None => klog!("test hook: unknown check '{name}' (ignored)"),
+        }
+    }
+    let code = match boot::cmdline_value(cmdline, "kentry.mode").unwrap_or("run") {
+        "test" => test::run_all(cmdline),
+        "bench" => run_program_mode("/bin/bench", &[]),
+        _ => {
+            let init = boot::cmdline_value(cmdline, "kentry.init").unwrap_or("/bin/hello");
+            let args: alloc::vec::Vec<&str> = boot::cmdline_args(cmdline).collect();
+            run_program_mode(init, &args)
+        }
+    };
+    power_off(code)
+}
+
+/// Runs one program and reports how it ended.
+fn run_program_mode(path: &str, args: &[&str]) -> ExitCode {
+    match test::run_program(path, args) {
+        Ok(reason) => {
+            klog!("{path} ended: status {}", reason.shell_status());
+            if reason.shell_status() == 0 {
+                ExitCode::Done
+            } else {
+                ExitCode::Failed
+            }
+        }
+        Err(e) => {
+            klog!("cannot run {path}: {e}");
+            ExitCode::Failed
+        }
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    x86_64::instructions::interrupts::disable();
+    let mut w = log::ForcedWriter;
+    let _ = writeln!(w, "[kentry] KERNEL PANIC: {}", info);
+    let rbp: u64;
+    // SAFETY: reading the frame pointer register.
+    unsafe { core::arch::asm!("mov {}, rbp", out(reg) rbp) };
+    trap::backtrace(rbp);
+    power_off(ExitCode::Panic)
+}

@@ -1,0 +1,93 @@
+//! Kernel stacks: each is a run of pages in the stack area with an unmapped guard page below,
+//! so an overflow faults (→ #DF on its own IST stack, E26) instead of silently corrupting its
+//! neighbour. Every stack is registered by name so the #DF report can say whose guard was hit.
+
+use super::paging::{PTE_G, PTE_NX, PTE_W, flush_page, kernel_table};
+use super::{PAGE_SIZE, VMALLOC_BASE, VMALLOC_END};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Clone, Copy, Debug)]
+pub struct KernelStack {
+    /// The unmapped guard page.
+    pub guard: u64,
+    /// Lowest mapped byte.
+    pub bottom: u64,
+    /// One past the highest byte (16-byte aligned).
+    pub top: u64,
+    pub name: &'static str,
+}
+
+static NEXT_VA: AtomicU64 = AtomicU64::new(VMALLOC_BASE);
+
+const MAX_STACKS: usize = 256;
+static REGISTRY: spin::Mutex<[Option<KernelStack>; MAX_STACKS]> =
+    spin::Mutex::new([None; MAX_STACKS]);
+
+/// Reserves `pages` pages of virtual space in the stack area (no mapping).
+pub fn reserve_va(pages: u64) -> u64 {
+    let va = NEXT_VA.fetch_add(pages * PAGE_SIZE, Ordering::Relaxed);
+    assert!(
+        va + pages * PAGE_SIZE <= VMALLOC_END,
+        "stack area exhausted"
+    );
+    va
+}
+
+/// A new stack of `pages` mapped pages above one guard page.
+pub fn alloc_stack(pages: u64, name: &'static str) -> KernelStack {
+    let guard = reserve_va(pages + 1);
+    let bottom = guard + PAGE_SIZE;
+    let mut kt = kernel_table();
+    for i in 0..pages {
+        let f = super::frame::alloc_frame().expect("no memory for a kernel stack");
+        kt.map_4k(bottom + i * PAGE_SIZE, f, PTE_W | PTE_NX | PTE_G)
+            .expect("stack map");
+    }
+    let s = KernelStack {
+        guard,
+        bottom,
+        top: bottom + pages * PAGE_SIZE,
+        name,
+    };
+    let mut reg = REGISTRY.lock();
+    if let Some(slot) = reg.iter_mut().find(|s| s.is_none()) {
+        *slot = Some(s);
+    }
+    s
+}
+
+/// Unmaps and frees a stack (its virtual range is not reused).
+pub fn free_stack(s: KernelStack) {
+    {
+        let mut reg = REGISTRY.lock();
+        for slot in reg.iter_mut() {
+            if matches!(slot, Some(x) if x.bottom == s.bottom) {
+                *slot = None;
+            }
+        }
+    }
+    let mut kt = kernel_table();
+    let mut va = s.bottom;
+    while va < s.top {
+        if let Some(pa) = kt.unmap_4k(va) {
+            flush_page(va);
+            super::frame::free_frame(pa);
+        }
+        va += PAGE_SIZE;
+    }
+}
+
+/// Which registered stack (and whether its guard page) holds `addr`. Used from #DF, so it
+/// must not wait for a lock another context may hold.
+pub fn find(addr: u64) -> Option<(KernelStack, bool)> {
+    let reg = REGISTRY.try_lock()?;
+    reg.iter().flatten().find_map(|s| {
+        if (s.guard..s.bottom).contains(&addr) {
+            Some((*s, true))
+        } else if (s.bottom..s.top).contains(&addr) {
+            Some((*s, false))
+        } else {
+            None
+        }
+    })
+}

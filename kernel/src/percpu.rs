@@ -1,0 +1,89 @@
+//! Per-CPU data, reached through the GS base from the first instruction of every entry.
+//!
+//! Sized for many CPUs from the start; today only the boot CPU is brought up.
+
+use crate::mm::stack::KernelStack;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU64, Ordering};
+use kentry::gdt::CpuTables;
+use kentry::percpu::EntryPerCpu;
+
+pub const MAX_CPUS: usize = 64;
+
+/// Counters of entries, by kind — what tests read to prove an event really happened.
+#[derive(Default)]
+pub struct EntryCounters {
+    pub syscalls: AtomicU64,
+    pub irq_from_user: AtomicU64,
+    pub irq_from_kernel: AtomicU64,
+    pub exceptions_from_user: AtomicU64,
+    pub exceptions_from_kernel: AtomicU64,
+    pub nmis: AtomicU64,
+    pub timer_ticks: AtomicU64,
+}
+
+impl EntryCounters {
+    pub const fn new() -> Self {
+        EntryCounters {
+            syscalls: AtomicU64::new(0),
+            irq_from_user: AtomicU64::new(0),
+            irq_from_kernel: AtomicU64::new(0),
+            exceptions_from_user: AtomicU64::new(0),
+            exceptions_from_kernel: AtomicU64::new(0),
+            nmis: AtomicU64::new(0),
+            timer_ticks: AtomicU64::new(0),
+        }
+    }
+
+    pub fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[repr(C, align(64))]
+pub struct PerCpu {
+    /// kentry's part; must stay first (GS:0 is its self pointer).
+    pub entry: EntryPerCpu,
+    pub tables: UnsafeCell<CpuTables>,
+    pub counters: EntryCounters,
+    /// The running task (null while the CPU runs its boot context).
+    pub current: UnsafeCell<*mut crate::task::Task>,
+    pub ist_stacks: UnsafeCell<[Option<KernelStack>; kentry::gdt::ist::COUNT]>,
+    /// An NMI hook for self-tests (test kernels), run from the NMI handler.
+    pub nmi_hook: UnsafeCell<Option<fn()>>,
+}
+
+// SAFETY: each PerCpu is only mutated by its own CPU (with interrupts off where an interrupt
+// handler also touches the field); other CPUs only use the atomics.
+unsafe impl Sync for PerCpu {}
+
+const _: () = assert!(core::mem::offset_of!(PerCpu, entry) == 0);
+
+impl PerCpu {
+    const fn new() -> Self {
+        PerCpu {
+            entry: EntryPerCpu::new(0),
+            tables: UnsafeCell::new(CpuTables::new()),
+            counters: EntryCounters::new(),
+            current: UnsafeCell::new(core::ptr::null_mut()),
+            ist_stacks: UnsafeCell::new([None; kentry::gdt::ist::COUNT]),
+            nmi_hook: UnsafeCell::new(None),
+        }
+    }
+}
+
+static PERCPU: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
+
+/// The per-CPU area of CPU `n` (for setup, before GS points at it).
+pub fn cpu_area(n: usize) -> &'static PerCpu {
+    &PERCPU[n]
+}
+
+/// This CPU's per-CPU area.
+#[inline(always)]
+pub fn this_cpu() -> &'static PerCpu {
+    let e = kentry::percpu::this_cpu();
+    // SAFETY: EntryPerCpu is the first field of PerCpu (asserted above), and GS points at a
+    // PerCpu in PERCPU.
+    unsafe { &*(e as *const EntryPerCpu as *const PerCpu) }
+}

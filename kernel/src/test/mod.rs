@@ -1,0 +1,86 @@
+//! The in-guest test harness: kernel self-tests and the manifest of ring-3 test programs,
+//! reported as KTAP on the serial console (docs/harness.md).
+
+mod ktap;
+mod manifest;
+mod selftests;
+
+use crate::power::ExitCode;
+use crate::process::{ExecError, build_image};
+use crate::task::{ExitReason, Task, run_to_completion};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+pub use ktap::Outcome;
+
+/// The small Linux-like environment every program starts with.
+const ENVP: [&str; 3] = ["PATH=/bin", "HOME=/", "TERM=linux"];
+
+/// Loads `path` from the initrd and runs it to completion with `args` (argv[0] = path).
+pub fn run_program(path: &str, args: &[&str]) -> Result<ExitReason, String> {
+    let initrd = crate::INITRD.get().ok_or("no initrd")?;
+    let data = initrd
+        .find(path)
+        .ok_or_else(|| format!("{path}: no such file in the initrd"))?;
+    let mut argv: Vec<&str> = Vec::with_capacity(args.len() + 1);
+    argv.push(path);
+    argv.extend_from_slice(args);
+    // The archive only 4-aligns file data; the ELF parser wants its headers naturally aligned.
+    let mut aligned: Vec<u64> = alloc::vec![0; data.len().div_ceil(8)];
+    // SAFETY: `aligned` has room for data.len() bytes; the regions do not overlap.
+    unsafe {
+        core::ptr::copy_nonoverlapping(data.as_ptr(), aligned.as_mut_ptr() as *mut u8, data.len())
+    };
+    // SAFETY: the same allocation viewed as the bytes just copied.
+    let data = unsafe { core::slice::from_raw_parts(aligned.as_ptr() as *const u8, data.len()) };
+    let image = build_image(path, data, &argv, &ENVP).map_err(|e| match e {
+        ExecError::Elf(e) => format!("{path}: {}", e.describe()),
+        ExecError::NoMemory => format!("{path}: out of memory"),
+        ExecError::TooBig => format!("{path}: arguments too long"),
+    })?;
+    let name = path.rsplit('/').next().unwrap_or(path);
+    Ok(run_to_completion(Task::new_user(name, image)))
+}
+
+/// Runs every selected test and prints KTAP; returns the power-off code.
+pub fn run_all(cmdline: &str) -> ExitCode {
+    let only = crate::boot::cmdline_value(cmdline, "kentry.only");
+    let tcg = crate::boot::cmdline_value(cmdline, "kentry.platform") == Some("tcg");
+    let manifest = manifest::load();
+    let selected_self: Vec<&selftests::SelfTest> = selftests::ALL
+        .iter()
+        .filter(|t| match only {
+            Some(n) => t.name == n,
+            None => t.default,
+        })
+        .collect();
+    let selected_manifest: Vec<&manifest::Entry> = manifest
+        .iter()
+        .filter(|e| only.is_none_or(|n| e.name == n))
+        .collect();
+    let after: Vec<&selftests::SelfTest> = selftests::AFTER_PROGRAMS
+        .iter()
+        .filter(|t| only.is_none_or(|n| t.name == n))
+        .collect();
+    let total = selected_self.len() + selected_manifest.len() + after.len();
+    let mut k = ktap::Ktap::new(total);
+    let ctx = selftests::Ctx { tcg };
+    for t in selected_self {
+        let outcome = (t.run)(&ctx);
+        k.result(t.name, outcome);
+    }
+    for e in selected_manifest {
+        k.subtest_header(&e.name);
+        let outcome = e.run();
+        k.result(&e.name, outcome);
+    }
+    for t in after {
+        let outcome = (t.run)(&ctx);
+        k.result(t.name, outcome);
+    }
+    if k.failed() == 0 {
+        ExitCode::Done
+    } else {
+        ExitCode::Failed
+    }
+}

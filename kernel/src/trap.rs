@@ -1,0 +1,261 @@
+//! What the kernel does with exceptions, interrupts and the NMI-like vectors that kentry
+//! hands it: user faults become Linux signals (here: death by that signal, until signal
+//! handlers exist); kernel faults are fixed up (user copies) or reported and fatal.
+
+use crate::percpu::{EntryCounters, this_cpu};
+use crate::power::{ExitCode, power_off};
+use crate::symbols::Sym;
+use crate::task::{self, ExitReason};
+use core::fmt::Write;
+use kentry::irqentry::Fault;
+use kentry::{Regs, vectors};
+
+pub const SIGILL: u8 = 4;
+pub const SIGTRAP: u8 = 5;
+pub const SIGBUS: u8 = 7;
+pub const SIGFPE: u8 = 8;
+pub const SIGSEGV: u8 = 11;
+
+/// The signal Linux sends for an exception in user mode.
+pub fn signal_for(vector: u8) -> u8 {
+    match vector {
+        vectors::DE | vectors::MF | vectors::XM => SIGFPE,
+        vectors::DB | vectors::BP => SIGTRAP,
+        vectors::UD => SIGILL,
+        vectors::NP | vectors::SS | vectors::AC => SIGBUS,
+        _ => SIGSEGV,
+    }
+}
+
+pub fn signal_name(sig: u8) -> &'static str {
+    match sig {
+        SIGILL => "SIGILL",
+        SIGTRAP => "SIGTRAP",
+        SIGBUS => "SIGBUS",
+        SIGFPE => "SIGFPE",
+        SIGSEGV => "SIGSEGV",
+        _ => "signal",
+    }
+}
+
+/// An exception from user mode: the task dies by the matching signal, with one log line.
+fn user_fault(regs: &Regs, f: Fault) -> ! {
+    let sig = signal_for(f.vector);
+    let (pid, name) = task::current().map_or((0, ""), |t| (t.pid, t.name.as_str()));
+    crate::klog!(
+        "pid {pid} ({name}) killed by {} ({}) at rip={:#x} err={:#x} addr={:#x}",
+        signal_name(sig),
+        vectors::name(f.vector),
+        regs.rip,
+        f.error_code,
+        f.cr2
+    );
+    task::exit_current(ExitReason::Signaled(sig))
+}
+
+pub fn exception(regs: &mut Regs, f: Fault) {
+    let c = &this_cpu().counters;
+    if regs.user_mode() {
+        EntryCounters::bump(&c.exceptions_from_user);
+        user_fault(regs, f);
+    }
+    EntryCounters::bump(&c.exceptions_from_kernel);
+    if let Some(fixup) = crate::uaccess::search_exception_table(regs.rip) {
+        regs.rip = fixup;
+        return;
+    }
+    kernel_fault_report("KERNEL FAULT", regs, f);
+    power_off(ExitCode::Panic);
+}
+
+pub fn interrupt(regs: &mut Regs, vector: u8) {
+    let c = &this_cpu().counters;
+    EntryCounters::bump(if regs.user_mode() {
+        &c.irq_from_user
+    } else {
+        &c.irq_from_kernel
+    });
+    match vector {
+        crate::arch::apic::TIMER_VECTOR => {
+            EntryCounters::bump(&c.timer_ticks);
+            crate::arch::apic::eoi();
+        }
+        crate::arch::apic::SPURIOUS_VECTOR => {}
+        _ => crate::arch::apic::eoi(),
+    }
+}
+
+pub fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64) {
+    match vector {
+        vectors::NMI => {
+            EntryCounters::bump(&this_cpu().counters.nmis);
+            // SAFETY: the hook slot is written by this CPU's self-tests with NMIs unable to
+            // run a half-written fn pointer (a single aligned store).
+            if let Some(hook) = unsafe { *this_cpu().nmi_hook.get() } {
+                hook();
+            }
+        }
+        vectors::DF => double_fault(regs, error_code),
+        vectors::DB if regs.user_mode() => {
+            // The task dies by SIGTRAP; that happens on its own stack once the NMI-like
+            // context is left, so for now stop single-stepping and flag it.
+            crate::klog!(
+                "pid {} #DB (TF) at rip={:#x}",
+                task::current().map_or(0, |t| t.pid),
+                regs.rip
+            );
+            regs.rflags &= !kentry::frame::rflags::TF;
+            crate::signal::post(SIGTRAP);
+            this_cpu()
+                .entry
+                .raise_work(kentry::exit_work::ExitWork::SIGPENDING.bits());
+            // No exit work runs from NMI-like context: a self-IPI, taken right after the
+            // IRET to user, runs it on the task's own stack.
+            crate::arch::apic::send_self_ipi(crate::arch::apic::WORK_VECTOR);
+        }
+        vectors::MC => {
+            kernel_fault_report(
+                "MACHINE CHECK",
+                regs,
+                Fault {
+                    vector,
+                    error_code,
+                    cr2: 0,
+                },
+            );
+            power_off(ExitCode::Panic);
+        }
+        _ => {
+            kernel_fault_report(
+                "UNEXPECTED IST ENTRY",
+                regs,
+                Fault {
+                    vector,
+                    error_code,
+                    cr2: 0,
+                },
+            );
+            power_off(ExitCode::Panic);
+        }
+    }
+}
+
+/// #DF: on its own IST stack. If CR2 is a stack's guard page, that stack overflowed (E26).
+fn double_fault(regs: &Regs, error_code: u64) -> ! {
+    let cr2 = x86_64::registers::control::Cr2::read_raw();
+    let mut w = crate::log::ForcedWriter;
+    match crate::mm::stack::find(cr2) {
+        Some((s, true)) => {
+            let _ = writeln!(
+                w,
+                "[kentry] stack overflow: {} (guard page {:#x} hit; stack {:#x}..{:#x})",
+                s.name, cr2, s.bottom, s.top
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                w,
+                "[kentry] double fault (not a known stack guard: cr2={cr2:#x})"
+            );
+        }
+    }
+    kernel_fault_report(
+        "DOUBLE FAULT",
+        regs,
+        Fault {
+            vector: vectors::DF,
+            error_code,
+            cr2,
+        },
+    );
+    power_off(ExitCode::DoubleFault)
+}
+
+/// The symbolized report of a kernel-mode fault.
+pub fn kernel_fault_report(what: &str, r: &Regs, f: Fault) {
+    let mut w = crate::log::ForcedWriter;
+    let _ = writeln!(
+        w,
+        "[kentry] {what}: {} err={:#x} cr2={:#x} cpu={}",
+        vectors::name(f.vector),
+        f.error_code,
+        f.cr2,
+        this_cpu()
+            .entry
+            .cpu
+            .load(core::sync::atomic::Ordering::Relaxed)
+    );
+    let _ = writeln!(w, "[kentry] RIP: {}", Sym(r.rip));
+    let _ = writeln!(
+        w,
+        "[kentry] RSP: {:#018x} RFLAGS: {:#010x} CS: {:#x} SS: {:#x}",
+        r.rsp, r.rflags, r.cs, r.ss
+    );
+    let _ = writeln!(
+        w,
+        "[kentry] RAX: {:#018x} RBX: {:#018x} RCX: {:#018x} RDX: {:#018x}",
+        r.rax, r.rbx, r.rcx, r.rdx
+    );
+    let _ = writeln!(
+        w,
+        "[kentry] RSI: {:#018x} RDI: {:#018x} RBP: {:#018x} R8:  {:#018x}",
+        r.rsi, r.rdi, r.rbp, r.r8
+    );
+    let _ = writeln!(
+        w,
+        "[kentry] R9:  {:#018x} R10: {:#018x} R11: {:#018x} R12: {:#018x}",
+        r.r9, r.r10, r.r11, r.r12
+    );
+    let _ = writeln!(
+        w,
+        "[kentry] R13: {:#018x} R14: {:#018x} R15: {:#018x}",
+        r.r13, r.r14, r.r15
+    );
+    if !r.user_mode() {
+        backtrace(r.rbp);
+    }
+}
+
+/// Walks the frame-pointer chain (kernels are built with frame pointers), staying inside
+/// the stack `rbp` starts in.
+pub fn backtrace(mut rbp: u64) {
+    let mut w = crate::log::ForcedWriter;
+    let _ = writeln!(w, "[kentry] Backtrace:");
+    let Some((stack, false)) = crate::mm::stack::find(rbp) else {
+        let _ = writeln!(
+            w,
+            "[kentry]   (frame pointer {rbp:#x} is not on a known stack)"
+        );
+        return;
+    };
+    let (mut last, mut repeats, mut shown) = (0u64, 0u32, 0u32);
+    while shown < 32 {
+        if rbp < stack.bottom || rbp + 16 > stack.top || !rbp.is_multiple_of(8) {
+            break;
+        }
+        // SAFETY: rbp and rbp+8 lie within a mapped kernel stack (checked above).
+        let (next, ret) = unsafe { (*(rbp as *const u64), *((rbp + 8) as *const u64)) };
+        if ret == 0 {
+            break;
+        }
+        // Deep recursion (a stack overflow) would fill the report with one frame.
+        if ret == last {
+            repeats += 1;
+        } else {
+            if repeats > 0 {
+                let _ = writeln!(w, "[kentry]   ... the same frame {repeats} more times");
+            }
+            let _ = writeln!(w, "[kentry]   {}", Sym(ret));
+            shown += 1;
+            last = ret;
+            repeats = 0;
+        }
+        if next <= rbp {
+            break;
+        }
+        rbp = next;
+    }
+    if repeats > 0 {
+        let _ = writeln!(w, "[kentry]   ... the same frame {repeats} more times");
+    }
+}

@@ -1,0 +1,116 @@
+//! Copying to and from user memory. The only kernel code that touches user addresses: the
+//! range is checked first (never past TASK_SIZE_MAX), SMAP is opened with `stac` around the
+//! copy alone, and a fault inside the copy is fixed up through the exception table, so a bad
+//! pointer becomes -EFAULT instead of a kernel fault.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+use kentry::sysret::TASK_SIZE_MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Efault;
+
+static SMAP: AtomicBool = AtomicBool::new(false);
+
+pub fn init(smap: bool) {
+    SMAP.store(smap, Ordering::Relaxed);
+}
+
+/// An exception-table entry: a fault at `insn` continues at `fixup`.
+#[repr(C)]
+pub struct ExTableEntry {
+    pub insn: u64,
+    pub fixup: u64,
+}
+
+unsafe extern "C" {
+    static __ex_table_start: ExTableEntry;
+    static __ex_table_end: ExTableEntry;
+    /// Copies rdx bytes from rsi to rdi with `rep movsb`; returns the bytes left uncopied.
+    fn kernel_copy_user_smap(dst: *mut u8, src: *const u8, len: usize) -> usize;
+    fn kernel_copy_user_nosmap(dst: *mut u8, src: *const u8, len: usize) -> usize;
+}
+
+core::arch::global_asm!(
+    ".pushsection .text.uaccess, \"ax\"",
+    ".globl kernel_copy_user_smap",
+    "kernel_copy_user_smap:",
+    "stac",
+    "movq %rdx, %rcx",
+    "1: rep movsb",
+    "clac",
+    "xorl %eax, %eax",
+    "ret",
+    "2: clac",
+    "movq %rcx, %rax",
+    "ret",
+    ".pushsection .ex_table, \"a\"",
+    ".quad 1b, 2b",
+    ".popsection",
+    "",
+    ".globl kernel_copy_user_nosmap",
+    "kernel_copy_user_nosmap:",
+    "movq %rdx, %rcx",
+    "3: rep movsb",
+    "xorl %eax, %eax",
+    "ret",
+    "4: movq %rcx, %rax",
+    "ret",
+    ".pushsection .ex_table, \"a\"",
+    ".quad 3b, 4b",
+    ".popsection",
+    ".popsection",
+    options(att_syntax)
+);
+
+/// The fixup address for a kernel fault at `rip`, if `rip` is a covered user access.
+pub fn search_exception_table(rip: u64) -> Option<u64> {
+    // SAFETY: the linker script bounds the table; entries are plain pairs of addresses.
+    let table = unsafe {
+        let start = core::ptr::addr_of!(__ex_table_start);
+        let end = core::ptr::addr_of!(__ex_table_end);
+        core::slice::from_raw_parts(start, end.offset_from(start) as usize)
+    };
+    table.iter().find(|e| e.insn == rip).map(|e| e.fixup)
+}
+
+/// Whether [addr, addr+len) lies entirely in user space.
+pub fn access_ok(addr: u64, len: usize) -> bool {
+    addr.checked_add(len as u64)
+        .is_some_and(|end| end <= TASK_SIZE_MAX)
+}
+
+fn copy(dst: *mut u8, src: *const u8, len: usize) -> usize {
+    // SAFETY: one side is a kernel buffer of `len` bytes owned by the caller; the other was
+    // range-checked to be user space, and a fault on it is fixed up by the exception table.
+    unsafe {
+        if SMAP.load(Ordering::Relaxed) {
+            kernel_copy_user_smap(dst, src, len)
+        } else {
+            kernel_copy_user_nosmap(dst, src, len)
+        }
+    }
+}
+
+pub fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), Efault> {
+    if !access_ok(src, dst.len()) {
+        return Err(Efault);
+    }
+    match copy(dst.as_mut_ptr(), src as *const u8, dst.len()) {
+        0 => Ok(()),
+        _ => Err(Efault),
+    }
+}
+
+pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Efault> {
+    if !access_ok(dst, src.len()) {
+        return Err(Efault);
+    }
+    match copy(dst as *mut u8, src.as_ptr(), src.len()) {
+        0 => Ok(()),
+        _ => Err(Efault),
+    }
+}
+
+pub fn put_user_u64(dst: u64, v: u64) -> Result<(), Efault> {
+    copy_to_user(dst, &v.to_ne_bytes())
+}

@@ -1,0 +1,81 @@
+//! Boot tests: whole boots whose expected outcome is not a clean KTAP run — a deliberate stack
+//! overflow, a safety check turned off (`kentry.break=`) that another check must catch. Each is
+//! one boot with its own command line; it passes when QEMU ends with the expected status and
+//! the serial log contains the expected text.
+
+/// One boot test.
+#[derive(Debug, Clone, Copy)]
+pub struct BootTest {
+    pub name: &'static str,
+    /// The `-append` words.
+    pub cmdline: &'static [&'static str],
+    /// The QEMU exit status: `(v << 1) | 1` (5 = kernel panic, 7 = double fault).
+    pub expect_status: i32,
+    /// Text the serial log must contain.
+    pub expect_log: &'static str,
+    /// More QEMU arguments, after the standard ones (a later `-cpu max,-smap` overrides
+    /// `-cpu max`).
+    pub qemu_args: &'static [&'static str],
+}
+
+/// The boot tests, run by `cargo xtask test` after the main test boot.
+pub const BOOT_TESTS: &[BootTest] = &[
+    BootTest {
+        // A kernel stack overflow must end in the #DF handler on its own IST stack, which
+        // names the guard page it hit.
+        name: "e26_stack_overflow",
+        cmdline: &["kentry.mode=test", "kentry.only=e26_stack_overflow"],
+        expect_status: 7,
+        expect_log: "stack overflow: task stack",
+        qemu_args: &[],
+    },
+    BootTest {
+        // With the user-state update of context tracking removed, the entry assertion must
+        // catch the first syscall and panic.
+        name: "negative_ct_assert",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=ct_user_state",
+            "kentry.only=syscall_regs",
+        ],
+        expect_status: 5,
+        expect_log: "context tracking violated",
+        qemu_args: &[],
+    },
+];
+
+/// The boot test of that name.
+pub fn find(name: &str) -> Option<&'static BootTest> {
+    BOOT_TESTS.iter().find(|b| b.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sane() {
+        let mut names: Vec<&str> = BOOT_TESTS.iter().map(|b| b.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), BOOT_TESTS.len(), "duplicate boot test names");
+        for b in BOOT_TESTS {
+            // An odd status other than 1 and 3: the kernel must stop in a way that is not a
+            // normal finish, or the boot test would prove nothing.
+            assert!(
+                b.expect_status & 1 == 1 && b.expect_status > 3,
+                "{}: status {}",
+                b.name,
+                b.expect_status
+            );
+            assert!(!b.expect_log.is_empty());
+            assert!(
+                b.cmdline
+                    .iter()
+                    .all(|w| w.contains('=') && !w.contains(' '))
+            );
+        }
+        assert!(find("e26_stack_overflow").is_some());
+        assert!(find("nope").is_none());
+    }
+}

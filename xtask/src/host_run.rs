@@ -1,0 +1,420 @@
+//! The host ABI cross-check: every manifest entry runs natively on this Linux host (the same
+//! static binaries the kernel runs) and must end with the expected status and results — and
+//! with the same results as in the guest.
+
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::ktap::{self, Outcome, Suite, TestCase};
+use crate::manifest::Entry;
+
+/// How long the output pipes may stay open after the program exited (a child it forked may
+/// still hold them) before its process group is killed.
+const PIPE_GRACE: Duration = Duration::from_millis(500);
+
+/// One run of a manifest entry on the host.
+#[derive(Debug, Clone, Default)]
+pub struct HostRun {
+    /// The status as a shell shows it; `None` after a timeout.
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+/// The status as a shell computes it: the exit code, or 128 + the signal that killed it.
+pub fn shell_status(status: ExitStatus) -> i32 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(sig)) => 128 + sig,
+        // Stopped or continued: cannot happen for a status from wait() without WUNTRACED.
+        (None, None) => -1,
+    }
+}
+
+/// A status for messages: `139 (SIGSEGV)`.
+pub fn status_name(status: i32) -> String {
+    let sig = match status - 128 {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        5 => "SIGTRAP",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        31 => "SIGSYS",
+        _ => return status.to_string(),
+    };
+    format!("{status} ({sig})")
+}
+
+/// Runs `entry` with the binary of the same name from `bin_dir`: `argv[0]` as in the manifest,
+/// an empty environment, stdin from /dev/null, no core dumps, in its own process group.
+pub fn run(entry: &Entry, bin_dir: &Path, cwd: &Path, timeout: Duration) -> Result<HostRun> {
+    let program = entry.program();
+    if program.is_empty() || program == "." || program == ".." {
+        bail!("manifest line {}: no program in argv[0]", entry.line);
+    }
+    let exe = bin_dir.join(program);
+    if !exe.is_file() {
+        bail!(
+            "{}: the program {} does not exist",
+            entry.name,
+            exe.display()
+        );
+    }
+    std::fs::create_dir_all(cwd).with_context(|| format!("creating {}", cwd.display()))?;
+    let mut cmd = Command::new(&exe);
+    cmd.arg0(&entry.argv[0])
+        .args(&entry.argv[1..])
+        .env_clear()
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    // SAFETY: the closure runs in the forked child before exec and only calls setrlimit, which
+    // is async-signal-safe; it touches no memory shared with the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", exe.display()))?;
+    let pgid = child.id();
+
+    let (tx, rx) = mpsc::channel::<(bool, Vec<u8>)>();
+    for (is_stdout, pipe) in [
+        (
+            true,
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ),
+        (
+            false,
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            let _ = tx.send((is_stdout, buf));
+        });
+    }
+    drop(tx);
+
+    let deadline = start + timeout;
+    let status = loop {
+        if let Some(st) = child.try_wait().context("waiting for the program")? {
+            break Some(shell_status(st));
+        }
+        if Instant::now() >= deadline {
+            kill_group(pgid);
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let elapsed = start.elapsed();
+
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut pipes_left = 2;
+    let grace_end = Instant::now() + PIPE_GRACE;
+    while pipes_left > 0 {
+        let wait = grace_end.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(wait) {
+            Ok((true, b)) => (stdout, pipes_left) = (b, pipes_left - 1),
+            Ok((false, b)) => (stderr, pipes_left) = (b, pipes_left - 1),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Something the program started keeps the pipes open.
+                kill_group(pgid);
+                match rx.recv_timeout(Duration::from_secs(2)) {
+                    Ok((true, b)) => (stdout, pipes_left) = (b, pipes_left - 1),
+                    Ok((false, b)) => (stderr, pipes_left) = (b, pipes_left - 1),
+                    Err(_) => break,
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    Ok(HostRun {
+        status,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        elapsed,
+    })
+}
+
+fn kill_group(pgid: u32) {
+    let Ok(pgid) = i32::try_from(pgid) else {
+        return;
+    };
+    // SAFETY: kill(2) has no memory-safety preconditions; a negative pid names the process
+    // group this function's caller created for the program (pgid = its pid).
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+}
+
+/// The verdict on one manifest entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Everything that disagrees; empty when the entry passes.
+    pub reasons: Vec<String>,
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        self.reasons.is_empty()
+    }
+}
+
+/// Checks a host run against the manifest and, when the entry ran in the guest, against the
+/// guest's result for it.
+pub fn check(entry: &Entry, run: &HostRun, timeout: Duration, guest: Option<&TestCase>) -> Verdict {
+    let mut reasons = Vec::new();
+    match run.status {
+        None => reasons.push(format!(
+            "timed out after {:.0} s on the host",
+            timeout.as_secs_f64()
+        )),
+        Some(s) if s != entry.expected => reasons.push(format!(
+            "host exit status {}, expected {}",
+            status_name(s),
+            status_name(entry.expected)
+        )),
+        Some(_) => {}
+    }
+    let host = ktap::parse(&run.stdout);
+    if host.has_ktap() {
+        let t = host.tally_top();
+        reasons.extend(t.failures.into_iter().map(|f| format!("host: {f}")));
+    }
+    // A result skipped in the guest without running the program has nothing to compare.
+    if let Some(g) = guest
+        && (g.outcome != Outcome::Skip || g.subtests.has_ktap())
+    {
+        reasons.extend(compare_leaves(&g.subtests, &host));
+    }
+    Verdict { reasons }
+}
+
+/// Differences between the leaf results of the guest and of the host. A result skipped on one
+/// side agrees with anything.
+pub fn compare_leaves(guest: &Suite, host: &Suite) -> Vec<String> {
+    let g = guest.leaves();
+    let h = host.leaves();
+    let mut names: Vec<&String> = g.keys().chain(h.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut out = Vec::new();
+    for name in names {
+        match (g.get(name), h.get(name)) {
+            (Some(a), Some(b)) if a != b && *a != Outcome::Skip && *b != Outcome::Skip => {
+                out.push(format!("{name}: guest {a}, host {b}"));
+            }
+            (Some(a), None) if *a != Outcome::Skip => {
+                out.push(format!("{name}: guest {a}, no such result on the host"));
+            }
+            (None, Some(b)) if *b != Outcome::Skip => {
+                out.push(format!("{name}: host {b}, no such result in the guest"));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(expected: i32, argv: &[&str]) -> Entry {
+        Entry {
+            line: 1,
+            name: "t".into(),
+            expected,
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn status_computation() {
+        // Wait statuses as the kernel encodes them.
+        assert_eq!(shell_status(ExitStatus::from_raw(0)), 0);
+        assert_eq!(shell_status(ExitStatus::from_raw(3 << 8)), 3);
+        assert_eq!(shell_status(ExitStatus::from_raw(11)), 139); // SIGSEGV
+        assert_eq!(shell_status(ExitStatus::from_raw(0x80 | 4)), 132); // SIGILL, core dumped
+        assert_eq!(shell_status(ExitStatus::from_raw(5)), 133); // SIGTRAP
+        assert_eq!(status_name(135), "135 (SIGBUS)");
+        assert_eq!(status_name(1), "1");
+    }
+
+    fn tmp() -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("xtask-host-run-{}", std::process::id()))
+    }
+
+    #[test]
+    fn runs_programs_like_a_shell() {
+        let t = Duration::from_secs(10);
+        let r = run(
+            &entry(0, &["/bin/sh", "-c", "exit 3"]),
+            Path::new("/bin"),
+            &tmp(),
+            t,
+        )
+        .unwrap();
+        assert_eq!(r.status, Some(3));
+        let r = run(
+            &entry(0, &["sh", "-c", "kill -SEGV $$"]),
+            Path::new("/bin"),
+            &tmp(),
+            t,
+        )
+        .unwrap();
+        assert_eq!(r.status, Some(139));
+        let r = run(
+            &entry(
+                0,
+                &[
+                    "/bin/sh",
+                    "-c",
+                    "echo out; echo err >&2; echo \"$0 ${HOME:-nohome}\"",
+                ],
+            ),
+            Path::new("/bin"),
+            &tmp(),
+            t,
+        )
+        .unwrap();
+        assert_eq!(r.stdout, "out\n/bin/sh nohome\n");
+        assert_eq!(r.stderr, "err\n");
+    }
+
+    #[test]
+    fn timeouts_and_lingering_children() {
+        let r = run(
+            &entry(0, &["sh", "-c", "sleep 20"]),
+            Path::new("/bin"),
+            &tmp(),
+            Duration::from_millis(200),
+        )
+        .unwrap();
+        assert_eq!(r.status, None);
+        let start = Instant::now();
+        let r = run(
+            &entry(0, &["sh", "-c", "sleep 20 & echo started"]),
+            Path::new("/bin"),
+            &tmp(),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(r.status, Some(0));
+        assert_eq!(r.stdout, "started\n");
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert!(
+            run(
+                &entry(0, &["/bin/none-such"]),
+                Path::new("/bin"),
+                &tmp(),
+                t()
+            )
+            .is_err()
+        );
+    }
+
+    fn t() -> Duration {
+        Duration::from_secs(1)
+    }
+
+    fn host_run(status: i32, stdout: &str) -> HostRun {
+        HostRun {
+            status: Some(status),
+            stdout: stdout.into(),
+            ..HostRun::default()
+        }
+    }
+
+    const KTAP_OK: &str = "KTAP version 1\n1..2\nok 1 a\nok 2 b\n";
+
+    #[test]
+    fn verdicts() {
+        let e = entry(0, &["/bin/p"]);
+        assert!(check(&e, &host_run(0, KTAP_OK), t(), None).passed());
+        assert!(check(&e, &host_run(0, "no ktap here\n"), t(), None).passed());
+        let v = check(&e, &host_run(139, KTAP_OK), t(), None);
+        assert_eq!(
+            v.reasons,
+            vec!["host exit status 139 (SIGSEGV), expected 0"]
+        );
+        let v = check(
+            &e,
+            &host_run(0, "KTAP version 1\n1..2\nok 1 a\n"),
+            t(),
+            None,
+        );
+        assert_eq!(v.reasons.len(), 1);
+        let v = check(&e, &HostRun::default(), t(), None);
+        assert_eq!(v.reasons, vec!["timed out after 1 s on the host"]);
+    }
+
+    fn guest_case(log: &str) -> TestCase {
+        let top = ktap::parse(log);
+        top.results[0].clone()
+    }
+
+    #[test]
+    fn guest_and_host_agree_or_not() {
+        let e = entry(0, &["/bin/p"]);
+        let same = guest_case(
+            "KTAP version 1\n1..1\n# Subtest: t\n    KTAP version 1\n    1..2\n    ok 1 a\n    ok 2 b # SKIP tcg\nok 1 t\n",
+        );
+        assert!(check(&e, &host_run(0, KTAP_OK), t(), Some(&same)).passed());
+
+        let differs = guest_case(
+            "KTAP version 1\n1..1\n# Subtest: t\n    KTAP version 1\n    1..3\n    not ok 1 a\n    ok 2 b\n    ok 3 c\nnot ok 1 t\n",
+        );
+        let v = check(&e, &host_run(0, KTAP_OK), t(), Some(&differs));
+        assert_eq!(
+            v.reasons,
+            vec![
+                "a: guest not ok, host ok",
+                "c: guest ok, no such result on the host"
+            ]
+        );
+
+        // Skipped in the guest without running: nothing to compare.
+        let skipped = guest_case("KTAP version 1\n1..1\nok 1 t # SKIP not under TCG\n");
+        assert!(check(&e, &host_run(0, KTAP_OK), t(), Some(&skipped)).passed());
+    }
+}

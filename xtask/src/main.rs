@@ -1,0 +1,120 @@
+//! `cargo xtask`: the host tool of kentry. It builds the kernel and the user programs, packs the
+//! initrd, boots the kernel under QEMU and reads what it says (docs/harness.md is the contract).
+
+mod bench;
+mod boots;
+mod build;
+mod cpio;
+mod host_run;
+mod install;
+mod ktap;
+mod lint;
+mod manifest;
+mod qemu;
+mod qmp;
+mod run;
+mod symbols;
+mod test;
+mod unit;
+mod workspace;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::workspace::Workspace;
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Build, boot, test and measure kentry")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Build the kernel and the user programs and pack target/initrd.cpio.
+    Build,
+    /// Boot the kernel in run mode (kentry.mode=run) with the serial console on stdout.
+    Run(run::RunArgs),
+    /// Run every test: host unit tests, the test kernel, the boot tests, the host cross-check.
+    Test(test::TestArgs),
+    /// Measure the entry paths (plain TCG and -icount) and compare with the references.
+    Bench(bench::BenchArgs),
+    /// Clippy with -D warnings on the host crates, the kernel and the user programs.
+    Clippy,
+    /// Format the workspace (cargo fmt --all).
+    Fmt {
+        /// Only check; change nothing.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cmd: Cmd) -> Result<ExitCode> {
+    let ws = Workspace::locate()?;
+    match cmd {
+        Cmd::Build => {
+            install::ensure_toolchain(&ws)?;
+            for flavor in [workspace::Flavor::Test, workspace::Flavor::Lean] {
+                let art = build::all(&ws, flavor)?;
+                println!(
+                    "{flavor:?} kernel: {}",
+                    workspace::shown(&art.kernel, &ws.root)
+                );
+                println!("initrd: {}", workspace::shown(&art.initrd, &ws.root));
+                println!(
+                    "symbols: {}",
+                    workspace::shown(&ws.kernel_sym(flavor), &ws.root)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Run(args) => run::run(&ws, &args),
+        Cmd::Test(args) => test::run(&ws, &args),
+        Cmd::Bench(args) => bench::run(&ws, &args).map(|()| ExitCode::SUCCESS),
+        Cmd::Clippy => lint::clippy(&ws).map(|()| ExitCode::SUCCESS),
+        Cmd::Fmt { check } => lint::fmt(&ws, check).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_commands() {
+        let cli = Cli::try_parse_from(["xtask", "run", "--gdb", "--", "echo", "-n", "x"]).unwrap();
+        let Cmd::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert!(args.gdb);
+        assert_eq!(args.program, vec!["echo", "-n", "x"]);
+        let cli = Cli::try_parse_from(["xtask", "test", "--only", "sigsegv"]).unwrap();
+        let Cmd::Test(args) = cli.command else {
+            panic!("not test")
+        };
+        assert_eq!(args.only.as_deref(), Some("sigsegv"));
+        assert!(Cli::try_parse_from(["xtask", "test", "--host", "--negative"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "bench", "--runs", "0"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "run", "--accel", "hvf"]).is_err());
+    }
+}

@@ -1,0 +1,583 @@
+//! Booting the kernel under QEMU as harness.md describes: the command line, a live reader of
+//! the serial port (which also answers host requests over QMP), the timeout, and what the exit
+//! status means.
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+
+use crate::qmp::{self, HostRequest, Qmp};
+
+/// The QEMU machine type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Machine {
+    Microvm,
+    Pc,
+}
+
+impl Machine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Machine::Microvm => "microvm",
+            Machine::Pc => "pc",
+        }
+    }
+}
+
+/// The QEMU accelerator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Accel {
+    Tcg,
+    Kvm,
+}
+
+impl Accel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Accel::Tcg => "tcg",
+            Accel::Kvm => "kvm",
+        }
+    }
+}
+
+/// The warning printed when someone asks for KVM on these machines.
+pub const KVM_WARNING: &str = "xtask: warning: /dev/kvm on these machines is kvm_pvm, a software \
+virtualizer on which SYSCALL arrives in ring 3 and `int $0x80` raises #UD; expect the kernel to \
+misbehave (use --accel tcg)";
+
+/// The line the kernel prints last.
+pub const POWER_OFF_PREFIX: &str = "[kentry] power off: v=";
+
+/// One boot of the kernel.
+#[derive(Debug, Clone)]
+pub struct Boot {
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    /// The `-append` words.
+    pub cmdline: Vec<String>,
+    pub machine: Machine,
+    pub accel: Accel,
+    pub cpu: String,
+    /// More QEMU arguments (e.g. `-icount shift=0,sleep=off,align=off`).
+    pub extra_args: Vec<String>,
+    /// Start the gdbstub and wait for a debugger (`-s -S`).
+    pub gdb: bool,
+    /// `None`: wait for ever.
+    pub timeout: Option<Duration>,
+    /// Copy the serial output to stdout as it arrives.
+    pub echo: bool,
+}
+
+impl Boot {
+    pub fn new(kernel: &Path, initrd: &Path, cmdline: &[&str]) -> Self {
+        Self {
+            kernel: kernel.to_path_buf(),
+            initrd: initrd.to_path_buf(),
+            cmdline: cmdline.iter().map(|s| s.to_string()).collect(),
+            machine: Machine::Microvm,
+            accel: Accel::Tcg,
+            cpu: "max".into(),
+            extra_args: Vec::new(),
+            gdb: false,
+            timeout: Some(Duration::from_secs(60)),
+            echo: false,
+        }
+    }
+
+    pub fn cmdline_text(&self) -> String {
+        self.cmdline.join(" ")
+    }
+
+    /// The QEMU arguments.
+    pub fn args(&self, qmp_socket: &Path) -> Vec<OsString> {
+        let mut a: Vec<OsString> = Vec::new();
+        let mut push = |s: &str| a.push(s.into());
+        push("-M");
+        push(self.machine.name());
+        push("-accel");
+        push(self.accel.name());
+        push("-cpu");
+        push(&self.cpu);
+        for s in [
+            "-m",
+            "256M",
+            "-smp",
+            "1",
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-no-reboot",
+            "-serial",
+            "stdio",
+            "-device",
+            "isa-debug-exit,iobase=0xf4,iosize=4",
+            "-qmp",
+        ] {
+            push(s);
+        }
+        // Commas separate options in a chardev description; a literal one is doubled.
+        let mut qmp_arg = OsString::from("unix:");
+        qmp_arg.push(qmp_socket.to_string_lossy().replace(',', ",,"));
+        qmp_arg.push(",server=on,wait=off");
+        a.push(qmp_arg);
+        a.push("-kernel".into());
+        a.push(self.kernel.clone().into());
+        a.push("-initrd".into());
+        a.push(self.initrd.clone().into());
+        a.push("-append".into());
+        a.push(self.cmdline_text().into());
+        a.extend(self.extra_args.iter().map(OsString::from));
+        if self.gdb {
+            a.push("-s".into());
+            a.push("-S".into());
+        }
+        a
+    }
+}
+
+/// How QEMU ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+    Timeout,
+}
+
+/// What the exit status says about the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelExit {
+    /// v = 0: finished; the KTAP has the verdicts.
+    Finished,
+    /// v = 1: finished, and something failed.
+    FinishedFailed,
+    /// v = 2.
+    Panic,
+    /// v = 3.
+    DoubleFault,
+    /// A value the harness does not define.
+    OtherValue(u32),
+    /// QEMU could not run the kernel (it exited with 1 without the kernel's power-off line and
+    /// with an error on stderr).
+    QemuError(String),
+    /// Anything else: status 0 (triple fault under -no-reboot), a signal.
+    Crash(String),
+    Timeout,
+}
+
+impl KernelExit {
+    /// Whether the kernel got to its orderly end (v = 0 or 1).
+    pub fn finished(&self) -> bool {
+        matches!(self, KernelExit::Finished | KernelExit::FinishedFailed)
+    }
+}
+
+/// The record of one boot.
+#[derive(Debug, Clone)]
+pub struct BootLog {
+    pub exit: Exit,
+    /// The serial output, line by line (without line ends).
+    pub lines: Vec<String>,
+    /// QEMU's own stderr.
+    pub stderr: String,
+    pub elapsed: Duration,
+    /// What xtask did for host requests, and what went wrong.
+    pub events: Vec<String>,
+}
+
+impl BootLog {
+    pub fn text(&self) -> String {
+        let mut s = self.lines.join("\n");
+        s.push('\n');
+        s
+    }
+
+    pub fn contains(&self, needle: &str) -> bool {
+        self.lines.iter().any(|l| l.contains(needle))
+    }
+
+    /// The QEMU exit code, if it exited.
+    pub fn status(&self) -> Option<i32> {
+        match self.exit {
+            Exit::Code(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The value of the last `[kentry] power off: v=<v>` line.
+    pub fn power_off_value(&self) -> Option<u32> {
+        self.lines.iter().rev().find_map(|l| {
+            let v = l.trim().strip_prefix(POWER_OFF_PREFIX)?;
+            let v = v.split_whitespace().next()?;
+            match v.strip_prefix("0x") {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None => v.parse().ok(),
+            }
+        })
+    }
+
+    pub fn kernel_exit(&self) -> KernelExit {
+        classify(self.exit, self.power_off_value(), &self.stderr)
+    }
+
+    /// A one-line description of the exit.
+    pub fn describe(&self) -> String {
+        let how = match self.exit {
+            Exit::Code(c) => format!("QEMU status {c}"),
+            Exit::Signal(s) => format!("QEMU killed by signal {s}"),
+            Exit::Timeout => "TIMEOUT".to_string(),
+        };
+        let what = match self.kernel_exit() {
+            KernelExit::Finished => "v=0, finished".to_string(),
+            KernelExit::FinishedFailed => "v=1, finished with failures".to_string(),
+            KernelExit::Panic => "v=2, kernel panic".to_string(),
+            KernelExit::DoubleFault => "v=3, double fault".to_string(),
+            KernelExit::OtherValue(v) => format!("v={v}, not a value the harness defines"),
+            KernelExit::QemuError(_) => "QEMU failed to run the kernel".to_string(),
+            KernelExit::Crash(why) => format!("crash: {why}"),
+            KernelExit::Timeout => format!("no power-off within {} s", self.elapsed.as_secs()),
+        };
+        format!("{how} ({what}) after {:.2} s", self.elapsed.as_secs_f64())
+    }
+
+    /// Prints the whole serial log (and QEMU's stderr) under a heading, to stdout.
+    pub fn print_full(&self, heading: &str) {
+        println!("---- {heading}: serial log ({}) ----", self.describe());
+        for l in &self.lines {
+            println!("{l}");
+        }
+        if !self.stderr.trim().is_empty() {
+            println!("---- {heading}: QEMU stderr ----");
+            print!("{}", self.stderr);
+            if !self.stderr.ends_with('\n') {
+                println!();
+            }
+        }
+        for e in &self.events {
+            println!("---- {heading}: {e}");
+        }
+        println!("---- end of {heading} ----");
+    }
+}
+
+/// Interprets QEMU's exit (harness.md: QEMU exits with `(v << 1) | 1`).
+pub fn classify(exit: Exit, power_off: Option<u32>, stderr: &str) -> KernelExit {
+    match exit {
+        Exit::Timeout => KernelExit::Timeout,
+        Exit::Signal(s) => KernelExit::Crash(format!("QEMU killed by signal {s}")),
+        Exit::Code(1) if power_off.is_none() && !stderr.trim().is_empty() => {
+            KernelExit::QemuError(stderr.trim().to_string())
+        }
+        Exit::Code(c) if c > 0 && c & 1 == 1 => match c >> 1 {
+            0 => KernelExit::Finished,
+            1 => KernelExit::FinishedFailed,
+            2 => KernelExit::Panic,
+            3 => KernelExit::DoubleFault,
+            v => KernelExit::OtherValue(v as u32),
+        },
+        Exit::Code(0) => KernelExit::Crash(
+            "QEMU status 0: the guest reset (a triple fault under -no-reboot) or shut down".into(),
+        ),
+        Exit::Code(c) => KernelExit::Crash(format!("QEMU status {c}")),
+    }
+}
+
+enum Event {
+    Line(String),
+    Eof,
+}
+
+static SOCKET_SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// Boots QEMU, reads the serial port live until QEMU exits or the timeout passes.
+pub fn run(qemu: &Path, boot: &Boot) -> Result<BootLog> {
+    let socket = std::env::temp_dir().join(format!(
+        "kentry-xtask-{}-{}.qmp",
+        std::process::id(),
+        SOCKET_SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_file(&socket);
+    let result = run_with_socket(qemu, boot, &socket);
+    let _ = std::fs::remove_file(&socket);
+    result
+}
+
+fn run_with_socket(qemu: &Path, boot: &Boot, socket: &Path) -> Result<BootLog> {
+    let mut cmd = Command::new(qemu);
+    cmd.args(boot.args(socket))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl, which is
+    // async-signal-safe; it touches no memory shared with the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            // QEMU must not outlive xtask (e.g. when xtask itself is killed by a timeout).
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", qemu.display()))?;
+
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().context("QEMU stdout not captured")?;
+    let stderr = child.stderr.take().context("QEMU stderr not captured")?;
+    let echo = boot.echo;
+    let out_thread = std::thread::spawn(move || read_serial(stdout, echo, &tx));
+    let err_thread = std::thread::spawn(move || read_stderr(stderr, echo));
+
+    let deadline = boot.timeout.map(|t| start + t);
+    let mut lines = Vec::new();
+    let mut events = Vec::new();
+    let mut qmp: Option<Qmp> = None;
+    let mut timed_out = false;
+    loop {
+        let ev = match deadline {
+            Some(d) => match rx.recv_timeout(d.saturating_duration_since(Instant::now())) {
+                Ok(ev) => ev,
+                Err(RecvTimeoutError::Timeout) => {
+                    timed_out = true;
+                    break;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
+            None => match rx.recv() {
+                Ok(ev) => ev,
+                Err(_) => break,
+            },
+        };
+        match ev {
+            Event::Eof => break,
+            Event::Line(line) => {
+                if let Some(req) = qmp::parse_request(&line) {
+                    events.push(host_request(&mut qmp, socket, &req));
+                }
+                lines.push(line);
+            }
+        }
+    }
+    drop(qmp);
+
+    let exit = if timed_out {
+        kill(&mut child);
+        Exit::Timeout
+    } else {
+        wait_until(&mut child, deadline)?
+    };
+    let elapsed = start.elapsed();
+    // The reader ends when QEMU's end closes the pipe; collect what it read meanwhile.
+    let _ = out_thread.join();
+    while let Ok(ev) = rx.try_recv() {
+        if let Event::Line(line) = ev {
+            lines.push(line);
+        }
+    }
+    let stderr = err_thread.join().unwrap_or_default();
+    Ok(BootLog {
+        exit,
+        lines,
+        stderr,
+        elapsed,
+        events,
+    })
+}
+
+/// Carries out a host request; returns the line that records it.
+fn host_request(qmp: &mut Option<Qmp>, socket: &Path, req: &HostRequest) -> String {
+    let result = (|| -> Result<String> {
+        let conn = match qmp {
+            Some(q) => q,
+            None => qmp.insert(Qmp::connect(socket, Duration::from_secs(2))?),
+        };
+        conn.perform(req)
+    })();
+    let msg = match result {
+        Ok(done) => format!("host request `{req}`: sent {done}"),
+        Err(e) => format!("host request `{req}` FAILED: {e:#}"),
+    };
+    eprintln!("xtask: {msg}");
+    msg
+}
+
+fn wait_until(child: &mut Child, deadline: Option<Instant>) -> Result<Exit> {
+    loop {
+        if let Some(status) = child.try_wait().context("waiting for QEMU")? {
+            use std::os::unix::process::ExitStatusExt;
+            return Ok(match (status.code(), status.signal()) {
+                (Some(c), _) => Exit::Code(c),
+                (None, Some(s)) => Exit::Signal(s),
+                (None, None) => Exit::Code(-1),
+            });
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            kill(child);
+            return Ok(Exit::Timeout);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn kill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Splits the serial stream into lines (sent to `tx`), echoing raw bytes if asked.
+fn read_serial(mut from: impl Read, echo: bool, tx: &mpsc::Sender<Event>) {
+    let mut buf = [0u8; 4096];
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if echo {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&buf[..n]);
+            let _ = out.flush();
+        }
+        pending.extend_from_slice(&buf[..n]);
+        while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=pos).collect();
+            let _ = tx.send(Event::Line(to_line(&line)));
+        }
+    }
+    if !pending.is_empty() {
+        let _ = tx.send(Event::Line(to_line(&pending)));
+    }
+    let _ = tx.send(Event::Eof);
+}
+
+fn to_line(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    s.trim_end_matches(['\n', '\r']).to_string()
+}
+
+fn read_stderr(mut from: impl Read, echo: bool) -> String {
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if echo {
+                    let _ = std::io::stderr().write_all(&buf[..n]);
+                }
+                all.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the serial reader over a byte string.
+    fn split_for_test(data: &[u8]) -> Vec<String> {
+        let (tx, rx) = mpsc::channel();
+        read_serial(data, false, &tx);
+        rx.try_iter()
+            .filter_map(|e| match e {
+                Event::Line(l) => Some(l),
+                Event::Eof => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn exit_statuses() {
+        assert_eq!(classify(Exit::Code(1), Some(0), ""), KernelExit::Finished);
+        assert_eq!(classify(Exit::Code(1), None, ""), KernelExit::Finished);
+        assert_eq!(
+            classify(Exit::Code(3), Some(1), ""),
+            KernelExit::FinishedFailed
+        );
+        assert_eq!(classify(Exit::Code(5), None, ""), KernelExit::Panic);
+        assert_eq!(classify(Exit::Code(7), None, ""), KernelExit::DoubleFault);
+        assert_eq!(classify(Exit::Code(9), None, ""), KernelExit::OtherValue(4));
+        assert!(matches!(
+            classify(
+                Exit::Code(1),
+                None,
+                "qemu-system-x86_64: -kernel x: No such file"
+            ),
+            KernelExit::QemuError(_)
+        ));
+        assert!(matches!(
+            classify(Exit::Code(0), None, ""),
+            KernelExit::Crash(_)
+        ));
+        assert!(matches!(
+            classify(Exit::Code(2), None, ""),
+            KernelExit::Crash(_)
+        ));
+        assert!(matches!(
+            classify(Exit::Signal(9), None, ""),
+            KernelExit::Crash(_)
+        ));
+        assert_eq!(classify(Exit::Timeout, None, ""), KernelExit::Timeout);
+    }
+
+    #[test]
+    fn power_off_line() {
+        let log = BootLog {
+            exit: Exit::Code(3),
+            lines: vec![
+                "[kentry] power off: v=0 (not the last)".into(),
+                "[kentry] power off: v=1".into(),
+            ],
+            stderr: String::new(),
+            elapsed: Duration::ZERO,
+            events: Vec::new(),
+        };
+        assert_eq!(log.power_off_value(), Some(1));
+        assert_eq!(log.kernel_exit(), KernelExit::FinishedFailed);
+        assert!(log.describe().starts_with("QEMU status 3 (v=1"));
+    }
+
+    #[test]
+    fn command_line() {
+        let mut b = Boot::new(
+            Path::new("/k"),
+            Path::new("/i.cpio"),
+            &["kentry.mode=test", "kentry.platform=tcg"],
+        );
+        b.gdb = true;
+        let args: Vec<String> = b
+            .args(Path::new("/tmp/a,b.qmp"))
+            .into_iter()
+            .map(|s| s.into_string().unwrap())
+            .collect();
+        let joined = args.join(" ");
+        assert!(joined.starts_with("-M microvm -accel tcg -cpu max -m 256M -smp 1 -nodefaults"));
+        assert!(joined.contains("-device isa-debug-exit,iobase=0xf4,iosize=4"));
+        assert!(joined.contains("-qmp unix:/tmp/a,,b.qmp,server=on,wait=off"));
+        let append = args.iter().position(|a| a == "-append").unwrap();
+        assert_eq!(args[append + 1], "kentry.mode=test kentry.platform=tcg");
+        assert!(joined.ends_with("-s -S"));
+    }
+
+    #[test]
+    fn serial_lines() {
+        assert_eq!(
+            split_for_test(b"a\r\nb\n\nlast without newline"),
+            vec!["a", "b", "", "last without newline"]
+        );
+        assert_eq!(split_for_test(b"\xffx\n"), vec!["\u{fffd}x"]);
+    }
+}
