@@ -19,6 +19,7 @@ pub struct EntryCounters {
     pub exceptions_from_user: AtomicU64,
     pub exceptions_from_kernel: AtomicU64,
     pub nmis: AtomicU64,
+    pub nmis_from_user: AtomicU64,
     pub timer_ticks: AtomicU64,
 }
 
@@ -31,6 +32,7 @@ impl EntryCounters {
             exceptions_from_user: AtomicU64::new(0),
             exceptions_from_kernel: AtomicU64::new(0),
             nmis: AtomicU64::new(0),
+            nmis_from_user: AtomicU64::new(0),
             timer_ticks: AtomicU64::new(0),
         }
     }

@@ -7,8 +7,13 @@ use crate::power::{ExitCode, power_off};
 use crate::symbols::Sym;
 use crate::task::{self, ExitReason};
 use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kentry::irqentry::Fault;
 use kentry::{Regs, vectors};
+
+/// Set by a test that wants a host-injected NMI to land in user mode: the next timer tick
+/// taken in ring 3 asks the host for it, so the NMI arrives while user code runs.
+pub static NMI_REQUEST_FROM_USER_TICK: AtomicBool = AtomicBool::new(false);
 
 pub const SIGILL: u8 = 4;
 pub const SIGTRAP: u8 = 5;
@@ -78,6 +83,9 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
     match vector {
         crate::arch::apic::TIMER_VECTOR => {
             EntryCounters::bump(&c.timer_ticks);
+            if regs.user_mode() && NMI_REQUEST_FROM_USER_TICK.swap(false, Ordering::Relaxed) {
+                crate::klog!("host-request: inject-nmi");
+            }
             crate::arch::apic::eoi();
         }
         crate::arch::apic::SPURIOUS_VECTOR => {}
@@ -89,6 +97,9 @@ pub fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64) {
     match vector {
         vectors::NMI => {
             EntryCounters::bump(&this_cpu().counters.nmis);
+            if regs.user_mode() {
+                EntryCounters::bump(&this_cpu().counters.nmis_from_user);
+            }
             // SAFETY: the hook slot is written by this CPU's self-tests with NMIs unable to
             // run a half-written fn pointer (a single aligned store).
             if let Some(hook) = unsafe { *this_cpu().nmi_hook.get() } {

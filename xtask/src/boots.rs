@@ -11,8 +11,8 @@ pub struct BootTest {
     pub cmdline: &'static [&'static str],
     /// The QEMU exit status: `(v << 1) | 1` (5 = kernel panic, 7 = double fault).
     pub expect_status: i32,
-    /// Text the serial log must contain.
-    pub expect_log: &'static str,
+    /// Texts the serial log must contain, each of them.
+    pub expect_log: &'static [&'static str],
     /// More QEMU arguments, after the standard ones (a later `-cpu max,-smap` overrides
     /// `-cpu max`).
     pub qemu_args: &'static [&'static str],
@@ -26,7 +26,12 @@ pub const BOOT_TESTS: &[BootTest] = &[
         name: "e26_stack_overflow",
         cmdline: &["kentry.mode=test", "kentry.only=e26_stack_overflow"],
         expect_status: 7,
-        expect_log: "stack overflow: task stack",
+        expect_log: &[
+            "stack overflow: task stack",
+            "DOUBLE FAULT: #DF",
+            "RIP: 0x",
+            "<kentry_kernel::test::selftests::e26_stack_overflow::recurse+",
+        ],
         qemu_args: &[],
     },
     BootTest {
@@ -39,7 +44,22 @@ pub const BOOT_TESTS: &[BootTest] = &[
             "kentry.only=syscall_regs",
         ],
         expect_status: 5,
-        expect_log: "context tracking violated",
+        expect_log: &["context tracking violated", "frame is user mode"],
+        qemu_args: &[],
+    },
+    BootTest {
+        // A kernel NULL dereference outside any user-copy fixup: a symbolized report
+        // (function+offset, registers, backtrace) and a panic exit.
+        name: "kernel_fault_report",
+        cmdline: &["kentry.mode=test", "kentry.only=kernel_fault_report"],
+        expect_status: 5,
+        expect_log: &[
+            "KERNEL FAULT: #PF page fault err=0x2 cr2=0x0",
+            "RIP: 0x",
+            "<kentry_kernel::test::selftests::kernel_fault_report+",
+            "Backtrace:",
+            "<kentry_kernel::kernel_continue+",
+        ],
         qemu_args: &[],
     },
 ];
@@ -68,7 +88,7 @@ mod tests {
                 b.name,
                 b.expect_status
             );
-            assert!(!b.expect_log.is_empty());
+            assert!(!b.expect_log.is_empty() && b.expect_log.iter().all(|t| !t.is_empty()));
             assert!(
                 b.cmdline
                     .iter()

@@ -1,6 +1,7 @@
 //! The test manifest `/etc/kentry-tests`: `<name> <expected status> <argv0> [args…]`.
 
 use super::Outcome;
+use crate::console::UserOutput;
 use crate::task::ExitReason;
 
 /// A program's "cannot provoke it here" status (docs/harness.md).
@@ -47,9 +48,9 @@ impl Entry {
     /// are judged by xtask (it sees every nested line); here the exit status must match.
     pub fn run(&self) -> Outcome {
         let args: Vec<&str> = self.argv[1..].iter().map(String::as_str).collect();
-        crate::console::set_nested(true);
+        crate::console::set_user_output(UserOutput::Nested);
         let r = super::run_program(&self.argv[0], &args);
-        crate::console::set_nested(false);
+        crate::console::set_user_output(UserOutput::Plain);
         match r {
             Ok(reason) if reason.shell_status() == self.expected => Outcome::Pass,
             Ok(ExitReason::Exited(SKIP_STATUS)) => {

@@ -63,6 +63,10 @@ pub fn run_all(cmdline: &str) -> ExitCode {
         .filter(|t| only.is_none_or(|n| t.name == n))
         .collect();
     let total = selected_self.len() + selected_manifest.len() + after.len();
+    if total == 0 {
+        crate::klog!("no test is named {:?}", only.unwrap_or(""));
+        return ExitCode::Failed;
+    }
     let mut k = ktap::Ktap::new(total);
     let ctx = selftests::Ctx { tcg };
     for t in selected_self {
