@@ -285,7 +285,7 @@ fn boot_test(qemu: &Path, art: &Artifacts, bt: &BootTest, args: &TestArgs, r: &m
             bt.expect_status
         ));
     }
-    for text in bt.expect_log.iter().filter(|t| !log.contains(**t)) {
+    for text in bt.expect_log.iter().filter(|t| !log.contains(t)) {
         reasons.push(format!("the serial log lacks {text:?}"));
     }
     if reasons.is_empty() {
