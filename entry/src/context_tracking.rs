@@ -29,6 +29,20 @@ const NMI_ONE: u64 = 1 << 2;
 const NMI_MASK: u64 = 0xff << 2;
 const COUNTER_SHIFT: u32 = 10;
 const COUNTER_ONE: u64 = 1 << COUNTER_SHIFT;
+/// Added at kernel → user: counter + 1, state Kernel → User.
+pub(crate) const DELTA_ENTER_USER: u64 = COUNTER_ONE + CtState::User as u64;
+/// Added at user → kernel: counter + 1, state User → Kernel.
+pub(crate) const DELTA_EXIT_USER: u64 = COUNTER_ONE.wrapping_sub(CtState::User as u64);
+
+const _: () = assert!(DELTA_ENTER_USER.wrapping_add(DELTA_EXIT_USER) == 2 * COUNTER_ONE);
+
+pub(crate) const STATE_AND_NMI_MASK: u64 = STATE_MASK | NMI_MASK;
+
+/// Whether the word found by a user → kernel entry was "user, no NMI-like nesting".
+#[inline(always)]
+pub(crate) fn was_user(old: u64) -> bool {
+    old & STATE_AND_NMI_MASK == CtState::User as u64
+}
 
 #[repr(C)]
 pub struct ContextTracking {
@@ -86,7 +100,8 @@ impl ContextTracking {
         ((self.word.load(Ordering::Relaxed) & NMI_MASK) >> 2) as u32
     }
 
-    fn violation(word: u64, user_mode: bool) -> CtViolation {
+    /// The report for a word an entry found wrong.
+    pub fn violation(word: u64, user_mode: bool) -> CtViolation {
         CtViolation {
             state: word & STATE_MASK,
             user_mode,
@@ -110,18 +125,13 @@ impl ContextTracking {
     }
 
     /// User → kernel at an entry from user mode, checked: the word must have said "user, no
-    /// NMI-like nesting". The check reads the value the update itself returned.
+    /// NMI-like nesting". The check reads the value the update itself returned; on failure
+    /// the error is that raw word (see [`Self::violation`]), cheap to hand to a cold path.
+    /// (The entry paths use the GS-relative twin in `percpu::this_cpu_ops`.)
     #[inline(always)]
-    pub fn exit_user_checked(&self) -> Result<(), CtViolation> {
-        let old = self.word.fetch_add(
-            COUNTER_ONE.wrapping_sub(CtState::User as u64),
-            Ordering::Acquire,
-        );
-        if old & (STATE_MASK | NMI_MASK) == CtState::User as u64 {
-            Ok(())
-        } else {
-            Err(Self::violation(old, true))
-        }
+    pub fn exit_user_checked(&self) -> Result<(), u64> {
+        let old = self.word.fetch_add(DELTA_EXIT_USER, Ordering::Acquire);
+        if was_user(old) { Ok(()) } else { Err(old) }
     }
 
     /// Classifies an exception or interrupt entry; exactly one case must hold.
@@ -229,7 +239,7 @@ mod tests {
     fn checked_exit_from_user() {
         let ct = ContextTracking::new();
         // Kernel state at a user entry: refused, and the report names the state found.
-        let v = ct.exit_user_checked().unwrap_err();
+        let v = ContextTracking::violation(ct.exit_user_checked().unwrap_err(), true);
         assert_eq!((v.state, v.nmi_nesting), (CtState::Kernel as u64, 0));
         let ct = ContextTracking::new();
         ct.enter_eqs(CtState::User);
@@ -240,7 +250,25 @@ mod tests {
         let ct = ContextTracking::new();
         ct.enter_eqs(CtState::User);
         ct.nmi_enter();
-        assert_eq!(ct.exit_user_checked().unwrap_err().nmi_nesting, 1);
+        let word = ct.exit_user_checked().unwrap_err();
+        assert_eq!(ContextTracking::violation(word, true).nmi_nesting, 1);
+    }
+
+    /// The fast path's test: "old was user, no NMI" ⟺ "old + DELTA_EXIT_USER has no state
+    /// or nesting bits" — for every combination of those bits.
+    #[test]
+    fn exit_user_test_on_the_new_word() {
+        for low in 0..=STATE_AND_NMI_MASK {
+            for counter in [0u64, 1, 2, 0x1234_5677] {
+                let old = (counter << COUNTER_SHIFT) | low;
+                let new = old.wrapping_add(DELTA_EXIT_USER);
+                assert_eq!(
+                    new & STATE_AND_NMI_MASK == 0,
+                    was_user(old),
+                    "low bits {low:#x}"
+                );
+            }
+        }
     }
 
     #[test]

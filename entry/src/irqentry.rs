@@ -19,7 +19,7 @@ pub struct Fault {
 
 #[cfg(target_os = "none")]
 mod imp {
-    use crate::context_tracking::{CtState, EntryContext};
+    use crate::context_tracking::{ContextTracking, EntryContext};
     use crate::exit_work::{ExitWork, ExitWorkOps, exit_to_user_mode_loop};
     use crate::frame::Regs;
     use crate::percpu::EntryPerCpu;
@@ -32,9 +32,10 @@ mod imp {
     /// Tripwire T1 (test kernels): the live GS base must be this CPU's per-CPU base. A stub
     /// that got its `swapgs` decision wrong lands here with the user's GS.
     #[inline(always)]
-    fn check_gs_base(cpu: &EntryPerCpu) {
+    fn check_gs_base() {
         #[cfg(feature = "test-hooks")]
         {
+            let cpu = crate::percpu::this_cpu();
             let live = x86_64::registers::model_specific::GsBase::read().as_u64();
             let mine = cpu.self_ptr.load(Ordering::Relaxed);
             if live != mine {
@@ -43,28 +44,25 @@ mod imp {
                 );
             }
         }
-        #[cfg(not(feature = "test-hooks"))]
-        let _ = cpu;
     }
 
     /// User → kernel at a syscall or at an exception/IRQ from user mode: make RCU watch again,
     /// and check the state had been "user" with no NMI-like nesting.
     #[inline(always)]
-    pub fn enter_from_user_mode<H: Host>(cpu: &EntryPerCpu, regs: &Regs, vector: Option<u8>) {
-        check_gs_base(cpu);
-        if let Err(v) = cpu.context_tracking.exit_user_checked() {
-            context_violation_cold::<H>(regs, vector, v)
+    pub fn enter_from_user_mode<H: Host>(regs: &Regs, vector: Option<u8>) {
+        check_gs_base();
+        if let Err(word) = crate::percpu::this_cpu_ops::ct_exit_user_checked() {
+            user_entry_violation::<H>(regs, vector.map_or(u32::MAX, u32::from), word)
         }
     }
 
+    /// Kept out of line and given plain integers, so the fast path carries no stack frame for
+    /// the report.
     #[cold]
     #[inline(never)]
-    fn context_violation_cold<H: Host>(
-        regs: &Regs,
-        vector: Option<u8>,
-        v: crate::context_tracking::CtViolation,
-    ) -> ! {
-        H::context_violation(regs, vector, v)
+    fn user_entry_violation<H: Host>(regs: &Regs, vector: u32, word: u64) -> ! {
+        let vector = u8::try_from(vector).ok();
+        H::context_violation(regs, vector, ContextTracking::violation(word, true))
     }
 
     /// `sti`. (x86_64's `interrupts::enable` adds a `nop`, one more instruction on every
@@ -103,20 +101,20 @@ mod imp {
     /// Kernel → user: the work loop (flags read with IRQs off), then context tracking → user.
     /// Returns with interrupts off; they stay off until SYSRET/IRET.
     #[inline(always)]
-    pub fn exit_to_user_mode<H: Host>(cpu: &EntryPerCpu, regs: &mut Regs) {
+    pub fn exit_to_user_mode<H: Host>(regs: &mut Regs) {
         interrupts::disable();
-        if cpu.task_work.load(Ordering::Relaxed) != 0 {
-            exit_work_slow::<H>(cpu, regs);
+        if crate::percpu::this_cpu_ops::task_work() != 0 {
+            exit_work_slow::<H>(regs);
         }
         if test_hooks::enabled(Check::CtUserState) {
-            cpu.context_tracking.enter_eqs(CtState::User);
+            crate::percpu::this_cpu_ops::ct_enter_user();
         }
     }
 
     #[inline(never)]
-    fn exit_work_slow<H: Host>(cpu: &EntryPerCpu, regs: &mut Regs) {
+    fn exit_work_slow<H: Host>(regs: &mut Regs) {
         exit_to_user_mode_loop(&mut HostExitOps::<H> {
-            cpu,
+            cpu: crate::percpu::this_cpu(),
             regs,
             _host: PhantomData,
         });
@@ -130,10 +128,10 @@ mod imp {
     #[inline(always)]
     pub fn irqentry_enter<H: Host>(cpu: &EntryPerCpu, regs: &Regs, vector: u8) -> IrqEntryState {
         if regs.user_mode() {
-            enter_from_user_mode::<H>(cpu, regs, Some(vector));
+            enter_from_user_mode::<H>(regs, Some(vector));
             return IrqEntryState(EntryContext::FromUser);
         }
-        check_gs_base(cpu);
+        check_gs_base();
         match cpu.context_tracking.classify_entry(false) {
             Ok(ctx) => IrqEntryState(ctx),
             Err(v) => H::context_violation(regs, Some(vector), v),
@@ -141,9 +139,9 @@ mod imp {
     }
 
     #[inline(always)]
-    pub fn irqentry_exit<H: Host>(cpu: &EntryPerCpu, regs: &mut Regs, state: IrqEntryState) {
+    pub fn irqentry_exit<H: Host>(regs: &mut Regs, state: IrqEntryState) {
         if state.0 == EntryContext::FromUser && regs.user_mode() {
-            exit_to_user_mode::<H>(cpu, regs);
+            exit_to_user_mode::<H>(regs);
         }
         // Kernel-mode returns: preemption of kernel code comes with the scheduler.
     }
@@ -212,15 +210,14 @@ mod imp {
         } else {
             H::interrupt(regs, vector);
         }
-        irqentry_exit::<H>(cpu, regs, state);
+        irqentry_exit::<H>(regs, state);
     }
 
     /// A new task's first exit to user mode (it never entered, so there is no entry half).
     #[inline(always)]
     pub fn ret_from_fork<H: Host>(regs: &mut Regs) {
-        let cpu = crate::percpu::this_cpu();
-        check_gs_base(cpu);
-        exit_to_user_mode::<H>(cpu, regs);
+        check_gs_base();
+        exit_to_user_mode::<H>(regs);
     }
 
     /// Rust half of the paranoid (IST) stubs. The stub has saved whatever GS base was live and
@@ -231,7 +228,7 @@ mod imp {
         let error_code = regs.orig_rax;
         regs.orig_rax = u64::MAX;
         let cpu = crate::percpu::this_cpu();
-        check_gs_base(cpu);
+        check_gs_base();
         let slot = vectors::ist_slot(vector) as usize - 1;
         let depth = &cpu.ist_depth[slot];
         if depth.fetch_add(1, Ordering::Relaxed) != 0 && vector != vectors::DF {

@@ -31,6 +31,9 @@ pub struct EntryPerCpu {
 pub const OFFSET_SELF: usize = offset_of!(EntryPerCpu, self_ptr);
 pub const OFFSET_USER_RSP: usize = offset_of!(EntryPerCpu, user_rsp_scratch);
 pub const OFFSET_TASK_STACK_TOP: usize = offset_of!(EntryPerCpu, task_stack_top);
+pub const OFFSET_TASK_WORK: usize = offset_of!(EntryPerCpu, task_work);
+/// The context-tracking word (first field of ContextTracking).
+pub const OFFSET_CT_WORD: usize = offset_of!(EntryPerCpu, context_tracking);
 
 const _: () = {
     assert!(OFFSET_SELF == 0);
@@ -82,5 +85,69 @@ pub fn this_cpu() -> &'static EntryPerCpu {
     unsafe {
         core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(nostack, preserves_flags, readonly, pure));
         &*(p as *const EntryPerCpu)
+    }
+}
+
+/// GS-relative per-CPU operations for the syscall fast path: one instruction each, with no
+/// load of the per-CPU base first (Linux's `this_cpu_*` operations).
+#[cfg(target_os = "none")]
+pub mod this_cpu_ops {
+    use super::{OFFSET_CT_WORD, OFFSET_TASK_WORK};
+    use crate::context_tracking::{DELTA_ENTER_USER, DELTA_EXIT_USER, STATE_AND_NMI_MASK};
+
+    /// Context tracking user → kernel; `Err(old word)` if the state was not "user, no NMI".
+    #[inline(always)]
+    pub fn ct_exit_user_checked() -> Result<(), u64> {
+        let new: u64;
+        // SAFETY: a locked add on this CPU's context-tracking word, which GS addresses in
+        // kernel context; a full barrier, as RCU needs.
+        unsafe {
+            core::arch::asm!(
+                "lock xadd qword ptr gs:[{off}], {v}",
+                "add {v}, {delta}",
+                off = const OFFSET_CT_WORD,
+                delta = const DELTA_EXIT_USER,
+                v = inout(reg) DELTA_EXIT_USER => new,
+                options(nostack),
+            );
+        }
+        // The old word was "user, no NMI" exactly when the new one has all state and nesting
+        // bits clear (User + DELTA carries into the counter): one `test` decides, with no
+        // copy of the old word kept for the report.
+        if new & STATE_AND_NMI_MASK == 0 {
+            Ok(())
+        } else {
+            Err(new.wrapping_sub(DELTA_EXIT_USER))
+        }
+    }
+
+    /// Context tracking kernel → user.
+    #[inline(always)]
+    pub fn ct_enter_user() {
+        // SAFETY: as above.
+        unsafe {
+            core::arch::asm!(
+                "lock add qword ptr gs:[{off}], {d}",
+                off = const OFFSET_CT_WORD,
+                d = const DELTA_ENTER_USER,
+                options(nostack),
+            );
+        }
+    }
+
+    /// The running task's exit-work flags.
+    #[inline(always)]
+    pub fn task_work() -> u64 {
+        let w: u64;
+        // SAFETY: a plain load of this CPU's work word.
+        unsafe {
+            core::arch::asm!(
+                "mov {w}, qword ptr gs:[{off}]",
+                off = const OFFSET_TASK_WORK,
+                w = out(reg) w,
+                options(nostack, readonly, preserves_flags),
+            );
+        }
+        w
     }
 }

@@ -1,5 +1,35 @@
 //! The 64-bit syscall path in Rust, and syscall-number decoding (E31).
 
+/// The table slot for syscall number `orig_rax` in a table of `table_len` real entries followed
+/// by one more, the "invalid number" entry: the number itself when valid, else `table_len`.
+///
+/// Same Linux semantics as [`syscall_table_index`], but branch-free: a `cmov` clamps the
+/// index, so there is no bounds-check branch for the CPU to mispredict (Spectre v1) and no
+/// separate path for invalid numbers.
+#[inline(always)]
+pub fn syscall_table_slot(orig_rax: u64, table_len: usize) -> usize {
+    let nr = orig_rax as u32 as usize;
+    #[cfg(target_arch = "x86_64")]
+    {
+        let slot: usize;
+        // SAFETY: pure register arithmetic.
+        unsafe {
+            core::arch::asm!(
+                "cmp {nr}, {len}",
+                "cmovae {nr}, {len}",
+                nr = inout(reg) nr => slot,
+                len = in(reg) table_len,
+                options(pure, nomem, nostack),
+            );
+        }
+        slot
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        nr.min(table_len)
+    }
+}
+
 /// The table index for syscall number `orig_rax`, or `None` (→ -ENOSYS).
 ///
 /// Linux semantics: only the low 32 bits count, as a signed int (`0xffffffff_00000027` is
@@ -48,11 +78,10 @@ pub fn index_mask_nospec(index: usize, size: usize) -> usize {
 #[cfg(target_os = "none")]
 #[inline(always)]
 pub fn do_syscall_64<H: crate::Host>(regs: &mut crate::Regs) -> bool {
-    let cpu = crate::percpu::this_cpu();
-    crate::irqentry::enter_from_user_mode::<H>(cpu, regs, None);
+    crate::irqentry::enter_from_user_mode::<H>(regs, None);
     crate::irqentry::local_irq_enable();
     H::syscall(regs, regs.orig_rax as i32);
-    crate::irqentry::exit_to_user_mode::<H>(cpu, regs);
+    crate::irqentry::exit_to_user_mode::<H>(regs);
     crate::sysret::sysret_allowed(regs)
 }
 
@@ -72,6 +101,27 @@ mod tests {
         assert_eq!(syscall_table_index(0x7fff_ffff, n), None);
         assert_eq!(syscall_table_index((-5i64) as u64, n), None);
         assert_eq!(syscall_table_index(450, n), Some(450));
+    }
+
+    #[test]
+    fn clamped_slot_agrees_with_index() {
+        let n = 451;
+        for nr in [
+            0u64,
+            39,
+            450,
+            451,
+            452,
+            1000,
+            u64::MAX,
+            0xffff_ffff_0000_0027,
+            0x4000_0027,
+            0x8000_0000,
+            0x7fff_ffff,
+        ] {
+            let want = syscall_table_index(nr, n).unwrap_or(n);
+            assert_eq!(syscall_table_slot(nr, n), want, "nr {nr:#x}");
+        }
     }
 
     #[test]

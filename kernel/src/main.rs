@@ -25,6 +25,7 @@ mod task;
 mod test;
 mod trap;
 mod uaccess;
+mod unwind;
 
 use core::fmt::Write;
 use mm::{frame, paging};
@@ -88,6 +89,7 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     unsafe { kt.activate() };
     mm::switch_to_direct_map();
     mm::heap::init();
+    unwind::init();
     uaccess::init(f.smap);
 
     if let Some(r) = info.initrd {
@@ -219,9 +221,11 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
     let mut w = log::ForcedWriter;
     let _ = writeln!(w, "[kentry] KERNEL PANIC: {}", info);
-    let rbp: u64;
-    // SAFETY: reading the frame pointer register.
-    unsafe { core::arch::asm!("mov {}, rbp", out(reg) rbp) };
-    trap::backtrace(rbp);
+    let (rip, rsp, rbp): (u64, u64, u64);
+    // SAFETY: reading this function's own RIP, RSP and RBP.
+    unsafe {
+        core::arch::asm!("lea {}, [rip]", "mov {}, rsp", "mov {}, rbp", out(reg) rip, out(reg) rsp, out(reg) rbp)
+    };
+    trap::backtrace(unwind::Frame { rip, rsp, rbp });
     power_off(ExitCode::Panic)
 }

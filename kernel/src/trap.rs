@@ -223,49 +223,39 @@ pub fn kernel_fault_report(what: &str, r: &Regs, f: Fault) {
         r.r13, r.r14, r.r15
     );
     if !r.user_mode() {
-        backtrace(r.rbp);
+        backtrace(crate::unwind::Frame {
+            rip: r.rip,
+            rsp: r.rsp,
+            rbp: r.rbp,
+        });
     }
 }
 
-/// Walks the frame-pointer chain (kernels are built with frame pointers), staying inside
-/// the stack `rbp` starts in.
-pub fn backtrace(mut rbp: u64) {
+/// Prints the call chain above `start`, from the DWARF unwind tables, inside the kernel
+/// stack `start.rsp` lies in. Deep recursion (a stack overflow) is folded into one line.
+pub fn backtrace(start: crate::unwind::Frame) {
     let mut w = crate::log::ForcedWriter;
     let _ = writeln!(w, "[kentry] Backtrace:");
-    let Some((stack, false)) = crate::mm::stack::find(rbp) else {
+    let Some((stack, _)) = crate::mm::stack::find(start.rsp) else {
         let _ = writeln!(
             w,
-            "[kentry]   (frame pointer {rbp:#x} is not on a known stack)"
+            "[kentry]   (rsp {:#x} is not on a known kernel stack)",
+            start.rsp
         );
         return;
     };
-    let (mut last, mut repeats, mut shown) = (0u64, 0u32, 0u32);
-    while shown < 32 {
-        if rbp < stack.bottom || rbp + 16 > stack.top || !rbp.is_multiple_of(8) {
-            break;
-        }
-        // SAFETY: rbp and rbp+8 lie within a mapped kernel stack (checked above).
-        let (next, ret) = unsafe { (*(rbp as *const u64), *((rbp + 8) as *const u64)) };
-        if ret == 0 {
-            break;
-        }
-        // Deep recursion (a stack overflow) would fill the report with one frame.
+    let (mut last, mut repeats) = (0u64, 0u32);
+    crate::unwind::walk(start, stack.bottom, stack.top, 256, |ret| {
         if ret == last {
             repeats += 1;
-        } else {
-            if repeats > 0 {
-                let _ = writeln!(w, "[kentry]   ... the same frame {repeats} more times");
-            }
-            let _ = writeln!(w, "[kentry]   {}", Sym(ret));
-            shown += 1;
-            last = ret;
-            repeats = 0;
+            return;
         }
-        if next <= rbp {
-            break;
+        if repeats > 0 {
+            let _ = writeln!(w, "[kentry]   ... the same frame {repeats} more times");
         }
-        rbp = next;
-    }
+        let _ = writeln!(w, "[kentry]   {}", Sym(ret));
+        (last, repeats) = (ret, 0);
+    });
     if repeats > 0 {
         let _ = writeln!(w, "[kentry]   ... the same frame {repeats} more times");
     }

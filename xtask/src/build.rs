@@ -12,8 +12,10 @@ use crate::symbols;
 use crate::workspace::{self, Flavor, KERNEL_PACKAGE, TARGET, USER_PACKAGE, Workspace};
 
 /// RUSTFLAGS of the kernel build.
+/// No frame pointers: backtraces come from the DWARF unwind tables (`-C force-unwind-tables`),
+/// so no kernel function pays a frame-pointer prologue.
 pub const KERNEL_RUSTFLAGS: &str =
-    "-C code-model=kernel -C relocation-model=static -C force-frame-pointers=yes";
+    "-C code-model=kernel -C relocation-model=static -C force-unwind-tables=yes";
 /// RUSTFLAGS of the user-program build.
 pub const USER_RUSTFLAGS: &str = "-C relocation-model=static";
 

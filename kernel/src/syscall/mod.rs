@@ -3,8 +3,6 @@
 mod errno;
 mod table;
 
-pub use errno::*;
-
 use kentry::Regs;
 
 /// Called by kentry for every syscall, interrupts on.
@@ -12,10 +10,9 @@ use kentry::Regs;
 pub fn dispatch(regs: &mut Regs, _nr: i32) {
     #[cfg(feature = "test-hooks")]
     crate::percpu::EntryCounters::bump(&crate::percpu::this_cpu().counters.syscalls);
-    match kentry::syscall::syscall_table_index(regs.orig_rax, table::TABLE.len()) {
-        Some(i) => regs.rax = (table::TABLE[i])(regs) as u64,
-        // nr = -1 leaves rax as it was (-ENOSYS preset, or what a tracer put there).
-        None if regs.orig_rax as u32 == u32::MAX => {}
-        None => regs.rax = (-ENOSYS) as u64,
-    }
+    let slot = kentry::syscall::syscall_table_slot(regs.orig_rax, table::NR_SYSCALLS);
+    // SAFETY: syscall_table_slot returns at most NR_SYSCALLS, and TABLE has NR_SYSCALLS + 1
+    // entries; the clamp is a cmov, so no bounds-check branch is left to mispredict either.
+    let handler = unsafe { table::TABLE.get_unchecked(slot) };
+    regs.rax = handler(regs) as u64;
 }

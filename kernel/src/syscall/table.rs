@@ -15,8 +15,11 @@ type Handler = fn(&mut Regs) -> i64;
 /// Linux's x86-64 table has 451 slots in 6.1; every unimplemented one is `sys_ni`.
 pub const NR_SYSCALLS: usize = 451;
 
-pub static TABLE: [Handler; NR_SYSCALLS] = {
-    let mut t: [Handler; NR_SYSCALLS] = [sys_ni; NR_SYSCALLS];
+/// The numbered handlers, then one more slot: every invalid number (negative, past the table,
+/// x32) lands there (kentry's `syscall_table_slot`).
+pub static TABLE: [Handler; NR_SYSCALLS + 1] = {
+    let mut t: [Handler; NR_SYSCALLS + 1] = [sys_ni; NR_SYSCALLS + 1];
+    t[NR_SYSCALLS] = sys_invalid;
     t[0] = sys_read;
     t[1] = sys_write;
     t[24] = sys_sched_yield;
@@ -39,6 +42,16 @@ fn sys_ni(regs: &mut Regs) -> i64 {
         crate::klog!("syscall {nr} not implemented: -ENOSYS");
     }
     -ENOSYS
+}
+
+/// An invalid number: -ENOSYS, except -1, which leaves rax as it was (-ENOSYS preset, or what
+/// a tracer put there when it skipped the call).
+fn sys_invalid(regs: &mut Regs) -> i64 {
+    if regs.orig_rax as u32 == u32::MAX {
+        regs.rax as i64
+    } else {
+        -ENOSYS
+    }
 }
 
 fn current_pid() -> i64 {

@@ -86,7 +86,7 @@ impl Task {
 pub fn current() -> Option<&'static mut Task> {
     // SAFETY: `current` is only changed by this CPU with interrupts off, and the task it
     // points to lives until the boot context reaps it after it stopped running.
-    unsafe { (*this_cpu().current.get()).as_mut() }
+    unsafe { crate::percpu::current_task_ptr().as_mut() }
 }
 
 fn set_cpu_state_for(task: &Task) {
