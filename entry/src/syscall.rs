@@ -73,12 +73,29 @@ pub fn index_mask_nospec(index: usize, size: usize) -> usize {
     }
 }
 
+/// Tripwire (test kernels): the flags a user can set and the kernel must never run with —
+/// DF (string ops backwards), AC (SMAP off), NT (a kernel IRET would #GP), TF — are clear at
+/// dispatch. FMASK guarantees it; this proves it.
+#[cfg(target_os = "none")]
+#[inline(always)]
+fn check_kernel_flags() {
+    #[cfg(feature = "test-hooks")]
+    {
+        use crate::frame::rflags::{AC, DF, NT, TF};
+        let f = x86_64::registers::rflags::read_raw();
+        if f & (DF | AC | NT | TF) != 0 {
+            panic!("user flags leaked into the kernel at syscall entry: RFLAGS={f:#x}");
+        }
+    }
+}
+
 /// The Rust half of the SYSCALL path. Interrupts are off on entry (FMASK clears IF) and off on
 /// return. Returns true when the final frame may go back by SYSRET.
 #[cfg(target_os = "none")]
 #[inline(always)]
 pub fn do_syscall_64<H: crate::Host>(regs: &mut crate::Regs) -> bool {
     crate::irqentry::enter_from_user_mode::<H>(regs, None);
+    check_kernel_flags();
     crate::irqentry::local_irq_enable();
     H::syscall(regs, regs.orig_rax as i32);
     crate::irqentry::exit_to_user_mode::<H>(regs);

@@ -9,14 +9,18 @@ pub enum Check {
     /// `exit_to_user_mode` moves context tracking to user. Broken: the state stays kernel,
     /// and the next entry from user must trip the context-tracking assertion.
     CtUserState = 1 << 0,
+    /// FMASK clears DF, AC and NT at SYSCALL (E06–E08). Broken: they stay as the user set
+    /// them, and the dispatch-time flags tripwire must catch a syscall made with DF=1.
+    SyscallFmask = 1 << 1,
 }
 
 impl Check {
-    pub const ALL: [Check; 1] = [Check::CtUserState];
+    pub const ALL: [Check; 2] = [Check::CtUserState, Check::SyscallFmask];
 
     pub const fn name(self) -> &'static str {
         match self {
             Check::CtUserState => "ct_user_state",
+            Check::SyscallFmask => "syscall_fmask",
         }
     }
 

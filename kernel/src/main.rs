@@ -108,6 +108,7 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     }
 
     arch::cpu::setup_control_registers(&f);
+    apply_test_breaks(info.cmdline);
     init_this_cpu(0);
     arch::apic::init(f.x2apic);
     arch::apic::start_timer(TIMER_PERIOD);
@@ -137,6 +138,23 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
             options(noreturn)
         );
     }
+}
+
+/// Test kernels: turns off the safety checks named by `kentry.break=` (negative tests), before
+/// the CPU is set up with them.
+fn apply_test_breaks(cmdline: &str) {
+    #[cfg(feature = "test-hooks")]
+    if let Some(name) = boot::cmdline_value(cmdline, "kentry.break") {
+        match kentry::test_hooks::Check::from_name(name) {
+            Some(c) => {
+                klog!("test hook: safety check '{name}' is OFF");
+                kentry::test_hooks::break_check(c);
+            }
+            None => klog!("test hook: unknown check '{name}' (ignored)"),
+        }
+    }
+    #[cfg(not(feature = "test-hooks"))]
+    let _ = cmdline;
 }
 
 /// GDT, TSS with IST stacks, IDT, per-CPU GS base and the SYSCALL MSRs for CPU `n`.
@@ -176,16 +194,6 @@ fn init_this_cpu(n: usize) {
 extern "C" fn kernel_continue() -> ! {
     x86_64::instructions::interrupts::enable();
     let cmdline = CMDLINE.get().copied().unwrap_or("");
-    #[cfg(feature = "test-hooks")]
-    if let Some(name) = boot::cmdline_value(cmdline, "kentry.break") {
-        match kentry::test_hooks::Check::from_name(name) {
-            Some(c) => {
-                klog!("test hook: safety check '{name}' is OFF");
-                kentry::test_hooks::break_check(c);
-            }
-            None => klog!("test hook: unknown check '{name}' (ignored)"),
-        }
-    }
     let code = match boot::cmdline_value(cmdline, "kentry.mode").unwrap_or("run") {
         "test" => test::run_all(cmdline),
         "bench" => run_program_mode("/bin/bench", &[]),

@@ -48,6 +48,19 @@ pub const BOOT_TESTS: &[BootTest] = &[
         qemu_args: &[],
     },
     BootTest {
+        // With DF, AC and NT left out of FMASK, a syscall made with DF=1 must trip the
+        // dispatch-time flags check (E06–E08).
+        name: "negative_syscall_fmask",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=syscall_fmask",
+            "kentry.only=syscall_flags",
+        ],
+        expect_status: 5,
+        expect_log: &["user flags leaked into the kernel at syscall entry"],
+        qemu_args: &[],
+    },
+    BootTest {
         // A kernel NULL dereference outside any user-copy fixup: a symbolized report
         // (function+offset, registers, backtrace) and a panic exit.
         name: "kernel_fault_report",

@@ -1,5 +1,6 @@
 //! Points the CPU at kentry: GDT, TSS, IDT, and the SYSCALL MSRs.
 
+use crate::frame::rflags::{AC, DF, NT};
 use crate::gdt::{CpuTables, KERNEL_CS, KERNEL_DS, STAR_VALUE, TSS_SEL};
 use crate::idt::Idt;
 use crate::msr::*;
@@ -61,7 +62,12 @@ pub unsafe fn load_idt(idt: &'static Idt) {
 pub unsafe fn enable_syscall(cstar_target: u64) {
     // SAFETY: architectural MSRs of this CPU, written with the values kentry's stubs need.
     unsafe {
-        Msr::new(IA32_FMASK).write(SYSCALL_FMASK);
+        let mask = if crate::test_hooks::enabled(crate::test_hooks::Check::SyscallFmask) {
+            SYSCALL_FMASK
+        } else {
+            SYSCALL_FMASK & !(DF | AC | NT)
+        };
+        Msr::new(IA32_FMASK).write(mask);
         Msr::new(IA32_STAR).write(STAR_VALUE);
         Msr::new(IA32_LSTAR).write(super::syscall_64::kentry_syscall_64 as *const () as u64);
         Msr::new(IA32_CSTAR).write(cstar_target);

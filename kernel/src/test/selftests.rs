@@ -176,17 +176,136 @@ fn idt_gates(_: &Ctx) -> Outcome {
     Outcome::Pass
 }
 
-/// Timer interrupts taken in kernel mode: counted, and context tracking stays "kernel".
+// A kernel-mode register loop: 14 GPRs hold patterns and are checked on every iteration
+// while interrupts are on, so timer IRQs land between any two instructions of it.
+// kernel_register_loop(iterations, patterns: *const [u64; 14]) -> 0, or 1 if a register
+// changed. SysV: callee-saved registers are saved and restored.
+core::arch::global_asm!(
+    ".pushsection .text.selftest, \"ax\"",
+    ".globl kernel_register_loop",
+    "kernel_register_loop:",
+    "pushq %rbx",
+    "pushq %rbp",
+    "pushq %r12",
+    "pushq %r13",
+    "pushq %r14",
+    "pushq %r15",
+    "subq $120, %rsp",
+    "movq 0(%rsi), %rax",
+    "movq %rax, 0(%rsp)",
+    "movq 8(%rsi), %rax",
+    "movq %rax, 8(%rsp)",
+    "movq 16(%rsi), %rax",
+    "movq %rax, 16(%rsp)",
+    "movq 24(%rsi), %rax",
+    "movq %rax, 24(%rsp)",
+    "movq 32(%rsi), %rax",
+    "movq %rax, 32(%rsp)",
+    "movq 40(%rsi), %rax",
+    "movq %rax, 40(%rsp)",
+    "movq 48(%rsi), %rax",
+    "movq %rax, 48(%rsp)",
+    "movq 56(%rsi), %rax",
+    "movq %rax, 56(%rsp)",
+    "movq 64(%rsi), %rax",
+    "movq %rax, 64(%rsp)",
+    "movq 72(%rsi), %rax",
+    "movq %rax, 72(%rsp)",
+    "movq 80(%rsi), %rax",
+    "movq %rax, 80(%rsp)",
+    "movq 88(%rsi), %rax",
+    "movq %rax, 88(%rsp)",
+    "movq 96(%rsi), %rax",
+    "movq %rax, 96(%rsp)",
+    "movq 104(%rsi), %rax",
+    "movq %rax, 104(%rsp)",
+    "movq %rdi, 112(%rsp)",
+    "movq 0(%rsp), %rax",
+    "movq 8(%rsp), %rbx",
+    "movq 16(%rsp), %rcx",
+    "movq 24(%rsp), %rdx",
+    "movq 32(%rsp), %rsi",
+    "movq 40(%rsp), %rbp",
+    "movq 48(%rsp), %r8",
+    "movq 56(%rsp), %r9",
+    "movq 64(%rsp), %r10",
+    "movq 72(%rsp), %r11",
+    "movq 80(%rsp), %r12",
+    "movq 88(%rsp), %r13",
+    "movq 96(%rsp), %r14",
+    "movq 104(%rsp), %r15",
+    "2:",
+    "cmpq 0(%rsp), %rax",
+    "jne 3f",
+    "cmpq 8(%rsp), %rbx",
+    "jne 3f",
+    "cmpq 16(%rsp), %rcx",
+    "jne 3f",
+    "cmpq 24(%rsp), %rdx",
+    "jne 3f",
+    "cmpq 32(%rsp), %rsi",
+    "jne 3f",
+    "cmpq 40(%rsp), %rbp",
+    "jne 3f",
+    "cmpq 48(%rsp), %r8",
+    "jne 3f",
+    "cmpq 56(%rsp), %r9",
+    "jne 3f",
+    "cmpq 64(%rsp), %r10",
+    "jne 3f",
+    "cmpq 72(%rsp), %r11",
+    "jne 3f",
+    "cmpq 80(%rsp), %r12",
+    "jne 3f",
+    "cmpq 88(%rsp), %r13",
+    "jne 3f",
+    "cmpq 96(%rsp), %r14",
+    "jne 3f",
+    "cmpq 104(%rsp), %r15",
+    "jne 3f",
+    "decq 112(%rsp)",
+    "jnz 2b",
+    "xorl %eax, %eax",
+    "jmp 4f",
+    "3: movl $1, %eax",
+    "4: addq $120, %rsp",
+    "popq %r15",
+    "popq %r14",
+    "popq %r13",
+    "popq %r12",
+    "popq %rbp",
+    "popq %rbx",
+    "ret",
+    ".popsection",
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    fn kernel_register_loop(iterations: u64, patterns: *const [u64; 14]) -> u64;
+}
+
+/// Timer interrupts taken in kernel mode, inside a register loop: counted, every register
+/// intact, and context tracking stays "kernel".
 fn irq_from_kernel(_: &Ctx) -> Outcome {
     let c = &this_cpu().counters;
-    let before = c.irq_from_kernel.load(Ordering::Relaxed);
+    let patterns: [u64; 14] = core::array::from_fn(|i| {
+        0x5a5a_0000_0000_0001u64.wrapping_mul(i as u64 + 3) ^ (0x1111 << i)
+    });
     x86_64::instructions::interrupts::enable();
-    let mut spins = 0u64;
-    while c.irq_from_kernel.load(Ordering::Relaxed) < before + 3 && spins < 200_000_000 {
-        core::hint::spin_loop();
-        spins += 1;
+    let mut got = 0;
+    let mut rounds = 0;
+    while got < 3 && rounds < 100 {
+        let before = c.irq_from_kernel.load(Ordering::Relaxed);
+        // SAFETY: a self-contained SysV function that reads `patterns` and its own stack.
+        let bad = unsafe { kernel_register_loop(200_000, &patterns) };
+        check!(
+            bad == 0,
+            "a register changed across a kernel-mode interrupt"
+        );
+        got += c.irq_from_kernel.load(Ordering::Relaxed) - before;
+        rounds += 1;
     }
-    let got = c.irq_from_kernel.load(Ordering::Relaxed) - before;
+    crate::kprint!("# irq_from_kernel: {got} interrupts landed in {rounds} register loops\n");
     check!(got >= 3, "only {got} interrupts from kernel mode arrived");
     let ct = &this_cpu().entry.context_tracking;
     check!(
