@@ -26,7 +26,9 @@ pub fn set_user_output(mode: UserOutput) {
     MODE.store(mode as u8, Ordering::Relaxed);
 }
 
-pub fn user_write(bytes: &[u8]) {
+/// Output a user program wrote to its stdout (`fd` 1) or stderr (`fd` 2).
+pub fn user_write(fd: u32, bytes: &[u8]) {
+    let _ = fd;
     match MODE.load(Ordering::Relaxed) {
         m if m == UserOutput::Plain as u8 => crate::serial::write_bytes(bytes),
         m if m == UserOutput::Discard as u8 => {}

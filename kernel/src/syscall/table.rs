@@ -98,7 +98,7 @@ fn sys_write(regs: &mut Regs) -> i64 {
         if copy_from_user(&mut chunk[..n], buf + done as u64).is_err() {
             return if done == 0 { -EFAULT } else { done as i64 };
         }
-        crate::console::user_write(&chunk[..n]);
+        crate::console::user_write(fd as u32, &chunk[..n]);
         done += n;
     }
     done as i64
