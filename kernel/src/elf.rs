@@ -1,8 +1,8 @@
 //! Loading a static x86-64 Linux ELF executable into a fresh user address space.
 
 use crate::mm::PAGE_SIZE;
+use crate::mm::aspace::AddressSpace;
 use crate::mm::paging::{PTE_NX, PTE_U, PTE_W};
-use crate::process::AddressSpace;
 use kentry::sysret::TASK_SIZE_MAX;
 use xmas_elf::ElfFile;
 use xmas_elf::header::{Class, Machine, Type};

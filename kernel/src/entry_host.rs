@@ -34,16 +34,18 @@ impl Host for Kernel {
         cpu.entry
             .task_work
             .fetch_and(!work.bits(), core::sync::atomic::Ordering::AcqRel);
-        if work.contains(ExitWork::SIGPENDING)
-            && let Some(sig) = crate::signal::take()
-        {
-            crate::klog!(
-                "pid {} killed by {} at rip={:#x}",
-                crate::task::current().map_or(0, |t| t.pid),
-                crate::trap::signal_name(sig),
-                regs.rip
-            );
-            crate::task::exit_current(crate::task::ExitReason::Signaled(sig));
+        if work.contains(ExitWork::EXITING) {
+            let p = &crate::task::current().process;
+            let r = p
+                .exit_reason()
+                .unwrap_or(crate::task::ExitReason::Signaled(crate::signal::SIGKILL));
+            crate::process::exit_current_thread(r);
+        }
+        if work.contains(ExitWork::NEED_RESCHED) {
+            crate::sched::schedule();
+        }
+        if work.contains(ExitWork::SIGPENDING) {
+            crate::signal::do_signal(regs);
         }
     }
 

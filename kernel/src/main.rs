@@ -11,12 +11,17 @@ mod console;
 mod cpio;
 mod elf;
 mod entry_host;
+mod exec;
+mod fs;
+mod futex;
 mod log;
 mod mm;
 mod percpu;
 mod power;
 mod process;
 mod random;
+mod runner;
+mod sched;
 mod serial;
 mod signal;
 mod symbols;
@@ -124,20 +129,12 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
         }
     );
 
-    // Leave the unguarded boot stack for a guarded one (E26 needs a guard under every stack).
-    let stack = mm::stack::alloc_stack(16, "task stack (boot context)");
-    // SAFETY: the new stack is mapped and unused; kernel_continue never returns, so nothing
-    // on the old stack is needed again.
-    unsafe {
-        core::arch::asm!(
-            "mov rsp, {top}",
-            "call {cont}",
-            "ud2",
-            top = in(reg) stack.top,
-            cont = sym kernel_continue,
-            options(noreturn)
-        );
-    }
+    // Leave the unguarded boot stack: from here on everything runs in tasks, each on a
+    // guarded stack (E26).
+    let k = process::kernel_process();
+    let main_thread =
+        task::Task::new_kernel(0, k, "task stack (kernel main thread)", kernel_continue);
+    sched::start(main_thread, sched::new_idle())
 }
 
 /// Test kernels: turns off the safety checks named by `kentry.break=` (negative tests), before
@@ -191,17 +188,14 @@ fn init_this_cpu(n: usize) {
     }
 }
 
+/// The kernel's main thread: runs what the command line asks for, then powers off.
 extern "C" fn kernel_continue() -> ! {
-    x86_64::instructions::interrupts::enable();
+    sched::kernel_thread_prologue();
     let cmdline = CMDLINE.get().copied().unwrap_or("");
     let code = match boot::cmdline_value(cmdline, "kentry.mode").unwrap_or("run") {
         "test" => test::run_all(cmdline),
         "bench" => run_program_mode("/bin/bench", &[]),
-        _ => {
-            let init = boot::cmdline_value(cmdline, "kentry.init").unwrap_or("/bin/hello");
-            let args: alloc::vec::Vec<&str> = boot::cmdline_args(cmdline).collect();
-            run_program_mode(init, &args)
-        }
+        _ => runner::run(cmdline),
     };
     power_off(code)
 }

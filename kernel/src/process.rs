@@ -1,174 +1,327 @@
-//! User address spaces and starting a program: ELF image, stack with argv/envp/auxv.
+//! Processes: what a task's threads share — address space, files, signal handlers, children —
+//! and how a process starts, forks, execs, exits and is waited for.
 
-use crate::elf::{self, ElfError, LoadedImage};
-use crate::mm::paging::{MapError, PTE_NX, PTE_U, PTE_W, PageTable};
-use crate::mm::{PAGE_SIZE, align_down, align_up, frame, phys_to_virt};
+use crate::exec::Image;
+use crate::mm::aspace::AddressSpace;
+use crate::sched::{self, WaitQueue};
+use crate::signal::SigActions;
+use crate::task::{ExitReason, Task, TaskRef, TaskState};
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use kentry::Regs;
-use kentry::sysret::TASK_SIZE_MAX;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use spin::{Mutex, Once};
 
-/// A process's user address space.
-pub struct AddressSpace {
-    pub pt: PageTable,
+pub struct Process {
+    pub pid: u32,
+    pub name: Mutex<String>,
+    pub parent: Mutex<Weak<Process>>,
+    /// The user address space (None for the kernel process).
+    pub aspace: Mutex<Option<AddressSpace>>,
+    /// The page-table root to load when a thread of this process runs.
+    pub cr3: AtomicU64,
+    pub files: Mutex<crate::fs::FdTable>,
+    pub sigactions: Mutex<SigActions>,
+    /// Signals sent to the process (any thread may take them).
+    pub sig_pending: AtomicU64,
+    pub threads: Mutex<Vec<Weak<Task>>>,
+    pub live_threads: AtomicU32,
+    pub children: Mutex<Vec<Arc<Process>>>,
+    /// Set once when the last thread exits (or exit_group / a fatal signal ends it).
+    pub exit: Mutex<Option<ExitReason>>,
+    pub exiting: AtomicBool,
+    /// Where this process's wait4() callers sleep until a child changes state.
+    pub child_wait: WaitQueue,
 }
 
-impl AddressSpace {
-    pub fn new() -> Result<Self, MapError> {
-        Ok(AddressSpace {
-            pt: PageTable::new_user()?,
-        })
-    }
+static NEXT_PID: AtomicU32 = AtomicU32::new(1);
+/// Every live process by pid (for kill and friends).
+static PROCESSES: Mutex<BTreeMap<u32, Weak<Process>>> = Mutex::new(BTreeMap::new());
 
-    /// Maps fresh zeroed pages over [va, va+len) (pages already mapped are kept).
-    pub fn map_zeroed(&mut self, va: u64, len: u64, flags: u64) -> Result<(), MapError> {
-        let mut page = align_down(va, PAGE_SIZE);
-        let end = align_up(va + len, PAGE_SIZE);
-        while page < end {
-            if self.pt.translate(page).is_some() {
-                // Two segments sharing a page: the page gets the union of their rights.
-                self.pt.widen_flags_4k(page, flags);
-                page += PAGE_SIZE;
-                continue;
-            }
-            let f = frame::alloc_frame().ok_or(MapError::NoMemory)?;
-            self.pt.map_4k(page, f, flags)?;
-            page += PAGE_SIZE;
-        }
-        Ok(())
-    }
-
-    /// Writes into this (possibly inactive) address space through the direct map.
-    pub fn write(&mut self, mut va: u64, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            let (pa, _) = self
-                .pt
-                .translate(va)
-                .expect("write to an unmapped user page");
-            let room = (PAGE_SIZE - (va & (PAGE_SIZE - 1))) as usize;
-            let n = room.min(bytes.len());
-            // SAFETY: `pa` is a frame of this address space, visible through the direct map.
-            unsafe {
-                core::ptr::copy_nonoverlapping(bytes.as_ptr(), phys_to_virt(pa) as *mut u8, n)
-            };
-            va += n as u64;
-            bytes = &bytes[n..];
-        }
-    }
-}
-
-pub const STACK_TOP: u64 = TASK_SIZE_MAX;
-pub const STACK_SIZE: u64 = 256 * 1024;
-
-// Auxiliary vector types (linux-abi.md §3.2).
-const AT_NULL: u64 = 0;
-const AT_PHDR: u64 = 3;
-const AT_PHENT: u64 = 4;
-const AT_PHNUM: u64 = 5;
-const AT_PAGESZ: u64 = 6;
-const AT_ENTRY: u64 = 9;
-const AT_UID: u64 = 11;
-const AT_EUID: u64 = 12;
-const AT_GID: u64 = 13;
-const AT_EGID: u64 = 14;
-const AT_PLATFORM: u64 = 15;
-const AT_HWCAP: u64 = 16;
-const AT_CLKTCK: u64 = 17;
-const AT_SECURE: u64 = 23;
-const AT_RANDOM: u64 = 25;
-const AT_EXECFN: u64 = 31;
-
-/// A program ready to run: its address space and its first user frame.
-pub struct Image {
-    pub aspace: AddressSpace,
-    pub regs: Regs,
-}
-
-#[derive(Debug)]
-pub enum ExecError {
-    Elf(ElfError),
-    NoMemory,
-    TooBig,
-}
-
-/// Builds a process image from ELF bytes, argv and envp.
-pub fn build_image(
-    path: &str,
-    data: &[u8],
-    argv: &[&str],
-    envp: &[&str],
-) -> Result<Image, ExecError> {
-    let mut aspace = AddressSpace::new().map_err(|_| ExecError::NoMemory)?;
-    let img = elf::load(data, &mut aspace).map_err(ExecError::Elf)?;
-    aspace
-        .map_zeroed(STACK_TOP - STACK_SIZE, STACK_SIZE, PTE_U | PTE_W | PTE_NX)
-        .map_err(|_| ExecError::NoMemory)?;
-    let rsp = build_stack(&mut aspace, &img, path, argv, envp)?;
-    Ok(Image {
-        aspace,
-        regs: Regs::new_user(img.entry, rsp),
+/// The process with this pid, if it is still around.
+pub fn find(pid: u32) -> Option<Arc<Process>> {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        PROCESSES.lock().get(&pid).and_then(Weak::upgrade)
     })
 }
 
-/// Lays out the initial stack as Linux does: strings at the top, 16 random bytes, then
-/// (16-byte aligned) argc, argv[], NULL, envp[], NULL, auxv pairs, AT_NULL.
-fn build_stack(
-    aspace: &mut AddressSpace,
-    img: &LoadedImage,
-    path: &str,
-    argv: &[&str],
-    envp: &[&str],
-) -> Result<u64, ExecError> {
-    let mut sp = STACK_TOP;
-    let push_str = |aspace: &mut AddressSpace, s: &str, sp: &mut u64| -> u64 {
-        *sp -= s.len() as u64 + 1;
-        aspace.write(*sp, s.as_bytes());
-        aspace.write(*sp + s.len() as u64, &[0]);
-        *sp
-    };
-    let execfn = push_str(aspace, path, &mut sp);
-    let platform = push_str(aspace, "x86_64", &mut sp);
-    let argv_ptrs: Vec<u64> = argv.iter().map(|a| push_str(aspace, a, &mut sp)).collect();
-    let envp_ptrs: Vec<u64> = envp.iter().map(|e| push_str(aspace, e, &mut sp)).collect();
-    sp &= !15;
-    sp -= 16;
-    let random = sp;
-    aspace.write(random, &crate::random::bytes16());
+/// The live thread with this tid.
+pub fn find_thread(tid: u32) -> Option<TaskRef> {
+    let procs: Vec<Arc<Process>> = x86_64::instructions::interrupts::without_interrupts(|| {
+        PROCESSES
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
+    });
+    procs.iter().find_map(|p| {
+        p.threads
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|t| t.tid == tid && t.state() != TaskState::Dead)
+    })
+}
+static KERNEL: Once<Arc<Process>> = Once::new();
 
-    let auxv: [(u64, u64); 16] = [
-        (AT_PHDR, img.phdr),
-        (AT_PHENT, img.phent),
-        (AT_PHNUM, img.phnum),
-        (AT_PAGESZ, PAGE_SIZE),
-        (AT_ENTRY, img.entry),
-        (AT_UID, 0),
-        (AT_EUID, 0),
-        (AT_GID, 0),
-        (AT_EGID, 0),
-        (AT_PLATFORM, platform),
-        (AT_HWCAP, 0),
-        (AT_CLKTCK, 100),
-        (AT_SECURE, 0),
-        (AT_RANDOM, random),
-        (AT_EXECFN, execfn),
-        (AT_NULL, 0),
-    ];
-    let words = 1 + argv_ptrs.len() + 1 + envp_ptrs.len() + 1 + auxv.len() * 2;
-    if (words as u64) * 8 + (STACK_TOP - sp) > STACK_SIZE / 2 {
-        return Err(ExecError::TooBig);
+impl Process {
+    fn new(
+        pid: u32,
+        name: &str,
+        aspace: Option<AddressSpace>,
+        parent: Weak<Process>,
+    ) -> Arc<Process> {
+        let cr3 = aspace
+            .as_ref()
+            .map_or_else(|| crate::mm::paging::kernel_table().root, |a| a.root());
+        let p = Arc::new(Process {
+            pid,
+            name: Mutex::new(String::from(name)),
+            parent: Mutex::new(parent),
+            aspace: Mutex::new(aspace),
+            cr3: AtomicU64::new(cr3),
+            files: Mutex::new(crate::fs::FdTable::new_console()),
+            sigactions: Mutex::new(SigActions::new()),
+            sig_pending: AtomicU64::new(0),
+            threads: Mutex::new(Vec::new()),
+            live_threads: AtomicU32::new(0),
+            children: Mutex::new(Vec::new()),
+            exit: Mutex::new(None),
+            exiting: AtomicBool::new(false),
+            child_wait: WaitQueue::new(),
+        });
+        x86_64::instructions::interrupts::without_interrupts(|| {
+            let mut all = PROCESSES.lock();
+            all.retain(|_, w| w.strong_count() > 0);
+            all.insert(pid, Arc::downgrade(&p));
+        });
+        p
     }
-    sp -= words as u64 * 8;
-    sp &= !15;
-    let mut block: Vec<u64> = Vec::with_capacity(words);
-    block.push(argv_ptrs.len() as u64);
-    block.extend_from_slice(&argv_ptrs);
-    block.push(0);
-    block.extend_from_slice(&envp_ptrs);
-    block.push(0);
-    for (k, v) in auxv {
-        block.push(k);
-        block.push(v);
+
+    fn add_thread(self: &Arc<Self>, t: &TaskRef) {
+        self.threads.lock().push(Arc::downgrade(t));
+        self.live_threads.fetch_add(1, Ordering::AcqRel);
     }
-    let bytes: Vec<u8> = block.iter().flat_map(|w| w.to_ne_bytes()).collect();
-    aspace.write(sp, &bytes);
-    Ok(sp)
+
+    pub fn exit_reason(&self) -> Option<ExitReason> {
+        *self.exit.lock()
+    }
+}
+
+/// The kernel's own process (pid 0): kernel threads, idle.
+pub fn kernel_process() -> Arc<Process> {
+    KERNEL
+        .call_once(|| Process::new(0, "kernel", None, Weak::new()))
+        .clone()
+}
+
+pub fn alloc_pid() -> u32 {
+    NEXT_PID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Starts a new process running `image`, as a child of `parent`. Its first thread's tid is
+/// its pid.
+pub fn spawn(name: &str, image: Image, parent: &Arc<Process>) -> Arc<Process> {
+    let pid = alloc_pid();
+    let p = Process::new(pid, name, Some(image.aspace), Arc::downgrade(parent));
+    parent.children.lock().push(p.clone());
+    let t = Task::new_user(pid, p.clone(), &image.regs);
+    p.add_thread(&t);
+    sched::spawn(t);
+    p
+}
+
+/// Starts `image` as a child of the kernel and waits for it to end (the kernel's own way to
+/// run a program: the test harness, run mode).
+pub fn spawn_and_wait(name: &str, image: Image) -> Result<ExitReason, alloc::string::String> {
+    let k = kernel_process();
+    let p = spawn(name, image, &k);
+    match wait_child(&k, p.pid as i32, false) {
+        Ok(Some((_, reason))) => Ok(reason),
+        Ok(None) => Err(alloc::format!("{name}: wait ended without a status")),
+        Err(e) => Err(alloc::format!("{name}: wait failed ({e})")),
+    }
+}
+
+/// fork(): a copy of the calling process whose one thread returns 0 from the same syscall.
+pub fn fork_current(regs: &kentry::Regs) -> Result<u32, i64> {
+    let me = crate::task::current();
+    let parent = &me.process;
+    let aspace = {
+        let a = parent.aspace.lock();
+        a.as_ref().ok_or(crate::syscall::errno::EINVAL)?.fork_copy()
+    }
+    .map_err(|_| crate::syscall::errno::ENOMEM)?;
+    let pid = alloc_pid();
+    let child = Process::new(
+        pid,
+        &parent.name.lock(),
+        Some(aspace),
+        Arc::downgrade(parent),
+    );
+    *child.files.lock() = parent.files.lock().fork_copy();
+    *child.sigactions.lock() = parent.sigactions.lock().clone();
+    parent.children.lock().push(child.clone());
+    let mut cregs = *regs;
+    cregs.rax = 0;
+    let t = Task::new_user(pid, child.clone(), &cregs);
+    // SAFETY: `t` has never run; the caller is the running task copying its own state.
+    unsafe {
+        let (ti, mi) = (t.inner(), crate::task::current_inner());
+        mi.fpu.save();
+        ti.fpu = mi.fpu.clone();
+        ti.fs_base = x86_64::registers::model_specific::FsBase::read().as_u64();
+        ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
+        ti.sigmask = mi.sigmask;
+        ti.altstack = mi.altstack;
+    }
+    child.add_thread(&t);
+    sched::spawn(t);
+    Ok(pid)
+}
+
+/// A new thread in the calling process (clone with CLONE_VM|CLONE_THREAD…).
+pub fn spawn_thread(regs: &kentry::Regs, fs_base: Option<u64>, clear_tid: u64) -> u32 {
+    let me = crate::task::current();
+    let tid = alloc_pid();
+    let t = Task::new_user(tid, me.process.clone(), regs);
+    // SAFETY: `t` has never run.
+    unsafe {
+        let (ti, mi) = (t.inner(), crate::task::current_inner());
+        mi.fpu.save();
+        ti.fpu = mi.fpu.clone();
+        ti.fs_base =
+            fs_base.unwrap_or_else(|| x86_64::registers::model_specific::FsBase::read().as_u64());
+        ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
+        ti.sigmask = mi.sigmask;
+        ti.clear_child_tid = clear_tid;
+    }
+    me.process.add_thread(&t);
+    sched::spawn(t);
+    tid
+}
+
+/// Ends the running thread. The last thread out ends the process with `reason`. Never
+/// returns.
+pub fn exit_current_thread(reason: ExitReason) -> ! {
+    let me = crate::task::current();
+    let p = me.process.clone();
+    // CLONE_CHILD_CLEARTID: tell a joiner the thread is gone.
+    let ctid = crate::task::current_inner().clear_child_tid;
+    if ctid != 0 {
+        let _ = crate::uaccess::copy_to_user(ctid, &0u32.to_ne_bytes());
+        crate::futex::wake(ctid, 1);
+    }
+    if p.live_threads.fetch_sub(1, Ordering::AcqRel) == 1 {
+        end_process(&p, reason);
+    }
+    x86_64::instructions::interrupts::disable();
+    me.set_state(TaskState::Dead);
+    sched::schedule();
+    unreachable!("a dead task was scheduled");
+}
+
+/// exit_group() or a fatal signal: every thread of the process ends; the process ends with
+/// `reason`. Never returns.
+pub fn exit_group_current(reason: ExitReason) -> ! {
+    let me = crate::task::current();
+    let p = me.process.clone();
+    if !p.exiting.swap(true, Ordering::AcqRel) {
+        *p.exit.lock() = Some(reason);
+    }
+    for t in p.threads.lock().iter().filter_map(Weak::upgrade) {
+        if t.tid != me.tid {
+            t.work.fetch_or(
+                kentry::exit_work::ExitWork::EXITING.bits(),
+                Ordering::Release,
+            );
+            sched::wake(&t);
+        }
+    }
+    let reason = p.exit_reason().unwrap_or(reason);
+    exit_current_thread(reason)
+}
+
+/// The last thread is leaving: release the address space and files, hand children to the
+/// kernel, and tell the parent.
+fn end_process(p: &Arc<Process>, reason: ExitReason) {
+    let reason = {
+        let mut e = p.exit.lock();
+        *e.get_or_insert(reason)
+    };
+    let _ = reason;
+    // Off this address space before freeing it.
+    let kroot = crate::mm::paging::kernel_table().root;
+    p.cr3.store(kroot, Ordering::Release);
+    // SAFETY: the kernel table maps the kernel exactly as every process table does.
+    unsafe { crate::mm::paging::kernel_table().activate() };
+    if let Some(a) = p.aspace.lock().take() {
+        a.destroy();
+    }
+    p.files.lock().close_all();
+    let orphans: Vec<Arc<Process>> = core::mem::take(&mut *p.children.lock());
+    let k = kernel_process();
+    for c in orphans {
+        *c.parent.lock() = Arc::downgrade(&k);
+        k.children.lock().push(c);
+    }
+    k.child_wait.wake_all();
+    if let Some(parent) = p.parent.lock().upgrade() {
+        crate::signal::send_to_process(&parent, crate::signal::SIGCHLD);
+        parent.child_wait.wake_all();
+    }
+}
+
+/// Frees a dead task's kernel stack (called by the next task to run, off that stack).
+pub fn reap_task(t: TaskRef) {
+    t.process
+        .threads
+        .lock()
+        .retain(|w| w.upgrade().is_some_and(|x| !Arc::ptr_eq(&x, &t)));
+    if let Ok(task) = Arc::try_unwrap(t) {
+        crate::mm::stack::free_stack(task.kstack);
+    }
+    // Otherwise someone still holds a reference (a wait queue); the stack stays mapped and
+    // unused, which is safe.
+}
+
+/// Waits for a child of `parent` that matches `pid` (-1: any) to end, and reaps it.
+/// Returns (pid, reason), `Ok(None)` for WNOHANG with no ended child, or an errno.
+pub fn wait_child(
+    parent: &Arc<Process>,
+    pid: i32,
+    nohang: bool,
+) -> Result<Option<(u32, ExitReason)>, i64> {
+    let mut found: Option<(u32, ExitReason)> = None;
+    let mut has_match = false;
+    let mut check = || {
+        let mut ch = parent.children.lock();
+        has_match = ch
+            .iter()
+            .any(|c| pid == -1 || pid == 0 || c.pid as i32 == pid);
+        if let Some(i) = ch.iter().position(|c| {
+            (pid == -1 || pid == 0 || c.pid as i32 == pid)
+                && c.live_threads.load(Ordering::Acquire) == 0
+                && c.exit_reason().is_some()
+        }) {
+            let c = ch.remove(i);
+            found = Some((c.pid, c.exit_reason().unwrap_or(ExitReason::Exited(0))));
+            return true;
+        }
+        !has_match || nohang
+    };
+    let done = parent
+        .child_wait
+        .wait_until(&mut check, crate::signal::interrupted);
+    if let Some(f) = found {
+        return Ok(Some(f));
+    }
+    if !has_match {
+        return Err(crate::syscall::errno::ECHILD);
+    }
+    if !done {
+        return Err(crate::syscall::errno::EINTR);
+    }
+    Ok(None)
 }

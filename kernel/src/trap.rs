@@ -5,7 +5,7 @@
 use crate::percpu::{EntryCounters, this_cpu};
 use crate::power::{ExitCode, power_off};
 use crate::symbols::Sym;
-use crate::task::{self, ExitReason};
+use crate::task;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kentry::irqentry::Fault;
@@ -15,54 +15,73 @@ use kentry::{Regs, vectors};
 /// taken in ring 3 asks the host for it, so the NMI arrives while user code runs.
 pub static NMI_REQUEST_FROM_USER_TICK: AtomicBool = AtomicBool::new(false);
 
-pub const SIGILL: u8 = 4;
-pub const SIGTRAP: u8 = 5;
-pub const SIGBUS: u8 = 7;
-pub const SIGFPE: u8 = 8;
-pub const SIGSEGV: u8 = 11;
+use crate::signal::{FaultInfo, SI_KERNEL, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP, SigInfo};
 
-/// The signal Linux sends for an exception in user mode.
-pub fn signal_for(vector: u8) -> u8 {
-    match vector {
-        vectors::DE | vectors::MF | vectors::XM => SIGFPE,
-        vectors::DB | vectors::BP => SIGTRAP,
-        vectors::UD => SIGILL,
-        vectors::NP | vectors::SS | vectors::AC => SIGBUS,
-        _ => SIGSEGV,
+/// The signal and si_code Linux gives an exception in user mode (linux-abi.md §6.5), and
+/// whether si_addr is the faulting RIP.
+fn signal_for(f: &Fault) -> (u8, i32, u64) {
+    const FPE_INTDIV: i32 = 1;
+    const ILL_ILLOPN: i32 = 2;
+    const TRAP_TRACE: i32 = 2;
+    const SEGV_MAPERR: i32 = 1;
+    const SEGV_ACCERR: i32 = 2;
+    const BUS_ADRALN: i32 = 1;
+    match f.vector {
+        vectors::DE => (SIGFPE, FPE_INTDIV, 1),
+        vectors::DB => (SIGTRAP, TRAP_TRACE, 1),
+        vectors::BP => (SIGTRAP, SI_KERNEL, 0),
+        vectors::UD => (SIGILL, ILL_ILLOPN, 1),
+        vectors::MF | vectors::XM => (SIGFPE, 0, 1),
+        vectors::NP | vectors::SS => (SIGBUS, SI_KERNEL, 0),
+        vectors::AC => (SIGBUS, BUS_ADRALN, 0),
+        vectors::PF if f.error_code & 1 == 0 => (SIGSEGV, SEGV_MAPERR, 2),
+        vectors::PF => (SIGSEGV, SEGV_ACCERR, 2),
+        _ => (SIGSEGV, SI_KERNEL, 0),
     }
 }
 
-pub fn signal_name(sig: u8) -> &'static str {
-    match sig {
-        SIGILL => "SIGILL",
-        SIGTRAP => "SIGTRAP",
-        SIGBUS => "SIGBUS",
-        SIGFPE => "SIGFPE",
-        SIGSEGV => "SIGSEGV",
-        _ => "signal",
-    }
-}
-
-/// An exception from user mode: the task dies by the matching signal, with one log line.
-fn user_fault(regs: &Regs, f: Fault) -> ! {
-    let sig = signal_for(f.vector);
-    let (pid, name) = task::current().map_or((0, ""), |t| (t.pid, t.name.as_str()));
-    crate::klog!(
-        "pid {pid} ({name}) killed by {} ({}) at rip={:#x} err={:#x} addr={:#x}",
-        signal_name(sig),
-        vectors::name(f.vector),
-        regs.rip,
-        f.error_code,
-        f.cr2
+/// An exception from user mode becomes the thread's forced signal; it is delivered (or kills)
+/// on the way back to user mode.
+fn user_fault(regs: &Regs, f: Fault) {
+    let (sig, code, addr_kind) = signal_for(&f);
+    let addr = match addr_kind {
+        1 => regs.rip,
+        2 => f.cr2,
+        _ => 0,
+    };
+    // SAFETY: the running thread's own signal state.
+    let old_cr2 = unsafe { task::current().inner_signals().fault.cr2 };
+    let fault = FaultInfo {
+        trapno: f.vector as u64,
+        err: f.error_code,
+        // Linux keeps the last page fault's address for other traps' frames.
+        cr2: if f.vector == vectors::PF {
+            f.cr2
+        } else {
+            old_cr2
+        },
+    };
+    crate::signal::force_fault(
+        sig,
+        SigInfo {
+            signo: sig as i32,
+            code,
+            addr_or_pid: addr,
+            extra: 0,
+        },
+        fault,
     );
-    task::exit_current(ExitReason::Signaled(sig))
 }
 
 pub fn exception(regs: &mut Regs, f: Fault) {
     let c = &this_cpu().counters;
     if regs.user_mode() {
         EntryCounters::bump(&c.exceptions_from_user);
+        if f.vector == vectors::PF && crate::mm::fault::handle_user_fault(f.cr2, f.error_code) {
+            return;
+        }
         user_fault(regs, f);
+        return;
     }
     EntryCounters::bump(&c.exceptions_from_kernel);
     if let Some(fixup) = crate::uaccess::search_exception_table(regs.rip) {
@@ -83,6 +102,7 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
     match vector {
         crate::arch::apic::TIMER_VECTOR => {
             EntryCounters::bump(&c.timer_ticks);
+            crate::sched::tick(c.timer_ticks.load(Ordering::Relaxed));
             if regs.user_mode() && NMI_REQUEST_FROM_USER_TICK.swap(false, Ordering::Relaxed) {
                 crate::klog!("host-request: inject-nmi");
             }
@@ -108,18 +128,18 @@ pub fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64) {
         }
         vectors::DF => double_fault(regs, error_code),
         vectors::DB if regs.user_mode() => {
-            // The task dies by SIGTRAP; that happens on its own stack once the NMI-like
-            // context is left, so for now stop single-stepping and flag it.
-            crate::klog!(
-                "pid {} #DB (TF) at rip={:#x}",
-                task::current().map_or(0, |t| t.pid),
-                regs.rip
+            // Single-step (or a user breakpoint) in ring 3: SIGTRAP for the thread. Clear DR6
+            // so the next #DB starts clean.
+            // SAFETY: writing DR6 has no effect but resetting its status bits.
+            unsafe { core::arch::asm!("mov dr6, {}", in(reg) 0xffff0ff0u64, options(nostack)) };
+            user_fault(
+                regs,
+                Fault {
+                    vector,
+                    error_code: 0,
+                    cr2: 0,
+                },
             );
-            regs.rflags &= !kentry::frame::rflags::TF;
-            crate::signal::post(SIGTRAP);
-            this_cpu()
-                .entry
-                .raise_work(kentry::exit_work::ExitWork::SIGPENDING.bits());
             // No exit work runs from NMI-like context: a self-IPI, taken right after the
             // IRET to user, runs it on the task's own stack.
             crate::arch::apic::send_self_ipi(crate::arch::apic::WORK_VECTOR);

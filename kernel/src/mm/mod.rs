@@ -8,6 +8,8 @@
 //! | `0xffff_c900_0000_0000 ..` | kernel stacks (each with an unmapped guard page) and MMIO |
 //! | `0xffff_ffff_8000_0000 ..` | the kernel image: text RX, rodata R NX, data RW NX |
 
+pub mod aspace;
+pub mod fault;
 pub mod frame;
 pub mod heap;
 pub mod paging;

@@ -134,6 +134,29 @@ impl PageTable {
         None
     }
 
+    /// Calls `f(va, pa, pte)` for every 4 KiB user page mapped in the lower half.
+    pub fn for_each_user_page(&self, mut f: impl FnMut(u64, u64, u64)) {
+        fn walk(pa: u64, level: u32, base: u64, f: &mut dyn FnMut(u64, u64, u64)) {
+            for (i, &e) in table(pa).iter().enumerate() {
+                if e & PTE_P == 0 {
+                    continue;
+                }
+                let va = base | ((i as u64) << (12 + 9 * (level - 1)));
+                if level == 1 {
+                    f(va, e & PTE_ADDR, e);
+                } else if e & PTE_PS == 0 {
+                    walk(e & PTE_ADDR, level - 1, va, f);
+                }
+            }
+        }
+        let root = table(self.root);
+        for (i, &e) in root[..256].iter().enumerate() {
+            if e & PTE_P != 0 {
+                walk(e & PTE_ADDR, 3, (i as u64) << 39, &mut f);
+            }
+        }
+    }
+
     /// Frees every user page and user page table (lower half) and the root.
     pub fn destroy_user(self) {
         fn free_level(pa: u64, level: u32) {

@@ -1,9 +1,18 @@
-//! Linux x86-64 system calls: numbering, dispatch, and the calls implemented so far.
+//! Linux x86-64 system calls: numbering, dispatch, and the calls implemented so far, one
+//! module per area. Each module adds its handlers to the table with a `const fn register`.
 
-mod errno;
+pub mod errno;
+mod io;
+mod proc;
+mod sig;
 mod table;
+pub mod user;
 
 use kentry::Regs;
+
+/// A handler reads its arguments from the frame (rdi, rsi, rdx, r10, r8, r9) itself: copying
+/// all six for every call would cost the fast path a dozen instructions.
+pub type Handler = fn(&mut Regs) -> i64;
 
 /// Called by kentry for every syscall, interrupts on.
 #[inline(always)]

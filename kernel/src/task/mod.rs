@@ -1,23 +1,23 @@
-//! Tasks: a kernel stack, a saved context, and (for user tasks) an address space.
+//! Tasks (threads): a kernel stack, a saved context, user register state that lives outside
+//! the frame (FS/GS bases, FPU/SSE), and the process they belong to.
 //!
-//! Today one CPU runs the boot context, which starts one user task at a time and waits for it
-//! to end; the scheduler with run queues comes with SMP.
+//! A task's mutable state is touched only by the task itself while it runs, or by the
+//! scheduler with interrupts off while it does not; other tasks and interrupt handlers use
+//! the atomics.
 
+pub mod fpu;
 pub mod switch;
 
-use crate::mm::paging::kernel_table;
-use crate::mm::stack::{KernelStack, alloc_stack, free_stack};
-use crate::percpu::this_cpu;
-use crate::process::{AddressSpace, Image};
-use alloc::boxed::Box;
-use alloc::string::String;
-use core::sync::atomic::{AtomicU32, Ordering};
+use crate::mm::stack::{KernelStack, alloc_stack};
+use crate::process::Process;
+use alloc::sync::Arc;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use kentry::Regs;
 use kentry::frame::REGS_SIZE;
-use kentry::{Regs, msr};
-use switch::{SWITCH_FRAME_SLOTS, switch_context};
-use x86_64::registers::model_specific::Msr;
+use switch::SWITCH_FRAME_SLOTS;
 
-/// How a task ended, as a shell would report it.
+/// How a process ended, as a shell would report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitReason {
     Exited(i32),
@@ -32,34 +32,99 @@ impl ExitReason {
             ExitReason::Signaled(s) => 128 + s as i32,
         }
     }
+
+    /// The status word wait4() reports.
+    pub fn wait_status(self) -> i32 {
+        match self {
+            ExitReason::Exited(c) => (c & 0xff) << 8,
+            ExitReason::Signaled(s) => s as i32 & 0x7f,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum TaskState {
+    Runnable = 0,
+    Blocked = 1,
+    Dead = 2,
+}
+
+/// State only the task itself (or the scheduler, with the task off-CPU) touches.
+pub struct TaskInner {
+    /// RSP saved by the context switch while the task is not running.
+    pub saved_rsp: u64,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    pub fpu: fpu::FpuState,
+    /// CLONE_CHILD_CLEARTID / set_tid_address: zeroed and futex-woken at exit.
+    pub clear_child_tid: u64,
+    /// Blocked signals (bit n-1 for signal n).
+    pub sigmask: u64,
+    /// sigaltstack: (base, size, flags).
+    pub altstack: (u64, u64, i32),
+    /// rt_sigsuspend's caller mask, restored when its signal has been handled.
+    pub saved_sigmask: Option<u64>,
+    pub signals: crate::signal::ThreadSignals,
 }
 
 pub struct Task {
-    pub pid: u32,
-    pub name: String,
+    pub tid: u32,
+    pub process: Arc<Process>,
     pub kstack: KernelStack,
-    /// RSP saved by the context switch while the task is not running.
-    pub saved_rsp: u64,
-    pub aspace: Option<AddressSpace>,
-    pub fs_base: u64,
-    pub gs_base: u64,
-    pub exit: Option<ExitReason>,
+    pub state: AtomicU8,
+    /// Exit work flags while the task is off-CPU (the running task's live in the per-CPU
+    /// entry area, where the exit path reads them with one GS-relative load).
+    pub work: AtomicU64,
+    /// Signals sent to this thread (bit n-1 for signal n).
+    pub sig_pending: AtomicU64,
+    /// Ticks left in the time slice.
+    pub slice: AtomicU32,
+    inner: UnsafeCell<TaskInner>,
 }
 
-const TASK_STACK_PAGES: u64 = 4;
-static NEXT_PID: AtomicU32 = AtomicU32::new(1);
+// SAFETY: `inner` is only accessed by the task itself or by the scheduler while the task is
+// off-CPU with interrupts off (see the module comment); everything else is atomic or
+// immutable.
+unsafe impl Sync for Task {}
+// SAFETY: as above; a task moves between CPUs only through the scheduler.
+unsafe impl Send for Task {}
 
-/// The boot context's saved RSP while a task runs.
-static mut BOOT_CONTEXT_RSP: u64 = 0;
+pub type TaskRef = Arc<Task>;
+
+const TASK_STACK_PAGES: u64 = 4;
 
 impl Task {
-    /// A user task whose first switch-in returns to user mode at `image.regs`.
-    pub fn new_user(name: &str, image: Image) -> Box<Task> {
+    fn new(tid: u32, process: Arc<Process>, kstack: KernelStack, saved_rsp: u64) -> TaskRef {
+        Arc::new(Task {
+            tid,
+            process,
+            kstack,
+            state: AtomicU8::new(TaskState::Runnable as u8),
+            work: AtomicU64::new(0),
+            sig_pending: AtomicU64::new(0),
+            slice: AtomicU32::new(0),
+            inner: UnsafeCell::new(TaskInner {
+                saved_rsp,
+                fs_base: 0,
+                gs_base: 0,
+                fpu: fpu::FpuState::initial(),
+                clear_child_tid: 0,
+                sigmask: 0,
+                altstack: (0, 0, 2), // SS_DISABLE
+                saved_sigmask: None,
+                signals: crate::signal::ThreadSignals::new(),
+            }),
+        })
+    }
+
+    /// A task whose first switch-in returns to user mode with `regs`.
+    pub fn new_user(tid: u32, process: Arc<Process>, regs: &Regs) -> TaskRef {
         let kstack = alloc_stack(TASK_STACK_PAGES, "task stack");
         let regs_at = kstack.top - REGS_SIZE as u64;
         // SAFETY: the fresh stack is ours; the frame and the switch frame fit well inside it.
         let saved_rsp = unsafe {
-            core::ptr::write(regs_at as *mut Regs, image.regs);
+            core::ptr::write(regs_at as *mut Regs, *regs);
             let ret_slot = regs_at - 8;
             core::ptr::write(
                 ret_slot as *mut u64,
@@ -69,75 +134,69 @@ impl Task {
             core::ptr::write_bytes(frame as *mut u64, 0, SWITCH_FRAME_SLOTS);
             frame
         };
-        Box::new(Task {
-            pid: NEXT_PID.fetch_add(1, Ordering::Relaxed),
-            name: String::from(name),
-            kstack,
-            saved_rsp,
-            aspace: Some(image.aspace),
-            fs_base: 0,
-            gs_base: 0,
-            exit: None,
-        })
+        Task::new(tid, process, kstack, saved_rsp)
     }
-}
 
-/// The running task, if any.
-pub fn current() -> Option<&'static mut Task> {
-    // SAFETY: `current` is only changed by this CPU with interrupts off, and the task it
-    // points to lives until the boot context reaps it after it stopped running.
-    unsafe { crate::percpu::current_task_ptr().as_mut() }
-}
+    /// A kernel thread that starts in `entry` (which must never return).
+    pub fn new_kernel(
+        tid: u32,
+        process: Arc<Process>,
+        name: &'static str,
+        entry: extern "C" fn() -> !,
+    ) -> TaskRef {
+        let kstack = alloc_stack(8, name);
+        let top = kstack.top - 16;
+        // SAFETY: the fresh stack is ours. The switch frame "returns" into `entry` with RSP
+        // 8 mod 16, as after a call.
+        let saved_rsp = unsafe {
+            let ret_slot = top - 8;
+            core::ptr::write(ret_slot as *mut u64, entry as *const () as u64);
+            let frame = ret_slot - (SWITCH_FRAME_SLOTS as u64) * 8;
+            core::ptr::write_bytes(frame as *mut u64, 0, SWITCH_FRAME_SLOTS);
+            frame
+        };
+        Task::new(tid, process, kstack, saved_rsp)
+    }
 
-fn set_cpu_state_for(task: &Task) {
-    let cpu = this_cpu();
-    // SAFETY: this CPU's own TSS and per-CPU slot, changed with interrupts off; the new top
-    // is the running task's stack.
-    unsafe {
-        (*cpu.tables.get()).tss.privilege_stack_table[0] = x86_64::VirtAddr::new(task.kstack.top);
-        cpu.entry.set_task_stack_top(task.kstack.top);
-        if let Some(a) = &task.aspace {
-            a.pt.activate();
+    /// This task's own state.
+    ///
+    /// # Safety
+    /// Only the running task for itself, or the scheduler for a task that is off-CPU with
+    /// interrupts off, may call this; the reference must not outlive that.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn inner(&self) -> &mut TaskInner {
+        // SAFETY: per the contract above, no other reference exists meanwhile.
+        unsafe { &mut *self.inner.get() }
+    }
+
+    pub fn state(&self) -> TaskState {
+        match self.state.load(Ordering::Acquire) {
+            0 => TaskState::Runnable,
+            1 => TaskState::Blocked,
+            _ => TaskState::Dead,
         }
-        Msr::new(msr::IA32_FS_BASE).write(task.fs_base);
-        // While in the kernel, the user's GS base waits in KERNEL_GS_BASE for swapgs.
-        Msr::new(msr::IA32_KERNEL_GS_BASE).write(task.gs_base);
+    }
+
+    pub fn set_state(&self, s: TaskState) {
+        self.state.store(s as u8, Ordering::Release);
+    }
+
+    pub fn is_user(&self) -> bool {
+        self.process.pid != 0
     }
 }
 
-/// Runs `task` on this CPU until it exits; returns how it ended. Called from the boot context.
-pub fn run_to_completion(mut task: Box<Task>) -> ExitReason {
-    x86_64::instructions::interrupts::disable();
-    set_cpu_state_for(&task);
-    let cpu = this_cpu();
-    // SAFETY: interrupts are off; the task stays alive (boxed, owned here) while current.
-    unsafe {
-        *cpu.current.get() = &mut *task;
-        cpu.entry.task_work.store(0, Ordering::Relaxed);
-        switch_context(core::ptr::addr_of_mut!(BOOT_CONTEXT_RSP), task.saved_rsp);
-        // Back in the boot context: the task has exited.
-        *cpu.current.get() = core::ptr::null_mut();
-        kernel_table().activate();
-    }
-    x86_64::instructions::interrupts::enable();
-    let reason = task.exit.expect("task switched out without exiting");
-    if let Some(a) = task.aspace.take() {
-        a.pt.destroy_user();
-    }
-    free_stack(task.kstack);
-    reason
+/// The running task.
+pub fn current() -> &'static Task {
+    // SAFETY: `current` is set before any task runs and only changed by this CPU's scheduler
+    // with interrupts off; the task it points to is kept alive by the per-CPU `current_ref`.
+    unsafe { &*crate::percpu::current_task_ptr() }
 }
 
-/// Ends the running task and switches to the boot context. Never returns.
-pub fn exit_current(reason: ExitReason) -> ! {
-    x86_64::instructions::interrupts::disable();
-    let task = current().expect("exit without a task");
-    task.exit = Some(reason);
-    // Context tracking: the task will never return to user mode; the CPU stays in kernel.
-    let mut dead_rsp = 0u64;
-    // SAFETY: interrupts are off; the boot context's RSP was saved by run_to_completion.
-    unsafe {
-        switch_context(&mut dead_rsp, BOOT_CONTEXT_RSP);
-    }
-    unreachable!("a dead task was switched back in");
+/// The running task's own state.
+#[allow(clippy::mut_from_ref)]
+pub fn current_inner() -> &'static mut TaskInner {
+    // SAFETY: the running task is the only one touching its own inner state (interrupt
+    // handlers do not).
+    unsafe { current().inner() }
 }

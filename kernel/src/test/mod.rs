@@ -6,9 +6,7 @@ mod manifest;
 mod selftests;
 
 use crate::power::ExitCode;
-use crate::process::{ExecError, build_image};
-use crate::task::{ExitReason, Task, run_to_completion};
-use alloc::format;
+use crate::task::ExitReason;
 use alloc::string::String;
 use alloc::vec::Vec;
 pub use ktap::Outcome;
@@ -16,30 +14,15 @@ pub use ktap::Outcome;
 /// The small Linux-like environment every program starts with.
 const ENVP: [&str; 3] = ["PATH=/bin", "HOME=/", "TERM=linux"];
 
-/// Loads `path` from the initrd and runs it to completion with `args` (argv[0] = path).
+/// Loads `path` from the initrd, starts it as a child of the kernel with `args`
+/// (argv[0] = path), and waits for it to end.
 pub fn run_program(path: &str, args: &[&str]) -> Result<ExitReason, String> {
-    let initrd = crate::INITRD.get().ok_or("no initrd")?;
-    let data = initrd
-        .find(path)
-        .ok_or_else(|| format!("{path}: no such file in the initrd"))?;
     let mut argv: Vec<&str> = Vec::with_capacity(args.len() + 1);
     argv.push(path);
     argv.extend_from_slice(args);
-    // The archive only 4-aligns file data; the ELF parser wants its headers naturally aligned.
-    let mut aligned: Vec<u64> = alloc::vec![0; data.len().div_ceil(8)];
-    // SAFETY: `aligned` has room for data.len() bytes; the regions do not overlap.
-    unsafe {
-        core::ptr::copy_nonoverlapping(data.as_ptr(), aligned.as_mut_ptr() as *mut u8, data.len())
-    };
-    // SAFETY: the same allocation viewed as the bytes just copied.
-    let data = unsafe { core::slice::from_raw_parts(aligned.as_ptr() as *const u8, data.len()) };
-    let image = build_image(path, data, &argv, &ENVP).map_err(|e| match e {
-        ExecError::Elf(e) => format!("{path}: {}", e.describe()),
-        ExecError::NoMemory => format!("{path}: out of memory"),
-        ExecError::TooBig => format!("{path}: arguments too long"),
-    })?;
+    let image = crate::exec::image_from_initrd(path, &argv, &ENVP)?;
     let name = path.rsplit('/').next().unwrap_or(path);
-    Ok(run_to_completion(Task::new_user(name, image)))
+    crate::process::spawn_and_wait(name, image)
 }
 
 /// Runs every selected test and prints KTAP; returns the power-off code.

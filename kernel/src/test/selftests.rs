@@ -319,7 +319,7 @@ fn irq_from_kernel(_: &Ctx) -> Outcome {
 /// -EFAULT; a kernel address is refused before any access.
 fn kernel_pf_fixup(_: &Ctx) -> Outcome {
     // A user address space with nothing mapped: the copy's #PF is genuine.
-    let aspace = match crate::process::AddressSpace::new() {
+    let aspace = match crate::mm::aspace::AddressSpace::new() {
         Ok(a) => a,
         Err(_) => return Outcome::Fail("no memory".into()),
     };

@@ -1,0 +1,168 @@
+//! Run mode (`kentry.mode=run`): start one program as PID 1, wait for it, tell xtask how it
+//! ended. This is what `cargo xtask run -- PROGRAM [ARGS…]` boots (docs/harness.md).
+//!
+//! xtask packs into the initrd:
+//! - the program, at the path named by `kentry.init=` (a plain word: xtask picks it);
+//! - `etc/kentry-argv`: argv, each string followed by a NUL byte (so arguments may hold spaces,
+//!   newlines, anything but NUL, and may be empty; they never touch the command line);
+//! - `etc/kentry-envp`: envp, in the same form;
+//! - `dev/.stdin`: the program's stdin (read by `console::stdin_read`).
+//!
+//! Without `etc/kentry-argv`, argv is the program path and the command-line words after `--`;
+//! without `etc/kentry-envp`, the environment is [`DEFAULT_ENVP`]. With `kentry.console=frames`
+//! the program's output, its end and a failure to start it go to xtask as frames
+//! (`console.rs`); the kernel log stays plain text around them.
+
+use crate::console::{self, UserOutput};
+use crate::exec::{ExecError, build_image};
+use crate::power::ExitCode;
+use crate::task::ExitReason;
+use crate::{boot, klog};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// The program of a run without `kentry.init=`: the demo.
+pub const DEFAULT_INIT: &str = "/bin/hello";
+/// The initrd file holding argv (NUL-terminated strings).
+pub const ARGV_FILE: &str = "etc/kentry-argv";
+/// The initrd file holding envp (NUL-terminated strings).
+pub const ENVP_FILE: &str = "etc/kentry-envp";
+/// The environment when the initrd carries none: small and Linux-like.
+pub const DEFAULT_ENVP: [&str; 3] = ["PATH=/bin:/usr/bin", "HOME=/", "TERM=linux"];
+
+/// Shell status for "found but cannot execute".
+const STATUS_CANNOT_EXECUTE: u8 = 126;
+/// Shell status for "not found".
+const STATUS_NOT_FOUND: u8 = 127;
+
+/// Why the program did not start: the status a shell would give, and the reason (without the
+/// path: xtask names the program as the user gave it).
+struct StartError {
+    status: u8,
+    reason: String,
+}
+
+/// Runs the run-mode program and reports how it ended; returns the power-off code.
+pub fn run(cmdline: &str) -> ExitCode {
+    if boot::cmdline_value(cmdline, "kentry.console") == Some("frames") {
+        console::set_user_output(UserOutput::Framed);
+    }
+    let path = boot::cmdline_value(cmdline, "kentry.init").unwrap_or(DEFAULT_INIT);
+    let initrd = crate::INITRD.get();
+    let argv: Vec<&[u8]> = match initrd.and_then(|c| c.find(ARGV_FILE)) {
+        Some(data) => nul_terminated(data),
+        None => core::iter::once(path)
+            .chain(boot::cmdline_args(cmdline))
+            .map(str::as_bytes)
+            .collect(),
+    };
+    let envp: Vec<&[u8]> = match initrd.and_then(|c| c.find(ENVP_FILE)) {
+        Some(data) => nul_terminated(data),
+        None => DEFAULT_ENVP.iter().map(|s| s.as_bytes()).collect(),
+    };
+    match start(path, &argv, &envp) {
+        Ok(reason) => {
+            let status = reason.shell_status();
+            klog!("{path} ended: status {status}");
+            match reason {
+                ExitReason::Exited(code) => console::program_exit(false, code),
+                ExitReason::Signaled(sig) => console::program_exit(true, i32::from(sig)),
+            }
+            if status == 0 {
+                ExitCode::Done
+            } else {
+                ExitCode::Failed
+            }
+        }
+        Err(e) => {
+            klog!("cannot run {path}: {}", e.reason);
+            console::program_error(e.status, &e.reason);
+            ExitCode::Failed
+        }
+    }
+}
+
+/// Splits a list of strings each followed by a NUL. A last string without its NUL still
+/// counts, so a file cut short loses nothing.
+fn nul_terminated(data: &[u8]) -> Vec<&[u8]> {
+    let data = data.strip_suffix(&[0]).unwrap_or(data);
+    if data.is_empty() {
+        return Vec::new();
+    }
+    data.split(|&b| b == 0).collect()
+}
+
+/// Loads `path` from the initrd and runs it to completion with `argv` and `envp`.
+///
+/// The process layer takes its strings as `&str` for now, so an argument or environment
+/// string that is not UTF-8 is refused here with a clear message rather than altered.
+fn start(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<ExitReason, StartError> {
+    let cannot = |reason: String| StartError {
+        status: STATUS_CANNOT_EXECUTE,
+        reason,
+    };
+    let data = crate::INITRD
+        .get()
+        .and_then(|c| c.find(path))
+        .ok_or_else(|| StartError {
+            status: STATUS_NOT_FOUND,
+            reason: String::from("no such file in the initrd"),
+        })?;
+    let argv = utf8_list("argv", argv).map_err(cannot)?;
+    let envp = utf8_list("envp", envp).map_err(cannot)?;
+    let data = Aligned::copy_of(data);
+    let image = build_image(path, data.bytes(), &argv, &envp).map_err(|e| {
+        cannot(String::from(match e {
+            ExecError::Elf(e) => e.describe(),
+            ExecError::NoMemory => "out of memory while loading it",
+            ExecError::TooBig => "the arguments and environment are too long",
+        }))
+    })?;
+    let name = path.rsplit('/').next().unwrap_or(path);
+    crate::process::spawn_and_wait(name, image).map_err(cannot)
+}
+
+/// The strings of `list` as `&str`, or which one is not UTF-8.
+fn utf8_list<'a>(what: &str, list: &[&'a [u8]]) -> Result<Vec<&'a str>, String> {
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            core::str::from_utf8(s).map_err(|_| {
+                format!("{what}[{i}] is not valid UTF-8, which kentry cannot pass to a program yet")
+            })
+        })
+        .collect()
+}
+
+/// A file's bytes in an 8-byte aligned buffer: the archive only 4-aligns file data, and the ELF
+/// parser reads its headers as naturally aligned structures.
+struct Aligned {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Aligned {
+    fn copy_of(data: &[u8]) -> Self {
+        let mut words: Vec<u64> = alloc::vec![0; data.len().div_ceil(8)];
+        // SAFETY: `words` has room for data.len() bytes (rounded up to whole words); a fresh
+        // allocation cannot overlap `data`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                words.as_mut_ptr().cast::<u8>(),
+                data.len(),
+            )
+        };
+        Aligned {
+            words,
+            len: data.len(),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `words` holds at least `len` initialized bytes (copy_of wrote them, the rest
+        // is zero), and the slice borrows `self`, so it cannot outlive the allocation.
+        unsafe { core::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
+    }
+}

@@ -1,0 +1,407 @@
+//! Signals: actions, pending sets, delivery on the way back to user mode, and rt_sigreturn.
+//!
+//! Delivery happens only in the exit-to-user work loop (SIGPENDING work), on the task's own
+//! stack, with the frame the CPU will return to; it builds Linux's exact `rt_sigframe`
+//! (`frame.rs`). Exceptions in user mode become forced synchronous signals (`force_fault`).
+
+mod frame;
+
+pub use frame::{on_altstack as frame_on_altstack, rt_sigreturn, setup_rt_frame};
+
+use crate::task::{self, ExitReason};
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+use kentry::Regs;
+use kentry::exit_work::ExitWork;
+
+pub const SIGHUP: u8 = 1;
+pub const SIGINT: u8 = 2;
+pub const SIGQUIT: u8 = 3;
+pub const SIGILL: u8 = 4;
+pub const SIGTRAP: u8 = 5;
+pub const SIGABRT: u8 = 6;
+pub const SIGBUS: u8 = 7;
+pub const SIGFPE: u8 = 8;
+pub const SIGKILL: u8 = 9;
+pub const SIGUSR1: u8 = 10;
+pub const SIGSEGV: u8 = 11;
+pub const SIGUSR2: u8 = 12;
+pub const SIGPIPE: u8 = 13;
+pub const SIGALRM: u8 = 14;
+pub const SIGTERM: u8 = 15;
+pub const SIGCHLD: u8 = 17;
+pub const SIGCONT: u8 = 18;
+pub const SIGSTOP: u8 = 19;
+pub const SIGTSTP: u8 = 20;
+pub const SIGTTIN: u8 = 21;
+pub const SIGTTOU: u8 = 22;
+pub const SIGURG: u8 = 23;
+pub const SIGWINCH: u8 = 28;
+pub const NSIG: usize = 64;
+
+pub const SA_ONSTACK: u64 = 0x0800_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+pub const SIG_DFL: u64 = 0;
+pub const SIG_IGN: u64 = 1;
+
+// si_code values.
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const SI_TKILL: i32 = -6;
+
+pub const fn bit(sig: u8) -> u64 {
+    1u64 << (sig - 1)
+}
+
+/// Signals that can never be blocked, caught or ignored.
+pub const UNBLOCKABLE: u64 = bit(SIGKILL) | bit(SIGSTOP);
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigAction {
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub mask: u64,
+}
+
+#[derive(Clone)]
+pub struct SigActions(pub [SigAction; NSIG]);
+
+impl SigActions {
+    pub fn new() -> Self {
+        SigActions([SigAction::default(); NSIG])
+    }
+
+    pub fn get(&self, sig: u8) -> SigAction {
+        self.0[sig as usize - 1]
+    }
+
+    pub fn set(&mut self, sig: u8, a: SigAction) {
+        self.0[sig as usize - 1] = a;
+    }
+
+    /// execve keeps ignored signals ignored and resets handled ones to the default.
+    pub fn reset_for_exec(&mut self) {
+        for a in self.0.iter_mut() {
+            if a.handler != SIG_IGN {
+                *a = SigAction::default();
+            }
+        }
+    }
+}
+
+impl Default for SigActions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a signal's default action does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Default_ {
+    Terminate,
+    Ignore,
+    Stop,
+    Continue,
+}
+
+pub fn default_action(sig: u8) -> Default_ {
+    match sig {
+        SIGCHLD | SIGURG | SIGWINCH => Default_::Ignore,
+        SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => Default_::Stop,
+        SIGCONT => Default_::Continue,
+        _ => Default_::Terminate,
+    }
+}
+
+pub fn name(sig: u8) -> &'static str {
+    match sig {
+        SIGHUP => "SIGHUP",
+        SIGINT => "SIGINT",
+        SIGQUIT => "SIGQUIT",
+        SIGILL => "SIGILL",
+        SIGTRAP => "SIGTRAP",
+        SIGABRT => "SIGABRT",
+        SIGBUS => "SIGBUS",
+        SIGFPE => "SIGFPE",
+        SIGKILL => "SIGKILL",
+        SIGUSR1 => "SIGUSR1",
+        SIGSEGV => "SIGSEGV",
+        SIGUSR2 => "SIGUSR2",
+        SIGPIPE => "SIGPIPE",
+        SIGALRM => "SIGALRM",
+        SIGTERM => "SIGTERM",
+        SIGCHLD => "SIGCHLD",
+        _ => "signal",
+    }
+}
+
+/// The 128-byte siginfo, kept per thread and signal until delivery.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SigInfo {
+    pub signo: i32,
+    pub code: i32,
+    /// si_addr for faults; si_pid for kill/tkill.
+    pub addr_or_pid: u64,
+    /// si_uid, si_status… (the word after).
+    pub extra: u64,
+}
+
+/// What the last exception recorded for the signal frame (trapno, err, cr2).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FaultInfo {
+    pub trapno: u64,
+    pub err: u64,
+    pub cr2: u64,
+}
+
+/// Per-thread signal bookkeeping that is not atomic (only the thread itself touches it).
+#[derive(Clone)]
+pub struct ThreadSignals {
+    pub info: [SigInfo; NSIG],
+    pub fault: FaultInfo,
+}
+
+impl ThreadSignals {
+    pub fn new() -> Self {
+        ThreadSignals {
+            info: [SigInfo::default(); NSIG],
+            fault: FaultInfo::default(),
+        }
+    }
+}
+
+impl Default for ThreadSignals {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Raises SIGPENDING work on `t` and wakes it if it sleeps, so it reaches the exit loop.
+fn kick(t: &task::Task) {
+    let cur = task::current();
+    if core::ptr::eq(cur, t) {
+        crate::percpu::this_cpu()
+            .entry
+            .raise_work(ExitWork::SIGPENDING.bits());
+    } else {
+        t.work
+            .fetch_or(ExitWork::SIGPENDING.bits(), Ordering::Release);
+        if let Some(tr) = t
+            .process
+            .threads
+            .lock()
+            .iter()
+            .filter_map(|w| w.upgrade())
+            .find(|x| core::ptr::eq(&**x, t))
+        {
+            crate::sched::wake(&tr);
+        }
+    }
+}
+
+/// kill(): a signal for the process; one thread that does not block it takes it.
+pub fn send_to_process(p: &Arc<crate::process::Process>, sig: u8) {
+    send_to_process_info(
+        p,
+        sig,
+        SigInfo {
+            signo: sig as i32,
+            code: SI_USER,
+            addr_or_pid: 0,
+            extra: 0,
+        },
+    );
+}
+
+pub fn send_to_process_info(p: &Arc<crate::process::Process>, sig: u8, info: SigInfo) {
+    if ignored(p, sig) {
+        return;
+    }
+    p.sig_pending.fetch_or(bit(sig), Ordering::AcqRel);
+    let threads: alloc::vec::Vec<_> = p
+        .threads
+        .lock()
+        .iter()
+        .filter_map(|w| w.upgrade())
+        .collect();
+    for t in &threads {
+        if t.state() != task::TaskState::Dead {
+            // SAFETY: only the siginfo slot for `sig` is written; the target reads it when it
+            // delivers, after seeing the pending bit (set above with release ordering).
+            unsafe { t.inner_signals().info[sig as usize - 1] = info };
+            kick(t);
+        }
+    }
+}
+
+/// tkill()/tgkill(), and faults: a signal for one thread.
+pub fn send_to_thread(t: &task::Task, sig: u8, info: SigInfo) {
+    if ignored(&t.process, sig) {
+        return;
+    }
+    // SAFETY: as in send_to_process_info.
+    unsafe { t.inner_signals().info[sig as usize - 1] = info };
+    t.sig_pending.fetch_or(bit(sig), Ordering::AcqRel);
+    kick(t);
+}
+
+/// A signal whose action is "ignore" is discarded at send time (as Linux does).
+fn ignored(p: &crate::process::Process, sig: u8) -> bool {
+    if sig == SIGKILL || sig == SIGSTOP {
+        return false;
+    }
+    let a = p.sigactions.lock().get(sig);
+    a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == Default_::Ignore)
+}
+
+/// An exception in user mode: the signal is forced — if the thread blocks or ignores it, it
+/// is unblocked and reset to the default (which kills), as Linux's force_sig does.
+pub fn force_fault(sig: u8, info: SigInfo, fault: FaultInfo) {
+    let t = task::current();
+    {
+        let mut acts = t.process.sigactions.lock();
+        let a = acts.get(sig);
+        let blocked = task::current_inner().sigmask & bit(sig) != 0;
+        if a.handler == SIG_IGN || blocked {
+            acts.set(sig, SigAction::default());
+        }
+    }
+    task::current_inner().sigmask &= !bit(sig);
+    // SAFETY: the running thread's own signal state.
+    unsafe { t.inner_signals().fault = fault };
+    send_to_thread(t, sig, info);
+}
+
+/// Whether a signal the running thread does not block is pending (a blocking syscall should
+/// return -EINTR).
+pub fn interrupted() -> bool {
+    let t = task::current();
+    let blocked = task::current_inner().sigmask;
+    (t.sig_pending.load(Ordering::Acquire) | t.process.sig_pending.load(Ordering::Acquire))
+        & !blocked
+        != 0
+        || t.process.exiting.load(Ordering::Acquire)
+}
+
+/// Re-raises SIGPENDING if a deliverable signal is pending (after a mask change).
+pub fn recalc_pending() {
+    if interrupted() {
+        crate::percpu::this_cpu()
+            .entry
+            .raise_work(ExitWork::SIGPENDING.bits());
+    }
+}
+
+/// Takes the lowest-numbered deliverable signal (thread-directed first).
+fn dequeue() -> Option<(u8, SigInfo)> {
+    let t = task::current();
+    let blocked = task::current_inner().sigmask & !UNBLOCKABLE;
+    for set in [&t.sig_pending, &t.process.sig_pending] {
+        let ready = set.load(Ordering::Acquire) & !blocked;
+        if ready != 0 {
+            let sig = ready.trailing_zeros() as u8 + 1;
+            set.fetch_and(!bit(sig), Ordering::AcqRel);
+            // SAFETY: the running thread's own signal state.
+            let info = unsafe { t.inner_signals().info[sig as usize - 1] };
+            let info = if info.signo == sig as i32 {
+                info
+            } else {
+                SigInfo {
+                    signo: sig as i32,
+                    ..Default::default()
+                }
+            };
+            return Some((sig, info));
+        }
+    }
+    None
+}
+
+/// The SIGPENDING exit work: delivers one signal to the frame the task returns to, or
+/// carries out its default action.
+pub fn do_signal(regs: &mut Regs) {
+    let t = task::current();
+    if t.process.exiting.load(Ordering::Acquire) {
+        let r = t
+            .process
+            .exit_reason()
+            .unwrap_or(ExitReason::Signaled(SIGKILL));
+        crate::process::exit_current_thread(r);
+    }
+    while let Some((sig, info)) = dequeue() {
+        let action = t.process.sigactions.lock().get(sig);
+        match action.handler {
+            SIG_IGN => continue,
+            SIG_DFL => match default_action(sig) {
+                Default_::Ignore | Default_::Continue | Default_::Stop => continue,
+                Default_::Terminate => {
+                    // SAFETY: the running thread's own signal state.
+                    let f = unsafe { t.inner_signals().fault };
+                    crate::klog!(
+                        "pid {} ({}) killed by {} at rip={:#x} trapno={} err={:#x} addr={:#x}",
+                        t.process.pid,
+                        t.process.name.lock(),
+                        name(sig),
+                        regs.rip,
+                        f.trapno,
+                        f.err,
+                        info.addr_or_pid
+                    );
+                    crate::process::exit_group_current(ExitReason::Signaled(sig));
+                }
+            },
+            _ => {
+                if setup_rt_frame(regs, sig, &action, &info).is_err() {
+                    // The frame could not be written: SIGSEGV, forced (kills if it was
+                    // SIGSEGV being delivered).
+                    if sig == SIGSEGV {
+                        t.process
+                            .sigactions
+                            .lock()
+                            .set(SIGSEGV, SigAction::default());
+                    }
+                    force_fault(
+                        SIGSEGV,
+                        SigInfo {
+                            signo: SIGSEGV as i32,
+                            code: SI_KERNEL,
+                            ..Default::default()
+                        },
+                        FaultInfo::default(),
+                    );
+                    continue;
+                }
+                let mut acts = t.process.sigactions.lock();
+                if action.flags & SA_RESETHAND != 0 {
+                    acts.set(sig, SigAction::default());
+                }
+                let inner = task::current_inner();
+                inner.sigmask |= action.mask & !UNBLOCKABLE;
+                if action.flags & SA_NODEFER == 0 {
+                    inner.sigmask |= bit(sig);
+                }
+                break;
+            }
+        }
+    }
+    // rt_sigsuspend's mask lasts until a handler runs (then the frame carries the old one).
+    if let Some(saved) = task::current_inner().saved_sigmask.take() {
+        task::current_inner().sigmask = saved;
+    }
+    recalc_pending();
+}
+
+impl task::Task {
+    /// The thread's signal bookkeeping.
+    ///
+    /// # Safety
+    /// The thread itself, or a sender writing one siginfo slot before it sets the pending
+    /// bit (the only cross-thread use).
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn inner_signals(&self) -> &mut ThreadSignals {
+        // SAFETY: per the contract.
+        unsafe { &mut self.inner().signals }
+    }
+}

@@ -1,0 +1,333 @@
+//! Process and thread syscalls: identity, fork/clone/execve/exit/wait, futex, sleeping,
+//! arch_prctl.
+
+use super::errno::*;
+use super::table::Table;
+use super::user::{read_cstr, read_str_array};
+use crate::process::{self, Process};
+use crate::task::{self, ExitReason};
+use crate::uaccess::{copy_from_user, copy_to_user, put_user_u64};
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use kentry::sysret::TASK_SIZE_MAX;
+use kentry::{Regs, msr};
+use x86_64::registers::model_specific::Msr;
+
+pub const fn register(mut t: Table) -> Table {
+    t[24] = sys_sched_yield;
+    t[35] = sys_nanosleep;
+    t[39] = sys_getpid;
+    t[56] = sys_clone;
+    t[57] = sys_fork;
+    t[58] = sys_fork; // vfork: a full copy, so the parent need not wait
+    t[59] = sys_execve;
+    t[60] = sys_exit;
+    t[61] = sys_wait4;
+    t[102] = sys_getuid;
+    t[104] = sys_getuid;
+    t[107] = sys_getuid;
+    t[108] = sys_getuid;
+    t[110] = sys_getppid;
+    t[158] = sys_arch_prctl;
+    t[186] = sys_gettid;
+    t[202] = sys_futex;
+    t[218] = sys_set_tid_address;
+    t[230] = sys_clock_nanosleep;
+    t[231] = sys_exit_group;
+    t[273] = sys_set_robust_list;
+    t
+}
+
+#[inline(always)]
+fn sys_getpid(_: &mut Regs) -> i64 {
+    task::current().process.pid as i64
+}
+
+fn sys_gettid(_: &mut Regs) -> i64 {
+    task::current().tid as i64
+}
+
+fn sys_getppid(_: &mut Regs) -> i64 {
+    task::current()
+        .process
+        .parent
+        .lock()
+        .upgrade()
+        .map_or(0, |p| p.pid as i64)
+}
+
+/// Everyone is root in kentry (uid, euid, gid, egid = 0).
+fn sys_getuid(_: &mut Regs) -> i64 {
+    0
+}
+
+fn sys_sched_yield(_: &mut Regs) -> i64 {
+    crate::sched::schedule();
+    0
+}
+
+fn sys_exit(regs: &mut Regs) -> i64 {
+    process::exit_current_thread(ExitReason::Exited(regs.rdi as i32))
+}
+
+fn sys_exit_group(regs: &mut Regs) -> i64 {
+    process::exit_group_current(ExitReason::Exited(regs.rdi as i32))
+}
+
+fn sys_fork(regs: &mut Regs) -> i64 {
+    match process::fork_current(regs) {
+        Ok(pid) => pid as i64,
+        Err(e) => -e,
+    }
+}
+
+const CLONE_VM: u64 = 0x100;
+const CLONE_THREAD: u64 = 0x10000;
+const CLONE_SETTLS: u64 = 0x80000;
+const CLONE_PARENT_SETTID: u64 = 0x100000;
+const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
+
+/// clone(flags, newsp, parent_tid, child_tid, tls). Threads share the process; anything else
+/// is a fork (CLONE_VM without CLONE_THREAD — vfork, posix_spawn — gets a copy, which keeps
+/// the caller's view intact).
+fn sys_clone(regs: &mut Regs) -> i64 {
+    let (flags, newsp, ptid, ctid, tls) = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8);
+    let mut child = *regs;
+    child.rax = 0;
+    if newsp != 0 {
+        child.rsp = newsp;
+    }
+    let tid = if flags & CLONE_THREAD != 0 {
+        if flags & CLONE_VM == 0 {
+            return -EINVAL;
+        }
+        if flags & CLONE_SETTLS != 0 && tls >= TASK_SIZE_MAX {
+            return -EPERM;
+        }
+        let clear = if flags & CLONE_CHILD_CLEARTID != 0 {
+            ctid
+        } else {
+            0
+        };
+        let tls = (flags & CLONE_SETTLS != 0).then_some(tls);
+        process::spawn_thread(&child, tls, clear)
+    } else {
+        match process::fork_current(&child) {
+            Ok(pid) => pid,
+            Err(e) => return -e,
+        }
+    };
+    if flags & CLONE_PARENT_SETTID != 0 && copy_to_user(ptid, &tid.to_ne_bytes()).is_err() {
+        return -EFAULT;
+    }
+    if flags & CLONE_CHILD_SETTID != 0 && flags & CLONE_VM != 0 {
+        let _ = copy_to_user(ctid, &tid.to_ne_bytes());
+    }
+    tid as i64
+}
+
+/// execve(path, argv, envp): the process gets a new image; on success nothing of the old one
+/// survives but open files without close-on-exec, ignored signals and the pid.
+fn sys_execve(regs: &mut Regs) -> i64 {
+    let path = match read_cstr(regs.rdi, 4096) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let (argv, envp) = match (
+        read_str_array(regs.rsi, 128 * 1024),
+        read_str_array(regs.rdx, 128 * 1024),
+    ) {
+        (Ok(a), Ok(e)) => (a, e),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let argv_refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let envp_refs: Vec<&str> = envp.iter().map(String::as_str).collect();
+    let image = match crate::exec::image_from_path(&path, &argv_refs, &envp_refs) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let me = task::current();
+    let p: &Arc<Process> = &me.process;
+    let root = image.aspace.root();
+    let old = p.aspace.lock().replace(image.aspace);
+    p.cr3.store(root, core::sync::atomic::Ordering::Release);
+    // SAFETY: the new table maps the kernel like every other; the old one is freed after.
+    unsafe { crate::mm::paging::PageTable { root }.activate() };
+    if let Some(old) = old {
+        old.destroy();
+    }
+    *p.name.lock() = String::from(path.rsplit('/').next().unwrap_or(&path));
+    p.sigactions.lock().reset_for_exec();
+    p.files.lock().close_on_exec();
+    let inner = task::current_inner();
+    inner.fs_base = 0;
+    inner.gs_base = 0;
+    inner.altstack = (0, 0, 2);
+    inner.clear_child_tid = 0;
+    inner.fpu = task::fpu::FpuState::initial();
+    inner.fpu.restore();
+    // SAFETY: resetting this thread's FS/GS bases (the user's GS waits in KERNEL_GS_BASE).
+    unsafe {
+        Msr::new(msr::IA32_FS_BASE).write(0);
+        Msr::new(msr::IA32_KERNEL_GS_BASE).write(0);
+    }
+    *regs = image.regs;
+    // The dispatcher stores this into rax: a new program starts with rax = 0.
+    0
+}
+
+const WNOHANG: u64 = 1;
+
+fn sys_wait4(regs: &mut Regs) -> i64 {
+    let (pid, status, options, rusage) = (regs.rdi as i32, regs.rsi, regs.rdx, regs.r10);
+    let me = task::current().process.clone();
+    match process::wait_child(&me, pid, options & WNOHANG != 0) {
+        Ok(Some((cpid, reason))) => {
+            if status != 0 && copy_to_user(status, &reason.wait_status().to_ne_bytes()).is_err() {
+                return -EFAULT;
+            }
+            if rusage != 0 && copy_to_user(rusage, &[0u8; 144]).is_err() {
+                return -EFAULT;
+            }
+            cpid as i64
+        }
+        Ok(None) => 0,
+        Err(e) => -e,
+    }
+}
+
+const FUTEX_WAIT: u64 = 0;
+const FUTEX_WAKE: u64 = 1;
+const FUTEX_WAIT_BITSET: u64 = 9;
+const FUTEX_WAKE_BITSET: u64 = 10;
+const FUTEX_PRIVATE: u64 = 128;
+const FUTEX_CLOCK_REALTIME: u64 = 256;
+
+fn sys_futex(regs: &mut Regs) -> i64 {
+    let (uaddr, op, val, timeout) = (regs.rdi, regs.rsi, regs.rdx as u32, regs.r10);
+    if uaddr % 4 != 0 {
+        return -EINVAL;
+    }
+    match op & !(FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME) {
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            let deadline = if timeout == 0 {
+                None
+            } else {
+                match read_timespec(timeout) {
+                    // WAIT takes a relative time; WAIT_BITSET an absolute one, on the
+                    // monotonic clock the tick counter approximates.
+                    Ok(ns) if op & 0x7f == FUTEX_WAIT => {
+                        Some(crate::sched::ticks() + ns.div_ceil(1_000_000))
+                    }
+                    Ok(ns) => Some(ns.div_ceil(1_000_000)),
+                    Err(e) => return e,
+                }
+            };
+            crate::futex::wait(uaddr, val, deadline)
+        }
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => crate::futex::wake(uaddr, val as usize),
+        _ => -ENOSYS,
+    }
+}
+
+fn sys_set_tid_address(regs: &mut Regs) -> i64 {
+    task::current_inner().clear_child_tid = regs.rdi;
+    task::current().tid as i64
+}
+
+/// Robust futex lists are accepted and not walked (a thread dying while holding a robust
+/// mutex is not handled yet).
+fn sys_set_robust_list(_: &mut Regs) -> i64 {
+    0
+}
+
+/// A timespec in user memory, as nanoseconds.
+fn read_timespec(addr: u64) -> Result<u64, i64> {
+    let mut b = [0u8; 16];
+    copy_from_user(&mut b, addr).map_err(|_| -EFAULT)?;
+    let sec = i64::from_ne_bytes(b[..8].try_into().unwrap());
+    let nsec = i64::from_ne_bytes(b[8..].try_into().unwrap());
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(-EINVAL);
+    }
+    Ok((sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nsec as u64))
+}
+
+/// Sleeps for `ns`; -EINTR if a signal arrives first.
+fn sleep_ns(ns: u64) -> i64 {
+    let deadline = crate::sched::ticks() + ns.div_ceil(1_000_000);
+    while crate::sched::ticks() < deadline {
+        if crate::signal::interrupted() {
+            return -EINTR;
+        }
+        crate::sched::sleep_until(deadline);
+    }
+    0
+}
+
+fn sys_nanosleep(regs: &mut Regs) -> i64 {
+    match read_timespec(regs.rdi) {
+        Ok(ns) => sleep_ns(ns),
+        Err(e) => e,
+    }
+}
+
+const TIMER_ABSTIME: u64 = 1;
+
+fn sys_clock_nanosleep(regs: &mut Regs) -> i64 {
+    match read_timespec(regs.rdx) {
+        Ok(ns) if regs.rsi & TIMER_ABSTIME != 0 => {
+            let now = crate::sched::ticks() * 1_000_000;
+            sleep_ns(ns.saturating_sub(now))
+        }
+        Ok(ns) => sleep_ns(ns),
+        Err(e) => e,
+    }
+}
+
+const ARCH_SET_GS: u64 = 0x1001;
+const ARCH_SET_FS: u64 = 0x1002;
+const ARCH_GET_FS: u64 = 0x1003;
+const ARCH_GET_GS: u64 = 0x1004;
+
+fn sys_arch_prctl(regs: &mut Regs) -> i64 {
+    let (code, addr) = (regs.rdi, regs.rsi);
+    match code {
+        ARCH_SET_FS | ARCH_SET_GS => {
+            // A kernel address as a user base is refused outright (E13).
+            if addr >= TASK_SIZE_MAX {
+                return -EPERM;
+            }
+            // SAFETY: FS base and (while in the kernel) KERNEL_GS_BASE hold the user's bases;
+            // the context switch saves them from the MSRs.
+            unsafe {
+                if code == ARCH_SET_FS {
+                    Msr::new(msr::IA32_FS_BASE).write(addr);
+                } else {
+                    Msr::new(msr::IA32_KERNEL_GS_BASE).write(addr);
+                }
+            }
+            0
+        }
+        ARCH_GET_FS | ARCH_GET_GS => {
+            // Read the live values: user code may have changed them with WRFSBASE/WRGSBASE.
+            // SAFETY: reading this CPU's base MSRs.
+            let v = unsafe {
+                if code == ARCH_GET_FS {
+                    Msr::new(msr::IA32_FS_BASE).read()
+                } else {
+                    Msr::new(msr::IA32_KERNEL_GS_BASE).read()
+                }
+            };
+            match put_user_u64(addr, v) {
+                Ok(()) => 0,
+                Err(_) => -EFAULT,
+            }
+        }
+        _ => -EINVAL,
+    }
+}

@@ -1,0 +1,263 @@
+//! Signal syscalls.
+
+use super::errno::*;
+use super::table::Table;
+use crate::signal::{self, NSIG, SigAction, SigInfo, UNBLOCKABLE};
+use crate::task;
+use crate::uaccess::{copy_from_user, copy_to_user};
+use kentry::Regs;
+
+pub const fn register(mut t: Table) -> Table {
+    t[13] = sys_rt_sigaction;
+    t[14] = sys_rt_sigprocmask;
+    t[15] = sys_rt_sigreturn;
+    t[34] = sys_pause;
+    t[62] = sys_kill;
+    t[127] = sys_rt_sigpending;
+    t[130] = sys_rt_sigsuspend;
+    t[131] = sys_sigaltstack;
+    t[200] = sys_tkill;
+    t[234] = sys_tgkill;
+    t
+}
+
+fn valid_sig(sig: u64) -> Option<u8> {
+    (1..=NSIG as u64).contains(&sig).then_some(sig as u8)
+}
+
+fn sys_rt_sigaction(regs: &mut Regs) -> i64 {
+    let (sig, act, oact, size) = (regs.rdi, regs.rsi, regs.rdx, regs.r10);
+    let Some(sig) = valid_sig(sig) else {
+        return -EINVAL;
+    };
+    if size != 8 {
+        return -EINVAL;
+    }
+    let p = &task::current().process;
+    let old = p.sigactions.lock().get(sig);
+    if act != 0 {
+        if sig == signal::SIGKILL || sig == signal::SIGSTOP {
+            return -EINVAL;
+        }
+        let mut b = [0u8; 32];
+        if copy_from_user(&mut b, act).is_err() {
+            return -EFAULT;
+        }
+        let w = |i: usize| u64::from_ne_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
+        let new = SigAction {
+            handler: w(0),
+            flags: w(1),
+            restorer: w(2),
+            mask: w(3) & !UNBLOCKABLE,
+        };
+        p.sigactions.lock().set(sig, new);
+        if new.handler == signal::SIG_IGN {
+            // Setting "ignore" discards what is pending.
+            p.sig_pending
+                .fetch_and(!signal::bit(sig), core::sync::atomic::Ordering::AcqRel);
+            task::current()
+                .sig_pending
+                .fetch_and(!signal::bit(sig), core::sync::atomic::Ordering::AcqRel);
+        }
+    }
+    if oact != 0 {
+        let mut b = [0u8; 32];
+        for (i, v) in [old.handler, old.flags, old.restorer, old.mask]
+            .iter()
+            .enumerate()
+        {
+            b[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
+        }
+        if copy_to_user(oact, &b).is_err() {
+            return -EFAULT;
+        }
+    }
+    0
+}
+
+const SIG_BLOCK: u64 = 0;
+const SIG_UNBLOCK: u64 = 1;
+const SIG_SETMASK: u64 = 2;
+
+fn sys_rt_sigprocmask(regs: &mut Regs) -> i64 {
+    let (how, set, oset, size) = (regs.rdi, regs.rsi, regs.rdx, regs.r10);
+    if size != 8 {
+        return -EINVAL;
+    }
+    let inner = task::current_inner();
+    let old = inner.sigmask;
+    if set != 0 {
+        let mut b = [0u8; 8];
+        if copy_from_user(&mut b, set).is_err() {
+            return -EFAULT;
+        }
+        let s = u64::from_ne_bytes(b) & !UNBLOCKABLE;
+        inner.sigmask = match how {
+            SIG_BLOCK => old | s,
+            SIG_UNBLOCK => old & !s,
+            SIG_SETMASK => s,
+            _ => return -EINVAL,
+        };
+    }
+    if oset != 0 && copy_to_user(oset, &old.to_ne_bytes()).is_err() {
+        return -EFAULT;
+    }
+    signal::recalc_pending();
+    0
+}
+
+fn sys_rt_sigreturn(regs: &mut Regs) -> i64 {
+    signal::rt_sigreturn(regs)
+}
+
+fn sys_rt_sigpending(regs: &mut Regs) -> i64 {
+    let t = task::current();
+    let ord = core::sync::atomic::Ordering::Acquire;
+    let set =
+        (t.sig_pending.load(ord) | t.process.sig_pending.load(ord)) & task::current_inner().sigmask;
+    if copy_to_user(regs.rdi, &set.to_ne_bytes()).is_err() {
+        return -EFAULT;
+    }
+    0
+}
+
+/// Sleeps until a signal is delivered.
+fn wait_for_signal() -> i64 {
+    while !signal::interrupted() {
+        let me = crate::sched::current_ref();
+        x86_64::instructions::interrupts::disable();
+        if signal::interrupted() {
+            x86_64::instructions::interrupts::enable();
+            break;
+        }
+        me.set_state(task::TaskState::Blocked);
+        crate::sched::schedule();
+        x86_64::instructions::interrupts::enable();
+    }
+    -EINTR
+}
+
+fn sys_pause(_: &mut Regs) -> i64 {
+    wait_for_signal()
+}
+
+/// rt_sigsuspend: waits with a temporary mask; the handler runs with it, and the old mask
+/// comes back through the signal frame.
+fn sys_rt_sigsuspend(regs: &mut Regs) -> i64 {
+    let mut b = [0u8; 8];
+    if regs.rsi != 8 {
+        return -EINVAL;
+    }
+    if copy_from_user(&mut b, regs.rdi).is_err() {
+        return -EFAULT;
+    }
+    let inner = task::current_inner();
+    inner.saved_sigmask = Some(inner.sigmask);
+    inner.sigmask = u64::from_ne_bytes(b) & !UNBLOCKABLE;
+    wait_for_signal()
+}
+
+const SS_ONSTACK: i32 = 1;
+const SS_DISABLE: i32 = 2;
+const MINSIGSTKSZ: u64 = 2048;
+
+fn sys_sigaltstack(regs: &mut Regs) -> i64 {
+    let (ss, old) = (regs.rdi, regs.rsi);
+    let inner = task::current_inner();
+    let cur = inner.altstack;
+    let on = signal::frame_on_altstack(regs.rsp, cur);
+    if old != 0 {
+        let mut b = [0u8; 24];
+        b[..8].copy_from_slice(&cur.0.to_ne_bytes());
+        let flags = if on { SS_ONSTACK } else { cur.2 };
+        b[8..12].copy_from_slice(&flags.to_ne_bytes());
+        b[16..].copy_from_slice(&cur.1.to_ne_bytes());
+        if copy_to_user(old, &b).is_err() {
+            return -EFAULT;
+        }
+    }
+    if ss != 0 {
+        let mut b = [0u8; 24];
+        if copy_from_user(&mut b, ss).is_err() {
+            return -EFAULT;
+        }
+        if on {
+            return -EPERM;
+        }
+        let sp = u64::from_ne_bytes(b[..8].try_into().unwrap());
+        let flags = i32::from_ne_bytes(b[8..12].try_into().unwrap());
+        let size = u64::from_ne_bytes(b[16..].try_into().unwrap());
+        if flags & !(SS_DISABLE | (1 << 31)) != 0 {
+            return -EINVAL;
+        }
+        if flags & SS_DISABLE != 0 {
+            inner.altstack = (0, 0, SS_DISABLE);
+        } else {
+            if size < MINSIGSTKSZ {
+                return -ENOMEM;
+            }
+            inner.altstack = (sp, size, 0);
+        }
+    }
+    0
+}
+
+fn sys_kill(regs: &mut Regs) -> i64 {
+    let (pid, sig) = (regs.rdi as i32, regs.rsi);
+    let me = task::current();
+    let target = match pid {
+        p if p > 0 => match crate::process::find(p as u32) {
+            Some(p) => p,
+            None => return -ESRCH,
+        },
+        // Process groups are not modelled: 0 and -1 mean the caller's own process.
+        0 | -1 => me.process.clone(),
+        _ => return -ESRCH,
+    };
+    if sig == 0 {
+        return 0;
+    }
+    let Some(sig) = valid_sig(sig) else {
+        return -EINVAL;
+    };
+    let info = SigInfo {
+        signo: sig as i32,
+        code: signal::SI_USER,
+        addr_or_pid: me.process.pid as u64,
+        extra: 0,
+    };
+    signal::send_to_process_info(&target, sig, info);
+    0
+}
+
+fn tkill(tgid: Option<u32>, tid: u64, sig: u64) -> i64 {
+    let Some(t) = crate::process::find_thread(tid as u32) else {
+        return -ESRCH;
+    };
+    if tgid.is_some_and(|g| g != t.process.pid) {
+        return -ESRCH;
+    }
+    if sig == 0 {
+        return 0;
+    }
+    let Some(sig) = valid_sig(sig) else {
+        return -EINVAL;
+    };
+    let me = task::current();
+    let info = SigInfo {
+        signo: sig as i32,
+        code: signal::SI_TKILL,
+        addr_or_pid: me.process.pid as u64,
+        extra: 0,
+    };
+    signal::send_to_thread(&t, sig, info);
+    0
+}
+
+fn sys_tkill(regs: &mut Regs) -> i64 {
+    tkill(None, regs.rdi, regs.rsi)
+}
+
+fn sys_tgkill(regs: &mut Regs) -> i64 {
+    tkill(Some(regs.rdi as u32), regs.rsi, regs.rdx)
+}
