@@ -25,6 +25,7 @@ mod sched;
 mod serial;
 mod signal;
 mod symbols;
+mod time;
 mod syscall;
 mod task;
 mod test;

