@@ -36,6 +36,10 @@ pub unsafe fn load_gdt_and_tss(tables: &'static CpuTables) {
         );
         // FS/GS selectors 0: their bases come from the MSRs.
         core::arch::asm!("mov {0:e}, %fs", "mov {0:e}, %gs", in(reg) 0u32, options(att_syntax, nostack));
+        // A null LDTR. After reset the LDTR is base 0, limit 0xffff: an LDT selector (in an
+        // IRET frame from sigreturn, say) would make the CPU read a "descriptor" from linear
+        // address 0 — user memory. Loaded null, any LDT reference is #GP instead (E17).
+        core::arch::asm!("lldt {0:x}", in(reg) 0u16, options(nostack));
         x86_64::instructions::tables::load_tss(x86_64::structures::gdt::SegmentSelector(TSS_SEL));
     }
 }

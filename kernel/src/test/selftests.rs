@@ -40,6 +40,7 @@ pub static ALL: &[SelfTest] = &[
     t("boot_page_tables", boot_page_tables),
     t("percpu_gs_base", percpu_gs_base),
     t("idt_gates", idt_gates),
+    t("gdt_layout", gdt_layout),
     t("irq_from_kernel", irq_from_kernel),
     t("kernel_pf_fixup", kernel_pf_fixup),
     t("nmi_self_ipi", nmi_self_ipi),
@@ -282,6 +283,43 @@ core::arch::global_asm!(
 
 unsafe extern "C" {
     fn kernel_register_loop(iterations: u64, patterns: *const [u64; 14]) -> u64;
+}
+
+/// The GDT in Linux's layout, TR at the TSS, LDTR's selector null. (The LDTR's hidden base
+/// and limit cannot be read back; that LDT selectors #GP instead of reading linear address 0
+/// is proven from ring 3 by sigreturn_bad's ldt_ss case.)
+fn gdt_layout(_: &Ctx) -> Outcome {
+    let ptr = x86_64::instructions::tables::sgdt();
+    check!(
+        ptr.limit as usize == kentry::gdt::GDT_ENTRIES * 8 - 1,
+        "GDT limit {:#x}",
+        ptr.limit
+    );
+    // SAFETY: the loaded GDT, GDT_ENTRIES 8-byte descriptors.
+    let gdt = unsafe {
+        core::slice::from_raw_parts(ptr.base.as_u64() as *const u64, kentry::gdt::GDT_ENTRIES)
+    };
+    let want = kentry::gdt::base_descriptors();
+    for i in 0..7 {
+        check!(
+            gdt[i] == want[i],
+            "GDT[{i}] = {:#x}, want {:#x}",
+            gdt[i],
+            want[i]
+        );
+    }
+    check!(
+        gdt[12..15].iter().all(|&d| d == 0),
+        "TLS slots are not empty"
+    );
+    let (tr, ldtr): (u16, u16);
+    // SAFETY: reading TR and LDTR.
+    unsafe {
+        core::arch::asm!("str {0:x}", "sldt {1:x}", out(reg) tr, out(reg) ldtr, options(nostack))
+    };
+    check!(tr == kentry::gdt::TSS_SEL, "TR = {tr:#x}");
+    check!(ldtr == 0, "LDTR = {ldtr:#x}");
+    Outcome::Pass
 }
 
 /// Timer interrupts taken in kernel mode, inside a register loop: counted, every register

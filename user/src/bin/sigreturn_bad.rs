@@ -1,0 +1,222 @@
+//! Hostile rt_sigreturn frames (E14, E33, E34): a SIGUSR1 handler edits its own saved context
+//! — a null CS, an SS that is an LDT selector or a code segment, a non-canonical RIP, the
+//! never-mapped top page as RIP, forbidden RFLAGS bits — and returns. The kernel must never
+//! fault on such a frame: a bad CS/SS/RIP must come back as SIGSEGV for this process (the
+//! IRET to user faults, and kentry turns that into the task's own #GP), and IOPL/NT must be
+//! dropped. A SIGSEGV handler records what it saw and resumes at a recovery point.
+//!
+//! Syscalls: rt_sigaction (13), rt_sigreturn (15), getpid, kill (62), write, exit_group.
+
+#![no_std]
+#![no_main]
+
+use kentry_user::ktap::Ktap;
+use kentry_user::sys;
+
+kentry_user::entry!(main);
+
+const NR_RT_SIGACTION: usize = 13;
+const NR_RT_SIGRETURN: usize = 15;
+const NR_KILL: usize = 62;
+const SA_SIGINFO: u64 = 4;
+const SA_RESTORER: u64 = 0x0400_0000;
+const SA_NODEFER: u64 = 0x4000_0000;
+const SIGUSR1: usize = 10;
+const SIGSEGV: usize = 11;
+
+// ucontext offsets (linux-abi.md §6.1): sigcontext at 40.
+const SC: usize = 40;
+const SC_RSP: usize = SC + 120;
+const SC_RIP: usize = SC + 128;
+const SC_EFLAGS: usize = SC + 136;
+const SC_CS: usize = SC + 144;
+const SC_SS: usize = SC + 150;
+const SC_ERR: usize = SC + 152;
+const SC_TRAPNO: usize = SC + 160;
+const SC_CR2: usize = SC + 176;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    NullCs,
+    LdtSs,
+    CodeSs,
+    NonCanonicalRip,
+    TopPageRip,
+    Flags,
+}
+
+static mut MODE: Mode = Mode::Flags;
+static mut RECOVER_RSP: u64 = 0;
+static mut PID: u64 = 0;
+/// (count, trapno, err, cr2, rip) seen by the SIGSEGV handler.
+static mut SEGV: (u32, u64, u64, u64, u64) = (0, 0, 0, 0, 0);
+
+unsafe fn rd(p: *const u8, off: usize) -> u64 {
+    // SAFETY: the caller passes a ucontext the kernel built.
+    unsafe { core::ptr::read_unaligned(p.add(off) as *const u64) }
+}
+
+unsafe fn wr(p: *mut u8, off: usize, v: u64) {
+    // SAFETY: as in `rd`.
+    unsafe { core::ptr::write_unaligned(p.add(off) as *mut u64, v) }
+}
+
+unsafe fn wr16(p: *mut u8, off: usize, v: u16) {
+    // SAFETY: as in `rd`.
+    unsafe { core::ptr::write_unaligned(p.add(off) as *mut u16, v) }
+}
+
+extern "C" fn usr1(_sig: i32, _info: *const u8, uc: *mut u8) {
+    // SAFETY: a kernel-built ucontext; single-threaded program.
+    unsafe {
+        match MODE {
+            Mode::NullCs => wr16(uc, SC_CS, 0),
+            Mode::LdtSs => wr16(uc, SC_SS, 0x47),
+            Mode::CodeSs => wr16(uc, SC_SS, 0x33),
+            Mode::NonCanonicalRip => wr(uc, SC_RIP, 0x8000_0000_0000_0000),
+            Mode::TopPageRip => wr(uc, SC_RIP, 0x7fff_ffff_f000),
+            // IOPL 3, NT, and IF cleared: none of it may reach user mode.
+            Mode::Flags => wr(
+                uc,
+                SC_EFLAGS,
+                (rd(uc, SC_EFLAGS) | 0x3000 | 0x4000) & !0x200,
+            ),
+        }
+    }
+}
+
+extern "C" fn segv(_sig: i32, _info: *const u8, uc: *mut u8) {
+    // SAFETY: a kernel-built ucontext; single-threaded program.
+    unsafe {
+        let (n, ..) = SEGV;
+        SEGV = (
+            n + 1,
+            rd(uc, SC_TRAPNO),
+            rd(uc, SC_ERR),
+            rd(uc, SC_CR2),
+            rd(uc, SC_RIP),
+        );
+        // Resume at the recovery point with a sane context.
+        wr(uc, SC_RIP, bad_frame_recover as *const () as u64);
+        wr(uc, SC_RSP, RECOVER_RSP);
+        wr16(uc, SC_CS, 0x33);
+        wr16(uc, SC_SS, 0x2b);
+        wr(uc, SC_EFLAGS, 0x202);
+    }
+}
+
+// kill(getpid(), SIGUSR1) with callee-saved registers preserved and RSP parked for the
+// SIGSEGV handler; returns RFLAGS as seen after the SIGUSR1 handler returned (or after the
+// recovery).
+core::arch::global_asm!(
+    ".globl bad_frame_run",
+    "bad_frame_run:",
+    "pushq %rbx",
+    "pushq %rbp",
+    "pushq %r12",
+    "pushq %r13",
+    "pushq %r14",
+    "pushq %r15",
+    "movq %rsp, {rsp}(%rip)",
+    "movl ${kill}, %eax",
+    "movq {pid}(%rip), %rdi",
+    "movl ${usr1}, %esi",
+    "syscall",
+    ".globl bad_frame_recover",
+    "bad_frame_recover:",
+    "movq {rsp}(%rip), %rsp",
+    "pushfq",
+    "popq %rax",
+    "popq %r15",
+    "popq %r14",
+    "popq %r13",
+    "popq %r12",
+    "popq %rbp",
+    "popq %rbx",
+    "ret",
+    "",
+    ".globl bad_frame_restorer",
+    "bad_frame_restorer:",
+    "movl ${sigreturn}, %eax",
+    "syscall",
+    "ud2",
+    rsp = sym RECOVER_RSP,
+    pid = sym PID,
+    kill = const NR_KILL,
+    usr1 = const SIGUSR1,
+    sigreturn = const NR_RT_SIGRETURN,
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    fn bad_frame_run() -> u64;
+    fn bad_frame_recover();
+    fn bad_frame_restorer();
+}
+
+fn install(sig: usize, handler: extern "C" fn(i32, *const u8, *mut u8)) -> isize {
+    let act: [u64; 4] = [
+        handler as *const () as u64,
+        SA_SIGINFO | SA_RESTORER | SA_NODEFER,
+        bad_frame_restorer as *const () as u64,
+        0,
+    ];
+    // SAFETY: rt_sigaction reads 32 bytes from `act`.
+    unsafe { sys::syscall4(NR_RT_SIGACTION, sig, act.as_ptr() as usize, 0, 8) }
+}
+
+/// Runs one hostile frame; returns (SIGSEGVs seen, trapno, err, cr2, rip, flags after).
+fn run(mode: Mode) -> (u32, u64, u64, u64, u64, u64) {
+    // SAFETY: single-threaded; statics are set before and read after the run.
+    unsafe {
+        MODE = mode;
+        let before = SEGV.0;
+        let flags = bad_frame_run();
+        let (n, trapno, err, cr2, rip) = SEGV;
+        (n - before, trapno, err, cr2, rip, flags)
+    }
+}
+
+fn main(_args: kentry_user::rt::Args) -> i32 {
+    let mut t = Ktap::new(7);
+    // SAFETY: set once before any signal.
+    unsafe { PID = sys::getpid() as u64 };
+    t.result(
+        install(SIGUSR1, usr1) == 0 && install(SIGSEGV, segv) == 0,
+        "handlers_installed",
+    );
+    let segv_cases = [
+        (Mode::NullCs, "null_cs_sigsegv", 13),
+        (Mode::LdtSs, "ldt_ss_sigsegv", 13),
+        (Mode::CodeSs, "code_ss_sigsegv", 13),
+        (Mode::NonCanonicalRip, "noncanonical_rip_sigsegv", 13),
+        (Mode::TopPageRip, "top_page_rip_sigsegv", 14),
+    ];
+    for (mode, name, trapno) in segv_cases {
+        // Many rounds: the kernel must survive every one of them the same way.
+        let mut ok = true;
+        for _ in 0..50 {
+            let (n, tr, err, cr2, rip, _) = run(mode);
+            if n != 1
+                || tr != trapno
+                || (mode == Mode::TopPageRip && (cr2 != 0x7fff_ffff_f000 || err & 0x14 != 0x14))
+            {
+                kentry_user::diag!(
+                    "{name}: {n} SIGSEGV, trapno {tr}, err {err:#x}, cr2 {cr2:#x}, rip {rip:#x}"
+                );
+                ok = false;
+                break;
+            }
+        }
+        t.result(ok, name);
+    }
+    let (n, .., flags) = run(Mode::Flags);
+    if n != 0 || flags & 0x7000 != 0 || flags & 0x200 == 0 {
+        kentry_user::diag!("flags after sigreturn {flags:#x}, {n} SIGSEGV");
+    }
+    t.result(
+        n == 0 && flags & 0x7000 == 0 && flags & 0x200 != 0,
+        "sigreturn_drops_iopl_nt_keeps_if",
+    );
+    t.finish()
+}
