@@ -25,39 +25,65 @@ pub struct ExTableEntry {
 unsafe extern "C" {
     static __ex_table_start: ExTableEntry;
     static __ex_table_end: ExTableEntry;
-    /// Copies rdx bytes from rsi to rdi with `rep movsb`; returns the bytes left uncopied.
+    /// Copies rdx bytes from rsi to rdi; returns the bytes left uncopied.
     fn kernel_copy_user_smap(dst: *mut u8, src: *const u8, len: usize) -> usize;
     fn kernel_copy_user_nosmap(dst: *mut u8, src: *const u8, len: usize) -> usize;
+}
+
+// The copy moves 8 bytes per iteration (`rep movsq`) and the tail byte-wise: a signal frame
+// plus its FXSAVE image is ~950 bytes, and `rep movsb` would iterate once per byte.
+macro_rules! copy_user_body {
+    ($open:literal, $close:literal, $l:literal) => {
+        concat!(
+            $open,
+            "\n",
+            "movq %rdx, %rcx\n",
+            "shrq $3, %rcx\n",
+            "andl $7, %edx\n",
+            $l,
+            "1: rep movsq\n",
+            "movl %edx, %ecx\n",
+            $l,
+            "2: rep movsb\n",
+            $close,
+            "\n",
+            "xorl %eax, %eax\n",
+            "ret\n",
+            // A fault in the quadword loop: rcx quadwords and the tail are left.
+            $l,
+            "3: leaq (%rdx,%rcx,8), %rax\n",
+            $close,
+            "\n",
+            "ret\n",
+            $l,
+            "4: movq %rcx, %rax\n",
+            $close,
+            "\n",
+            "ret\n",
+            ".pushsection .ex_table, \"a\"\n",
+            ".quad ",
+            $l,
+            "1, ",
+            $l,
+            "3\n",
+            ".quad ",
+            $l,
+            "2, ",
+            $l,
+            "4\n",
+            ".popsection\n",
+        )
+    };
 }
 
 core::arch::global_asm!(
     ".pushsection .text.uaccess, \"ax\"",
     ".globl kernel_copy_user_smap",
     "kernel_copy_user_smap:",
-    "stac",
-    "movq %rdx, %rcx",
-    "1: rep movsb",
-    "clac",
-    "xorl %eax, %eax",
-    "ret",
-    "2: clac",
-    "movq %rcx, %rax",
-    "ret",
-    ".pushsection .ex_table, \"a\"",
-    ".quad 1b, 2b",
-    ".popsection",
-    "",
+    copy_user_body!("stac", "clac", ".Lsmap"),
     ".globl kernel_copy_user_nosmap",
     "kernel_copy_user_nosmap:",
-    "movq %rdx, %rcx",
-    "3: rep movsb",
-    "xorl %eax, %eax",
-    "ret",
-    "4: movq %rcx, %rax",
-    "ret",
-    ".pushsection .ex_table, \"a\"",
-    ".quad 3b, 4b",
-    ".popsection",
+    copy_user_body!("", "", ".Lnosmap"),
     ".popsection",
     options(att_syntax)
 );

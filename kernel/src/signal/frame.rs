@@ -129,7 +129,7 @@ pub fn setup_rt_frame(
     put(&mut f, SIGINFO + 24, info.extra);
     copy_to_user(frame, &f)?;
 
-    FpuState::initial().restore();
+    crate::task::fpu::INITIAL.restore();
     regs.rip = act.handler;
     regs.rsp = frame;
     regs.rdi = sig as u64;
@@ -189,18 +189,16 @@ pub fn rt_sigreturn(regs: &mut Regs) -> i64 {
     let fpstate = g(23);
     if fpstate == 0 {
         inner.fpu = FpuState::initial();
+    } else if copy_from_user(&mut inner.fpu.0, fpstate).is_err() {
+        inner.fpu = FpuState::initial();
+        inner.fpu.restore();
+        return bad_frame(regs);
     } else {
-        let mut fx = FpuState::initial();
-        if copy_from_user(&mut fx.0, fpstate).is_err() {
-            inner.fpu = FpuState::initial();
-            inner.fpu.restore();
-            return bad_frame(regs);
-        }
         // Reserved MXCSR bits would make FXRSTOR #GP in the kernel: clear them.
-        let mxcsr = u32::from_ne_bytes(fx.0[24..28].try_into().unwrap()) & 0xffff;
-        fx.0[24..28].copy_from_slice(&mxcsr.to_ne_bytes());
-        fx.0[28..32].copy_from_slice(&0xffffu32.to_ne_bytes());
-        inner.fpu = fx;
+        let fx = &mut inner.fpu.0;
+        let mxcsr = u32::from_ne_bytes(fx[24..28].try_into().unwrap()) & 0xffff;
+        fx[24..28].copy_from_slice(&mxcsr.to_ne_bytes());
+        fx[28..32].copy_from_slice(&0xffffu32.to_ne_bytes());
     }
     inner.fpu.restore();
 

@@ -22,7 +22,11 @@
 //!   Natively on Linux, host interrupts, preemption and VM exits all show up as gaps: that
 //!   figure is only indicative.
 //!
-//! Syscalls: getpid, 1000 (invalid), write, exit_group.
+//! - `int3-signal`: `int3` → SIGTRAP handler (empty) → `rt_sigreturn`, back after the `int3`.
+//!   Same batch method as the syscall paths, [`N_SIGNAL`] round trips per batch; the empty loop
+//!   has a `nop` in place of the `int3`.
+//!
+//! Syscalls: getpid, 1000 (invalid), rt_sigaction, rt_sigreturn, write, exit_group.
 
 #![no_std]
 #![no_main]
@@ -231,10 +235,87 @@ fn bench_irq_user() {
     );
 }
 
+/// Round trips per batch of the signal path (each costs thousands of instructions).
+const N_SIGNAL: u64 = 2_000;
+
+extern "C" fn empty_handler(_sig: i32, _info: *const u8, _uc: *mut u8) {}
+
+core::arch::global_asm!(
+    ".globl bench_sigreturn_restorer",
+    "bench_sigreturn_restorer:",
+    "mov eax, 15",
+    "syscall",
+    "ud2",
+);
+
+unsafe extern "C" {
+    fn bench_sigreturn_restorer();
+}
+
+/// Ticks for `n` iterations of `int3` (with a SIGTRAP handler installed) or of `nop`.
+#[inline(never)]
+fn time_int3(n: u64, trap: bool) -> u64 {
+    let ticks: u64;
+    // SAFETY: each `int3` enters the SIGTRAP handler, which returns through rt_sigreturn with
+    // every register restored; only RAX/RDX (rdtsc) and the counter change.
+    unsafe {
+        if trap {
+            asm!(
+                "lfence", "rdtsc", "shl rdx, 32", "or rax, rdx", "mov {t0}, rax",
+                "2:", "int3", "dec {n}", "jnz 2b",
+                "lfence", "rdtsc", "shl rdx, 32", "or rax, rdx", "sub rax, {t0}",
+                n = inout(reg) n => _, t0 = out(reg) _, out("rax") ticks, out("rdx") _,
+            );
+        } else {
+            asm!(
+                "lfence", "rdtsc", "shl rdx, 32", "or rax, rdx", "mov {t0}, rax",
+                "2:", "nop", "dec {n}", "jnz 2b",
+                "lfence", "rdtsc", "shl rdx, 32", "or rax, rdx", "sub rax, {t0}",
+                n = inout(reg) n => _, t0 = out(reg) _, out("rax") ticks, out("rdx") _,
+            );
+        }
+    }
+    ticks
+}
+
+fn bench_int3_signal() {
+    const SA_SIGINFO: u64 = 4;
+    const SA_RESTORER: u64 = 0x0400_0000;
+    let act: [u64; 4] = [
+        empty_handler as *const () as u64,
+        SA_SIGINFO | SA_RESTORER,
+        bench_sigreturn_restorer as *const () as u64,
+        0,
+    ];
+    // SAFETY: rt_sigaction(SIGTRAP) reads 32 bytes from `act`.
+    let r = unsafe { kentry_user::sys::syscall4(13, 5, act.as_ptr() as usize, 0, 8) };
+    if r != 0 {
+        println!("# int3-signal: rt_sigaction failed ({r})");
+        return;
+    }
+    time_int3(N_SIGNAL / 10, true);
+    let mut empty = [0u64; BATCHES];
+    for e in empty.iter_mut() {
+        *e = time_int3(N_SIGNAL, false);
+    }
+    empty.sort_unstable();
+    let empty = empty[BATCHES / 2];
+    let mut per = [0u64; BATCHES];
+    for p in per.iter_mut() {
+        *p = (time_int3(N_SIGNAL, true).saturating_sub(empty) + N_SIGNAL / 2) / N_SIGNAL;
+    }
+    per.sort_unstable();
+    let (median, min, max) = stats(&per);
+    println!(
+        "bench int3-signal median={median} min={min} max={max} iters={N_SIGNAL} batches={BATCHES}"
+    );
+}
+
 fn main(_args: kentry_user::rt::Args) -> i32 {
     println!("# kentry bench: {BATCHES} batches of {N} round trips, ticks per round trip");
     bench_syscall("getpid", nr::GETPID as u64);
     bench_syscall("enosys", ENOSYS_NR);
     bench_irq_user();
+    bench_int3_signal();
     0
 }
