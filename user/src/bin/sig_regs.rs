@@ -58,7 +58,15 @@ struct Seen {
     err: u64,
 }
 
-static mut SEEN: Seen = Seen { count: 0, signo: 0, code: 0, addr: 0, rip: 0, trapno: 0, err: 0 };
+static mut SEEN: Seen = Seen {
+    count: 0,
+    signo: 0,
+    code: 0,
+    addr: 0,
+    rip: 0,
+    trapno: 0,
+    err: 0,
+};
 /// Bytes the handler adds to the saved RIP (to step over the faulting instruction).
 static mut SKIP: u64 = 0;
 
@@ -150,8 +158,8 @@ core::arch::global_asm!(
     g = sym GOT,
     s = sym SAVED_RSP,
     f = sym FLAGS_AFTER,
-    
-    
+
+
     options(att_syntax)
 );
 
@@ -212,8 +220,8 @@ core::arch::global_asm!(
     g = sym GOT,
     s = sym SAVED_RSP,
     f = sym FLAGS_AFTER,
-    
-    
+
+
     options(att_syntax)
 );
 
@@ -274,8 +282,8 @@ core::arch::global_asm!(
     g = sym GOT,
     s = sym SAVED_RSP,
     f = sym FLAGS_AFTER,
-    
-    
+
+
     options(att_syntax)
 );
 
@@ -337,7 +345,7 @@ core::arch::global_asm!(
     s = sym SAVED_RSP,
     f = sym FLAGS_AFTER,
     z = sym ZERO,
-    
+
     options(att_syntax)
 );
 
@@ -398,8 +406,8 @@ core::arch::global_asm!(
     g = sym GOT,
     s = sym SAVED_RSP,
     f = sym FLAGS_AFTER,
-    
-    
+
+
     options(att_syntax)
 );
 
@@ -460,8 +468,8 @@ core::arch::global_asm!(
     g = sym GOT,
     s = sym SAVED_RSP,
     f = sym FLAGS_AFTER,
-    
-    
+
+
     options(att_syntax)
 );
 
@@ -522,8 +530,8 @@ core::arch::global_asm!(
     g = sym GOT,
     s = sym SAVED_RSP,
     f = sym FLAGS_AFTER,
-    
-    
+
+
     options(att_syntax)
 );
 
@@ -584,8 +592,8 @@ core::arch::global_asm!(
     g = sym GOT,
     s = sym SAVED_RSP,
     f = sym FLAGS_AFTER,
-    
-    
+
+
     options(att_syntax)
 );
 
@@ -646,7 +654,7 @@ core::arch::global_asm!(
     g = sym GOT,
     s = sym SAVED_RSP,
     f = sym FLAGS_AFTER,
-    
+
     m = sym AC_BUF,
     options(att_syntax)
 );
@@ -715,7 +723,9 @@ fn run(t: &mut Ktap, c: &Case, round: u64) -> Option<bool> {
     unsafe {
         let pats = core::ptr::addr_of_mut!(PATTERNS);
         for (i, p) in (*pats).iter_mut().enumerate() {
-            *p = 0x1111_1111_1111_1111u64.wrapping_mul(i as u64 + 1) ^ (round << 56) ^ 0x0000_5a5a_0000_0000;
+            *p = 0x1111_1111_1111_1111u64.wrapping_mul(i as u64 + 1)
+                ^ (round << 56)
+                ^ 0x0000_5a5a_0000_0000;
         }
         SKIP = c.skip;
         let before = SEEN.count;
@@ -729,7 +739,9 @@ fn run(t: &mut Ktap, c: &Case, round: u64) -> Option<bool> {
             kentry_user::diag!("{}: signal {} (want {})", c.name, seen.signo, c.signo);
             ok = false;
         }
-        if let Some(code) = c.code && seen.code != code {
+        if let Some(code) = c.code
+            && seen.code != code
+        {
             kentry_user::diag!("{}: si_code {:#x} (want {:#x})", c.name, seen.code, code);
             ok = false;
         }
@@ -744,29 +756,51 @@ fn run(t: &mut Ktap, c: &Case, round: u64) -> Option<bool> {
             kentry_user::diag!("{}: trapno {} (want {})", c.name, seen.trapno, c.trapno);
             ok = false;
         }
-        if let Some(err) = c.err && seen.err != err {
+        if let Some(err) = c.err
+            && seen.err != err
+        {
             kentry_user::diag!("{}: err {:#x} (want {:#x})", c.name, seen.err, err);
             ok = false;
         }
         if c.rip_delta != u64::MAX && seen.rip != c.fault_at + c.rip_delta {
-            kentry_user::diag!("{}: frame rip {:#x} (want {:#x})", c.name, seen.rip, c.fault_at + c.rip_delta);
+            kentry_user::diag!(
+                "{}: frame rip {:#x} (want {:#x})",
+                c.name,
+                seen.rip,
+                c.fault_at + c.rip_delta
+            );
             ok = false;
         }
         let got = *core::ptr::addr_of!(GOT);
         for i in 0..15 {
             if got[i] != (*pats)[i] {
-                kentry_user::diag!("{}: {} = {:#x} after the handler (want {:#x})", c.name, REG_NAMES[i], got[i], (*pats)[i]);
+                kentry_user::diag!(
+                    "{}: {} = {:#x} after the handler (want {:#x})",
+                    c.name,
+                    REG_NAMES[i],
+                    got[i],
+                    (*pats)[i]
+                );
                 ok = false;
             }
         }
         let saved_rsp = SAVED_RSP;
         let flags_after = FLAGS_AFTER;
         if got[15] != saved_rsp {
-            kentry_user::diag!("{}: rsp {:#x} after the handler (want {:#x})", c.name, got[15], saved_rsp);
+            kentry_user::diag!(
+                "{}: rsp {:#x} after the handler (want {:#x})",
+                c.name,
+                got[15],
+                saved_rsp
+            );
             ok = false;
         }
         if flags_after & 0x500 != 0 {
-            kentry_user::diag!("{}: TF/DF still set after the handler: {:#x}", c.name, flags_after);
+            kentry_user::diag!(
+                "{}: TF/DF still set after the handler: {:#x}",
+                c.name,
+                flags_after
+            );
             ok = false;
         }
         let _ = t;
@@ -790,19 +824,118 @@ fn main(_args: kentry_user::rt::Args) -> i32 {
         ]
     };
     let cases = [
-        Case { name: "ud_sigill", run: sig_case_ud2, fault_at: at[0], skip: 2, signo: SIGILL, code: Some(2), addr: Some(None), trapno: 6, err: Some(0), rip_delta: 0 },
-        Case { name: "bp_sigtrap", run: sig_case_int3, fault_at: at[1], skip: 0, signo: SIGTRAP, code: Some(SI_KERNEL), addr: Some(Some(0)), trapno: 3, err: Some(0), rip_delta: 1 },
-        Case { name: "gp_hlt_sigsegv", run: sig_case_hlt, fault_at: at[2], skip: 1, signo: SIGSEGV, code: Some(SI_KERNEL), addr: Some(Some(0)), trapno: 13, err: Some(0), rip_delta: 0 },
-        Case { name: "de_sigfpe", run: sig_case_div0, fault_at: at[3], skip: 7, signo: SIGFPE, code: Some(1), addr: Some(None), trapno: 0, err: Some(0), rip_delta: 0 },
-        Case { name: "pf_write_null_sigsegv", run: sig_case_pf_write, fault_at: at[4], skip: 8, signo: SIGSEGV, code: Some(1), addr: Some(Some(0)), trapno: 14, err: Some(6), rip_delta: 0 },
+        Case {
+            name: "ud_sigill",
+            run: sig_case_ud2,
+            fault_at: at[0],
+            skip: 2,
+            signo: SIGILL,
+            code: Some(2),
+            addr: Some(None),
+            trapno: 6,
+            err: Some(0),
+            rip_delta: 0,
+        },
+        Case {
+            name: "bp_sigtrap",
+            run: sig_case_int3,
+            fault_at: at[1],
+            skip: 0,
+            signo: SIGTRAP,
+            code: Some(SI_KERNEL),
+            addr: Some(Some(0)),
+            trapno: 3,
+            err: Some(0),
+            rip_delta: 1,
+        },
+        Case {
+            name: "gp_hlt_sigsegv",
+            run: sig_case_hlt,
+            fault_at: at[2],
+            skip: 1,
+            signo: SIGSEGV,
+            code: Some(SI_KERNEL),
+            addr: Some(Some(0)),
+            trapno: 13,
+            err: Some(0),
+            rip_delta: 0,
+        },
+        Case {
+            name: "de_sigfpe",
+            run: sig_case_div0,
+            fault_at: at[3],
+            skip: 7,
+            signo: SIGFPE,
+            code: Some(1),
+            addr: Some(None),
+            trapno: 0,
+            err: Some(0),
+            rip_delta: 0,
+        },
+        Case {
+            name: "pf_write_null_sigsegv",
+            run: sig_case_pf_write,
+            fault_at: at[4],
+            skip: 8,
+            signo: SIGSEGV,
+            code: Some(1),
+            addr: Some(Some(0)),
+            trapno: 14,
+            err: Some(6),
+            rip_delta: 0,
+        },
         // QEMU TCG reports a wrong #GP error code for `int n` through a DPL-0 gate: err is
         // not compared.
-        Case { name: "gp_int81_sigsegv", run: sig_case_int81, fault_at: at[5], skip: 2, signo: SIGSEGV, code: Some(SI_KERNEL), addr: Some(Some(0)), trapno: 13, err: None, rip_delta: 0 },
-        Case { name: "of_int4_sigsegv", run: sig_case_int4, fault_at: at[6], skip: 0, signo: SIGSEGV, code: Some(SI_KERNEL), addr: Some(Some(0)), trapno: 4, err: Some(0), rip_delta: 2 },
+        Case {
+            name: "gp_int81_sigsegv",
+            run: sig_case_int81,
+            fault_at: at[5],
+            skip: 2,
+            signo: SIGSEGV,
+            code: Some(SI_KERNEL),
+            addr: Some(Some(0)),
+            trapno: 13,
+            err: None,
+            rip_delta: 0,
+        },
+        Case {
+            name: "of_int4_sigsegv",
+            run: sig_case_int4,
+            fault_at: at[6],
+            skip: 0,
+            signo: SIGSEGV,
+            code: Some(SI_KERNEL),
+            addr: Some(Some(0)),
+            trapno: 4,
+            err: Some(0),
+            rip_delta: 2,
+        },
         // pushfq; orq $0x100,(%rsp); popfq; nop — the trap comes after the nop (11 bytes in).
-        Case { name: "db_tf_sigtrap", run: sig_case_tf, fault_at: at[7], skip: 0, signo: SIGTRAP, code: Some(2), addr: None, trapno: 1, err: Some(0), rip_delta: 11 },
+        Case {
+            name: "db_tf_sigtrap",
+            run: sig_case_tf,
+            fault_at: at[7],
+            skip: 0,
+            signo: SIGTRAP,
+            code: Some(2),
+            addr: None,
+            trapno: 1,
+            err: Some(0),
+            rip_delta: 11,
+        },
         // pushfq; orq $0x40000,(%rsp); popfq (10 bytes), then the misaligned 6-byte load.
-        Case { name: "ac_sigbus", run: sig_case_ac, fault_at: at[8] + 10, skip: 6, signo: SIGBUS, code: Some(1), addr: Some(Some(0)), trapno: 17, err: Some(0), rip_delta: 0 },
+        Case {
+            name: "ac_sigbus",
+            run: sig_case_ac,
+            fault_at: at[8] + 10,
+            skip: 6,
+            signo: SIGBUS,
+            code: Some(1),
+            addr: Some(Some(0)),
+            trapno: 17,
+            err: Some(0),
+            rip_delta: 0,
+        },
     ];
     let mut t = Ktap::new(cases.len() as u32 + 1);
     let mut installed = true;
@@ -826,7 +959,10 @@ fn main(_args: kentry_user::rt::Args) -> i32 {
             Some(ok) => {
                 t.result(ok, c.name);
             }
-            None => t.skip(c.name, "no exception was raised (QEMU TCG does not emulate #AC)"),
+            None => t.skip(
+                c.name,
+                "no exception was raised (QEMU TCG does not emulate #AC)",
+            ),
         }
     }
     t.finish()
