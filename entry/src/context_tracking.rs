@@ -16,6 +16,12 @@
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+/// Context tracking on (for `nohz_full` CPUs, and in test kernels for the entry assertions).
+/// Off, the entry and exit paths skip the state updates and checks at the cost of one NOP
+/// each. Change it only while no CPU runs user code (at boot, or between programs): the state
+/// word must say "kernel" at the moment it starts being maintained.
+pub static CONTEXT_TRACKING: crate::static_key::StaticKey = crate::static_key::StaticKey::new();
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
 pub enum CtState {

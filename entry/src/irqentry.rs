@@ -51,7 +51,9 @@ mod imp {
     #[inline(always)]
     pub fn enter_from_user_mode<H: Host>(regs: &Regs, vector: Option<u8>) {
         check_gs_base();
-        if let Err(word) = crate::percpu::this_cpu_ops::ct_exit_user_checked() {
+        if crate::static_branch!(crate::context_tracking::CONTEXT_TRACKING)
+            && let Err(word) = crate::percpu::this_cpu_ops::ct_exit_user_checked()
+        {
             user_entry_violation::<H>(regs, vector.map_or(u32::MAX, u32::from), word)
         }
     }
@@ -106,7 +108,9 @@ mod imp {
         if crate::percpu::this_cpu_ops::task_work() != 0 {
             exit_work_slow::<H>(regs);
         }
-        if test_hooks::enabled(Check::CtUserState) {
+        if crate::static_branch!(crate::context_tracking::CONTEXT_TRACKING)
+            && test_hooks::enabled(Check::CtUserState)
+        {
             crate::percpu::this_cpu_ops::ct_enter_user();
         }
     }
@@ -132,6 +136,9 @@ mod imp {
             return IrqEntryState(EntryContext::FromUser);
         }
         check_gs_base();
+        if !crate::static_branch!(crate::context_tracking::CONTEXT_TRACKING) {
+            return IrqEntryState(EntryContext::FromKernel);
+        }
         match cpu.context_tracking.classify_entry(false) {
             Ok(ctx) => IrqEntryState(ctx),
             Err(v) => H::context_violation(regs, Some(vector), v),

@@ -20,6 +20,7 @@ pub mod idt;
 pub mod irqentry;
 pub mod msr;
 pub mod percpu;
+pub mod static_key;
 pub mod syscall;
 pub mod sysret;
 pub mod test_hooks;

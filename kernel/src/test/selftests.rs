@@ -41,6 +41,7 @@ pub static ALL: &[SelfTest] = &[
     t("percpu_gs_base", percpu_gs_base),
     t("idt_gates", idt_gates),
     t("gdt_layout", gdt_layout),
+    t("static_keys", static_keys),
     t("irq_from_kernel", irq_from_kernel),
     t("kernel_pf_fixup", kernel_pf_fixup),
     t("nmi_self_ipi", nmi_self_ipi),
@@ -285,6 +286,53 @@ unsafe extern "C" {
     fn kernel_register_loop(iterations: u64, patterns: *const [u64; 14]) -> u64;
 }
 
+static TEST_KEY: kentry::static_key::StaticKey = kentry::static_key::StaticKey::new();
+
+#[inline(never)]
+fn test_key_branch() -> bool {
+    kentry::static_branch!(TEST_KEY)
+}
+
+/// A static key flips its branch by rewriting the site (a NOP ↔ a jump), and context tracking
+/// (on in test kernels) has its sites patched to jumps.
+fn static_keys(_: &Ctx) -> Outcome {
+    check!(!test_key_branch(), "a fresh key's branch is taken");
+    let site = TEST_KEY.sites().next().map(|e| e.site);
+    let Some(site) = site else {
+        return Outcome::Fail("the test key has no site in the jump table".into());
+    };
+    // SAFETY: reading 5 bytes of kernel text.
+    let bytes = || unsafe { core::ptr::read(site as *const [u8; 5]) };
+    check!(
+        bytes() == kentry::static_key::NOP5,
+        "disabled site is not the 5-byte NOP"
+    );
+    let n = TEST_KEY.enable();
+    check!(n == 1, "enable patched {n} sites");
+    check!(
+        bytes()[0] == 0xe9 && test_key_branch(),
+        "enabled key: no jump at the site"
+    );
+    TEST_KEY.disable();
+    check!(
+        bytes() == kentry::static_key::NOP5 && !test_key_branch(),
+        "disable did not restore the NOP"
+    );
+    let ct = &kentry::context_tracking::CONTEXT_TRACKING;
+    check!(ct.is_enabled(), "context tracking is off in a test kernel");
+    let ct_sites: alloc::vec::Vec<u64> = ct.sites().map(|e| e.site).collect();
+    check!(
+        !ct_sites.is_empty(),
+        "context tracking has no static-branch sites"
+    );
+    for s in ct_sites {
+        // SAFETY: reading one byte of kernel text.
+        let b = unsafe { *(s as *const u8) };
+        check!(b == 0xe9, "context-tracking site {s:#x} is not a jump");
+    }
+    Outcome::Pass
+}
+
 /// The GDT in Linux's layout, TR at the TSS, LDTR's selector null. (The LDTR's hidden base
 /// and limit cannot be read back; that LDT selectors #GP instead of reading linear address 0
 /// is proven from ring 3 by sigreturn_bad's ldt_ss case.)
@@ -500,6 +548,19 @@ fn kernel_pf_fixup(_: &Ctx) -> Outcome {
         faults_after == 2,
         "the range check let a kernel address fault"
     );
+    // And the fixup path returns every register as it was.
+    let patterns: [u64; 14] =
+        core::array::from_fn(|i| 0x0123_4567_89ab_cdefu64.rotate_left(i as u32 * 5));
+    let before = c.exceptions_from_kernel.load(Ordering::Relaxed);
+    // SAFETY: a self-contained SysV function; its only memory access outside its frame is the
+    // covered load from user address 0x1000, which faults and is fixed up.
+    let r = unsafe { kernel_fixup_register_check(&patterns) };
+    let faults = c.exceptions_from_kernel.load(Ordering::Relaxed) - before;
+    check!(
+        r != 2 && faults == 1,
+        "the covered load did not fault (r={r}, faults={faults})"
+    );
+    check!(r == 0, "a register changed across a fixed-up kernel #PF");
     Outcome::Pass
 }
 

@@ -6,6 +6,8 @@
 //!
 //! - `getpid`: SYSCALL getpid (39), SYSRET back.
 //! - `enosys`: SYSCALL with an invalid number (1000).
+//! - `getpid-ct` (with the argument `ct`; the kernel's bench mode runs it with context tracking
+//!   switched on, as on a `nohz_full` CPU): getpid again.
 //!
 //!   Method: a warm-up batch, then [`BATCHES`] batches of [`N`] round trips, each batch timed with
 //!   `lfence; rdtsc`. The same loop without the `syscall` instruction, timed the same way, gives
@@ -311,7 +313,12 @@ fn bench_int3_signal() {
     );
 }
 
-fn main(_args: kentry_user::rt::Args) -> i32 {
+fn main(args: kentry_user::rt::Args) -> i32 {
+    if args.get(1) == Some(b"ct".as_slice()) {
+        // Run by the kernel once more with context tracking switched on.
+        bench_syscall("getpid-ct", nr::GETPID as u64);
+        return 0;
+    }
     println!("# kentry bench: {BATCHES} batches of {N} round trips, ticks per round trip");
     bench_syscall("getpid", nr::GETPID as u64);
     bench_syscall("enosys", ENOSYS_NR);
