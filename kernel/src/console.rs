@@ -133,8 +133,6 @@ static STDIN_POS: Mutex<usize> = Mutex::new(0);
 
 /// Reads the program's stdin into `buf`; returns the number of bytes read, 0 at end of file.
 /// The file layer calls this for reads of fd 0. It never blocks: all of stdin is in memory.
-// Until sys_read serves fd 0 through this function nothing calls it.
-#[allow(dead_code)]
 pub fn stdin_read(buf: &mut [u8]) -> usize {
     let data = *STDIN.call_once(|| {
         crate::INITRD

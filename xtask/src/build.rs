@@ -1,9 +1,11 @@
 //! `cargo xtask build`: the kernel and user-program builds of harness.md, `boot/kernel.sym` and
 //! the initrd.
 
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 
@@ -63,12 +65,36 @@ pub fn cross_cargo(
     cmd
 }
 
-/// Runs a command with inherited output; fails with `what` if it fails.
+/// Quiet builds: no progress messages, and the tools' output only when they fail.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Makes the builds quiet (`cargo xtask run`, whose stdout and stderr belong to the guest
+/// program) or chatty (the default).
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// Runs a command, its output on stderr (quiet: collected, and shown only if it fails);
+/// fails with `what` if it fails.
 pub fn run_checked(cmd: &mut Command, what: &str) -> Result<()> {
+    let program = cmd.get_program().to_owned();
+    let start = || format!("{what}: cannot start {program:?}");
+    if quiet() {
+        let out = cmd.output().with_context(start)?;
+        if !out.status.success() {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(&out.stdout);
+            let _ = err.write_all(&out.stderr);
+            bail!("{what} failed ({})", out.status);
+        }
+        return Ok(());
+    }
     eprintln!("xtask: {what}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("{what}: cannot start {:?}", cmd.get_program()))?;
+    let status = cmd.stdout(std::io::stderr()).status().with_context(start)?;
     if !status.success() {
         bail!("{what} failed ({status})");
     }
@@ -163,17 +189,19 @@ pub fn initrd(
     let bytes = w.finish()?;
     let out = ws.initrd(flavor);
     write_file(&out, &bytes)?;
-    eprintln!(
-        "xtask: wrote {} ({} programs, {} kernel symbols, {} KiB)",
-        workspace::shown(&out, &ws.root),
-        programs.len(),
-        syms.len(),
-        bytes.len().div_ceil(1024)
-    );
+    if !quiet() {
+        eprintln!(
+            "xtask: wrote {} ({} programs, {} kernel symbols, {} KiB)",
+            workspace::shown(&out, &ws.root),
+            programs.len(),
+            syms.len(),
+            bytes.len().div_ceil(1024)
+        );
+    }
     Ok(out)
 }
 
-fn write_file(path: &Path, data: &[u8]) -> Result<()> {
+pub fn write_file(path: &Path, data: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }

@@ -31,8 +31,6 @@ pub const KIND_EXIT: u8 = 0x80;
 pub const KIND_ERROR: u8 = 0x81;
 /// Bytes of a frame header.
 pub const HEADER_LEN: usize = 4;
-/// The largest payload (the length is 16 bits).
-pub const MAX_PAYLOAD: usize = u16::MAX as usize;
 
 /// How the program ended, from an exit frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +64,10 @@ pub enum Piece<'a> {
     /// Kernel log text (not split into lines).
     Log(&'a [u8]),
     /// Bytes the program wrote to `fd`; a frame's payload may come in several pieces.
-    Output { fd: u8, bytes: &'a [u8] },
+    Output {
+        fd: u8,
+        bytes: &'a [u8],
+    },
     Control(Control),
     /// A frame the reader does not understand (its payload is skipped).
     Bad(String),
@@ -132,7 +133,10 @@ impl Demux {
                         let [kind, lo, hi] = *got;
                         let len = usize::from(u16::from_le_bytes([lo, hi]));
                         self.state = if kind < KIND_EXIT {
-                            State::Output { fd: kind, left: len }
+                            State::Output {
+                                fd: kind,
+                                left: len,
+                            }
                         } else {
                             self.control.clear();
                             State::Control { kind, left: len }
@@ -226,7 +230,7 @@ fn parse_control(kind: u8, payload: &[u8]) -> Result<Control, String> {
 /// Encodes one frame (the kernel's side, for tests).
 #[cfg(test)]
 pub fn encode(kind: u8, payload: &[u8]) -> Vec<u8> {
-    assert!(payload.len() <= MAX_PAYLOAD);
+    assert!(payload.len() <= (u16::MAX as usize));
     let mut v = vec![MARKER, kind];
     v.extend_from_slice(&(payload.len() as u16).to_le_bytes());
     v.extend_from_slice(payload);
@@ -390,7 +394,7 @@ mod tests {
 
     #[test]
     fn largest_frame() {
-        let big = vec![b'x'; MAX_PAYLOAD];
+        let big = vec![b'x'; u16::MAX as usize];
         let mut s = encode(1, &big);
         s.extend_from_slice(b"log\n");
         let (o, end) = demux(&[&s[..1000], &s[1000..]]);

@@ -175,7 +175,9 @@ pub fn run(entry: &Entry, bin_dir: &Path, cwd: &Path, timeout: Duration) -> Resu
     })
 }
 
-fn kill_group(pgid: u32) {
+/// Kills the process group `pgid` (a program started with `process_group(0)`, and whatever
+/// it started).
+pub fn kill_group(pgid: u32) {
     let Ok(pgid) = i32::try_from(pgid) else {
         return;
     };

@@ -37,7 +37,7 @@ pub fn ensure_qemu() -> Result<PathBuf> {
              (e.g. `sudo apt-get install -y {QEMU_PACKAGE}`) and try again"
         );
     }
-    println!("xtask: installing QEMU (apt-get install {QEMU_PACKAGE})");
+    eprintln!("xtask: installing QEMU (apt-get install {QEMU_PACKAGE})");
     run_tool(Command::new("apt-get").arg("update"), "apt-get update")?;
     run_tool(
         Command::new("apt-get")
@@ -70,7 +70,7 @@ pub fn ensure_toolchain(ws: &Workspace) -> Result<()> {
                 sysroot.display()
             );
         };
-        println!("xtask: adding the Rust target {TARGET} (rustup target add {TARGET})");
+        eprintln!("xtask: adding the Rust target {TARGET} (rustup target add {TARGET})");
         run_tool(
             Command::new(rustup)
                 .args(["target", "add", TARGET])
@@ -86,7 +86,7 @@ pub fn ensure_toolchain(ws: &Workspace) -> Result<()> {
                 sysroot.display()
             );
         };
-        println!("xtask: adding the rust-src component (rustup component add rust-src)");
+        eprintln!("xtask: adding the rust-src component (rustup component add rust-src)");
         run_tool(
             Command::new(rustup)
                 .args(["component", "add", "rust-src"])
@@ -124,7 +124,11 @@ fn sysroot(ws: &Workspace) -> Result<PathBuf> {
 }
 
 fn run_tool(cmd: &mut Command, what: &str) -> Result<()> {
-    let status = cmd.status().with_context(|| format!("cannot run {what}"))?;
+    // Tool chatter goes to stderr: `cargo xtask run` keeps stdout for the guest program.
+    let status = cmd
+        .stdout(std::io::stderr())
+        .status()
+        .with_context(|| format!("cannot run {what}"))?;
     if !status.success() {
         bail!("{what} failed ({status})");
     }

@@ -5,6 +5,7 @@ mod bench;
 mod boots;
 mod build;
 mod cpio;
+mod frames;
 mod host_run;
 mod install;
 mod ktap;
@@ -13,6 +14,7 @@ mod manifest;
 mod qemu;
 mod qmp;
 mod run;
+mod runner_check;
 mod symbols;
 mod test;
 mod unit;
@@ -36,7 +38,8 @@ struct Cli {
 enum Cmd {
     /// Build the kernel and the user programs and pack target/initrd.cpio.
     Build,
-    /// Boot the kernel in run mode (kentry.mode=run) with the serial console on stdout.
+    /// Run a static x86-64 Linux program on kentry as PID 1, like a shell: its stdin, stdout,
+    /// stderr and exit status are xtask's (`-- PROGRAM [ARGS…]`; without one, the demo).
     Run(run::RunArgs),
     /// Run every test: host unit tests, the test kernel, the boot tests, the host cross-check.
     Test(test::TestArgs),
@@ -108,6 +111,17 @@ mod tests {
         };
         assert!(args.gdb);
         assert_eq!(args.program, vec!["echo", "-n", "x"]);
+        let cli = Cli::try_parse_from([
+            "xtask", "run", "--file", "a:/b", "--file", "c", "--log", "--", "p", "--file",
+        ])
+        .unwrap();
+        let Cmd::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert!(args.log);
+        assert_eq!(args.files, vec!["a:/b", "c"]);
+        // Everything after `--` is the program's, options included.
+        assert_eq!(args.program, vec!["p", "--file"]);
         let cli = Cli::try_parse_from(["xtask", "test", "--only", "sigsegv"]).unwrap();
         let Cmd::Test(args) = cli.command else {
             panic!("not test")

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 
+use crate::frames::{Control, Demux, OutputSink, Piece};
 use crate::qmp::{self, HostRequest, Qmp};
 
 /// The QEMU machine type.
@@ -72,9 +73,13 @@ pub struct Boot {
     pub gdb: bool,
     /// `None`: wait for ever.
     pub timeout: Option<Duration>,
-    /// Copy the serial output to stdout as it arrives.
+    /// Copy the serial output to stdout as it arrives. In a framed boot ([`run_framed`]):
+    /// copy the kernel log lines to stderr, each prefixed with [`LOG_PREFIX`].
     pub echo: bool,
 }
+
+/// The prefix of kernel log lines copied to stderr during a framed boot.
+pub const LOG_PREFIX: &str = "kernel| ";
 
 impl Boot {
     pub fn new(kernel: &Path, initrd: &Path, cmdline: &[&str]) -> Self {
@@ -191,6 +196,8 @@ pub struct BootLog {
     pub elapsed: Duration,
     /// What xtask did for host requests, and what went wrong.
     pub events: Vec<String>,
+    /// The control frames of a framed boot, in order.
+    pub controls: Vec<Control>,
 }
 
 impl BootLog {
@@ -292,25 +299,58 @@ pub fn classify(exit: Exit, power_off: Option<u32>, stderr: &str) -> KernelExit 
 
 enum Event {
     Line(String),
+    Control(Control),
+    /// A framing problem, for the boot's events.
+    FrameError(String),
     Eof,
+}
+
+/// How the serial stream is read.
+enum Reader {
+    /// Plain text lines, optionally echoed raw to stdout.
+    Lines { echo: bool },
+    /// Run-mode frames around the kernel log (frames.rs): program output to the sink, log lines
+    /// optionally echoed to stderr.
+    Framed {
+        echo_log: bool,
+        sink: Box<dyn OutputSink>,
+    },
 }
 
 static SOCKET_SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// Boots QEMU, reads the serial port live until QEMU exits or the timeout passes.
 pub fn run(qemu: &Path, boot: &Boot) -> Result<BootLog> {
+    run_reader(qemu, boot, Reader::Lines { echo: boot.echo })
+}
+
+/// Boots a run-mode kernel that frames program output (`kentry.console=frames`): the program's
+/// output goes to `sink` as it arrives, the kernel log becomes the boot's lines, and the control
+/// frames its `controls`.
+pub fn run_framed(qemu: &Path, boot: &Boot, sink: Box<dyn OutputSink>) -> Result<BootLog> {
+    run_reader(
+        qemu,
+        boot,
+        Reader::Framed {
+            echo_log: boot.echo,
+            sink,
+        },
+    )
+}
+
+fn run_reader(qemu: &Path, boot: &Boot, reader: Reader) -> Result<BootLog> {
     let socket = std::env::temp_dir().join(format!(
         "kentry-xtask-{}-{}.qmp",
         std::process::id(),
         SOCKET_SEQ.fetch_add(1, Ordering::Relaxed)
     ));
     let _ = std::fs::remove_file(&socket);
-    let result = run_with_socket(qemu, boot, &socket);
+    let result = run_with_socket(qemu, boot, &socket, reader);
     let _ = std::fs::remove_file(&socket);
     result
 }
 
-fn run_with_socket(qemu: &Path, boot: &Boot, socket: &Path) -> Result<BootLog> {
+fn run_with_socket(qemu: &Path, boot: &Boot, socket: &Path, reader: Reader) -> Result<BootLog> {
     let mut cmd = Command::new(qemu);
     cmd.args(boot.args(socket))
         .stdin(Stdio::null())
@@ -335,13 +375,19 @@ fn run_with_socket(qemu: &Path, boot: &Boot, socket: &Path) -> Result<BootLog> {
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take().context("QEMU stdout not captured")?;
     let stderr = child.stderr.take().context("QEMU stderr not captured")?;
-    let echo = boot.echo;
-    let out_thread = std::thread::spawn(move || read_serial(stdout, echo, &tx));
-    let err_thread = std::thread::spawn(move || read_stderr(stderr, echo));
+    // QEMU's own stderr is echoed only in a plain boot: in a framed one, stderr belongs to the
+    // program (QEMU's messages stay in the BootLog for the caller to show).
+    let echo_stderr = matches!(reader, Reader::Lines { echo: true });
+    let out_thread = std::thread::spawn(move || match reader {
+        Reader::Lines { echo } => read_serial(stdout, echo, &tx),
+        Reader::Framed { echo_log, sink } => read_framed(stdout, echo_log, sink, &tx),
+    });
+    let err_thread = std::thread::spawn(move || read_stderr(stderr, echo_stderr));
 
     let deadline = boot.timeout.map(|t| start + t);
     let mut lines = Vec::new();
     let mut events = Vec::new();
+    let mut controls = Vec::new();
     let mut qmp: Option<Qmp> = None;
     let mut timed_out = false;
     loop {
@@ -367,6 +413,8 @@ fn run_with_socket(qemu: &Path, boot: &Boot, socket: &Path) -> Result<BootLog> {
                 }
                 lines.push(line);
             }
+            Event::Control(c) => controls.push(c),
+            Event::FrameError(e) => events.push(format!("framing: {e}")),
         }
     }
     drop(qmp);
@@ -381,8 +429,11 @@ fn run_with_socket(qemu: &Path, boot: &Boot, socket: &Path) -> Result<BootLog> {
     // The reader ends when QEMU's end closes the pipe; collect what it read meanwhile.
     let _ = out_thread.join();
     while let Ok(ev) = rx.try_recv() {
-        if let Event::Line(line) = ev {
-            lines.push(line);
+        match ev {
+            Event::Line(line) => lines.push(line),
+            Event::Control(c) => controls.push(c),
+            Event::FrameError(e) => events.push(format!("framing: {e}")),
+            Event::Eof => {}
         }
     }
     let stderr = err_thread.join().unwrap_or_default();
@@ -392,6 +443,7 @@ fn run_with_socket(qemu: &Path, boot: &Boot, socket: &Path) -> Result<BootLog> {
         stderr,
         elapsed,
         events,
+        controls,
     })
 }
 
@@ -461,6 +513,55 @@ fn read_serial(mut from: impl Read, echo: bool, tx: &mpsc::Sender<Event>) {
     let _ = tx.send(Event::Eof);
 }
 
+/// Demultiplexes a framed serial stream: log lines to `tx` (and to stderr, prefixed, if
+/// `echo_log`), program output to `sink`, control frames to `tx`.
+fn read_framed(
+    mut from: impl Read,
+    echo_log: bool,
+    mut sink: Box<dyn OutputSink>,
+    tx: &mpsc::Sender<Event>,
+) {
+    let mut demux = Demux::new();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 4096];
+    let send_line = |line: &[u8]| {
+        let line = to_line(line);
+        if echo_log {
+            eprintln!("{LOG_PREFIX}{line}");
+        }
+        let _ = tx.send(Event::Line(line));
+    };
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        demux.feed(&buf[..n], &mut |piece| match piece {
+            Piece::Log(bytes) => {
+                pending.extend_from_slice(bytes);
+                while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=pos).collect();
+                    send_line(&line);
+                }
+            }
+            Piece::Output { fd, bytes } => sink.output(fd, bytes),
+            Piece::Control(c) => {
+                let _ = tx.send(Event::Control(c));
+            }
+            Piece::Bad(why) => {
+                let _ = tx.send(Event::FrameError(why));
+            }
+        });
+    }
+    if !pending.is_empty() {
+        send_line(&pending);
+    }
+    if let Some(why) = demux.finish() {
+        let _ = tx.send(Event::FrameError(why));
+    }
+    let _ = tx.send(Event::Eof);
+}
+
 fn to_line(bytes: &[u8]) -> String {
     let s = String::from_utf8_lossy(bytes);
     s.trim_end_matches(['\n', '\r']).to_string()
@@ -494,7 +595,7 @@ mod tests {
         rx.try_iter()
             .filter_map(|e| match e {
                 Event::Line(l) => Some(l),
-                Event::Eof => None,
+                _ => None,
             })
             .collect()
     }
@@ -544,6 +645,7 @@ mod tests {
             stderr: String::new(),
             elapsed: Duration::ZERO,
             events: Vec::new(),
+            controls: Vec::new(),
         };
         assert_eq!(log.power_off_value(), Some(1));
         assert_eq!(log.kernel_exit(), KernelExit::FinishedFailed);

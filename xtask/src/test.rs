@@ -14,6 +14,7 @@ use crate::install;
 use crate::ktap::{self, Counts, Outcome, Suite};
 use crate::manifest;
 use crate::qemu::{self, Boot, KernelExit, Machine};
+use crate::runner_check::{self, Verdict};
 use crate::unit;
 use crate::workspace::{ENTRY_PACKAGE, Workspace};
 
@@ -77,6 +78,7 @@ impl Report {
 pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
     let mut r = Report::default();
     let only_boot_test = args.only.as_deref().and_then(boots::find);
+    let only_runner = args.only.as_deref().is_some_and(runner_check::has_case);
 
     if args.only.is_none() && !args.negative {
         section("host unit tests");
@@ -96,7 +98,7 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
         match prepare(ws) {
             Err(e) => r.fail(format!("{e:#}")),
             Ok((qemu, art)) => {
-                let kernel_tests = !args.negative && only_boot_test.is_none();
+                let kernel_tests = !args.negative && only_boot_test.is_none() && !only_runner;
                 let guest = if kernel_tests {
                     section("test kernel");
                     main_boot(&qemu, &art, args, &mut r)
@@ -112,6 +114,10 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                     for bt in selected {
                         boot_test(&qemu, &art, bt, args, &mut r);
                     }
+                }
+                if !args.negative && (args.only.is_none() || only_runner) {
+                    section("runner (cargo xtask run, compared with native runs)");
+                    runner(ws, &qemu, &art, args, &mut r);
                 }
                 if kernel_tests {
                     section("host ABI cross-check");
@@ -299,6 +305,46 @@ fn boot_test(qemu: &Path, art: &Artifacts, bt: &BootTest, args: &TestArgs, r: &m
     }
     log.print_full(&format!("boot test {}", bt.name));
     r.fail(format!("boot test {}: {}", bt.name, reasons.join("; ")));
+}
+
+fn runner(ws: &Workspace, qemu: &Path, art: &Artifacts, args: &TestArgs, r: &mut Report) {
+    let results = match runner_check::run(
+        ws,
+        qemu,
+        art,
+        args.machine,
+        Duration::from_secs(args.boot_timeout),
+        args.only.as_deref(),
+    ) {
+        Ok(results) => results,
+        Err(e) => {
+            r.fail(format!("runner: {e:#}"));
+            return;
+        }
+    };
+    for (name, v) in results {
+        match v {
+            Verdict::Pass(what) => {
+                println!("  ok      {name} ({what})");
+                r.pass();
+            }
+            Verdict::Skip(why) => {
+                println!("  skip    {name}: {why}");
+                r.counts.skipped += 1;
+            }
+            Verdict::Fail(why) => {
+                println!("  NOT OK  {name}: {why}");
+                println!(
+                    "          (kernel log: {})",
+                    crate::workspace::shown(
+                        &ws.scratch_dir().join("runner").join(format!("{name}.log")),
+                        &ws.root
+                    )
+                );
+                r.fail(format!("runner {name}: {why}"));
+            }
+        }
+    }
 }
 
 fn host_check(ws: &Workspace, args: &TestArgs, guest: Option<&Suite>, r: &mut Report) {

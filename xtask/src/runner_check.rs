@@ -1,0 +1,556 @@
+//! The runner check of `cargo xtask test`: boots like `cargo xtask run -- PROGRAM ARGS…` (the
+//! same packing, framing, demultiplexing and status mapping, `run::boot`), and compares the
+//! program's stdout, stderr and status byte for byte with a native run of the same binary on
+//! this host, with the same argv, environment and stdin. Programs the kernel must refuse are
+//! checked for status 126, one reason and no output.
+
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::build::Artifacts;
+use crate::frames::{Capture, Captured};
+use crate::host_run;
+use crate::install;
+use crate::qemu::Machine;
+use crate::run::{self, BootOptions, RunEnd, RunSpec};
+use crate::workspace::{Flavor, Workspace};
+
+/// Whether the process layer passes argv strings that are not UTF-8 yet (today it takes
+/// `&str`, and the kernel refuses such an argument with status 126).
+const BYTE_ARGV: bool = false;
+
+/// Boots at a time (each QEMU is one TCG thread).
+const PARALLEL_BOOTS: usize = 2;
+
+/// What a case runs.
+#[derive(Debug, Clone)]
+enum Program {
+    /// A kentry user program, compared with its native run.
+    User(&'static str),
+    /// Bytes the kernel must refuse (the reason must contain the text), with xtask's own
+    /// check bypassed: the kernel's loader is the second line of defence.
+    Refused { exe: Vec<u8>, reason: &'static str },
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    name: &'static str,
+    program: Program,
+    /// The arguments after argv[0].
+    args: Vec<Vec<u8>>,
+    stdin: Vec<u8>,
+    /// The program prints its pid: the native run must be PID 1 of a new PID namespace.
+    pid_1: bool,
+    /// Why the case cannot pass yet (reported as skipped).
+    pending: Option<&'static str>,
+}
+
+impl Case {
+    fn user(name: &'static str, program: &'static str, args: &[&[u8]]) -> Self {
+        Case {
+            name,
+            program: Program::User(program),
+            args: args.iter().map(|a| a.to_vec()).collect(),
+            stdin: Vec::new(),
+            pid_1: false,
+            pending: None,
+        }
+    }
+}
+
+/// The verdict on one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Pass(String),
+    Fail(String),
+    Skip(String),
+}
+
+/// The cases.
+fn cases() -> Vec<Case> {
+    // Odd bytes: spaces, an empty argument, shell metacharacters, control bytes, UTF-8,
+    // a newline, things that look like options.
+    let odd: &[&[u8]] = &[
+        b"a b",
+        b"",
+        b"tab\there",
+        b"quote\"'\\$HOME*?;|&",
+        "caf\u{e9} \u{2713}".as_bytes(),
+        b"\x01\x1b[1m\x7f",
+        b"new\nline",
+        b"--",
+        b"-x",
+    ];
+    let mut hello = Case::user("runner_hello_args", "hello", odd);
+    hello.pid_1 = true;
+    let mut status = vec![b"3".as_slice()];
+    status.extend_from_slice(odd);
+    // More than one frame's worth (65,535 bytes) of output, from a single argument.
+    let big: Vec<u8> = (0..70_000u32).map(|i| b'!' + (i % 94) as u8).collect();
+    let mut stdin = Case::user("runner_stdin", "echoargs", &[b"--stdin", b"0"]);
+    stdin.stdin = (0..=255u8).cycle().take(3000).collect();
+    let mut bytes = Case::user("runner_argv_bytes", "echoargs", &[b"0", b"\xff\xfe\x80 x"]);
+    if !BYTE_ARGV {
+        bytes.pending = Some("the process layer takes argv as UTF-8 &str only");
+    }
+    let mut elf32 = vec![0u8; 52];
+    elf32[..7].copy_from_slice(b"\x7fELF\x01\x01\x01");
+    elf32[16] = 2; // ET_EXEC
+    elf32[18] = 3; // EM_386
+    let refused = |name, exe, reason| Case {
+        name,
+        program: Program::Refused { exe, reason },
+        args: vec![b"x".to_vec()],
+        stdin: Vec::new(),
+        pid_1: false,
+        pending: None,
+    };
+    // ET_EXEC with a PT_INTERP: dynamically linked, and not PIE.
+    let interp = b"/lib64/ld-linux-x86-64.so.2\0";
+    let mut dynamic = vec![0u8; 64 + 56];
+    dynamic[..8].copy_from_slice(b"\x7fELF\x02\x01\x01\x00");
+    dynamic[16] = 2; // ET_EXEC
+    dynamic[18] = 62; // EM_X86_64
+    dynamic[20] = 1; // EV_CURRENT
+    dynamic[32] = 64; // e_phoff
+    dynamic[52] = 64; // e_ehsize
+    dynamic[54] = 56; // e_phentsize
+    dynamic[56] = 1; // e_phnum
+    dynamic[64] = 3; // PT_INTERP
+    dynamic[64 + 8] = 120; // p_offset
+    dynamic[64 + 32] = interp.len() as u8; // p_filesz
+    dynamic.extend_from_slice(interp);
+    vec![
+        hello,
+        Case::user("runner_echoargs_status", "echoargs", &status),
+        Case::user("runner_big_output", "echoargs", &[b"0", &big]),
+        Case::user("runner_fault_ud", "fault", &[b"ud"]),
+        stdin,
+        bytes,
+        refused(
+            "runner_refuses_non_elf",
+            b"#not a program\n".to_vec(),
+            "not an ELF",
+        ),
+        refused("runner_refuses_32bit", elf32, "not a 64-bit ELF"),
+        refused("runner_refuses_dynamic", dynamic, "dynamically linked"),
+    ]
+}
+
+/// Whether a case of this name exists (for `--only`).
+pub fn has_case(name: &str) -> bool {
+    cases().iter().any(|c| c.name == name)
+}
+
+/// Runs the cases selected by `only`; returns each case's name and verdict, in order.
+pub fn run(
+    ws: &Workspace,
+    qemu: &Path,
+    art: &Artifacts,
+    machine: Machine,
+    timeout: Duration,
+    only: Option<&str>,
+) -> Result<Vec<(&'static str, Verdict)>> {
+    let cases: Vec<Case> = cases()
+        .into_iter()
+        .filter(|c| only.is_none_or(|n| n == c.name))
+        .collect();
+    let sym_path = ws.kernel_sym(Flavor::Test);
+    let kernel_sym =
+        std::fs::read(&sym_path).with_context(|| format!("reading {}", sym_path.display()))?;
+    let scratch = ws.scratch_dir().join("runner");
+    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    let pid_ns = if cases.iter().any(|c| c.pid_1 && c.pending.is_none()) {
+        PidNamespace::probe()
+    } else {
+        None
+    };
+    let env = Env {
+        qemu,
+        art,
+        kernel_sym: &kernel_sym,
+        scratch: &scratch,
+        pid_ns: pid_ns.as_ref(),
+        opts: BootOptions {
+            machine,
+            accel: crate::qemu::Accel::Tcg,
+            cpu: "max".into(),
+            gdb: false,
+            timeout: Some(timeout),
+            log: false,
+        },
+        timeout,
+    };
+
+    // Boots run a few at a time; results are reported in case order.
+    let next = Mutex::new(cases.iter().enumerate());
+    let results: Mutex<Vec<Option<Verdict>>> = Mutex::new(vec![None; cases.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..PARALLEL_BOOTS.min(cases.len()) {
+            s.spawn(|| {
+                loop {
+                    let Some((i, case)) = next.lock().unwrap_or_else(|e| e.into_inner()).next()
+                    else {
+                        break;
+                    };
+                    let v = check(&env, case).unwrap_or_else(|e| Verdict::Fail(format!("{e:#}")));
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(v);
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    Ok(cases
+        .iter()
+        .zip(results)
+        .map(|(c, v)| (c.name, v.unwrap_or_else(|| Verdict::Fail("not run".into()))))
+        .collect())
+}
+
+/// What every case needs.
+struct Env<'a> {
+    qemu: &'a Path,
+    art: &'a Artifacts,
+    kernel_sym: &'a [u8],
+    scratch: &'a Path,
+    pid_ns: Option<&'a PidNamespace>,
+    opts: BootOptions,
+    timeout: Duration,
+}
+
+fn check(env: &Env<'_>, case: &Case) -> Result<Verdict> {
+    if let Some(why) = case.pending {
+        return Ok(Verdict::Skip(why.into()));
+    }
+    match &case.program {
+        Program::User(name) => check_user(env, case, name),
+        Program::Refused { exe, reason } => check_refused(env, case, exe, reason),
+    }
+}
+
+/// Boots `spec` the way `cargo xtask run` does, capturing the output.
+fn guest_run(env: &Env<'_>, case: &Case, spec: &RunSpec) -> Result<(RunEnd, Captured)> {
+    let capture = Capture::default();
+    let initrd = env.scratch.join(format!("{}.cpio", case.name));
+    let log = run::boot(
+        env.qemu,
+        &env.art.kernel,
+        env.kernel_sym,
+        &initrd,
+        spec,
+        &env.opts,
+        Box::new(capture.clone()),
+    )?;
+    std::fs::write(
+        env.scratch.join(format!("{}.log", case.name)),
+        run::log_text(&log),
+    )
+    .context("writing the case's kernel log")?;
+    if let Some(e) = log.events.iter().find(|e| e.starts_with("framing:")) {
+        bail!("{e}");
+    }
+    Ok((run::end_of(&log), capture.take()))
+}
+
+fn check_user(env: &Env<'_>, case: &Case, name: &str) -> Result<Verdict> {
+    let exe = env
+        .art
+        .programs
+        .iter()
+        .find(|p| p.name == name)
+        .with_context(|| format!("the user program {name} was not built"))?
+        .path
+        .clone();
+    let exe = std::fs::canonicalize(&exe).with_context(|| format!("{}", exe.display()))?;
+    // argv[0] is the host path: what a shell would pass, and what the native run (through
+    // unshare, which execs argv[0]) can use as it is.
+    let mut argv = vec![exe.as_os_str().as_bytes().to_vec()];
+    argv.extend(case.args.iter().cloned());
+    let data = std::fs::read(&exe).with_context(|| format!("reading {}", exe.display()))?;
+    let mut spec = RunSpec::new(&exe, data, argv.clone());
+    spec.stdin = case.stdin.clone();
+
+    let pid_ns = match (case.pid_1, env.pid_ns) {
+        (true, None) => {
+            return Ok(Verdict::Skip(
+                "the program prints its pid, and no PID namespace is available here (unshare --pid)"
+                    .into(),
+            ));
+        }
+        (true, Some(ns)) => Some(ns),
+        (false, _) => None,
+    };
+    let native = native_run(&exe, &argv, &spec.envp, &case.stdin, pid_ns, env)?;
+    let (end, guest) = guest_run(env, case, &spec)?;
+    let RunEnd::Ended(ended) = end else {
+        return Ok(Verdict::Fail(format!(
+            "the guest run did not end normally: {end:?}"
+        )));
+    };
+    let status = ended.shell_status();
+    let mut diffs = Vec::new();
+    match native.status {
+        None => diffs.push(format!("the native run timed out after {:?}", env.timeout)),
+        Some(s) if s != status => diffs.push(format!(
+            "status: guest {}, native {}",
+            host_run::status_name(i32::from(status)),
+            host_run::status_name(i32::from(s))
+        )),
+        Some(_) => {}
+    }
+    for (what, g, n) in [
+        ("stdout", &guest.stdout, &native.stdout),
+        ("stderr", &guest.stderr, &native.stderr),
+    ] {
+        if let Some(d) = first_difference(g, n) {
+            diffs.push(format!("{what}: {d}"));
+        }
+    }
+    if diffs.is_empty() {
+        Ok(Verdict::Pass(format!(
+            "status {}, stdout {} bytes, stderr {} bytes: same as native{}",
+            host_run::status_name(i32::from(status)),
+            guest.stdout.len(),
+            guest.stderr.len(),
+            if pid_ns.is_some() { " (as PID 1)" } else { "" }
+        )))
+    } else {
+        Ok(Verdict::Fail(diffs.join("; ")))
+    }
+}
+
+fn check_refused(env: &Env<'_>, case: &Case, exe: &[u8], reason: &str) -> Result<Verdict> {
+    let mut argv = vec![b"/bin/refused".to_vec()];
+    argv.extend(case.args.iter().cloned());
+    let spec = RunSpec::new(Path::new("refused"), exe.to_vec(), argv);
+    let (end, out) = guest_run(env, case, &spec)?;
+    let mut problems = Vec::new();
+    match &end {
+        RunEnd::NotStarted { status, reason: r } => {
+            if *status != run::STATUS_CANNOT_EXECUTE {
+                problems.push(format!("status {status}, expected 126"));
+            }
+            if !r.contains(reason) || r.contains('\n') {
+                problems.push(format!("reason {r:?} is not one line saying {reason:?}"));
+            }
+        }
+        other => problems.push(format!("expected a refusal (126), got {other:?}")),
+    }
+    if !out.stdout.is_empty() || !out.stderr.is_empty() {
+        problems.push("the refused program produced output".into());
+    }
+    Ok(if problems.is_empty() {
+        let RunEnd::NotStarted { reason, .. } = end else {
+            unreachable!()
+        };
+        Verdict::Pass(format!("status 126: {reason}"))
+    } else {
+        Verdict::Fail(problems.join("; "))
+    })
+}
+
+/// The first place where `guest` and `native` differ, described with a little context.
+fn first_difference(guest: &[u8], native: &[u8]) -> Option<String> {
+    let at = guest
+        .iter()
+        .zip(native)
+        .position(|(a, b)| a != b)
+        .or_else(|| (guest.len() != native.len()).then(|| guest.len().min(native.len())))?;
+    let around = |b: &[u8]| {
+        let start = at.saturating_sub(20);
+        let end = (at + 40).min(b.len());
+        format!("{:?}", String::from_utf8_lossy(&b[start.min(end)..end]))
+    };
+    Some(format!(
+        "differs at byte {at} (guest {} bytes, native {}): guest …{}…, native …{}…",
+        guest.len(),
+        native.len(),
+        around(guest),
+        around(native)
+    ))
+}
+
+/// How to make a program PID 1 of a new PID namespace: `unshare` and its options.
+#[derive(Debug, Clone)]
+struct PidNamespace {
+    unshare: PathBuf,
+    options: &'static [&'static str],
+}
+
+impl PidNamespace {
+    /// Finds a way that works here: plain (root), or inside a new user namespace.
+    fn probe() -> Option<Self> {
+        let unshare = install::which("unshare")?;
+        let truth = install::which("true")?;
+        for options in [
+            &["--pid", "--fork", "--kill-child"][..],
+            &[
+                "--user",
+                "--map-root-user",
+                "--pid",
+                "--fork",
+                "--kill-child",
+            ],
+        ] {
+            let ok = Command::new(&unshare)
+                .args(options)
+                .arg("--")
+                .arg(&truth)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                return Some(PidNamespace {
+                    unshare: unshare.clone(),
+                    options,
+                });
+            }
+        }
+        None
+    }
+}
+
+/// A native run.
+#[derive(Debug, Default)]
+struct NativeRun {
+    /// The status as a shell shows it; `None` after a timeout.
+    status: Option<u8>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// Runs `exe` natively with exactly `argv` (argv[0] included) and `envp`, `stdin` on its
+/// stdin, in its own process group, without core dumps; as PID 1 of a new PID namespace if
+/// `pid_ns` is given. argv[0] must be the path of `exe`: it is what gets executed.
+fn native_run(
+    exe: &Path,
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+    stdin: &[u8],
+    pid_ns: Option<&PidNamespace>,
+    env: &Env<'_>,
+) -> Result<NativeRun> {
+    let os = |b: &Vec<u8>| OsStr::from_bytes(b).to_os_string();
+    if argv.first().map(|a| Path::new(OsStr::from_bytes(a))) != Some(exe) {
+        bail!("a native run needs argv[0] = the program's path");
+    }
+    // `env -i` sets the environment in exactly the given order (Command would sort it), then
+    // execs argv[0] with argv; `unshare` before it makes that process PID 1.
+    let env_bin = install::which("env").context("env(1) is not on PATH")?;
+    let mut cmd = match pid_ns {
+        Some(ns) => {
+            let mut c = Command::new(&ns.unshare);
+            c.args(ns.options).arg("--").arg(&env_bin);
+            c
+        }
+        None => Command::new(&env_bin),
+    };
+    cmd.arg("-i")
+        .args(envp.iter().map(os))
+        .args(argv.iter().map(os))
+        .env_clear();
+    if envp
+        .iter()
+        .any(|e| !e.contains(&b'=') || e.starts_with(b"="))
+    {
+        bail!("an environment string without NAME= cannot be passed through env(1)");
+    }
+    cmd.current_dir(env.scratch)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    // SAFETY: the closure runs in the forked child before exec and only calls setrlimit, which
+    // is async-signal-safe; it touches no memory shared with the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {} natively", exe.display()))?;
+    let pgid = child.id();
+    let mut input = child.stdin.take().context("stdin not piped")?;
+    let mut out_pipe = child.stdout.take().context("stdout not piped")?;
+    let mut err_pipe = child.stderr.take().context("stderr not piped")?;
+    let stdin = stdin.to_vec();
+    let deadline = Instant::now() + env.timeout;
+    std::thread::scope(|s| {
+        // A program that does not read its stdin closes the pipe: a failed write is fine.
+        s.spawn(move || {
+            let _ = input.write_all(&stdin);
+        });
+        let out = s.spawn(move || {
+            let mut b = Vec::new();
+            let _ = out_pipe.read_to_end(&mut b);
+            b
+        });
+        let err = s.spawn(move || {
+            let mut b = Vec::new();
+            let _ = err_pipe.read_to_end(&mut b);
+            b
+        });
+        let status = loop {
+            if let Some(st) = child.try_wait().context("waiting for the native run")? {
+                break Some(match (st.code(), st.signal()) {
+                    (Some(c), _) => (c & 0xff) as u8,
+                    (None, Some(sig)) => 128u8.saturating_add(sig as u8),
+                    (None, None) => 255,
+                });
+            }
+            if Instant::now() >= deadline {
+                host_run::kill_group(pgid);
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        Ok(NativeRun {
+            status,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences() {
+        assert_eq!(first_difference(b"abc", b"abc"), None);
+        assert!(first_difference(b"abc", b"abd").unwrap().contains("byte 2"));
+        assert!(first_difference(b"ab", b"abc").unwrap().contains("byte 2"));
+        assert!(first_difference(b"", b"x").unwrap().contains("byte 0"));
+    }
+
+    #[test]
+    fn case_names_are_unique() {
+        let cases = cases();
+        let mut names: Vec<&str> = cases.iter().map(|c| c.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), cases.len());
+        assert!(has_case("runner_fault_ud"));
+        assert!(!has_case("hello"));
+    }
+}
