@@ -6,6 +6,7 @@ mod fs;
 mod io;
 mod mem;
 mod misc;
+mod names;
 mod proc;
 mod sig;
 mod table;

@@ -31,7 +31,10 @@ fn sys_ni(regs: &mut Regs) -> i64 {
     let nr = regs.orig_rax as u32 as usize;
     let bit = 1u64 << (nr % 64);
     if REPORTED[nr / 64].fetch_or(bit, Ordering::Relaxed) & bit == 0 {
-        crate::klog!("syscall {nr} not implemented: -ENOSYS");
+        crate::klog!(
+            "syscall {nr} ({}) not implemented: -ENOSYS",
+            super::names::name(nr)
+        );
     }
     -ENOSYS
 }

@@ -28,7 +28,15 @@
 //!   Same batch method as the syscall paths, [`N_SIGNAL`] round trips per batch; the empty loop
 //!   has a `nop` in place of the `int3`.
 //!
-//! Syscalls: getpid, 1000 (invalid), rt_sigaction, rt_sigreturn, write, exit_group.
+//! - `fork-exit-wait`: fork; the child exits at once; the parent's wait4 reaps it.
+//!   [`BATCHES`] batches of [`N_FORK`] round trips, timed around the whole loop (there is no
+//!   empty-loop subtraction: the loop overhead is a few instructions against thousands).
+//! - `exec`: execve of this same program (argv[0]) to its `main`, which reads the TSC first
+//!   thing: the figure is from the execve instruction to that read, the new image's startup
+//!   code included. [`N_EXEC`] execs chained through argv, one batch.
+//!
+//! Syscalls: getpid, 1000 (invalid), rt_sigaction, rt_sigreturn, fork, wait4, execve,
+//! exit, write, exit_group.
 
 #![no_std]
 #![no_main]
@@ -313,7 +321,124 @@ fn bench_int3_signal() {
     );
 }
 
+/// fork + exit + wait round trips per batch.
+const N_FORK: u64 = 100;
+/// Chained execs of the `exec` path.
+const N_EXEC: u64 = 50;
+
+fn bench_fork_exit_wait() {
+    use kentry_user::sys::syscall4;
+    let mut per = [0u64; BATCHES];
+    for p in per.iter_mut() {
+        let t0 = kentry_user::cpu::rdtsc_ordered();
+        for _ in 0..N_FORK {
+            // SAFETY: fork (57); the child only calls exit (60); wait4 (61) reaps it.
+            unsafe {
+                let pid = kentry_user::sys::syscall0(57);
+                if pid == 0 {
+                    kentry_user::sys::syscall1(60, 0);
+                }
+                if pid < 0 {
+                    println!("# fork-exit-wait: fork failed ({pid})");
+                    return;
+                }
+                syscall4(61, pid as usize, 0, 0, 0);
+            }
+        }
+        *p = (kentry_user::cpu::rdtsc_ordered() - t0 + N_FORK / 2) / N_FORK;
+    }
+    per.sort_unstable();
+    let (median, min, max) = stats(&per);
+    println!(
+        "bench fork-exit-wait median={median} min={min} max={max} iters={N_FORK} batches={BATCHES}"
+    );
+}
+
+fn parse_u64(b: &[u8]) -> u64 {
+    b.iter().fold(0u64, |a, &c| {
+        a.wrapping_mul(10).wrapping_add((c - b'0') as u64)
+    })
+}
+
+/// Formats `v` in decimal into `buf` (NUL-terminated); returns the digits.
+fn fmt_u64(mut v: u64, buf: &mut [u8; 24]) -> &[u8] {
+    let mut i = 22;
+    buf[23] = 0;
+    loop {
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+        i -= 1;
+    }
+    &buf[i..24]
+}
+
+/// One link of the exec chain: argv = [self, "exec-round", rounds left, sum, min, max, t0].
+fn exec_round(args: &kentry_user::rt::Args, now: u64) -> i32 {
+    let a = |i| parse_u64(args.get(i).unwrap_or(b"0"));
+    let (left, sum, min, max, t0) = (a(2), a(3), a(4), a(5), a(6));
+    let d = now.wrapping_sub(t0);
+    // min travels as 0 until the first measurement.
+    let min = if min == 0 { u64::MAX } else { min };
+    let (sum, min, max) = if t0 == 0 {
+        (0, u64::MAX, 0)
+    } else {
+        (sum + d, min.min(d), max.max(d))
+    };
+    if left == 0 {
+        // The chain made N_EXEC + 1 measured execs (rounds N_EXEC down to 0).
+        let n = N_EXEC + 1;
+        println!(
+            "bench exec median={} min={min} max={max} iters={n} batches=1",
+            sum / n
+        );
+        println!("# exec: the median column is the mean over the chain");
+        return 0;
+    }
+    let mut b = [[0u8; 24]; 5];
+    let [b0, b1, b2, b3, b4] = &mut b;
+    let self_path = args.get(0).unwrap_or(b"/bin/bench");
+    let mut path = [0u8; 256];
+    path[..self_path.len()].copy_from_slice(self_path);
+    let left_s = fmt_u64(left - 1, b0).as_ptr();
+    let sum_s = fmt_u64(sum, b1).as_ptr();
+    let min_s = fmt_u64(if min == u64::MAX { 0 } else { min }, b2).as_ptr();
+    let max_s = fmt_u64(max, b3).as_ptr();
+    let t0_slot = b4;
+    let argv = [
+        path.as_ptr(),
+        c"exec-round".as_ptr() as *const u8,
+        left_s,
+        sum_s,
+        min_s,
+        max_s,
+        core::ptr::null(),
+        core::ptr::null(),
+    ];
+    let mut argv = argv;
+    let envp: [*const u8; 1] = [core::ptr::null()];
+    let t0 = kentry_user::cpu::rdtsc_ordered();
+    argv[6] = fmt_u64(t0, t0_slot).as_ptr();
+    // SAFETY: execve (59) with NUL-terminated strings and NULL-terminated arrays.
+    let r = unsafe {
+        kentry_user::sys::syscall3(
+            59,
+            path.as_ptr() as usize,
+            argv.as_ptr() as usize,
+            envp.as_ptr() as usize,
+        )
+    };
+    println!("# exec: execve failed ({r})");
+    1
+}
+
 fn main(args: kentry_user::rt::Args) -> i32 {
+    let now = kentry_user::cpu::rdtsc_ordered();
+    if args.get(1) == Some(b"exec-round".as_slice()) {
+        return exec_round(&args, now);
+    }
     if args.get(1) == Some(b"ct".as_slice()) {
         // Run by the kernel once more with context tracking switched on.
         bench_syscall("getpid-ct", nr::GETPID as u64);
@@ -324,5 +449,35 @@ fn main(args: kentry_user::rt::Args) -> i32 {
     bench_syscall("enosys", ENOSYS_NR);
     bench_irq_user();
     bench_int3_signal();
+    bench_fork_exit_wait();
+    // Last: it replaces this program.
+    let _ = now;
+    let self_path = args.get(0).unwrap_or(b"/bin/bench");
+    let mut path = [0u8; 256];
+    path[..self_path.len()].copy_from_slice(self_path);
+    let t0 = kentry_user::cpu::rdtsc_ordered();
+    let mut b = [0u8; 24];
+    let left = [b'0' + (N_EXEC / 10) as u8, b'0' + (N_EXEC % 10) as u8, 0];
+    let argv: [*const u8; 8] = [
+        path.as_ptr(),
+        c"exec-round".as_ptr() as *const u8,
+        left.as_ptr(),
+        c"0".as_ptr() as *const u8,
+        c"0".as_ptr() as *const u8,
+        c"0".as_ptr() as *const u8,
+        fmt_u64(t0, &mut b).as_ptr(),
+        core::ptr::null(),
+    ];
+    let envp: [*const u8; 1] = [core::ptr::null()];
+    // SAFETY: execve (59) with NUL-terminated strings and NULL-terminated arrays.
+    let r = unsafe {
+        kentry_user::sys::syscall3(
+            59,
+            path.as_ptr() as usize,
+            argv.as_ptr() as usize,
+            envp.as_ptr() as usize,
+        )
+    };
+    println!("# exec: execve failed ({r})");
     0
 }
