@@ -36,6 +36,19 @@ pub trait Host: 'static {
 
     /// An IST vector re-entered its own stack (the live frame would be overwritten).
     fn ist_recursion(regs: &Regs, vector: u8) -> !;
+
+    /// Tripwire T1 (test kernels): whether `addr` is the start of some CPU's per-CPU area.
+    fn is_percpu_base(addr: u64) -> bool {
+        let _ = addr;
+        true
+    }
+
+    /// Tripwire T2 (test kernels): whether `rsp` lies on a kernel stack of this CPU (the
+    /// running task's, or one of its IST stacks).
+    fn on_kernel_stack(rsp: u64) -> bool {
+        let _ = rsp;
+        true
+    }
 }
 
 /// Defines the `extern "C"` entry points the asm stubs call, for host type `$host`.

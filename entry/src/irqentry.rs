@@ -32,16 +32,25 @@ mod imp {
     /// Tripwire T1 (test kernels): the live GS base must be this CPU's per-CPU base. A stub
     /// that got its `swapgs` decision wrong lands here with the user's GS.
     #[inline(always)]
-    fn check_gs_base() {
+    pub(crate) fn tripwires<H: Host>() {
         #[cfg(feature = "test-hooks")]
         {
-            let cpu = crate::percpu::this_cpu();
+            // T1: the live GS base is a per-CPU area — checked from the MSR, before anything
+            // is read through GS — and it is this CPU's own (its self pointer agrees).
             let live = x86_64::registers::model_specific::GsBase::read().as_u64();
-            let mine = cpu.self_ptr.load(Ordering::Relaxed);
+            if !H::is_percpu_base(live) {
+                panic!("T1 tripwire: live GS base {live:#x} is not a per-CPU area");
+            }
+            let mine = crate::percpu::this_cpu().self_ptr.load(Ordering::Relaxed);
             if live != mine {
-                panic!(
-                    "T1 tripwire: live GS base {live:#x} is not this CPU's per-CPU base {mine:#x}"
-                );
+                panic!("T1 tripwire: live GS base {live:#x} is not this CPU's ({mine:#x})");
+            }
+            // T2: Rust runs on a kernel stack (never a user RSP left by a stub).
+            let rsp: u64;
+            // SAFETY: reading RSP.
+            unsafe { core::arch::asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack)) };
+            if !H::on_kernel_stack(rsp) {
+                panic!("T2 tripwire: entry code runs on RSP {rsp:#x}, not a kernel stack");
             }
         }
     }
@@ -50,7 +59,6 @@ mod imp {
     /// and check the state had been "user" with no NMI-like nesting.
     #[inline(always)]
     pub fn enter_from_user_mode<H: Host>(regs: &Regs, vector: Option<u8>) {
-        check_gs_base();
         if crate::static_branch!(crate::context_tracking::CONTEXT_TRACKING)
             && let Err(word) = crate::percpu::this_cpu_ops::ct_exit_user_checked()
         {
@@ -135,7 +143,6 @@ mod imp {
             enter_from_user_mode::<H>(regs, Some(vector));
             return IrqEntryState(EntryContext::FromUser);
         }
-        check_gs_base();
         if !crate::static_branch!(crate::context_tracking::CONTEXT_TRACKING) {
             return IrqEntryState(EntryContext::FromKernel);
         }
@@ -192,6 +199,8 @@ mod imp {
         } else {
             0
         };
+        // Tripwires before anything is read through GS.
+        tripwires::<H>();
         let cpu = crate::percpu::this_cpu();
         if !regs.user_mode()
             && regs.rip == iret_to_user_address()
@@ -223,7 +232,7 @@ mod imp {
     /// A new task's first exit to user mode (it never entered, so there is no entry half).
     #[inline(always)]
     pub fn ret_from_fork<H: Host>(regs: &mut Regs) {
-        check_gs_base();
+        tripwires::<H>();
         exit_to_user_mode::<H>(regs);
     }
 
@@ -234,8 +243,8 @@ mod imp {
         let vector = vector as u8;
         let error_code = regs.orig_rax;
         regs.orig_rax = u64::MAX;
+        tripwires::<H>();
         let cpu = crate::percpu::this_cpu();
-        check_gs_base();
         let slot = vectors::ist_slot(vector) as usize - 1;
         let depth = &cpu.ist_depth[slot];
         if depth.fetch_add(1, Ordering::Relaxed) != 0 && vector != vectors::DF {

@@ -94,6 +94,7 @@ fn check_kernel_flags() {
 #[cfg(target_os = "none")]
 #[inline(always)]
 pub fn do_syscall_64<H: crate::Host>(regs: &mut crate::Regs) -> bool {
+    crate::irqentry::tripwires::<H>();
     crate::irqentry::enter_from_user_mode::<H>(regs, None);
     check_kernel_flags();
     crate::irqentry::local_irq_enable();

@@ -78,6 +78,14 @@ impl Host for Kernel {
         power_off(ExitCode::Panic)
     }
 
+    fn is_percpu_base(addr: u64) -> bool {
+        crate::percpu::is_percpu_base(addr)
+    }
+
+    fn on_kernel_stack(rsp: u64) -> bool {
+        crate::percpu::on_kernel_stack(rsp)
+    }
+
     fn ist_recursion(regs: &Regs, vector: u8) -> ! {
         let mut w = crate::log::ForcedWriter;
         let _ = writeln!(

@@ -76,6 +76,39 @@ impl PerCpu {
 
 static PERCPU: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
 
+/// Whether `addr` is the start of one of the per-CPU areas.
+pub fn is_percpu_base(addr: u64) -> bool {
+    let start = PERCPU.as_ptr() as u64;
+    let size = core::mem::size_of::<PerCpu>() as u64;
+    addr >= start && addr < start + size * MAX_CPUS as u64 && (addr - start) % size == 0
+}
+
+unsafe extern "C" {
+    static boot_stack: u8;
+    static boot_stack_top: u8;
+}
+
+/// Whether `rsp` lies on a kernel stack of this CPU: the running task's, one of its IST
+/// stacks, or (before the first task) the boot stack. Reads only this CPU's own data.
+pub fn on_kernel_stack(rsp: u64) -> bool {
+    let cpu = this_cpu();
+    let within = |lo: u64, hi: u64| rsp >= lo && rsp <= hi;
+    let task = current_task_ptr();
+    // SAFETY: `current` points at a live task while set (see task::current).
+    if !task.is_null() && unsafe { within((*task).kstack.bottom, (*task).kstack.top) } {
+        return true;
+    }
+    // SAFETY: this CPU's IST stack records are written once at CPU setup.
+    let ist = unsafe { &*cpu.ist_stacks.get() };
+    if ist.iter().flatten().any(|s| within(s.bottom, s.top)) {
+        return true;
+    }
+    within(
+        core::ptr::addr_of!(boot_stack) as u64,
+        core::ptr::addr_of!(boot_stack_top) as u64,
+    )
+}
+
 /// The per-CPU area of CPU `n` (for setup, before GS points at it).
 pub fn cpu_area(n: usize) -> &'static PerCpu {
     &PERCPU[n]

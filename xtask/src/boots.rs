@@ -61,6 +61,19 @@ pub const BOOT_TESTS: &[BootTest] = &[
         qemu_args: &[],
     },
     BootTest {
+        // With the fault on the iretq to user not recognised as carrying the user's GS, the
+        // stub skips its swapgs and tripwire T1 must catch Rust on the user's GS (E12).
+        name: "negative_iret_user_gs",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=iret_user_gs",
+            "kentry.only=sigreturn_bad",
+        ],
+        expect_status: 5,
+        expect_log: &["T1 tripwire: live GS base 0x0 is not a per-CPU area"],
+        qemu_args: &[],
+    },
+    BootTest {
         // A kernel NULL dereference outside any user-copy fixup: a symbolized report
         // (function+offset, registers, backtrace) and a panic exit.
         name: "kernel_fault_report",

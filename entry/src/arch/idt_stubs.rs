@@ -57,6 +57,10 @@ core::arch::global_asm!(
     "leaq kentry_iret_to_user(%rip), %rax",
     "cmpq %rax, 128(%rsp)", // Regs.rip: a fault on the iretq to user?
     "jne 3f",
+    ".if {hooks}", // test kernels: the negative test can skip this swapgs
+    "testb $1, {brk}(%rip)",
+    "jnz 3f",
+    ".endif",
     "2: swapgs",
     "3:",
     "movq %rsp, %rdi",
@@ -66,6 +70,8 @@ core::arch::global_asm!(
     "jmp kentry_return_via_iret",
     ".size kentry_idt_common, . - kentry_idt_common",
     ".popsection",
+    hooks = const crate::test_hooks::IN_STUBS,
+    brk = sym crate::test_hooks::kentry_test_break_iret_gs,
     options(att_syntax)
 );
 

@@ -99,6 +99,7 @@ core::arch::global_asm!(
     ".popsection",
     ".pushsection .bss.boot_stack, \"aw\", @nobits",
     ".balign 16",
+    ".globl boot_stack",
     "boot_stack: .skip 65536",
     ".globl boot_stack_top",
     "boot_stack_top:",
