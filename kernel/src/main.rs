@@ -119,6 +119,9 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     text_poke::apply_context_tracking(info.cmdline);
     apply_test_breaks(info.cmdline);
     init_this_cpu(0);
+    if f.mce {
+        arch::mce::init();
+    }
     arch::apic::init(f.x2apic);
     arch::apic::start_timer(TIMER_PERIOD);
     let (total, free) = frame::stats();

@@ -20,6 +20,7 @@ pub struct EntryCounters {
     pub exceptions_from_kernel: AtomicU64,
     pub nmis: AtomicU64,
     pub nmis_from_user: AtomicU64,
+    pub machine_checks: AtomicU64,
     pub timer_ticks: AtomicU64,
 }
 
@@ -33,6 +34,7 @@ impl EntryCounters {
             exceptions_from_kernel: AtomicU64::new(0),
             nmis: AtomicU64::new(0),
             nmis_from_user: AtomicU64::new(0),
+            machine_checks: AtomicU64::new(0),
             timer_ticks: AtomicU64::new(0),
         }
     }

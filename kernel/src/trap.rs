@@ -7,13 +7,13 @@ use crate::power::{ExitCode, power_off};
 use crate::symbols::Sym;
 use crate::task;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::Ordering;
 use kentry::irqentry::Fault;
 use kentry::{Regs, vectors};
 
-/// Set by a test that wants a host-injected NMI to land in user mode: the next timer tick
-/// taken in ring 3 asks the host for it, so the NMI arrives while user code runs.
-pub static NMI_REQUEST_FROM_USER_TICK: AtomicBool = AtomicBool::new(false);
+/// A host request (docs/harness.md) a test wants made from the next timer tick taken in ring
+/// 3, so that what the host injects (an NMI, a machine check) lands while user code runs.
+pub static HOST_REQUEST_FROM_USER_TICK: spin::Mutex<Option<&'static str>> = spin::Mutex::new(None);
 
 use crate::signal::{FaultInfo, SI_KERNEL, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP, SigInfo};
 
@@ -103,8 +103,10 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
         crate::arch::apic::TIMER_VECTOR => {
             EntryCounters::bump(&c.timer_ticks);
             crate::sched::tick(c.timer_ticks.load(Ordering::Relaxed));
-            if regs.user_mode() && NMI_REQUEST_FROM_USER_TICK.swap(false, Ordering::Relaxed) {
-                crate::klog!("host-request: inject-nmi");
+            if regs.user_mode()
+                && let Some(req) = HOST_REQUEST_FROM_USER_TICK.lock().take()
+            {
+                crate::klog!("host-request: {req}");
             }
             crate::arch::apic::eoi();
         }
@@ -144,18 +146,7 @@ pub fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64) {
             // IRET to user, runs it on the task's own stack.
             crate::arch::apic::send_self_ipi(crate::arch::apic::WORK_VECTOR);
         }
-        vectors::MC => {
-            kernel_fault_report(
-                "MACHINE CHECK",
-                regs,
-                Fault {
-                    vector,
-                    error_code,
-                    cr2: 0,
-                },
-            );
-            power_off(ExitCode::Panic);
-        }
+        vectors::MC => machine_check(regs, error_code),
         _ => {
             kernel_fault_report(
                 "UNEXPECTED IST ENTRY",
@@ -169,6 +160,54 @@ pub fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64) {
             power_off(ExitCode::Panic);
         }
     }
+}
+
+/// #MC (E25): from user mode with a restartable RIP, the task gets SIGBUS (BUS_MCEERR_AR) on
+/// its way back (a self-IPI runs the exit work); from kernel mode, or not restartable, the
+/// machine is not trusted any more: report and stop.
+fn machine_check(regs: &mut Regs, error_code: u64) {
+    let rec = crate::arch::mce::collect();
+    EntryCounters::bump(&this_cpu().counters.machine_checks);
+    crate::klog!(
+        "machine check: mcg_status={:#x} bank {} status={:#x} addr={:#x} from {} mode at rip={:#x}",
+        rec.mcg_status,
+        rec.bank,
+        rec.status,
+        rec.addr,
+        if regs.user_mode() { "user" } else { "kernel" },
+        regs.rip
+    );
+    if regs.user_mode() && rec.mcg_status & crate::arch::mce::MCG_STATUS_RIPV != 0 {
+        const BUS_MCEERR_AR: i32 = 4;
+        let info = SigInfo {
+            signo: SIGBUS as i32,
+            code: BUS_MCEERR_AR,
+            addr_or_pid: rec.addr,
+            extra: 0,
+        };
+        crate::signal::force_fault(
+            SIGBUS,
+            info,
+            FaultInfo {
+                trapno: vectors::MC as u64,
+                err: error_code,
+                cr2: 0,
+            },
+        );
+        crate::arch::mce::finish();
+        crate::arch::apic::send_self_ipi(crate::arch::apic::WORK_VECTOR);
+        return;
+    }
+    kernel_fault_report(
+        "MACHINE CHECK",
+        regs,
+        Fault {
+            vector: vectors::MC,
+            error_code,
+            cr2: 0,
+        },
+    );
+    power_off(ExitCode::Panic);
 }
 
 /// #DF: on its own IST stack. If CR2 is a stack's guard page, that stack overflowed (E26).

@@ -21,6 +21,10 @@ pub enum HostRequest {
     InjectNmi,
     /// The arguments of HMP `mce`: `[-b] cpu bank status mcg_status addr misc`.
     Mce(String),
+    /// `after <N>ms <request>`: the request, carried out N milliseconds of wall time later —
+    /// so that an event the guest asks for while still in the kernel lands once it is back
+    /// in user code.
+    After(u64, Box<HostRequest>),
     /// A request this xtask does not know.
     Unknown(String),
 }
@@ -30,6 +34,7 @@ impl std::fmt::Display for HostRequest {
         match self {
             HostRequest::InjectNmi => f.write_str("inject-nmi"),
             HostRequest::Mce(args) => write!(f, "mce {args}"),
+            HostRequest::After(ms, req) => write!(f, "after {ms}ms {req}"),
             HostRequest::Unknown(what) => f.write_str(what),
         }
     }
@@ -37,13 +42,28 @@ impl std::fmt::Display for HostRequest {
 
 /// Reads a serial line as a host request, if it is one.
 pub fn parse_request(line: &str) -> Option<HostRequest> {
-    let req = line.trim_end().strip_prefix(REQUEST_PREFIX)?.trim();
+    Some(parse_verb(
+        line.trim_end().strip_prefix(REQUEST_PREFIX)?.trim(),
+    ))
+}
+
+fn parse_verb(req: &str) -> HostRequest {
     let (verb, args) = req.split_once(' ').unwrap_or((req, ""));
-    Some(match verb {
-        "inject-nmi" if args.trim().is_empty() => HostRequest::InjectNmi,
-        "mce" if !args.trim().is_empty() => HostRequest::Mce(args.trim().to_string()),
+    let args = args.trim();
+    match verb {
+        "inject-nmi" if args.is_empty() => HostRequest::InjectNmi,
+        "mce" if !args.is_empty() => HostRequest::Mce(args.to_string()),
+        "after" => match args.split_once(' ') {
+            Some((delay, rest)) => match delay.strip_suffix("ms").and_then(|d| d.parse().ok()) {
+                Some(ms) if ms <= 10_000 => {
+                    HostRequest::After(ms, Box::new(parse_verb(rest.trim())))
+                }
+                _ => HostRequest::Unknown(req.to_string()),
+            },
+            None => HostRequest::Unknown(req.to_string()),
+        },
         _ => HostRequest::Unknown(req.to_string()),
-    })
+    }
 }
 
 /// A QMP connection after the capabilities handshake.
@@ -136,6 +156,10 @@ impl Qmp {
                 }
                 Ok(format!("HMP mce {args}"))
             }
+            HostRequest::After(ms, req) => {
+                std::thread::sleep(Duration::from_millis(*ms));
+                Ok(format!("after {ms} ms: {}", self.perform(req)?))
+            }
             HostRequest::Unknown(what) => bail!("unknown host request {what:?}"),
         }
     }
@@ -163,6 +187,14 @@ mod tests {
 
     #[test]
     fn parses_requests() {
+        assert_eq!(
+            parse_request("[kentry] host-request: after 20ms inject-nmi"),
+            Some(HostRequest::After(20, Box::new(HostRequest::InjectNmi)))
+        );
+        assert_eq!(
+            parse_request("[kentry] host-request: after 20 inject-nmi"),
+            Some(HostRequest::Unknown("after 20 inject-nmi".into()))
+        );
         assert_eq!(
             parse_request("[kentry] host-request: inject-nmi"),
             Some(HostRequest::InjectNmi)

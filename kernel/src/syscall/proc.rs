@@ -217,11 +217,9 @@ fn sys_futex(regs: &mut Regs) -> i64 {
             } else {
                 match read_timespec(timeout) {
                     // WAIT takes a relative time; WAIT_BITSET an absolute one, on the
-                    // monotonic clock the tick counter approximates.
-                    Ok(ns) if op & 0x7f == FUTEX_WAIT => {
-                        Some(crate::sched::ticks() + ns.div_ceil(1_000_000))
-                    }
-                    Ok(ns) => Some(ns.div_ceil(1_000_000)),
+                    // monotonic clock or, with FUTEX_CLOCK_REALTIME, the realtime one.
+                    Ok(ns) if op & 0x7f == FUTEX_WAIT => Some(crate::time::deadline_after_ns(ns)),
+                    Ok(ns) => Some(crate::time::deadline_at_ns(ns, op & FUTEX_CLOCK_REALTIME != 0)),
                     Err(e) => return e,
                 }
             };
@@ -259,7 +257,11 @@ fn read_timespec(addr: u64) -> Result<u64, i64> {
 
 /// Sleeps for `ns`; -EINTR if a signal arrives first.
 fn sleep_ns(ns: u64) -> i64 {
-    let deadline = crate::sched::ticks() + ns.div_ceil(1_000_000);
+    sleep_until_tick(crate::time::deadline_after_ns(ns))
+}
+
+/// Sleeps until tick `deadline`; -EINTR if a signal arrives first.
+fn sleep_until_tick(deadline: u64) -> i64 {
     while crate::sched::ticks() < deadline {
         if crate::signal::interrupted() {
             return -EINTR;
@@ -281,8 +283,8 @@ const TIMER_ABSTIME: u64 = 1;
 fn sys_clock_nanosleep(regs: &mut Regs) -> i64 {
     match read_timespec(regs.rdx) {
         Ok(ns) if regs.rsi & TIMER_ABSTIME != 0 => {
-            let now = crate::sched::ticks() * 1_000_000;
-            sleep_ns(ns.saturating_sub(now))
+            const CLOCK_REALTIME: u64 = 0;
+            sleep_until_tick(crate::time::deadline_at_ns(ns, regs.rdi == CLOCK_REALTIME))
         }
         Ok(ns) => sleep_ns(ns),
         Err(e) => e,

@@ -54,6 +54,7 @@ pub static ALL: &[SelfTest] = &[
 pub static AFTER_PROGRAMS: &[SelfTest] = &[
     t("irq_from_user", irq_from_user),
     t("nmi_from_user", nmi_from_user),
+    t("e25_mce_from_user", mce_from_user),
     t("context_tracking_balanced", context_tracking_balanced),
 ];
 
@@ -659,7 +660,7 @@ fn nmi_from_user(_: &Ctx) -> Outcome {
     for attempt in 1..=5 {
         // The first timer tick in ring 3 asks the host; the loop runs long enough after that
         // for the NMI to land in it.
-        crate::trap::NMI_REQUEST_FROM_USER_TICK.store(true, Ordering::Relaxed);
+        *crate::trap::HOST_REQUEST_FROM_USER_TICK.lock() = Some("inject-nmi");
         crate::console::set_user_output(crate::console::UserOutput::Discard);
         let r = super::run_program("/bin/syscall_regs", &["loop"]);
         crate::console::set_user_output(crate::console::UserOutput::Plain);
@@ -680,6 +681,34 @@ fn nmi_from_user(_: &Ctx) -> Outcome {
         }
     }
     Outcome::Fail("no injected NMI arrived in user mode in 5 runs".into())
+}
+
+/// A machine check injected by the host (HMP `mce`: uncorrected, action required, RIPV) while
+/// a ring-3 loop runs: the program dies by SIGBUS, and the kernel goes on (E25).
+fn mce_from_user(_: &Ctx) -> Outcome {
+    if !crate::arch::cpu::probe().mce {
+        return Outcome::Skip("the CPU reports no machine-check architecture");
+    }
+    let c = &this_cpu().counters;
+    let before = c.machine_checks.load(Ordering::Relaxed);
+    // cpu 0, bank 0; status VAL|UC|EN|MISCV|ADDRV|S|AR; MCG_STATUS RIPV|EIPV|MCIP.
+    *crate::trap::HOST_REQUEST_FROM_USER_TICK.lock() =
+        Some("after 20ms mce 0 0 0xbd80000000000000 0x7 0x1234000 0");
+    crate::console::set_user_output(crate::console::UserOutput::Discard);
+    let r = super::run_program("/bin/syscall_regs", &["loop"]);
+    crate::console::set_user_output(crate::console::UserOutput::Plain);
+    *crate::trap::HOST_REQUEST_FROM_USER_TICK.lock() = None;
+    let got = c.machine_checks.load(Ordering::Relaxed) - before;
+    check!(got == 1, "expected 1 machine check, saw {got}");
+    match r {
+        Ok(reason) => check!(
+            reason.shell_status() == 128 + crate::signal::SIGBUS as i32,
+            "the program ended with status {} (want SIGBUS, 135)",
+            reason.shell_status()
+        ),
+        Err(e) => return Outcome::Fail(e),
+    }
+    Outcome::Pass
 }
 
 fn context_tracking_balanced(_: &Ctx) -> Outcome {
