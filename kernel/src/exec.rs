@@ -128,34 +128,25 @@ fn build_stack(
     Ok(sp)
 }
 
-/// Reads `path` from the initrd into a buffer aligned for the ELF parser (the archive only
-/// 4-aligns file data).
-pub fn read_initrd_file(path: &str) -> Result<Vec<u64>, String> {
-    let initrd = crate::INITRD.get().ok_or("no initrd")?;
-    let data = initrd
-        .find(path)
-        .ok_or_else(|| format!("{path}: no such file"))?;
-    let mut aligned: Vec<u64> = alloc::vec![0; data.len().div_ceil(8) + 1];
-    // SAFETY: `aligned` has room for data.len() bytes; the regions do not overlap.
-    unsafe {
-        core::ptr::copy_nonoverlapping(data.as_ptr(), aligned.as_mut_ptr() as *mut u8, data.len())
-    };
-    let last = aligned.len() - 1;
-    aligned[last] = data.len() as u64;
-    Ok(aligned)
-}
-
-/// The bytes of a buffer from [`read_initrd_file`].
+/// The bytes of a buffer from `fs::read_executable` (its last word holds the length).
 pub fn file_bytes(buf: &[u64]) -> &[u8] {
     let len = buf[buf.len() - 1] as usize;
     // SAFETY: the buffer holds `len` bytes of file data before its length word.
     unsafe { core::slice::from_raw_parts(buf.as_ptr() as *const u8, len) }
 }
 
-/// Loads `path` from the initrd as a new image with `argv` and `envp`.
-pub fn image_from_initrd(path: &str, argv: &[&str], envp: &[&str]) -> Result<Image, String> {
-    let buf = read_initrd_file(path)?;
-    build_image(path, file_bytes(&buf), argv, envp).map_err(|e| format!("{path}: {}", e.describe()))
+/// The kernel's own program start (test harness, bench): the program at `path`, with its
+/// absolute path for /proc/self/exe, or a message.
+pub fn image_for_kernel(
+    path: &str,
+    argv: &[&str],
+    envp: &[&str],
+) -> Result<(Image, String), String> {
+    let (buf, exe) = crate::fs::read_executable(path)
+        .map_err(|e| format!("{path}: {}", crate::syscall::errno::describe(e)))?;
+    let image = build_image(path, file_bytes(&buf), argv, envp)
+        .map_err(|e| format!("{path}: {}", e.describe()))?;
+    Ok((image, exe))
 }
 
 impl ExecError {
@@ -168,13 +159,16 @@ impl ExecError {
     }
 }
 
-/// execve's loader: the program at `path` (from the initrd for now), as an errno on failure.
+/// execve's loader: the program at `path` in the filesystem, as an errno on failure.
 pub fn image_from_path(path: &str, argv: &[&str], envp: &[&str]) -> Result<Image, i64> {
     use crate::syscall::errno::*;
-    let buf = read_initrd_file(path).map_err(|_| -ENOENT)?;
-    build_image(path, file_bytes(&buf), argv, envp).map_err(|e| match e {
+    let (buf, exe) = crate::fs::read_executable(path)?;
+    let image = build_image(path, file_bytes(&buf), argv, envp).map_err(|e| match e {
         ExecError::NoMemory => -ENOMEM,
         ExecError::TooBig => -E2BIG,
         ExecError::Elf(_) => -ENOEXEC,
-    })
+    })?;
+    // Nothing fails past this point of execve: the program is the caller's from now on.
+    crate::fs::set_exe(&crate::task::current().process, &exe);
+    Ok(image)
 }

@@ -63,7 +63,7 @@ pub fn wait(uaddr: u64, val: u32, deadline: Option<u64>) -> i64 {
     } else if expired() {
         -ETIMEDOUT
     } else {
-        -EINTR
+        -ERESTARTSYS
     }
 }
 

@@ -198,6 +198,8 @@ fn init_this_cpu(n: usize) {
 /// The kernel's main thread: runs what the command line asks for, then powers off.
 extern "C" fn kernel_continue() -> ! {
     sched::kernel_thread_prologue();
+    // The filesystem (the initrd's tree, /dev, /proc) before any program runs.
+    fs::init();
     let cmdline = CMDLINE.get().copied().unwrap_or("");
     let code = match boot::cmdline_value(cmdline, "kentry.mode").unwrap_or("run") {
         "test" => test::run_all(cmdline),

@@ -82,7 +82,7 @@ static PERCPU: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
 pub fn is_percpu_base(addr: u64) -> bool {
     let start = PERCPU.as_ptr() as u64;
     let size = core::mem::size_of::<PerCpu>() as u64;
-    addr >= start && addr < start + size * MAX_CPUS as u64 && (addr - start) % size == 0
+    addr >= start && addr < start + size * MAX_CPUS as u64 && (addr - start).is_multiple_of(size)
 }
 
 unsafe extern "C" {

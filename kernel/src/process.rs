@@ -134,9 +134,14 @@ pub fn spawn(name: &str, image: Image, parent: &Arc<Process>) -> Arc<Process> {
 
 /// Starts `image` as a child of the kernel and waits for it to end (the kernel's own way to
 /// run a program: the test harness, run mode).
-pub fn spawn_and_wait(name: &str, image: Image) -> Result<ExitReason, alloc::string::String> {
+pub fn spawn_and_wait(
+    name: &str,
+    exe: &str,
+    image: Image,
+) -> Result<ExitReason, alloc::string::String> {
     let k = kernel_process();
     let p = spawn(name, image, &k);
+    crate::fs::set_exe(&p, exe);
     match wait_child(&k, p.pid as i32, false) {
         Ok(Some((_, reason))) => Ok(reason),
         Ok(None) => Err(alloc::format!("{name}: wait ended without a status")),

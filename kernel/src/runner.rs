@@ -93,7 +93,7 @@ fn nul_terminated(data: &[u8]) -> Vec<&[u8]> {
     data.split(|&b| b == 0).collect()
 }
 
-/// Loads `path` from the initrd and runs it to completion with `argv` and `envp`.
+/// Loads `path` from the filesystem and runs it to completion with `argv` and `envp`.
 ///
 /// The process layer takes its strings as `&str` for now, so an argument or environment
 /// string that is not UTF-8 is refused here with a clear message rather than altered.
@@ -102,17 +102,17 @@ fn start(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<ExitReason, Start
         status: STATUS_CANNOT_EXECUTE,
         reason,
     };
-    let data = crate::INITRD
-        .get()
-        .and_then(|c| c.find(path))
-        .ok_or_else(|| StartError {
-            status: STATUS_NOT_FOUND,
-            reason: String::from("no such file in the initrd"),
-        })?;
+    let (data, exe) = crate::fs::read_executable(path).map_err(|e| StartError {
+        status: if e == -crate::syscall::errno::ENOENT {
+            STATUS_NOT_FOUND
+        } else {
+            STATUS_CANNOT_EXECUTE
+        },
+        reason: String::from(crate::syscall::errno::describe(e)),
+    })?;
     let argv = utf8_list("argv", argv).map_err(cannot)?;
     let envp = utf8_list("envp", envp).map_err(cannot)?;
-    let data = Aligned::copy_of(data);
-    let image = build_image(path, data.bytes(), &argv, &envp).map_err(|e| {
+    let image = build_image(path, crate::exec::file_bytes(&data), &argv, &envp).map_err(|e| {
         cannot(String::from(match e {
             ExecError::Elf(e) => e.describe(),
             ExecError::NoMemory => "out of memory while loading it",
@@ -120,7 +120,7 @@ fn start(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<ExitReason, Start
         }))
     })?;
     let name = path.rsplit('/').next().unwrap_or(path);
-    crate::process::spawn_and_wait(name, image).map_err(cannot)
+    crate::process::spawn_and_wait(name, &exe, image).map_err(cannot)
 }
 
 /// The strings of `list` as `&str`, or which one is not UTF-8.
@@ -133,36 +133,4 @@ fn utf8_list<'a>(what: &str, list: &[&'a [u8]]) -> Result<Vec<&'a str>, String> 
             })
         })
         .collect()
-}
-
-/// A file's bytes in an 8-byte aligned buffer: the archive only 4-aligns file data, and the ELF
-/// parser reads its headers as naturally aligned structures.
-struct Aligned {
-    words: Vec<u64>,
-    len: usize,
-}
-
-impl Aligned {
-    fn copy_of(data: &[u8]) -> Self {
-        let mut words: Vec<u64> = alloc::vec![0; data.len().div_ceil(8)];
-        // SAFETY: `words` has room for data.len() bytes (rounded up to whole words); a fresh
-        // allocation cannot overlap `data`.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                data.as_ptr(),
-                words.as_mut_ptr().cast::<u8>(),
-                data.len(),
-            )
-        };
-        Aligned {
-            words,
-            len: data.len(),
-        }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `words` holds at least `len` initialized bytes (copy_of wrote them, the rest
-        // is zero), and the slice borrows `self`, so it cannot outlive the allocation.
-        unsafe { core::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
-    }
 }

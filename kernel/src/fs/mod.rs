@@ -1,14 +1,171 @@
-//! Files. This is the seed of the file layer: a per-process descriptor table whose first
-//! three entries are the console. The in-memory filesystem, pipes, /dev and /proc grow here.
+//! Files: an in-memory filesystem, open file descriptions and per-process descriptor tables.
+//!
+//! - The tree ([`node`], [`path`]) holds the initrd's files and directories (file data stays
+//!   in the initrd until written), a writable `/tmp`, the devices of `/dev` (null, zero, full,
+//!   random, urandom, console), and `/proc` with `self/{maps,status,exe}`, `cmdline` (the
+//!   kernel's), `cpuinfo`, `meminfo`, `mounts`, `stat` and `uptime`, whose text is generated
+//!   for the calling process when opened. Everyone is root; permission bits are kept but only the execute bits are
+//!   checked (execve, access X_OK), as for root on Linux.
+//! - An open file description ([`File`]) has an offset and status flags; descriptors share it
+//!   after dup and fork.
+//! - [`FdTable`] is a process's descriptors plus what Linux keeps in `fs_struct`: the working
+//!   directory and umask, and the path of the running program (`/proc/self/exe`). Threads share
+//!   it; fork copies it.
 
+mod file;
+mod node;
+mod path;
+pub mod pipe;
+mod procfs;
+pub mod stat;
+
+pub use file::*;
+pub use node::{Body, DEV_PROC, Device, InodeRef, S_IFDIR, S_IFMT, Time, now};
+pub use pipe::{PIPE_CAPACITY, Pipe};
+pub use stat::Stat;
+
+use crate::syscall::errno::*;
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use node::{DEV_ROOT, FileData, Inode, ProcFile};
+use spin::{Mutex, Once};
 
-/// What a descriptor refers to.
-pub enum File {
-    /// The console: reads come from the run's stdin, writes go to the host's stdout/stderr.
-    Console,
+static ROOT: Once<InodeRef> = Once::new();
+
+/// Builds the filesystem from the initrd (once). Called at boot; every use also makes sure.
+// Until boot calls it, the first file syscall builds the tree.
+#[allow(dead_code)]
+pub fn init() {
+    root();
 }
+
+/// The root directory.
+pub fn root() -> &'static InodeRef {
+    ROOT.call_once(build)
+}
+
+fn build() -> InodeRef {
+    let (total, _) = crate::mm::frame::stats();
+    // File data may take at most half of memory.
+    node::set_page_budget((total / 2) as usize);
+    let root = Inode::new_dir(None, 0o755, DEV_ROOT, false);
+    if let Some(cpio) = crate::INITRD.get() {
+        for e in cpio.entries() {
+            let name = e.name.trim_start_matches("./").trim_start_matches('/');
+            let name = name.trim_end_matches('/');
+            if name.is_empty() || name == "." {
+                continue;
+            }
+            let perm = e.mode & 0o7777;
+            let body = match e.mode & S_IFMT {
+                node::S_IFDIR => {
+                    let d = mkdir_p(&root, name);
+                    d.meta.lock().perm = perm;
+                    continue;
+                }
+                node::S_IFREG => Body::Reg(Mutex::new(FileData::Static(e.data))),
+                node::S_IFLNK => match core::str::from_utf8(e.data) {
+                    Ok(t) => Body::Symlink(String::from(t)),
+                    Err(_) => continue,
+                },
+                _ => continue,
+            };
+            let (dir_name, base) = match name.rfind('/') {
+                Some(i) => (&name[..i], &name[i + 1..]),
+                None => ("", name),
+            };
+            let dir = mkdir_p(&root, dir_name);
+            let node = Inode::new(body, perm, DEV_ROOT, false);
+            if let Some(d) = dir.dir() {
+                d.lock().entries.insert(String::from(base), node);
+            }
+        }
+    }
+    let tmp = mkdir_p(&root, "tmp");
+    tmp.meta.lock().perm = 0o1777;
+    let dev = mkdir_p(&root, "dev");
+    for (name, d, perm) in [
+        ("null", Device::Null, 0o666),
+        ("zero", Device::Zero, 0o666),
+        ("full", Device::Full, 0o666),
+        ("random", Device::Random, 0o666),
+        ("urandom", Device::Random, 0o666),
+        ("console", Device::Console, 0o600),
+    ] {
+        let n = Inode::new(Body::Dev(d), perm, DEV_ROOT, false);
+        if let Some(dd) = dev.dir() {
+            dd.lock().entries.insert(String::from(name), n);
+        }
+    }
+    // /proc: read-only, generated.
+    let proc_ = Inode::new_dir(Some(&root), 0o555, DEV_PROC, true);
+    let self_ = Inode::new_dir(Some(&proc_), 0o555, DEV_PROC, true);
+    let add = |dir: &InodeRef, name: &str, n: InodeRef| {
+        if let Some(d) = dir.dir() {
+            d.lock().entries.insert(String::from(name), n);
+        }
+    };
+    for (name, f) in [("maps", ProcFile::Maps), ("status", ProcFile::Status)] {
+        add(
+            &self_,
+            name,
+            Inode::new(Body::Proc(f), 0o444, DEV_PROC, true),
+        );
+    }
+    add(
+        &self_,
+        "exe",
+        Inode::new(Body::ProcExe, 0o777, DEV_PROC, true),
+    );
+    for (name, f) in [
+        ("cmdline", ProcFile::Cmdline),
+        ("cpuinfo", ProcFile::Cpuinfo),
+        ("meminfo", ProcFile::Meminfo),
+        ("mounts", ProcFile::Mounts),
+        ("stat", ProcFile::Stat),
+        ("uptime", ProcFile::Uptime),
+    ] {
+        add(
+            &proc_,
+            name,
+            Inode::new(Body::Proc(f), 0o444, DEV_PROC, true),
+        );
+    }
+    add(&proc_, "self", self_);
+    add(&root, "proc", proc_);
+    // The initrd's stdin stays the console's business.
+    if let Some(d) = dev.dir() {
+        d.lock().entries.remove(".stdin");
+    }
+    root
+}
+
+/// The directory at `path` below `root`, made (mode 0755) where missing.
+fn mkdir_p(root: &InodeRef, path: &str) -> InodeRef {
+    let mut cur = root.clone();
+    for c in path.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        let next = {
+            let Some(d) = cur.dir() else { return cur };
+            let mut d = d.lock();
+            match d.entries.get(c) {
+                Some(n) if n.is_dir() => n.clone(),
+                _ => {
+                    let n = Inode::new_dir(Some(&cur), 0o755, DEV_ROOT, false);
+                    d.entries.insert(String::from(c), n.clone());
+                    n
+                }
+            }
+        };
+        cur = next;
+    }
+    cur
+}
+
+// ---- descriptors ----------------------------------------------------------------------------
+
+/// The most descriptors a process may have (RLIMIT_NOFILE's default soft limit).
+pub const NOFILE: usize = 1024;
 
 #[derive(Clone)]
 pub struct FdEntry {
@@ -16,25 +173,32 @@ pub struct FdEntry {
     pub cloexec: bool,
 }
 
-/// A process's open files.
+/// A process's open files, working directory, umask and program path.
 #[derive(Clone)]
 pub struct FdTable {
     pub fds: Vec<Option<FdEntry>>,
+    /// The working directory (None: the root).
+    pub cwd: Option<InodeRef>,
+    pub umask: u32,
+    /// The absolute path of the running program (None: not known, see [`current_exe`]).
+    pub exe: Option<String>,
 }
 
 impl FdTable {
     /// stdin, stdout and stderr on the console.
     pub fn new_console() -> Self {
-        let c = Arc::new(File::Console);
         FdTable {
-            fds: (0..3)
-                .map(|_| {
+            fds: (0..3u32)
+                .map(|fd| {
                     Some(FdEntry {
-                        file: c.clone(),
+                        file: File::console(fd, true),
                         cloexec: false,
                     })
                 })
                 .collect(),
+            cwd: None,
+            umask: 0o022,
+            exe: None,
         }
     }
 
@@ -42,7 +206,45 @@ impl FdTable {
         self.fds.get(usize::try_from(fd).ok()?)?.as_ref()
     }
 
-    /// fork: the child shares every open file.
+    pub fn get_mut(&mut self, fd: u64) -> Option<&mut FdEntry> {
+        self.fds.get_mut(usize::try_from(fd).ok()?)?.as_mut()
+    }
+
+    /// The lowest free descriptor at or above `from`.
+    pub fn alloc(&mut self, from: usize, e: FdEntry) -> Result<usize, i64> {
+        if from >= NOFILE {
+            return Err(-EINVAL);
+        }
+        let fd = (from..NOFILE)
+            .find(|&i| self.fds.get(i).is_none_or(Option::is_none))
+            .ok_or(-EMFILE)?;
+        if self.fds.len() <= fd {
+            self.fds.resize(fd + 1, None);
+        }
+        self.fds[fd] = Some(e);
+        Ok(fd)
+    }
+
+    /// Puts `e` at `fd`; returns what was there (to be dropped by the caller).
+    pub fn install(&mut self, fd: usize, e: FdEntry) -> Result<Option<FdEntry>, i64> {
+        if fd >= NOFILE {
+            return Err(-EBADF);
+        }
+        if self.fds.len() <= fd {
+            self.fds.resize(fd + 1, None);
+        }
+        Ok(self.fds[fd].replace(e))
+    }
+
+    pub fn remove(&mut self, fd: u64) -> Option<FdEntry> {
+        let e = self.fds.get_mut(usize::try_from(fd).ok()?)?.take();
+        while self.fds.last().is_some_and(Option::is_none) {
+            self.fds.pop();
+        }
+        e
+    }
+
+    /// fork: the child shares every open file description.
     pub fn fork_copy(&self) -> Self {
         self.clone()
     }
@@ -58,5 +260,333 @@ impl FdTable {
 
     pub fn close_all(&mut self) {
         self.fds.clear();
+        self.cwd = None;
+    }
+
+    pub fn cwd(&self) -> InodeRef {
+        self.cwd.clone().unwrap_or_else(|| root().clone())
+    }
+}
+
+/// The calling process's descriptor `fd`.
+pub fn get_file(fd: u64) -> Result<Arc<File>, i64> {
+    crate::task::current()
+        .process
+        .files
+        .lock()
+        .get(fd)
+        .map(|e| e.file.clone())
+        .ok_or(-EBADF)
+}
+
+/// Installs `file` at the lowest free descriptor of the calling process.
+pub fn install_file(file: Arc<File>, cloexec: bool) -> Result<usize, i64> {
+    crate::task::current()
+        .process
+        .files
+        .lock()
+        .alloc(0, FdEntry { file, cloexec })
+}
+
+/// The calling process's working directory.
+pub fn cwd() -> InodeRef {
+    crate::task::current().process.files.lock().cwd()
+}
+
+pub fn umask() -> u32 {
+    crate::task::current().process.files.lock().umask
+}
+
+/// `AT_FDCWD`.
+pub const AT_FDCWD: i32 = -100;
+
+/// Where a relative `path` starts: the working directory for AT_FDCWD, else the directory
+/// open at `dirfd` (an absolute path ignores `dirfd`).
+pub fn base_dir(dirfd: i32, path: &str) -> Result<InodeRef, i64> {
+    if path.starts_with('/') {
+        return Ok(root().clone());
+    }
+    if dirfd == AT_FDCWD {
+        return Ok(cwd());
+    }
+    let f = get_file(dirfd as u32 as u64).map_err(|_| -EBADF)?;
+    match f.node() {
+        Some(n) if n.is_dir() => Ok(n.clone()),
+        _ => Err(-ENOTDIR),
+    }
+}
+
+/// Looks `path` up relative to `dirfd`. With `empty_path` (AT_EMPTY_PATH) an empty path names
+/// `dirfd` itself; the result is then that description's object.
+pub enum Target {
+    Node(path::Found),
+    File(Arc<File>),
+}
+
+pub fn lookup_at(dirfd: i32, path: &str, follow: bool, empty_path: bool) -> Result<Target, i64> {
+    if path.is_empty() {
+        if !empty_path {
+            return Err(-ENOENT);
+        }
+        if dirfd == AT_FDCWD {
+            let c = cwd();
+            return Ok(Target::Node(path::Found {
+                dir: c.parent(),
+                node: c,
+                name: String::from("."),
+            }));
+        }
+        return Ok(Target::File(get_file(dirfd as u32 as u64)?));
+    }
+    let base = base_dir(dirfd, path)?;
+    Ok(Target::Node(path::lookup(&base, path, follow)?))
+}
+
+pub fn lookup(base: &InodeRef, p: &str, follow: bool) -> Result<path::Found, i64> {
+    path::lookup(base, p, follow)
+}
+
+impl Target {
+    pub fn stat(&self) -> Stat {
+        match self {
+            Target::Node(f) => stat_node(&f.node),
+            Target::File(f) => f.stat(),
+        }
+    }
+
+    pub fn node(&self) -> Option<&InodeRef> {
+        match self {
+            Target::Node(f) => Some(&f.node),
+            Target::File(f) => f.node(),
+        }
+    }
+}
+
+/// open/openat: the new description (the caller installs it).
+pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>, i64> {
+    if flags & O_TMPFILE == O_TMPFILE {
+        return Err(-EOPNOTSUPP);
+    }
+    let acc = flags & O_ACCMODE;
+    if flags & O_PATH != 0 {
+        let f = path::lookup(base, p, flags & O_NOFOLLOW == 0)?;
+        if flags & O_DIRECTORY != 0 && !f.node.is_dir() {
+            return Err(-ENOTDIR);
+        }
+        return Ok(File::new(
+            FileKind::Node {
+                node: f.node,
+                snapshot: None,
+            },
+            O_PATH | (flags & (O_DIRECTORY | O_NOFOLLOW)),
+        ));
+    }
+    if acc == O_ACCMODE {
+        return Err(-EINVAL);
+    }
+    let node = if flags & O_CREAT != 0 {
+        if flags & O_DIRECTORY != 0 {
+            return Err(-EINVAL);
+        }
+        let par = path::lookup_parent(base, p)?;
+        if par.trailing_slash {
+            return Err(-EISDIR);
+        }
+        match par.dir.lookup(&par.name) {
+            Some(_) if flags & O_EXCL != 0 => return Err(-EEXIST),
+            Some(n) if n.is_symlink() => {
+                if flags & O_NOFOLLOW != 0 {
+                    return Err(-ELOOP);
+                }
+                path::lookup(base, p, true)?.node
+            }
+            Some(n) => n,
+            None if par.name == "." => return Err(-EISDIR),
+            None => {
+                let n = path::new_file(&par.dir, mode & !umask() & 0o7777);
+                path::add_entry(&par.dir, &par.name, n.clone())?;
+                n
+            }
+        }
+    } else {
+        let f = path::lookup(base, p, flags & O_NOFOLLOW == 0)?;
+        f.node
+    };
+    if node.is_symlink() {
+        return Err(-ELOOP);
+    }
+    if flags & O_DIRECTORY != 0 && !node.is_dir() {
+        return Err(-ENOTDIR);
+    }
+    let wants_write = acc != O_RDONLY;
+    if node.is_dir() && (wants_write || flags & O_CREAT != 0) {
+        return Err(-EISDIR);
+    }
+    if node.readonly && (wants_write || flags & O_TRUNC != 0) {
+        return Err(-EACCES);
+    }
+    if flags & O_TRUNC != 0 && matches!(node.body, Body::Reg(_)) {
+        truncate_node(&node, 0)?;
+    }
+    let (kind, flags) = match node.body {
+        Body::Dev(Device::Console) => (
+            FileKind::Console {
+                stream: 1,
+                pipe_like: false,
+            },
+            flags,
+        ),
+        Body::Proc(what) => (
+            FileKind::Node {
+                node: node.clone(),
+                snapshot: Some(procfs::generate(what)),
+            },
+            flags,
+        ),
+        _ => (
+            FileKind::Node {
+                node: node.clone(),
+                snapshot: None,
+            },
+            flags,
+        ),
+    };
+    let kept = acc | (flags & (SETFL_MASK | O_DSYNC | O_SYNC | O_DIRECTORY | O_NOFOLLOW));
+    Ok(File::new(kind, kept | O_LARGEFILE))
+}
+
+/// A directory's entries as getdents lists them: `.`, `..`, then the names in order, each
+/// with its inode number and d_type.
+pub fn list_dir(dir: &InodeRef) -> Result<Vec<(String, u64, u8)>, i64> {
+    let d = dir.dir().ok_or(-ENOTDIR)?;
+    let parent = dir.parent();
+    let mut v = Vec::new();
+    v.push((String::from("."), dir.ino, node::DT_DIR));
+    v.push((String::from(".."), parent.ino, node::DT_DIR));
+    let d = d.lock();
+    if !d.removed {
+        for (name, n) in d.entries.iter() {
+            v.push((name.clone(), n.ino, n.dtype()));
+        }
+    }
+    Ok(v)
+}
+
+pub fn getcwd() -> Result<String, i64> {
+    path::dir_path(&cwd())
+}
+
+pub fn chdir_to(node: &InodeRef) -> Result<(), i64> {
+    if !node.is_dir() {
+        return Err(-ENOTDIR);
+    }
+    crate::task::current().process.files.lock().cwd = Some(node.clone());
+    Ok(())
+}
+
+pub fn mkdir(base: &InodeRef, p: &str, mode: u32) -> Result<(), i64> {
+    path::mkdir(base, p, mode & !umask() & 0o1777)
+}
+
+pub fn remove(base: &InodeRef, p: &str, dir: bool) -> Result<(), i64> {
+    path::remove(base, p, dir)
+}
+
+pub fn rename(ob: &InodeRef, op: &str, nb: &InodeRef, np: &str, flags: u32) -> Result<(), i64> {
+    path::rename(ob, op, nb, np, flags)
+}
+
+pub fn symlink(base: &InodeRef, target: &str, p: &str) -> Result<(), i64> {
+    path::symlink(base, target, p)
+}
+
+pub fn link(old: &path::Found, base: &InodeRef, p: &str) -> Result<(), i64> {
+    path::link(old, base, p)
+}
+
+/// A pipe: (read end, write end), with O_NONBLOCK / O_DIRECT from `flags`.
+pub fn new_pipe(flags: u32) -> (Arc<File>, Arc<File>) {
+    let p = Pipe::new();
+    let fl = flags & (O_NONBLOCK | O_DIRECT);
+    (
+        File::new(
+            FileKind::Pipe {
+                pipe: p.clone(),
+                writer: false,
+            },
+            O_RDONLY | fl,
+        ),
+        File::new(
+            FileKind::Pipe {
+                pipe: p,
+                writer: true,
+            },
+            O_WRONLY | fl,
+        ),
+    )
+}
+
+// ---- the running program ----------------------------------------------------------------------
+
+/// The path `/proc/self/exe` shows for the calling process. A process started by the kernel
+/// before the exec path was recorded shows `/bin/<name>` if such a file exists.
+pub fn current_exe() -> String {
+    let p = &crate::task::current().process;
+    if let Some(e) = p.files.lock().exe.clone() {
+        return e;
+    }
+    let name = p.name.lock().clone();
+    let guess = alloc::format!("/bin/{name}");
+    if path::lookup(root(), &guess, true).is_ok() {
+        guess
+    } else {
+        alloc::format!("/{name}")
+    }
+}
+
+/// Records the running program's path for `/proc/self/exe`.
+pub fn set_exe(p: &crate::process::Process, exe: &str) {
+    p.files.lock().exe = Some(String::from(exe));
+}
+
+/// execve's loader: reads the program at `path` (relative to the working directory) into a
+/// buffer aligned for the ELF parser — the bytes, then their length as the last u64 (the
+/// layout `exec::file_bytes` reads) — and its canonical path.
+pub fn read_executable(p: &str) -> Result<(Vec<u64>, String), i64> {
+    let f = path::lookup(&cwd(), p, true)?;
+    let Body::Reg(data) = &f.node.body else {
+        return Err(-EACCES);
+    };
+    if f.node.meta.lock().perm & 0o111 == 0 {
+        return Err(-EACCES);
+    }
+    let data = data.lock();
+    let len = data.len();
+    let mut aligned: Vec<u64> = Vec::new();
+    aligned
+        .try_reserve_exact(len.div_ceil(8) + 1)
+        .map_err(|_| -ENOMEM)?;
+    aligned.resize(len.div_ceil(8) + 1, 0);
+    // SAFETY: `aligned` holds at least `len` bytes before its last word.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(aligned.as_mut_ptr() as *mut u8, len) };
+    data.read_at(0, bytes);
+    drop(data);
+    let last = aligned.len() - 1;
+    aligned[last] = len as u64;
+    let abs = path::found_path(&f).unwrap_or_else(|_| String::from(p));
+    Ok((aligned, abs))
+}
+
+/// Reads up to `buf.len()` bytes at `off` from the file open at `fd` of the calling process
+/// (for file-backed mmap). Returns the count (short at end of file).
+// For the memory layer's file-backed mmap.
+#[allow(dead_code)]
+pub fn read_fd_at(fd: u64, off: u64, buf: &mut [u8]) -> Result<usize, i64> {
+    let f = get_file(fd)?;
+    match f.node().map(|n| &n.body) {
+        Some(Body::Reg(d)) if f.readable() => Ok(d.lock().read_at(off, buf)),
+        Some(_) if f.is_path() => Err(-EBADF),
+        Some(Body::Reg(_)) => Err(-EACCES),
+        _ => Err(-ENODEV),
     }
 }

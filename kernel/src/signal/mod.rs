@@ -40,6 +40,7 @@ pub const SIGWINCH: u8 = 28;
 pub const NSIG: usize = 64;
 
 pub const SA_ONSTACK: u64 = 0x0800_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
 pub const SA_NODEFER: u64 = 0x4000_0000;
 pub const SA_RESETHAND: u64 = 0x8000_0000;
 pub const SIG_DFL: u64 = 0;
@@ -319,6 +320,35 @@ fn dequeue() -> Option<(u8, SigInfo)> {
     None
 }
 
+/// A syscall interrupted by a signal returned one of the internal restart codes: restart it
+/// (back up RIP over the 2-byte `syscall`, number back in RAX) or make it -EINTR, by Linux's
+/// rules — `handler` is the action about to run, `None` when no handler runs.
+fn syscall_restart(regs: &mut Regs, handler: Option<&SigAction>) {
+    use crate::syscall::errno::*;
+    if regs.orig_rax == u64::MAX {
+        return;
+    }
+    let restart = match (regs.rax as i64, handler) {
+        (r, Some(_)) if r == -ERESTARTNOHAND || r == -ERESTART_RESTARTBLOCK => false,
+        (r, Some(a)) if r == -ERESTARTSYS => a.flags & SA_RESTART != 0,
+        (r, _)
+            if r == -ERESTARTSYS
+                || r == -ERESTARTNOINTR
+                || r == -ERESTARTNOHAND
+                || r == -ERESTART_RESTARTBLOCK =>
+        {
+            true
+        }
+        _ => return,
+    };
+    if restart {
+        regs.rax = regs.orig_rax;
+        regs.rip -= 2;
+    } else {
+        regs.rax = (-EINTR) as u64;
+    }
+}
+
 /// The SIGPENDING exit work: delivers one signal to the frame the task returns to, or
 /// carries out its default action.
 pub fn do_signal(regs: &mut Regs) {
@@ -353,6 +383,7 @@ pub fn do_signal(regs: &mut Regs) {
                 }
             },
             _ => {
+                syscall_restart(regs, Some(&action));
                 if setup_rt_frame(regs, sig, &action, &info).is_err() {
                     // The frame could not be written: SIGSEGV, forced (kills if it was
                     // SIGSEGV being delivered).
@@ -386,6 +417,8 @@ pub fn do_signal(regs: &mut Regs) {
             }
         }
     }
+    // No handler ran (or its frame failed): an interrupted call restarts.
+    syscall_restart(regs, None);
     // rt_sigsuspend's mask lasts until a handler runs (then the frame carries the old one).
     if let Some(saved) = task::current_inner().saved_sigmask.take() {
         task::current_inner().sigmask = saved;

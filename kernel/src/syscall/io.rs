@@ -1,62 +1,488 @@
-//! Reading and writing descriptors (the console for now).
+//! Moving bytes through descriptors: read, write, readv, writev, pread64, pwrite64, preadv,
+//! pwritev, preadv2, pwritev2, sendfile, lseek and ioctl.
+//!
+//! Data passes through a kernel buffer of at most [`CHUNK`] bytes at a time. After part of a
+//! request moved, the rest never blocks (a pipe read returns what it has), and an error then
+//! yields the count so far, as Linux does.
 
 use super::errno::*;
 use super::table::Table;
-use crate::fs::File;
-use crate::uaccess::{copy_from_user, copy_to_user};
+use crate::fs::{self, File, FileKind};
+use crate::uaccess::{access_ok, copy_from_user, copy_to_user};
+use alloc::vec;
+use alloc::vec::Vec;
 use kentry::Regs;
 
 pub const fn register(mut t: Table) -> Table {
     t[0] = sys_read;
     t[1] = sys_write;
+    t[8] = sys_lseek;
+    t[16] = sys_ioctl;
+    t[17] = sys_pread64;
+    t[18] = sys_pwrite64;
+    t[19] = sys_readv;
+    t[20] = sys_writev;
+    t[40] = sys_sendfile;
+    t[295] = sys_preadv;
+    t[296] = sys_pwritev;
+    t[327] = sys_preadv2;
+    t[328] = sys_pwritev2;
     t
 }
 
-fn file(fd: u64) -> Result<alloc::sync::Arc<File>, i64> {
-    crate::task::current()
-        .process
-        .files
-        .lock()
-        .get(fd)
-        .map(|e| e.file.clone())
-        .ok_or(-EBADF)
+/// The kernel buffer's size: one pipe's worth.
+const CHUNK: usize = 64 * 1024;
+/// Linux's MAX_RW_COUNT: the most one call moves.
+const MAX_RW_COUNT: usize = 0x7fff_f000;
+/// The most iovecs one call takes (UIO_MAXIOV).
+const UIO_MAXIOV: u64 = 1024;
+
+fn ret(r: Result<usize, i64>) -> i64 {
+    match r {
+        Ok(n) => n as i64,
+        Err(e) => e,
+    }
+}
+
+/// Where a transfer happens: at the description's offset, or at an explicit one.
+#[derive(Clone, Copy)]
+enum At {
+    Pos,
+    Off(u64),
+}
+
+/// Reads from `f` into user memory at `buf` (`len` bytes at most), chunk by chunk.
+fn read_to_user(f: &File, buf: u64, len: usize, at: At, done_before: usize) -> Result<usize, i64> {
+    let len = len.min(MAX_RW_COUNT - done_before.min(MAX_RW_COUNT));
+    let mut kbuf = vec![0u8; len.min(CHUNK)];
+    let mut done = 0usize;
+    while done < len {
+        let want = (len - done).min(CHUNK);
+        let r = match at {
+            At::Pos => f.read(&mut kbuf[..want], done + done_before > 0),
+            At::Off(o) => f.read_at(&mut kbuf[..want], o + done as u64),
+        };
+        let n = match r {
+            Ok(n) => n,
+            Err(_) if done > 0 => return Ok(done),
+            Err(e) => return Err(e),
+        };
+        if n > 0 && copy_to_user(buf + done as u64, &kbuf[..n]).is_err() {
+            return if done > 0 { Ok(done) } else { Err(-EFAULT) };
+        }
+        done += n;
+        if n < want {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// Writes `len` bytes of user memory at `buf` to `f`, chunk by chunk.
+fn write_from_user(f: &File, buf: u64, len: usize, at: At) -> Result<usize, i64> {
+    if f.discards_writes() && f.writable() {
+        return Ok(len);
+    }
+    let len = len.min(MAX_RW_COUNT);
+    let mut kbuf = vec![0u8; len.min(CHUNK)];
+    let mut done = 0usize;
+    while done < len {
+        let want = (len - done).min(CHUNK);
+        if copy_from_user(&mut kbuf[..want], buf + done as u64).is_err() {
+            return if done > 0 { Ok(done) } else { Err(-EFAULT) };
+        }
+        let r = match at {
+            At::Pos => f.write(&kbuf[..want], false),
+            At::Off(o) => f.write_at(&kbuf[..want], o + done as u64),
+        };
+        match r {
+            Ok(n) => {
+                done += n;
+                if n < want {
+                    break;
+                }
+            }
+            Err(_) if done > 0 => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
 }
 
 fn sys_read(regs: &mut Regs) -> i64 {
     let (fd, buf, len) = (regs.rdi, regs.rsi, regs.rdx as usize);
-    match &*match file(fd) {
-        Ok(f) => f,
-        Err(e) => return e,
-    } {
-        File::Console => {
-            let mut chunk = [0u8; 256];
-            let n = crate::console::stdin_read(&mut chunk[..len.min(256)]);
-            if n > 0 && copy_to_user(buf, &chunk[..n]).is_err() {
-                return -EFAULT;
-            }
-            n as i64
+    ret((|| {
+        let f = fs::get_file(fd)?;
+        if !f.readable() {
+            return Err(-EBADF);
         }
-    }
+        if !access_ok(buf, len) {
+            return Err(-EFAULT);
+        }
+        read_to_user(&f, buf, len, At::Pos, 0)
+    })())
 }
 
 fn sys_write(regs: &mut Regs) -> i64 {
     let (fd, buf, len) = (regs.rdi, regs.rsi, regs.rdx as usize);
-    match &*match file(fd) {
-        Ok(f) => f,
-        Err(e) => return e,
-    } {
-        File::Console => {
-            let mut chunk = [0u8; 256];
-            let mut done = 0usize;
-            while done < len {
-                let n = (len - done).min(chunk.len());
-                if copy_from_user(&mut chunk[..n], buf + done as u64).is_err() {
-                    return if done == 0 { -EFAULT } else { done as i64 };
-                }
-                crate::console::user_write(fd as u32, &chunk[..n]);
+    ret((|| {
+        let f = fs::get_file(fd)?;
+        if !f.writable() {
+            return Err(-EBADF);
+        }
+        if !access_ok(buf, len) {
+            return Err(-EFAULT);
+        }
+        write_from_user(&f, buf, len, At::Pos)
+    })())
+}
+
+fn offset_arg(off: u64) -> Result<u64, i64> {
+    if (off as i64) < 0 {
+        Err(-EINVAL)
+    } else {
+        Ok(off)
+    }
+}
+
+fn sys_pread64(regs: &mut Regs) -> i64 {
+    let (fd, buf, len, off) = (regs.rdi, regs.rsi, regs.rdx as usize, regs.r10);
+    ret((|| {
+        let f = fs::get_file(fd)?;
+        if !f.readable() {
+            return Err(-EBADF);
+        }
+        let off = offset_arg(off)?;
+        if !f.seekable() {
+            return Err(-ESPIPE);
+        }
+        if !access_ok(buf, len) {
+            return Err(-EFAULT);
+        }
+        read_to_user(&f, buf, len, At::Off(off), 0)
+    })())
+}
+
+fn sys_pwrite64(regs: &mut Regs) -> i64 {
+    let (fd, buf, len, off) = (regs.rdi, regs.rsi, regs.rdx as usize, regs.r10);
+    ret((|| {
+        let f = fs::get_file(fd)?;
+        if !f.writable() {
+            return Err(-EBADF);
+        }
+        let off = offset_arg(off)?;
+        if !f.seekable() {
+            return Err(-ESPIPE);
+        }
+        if !access_ok(buf, len) {
+            return Err(-EFAULT);
+        }
+        write_from_user(&f, buf, len, At::Off(off))
+    })())
+}
+
+/// The iovec array (base, len) of readv/writev, checked as Linux checks it.
+fn read_iovecs(iov: u64, cnt: u64) -> Result<Vec<(u64, usize)>, i64> {
+    if cnt > UIO_MAXIOV {
+        return Err(-EINVAL);
+    }
+    let mut raw = vec![0u8; cnt as usize * 16];
+    copy_from_user(&mut raw, iov).map_err(|_| -EFAULT)?;
+    let mut out = Vec::with_capacity(cnt as usize);
+    let mut total = 0usize;
+    for c in raw.chunks_exact(16) {
+        let base = u64::from_ne_bytes(c[..8].try_into().unwrap_or_default());
+        let len = u64::from_ne_bytes(c[8..].try_into().unwrap_or_default());
+        if (len as i64) < 0 {
+            return Err(-EINVAL);
+        }
+        let len = (len as usize).min(MAX_RW_COUNT - total);
+        if !access_ok(base, len) {
+            return Err(-EFAULT);
+        }
+        total += len;
+        out.push((base, len));
+    }
+    Ok(out)
+}
+
+fn readv(fd: u64, iov: u64, cnt: u64, at: Option<u64>) -> Result<usize, i64> {
+    let f = fs::get_file(fd)?;
+    if !f.readable() {
+        return Err(-EBADF);
+    }
+    if at.is_some() && !f.seekable() {
+        return Err(-ESPIPE);
+    }
+    let iovs = read_iovecs(iov, cnt)?;
+    let mut done = 0usize;
+    for (base, len) in iovs {
+        if len == 0 {
+            continue;
+        }
+        let where_ = at.map_or(At::Pos, |o| At::Off(o + done as u64));
+        match read_to_user(&f, base, len, where_, done) {
+            Ok(n) => {
                 done += n;
+                if n < len {
+                    break;
+                }
             }
-            done as i64
+            Err(_) if done > 0 => break,
+            Err(e) => return Err(e),
         }
     }
+    Ok(done)
+}
+
+fn writev(fd: u64, iov: u64, cnt: u64, at: Option<u64>) -> Result<usize, i64> {
+    let f = fs::get_file(fd)?;
+    if !f.writable() {
+        return Err(-EBADF);
+    }
+    if at.is_some() && !f.seekable() {
+        return Err(-ESPIPE);
+    }
+    let iovs = read_iovecs(iov, cnt)?;
+    let total: usize = iovs.iter().map(|v| v.1).sum();
+    if f.discards_writes() {
+        return Ok(total);
+    }
+    // A small request goes out as one write (atomic on a pipe, one piece on the console).
+    if total <= CHUNK {
+        let mut kbuf = Vec::with_capacity(total);
+        for &(base, len) in &iovs {
+            let start = kbuf.len();
+            kbuf.resize(start + len, 0);
+            if copy_from_user(&mut kbuf[start..], base).is_err() {
+                kbuf.truncate(start);
+                if start == 0 {
+                    return Err(-EFAULT);
+                }
+                break;
+            }
+        }
+        return match at {
+            None => f.write(&kbuf, false),
+            Some(o) => f.write_at(&kbuf, o),
+        };
+    }
+    let mut done = 0usize;
+    for (base, len) in iovs {
+        if len == 0 {
+            continue;
+        }
+        let where_ = at.map_or(At::Pos, |o| At::Off(o + done as u64));
+        match write_from_user(&f, base, len, where_) {
+            Ok(n) => {
+                done += n;
+                if n < len {
+                    break;
+                }
+            }
+            Err(_) if done > 0 => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+fn sys_readv(regs: &mut Regs) -> i64 {
+    ret(readv(regs.rdi, regs.rsi, regs.rdx, None))
+}
+
+fn sys_writev(regs: &mut Regs) -> i64 {
+    ret(writev(regs.rdi, regs.rsi, regs.rdx, None))
+}
+
+fn sys_preadv(regs: &mut Regs) -> i64 {
+    ret(offset_arg(regs.r10).and_then(|o| readv(regs.rdi, regs.rsi, regs.rdx, Some(o))))
+}
+
+fn sys_pwritev(regs: &mut Regs) -> i64 {
+    ret(offset_arg(regs.r10).and_then(|o| writev(regs.rdi, regs.rsi, regs.rdx, Some(o))))
+}
+
+/// preadv2/pwritev2: offset -1 means the description's offset. Flags (RWF_*) are accepted
+/// when they only hint (HIPRI, DSYNC, SYNC); NOWAIT and APPEND are not supported.
+fn v2_offset(off: u64, flags: u64) -> Result<Option<u64>, i64> {
+    const RWF_HIPRI: u64 = 1;
+    const RWF_DSYNC: u64 = 2;
+    const RWF_SYNC: u64 = 4;
+    if flags & !(RWF_HIPRI | RWF_DSYNC | RWF_SYNC) != 0 {
+        return Err(-EOPNOTSUPP);
+    }
+    if off as i64 == -1 {
+        Ok(None)
+    } else {
+        offset_arg(off).map(Some)
+    }
+}
+
+fn sys_preadv2(regs: &mut Regs) -> i64 {
+    ret(v2_offset(regs.r10, regs.r9).and_then(|o| readv(regs.rdi, regs.rsi, regs.rdx, o)))
+}
+
+fn sys_pwritev2(regs: &mut Regs) -> i64 {
+    ret(v2_offset(regs.r10, regs.r9).and_then(|o| writev(regs.rdi, regs.rsi, regs.rdx, o)))
+}
+
+const SEEK_SET: u64 = 0;
+const SEEK_CUR: u64 = 1;
+const SEEK_END: u64 = 2;
+const SEEK_DATA: u64 = 3;
+const SEEK_HOLE: u64 = 4;
+
+fn sys_lseek(regs: &mut Regs) -> i64 {
+    let (fd, off, whence) = (regs.rdi, regs.rsi as i64, regs.rdx);
+    ret((|| {
+        let f = fs::get_file(fd)?;
+        if f.is_path() {
+            return Err(-EBADF);
+        }
+        if !f.seekable() {
+            return Err(-ESPIPE);
+        }
+        if whence > SEEK_HOLE {
+            return Err(-EINVAL);
+        }
+        // Character devices (null, zero, random) ignore seeks and stay at 0.
+        if f.node().is_some_and(|n| matches!(n.body, fs::Body::Dev(_))) {
+            return Ok(0);
+        }
+        let mut pos = f.pos.lock();
+        let end = f.end() as i64;
+        let new = match whence {
+            SEEK_SET => off,
+            SEEK_CUR => (*pos as i64).checked_add(off).ok_or(-EINVAL)?,
+            SEEK_END => end.checked_add(off).ok_or(-EINVAL)?,
+            SEEK_DATA | SEEK_HOLE => {
+                if off < 0 || off >= end {
+                    return Err(-ENXIO);
+                }
+                if whence == SEEK_DATA { off } else { end }
+            }
+            _ => return Err(-EINVAL),
+        };
+        if new < 0 {
+            return Err(-EINVAL);
+        }
+        *pos = new as u64;
+        Ok(new as usize)
+    })())
+}
+
+// ioctl requests.
+const TCGETS: u64 = 0x5401;
+const FIONREAD: u64 = 0x541b;
+const FIONBIO: u64 = 0x5421;
+const FIONCLEX: u64 = 0x5450;
+const FIOCLEX: u64 = 0x5451;
+const FIOASYNC: u64 = 0x5452;
+
+fn sys_ioctl(regs: &mut Regs) -> i64 {
+    let (fd, req, arg) = (regs.rdi, regs.rsi & 0xffff_ffff, regs.rdx);
+    ret((|| {
+        let f = fs::get_file(fd)?;
+        if f.is_path() {
+            return Err(-EBADF);
+        }
+        match req {
+            FIONBIO => {
+                let mut v = [0u8; 4];
+                copy_from_user(&mut v, arg).map_err(|_| -EFAULT)?;
+                let fl = f.flags();
+                if i32::from_ne_bytes(v) != 0 {
+                    f.set_status_flags(fl | fs::O_NONBLOCK);
+                } else {
+                    f.set_status_flags(fl & !fs::O_NONBLOCK);
+                }
+                Ok(0)
+            }
+            FIOASYNC => Ok(0),
+            FIOCLEX | FIONCLEX => {
+                let me = crate::task::current();
+                let mut files = me.process.files.lock();
+                let e = files.get_mut(fd).ok_or(-EBADF)?;
+                e.cloexec = req == FIOCLEX;
+                Ok(0)
+            }
+            FIONREAD => {
+                let n = match &f.kind {
+                    FileKind::Pipe { pipe, .. } => pipe.available(),
+                    FileKind::Node { node, .. } if matches!(node.body, fs::Body::Reg(_)) => {
+                        f.end().saturating_sub(*f.pos.lock()) as usize
+                    }
+                    FileKind::Node { node, .. } if node.is_dir() => return Err(-ENOTTY),
+                    _ => 0,
+                };
+                copy_to_user(arg, &(n.min(i32::MAX as usize) as i32).to_ne_bytes())
+                    .map_err(|_| -EFAULT)?;
+                Ok(0)
+            }
+            // Terminal requests (TCGETS, TIOCGWINSZ, …): the console is not a terminal —
+            // programs' output is a pipe on the host side — so ENOTTY, as for any other file.
+            TCGETS => Err(-ENOTTY),
+            _ => Err(-ENOTTY),
+        }
+    })())
+}
+
+/// sendfile(out_fd, in_fd, offset*, count).
+fn sys_sendfile(regs: &mut Regs) -> i64 {
+    let (out_fd, in_fd, offp, count) = (regs.rdi, regs.rsi, regs.rdx, regs.r10 as usize);
+    ret((|| {
+        let (out, inp) = (fs::get_file(out_fd)?, fs::get_file(in_fd)?);
+        if !out.writable() || !inp.readable() {
+            return Err(-EBADF);
+        }
+        if !inp.seekable() || !matches!(inp.kind, FileKind::Node { .. }) {
+            return Err(-EINVAL);
+        }
+        let mut off = if offp != 0 {
+            let mut v = [0u8; 8];
+            copy_from_user(&mut v, offp).map_err(|_| -EFAULT)?;
+            Some(offset_arg(u64::from_ne_bytes(v))?)
+        } else {
+            None
+        };
+        let count = count.min(MAX_RW_COUNT);
+        let mut kbuf = vec![0u8; count.min(CHUNK)];
+        let mut done = 0usize;
+        while done < count {
+            let want = (count - done).min(CHUNK);
+            let r = match off {
+                Some(o) => inp.read_at(&mut kbuf[..want], o),
+                None => inp.read(&mut kbuf[..want], false),
+            };
+            let n = match r {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(_) if done > 0 => break,
+                Err(e) => return Err(e),
+            };
+            let w = match out.write(&kbuf[..n], done > 0) {
+                Ok(w) => w,
+                Err(_) if done > 0 => break,
+                Err(e) => return Err(e),
+            };
+            if let Some(o) = off.as_mut() {
+                *o += w as u64;
+            } else if w < n {
+                // Put back what was read but not written.
+                let mut pos = inp.pos.lock();
+                *pos -= (n - w) as u64;
+            }
+            done += w;
+            if w < n || n < want {
+                break;
+            }
+        }
+        if let Some(o) = off
+            && copy_to_user(offp, &o.to_ne_bytes()).is_err()
+        {
+            return Err(-EFAULT);
+        }
+        Ok(done)
+    })())
 }

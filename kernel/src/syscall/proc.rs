@@ -194,6 +194,7 @@ fn sys_wait4(regs: &mut Regs) -> i64 {
             cpid as i64
         }
         Ok(None) => 0,
+        Err(e) if e == EINTR => -ERESTARTSYS,
         Err(e) => -e,
     }
 }
@@ -219,7 +220,10 @@ fn sys_futex(regs: &mut Regs) -> i64 {
                     // WAIT takes a relative time; WAIT_BITSET an absolute one, on the
                     // monotonic clock or, with FUTEX_CLOCK_REALTIME, the realtime one.
                     Ok(ns) if op & 0x7f == FUTEX_WAIT => Some(crate::time::deadline_after_ns(ns)),
-                    Ok(ns) => Some(crate::time::deadline_at_ns(ns, op & FUTEX_CLOCK_REALTIME != 0)),
+                    Ok(ns) => Some(crate::time::deadline_at_ns(
+                        ns,
+                        op & FUTEX_CLOCK_REALTIME != 0,
+                    )),
                     Err(e) => return e,
                 }
             };
@@ -264,7 +268,8 @@ fn sleep_ns(ns: u64) -> i64 {
 fn sleep_until_tick(deadline: u64) -> i64 {
     while crate::sched::ticks() < deadline {
         if crate::signal::interrupted() {
-            return -EINTR;
+            // A handler makes it -EINTR; with none, the sleep starts over.
+            return -ERESTARTNOHAND;
         }
         crate::sched::sleep_until(deadline);
     }

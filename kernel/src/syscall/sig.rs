@@ -134,7 +134,8 @@ fn wait_for_signal() -> i64 {
         crate::sched::schedule();
         x86_64::instructions::interrupts::enable();
     }
-    -EINTR
+    // pause/sigsuspend return only into a handler: -EINTR then; without one, they restart.
+    -ERESTARTNOHAND
 }
 
 fn sys_pause(_: &mut Regs) -> i64 {

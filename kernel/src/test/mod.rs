@@ -20,9 +20,9 @@ pub fn run_program(path: &str, args: &[&str]) -> Result<ExitReason, String> {
     let mut argv: Vec<&str> = Vec::with_capacity(args.len() + 1);
     argv.push(path);
     argv.extend_from_slice(args);
-    let image = crate::exec::image_from_initrd(path, &argv, &ENVP)?;
+    let (image, exe) = crate::exec::image_for_kernel(path, &argv, &ENVP)?;
     let name = path.rsplit('/').next().unwrap_or(path);
-    crate::process::spawn_and_wait(name, image)
+    crate::process::spawn_and_wait(name, &exe, image)
 }
 
 /// Runs every selected test and prints KTAP; returns the power-off code.

@@ -1,0 +1,374 @@
+//! Open file descriptions: what a descriptor refers to, with its offset and status flags.
+//! Descriptors made by dup, fork or SCM-less inheritance share one description (and so one
+//! offset), as on Linux.
+
+use super::node::{Body, DEV_PIPE, DEV_ROOT, Device, InodeRef, S_IFCHR, S_IFIFO, makedev};
+use super::pipe::Pipe;
+use super::stat::Stat;
+use crate::syscall::errno::*;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+use spin::Mutex;
+
+// open(2) flags (x86-64 values).
+pub const O_ACCMODE: u32 = 0o3;
+pub const O_RDONLY: u32 = 0;
+pub const O_WRONLY: u32 = 0o1;
+pub const O_RDWR: u32 = 0o2;
+pub const O_CREAT: u32 = 0o100;
+pub const O_EXCL: u32 = 0o200;
+pub const O_TRUNC: u32 = 0o1000;
+pub const O_APPEND: u32 = 0o2000;
+pub const O_NONBLOCK: u32 = 0o4000;
+pub const O_DSYNC: u32 = 0o10000;
+pub const O_ASYNC: u32 = 0o20000;
+pub const O_DIRECT: u32 = 0o40000;
+pub const O_LARGEFILE: u32 = 0o100000;
+pub const O_DIRECTORY: u32 = 0o200000;
+pub const O_NOFOLLOW: u32 = 0o400000;
+pub const O_NOATIME: u32 = 0o1000000;
+pub const O_CLOEXEC: u32 = 0o2000000;
+pub const O_SYNC: u32 = 0o4010000;
+pub const O_PATH: u32 = 0o10000000;
+pub const O_TMPFILE: u32 = 0o20000000;
+
+/// The status flags F_SETFL may change.
+pub const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+
+/// What a description refers to.
+pub enum FileKind {
+    /// The run's console: reads take the program's stdin, writes go to the host's stdout
+    /// (`stream` 1) or stderr (2). The descriptors a program starts with look like the pipes
+    /// they are on the host side (`pipe_like`); `/dev/console` is a character device.
+    Console { stream: u32, pipe_like: bool },
+    /// A filesystem object. `snapshot`: the text of a generated /proc file.
+    Node {
+        node: InodeRef,
+        snapshot: Option<Vec<u8>>,
+    },
+    /// One end of a pipe.
+    Pipe { pipe: Arc<Pipe>, writer: bool },
+}
+
+pub struct File {
+    pub kind: FileKind,
+    /// Access mode and status flags (O_APPEND, O_NONBLOCK, O_PATH…).
+    flags: AtomicU32,
+    /// The offset (for directories: the index of the next entry).
+    pub pos: Mutex<u64>,
+    /// st_ino of a console description.
+    ino: u64,
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        if let FileKind::Pipe { pipe, writer } = &self.kind {
+            pipe.close_end(*writer);
+        }
+    }
+}
+
+impl File {
+    pub fn new(kind: FileKind, flags: u32) -> Arc<File> {
+        Arc::new(File {
+            kind,
+            flags: AtomicU32::new(flags),
+            pos: Mutex::new(0),
+            ino: super::node::alloc_ino(),
+        })
+    }
+
+    pub fn console(stream: u32, pipe_like: bool) -> Arc<File> {
+        File::new(FileKind::Console { stream, pipe_like }, O_RDWR)
+    }
+
+    pub fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    pub fn set_status_flags(&self, fl: u32) {
+        let old = self.flags();
+        self.flags
+            .store((old & !SETFL_MASK) | (fl & SETFL_MASK), Ordering::Relaxed);
+    }
+
+    pub fn nonblocking(&self) -> bool {
+        self.flags() & O_NONBLOCK != 0
+    }
+
+    pub fn is_path(&self) -> bool {
+        self.flags() & O_PATH != 0
+    }
+
+    pub fn readable(&self) -> bool {
+        !self.is_path() && matches!(self.flags() & O_ACCMODE, O_RDONLY | O_RDWR)
+    }
+
+    pub fn writable(&self) -> bool {
+        !self.is_path() && matches!(self.flags() & O_ACCMODE, O_WRONLY | O_RDWR)
+    }
+
+    /// The inode, for filesystem objects.
+    pub fn node(&self) -> Option<&InodeRef> {
+        match &self.kind {
+            FileKind::Node { node, .. } => Some(node),
+            _ => None,
+        }
+    }
+
+    /// Whether the description has an offset lseek may move.
+    pub fn seekable(&self) -> bool {
+        match &self.kind {
+            FileKind::Node { node, .. } => !matches!(node.body, Body::Dev(Device::Console)),
+            _ => false,
+        }
+    }
+
+    /// Writes to this file never look at the bytes (/dev/null and friends): Linux does not
+    /// read the user buffer, so a bad pointer is no error.
+    pub fn discards_writes(&self) -> bool {
+        matches!(
+            &self.kind,
+            FileKind::Node { node, .. }
+                if matches!(node.body, Body::Dev(Device::Null | Device::Zero | Device::Random))
+        )
+    }
+
+    /// The poll(2) events ready now (POLLIN, POLLOUT, POLLHUP, POLLERR). Only pipes ever
+    /// wait; every other file is always ready. A poll that must wait sleeps on
+    /// [`super::pipe::POLL_WAIT`], which every change of a pipe wakes. Atomics only: usable as a
+    /// wait condition.
+    // For poll/select (not implemented in this layer yet).
+    #[allow(dead_code)]
+    pub fn poll_events(&self) -> u16 {
+        use super::pipe::{POLLIN, POLLOUT};
+        if self.is_path() {
+            return 0;
+        }
+        let rw = |r: bool, w: bool| {
+            (if r && self.readable() { POLLIN } else { 0 })
+                | (if w && self.writable() { POLLOUT } else { 0 })
+        };
+        match &self.kind {
+            FileKind::Pipe { pipe, writer } => pipe.poll_events(*writer),
+            _ => rw(true, true),
+        }
+    }
+
+    /// read(2) at the description's offset. `nonblock` forces non-blocking behaviour (a later
+    /// piece of a readv that already moved data).
+    pub fn read(&self, buf: &mut [u8], nonblock: bool) -> Result<usize, i64> {
+        if !self.readable() {
+            return Err(-EBADF);
+        }
+        match &self.kind {
+            FileKind::Console { .. } => Ok(crate::console::stdin_read(buf)),
+            FileKind::Pipe { pipe, writer } => {
+                if *writer {
+                    return Err(-EBADF);
+                }
+                pipe.read(buf, nonblock || self.nonblocking())
+            }
+            FileKind::Node { node, snapshot } => {
+                let mut pos = self.pos.lock();
+                let n = read_node(node, snapshot.as_deref(), buf, *pos)?;
+                *pos += n as u64;
+                Ok(n)
+            }
+        }
+    }
+
+    /// pread(2).
+    pub fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, i64> {
+        if !self.readable() {
+            return Err(-EBADF);
+        }
+        match &self.kind {
+            FileKind::Node { node, snapshot } if self.seekable() => {
+                read_node(node, snapshot.as_deref(), buf, off)
+            }
+            _ => Err(-ESPIPE),
+        }
+    }
+
+    /// write(2) at the description's offset (or the end, with O_APPEND).
+    pub fn write(&self, buf: &[u8], nonblock: bool) -> Result<usize, i64> {
+        if !self.writable() {
+            return Err(-EBADF);
+        }
+        match &self.kind {
+            FileKind::Console { stream, .. } => {
+                crate::console::user_write((*stream).max(1), buf);
+                Ok(buf.len())
+            }
+            FileKind::Pipe { pipe, writer } => {
+                if !*writer {
+                    return Err(-EBADF);
+                }
+                pipe.write(buf, nonblock || self.nonblocking())
+            }
+            FileKind::Node { node, .. } => {
+                let mut pos = self.pos.lock();
+                let append = self.flags() & O_APPEND != 0;
+                let (n, end) = write_node(node, buf, *pos, append)?;
+                if self.seekable() {
+                    *pos = end;
+                }
+                Ok(n)
+            }
+        }
+    }
+
+    /// pwrite(2). With O_APPEND the data goes to the end, as on Linux.
+    pub fn write_at(&self, buf: &[u8], off: u64) -> Result<usize, i64> {
+        if !self.writable() {
+            return Err(-EBADF);
+        }
+        match &self.kind {
+            FileKind::Node { node, .. } if self.seekable() => {
+                let append = self.flags() & O_APPEND != 0;
+                write_node(node, buf, off, append).map(|(n, _)| n)
+            }
+            _ => Err(-ESPIPE),
+        }
+    }
+
+    /// The size lseek(SEEK_END) measures from.
+    pub fn end(&self) -> u64 {
+        match &self.kind {
+            FileKind::Node {
+                snapshot: Some(s), ..
+            } => s.len() as u64,
+            FileKind::Node { node, .. } => match &node.body {
+                Body::Reg(d) => d.lock().len() as u64,
+                _ => 0,
+            },
+            _ => 0,
+        }
+    }
+
+    pub fn stat(&self) -> Stat {
+        match &self.kind {
+            FileKind::Node { node, .. } => stat_node(node),
+            FileKind::Console { pipe_like, .. } => {
+                let (mode, dev, rdev) = if *pipe_like {
+                    (S_IFIFO | 0o600, DEV_PIPE, 0)
+                } else {
+                    (S_IFCHR | 0o600, DEV_ROOT, makedev(5, 1))
+                };
+                Stat {
+                    dev,
+                    ino: self.ino,
+                    nlink: 1,
+                    mode,
+                    rdev,
+                    blksize: 4096,
+                    ..Stat::default()
+                }
+            }
+            FileKind::Pipe { pipe, .. } => Stat {
+                dev: DEV_PIPE,
+                ino: pipe.ino,
+                nlink: 1,
+                mode: S_IFIFO | 0o600,
+                blksize: 4096,
+                ..Stat::default()
+            },
+        }
+    }
+}
+
+/// The attributes of an inode as stat reports them.
+pub fn stat_node(node: &InodeRef) -> Stat {
+    let size = node.size();
+    let m = *node.meta.lock();
+    Stat {
+        dev: node.dev,
+        ino: node.ino,
+        nlink: node.nlink(),
+        mode: node.file_type() | m.perm,
+        uid: m.uid,
+        gid: m.gid,
+        rdev: node.rdev(),
+        size,
+        blksize: 4096,
+        blocks: match node.body {
+            Body::Reg(_) => size.div_ceil(4096) * 8,
+            _ => 0,
+        },
+        atime: m.atime,
+        mtime: m.mtime,
+        ctime: m.ctime,
+    }
+}
+
+fn read_node(
+    node: &InodeRef,
+    snapshot: Option<&[u8]>,
+    buf: &mut [u8],
+    off: u64,
+) -> Result<usize, i64> {
+    match &node.body {
+        Body::Dir(_) => Err(-EISDIR),
+        Body::Reg(d) => Ok(d.lock().read_at(off, buf)),
+        Body::Proc(_) => {
+            let s = snapshot.unwrap_or(&[]);
+            let off = usize::try_from(off).unwrap_or(usize::MAX).min(s.len());
+            let n = buf.len().min(s.len() - off);
+            buf[..n].copy_from_slice(&s[off..off + n]);
+            Ok(n)
+        }
+        Body::Dev(Device::Null) => Ok(0),
+        Body::Dev(Device::Zero | Device::Full) => {
+            buf.fill(0);
+            Ok(buf.len())
+        }
+        Body::Dev(Device::Random) => {
+            for chunk in buf.chunks_mut(16) {
+                let r = crate::random::bytes16();
+                chunk.copy_from_slice(&r[..chunk.len()]);
+            }
+            Ok(buf.len())
+        }
+        Body::Dev(Device::Console) => Ok(crate::console::stdin_read(buf)),
+        Body::Symlink(_) | Body::ProcExe => Err(-EBADF),
+    }
+}
+
+/// Writes to an inode; returns (bytes written, offset after the write).
+fn write_node(node: &InodeRef, buf: &[u8], off: u64, append: bool) -> Result<(usize, u64), i64> {
+    match &node.body {
+        Body::Reg(d) => {
+            let mut d = d.lock();
+            let at = if append { d.len() as u64 } else { off };
+            let n = d.write_at(at, buf)?;
+            drop(d);
+            if n > 0 {
+                node.touch_modified();
+            }
+            Ok((n, at + n as u64))
+        }
+        Body::Dev(Device::Null | Device::Zero | Device::Random) => Ok((buf.len(), off)),
+        Body::Dev(Device::Full) => Err(-ENOSPC),
+        Body::Dev(Device::Console) => {
+            crate::console::user_write(1, buf);
+            Ok((buf.len(), off))
+        }
+        Body::Dir(_) => Err(-EISDIR),
+        Body::Proc(_) | Body::Symlink(_) | Body::ProcExe => Err(-EBADF),
+    }
+}
+
+/// Truncates a regular file (ftruncate/truncate/O_TRUNC).
+pub fn truncate_node(node: &InodeRef, len: u64) -> Result<(), i64> {
+    match &node.body {
+        Body::Reg(d) => {
+            d.lock().truncate(len)?;
+            node.touch_modified();
+            Ok(())
+        }
+        Body::Dir(_) => Err(-EISDIR),
+        _ => Err(-EINVAL),
+    }
+}

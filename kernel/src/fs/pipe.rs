@@ -1,0 +1,199 @@
+//! Pipes: a 64 KiB byte queue between reading and writing file descriptions.
+//!
+//! Reads block until data arrives or every writer is gone (end of file); writes block until
+//! there is room, and fail with EPIPE (plus SIGPIPE) once every reader is gone. Writes of at
+//! most PIPE_BUF bytes are atomic. A signal ends a wait with EINTR (or the count already
+//! moved). The wait conditions read only atomics, never a lock.
+
+use crate::sched::WaitQueue;
+use crate::syscall::errno::*;
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use spin::Mutex;
+
+/// Every change of any pipe's readiness wakes this queue: poll/select wait here for any of
+/// their descriptors to become ready.
+pub static POLL_WAIT: WaitQueue = WaitQueue::new();
+
+pub const PIPE_BUF: usize = 4096;
+pub const PIPE_CAPACITY: usize = 65536;
+
+pub struct Pipe {
+    pub ino: u64,
+    buf: Mutex<VecDeque<u8>>,
+    /// Bytes in `buf` (for the wait conditions).
+    len: AtomicUsize,
+    readers: AtomicUsize,
+    writers: AtomicUsize,
+    /// Readers wait here for data or the last writer's close.
+    read_wait: WaitQueue,
+    /// Writers wait here for room or the last reader's close.
+    write_wait: WaitQueue,
+}
+
+impl Pipe {
+    /// A pipe with one reading and one writing end.
+    pub fn new() -> Arc<Pipe> {
+        Arc::new(Pipe {
+            ino: super::node::alloc_ino(),
+            buf: Mutex::new(VecDeque::new()),
+            len: AtomicUsize::new(0),
+            readers: AtomicUsize::new(1),
+            writers: AtomicUsize::new(1),
+            read_wait: WaitQueue::new(),
+            write_wait: WaitQueue::new(),
+        })
+    }
+
+    /// Bytes waiting to be read (FIONREAD).
+    pub fn available(&self) -> usize {
+        self.len.load(Ordering::Acquire)
+    }
+
+    /// Reads up to `out.len()` bytes; 0 at end of file.
+    pub fn read(&self, out: &mut [u8], nonblock: bool) -> Result<usize, i64> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            {
+                let mut b = self.buf.lock();
+                if !b.is_empty() {
+                    let n = out.len().min(b.len());
+                    let (front, back) = b.as_slices();
+                    let k = n.min(front.len());
+                    out[..k].copy_from_slice(&front[..k]);
+                    out[k..n].copy_from_slice(&back[..n - k]);
+                    b.drain(..n);
+                    if b.is_empty() {
+                        // Give back the memory of a drained pipe.
+                        b.shrink_to(PIPE_BUF);
+                    }
+                    self.len.store(b.len(), Ordering::Release);
+                    drop(b);
+                    self.write_wait.wake_all();
+                    POLL_WAIT.wake_all();
+                    return Ok(n);
+                }
+            }
+            if self.writers.load(Ordering::Acquire) == 0 {
+                return Ok(0);
+            }
+            if nonblock {
+                return Err(-EAGAIN);
+            }
+            let woke = self.read_wait.wait_until(
+                || {
+                    self.len.load(Ordering::Acquire) > 0
+                        || self.writers.load(Ordering::Acquire) == 0
+                },
+                crate::signal::interrupted,
+            );
+            if !woke {
+                return Err(-ERESTARTSYS);
+            }
+        }
+    }
+
+    /// Writes `data`; returns the bytes written.
+    pub fn write(&self, data: &[u8], nonblock: bool) -> Result<usize, i64> {
+        let mut done = 0;
+        loop {
+            if self.readers.load(Ordering::Acquire) == 0 {
+                sigpipe();
+                return if done > 0 { Ok(done) } else { Err(-EPIPE) };
+            }
+            let rest = data.len() - done;
+            if rest == 0 {
+                return Ok(done);
+            }
+            {
+                let mut b = self.buf.lock();
+                let room = PIPE_CAPACITY - b.len();
+                if room > 0 && (rest > PIPE_BUF || room >= rest) {
+                    let n = room.min(rest);
+                    if b.try_reserve(n).is_err() {
+                        drop(b);
+                        return if done > 0 { Ok(done) } else { Err(-ENOMEM) };
+                    }
+                    b.extend(&data[done..done + n]);
+                    self.len.store(b.len(), Ordering::Release);
+                    drop(b);
+                    done += n;
+                    self.read_wait.wake_all();
+                    POLL_WAIT.wake_all();
+                    continue;
+                }
+            }
+            if nonblock {
+                return if done > 0 { Ok(done) } else { Err(-EAGAIN) };
+            }
+            let need = if rest <= PIPE_BUF { rest } else { 1 };
+            let woke = self.write_wait.wait_until(
+                || {
+                    PIPE_CAPACITY - self.len.load(Ordering::Acquire) >= need
+                        || self.readers.load(Ordering::Acquire) == 0
+                },
+                crate::signal::interrupted,
+            );
+            if !woke {
+                return if done > 0 {
+                    Ok(done)
+                } else {
+                    Err(-ERESTARTSYS)
+                };
+            }
+        }
+    }
+
+    /// One end's last file description is gone.
+    pub fn close_end(&self, writer: bool) {
+        if writer {
+            self.writers.fetch_sub(1, Ordering::AcqRel);
+            self.read_wait.wake_all();
+        } else {
+            self.readers.fetch_sub(1, Ordering::AcqRel);
+            self.write_wait.wake_all();
+        }
+        POLL_WAIT.wake_all();
+    }
+
+    /// poll(2) events of one end (POLLIN, POLLOUT, POLLHUP, POLLERR); atomics only, so it
+    /// may serve as a wait condition.
+    pub fn poll_events(&self, writer: bool) -> u16 {
+        let len = self.len.load(Ordering::Acquire);
+        if writer {
+            if self.readers.load(Ordering::Acquire) == 0 {
+                POLLERR | POLLOUT
+            } else if PIPE_CAPACITY - len >= PIPE_BUF {
+                POLLOUT
+            } else {
+                0
+            }
+        } else {
+            let mut ev = if len > 0 { POLLIN } else { 0 };
+            if self.writers.load(Ordering::Acquire) == 0 {
+                ev |= POLLHUP;
+            }
+            ev
+        }
+    }
+}
+
+pub const POLLIN: u16 = 0x1;
+pub const POLLOUT: u16 = 0x4;
+pub const POLLERR: u16 = 0x8;
+pub const POLLHUP: u16 = 0x10;
+
+/// A write to a pipe nobody reads: SIGPIPE for the writing thread (as Linux's send_sig).
+fn sigpipe() {
+    let t = crate::task::current();
+    let info = crate::signal::SigInfo {
+        signo: crate::signal::SIGPIPE as i32,
+        code: crate::signal::SI_USER,
+        addr_or_pid: t.process.pid as u64,
+        extra: 0,
+    };
+    crate::signal::send_to_thread(t, crate::signal::SIGPIPE, info);
+}

@@ -1,0 +1,211 @@
+//! The text of the generated /proc files, made when such a file is opened (a read sees one
+//! consistent snapshot, as a seq_file's first read does).
+
+use super::node::ProcFile;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use core::sync::atomic::Ordering;
+
+pub fn generate(what: ProcFile) -> Vec<u8> {
+    match what {
+        ProcFile::Maps => maps().into_bytes(),
+        ProcFile::Status => status().into_bytes(),
+        ProcFile::Cpuinfo => cpuinfo().into_bytes(),
+        ProcFile::Meminfo => meminfo().into_bytes(),
+        ProcFile::Mounts => String::from(
+            "rootfs / rootfs rw 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n",
+        )
+        .into_bytes(),
+        ProcFile::Cmdline => {
+            let mut s = String::from(crate::CMDLINE.get().copied().unwrap_or(""));
+            s.push('\n');
+            s.into_bytes()
+        }
+        ProcFile::Stat => stat().into_bytes(),
+        ProcFile::Uptime => {
+            let ns = crate::time::monotonic_ns();
+            let (sec, cs) = (ns / 1_000_000_000, ns % 1_000_000_000 / 10_000_000);
+            format!("{sec}.{cs:02} 0.00\n").into_bytes()
+        }
+    }
+}
+
+fn maps() -> String {
+    crate::task::current()
+        .process
+        .aspace
+        .lock()
+        .as_ref()
+        .map(|a| a.proc_maps())
+        .unwrap_or_default()
+}
+
+fn status() -> String {
+    let p = &crate::task::current().process;
+    let ppid = p.parent.lock().upgrade().map_or(0, |q| q.pid);
+    let name = p.name.lock().clone();
+    let umask = p.files.lock().umask;
+    let threads = p.live_threads.load(Ordering::Acquire).max(1);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "Name:\t{name}\nUmask:\t{umask:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\n\
+         Pid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n\
+         FDSize:\t64\nGroups:\t\nThreads:\t{threads}\n",
+        pid = p.pid,
+    );
+    s
+}
+
+fn meminfo() -> String {
+    let (total, free) = crate::mm::frame::stats();
+    let kib = |frames: u64| frames * 4;
+    format!(
+        "MemTotal:       {:8} kB\nMemFree:        {:8} kB\nMemAvailable:   {:8} kB\n",
+        kib(total),
+        kib(free),
+        kib(free)
+    )
+}
+
+fn stat() -> String {
+    let ticks = crate::sched::ticks() / 10;
+    format!(
+        "cpu  {ticks} 0 0 0 0 0 0 0 0 0\ncpu0 {ticks} 0 0 0 0 0 0 0 0 0\nbtime 0\nprocesses 1\n"
+    )
+}
+
+fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {
+    #[allow(unused_unsafe)]
+    // SAFETY: CPUID exists on every x86-64 CPU and has no side effects.
+    let r = unsafe { core::arch::x86_64::__cpuid_count(leaf, sub) };
+    [r.eax, r.ebx, r.ecx, r.edx]
+}
+
+/// (leaf, register index in [eax, ebx, ecx, edx], bit, name) as Linux names the flags.
+const FLAGS: &[(u32, usize, u32, &str)] = &[
+    (1, 3, 0, "fpu"),
+    (1, 3, 1, "vme"),
+    (1, 3, 2, "de"),
+    (1, 3, 3, "pse"),
+    (1, 3, 4, "tsc"),
+    (1, 3, 5, "msr"),
+    (1, 3, 6, "pae"),
+    (1, 3, 7, "mce"),
+    (1, 3, 8, "cx8"),
+    (1, 3, 9, "apic"),
+    (1, 3, 11, "sep"),
+    (1, 3, 12, "mtrr"),
+    (1, 3, 13, "pge"),
+    (1, 3, 14, "mca"),
+    (1, 3, 15, "cmov"),
+    (1, 3, 16, "pat"),
+    (1, 3, 17, "pse36"),
+    (1, 3, 19, "clflush"),
+    (1, 3, 23, "mmx"),
+    (1, 3, 24, "fxsr"),
+    (1, 3, 25, "sse"),
+    (1, 3, 26, "sse2"),
+    (1, 3, 28, "ht"),
+    (0x8000_0001, 3, 11, "syscall"),
+    (0x8000_0001, 3, 20, "nx"),
+    (0x8000_0001, 3, 26, "pdpe1gb"),
+    (0x8000_0001, 3, 27, "rdtscp"),
+    (0x8000_0001, 3, 29, "lm"),
+    (1, 2, 0, "pni"),
+    (1, 2, 1, "pclmulqdq"),
+    (1, 2, 9, "ssse3"),
+    (1, 2, 12, "fma"),
+    (1, 2, 13, "cx16"),
+    (1, 2, 19, "sse4_1"),
+    (1, 2, 20, "sse4_2"),
+    (1, 2, 21, "x2apic"),
+    (1, 2, 22, "movbe"),
+    (1, 2, 23, "popcnt"),
+    (1, 2, 25, "aes"),
+    (1, 2, 26, "xsave"),
+    (1, 2, 28, "avx"),
+    (1, 2, 29, "f16c"),
+    (1, 2, 30, "rdrand"),
+    (1, 2, 31, "hypervisor"),
+    (0x8000_0001, 2, 0, "lahf_lm"),
+    (0x8000_0001, 2, 5, "abm"),
+    (0x8000_0001, 2, 6, "sse4a"),
+    (0x8000_0001, 2, 8, "3dnowprefetch"),
+    (7, 1, 0, "fsgsbase"),
+    (7, 1, 3, "bmi1"),
+    (7, 1, 5, "avx2"),
+    (7, 1, 7, "smep"),
+    (7, 1, 8, "bmi2"),
+    (7, 1, 9, "erms"),
+    (7, 1, 10, "invpcid"),
+    (7, 1, 16, "avx512f"),
+    (7, 1, 18, "rdseed"),
+    (7, 1, 19, "adx"),
+    (7, 1, 20, "smap"),
+    (7, 1, 23, "clflushopt"),
+    (7, 1, 29, "sha_ni"),
+    (7, 2, 2, "umip"),
+    (7, 2, 22, "rdpid"),
+];
+
+fn cpuinfo() -> String {
+    let l0 = cpuid(0, 0);
+    let mut vendor = Vec::with_capacity(12);
+    for r in [l0[1], l0[3], l0[2]] {
+        vendor.extend_from_slice(&r.to_le_bytes());
+    }
+    let vendor = String::from_utf8_lossy(&vendor).into_owned();
+    let l1 = cpuid(1, 0);
+    let base_family = (l1[0] >> 8) & 0xf;
+    let family = if base_family == 0xf {
+        base_family + ((l1[0] >> 20) & 0xff)
+    } else {
+        base_family
+    };
+    let model = if base_family == 6 || base_family == 0xf {
+        ((l1[0] >> 4) & 0xf) | (((l1[0] >> 16) & 0xf) << 4)
+    } else {
+        (l1[0] >> 4) & 0xf
+    };
+    let stepping = l1[0] & 0xf;
+    let max_ext = cpuid(0x8000_0000, 0)[0];
+    let brand = if max_ext >= 0x8000_0004 {
+        let mut b = Vec::with_capacity(48);
+        for leaf in 0x8000_0002..=0x8000_0004u32 {
+            for r in cpuid(leaf, 0) {
+                b.extend_from_slice(&r.to_le_bytes());
+            }
+        }
+        let s = String::from_utf8_lossy(&b).into_owned();
+        String::from(s.trim_matches(|c: char| c == '\0' || c == ' '))
+    } else {
+        String::from("QEMU Virtual CPU")
+    };
+    let max_basic = l0[0];
+    let mut flags = String::new();
+    for &(leaf, reg, bit, name) in FLAGS {
+        let present = if leaf >= 0x8000_0000 {
+            max_ext >= leaf
+        } else {
+            max_basic >= leaf
+        };
+        if present && cpuid(leaf, 0)[reg] & (1 << bit) != 0 {
+            if !flags.is_empty() {
+                flags.push(' ');
+            }
+            flags.push_str(name);
+        }
+    }
+    let clflush = ((l1[1] >> 8) & 0xff) * 8;
+    format!(
+        "processor\t: 0\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\n\
+         model name\t: {brand}\nstepping\t: {stepping}\ncpu MHz\t\t: 1000.000\n\
+         physical id\t: 0\nsiblings\t: 1\ncore id\t\t: 0\ncpu cores\t: 1\nfpu\t\t: yes\n\
+         fpu_exception\t: yes\ncpuid level\t: {max_basic}\nwp\t\t: yes\nflags\t\t: {flags}\n\
+         bogomips\t: 2000.00\nclflush size\t: {clflush}\ncache_alignment\t: 64\n\
+         address sizes\t: 40 bits physical, 48 bits virtual\npower management:\n\n"
+    )
+}
