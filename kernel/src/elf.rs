@@ -1,9 +1,13 @@
-//! Loading a static x86-64 Linux ELF executable into a fresh user address space.
+//! Loading a static x86-64 Linux ELF executable (ET_EXEC, or ET_DYN without an interpreter:
+//! static-pie) into a fresh user address space, as Linux's binfmt_elf does (linux-abi.md
+//! §3.4).
 
-use crate::mm::PAGE_SIZE;
-use crate::mm::aspace::AddressSpace;
-use crate::mm::paging::{PTE_NX, PTE_U, PTE_W};
-use kentry::sysret::TASK_SIZE_MAX;
+use crate::mm::aspace::{
+    AddressSpace, Backing, ELF_ET_DYN_BASE, MMAP_MIN_ADDR, MappedFile, PROT_EXEC, PROT_READ,
+    PROT_WRITE, TASK_SIZE, Vma,
+};
+use crate::mm::{PAGE_SIZE, align_down, align_up};
+use alloc::sync::Arc;
 use xmas_elf::ElfFile;
 use xmas_elf::header::{Class, Machine, Type};
 use xmas_elf::program::{ProgramHeader, Type as PType};
@@ -25,7 +29,7 @@ impl ElfError {
             ElfError::NotElf => "not an ELF file",
             ElfError::Not64Bit => "not a 64-bit ELF (32-bit programs are not supported yet)",
             ElfError::NotX86_64 => "not an x86-64 ELF",
-            ElfError::NotExecutable => "not an executable (ET_EXEC)",
+            ElfError::NotExecutable => "not an executable (ET_EXEC or static-pie ET_DYN)",
             ElfError::Dynamic => "dynamically linked (has PT_INTERP); only static programs run",
             ElfError::BadSegment => "a segment lies outside user space or past the file",
             ElfError::NoMemory => "out of memory",
@@ -33,15 +37,47 @@ impl ElfError {
     }
 }
 
-/// Where the loaded image lives, for the auxiliary vector.
+/// Where the loaded image lives, for the auxiliary vector and the process's layout.
 pub struct LoadedImage {
+    /// e_entry + load bias.
     pub entry: u64,
     pub phdr: u64,
     pub phent: u64,
     pub phnum: u64,
+    /// Where the program break starts: page-aligned end of the highest segment.
+    pub brk: u64,
+    /// PT_GNU_STACK asked for an executable stack.
+    pub exec_stack: bool,
 }
 
-pub fn load(data: &[u8], aspace: &mut AddressSpace) -> Result<LoadedImage, ElfError> {
+const PF_X: u32 = 1;
+const PF_W: u32 = 2;
+const PF_R: u32 = 4;
+const PT_GNU_STACK: u32 = 0x6474_e551;
+/// sizeof(Elf64_Phdr).
+const PHENT: u64 = 56;
+
+fn prot_of(flags: u32) -> u32 {
+    let mut p = 0;
+    if flags & PF_R != 0 {
+        p |= PROT_READ;
+    }
+    if flags & PF_W != 0 {
+        p |= PROT_WRITE;
+    }
+    if flags & PF_X != 0 {
+        p |= PROT_EXEC;
+    }
+    p
+}
+
+/// Maps every PT_LOAD segment of `data` into `aspace`: the file part as a private mapping of
+/// `file` (filled now), the rest of the segment (bss) as anonymous memory.
+pub fn load(
+    data: &[u8],
+    aspace: &mut AddressSpace,
+    file: &Arc<MappedFile>,
+) -> Result<LoadedImage, ElfError> {
     let elf = ElfFile::new(data).map_err(|_| ElfError::NotElf)?;
     let h = &elf.header;
     if h.pt1.class() != Class::SixtyFour {
@@ -50,49 +86,130 @@ pub fn load(data: &[u8], aspace: &mut AddressSpace) -> Result<LoadedImage, ElfEr
     if h.pt2.machine().as_machine() != Machine::X86_64 {
         return Err(ElfError::NotX86_64);
     }
-    if h.pt2.type_().as_type() != Type::Executable {
+    let dyn_ = match h.pt2.type_().as_type() {
+        Type::Executable => false,
+        Type::SharedObject => true,
+        _ => return Err(ElfError::NotExecutable),
+    };
+    if h.pt2.ph_entry_size() as u64 != PHENT || h.pt2.ph_count() == 0 {
         return Err(ElfError::NotExecutable);
     }
-    let mut phdr = 0;
+    // First pass: interpreter, stack flags, the extent and alignment of the PT_LOADs.
+    let mut exec_stack = false;
+    let mut first_vaddr = None;
+    let mut max_align = PAGE_SIZE;
+    let mut phdr_vaddr = None;
     for ph in elf.program_iter() {
         let ProgramHeader::Ph64(ph) = ph else {
             return Err(ElfError::Not64Bit);
         };
         match ph.get_type() {
             Ok(PType::Interp) => return Err(ElfError::Dynamic),
-            Ok(PType::Load) => {}
-            _ => continue,
+            Ok(PType::OsSpecific(PT_GNU_STACK)) => exec_stack = ph.flags.0 & PF_X != 0,
+            Ok(PType::Phdr) => phdr_vaddr = Some(ph.virtual_addr),
+            Ok(PType::Load) => {
+                first_vaddr.get_or_insert(ph.virtual_addr);
+                if ph.align.is_power_of_two() && ph.align > max_align {
+                    max_align = ph.align;
+                }
+            }
+            _ => {}
         }
-        let (va, memsz, filesz, off) = (ph.virtual_addr, ph.mem_size, ph.file_size, ph.offset);
-        let seg_end = va.checked_add(memsz).ok_or(ElfError::BadSegment)?;
-        if seg_end > TASK_SIZE_MAX
-            || va < PAGE_SIZE
-            || filesz > memsz
+    }
+    let first_vaddr = first_vaddr.ok_or(ElfError::NotExecutable)?;
+    let bias = if dyn_ {
+        // static-pie: at ELF_ET_DYN_BASE (aligned for the segments), like Linux's PIE base.
+        align_down(
+            align_down(ELF_ET_DYN_BASE, max_align.min(1 << 30)).wrapping_sub(first_vaddr),
+            PAGE_SIZE,
+        )
+    } else {
+        0
+    };
+
+    let mut phdr = phdr_vaddr.map(|v| v.wrapping_add(bias));
+    let mut brk = 0;
+    let mut prev_end = 0u64;
+    for ph in elf.program_iter() {
+        let ProgramHeader::Ph64(ph) = ph else {
+            return Err(ElfError::Not64Bit);
+        };
+        if ph.get_type() != Ok(PType::Load) {
+            continue;
+        }
+        let (vaddr, memsz, filesz, off) = (ph.virtual_addr, ph.mem_size, ph.file_size, ph.offset);
+        let va = vaddr.wrapping_add(bias);
+        if filesz > memsz
+            || memsz > TASK_SIZE
+            || va > TASK_SIZE - memsz
+            || va < MMAP_MIN_ADDR
+            || (vaddr.wrapping_sub(off)) % PAGE_SIZE != 0
             || off
                 .checked_add(filesz)
                 .is_none_or(|e| e > data.len() as u64)
         {
             return Err(ElfError::BadSegment);
         }
-        let mut flags = PTE_U;
-        if ph.flags.is_write() {
-            flags |= PTE_W;
+        let prot = prot_of(ph.flags.0);
+        let map_start = align_down(va, PAGE_SIZE);
+        let file_end = align_up(va + filesz, PAGE_SIZE);
+        let map_end = align_up(va + memsz, PAGE_SIZE);
+        // A page shared with the previous segment keeps its content and gets the union of
+        // both segments' rights.
+        let mut start = map_start;
+        if start < prev_end {
+            aspace.widen_prot(start, prev_end.min(map_end), prot);
+            start = prev_end;
         }
-        if !ph.flags.is_execute() {
-            flags |= PTE_NX;
+        if filesz > 0 && start < file_end {
+            aspace.map_fixed(Vma {
+                start,
+                end: file_end,
+                prot,
+                flags: 0,
+                backing: Backing::File {
+                    file: file.clone(),
+                    limit: off + filesz,
+                },
+                pgoff: align_down(off, PAGE_SIZE) + (start - map_start),
+            });
         }
-        aspace
-            .map_zeroed(va, memsz, flags)
-            .map_err(|_| ElfError::NoMemory)?;
-        aspace.write(va, &data[off as usize..(off + filesz) as usize]);
-        if (off..off + filesz).contains(&h.pt2.ph_offset()) {
-            phdr = va + (h.pt2.ph_offset() - off);
+        let bss_start = if filesz > 0 {
+            file_end.max(start)
+        } else {
+            start
+        };
+        if bss_start < map_end {
+            // Linux maps a segment's bss with vm_brk_flags: read-write, exec if the segment is.
+            aspace.map_fixed(Vma {
+                start: bss_start,
+                end: map_end,
+                prot: PROT_READ | PROT_WRITE | (prot & PROT_EXEC),
+                flags: 0,
+                backing: Backing::Anon,
+                pgoff: 0,
+            });
         }
+        if filesz > 0 {
+            // The file bytes from the start of the first page (as mapping the file page would
+            // show them), unless that page belongs to the previous segment too.
+            let from = if map_start < start { va } else { map_start };
+            let src = &data[(off - (va - from)) as usize..(off + filesz) as usize];
+            aspace.write(from, src).map_err(|_| ElfError::NoMemory)?;
+        }
+        let ph_off = h.pt2.ph_offset();
+        if phdr.is_none() && off <= ph_off && ph_off < off + filesz {
+            phdr = Some(va + (ph_off - off));
+        }
+        prev_end = prev_end.max(map_end);
+        brk = brk.max(va + memsz);
     }
     Ok(LoadedImage {
-        entry: h.pt2.entry_point(),
-        phdr,
-        phent: h.pt2.ph_entry_size() as u64,
+        entry: h.pt2.entry_point().wrapping_add(bias),
+        phdr: phdr.unwrap_or(0),
+        phent: PHENT,
         phnum: h.pt2.ph_count() as u64,
+        brk: align_up(brk, PAGE_SIZE),
+        exec_stack,
     })
 }

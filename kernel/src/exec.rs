@@ -2,17 +2,20 @@
 //! first user frame — execve's work, and the first program's.
 
 use crate::elf::{self, ElfError, LoadedImage};
-use crate::mm::PAGE_SIZE;
-use crate::mm::aspace::AddressSpace;
-use crate::mm::paging::{PTE_NX, PTE_U, PTE_W};
+use crate::mm::aspace::{self, AddressSpace, Backing, MappedFile, Vma};
+use crate::mm::{PAGE_SIZE, align_down};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use kentry::Regs;
-use kentry::sysret::TASK_SIZE_MAX;
 
-pub const STACK_TOP: u64 = TASK_SIZE_MAX;
-pub const STACK_SIZE: u64 = 256 * 1024;
+/// The top of the initial stack (see `aspace::STACK_TOP`).
+pub const STACK_TOP: u64 = aspace::STACK_TOP;
+/// How far the initial stack mapping reaches below the argument pages (Linux's
+/// stack_expand); the stack grows further down on faults, up to RLIMIT_STACK.
+pub const STACK_EXPAND: u64 = 128 * 1024;
+/// Linux's MAX_ARG_STRLEN: the longest argument or environment string.
+const MAX_ARG_STRLEN: usize = 32 * PAGE_SIZE as usize;
 
 // Auxiliary vector types (linux-abi.md §3.2).
 const AT_NULL: u64 = 0;
@@ -20,6 +23,8 @@ const AT_PHDR: u64 = 3;
 const AT_PHENT: u64 = 4;
 const AT_PHNUM: u64 = 5;
 const AT_PAGESZ: u64 = 6;
+const AT_BASE: u64 = 7;
+const AT_FLAGS: u64 = 8;
 const AT_ENTRY: u64 = 9;
 const AT_UID: u64 = 11;
 const AT_EUID: u64 = 12;
@@ -30,7 +35,9 @@ const AT_HWCAP: u64 = 16;
 const AT_CLKTCK: u64 = 17;
 const AT_SECURE: u64 = 23;
 const AT_RANDOM: u64 = 25;
+const AT_HWCAP2: u64 = 26;
 const AT_EXECFN: u64 = 31;
+const AT_MINSIGSTKSZ: u64 = 51;
 
 /// A program ready to run: its address space and its first user frame.
 pub struct Image {
@@ -45,7 +52,8 @@ pub enum ExecError {
     TooBig,
 }
 
-/// Builds a process image from ELF bytes, argv and envp.
+/// Builds a process image from ELF bytes, argv and envp: the segments, the brk start, the
+/// initial stack and the first user frame (all GPRs 0 but rsp and rip, RFLAGS 0x202).
 pub fn build_image(
     path: &str,
     data: &[u8],
@@ -53,19 +61,70 @@ pub fn build_image(
     envp: &[&str],
 ) -> Result<Image, ExecError> {
     let mut aspace = AddressSpace::new().map_err(|_| ExecError::NoMemory)?;
-    let img = elf::load(data, &mut aspace).map_err(ExecError::Elf)?;
-    aspace
-        .map_zeroed(STACK_TOP - STACK_SIZE, STACK_SIZE, PTE_U | PTE_W | PTE_NX)
-        .map_err(|_| ExecError::NoMemory)?;
-    let rsp = build_stack(&mut aspace, &img, path, argv, envp)?;
-    Ok(Image {
-        aspace,
-        regs: Regs::new_user(img.entry, rsp),
-    })
+    let built = (|| {
+        // The executable's device and inode, for /proc/self/maps.
+        let (dev, ino) =
+            crate::fs::lookup_at(crate::fs::AT_FDCWD, path, true, false).map_or((0, 0), |t| {
+                let st = t.stat();
+                (st.dev, st.ino)
+            });
+        let exe = MappedFile::new(path, dev, ino);
+        let img = elf::load(data, &mut aspace, &exe).map_err(ExecError::Elf)?;
+        aspace.exe = Some(exe);
+        aspace.start_brk = img.brk;
+        aspace.brk = img.brk;
+        let rsp = build_stack(&mut aspace, &img, path, argv, envp)?;
+        Ok((img.entry, rsp))
+    })();
+    match built {
+        Ok((entry, rsp)) => Ok(Image {
+            aspace,
+            regs: Regs::new_user(entry, rsp),
+        }),
+        Err(e) => {
+            aspace.destroy();
+            Err(e)
+        }
+    }
 }
 
-/// Lays out the initial stack as Linux does: strings at the top, 16 random bytes, then
-/// (16-byte aligned) argc, argv[], NULL, envp[], NULL, auxv pairs, AT_NULL.
+/// AT_HWCAP: CPUID.1:EDX, as Linux gives it.
+fn hwcap() -> u64 {
+    core::arch::x86_64::__cpuid(1).edx as u64
+}
+
+fn cr4() -> u64 {
+    let v: u64;
+    // SAFETY: reading CR4 has no side effects.
+    unsafe { core::arch::asm!("mov {}, cr4", out(reg) v, options(nomem, nostack)) };
+    v
+}
+
+/// AT_HWCAP2: bit 1 (HWCAP2_FSGSBASE) when user code may use the FS/GS base instructions.
+fn hwcap2() -> u64 {
+    const CR4_FSGSBASE: u64 = 1 << 16;
+    if cr4() & CR4_FSGSBASE != 0 { 1 << 1 } else { 0 }
+}
+
+/// AT_MINSIGSTKSZ: Linux's get_sigframe_size() — the rt_sigframe (440 bytes) and its
+/// alignment slack (15), the FPU state (the FXSAVE image, or the XSAVE area plus its end
+/// marker when XSAVE is on) and its 64-byte alignment slack (63), rounded up to 16.
+fn minsigstksz() -> u64 {
+    const CR4_OSXSAVE: u64 = 1 << 18;
+    let fpstate = if cr4() & CR4_OSXSAVE != 0 {
+        // CPUID leaf 0xD exists when XSAVE is enabled.
+        core::arch::x86_64::__cpuid_count(0xd, 0).ebx as u64 + 4
+    } else {
+        512
+    };
+    (440 + 15 + fpstate + 63 + 15) & !15
+}
+
+/// Lays out the initial stack exactly as Linux does (linux-abi.md §3.1), from the top:
+/// 8 zero bytes, the execfn string, the envp and argv strings (argv[0] lowest), then
+/// (16-aligned) "x86_64", 16 random bytes, padding, and at the 16-aligned stack pointer argc,
+/// argv[], NULL, envp[], NULL and the auxv pairs ending with AT_NULL. The stack mapping
+/// reaches 128 KiB below the strings and grows down on demand. Returns the stack pointer.
 fn build_stack(
     aspace: &mut AddressSpace,
     img: &LoadedImage,
@@ -73,58 +132,93 @@ fn build_stack(
     argv: &[&str],
     envp: &[&str],
 ) -> Result<u64, ExecError> {
-    let mut sp = STACK_TOP;
-    let push_str = |aspace: &mut AddressSpace, s: &str, sp: &mut u64| -> u64 {
-        *sp -= s.len() as u64 + 1;
-        aspace.write(*sp, s.as_bytes());
-        aspace.write(*sp + s.len() as u64, &[0]);
-        *sp
-    };
-    let execfn = push_str(aspace, path, &mut sp);
-    let platform = push_str(aspace, "x86_64", &mut sp);
-    let argv_ptrs: Vec<u64> = argv.iter().map(|a| push_str(aspace, a, &mut sp)).collect();
-    let envp_ptrs: Vec<u64> = envp.iter().map(|e| push_str(aspace, e, &mut sp)).collect();
-    sp &= !15;
-    sp -= 16;
-    let random = sp;
-    aspace.write(random, &crate::random::bytes16());
+    let top = STACK_TOP;
+    // The strings, lowest first: argv[0..], envp[0..], execfn, 8 zero bytes.
+    let mut strings: Vec<u8> = Vec::new();
+    let mut offsets: Vec<u64> = Vec::with_capacity(argv.len() + envp.len() + 1);
+    for s in argv
+        .iter()
+        .chain(envp.iter())
+        .chain(core::iter::once(&path))
+    {
+        if s.len() >= MAX_ARG_STRLEN {
+            return Err(ExecError::TooBig);
+        }
+        offsets.push(strings.len() as u64);
+        strings.extend_from_slice(s.as_bytes());
+        strings.push(0);
+    }
+    strings.extend_from_slice(&[0u8; 8]);
+    let strings_low = top - strings.len() as u64;
+    let ptr = |i: usize| strings_low + offsets[i];
+    let execfn = ptr(argv.len() + envp.len());
 
-    let auxv: [(u64, u64); 16] = [
+    let mut p = strings_low & !15;
+    p -= 7;
+    let platform = p;
+    p -= 16;
+    let random = p;
+
+    let auxv: [(u64, u64); 20] = [
+        (AT_MINSIGSTKSZ, minsigstksz()),
+        (AT_HWCAP, hwcap()),
+        (AT_PAGESZ, PAGE_SIZE),
+        (AT_CLKTCK, 100),
         (AT_PHDR, img.phdr),
         (AT_PHENT, img.phent),
         (AT_PHNUM, img.phnum),
-        (AT_PAGESZ, PAGE_SIZE),
+        (AT_BASE, 0),
+        (AT_FLAGS, 0),
         (AT_ENTRY, img.entry),
         (AT_UID, 0),
         (AT_EUID, 0),
         (AT_GID, 0),
         (AT_EGID, 0),
-        (AT_PLATFORM, platform),
-        (AT_HWCAP, 0),
-        (AT_CLKTCK, 100),
         (AT_SECURE, 0),
         (AT_RANDOM, random),
+        (AT_HWCAP2, hwcap2()),
         (AT_EXECFN, execfn),
+        (AT_PLATFORM, platform),
         (AT_NULL, 0),
     ];
-    let words = 1 + argv_ptrs.len() + 1 + envp_ptrs.len() + 1 + auxv.len() * 2;
-    if (words as u64) * 8 + (STACK_TOP - sp) > STACK_SIZE / 2 {
+    let items = (argv.len() + 1) + (envp.len() + 1) + 1;
+    let sp = (p - auxv.len() as u64 * 16 - items as u64 * 8) & !15;
+    // Linux's limit on arguments and environment: a quarter of RLIMIT_STACK.
+    if top - sp > aspace::STACK_RLIMIT / 4 {
         return Err(ExecError::TooBig);
     }
-    sp -= words as u64 * 8;
-    sp &= !15;
-    let mut block: Vec<u64> = Vec::with_capacity(words);
-    block.push(argv_ptrs.len() as u64);
-    block.extend_from_slice(&argv_ptrs);
+
+    let prot =
+        aspace::PROT_READ | aspace::PROT_WRITE | if img.exec_stack { aspace::PROT_EXEC } else { 0 };
+    let start = (align_down(strings_low, PAGE_SIZE) - STACK_EXPAND).min(align_down(sp, PAGE_SIZE));
+    aspace.map_fixed(Vma {
+        start,
+        end: top,
+        prot,
+        flags: aspace::VM_GROWSDOWN,
+        backing: Backing::Anon,
+        pgoff: 0,
+    });
+
+    let mut block: Vec<u64> = Vec::with_capacity(items + auxv.len() * 2);
+    block.push(argv.len() as u64);
+    block.extend((0..argv.len()).map(ptr));
     block.push(0);
-    block.extend_from_slice(&envp_ptrs);
+    block.extend((argv.len()..argv.len() + envp.len()).map(ptr));
     block.push(0);
     for (k, v) in auxv {
         block.push(k);
         block.push(v);
     }
     let bytes: Vec<u8> = block.iter().flat_map(|w| w.to_ne_bytes()).collect();
-    aspace.write(sp, &bytes);
+    let nomem = |_| ExecError::NoMemory;
+    aspace.write(strings_low, &strings).map_err(nomem)?;
+    aspace.write(platform, b"x86_64\0").map_err(nomem)?;
+    aspace
+        .write(random, &crate::random::bytes16())
+        .map_err(nomem)?;
+    aspace.write(sp, &bytes).map_err(nomem)?;
+    aspace.start_stack = sp;
     Ok(sp)
 }
 

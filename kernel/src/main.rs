@@ -213,6 +213,7 @@ extern "C" fn kernel_continue() -> ! {
 /// `nohz_full` CPU pays) as `getpid-ct`.
 fn run_bench() -> ExitCode {
     let code = run_program_mode("/bin/bench", &[]);
+    let code_mem = run_program_mode("/bin/bench_mem", &[]);
     let ct = &kentry::context_tracking::CONTEXT_TRACKING;
     let was_on = ct.is_enabled();
     if !was_on {
@@ -223,11 +224,10 @@ fn run_bench() -> ExitCode {
     if !was_on {
         ct.disable();
     }
-    if code == ExitCode::Done {
-        code_ct
-    } else {
-        code
-    }
+    [code, code_mem, code_ct]
+        .into_iter()
+        .find(|c| *c != ExitCode::Done)
+        .unwrap_or(ExitCode::Done)
 }
 
 /// Runs one program and reports how it ended.

@@ -23,8 +23,6 @@ fn signal_for(f: &Fault) -> (u8, i32, u64) {
     const FPE_INTDIV: i32 = 1;
     const ILL_ILLOPN: i32 = 2;
     const TRAP_TRACE: i32 = 2;
-    const SEGV_MAPERR: i32 = 1;
-    const SEGV_ACCERR: i32 = 2;
     const BUS_ADRALN: i32 = 1;
     match f.vector {
         vectors::DE => (SIGFPE, FPE_INTDIV, 1),
@@ -34,8 +32,11 @@ fn signal_for(f: &Fault) -> (u8, i32, u64) {
         vectors::MF | vectors::XM => (SIGFPE, 0, 1),
         vectors::NP | vectors::SS => (SIGBUS, SI_KERNEL, 0),
         vectors::AC => (SIGBUS, BUS_ADRALN, 0),
-        vectors::PF if f.error_code & 1 == 0 => (SIGSEGV, SEGV_MAPERR, 2),
-        vectors::PF => (SIGSEGV, SEGV_ACCERR, 2),
+        // Linux decides by the mappings: SEGV_MAPERR, SEGV_ACCERR, or SIGBUS past a file's end.
+        vectors::PF => {
+            let (sig, code) = crate::mm::fault::fault_signal(f.cr2, f.error_code);
+            (sig, code, 2)
+        }
         _ => (SIGSEGV, SI_KERNEL, 0),
     }
 }
@@ -85,6 +86,11 @@ pub fn exception(regs: &mut Regs, f: Fault) {
     }
     EntryCounters::bump(&c.exceptions_from_kernel);
     if let Some(fixup) = crate::uaccess::search_exception_table(regs.rip) {
+        // A user copy touched a page not mapped yet (demand paging, copy-on-write, stack
+        // growth): resolve it and retry the copy; otherwise the copy fails with -EFAULT.
+        if f.vector == vectors::PF && crate::mm::fault::handle_user_fault(f.cr2, f.error_code) {
+            return;
+        }
         regs.rip = fixup;
         return;
     }

@@ -18,7 +18,9 @@ unsafe impl GlobalAlloc for IrqSafeHeap {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: forwarded with the caller's guarantees.
-        x86_64::instructions::interrupts::without_interrupts(|| unsafe { self.0.dealloc(ptr, layout) })
+        x86_64::instructions::interrupts::without_interrupts(|| unsafe {
+            self.0.dealloc(ptr, layout)
+        })
     }
 }
 

@@ -104,19 +104,6 @@ impl PageTable {
         Some(pa)
     }
 
-    /// Adds `flags`' rights to the existing 4 KiB mapping of `va`: W if asked, and execute
-    /// (NX cleared) if `flags` lacks NX.
-    pub fn widen_flags_4k(&mut self, va: u64, flags: u64) {
-        if let Ok(e) = self.entry(va, 1)
-            && *e & PTE_P != 0
-        {
-            *e |= flags & (PTE_W | PTE_U);
-            if flags & PTE_NX == 0 {
-                *e &= !PTE_NX;
-            }
-        }
-    }
-
     /// Physical address and flags of the page holding `va`.
     pub fn translate(&self, va: u64) -> Option<(u64, u64)> {
         let mut t = self.root;
@@ -132,29 +119,6 @@ impl PageTable {
             t = e & PTE_ADDR;
         }
         None
-    }
-
-    /// Calls `f(va, pa, pte)` for every 4 KiB user page mapped in the lower half.
-    pub fn for_each_user_page(&self, mut f: impl FnMut(u64, u64, u64)) {
-        fn walk(pa: u64, level: u32, base: u64, f: &mut dyn FnMut(u64, u64, u64)) {
-            for (i, &e) in table(pa).iter().enumerate() {
-                if e & PTE_P == 0 {
-                    continue;
-                }
-                let va = base | ((i as u64) << (12 + 9 * (level - 1)));
-                if level == 1 {
-                    f(va, e & PTE_ADDR, e);
-                } else if e & PTE_PS == 0 {
-                    walk(e & PTE_ADDR, level - 1, va, f);
-                }
-            }
-        }
-        let root = table(self.root);
-        for (i, &e) in root[..256].iter().enumerate() {
-            if e & PTE_P != 0 {
-                walk(e & PTE_ADDR, 3, (i as u64) << 39, &mut f);
-            }
-        }
     }
 
     /// Frees every user page and user page table (lower half) and the root.
@@ -175,6 +139,161 @@ impl PageTable {
         for &e in &root[..256] {
             if e & PTE_P != 0 {
                 free_level(e & PTE_ADDR, 3);
+            }
+        }
+        free_frame(self.root);
+    }
+
+    /// The 4 KiB leaf entry of user address `va`, creating the intermediate tables.
+    pub fn leaf_entry(&mut self, va: u64) -> Result<&'static mut u64, MapError> {
+        self.entry(va, 1)
+    }
+
+    /// The 4 KiB leaf entry of `va` if its page tables exist (the entry itself may be empty).
+    pub fn leaf_entry_existing(&self, va: u64) -> Option<&'static mut u64> {
+        let mut t = self.root;
+        for l in (2..=4).rev() {
+            let e = table(t)[index(va, l)];
+            if e & PTE_P == 0 || e & PTE_PS != 0 {
+                return None;
+            }
+            t = e & PTE_ADDR;
+        }
+        Some(&mut table(t)[index(va, 1)])
+    }
+
+    /// Calls `f(va, entry)` for every non-zero 4 KiB leaf entry of [start, end) in the lower
+    /// half, skipping absent page tables. Entries need not be present (software-marked
+    /// entries with P clear are visited too).
+    pub fn for_each_leaf_mut(&self, start: u64, end: u64, mut f: impl FnMut(u64, &mut u64)) {
+        fn walk(
+            pa: u64,
+            level: u32,
+            base: u64,
+            start: u64,
+            end: u64,
+            f: &mut dyn FnMut(u64, &mut u64),
+        ) {
+            let span = 1u64 << (12 + 9 * (level - 1));
+            let t = table(pa);
+            let first = if start > base {
+                ((start - base) / span) as usize
+            } else {
+                0
+            };
+            for (i, e) in t.iter_mut().enumerate().skip(first) {
+                let va = base + i as u64 * span;
+                if va >= end {
+                    break;
+                }
+                if *e == 0 {
+                    continue;
+                }
+                if level == 1 {
+                    f(va, e);
+                } else if *e & PTE_P != 0 && *e & PTE_PS == 0 {
+                    walk(*e & PTE_ADDR, level - 1, va, start, end, f);
+                }
+            }
+        }
+        let end = end.min(1 << 47);
+        if start < end {
+            walk(self.root, 4, 0, start, end, &mut f);
+        }
+    }
+
+    /// Frees the page tables of the lower half whose whole span lies in [floor, ceiling) (a
+    /// range holding no mapping any more) and that intersect [start, end), as Linux's
+    /// free_pgtables does after munmap. Any leaf entry still found goes to `leaf`. Returns
+    /// whether a table was freed (the caller then flushes the TLB).
+    pub fn free_tables(
+        &mut self,
+        start: u64,
+        end: u64,
+        floor: u64,
+        ceiling: u64,
+        mut leaf: impl FnMut(u64),
+    ) -> bool {
+        fn free_subtree(pa: u64, level: u32, leaf: &mut dyn FnMut(u64)) {
+            for &e in table(pa).iter() {
+                if e == 0 {
+                    continue;
+                }
+                if level == 1 {
+                    leaf(e);
+                } else if e & PTE_P != 0 && e & PTE_PS == 0 {
+                    free_subtree(e & PTE_ADDR, level - 1, leaf);
+                }
+            }
+            free_frame(pa);
+        }
+        #[allow(clippy::too_many_arguments)]
+        fn walk(
+            pa: u64,
+            level: u32,
+            base: u64,
+            start: u64,
+            end: u64,
+            floor: u64,
+            ceiling: u64,
+            leaf: &mut dyn FnMut(u64),
+        ) -> bool {
+            // Span of one entry of this table.
+            let span = 1u64 << (12 + 9 * (level - 1));
+            let first = (start.max(base) - base) / span;
+            let mut freed = false;
+            for i in first as usize..512 {
+                let va = base + i as u64 * span;
+                if va >= end {
+                    break;
+                }
+                let e = table(pa)[i];
+                if e & PTE_P == 0 || e & PTE_PS != 0 {
+                    continue;
+                }
+                if va >= floor && va + span <= ceiling {
+                    free_subtree(e & PTE_ADDR, level - 1, leaf);
+                    table(pa)[i] = 0;
+                    freed = true;
+                } else if level > 2 {
+                    freed |= walk(
+                        e & PTE_ADDR,
+                        level - 1,
+                        va,
+                        start,
+                        end,
+                        floor,
+                        ceiling,
+                        leaf,
+                    );
+                }
+            }
+            freed
+        }
+        let (end, ceiling) = (end.min(1 << 47), ceiling.min(1 << 47));
+        start < end && walk(self.root, 4, 0, start, end, floor, ceiling, &mut leaf)
+    }
+
+    /// Frees every user page table (lower half) and the root, handing each non-zero leaf
+    /// entry to `leaf` (which owns the frame it names, if any).
+    pub fn destroy_user_with(self, mut leaf: impl FnMut(u64)) {
+        fn free_level(pa: u64, level: u32, leaf: &mut dyn FnMut(u64)) {
+            for &e in table(pa).iter() {
+                if e == 0 {
+                    continue;
+                }
+                if level == 1 {
+                    leaf(e);
+                } else if e & PTE_P != 0 && e & PTE_PS == 0 {
+                    free_level(e & PTE_ADDR, level - 1, leaf);
+                }
+            }
+            free_frame(pa);
+        }
+        let root = table(self.root);
+        for &e in &root[..256] {
+            if e & PTE_P != 0 {
+                free_level(e & PTE_ADDR, 3, &mut leaf);
             }
         }
         free_frame(self.root);
