@@ -33,6 +33,11 @@ pub struct Process {
     pub exiting: AtomicBool,
     /// Where this process's wait4() callers sleep until a child changes state.
     pub child_wait: WaitQueue,
+    /// vfork: the process whose address space this child runs in until it execs or exits.
+    pub vfork_parent: Mutex<Option<Arc<Process>>>,
+    /// Set when a vfork child gives its parent's memory back (exec or exit).
+    pub vfork_done: AtomicBool,
+    pub vfork_wait: WaitQueue,
 }
 
 static NEXT_PID: AtomicU32 = AtomicU32::new(1);
@@ -90,6 +95,9 @@ impl Process {
             exit: Mutex::new(None),
             exiting: AtomicBool::new(false),
             child_wait: WaitQueue::new(),
+            vfork_parent: Mutex::new(None),
+            vfork_done: AtomicBool::new(false),
+            vfork_wait: WaitQueue::new(),
         });
         x86_64::instructions::interrupts::without_interrupts(|| {
             let mut all = PROCESSES.lock();
@@ -106,6 +114,23 @@ impl Process {
 
     pub fn exit_reason(&self) -> Option<ExitReason> {
         *self.exit.lock()
+    }
+
+    /// The process whose address space this one runs in: itself, or during vfork its
+    /// parent. Memory syscalls and page faults go there.
+    pub fn mm(self: &Arc<Self>) -> Arc<Process> {
+        self.vfork_parent
+            .lock()
+            .clone()
+            .unwrap_or_else(|| self.clone())
+    }
+
+    /// A vfork child stops using its parent's memory (exec or exit): the parent runs on.
+    pub fn release_vfork(&self) {
+        if self.vfork_parent.lock().take().is_some() {
+            self.vfork_done.store(true, Ordering::Release);
+            self.vfork_wait.wake_all();
+        }
     }
 }
 
@@ -150,21 +175,31 @@ pub fn spawn_and_wait(
 }
 
 /// fork(): a copy of the calling process whose one thread returns 0 from the same syscall.
-pub fn fork_current(regs: &kentry::Regs) -> Result<u32, i64> {
+/// With `vfork`, the child runs in the caller's address space instead, and the caller waits
+/// until the child execs or exits.
+pub fn fork_current(regs: &kentry::Regs, vfork: bool) -> Result<u32, i64> {
     let me = crate::task::current();
     let parent = &me.process;
-    let aspace = {
-        let a = parent.aspace.lock();
-        a.as_ref().ok_or(crate::syscall::errno::EINVAL)?.fork_copy()
-    }
-    .map_err(|_| crate::syscall::errno::ENOMEM)?;
+    let mm = parent.mm();
+    let aspace = if vfork {
+        None
+    } else {
+        let a = mm.aspace.lock();
+        Some(
+            a.as_ref()
+                .ok_or(crate::syscall::errno::EINVAL)?
+                .fork_copy()
+                .map_err(|_| crate::syscall::errno::ENOMEM)?,
+        )
+    };
     let pid = alloc_pid();
-    let child = Process::new(
-        pid,
-        &parent.name.lock(),
-        Some(aspace),
-        Arc::downgrade(parent),
-    );
+    let child = Process::new(pid, &parent.name.lock(), aspace, Arc::downgrade(parent));
+    if vfork {
+        child
+            .cr3
+            .store(mm.cr3.load(Ordering::Acquire), Ordering::Release);
+        *child.vfork_parent.lock() = Some(mm.clone());
+    }
     *child.files.lock() = parent.files.lock().fork_copy();
     *child.sigactions.lock() = parent.sigactions.lock().clone();
     parent.children.lock().push(child.clone());
@@ -183,6 +218,12 @@ pub fn fork_current(regs: &kentry::Regs) -> Result<u32, i64> {
     }
     child.add_thread(&t);
     sched::spawn(t);
+    if vfork {
+        // Not interruptible: the child is using this process's memory and stack.
+        child
+            .vfork_wait
+            .wait_until(|| child.vfork_done.load(Ordering::Acquire), || false);
+    }
     Ok(pid)
 }
 
@@ -256,6 +297,8 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
         *e.get_or_insert(reason)
     };
     let _ = reason;
+    // A vfork child gives its parent's memory back.
+    p.release_vfork();
     // Off this address space before freeing it.
     let kroot = crate::mm::paging::kernel_table().root;
     p.cr3.store(kroot, Ordering::Release);

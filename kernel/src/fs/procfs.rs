@@ -35,6 +35,7 @@ pub fn generate(what: ProcFile) -> Vec<u8> {
 fn maps() -> String {
     crate::task::current()
         .process
+        .mm()
         .aspace
         .lock()
         .as_ref()

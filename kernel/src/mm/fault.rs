@@ -33,9 +33,10 @@ pub fn handle_user_fault(addr: u64, err: u64) -> bool {
     // On one CPU with a non-preemptible kernel the lock is free here unless this very task
     // holds it (a bug: a user copy under the lock); then the copy fails with -EFAULT rather
     // than deadlocking. With more CPUs another holder finishes quickly.
+    let mm = task.process.mm();
     let mut spins = 0u32;
     let mut guard = loop {
-        if let Some(g) = task.process.aspace.try_lock() {
+        if let Some(g) = mm.aspace.try_lock() {
             break g;
         }
         spins += 1;
@@ -77,7 +78,8 @@ pub fn fault_signal(addr: u64, err: u64) -> (u8, i32) {
     }
     // SAFETY: as in handle_user_fault.
     let task = unsafe { &*t };
-    match task.process.aspace.try_lock() {
+    let mm = task.process.mm();
+    match mm.aspace.try_lock() {
         Some(g) => g.as_ref().map_or(by_err, |a| a.fault_signal(addr, err)),
         None => by_err,
     }

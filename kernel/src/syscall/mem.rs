@@ -51,7 +51,8 @@ pub const fn register(mut t: Table) -> Table {
 /// Runs `f` on the calling process's address space, under its lock.
 fn with_aspace<R>(f: impl FnOnce(&mut AddressSpace) -> R) -> Result<R, i64> {
     let task = crate::task::current();
-    let mut g = task.process.aspace.lock();
+    let mm = task.process.mm();
+    let mut g = mm.aspace.lock();
     g.as_mut().map(f).ok_or(-EINVAL)
 }
 

@@ -20,7 +20,7 @@ pub const fn register(mut t: Table) -> Table {
     t[39] = sys_getpid;
     t[56] = sys_clone;
     t[57] = sys_fork;
-    t[58] = sys_fork; // vfork: a full copy, so the parent need not wait
+    t[58] = sys_vfork;
     t[59] = sys_execve;
     t[60] = sys_exit;
     t[61] = sys_wait4;
@@ -35,6 +35,7 @@ pub const fn register(mut t: Table) -> Table {
     t[218] = sys_set_tid_address;
     t[230] = sys_clock_nanosleep;
     t[231] = sys_exit_group;
+    t[247] = sys_waitid;
     t[273] = sys_set_robust_list;
     t
 }
@@ -76,22 +77,30 @@ fn sys_exit_group(regs: &mut Regs) -> i64 {
 }
 
 fn sys_fork(regs: &mut Regs) -> i64 {
-    match process::fork_current(regs) {
+    match process::fork_current(regs, false) {
+        Ok(pid) => pid as i64,
+        Err(e) => -e,
+    }
+}
+
+fn sys_vfork(regs: &mut Regs) -> i64 {
+    match process::fork_current(regs, true) {
         Ok(pid) => pid as i64,
         Err(e) => -e,
     }
 }
 
 const CLONE_VM: u64 = 0x100;
+const CLONE_VFORK: u64 = 0x4000;
 const CLONE_THREAD: u64 = 0x10000;
 const CLONE_SETTLS: u64 = 0x80000;
 const CLONE_PARENT_SETTID: u64 = 0x100000;
 const CLONE_CHILD_CLEARTID: u64 = 0x200000;
 const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
 
-/// clone(flags, newsp, parent_tid, child_tid, tls). Threads share the process; anything else
-/// is a fork (CLONE_VM without CLONE_THREAD — vfork, posix_spawn — gets a copy, which keeps
-/// the caller's view intact).
+/// clone(flags, newsp, parent_tid, child_tid, tls). Threads share the process. CLONE_VM
+/// without CLONE_THREAD (vfork, posix_spawn) runs the child in the caller's memory, the
+/// caller waiting until the child execs or exits; anything else is a copy-on-write fork.
 fn sys_clone(regs: &mut Regs) -> i64 {
     let (flags, newsp, ptid, ctid, tls) = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8);
     let mut child = *regs;
@@ -114,7 +123,7 @@ fn sys_clone(regs: &mut Regs) -> i64 {
         let tls = (flags & CLONE_SETTLS != 0).then_some(tls);
         process::spawn_thread(&child, tls, clear)
     } else {
-        match process::fork_current(&child) {
+        match process::fork_current(&child, flags & (CLONE_VM | CLONE_VFORK) != 0) {
             Ok(pid) => pid,
             Err(e) => return -e,
         }
@@ -158,6 +167,8 @@ fn sys_execve(regs: &mut Regs) -> i64 {
     if let Some(old) = old {
         old.destroy();
     }
+    // A vfork child now has memory of its own: its parent runs on.
+    p.release_vfork();
     *p.name.lock() = String::from(path.rsplit('/').next().unwrap_or(&path));
     p.sigactions.lock().reset_for_exec();
     p.files.lock().close_on_exec();
@@ -197,6 +208,62 @@ fn sys_wait4(regs: &mut Regs) -> i64 {
         Err(e) if e == EINTR => -ERESTARTSYS,
         Err(e) => -e,
     }
+}
+
+const P_ALL: u64 = 0;
+const P_PID: u64 = 1;
+const P_PGID: u64 = 2;
+const WEXITED: u64 = 4;
+const WNOWAIT: u64 = 0x0100_0000;
+
+/// waitid(idtype, id, infop, options, rusage): like wait4, with the result as a siginfo
+/// (SIGCHLD, CLD_EXITED or CLD_KILLED, pid, status). Stopped and continued children are
+/// not modelled, so WEXITED is required. (WNOWAIT is refused rather than ignored.)
+fn sys_waitid(regs: &mut Regs) -> i64 {
+    let (idtype, id, infop, options, rusage) = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8);
+    if options & WEXITED == 0 || options & WNOWAIT != 0 {
+        return -EINVAL;
+    }
+    let pid = match idtype {
+        P_ALL => -1,
+        P_PID => id as i32,
+        // Process groups are not modelled: the caller's own group holds all its children.
+        P_PGID => -1,
+        _ => return -EINVAL,
+    };
+    let me = task::current().process.clone();
+    let (cpid, reason) = match process::wait_child(&me, pid, options & WNOHANG != 0) {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            // WNOHANG and nothing ended: si_pid 0 tells the caller.
+            if infop != 0 && copy_to_user(infop, &[0u8; 128]).is_err() {
+                return -EFAULT;
+            }
+            return 0;
+        }
+        Err(e) if e == EINTR => return -ERESTARTSYS,
+        Err(e) => return -e,
+    };
+    const CLD_EXITED: i32 = 1;
+    const CLD_KILLED: i32 = 2;
+    let (code, status) = match reason {
+        ExitReason::Exited(c) => (CLD_EXITED, c & 0xff),
+        ExitReason::Signaled(s) => (CLD_KILLED, s as i32),
+    };
+    if infop != 0 {
+        let mut si = [0u8; 128];
+        si[0..4].copy_from_slice(&(crate::signal::SIGCHLD as i32).to_ne_bytes());
+        si[8..12].copy_from_slice(&code.to_ne_bytes());
+        si[16..20].copy_from_slice(&(cpid as i32).to_ne_bytes());
+        si[24..28].copy_from_slice(&status.to_ne_bytes());
+        if copy_to_user(infop, &si).is_err() {
+            return -EFAULT;
+        }
+    }
+    if rusage != 0 && copy_to_user(rusage, &[0u8; 144]).is_err() {
+        return -EFAULT;
+    }
+    0
 }
 
 const FUTEX_WAIT: u64 = 0;
