@@ -4,7 +4,7 @@
 
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -60,21 +60,26 @@ pub fn status_name(status: i32) -> String {
     format!("{status} ({sig})")
 }
 
-/// Runs `entry` with the binary of the same name from `bin_dir`: `argv[0]` as in the manifest,
-/// an empty environment, stdin from /dev/null, no core dumps, in its own process group.
-pub fn run(entry: &Entry, bin_dir: &Path, cwd: &Path, timeout: Duration) -> Result<HostRun> {
+/// Runs `entry` with the binary of the same name from the first of `bin_dirs` that has it:
+/// `argv[0]` as in the manifest, an empty environment, stdin from /dev/null, no core dumps, in
+/// its own process group.
+pub fn run(entry: &Entry, bin_dirs: &[PathBuf], cwd: &Path, timeout: Duration) -> Result<HostRun> {
     let program = entry.program();
     if program.is_empty() || program == "." || program == ".." {
-        bail!("manifest line {}: no program in argv[0]", entry.line);
+        bail!("{} line {}: no program in argv[0]", entry.file, entry.line);
     }
-    let exe = bin_dir.join(program);
-    if !exe.is_file() {
+    let Some(exe) = bin_dirs
+        .iter()
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+    else {
+        let dirs: Vec<String> = bin_dirs.iter().map(|d| d.display().to_string()).collect();
         bail!(
-            "{}: the program {} does not exist",
+            "{}: the program {program} is in none of {}",
             entry.name,
-            exe.display()
+            dirs.join(", ")
         );
-    }
+    };
     std::fs::create_dir_all(cwd).with_context(|| format!("creating {}", cwd.display()))?;
     let mut cmd = Command::new(&exe);
     cmd.arg0(&entry.argv[0])
@@ -263,9 +268,11 @@ mod tests {
 
     fn entry(expected: i32, argv: &[&str]) -> Entry {
         Entry {
+            file: "tests.manifest".into(),
             line: 1,
             name: "t".into(),
             expected,
+            placement: crate::manifest::Placement::Both,
             argv: argv.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -282,6 +289,10 @@ mod tests {
         assert_eq!(status_name(1), "1");
     }
 
+    fn bin() -> Vec<PathBuf> {
+        vec![PathBuf::from("/bin")]
+    }
+
     fn tmp() -> std::path::PathBuf {
         std::env::temp_dir().join(format!("xtask-host-run-{}", std::process::id()))
     }
@@ -289,21 +300,9 @@ mod tests {
     #[test]
     fn runs_programs_like_a_shell() {
         let t = Duration::from_secs(10);
-        let r = run(
-            &entry(0, &["/bin/sh", "-c", "exit 3"]),
-            Path::new("/bin"),
-            &tmp(),
-            t,
-        )
-        .unwrap();
+        let r = run(&entry(0, &["/bin/sh", "-c", "exit 3"]), &bin(), &tmp(), t).unwrap();
         assert_eq!(r.status, Some(3));
-        let r = run(
-            &entry(0, &["sh", "-c", "kill -SEGV $$"]),
-            Path::new("/bin"),
-            &tmp(),
-            t,
-        )
-        .unwrap();
+        let r = run(&entry(0, &["sh", "-c", "kill -SEGV $$"]), &bin(), &tmp(), t).unwrap();
         assert_eq!(r.status, Some(139));
         let r = run(
             &entry(
@@ -314,7 +313,7 @@ mod tests {
                     "echo out; echo err >&2; echo \"$0 ${HOME:-nohome}\"",
                 ],
             ),
-            Path::new("/bin"),
+            &bin(),
             &tmp(),
             t,
         )
@@ -324,10 +323,22 @@ mod tests {
     }
 
     #[test]
+    fn finds_the_program_in_any_bin_dir() {
+        let dirs = [tmp().join("no-such-dir"), PathBuf::from("/bin")];
+        let r = run(&entry(0, &["/bin/sh", "-c", "exit 4"]), &dirs, &tmp(), t()).unwrap();
+        assert_eq!(r.status, Some(4));
+        let err = run(&entry(0, &["/bin/none-such"]), &dirs, &tmp(), t()).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("the program none-such is in none of "),
+            "{err:#}"
+        );
+    }
+
+    #[test]
     fn timeouts_and_lingering_children() {
         let r = run(
             &entry(0, &["sh", "-c", "sleep 20"]),
-            Path::new("/bin"),
+            &bin(),
             &tmp(),
             Duration::from_millis(200),
         )
@@ -336,7 +347,7 @@ mod tests {
         let start = Instant::now();
         let r = run(
             &entry(0, &["sh", "-c", "sleep 20 & echo started"]),
-            Path::new("/bin"),
+            &bin(),
             &tmp(),
             Duration::from_secs(5),
         )
@@ -344,15 +355,7 @@ mod tests {
         assert_eq!(r.status, Some(0));
         assert_eq!(r.stdout, "started\n");
         assert!(start.elapsed() < Duration::from_secs(5));
-        assert!(
-            run(
-                &entry(0, &["/bin/none-such"]),
-                Path::new("/bin"),
-                &tmp(),
-                t()
-            )
-            .is_err()
-        );
+        assert!(run(&entry(0, &["/bin/none-such"]), &bin(), &tmp(), t()).is_err());
     }
 
     fn t() -> Duration {

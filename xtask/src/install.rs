@@ -1,5 +1,5 @@
-//! Making sure the tools exist: QEMU (installed with apt-get when running as root) and the
-//! Rust target and sources the cross builds need.
+//! Making sure the tools exist: QEMU and musl-gcc (installed with apt-get when running as
+//! root) and the Rust target and sources the cross builds need.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,8 @@ use crate::workspace::{TARGET, Workspace};
 
 pub const QEMU: &str = "qemu-system-x86_64";
 pub const QEMU_PACKAGE: &str = "qemu-system-x86";
+pub const MUSL_GCC: &str = "musl-gcc";
+pub const MUSL_PACKAGE: &str = "musl-tools";
 
 /// Finds an executable on `PATH`.
 pub fn which(name: &str) -> Option<PathBuf> {
@@ -28,25 +30,41 @@ fn is_root() -> bool {
 /// Returns the path of `qemu-system-x86_64`, installing the Debian package first if it is
 /// missing and we are root.
 pub fn ensure_qemu() -> Result<PathBuf> {
-    if let Some(p) = which(QEMU) {
+    ensure_tool(QEMU, QEMU_PACKAGE, "QEMU")
+}
+
+/// Returns the path of `musl-gcc` (for `user/c/build.sh`), installing the Debian package first
+/// if it is missing and we are root.
+pub fn ensure_musl_gcc() -> Result<PathBuf> {
+    ensure_tool(MUSL_GCC, MUSL_PACKAGE, MUSL_PACKAGE)
+}
+
+/// Returns the path of the program `tool`; when it is not on `PATH`, installs the Debian
+/// `package` (called `what` in the message) with apt-get if we are root, and otherwise stops
+/// with a message that names the package.
+fn ensure_tool(tool: &str, package: &str, what: &str) -> Result<PathBuf> {
+    ensure_tool_as(tool, package, what, is_root())
+}
+
+fn ensure_tool_as(tool: &str, package: &str, what: &str, root: bool) -> Result<PathBuf> {
+    if let Some(p) = which(tool) {
         return Ok(p);
     }
-    if !is_root() {
+    if !root {
         bail!(
-            "{QEMU} is not installed (not on PATH); install the package {QEMU_PACKAGE} \
-             (e.g. `sudo apt-get install -y {QEMU_PACKAGE}`) and try again"
+            "{tool} is not installed (not on PATH); install the package {package} \
+             (e.g. `sudo apt-get install -y {package}`) and try again"
         );
     }
-    eprintln!("xtask: installing QEMU (apt-get install {QEMU_PACKAGE})");
+    eprintln!("xtask: installing {what} (apt-get install {package})");
     run_tool(Command::new("apt-get").arg("update"), "apt-get update")?;
     run_tool(
         Command::new("apt-get")
-            .args(["install", "-y", QEMU_PACKAGE])
+            .args(["install", "-y", package])
             .env("DEBIAN_FRONTEND", "noninteractive"),
-        &format!("apt-get install -y {QEMU_PACKAGE}"),
+        &format!("apt-get install -y {package}"),
     )?;
-    which(QEMU)
-        .with_context(|| format!("{QEMU} is still not on PATH after installing {QEMU_PACKAGE}"))
+    which(tool).with_context(|| format!("{tool} is still not on PATH after installing {package}"))
 }
 
 /// Checks that the pinned toolchain has the `x86_64-unknown-none` target and `rust-src`,
@@ -133,4 +151,24 @@ fn run_tool(cmd: &mut Command, what: &str) -> Result<()> {
         bail!("{what} failed ({status})");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_or_names_the_package() {
+        assert_eq!(
+            ensure_tool_as("sh", "dash", "sh", false).unwrap(),
+            which("sh").unwrap()
+        );
+        let err = ensure_tool_as("kentry-no-such-tool", "kentry-pkg", "it", false).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("kentry-no-such-tool is not installed")
+                && msg.contains("install the package kentry-pkg"),
+            "{msg}"
+        );
+    }
 }

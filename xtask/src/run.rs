@@ -615,7 +615,11 @@ fn run_program(ws: &Workspace, args: &RunArgs) -> Result<u8> {
     let (shown, source, argv) = match args.program.split_first() {
         Some((program, _)) => (
             program.to_string_lossy().into_owned(),
-            resolve(program, || ws.user_bin_names())?,
+            resolve(program, || {
+                let mut names = ws.user_bin_names()?;
+                names.extend(build::c_program_names(ws)?);
+                Ok(names)
+            })?,
             args.program.iter().map(|a| a.as_bytes().to_vec()).collect(),
         ),
         // The demo, as the kernel has always started it.

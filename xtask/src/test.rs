@@ -12,7 +12,7 @@ use crate::build::{self, Artifacts};
 use crate::host_run;
 use crate::install;
 use crate::ktap::{self, Counts, Outcome, Suite};
-use crate::manifest;
+use crate::manifest::{self, Entry, Manifest};
 use crate::qemu::{self, Boot, KernelExit, Machine};
 use crate::runner_check::{self, Verdict};
 use crate::unit;
@@ -85,23 +85,39 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
         unit_tests(ws, &mut r);
     }
 
+    let manifest = manifest::read_all(&ws.manifests(), &ws.root);
     if args.host {
         section("host ABI cross-check");
         let built = install::ensure_toolchain(ws)
             .context("setup")
-            .and_then(|()| build::user(ws).context("build"));
-        match built {
-            Ok(_) => host_check(ws, args, None, &mut r),
-            Err(e) => r.fail(format!("{e:#}")),
+            .and_then(|()| build::programs(ws).context("build"));
+        match (built, &manifest) {
+            (Ok(_), Ok(m)) => host_check(ws, m, args, None, &mut r),
+            (Err(e), _) => r.fail(format!("{e:#}")),
+            (_, Err(e)) => r.fail(format!("manifest: {e:#}")),
         }
     } else {
         match prepare(ws) {
             Err(e) => r.fail(format!("{e:#}")),
             Ok((qemu, art)) => {
                 let kernel_tests = !args.negative && only_boot_test.is_none() && !only_runner;
+                // `--only` naming a `,host` entry: the kernel would not know it.
+                let only_host_only = args
+                    .only
+                    .as_deref()
+                    .and_then(|n| manifest.as_ref().ok()?.find(n))
+                    .is_some_and(|e| !e.placement.in_guest());
                 let guest = if kernel_tests {
                     section("test kernel");
-                    main_boot(&qemu, &art, args, &mut r)
+                    let suite = if only_host_only {
+                        None
+                    } else {
+                        main_boot(&qemu, &art, args, &mut r)
+                    };
+                    if let Ok(m) = &manifest {
+                        host_only_skips(m, args, &mut r);
+                    }
+                    suite
                 } else {
                     None
                 };
@@ -121,7 +137,10 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                 }
                 if kernel_tests {
                     section("host ABI cross-check");
-                    host_check(ws, args, guest.as_ref(), &mut r);
+                    match &manifest {
+                        Ok(m) => host_check(ws, m, args, guest.as_ref(), &mut r),
+                        Err(e) => r.fail(format!("manifest: {e:#}")),
+                    }
                 }
             }
         }
@@ -347,22 +366,39 @@ fn runner(ws: &Workspace, qemu: &Path, art: &Artifacts, args: &TestArgs, r: &mut
     }
 }
 
-fn host_check(ws: &Workspace, args: &TestArgs, guest: Option<&Suite>, r: &mut Report) {
-    let entries = match manifest::read(&ws.manifest()) {
-        Ok(e) => e,
-        Err(e) => {
-            r.fail(format!("manifest: {e:#}"));
-            return;
-        }
-    };
-    let timeout = Duration::from_secs(args.host_timeout);
-    let bin_dir = ws.user_bin_dir();
-    let cwd = ws.scratch_dir().join("host-run");
-    for e in entries
+/// The selected `,host` entries, which the kernel skips without a word: one skipped result
+/// each in the guest part.
+fn host_only_skips(m: &Manifest, args: &TestArgs, r: &mut Report) {
+    for e in selected(m, args).filter(|e| !e.placement.in_guest()) {
+        println!("  skip    {} # {}", e.name, manifest::HOST_ONLY);
+        r.counts.skipped += 1;
+    }
+}
+
+/// The manifest entries `--only` selects.
+fn selected<'a>(m: &'a Manifest, args: &'a TestArgs) -> impl Iterator<Item = &'a Entry> {
+    m.entries
         .iter()
         .filter(|e| args.only.as_deref().is_none_or(|n| n == e.name))
-    {
-        let run = match host_run::run(e, &bin_dir, &cwd, timeout) {
+}
+
+fn host_check(
+    ws: &Workspace,
+    m: &Manifest,
+    args: &TestArgs,
+    guest: Option<&Suite>,
+    r: &mut Report,
+) {
+    let timeout = Duration::from_secs(args.host_timeout);
+    let bin_dirs = ws.user_bin_dirs();
+    let cwd = ws.scratch_dir().join("host-run");
+    for e in selected(m, args) {
+        if !e.placement.on_host() {
+            println!("  skip    {} (host) # {}", e.name, manifest::GUEST_ONLY);
+            r.counts.skipped += 1;
+            continue;
+        }
+        let run = match host_run::run(e, &bin_dirs, &cwd, timeout) {
             Ok(run) => run,
             Err(err) => {
                 println!("  NOT OK  {} (host): {err:#}", e.name);

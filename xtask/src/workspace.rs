@@ -99,8 +99,27 @@ impl Workspace {
         self.target().join(format!("kernel{}.sym", flavor.suffix()))
     }
 
-    pub fn manifest(&self) -> PathBuf {
-        self.root.join("user").join("tests.manifest")
+    /// The C test programs' sources and `build.sh` (user/c/README.md).
+    pub fn user_c_src(&self) -> PathBuf {
+        self.root.join("user").join("c")
+    }
+
+    /// Where `user/c/build.sh` puts the C test programs.
+    pub fn user_c_bin_dir(&self) -> PathBuf {
+        self.target().join("user-c")
+    }
+
+    /// The directories that hold the user programs, Rust first; a host run looks in each.
+    pub fn user_bin_dirs(&self) -> Vec<PathBuf> {
+        vec![self.user_bin_dir(), self.user_c_bin_dir()]
+    }
+
+    /// The test manifests, in order: the kernel reads them as one file (`etc/kentry-tests`).
+    pub fn manifests(&self) -> Vec<PathBuf> {
+        vec![
+            self.root.join("user").join("tests.manifest"),
+            self.user_c_src().join("tests.manifest"),
+        ]
     }
 
     pub fn bench_dir(&self) -> PathBuf {

@@ -1,4 +1,5 @@
-//! The test manifest `/etc/kentry-tests`: `<name> <expected status> <argv0> [args…]`.
+//! The test manifest `/etc/kentry-tests`: `<name> <status>[,guest|,host] <argv0> [args…]`
+//! (docs/harness.md; the same rules as xtask/src/manifest.rs, whose unit tests cover them).
 
 use super::Outcome;
 use crate::console::UserOutput;
@@ -10,12 +11,23 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+/// Where an entry runs: `<status>` both in the guest and on the host, `<status>,guest` in the
+/// guest only, `<status>,host` on the host only (this kernel skips it without printing it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    Both,
+    Guest,
+    Host,
+}
+
 pub struct Entry {
     pub name: String,
     pub expected: i32,
+    pub placement: Placement,
     pub argv: Vec<String>,
 }
 
+/// Every well-formed line (xtask rejects the others before it packs the initrd).
 pub fn parse(text: &str) -> Vec<Entry> {
     text.lines()
         .map(|l| l.split('#').next().unwrap_or("").trim())
@@ -23,17 +35,26 @@ pub fn parse(text: &str) -> Vec<Entry> {
         .filter_map(|l| {
             let mut w = l.split_ascii_whitespace();
             let name = w.next()?.into();
-            let expected = w.next()?.parse().ok()?;
+            let status = w.next()?;
+            let (status, placement) = match status.split_once(',') {
+                None => (status, Placement::Both),
+                Some((s, "guest")) => (s, Placement::Guest),
+                Some((s, "host")) => (s, Placement::Host),
+                Some(_) => return None,
+            };
+            let expected = status.parse().ok()?;
             let argv: Vec<String> = w.map(String::from).collect();
             (!argv.is_empty()).then_some(Entry {
                 name,
                 expected,
+                placement,
                 argv,
             })
         })
         .collect()
 }
 
+/// The entries this kernel runs: every one but the `,host` ones.
 pub fn load() -> Vec<Entry> {
     crate::INITRD
         .get()
@@ -41,6 +62,9 @@ pub fn load() -> Vec<Entry> {
         .and_then(|d| core::str::from_utf8(d).ok())
         .map(parse)
         .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.placement != Placement::Host)
+        .collect()
 }
 
 impl Entry {

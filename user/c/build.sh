@@ -1,0 +1,28 @@
+#!/bin/bash
+# Builds every C test program twice, static with musl (musl-gcc) and static with glibc (gcc),
+# into the directory given as $1: <prog>-musl and <prog>-glibc.
+set -euo pipefail
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 OUTPUT_DIR" >&2
+	exit 2
+fi
+out=$1
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+progs=(hello auxv threads forkexec signals mem files fuzz)
+
+if ! command -v musl-gcc >/dev/null 2>&1; then
+	echo "build.sh: musl-gcc not found: install the Debian package musl-tools (apt-get install -y musl-tools)" >&2
+	exit 1
+fi
+if ! command -v gcc >/dev/null 2>&1; then
+	echo "build.sh: gcc not found: install the Debian packages gcc and libc6-dev" >&2
+	exit 1
+fi
+
+mkdir -p "$out"
+cflags=(-static -O2 -g0 -Wall -Wextra -Wno-unused-parameter -std=gnu11)
+for p in "${progs[@]}"; do
+	musl-gcc "${cflags[@]}" -o "$out/$p-musl" "$src/$p.c" -lpthread
+	gcc "${cflags[@]}" -o "$out/$p-glibc" "$src/$p.c" -lpthread
+done
