@@ -13,6 +13,8 @@ pub const QEMU: &str = "qemu-system-x86_64";
 pub const QEMU_PACKAGE: &str = "qemu-system-x86";
 pub const MUSL_GCC: &str = "musl-gcc";
 pub const MUSL_PACKAGE: &str = "musl-tools";
+pub const BUSYBOX: &str = "busybox";
+pub const BUSYBOX_PACKAGE: &str = "busybox-static";
 
 /// Finds an executable on `PATH`.
 pub fn which(name: &str) -> Option<PathBuf> {
@@ -37,6 +39,12 @@ pub fn ensure_qemu() -> Result<PathBuf> {
 /// if it is missing and we are root.
 pub fn ensure_musl_gcc() -> Result<PathBuf> {
     ensure_tool(MUSL_GCC, MUSL_PACKAGE, MUSL_PACKAGE)
+}
+
+/// Returns the path of a static `busybox` (Debian's busybox-static), installing it first if it
+/// is missing and we are root: the runner checks run this unmodified Linux program on kentry.
+pub fn ensure_busybox() -> Result<PathBuf> {
+    ensure_tool(BUSYBOX, BUSYBOX_PACKAGE, BUSYBOX_PACKAGE)
 }
 
 /// Returns the path of the program `tool`; when it is not on `PATH`, installs the Debian

@@ -35,6 +35,9 @@ const PARALLEL_BOOTS: usize = 2;
 enum Program {
     /// A kentry user program, compared with its native run.
     User(&'static str),
+    /// Debian's static busybox, an unmodified Linux program nobody here wrote, compared with
+    /// its native run.
+    Busybox,
     /// Bytes the kernel must refuse (the reason must contain the text), with xtask's own
     /// check bypassed: the kernel's loader is the second line of defence.
     Refused { exe: Vec<u8>, reason: &'static str },
@@ -128,7 +131,25 @@ fn cases() -> Vec<Case> {
     dynamic[64 + 8] = 120; // p_offset
     dynamic[64 + 32] = interp.len() as u8; // p_filesz
     dynamic.extend_from_slice(interp);
+    // Busybox's shell: fork, exec of itself, pipes, wait, exit status — unmodified.
+    let busybox = |name, script: &str| Case {
+        name,
+        program: Program::Busybox,
+        args: vec![b"sh".to_vec(), b"-c".to_vec(), script.as_bytes().to_vec()],
+        stdin: Vec::new(),
+        pid_1: false,
+        pending: None,
+    };
     vec![
+        busybox(
+            "runner_busybox_pipeline",
+            "for i in 3 1 2; do echo line $i; done | sort -r; echo 'a b c' | tr ' ' '\n' | wc -l; exit 5",
+        ),
+        busybox(
+            "runner_busybox_files",
+            "cd /tmp && mkdir -p d && echo hi > d/f && cat d/f && ls d && rm -r d && \
+             seq 1 100 | awk '{s+=$1} END {print s}' && printf '%s-%d\n' x 7 >&2",
+        ),
         hello,
         Case::user("runner_echoargs_status", "echoargs", &status),
         Case::user("runner_big_output", "echoargs", &[b"0", &big]),
@@ -232,6 +253,10 @@ fn check(env: &Env<'_>, case: &Case) -> Result<Verdict> {
     }
     match &case.program {
         Program::User(name) => check_user(env, case, name),
+        Program::Busybox => {
+            let exe = crate::install::ensure_busybox()?;
+            check_program(env, case, exe)
+        }
         Program::Refused { exe, reason } => check_refused(env, case, exe, reason),
     }
 }
@@ -269,6 +294,11 @@ fn check_user(env: &Env<'_>, case: &Case, name: &str) -> Result<Verdict> {
         .with_context(|| format!("the user program {name} was not built"))?
         .path
         .clone();
+    check_program(env, case, exe)
+}
+
+/// Runs the host program `exe` in the guest and natively and compares the two.
+fn check_program(env: &Env<'_>, case: &Case, exe: std::path::PathBuf) -> Result<Verdict> {
     let exe = std::fs::canonicalize(&exe).with_context(|| format!("{}", exe.display()))?;
     // argv[0] is the host path: what a shell would pass, and what the native run (through
     // unshare, which execs argv[0]) can use as it is.
