@@ -57,8 +57,8 @@ pub enum ExecError {
 pub fn build_image(
     path: &str,
     data: &[u8],
-    argv: &[&str],
-    envp: &[&str],
+    argv: &[&[u8]],
+    envp: &[&[u8]],
 ) -> Result<Image, ExecError> {
     let mut aspace = AddressSpace::new().map_err(|_| ExecError::NoMemory)?;
     let built = (|| {
@@ -129,8 +129,8 @@ fn build_stack(
     aspace: &mut AddressSpace,
     img: &LoadedImage,
     path: &str,
-    argv: &[&str],
-    envp: &[&str],
+    argv: &[&[u8]],
+    envp: &[&[u8]],
 ) -> Result<u64, ExecError> {
     let top = STACK_TOP;
     // The strings, lowest first: argv[0..], envp[0..], execfn, 8 zero bytes.
@@ -139,13 +139,13 @@ fn build_stack(
     for s in argv
         .iter()
         .chain(envp.iter())
-        .chain(core::iter::once(&path))
+        .chain(core::iter::once(&path.as_bytes()))
     {
         if s.len() >= MAX_ARG_STRLEN {
             return Err(ExecError::TooBig);
         }
         offsets.push(strings.len() as u64);
-        strings.extend_from_slice(s.as_bytes());
+        strings.extend_from_slice(s);
         strings.push(0);
     }
     strings.extend_from_slice(&[0u8; 8]);
@@ -233,8 +233,8 @@ pub fn file_bytes(buf: &[u64]) -> &[u8] {
 /// absolute path for /proc/self/exe, or a message.
 pub fn image_for_kernel(
     path: &str,
-    argv: &[&str],
-    envp: &[&str],
+    argv: &[&[u8]],
+    envp: &[&[u8]],
 ) -> Result<(Image, String), String> {
     let (buf, exe) = crate::fs::read_executable(path)
         .map_err(|e| format!("{path}: {}", crate::syscall::errno::describe(e)))?;
@@ -254,7 +254,7 @@ impl ExecError {
 }
 
 /// execve's loader: the program at `path` in the filesystem, as an errno on failure.
-pub fn image_from_path(path: &str, argv: &[&str], envp: &[&str]) -> Result<Image, i64> {
+pub fn image_from_path(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Image, i64> {
     use crate::syscall::errno::*;
     let (buf, exe) = crate::fs::read_executable(path)?;
     let image = build_image(path, file_bytes(&buf), argv, envp).map_err(|e| match e {

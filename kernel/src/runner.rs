@@ -18,7 +18,6 @@ use crate::exec::{ExecError, build_image};
 use crate::power::ExitCode;
 use crate::task::ExitReason;
 use crate::{boot, klog};
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -93,10 +92,8 @@ fn nul_terminated(data: &[u8]) -> Vec<&[u8]> {
     data.split(|&b| b == 0).collect()
 }
 
-/// Loads `path` from the filesystem and runs it to completion with `argv` and `envp`.
-///
-/// The process layer takes its strings as `&str` for now, so an argument or environment
-/// string that is not UTF-8 is refused here with a clear message rather than altered.
+/// Loads `path` from the filesystem and runs it to completion with `argv` and `envp`, byte
+/// for byte.
 fn start(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<ExitReason, StartError> {
     let cannot = |reason: String| StartError {
         status: STATUS_CANNOT_EXECUTE,
@@ -110,9 +107,7 @@ fn start(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<ExitReason, Start
         },
         reason: String::from(crate::syscall::errno::describe(e)),
     })?;
-    let argv = utf8_list("argv", argv).map_err(cannot)?;
-    let envp = utf8_list("envp", envp).map_err(cannot)?;
-    let image = build_image(path, crate::exec::file_bytes(&data), &argv, &envp).map_err(|e| {
+    let image = build_image(path, crate::exec::file_bytes(&data), argv, envp).map_err(|e| {
         cannot(String::from(match e {
             ExecError::Elf(e) => e.describe(),
             ExecError::NoMemory => "out of memory while loading it",
@@ -121,16 +116,4 @@ fn start(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<ExitReason, Start
     })?;
     let name = path.rsplit('/').next().unwrap_or(path);
     crate::process::spawn_and_wait(name, &exe, image).map_err(cannot)
-}
-
-/// The strings of `list` as `&str`, or which one is not UTF-8.
-fn utf8_list<'a>(what: &str, list: &[&'a [u8]]) -> Result<Vec<&'a str>, String> {
-    list.iter()
-        .enumerate()
-        .map(|(i, s)| {
-            core::str::from_utf8(s).map_err(|_| {
-                format!("{what}[{i}] is not valid UTF-8, which kentry cannot pass to a program yet")
-            })
-        })
-        .collect()
 }

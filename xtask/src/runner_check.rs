@@ -23,9 +23,9 @@ use crate::qemu::Machine;
 use crate::run::{self, BootOptions, RunEnd, RunSpec};
 use crate::workspace::{Flavor, Workspace};
 
-/// Whether the process layer passes argv strings that are not UTF-8 yet (today it takes
-/// `&str`, and the kernel refuses such an argument with status 126).
-const BYTE_ARGV: bool = false;
+/// Whether the process layer passes argv strings that are not UTF-8 (it does: argv and envp
+/// travel as bytes).
+const BYTE_ARGV: bool = true;
 
 /// Boots at a time (each QEMU is one TCG thread).
 const PARALLEL_BOOTS: usize = 2;

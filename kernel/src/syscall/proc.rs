@@ -151,8 +151,8 @@ fn sys_execve(regs: &mut Regs) -> i64 {
         (Ok(a), Ok(e)) => (a, e),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    let argv_refs: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let envp_refs: Vec<&str> = envp.iter().map(String::as_str).collect();
+    let argv_refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+    let envp_refs: Vec<&[u8]> = envp.iter().map(Vec::as_slice).collect();
     let image = match crate::exec::image_from_path(&path, &argv_refs, &envp_refs) {
         Ok(i) => i,
         Err(e) => return e,

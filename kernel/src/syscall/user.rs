@@ -5,8 +5,13 @@ use crate::uaccess::copy_from_user;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// A NUL-terminated user string of at most `max` bytes.
+/// A NUL-terminated user string of at most `max` bytes, as UTF-8 (paths).
 pub fn read_cstr(addr: u64, max: usize) -> Result<String, i64> {
+    String::from_utf8(read_cstr_bytes(addr, max)?).map_err(|_| -EINVAL)
+}
+
+/// A NUL-terminated user string of at most `max` bytes, any bytes (argv, envp).
+pub fn read_cstr_bytes(addr: u64, max: usize) -> Result<Vec<u8>, i64> {
     let mut out = Vec::new();
     let mut chunk = [0u8; 64];
     let mut at = addr;
@@ -26,11 +31,11 @@ pub fn read_cstr(addr: u64, max: usize) -> Result<String, i64> {
         }
         at += n as u64;
     }
-    String::from_utf8(out).map_err(|_| -EINVAL)
+    Ok(out)
 }
 
 /// A NULL-terminated array of user string pointers (argv/envp).
-pub fn read_str_array(addr: u64, max_total: usize) -> Result<Vec<String>, i64> {
+pub fn read_str_array(addr: u64, max_total: usize) -> Result<Vec<Vec<u8>>, i64> {
     let mut v = Vec::new();
     if addr == 0 {
         return Ok(v);
@@ -43,7 +48,7 @@ pub fn read_str_array(addr: u64, max_total: usize) -> Result<Vec<String>, i64> {
         if p == 0 {
             break;
         }
-        let s = read_cstr(p, max_total)?;
+        let s = read_cstr_bytes(p, max_total)?;
         total += s.len() + 1;
         if total > max_total {
             return Err(-E2BIG);

@@ -17,10 +17,12 @@ const ENVP: [&str; 3] = ["PATH=/bin", "HOME=/", "TERM=linux"];
 /// Loads `path` from the initrd, starts it as a child of the kernel with `args`
 /// (argv[0] = path), and waits for it to end.
 pub fn run_program(path: &str, args: &[&str]) -> Result<ExitReason, String> {
-    let mut argv: Vec<&str> = Vec::with_capacity(args.len() + 1);
-    argv.push(path);
-    argv.extend_from_slice(args);
-    let (image, exe) = crate::exec::image_for_kernel(path, &argv, &ENVP)?;
+    let argv: Vec<&[u8]> = core::iter::once(path)
+        .chain(args.iter().copied())
+        .map(str::as_bytes)
+        .collect();
+    let envp: Vec<&[u8]> = ENVP.iter().map(|e| e.as_bytes()).collect();
+    let (image, exe) = crate::exec::image_for_kernel(path, &argv, &envp)?;
     let name = path.rsplit('/').next().unwrap_or(path);
     crate::process::spawn_and_wait(name, &exe, image)
 }
