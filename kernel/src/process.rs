@@ -51,6 +51,23 @@ pub fn find(pid: u32) -> Option<Arc<Process>> {
     })
 }
 
+/// How many processes exist (including ended ones not yet reaped, and the kernel's).
+pub fn count() -> usize {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        PROCESSES
+            .lock()
+            .values()
+            .filter(|w| w.strong_count() > 0)
+            .count()
+    })
+}
+
+/// Reaps every ended child the kernel holds (its own, and orphans handed to it).
+pub fn reap_kernel_children() {
+    let k = kernel_process();
+    while let Ok(Some(_)) = wait_child(&k, -1, true) {}
+}
+
 /// The live thread with this tid.
 pub fn find_thread(tid: u32) -> Option<TaskRef> {
     let procs: Vec<Arc<Process>> = x86_64::instructions::interrupts::without_interrupts(|| {
@@ -167,7 +184,11 @@ pub fn spawn_and_wait(
     let k = kernel_process();
     let p = spawn(name, image, &k);
     crate::fs::set_exe(&p, exe);
-    match wait_child(&k, p.pid as i32, false) {
+    let r = wait_child(&k, p.pid as i32, false);
+    drop(p);
+    // Orphans the program left behind have become the kernel's: reap those that ended.
+    reap_kernel_children();
+    match r {
         Ok(Some((_, reason))) => Ok(reason),
         Ok(None) => Err(alloc::format!("{name}: wait ended without a status")),
         Err(e) => Err(alloc::format!("{name}: wait failed ({e})")),
@@ -262,6 +283,8 @@ pub fn exit_current_thread(reason: ExitReason) -> ! {
     if p.live_threads.fetch_sub(1, Ordering::AcqRel) == 1 {
         end_process(&p, reason);
     }
+    // This frame is never resumed: nothing owned here may outlive the switch, or it leaks.
+    drop(p);
     x86_64::instructions::interrupts::disable();
     me.set_state(TaskState::Dead);
     sched::schedule();
@@ -286,6 +309,8 @@ pub fn exit_group_current(reason: ExitReason) -> ! {
         }
     }
     let reason = p.exit_reason().unwrap_or(reason);
+    // exit_current_thread never returns: drop what this frame owns first.
+    drop(p);
     exit_current_thread(reason)
 }
 

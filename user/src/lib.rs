@@ -7,7 +7,9 @@
 //! - [`sys`]: raw `syscall` wrappers and the Linux x86-64 numbers the programs use;
 //! - [`fmt`]: `print!`/`println!`/`eprintln!` over `core::fmt`, writing to fd 1 and 2;
 //! - [`ktap`]: a KTAP version 1 printer;
-//! - [`cpu`]: small helpers around single instructions (`rdtsc`, RFLAGS, selectors).
+//! - [`cpu`]: small helpers around single instructions (`rdtsc`, RFLAGS, selectors);
+//! - [`bench`]: timing asm loops with the TSC and printing `bench` lines;
+//! - [`signal`]: installing a signal handler (rt_sigaction with an rt_sigreturn restorer).
 //!
 //! A program declares its `main` with [`entry!`]:
 //! ```ignore
@@ -21,10 +23,12 @@
 
 #![no_std]
 
+pub mod bench;
 pub mod cpu;
 pub mod fmt;
 pub mod ktap;
 pub mod rt;
+pub mod signal;
 pub mod sys;
 
 /// Declares the program's `main`: `fn(rt::Args) -> i32`. Its return value is the exit status.

@@ -149,10 +149,23 @@ pub fn schedule() {
         rq.current = Some(next.clone());
         (prev, next)
     };
+    if prev.state() == TaskState::Dead {
+        // A dead task's frame never resumes, so it must not own references: `dead` keeps
+        // prev and `current` keeps next alive until the next task reaps prev.
+        let (p, n) = (Arc::as_ptr(&prev), Arc::as_ptr(&next));
+        drop(prev);
+        drop(next);
+        // SAFETY: as below; both tasks are kept alive by the run queue as just said.
+        unsafe { switch_to(&*p, &*n) };
+        unreachable!("a dead task was switched back in");
+    }
     // SAFETY: interrupts are off; prev is the running task and next is off-CPU, kept alive
     // by the run queue's `current`; prev is kept alive by the queue, a wait queue, or `dead`.
     unsafe { switch_to(&prev, &next) };
-    // Running as `prev` again (or for the first time as a task that was switched to).
+    // Running as `prev` again. Drop this frame's references first: the task reaped below
+    // may be `next`, and its last reference must be the one `dead` holds.
+    drop(next);
+    drop(prev);
     finish_switch();
     if was_enabled {
         interrupts::enable();

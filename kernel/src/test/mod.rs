@@ -3,6 +3,7 @@
 
 mod ktap;
 mod manifest;
+mod regcheck;
 mod selftests;
 
 use crate::power::ExitCode;

@@ -55,6 +55,7 @@ pub static AFTER_PROGRAMS: &[SelfTest] = &[
     t("irq_from_user", irq_from_user),
     t("nmi_from_user", nmi_from_user),
     t("e25_mce_from_user", mce_from_user),
+    t("no_leaks", no_leaks),
     t("context_tracking_balanced", context_tracking_balanced),
 ];
 
@@ -179,114 +180,6 @@ fn idt_gates(_: &Ctx) -> Outcome {
     Outcome::Pass
 }
 
-// A kernel-mode register loop: 14 GPRs hold patterns and are checked on every iteration
-// while interrupts are on, so timer IRQs land between any two instructions of it.
-// kernel_register_loop(iterations, patterns: *const [u64; 14]) -> 0, or 1 if a register
-// changed. SysV: callee-saved registers are saved and restored.
-core::arch::global_asm!(
-    ".pushsection .text.selftest, \"ax\"",
-    ".globl kernel_register_loop",
-    "kernel_register_loop:",
-    "pushq %rbx",
-    "pushq %rbp",
-    "pushq %r12",
-    "pushq %r13",
-    "pushq %r14",
-    "pushq %r15",
-    "subq $120, %rsp",
-    "movq 0(%rsi), %rax",
-    "movq %rax, 0(%rsp)",
-    "movq 8(%rsi), %rax",
-    "movq %rax, 8(%rsp)",
-    "movq 16(%rsi), %rax",
-    "movq %rax, 16(%rsp)",
-    "movq 24(%rsi), %rax",
-    "movq %rax, 24(%rsp)",
-    "movq 32(%rsi), %rax",
-    "movq %rax, 32(%rsp)",
-    "movq 40(%rsi), %rax",
-    "movq %rax, 40(%rsp)",
-    "movq 48(%rsi), %rax",
-    "movq %rax, 48(%rsp)",
-    "movq 56(%rsi), %rax",
-    "movq %rax, 56(%rsp)",
-    "movq 64(%rsi), %rax",
-    "movq %rax, 64(%rsp)",
-    "movq 72(%rsi), %rax",
-    "movq %rax, 72(%rsp)",
-    "movq 80(%rsi), %rax",
-    "movq %rax, 80(%rsp)",
-    "movq 88(%rsi), %rax",
-    "movq %rax, 88(%rsp)",
-    "movq 96(%rsi), %rax",
-    "movq %rax, 96(%rsp)",
-    "movq 104(%rsi), %rax",
-    "movq %rax, 104(%rsp)",
-    "movq %rdi, 112(%rsp)",
-    "movq 0(%rsp), %rax",
-    "movq 8(%rsp), %rbx",
-    "movq 16(%rsp), %rcx",
-    "movq 24(%rsp), %rdx",
-    "movq 32(%rsp), %rsi",
-    "movq 40(%rsp), %rbp",
-    "movq 48(%rsp), %r8",
-    "movq 56(%rsp), %r9",
-    "movq 64(%rsp), %r10",
-    "movq 72(%rsp), %r11",
-    "movq 80(%rsp), %r12",
-    "movq 88(%rsp), %r13",
-    "movq 96(%rsp), %r14",
-    "movq 104(%rsp), %r15",
-    "2:",
-    "cmpq 0(%rsp), %rax",
-    "jne 3f",
-    "cmpq 8(%rsp), %rbx",
-    "jne 3f",
-    "cmpq 16(%rsp), %rcx",
-    "jne 3f",
-    "cmpq 24(%rsp), %rdx",
-    "jne 3f",
-    "cmpq 32(%rsp), %rsi",
-    "jne 3f",
-    "cmpq 40(%rsp), %rbp",
-    "jne 3f",
-    "cmpq 48(%rsp), %r8",
-    "jne 3f",
-    "cmpq 56(%rsp), %r9",
-    "jne 3f",
-    "cmpq 64(%rsp), %r10",
-    "jne 3f",
-    "cmpq 72(%rsp), %r11",
-    "jne 3f",
-    "cmpq 80(%rsp), %r12",
-    "jne 3f",
-    "cmpq 88(%rsp), %r13",
-    "jne 3f",
-    "cmpq 96(%rsp), %r14",
-    "jne 3f",
-    "cmpq 104(%rsp), %r15",
-    "jne 3f",
-    "decq 112(%rsp)",
-    "jnz 2b",
-    "xorl %eax, %eax",
-    "jmp 4f",
-    "3: movl $1, %eax",
-    "4: addq $120, %rsp",
-    "popq %r15",
-    "popq %r14",
-    "popq %r13",
-    "popq %r12",
-    "popq %rbp",
-    "popq %rbx",
-    "ret",
-    ".popsection",
-    options(att_syntax)
-);
-
-unsafe extern "C" {
-    fn kernel_register_loop(iterations: u64, patterns: *const [u64; 14]) -> u64;
-}
-
 static TEST_KEY: kentry::static_key::StaticKey = kentry::static_key::StaticKey::new();
 
 #[inline(never)]
@@ -384,7 +277,7 @@ fn irq_from_kernel(_: &Ctx) -> Outcome {
     while got < 3 && rounds < 100 {
         let before = c.irq_from_kernel.load(Ordering::Relaxed);
         // SAFETY: a self-contained SysV function that reads `patterns` and its own stack.
-        let bad = unsafe { kernel_register_loop(200_000, &patterns) };
+        let bad = unsafe { super::regcheck::kernel_register_loop(200_000, &patterns) };
         check!(
             bad == 0,
             "a register changed across a kernel-mode interrupt"
@@ -400,116 +293,6 @@ fn irq_from_kernel(_: &Ctx) -> Outcome {
         "context tracking not kernel/watching"
     );
     Outcome::Pass
-}
-
-// A fixed-up kernel #PF with every register patterned: a user-address load covered by the
-// exception table, from code that holds patterns in 14 GPRs. kernel_fixup_register_check
-// (patterns) -> 0, or 1 if a register changed, or 2 if the load did not fault.
-core::arch::global_asm!(
-    ".pushsection .text.selftest, \"ax\"",
-    ".globl kernel_fixup_register_check",
-    "kernel_fixup_register_check:",
-    "pushq %rbx",
-    "pushq %rbp",
-    "pushq %r12",
-    "pushq %r13",
-    "pushq %r14",
-    "pushq %r15",
-    "subq $120, %rsp",
-    "movq 0(%rsi), %rax",
-    "movq %rax, 0(%rsp)",
-    "movq 8(%rsi), %rax",
-    "movq %rax, 8(%rsp)",
-    "movq 16(%rsi), %rax",
-    "movq %rax, 16(%rsp)",
-    "movq 24(%rsi), %rax",
-    "movq %rax, 24(%rsp)",
-    "movq 32(%rsi), %rax",
-    "movq %rax, 32(%rsp)",
-    "movq 40(%rsi), %rax",
-    "movq %rax, 40(%rsp)",
-    "movq 48(%rsi), %rax",
-    "movq %rax, 48(%rsp)",
-    "movq 56(%rsi), %rax",
-    "movq %rax, 56(%rsp)",
-    "movq 64(%rsi), %rax",
-    "movq %rax, 64(%rsp)",
-    "movq 72(%rsi), %rax",
-    "movq %rax, 72(%rsp)",
-    "movq 80(%rsi), %rax",
-    "movq %rax, 80(%rsp)",
-    "movq 88(%rsi), %rax",
-    "movq %rax, 88(%rsp)",
-    "movq 96(%rsi), %rax",
-    "movq %rax, 96(%rsp)",
-    "movq 104(%rsi), %rax",
-    "movq %rax, 104(%rsp)",
-    "movq 0(%rsp), %rax",
-    "movq 8(%rsp), %rbx",
-    "movq 16(%rsp), %rcx",
-    "movq 24(%rsp), %rdx",
-    "movq 32(%rsp), %rsi",
-    "movq 40(%rsp), %rbp",
-    "movq 48(%rsp), %r8",
-    "movq 56(%rsp), %r9",
-    "movq 64(%rsp), %r10",
-    "movq 72(%rsp), %r11",
-    "movq 80(%rsp), %r12",
-    "movq 88(%rsp), %r13",
-    "movq 96(%rsp), %r14",
-    "movq 104(%rsp), %r15",
-    "5: cmpb $0, 0x1000",
-    "movl $2, %eax",
-    "jmp 4f",
-    "6:",
-    "cmpq 0(%rsp), %rax",
-    "jne 3f",
-    "cmpq 8(%rsp), %rbx",
-    "jne 3f",
-    "cmpq 16(%rsp), %rcx",
-    "jne 3f",
-    "cmpq 24(%rsp), %rdx",
-    "jne 3f",
-    "cmpq 32(%rsp), %rsi",
-    "jne 3f",
-    "cmpq 40(%rsp), %rbp",
-    "jne 3f",
-    "cmpq 48(%rsp), %r8",
-    "jne 3f",
-    "cmpq 56(%rsp), %r9",
-    "jne 3f",
-    "cmpq 64(%rsp), %r10",
-    "jne 3f",
-    "cmpq 72(%rsp), %r11",
-    "jne 3f",
-    "cmpq 80(%rsp), %r12",
-    "jne 3f",
-    "cmpq 88(%rsp), %r13",
-    "jne 3f",
-    "cmpq 96(%rsp), %r14",
-    "jne 3f",
-    "cmpq 104(%rsp), %r15",
-    "jne 3f",
-    "xorl %eax, %eax",
-    "jmp 4f",
-    "3: movl $1, %eax",
-    "4: addq $120, %rsp",
-    "popq %r15",
-    "popq %r14",
-    "popq %r13",
-    "popq %r12",
-    "popq %rbp",
-    "popq %rbx",
-    "ret",
-    ".pushsection .ex_table, \"a\"",
-    ".quad 5b, 6b",
-    ".popsection",
-    ".popsection",
-    options(att_syntax)
-);
-
-unsafe extern "C" {
-    fn kernel_fixup_register_check(patterns: *const [u64; 14]) -> u64;
 }
 
 /// A user copy from an unmapped user address really faults in the kernel and is fixed up to
@@ -555,7 +338,7 @@ fn kernel_pf_fixup(_: &Ctx) -> Outcome {
     let before = c.exceptions_from_kernel.load(Ordering::Relaxed);
     // SAFETY: a self-contained SysV function; its only memory access outside its frame is the
     // covered load from user address 0x1000, which faults and is fixed up.
-    let r = unsafe { kernel_fixup_register_check(&patterns) };
+    let r = unsafe { super::regcheck::kernel_fixup_register_check(0, &patterns) };
     let faults = c.exceptions_from_kernel.load(Ordering::Relaxed) - before;
     check!(
         r != 2 && faults == 1,
@@ -708,6 +491,39 @@ fn mce_from_user(_: &Ctx) -> Outcome {
         ),
         Err(e) => return Outcome::Fail(e),
     }
+    Outcome::Pass
+}
+
+/// Running a program leaves nothing behind: no process structure, no frame (its stacks,
+/// page tables and pages, kernel stack included, all come back).
+fn no_leaks(_: &Ctx) -> Outcome {
+    let run = || {
+        crate::console::set_user_output(crate::console::UserOutput::Discard);
+        let r = super::run_program("/bin/hello", &[]);
+        crate::console::set_user_output(crate::console::UserOutput::Plain);
+        r
+    };
+    // The first run may allocate lasting kernel state (caches); the next two must not.
+    if let Err(e) = run() {
+        return Outcome::Fail(e);
+    }
+    let before = crate::mm::frame::stats().1;
+    for _ in 0..2 {
+        if let Err(e) = run() {
+            return Outcome::Fail(e);
+        }
+    }
+    let after = crate::mm::frame::stats().1;
+    check!(
+        after == before,
+        "two runs of /bin/hello leaked {} frames",
+        before as i64 - after as i64
+    );
+    let live = crate::process::count();
+    check!(
+        live == 1,
+        "{live} processes exist after every program ended (want only the kernel's)"
+    );
     Outcome::Pass
 }
 

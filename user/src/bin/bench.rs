@@ -41,10 +41,9 @@
 #![no_std]
 #![no_main]
 
-use core::arch::asm;
-
+use kentry_user::bench::{report, stats};
 use kentry_user::sys::nr;
-use kentry_user::{entry, println};
+use kentry_user::{entry, println, timed_asm};
 
 entry!(main);
 
@@ -62,82 +61,30 @@ const IRQ_MAX_GAPS: usize = 63;
 /// Ticks for `n` iterations of `mov eax, nr; syscall; dec; jnz`.
 #[inline(never)]
 fn time_syscalls(number: u64, n: u64) -> u64 {
-    let ticks: u64;
     // SAFETY: the loop only issues syscall `number` (getpid or an invalid number: no effect on
-    // memory); RCX and R11 (clobbered by `syscall`) and RAX/RDX (rdtsc) are declared. `t0` and
-    // `n` live in registers `syscall` preserves.
+    // memory); RCX and R11 (clobbered by `syscall`) are declared. `t0` and `n` live in
+    // registers `syscall` preserves.
     unsafe {
-        asm!(
-            "lfence",
-            "rdtsc",
-            "shl rdx, 32",
-            "or rax, rdx",
-            "mov {t0}, rax",
-            "2:",
-            "mov rax, {nr}",
-            "syscall",
-            "dec {n}",
-            "jnz 2b",
-            "lfence",
-            "rdtsc",
-            "shl rdx, 32",
-            "or rax, rdx",
-            "sub rax, {t0}",
-            nr = in(reg) number,
-            n = inout(reg) n => _,
-            t0 = out(reg) _,
-            out("rax") ticks,
-            out("rdx") _,
-            out("rcx") _,
-            out("r11") _,
-            options(nostack),
-        );
+        timed_asm!(
+            ["2:", "mov rax, {nr}", "syscall", "dec {n}", "jnz 2b"],
+            [nr = in(reg) number, n = inout(reg) n => _,],
+            [out("rcx") _, out("r11") _, options(nostack),]
+        )
     }
-    ticks
 }
 
 /// Ticks for `n` iterations of the same loop without the `syscall`.
 #[inline(never)]
 fn time_empty(number: u64, n: u64) -> u64 {
-    let ticks: u64;
-    // SAFETY: register-only loop; RAX/RDX (rdtsc) and RCX/R11 are declared, as in
-    // `time_syscalls`, so that both loops get the same register allocation.
+    // SAFETY: register-only loop; RCX/R11 are declared as in `time_syscalls`, so that both
+    // loops get the same register allocation.
     unsafe {
-        asm!(
-            "lfence",
-            "rdtsc",
-            "shl rdx, 32",
-            "or rax, rdx",
-            "mov {t0}, rax",
-            "2:",
-            "mov rax, {nr}",
-            "dec {n}",
-            "jnz 2b",
-            "lfence",
-            "rdtsc",
-            "shl rdx, 32",
-            "or rax, rdx",
-            "sub rax, {t0}",
-            nr = in(reg) number,
-            n = inout(reg) n => _,
-            t0 = out(reg) _,
-            out("rax") ticks,
-            out("rdx") _,
-            out("rcx") _,
-            out("r11") _,
-            options(nostack, nomem),
-        );
+        timed_asm!(
+            ["2:", "mov rax, {nr}", "dec {n}", "jnz 2b"],
+            [nr = in(reg) number, n = inout(reg) n => _,],
+            [out("rcx") _, out("r11") _, options(nostack, nomem),]
+        )
     }
-    ticks
-}
-
-/// median, min, max of a sorted non-empty slice.
-fn stats(sorted: &[u64]) -> (u64, u64, u64) {
-    (
-        sorted[sorted.len() / 2],
-        sorted[0],
-        sorted[sorted.len() - 1],
-    )
 }
 
 fn bench_syscall(path: &str, number: u64) {
@@ -157,13 +104,11 @@ fn bench_syscall(path: &str, number: u64) {
         let ticks = time_syscalls(number, N);
         *p = (ticks.saturating_sub(empty_batch) + N / 2) / N;
     }
-    per_rt.sort_unstable();
-    let (median, min, max) = stats(&per_rt);
     println!(
         "# {path}: empty loop {} ticks per {N} iterations",
         empty_batch
     );
-    println!("bench {path} median={median} min={min} max={max} iters={N} batches={BATCHES}");
+    report(path, &mut per_rt, N);
 }
 
 /// What one run of [`spin`] saw.
@@ -250,55 +195,22 @@ const N_SIGNAL: u64 = 2_000;
 
 extern "C" fn empty_handler(_sig: i32, _info: *const u8, _uc: *mut u8) {}
 
-core::arch::global_asm!(
-    ".globl bench_sigreturn_restorer",
-    "bench_sigreturn_restorer:",
-    "mov eax, 15",
-    "syscall",
-    "ud2",
-);
-
-unsafe extern "C" {
-    fn bench_sigreturn_restorer();
-}
-
 /// Ticks for `n` iterations of `int3` (with a SIGTRAP handler installed) or of `nop`.
 #[inline(never)]
 fn time_int3(n: u64, trap: bool) -> u64 {
-    let ticks: u64;
     // SAFETY: each `int3` enters the SIGTRAP handler, which returns through rt_sigreturn with
     // every register restored; only RAX/RDX (rdtsc) and the counter change.
     unsafe {
         if trap {
-            asm!(
-                "lfence", "rdtsc", "shl rdx, 32", "or rax, rdx", "mov {t0}, rax",
-                "2:", "int3", "dec {n}", "jnz 2b",
-                "lfence", "rdtsc", "shl rdx, 32", "or rax, rdx", "sub rax, {t0}",
-                n = inout(reg) n => _, t0 = out(reg) _, out("rax") ticks, out("rdx") _,
-            );
+            timed_asm!(["2:", "int3", "dec {n}", "jnz 2b"], [n = inout(reg) n => _,], [])
         } else {
-            asm!(
-                "lfence", "rdtsc", "shl rdx, 32", "or rax, rdx", "mov {t0}, rax",
-                "2:", "nop", "dec {n}", "jnz 2b",
-                "lfence", "rdtsc", "shl rdx, 32", "or rax, rdx", "sub rax, {t0}",
-                n = inout(reg) n => _, t0 = out(reg) _, out("rax") ticks, out("rdx") _,
-            );
+            timed_asm!(["2:", "nop", "dec {n}", "jnz 2b"], [n = inout(reg) n => _,], [])
         }
     }
-    ticks
 }
 
 fn bench_int3_signal() {
-    const SA_SIGINFO: u64 = 4;
-    const SA_RESTORER: u64 = 0x0400_0000;
-    let act: [u64; 4] = [
-        empty_handler as *const () as u64,
-        SA_SIGINFO | SA_RESTORER,
-        bench_sigreturn_restorer as *const () as u64,
-        0,
-    ];
-    // SAFETY: rt_sigaction(SIGTRAP) reads 32 bytes from `act`.
-    let r = unsafe { kentry_user::sys::syscall4(13, 5, act.as_ptr() as usize, 0, 8) };
+    let r = kentry_user::signal::install(5, empty_handler, 0);
     if r != 0 {
         println!("# int3-signal: rt_sigaction failed ({r})");
         return;
@@ -314,11 +226,7 @@ fn bench_int3_signal() {
     for p in per.iter_mut() {
         *p = (time_int3(N_SIGNAL, true).saturating_sub(empty) + N_SIGNAL / 2) / N_SIGNAL;
     }
-    per.sort_unstable();
-    let (median, min, max) = stats(&per);
-    println!(
-        "bench int3-signal median={median} min={min} max={max} iters={N_SIGNAL} batches={BATCHES}"
-    );
+    report("int3-signal", &mut per, N_SIGNAL);
 }
 
 /// fork + exit + wait round trips per batch.
@@ -347,11 +255,7 @@ fn bench_fork_exit_wait() {
         }
         *p = (kentry_user::cpu::rdtsc_ordered() - t0 + N_FORK / 2) / N_FORK;
     }
-    per.sort_unstable();
-    let (median, min, max) = stats(&per);
-    println!(
-        "bench fork-exit-wait median={median} min={min} max={max} iters={N_FORK} batches={BATCHES}"
-    );
+    report("fork-exit-wait", &mut per, N_FORK);
 }
 
 fn parse_u64(b: &[u8]) -> u64 {

@@ -25,10 +25,9 @@
 #![no_std]
 #![no_main]
 
-use core::arch::asm;
-
+use kentry_user::bench::{report, stats};
 use kentry_user::sys;
-use kentry_user::{entry, println};
+use kentry_user::{entry, println, timed_asm};
 
 entry!(main);
 
@@ -57,63 +56,24 @@ enum Touch {
 /// Ticks for one pass over `n` pages from `base`: a byte written (or read) per page.
 #[inline(never)]
 fn pass(base: usize, n: usize, touch: Touch) -> u64 {
-    let ticks: u64;
     // SAFETY: [base, base + n pages) is a private anonymous read-write mapping of this
-    // program; the loop only writes one byte per page (or reads it). RAX/RDX (rdtsc) are
-    // declared, the pointer and counter are scratch registers.
+    // program; the loop only writes one byte per page (or reads it); the pointer and counter
+    // are scratch registers.
     unsafe {
         if touch == Touch::Write {
-            asm!(
-                "lfence",
-                "rdtsc",
-                "shl rdx, 32",
-                "or rax, rdx",
-                "mov {t0}, rax",
-                "2:",
-                "mov byte ptr [{p}], 1",
-                "add {p}, 4096",
-                "dec {n}",
-                "jnz 2b",
-                "lfence",
-                "rdtsc",
-                "shl rdx, 32",
-                "or rax, rdx",
-                "sub rax, {t0}",
-                p = inout(reg) base => _,
-                n = inout(reg) n => _,
-                t0 = out(reg) _,
-                out("rax") ticks,
-                out("rdx") _,
-                options(nostack),
-            );
+            timed_asm!(
+                ["2:", "mov byte ptr [{p}], 1", "add {p}, 4096", "dec {n}", "jnz 2b"],
+                [p = inout(reg) base => _, n = inout(reg) n => _,],
+                [options(nostack),]
+            )
         } else {
-            asm!(
-                "lfence",
-                "rdtsc",
-                "shl rdx, 32",
-                "or rax, rdx",
-                "mov {t0}, rax",
-                "2:",
-                "mov {v:l}, byte ptr [{p}]",
-                "add {p}, 4096",
-                "dec {n}",
-                "jnz 2b",
-                "lfence",
-                "rdtsc",
-                "shl rdx, 32",
-                "or rax, rdx",
-                "sub rax, {t0}",
-                p = inout(reg) base => _,
-                n = inout(reg) n => _,
-                v = out(reg) _,
-                t0 = out(reg) _,
-                out("rax") ticks,
-                out("rdx") _,
-                options(nostack, readonly),
-            );
+            timed_asm!(
+                ["2:", "mov {v:l}, byte ptr [{p}]", "add {p}, 4096", "dec {n}", "jnz 2b"],
+                [p = inout(reg) base => _, n = inout(reg) n => _, v = out(reg) _,],
+                [options(nostack, readonly),]
+            )
         }
     }
-    ticks
 }
 
 /// One batch: ticks per fault (faulting pass minus the fault-free pass), or None when the
@@ -136,15 +96,6 @@ fn batch(touch: Touch) -> Option<u64> {
     Some((faulting.saturating_sub(plain) + N as u64 / 2) / N as u64)
 }
 
-/// median, min, max of a sorted non-empty slice.
-fn stats(sorted: &[u64]) -> (u64, u64, u64) {
-    (
-        sorted[sorted.len() / 2],
-        sorted[0],
-        sorted[sorted.len() - 1],
-    )
-}
-
 fn bench(path: &str, touch: Touch) {
     if batch(touch).is_none() {
         return;
@@ -157,14 +108,14 @@ fn bench(path: &str, touch: Touch) {
         }
     }
     per.sort_unstable();
-    let (median, min, max) = stats(&per);
     if touch == Touch::Write {
+        let (median, ..) = stats(&per);
         println!(
             "# {path}: {} with the page clear ({CLEAR_ITERATIONS} rep iterations on kentry) counted once",
             median.saturating_sub(CLEAR_ITERATIONS - 1)
         );
     }
-    println!("bench {path} median={median} min={min} max={max} iters={N} batches={BATCHES}");
+    report(path, &mut per, N as u64);
 }
 
 fn main(_args: kentry_user::rt::Args) -> i32 {

@@ -13,15 +13,9 @@
 #![no_main]
 
 use kentry_user::ktap::Ktap;
-use kentry_user::sys;
 
 kentry_user::entry!(main);
 
-const NR_RT_SIGACTION: usize = 13;
-const NR_RT_SIGRETURN: usize = 15;
-const SA_SIGINFO: u64 = 4;
-const SA_RESTORER: u64 = 0x0400_0000;
-const SA_NODEFER: u64 = 0x4000_0000;
 const SIGILL: i32 = 4;
 const SIGTRAP: i32 = 5;
 const SIGBUS: i32 = 7;
@@ -90,16 +84,6 @@ extern "C" fn handler(sig: i32, info: *const u8, uc: *mut u8) {
         core::ptr::write_unaligned(uc.add(UC_EFLAGS) as *mut u64, fl);
     }
 }
-
-core::arch::global_asm!(
-    ".globl sig_restorer",
-    "sig_restorer:",
-    "movl ${nr}, %eax",
-    "syscall",
-    "ud2",
-    nr = const NR_RT_SIGRETURN,
-    options(att_syntax)
-);
 
 // One case: save the callee-saved registers and RSP, load the 15 patterns, run the faulting
 // instruction(s) at `sig_fault_<name>`, store every register, restore. The handler steps over
@@ -196,7 +180,6 @@ core::arch::global_asm!(
 );
 
 unsafe extern "C" {
-    fn sig_restorer();
     fn sig_case_ud2();
     static sig_fault_ud2: u8;
     fn sig_case_int3();
@@ -218,14 +201,7 @@ unsafe extern "C" {
 }
 
 fn install(sig: i32) -> isize {
-    let act: [u64; 4] = [
-        handler as *const () as u64,
-        SA_SIGINFO | SA_RESTORER | SA_NODEFER,
-        sig_restorer as *const () as u64,
-        0,
-    ];
-    // SAFETY: rt_sigaction reads 32 bytes from `act`.
-    unsafe { sys::syscall4(NR_RT_SIGACTION, sig as usize, act.as_ptr() as usize, 0, 8) }
+    kentry_user::signal::install(sig as usize, handler, kentry_user::signal::SA_NODEFER)
 }
 
 struct Case {

@@ -15,12 +15,7 @@ use kentry_user::sys;
 
 kentry_user::entry!(main);
 
-const NR_RT_SIGACTION: usize = 13;
-const NR_RT_SIGRETURN: usize = 15;
 const NR_KILL: usize = 62;
-const SA_SIGINFO: u64 = 4;
-const SA_RESTORER: u64 = 0x0400_0000;
-const SA_NODEFER: u64 = 0x4000_0000;
 const SIGUSR1: usize = 10;
 const SIGSEGV: usize = 11;
 
@@ -134,35 +129,20 @@ core::arch::global_asm!(
     "popq %rbp",
     "popq %rbx",
     "ret",
-    "",
-    ".globl bad_frame_restorer",
-    "bad_frame_restorer:",
-    "movl ${sigreturn}, %eax",
-    "syscall",
-    "ud2",
     rsp = sym RECOVER_RSP,
     pid = sym PID,
     kill = const NR_KILL,
     usr1 = const SIGUSR1,
-    sigreturn = const NR_RT_SIGRETURN,
     options(att_syntax)
 );
 
 unsafe extern "C" {
     fn bad_frame_run() -> u64;
     fn bad_frame_recover();
-    fn bad_frame_restorer();
 }
 
-fn install(sig: usize, handler: extern "C" fn(i32, *const u8, *mut u8)) -> isize {
-    let act: [u64; 4] = [
-        handler as *const () as u64,
-        SA_SIGINFO | SA_RESTORER | SA_NODEFER,
-        bad_frame_restorer as *const () as u64,
-        0,
-    ];
-    // SAFETY: rt_sigaction reads 32 bytes from `act`.
-    unsafe { sys::syscall4(NR_RT_SIGACTION, sig, act.as_ptr() as usize, 0, 8) }
+fn install(sig: usize, handler: kentry_user::signal::Handler) -> isize {
+    kentry_user::signal::install(sig, handler, kentry_user::signal::SA_NODEFER)
 }
 
 /// Runs one hostile frame; returns (SIGSEGVs seen, trapno, err, cr2, rip, flags after).
