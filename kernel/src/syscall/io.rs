@@ -11,6 +11,7 @@ use crate::fs::{self, File, FileKind};
 use crate::uaccess::{access_ok, copy_from_user, copy_to_user};
 use alloc::vec;
 use alloc::vec::Vec;
+use core::ops::ControlFlow;
 use kentry::Regs;
 
 pub const fn register(mut t: Table) -> Table {
@@ -42,6 +43,45 @@ fn ret(r: Result<usize, i64>) -> i64 {
         Ok(n) => n as i64,
         Err(e) => e,
     }
+}
+
+/// Adds one piece of a transfer to `done`, by Linux's partial-transfer rule: an error counts
+/// only when nothing has moved yet, and a short piece ends the transfer.
+fn add_piece(
+    done: &mut usize,
+    want: usize,
+    r: Result<usize, i64>,
+) -> ControlFlow<Result<usize, i64>> {
+    match r {
+        Ok(n) => {
+            *done += n;
+            if n < want {
+                ControlFlow::Break(Ok(*done))
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+        Err(_) if *done > 0 => ControlFlow::Break(Ok(*done)),
+        Err(e) => ControlFlow::Break(Err(e)),
+    }
+}
+
+/// readv/writev: `piece(base, len, where, done so far)` for each non-empty iovec in order,
+/// at the running offset when one was given, added up with [`add_piece`].
+fn each_iovec(
+    iovs: impl IntoIterator<Item = (u64, usize)>,
+    at: Option<u64>,
+    mut piece: impl FnMut(u64, usize, At, usize) -> Result<usize, i64>,
+) -> Result<usize, i64> {
+    let mut done = 0usize;
+    for (base, len) in iovs.into_iter().filter(|&(_, len)| len > 0) {
+        let where_ = at.map_or(At::Pos, |o| At::Off(o + done as u64));
+        let r = piece(base, len, where_, done);
+        if let ControlFlow::Break(r) = add_piece(&mut done, len, r) {
+            return r;
+        }
+    }
+    Ok(done)
 }
 
 /// Where a transfer happens: at the description's offset, or at an explicit one.
@@ -95,15 +135,8 @@ fn write_from_user(f: &File, buf: u64, len: usize, at: At) -> Result<usize, i64>
             At::Pos => f.write(&kbuf[..want], false),
             At::Off(o) => f.write_at(&kbuf[..want], o + done as u64),
         };
-        match r {
-            Ok(n) => {
-                done += n;
-                if n < want {
-                    break;
-                }
-            }
-            Err(_) if done > 0 => break,
-            Err(e) => return Err(e),
+        if let ControlFlow::Break(r) = add_piece(&mut done, want, r) {
+            return r;
         }
     }
     Ok(done)
@@ -215,24 +248,9 @@ fn readv(fd: u64, iov: u64, cnt: u64, at: Option<u64>) -> Result<usize, i64> {
         return Err(-ESPIPE);
     }
     let iovs = read_iovecs(iov, cnt)?;
-    let mut done = 0usize;
-    for (base, len) in iovs {
-        if len == 0 {
-            continue;
-        }
-        let where_ = at.map_or(At::Pos, |o| At::Off(o + done as u64));
-        match read_to_user(&f, base, len, where_, done) {
-            Ok(n) => {
-                done += n;
-                if n < len {
-                    break;
-                }
-            }
-            Err(_) if done > 0 => break,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(done)
+    each_iovec(iovs, at, |base, len, where_, done| {
+        read_to_user(&f, base, len, where_, done)
+    })
 }
 
 fn writev(fd: u64, iov: u64, cnt: u64, at: Option<u64>) -> Result<usize, i64> {
@@ -267,24 +285,9 @@ fn writev(fd: u64, iov: u64, cnt: u64, at: Option<u64>) -> Result<usize, i64> {
             Some(o) => f.write_at(&kbuf, o),
         };
     }
-    let mut done = 0usize;
-    for (base, len) in iovs {
-        if len == 0 {
-            continue;
-        }
-        let where_ = at.map_or(At::Pos, |o| At::Off(o + done as u64));
-        match write_from_user(&f, base, len, where_) {
-            Ok(n) => {
-                done += n;
-                if n < len {
-                    break;
-                }
-            }
-            Err(_) if done > 0 => break,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(done)
+    each_iovec(iovs, at, |base, len, where_, _| {
+        write_from_user(&f, base, len, where_)
+    })
 }
 
 fn sys_readv(regs: &mut Regs) -> i64 {
