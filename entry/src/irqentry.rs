@@ -202,6 +202,22 @@ mod imp {
         // Tripwires before anything is read through GS.
         tripwires::<H>();
         let cpu = crate::percpu::this_cpu();
+        if vectors::is_paranoid(vector) {
+            // #DB, NMI or #MC from user mode, moved to the task stack by kentry_ist_entry
+            // (E19). An NMI stays NMI-like: no exit work (what it raises waits for the next
+            // exit, or a self-IPI). #DB and #MC are the task's own: ordinary entry and exit,
+            // so a signal they raise is delivered on the way out.
+            if vector == vectors::NMI {
+                cpu.context_tracking.nmi_enter();
+                H::nmi_like(regs, vector, error_code);
+                cpu.context_tracking.nmi_exit();
+            } else {
+                let state = irqentry_enter::<H>(cpu, regs, vector);
+                H::nmi_like(regs, vector, error_code);
+                irqentry_exit::<H>(regs, state);
+            }
+            return;
+        }
         if !regs.user_mode()
             && regs.rip == iret_to_user_address()
             && matches!(vector, vectors::GP | vectors::NP | vectors::SS)

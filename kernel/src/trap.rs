@@ -140,6 +140,8 @@ pub fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64) {
             // so the next #DB starts clean.
             // SAFETY: writing DR6 has no effect but resetting its status bits.
             unsafe { core::arch::asm!("mov dr6, {}", in(reg) 0xffff0ff0u64, options(nostack)) };
+            // kentry moved this user-mode #DB to the task stack (E19): the signal is
+            // delivered by the exit work on the way out.
             user_fault(
                 regs,
                 Fault {
@@ -148,9 +150,6 @@ pub fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64) {
                     cr2: 0,
                 },
             );
-            // No exit work runs from NMI-like context: a self-IPI, taken right after the
-            // IRET to user, runs it on the task's own stack.
-            crate::arch::apic::send_self_ipi(crate::arch::apic::WORK_VECTOR);
         }
         vectors::MC => machine_check(regs, error_code),
         _ => {
@@ -169,7 +168,7 @@ pub fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64) {
 }
 
 /// #MC (E25): from user mode with a restartable RIP, the task gets SIGBUS (BUS_MCEERR_AR) on
-/// its way back (a self-IPI runs the exit work); from kernel mode, or not restartable, the
+/// its way back; from kernel mode, or not restartable, the
 /// machine is not trusted any more: report and stop.
 fn machine_check(regs: &mut Regs, error_code: u64) {
     let rec = crate::arch::mce::collect();
@@ -200,8 +199,9 @@ fn machine_check(regs: &mut Regs, error_code: u64) {
                 cr2: 0,
             },
         );
+        // On the task stack (kentry moved this user-mode #MC there): the exit work delivers
+        // the signal on the way out.
         crate::arch::mce::finish();
-        crate::arch::apic::send_self_ipi(crate::arch::apic::WORK_VECTOR);
         return;
     }
     kernel_fault_report(

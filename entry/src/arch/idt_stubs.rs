@@ -35,7 +35,9 @@ core::arch::global_asm!(
     "pushq $-1",
     ".endif",
     "pushq $kentry_vec",
-    ".if (kentry_vec == 1) || (kentry_vec == 2) || (kentry_vec == 8) || (kentry_vec == 18)",
+    ".if (kentry_vec == 1) || (kentry_vec == 2) || (kentry_vec == 18)",
+    "jmp kentry_ist_entry",
+    ".elseif kentry_vec == 8",
     "jmp kentry_paranoid_common",
     ".else",
     "jmp kentry_idt_common",
@@ -56,21 +58,57 @@ core::arch::global_asm!(
     "jnz 2f",
     "leaq kentry_iret_to_user(%rip), %rax",
     "cmpq %rax, 128(%rsp)", // Regs.rip: a fault on the iretq to user?
-    "jne 3f",
+    "jne kentry_idt_common_call",
     ".if {hooks}", // test kernels: the negative test can skip this swapgs
     "testb $1, {brk}(%rip)",
-    "jnz 3f",
+    "jnz kentry_idt_common_call",
     ".endif",
     "2: swapgs",
-    "3:",
+    ".globl kentry_idt_common_call",
+    "kentry_idt_common_call:",
     "movq %rsp, %rdi",
     "subq $8, %rsp",
     "call kentry_rust_idt",
     "addq $8, %rsp",
     "jmp kentry_return_via_iret",
     ".size kentry_idt_common, . - kentry_idt_common",
+    "",
+    // The IST vectors #DB, NMI and #MC taken in user mode (E19): the CPU put the frame on the
+    // IST stack, but nothing here needs that stack — user mode means the user's GS is live,
+    // so this is an ordinary user entry. Swap GS, move the frame to the task stack and go on
+    // as any user entry does, returning through the one iretq to user (E14). A nested NMI or
+    // #MC can then no longer overwrite this frame, and exit work can run.
+    //
+    // | instructions | RSP / GS | can arrive | why it is safe |
+    // |---|---|---|---|
+    // | test CS | IST, GS unknown | NMI (for #DB/#MC), #MC | those use other IST stacks and the paranoid path, judging GS from the MSR |
+    // | swapgs, copy the frame | IST, kernel GS | as above | this IST stack is read only; per-CPU data is GS-relative |
+    // | the rest | task stack, kernel GS | as above | a normal kernel context |
+    ".balign 16",
+    ".globl kentry_ist_entry",
+    ".type kentry_ist_entry, @function",
+    "kentry_ist_entry:",
+    "testb $3, 24(%rsp)", // CS: [vector][err][rip][cs]
+    "jz kentry_paranoid_common",
+    "swapgs",
+    "pushq %rdx",
+    "movq %rsp, %rdx",
+    "movq %gs:{stack_top}, %rsp",
+    "pushq 56(%rdx)", // ss
+    "pushq 48(%rdx)", // rsp
+    "pushq 40(%rdx)", // rflags
+    "pushq 32(%rdx)", // cs
+    "pushq 24(%rdx)", // rip
+    "pushq 16(%rdx)", // error code
+    "pushq 8(%rdx)",  // vector
+    "movq (%rdx), %rdx",
+    "cld",
+    super::save_gprs_vector_in_rsi!(),
+    "jmp kentry_idt_common_call",
+    ".size kentry_ist_entry, . - kentry_ist_entry",
     ".popsection",
     hooks = const crate::test_hooks::IN_STUBS,
+    stack_top = const crate::percpu::OFFSET_TASK_STACK_TOP,
     brk = sym crate::test_hooks::kentry_test_break_iret_gs,
     options(att_syntax)
 );

@@ -326,9 +326,27 @@ fn read_timespec(addr: u64) -> Result<u64, i64> {
         .saturating_add(nsec as u64))
 }
 
-/// Sleeps for `ns`; -EINTR if a signal arrives first.
+/// Sleeps for `ns` of the monotonic clock; -EINTR if a signal arrives first.
+///
+/// The tick only wakes the sleeper; the monotonic clock (the TSC) says when the time is up,
+/// so a sleep is never shorter than CLOCK_MONOTONIC says, even when QEMU delivers ticks late
+/// on a loaded host.
 fn sleep_ns(ns: u64) -> i64 {
-    sleep_until_tick(crate::time::deadline_after_ns(ns))
+    let end = crate::time::monotonic_ns().saturating_add(ns);
+    let r = sleep_until_tick(crate::time::deadline_after_ns(ns));
+    if r != 0 {
+        return r;
+    }
+    loop {
+        let now = crate::time::monotonic_ns();
+        if now >= end {
+            return 0;
+        }
+        let r = sleep_until_tick(crate::time::deadline_after_ns(end - now));
+        if r != 0 {
+            return r;
+        }
+    }
 }
 
 /// Sleeps until tick `deadline`; -EINTR if a signal arrives first.
