@@ -6,9 +6,8 @@
 /// n => _`), then explicit registers and options (`out("rcx") _, options(nostack)`), as
 /// `asm!` wants them in that order.
 ///
-/// ```ignore
-/// let ticks = unsafe { timed_asm!(["2:", "syscall", "dec {n}", "jnz 2b"], [n = inout(reg) n => _,], [out("rcx") _, out("r11") _,]) };
-/// ```
+/// For example, `timed_asm!(["2:", "syscall", "dec {n}", "jnz 2b"], [n = inout(reg) n => _,],
+/// [out("rcx") _, out("r11") _,])` times `n` syscalls (inside an `unsafe` block).
 #[macro_export]
 macro_rules! timed_asm {
     ([$($body:literal),+ $(,)?], [$($named:tt)*], [$($explicit:tt)*]) => {{

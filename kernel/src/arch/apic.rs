@@ -7,9 +7,6 @@ use x86_64::registers::model_specific::Msr;
 
 pub const TIMER_VECTOR: u8 = 0x20;
 pub const SPURIOUS_VECTOR: u8 = 0xff;
-/// A self-IPI whose only job is to make the CPU pass through the exit-work loop (work raised
-/// in NMI-like context, which may not run it itself).
-pub const WORK_VECTOR: u8 = 0xf0;
 
 const REG_ID: u32 = 0x20;
 const REG_EOI: u32 = 0xb0;
@@ -117,19 +114,6 @@ pub fn eoi() {
 pub fn send_self_nmi() {
     let id = id();
     let icr_low = (0b100 << 8) | (1 << 14); // NMI delivery, assert
-    if X2APIC.load(Ordering::Relaxed) {
-        // SAFETY: a 64-bit ICR write in x2APIC mode.
-        unsafe { Msr::new(0x830).write(((id as u64) << 32) | icr_low as u64) };
-    } else {
-        write(REG_ICR_HIGH, id << 24);
-        write(REG_ICR_LOW, icr_low);
-    }
-}
-
-/// Sends a fixed-delivery IPI with `vector` to this CPU.
-pub fn send_self_ipi(vector: u8) {
-    let id = id();
-    let icr_low = (1 << 14) | vector as u32; // fixed delivery, assert
     if X2APIC.load(Ordering::Relaxed) {
         // SAFETY: a 64-bit ICR write in x2APIC mode.
         unsafe { Msr::new(0x830).write(((id as u64) << 32) | icr_low as u64) };
