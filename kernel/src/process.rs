@@ -62,6 +62,28 @@ pub fn count() -> usize {
     })
 }
 
+/// `(pid, name, live threads, ended)` of every process that exists, for reports.
+pub fn list() -> Vec<(u32, String, u32, bool)> {
+    let procs: Vec<Arc<Process>> = x86_64::instructions::interrupts::without_interrupts(|| {
+        PROCESSES
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
+    });
+    procs
+        .iter()
+        .map(|p| {
+            (
+                p.pid,
+                p.name.lock().clone(),
+                p.live_threads.load(Ordering::Relaxed),
+                p.exit_reason().is_some(),
+            )
+        })
+        .collect()
+}
+
 /// Reaps every ended child the kernel holds (its own, and orphans handed to it).
 pub fn reap_kernel_children() {
     let k = kernel_process();

@@ -443,7 +443,9 @@ fn nmi_from_user(_: &Ctx) -> Outcome {
     for attempt in 1..=5 {
         // The first timer tick in ring 3 asks the host; the loop runs long enough after that
         // for the NMI to land in it.
-        *crate::trap::HOST_REQUEST_FROM_USER_TICK.lock() = Some("inject-nmi");
+        // After a delay: an NMI asked for from the tick would otherwise often land before
+        // the tick's handler is back in user mode.
+        *crate::trap::HOST_REQUEST_FROM_USER_TICK.lock() = Some("after 10ms inject-nmi");
         crate::console::set_user_output(crate::console::UserOutput::Discard);
         let r = super::run_program("/bin/syscall_regs", &["loop"]);
         crate::console::set_user_output(crate::console::UserOutput::Plain);
@@ -507,6 +509,7 @@ fn no_leaks(_: &Ctx) -> Outcome {
     if let Err(e) = run() {
         return Outcome::Fail(e);
     }
+    let procs_before = crate::process::count();
     let before = crate::mm::frame::stats().1;
     for _ in 0..2 {
         if let Err(e) = run() {
@@ -520,9 +523,18 @@ fn no_leaks(_: &Ctx) -> Outcome {
         before as i64 - after as i64
     );
     let live = crate::process::count();
+    for (pid, name, threads, ended) in crate::process::list().into_iter().filter(|p| p.0 != 0) {
+        // Left by an earlier test (a program's orphan still running, say): not this test's
+        // leak, but worth seeing.
+        crate::kprint!(
+            "# no_leaks: process {pid} ({name}) exists: {threads} live threads, ended {ended}\n"
+        );
+    }
+    // Fewer is fine: an earlier program's orphan may have ended and been reaped meanwhile.
     check!(
-        live == 1,
-        "{live} processes exist after every program ended (want only the kernel's)"
+        live <= procs_before,
+        "{} processes left behind by two runs of /bin/hello",
+        live as i64 - procs_before as i64
     );
     Outcome::Pass
 }
