@@ -24,16 +24,6 @@ bitflags::bitflags! {
     }
 }
 
-bitflags::bitflags! {
-    /// Work that makes the syscall entry leave the fast path (tracing, filters, ptrace).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct SyscallWork: u64 {
-        const TRACE   = 1 << 16;
-        const SECCOMP = 1 << 17;
-        const AUDIT   = 1 << 18;
-    }
-}
-
 /// What the loop needs from the kernel: the flags and the handlers.
 pub trait ExitWorkOps {
     /// The running task's work flags. Called with interrupts off.

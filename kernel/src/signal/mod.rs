@@ -100,19 +100,19 @@ impl Default for SigActions {
 
 /// What a signal's default action does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Default_ {
+pub enum DefaultAction {
     Terminate,
     Ignore,
     Stop,
     Continue,
 }
 
-pub fn default_action(sig: u8) -> Default_ {
+pub fn default_action(sig: u8) -> DefaultAction {
     match sig {
-        SIGCHLD | SIGURG | SIGWINCH => Default_::Ignore,
-        SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => Default_::Stop,
-        SIGCONT => Default_::Continue,
-        _ => Default_::Terminate,
+        SIGCHLD | SIGURG | SIGWINCH => DefaultAction::Ignore,
+        SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => DefaultAction::Stop,
+        SIGCONT => DefaultAction::Continue,
+        _ => DefaultAction::Terminate,
     }
 }
 
@@ -254,7 +254,7 @@ fn ignored(p: &crate::process::Process, sig: u8) -> bool {
         return false;
     }
     let a = p.sigactions.lock().get(sig);
-    a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == Default_::Ignore)
+    a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
 }
 
 /// An exception in user mode: the signal is forced — if the thread blocks or ignores it, it
@@ -365,8 +365,8 @@ pub fn do_signal(regs: &mut Regs) {
         match action.handler {
             SIG_IGN => continue,
             SIG_DFL => match default_action(sig) {
-                Default_::Ignore | Default_::Continue | Default_::Stop => continue,
-                Default_::Terminate => {
+                DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop => continue,
+                DefaultAction::Terminate => {
                     // SAFETY: the running thread's own signal state.
                     let f = unsafe { t.inner_signals().fault };
                     crate::klog!(
