@@ -67,8 +67,10 @@ pub fn wait(uaddr: u64, val: u32, deadline: Option<u64>) -> i64 {
     }
 }
 
-/// FUTEX_WAKE: wakes up to `n` waiters on `uaddr`; returns how many.
+/// FUTEX_WAKE: wakes up to `n` waiters on `uaddr` — at least one, as Linux does even for a
+/// count of 0; returns how many.
 pub fn wake(uaddr: u64, n: usize) -> i64 {
+    let n = n.max(1);
     let q = x86_64::instructions::interrupts::without_interrupts(|| {
         QUEUES.lock().get(&key(uaddr)).cloned()
     });

@@ -255,6 +255,7 @@ pub fn fork_current(regs: &kentry::Regs, vfork: bool) -> Result<u32, i64> {
         mi.fpu.save();
         ti.fpu = mi.fpu.clone();
         ti.fs_base = x86_64::registers::model_specific::FsBase::read().as_u64();
+        ti.selectors = crate::task::segments::Selectors::read();
         ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
         ti.sigmask = mi.sigmask;
         ti.altstack = mi.altstack;
@@ -283,6 +284,7 @@ pub fn spawn_thread(regs: &kentry::Regs, fs_base: Option<u64>, clear_tid: u64) -
         ti.fs_base =
             fs_base.unwrap_or_else(|| x86_64::registers::model_specific::FsBase::read().as_u64());
         ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
+        ti.selectors = crate::task::segments::Selectors::read();
         ti.sigmask = mi.sigmask;
         ti.clear_child_tid = clear_tid;
     }

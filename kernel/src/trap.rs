@@ -117,6 +117,9 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
             crate::arch::apic::eoi();
         }
         crate::arch::apic::SPURIOUS_VECTOR => {}
+        // `int $0x80`, the i386 syscall gate (a software interrupt: no EOI). There is no
+        // compat syscall table yet, so every i386 call fails as an unknown one does.
+        vectors::IA32_SYSCALL => regs.rax = (-38i64) as u64,
         _ => crate::arch::apic::eoi(),
     }
 }

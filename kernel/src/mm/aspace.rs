@@ -1186,14 +1186,13 @@ impl AddressSpace {
                 }
             }
         }
-        if old_len != 0 {
-            if keep_old {
-                // The old range stays, its pages gone (they read as fresh memory).
-            } else {
-                self.unmap(addr, addr + old_len);
-            }
-        }
+        // The new mapping first: unmapping the old range frees page tables no mapping covers,
+        // and the moved entries may sit in a table the two ranges share.
         self.insert_vma(nv);
+        if old_len != 0 && !keep_old {
+            self.unmap(addr, addr + old_len);
+        }
+        // With keep_old the old range stays, its pages gone (they read as fresh memory).
         if failed { Err(ENOMEM) } else { Ok(()) }
     }
 

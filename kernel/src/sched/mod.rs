@@ -192,6 +192,7 @@ unsafe fn switch_to(prev: &Task, next: &Task) {
         let n = next.inner();
         if prev.is_user() {
             p.fpu.save();
+            p.selectors = crate::task::segments::Selectors::read();
             p.fs_base = Msr::new(msr::IA32_FS_BASE).read();
             p.gs_base = Msr::new(msr::IA32_KERNEL_GS_BASE).read();
         }
@@ -216,6 +217,9 @@ unsafe fn switch_to(prev: &Task, next: &Task) {
         }
         if next.is_user() {
             n.fpu.restore();
+            if crate::task::segments::Selectors::read() != n.selectors {
+                n.selectors.load();
+            }
             Msr::new(msr::IA32_FS_BASE).write(n.fs_base);
             // While in the kernel, the user's GS base waits in KERNEL_GS_BASE for swapgs.
             Msr::new(msr::IA32_KERNEL_GS_BASE).write(n.gs_base);

@@ -179,11 +179,17 @@ fn sys_execve(regs: &mut Regs) -> i64 {
     inner.clear_child_tid = 0;
     inner.fpu = task::fpu::FpuState::initial();
     inner.fpu.restore();
-    // SAFETY: resetting this thread's FS/GS bases (the user's GS waits in KERNEL_GS_BASE).
-    unsafe {
-        Msr::new(msr::IA32_FS_BASE).write(0);
-        Msr::new(msr::IA32_KERNEL_GS_BASE).write(0);
-    }
+    // A new program starts with null data selectors (linux-abi.md §1.3) and zero bases.
+    inner.selectors = task::segments::Selectors::default();
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        // SAFETY: null selectors, interrupts off (Selectors::load's contract); then this
+        // thread's FS/GS bases (the user's GS waits in KERNEL_GS_BASE).
+        unsafe {
+            inner.selectors.load();
+            Msr::new(msr::IA32_FS_BASE).write(0);
+            Msr::new(msr::IA32_KERNEL_GS_BASE).write(0);
+        }
+    });
     *regs = image.regs;
     // The dispatcher stores this into rax: a new program starts with rax = 0.
     0
@@ -396,10 +402,13 @@ fn sys_arch_prctl(regs: &mut Regs) -> i64 {
             }
             // SAFETY: FS base and (while in the kernel) KERNEL_GS_BASE hold the user's bases;
             // the context switch saves them from the MSRs.
+            // Linux loads a null selector first: the base then belongs to no segment.
             unsafe {
                 if code == ARCH_SET_FS {
+                    crate::task::segments::zero_fs();
                     Msr::new(msr::IA32_FS_BASE).write(addr);
                 } else {
+                    crate::task::segments::zero_gs();
                     Msr::new(msr::IA32_KERNEL_GS_BASE).write(addr);
                 }
             }

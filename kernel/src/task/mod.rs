@@ -6,6 +6,7 @@
 //! the atomics.
 
 pub mod fpu;
+pub mod segments;
 pub mod switch;
 
 use crate::mm::stack::{KernelStack, alloc_stack};
@@ -56,6 +57,9 @@ pub struct TaskInner {
     pub saved_rsp: u64,
     pub fs_base: u64,
     pub gs_base: u64,
+    /// The user's DS, ES, FS and GS selectors (the kernel never uses them, but they are the
+    /// task's: another task must not see them).
+    pub selectors: segments::Selectors,
     pub fpu: fpu::FpuState,
     /// CLONE_CHILD_CLEARTID / set_tid_address: zeroed and futex-woken at exit.
     pub clear_child_tid: u64,
@@ -108,6 +112,7 @@ impl Task {
                 saved_rsp,
                 fs_base: 0,
                 gs_base: 0,
+                selectors: segments::Selectors::default(),
                 fpu: fpu::FpuState::initial(),
                 clear_child_tid: 0,
                 sigmask: 0,

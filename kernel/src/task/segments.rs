@@ -1,0 +1,61 @@
+//! The user's data-segment selectors (DS, ES, FS, GS): saved and restored at every context
+//! switch, and zeroed by arch_prctl(ARCH_SET_FS/GS) as Linux does. Loading GS in the kernel
+//! would replace the kernel's live GS base, so GS is loaded between two `swapgs`, with
+//! interrupts off; the base MSRs are written after every load (a selector load may change
+//! the base).
+
+/// DS, ES, FS, GS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Selectors(pub [u16; 4]);
+
+impl Selectors {
+    /// The selectors live on this CPU now.
+    pub fn read() -> Self {
+        let (ds, es, fs, gs): (u16, u16, u16, u16);
+        // SAFETY: reading segment registers has no effect.
+        unsafe {
+            core::arch::asm!(
+                "mov {0:x}, ds", "mov {1:x}, es", "mov {2:x}, fs", "mov {3:x}, gs",
+                out(reg) ds, out(reg) es, out(reg) fs, out(reg) gs,
+                options(nomem, nostack, preserves_flags)
+            )
+        };
+        Selectors([ds, es, fs, gs])
+    }
+
+    /// Loads these selectors. The caller rewrites FS_BASE and KERNEL_GS_BASE afterwards.
+    ///
+    /// # Safety
+    /// Interrupts off; each selector null or a valid DPL-3 data selector of the GDT (it was
+    /// read from user state, where the CPU checked it, and the GDT never changes).
+    pub unsafe fn load(self) {
+        let [ds, es, fs, gs] = self.0;
+        // SAFETY: per the caller; GS is loaded with the user's GS base swapped in, so the
+        // kernel's per-CPU base in the live GS is untouched (swapgs twice).
+        unsafe {
+            core::arch::asm!(
+                "mov ds, {0:x}", "mov es, {1:x}", "mov fs, {2:x}",
+                "swapgs", "mov gs, {3:x}", "swapgs",
+                in(reg) ds, in(reg) es, in(reg) fs, in(reg) gs,
+                options(nostack, preserves_flags)
+            )
+        };
+    }
+}
+
+/// Loads a null FS selector (ARCH_SET_FS); the caller then writes FS_BASE.
+pub fn zero_fs() {
+    // SAFETY: a null selector is always valid in 64-bit mode; the base is rewritten next.
+    unsafe { core::arch::asm!("mov fs, {0:x}", in(reg) 0u16, options(nostack, preserves_flags)) };
+}
+
+/// Loads a null GS selector (ARCH_SET_GS) without touching the kernel's live GS base; the
+/// caller then writes KERNEL_GS_BASE.
+pub fn zero_gs() {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        // SAFETY: as in `load`: between the two swapgs the live GS is the user's.
+        unsafe {
+            core::arch::asm!("swapgs", "mov gs, {0:x}", "swapgs", in(reg) 0u16, options(nostack, preserves_flags))
+        };
+    });
+}
