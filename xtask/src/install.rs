@@ -47,6 +47,28 @@ pub fn ensure_busybox() -> Result<PathBuf> {
     ensure_tool(BUSYBOX, BUSYBOX_PACKAGE, BUSYBOX_PACKAGE)
 }
 
+/// Makes sure `file` exists, installing the Debian `package` that provides it if we are root;
+/// otherwise stops with a message that names the package.
+pub fn ensure_file(file: &Path, package: &str) -> Result<()> {
+    if file.exists() {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!(
+            "{} is missing; install the package {package} (e.g. `sudo apt-get install -y {package}`) and try again",
+            file.display()
+        );
+    }
+    apt_install(package, package)?;
+    if !file.exists() {
+        bail!(
+            "{} is still missing after installing {package}",
+            file.display()
+        );
+    }
+    Ok(())
+}
+
 /// Returns the path of the program `tool`; when it is not on `PATH`, installs the Debian
 /// `package` (called `what` in the message) with apt-get if we are root, and otherwise stops
 /// with a message that names the package.
@@ -64,14 +86,7 @@ fn ensure_tool_as(tool: &str, package: &str, what: &str, root: bool) -> Result<P
              (e.g. `sudo apt-get install -y {package}`) and try again"
         );
     }
-    eprintln!("xtask: installing {what} (apt-get install {package})");
-    run_tool(Command::new("apt-get").arg("update"), "apt-get update")?;
-    run_tool(
-        Command::new("apt-get")
-            .args(["install", "-y", package])
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-        &format!("apt-get install -y {package}"),
-    )?;
+    apt_install(package, what)?;
     which(tool).with_context(|| format!("{tool} is still not on PATH after installing {package}"))
 }
 
@@ -147,6 +162,18 @@ fn sysroot(ws: &Workspace) -> Result<PathBuf> {
     Ok(PathBuf::from(
         String::from_utf8_lossy(&out.stdout).trim().to_string(),
     ))
+}
+
+/// `apt-get update` and `apt-get install -y package`, saying so (`what` names it for people).
+fn apt_install(package: &str, what: &str) -> Result<()> {
+    eprintln!("xtask: installing {what} (apt-get install {package})");
+    run_tool(Command::new("apt-get").arg("update"), "apt-get update")?;
+    run_tool(
+        Command::new("apt-get")
+            .args(["install", "-y", package])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        &format!("apt-get install -y {package}"),
+    )
 }
 
 fn run_tool(cmd: &mut Command, what: &str) -> Result<()> {

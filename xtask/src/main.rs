@@ -10,6 +10,7 @@ mod host_run;
 mod install;
 mod ktap;
 mod lint;
+mod linux_selftests;
 mod manifest;
 mod qemu;
 mod qmp;

@@ -1,0 +1,161 @@
+//! Linux's own x86 selftests (tools/testing/selftests/x86 of Linux 6.1), built static from
+//! Debian's linux-source-6.1 package and run on kentry by the runner checks. Nothing of them
+//! is kept in this repository: the package is installed (as root) and the sources are
+//! extracted and compiled under `target/linux-selftests/` on first use.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// The source package and its tarball.
+const PACKAGE: &str = "linux-source-6.1";
+const TARBALL: &str = "/usr/src/linux-source-6.1.tar.xz";
+const TREE: &str = "linux-source-6.1/tools/testing/selftests/x86";
+
+/// The Makefile's flags for the 64-bit variants, plus `-static` (kentry runs static
+/// programs only). `-DCAN_BUILD_32` is what the Makefile passes on a host that can build
+/// 32-bit code; it only enables 64-bit tests of the int $0x80 path.
+const CFLAGS: &[&str] = &[
+    "-m64",
+    "-O2",
+    "-g",
+    "-std=gnu99",
+    "-pthread",
+    "-Wall",
+    "-no-pie",
+    "-static",
+    "-DCAN_BUILD_32",
+    "-DCAN_BUILD_64",
+];
+
+/// Where the tests are built.
+pub fn dir(target: &Path) -> PathBuf {
+    target.join("linux-selftests")
+}
+
+/// The binary of test `name`.
+pub fn binary(target: &Path, name: &str) -> PathBuf {
+    dir(target).join("bin").join(format!("{name}_64"))
+}
+
+/// Builds every test of `names` that is not built yet: installs the source package when
+/// needed (as root; otherwise stops naming it), extracts the selftests, compiles.
+pub fn ensure_built(target: &Path, names: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| !binary(target, n).is_file())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let src = dir(target).join("src");
+    let tree = src.join(TREE);
+    if !tree.join("helpers.h").is_file() {
+        crate::install::ensure_file(Path::new(TARBALL), PACKAGE)?;
+        std::fs::create_dir_all(&src).with_context(|| format!("creating {}", src.display()))?;
+        eprintln!("xtask: extracting Linux's x86 selftests from {TARBALL}");
+        let status = Command::new("tar")
+            .arg("-C")
+            .arg(&src)
+            .args(["-xJf", TARBALL, "--wildcards"])
+            .arg(format!("{TREE}/*"))
+            .arg("linux-source-6.1/tools/testing/selftests/kselftest.h")
+            .arg("linux-source-6.1/arch/x86/include/asm/desc_defs.h")
+            .status()
+            .context("running tar")?;
+        if !status.success() {
+            bail!("extracting the selftests from {TARBALL} failed ({status})");
+        }
+    }
+    std::fs::create_dir_all(dir(target).join("bin"))?;
+    for name in missing {
+        let mut cmd = Command::new("gcc");
+        cmd.current_dir(&tree)
+            .args(CFLAGS)
+            .arg("-o")
+            .arg(binary(target, name))
+            .arg(format!("{name}.c"))
+            .arg("helpers.h");
+        match name {
+            "sysret_ss_attrs" => {
+                cmd.arg("thunks.S");
+            }
+            "check_initial_reg_state" => {
+                cmd.arg("-Wl,-ereal_start");
+            }
+            _ => {}
+        }
+        cmd.args(["-lrt", "-ldl"]);
+        eprintln!("xtask: building Linux selftest {name}");
+        let out = cmd.output().context("running gcc")?;
+        if !out.status.success() {
+            bail!(
+                "building Linux selftest {name} failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What a selftest run shows.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Judgement {
+    /// Status 0, no `[FAIL]`, at least one `[OK]`.
+    Pass(String),
+    /// Status 0 and no `[FAIL]`, but nothing was checked (every case skipped): not a pass.
+    NothingTested(String),
+    Fail(String),
+}
+
+/// A selftest's verdict from its output: it must end with status 0, report no `[FAIL]`, and
+/// have checked something.
+pub fn judge(status: u8, stdout: &[u8]) -> Judgement {
+    let text = String::from_utf8_lossy(stdout);
+    let fails: Vec<&str> = text.lines().filter(|l| l.contains("[FAIL]")).collect();
+    let oks = text.lines().filter(|l| l.contains("[OK]")).count();
+    let skips = text.lines().filter(|l| l.contains("[SKIP]")).count();
+    if status == 0 && fails.is_empty() && oks > 0 {
+        Judgement::Pass(format!("status 0, {oks} [OK], {skips} [SKIP]"))
+    } else if status == 0 && fails.is_empty() {
+        let why = text
+            .lines()
+            .find(|l| l.contains("[SKIP]") || l.contains("[NOTE]"))
+            .map(str::trim)
+            .unwrap_or("no case reported [OK]");
+        Judgement::NothingTested(format!("nothing tested here: {why}"))
+    } else {
+        Judgement::Fail(format!(
+            "status {status}, {} [FAIL]{}",
+            fails.len(),
+            fails
+                .first()
+                .map(|f| format!(": {}", f.trim()))
+                .unwrap_or_default()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn judging() {
+        assert!(matches!(
+            judge(0, b"[RUN]\tx\n[OK]\tfine\n[SKIP]\tno\n"),
+            Judgement::Pass(_)
+        ));
+        assert!(matches!(judge(1, b"[OK]\tfine\n"), Judgement::Fail(_)));
+        match judge(0, b"[OK]\ta\n[FAIL]\tbroken\n") {
+            Judgement::Fail(e) => assert!(e.contains("broken"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        match judge(0, b"[SKIP]\tCR4.OSXSAVE disabled.\n") {
+            Judgement::NothingTested(why) => assert!(why.contains("OSXSAVE"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
