@@ -135,24 +135,15 @@ impl File {
         )
     }
 
-    /// The poll(2) events ready now (POLLIN, POLLOUT, POLLHUP, POLLERR). Only pipes ever
-    /// wait; every other file is always ready. A poll that must wait sleeps on
+    /// The poll(2) events ready now. Only pipes ever wait; every other file is always ready
+    /// (Linux's DEFAULT_POLLMASK), whatever its access mode. A poll that must wait sleeps on
     /// [`super::pipe::POLL_WAIT`], which every change of a pipe wakes. Atomics only: usable as a
     /// wait condition.
-    // For poll/select (not implemented in this layer yet).
-    #[allow(dead_code)]
     pub fn poll_events(&self) -> u16 {
-        use super::pipe::{POLLIN, POLLOUT};
-        if self.is_path() {
-            return 0;
-        }
-        let rw = |r: bool, w: bool| {
-            (if r && self.readable() { POLLIN } else { 0 })
-                | (if w && self.writable() { POLLOUT } else { 0 })
-        };
+        use super::pipe::DEFAULT_POLLMASK;
         match &self.kind {
             FileKind::Pipe { pipe, writer } => pipe.poll_events(*writer),
-            _ => rw(true, true),
+            _ => DEFAULT_POLLMASK,
         }
     }
 

@@ -165,14 +165,14 @@ impl Pipe {
         let len = self.len.load(Ordering::Acquire);
         if writer {
             if self.readers.load(Ordering::Acquire) == 0 {
-                POLLERR | POLLOUT
+                POLLERR | POLLOUT | POLLWRNORM
             } else if PIPE_CAPACITY - len >= PIPE_BUF {
-                POLLOUT
+                POLLOUT | POLLWRNORM
             } else {
                 0
             }
         } else {
-            let mut ev = if len > 0 { POLLIN } else { 0 };
+            let mut ev = if len > 0 { POLLIN | POLLRDNORM } else { 0 };
             if self.writers.load(Ordering::Acquire) == 0 {
                 ev |= POLLHUP;
             }
@@ -182,9 +182,15 @@ impl Pipe {
 }
 
 pub const POLLIN: u16 = 0x1;
+pub const POLLPRI: u16 = 0x2;
 pub const POLLOUT: u16 = 0x4;
 pub const POLLERR: u16 = 0x8;
 pub const POLLHUP: u16 = 0x10;
+pub const POLLNVAL: u16 = 0x20;
+pub const POLLRDNORM: u16 = 0x40;
+pub const POLLWRNORM: u16 = 0x100;
+/// What a file that never waits reports (Linux's DEFAULT_POLLMASK).
+pub const DEFAULT_POLLMASK: u16 = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 
 /// A write to a pipe nobody reads: SIGPIPE for the writing thread (as Linux's send_sig).
 fn sigpipe() {

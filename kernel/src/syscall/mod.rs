@@ -7,6 +7,7 @@ mod io;
 mod mem;
 mod misc;
 mod names;
+mod poll;
 mod proc;
 mod sig;
 mod table;

@@ -19,6 +19,7 @@ pub static TABLE: Table = {
     let t = super::fs::register(t);
     let t = super::mem::register(t);
     let t = super::misc::register(t);
+    let t = super::poll::register(t);
     let t = super::proc::register(t);
     super::sig::register(t)
 };

@@ -1,0 +1,339 @@
+//! poll, ppoll, select and pselect6: waiting for any of several descriptors to be ready.
+//!
+//! Only pipes ever become ready later; every other file is ready at once (files live in
+//! memory, and the console's stdin is read before boot). The caller's descriptors are looked
+//! up once, holding references as Linux does, so the wait condition reads only atomics
+//! (`File::poll_events`) and never takes the descriptor table's lock with interrupts off.
+//! Waiters sleep on `fs::pipe::POLL_WAIT`, which every change of a pipe wakes, plus a tick
+//! timeout when the call has one; the monotonic clock decides when the time is up.
+
+use super::errno::*;
+use super::table::Table;
+use crate::fs::pipe::{
+    POLL_WAIT, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM,
+};
+use crate::fs::{self, File, NOFILE};
+use crate::signal::{self, UNBLOCKABLE};
+use crate::task;
+use crate::uaccess::{copy_from_user, copy_to_user};
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use kentry::Regs;
+
+pub const fn register(mut t: Table) -> Table {
+    t[7] = sys_poll;
+    t[23] = sys_select;
+    t[270] = sys_pselect6;
+    t[271] = sys_ppoll;
+    t
+}
+
+/// Linux's select() sets: what counts as readable, writable and exceptional.
+const POLLIN_SET: u16 = POLLIN | POLLRDNORM | POLLHUP | POLLERR;
+const POLLOUT_SET: u16 = POLLOUT | POLLWRNORM | POLLERR;
+const POLLEX_SET: u16 = POLLPRI;
+
+const NSEC_PER_SEC: u64 = 1_000_000_000;
+
+/// Waits until `ready()` is true (Ok(true)), the monotonic clock passes `end` (Ok(false)) or
+/// a signal arrives (-ERESTARTNOHAND: a handler makes it EINTR, no handler restarts the call).
+fn wait_ready(mut ready: impl FnMut() -> bool, end: Option<u64>) -> Result<bool, i64> {
+    loop {
+        if ready() {
+            return Ok(true);
+        }
+        let now = crate::time::monotonic_ns();
+        if end.is_some_and(|e| now >= e) {
+            return Ok(false);
+        }
+        if signal::interrupted() {
+            return Err(-ERESTARTNOHAND);
+        }
+        let tick = end.map(|e| crate::time::deadline_after_ns(e - now));
+        if let Some(d) = tick {
+            crate::sched::add_timeout(d);
+        }
+        // Wakes on any pipe change, the tick timeout or a signal; the loop re-checks all three.
+        POLL_WAIT.wait_until(
+            || ready() || tick.is_some_and(|d| crate::sched::ticks() >= d),
+            signal::interrupted,
+        );
+    }
+}
+
+/// The monotonic deadline `ns` from now.
+fn end_after(ns: u64) -> u64 {
+    crate::time::monotonic_ns().saturating_add(ns)
+}
+
+/// Reads a timespec (ppoll, pselect6) or, with `usec`, a timeval (select) as nanoseconds.
+/// A negative part is EINVAL; select, like Linux's, takes microseconds past a second too.
+fn read_timeout(addr: u64, usec: bool) -> Result<u64, i64> {
+    let mut b = [0u8; 16];
+    copy_from_user(&mut b, addr).map_err(|_| -EFAULT)?;
+    let sec = i64::from_ne_bytes(b[..8].try_into().unwrap());
+    let frac = i64::from_ne_bytes(b[8..].try_into().unwrap());
+    if sec < 0 || frac < 0 || (!usec && frac >= NSEC_PER_SEC as i64) {
+        return Err(-EINVAL);
+    }
+    let frac_ns = if usec {
+        (frac as u64).saturating_mul(1000)
+    } else {
+        frac as u64
+    };
+    Ok((sec as u64)
+        .saturating_mul(NSEC_PER_SEC)
+        .saturating_add(frac_ns))
+}
+
+/// Writes back the time left before `end`, as Linux does for all four calls. A failed write
+/// is ignored: the call's result stands (Linux does the same).
+fn write_time_left(addr: u64, end: u64, usec: bool) {
+    let left = end.saturating_sub(crate::time::monotonic_ns());
+    let frac = left % NSEC_PER_SEC;
+    let frac = if usec { frac / 1000 } else { frac };
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&(left / NSEC_PER_SEC).to_ne_bytes());
+    b[8..].copy_from_slice(&frac.to_ne_bytes());
+    let _ = copy_to_user(addr, &b);
+}
+
+/// A temporary signal mask for the call (ppoll, pselect6), as rt_sigsuspend keeps one.
+fn set_call_sigmask(addr: u64, size: u64) -> Result<(), i64> {
+    if size != 8 {
+        return Err(-EINVAL);
+    }
+    let mut b = [0u8; 8];
+    copy_from_user(&mut b, addr).map_err(|_| -EFAULT)?;
+    let inner = task::current_inner();
+    inner.saved_sigmask = Some(inner.sigmask);
+    inner.sigmask = u64::from_ne_bytes(b) & !UNBLOCKABLE;
+    Ok(())
+}
+
+/// Ends the temporary mask. When a signal interrupted the call, the mask stays until its
+/// handler's frame is built (the frame then carries the old mask), so a signal the caller
+/// unblocked just for this wait is the one delivered.
+fn end_call_sigmask(ret: i64) {
+    let inner = task::current_inner();
+    if ret == -ERESTARTNOHAND && signal::interrupted() {
+        signal::recalc_pending();
+        return;
+    }
+    if let Some(old) = inner.saved_sigmask.take() {
+        inner.sigmask = old;
+    }
+    signal::recalc_pending();
+}
+
+/// One struct pollfd's descriptor, looked up once.
+enum Polled {
+    /// A negative fd: ignored, revents 0.
+    Ignored,
+    /// Not open (or an O_PATH descriptor): POLLNVAL.
+    Invalid,
+    Open(Arc<File>, u16),
+}
+
+const POLLFD_SIZE: usize = 8;
+
+fn do_poll(ufds: u64, nfds: u64, end: Option<u64>) -> i64 {
+    if nfds > NOFILE as u64 {
+        return -EINVAL;
+    }
+    let mut raw = vec![0u8; nfds as usize * POLLFD_SIZE];
+    if copy_from_user(&mut raw, ufds).is_err() {
+        return -EFAULT;
+    }
+    let polled: Vec<Polled> = raw
+        .chunks_exact(POLLFD_SIZE)
+        .map(|p| {
+            let fd = i32::from_ne_bytes(p[..4].try_into().unwrap());
+            let events = u16::from_ne_bytes(p[4..6].try_into().unwrap());
+            match fs::get_file(fd as u64) {
+                _ if fd < 0 => Polled::Ignored,
+                Ok(f) if !f.is_path() => Polled::Open(f, events),
+                _ => Polled::Invalid,
+            }
+        })
+        .collect();
+    let mut revents = vec![0u16; polled.len()];
+    let scan = |revents: &mut [u16]| {
+        let mut ready = false;
+        for (r, p) in revents.iter_mut().zip(&polled) {
+            *r = match p {
+                Polled::Ignored => 0,
+                Polled::Invalid => POLLNVAL,
+                // POLLERR and POLLHUP are reported whether asked for or not.
+                Polled::Open(f, events) => f.poll_events() & (events | POLLERR | POLLHUP),
+            };
+            ready |= *r != 0;
+        }
+        ready
+    };
+    if let Err(e) = wait_ready(|| scan(&mut revents), end) {
+        return e;
+    }
+    for (p, r) in raw.chunks_exact_mut(POLLFD_SIZE).zip(&revents) {
+        p[6..8].copy_from_slice(&r.to_ne_bytes());
+    }
+    if copy_to_user(ufds, &raw).is_err() {
+        return -EFAULT;
+    }
+    revents.iter().filter(|&&r| r != 0).count() as i64
+}
+
+fn sys_poll(regs: &mut Regs) -> i64 {
+    let ms = regs.rdx as i32;
+    let end = (ms >= 0).then(|| end_after(ms as u64 * 1_000_000));
+    do_poll(regs.rdi, regs.rsi, end)
+}
+
+fn sys_ppoll(regs: &mut Regs) -> i64 {
+    let (ufds, nfds, tsp, sigmask, sigsetsize) = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8);
+    let end = if tsp != 0 {
+        match read_timeout(tsp, false) {
+            Ok(ns) => Some(end_after(ns)),
+            Err(e) => return e,
+        }
+    } else {
+        None
+    };
+    if sigmask != 0
+        && let Err(e) = set_call_sigmask(sigmask, sigsetsize)
+    {
+        return e;
+    }
+    let ret = do_poll(ufds, nfds, end);
+    if sigmask != 0 {
+        end_call_sigmask(ret);
+    }
+    if let Some(end) = end {
+        write_time_left(tsp, end, false);
+    }
+    ret
+}
+
+/// The three fd_set bitmaps of select, `n` descriptors each.
+fn do_select(n: u64, sets: [u64; 3], end: Option<u64>) -> i64 {
+    if (n as i64) < 0 {
+        return -EINVAL;
+    }
+    let n = n.min(NOFILE as u64) as usize;
+    let words = n.div_ceil(64);
+    let mut want = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    for (set, addr) in want.iter_mut().zip(sets) {
+        if addr == 0 {
+            continue;
+        }
+        let mut b = vec![0u8; words * 8];
+        if copy_from_user(&mut b, addr).is_err() {
+            return -EFAULT;
+        }
+        for (w, c) in set.iter_mut().zip(b.chunks_exact(8)) {
+            *w = u64::from_ne_bytes(c.try_into().unwrap());
+        }
+    }
+    // Bits past n are not looked at (nor written back).
+    if !n.is_multiple_of(64) {
+        for set in want.iter_mut() {
+            set[words - 1] &= (1u64 << (n % 64)) - 1;
+        }
+    }
+    let mut files = Vec::new();
+    for fd in 0..n {
+        let (w, bit) = (fd / 64, 1u64 << (fd % 64));
+        if want.iter().any(|s| s[w] & bit != 0) {
+            match fs::get_file(fd as u64) {
+                Ok(f) if !f.is_path() => files.push((fd, f)),
+                _ => return -EBADF,
+            }
+        }
+    }
+    let mut got = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    let scan = |got: &mut [Vec<u64>; 3]| {
+        let mut ready = false;
+        for (fd, f) in &files {
+            let (w, bit) = (fd / 64, 1u64 << (fd % 64));
+            let ev = f.poll_events();
+            for (k, class) in [POLLIN_SET, POLLOUT_SET, POLLEX_SET]
+                .into_iter()
+                .enumerate()
+            {
+                if want[k][w] & bit != 0 && ev & class != 0 {
+                    got[k][w] |= bit;
+                    ready = true;
+                } else {
+                    got[k][w] &= !bit;
+                }
+            }
+        }
+        ready
+    };
+    if let Err(e) = wait_ready(|| scan(&mut got), end) {
+        return e;
+    }
+    for (set, addr) in got.iter().zip(sets) {
+        if addr == 0 {
+            continue;
+        }
+        let b: Vec<u8> = set.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        if copy_to_user(addr, &b).is_err() {
+            return -EFAULT;
+        }
+    }
+    got.iter().flatten().map(|w| w.count_ones() as i64).sum()
+}
+
+fn sys_select(regs: &mut Regs) -> i64 {
+    let tvp = regs.r8;
+    let end = if tvp != 0 {
+        match read_timeout(tvp, true) {
+            Ok(ns) => Some(end_after(ns)),
+            Err(e) => return e,
+        }
+    } else {
+        None
+    };
+    let ret = do_select(regs.rdi, [regs.rsi, regs.rdx, regs.r10], end);
+    if let Some(end) = end {
+        write_time_left(tvp, end, true);
+    }
+    ret
+}
+
+fn sys_pselect6(regs: &mut Regs) -> i64 {
+    let (tsp, sigarg) = (regs.r8, regs.r9);
+    let end = if tsp != 0 {
+        match read_timeout(tsp, false) {
+            Ok(ns) => Some(end_after(ns)),
+            Err(e) => return e,
+        }
+    } else {
+        None
+    };
+    // The sixth argument points at { const sigset_t *set; size_t size; }.
+    let mut sigmask = 0;
+    if sigarg != 0 {
+        let mut b = [0u8; 16];
+        if copy_from_user(&mut b, sigarg).is_err() {
+            return -EFAULT;
+        }
+        sigmask = u64::from_ne_bytes(b[..8].try_into().unwrap());
+        let size = u64::from_ne_bytes(b[8..].try_into().unwrap());
+        if sigmask != 0
+            && let Err(e) = set_call_sigmask(sigmask, size)
+        {
+            return e;
+        }
+    }
+    let ret = do_select(regs.rdi, [regs.rsi, regs.rdx, regs.r10], end);
+    if sigmask != 0 {
+        end_call_sigmask(ret);
+    }
+    if let Some(end) = end {
+        write_time_left(tsp, end, false);
+    }
+    ret
+}
