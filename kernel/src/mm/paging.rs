@@ -37,6 +37,22 @@ pub struct PageTable {
     pub root: u64,
 }
 
+/// Frees the page table at `pa` (at `level`: 1 holds 4 KiB leaves) and every table below it,
+/// handing each non-zero leaf entry to `leaf`, which owns the frame it names, if any.
+fn free_table_tree(pa: u64, level: u32, leaf: &mut dyn FnMut(u64)) {
+    for &e in table(pa).iter() {
+        if e == 0 {
+            continue;
+        }
+        if level == 1 {
+            leaf(e);
+        } else if e & PTE_P != 0 && e & PTE_PS == 0 {
+            free_table_tree(e & PTE_ADDR, level - 1, leaf);
+        }
+    }
+    free_frame(pa);
+}
+
 impl PageTable {
     pub fn new_empty() -> Result<PageTable, MapError> {
         Ok(PageTable {
@@ -123,25 +139,11 @@ impl PageTable {
 
     /// Frees every user page and user page table (lower half) and the root.
     pub fn destroy_user(self) {
-        fn free_level(pa: u64, level: u32) {
-            for &e in table(pa).iter() {
-                if e & PTE_P != 0 {
-                    if level > 1 && e & PTE_PS == 0 {
-                        free_level(e & PTE_ADDR, level - 1);
-                    } else if level == 1 {
-                        free_frame(e & PTE_ADDR);
-                    }
-                }
-            }
-            free_frame(pa);
-        }
-        let root = table(self.root);
-        for &e in &root[..256] {
+        self.destroy_user_with(|e| {
             if e & PTE_P != 0 {
-                free_level(e & PTE_ADDR, 3);
+                free_frame(e & PTE_ADDR);
             }
-        }
-        free_frame(self.root);
+        });
     }
 
     /// The 4 KiB leaf entry of user address `va`, creating the intermediate tables.
@@ -214,19 +216,6 @@ impl PageTable {
         ceiling: u64,
         mut leaf: impl FnMut(u64),
     ) -> bool {
-        fn free_subtree(pa: u64, level: u32, leaf: &mut dyn FnMut(u64)) {
-            for &e in table(pa).iter() {
-                if e == 0 {
-                    continue;
-                }
-                if level == 1 {
-                    leaf(e);
-                } else if e & PTE_P != 0 && e & PTE_PS == 0 {
-                    free_subtree(e & PTE_ADDR, level - 1, leaf);
-                }
-            }
-            free_frame(pa);
-        }
         #[allow(clippy::too_many_arguments)]
         fn walk(
             pa: u64,
@@ -252,7 +241,7 @@ impl PageTable {
                     continue;
                 }
                 if va >= floor && va + span <= ceiling {
-                    free_subtree(e & PTE_ADDR, level - 1, leaf);
+                    free_table_tree(e & PTE_ADDR, level - 1, leaf);
                     table(pa)[i] = 0;
                     freed = true;
                 } else if level > 2 {
@@ -277,23 +266,10 @@ impl PageTable {
     /// Frees every user page table (lower half) and the root, handing each non-zero leaf
     /// entry to `leaf` (which owns the frame it names, if any).
     pub fn destroy_user_with(self, mut leaf: impl FnMut(u64)) {
-        fn free_level(pa: u64, level: u32, leaf: &mut dyn FnMut(u64)) {
-            for &e in table(pa).iter() {
-                if e == 0 {
-                    continue;
-                }
-                if level == 1 {
-                    leaf(e);
-                } else if e & PTE_P != 0 && e & PTE_PS == 0 {
-                    free_level(e & PTE_ADDR, level - 1, leaf);
-                }
-            }
-            free_frame(pa);
-        }
         let root = table(self.root);
         for &e in &root[..256] {
             if e & PTE_P != 0 {
-                free_level(e & PTE_ADDR, 3, &mut leaf);
+                free_table_tree(e & PTE_ADDR, 3, &mut leaf);
             }
         }
         free_frame(self.root);
