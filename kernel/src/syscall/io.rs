@@ -9,6 +9,7 @@ use super::errno::*;
 use super::table::Table;
 use crate::fs::{self, File, FileKind};
 use crate::uaccess::{access_ok, copy_from_user, copy_to_user};
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::ControlFlow;
@@ -178,40 +179,40 @@ fn offset_arg(off: u64) -> Result<u64, i64> {
     }
 }
 
+/// The checks pread64 and pwrite64 share, first failure wins: the descriptor open for the
+/// direction (EBADF), a non-negative offset (EINVAL), a seekable file (ESPIPE), the buffer in
+/// the user half (EFAULT).
+fn positional_file(
+    fd: u64,
+    off: u64,
+    buf: u64,
+    len: usize,
+    write: bool,
+) -> Result<(Arc<File>, u64), i64> {
+    let f = fs::get_file(fd)?;
+    if !(if write { f.writable() } else { f.readable() }) {
+        return Err(-EBADF);
+    }
+    let off = offset_arg(off)?;
+    if !f.seekable() {
+        return Err(-ESPIPE);
+    }
+    if !access_ok(buf, len) {
+        return Err(-EFAULT);
+    }
+    Ok((f, off))
+}
+
 fn sys_pread64(regs: &mut Regs) -> i64 {
     let (fd, buf, len, off) = (regs.rdi, regs.rsi, regs.rdx as usize, regs.r10);
-    ret((|| {
-        let f = fs::get_file(fd)?;
-        if !f.readable() {
-            return Err(-EBADF);
-        }
-        let off = offset_arg(off)?;
-        if !f.seekable() {
-            return Err(-ESPIPE);
-        }
-        if !access_ok(buf, len) {
-            return Err(-EFAULT);
-        }
-        read_to_user(&f, buf, len, At::Off(off), 0)
-    })())
+    ret(positional_file(fd, off, buf, len, false)
+        .and_then(|(f, off)| read_to_user(&f, buf, len, At::Off(off), 0)))
 }
 
 fn sys_pwrite64(regs: &mut Regs) -> i64 {
     let (fd, buf, len, off) = (regs.rdi, regs.rsi, regs.rdx as usize, regs.r10);
-    ret((|| {
-        let f = fs::get_file(fd)?;
-        if !f.writable() {
-            return Err(-EBADF);
-        }
-        let off = offset_arg(off)?;
-        if !f.seekable() {
-            return Err(-ESPIPE);
-        }
-        if !access_ok(buf, len) {
-            return Err(-EFAULT);
-        }
-        write_from_user(&f, buf, len, At::Off(off))
-    })())
+    ret(positional_file(fd, off, buf, len, true)
+        .and_then(|(f, off)| write_from_user(&f, buf, len, At::Off(off))))
 }
 
 /// The iovec array (base, len) of readv/writev, checked as Linux checks it.
