@@ -8,6 +8,7 @@
 
 use super::errno::*;
 use super::table::Table;
+use super::timespec::{timespec, timeval, timeval_us};
 use crate::process::{self, Process};
 use crate::task;
 use crate::time::{self, NSEC_PER_SEC};
@@ -155,20 +156,6 @@ fn clock_valid(id: u64) -> bool {
 fn cputime_ns(p: &Arc<Process>) -> u64 {
     let start = with_state(p, |s| s.first_seen_ns);
     time::monotonic_ns().saturating_sub(start)
-}
-
-fn timespec(ns: u64) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&(ns / NSEC_PER_SEC).to_ne_bytes());
-    b[8..].copy_from_slice(&(ns % NSEC_PER_SEC).to_ne_bytes());
-    b
-}
-
-fn timeval(us: u64) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&(us / 1_000_000).to_ne_bytes());
-    b[8..].copy_from_slice(&(us % 1_000_000).to_ne_bytes());
-    b
 }
 
 fn sys_clock_gettime(regs: &mut Regs) -> i64 {
@@ -770,18 +757,6 @@ fn itimerval(value_us: u64, interval_us: u64) -> [u8; 32] {
     b
 }
 
-/// A user timeval as microseconds; -EINVAL if out of range.
-fn read_timeval(b: &[u8]) -> Result<u64, i64> {
-    let sec = u64_at(b, 0) as i64;
-    let usec = u64_at(b, 8) as i64;
-    if sec < 0 || !(0..1_000_000).contains(&usec) {
-        return Err(-EINVAL);
-    }
-    Ok((sec as u64)
-        .saturating_mul(1_000_000)
-        .saturating_add(usec as u64))
-}
-
 fn sys_getitimer(regs: &mut Regs) -> i64 {
     let (value, interval) = match regs.rdi {
         ITIMER_REAL => time::real_timer_get(task::current().process.pid),
@@ -803,7 +778,7 @@ fn sys_setitimer(regs: &mut Regs) -> i64 {
             Ok(b) => b,
             Err(e) => return e,
         };
-        match (read_timeval(&b[16..]), read_timeval(&b[..16])) {
+        match (timeval_us(&b[16..]), timeval_us(&b[..16])) {
             (Ok(v), Ok(i)) => (v, i),
             (Err(e), _) | (_, Err(e)) => return e,
         }

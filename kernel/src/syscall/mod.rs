@@ -11,6 +11,7 @@ mod poll;
 mod proc;
 mod sig;
 mod table;
+mod timespec;
 pub mod user;
 
 use kentry::Regs;

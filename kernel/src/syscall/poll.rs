@@ -9,12 +9,14 @@
 
 use super::errno::*;
 use super::table::Table;
+use super::timespec::{read_timespec, split, timespec, timeval};
 use crate::fs::pipe::{
     POLL_WAIT, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM,
 };
 use crate::fs::{self, File, NOFILE};
 use crate::signal::{self, UNBLOCKABLE};
 use crate::task;
+use crate::time::NSEC_PER_SEC;
 use crate::uaccess::{copy_from_user, copy_to_user};
 use alloc::sync::Arc;
 use alloc::vec;
@@ -33,8 +35,6 @@ pub const fn register(mut t: Table) -> Table {
 const POLLIN_SET: u16 = POLLIN | POLLRDNORM | POLLHUP | POLLERR;
 const POLLOUT_SET: u16 = POLLOUT | POLLWRNORM | POLLERR;
 const POLLEX_SET: u16 = POLLPRI;
-
-const NSEC_PER_SEC: u64 = 1_000_000_000;
 
 /// Waits until `ready()` is true (Ok(true)), the monotonic clock passes `end` (Ok(false)) or
 /// a signal arrives (-ERESTARTNOHAND: a handler makes it EINTR, no handler restarts the call).
@@ -67,35 +67,30 @@ fn end_after(ns: u64) -> u64 {
     crate::time::monotonic_ns().saturating_add(ns)
 }
 
-/// Reads a timespec (ppoll, pselect6) or, with `usec`, a timeval (select) as nanoseconds.
-/// A negative part is EINVAL; select, like Linux's, takes microseconds past a second too.
-fn read_timeout(addr: u64, usec: bool) -> Result<u64, i64> {
+/// select's timeval as nanoseconds. Like Linux, select takes microseconds past a second;
+/// only a negative part is EINVAL.
+fn read_select_timeout(addr: u64) -> Result<u64, i64> {
     let mut b = [0u8; 16];
     copy_from_user(&mut b, addr).map_err(|_| -EFAULT)?;
-    let sec = i64::from_ne_bytes(b[..8].try_into().unwrap());
-    let frac = i64::from_ne_bytes(b[8..].try_into().unwrap());
-    if sec < 0 || frac < 0 || (!usec && frac >= NSEC_PER_SEC as i64) {
+    let (sec, usec) = split(&b);
+    if sec < 0 || usec < 0 {
         return Err(-EINVAL);
     }
-    let frac_ns = if usec {
-        (frac as u64).saturating_mul(1000)
-    } else {
-        frac as u64
-    };
     Ok((sec as u64)
         .saturating_mul(NSEC_PER_SEC)
-        .saturating_add(frac_ns))
+        .saturating_add((usec as u64).saturating_mul(1000)))
 }
 
-/// Writes back the time left before `end`, as Linux does for all four calls. A failed write
-/// is ignored: the call's result stands (Linux does the same).
+/// Writes back the time left before `end`, as Linux does for all four calls: a timeval for
+/// select (`usec`), else a timespec. A failed write is ignored: the call's result stands
+/// (Linux does the same).
 fn write_time_left(addr: u64, end: u64, usec: bool) {
     let left = end.saturating_sub(crate::time::monotonic_ns());
-    let frac = left % NSEC_PER_SEC;
-    let frac = if usec { frac / 1000 } else { frac };
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&(left / NSEC_PER_SEC).to_ne_bytes());
-    b[8..].copy_from_slice(&frac.to_ne_bytes());
+    let b = if usec {
+        timeval(left / 1000)
+    } else {
+        timespec(left)
+    };
     let _ = copy_to_user(addr, &b);
 }
 
@@ -193,7 +188,7 @@ fn sys_poll(regs: &mut Regs) -> i64 {
 fn sys_ppoll(regs: &mut Regs) -> i64 {
     let (ufds, nfds, tsp, sigmask, sigsetsize) = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8);
     let end = if tsp != 0 {
-        match read_timeout(tsp, false) {
+        match read_timespec(tsp) {
             Ok(ns) => Some(end_after(ns)),
             Err(e) => return e,
         }
@@ -289,7 +284,7 @@ fn do_select(n: u64, sets: [u64; 3], end: Option<u64>) -> i64 {
 fn sys_select(regs: &mut Regs) -> i64 {
     let tvp = regs.r8;
     let end = if tvp != 0 {
-        match read_timeout(tvp, true) {
+        match read_select_timeout(tvp) {
             Ok(ns) => Some(end_after(ns)),
             Err(e) => return e,
         }
@@ -306,7 +301,7 @@ fn sys_select(regs: &mut Regs) -> i64 {
 fn sys_pselect6(regs: &mut Regs) -> i64 {
     let (tsp, sigarg) = (regs.r8, regs.r9);
     let end = if tsp != 0 {
-        match read_timeout(tsp, false) {
+        match read_timespec(tsp) {
             Ok(ns) => Some(end_after(ns)),
             Err(e) => return e,
         }

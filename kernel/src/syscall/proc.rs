@@ -3,10 +3,11 @@
 
 use super::errno::*;
 use super::table::Table;
+use super::timespec::read_timespec;
 use super::user::{read_cstr, read_str_array};
 use crate::process::{self, Process};
 use crate::task::{self, ExitReason};
-use crate::uaccess::{copy_from_user, copy_to_user, put_user_u64};
+use crate::uaccess::{copy_to_user, put_user_u64};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -316,20 +317,6 @@ fn sys_set_tid_address(regs: &mut Regs) -> i64 {
 /// mutex is not handled yet).
 fn sys_set_robust_list(_: &mut Regs) -> i64 {
     0
-}
-
-/// A timespec in user memory, as nanoseconds.
-fn read_timespec(addr: u64) -> Result<u64, i64> {
-    let mut b = [0u8; 16];
-    copy_from_user(&mut b, addr).map_err(|_| -EFAULT)?;
-    let sec = i64::from_ne_bytes(b[..8].try_into().unwrap());
-    let nsec = i64::from_ne_bytes(b[8..].try_into().unwrap());
-    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-        return Err(-EINVAL);
-    }
-    Ok((sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(nsec as u64))
 }
 
 /// Sleeps for `ns` of the monotonic clock; -EINTR if a signal arrives first.
