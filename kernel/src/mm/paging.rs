@@ -39,7 +39,7 @@ pub struct PageTable {
 
 /// Frees the page table at `pa` (at `level`: 1 holds 4 KiB leaves) and every table below it,
 /// handing each non-zero leaf entry to `leaf`, which owns the frame it names, if any.
-fn free_table_tree(pa: u64, level: u32, leaf: &mut dyn FnMut(u64)) {
+fn free_table_tree<F: FnMut(u64) + ?Sized>(pa: u64, level: u32, leaf: &mut F) {
     for &e in table(pa).iter() {
         if e == 0 {
             continue;
@@ -103,15 +103,7 @@ impl PageTable {
 
     /// Removes the 4 KiB mapping of `va`; returns the frame it mapped. The caller flushes.
     pub fn unmap_4k(&mut self, va: u64) -> Option<u64> {
-        let mut t = self.root;
-        for l in (2..=4).rev() {
-            let e = table(t)[index(va, l)];
-            if e & PTE_P == 0 || e & PTE_PS != 0 {
-                return None;
-            }
-            t = e & PTE_ADDR;
-        }
-        let e = &mut table(t)[index(va, 1)];
+        let e = self.leaf_entry_existing(va)?;
         if *e & PTE_P == 0 {
             return None;
         }
