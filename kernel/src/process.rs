@@ -62,15 +62,21 @@ pub fn count() -> usize {
     })
 }
 
-/// `(pid, name, live threads, ended)` of every process that exists, for reports.
-pub fn list() -> Vec<(u32, String, u32, bool)> {
-    let procs: Vec<Arc<Process>> = x86_64::instructions::interrupts::without_interrupts(|| {
+/// Every process that still exists (the registry holds them weakly), as a snapshot taken
+/// with interrupts off, like every use of the registry's lock.
+fn live_processes() -> Vec<Arc<Process>> {
+    x86_64::instructions::interrupts::without_interrupts(|| {
         PROCESSES
             .lock()
             .values()
             .filter_map(Weak::upgrade)
             .collect()
-    });
+    })
+}
+
+/// `(pid, name, live threads, ended)` of every process that exists, for reports.
+pub fn list() -> Vec<(u32, String, u32, bool)> {
+    let procs = live_processes();
     procs
         .iter()
         .map(|p| {
@@ -92,13 +98,7 @@ pub fn reap_kernel_children() {
 
 /// The live thread with this tid.
 pub fn find_thread(tid: u32) -> Option<TaskRef> {
-    let procs: Vec<Arc<Process>> = x86_64::instructions::interrupts::without_interrupts(|| {
-        PROCESSES
-            .lock()
-            .values()
-            .filter_map(Weak::upgrade)
-            .collect()
-    });
+    let procs = live_processes();
     procs.iter().find_map(|p| {
         p.threads
             .lock()

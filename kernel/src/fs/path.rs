@@ -98,6 +98,19 @@ pub struct Parent {
     pub trailing_slash: bool,
 }
 
+impl Parent {
+    /// The error for a new non-directory (symlink, hard link) named with a trailing slash:
+    /// EEXIST when the name exists, else ENOENT, as Linux (a name that does not exist cannot
+    /// be a directory).
+    fn new_non_dir_with_slash(&self) -> i64 {
+        if self.dir.lookup(&self.name).is_some() {
+            -EEXIST
+        } else {
+            -ENOENT
+        }
+    }
+}
+
 pub fn lookup_parent(base: &InodeRef, path: &str) -> Result<Parent, i64> {
     if path.is_empty() {
         return Err(-ENOENT);
@@ -186,12 +199,7 @@ pub fn symlink(base: &InodeRef, target: &str, path: &str) -> Result<(), i64> {
     }
     let p = lookup_parent(base, path)?;
     if p.trailing_slash {
-        // Linux: the name does not exist, so it cannot be a directory.
-        return Err(if p.dir.lookup(&p.name).is_some() {
-            -EEXIST
-        } else {
-            -ENOENT
-        });
+        return Err(p.new_non_dir_with_slash());
     }
     let node = Inode::new(Body::Symlink(String::from(target)), 0o777, p.dir.dev, false);
     add_entry(&p.dir, &p.name, node)
@@ -203,11 +211,7 @@ pub fn link(old: &Found, base: &InodeRef, newpath: &str) -> Result<(), i64> {
     }
     let p = lookup_parent(base, newpath)?;
     if p.trailing_slash {
-        return Err(if p.dir.lookup(&p.name).is_some() {
-            -EEXIST
-        } else {
-            -ENOENT
-        });
+        return Err(p.new_non_dir_with_slash());
     }
     if old.node.dev != p.dir.dev {
         return Err(-EXDEV);

@@ -67,6 +67,14 @@ fn end_after(ns: u64) -> u64 {
     crate::time::monotonic_ns().saturating_add(ns)
 }
 
+/// The deadline of the timeout `read` finds at `addr`; none for NULL (wait without end).
+fn deadline(addr: u64, read: fn(u64) -> Result<u64, i64>) -> Result<Option<u64>, i64> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    read(addr).map(|ns| Some(end_after(ns)))
+}
+
 /// select's timeval as nanoseconds. Like Linux, select takes microseconds past a second;
 /// only a negative part is EINVAL.
 fn read_select_timeout(addr: u64) -> Result<u64, i64> {
@@ -187,13 +195,9 @@ fn sys_poll(regs: &mut Regs) -> i64 {
 
 fn sys_ppoll(regs: &mut Regs) -> i64 {
     let (ufds, nfds, tsp, sigmask, sigsetsize) = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8);
-    let end = if tsp != 0 {
-        match read_timespec(tsp) {
-            Ok(ns) => Some(end_after(ns)),
-            Err(e) => return e,
-        }
-    } else {
-        None
+    let end = match deadline(tsp, read_timespec) {
+        Ok(end) => end,
+        Err(e) => return e,
     };
     if sigmask != 0
         && let Err(e) = set_call_sigmask(sigmask, sigsetsize)
@@ -283,13 +287,9 @@ fn do_select(n: u64, sets: [u64; 3], end: Option<u64>) -> i64 {
 
 fn sys_select(regs: &mut Regs) -> i64 {
     let tvp = regs.r8;
-    let end = if tvp != 0 {
-        match read_select_timeout(tvp) {
-            Ok(ns) => Some(end_after(ns)),
-            Err(e) => return e,
-        }
-    } else {
-        None
+    let end = match deadline(tvp, read_select_timeout) {
+        Ok(end) => end,
+        Err(e) => return e,
     };
     let ret = do_select(regs.rdi, [regs.rsi, regs.rdx, regs.r10], end);
     if let Some(end) = end {
@@ -300,13 +300,9 @@ fn sys_select(regs: &mut Regs) -> i64 {
 
 fn sys_pselect6(regs: &mut Regs) -> i64 {
     let (tsp, sigarg) = (regs.r8, regs.r9);
-    let end = if tsp != 0 {
-        match read_timespec(tsp) {
-            Ok(ns) => Some(end_after(ns)),
-            Err(e) => return e,
-        }
-    } else {
-        None
+    let end = match deadline(tsp, read_timespec) {
+        Ok(end) => end,
+        Err(e) => return e,
     };
     // The sixth argument points at { const sigset_t *set; size_t size; }.
     let mut sigmask = 0;
