@@ -84,6 +84,19 @@ static void *partner_main(void *arg)
 	return NULL;
 }
 
+/* The other side of partner_main: ROUNDS handoffs of the turn through the condition variable. */
+static void drive_partner(void)
+{
+	for (int i = 0; i < ROUNDS; i++) {
+		pthread_mutex_lock(&pp_lock);
+		pp_turn = 1;
+		pthread_cond_signal(&pp_cond);
+		while (pp_turn != 0)
+			pthread_cond_wait(&pp_cond, &pp_lock);
+		pthread_mutex_unlock(&pp_lock);
+	}
+}
+
 static volatile int detached_ran;
 static pthread_mutex_t det_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t det_cond = PTHREAD_COND_INITIALIZER;
@@ -143,14 +156,8 @@ int main(void)
 	/* Condition variable ping-pong. */
 	pthread_t partner;
 	int pp_ok = pthread_create(&partner, NULL, partner_main, NULL) == 0;
-	for (int i = 0; pp_ok && i < ROUNDS; i++) {
-		pthread_mutex_lock(&pp_lock);
-		pp_turn = 1;
-		pthread_cond_signal(&pp_cond);
-		while (pp_turn != 0)
-			pthread_cond_wait(&pp_cond, &pp_lock);
-		pthread_mutex_unlock(&pp_lock);
-	}
+	if (pp_ok)
+		drive_partner();
 	pp_ok = pp_ok && pthread_join(partner, NULL) == 0 && pp_count == ROUNDS;
 	KTAP_CHECK(pp_ok, "condvar_handoff", "ping-pong count %d", pp_count);
 
@@ -188,14 +195,8 @@ int main(void)
 		many_ok = pthread_create(&t, NULL, partner_main, NULL) == 0;
 		pp_count = 0;
 		/* partner_main with ROUNDS rounds: drive it again. */
-		for (int k = 0; many_ok && k < ROUNDS; k++) {
-			pthread_mutex_lock(&pp_lock);
-			pp_turn = 1;
-			pthread_cond_signal(&pp_cond);
-			while (pp_turn != 0)
-				pthread_cond_wait(&pp_cond, &pp_lock);
-			pthread_mutex_unlock(&pp_lock);
-		}
+		if (many_ok)
+			drive_partner();
 		many_ok = many_ok && pthread_join(t, NULL) == 0 && pp_count == ROUNDS;
 	}
 	KTAP_CHECK(many_ok, "create_join_50", "a short-lived thread failed");

@@ -90,20 +90,7 @@ pub fn run(entry: &Entry, bin_dirs: &[PathBuf], cwd: &Path, timeout: Duration) -
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    // SAFETY: the closure runs in the forked child before exec and only calls setrlimit, which
-    // is async-signal-safe; it touches no memory shared with the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            let none = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    no_core_dumps(&mut cmd);
     let start = Instant::now();
     let mut child = cmd
         .spawn()
@@ -421,5 +408,24 @@ mod tests {
         // Skipped in the guest without running: nothing to compare.
         let skipped = guest_case("KTAP version 1\n1..1\nok 1 t # SKIP not under TCG\n");
         assert!(check(&e, &host_run(0, KTAP_OK), t(), Some(&skipped)).passed());
+    }
+}
+
+/// Native runs of test programs dump no core files (a program killed by a signal on purpose
+/// would otherwise leave one behind).
+pub fn no_core_dumps(cmd: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec and only calls setrlimit, which
+    // is async-signal-safe; it touches no memory shared with the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
