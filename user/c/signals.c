@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -233,6 +234,15 @@ static void usr2_nested(int sig, siginfo_t *si, void *uc)
 	depth--;
 }
 
+static volatile int chld_count;
+static void chld(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)si;
+	(void)uc;
+	chld_count++;
+}
+
 static int alarm_pipe_wr = -1;
 static void alrm(int sig, siginfo_t *si, void *uc)
 {
@@ -284,7 +294,7 @@ static int timer_ms(int ms)
 
 int main(void)
 {
-	ktap_plan(25);
+	ktap_plan(26);
 
 	install(SIGSEGV, handler, 0);
 	install(SIGILL, handler, 0);
@@ -476,6 +486,43 @@ int main(void)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	KTAP_CHECK(sr == -1 && sus_err == EINTR && alrm_count == 1 && still_blocked, "setitimer_sigsuspend",
 		   "ret %d errno %d count %d", sr, sus_err, alrm_count);
+
+	/* sigsuspend with a signal already pending that its mask unblocks: the handler runs at
+	 * once, sigsuspend fails with EINTR and the caller's mask (SIGCHLD blocked) is back. A
+	 * kernel that forgets to look at pending signals after installing the mask hangs here or
+	 * returns its internal restart code (514) with the temporary mask left in place. */
+	sigset_t chld_set, chld_old, chld_wait, chld_pend;
+	sigemptyset(&chld_set);
+	sigaddset(&chld_set, SIGCHLD);
+	install(SIGCHLD, chld, 0);
+	sigprocmask(SIG_BLOCK, &chld_set, &chld_old);
+	chld_count = 0;
+	int chld_pending = 0, chld_ret = 0, chld_err = 0, chld_blocked = 0;
+	pid_t kid = fork();
+	if (kid == 0)
+		_exit(0);
+	if (kid > 0) {
+		/* Wait until SIGCHLD is pending (bounded: 10 s), so the case is the one named. */
+		for (int i = 0; i < 10000 && !chld_pending; i++) {
+			sigpending(&chld_pend);
+			chld_pending = sigismember(&chld_pend, SIGCHLD);
+			if (!chld_pending)
+				usleep(1000);
+		}
+		chld_wait = chld_old;
+		sigdelset(&chld_wait, SIGCHLD);
+		errno = 0;
+		chld_ret = chld_pending ? sigsuspend(&chld_wait) : 0;
+		chld_err = errno;
+		chld_blocked = blocked(SIGCHLD);
+		waitpid(kid, NULL, 0);
+	}
+	sigprocmask(SIG_SETMASK, &chld_old, NULL);
+	signal(SIGCHLD, SIG_DFL);
+	KTAP_CHECK(kid > 0 && chld_pending && chld_ret == -1 && chld_err == EINTR && chld_count == 1 &&
+			   chld_blocked,
+		   "sigsuspend_pending_unblocked", "fork %d pending %d ret %d errno %d count %d blocked %d",
+		   (int)kid, chld_pending, chld_ret, chld_err, chld_count, chld_blocked);
 
 	/* SA_RESTART: a read interrupted by a handler restarts; without it, EINTR. */
 	int p[2];

@@ -5,7 +5,7 @@
 //! `pretcode` 0, `ucontext` 8 (flags 8, link 16, stack 24, sigcontext 48, sigmask 304),
 //! `siginfo` 312; the FXSAVE image below, 64-aligned, pointed to by `sigcontext.fpstate`.
 
-use super::{FaultInfo, SA_ONSTACK, SigAction, SigInfo, ThreadSignals, UNBLOCKABLE};
+use super::{FaultInfo, SA_ONSTACK, SigAction, SigInfo, ThreadSignals};
 use crate::task::{self, fpu::FpuState};
 use crate::uaccess::{Efault, copy_from_user, copy_to_user};
 use kentry::Regs;
@@ -154,8 +154,8 @@ pub fn rt_sigreturn(regs: &mut Regs) -> i64 {
     if copy_from_user(&mut f, frame).is_err() {
         return bad_frame(regs);
     }
+    super::set_blocked(get(&f, UC_SIGMASK));
     let inner = task::current_inner();
-    inner.sigmask = get(&f, UC_SIGMASK) & !UNBLOCKABLE;
     let uc_flags = get(&f, UC_FLAGS);
     let g = |i: usize| get(&f, SC + i * 8);
     regs.r8 = g(0);
@@ -211,7 +211,6 @@ pub fn rt_sigreturn(regs: &mut Regs) -> i64 {
     } else if ss_size >= 2048 && !on_altstack(regs.rsp, inner.altstack) {
         inner.altstack = (ss_sp, ss_size, 0);
     }
-    super::recalc_pending();
     regs.rax as i64
 }
 

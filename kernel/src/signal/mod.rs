@@ -269,7 +269,7 @@ pub fn force_fault(sig: u8, info: SigInfo, fault: FaultInfo) {
             acts.set(sig, SigAction::default());
         }
     }
-    task::current_inner().sigmask &= !bit(sig);
+    set_blocked(task::current_inner().sigmask & !bit(sig));
     // SAFETY: the running thread's own signal state.
     unsafe { t.inner_signals().fault = fault };
     send_to_thread(t, sig, info);
@@ -284,6 +284,25 @@ pub fn interrupted() -> bool {
         & !blocked
         != 0
         || t.process.exiting.load(Ordering::Acquire)
+}
+
+/// Installs `mask` as the running thread's blocked set (SIGKILL and SIGSTOP stay unblocked)
+/// and re-raises SIGPENDING when that unblocks a pending signal. Every mask change goes
+/// through here, as through Linux's `set_current_blocked`: a signal that arrived while blocked
+/// raised no work flag, so a mask change that forgets the recalculation leaves it pending and
+/// unnoticed (rt_sigsuspend then returned the internal -ERESTARTNOHAND to user space).
+pub fn set_blocked(mask: u64) {
+    task::current_inner().sigmask = mask & !UNBLOCKABLE;
+    recalc_pending();
+}
+
+/// A sleeping call's temporary mask (rt_sigsuspend, ppoll, pselect6): the caller's mask is
+/// kept aside and comes back when the call ends, or through the signal frame of the handler
+/// that interrupts it.
+pub fn set_temporary_blocked(mask: u64) {
+    let inner = task::current_inner();
+    inner.saved_sigmask = Some(inner.sigmask);
+    set_blocked(mask);
 }
 
 /// Re-raises SIGPENDING if a deliverable signal is pending (after a mask change).
@@ -421,9 +440,10 @@ pub fn do_signal(regs: &mut Regs) {
     syscall_restart(regs, None);
     // rt_sigsuspend's mask lasts until a handler runs (then the frame carries the old one).
     if let Some(saved) = task::current_inner().saved_sigmask.take() {
-        task::current_inner().sigmask = saved;
+        set_blocked(saved);
+    } else {
+        recalc_pending();
     }
-    recalc_pending();
 }
 
 impl task::Task {

@@ -14,7 +14,7 @@ use crate::fs::pipe::{
     POLL_WAIT, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM,
 };
 use crate::fs::{self, File, NOFILE};
-use crate::signal::{self, UNBLOCKABLE};
+use crate::signal;
 use crate::task;
 use crate::time::NSEC_PER_SEC;
 use crate::uaccess::{copy_from_user, copy_to_user};
@@ -109,9 +109,7 @@ fn set_call_sigmask(addr: u64, size: u64) -> Result<(), i64> {
     }
     let mut b = [0u8; 8];
     copy_from_user(&mut b, addr).map_err(|_| -EFAULT)?;
-    let inner = task::current_inner();
-    inner.saved_sigmask = Some(inner.sigmask);
-    inner.sigmask = u64::from_ne_bytes(b) & !UNBLOCKABLE;
+    signal::set_temporary_blocked(u64::from_ne_bytes(b));
     Ok(())
 }
 
@@ -124,10 +122,10 @@ fn end_call_sigmask(ret: i64) {
         signal::recalc_pending();
         return;
     }
-    if let Some(old) = inner.saved_sigmask.take() {
-        inner.sigmask = old;
+    match inner.saved_sigmask.take() {
+        Some(old) => signal::set_blocked(old),
+        None => signal::recalc_pending(),
     }
-    signal::recalc_pending();
 }
 
 /// One struct pollfd's descriptor, looked up once.

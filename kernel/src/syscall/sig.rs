@@ -84,25 +84,23 @@ fn sys_rt_sigprocmask(regs: &mut Regs) -> i64 {
     if size != 8 {
         return -EINVAL;
     }
-    let inner = task::current_inner();
-    let old = inner.sigmask;
+    let old = task::current_inner().sigmask;
     if set != 0 {
         let mut b = [0u8; 8];
         if copy_from_user(&mut b, set).is_err() {
             return -EFAULT;
         }
-        let s = u64::from_ne_bytes(b) & !UNBLOCKABLE;
-        inner.sigmask = match how {
+        let s = u64::from_ne_bytes(b);
+        signal::set_blocked(match how {
             SIG_BLOCK => old | s,
             SIG_UNBLOCK => old & !s,
             SIG_SETMASK => s,
             _ => return -EINVAL,
-        };
+        });
     }
     if oset != 0 && copy_to_user(oset, &old.to_ne_bytes()).is_err() {
         return -EFAULT;
     }
-    signal::recalc_pending();
     0
 }
 
@@ -152,9 +150,9 @@ fn sys_rt_sigsuspend(regs: &mut Regs) -> i64 {
     if copy_from_user(&mut b, regs.rdi).is_err() {
         return -EFAULT;
     }
-    let inner = task::current_inner();
-    inner.saved_sigmask = Some(inner.sigmask);
-    inner.sigmask = u64::from_ne_bytes(b) & !UNBLOCKABLE;
+    // A signal already pending and unblocked by this mask is delivered at once (through
+    // SIGPENDING, which set_temporary_blocked raises), not missed.
+    signal::set_temporary_blocked(u64::from_ne_bytes(b));
     wait_for_signal()
 }
 
