@@ -186,7 +186,7 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
         Some(p) => Some(read_json(p)?),
         None => None,
     };
-    let qemu = install::ensure_qemu()?;
+    let qemu = install::qemu()?;
     install::ensure_toolchain(ws)?;
     let art = build::all(ws, crate::workspace::Flavor::Lean)?;
 

@@ -192,7 +192,7 @@ pub fn user_c(ws: &Workspace) -> Result<Vec<UserProgram>> {
         .collect();
     let outputs: Vec<&Path> = programs.iter().map(|p| p.path.as_path()).collect();
     if !up_to_date(&sources, &outputs) {
-        install::ensure_musl_gcc().context("setup for the C test programs")?;
+        install::installed(install::NEED_MUSL).context("setup for the C test programs")?;
         let script = src.join("build.sh");
         run_checked(
             Command::new("bash")

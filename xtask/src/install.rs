@@ -10,11 +10,85 @@ use anyhow::{Context, Result, bail};
 use crate::workspace::{TARGET, Workspace};
 
 pub const QEMU: &str = "qemu-system-x86_64";
-pub const QEMU_PACKAGE: &str = "qemu-system-x86";
 pub const MUSL_GCC: &str = "musl-gcc";
-pub const MUSL_PACKAGE: &str = "musl-tools";
 pub const BUSYBOX: &str = "busybox";
-pub const BUSYBOX_PACKAGE: &str = "busybox-static";
+
+/// How xtask tells that a package it needs is there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// A program on `PATH`.
+    Program(&'static str),
+    /// A file.
+    File(&'static str),
+}
+
+impl Probe {
+    fn present(self) -> bool {
+        match self {
+            Probe::Program(p) => which(p).is_some(),
+            Probe::File(f) => Path::new(f).exists(),
+        }
+    }
+}
+
+/// A Debian package a command needs, what shows it is installed, and why it is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Need {
+    pub package: &'static str,
+    pub probe: Probe,
+    pub why: &'static str,
+}
+
+/// QEMU: every boot.
+pub const NEED_QEMU: Need = Need {
+    package: "qemu-system-x86",
+    probe: Probe::Program(QEMU),
+    why: "boots kentry",
+};
+/// A C compiler: the glibc builds of the C test programs and Linux's selftests.
+pub const NEED_GCC: Need = Need {
+    package: "gcc",
+    probe: Probe::Program("gcc"),
+    why: "builds the C test programs",
+};
+/// musl-gcc: the musl builds of the C test programs.
+pub const NEED_MUSL: Need = Need {
+    package: "musl-tools",
+    probe: Probe::Program(MUSL_GCC),
+    why: "builds the C test programs with musl",
+};
+/// A static busybox: an unmodified Linux program the runner checks run on kentry.
+pub const NEED_BUSYBOX: Need = Need {
+    package: "busybox-static",
+    probe: Probe::Program(BUSYBOX),
+    why: "a Linux program nobody here wrote, for the runner checks",
+};
+/// Linux's source: its x86 selftests are built from it (crate::linux_selftests).
+pub const NEED_LINUX_SOURCE: Need = Need {
+    package: crate::linux_selftests::PACKAGE,
+    probe: Probe::File(crate::linux_selftests::TARBALL),
+    why: "Linux's own x86 selftests",
+};
+/// xz: unpacks the Linux source tarball.
+pub const NEED_XZ: Need = Need {
+    package: "xz-utils",
+    probe: Probe::Program("xz"),
+    why: "unpacks Linux's source",
+};
+
+/// What `cargo xtask test` needs (`host_only`: the `--host` part alone boots nothing).
+pub fn needs_for_test(host_only: bool) -> Vec<Need> {
+    let mut needs = vec![NEED_GCC, NEED_MUSL];
+    if !host_only {
+        needs.extend([NEED_QEMU, NEED_BUSYBOX, NEED_LINUX_SOURCE, NEED_XZ]);
+    }
+    needs
+}
+
+/// What `cargo xtask run` and `cargo xtask bench` need: QEMU, and the C programs they pack.
+pub fn needs_for_boot() -> Vec<Need> {
+    vec![NEED_QEMU, NEED_GCC, NEED_MUSL]
+}
 
 /// Finds an executable on `PATH`.
 pub fn which(name: &str) -> Option<PathBuf> {
@@ -29,65 +103,95 @@ fn is_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
-/// Returns the path of `qemu-system-x86_64`, installing the Debian package first if it is
-/// missing and we are root.
-pub fn ensure_qemu() -> Result<PathBuf> {
-    ensure_tool(QEMU, QEMU_PACKAGE, "QEMU")
-}
-
-/// Returns the path of `musl-gcc` (for `user/c/build.sh`), installing the Debian package first
-/// if it is missing and we are root.
-pub fn ensure_musl_gcc() -> Result<PathBuf> {
-    ensure_tool(MUSL_GCC, MUSL_PACKAGE, MUSL_PACKAGE)
-}
-
-/// Returns the path of a static `busybox` (Debian's busybox-static), installing it first if it
-/// is missing and we are root: the runner checks run this unmodified Linux program on kentry.
-pub fn ensure_busybox() -> Result<PathBuf> {
-    ensure_tool(BUSYBOX, BUSYBOX_PACKAGE, BUSYBOX_PACKAGE)
-}
-
-/// Makes sure `file` exists, installing the Debian `package` that provides it if we are root;
-/// otherwise stops with a message that names the package.
-pub fn ensure_file(file: &Path, package: &str) -> Result<()> {
-    if file.exists() {
+/// Installs every package of `needs` that is missing, once, before anything else runs: one
+/// `apt-get update` and one `apt-get install --no-install-recommends` of them all (no
+/// recommends: QEMU would drag in a desktop stack), with one line saying what and why.
+/// Nothing installs later, so nothing runs apt-get while boots run in parallel. Without root,
+/// stops and names the packages.
+pub fn ensure_packages(needs: &[Need]) -> Result<()> {
+    let missing = missing(needs, Probe::present);
+    if missing.is_empty() {
         return Ok(());
     }
+    let packages: Vec<&str> = missing.iter().map(|n| n.package).collect();
     if !is_root() {
-        bail!(
-            "{} is missing; install the package {package} (e.g. `sudo apt-get install -y {package}`) and try again",
-            file.display()
-        );
+        bail!("{}", not_root_message(&missing));
     }
-    apt_install(package, package)?;
-    if !file.exists() {
-        bail!(
-            "{} is still missing after installing {package}",
-            file.display()
-        );
+    eprintln!("xtask: installing {}", install_line(&missing));
+    run_tool(Command::new("apt-get").arg("update"), "apt-get update")?;
+    run_tool(
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&packages)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        &format!(
+            "apt-get install -y --no-install-recommends {}",
+            packages.join(" ")
+        ),
+    )?;
+    let still: Vec<&str> = missing
+        .iter()
+        .filter(|n| !n.probe.present())
+        .map(|n| n.package)
+        .collect();
+    if !still.is_empty() {
+        bail!("still missing after apt-get install: {}", still.join(", "));
     }
     Ok(())
 }
 
-/// Returns the path of the program `tool`; when it is not on `PATH`, installs the Debian
-/// `package` (called `what` in the message) with apt-get if we are root, and otherwise stops
-/// with a message that names the package.
-fn ensure_tool(tool: &str, package: &str, what: &str) -> Result<PathBuf> {
-    ensure_tool_as(tool, package, what, is_root())
+/// The needs whose probe fails, each package once.
+fn missing(needs: &[Need], present: impl Fn(Probe) -> bool) -> Vec<Need> {
+    let mut out: Vec<Need> = Vec::new();
+    for n in needs {
+        if !present(n.probe) && !out.iter().any(|m| m.package == n.package) {
+            out.push(*n);
+        }
+    }
+    out
 }
 
-fn ensure_tool_as(tool: &str, package: &str, what: &str, root: bool) -> Result<PathBuf> {
-    if let Some(p) = which(tool) {
-        return Ok(p);
-    }
-    if !root {
-        bail!(
-            "{tool} is not installed (not on PATH); install the package {package} \
-             (e.g. `sudo apt-get install -y {package}`) and try again"
-        );
-    }
-    apt_install(package, what)?;
-    which(tool).with_context(|| format!("{tool} is still not on PATH after installing {package}"))
+/// `pkg (why), pkg (why)`.
+fn install_line(missing: &[Need]) -> String {
+    let list: Vec<String> = missing
+        .iter()
+        .map(|n| format!("{} ({})", n.package, n.why))
+        .collect();
+    list.join(", ")
+}
+
+fn not_root_message(missing: &[Need]) -> String {
+    let packages: Vec<&str> = missing.iter().map(|n| n.package).collect();
+    format!(
+        "{} is not installed and xtask is not root; install it \
+         (`sudo apt-get install -y --no-install-recommends {}`) and try again",
+        install_line(missing),
+        packages.join(" ")
+    )
+}
+
+/// The path of `qemu-system-x86_64` (installed up front by [`ensure_packages`]).
+pub fn qemu() -> Result<PathBuf> {
+    installed(NEED_QEMU)
+}
+
+/// The path of a static `busybox` (installed up front by [`ensure_packages`]).
+pub fn busybox() -> Result<PathBuf> {
+    installed(NEED_BUSYBOX)
+}
+
+/// The path of a program that [`ensure_packages`] installed; an error naming the package
+/// when it is missing (a command forgot to list it among its needs).
+pub fn installed(need: Need) -> Result<PathBuf> {
+    let Probe::Program(tool) = need.probe else {
+        bail!("{} is not a program", need.package);
+    };
+    which(tool).with_context(|| {
+        format!(
+            "{tool} is not on PATH: install the package {} (`apt-get install {}`)",
+            need.package, need.package
+        )
+    })
 }
 
 /// Checks that the pinned toolchain has the `x86_64-unknown-none` target and `rust-src`,
@@ -164,18 +268,6 @@ fn sysroot(ws: &Workspace) -> Result<PathBuf> {
     ))
 }
 
-/// `apt-get update` and `apt-get install -y package`, saying so (`what` names it for people).
-fn apt_install(package: &str, what: &str) -> Result<()> {
-    eprintln!("xtask: installing {what} (apt-get install {package})");
-    run_tool(Command::new("apt-get").arg("update"), "apt-get update")?;
-    run_tool(
-        Command::new("apt-get")
-            .args(["install", "-y", package])
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-        &format!("apt-get install -y {package}"),
-    )
-}
-
 fn run_tool(cmd: &mut Command, what: &str) -> Result<()> {
     // Tool chatter goes to stderr: `cargo xtask run` keeps stdout for the guest program.
     let status = cmd
@@ -193,17 +285,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_or_names_the_package() {
-        assert_eq!(
-            ensure_tool_as("sh", "dash", "sh", false).unwrap(),
-            which("sh").unwrap()
-        );
-        let err = ensure_tool_as("kentry-no-such-tool", "kentry-pkg", "it", false).unwrap_err();
-        let msg = format!("{err:#}");
+    fn lists_each_missing_package_once() {
+        let needs = [NEED_QEMU, NEED_GCC, NEED_QEMU, NEED_LINUX_SOURCE];
+        let m = missing(&needs, |p| p == Probe::Program("gcc"));
+        let names: Vec<&str> = m.iter().map(|n| n.package).collect();
+        assert_eq!(names, ["qemu-system-x86", "linux-source-6.1"]);
+        assert!(missing(&needs, |_| true).is_empty());
+    }
+
+    #[test]
+    fn names_the_packages_and_why() {
+        let msg = not_root_message(&[NEED_QEMU, NEED_BUSYBOX]);
         assert!(
-            msg.contains("kentry-no-such-tool is not installed")
-                && msg.contains("install the package kentry-pkg"),
+            msg.contains("qemu-system-x86 (boots kentry)")
+                && msg.contains(
+                    "apt-get install -y --no-install-recommends qemu-system-x86 busybox-static"
+                ),
             "{msg}"
         );
+        let err = installed(Need {
+            package: "kentry-pkg",
+            probe: Probe::Program("kentry-no-such-tool"),
+            why: "",
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("install the package kentry-pkg"));
+    }
+
+    #[test]
+    fn every_command_lists_qemu_when_it_boots() {
+        assert!(needs_for_test(false).contains(&NEED_QEMU));
+        assert!(!needs_for_test(true).contains(&NEED_QEMU));
+        assert!(needs_for_boot().contains(&NEED_QEMU));
     }
 }

@@ -9,8 +9,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 /// The source package and its tarball.
-const PACKAGE: &str = "linux-source-6.1";
-const TARBALL: &str = "/usr/src/linux-source-6.1.tar.xz";
+pub const PACKAGE: &str = "linux-source-6.1";
+pub const TARBALL: &str = "/usr/src/linux-source-6.1.tar.xz";
 const TREE: &str = "linux-source-6.1/tools/testing/selftests/x86";
 
 /// The Makefile's flags for the 64-bit variants, plus `-static` (kentry runs static
@@ -53,7 +53,11 @@ pub fn ensure_built(target: &Path, names: &[&str]) -> Result<()> {
     let src = dir(target).join("src");
     let tree = src.join(TREE);
     if !tree.join("helpers.h").is_file() {
-        crate::install::ensure_file(Path::new(TARBALL), PACKAGE)?;
+        if !Path::new(TARBALL).is_file() {
+            bail!(
+                "{TARBALL} is missing: install the package {PACKAGE} (`apt-get install {PACKAGE}`)"
+            );
+        }
         std::fs::create_dir_all(&src).with_context(|| format!("creating {}", src.display()))?;
         eprintln!("xtask: extracting Linux's x86 selftests from {TARBALL}");
         let status = Command::new("tar")

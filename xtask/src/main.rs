@@ -69,6 +69,13 @@ fn main() -> ExitCode {
 
 fn dispatch(cmd: Cmd) -> Result<ExitCode> {
     let ws = Workspace::locate()?;
+    // Every package a command needs is installed here, once, before anything runs in parallel.
+    let needs = match &cmd {
+        Cmd::Test(args) => install::needs_for_test(args.host),
+        Cmd::Run(_) | Cmd::Bench(_) | Cmd::Build => install::needs_for_boot(),
+        Cmd::Clippy | Cmd::Fmt { .. } => Vec::new(),
+    };
+    install::ensure_packages(&needs)?;
     match cmd {
         Cmd::Build => {
             install::ensure_toolchain(&ws)?;

@@ -637,7 +637,7 @@ fn run_program(ws: &Workspace, args: &RunArgs) -> Result<u8> {
     let stdin = read_own_stdin()?;
 
     build::set_quiet(!args.log);
-    let qemu_bin = install::ensure_qemu()?;
+    let qemu_bin = install::qemu()?;
     install::ensure_toolchain(ws)?;
     let art = build::all(ws, Flavor::Lean)?;
     let (host_name, exe) = match source {

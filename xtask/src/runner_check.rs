@@ -315,7 +315,7 @@ fn check(env: &Env<'_>, case: &Case) -> Result<Verdict> {
     match &case.program {
         Program::User(name) => check_user(env, case, name),
         Program::Busybox => {
-            let exe = crate::install::ensure_busybox()?;
+            let exe = crate::install::busybox()?;
             check_program(env, case, exe)
         }
         Program::LinuxSelftest(name) => check_selftest(env, case, name),

@@ -175,7 +175,7 @@ fn section(title: &str) {
 
 /// QEMU, the toolchain and a fresh build.
 fn prepare(ws: &Workspace) -> Result<(std::path::PathBuf, Artifacts)> {
-    let qemu = install::ensure_qemu().context("setup")?;
+    let qemu = install::qemu().context("setup")?;
     install::ensure_toolchain(ws).context("setup")?;
     let art = build::all(ws, crate::workspace::Flavor::Test).context("build")?;
     Ok((qemu, art))
