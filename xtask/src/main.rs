@@ -5,6 +5,7 @@ mod bench;
 mod boots;
 mod build;
 mod cpio;
+mod entry_cases;
 mod frames;
 mod host_run;
 mod install;

@@ -218,6 +218,11 @@ pub fn has_case(name: &str) -> bool {
     cases().iter().any(|c| c.name == name)
 }
 
+/// The names of the cases (for the entry-case catalogue check).
+pub fn case_names() -> Vec<&'static str> {
+    cases().iter().map(|c| c.name).collect()
+}
+
 /// Runs the cases selected by `only`; returns each case's name and verdict, in order.
 pub fn run(
     ws: &Workspace,

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 
 use crate::boots::{self, BootTest};
 use crate::build::{self, Artifacts};
+use crate::entry_cases;
 use crate::host_run;
 use crate::install;
 use crate::ktap::{self, Counts, Outcome, Suite};
@@ -79,14 +80,20 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
     let mut r = Report::default();
     let only_boot_test = args.only.as_deref().and_then(boots::find);
     let only_runner = args.only.as_deref().is_some_and(runner_check::has_case);
+    let only_catalogue = args.only.as_deref() == Some(entry_cases::TEST_NAME);
 
     if args.only.is_none() && !args.negative {
         section("host unit tests");
         unit_tests(ws, &mut r);
     }
+    if (args.only.is_none() && !args.negative) || only_catalogue {
+        catalogue_check(ws, &mut r);
+    }
 
     let manifest = manifest::read_all(&ws.manifests(), &ws.root);
-    if args.host {
+    if only_catalogue {
+        // Nothing to boot.
+    } else if args.host {
         section("host ABI cross-check");
         let built = install::ensure_toolchain(ws)
             .context("setup")
@@ -197,6 +204,21 @@ fn unit_tests(ws: &Workspace, r: &mut Report) {
                 r.add(u.counts, u.failures);
             }
             Err(e) => r.fail(format!("cargo test -p {package}: {e:#}")),
+        }
+    }
+}
+
+/// docs/entry-cases.md against the case tags in the code and the tests that exist.
+fn catalogue_check(ws: &Workspace, r: &mut Report) {
+    let name = entry_cases::TEST_NAME;
+    match entry_cases::check_workspace(ws) {
+        Ok(summary) => {
+            println!("  ok      {name} ({summary})");
+            r.pass();
+        }
+        Err(why) => {
+            println!("  NOT OK  {name}: {why}");
+            r.fail(format!("{name}: {why}"));
         }
     }
 }
