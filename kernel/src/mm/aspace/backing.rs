@@ -1,0 +1,165 @@
+//! What backs a mapping's pages (private anonymous memory, a privately mapped file, shared
+//! anonymous memory), the shared zero page and the reference counts of user frames.
+
+use super::{PROT_EXEC, PROT_RWX, PROT_WRITE, PTE_PROTNONE};
+use crate::mm::frame::{self, page_ref};
+use crate::mm::paging::{PTE_NX, PTE_P, PTE_U, PTE_W};
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// The shared zero page (mapped read-only for reads of fresh anonymous pages).
+pub(super) static ZERO_PAGE: AtomicU64 = AtomicU64::new(0);
+
+#[inline]
+pub(super) fn zero_page() -> u64 {
+    ZERO_PAGE.load(Ordering::Relaxed)
+}
+
+/// Takes a reference to a user frame.
+#[inline]
+pub(super) fn page_get(pa: u64) {
+    if pa != zero_page() {
+        page_ref(pa).fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Drops a reference to a user frame; the last one frees it.
+#[inline]
+pub(super) fn page_put(pa: u64) {
+    if pa != zero_page() && page_ref(pa).fetch_sub(1, Ordering::AcqRel) == 1 {
+        frame::free_frame(pa);
+    }
+}
+
+/// A fresh private frame (reference count 1), zeroed.
+#[inline]
+pub(super) fn new_zeroed_page() -> Option<u64> {
+    let f = frame::alloc_frame_fast_zero()?;
+    page_ref(f).store(1, Ordering::Relaxed);
+    Some(f)
+}
+
+/// A zeroed user page with one reference, for
+/// [`AddressSpace::install_pages`](super::AddressSpace::install_pages).
+pub fn alloc_user_page() -> Option<u64> {
+    new_zeroed_page()
+}
+
+/// Drops a reference to a user page (from [`alloc_user_page`]).
+pub fn put_user_page(pa: u64) {
+    page_put(pa)
+}
+
+/// The leaf entry mapping `pa` with `prot`; `writable` is false while the page must stay
+/// read-only (the zero page, a page shared copy-on-write).
+#[inline]
+pub(super) fn pte_for(pa: u64, prot: u32, writable: bool) -> u64 {
+    if prot & PROT_RWX == 0 {
+        return pa | PTE_PROTNONE;
+    }
+    let mut e = pa | PTE_P | PTE_U;
+    if writable && prot & PROT_WRITE != 0 {
+        e |= PTE_W;
+    }
+    if prot & PROT_EXEC == 0 {
+        e |= PTE_NX;
+    }
+    e
+}
+
+/// A file mapped privately (the executable's segments, mmap of a file). Its pages are
+/// copied from the file when it is mapped; a page dropped later (MADV_DONTNEED) comes back
+/// zeroed (Linux would read the file again).
+pub struct MappedFile {
+    /// The path shown in /proc/self/maps.
+    pub path: String,
+    /// Device (major, minor) and inode shown in /proc/self/maps.
+    pub dev: (u32, u32),
+    pub ino: u64,
+}
+
+impl MappedFile {
+    /// A file named `path`, on device `dev` (st_dev encoding) with inode `ino`.
+    pub fn new(path: &str, dev: u64, ino: u64) -> Arc<MappedFile> {
+        Arc::new(MappedFile {
+            path: String::from(path),
+            dev: dev_pair(dev),
+            ino,
+        })
+    }
+}
+
+/// (major, minor) of an st_dev value (Linux's new_decode_dev).
+pub fn dev_pair(dev: u64) -> (u32, u32) {
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    (major as u32, minor as u32)
+}
+
+/// Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS): its pages by index, shared by every
+/// mapping of it in every process (fork keeps sharing it).
+pub struct SharedMem {
+    pages: spin::Mutex<BTreeMap<u64, u64>>,
+    pub ino: u64,
+}
+
+static SHMEM_INO: AtomicU64 = AtomicU64::new(1000);
+
+impl SharedMem {
+    pub fn new() -> Arc<SharedMem> {
+        Arc::new(SharedMem {
+            pages: spin::Mutex::new(BTreeMap::new()),
+            ino: SHMEM_INO.fetch_add(1, Ordering::Relaxed),
+        })
+    }
+
+    /// The frame of page `index`, allocated zeroed on first use. The object keeps one
+    /// reference; the caller gets none.
+    pub(super) fn page(&self, index: u64) -> Option<u64> {
+        let mut p = self.pages.lock();
+        if let Some(&pa) = p.get(&index) {
+            return Some(pa);
+        }
+        let pa = new_zeroed_page()?;
+        p.insert(index, pa);
+        Some(pa)
+    }
+
+    pub(super) fn has_page(&self, index: u64) -> bool {
+        self.pages.lock().contains_key(&index)
+    }
+
+    /// MADV_REMOVE: frees pages [first, last) (mappings must have been zapped).
+    pub(super) fn remove(&self, first: u64, last: u64) {
+        let mut p = self.pages.lock();
+        let gone: Vec<u64> = p.range(first..last).map(|(&k, _)| k).collect();
+        for k in gone {
+            if let Some(pa) = p.remove(&k) {
+                page_put(pa);
+            }
+        }
+    }
+}
+
+impl Drop for SharedMem {
+    fn drop(&mut self) {
+        for &pa in self.pages.get_mut().values() {
+            page_put(pa);
+        }
+    }
+}
+
+/// What backs a mapping's pages.
+#[derive(Clone)]
+pub enum Backing {
+    /// Private anonymous memory: zero-filled on first touch.
+    Anon,
+    /// A private copy of a file's bytes; bytes at file offsets from `limit` on read as zero
+    /// (the end of an ELF segment's file part, or of the file).
+    File { file: Arc<MappedFile>, limit: u64 },
+    /// Shared anonymous memory.
+    Shared(Arc<SharedMem>),
+}

@@ -1,0 +1,230 @@
+//! Clocks (clock_gettime, gettimeofday, time), CPU time (times, getrusage) and the interval
+//! timers (getitimer, setitimer, alarm).
+
+use super::limits::cputime_ns;
+use super::{get, put, result};
+use crate::process::{self, Process};
+use crate::syscall::errno::*;
+use crate::syscall::table::Table;
+use crate::syscall::timespec::{timespec, timeval, timeval_us};
+use crate::task;
+use crate::time::{self, NSEC_PER_SEC};
+use alloc::sync::Arc;
+use kentry::Regs;
+
+pub(super) const fn register(mut t: Table) -> Table {
+    t[36] = sys_getitimer;
+    t[37] = sys_alarm;
+    t[38] = sys_setitimer;
+    t[96] = sys_gettimeofday;
+    t[98] = sys_getrusage;
+    t[100] = sys_times;
+    t[201] = sys_time;
+    t[228] = sys_clock_gettime;
+    t[229] = sys_clock_getres;
+    t
+}
+
+// --- Clocks ---
+
+const CLOCK_REALTIME: u64 = 0;
+const CLOCK_MONOTONIC: u64 = 1;
+const CLOCK_PROCESS_CPUTIME_ID: u64 = 2;
+const CLOCK_THREAD_CPUTIME_ID: u64 = 3;
+const CLOCK_MONOTONIC_RAW: u64 = 4;
+const CLOCK_REALTIME_COARSE: u64 = 5;
+const CLOCK_MONOTONIC_COARSE: u64 = 6;
+const CLOCK_BOOTTIME: u64 = 7;
+const CLOCK_REALTIME_ALARM: u64 = 8;
+const CLOCK_BOOTTIME_ALARM: u64 = 9;
+const CLOCK_TAI: u64 = 11;
+
+/// Clock `id` now, in ns; None for a clock kentry does not have.
+fn clock_now(id: u64) -> Option<u64> {
+    let id = id as i32;
+    if id < 0 {
+        return cpu_clock_process(id).map(|p| cputime_ns(&p));
+    }
+    Some(match id as u64 {
+        // TAI: Linux starts with a TAI offset of 0 until someone sets it.
+        CLOCK_REALTIME | CLOCK_REALTIME_ALARM | CLOCK_TAI => time::realtime_ns(),
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => {
+            time::monotonic_ns()
+        }
+        CLOCK_REALTIME_COARSE => time::coarse(time::realtime_ns()),
+        CLOCK_MONOTONIC_COARSE => time::coarse(time::monotonic_ns()),
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => cputime_ns(&task::current().process),
+        _ => return None,
+    })
+}
+
+/// The process behind a dynamic CPU clock id (`clock_getcpuclockid`,
+/// `pthread_getcpuclockid`): `~pid << 3 | type`, bit 2 for a thread; type 3 is invalid.
+fn cpu_clock_process(id: i32) -> Option<Arc<Process>> {
+    if id & 3 == 3 {
+        return None;
+    }
+    let who = !(id >> 3) as u32;
+    if who == 0 {
+        return Some(task::current().process.clone());
+    }
+    if id & 4 != 0 {
+        process::find_thread(who).map(|t| t.process.clone())
+    } else {
+        process::find(who)
+    }
+}
+
+fn clock_valid(id: u64) -> bool {
+    let id = id as i32;
+    if id < 0 {
+        cpu_clock_process(id).is_some()
+    } else {
+        matches!(id as u64, 0..=9 | CLOCK_TAI)
+    }
+}
+
+fn sys_clock_gettime(regs: &mut Regs) -> i64 {
+    let Some(ns) = clock_now(regs.rdi) else {
+        return -EINVAL;
+    };
+    result(put(regs.rsi, &timespec(ns)).map(|_| 0))
+}
+
+fn sys_clock_getres(regs: &mut Regs) -> i64 {
+    let res = match regs.rdi as i32 as u64 {
+        CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE => 1_000_000,
+        id if clock_valid(id) => 1,
+        _ => return -EINVAL,
+    };
+    if regs.rsi == 0 {
+        return 0;
+    }
+    result(put(regs.rsi, &timespec(res)).map(|_| 0))
+}
+
+fn sys_gettimeofday(regs: &mut Regs) -> i64 {
+    if regs.rdi != 0 {
+        let us = time::realtime_ns() / 1000;
+        if let Err(e) = put(regs.rdi, &timeval(us)) {
+            return e;
+        }
+    }
+    if regs.rsi != 0 {
+        // struct timezone: minutes west of Greenwich, DST type: UTC, none.
+        if let Err(e) = put(regs.rsi, &[0u8; 8]) {
+            return e;
+        }
+    }
+    0
+}
+
+fn sys_time(regs: &mut Regs) -> i64 {
+    let secs = time::realtime_ns() / NSEC_PER_SEC;
+    if regs.rdi != 0
+        && let Err(e) = put(regs.rdi, &secs.to_ne_bytes())
+    {
+        return e;
+    }
+    secs as i64
+}
+
+/// USER_HZ: the unit of times() and AT_CLKTCK.
+const USER_HZ: u64 = 100;
+
+fn sys_times(regs: &mut Regs) -> i64 {
+    if regs.rdi != 0 {
+        // struct tms: utime, stime, cutime, cstime. All CPU time counts as user time.
+        let mut b = [0u8; 32];
+        b[..8].copy_from_slice(
+            &(cputime_ns(&task::current().process) / (NSEC_PER_SEC / USER_HZ)).to_ne_bytes(),
+        );
+        if let Err(e) = put(regs.rdi, &b) {
+            return e;
+        }
+    }
+    (time::monotonic_ns() / (NSEC_PER_SEC / USER_HZ)) as i64
+}
+
+const RUSAGE_SELF: i64 = 0;
+const RUSAGE_CHILDREN: i64 = -1;
+const RUSAGE_THREAD: i64 = 1;
+
+/// struct rusage (144 bytes): only ru_utime is filled (the CPU time approximation); children
+/// and every counter read 0.
+fn sys_getrusage(regs: &mut Regs) -> i64 {
+    let who = regs.rdi as i32 as i64;
+    let mut b = [0u8; 144];
+    match who {
+        RUSAGE_SELF | RUSAGE_THREAD => {
+            b[..16].copy_from_slice(&timeval(cputime_ns(&task::current().process) / 1000))
+        }
+        RUSAGE_CHILDREN => {}
+        _ => return -EINVAL,
+    }
+    result(put(regs.rsi, &b).map(|_| 0))
+}
+
+// --- Interval timers ---
+
+const ITIMER_REAL: u64 = 0;
+const ITIMER_VIRTUAL: u64 = 1;
+const ITIMER_PROF: u64 = 2;
+
+fn itimerval(value_us: u64, interval_us: u64) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    b[..16].copy_from_slice(&timeval(interval_us));
+    b[16..].copy_from_slice(&timeval(value_us));
+    b
+}
+
+fn sys_getitimer(regs: &mut Regs) -> i64 {
+    let (value, interval) = match regs.rdi {
+        ITIMER_REAL => time::real_timer_get(task::current().process.pid),
+        ITIMER_VIRTUAL | ITIMER_PROF => (0, 0),
+        _ => return -EINVAL,
+    };
+    result(put(regs.rsi, &itimerval(value, interval)).map(|_| 0))
+}
+
+/// setitimer(which, new, old): ITIMER_REAL works; ITIMER_VIRTUAL and ITIMER_PROF (CPU time,
+/// which kentry does not account) only accept being disarmed. A NULL `new` disarms, as on
+/// Linux.
+fn sys_setitimer(regs: &mut Regs) -> i64 {
+    let (which, new, old) = (regs.rdi, regs.rsi, regs.rdx);
+    let (value, interval) = if new == 0 {
+        (0, 0)
+    } else {
+        let b = match get::<32>(new) {
+            Ok(b) => b,
+            Err(e) => return e,
+        };
+        match (timeval_us(&b[16..]), timeval_us(&b[..16])) {
+            (Ok(v), Ok(i)) => (v, i),
+            (Err(e), _) | (_, Err(e)) => return e,
+        }
+    };
+    let prev = match which {
+        ITIMER_REAL => time::real_timer_set(task::current().process.pid, value, interval),
+        ITIMER_VIRTUAL | ITIMER_PROF if value == 0 => (0, 0),
+        ITIMER_VIRTUAL | ITIMER_PROF => return -EINVAL,
+        _ => return -EINVAL,
+    };
+    if old != 0 {
+        return result(put(old, &itimerval(prev.0, prev.1)).map(|_| 0));
+    }
+    0
+}
+
+/// alarm(seconds): ITIMER_REAL without interval; returns the seconds left of the previous
+/// alarm, rounded to the nearest second but never 0 for an armed one (as Linux).
+fn sys_alarm(regs: &mut Regs) -> i64 {
+    let secs = regs.rdi as u32 as u64;
+    let (old_us, _) = time::real_timer_set(task::current().process.pid, secs * 1_000_000, 0);
+    let (s, us) = (old_us / 1_000_000, old_us % 1_000_000);
+    if (s == 0 && us != 0) || us >= 500_000 {
+        (s + 1) as i64
+    } else {
+        s as i64
+    }
+}

@@ -1,0 +1,124 @@
+//! Scheduling calls, answered for one CPU running every task SCHED_OTHER.
+
+use super::{put, result, target};
+use crate::syscall::errno::*;
+use crate::syscall::table::Table;
+use crate::uaccess::copy_from_user;
+use kentry::Regs;
+
+pub(super) const fn register(mut t: Table) -> Table {
+    t[140] = sys_getpriority;
+    t[141] = sys_setpriority;
+    t[143] = sys_sched_getparam;
+    t[145] = sys_sched_getscheduler;
+    t[146] = sys_sched_get_priority_max;
+    t[147] = sys_sched_get_priority_min;
+    t[203] = sys_sched_setaffinity;
+    t[204] = sys_sched_getaffinity;
+    t[309] = sys_getcpu;
+    t
+}
+
+// --- Scheduling: one CPU, SCHED_OTHER ---
+
+/// The CPU mask size Linux reports and copies: one unsigned long (nr_cpu_ids ≤ 64).
+const CPUMASK_BYTES: u64 = 8;
+
+fn sys_sched_getaffinity(regs: &mut Regs) -> i64 {
+    let (pid, len, mask) = (regs.rdi as i32 as i64, regs.rsi as u32 as u64, regs.rdx);
+    if len * 8 < 1 || len & (CPUMASK_BYTES - 1) != 0 {
+        return -EINVAL;
+    }
+    if let Err(e) = target(pid) {
+        return e;
+    }
+    result(put(mask, &1u64.to_ne_bytes()).map(|_| CPUMASK_BYTES as i64))
+}
+
+/// Accepted when the mask holds CPU 0 (the only one); -EINVAL otherwise, as Linux answers a
+/// mask with no online CPU.
+fn sys_sched_setaffinity(regs: &mut Regs) -> i64 {
+    let (pid, len, mask) = (regs.rdi as i32 as i64, regs.rsi as u32 as usize, regs.rdx);
+    if let Err(e) = target(pid) {
+        return e;
+    }
+    let mut b = [0u8; 8];
+    let n = len.min(8);
+    if copy_from_user(&mut b[..n], mask).is_err() {
+        return -EFAULT;
+    }
+    if b[0] & 1 == 0 {
+        return -EINVAL;
+    }
+    0
+}
+
+const SCHED_OTHER: i64 = 0;
+const SCHED_FIFO: i64 = 1;
+const SCHED_RR: i64 = 2;
+const SCHED_BATCH: i64 = 3;
+const SCHED_IDLE: i64 = 5;
+const SCHED_DEADLINE: i64 = 6;
+
+fn sys_sched_getscheduler(regs: &mut Regs) -> i64 {
+    if (regs.rdi as i32) < 0 {
+        return -EINVAL;
+    }
+    match target(regs.rdi as i32 as i64) {
+        Ok(_) => SCHED_OTHER,
+        Err(e) => e,
+    }
+}
+
+fn sys_sched_getparam(regs: &mut Regs) -> i64 {
+    if regs.rsi == 0 || (regs.rdi as i32) < 0 {
+        return -EINVAL;
+    }
+    if let Err(e) = target(regs.rdi as i32 as i64) {
+        return e;
+    }
+    result(put(regs.rsi, &0i32.to_ne_bytes()).map(|_| 0))
+}
+
+fn sys_sched_get_priority_max(regs: &mut Regs) -> i64 {
+    match regs.rdi as i32 as i64 {
+        SCHED_FIFO | SCHED_RR => 99,
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE => 0,
+        _ => -EINVAL,
+    }
+}
+
+fn sys_sched_get_priority_min(regs: &mut Regs) -> i64 {
+    match regs.rdi as i32 as i64 {
+        SCHED_FIFO | SCHED_RR => 1,
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE => 0,
+        _ => -EINVAL,
+    }
+}
+
+/// getpriority returns 20 - nice; every process runs at nice 0.
+fn sys_getpriority(regs: &mut Regs) -> i64 {
+    if regs.rdi > 2 {
+        return -EINVAL;
+    }
+    20
+}
+
+/// Accepted and forgotten (one CPU, round robin).
+fn sys_setpriority(regs: &mut Regs) -> i64 {
+    if regs.rdi > 2 {
+        return -EINVAL;
+    }
+    0
+}
+
+fn sys_getcpu(regs: &mut Regs) -> i64 {
+    for at in [regs.rdi, regs.rsi] {
+        if at != 0
+            && let Err(e) = put(at, &0u32.to_ne_bytes())
+        {
+            return e;
+        }
+    }
+    0
+}
