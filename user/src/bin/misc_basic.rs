@@ -1,4 +1,4 @@
-//! System information, clocks, limits and timers (kernel/src/syscall/misc.rs, kernel/src/time.rs).
+//! System information, clocks, limits and timers (kernel/src/syscall/misc/, kernel/src/time/).
 //!
 //! - uname: sysname "Linux", machine "x86_64".
 //! - clock_gettime(CLOCK_MONOTONIC) never goes back over many reads, and advances across a
