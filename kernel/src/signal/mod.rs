@@ -269,7 +269,9 @@ pub fn force_fault(sig: u8, info: SigInfo, fault: FaultInfo) {
             acts.set(sig, SigAction::default());
         }
     }
-    set_blocked(task::current_inner().sigmask & !bit(sig));
+    // Only `sig` is unblocked, and sending it just below raises SIGPENDING: no recalculation
+    // (set_blocked's) is needed on this fault path.
+    task::current_inner().sigmask &= !bit(sig);
     // SAFETY: the running thread's own signal state.
     unsafe { t.inner_signals().fault = fault };
     send_to_thread(t, sig, info);
