@@ -44,10 +44,48 @@ const _: () = assert!(DELTA_ENTER_USER.wrapping_add(DELTA_EXIT_USER) == 2 * COUN
 
 pub(crate) const STATE_AND_NMI_MASK: u64 = STATE_MASK | NMI_MASK;
 
-/// Whether the word found by a user → kernel entry was "user, no NMI-like nesting".
+/// Where a context-tracking word lives, and the one locked add every user transition is.
+/// The entry paths use this CPU's word through GS ([`crate::percpu::this_cpu_ops::ThisCpuCtWord`],
+/// one instruction, no load of the per-CPU base); host tests use a plain `&AtomicU64`. The
+/// transition logic below is written once, over either.
+pub trait CtWord {
+    /// Adds `DELTA` and returns the new word (a full barrier, as RCU needs).
+    fn add_return<const DELTA: u64>(self) -> u64;
+    /// Adds `DELTA` (a full barrier).
+    fn add<const DELTA: u64>(self);
+}
+
+impl CtWord for &AtomicU64 {
+    #[inline(always)]
+    fn add_return<const DELTA: u64>(self) -> u64 {
+        AtomicU64::fetch_add(self, DELTA, Ordering::SeqCst).wrapping_add(DELTA)
+    }
+    #[inline(always)]
+    fn add<const DELTA: u64>(self) {
+        AtomicU64::fetch_add(self, DELTA, Ordering::SeqCst);
+    }
+}
+
+/// User → kernel at an entry from user mode, checked: the word must have said "user, no
+/// NMI-like nesting". The check reads the value the update itself returned; on failure the
+/// error is that raw word (see [`ContextTracking::violation`]), cheap to hand to a cold path.
 #[inline(always)]
-pub(crate) fn was_user(old: u64) -> bool {
-    old & STATE_AND_NMI_MASK == CtState::User as u64
+pub fn exit_user_checked(word: impl CtWord) -> Result<(), u64> {
+    let new = word.add_return::<DELTA_EXIT_USER>();
+    // The old word was "user, no NMI" exactly when the new one has all state and nesting bits
+    // clear (User + DELTA carries into the counter): one `test` decides, and the old word is
+    // recomputed only on the cold path.
+    if new & STATE_AND_NMI_MASK == 0 {
+        Ok(())
+    } else {
+        Err(new.wrapping_sub(DELTA_EXIT_USER))
+    }
+}
+
+/// Kernel → user: one locked add moves the state to User and makes the counter even.
+#[inline(always)]
+pub fn enter_user(word: impl CtWord) {
+    word.add::<DELTA_ENTER_USER>();
 }
 
 #[repr(C)]
@@ -115,31 +153,6 @@ impl ContextTracking {
         }
     }
 
-    /// Kernel → user (or idle): one atomic add moves the state and makes the counter even.
-    #[inline(always)]
-    pub fn enter_eqs(&self, to: CtState) {
-        // State goes from Kernel (0) to `to`; counter + 1.
-        self.word
-            .fetch_add(COUNTER_ONE + to as u64, Ordering::Release);
-    }
-
-    /// User (or idle) → kernel: counter + 1 (odd again), state back to Kernel.
-    #[inline(always)]
-    pub fn exit_eqs(&self, from: CtState) {
-        self.word
-            .fetch_add(COUNTER_ONE.wrapping_sub(from as u64), Ordering::Acquire);
-    }
-
-    /// User → kernel at an entry from user mode, checked: the word must have said "user, no
-    /// NMI-like nesting". The check reads the value the update itself returned; on failure
-    /// the error is that raw word (see [`Self::violation`]), cheap to hand to a cold path.
-    /// (The entry paths use the GS-relative twin in `percpu::this_cpu_ops`.)
-    #[inline(always)]
-    pub fn exit_user_checked(&self) -> Result<(), u64> {
-        let old = self.word.fetch_add(DELTA_EXIT_USER, Ordering::Acquire);
-        if was_user(old) { Ok(()) } else { Err(old) }
-    }
-
     /// Classifies an exception or interrupt entry; exactly one case must hold.
     #[inline(always)]
     pub fn classify_entry(&self, user_mode: bool) -> Result<EntryContext, CtViolation> {
@@ -191,17 +204,22 @@ impl Default for ContextTracking {
 mod tests {
     use super::*;
 
+    /// Whether the word found by a user → kernel entry was "user, no NMI-like nesting".
+    fn was_user(old: u64) -> bool {
+        old & STATE_AND_NMI_MASK == CtState::User as u64
+    }
+
     #[test]
     fn user_round_trip_flips_watching_and_state() {
         let ct = ContextTracking::new();
         assert!(ct.rcu_watching());
         assert_eq!(ct.state(), CtState::Kernel as u64);
         let c0 = ct.rcu_counter();
-        ct.enter_eqs(CtState::User);
+        enter_user(&ct.word);
         assert_eq!(ct.state(), CtState::User as u64);
         assert!(!ct.rcu_watching());
         assert_eq!(ct.rcu_counter(), c0 + 1);
-        ct.exit_eqs(CtState::User);
+        exit_user_checked(&ct.word).unwrap();
         assert_eq!(ct.state(), CtState::Kernel as u64);
         assert!(ct.rcu_watching());
         assert_eq!(ct.rcu_counter(), c0 + 2);
@@ -212,7 +230,7 @@ mod tests {
         let ct = ContextTracking::new();
         assert_eq!(ct.classify_entry(false), Ok(EntryContext::FromKernel));
         assert!(ct.classify_entry(true).is_err());
-        ct.enter_eqs(CtState::User);
+        enter_user(&ct.word);
         assert_eq!(ct.classify_entry(true), Ok(EntryContext::FromUser));
         let v = ct.classify_entry(false).unwrap_err();
         assert_eq!(v.state, CtState::User as u64);
@@ -226,7 +244,7 @@ mod tests {
     #[test]
     fn nmi_in_user_makes_rcu_watch_and_restores() {
         let ct = ContextTracking::new();
-        ct.enter_eqs(CtState::User);
+        enter_user(&ct.word);
         let c = ct.rcu_counter();
         ct.nmi_enter();
         assert!(ct.rcu_watching());
@@ -245,18 +263,18 @@ mod tests {
     fn checked_exit_from_user() {
         let ct = ContextTracking::new();
         // Kernel state at a user entry: refused, and the report names the state found.
-        let v = ContextTracking::violation(ct.exit_user_checked().unwrap_err(), true);
+        let v = ContextTracking::violation(exit_user_checked(&ct.word).unwrap_err(), true);
         assert_eq!((v.state, v.nmi_nesting), (CtState::Kernel as u64, 0));
         let ct = ContextTracking::new();
-        ct.enter_eqs(CtState::User);
-        assert_eq!(ct.exit_user_checked(), Ok(()));
+        enter_user(&ct.word);
+        assert_eq!(exit_user_checked(&ct.word), Ok(()));
         assert_eq!(ct.state(), CtState::Kernel as u64);
         assert!(ct.rcu_watching());
         // User state but an NMI-like entry still counted: refused too.
         let ct = ContextTracking::new();
-        ct.enter_eqs(CtState::User);
+        enter_user(&ct.word);
         ct.nmi_enter();
-        let word = ct.exit_user_checked().unwrap_err();
+        let word = exit_user_checked(&ct.word).unwrap_err();
         assert_eq!(ContextTracking::violation(word, true).nmi_nesting, 1);
     }
 

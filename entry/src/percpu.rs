@@ -93,46 +93,57 @@ pub fn this_cpu() -> &'static EntryPerCpu {
 #[cfg(target_os = "none")]
 pub mod this_cpu_ops {
     use super::{OFFSET_CT_WORD, OFFSET_TASK_WORK};
-    use crate::context_tracking::{DELTA_ENTER_USER, DELTA_EXIT_USER, STATE_AND_NMI_MASK};
+    use crate::context_tracking::{self, CtWord};
+
+    /// This CPU's context-tracking word, addressed through GS: the entry paths run the same
+    /// transition functions as the host tests, over this word.
+    #[derive(Clone, Copy)]
+    pub struct ThisCpuCtWord;
+
+    impl CtWord for ThisCpuCtWord {
+        #[inline(always)]
+        fn add_return<const DELTA: u64>(self) -> u64 {
+            let new: u64;
+            // SAFETY: a locked add on this CPU's context-tracking word, which GS addresses in
+            // kernel context; a full barrier, as RCU needs. The add of DELTA to the old value
+            // stays inside the asm, so the caller's test is on the new word (one `test`).
+            unsafe {
+                core::arch::asm!(
+                    "lock xadd qword ptr gs:[{off}], {v}",
+                    "add {v}, {delta}",
+                    off = const OFFSET_CT_WORD,
+                    delta = const DELTA,
+                    v = inout(reg) DELTA => new,
+                    options(nostack),
+                );
+            }
+            new
+        }
+
+        #[inline(always)]
+        fn add<const DELTA: u64>(self) {
+            // SAFETY: as above.
+            unsafe {
+                core::arch::asm!(
+                    "lock add qword ptr gs:[{off}], {d}",
+                    off = const OFFSET_CT_WORD,
+                    d = const DELTA,
+                    options(nostack),
+                );
+            }
+        }
+    }
 
     /// Context tracking user → kernel; `Err(old word)` if the state was not "user, no NMI".
     #[inline(always)]
     pub fn ct_exit_user_checked() -> Result<(), u64> {
-        let new: u64;
-        // SAFETY: a locked add on this CPU's context-tracking word, which GS addresses in
-        // kernel context; a full barrier, as RCU needs.
-        unsafe {
-            core::arch::asm!(
-                "lock xadd qword ptr gs:[{off}], {v}",
-                "add {v}, {delta}",
-                off = const OFFSET_CT_WORD,
-                delta = const DELTA_EXIT_USER,
-                v = inout(reg) DELTA_EXIT_USER => new,
-                options(nostack),
-            );
-        }
-        // The old word was "user, no NMI" exactly when the new one has all state and nesting
-        // bits clear (User + DELTA carries into the counter): one `test` decides, with no
-        // copy of the old word kept for the report.
-        if new & STATE_AND_NMI_MASK == 0 {
-            Ok(())
-        } else {
-            Err(new.wrapping_sub(DELTA_EXIT_USER))
-        }
+        context_tracking::exit_user_checked(ThisCpuCtWord)
     }
 
     /// Context tracking kernel → user.
     #[inline(always)]
     pub fn ct_enter_user() {
-        // SAFETY: as above.
-        unsafe {
-            core::arch::asm!(
-                "lock add qword ptr gs:[{off}], {d}",
-                off = const OFFSET_CT_WORD,
-                d = const DELTA_ENTER_USER,
-                options(nostack),
-            );
-        }
+        context_tracking::enter_user(ThisCpuCtWord)
     }
 
     /// The running task's exit-work flags.

@@ -82,8 +82,15 @@ fn check_kernel_flags() {
     #[cfg(feature = "test-hooks")]
     {
         use crate::frame::rflags::{AC, DF, NT, TF};
+        use crate::test_hooks::{Check, enabled};
         let f = x86_64::registers::rflags::read_raw();
-        if f & (DF | AC | NT | TF) != 0 {
+        // With FMASK's DF switched off on purpose, DF is left for syscall_flags to catch.
+        let watched = if enabled(Check::FmaskDf) {
+            DF | AC | NT | TF
+        } else {
+            AC | NT | TF
+        };
+        if f & watched != 0 {
             panic!("user flags leaked into the kernel at syscall entry: RFLAGS={f:#x}");
         }
     }
@@ -100,7 +107,9 @@ pub fn do_syscall_64<H: crate::Host>(regs: &mut crate::Regs) -> bool {
     crate::irqentry::local_irq_enable();
     H::syscall(regs, regs.orig_rax as i32);
     crate::irqentry::exit_to_user_mode::<H>(regs);
-    crate::sysret::sysret_allowed(regs)
+    let by_sysret = crate::sysret::sysret_allowed(regs);
+    crate::test_hooks::note_syscall_exit(regs.rip, by_sysret);
+    by_sysret
 }
 
 #[cfg(test)]

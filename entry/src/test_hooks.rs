@@ -9,23 +9,46 @@ pub enum Check {
     /// `exit_to_user_mode` moves context tracking to user. Broken: the state stays kernel,
     /// and the next entry from user must trip the context-tracking assertion.
     CtUserState = 1 << 0,
-    /// FMASK clears DF, AC and NT at SYSCALL (E06–E08). Broken: they stay as the user set
-    /// them, and the dispatch-time flags tripwire must catch a syscall made with DF=1.
+    /// FMASK clears AC and NT at SYSCALL (E06, E07). Broken: they stay as the user set them,
+    /// and the dispatch-time flags tripwire must catch a syscall made with AC=1.
     SyscallFmask = 1 << 1,
     /// A fault on the `iretq` to user is recognised as carrying the user's GS (E12, E14).
     /// Broken: the IDT stub skips its `swapgs`, and tripwire T1 must catch Rust running on
     /// the user's GS base.
     IretUserGs = 1 << 2,
+    /// FMASK clears DF at SYSCALL (E08). Broken: the kernel's syscall_msrs test must find
+    /// FMASK unlike Linux's; on a CPU that carries DF across SYSCALL (not QEMU 7.2 TCG) the
+    /// kernel's user copy also runs backwards, and syscall_flags' df_uname_copy fails. (The
+    /// flags tripwire leaves DF alone then: the tests, not the tripwire, must catch it.)
+    FmaskDf = 1 << 3,
+    /// FMASK clears TF at SYSCALL (E05). Broken: a SYSCALL made with TF=1 takes #DB on the
+    /// kernel's first instruction, which the kernel reports and stops on (syscall_flags'
+    /// tf_across_syscall).
+    FmaskTf = 1 << 4,
+    /// The SYSRET predicate refuses SYSRET when R11 has RF or TF set (E02, E05). Broken:
+    /// SYSRET restores TF and the #DB comes before the first user instruction instead of
+    /// after it, and syscall_flags' tf_across_syscall must fail.
+    SysretTf = 1 << 5,
 }
 
 impl Check {
-    pub const ALL: [Check; 3] = [Check::CtUserState, Check::SyscallFmask, Check::IretUserGs];
+    pub const ALL: [Check; 6] = [
+        Check::CtUserState,
+        Check::SyscallFmask,
+        Check::IretUserGs,
+        Check::FmaskDf,
+        Check::FmaskTf,
+        Check::SysretTf,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
             Check::CtUserState => "ct_user_state",
             Check::SyscallFmask => "syscall_fmask",
             Check::IretUserGs => "iret_user_gs",
+            Check::FmaskDf => "fmask_df",
+            Check::FmaskTf => "fmask_tf",
+            Check::SysretTf => "sysret_tf",
         }
     }
 
@@ -66,4 +89,38 @@ pub fn enabled(check: Check) -> bool {
         let _ = check;
         true
     }
+}
+
+/// Syscall exits to a RIP at or above 2^47 (outside the lower canonical half: on Intel a
+/// SYSRET there faults at CPL0, E01), by how they left: [by SYSRET, by IRET]. Counted on the
+/// live exit path from the decision the SYSCALL stub follows; test kernels only.
+#[cfg(feature = "test-hooks")]
+static SYSCALL_EXITS_ABOVE_USER_HALF: [core::sync::atomic::AtomicU64; 2] =
+    [const { core::sync::atomic::AtomicU64::new(0) }; 2];
+
+/// Records how a syscall leaves (test kernels; nothing otherwise).
+#[inline(always)]
+pub fn note_syscall_exit(rip: u64, by_sysret: bool) {
+    #[cfg(feature = "test-hooks")]
+    if rip >= 1 << 47 {
+        SYSCALL_EXITS_ABOVE_USER_HALF[usize::from(!by_sysret)]
+            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    }
+    #[cfg(not(feature = "test-hooks"))]
+    let _ = (rip, by_sysret);
+}
+
+/// (by SYSRET, by IRET) syscall exits to a RIP at or above 2^47 so far; `None` in kernels
+/// built without test hooks, which do not count them.
+pub fn syscall_exits_above_user_half() -> Option<(u64, u64)> {
+    #[cfg(feature = "test-hooks")]
+    {
+        let [s, i] = &SYSCALL_EXITS_ABOVE_USER_HALF;
+        Some((
+            s.load(core::sync::atomic::Ordering::Relaxed),
+            i.load(core::sync::atomic::Ordering::Relaxed),
+        ))
+    }
+    #[cfg(not(feature = "test-hooks"))]
+    None
 }

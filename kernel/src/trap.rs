@@ -139,6 +139,8 @@ pub fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64) {
         }
         vectors::DF => double_fault(regs, error_code),
         vectors::DB if regs.user_mode() => {
+            // An exception from user mode like the others (context_tracking_balanced counts it).
+            EntryCounters::bump(&this_cpu().counters.exceptions_from_user);
             // Single-step (or a user breakpoint) in ring 3: SIGTRAP for the thread. Clear DR6
             // so the next #DB starts clean.
             // SAFETY: writing DR6 has no effect but resetting its status bits.

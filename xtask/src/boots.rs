@@ -48,8 +48,57 @@ pub const BOOT_TESTS: &[BootTest] = &[
         qemu_args: &[],
     },
     BootTest {
-        // With DF, AC and NT left out of FMASK, a syscall made with DF=1 must trip the
-        // dispatch-time flags check (E06–E08).
+        // With DF left out of FMASK, the FMASK read back must differ from Linux's (E08).
+        // (syscall_flags' df_uname_copy would catch the kernel copying backwards on a CPU
+        // that carries DF across SYSCALL; QEMU 7.2 TCG clears it whatever FMASK says.)
+        name: "negative_fmask_df",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=fmask_df",
+            "kentry.only=syscall_msrs",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "FMASK = 0x257bd5, Linux has 0x257fd5 (missing 0x400",
+            "not ok 1 syscall_msrs",
+        ],
+        qemu_args: &[],
+    },
+    BootTest {
+        // With TF left out of FMASK, syscall_flags' syscall made with TF=1 takes #DB on the
+        // kernel's first instruction (E05), which the kernel reports and stops on.
+        name: "negative_fmask_tf",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=fmask_tf",
+            "kentry.only=syscall_flags",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "    ok 6 df_uname_copy",
+            "UNEXPECTED IST ENTRY: #DB",
+            "RIP: 0x",
+            "<kentry_syscall_64+0x0>",
+        ],
+        qemu_args: &[],
+    },
+    BootTest {
+        // With the SYSRET predicate not refusing TF in R11, the syscall made with TF=1 returns
+        // by SYSRET, whose restored TF traps before the next user instruction instead of after
+        // it: tf_across_syscall must fail (E02, E05).
+        name: "negative_sysret_tf",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sysret_tf",
+            "kentry.only=syscall_flags",
+        ],
+        expect_status: 3,
+        expect_log: &["not ok 7 tf_across_syscall", "not ok 1 syscall_flags"],
+        qemu_args: &[],
+    },
+    BootTest {
+        // With AC and NT left out of FMASK, a syscall made with AC=1 must trip the
+        // dispatch-time flags check (E06, E07).
         name: "negative_syscall_fmask",
         cmdline: &[
             "kentry.mode=test",
@@ -131,13 +180,15 @@ mod tests {
         assert_eq!(names.len(), BOOT_TESTS.len(), "duplicate boot test names");
         for b in BOOT_TESTS {
             // An odd status other than 1 and 3 (the kernel must stop in a way that is not a
-            // normal finish), or a normal finish whose log must show passing KTAP results:
-            // otherwise the boot test would prove nothing.
+            // normal finish), a normal finish whose log must show passing KTAP results, or a
+            // finish with failures whose log must name the failing test: otherwise the boot
+            // test would prove nothing.
+            let names = |prefix: &str| b.expect_log.iter().any(|t| t.starts_with(prefix));
             assert!(
                 b.expect_status & 1 == 1
                     && (b.expect_status > 3
-                        || (b.expect_status == 1
-                            && b.expect_log.iter().any(|t| t.starts_with("ok ")))),
+                        || (b.expect_status == 1 && names("ok "))
+                        || (b.expect_status == 3 && names("not ok "))),
                 "{}: status {}",
                 b.name,
                 b.expect_status

@@ -193,15 +193,67 @@ impl Verdict {
     }
 }
 
+/// The side of the cross-check that skips a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Guest,
+    Host,
+}
+
+/// The only results that may be skipped on one side and not on the other: the guest (QEMU TCG,
+/// kentry) and this host differ in a capability the program probes independently of the
+/// behaviour it tests. (entry, leaf — "" for the whole entry —, the side that may skip, why.)
+/// Any other one-sided SKIP is a disagreement: a SKIP must come from a capability probe, so
+/// the same probe on the other side must skip too or the difference must be listed here.
+pub const CAPABILITY_DIFFERENCES: &[(&str, &str, Side, &str)] = &[
+    (
+        "fault_ac",
+        "",
+        Side::Guest,
+        "QEMU TCG never raises #AC; the host CPU does",
+    ),
+    (
+        "sig_regs",
+        "ac_sigbus",
+        Side::Guest,
+        "QEMU TCG never raises #AC; the host CPU does",
+    ),
+    (
+        "syscall_numbering",
+        "nr_451_enosys",
+        Side::Host,
+        "a host Linux >= 6.5 has syscall 451 (cachestat); kentry follows 6.1",
+    ),
+    (
+        "syscall_numbering",
+        "nr_x32_getpid_enosys",
+        Side::Host,
+        "a host kernel with x32 syscalls enabled answers them; kentry has no x32 ABI",
+    ),
+];
+
+/// Whether `side` may skip `leaf` of `entry` alone ("" for the whole entry).
+fn difference_documented(entry: &str, leaf: &str, side: Side) -> bool {
+    CAPABILITY_DIFFERENCES
+        .iter()
+        .any(|&(e, l, s, _)| e == entry && (l.is_empty() || l == leaf) && s == side)
+}
+
+/// A program's "cannot provoke it here" status (docs/harness.md).
+const SKIP_STATUS: i32 = 77;
+
 /// Checks a host run against the manifest and, when the entry ran in the guest, against the
 /// guest's result for it.
 pub fn check(entry: &Entry, run: &HostRun, timeout: Duration, guest: Option<&TestCase>) -> Verdict {
     let mut reasons = Vec::new();
+    let guest_skipped = guest.is_some_and(|g| g.outcome == Outcome::Skip);
     match run.status {
         None => reasons.push(format!(
             "timed out after {:.0} s on the host",
             timeout.as_secs_f64()
         )),
+        // Both sides found the case cannot be provoked.
+        Some(SKIP_STATUS) if guest_skipped => {}
         Some(s) if s != entry.expected => reasons.push(format!(
             "host exit status {}, expected {}",
             status_name(s),
@@ -209,23 +261,32 @@ pub fn check(entry: &Entry, run: &HostRun, timeout: Duration, guest: Option<&Tes
         )),
         Some(_) => {}
     }
+    if guest_skipped
+        && run.status != Some(SKIP_STATUS)
+        && !difference_documented(&entry.name, "", Side::Guest)
+    {
+        reasons.push(
+            "skipped in the guest but ran on the host: not a documented capability difference"
+                .into(),
+        );
+    }
     let host = ktap::parse(&run.stdout);
     if host.has_ktap() {
         let t = host.tally_top();
         reasons.extend(t.failures.into_iter().map(|f| format!("host: {f}")));
     }
-    // A result skipped in the guest without running the program has nothing to compare.
+    // A guest that skipped without printing results: the entry-level rule above decides.
     if let Some(g) = guest
         && (g.outcome != Outcome::Skip || g.subtests.has_ktap())
     {
-        reasons.extend(compare_leaves(&g.subtests, &host));
+        reasons.extend(compare_leaves(&entry.name, &g.subtests, &host));
     }
     Verdict { reasons }
 }
 
 /// Differences between the leaf results of the guest and of the host. A result skipped on one
-/// side agrees with anything.
-pub fn compare_leaves(guest: &Suite, host: &Suite) -> Vec<String> {
+/// side only agrees only where [`CAPABILITY_DIFFERENCES`] lists it.
+pub fn compare_leaves(entry: &str, guest: &Suite, host: &Suite) -> Vec<String> {
     let g = guest.leaves();
     let h = host.leaves();
     let mut names: Vec<&String> = g.keys().chain(h.keys()).collect();
@@ -233,16 +294,30 @@ pub fn compare_leaves(guest: &Suite, host: &Suite) -> Vec<String> {
     names.dedup();
     let mut out = Vec::new();
     for name in names {
-        match (g.get(name), h.get(name)) {
-            (Some(a), Some(b)) if a != b && *a != Outcome::Skip && *b != Outcome::Skip => {
-                out.push(format!("{name}: guest {a}, host {b}"));
+        let (a, b) = (g.get(name), h.get(name));
+        let skipped = |o: Option<&Outcome>| o == Some(&Outcome::Skip);
+        let one_sided_skip = match (skipped(a), skipped(b)) {
+            (true, false) => Some(Side::Guest),
+            (false, true) => Some(Side::Host),
+            _ => None,
+        };
+        if let Some(side) = one_sided_skip {
+            if !difference_documented(entry, name, side) {
+                let (skips, other, outcome) = match side {
+                    Side::Guest => ("guest", "host", b),
+                    Side::Host => ("host", "guest", a),
+                };
+                let outcome = outcome.map_or("no such result".to_string(), |o| o.to_string());
+                out.push(format!(
+                    "{name}: {skips} skip, {other} {outcome} (not a documented capability difference)"
+                ));
             }
-            (Some(a), None) if *a != Outcome::Skip => {
-                out.push(format!("{name}: guest {a}, no such result on the host"));
-            }
-            (None, Some(b)) if *b != Outcome::Skip => {
-                out.push(format!("{name}: host {b}, no such result in the guest"));
-            }
+            continue;
+        }
+        match (a, b) {
+            (Some(a), Some(b)) if a != b => out.push(format!("{name}: guest {a}, host {b}")),
+            (Some(a), None) => out.push(format!("{name}: guest {a}, no such result on the host")),
+            (None, Some(b)) => out.push(format!("{name}: host {b}, no such result in the guest")),
             _ => {}
         }
     }
@@ -389,7 +464,7 @@ mod tests {
     fn guest_and_host_agree_or_not() {
         let e = entry(0, &["/bin/p"]);
         let same = guest_case(
-            "KTAP version 1\n1..1\n# Subtest: t\n    KTAP version 1\n    1..2\n    ok 1 a\n    ok 2 b # SKIP tcg\nok 1 t\n",
+            "KTAP version 1\n1..1\n# Subtest: t\n    KTAP version 1\n    1..2\n    ok 1 a\n    ok 2 b\nok 1 t\n",
         );
         assert!(check(&e, &host_run(0, KTAP_OK), t(), Some(&same)).passed());
 
@@ -405,9 +480,49 @@ mod tests {
             ]
         );
 
-        // Skipped in the guest without running: nothing to compare.
+        // A SKIP agrees only with a SKIP, or with a documented capability difference.
+        let one_sided = guest_case(
+            "KTAP version 1\n1..1\n# Subtest: t\n    KTAP version 1\n    1..2\n    ok 1 a # SKIP x\n    ok 2 b # SKIP tcg\nok 1 t\n",
+        );
+        let v = check(&e, &host_run(0, KTAP_OK), t(), Some(&one_sided));
+        assert_eq!(
+            v.reasons,
+            vec![
+                "a: guest skip, host ok (not a documented capability difference)",
+                "b: guest skip, host ok (not a documented capability difference)"
+            ]
+        );
         let skipped = guest_case("KTAP version 1\n1..1\nok 1 t # SKIP not under TCG\n");
-        assert!(check(&e, &host_run(0, KTAP_OK), t(), Some(&skipped)).passed());
+        let v = check(&e, &host_run(0, KTAP_OK), t(), Some(&skipped));
+        assert_eq!(
+            v.reasons,
+            vec![
+                "skipped in the guest but ran on the host: not a documented capability difference"
+            ]
+        );
+        assert!(check(&e, &host_run(77, ""), t(), Some(&skipped)).passed());
+        // Documented: fault_ac skips in the guest only; nr_451_enosys may skip on the host.
+        let mut ac = entry(135, &["/bin/fault", "ac"]);
+        ac.name = "fault_ac".into();
+        let ac_guest = guest_case(
+            "KTAP version 1\n1..1\n# Subtest: fault_ac\n    ok 1 fault_ac # SKIP no #AC\nok 1 fault_ac # SKIP status 77\n",
+        );
+        assert!(check(&ac, &host_run(135, ""), t(), Some(&ac_guest)).passed());
+        let mut nr = entry(0, &["/bin/syscall_numbering"]);
+        nr.name = "syscall_numbering".into();
+        let nr_guest = guest_case(
+            "KTAP version 1\n1..1\n# Subtest: syscall_numbering\n    KTAP version 1\n    1..1\n    ok 1 nr_451_enosys\nok 1 syscall_numbering\n",
+        );
+        let host = "KTAP version 1\n1..1\nok 1 nr_451_enosys # SKIP has cachestat\n";
+        assert!(check(&nr, &host_run(0, host), t(), Some(&nr_guest)).passed());
+        let host = "KTAP version 1\n1..1\nnot ok 1 nr_451_enosys\n";
+        assert!(!check(&nr, &host_run(0, host), t(), Some(&nr_guest)).passed());
+        // The guest may not skip what only the host may skip.
+        let nr_guest_skip = guest_case(
+            "KTAP version 1\n1..1\n# Subtest: syscall_numbering\n    KTAP version 1\n    1..1\n    ok 1 nr_451_enosys # SKIP x\nok 1 syscall_numbering\n",
+        );
+        let host = "KTAP version 1\n1..1\nok 1 nr_451_enosys\n";
+        assert!(!check(&nr, &host_run(0, host), t(), Some(&nr_guest_skip)).passed());
     }
 }
 

@@ -1,6 +1,6 @@
 //! Points the CPU at kentry: GDT, TSS, IDT, and the SYSCALL MSRs.
 
-use crate::frame::rflags::{AC, DF, NT};
+use crate::frame::rflags::{AC, DF, NT, TF};
 use crate::gdt::{CpuTables, KERNEL_CS, KERNEL_DS, STAR_VALUE, TSS_SEL};
 use crate::idt::Idt;
 use crate::msr::*;
@@ -66,11 +66,17 @@ pub unsafe fn load_idt(idt: &'static Idt) {
 pub unsafe fn enable_syscall(cstar_target: u64) {
     // SAFETY: architectural MSRs of this CPU, written with the values kentry's stubs need.
     unsafe {
-        let mask = if crate::test_hooks::enabled(crate::test_hooks::Check::SyscallFmask) {
-            SYSCALL_FMASK
-        } else {
-            SYSCALL_FMASK & !(DF | AC | NT)
-        };
+        use crate::test_hooks::{Check, enabled};
+        let mut mask = SYSCALL_FMASK;
+        for (check, bits) in [
+            (Check::SyscallFmask, AC | NT),
+            (Check::FmaskDf, DF),
+            (Check::FmaskTf, TF),
+        ] {
+            if !enabled(check) {
+                mask &= !bits;
+            }
+        }
         Msr::new(IA32_FMASK).write(mask);
         Msr::new(IA32_STAR).write(STAR_VALUE);
         Msr::new(IA32_LSTAR).write(super::syscall_64::kentry_syscall_64 as *const () as u64);

@@ -31,7 +31,6 @@ pub fn run_program(path: &str, args: &[&str]) -> Result<ExitReason, String> {
 /// Runs every selected test and prints KTAP; returns the power-off code.
 pub fn run_all(cmdline: &str) -> ExitCode {
     let only = crate::boot::cmdline_value(cmdline, "kentry.only");
-    let tcg = crate::boot::cmdline_value(cmdline, "kentry.platform") == Some("tcg");
     let manifest = manifest::load();
     let selected_self: Vec<&selftests::SelfTest> = selftests::ALL
         .iter()
@@ -54,7 +53,7 @@ pub fn run_all(cmdline: &str) -> ExitCode {
         return ExitCode::Failed;
     }
     let mut k = ktap::Ktap::new(total);
-    let ctx = selftests::Ctx { tcg };
+    let ctx = selftests::Ctx;
     for t in selected_self {
         let outcome = (t.run)(&ctx);
         k.result(t.name, outcome);

@@ -1,6 +1,7 @@
 //! Hostile rt_sigreturn frames (E14, E33, E34): a SIGUSR1 handler edits its own saved context
 //! — a null CS, an SS that is an LDT selector or a code segment, a non-canonical RIP, the
-//! never-mapped top page as RIP, forbidden RFLAGS bits — and returns. The kernel must never
+//! never-mapped top page as RIP, RIP = RCX = 2^n with R11 = RFLAGS (a frame SYSRET could restore
+//! but for its non-canonical RIP, E01), forbidden RFLAGS bits — and returns. The kernel must never
 //! fault on such a frame: a bad CS/SS/RIP must come back as SIGSEGV for this process (the
 //! IRET to user faults, and kentry turns that into the task's own #GP), and IOPL/NT must be
 //! dropped. A SIGSEGV handler records what it saw and resumes at a recovery point.
@@ -21,6 +22,8 @@ const SIGSEGV: usize = 11;
 
 // ucontext offsets (linux-abi.md §6.1): sigcontext at 40.
 const SC: usize = 40;
+const SC_R11: usize = SC + 24;
+const SC_RCX: usize = SC + 112;
 const SC_RSP: usize = SC + 120;
 const SC_RIP: usize = SC + 128;
 const SC_EFLAGS: usize = SC + 136;
@@ -37,8 +40,13 @@ enum Mode {
     CodeSs,
     NonCanonicalRip,
     TopPageRip,
+    /// RIP = RCX = SYSRET_RIP and R11 = RFLAGS: a frame SYSRET could restore but for its RIP
+    /// (E01, Linux's sysret_rip).
+    SysretRip,
     Flags,
 }
+
+static mut SYSRET_RIP: u64 = 0;
 
 static mut MODE: Mode = Mode::Flags;
 static mut RECOVER_RSP: u64 = 0;
@@ -70,6 +78,11 @@ extern "C" fn usr1(_sig: i32, _info: *const u8, uc: *mut u8) {
             Mode::CodeSs => wr16(uc, SC_SS, 0x33),
             Mode::NonCanonicalRip => wr(uc, SC_RIP, 0x8000_0000_0000_0000),
             Mode::TopPageRip => wr(uc, SC_RIP, 0x7fff_ffff_f000),
+            Mode::SysretRip => {
+                wr(uc, SC_RIP, SYSRET_RIP);
+                wr(uc, SC_RCX, SYSRET_RIP);
+                wr(uc, SC_R11, rd(uc, SC_EFLAGS));
+            }
             // IOPL 3, NT, and IF cleared: none of it may reach user mode.
             Mode::Flags => wr(
                 uc,
@@ -157,14 +170,40 @@ fn run(mode: Mode) -> (u32, u64, u64, u64, u64, u64) {
     }
 }
 
-fn main(_args: kentry_user::rt::Args) -> i32 {
-    let mut t = Ktap::new(7);
+/// sigreturn to RIP = RCX = 2^n (n = 47…63) with R11 = RFLAGS: SIGSEGV (#GP) at exactly that
+/// RIP each time. The kernel must leave such a syscall by IRET (the e01 self-test counts how
+/// these exits left).
+fn sysret_rip_cases(t: &mut Ktap) {
+    let mut ok = true;
+    for n in 47..64 {
+        let want = 1u64 << n;
+        // SAFETY: single-threaded; read by the SIGUSR1 handler during the run.
+        unsafe { SYSRET_RIP = want };
+        let (segvs, tr, _, _, rip, _) = run(Mode::SysretRip);
+        if segvs != 1 || tr != 13 || rip != want {
+            kentry_user::diag!(
+                "sysret_rip 2^{n}: {segvs} SIGSEGV, trapno {tr}, rip {rip:#x} (want {want:#x})"
+            );
+            ok = false;
+        }
+    }
+    t.result(ok, "sysret_rip_noncanonical_sigsegv");
+}
+
+fn main(args: kentry_user::rt::Args) -> i32 {
+    // `sysret_rip`: that case alone (for the kernel's e01 self-test).
+    let only_sysret_rip = args.get_str(1) == Some("sysret_rip");
+    let mut t = Ktap::new(if only_sysret_rip { 2 } else { 8 });
     // SAFETY: set once before any signal.
     unsafe { PID = sys::getpid() as u64 };
     t.result(
         install(SIGUSR1, usr1) == 0 && install(SIGSEGV, segv) == 0,
         "handlers_installed",
     );
+    if only_sysret_rip {
+        sysret_rip_cases(&mut t);
+        return t.finish();
+    }
     let segv_cases = [
         (Mode::NullCs, "null_cs_sigsegv", 13),
         (Mode::LdtSs, "ldt_ss_sigsegv", 13),
@@ -190,6 +229,7 @@ fn main(_args: kentry_user::rt::Args) -> i32 {
         }
         t.result(ok, name);
     }
+    sysret_rip_cases(&mut t);
     let (n, .., flags) = run(Mode::Flags);
     if n != 0 || flags & 0x7000 != 0 || flags & 0x200 == 0 {
         kentry_user::diag!("flags after sigreturn {flags:#x}, {n} SIGSEGV");

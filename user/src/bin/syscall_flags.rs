@@ -10,7 +10,14 @@
 //! AC = 1 at CPL 3 makes misaligned accesses fault (CR0.AM is set on Linux); the code between
 //! setting and clearing it makes only aligned stack accesses.
 //!
-//! Syscalls: getpid, write, exit_group.
+//! Two cases check what the flags would do in the kernel if they got in:
+//! - df_uname_copy: `uname` made with DF=1 fills its buffer exactly as with DF=0, and writes
+//!   nothing around it (a kernel running with DF=1 copies backwards, E08);
+//! - tf_across_syscall: TF set by `popfq` just before a `syscall`: exactly one SIGTRAP, after the
+//!   first instruction that follows the syscall (the return restored TF the way IRET does; a
+//!   SYSRET that restored it would trap before that instruction, E05).
+//!
+//! Syscalls: getpid, uname, rt_sigaction, rt_sigreturn, write, exit_group.
 
 #![no_std]
 #![no_main]
@@ -141,8 +148,164 @@ fn check(t: &mut Ktap, name: &str, bits: u64, o: &Observed, pid: u64) {
     t.result(pass, name);
 }
 
+const NR_UNAME: usize = 63;
+const UTSNAME_LEN: usize = 6 * 65;
+const CANARY: u64 = 0x5a5a_c3c3_0f0f_9696;
+
+/// A utsname buffer between two canary areas.
+#[repr(C, align(8))]
+struct GuardedUtsname {
+    below: [u64; 8],
+    uts: [u8; UTSNAME_LEN],
+    tail: [u8; 2],
+    above: [u64; 8],
+}
+
+impl GuardedUtsname {
+    fn new() -> Self {
+        GuardedUtsname {
+            below: [CANARY; 8],
+            uts: [0xee; UTSNAME_LEN],
+            tail: [0xee; 2],
+            above: [CANARY; 8],
+        }
+    }
+}
+
+/// `uname(buf)`, with DF set around the syscall when `df` — by `popfq`: QEMU 7.2 TCG loses a
+/// DF set by `std` at SYSCALL whatever FMASK says (it keeps DF apart from its RFLAGS image),
+/// so only a DF loaded by `popfq` reaches a kernel whose FMASK leaves DF alone.
+fn uname(buf: &mut GuardedUtsname, df: bool) -> i64 {
+    let r: i64;
+    let p = buf.uts.as_mut_ptr();
+    if df {
+        // SAFETY: the kernel writes one struct utsname at `p` (390 bytes, in `buf`); DF is set
+        // for the syscall only and cleared by `cld` before the block ends, as the ABI requires.
+        // The pushfq/popfq pair leaves the stack as it was.
+        unsafe {
+            asm!(
+                "pushfq",
+                "or qword ptr [rsp], {df}",
+                "popfq",
+                "syscall",
+                "cld",
+                df = const rflags::DF,
+                inlateout("rax") NR_UNAME as i64 => r,
+                in("rdi") p,
+                out("rcx") _,
+                out("r11") _,
+            );
+        }
+    } else {
+        // SAFETY: as above, without DF.
+        unsafe {
+            asm!(
+                "syscall",
+                inlateout("rax") NR_UNAME as i64 => r,
+                in("rdi") p,
+                out("rcx") _,
+                out("r11") _,
+            );
+        }
+    }
+    r
+}
+
+fn df_uname_copy(t: &mut Ktap) {
+    let mut want = GuardedUtsname::new();
+    let mut got = GuardedUtsname::new();
+    let r0 = uname(&mut want, false);
+    let r = uname(&mut got, true);
+    let intact = |b: &GuardedUtsname| {
+        b.below == [CANARY; 8] && b.above == [CANARY; 8] && b.tail == [0xee; 2]
+    };
+    let pass = r0 == 0 && r == 0 && got.uts == want.uts && intact(&got);
+    if !pass {
+        diag!(
+            "uname with DF=1: {r} (without: {r0}), buffer {}, guards {}",
+            if got.uts == want.uts {
+                "same"
+            } else {
+                "differs"
+            },
+            if intact(&got) {
+                "intact"
+            } else {
+                "overwritten"
+            }
+        );
+    }
+    t.result(pass, "df_uname_copy");
+}
+
+const SIGTRAP: usize = 5;
+const SC_RIP: usize = 40 + 128;
+const SC_EFLAGS: usize = 40 + 136;
+/// (SIGTRAPs, RIP of the first).
+static mut TRAPS: (u32, u64) = (0, 0);
+
+extern "C" fn on_sigtrap(_sig: i32, _info: *const u8, uc: *mut u8) {
+    // SAFETY: a kernel-built ucontext; single-threaded program. TF is cleared in the saved
+    // RFLAGS so that stepping ends here.
+    unsafe {
+        let rip = core::ptr::read_unaligned(uc.add(SC_RIP) as *const u64);
+        let flags = uc.add(SC_EFLAGS) as *mut u64;
+        core::ptr::write_unaligned(flags, core::ptr::read_unaligned(flags) & !rflags::TF);
+        let (n, first) = TRAPS;
+        TRAPS = (n + 1, if n == 0 { rip } else { first });
+    }
+}
+
+// TF set by popfq: the syscall runs with TF=1 (masked in the kernel by FMASK); the return
+// restores it, and the single-step trap comes after the `nop` at tf_after_syscall.
+core::arch::global_asm!(
+    ".globl tf_syscall_run",
+    "tf_syscall_run:",
+    "pushfq",
+    "orq ${tf}, (%rsp)",
+    "movl ${getpid}, %eax",
+    "popfq",
+    "syscall",
+    ".globl tf_after_syscall",
+    "tf_after_syscall:",
+    "nop",
+    ".globl tf_after_nop",
+    "tf_after_nop:",
+    "nop",
+    "ret",
+    tf = const rflags::TF,
+    getpid = const nr::GETPID,
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    /// Clobbers only RAX, RCX and R11 (caller-saved) and RFLAGS.
+    fn tf_syscall_run();
+    fn tf_after_syscall();
+    fn tf_after_nop();
+}
+
+fn tf_across_syscall(t: &mut Ktap) {
+    let installed = kentry_user::signal::install(SIGTRAP, on_sigtrap, 0) == 0;
+    // SAFETY: the routine only makes a getpid syscall with TF set; the SIGTRAP handler clears
+    // TF again. Single-threaded: TRAPS is read after the run.
+    let (n, rip) = unsafe {
+        tf_syscall_run();
+        TRAPS
+    };
+    let want = tf_after_nop as *const () as u64;
+    let pass = installed && n == 1 && rip == want;
+    if !pass {
+        diag!(
+            "{n} SIGTRAP(s), the first at {rip:#x}; want 1 at {want:#x} (after the nop; {:#x} is before it)",
+            tf_after_syscall as *const () as u64
+        );
+    }
+    t.result(pass, "tf_across_syscall");
+}
+
 fn main(_args: kentry_user::rt::Args) -> i32 {
-    let mut t = Ktap::new(5);
+    let mut t = Ktap::new(7);
     let pid = sys::getpid() as u64;
 
     let o = getpid_with_std();
@@ -156,5 +319,7 @@ fn main(_args: kentry_user::rt::Args) -> i32 {
         let o = getpid_with_popf(bits);
         check(&mut t, name, bits, &o, pid);
     }
+    df_uname_copy(&mut t);
+    tf_across_syscall(&mut t);
     t.finish()
 }

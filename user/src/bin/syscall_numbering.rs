@@ -9,15 +9,16 @@
 //!   through it), an unknown code → -EINVAL, a base at or above TASK_SIZE_MAX → -EPERM.
 //! - getpid() == gettid() > 0 (single-threaded), sched_yield() == 0.
 //!
-//! Two cases probe the kernel rather than assume it: number 451 (cachestat since Linux 6.5, past
-//! the table in 6.1, which kentry follows) and `0x40000000|39` (getpid in the x32 table when
-//! CONFIG_X86_X32_ABI is on). When the kernel implements them they SKIP with the reason.
+//! Two cases depend on the kernel's capabilities: number 451 (cachestat since Linux 6.5, past the
+//! table in 6.1, which kentry follows) and `0x40000000|39` (getpid in the x32 table when x32
+//! syscalls are on). Each SKIPs only on a probe that does not look at the answer under test:
+//! the release uname reports, and an x32-only syscall number.
 //!
 //! The write cases need fd 1 to be a console, pipe or file (as under kentry and xtask): writing
 //! to /dev/null never reads the buffer, so it cannot fault.
 //!
-//! Syscalls: write (also with bad pointers), getpid, gettid, sched_yield, arch_prctl, the invalid
-//! numbers below (also 451 and 0x40000027), exit_group.
+//! Syscalls: write (also with bad pointers), getpid, gettid, sched_yield, arch_prctl, uname, the
+//! invalid numbers below (also 451, 0x40000027 and 0x40000200), exit_group.
 
 #![no_std]
 #![no_main]
@@ -87,6 +88,22 @@ unsafe fn arch_prctl(code: usize, addr: usize) -> isize {
     unsafe { sys::syscall2(nr::ARCH_PRCTL, code, addr) }
 }
 
+/// `uname(buf)`.
+const NR_UNAME: usize = 63;
+
+/// (major, minor) of the release uname reports ("6.1.0-kentry" → (6, 1)).
+fn kernel_release() -> Option<(u32, u32)> {
+    let mut u = [[0u8; 65]; 6];
+    // SAFETY: the kernel writes one struct utsname (6 fields of 65 bytes) into `u`.
+    if unsafe { sys::syscall1(NR_UNAME, u.as_mut_ptr() as usize) } != 0 {
+        return None;
+    }
+    let release = u[2].split(|&b| b == 0).next()?;
+    let mut parts = release.split(|&b| !b.is_ascii_digit());
+    let mut num = || -> Option<u32> { core::str::from_utf8(parts.next()?).ok()?.parse().ok() };
+    Some((num()?, num()?))
+}
+
 static FS_PROBE: u64 = 0xf5f5_0000_1234_5678;
 static GS_PROBE: u64 = 0x6565_0000_8765_4321;
 
@@ -104,23 +121,35 @@ fn main(_args: kentry_user::rt::Args) -> i32 {
     for &(number, name) in INVALID {
         t.eq(raw(number, [0; 6]), ENOSYS, name);
     }
-    // 451: past the end of Linux 6.1's table; cachestat(fd, range, stat, flags) since 6.5, which
-    // fails with -EBADF for fd -1.
+    // 451: past the end of Linux 6.1's table; cachestat(fd, range, stat, flags) since 6.5. Whether
+    // this kernel has it is probed from the release uname reports, not from the answer under
+    // test: a kernel that claims < 6.5 (kentry says 6.1) must answer -ENOSYS.
+    let release = kernel_release();
     let r = raw(451, [usize::MAX, 0, 0, 0, 0, 0]);
-    if r == -errno::EBADF {
-        t.skip(
+    match release {
+        Some(v) if v >= (6, 5) => t.skip(
             "nr_451_enosys",
-            "this kernel implements syscall 451 (cachestat, Linux >= 6.5); kentry follows 6.1",
-        );
-    } else {
-        t.eq(r, ENOSYS, "nr_451_enosys");
+            format_args!(
+                "this kernel is Linux {}.{} (syscall 451 is cachestat since 6.5); kentry follows 6.1",
+                v.0, v.1
+            ),
+        ),
+        _ => {
+            t.eq(r, ENOSYS, "nr_451_enosys");
+        }
     }
-    // The x32 bit: -ENOSYS unless the kernel has x32 syscalls enabled.
+    // The x32 bit: -ENOSYS unless the kernel has x32 syscalls. That capability is probed with
+    // an x32-only number, 0x40000000|512 (x32 rt_sigaction; 512 is no 64-bit syscall), with
+    // signal 0, which an x32 kernel refuses with -EINVAL: a kernel that wrongly ignores the x32
+    // bit answers 512 with -ENOSYS, so the probe says "no x32" and getpid must then fail too.
+    let x32 = raw(0x4000_0000 | 512, [0; 6]);
     let r = raw(0x4000_0000 | nr::GETPID as u64, [0; 6]);
-    if r == pid {
+    if x32 != ENOSYS {
         t.skip(
             "nr_x32_getpid_enosys",
-            "x32 syscalls are enabled on this kernel (CONFIG_X86_X32_ABI)",
+            format_args!(
+                "this kernel has x32 syscalls (x32 rt_sigaction answered {x32}); kentry has none"
+            ),
         );
     } else {
         t.eq(r, ENOSYS, "nr_x32_getpid_enosys");
