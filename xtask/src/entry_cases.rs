@@ -318,11 +318,7 @@ fn known_tests(ws: &Workspace, rows: &[Row]) -> Result<Known> {
             known.negative_runs.insert(b.name.to_string());
         }
     }
-    known.tests.extend(
-        crate::runner_check::case_names()
-            .into_iter()
-            .map(str::to_string),
-    );
+    known.tests.extend(crate::runner_check::case_names());
     for package in HOST_PACKAGES {
         let prefix = format!("{package}::");
         let cited = rows

@@ -10,6 +10,7 @@ mod frames;
 mod host_run;
 mod install;
 mod ktap;
+mod lean;
 mod lint;
 mod linux_selftests;
 mod manifest;

@@ -4,21 +4,23 @@
 //! this host, with the same argv, environment and stdin. Programs the kernel must refuse are
 //! checked for status 126, one reason and no output.
 
-use std::ffi::OsStr;
-use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+
+mod native;
+
+use native::{PidNamespace, native_run};
 
 use crate::build::Artifacts;
 use crate::frames::{Capture, Captured};
 use crate::host_run;
-use crate::install;
+use crate::lean::CtSetting;
+use crate::linux_selftests::expected::{self, SELFTESTS, Selftest};
+use crate::linux_selftests::judge::{self, Judgement};
 use crate::qemu::Machine;
 use crate::run::{self, BootOptions, RunEnd, RunSpec};
 use crate::workspace::{Flavor, Workspace};
@@ -38,9 +40,10 @@ enum Program {
     /// Debian's static busybox, an unmodified Linux program nobody here wrote, compared with
     /// its native run.
     Busybox,
-    /// One of Linux's own x86 selftests (crate::linux_selftests): judged by its exit status
-    /// and `[FAIL]` lines, since this host's kernel is not the one they describe.
-    LinuxSelftest(&'static str),
+    /// One of Linux's own x86 selftests (crate::linux_selftests): judged as Linux judges it
+    /// (status, `[FAIL]` on stdout or stderr) and held to the counts its table records; not
+    /// compared with a native run, since this host's kernel is not the one they describe.
+    LinuxSelftest(&'static Selftest),
     /// Bytes the kernel must refuse (the reason must contain the text), with xtask's own
     /// check bypassed: the kernel's loader is the second line of defence.
     Refused { exe: Vec<u8>, reason: &'static str },
@@ -48,7 +51,7 @@ enum Program {
 
 #[derive(Debug, Clone)]
 struct Case {
-    name: &'static str,
+    name: String,
     program: Program,
     /// The arguments after argv[0].
     args: Vec<Vec<u8>>,
@@ -62,9 +65,9 @@ struct Case {
 }
 
 impl Case {
-    fn user(name: &'static str, program: &'static str, args: &[&[u8]]) -> Self {
+    fn user(name: &str, program: &'static str, args: &[&[u8]]) -> Self {
         Case {
-            name,
+            name: name.into(),
             program: Program::User(program),
             args: args.iter().map(|a| a.to_vec()).collect(),
             stdin: Vec::new(),
@@ -114,8 +117,8 @@ fn cases() -> Vec<Case> {
     elf32[..7].copy_from_slice(b"\x7fELF\x01\x01\x01");
     elf32[16] = 2; // ET_EXEC
     elf32[18] = 3; // EM_386
-    let refused = |name, exe, reason| Case {
-        name,
+    let refused = |name: &str, exe, reason| Case {
+        name: name.into(),
         program: Program::Refused { exe, reason },
         args: vec![b"x".to_vec()],
         stdin: Vec::new(),
@@ -139,22 +142,10 @@ fn cases() -> Vec<Case> {
     dynamic[64 + 32] = interp.len() as u8; // p_filesz
     dynamic.extend_from_slice(interp);
     // Busybox's shell: fork, exec of itself, pipes, wait, exit status — unmodified.
-    let busybox = |name, script: &str| Case {
-        name,
+    let busybox = |name: &str, script: &str| Case {
+        name: name.into(),
         program: Program::Busybox,
         args: vec![b"sh".to_vec(), b"-c".to_vec(), script.as_bytes().to_vec()],
-        stdin: Vec::new(),
-        pid_1: false,
-        pending: None,
-        cpu: None,
-    };
-    // Linux's own x86 selftests that kentry runs to their end. Left out for now:
-    // ptrace_syscall and syscall_numbering (ptrace, the i386 syscall table; the latter then
-    // waits forever), iopl/ioperm (they only test the refusal).
-    let selftest = |(name, test)| Case {
-        name,
-        program: Program::LinuxSelftest(test),
-        args: Vec::new(),
         stdin: Vec::new(),
         pid_1: false,
         pending: None,
@@ -184,32 +175,16 @@ fn cases() -> Vec<Case> {
         refused("runner_refuses_32bit", elf32, "not a 64-bit ELF"),
         refused("runner_refuses_dynamic", dynamic, "dynamically linked"),
     ];
-    all.extend(
-        [
-            ("linux_sysret_rip", "sysret_rip"),
-            ("linux_syscall_nt", "syscall_nt"),
-            ("linux_single_step_syscall", "single_step_syscall"),
-            ("linux_syscall_arg_fault", "syscall_arg_fault"),
-            ("linux_sigreturn", "sigreturn"),
-            ("linux_check_initial_reg_state", "check_initial_reg_state"),
-            ("linux_test_vsyscall", "test_vsyscall"),
-            ("linux_mov_ss_trap", "mov_ss_trap"),
-            ("linux_sigaltstack", "sigaltstack"),
-            ("linux_fsgsbase", "fsgsbase"),
-            ("linux_fsgsbase_restore", "fsgsbase_restore"),
-            ("linux_ldt_gdt", "ldt_gdt"),
-            ("linux_sigtrap_loop", "sigtrap_loop"),
-            ("linux_corrupt_xstate_header", "corrupt_xstate_header"),
-        ]
-        .map(selftest),
-    );
-    // Its 32-bit thunk far-returns (lret) in ring 3, which QEMU 7.2 TCG wrongly checks as a
-    // supervisor access under SMAP (shared/README.md): run it on a CPU without SMAP. (The AMD
-    // SYSRET SS quirk it hunts cannot be provoked under TCG; what it checks here is that
-    // 32-bit code runs with a usable SS after every kind of entry.)
-    let mut ss_attrs = selftest(("linux_sysret_ss_attrs", "sysret_ss_attrs"));
-    ss_attrs.cpu = Some("max,-smap");
-    all.push(ss_attrs);
+    // Linux's own x86 selftests, with what each must print (linux_selftests/expected.rs).
+    all.extend(SELFTESTS.iter().map(|t| Case {
+        name: expected::case_name(t),
+        program: Program::LinuxSelftest(t),
+        args: Vec::new(),
+        stdin: Vec::new(),
+        pid_1: false,
+        pending: None,
+        cpu: t.cpu,
+    }));
     all
 }
 
@@ -219,26 +194,50 @@ pub fn has_case(name: &str) -> bool {
 }
 
 /// The names of the cases (for the entry-case catalogue check).
-pub fn case_names() -> Vec<&'static str> {
-    cases().iter().map(|c| c.name).collect()
+pub fn case_names() -> Vec<String> {
+    cases().into_iter().map(|c| c.name).collect()
 }
 
-/// Runs the cases selected by `only`; returns each case's name and verdict, in order.
+/// A kernel the cases boot.
+#[derive(Debug, Clone, Copy)]
+pub struct Kernel<'a> {
+    pub flavor: Flavor,
+    pub art: &'a Artifacts,
+}
+
+/// One case's result on one kernel.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    /// The case's name; on the lean kernel followed by ` [lean ct=off]`.
+    pub name: String,
+    pub verdict: Verdict,
+    /// The kernel log of its boot.
+    pub log: PathBuf,
+}
+
+/// How a case's name and files are marked on a kernel of `flavor`: the lean kernel boots as
+/// `cargo xtask run` boots it, context tracking off.
+fn marks(flavor: Flavor) -> (String, &'static str) {
+    match flavor {
+        Flavor::Test => (String::new(), ""),
+        Flavor::Lean => (CtSetting::Off.suffix(), "-lean"),
+    }
+}
+
+/// Runs the cases selected by `only` on each of `kernels`; returns the results in case order,
+/// each case's kernels in the order given.
 pub fn run(
     ws: &Workspace,
     qemu: &Path,
-    art: &Artifacts,
+    kernels: &[Kernel<'_>],
     machine: Machine,
     timeout: Duration,
     only: Option<&str>,
-) -> Result<Vec<(&'static str, Verdict)>> {
+) -> Result<Vec<CaseResult>> {
     let cases: Vec<Case> = cases()
         .into_iter()
         .filter(|c| only.is_none_or(|n| n == c.name))
         .collect();
-    let sym_path = ws.kernel_sym(Flavor::Test);
-    let kernel_sym =
-        std::fs::read(&sym_path).with_context(|| format!("reading {}", sym_path.display()))?;
     let scratch = ws.scratch_dir().join("runner");
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
     let pid_ns = if cases.iter().any(|c| c.pid_1 && c.pending.is_none()) {
@@ -250,67 +249,100 @@ pub fn run(
         .iter()
         .filter(|c| c.pending.is_none())
         .filter_map(|c| match c.program {
-            Program::LinuxSelftest(n) => Some(n),
+            Program::LinuxSelftest(t) => Some(t.name),
             _ => None,
         })
         .collect();
     // Built once, before the boots run in parallel.
     crate::linux_selftests::ensure_built(&ws.target(), &selftests)?;
     let target = ws.target();
-    let env = Env {
-        qemu,
-        target: &target,
-        art,
-        kernel_sym: &kernel_sym,
-        scratch: &scratch,
-        pid_ns: pid_ns.as_ref(),
-        opts: BootOptions {
-            machine,
-            accel: crate::qemu::Accel::Tcg,
-            cpu: "max".into(),
-            gdb: false,
-            timeout: Some(timeout),
-            log: false,
-        },
-        timeout,
-    };
+    let mut syms = Vec::new();
+    for k in kernels {
+        let sym_path = ws.kernel_sym(k.flavor);
+        syms.push(
+            std::fs::read(&sym_path).with_context(|| format!("reading {}", sym_path.display()))?,
+        );
+    }
+    let envs: Vec<Env<'_>> = kernels
+        .iter()
+        .zip(&syms)
+        .map(|(k, sym)| Env {
+            qemu,
+            target: &target,
+            art: k.art,
+            flavor: k.flavor,
+            kernel_sym: sym,
+            scratch: &scratch,
+            pid_ns: pid_ns.as_ref(),
+            opts: BootOptions {
+                machine,
+                accel: crate::qemu::Accel::Tcg,
+                cpu: "max".into(),
+                gdb: false,
+                timeout: Some(timeout),
+                log: false,
+            },
+            timeout,
+        })
+        .collect();
 
     // Boots run a few at a time; results are reported in case order.
-    let next = Mutex::new(cases.iter().enumerate());
-    let results: Mutex<Vec<Option<Verdict>>> = Mutex::new(vec![None; cases.len()]);
+    let work: Vec<(&Case, &Env<'_>)> = cases
+        .iter()
+        .flat_map(|c| envs.iter().map(move |e| (c, e)))
+        .collect();
+    let next = Mutex::new(work.iter().enumerate());
+    let results: Mutex<Vec<Option<Verdict>>> = Mutex::new(vec![None; work.len()]);
     std::thread::scope(|s| {
-        for _ in 0..PARALLEL_BOOTS.min(cases.len()) {
+        for _ in 0..PARALLEL_BOOTS.min(work.len()) {
             s.spawn(|| {
                 loop {
-                    let Some((i, case)) = next.lock().unwrap_or_else(|e| e.into_inner()).next()
+                    let Some((i, (case, env))) =
+                        next.lock().unwrap_or_else(|e| e.into_inner()).next()
                     else {
                         break;
                     };
-                    let v = check(&env, case).unwrap_or_else(|e| Verdict::Fail(format!("{e:#}")));
+                    let v = check(env, case).unwrap_or_else(|e| Verdict::Fail(format!("{e:#}")));
                     results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(v);
                 }
             });
         }
     });
     let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    Ok(cases
+    Ok(work
         .iter()
         .zip(results)
-        .map(|(c, v)| (c.name, v.unwrap_or_else(|| Verdict::Fail("not run".into()))))
+        .map(|((c, e), v)| {
+            let (suffix, _) = marks(e.flavor);
+            CaseResult {
+                name: format!("{}{suffix}", c.name),
+                verdict: v.unwrap_or_else(|| Verdict::Fail("not run".into())),
+                log: e.file(c, "log"),
+            }
+        })
         .collect())
 }
 
-/// What every case needs.
+/// What every case needs, for one kernel.
 struct Env<'a> {
     qemu: &'a Path,
     /// The workspace's target directory (where the Linux selftests are built).
     target: &'a Path,
     art: &'a Artifacts,
+    flavor: Flavor,
     kernel_sym: &'a [u8],
     scratch: &'a Path,
     pid_ns: Option<&'a PidNamespace>,
     opts: BootOptions,
     timeout: Duration,
+}
+
+impl Env<'_> {
+    /// The scratch file of `case` on this kernel with extension `ext`.
+    fn file(&self, case: &Case, ext: &str) -> PathBuf {
+        let (_, file_mark) = marks(self.flavor);
+        self.scratch.join(format!("{}{file_mark}.{ext}", case.name))
+    }
 }
 
 fn check(env: &Env<'_>, case: &Case) -> Result<Verdict> {
@@ -323,7 +355,7 @@ fn check(env: &Env<'_>, case: &Case) -> Result<Verdict> {
             let exe = crate::install::busybox()?;
             check_program(env, case, exe)
         }
-        Program::LinuxSelftest(name) => check_selftest(env, case, name),
+        Program::LinuxSelftest(t) => check_selftest(env, case, t),
         Program::Refused { exe, reason } => check_refused(env, case, exe, reason),
     }
 }
@@ -331,7 +363,7 @@ fn check(env: &Env<'_>, case: &Case) -> Result<Verdict> {
 /// Boots `spec` the way `cargo xtask run` does, capturing the output.
 fn guest_run(env: &Env<'_>, case: &Case, spec: &RunSpec) -> Result<(RunEnd, Captured)> {
     let capture = Capture::default();
-    let initrd = env.scratch.join(format!("{}.cpio", case.name));
+    let initrd = env.file(case, "cpio");
     let mut opts = env.opts.clone();
     if let Some(cpu) = case.cpu {
         opts.cpu = cpu.into();
@@ -345,13 +377,16 @@ fn guest_run(env: &Env<'_>, case: &Case, spec: &RunSpec) -> Result<(RunEnd, Capt
         &opts,
         Box::new(capture.clone()),
     )?;
-    std::fs::write(
-        env.scratch.join(format!("{}.log", case.name)),
-        run::log_text(&log),
-    )
-    .context("writing the case's kernel log")?;
+    std::fs::write(env.file(case, "log"), run::log_text(&log))
+        .context("writing the case's kernel log")?;
     if let Some(e) = log.events.iter().find(|e| e.starts_with("framing:")) {
         bail!("{e}");
+    }
+    // The name says `ct=off`: the lean kernel must have run that way.
+    if env.flavor == Flavor::Lean
+        && let Some(problem) = crate::lean::check_ct(CtSetting::Off, &log.text())
+    {
+        bail!("{problem}");
     }
     Ok((run::end_of(&log), capture.take()))
 }
@@ -368,10 +403,9 @@ fn check_user(env: &Env<'_>, case: &Case, name: &str) -> Result<Verdict> {
     check_program(env, case, exe)
 }
 
-/// Runs Linux selftest `name` in the guest: it passes when it ends with status 0 and prints
-/// no `[FAIL]`.
-fn check_selftest(env: &Env<'_>, case: &Case, name: &str) -> Result<Verdict> {
-    let exe = crate::linux_selftests::binary(env.target, name);
+/// Runs Linux selftest `t` in the guest and judges its run (linux_selftests/judge.rs).
+fn check_selftest(env: &Env<'_>, case: &Case, t: &Selftest) -> Result<Verdict> {
+    let exe = crate::linux_selftests::binary(env.target, t.name);
     let argv = vec![exe.as_os_str().as_bytes().to_vec()];
     let data = std::fs::read(&exe).with_context(|| format!("reading {}", exe.display()))?;
     let spec = RunSpec::new(&exe, data, argv);
@@ -381,11 +415,10 @@ fn check_selftest(env: &Env<'_>, case: &Case, name: &str) -> Result<Verdict> {
             "the guest run did not end normally: {end:?}"
         )));
     };
-    use crate::linux_selftests::Judgement;
     Ok(
-        match crate::linux_selftests::judge(ended.shell_status(), &guest.stdout) {
+        match judge::judge(t, ended.shell_status(), &guest.stdout, &guest.stderr) {
             Judgement::Pass(summary) => Verdict::Pass(summary),
-            Judgement::NothingTested(why) => Verdict::Skip(why),
+            Judgement::Skip(why) => Verdict::Skip(why),
             Judgement::Fail(why) => Verdict::Fail(why),
         },
     )
@@ -502,146 +535,6 @@ fn first_difference(guest: &[u8], native: &[u8]) -> Option<String> {
     ))
 }
 
-/// How to make a program PID 1 of a new PID namespace: `unshare` and its options.
-#[derive(Debug, Clone)]
-struct PidNamespace {
-    unshare: PathBuf,
-    options: &'static [&'static str],
-}
-
-impl PidNamespace {
-    /// Finds a way that works here: plain (root), or inside a new user namespace.
-    fn probe() -> Option<Self> {
-        let unshare = install::which("unshare")?;
-        let truth = install::which("true")?;
-        for options in [
-            &["--pid", "--fork", "--kill-child"][..],
-            &[
-                "--user",
-                "--map-root-user",
-                "--pid",
-                "--fork",
-                "--kill-child",
-            ],
-        ] {
-            let ok = Command::new(&unshare)
-                .args(options)
-                .arg("--")
-                .arg(&truth)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if ok {
-                return Some(PidNamespace {
-                    unshare: unshare.clone(),
-                    options,
-                });
-            }
-        }
-        None
-    }
-}
-
-/// A native run.
-#[derive(Debug, Default)]
-struct NativeRun {
-    /// The status as a shell shows it; `None` after a timeout.
-    status: Option<u8>,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
-
-/// Runs `exe` natively with exactly `argv` (argv[0] included) and `envp`, `stdin` on its
-/// stdin, in its own process group, without core dumps; as PID 1 of a new PID namespace if
-/// `pid_ns` is given. argv[0] must be the path of `exe`: it is what gets executed.
-fn native_run(
-    exe: &Path,
-    argv: &[Vec<u8>],
-    envp: &[Vec<u8>],
-    stdin: &[u8],
-    pid_ns: Option<&PidNamespace>,
-    env: &Env<'_>,
-) -> Result<NativeRun> {
-    let os = |b: &Vec<u8>| OsStr::from_bytes(b).to_os_string();
-    if argv.first().map(|a| Path::new(OsStr::from_bytes(a))) != Some(exe) {
-        bail!("a native run needs argv[0] = the program's path");
-    }
-    // `env -i` sets the environment in exactly the given order (Command would sort it), then
-    // execs argv[0] with argv; `unshare` before it makes that process PID 1.
-    let env_bin = install::which("env").context("env(1) is not on PATH")?;
-    let mut cmd = match pid_ns {
-        Some(ns) => {
-            let mut c = Command::new(&ns.unshare);
-            c.args(ns.options).arg("--").arg(&env_bin);
-            c
-        }
-        None => Command::new(&env_bin),
-    };
-    cmd.arg("-i")
-        .args(envp.iter().map(os))
-        .args(argv.iter().map(os))
-        .env_clear();
-    if envp
-        .iter()
-        .any(|e| !e.contains(&b'=') || e.starts_with(b"="))
-    {
-        bail!("an environment string without NAME= cannot be passed through env(1)");
-    }
-    cmd.current_dir(env.scratch)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    crate::host_run::no_core_dumps(&mut cmd);
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("starting {} natively", exe.display()))?;
-    let pgid = child.id();
-    let mut input = child.stdin.take().context("stdin not piped")?;
-    let mut out_pipe = child.stdout.take().context("stdout not piped")?;
-    let mut err_pipe = child.stderr.take().context("stderr not piped")?;
-    let stdin = stdin.to_vec();
-    let deadline = Instant::now() + env.timeout;
-    std::thread::scope(|s| {
-        // A program that does not read its stdin closes the pipe: a failed write is fine.
-        s.spawn(move || {
-            let _ = input.write_all(&stdin);
-        });
-        let out = s.spawn(move || {
-            let mut b = Vec::new();
-            let _ = out_pipe.read_to_end(&mut b);
-            b
-        });
-        let err = s.spawn(move || {
-            let mut b = Vec::new();
-            let _ = err_pipe.read_to_end(&mut b);
-            b
-        });
-        let status = loop {
-            if let Some(st) = child.try_wait().context("waiting for the native run")? {
-                break Some(match (st.code(), st.signal()) {
-                    (Some(c), _) => (c & 0xff) as u8,
-                    (None, Some(sig)) => 128u8.saturating_add(sig as u8),
-                    (None, None) => 255,
-                });
-            }
-            if Instant::now() >= deadline {
-                host_run::kill_group(pgid);
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        Ok(NativeRun {
-            status,
-            stdout: out.join().unwrap_or_default(),
-            stderr: err.join().unwrap_or_default(),
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -657,11 +550,12 @@ mod tests {
     #[test]
     fn case_names_are_unique() {
         let cases = cases();
-        let mut names: Vec<&str> = cases.iter().map(|c| c.name).collect();
+        let mut names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
         names.sort();
         names.dedup();
         assert_eq!(names.len(), cases.len());
         assert!(has_case("runner_fault_ud"));
+        assert!(has_case("linux_mov_ss_trap"));
         assert!(!has_case("hello"));
     }
 }

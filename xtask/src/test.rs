@@ -13,11 +13,12 @@ use crate::entry_cases;
 use crate::host_run;
 use crate::install;
 use crate::ktap::{self, Counts, Outcome, Suite};
+use crate::lean;
 use crate::manifest::{self, Entry, Manifest};
 use crate::qemu::{self, Boot, KernelExit, Machine};
 use crate::runner_check::{self, Verdict};
 use crate::unit;
-use crate::workspace::{ENTRY_PACKAGE, Workspace};
+use crate::workspace::{ENTRY_PACKAGE, Flavor, Workspace};
 
 /// Options of `cargo xtask test`.
 #[derive(Debug, Clone, clap::Args)]
@@ -106,7 +107,8 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
     } else {
         match prepare(ws) {
             Err(e) => r.fail(format!("{e:#}")),
-            Ok((qemu, art)) => {
+            Ok((qemu, kernels)) => {
+                let art = &kernels.test;
                 let kernel_tests = !args.negative && only_boot_test.is_none() && !only_runner;
                 // `--only` naming a `,host` entry: the kernel would not know it.
                 let only_host_only = args
@@ -119,7 +121,7 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                     let suite = if only_host_only {
                         None
                     } else {
-                        main_boot(&qemu, &art, args, &mut r)
+                        main_boot(&qemu, art, args, &mut r)
                     };
                     if let Ok(m) = &manifest {
                         host_only_skips(m, args, &mut r);
@@ -135,12 +137,15 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                 if !selected.is_empty() {
                     section("boot tests");
                     for bt in selected {
-                        boot_test(&qemu, &art, bt, args, &mut r);
+                        boot_test(&qemu, art, bt, args, &mut r);
                     }
+                }
+                if kernel_tests && let Ok(m) = &manifest {
+                    lean_boots(&qemu, &kernels.lean, m, args, &mut r);
                 }
                 if !args.negative && (args.only.is_none() || only_runner) {
                     section("runner (cargo xtask run, compared with native runs)");
-                    runner(ws, &qemu, &art, args, &mut r);
+                    runner(ws, &qemu, &kernels, args, &mut r);
                 }
                 if kernel_tests {
                     section("host ABI cross-check");
@@ -180,12 +185,22 @@ fn section(title: &str) {
     println!("== {title}");
 }
 
-/// QEMU, the toolchain and a fresh build.
-fn prepare(ws: &Workspace) -> Result<(std::path::PathBuf, Artifacts)> {
+/// The builds of both kernels, each with its initrd.
+struct Kernels {
+    /// The test kernel (test hooks, context tracking on by default).
+    test: Artifacts,
+    /// The lean kernel of `cargo xtask run` and `cargo xtask bench`.
+    lean: Artifacts,
+}
+
+/// QEMU, the toolchain and a fresh build of both kernels, before any boot (the boots run in
+/// parallel and must not build).
+fn prepare(ws: &Workspace) -> Result<(std::path::PathBuf, Kernels)> {
     let qemu = install::qemu().context("setup")?;
     install::ensure_toolchain(ws).context("setup")?;
-    let art = build::all(ws, crate::workspace::Flavor::Test).context("build")?;
-    Ok((qemu, art))
+    let test = build::all(ws, Flavor::Test).context("build")?;
+    let lean = build::all(ws, Flavor::Lean).context("build (lean kernel)")?;
+    Ok((qemu, Kernels { test, lean }))
 }
 
 fn unit_tests(ws: &Workspace, r: &mut Report) {
@@ -229,20 +244,81 @@ fn main_boot(qemu: &Path, art: &Artifacts, args: &TestArgs, r: &mut Report) -> O
     if let Some(name) = &args.only {
         cmdline.push(format!("kentry.only={name}"));
     }
+    ktap_boot(qemu, art, "test kernel", cmdline, "", args, r).map(|(suite, _)| suite)
+}
+
+/// The lean kernel's boots: the ring-3 entry-contract entries of the manifest, with context
+/// tracking off and on, each result named with the kernel that proved it.
+fn lean_boots(qemu: &Path, art: &Artifacts, m: &Manifest, args: &TestArgs, r: &mut Report) {
+    let missing = lean::missing_entries(m);
+    if !missing.is_empty() && args.only.is_none() {
+        r.fail(format!(
+            "lean kernel: the manifest has no guest entry named {missing:?} (xtask/src/lean.rs)"
+        ));
+    }
+    let names = lean::entries(m, args.only.as_deref());
+    if names.is_empty() {
+        return;
+    }
+    for ct in lean::CT_SETTINGS {
+        section(&format!(
+            "lean kernel (cargo xtask run's), kentry.ct={}: the ring-3 entry contract",
+            ct.word()
+        ));
+        let label = format!("lean kernel (ct={})", ct.word());
+        let cmdline = lean::cmdline(ct, &names);
+        let Some((suite, log)) = ktap_boot(qemu, art, &label, cmdline, &ct.suffix(), args, r)
+        else {
+            continue;
+        };
+        let asked: Vec<String> = names
+            .iter()
+            .map(|n| format!("{n}{}", ct.suffix()))
+            .collect();
+        let problems = [
+            lean::check_ct(ct, &log.text()),
+            lean::check_names(&asked, &suite),
+        ];
+        for p in problems.into_iter().flatten() {
+            println!("  NOT OK  {label}: {p}");
+            r.fail(format!("{label}: {p}"));
+        }
+    }
+}
+
+/// Boots `art`'s kernel in test mode with `cmdline`, appends `suffix` to the name of every
+/// top-level result, prints and counts them; returns the KTAP and the log.
+fn ktap_boot(
+    qemu: &Path,
+    art: &Artifacts,
+    label: &str,
+    cmdline: Vec<String>,
+    suffix: &str,
+    args: &TestArgs,
+    r: &mut Report,
+) -> Option<(Suite, qemu::BootLog)> {
     let mut boot = Boot::new(&art.kernel, &art.initrd, &[]);
     boot.cmdline = cmdline;
     boot.machine = args.machine;
     boot.timeout = Some(Duration::from_secs(args.timeout));
     boot.echo = args.verbose;
-    eprintln!("xtask: booting the test kernel: {}", boot.cmdline_text());
+    if boot.cmdline_text().len() > lean::KERNEL_CMDLINE_MAX {
+        r.fail(format!(
+            "{label}: the command line is longer than the kernel keeps ({} bytes)",
+            lean::KERNEL_CMDLINE_MAX
+        ));
+        return None;
+    }
+    eprintln!("xtask: booting the {label}: {}", boot.cmdline_text());
     let log = match qemu::run(qemu, &boot) {
         Ok(log) => log,
         Err(e) => {
-            r.fail(format!("test kernel: {e:#}"));
+            r.fail(format!("{label}: {e:#}"));
             return None;
         }
     };
-    let suite = ktap::parse(&log.text());
+    let mut suite = ktap::parse(&log.text());
+    lean::rename(&mut suite, suffix);
     let t = suite.tally_top();
     print_results(&suite);
     for n in &t.notes {
@@ -251,11 +327,11 @@ fn main_boot(qemu: &Path, art: &Artifacts, args: &TestArgs, r: &mut Report) -> O
     let boot_failed = t.counts.failed > 0;
     r.add(
         t.counts,
-        t.failures.into_iter().map(|f| format!("test kernel: {f}")),
+        t.failures.into_iter().map(|f| format!("{label}: {f}")),
     );
     let exit = log.kernel_exit();
     println!(
-        "test kernel: {} passed, {} failed, {} skipped; {}",
+        "{label}: {} passed, {} failed, {} skipped; {}",
         t.counts.passed,
         t.counts.failed,
         t.counts.skipped,
@@ -266,20 +342,19 @@ fn main_boot(qemu: &Path, art: &Artifacts, args: &TestArgs, r: &mut Report) -> O
         KernelExit::Finished => {}
         KernelExit::FinishedFailed => {
             if !boot_failed {
-                r.fail(
-                    "test kernel: exited with v=1 (something failed) but every KTAP result is ok"
-                        .into(),
-                );
+                r.fail(format!(
+                    "{label}: exited with v=1 (something failed) but every KTAP result is ok"
+                ));
                 print_log = true;
             }
         }
         KernelExit::Timeout => {
             println!("TIMEOUT");
-            r.fail(format!("test kernel: TIMEOUT after {} s", args.timeout));
+            r.fail(format!("{label}: TIMEOUT after {} s", args.timeout));
             print_log = true;
         }
         _ => {
-            r.fail(format!("test kernel: {}", log.describe()));
+            r.fail(format!("{label}: {}", log.describe()));
             print_log = true;
         }
     }
@@ -287,9 +362,9 @@ fn main_boot(qemu: &Path, art: &Artifacts, args: &TestArgs, r: &mut Report) -> O
         println!("note: the serial log has no `[kentry] power off: v=…` line");
     }
     if print_log {
-        log.print_full("test kernel");
+        log.print_full(label);
     }
-    Some(suite)
+    Some((suite, log))
 }
 
 /// One line per top-level result that is not a plain pass.
@@ -348,11 +423,24 @@ fn boot_test(qemu: &Path, art: &Artifacts, bt: &BootTest, args: &TestArgs, r: &m
     r.fail(format!("boot test {}: {}", bt.name, reasons.join("; ")));
 }
 
-fn runner(ws: &Workspace, qemu: &Path, art: &Artifacts, args: &TestArgs, r: &mut Report) {
+/// The runner cases, on the lean kernel (what `cargo xtask run` boots; names marked
+/// `[lean ct=off]`) and on the test kernel (its entry assertions and tripwires armed,
+/// context tracking on; plain names).
+fn runner(ws: &Workspace, qemu: &Path, kernels: &Kernels, args: &TestArgs, r: &mut Report) {
+    let on = [
+        runner_check::Kernel {
+            flavor: Flavor::Test,
+            art: &kernels.test,
+        },
+        runner_check::Kernel {
+            flavor: Flavor::Lean,
+            art: &kernels.lean,
+        },
+    ];
     let results = match runner_check::run(
         ws,
         qemu,
-        art,
+        &on,
         args.machine,
         Duration::from_secs(args.boot_timeout),
         args.only.as_deref(),
@@ -363,8 +451,9 @@ fn runner(ws: &Workspace, qemu: &Path, art: &Artifacts, args: &TestArgs, r: &mut
             return;
         }
     };
-    for (name, v) in results {
-        match v {
+    for res in results {
+        let name = &res.name;
+        match res.verdict {
             Verdict::Pass(what) => {
                 println!("  ok      {name} ({what})");
                 r.pass();
@@ -377,10 +466,7 @@ fn runner(ws: &Workspace, qemu: &Path, art: &Artifacts, args: &TestArgs, r: &mut
                 println!("  NOT OK  {name}: {why}");
                 println!(
                     "          (kernel log: {})",
-                    crate::workspace::shown(
-                        &ws.scratch_dir().join("runner").join(format!("{name}.log")),
-                        &ws.root
-                    )
+                    crate::workspace::shown(&res.log, &ws.root)
                 );
                 r.fail(format!("runner {name}: {why}"));
             }

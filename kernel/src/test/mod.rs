@@ -30,26 +30,44 @@ pub fn run_program(path: &str, args: &[&str]) -> Result<ExitReason, String> {
 
 /// Runs every selected test and prints KTAP; returns the power-off code.
 pub fn run_all(cmdline: &str) -> ExitCode {
-    let only = crate::boot::cmdline_value(cmdline, "kentry.only");
+    // `kentry.only=a,b,c`: the tests of those names, in the harness's usual order.
+    let only: Option<Vec<&str>> =
+        crate::boot::cmdline_value(cmdline, "kentry.only").map(|v| v.split(',').collect());
+    let named = |name: &str| only.as_ref().is_some_and(|o| o.contains(&name));
     let manifest = manifest::load();
     let selected_self: Vec<&selftests::SelfTest> = selftests::ALL
         .iter()
-        .filter(|t| match only {
-            Some(n) => t.name == n,
-            None => t.default,
+        .filter(|t| {
+            if only.is_some() {
+                named(t.name)
+            } else {
+                t.default
+            }
         })
         .collect();
     let selected_manifest: Vec<&manifest::Entry> = manifest
         .iter()
-        .filter(|e| only.is_none_or(|n| e.name == n))
+        .filter(|e| only.is_none() || named(&e.name))
         .collect();
     let after: Vec<&selftests::SelfTest> = selftests::AFTER_PROGRAMS
         .iter()
-        .filter(|t| only.is_none_or(|n| t.name == n))
+        .filter(|t| only.is_none() || named(t.name))
         .collect();
     let total = selected_self.len() + selected_manifest.len() + after.len();
-    if total == 0 {
-        crate::klog!("no test is named {:?}", only.unwrap_or(""));
+    // Every name asked for must be a test: a misspelt one would otherwise vanish unseen.
+    let known = |n: &str| {
+        selftests::ALL.iter().any(|t| t.name == n)
+            || manifest.iter().any(|e| e.name == n)
+            || selftests::AFTER_PROGRAMS.iter().any(|t| t.name == n)
+    };
+    let unknown: Vec<&str> = only
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|n| !known(n))
+        .collect();
+    if total == 0 || !unknown.is_empty() {
+        crate::klog!("no test is named {:?}", unknown.join(","));
         return ExitCode::Failed;
     }
     let mut k = ktap::Ktap::new(total);
