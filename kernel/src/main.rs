@@ -226,7 +226,8 @@ fn run_bench() -> ExitCode {
     }
     let code_floor = run_floor("floor-bare", kentry::arch::bench_floor::kentry_floor_bare);
     let code_frame = run_floor("floor-frame", kentry::arch::bench_floor::kentry_floor_frame);
-    [code, code_mem, code_ct, code_floor, code_frame]
+    let code_int3 = run_floor_int3();
+    [code, code_mem, code_ct, code_floor, code_frame, code_int3]
         .into_iter()
         .find(|c| *c != ExitCode::Done)
         .unwrap_or(ExitCode::Done)
@@ -242,6 +243,27 @@ fn run_floor(path: &str, stub: unsafe extern "C" fn()) -> ExitCode {
     let code = run_program_mode("/bin/bench", &[path]);
     // SAFETY: back to the real entry, as enable_syscall left it.
     unsafe { set_syscall_target(kentry::arch::syscall_64::kentry_syscall_64 as *const () as u64) };
+    code
+}
+
+/// The IDT of the `floor-int3` run (bench mode only).
+static FLOOR_IDT: Once<kentry::idt::Idt> = Once::new();
+
+/// Runs `/bin/bench floor-int3` with this CPU's IDT swapped for one whose #BP gate is the
+/// `iretq`-only floor stub, then loads the real IDT again.
+fn run_floor_int3() -> ExitCode {
+    let stubs = kentry::arch::idt_stubs::stub_base();
+    let floor = FLOOR_IDT.call_once(|| kentry::arch::bench_floor::floor_idt(stubs));
+    let Some(real) = IDT.get() else {
+        klog!("floor-int3: no IDT loaded yet");
+        return ExitCode::Failed;
+    };
+    // SAFETY: a complete table, identical to the real one but for #BP, whose stub returns to
+    // the `int3` that raised it; one CPU in bench mode.
+    unsafe { kentry::arch::setup::load_idt(floor) };
+    let code = run_program_mode("/bin/bench", &["floor-int3"]);
+    // SAFETY: the real IDT, as init_this_cpu loaded it.
+    unsafe { kentry::arch::setup::load_idt(real) };
     code
 }
 

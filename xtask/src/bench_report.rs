@@ -16,6 +16,13 @@ pub const FLOOR_PATH: &str = "floor-frame";
 /// The syscall paths the floor stub is the floor of.
 const SYSCALL_PATHS: [&str; 3] = ["getpid", "enosys", "getpid-ct"];
 
+/// The kentry path whose figure is the floor of the exception paths: `int3` to an `iretq`-only
+/// gate.
+pub const EXCEPTION_FLOOR_PATH: &str = "floor-int3";
+
+/// The exception paths [`EXCEPTION_FLOOR_PATH`] is the floor of.
+const EXCEPTION_PATHS: [&str; 1] = ["int3-signal"];
+
 /// One Linux column's figures (one [`LinuxConfig`]).
 #[derive(Debug, Clone)]
 pub struct LinuxColumn {
@@ -68,6 +75,7 @@ impl Report {
             }
         }
         let floor = find(icount, FLOOR_PATH).map(|f| f.median);
+        let exception_floor = find(icount, EXCEPTION_FLOOR_PATH).map(|f| f.median);
         let rows = paths
             .into_iter()
             .map(|p| Row {
@@ -78,6 +86,8 @@ impl Report {
                 },
                 floor: if SYSCALL_PATHS.contains(&p) {
                     floor
+                } else if EXCEPTION_PATHS.contains(&p) {
+                    exception_floor
                 } else {
                     None
                 },
@@ -158,8 +168,9 @@ impl Report {
             if self.runs == 1 { "" } else { "s" }
         ));
         s.push_str(&format!(
-            "floor: the {FLOOR_PATH} stub (syscall, number check, swapgs, stack switch, full frame, \
-             a call, sysretq) timed by the same loop\n"
+            "floor: syscalls: the {FLOOR_PATH} stub (syscall, number check, swapgs, stack switch, \
+             full frame, a call, sysretq); int3: {EXCEPTION_FLOOR_PATH} (hardware frame, iretq); \
+             timed by the same loops\n"
         ));
         if self.linux_measured {
             s.push_str(&format!(
@@ -374,6 +385,8 @@ mod tests {
             line("getpid", 98.0, 98.0, 98.0),
             line("getpid-ct", 105.0, 105.0, 105.0),
             line("floor-frame", 49.0, 49.0, 49.0),
+            line("floor-int3", 2.0, 2.0, 2.0),
+            line("int3-signal", 1215.0, 1215.0, 1215.0),
             line("irq-user", 700.0, 690.0, 710.0),
         ]);
         let tcg = one(vec![line("getpid", 300.0, 280.0, 400.0)]);
@@ -405,7 +418,8 @@ mod tests {
         // No Linux figure for the nohz_full path: "–", and the reason below the table.
         assert_eq!(row(&table, "getpid-ct")[5..9], ["–", "–", "–", "–"]);
         assert!(table.contains(NOHZ_FULL_NOT_MEASURED), "{table}");
-        // The floor is only the syscall paths' reference.
+        // The exception floor is int3-signal's; other paths have no floor.
+        assert_eq!(row(&table, "int3-signal")[3..5], ["2", "607.50×"]);
         assert_eq!(row(&table, "irq-user")[3], "–");
         // A path only Linux printed still gets a row.
         assert_eq!(row(&table, "exec")[1], "–");

@@ -13,6 +13,10 @@
 //! - `kentry_floor_frame`: the same with the full `pt_regs` frame of the real stub built and
 //!   popped, and a `call` of an empty function in between (spec/bench.md: "swapgs, stack
 //!   switch, full frame, a call").
+//! - `kentry_floor_int3`: the exception floor, the hardware frame and `iretq` only. It is the
+//!   `#BP` gate of a copy of the IDT ([`floor_idt`]) that the kernel loads only around one run
+//!   of `/bin/bench floor-int3`; it never touches GS, so it answers nothing but `int3` from
+//!   ring 3 (the only user of that IDT while it is loaded).
 //!
 //! Windows — what can interrupt each part, and why that is safe:
 //!
@@ -22,6 +26,7 @@
 //! | `swapgs`, park RSP, load stack | user RSP, kernel GS | NMI, #MC, #DB | as in syscall_64.rs: IST vectors decide GS from MSR_GS_BASE; the slots are per-CPU |
 //! | frame, `call`, pops (frame stub) | kernel stack | NMI, #MC | a normal kernel context; IF=0 (FMASK) |
 //! | reload user RSP, `swapgs`, `sysretq` | user RSP, then user GS | NMI, #MC | IF stays 0 until SYSRET; no memory touched after the RSP load |
+//! | `iretq` (int3 stub) | task stack (TSS.RSP0), user GS | NMI, #MC | IF=0 (interrupt gate); the paranoid vectors decide GS from MSR_GS_BASE |
 //!
 //! SYSRET here returns to the RIP/RFLAGS SYSCALL saved in RCX/R11, which the stubs never
 //! change: the same values the CPU checked on the way in (a canonical RIP, E02).
@@ -104,6 +109,13 @@ core::arch::global_asm!(
     "sysretq",
     ".size kentry_floor_frame, . - kentry_floor_frame",
     "",
+    ".balign 16",
+    ".globl kentry_floor_int3",
+    ".type kentry_floor_int3, @function",
+    "kentry_floor_int3:",
+    "iretq",
+    ".size kentry_floor_int3, . - kentry_floor_int3",
+    "",
     // The called function of the frame stub: it does nothing.
     ".balign 16",
     "kentry_floor_callee:",
@@ -122,6 +134,21 @@ unsafe extern "C" {
     pub fn kentry_floor_bare();
     /// The floor stub with a full frame and a call (an LSTAR target).
     pub fn kentry_floor_frame();
+    /// The exception floor: `iretq` only (the #BP gate of [`floor_idt`]).
+    pub fn kentry_floor_int3();
+}
+
+/// A copy of the IDT whose #BP gate (same IST slot and DPL) goes to the `iretq`-only floor
+/// stub; every other vector is as in `Idt::new(stub_base)`.
+pub fn floor_idt(stub_base: u64) -> crate::idt::Idt {
+    use crate::vectors::{BP, gate_dpl, ist_slot};
+    let mut idt = crate::idt::Idt::new(stub_base);
+    idt.0[BP as usize] = crate::idt::Gate::interrupt(
+        kentry_floor_int3 as *const () as u64,
+        ist_slot(BP),
+        gate_dpl(BP),
+    );
+    idt
 }
 
 /// Points this CPU's LSTAR at `target`: one of the floor stubs, or back at

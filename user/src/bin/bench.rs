@@ -38,6 +38,8 @@
 //!   batches of [`N_EXEC`] execs; the figure of a batch is its mean per exec.
 //! - `floor-bare`, `floor-frame` (with that argument; only the kentry bench kernel runs them,
 //!   with LSTAR on its floor stubs): the `getpid` loop with the floor stubs' syscall number.
+//! - `floor-int3` (likewise, with the kernel's `iretq`-only #BP gate): the `int3-signal` loop
+//!   with no signal delivered.
 //!
 //! Syscalls: getpid, 1000 (invalid), rt_sigaction, rt_sigreturn, fork, wait4, execve, pipe,
 //! read, exit, write, exit_group.
@@ -213,12 +215,9 @@ fn time_int3(n: u64, trap: bool) -> u64 {
     }
 }
 
-fn bench_int3_signal() {
-    let r = kentry_user::signal::install(5, empty_handler, 0);
-    if r != 0 {
-        println!("# int3-signal: rt_sigaction failed ({r})");
-        return;
-    }
+/// Warm-up, empty loop, then [`BATCHES`] batches of [`N_SIGNAL`] `int3`s: ticks per round
+/// trip, reported as `path`.
+fn int3_batches(path: &str) {
     time_int3(N_SIGNAL / 10, true);
     let mut empty = [0u64; BATCHES];
     for e in empty.iter_mut() {
@@ -230,7 +229,41 @@ fn bench_int3_signal() {
     for p in per.iter_mut() {
         *p = (time_int3(N_SIGNAL, true).saturating_sub(empty) + N_SIGNAL / 2) / N_SIGNAL;
     }
-    report("int3-signal", &mut per, N_SIGNAL);
+    report(path, &mut per, N_SIGNAL);
+}
+
+fn bench_int3_signal() {
+    let r = kentry_user::signal::install(5, empty_handler, 0);
+    if r != 0 {
+        println!("# int3-signal: rt_sigaction failed ({r})");
+        return;
+    }
+    int3_batches("int3-signal");
+}
+
+/// Set by [`note_sigtrap`]: a SIGTRAP was delivered.
+static SIGTRAP_SEEN: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn note_sigtrap(_sig: i32, _info: *const u8, _uc: *mut u8) {
+    SIGTRAP_SEEN.store(true, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// `floor-int3`: run by the kentry bench kernel with the `iretq`-only #BP gate. A SIGTRAP
+/// handler is installed first: if one `int3` reaches it, the kernel's real #BP path answered,
+/// not the floor stub, and nothing is timed.
+fn bench_floor_int3() -> i32 {
+    let r = kentry_user::signal::install(5, note_sigtrap, 0);
+    if r != 0 {
+        println!("# floor-int3: rt_sigaction failed ({r})");
+        return 1;
+    }
+    time_int3(1, true);
+    if SIGTRAP_SEEN.load(core::sync::atomic::Ordering::Relaxed) {
+        println!("# floor-int3: int3 raised SIGTRAP: no floor stub answered");
+        return 1;
+    }
+    int3_batches("floor-int3");
+    0
 }
 
 /// fork + exit + wait round trips per batch.
@@ -420,6 +453,7 @@ fn main(args: kentry_user::rt::Args) -> i32 {
             return 0;
         }
         Some(p @ ("floor-bare" | "floor-frame")) => return bench_floor(p),
+        Some("floor-int3") => return bench_floor_int3(),
         _ => {}
     }
     println!("# kentry bench: {BATCHES} batches of {N} round trips, ticks per round trip");
