@@ -258,8 +258,9 @@ fn run_floor_int3() -> ExitCode {
         klog!("floor-int3: no IDT loaded yet");
         return ExitCode::Failed;
     };
-    // SAFETY: a complete table, identical to the real one but for #BP, whose stub returns to
-    // the `int3` that raised it; one CPU in bench mode.
+    // SAFETY: a complete table, identical to the real one but for #BP, whose stub returns past
+    // the `int3` that raised it; one CPU in bench mode; the kernel raises no #BP of its own
+    // (static keys are patched without INT3) until the real IDT is back.
     unsafe { kentry::arch::setup::load_idt(floor) };
     let code = run_program_mode("/bin/bench", &["floor-int3"]);
     // SAFETY: the real IDT, as init_this_cpu loaded it.

@@ -15,8 +15,9 @@
 //!   switch, full frame, a call").
 //! - `kentry_floor_int3`: the exception floor, the hardware frame and `iretq` only. It is the
 //!   `#BP` gate of a copy of the IDT ([`floor_idt`]) that the kernel loads only around one run
-//!   of `/bin/bench floor-int3`; it never touches GS, so it answers nothing but `int3` from
-//!   ring 3 (the only user of that IDT while it is loaded).
+//!   of `/bin/bench floor-int3`. It never touches GS and only returns past the `int3`, so it
+//!   suits nothing but `int3` from ring 3: while that IDT is loaded the kernel must not raise
+//!   #BP itself (it does not today: static keys are patched without INT3, static_key.rs).
 //!
 //! Windows — what can interrupt each part, and why that is safe:
 //!
