@@ -210,7 +210,7 @@ extern "C" fn kernel_continue() -> ! {
 }
 
 /// Bench mode: every path as configured, then getpid again with context tracking on (what a
-/// `nohz_full` CPU pays) as `getpid-ct`.
+/// `nohz_full` CPU pays) as `getpid-ct`, then the floor runs (docs/bench.md).
 fn run_bench() -> ExitCode {
     let code = run_program_mode("/bin/bench", &[]);
     let code_mem = run_program_mode("/bin/bench_mem", &[]);
@@ -224,10 +224,48 @@ fn run_bench() -> ExitCode {
     if !was_on {
         ct.disable();
     }
-    [code, code_mem, code_ct]
+    let code_floor = run_floor("floor-bare", kentry::arch::bench_floor::kentry_floor_bare);
+    let code_frame = run_floor("floor-frame", kentry::arch::bench_floor::kentry_floor_frame);
+    let code_int3 = run_floor_int3();
+    [code, code_mem, code_ct, code_floor, code_frame, code_int3]
         .into_iter()
         .find(|c| *c != ExitCode::Done)
         .unwrap_or(ExitCode::Done)
+}
+
+/// Runs `/bin/bench <path>` with this CPU's LSTAR on a floor stub, then puts the real SYSCALL
+/// entry back. The machine has one CPU in bench mode, so the program runs where LSTAR changed.
+fn run_floor(path: &str, stub: unsafe extern "C" fn()) -> ExitCode {
+    use kentry::arch::bench_floor::set_syscall_target;
+    // SAFETY: a floor stub handles every SYSCALL (other numbers go on to the real entry), and
+    // enable_syscall ran on this CPU at boot.
+    unsafe { set_syscall_target(stub as *const () as u64) };
+    let code = run_program_mode("/bin/bench", &[path]);
+    // SAFETY: back to the real entry, as enable_syscall left it.
+    unsafe { set_syscall_target(kentry::arch::syscall_64::kentry_syscall_64 as *const () as u64) };
+    code
+}
+
+/// The IDT of the `floor-int3` run (bench mode only).
+static FLOOR_IDT: Once<kentry::idt::Idt> = Once::new();
+
+/// Runs `/bin/bench floor-int3` with this CPU's IDT swapped for one whose #BP gate is the
+/// `iretq`-only floor stub, then loads the real IDT again.
+fn run_floor_int3() -> ExitCode {
+    let stubs = kentry::arch::idt_stubs::stub_base();
+    let floor = FLOOR_IDT.call_once(|| kentry::arch::bench_floor::floor_idt(stubs));
+    let Some(real) = IDT.get() else {
+        klog!("floor-int3: no IDT loaded yet");
+        return ExitCode::Failed;
+    };
+    // SAFETY: a complete table, identical to the real one but for #BP, whose stub returns past
+    // the `int3` that raised it; one CPU in bench mode; the kernel raises no #BP of its own
+    // (static keys are patched without INT3) until the real IDT is back.
+    unsafe { kentry::arch::setup::load_idt(floor) };
+    let code = run_program_mode("/bin/bench", &["floor-int3"]);
+    // SAFETY: the real IDT, as init_this_cpu loaded it.
+    unsafe { kentry::arch::setup::load_idt(real) };
+    code
 }
 
 /// Runs one program and reports how it ended.

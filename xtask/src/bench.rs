@@ -1,16 +1,19 @@
-//! `cargo xtask bench`: boots `/bin/bench` under plain TCG and under `-icount shift=0`, prints
-//! each path's figures beside the floor and Linux references of shared/spec/bench.md, and
-//! writes them to `target/bench/latest.json`.
+//! `cargo xtask bench`: boots the lean kernel in bench mode (`/bin/bench`, `/bin/bench_mem`, the
+//! floor stub runs) under plain TCG and under `-icount shift=0`; with `--linux`, Debian's Linux
+//! with the same programs as init under the same settings (bench_linux.rs). Prints them side by
+//! side (bench_report.rs) and writes `target/bench/latest.json`. docs/bench.md has the method.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
 
+use crate::bench_linux::{self, CONFIGS, LinuxBench};
+use crate::bench_report::{LinuxColumn, Report, compare, read_json};
 use crate::build;
 use crate::install;
+use crate::linux_image;
 use crate::qemu::{self, Boot, KernelExit, Machine};
 use crate::workspace::{self, Workspace};
 
@@ -33,6 +36,14 @@ pub struct BenchArgs {
     /// The QEMU machine.
     #[arg(long, value_enum, default_value_t = Machine::Microvm)]
     pub machine: Machine,
+    /// Boot Debian's Linux 6.1 (fetched into target/linux-image/ if missing) with the same
+    /// bench programs as init, under the same QEMU settings, and print it beside kentry. This
+    /// is the default; the flag is kept so that the command can say it.
+    #[arg(long, conflicts_with = "no_linux")]
+    pub linux: bool,
+    /// Measure kentry only; the Linux columns show "–".
+    #[arg(long)]
+    pub no_linux: bool,
 }
 
 /// One `bench <path> median=… min=… max=… iters=… batches=…` line.
@@ -108,27 +119,6 @@ pub fn parse_log(lines: &[String]) -> (Vec<BenchLine>, Vec<String>) {
     (ok, bad)
 }
 
-/// The reference figures of a path (instructions per round trip).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Refs {
-    pub floor: Option<f64>,
-    pub linux: Option<f64>,
-}
-
-/// From shared/spec/bench.md: the floor and Linux 6.1 (mitigations=off; for `getpid-ct`, a
-/// nohz_full CPU) under `-icount shift=0`.
-pub fn refs(path: &str) -> Refs {
-    let (floor, linux) = match path {
-        "getpid" => (Some(49.0), Some(306.0)),
-        "getpid-ct" => (None, Some(624.0)),
-        "enosys" => (None, Some(209.0)),
-        "int3-signal" => (None, Some(3893.0)),
-        "pf-zero" => (Some(9.0), Some(6361.0)),
-        _ => (None, None),
-    };
-    Refs { floor, linux }
-}
-
 /// One path's figures over several runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figures {
@@ -188,6 +178,11 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
     };
     let qemu = install::qemu()?;
     install::ensure_toolchain(ws)?;
+    let vmlinuz = if !args.no_linux {
+        Some(linux_image::ensure_linux_image(&ws.target())?)
+    } else {
+        None
+    };
     let art = build::all(ws, crate::workspace::Flavor::Lean)?;
 
     let mut tcg_runs = Vec::new();
@@ -210,9 +205,13 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
             }
         }
     }
+    let linux = match &vmlinuz {
+        Some(v) => Some(linux_columns(ws, &qemu, v, args)?),
+        None => None,
+    };
     let icount = summarize(&icount_runs);
     let tcg = summarize(&tcg_runs);
-    let report = Report::new(&icount, &tcg, args.runs);
+    let report = Report::new(&icount, &tcg, linux.as_deref(), args.runs);
     print!("{}", report.table());
     let json = report.to_json();
     let out = ws.bench_dir().join("latest.json");
@@ -227,6 +226,57 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
         print!("{}", compare(&old, &json));
     }
     Ok(())
+}
+
+/// Boots Debian's Linux with each program of [`bench_linux::PROGRAMS`] as init, per
+/// [`CONFIGS`] entry, run and mode; one column per configuration.
+fn linux_columns(
+    ws: &Workspace,
+    qemu: &Path,
+    vmlinuz: &Path,
+    args: &BenchArgs,
+) -> Result<Vec<LinuxColumn>> {
+    std::fs::create_dir_all(ws.bench_dir())
+        .with_context(|| format!("creating {}", ws.bench_dir().display()))?;
+    let initramfs = bench_linux::initramfs_path(&ws.bench_dir());
+    bench_linux::write_initramfs(&ws.user_bin_dir(), &initramfs)?;
+    let bench = LinuxBench {
+        qemu,
+        vmlinuz,
+        initramfs: &initramfs,
+        machine: args.machine,
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let mut columns = Vec::new();
+    for config in CONFIGS {
+        let (mut icount_runs, mut tcg_runs) = (Vec::new(), Vec::new());
+        for i in 0..args.runs {
+            for icount in [false, true] {
+                let mode = if icount { "TCG -icount shift=0" } else { "TCG" };
+                let mut lines = Vec::new();
+                for program in bench_linux::PROGRAMS {
+                    eprintln!(
+                        "xtask: Linux ({}) /{program} boot {}/{} ({mode})",
+                        config.key,
+                        i + 1,
+                        args.runs
+                    );
+                    lines.extend(bench.boot(&config, program, icount)?);
+                }
+                if icount {
+                    icount_runs.push(lines);
+                } else {
+                    tcg_runs.push(lines);
+                }
+            }
+        }
+        columns.push(LinuxColumn {
+            config,
+            icount: summarize(&icount_runs),
+            tcg: summarize(&tcg_runs),
+        });
+    }
+    Ok(columns)
 }
 
 /// Boots a bench kernel; returns its bench lines or fails with the whole log.
@@ -257,218 +307,6 @@ fn bench_boot(qemu: &Path, boot: &Boot, mode: &str) -> Result<Vec<BenchLine>> {
         bail!(why);
     }
     Ok(lines)
-}
-
-/// The bench results of one invocation.
-pub struct Report {
-    rows: Vec<Row>,
-    runs: u32,
-}
-
-struct Row {
-    path: String,
-    icount: Option<Figures>,
-    tcg: Option<Figures>,
-    refs: Refs,
-}
-
-impl Report {
-    pub fn new(icount: &[(String, Figures)], tcg: &[(String, Figures)], runs: u32) -> Self {
-        let mut paths: Vec<&str> = icount.iter().map(|(p, _)| p.as_str()).collect();
-        for (p, _) in tcg {
-            if !paths.contains(&p.as_str()) {
-                paths.push(p);
-            }
-        }
-        let find = |set: &[(String, Figures)], p: &str| {
-            set.iter().find(|(q, _)| q == p).map(|(_, f)| f.clone())
-        };
-        let rows = paths
-            .into_iter()
-            .map(|p| Row {
-                path: p.to_string(),
-                icount: find(icount, p),
-                tcg: find(tcg, p),
-                refs: refs(p),
-            })
-            .collect();
-        Self { rows, runs }
-    }
-
-    /// The table printed on stdout.
-    pub fn table(&self) -> String {
-        let mut t = vec![vec![
-            "path".to_string(),
-            "instr (icount)".into(),
-            "min–max".into(),
-            "floor".into(),
-            "×floor".into(),
-            "Linux 6.1".into(),
-            "×Linux".into(),
-            "TCG ticks".into(),
-            "min–max".into(),
-        ]];
-        for r in &self.rows {
-            let (ic, ic_range) = figure_cells(r.icount.as_ref());
-            let (tc, tc_range) = figure_cells(r.tcg.as_ref());
-            let ours = r.icount.as_ref().map(|f| f.median);
-            t.push(vec![
-                r.path.clone(),
-                ic,
-                ic_range,
-                opt(r.refs.floor),
-                ratio(ours, r.refs.floor),
-                opt(r.refs.linux),
-                ratio(ours, r.refs.linux),
-                tc,
-                tc_range,
-            ]);
-        }
-        let widths: Vec<usize> = (0..t[0].len())
-            .map(|c| {
-                t.iter()
-                    .map(|row| row[c].chars().count())
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let mut s = String::new();
-        for (i, row) in t.iter().enumerate() {
-            let cells: Vec<String> = row
-                .iter()
-                .zip(&widths)
-                .enumerate()
-                .map(|(c, (cell, w))| {
-                    let pad = w - cell.chars().count();
-                    if c == 0 {
-                        format!("{cell}{}", " ".repeat(pad))
-                    } else {
-                        format!("{}{cell}", " ".repeat(pad))
-                    }
-                })
-                .collect();
-            s.push_str(cells.join("  ").trim_end());
-            s.push('\n');
-            if i == 0 {
-                let total = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
-                s.push_str(&"-".repeat(total));
-                s.push('\n');
-            }
-        }
-        s.push_str(&format!(
-            "instr: guest instructions per round trip under -icount shift=0 (median of {} run{}); \
-             ×: ours / reference; TCG ticks: rdtsc under plain TCG (noisy, compare only within a run)\n",
-            self.runs,
-            if self.runs == 1 { "" } else { "s" }
-        ));
-        s
-    }
-
-    pub fn to_json(&self) -> Value {
-        let mut paths = serde_json::Map::new();
-        for r in &self.rows {
-            paths.insert(
-                r.path.clone(),
-                json!({
-                    "icount": r.icount.as_ref().map(figures_json),
-                    "tcg": r.tcg.as_ref().map(figures_json),
-                    "refs": { "floor": r.refs.floor, "linux": r.refs.linux },
-                }),
-            );
-        }
-        json!({ "version": 1, "runs": self.runs, "paths": paths })
-    }
-}
-
-fn figures_json(f: &Figures) -> Value {
-    json!({
-        "median": f.median,
-        "min": f.min,
-        "max": f.max,
-        "iters": f.iters,
-        "batches": f.batches,
-    })
-}
-
-fn figure_cells(f: Option<&Figures>) -> (String, String) {
-    match f {
-        Some(f) => (num(f.median), format!("{}–{}", num(f.min), num(f.max))),
-        None => ("–".into(), "".into()),
-    }
-}
-
-fn num(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else {
-        format!("{x:.1}")
-    }
-}
-
-fn opt(x: Option<f64>) -> String {
-    x.map_or_else(|| "–".into(), num)
-}
-
-fn ratio(ours: Option<f64>, reference: Option<f64>) -> String {
-    match (ours, reference) {
-        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
-        _ => "–".into(),
-    }
-}
-
-fn read_json(path: &Path) -> Result<Value> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let v: Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    if !v["paths"].is_object() {
-        bail!(
-            "{} is not a bench result (no \"paths\" object)",
-            path.display()
-        );
-    }
-    Ok(v)
-}
-
-/// The change from `old` to `new` (both in the latest.json format), one line per path.
-pub fn compare(old: &Value, new: &Value) -> String {
-    let empty = serde_json::Map::new();
-    let old_paths = old["paths"].as_object().unwrap_or(&empty);
-    let new_paths = new["paths"].as_object().unwrap_or(&empty);
-    let mut s = String::new();
-    for (path, n) in new_paths {
-        let Some(o) = old_paths.get(path) else {
-            s.push_str(&format!("  {path}: new\n"));
-            continue;
-        };
-        let part = |mode: &str| {
-            let a = o[mode]["median"].as_f64();
-            let b = n[mode]["median"].as_f64();
-            match (a, b) {
-                (Some(a), Some(b)) => format!("{mode} {} → {} ({})", num(a), num(b), change(a, b)),
-                (None, Some(b)) => format!("{mode} – → {}", num(b)),
-                (Some(a), None) => format!("{mode} {} → –", num(a)),
-                (None, None) => format!("{mode} –"),
-            }
-        };
-        s.push_str(&format!("  {path}: {}; {}\n", part("icount"), part("tcg")));
-    }
-    for path in old_paths.keys() {
-        if !new_paths.contains_key(path) {
-            s.push_str(&format!("  {path}: gone\n"));
-        }
-    }
-    s
-}
-
-fn change(a: f64, b: f64) -> String {
-    if a == b {
-        "same".into()
-    } else if a == 0.0 {
-        "from 0".into()
-    } else {
-        format!("{:+.1}%", (b - a) / a * 100.0)
-    }
 }
 
 #[cfg(test)]
@@ -546,66 +384,5 @@ mod tests {
         assert_eq!(s[1].1.runs, 1);
         let even = combine(&[&line("x", 1.0, 1.0, 1.0), &line("x", 2.0, 1.0, 2.0)]).unwrap();
         assert_eq!(even.median, 1.5);
-    }
-
-    #[test]
-    fn table_json_and_compare() {
-        let icount = summarize(&[vec![
-            line("getpid", 98.0, 98.0, 98.0),
-            line("irq-user", 700.0, 690.0, 710.0),
-        ]]);
-        let tcg = summarize(&[vec![line("getpid", 300.0, 280.0, 400.0)]]);
-        let report = Report::new(&icount, &tcg, 1);
-        let table = report.table();
-        assert!(table.contains("getpid"), "{table}");
-        assert!(table.contains("2.00×"), "{table}"); // 98 / 49
-        assert!(table.contains("0.32×"), "{table}"); // 98 / 306
-        let json = report.to_json();
-        assert_eq!(json["paths"]["getpid"]["icount"]["median"], 98.0);
-        assert_eq!(json["paths"]["getpid"]["refs"]["linux"], 306.0);
-        assert_eq!(json["paths"]["irq-user"]["refs"]["floor"], Value::Null);
-        assert_eq!(json["paths"]["irq-user"]["tcg"], Value::Null);
-
-        let older = Report::new(
-            &summarize(&[vec![
-                line("getpid", 112.0, 112.0, 112.0),
-                line("exec", 1.0, 1.0, 1.0),
-            ]]),
-            &tcg,
-            1,
-        )
-        .to_json();
-        let diff = compare(&older, &json);
-        assert!(
-            diff.contains("getpid: icount 112 → 98 (-12.5%); tcg 300 → 300 (same)"),
-            "{diff}"
-        );
-        assert!(diff.contains("irq-user: new"), "{diff}");
-        assert!(diff.contains("exec: gone"), "{diff}");
-    }
-
-    #[test]
-    fn reference_figures() {
-        assert_eq!(
-            refs("getpid"),
-            Refs {
-                floor: Some(49.0),
-                linux: Some(306.0)
-            }
-        );
-        assert_eq!(
-            refs("pf-zero"),
-            Refs {
-                floor: Some(9.0),
-                linux: Some(6361.0)
-            }
-        );
-        assert_eq!(
-            refs("irq-user"),
-            Refs {
-                floor: None,
-                linux: None
-            }
-        );
     }
 }

@@ -2,6 +2,8 @@
 //! initrd, boots the kernel under QEMU and reads what it says (docs/harness.md is the contract).
 
 mod bench;
+mod bench_linux;
+mod bench_report;
 mod boots;
 mod build;
 mod cpio;
@@ -12,6 +14,7 @@ mod install;
 mod ktap;
 mod lean;
 mod lint;
+mod linux_image;
 mod linux_selftests;
 mod manifest;
 mod qemu;
@@ -139,6 +142,12 @@ mod tests {
         assert_eq!(args.only.as_deref(), Some("sigsegv"));
         assert!(Cli::try_parse_from(["xtask", "test", "--host", "--negative"]).is_err());
         assert!(Cli::try_parse_from(["xtask", "bench", "--runs", "0"]).is_err());
+        let cli = Cli::try_parse_from(["xtask", "bench", "--no-linux"]).unwrap();
+        let Cmd::Bench(args) = cli.command else {
+            panic!("not bench")
+        };
+        assert!(args.no_linux);
+        assert!(Cli::try_parse_from(["xtask", "bench", "--linux", "--no-linux"]).is_err());
         assert!(Cli::try_parse_from(["xtask", "run", "--accel", "hvf"]).is_err());
     }
 }

@@ -2,9 +2,11 @@
 //!
 //! Assembly is confined to this module: the SYSCALL stub ([`syscall_64`]), the 256 IDT stubs
 //! and their common path ([`idt_stubs`]), the paranoid IST path ([`paranoid`]), and the one
-//! IRET return ([`iret`]). All of it lives in the `.text.kentry` section, so the kernel can
+//! IRET return ([`iret`]); and, for the bench only, the floor stubs ([`bench_floor`]). All of
+//! it lives in the `.text.kentry` section, so the kernel can
 //! tell entry code apart (no breakpoints there, E23).
 
+pub mod bench_floor;
 pub mod idt_stubs;
 pub mod iret;
 pub mod paranoid;
