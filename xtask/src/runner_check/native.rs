@@ -77,6 +77,10 @@ pub fn native_run(
     pid_ns: Option<&PidNamespace>,
     env: &Env<'_>,
 ) -> Result<NativeRun> {
+    // One native run at a time: the same case runs once per kernel flavour, in parallel, and
+    // a script that works in the host's /tmp (runner_busybox_files) must not race its twin.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let os = |b: &Vec<u8>| OsStr::from_bytes(b).to_os_string();
     if argv.first().map(|a| Path::new(OsStr::from_bytes(a))) != Some(exe) {
         bail!("a native run needs argv[0] = the program's path");
