@@ -324,6 +324,25 @@ pub fn compare_leaves(entry: &str, guest: &Suite, host: &Suite) -> Vec<String> {
     out
 }
 
+/// Native runs of test programs dump no core files (a program killed by a signal on purpose
+/// would otherwise leave one behind).
+pub fn no_core_dumps(cmd: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec and only calls setrlimit, which
+    // is async-signal-safe; it touches no memory shared with the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,24 +542,5 @@ mod tests {
         );
         let host = "KTAP version 1\n1..1\nok 1 nr_451_enosys\n";
         assert!(!check(&nr, &host_run(0, host), t(), Some(&nr_guest_skip)).passed());
-    }
-}
-
-/// Native runs of test programs dump no core files (a program killed by a signal on purpose
-/// would otherwise leave one behind).
-pub fn no_core_dumps(cmd: &mut Command) {
-    // SAFETY: the closure runs in the forked child before exec and only calls setrlimit, which
-    // is async-signal-safe; it touches no memory shared with the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            let none = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
     }
 }

@@ -29,17 +29,28 @@ pub fn clippy(ws: &Workspace) -> Result<()> {
         failed.push(format!("{e:#}"));
     }
     install::ensure_toolchain(ws)?;
-    for (package, flags, dir) in [
+    // Both kernel flavours: code behind `cfg(feature = "test-hooks")` and code only the lean
+    // kernel builds must each be linted.
+    for (package, flags, dir, extra) in [
         (
             KERNEL_PACKAGE,
             KERNEL_RUSTFLAGS,
             ws.kernel_target_dir(Flavor::Test),
+            Flavor::Test.cargo_args(),
         ),
-        (USER_PACKAGE, USER_RUSTFLAGS, ws.user_target_dir()),
+        (
+            KERNEL_PACKAGE,
+            KERNEL_RUSTFLAGS,
+            ws.kernel_target_dir(Flavor::Lean),
+            Flavor::Lean.cargo_args(),
+        ),
+        (USER_PACKAGE, USER_RUSTFLAGS, ws.user_target_dir(), &[][..]),
     ] {
         let res = run_checked(
-            build::cross_cargo(ws, "clippy", package, flags, &dir).args(["--", "-D", "warnings"]),
-            &format!("clippy: {package}"),
+            build::cross_cargo(ws, "clippy", package, flags, &dir)
+                .args(extra)
+                .args(["--", "-D", "warnings"]),
+            &format!("clippy: {package} {}", extra.join(" ")),
         );
         if let Err(e) = res {
             failed.push(format!("{e:#}"));
