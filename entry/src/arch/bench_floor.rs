@@ -27,7 +27,7 @@
 //! | `swapgs`, park RSP, load stack | user RSP, kernel GS | NMI, #MC | as in syscall_64.rs: IST vectors decide GS from MSR_GS_BASE; the slots are per-CPU |
 //! | frame, `call`, pops (frame stub) | kernel stack | NMI, #MC | a normal kernel context; IF=0 (FMASK) |
 //! | reload user RSP, `swapgs`, `sysretq` | user RSP, then user GS | NMI, #MC | IF stays 0 until SYSRET; no memory touched after the RSP load |
-//! | `iretq` (int3 stub) | task stack (TSS.RSP0), user GS | NMI, #MC | IF=0 (interrupt gate); the paranoid vectors decide GS from MSR_GS_BASE |
+//! | `iretq` (int3 stub) | task stack (TSS.RSP0), user GS | NMI, #MC, #DB (MOV SS before `int3`, E21) | IF=0 (interrupt gate); the paranoid vectors decide GS from MSR_GS_BASE |
 //!
 //! SYSRET here returns to the RIP/RFLAGS SYSCALL saved in RCX/R11, which the stubs never
 //! change: the same values the CPU checked on the way in (a canonical RIP, E02).

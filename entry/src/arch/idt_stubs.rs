@@ -16,7 +16,7 @@
 //!
 //! | instructions | RSP / GS | can arrive | why it is safe |
 //! |---|---|---|---|
-//! | stub (`clac`, pushes, `jmp`), `cld`, save GPRs | kernel stack (TSS.RSP0 from user, else the interrupted kernel stack); GS unknown | NMI, #MC | IF=0 (interrupt gates); those two use IST stacks and judge GS from MSR_GS_BASE; nothing here uses GS; #DB is not (no breakpoints in `.text.kentry`, E23) |
+//! | stub (`clac`, pushes, `jmp`), `cld`, save GPRs | kernel stack (TSS.RSP0 from user, else the interrupted kernel stack); GS unknown | NMI, #MC; #DB on the stub's first instruction only (MOV SS before `int n` from ring 3, E21) | IF=0 (interrupt gates); the three use IST stacks and judge GS from MSR_GS_BASE; nothing here uses GS; no other #DB: no breakpoints in `.text.kentry` (E23), and the stubs touch no user memory a ptrace watchpoint could cover |
 //! | `swapgs` decision (CS test, the `kentry_iret_to_user` check) | kernel stack, GS unknown until `swapgs` | NMI, #MC | as above; after `swapgs`, kernel GS |
 //! | `call` into Rust | kernel stack, kernel GS | NMI, #MC; everything once Rust enables IRQs | a normal kernel context |
 //! | after the call: `jmp` to the IRET path | kernel stack, kernel GS | NMI, #MC | iret.rs has the rest |

@@ -13,7 +13,8 @@
 //! | `sysretq` | user RSP, user GS | NMI, #MC; #GP in ring 0 on the user RSP if RCX were non-canonical (Intel, CVE-2012-0217) | `sysret_allowed` checked RCX == RIP < TASK_SIZE_MAX, so RCX is canonical |
 //!
 //! #DB appears only in the first row: the MOV SS / POP SS case raises it on the first
-//! instruction of the handler; the kernel sets no breakpoints in `.text.kentry` (E23).
+//! instruction of the handler; the kernel sets no breakpoints in `.text.kentry` (E23), and
+//! the stub touches no user memory that a ptrace watchpoint could cover.
 //!
 //! The frame is [`Regs`](crate::Regs) with `rax` = -ENOSYS and `orig_rax` = the number;
 //! `rcx`/`r11` in the frame are the return RIP/RFLAGS as the CPU left them. Rust decides the
