@@ -4,6 +4,7 @@
 //! frames, ptrace, the SYSRET check) sees one shape whatever the way in was.
 
 use crate::gdt::{USER_CS, USER_DS};
+use core::mem::offset_of;
 
 /// Saved user or kernel state at an entry, in `pt_regs` order.
 ///
@@ -43,7 +44,7 @@ pub const REGS_SIZE: usize = REGS_SLOTS * 8;
 
 // The asm stubs push and pop this layout by hand; a field moved here must be moved there.
 const _: () = {
-    use core::mem::{offset_of, size_of};
+    use core::mem::size_of;
     assert!(size_of::<Regs>() == REGS_SIZE);
     assert!(offset_of!(Regs, r15) == 0);
     assert!(offset_of!(Regs, rbp) == 32);
@@ -61,6 +62,53 @@ const _: () = {
     // from a 16-aligned stack top, so after a full frame RSP is 8 mod 16. Every stub therefore
     // drops RSP by one more slot before `call` (the SysV ABI wants 16-byte alignment there).
     assert!(REGS_SIZE % 16 == 8);
+};
+
+/// The hardware interrupt frame: what the CPU pushes on an interrupt or exception in 64-bit
+/// mode, lowest address first, and what `iretq` pops. It is the tail of [`Regs`].
+#[repr(C)]
+pub struct HwFrame {
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+/// What an IDT stub leaves on the stack for the path it jumps to: the vector (in the slot
+/// that becomes [`Regs::rdi`]), the error code (the CPU's or the stub's -1, in the slot that
+/// becomes [`Regs::orig_rax`]), then the hardware frame.
+#[repr(C)]
+pub struct StubFrame {
+    pub vector: u64,
+    pub error_code: u64,
+    pub hw: HwFrame,
+}
+
+// Offsets the asm stubs take as `const` operands, so that no stub spells a frame offset as a
+// number.
+/// [`Regs::cs`] from the frame base: its low two bits are the RPL, user mode when nonzero.
+pub const REGS_CS: usize = offset_of!(Regs, cs);
+/// [`Regs::rip`] from the frame base.
+pub const REGS_RIP: usize = offset_of!(Regs, rip);
+/// [`Regs::rsp`] from the `orig_rax` slot: where RSP points once the 15 GPRs are popped, on
+/// the SYSRET way out.
+pub const ORIG_RAX_TO_USER_RSP: usize = offset_of!(Regs, rsp) - offset_of!(Regs, orig_rax);
+/// The saved CS in a bare hardware frame (RSP at the `iretq` frame).
+pub const HW_CS: usize = offset_of!(HwFrame, cs);
+
+const _: () = {
+    use core::mem::size_of;
+    // The stub frame is the top of Regs: vector in rdi's slot, error code in orig_rax's,
+    // then the hardware frame, so that saving the GPRs below it completes a Regs.
+    assert!(
+        offset_of!(Regs, rdi) + offset_of!(StubFrame, error_code) == offset_of!(Regs, orig_rax)
+    );
+    assert!(offset_of!(Regs, rdi) + offset_of!(StubFrame, hw) == offset_of!(Regs, rip));
+    assert!(offset_of!(Regs, rip) + size_of::<HwFrame>() == size_of::<Regs>());
+    assert!(offset_of!(Regs, rip) + offset_of!(HwFrame, cs) == offset_of!(Regs, cs));
+    assert!(offset_of!(Regs, rip) + offset_of!(HwFrame, rsp) == offset_of!(Regs, rsp));
+    assert!(offset_of!(Regs, rip) + offset_of!(HwFrame, ss) == offset_of!(Regs, ss));
 };
 
 pub mod rflags {

@@ -22,19 +22,32 @@ pub const MC: u8 = 18;
 pub const XM: u8 = 19;
 pub const VE: u8 = 20;
 pub const CP: u8 = 21;
+pub const VC: u8 = 29;
+pub const SX: u8 = 30;
 pub const FIRST_EXTERNAL: u8 = 32;
 /// The legacy 32-bit syscall gate, reachable with `int $0x80` from ring 3.
 pub const IA32_SYSCALL: u8 = 0x80;
 
-/// Whether the CPU pushes an error code for this vector. The stubs push -1 for the others so
-/// that every vector produces the same frame.
+/// The vectors for which the CPU pushes an error code: the one list, from which
+/// [`has_error_code`] and the stubs' [`ERROR_CODE_VECTORS`] are derived. The stubs push -1
+/// for every other vector, so that every vector produces the same frame.
+const ERROR_CODE_LIST: [u8; 10] = [DF, TS, NP, SS, GP, PF, AC, CP, VC, SX];
+
+/// Whether the CPU pushes an error code for this vector.
 pub const fn has_error_code(v: u8) -> bool {
-    matches!(v, 8 | 10 | 11 | 12 | 13 | 14 | 17 | 21 | 29 | 30)
+    let mut i = 0;
+    while i < ERROR_CODE_LIST.len() {
+        if ERROR_CODE_LIST[i] == v {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
-/// The IST slot of a vector, 0 for none. Only the "paranoid" vectors — those that can hit
-/// the SYSCALL window or any other instruction with a user RSP or user GS — have one.
-/// #GP/#NP/#SS deliberately do not (CVE-2014-9322).
+/// The IST slot of a vector, 0 for none: the one list of IST vectors. Only the "paranoid"
+/// vectors — those that can hit the SYSCALL window or any other instruction with a user RSP
+/// or user GS — have one. #GP/#NP/#SS deliberately do not (CVE-2014-9322).
 pub const fn ist_slot(v: u8) -> u8 {
     match v {
         DF => ist::DOUBLE_FAULT,
@@ -49,6 +62,44 @@ pub const fn ist_slot(v: u8) -> u8 {
 pub const fn is_paranoid(v: u8) -> bool {
     ist_slot(v) != 0
 }
+
+/// Whether a paranoid vector taken in user mode leaves its IST stack and goes on as an
+/// ordinary user entry on the task stack (`kentry_ist_entry`, E19). #DF never does: it is an
+/// abort and always runs the paranoid path on its own IST stack, whatever the mode.
+pub const fn ist_user_entry(v: u8) -> bool {
+    is_paranoid(v) && v != DF
+}
+
+/// Bit `v` set for every vector `v` that the const fn `$pred` holds for. Every such vector
+/// must be an exception (below 32); const evaluation fails otherwise, since the stubs test
+/// one `u32`. (A macro: const fns cannot call through function pointers.)
+macro_rules! exception_mask {
+    ($pred:path) => {{
+        let mut mask = 0u32;
+        let mut v: u16 = 0;
+        while v <= 255 {
+            if $pred(v as u8) {
+                assert!(
+                    v < FIRST_EXTERNAL as u16,
+                    "only exceptions fit the stubs' masks"
+                );
+                mask |= 1 << v;
+            }
+            v += 1;
+        }
+        mask
+    }};
+}
+
+/// [`has_error_code`] as a bit mask over the exception vectors, for the IDT stubs' asm: a stub
+/// pushes the -1 error code exactly when its bit is clear.
+pub const ERROR_CODE_VECTORS: u32 = exception_mask!(has_error_code);
+/// [`is_paranoid`] as a bit mask over the exception vectors.
+pub const IST_VECTORS: u32 = exception_mask!(is_paranoid);
+/// [`ist_user_entry`] as a bit mask: the stubs that jump to `kentry_ist_entry`.
+pub const IST_USER_ENTRY_VECTORS: u32 = exception_mask!(ist_user_entry);
+/// The paranoid vectors that jump straight to the paranoid path (#DF).
+pub const IST_PARANOID_ONLY_VECTORS: u32 = IST_VECTORS & !IST_USER_ENTRY_VECTORS;
 
 /// Gate privilege: only #BP, #OF and the int $0x80 gate can be reached by `int n` from ring 3
 /// (Linux's layout; `mov_ss_trap` relies on vector 4 being DPL3).
@@ -81,6 +132,8 @@ pub const fn name(v: u8) -> &'static str {
         XM => "#XM SIMD exception",
         VE => "#VE virtualization",
         CP => "#CP control protection",
+        VC => "#VC VMM communication",
+        SX => "#SX security exception",
         32..=255 => "interrupt",
         _ => "reserved",
     }
@@ -96,6 +149,32 @@ mod tests {
         assert_eq!(p, vec![DB, NMI, DF, MC]);
         let slots: Vec<u8> = p.iter().map(|&v| ist_slot(v)).collect();
         assert_eq!(slots, vec![3, 2, 1, 4]);
+    }
+
+    /// The asm tests one bit per vector: for every vector, that bit must say what the
+    /// function the Rust half uses says.
+    #[test]
+    fn stub_masks_agree_with_the_functions() {
+        let bit = |mask: u32, v: u8| v < 32 && (mask >> v) & 1 == 1;
+        for v in 0..=255u8 {
+            assert_eq!(bit(ERROR_CODE_VECTORS, v), has_error_code(v), "vector {v}");
+            assert_eq!(bit(IST_VECTORS, v), is_paranoid(v), "vector {v}");
+            assert_eq!(
+                bit(IST_USER_ENTRY_VECTORS, v),
+                ist_user_entry(v),
+                "vector {v}"
+            );
+            let paranoid_only = is_paranoid(v) && !ist_user_entry(v);
+            assert_eq!(
+                bit(IST_PARANOID_ONLY_VECTORS, v),
+                paranoid_only,
+                "vector {v}"
+            );
+        }
+        // Each list reaches its mask: neither is empty.
+        assert_ne!(ERROR_CODE_VECTORS, 0);
+        assert_ne!(IST_USER_ENTRY_VECTORS, 0);
+        assert_ne!(IST_PARANOID_ONLY_VECTORS, 0);
     }
 
     #[test]

@@ -23,15 +23,16 @@
 //!
 //! | instructions | RSP / GS | can arrive | why it is safe |
 //! |---|---|---|---|
-//! | `cmpq`, `jne` | user RSP, user GS | NMI, #MC, #DB | nothing touched yet; the real stub's own table applies after the jump |
-//! | `swapgs`, park RSP, load stack | user RSP, kernel GS | NMI, #MC, #DB | as in syscall_64.rs: IST vectors decide GS from MSR_GS_BASE; the slots are per-CPU |
+//! | `cmpq`, `jne` | user RSP, user GS | NMI, #MC, #DB (MOV SS, E21: only here, on the first instruction) | nothing touched yet; the real stub's own table applies after the jump |
+//! | `swapgs`, park RSP, load stack | user RSP, kernel GS | NMI, #MC | as in syscall_64.rs: IST vectors decide GS from MSR_GS_BASE; the slots are per-CPU |
 //! | frame, `call`, pops (frame stub) | kernel stack | NMI, #MC | a normal kernel context; IF=0 (FMASK) |
 //! | reload user RSP, `swapgs`, `sysretq` | user RSP, then user GS | NMI, #MC | IF stays 0 until SYSRET; no memory touched after the RSP load |
-//! | `iretq` (int3 stub) | task stack (TSS.RSP0), user GS | NMI, #MC | IF=0 (interrupt gate); the paranoid vectors decide GS from MSR_GS_BASE |
+//! | `iretq` (int3 stub) | task stack (TSS.RSP0), user GS | NMI, #MC, #DB (MOV SS before `int3`, E21) | IF=0 (interrupt gate); the paranoid vectors decide GS from MSR_GS_BASE |
 //!
 //! SYSRET here returns to the RIP/RFLAGS SYSCALL saved in RCX/R11, which the stubs never
 //! change: the same values the CPU checked on the way in (a canonical RIP, E02).
 
+use crate::frame::ORIG_RAX_TO_USER_RSP;
 use crate::gdt::{USER_CS, USER_DS};
 use crate::percpu::{OFFSET_TASK_STACK_TOP, OFFSET_USER_RSP};
 
@@ -72,40 +73,14 @@ core::arch::global_asm!(
     "pushq %rcx",              // rip
     "pushq %rax",              // orig_rax
     "pushq %rdi",
-    "pushq %rsi",
-    "pushq %rdx",
-    "pushq %rcx",
-    "pushq %rax",              // rax: the number, returned as it is (one push, like the real stub's preset)
-    "pushq %r8",
-    "pushq %r9",
-    "pushq %r10",
-    "pushq %r11",
-    "pushq %rbx",
-    "pushq %rbp",
-    "pushq %r12",
-    "pushq %r13",
-    "pushq %r14",
-    "pushq %r15",
+    // rax: the number, returned as it is (one push, like the real stub's preset)
+    super::push_gprs_below_rdi!("%rax"),
     "movq %rsp, %rdi",
     "subq $8, %rsp",           // 16-byte alignment at the call, as in syscall_64.rs
     "call kentry_floor_callee",
     "addq $8, %rsp",
-    "popq %r15",
-    "popq %r14",
-    "popq %r13",
-    "popq %r12",
-    "popq %rbp",
-    "popq %rbx",
-    "popq %r11",
-    "popq %r10",
-    "popq %r9",
-    "popq %r8",
-    "popq %rax",
-    "popq %rcx",
-    "popq %rdx",
-    "popq %rsi",
-    "popq %rdi",
-    "movq 32(%rsp), %rsp",     // skip orig_rax, rip, cs, rflags: the user RSP
+    super::pop_gprs!(),
+    "movq {user_rsp_above}(%rsp), %rsp", // from the orig_rax slot to the saved user RSP
     "swapgs",
     "sysretq",
     ".size kentry_floor_frame, . - kentry_floor_frame",
@@ -127,6 +102,7 @@ core::arch::global_asm!(
     stack_top = const OFFSET_TASK_STACK_TOP,
     user_ds = const USER_DS,
     user_cs = const USER_CS,
+    user_rsp_above = const ORIG_RAX_TO_USER_RSP,
     options(att_syntax)
 );
 

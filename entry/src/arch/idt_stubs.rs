@@ -3,7 +3,11 @@
 //! Each stub is 16 bytes at `kentry_idt_stubs + 16 * vector`: `clac` (SMAP: an exception in a
 //! user copy arrives with AC=1, E07), a -1 error code where the CPU pushes none (one frame for
 //! all vectors), the vector number, and a jump to the common path. The IST vectors (#DB, NMI,
-//! #DF, #MC) jump to the paranoid path instead.
+//! #MC) jump to `kentry_ist_entry`, #DF straight to the paranoid path.
+//!
+//! Which vector has an error code and which is an IST vector is not written here: the stubs
+//! test one bit of the masks that vectors.rs derives from its lists (`ERROR_CODE_VECTORS`,
+//! `IST_USER_ENTRY_VECTORS`, `IST_PARANOID_ONLY_VECTORS`), so the asm follows the lists.
 //!
 //! The common path decides `swapgs` from the saved CS — plus one case: a fault on the
 //! `iretq` to user (E12, E14) is a kernel-mode fault that finds the user's GS live.
@@ -12,9 +16,30 @@
 //!
 //! | instructions | RSP / GS | can arrive | why it is safe |
 //! |---|---|---|---|
-//! | stub, `cld`, save GPRs | kernel stack (RSP0 or the interrupted kernel stack); GS unknown | NMI, #MC, #DB | IF=0 (interrupt gates); IST vectors judge GS for themselves; nothing here uses GS |
-//! | `swapgs` decision | kernel stack | NMI, #MC | as above |
-//! | `call` into Rust | kernel stack, kernel GS | everything | a normal kernel context |
+//! | stub (`clac`, pushes, `jmp`), `cld`, save GPRs | kernel stack (TSS.RSP0 from user, else the interrupted kernel stack); GS unknown | NMI, #MC; #DB on the stub's first instruction only (MOV SS before `int n` from ring 3, E21) | IF=0 (interrupt gates); the three use IST stacks and judge GS from MSR_GS_BASE; nothing here uses GS; no other #DB: no breakpoints in `.text.kentry` (E23), and the stubs touch no user memory a ptrace watchpoint could cover |
+//! | `swapgs` decision (CS test, the `kentry_iret_to_user` check) | kernel stack, GS unknown until `swapgs` | NMI, #MC | as above; after `swapgs`, kernel GS |
+//! | `call` into Rust | kernel stack, kernel GS | NMI, #MC; everything once Rust enables IRQs | a normal kernel context |
+//! | after the call: `jmp` to the IRET path | kernel stack, kernel GS | NMI, #MC | iret.rs has the rest |
+
+use crate::frame::{REGS_CS, REGS_RIP, StubFrame};
+use crate::vectors::{ERROR_CODE_VECTORS, IST_PARANOID_ONLY_VECTORS, IST_USER_ENTRY_VECTORS};
+use core::mem::offset_of;
+
+/// The IST stack as `kentry_ist_entry` reads it once it has parked `rdx` on it: `rdx` is
+/// its one scratch register, and the stub's frame above it is copied to the task stack
+/// through it.
+#[repr(C)]
+struct IstParked {
+    rdx: u64,
+    stub: StubFrame,
+}
+
+/// Offset of one field of the parked stub frame, for a `pushq off(%rdx)`.
+macro_rules! parked {
+    ($($field:tt)+) => {
+        offset_of!(IstParked, stub) + offset_of!(StubFrame, $($field)+)
+    };
+}
 
 use crate::percpu::OFFSET_SELF;
 
@@ -30,14 +55,18 @@ core::arch::global_asm!(
     ".pushsection .kentry_clac_sites, \"a\"",
     ".quad 1b",
     ".popsection",
-    ".if (kentry_vec == 8) || (kentry_vec == 10) || (kentry_vec == 11) || (kentry_vec == 12) || (kentry_vec == 13) || (kentry_vec == 14) || (kentry_vec == 17) || (kentry_vec == 21) || (kentry_vec == 29) || (kentry_vec == 30)",
-    ".else",
+    // This vector's bit in the masks (which cover the 32 exceptions); 0 for the others.
+    ".set kentry_vec_bit, 0",
+    ".if kentry_vec < 32",
+    ".set kentry_vec_bit, 1 << kentry_vec",
+    ".endif",
+    ".if ({error_code_vectors} & kentry_vec_bit) == 0",
     "pushq $-1",
     ".endif",
     "pushq $kentry_vec",
-    ".if (kentry_vec == 1) || (kentry_vec == 2) || (kentry_vec == 18)",
+    ".if {ist_user_entry} & kentry_vec_bit",
     "jmp kentry_ist_entry",
-    ".elseif kentry_vec == 8",
+    ".elseif {paranoid_only} & kentry_vec_bit",
     "jmp kentry_paranoid_common",
     ".else",
     "jmp kentry_idt_common",
@@ -54,10 +83,10 @@ core::arch::global_asm!(
     "kentry_idt_common:",
     "cld",
     super::save_gprs_vector_in_rsi!(),
-    "testb $3, 136(%rsp)", // Regs.cs
+    "testb $3, {regs_cs}(%rsp)",
     "jnz 2f",
     "leaq kentry_iret_to_user(%rip), %rax",
-    "cmpq %rax, 128(%rsp)", // Regs.rip: a fault on the iretq to user?
+    "cmpq %rax, {regs_rip}(%rsp)", // a fault on the iretq to user?
     "jne kentry_idt_common_call",
     ".if {hooks}", // test kernels: the negative test can skip this swapgs
     "testb $1, {brk}(%rip)",
@@ -81,32 +110,47 @@ core::arch::global_asm!(
     //
     // | instructions | RSP / GS | can arrive | why it is safe |
     // |---|---|---|---|
-    // | test CS | IST, GS unknown | NMI (for #DB/#MC), #MC | those use other IST stacks and the paranoid path, judging GS from the MSR |
-    // | swapgs, copy the frame | IST, kernel GS | as above | this IST stack is read only; per-CPU data is GS-relative |
-    // | the rest | task stack, kernel GS | as above | a normal kernel context |
+    // | test CS | own IST stack, GS unknown | NMI (for #DB/#MC), #MC (for #DB/NMI) | those use other IST stacks and the paranoid path, judging GS from the MSR; NMI blocks NMIs until IRET; #DB is never taken in entry code; a kernel-mode entry goes on to the paranoid path |
+    // | `swapgs`, park rdx | own IST stack, kernel GS | as above | the same vector cannot re-enter (as above), so this IST frame stays put |
+    // | load the task stack, copy the frame | task stack (empty: we came from user), kernel GS; the IST frame read through rdx | as above | per-CPU data is GS-relative; the IST stack is only read |
+    // | the rest | task stack, kernel GS | as above | a normal user entry from here on (the common path's table) |
     ".balign 16",
     ".globl kentry_ist_entry",
     ".type kentry_ist_entry, @function",
     "kentry_ist_entry:",
-    "testb $3, 24(%rsp)", // CS: [vector][err][rip][cs]
+    "testb $3, {stub_cs}(%rsp)",
     "jz kentry_paranoid_common",
     "swapgs",
     "pushq %rdx",
     "movq %rsp, %rdx",
     "movq %gs:{stack_top}, %rsp",
-    "pushq 56(%rdx)", // ss
-    "pushq 48(%rdx)", // rsp
-    "pushq 40(%rdx)", // rflags
-    "pushq 32(%rdx)", // cs
-    "pushq 24(%rdx)", // rip
-    "pushq 16(%rdx)", // error code
-    "pushq 8(%rdx)",  // vector
-    "movq (%rdx), %rdx",
+    "pushq {parked_ss}(%rdx)",
+    "pushq {parked_rsp}(%rdx)",
+    "pushq {parked_rflags}(%rdx)",
+    "pushq {parked_cs}(%rdx)",
+    "pushq {parked_rip}(%rdx)",
+    "pushq {parked_error_code}(%rdx)",
+    "pushq {parked_vector}(%rdx)",
+    "movq {parked_rdx}(%rdx), %rdx",
     "cld",
     super::save_gprs_vector_in_rsi!(),
     "jmp kentry_idt_common_call",
     ".size kentry_ist_entry, . - kentry_ist_entry",
     ".popsection",
+    error_code_vectors = const ERROR_CODE_VECTORS,
+    ist_user_entry = const IST_USER_ENTRY_VECTORS,
+    paranoid_only = const IST_PARANOID_ONLY_VECTORS,
+    regs_cs = const REGS_CS,
+    regs_rip = const REGS_RIP,
+    stub_cs = const offset_of!(StubFrame, hw.cs),
+    parked_ss = const parked!(hw.ss),
+    parked_rsp = const parked!(hw.rsp),
+    parked_rflags = const parked!(hw.rflags),
+    parked_cs = const parked!(hw.cs),
+    parked_rip = const parked!(hw.rip),
+    parked_error_code = const parked!(error_code),
+    parked_vector = const parked!(vector),
+    parked_rdx = const offset_of!(IstParked, rdx),
     hooks = const crate::test_hooks::IN_STUBS,
     stack_top = const crate::percpu::OFFSET_TASK_STACK_TOP,
     brk = sym crate::test_hooks::kentry_test_break_iret_gs,

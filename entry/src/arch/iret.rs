@@ -1,14 +1,25 @@
-//! The one way back by IRET, for every non-IST entry (and for syscalls that may not SYSRET).
+//! The one way back by IRET, for every non-IST entry (and for syscalls that may not SYSRET),
+//! and a new task's first way out, `kentry_ret_from_fork`.
 //!
-//! Windows:
+//! Windows of `kentry_return_via_iret`:
 //!
 //! | instructions | RSP / GS | can arrive | why it is safe |
 //! |---|---|---|---|
-//! | restore GPRs | kernel stack, kernel GS | NMI, #MC | IF=0 since the last exit-work check |
-//! | `swapgs` (to user only) | kernel stack, user GS | NMI, #MC | IST + paranoid GS |
-//! | `iretq` | — | #GP/#NP/#SS if the frame's CS/SS is bad (E14) | the IDT common path recognises `kentry_iret_to_user` as a user-GS instruction, swaps GS and hands the fault to Rust, which rebuilds it as the task's own fault |
+//! | restore GPRs, test the CS returned to | kernel stack, kernel GS | NMI, #MC | IF=0 since the last exit-work check (or since the interrupt gate, on the way back to kernel) |
+//! | `swapgs` (to user only) | kernel stack, user GS | NMI, #MC | IST + paranoid GS: they judge GS from MSR_GS_BASE, not from CS |
+//! | `iretq` to user | kernel stack at the hardware frame, user GS | NMI, #MC; #GP/#NP/#SS if the frame's CS/SS is bad (E14) | the IDT common path recognises `kentry_iret_to_user` as a user-GS instruction, swaps GS and hands the fault to Rust, which rebuilds it as the task's own fault |
+//! | `iretq` to kernel | kernel stack at the hardware frame, kernel GS | NMI, #MC | the CS/SS are the interrupted kernel context's own; no GS change |
 //!
 //! There is exactly one `iretq` to user mode, so the fault fixup has one address to know.
+//!
+//! Windows of `kentry_ret_from_fork`:
+//!
+//! | instructions | RSP / GS | can arrive | why it is safe |
+//! |---|---|---|---|
+//! | `movq`, `subq`, `call` into Rust, `addq` | the new task's kernel stack at its initial frame, kernel GS | NMI, #MC | IF=0: the context switch runs with interrupts off; the exit-work loop may enable them while it works and returns with them off; an ordinary kernel context |
+//! | `jmp` to the IRET path | as above | NMI, #MC | the table above |
+
+use crate::frame::HW_CS;
 
 core::arch::global_asm!(
     ".pushsection .text.kentry, \"ax\"",
@@ -17,7 +28,7 @@ core::arch::global_asm!(
     ".type kentry_return_via_iret, @function",
     "kentry_return_via_iret:",
     super::restore_gprs_for_iret!(),
-    "testb $3, 8(%rsp)", // the CS being returned to
+    "testb $3, {hw_cs}(%rsp)", // the CS being returned to
     "jz 1f",
     "swapgs",
     ".globl kentry_iret_to_user",
@@ -40,6 +51,7 @@ core::arch::global_asm!(
     "jmp kentry_return_via_iret",
     ".size kentry_ret_from_fork, . - kentry_ret_from_fork",
     ".popsection",
+    hw_cs = const HW_CS,
     options(att_syntax)
 );
 

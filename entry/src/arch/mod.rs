@@ -14,16 +14,21 @@ pub mod setup;
 pub mod smap;
 pub mod syscall_64;
 
-/// Saves the 15 general registers below the hardware frame + error-code slot, in `pt_regs`
-/// order. Entry: the vector sits where `rdi` belongs; it ends up in `%rsi`.
-macro_rules! save_gprs_vector_in_rsi {
-    () => {
+// The `pt_regs` order of the 15 general registers exists once, in the two macros below: every
+// stub that builds or unwinds a [`Regs`](crate::Regs) uses them (frame.rs checks the layout).
+
+/// Pushes the 14 general registers below the `rdi` slot, in `pt_regs` order, taking the value
+/// of the `rax` slot from `$rax` (an asm operand: `"%rax"`, or the SYSCALL stub's preset
+/// `"${enosys}"`). The caller has already filled the `rdi` slot and everything above it.
+macro_rules! push_gprs_below_rdi {
+    ($rax:literal) => {
         concat!(
-            "xchgq %rdi, (%rsp)\n", // rdi = vector; the slot keeps the interrupted rdi
             "pushq %rsi\n",
             "pushq %rdx\n",
             "pushq %rcx\n",
-            "pushq %rax\n",
+            "pushq ",
+            $rax,
+            "\n",
             "pushq %r8\n",
             "pushq %r9\n",
             "pushq %r10\n",
@@ -34,14 +39,13 @@ macro_rules! save_gprs_vector_in_rsi {
             "pushq %r13\n",
             "pushq %r14\n",
             "pushq %r15\n",
-            "movq %rdi, %rsi\n",
         )
     };
 }
 
-/// Restores the 15 general registers and drops the `orig_rax` slot: RSP then points at the
-/// hardware IRET frame.
-macro_rules! restore_gprs_for_iret {
+/// Pops the 15 general registers of a frame at RSP, in `pt_regs` order: RSP then points at
+/// the `orig_rax` slot.
+macro_rules! pop_gprs {
     () => {
         concat!(
             "popq %r15\n",
@@ -59,10 +63,32 @@ macro_rules! restore_gprs_for_iret {
             "popq %rdx\n",
             "popq %rsi\n",
             "popq %rdi\n",
-            "addq $8, %rsp\n",
         )
     };
 }
 
+/// Completes a [`Regs`](crate::Regs) below an IDT stub's frame ([`StubFrame`](crate::frame::StubFrame)).
+/// Entry: the vector sits where `rdi` belongs; it ends up in `%rsi` (the second argument of
+/// the Rust half), and the slot gets the interrupted `rdi`.
+macro_rules! save_gprs_vector_in_rsi {
+    () => {
+        concat!(
+            "xchgq %rdi, (%rsp)\n",
+            $crate::arch::push_gprs_below_rdi!("%rax"),
+            "movq %rdi, %rsi\n",
+        )
+    };
+}
+
+/// Restores the 15 general registers and drops the `orig_rax` slot: RSP then points at the
+/// hardware IRET frame.
+macro_rules! restore_gprs_for_iret {
+    () => {
+        concat!($crate::arch::pop_gprs!(), "addq $8, %rsp\n")
+    };
+}
+
+pub(crate) use pop_gprs;
+pub(crate) use push_gprs_below_rdi;
 pub(crate) use restore_gprs_for_iret;
 pub(crate) use save_gprs_vector_in_rsi;

@@ -5,16 +5,23 @@
 //! | instructions | RSP / GS | can arrive | why it is safe |
 //! |---|---|---|---|
 //! | `swapgs` | user RSP, user GS | NMI, #MC, #DB (MOV SS, E21) | IF=0 (FMASK) blocks IRQs; the three use IST stacks and decide GS from MSR_GS_BASE, never from CS or RSP |
-//! | park user RSP, load task stack | user RSP, kernel GS | NMI, #MC, #DB | the slots are per-CPU, GS-relative, always mapped; nothing reads or writes the user stack |
-//! | build frame, `call` | kernel stack | NMI, #MC | a normal kernel context from here on |
-//! | restore GPRs | kernel stack | NMI, #MC | — |
-//! | load user RSP, `swapgs`, `sysretq` | user RSP, then user GS | NMI, #MC | IF stays 0 until SYSRET sets it with the CPL change; IST vectors as above; no memory is touched after the RSP load |
+//! | park user RSP, load task stack | user RSP, kernel GS | NMI, #MC | the slots are per-CPU, GS-relative, always mapped; nothing reads or writes the user stack |
+//! | build frame, `call` | kernel stack, kernel GS | NMI, #MC; everything once Rust enables IRQs | a normal kernel context from here on |
+//! | `testb`, `jz` to the IRET path | kernel stack, kernel GS, IF=0 (the exit path's) | NMI, #MC | iret.rs has the IRET way |
+//! | restore GPRs | kernel stack, kernel GS | NMI, #MC | IF=0 |
+//! | load user RSP, `swapgs` | user RSP, then user GS | NMI, #MC | IF stays 0 until SYSRET sets it with the CPL change; IST vectors as above; no memory is touched after the RSP load |
+//! | `sysretq` | user RSP, user GS | NMI, #MC; #GP in ring 0 on the user RSP if RCX were non-canonical (Intel, CVE-2012-0217) | `sysret_allowed` checked RCX == RIP < TASK_SIZE_MAX, so RCX is canonical |
+//!
+//! #DB appears only in the first row: the MOV SS / POP SS case raises it on the first
+//! instruction of the handler; the kernel sets no breakpoints in `.text.kentry` (E23), and
+//! the stub touches no user memory that a ptrace watchpoint could cover.
 //!
 //! The frame is [`Regs`](crate::Regs) with `rax` = -ENOSYS and `orig_rax` = the number;
 //! `rcx`/`r11` in the frame are the return RIP/RFLAGS as the CPU left them. Rust decides the
 //! way back: SYSRET reloads RCX and R11 from the frame, which `sysret_allowed` has checked
 //! equal RIP and RFLAGS; anything else goes through the common IRET path.
 
+use crate::frame::ORIG_RAX_TO_USER_RSP;
 use crate::gdt::{USER_CS, USER_DS};
 use crate::percpu::{OFFSET_TASK_STACK_TOP, OFFSET_USER_RSP};
 
@@ -37,48 +44,26 @@ core::arch::global_asm!(
     "pushq %rcx",              // rip
     "pushq %rax",              // orig_rax
     "pushq %rdi",
-    "pushq %rsi",
-    "pushq %rdx",
-    "pushq %rcx",
-    "pushq ${enosys}",         // rax
-    "pushq %r8",
-    "pushq %r9",
-    "pushq %r10",
-    "pushq %r11",
-    "pushq %rbx",
-    "pushq %rbp",
-    "pushq %r12",
-    "pushq %r13",
-    "pushq %r14",
-    "pushq %r15",
+    super::push_gprs_below_rdi!("${enosys}"), // rax: the preset result
     "movq %rsp, %rdi",
     "subq $8, %rsp",           // 16-byte alignment at the call (see frame.rs)
     "call kentry_rust_syscall",
     "addq $8, %rsp",
     "testb %al, %al",
     "jz kentry_return_via_iret",
-    "popq %r15",
-    "popq %r14",
-    "popq %r13",
-    "popq %r12",
-    "popq %rbp",
-    "popq %rbx",
-    "popq %r11",               // == rflags (checked)
-    "popq %r10",
-    "popq %r9",
-    "popq %r8",
-    "popq %rax",
-    "popq %rcx",               // == rip (checked)
-    "popq %rdx",
-    "popq %rsi",
-    "popq %rdi",
-    "movq 32(%rsp), %rsp",     // skip orig_rax, rip, cs, rflags: the user RSP
+    // rcx and r11 come back equal to RIP and RFLAGS: sysret_allowed checked them.
+    super::pop_gprs!(),
+    "movq {user_rsp_above}(%rsp), %rsp", // from the orig_rax slot to the saved user RSP
     "swapgs",
     "sysretq",
     ".size kentry_syscall_64, . - kentry_syscall_64",
     "",
     // CSTAR: SYSCALL from 32-bit code, until the compat ABI exists. It never leaves the user
     // stack or GS, so it only fails the call and returns where SYSCALL came from.
+    //
+    // | instructions | RSP / GS | can arrive | why it is safe |
+    // |---|---|---|---|
+    // | `movl`, `sysretl` | user RSP, user GS, CPL 0 | NMI, #MC, #DB (MOV SS, E21) | IF=0 (FMASK applies to CSTAR too); the three use IST stacks and decide GS from MSR_GS_BASE; the stub touches no memory and no stack; `sysretl` loads EIP from ECX, a 32-bit value, so it cannot be non-canonical |
     ".balign 16",
     ".globl kentry_syscall32_ignore",
     ".type kentry_syscall32_ignore, @function",
@@ -92,6 +77,7 @@ core::arch::global_asm!(
     user_ds = const USER_DS,
     user_cs = const USER_CS,
     enosys = const NEG_ENOSYS,
+    user_rsp_above = const ORIG_RAX_TO_USER_RSP,
     options(att_syntax)
 );
 
