@@ -11,7 +11,7 @@
 //!
 //! | instructions | RSP / GS | can arrive | why it is safe |
 //! |---|---|---|---|
-//! | save GPRs, RDMSR, WRMSR | own IST stack, GS unknown | #MC/NMI (other slots), #DF | each vector has its own IST stack, so only a re-entry of the same vector would overwrite this frame: NMIs stay blocked until IRET, #DB is never taken in entry code, #MC while MCIP=1 shuts down; the depth counter reports a re-entry |
+//! | save GPRs, RDMSR, WRMSR | own IST stack, GS unknown | #MC/NMI (other slots), #DF | each vector has its own IST stack, so only a re-entry of the same vector would overwrite this frame: NMIs stay blocked until IRET, #DB cannot hit this path (no breakpoint or watchpoint may cover entry text or data, E23; the one deferred #DB, after MOV SS, lands on a stub's first instruction, before this path runs), #MC while MCIP=1 shuts down; the depth counter reports a re-entry |
 //! | `call` into Rust | own IST stack, kernel GS | as above | NMI-like context: no exit work, no sleeping |
 //! | restore GS base, GPRs, `iretq` | own IST stack, the interrupted GS | as above | the interrupted context gets back exactly the GS base it had |
 
