@@ -18,6 +18,7 @@ pub struct StaticKey {
 }
 
 impl StaticKey {
+    /// A key, initially disabled.
     pub const fn new() -> Self {
         StaticKey {
             enabled: AtomicBool::new(false),
@@ -66,11 +67,15 @@ macro_rules! static_branch {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct JumpEntry {
+    /// Address of the 5-byte patch site.
     pub site: u64,
+    /// Where the site jumps when the key is enabled.
     pub target: u64,
+    /// Address of the [`StaticKey`] the site belongs to.
     pub key: u64,
 }
 
+/// The 5-byte NOP of a disabled site.
 pub const NOP5: [u8; 5] = [0x0f, 0x1f, 0x44, 0x00, 0x00];
 
 /// The 5 bytes at `site` for `enabled`: `jmp rel32` to `target`, or the NOP.

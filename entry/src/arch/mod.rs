@@ -12,6 +12,7 @@ pub mod iret;
 pub mod paranoid;
 pub mod setup;
 pub mod smap;
+pub mod switch;
 pub mod syscall_64;
 
 /// Saves the 15 general registers below the hardware frame + error-code slot, in `pt_regs`
