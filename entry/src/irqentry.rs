@@ -22,7 +22,7 @@
 //! return (the return path runs none after an NMI): what it wants done later it raises as
 //! work for the next exit, or sends itself an IPI.
 
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", doc))]
 pub use imp::*;
 
 /// What the CPU reported with an exception.
@@ -36,7 +36,7 @@ pub struct Fault {
     pub cr2: u64,
 }
 
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", doc))]
 mod imp {
     use crate::context_tracking::{ContextTracking, EntryContext};
     use crate::exit_work::{ExitWork, ExitWorkOps, exit_to_user_mode_loop};

@@ -33,7 +33,7 @@ pub mod task;
 pub mod test_hooks;
 pub mod vectors;
 
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", doc))]
 pub mod arch;
 
 pub use frame::Regs;

@@ -69,6 +69,7 @@ impl EntryPerCpu {
 
     /// Records where this structure lives; GS.base must then be set to the same address
     /// (`init_cpu` does both).
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))] // its caller is arch-only
     pub(crate) fn set_self(&self, cpu: u32) {
         self.self_ptr
             .store(self as *const Self as u64, Ordering::Relaxed);
@@ -77,6 +78,7 @@ impl EntryPerCpu {
 
     /// The kernel stack top SYSCALL switches to, and TSS.RSP0 with it: the two change only
     /// together, here (called by the task switch).
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))] // host tests reach it by hand_over
     pub(crate) fn set_rsp0(&self, top: u64) {
         self.task_stack_top.store(top, Ordering::Relaxed);
         let rsp0 = self.tss_rsp0.load(Ordering::Relaxed);
@@ -98,7 +100,7 @@ impl EntryPerCpu {
 ///
 /// Only valid in kernel context with the kernel GS base live — which every Rust entry function
 /// is, by construction of the stubs (and checked by the T1 tripwire in test kernels).
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", doc))]
 #[inline(always)]
 pub fn this_cpu() -> &'static EntryPerCpu {
     let p: u64;
@@ -112,7 +114,7 @@ pub fn this_cpu() -> &'static EntryPerCpu {
 
 /// GS-relative per-CPU operations for the syscall fast path: one instruction each, with no
 /// load of the per-CPU base first (Linux's `this_cpu_*` operations).
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", doc))]
 pub mod this_cpu_ops {
     use super::{OFFSET_CT_WORD, OFFSET_TASK_WORK};
     use crate::context_tracking::{self, CtWord};

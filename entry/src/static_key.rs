@@ -1,7 +1,7 @@
 //! Static keys: a feature switch whose disabled state costs one 5-byte NOP in the code that
 //! tests it, and whose enabled state costs one direct jump (Linux's jump labels).
 //!
-//! Each test site is emitted by [`static_branch!`] as a 5-byte NOP, with an entry in the
+//! Each test site is emitted by [`static_branch!`](crate::static_branch) as a 5-byte NOP, with an entry in the
 //! `__kentry_jump_table` section: (site, target, key). Turning a key on rewrites each of its
 //! sites into `jmp rel32` to the target; turning it off writes the NOP back. Kernel text is
 //! read-only, so the bytes are written through a writer the kernel installs (an alias of the
@@ -10,7 +10,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// A feature switch. Read with [`static_branch!`]; change with [`StaticKey::enable`] /
+/// A feature switch. Read with [`static_branch!`](crate::static_branch); change with [`StaticKey::enable`] /
 /// [`StaticKey::disable`].
 #[repr(C, align(8))]
 pub struct StaticKey {
@@ -102,7 +102,7 @@ pub fn set_text_writer(w: TextWriter) {
     WRITER.store(w as usize, Ordering::Release);
 }
 
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", doc))]
 mod patch {
     use super::*;
 

@@ -23,7 +23,8 @@ pub const SWITCH_FRAME_SLOTS: usize = 6;
 /// kentry's share of one task. Embed one in every task (kernel threads included); hand it to
 /// [`switch_to`] when the task is switched in or out.
 pub struct TaskEntry {
-    /// RSP saved by the switch while the task is not running; 0 once the task ran.
+    /// RSP saved by the switch while the task is not running.
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))] // only the arch switch reads it
     saved_rsp: UnsafeCell<u64>,
     /// The address just past the task's kernel stack: TSS.RSP0 and the SYSCALL stack while
     /// the task runs.
@@ -39,6 +40,7 @@ pub struct TaskEntry {
 unsafe impl Sync for TaskEntry {}
 
 impl TaskEntry {
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))] // host tests call it directly
     fn with_saved_rsp(stack_top: u64, saved_rsp: u64) -> Self {
         TaskEntry {
             saved_rsp: UnsafeCell::new(saved_rsp),
@@ -59,7 +61,7 @@ impl TaskEntry {
     /// `stack_top` must be 16-byte aligned, the top of a fresh kernel stack that this task
     /// owns from now on, with at least [`crate::frame::REGS_SIZE`] + 64 bytes mapped and
     /// writable below it.
-    #[cfg(target_os = "none")]
+    #[cfg(any(target_os = "none", doc))]
     pub unsafe fn new_user(stack_top: u64, regs: &crate::Regs) -> Self {
         assert!(
             stack_top.is_multiple_of(16),
@@ -86,7 +88,7 @@ impl TaskEntry {
     ///
     /// # Safety
     /// As for [`Self::new_user`]: a fresh, 16-byte aligned stack top the task owns.
-    #[cfg(target_os = "none")]
+    #[cfg(any(target_os = "none", doc))]
     pub unsafe fn new_kernel(stack_top: u64, entry: extern "C" fn() -> !) -> Self {
         assert!(
             stack_top.is_multiple_of(16),
@@ -123,6 +125,7 @@ impl TaskEntry {
 /// Makes `next` the task the entry path serves on this CPU, without switching stacks: TSS.RSP0
 /// and the per-CPU stack top become `next`'s stack top, `prev`'s work flags are saved in
 /// `prev` and `next`'s become the per-CPU word. `prev` is `None` for the first task a CPU runs.
+#[cfg_attr(not(target_os = "none"), allow(dead_code))] // host tests call it directly
 fn hand_over(cpu: &EntryPerCpu, prev: Option<&TaskEntry>, next: &TaskEntry) {
     let live = cpu
         .task_work
@@ -146,7 +149,7 @@ fn hand_over(cpu: &EntryPerCpu, prev: Option<&TaskEntry>, next: &TaskEntry) {
 /// off-CPU, made by [`TaskEntry::new_user`] / [`TaskEntry::new_kernel`] or switched out by
 /// this function, and both stay alive until this returns or, for a `prev` that never runs
 /// again, until the next switch away from `next`.
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", doc))]
 pub unsafe fn switch_to(cpu: &EntryPerCpu, prev: &TaskEntry, next: &TaskEntry) {
     hand_over(cpu, Some(prev), next);
     // SAFETY: per the contract: `prev.saved_rsp` is the running task's own slot, and `next`
@@ -160,7 +163,7 @@ pub unsafe fn switch_to(cpu: &EntryPerCpu, prev: &TaskEntry, next: &TaskEntry) {
 ///
 /// # Safety
 /// As for [`switch_to`], with no `prev`: interrupts off, `first` never ran.
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", doc))]
 pub unsafe fn start_first(cpu: &EntryPerCpu, first: &TaskEntry) -> ! {
     hand_over(cpu, None, first);
     let mut discard = 0u64;
