@@ -43,6 +43,34 @@ pub mod ist {
     pub const COUNT: usize = 4;
 }
 
+/// The top (the address just past the highest byte) of each IST stack of one CPU, by the
+/// vector that uses it. Each must be 16-byte aligned, at least 4 KiB deep (kentry's own use
+/// is one frame; the host's `nmi_like` runs there too), mapped, and used by nothing else.
+#[derive(Clone, Copy, Debug)]
+pub struct IstStacks {
+    /// #DF: must never be the stack that overflowed, so a stack overflow can be reported.
+    pub double_fault: u64,
+    /// NMI.
+    pub nmi: u64,
+    /// #DB (from kernel mode; user-mode #DB moves to the task stack).
+    pub debug: u64,
+    /// #MC (from kernel mode; user-mode #MC moves to the task stack).
+    pub machine_check: u64,
+}
+
+impl IstStacks {
+    /// The tops in IST slot order (slot 1 first), as the TSS and the IDT number them.
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))] // init_cpu is arch-only
+    pub(crate) fn by_slot(&self) -> [u64; crate::gdt::ist::COUNT] {
+        let mut tops = [0; ist::COUNT];
+        tops[ist::DOUBLE_FAULT as usize - 1] = self.double_fault;
+        tops[ist::NMI as usize - 1] = self.nmi;
+        tops[ist::DEBUG as usize - 1] = self.debug;
+        tops[ist::MACHINE_CHECK as usize - 1] = self.machine_check;
+        tops
+    }
+}
+
 /// Raw descriptors, accessed bit preset so the CPU never writes the table.
 pub const fn base_descriptors() -> [u64; GDT_ENTRIES] {
     let mut d = [0u64; GDT_ENTRIES];
@@ -123,6 +151,22 @@ mod tests {
             let dpl = (desc >> 45) & 3;
             let expect = if matches!(i, 4..=6) { 3 } else { 0 };
             assert_eq!(dpl, expect, "entry {i}");
+        }
+    }
+
+    /// Each vector's stack lands in the IST slot its IDT gate names.
+    #[test]
+    fn ist_stacks_follow_the_gates() {
+        use crate::vectors::{DB, DF, MC, NMI, ist_slot};
+        let s = IstStacks {
+            double_fault: 0x1000,
+            nmi: 0x2000,
+            debug: 0x3000,
+            machine_check: 0x4000,
+        };
+        let tops = s.by_slot();
+        for (v, top) in [(DF, 0x1000), (NMI, 0x2000), (DB, 0x3000), (MC, 0x4000)] {
+            assert_eq!(tops[ist_slot(v) as usize - 1], top, "vector {v}");
         }
     }
 

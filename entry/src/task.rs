@@ -151,6 +151,14 @@ fn hand_over(cpu: &EntryPerCpu, prev: Option<&TaskEntry>, next: &TaskEntry) {
 /// again, until the next switch away from `next`.
 #[cfg(any(target_os = "none", doc))]
 pub unsafe fn switch_to(cpu: &EntryPerCpu, prev: &TaskEntry, next: &TaskEntry) {
+    // Test kernels check the one precondition a caller can get wrong without noticing: an
+    // interrupt between the hand-over and the stack switch would run on `prev`'s stack with
+    // `next`'s RSP0 and work word.
+    #[cfg(feature = "test-hooks")]
+    assert!(
+        !x86_64::instructions::interrupts::are_enabled(),
+        "kentry::task::switch_to with interrupts on"
+    );
     hand_over(cpu, Some(prev), next);
     // SAFETY: per the contract: `prev.saved_rsp` is the running task's own slot, and `next`
     // holds a stack prepared by kentry's constructors or by this switch.

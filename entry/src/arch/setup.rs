@@ -92,33 +92,7 @@ pub unsafe fn enable_syscall(cstar_target: u64) {
     }
 }
 
-/// The top (the address just past the highest byte) of each IST stack of one CPU, by the
-/// vector that uses it. Each must be 16-byte aligned, at least 4 KiB deep (kentry's own use
-/// is one frame; the host's `nmi_like` runs there too), mapped, and used by nothing else.
-#[derive(Clone, Copy, Debug)]
-pub struct IstStacks {
-    /// #DF: must never be the stack that overflowed, so a stack overflow can be reported.
-    pub double_fault: u64,
-    /// NMI.
-    pub nmi: u64,
-    /// #DB (from kernel mode; user-mode #DB moves to the task stack).
-    pub debug: u64,
-    /// #MC (from kernel mode; user-mode #MC moves to the task stack).
-    pub machine_check: u64,
-}
-
-impl IstStacks {
-    /// The tops in IST slot order (slot 1 first), as the TSS and the IDT number them.
-    fn by_slot(&self) -> [u64; crate::gdt::ist::COUNT] {
-        use crate::gdt::ist;
-        let mut tops = [0; ist::COUNT];
-        tops[ist::DOUBLE_FAULT as usize - 1] = self.double_fault;
-        tops[ist::NMI as usize - 1] = self.nmi;
-        tops[ist::DEBUG as usize - 1] = self.debug;
-        tops[ist::MACHINE_CHECK as usize - 1] = self.machine_check;
-        tops
-    }
-}
+pub use crate::gdt::IstStacks;
 
 /// The one IDT every CPU loads: 256 gates to kentry's stubs, built by the first
 /// [`init_cpu`].
