@@ -1,9 +1,10 @@
 //! The ring-3 program: position-independent machine code that the kernel copies to
 //! [`USER_BASE`](crate::boot::USER_BASE). It makes Linux-numbered syscalls (write, getpid,
-//! exit), executes `ud2` (the kernel reports the #UD and skips it), then spins until the
-//! kernel's NMI handler has seen an NMI arrive in user mode — which it learns from a word the
-//! handler sets in the user page ([`NMI_FLAG_OFFSET`]) — bounded by a TSC deadline, and exits
-//! with 0 if the NMI came, 1 if not.
+//! exit), executes `ud2` (the kernel reports the #UD and skips it), calls `sched_yield` (on
+//! which the kernel asks the host for an NMI), then spins until the kernel's NMI handler has
+//! seen an NMI arrive in user mode — which it learns from a word the handler sets in the user
+//! page ([`NMI_FLAG_OFFSET`]) — bounded by a TSC deadline, and exits with 0 if the NMI came,
+//! 1 if not.
 
 /// Offset in the user page of the word the NMI handler sets (the program only reads it).
 pub const NMI_FLAG_OFFSET: u64 = 0x1000;
@@ -31,6 +32,9 @@ core::arch::global_asm!(
     ".globl minimal_user_ud2",
     "minimal_user_ud2:",
     "ud2",
+    // sched_yield(): in this kernel, the cue to ask the host for an NMI
+    "movl $24, %eax",
+    "syscall",
     // wait for the NMI: until the flag is set or about 2^34 TSC ticks have passed
     "rdtsc",
     "shlq $32, %rdx",
