@@ -23,10 +23,14 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 pub static CONTEXT_TRACKING: crate::static_key::StaticKey = crate::static_key::StaticKey::new();
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The context a CPU is in, as context tracking records it.
 #[repr(u64)]
 pub enum CtState {
+    /// Kernel code: RCU watches.
     Kernel = 0,
+    /// User code: an extended quiescent state for RCU.
     User = 1,
+    /// The idle loop: an extended quiescent state for RCU.
     Idle = 2,
 }
 
@@ -88,6 +92,7 @@ pub fn enter_user(word: impl CtWord) {
     word.add::<DELTA_ENTER_USER>();
 }
 
+/// One CPU's context-tracking state: the word (state, NMI nesting, RCU counter) and what each NMI-like level must undo.
 #[repr(C)]
 pub struct ContextTracking {
     word: AtomicU64,
@@ -109,12 +114,16 @@ pub enum EntryContext {
 /// The state did not fit the frame: the report a kernel prints before it stops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CtViolation {
+    /// The state found (a [`CtState`] value).
     pub state: u64,
+    /// Whether the frame was a user-mode one.
     pub user_mode: bool,
+    /// The NMI-like nesting depth found.
     pub nmi_nesting: u32,
 }
 
 impl ContextTracking {
+    /// A CPU in kernel context with RCU watching: the state at boot.
     pub const fn new() -> Self {
         ContextTracking {
             // Kernel, watching (counter 1).
@@ -123,6 +132,7 @@ impl ContextTracking {
         }
     }
 
+    /// The state bits (a [`CtState`] value).
     #[inline(always)]
     pub fn state(&self) -> u64 {
         self.word.load(Ordering::Relaxed) & STATE_MASK
@@ -134,11 +144,13 @@ impl ContextTracking {
         self.word.load(Ordering::Acquire) >> COUNTER_SHIFT
     }
 
+    /// Whether RCU watches this CPU (the counter is odd).
     #[inline(always)]
     pub fn rcu_watching(&self) -> bool {
         self.rcu_counter() & 1 == 1
     }
 
+    /// How many NMI-like entries are live on this CPU.
     #[inline(always)]
     pub fn nmi_nesting(&self) -> u32 {
         ((self.word.load(Ordering::Relaxed) & NMI_MASK) >> 2) as u32

@@ -28,7 +28,9 @@ bitflags::bitflags! {
 pub trait ExitWorkOps {
     /// The running task's work flags. Called with interrupts off.
     fn pending(&mut self) -> ExitWork;
+    /// Turns interrupts on (before the handlers run).
     fn local_irq_enable(&mut self);
+    /// Turns interrupts off (before the flags are read again).
     fn local_irq_disable(&mut self);
     /// Does the work named in `work` (interrupts are on). May schedule, deliver signals,
     /// change the frame, or never return (exit).

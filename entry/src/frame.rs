@@ -13,27 +13,48 @@ use core::mem::offset_of;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Regs {
+    /// Saved `r15`.
     pub r15: u64,
+    /// Saved `r14`.
     pub r14: u64,
+    /// Saved `r13`.
     pub r13: u64,
+    /// Saved `r12`.
     pub r12: u64,
+    /// Saved `rbp`.
     pub rbp: u64,
+    /// Saved `rbx`.
     pub rbx: u64,
+    /// Saved `r11` (RFLAGS at SYSCALL).
     pub r11: u64,
+    /// Saved `r10` (4th syscall argument).
     pub r10: u64,
+    /// Saved `r9`.
     pub r9: u64,
+    /// Saved `r8`.
     pub r8: u64,
+    /// Saved `rax` (syscall number in, result out).
     pub rax: u64,
+    /// Saved `rcx` (return RIP at SYSCALL).
     pub rcx: u64,
+    /// Saved `rdx`.
     pub rdx: u64,
+    /// Saved `rsi`.
     pub rsi: u64,
+    /// Saved `rdi`.
     pub rdi: u64,
+    /// The syscall number on the syscall path; -1 on every other entry.
     pub orig_rax: u64,
     // The hardware interrupt frame (what IRETQ pops).
+    /// Where the interrupted code resumes.
     pub rip: u64,
+    /// Its code segment (RPL 3: user mode).
     pub cs: u64,
+    /// Its RFLAGS.
     pub rflags: u64,
+    /// Its stack pointer.
     pub rsp: u64,
+    /// Its stack segment.
     pub ss: u64,
 }
 
@@ -68,10 +89,15 @@ const _: () = {
 /// mode, lowest address first, and what `iretq` pops. It is the tail of [`Regs`].
 #[repr(C)]
 pub struct HwFrame {
+    /// Where the interrupted code resumes.
     pub rip: u64,
+    /// The interrupted code's CS (its low two bits are the privilege level it ran at).
     pub cs: u64,
+    /// The interrupted code's RFLAGS.
     pub rflags: u64,
+    /// The interrupted code's RSP.
     pub rsp: u64,
+    /// The interrupted code's SS.
     pub ss: u64,
 }
 
@@ -80,8 +106,11 @@ pub struct HwFrame {
 /// becomes [`Regs::orig_rax`]), then the hardware frame.
 #[repr(C)]
 pub struct StubFrame {
+    /// The vector, pushed by the stub.
     pub vector: u64,
+    /// The CPU's error code, or the stub's -1 for vectors without one.
     pub error_code: u64,
+    /// What the CPU pushed.
     pub hw: HwFrame,
 }
 
@@ -113,21 +142,37 @@ const _: () = {
 
 pub mod rflags {
     //! RFLAGS bits the entry code reasons about.
+    /// Carry.
     pub const CF: u64 = 1 << 0;
+    /// Bit 1, always set.
     pub const FIXED: u64 = 1 << 1;
+    /// Parity.
     pub const PF: u64 = 1 << 2;
+    /// Adjust.
     pub const AF: u64 = 1 << 4;
+    /// Zero.
     pub const ZF: u64 = 1 << 6;
+    /// Sign.
     pub const SF: u64 = 1 << 7;
+    /// Trap (single-step).
     pub const TF: u64 = 1 << 8;
+    /// Interrupts enabled.
     pub const IF: u64 = 1 << 9;
+    /// Direction (string ops backwards).
     pub const DF: u64 = 1 << 10;
+    /// Overflow.
     pub const OF: u64 = 1 << 11;
+    /// I/O privilege level (2 bits).
     pub const IOPL: u64 = 3 << 12;
+    /// Nested task.
     pub const NT: u64 = 1 << 14;
+    /// Resume (suppresses one instruction breakpoint).
     pub const RF: u64 = 1 << 16;
+    /// Virtual-8086 mode.
     pub const VM: u64 = 1 << 17;
+    /// Alignment check / SMAP override.
     pub const AC: u64 = 1 << 18;
+    /// CPUID available.
     pub const ID: u64 = 1 << 21;
 }
 

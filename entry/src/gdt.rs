@@ -6,15 +6,23 @@
 
 use x86_64::structures::tss::TaskStateSegment;
 
+/// 32-bit kernel code (Linux's `__KERNEL32_CS`; unused by kentry, kept for the layout).
 pub const KERNEL32_CS: u16 = 0x08;
+/// 64-bit kernel code: what SYSCALL and every IDT gate load.
 pub const KERNEL_CS: u16 = 0x10;
+/// Kernel data / stack segment (SYSCALL's SS).
 pub const KERNEL_DS: u16 = 0x18;
+/// 32-bit user code (compat mode), RPL 3; STAR's SYSRET base.
 pub const USER32_CS: u16 = 0x23;
+/// User data / stack segment, RPL 3.
 pub const USER_DS: u16 = 0x2b;
+/// 64-bit user code, RPL 3.
 pub const USER_CS: u16 = 0x33;
+/// The TSS (a 16-byte descriptor: entries 8 and 9).
 pub const TSS_SEL: u16 = 0x40;
 /// First of the three TLS slots (12–14) reserved for `set_thread_area`.
 pub const TLS_FIRST_ENTRY: usize = 12;
+/// Entries in each CPU's GDT.
 pub const GDT_ENTRIES: usize = 16;
 
 /// STAR: SYSCALL loads CS = 0x10, SS = 0x18; SYSRET loads CS = 0x23 (+16 for 64-bit = 0x33)
@@ -23,11 +31,44 @@ pub const STAR_VALUE: u64 = ((USER32_CS as u64) << 48) | ((KERNEL_CS as u64) << 
 
 /// IST slots (1-based, as IDT gates name them).
 pub mod ist {
+    /// IST slot of #DF.
     pub const DOUBLE_FAULT: u8 = 1;
+    /// IST slot of NMI.
     pub const NMI: u8 = 2;
+    /// IST slot of #DB.
     pub const DEBUG: u8 = 3;
+    /// IST slot of #MC.
     pub const MACHINE_CHECK: u8 = 4;
+    /// Number of IST slots kentry uses (1..=COUNT).
     pub const COUNT: usize = 4;
+}
+
+/// The top (the address just past the highest byte) of each IST stack of one CPU, by the
+/// vector that uses it. Each must be 16-byte aligned, at least 4 KiB deep (kentry's own use
+/// is one frame; the host's `nmi_like` runs there too), mapped, and used by nothing else.
+#[derive(Clone, Copy, Debug)]
+pub struct IstStacks {
+    /// #DF: must never be the stack that overflowed, so a stack overflow can be reported.
+    pub double_fault: u64,
+    /// NMI.
+    pub nmi: u64,
+    /// #DB (from kernel mode; user-mode #DB moves to the task stack).
+    pub debug: u64,
+    /// #MC (from kernel mode; user-mode #MC moves to the task stack).
+    pub machine_check: u64,
+}
+
+impl IstStacks {
+    /// The tops in IST slot order (slot 1 first), as the TSS and the IDT number them.
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))] // init_cpu is arch-only
+    pub(crate) fn by_slot(&self) -> [u64; crate::gdt::ist::COUNT] {
+        let mut tops = [0; ist::COUNT];
+        tops[ist::DOUBLE_FAULT as usize - 1] = self.double_fault;
+        tops[ist::NMI as usize - 1] = self.nmi;
+        tops[ist::DEBUG as usize - 1] = self.debug;
+        tops[ist::MACHINE_CHECK as usize - 1] = self.machine_check;
+        tops
+    }
 }
 
 /// Raw descriptors, accessed bit preset so the CPU never writes the table.
@@ -55,11 +96,14 @@ pub const fn tss_descriptor(base: u64, limit: u32) -> [u64; 2] {
 /// One CPU's descriptor tables: its GDT and its TSS (RSP0 and the IST stacks).
 #[repr(C, align(64))]
 pub struct CpuTables {
+    /// The GDT: [`base_descriptors`] plus this CPU's TSS descriptor and the TLS slots.
     pub gdt: [u64; GDT_ENTRIES],
+    /// The TSS: RSP0 (kept by the task switch) and the IST stacks (set by `init_cpu`).
     pub tss: TaskStateSegment,
 }
 
 impl CpuTables {
+    /// Tables with the base descriptors and an empty TSS; `init_cpu` completes them.
     pub const fn new() -> Self {
         CpuTables {
             gdt: base_descriptors(),
@@ -107,6 +151,22 @@ mod tests {
             let dpl = (desc >> 45) & 3;
             let expect = if matches!(i, 4..=6) { 3 } else { 0 };
             assert_eq!(dpl, expect, "entry {i}");
+        }
+    }
+
+    /// Each vector's stack lands in the IST slot its IDT gate names.
+    #[test]
+    fn ist_stacks_follow_the_gates() {
+        use crate::vectors::{DB, DF, MC, NMI, ist_slot};
+        let s = IstStacks {
+            double_fault: 0x1000,
+            nmi: 0x2000,
+            debug: 0x3000,
+            machine_check: 0x4000,
+        };
+        let tops = s.by_slot();
+        for (v, top) in [(DF, 0x1000), (NMI, 0x2000), (DB, 0x3000), (MC, 0x4000)] {
+            assert_eq!(tops[ist_slot(v) as usize - 1], top, "vector {v}");
         }
     }
 

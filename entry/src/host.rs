@@ -7,28 +7,60 @@
 use crate::context_tracking::CtViolation;
 use crate::exit_work::ExitWork;
 use crate::frame::Regs;
+use crate::irqentry::Fault;
 
+/// What a kernel provides to kentry: one handler per kind of entry, monomorphised into the
+/// entry paths (no indirect calls). See [`crate::irqentry`] for which path calls which method,
+/// on which stack, and entry/README.md for the rest of the contract (CPU setup, task switch,
+/// linker fragment).
+///
+/// Contexts, as the methods below name them:
+/// - *task context, IRQs on*: may sleep and schedule; runs on the task's kernel stack.
+/// - *IRQs off*: must not sleep or schedule; may take spinlocks that are only ever taken with
+///   IRQs off. Work for later is raised as [`ExitWork`] ([`EntryPerCpu::raise_work`]), which
+///   runs on the way back to user mode, with IRQs on, in [`Host::exit_work`].
+/// - *NMI context*: may have interrupted anything, even code holding a spinlock with IRQs off
+///   or an entry stub. No sleeping, no locks that normal context takes, no exit work after
+///   it; only per-CPU atomics, and raising work.
+///
+/// [`EntryPerCpu::raise_work`]: crate::percpu::EntryPerCpu::raise_work
 pub trait Host: 'static {
     /// Runs system call `nr` (the low 32 bits of `orig_rax`, signed). The result goes in
-    /// `regs.rax`; -1 leaves `rax` as it is (-ENOSYS unless a tracer changed it). Interrupts
-    /// are on.
+    /// `regs.rax`; -1 leaves `rax` as it is (-ENOSYS unless a tracer changed it).
+    /// Task context, IRQs on: may sleep, and may change `regs` (kentry then returns by IRET
+    /// when SYSRET could not restore the change).
     fn syscall(regs: &mut Regs, nr: i32);
 
-    /// A non-IST exception (vector < 32) with its error code (0 where the CPU pushes none).
-    /// Interrupts are off. `regs` is a user frame when the exception came from user mode
-    /// (including a fault on the return to user, which kentry rebuilds as the user's fault).
-    fn exception(regs: &mut Regs, fault: crate::irqentry::Fault);
+    /// A non-IST exception (vector < 32 other than #DB, NMI, #DF, #MC) with its error code (0
+    /// where the CPU pushes none) and, for #PF, CR2. IRQs off (the kernel may enable them
+    /// where it knows it is safe, e.g. a user page fault). `regs` is a user frame when the
+    /// exception came from user mode (including a fault on the return to user, which kentry
+    /// rebuilds as the user's fault): then it is the task's own, and a signal it raises is
+    /// delivered by the exit work on the way out.
+    fn exception(regs: &mut Regs, fault: Fault);
 
-    /// An external interrupt or IPI (vector ≥ 32). Interrupts are off.
+    /// #DB or #MC taken in user mode. These use IST stacks, but from user mode kentry moves
+    /// the frame to the task stack and runs the ordinary entry and exit around this call, so
+    /// it is the task's own exception, exactly as in [`Host::exception`] (IRQs off, not NMI
+    /// context); a signal it raises is delivered on the way out. The same vectors from
+    /// kernel mode go to [`Host::nmi_like`] instead.
+    fn ist_exception_from_user(regs: &mut Regs, fault: Fault);
+
+    /// An external interrupt or IPI (vector ≥ 32), or `int n` from user mode to a DPL-3
+    /// gate. IRQs off: must not sleep; the host sends its own EOI.
     fn interrupt(regs: &mut Regs, vector: u8);
 
-    /// An IST vector: NMI, #DB, #MC or #DF. Runs on its IST stack with the kernel GS base
-    /// installed, in NMI-like context: no sleeping, no exit work, no locks shared with normal
-    /// context. #DF must not return.
+    /// NMI context: an NMI (from user or kernel mode), or #DB, #MC from kernel mode, or #DF.
+    /// Kernel-mode ones run on their IST stack with the kernel GS base installed, whatever
+    /// GS base was live; a user-mode NMI runs on the task stack. No sleeping, no exit work,
+    /// no locks shared with normal context. #DF must not return.
     fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64);
 
-    /// Does exit work with interrupts on (reschedule, signals, task work). May change `regs`
-    /// or never return.
+    /// Does exit work before a return to user mode: `work` is the set of flags that were
+    /// pending (still set in the per-CPU word: the host clears what it handles). Task
+    /// context, IRQs on: may schedule, deliver signals (changing `regs`), or never return
+    /// (the task exits). kentry calls it again while work is pending, then returns with
+    /// IRQs off.
     fn exit_work(regs: &mut Regs, work: ExitWork);
 
     /// Context tracking did not fit the frame at an entry: report loudly and stop.

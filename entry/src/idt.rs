@@ -17,6 +17,17 @@ pub struct Gate {
 }
 
 impl Gate {
+    /// A not-present gate (any use of the vector is #GP).
+    pub const EMPTY: Gate = Gate {
+        offset_low: 0,
+        selector: 0,
+        ist: 0,
+        type_attr: 0,
+        offset_mid: 0,
+        offset_high: 0,
+        reserved: 0,
+    };
+
     /// An interrupt gate (type 0xE: IF cleared on delivery) to `handler`.
     pub const fn interrupt(handler: u64, ist: u8, dpl: u8) -> Gate {
         Gate {
@@ -30,11 +41,13 @@ impl Gate {
         }
     }
 
+    /// The handler address the gate points at.
     pub fn handler(&self) -> u64 {
         self.offset_low as u64 | (self.offset_mid as u64) << 16 | (self.offset_high as u64) << 32
     }
 }
 
+/// The 256 gates of an IDT.
 #[repr(C, align(16))]
 pub struct Idt(pub [Gate; 256]);
 

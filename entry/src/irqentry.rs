@@ -3,13 +3,32 @@
 //! Every way into the kernel goes through one of these, and each updates and checks context
 //! tracking: at every non-NMI entry exactly one of "from user with a user frame", "from kernel
 //! with a kernel frame" and "nested in an NMI-like entry" must hold, or the host reports it.
+//!
+//! The paths, and which [`Host`](crate::Host) method each reaches:
+//!
+//! | way in | stack | Rust path | host method | context |
+//! |---|---|---|---|---|
+//! | SYSCALL | task stack | `do_syscall_64`: [`enter_from_user_mode`], IRQs on, dispatch, [`exit_to_user_mode`] | `syscall` | task, IRQs on, may sleep |
+//! | exception < 32 (not IST) | task stack (or the interrupted kernel stack) | `do_idt`: [`irqentry_enter`], handler, [`irqentry_exit`] | `exception` | IRQs off; from user it is the task's own (signals go out through exit work) |
+//! | interrupt ≥ 32 | as above | as above | `interrupt` | IRQs off, must not sleep |
+//! | #DB, #MC from user mode | moved from the IST stack to the task stack | `do_idt`: `irqentry_enter`, handler, `irqentry_exit` | `ist_exception_from_user` | IRQs off; the task's own, like `exception` |
+//! | NMI from user mode | moved to the task stack | `do_idt`: [`irqentry_nmi_enter`], handler, [`irqentry_nmi_exit`] | `nmi_like` | NMI context |
+//! | NMI, #DB, #MC from kernel mode; #DF | own IST stack | `do_paranoid`: `irqentry_nmi_enter`, handler, `irqentry_nmi_exit` | `nmi_like` | NMI context |
+//! | a new task's first return | task stack | `ret_from_fork`: `exit_to_user_mode` | `exit_work` | — |
+//!
+//! NMI context: the handler may have interrupted any instruction, including the kernel
+//! holding any lock with IRQs off, or an entry stub before its stack switch. It must not
+//! sleep, take a lock that normal context takes, or expect exit work to run before the
+//! return (the return path runs none after an NMI): what it wants done later it raises as
+//! work for the next exit, or sends itself an IPI.
 
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", doc))]
 pub use imp::*;
 
 /// What the CPU reported with an exception.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fault {
+    /// The exception vector (see [`crate::vectors`]).
     pub vector: u8,
     /// The CPU's error code, 0 for vectors without one.
     pub error_code: u64,
@@ -17,7 +36,7 @@ pub struct Fault {
     pub cr2: u64,
 }
 
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", doc))]
 mod imp {
     use crate::context_tracking::{ContextTracking, EntryContext};
     use crate::exit_work::{ExitWork, ExitWorkOps, exit_to_user_mode_loop};
@@ -136,6 +155,29 @@ mod imp {
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct IrqEntryState(pub EntryContext);
 
+    /// What [`irqentry_nmi_enter`] did, for [`irqentry_nmi_exit`] (which needs it, so the
+    /// two pair up).
+    #[must_use]
+    pub struct NmiEntryState(());
+
+    /// Entry of every NMI-like path (NMI in any mode; #DB, #MC from kernel mode; #DF): one
+    /// more level of NMI nesting in context tracking, and RCU made to watch if it was not
+    /// (Linux's `irqentry_nmi_enter`). No state check: an NMI may land between any two
+    /// instructions of a transition.
+    #[inline(always)]
+    pub fn irqentry_nmi_enter(cpu: &EntryPerCpu) -> NmiEntryState {
+        cpu.context_tracking.nmi_enter();
+        NmiEntryState(())
+    }
+
+    /// Exit of an NMI-like path: undoes exactly what [`irqentry_nmi_enter`] did. No exit
+    /// work runs (Linux's `irqentry_nmi_exit`).
+    #[inline(always)]
+    pub fn irqentry_nmi_exit(cpu: &EntryPerCpu, state: NmiEntryState) {
+        let NmiEntryState(()) = state;
+        cpu.context_tracking.nmi_exit();
+    }
+
     /// Entry of an interrupt or non-IST exception.
     #[inline(always)]
     pub fn irqentry_enter<H: Host>(cpu: &EntryPerCpu, regs: &Regs, vector: u8) -> IrqEntryState {
@@ -152,6 +194,8 @@ mod imp {
         }
     }
 
+    /// Exit of an interrupt or non-IST exception: back to user mode through the exit work
+    /// and context tracking → user; back to kernel mode as it was.
     #[inline(always)]
     pub fn irqentry_exit<H: Host>(regs: &mut Regs, state: IrqEntryState) {
         if state.0 == EntryContext::FromUser && regs.user_mode() {
@@ -208,12 +252,20 @@ mod imp {
             // exit, or a self-IPI). #DB and #MC are the task's own: ordinary entry and exit,
             // so a signal they raise is delivered on the way out.
             if vector == vectors::NMI {
-                cpu.context_tracking.nmi_enter();
+                let nmi = irqentry_nmi_enter(cpu);
                 H::nmi_like(regs, vector, error_code);
-                cpu.context_tracking.nmi_exit();
+                irqentry_nmi_exit(cpu, nmi);
             } else {
                 let state = irqentry_enter::<H>(cpu, regs, vector);
-                H::nmi_like(regs, vector, error_code);
+                // Neither #DB nor #MC pushes an error code: 0, as for `exception`.
+                H::ist_exception_from_user(
+                    regs,
+                    super::Fault {
+                        vector,
+                        error_code: 0,
+                        cr2: 0,
+                    },
+                );
                 irqentry_exit::<H>(regs, state);
             }
             return;
@@ -268,9 +320,9 @@ mod imp {
         }
         // An NMI can land between a #PF and its handler's CR2 read (E20): keep CR2 as found.
         let cr2 = x86_64::registers::control::Cr2::read_raw();
-        cpu.context_tracking.nmi_enter();
+        let nmi = irqentry_nmi_enter(cpu);
         H::nmi_like(regs, vector, error_code);
-        cpu.context_tracking.nmi_exit();
+        irqentry_nmi_exit(cpu, nmi);
         if x86_64::registers::control::Cr2::read_raw() != cr2 {
             // SAFETY: restoring the value the CPU had at entry; CR2 has no other effect.
             unsafe {

@@ -8,8 +8,14 @@
 //! - [`exit_work`]: the exit-to-user work loop;
 //! - [`context_tracking`]: the per-CPU user/kernel/NMI state and its RCU "watching" counter.
 //!
-//! A kernel plugs in by implementing [`Host`] and expanding [`entry_points!`] once.
+//! - [`task`]: the part of a task kentry owns, the task switch and the fork frame.
+//!
+//! A kernel plugs in by implementing [`Host`], expanding [`entry_points!`] once, setting each
+//! CPU up with `arch::setup::init_cpu`, running its tasks through [`task`], and including
+//! kentry's linker fragment (`entry/link/kentry-tables.ld`). entry/README.md is the whole
+//! contract, in order.
 #![cfg_attr(not(test), no_std)]
+#![deny(missing_docs)]
 
 pub mod context_tracking;
 pub mod exit_work;
@@ -23,10 +29,11 @@ pub mod percpu;
 pub mod static_key;
 pub mod syscall;
 pub mod sysret;
+pub mod task;
 pub mod test_hooks;
 pub mod vectors;
 
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", doc))]
 pub mod arch;
 
 pub use frame::Regs;

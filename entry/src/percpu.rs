@@ -1,8 +1,11 @@
 //! The part of each CPU's per-CPU area that the entry stubs reach through GS.
 //!
-//! The host kernel puts an [`EntryPerCpu`] at the very start of its per-CPU structure and
-//! makes GS.base point at it while in the kernel. The stubs use fixed offsets into it, so the
-//! layout is `repr(C)` and checked below.
+//! GS.base points at an [`EntryPerCpu`] whenever the CPU runs kernel code:
+//! [`init_cpu`](crate::arch::setup::init_cpu) sets it (and KernelGsBase to 0) from the
+//! `&'static EntryPerCpu` it is given. The stubs use fixed offsets into it, so the layout is
+//! `repr(C)` and checked below. A host that wants its own per-CPU fields one GS-relative load
+//! away puts the `EntryPerCpu` first in a `repr(C)` structure of its own (offset 0, asserted
+//! with `offset_of!`) and casts [`this_cpu`]'s result back to that structure.
 
 use crate::context_tracking::ContextTracking;
 use core::mem::offset_of;
@@ -20,17 +23,25 @@ pub struct EntryPerCpu {
     pub task_stack_top: AtomicU64,
     /// Work flags of the running task, read by the exit loop with IRQs off.
     pub task_work: AtomicU64,
+    /// This CPU's context-tracking word (user/kernel state, NMI nesting, RCU counter).
     pub context_tracking: ContextTracking,
     /// This CPU's number.
     pub cpu: AtomicU32,
     /// Depth of IST entries per IST slot (index = slot - 1); a re-entry of the same slot would
     /// overwrite the live frame, so it is reported instead.
     pub ist_depth: [AtomicU32; crate::gdt::ist::COUNT],
+    /// Address of this CPU's TSS.RSP0 (set by `init_cpu`), which the task switch keeps equal
+    /// to `task_stack_top`. 0 until then.
+    pub(crate) tss_rsp0: AtomicU64,
 }
 
+/// Offset of [`EntryPerCpu::self_ptr`] (GS:0).
 pub const OFFSET_SELF: usize = offset_of!(EntryPerCpu, self_ptr);
+/// Offset of [`EntryPerCpu::user_rsp_scratch`].
 pub const OFFSET_USER_RSP: usize = offset_of!(EntryPerCpu, user_rsp_scratch);
+/// Offset of [`EntryPerCpu::task_stack_top`].
 pub const OFFSET_TASK_STACK_TOP: usize = offset_of!(EntryPerCpu, task_stack_top);
+/// Offset of [`EntryPerCpu::task_work`].
 pub const OFFSET_TASK_WORK: usize = offset_of!(EntryPerCpu, task_work);
 /// The context-tracking word (first field of ContextTracking).
 pub const OFFSET_CT_WORD: usize = offset_of!(EntryPerCpu, context_tracking);
@@ -42,6 +53,7 @@ const _: () = {
 };
 
 impl EntryPerCpu {
+    /// An area for CPU `cpu`, not yet installed: context tracking says "kernel", no task.
     pub const fn new(cpu: u32) -> Self {
         EntryPerCpu {
             self_ptr: AtomicU64::new(0),
@@ -51,19 +63,31 @@ impl EntryPerCpu {
             context_tracking: ContextTracking::new(),
             cpu: AtomicU32::new(cpu),
             ist_depth: [const { AtomicU32::new(0) }; crate::gdt::ist::COUNT],
+            tss_rsp0: AtomicU64::new(0),
         }
     }
 
-    /// Records where this structure lives; GS.base must then be set to the same address.
-    pub fn set_self(&self, cpu: u32) {
+    /// Records where this structure lives; GS.base must then be set to the same address
+    /// (`init_cpu` does both).
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))] // its caller is arch-only
+    pub(crate) fn set_self(&self, cpu: u32) {
         self.self_ptr
             .store(self as *const Self as u64, Ordering::Relaxed);
         self.cpu.store(cpu, Ordering::Relaxed);
     }
 
-    /// The kernel stack top SYSCALL switches to (keep equal to TSS.RSP0).
-    pub fn set_task_stack_top(&self, top: u64) {
+    /// The kernel stack top SYSCALL switches to, and TSS.RSP0 with it: the two change only
+    /// together, here (called by the task switch).
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))] // host tests reach it by hand_over
+    pub(crate) fn set_rsp0(&self, top: u64) {
         self.task_stack_top.store(top, Ordering::Relaxed);
+        let rsp0 = self.tss_rsp0.load(Ordering::Relaxed);
+        if rsp0 != 0 {
+            // SAFETY: `tss_rsp0` is this CPU's TSS.RSP0 slot, recorded by `init_cpu` from a
+            // 'static TSS (or, in host tests, a live buffer). The TSS is packed: the slot is
+            // only 4-byte aligned.
+            unsafe { core::ptr::write_unaligned(rsp0 as *mut u64, top) };
+        }
     }
 
     /// Sets the work flags of the running task (from this CPU or, with an IPI, from another).
@@ -76,7 +100,7 @@ impl EntryPerCpu {
 ///
 /// Only valid in kernel context with the kernel GS base live — which every Rust entry function
 /// is, by construction of the stubs (and checked by the T1 tripwire in test kernels).
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", doc))]
 #[inline(always)]
 pub fn this_cpu() -> &'static EntryPerCpu {
     let p: u64;
@@ -90,7 +114,7 @@ pub fn this_cpu() -> &'static EntryPerCpu {
 
 /// GS-relative per-CPU operations for the syscall fast path: one instruction each, with no
 /// load of the per-CPU base first (Linux's `this_cpu_*` operations).
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", doc))]
 pub mod this_cpu_ops {
     use super::{OFFSET_CT_WORD, OFFSET_TASK_WORK};
     use crate::context_tracking::{self, CtWord};

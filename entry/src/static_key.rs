@@ -1,7 +1,7 @@
 //! Static keys: a feature switch whose disabled state costs one 5-byte NOP in the code that
 //! tests it, and whose enabled state costs one direct jump (Linux's jump labels).
 //!
-//! Each test site is emitted by [`static_branch!`] as a 5-byte NOP, with an entry in the
+//! Each test site is emitted by [`static_branch!`](crate::static_branch) as a 5-byte NOP, with an entry in the
 //! `__kentry_jump_table` section: (site, target, key). Turning a key on rewrites each of its
 //! sites into `jmp rel32` to the target; turning it off writes the NOP back. Kernel text is
 //! read-only, so the bytes are written through a writer the kernel installs (an alias of the
@@ -10,7 +10,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// A feature switch. Read with [`static_branch!`]; change with [`StaticKey::enable`] /
+/// A feature switch. Read with [`static_branch!`](crate::static_branch); change with [`StaticKey::enable`] /
 /// [`StaticKey::disable`].
 #[repr(C, align(8))]
 pub struct StaticKey {
@@ -18,6 +18,7 @@ pub struct StaticKey {
 }
 
 impl StaticKey {
+    /// A key, initially disabled.
     pub const fn new() -> Self {
         StaticKey {
             enabled: AtomicBool::new(false),
@@ -66,11 +67,15 @@ macro_rules! static_branch {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct JumpEntry {
+    /// Address of the 5-byte patch site.
     pub site: u64,
+    /// Where the site jumps when the key is enabled.
     pub target: u64,
+    /// Address of the [`StaticKey`] the site belongs to.
     pub key: u64,
 }
 
+/// The 5-byte NOP of a disabled site.
 pub const NOP5: [u8; 5] = [0x0f, 0x1f, 0x44, 0x00, 0x00];
 
 /// The 5 bytes at `site` for `enabled`: `jmp rel32` to `target`, or the NOP.
@@ -97,7 +102,7 @@ pub fn set_text_writer(w: TextWriter) {
     WRITER.store(w as usize, Ordering::Release);
 }
 
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", doc))]
 mod patch {
     use super::*;
 

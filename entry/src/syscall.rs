@@ -76,7 +76,7 @@ pub fn index_mask_nospec(index: usize, size: usize) -> usize {
 /// Tripwire (test kernels): the flags a user can set and the kernel must never run with —
 /// DF (string ops backwards), AC (SMAP off), NT (a kernel IRET would #GP), TF — are clear at
 /// dispatch. FMASK guarantees it; this proves it.
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", doc))]
 #[inline(always)]
 fn check_kernel_flags() {
     #[cfg(feature = "test-hooks")]
@@ -98,7 +98,7 @@ fn check_kernel_flags() {
 
 /// The Rust half of the SYSCALL path. Interrupts are off on entry (FMASK clears IF) and off on
 /// return. Returns true when the final frame may go back by SYSRET.
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", doc))]
 #[inline(always)]
 pub fn do_syscall_64<H: crate::Host>(regs: &mut crate::Regs) -> bool {
     crate::irqentry::tripwires::<H>();

@@ -32,6 +32,7 @@ pub enum Check {
 }
 
 impl Check {
+    /// Every check, for lookups by name.
     pub const ALL: [Check; 6] = [
         Check::CtUserState,
         Check::SyscallFmask,
@@ -41,6 +42,7 @@ impl Check {
         Check::SysretTf,
     ];
 
+    /// The name `kentry.break=` uses for this check.
     pub const fn name(self) -> &'static str {
         match self {
             Check::CtUserState => "ct_user_state",
@@ -52,6 +54,7 @@ impl Check {
         }
     }
 
+    /// The check named `name`, if any.
     pub fn from_name(name: &str) -> Option<Check> {
         Self::ALL.into_iter().find(|c| c.name() == name)
     }

@@ -2,28 +2,51 @@
 
 use crate::gdt::ist;
 
+/// Divide error.
 pub const DE: u8 = 0;
+/// Debug.
 pub const DB: u8 = 1;
+/// Non-maskable interrupt.
 pub const NMI: u8 = 2;
+/// Breakpoint (`int3`).
 pub const BP: u8 = 3;
+/// Overflow (`into`).
 pub const OF: u8 = 4;
+/// Bound range.
 pub const BR: u8 = 5;
+/// Invalid opcode.
 pub const UD: u8 = 6;
+/// Device not available.
 pub const NM: u8 = 7;
+/// Double fault.
 pub const DF: u8 = 8;
+/// Invalid TSS.
 pub const TS: u8 = 10;
+/// Segment not present.
 pub const NP: u8 = 11;
+/// Stack-segment fault.
 pub const SS: u8 = 12;
+/// General protection.
 pub const GP: u8 = 13;
+/// Page fault.
 pub const PF: u8 = 14;
+/// x87 floating-point error.
 pub const MF: u8 = 16;
+/// Alignment check.
 pub const AC: u8 = 17;
+/// Machine check.
 pub const MC: u8 = 18;
+/// SIMD floating-point exception.
 pub const XM: u8 = 19;
+/// Virtualization exception.
 pub const VE: u8 = 20;
+/// Control-protection exception.
 pub const CP: u8 = 21;
+/// #VC, the VMM communication exception (SEV-ES): has an error code.
 pub const VC: u8 = 29;
+/// #SX, the security exception (SVM): has an error code.
 pub const SX: u8 = 30;
+/// The first vector that is not an exception.
 pub const FIRST_EXTERNAL: u8 = 32;
 /// The legacy 32-bit syscall gate, reachable with `int $0x80` from ring 3.
 pub const IA32_SYSCALL: u8 = 0x80;
@@ -110,6 +133,7 @@ pub const fn gate_dpl(v: u8) -> u8 {
     }
 }
 
+/// A short name for vector `v`, for reports.
 pub const fn name(v: u8) -> &'static str {
     match v {
         DE => "#DE divide error",

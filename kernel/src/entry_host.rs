@@ -21,6 +21,10 @@ impl Host for Kernel {
         crate::trap::exception(regs, fault);
     }
 
+    fn ist_exception_from_user(regs: &mut Regs, fault: Fault) {
+        crate::trap::ist_exception_from_user(regs, fault);
+    }
+
     fn interrupt(regs: &mut Regs, vector: u8) {
         crate::trap::interrupt(regs, vector);
     }

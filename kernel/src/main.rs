@@ -43,7 +43,6 @@ use spin::Once;
 pub static CMDLINE: Once<&'static str> = Once::new();
 /// The initrd, through the direct map.
 pub static INITRD: Once<cpio::Cpio> = Once::new();
-static IDT: Once<kentry::idt::Idt> = Once::new();
 
 /// Timer period in APIC ticks (1 ns each under QEMU, one instruction under icount): 1 ms.
 const TIMER_PERIOD: u32 = 1_000_000;
@@ -161,36 +160,31 @@ fn apply_test_breaks(cmdline: &str) {
     let _ = cmdline;
 }
 
-/// GDT, TSS with IST stacks, IDT, per-CPU GS base and the SYSCALL MSRs for CPU `n`.
+/// GDT, TSS with IST stacks, IDT, per-CPU GS base and the SYSCALL MSRs for CPU `n`: kentry's
+/// `init_cpu`, given this CPU's areas and four fresh guarded IST stacks.
 fn init_this_cpu(n: usize) {
-    use kentry::gdt::ist;
     let cpu = percpu::cpu_area(n);
-    cpu.entry.set_self(n as u32);
-    let base = cpu as *const percpu::PerCpu as u64;
-    // SAFETY: this CPU's own tables, set up before they are loaded; IST stacks are fresh.
+    let alloc = |name| mm::stack::alloc_stack(4, name);
+    let (df, nmi, db, mc) = (
+        alloc("#DF IST stack"),
+        alloc("NMI IST stack"),
+        alloc("#DB IST stack"),
+        alloc("#MC IST stack"),
+    );
+    // SAFETY: boot CPU, interrupts off, nothing can enter kentry yet; the per-CPU area and
+    // tables are this CPU's and static; the IST stacks are fresh and only used as such.
     unsafe {
-        let tables = &mut *cpu.tables.get();
-        let stacks = &mut *cpu.ist_stacks.get();
-        let names = [
-            "#DF IST stack",
-            "NMI IST stack",
-            "#DB IST stack",
-            "#MC IST stack",
-        ];
-        for slot in 1..=ist::COUNT {
-            let s = mm::stack::alloc_stack(4, names[slot - 1]);
-            let ist_ptr = kentry::arch::paranoid::prepare_ist_stack(s.top, base);
-            tables.tss.interrupt_stack_table[slot - 1] = x86_64::VirtAddr::new(ist_ptr);
-            stacks[slot - 1] = Some(s);
-        }
-        tables.install_tss_descriptor();
-        kentry::arch::setup::load_gdt_and_tss(&*cpu.tables.get());
-        x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new(base));
-        x86_64::registers::model_specific::KernelGsBase::write(x86_64::VirtAddr::new(0));
-        let idt = IDT.call_once(|| kentry::idt::Idt::new(kentry::arch::idt_stubs::stub_base()));
-        kentry::arch::setup::load_idt(idt);
-        kentry::arch::setup::enable_syscall(
-            kentry::arch::syscall_64::kentry_syscall32_ignore as *const () as u64,
+        *cpu.ist_stacks.get() = [Some(df), Some(nmi), Some(db), Some(mc)];
+        kentry::arch::setup::init_cpu(
+            n as u32,
+            &cpu.entry,
+            &mut *cpu.tables.get(),
+            kentry::arch::setup::IstStacks {
+                double_fault: df.top,
+                nmi: nmi.top,
+                debug: db.top,
+                machine_check: mc.top,
+            },
         );
     }
 }
@@ -254,10 +248,7 @@ static FLOOR_IDT: Once<kentry::idt::Idt> = Once::new();
 fn run_floor_int3() -> ExitCode {
     let stubs = kentry::arch::idt_stubs::stub_base();
     let floor = FLOOR_IDT.call_once(|| kentry::arch::bench_floor::floor_idt(stubs));
-    let Some(real) = IDT.get() else {
-        klog!("floor-int3: no IDT loaded yet");
-        return ExitCode::Failed;
-    };
+    let real = kentry::arch::setup::idt();
     // SAFETY: a complete table, identical to the real one but for #BP, whose stub returns past
     // the `int3` that raised it; one CPU in bench mode; the kernel raises no #BP of its own
     // (static keys are patched without INT3) until the real IDT is back.

@@ -325,10 +325,8 @@ pub fn exit_group_current(reason: ExitReason) -> ! {
     }
     for t in p.threads.lock().iter().filter_map(Weak::upgrade) {
         if t.tid != me.tid {
-            t.work.fetch_or(
-                kentry::exit_work::ExitWork::EXITING.bits(),
-                Ordering::Release,
-            );
+            t.entry
+                .raise_work(kentry::exit_work::ExitWork::EXITING.bits());
             sched::wake(&t);
         }
     }

@@ -138,24 +138,6 @@ pub fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64) {
             }
         }
         vectors::DF => double_fault(regs, error_code),
-        vectors::DB if regs.user_mode() => {
-            // An exception from user mode like the others (context_tracking_balanced counts it).
-            EntryCounters::bump(&this_cpu().counters.exceptions_from_user);
-            // Single-step (or a user breakpoint) in ring 3: SIGTRAP for the thread. Clear DR6
-            // so the next #DB starts clean.
-            // SAFETY: writing DR6 has no effect but resetting its status bits.
-            unsafe { core::arch::asm!("mov dr6, {}", in(reg) 0xffff0ff0u64, options(nostack)) };
-            // kentry moved this user-mode #DB to the task stack (E19): the signal is
-            // delivered by the exit work on the way out.
-            user_fault(
-                regs,
-                Fault {
-                    vector,
-                    error_code: 0,
-                    cr2: 0,
-                },
-            );
-        }
         vectors::MC => machine_check(regs, error_code),
         _ => {
             kernel_fault_report(
@@ -169,6 +151,24 @@ pub fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64) {
             );
             power_off(ExitCode::Panic);
         }
+    }
+}
+
+/// #DB or #MC from user mode: kentry moved the frame to the task stack and runs the ordinary
+/// entry and exit around this (E19), so it is the task's own exception and the signal it
+/// raises is delivered by the exit work on the way out.
+pub fn ist_exception_from_user(regs: &mut Regs, f: Fault) {
+    match f.vector {
+        vectors::DB => {
+            // An exception from user mode like the others (context_tracking_balanced counts it).
+            EntryCounters::bump(&this_cpu().counters.exceptions_from_user);
+            // Single-step (or a user breakpoint) in ring 3: SIGTRAP for the thread. Clear DR6
+            // so the next #DB starts clean.
+            // SAFETY: writing DR6 has no effect but resetting its status bits.
+            unsafe { core::arch::asm!("mov dr6, {}", in(reg) 0xffff0ff0u64, options(nostack)) };
+            user_fault(regs, f);
+        }
+        _ => machine_check(regs, f.error_code),
     }
 }
 

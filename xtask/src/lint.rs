@@ -5,11 +5,11 @@ use anyhow::{Result, bail};
 use crate::build::{self, KERNEL_RUSTFLAGS, USER_RUSTFLAGS, run_checked};
 use crate::install;
 use crate::workspace::Flavor;
-use crate::workspace::{ENTRY_PACKAGE, KERNEL_PACKAGE, USER_PACKAGE, Workspace};
+use crate::workspace::{ENTRY_PACKAGE, EXAMPLE_PACKAGE, KERNEL_PACKAGE, USER_PACKAGE, Workspace};
 
-/// Clippy with `-D warnings`: the host crates, then the kernel and the user programs with the
-/// target, flags and target dirs of their builds. Every part runs; the failures are reported
-/// together.
+/// Clippy with `-D warnings`: the host crates and kentry's rustdoc, then the kernel, the user
+/// programs and the example kernel with the target, flags and target dirs of their builds.
+/// Every part runs; the failures are reported together.
 pub fn clippy(ws: &Workspace) -> Result<()> {
     let mut failed = Vec::new();
     let host = run_checked(
@@ -26,6 +26,17 @@ pub fn clippy(ws: &Workspace) -> Result<()> {
         "clippy: host crates (kentry, xtask)",
     );
     if let Err(e) = host {
+        failed.push(format!("{e:#}"));
+    }
+    // kentry's rustdoc: every public item documented (the crate denies missing_docs) and
+    // every intra-doc link resolved.
+    let doc = run_checked(
+        ws.cargo()
+            .args(["doc", "-p", ENTRY_PACKAGE, "--no-deps"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+        "rustdoc: kentry (-D warnings)",
+    );
+    if let Err(e) = doc {
         failed.push(format!("{e:#}"));
     }
     install::ensure_toolchain(ws)?;
@@ -45,6 +56,12 @@ pub fn clippy(ws: &Workspace) -> Result<()> {
             Flavor::Lean.cargo_args(),
         ),
         (USER_PACKAGE, USER_RUSTFLAGS, ws.user_target_dir(), &[][..]),
+        (
+            EXAMPLE_PACKAGE,
+            crate::example::RUSTFLAGS,
+            ws.example_target_dir(),
+            &[][..],
+        ),
     ] {
         let res = run_checked(
             build::cross_cargo(ws, "clippy", package, flags, &dir)

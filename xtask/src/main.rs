@@ -8,6 +8,7 @@ mod boots;
 mod build;
 mod cpio;
 mod entry_cases;
+mod example;
 mod frames;
 mod host_run;
 mod install;

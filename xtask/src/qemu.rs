@@ -61,6 +61,7 @@ pub const POWER_OFF_PREFIX: &str = "[kentry] power off: v=";
 #[derive(Debug, Clone)]
 pub struct Boot {
     pub kernel: PathBuf,
+    /// The initrd; an empty path: none (`-initrd` is left out).
     pub initrd: PathBuf,
     /// The `-append` words.
     pub cmdline: Vec<String>,
@@ -136,8 +137,11 @@ impl Boot {
         a.push(qmp_arg);
         a.push("-kernel".into());
         a.push(self.kernel.clone().into());
-        a.push("-initrd".into());
-        a.push(self.initrd.clone().into());
+        // An empty path: a kernel that takes no initrd (the example kernel).
+        if !self.initrd.as_os_str().is_empty() {
+            a.push("-initrd".into());
+            a.push(self.initrd.clone().into());
+        }
         a.push("-append".into());
         a.push(self.cmdline_text().into());
         a.extend(self.extra_args.iter().map(OsString::from));

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use crate::boots::{self, BootTest};
 use crate::build::{self, Artifacts};
 use crate::entry_cases;
+use crate::example;
 use crate::host_run;
 use crate::install;
 use crate::ktap::{self, Counts, Outcome, Suite};
@@ -82,6 +83,7 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
     let only_boot_test = args.only.as_deref().and_then(boots::find);
     let only_runner = args.only.as_deref().is_some_and(runner_check::has_case);
     let only_catalogue = args.only.as_deref() == Some(entry_cases::TEST_NAME);
+    let only_example = args.only.as_deref() == Some(example::TEST_NAME);
 
     if args.only.is_none() && !args.negative {
         section("host unit tests");
@@ -109,7 +111,8 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
             Err(e) => r.fail(format!("{e:#}")),
             Ok((qemu, kernels)) => {
                 let art = &kernels.test;
-                let kernel_tests = !args.negative && only_boot_test.is_none() && !only_runner;
+                let kernel_tests =
+                    !args.negative && only_boot_test.is_none() && !only_runner && !only_example;
                 // `--only` naming a `,host` entry: the kernel would not know it.
                 let only_host_only = args
                     .only
@@ -142,6 +145,12 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                 }
                 if kernel_tests && let Ok(m) = &manifest {
                     lean_boots(&qemu, &kernels.lean, m, args, &mut r);
+                }
+                if (args.only.is_none() && !args.negative) || only_example {
+                    section(
+                        "example kernel (examples/minimal: kentry through its public API only)",
+                    );
+                    example_boot(&qemu, &kernels.example, args, &mut r);
                 }
                 if !args.negative && (args.only.is_none() || only_runner) {
                     section("runner (cargo xtask run, compared with native runs)");
@@ -191,6 +200,8 @@ struct Kernels {
     test: Artifacts,
     /// The lean kernel of `cargo xtask run` and `cargo xtask bench`.
     lean: Artifacts,
+    /// The second kernel, `examples/minimal`.
+    example: std::path::PathBuf,
 }
 
 /// QEMU, the toolchain and a fresh build of both kernels, before any boot (the boots run in
@@ -200,7 +211,15 @@ fn prepare(ws: &Workspace) -> Result<(std::path::PathBuf, Kernels)> {
     install::ensure_toolchain(ws).context("setup")?;
     let test = build::all(ws, Flavor::Test).context("build")?;
     let lean = build::all(ws, Flavor::Lean).context("build (lean kernel)")?;
-    Ok((qemu, Kernels { test, lean }))
+    let example = example::build(ws).context("build (example kernel)")?;
+    Ok((
+        qemu,
+        Kernels {
+            test,
+            lean,
+            example,
+        },
+    ))
 }
 
 fn unit_tests(ws: &Workspace, r: &mut Report) {
@@ -383,6 +402,23 @@ fn print_results(suite: &Suite) {
             }
             Outcome::Skip => println!("  skip    {}{extra}", res.name),
             _ => println!("  NOT OK  {}{extra}", res.name),
+        }
+    }
+}
+
+/// Boots the example kernel once and checks its log (xtask/src/example.rs).
+fn example_boot(qemu: &Path, kernel: &Path, args: &TestArgs, r: &mut Report) {
+    let name = example::TEST_NAME;
+    match example::boot(qemu, kernel, Duration::from_secs(args.boot_timeout)) {
+        Err(e) => r.fail(format!("{name}: {e:#}")),
+        Ok((log, reasons)) if reasons.is_empty() => {
+            println!("  ok      {name} ({})", log.describe());
+            r.pass();
+        }
+        Ok((log, reasons)) => {
+            println!("  NOT OK  {name}: {}", reasons.join("; "));
+            log.print_full(name);
+            r.fail(format!("{name}: {}", reasons.join("; ")));
         }
     }
 }

@@ -13,6 +13,8 @@ pub const KERNEL_PACKAGE: &str = "kentry-kernel";
 pub const USER_PACKAGE: &str = "kentry-user";
 /// The cargo package of the entry/exit layer (host unit tests).
 pub const ENTRY_PACKAGE: &str = "kentry";
+/// The cargo package of the second, minimal kernel (`examples/minimal`), and its binary.
+pub const EXAMPLE_PACKAGE: &str = "kentry-minimal";
 
 /// Which kernel build: the test kernel carries kentry's test hooks (breakable checks,
 /// tripwires, entry counters); the lean one is what `run` shows and `bench` measures.
@@ -70,6 +72,19 @@ impl Workspace {
     /// `--target-dir` of the kernel build.
     pub fn kernel_target_dir(&self, flavor: Flavor) -> PathBuf {
         self.target().join(format!("kernel{}", flavor.suffix()))
+    }
+
+    /// `--target-dir` of the example kernel's build.
+    pub fn example_target_dir(&self) -> PathBuf {
+        self.target().join("minimal")
+    }
+
+    /// The example kernel's ELF image.
+    pub fn example_elf(&self) -> PathBuf {
+        self.example_target_dir()
+            .join(TARGET)
+            .join("release")
+            .join(EXAMPLE_PACKAGE)
     }
 
     /// `--target-dir` of the user-program build.

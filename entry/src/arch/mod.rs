@@ -12,6 +12,7 @@ pub mod iret;
 pub mod paranoid;
 pub mod setup;
 pub mod smap;
+pub mod switch;
 pub mod syscall_64;
 
 // The `pt_regs` order of the 15 general registers exists once, in the two macros below: every

@@ -91,3 +91,100 @@ pub unsafe fn enable_syscall(cstar_target: u64) {
         efer.write(v | EFER_SCE | EFER_NXE);
     }
 }
+
+pub use crate::gdt::IstStacks;
+
+/// The one IDT every CPU loads: 256 gates to kentry's stubs, built by the first
+/// [`init_cpu`].
+struct SharedIdt(core::cell::UnsafeCell<Idt>);
+
+// SAFETY: written once, by the first `init_cpu` (boot CPU, before any other CPU starts and
+// before the table is loaded), and only read after `IDT_READY` is set.
+unsafe impl Sync for SharedIdt {}
+
+static IDT: SharedIdt = SharedIdt(core::cell::UnsafeCell::new(Idt(
+    [crate::idt::Gate::EMPTY; 256]
+)));
+static IDT_READY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// The IDT [`init_cpu`] loads (to load it again after a temporary one, e.g. the bench's).
+///
+/// # Panics
+/// Before the first `init_cpu`.
+pub fn idt() -> &'static Idt {
+    assert!(
+        IDT_READY.load(core::sync::atomic::Ordering::Acquire),
+        "kentry's IDT is built by the first init_cpu"
+    );
+    // SAFETY: built and published (IDT_READY) by the first init_cpu; never written again.
+    unsafe { &*IDT.0.get() }
+}
+
+/// Sets this CPU up for kentry, in the order the hardware needs: records the per-CPU area,
+/// parks its address at the top of each IST stack (the paranoid path reads it there) and puts
+/// the IST stacks in the TSS in kentry's slot order, installs the TSS descriptor, loads the
+/// GDT, TSS and a null LDT, sets GS.base to `percpu` and KernelGsBase to 0 (the first user
+/// GS base: the host's task switch writes the task's own there), loads the IDT, and programs
+/// the SYSCALL MSRs (FMASK before EFER.SCE). From its return on, every entry path works on
+/// this CPU; what is left to the host is a task to run ([`crate::task`]).
+///
+/// It also checks that the host linked the sections kentry needs (`entry/kentry.ld`): the
+/// `clac` site table must list every IDT stub, and the jump table must hold the context
+/// tracking sites.
+///
+/// # Safety
+/// Call once per CPU, on that CPU, with interrupts off, before anything can enter kentry.
+/// `percpu` and `tables` belong to this CPU alone; `tables` is not touched by the host after
+/// this (kentry updates TSS.RSP0 in it at every task switch; reading it is fine). The IST
+/// stacks are as [`IstStacks`] says. CR4 and EFER.LME/NXE are the host's (kentry sets SCE
+/// and NXE).
+pub unsafe fn init_cpu(
+    cpu: u32,
+    percpu: &'static crate::percpu::EntryPerCpu,
+    tables: &'static mut CpuTables,
+    ist: IstStacks,
+) {
+    use core::sync::atomic::Ordering;
+    check_linked_sections();
+    percpu.set_self(cpu);
+    let base = percpu as *const crate::percpu::EntryPerCpu as u64;
+    for (slot, top) in ist.by_slot().into_iter().enumerate() {
+        // SAFETY: the caller owns the top of each IST stack (IstStacks' contract).
+        let ist_ptr = unsafe { super::paranoid::prepare_ist_stack(top, base) };
+        tables.tss.interrupt_stack_table[slot] = x86_64::VirtAddr::new(ist_ptr);
+    }
+    tables.install_tss_descriptor();
+    let rsp0 = core::ptr::addr_of_mut!(tables.tss.privilege_stack_table) as u64;
+    percpu.tss_rsp0.store(rsp0, Ordering::Relaxed);
+    if !IDT_READY.load(Ordering::Acquire) {
+        // SAFETY: the first init_cpu runs alone (boot CPU, before any other), and no CPU has
+        // loaded the table yet.
+        unsafe { *IDT.0.get() = Idt::new(super::idt_stubs::stub_base()) };
+        IDT_READY.store(true, Ordering::Release);
+    }
+    // SAFETY: the tables are this CPU's and 'static; the per-CPU area is installed as GS.base
+    // before the IDT and SYSCALL can send anything through GS.
+    unsafe {
+        load_gdt_and_tss(tables);
+        x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new(base));
+        x86_64::registers::model_specific::KernelGsBase::write(x86_64::VirtAddr::new(0));
+        load_idt(idt());
+        enable_syscall(super::syscall_64::kentry_syscall32_ignore as *const () as u64);
+    }
+}
+
+/// The start-up check of the linker fragment: the sections are there, whole.
+fn check_linked_sections() {
+    let clac = super::smap::clac_site_count();
+    assert!(
+        clac == 256,
+        "kentry: {clac} clac sites linked, 256 expected: INCLUDE kentry-tables.ld in \
+         the linker script (entry/README.md)"
+    );
+    let ct = &crate::context_tracking::CONTEXT_TRACKING;
+    assert!(
+        ct.sites().next().is_some(),
+        "kentry: no context-tracking site in the jump table: INCLUDE \
+         kentry-tables.ld in the linker script (entry/README.md)"
+    );
+}

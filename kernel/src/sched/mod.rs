@@ -196,16 +196,7 @@ unsafe fn switch_to(prev: &Task, next: &Task) {
             p.fs_base = Msr::new(msr::IA32_FS_BASE).read();
             p.gs_base = Msr::new(msr::IA32_KERNEL_GS_BASE).read();
         }
-        prev.work.store(
-            cpu.entry.task_work.load(Ordering::Relaxed),
-            Ordering::Relaxed,
-        );
-        cpu.entry
-            .task_work
-            .store(next.work.swap(0, Ordering::Relaxed), Ordering::Relaxed);
         next.slice.store(TIME_SLICE, Ordering::Relaxed);
-        (*cpu.tables.get()).tss.privilege_stack_table[0] = x86_64::VirtAddr::new(next.kstack.top);
-        cpu.entry.set_task_stack_top(next.kstack.top);
         let cr3 = next.process.cr3.load(Ordering::Acquire);
         if x86_64::registers::control::Cr3::read_raw()
             .0
@@ -225,11 +216,11 @@ unsafe fn switch_to(prev: &Task, next: &Task) {
             Msr::new(msr::IA32_KERNEL_GS_BASE).write(n.gs_base);
         }
         *cpu.current.get() = next as *const Task as *mut Task;
-        switch::switch_context(&mut p.saved_rsp, n.saved_rsp);
+        // kentry moves TSS.RSP0, its per-CPU stack top and the work word to `next`, then
+        // switches stacks.
+        kentry::task::switch_to(&cpu.entry, &prev.entry, &next.entry);
     }
 }
-
-use crate::task::switch;
 
 /// The idle task: halts until an interrupt, then looks for work.
 extern "C" fn idle_loop() -> ! {
@@ -251,24 +242,18 @@ pub fn kernel_thread_prologue() {
 /// abandoned. Never returns.
 pub fn start(first: TaskRef, idle: TaskRef) -> ! {
     interrupts::disable();
-    let saved = {
+    {
         let mut rq = RQ.lock();
         rq.idle = Some(idle);
         rq.current = Some(first.clone());
-        // SAFETY: the task has never run; interrupts are off.
-        unsafe { first.inner().saved_rsp }
-    };
+    }
     let cpu = this_cpu();
-    // SAFETY: interrupts off; first is kept alive by `current`; its stack holds a switch
-    // frame made by Task::new_kernel.
+    // SAFETY: interrupts off; first is kept alive by `current` and has never run (its stack
+    // holds the start made by Task::new_kernel).
     unsafe {
         *cpu.current.get() = Arc::as_ptr(&first) as *mut Task;
-        (*cpu.tables.get()).tss.privilege_stack_table[0] = x86_64::VirtAddr::new(first.kstack.top);
-        cpu.entry.set_task_stack_top(first.kstack.top);
-        let mut discard = 0u64;
-        switch::switch_context(&mut discard, saved);
+        kentry::task::start_first(&cpu.entry, &first.entry)
     }
-    unreachable!("the boot context was resumed");
 }
 
 /// The idle task for this CPU.

@@ -187,8 +187,7 @@ fn kick(t: &task::Task) {
             .entry
             .raise_work(ExitWork::SIGPENDING.bits());
     } else {
-        t.work
-            .fetch_or(ExitWork::SIGPENDING.bits(), Ordering::Release);
+        t.entry.raise_work(ExitWork::SIGPENDING.bits());
         if let Some(tr) = t
             .process
             .threads

@@ -7,7 +7,6 @@
 
 pub mod fpu;
 pub mod segments;
-pub mod switch;
 
 use crate::mm::stack::{KernelStack, alloc_stack};
 use crate::process::Process;
@@ -15,8 +14,7 @@ use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use kentry::Regs;
-use kentry::frame::REGS_SIZE;
-use switch::SWITCH_FRAME_SLOTS;
+use kentry::task::TaskEntry;
 
 /// How a process ended, as a shell would report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,8 +51,6 @@ pub enum TaskState {
 
 /// State only the task itself (or the scheduler, with the task off-CPU) touches.
 pub struct TaskInner {
-    /// RSP saved by the context switch while the task is not running.
-    pub saved_rsp: u64,
     pub fs_base: u64,
     pub gs_base: u64,
     /// The user's DS, ES, FS and GS selectors (the kernel never uses them, but they are the
@@ -77,9 +73,10 @@ pub struct Task {
     pub process: Arc<Process>,
     pub kstack: KernelStack,
     pub state: AtomicU8,
-    /// Exit work flags while the task is off-CPU (the running task's live in the per-CPU
-    /// entry area, where the exit path reads them with one GS-relative load).
-    pub work: AtomicU64,
+    /// kentry's part: the saved stack pointer, the kernel stack top (TSS.RSP0 while the task
+    /// runs) and the exit-work flags while the task is off-CPU (the running task's live in
+    /// the per-CPU entry area, where the exit path reads them with one GS-relative load).
+    pub entry: TaskEntry,
     /// Signals sent to this thread (bit n-1 for signal n).
     pub sig_pending: AtomicU64,
     /// Ticks left in the time slice.
@@ -99,17 +96,16 @@ pub type TaskRef = Arc<Task>;
 const TASK_STACK_PAGES: u64 = 4;
 
 impl Task {
-    fn new(tid: u32, process: Arc<Process>, kstack: KernelStack, saved_rsp: u64) -> TaskRef {
+    fn new(tid: u32, process: Arc<Process>, kstack: KernelStack, entry: TaskEntry) -> TaskRef {
         Arc::new(Task {
             tid,
             process,
             kstack,
             state: AtomicU8::new(TaskState::Runnable as u8),
-            work: AtomicU64::new(0),
+            entry,
             sig_pending: AtomicU64::new(0),
             slice: AtomicU32::new(0),
             inner: UnsafeCell::new(TaskInner {
-                saved_rsp,
                 fs_base: 0,
                 gs_base: 0,
                 selectors: segments::Selectors::default(),
@@ -123,23 +119,12 @@ impl Task {
         })
     }
 
-    /// A task whose first switch-in returns to user mode with `regs`.
+    /// A task whose first switch-in returns to user mode with `regs` (kentry's fork frame).
     pub fn new_user(tid: u32, process: Arc<Process>, regs: &Regs) -> TaskRef {
         let kstack = alloc_stack(TASK_STACK_PAGES, "task stack");
-        let regs_at = kstack.top - REGS_SIZE as u64;
-        // SAFETY: the fresh stack is ours; the frame and the switch frame fit well inside it.
-        let saved_rsp = unsafe {
-            core::ptr::write(regs_at as *mut Regs, *regs);
-            let ret_slot = regs_at - 8;
-            core::ptr::write(
-                ret_slot as *mut u64,
-                kentry::arch::iret::kentry_ret_from_fork as *const () as u64,
-            );
-            let frame = ret_slot - (SWITCH_FRAME_SLOTS as u64) * 8;
-            core::ptr::write_bytes(frame as *mut u64, 0, SWITCH_FRAME_SLOTS);
-            frame
-        };
-        Task::new(tid, process, kstack, saved_rsp)
+        // SAFETY: a fresh, page-aligned stack of several pages that only this task will use.
+        let entry = unsafe { TaskEntry::new_user(kstack.top, regs) };
+        Task::new(tid, process, kstack, entry)
     }
 
     /// A kernel thread that starts in `entry` (which must never return).
@@ -150,17 +135,9 @@ impl Task {
         entry: extern "C" fn() -> !,
     ) -> TaskRef {
         let kstack = alloc_stack(8, name);
-        let top = kstack.top - 16;
-        // SAFETY: the fresh stack is ours. The switch frame "returns" into `entry` with RSP
-        // 8 mod 16, as after a call.
-        let saved_rsp = unsafe {
-            let ret_slot = top - 8;
-            core::ptr::write(ret_slot as *mut u64, entry as *const () as u64);
-            let frame = ret_slot - (SWITCH_FRAME_SLOTS as u64) * 8;
-            core::ptr::write_bytes(frame as *mut u64, 0, SWITCH_FRAME_SLOTS);
-            frame
-        };
-        Task::new(tid, process, kstack, saved_rsp)
+        // SAFETY: as in new_user.
+        let task_entry = unsafe { TaskEntry::new_kernel(kstack.top, entry) };
+        Task::new(tid, process, kstack, task_entry)
     }
 
     /// This task's own state.
