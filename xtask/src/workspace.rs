@@ -13,6 +13,8 @@ pub const KERNEL_PACKAGE: &str = "kentry-kernel";
 pub const USER_PACKAGE: &str = "kentry-user";
 /// The cargo package of the entry/exit layer (host unit tests).
 pub const ENTRY_PACKAGE: &str = "kentry";
+/// The cargo package of the shared Linux ABI numbers (host unit tests: the list against Linux).
+pub const ABI_PACKAGE: &str = "kentry-abi";
 
 /// Which kernel build: the test kernel carries kentry's test hooks (breakable checks,
 /// tripwires, entry counters); the lean one is what `run` shows and `bench` measures.

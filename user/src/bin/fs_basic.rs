@@ -25,50 +25,10 @@
 use kentry_user::fmt::Bytes;
 use kentry_user::ktap::Ktap;
 use kentry_user::rt::Args;
-use kentry_user::sys::{self, syscall1, syscall2, syscall3, syscall4, syscall5};
+use kentry_user::sys::{self, nr, syscall1, syscall2, syscall3, syscall4, syscall5};
 use kentry_user::{diag, entry};
 
 entry!(main);
-
-// Syscall numbers (x86-64).
-const READ: usize = 0;
-const WRITE: usize = 1;
-const OPEN: usize = 2;
-const CLOSE: usize = 3;
-const STAT: usize = 4;
-const FSTAT: usize = 5;
-const LSTAT: usize = 6;
-const LSEEK: usize = 8;
-const RT_SIGACTION: usize = 13;
-const IOCTL: usize = 16;
-const PREAD64: usize = 17;
-const PWRITE64: usize = 18;
-const READV: usize = 19;
-const WRITEV: usize = 20;
-const ACCESS: usize = 21;
-const DUP: usize = 32;
-const DUP2: usize = 33;
-const FORK: usize = 57;
-const WAIT4: usize = 61;
-const FCNTL: usize = 72;
-const FTRUNCATE: usize = 77;
-const GETCWD: usize = 79;
-const CHDIR: usize = 80;
-const FCHDIR: usize = 81;
-const RENAME: usize = 82;
-const MKDIR: usize = 83;
-const RMDIR: usize = 84;
-const UNLINK: usize = 87;
-const SYMLINK: usize = 88;
-const READLINK: usize = 89;
-const UMASK: usize = 95;
-const GETDENTS64: usize = 217;
-const OPENAT: usize = 257;
-const NEWFSTATAT: usize = 262;
-const DUP3: usize = 292;
-const PIPE2: usize = 293;
-const PREADV: usize = 295;
-const STATX: usize = 332;
 
 // errno
 const ENOENT: isize = -2;
@@ -183,19 +143,19 @@ fn sc5(n: usize, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
 }
 
 fn read(fd: isize, buf: &mut [u8]) -> isize {
-    sc3(READ, fd as usize, buf.as_mut_ptr() as usize, buf.len())
+    sc3(nr::READ, fd as usize, buf.as_mut_ptr() as usize, buf.len())
 }
 fn write(fd: isize, buf: &[u8]) -> isize {
-    sc3(WRITE, fd as usize, buf.as_ptr() as usize, buf.len())
+    sc3(nr::WRITE, fd as usize, buf.as_ptr() as usize, buf.len())
 }
 fn close(fd: isize) -> isize {
-    sc1(CLOSE, fd as usize)
+    sc1(nr::CLOSE, fd as usize)
 }
 fn open(path: usize, flags: usize, mode: usize) -> isize {
-    sc3(OPEN, path, flags, mode)
+    sc3(nr::OPEN, path, flags, mode)
 }
 fn lseek(fd: isize, off: isize, whence: usize) -> isize {
-    sc3(LSEEK, fd as usize, off as usize, whence)
+    sc3(nr::LSEEK, fd as usize, off as usize, whence)
 }
 
 /// The fields of `struct stat` (x86-64 layout, 144 bytes) the tests look at.
@@ -225,7 +185,7 @@ fn parse_stat(b: &[u8; 144]) -> St {
 
 fn fstat(fd: isize) -> Result<St, isize> {
     let mut b = [0u8; 144];
-    let r = sc2(FSTAT, fd as usize, b.as_mut_ptr() as usize);
+    let r = sc2(nr::FSTAT, fd as usize, b.as_mut_ptr() as usize);
     if r < 0 { Err(r) } else { Ok(parse_stat(&b)) }
 }
 
@@ -237,7 +197,7 @@ fn stat_with(nr: usize, path: usize) -> Result<St, isize> {
 
 fn fstatat(dirfd: usize, path: usize, flags: usize) -> Result<St, isize> {
     let mut b = [0u8; 144];
-    let r = sc4(NEWFSTATAT, dirfd, path, b.as_mut_ptr() as usize, flags);
+    let r = sc4(nr::NEWFSTATAT, dirfd, path, b.as_mut_ptr() as usize, flags);
     if r < 0 { Err(r) } else { Ok(parse_stat(&b)) }
 }
 
@@ -288,7 +248,7 @@ fn pattern(i: usize) -> u8 {
 /// fork(): in the child, runs `child` and exits with its status; returns the child's pid (or
 /// the error) in the parent.
 fn fork_start(child: impl FnOnce() -> i32) -> isize {
-    let pid = sc1(FORK, 0);
+    let pid = sc1(nr::FORK, 0);
     if pid == 0 {
         sys::exit_group(child());
     }
@@ -306,7 +266,7 @@ fn wait_for(pid: isize) -> isize {
         return pid;
     }
     let mut status = 0i32;
-    let r = sc4(WAIT4, pid as usize, &raw mut status as usize, 0, 0);
+    let r = sc4(nr::WAIT4, pid as usize, &raw mut status as usize, 0, 0);
     if r == pid { status as isize } else { r.min(-1) }
 }
 
@@ -317,7 +277,7 @@ fn main(_: Args) -> i32 {
     let pid_s = decimal(pid, &mut digits);
     let dir = Path::new(&[b"/tmp/kentry_fs_basic.", pid_s]);
     diag!("working in {}", Bytes(dir.bytes()));
-    sc1(UMASK, 0o022);
+    sc1(nr::UMASK, 0o022);
 
     // ---- lookup errors, mkdir, chdir ----
     k.eq(
@@ -325,24 +285,28 @@ fn main(_: Args) -> i32 {
         ENOENT,
         "open_missing_enoent",
     );
-    k.eq(sc2(MKDIR, dir.ptr(), 0o755), 0, "mkdir");
-    k.eq(sc2(MKDIR, dir.ptr(), 0o755), EEXIST, "mkdir_again_eexist");
-    let cd = sc1(CHDIR, dir.ptr());
+    k.eq(sc2(nr::MKDIR, dir.ptr(), 0o755), 0, "mkdir");
+    k.eq(
+        sc2(nr::MKDIR, dir.ptr(), 0o755),
+        EEXIST,
+        "mkdir_again_eexist",
+    );
+    let cd = sc1(nr::CHDIR, dir.ptr());
     let mut cwd = [0u8; 128];
-    let n = sc2(GETCWD, cwd.as_mut_ptr() as usize, cwd.len());
+    let n = sc2(nr::GETCWD, cwd.as_mut_ptr() as usize, cwd.len());
     k.result(
         cd == 0 && n == dir.bytes().len() as isize + 1 && &cwd[..n as usize - 1] == dir.bytes(),
         "chdir_getcwd",
     );
     k.eq(
-        sc2(GETCWD, cwd.as_mut_ptr() as usize, 3),
+        sc2(nr::GETCWD, cwd.as_mut_ptr() as usize, 3),
         -34,
         "getcwd_small_erange",
     );
 
     // ---- create, write, read, seek ----
     let fd = sc4(
-        OPENAT,
+        nr::OPENAT,
         AT_FDCWD,
         c(b"a\0"),
         O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC,
@@ -366,14 +330,14 @@ fn main(_: Args) -> i32 {
         lseek(fd, 0, SEEK_END) == 13 && lseek(fd, -100, SEEK_CUR) == EINVAL,
         "lseek_end_and_negative",
     );
-    let pw = sc4(PWRITE64, fd as usize, b"J".as_ptr() as usize, 1, 7);
-    let pr = sc4(PREAD64, fd as usize, buf.as_mut_ptr() as usize, 5, 7);
+    let pw = sc4(nr::PWRITE64, fd as usize, b"J".as_ptr() as usize, 1, 7);
+    let pr = sc4(nr::PREAD64, fd as usize, buf.as_mut_ptr() as usize, 5, 7);
     k.result(
         pw == 1 && pr == 5 && &buf[..5] == b"Jorld" && lseek(fd, 0, SEEK_CUR) == 13,
         "pread_pwrite_keep_offset",
     );
     k.eq(
-        sc2(FCNTL, fd as usize, F_GETFD),
+        sc2(nr::FCNTL, fd as usize, F_GETFD),
         FD_CLOEXEC,
         "o_cloexec_sets_fd_cloexec",
     );
@@ -384,7 +348,7 @@ fn main(_: Args) -> i32 {
         st.size == 13 && st.mode == S_IFREG | 0o644 && st.nlink == 1 && st.blksize > 0,
         "fstat_regular_umask",
     );
-    let by_path = stat_with(STAT, c(b"a\0")).unwrap_or_default();
+    let by_path = stat_with(nr::STAT, c(b"a\0")).unwrap_or_default();
     let empty = fstatat(fd as usize, c(b"\0"), AT_EMPTY_PATH).unwrap_or_default();
     k.result(
         by_path == st && empty == st && st.ino != 0,
@@ -392,7 +356,7 @@ fn main(_: Args) -> i32 {
     );
     let mut sx = [0u8; 256];
     let r = sc5(
-        STATX,
+        nr::STATX,
         AT_FDCWD,
         c(b"a\0"),
         0,
@@ -410,7 +374,7 @@ fn main(_: Args) -> i32 {
     // ---- flags ----
     let fa = open(c(b"a\0"), O_WRONLY | O_APPEND, 0);
     let w = write(fa, b"xy");
-    let fl = sc2(FCNTL, fa as usize, F_GETFL);
+    let fl = sc2(nr::FCNTL, fa as usize, F_GETFL);
     k.result(
         w == 2
             && fstat(fd).map(|s| s.size) == Ok(15)
@@ -424,9 +388,15 @@ fn main(_: Args) -> i32 {
     let ft = open(c(b"a\0"), O_RDWR | O_TRUNC, 0);
     k.result(ft >= 0 && fstat(fd).map(|s| s.size) == Ok(0), "o_trunc");
     close(ft);
-    let tr = sc2(FTRUNCATE, fd as usize, 3 * 4096 + 5);
+    let tr = sc2(nr::FTRUNCATE, fd as usize, 3 * 4096 + 5);
     buf.fill(0xff);
-    let pr = sc4(PREAD64, fd as usize, buf.as_mut_ptr() as usize, 64, 5000);
+    let pr = sc4(
+        nr::PREAD64,
+        fd as usize,
+        buf.as_mut_ptr() as usize,
+        64,
+        5000,
+    );
     k.result(
         tr == 0
             && fstat(fd).map(|s| s.size) == Ok(3 * 4096 + 5)
@@ -436,7 +406,7 @@ fn main(_: Args) -> i32 {
     );
 
     // ---- a file over many pages ----
-    sc2(FTRUNCATE, fd as usize, 0);
+    sc2(nr::FTRUNCATE, fd as usize, 0);
     let mut big = [0u8; 65536];
     for (i, b) in big.iter_mut().enumerate() {
         *b = pattern(i);
@@ -445,7 +415,7 @@ fn main(_: Args) -> i32 {
     for piece in 0..3 {
         let at = piece * 40000;
         wrote += sc4(
-            PWRITE64,
+            nr::PWRITE64,
             fd as usize,
             big[at % 251..].as_ptr() as usize,
             40000,
@@ -454,7 +424,7 @@ fn main(_: Args) -> i32 {
     }
     let mut back = [0u8; 9000];
     let r = sc4(
-        PREAD64,
+        nr::PREAD64,
         fd as usize,
         back.as_mut_ptr() as usize,
         back.len(),
@@ -472,56 +442,61 @@ fn main(_: Args) -> i32 {
     );
 
     // ---- readv / writev ----
-    sc2(FTRUNCATE, fd as usize, 0);
+    sc2(nr::FTRUNCATE, fd as usize, 0);
     lseek(fd, 0, SEEK_SET);
     let parts: [&[u8]; 3] = [b"one ", b"", b"two three"];
     let iov: [[usize; 2]; 3] =
         core::array::from_fn(|i| [parts[i].as_ptr() as usize, parts[i].len()]);
-    let wv = sc3(WRITEV, fd as usize, iov.as_ptr() as usize, 3);
+    let wv = sc3(nr::WRITEV, fd as usize, iov.as_ptr() as usize, 3);
     let mut a = [0u8; 6];
     let mut b = [0u8; 20];
     let riov = [
         [a.as_mut_ptr() as usize, a.len()],
         [b.as_mut_ptr() as usize, b.len()],
     ];
-    let rv = sc5(PREADV, fd as usize, riov.as_ptr() as usize, 2, 0, 0);
+    let rv = sc5(nr::PREADV, fd as usize, riov.as_ptr() as usize, 2, 0, 0);
     k.result(
         wv == 13 && rv == 13 && &a == b"one tw" && &b[..7] == b"o three",
         "writev_preadv",
     );
     lseek(fd, 0, SEEK_SET);
-    let rv2 = sc3(READV, fd as usize, riov.as_ptr() as usize, 2);
+    let rv2 = sc3(nr::READV, fd as usize, riov.as_ptr() as usize, 2);
     k.result(
         rv2 == 13 && lseek(fd, 0, SEEK_CUR) == 13,
         "readv_moves_offset",
     );
 
     // ---- dup family, fcntl ----
-    let d = sc1(DUP, fd as usize);
+    let d = sc1(nr::DUP, fd as usize);
     lseek(fd, 0, SEEK_SET);
     let wd = write(d, b"abc");
     k.result(
-        d > fd && wd == 3 && lseek(fd, 0, SEEK_CUR) == 3 && sc2(FCNTL, d as usize, F_GETFD) == 0,
+        d > fd
+            && wd == 3
+            && lseek(fd, 0, SEEK_CUR) == 3
+            && sc2(nr::FCNTL, d as usize, F_GETFD) == 0,
         "dup_shares_offset",
     );
-    let d2 = sc2(DUP2, fd as usize, 100);
+    let d2 = sc2(nr::DUP2, fd as usize, 100);
     k.result(
-        d2 == 100 && sc2(FCNTL, 100, F_GETFD) == 0 && sc2(DUP2, 100, 100) == 100,
+        d2 == 100 && sc2(nr::FCNTL, 100, F_GETFD) == 0 && sc2(nr::DUP2, 100, 100) == 100,
         "dup2",
     );
-    let d3 = sc3(DUP3, fd as usize, 101, O_CLOEXEC);
+    let d3 = sc3(nr::DUP3, fd as usize, 101, O_CLOEXEC);
     k.result(
-        d3 == 101 && sc2(FCNTL, 101, F_GETFD) == FD_CLOEXEC && sc3(DUP3, 101, 101, 0) == EINVAL,
+        d3 == 101
+            && sc2(nr::FCNTL, 101, F_GETFD) == FD_CLOEXEC
+            && sc3(nr::DUP3, 101, 101, 0) == EINVAL,
         "dup3_cloexec",
     );
-    let s1 = sc3(FCNTL, 101, F_SETFD, 0);
-    let fdup = sc3(FCNTL, fd as usize, F_DUPFD, 50);
+    let s1 = sc3(nr::FCNTL, 101, F_SETFD, 0);
+    let fdup = sc3(nr::FCNTL, fd as usize, F_DUPFD, 50);
     k.result(
-        s1 == 0 && sc2(FCNTL, 101, F_GETFD) == 0 && fdup >= 50,
+        s1 == 0 && sc2(nr::FCNTL, 101, F_GETFD) == 0 && fdup >= 50,
         "fcntl_setfd_dupfd",
     );
-    let setfl = sc3(FCNTL, d as usize, F_SETFL, O_APPEND);
-    let gfl = sc2(FCNTL, fd as usize, F_GETFL);
+    let setfl = sc3(nr::FCNTL, d as usize, F_SETFL, O_APPEND);
+    let gfl = sc2(nr::FCNTL, fd as usize, F_GETFL);
     k.result(
         setfl == 0 && gfl & O_APPEND as isize != 0 && gfl & O_ACCMODE == O_RDWR as isize,
         "fcntl_setfl_shared_description",
@@ -531,7 +506,12 @@ fn main(_: Args) -> i32 {
     }
     k.eq(close(100), EBADF, "close_twice_ebadf");
     k.eq(
-        sc3(IOCTL, fd as usize, TIOCGWINSZ, buf.as_mut_ptr() as usize),
+        sc3(
+            nr::IOCTL,
+            fd as usize,
+            TIOCGWINSZ,
+            buf.as_mut_ptr() as usize,
+        ),
         ENOTTY,
         "ioctl_tiocgwinsz_file_enotty",
     );
@@ -539,9 +519,11 @@ fn main(_: Args) -> i32 {
     // ---- directories ----
     let fb = open(c(b"b\0"), O_CREAT | O_WRONLY, 0o600);
     close(fb);
-    let mk = sc2(MKDIR, c(b"sub\0"), 0o700);
+    let mk = sc2(nr::MKDIR, c(b"sub\0"), 0o700);
     k.result(
-        fb >= 0 && mk == 0 && stat_with(STAT, c(b"sub\0")).map(|s| s.mode) == Ok(S_IFDIR | 0o700),
+        fb >= 0
+            && mk == 0
+            && stat_with(nr::STAT, c(b"sub\0")).map(|s| s.mode) == Ok(S_IFDIR | 0o700),
         "create_more",
     );
     k.eq(
@@ -559,7 +541,12 @@ fn main(_: Args) -> i32 {
     let mut seen = [false; 5];
     let dents = &mut big;
     loop {
-        let n = sc3(GETDENTS64, dfd as usize, dents.as_mut_ptr() as usize, 512);
+        let n = sc3(
+            nr::GETDENTS64,
+            dfd as usize,
+            dents.as_mut_ptr() as usize,
+            512,
+        );
         if n <= 0 {
             names_ok &= n == 0;
             break;
@@ -587,18 +574,23 @@ fn main(_: Args) -> i32 {
     k.result(names_ok && seen.iter().all(|&s| s), "getdents64");
     close(dfd);
     k.result(
-        sc2(RENAME, c(b"b\0"), c(b"c\0")) == 0
-            && stat_with(STAT, c(b"b\0")) == Err(ENOENT)
-            && stat_with(STAT, c(b"c\0")).map(|s| s.mode & S_IFMT) == Ok(S_IFREG),
+        sc2(nr::RENAME, c(b"b\0"), c(b"c\0")) == 0
+            && stat_with(nr::STAT, c(b"b\0")) == Err(ENOENT)
+            && stat_with(nr::STAT, c(b"c\0")).map(|s| s.mode & S_IFMT) == Ok(S_IFREG),
         "rename",
     );
-    let sl = sc2(SYMLINK, c(b"c\0"), c(b"lnk\0"));
-    let rl = sc3(READLINK, c(b"lnk\0"), buf.as_mut_ptr() as usize, buf.len());
+    let sl = sc2(nr::SYMLINK, c(b"c\0"), c(b"lnk\0"));
+    let rl = sc3(
+        nr::READLINK,
+        c(b"lnk\0"),
+        buf.as_mut_ptr() as usize,
+        buf.len(),
+    );
     k.result(
         sl == 0
             && rl == 1
             && buf[0] == b'c'
-            && stat_with(LSTAT, c(b"lnk\0")).map(|s| s.mode & S_IFMT) == Ok(S_IFLNK)
+            && stat_with(nr::LSTAT, c(b"lnk\0")).map(|s| s.mode & S_IFMT) == Ok(S_IFLNK)
             && fstatat(AT_FDCWD, c(b"lnk\0"), 0).map(|s| s.mode & S_IFMT) == Ok(S_IFREG)
             && fstatat(AT_FDCWD, c(b"lnk\0"), AT_SYMLINK_NOFOLLOW).map(|s| s.mode & S_IFMT)
                 == Ok(S_IFLNK),
@@ -610,44 +602,44 @@ fn main(_: Args) -> i32 {
         "o_nofollow_eloop",
     );
     k.result(
-        sc2(ACCESS, c(b"a\0"), 4 | 2) == 0
-            && sc2(ACCESS, c(b"a\0"), 1) == EACCES
-            && sc2(ACCESS, c(b"missing\0"), 0) == ENOENT
-            && sc2(ACCESS, c(b"sub\0"), 1) == 0,
+        sc2(nr::ACCESS, c(b"a\0"), 4 | 2) == 0
+            && sc2(nr::ACCESS, c(b"a\0"), 1) == EACCES
+            && sc2(nr::ACCESS, c(b"missing\0"), 0) == ENOENT
+            && sc2(nr::ACCESS, c(b"sub\0"), 1) == 0,
         "access",
     );
     k.result(
-        sc1(UNLINK, c(b"sub\0")) == EISDIR
-            && sc1(RMDIR, dir.ptr()) == ENOTEMPTY
-            && sc1(UNLINK, c(b"lnk\0")) == 0
-            && stat_with(STAT, c(b"c\0")).is_ok()
-            && sc1(UNLINK, c(b"c\0")) == 0
-            && sc1(RMDIR, c(b"sub\0")) == 0
-            && stat_with(LSTAT, c(b"sub\0")) == Err(ENOENT),
+        sc1(nr::UNLINK, c(b"sub\0")) == EISDIR
+            && sc1(nr::RMDIR, dir.ptr()) == ENOTEMPTY
+            && sc1(nr::UNLINK, c(b"lnk\0")) == 0
+            && stat_with(nr::STAT, c(b"c\0")).is_ok()
+            && sc1(nr::UNLINK, c(b"c\0")) == 0
+            && sc1(nr::RMDIR, c(b"sub\0")) == 0
+            && stat_with(nr::LSTAT, c(b"sub\0")) == Err(ENOENT),
         "unlink_rmdir",
     );
     let dirfd = open(dir.ptr(), O_RDONLY | O_DIRECTORY, 0);
-    let up = sc1(CHDIR, c(b"/\0"));
-    let n1 = sc2(GETCWD, cwd.as_mut_ptr() as usize, cwd.len());
+    let up = sc1(nr::CHDIR, c(b"/\0"));
+    let n1 = sc2(nr::GETCWD, cwd.as_mut_ptr() as usize, cwd.len());
     let root_ok = up == 0 && n1 == 2 && &cwd[..2] == b"/\0";
-    let back = sc1(FCHDIR, dirfd as usize);
-    let n2 = sc2(GETCWD, cwd.as_mut_ptr() as usize, cwd.len());
+    let back = sc1(nr::FCHDIR, dirfd as usize);
+    let n2 = sc2(nr::GETCWD, cwd.as_mut_ptr() as usize, cwd.len());
     k.result(
         root_ok && back == 0 && n2 > 1 && &cwd[..n2 as usize - 1] == dir.bytes(),
         "fchdir",
     );
     close(dirfd);
-    let old = sc1(UMASK, 0o077);
+    let old = sc1(nr::UMASK, 0o077);
     let fu = open(c(b"u\0"), O_CREAT | O_WRONLY | O_CLOEXEC, 0o666);
     let um = fstat(fu).map(|s| s.mode & 0o777);
-    sc1(UMASK, old as usize);
+    sc1(nr::UMASK, old as usize);
     close(fu);
-    sc1(UNLINK, c(b"u\0"));
+    sc1(nr::UNLINK, c(b"u\0"));
     k.result(old == 0o022 && um == Ok(0o600), "umask");
 
     // ---- pipes ----
     let mut p = [0i32; 2];
-    let r = sc2(PIPE2, p.as_mut_ptr() as usize, O_CLOEXEC);
+    let r = sc2(nr::PIPE2, p.as_mut_ptr() as usize, O_CLOEXEC);
     let (rd, wr) = (p[0] as isize, p[1] as isize);
     let w = write(wr, b"ping");
     let n = read(rd, &mut buf);
@@ -658,26 +650,31 @@ fn main(_: Args) -> i32 {
     );
     k.result(
         lseek(rd, 0, SEEK_CUR) == ESPIPE
-            && sc4(PREAD64, rd as usize, buf.as_mut_ptr() as usize, 1, 0) == ESPIPE,
+            && sc4(nr::PREAD64, rd as usize, buf.as_mut_ptr() as usize, 1, 0) == ESPIPE,
         "pipe_espipe",
     );
     let on: i32 = 1;
-    let nb = sc3(IOCTL, rd as usize, FIONBIO, &raw const on as usize);
+    let nb = sc3(nr::IOCTL, rd as usize, FIONBIO, &raw const on as usize);
     k.result(
         nb == 0 && read(rd, &mut buf) == EAGAIN,
         "pipe_fionbio_eagain",
     );
     k.eq(
-        sc3(IOCTL, rd as usize, TIOCGWINSZ, buf.as_mut_ptr() as usize),
+        sc3(
+            nr::IOCTL,
+            rd as usize,
+            TIOCGWINSZ,
+            buf.as_mut_ptr() as usize,
+        ),
         ENOTTY,
         "ioctl_tiocgwinsz_pipe_enotty",
     );
     close(wr);
     k.eq(read(rd, &mut buf), 0, "pipe_eof_without_writers");
     close(rd);
-    let r = sc2(PIPE2, p.as_mut_ptr() as usize, O_NONBLOCK | O_CLOEXEC);
+    let r = sc2(nr::PIPE2, p.as_mut_ptr() as usize, O_NONBLOCK | O_CLOEXEC);
     let (rd, wr) = (p[0] as isize, p[1] as isize);
-    let cap = sc2(FCNTL, wr as usize, F_GETPIPE_SZ);
+    let cap = sc2(nr::FCNTL, wr as usize, F_GETPIPE_SZ);
     let mut total = 0isize;
     let mut last = 0;
     for _ in 0..64 {
@@ -702,12 +699,12 @@ fn main(_: Args) -> i32 {
     k.eq(drained, total, "pipe_drain");
     close(rd);
     let act: [usize; 4] = [SIG_IGN, 0, 0, 0];
-    let sa = sc4(RT_SIGACTION, SIGPIPE, act.as_ptr() as usize, 0, 8);
+    let sa = sc4(nr::RT_SIGACTION, SIGPIPE, act.as_ptr() as usize, 0, 8);
     k.result(sa == 0 && write(wr, b"x") == EPIPE, "pipe_no_reader_epipe");
     close(wr);
 
     // A writer in another process: blocking reads and writes, EOF when it exits.
-    let r = sc2(PIPE2, p.as_mut_ptr() as usize, O_CLOEXEC);
+    let r = sc2(nr::PIPE2, p.as_mut_ptr() as usize, O_CLOEXEC);
     let (rd, wr) = (p[0] as isize, p[1] as isize);
     const STREAM: usize = 256 * 1024;
     let writer = fork_start(|| {
@@ -754,7 +751,7 @@ fn main(_: Args) -> i32 {
         "fork_shares_offset",
     );
     k.result(
-        sc2(FCNTL, fd as usize, F_GETFD) == FD_CLOEXEC && fork_run(|| 7) == 7 << 8,
+        sc2(nr::FCNTL, fd as usize, F_GETFD) == FD_CLOEXEC && fork_run(|| 7) == 7 << 8,
         "fork_wait_status",
     );
 
@@ -784,7 +781,7 @@ fn main(_: Args) -> i32 {
     // ---- /proc ----
     let mut exe = [0u8; 256];
     let n = sc3(
-        READLINK,
+        nr::READLINK,
         c(b"/proc/self/exe\0"),
         exe.as_mut_ptr() as usize,
         exe.len(),
@@ -822,10 +819,10 @@ fn main(_: Args) -> i32 {
     // ---- clean up ----
     close(fd);
     k.result(
-        sc1(UNLINK, c(b"a\0")) == 0
-            && sc1(CHDIR, c(b"/\0")) == 0
-            && sc1(RMDIR, dir.ptr()) == 0
-            && stat_with(STAT, dir.ptr()) == Err(ENOENT),
+        sc1(nr::UNLINK, c(b"a\0")) == 0
+            && sc1(nr::CHDIR, c(b"/\0")) == 0
+            && sc1(nr::RMDIR, dir.ptr()) == 0
+            && stat_with(nr::STAT, dir.ptr()) == Err(ENOENT),
         "cleanup",
     );
     k.finish()
