@@ -2,9 +2,8 @@
 //! `rt_sigreturn`, as libc does.
 
 use crate::sys;
+use crate::sys::nr;
 
-const NR_RT_SIGACTION: usize = 13;
-const NR_RT_SIGRETURN: usize = 15;
 pub const SA_SIGINFO: u64 = 4;
 pub const SA_RESTORER: u64 = 0x0400_0000;
 pub const SA_NODEFER: u64 = 0x4000_0000;
@@ -19,7 +18,7 @@ core::arch::global_asm!(
     "mov eax, {nr}",
     "syscall",
     "ud2",
-    nr = const NR_RT_SIGRETURN,
+    nr = const nr::RT_SIGRETURN,
 );
 
 unsafe extern "C" {
@@ -36,5 +35,5 @@ pub fn install(sig: usize, handler: Handler, extra_flags: u64) -> isize {
         0,
     ];
     // SAFETY: rt_sigaction reads 32 bytes from `act`; the restorer is a valid return path.
-    unsafe { sys::syscall4(NR_RT_SIGACTION, sig, act.as_ptr() as usize, 0, 8) }
+    unsafe { sys::syscall4(nr::RT_SIGACTION, sig, act.as_ptr() as usize, 0, 8) }
 }

@@ -5,31 +5,14 @@
 //! overwrites RCX (return RIP) and R11 (RFLAGS). Errors are returned as `-errno` in
 //! `[-4095, -1]`, never translated.
 //!
-//! Syscalls the programs of this crate use: write (1), sched_yield (24), getpid (39),
-//! arch_prctl (158), gettid (186), exit_group (231); the test programs also issue numbers that
-//! must fail with -ENOSYS. read (0) and exit (60) have wrappers/numbers but no current user.
+//! The numbers are [`nr`]'s named constants; the wrappers here cover write, sched_yield, getpid,
+//! arch_prctl, gettid and exit_group, and the programs issue the rest with `syscallN` directly.
 
 use core::arch::asm;
 
-/// Linux x86-64 syscall numbers.
-pub mod nr {
-    /// `read(fd, buf, count)`
-    pub const READ: usize = 0;
-    /// `write(fd, buf, count)`
-    pub const WRITE: usize = 1;
-    /// `sched_yield()`
-    pub const SCHED_YIELD: usize = 24;
-    /// `getpid()`
-    pub const GETPID: usize = 39;
-    /// `exit(status)`: ends the calling thread.
-    pub const EXIT: usize = 60;
-    /// `arch_prctl(code, addr)`
-    pub const ARCH_PRCTL: usize = 158;
-    /// `gettid()`
-    pub const GETTID: usize = 186;
-    /// `exit_group(status)`: ends the process.
-    pub const EXIT_GROUP: usize = 231;
-}
+/// Linux x86-64 syscall numbers (`nr::GETPID`, …): kentry-abi's, the same constants the
+/// kernel registers its handlers by.
+pub use kentry_abi::nr;
 
 /// Error numbers (the kernel returns their negation).
 pub mod errno {

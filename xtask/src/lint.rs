@@ -5,7 +5,9 @@ use anyhow::{Result, bail};
 use crate::build::{self, KERNEL_RUSTFLAGS, USER_RUSTFLAGS, run_checked};
 use crate::install;
 use crate::workspace::Flavor;
-use crate::workspace::{ENTRY_PACKAGE, EXAMPLE_PACKAGE, KERNEL_PACKAGE, USER_PACKAGE, Workspace};
+use crate::workspace::{
+    ABI_PACKAGE, ENTRY_PACKAGE, EXAMPLE_PACKAGE, KERNEL_PACKAGE, USER_PACKAGE, Workspace,
+};
 
 /// Clippy with `-D warnings`: the host crates and kentry's rustdoc, then the kernel, the user
 /// programs and the example kernel with the target, flags and target dirs of their builds.
@@ -16,6 +18,8 @@ pub fn clippy(ws: &Workspace) -> Result<()> {
         ws.cargo().args([
             "clippy",
             "-p",
+            ABI_PACKAGE,
+            "-p",
             ENTRY_PACKAGE,
             "-p",
             "xtask",
@@ -23,7 +27,7 @@ pub fn clippy(ws: &Workspace) -> Result<()> {
             "-D",
             "warnings",
         ]),
-        "clippy: host crates (kentry, xtask)",
+        "clippy: host crates (kentry-abi, kentry, xtask)",
     );
     if let Err(e) = host {
         failed.push(format!("{e:#}"));

@@ -15,6 +15,8 @@ pub const USER_PACKAGE: &str = "kentry-user";
 pub const ENTRY_PACKAGE: &str = "kentry";
 /// The cargo package of the second, minimal kernel (`examples/minimal`), and its binary.
 pub const EXAMPLE_PACKAGE: &str = "kentry-minimal";
+/// The cargo package of the shared Linux ABI numbers (host unit tests: the list against Linux).
+pub const ABI_PACKAGE: &str = "kentry-abi";
 
 /// Which kernel build: the test kernel carries kentry's test hooks (breakable checks,
 /// tripwires, entry counters); the lean one is what `run` shows and `bench` measures.

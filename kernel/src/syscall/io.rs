@@ -14,21 +14,22 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::ControlFlow;
 use kentry::Regs;
+use kentry_abi::nr;
 
 pub const fn register(mut t: Table) -> Table {
-    t[0] = sys_read;
-    t[1] = sys_write;
-    t[8] = sys_lseek;
-    t[16] = sys_ioctl;
-    t[17] = sys_pread64;
-    t[18] = sys_pwrite64;
-    t[19] = sys_readv;
-    t[20] = sys_writev;
-    t[40] = sys_sendfile;
-    t[295] = sys_preadv;
-    t[296] = sys_pwritev;
-    t[327] = sys_preadv2;
-    t[328] = sys_pwritev2;
+    t[nr::READ] = sys_read;
+    t[nr::WRITE] = sys_write;
+    t[nr::LSEEK] = sys_lseek;
+    t[nr::IOCTL] = sys_ioctl;
+    t[nr::PREAD64] = sys_pread64;
+    t[nr::PWRITE64] = sys_pwrite64;
+    t[nr::READV] = sys_readv;
+    t[nr::WRITEV] = sys_writev;
+    t[nr::SENDFILE] = sys_sendfile;
+    t[nr::PREADV] = sys_preadv;
+    t[nr::PWRITEV] = sys_pwritev;
+    t[nr::PREADV2] = sys_preadv2;
+    t[nr::PWRITEV2] = sys_pwritev2;
     t
 }
 

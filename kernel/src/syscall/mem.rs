@@ -12,39 +12,26 @@ use crate::mm::aspace::{
 use crate::mm::{PAGE_SIZE, phys_to_virt};
 use alloc::vec::Vec;
 use kentry::Regs;
+use kentry_abi::nr;
 
 const EACCES: i64 = 13;
 const ENODEV: i64 = 19;
 const EOPNOTSUPP: i64 = 95;
 
-const NR_MMAP: usize = 9;
-const NR_MPROTECT: usize = 10;
-const NR_MUNMAP: usize = 11;
-const NR_BRK: usize = 12;
-const NR_MREMAP: usize = 25;
-const NR_MSYNC: usize = 26;
-const NR_MINCORE: usize = 27;
-const NR_MADVISE: usize = 28;
-const NR_MLOCK: usize = 149;
-const NR_MUNLOCK: usize = 150;
-const NR_MLOCKALL: usize = 151;
-const NR_MUNLOCKALL: usize = 152;
-const NR_MLOCK2: usize = 325;
-
 pub const fn register(mut t: Table) -> Table {
-    t[NR_MMAP] = sys_mmap;
-    t[NR_MPROTECT] = sys_mprotect;
-    t[NR_MUNMAP] = sys_munmap;
-    t[NR_BRK] = sys_brk;
-    t[NR_MREMAP] = sys_mremap;
-    t[NR_MSYNC] = sys_msync;
-    t[NR_MINCORE] = sys_mincore;
-    t[NR_MADVISE] = sys_madvise;
-    t[NR_MLOCK] = sys_mlock;
-    t[NR_MUNLOCK] = sys_munlock;
-    t[NR_MLOCKALL] = sys_mlockall;
-    t[NR_MUNLOCKALL] = sys_munlockall;
-    t[NR_MLOCK2] = sys_mlock2;
+    t[nr::MMAP] = sys_mmap;
+    t[nr::MPROTECT] = sys_mprotect;
+    t[nr::MUNMAP] = sys_munmap;
+    t[nr::BRK] = sys_brk;
+    t[nr::MREMAP] = sys_mremap;
+    t[nr::MSYNC] = sys_msync;
+    t[nr::MINCORE] = sys_mincore;
+    t[nr::MADVISE] = sys_madvise;
+    t[nr::MLOCK] = sys_mlock;
+    t[nr::MUNLOCK] = sys_munlock;
+    t[nr::MLOCKALL] = sys_mlockall;
+    t[nr::MUNLOCKALL] = sys_munlockall;
+    t[nr::MLOCK2] = sys_mlock2;
     t
 }
 

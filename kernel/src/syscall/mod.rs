@@ -1,12 +1,12 @@
-//! Linux x86-64 system calls: numbering, dispatch, and the calls implemented so far, one
-//! module per area. Each module adds its handlers to the table with a `const fn register`.
+//! Linux x86-64 system calls: dispatch, and the calls implemented so far, one module per area.
+//! Each module adds its handlers to the table with a `const fn register`, by the named numbers
+//! of `kentry_abi::nr` (numbers and names: kentry-abi's one list).
 
 pub mod errno;
 mod fs;
 mod io;
 mod mem;
 mod misc;
-mod names;
 mod poll;
 mod proc;
 mod sig;

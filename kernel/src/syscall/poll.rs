@@ -22,12 +22,13 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use kentry::Regs;
+use kentry_abi::nr;
 
 pub const fn register(mut t: Table) -> Table {
-    t[7] = sys_poll;
-    t[23] = sys_select;
-    t[270] = sys_pselect6;
-    t[271] = sys_ppoll;
+    t[nr::POLL] = sys_poll;
+    t[nr::SELECT] = sys_select;
+    t[nr::PSELECT6] = sys_pselect6;
+    t[nr::PPOLL] = sys_ppoll;
     t
 }
 

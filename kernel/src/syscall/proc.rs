@@ -13,31 +13,32 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use kentry::sysret::TASK_SIZE_MAX;
 use kentry::{Regs, msr};
+use kentry_abi::nr;
 use x86_64::registers::model_specific::Msr;
 
 pub const fn register(mut t: Table) -> Table {
-    t[24] = sys_sched_yield;
-    t[35] = sys_nanosleep;
-    t[39] = sys_getpid;
-    t[56] = sys_clone;
-    t[57] = sys_fork;
-    t[58] = sys_vfork;
-    t[59] = sys_execve;
-    t[60] = sys_exit;
-    t[61] = sys_wait4;
-    t[102] = sys_getuid;
-    t[104] = sys_getuid;
-    t[107] = sys_getuid;
-    t[108] = sys_getuid;
-    t[110] = sys_getppid;
-    t[158] = sys_arch_prctl;
-    t[186] = sys_gettid;
-    t[202] = sys_futex;
-    t[218] = sys_set_tid_address;
-    t[230] = sys_clock_nanosleep;
-    t[231] = sys_exit_group;
-    t[247] = sys_waitid;
-    t[273] = sys_set_robust_list;
+    t[nr::SCHED_YIELD] = sys_sched_yield;
+    t[nr::NANOSLEEP] = sys_nanosleep;
+    t[nr::GETPID] = sys_getpid;
+    t[nr::CLONE] = sys_clone;
+    t[nr::FORK] = sys_fork;
+    t[nr::VFORK] = sys_vfork;
+    t[nr::EXECVE] = sys_execve;
+    t[nr::EXIT] = sys_exit;
+    t[nr::WAIT4] = sys_wait4;
+    t[nr::GETUID] = sys_getuid;
+    t[nr::GETGID] = sys_getuid;
+    t[nr::GETEUID] = sys_getuid;
+    t[nr::GETEGID] = sys_getuid;
+    t[nr::GETPPID] = sys_getppid;
+    t[nr::ARCH_PRCTL] = sys_arch_prctl;
+    t[nr::GETTID] = sys_gettid;
+    t[nr::FUTEX] = sys_futex;
+    t[nr::SET_TID_ADDRESS] = sys_set_tid_address;
+    t[nr::CLOCK_NANOSLEEP] = sys_clock_nanosleep;
+    t[nr::EXIT_GROUP] = sys_exit_group;
+    t[nr::WAITID] = sys_waitid;
+    t[nr::SET_ROBUST_LIST] = sys_set_robust_list;
     t
 }
 

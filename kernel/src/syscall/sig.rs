@@ -6,18 +6,19 @@ use crate::signal::{self, NSIG, SigAction, SigInfo, UNBLOCKABLE};
 use crate::task;
 use crate::uaccess::{copy_from_user, copy_to_user};
 use kentry::Regs;
+use kentry_abi::nr;
 
 pub const fn register(mut t: Table) -> Table {
-    t[13] = sys_rt_sigaction;
-    t[14] = sys_rt_sigprocmask;
-    t[15] = sys_rt_sigreturn;
-    t[34] = sys_pause;
-    t[62] = sys_kill;
-    t[127] = sys_rt_sigpending;
-    t[130] = sys_rt_sigsuspend;
-    t[131] = sys_sigaltstack;
-    t[200] = sys_tkill;
-    t[234] = sys_tgkill;
+    t[nr::RT_SIGACTION] = sys_rt_sigaction;
+    t[nr::RT_SIGPROCMASK] = sys_rt_sigprocmask;
+    t[nr::RT_SIGRETURN] = sys_rt_sigreturn;
+    t[nr::PAUSE] = sys_pause;
+    t[nr::KILL] = sys_kill;
+    t[nr::RT_SIGPENDING] = sys_rt_sigpending;
+    t[nr::RT_SIGSUSPEND] = sys_rt_sigsuspend;
+    t[nr::SIGALTSTACK] = sys_sigaltstack;
+    t[nr::TKILL] = sys_tkill;
+    t[nr::TGKILL] = sys_tgkill;
     t
 }
 

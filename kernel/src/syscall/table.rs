@@ -5,8 +5,9 @@ use super::errno::*;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kentry::Regs;
 
-/// Linux's x86-64 table has 451 slots in 6.1; every unimplemented one is `sys_ni`.
-pub const NR_SYSCALLS: usize = 451;
+/// Linux's x86-64 table has 451 slots in 6.1 (one past the highest number in kentry-abi's
+/// list); every unimplemented one is `sys_ni`.
+pub const NR_SYSCALLS: usize = kentry_abi::NR_SYSCALLS;
 
 pub type Table = [Handler; NR_SYSCALLS + 1];
 
@@ -34,7 +35,7 @@ fn sys_ni(regs: &mut Regs) -> i64 {
     if REPORTED[nr / 64].fetch_or(bit, Ordering::Relaxed) & bit == 0 {
         crate::klog!(
             "syscall {nr} ({}) not implemented: -ENOSYS",
-            super::names::name(nr)
+            kentry_abi::name(nr)
         );
     }
     -ENOSYS

@@ -278,17 +278,17 @@ fn fork_batch(n: u64) -> Option<u64> {
     use kentry_user::sys::syscall4;
     let t0 = kentry_user::cpu::rdtsc_ordered();
     for _ in 0..n {
-        // SAFETY: fork (57); the child only calls exit (60); wait4 (61) reaps it.
+        // SAFETY: fork; the child only calls exit; wait4 reaps it.
         unsafe {
-            let pid = kentry_user::sys::syscall0(57);
+            let pid = kentry_user::sys::syscall0(nr::FORK);
             if pid == 0 {
-                kentry_user::sys::syscall1(60, 0);
+                kentry_user::sys::syscall1(nr::EXIT, 0);
             }
             if pid < 0 {
                 println!("# fork-exit-wait: fork failed ({pid})");
                 return None;
             }
-            syscall4(61, pid as usize, 0, 0, 0);
+            syscall4(nr::WAIT4, pid as usize, 0, 0, 0);
         }
     }
     Some((kentry_user::cpu::rdtsc_ordered() - t0 + n / 2) / n)
@@ -337,9 +337,6 @@ const ARG_PIPE_READ: usize = 5;
 const ARG_PIPE_WRITE: usize = 6;
 const EXEC_ARGS: usize = 7;
 
-const NR_READ: usize = 0;
-const NR_PIPE: usize = 22;
-
 /// Execs this program (argv[0]) as the next link of the exec chain with the given state, the
 /// TSC read last thing before the execve. Returns only if execve failed.
 fn exec_next(self_path: &[u8], done: u64, sum: u64, pipe: [u64; 2]) -> i32 {
@@ -357,10 +354,10 @@ fn exec_next(self_path: &[u8], done: u64, sum: u64, pipe: [u64; 2]) -> i32 {
     let envp: [*const u8; 1] = [core::ptr::null()];
     let t0 = kentry_user::cpu::rdtsc_ordered();
     argv[ARG_T0] = fmt_u64(t0, b_t0).as_ptr();
-    // SAFETY: execve (59) with NUL-terminated strings and NULL-terminated arrays.
+    // SAFETY: execve with NUL-terminated strings and NULL-terminated arrays.
     let r = unsafe {
         kentry_user::sys::syscall3(
-            59,
+            nr::EXECVE,
             path.as_ptr() as usize,
             argv.as_ptr() as usize,
             envp.as_ptr() as usize,
@@ -373,8 +370,8 @@ fn exec_next(self_path: &[u8], done: u64, sum: u64, pipe: [u64; 2]) -> i32 {
 /// Starts the exec chain: the pipe for the batch figures, then the first exec.
 fn start_exec_chain(self_path: &[u8]) -> i32 {
     let mut fds = [0i32; 2];
-    // SAFETY: pipe (22) writes two fds into `fds`.
-    let r = unsafe { kentry_user::sys::syscall1(NR_PIPE, fds.as_mut_ptr() as usize) };
+    // SAFETY: pipe writes two fds into `fds`.
+    let r = unsafe { kentry_user::sys::syscall1(nr::PIPE, fds.as_mut_ptr() as usize) };
     if r != 0 {
         println!("# exec: pipe failed ({r})");
         return 1;
@@ -404,10 +401,10 @@ fn exec_round(args: &kentry_user::rt::Args, now: u64) -> i32 {
     }
     if done == EXEC_BATCHES * N_EXEC {
         let mut bytes = [0u8; 8 * BATCHES];
-        // SAFETY: read (0) into this buffer; all batch figures are in the pipe by now.
+        // SAFETY: read into this buffer; all batch figures are in the pipe by now.
         let r = unsafe {
             kentry_user::sys::syscall3(
-                NR_READ,
+                nr::READ,
                 pipe[0] as usize,
                 bytes.as_mut_ptr() as usize,
                 bytes.len(),

@@ -26,7 +26,7 @@
 #![no_main]
 
 use kentry_user::bench::{report, stats};
-use kentry_user::sys;
+use kentry_user::sys::{self, nr};
 use kentry_user::{entry, println, timed_asm};
 
 entry!(main);
@@ -37,9 +37,6 @@ const N: usize = 10_000;
 const BATCHES: usize = 15;
 const PAGE: usize = 4096;
 
-const NR_MMAP: usize = 9;
-const NR_MUNMAP: usize = 11;
-const NR_MADVISE: usize = 28;
 const PROT_RW: usize = 3;
 const MAP_PRIVATE_ANON: usize = 0x22;
 const MADV_NOHUGEPAGE: usize = 14;
@@ -81,18 +78,18 @@ fn pass(base: usize, n: usize, touch: Touch) -> u64 {
 fn batch(touch: Touch) -> Option<u64> {
     let len = N * PAGE;
     // SAFETY: a new private anonymous mapping; nothing else in the program uses it.
-    let r = unsafe { sys::syscall6(NR_MMAP, 0, len, PROT_RW, MAP_PRIVATE_ANON, usize::MAX, 0) };
+    let r = unsafe { sys::syscall6(nr::MMAP, 0, len, PROT_RW, MAP_PRIVATE_ANON, usize::MAX, 0) };
     if r < 0 {
         println!("# mmap of {len} bytes failed: {r}");
         return None;
     }
     let base = r as usize;
     // SAFETY: advice on this program's own mapping (ignored where unsupported).
-    unsafe { sys::syscall3(NR_MADVISE, base, len, MADV_NOHUGEPAGE) };
+    unsafe { sys::syscall3(nr::MADVISE, base, len, MADV_NOHUGEPAGE) };
     let faulting = pass(base, N, touch);
     let plain = pass(base, N, touch);
     // SAFETY: unmaps the batch's own mapping, which nothing references any more.
-    unsafe { sys::syscall2(NR_MUNMAP, base, len) };
+    unsafe { sys::syscall2(nr::MUNMAP, base, len) };
     Some((faulting.saturating_sub(plain) + N as u64 / 2) / N as u64)
 }
 

@@ -26,21 +26,10 @@
 use core::ptr::{read_volatile, write_volatile};
 
 use kentry_user::ktap::Ktap;
-use kentry_user::sys;
+use kentry_user::sys::{self, nr};
 use kentry_user::{diag, entry};
 
 entry!(main);
-
-const NR_MMAP: usize = 9;
-const NR_MPROTECT: usize = 10;
-const NR_MUNMAP: usize = 11;
-const NR_BRK: usize = 12;
-const NR_MREMAP: usize = 25;
-const NR_MINCORE: usize = 27;
-const NR_MADVISE: usize = 28;
-const NR_FORK: usize = 57;
-const NR_WAIT4: usize = 61;
-const NR_ARCH_PRCTL: usize = 158;
 
 const PROT_NONE: usize = 0;
 const PROT_READ: usize = 1;
@@ -73,38 +62,38 @@ const TASK_SIZE_MAX: usize = 0x7fff_ffff_f000;
 fn mmap(addr: usize, len: usize, prot: usize, flags: usize) -> isize {
     // SAFETY: new anonymous mappings; callers using MAP_FIXED only target ranges this program
     // mapped itself or the top user pages, which nothing else uses.
-    unsafe { sys::syscall6(NR_MMAP, addr, len, prot, flags, usize::MAX, 0) }
+    unsafe { sys::syscall6(nr::MMAP, addr, len, prot, flags, usize::MAX, 0) }
 }
 
 fn mmap_off(addr: usize, len: usize, prot: usize, flags: usize, off: usize) -> isize {
     // SAFETY: as in `mmap`.
-    unsafe { sys::syscall6(NR_MMAP, addr, len, prot, flags, usize::MAX, off) }
+    unsafe { sys::syscall6(nr::MMAP, addr, len, prot, flags, usize::MAX, off) }
 }
 
 fn munmap(addr: usize, len: usize) -> isize {
     // SAFETY: callers unmap only their own mappings (or pass bad arguments that fail).
-    unsafe { sys::syscall2(NR_MUNMAP, addr, len) }
+    unsafe { sys::syscall2(nr::MUNMAP, addr, len) }
 }
 
 fn mprotect(addr: usize, len: usize, prot: usize) -> isize {
     // SAFETY: callers change only their own mappings.
-    unsafe { sys::syscall3(NR_MPROTECT, addr, len, prot) }
+    unsafe { sys::syscall3(nr::MPROTECT, addr, len, prot) }
 }
 
 fn mremap(addr: usize, old: usize, new: usize, flags: usize, new_addr: usize) -> isize {
     // SAFETY: callers move only their own mappings, to free or own ranges.
-    unsafe { sys::syscall5(NR_MREMAP, addr, old, new, flags, new_addr) }
+    unsafe { sys::syscall5(nr::MREMAP, addr, old, new, flags, new_addr) }
 }
 
 fn brk(addr: usize) -> usize {
     // SAFETY: the heap is not used by anything else in this program.
-    unsafe { sys::syscall1(NR_BRK, addr) as usize }
+    unsafe { sys::syscall1(nr::BRK, addr) as usize }
 }
 
 /// A kernel write of 8 bytes at `addr` (ARCH_GET_FS stores the FS base there): 0 or -EFAULT.
 fn kernel_write(addr: usize) -> isize {
     // SAFETY: `addr` is a page of this program's own mappings, or one that must refuse writes.
-    unsafe { sys::syscall2(NR_ARCH_PRCTL, ARCH_GET_FS, addr) }
+    unsafe { sys::syscall2(nr::ARCH_PRCTL, ARCH_GET_FS, addr) }
 }
 
 fn rd(addr: usize) -> u64 {
@@ -445,7 +434,7 @@ fn test_big_and_advice(t: &mut Ktap) {
     wr(a + 2 * PAGE, 6);
     let mut vec = [0xffu8; 4];
     // SAFETY: the kernel writes 4 bytes into `vec`.
-    let m = unsafe { sys::syscall3(NR_MINCORE, a, 4 * PAGE, vec.as_mut_ptr() as usize) };
+    let m = unsafe { sys::syscall3(nr::MINCORE, a, 4 * PAGE, vec.as_mut_ptr() as usize) };
     let bits = [vec[0] & 1, vec[1] & 1, vec[2] & 1, vec[3] & 1];
     if m != 0 || bits != [1, 0, 1, 0] {
         diag!("mincore: {m}, {:?}", bits);
@@ -454,7 +443,7 @@ fn test_big_and_advice(t: &mut Ktap) {
     // SAFETY: as above; the range is unmapped, so nothing is written.
     let m = unsafe {
         sys::syscall3(
-            NR_MINCORE,
+            nr::MINCORE,
             0x1000_0000_0000,
             PAGE,
             vec.as_mut_ptr() as usize,
@@ -462,7 +451,7 @@ fn test_big_and_advice(t: &mut Ktap) {
     };
     t.eq(m, ENOMEM, "mincore_unmapped_enomem");
     // SAFETY: drops pages of this program's own mapping.
-    let d = unsafe { sys::syscall3(NR_MADVISE, a, 4 * PAGE, MADV_DONTNEED) };
+    let d = unsafe { sys::syscall3(nr::MADVISE, a, 4 * PAGE, MADV_DONTNEED) };
     t.result(
         d == 0 && rd(a) == 0 && rd(a + 2 * PAGE) == 0,
         "madvise_dontneed_zeroes",
@@ -483,7 +472,7 @@ fn test_fork(t: &mut Ktap) {
     wr(s, 1);
     // SAFETY: fork duplicates this single-threaded process; the child only touches the two
     // mappings and exits.
-    let pid = unsafe { sys::syscall0(NR_FORK) };
+    let pid = unsafe { sys::syscall0(nr::FORK) };
     if pid == 0 {
         let saw = rd(p) == 1 && rd(s) == 1;
         wr(p, 2);
@@ -492,7 +481,7 @@ fn test_fork(t: &mut Ktap) {
     }
     let mut status: i32 = -1;
     // SAFETY: the kernel writes the status into a live local.
-    let w = unsafe { sys::syscall4(NR_WAIT4, pid as usize, &raw mut status as usize, 0, 0) };
+    let w = unsafe { sys::syscall4(nr::WAIT4, pid as usize, &raw mut status as usize, 0, 0) };
     t.result(
         pid > 0 && w == pid && status == 0 && rd(p) == 1,
         "fork_private_copied",

@@ -24,33 +24,10 @@
 #![no_main]
 
 use kentry_user::ktap::Ktap;
-use kentry_user::sys::{syscall1, syscall2, syscall3, syscall4, syscall5};
+use kentry_user::sys::{nr, syscall1, syscall2, syscall3, syscall4, syscall5};
 use kentry_user::{diag, entry};
 
 entry!(main);
-
-mod nr {
-    pub const RT_SIGPROCMASK: usize = 14;
-    pub const NANOSLEEP: usize = 35;
-    pub const GETITIMER: usize = 36;
-    pub const ALARM: usize = 37;
-    pub const SETITIMER: usize = 38;
-    pub const UNAME: usize = 63;
-    pub const GETTIMEOFDAY: usize = 96;
-    pub const GETRLIMIT: usize = 97;
-    pub const SYSINFO: usize = 99;
-    pub const RT_SIGPENDING: usize = 127;
-    pub const SCHED_GETSCHEDULER: usize = 145;
-    pub const PRCTL: usize = 157;
-    pub const SETRLIMIT: usize = 160;
-    pub const TIME: usize = 201;
-    pub const SCHED_GETAFFINITY: usize = 204;
-    pub const CLOCK_GETTIME: usize = 228;
-    pub const CLOCK_GETRES: usize = 229;
-    pub const PRLIMIT64: usize = 302;
-    pub const GETCPU: usize = 309;
-    pub const GETRANDOM: usize = 318;
-}
 
 const EINVAL: isize = -22;
 const CLOCK_REALTIME: usize = 0;

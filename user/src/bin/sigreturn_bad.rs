@@ -12,11 +12,10 @@
 #![no_main]
 
 use kentry_user::ktap::Ktap;
-use kentry_user::sys;
+use kentry_user::sys::{self, nr};
 
 kentry_user::entry!(main);
 
-const NR_KILL: usize = 62;
 const SIGUSR1: usize = 10;
 const SIGSEGV: usize = 11;
 
@@ -144,7 +143,7 @@ core::arch::global_asm!(
     "ret",
     rsp = sym RECOVER_RSP,
     pid = sym PID,
-    kill = const NR_KILL,
+    kill = const nr::KILL,
     usr1 = const SIGUSR1,
     options(att_syntax)
 );

@@ -148,7 +148,6 @@ fn check(t: &mut Ktap, name: &str, bits: u64, o: &Observed, pid: u64) {
     t.result(pass, name);
 }
 
-const NR_UNAME: usize = 63;
 const UTSNAME_LEN: usize = 6 * 65;
 const CANARY: u64 = 0x5a5a_c3c3_0f0f_9696;
 
@@ -190,7 +189,7 @@ fn uname(buf: &mut GuardedUtsname, df: bool) -> i64 {
                 "syscall",
                 "cld",
                 df = const rflags::DF,
-                inlateout("rax") NR_UNAME as i64 => r,
+                inlateout("rax") nr::UNAME as i64 => r,
                 in("rdi") p,
                 out("rcx") _,
                 out("r11") _,
@@ -201,7 +200,7 @@ fn uname(buf: &mut GuardedUtsname, df: bool) -> i64 {
         unsafe {
             asm!(
                 "syscall",
-                inlateout("rax") NR_UNAME as i64 => r,
+                inlateout("rax") nr::UNAME as i64 => r,
                 in("rdi") p,
                 out("rcx") _,
                 out("r11") _,

@@ -88,14 +88,11 @@ unsafe fn arch_prctl(code: usize, addr: usize) -> isize {
     unsafe { sys::syscall2(nr::ARCH_PRCTL, code, addr) }
 }
 
-/// `uname(buf)`.
-const NR_UNAME: usize = 63;
-
 /// (major, minor) of the release uname reports ("6.1.0-kentry" → (6, 1)).
 fn kernel_release() -> Option<(u32, u32)> {
     let mut u = [[0u8; 65]; 6];
     // SAFETY: the kernel writes one struct utsname (6 fields of 65 bytes) into `u`.
-    if unsafe { sys::syscall1(NR_UNAME, u.as_mut_ptr() as usize) } != 0 {
+    if unsafe { sys::syscall1(nr::UNAME, u.as_mut_ptr() as usize) } != 0 {
         return None;
     }
     let release = u[2].split(|&b| b == 0).next()?;

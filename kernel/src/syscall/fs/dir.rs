@@ -11,28 +11,29 @@ use crate::syscall::table::Table;
 use crate::uaccess::copy_to_user;
 use alloc::vec::Vec;
 use kentry::Regs;
+use kentry_abi::nr;
 
 pub(super) const fn register(mut t: Table) -> Table {
-    t[78] = sys_getdents;
-    t[79] = sys_getcwd;
-    t[80] = sys_chdir;
-    t[81] = sys_fchdir;
-    t[82] = sys_rename;
-    t[83] = sys_mkdir;
-    t[84] = sys_rmdir;
-    t[86] = sys_link;
-    t[87] = sys_unlink;
-    t[88] = sys_symlink;
-    t[89] = sys_readlink;
-    t[95] = sys_umask;
-    t[217] = sys_getdents64;
-    t[258] = sys_mkdirat;
-    t[263] = sys_unlinkat;
-    t[264] = sys_renameat;
-    t[265] = sys_linkat;
-    t[266] = sys_symlinkat;
-    t[267] = sys_readlinkat;
-    t[316] = sys_renameat2;
+    t[nr::GETDENTS] = sys_getdents;
+    t[nr::GETCWD] = sys_getcwd;
+    t[nr::CHDIR] = sys_chdir;
+    t[nr::FCHDIR] = sys_fchdir;
+    t[nr::RENAME] = sys_rename;
+    t[nr::MKDIR] = sys_mkdir;
+    t[nr::RMDIR] = sys_rmdir;
+    t[nr::LINK] = sys_link;
+    t[nr::UNLINK] = sys_unlink;
+    t[nr::SYMLINK] = sys_symlink;
+    t[nr::READLINK] = sys_readlink;
+    t[nr::UMASK] = sys_umask;
+    t[nr::GETDENTS64] = sys_getdents64;
+    t[nr::MKDIRAT] = sys_mkdirat;
+    t[nr::UNLINKAT] = sys_unlinkat;
+    t[nr::RENAMEAT] = sys_renameat;
+    t[nr::LINKAT] = sys_linkat;
+    t[nr::SYMLINKAT] = sys_symlinkat;
+    t[nr::READLINKAT] = sys_readlinkat;
+    t[nr::RENAMEAT2] = sys_renameat2;
     t
 }
 

@@ -7,24 +7,25 @@ use crate::syscall::table::Table;
 use crate::uaccess::copy_to_user;
 use alloc::vec::Vec;
 use kentry::Regs;
+use kentry_abi::nr;
 
 pub(super) const fn register(mut t: Table) -> Table {
-    t[2] = sys_open;
-    t[3] = sys_close;
-    t[22] = sys_pipe;
-    t[32] = sys_dup;
-    t[33] = sys_dup2;
-    t[72] = sys_fcntl;
-    t[73] = sys_flock;
-    t[74] = sys_fsync;
-    t[75] = sys_fsync;
-    t[85] = sys_creat;
-    t[162] = sys_sync;
-    t[257] = sys_openat;
-    t[292] = sys_dup3;
-    t[293] = sys_pipe2;
-    t[306] = sys_syncfs;
-    t[436] = sys_close_range;
+    t[nr::OPEN] = sys_open;
+    t[nr::CLOSE] = sys_close;
+    t[nr::PIPE] = sys_pipe;
+    t[nr::DUP] = sys_dup;
+    t[nr::DUP2] = sys_dup2;
+    t[nr::FCNTL] = sys_fcntl;
+    t[nr::FLOCK] = sys_flock;
+    t[nr::FSYNC] = sys_fsync;
+    t[nr::FDATASYNC] = sys_fsync;
+    t[nr::CREAT] = sys_creat;
+    t[nr::SYNC] = sys_sync;
+    t[nr::OPENAT] = sys_openat;
+    t[nr::DUP3] = sys_dup3;
+    t[nr::PIPE2] = sys_pipe2;
+    t[nr::SYNCFS] = sys_syncfs;
+    t[nr::CLOSE_RANGE] = sys_close_range;
     t
 }
 

@@ -10,28 +10,29 @@ use crate::syscall::errno::*;
 use crate::syscall::table::Table;
 use crate::uaccess::{copy_from_user, copy_to_user};
 use kentry::Regs;
+use kentry_abi::nr;
 
 pub(super) const fn register(mut t: Table) -> Table {
-    t[4] = sys_stat;
-    t[5] = sys_fstat;
-    t[6] = sys_lstat;
-    t[21] = sys_access;
-    t[76] = sys_truncate;
-    t[77] = sys_ftruncate;
-    t[90] = sys_chmod;
-    t[91] = sys_fchmod;
-    t[92] = sys_chown;
-    t[93] = sys_fchown;
-    t[94] = sys_lchown;
-    t[137] = sys_statfs;
-    t[138] = sys_fstatfs;
-    t[260] = sys_fchownat;
-    t[262] = sys_newfstatat;
-    t[268] = sys_fchmodat;
-    t[269] = sys_faccessat;
-    t[280] = sys_utimensat;
-    t[332] = sys_statx;
-    t[439] = sys_faccessat2;
+    t[nr::STAT] = sys_stat;
+    t[nr::FSTAT] = sys_fstat;
+    t[nr::LSTAT] = sys_lstat;
+    t[nr::ACCESS] = sys_access;
+    t[nr::TRUNCATE] = sys_truncate;
+    t[nr::FTRUNCATE] = sys_ftruncate;
+    t[nr::CHMOD] = sys_chmod;
+    t[nr::FCHMOD] = sys_fchmod;
+    t[nr::CHOWN] = sys_chown;
+    t[nr::FCHOWN] = sys_fchown;
+    t[nr::LCHOWN] = sys_lchown;
+    t[nr::STATFS] = sys_statfs;
+    t[nr::FSTATFS] = sys_fstatfs;
+    t[nr::FCHOWNAT] = sys_fchownat;
+    t[nr::NEWFSTATAT] = sys_newfstatat;
+    t[nr::FCHMODAT] = sys_fchmodat;
+    t[nr::FACCESSAT] = sys_faccessat;
+    t[nr::UTIMENSAT] = sys_utimensat;
+    t[nr::STATX] = sys_statx;
+    t[nr::FACCESSAT2] = sys_faccessat2;
     t
 }
 

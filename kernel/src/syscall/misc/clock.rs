@@ -11,17 +11,18 @@ use crate::task;
 use crate::time::{self, NSEC_PER_SEC};
 use alloc::sync::Arc;
 use kentry::Regs;
+use kentry_abi::nr;
 
 pub(super) const fn register(mut t: Table) -> Table {
-    t[36] = sys_getitimer;
-    t[37] = sys_alarm;
-    t[38] = sys_setitimer;
-    t[96] = sys_gettimeofday;
-    t[98] = sys_getrusage;
-    t[100] = sys_times;
-    t[201] = sys_time;
-    t[228] = sys_clock_gettime;
-    t[229] = sys_clock_getres;
+    t[nr::GETITIMER] = sys_getitimer;
+    t[nr::ALARM] = sys_alarm;
+    t[nr::SETITIMER] = sys_setitimer;
+    t[nr::GETTIMEOFDAY] = sys_gettimeofday;
+    t[nr::GETRUSAGE] = sys_getrusage;
+    t[nr::TIMES] = sys_times;
+    t[nr::TIME] = sys_time;
+    t[nr::CLOCK_GETTIME] = sys_clock_gettime;
+    t[nr::CLOCK_GETRES] = sys_clock_getres;
     t
 }
 

@@ -13,13 +13,14 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use kentry::Regs;
+use kentry_abi::nr;
 use spin::Mutex;
 
 pub(super) const fn register(mut t: Table) -> Table {
-    t[97] = sys_getrlimit;
-    t[157] = sys_prctl;
-    t[160] = sys_setrlimit;
-    t[302] = sys_prlimit64;
+    t[nr::GETRLIMIT] = sys_getrlimit;
+    t[nr::PRCTL] = sys_prctl;
+    t[nr::SETRLIMIT] = sys_setrlimit;
+    t[nr::PRLIMIT64] = sys_prlimit64;
     t
 }
 

@@ -5,17 +5,18 @@ use crate::syscall::errno::*;
 use crate::syscall::table::Table;
 use crate::uaccess::copy_from_user;
 use kentry::Regs;
+use kentry_abi::nr;
 
 pub(super) const fn register(mut t: Table) -> Table {
-    t[140] = sys_getpriority;
-    t[141] = sys_setpriority;
-    t[143] = sys_sched_getparam;
-    t[145] = sys_sched_getscheduler;
-    t[146] = sys_sched_get_priority_max;
-    t[147] = sys_sched_get_priority_min;
-    t[203] = sys_sched_setaffinity;
-    t[204] = sys_sched_getaffinity;
-    t[309] = sys_getcpu;
+    t[nr::GETPRIORITY] = sys_getpriority;
+    t[nr::SETPRIORITY] = sys_setpriority;
+    t[nr::SCHED_GETPARAM] = sys_sched_getparam;
+    t[nr::SCHED_GETSCHEDULER] = sys_sched_getscheduler;
+    t[nr::SCHED_GET_PRIORITY_MAX] = sys_sched_get_priority_max;
+    t[nr::SCHED_GET_PRIORITY_MIN] = sys_sched_get_priority_min;
+    t[nr::SCHED_SETAFFINITY] = sys_sched_setaffinity;
+    t[nr::SCHED_GETAFFINITY] = sys_sched_getaffinity;
+    t[nr::GETCPU] = sys_getcpu;
     t
 }
 

@@ -5,13 +5,14 @@ use crate::syscall::errno::*;
 use crate::syscall::table::Table;
 use crate::task;
 use kentry::Regs;
+use kentry_abi::nr;
 
 pub(super) const fn register(mut t: Table) -> Table {
-    t[109] = sys_setpgid;
-    t[111] = sys_getpgrp;
-    t[112] = sys_setsid;
-    t[121] = sys_getpgid;
-    t[124] = sys_getpgid; // getsid: the session is the process group is the process
+    t[nr::SETPGID] = sys_setpgid;
+    t[nr::GETPGRP] = sys_getpgrp;
+    t[nr::SETSID] = sys_setsid;
+    t[nr::GETPGID] = sys_getpgid;
+    t[nr::GETSID] = sys_getpgid; // getsid: the session is the process group is the process
     t
 }
 

@@ -10,15 +10,16 @@ use crate::uaccess::copy_to_user;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use kentry::Regs;
+use kentry_abi::nr;
 
 pub(super) const fn register(mut t: Table) -> Table {
-    t[63] = sys_uname;
-    t[99] = sys_sysinfo;
-    t[125] = sys_capget;
-    t[135] = sys_personality;
-    t[318] = sys_getrandom;
-    t[324] = sys_membarrier;
-    t[334] = sys_rseq;
+    t[nr::UNAME] = sys_uname;
+    t[nr::SYSINFO] = sys_sysinfo;
+    t[nr::CAPGET] = sys_capget;
+    t[nr::PERSONALITY] = sys_personality;
+    t[nr::GETRANDOM] = sys_getrandom;
+    t[nr::MEMBARRIER] = sys_membarrier;
+    t[nr::RSEQ] = sys_rseq;
     t
 }
 
