@@ -310,7 +310,7 @@ fn bench_boot(qemu: &Path, boot: &Boot, mode: &str) -> Result<Vec<BenchLine>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -355,7 +355,8 @@ mod tests {
         );
     }
 
-    fn line(path: &str, median: f64, min: f64, max: f64) -> BenchLine {
+    /// A bench line as the bench program prints it, for tests here and in bench_report.
+    pub(crate) fn line(path: &str, median: f64, min: f64, max: f64) -> BenchLine {
         BenchLine {
             path: path.into(),
             median,

@@ -353,18 +353,8 @@ fn change(a: f64, b: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::tests::line;
     use crate::bench::{BenchLine, summarize};
-
-    fn line(path: &str, median: f64, min: f64, max: f64) -> BenchLine {
-        BenchLine {
-            path: path.into(),
-            median,
-            min,
-            max,
-            iters: Some(10000),
-            batches: Some(11),
-        }
-    }
 
     fn one(lines: Vec<BenchLine>) -> Vec<(String, Figures)> {
         summarize(&[lines])

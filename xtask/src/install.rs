@@ -268,7 +268,8 @@ fn sysroot(ws: &Workspace) -> Result<PathBuf> {
     ))
 }
 
-fn run_tool(cmd: &mut Command, what: &str) -> Result<()> {
+/// Runs a tool whose output goes to stderr; fails with `what` if it fails.
+pub fn run_tool(cmd: &mut Command, what: &str) -> Result<()> {
     // Tool chatter goes to stderr: `cargo xtask run` keeps stdout for the guest program.
     let status = cmd
         .stdout(std::io::stderr())

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::install::run_tool;
 use anyhow::{Context, Result, bail};
 
 /// The meta-package whose dependency names the current Debian kernel image.
@@ -33,7 +34,7 @@ pub fn ensure_linux_image(target: &Path) -> Result<PathBuf> {
     if apt_download(&package, &scratch).is_err() {
         // The package lists may name a version the mirror no longer has.
         eprintln!("xtask: apt-get download {package} failed; running apt-get update once");
-        run(Command::new("apt-get").arg("update"), "apt-get update")?;
+        run_tool(Command::new("apt-get").arg("update"), "apt-get update")?;
         apt_download(&package, &scratch)?;
     }
     let deb = std::fs::read_dir(&scratch)?
@@ -41,7 +42,7 @@ pub fn ensure_linux_image(target: &Path) -> Result<PathBuf> {
         .find(|p| p.extension().is_some_and(|x| x == "deb"))
         .with_context(|| format!("apt-get download left no .deb in {}", scratch.display()))?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    run(
+    run_tool(
         Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&dir),
         &format!("dpkg-deb -x {}", deb.display()),
     )?;
@@ -93,23 +94,12 @@ pub fn parse_depends(text: &str) -> Option<String> {
 }
 
 fn apt_download(package: &str, dir: &Path) -> Result<()> {
-    run(
+    run_tool(
         Command::new("apt-get")
             .args(["download", package])
             .current_dir(dir),
         &format!("apt-get download {package}"),
     )
-}
-
-fn run(cmd: &mut Command, what: &str) -> Result<()> {
-    let status = cmd
-        .stdout(std::io::stderr())
-        .status()
-        .with_context(|| format!("cannot run {what}"))?;
-    if !status.success() {
-        bail!("{what} failed ({status})");
-    }
-    Ok(())
 }
 
 #[cfg(test)]
