@@ -5,7 +5,9 @@ use anyhow::{Result, bail};
 use crate::build::{self, KERNEL_RUSTFLAGS, USER_RUSTFLAGS, run_checked};
 use crate::install;
 use crate::workspace::Flavor;
-use crate::workspace::{ENTRY_PACKAGE, KERNEL_PACKAGE, USER_PACKAGE, Workspace};
+use crate::workspace::{
+    ENTRY_PACKAGE, KERNEL_LOGIC_PACKAGE, KERNEL_PACKAGE, USER_PACKAGE, Workspace,
+};
 
 /// Clippy with `-D warnings`: the host crates, then the kernel and the user programs with the
 /// target, flags and target dirs of their builds. Every part runs; the failures are reported
@@ -18,12 +20,14 @@ pub fn clippy(ws: &Workspace) -> Result<()> {
             "-p",
             ENTRY_PACKAGE,
             "-p",
+            KERNEL_LOGIC_PACKAGE,
+            "-p",
             "xtask",
             "--",
             "-D",
             "warnings",
         ]),
-        "clippy: host crates (kentry, xtask)",
+        "clippy: host crates (kentry, kentry-kernel-logic, xtask)",
     );
     if let Err(e) = host {
         failed.push(format!("{e:#}"));

@@ -13,6 +13,8 @@ pub const KERNEL_PACKAGE: &str = "kentry-kernel";
 pub const USER_PACKAGE: &str = "kentry-user";
 /// The cargo package of the entry/exit layer (host unit tests).
 pub const ENTRY_PACKAGE: &str = "kentry";
+/// The cargo package of the kernel's pure logic (host unit tests; `kernel/logic`).
+pub const KERNEL_LOGIC_PACKAGE: &str = "kentry-kernel-logic";
 
 /// Which kernel build: the test kernel carries kentry's test hooks (breakable checks,
 /// tripwires, entry counters); the lean one is what `run` shows and `bench` measures.

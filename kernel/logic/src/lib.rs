@@ -14,6 +14,7 @@
 //! - [`vma`]: one mapping, the sorted set of them (lookup, splitting, merging, stack growth)
 //!   and where a new mapping goes (get_unmapped_area);
 //! - [`prot`]: PROT_* and ELF segment flags → VMA protections → page-table entries;
+//! - [`fcntl`]: open flags a description keeps, F_SETFL, access modes, modes under the umask;
 //! - [`path`]: splitting a path into the components a lookup walks, and its parent;
 //! - [`exec_layout`]: the ELF load bias, the program break and the initial stack's layout;
 //! - [`signal`]: signal mask arithmetic, which signal is delivered next, syscall restarts.
@@ -24,6 +25,7 @@
 extern crate alloc;
 
 pub mod exec_layout;
+pub mod fcntl;
 pub mod page;
 pub mod path;
 pub mod prot;

@@ -45,9 +45,7 @@ pub use kentry_kernel_logic::prot::{
     PROT_EXEC, PROT_READ, PROT_RWX, PROT_WRITE, PTE_PROTNONE, VM_DONTCOPY, VM_GROWSDOWN, VM_SHARED,
     VM_WIPEONFORK,
 };
-pub use kentry_kernel_logic::vma::{
-    ELF_ET_DYN_BASE, MMAP_MIN_ADDR, STACK_RLIMIT, STACK_TOP, TASK_SIZE,
-};
+pub use kentry_kernel_logic::vma::{MMAP_MIN_ADDR, STACK_RLIMIT, STACK_TOP, TASK_SIZE};
 
 /// One mapping of this kernel: [`kentry_kernel_logic::vma::Vma`] with its pages' [`Backing`].
 pub type Vma = kentry_kernel_logic::vma::Vma<Backing>;
