@@ -30,6 +30,7 @@ pub fn fold_align(max_align: u64, p_align: u64) -> u64 {
 /// The load bias of an ELF image whose first PT_LOAD is at `first_vaddr`: 0 for ET_EXEC;
 /// for ET_DYN without an interpreter (static-pie), ELF_ET_DYN_BASE aligned down to the
 /// segments' alignment (capped at 1 GiB), minus the first segment's address, page-aligned.
+#[inline]
 pub fn load_bias(et_dyn: bool, first_vaddr: u64, max_align: u64) -> u64 {
     if !et_dyn {
         return 0;
@@ -50,6 +51,7 @@ pub fn brk_start(highest_segment_end: u64) -> u64 {
 /// envp string, then execfn, each with its NUL, then 8 zero bytes (the end marker Linux
 /// leaves at the top). Returns the bytes and each string's offset in them (argv, envp,
 /// execfn); TooBig when one string reaches MAX_ARG_STRLEN.
+#[inline]
 pub fn pack_strings(
     argv: &[&[u8]],
     envp: &[&[u8]],
@@ -91,6 +93,7 @@ pub struct StackLayout {
 /// The initial stack's layout below `top` for a string area of `strings_len` bytes, `argc`
 /// arguments, `envc` environment strings and `auxv_pairs` auxiliary vector entries (AT_NULL
 /// included). TooBig when it needs more than a quarter of RLIMIT_STACK (Linux's limit).
+#[inline]
 pub fn stack_layout(
     top: u64,
     strings_len: u64,

@@ -6,8 +6,10 @@
 //! Rather than gate half the kernel behind `cfg(test)`, the decisions live here, in a
 //! `no_std` library without `unsafe`, and the kernel calls these very functions (no twin
 //! copies for the tests): `cargo test -p kentry-kernel-logic` exercises the code that runs
-//! in the guest. Small non-generic functions are `#[inline]` so that the kernel's hot paths
-//! (page faults, signal delivery) compile as before.
+//! in the guest. The non-generic functions are `#[inline]`: then they (and the `core` and
+//! `alloc` generics they use) are compiled into the kernel crate with the kernel's
+//! inlining, as when they lived there, and `cargo xtask bench` counts the same instructions
+//! (without it, path lookups and exec cost more).
 //!
 //! The parts:
 //! - [`page`]: page size and alignment;

@@ -12,6 +12,7 @@ pub const NAME_MAX: usize = 255;
 /// that the first is popped first. Empty components (`//`) vanish; a trailing slash becomes
 /// a final `.`, which requires the last component to be a directory (and follows a last
 /// symlink). `.` and `..` stay: resolving them needs the tree.
+#[inline]
 pub fn push_components(pending: &mut Vec<String>, path: &str) {
     if path.ends_with('/') && !path.trim_matches('/').is_empty() {
         pending.push(String::from("."));
@@ -43,6 +44,7 @@ pub struct ParentSplit<'a> {
 
 /// Splits a non-empty `path` for the calls that create or remove its last component.
 /// Trailing slashes are cut before the split (`a/b/` names `b` in `a/`).
+#[inline]
 pub fn split_parent(path: &str) -> ParentSplit<'_> {
     let trimmed = path.trim_end_matches('/');
     let trailing_slash = trimmed.len() != path.len();
@@ -66,6 +68,7 @@ pub fn split_parent(path: &str) -> ParentSplit<'_> {
 
 /// The absolute path whose components are `names_leaf_first` read backwards (a walk up
 /// from a directory to the root collects them leaf first); `/` when there are none.
+#[inline]
 pub fn absolute_from_leaf_first(names_leaf_first: &[String]) -> String {
     if names_leaf_first.is_empty() {
         return String::from("/");
@@ -79,6 +82,7 @@ pub fn absolute_from_leaf_first(names_leaf_first: &[String]) -> String {
 }
 
 /// `name` inside the directory whose absolute path is `dir`.
+#[inline]
 pub fn child_path(mut dir: String, name: &str) -> String {
     if !dir.ends_with('/') {
         dir.push('/');

@@ -47,6 +47,7 @@ pub const PF_W: u32 = 2;
 pub const PF_R: u32 = 4;
 
 /// The PROT_* of an ELF segment with flags `p_flags` (binfmt_elf's make_prot).
+#[inline]
 pub fn prot_of_segment(p_flags: u32) -> u32 {
     let mut p = 0;
     if p_flags & PF_R != 0 {

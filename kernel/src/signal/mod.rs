@@ -49,7 +49,7 @@ pub const SI_TKILL: i32 = -6;
 
 // The mask arithmetic (bits, what may be blocked, which signal comes next, restarts) lives in
 // kentry-kernel-logic, where host unit tests check it.
-use kentry_kernel_logic::signal::{Queue, Restart, handler_mask, next_signal, restart_rule};
+use kentry_kernel_logic::signal::{Restart, handler_mask, next_signal, restart_rule};
 pub use kentry_kernel_logic::signal::{SIGKILL, SIGSTOP, UNBLOCKABLE, bit, blockable};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -313,15 +313,11 @@ pub fn recalc_pending() {
 /// Takes the lowest-numbered deliverable signal (thread-directed first).
 fn dequeue() -> Option<(u8, SigInfo)> {
     let t = task::current();
-    let (sig, queue) = next_signal(
-        t.sig_pending.load(Ordering::Acquire),
-        t.process.sig_pending.load(Ordering::Acquire),
+    let (sig, set) = next_signal(
+        [&t.sig_pending, &t.process.sig_pending],
+        |s| s.load(Ordering::Acquire),
         task::current_inner().sigmask,
     )?;
-    let set = match queue {
-        Queue::Thread => &t.sig_pending,
-        Queue::Process => &t.process.sig_pending,
-    };
     set.fetch_and(!bit(sig), Ordering::AcqRel);
     // SAFETY: the running thread's own signal state.
     let info = unsafe { t.inner_signals().info[sig as usize - 1] };

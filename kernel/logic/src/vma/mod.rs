@@ -112,13 +112,11 @@ impl<B: MapBacking> Vma<B> {
         }
     }
 
-    #[inline]
     pub fn is_shared(&self) -> bool {
         self.backing.is_shared()
     }
 
     /// The lowest address a new mapping below this one may end at (Linux's vm_start_gap).
-    #[inline]
     pub fn start_gap(&self) -> u64 {
         if self.flags & VM_GROWSDOWN != 0 {
             self.start.saturating_sub(STACK_GUARD_GAP)
@@ -170,7 +168,6 @@ impl<B: MapBacking> VmaList<B> {
     // ---- lookup ------------------------------------------------------------------------
 
     /// Index of the first VMA that ends above `addr`.
-    #[inline]
     pub fn first_ending_after(&self, addr: u64) -> usize {
         self.vmas.partition_point(|v| v.end <= addr)
     }
