@@ -416,3 +416,45 @@ fn stack_growth_limits() {
     let mut l = list(&[anon(0x7000_0000, 0x7001_0000)]);
     assert_eq!(l.grow_down(0x6fff_f000, STACK_RLIMIT), None);
 }
+
+#[test]
+fn top_down_keeps_the_guard_gap_below_a_stack() {
+    // A stack just below the mmap base: a new mapping must end 1 MiB (256 pages) below it.
+    let mut stack = anon(MMAP_BASE - 0x10_0000, MMAP_BASE);
+    stack.flags = VM_GROWSDOWN;
+    let l = list(&[stack]);
+    assert_eq!(
+        l.get_unmapped_area(0, 0x1000, false, false),
+        Ok(0x7ffb_ff6f_f000 - 0x20_0000 - 0x1000)
+    );
+}
+
+#[test]
+fn bottom_up_keeps_the_guard_gap_below_a_stack() {
+    // MAP_32BIT with a stack at 1 GiB + 1 MiB: its guard gap covers [1 GiB, 1 GiB + 1 MiB),
+    // so the first fit is above the stack.
+    let mut stack = anon(0x4010_0000, 0x4020_0000);
+    stack.flags = VM_GROWSDOWN;
+    let l = list(&[stack]);
+    assert_eq!(l.get_unmapped_area(0, 0x1000, false, true), Ok(0x4020_0000));
+    // Without the flag the hole below it is free.
+    let l = list(&[anon(0x4010_0000, 0x4020_0000)]);
+    assert_eq!(l.get_unmapped_area(0, 0x1000, false, true), Ok(0x4000_0000));
+}
+
+#[test]
+fn brk_stays_a_page_below_a_stack_guard_gap() {
+    // A stack at 7 MiB: its guard gap reaches down to 6 MiB, and a page more must stay free.
+    let mut stack = anon(0x70_0000, 0x71_0000);
+    stack.flags = VM_GROWSDOWN;
+    let l = list(&[stack]);
+    let s = 0x50_0000;
+    assert_eq!(
+        l.brk_change(s, s, 0x5f_f000),
+        BrkChange::Grow {
+            from: s,
+            to: 0x5f_f000
+        }
+    );
+    assert_eq!(l.brk_change(s, s, 0x5f_f001), BrkChange::Refuse);
+}
