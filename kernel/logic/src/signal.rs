@@ -49,11 +49,11 @@ pub fn blockable(mask: u64) -> u64 {
 /// unblocked whatever `blocked` says. (The sets are the kernel's atomics; the shape of this
 /// loop is the one the int3-signal bench was measured with.)
 #[inline]
-pub fn next_signal<'a, S>(
-    sets: [&'a S; 2],
+pub fn next_signal<S>(
+    sets: [&S; 2],
     pending: impl Fn(&S) -> u64,
     blocked: u64,
-) -> Option<(u8, &'a S)> {
+) -> Option<(u8, &S)> {
     let blocked = blockable(blocked);
     for set in sets {
         let ready = pending(set) & !blocked;
