@@ -3,11 +3,13 @@
 //! §3.4).
 
 use crate::mm::aspace::{
-    AddressSpace, Backing, ELF_ET_DYN_BASE, MMAP_MIN_ADDR, MappedFile, PROT_EXEC, PROT_READ,
-    PROT_WRITE, TASK_SIZE, Vma,
+    AddressSpace, Backing, MMAP_MIN_ADDR, MappedFile, PROT_EXEC, PROT_READ, PROT_WRITE, TASK_SIZE,
+    Vma,
 };
 use crate::mm::{PAGE_SIZE, align_down, align_up};
 use alloc::sync::Arc;
+use kentry_kernel_logic::exec_layout::{brk_start, fold_align, load_bias};
+use kentry_kernel_logic::prot::{PF_X, prot_of_segment};
 use xmas_elf::ElfFile;
 use xmas_elf::header::{Class, Machine, Type};
 use xmas_elf::program::{ProgramHeader, Type as PType};
@@ -50,26 +52,9 @@ pub struct LoadedImage {
     pub exec_stack: bool,
 }
 
-const PF_X: u32 = 1;
-const PF_W: u32 = 2;
-const PF_R: u32 = 4;
 const PT_GNU_STACK: u32 = 0x6474_e551;
 /// sizeof(Elf64_Phdr).
 const PHENT: u64 = 56;
-
-fn prot_of(flags: u32) -> u32 {
-    let mut p = 0;
-    if flags & PF_R != 0 {
-        p |= PROT_READ;
-    }
-    if flags & PF_W != 0 {
-        p |= PROT_WRITE;
-    }
-    if flags & PF_X != 0 {
-        p |= PROT_EXEC;
-    }
-    p
-}
 
 /// Maps every PT_LOAD segment of `data` into `aspace`: the file part as a private mapping of
 /// `file` (filled now), the rest of the segment (bss) as anonymous memory.
@@ -109,23 +94,14 @@ pub fn load(
             Ok(PType::Phdr) => phdr_vaddr = Some(ph.virtual_addr),
             Ok(PType::Load) => {
                 first_vaddr.get_or_insert(ph.virtual_addr);
-                if ph.align.is_power_of_two() && ph.align > max_align {
-                    max_align = ph.align;
-                }
+                max_align = fold_align(max_align, ph.align);
             }
             _ => {}
         }
     }
     let first_vaddr = first_vaddr.ok_or(ElfError::NotExecutable)?;
-    let bias = if dyn_ {
-        // static-pie: at ELF_ET_DYN_BASE (aligned for the segments), like Linux's PIE base.
-        align_down(
-            align_down(ELF_ET_DYN_BASE, max_align.min(1 << 30)).wrapping_sub(first_vaddr),
-            PAGE_SIZE,
-        )
-    } else {
-        0
-    };
+    // static-pie: at ELF_ET_DYN_BASE (aligned for the segments), like Linux's PIE base.
+    let bias = load_bias(dyn_, first_vaddr, max_align);
 
     let mut phdr = phdr_vaddr.map(|v| v.wrapping_add(bias));
     let mut brk = 0;
@@ -150,7 +126,7 @@ pub fn load(
         {
             return Err(ElfError::BadSegment);
         }
-        let prot = prot_of(ph.flags.0);
+        let prot = prot_of_segment(ph.flags.0);
         let map_start = align_down(va, PAGE_SIZE);
         let file_end = align_up(va + filesz, PAGE_SIZE);
         let map_end = align_up(va + memsz, PAGE_SIZE);
@@ -209,7 +185,7 @@ pub fn load(
         phdr: phdr.unwrap_or(0),
         phent: PHENT,
         phnum: h.pt2.ph_count() as u64,
-        brk: align_up(brk, PAGE_SIZE),
+        brk: brk_start(brk),
         exec_stack,
     })
 }

@@ -2,20 +2,16 @@
 //! first user frame — execve's work, and the first program's.
 
 use crate::elf::{self, ElfError, LoadedImage};
+use crate::mm::PAGE_SIZE;
 use crate::mm::aspace::{self, AddressSpace, Backing, MappedFile, Vma};
-use crate::mm::{PAGE_SIZE, align_down};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use kentry::Regs;
+use kentry_kernel_logic::exec_layout::{self as layout, StackLayout};
 
 /// The top of the initial stack (see `aspace::STACK_TOP`).
 pub const STACK_TOP: u64 = aspace::STACK_TOP;
-/// How far the initial stack mapping reaches below the argument pages (Linux's
-/// stack_expand); the stack grows further down on faults, up to RLIMIT_STACK.
-pub const STACK_EXPAND: u64 = 128 * 1024;
-/// Linux's MAX_ARG_STRLEN: the longest argument or environment string.
-const MAX_ARG_STRLEN: usize = 32 * PAGE_SIZE as usize;
 
 // Auxiliary vector types (linux-abi.md §3.2).
 const AT_NULL: u64 = 0;
@@ -134,32 +130,24 @@ fn build_stack(
 ) -> Result<u64, ExecError> {
     let top = STACK_TOP;
     // The strings, lowest first: argv[0..], envp[0..], execfn, 8 zero bytes.
-    let mut strings: Vec<u8> = Vec::new();
-    let mut offsets: Vec<u64> = Vec::with_capacity(argv.len() + envp.len() + 1);
-    for s in argv
-        .iter()
-        .chain(envp.iter())
-        .chain(core::iter::once(&path.as_bytes()))
-    {
-        if s.len() >= MAX_ARG_STRLEN {
-            return Err(ExecError::TooBig);
-        }
-        offsets.push(strings.len() as u64);
-        strings.extend_from_slice(s);
-        strings.push(0);
-    }
-    strings.extend_from_slice(&[0u8; 8]);
-    let strings_low = top - strings.len() as u64;
+    let (strings, offsets) =
+        layout::pack_strings(argv, envp, path.as_bytes()).map_err(|_| ExecError::TooBig)?;
+    let (argc, envc) = (argv.len(), envp.len());
+    // Where the strings go is fixed by their length; the auxv (which points into them) is
+    // built from the layout of an auxv of this size.
+    const AUXV_PAIRS: usize = 20;
+    let StackLayout {
+        strings_low,
+        platform,
+        random,
+        sp,
+        map_start,
+    } = layout::stack_layout(top, strings.len() as u64, argc, envc, AUXV_PAIRS)
+        .map_err(|_| ExecError::TooBig)?;
     let ptr = |i: usize| strings_low + offsets[i];
-    let execfn = ptr(argv.len() + envp.len());
+    let execfn = ptr(argc + envc);
 
-    let mut p = strings_low & !15;
-    p -= 7;
-    let platform = p;
-    p -= 16;
-    let random = p;
-
-    let auxv: [(u64, u64); 20] = [
+    let auxv: [(u64, u64); AUXV_PAIRS] = [
         (AT_MINSIGSTKSZ, minsigstksz()),
         (AT_HWCAP, hwcap()),
         (AT_PAGESZ, PAGE_SIZE),
@@ -181,18 +169,10 @@ fn build_stack(
         (AT_PLATFORM, platform),
         (AT_NULL, 0),
     ];
-    let items = (argv.len() + 1) + (envp.len() + 1) + 1;
-    let sp = (p - auxv.len() as u64 * 16 - items as u64 * 8) & !15;
-    // Linux's limit on arguments and environment: a quarter of RLIMIT_STACK.
-    if top - sp > aspace::STACK_RLIMIT / 4 {
-        return Err(ExecError::TooBig);
-    }
-
     let prot =
         aspace::PROT_READ | aspace::PROT_WRITE | if img.exec_stack { aspace::PROT_EXEC } else { 0 };
-    let start = (align_down(strings_low, PAGE_SIZE) - STACK_EXPAND).min(align_down(sp, PAGE_SIZE));
     aspace.map_fixed(Vma {
-        start,
+        start: map_start,
         end: top,
         prot,
         flags: aspace::VM_GROWSDOWN,
@@ -200,7 +180,7 @@ fn build_stack(
         pgoff: 0,
     });
 
-    let mut block: Vec<u64> = Vec::with_capacity(items + auxv.len() * 2);
+    let mut block: Vec<u64> = Vec::with_capacity(3 + argc + envc + auxv.len() * 2);
     block.push(argv.len() as u64);
     block.extend((0..argv.len()).map(ptr));
     block.push(0);

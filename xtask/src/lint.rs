@@ -6,7 +6,8 @@ use crate::build::{self, KERNEL_RUSTFLAGS, USER_RUSTFLAGS, run_checked};
 use crate::install;
 use crate::workspace::Flavor;
 use crate::workspace::{
-    ABI_PACKAGE, ENTRY_PACKAGE, EXAMPLE_PACKAGE, KERNEL_PACKAGE, USER_PACKAGE, Workspace,
+    ABI_PACKAGE, ENTRY_PACKAGE, EXAMPLE_PACKAGE, KERNEL_LOGIC_PACKAGE, KERNEL_PACKAGE,
+    USER_PACKAGE, Workspace,
 };
 
 /// Clippy with `-D warnings`: the host crates and kentry's rustdoc, then the kernel, the user
@@ -22,12 +23,14 @@ pub fn clippy(ws: &Workspace) -> Result<()> {
             "-p",
             ENTRY_PACKAGE,
             "-p",
+            KERNEL_LOGIC_PACKAGE,
+            "-p",
             "xtask",
             "--",
             "-D",
             "warnings",
         ]),
-        "clippy: host crates (kentry-abi, kentry, xtask)",
+        "clippy: host crates (kentry-abi, kentry, kentry-kernel-logic, xtask)",
     );
     if let Err(e) = host {
         failed.push(format!("{e:#}"));

@@ -19,7 +19,7 @@ use crate::manifest::{self, Entry, Manifest};
 use crate::qemu::{self, Boot, KernelExit, Machine};
 use crate::runner_check::{self, Verdict};
 use crate::unit;
-use crate::workspace::{ABI_PACKAGE, ENTRY_PACKAGE, Flavor, Workspace};
+use crate::workspace::{ABI_PACKAGE, ENTRY_PACKAGE, Flavor, KERNEL_LOGIC_PACKAGE, Workspace};
 
 /// Options of `cargo xtask test`.
 #[derive(Debug, Clone, clap::Args)]
@@ -223,7 +223,7 @@ fn prepare(ws: &Workspace) -> Result<(std::path::PathBuf, Kernels)> {
 }
 
 fn unit_tests(ws: &Workspace, r: &mut Report) {
-    for package in [ABI_PACKAGE, ENTRY_PACKAGE, "xtask"] {
+    for package in [ABI_PACKAGE, ENTRY_PACKAGE, KERNEL_LOGIC_PACKAGE, "xtask"] {
         match unit::run(ws, package) {
             Ok(u) => {
                 println!(

@@ -17,6 +17,8 @@ pub const ENTRY_PACKAGE: &str = "kentry";
 pub const EXAMPLE_PACKAGE: &str = "kentry-minimal";
 /// The cargo package of the shared Linux ABI numbers (host unit tests: the list against Linux).
 pub const ABI_PACKAGE: &str = "kentry-abi";
+/// The cargo package of the kernel's pure logic (host unit tests; `kernel/logic`).
+pub const KERNEL_LOGIC_PACKAGE: &str = "kentry-kernel-logic";
 
 /// Which kernel build: the test kernel carries kentry's test hooks (breakable checks,
 /// tripwires, entry counters); the lean one is what `run` shows and `bench` measures.

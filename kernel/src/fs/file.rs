@@ -11,30 +11,12 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 use spin::Mutex;
 
-// open(2) flags (x86-64 values).
-pub const O_ACCMODE: u32 = 0o3;
-pub const O_RDONLY: u32 = 0;
-pub const O_WRONLY: u32 = 0o1;
-pub const O_RDWR: u32 = 0o2;
-pub const O_CREAT: u32 = 0o100;
-pub const O_EXCL: u32 = 0o200;
-pub const O_TRUNC: u32 = 0o1000;
-pub const O_APPEND: u32 = 0o2000;
-pub const O_NONBLOCK: u32 = 0o4000;
-pub const O_DSYNC: u32 = 0o10000;
-pub const O_ASYNC: u32 = 0o20000;
-pub const O_DIRECT: u32 = 0o40000;
-pub const O_LARGEFILE: u32 = 0o100000;
-pub const O_DIRECTORY: u32 = 0o200000;
-pub const O_NOFOLLOW: u32 = 0o400000;
-pub const O_NOATIME: u32 = 0o1000000;
-pub const O_CLOEXEC: u32 = 0o2000000;
-pub const O_SYNC: u32 = 0o4010000;
-pub const O_PATH: u32 = 0o10000000;
-pub const O_TMPFILE: u32 = 0o20000000;
-
-/// The status flags F_SETFL may change.
-pub const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+// open(2) flags and the rules on them live in kentry-kernel-logic (host-tested).
+use kentry_kernel_logic::fcntl;
+pub use kentry_kernel_logic::fcntl::{
+    O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK,
+    O_PATH, O_RDONLY, O_RDWR, O_TMPFILE, O_TRUNC, O_WRONLY,
+};
 
 /// What a description refers to.
 pub enum FileKind {
@@ -89,8 +71,7 @@ impl File {
 
     pub fn set_status_flags(&self, fl: u32) {
         let old = self.flags();
-        self.flags
-            .store((old & !SETFL_MASK) | (fl & SETFL_MASK), Ordering::Relaxed);
+        self.flags.store(fcntl::setfl(old, fl), Ordering::Relaxed);
     }
 
     pub fn nonblocking(&self) -> bool {
@@ -102,11 +83,11 @@ impl File {
     }
 
     pub fn readable(&self) -> bool {
-        !self.is_path() && matches!(self.flags() & O_ACCMODE, O_RDONLY | O_RDWR)
+        fcntl::readable(self.flags())
     }
 
     pub fn writable(&self) -> bool {
-        !self.is_path() && matches!(self.flags() & O_ACCMODE, O_WRONLY | O_RDWR)
+        fcntl::writable(self.flags())
     }
 
     /// The inode, for filesystem objects.

@@ -28,6 +28,7 @@ use crate::syscall::errno::*;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use kentry_kernel_logic::fcntl;
 use node::{DEV_ROOT, FileData, Inode, ProcFile};
 use spin::{Mutex, Once};
 
@@ -378,7 +379,7 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
                 node: f.node,
                 snapshot: None,
             },
-            O_PATH | (flags & (O_DIRECTORY | O_NOFOLLOW)),
+            fcntl::kept_path_flags(flags),
         ));
     }
     if acc == O_ACCMODE {
@@ -403,7 +404,7 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
             Some(n) => n,
             None if par.name == "." => return Err(-EISDIR),
             None => {
-                let n = path::new_file(&par.dir, mode & !umask() & 0o7777);
+                let n = path::new_file(&par.dir, fcntl::create_mode(mode, umask()));
                 path::add_entry(&par.dir, &par.name, n.clone())?;
                 n
             }
@@ -451,8 +452,7 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
             flags,
         ),
     };
-    let kept = acc | (flags & (SETFL_MASK | O_DSYNC | O_SYNC | O_DIRECTORY | O_NOFOLLOW));
-    Ok(File::new(kind, kept | O_LARGEFILE))
+    Ok(File::new(kind, fcntl::kept_flags(flags)))
 }
 
 /// A directory's entries as getdents lists them: `.`, `..`, then the names in order, each
@@ -485,7 +485,7 @@ pub fn chdir_to(node: &InodeRef) -> Result<(), i64> {
 }
 
 pub fn mkdir(base: &InodeRef, p: &str, mode: u32) -> Result<(), i64> {
-    path::mkdir(base, p, mode & !umask() & 0o1777)
+    path::mkdir(base, p, fcntl::mkdir_mode(mode, umask()))
 }
 
 pub fn remove(base: &InodeRef, p: &str, dir: bool) -> Result<(), i64> {

@@ -7,12 +7,13 @@ use crate::syscall::errno::*;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use kentry_kernel_logic::path::{
+    NAME_MAX, ParentDir, absolute_from_leaf_first, child_path, push_components, split_parent,
+};
 use spin::Mutex;
 
 /// Symlinks followed in one lookup before ELOOP (Linux: 40).
 const MAXSYMLINKS: u32 = 40;
-/// Longest path component.
-const NAME_MAX: usize = 255;
 
 /// The outcome of a lookup: the object, and the directory and name it was found under (after
 /// following symlinks), for canonical paths.
@@ -79,17 +80,6 @@ pub fn lookup(base: &InodeRef, path: &str, follow: bool) -> Result<Found, i64> {
     Ok(Found { node, dir, name })
 }
 
-/// Pushes the components of `path` onto `pending` so that the first is popped first. A
-/// trailing slash becomes a final `.` (which requires a directory).
-fn push_components(pending: &mut Vec<String>, path: &str) {
-    if path.ends_with('/') && !path.trim_matches('/').is_empty() {
-        pending.push(String::from("."));
-    }
-    for c in path.rsplit('/').filter(|c| !c.is_empty()) {
-        pending.push(String::from(c));
-    }
-}
-
 /// The directory that would hold the last component of `path`, and that component. The name
 /// is `.` for `/`; `trailing_slash` tells whether the path ended in `/`.
 pub struct Parent {
@@ -115,26 +105,21 @@ pub fn lookup_parent(base: &InodeRef, path: &str) -> Result<Parent, i64> {
     if path.is_empty() {
         return Err(-ENOENT);
     }
-    let trimmed = path.trim_end_matches('/');
-    let trailing_slash = trimmed.len() != path.len();
-    if trimmed.is_empty() {
+    let split = split_parent(path);
+    let (name, trailing_slash) = (split.name, split.trailing_slash);
+    if split.dir == ParentDir::Root {
         return Ok(Parent {
             dir: root().clone(),
-            name: String::from("."),
+            name: String::from(name),
             trailing_slash,
         });
     }
-    let (dir_part, name) = match trimmed.rfind('/') {
-        Some(i) => (&trimmed[..=i], &trimmed[i + 1..]),
-        None => ("", trimmed),
-    };
     if name.len() > NAME_MAX {
         return Err(-ENAMETOOLONG);
     }
-    let dir = if dir_part.is_empty() {
-        base.clone()
-    } else {
-        lookup(base, dir_part, true)?.node
+    let dir = match split.dir {
+        ParentDir::Path(dir_part) => lookup(base, dir_part, true)?.node,
+        _ => base.clone(),
     };
     if !dir.is_dir() {
         return Err(-ENOTDIR);
@@ -442,15 +427,7 @@ pub fn dir_path(dir: &InodeRef) -> Result<String, i64> {
         parts.push(name);
         n = parent;
     }
-    if parts.is_empty() {
-        return Ok(String::from("/"));
-    }
-    let mut s = String::new();
-    for p in parts.iter().rev() {
-        s.push('/');
-        s.push_str(p);
-    }
-    Ok(s)
+    Ok(absolute_from_leaf_first(&parts))
 }
 
 /// The canonical absolute path of what a lookup found.
@@ -458,10 +435,5 @@ pub fn found_path(f: &Found) -> Result<String, i64> {
     if f.node.is_dir() {
         return dir_path(&f.node);
     }
-    let mut s = dir_path(&f.dir)?;
-    if !s.ends_with('/') {
-        s.push('/');
-    }
-    s.push_str(&f.name);
-    Ok(s)
+    Ok(child_path(dir_path(&f.dir)?, &f.name))
 }

@@ -17,7 +17,7 @@ pub mod stack;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-pub const PAGE_SIZE: u64 = 4096;
+pub use kentry_kernel_logic::page::{PAGE_SIZE, align_down, align_up};
 pub const KERNEL_VMA: u64 = 0xffff_ffff_8000_0000;
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8880_0000_0000;
 pub const VMALLOC_BASE: u64 = 0xffff_c900_0000_0000;
@@ -45,12 +45,4 @@ pub fn kernel_virt_to_phys(va: u64) -> u64 {
 
 pub(crate) fn switch_to_direct_map() {
     PHYS_OFFSET.store(DIRECT_MAP_BASE, Ordering::Relaxed);
-}
-
-pub fn align_up(v: u64, a: u64) -> u64 {
-    (v + a - 1) & !(a - 1)
-}
-
-pub fn align_down(v: u64, a: u64) -> u64 {
-    v & !(a - 1)
 }

@@ -5,12 +5,9 @@ use super::frame::{alloc_frame, free_frame};
 use super::{DIRECT_MAP_BASE, KERNEL_VMA, PAGE_SIZE, phys_to_virt};
 use spin::Mutex;
 
-pub const PTE_P: u64 = 1 << 0;
-pub const PTE_W: u64 = 1 << 1;
-pub const PTE_U: u64 = 1 << 2;
+pub use kentry_kernel_logic::prot::{PTE_NX, PTE_P, PTE_U, PTE_W};
 pub const PTE_PS: u64 = 1 << 7;
 pub const PTE_G: u64 = 1 << 8;
-pub const PTE_NX: u64 = 1 << 63;
 pub const PTE_ADDR: u64 = 0x000f_ffff_ffff_f000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

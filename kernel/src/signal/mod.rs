@@ -22,7 +22,6 @@ pub const SIGTRAP: u8 = 5;
 pub const SIGABRT: u8 = 6;
 pub const SIGBUS: u8 = 7;
 pub const SIGFPE: u8 = 8;
-pub const SIGKILL: u8 = 9;
 pub const SIGUSR1: u8 = 10;
 pub const SIGSEGV: u8 = 11;
 pub const SIGUSR2: u8 = 12;
@@ -31,7 +30,6 @@ pub const SIGALRM: u8 = 14;
 pub const SIGTERM: u8 = 15;
 pub const SIGCHLD: u8 = 17;
 pub const SIGCONT: u8 = 18;
-pub const SIGSTOP: u8 = 19;
 pub const SIGTSTP: u8 = 20;
 pub const SIGTTIN: u8 = 21;
 pub const SIGTTOU: u8 = 22;
@@ -40,8 +38,6 @@ pub const SIGWINCH: u8 = 28;
 pub const NSIG: usize = 64;
 
 pub const SA_ONSTACK: u64 = 0x0800_0000;
-pub const SA_RESTART: u64 = 0x1000_0000;
-pub const SA_NODEFER: u64 = 0x4000_0000;
 pub const SA_RESETHAND: u64 = 0x8000_0000;
 pub const SIG_DFL: u64 = 0;
 pub const SIG_IGN: u64 = 1;
@@ -51,12 +47,10 @@ pub const SI_USER: i32 = 0;
 pub const SI_KERNEL: i32 = 0x80;
 pub const SI_TKILL: i32 = -6;
 
-pub const fn bit(sig: u8) -> u64 {
-    1u64 << (sig - 1)
-}
-
-/// Signals that can never be blocked, caught or ignored.
-pub const UNBLOCKABLE: u64 = bit(SIGKILL) | bit(SIGSTOP);
+// The mask arithmetic (bits, what may be blocked, which signal comes next, restarts) lives in
+// kentry-kernel-logic, where host unit tests check it.
+use kentry_kernel_logic::signal::{Restart, handler_mask, next_signal, restart_rule};
+pub use kentry_kernel_logic::signal::{SIGKILL, SIGSTOP, UNBLOCKABLE, bit, blockable};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SigAction {
@@ -293,7 +287,7 @@ pub fn interrupted() -> bool {
 /// raised no work flag, so a mask change that forgets the recalculation leaves it pending and
 /// unnoticed (rt_sigsuspend then returned the internal -ERESTARTNOHAND to user space).
 pub fn set_blocked(mask: u64) {
-    task::current_inner().sigmask = mask & !UNBLOCKABLE;
+    task::current_inner().sigmask = blockable(mask);
     recalc_pending();
 }
 
@@ -318,56 +312,52 @@ pub fn recalc_pending() {
 /// Takes the lowest-numbered deliverable signal (thread-directed first).
 fn dequeue() -> Option<(u8, SigInfo)> {
     let t = task::current();
-    let blocked = task::current_inner().sigmask & !UNBLOCKABLE;
-    for set in [&t.sig_pending, &t.process.sig_pending] {
-        let ready = set.load(Ordering::Acquire) & !blocked;
-        if ready != 0 {
-            let sig = ready.trailing_zeros() as u8 + 1;
-            set.fetch_and(!bit(sig), Ordering::AcqRel);
-            // SAFETY: the running thread's own signal state.
-            let info = unsafe { t.inner_signals().info[sig as usize - 1] };
-            let info = if info.signo == sig as i32 {
-                info
-            } else {
-                SigInfo {
-                    signo: sig as i32,
-                    ..Default::default()
-                }
-            };
-            return Some((sig, info));
+    let (sig, set) = next_signal(
+        [&t.sig_pending, &t.process.sig_pending],
+        |s| s.load(Ordering::Acquire),
+        task::current_inner().sigmask,
+    )?;
+    set.fetch_and(!bit(sig), Ordering::AcqRel);
+    // SAFETY: the running thread's own signal state.
+    let info = unsafe { t.inner_signals().info[sig as usize - 1] };
+    let info = if info.signo == sig as i32 {
+        info
+    } else {
+        SigInfo {
+            signo: sig as i32,
+            ..Default::default()
         }
-    }
-    None
+    };
+    Some((sig, info))
 }
 
 /// A syscall interrupted by a signal returned one of the internal restart codes: restart it
 /// (back up RIP over the 2-byte `syscall`, number back in RAX) or make it -EINTR, by Linux's
-/// rules — `handler` is the action about to run, `None` when no handler runs.
+/// rules (`restart_rule`) — `handler` is the action about to run, `None` when no handler
+/// runs.
 fn syscall_restart(regs: &mut Regs, handler: Option<&SigAction>) {
-    use crate::syscall::errno::*;
+    use crate::syscall::errno::EINTR;
     if regs.orig_rax == u64::MAX {
         return;
     }
-    let restart = match (regs.rax as i64, handler) {
-        (r, Some(_)) if r == -ERESTARTNOHAND || r == -ERESTART_RESTARTBLOCK => false,
-        (r, Some(a)) if r == -ERESTARTSYS => a.flags & SA_RESTART != 0,
-        (r, _)
-            if r == -ERESTARTSYS
-                || r == -ERESTARTNOINTR
-                || r == -ERESTARTNOHAND
-                || r == -ERESTART_RESTARTBLOCK =>
-        {
-            true
+    match restart_rule(regs.rax as i64, handler.map(|a| a.flags)) {
+        Restart::Keep => {}
+        Restart::Restart => {
+            regs.rax = regs.orig_rax;
+            regs.rip -= 2;
         }
-        _ => return,
-    };
-    if restart {
-        regs.rax = regs.orig_rax;
-        regs.rip -= 2;
-    } else {
-        regs.rax = (-EINTR) as u64;
+        Restart::Eintr => regs.rax = (-EINTR) as u64,
     }
 }
+
+// The restart codes the rules know are the ones the syscalls return.
+const _: () = {
+    use crate::syscall::errno as k;
+    use kentry_kernel_logic::errno as l;
+    assert!(k::ERESTARTSYS == l::ERESTARTSYS && k::ERESTARTNOINTR == l::ERESTARTNOINTR);
+    assert!(k::ERESTARTNOHAND == l::ERESTARTNOHAND);
+    assert!(k::ERESTART_RESTARTBLOCK == l::ERESTART_RESTARTBLOCK);
+};
 
 /// The SIGPENDING exit work: delivers one signal to the frame the task returns to, or
 /// carries out its default action.
@@ -429,10 +419,7 @@ pub fn do_signal(regs: &mut Regs) {
                     acts.set(sig, SigAction::default());
                 }
                 let inner = task::current_inner();
-                inner.sigmask |= action.mask & !UNBLOCKABLE;
-                if action.flags & SA_NODEFER == 0 {
-                    inner.sigmask |= bit(sig);
-                }
+                inner.sigmask = handler_mask(inner.sigmask, action.mask, action.flags, sig);
                 break;
             }
         }

@@ -76,10 +76,6 @@ fn sys_rt_sigaction(regs: &mut Regs) -> i64 {
     0
 }
 
-const SIG_BLOCK: u64 = 0;
-const SIG_UNBLOCK: u64 = 1;
-const SIG_SETMASK: u64 = 2;
-
 fn sys_rt_sigprocmask(regs: &mut Regs) -> i64 {
     let (how, set, oset, size) = (regs.rdi, regs.rsi, regs.rdx, regs.r10);
     if size != 8 {
@@ -92,12 +88,10 @@ fn sys_rt_sigprocmask(regs: &mut Regs) -> i64 {
             return -EFAULT;
         }
         let s = u64::from_ne_bytes(b);
-        signal::set_blocked(match how {
-            SIG_BLOCK => old | s,
-            SIG_UNBLOCK => old & !s,
-            SIG_SETMASK => s,
-            _ => return -EINVAL,
-        });
+        let Some(mask) = kentry_kernel_logic::signal::sigprocmask(how, old, s) else {
+            return -EINVAL;
+        };
+        signal::set_blocked(mask);
     }
     if oset != 0 && copy_to_user(oset, &old.to_ne_bytes()).is_err() {
         return -EFAULT;

@@ -1,14 +1,16 @@
 //! What backs a mapping's pages (private anonymous memory, a privately mapped file, shared
 //! anonymous memory), the shared zero page and the reference counts of user frames.
 
-use super::{PROT_EXEC, PROT_RWX, PROT_WRITE, PTE_PROTNONE};
 use crate::mm::frame::{self, page_ref};
-use crate::mm::paging::{PTE_NX, PTE_P, PTE_U, PTE_W};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
+use kentry_kernel_logic::vma::MapBacking;
+
+/// The page-table entry for a page of a mapping (host-tested in kentry-kernel-logic).
+pub(super) use kentry_kernel_logic::prot::pte_for;
 
 /// The shared zero page (mapped read-only for reads of fresh anonymous pages).
 pub(super) static ZERO_PAGE: AtomicU64 = AtomicU64::new(0);
@@ -51,23 +53,6 @@ pub fn alloc_user_page() -> Option<u64> {
 /// Drops a reference to a user page (from [`alloc_user_page`]).
 pub fn put_user_page(pa: u64) {
     page_put(pa)
-}
-
-/// The leaf entry mapping `pa` with `prot`; `writable` is false while the page must stay
-/// read-only (the zero page, a page shared copy-on-write).
-#[inline]
-pub(super) fn pte_for(pa: u64, prot: u32, writable: bool) -> u64 {
-    if prot & PROT_RWX == 0 {
-        return pa | PTE_PROTNONE;
-    }
-    let mut e = pa | PTE_P | PTE_U;
-    if writable && prot & PROT_WRITE != 0 {
-        e |= PTE_W;
-    }
-    if prot & PROT_EXEC == 0 {
-        e |= PTE_NX;
-    }
-    e
 }
 
 /// A file mapped privately (the executable's segments, mmap of a file). Its pages are
@@ -162,4 +147,32 @@ pub enum Backing {
     File { file: Arc<MappedFile>, limit: u64 },
     /// Shared anonymous memory.
     Shared(Arc<SharedMem>),
+}
+
+impl MapBacking for Backing {
+    #[inline]
+    fn anon() -> Self {
+        Backing::Anon
+    }
+
+    #[inline]
+    fn is_anon(&self) -> bool {
+        matches!(self, Backing::Anon)
+    }
+
+    #[inline]
+    fn is_shared(&self) -> bool {
+        matches!(self, Backing::Shared(_))
+    }
+
+    /// The same file (with the same zero-fill limit), or the same shared object.
+    fn same_object(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Backing::File { file: a, limit: la }, Backing::File { file: b, limit: lb }) => {
+                Arc::ptr_eq(a, b) && la == lb
+            }
+            (Backing::Shared(a), Backing::Shared(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
 }

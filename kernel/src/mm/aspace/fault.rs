@@ -3,8 +3,8 @@
 
 use super::backing::{new_zeroed_page, page_get, page_put, pte_for, zero_page};
 use super::{
-    AddressSpace, Backing, EFAULT, ENOMEM, MMAP_MIN_ADDR, PROT_EXEC, PROT_RWX, PROT_WRITE,
-    PTE_PROTNONE, STACK_GUARD_GAP, STACK_RLIMIT, VM_GROWSDOWN,
+    AddressSpace, Backing, EFAULT, ENOMEM, PROT_EXEC, PROT_RWX, PROT_WRITE, PTE_PROTNONE,
+    STACK_RLIMIT,
 };
 use crate::mm::frame::{self, page_ref};
 use crate::mm::paging::{MapError, PTE_ADDR, PTE_NX, PTE_P, PTE_W, flush_page};
@@ -21,7 +21,7 @@ impl AddressSpace {
     /// The private frame of `page` (which must be mapped), allocated or unshared now: for
     /// the loader's writes into a new image, whatever the page's protection.
     pub(super) fn private_page(&mut self, page: u64) -> Result<u64, MapError> {
-        let i = self.find(page).ok_or(MapError::NoMemory)?;
+        let i = self.vmas.find(page).ok_or(MapError::NoMemory)?;
         let (prot, shared) = (self.vmas[i].prot, self.vmas[i].is_shared());
         let e = self.pt.leaf_entry(page)?;
         let cur = *e;
@@ -104,7 +104,7 @@ impl AddressSpace {
         if err & (PF_RSVD | PF_PK) != 0 {
             return false;
         }
-        let i = match self.find(addr) {
+        let i = match self.vmas.find(addr) {
             Some(i) => i,
             None => match self.grow_stack(addr) {
                 Some(i) => i,
@@ -189,7 +189,7 @@ impl AddressSpace {
         const SEGV_MAPERR: i32 = 1;
         const SEGV_ACCERR: i32 = 2;
         const BUS_ADRERR: i32 = 2;
-        let Some(i) = self.find(addr) else {
+        let Some(i) = self.vmas.find(addr) else {
             return (SIGSEGV, SEGV_MAPERR);
         };
         let v = &self.vmas[i];
@@ -212,27 +212,7 @@ impl AddressSpace {
     /// Grows a VM_GROWSDOWN mapping down to cover `addr` (Linux's expand_stack), within
     /// RLIMIT_STACK and the guard gap. Returns the VMA's index.
     fn grow_stack(&mut self, addr: u64) -> Option<usize> {
-        let j = self.first_ending_after(addr);
-        let v = self.vmas.get(j)?;
-        if v.flags & VM_GROWSDOWN == 0 {
-            return None;
-        }
-        let new_start = align_down(addr, PAGE_SIZE);
-        if v.end - new_start > STACK_RLIMIT || new_start < MMAP_MIN_ADDR {
-            return None;
-        }
-        if j > 0 {
-            let p = &self.vmas[j - 1];
-            if p.flags & VM_GROWSDOWN == 0
-                && p.prot & PROT_RWX != 0
-                && new_start - p.end < STACK_GUARD_GAP
-            {
-                return None;
-            }
-        }
-        self.vmas[j].start = new_start;
-        self.cache.set(j);
-        Some(j)
+        self.vmas.grow_down(addr, STACK_RLIMIT)
     }
 
     /// Faults in the mapped pages of [start, end) as Linux's populate_vma_page_range does
@@ -240,7 +220,7 @@ impl AddressSpace {
     pub fn prefault(&mut self, start: u64, end: u64) {
         let mut page = start;
         while page < end {
-            if let Some(i) = self.find(page) {
+            if let Some(i) = self.vmas.find(page) {
                 let v = &self.vmas[i];
                 if v.prot & PROT_RWX != 0 {
                     let w = v.prot & PROT_WRITE != 0 && !v.is_shared();
@@ -256,7 +236,7 @@ impl AddressSpace {
     pub fn install_pages(&mut self, start: u64, frames: &[u64]) -> Result<(), MapError> {
         let mut va = start;
         for (n, &f) in frames.iter().enumerate() {
-            let prot = self.find(va).map(|i| self.vmas[i].prot);
+            let prot = self.vmas.find(va).map(|i| self.vmas[i].prot);
             let slot = match (prot, self.pt.leaf_entry(va)) {
                 (Some(p), Ok(slot)) if *slot == 0 => (p, slot),
                 _ => {
@@ -279,7 +259,7 @@ impl AddressSpace {
             let e = self.pt.leaf_entry_existing(page).map_or(0, |e| *e);
             let ok = e & PTE_P != 0 && (!write || e & PTE_W != 0);
             if !ok && !self.handle_fault(page, if write { PF_WRITE } else { 0 }) {
-                return Err(if self.find(page).is_none() {
+                return Err(if self.vmas.find(page).is_none() {
                     ENOMEM
                 } else {
                     EFAULT

@@ -14,7 +14,7 @@ impl AddressSpace {
         child.start_stack = self.start_stack;
         child.exe = self.exe.clone();
         let mut err = None;
-        for v in &self.vmas {
+        for v in self.vmas.iter() {
             if v.flags & VM_DONTCOPY != 0 {
                 continue;
             }

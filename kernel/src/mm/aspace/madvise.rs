@@ -1,4 +1,4 @@
-//! madvise, mincore, and whether a range is mapped (mlock, msync).
+//! madvise and mincore.
 
 use super::{
     AddressSpace, Backing, EINVAL, ENOMEM, PROT_RWX, PTE_PROTNONE, VM_DONTCOPY, VM_WIPEONFORK,
@@ -22,7 +22,7 @@ impl AddressSpace {
         const MADV_POPULATE_WRITE: i32 = 23;
         const MADV_DONTNEED_LOCKED: i32 = 24;
         // Validity first, over the whole range.
-        let mut k = self.first_ending_after(start);
+        let mut k = self.vmas.first_ending_after(start);
         let mut pos = start;
         let mut hole = false;
         while pos < end {
@@ -48,7 +48,7 @@ impl AddressSpace {
         }
         match advice {
             MADV_DONTNEED | MADV_DONTNEED_LOCKED | MADV_FREE | MADV_REMOVE => {
-                let mut k = self.first_ending_after(start);
+                let mut k = self.vmas.first_ending_after(start);
                 while let Some(v) = self.vmas.get(k) {
                     if v.start >= end {
                         break;
@@ -74,9 +74,9 @@ impl AddressSpace {
                     MADV_WIPEONFORK => (VM_WIPEONFORK, 0),
                     _ => (0, VM_WIPEONFORK),
                 };
-                self.split_at(start);
-                self.split_at(end);
-                let mut k = self.first_ending_after(start);
+                self.vmas.split_at_addr(start);
+                self.vmas.split_at_addr(end);
+                let mut k = self.vmas.first_ending_after(start);
                 while let Some(v) = self.vmas.get_mut(k) {
                     if v.start >= end {
                         break;
@@ -84,10 +84,10 @@ impl AddressSpace {
                     v.flags = (v.flags | set) & !clear;
                     k += 1;
                 }
-                self.merge_all();
+                self.vmas.merge_all();
             }
             MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
-                let mut k = self.first_ending_after(start);
+                let mut k = self.vmas.first_ending_after(start);
                 while let Some(v) = self.vmas.get(k) {
                     if v.start >= end {
                         break;
@@ -97,7 +97,7 @@ impl AddressSpace {
                         return Err(ENOMEM);
                     }
                     self.populate(s, e, advice == MADV_POPULATE_WRITE)?;
-                    k = self.first_ending_after(e);
+                    k = self.vmas.first_ending_after(e);
                 }
             }
             _ => {}
@@ -110,7 +110,7 @@ impl AddressSpace {
     pub fn mincore(&self, start: u64, pages: u64, out: &mut Vec<u8>) -> Result<(), i64> {
         for n in 0..pages {
             let va = start + n * PAGE_SIZE;
-            let Some(i) = self.find(va) else {
+            let Some(i) = self.vmas.find(va) else {
                 return Err(ENOMEM);
             };
             let e = self.pt.leaf_entry_existing(va).map_or(0, |e| *e);
@@ -123,21 +123,5 @@ impl AddressSpace {
             out.push(resident as u8);
         }
         Ok(())
-    }
-
-    /// Whether [start, end) is entirely mapped (mlock, msync).
-    pub fn is_mapped(&self, start: u64, end: u64) -> bool {
-        let mut k = self.first_ending_after(start);
-        let mut pos = start;
-        while pos < end {
-            match self.vmas.get(k) {
-                Some(v) if v.start <= pos => {
-                    pos = v.end;
-                    k += 1;
-                }
-                _ => return false,
-            }
-        }
-        true
     }
 }

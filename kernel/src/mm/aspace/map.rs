@@ -60,14 +60,7 @@ impl AddressSpace {
         if start >= end {
             return;
         }
-        self.split_at(start);
-        self.split_at(end);
-        let i = self.first_ending_after(start);
-        let j = self.vmas.partition_point(|v| v.start < end);
-        if i < j {
-            self.vmas.drain(i..j);
-        }
-        self.cache.set(0);
+        let i = self.vmas.remove_range(start, end);
         self.zap(start, end);
         // Page tables that now map nothing between the neighbouring mappings go too.
         let floor = if i > 0 { self.vmas[i - 1].end } else { 0 };
@@ -111,7 +104,7 @@ impl AddressSpace {
     /// Maps `v` over its range, replacing whatever was there.
     pub fn map_fixed(&mut self, v: Vma) {
         self.unmap(v.start, v.end);
-        self.insert_vma(v);
+        self.vmas.insert(v);
     }
 
     /// Maps private anonymous memory over [va, va+len) and fills it now (the pages read as
@@ -138,15 +131,15 @@ impl AddressSpace {
     /// Widens the protection of [start, end) (already mapped) by `prot`: two ELF segments
     /// sharing a page give it the union of their rights.
     pub fn widen_prot(&mut self, start: u64, end: u64, prot: u32) {
-        self.split_at(start);
-        self.split_at(end);
-        let i = self.first_ending_after(start);
+        self.vmas.split_at_addr(start);
+        self.vmas.split_at_addr(end);
+        let i = self.vmas.first_ending_after(start);
         let j = self.vmas.partition_point(|v| v.start < end);
         for k in i..j {
             self.vmas[k].prot |= prot;
             let v = self.vmas[k].clone();
             self.reprotect(&v);
         }
-        self.merge_all();
+        self.vmas.merge_all();
     }
 }

@@ -9,7 +9,7 @@ impl AddressSpace {
     #[allow(dead_code, reason = "for other kernel areas: /proc, readlink, loaders")]
     pub fn proc_maps(&self) -> String {
         let mut s = String::new();
-        for v in &self.vmas {
+        for v in self.vmas.iter() {
             let line_start = s.len();
             let (pgoff, dev, ino, name): (u64, (u32, u32), u64, Option<&str>) = match &v.backing {
                 Backing::File { file, .. } => (

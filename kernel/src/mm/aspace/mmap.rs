@@ -1,18 +1,17 @@
-//! Placing new mappings (get_unmapped_area), mmap, mprotect and brk.
+//! mmap, mprotect and brk (where a mapping goes, and how far brk may move, are decided by
+//! `kentry_kernel_logic::vma`).
 
 use super::{
-    AddressSpace, Backing, EACCES, EEXIST, EINVAL, ENOMEM, EPERM, LEGACY_MMAP_BASE, MAP32_BASE,
-    MAP32_END, MMAP_BASE, MMAP_MIN_ADDR, PROT_READ, PROT_WRITE, TASK_SIZE, VM_GROWSDOWN, VM_SHARED,
-    Vma,
+    AddressSpace, Backing, EACCES, EEXIST, EINVAL, ENOMEM, PROT_READ, PROT_WRITE, VM_GROWSDOWN,
+    VM_SHARED, Vma,
 };
-use crate::mm::{PAGE_SIZE, align_up};
+use kentry_kernel_logic::vma::BrkChange;
 
 impl AddressSpace {
-    // ---- placement ---------------------------------------------------------------------
-
     /// Chooses where a new mapping of `len` bytes goes (Linux's get_unmapped_area for a
-    /// 64-bit process): the hint if it is free, else the highest free range below the mmap
-    /// base; MAP_32BIT searches [1 GiB, 2 GiB) bottom-up. `fixed` returns `hint` itself.
+    /// 64-bit process; `kentry_kernel_logic::vma`): the hint if it is free, else the highest
+    /// free range below the mmap base; MAP_32BIT searches [1 GiB, 2 GiB) bottom-up. `fixed`
+    /// returns `hint` itself.
     pub fn get_unmapped_area(
         &self,
         hint: u64,
@@ -20,87 +19,7 @@ impl AddressSpace {
         fixed: bool,
         map32: bool,
     ) -> Result<u64, i64> {
-        if len > TASK_SIZE {
-            return Err(ENOMEM);
-        }
-        let addr = if fixed {
-            hint
-        } else if map32 {
-            self.bottom_up(hint, len, MAP32_BASE, MAP32_END)?
-        } else {
-            let h = align_up(hint.min(TASK_SIZE), PAGE_SIZE);
-            if hint != 0 && h <= TASK_SIZE - len && self.fits_before_next(h, h + len) {
-                h
-            } else {
-                match self.top_down(len, PAGE_SIZE, MMAP_BASE) {
-                    Some(a) => a,
-                    None => self.bottom_up(hint, len, LEGACY_MMAP_BASE, TASK_SIZE)?,
-                }
-            }
-        };
-        if addr > TASK_SIZE - len {
-            return Err(ENOMEM);
-        }
-        if addr & (PAGE_SIZE - 1) != 0 {
-            return Err(EINVAL);
-        }
-        if addr < MMAP_MIN_ADDR {
-            return Err(EPERM);
-        }
-        Ok(addr)
-    }
-
-    /// The highest `len`-byte free range inside [low, high).
-    fn top_down(&self, len: u64, low: u64, high: u64) -> Option<u64> {
-        let n = self.vmas.len();
-        for i in (0..=n).rev() {
-            let gap_start = if i == 0 { 0 } else { self.vmas[i - 1].end };
-            let gap_end = if i == n {
-                TASK_SIZE
-            } else {
-                self.vmas[i].start_gap()
-            };
-            let end = gap_end.min(high);
-            let start = gap_start.max(low);
-            if end >= start && end - start >= len {
-                return Some(end - len);
-            }
-            if gap_start <= low {
-                break;
-            }
-        }
-        None
-    }
-
-    /// The hint if free, else the lowest `len`-byte free range inside [begin, end).
-    fn bottom_up(&self, hint: u64, len: u64, begin: u64, end: u64) -> Result<u64, i64> {
-        if len > end {
-            return Err(ENOMEM);
-        }
-        if hint != 0 {
-            let h = align_up(hint.min(TASK_SIZE), PAGE_SIZE);
-            if end - len >= h && self.fits_before_next(h, h + len) {
-                return Ok(h);
-            }
-        }
-        let n = self.vmas.len();
-        for i in self.first_ending_after(begin)..=n {
-            let gap_start = if i == 0 { 0 } else { self.vmas[i - 1].end };
-            let gap_end = if i == n {
-                TASK_SIZE
-            } else {
-                self.vmas[i].start_gap()
-            };
-            let start = gap_start.max(begin);
-            let e = gap_end.min(end);
-            if e >= start && e - start >= len {
-                return Ok(start);
-            }
-            if gap_end >= end {
-                break;
-            }
-        }
-        Err(ENOMEM)
+        self.vmas.get_unmapped_area(hint, len, fixed, map32)
     }
 
     // ---- system calls ------------------------------------------------------------------
@@ -143,7 +62,7 @@ impl AddressSpace {
         prot: u32,
         growsdown: bool,
     ) -> Result<(), i64> {
-        let i = self.first_ending_after(start);
+        let i = self.vmas.first_ending_after(start);
         let Some(first) = self.vmas.get(i) else {
             return Err(ENOMEM);
         };
@@ -158,9 +77,9 @@ impl AddressSpace {
         } else if first.start > start {
             return Err(ENOMEM);
         }
-        self.split_at(start);
-        self.split_at(end);
-        let mut k = self.first_ending_after(start);
+        self.vmas.split_at_addr(start);
+        self.vmas.split_at_addr(end);
+        let mut k = self.vmas.first_ending_after(start);
         let mut pos = start;
         let mut result = Ok(());
         while pos < end {
@@ -185,38 +104,22 @@ impl AddressSpace {
             pos = v.end;
             k += 1;
         }
-        self.merge_all();
+        self.vmas.merge_all();
         result
     }
 
-    /// brk: moves the break (Linux's rules: below the start or into another mapping, it stays
-    /// where it was). Returns the break.
+    /// brk: moves the break (Linux's rules, `VmaList::brk_change`: below the start or into
+    /// another mapping, it stays where it was). Returns the break.
     pub fn set_brk(&mut self, brk: u64) -> u64 {
-        if brk < self.start_brk || brk > TASK_SIZE {
-            return self.brk;
+        match self.vmas.brk_change(self.start_brk, self.brk, brk) {
+            BrkChange::Refuse => return self.brk,
+            BrkChange::Move => {}
+            BrkChange::Shrink { from, to } => self.unmap(from, to),
+            BrkChange::Grow { from, to } => {
+                self.vmas
+                    .insert(Vma::anon(from, to, PROT_READ | PROT_WRITE, 0));
+            }
         }
-        let newbrk = align_up(brk, PAGE_SIZE);
-        let oldbrk = align_up(self.brk, PAGE_SIZE);
-        if newbrk == oldbrk {
-            self.brk = brk;
-            return brk;
-        }
-        if brk <= self.brk {
-            self.unmap(newbrk, oldbrk);
-            self.brk = brk;
-            return brk;
-        }
-        // A page of gap must stay below the next mapping (and its guard gap).
-        let i = self.first_ending_after(oldbrk);
-        if let Some(next) = self.vmas.get(i)
-            && newbrk + PAGE_SIZE > next.start_gap()
-        {
-            return self.brk;
-        }
-        if newbrk > TASK_SIZE {
-            return self.brk;
-        }
-        self.insert_vma(Vma::anon(oldbrk, newbrk, PROT_READ | PROT_WRITE, 0));
         self.brk = brk;
         brk
     }

@@ -15,7 +15,8 @@
 //! (such a copy can fault); the kernel is not preempted, so on one CPU the lock is never
 //! contended by a fault.
 //!
-//! The parts: `vma` (the mappings and their lookup), `backing` (page references and what
+//! The parts: the mappings and their rules (split, merge, lookup, placement) are
+//! `kentry_kernel_logic::vma`, unit-tested on the host; here, `backing` (page references and what
 //! backs a mapping), `map` (mapping, unmapping, re-protecting ranges), `fault` (demand
 //! paging), `mmap`, `mremap` and `madvise` (the memory system calls), `fork` and
 //! `maps` (`/proc/self/maps`).
@@ -28,72 +29,28 @@ mod map;
 mod maps;
 mod mmap;
 mod mremap;
-mod vma;
 
 pub use backing::{Backing, MappedFile, SharedMem, alloc_user_page, put_user_page};
-pub use vma::Vma;
 
-use crate::mm::PAGE_SIZE;
 use crate::mm::frame;
 use crate::mm::paging::{MapError, PTE_ADDR, PTE_P, PageTable};
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use backing::{ZERO_PAGE, page_put, zero_page};
-use core::cell::Cell;
 use core::sync::atomic::Ordering;
-use kentry::sysret::TASK_SIZE_MAX;
+use kentry_kernel_logic::vma::VmaList;
 
-pub const PROT_READ: u32 = 1;
-pub const PROT_WRITE: u32 = 2;
-pub const PROT_EXEC: u32 = 4;
-const PROT_RWX: u32 = PROT_READ | PROT_WRITE | PROT_EXEC;
-
-/// VMA flags.
-pub const VM_SHARED: u32 = 1 << 0;
-pub const VM_GROWSDOWN: u32 = 1 << 1;
-/// MADV_DONTFORK: the child does not get this mapping.
-pub const VM_DONTCOPY: u32 = 1 << 2;
-/// MADV_WIPEONFORK: the child gets this mapping empty.
-pub const VM_WIPEONFORK: u32 = 1 << 3;
-
-/// The highest user address + 1; the page below 2^47 is never mapped (E03).
-pub const TASK_SIZE: u64 = TASK_SIZE_MAX;
-/// vm.mmap_min_addr (Linux's default, and this host's).
-pub const MMAP_MIN_ADDR: u64 = 4096;
-/// The gap kept below a stack that grows down (Linux's stack_guard_gap, 256 pages).
-pub const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
-/// RLIMIT_STACK (Linux's default soft limit).
-pub const STACK_RLIMIT: u64 = 8 << 20;
-/// Linux randomises the stack top below TASK_SIZE_MAX by up to 16 GiB (STACK_RND_MASK); kentry
-/// uses one fixed draw from that window (the middle), so layouts are reproducible and the
-/// pages just below TASK_SIZE_MAX stay free, as programs like sysret_rip expect.
-const STACK_RND_MAX: u64 = 16 << 30;
-pub const STACK_TOP: u64 = TASK_SIZE_MAX - STACK_RND_MAX / 2;
-/// Linux's mmap_base for a 64-bit process: TASK_SIZE minus the stack gap (RLIMIT_STACK plus
-/// the stack randomisation range plus the guard gap, at least 128 MiB); mmap allocates top-down
-/// below it.
-pub const MMAP_BASE: u64 = {
-    let gap = STACK_RLIMIT + STACK_RND_MAX + STACK_GUARD_GAP;
-    let gap = if gap < (128 << 20) { 128 << 20 } else { gap };
-    (TASK_SIZE - gap) & !(PAGE_SIZE - 1)
+// The protections, VMA flags and layout constants, and the VMA rules themselves, live in
+// kentry-kernel-logic, where host unit tests check them.
+pub use kentry_kernel_logic::prot::{
+    PROT_EXEC, PROT_READ, PROT_RWX, PROT_WRITE, PTE_PROTNONE, VM_DONTCOPY, VM_GROWSDOWN, VM_SHARED,
+    VM_WIPEONFORK,
 };
-/// Where a bottom-up search starts (Linux's TASK_UNMAPPED_BASE).
-const LEGACY_MMAP_BASE: u64 = align_const(TASK_SIZE / 3);
-/// Where an ET_DYN program without an interpreter (static-pie) is loaded.
-pub const ELF_ET_DYN_BASE: u64 = (TASK_SIZE / 3 * 2) & !(PAGE_SIZE - 1);
-/// MAP_32BIT allocates in [MAP32_BASE, MAP32_END).
-const MAP32_BASE: u64 = 0x4000_0000;
-const MAP32_END: u64 = 0x8000_0000;
+pub use kentry_kernel_logic::vma::{MMAP_MIN_ADDR, STACK_RLIMIT, STACK_TOP, TASK_SIZE};
 
-const fn align_const(v: u64) -> u64 {
-    (v + PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
-}
-
-/// A software bit in a non-present leaf entry: a PROT_NONE page whose frame is kept.
-pub const PTE_PROTNONE: u64 = 1 << 58;
+/// One mapping of this kernel: [`kentry_kernel_logic::vma::Vma`] with its pages' [`Backing`].
+pub type Vma = kentry_kernel_logic::vma::Vma<Backing>;
 
 // Linux errno values used here (positive; callers negate).
-const EPERM: i64 = 1;
 const ENOMEM: i64 = 12;
 const EFAULT: i64 = 14;
 const EEXIST: i64 = 17;
@@ -104,9 +61,7 @@ const EACCES: i64 = 13;
 pub struct AddressSpace {
     pub pt: PageTable,
     /// The mappings, sorted by address, never overlapping.
-    vmas: Vec<Vma>,
-    /// Index of the VMA the last lookup found (a hint; checked before use).
-    cache: Cell<usize>,
+    vmas: VmaList<Backing>,
     /// The program break: where it starts (page-aligned, after the last ELF segment) and
     /// where it is (exactly as the program set it).
     pub start_brk: u64,
@@ -132,8 +87,7 @@ impl AddressSpace {
         }
         Ok(AddressSpace {
             pt: PageTable::new_user()?,
-            vmas: Vec::new(),
-            cache: Cell::new(0),
+            vmas: VmaList::new(),
             start_brk: 0,
             brk: 0,
             start_stack: 0,
@@ -160,7 +114,7 @@ impl AddressSpace {
     pub fn set_exe_identity(&mut self, path: &str, dev: u64, ino: u64) {
         let new = MappedFile::new(path, dev, ino);
         if let Some(old) = self.exe.replace(new.clone()) {
-            for v in &mut self.vmas {
+            for v in self.vmas.iter_mut() {
                 if let Backing::File { file, .. } = &mut v.backing
                     && Arc::ptr_eq(file, &old)
                 {
@@ -174,6 +128,22 @@ impl AddressSpace {
     #[allow(dead_code, reason = "for other kernel areas: /proc, readlink, loaders")]
     pub fn vmas(&self) -> &[Vma] {
         &self.vmas
+    }
+
+    /// The VMA containing `addr`.
+    #[allow(dead_code, reason = "for other kernel areas: /proc, readlink, loaders")]
+    pub fn vma_at(&self, addr: u64) -> Option<&Vma> {
+        self.vmas.vma_at(addr)
+    }
+
+    /// Whether no mapping intersects [start, end).
+    pub fn is_free(&self, start: u64, end: u64) -> bool {
+        self.vmas.is_free(start, end)
+    }
+
+    /// Whether [start, end) is entirely mapped (mlock, msync).
+    pub fn is_mapped(&self, start: u64, end: u64) -> bool {
+        self.vmas.is_mapped(start, end)
     }
 
     /// Frees every page and page table of this address space. It must not be live on any CPU.

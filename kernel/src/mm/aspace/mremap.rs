@@ -22,7 +22,7 @@ impl AddressSpace {
         new_addr: u64,
     ) -> Result<u64, i64> {
         let mut old_len = old_len;
-        let Some(i) = self.find(addr) else {
+        let Some(i) = self.vmas.find(addr) else {
             return Err(EFAULT);
         };
         if fixed || dontunmap {
@@ -43,10 +43,10 @@ impl AddressSpace {
                 self.unmap(addr + new_len, addr + old_len);
                 old_len = new_len;
             }
-            let i = self.find(addr).ok_or(EFAULT)?;
+            let i = self.vmas.find(addr).ok_or(EFAULT)?;
             self.check_resize(i, addr, old_len)?;
             let dest = self.get_unmapped_area(new_addr, new_len, fixed, false)?;
-            let i = self.find(addr).ok_or(EFAULT)?;
+            let i = self.vmas.find(addr).ok_or(EFAULT)?;
             self.move_range(i, addr, old_len, new_len, dest, dontunmap)?;
             return Ok(dest);
         }
@@ -63,7 +63,7 @@ impl AddressSpace {
             {
                 // Grow in place.
                 self.vmas[i].end = vend + delta;
-                self.merge_all();
+                self.vmas.merge_all();
                 return Ok(addr);
             }
         }
@@ -130,7 +130,7 @@ impl AddressSpace {
         }
         // The new mapping first: unmapping the old range frees page tables no mapping covers,
         // and the moved entries may sit in a table the two ranges share.
-        self.insert_vma(nv);
+        self.vmas.insert(nv);
         if old_len != 0 && !keep_old {
             self.unmap(addr, addr + old_len);
         }

@@ -1,0 +1,48 @@
+//! The kernel's pure logic: decisions that are functions of their inputs alone, kept where
+//! host unit tests reach them.
+//!
+//! Why a separate crate: `kentry-kernel` is a `no_std`, `no_main` binary that only links for
+//! `x86_64-unknown-none` with a linker script, so `cargo test` cannot build it on the host.
+//! Rather than gate half the kernel behind `cfg(test)`, the decisions live here, in a
+//! `no_std` library without `unsafe`, and the kernel calls these very functions (no twin
+//! copies for the tests): `cargo test -p kentry-kernel-logic` exercises the code that runs
+//! in the guest. The non-generic functions are `#[inline]`: then they (and the `core` and
+//! `alloc` generics they use) are compiled into the kernel crate with the kernel's
+//! inlining, as when they lived there, and `cargo xtask bench` counts the same instructions
+//! (without it, path lookups and exec cost more).
+//!
+//! The parts:
+//! - [`page`]: page size and alignment;
+//! - [`vma`]: one mapping, the sorted set of them (lookup, splitting, merging, stack growth)
+//!   and where a new mapping goes (get_unmapped_area);
+//! - [`prot`]: PROT_* and ELF segment flags → VMA protections → page-table entries;
+//! - [`fcntl`]: open flags a description keeps, F_SETFL, access modes, modes under the umask;
+//! - [`path`]: splitting a path into the components a lookup walks, and its parent;
+//! - [`exec_layout`]: the ELF load bias, the program break and the initial stack's layout;
+//! - [`signal`]: signal mask arithmetic, which signal is delivered next, syscall restarts.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod exec_layout;
+pub mod fcntl;
+pub mod page;
+pub mod path;
+pub mod prot;
+pub mod signal;
+pub mod vma;
+
+/// Linux errno values used by these decisions (positive; callers negate).
+pub mod errno {
+    pub const EPERM: i64 = 1;
+    pub const EINTR: i64 = 4;
+    pub const ENOMEM: i64 = 12;
+    pub const EINVAL: i64 = 22;
+    /// The internal restart codes (never seen by user space).
+    pub const ERESTARTSYS: i64 = 512;
+    pub const ERESTARTNOINTR: i64 = 513;
+    pub const ERESTARTNOHAND: i64 = 514;
+    pub const ERESTART_RESTARTBLOCK: i64 = 516;
+}
