@@ -57,13 +57,12 @@ pub fn pack_strings(
     envp: &[&[u8]],
     execfn: &[u8],
 ) -> Result<(Vec<u8>, Vec<u64>), TooBig> {
-    let mut strings: Vec<u8> = Vec::new();
+    let all = || argv.iter().chain(envp.iter()).chain(core::iter::once(&execfn));
+    // Sized once: no reallocation while packing (each string, its NUL, the end marker).
+    let total = all().map(|s| s.len() + 1).sum::<usize>() + 8;
+    let mut strings: Vec<u8> = Vec::with_capacity(total);
     let mut offsets: Vec<u64> = Vec::with_capacity(argv.len() + envp.len() + 1);
-    for s in argv
-        .iter()
-        .chain(envp.iter())
-        .chain(core::iter::once(&execfn))
-    {
+    for s in all() {
         if s.len() >= MAX_ARG_STRLEN {
             return Err(TooBig);
         }
