@@ -49,7 +49,7 @@ const _: () = assert!(DELTA_ENTER_USER.wrapping_add(DELTA_EXIT_USER) == 2 * COUN
 pub(crate) const STATE_AND_NMI_MASK: u64 = STATE_MASK | NMI_MASK;
 
 /// Where a context-tracking word lives, and the one locked add every user transition is.
-/// The entry paths use this CPU's word through GS ([`crate::percpu::this_cpu_ops::ThisCpuCtWord`],
+/// The entry paths use this CPU's word through GS ([`crate::entry_percpu::this_cpu_ops::ThisCpuCtWord`],
 /// one instruction, no load of the per-CPU base); host tests use a plain `&AtomicU64`. The
 /// transition logic below is written once, over either.
 pub trait CtWord {

@@ -23,7 +23,7 @@ use crate::irqentry::Fault;
 ///   or an entry stub. No sleeping, no locks that normal context takes, no exit work after
 ///   it; only per-CPU atomics, and raising work.
 ///
-/// [`EntryPerCpu::raise_work`]: crate::percpu::EntryPerCpu::raise_work
+/// [`EntryPerCpu::raise_work`]: crate::entry_percpu::EntryPerCpu::raise_work
 pub trait Host: 'static {
     /// Runs system call `nr` (the low 32 bits of `orig_rax`, signed). The result goes in
     /// `regs.rax`; -1 leaves `rax` as it is (-ENOSYS unless a tracer changed it).
@@ -90,7 +90,7 @@ macro_rules! entry_points {
         /// SYSCALL: called by the LSTAR stub with the frame; returns true for SYSRET.
         #[unsafe(no_mangle)]
         extern "C" fn kentry_rust_syscall(regs: &mut $crate::Regs) -> bool {
-            $crate::syscall::do_syscall_64::<$host>(regs)
+            $crate::syscall_entry::do_syscall_64::<$host>(regs)
         }
 
         /// Every non-IST IDT vector.

@@ -39,9 +39,9 @@ pub struct Fault {
 #[cfg(any(target_os = "none", doc))]
 mod imp {
     use crate::context_tracking::{ContextTracking, EntryContext};
+    use crate::entry_percpu::EntryPerCpu;
     use crate::exit_work::{ExitWork, ExitWorkOps, exit_to_user_mode_loop};
     use crate::frame::Regs;
-    use crate::percpu::EntryPerCpu;
     use crate::test_hooks::{self, Check};
     use crate::{Host, vectors};
     use core::marker::PhantomData;
@@ -60,7 +60,9 @@ mod imp {
             if !H::is_percpu_base(live) {
                 panic!("T1 tripwire: live GS base {live:#x} is not a per-CPU area");
             }
-            let mine = crate::percpu::this_cpu().self_ptr.load(Ordering::Relaxed);
+            let mine = crate::entry_percpu::this_cpu()
+                .self_ptr
+                .load(Ordering::Relaxed);
             if live != mine {
                 panic!("T1 tripwire: live GS base {live:#x} is not this CPU's ({mine:#x})");
             }
@@ -79,7 +81,7 @@ mod imp {
     #[inline(always)]
     pub fn enter_from_user_mode<H: Host>(regs: &Regs, vector: Option<u8>) {
         if crate::static_branch!(crate::context_tracking::CONTEXT_TRACKING)
-            && let Err(word) = crate::percpu::this_cpu_ops::ct_exit_user_checked()
+            && let Err(word) = crate::entry_percpu::this_cpu_ops::ct_exit_user_checked()
         {
             user_entry_violation::<H>(regs, vector.map_or(u32::MAX, u32::from), word)
         }
@@ -132,20 +134,20 @@ mod imp {
     #[inline(always)]
     pub fn exit_to_user_mode<H: Host>(regs: &mut Regs) {
         interrupts::disable();
-        if crate::percpu::this_cpu_ops::task_work() != 0 {
+        if crate::entry_percpu::this_cpu_ops::task_work() != 0 {
             exit_work_slow::<H>(regs);
         }
         if crate::static_branch!(crate::context_tracking::CONTEXT_TRACKING)
             && test_hooks::enabled(Check::CtUserState)
         {
-            crate::percpu::this_cpu_ops::ct_enter_user();
+            crate::entry_percpu::this_cpu_ops::ct_enter_user();
         }
     }
 
     #[inline(never)]
     fn exit_work_slow<H: Host>(regs: &mut Regs) {
         exit_to_user_mode_loop(&mut HostExitOps::<H> {
-            cpu: crate::percpu::this_cpu(),
+            cpu: crate::entry_percpu::this_cpu(),
             regs,
             _host: PhantomData,
         });
@@ -245,7 +247,7 @@ mod imp {
         };
         // Tripwires before anything is read through GS.
         tripwires::<H>();
-        let cpu = crate::percpu::this_cpu();
+        let cpu = crate::entry_percpu::this_cpu();
         if vectors::is_paranoid(vector) {
             // #DB, NMI or #MC from user mode, moved to the task stack by kentry_ist_entry
             // (E19). An NMI stays NMI-like: no exit work (what it raises waits for the next
@@ -312,7 +314,7 @@ mod imp {
         let error_code = regs.orig_rax;
         regs.orig_rax = u64::MAX;
         tripwires::<H>();
-        let cpu = crate::percpu::this_cpu();
+        let cpu = crate::entry_percpu::this_cpu();
         let slot = vectors::ist_slot(vector) as usize - 1;
         let depth = &cpu.ist_depth[slot];
         if depth.fetch_add(1, Ordering::Relaxed) != 0 && vector != vectors::DF {

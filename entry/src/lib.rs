@@ -2,7 +2,7 @@
 //!
 //! Assembly lives only where the CPU forces it (`arch/`): the SYSCALL stub, one stub per IDT
 //! vector and the paranoid (IST) stubs. Every decision is made in Rust:
-//! - [`syscall`]: `do_syscall_64`, syscall number decoding and the SYSRET-or-IRET choice;
+//! - [`syscall_entry`]: `do_syscall_64`, syscall number decoding and the SYSRET-or-IRET choice;
 //! - [`irqentry`]: `irqentry_enter`/`irqentry_exit` for interrupts and exceptions, and the
 //!   NMI-like entries of the IST vectors;
 //! - [`exit_work`]: the exit-to-user work loop;
@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod context_tracking;
+pub mod entry_percpu;
 pub mod exit_work;
 pub mod frame;
 pub mod gdt;
@@ -25,9 +26,8 @@ pub mod host;
 pub mod idt;
 pub mod irqentry;
 pub mod msr;
-pub mod percpu;
 pub mod static_key;
-pub mod syscall;
+pub mod syscall_entry;
 pub mod sysret;
 pub mod task;
 pub mod test_hooks;

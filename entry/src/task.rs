@@ -13,7 +13,7 @@
 //! frame, [`TaskEntry::new_kernel`] a kernel thread's start), so the frame a new task starts
 //! from always matches the switch that consumes it.
 
-use crate::percpu::EntryPerCpu;
+use crate::entry_percpu::EntryPerCpu;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 

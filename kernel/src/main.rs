@@ -5,7 +5,6 @@
 
 extern crate alloc;
 
-mod arch;
 mod boot;
 mod console;
 mod cpio;
@@ -33,6 +32,7 @@ mod time;
 mod trap;
 mod uaccess;
 mod unwind;
+mod x86;
 
 use core::fmt::Write;
 use mm::{frame, paging};
@@ -57,10 +57,10 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     klog!("kentry: booting (PVH)");
     let info = boot::parse_start_info(start_info);
     CMDLINE.call_once(|| info.cmdline);
-    let f = *arch::cpu::probe();
+    let f = *x86::cpu::probe();
     klog!(
         "cpu: {} smap={} smep={} fsgsbase={} x2apic={} amd={}",
-        arch::cpu::brand(),
+        x86::cpu::brand(),
         f.smap,
         f.smep,
         f.fsgsbase,
@@ -113,22 +113,22 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
         }
     }
 
-    arch::cpu::setup_control_registers(&f);
+    x86::cpu::setup_control_registers(&f);
     kentry::static_key::set_text_writer(text_poke::write_text);
     text_poke::apply_context_tracking(info.cmdline);
     apply_test_breaks(info.cmdline);
     init_this_cpu(0);
     if f.mce {
-        arch::mce::init();
+        x86::mce::init();
     }
-    arch::apic::init(f.x2apic);
-    arch::apic::start_timer(TIMER_PERIOD);
+    x86::apic::init(f.x2apic);
+    x86::apic::start_timer(TIMER_PERIOD);
     let (total, free) = frame::stats();
     klog!(
         "memory: {} MiB RAM, {} MiB free; apic: {}",
         total * 4 / 1024,
         free * 4 / 1024,
-        if arch::apic::is_x2apic() {
+        if x86::apic::is_x2apic() {
             "x2APIC"
         } else {
             "xAPIC"

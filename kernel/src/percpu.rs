@@ -5,8 +5,8 @@
 use crate::mm::stack::KernelStack;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
+use kentry::entry_percpu::EntryPerCpu;
 use kentry::gdt::CpuTables;
-use kentry::percpu::EntryPerCpu;
 
 pub const MAX_CPUS: usize = 64;
 
@@ -136,7 +136,7 @@ pub fn current_task_ptr() -> *mut crate::task::Task {
 /// This CPU's per-CPU area.
 #[inline(always)]
 pub fn this_cpu() -> &'static PerCpu {
-    let e = kentry::percpu::this_cpu();
+    let e = kentry::entry_percpu::this_cpu();
     // SAFETY: EntryPerCpu is the first field of PerCpu (asserted above), and GS points at a
     // PerCpu in PERCPU.
     unsafe { &*(e as *const EntryPerCpu as *const PerCpu) }

@@ -106,7 +106,7 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
         &c.irq_from_kernel
     });
     match vector {
-        crate::arch::apic::TIMER_VECTOR => {
+        crate::x86::apic::TIMER_VECTOR => {
             EntryCounters::bump(&c.timer_ticks);
             crate::sched::tick(c.timer_ticks.load(Ordering::Relaxed));
             if regs.user_mode()
@@ -114,13 +114,13 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
             {
                 crate::klog!("host-request: {req}");
             }
-            crate::arch::apic::eoi();
+            crate::x86::apic::eoi();
         }
-        crate::arch::apic::SPURIOUS_VECTOR => {}
+        crate::x86::apic::SPURIOUS_VECTOR => {}
         // `int $0x80`, the i386 syscall gate (a software interrupt: no EOI). There is no
         // compat syscall table yet, so every i386 call fails as an unknown one does.
         vectors::IA32_SYSCALL => regs.rax = (-38i64) as u64,
-        _ => crate::arch::apic::eoi(),
+        _ => crate::x86::apic::eoi(),
     }
 }
 
@@ -176,7 +176,7 @@ pub fn ist_exception_from_user(regs: &mut Regs, f: Fault) {
 /// its way back; from kernel mode, or not restartable, the
 /// machine is not trusted any more: report and stop.
 fn machine_check(regs: &mut Regs, error_code: u64) {
-    let rec = crate::arch::mce::collect();
+    let rec = crate::x86::mce::collect();
     EntryCounters::bump(&this_cpu().counters.machine_checks);
     crate::klog!(
         "machine check: mcg_status={:#x} bank {} status={:#x} addr={:#x} from {} mode at rip={:#x}",
@@ -187,7 +187,7 @@ fn machine_check(regs: &mut Regs, error_code: u64) {
         if regs.user_mode() { "user" } else { "kernel" },
         regs.rip
     );
-    if regs.user_mode() && rec.mcg_status & crate::arch::mce::MCG_STATUS_RIPV != 0 {
+    if regs.user_mode() && rec.mcg_status & crate::x86::mce::MCG_STATUS_RIPV != 0 {
         const BUS_MCEERR_AR: i32 = 4;
         let info = SigInfo {
             signo: SIGBUS as i32,
@@ -206,7 +206,7 @@ fn machine_check(regs: &mut Regs, error_code: u64) {
         );
         // On the task stack (kentry moved this user-mode #MC there): the exit work delivers
         // the signal on the way out.
-        crate::arch::mce::finish();
+        crate::x86::mce::finish();
         return;
     }
     kernel_fault_report(

@@ -32,9 +32,9 @@
 //! SYSRET here returns to the RIP/RFLAGS SYSCALL saved in RCX/R11, which the stubs never
 //! change: the same values the CPU checked on the way in (a canonical RIP, E02).
 
+use crate::entry_percpu::{OFFSET_TASK_STACK_TOP, OFFSET_USER_RSP};
 use crate::frame::ORIG_RAX_TO_USER_RSP;
 use crate::gdt::{USER_CS, USER_DS};
-use crate::percpu::{OFFSET_TASK_STACK_TOP, OFFSET_USER_RSP};
 
 /// The syscall number the floor stubs answer; every other number goes to the real entry.
 /// The stubs return it unchanged in RAX, which is how the bench program tells that a floor

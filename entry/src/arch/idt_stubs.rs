@@ -41,7 +41,7 @@ macro_rules! parked {
     };
 }
 
-use crate::percpu::OFFSET_SELF;
+use crate::entry_percpu::OFFSET_SELF;
 
 core::arch::global_asm!(
     ".pushsection .text.kentry, \"ax\"",
@@ -152,7 +152,7 @@ core::arch::global_asm!(
     parked_vector = const parked!(vector),
     parked_rdx = const offset_of!(IstParked, rdx),
     hooks = const crate::test_hooks::IN_STUBS,
-    stack_top = const crate::percpu::OFFSET_TASK_STACK_TOP,
+    stack_top = const crate::entry_percpu::OFFSET_TASK_STACK_TOP,
     brk = sym crate::test_hooks::kentry_test_break_iret_gs,
     options(att_syntax)
 );

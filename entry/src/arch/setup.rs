@@ -140,14 +140,14 @@ pub fn idt() -> &'static Idt {
 /// and NXE).
 pub unsafe fn init_cpu(
     cpu: u32,
-    percpu: &'static crate::percpu::EntryPerCpu,
+    percpu: &'static crate::entry_percpu::EntryPerCpu,
     tables: &'static mut CpuTables,
     ist: IstStacks,
 ) {
     use core::sync::atomic::Ordering;
     check_linked_sections();
     percpu.set_self(cpu);
-    let base = percpu as *const crate::percpu::EntryPerCpu as u64;
+    let base = percpu as *const crate::entry_percpu::EntryPerCpu as u64;
     for (slot, top) in ist.by_slot().into_iter().enumerate() {
         // SAFETY: the caller owns the top of each IST stack (IstStacks' contract).
         let ist_ptr = unsafe { super::paranoid::prepare_ist_stack(top, base) };

@@ -21,9 +21,9 @@
 //! way back: SYSRET reloads RCX and R11 from the frame, which `sysret_allowed` has checked
 //! equal RIP and RFLAGS; anything else goes through the common IRET path.
 
+use crate::entry_percpu::{OFFSET_TASK_STACK_TOP, OFFSET_USER_RSP};
 use crate::frame::ORIG_RAX_TO_USER_RSP;
 use crate::gdt::{USER_CS, USER_DS};
-use crate::percpu::{OFFSET_TASK_STACK_TOP, OFFSET_USER_RSP};
 
 /// -ENOSYS: the preset result, so that `nr = -1` (skipped by a tracer) returns it.
 const NEG_ENOSYS: i64 = -38;

@@ -57,7 +57,11 @@ pub fn pack_strings(
     envp: &[&[u8]],
     execfn: &[u8],
 ) -> Result<(Vec<u8>, Vec<u64>), TooBig> {
-    let all = || argv.iter().chain(envp.iter()).chain(core::iter::once(&execfn));
+    let all = || {
+        argv.iter()
+            .chain(envp.iter())
+            .chain(core::iter::once(&execfn))
+    };
     // Sized once: no reallocation while packing (each string, its NUL, the end marker).
     let total = all().map(|s| s.len() + 1).sum::<usize>() + 8;
     let mut strings: Vec<u8> = Vec::with_capacity(total);

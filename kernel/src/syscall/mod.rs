@@ -25,7 +25,7 @@ pub type Handler = fn(&mut Regs) -> i64;
 pub fn dispatch(regs: &mut Regs, _nr: i32) {
     #[cfg(feature = "test-hooks")]
     crate::percpu::EntryCounters::bump(&crate::percpu::this_cpu().counters.syscalls);
-    let slot = kentry::syscall::syscall_table_slot(regs.orig_rax, table::NR_SYSCALLS);
+    let slot = kentry::syscall_entry::syscall_table_slot(regs.orig_rax, table::NR_SYSCALLS);
     // SAFETY: syscall_table_slot returns at most NR_SYSCALLS, and TABLE has NR_SYSCALLS + 1
     // entries; the clamp is a cmov, so no bounds-check branch is left to mispredict either.
     let handler = unsafe { table::TABLE.get_unchecked(slot) };

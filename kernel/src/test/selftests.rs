@@ -299,7 +299,7 @@ fn nmi_self_ipi(_: &Ctx) -> Outcome {
     let before = cpu.counters.nmis.load(Ordering::Relaxed);
     // SAFETY: single aligned store of the hook pointer, read by this CPU's NMI handler.
     unsafe { *cpu.nmi_hook.get() = Some(nmi_hook_check) };
-    crate::arch::apic::send_self_nmi();
+    crate::x86::apic::send_self_nmi();
     let mut spins = 0;
     while cpu.counters.nmis.load(Ordering::Relaxed) == before && spins < 10_000_000 {
         core::hint::spin_loop();
@@ -439,7 +439,7 @@ fn nmi_from_user(_: &Ctx) -> Outcome {
 /// A machine check injected by the host (HMP `mce`: uncorrected, action required, RIPV) while
 /// a ring-3 loop runs: the program dies by SIGBUS, and the kernel goes on (E25).
 fn mce_from_user(_: &Ctx) -> Outcome {
-    if !crate::arch::cpu::probe().mce {
+    if !crate::x86::cpu::probe().mce {
         return Outcome::Skip("the CPU reports no machine-check architecture");
     }
     let c = &this_cpu().counters;
