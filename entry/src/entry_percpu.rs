@@ -12,36 +12,39 @@ use core::mem::offset_of;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Fields the stubs write through GS are atomics: plain `u64`s in memory (same layout), but
-/// Rust may share the structure while asm changes them.
+/// Rust may share the structure while asm changes them. Only kentry writes them (the fields are
+/// crate-private): a host reads them through the accessors and changes them only through
+/// [`raise_work`](Self::raise_work), [`clear_work`](Self::clear_work) and the task switch, so
+/// the stack top, TSS.RSP0 and the work word cannot drift apart.
 #[repr(C, align(64))]
 pub struct EntryPerCpu {
     /// Address of this structure, so Rust code can find it with one GS-relative load.
-    pub self_ptr: AtomicU64,
+    pub(crate) self_ptr: AtomicU64,
     /// The user RSP, parked by the SYSCALL stub before it has a stack.
-    pub user_rsp_scratch: AtomicU64,
+    pub(crate) user_rsp_scratch: AtomicU64,
     /// Top of the running task's kernel stack (= TSS.RSP0): where SYSCALL builds its frame.
-    pub task_stack_top: AtomicU64,
+    pub(crate) task_stack_top: AtomicU64,
     /// Work flags of the running task, read by the exit loop with IRQs off.
-    pub task_work: AtomicU64,
+    pub(crate) task_work: AtomicU64,
     /// This CPU's context-tracking word (user/kernel state, NMI nesting, RCU counter).
     pub context_tracking: ContextTracking,
     /// This CPU's number.
-    pub cpu: AtomicU32,
+    pub(crate) cpu: AtomicU32,
     /// Depth of IST entries per IST slot (index = slot - 1); a re-entry of the same slot would
     /// overwrite the live frame, so it is reported instead.
-    pub ist_depth: [AtomicU32; crate::gdt::ist::COUNT],
+    pub(crate) ist_depth: [AtomicU32; crate::gdt::ist::COUNT],
     /// Address of this CPU's TSS.RSP0 (set by `init_cpu`), which the task switch keeps equal
     /// to `task_stack_top`. 0 until then.
     pub(crate) tss_rsp0: AtomicU64,
 }
 
-/// Offset of [`EntryPerCpu::self_ptr`] (GS:0).
+/// Offset of the self pointer (GS:0; [`EntryPerCpu::self_ptr`]).
 pub const OFFSET_SELF: usize = offset_of!(EntryPerCpu, self_ptr);
-/// Offset of [`EntryPerCpu::user_rsp_scratch`].
+/// Offset of the slot where the SYSCALL stub parks the user RSP.
 pub const OFFSET_USER_RSP: usize = offset_of!(EntryPerCpu, user_rsp_scratch);
-/// Offset of [`EntryPerCpu::task_stack_top`].
+/// Offset of the running task's kernel stack top ([`EntryPerCpu::task_stack_top`]).
 pub const OFFSET_TASK_STACK_TOP: usize = offset_of!(EntryPerCpu, task_stack_top);
-/// Offset of [`EntryPerCpu::task_work`].
+/// Offset of the running task's work word ([`EntryPerCpu::task_work`]).
 pub const OFFSET_TASK_WORK: usize = offset_of!(EntryPerCpu, task_work);
 /// The context-tracking word (first field of ContextTracking).
 pub const OFFSET_CT_WORD: usize = offset_of!(EntryPerCpu, context_tracking);
@@ -93,6 +96,32 @@ impl EntryPerCpu {
     /// Sets the work flags of the running task (from this CPU or, with an IPI, from another).
     pub fn raise_work(&self, bits: u64) {
         self.task_work.fetch_or(bits, Ordering::Release);
+    }
+
+    /// Clears work flags of the running task once the host has done that work.
+    pub fn clear_work(&self, bits: u64) {
+        self.task_work.fetch_and(!bits, Ordering::AcqRel);
+    }
+
+    /// The running task's work flags.
+    pub fn task_work(&self) -> u64 {
+        self.task_work.load(Ordering::Acquire)
+    }
+
+    /// This CPU's number, as given to `init_cpu`.
+    pub fn cpu(&self) -> u32 {
+        self.cpu.load(Ordering::Relaxed)
+    }
+
+    /// The address this area was installed at (what GS.base holds in kernel mode); 0 before
+    /// `init_cpu`.
+    pub fn self_ptr(&self) -> u64 {
+        self.self_ptr.load(Ordering::Relaxed)
+    }
+
+    /// The running task's kernel stack top (= TSS.RSP0).
+    pub fn task_stack_top(&self) -> u64 {
+        self.task_stack_top.load(Ordering::Relaxed)
     }
 }
 

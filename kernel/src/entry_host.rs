@@ -35,9 +35,7 @@ impl Host for Kernel {
 
     fn exit_work(regs: &mut Regs, work: ExitWork) {
         let cpu = crate::percpu::this_cpu();
-        cpu.entry
-            .task_work
-            .fetch_and(!work.bits(), core::sync::atomic::Ordering::AcqRel);
+        cpu.entry.clear_work(work.bits());
         if work.contains(ExitWork::EXITING) {
             let p = &crate::task::current().process;
             let r = p

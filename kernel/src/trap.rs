@@ -261,10 +261,7 @@ pub fn kernel_fault_report(what: &str, r: &Regs, f: Fault) {
         vectors::name(f.vector),
         f.error_code,
         f.cr2,
-        this_cpu()
-            .entry
-            .cpu
-            .load(core::sync::atomic::Ordering::Relaxed)
+        this_cpu().entry.cpu()
     );
     let _ = writeln!(w, "[kentry] RIP: {}", Sym(r.rip));
     let _ = writeln!(

@@ -39,7 +39,12 @@ pub struct Row {
     pub line: usize,
     pub tests: Vec<String>,
     pub negative: Vec<String>,
+    /// `handled`, `partial` or `not handled`.
+    pub status: String,
 }
+
+/// The statuses a row may have.
+const STATUSES: [&str; 3] = ["handled", "partial", "not handled"];
 
 /// A case tag found in a source file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,7 +136,7 @@ fn backticked(cell: &str) -> Result<Vec<String>, String> {
 pub fn parse_catalogue(text: &str) -> (Vec<Row>, Vec<String>) {
     let mut rows: Vec<Row> = Vec::new();
     let mut problems = Vec::new();
-    let mut columns: Option<(usize, usize, usize)> = None;
+    let mut columns: Option<(usize, usize, usize, usize)> = None;
     for (i, line) in text.lines().enumerate() {
         let line_no = i + 1;
         if !line.trim_start().starts_with('|') {
@@ -140,10 +145,10 @@ pub fn parse_catalogue(text: &str) -> (Vec<Row>, Vec<String>) {
         let c = cells(line);
         if c.first().map(String::as_str) == Some("id") {
             let find = |name: &str| c.iter().position(|h| h == name);
-            match (find("tests"), find("negative run")) {
-                (Some(t), Some(n)) => columns = Some((c.len(), t, n)),
+            match (find("tests"), find("negative run"), find("status")) {
+                (Some(t), Some(n), Some(s)) => columns = Some((c.len(), t, n, s)),
                 _ => problems.push(format!(
-                    "{CATALOGUE} line {line_no}: the header has no `tests` or no `negative run` column"
+                    "{CATALOGUE} line {line_no}: the header lacks a `tests`, `negative run` or `status` column"
                 )),
             }
             continue;
@@ -151,7 +156,7 @@ pub fn parse_catalogue(text: &str) -> (Vec<Row>, Vec<String>) {
         let Some(id) = c.first().filter(|id| is_case_id(id)) else {
             continue;
         };
-        let Some((width, tests_col, negative_col)) = columns else {
+        let Some((width, tests_col, negative_col, status_col)) = columns else {
             problems.push(format!(
                 "{CATALOGUE} line {line_no}: row {id} comes before the `| id |` header"
             ));
@@ -183,6 +188,7 @@ pub fn parse_catalogue(text: &str) -> (Vec<Row>, Vec<String>) {
             line: line_no,
             tests,
             negative,
+            status: c[status_col].trim().to_string(),
         });
     }
     if columns.is_none() {
@@ -214,6 +220,18 @@ pub fn check(rows: &[Row], tags: &[Tag], known: &Known) -> Vec<String> {
         ));
     }
     for r in rows {
+        if !STATUSES.contains(&r.status.as_str()) {
+            problems.push(format!(
+                "{CATALOGUE} row {}: status `{}` is none of {STATUSES:?}",
+                r.id, r.status
+            ));
+        } else if r.status != "not handled" && r.tests.is_empty() {
+            // A claim of handling with nothing that could fail on it is no claim.
+            problems.push(format!(
+                "{CATALOGUE} row {} says `{}` but names no test",
+                r.id, r.status
+            ));
+        }
         for t in r.tests.iter().filter(|t| !known.tests.contains(*t)) {
             problems.push(format!(
                 "{CATALOGUE} row {} names `{t}`, which is no test",
@@ -418,12 +436,34 @@ mod tests {
              | id | case | tests | negative run | status |\n|---|---|---|---|---|\n",
         );
         for (n, tests, negative) in rows {
+            let status = if tests.starts_with('—') {
+                "not handled"
+            } else {
+                "handled"
+            };
             t.push_str(&format!(
-                "| {} | what `swapgs` does | {tests} | {negative} | handled |\n",
+                "| {} | what `swapgs` does | {tests} | {negative} | {status} |\n",
                 id(*n)
             ));
         }
         t
+    }
+
+    #[test]
+    fn a_claim_needs_a_test_and_a_known_status() {
+        let text = "| id | case | tests | negative run | status |\n|---|---|---|---|---|\n"
+            .to_string()
+            + &format!("| {} | x | — | — | handled |\n", id(20))
+            + &format!("| {} | x | — | — | partial |\n", id(21))
+            + &format!("| {} | x | `syscall_flags` | — | done |\n", id(22))
+            + &format!("| {} | x | — | — | not handled |\n", id(23));
+        let (rows, p) = parse_catalogue(&text);
+        assert!(p.is_empty(), "{p:?}");
+        let problems = check(&rows, &[], &known());
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains(&format!("row {} says `handled` but names no test", id(20))));
+        assert!(problems[1].contains(&format!("row {} says `partial` but names no test", id(21))));
+        assert!(problems[2].contains("status `done` is none of"));
     }
 
     fn known() -> Known {
@@ -505,7 +545,7 @@ mod tests {
         let (_, p) = parse_catalogue("| E | x |\n");
         assert!(p.iter().any(|p| p.contains("no table header")), "{p:?}");
         let (_, p) = parse_catalogue("| id | case | tests |\n|---|---|---|\n");
-        assert!(p.iter().any(|p| p.contains("no `negative run`")), "{p:?}");
+        assert!(p.iter().any(|p| p.contains("lacks a `tests`")), "{p:?}");
         let mut text = catalogue(&[(7, "`a`", "—"), (7, "`b`", "—")]);
         text.push_str(&format!("| {} | too few |\n", id(9)));
         text.push_str(&format!("| {} | x | `a b` | — | y |\n", id(10)));

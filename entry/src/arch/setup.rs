@@ -128,7 +128,7 @@ pub fn idt() -> &'static Idt {
 /// the SYSCALL MSRs (FMASK before EFER.SCE). From its return on, every entry path works on
 /// this CPU; what is left to the host is a task to run ([`crate::task`]).
 ///
-/// It also checks that the host linked the sections kentry needs (`entry/kentry.ld`): the
+/// It also checks that the host linked the sections kentry needs (`entry/link/kentry-tables.ld`): the
 /// `clac` site table must list every IDT stub, and the jump table must hold the context
 /// tracking sites.
 ///

@@ -150,7 +150,7 @@ impl Host for Minimal {
 
     fn exit_work(_regs: &mut Regs, work: ExitWork) {
         // Nothing here raises work; clear what is there so the loop ends.
-        PERCPU.task_work.fetch_and(!work.bits(), Ordering::AcqRel);
+        PERCPU.clear_work(work.bits());
     }
 
     fn context_violation(regs: &Regs, vector: Option<u8>, v: CtViolation) -> ! {

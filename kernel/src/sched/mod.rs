@@ -128,10 +128,7 @@ pub fn schedule() {
         };
         if Arc::ptr_eq(&prev, &next) {
             prev.slice.store(TIME_SLICE, Ordering::Relaxed);
-            this_cpu()
-                .entry
-                .task_work
-                .fetch_and(!ExitWork::NEED_RESCHED.bits(), Ordering::Relaxed);
+            this_cpu().entry.clear_work(ExitWork::NEED_RESCHED.bits());
             drop(rq);
             if was_enabled {
                 interrupts::enable();

@@ -42,6 +42,7 @@ pub static ALL: &[SelfTest] = &[
     t("idt_gates", idt_gates),
     t("gdt_layout", gdt_layout),
     t("syscall_msrs", syscall_msrs),
+    t("control_registers", control_registers),
     t("static_keys", static_keys),
     t("irq_from_kernel", irq_from_kernel),
     t("kernel_pf_fixup", kernel_pf_fixup),
@@ -70,7 +71,7 @@ macro_rules! check {
 }
 
 mod cpu_tables;
-use cpu_tables::{gdt_layout, idt_gates, syscall_msrs};
+use cpu_tables::{control_registers, gdt_layout, idt_gates, syscall_msrs};
 
 /// W^X for the kernel image, an empty user half in the kernel's table, the top user page
 /// never mapped, and a guard page under the running stack.
@@ -124,10 +125,7 @@ fn percpu_gs_base(_: &Ctx) -> Outcome {
         live == cpu as *const _ as u64,
         "GS base {live:#x} is not the per-CPU area"
     );
-    check!(
-        cpu.entry.self_ptr.load(Ordering::Relaxed) == live,
-        "self pointer is stale"
-    );
+    check!(cpu.entry.self_ptr() == live, "self pointer is stale");
     // SAFETY: reading this CPU's TSS.
     let rsp0 = unsafe { (*cpu.tables.get()).tss.interrupt_stack_table };
     let ist = &rsp0[..kentry::gdt::ist::COUNT];

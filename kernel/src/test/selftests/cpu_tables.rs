@@ -141,3 +141,49 @@ pub(super) fn syscall_msrs(_: &Ctx) -> Outcome {
     check!(efer & 1 == 1, "EFER.SCE is off (EFER = {efer:#x})");
     Outcome::Pass
 }
+
+/// CR0 and CR4 as the CPU holds them, bit by bit against literal positions (Intel SDM vol. 3
+/// §2.5), with the optional CR4 features decided by CPUID here — not by the kernel's own probe.
+/// CR0.AM matters beyond alignment: QEMU TCG never raises #AC, so `fault_ac` skips there, and
+/// this is the test that fails if the kernel stops allowing user #AC.
+pub(super) fn control_registers(_: &Ctx) -> Outcome {
+    let (cr0, cr4): (u64, u64);
+    // SAFETY: reading control registers has no side effects.
+    unsafe {
+        core::arch::asm!("mov {}, cr0", out(reg) cr0, options(nomem, nostack, preserves_flags));
+        core::arch::asm!("mov {}, cr4", out(reg) cr4, options(nomem, nostack, preserves_flags));
+    }
+    let bit = |v: u64, n: u32| v >> n & 1 == 1;
+    for (n, name) in [
+        (0, "PE"),
+        (1, "MP"),
+        (5, "NE"),
+        (16, "WP"),
+        (18, "AM"),
+        (31, "PG"),
+    ] {
+        check!(bit(cr0, n), "CR0 {cr0:#x}: {name} (bit {n}) clear");
+    }
+    for (n, name) in [(2, "EM"), (3, "TS"), (29, "NW"), (30, "CD")] {
+        check!(!bit(cr0, n), "CR0 {cr0:#x}: {name} (bit {n}) set");
+    }
+    for (n, name) in [(5, "PAE"), (9, "OSFXSR"), (10, "OSXMMEXCPT")] {
+        check!(bit(cr4, n), "CR4 {cr4:#x}: {name} (bit {n}) clear");
+    }
+    let leaf7 = core::arch::x86_64::__cpuid_count(7, 0).ebx;
+    let leaf1 = core::arch::x86_64::__cpuid(1).edx;
+    for (n, name, cpu_has) in [
+        (20, "SMEP", leaf7 >> 7 & 1 == 1),
+        (21, "SMAP", leaf7 >> 20 & 1 == 1),
+        (16, "FSGSBASE", leaf7 & 1 == 1),
+        (6, "MCE", leaf1 >> 7 & 1 == 1),
+    ] {
+        check!(
+            bit(cr4, n) == cpu_has,
+            "CR4 {cr4:#x}: {name} (bit {n}) is {} where the CPU {} it",
+            bit(cr4, n),
+            if cpu_has { "has" } else { "lacks" }
+        );
+    }
+    Outcome::Pass
+}
