@@ -6,6 +6,7 @@
 
 #![no_std]
 
+pub mod errno;
 mod syscalls;
 
 pub use syscalls::{NR_SYSCALLS, name, nr};

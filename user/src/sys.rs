@@ -14,20 +14,22 @@ use core::arch::asm;
 /// kernel registers its handlers by.
 pub use kentry_abi::nr;
 
-/// Error numbers (the kernel returns their negation).
+/// Error numbers (the kernel returns their negation), as `isize` for comparing with syscall
+/// results; the values come from the one list in `kentry_abi::errno`.
 pub mod errno {
+    use kentry_abi::errno as abi;
     /// Operation not permitted.
-    pub const EPERM: isize = 1;
+    pub const EPERM: isize = abi::EPERM as isize;
     /// Interrupted system call.
-    pub const EINTR: isize = 4;
+    pub const EINTR: isize = abi::EINTR as isize;
     /// Bad file descriptor.
-    pub const EBADF: isize = 9;
+    pub const EBADF: isize = abi::EBADF as isize;
     /// Bad address.
-    pub const EFAULT: isize = 14;
+    pub const EFAULT: isize = abi::EFAULT as isize;
     /// Invalid argument.
-    pub const EINVAL: isize = 22;
+    pub const EINVAL: isize = abi::EINVAL as isize;
     /// Function not implemented.
-    pub const ENOSYS: isize = 38;
+    pub const ENOSYS: isize = abi::ENOSYS as isize;
 }
 
 /// `arch_prctl` codes.

@@ -18,6 +18,7 @@ use kentry::entry_percpu::EntryPerCpu;
 use kentry::exit_work::ExitWork;
 use kentry::irqentry::Fault;
 use kentry::{Host, Regs, vectors};
+use kentry_abi::{errno, nr};
 use x86_64::instructions::port::Port;
 use x86_64::registers::model_specific::Msr;
 
@@ -83,12 +84,12 @@ impl Host for Minimal {
     fn syscall(regs: &mut Regs, nr: i32) {
         SYSCALLS.fetch_add(1, Ordering::Relaxed);
         let [a0, a1, a2, ..] = regs.syscall_args();
-        regs.rax = match nr {
-            1 => write(a0, a1, a2),
-            24 => ask_for_nmi(),
-            39 => user::PID,
-            60 | 231 => exit(a0 as i32),
-            _ => (-38i64) as u64, // -ENOSYS
+        regs.rax = match nr as usize {
+            nr::WRITE => write(a0, a1, a2),
+            nr::SCHED_YIELD => ask_for_nmi(),
+            nr::GETPID => user::PID,
+            nr::EXIT | nr::EXIT_GROUP => exit(a0 as i32),
+            _ => (-errno::ENOSYS) as u64,
         };
     }
 
@@ -179,7 +180,7 @@ fn write(fd: u64, buf: u64, len: u64) -> u64 {
         boot::user_alias(buf),
         end.and_then(|e| boot::user_alias(e - 1)),
     ) else {
-        return (-14i64) as u64; // -EFAULT
+        return (-errno::EFAULT) as u64;
     };
     if fd != 1 && fd != 2 {
         return (-9i64) as u64; // -EBADF

@@ -6,6 +6,8 @@
 //! page ([`NMI_FLAG_OFFSET`]) — bounded by a TSC deadline, and exits with 0 if the NMI came,
 //! 1 if not.
 
+use kentry_abi::nr;
+
 /// Offset in the user page of the word the NMI handler sets (the program only reads it).
 pub const NMI_FLAG_OFFSET: u64 = 0x1000;
 /// Offset in the user page of the initial stack top.
@@ -19,13 +21,13 @@ core::arch::global_asm!(
     ".globl minimal_user_start",
     "minimal_user_start:",
     // write(1, hello, len)
-    "movl $1, %eax",
+    "movl ${write}, %eax",
     "movl $1, %edi",
     "leaq 9f(%rip), %rsi",
     "movl $(10f - 9f), %edx",
     "syscall",
     // getpid(): kept in r12 across everything below
-    "movl $39, %eax",
+    "movl ${getpid}, %eax",
     "syscall",
     "movq %rax, %r12",
     // a fault the kernel handles and resumes past
@@ -33,7 +35,7 @@ core::arch::global_asm!(
     "minimal_user_ud2:",
     "ud2",
     // sched_yield(): in this kernel, the cue to ask the host for an NMI
-    "movl $24, %eax",
+    "movl ${sched_yield}, %eax",
     "syscall",
     // wait for the NMI: until the flag is set or about 2^34 TSC ticks have passed
     "rdtsc",
@@ -54,7 +56,7 @@ core::arch::global_asm!(
     "movl $1, %edi", // no NMI: exit(1)
     "jmp 3f",
     "2:",
-    "movl $1, %eax", // write(1, seen, len)
+    "movl ${write}, %eax", // write(1, seen, len)
     "movl $1, %edi",
     "leaq 11f(%rip), %rsi",
     "movl $(12f - 11f), %edx",
@@ -64,7 +66,7 @@ core::arch::global_asm!(
     "cmpq ${pid}, %r12",
     "cmovne %eax, %edi",
     "3:",
-    "movl $60, %eax",
+    "movl ${exit}, %eax",
     "syscall",
     "ud2", // exit does not return
     "9: .ascii \"hello from ring 3\\n\"",
@@ -76,6 +78,10 @@ core::arch::global_asm!(
     ".popsection",
     flag = const crate::boot::USER_BASE + NMI_FLAG_OFFSET,
     pid = const PID,
+    write = const nr::WRITE,
+    getpid = const nr::GETPID,
+    sched_yield = const nr::SCHED_YIELD,
+    exit = const nr::EXIT,
     options(att_syntax)
 );
 

@@ -34,15 +34,5 @@ pub mod prot;
 pub mod signal;
 pub mod vma;
 
-/// Linux errno values used by these decisions (positive; callers negate).
-pub mod errno {
-    pub const EPERM: i64 = 1;
-    pub const EINTR: i64 = 4;
-    pub const ENOMEM: i64 = 12;
-    pub const EINVAL: i64 = 22;
-    /// The internal restart codes (never seen by user space).
-    pub const ERESTARTSYS: i64 = 512;
-    pub const ERESTARTNOINTR: i64 = 513;
-    pub const ERESTARTNOHAND: i64 = 514;
-    pub const ERESTART_RESTARTBLOCK: i64 = 516;
-}
+/// Linux errno values (positive; callers negate): the one list in `kentry_abi`.
+pub use kentry_abi::errno;

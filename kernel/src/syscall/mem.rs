@@ -14,9 +14,7 @@ use alloc::vec::Vec;
 use kentry::Regs;
 use kentry_abi::nr;
 
-const EACCES: i64 = 13;
-const ENODEV: i64 = 19;
-const EOPNOTSUPP: i64 = 95;
+use kentry_abi::errno::{EACCES, ENODEV, EOPNOTSUPP};
 
 pub const fn register(mut t: Table) -> Table {
     t[nr::MMAP] = sys_mmap;

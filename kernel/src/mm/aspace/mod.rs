@@ -51,11 +51,7 @@ pub use kentry_kernel_logic::vma::{MMAP_MIN_ADDR, STACK_RLIMIT, STACK_TOP, TASK_
 pub type Vma = kentry_kernel_logic::vma::Vma<Backing>;
 
 // Linux errno values used here (positive; callers negate).
-const ENOMEM: i64 = 12;
-const EFAULT: i64 = 14;
-const EEXIST: i64 = 17;
-const EINVAL: i64 = 22;
-const EACCES: i64 = 13;
+use kentry_abi::errno::{EACCES, EEXIST, EFAULT, EINVAL, ENOMEM};
 
 /// A process's user address space.
 pub struct AddressSpace {

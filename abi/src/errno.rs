@@ -1,0 +1,79 @@
+//! Linux errno values (positive: a syscall returns their negation), and the kernel-internal
+//! restart codes that never reach user space. One list for the kernel, its logic crate, the
+//! ring-3 programs and the example kernel.
+
+/// Operation not permitted.
+pub const EPERM: i64 = 1;
+/// No such file or directory.
+pub const ENOENT: i64 = 2;
+/// No such process.
+pub const ESRCH: i64 = 3;
+/// Interrupted system call.
+pub const EINTR: i64 = 4;
+/// No such device or address.
+pub const ENXIO: i64 = 6;
+/// Argument list too long.
+pub const E2BIG: i64 = 7;
+/// Exec format error.
+pub const ENOEXEC: i64 = 8;
+/// Bad file descriptor.
+pub const EBADF: i64 = 9;
+/// No child processes.
+pub const ECHILD: i64 = 10;
+/// Try again.
+pub const EAGAIN: i64 = 11;
+/// Out of memory.
+pub const ENOMEM: i64 = 12;
+/// Permission denied.
+pub const EACCES: i64 = 13;
+/// Bad address.
+pub const EFAULT: i64 = 14;
+/// Device or resource busy.
+pub const EBUSY: i64 = 16;
+/// File exists.
+pub const EEXIST: i64 = 17;
+/// Cross-device link.
+pub const EXDEV: i64 = 18;
+/// No such device.
+pub const ENODEV: i64 = 19;
+/// Not a directory.
+pub const ENOTDIR: i64 = 20;
+/// Is a directory.
+pub const EISDIR: i64 = 21;
+/// Invalid argument.
+pub const EINVAL: i64 = 22;
+/// Too many open files.
+pub const EMFILE: i64 = 24;
+/// Not a typewriter.
+pub const ENOTTY: i64 = 25;
+/// File too large.
+pub const EFBIG: i64 = 27;
+/// No space left on device.
+pub const ENOSPC: i64 = 28;
+/// Illegal seek.
+pub const ESPIPE: i64 = 29;
+/// Broken pipe.
+pub const EPIPE: i64 = 32;
+/// Result out of range.
+pub const ERANGE: i64 = 34;
+/// File name too long.
+pub const ENAMETOOLONG: i64 = 36;
+/// Function not implemented.
+pub const ENOSYS: i64 = 38;
+/// Directory not empty.
+pub const ENOTEMPTY: i64 = 39;
+/// Too many symbolic links.
+pub const ELOOP: i64 = 40;
+/// Operation not supported.
+pub const EOPNOTSUPP: i64 = 95;
+/// Connection timed out.
+pub const ETIMEDOUT: i64 = 110;
+
+/// Restart the call if the handler has SA_RESTART (internal: never seen by user code).
+pub const ERESTARTSYS: i64 = 512;
+/// Always restart the call (internal).
+pub const ERESTARTNOINTR: i64 = 513;
+/// Restart only when no handler runs (internal).
+pub const ERESTARTNOHAND: i64 = 514;
+/// Restart through restart_syscall (internal).
+pub const ERESTART_RESTARTBLOCK: i64 = 516;
