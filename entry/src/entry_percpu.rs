@@ -136,7 +136,12 @@ pub fn this_cpu() -> &'static EntryPerCpu {
     // SAFETY: in kernel context GS.base points at an EntryPerCpu whose first word is its own
     // address; the load has no side effects.
     unsafe {
-        core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(nostack, preserves_flags, readonly, pure));
+        core::arch::asm!(
+            "mov {p}, gs:[{self_ptr}]",
+            p = out(reg) p,
+            self_ptr = const OFFSET_SELF,
+            options(nostack, preserves_flags, readonly, pure)
+        );
         &*(p as *const EntryPerCpu)
     }
 }

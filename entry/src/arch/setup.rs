@@ -145,10 +145,28 @@ pub unsafe fn init_cpu(
     ist: IstStacks,
 ) {
     use core::sync::atomic::Ordering;
+    // What the contract asks of the caller and can be checked cheaply, checked: an entry
+    // arriving half-way through would find no GS base or no IST, and two IST slots on one
+    // stack would let one IST vector overwrite another's live frame.
+    assert!(
+        !x86_64::instructions::interrupts::are_enabled(),
+        "init_cpu: interrupts must be off"
+    );
+    assert!(
+        percpu.self_ptr() == 0,
+        "init_cpu: CPU {cpu}'s EntryPerCpu is already installed"
+    );
+    let tops = ist.by_slot();
+    for (i, a) in tops.iter().enumerate() {
+        assert!(
+            tops[i + 1..].iter().all(|b| b != a),
+            "init_cpu: two IST slots share the stack top {a:#x}"
+        );
+    }
     check_linked_sections();
     percpu.set_self(cpu);
     let base = percpu as *const crate::entry_percpu::EntryPerCpu as u64;
-    for (slot, top) in ist.by_slot().into_iter().enumerate() {
+    for (slot, top) in tops.into_iter().enumerate() {
         // SAFETY: the caller owns the top of each IST stack (IstStacks' contract).
         let ist_ptr = unsafe { super::paranoid::prepare_ist_stack(top, base) };
         tables.tss.interrupt_stack_table[slot] = x86_64::VirtAddr::new(ist_ptr);

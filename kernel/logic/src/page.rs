@@ -20,6 +20,13 @@ pub fn page_aligned(v: u64) -> bool {
     v & (PAGE_SIZE - 1) == 0
 }
 
+/// PAGE_ALIGN: `v` rounded up to a page boundary, `None` when that overflows (a length from
+/// user space near 2^64).
+#[inline]
+pub fn page_align_checked(v: u64) -> Option<u64> {
+    v.checked_add(PAGE_SIZE - 1).map(|x| x & !(PAGE_SIZE - 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,6 +48,15 @@ mod tests {
         assert_eq!(align_down(4096, 4096), 4096);
         assert_eq!(align_down(0x7fff_ffff_efff, 4096), 0x7fff_ffff_e000);
         assert_eq!(align_down(0x5555_5555_4321, 0x20_0000), 0x5555_5540_0000);
+    }
+
+    #[test]
+    fn page_align_checked_rounds_up_or_overflows() {
+        assert_eq!(page_align_checked(0), Some(0));
+        assert_eq!(page_align_checked(1), Some(0x1000));
+        assert_eq!(page_align_checked(0x1000), Some(0x1000));
+        assert_eq!(page_align_checked(u64::MAX - 0xfff), Some(u64::MAX - 0xfff));
+        assert_eq!(page_align_checked(u64::MAX - 0xffe), None);
     }
 
     #[test]

@@ -49,14 +49,7 @@ fn result(r: Result<Result<u64, i64>, i64>) -> i64 {
     }
 }
 
-const fn page_aligned(v: u64) -> bool {
-    v & (PAGE_SIZE - 1) == 0
-}
-
-/// PAGE_ALIGN, None on overflow.
-fn page_align(v: u64) -> Option<u64> {
-    v.checked_add(PAGE_SIZE - 1).map(|x| x & !(PAGE_SIZE - 1))
-}
+use kentry_kernel_logic::page::{page_align_checked as page_align, page_aligned};
 
 fn sys_brk(r: &mut Regs) -> i64 {
     let want = r.rdi;
