@@ -28,7 +28,8 @@ pub struct EntryPerCpu {
     /// This CPU's number.
     pub cpu: AtomicU32,
     /// Depth of IST entries per IST slot (index = slot - 1); a re-entry of the same slot would
-    /// overwrite the live frame, so it is reported instead.
+    /// overwrite the live frame, so it is reported instead. (A nested kernel-mode NMI never
+    /// gets this far: the NMI stub latches it, arch/nmi.rs.)
     pub ist_depth: [AtomicU32; crate::gdt::ist::COUNT],
     /// Address of this CPU's TSS.RSP0 (set by `init_cpu`), which the task switch keeps equal
     /// to `task_stack_top`. 0 until then.

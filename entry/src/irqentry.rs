@@ -13,7 +13,7 @@
 //! | interrupt ≥ 32 | as above | as above | `interrupt` | IRQs off, must not sleep |
 //! | #DB, #MC from user mode | moved from the IST stack to the task stack | `do_idt`: `irqentry_enter`, handler, `irqentry_exit` | `ist_exception_from_user` | IRQs off; the task's own, like `exception` |
 //! | NMI from user mode | moved to the task stack | `do_idt`: [`irqentry_nmi_enter`], handler, [`irqentry_nmi_exit`] | `nmi_like` | NMI context |
-//! | NMI, #DB, #MC from kernel mode; #DF | own IST stack | `do_paranoid`: `irqentry_nmi_enter`, handler, `irqentry_nmi_exit` | `nmi_like` | NMI context |
+//! | NMI, #DB, #MC from kernel mode; #DF | own IST stack | `do_paranoid`: `irqentry_nmi_enter`, handler, `irqentry_nmi_exit` (a kernel-mode NMI: once more for each latched nested NMI, arch/nmi.rs) | `nmi_like` | NMI context |
 //! | a new task's first return | task stack | `ret_from_fork`: `exit_to_user_mode` | `exit_work` | — |
 //!
 //! NMI context: the handler may have interrupted any instruction, including the kernel
