@@ -30,9 +30,11 @@ pub enum Check {
     /// after it, and syscall_flags' tf_across_syscall must fail.
     SysretTf = 1 << 5,
     /// A kernel-mode NMI that finds another NMI running on this CPU is latched and re-run
-    /// after it (E18). Broken: the NMI stub skips its state and exit-window checks, so a
-    /// nested NMI builds its frame over the running one's, and the IST depth check must
-    /// report the re-entry (nmi_nested_latched).
+    /// after it (E18). Broken: the NMI stub skips its state and exit-window checks, and the
+    /// handler of a user-mode NMI keeps no state. A nested NMI then builds its frame over
+    /// the running one's on the NMI stack, which the IST depth check must report
+    /// (nmi_nested_latched), or re-enters a user-mode NMI's handler, which
+    /// nmi_nested_latched_user must see.
     NmiLatch = 1 << 6,
 }
 

@@ -142,6 +142,23 @@ pub const BOOT_TESTS: &[BootTest] = &[
         qemu_args: &[],
     },
     BootTest {
+        // The same with the outer NMI taken in ring 3 (its handler runs on the task stack):
+        // with the latch off, the nested NMI runs the handler inside the running one, and
+        // nmi_nested_latched_user must see the re-entry (E18).
+        name: "negative_nmi_latch_user",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=nmi_latch",
+            "kentry.only=nmi_nested_latched_user",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "the NMI handler was re-entered by the nested NMI",
+            "not ok 1 nmi_nested_latched_user",
+        ],
+        qemu_args: &[],
+    },
+    BootTest {
         // PVH boot on the `pc` machine too (i440FX, ACPI, PIT/HPET): ring 3 and the register
         // loop under timer interrupts work there as on microvm.
         name: "machine_pc_syscall_regs",

@@ -47,7 +47,11 @@
 //! own frame (which only pointed back into the window).
 //!
 //! NMIs from user mode do not come here: they move to the task stack at once
-//! (`kentry_ist_entry`, E19), where no later NMI can overwrite their frame.
+//! (`kentry_ist_entry`, E19), where no later NMI can overwrite their frame. Their handler
+//! still keeps the same state word (`do_idt`, through [`EntryPerCpu::nmi_state`]), so that a
+//! kernel-mode NMI taken after an IRET inside it latches too instead of re-entering it.
+//!
+//! [`EntryPerCpu::nmi_state`]: crate::entry_percpu::EntryPerCpu::nmi_state
 //!
 //! Windows (kernel-mode NMI):
 //!
@@ -189,6 +193,12 @@ core::arch::global_asm!(
     options(att_syntax)
 );
 
+/// Address of the NMI state word on the NMI stack whose top (the address just past its
+/// highest byte) is `nmi_stack_top`.
+pub(crate) const fn state_word_address(nmi_stack_top: u64) -> u64 {
+    nmi_stack_top - size_of::<NmiStackTop>() as u64 + offset_of!(NmiStackTop, state) as u64
+}
+
 /// This CPU's NMI state, read from its NMI stack whose top (the address just past its
 /// highest byte) is `nmi_stack_top`: [`NMI_IDLE`], [`NMI_EXECUTING`] or [`NMI_LATCHED`].
 /// For tests and reports; the entry code keeps the word itself.
@@ -196,9 +206,7 @@ core::arch::global_asm!(
 /// # Safety
 /// `nmi_stack_top` must be the top of this CPU's NMI IST stack as given to `init_cpu`.
 pub unsafe fn nmi_state(nmi_stack_top: u64) -> u64 {
-    let state =
-        nmi_stack_top - size_of::<NmiStackTop>() as u64 + offset_of!(NmiStackTop, state) as u64;
     // SAFETY: the word lies in the reserved top of that stack (the caller's promise); a
     // volatile read, since NMIs change it behind the compiler's back.
-    unsafe { core::ptr::read_volatile(state as *const u64) }
+    unsafe { core::ptr::read_volatile(state_word_address(nmi_stack_top) as *const u64) }
 }

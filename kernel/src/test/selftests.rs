@@ -57,6 +57,7 @@ pub static ALL: &[SelfTest] = &[
 pub static AFTER_PROGRAMS: &[SelfTest] = &[
     t("irq_from_user", irq_from_user),
     t("nmi_from_user", nmi_from_user),
+    t("nmi_nested_latched_user", nmi_nested_latched_user),
     t("e25_mce_from_user", mce_from_user),
     t("no_leaks", no_leaks),
     t("context_tracking_balanced", context_tracking_balanced),
@@ -73,7 +74,7 @@ macro_rules! check {
 mod cpu_tables;
 mod nmi_nested;
 use cpu_tables::{gdt_layout, idt_gates, syscall_msrs};
-use nmi_nested::nmi_nested_latched;
+use nmi_nested::{nmi_nested_latched, nmi_nested_latched_user};
 
 /// W^X for the kernel image, an empty user half in the kernel's table, the top user page
 /// never mapped, and a guard page under the running stack.
