@@ -48,10 +48,8 @@
 //!
 //! NMIs from user mode do not come here: they move to the task stack at once
 //! (`kentry_ist_entry`, E19), where no later NMI can overwrite their frame. Their handler
-//! still keeps the same state word (`do_idt`, through [`EntryPerCpu::nmi_state`]), so that a
+//! still keeps the same state word (`do_idt`, through `EntryPerCpu::nmi_state`), so that a
 //! kernel-mode NMI taken after an IRET inside it latches too instead of re-entering it.
-//!
-//! [`EntryPerCpu::nmi_state`]: crate::entry_percpu::EntryPerCpu::nmi_state
 //!
 //! Windows (kernel-mode NMI):
 //!
