@@ -56,7 +56,7 @@
 //! | instructions | RSP / GS | can arrive | why it is safe |
 //! |---|---|---|---|
 //! | stub, CS test, the state and window checks | delivery frame, GS unknown | #MC (fatal in kernel mode: reported, never returns) | NMIs blocked (this NMI's delivery blocked them; the code has no IRET and cannot fault); no #DB: no breakpoints in `.text.kentry` (E23); only memory at fixed NMI-stack offsets is used, no register |
-//! | latch: `movq $2`, drop vector and error code, `iretq` | delivery frame, the interrupted GS | #MC | NMIs blocked until this IRETQ; it returns to the interrupted context (the outer NMI's handler, or its `jnz`) with its own registers, flags and GS untouched |
+//! | latch: `movq $2`, drop vector and error code, `iretq` | delivery frame, the interrupted GS | #MC | NMIs blocked until this IRETQ; it returns to the interrupted context (the outer NMI's handler, or its `jnz`, or the handler of a user-mode NMI on the task stack) with its own registers, flags and GS untouched |
 //! | take-over: `movq $1`, RSP to the outer copy, `jmp` | as above | #MC | NMIs blocked; the outer NMI's copy and registers are complete (it was in the exit window) |
 //! | first path: `movq $1` to state, copy the delivery frame down | delivery frame → the copy | #MC | NMIs blocked, no IRET yet, so "delivery" cannot change under the copy |
 //! | `kentry_nmi_repeat` .. the end of `paranoid_body` (save GPRs, GS, call, restore) | the copy (Regs), GS unknown → kernel → interrupted | NMI (once something in the handler executed IRET, and in every repeat: NMIs stay open then), #PF/#BP/#DB inside the handler, #MC | state is 1 or 2 throughout, so a nested NMI only latches: it writes "delivery" and the state, nothing of the copy or below |
