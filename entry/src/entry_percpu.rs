@@ -31,11 +31,15 @@ pub struct EntryPerCpu {
     /// This CPU's number.
     pub(crate) cpu: AtomicU32,
     /// Depth of IST entries per IST slot (index = slot - 1); a re-entry of the same slot would
-    /// overwrite the live frame, so it is reported instead.
+    /// overwrite the live frame, so it is reported instead. (A nested kernel-mode NMI never
+    /// gets this far: the NMI stub latches it, arch/nmi.rs.)
     pub(crate) ist_depth: [AtomicU32; crate::gdt::ist::COUNT],
     /// Address of this CPU's TSS.RSP0 (set by `init_cpu`), which the task switch keeps equal
     /// to `task_stack_top`. 0 until then.
     pub(crate) tss_rsp0: AtomicU64,
+    /// Address of this CPU's NMI state word, at the top of its NMI stack (set by `init_cpu`;
+    /// arch/nmi.rs). 0 until then.
+    pub(crate) nmi_state_word: AtomicU64,
 }
 
 /// Offset of the self pointer (GS:0; [`EntryPerCpu::self_ptr`]).
@@ -67,6 +71,7 @@ impl EntryPerCpu {
             cpu: AtomicU32::new(cpu),
             ist_depth: [const { AtomicU32::new(0) }; crate::gdt::ist::COUNT],
             tss_rsp0: AtomicU64::new(0),
+            nmi_state_word: AtomicU64::new(0),
         }
     }
 
@@ -91,6 +96,20 @@ impl EntryPerCpu {
             // only 4-byte aligned.
             unsafe { core::ptr::write_unaligned(rsp0 as *mut u64, top) };
         }
+    }
+
+    /// This CPU's NMI state word (idle, executing, latched: arch/nmi.rs), which the stubs keep
+    /// at the top of the NMI stack.
+    ///
+    /// # Panics
+    /// Before `init_cpu`.
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))] // its caller is arch-only
+    pub(crate) fn nmi_state(&self) -> &AtomicU64 {
+        let word = self.nmi_state_word.load(Ordering::Relaxed);
+        assert!(word != 0, "kentry: NMI before init_cpu");
+        // SAFETY: set by init_cpu to a word of this CPU's NMI stack, which stays mapped and
+        // belongs to kentry's NMI path for as long as the CPU runs; an aligned u64.
+        unsafe { AtomicU64::from_ptr(word as *mut u64) }
     }
 
     /// Sets the work flags of the running task (from this CPU or, with an IPI, from another).

@@ -12,8 +12,8 @@
 //! | exception < 32 (not IST) | task stack (or the interrupted kernel stack) | `do_idt`: [`irqentry_enter`], handler, [`irqentry_exit`] | `exception` | IRQs off; from user it is the task's own (signals go out through exit work) |
 //! | interrupt ≥ 32 | as above | as above | `interrupt` | IRQs off, must not sleep |
 //! | #DB, #MC from user mode | moved from the IST stack to the task stack | `do_idt`: `irqentry_enter`, handler, `irqentry_exit` | `ist_exception_from_user` | IRQs off; the task's own, like `exception` |
-//! | NMI from user mode | moved to the task stack | `do_idt`: [`irqentry_nmi_enter`], handler, [`irqentry_nmi_exit`] | `nmi_like` | NMI context |
-//! | NMI, #DB, #MC from kernel mode; #DF | own IST stack | `do_paranoid`: `irqentry_nmi_enter`, handler, `irqentry_nmi_exit` | `nmi_like` | NMI context |
+//! | NMI from user mode | moved to the task stack | `do_idt`: [`irqentry_nmi_enter`], handler, [`irqentry_nmi_exit`] (once more for each latched nested NMI) | `nmi_like` | NMI context |
+//! | NMI, #DB, #MC from kernel mode; #DF | own IST stack | `do_paranoid`: `irqentry_nmi_enter`, handler, `irqentry_nmi_exit` (a kernel-mode NMI: once more for each latched nested NMI, arch/nmi.rs) | `nmi_like` | NMI context |
 //! | a new task's first return | task stack | `ret_from_fork`: `exit_to_user_mode` | `exit_work` | — |
 //!
 //! NMI context: the handler may have interrupted any instruction, including the kernel
@@ -254,9 +254,7 @@ mod imp {
             // exit, or a self-IPI). #DB and #MC are the task's own: ordinary entry and exit,
             // so a signal they raise is delivered on the way out.
             if vector == vectors::NMI {
-                let nmi = irqentry_nmi_enter(cpu);
-                H::nmi_like(regs, vector, error_code);
-                irqentry_nmi_exit(cpu, nmi);
+                nmi_from_user::<H>(cpu, regs, error_code);
             } else {
                 let state = irqentry_enter::<H>(cpu, regs, vector);
                 // Neither #DB nor #MC pushes an error code: 0, as for `exception`.
@@ -297,6 +295,36 @@ mod imp {
             H::interrupt(regs, vector);
         }
         irqentry_exit::<H>(regs, state);
+    }
+
+    /// An NMI from user mode, on the task stack. It keeps the NMI state word that the
+    /// kernel-mode NMI stub keeps (arch/nmi.rs), so that a kernel-mode NMI taken after an IRET
+    /// inside this handler (a fixed-up #PF, say) is latched, not run inside it: the handler
+    /// runs again when it returns, as it does after a latched kernel-mode NMI (E18). The word
+    /// is idle here (user mode was interrupted, so no NMI handler was running), and NMIs stay
+    /// blocked until the first IRET, so the store cannot race; the decrement is one atomic
+    /// instruction, which an NMI sees before (and latches) or after (and runs on its own IST
+    /// stack, leaving this frame on the task stack alone).
+    #[inline(never)]
+    fn nmi_from_user<H: Host>(cpu: &EntryPerCpu, regs: &mut Regs, error_code: u64) {
+        use crate::arch::nmi::{NMI_EXECUTING, NMI_LATCHED};
+        if !test_hooks::enabled(Check::NmiLatch) {
+            // Test kernels: the negative run, where a nested NMI re-enters the handler.
+            let nmi = irqentry_nmi_enter(cpu);
+            H::nmi_like(regs, vectors::NMI, error_code);
+            irqentry_nmi_exit(cpu, nmi);
+            return;
+        }
+        let state = cpu.nmi_state();
+        state.store(NMI_EXECUTING, Ordering::SeqCst);
+        loop {
+            let nmi = irqentry_nmi_enter(cpu);
+            H::nmi_like(regs, vectors::NMI, error_code);
+            irqentry_nmi_exit(cpu, nmi);
+            if state.fetch_sub(1, Ordering::SeqCst) != NMI_LATCHED {
+                break;
+            }
+        }
     }
 
     /// A new task's first exit to user mode (it never entered, so there is no entry half).

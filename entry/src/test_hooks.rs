@@ -29,17 +29,25 @@ pub enum Check {
     /// SYSRET restores TF and the #DB comes before the first user instruction instead of
     /// after it, and syscall_flags' tf_across_syscall must fail.
     SysretTf = 1 << 5,
+    /// A kernel-mode NMI that finds another NMI running on this CPU is latched and re-run
+    /// after it (E18). Broken: the NMI stub skips its state and exit-window checks, and the
+    /// handler of a user-mode NMI keeps no state. A nested NMI then builds its frame over
+    /// the running one's on the NMI stack, which the IST depth check must report
+    /// (nmi_nested_latched), or re-enters a user-mode NMI's handler, which
+    /// nmi_nested_latched_user must see.
+    NmiLatch = 1 << 6,
 }
 
 impl Check {
     /// Every check, for lookups by name.
-    pub const ALL: [Check; 6] = [
+    pub const ALL: [Check; 7] = [
         Check::CtUserState,
         Check::SyscallFmask,
         Check::IretUserGs,
         Check::FmaskDf,
         Check::FmaskTf,
         Check::SysretTf,
+        Check::NmiLatch,
     ];
 
     /// The name `kentry.break=` uses for this check.
@@ -51,6 +59,7 @@ impl Check {
             Check::FmaskDf => "fmask_df",
             Check::FmaskTf => "fmask_tf",
             Check::SysretTf => "sysret_tf",
+            Check::NmiLatch => "nmi_latch",
         }
     }
 
@@ -68,6 +77,11 @@ static BROKEN: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::ne
 pub static kentry_test_break_iret_gs: core::sync::atomic::AtomicU8 =
     core::sync::atomic::AtomicU8::new(0);
 
+/// Read by the NMI stub (test kernels only): nonzero when [`Check::NmiLatch`] is broken.
+#[unsafe(no_mangle)]
+pub static kentry_test_break_nmi_latch: core::sync::atomic::AtomicU8 =
+    core::sync::atomic::AtomicU8::new(0);
+
 /// Whether the asm stubs carry their test-only switches.
 pub const IN_STUBS: u8 = cfg!(feature = "test-hooks") as u8;
 
@@ -77,6 +91,9 @@ pub fn break_check(check: Check) {
     BROKEN.fetch_or(check as u32, core::sync::atomic::Ordering::Relaxed);
     if check == Check::IretUserGs {
         kentry_test_break_iret_gs.store(1, core::sync::atomic::Ordering::Relaxed);
+    }
+    if check == Check::NmiLatch {
+        kentry_test_break_nmi_latch.store(1, core::sync::atomic::Ordering::Relaxed);
     }
 }
 

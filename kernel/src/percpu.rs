@@ -53,8 +53,9 @@ pub struct PerCpu {
     /// The running task (null while the CPU runs its boot context).
     pub current: UnsafeCell<*mut crate::task::Task>,
     pub ist_stacks: UnsafeCell<[Option<KernelStack>; kentry::gdt::ist::COUNT]>,
-    /// An NMI hook for self-tests (test kernels), run from the NMI handler.
-    pub nmi_hook: UnsafeCell<Option<fn()>>,
+    /// An NMI hook for self-tests (test kernels), run from the NMI handler with the NMI's
+    /// frame.
+    pub nmi_hook: UnsafeCell<Option<fn(&kentry::Regs)>>,
 }
 
 // SAFETY: each PerCpu is only mutated by its own CPU (with interrupts off where an interrupt

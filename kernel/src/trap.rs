@@ -134,7 +134,7 @@ pub fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64) {
             // SAFETY: the hook slot is written by this CPU's self-tests with NMIs unable to
             // run a half-written fn pointer (a single aligned store).
             if let Some(hook) = unsafe { *this_cpu().nmi_hook.get() } {
-                hook();
+                hook(regs);
             }
         }
         vectors::DF => double_fault(regs, error_code),

@@ -123,6 +123,42 @@ pub const BOOT_TESTS: &[BootTest] = &[
         qemu_args: &[],
     },
     BootTest {
+        // With the NMI latch off, the self-NMI that arrives at the IRET of the #PF fixed up
+        // inside the NMI handler builds its frame over the running NMI's on the same IST
+        // stack, and the IST depth check must report it, naming where the nested NMI landed:
+        // the fixup of that #PF (E18).
+        name: "negative_nmi_latch",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=nmi_latch",
+            "kentry.only=nmi_nested_latched",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "IST recursion: NMI re-entered its own stack",
+            "IST RECURSION: NMI",
+            "<kernel_fixup_register_check+",
+        ],
+        qemu_args: &[],
+    },
+    BootTest {
+        // The same with the outer NMI taken in ring 3 (its handler runs on the task stack):
+        // with the latch off, the nested NMI runs the handler inside the running one, and
+        // nmi_nested_latched_user must see the re-entry (E18).
+        name: "negative_nmi_latch_user",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=nmi_latch",
+            "kentry.only=nmi_nested_latched_user",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "the NMI handler was re-entered by the nested NMI",
+            "not ok 1 nmi_nested_latched_user",
+        ],
+        qemu_args: &[],
+    },
+    BootTest {
         // PVH boot on the `pc` machine too (i440FX, ACPI, PIT/HPET): ring 3 and the register
         // loop under timer interrupts work there as on microvm.
         name: "machine_pc_syscall_regs",

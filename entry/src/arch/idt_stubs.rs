@@ -2,8 +2,9 @@
 //!
 //! Each stub is 16 bytes at `kentry_idt_stubs + 16 * vector`: `clac` (SMAP: an exception in a
 //! user copy arrives with AC=1, E07), a -1 error code where the CPU pushes none (one frame for
-//! all vectors), the vector number, and a jump to the common path. The IST vectors (#DB, NMI,
-//! #MC) jump to `kentry_ist_entry`, #DF straight to the paranoid path.
+//! all vectors), the vector number, and a jump to the common path. The IST vectors #DB and #MC
+//! jump to `kentry_ist_entry`, NMI to `kentry_nmi_entry` (nmi.rs: its nesting latch, E18;
+//! from user mode it comes back to `kentry_ist_entry_user`), #DF straight to the paranoid path.
 //!
 //! Which vector has an error code and which is an IST vector is not written here: the stubs
 //! test one bit of the masks that vectors.rs derives from its lists (`ERROR_CODE_VECTORS`,
@@ -64,7 +65,9 @@ core::arch::global_asm!(
     "pushq $-1",
     ".endif",
     "pushq $kentry_vec",
-    ".if {ist_user_entry} & kentry_vec_bit",
+    ".if kentry_vec == {nmi}",
+    "jmp kentry_nmi_entry", // kernel mode: the nesting latch (nmi.rs); user mode: below
+    ".elseif {ist_user_entry} & kentry_vec_bit",
     "jmp kentry_ist_entry",
     ".elseif {paranoid_only} & kentry_vec_bit",
     "jmp kentry_paranoid_common",
@@ -110,7 +113,7 @@ core::arch::global_asm!(
     //
     // | instructions | RSP / GS | can arrive | why it is safe |
     // |---|---|---|---|
-    // | test CS | own IST stack, GS unknown | NMI (for #DB/#MC), #MC (for #DB/NMI) | those use other IST stacks and the paranoid path, judging GS from the MSR; NMI blocks NMIs until IRET; #DB is never taken in entry code; a kernel-mode entry goes on to the paranoid path |
+    // | test CS (for NMI: in `kentry_nmi_entry`) | own IST stack, GS unknown | NMI (for #DB/#MC), #MC (for #DB/NMI) | those use other IST stacks and the paranoid path, judging GS from the MSR; NMI blocks NMIs until IRET; #DB is never taken in entry code; a kernel-mode entry goes on to the paranoid path (NMI: to its latch, nmi.rs) |
     // | `swapgs`, park rdx | own IST stack, kernel GS | as above | the same vector cannot re-enter (as above), so this IST frame stays put |
     // | load the task stack, copy the frame | task stack (empty: we came from user), kernel GS; the IST frame read through rdx | as above | per-CPU data is GS-relative; the IST stack is only read |
     // | the rest | task stack, kernel GS | as above | a normal user entry from here on (the common path's table) |
@@ -120,6 +123,8 @@ core::arch::global_asm!(
     "kentry_ist_entry:",
     "testb $3, {stub_cs}(%rsp)",
     "jz kentry_paranoid_common",
+    ".globl kentry_ist_entry_user",
+    "kentry_ist_entry_user:", // an NMI from user mode joins here from kentry_nmi_entry
     "swapgs",
     "pushq %rdx",
     "movq %rsp, %rdx",
@@ -138,6 +143,7 @@ core::arch::global_asm!(
     ".size kentry_ist_entry, . - kentry_ist_entry",
     ".popsection",
     error_code_vectors = const ERROR_CODE_VECTORS,
+    nmi = const crate::vectors::NMI,
     ist_user_entry = const IST_USER_ENTRY_VECTORS,
     paranoid_only = const IST_PARANOID_ONLY_VECTORS,
     regs_cs = const REGS_CS,

@@ -1,4 +1,5 @@
-//! The paranoid path of the IST vectors: NMI, #DB, #MC, #DF.
+//! The paranoid path of the IST vectors taken in kernel mode: #DB, #MC, #DF here, and NMI
+//! through [`super::nmi`], which wraps the same body in its nesting latch (E18).
 //!
 //! These can arrive at any instruction — in the SYSCALL window, between `swapgs` and `iretq`,
 //! with a user-chosen GS base (FSGSBASE lets user code write any canonical value, E13). So the
@@ -11,12 +12,47 @@
 //!
 //! | instructions | RSP / GS | can arrive | why it is safe |
 //! |---|---|---|---|
-//! | save GPRs, RDMSR, WRMSR | own IST stack, GS unknown | #MC/NMI (other slots), #DF | each vector has its own IST stack, so only a re-entry of the same vector would overwrite this frame: NMIs stay blocked until IRET, #DB cannot hit this path (no breakpoint or watchpoint may cover entry text or data, E23; the one deferred #DB, after MOV SS, lands on a stub's first instruction, before this path runs), #MC while MCIP=1 shuts down; the depth counter reports a re-entry |
+//! | save GPRs, RDMSR, WRMSR | own IST stack, GS unknown | #MC/NMI (other slots), #DF | each vector has its own IST stack, so only a re-entry of the same vector would overwrite this frame: an NMI comes here only through nmi.rs's latch (its own table), #DB cannot hit this path (no breakpoint or watchpoint may cover entry text or data, E23; the one deferred #DB, after MOV SS, lands on a stub's first instruction, before this path runs), #MC while MCIP=1 shuts down; the depth counter reports a re-entry |
 //! | `call` into Rust | own IST stack, kernel GS | as above | NMI-like context: no exit work, no sleeping |
 //! | restore GS base, GPRs, `iretq` | own IST stack, the interrupted GS | as above | the interrupted context gets back exactly the GS base it had |
 
 use crate::frame::REGS_SIZE;
 use crate::msr::IA32_GS_BASE;
+
+/// The body every paranoid entry shares, from a stub frame at RSP to RSP at the hardware
+/// frame the path returns through: complete the [`Regs`](crate::Regs), save the live
+/// MSR_GS_BASE in rbx (callee-saved: it survives the call), install the per-CPU base parked
+/// at `{percpu_slot}(%rsp)` (an asm operand of the caller: where the slot lies above the
+/// frame), call `kentry_rust_paranoid`, put the saved GS base back and restore the GPRs.
+/// Takes `{gs_base}` (IA32_GS_BASE) from the caller too.
+macro_rules! paranoid_body {
+    () => {
+        concat!(
+            "cld\n",
+            $crate::arch::save_gprs_vector_in_rsi!(),
+            "movl ${gs_base}, %ecx\n",
+            "rdmsr\n",
+            "shlq $32, %rdx\n",
+            "orq %rax, %rdx\n",
+            "movq %rdx, %rbx\n",                // the interrupted GS base
+            "movq {percpu_slot}(%rsp), %rax\n", // this CPU's per-CPU base
+            "movq %rax, %rdx\n",
+            "shrq $32, %rdx\n",
+            "wrmsr\n",
+            "movq %rsp, %rdi\n",
+            "subq $8, %rsp\n",
+            "call kentry_rust_paranoid\n",
+            "addq $8, %rsp\n",
+            "movl ${gs_base}, %ecx\n",
+            "movq %rbx, %rax\n",
+            "movq %rbx, %rdx\n",
+            "shrq $32, %rdx\n",
+            "wrmsr\n",
+            $crate::arch::restore_gprs_for_iret!(),
+        )
+    };
+}
+pub(crate) use paranoid_body;
 
 core::arch::global_asm!(
     ".pushsection .text.kentry, \"ax\"",
@@ -24,48 +60,34 @@ core::arch::global_asm!(
     ".globl kentry_paranoid_common",
     ".type kentry_paranoid_common, @function",
     "kentry_paranoid_common:",
-    "cld",
-    super::save_gprs_vector_in_rsi!(),
-    "movl ${gs_base}, %ecx",
-    "rdmsr",
-    "shlq $32, %rdx",
-    "orq %rax, %rdx",
-    "movq %rdx, %rbx",              // the interrupted GS base; rbx survives the call
-    "movq {regs_size}(%rsp), %rax", // this CPU's per-CPU base, parked at the IST top
-    "movq %rax, %rdx",
-    "shrq $32, %rdx",
-    "wrmsr",
-    "movq %rsp, %rdi",
-    "subq $8, %rsp",
-    "call kentry_rust_paranoid",
-    "addq $8, %rsp",
-    "movl ${gs_base}, %ecx",
-    "movq %rbx, %rax",
-    "movq %rbx, %rdx",
-    "shrq $32, %rdx",
-    "wrmsr",
-    super::restore_gprs_for_iret!(),
+    paranoid_body!(),
     "iretq",
     ".size kentry_paranoid_common, . - kentry_paranoid_common",
     ".popsection",
     gs_base = const IA32_GS_BASE,
-    regs_size = const REGS_SIZE,
+    // The frame is right below the IST top, where the slot is.
+    percpu_slot = const REGS_SIZE,
     options(att_syntax)
 );
 
-/// Bytes reserved at the top of every IST stack: the per-CPU pointer slot and padding that
-/// keeps the IST pointer 16-byte aligned. TSS.IST = top - IST_TOP_RESERVED.
+/// Bytes reserved at the top of every IST stack: the per-CPU pointer slot, and a word that
+/// keeps the IST pointer 16-byte aligned and on the NMI stack holds the NMI state
+/// ([`super::nmi`]). TSS.IST = top - IST_TOP_RESERVED.
 pub const IST_TOP_RESERVED: u64 = 16;
 
 /// Prepares an IST stack whose highest byte is `top - 1`: parks `percpu` in the slot the
-/// paranoid path reads, and returns the value for TSS.IST.
+/// paranoid path reads, zeroes the word above it (the NMI state: idle), and returns the
+/// value for TSS.IST.
 ///
 /// # Safety
 /// `top - 16 .. top` must be mapped, writable, and owned by this IST stack.
 pub unsafe fn prepare_ist_stack(top: u64, percpu: u64) -> u64 {
     assert!(top.is_multiple_of(16));
     let ist = top - IST_TOP_RESERVED;
-    // SAFETY: the caller owns the reserved slot at `ist`.
-    unsafe { core::ptr::write(ist as *mut u64, percpu) };
+    // SAFETY: the caller owns the reserved words at `ist` and `ist + 8`.
+    unsafe {
+        core::ptr::write(ist as *mut u64, percpu);
+        core::ptr::write((ist + 8) as *mut u64, 0);
+    }
     ist
 }

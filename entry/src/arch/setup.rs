@@ -171,6 +171,9 @@ pub unsafe fn init_cpu(
         let ist_ptr = unsafe { super::paranoid::prepare_ist_stack(top, base) };
         tables.tss.interrupt_stack_table[slot] = x86_64::VirtAddr::new(ist_ptr);
     }
+    percpu
+        .nmi_state_word
+        .store(super::nmi::state_word_address(ist.nmi), Ordering::Relaxed);
     tables.install_tss_descriptor();
     let rsp0 = core::ptr::addr_of_mut!(tables.tss.privilege_stack_table) as u64;
     percpu.tss_rsp0.store(rsp0, Ordering::Relaxed);

@@ -1,5 +1,6 @@
 //! Kernel-mode register checks for the self-tests: code that holds patterns in 14 GPRs while
-//! something happens to it (timer interrupts, a fixed-up #PF) and checks them afterwards.
+//! something happens to it (timer interrupts, NMIs, a fixed-up #PF, an `int3`) and checks
+//! them afterwards.
 //! Both functions follow the SysV ABI (callee-saved registers are saved and restored).
 
 core::arch::global_asm!(
@@ -105,6 +106,7 @@ core::arch::global_asm!(
     // patterns are checked on every iteration while interrupts are on, so timer IRQs land
     // between any two instructions of the loop.
     ".globl kernel_register_loop",
+    ".type kernel_register_loop, @function",
     "kernel_register_loop:",
     "REGS_ENTER",
     "movq %rdi, 112(%rsp)",
@@ -118,11 +120,13 @@ core::arch::global_asm!(
     "3: movl $1, %eax",
     "4:",
     "REGS_LEAVE",
+    ".size kernel_register_loop, . - kernel_register_loop",
     "",
     // kernel_fixup_register_check(_, patterns) -> 0, or 1 if a register changed, or 2 if the
     // load did not fault: a user-address load covered by the exception table, made with the
     // patterns in every register.
     ".globl kernel_fixup_register_check",
+    ".type kernel_fixup_register_check, @function",
     "kernel_fixup_register_check:",
     "REGS_ENTER",
     "REGS_LOAD",
@@ -136,14 +140,70 @@ core::arch::global_asm!(
     "8: movl $1, %eax",
     "7:",
     "REGS_LEAVE",
+    ".size kernel_fixup_register_check, . - kernel_fixup_register_check",
     ".pushsection .ex_table, \"a\"",
     ".quad 5b, 6b",
     ".popsection",
+    "",
+    // kernel_int3_register_check(_, patterns) -> 0, or 1 if a register changed: a kernel
+    // `int3` made with the patterns in every register. The exception table covers it: for a
+    // trap the CPU reports the address after the instruction, and the entry there continues
+    // at that same address, so the kernel's #BP handling returns (trap::exception).
+    ".globl kernel_int3_register_check",
+    ".type kernel_int3_register_check, @function",
+    "kernel_int3_register_check:",
+    "REGS_ENTER",
+    "REGS_LOAD",
+    "int3",
+    "9:",
+    "REGS_CHECK 10f",
+    "xorl %eax, %eax",
+    "jmp 11f",
+    "10: movl $1, %eax",
+    "11:",
+    "REGS_LEAVE",
+    ".size kernel_int3_register_check, . - kernel_int3_register_check",
+    ".pushsection .ex_table, \"a\"",
+    ".quad 9b, 9b",
     ".popsection",
+    "",
+    // kernel_register_loop_until_stop(iterations, patterns) -> 0 when {stop} was set, 1 if
+    // a register changed, 2 if the iterations ran out first: kernel_register_loop, which
+    // also ends once the byte {stop} is nonzero (tested without a register).
+    ".globl kernel_register_loop_until_stop",
+    ".type kernel_register_loop_until_stop, @function",
+    "kernel_register_loop_until_stop:",
+    "REGS_ENTER",
+    "movq %rdi, 112(%rsp)",
+    "REGS_LOAD",
+    "12:",
+    "REGS_CHECK 13f",
+    "cmpb $0, {stop}(%rip)",
+    "jne 14f",
+    "decq 112(%rsp)",
+    "jnz 12b",
+    "movl $2, %eax",
+    "jmp 15f",
+    "13: movl $1, %eax",
+    "jmp 15f",
+    "14: xorl %eax, %eax",
+    "15:",
+    "REGS_LEAVE",
+    ".size kernel_register_loop_until_stop, . - kernel_register_loop_until_stop",
+    ".globl kernel_register_loop_until_stop_end",
+    "kernel_register_loop_until_stop_end:",
+    ".popsection",
+    stop = sym REGCHECK_STOP,
     options(att_syntax)
 );
+
+/// Ends `kernel_register_loop_until_stop` when nonzero.
+pub static REGCHECK_STOP: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
 
 unsafe extern "C" {
     pub fn kernel_register_loop(iterations: u64, patterns: *const [u64; 14]) -> u64;
     pub fn kernel_fixup_register_check(unused: u64, patterns: *const [u64; 14]) -> u64;
+    pub fn kernel_int3_register_check(unused: u64, patterns: *const [u64; 14]) -> u64;
+    pub fn kernel_register_loop_until_stop(iterations: u64, patterns: *const [u64; 14]) -> u64;
+    pub static kernel_register_loop_until_stop_end: u8;
 }

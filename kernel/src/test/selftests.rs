@@ -47,6 +47,7 @@ pub static ALL: &[SelfTest] = &[
     t("irq_from_kernel", irq_from_kernel),
     t("kernel_pf_fixup", kernel_pf_fixup),
     t("nmi_self_ipi", nmi_self_ipi),
+    t("nmi_nested_latched", nmi_nested_latched),
     t("e01_sysret_noncanonical", e01_sysret_noncanonical),
     t("e01_sysret_cpl0_gp", e01_sysret_cpl0_gp),
     ending("e26_stack_overflow", e26_stack_overflow),
@@ -57,6 +58,7 @@ pub static ALL: &[SelfTest] = &[
 pub static AFTER_PROGRAMS: &[SelfTest] = &[
     t("irq_from_user", irq_from_user),
     t("nmi_from_user", nmi_from_user),
+    t("nmi_nested_latched_user", nmi_nested_latched_user),
     t("e25_mce_from_user", mce_from_user),
     t("no_leaks", no_leaks),
     t("context_tracking_balanced", context_tracking_balanced),
@@ -71,7 +73,9 @@ macro_rules! check {
 }
 
 mod cpu_tables;
+mod nmi_nested;
 use cpu_tables::{control_registers, gdt_layout, idt_gates, syscall_msrs};
+use nmi_nested::{nmi_nested_latched, nmi_nested_latched_user};
 
 /// W^X for the kernel image, an empty user half in the kernel's table, the top user page
 /// never mapped, and a guard page under the running stack.
@@ -276,7 +280,7 @@ fn kernel_pf_fixup(_: &Ctx) -> Outcome {
     Outcome::Pass
 }
 
-fn nmi_hook_check() {
+fn nmi_hook_check(_: &kentry::Regs) {
     let ct = &this_cpu().entry.context_tracking;
     if ct.nmi_nesting() != 1 || !ct.rcu_watching() {
         crate::klog!(
