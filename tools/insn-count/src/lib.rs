@@ -15,10 +15,12 @@
 //! completes. QEMU calls an instruction's execution callback before the instruction runs, so
 //! a faulting instruction has had its callback when the fault leaves the translation block.
 //! A fault is recognised when the next instruction this vCPU starts is the first of a block
-//! although the previous one was not the last of its block: the block was left in its middle,
-//! which only an exception does (interrupts are taken between blocks). That instruction is
-//! then taken back out of the count. A fault on the last instruction of a block cannot be told
-//! apart from a jump and is counted twice; docs/bench.md lists where that happens.
+//! although the previous one was not the last of its block, and is not at that one's end: the
+//! block was left in its middle, which only an exception does (interrupts are taken between
+//! blocks). That instruction is then taken back out of the count (count.rs). A fault on the
+//! last instruction of a block cannot be told apart from a jump and would be counted twice;
+//! on the bench's marked paths the plugin's figures equal icount's (docs/bench.md), so such
+//! faults are absent there or too rare to move a figure.
 
 pub mod abi;
 pub mod count;
