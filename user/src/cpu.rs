@@ -42,6 +42,21 @@ pub fn rdtsc_ordered() -> u64 {
     (u64::from(hi) << 32) | u64::from(lo)
 }
 
+/// [`rdtsc_ordered`] with the marked `rdtsc` of the bench programs ([`crate::marked_rdtsc!`]),
+/// for a timed region that is not a [`crate::timed_asm!`] block: the same read, one
+/// instruction more or less nowhere.
+#[inline(always)]
+pub fn rdtsc_ordered_marked() -> u64 {
+    let lo: u32;
+    let hi: u32;
+    // SAFETY: as in rdtsc_ordered; the DS prefix has no effect on rdtsc.
+    unsafe {
+        asm!("lfence", crate::marked_rdtsc!(), out("eax") lo, out("edx") hi,
+             options(nomem, nostack, preserves_flags));
+    }
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
 /// The current RFLAGS (as `pushfq` shows them: RF and VM read as 0).
 #[inline(always)]
 pub fn rflags() -> u64 {

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench_linux::{self, CONFIGS, LinuxBench};
+use crate::bench_linux::{self, CONFIGS, Counter, LinuxBench, NOHZ_FULL, NOHZ_FULL_CPU};
+use crate::bench_plugin;
+use crate::bench_plugin_report::PluginFigures;
 use crate::bench_report::{LinuxColumn, Report, compare, read_json};
 use crate::build;
 use crate::install;
@@ -44,6 +46,12 @@ pub struct BenchArgs {
     /// Measure kentry only; the Linux columns show "–".
     #[arg(long)]
     pub no_linux: bool,
+    /// Also count instructions with the QEMU plugin tools/insn-count (built first): kentry and
+    /// Linux (mitigations off) on one vCPU, beside their -icount figures, which they must
+    /// equal; and Linux with nohz_full=1 isolcpus=1 on -smp 2, the bench pinned to CPU 1,
+    /// which -icount cannot boot. That run gives Linux's getpid-ct.
+    #[arg(long)]
+    pub plugin: bool,
 }
 
 /// One `bench <path> median=… min=… max=… iters=… batches=…` line.
@@ -184,36 +192,82 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
         None
     };
     let art = build::all(ws, crate::workspace::Flavor::Lean)?;
+    let plugin = if args.plugin {
+        Some(bench_plugin::build_plugin(ws)?)
+    } else {
+        None
+    };
 
     let mut tcg_runs = Vec::new();
     let mut icount_runs = Vec::new();
+    let mut figures = plugin.as_ref().map(|_| PluginFigures::default());
+    let (mut plugin_icount_runs, mut plugin_alone_runs) = (Vec::new(), Vec::new());
     for i in 0..args.runs {
-        for icount in [false, true] {
+        // With the plugin, it also counts in the -icount boot (the same instruction stream
+        // under both counters), and in a boot of its own without -icount.
+        let modes: &[Mode] = if plugin.is_some() {
+            &[Mode::Tsc, Mode::Icount, Mode::PluginAlone]
+        } else {
+            &[Mode::Tsc, Mode::Icount]
+        };
+        for &mode in modes {
             let mut boot = Boot::new(&art.kernel, &art.initrd, &["kentry.mode=bench"]);
             boot.machine = args.machine;
             boot.timeout = Some(Duration::from_secs(args.timeout));
-            if icount {
+            if mode == Mode::Icount {
                 boot.extra_args = ICOUNT_ARGS.iter().map(|s| s.to_string()).collect();
             }
-            let mode = if icount { "TCG -icount shift=0" } else { "TCG" };
-            eprintln!("xtask: bench boot {}/{} ({mode})", i + 1, args.runs);
-            let lines = bench_boot(&qemu, &boot, mode)?;
-            if icount {
-                icount_runs.push(lines);
+            if let Some(so) = plugin.as_deref().filter(|_| mode != Mode::Tsc) {
+                boot.extra_args.extend(bench_plugin::qemu_args(so, 1));
+            }
+            let name = mode.name(plugin.is_some());
+            eprintln!("xtask: bench boot {}/{} ({name})", i + 1, args.runs);
+            let log = bench_boot_log(&qemu, &boot, name)?;
+            let counted = if boot.extra_args.iter().any(|a| a == "-plugin") {
+                Some(bench_plugin::figures_of_boot(&log, 0, name)?)
             } else {
-                tcg_runs.push(lines);
+                None
+            };
+            match mode {
+                Mode::Tsc => tcg_runs.push(parse_log(&log.lines).0),
+                Mode::Icount => {
+                    icount_runs.push(parse_log(&log.lines).0);
+                    plugin_icount_runs.extend(counted);
+                }
+                Mode::PluginAlone => plugin_alone_runs.extend(counted),
             }
         }
     }
+    if let Some(f) = figures.as_mut() {
+        f.kentry_icount_boot = summarize(&plugin_icount_runs);
+        f.kentry_alone = summarize(&plugin_alone_runs);
+    }
     let linux = match &vmlinuz {
-        Some(v) => Some(linux_columns(ws, &qemu, v, args)?),
+        Some(v) => Some(linux_columns(
+            ws,
+            &qemu,
+            v,
+            args,
+            plugin.as_deref(),
+            figures.as_mut(),
+        )?),
         None => None,
     };
     let icount = summarize(&icount_runs);
     let tcg = summarize(&tcg_runs);
-    let report = Report::new(&icount, &tcg, linux.as_deref(), args.runs);
+    let nohz = figures.as_ref().and_then(|p| p.linux_nohz.as_deref());
+    let report = Report::new(&icount, &tcg, linux.as_deref(), args.runs, nohz);
     print!("{}", report.table());
-    let json = report.to_json();
+    let mut json = report.to_json();
+    if let Some(p) = &figures {
+        let linux_off_icount = linux
+            .as_ref()
+            .and_then(|cols| cols.first())
+            .map(|c| &c.icount[..]);
+        println!();
+        print!("{}", p.table(&icount, linux_off_icount));
+        json["plugin"] = p.to_json(&icount, linux_off_icount);
+    }
     let out = ws.bench_dir().join("latest.json");
     std::fs::create_dir_all(ws.bench_dir())
         .with_context(|| format!("creating {}", ws.bench_dir().display()))?;
@@ -230,11 +284,14 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
 
 /// Boots Debian's Linux with each program of [`bench_linux::PROGRAMS`] as init, per
 /// [`CONFIGS`] entry, run and mode; one column per configuration.
+/// With the plugin, also the plugin's Linux figures (into `plugin_figures`).
 fn linux_columns(
     ws: &Workspace,
     qemu: &Path,
     vmlinuz: &Path,
     args: &BenchArgs,
+    plugin: Option<&Path>,
+    mut plugin_figures: Option<&mut PluginFigures>,
 ) -> Result<Vec<LinuxColumn>> {
     std::fs::create_dir_all(ws.bench_dir())
         .with_context(|| format!("creating {}", ws.bench_dir().display()))?;
@@ -250,10 +307,12 @@ fn linux_columns(
     let mut columns = Vec::new();
     for config in CONFIGS {
         let (mut icount_runs, mut tcg_runs) = (Vec::new(), Vec::new());
+        let mut plugin_runs = Vec::new();
         for i in 0..args.runs {
             for icount in [false, true] {
                 let mode = if icount { "TCG -icount shift=0" } else { "TCG" };
                 let mut lines = Vec::new();
+                let mut plugin_lines = Vec::new();
                 for program in bench_linux::PROGRAMS {
                     eprintln!(
                         "xtask: Linux ({}) /{program} boot {}/{} ({mode})",
@@ -261,14 +320,32 @@ fn linux_columns(
                         i + 1,
                         args.runs
                     );
-                    lines.extend(bench.boot(&config, program, icount)?);
+                    // The plugin counts in the -icount boots of mitigations off too.
+                    let counter = match (icount, plugin) {
+                        (false, _) => Counter::Tsc,
+                        (true, Some(plugin)) if config == CONFIGS[0] => Counter::Icount {
+                            plugin: Some(plugin),
+                        },
+                        (true, _) => Counter::Icount { plugin: None },
+                    };
+                    let (guest, counted) = bench.boot(&config, program, counter)?;
+                    lines.extend(guest);
+                    plugin_lines.extend(counted.into_iter().flatten());
                 }
                 if icount {
                     icount_runs.push(lines);
                 } else {
                     tcg_runs.push(lines);
                 }
+                if !plugin_lines.is_empty() {
+                    plugin_runs.push(plugin_lines);
+                }
             }
+        }
+        if let Some(f) = plugin_figures.as_deref_mut()
+            && config == CONFIGS[0]
+        {
+            f.linux_off_icount_boot = Some(summarize(&plugin_runs));
         }
         columns.push(LinuxColumn {
             config,
@@ -276,11 +353,55 @@ fn linux_columns(
             tcg: summarize(&tcg_runs),
         });
     }
+    if let (Some(plugin), Some(figures)) = (plugin, plugin_figures) {
+        // nohz_full needs a second CPU, which -icount cannot boot: the plugin alone counts.
+        let (cpus, pin) = (2, Some(NOHZ_FULL_CPU));
+        let mut all = Vec::new();
+        for i in 0..args.runs {
+            let mut lines = Vec::new();
+            for program in bench_linux::PROGRAMS {
+                eprintln!(
+                    "xtask: Linux ({}) /{program} boot {}/{} (TCG, plugin, -smp {cpus})",
+                    NOHZ_FULL.key,
+                    i + 1,
+                    args.runs
+                );
+                let counter = Counter::Plugin { plugin, cpus, pin };
+                let (_, counted) = bench.boot(&NOHZ_FULL, program, counter)?;
+                lines.extend(counted.into_iter().flatten());
+            }
+            all.push(lines);
+        }
+        figures.linux_nohz = Some(summarize(&all));
+    }
     Ok(columns)
 }
 
-/// Boots a bench kernel; returns its bench lines or fails with the whole log.
-fn bench_boot(qemu: &Path, boot: &Boot, mode: &str) -> Result<Vec<BenchLine>> {
+/// The kinds of kentry bench boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Plain TCG: rdtsc ticks.
+    Tsc,
+    /// `-icount shift=0` (with `--plugin`, the plugin counts in the same boot).
+    Icount,
+    /// The plugin without `-icount`.
+    PluginAlone,
+}
+
+impl Mode {
+    fn name(self, plugin: bool) -> &'static str {
+        match (self, plugin) {
+            (Mode::Tsc, _) => "TCG",
+            (Mode::Icount, false) => "TCG -icount shift=0",
+            (Mode::Icount, true) => "TCG -icount shift=0, plugin",
+            (Mode::PluginAlone, _) => "TCG, plugin",
+        }
+    }
+}
+
+/// Boots a bench kernel; returns its log if it finished and printed well-formed bench lines,
+/// or fails with the whole log.
+fn bench_boot_log(qemu: &Path, boot: &Boot, mode: &str) -> Result<qemu::BootLog> {
     let log = qemu::run(qemu, boot)?;
     let exit = log.kernel_exit();
     let (lines, bad) = parse_log(&log.lines);
@@ -306,7 +427,7 @@ fn bench_boot(qemu: &Path, boot: &Boot, mode: &str) -> Result<Vec<BenchLine>> {
         log.print_full(&format!("bench ({mode})"));
         bail!(why);
     }
-    Ok(lines)
+    Ok(log)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::bench::{BenchLine, ICOUNT_ARGS, parse_log};
+use crate::bench_plugin;
 use crate::cpio;
 use crate::qemu::{self, Boot, Exit, Machine};
 
@@ -44,10 +45,15 @@ pub const CONFIGS: [LinuxConfig; 2] = [
     },
 ];
 
-/// Why the context-tracking column (Linux with `nohz_full=1 isolcpus=1`) is not measured.
+/// Why the context-tracking column (Linux with `nohz_full=1 isolcpus=1`) is not measured
+/// without `--plugin`.
 pub const NOHZ_FULL_NOT_MEASURED: &str = "Linux getpid-ct (nohz_full=1 isolcpus=1) not \
-measured: nohz_full needs a second CPU, -icount with -smp 2 hangs Linux's SMP bring-up on QEMU \
-7.2, and counting per vCPU with a TCG plugin needs qemu-plugin.h, which is not installed here";
+measured: nohz_full needs a second CPU, and -icount with -smp 2 hangs Linux's SMP bring-up on \
+QEMU 7.2; cargo xtask bench --plugin counts it with the insn-count plugin";
+
+/// Where the Linux getpid-ct figure comes from when it is measured.
+pub const NOHZ_FULL_MEASURED: &str = "*: Linux getpid on CPU 1 of -smp 2 with mitigations=off \
+nohz_full=1 isolcpus=1, the bench pinned there, counted by the insn-count plugin (no -icount)";
 
 /// The TSC frequency Linux is told on microvm (`tsc_early_khz=`), which has no firmware
 /// tables to calibrate against. Under `-icount shift=0` the guest TSC counts nanoseconds of
@@ -92,10 +98,31 @@ pub fn cmdline(config: &LinuxConfig, program: &str, machine: Machine, icount: bo
     a
 }
 
-/// Writes the initramfs (cpio newc) holding the bench programs at its root.
+/// The program that moves itself onto a CPU and execs a bench program there
+/// (user/src/bin/pin.rs).
+pub const PIN_PROGRAM: &str = "pin";
+
+/// The kernel command line of a Linux bench boot whose init is [`PIN_PROGRAM`], running
+/// `program` on `cpu`. Never under `-icount` (a second CPU hangs it).
+pub fn pinned_cmdline(
+    config: &LinuxConfig,
+    program: &str,
+    cpu: u32,
+    machine: Machine,
+) -> Vec<String> {
+    let mut a = cmdline(config, PIN_PROGRAM, machine, false);
+    // Everything after `--` is init's argv.
+    a.push("--".into());
+    a.push(cpu.to_string());
+    a.push(format!("/{program}"));
+    a
+}
+
+/// Writes the initramfs (cpio newc) holding the bench programs and [`PIN_PROGRAM`] at its
+/// root.
 pub fn write_initramfs(user_bin_dir: &Path, out: &Path) -> Result<()> {
     let mut w = cpio::Writer::new();
-    for p in PROGRAMS {
+    for p in PROGRAMS.iter().chain(&[PIN_PROGRAM]) {
         let src = user_bin_dir.join(p);
         let data = std::fs::read(&src).with_context(|| format!("reading {}", src.display()))?;
         w.file(p, 0o755, &data)?;
@@ -122,27 +149,70 @@ pub struct LinuxBench<'a> {
     pub timeout: Duration,
 }
 
+/// How a Linux bench boot counts: the TSC under plain TCG; `-icount shift=0`, with the
+/// instruction-counting plugin (bench_plugin.rs) counting in the same boot if given; or the
+/// plugin alone with `cpus` vCPUs and, for a `nohz_full` boot, the bench program pinned to
+/// `pin`.
+#[derive(Debug, Clone, Copy)]
+pub enum Counter<'a> {
+    Tsc,
+    Icount {
+        plugin: Option<&'a Path>,
+    },
+    Plugin {
+        plugin: &'a Path,
+        cpus: u32,
+        pin: Option<u32>,
+    },
+}
+
+/// The nohz_full configuration measured with the plugin: the `getpid-ct` reference
+/// (spec/bench.md: Linux 6.1 on a `nohz_full` CPU, context tracking on), with mitigations off
+/// as in the reference column.
+pub const NOHZ_FULL: LinuxConfig = LinuxConfig {
+    key: "nohz-full",
+    heading: "Linux nohz_full",
+    args: &["mitigations=off", "nohz_full=1", "isolcpus=1"],
+};
+
+/// The CPU the bench program runs on in the [`NOHZ_FULL`] boot (of `-smp 2`).
+pub const NOHZ_FULL_CPU: u32 = 1;
+
 impl LinuxBench<'_> {
-    /// One Linux boot running `program` as init; its bench lines, or an error with the log
-    /// printed.
+    /// One Linux boot running `program` as init: its bench lines and, with the plugin, the
+    /// same lines with the plugin's figures; or an error with the log printed.
     pub fn boot(
         &self,
         config: &LinuxConfig,
         program: &str,
-        icount: bool,
-    ) -> Result<Vec<BenchLine>> {
-        let words = cmdline(config, program, self.machine, icount);
+        counter: Counter,
+    ) -> Result<(Vec<BenchLine>, Option<Vec<BenchLine>>)> {
+        let icount = matches!(counter, Counter::Icount { .. });
+        let words = match counter {
+            Counter::Plugin { pin: Some(cpu), .. } => {
+                pinned_cmdline(config, program, cpu, self.machine)
+            }
+            _ => cmdline(config, program, self.machine, icount),
+        };
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
         let mut b = Boot::new(self.vmlinuz, self.initramfs, &words);
         b.machine = self.machine;
         b.timeout = Some(self.timeout);
-        if icount {
-            b.extra_args = ICOUNT_ARGS.iter().map(|s| s.to_string()).collect();
+        let (plugin, cpus, vcpu) = match counter {
+            Counter::Tsc => (None, 1, 0),
+            Counter::Icount { plugin } => {
+                b.extra_args = ICOUNT_ARGS.iter().map(|s| s.to_string()).collect();
+                (plugin, 1, 0)
+            }
+            Counter::Plugin { plugin, cpus, pin } => (Some(plugin), cpus, pin.unwrap_or(0)),
+        };
+        if let Some(plugin) = plugin {
+            b.extra_args.extend(bench_plugin::qemu_args(plugin, cpus));
         }
         let log = qemu::run(self.qemu, &b)?;
         let (lines, bad) = parse_log(&log.lines);
         let code = init_exit_code(&log.lines);
-        let trouble = match (log.exit, code) {
+        let mut trouble = match (log.exit, code) {
             (Exit::Timeout, _) => Some("timed out".to_string()),
             (_, None) => Some("ended without init's exit (no \"Attempted to kill init\")".into()),
             (_, Some(c)) if c != 0 => Some(format!("/{program} exited with 0x{c:x}")),
@@ -150,12 +220,21 @@ impl LinuxBench<'_> {
             _ if lines.is_empty() => Some("printed no `bench <path> …` line".into()),
             _ => None,
         };
+        let mut counted = None;
+        if trouble.is_none() && plugin.is_some() {
+            match bench_plugin::regions(&log.stderr, vcpu)
+                .and_then(|r| bench_plugin::replace_figures(&log.lines, &r))
+            {
+                Ok(l) => counted = Some(l),
+                Err(e) => trouble = Some(format!("plugin counts: {e:#}")),
+            }
+        }
         if let Some(why) = trouble {
             let what = format!("Linux bench /{program} ({})", config.key);
             log.print_full(&what);
             bail!("{what} {why}");
         }
-        Ok(lines)
+        Ok((lines, counted))
     }
 }
 
@@ -199,6 +278,17 @@ mod tests {
         ] {
             assert!(off.iter().any(|a| a == w), "{w} missing from {off:?}");
         }
+        let pinned = pinned_cmdline(&NOHZ_FULL, "bench", 1, Machine::Microvm);
+        let tail: Vec<&str> = pinned
+            .iter()
+            .rev()
+            .take(4)
+            .rev()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(tail, ["isolcpus=1", "--", "1", "/bench"]);
+        assert!(pinned.iter().any(|a| a == "rdinit=/pin"));
+        assert!(pinned.iter().any(|a| a == "nohz_full=1"));
         let dflt = cmdline(&CONFIGS[1], "bench_mem", Machine::Pc, false);
         assert!(dflt.iter().any(|a| a == "rdinit=/bench_mem"));
         assert!(!dflt.iter().any(|a| a.starts_with("mitigations")));

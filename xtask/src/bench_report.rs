@@ -7,7 +7,9 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::bench::Figures;
-use crate::bench_linux::{CONFIGS, LinuxConfig, NOHZ_FULL_NOT_MEASURED};
+use crate::bench_linux::{
+    CONFIGS, LinuxConfig, NOHZ_FULL, NOHZ_FULL_MEASURED, NOHZ_FULL_NOT_MEASURED,
+};
 
 /// The kentry path whose figure is the floor of the syscall paths: the floor stub with a full
 /// frame and a call (kernel/src/bench_floor.rs).
@@ -50,6 +52,9 @@ pub struct Report {
     rows: Vec<Row>,
     runs: u32,
     linux_measured: bool,
+    /// Linux's getpid on a nohz_full CPU (`-smp 2`, counted by the plugin): the Linux figure
+    /// of kentry's `getpid-ct`.
+    nohz_getpid: Option<Figures>,
 }
 
 fn find(set: &[(String, Figures)], p: &str) -> Option<Figures> {
@@ -58,11 +63,13 @@ fn find(set: &[(String, Figures)], p: &str) -> Option<Figures> {
 
 impl Report {
     /// `linux`: the measured Linux columns in [`CONFIGS`] order, or `None` (not measured).
+    /// `nohz`: Linux's figures on a nohz_full CPU from the plugin run, if there was one.
     pub fn new(
         icount: &[(String, Figures)],
         tcg: &[(String, Figures)],
         linux: Option<&[LinuxColumn]>,
         runs: u32,
+        nohz: Option<&[(String, Figures)]>,
     ) -> Self {
         let mut paths: Vec<&str> = Vec::new();
         let linux_sets = linux
@@ -113,6 +120,7 @@ impl Report {
             rows,
             runs,
             linux_measured: linux.is_some(),
+            nohz_getpid: nohz.and_then(|n| find(n, "getpid")),
         }
     }
 
@@ -148,8 +156,17 @@ impl Report {
                     .get(i)
                     .and_then(|p| p.icount.as_ref())
                     .map(|f| f.median);
-                row.push(opt(theirs));
-                row.push(ratio(ours, theirs));
+                let nohz = self.nohz_cell(&r.path, i);
+                match (theirs, nohz) {
+                    (None, Some(n)) => {
+                        row.push(format!("{}*", num(n)));
+                        row.push(ratio(ours, Some(n)));
+                    }
+                    _ => {
+                        row.push(opt(theirs));
+                        row.push(ratio(ours, theirs));
+                    }
+                }
             }
             row.push(opt(r.kentry.tcg.as_ref().map(|f| f.median)));
             row.push(opt(r
@@ -182,10 +199,22 @@ impl Report {
             s.push_str("Linux: not measured (cargo xtask bench --linux measures it)\n");
         }
         if self.rows.iter().any(|r| r.path == "getpid-ct") {
-            s.push_str(NOHZ_FULL_NOT_MEASURED);
+            if self.nohz_getpid.is_some() {
+                s.push_str(NOHZ_FULL_MEASURED);
+            } else {
+                s.push_str(NOHZ_FULL_NOT_MEASURED);
+            }
             s.push('\n');
         }
         s
+    }
+
+    /// The Linux figure of `path` in column `col` that comes from the nohz_full plugin run:
+    /// getpid on the nohz_full CPU, in the mitigations-off column of `getpid-ct`.
+    fn nohz_cell(&self, path: &str, col: usize) -> Option<f64> {
+        (path == "getpid-ct" && CONFIGS[col].key == "mitigations-off")
+            .then(|| self.nohz_getpid.as_ref().map(|f| f.median))
+            .flatten()
     }
 
     pub fn to_json(&self) -> Value {
@@ -203,20 +232,30 @@ impl Report {
             let mut entry = pair_json(&r.kentry);
             entry["floor"] = json!(r.floor);
             entry["linux"] = linux;
+            if r.path == "getpid-ct"
+                && let Some(f) = &self.nohz_getpid
+                && entry["linux"].is_object()
+            {
+                entry["linux"][NOHZ_FULL.key] = json!({ "plugin": figures_json(f) });
+            }
             paths.insert(r.path.clone(), entry);
         }
         json!({
             "version": 2,
             "runs": self.runs,
             "linux_measured": self.linux_measured,
-            "not_measured": { "linux getpid-ct": NOHZ_FULL_NOT_MEASURED },
+            "not_measured": if self.nohz_getpid.is_some() {
+                json!({})
+            } else {
+                json!({ "linux getpid-ct": NOHZ_FULL_NOT_MEASURED })
+            },
             "paths": paths,
         })
     }
 }
 
 /// Left-aligned first column, the rest right-aligned, a rule under the heading.
-fn layout(t: &[Vec<String>]) -> String {
+pub(crate) fn layout(t: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..t[0].len())
         .map(|c| {
             t.iter()
@@ -258,7 +297,7 @@ fn pair_json(p: &Pair) -> Value {
     })
 }
 
-fn figures_json(f: &Figures) -> Value {
+pub(crate) fn figures_json(f: &Figures) -> Value {
     json!({
         "median": f.median,
         "min": f.min,
@@ -275,7 +314,7 @@ fn figure_cells(f: Option<&Figures>) -> (String, String) {
     }
 }
 
-fn num(x: f64) -> String {
+pub(crate) fn num(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{}", x as i64)
     } else {
@@ -395,7 +434,7 @@ mod tests {
                 tcg: vec![],
             },
         ];
-        let report = Report::new(&icount, &tcg, Some(&linux), 1);
+        let report = Report::new(&icount, &tcg, Some(&linux), 1, None);
         let table = report.table();
         // path kentry min–max floor ×floor off × dflt × ticks off-ticks
         assert_eq!(
@@ -437,7 +476,7 @@ mod tests {
     #[test]
     fn without_linux_every_linux_cell_is_a_dash() {
         let icount = one(vec![line("getpid", 91.0, 91.0, 91.0)]);
-        let report = Report::new(&icount, &[], None, 2);
+        let report = Report::new(&icount, &[], None, 2, None);
         let table = report.table();
         let r = row(&table, "getpid");
         assert_eq!(r[3..], ["–", "–", "–", "–", "–", "–", "–", "–"]);
@@ -459,6 +498,7 @@ mod tests {
             &tcg,
             None,
             1,
+            None,
         )
         .to_json();
         let older = Report::new(
@@ -469,6 +509,7 @@ mod tests {
             &tcg,
             None,
             1,
+            None,
         )
         .to_json();
         let diff = compare(&older, &new);

@@ -279,6 +279,10 @@ pub fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// User programs left out of kentry's initrd: `pin` only serves the Linux bench boots
+/// (bench_linux.rs), and an extra file in the initrd moves kentry's fork and exec figures.
+pub const NOT_IN_INITRD: [&str; 1] = ["pin"];
+
 /// Writes `target/kernel.sym` and `target/initrd.cpio`; returns the initrd's path.
 pub fn initrd(
     ws: &Workspace,
@@ -297,7 +301,11 @@ pub fn initrd(
     for dir in ["bin", "etc", "boot"] {
         w.dir(dir)?;
     }
-    for p in programs {
+    let programs: Vec<&UserProgram> = programs
+        .iter()
+        .filter(|p| !NOT_IN_INITRD.contains(&p.name.as_str()))
+        .collect();
+    for p in &programs {
         let data =
             std::fs::read(&p.path).with_context(|| format!("reading {}", p.path.display()))?;
         w.file(&format!("bin/{}", p.name), 0o755, &data)?;

@@ -26,11 +26,13 @@ pub fn clippy(ws: &Workspace) -> Result<()> {
             KERNEL_LOGIC_PACKAGE,
             "-p",
             "xtask",
+            "-p",
+            crate::bench_plugin::PLUGIN_PACKAGE,
             "--",
             "-D",
             "warnings",
         ]),
-        "clippy: host crates (kentry-abi, kentry, kentry-kernel-logic, xtask)",
+        "clippy: host crates (kentry-abi, kentry, kentry-kernel-logic, xtask, insn-count)",
     );
     if let Err(e) = host {
         failed.push(format!("{e:#}"));

@@ -3,6 +3,8 @@
 
 mod bench;
 mod bench_linux;
+mod bench_plugin;
+mod bench_plugin_report;
 mod bench_report;
 mod boots;
 mod build;

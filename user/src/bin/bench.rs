@@ -276,7 +276,7 @@ const EXEC_BATCHES: u64 = BATCHES as u64 + 1;
 /// Ticks of one fork + exit + wait4, averaged over `n`; `None` if fork failed.
 fn fork_batch(n: u64) -> Option<u64> {
     use kentry_user::sys::syscall4;
-    let t0 = kentry_user::cpu::rdtsc_ordered();
+    let t0 = kentry_user::cpu::rdtsc_ordered_marked();
     for _ in 0..n {
         // SAFETY: fork; the child only calls exit; wait4 reaps it.
         unsafe {
@@ -291,7 +291,7 @@ fn fork_batch(n: u64) -> Option<u64> {
             syscall4(nr::WAIT4, pid as usize, 0, 0, 0);
         }
     }
-    Some((kentry_user::cpu::rdtsc_ordered() - t0 + n / 2) / n)
+    Some((kentry_user::cpu::rdtsc_ordered_marked() - t0 + n / 2) / n)
 }
 
 fn bench_fork_exit_wait() {
