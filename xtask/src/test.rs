@@ -223,7 +223,13 @@ fn prepare(ws: &Workspace) -> Result<(std::path::PathBuf, Kernels)> {
 }
 
 fn unit_tests(ws: &Workspace, r: &mut Report) {
-    for package in [ABI_PACKAGE, ENTRY_PACKAGE, KERNEL_LOGIC_PACKAGE, "xtask"] {
+    for package in [
+        ABI_PACKAGE,
+        ENTRY_PACKAGE,
+        KERNEL_LOGIC_PACKAGE,
+        crate::bench_plugin::PLUGIN_PACKAGE,
+        "xtask",
+    ] {
         match unit::run(ws, package) {
             Ok(u) => {
                 println!(
