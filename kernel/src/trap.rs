@@ -108,6 +108,11 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
     match vector {
         crate::x86::apic::TIMER_VECTOR => {
             EntryCounters::bump(&c.timer_ticks);
+            // Time and the run queue are the boot CPU's; the others count their ticks.
+            if this_cpu().entry.cpu.load(Ordering::Relaxed) != 0 {
+                crate::x86::apic::eoi();
+                return;
+            }
             crate::sched::tick(c.timer_ticks.load(Ordering::Relaxed));
             if regs.user_mode()
                 && let Some(req) = HOST_REQUEST_FROM_USER_TICK.lock().take()
@@ -117,6 +122,10 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
             crate::x86::apic::eoi();
         }
         crate::x86::apic::SPURIOUS_VECTOR => {}
+        crate::smp::ipi::TLB_VECTOR..=crate::smp::ipi::RESCHEDULE_VECTOR => {
+            crate::smp::ipi::handle(vector);
+            crate::x86::apic::eoi();
+        }
         // `int $0x80`, the i386 syscall gate (a software interrupt: no EOI). There is no
         // compat syscall table yet, so every i386 call fails as an unknown one does.
         vectors::IA32_SYSCALL => regs.rax = (-38i64) as u64,

@@ -43,9 +43,12 @@ static RQ: Mutex<RunQueue> = Mutex::new(RunQueue {
     sleepers: Vec::new(),
 });
 
-/// Timer ticks since boot (1 ms each).
+/// Timer ticks since boot (1 ms each): the boot CPU's, which keeps time.
 pub fn ticks() -> u64 {
-    this_cpu().counters.timer_ticks.load(Ordering::Relaxed)
+    crate::percpu::cpu_area(0)
+        .counters
+        .timer_ticks
+        .load(Ordering::Relaxed)
 }
 
 /// Makes `t` runnable.

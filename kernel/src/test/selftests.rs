@@ -46,6 +46,11 @@ pub static ALL: &[SelfTest] = &[
     t("irq_from_kernel", irq_from_kernel),
     t("kernel_pf_fixup", kernel_pf_fixup),
     t("nmi_self_ipi", nmi_self_ipi),
+    t("smp_all_cpus_online", smp::all_cpus_online),
+    t("smp_call_function", smp::call_function),
+    t("smp_nmi_ipi", smp::nmi_ipi),
+    t("smp_reschedule_ipi", smp::reschedule_ipi),
+    t("smp_proc_interrupts", smp::proc_interrupts),
     t("e01_sysret_noncanonical", e01_sysret_noncanonical),
     t("e01_sysret_cpl0_gp", e01_sysret_cpl0_gp),
     ending("e26_stack_overflow", e26_stack_overflow),
@@ -70,6 +75,7 @@ macro_rules! check {
 }
 
 mod cpu_tables;
+mod smp;
 use cpu_tables::{gdt_layout, idt_gates, syscall_msrs};
 
 /// W^X for the kernel image, an empty user half in the kernel's table, the top user page

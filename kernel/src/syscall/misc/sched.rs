@@ -1,4 +1,6 @@
-//! Scheduling calls, answered for one CPU running every task SCHED_OTHER.
+//! Scheduling calls, answered for every task SCHED_OTHER. The other CPUs are online (IPIs,
+//! /sys/devices/system/cpu/online) but tasks run on CPU 0 only, so CPU 0 is every task's
+//! affinity, and getcpu says where the caller runs.
 
 use super::{put, result, target};
 use crate::syscall::errno::*;
@@ -20,7 +22,7 @@ pub(super) const fn register(mut t: Table) -> Table {
     t
 }
 
-// --- Scheduling: one CPU, SCHED_OTHER ---
+// --- Scheduling: tasks on CPU 0, SCHED_OTHER ---
 
 /// The CPU mask size Linux reports and copies: one unsigned long (nr_cpu_ids ≤ 64).
 const CPUMASK_BYTES: u64 = 8;
@@ -36,8 +38,8 @@ fn sys_sched_getaffinity(regs: &mut Regs) -> i64 {
     result(put(mask, &1u64.to_ne_bytes()).map(|_| CPUMASK_BYTES as i64))
 }
 
-/// Accepted when the mask holds CPU 0 (the only one); -EINVAL otherwise, as Linux answers a
-/// mask with no online CPU.
+/// Accepted when the mask holds CPU 0 (the only CPU that runs tasks); -EINVAL otherwise, as
+/// Linux answers a mask with no CPU the task may use.
 fn sys_sched_setaffinity(regs: &mut Regs) -> i64 {
     let (pid, len, mask) = (regs.rdi as i32 as i64, regs.rsi as u32 as usize, regs.rdx);
     if let Err(e) = target(pid) {
@@ -114,9 +116,11 @@ fn sys_setpriority(regs: &mut Regs) -> i64 {
 }
 
 fn sys_getcpu(regs: &mut Regs) -> i64 {
-    for at in [regs.rdi, regs.rsi] {
+    // One NUMA node; the CPU is read with interrupts off so it is where this call ran.
+    let cpu = x86_64::instructions::interrupts::without_interrupts(crate::smp::this_cpu_id);
+    for (at, v) in [(regs.rdi, cpu as u32), (regs.rsi, 0)] {
         if at != 0
-            && let Err(e) = put(at, &0u32.to_ne_bytes())
+            && let Err(e) = put(at, &v.to_ne_bytes())
         {
             return e;
         }
