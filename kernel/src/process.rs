@@ -325,8 +325,7 @@ pub fn exit_group_current(reason: ExitReason) -> ! {
     }
     for t in p.threads.lock().iter().filter_map(Weak::upgrade) {
         if t.tid != me.tid {
-            t.entry
-                .raise_work(kentry::exit_work::ExitWork::EXITING.bits());
+            sched::raise_work_on(&t, kentry::exit_work::ExitWork::EXITING.bits());
             sched::wake(&t);
         }
     }

@@ -108,11 +108,6 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
     match vector {
         crate::x86::apic::TIMER_VECTOR => {
             EntryCounters::bump(&c.timer_ticks);
-            // Time and the run queue are the boot CPU's; the others count their ticks.
-            if this_cpu().entry.cpu.load(Ordering::Relaxed) != 0 {
-                crate::x86::apic::eoi();
-                return;
-            }
             crate::sched::tick(c.timer_ticks.load(Ordering::Relaxed));
             if regs.user_mode()
                 && let Some(req) = HOST_REQUEST_FROM_USER_TICK.lock().take()

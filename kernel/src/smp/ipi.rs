@@ -3,14 +3,15 @@
 //!
 //! Call-function: the caller owns the request (on its stack) and waits until every target
 //! ran it, so the request outlives every use. One request is in flight at a time (`CALL_LOCK`).
-//! The caller keeps interrupts on while it takes the lock and while it waits: a CPU that
-//! waited with interrupts off could be the target of another CPU's request and never answer
-//! it. Interrupt handlers therefore never make requests (asserted).
+//! A caller may have interrupts off (a TLB shootdown from the page-fault handler): while it
+//! waits for the lock or for its targets it runs any request sent to itself
+//! ([`poll_pending_call`]), so two CPUs asking each other at once both make progress. Every
+//! other place that spins with interrupts off for something a requester may hold polls too
+//! (the page-fault handler waiting for its address space's lock).
 
 use super::{apic_id, is_online, online_mask, this_cpu_id};
 use crate::percpu::{EntryCounters, MAX_CPUS, cpu_area, this_cpu};
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
-use x86_64::instructions::interrupts;
 
 pub const RESCHEDULE_VECTOR: u8 = 0xfd;
 pub const CALL_FUNCTION_VECTOR: u8 = 0xfc;
@@ -44,9 +45,9 @@ pub fn send_nmi(cpu: usize) {
     crate::x86::apic::send_icr(apic_id(cpu), crate::x86::apic::ICR_NMI);
 }
 
-/// Runs the request in this CPU's slot, if any (the call-function IPI's handler; also
-/// polled by nobody else).
-fn run_pending_call() {
+/// Runs the request in this CPU's slot, if any: the call-function IPI's handler, and what a
+/// CPU spinning with interrupts off calls so a requester waiting for it is answered.
+pub fn poll_pending_call() {
     let me = this_cpu_id();
     let req = CALL_SLOT[me].swap(core::ptr::null_mut(), Ordering::AcqRel);
     if req.is_null() {
@@ -66,13 +67,11 @@ pub fn handle(vector: u8) {
     match vector {
         RESCHEDULE_VECTOR => {
             EntryCounters::bump(&c.ipi_reschedule);
-            this_cpu()
-                .entry
-                .raise_work(kentry::exit_work::ExitWork::NEED_RESCHED.bits());
+            crate::sched::reschedule_ipi();
         }
         CALL_FUNCTION_VECTOR => {
             EntryCounters::bump(&c.ipi_call);
-            run_pending_call();
+            poll_pending_call();
         }
         TLB_VECTOR => EntryCounters::bump(&c.ipi_tlb),
         _ => {}
@@ -81,11 +80,7 @@ pub fn handle(vector: u8) {
 
 /// Runs `f` on every online CPU in `mask` except this one and waits until all have; returns
 /// how many ran it.
-fn call_on_mask<F: Fn() + Sync>(mask: u64, f: &F) -> u32 {
-    assert!(
-        interrupts::are_enabled(),
-        "call-function with interrupts off could deadlock against another CPU's request"
-    );
+pub fn call_on_mask<F: Fn() + Sync>(mask: u64, f: &F) -> u32 {
     unsafe fn run<F: Fn()>(data: *const ()) {
         // SAFETY: `data` is the `&F` given below, alive until the request completes.
         unsafe { (*(data as *const F))() }
@@ -100,7 +95,13 @@ fn call_on_mask<F: Fn() + Sync>(mask: u64, f: &F) -> u32 {
         data: f as *const F as *const (),
         pending: AtomicU32::new(targets.count_ones()),
     };
-    let _serial = CALL_LOCK.lock();
+    let _serial = loop {
+        if let Some(g) = CALL_LOCK.try_lock() {
+            break g;
+        }
+        poll_pending_call();
+        core::hint::spin_loop();
+    };
     for cpu in (0..MAX_CPUS).filter(|c| targets & (1 << c) != 0) {
         CALL_SLOT[cpu].store(
             &req as *const CallRequest as *mut CallRequest,
@@ -109,6 +110,7 @@ fn call_on_mask<F: Fn() + Sync>(mask: u64, f: &F) -> u32 {
         send(cpu, CALL_FUNCTION_VECTOR);
     }
     while req.pending.load(Ordering::Acquire) != 0 {
+        poll_pending_call();
         core::hint::spin_loop();
     }
     targets.count_ones()

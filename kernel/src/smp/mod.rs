@@ -3,10 +3,10 @@
 //!
 //! Each AP gets what the boot CPU has: its per-CPU area, GDT/TSS/IST stacks with guard pages,
 //! GS base, IDT and SYSCALL MSRs through kentry's `init_cpu`, its local APIC and timer, and
-//! an idle task. Tasks run on the boot CPU only so far: an AP runs its idle task and what
-//! IPIs ask of it (call-function, NMI), so nothing written for one CPU runs concurrently yet.
+//! an idle task, whose loop runs the scheduler (sched/mod.rs: per-CPU run queues).
 
 pub mod ipi;
+pub mod tlb;
 mod trampoline;
 
 use crate::mm::paging::{PTE_P, PTE_PS, PTE_W};
@@ -155,12 +155,7 @@ fn prepare_cpu(cpu: usize) {
         Some(alloc("#DB IST stack (AP)")),
         Some(alloc("#MC IST stack (AP)")),
     ];
-    let idle = Task::new_kernel(
-        0,
-        crate::process::kernel_process(),
-        "idle task stack (AP)",
-        ap_idle,
-    );
+    let idle = crate::sched::new_idle();
     // SAFETY: CPU `cpu` is not running yet; its per-CPU area is written here and read by it
     // after it is started (the trampoline slots are written after, and the STARTUP IPI
     // orders them).
@@ -187,18 +182,15 @@ extern "C" fn ap_main(cpu: u64, kernel_cr3: u64) -> ! {
     crate::x86::apic::init_this_cpu(false);
     crate::x86::apic::start_timer(*TIMER_PERIOD.get().expect("timer period"));
     let area = cpu_area(cpu);
+    // SAFETY: `current` is this CPU's idle task (prepare_cpu), one reference of which
+    // IDLE_TASKS keeps: this makes a second one.
+    let idle = unsafe {
+        let p = *area.current.get() as *const Task;
+        alloc::sync::Arc::increment_strong_count(p);
+        alloc::sync::Arc::from_raw(p)
+    };
     ONLINE.fetch_or(1 << cpu, Ordering::AcqRel);
-    // SAFETY: interrupts are off; `current` is this CPU's idle task (prepare_cpu), kept alive
-    // by IDLE_TASKS, never run before.
-    unsafe {
-        let idle = &**area.current.get();
-        kentry::task::start_first(&area.entry, &idle.entry)
-    }
-}
-
-/// An AP's idle task: halts until an interrupt (the timer, an IPI) and goes back to sleep.
-extern "C" fn ap_idle() -> ! {
-    loop {
-        interrupts::enable_and_hlt();
-    }
+    // The idle task runs the scheduler's idle loop: it takes tasks queued here or pulls them
+    // from busier CPUs.
+    crate::sched::start(idle.clone(), idle)
 }

@@ -403,7 +403,9 @@ fn kernel_fault_report(_: &Ctx) -> Outcome {
 }
 
 fn irq_from_user(_: &Ctx) -> Outcome {
-    let n = this_cpu().counters.irq_from_user.load(Ordering::Relaxed);
+    let n: u64 = crate::smp::ipi::online_cpus()
+        .map(|(_, c)| c.counters.irq_from_user.load(Ordering::Relaxed))
+        .sum();
     crate::kprint!("# irq_from_user: {n} interrupts taken in ring 3 so far\n");
     check!(n > 0, "no interrupt was ever taken in user mode");
     Outcome::Pass
@@ -412,7 +414,22 @@ fn irq_from_user(_: &Ctx) -> Outcome {
 /// NMIs injected by the host (QMP `inject-nmi`) land in a ring-3 register loop: the loop sees
 /// every register intact, and the NMI really came from user mode (counted by the handler).
 fn nmi_from_user(_: &Ctx) -> Outcome {
-    let c = &this_cpu().counters;
+    // QEMU's inject-nmi reaches the CPUs through LINT1, which only CPU 0 leaves unmasked:
+    // the loop runs there.
+    on_cpu0(nmi_from_user_on_cpu0)
+}
+
+/// Runs `f` with this task (and the programs it starts) on CPU 0 only: for tests that read
+/// one CPU's counters, or wait for a task to be freed where it switched away.
+fn on_cpu0(f: fn() -> Outcome) -> Outcome {
+    let old = crate::sched::pin_current(1);
+    let r = f();
+    crate::sched::pin_current(old);
+    r
+}
+
+fn nmi_from_user_on_cpu0() -> Outcome {
+    let c = &crate::percpu::cpu_area(0).counters;
     let before = c.nmis_from_user.load(Ordering::Relaxed);
     for attempt in 1..=5 {
         // The first timer tick in ring 3 asks the host; the loop runs long enough after that
@@ -448,7 +465,12 @@ fn mce_from_user(_: &Ctx) -> Outcome {
     if !crate::x86::cpu::probe().mce {
         return Outcome::Skip("the CPU reports no machine-check architecture");
     }
-    let c = &this_cpu().counters;
+    // HMP `mce 0 …` targets CPU 0: the loop runs there.
+    on_cpu0(mce_from_user_on_cpu0)
+}
+
+fn mce_from_user_on_cpu0() -> Outcome {
+    let c = &crate::percpu::cpu_area(0).counters;
     let before = c.machine_checks.load(Ordering::Relaxed);
     // cpu 0, bank 0; status VAL|UC|EN|MISCV|ADDRV|S|AR; MCG_STATUS RIPV|EIPV|MCIP.
     *crate::trap::HOST_REQUEST_FROM_USER_TICK.lock() =
@@ -473,6 +495,10 @@ fn mce_from_user(_: &Ctx) -> Outcome {
 /// Running a program leaves nothing behind: no process structure, no frame (its stacks,
 /// page tables and pages, kernel stack included, all come back).
 fn no_leaks(_: &Ctx) -> Outcome {
+    on_cpu0(no_leaks_on_cpu0)
+}
+
+fn no_leaks_on_cpu0() -> Outcome {
     let run = || {
         crate::console::set_user_output(crate::console::UserOutput::Discard);
         let r = super::run_program("/bin/hello", &[]);
@@ -534,6 +560,10 @@ fn user_entry_counts() -> [u64; 5] {
 /// from user mode; a window an NMI or #MC landed in (those count only when RCU was not
 /// watching) is run again.
 fn context_tracking_balanced(_: &Ctx) -> Outcome {
+    on_cpu0(context_tracking_balanced_on_cpu0)
+}
+
+fn context_tracking_balanced_on_cpu0() -> Outcome {
     let cpu = this_cpu();
     let ct = &cpu.entry.context_tracking;
     let c = &cpu.counters;

@@ -36,7 +36,7 @@ impl AddressSpace {
         }
         let f = self.copy_of(pa).ok_or(MapError::NoMemory)?;
         *e = pte_for(f, prot, true);
-        flush_page(page);
+        self.flush_range(page, page + PAGE_SIZE);
         page_put(pa);
         Ok(f)
     }
@@ -156,12 +156,12 @@ impl AddressSpace {
                 *e = pte_for(f, prot, true);
                 page_put(pa);
             }
-            flush_page(page);
+            self.flush_range(page, page + PAGE_SIZE);
             return true;
         }
         if err & PF_INSTR != 0 && cur & PTE_NX != 0 {
             *e = cur & !PTE_NX;
-            flush_page(page);
+            self.flush_range(page, page + PAGE_SIZE);
             return true;
         }
         // The entry already allows the access: a stale TLB entry. Retry a few times, then

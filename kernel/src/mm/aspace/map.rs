@@ -16,8 +16,10 @@ impl AddressSpace {
         cr3 & PTE_ADDR == self.pt.root
     }
 
-    /// Flushes [start, end) from this CPU's TLB if this address space is live here.
+    /// Flushes [start, end) from this CPU's TLB if this address space is live here, and from
+    /// every other CPU where it is (smp::tlb).
     pub(super) fn flush_range(&self, start: u64, end: u64) {
+        crate::smp::tlb::shootdown(self.pt.root);
         if !self.is_active() {
             return;
         }
@@ -70,6 +72,10 @@ impl AddressSpace {
                 page_put(e & PTE_ADDR);
             }
         });
+        if freed {
+            // Other CPUs' paging-structure caches may hold the freed tables too.
+            crate::smp::tlb::shootdown(self.pt.root);
+        }
         if freed && self.is_active() {
             // SAFETY: reloading CR3 with its own value flushes the paging-structure caches
             // that may still hold the freed tables.
