@@ -149,14 +149,16 @@ impl AddressSpace {
             let alone = shared || (pa != zero_page() && page_ref(pa).load(Ordering::Acquire) == 1);
             if alone || !write {
                 *e = pte_for(pa, prot, alone);
+                self.flush_range(page, page + PAGE_SIZE);
             } else {
                 let Some(f) = self.copy_of(pa) else {
                     return false;
                 };
                 *e = pte_for(f, prot, true);
+                // Other CPUs may still reach the old frame: flushed before it is let go.
+                self.flush_range(page, page + PAGE_SIZE);
                 page_put(pa);
             }
-            self.flush_range(page, page + PAGE_SIZE);
             return true;
         }
         if err & PF_INSTR != 0 && cur & PTE_NX != 0 {

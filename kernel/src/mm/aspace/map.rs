@@ -42,18 +42,22 @@ impl AddressSpace {
         }
     }
 
-    /// Drops every page mapped in [start, end).
+    /// Drops every page mapped in [start, end). The frames are let go only after every CPU
+    /// flushed the range: another CPU's stale translation must never reach a frame that was
+    /// freed and given to someone else.
     pub(super) fn zap(&mut self, start: u64, end: u64) {
-        let mut any = false;
+        let mut dropped = alloc::vec::Vec::new();
         self.pt.for_each_leaf_mut(start, end, |_, e| {
             let old = core::mem::replace(e, 0);
             if old & (PTE_P | PTE_PROTNONE) != 0 {
-                page_put(old & PTE_ADDR);
-                any = true;
+                dropped.push(old & PTE_ADDR);
             }
         });
-        if any {
+        if !dropped.is_empty() {
             self.flush_range(start, end);
+            for pa in dropped {
+                page_put(pa);
+            }
         }
     }
 
