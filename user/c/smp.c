@@ -9,6 +9,9 @@
  *   returned, the next load must fault (SIGSEGV); without a TLB shootdown it would read the
  *   old page through the stale translation.
  * - mprotect_shootdown: the same with mprotect(PROT_NONE).
+ * - exit_kills_remote_thread: a child process whose second thread spins in user mode on
+ *   another CPU calls exit(): the spinning thread must be stopped there (it never enters
+ *   the kernel on its own) and the child must end.
  * Every result is SKIP on a machine with one online CPU (a probe: sysconf).
  */
 #define _GNU_SOURCE
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -191,14 +195,58 @@ static void shootdown(const char *name, int use_mprotect)
 		munmap(p, 4096);
 }
 
+/* ---- exit_kills_remote_thread ---- */
+
+static atomic_int spinner_running;
+
+static void *spinner(void *arg)
+{
+	(void)arg;
+	pin(1);
+	atomic_store(&spinner_running, sched_getcpu() == 1 ? 1 : 2);
+	for (;;)
+		;
+	return NULL;
+}
+
+static void exit_kills_remote_thread(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		pin(0);
+		pthread_t t;
+		pthread_create(&t, NULL, spinner, NULL);
+		while (!atomic_load(&spinner_running))
+			;
+		_exit(atomic_load(&spinner_running) == 1 ? 7 : 8);
+	}
+	int status = 0;
+	pid_t got = 0;
+	double deadline = now() + 10;
+	while (got == 0 && now() < deadline) {
+		got = waitpid(pid, &status, WNOHANG);
+		if (got == 0)
+			usleep(1000);
+	}
+	if (got == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	KTAP_CHECK(got == pid && WIFEXITED(status) && WEXITSTATUS(status) == 7,
+		   "exit_kills_remote_thread",
+		   "waitpid %d (child %d), status %#x (want exit 7: 8 means the spinner was not "
+		   "on CPU 1; 0 from waitpid: the child did not end in 10 s)",
+		   (int)got, (int)pid, status);
+}
+
 int main(void)
 {
-	ktap_plan(4);
+	ktap_plan(5);
 	long online = sysconf(_SC_NPROCESSORS_ONLN);
 	if (online < 2) {
 		const char *names[] = {"two_cpus_at_once", "affinity_honoured", "munmap_shootdown",
-				       "mprotect_shootdown"};
-		for (int i = 0; i < 4; i++)
+				       "mprotect_shootdown", "exit_kills_remote_thread"};
+		for (int i = 0; i < 5; i++)
 			ktap_skip(names[i], "one CPU online");
 		return 0;
 	}
@@ -209,5 +257,6 @@ int main(void)
 	affinity_honoured();
 	shootdown("munmap_shootdown", 0);
 	shootdown("mprotect_shootdown", 1);
+	exit_kills_remote_thread();
 	return ktap_failed ? 1 : 0;
 }
