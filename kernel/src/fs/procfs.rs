@@ -279,12 +279,21 @@ fn cpuinfo() -> String {
         }
     }
     let clflush = ((l1[1] >> 8) & 0xff) * 8;
-    format!(
-        "processor\t: 0\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\n\
+    // One block per online CPU (what `nproc --all` and programs counting "processor" read).
+    let n = crate::smp::online_count();
+    let mut all = String::new();
+    for (cpu, _) in crate::smp::ipi::online_cpus() {
+        let apicid = crate::smp::apic_id(cpu);
+        let _ = write!(
+            all,
+            "processor\t: {cpu}\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\n\
          model name\t: {brand}\nstepping\t: {stepping}\ncpu MHz\t\t: 1000.000\n\
-         physical id\t: 0\nsiblings\t: 1\ncore id\t\t: 0\ncpu cores\t: 1\nfpu\t\t: yes\n\
+         physical id\t: 0\nsiblings\t: {n}\ncore id\t\t: {cpu}\ncpu cores\t: {n}\n\
+         apicid\t\t: {apicid}\nfpu\t\t: yes\n\
          fpu_exception\t: yes\ncpuid level\t: {max_basic}\nwp\t\t: yes\nflags\t\t: {flags}\n\
          bogomips\t: 2000.00\nclflush size\t: {clflush}\ncache_alignment\t: 64\n\
          address sizes\t: 40 bits physical, 48 bits virtual\npower management:\n\n"
-    )
+        );
+    }
+    all
 }
