@@ -436,7 +436,7 @@ fn nmi_from_user_on_cpu0() -> Outcome {
         // for the NMI to land in it.
         // After a delay: an NMI asked for from the tick would otherwise often land before
         // the tick's handler is back in user mode.
-        *crate::trap::HOST_REQUEST_FROM_USER_TICK.lock() = Some("after 10ms inject-nmi");
+        crate::trap::set_host_request_from_user_tick(Some("after 10ms inject-nmi"));
         crate::console::set_user_output(crate::console::UserOutput::Discard);
         let r = super::run_program("/bin/syscall_regs", &["loop"]);
         crate::console::set_user_output(crate::console::UserOutput::Plain);
@@ -473,12 +473,13 @@ fn mce_from_user_on_cpu0() -> Outcome {
     let c = &crate::percpu::cpu_area(0).counters;
     let before = c.machine_checks.load(Ordering::Relaxed);
     // cpu 0, bank 0; status VAL|UC|EN|MISCV|ADDRV|S|AR; MCG_STATUS RIPV|EIPV|MCIP.
-    *crate::trap::HOST_REQUEST_FROM_USER_TICK.lock() =
-        Some("after 20ms mce 0 0 0xbd80000000000000 0x7 0x1234000 0");
+    crate::trap::set_host_request_from_user_tick(Some(
+        "after 20ms mce 0 0 0xbd80000000000000 0x7 0x1234000 0",
+    ));
     crate::console::set_user_output(crate::console::UserOutput::Discard);
     let r = super::run_program("/bin/syscall_regs", &["loop"]);
     crate::console::set_user_output(crate::console::UserOutput::Plain);
-    *crate::trap::HOST_REQUEST_FROM_USER_TICK.lock() = None;
+    crate::trap::set_host_request_from_user_tick(None);
     let got = c.machine_checks.load(Ordering::Relaxed) - before;
     check!(got == 1, "expected 1 machine check, saw {got}");
     match r {
