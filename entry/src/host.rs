@@ -69,6 +69,11 @@ pub trait Host: 'static {
     /// An IST vector re-entered its own stack (the live frame would be overwritten).
     fn ist_recursion(regs: &Regs, vector: u8) -> !;
 
+    /// A new task's first instructions, before its first exit to user mode (Linux's
+    /// `schedule_tail`): the host finishes the switch that started it (e.g. marks the task it
+    /// switched away from as off this CPU). IRQs off, on the new task's stack.
+    fn schedule_tail() {}
+
     /// Tripwire T1 (test kernels): whether `addr` is the start of some CPU's per-CPU area.
     fn is_percpu_base(addr: u64) -> bool {
         let _ = addr;

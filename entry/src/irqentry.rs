@@ -331,6 +331,7 @@ mod imp {
     #[inline(always)]
     pub fn ret_from_fork<H: Host>(regs: &mut Regs) {
         tripwires::<H>();
+        H::schedule_tail();
         exit_to_user_mode::<H>(regs);
     }
 

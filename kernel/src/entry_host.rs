@@ -51,6 +51,10 @@ impl Host for Kernel {
         }
     }
 
+    fn schedule_tail() {
+        crate::sched::finish_switch();
+    }
+
     fn context_violation(regs: &Regs, vector: Option<u8>, v: CtViolation) -> ! {
         let mut w = crate::log::ForcedWriter;
         let _ = writeln!(

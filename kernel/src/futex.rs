@@ -50,11 +50,16 @@ pub fn wait(uaddr: u64, val: u32, deadline: Option<u64>) -> i64 {
         || {
             // The first check registers us; after that, any wake-up but the timeout ends the
             // wait (a futex may wake spuriously; callers re-check their word).
-            if first || expired() {
+            if first {
+                // On the queue now. A waker on another CPU that changed the word before we
+                // got here found no waiter: look again (a changed word ends the wait).
                 first = false;
-                return false;
+                let mut now = [0u8; 4];
+                return !expired()
+                    && crate::uaccess::copy_from_user(&mut now, uaddr).is_ok()
+                    && u32::from_ne_bytes(now) != val;
             }
-            true
+            !expired()
         },
         || crate::signal::interrupted() || expired(),
     );

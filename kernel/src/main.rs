@@ -23,6 +23,7 @@ mod runner;
 mod sched;
 mod serial;
 mod signal;
+mod smp;
 mod symbols;
 mod syscall;
 mod task;
@@ -57,6 +58,8 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     klog!("kentry: booting (PVH)");
     let info = boot::parse_start_info(start_info);
     CMDLINE.call_once(|| info.cmdline);
+    // While low memory is identity mapped: the CPUs the firmware lists.
+    smp::discover(info.rsdp);
     let f = *x86::cpu::probe();
     klog!(
         "cpu: {} smap={} smep={} fsgsbase={} x2apic={} amd={}",
@@ -160,30 +163,43 @@ fn apply_test_breaks(cmdline: &str) {
     let _ = cmdline;
 }
 
-/// GDT, TSS with IST stacks, IDT, per-CPU GS base and the SYSCALL MSRs for CPU `n`: kentry's
-/// `init_cpu`, given this CPU's areas and four fresh guarded IST stacks.
+/// GDT, TSS with IST stacks, IDT, per-CPU GS base and the SYSCALL MSRs for the boot CPU:
+/// four fresh guarded IST stacks, then [`init_cpu_tables`].
 fn init_this_cpu(n: usize) {
     let cpu = percpu::cpu_area(n);
     let alloc = |name| mm::stack::alloc_stack(4, name);
-    let (df, nmi, db, mc) = (
-        alloc("#DF IST stack"),
-        alloc("NMI IST stack"),
-        alloc("#DB IST stack"),
-        alloc("#MC IST stack"),
-    );
-    // SAFETY: boot CPU, interrupts off, nothing can enter kentry yet; the per-CPU area and
-    // tables are this CPU's and static; the IST stacks are fresh and only used as such.
+    let stacks = [
+        Some(alloc("#DF IST stack")),
+        Some(alloc("NMI IST stack")),
+        Some(alloc("#DB IST stack")),
+        Some(alloc("#MC IST stack")),
+    ];
+    // SAFETY: boot CPU, interrupts off, nothing reads the records yet.
+    unsafe { *cpu.ist_stacks.get() = stacks };
+    init_cpu_tables(n);
+}
+
+/// kentry's `init_cpu` for CPU `n`, run on that CPU with interrupts off, with the IST stacks
+/// already recorded in its per-CPU area.
+pub(crate) fn init_cpu_tables(n: usize) {
+    let cpu = percpu::cpu_area(n);
+    // SAFETY: written before this CPU runs (boot CPU: just above; an AP: by the boot CPU
+    // before its STARTUP IPI).
+    let stacks = unsafe { *cpu.ist_stacks.get() };
+    let top = |i: usize| stacks[i].expect("IST stack").top;
+    // SAFETY: CPU `n` itself, interrupts off, nothing can enter kentry on it yet; the per-CPU
+    // area and tables are this CPU's and static; the IST stacks are fresh and only used as
+    // such.
     unsafe {
-        *cpu.ist_stacks.get() = [Some(df), Some(nmi), Some(db), Some(mc)];
         kentry::arch::setup::init_cpu(
             n as u32,
             &cpu.entry,
             &mut *cpu.tables.get(),
             kentry::arch::setup::IstStacks {
-                double_fault: df.top,
-                nmi: nmi.top,
-                debug: db.top,
-                machine_check: mc.top,
+                double_fault: top(0),
+                nmi: top(1),
+                debug: top(2),
+                machine_check: top(3),
             },
         );
     }
@@ -194,6 +210,7 @@ extern "C" fn kernel_continue() -> ! {
     sched::kernel_thread_prologue();
     // The filesystem (the initrd's tree, /dev, /proc) before any program runs.
     fs::init();
+    smp::start_aps(TIMER_PERIOD);
     let cmdline = CMDLINE.get().copied().unwrap_or("");
     let code = match boot::cmdline_value(cmdline, "kentry.mode").unwrap_or("run") {
         "test" => test::run_all(cmdline),
@@ -206,6 +223,15 @@ extern "C" fn kernel_continue() -> ! {
 /// Bench mode: every path as configured, then getpid again with context tracking on (what a
 /// `nohz_full` CPU pays) as `getpid-ct`, then the floor runs (docs/bench.md).
 fn run_bench() -> ExitCode {
+    // The key flips and the LSTAR/IDT swaps below are for this CPU alone, and entry text is
+    // patched with no cross-CPU protocol (entry/README.md §6): bench runs on one CPU.
+    if smp::online_count() != 1 {
+        klog!(
+            "bench mode needs one CPU (-smp 1); {} are online",
+            smp::online_count()
+        );
+        return ExitCode::Failed;
+    }
     let code = run_program_mode("/bin/bench", &[]);
     let code_mem = run_program_mode("/bin/bench_mem", &[]);
     let ct = &kentry::context_tracking::CONTEXT_TRACKING;

@@ -1,6 +1,6 @@
 //! Per-CPU data, reached through the GS base from the first instruction of every entry.
 //!
-//! Sized for many CPUs from the start; today only the boot CPU is brought up.
+//! One area per CPU, up to MAX_CPUS; `smp` brings up the APs.
 
 use crate::mm::stack::KernelStack;
 use core::cell::UnsafeCell;
@@ -22,6 +22,10 @@ pub struct EntryCounters {
     pub nmis_from_user: AtomicU64,
     pub machine_checks: AtomicU64,
     pub timer_ticks: AtomicU64,
+    /// IPIs taken, by kind (/proc/interrupts' RES, CAL and TLB rows).
+    pub ipi_reschedule: AtomicU64,
+    pub ipi_call: AtomicU64,
+    pub ipi_tlb: AtomicU64,
 }
 
 impl EntryCounters {
@@ -36,6 +40,9 @@ impl EntryCounters {
             nmis_from_user: AtomicU64::new(0),
             machine_checks: AtomicU64::new(0),
             timer_ticks: AtomicU64::new(0),
+            ipi_reschedule: AtomicU64::new(0),
+            ipi_call: AtomicU64::new(0),
+            ipi_tlb: AtomicU64::new(0),
         }
     }
 

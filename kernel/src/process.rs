@@ -220,7 +220,11 @@ pub fn spawn_and_wait(
 /// fork(): a copy of the calling process whose one thread returns 0 from the same syscall.
 /// With `vfork`, the child runs in the caller's address space instead, and the caller waits
 /// until the child execs or exits.
-pub fn fork_current(regs: &kentry::Regs, vfork: bool) -> Result<u32, i64> {
+pub fn fork_current(
+    regs: &kentry::Regs,
+    vfork: bool,
+    before_start: &dyn Fn(u32),
+) -> Result<u32, i64> {
     let me = crate::task::current();
     let parent = &me.process;
     let mm = parent.mm();
@@ -261,6 +265,8 @@ pub fn fork_current(regs: &kentry::Regs, vfork: bool) -> Result<u32, i64> {
         ti.altstack = mi.altstack;
     }
     child.add_thread(&t);
+    // The child may run on another CPU at once: what the caller writes for it comes first.
+    before_start(pid);
     sched::spawn(t);
     if vfork {
         // Not interruptible: the child is using this process's memory and stack.
@@ -272,7 +278,15 @@ pub fn fork_current(regs: &kentry::Regs, vfork: bool) -> Result<u32, i64> {
 }
 
 /// A new thread in the calling process (clone with CLONE_VM|CLONE_THREAD…).
-pub fn spawn_thread(regs: &kentry::Regs, fs_base: Option<u64>, clear_tid: u64) -> u32 {
+/// `before_start(tid)` runs before the thread can run (clone's CLONE_PARENT_SETTID and
+/// CLONE_CHILD_SETTID writes: on another CPU it could otherwise exit, and clear its tid,
+/// before they land).
+pub fn spawn_thread(
+    regs: &kentry::Regs,
+    fs_base: Option<u64>,
+    clear_tid: u64,
+    before_start: &dyn Fn(u32),
+) -> u32 {
     let me = crate::task::current();
     let tid = alloc_pid();
     let t = Task::new_user(tid, me.process.clone(), regs);
@@ -289,6 +303,7 @@ pub fn spawn_thread(regs: &kentry::Regs, fs_base: Option<u64>, clear_tid: u64) -
         ti.clear_child_tid = clear_tid;
     }
     me.process.add_thread(&t);
+    before_start(tid);
     sched::spawn(t);
     tid
 }
@@ -325,8 +340,7 @@ pub fn exit_group_current(reason: ExitReason) -> ! {
     }
     for t in p.threads.lock().iter().filter_map(Weak::upgrade) {
         if t.tid != me.tid {
-            t.entry
-                .raise_work(kentry::exit_work::ExitWork::EXITING.bits());
+            sched::raise_work_on(&t, kentry::exit_work::ExitWork::EXITING.bits());
             sched::wake(&t);
         }
     }

@@ -13,7 +13,16 @@ use kentry::{Regs, vectors};
 
 /// A host request (docs/harness.md) a test wants made from the next timer tick taken in ring
 /// 3, so that what the host injects (an NMI, a machine check) lands while user code runs.
-pub static HOST_REQUEST_FROM_USER_TICK: spin::Mutex<Option<&'static str>> = spin::Mutex::new(None);
+/// The tick takes the lock: set it with [`set_host_request_from_user_tick`] (IRQs off).
+static HOST_REQUEST_FROM_USER_TICK: spin::Mutex<Option<&'static str>> = spin::Mutex::new(None);
+
+/// Sets (or clears) the request the next ring-3 tick makes, with IRQs off so this CPU's tick
+/// cannot spin on the lock held here.
+pub fn set_host_request_from_user_tick(req: Option<&'static str>) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        *HOST_REQUEST_FROM_USER_TICK.lock() = req
+    });
+}
 
 use crate::signal::{FaultInfo, SI_KERNEL, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP, SigInfo};
 
@@ -117,6 +126,10 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
             crate::x86::apic::eoi();
         }
         crate::x86::apic::SPURIOUS_VECTOR => {}
+        crate::smp::ipi::TLB_VECTOR..=crate::smp::ipi::RESCHEDULE_VECTOR => {
+            crate::smp::ipi::handle(vector);
+            crate::x86::apic::eoi();
+        }
         // `int $0x80`, the i386 syscall gate (a software interrupt: no EOI). There is no
         // compat syscall table yet, so every i386 call fails as an unknown one does.
         vectors::IA32_SYSCALL => regs.rax = (-38i64) as u64,

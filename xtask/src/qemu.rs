@@ -68,6 +68,8 @@ pub struct Boot {
     pub machine: Machine,
     pub accel: Accel,
     pub cpu: String,
+    /// `-smp`: how many CPUs the machine has.
+    pub cpus: u32,
     /// More QEMU arguments (e.g. `-icount shift=0,sleep=off,align=off`).
     pub extra_args: Vec<String>,
     /// Start the gdbstub and wait for a debugger (`-s -S`).
@@ -91,6 +93,7 @@ impl Boot {
             machine: Machine::Microvm,
             accel: Accel::Tcg,
             cpu: "max".into(),
+            cpus: 1,
             extra_args: Vec::new(),
             gdb: false,
             timeout: Some(Duration::from_secs(60)),
@@ -112,11 +115,11 @@ impl Boot {
         push(self.accel.name());
         push("-cpu");
         push(&self.cpu);
+        for s in ["-m", "256M", "-smp"] {
+            push(s);
+        }
+        push(&self.cpus.to_string());
         for s in [
-            "-m",
-            "256M",
-            "-smp",
-            "1",
             "-nodefaults",
             "-no-user-config",
             "-display",

@@ -278,6 +278,10 @@ pub fn run(
                 machine,
                 accel: crate::qemu::Accel::Tcg,
                 cpu: "max".into(),
+                // One CPU: the runner's cases check the run contract, not SMP, and many of
+                // them boot at once on a small host.
+                cpus: 1,
+                kernel_args: Vec::new(),
                 gdb: false,
                 timeout: Some(timeout),
                 log: false,

@@ -263,13 +263,22 @@ fn catalogue_check(ws: &Workspace, r: &mut Report) {
     }
 }
 
+/// The CPUs of the main test kernel's machine (`-smp`). The kernel is told the number
+/// (`kentry.expect_cpus=`) so its `smp_all_cpus_online` test checks discovery and bring-up
+/// against what QEMU was given, not against what the kernel found.
+const TEST_CPUS: u32 = 2;
+
 /// Boots the test kernel, counts its KTAP; returns the parsed KTAP for the cross-check.
 fn main_boot(qemu: &Path, art: &Artifacts, args: &TestArgs, r: &mut Report) -> Option<Suite> {
-    let mut cmdline = vec!["kentry.mode=test".to_string(), "kentry.platform=tcg".into()];
+    let mut cmdline = vec![
+        "kentry.mode=test".to_string(),
+        "kentry.platform=tcg".into(),
+        format!("kentry.expect_cpus={TEST_CPUS}"),
+    ];
     if let Some(name) = &args.only {
         cmdline.push(format!("kentry.only={name}"));
     }
-    ktap_boot(qemu, art, "test kernel", cmdline, "", args, r).map(|(suite, _)| suite)
+    ktap_boot(qemu, art, "test kernel", cmdline, "", TEST_CPUS, args, r).map(|(suite, _)| suite)
 }
 
 /// The lean kernel's boots: the ring-3 entry-contract entries of the manifest, with context
@@ -292,7 +301,7 @@ fn lean_boots(qemu: &Path, art: &Artifacts, m: &Manifest, args: &TestArgs, r: &m
         ));
         let label = format!("lean kernel (ct={})", ct.word());
         let cmdline = lean::cmdline(ct, &names);
-        let Some((suite, log)) = ktap_boot(qemu, art, &label, cmdline, &ct.suffix(), args, r)
+        let Some((suite, log)) = ktap_boot(qemu, art, &label, cmdline, &ct.suffix(), 1, args, r)
         else {
             continue;
         };
@@ -312,18 +321,22 @@ fn lean_boots(qemu: &Path, art: &Artifacts, m: &Manifest, args: &TestArgs, r: &m
 }
 
 /// Boots `art`'s kernel in test mode with `cmdline`, appends `suffix` to the name of every
-/// top-level result, prints and counts them; returns the KTAP and the log.
+/// top-level result, prints and counts them; returns the KTAP and the log. The machine has
+/// `cpus` CPUs.
+#[allow(clippy::too_many_arguments)]
 fn ktap_boot(
     qemu: &Path,
     art: &Artifacts,
     label: &str,
     cmdline: Vec<String>,
     suffix: &str,
+    cpus: u32,
     args: &TestArgs,
     r: &mut Report,
 ) -> Option<(Suite, qemu::BootLog)> {
     let mut boot = Boot::new(&art.kernel, &art.initrd, &[]);
     boot.cmdline = cmdline;
+    boot.cpus = cpus;
     boot.machine = args.machine;
     boot.timeout = Some(Duration::from_secs(args.timeout));
     boot.echo = args.verbose;

@@ -20,6 +20,8 @@ pub struct BootInfo {
     pub initrd: Option<PhysRange>,
     /// start_info and the structures it points to, to keep clear of the frame allocator.
     pub start_info: PhysRange,
+    /// The ACPI RSDP's physical address as PVH reports it (0: none given; search for it).
+    pub rsdp: u64,
 }
 
 static mut CMDLINE_BUF: [u8; 1024] = [0; 1024];
@@ -38,6 +40,7 @@ pub fn parse_start_info(addr: u64) -> BootInfo {
             start: addr & !0xfff,
             end: (addr + 4096) & !0xfff,
         },
+        rsdp: si.rsdp_paddr,
     };
     if si.cmdline_paddr != 0 {
         // SAFETY: a NUL-terminated string in low memory; copied into a static buffer once, on

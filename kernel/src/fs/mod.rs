@@ -16,11 +16,11 @@ mod file;
 mod node;
 mod path;
 pub mod pipe;
-mod procfs;
+pub(crate) mod procfs;
 pub mod stat;
 
 pub use file::*;
-pub use node::{Body, DEV_PROC, Device, InodeRef, S_IFDIR, S_IFMT, Time, now};
+pub use node::{Body, DEV_PROC, Device, InodeRef, ProcFile, S_IFDIR, S_IFMT, Time, now};
 pub use pipe::{PIPE_CAPACITY, Pipe};
 pub use stat::Stat;
 
@@ -29,7 +29,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use kentry_kernel_logic::fcntl;
-use node::{DEV_ROOT, FileData, Inode, ProcFile};
+use node::{DEV_ROOT, FileData, Inode};
 use spin::{Mutex, Once};
 
 static ROOT: Once<InodeRef> = Once::new();
@@ -126,6 +126,7 @@ fn build() -> InodeRef {
         ("mounts", ProcFile::Mounts),
         ("stat", ProcFile::Stat),
         ("uptime", ProcFile::Uptime),
+        ("interrupts", ProcFile::Interrupts),
     ] {
         add(
             &proc_,
@@ -135,6 +136,22 @@ fn build() -> InodeRef {
     }
     add(&proc_, "self", self_);
     add(&root, "proc", proc_);
+    // /sys/devices/system/cpu: which CPUs exist and run (what nproc and sysconf read).
+    let sys = Inode::new_dir(Some(&root), 0o555, DEV_PROC, true);
+    let devices = Inode::new_dir(Some(&sys), 0o555, DEV_PROC, true);
+    let system = Inode::new_dir(Some(&devices), 0o555, DEV_PROC, true);
+    let cpu = Inode::new_dir(Some(&system), 0o555, DEV_PROC, true);
+    for name in ["online", "possible", "present"] {
+        add(
+            &cpu,
+            name,
+            Inode::new(Body::Proc(ProcFile::CpuOnline), 0o444, DEV_PROC, true),
+        );
+    }
+    add(&system, "cpu", cpu);
+    add(&devices, "system", system);
+    add(&sys, "devices", devices);
+    add(&root, "sys", sys);
     // The initrd's stdin stays the console's business.
     if let Some(d) = dev.dir() {
         d.lock().entries.remove(".stdin");

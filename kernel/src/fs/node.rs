@@ -117,6 +117,10 @@ pub enum ProcFile {
     Cmdline,
     Stat,
     Uptime,
+    /// `/proc/interrupts`: per-CPU counts, Linux's format.
+    Interrupts,
+    /// `/sys/devices/system/cpu/online` (and `possible`, `present`): the online CPUs as a list.
+    CpuOnline,
 }
 
 /// What an inode is.

@@ -24,6 +24,8 @@ pub fn generate(what: ProcFile) -> Vec<u8> {
             s.into_bytes()
         }
         ProcFile::Stat => stat().into_bytes(),
+        ProcFile::Interrupts => interrupts().into_bytes(),
+        ProcFile::CpuOnline => cpu_list(crate::smp::online_mask()).into_bytes(),
         ProcFile::Uptime => {
             let ns = crate::time::monotonic_ns();
             let (sec, cs) = (ns / 1_000_000_000, ns % 1_000_000_000 / 10_000_000);
@@ -57,6 +59,82 @@ fn status() -> String {
          FDSize:\t64\nGroups:\t\nThreads:\t{threads}\n",
         pid = p.pid,
     );
+    s
+}
+
+/// Linux's `/proc/interrupts` rows for the per-CPU vectors (arch_show_interrupts): a header
+/// of `CPUn` columns, then per row a 3-wide name, a 10-wide count per online CPU, and the
+/// description.
+fn interrupts() -> String {
+    use crate::percpu::EntryCounters;
+    let cpus: Vec<_> = crate::smp::ipi::online_cpus().collect();
+    let mut s = format!("{:11}", "");
+    for (n, _) in &cpus {
+        let _ = write!(s, "CPU{n:<8}");
+    }
+    s.push('\n');
+    type Row = (&'static str, fn(&EntryCounters) -> u64, &'static str);
+    let rows: [Row; 5] = [
+        (
+            "NMI",
+            |c| c.nmis.load(Ordering::Relaxed),
+            "Non-maskable interrupts",
+        ),
+        (
+            "LOC",
+            |c| c.timer_ticks.load(Ordering::Relaxed),
+            "Local timer interrupts",
+        ),
+        (
+            "RES",
+            |c| c.ipi_reschedule.load(Ordering::Relaxed),
+            "Rescheduling interrupts",
+        ),
+        (
+            "CAL",
+            |c| c.ipi_call.load(Ordering::Relaxed),
+            "Function call interrupts",
+        ),
+        (
+            "TLB",
+            |c| c.ipi_tlb.load(Ordering::Relaxed),
+            "TLB shootdowns",
+        ),
+    ];
+    for (name, count, what) in rows {
+        let _ = write!(s, "{name:>3}: ");
+        for (_, cpu) in &cpus {
+            let _ = write!(s, "{:10} ", count(&cpu.counters));
+        }
+        let _ = writeln!(s, "  {what}");
+    }
+    s
+}
+
+/// A CPU mask as Linux prints a cpulist: ranges `a-b` and single CPUs, comma-separated.
+fn cpu_list(mask: u64) -> String {
+    let mut s = String::new();
+    let mut n = 0;
+    while n < 64 {
+        if mask & (1 << n) == 0 {
+            n += 1;
+            continue;
+        }
+        let start = n;
+        while n + 1 < 64 && mask & (1 << (n + 1)) != 0 {
+            n += 1;
+        }
+        if !s.is_empty() {
+            s.push(',');
+        }
+        if start == n {
+            let _ = write!(s, "{n}");
+        } else {
+            let _ = write!(s, "{start}-{n}");
+        }
+        n += 1;
+    }
+    s.push('\n');
     s
 }
 
@@ -201,12 +279,21 @@ fn cpuinfo() -> String {
         }
     }
     let clflush = ((l1[1] >> 8) & 0xff) * 8;
-    format!(
-        "processor\t: 0\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\n\
+    // One block per online CPU (what `nproc --all` and programs counting "processor" read).
+    let n = crate::smp::online_count();
+    let mut all = String::new();
+    for (cpu, _) in crate::smp::ipi::online_cpus() {
+        let apicid = crate::smp::apic_id(cpu);
+        let _ = write!(
+            all,
+            "processor\t: {cpu}\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\n\
          model name\t: {brand}\nstepping\t: {stepping}\ncpu MHz\t\t: 1000.000\n\
-         physical id\t: 0\nsiblings\t: 1\ncore id\t\t: 0\ncpu cores\t: 1\nfpu\t\t: yes\n\
+         physical id\t: 0\nsiblings\t: {n}\ncore id\t\t: {cpu}\ncpu cores\t: {n}\n\
+         apicid\t\t: {apicid}\nfpu\t\t: yes\n\
          fpu_exception\t: yes\ncpuid level\t: {max_basic}\nwp\t\t: yes\nflags\t\t: {flags}\n\
          bogomips\t: 2000.00\nclflush size\t: {clflush}\ncache_alignment\t: 64\n\
          address sizes\t: 40 bits physical, 48 bits virtual\npower management:\n\n"
-    )
+        );
+    }
+    all
 }

@@ -30,9 +30,11 @@ pub fn handle_user_fault(addr: u64, err: u64) -> bool {
     }
     // SAFETY: the per-CPU current task stays alive while it runs (see task::current).
     let task = unsafe { &*t };
-    // On one CPU with a non-preemptible kernel the lock is free here unless this very task
-    // holds it (a bug: a user copy under the lock); then the copy fails with -EFAULT rather
-    // than deadlocking. With more CPUs another holder finishes quickly.
+    // Another CPU's thread of this process may hold the lock (an mmap, a fault of its own),
+    // and may be waiting for this CPU to flush its TLB: answer that while waiting
+    // (interrupts may be off here). The lock is never held long, so a wait this long means
+    // this very task holds it (a bug: a user copy under the lock): then the copy fails with
+    // -EFAULT rather than deadlocking.
     let mm = task.process.mm();
     let mut spins = 0u32;
     let mut guard = loop {
@@ -40,9 +42,10 @@ pub fn handle_user_fault(addr: u64, err: u64) -> bool {
             break g;
         }
         spins += 1;
-        if spins > 1 << 20 {
+        if spins > 1 << 26 {
             return false;
         }
+        crate::smp::ipi::poll_pending_call();
         core::hint::spin_loop();
     };
     match guard.as_mut() {

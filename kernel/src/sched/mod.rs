@@ -1,20 +1,34 @@
-//! The scheduler: one round-robin run queue, blocking on wait queues, timed sleep, and
-//! preemption of user code by the timer through the NEED_RESCHED exit work.
+//! The scheduler: a round-robin run queue per CPU, blocking on wait queues, timed sleep,
+//! preemption of user code by the timer and by reschedule IPIs through the NEED_RESCHED exit
+//! work, and load balancing: a woken or new task goes to the least loaded CPU it may use,
+//! and a CPU about to idle pulls a queued task from another.
 //!
-//! One CPU runs today; the queue and `current` are already per-CPU-shaped so SMP adds queues,
-//! not a redesign. Kernel code is not preempted: a kernel task gives up the CPU only by
-//! blocking, yielding or returning to user mode.
+//! Kernel code is not preempted: a kernel task gives up its CPU only by blocking, yielding
+//! or returning to user mode.
+//!
+//! Locks: each run queue has its own, taken with IRQs off and never two at once; a task's
+//! `pi_lock` may be held while a run queue lock is taken, never the reverse. A task is
+//! switched to only once the CPU that ran it before has left its stack (`on_cpu`, cleared
+//! after the switch by the next task there).
+//!
+//! The wake-up protocol (Linux's `try_to_wake_up`, simplified): a task blocking sets
+//! `Blocked` itself, still `on_rq`; `schedule` takes it off (`on_rq` = false) under its
+//! `pi_lock` if it is still blocked then. A waker, under the same lock, makes it runnable
+//! and queues it only if it was off; if it was still on, the task simply keeps running.
 
+mod task_sched;
 mod waitqueue;
 
+pub use task_sched::{TaskSched, raise_work_on};
 pub use waitqueue::WaitQueue;
 
-use crate::percpu::this_cpu;
+use crate::percpu::{MAX_CPUS, this_cpu};
+use crate::smp;
 use crate::task::{Task, TaskRef, TaskState};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use kentry::exit_work::ExitWork;
 use kentry::msr;
 use spin::Mutex;
@@ -29,123 +43,257 @@ struct RunQueue {
     idle: Option<TaskRef>,
     /// The running task (keeps it alive while `percpu.current` points at it).
     current: Option<TaskRef>,
-    /// A task that died and switched away: freed by whoever runs next.
+    /// A task that died and switched away: freed by whoever runs next here.
     dead: Option<TaskRef>,
-    /// Sleepers: (wake-up tick, task).
-    sleepers: Vec<(u64, TaskRef)>,
+    /// A runnable task that switched away from a CPU it may no longer use: queued elsewhere
+    /// by whoever runs next here, once its stack is free.
+    migrate: Option<TaskRef>,
 }
 
-static RQ: Mutex<RunQueue> = Mutex::new(RunQueue {
-    queue: VecDeque::new(),
-    idle: None,
-    current: None,
-    dead: None,
-    sleepers: Vec::new(),
-});
+static RQS: [Mutex<RunQueue>; MAX_CPUS] = [const {
+    Mutex::new(RunQueue {
+        queue: VecDeque::new(),
+        idle: None,
+        current: None,
+        dead: None,
+        migrate: None,
+    })
+}; MAX_CPUS];
 
-/// Timer ticks since boot (1 ms each).
+/// Per CPU: queued tasks plus one if a task other than idle runs (for placement, read
+/// without the lock).
+static LOAD: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+
+/// Per CPU: the task it switched away from, whose `on_cpu` the next task clears.
+static SWITCHED_FROM: [AtomicPtr<Task>; MAX_CPUS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
+
+/// Sleepers: (wake-up tick, task), woken by the boot CPU's tick.
+static SLEEPERS: Mutex<Vec<(u64, TaskRef)>> = Mutex::new(Vec::new());
+
+/// Timer ticks since boot (1 ms each): the boot CPU's, which keeps time.
 pub fn ticks() -> u64 {
-    this_cpu().counters.timer_ticks.load(Ordering::Relaxed)
+    crate::percpu::cpu_area(0)
+        .counters
+        .timer_ticks
+        .load(Ordering::Relaxed)
 }
 
-/// Makes `t` runnable.
+fn me() -> usize {
+    smp::this_cpu_id()
+}
+
+fn is_idle_task(rq: &RunQueue, t: &TaskRef) -> bool {
+    rq.idle.as_ref().is_some_and(|i| Arc::ptr_eq(i, t))
+}
+
+fn set_load(cpu: usize, rq: &RunQueue) {
+    let running = rq
+        .current
+        .as_ref()
+        .is_some_and(|c| !is_idle_task(rq, c) && c.state() != TaskState::Dead);
+    LOAD[cpu].store(rq.queue.len() as u32 + running as u32, Ordering::Relaxed);
+}
+
+/// The least loaded online CPU in `allowed` (ties: `prefer`, then the lowest number).
+fn select_cpu(allowed: u64, prefer: usize) -> usize {
+    let usable = allowed & smp::online_mask();
+    if usable == 0 {
+        return 0;
+    }
+    let mut best = None::<(u32, usize)>;
+    for cpu in (0..MAX_CPUS).filter(|c| usable & (1 << c) != 0) {
+        let load = LOAD[cpu].load(Ordering::Relaxed) * 2 + (cpu != prefer) as u32;
+        if best.is_none_or(|(l, _)| load < l) {
+            best = Some((load, cpu));
+        }
+    }
+    best.map_or(0, |(_, c)| c)
+}
+
+/// Queues runnable `t` (on_rq already set by the caller) on a CPU it may use, and kicks that
+/// CPU if it is another one. IRQs off.
+fn enqueue(t: TaskRef) {
+    let prefer = t.sched.cpu.load(Ordering::Relaxed) as usize;
+    let cpu = select_cpu(t.sched.allowed.load(Ordering::Relaxed), prefer);
+    t.sched.cpu.store(cpu as u32, Ordering::Relaxed);
+    {
+        let mut rq = RQS[cpu].lock();
+        rq.queue.push_back(t);
+        set_load(cpu, &rq);
+    }
+    if cpu != me() {
+        smp::ipi::send_reschedule(cpu);
+    }
+}
+
+/// Makes `t` runnable if it is blocked.
 pub fn wake(t: &TaskRef) {
     interrupts::without_interrupts(|| {
-        let mut rq = RQ.lock();
-        if t.state() == TaskState::Blocked {
-            t.set_state(TaskState::Runnable);
-            rq.queue.push_back(t.clone());
+        let _pi = t.sched.pi_lock.lock();
+        if t.state() != TaskState::Blocked {
+            return;
         }
+        t.set_state(TaskState::Runnable);
+        if t.sched.on_rq.load(Ordering::Acquire) {
+            // Still on its CPU (it has not reached `schedule`): it keeps running.
+            return;
+        }
+        // Off its run queue, but its CPU may still be switching away from it: queue it once
+        // that CPU has left its stack (it holds no lock this CPU holds meanwhile).
+        while t.sched.on_cpu.load(Ordering::Acquire) {
+            core::hint::spin_loop();
+        }
+        t.sched.on_rq.store(true, Ordering::Release);
+        enqueue(t.clone());
     });
 }
 
-/// Adds a new task to the run queue.
+/// Adds a new task to a run queue.
 pub fn spawn(t: TaskRef) {
-    interrupts::without_interrupts(|| RQ.lock().queue.push_back(t));
+    // A new task inherits its creator's CPU mask (kernel threads: every CPU).
+    let cur = crate::percpu::current_task_ptr();
+    if !cur.is_null() {
+        // SAFETY: the running task is alive while it runs.
+        let mask = unsafe { (*cur).sched.allowed.load(Ordering::Relaxed) };
+        t.sched.allowed.store(mask, Ordering::Relaxed);
+    }
+    t.sched.on_rq.store(true, Ordering::Release);
+    interrupts::without_interrupts(|| enqueue(t));
 }
 
-/// Timer tick (interrupts off): wakes sleepers, and asks the running task to reschedule when
-/// its slice is used up and someone else is waiting.
+/// Timer tick (interrupts off): on the boot CPU, time and sleepers; on every CPU, asks the
+/// running task to reschedule when its slice is used up and someone else is waiting.
 pub fn tick(now: u64) {
-    crate::time::tick(now);
-    let mut rq = RQ.lock();
-    let mut i = 0;
-    while i < rq.sleepers.len() {
-        if rq.sleepers[i].0 <= now {
-            let (_, t) = rq.sleepers.swap_remove(i);
-            if t.state() == TaskState::Blocked {
-                t.set_state(TaskState::Runnable);
-                rq.queue.push_back(t);
+    let cpu = me();
+    if cpu == 0 {
+        crate::time::tick(now);
+        let due: Vec<TaskRef> = {
+            let mut s = SLEEPERS.lock();
+            let mut due = Vec::new();
+            let mut i = 0;
+            while i < s.len() {
+                if s[i].0 <= now {
+                    due.push(s.swap_remove(i).1);
+                } else {
+                    i += 1;
+                }
             }
-        } else {
-            i += 1;
+            due
+        };
+        for t in &due {
+            wake(t);
         }
     }
     let cur = crate::task::current();
     let left = cur.slice.load(Ordering::Relaxed).saturating_sub(1);
     cur.slice.store(left, Ordering::Relaxed);
-    if left == 0 && !rq.queue.is_empty() {
+    if left == 0 && LOAD[cpu].load(Ordering::Relaxed) > 1 {
         this_cpu().entry.raise_work(ExitWork::NEED_RESCHED.bits());
     }
 }
 
 /// Arranges for the running task to be woken at `deadline` (ticks) if it is blocked then.
 pub fn add_timeout(deadline: u64) {
-    interrupts::without_interrupts(|| {
-        let mut rq = RQ.lock();
-        let cur = rq.current.clone().expect("no current task");
-        rq.sleepers.push((deadline, cur));
-    });
+    let cur = current_ref();
+    interrupts::without_interrupts(|| SLEEPERS.lock().push((deadline, cur)));
 }
 
 /// Blocks the running task until `deadline` (in ticks).
 pub fn sleep_until(deadline: u64) {
     interrupts::disable();
-    {
-        let mut rq = RQ.lock();
-        let cur = rq.current.clone().expect("no current task");
-        cur.set_state(TaskState::Blocked);
-        rq.sleepers.push((deadline, cur));
-    }
+    let cur = current_ref();
+    cur.set_state(TaskState::Blocked);
+    SLEEPERS.lock().push((deadline, cur));
     schedule();
 }
 
-/// Gives the CPU to the next runnable task, if any; returns when this task runs again.
-/// Interrupts are restored as they were.
+/// Takes a queued task another CPU could give away to `cpu`: one it may run, not the
+/// other's current. IRQs off; takes each other queue's lock in turn.
+fn pull(cpu: usize) -> Option<TaskRef> {
+    for other in (0..MAX_CPUS).filter(|&c| c != cpu && smp::is_online(c)) {
+        if LOAD[other].load(Ordering::Relaxed) < 2 {
+            continue;
+        }
+        let mut rq = RQS[other].lock();
+        let found = rq.queue.iter().position(|t| {
+            // Not one whose CPU is still leaving its stack: nobody waits for that.
+            t.sched.allowed.load(Ordering::Relaxed) & (1 << cpu) != 0
+                && t.state() == TaskState::Runnable
+                && !t.sched.on_cpu.load(Ordering::Acquire)
+        });
+        if let Some(i) = found {
+            let t = rq.queue.remove(i);
+            set_load(other, &rq);
+            return t;
+        }
+    }
+    None
+}
+
+/// Gives the CPU to the next runnable task, if any; returns when this task runs again
+/// (possibly on another CPU). Interrupts are restored as they were.
 pub fn schedule() {
     let was_enabled = interrupts::are_enabled();
     interrupts::disable();
-    let (prev, next) = {
-        let mut rq = RQ.lock();
-        let prev = rq.current.clone().expect("schedule before the first task");
-        let next = loop {
-            match rq.queue.pop_front() {
-                Some(t) if t.state() == TaskState::Runnable => break t,
-                Some(_) => continue,
-                None if prev.state() == TaskState::Runnable => break prev.clone(),
-                None => break rq.idle.clone().expect("no idle task"),
-            }
-        };
-        if Arc::ptr_eq(&prev, &next) {
-            prev.slice.store(TIME_SLICE, Ordering::Relaxed);
-            this_cpu().entry.clear_work(ExitWork::NEED_RESCHED.bits());
-            drop(rq);
-            if was_enabled {
-                interrupts::enable();
-            }
-            return;
+    let cpu = me();
+    let prev = current_ref();
+    // Off the run queue if still blocked (or dead): from now on a waker queues it anew.
+    let prev_stays = {
+        let _pi = prev.sched.pi_lock.lock();
+        let stays = prev.state() == TaskState::Runnable;
+        if !stays {
+            prev.sched.on_rq.store(false, Ordering::Release);
         }
-        let is_idle = rq.idle.as_ref().is_some_and(|i| Arc::ptr_eq(i, &prev));
-        match prev.state() {
-            TaskState::Runnable if !is_idle && !rq.queue.iter().any(|t| Arc::ptr_eq(t, &prev)) => {
-                rq.queue.push_back(prev.clone())
-            }
-            TaskState::Dead => rq.dead = Some(prev.clone()),
-            _ => {}
-        }
-        rq.current = Some(next.clone());
-        (prev, next)
+        stays
     };
+    let prev_allowed_here = prev.sched.allowed.load(Ordering::Relaxed) & (1 << cpu) != 0;
+    let mut rq = RQS[cpu].lock();
+    let prev_is_idle = is_idle_task(&rq, &prev);
+    let mut next = rq.queue.pop_front();
+    if next.is_none() && !(prev_stays && prev_allowed_here) {
+        drop(rq);
+        next = pull(cpu);
+        rq = RQS[cpu].lock();
+    }
+    let next = match next {
+        Some(t) => t,
+        None if prev_stays && (prev_allowed_here || prev_is_idle) => prev.clone(),
+        None => rq.idle.clone().expect("no idle task"),
+    };
+    if Arc::ptr_eq(&prev, &next) {
+        prev.slice.store(TIME_SLICE, Ordering::Relaxed);
+        this_cpu().entry.clear_work(ExitWork::NEED_RESCHED.bits());
+        set_load(cpu, &rq);
+        drop(rq);
+        if was_enabled {
+            interrupts::enable();
+        }
+        return;
+    }
+    if prev_stays && !prev_is_idle {
+        if prev_allowed_here {
+            rq.queue.push_back(prev.clone());
+        } else {
+            // sched_setaffinity took this CPU away: queued where it may run after the switch.
+            rq.migrate = Some(prev.clone());
+        }
+    }
+    if prev.state() == TaskState::Dead {
+        rq.dead = Some(prev.clone());
+    }
+    rq.current = Some(next.clone());
+    set_load(cpu, &rq);
+    drop(rq);
+    // Queued tasks are off every CPU, but for a CPU's own previous task, which nobody else
+    // takes (pull skips it): this never waits long.
+    while next.sched.on_cpu.load(Ordering::Acquire) {
+        core::hint::spin_loop();
+    }
+    next.sched.cpu.store(cpu as u32, Ordering::SeqCst);
+    next.sched.on_cpu.store(true, Ordering::SeqCst);
+    task_sched::take_remote_work(&next, false);
+    SWITCHED_FROM[cpu].store(Arc::as_ptr(&prev) as *mut Task, Ordering::Relaxed);
     if prev.state() == TaskState::Dead {
         // A dead task's frame never resumes, so it must not own references: `dead` keeps
         // prev and `current` keeps next alive until the next task reaps prev.
@@ -156,11 +304,12 @@ pub fn schedule() {
         unsafe { switch_to(&*p, &*n) };
         unreachable!("a dead task was switched back in");
     }
-    // SAFETY: interrupts are off; prev is the running task and next is off-CPU, kept alive
-    // by the run queue's `current`; prev is kept alive by the queue, a wait queue, or `dead`.
+    // SAFETY: interrupts are off; prev is the running task and next is off-CPU (its last
+    // CPU left its stack: on_cpu was clear), kept alive by the run queue's `current`; prev
+    // is kept alive by a queue, a wait queue, or `dead`.
     unsafe { switch_to(&prev, &next) };
-    // Running as `prev` again. Drop this frame's references first: the task reaped below
-    // may be `next`, and its last reference must be the one `dead` holds.
+    // Running as `prev` again, maybe on another CPU. Drop this frame's references first: the
+    // task reaped below may be `next`, and its last reference must be the one `dead` holds.
     drop(next);
     drop(prev);
     finish_switch();
@@ -169,9 +318,23 @@ pub fn schedule() {
     }
 }
 
-/// After a switch: free the task that died to get here.
-fn finish_switch() {
-    let dead = RQ.lock().dead.take();
+/// After a switch, on the task switched to (IRQs off): the task switched away from is off
+/// this CPU now, and the one that died to get here is freed.
+pub fn finish_switch() {
+    let cpu = me();
+    let from = SWITCHED_FROM[cpu].swap(core::ptr::null_mut(), Ordering::Relaxed);
+    if !from.is_null() {
+        // SAFETY: the task switched away from is kept alive by a queue, a wait queue or
+        // `dead` (reaped just below, after this store).
+        unsafe { (*from).sched.on_cpu.store(false, Ordering::Release) };
+    }
+    let (dead, migrate) = {
+        let mut rq = RQS[cpu].lock();
+        (rq.dead.take(), rq.migrate.take())
+    };
+    if let Some(t) = migrate {
+        enqueue(t);
+    }
     if let Some(t) = dead {
         crate::process::reap_task(t);
     }
@@ -201,6 +364,7 @@ unsafe fn switch_to(prev: &Task, next: &Task) {
             .as_u64()
             != cr3
         {
+            crate::smp::tlb::note_root(cr3);
             core::arch::asm!("mov cr3, {}", in(reg) cr3, options(nostack, preserves_flags));
         }
         if next.is_user() {
@@ -239,17 +403,28 @@ pub fn kernel_thread_prologue() {
 /// abandoned. Never returns.
 pub fn start(first: TaskRef, idle: TaskRef) -> ! {
     interrupts::disable();
+    let cpu = me();
+    for t in [&first, &idle] {
+        t.sched.cpu.store(cpu as u32, Ordering::Relaxed);
+        t.sched.allowed.store(1 << cpu, Ordering::Relaxed);
+    }
+    first.sched.on_cpu.store(true, Ordering::Relaxed);
+    // The boot CPU's first task is the kernel's main thread, free to move; idle stays.
+    if !Arc::ptr_eq(&first, &idle) {
+        first.sched.allowed.store(u64::MAX, Ordering::Relaxed);
+    }
     {
-        let mut rq = RQ.lock();
+        let mut rq = RQS[cpu].lock();
         rq.idle = Some(idle);
         rq.current = Some(first.clone());
+        set_load(cpu, &rq);
     }
-    let cpu = this_cpu();
+    let area = this_cpu();
     // SAFETY: interrupts off; first is kept alive by `current` and has never run (its stack
     // holds the start made by Task::new_kernel).
     unsafe {
-        *cpu.current.get() = Arc::as_ptr(&first) as *mut Task;
-        kentry::task::start_first(&cpu.entry, &first.entry)
+        *area.current.get() = Arc::as_ptr(&first) as *mut Task;
+        kentry::task::start_first(&area.entry, &first.entry)
     }
 }
 
@@ -265,5 +440,44 @@ pub fn new_idle() -> TaskRef {
 
 /// The running task's reference (for putting it on queues).
 pub fn current_ref() -> TaskRef {
-    interrupts::without_interrupts(|| RQ.lock().current.clone().expect("no current task"))
+    interrupts::without_interrupts(|| RQS[me()].lock().current.clone().expect("no current task"))
+}
+
+/// The reschedule IPI's work (IRQs off): exit work other CPUs raised on the running task,
+/// and a reschedule on the way out (a task was queued here, or the running one must move).
+pub fn reschedule_ipi() {
+    let cur = crate::percpu::current_task_ptr();
+    if !cur.is_null() {
+        // SAFETY: this CPU's running task, alive while it runs.
+        task_sched::take_remote_work(unsafe { &*cur }, true);
+    }
+    this_cpu().entry.raise_work(ExitWork::NEED_RESCHED.bits());
+}
+
+/// Restricts `t` to the CPUs in `mask` (already checked to hold an online CPU); if it runs
+/// on a CPU it may no longer use, that CPU reschedules, which moves it.
+pub fn set_affinity(t: &Task, mask: u64) {
+    t.sched.allowed.store(mask, Ordering::SeqCst);
+    let cpu = t.sched.cpu.load(Ordering::SeqCst) as usize;
+    if t.sched.on_cpu.load(Ordering::SeqCst) && mask & (1 << cpu) == 0 {
+        if cpu == me() {
+            this_cpu().entry.raise_work(ExitWork::NEED_RESCHED.bits());
+        } else {
+            smp::ipi::send_reschedule(cpu);
+        }
+    }
+}
+
+/// Restricts the running task to the CPUs in `mask` and moves it onto one of them now (a
+/// kernel task never returns to user mode, where a move would otherwise happen); returns the
+/// mask it had. Tasks it spawns inherit the new mask.
+pub fn pin_current(mask: u64) -> u64 {
+    let cur = current_ref();
+    let old = cur.sched.allowed.load(Ordering::Relaxed);
+    set_affinity(&cur, mask);
+    drop(cur);
+    while mask & (1 << me()) == 0 {
+        schedule();
+    }
+    old
 }

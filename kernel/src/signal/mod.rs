@@ -181,7 +181,8 @@ fn kick(t: &task::Task) {
             .entry
             .raise_work(ExitWork::SIGPENDING.bits());
     } else {
-        t.entry.raise_work(ExitWork::SIGPENDING.bits());
+        // It may run on another CPU: raised where it runs (sched::raise_work_on).
+        crate::sched::raise_work_on(t, ExitWork::SIGPENDING.bits());
         if let Some(tr) = t
             .process
             .threads

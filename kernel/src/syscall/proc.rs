@@ -79,14 +79,14 @@ fn sys_exit_group(regs: &mut Regs) -> i64 {
 }
 
 fn sys_fork(regs: &mut Regs) -> i64 {
-    match process::fork_current(regs, false) {
+    match process::fork_current(regs, false, &|_| {}) {
         Ok(pid) => pid as i64,
         Err(e) => -e,
     }
 }
 
 fn sys_vfork(regs: &mut Regs) -> i64 {
-    match process::fork_current(regs, true) {
+    match process::fork_current(regs, true, &|_| {}) {
         Ok(pid) => pid as i64,
         Err(e) => -e,
     }
@@ -110,6 +110,17 @@ fn sys_clone(regs: &mut Regs) -> i64 {
     if newsp != 0 {
         child.rsp = newsp;
     }
+    // The tid writes land before the child can run (on another CPU it could run, exit and
+    // clear its tid at once).
+    let settid_failed = core::cell::Cell::new(false);
+    let settid = |tid: u32| {
+        if flags & CLONE_PARENT_SETTID != 0 && copy_to_user(ptid, &tid.to_ne_bytes()).is_err() {
+            settid_failed.set(true);
+        }
+        if flags & CLONE_CHILD_SETTID != 0 && flags & CLONE_VM != 0 {
+            let _ = copy_to_user(ctid, &tid.to_ne_bytes());
+        }
+    };
     let tid = if flags & CLONE_THREAD != 0 {
         if flags & CLONE_VM == 0 {
             return -EINVAL;
@@ -123,18 +134,15 @@ fn sys_clone(regs: &mut Regs) -> i64 {
             0
         };
         let tls = (flags & CLONE_SETTLS != 0).then_some(tls);
-        process::spawn_thread(&child, tls, clear)
+        process::spawn_thread(&child, tls, clear, &settid)
     } else {
-        match process::fork_current(&child, flags & (CLONE_VM | CLONE_VFORK) != 0) {
+        match process::fork_current(&child, flags & (CLONE_VM | CLONE_VFORK) != 0, &settid) {
             Ok(pid) => pid,
             Err(e) => return -e,
         }
     };
-    if flags & CLONE_PARENT_SETTID != 0 && copy_to_user(ptid, &tid.to_ne_bytes()).is_err() {
+    if settid_failed.get() {
         return -EFAULT;
-    }
-    if flags & CLONE_CHILD_SETTID != 0 && flags & CLONE_VM != 0 {
-        let _ = copy_to_user(ctid, &tid.to_ne_bytes());
     }
     tid as i64
 }

@@ -81,6 +81,10 @@ pub struct Task {
     pub sig_pending: AtomicU64,
     /// Ticks left in the time slice.
     pub slice: AtomicU32,
+    /// Scheduler state (sched/mod.rs): which CPUs may run it, where it runs or is queued,
+    /// whether a run queue holds it, whether a CPU still runs on its stack, and exit work
+    /// raised by other CPUs, moved into its own word where it runs.
+    pub sched: crate::sched::TaskSched,
     inner: UnsafeCell<TaskInner>,
 }
 
@@ -105,6 +109,7 @@ impl Task {
             entry,
             sig_pending: AtomicU64::new(0),
             slice: AtomicU32::new(0),
+            sched: crate::sched::TaskSched::new(),
             inner: UnsafeCell::new(TaskInner {
                 fs_base: 0,
                 gs_base: 0,

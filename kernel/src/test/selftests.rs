@@ -48,6 +48,11 @@ pub static ALL: &[SelfTest] = &[
     t("kernel_pf_fixup", kernel_pf_fixup),
     t("nmi_self_ipi", nmi_self_ipi),
     t("nmi_nested_latched", nmi_nested_latched),
+    t("smp_all_cpus_online", smp::all_cpus_online),
+    t("smp_call_function", smp::call_function),
+    t("smp_nmi_ipi", smp::nmi_ipi),
+    t("smp_reschedule_ipi", smp::reschedule_ipi),
+    t("smp_proc_interrupts", smp::proc_interrupts),
     t("e01_sysret_noncanonical", e01_sysret_noncanonical),
     t("e01_sysret_cpl0_gp", e01_sysret_cpl0_gp),
     ending("e26_stack_overflow", e26_stack_overflow),
@@ -74,6 +79,7 @@ macro_rules! check {
 
 mod cpu_tables;
 mod nmi_nested;
+mod smp;
 use cpu_tables::{control_registers, gdt_layout, idt_gates, syscall_msrs};
 use nmi_nested::{nmi_nested_latched, nmi_nested_latched_user};
 
@@ -399,7 +405,9 @@ fn kernel_fault_report(_: &Ctx) -> Outcome {
 }
 
 fn irq_from_user(_: &Ctx) -> Outcome {
-    let n = this_cpu().counters.irq_from_user.load(Ordering::Relaxed);
+    let n: u64 = crate::smp::ipi::online_cpus()
+        .map(|(_, c)| c.counters.irq_from_user.load(Ordering::Relaxed))
+        .sum();
     crate::kprint!("# irq_from_user: {n} interrupts taken in ring 3 so far\n");
     check!(n > 0, "no interrupt was ever taken in user mode");
     Outcome::Pass
@@ -408,14 +416,29 @@ fn irq_from_user(_: &Ctx) -> Outcome {
 /// NMIs injected by the host (QMP `inject-nmi`) land in a ring-3 register loop: the loop sees
 /// every register intact, and the NMI really came from user mode (counted by the handler).
 fn nmi_from_user(_: &Ctx) -> Outcome {
-    let c = &this_cpu().counters;
+    // QEMU's inject-nmi reaches the CPUs through LINT1, which only CPU 0 leaves unmasked:
+    // the loop runs there.
+    on_cpu0(nmi_from_user_on_cpu0)
+}
+
+/// Runs `f` with this task (and the programs it starts) on CPU 0 only: for tests that read
+/// one CPU's counters, or wait for a task to be freed where it switched away.
+fn on_cpu0(f: fn() -> Outcome) -> Outcome {
+    let old = crate::sched::pin_current(1);
+    let r = f();
+    crate::sched::pin_current(old);
+    r
+}
+
+fn nmi_from_user_on_cpu0() -> Outcome {
+    let c = &crate::percpu::cpu_area(0).counters;
     let before = c.nmis_from_user.load(Ordering::Relaxed);
     for attempt in 1..=5 {
         // The first timer tick in ring 3 asks the host; the loop runs long enough after that
         // for the NMI to land in it.
         // After a delay: an NMI asked for from the tick would otherwise often land before
         // the tick's handler is back in user mode.
-        *crate::trap::HOST_REQUEST_FROM_USER_TICK.lock() = Some("after 10ms inject-nmi");
+        crate::trap::set_host_request_from_user_tick(Some("after 10ms inject-nmi"));
         crate::console::set_user_output(crate::console::UserOutput::Discard);
         let r = super::run_program("/bin/syscall_regs", &["loop"]);
         crate::console::set_user_output(crate::console::UserOutput::Plain);
@@ -444,15 +467,21 @@ fn mce_from_user(_: &Ctx) -> Outcome {
     if !crate::x86::cpu::probe().mce {
         return Outcome::Skip("the CPU reports no machine-check architecture");
     }
-    let c = &this_cpu().counters;
+    // HMP `mce 0 …` targets CPU 0: the loop runs there.
+    on_cpu0(mce_from_user_on_cpu0)
+}
+
+fn mce_from_user_on_cpu0() -> Outcome {
+    let c = &crate::percpu::cpu_area(0).counters;
     let before = c.machine_checks.load(Ordering::Relaxed);
     // cpu 0, bank 0; status VAL|UC|EN|MISCV|ADDRV|S|AR; MCG_STATUS RIPV|EIPV|MCIP.
-    *crate::trap::HOST_REQUEST_FROM_USER_TICK.lock() =
-        Some("after 20ms mce 0 0 0xbd80000000000000 0x7 0x1234000 0");
+    crate::trap::set_host_request_from_user_tick(Some(
+        "after 20ms mce 0 0 0xbd80000000000000 0x7 0x1234000 0",
+    ));
     crate::console::set_user_output(crate::console::UserOutput::Discard);
     let r = super::run_program("/bin/syscall_regs", &["loop"]);
     crate::console::set_user_output(crate::console::UserOutput::Plain);
-    *crate::trap::HOST_REQUEST_FROM_USER_TICK.lock() = None;
+    crate::trap::set_host_request_from_user_tick(None);
     let got = c.machine_checks.load(Ordering::Relaxed) - before;
     check!(got == 1, "expected 1 machine check, saw {got}");
     match r {
@@ -469,6 +498,10 @@ fn mce_from_user(_: &Ctx) -> Outcome {
 /// Running a program leaves nothing behind: no process structure, no frame (its stacks,
 /// page tables and pages, kernel stack included, all come back).
 fn no_leaks(_: &Ctx) -> Outcome {
+    on_cpu0(no_leaks_on_cpu0)
+}
+
+fn no_leaks_on_cpu0() -> Outcome {
     let run = || {
         crate::console::set_user_output(crate::console::UserOutput::Discard);
         let r = super::run_program("/bin/hello", &[]);
@@ -530,6 +563,10 @@ fn user_entry_counts() -> [u64; 5] {
 /// from user mode; a window an NMI or #MC landed in (those count only when RCU was not
 /// watching) is run again.
 fn context_tracking_balanced(_: &Ctx) -> Outcome {
+    on_cpu0(context_tracking_balanced_on_cpu0)
+}
+
+fn context_tracking_balanced_on_cpu0() -> Outcome {
     let cpu = this_cpu();
     let ct = &cpu.entry.context_tracking;
     let c = &cpu.counters;

@@ -58,19 +58,11 @@ fn mask_pic() {
     }
 }
 
+/// The boot CPU's local APIC: picks the mode for every CPU (x2APIC where the CPU has it),
+/// maps the xAPIC page once, masks the 8259s.
 pub fn init(x2apic: bool) {
     mask_pic();
-    let mut base = Msr::new(IA32_APIC_BASE);
-    // SAFETY: enabling this CPU's local APIC (and x2APIC mode where supported).
-    unsafe {
-        let v = base.read() | (1 << 11);
-        if x2apic {
-            base.write(v | (1 << 10));
-            X2APIC.store(true, Ordering::Relaxed);
-        } else {
-            base.write(v);
-        }
-    }
+    X2APIC.store(x2apic, Ordering::Relaxed);
     if !x2apic {
         let va = crate::mm::stack::reserve_va(1);
         kernel_table()
@@ -78,11 +70,34 @@ pub fn init(x2apic: bool) {
             .expect("map xAPIC");
         MMIO.store(va, Ordering::Relaxed);
     }
+    init_this_cpu(true);
+}
+
+/// Enables this CPU's local APIC in the mode the boot CPU chose. LINT0 is masked (no 8259
+/// virtual wire). LINT1 delivers NMIs on the boot CPU only, which is how QEMU's `inject-nmi`
+/// (and a real board's NMI button) reaches the machine; QEMU raises LINT1 on every CPU, and
+/// like Linux the other CPUs keep it masked so one button press is one NMI.
+pub fn init_this_cpu(boot_cpu: bool) {
+    let mut base = Msr::new(IA32_APIC_BASE);
+    // SAFETY: enabling this CPU's local APIC (and x2APIC mode where the boot CPU chose it).
+    unsafe {
+        let v = base.read() | (1 << 11);
+        if X2APIC.load(Ordering::Relaxed) {
+            base.write(v | (1 << 10));
+        } else {
+            base.write(v);
+        }
+    }
     write(REG_SVR, 0x100 | SPURIOUS_VECTOR as u32);
-    // LINT0 masked (no 8259 virtual wire); LINT1 delivers NMIs, which is how QEMU's
-    // `inject-nmi` (and a real board's NMI button) reaches the CPU. Reset leaves it masked.
     write(REG_LVT_LINT0, 1 << 16);
-    write(REG_LVT_LINT1, 0b100 << 8);
+    write(
+        REG_LVT_LINT1,
+        if boot_cpu {
+            0b100 << 8
+        } else {
+            (0b100 << 8) | (1 << 16)
+        },
+    );
 }
 
 pub fn id() -> u32 {
@@ -92,6 +107,13 @@ pub fn id() -> u32 {
     } else {
         v >> 24
     }
+}
+
+/// This CPU's initial APIC ID from CPUID (usable before its APIC is set up).
+pub fn id_from_cpuid() -> u32 {
+    raw_cpuid::CpuId::new()
+        .get_feature_info()
+        .map_or(0, |f| f.initial_local_apic_id() as u32)
 }
 
 pub fn is_x2apic() -> bool {
@@ -112,13 +134,32 @@ pub fn eoi() {
 /// Sends an NMI to this CPU through the ICR, by APIC ID with NMI delivery mode (the "self"
 /// shorthand is documented for fixed delivery only).
 pub fn send_self_nmi() {
-    let id = id();
-    let icr_low = (0b100 << 8) | (1 << 14); // NMI delivery, assert
-    if X2APIC.load(Ordering::Relaxed) {
-        // SAFETY: a 64-bit ICR write in x2APIC mode.
-        unsafe { Msr::new(0x830).write(((id as u64) << 32) | icr_low as u64) };
-    } else {
-        write(REG_ICR_HIGH, id << 24);
-        write(REG_ICR_LOW, icr_low);
-    }
+    send_icr(id(), ICR_NMI);
+}
+
+/// ICR delivery modes (bits 8-10) with the level bit (14) set.
+pub const ICR_FIXED: u32 = 1 << 14;
+pub const ICR_NMI: u32 = (0b100 << 8) | (1 << 14);
+pub const ICR_INIT: u32 = (0b101 << 8) | (1 << 14);
+pub const ICR_STARTUP: u32 = (0b110 << 8) | (1 << 14);
+const ICR_DELIVERY_PENDING: u32 = 1 << 12;
+
+/// Writes the ICR: `low` (vector, delivery mode) to the CPU with APIC ID `dest`. IRQs are off
+/// around the write, because in xAPIC mode it is two stores (destination, then command) that
+/// an interrupt handler sending its own IPI must not split. Lock-free, so an NMI handler may
+/// use it on a CPU whose interrupted code was not itself between those two stores.
+pub fn send_icr(dest: u32, low: u32) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        if X2APIC.load(Ordering::Relaxed) {
+            // SAFETY: a 64-bit ICR write in x2APIC mode.
+            unsafe { Msr::new(0x830).write(((dest as u64) << 32) | low as u64) };
+        } else {
+            // The previous IPI must have left before the next command is written.
+            while read(REG_ICR_LOW) & ICR_DELIVERY_PENDING != 0 {
+                core::hint::spin_loop();
+            }
+            write(REG_ICR_HIGH, dest << 24);
+            write(REG_ICR_LOW, low);
+        }
+    });
 }

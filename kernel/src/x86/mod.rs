@@ -3,4 +3,5 @@
 
 pub mod apic;
 pub mod cpu;
+pub mod madt;
 pub mod mce;

@@ -9,6 +9,10 @@ pub struct BootOptions {
     pub machine: Machine,
     pub accel: Accel,
     pub cpu: String,
+    /// `-smp`.
+    pub cpus: u32,
+    /// Words added to the kernel command line.
+    pub kernel_args: Vec<String>,
     pub gdb: bool,
     pub timeout: Option<Duration>,
     /// Copy the kernel log to stderr.
@@ -92,6 +96,8 @@ pub fn boot(
     build::write_file(initrd, &spec.initrd(kernel_sym)?)?;
     let mut boot = Boot::new(kernel, initrd, &[]);
     boot.cmdline = spec.cmdline();
+    boot.cmdline.extend(opts.kernel_args.iter().cloned());
+    boot.cpus = opts.cpus;
     boot.machine = opts.machine;
     boot.accel = opts.accel;
     boot.cpu = opts.cpu.clone();

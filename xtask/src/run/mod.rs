@@ -65,6 +65,12 @@ pub struct RunArgs {
     /// The QEMU CPU model (e.g. `max,-smap`).
     #[arg(long, default_value = "max")]
     pub cpu: String,
+    /// How many CPUs the machine has (`-smp`); default: this host's cores, at most 8.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub cpus: Option<u32>,
+    /// A word added to the kernel command line (e.g. `nohz_full=1`). Repeatable.
+    #[arg(long = "kernel-arg", value_name = "ARG")]
+    pub kernel_args: Vec<String>,
     /// Put a host file into the guest's root filesystem, at GUEST_PATH (absolute) or at
     /// /<its file name>. Repeatable.
     #[arg(long = "file", value_name = "HOST_PATH[:GUEST_PATH]")]
@@ -77,6 +83,11 @@ pub struct RunArgs {
     /// `hello`) and its arguments, passed exactly as given; default: the demo, /bin/hello.
     #[arg(last = true, value_name = "PROGRAM ARGS")]
     pub program: Vec<OsString>,
+}
+
+/// The CPUs of a run without `--cpus`: as many as this host has cores, at most 8.
+pub fn default_cpus() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8) as u32)
 }
 
 /// Input xtask refuses before booting, with the status to exit with.
@@ -180,6 +191,8 @@ fn run_program(ws: &Workspace, args: &RunArgs) -> Result<u8> {
         machine: args.machine,
         accel: args.accel,
         cpu: args.cpu.clone(),
+        cpus: args.cpus.unwrap_or_else(default_cpus),
+        kernel_args: args.kernel_args.clone(),
         gdb: args.gdb,
         timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
         log: args.log,

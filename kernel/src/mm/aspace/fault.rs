@@ -36,7 +36,7 @@ impl AddressSpace {
         }
         let f = self.copy_of(pa).ok_or(MapError::NoMemory)?;
         *e = pte_for(f, prot, true);
-        flush_page(page);
+        self.flush_range(page, page + PAGE_SIZE);
         page_put(pa);
         Ok(f)
     }
@@ -149,19 +149,21 @@ impl AddressSpace {
             let alone = shared || (pa != zero_page() && page_ref(pa).load(Ordering::Acquire) == 1);
             if alone || !write {
                 *e = pte_for(pa, prot, alone);
+                self.flush_range(page, page + PAGE_SIZE);
             } else {
                 let Some(f) = self.copy_of(pa) else {
                     return false;
                 };
                 *e = pte_for(f, prot, true);
+                // Other CPUs may still reach the old frame: flushed before it is let go.
+                self.flush_range(page, page + PAGE_SIZE);
                 page_put(pa);
             }
-            flush_page(page);
             return true;
         }
         if err & PF_INSTR != 0 && cur & PTE_NX != 0 {
             *e = cur & !PTE_NX;
-            flush_page(page);
+            self.flush_range(page, page + PAGE_SIZE);
             return true;
         }
         // The entry already allows the access: a stale TLB entry. Retry a few times, then

@@ -43,7 +43,8 @@ impl AddressSpace {
                 }
             });
         }
-        // The parent's pages just lost their write right.
+        // The parent's pages just lost their write right, here and where its other threads run.
+        crate::smp::tlb::shootdown(self.pt.root);
         if self.is_active() {
             // SAFETY: reloading CR3 with its own value only flushes non-global entries.
             unsafe {

@@ -16,8 +16,10 @@ impl AddressSpace {
         cr3 & PTE_ADDR == self.pt.root
     }
 
-    /// Flushes [start, end) from this CPU's TLB if this address space is live here.
+    /// Flushes [start, end) from this CPU's TLB if this address space is live here, and from
+    /// every other CPU where it is (smp::tlb).
     pub(super) fn flush_range(&self, start: u64, end: u64) {
+        crate::smp::tlb::shootdown(self.pt.root);
         if !self.is_active() {
             return;
         }
@@ -40,18 +42,22 @@ impl AddressSpace {
         }
     }
 
-    /// Drops every page mapped in [start, end).
+    /// Drops every page mapped in [start, end). The frames are let go only after every CPU
+    /// flushed the range: another CPU's stale translation must never reach a frame that was
+    /// freed and given to someone else.
     pub(super) fn zap(&mut self, start: u64, end: u64) {
-        let mut any = false;
+        let mut dropped = alloc::vec::Vec::new();
         self.pt.for_each_leaf_mut(start, end, |_, e| {
             let old = core::mem::replace(e, 0);
             if old & (PTE_P | PTE_PROTNONE) != 0 {
-                page_put(old & PTE_ADDR);
-                any = true;
+                dropped.push(old & PTE_ADDR);
             }
         });
-        if any {
+        if !dropped.is_empty() {
             self.flush_range(start, end);
+            for pa in dropped {
+                page_put(pa);
+            }
         }
     }
 
@@ -70,6 +76,10 @@ impl AddressSpace {
                 page_put(e & PTE_ADDR);
             }
         });
+        if freed {
+            // Other CPUs' paging-structure caches may hold the freed tables too.
+            crate::smp::tlb::shootdown(self.pt.root);
+        }
         if freed && self.is_active() {
             // SAFETY: reloading CR3 with its own value flushes the paging-structure caches
             // that may still hold the freed tables.

@@ -12,8 +12,9 @@
 //!
 //! Locking: the address space lives in `Process::aspace` (a spin lock). The page-fault hook
 //! takes that lock, so kernel code never copies to or from user memory while holding it
-//! (such a copy can fault); the kernel is not preempted, so on one CPU the lock is never
-//! contended by a fault.
+//! (such a copy can fault). Threads on other CPUs may hold it: the fault path then waits,
+//! answering TLB-shootdown requests meanwhile (mm/fault.rs). A change that takes a page or a
+//! right away flushes every CPU that has this address space loaded (`smp::tlb`).
 //!
 //! The parts: the mappings and their rules (split, merge, lookup, placement) are
 //! `kentry_kernel_logic::vma`, unit-tested on the host; here, `backing` (page references and what

@@ -1,4 +1,5 @@
-//! Scheduling calls, answered for one CPU running every task SCHED_OTHER.
+//! Scheduling calls, answered for every task SCHED_OTHER: CPU affinity (the scheduler keeps
+//! a task on the CPUs of its mask), and getcpu.
 
 use super::{put, result, target};
 use crate::syscall::errno::*;
@@ -20,7 +21,28 @@ pub(super) const fn register(mut t: Table) -> Table {
     t
 }
 
-// --- Scheduling: one CPU, SCHED_OTHER ---
+// --- Scheduling: SCHED_OTHER, with CPU affinity ---
+
+/// The thread `pid` names for the affinity calls (0: the caller): a thread of the caller's
+/// process, or the main thread of another process.
+fn target_task(pid: i64) -> Result<crate::task::TaskRef, i64> {
+    let me = crate::task::current();
+    if pid == 0 || pid == me.tid as i64 {
+        return Ok(crate::sched::current_ref());
+    }
+    let thread_of = |p: &crate::process::Process| {
+        p.threads
+            .lock()
+            .iter()
+            .filter_map(alloc::sync::Weak::upgrade)
+            .find(|t| t.tid as i64 == pid)
+    };
+    if let Some(t) = thread_of(&me.process) {
+        return Ok(t);
+    }
+    let p = target(pid)?;
+    thread_of(&p).ok_or(-ESRCH)
+}
 
 /// The CPU mask size Linux reports and copies: one unsigned long (nr_cpu_ids ≤ 64).
 const CPUMASK_BYTES: u64 = 8;
@@ -30,27 +52,33 @@ fn sys_sched_getaffinity(regs: &mut Regs) -> i64 {
     if len * 8 < 1 || len & (CPUMASK_BYTES - 1) != 0 {
         return -EINVAL;
     }
-    if let Err(e) = target(pid) {
-        return e;
-    }
-    result(put(mask, &1u64.to_ne_bytes()).map(|_| CPUMASK_BYTES as i64))
+    let t = match target_task(pid) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    // What the task may use now: its mask among the online CPUs (Linux: cpus_mask ∩ active).
+    let m = t.sched.allowed.load(core::sync::atomic::Ordering::Relaxed) & crate::smp::online_mask();
+    result(put(mask, &m.to_ne_bytes()).map(|_| CPUMASK_BYTES as i64))
 }
 
-/// Accepted when the mask holds CPU 0 (the only one); -EINVAL otherwise, as Linux answers a
-/// mask with no online CPU.
+/// Sets the task's CPU mask; -EINVAL for a mask with no online CPU, as Linux answers. The
+/// task moves off a CPU it may no longer use at its next reschedule, which this forces.
 fn sys_sched_setaffinity(regs: &mut Regs) -> i64 {
     let (pid, len, mask) = (regs.rdi as i32 as i64, regs.rsi as u32 as usize, regs.rdx);
-    if let Err(e) = target(pid) {
-        return e;
-    }
+    let t = match target_task(pid) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
     let mut b = [0u8; 8];
     let n = len.min(8);
     if copy_from_user(&mut b[..n], mask).is_err() {
         return -EFAULT;
     }
-    if b[0] & 1 == 0 {
+    let m = u64::from_ne_bytes(b);
+    if m & crate::smp::online_mask() == 0 {
         return -EINVAL;
     }
+    crate::sched::set_affinity(&t, m);
     0
 }
 
@@ -114,9 +142,11 @@ fn sys_setpriority(regs: &mut Regs) -> i64 {
 }
 
 fn sys_getcpu(regs: &mut Regs) -> i64 {
-    for at in [regs.rdi, regs.rsi] {
+    // One NUMA node; the CPU is read with interrupts off so it is where this call ran.
+    let cpu = x86_64::instructions::interrupts::without_interrupts(crate::smp::this_cpu_id);
+    for (at, v) in [(regs.rdi, cpu as u32), (regs.rsi, 0)] {
         if at != 0
-            && let Err(e) = put(at, &0u32.to_ne_bytes())
+            && let Err(e) = put(at, &v.to_ne_bytes())
         {
             return e;
         }

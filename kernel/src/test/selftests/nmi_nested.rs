@@ -248,6 +248,11 @@ fn judge(runs: u32, nmis: u64) -> Outcome {
 
 /// The outer NMI lands in a kernel register loop (on the NMI IST stack: kentry_nmi_entry).
 pub fn nmi_nested_latched(_: &super::Ctx) -> Outcome {
+    // QEMU's inject-nmi reaches the CPUs through LINT1, which only CPU 0 leaves unmasked.
+    super::on_cpu0(nested_latched_on_cpu0)
+}
+
+fn nested_latched_on_cpu0() -> Outcome {
     for attempt in 1..=4 {
         let nmis_before = arm(false);
         crate::klog!("host-request: after 10ms inject-nmi");
@@ -282,13 +287,17 @@ pub fn nmi_nested_latched(_: &super::Ctx) -> Outcome {
 /// (kentry_ist_entry, E19), and the nested one, taken in kernel mode inside its handler, must
 /// latch there too.
 pub fn nmi_nested_latched_user(_: &super::Ctx) -> Outcome {
+    super::on_cpu0(nested_latched_user_on_cpu0)
+}
+
+fn nested_latched_user_on_cpu0() -> Outcome {
     for attempt in 1..=4 {
         let nmis_before = arm(true);
-        *crate::trap::HOST_REQUEST_FROM_USER_TICK.lock() = Some("after 10ms inject-nmi");
+        crate::trap::set_host_request_from_user_tick(Some("after 10ms inject-nmi"));
         crate::console::set_user_output(crate::console::UserOutput::Discard);
         let r = super::super::run_program("/bin/syscall_regs", &["loop"]);
         crate::console::set_user_output(crate::console::UserOutput::Plain);
-        *crate::trap::HOST_REQUEST_FROM_USER_TICK.lock() = None;
+        crate::trap::set_host_request_from_user_tick(None);
         disarm();
         let runs = RUNS.load(Ordering::Relaxed);
         let nmis = this_cpu().counters.nmis.load(Ordering::Relaxed) - nmis_before;
