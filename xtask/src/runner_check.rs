@@ -203,6 +203,9 @@ pub fn case_names() -> Vec<String> {
 pub struct Kernel<'a> {
     pub flavor: Flavor,
     pub art: &'a Artifacts,
+    /// The lean kernel's context-tracking setting (`None` on the test kernel, which has it
+    /// on): off is how `cargo xtask run` boots it; on adds `kentry.ct=on`.
+    pub ct: Option<CtSetting>,
 }
 
 /// One case's result on one kernel.
@@ -215,12 +218,13 @@ pub struct CaseResult {
     pub log: PathBuf,
 }
 
-/// How a case's name and files are marked on a kernel of `flavor`: the lean kernel boots as
-/// `cargo xtask run` boots it, context tracking off.
-fn marks(flavor: Flavor) -> (String, &'static str) {
-    match flavor {
-        Flavor::Test => (String::new(), ""),
-        Flavor::Lean => (CtSetting::Off.suffix(), "-lean"),
+/// How a case's name and files are marked on a kernel: plain on the test kernel,
+/// ` [lean ct=off]` / ` [lean ct=on]` on the lean one.
+fn marks(ct: Option<CtSetting>) -> (String, &'static str) {
+    match ct {
+        None => (String::new(), ""),
+        Some(CtSetting::Off) => (CtSetting::Off.suffix(), "-lean"),
+        Some(CtSetting::On) => (CtSetting::On.suffix(), "-lean-ct-on"),
     }
 }
 
@@ -270,7 +274,7 @@ pub fn run(
             qemu,
             target: &target,
             art: k.art,
-            flavor: k.flavor,
+            ct: k.ct,
             kernel_sym: sym,
             scratch: &scratch,
             pid_ns: pid_ns.as_ref(),
@@ -281,7 +285,10 @@ pub fn run(
                 // One CPU: the runner's cases check the run contract, not SMP, and many of
                 // them boot at once on a small host.
                 cpus: 1,
-                kernel_args: Vec::new(),
+                kernel_args: match k.ct {
+                    Some(CtSetting::On) => vec![format!("kentry.ct={}", CtSetting::On.word())],
+                    _ => Vec::new(),
+                },
                 gdb: false,
                 timeout: Some(timeout),
                 log: false,
@@ -317,7 +324,7 @@ pub fn run(
         .iter()
         .zip(results)
         .map(|((c, e), v)| {
-            let (suffix, _) = marks(e.flavor);
+            let (suffix, _) = marks(e.ct);
             CaseResult {
                 name: format!("{}{suffix}", c.name),
                 verdict: v.unwrap_or_else(|| Verdict::Fail("not run".into())),
@@ -333,7 +340,8 @@ struct Env<'a> {
     /// The workspace's target directory (where the Linux selftests are built).
     target: &'a Path,
     art: &'a Artifacts,
-    flavor: Flavor,
+    /// The lean kernel's context tracking (`None`: the test kernel).
+    ct: Option<CtSetting>,
     kernel_sym: &'a [u8],
     scratch: &'a Path,
     pid_ns: Option<&'a PidNamespace>,
@@ -344,7 +352,7 @@ struct Env<'a> {
 impl Env<'_> {
     /// The scratch file of `case` on this kernel with extension `ext`.
     fn file(&self, case: &Case, ext: &str) -> PathBuf {
-        let (_, file_mark) = marks(self.flavor);
+        let (_, file_mark) = marks(self.ct);
         self.scratch.join(format!("{}{file_mark}.{ext}", case.name))
     }
 }
@@ -386,9 +394,9 @@ fn guest_run(env: &Env<'_>, case: &Case, spec: &RunSpec) -> Result<(RunEnd, Capt
     if let Some(e) = log.events.iter().find(|e| e.starts_with("framing:")) {
         bail!("{e}");
     }
-    // The name says `ct=off`: the lean kernel must have run that way.
-    if env.flavor == Flavor::Lean
-        && let Some(problem) = crate::lean::check_ct(CtSetting::Off, &log.text())
+    // The name says `ct=off` or `ct=on`: the lean kernel must have run that way.
+    if let Some(ct) = env.ct
+        && let Some(problem) = crate::lean::check_ct(ct, &log.text())
     {
         bail!("{problem}");
     }

@@ -478,18 +478,25 @@ fn boot_test(qemu: &Path, art: &Artifacts, bt: &BootTest, args: &TestArgs, r: &m
     r.fail(format!("boot test {}: {}", bt.name, reasons.join("; ")));
 }
 
-/// The runner cases, on the lean kernel (what `cargo xtask run` boots; names marked
-/// `[lean ct=off]`) and on the test kernel (its entry assertions and tripwires armed,
-/// context tracking on; plain names).
+/// The runner cases, on the test kernel (its entry assertions and tripwires armed, context
+/// tracking on; plain names) and on the lean kernel, as `cargo xtask run` boots it (context
+/// tracking off, `[lean ct=off]`) and with `kentry.ct=on` (`[lean ct=on]`).
 fn runner(ws: &Workspace, qemu: &Path, kernels: &Kernels, args: &TestArgs, r: &mut Report) {
     let on = [
         runner_check::Kernel {
             flavor: Flavor::Test,
             art: &kernels.test,
+            ct: None,
         },
         runner_check::Kernel {
             flavor: Flavor::Lean,
             art: &kernels.lean,
+            ct: Some(crate::lean::CtSetting::Off),
+        },
+        runner_check::Kernel {
+            flavor: Flavor::Lean,
+            art: &kernels.lean,
+            ct: Some(crate::lean::CtSetting::On),
         },
     ];
     let results = match runner_check::run(
