@@ -321,6 +321,12 @@ fn nmi_self_ipi(_: &Ctx) -> Outcome {
         !NMI_HOOK_BAD.load(Ordering::Relaxed),
         "NMI context was wrong inside the handler"
     );
+    nmi_left_no_trace(cpu)
+}
+
+/// After NMIs are handled: context tracking's NMI nesting is back to 0 and the GS base is
+/// still this CPU's.
+fn nmi_left_no_trace(cpu: &crate::percpu::PerCpu) -> Outcome {
     check!(
         cpu.entry.context_tracking.nmi_nesting() == 0,
         "NMI nesting not restored"
@@ -328,7 +334,7 @@ fn nmi_self_ipi(_: &Ctx) -> Outcome {
     let live = x86_64::registers::model_specific::GsBase::read().as_u64();
     check!(
         live == cpu as *const _ as u64,
-        "GS base changed across the NMI"
+        "GS base changed across the NMIs"
     );
     Outcome::Pass
 }
