@@ -18,8 +18,9 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Context tracking on (for `nohz_full` CPUs, and in test kernels for the entry assertions).
 /// Off, the entry and exit paths skip the state updates and checks at the cost of one NOP
-/// each. Change it only while no CPU runs user code (at boot, or between programs): the state
-/// word must say "kernel" at the moment it starts being maintained.
+/// each. Change it only with every other CPU parked in kernel context outside entry text (the
+/// host's stop-machine flip, entry/README.md "Static keys"): each state word must say "kernel"
+/// at the moment it starts or stops being maintained.
 pub static CONTEXT_TRACKING: crate::static_key::StaticKey = crate::static_key::StaticKey::new();
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,8 +5,10 @@
 //! `__kentry_jump_table` section: (site, target, key). Turning a key on rewrites each of its
 //! sites into `jmp rel32` to the target; turning it off writes the NOP back. Kernel text is
 //! read-only, so the bytes are written through a writer the kernel installs (an alias of the
-//! text page that is writable), with interrupts off; one CPU runs today, so no
-//! cross-modification protocol (INT3 patching, IPIs) is needed yet.
+//! text page that is writable), with interrupts off. [`StaticKey::enable`] and
+//! [`StaticKey::disable`] patch from the calling CPU only: on SMP the host must first park every
+//! other CPU outside entry text (the host kernel's `text_poke::flip_key`, entry/README.md
+//! "Static keys"). kentry never uses INT3 patching: entry text must not take a breakpoint.
 
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -133,8 +135,9 @@ mod patch {
             x86_64::instructions::interrupts::without_interrupts(|| {
                 self.enabled.store(on, Ordering::Release);
                 for e in table().iter().filter(|e| e.key == me) {
-                    // SAFETY: `e.site` is a 5-byte patch site made by `static_branch!`; no
-                    // other CPU runs, and interrupts are off while it changes.
+                    // SAFETY: `e.site` is a 5-byte patch site made by `static_branch!`;
+                    // interrupts are off here and the host parked every other CPU outside
+                    // entry text (the contract of enable/disable).
                     unsafe { write(e.site, &site_bytes(e.site, e.target, on)) };
                     n += 1;
                 }
@@ -144,12 +147,14 @@ mod patch {
             n
         }
 
-        /// Turns the key on; returns how many sites were patched.
+        /// Turns the key on; returns how many sites were patched. On SMP, only with every
+        /// other CPU parked outside entry text (module docs).
         pub fn enable(&'static self) -> usize {
             self.set(true)
         }
 
-        /// Turns the key off; returns how many sites were patched.
+        /// Turns the key off; returns how many sites were patched. Same contract as
+        /// [`Self::enable`].
         pub fn disable(&'static self) -> usize {
             self.set(false)
         }

@@ -151,6 +151,11 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
 fn apply_test_breaks(cmdline: &str) {
     #[cfg(feature = "test-hooks")]
     if let Some(name) = boot::cmdline_value(cmdline, "kentry.break") {
+        if name == "key_park" {
+            klog!("test hook: static-key flips skip the park of the other CPUs");
+            text_poke::SKIP_PARK.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         match kentry::test_hooks::Check::from_name(name) {
             Some(c) => {
                 klog!("test hook: safety check '{name}' is OFF");
@@ -223,26 +228,26 @@ extern "C" fn kernel_continue() -> ! {
 /// Bench mode: every path as configured, then getpid again with context tracking on (what a
 /// `nohz_full` CPU pays) as `getpid-ct`, then the floor runs (docs/bench.md).
 fn run_bench() -> ExitCode {
-    // The key flips and the LSTAR/IDT swaps below are for this CPU alone, and entry text is
-    // patched with no cross-CPU protocol (entry/README.md §6): bench runs on one CPU.
-    if smp::online_count() != 1 {
-        klog!(
-            "bench mode needs one CPU (-smp 1); {} are online",
-            smp::online_count()
-        );
-        return ExitCode::Failed;
-    }
+    // The LSTAR/IDT swaps below are for this CPU alone: every bench program runs pinned here
+    // (the programs inherit the mask). The key flips park the other CPUs (text_poke::flip_key).
+    let old_mask = sched::pin_current(1 << smp::this_cpu_id());
+    let code = run_bench_pinned();
+    sched::pin_current(old_mask);
+    code
+}
+
+fn run_bench_pinned() -> ExitCode {
     let code = run_program_mode("/bin/bench", &[]);
     let code_mem = run_program_mode("/bin/bench_mem", &[]);
     let ct = &kentry::context_tracking::CONTEXT_TRACKING;
     let was_on = ct.is_enabled();
     if !was_on {
-        // No user code runs now: the state word says "kernel", as the key requires.
-        ct.enable();
+        // Every state word says "kernel" when the other CPUs park (text_poke.rs).
+        text_poke::flip_key(ct, true);
     }
     let code_ct = run_program_mode("/bin/bench", &["ct"]);
     if !was_on {
-        ct.disable();
+        text_poke::flip_key(ct, false);
     }
     let code_floor = run_floor("floor-bare", kentry::arch::bench_floor::kentry_floor_bare);
     let code_frame = run_floor("floor-frame", kentry::arch::bench_floor::kentry_floor_frame);
@@ -254,7 +259,7 @@ fn run_bench() -> ExitCode {
 }
 
 /// Runs `/bin/bench <path>` with this CPU's LSTAR on a floor stub, then puts the real SYSCALL
-/// entry back. The machine has one CPU in bench mode, so the program runs where LSTAR changed.
+/// entry back. Bench programs run pinned to this CPU, so the program runs where LSTAR changed.
 fn run_floor(path: &str, stub: unsafe extern "C" fn()) -> ExitCode {
     use kentry::arch::bench_floor::set_syscall_target;
     // SAFETY: a floor stub handles every SYSCALL (other numbers go on to the real entry), and
@@ -276,7 +281,7 @@ fn run_floor_int3() -> ExitCode {
     let floor = FLOOR_IDT.call_once(|| kentry::arch::bench_floor::floor_idt(stubs));
     let real = kentry::arch::setup::idt();
     // SAFETY: a complete table, identical to the real one but for #BP, whose stub returns past
-    // the `int3` that raised it; one CPU in bench mode; the kernel raises no #BP of its own
+    // the `int3` that raised it; the bench program runs pinned to this CPU; the kernel raises no #BP of its own
     // (static keys are patched without INT3) until the real IDT is back.
     unsafe { kentry::arch::setup::load_idt(floor) };
     let code = run_program_mode("/bin/bench", &["floor-int3"]);

@@ -48,6 +48,21 @@ pub const BOOT_TESTS: &[BootTest] = &[
         qemu_args: &[],
     },
     BootTest {
+        // With static-key flips skipping the park, the context-tracking key turns on while
+        // the other CPU is in ring 3 with its word at "kernel": its next entry from user mode
+        // trips the entry assertion (static_key_flips_smp's negative run).
+        name: "negative_key_park",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=key_park",
+            "kentry.only=static_key_flips_smp",
+        ],
+        expect_status: 5,
+        expect_log: &["context tracking violated", "frame is user mode"],
+        // A second CPU to run the ring-3 load (a later -smp overrides the default one).
+        qemu_args: &["-smp", "2"],
+    },
+    BootTest {
         // With DF left out of FMASK, the FMASK read back must differ from Linux's (E08).
         // (syscall_flags' df_uname_copy would catch the kernel copying backwards on a CPU
         // that carries DF across SYSCALL; QEMU 7.2 TCG clears it whatever FMASK says.)

@@ -53,6 +53,7 @@ pub static ALL: &[SelfTest] = &[
     t("smp_nmi_ipi", smp::nmi_ipi),
     t("smp_reschedule_ipi", smp::reschedule_ipi),
     t("smp_proc_interrupts", smp::proc_interrupts),
+    t("static_key_flips_smp", static_key_smp::static_key_flips_smp),
     t("e01_sysret_noncanonical", e01_sysret_noncanonical),
     t("e01_sysret_cpl0_gp", e01_sysret_cpl0_gp),
     ending("e26_stack_overflow", e26_stack_overflow),
@@ -80,6 +81,7 @@ macro_rules! check {
 mod cpu_tables;
 mod nmi_nested;
 mod smp;
+mod static_key_smp;
 use cpu_tables::{control_registers, gdt_layout, idt_gates, syscall_msrs};
 use nmi_nested::{nmi_nested_latched, nmi_nested_latched_user};
 
@@ -176,13 +178,13 @@ fn static_keys(_: &Ctx) -> Outcome {
         bytes() == kentry::static_key::NOP5,
         "disabled site is not the 5-byte NOP"
     );
-    let n = TEST_KEY.enable();
+    let n = crate::text_poke::flip_key(&TEST_KEY, true);
     check!(n == 1, "enable patched {n} sites");
     check!(
         bytes()[0] == 0xe9 && test_key_branch(),
         "enabled key: no jump at the site"
     );
-    TEST_KEY.disable();
+    crate::text_poke::flip_key(&TEST_KEY, false);
     check!(
         bytes() == kentry::static_key::NOP5 && !test_key_branch(),
         "disable did not restore the NOP"
