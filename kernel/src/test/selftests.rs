@@ -57,6 +57,7 @@ pub static ALL: &[SelfTest] = &[
     t("e01_sysret_cpl0_gp", e01_sysret_cpl0_gp),
     ending("e26_stack_overflow", e26_stack_overflow),
     ending("kernel_fault_report", kernel_fault_report),
+    ending("watchdog_hard_lockup", watchdog::hard_lockup),
 ];
 
 /// Run after the manifest's programs: checks over what they caused.
@@ -80,6 +81,7 @@ macro_rules! check {
 mod cpu_tables;
 mod nmi_nested;
 mod smp;
+mod watchdog;
 use cpu_tables::{control_registers, gdt_layout, idt_gates, syscall_msrs};
 use nmi_nested::{nmi_nested_latched, nmi_nested_latched_user};
 
