@@ -68,6 +68,7 @@ pub static AFTER_PROGRAMS: &[SelfTest] = &[
     t("e25_mce_from_user", mce_from_user),
     t("no_leaks", no_leaks),
     t("context_tracking_balanced", context_tracking_balanced),
+    t("nmi_flood", nmi_flood::nmi_flood),
 ];
 
 macro_rules! check {
@@ -79,6 +80,7 @@ macro_rules! check {
 }
 
 mod cpu_tables;
+mod nmi_flood;
 mod nmi_nested;
 mod smp;
 mod watchdog;
