@@ -8,7 +8,7 @@
 //! backtrace of where it was spinning and stops the machine (a hard lockup is fatal here, as
 //! with Linux's `hardlockup_panic=1`).
 //!
-//! Off, the tick pays one byte load and a branch ([`tick`]). On, the watcher's work is a few
+//! Off, the tick pays one compare with memory and a branch ([`tick`]). On, the watcher's work is a few
 //! loads and stores to its own slot in [`WATCH`]: no lock anywhere, so a wedged CPU holding any
 //! lock cannot stop the detector, and the NMI side takes none either ([`nmi`]).
 
@@ -17,7 +17,14 @@ use crate::smp;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-static ENABLED: AtomicBool = AtomicBool::new(false);
+/// Whether the detector is on. Written once by [`init`] on the boot CPU with interrupts off,
+/// before any other CPU starts; read-only after that, so the tick reads it as plain memory (one
+/// `cmp byte [rip+…], 0` and a branch; an atomic load costs LLVM a separate load).
+struct OnceFlag(core::cell::UnsafeCell<bool>);
+// SAFETY: written only before other CPUs exist and with this CPU's interrupts off (`init`);
+// every later access is a read.
+unsafe impl Sync for OnceFlag {}
+static ENABLED: OnceFlag = OnceFlag(core::cell::UnsafeCell::new(false));
 /// The lockup threshold in timer ticks (1 ms).
 static THRESHOLD_TICKS: AtomicU64 = AtomicU64::new(u64::MAX);
 
@@ -50,7 +57,11 @@ pub fn init(cmdline: &str) {
     match v.parse::<u64>() {
         Ok(secs) if secs > 0 => {
             THRESHOLD_TICKS.store(secs * 1000, Ordering::Relaxed);
-            ENABLED.store(true, Ordering::Release);
+            x86_64::instructions::interrupts::without_interrupts(|| {
+                // SAFETY: see `OnceFlag`: the boot CPU, interrupts off, no other CPU started
+                // yet (`init` runs before `smp::start_aps`), so nothing reads it meanwhile.
+                unsafe { *ENABLED.0.get() = true }
+            });
             crate::klog!("watchdog: hard-lockup detector on, threshold {secs} s");
         }
         _ => crate::klog!("watchdog: ignoring kentry.watchdog={v} (want whole seconds > 0)"),
@@ -58,13 +69,14 @@ pub fn init(cmdline: &str) {
 }
 
 pub fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
+    // SAFETY: read-only after `init` (see `OnceFlag`).
+    unsafe { *ENABLED.0.get() }
 }
 
 /// From every timer tick (interrupts off), with this CPU's tick count.
 #[inline(always)]
 pub fn tick(now: u64) {
-    if ENABLED.load(Ordering::Relaxed) {
+    if enabled() {
         check(now);
     }
 }
