@@ -26,13 +26,13 @@ const MAX_ROUNDS: u32 = 40;
 static LEFT: AtomicU64 = AtomicU64::new(0);
 
 /// The NMI hook on every CPU during the flood: passes the token on to the next online CPU
-/// while budget is left. Takes no lock (an atomic and an ICR write).
+/// while budget is left. Takes no lock (an atomic and the NMI-safe ICR write).
 fn pass_token(_: &kentry::Regs) {
     if LEFT
         .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| n.checked_sub(1))
         .is_ok()
     {
-        ipi::send_nmi(next_cpu(smp::this_cpu_id()));
+        ipi::send_nmi_from_nmi(next_cpu(smp::this_cpu_id()));
     }
 }
 
