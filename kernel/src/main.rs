@@ -33,6 +33,7 @@ mod time;
 mod trap;
 mod uaccess;
 mod unwind;
+mod watchdog;
 mod x86;
 
 use core::fmt::Write;
@@ -215,8 +216,9 @@ extern "C" fn kernel_continue() -> ! {
     sched::kernel_thread_prologue();
     // The filesystem (the initrd's tree, /dev, /proc) before any program runs.
     fs::init();
-    smp::start_aps(TIMER_PERIOD);
     let cmdline = CMDLINE.get().copied().unwrap_or("");
+    watchdog::init(cmdline);
+    smp::start_aps(TIMER_PERIOD);
     let code = match boot::cmdline_value(cmdline, "kentry.mode").unwrap_or("run") {
         "test" => test::run_all(cmdline),
         "bench" => run_bench(),

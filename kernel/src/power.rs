@@ -13,6 +13,22 @@ pub enum ExitCode {
 
 pub fn power_off(code: ExitCode) -> ! {
     crate::kprint!("[kentry] power off: v={}\n", code as u32);
+    exit_qemu(code)
+}
+
+/// [`power_off`] for NMI context: its line goes out through `ForcedWriter`, never waiting for
+/// the console lock (which the CPU being reported on may hold for ever).
+pub fn power_off_forced(code: ExitCode) -> ! {
+    use core::fmt::Write;
+    let _ = writeln!(
+        crate::log::ForcedWriter,
+        "[kentry] power off: v={}",
+        code as u32
+    );
+    exit_qemu(code)
+}
+
+fn exit_qemu(code: ExitCode) -> ! {
     // SAFETY: the isa-debug-exit device at 0xf4 ends QEMU with (v << 1) | 1.
     unsafe { Port::<u32>::new(0xf4).write(code as u32) };
     // Without the device (e.g. another machine type), stop here.

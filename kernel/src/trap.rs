@@ -117,7 +117,9 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
     match vector {
         crate::x86::apic::TIMER_VECTOR => {
             EntryCounters::bump(&c.timer_ticks);
-            crate::sched::tick(c.timer_ticks.load(Ordering::Relaxed));
+            let now = c.timer_ticks.load(Ordering::Relaxed);
+            crate::watchdog::tick(now);
+            crate::sched::tick(now);
             if regs.user_mode()
                 && let Some(req) = HOST_REQUEST_FROM_USER_TICK.lock().take()
             {
@@ -144,6 +146,8 @@ pub fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64) {
             if regs.user_mode() {
                 EntryCounters::bump(&this_cpu().counters.nmis_from_user);
             }
+            // A watchdog's NMI to a locked-up CPU: reports and never returns.
+            crate::watchdog::nmi(regs);
             // SAFETY: the hook slot is written by this CPU's self-tests with NMIs unable to
             // run a half-written fn pointer (a single aligned store).
             if let Some(hook) = unsafe { *this_cpu().nmi_hook.get() } {

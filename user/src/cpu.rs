@@ -126,3 +126,30 @@ pub unsafe fn read_gs0() -> u64 {
     }
     v
 }
+
+/// CPUID.(EAX=7,ECX=0):EBX bit 0: the CPU has RDFSBASE/WRGSBASE and friends (usable in ring 3
+/// once the kernel sets CR4.FSGSBASE, which kentry and Linux do where the CPU has it).
+pub fn has_fsgsbase() -> bool {
+    // CPUID leaf 7 on a CPU whose max leaf is lower reads as another leaf's data, but no
+    // such CPU runs these tests (QEMU's `max` has leaf 7).
+    let r = core::arch::x86_64::__cpuid_count(7, 0);
+    r.ebx & 1 != 0
+}
+
+/// Sets the GS base with WRGSBASE.
+///
+/// # Safety
+/// Nothing may use the old GS base afterwards; CR4.FSGSBASE must be set.
+pub unsafe fn wrgsbase(v: u64) {
+    // SAFETY: the caller vouches for CR4.FSGSBASE and for the GS base's users.
+    unsafe { core::arch::asm!("wrgsbase {}", in(reg) v, options(nostack, preserves_flags)) };
+}
+
+/// Reads the GS base with RDGSBASE (CR4.FSGSBASE must be set: callers check
+/// [`has_fsgsbase`] first).
+pub fn rdgsbase() -> u64 {
+    let v: u64;
+    // SAFETY: reads a register; the callers probed FSGSBASE.
+    unsafe { core::arch::asm!("rdgsbase {}", out(reg) v, options(nostack, preserves_flags)) };
+    v
+}

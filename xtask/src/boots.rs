@@ -233,6 +233,28 @@ pub const BOOT_TESTS: &[BootTest] = &[
         qemu_args: &[],
         or_endings: &[],
     },
+    BootTest {
+        // With the hard-lockup detector on (`kentry.watchdog=1`), a CPU spinning with
+        // interrupts off gets the other CPU's NMI, which prints its registers and symbolized
+        // backtrace naming the spinning function and its caller, and stops the machine.
+        name: "watchdog_hard_lockup",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.watchdog=1",
+            "kentry.only=watchdog_hard_lockup",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "NMI watchdog: hard LOCKUP on cpu ",
+            "HARD LOCKUP: NMI",
+            "RIP: 0x",
+            "<kentry_kernel::test::selftests::watchdog::watchdog_test_spin_irqs_off+",
+            "Backtrace:",
+            "<kentry_kernel::test::selftests::watchdog::hard_lockup+",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
 ];
 
 /// The boot test of that name.

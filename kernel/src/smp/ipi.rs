@@ -45,6 +45,12 @@ pub fn send_nmi(cpu: usize) {
     crate::x86::apic::send_icr(apic_id(cpu), crate::x86::apic::ICR_NMI);
 }
 
+/// [`send_nmi`] from NMI context, safe even when the NMI split an IPI being sent by the code
+/// it interrupted (`apic::send_icr_from_nmi`).
+pub fn send_nmi_from_nmi(cpu: usize) {
+    crate::x86::apic::send_icr_from_nmi(apic_id(cpu), crate::x86::apic::ICR_NMI);
+}
+
 /// Runs the request in this CPU's slot, if any: the call-function IPI's handler, and what a
 /// CPU spinning with interrupts off calls so a requester waiting for it is answered.
 pub fn poll_pending_call() {

@@ -28,6 +28,36 @@ pub fn run_program(path: &str, args: &[&str]) -> Result<ExitReason, String> {
     crate::process::spawn_and_wait(name, &exe, image)
 }
 
+/// Starts several programs at once, each as a child of the kernel (the scheduler spreads
+/// them over the CPUs), waits for all of them and returns each one's end, in order.
+pub fn run_programs_together(progs: &[(&str, &[&str])]) -> Result<Vec<ExitReason>, String> {
+    let k = crate::process::kernel_process();
+    let mut started = Vec::new();
+    for &(path, args) in progs {
+        let argv: Vec<&[u8]> = core::iter::once(path)
+            .chain(args.iter().copied())
+            .map(str::as_bytes)
+            .collect();
+        let envp: Vec<&[u8]> = ENVP.iter().map(|e| e.as_bytes()).collect();
+        let (image, exe) = crate::exec::image_for_kernel(path, &argv, &envp)?;
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let p = crate::process::spawn(name, image, &k);
+        crate::fs::set_exe(&p, &exe);
+        started.push(p);
+    }
+    let mut ends = Vec::new();
+    for p in &started {
+        match crate::process::wait_child(&k, p.pid as i32, false) {
+            Ok(Some((_, reason))) => ends.push(reason),
+            Ok(None) => return Err(alloc::format!("{}: wait ended without a status", p.pid)),
+            Err(e) => return Err(alloc::format!("{}: wait failed ({e})", p.pid)),
+        }
+    }
+    drop(started);
+    crate::process::reap_kernel_children();
+    Ok(ends)
+}
+
 /// Runs every selected test and prints KTAP; returns the power-off code.
 pub fn run_all(cmdline: &str) -> ExitCode {
     // `kentry.only=a,b,c`: the tests of those names, in the harness's usual order.

@@ -58,6 +58,7 @@ pub static ALL: &[SelfTest] = &[
     t("e01_sysret_cpl0_gp", e01_sysret_cpl0_gp),
     ending("e26_stack_overflow", e26_stack_overflow),
     ending("kernel_fault_report", kernel_fault_report),
+    ending("watchdog_hard_lockup", watchdog::hard_lockup),
 ];
 
 /// Run after the manifest's programs: checks over what they caused.
@@ -68,6 +69,7 @@ pub static AFTER_PROGRAMS: &[SelfTest] = &[
     t("e25_mce_from_user", mce_from_user),
     t("no_leaks", no_leaks),
     t("context_tracking_balanced", context_tracking_balanced),
+    t("nmi_flood", nmi_flood::nmi_flood),
 ];
 
 macro_rules! check {
@@ -79,9 +81,11 @@ macro_rules! check {
 }
 
 mod cpu_tables;
+mod nmi_flood;
 mod nmi_nested;
 mod smp;
 mod static_key_smp;
+mod watchdog;
 use cpu_tables::{control_registers, gdt_layout, idt_gates, syscall_msrs};
 use nmi_nested::{nmi_nested_latched, nmi_nested_latched_user};
 

@@ -144,6 +144,27 @@ pub const ICR_INIT: u32 = (0b101 << 8) | (1 << 14);
 pub const ICR_STARTUP: u32 = (0b110 << 8) | (1 << 14);
 const ICR_DELIVERY_PENDING: u32 = 1 << 12;
 
+/// [`send_icr`] for NMI context (the NMI IPIs of the watchdog and of the NMI flood): an NMI
+/// can land between the interrupted code's two xAPIC stores, so this one puts the destination
+/// register back as it found it and leaves the ICR idle, and the interrupted send then goes
+/// where it was meant to. (x2APIC: one MSR write, nothing to split.)
+pub fn send_icr_from_nmi(dest: u32, low: u32) {
+    if X2APIC.load(Ordering::Relaxed) {
+        send_icr(dest, low);
+        return;
+    }
+    let saved_dest = read(REG_ICR_HIGH);
+    while read(REG_ICR_LOW) & ICR_DELIVERY_PENDING != 0 {
+        core::hint::spin_loop();
+    }
+    write(REG_ICR_HIGH, dest << 24);
+    write(REG_ICR_LOW, low);
+    while read(REG_ICR_LOW) & ICR_DELIVERY_PENDING != 0 {
+        core::hint::spin_loop();
+    }
+    write(REG_ICR_HIGH, saved_dest);
+}
+
 /// Writes the ICR: `low` (vector, delivery mode) to the CPU with APIC ID `dest`. IRQs are off
 /// around the write, because in xAPIC mode it is two stores (destination, then command) that
 /// an interrupt handler sending its own IPI must not split. Lock-free, so an NMI handler may

@@ -416,6 +416,13 @@ fn main(args: kentry_user::rt::Args) -> i32 {
         register_loop_test(&mut t);
         return t.finish();
     }
+    // `syscall_regs loop-gs user|kernel`: the register loop with a user-chosen GS base (a user
+    // address by arch_prctl, or a kernel-half address by WRGSBASE), for the NMI flood: a
+    // paranoid entry that guessed which GS is live from the base's sign would take the
+    // kernel-half one for the kernel's. The base must survive the loop.
+    if args.get(1) == Some(b"loop-gs".as_slice()) {
+        return loop_with_gs_base(args.get(2));
+    }
     let mut t = Ktap::new(7 + HOSTILE_RSP.len() as u32);
     let pid = sys::getpid();
     diag!("{SYSCALLS_EACH} syscalls per case, all GPRs patterned");
@@ -472,4 +479,47 @@ fn register_loop_test(t: &mut Ktap) {
         ctx.failed == 0,
         "register_loop_preserves_registers_and_flags",
     );
+}
+
+/// A kernel-half address (the direct map's start): never this program's to use, only a value.
+const KERNEL_HALF_GS: u64 = 0xffff_8880_0000_0000;
+static GS_TARGET: [u64; 1] = [0x6773_6261_7365];
+
+fn loop_with_gs_base(which: Option<&[u8]>) -> i32 {
+    let mut t = Ktap::new(2);
+    let want = match which {
+        Some(b"user") => {
+            let base = GS_TARGET.as_ptr() as usize;
+            // SAFETY: nothing in this program uses the GS base.
+            let r = unsafe { sys::arch_prctl_set(sys::arch::SET_GS, base) };
+            t.eq(r, 0, "arch_prctl_set_gs_user");
+            base as u64
+        }
+        Some(b"kernel") => {
+            if !cpu::has_fsgsbase() {
+                t.skip("wrgsbase_kernel_half", "the CPU has no FSGSBASE");
+                t.skip(
+                    "register_loop_preserves_registers_and_flags",
+                    "no GS base set",
+                );
+                return t.finish();
+            }
+            // SAFETY: nothing in this program uses the GS base (and the kernel enabled
+            // FSGSBASE where the CPU has it: a #UD here would be a kernel bug).
+            unsafe { cpu::wrgsbase(KERNEL_HALF_GS) };
+            t.result(cpu::rdgsbase() == KERNEL_HALF_GS, "wrgsbase_kernel_half");
+            KERNEL_HALF_GS
+        }
+        _ => {
+            diag!("usage: syscall_regs loop-gs user|kernel");
+            return 2;
+        }
+    };
+    register_loop_test(&mut t);
+    let got = sys::arch_prctl_get(sys::arch::GET_GS).unwrap_or(0) as u64;
+    if got != want {
+        diag!("GS base after the loop {got:#x}, want {want:#x}");
+        return 1;
+    }
+    t.finish()
 }
