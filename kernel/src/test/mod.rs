@@ -15,16 +15,22 @@ pub use ktap::Outcome;
 /// The small Linux-like environment every program starts with.
 const ENVP: [&str; 3] = ["PATH=/bin", "HOME=/", "TERM=linux"];
 
-/// Loads `path` from the initrd, starts it as a child of the kernel with `args`
-/// (argv[0] = path), and waits for it to end.
-pub fn run_program(path: &str, args: &[&str]) -> Result<ExitReason, String> {
+/// The program at `path` from the initrd with argv = `path`, `args` and the harness's
+/// environment: its image, its absolute path, and its name (the last path component).
+fn load<'a>(path: &'a str, args: &[&str]) -> Result<(crate::exec::Image, String, &'a str), String> {
     let argv: Vec<&[u8]> = core::iter::once(path)
         .chain(args.iter().copied())
         .map(str::as_bytes)
         .collect();
     let envp: Vec<&[u8]> = ENVP.iter().map(|e| e.as_bytes()).collect();
     let (image, exe) = crate::exec::image_for_kernel(path, &argv, &envp)?;
-    let name = path.rsplit('/').next().unwrap_or(path);
+    Ok((image, exe, path.rsplit('/').next().unwrap_or(path)))
+}
+
+/// Loads `path` from the initrd, starts it as a child of the kernel with `args`
+/// (argv[0] = path), and waits for it to end.
+pub fn run_program(path: &str, args: &[&str]) -> Result<ExitReason, String> {
+    let (image, exe, name) = load(path, args)?;
     crate::process::spawn_and_wait(name, &exe, image)
 }
 
@@ -34,13 +40,7 @@ pub fn run_programs_together(progs: &[(&str, &[&str])]) -> Result<Vec<ExitReason
     let k = crate::process::kernel_process();
     let mut started = Vec::new();
     for &(path, args) in progs {
-        let argv: Vec<&[u8]> = core::iter::once(path)
-            .chain(args.iter().copied())
-            .map(str::as_bytes)
-            .collect();
-        let envp: Vec<&[u8]> = ENVP.iter().map(|e| e.as_bytes()).collect();
-        let (image, exe) = crate::exec::image_for_kernel(path, &argv, &envp)?;
-        let name = path.rsplit('/').next().unwrap_or(path);
+        let (image, exe, name) = load(path, args)?;
         let p = crate::process::spawn(name, image, &k);
         crate::fs::set_exe(&p, &exe);
         started.push(p);
