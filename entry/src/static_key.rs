@@ -50,6 +50,10 @@ macro_rules! static_branch {
             // jump-table entry naming this site, the label and the key.
             unsafe {
                 core::arch::asm!(
+                    // Keep the site inside one aligned 8-byte word, so a live flip rewrites it
+                    // with a single store: at most one multi-byte NOP (≤ 4 bytes) of padding,
+                    // emitted only where the site would otherwise straddle a word.
+                    ".balign 8, , 4",
                     "2: .byte 0x0f, 0x1f, 0x44, 0x00, 0x00",
                     ".pushsection __kentry_jump_table, \"aw\"",
                     ".balign 8",

@@ -35,14 +35,11 @@
 //!   a site that lies inside one aligned 8-byte word is written with one 8-byte store, which
 //!   x86 performs atomically, so an instruction fetch sees the old 5 bytes or the new 5 bytes,
 //!   and either is a whole instruction with the right meaning (`irqentry_enter` in an NMI
-//!   classifies as `NmiNested` whatever the key says). Sites that straddle an 8-byte boundary
-//!   are counted at boot ([`straddling_sites`]) and written byte-wise. Known gap: in today's
-//!   build 4 of the 9 context-tracking sites straddle, among them both of `irqentry_enter`'s
-//!   kernel-branch sites — exactly the ones an exception inside an NMI on a parked CPU would
-//!   run — so such an exception during the write could fetch a torn site. No NMI handler here
-//!   takes an exception except the nested-NMI self-tests, which never overlap a flip. The fix
-//!   is `.balign 8, , 3` before a site in `static_branch!` (pads only a straddling site, with
-//!   one multi-byte NOP, i.e. one instruction on that path), not done yet.
+//!   classifies as `NmiNested` whatever the key says). `static_branch!` therefore aligns every
+//!   site so that it lies inside one 8-byte word (one multi-byte NOP of padding where it would
+//!   straddle: one instruction on that path). A site that still straddled would be written
+//!   byte-wise and could be fetched torn; [`straddling_sites`] counts them at boot and the
+//!   `static_key_flips_smp` test requires none.
 //! - Context-tracking state stays exact across a flip. The word is maintained only while the
 //!   key is on, and kentry's invariant is: key off ⇒ every CPU's word says "kernel, watching".
 //!   A parked CPU is in kernel context and every transition is done with interrupts off,

@@ -23,6 +23,13 @@ const LOADS: [(&str, &[&str]); 2] = [("/bin/syscall_regs", &[]), ("/bin/bench_me
 /// even), the test kernel's entry assertions (every user entry checks the word said "user")
 /// never fired, every load exited 0, some parks came from ring 3 and NMIs arrived.
 pub fn static_key_flips_smp(_: &Ctx) -> Outcome {
+    // Every site must be one 8-byte store away from its new bytes (text_poke.rs: an exception
+    // inside an NMI on a parked CPU may run a site while it is written).
+    let torn = crate::text_poke::straddling_sites(&kentry::context_tracking::CONTEXT_TRACKING);
+    check!(
+        torn == 0,
+        "{torn} context-tracking sites straddle an 8-byte word"
+    );
     if smp::online_count() < 2 {
         return Outcome::Skip("one CPU online: no other CPU to run the patched code");
     }
