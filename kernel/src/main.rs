@@ -5,6 +5,7 @@
 
 extern crate alloc;
 
+mod bench;
 mod boot;
 mod console;
 mod cpio;
@@ -47,7 +48,7 @@ pub static CMDLINE: Once<&'static str> = Once::new();
 pub static INITRD: Once<cpio::Cpio> = Once::new();
 
 /// Timer period in APIC ticks (1 ns each under QEMU, one instruction under icount): 1 ms.
-const TIMER_PERIOD: u32 = 1_000_000;
+pub(crate) const TIMER_PERIOD: u32 = 1_000_000;
 
 unsafe extern "C" {
     static __kernel_end: u8;
@@ -221,93 +222,10 @@ extern "C" fn kernel_continue() -> ! {
     smp::start_aps(TIMER_PERIOD);
     let code = match boot::cmdline_value(cmdline, "kentry.mode").unwrap_or("run") {
         "test" => test::run_all(cmdline),
-        "bench" => run_bench(),
+        "bench" => bench::run_bench(),
         _ => runner::run(cmdline),
     };
     power_off(code)
-}
-
-/// Bench mode: every path as configured, then getpid again with context tracking on (what a
-/// `nohz_full` CPU pays) as `getpid-ct`, then the floor runs (docs/bench.md).
-fn run_bench() -> ExitCode {
-    // The LSTAR/IDT swaps below are for this CPU alone: every bench program runs pinned here
-    // (the programs inherit the mask). The key flips park the other CPUs (text_poke::flip_key).
-    let old_mask = sched::pin_current(1 << smp::this_cpu_id());
-    let code = run_bench_pinned();
-    sched::pin_current(old_mask);
-    code
-}
-
-fn run_bench_pinned() -> ExitCode {
-    let code = run_program_mode("/bin/bench", &[]);
-    let code_mem = run_program_mode("/bin/bench_mem", &[]);
-    let ct = &kentry::context_tracking::CONTEXT_TRACKING;
-    let was_on = ct.is_enabled();
-    if !was_on {
-        // Every state word says "kernel" when the other CPUs park (text_poke.rs).
-        text_poke::flip_key(ct, true);
-    }
-    let code_ct = run_program_mode("/bin/bench", &["ct"]);
-    if !was_on {
-        text_poke::flip_key(ct, false);
-    }
-    let code_floor = run_floor("floor-bare", kentry::arch::bench_floor::kentry_floor_bare);
-    let code_frame = run_floor("floor-frame", kentry::arch::bench_floor::kentry_floor_frame);
-    let code_int3 = run_floor_int3();
-    [code, code_mem, code_ct, code_floor, code_frame, code_int3]
-        .into_iter()
-        .find(|c| *c != ExitCode::Done)
-        .unwrap_or(ExitCode::Done)
-}
-
-/// Runs `/bin/bench <path>` with this CPU's LSTAR on a floor stub, then puts the real SYSCALL
-/// entry back. Bench programs run pinned to this CPU, so the program runs where LSTAR changed.
-fn run_floor(path: &str, stub: unsafe extern "C" fn()) -> ExitCode {
-    use kentry::arch::bench_floor::set_syscall_target;
-    // SAFETY: a floor stub handles every SYSCALL (other numbers go on to the real entry), and
-    // enable_syscall ran on this CPU at boot.
-    unsafe { set_syscall_target(stub as *const () as u64) };
-    let code = run_program_mode("/bin/bench", &[path]);
-    // SAFETY: back to the real entry, as enable_syscall left it.
-    unsafe { set_syscall_target(kentry::arch::syscall_64::kentry_syscall_64 as *const () as u64) };
-    code
-}
-
-/// The IDT of the `floor-int3` run (bench mode only).
-static FLOOR_IDT: Once<kentry::idt::Idt> = Once::new();
-
-/// Runs `/bin/bench floor-int3` with this CPU's IDT swapped for one whose #BP gate is the
-/// `iretq`-only floor stub, then loads the real IDT again.
-fn run_floor_int3() -> ExitCode {
-    let stubs = kentry::arch::idt_stubs::stub_base();
-    let floor = FLOOR_IDT.call_once(|| kentry::arch::bench_floor::floor_idt(stubs));
-    let real = kentry::arch::setup::idt();
-    // SAFETY: a complete table, identical to the real one but for #BP, whose stub returns past
-    // the `int3` that raised it; the bench program runs pinned to this CPU; the kernel raises no #BP of its own
-    // (static keys are patched without INT3) until the real IDT is back.
-    unsafe { kentry::arch::setup::load_idt(floor) };
-    let code = run_program_mode("/bin/bench", &["floor-int3"]);
-    // SAFETY: the real IDT, as init_this_cpu loaded it.
-    unsafe { kentry::arch::setup::load_idt(real) };
-    code
-}
-
-/// Runs one program and reports how it ended.
-fn run_program_mode(path: &str, args: &[&str]) -> ExitCode {
-    match test::run_program(path, args) {
-        Ok(reason) => {
-            klog!("{path} ended: status {}", reason.shell_status());
-            if reason.shell_status() == 0 {
-                ExitCode::Done
-            } else {
-                ExitCode::Failed
-            }
-        }
-        Err(e) => {
-            klog!("cannot run {path}: {e}");
-            ExitCode::Failed
-        }
-    }
 }
 
 #[panic_handler]

@@ -13,6 +13,7 @@ use crate::bench_linux::{self, CONFIGS, Counter, LinuxBench, NOHZ_FULL, NOHZ_FUL
 use crate::bench_plugin;
 use crate::bench_plugin_report::PluginFigures;
 use crate::bench_report::{LinuxColumn, Report, compare, read_json};
+use crate::bench_spec;
 use crate::build;
 use crate::install;
 use crate::linux_image;
@@ -399,8 +400,8 @@ impl Mode {
     }
 }
 
-/// Boots a bench kernel; returns its log if it finished and printed well-formed bench lines,
-/// or fails with the whole log.
+/// Boots a bench kernel; returns its log if it finished and printed well-formed bench lines
+/// with the spec's counts (bench_spec.rs), or fails with the whole log.
 fn bench_boot_log(qemu: &Path, boot: &Boot, mode: &str) -> Result<qemu::BootLog> {
     let log = qemu::run(qemu, boot)?;
     let exit = log.kernel_exit();
@@ -420,6 +421,10 @@ fn bench_boot_log(qemu: &Path, boot: &Boot, mode: &str) -> Result<qemu::BootLog>
         ))
     } else if lines.is_empty() {
         Some(format!("the {mode} bench printed no `bench <path> …` line"))
+    } else if let Err(e) = bench_spec::check_kentry_boot(&lines) {
+        Some(format!(
+            "the {mode} bench's lines fall short of the spec: {e}"
+        ))
     } else {
         None
     };

@@ -218,7 +218,9 @@ impl LinuxBench<'_> {
             (_, Some(c)) if c != 0 => Some(format!("/{program} exited with 0x{c:x}")),
             _ if !bad.is_empty() => Some(format!("printed bad lines: {}", bad.join("; "))),
             _ if lines.is_empty() => Some("printed no `bench <path> …` line".into()),
-            _ => None,
+            _ => crate::bench_spec::check_lines(&lines)
+                .err()
+                .map(|e| format!("printed lines short of the spec: {e}")),
         };
         let mut counted = None;
         if trouble.is_none() && plugin.is_some() {

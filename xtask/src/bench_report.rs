@@ -10,6 +10,7 @@ use crate::bench::Figures;
 use crate::bench_linux::{
     CONFIGS, LinuxConfig, NOHZ_FULL, NOHZ_FULL_MEASURED, NOHZ_FULL_NOT_MEASURED,
 };
+use crate::bench_spec::{INDICATIVE_NOTE, LINUX_IRQ_USER_NOT_MEASURED, is_indicative};
 
 /// The kentry path whose figure is the floor of the syscall paths: the floor stub with a full
 /// frame and a call (kernel/src/bench_floor.rs).
@@ -198,6 +199,14 @@ impl Report {
         } else {
             s.push_str("Linux: not measured (cargo xtask bench --linux measures it)\n");
         }
+        if self.rows.iter().any(|r| is_indicative(&r.path)) {
+            s.push_str(INDICATIVE_NOTE);
+            s.push('\n');
+        }
+        if self.linux_measured && self.rows.iter().any(|r| r.path == "irq-user") {
+            s.push_str(LINUX_IRQ_USER_NOT_MEASURED);
+            s.push('\n');
+        }
         if self.rows.iter().any(|r| r.path == "getpid-ct") {
             if self.nohz_getpid.is_some() {
                 s.push_str(NOHZ_FULL_MEASURED);
@@ -231,6 +240,7 @@ impl Report {
             };
             let mut entry = pair_json(&r.kentry);
             entry["floor"] = json!(r.floor);
+            entry["indicative"] = json!(is_indicative(&r.path));
             entry["linux"] = linux;
             if r.path == "getpid-ct"
                 && let Some(f) = &self.nohz_getpid
@@ -240,15 +250,18 @@ impl Report {
             }
             paths.insert(r.path.clone(), entry);
         }
+        let mut not_measured = serde_json::Map::new();
+        if self.nohz_getpid.is_none() {
+            not_measured.insert("linux getpid-ct".into(), json!(NOHZ_FULL_NOT_MEASURED));
+        }
+        if paths.contains_key("irq-user") {
+            not_measured.insert("linux irq-user".into(), json!(LINUX_IRQ_USER_NOT_MEASURED));
+        }
         json!({
             "version": 2,
             "runs": self.runs,
             "linux_measured": self.linux_measured,
-            "not_measured": if self.nohz_getpid.is_some() {
-                json!({})
-            } else {
-                json!({ "linux getpid-ct": NOHZ_FULL_NOT_MEASURED })
-            },
+            "not_measured": not_measured,
             "paths": paths,
         })
     }
@@ -422,7 +435,10 @@ mod tests {
         let linux = [
             LinuxColumn {
                 config: CONFIGS[0],
-                icount: one(vec![line("getpid", 306.0, 306.0, 306.0)]),
+                icount: one(vec![
+                    line("getpid", 306.0, 306.0, 306.0),
+                    line("irq-user-indicative", 2569.0, 2400.0, 9000.0),
+                ]),
                 tcg: one(vec![line("getpid", 1200.0, 1100.0, 1800.0)]),
             },
             LinuxColumn {
@@ -471,6 +487,16 @@ mod tests {
         );
         assert_eq!(json["paths"]["irq-user"]["floor"], Value::Null);
         assert_eq!(json["linux_measured"], true);
+        // irq-user has no Linux figure, and says why; the indicative path is marked so.
+        assert!(table.contains(LINUX_IRQ_USER_NOT_MEASURED), "{table}");
+        assert_eq!(
+            json["not_measured"]["linux irq-user"],
+            LINUX_IRQ_USER_NOT_MEASURED
+        );
+        assert_eq!(json["paths"]["irq-user"]["indicative"], false);
+        assert_eq!(json["paths"]["irq-user-indicative"]["indicative"], true);
+        assert!(table.contains(INDICATIVE_NOTE), "{table}");
+        assert_eq!(row(&table, "irq-user-indicative")[5], "2569");
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod bench_linux;
 mod bench_plugin;
 mod bench_plugin_report;
 mod bench_report;
+mod bench_spec;
 mod boots;
 mod build;
 mod cpio;

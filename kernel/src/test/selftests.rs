@@ -45,6 +45,7 @@ pub static ALL: &[SelfTest] = &[
     t("control_registers", control_registers),
     t("static_keys", static_keys),
     t("irq_from_kernel", irq_from_kernel),
+    t("bench_fast_timer", bench_timer::fast_timer),
     t("kernel_pf_fixup", kernel_pf_fixup),
     t("nmi_self_ipi", nmi_self_ipi),
     t("nmi_nested_latched", nmi_nested_latched),
@@ -80,6 +81,7 @@ macro_rules! check {
     };
 }
 
+mod bench_timer;
 mod cpu_tables;
 mod nmi_flood;
 mod nmi_nested;

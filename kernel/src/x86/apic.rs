@@ -17,6 +17,7 @@ const REG_LVT_TIMER: u32 = 0x320;
 const REG_LVT_LINT0: u32 = 0x350;
 const REG_LVT_LINT1: u32 = 0x360;
 const REG_TIMER_INIT: u32 = 0x380;
+const REG_TIMER_CURRENT: u32 = 0x390;
 const REG_TIMER_DIV: u32 = 0x3e0;
 
 const IA32_APIC_BASE: u32 = 0x1b;
@@ -122,13 +123,45 @@ pub fn is_x2apic() -> bool {
 
 /// Periodic timer every `count` APIC timer ticks (divide by 1).
 pub fn start_timer(count: u32) {
+    start_timer_on(TIMER_VECTOR, count);
+}
+
+/// Periodic timer every `count` APIC timer ticks (divide by 1) on `vector`. Writing the
+/// initial count restarts the countdown: the first interrupt comes `count` ticks after it.
+pub fn start_timer_on(vector: u8, count: u32) {
     write(REG_TIMER_DIV, 0xb);
-    write(REG_LVT_TIMER, (1 << 17) | TIMER_VECTOR as u32);
+    write(REG_LVT_TIMER, (1 << 17) | vector as u32);
     write(REG_TIMER_INIT, count);
+}
+
+/// APIC timer ticks left until this CPU's timer next fires.
+pub fn timer_current_count() -> u32 {
+    read(REG_TIMER_CURRENT)
+}
+
+/// The vector this CPU's LVT timer entry delivers.
+pub fn timer_vector() -> u8 {
+    read(REG_LVT_TIMER) as u8
 }
 
 pub fn eoi() {
     write(REG_EOI, 0);
+}
+
+/// Sends fixed interrupt `vector` to this CPU: the x2APIC SELF IPI register, or the ICR with
+/// the "self" shorthand (one store: the destination register is not used).
+pub fn send_self_ipi(vector: u8) {
+    if X2APIC.load(Ordering::Relaxed) {
+        // SAFETY: the x2APIC SELF IPI register takes a vector.
+        unsafe { Msr::new(0x83f).write(vector as u64) };
+        return;
+    }
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        while read(REG_ICR_LOW) & ICR_DELIVERY_PENDING != 0 {
+            core::hint::spin_loop();
+        }
+        write(REG_ICR_LOW, ICR_SELF | ICR_FIXED | vector as u32);
+    });
 }
 
 /// Sends an NMI to this CPU through the ICR, by APIC ID with NMI delivery mode (the "self"
@@ -143,6 +176,8 @@ pub const ICR_NMI: u32 = (0b100 << 8) | (1 << 14);
 pub const ICR_INIT: u32 = (0b101 << 8) | (1 << 14);
 pub const ICR_STARTUP: u32 = (0b110 << 8) | (1 << 14);
 const ICR_DELIVERY_PENDING: u32 = 1 << 12;
+/// ICR destination shorthand "self" (bits 18-19 = 01).
+const ICR_SELF: u32 = 1 << 18;
 
 /// [`send_icr`] for NMI context (the NMI IPIs of the watchdog and of the NMI flood): an NMI
 /// can land between the interrupted code's two xAPIC stores, so this one puts the destination

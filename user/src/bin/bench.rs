@@ -15,14 +15,24 @@
 //!   median/min/max are over the per-batch figures, divided by N (rounded). Under
 //!   `-icount shift=0` a tick is one instruction, so the figure is the instruction count of one
 //!   round trip, the `syscall` instruction included.
-//! - `irq-user`: an interrupt taken in ring 3 (the kernel's timer) with no exit work. A loop of
-//!   `lfence; rdtsc` notes every gap between consecutive reads that is much larger than a normal
-//!   iteration; each such gap is one interrupt round trip. The figure per gap is the gap minus the
-//!   average normal iteration; median/min/max are over the gaps, `iters` is the number of gaps
-//!   and `batches` is 1. The loop is bounded ([`IRQ_MAX_ITERS`] iterations, or [`IRQ_MAX_GAPS`]
-//!   gaps); with no gap at all it prints the line with zeros and `# irq-user: no interrupts seen`.
-//!   Natively on Linux, host interrupts, preemption and VM exits all show up as gaps: that
-//!   figure is only indicative.
+//! - `irq-user` (with the argument `irq-user`; the kentry bench kernel runs it with its fast
+//!   timer, an interrupt every 10 µs, kernel/src/bench.rs): an interrupt taken in ring 3 with
+//!   no exit work. A loop of `lfence; rdtsc` notes every gap between consecutive reads that is
+//!   much larger than a normal iteration; each gap is one interrupt round trip, and its figure
+//!   is the gap less the batch's mean normal iteration. A warm-up batch of [`N_IRQ_WARMUP`]
+//!   gaps, then [`BATCHES`] batches of [`N_IRQ`] gaps; a batch's figure is the median of its
+//!   gaps (the mean would take in the 1 in 100 interrupts that are also the kernel's 1 ms tick,
+//!   with its bookkeeping and exit work); median/min/max are over the batches' figures. If the
+//!   interrupts come too slowly for that (any kernel without the fast timer), it reports nothing
+//!   and fails.
+//! - `irq-user-indicative` (without an argument, on kentry and on Linux): the same loop with
+//!   the kernel's own timer tick, at most [`IRQ_MAX_GAPS`] gaps in [`IRQ_MAX_ITERS`]
+//!   iterations (at 1 kHz the spec's counts would take ~110 s of guest time); median/min/max
+//!   are over the gaps, `iters` is the number of gaps and `batches` is 1. With no gap at all it
+//!   prints the line with zeros and `# irq-user-indicative: no interrupts seen`. Linux has no
+//!   interrupt that ring 3 can raise and that returns without exit work, so this is its only
+//!   `irq-user` figure; it counts whatever the tick does (and natively, host interrupts,
+//!   preemption and VM exits show up as gaps too): indicative only.
 //!
 //! - `int3-signal`: `int3` → SIGTRAP handler (empty) → `rt_sigreturn`, back after the `int3`.
 //!   Same batch method as the syscall paths, [`N_SIGNAL`] round trips per batch; the empty loop
@@ -59,9 +69,9 @@ const N: u64 = 10_000;
 const BATCHES: usize = 15;
 /// The invalid syscall number of the `enosys` path.
 const ENOSYS_NR: u64 = 1000;
-/// Upper bound on the iterations of the `irq-user` loop.
+/// Upper bound on the iterations of the `irq-user-indicative` loop.
 const IRQ_MAX_ITERS: u64 = 8_000_000;
-/// The `irq-user` loop stops after this many gaps.
+/// The `irq-user-indicative` loop stops after this many gaps.
 const IRQ_MAX_GAPS: usize = 63;
 
 /// Ticks for `n` iterations of `mov eax, nr; syscall; dec; jnz`.
@@ -119,8 +129,7 @@ fn bench_syscall(path: &str, number: u64) {
 
 /// What one run of [`spin`] saw.
 struct Spin {
-    /// Gaps (ticks between consecutive TSC reads) above the threshold, in order.
-    gaps: [u64; IRQ_MAX_GAPS],
+    /// Gaps recorded (the first entries of the buffer [`spin`] was given).
     ngaps: usize,
     /// Sum and count of the deltas at or below the threshold, and the largest of them.
     normal_sum: u64,
@@ -128,13 +137,21 @@ struct Spin {
     normal_max: u64,
 }
 
-/// Reads the TSC (`lfence; rdtsc`) `iters` times; a delta above `threshold` is a gap. Stops
-/// early once [`IRQ_MAX_GAPS`] gaps are recorded. The same code serves calibration (threshold
+impl Spin {
+    /// The mean normal iteration, rounded (0 if there was none).
+    fn normal_mean(&self) -> u64 {
+        (self.normal_sum + self.normal_count / 2)
+            .checked_div(self.normal_count)
+            .unwrap_or(0)
+    }
+}
+
+/// Reads the TSC (`lfence; rdtsc`) `iters` times; a delta above `threshold` is a gap, recorded
+/// in `gaps`. Stops early once `gaps` is full. The same code serves calibration (threshold
 /// `u64::MAX`) and measurement, so a normal iteration costs the same in both.
 #[inline(never)]
-fn spin(iters: u64, threshold: u64) -> Spin {
+fn spin(iters: u64, threshold: u64, gaps: &mut [u64]) -> Spin {
     let mut s = Spin {
-        gaps: [0; IRQ_MAX_GAPS],
         ngaps: 0,
         normal_sum: 0,
         normal_count: 0,
@@ -146,9 +163,9 @@ fn spin(iters: u64, threshold: u64) -> Spin {
         let d = now.wrapping_sub(prev);
         prev = now;
         if d > threshold {
-            s.gaps[s.ngaps] = d;
+            gaps[s.ngaps] = d;
             s.ngaps += 1;
-            if s.ngaps == IRQ_MAX_GAPS {
+            if s.ngaps == gaps.len() {
                 break;
             }
         } else {
@@ -160,40 +177,118 @@ fn spin(iters: u64, threshold: u64) -> Spin {
     s
 }
 
-fn bench_irq_user() {
-    // Calibration: the smallest of several short runs' largest delta is the normal iteration's
-    // ceiling (a run that caught an interrupt has a larger maximum).
+/// The gap threshold: twice the normal iteration's ceiling, plus 16. The ceiling is the
+/// smallest of many short runs' largest delta (a run that caught an interrupt has a larger
+/// maximum); the runs are short enough (some 1,000 ticks) that most of them catch none of
+/// the fast timer's interrupts either (one every 10,000 ticks).
+fn irq_threshold() -> u64 {
     let mut ceiling = u64::MAX;
-    for _ in 0..8 {
-        ceiling = ceiling.min(spin(1000, u64::MAX).normal_max);
+    for _ in 0..64 {
+        ceiling = ceiling.min(spin(100, u64::MAX, &mut []).normal_max);
     }
-    let threshold = 2 * ceiling + 16;
+    2 * ceiling + 16
+}
 
-    let s = spin(IRQ_MAX_ITERS, threshold);
-    let normal = (s.normal_sum + s.normal_count / 2)
-        .checked_div(s.normal_count)
-        .unwrap_or(0);
+/// `irq-user-indicative`: the kernel's own timer tick (see the module comment).
+fn bench_irq_user_indicative() {
+    const PATH: &str = "irq-user-indicative";
+    let threshold = irq_threshold();
+    let mut gaps = [0u64; IRQ_MAX_GAPS];
+    let s = spin(IRQ_MAX_ITERS, threshold, &mut gaps);
+    let normal = s.normal_mean();
     println!(
-        "# irq-user: normal iteration {normal} ticks, gap threshold {threshold} ticks, {} gaps in {} iterations",
+        "# {PATH}: normal iteration {normal} ticks, gap threshold {threshold} ticks, {} gaps in {} iterations; indicative: the timer tick's gaps, fewer than spec/bench.md asks",
         s.ngaps,
         s.normal_count + s.ngaps as u64
     );
     if s.ngaps == 0 {
-        println!("# irq-user: no interrupts seen");
-        println!("bench irq-user median=0 min=0 max=0 iters=0 batches=1");
+        println!("# {PATH}: no interrupts seen");
+        println!("bench {PATH} median=0 min=0 max=0 iters=0 batches=1");
         return;
     }
-    let mut cost = [0u64; IRQ_MAX_GAPS];
-    for (c, &g) in cost.iter_mut().zip(&s.gaps[..s.ngaps]) {
-        *c = g.saturating_sub(normal);
+    let cost = &mut gaps[..s.ngaps];
+    for c in cost.iter_mut() {
+        *c = c.saturating_sub(normal);
     }
-    let cost = &mut cost[..s.ngaps];
     cost.sort_unstable();
     let (median, min, max) = stats(cost);
     println!(
-        "bench irq-user median={median} min={min} max={max} iters={} batches=1",
+        "bench {PATH} median={median} min={min} max={max} iters={} batches=1",
         s.ngaps
     );
+}
+
+/// Gaps per timed batch of `irq-user` (spec/bench.md: N ≥ 10,000).
+const N_IRQ: usize = 10_000;
+/// Gaps of the `irq-user` warm-up batch.
+const N_IRQ_WARMUP: usize = 1_000;
+/// The `irq-user` warm-up gives up after this many loop iterations per gap: the interrupts
+/// do not come from the kentry bench kernel's fast timer. Under `-icount` the loop sees that
+/// timer every ~600 iterations and the 1 ms tick every ~60,000. Under plain TCG the check has
+/// no teeth: the host's own delays show up as gaps too (one every ~3,000 iterations), and
+/// QEMU merges timer interrupts it delivers late on a busy host (the fast timer has been seen
+/// at a few per cent of its rate), so the bound is loose. A sanity check, not a proof: the
+/// kentry bench kernel is what arms the fast timer.
+const IRQ_WARMUP_MAX_ITERS_PER_GAP: u64 = 30_000;
+/// A timed batch gives up after this many iterations per gap (only so that it ends).
+const IRQ_MAX_ITERS_PER_GAP: u64 = 200_000;
+
+/// One batch of gaps into all of `gaps`, or `None` (and a comment) if the interrupts did not
+/// come within `max_iters_per_gap` iterations per gap.
+fn irq_batch(threshold: u64, gaps: &mut [u64], max_iters_per_gap: u64) -> Option<Spin> {
+    let n = gaps.len();
+    let s = spin(n as u64 * max_iters_per_gap, threshold, gaps);
+    if s.ngaps < n {
+        println!(
+            "# irq-user: {} gaps in {} iterations, fewer than {n}: no fast interrupt source (the kentry bench kernel arms one for this run)",
+            s.ngaps,
+            s.normal_count + s.ngaps as u64
+        );
+        return None;
+    }
+    Some(s)
+}
+
+/// `irq-user` with the kentry bench kernel's fast timer (see the module comment). Never
+/// inlined: its 80 KB of gaps stay off `main`'s frame, whose stack probes would otherwise fault
+/// in 20 pages in every run, the exec chain's links included (a larger `exec` figure).
+#[inline(never)]
+fn bench_irq_user() -> i32 {
+    let threshold = irq_threshold();
+    let mut gaps = [0u64; N_IRQ];
+    if irq_batch(
+        threshold,
+        &mut gaps[..N_IRQ_WARMUP],
+        IRQ_WARMUP_MAX_ITERS_PER_GAP,
+    )
+    .is_none()
+    {
+        return 1;
+    }
+    let mut per_batch = [0u64; BATCHES];
+    let (mut lowest, mut highest) = (u64::MAX, 0);
+    let (mut normal_lo, mut normal_hi) = (u64::MAX, 0);
+    for p in per_batch.iter_mut() {
+        let Some(s) = irq_batch(threshold, &mut gaps, IRQ_MAX_ITERS_PER_GAP) else {
+            return 1;
+        };
+        let normal = s.normal_mean();
+        normal_lo = normal_lo.min(normal);
+        normal_hi = normal_hi.max(normal);
+        for g in gaps.iter_mut() {
+            *g = g.saturating_sub(normal);
+        }
+        gaps.sort_unstable();
+        let (median, min, max) = stats(&gaps);
+        *p = median;
+        lowest = lowest.min(min);
+        highest = highest.max(max);
+    }
+    println!(
+        "# irq-user: normal iteration {normal_lo}-{normal_hi} ticks, gap threshold {threshold} ticks; a batch's figure is the median of its {N_IRQ} gaps; single gaps {lowest}-{highest}"
+    );
+    report("irq-user", &mut per_batch, N_IRQ as u64);
+    0
 }
 
 /// Round trips per batch of the signal path (spec: N ≥ 10,000, as for the syscall paths).
@@ -451,12 +546,13 @@ fn main(args: kentry_user::rt::Args) -> i32 {
         }
         Some(p @ ("floor-bare" | "floor-frame")) => return bench_floor(p),
         Some("floor-int3") => return bench_floor_int3(),
+        Some("irq-user") => return bench_irq_user(),
         _ => {}
     }
     println!("# kentry bench: {BATCHES} batches of {N} round trips, ticks per round trip");
     bench_syscall("getpid", nr::GETPID as u64);
     bench_syscall("enosys", ENOSYS_NR);
-    bench_irq_user();
+    bench_irq_user_indicative();
     bench_int3_signal();
     bench_fork_exit_wait();
     // Last: it replaces this program.
