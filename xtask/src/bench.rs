@@ -52,6 +52,11 @@ pub struct BenchArgs {
     /// which -icount cannot boot. That run gives Linux's getpid-ct.
     #[arg(long)]
     pub plugin: bool,
+    /// Instead: per-CPU instruction counts on -smp 2 with the plugin (getpid and getpid-ct on
+    /// CPU 1 and CPU 0 against -smp 1, which they may exceed by at most 5; the call-function
+    /// IPI round trip; Linux on CPU 1 of -smp 2). Writes target/bench/smp.json.
+    #[arg(long, conflicts_with_all = ["plugin", "compare"])]
+    pub smp: bool,
 }
 
 /// One `bench <path> median=… min=… max=… iters=… batches=…` line.
@@ -180,6 +185,9 @@ pub fn summarize(runs: &[Vec<BenchLine>]) -> Vec<(String, Figures)> {
 }
 
 pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
+    if args.smp {
+        return crate::bench_smp::run(ws, args);
+    }
     let old = match &args.compare {
         Some(p) => Some(read_json(p)?),
         None => None,
@@ -401,7 +409,7 @@ impl Mode {
 
 /// Boots a bench kernel; returns its log if it finished and printed well-formed bench lines,
 /// or fails with the whole log.
-fn bench_boot_log(qemu: &Path, boot: &Boot, mode: &str) -> Result<qemu::BootLog> {
+pub(crate) fn bench_boot_log(qemu: &Path, boot: &Boot, mode: &str) -> Result<qemu::BootLog> {
     let log = qemu::run(qemu, boot)?;
     let exit = log.kernel_exit();
     let (lines, bad) = parse_log(&log.lines);

@@ -6,6 +6,8 @@ mod bench_linux;
 mod bench_plugin;
 mod bench_plugin_report;
 mod bench_report;
+mod bench_smp;
+mod bench_smp_report;
 mod boots;
 mod build;
 mod cpio;
