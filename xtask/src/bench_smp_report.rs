@@ -60,14 +60,14 @@ impl SmpReport {
         );
         let _ = writeln!(
             s,
-            "{:<16} {:>14} {:>16} {:>16} {:>7} {:>16} {:>18}",
+            "{:<15} {:>21} {:>21} {:>21} {:>8} {:>22} {:>22}",
             "path",
             "kentry -smp 1",
             "-smp 2, CPU 1",
             "-smp 2, CPU 0",
             "SMP Δ",
-            "Linux off CPU 1",
-            "Linux nohz_full 1"
+            "Linux off, CPU 1",
+            "Linux nohz_full CPU 1"
         );
         for (path, one) in &self.one_cpu {
             let on = |cpu: u32| {
@@ -98,7 +98,7 @@ impl SmpReport {
             };
             let _ = writeln!(
                 s,
-                "{:<16} {:>14} {:>16} {:>16} {:>7} {:>16} {:>18}",
+                "{:<15} {:>21} {:>21} {:>21} {:>8} {:>22} {:>22}",
                 path,
                 cell(Some(one)),
                 cell(on(1)),
