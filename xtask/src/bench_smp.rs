@@ -38,6 +38,9 @@ pub const IPI_RECEIVER: u32 = 1;
 pub const GRACE_PERIOD_PATH: &str = "rcu-gp-user";
 pub const NOHZ_TICKS_PATH: &str = "nohz-ticks";
 
+/// Per path, its figures (in the order printed).
+pub type PathFigures = Vec<(String, Figures)>;
+
 /// One fast path over budget: `cpu`'s figure against the one-CPU figure.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OverBudget {
@@ -233,6 +236,12 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
             rt.iters.context("no iters=")?,
             rt.batches.context("no batches=")? as usize,
         );
+        let loop_line =
+            format!("bench-ipi: receiver loop {RECEIVER_LOOP_INSNS} instructions per round trip");
+        if !log.lines.iter().any(|l| l.ends_with(&loop_line)) {
+            log.print_full(name);
+            bail!("the IPI bench did not say \"{loop_line}\": its receiver loop changed");
+        }
         let b = match ipi_batches(&log.stderr, iters, batches) {
             Ok(b) => b,
             Err(e) => {
@@ -305,7 +314,7 @@ fn linux_smp(
     vmlinuz: &Path,
     args: &BenchArgs,
     plugin: &Path,
-) -> Result<Vec<(String, Vec<(String, Figures)>)>> {
+) -> Result<Vec<(String, PathFigures)>> {
     std::fs::create_dir_all(ws.bench_dir())
         .with_context(|| format!("creating {}", ws.bench_dir().display()))?;
     let initramfs = bench_linux::initramfs_path(&ws.bench_dir());

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use serde_json::{Value, json};
 
 use crate::bench::Figures;
-use crate::bench_smp::{FAST_PATHS, OverBudget, SMP_BUDGET, extension_rows};
+use crate::bench_smp::{FAST_PATHS, OverBudget, PathFigures, SMP_BUDGET, extension_rows};
 
 /// What a figure shows when nothing measured it.
 pub const NOT_MEASURED: &str = "–  (not yet measured)";
@@ -28,7 +28,7 @@ pub struct SmpReport {
     /// `ipi-roundtrip`: TSC ticks per round trip under plain TCG.
     pub ipi_tsc: Vec<(String, Figures)>,
     /// Linux on `-smp 2`, CPU 1, per configuration key; `None`: `--no-linux`.
-    pub linux: Option<Vec<(String, Vec<(String, Figures)>)>>,
+    pub linux: Option<Vec<(String, PathFigures)>>,
     pub runs: u32,
 }
 
