@@ -6,6 +6,7 @@
 extern crate alloc;
 
 mod bench;
+mod bench_smp;
 mod boot;
 mod console;
 mod cpio;
@@ -222,7 +223,8 @@ extern "C" fn kernel_continue() -> ! {
     smp::start_aps(TIMER_PERIOD);
     let code = match boot::cmdline_value(cmdline, "kentry.mode").unwrap_or("run") {
         "test" => test::run_all(cmdline),
-        "bench" => bench::run_bench(),
+        "bench" => bench_smp::on_bench_cpu(cmdline, bench::run_bench),
+        "bench-ipi" => bench_smp::run_ipi_bench(),
         _ => runner::run(cmdline),
     };
     power_off(code)

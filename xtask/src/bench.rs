@@ -53,6 +53,11 @@ pub struct BenchArgs {
     /// which -icount cannot boot. That run gives Linux's getpid-ct.
     #[arg(long)]
     pub plugin: bool,
+    /// Instead: per-CPU instruction counts on -smp 2 with the plugin (getpid and getpid-ct on
+    /// CPU 1 and CPU 0 against -smp 1, which they may exceed by at most 5; the call-function
+    /// IPI round trip; Linux on CPU 1 of -smp 2). Writes target/bench/smp.json.
+    #[arg(long, conflicts_with_all = ["plugin", "compare"])]
+    pub smp: bool,
 }
 
 /// One `bench <path> median=… min=… max=… iters=… batches=…` line.
@@ -181,6 +186,9 @@ pub fn summarize(runs: &[Vec<BenchLine>]) -> Vec<(String, Figures)> {
 }
 
 pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
+    if args.smp {
+        return crate::bench_smp::run(ws, args);
+    }
     let old = match &args.compare {
         Some(p) => Some(read_json(p)?),
         None => None,
@@ -223,7 +231,7 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
             }
             let name = mode.name(plugin.is_some());
             eprintln!("xtask: bench boot {}/{} ({name})", i + 1, args.runs);
-            let log = bench_boot_log(&qemu, &boot, name)?;
+            let log = bench_boot_log(&qemu, &boot, name, bench_spec::check_kentry_boot)?;
             let counted = if boot.extra_args.iter().any(|a| a == "-plugin") {
                 Some(bench_plugin::figures_of_boot(&log, 0, name)?)
             } else {
@@ -401,8 +409,14 @@ impl Mode {
 }
 
 /// Boots a bench kernel; returns its log if it finished and printed well-formed bench lines
-/// with the spec's counts (bench_spec.rs), or fails with the whole log.
-fn bench_boot_log(qemu: &Path, boot: &Boot, mode: &str) -> Result<qemu::BootLog> {
+/// that pass `check` (for the bench mode: the spec's counts, bench_spec.rs), or fails with
+/// the whole log.
+pub(crate) fn bench_boot_log(
+    qemu: &Path,
+    boot: &Boot,
+    mode: &str,
+    check: fn(&[BenchLine]) -> Result<(), String>,
+) -> Result<qemu::BootLog> {
     let log = qemu::run(qemu, boot)?;
     let exit = log.kernel_exit();
     let (lines, bad) = parse_log(&log.lines);
@@ -421,7 +435,7 @@ fn bench_boot_log(qemu: &Path, boot: &Boot, mode: &str) -> Result<qemu::BootLog>
         ))
     } else if lines.is_empty() {
         Some(format!("the {mode} bench printed no `bench <path> …` line"))
-    } else if let Err(e) = bench_spec::check_kentry_boot(&lines) {
+    } else if let Err(e) = check(&lines) {
         Some(format!(
             "the {mode} bench's lines fall short of the spec: {e}"
         ))

@@ -6,6 +6,8 @@ mod bench_linux;
 mod bench_plugin;
 mod bench_plugin_report;
 mod bench_report;
+mod bench_smp;
+mod bench_smp_report;
 mod bench_spec;
 mod boots;
 mod build;
@@ -152,6 +154,13 @@ mod tests {
         };
         assert!(args.no_linux);
         assert!(Cli::try_parse_from(["xtask", "bench", "--linux", "--no-linux"]).is_err());
+        let cli = Cli::try_parse_from(["xtask", "bench", "--smp", "--no-linux"]).unwrap();
+        let Cmd::Bench(args) = cli.command else {
+            panic!("not bench")
+        };
+        assert!(args.smp && args.no_linux);
+        // --smp is its own set of boots: it does not combine with the one-CPU plugin run.
+        assert!(Cli::try_parse_from(["xtask", "bench", "--smp", "--plugin"]).is_err());
         assert!(Cli::try_parse_from(["xtask", "run", "--accel", "hvf"]).is_err());
     }
 }

@@ -144,6 +144,15 @@ pub fn timer_vector() -> u8 {
     read(REG_LVT_TIMER) as u8
 }
 
+/// Masks or unmasks this CPU's timer interrupt (the LVT entry's mask bit); the count runs on.
+/// A masked tick is lost, not held pending.
+pub fn set_timer_masked(masked: bool) {
+    write(
+        REG_LVT_TIMER,
+        (u32::from(masked) << 16) | (1 << 17) | TIMER_VECTOR as u32,
+    );
+}
+
 pub fn eoi() {
     write(REG_EOI, 0);
 }

@@ -1,0 +1,481 @@
+//! `cargo xtask bench --smp`: per-CPU instruction counts on `-smp 2`, counted by the insn-count
+//! plugin (QEMU 7.2's `-icount` hangs multi-CPU boots). docs/bench.md "Per-CPU figures".
+//!
+//! Boots, all with the plugin and without `-icount`:
+//! - kentry's bench mode on `-smp 1` (the reference), and on `-smp 2` with its programs on
+//!   CPU 1 and on CPU 0 (`kentry.bench_cpu=`); SMP may cost the fast paths ([`FAST_PATHS`])
+//!   at most [`SMP_BUDGET`] instructions over the reference, or the run fails;
+//! - kentry's `bench-ipi` mode (kernel/src/bench_smp.rs): call-function IPI round trips from
+//!   CPU 0 to CPU 1, and the same mode under plain TCG for its TSC ticks;
+//! - Linux `mitigations=off` and `mitigations=off nohz_full=1 isolcpus=1` on `-smp 2`, the
+//!   bench pinned to CPU 1 (unless `--no-linux`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::bench::{BenchArgs, BenchLine, Figures, bench_boot_log, parse_log, summarize};
+use crate::bench_linux::{self, CONFIGS, Counter, LinuxBench, NOHZ_FULL, NOHZ_FULL_CPU};
+use crate::bench_plugin::{self, parse_mark};
+use crate::bench_smp_report::{SmpReport, TableRow};
+use crate::qemu::Boot;
+use crate::workspace::{self, Workspace};
+use crate::{build, install, linux_image};
+
+/// The paths whose SMP cost is held to [`SMP_BUDGET`] (issue 9: "SMP must not cost the fast
+/// path more than 5 instructions").
+pub const FAST_PATHS: [&str; 2] = ["getpid", "getpid-ct"];
+/// Instructions SMP may add to a fast path over the one-CPU figure.
+pub const SMP_BUDGET: f64 = 5.0;
+/// The receiver loop's instructions per round trip besides the IPI (kernel/src/bench_smp.rs
+/// `RECEIVER_LOOP_INSNS`: `inc`, `sti`, `hlt`, `cli`, `dec`, `jnz`).
+pub const RECEIVER_LOOP_INSNS: u64 = 6;
+/// The CPU that sends the round trip's IPIs, and the one that answers.
+pub const IPI_SENDER: u32 = 0;
+pub const IPI_RECEIVER: u32 = 1;
+/// Bench lines other work will print (docs/bench.md "Per-CPU figures", extension points).
+pub const GRACE_PERIOD_PATH: &str = "rcu-gp-user";
+pub const NOHZ_TICKS_PATH: &str = "nohz-ticks";
+
+/// Per path, its figures (in the order printed).
+pub type PathFigures = Vec<(String, Figures)>;
+
+/// One fast path over budget: `cpu`'s figure against the one-CPU figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverBudget {
+    pub path: String,
+    pub cpu: u32,
+    pub one_cpu: f64,
+    pub smp: f64,
+}
+
+/// Checks every fast path on every CPU of the SMP boots against the one-CPU figure: a path
+/// missing on either side is an error too (nothing was compared).
+pub fn check_budget(
+    one_cpu: &[(String, Figures)],
+    per_cpu: &[(u32, Vec<(String, Figures)>)],
+) -> Result<Vec<OverBudget>> {
+    let get =
+        |figs: &[(String, Figures)], p: &str| figs.iter().find(|(q, _)| q == p).map(|f| f.1.median);
+    let mut over = Vec::new();
+    for path in FAST_PATHS {
+        let base = get(one_cpu, path).with_context(|| format!("no one-CPU {path} figure"))?;
+        for (cpu, figs) in per_cpu {
+            let smp = get(figs, path).with_context(|| format!("no {path} figure on CPU {cpu}"))?;
+            if smp - base > SMP_BUDGET {
+                over.push(OverBudget {
+                    path: path.to_string(),
+                    cpu: *cpu,
+                    one_cpu: base,
+                    smp,
+                });
+            }
+        }
+    }
+    Ok(over)
+}
+
+/// The IPI round trip's instruction counts per round trip, per batch (warm-up left out).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IpiBatches {
+    /// Sender: from before `call_on_mask_then` to right after the ICR write.
+    pub send: Vec<u64>,
+    /// Sender: the rest of the round trip (the wait for CPU 1, wall-time dependent).
+    pub wait: Vec<u64>,
+    /// Receiver: IDT stub to `iretq`, inclusive.
+    pub receive: Vec<u64>,
+}
+
+/// The plugin's marks per vCPU, in the order printed.
+pub fn marks_by_vcpu(stderr: &str) -> Result<Vec<(u32, Vec<u64>)>> {
+    let mut out: Vec<(u32, Vec<u64>)> = Vec::new();
+    for l in stderr.lines() {
+        if let Some(m) = parse_mark(l) {
+            let m = m?;
+            match out.iter_mut().find(|(v, _)| *v == m.vcpu) {
+                Some((_, c)) => c.push(m.count),
+                None => out.push((m.vcpu, vec![m.count])),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Redoes the round trip's arithmetic on the plugin's marks (kernel/src/bench_smp.rs): the
+/// sender marks the start of a batch, then twice per round trip (before the call, after the
+/// send), then the end; the receiver marks the start and the end of a batch. One warm-up
+/// batch, then `batches` of `iters` round trips. Fails unless the marks are exactly those.
+pub fn ipi_batches(stderr: &str, iters: u64, batches: usize) -> Result<IpiBatches> {
+    let marks = marks_by_vcpu(stderr)?;
+    let of = |v: u32| -> &[u64] {
+        marks
+            .iter()
+            .find(|(c, _)| *c == v)
+            .map(|m| &m.1[..])
+            .unwrap_or(&[])
+    };
+    if let Some((v, _)) = marks
+        .iter()
+        .find(|(v, _)| *v != IPI_SENDER && *v != IPI_RECEIVER)
+    {
+        bail!("marks on vCPU {v}, which takes no part in the round trip");
+    }
+    let (sender, receiver) = (of(IPI_SENDER), of(IPI_RECEIVER));
+    let per_batch = 2 * iters as usize + 2;
+    if sender.len() != (batches + 1) * per_batch {
+        bail!(
+            "the sender made {} marks; {} batches of {iters} make {}",
+            sender.len(),
+            batches + 1,
+            (batches + 1) * per_batch
+        );
+    }
+    if receiver.len() != (batches + 1) * 2 {
+        bail!(
+            "the receiver made {} marks; {} batches make {}",
+            receiver.len(),
+            batches + 1,
+            (batches + 1) * 2
+        );
+    }
+    let diff = |a: u64, b: u64| b.checked_sub(a).context("a count went back");
+    let per = |total: u64| (total + iters / 2) / iters;
+    let mut out = IpiBatches::default();
+    for b in sender.chunks_exact(per_batch).skip(1) {
+        // b = [start, a1, s1, a2, s2, …, aN, sN, end]
+        let (mut send, mut wait) = (0, diff(b[0], b[1])?);
+        for k in 0..iters as usize {
+            let (a, s, next) = (b[1 + 2 * k], b[2 + 2 * k], b[3 + 2 * k]);
+            send += diff(a, s)?;
+            wait += diff(s, next)?;
+        }
+        out.send.push(per(send));
+        out.wait.push(per(wait));
+    }
+    for r in receiver.chunks_exact(2).skip(1) {
+        let loop_insns = RECEIVER_LOOP_INSNS * iters;
+        let region = diff(r[0], r[1])?;
+        let ipi = region
+            .checked_sub(loop_insns)
+            .context("a receiver batch shorter than its loop")?;
+        out.receive.push(per(ipi));
+    }
+    Ok(out)
+}
+
+/// Median, minimum and maximum of per-batch figures as a bench line.
+pub fn line_of(path: &str, per_batch: &[u64], iters: u64) -> Option<BenchLine> {
+    let mut v = per_batch.to_vec();
+    v.sort_unstable();
+    Some(BenchLine {
+        path: path.into(),
+        median: *v.get(v.len() / 2)? as f64,
+        min: v[0] as f64,
+        max: v[v.len() - 1] as f64,
+        iters: Some(iters),
+        batches: Some(v.len() as u64),
+    })
+}
+
+pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
+    let qemu = install::qemu()?;
+    install::ensure_toolchain(ws)?;
+    let vmlinuz = if args.no_linux {
+        None
+    } else {
+        Some(linux_image::ensure_linux_image(&ws.target())?)
+    };
+    let art = build::all(ws, workspace::Flavor::Lean)?;
+    let plugin = bench_plugin::build_plugin(ws)?;
+    let timeout = Duration::from_secs(args.timeout);
+    let boot_of = |cpus: u32, words: &[&str], with_plugin: bool| {
+        let mut b = Boot::new(&art.kernel, &art.initrd, words);
+        b.machine = args.machine;
+        b.timeout = Some(timeout);
+        b.cpus = cpus;
+        if with_plugin {
+            b.extra_args.extend(bench_plugin::qemu_args(&plugin, cpus));
+        }
+        b
+    };
+    // (label, cpus, bench cpu)
+    let kentry_boots: [(u32, u32); 3] = [(1, 0), (2, 1), (2, 0)];
+    let mut per_boot: Vec<Vec<Vec<BenchLine>>> = vec![Vec::new(); kentry_boots.len()];
+    let mut tsc_lines = Vec::new();
+    let mut ipi_runs: Vec<Vec<BenchLine>> = Vec::new();
+    for i in 0..args.runs {
+        for (k, &(cpus, cpu)) in kentry_boots.iter().enumerate() {
+            let arg = format!("kentry.bench_cpu={cpu}");
+            let name = format!("TCG, plugin, -smp {cpus}, programs on CPU {cpu}");
+            eprintln!("xtask: bench boot {}/{} ({name})", i + 1, args.runs);
+            let log = bench_boot_log(
+                &qemu,
+                &boot_of(cpus, &["kentry.mode=bench", &arg], true),
+                &name,
+                crate::bench_spec::check_kentry_boot,
+            )?;
+            let mut lines = bench_plugin::figures_of_boot(&log, cpu, &name)?;
+            // Lines without marks (extension points such as nohz-ticks) as printed.
+            lines.extend(
+                parse_log(&log.lines)
+                    .0
+                    .into_iter()
+                    .filter(|l| l.path == NOHZ_TICKS_PATH || l.path == GRACE_PERIOD_PATH),
+            );
+            per_boot[k].push(lines);
+        }
+        let name = "TCG, plugin, -smp 2, IPI round trip";
+        eprintln!("xtask: bench boot {}/{} ({name})", i + 1, args.runs);
+        let log = bench_boot_log(
+            &qemu,
+            &boot_of(2, &["kentry.mode=bench-ipi"], true),
+            name,
+            check_ipi_boot,
+        )?;
+        let (lines, _) = parse_log(&log.lines);
+        let rt = lines
+            .iter()
+            .find(|l| l.path == "ipi-roundtrip")
+            .context("no ipi-roundtrip line")?;
+        let (iters, batches) = (
+            rt.iters.context("no iters=")?,
+            rt.batches.context("no batches=")? as usize,
+        );
+        let loop_line =
+            format!("bench-ipi: receiver loop {RECEIVER_LOOP_INSNS} instructions per round trip");
+        if !log.lines.iter().any(|l| l.ends_with(&loop_line)) {
+            log.print_full(name);
+            bail!("the IPI bench did not say \"{loop_line}\": its receiver loop changed");
+        }
+        let b = match ipi_batches(&log.stderr, iters, batches) {
+            Ok(b) => b,
+            Err(e) => {
+                log.print_full(name);
+                bail!("the IPI bench: plugin counts: {e:#}");
+            }
+        };
+        ipi_runs.push(
+            [
+                ("ipi-send", &b.send),
+                ("ipi-wait", &b.wait),
+                ("ipi-receive", &b.receive),
+            ]
+            .iter()
+            .filter_map(|(p, v)| line_of(p, v, iters))
+            .collect(),
+        );
+        let name = "TCG, -smp 2, IPI round trip";
+        eprintln!("xtask: bench boot {}/{} ({name})", i + 1, args.runs);
+        let log = bench_boot_log(
+            &qemu,
+            &boot_of(2, &["kentry.mode=bench-ipi"], false),
+            name,
+            check_ipi_boot,
+        )?;
+        tsc_lines.push(parse_log(&log.lines).0);
+    }
+    let linux = match &vmlinuz {
+        Some(v) => Some(linux_smp(ws, &qemu, v, args, &plugin)?),
+        None => None,
+    };
+    let kentry: Vec<Vec<(String, Figures)>> = per_boot.iter().map(|runs| summarize(runs)).collect();
+    let report = SmpReport {
+        one_cpu: kentry[0].clone(),
+        per_cpu: vec![(1, kentry[1].clone()), (0, kentry[2].clone())],
+        ipi: summarize(&ipi_runs),
+        ipi_tsc: summarize(&tsc_lines),
+        linux,
+        runs: args.runs,
+    };
+    let over = check_budget(&report.one_cpu, &report.per_cpu)?;
+    print!("{}", report.table(&over));
+    let out = ws.bench_dir().join("smp.json");
+    std::fs::create_dir_all(ws.bench_dir())
+        .with_context(|| format!("creating {}", ws.bench_dir().display()))?;
+    std::fs::write(
+        &out,
+        serde_json::to_string_pretty(&report.to_json(&over))? + "\n",
+    )
+    .with_context(|| format!("writing {}", out.display()))?;
+    println!("wrote {}", workspace::shown(&out, &ws.root));
+    if !over.is_empty() {
+        let what: Vec<String> = over
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} on CPU {}: {} against {} on one CPU",
+                    o.path, o.cpu, o.smp, o.one_cpu
+                )
+            })
+            .collect();
+        bail!(
+            "SMP costs a fast path more than {SMP_BUDGET} instructions: {}",
+            what.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// Linux on `-smp 2` under the plugin, `/bench` pinned to CPU 1: mitigations off, and
+/// mitigations off with nohz_full=1 isolcpus=1 (CPU 1 is the nohz_full CPU).
+fn linux_smp(
+    ws: &Workspace,
+    qemu: &Path,
+    vmlinuz: &Path,
+    args: &BenchArgs,
+    plugin: &Path,
+) -> Result<Vec<(String, PathFigures)>> {
+    std::fs::create_dir_all(ws.bench_dir())
+        .with_context(|| format!("creating {}", ws.bench_dir().display()))?;
+    let initramfs = bench_linux::initramfs_path(&ws.bench_dir());
+    bench_linux::write_initramfs(&ws.user_bin_dir(), &initramfs)?;
+    let bench = LinuxBench {
+        qemu,
+        vmlinuz,
+        initramfs: &initramfs,
+        machine: args.machine,
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let mut out = Vec::new();
+    for config in [CONFIGS[0], NOHZ_FULL] {
+        let mut runs = Vec::new();
+        for i in 0..args.runs {
+            eprintln!(
+                "xtask: Linux ({}) /bench boot {}/{} (TCG, plugin, -smp 2, CPU {NOHZ_FULL_CPU})",
+                config.key,
+                i + 1,
+                args.runs
+            );
+            let counter = Counter::Plugin {
+                plugin,
+                cpus: 2,
+                pin: Some(NOHZ_FULL_CPU),
+            };
+            let (_, counted) = bench.boot(&config, "bench", counter)?;
+            runs.push(counted.unwrap_or_default());
+        }
+        out.push((config.key.to_string(), summarize(&runs)));
+    }
+    Ok(out)
+}
+
+/// The rows of the table that come from other work and are not measured yet.
+pub fn extension_rows(per_cpu: &[(u32, Vec<(String, Figures)>)]) -> Vec<TableRow> {
+    let find = |p: &str| {
+        per_cpu.iter().find_map(|(cpu, f)| {
+            f.iter()
+                .find(|(q, _)| q == p)
+                .map(|(_, f)| (*cpu, f.median))
+        })
+    };
+    [
+        (GRACE_PERIOD_PATH, "grace period, one CPU in user mode"),
+        (
+            NOHZ_TICKS_PATH,
+            "ticks on the nohz_full CPU (getpid-ct run)",
+        ),
+    ]
+    .iter()
+    .map(|(path, what)| TableRow {
+        what: what.to_string(),
+        kentry: find(path).map(|(cpu, m)| format!("{m} (CPU {cpu})")),
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::combine;
+
+    fn figs(pairs: &[(&str, f64)]) -> Vec<(String, Figures)> {
+        pairs
+            .iter()
+            .map(|(p, m)| {
+                let l = crate::bench::tests::line(p, *m, *m, *m);
+                (p.to_string(), combine(&[&l]).unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn budget_check_fails_a_path_over_budget() {
+        let one = figs(&[("getpid", 92.0), ("getpid-ct", 99.0)]);
+        // Within budget: +5 exactly.
+        let ok = vec![(1, figs(&[("getpid", 97.0), ("getpid-ct", 99.0)]))];
+        assert!(check_budget(&one, &ok).unwrap().is_empty());
+        // getpid-ct on CPU 0 costs 6 more: over.
+        let bad = vec![
+            (1, figs(&[("getpid", 92.0), ("getpid-ct", 100.0)])),
+            (0, figs(&[("getpid", 93.0), ("getpid-ct", 105.0)])),
+        ];
+        assert_eq!(
+            check_budget(&one, &bad).unwrap(),
+            vec![OverBudget {
+                path: "getpid-ct".into(),
+                cpu: 0,
+                one_cpu: 99.0,
+                smp: 105.0
+            }]
+        );
+        // A missing figure is an error, not a pass.
+        assert!(check_budget(&one, &[(1, figs(&[("getpid", 92.0)]))]).is_err());
+        assert!(check_budget(&figs(&[("getpid", 92.0)]), &ok).is_err());
+    }
+
+    /// Marks as the plugin prints them for a run of `batches` + 1 batches of `iters`.
+    fn synthetic(iters: u64, batches: usize, send: u64, wait: u64, ipi: u64) -> String {
+        let mut s = String::new();
+        let (mut c0, mut c1) = (1000u64, 5000u64);
+        for _ in 0..=batches {
+            s += &format!("kentry-insn vcpu=1 count={c1}\n");
+            c0 += 3;
+            s += &format!("kentry-insn vcpu=0 count={c0}\n");
+            for _ in 0..iters {
+                c0 += wait;
+                s += &format!("kentry-insn vcpu=0 count={c0}\n");
+                c0 += send;
+                s += &format!("kentry-insn vcpu=0 count={c0}\n");
+            }
+            c0 += 4;
+            s += &format!("kentry-insn vcpu=0 count={c0}\n");
+            c1 += (RECEIVER_LOOP_INSNS + ipi) * iters + 1;
+            s += &format!("kentry-insn vcpu=1 count={c1}\n");
+            c1 += 50;
+        }
+        s
+    }
+
+    #[test]
+    fn redoes_the_round_trip_arithmetic() {
+        let b = ipi_batches(&synthetic(10, 3, 40, 300, 120), 10, 3).unwrap();
+        assert_eq!(b.send, vec![40; 3]);
+        // 10 waits of 300, plus 4 at the end of the batch: 3004 / 10 rounds to 300.
+        assert_eq!(b.wait, vec![300; 3]);
+        assert_eq!(b.receive, vec![120; 3]);
+        // A batch too many or too few, or marks on a third vCPU, fail.
+        assert!(ipi_batches(&synthetic(10, 3, 40, 300, 120), 10, 2).is_err());
+        assert!(ipi_batches(&synthetic(10, 3, 40, 300, 120), 9, 3).is_err());
+        let third = synthetic(10, 3, 40, 300, 120) + "kentry-insn vcpu=2 count=1\n";
+        assert!(ipi_batches(&third, 10, 3).is_err());
+        let line = line_of("ipi-send", &[41, 40, 44], 10).unwrap();
+        assert_eq!((line.median, line.min, line.max), (41.0, 40.0, 44.0));
+        assert!(line_of("ipi-send", &[], 10).is_none());
+    }
+
+    #[test]
+    fn extension_rows_say_not_measured_until_printed() {
+        let rows = extension_rows(&[(1, figs(&[("getpid", 92.0)]))]);
+        assert_eq!(rows.len(), 2);
+        assert!(rows.iter().all(|r| r.kentry.is_none()));
+        let rows = extension_rows(&[(1, figs(&[(NOHZ_TICKS_PATH, 0.0)]))]);
+        assert_eq!(rows[1].kentry.as_deref(), Some("0 (CPU 1)"));
+    }
+}
+
+/// The IPI bench boot's lines are not the spec's ring-3 paths (bench_spec.rs): their batch
+/// counts and the receiver loop are checked where the figures are taken.
+fn check_ipi_boot(_: &[BenchLine]) -> Result<(), String> {
+    Ok(())
+}
