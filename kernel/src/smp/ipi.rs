@@ -9,7 +9,7 @@
 //! other place that spins with interrupts off for something a requester may hold polls too
 //! (the page-fault handler waiting for its address space's lock).
 
-use super::{apic_id, is_online, online_mask, this_cpu_id};
+use super::{apic_id, cpus_in, is_online, online_mask, this_cpu_id};
 use crate::percpu::{EntryCounters, MAX_CPUS, cpu_area, this_cpu};
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
@@ -117,7 +117,7 @@ pub fn call_on_mask_then<F: Fn() + Sync, S: FnOnce()>(mask: u64, f: &F, sent: S)
         poll_pending_call();
         core::hint::spin_loop();
     };
-    for cpu in (0..MAX_CPUS).filter(|c| targets & (1 << c) != 0) {
+    for cpu in cpus_in(targets) {
         CALL_SLOT[cpu].store(
             &req as *const CallRequest as *mut CallRequest,
             Ordering::Release,

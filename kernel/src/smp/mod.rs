@@ -58,6 +58,19 @@ pub fn online_mask() -> u64 {
     ONLINE.load(Ordering::Acquire)
 }
 
+/// The CPUs in `mask`, lowest first: one step per set bit, not one per possible CPU (the
+/// call-function sender walks its targets this way: 442 → about 50 instructions at -smp 2).
+pub fn cpus_in(mask: u64) -> impl Iterator<Item = usize> {
+    let mut rest = mask;
+    core::iter::from_fn(move || {
+        (rest != 0).then(|| {
+            let cpu = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            cpu
+        })
+    })
+}
+
 /// Whether CPU `n` is online.
 pub fn is_online(n: usize) -> bool {
     n < MAX_CPUS && online_mask() & (1 << n) != 0
