@@ -15,6 +15,7 @@ mod fs;
 mod futex;
 mod log;
 mod mm;
+mod nohz;
 mod percpu;
 mod power;
 mod process;
@@ -47,7 +48,7 @@ pub static CMDLINE: Once<&'static str> = Once::new();
 pub static INITRD: Once<cpio::Cpio> = Once::new();
 
 /// Timer period in APIC ticks (1 ns each under QEMU, one instruction under icount): 1 ms.
-const TIMER_PERIOD: u32 = 1_000_000;
+pub(crate) const TIMER_PERIOD: u32 = 1_000_000;
 
 unsafe extern "C" {
     static __kernel_end: u8;
@@ -119,6 +120,8 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
 
     x86::cpu::setup_control_registers(&f);
     kentry::static_key::set_text_writer(text_poke::write_text);
+    // nohz_full needs context tracking: decided first.
+    nohz::init(info.cmdline);
     text_poke::apply_context_tracking(info.cmdline);
     apply_test_breaks(info.cmdline);
     init_this_cpu(0);
@@ -155,6 +158,11 @@ fn apply_test_breaks(cmdline: &str) {
         if name == "key_park" {
             klog!("test hook: static-key flips skip the park of the other CPUs");
             text_poke::SKIP_PARK.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "nohz" {
+            klog!("test hook: nohz_full CPUs keep their tick");
+            nohz::BREAK_KEEP_TICK.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
         match kentry::test_hooks::Check::from_name(name) {

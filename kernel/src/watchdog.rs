@@ -96,6 +96,13 @@ fn check(now: u64) {
     let me = smp::this_cpu_id();
     let Some(target) = watched_by(me) else { return };
     let w = &WATCH[me];
+    if crate::nohz::tick_stopped(target) {
+        // A nohz_full CPU with its tick stopped on purpose: not a lockup. Its count starts
+        // moving again one period after the restart; the wait counts from now.
+        w.seen.store(u64::MAX, Ordering::Relaxed);
+        w.since.store(now, Ordering::Relaxed);
+        return;
+    }
     let ticks = cpu_area(target)
         .counters
         .timer_ticks
