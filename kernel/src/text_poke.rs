@@ -157,7 +157,7 @@ pub fn apply_context_tracking(cmdline: &str) {
         _ => default_on,
     };
     if crate::nohz::full_mask() != 0 && !on {
-        crate::klog!("context tracking: on for nohz_full (kentry.ct=off overridden)");
+        crate::klog!("context tracking: turned on for nohz_full");
         on = true;
     }
     let ct = &kentry::context_tracking::CONTEXT_TRACKING;

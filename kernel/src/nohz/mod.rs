@@ -38,27 +38,6 @@ static TICK_STOPPED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) };
 /// `nohz_full_spin` test).
 pub static BREAK_KEEP_TICK: AtomicBool = AtomicBool::new(false);
 
-/// Parses Linux's cpulist syntax (`1`, `1-3`, `1,3`, `0-2,5`) into a mask of CPUs below
-/// `limit`; `Err` names the first bad word.
-pub fn parse_cpulist(list: &str, limit: usize) -> Result<u64, &str> {
-    let mut mask = 0u64;
-    for part in list.split(',') {
-        let (lo, hi) = match part.split_once('-') {
-            Some((a, b)) => (a.parse::<usize>(), b.parse::<usize>()),
-            None => (part.parse::<usize>(), part.parse::<usize>()),
-        };
-        match (lo, hi) {
-            (Ok(lo), Ok(hi)) if lo <= hi && hi < limit => {
-                for cpu in lo..=hi {
-                    mask |= 1 << cpu;
-                }
-            }
-            _ => return Err(part),
-        }
-    }
-    Ok(mask)
-}
-
 /// Reads `nohz_full=<cpulist>` (boot CPU, before the other CPUs start and before context
 /// tracking is applied). CPU 0 and CPUs the machine does not have are left out, with a log
 /// line each, as Linux does for the boot CPU.
@@ -67,7 +46,7 @@ pub fn init(cmdline: &str) {
         return;
     };
     let possible = crate::smp::possible_count();
-    let mut mask = match parse_cpulist(list, MAX_CPUS) {
+    let mut mask = match kentry_kernel_logic::cpulist::parse_cpulist(list, MAX_CPUS) {
         Ok(m) => m,
         Err(bad) => {
             crate::klog!("nohz_full: ignoring nohz_full={list} (bad cpulist word {bad:?})");
