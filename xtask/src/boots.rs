@@ -258,7 +258,8 @@ pub const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         // nohz_full (docs/nohz.md): a ring-3 program pinned to CPU 1 spins 5 s while CPU 0
         // runs a fork/exec/munmap load; CPU 1 must take no timer interrupt, IPI or NMI, and
-        // the program's user time must match its spin. The watchdog is on, so it must skip
+        // the program's user time must match its spin; then a second task there must bring
+        // the tick back. The watchdog is on, so it must skip
         // the tick-stopped CPU (else its NMI would end the boot).
         name: "nohz_full_quiet_cpu",
         cmdline: &[
@@ -276,6 +277,7 @@ pub const BOOT_TESTS: &[BootTest] = &[
             "    ok 5 tlb_delta_zero",
             "    ok 6 nmi_delta_zero",
             "    ok 7 utime_matches_spin",
+            "    ok 8 tick_restarts_for_second_task",
             "ok 1 nohz_full_spin",
         ],
         qemu_args: &["-smp", "2"],

@@ -5,10 +5,13 @@
 //!   its own `getrusage` user and system time, spins MS ms in user mode (a busy loop with a
 //!   `clock_gettime` every ~1/4 ms to see the time), reads both again and prints the deltas
 //!   as KTAP: each interrupt count must be 0 (nothing disturbed the nohz_full CPU), and the
-//!   user time must be within ±10 % of the spin.
-//! - `nohz_spin load MS`: the disturbance on the other CPUs: fork, exec of `nohz_spin exit`,
-//!   wait4, and an mmap/touch/munmap (a TLB shootdown of its own address space), again and
-//!   again for MS ms.
+//!   user time must be within ±10 % of the spin. Then it forks a child (on the same CPU,
+//!   by inheritance) and both spin 300 ms: the CPU must take timer interrupts again, since
+//!   two tasks need the tick for time slicing.
+//! - `nohz_spin load MS`: the disturbance on the other CPUs: allowed on every CPU, it forks,
+//!   execs `nohz_spin exit`, waits, and mmaps/touches/munmaps (a TLB shootdown of its own
+//!   address space), again and again for MS ms. Where its tasks run is the scheduler's
+//!   choice: it must keep them off a nohz_full CPU that runs a task.
 //! - `nohz_spin exit`: exits 0 (what `load` execs).
 //!
 //! Syscalls: sched_setaffinity, getcpu, clock_gettime, open, read, close, getrusage, fork,
@@ -121,7 +124,7 @@ fn pin(cpu: usize) -> bool {
 }
 
 fn spin(cpu: usize, ms: u64) -> i32 {
-    let mut k = Ktap::new(7);
+    let mut k = Ktap::new(8);
     if !k.result(pin(cpu), format_args!("on_cpu_{cpu}")) {
         return k.finish();
     }
@@ -157,10 +160,47 @@ fn spin(cpu: usize, ms: u64) -> i32 {
         diag!("utime {} ns for a spin of {} ns", user, spun);
     }
     k.result(within, "utime_matches_spin");
+    k.result(
+        second_task_restarts_tick(cpu),
+        "tick_restarts_for_second_task",
+    );
     k.finish()
 }
 
+/// A second task on the CPU (a forked child, which inherits the affinity) needs the tick
+/// for time slicing: both spin 300 ms, and the CPU must take timer interrupts meanwhile.
+fn second_task_restarts_tick(cpu: usize) -> bool {
+    let Some(before) = interrupt_counts(cpu) else {
+        return false;
+    };
+    // SAFETY: fork; the child only spins and exits; wait4 reaps it.
+    let pid = unsafe { sys::syscall0(nr::FORK) };
+    if pid == 0 {
+        spin_for(300_000_000);
+        sys::exit_group(0);
+    }
+    if pid < 0 {
+        diag!("fork failed ({pid})");
+        return false;
+    }
+    spin_for(300_000_000);
+    let ticks = interrupt_counts(cpu).map_or(0, |after| after[0] - before[0]);
+    let mut status = -1i32;
+    // SAFETY: wait4 writes one int.
+    unsafe { sys::syscall4(nr::WAIT4, pid as usize, &raw mut status as usize, 0, 0) };
+    diag!("cpu {cpu} with a second task for 300 ms: LOC {ticks}; the child ended with {status:#x}");
+    ticks > 0 && status == 0
+}
+
 fn load(ms: u64) -> i32 {
+    // Free to run anywhere, so that placement is what keeps its tasks off a nohz_full CPU
+    // that runs a task.
+    let all = [u64::MAX; 16];
+    // SAFETY: sched_setaffinity only reads the mask.
+    if unsafe { sys::syscall3(nr::SCHED_SETAFFINITY, 0, 128, all.as_ptr() as usize) } != 0 {
+        println!("# load: sched_setaffinity to every CPU failed");
+        return 1;
+    }
     let end = now_ns() + ms * 1_000_000;
     let mut rounds = 0u64;
     while now_ns() < end {

@@ -1,5 +1,6 @@
-//! `nohz_full_spin`: a ring-3 program pinned to CPU 1 spins 5 s in user mode while CPU 0 runs
-//! a fork/exec/munmap load; the program reads CPU 1's `/proc/interrupts` row before and after
+//! `nohz_full_spin`: a ring-3 program pinned to CPU 1 spins 5 s in user mode while two
+//! fork/exec/munmap loads, allowed on every CPU, keep CPU 0 busy (placement must keep them
+//! off CPU 1); the program reads CPU 1's `/proc/interrupts` row before and after
 //! its spin and requires no timer interrupt, IPI or NMI there, and its `getrusage` user time
 //! within ±10 % of the spin (user/src/bin/nohz_spin.rs, docs/nohz.md).
 //!
@@ -39,10 +40,12 @@ pub fn nohz_full_spin(_: &Ctx) -> Outcome {
         c.tick_stops.load(Ordering::Relaxed),
         c.tick_restarts.load(Ordering::Relaxed),
     );
-    // The programs inherit CPU 0 from this thread; the spinner moves itself to CPU 1.
+    // The programs start on CPU 0 (inherited from this thread); the spinner moves itself to
+    // CPU 1, the loads allow themselves every CPU.
     let old_mask = crate::sched::pin_current(1);
     set_user_output(UserOutput::Nested);
     let ends = super::super::run_programs_together(&[
+        ("/bin/nohz_spin", &["load", LOAD_MS]),
         ("/bin/nohz_spin", &["load", LOAD_MS]),
         ("/bin/nohz_spin", &["spin", "1", SPIN_MS]),
     ]);
@@ -57,7 +60,7 @@ pub fn nohz_full_spin(_: &Ctx) -> Outcome {
         Ok(e) => e,
         Err(e) => return Outcome::Fail(e),
     };
-    for (what, end) in ["load", "spinner"].iter().zip(ends) {
+    for (what, end) in ["load", "second load", "spinner"].iter().zip(ends) {
         if end.shell_status() != 0 {
             return Outcome::Fail(format!(
                 "the {what} ended with status {}",
