@@ -69,6 +69,22 @@ pub trait Host: 'static {
     /// An IST vector re-entered its own stack (the live frame would be overwritten).
     fn ist_recursion(regs: &Regs, vector: u8) -> !;
 
+    /// Context tracking's user → kernel hook (Linux's `user_exit_irqoff`): called at every
+    /// entry from user mode, right after the state moved to "kernel", with IRQs off, only
+    /// while context tracking is on (the key is off in a lean kernel: no cost there). A
+    /// `nohz_full` kernel charges the user time that just ended here.
+    #[inline(always)]
+    fn user_exit() {}
+
+    /// Context tracking's kernel → user hook (Linux's `user_enter_irqoff` with
+    /// `tick_nohz_user_enter_prepare`): called at every return to user mode after the exit
+    /// work loop, just before the state moves to "user", with IRQs off until SYSRET/IRET,
+    /// only while context tracking is on. A `nohz_full` kernel decides here whether this
+    /// CPU's periodic tick may stop. Work it finds must go out by an IPI to this CPU (taken
+    /// at the first user instruction), since the exit work loop has already run.
+    #[inline(always)]
+    fn user_enter() {}
+
     /// A new task's first instructions, before its first exit to user mode (Linux's
     /// `schedule_tail`): the host finishes the switch that started it (e.g. marks the task it
     /// switched away from as off this CPU). IRQs off, on the new task's stack.

@@ -77,13 +77,15 @@ mod imp {
     }
 
     /// User → kernel at a syscall or at an exception/IRQ from user mode: make RCU watch again,
-    /// and check the state had been "user" with no NMI-like nesting.
+    /// check the state had been "user" with no NMI-like nesting, then the host's
+    /// [`Host::user_exit`] hook (time accounting on `nohz_full` CPUs).
     #[inline(always)]
     pub fn enter_from_user_mode<H: Host>(regs: &Regs, vector: Option<u8>) {
-        if crate::static_branch!(crate::context_tracking::CONTEXT_TRACKING)
-            && let Err(word) = crate::entry_percpu::this_cpu_ops::ct_exit_user_checked()
-        {
-            user_entry_violation::<H>(regs, vector.map_or(u32::MAX, u32::from), word)
+        if crate::static_branch!(crate::context_tracking::CONTEXT_TRACKING) {
+            if let Err(word) = crate::entry_percpu::this_cpu_ops::ct_exit_user_checked() {
+                user_entry_violation::<H>(regs, vector.map_or(u32::MAX, u32::from), word)
+            }
+            H::user_exit();
         }
     }
 
@@ -129,7 +131,8 @@ mod imp {
         }
     }
 
-    /// Kernel → user: the work loop (flags read with IRQs off), then context tracking → user.
+    /// Kernel → user: the work loop (flags read with IRQs off), then the host's
+    /// [`Host::user_enter`] hook (the `nohz_full` tick decision) and context tracking → user.
     /// Returns with interrupts off; they stay off until SYSRET/IRET.
     #[inline(always)]
     pub fn exit_to_user_mode<H: Host>(regs: &mut Regs) {
@@ -140,6 +143,7 @@ mod imp {
         if crate::static_branch!(crate::context_tracking::CONTEXT_TRACKING)
             && test_hooks::enabled(Check::CtUserState)
         {
+            H::user_enter();
             crate::entry_percpu::this_cpu_ops::ct_enter_user();
         }
     }

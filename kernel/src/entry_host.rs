@@ -51,6 +51,16 @@ impl Host for Kernel {
         }
     }
 
+    #[inline(always)]
+    fn user_exit() {
+        crate::nohz::user_exit();
+    }
+
+    #[inline(always)]
+    fn user_enter() {
+        crate::nohz::user_enter();
+    }
+
     fn schedule_tail() {
         crate::sched::finish_switch();
     }

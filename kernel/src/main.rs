@@ -17,6 +17,7 @@ mod fs;
 mod futex;
 mod log;
 mod mm;
+mod nohz;
 mod percpu;
 mod power;
 mod process;
@@ -121,6 +122,8 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
 
     x86::cpu::setup_control_registers(&f);
     kentry::static_key::set_text_writer(text_poke::write_text);
+    // nohz_full needs context tracking: decided first.
+    nohz::init(info.cmdline);
     text_poke::apply_context_tracking(info.cmdline);
     apply_test_breaks(info.cmdline);
     init_this_cpu(0);
@@ -157,6 +160,11 @@ fn apply_test_breaks(cmdline: &str) {
         if name == "key_park" {
             klog!("test hook: static-key flips skip the park of the other CPUs");
             text_poke::SKIP_PARK.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "nohz" {
+            klog!("test hook: nohz_full CPUs keep their tick");
+            nohz::BREAK_KEEP_TICK.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
         match kentry::test_hooks::Check::from_name(name) {

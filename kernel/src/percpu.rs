@@ -26,6 +26,9 @@ pub struct EntryCounters {
     pub ipi_reschedule: AtomicU64,
     pub ipi_call: AtomicU64,
     pub ipi_tlb: AtomicU64,
+    /// nohz_full: times this CPU stopped its periodic tick, and restarted it.
+    pub tick_stops: AtomicU64,
+    pub tick_restarts: AtomicU64,
 }
 
 impl EntryCounters {
@@ -43,6 +46,8 @@ impl EntryCounters {
             ipi_reschedule: AtomicU64::new(0),
             ipi_call: AtomicU64::new(0),
             ipi_tlb: AtomicU64::new(0),
+            tick_stops: AtomicU64::new(0),
+            tick_restarts: AtomicU64::new(0),
         }
     }
 

@@ -38,6 +38,8 @@ pub struct Process {
     /// Set when a vfork child gives its parent's memory back (exec or exit).
     pub vfork_done: AtomicBool,
     pub vfork_wait: WaitQueue,
+    /// CPU time of all its threads (getrusage, times; sched/cputime.rs).
+    pub cputime: crate::sched::cputime::CpuTime,
 }
 
 static NEXT_PID: AtomicU32 = AtomicU32::new(1);
@@ -137,6 +139,7 @@ impl Process {
             vfork_parent: Mutex::new(None),
             vfork_done: AtomicBool::new(false),
             vfork_wait: WaitQueue::new(),
+            cputime: crate::sched::cputime::CpuTime::new(),
         });
         x86_64::instructions::interrupts::without_interrupts(|| {
             let mut all = PROCESSES.lock();

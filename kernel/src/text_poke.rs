@@ -147,14 +147,19 @@ fn check_own_word() {
 }
 
 /// Turns context tracking on or off (boot command line `kentry.ct=on|off`; on by default in
-/// test kernels, whose entry assertions depend on it).
+/// test kernels, whose entry assertions depend on it; always on when a CPU is nohz_full,
+/// whose tick decision and time accounting run from its transitions).
 pub fn apply_context_tracking(cmdline: &str) {
     let default_on = cfg!(feature = "test-hooks");
-    let on = match crate::boot::cmdline_value(cmdline, "kentry.ct") {
+    let mut on = match crate::boot::cmdline_value(cmdline, "kentry.ct") {
         Some("on") => true,
         Some("off") => false,
         _ => default_on,
     };
+    if crate::nohz::full_mask() != 0 && !on {
+        crate::klog!("context tracking: turned on for nohz_full");
+        on = true;
+    }
     let ct = &kentry::context_tracking::CONTEXT_TRACKING;
     if on {
         let n = flip_key(ct, true);

@@ -119,7 +119,7 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
             EntryCounters::bump(&c.timer_ticks);
             let now = c.timer_ticks.load(Ordering::Relaxed);
             crate::watchdog::tick(now);
-            crate::sched::tick(now);
+            crate::sched::tick(now, regs.user_mode());
             if regs.user_mode()
                 && let Some(req) = HOST_REQUEST_FROM_USER_TICK.lock().take()
             {

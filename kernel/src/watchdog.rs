@@ -8,6 +8,10 @@
 //! backtrace of where it was spinning and stops the machine (a hard lockup is fatal here, as
 //! with Linux's `hardlockup_panic=1`).
 //!
+//! A nohz_full CPU whose tick is stopped on purpose (`nohz::tick_stopped`) is skipped, and
+//! while stopped it watches nobody: like Linux, which keeps nohz_full CPUs out of the
+//! watchdog's cpumask, a lockup there (interrupts off with the tick stopped) goes unseen.
+//!
 //! Off, the tick pays one compare with memory and a branch ([`tick`]). On, the watcher's work is a few
 //! loads and stores to its own slot in [`WATCH`]: no lock anywhere, so a wedged CPU holding any
 //! lock cannot stop the detector, and the NMI side takes none either ([`nmi`]).
@@ -96,6 +100,13 @@ fn check(now: u64) {
     let me = smp::this_cpu_id();
     let Some(target) = watched_by(me) else { return };
     let w = &WATCH[me];
+    if crate::nohz::tick_stopped(target) {
+        // A nohz_full CPU with its tick stopped on purpose: not a lockup. Its count starts
+        // moving again one period after the restart; the wait counts from now.
+        w.seen.store(u64::MAX, Ordering::Relaxed);
+        w.since.store(now, Ordering::Relaxed);
+        return;
+    }
     let ticks = cpu_area(target)
         .counters
         .timer_ticks

@@ -255,6 +255,49 @@ pub const BOOT_TESTS: &[BootTest] = &[
         qemu_args: &["-smp", "2"],
         or_endings: &[],
     },
+    BootTest {
+        // nohz_full (docs/nohz.md): a ring-3 program pinned to CPU 1 spins 5 s while CPU 0
+        // runs a fork/exec/munmap load; CPU 1 must take no timer interrupt, IPI or NMI, and
+        // the program's user time must match its spin; then a second task there must bring
+        // the tick back. The watchdog is on, so it must skip
+        // the tick-stopped CPU (else its NMI would end the boot).
+        name: "nohz_full_quiet_cpu",
+        cmdline: &[
+            "kentry.mode=test",
+            "nohz_full=1",
+            "kentry.watchdog=1",
+            "kentry.only=nohz_full_spin",
+        ],
+        expect_status: 1,
+        expect_log: &[
+            "nohz_full: CPUs 0x2 stop their tick",
+            "    ok 2 loc_delta_zero",
+            "    ok 3 res_delta_zero",
+            "    ok 4 cal_delta_zero",
+            "    ok 5 tlb_delta_zero",
+            "    ok 6 nmi_delta_zero",
+            "    ok 7 utime_matches_spin",
+            "    ok 8 tick_restarts_for_second_task",
+            "ok 1 nohz_full_spin",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
+        // The same with the tick kept on the nohz_full CPU (`kentry.break=nohz`): CPU 1 takes
+        // its ~5000 timer interrupts during the spin, and the test must fail on them.
+        name: "negative_nohz_keep_tick",
+        cmdline: &[
+            "kentry.mode=test",
+            "nohz_full=1",
+            "kentry.break=nohz",
+            "kentry.only=nohz_full_spin",
+        ],
+        expect_status: 3,
+        expect_log: &["    not ok 2 loc_delta_zero", "not ok 1 nohz_full_spin"],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
 ];
 
 /// The boot test of that name.

@@ -12,6 +12,7 @@
 //! (without it, path lookups and exec cost more).
 //!
 //! The parts:
+//! - [`cpulist`]: Linux's cpulist syntax (`nohz_full=1-3,5`);
 //! - [`page`]: page size and alignment;
 //! - [`vma`]: one mapping, the sorted set of them (lookup, splitting, merging, stack growth)
 //!   and where a new mapping goes (get_unmapped_area);
@@ -26,6 +27,7 @@
 
 extern crate alloc;
 
+pub mod cpulist;
 pub mod exec_layout;
 pub mod fcntl;
 pub mod page;

@@ -16,6 +16,7 @@
 //! `pi_lock` if it is still blocked then. A waker, under the same lock, makes it runnable
 //! and queues it only if it was off; if it was still on, the task simply keeps running.
 
+pub mod cputime;
 mod task_sched;
 mod waitqueue;
 
@@ -95,11 +96,39 @@ fn set_load(cpu: usize, rq: &RunQueue) {
     LOAD[cpu].store(rq.queue.len() as u32 + running as u32, Ordering::Relaxed);
 }
 
-/// The least loaded online CPU in `allowed` (ties: `prefer`, then the lowest number).
+/// Whether CPU `cpu` runs exactly one task and has none queued (nohz_full's tick-stop
+/// condition; read without the lock: an enqueue after the read sends the reschedule IPI).
+pub fn single_task_running(cpu: usize) -> bool {
+    LOAD[cpu].load(Ordering::Relaxed) == 1
+}
+
+/// nohz_full CPUs already running a task: placement leaves them alone while another CPU
+/// will do, so that their one task keeps the CPU and its tick stays stopped.
+fn busy_nohz_cpus() -> u64 {
+    let mut busy = 0;
+    let mut full = crate::nohz::full_mask();
+    while full != 0 {
+        let cpu = full.trailing_zeros() as usize;
+        full &= full - 1;
+        if LOAD[cpu].load(Ordering::Relaxed) != 0 {
+            busy |= 1 << cpu;
+        }
+    }
+    busy
+}
+
+/// The least loaded online CPU in `allowed` (ties: `prefer`, then the lowest number); never a
+/// nohz_full CPU that runs a task unless `allowed` leaves no other.
 fn select_cpu(allowed: u64, prefer: usize) -> usize {
-    let usable = allowed & smp::online_mask();
+    let mut usable = allowed & smp::online_mask();
     if usable == 0 {
         return 0;
+    }
+    if crate::nohz::enabled() {
+        let spared = usable & !busy_nohz_cpus();
+        if spared != 0 {
+            usable = spared;
+        }
     }
     let mut best = None::<(u32, usize)>;
     for cpu in (0..MAX_CPUS).filter(|c| usable & (1 << c) != 0) {
@@ -162,9 +191,11 @@ pub fn spawn(t: TaskRef) {
     interrupts::without_interrupts(|| enqueue(t));
 }
 
-/// Timer tick (interrupts off): on the boot CPU, time and sleepers; on every CPU, asks the
-/// running task to reschedule when its slice is used up and someone else is waiting.
-pub fn tick(now: u64) {
+/// Timer tick (interrupts off): on the boot CPU, time and sleepers; on every CPU, CPU-time
+/// sampling (`user_mode`: the tick interrupted user code) and a reschedule of the running
+/// task when its slice is used up and someone else is waiting. The boot CPU is never
+/// nohz_full, so the global tick count and the timers never wait for a stopped tick.
+pub fn tick(now: u64, user_mode: bool) {
     let cpu = me();
     if cpu == 0 {
         crate::time::tick(now);
@@ -186,6 +217,9 @@ pub fn tick(now: u64) {
         }
     }
     let cur = crate::task::current();
+    if crate::nohz::tick_accounts(cpu) {
+        cputime::account_tick(cur, user_mode);
+    }
     let left = cur.slice.load(Ordering::Relaxed).saturating_sub(1);
     cur.slice.store(left, Ordering::Relaxed);
     if left == 0 && LOAD[cpu].load(Ordering::Relaxed) > 1 {
@@ -285,6 +319,7 @@ pub fn schedule() {
     rq.current = Some(next.clone());
     set_load(cpu, &rq);
     drop(rq);
+    crate::nohz::task_switch(&prev);
     // Queued tasks are off every CPU, but for a CPU's own previous task, which nobody else
     // takes (pull skips it): this never waits long.
     while next.sched.on_cpu.load(Ordering::Acquire) {

@@ -48,6 +48,11 @@ pub fn discover(rsdp: u64) {
     POSSIBLE.store(n as u32, Ordering::Relaxed);
 }
 
+/// The number of CPUs the firmware lists (online or not).
+pub fn possible_count() -> usize {
+    POSSIBLE.load(Ordering::Relaxed) as usize
+}
+
 /// The number of CPUs online.
 pub fn online_count() -> u32 {
     ONLINE.load(Ordering::Acquire).count_ones()

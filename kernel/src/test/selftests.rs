@@ -60,6 +60,8 @@ pub static ALL: &[SelfTest] = &[
     ending("e26_stack_overflow", e26_stack_overflow),
     ending("kernel_fault_report", kernel_fault_report),
     ending("watchdog_hard_lockup", watchdog::hard_lockup),
+    // Not a boot-ending test, but one that needs `nohz_full=1`: run only when named.
+    ending("nohz_full_spin", nohz::nohz_full_spin),
 ];
 
 /// Run after the manifest's programs: checks over what they caused.
@@ -85,6 +87,7 @@ mod bench_timer;
 mod cpu_tables;
 mod nmi_flood;
 mod nmi_nested;
+mod nohz;
 mod smp;
 mod static_key_smp;
 mod watchdog;

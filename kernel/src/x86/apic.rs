@@ -153,6 +153,18 @@ pub fn set_timer_masked(masked: bool) {
     );
 }
 
+/// Stops this CPU's timer: an initial count of 0 stops the APIC timer in periodic mode too
+/// (SDM 11.5.4). A tick already pending is still delivered.
+pub fn stop_timer() {
+    write(REG_TIMER_INIT, 0);
+}
+
+/// Restarts this CPU's periodic timer stopped by [`stop_timer`] (divider and LVT as
+/// [`start_timer`] left them): the next tick is `count` APIC ticks away.
+pub fn restart_timer(count: u32) {
+    write(REG_TIMER_INIT, count);
+}
+
 pub fn eoi() {
     write(REG_EOI, 0);
 }

@@ -135,11 +135,11 @@ const USER_HZ: u64 = 100;
 
 fn sys_times(regs: &mut Regs) -> i64 {
     if regs.rdi != 0 {
-        // struct tms: utime, stime, cutime, cstime. All CPU time counts as user time.
+        // struct tms: utime, stime, cutime, cstime (children's: 0), in USER_HZ ticks.
+        let ct = &task::current().process.cputime;
         let mut b = [0u8; 32];
-        b[..8].copy_from_slice(
-            &(cputime_ns(&task::current().process) / (NSEC_PER_SEC / USER_HZ)).to_ne_bytes(),
-        );
+        b[..8].copy_from_slice(&(ct.user_ns() / (NSEC_PER_SEC / USER_HZ)).to_ne_bytes());
+        b[8..16].copy_from_slice(&(ct.system_ns() / (NSEC_PER_SEC / USER_HZ)).to_ne_bytes());
         if let Err(e) = put(regs.rdi, &b) {
             return e;
         }
@@ -151,14 +151,17 @@ const RUSAGE_SELF: i64 = 0;
 const RUSAGE_CHILDREN: i64 = -1;
 const RUSAGE_THREAD: i64 = 1;
 
-/// struct rusage (144 bytes): only ru_utime is filled (the CPU time approximation); children
-/// and every counter read 0.
+/// struct rusage (144 bytes): ru_utime and ru_stime are the process's accounted CPU time
+/// (sched/cputime.rs; RUSAGE_THREAD reports the whole process's); children and every counter
+/// read 0.
 fn sys_getrusage(regs: &mut Regs) -> i64 {
     let who = regs.rdi as i32 as i64;
     let mut b = [0u8; 144];
     match who {
         RUSAGE_SELF | RUSAGE_THREAD => {
-            b[..16].copy_from_slice(&timeval(cputime_ns(&task::current().process) / 1000))
+            let ct = &task::current().process.cputime;
+            b[..16].copy_from_slice(&timeval(ct.user_ns() / 1000));
+            b[16..32].copy_from_slice(&timeval(ct.system_ns() / 1000));
         }
         RUSAGE_CHILDREN => {}
         _ => return -EINVAL,

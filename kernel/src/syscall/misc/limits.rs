@@ -1,5 +1,5 @@
 //! The per-process state table: resource limits (getrlimit, setrlimit, prlimit64), the
-//! parent-death signal, the dumpable and no-new-privs flags (prctl), and the CPU time
+//! parent-death signal, the dumpable and no-new-privs flags (prctl), and the CPU-clock
 //! approximation, which starts when a process's entry is made.
 
 use super::{get, put, result, target, u64_at};
@@ -24,9 +24,10 @@ pub(super) const fn register(mut t: Table) -> Table {
     t
 }
 
-/// CPU time, approximated: kentry does not account it, so a process is taken to have run
-/// since its first use of the per-process table below (in practice libc's startup, or its
-/// first query).
+/// CPU time for `CLOCK_PROCESS_CPUTIME_ID` and `CLOCK_THREAD_CPUTIME_ID`, approximated: a
+/// process is taken to have run since its first use of the per-process table below (in
+/// practice libc's startup, or its first query). (getrusage and times report the accounted
+/// time, `Process::cputime`, whose tick sampling is too coarse for these clocks.)
 pub(super) fn cputime_ns(p: &Arc<Process>) -> u64 {
     let start = with_state(p, |s| s.first_seen_ns);
     time::monotonic_ns().saturating_sub(start)

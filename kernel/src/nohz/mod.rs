@@ -1,0 +1,221 @@
+//! `nohz_full=<cpulist>`: CPUs that stop their periodic tick while exactly one task runs
+//! there in user mode (Linux's full dynticks, docs/nohz.md).
+//!
+//! The decision is made on every return to user mode of a nohz_full CPU, in the exit path
+//! with interrupts off after the exit-work loop ([`user_enter`], kentry's
+//! `Host::user_enter`): if [`tick_can_stop`] says so, the LAPIC timer is stopped (initial
+//! count 0); otherwise a stopped tick restarts. The tick also restarts whenever the CPU
+//! switches tasks ([`task_switch`]). What needs the tick arrives by an interrupt:
+//! - a second task queued here: `sched::enqueue` sends the reschedule IPI, whose exit path
+//!   runs the scheduler and then this decision again (two tasks: the tick restarts);
+//! - timers: sleeps, timeouts and `ITIMER_REAL` all live on the housekeeping CPU's tick
+//!   (CPU 0 wakes the sleeper, and the wake-up is an enqueue: the IPI above), so no timer is
+//!   ever due on a nohz_full CPU itself ([`timers_need_tick`]);
+//! - RCU: [`rcu_needs_tick`] (wired to the RCU module when it is merged).
+//!
+//! CPU 0 is always housekeeping: it keeps the global tick count (`sched::ticks()`, read by
+//! every sleep and timeout), time calibration and the timer thread (Linux's
+//! `tick_do_timer_cpu`); `nohz_full=` naming it is refused for that CPU with a log line.
+//!
+//! Costs: none in a kernel without `nohz_full=` and context tracking off (the hooks sit
+//! inside kentry's context-tracking branch); with context tracking on but no nohz_full CPU,
+//! one 5-byte NOP ([`NOHZ_FULL`]'s site) per hook. Context tracking is switched on when any
+//! CPU is nohz_full (`text_poke::apply_context_tracking`).
+
+pub mod vtime;
+
+use crate::percpu::{MAX_CPUS, this_cpu};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use kentry::static_key::StaticKey;
+
+/// On when some CPU is nohz_full: the hooks below are one NOP each while it is off.
+pub static NOHZ_FULL: StaticKey = StaticKey::new();
+/// Bit n: CPU n is nohz_full. Written once at boot, before the other CPUs start.
+static FULL_MASK: AtomicU64 = AtomicU64::new(0);
+/// Per CPU: its LAPIC timer is stopped (read by the watchdog on other CPUs).
+static TICK_STOPPED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+/// Test kernels, `kentry.break=nohz`: never stop the tick (the negative run of the
+/// `nohz_full_spin` test).
+pub static BREAK_KEEP_TICK: AtomicBool = AtomicBool::new(false);
+
+/// Reads `nohz_full=<cpulist>` (boot CPU, before the other CPUs start and before context
+/// tracking is applied). CPU 0 and CPUs the machine does not have are left out, with a log
+/// line each, as Linux does for the boot CPU.
+pub fn init(cmdline: &str) {
+    let Some(list) = crate::boot::cmdline_value(cmdline, "nohz_full") else {
+        return;
+    };
+    let possible = crate::smp::possible_count();
+    let mut mask = match kentry_kernel_logic::cpulist::parse_cpulist(list, MAX_CPUS) {
+        Ok(m) => m,
+        Err(bad) => {
+            crate::klog!("nohz_full: ignoring nohz_full={list} (bad cpulist word {bad:?})");
+            return;
+        }
+    };
+    if mask & 1 != 0 {
+        crate::klog!(
+            "nohz_full: CPU 0 is the housekeeping CPU (global tick, timekeeping): it keeps its tick"
+        );
+        mask &= !1;
+    }
+    let exists = if possible >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << possible) - 1
+    };
+    if mask & !exists != 0 {
+        crate::klog!(
+            "nohz_full: ignoring CPUs {:#x} of nohz_full={list}: the machine has {possible}",
+            mask & !exists
+        );
+        mask &= exists;
+    }
+    if mask == 0 {
+        return;
+    }
+    FULL_MASK.store(mask, Ordering::Relaxed);
+    let sites = crate::text_poke::flip_key(&NOHZ_FULL, true);
+    crate::klog!(
+        "nohz_full: CPUs {mask:#x} stop their tick while one task runs in user mode ({sites} sites)"
+    );
+}
+
+/// Whether any CPU is nohz_full (one NOP while none is).
+#[inline(always)]
+pub fn enabled() -> bool {
+    kentry::static_branch!(NOHZ_FULL)
+}
+
+/// The nohz_full CPUs as a mask.
+pub fn full_mask() -> u64 {
+    FULL_MASK.load(Ordering::Relaxed)
+}
+
+/// Whether CPU `cpu` is nohz_full.
+#[inline(always)]
+pub fn is_full(cpu: usize) -> bool {
+    FULL_MASK.load(Ordering::Relaxed) & (1 << cpu) != 0
+}
+
+/// Whether CPU `cpu`'s periodic tick is stopped now.
+pub fn tick_stopped(cpu: usize) -> bool {
+    TICK_STOPPED[cpu].load(Ordering::Acquire)
+}
+
+fn me() -> usize {
+    crate::smp::this_cpu_id()
+}
+
+/// kentry's `Host::user_enter` (return to user mode, IRQs off): kernel time charged, then the
+/// tick decision.
+#[inline(always)]
+pub fn user_enter() {
+    if enabled() {
+        user_enter_slow();
+    }
+}
+
+#[inline(never)]
+fn user_enter_slow() {
+    let cpu = me();
+    if !is_full(cpu) {
+        return;
+    }
+    vtime::user_enter(cpu);
+    if tick_can_stop(cpu) {
+        stop_tick(cpu);
+    } else {
+        restart_tick(cpu);
+    }
+}
+
+/// kentry's `Host::user_exit` (entry from user mode, IRQs off): the user time that just
+/// ended is charged.
+#[inline(always)]
+pub fn user_exit() {
+    if enabled() {
+        user_exit_slow();
+    }
+}
+
+#[inline(never)]
+fn user_exit_slow() {
+    let cpu = me();
+    if is_full(cpu) {
+        vtime::user_exit(cpu);
+    }
+}
+
+/// From `schedule` before a switch away from `prev` (IRQs off): its kernel time is charged,
+/// and a stopped tick restarts (the next task decides again at its return to user mode).
+#[inline(always)]
+pub fn task_switch(prev: &crate::task::Task) {
+    if enabled() {
+        task_switch_slow(prev);
+    }
+}
+
+#[inline(never)]
+fn task_switch_slow(prev: &crate::task::Task) {
+    let cpu = me();
+    if is_full(cpu) {
+        vtime::switch_out(cpu, prev);
+        restart_tick(cpu);
+    }
+}
+
+/// Whether the tick on this CPU samples CPU time (not on nohz_full CPUs, which account by
+/// their context-tracking transitions instead, `vtime`).
+#[inline(always)]
+pub fn tick_accounts(cpu: usize) -> bool {
+    !enabled() || !is_full(cpu)
+}
+
+/// Every condition under which nohz_full CPU `cpu`, about to return to user mode with
+/// interrupts off, may run without its periodic tick. All of them are here, in one place.
+pub fn tick_can_stop(cpu: usize) -> bool {
+    if BREAK_KEEP_TICK.load(Ordering::Relaxed) {
+        return false;
+    }
+    crate::sched::single_task_running(cpu) && !timers_need_tick(cpu) && !rcu_needs_tick(cpu)
+}
+
+/// Timers due on `cpu` itself: none ever. Every timer (sleeps, timeouts, `ITIMER_REAL`, time
+/// calibration) is run from CPU 0's tick, which wakes the waiting task with an enqueue —
+/// and an enqueue onto a nohz_full CPU sends it the reschedule IPI that brings it through
+/// [`user_enter`] again. A per-CPU timer added later must be checked here.
+fn timers_need_tick(_cpu: usize) -> bool {
+    false
+}
+
+/// RCU needs this CPU's tick (callbacks queued here, a grace period waiting on it).
+///
+/// MERGE: there is no RCU module on this branch; when `kernel/src/rcu/` is merged this
+/// becomes `crate::rcu::cpu_needs_tick(cpu)`. A CPU in user mode is in an extended quiescent
+/// state already (context tracking's counter is even), so only callbacks queued on the CPU
+/// itself should keep its tick.
+fn rcu_needs_tick(_cpu: usize) -> bool {
+    false
+}
+
+fn stop_tick(cpu: usize) {
+    if TICK_STOPPED[cpu].load(Ordering::Relaxed) {
+        return;
+    }
+    // Marked before the timer stops: a watchdog that reads "stopped" skips this CPU.
+    TICK_STOPPED[cpu].store(true, Ordering::Release);
+    crate::x86::apic::stop_timer();
+    crate::percpu::EntryCounters::bump(&this_cpu().counters.tick_stops);
+}
+
+/// Restarts this CPU's tick if it is stopped (IRQs off). The first tick comes one period
+/// later.
+fn restart_tick(cpu: usize) {
+    if !TICK_STOPPED[cpu].load(Ordering::Relaxed) {
+        return;
+    }
+    crate::x86::apic::restart_timer(crate::TIMER_PERIOD);
+    TICK_STOPPED[cpu].store(false, Ordering::Release);
+    crate::percpu::EntryCounters::bump(&this_cpu().counters.tick_restarts);
+}
