@@ -192,6 +192,40 @@ pub const BOOT_TESTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // With grace-period detection treating a kernel-mode CPU as quiescent, objects are
+        // freed while CPU 1's readers still use them: rcu_stress's checker must see a
+        // poisoned object (the proof that the checker can fail).
+        name: "negative_rcu_qs",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=rcu_qs",
+            "kentry.only=rcu_stress",
+            "kentry.rcu_updates=200000",
+        ],
+        expect_status: 3,
+        expect_log: &["use-after-free: ", "not ok 1 rcu_stress"],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
+        // With nmi_enter no longer making RCU watch, an NMI injected while a ring-3 loop runs
+        // (an extended quiescent state, context tracking on) must trip the assertion that
+        // RCU watches inside NMI-like handlers.
+        name: "negative_rcu_nmi_watch",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=rcu_nmi_watch",
+            "kentry.only=nmi_from_user",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "RCU not watching in NMI-like handler NMI: state 1",
+            "RCU NOT WATCHING: NMI",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
         // PVH boot on the `pc` machine too (i440FX, ACPI, PIT/HPET): ring 3 and the register
         // loop under timer interrupts work there as on microvm.
         name: "machine_pc_syscall_regs",
