@@ -372,7 +372,7 @@ mod tests {
         ct.exit_idle().unwrap();
         assert_eq!(ct.state(), CtState::Kernel as u64);
         assert!(ct.rcu_watching());
-        assert_eq!(ct.rcu_counter(), c0 + 4);
+        assert_eq!(ct.rcu_counter(), c0 + 6);
     }
 
     #[test]

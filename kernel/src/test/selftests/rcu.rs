@@ -40,6 +40,8 @@ fn start_spinner(cpu: usize) -> Result<Arc<crate::process::Process>, alloc::stri
             return Err("the spinner never ran in ring 3".into());
         }
         crate::sched::sleep_until(crate::sched::ticks() + 1);
+        // sleep_until returns with interrupts off, as it blocked.
+        x86_64::instructions::interrupts::enable();
     }
     Ok(p)
 }
@@ -150,18 +152,29 @@ fn gp_while_spinning(ct_on: bool) -> Outcome {
     Outcome::Pass
 }
 
-/// Whether `cpu_needs_tick(cpu)` said true at least once while ten grace periods ran (the
-/// RCU thread runs them on CPU 0, this task yields to it between polls).
+/// Whether `cpu_needs_tick(cpu)` said true, at a poll where no callbacks were queued on
+/// `cpu` (its other reason), at least once while ten grace periods ran (the RCU thread runs
+/// them on CPU 0, this task yields to it between polls).
 fn needs_tick_during_gps(cpu: usize) -> bool {
     let mut seen = false;
+    let mut with_callbacks = 0;
     for _ in 0..10 {
         let done = Arc::new(core::sync::atomic::AtomicBool::new(false));
         let d = done.clone();
         rcu::call_rcu(move || d.store(true, Ordering::Release));
         while !done.load(Ordering::Acquire) {
-            seen |= rcu::cpu_needs_tick(cpu);
+            let queued_before = rcu::queued_on(cpu);
+            let needs = rcu::cpu_needs_tick(cpu);
+            if queued_before == 0 && rcu::queued_on(cpu) == 0 {
+                seen |= needs;
+            } else {
+                with_callbacks += 1;
+            }
             crate::sched::schedule();
         }
+    }
+    if with_callbacks != 0 {
+        crate::kprint!("# {with_callbacks} polls found callbacks queued on cpu {cpu}\n");
     }
     seen
 }
