@@ -47,6 +47,33 @@ pub fn call_rcu(f: impl FnOnce() + Send + 'static) {
     // Pairs with the thread's store then check (both SeqCst): either it sees the count, or
     // this sees it waiting (and it is already on the queue).
     if THREAD_WAITING.load(Ordering::SeqCst) {
+        if interrupts::are_enabled() {
+            WORK.wake_all();
+        } else {
+            // Interrupts off: this may be the scheduler itself (a task's last reference
+            // dropped inside `schedule`, before `finish_switch`), where waking a task that
+            // this CPU is still switching away from would spin for ever. The next tick wakes
+            // the thread instead (`wake_deferred`).
+            WAKE_DEFERRED.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Set by a `call_rcu` that could not wake the RCU thread (interrupts off).
+static WAKE_DEFERRED: AtomicBool = AtomicBool::new(false);
+
+/// The timer tick (interrupt context, never inside the scheduler): the wake-up a `call_rcu`
+/// with interrupts off left for it. One load when there is none.
+#[inline(always)]
+pub fn wake_deferred() {
+    if WAKE_DEFERRED.load(Ordering::Relaxed) {
+        wake_deferred_slow();
+    }
+}
+
+#[inline(never)]
+fn wake_deferred_slow() {
+    if WAKE_DEFERRED.swap(false, Ordering::SeqCst) {
         WORK.wake_all();
     }
 }

@@ -83,12 +83,14 @@ fn report_qs_slow() {
 }
 
 /// The timer tick (IRQs off): a tick that interrupted user mode, or the idle loop, found this
-/// CPU outside any read-side section. Two loads and a branch when no grace period runs.
+/// CPU outside any read-side section. Also delivers a deferred wake-up of the RCU thread.
+/// Three loads and two branches when neither is due.
 #[inline(always)]
 pub fn note_tick(user_mode: bool) {
     if in_progress() && (user_mode || super::idle::in_idle_loop()) {
         report_qs_slow();
     }
+    super::callbacks::wake_deferred();
 }
 
 /// A context switch (or an explicit quiescent point of a long kernel loop): checks that no
