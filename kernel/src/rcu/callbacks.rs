@@ -54,26 +54,16 @@ pub fn call_rcu(f: impl FnOnce() + Send + 'static) {
             // dropped inside `schedule`, before `finish_switch`), where waking a task that
             // this CPU is still switching away from would spin for ever. The next tick wakes
             // the thread instead (`wake_deferred`).
-            WAKE_DEFERRED.store(true, Ordering::SeqCst);
+            gp::TICK_WORK.fetch_or(gp::TICK_WAKE_THREAD, Ordering::SeqCst);
         }
     }
 }
 
-/// Set by a `call_rcu` that could not wake the RCU thread (interrupts off).
-static WAKE_DEFERRED: AtomicBool = AtomicBool::new(false);
-
 /// The timer tick (interrupt context, never inside the scheduler): the wake-up a `call_rcu`
-/// with interrupts off left for it. One load when there is none.
-#[inline(always)]
-pub fn wake_deferred() {
-    if WAKE_DEFERRED.load(Ordering::Relaxed) {
-        wake_deferred_slow();
-    }
-}
-
-#[inline(never)]
-fn wake_deferred_slow() {
-    if WAKE_DEFERRED.swap(false, Ordering::SeqCst) {
+/// with interrupts off left for it (`gp::TICK_WAKE_THREAD`).
+pub(super) fn wake_deferred() {
+    if gp::TICK_WORK.fetch_and(!gp::TICK_WAKE_THREAD, Ordering::SeqCst) & gp::TICK_WAKE_THREAD != 0
+    {
         WORK.wake_all();
     }
 }

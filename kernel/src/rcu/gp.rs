@@ -23,7 +23,7 @@
 
 use crate::percpu::{MAX_CPUS, cpu_area};
 use crate::smp;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering, fence};
 
 /// The last grace period started.
 static GP_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -51,6 +51,13 @@ pub static QS_STATS: QsStats = QsStats {
 /// (counter odd and unchanged, no report) as quiescent — the negative run of `rcu_stress`,
 /// whose checker must then see a freed object.
 pub static BREAK_QS: AtomicBool = AtomicBool::new(false);
+
+/// What the timer tick has to do for RCU, in one word so that a tick with nothing to do
+/// costs one load: [`TICK_GP_RUNNING`] (report a QS from user mode or idle) and
+/// [`TICK_WAKE_THREAD`] (a deferred wake-up of the RCU thread, callbacks.rs).
+pub(super) static TICK_WORK: AtomicU8 = AtomicU8::new(0);
+pub(super) const TICK_GP_RUNNING: u8 = 1;
+pub(super) const TICK_WAKE_THREAD: u8 = 2;
 
 /// Grace periods completed so far.
 pub fn completed() -> u64 {
@@ -84,13 +91,23 @@ fn report_qs_slow() {
 
 /// The timer tick (IRQs off): a tick that interrupted user mode, or the idle loop, found this
 /// CPU outside any read-side section. Also delivers a deferred wake-up of the RCU thread.
-/// Three loads and two branches when neither is due.
+/// One load and a branch when neither is due.
 #[inline(always)]
 pub fn note_tick(user_mode: bool) {
-    if in_progress() && (user_mode || super::idle::in_idle_loop()) {
+    let work = TICK_WORK.load(Ordering::Relaxed);
+    if work != 0 {
+        tick_work(work, user_mode);
+    }
+}
+
+#[inline(never)]
+fn tick_work(work: u8, user_mode: bool) {
+    if work & TICK_GP_RUNNING != 0 && (user_mode || super::idle::in_idle_loop()) {
         report_qs_slow();
     }
-    super::callbacks::wake_deferred();
+    if work & TICK_WAKE_THREAD != 0 {
+        super::callbacks::wake_deferred();
+    }
 }
 
 /// A context switch (or an explicit quiescent point of a long kernel loop): checks that no
@@ -120,6 +137,7 @@ pub fn needs_report_from(cpu: usize) -> bool {
 /// at once (CPUs seen in an EQS need nothing more), then once per tick, sleeping in between.
 pub(super) fn run_grace_period() -> u64 {
     let n = GP_SEQ.fetch_add(1, Ordering::SeqCst) + 1;
+    TICK_WORK.fetch_or(TICK_GP_RUNNING, Ordering::SeqCst);
     fence(Ordering::SeqCst);
     // This thread's CPU is in a QS now.
     report_qs_slow();
@@ -156,5 +174,6 @@ pub(super) fn run_grace_period() -> u64 {
     }
     fence(Ordering::SeqCst);
     GP_DONE.store(n, Ordering::Release);
+    TICK_WORK.fetch_and(!TICK_GP_RUNNING, Ordering::SeqCst);
     n
 }
