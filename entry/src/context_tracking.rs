@@ -47,6 +47,11 @@ pub(crate) const DELTA_EXIT_USER: u64 = COUNTER_ONE.wrapping_sub(CtState::User a
 
 const _: () = assert!(DELTA_ENTER_USER.wrapping_add(DELTA_EXIT_USER) == 2 * COUNTER_ONE);
 
+/// Added at kernel → idle: counter + 1, state Kernel → Idle.
+const DELTA_ENTER_IDLE: u64 = COUNTER_ONE + CtState::Idle as u64;
+/// Added at idle → kernel: counter + 1, state Idle → Kernel.
+const DELTA_EXIT_IDLE: u64 = COUNTER_ONE.wrapping_sub(CtState::Idle as u64);
+
 pub(crate) const STATE_AND_NMI_MASK: u64 = STATE_MASK | NMI_MASK;
 
 /// Where a context-tracking word lives, and the one locked add every user transition is.
@@ -110,6 +115,11 @@ pub enum EntryContext {
     FromKernel,
     /// Inside an NMI-like entry: the state may be anything.
     NmiNested,
+    /// State idle and the frame is kernel mode: an interrupt in the idle loop's extended
+    /// quiescent state. The entry makes RCU watch ([`ContextTracking::exit_idle`]) for the
+    /// handler's duration, and the exit puts the CPU back into the idle EQS (Linux's
+    /// `ct_irq_enter`/`ct_irq_exit`), so that RCU readers in interrupt handlers are safe.
+    FromIdle,
 }
 
 /// The state did not fit the frame: the report a kernel prints before it stops.
@@ -176,18 +186,47 @@ impl ContextTracking {
         let state = word & STATE_MASK;
         match (state, user_mode) {
             (s, true) if s == CtState::User as u64 => Ok(EntryContext::FromUser),
-            (s, false) if s == CtState::Kernel as u64 || s == CtState::Idle as u64 => {
-                Ok(EntryContext::FromKernel)
-            }
+            (s, false) if s == CtState::Kernel as u64 => Ok(EntryContext::FromKernel),
+            (s, false) if s == CtState::Idle as u64 => Ok(EntryContext::FromIdle),
             _ => Err(Self::violation(word, user_mode)),
         }
     }
 
+    /// Kernel → idle (the idle loop, interrupts off): one locked add moves the state to Idle
+    /// and makes the counter even, an extended quiescent state that another CPU sees without
+    /// an IPI. Checked: the word must have said "kernel, no NMI-like nesting"; the error is the
+    /// word found.
+    #[inline]
+    pub fn enter_idle(&self) -> Result<(), u64> {
+        let old = self.word.fetch_add(DELTA_ENTER_IDLE, Ordering::SeqCst);
+        if old & STATE_AND_NMI_MASK == CtState::Kernel as u64 {
+            Ok(())
+        } else {
+            Err(old)
+        }
+    }
+
+    /// Idle → kernel (the idle loop after its halt, or an interrupt entry that found
+    /// [`EntryContext::FromIdle`]): RCU watches again. Checked like [`Self::enter_idle`]: the
+    /// word must have said "idle, no NMI-like nesting".
+    #[inline]
+    pub fn exit_idle(&self) -> Result<(), u64> {
+        let old = self.word.fetch_add(DELTA_EXIT_IDLE, Ordering::SeqCst);
+        if old & STATE_AND_NMI_MASK == CtState::Idle as u64 {
+            Ok(())
+        } else {
+            Err(old)
+        }
+    }
+
     /// NMI-like entry: raise the nesting count; if RCU was not watching, make it watch.
+    /// (Test kernels, `kentry.break=rcu_nmi_watch`: it does not, and the host's assertion
+    /// inside the handler must fire.)
     #[inline(always)]
     pub fn nmi_enter(&self) {
         let depth = (self.word.fetch_add(NMI_ONE, Ordering::Relaxed) & NMI_MASK) >> 2;
-        if !self.rcu_watching() {
+        if !self.rcu_watching() && crate::test_hooks::enabled(crate::test_hooks::Check::RcuNmiWatch)
+        {
             self.word.fetch_add(COUNTER_ONE, Ordering::Acquire);
             self.nmi_made_watching
                 .fetch_or(1 << (depth & 31), Ordering::Relaxed);
@@ -306,6 +345,54 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn idle_round_trip_is_an_eqs() {
+        let ct = ContextTracking::new();
+        let c0 = ct.rcu_counter();
+        ct.enter_idle().unwrap();
+        assert_eq!(ct.state(), CtState::Idle as u64);
+        assert!(!ct.rcu_watching());
+        assert_eq!(ct.rcu_counter(), c0 + 1);
+        // An interrupt in idle: classified as such, watches for its duration, goes back.
+        assert_eq!(ct.classify_entry(false), Ok(EntryContext::FromIdle));
+        ct.exit_idle().unwrap();
+        assert!(ct.rcu_watching());
+        assert_eq!(ct.classify_entry(false), Ok(EntryContext::FromKernel));
+        ct.enter_idle().unwrap();
+        assert!(!ct.rcu_watching());
+        // An NMI in idle watches too, and leaves the idle EQS as it was.
+        ct.nmi_enter();
+        assert!(ct.rcu_watching());
+        assert_eq!(ct.classify_entry(false), Ok(EntryContext::NmiNested));
+        ct.nmi_exit();
+        assert!(!ct.rcu_watching());
+        assert_eq!(ct.state(), CtState::Idle as u64);
+        ct.exit_idle().unwrap();
+        assert_eq!(ct.state(), CtState::Kernel as u64);
+        assert!(ct.rcu_watching());
+        assert_eq!(ct.rcu_counter(), c0 + 6);
+    }
+
+    #[test]
+    fn idle_transitions_are_checked() {
+        let ct = ContextTracking::new();
+        // Not idle: leaving idle is refused and the report names the state found.
+        let w = ct.exit_idle().unwrap_err();
+        assert_eq!(w & STATE_MASK, CtState::Kernel as u64);
+        let ct = ContextTracking::new();
+        enter_user(&ct.word);
+        // From user, idle cannot be entered.
+        let w = ct.enter_idle().unwrap_err();
+        assert_eq!(w & STATE_MASK, CtState::User as u64);
+        // Inside an NMI-like entry neither can it.
+        let ct = ContextTracking::new();
+        ct.nmi_enter();
+        assert_eq!(
+            ContextTracking::violation(ct.enter_idle().unwrap_err(), false).nmi_nesting,
+            1
+        );
     }
 
     #[test]

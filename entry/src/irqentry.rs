@@ -184,7 +184,8 @@ mod imp {
         cpu.context_tracking.nmi_exit();
     }
 
-    /// Entry of an interrupt or non-IST exception.
+    /// Entry of an interrupt or non-IST exception. With context tracking on, an entry that
+    /// finds this CPU in the idle EQS makes RCU watch until [`irqentry_exit`].
     #[inline(always)]
     pub fn irqentry_enter<H: Host>(cpu: &EntryPerCpu, regs: &Regs, vector: u8) -> IrqEntryState {
         if regs.user_mode() {
@@ -195,6 +196,19 @@ mod imp {
             return IrqEntryState(EntryContext::FromKernel);
         }
         match cpu.context_tracking.classify_entry(false) {
+            Ok(EntryContext::FromIdle) => {
+                // An interrupt in the idle loop's EQS: RCU watches while the handler runs
+                // (its readers are safe), and the exit goes back to idle. Only this CPU
+                // writes its word, and IRQs are off: the state cannot change in between.
+                if let Err(word) = cpu.context_tracking.exit_idle() {
+                    H::context_violation(
+                        regs,
+                        Some(vector),
+                        ContextTracking::violation(word, false),
+                    )
+                }
+                IrqEntryState(EntryContext::FromIdle)
+            }
             Ok(ctx) => IrqEntryState(ctx),
             Err(v) => H::context_violation(regs, Some(vector), v),
         }
@@ -206,8 +220,25 @@ mod imp {
     pub fn irqentry_exit<H: Host>(regs: &mut Regs, state: IrqEntryState) {
         if state.0 == EntryContext::FromUser && regs.user_mode() {
             exit_to_user_mode::<H>(regs);
+        } else if state.0 == EntryContext::FromIdle {
+            irq_exit_to_idle::<H>(regs);
         }
         // Kernel-mode returns: preemption of kernel code comes with the scheduler.
+    }
+
+    /// Back into the idle EQS after an interrupt that found the CPU there — unless context
+    /// tracking was turned off meanwhile (the handler was a key flip's park): the word then
+    /// stays "kernel, watching", as the key-off invariant wants, and the idle loop, which
+    /// leaves idle only if its word still says so, finds it so.
+    #[cold]
+    fn irq_exit_to_idle<H: Host>(regs: &Regs) {
+        if crate::context_tracking::CONTEXT_TRACKING.is_enabled()
+            && let Err(word) = crate::entry_percpu::this_cpu()
+                .context_tracking
+                .enter_idle()
+        {
+            H::context_violation(regs, None, ContextTracking::violation(word, false))
+        }
     }
 
     unsafe extern "C" {

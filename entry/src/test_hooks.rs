@@ -36,11 +36,16 @@ pub enum Check {
     /// (nmi_nested_latched), or re-enters a user-mode NMI's handler, which
     /// nmi_nested_latched_user must see.
     NmiLatch = 1 << 6,
+    /// An NMI-like entry from an extended quiescent state (user mode, idle) makes RCU watch
+    /// for its duration (`ContextTracking::nmi_enter`). Broken: it does not, and the host's
+    /// assertion that RCU watches inside NMI-like handlers must fire (an NMI injected while a
+    /// ring-3 program runs with context tracking on: nmi_from_user).
+    RcuNmiWatch = 1 << 7,
 }
 
 impl Check {
     /// Every check, for lookups by name.
-    pub const ALL: [Check; 7] = [
+    pub const ALL: [Check; 8] = [
         Check::CtUserState,
         Check::SyscallFmask,
         Check::IretUserGs,
@@ -48,6 +53,7 @@ impl Check {
         Check::FmaskTf,
         Check::SysretTf,
         Check::NmiLatch,
+        Check::RcuNmiWatch,
     ];
 
     /// The name `kentry.break=` uses for this check.
@@ -60,6 +66,7 @@ impl Check {
             Check::FmaskTf => "fmask_tf",
             Check::SysretTf => "sysret_tf",
             Check::NmiLatch => "nmi_latch",
+            Check::RcuNmiWatch => "rcu_nmi_watch",
         }
     }
 

@@ -22,6 +22,7 @@ mod percpu;
 mod power;
 mod process;
 mod random;
+mod rcu;
 mod runner;
 mod sched;
 mod serial;
@@ -157,6 +158,11 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
 fn apply_test_breaks(cmdline: &str) {
     #[cfg(feature = "test-hooks")]
     if let Some(name) = boot::cmdline_value(cmdline, "kentry.break") {
+        if name == "rcu_qs" {
+            klog!("test hook: RCU grace periods treat kernel-mode CPUs as quiescent");
+            rcu::BREAK_QS.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "key_park" {
             klog!("test hook: static-key flips skip the park of the other CPUs");
             text_poke::SKIP_PARK.store(true, core::sync::atomic::Ordering::Relaxed);
@@ -226,6 +232,7 @@ extern "C" fn kernel_continue() -> ! {
     sched::kernel_thread_prologue();
     // The filesystem (the initrd's tree, /dev, /proc) before any program runs.
     fs::init();
+    rcu::init();
     let cmdline = CMDLINE.get().copied().unwrap_or("");
     watchdog::init(cmdline);
     smp::start_aps(TIMER_PERIOD);

@@ -3,10 +3,10 @@
 
 use crate::exec::Image;
 use crate::mm::aspace::AddressSpace;
+use crate::rcu::RcuIdMap;
 use crate::sched::{self, WaitQueue};
 use crate::signal::SigActions;
 use crate::task::{ExitReason, Task, TaskRef, TaskState};
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -21,7 +21,7 @@ pub struct Process {
     pub aspace: Mutex<Option<AddressSpace>>,
     /// The page-table root to load when a thread of this process runs.
     pub cr3: AtomicU64,
-    pub files: Mutex<crate::fs::FdTable>,
+    pub files: crate::fs::FdTableLock,
     pub sigactions: Mutex<SigActions>,
     /// Signals sent to the process (any thread may take them).
     pub sig_pending: AtomicU64,
@@ -43,37 +43,24 @@ pub struct Process {
 }
 
 static NEXT_PID: AtomicU32 = AtomicU32::new(1);
-/// Every live process by pid (for kill and friends).
-static PROCESSES: Mutex<BTreeMap<u32, Weak<Process>>> = Mutex::new(BTreeMap::new());
+/// Every live process by pid (for kill and friends), read under RCU (rcu/idmap.rs).
+static PROCESSES: RcuIdMap<Process> = RcuIdMap::new();
+/// Every user thread by tid, read under RCU.
+static THREADS: RcuIdMap<Task> = RcuIdMap::new();
 
-/// The process with this pid, if it is still around.
+/// The process with this pid, if it is still around (an RCU lookup: no lock).
 pub fn find(pid: u32) -> Option<Arc<Process>> {
-    x86_64::instructions::interrupts::without_interrupts(|| {
-        PROCESSES.lock().get(&pid).and_then(Weak::upgrade)
-    })
+    PROCESSES.get(pid)
 }
 
 /// How many processes exist (including ended ones not yet reaped, and the kernel's).
 pub fn count() -> usize {
-    x86_64::instructions::interrupts::without_interrupts(|| {
-        PROCESSES
-            .lock()
-            .values()
-            .filter(|w| w.strong_count() > 0)
-            .count()
-    })
+    PROCESSES.live().len()
 }
 
-/// Every process that still exists (the registry holds them weakly), as a snapshot taken
-/// with interrupts off, like every use of the registry's lock.
+/// Every process that still exists (the registry holds them weakly), as a snapshot.
 fn live_processes() -> Vec<Arc<Process>> {
-    x86_64::instructions::interrupts::without_interrupts(|| {
-        PROCESSES
-            .lock()
-            .values()
-            .filter_map(Weak::upgrade)
-            .collect()
-    })
+    PROCESSES.live()
 }
 
 /// `(pid, name, live threads, ended)` of every process that exists, for reports.
@@ -98,16 +85,9 @@ pub fn reap_kernel_children() {
     while let Ok(Some(_)) = wait_child(&k, -1, true) {}
 }
 
-/// The live thread with this tid.
+/// The live thread with this tid (an RCU lookup: no lock).
 pub fn find_thread(tid: u32) -> Option<TaskRef> {
-    let procs = live_processes();
-    procs.iter().find_map(|p| {
-        p.threads
-            .lock()
-            .iter()
-            .filter_map(Weak::upgrade)
-            .find(|t| t.tid == tid && t.state() != TaskState::Dead)
-    })
+    THREADS.get(tid).filter(|t| t.state() != TaskState::Dead)
 }
 static KERNEL: Once<Arc<Process>> = Once::new();
 
@@ -127,7 +107,7 @@ impl Process {
             parent: Mutex::new(parent),
             aspace: Mutex::new(aspace),
             cr3: AtomicU64::new(cr3),
-            files: Mutex::new(crate::fs::FdTable::new_console()),
+            files: crate::fs::FdTableLock::new(crate::fs::FdTable::new_console()),
             sigactions: Mutex::new(SigActions::new()),
             sig_pending: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
@@ -141,16 +121,13 @@ impl Process {
             vfork_wait: WaitQueue::new(),
             cputime: crate::sched::cputime::CpuTime::new(),
         });
-        x86_64::instructions::interrupts::without_interrupts(|| {
-            let mut all = PROCESSES.lock();
-            all.retain(|_, w| w.strong_count() > 0);
-            all.insert(pid, Arc::downgrade(&p));
-        });
+        PROCESSES.insert(pid, Arc::downgrade(&p));
         p
     }
 
     fn add_thread(self: &Arc<Self>, t: &TaskRef) {
         self.threads.lock().push(Arc::downgrade(t));
+        THREADS.insert(t.tid, Arc::downgrade(t));
         self.live_threads.fetch_add(1, Ordering::AcqRel);
     }
 
@@ -387,6 +364,9 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
 
 /// Frees a dead task's kernel stack (called by the next task to run, off that stack).
 pub fn reap_task(t: TaskRef) {
+    if t.tid != 0 {
+        THREADS.remove(t.tid, &Arc::downgrade(&t));
+    }
     t.process
         .threads
         .lock()

@@ -117,6 +117,9 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
     match vector {
         crate::x86::apic::TIMER_VECTOR => {
             EntryCounters::bump(&c.timer_ticks);
+            // A tick in user mode or idle is an RCU quiescent state (what the lean kernel,
+            // context tracking off, relies on).
+            crate::rcu::note_tick(regs.user_mode());
             let now = c.timer_ticks.load(Ordering::Relaxed);
             crate::watchdog::tick(now);
             crate::sched::tick(now, regs.user_mode());
@@ -152,6 +155,7 @@ fn other_interrupt(vector: u8) {
 }
 
 pub fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64) {
+    crate::rcu::assert_watching_in_nmi(regs, vector);
     match vector {
         vectors::NMI => {
             EntryCounters::bump(&this_cpu().counters.nmis);

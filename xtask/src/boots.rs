@@ -71,7 +71,13 @@ pub const BOOT_TESTS: &[BootTest] = &[
         // Or the other CPU runs a half-written site before an assertion can see the state,
         // and the kernel dies of what that instruction did: a #DF, or a kernel fault (each seen
         // about once in 20 runs). The park is as load-bearing either way.
-        or_endings: &[(7, &["DOUBLE FAULT"]), (5, &["KERNEL FAULT"])],
+        // Or RCU's reader check sees the word wrong first (a lost transition leaves it in an
+        // extended quiescent state while kernel code reads under RCU).
+        or_endings: &[
+            (7, &["DOUBLE FAULT"]),
+            (5, &["KERNEL FAULT"]),
+            (5, &["rcu_read_lock while RCU is not watching"]),
+        ],
     },
     BootTest {
         // With DF left out of FMASK, the FMASK read back must differ from Linux's (E08).
@@ -187,6 +193,40 @@ pub const BOOT_TESTS: &[BootTest] = &[
         expect_log: &[
             "the NMI handler was re-entered by the nested NMI",
             "not ok 1 nmi_nested_latched_user",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With grace-period detection treating a kernel-mode CPU as quiescent, objects are
+        // freed while CPU 1's readers still use them: rcu_stress's checker must see a
+        // poisoned object (the proof that the checker can fail).
+        name: "negative_rcu_qs",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=rcu_qs",
+            "kentry.only=rcu_stress",
+            "kentry.rcu_updates=200000",
+        ],
+        expect_status: 3,
+        expect_log: &["use-after-free: ", "not ok 1 rcu_stress"],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
+        // With nmi_enter no longer making RCU watch, an NMI injected while a ring-3 loop runs
+        // (an extended quiescent state, context tracking on) must trip the assertion that
+        // RCU watches inside NMI-like handlers.
+        name: "negative_rcu_nmi_watch",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=rcu_nmi_watch",
+            "kentry.only=nmi_from_user",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "RCU not watching in NMI-like handler NMI: state 1",
+            "RCU NOT WATCHING: NMI",
         ],
         qemu_args: &[],
         or_endings: &[],

@@ -12,6 +12,7 @@
 //!   directory and umask, and the path of the running program (`/proc/self/exe`). Threads share
 //!   it; fork copies it.
 
+mod fd_rcu;
 mod file;
 mod node;
 mod path;
@@ -19,6 +20,7 @@ pub mod pipe;
 pub(crate) mod procfs;
 pub mod stat;
 
+pub use fd_rcu::{FdTableGuard, FdTableLock};
 pub use file::*;
 pub use node::{Body, DEV_PROC, Device, InodeRef, ProcFile, S_IFDIR, S_IFMT, Time, now};
 pub use pipe::{PIPE_CAPACITY, Pipe};
@@ -286,14 +288,12 @@ impl FdTable {
     }
 }
 
-/// The calling process's descriptor `fd`.
+/// The calling process's descriptor `fd` (an RCU lookup: no lock, fd_rcu.rs).
 pub fn get_file(fd: u64) -> Result<Arc<File>, i64> {
     crate::task::current()
         .process
         .files
-        .lock()
-        .get(fd)
-        .map(|e| e.file.clone())
+        .lookup(fd)
         .ok_or(-EBADF)
 }
 

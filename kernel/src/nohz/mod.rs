@@ -189,14 +189,14 @@ fn timers_need_tick(_cpu: usize) -> bool {
     false
 }
 
-/// RCU needs this CPU's tick (callbacks queued here, a grace period waiting on it).
-///
-/// MERGE: there is no RCU module on this branch; when `kernel/src/rcu/` is merged this
-/// becomes `crate::rcu::cpu_needs_tick(cpu)`. A CPU in user mode is in an extended quiescent
-/// state already (context tracking's counter is even), so only callbacks queued on the CPU
-/// itself should keep its tick.
-fn rcu_needs_tick(_cpu: usize) -> bool {
-    false
+/// RCU needs this CPU's tick: callbacks queued here that the RCU thread has not taken yet,
+/// or a grace period waiting for a report only this CPU's tick can give
+/// ([`crate::rcu::cpu_needs_tick`]). A nohz_full CPU runs with context tracking on, so in
+/// user mode its counter is even and RCU sees it quiescent with no tick and no IPI; only
+/// callbacks it queued itself keep its tick, until its next return to user mode after
+/// they are taken.
+fn rcu_needs_tick(cpu: usize) -> bool {
+    crate::rcu::cpu_needs_tick(cpu)
 }
 
 fn stop_tick(cpu: usize) {

@@ -268,6 +268,8 @@ fn pull(cpu: usize) -> Option<TaskRef> {
 /// Gives the CPU to the next runnable task, if any; returns when this task runs again
 /// (possibly on another CPU). Interrupts are restored as they were.
 pub fn schedule() {
+    // No RCU read-side section may span a switch (checked); the switch is a QS.
+    crate::rcu::note_context_switch();
     let was_enabled = interrupts::are_enabled();
     interrupts::disable();
     let cpu = me();
@@ -418,11 +420,16 @@ unsafe fn switch_to(prev: &Task, next: &Task) {
     }
 }
 
-/// The idle task: halts until an interrupt, then looks for work.
+/// The idle task: halts until an interrupt, then looks for work. The halt is an RCU extended
+/// quiescent state (rcu/idle.rs), entered and left with interrupts off.
 extern "C" fn idle_loop() -> ! {
     finish_switch();
     loop {
+        interrupts::disable();
+        crate::rcu::idle_enter();
         interrupts::enable_and_hlt();
+        interrupts::disable();
+        crate::rcu::idle_exit();
         schedule();
     }
 }

@@ -55,6 +55,9 @@ pub static ALL: &[SelfTest] = &[
     t("smp_reschedule_ipi", smp::reschedule_ipi),
     t("smp_proc_interrupts", smp::proc_interrupts),
     t("static_key_flips_smp", static_key_smp::static_key_flips_smp),
+    t("rcu_irq_in_idle", rcu::rcu_irq_in_idle),
+    t("rcu_gp_user_spin", rcu::rcu_gp_user_spin),
+    t("rcu_stress", rcu_stress::rcu_stress),
     t("e01_sysret_noncanonical", e01_sysret_noncanonical),
     t("e01_sysret_cpl0_gp", e01_sysret_cpl0_gp),
     ending("e26_stack_overflow", e26_stack_overflow),
@@ -88,6 +91,8 @@ mod cpu_tables;
 mod nmi_flood;
 mod nmi_nested;
 mod nohz;
+mod rcu;
+mod rcu_stress;
 mod smp;
 mod static_key_smp;
 mod watchdog;
@@ -577,7 +582,8 @@ fn user_entry_counts() -> [u64; 5] {
 /// out (kernel → user; a new task's first exit has no entry, an exiting task's last entry no
 /// exit, and the two balance over a window that starts and ends in the kernel). Checked over a
 /// run of /bin/hello against the kernel's independent counts of syscalls, IRQs and exceptions
-/// from user mode; a window an NMI or #MC landed in (those count only when RCU was not
+/// from user mode, plus the moves of the idle loop's EQS on this CPU (its own entry and exit
+/// and the interrupts that woke it, counted by rcu/idle.rs); a window an NMI or #MC landed in (those count only when RCU was not
 /// watching) is run again.
 fn context_tracking_balanced(_: &Ctx) -> Outcome {
     on_cpu0(context_tracking_balanced_on_cpu0)
@@ -603,10 +609,12 @@ fn context_tracking_balanced_on_cpu0() -> Outcome {
     for _ in 0..3 {
         let before = user_entry_counts();
         let rcu_before = ct.rcu_counter();
+        let idle_before = crate::rcu::idle_counter_moves(0);
         crate::console::set_user_output(crate::console::UserOutput::Discard);
         let r = super::run_program("/bin/hello", &[]);
         crate::console::set_user_output(crate::console::UserOutput::Plain);
         let rcu = ct.rcu_counter() - rcu_before;
+        let idle = crate::rcu::idle_counter_moves(0) - idle_before;
         let after = user_entry_counts();
         let [sys, irq, exc, nmi, mce] = core::array::from_fn(|i| after[i] - before[i]);
         match r {
@@ -618,13 +626,13 @@ fn context_tracking_balanced_on_cpu0() -> Outcome {
             continue;
         }
         crate::kprint!(
-            "# context_tracking_balanced: {sys} syscalls, {irq} irq/user, {exc} exc/user; rcu counter +{rcu}\n"
+            "# context_tracking_balanced: {sys} syscalls, {irq} irq/user, {exc} exc/user, {idle} idle-EQS moves; rcu counter +{rcu}\n"
         );
         // hello makes at least write and exit_group.
         check!(sys >= 2, "only {sys} syscalls counted in a run of hello");
         check!(
-            rcu == 2 * (sys + irq + exc),
-            "RCU counter moved {rcu} times for {} user entries (want 2 per entry)",
+            rcu == 2 * (sys + irq + exc) + idle,
+            "RCU counter moved {rcu} times for {} user entries (want 2 per entry) and {idle} moves in idle",
             sys + irq + exc
         );
         check!(

@@ -45,7 +45,7 @@ fn dirfd_arg(v: u64) -> i32 {
     v as u32 as i32
 }
 
-fn files() -> spin::MutexGuard<'static, fs::FdTable> {
+fn files() -> fs::FdTableGuard<'static> {
     let p: &'static crate::process::Process = &crate::task::current().process;
     p.files.lock()
 }

@@ -1,0 +1,135 @@
+//! `call_rcu`, `synchronize_rcu` and the RCU thread that runs grace periods and invokes the
+//! callbacks.
+//!
+//! `call_rcu` queues its callback on this CPU's list (interrupts off: it may be called from
+//! interrupt handlers, never from NMIs) and wakes the RCU thread if it sleeps. The thread
+//! takes every CPU's list, runs one grace period for the whole batch (everything queued
+//! before it started), then invokes the callbacks in its own context: a kernel thread with
+//! interrupts on, where freeing memory and taking ordinary locks is allowed — never an NMI
+//! or an interrupt handler. `synchronize_rcu` is a callback that wakes its caller.
+
+use super::gp;
+use crate::percpu::MAX_CPUS;
+use crate::sched::WaitQueue;
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use spin::{Mutex, Once};
+use x86_64::instructions::interrupts;
+
+type Callback = Box<dyn FnOnce() + Send>;
+
+/// Per CPU: callbacks queued there and not yet taken by the RCU thread.
+static QUEUED: [Mutex<Vec<Callback>>; MAX_CPUS] = [const { Mutex::new(Vec::new()) }; MAX_CPUS];
+/// Per CPU: the length of its `QUEUED` list (read without the lock).
+static QUEUED_COUNT: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+/// The RCU thread waits here for callbacks.
+static WORK: WaitQueue = WaitQueue::new();
+/// The RCU thread is (about to be) waiting on `WORK`.
+static THREAD_WAITING: AtomicBool = AtomicBool::new(false);
+/// `synchronize_rcu` callers wait here.
+static SYNC_DONE: WaitQueue = WaitQueue::new();
+/// Callbacks invoked so far.
+pub static INVOKED: AtomicU64 = AtomicU64::new(0);
+
+static THREAD: Once<()> = Once::new();
+
+/// Queues `f` to run after a grace period: after every read-side critical section open now
+/// has ended. Callable from task and interrupt context (not NMI); never blocks.
+pub fn call_rcu(f: impl FnOnce() + Send + 'static) {
+    let cb: Callback = Box::new(f);
+    interrupts::without_interrupts(|| {
+        let cpu = crate::smp::this_cpu_id();
+        QUEUED[cpu].lock().push(cb);
+        QUEUED_COUNT[cpu].fetch_add(1, Ordering::SeqCst);
+    });
+    // Pairs with the thread's store then check (both SeqCst): either it sees the count, or
+    // this sees it waiting (and it is already on the queue).
+    if THREAD_WAITING.load(Ordering::SeqCst) {
+        if interrupts::are_enabled() {
+            WORK.wake_all();
+        } else {
+            // Interrupts off: this may be the scheduler itself (a task's last reference
+            // dropped inside `schedule`, before `finish_switch`), where waking a task that
+            // this CPU is still switching away from would spin for ever. The next tick wakes
+            // the thread instead (`wake_deferred`).
+            gp::TICK_WORK.fetch_or(gp::TICK_WAKE_THREAD, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The timer tick (interrupt context, never inside the scheduler): the wake-up a `call_rcu`
+/// with interrupts off left for it (`gp::TICK_WAKE_THREAD`).
+pub(super) fn wake_deferred() {
+    if gp::TICK_WORK.fetch_and(!gp::TICK_WAKE_THREAD, Ordering::SeqCst) & gp::TICK_WAKE_THREAD != 0
+    {
+        WORK.wake_all();
+    }
+}
+
+/// Callbacks queued on `cpu` and not yet taken by the RCU thread.
+pub fn queued_on(cpu: usize) -> usize {
+    QUEUED_COUNT[cpu].load(Ordering::Relaxed)
+}
+
+fn total_queued() -> usize {
+    QUEUED_COUNT.iter().map(|c| c.load(Ordering::SeqCst)).sum()
+}
+
+/// Waits for a full grace period: every read-side critical section open at the call has
+/// ended when it returns. Sleeps; not in a read-side section, not from the RCU thread's
+/// callbacks.
+pub fn synchronize_rcu() {
+    super::read::assert_no_read_section("synchronize_rcu");
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    call_rcu(move || {
+        d.store(true, Ordering::Release);
+        SYNC_DONE.wake_all();
+    });
+    SYNC_DONE.wait_until(|| done.load(Ordering::Acquire), || false);
+}
+
+/// Starts the RCU thread (once; callbacks queued before it starts wait for it).
+pub fn start_thread() {
+    THREAD.call_once(|| {
+        let t = crate::task::Task::new_kernel(
+            0,
+            crate::process::kernel_process(),
+            "rcu thread stack",
+            rcu_thread,
+        );
+        crate::sched::spawn(t.clone());
+        // On CPU 0, the housekeeping CPU: never on a CPU that should run user code
+        // undisturbed (Linux offloads its RCU threads from nohz_full CPUs the same way).
+        crate::sched::set_affinity(&t, 1);
+    });
+}
+
+/// The RCU thread: waits for callbacks, takes them all, runs a grace period, invokes them.
+extern "C" fn rcu_thread() -> ! {
+    crate::sched::kernel_thread_prologue();
+    let mut batch: Vec<Callback> = Vec::new();
+    loop {
+        THREAD_WAITING.store(true, Ordering::SeqCst);
+        WORK.wait_until(|| total_queued() > 0, || false);
+        THREAD_WAITING.store(false, Ordering::SeqCst);
+        for cpu in 0..MAX_CPUS {
+            if QUEUED_COUNT[cpu].load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            interrupts::without_interrupts(|| {
+                let mut q = QUEUED[cpu].lock();
+                batch.append(&mut q);
+                QUEUED_COUNT[cpu].store(0, Ordering::SeqCst);
+            });
+        }
+        gp::run_grace_period();
+        let n = batch.len() as u64;
+        for cb in batch.drain(..) {
+            cb();
+        }
+        INVOKED.fetch_add(n, Ordering::Relaxed);
+    }
+}
