@@ -36,14 +36,20 @@ pub fn init() {
     callbacks::start_thread();
 }
 
-/// For the `nohz_full` work: whether `cpu` still needs its timer tick for RCU's sake. True
-/// while callbacks queued on it wait to be taken by the RCU thread, or while the grace period
-/// in progress waits for a quiescent state of `cpu` that only its own tick or context switch
-/// can report (context tracking off: its counter never shows one). With context tracking on,
-/// a CPU in user mode or idle is seen quiescent remotely and needs no tick; one in kernel
-/// mode reports at its next context switch, which its tick would not speed up.
+/// For the `nohz_full` work: whether `cpu` still needs its timer tick for RCU's sake: while
+/// the grace period in progress waits for a quiescent state of `cpu` that only its own tick
+/// or context switch can report (context tracking off: its counter never shows one). With
+/// context tracking on, a CPU in user mode or idle is seen quiescent remotely and needs no
+/// tick; one in kernel mode reports at its next context switch, which its tick would not
+/// speed up.
+///
+/// Callbacks queued on `cpu` do not hold its tick: they are offloaded, as with Linux's
+/// `rcu_nocbs`. The RCU thread runs on CPU 0 and takes every CPU's list; it is woken by
+/// `call_rcu` itself, or, when that ran with interrupts off, by the next tick of any CPU
+/// (`gp::TICK_WAKE_THREAD`), and CPU 0 always ticks. (Holding the tick for them cost the
+/// nohz_full CPU a few ticks after each syscall that freed an fd snapshot.)
 pub fn cpu_needs_tick(cpu: usize) -> bool {
-    queued_on(cpu) != 0 || gp::needs_report_from(cpu)
+    gp::needs_report_from(cpu)
 }
 
 /// Inside an NMI-like handler (NMI, #MC, #DB, #DF): RCU must watch this CPU, whatever the

@@ -8,7 +8,9 @@
 //! (`nohz_full=1`, must pass) and `negative_nohz_keep_tick` (`kentry.break=nohz`, the tick
 //! kept: ~5000 LOC, must fail). The test does not check that CPU 1 is nohz_full: without it,
 //! it fails on the timer interrupts, which is what the negative run shows.
-//! No RCU module exists on this branch, so the load makes no RCU updates.
+//! The loads' forks, exits and fd changes are RCU updates (the pid map, fd snapshots freed by
+//! `call_rcu`): grace periods must keep completing while CPU 1 spins with its tick stopped,
+//! which they can only do by seeing its context-tracking counter (docs/rcu.md).
 
 use super::{Ctx, Outcome};
 use crate::console::{UserOutput, set_user_output};
@@ -18,6 +20,10 @@ use core::sync::atomic::Ordering;
 
 /// The nohz_full CPU the test measures.
 const CPU: usize = 1;
+/// Grace periods that must complete during the test (about 2,500 do): the loads make some 1,500 rounds of
+/// RCU updates; without quiescent states seen from CPU 1's counter none would complete while
+/// it spins, and the RCU thread's callbacks would pile up.
+const MIN_GRACE_PERIODS: u64 = 500;
 /// The spin, ms; the load runs longer, so that it covers the spinner's settling and spin.
 const SPIN_MS: &str = "5000";
 const LOAD_MS: &str = "5600";
@@ -40,6 +46,10 @@ pub fn nohz_full_spin(_: &Ctx) -> Outcome {
         c.tick_stops.load(Ordering::Relaxed),
         c.tick_restarts.load(Ordering::Relaxed),
     );
+    let (gps0, invoked0) = (
+        crate::rcu::completed(),
+        crate::rcu::INVOKED.load(Ordering::Relaxed),
+    );
     // The programs start on CPU 0 (inherited from this thread); the spinner moves itself to
     // CPU 1, the loads allow themselves every CPU.
     let old_mask = crate::sched::pin_current(1);
@@ -56,6 +66,16 @@ pub fn nohz_full_spin(_: &Ctx) -> Outcome {
         c.tick_stops.load(Ordering::Relaxed) - stops0,
         c.tick_restarts.load(Ordering::Relaxed) - restarts0
     );
+    let (gps, invoked) = (
+        crate::rcu::completed() - gps0,
+        crate::rcu::INVOKED.load(Ordering::Relaxed) - invoked0,
+    );
+    crate::kprint!("# rcu: {gps} grace periods, {invoked} callbacks invoked during the test\n");
+    if gps < MIN_GRACE_PERIODS {
+        return Outcome::Fail(format!(
+            "only {gps} grace periods completed during the spin (want >= {MIN_GRACE_PERIODS})"
+        ));
+    }
     let ends = match ends {
         Ok(e) => e,
         Err(e) => return Outcome::Fail(e),
