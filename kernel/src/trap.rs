@@ -211,15 +211,28 @@ pub fn ist_exception_from_user(regs: &mut Regs, f: Fault) {
 fn machine_check(regs: &mut Regs, error_code: u64) {
     let rec = crate::x86::mce::collect();
     EntryCounters::bump(&this_cpu().counters.machine_checks);
-    crate::klog!(
-        "machine check: mcg_status={:#x} bank {} status={:#x} addr={:#x} from {} mode at rip={:#x}",
-        rec.mcg_status,
-        rec.bank,
-        rec.status,
-        rec.addr,
-        if regs.user_mode() { "user" } else { "kernel" },
-        regs.rip
-    );
+    let report = |w: &mut dyn core::fmt::Write| {
+        let _ = writeln!(
+            w,
+            "[kentry] machine check: mcg_status={:#x} bank {} status={:#x} addr={:#x} from {} mode at rip={:#x}",
+            rec.mcg_status,
+            rec.bank,
+            rec.status,
+            rec.addr,
+            if regs.user_mode() { "user" } else { "kernel" },
+            regs.rip
+        );
+    };
+    if regs.user_mode() {
+        // kentry moved a user-mode #MC to the task stack: this CPU holds no kernel lock, so
+        // the console lock is only ever held briefly by another CPU.
+        report(&mut crate::log::SerialWriter);
+    } else {
+        // In kernel mode the #MC may have interrupted this CPU inside a print, holding the
+        // console lock: an NMI-like path takes no lock, and the machine stops right after,
+        // so break it as the panic path does.
+        report(&mut crate::log::ForcedWriter);
+    }
     if regs.user_mode() && rec.mcg_status & crate::x86::mce::MCG_STATUS_RIPV != 0 {
         const BUS_MCEERR_AR: i32 = 4;
         let info = SigInfo {
