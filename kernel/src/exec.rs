@@ -151,7 +151,7 @@ fn build_stack(
         (AT_MINSIGSTKSZ, minsigstksz()),
         (AT_HWCAP, hwcap()),
         (AT_PAGESZ, PAGE_SIZE),
-        (AT_CLKTCK, 100),
+        (AT_CLKTCK, crate::sched::cputime::USER_HZ),
         (AT_PHDR, img.phdr),
         (AT_PHENT, img.phent),
         (AT_PHNUM, img.phnum),

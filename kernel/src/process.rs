@@ -164,6 +164,12 @@ pub fn alloc_pid() -> u32 {
     NEXT_PID.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Processes and threads created since boot (/proc/stat's `processes`, Linux's
+/// `total_forks`): every one took a number from the same counter.
+pub fn forks_since_boot() -> u32 {
+    NEXT_PID.load(Ordering::Relaxed) - 1
+}
+
 /// Starts a new process running `image`, as a child of `parent`. Its first thread's tid is
 /// its pid.
 pub fn spawn(name: &str, image: Image, parent: &Arc<Process>) -> Arc<Process> {

@@ -12,6 +12,10 @@
  * - exit_kills_remote_thread: a child process whose second thread spins in user mode on
  *   another CPU calls exit(): the spinning thread must be stopped there (it never enters
  *   the kernel on its own) and the child must end.
+ * - proc_stat_per_cpu: /proc/stat has a `cpuN` row per online CPU, the `cpu` row is their
+ *   sum, and a thread spinning in user mode on the last CPU for 400 ms raises that CPU's
+ *   user time by at least a tenth of that (a kernel that keeps no per-CPU time shows 0; the
+ *   tick that samples it runs at about half its rate under QEMU TCG, so not more is asked).
  * Every result is SKIP on a machine with one online CPU (a probe: sysconf).
  */
 #define _GNU_SOURCE
@@ -23,6 +27,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -89,6 +94,7 @@ static void two_cpus_at_once(void)
 /* ---- affinity_honoured ---- */
 
 static int last_cpu;
+static long online_cpus; /* before any pinning: musl counts the affinity mask */
 
 static void *affinity_thread(void *arg)
 {
@@ -239,18 +245,99 @@ static void exit_kills_remote_thread(void)
 		   (int)got, (int)pid, status);
 }
 
+/* ---- proc_stat_per_cpu ---- */
+
+#define STAT_FIELDS 10
+struct cpu_stat {
+	int rows;                          /* cpuN rows found */
+	unsigned long long sum[STAT_FIELDS];      /* the `cpu` row */
+	unsigned long long rows_sum[STAT_FIELDS]; /* sum of the cpuN rows */
+	unsigned long long last[STAT_FIELDS];     /* the row of CPU `last_cpu` */
+	int last_found;
+};
+
+static int read_stat(struct cpu_stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	FILE *f = fopen("/proc/stat", "r");
+	if (!f)
+		return -1;
+	char line[512];
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "cpu", 3) != 0)
+			continue;
+		unsigned long long v[STAT_FIELDS] = {0};
+		int cpu = -1, used = 0;
+		if (line[3] == ' ')
+			sscanf(line + 3, "%n", &used);
+		else if (sscanf(line + 3, "%d%n", &cpu, &used) != 1)
+			continue;
+		const char *p = line + 3 + used;
+		for (int i = 0; i < STAT_FIELDS; i++) {
+			int n = 0;
+			if (sscanf(p, "%llu%n", &v[i], &n) != 1)
+				break;
+			p += n;
+		}
+		for (int i = 0; i < STAT_FIELDS; i++) {
+			if (cpu < 0)
+				st->sum[i] = v[i];
+			else
+				st->rows_sum[i] += v[i];
+		}
+		if (cpu >= 0)
+			st->rows++;
+		if (cpu == last_cpu) {
+			memcpy(st->last, v, sizeof(v));
+			st->last_found = 1;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+static void proc_stat_per_cpu(void)
+{
+	struct cpu_stat before, after;
+	pin(last_cpu);
+	int r0 = read_stat(&before);
+	double t0 = now();
+	while (now() - t0 < 0.4)
+		;
+	int r1 = read_stat(&after);
+	pin(0);
+	long online = online_cpus;
+	/* Linux rounds each row on its own, so the sum row may differ from the rows' sum by one
+	 * per CPU in each field. */
+	int sum_ok = 1;
+	for (int i = 0; i < 4; i++) {
+		unsigned long long a = after.sum[i], b = after.rows_sum[i];
+		if ((a > b ? a - b : b - a) > (unsigned long long)online)
+			sum_ok = 0;
+	}
+	unsigned long long user = after.last[0] - before.last[0];
+	KTAP_CHECK(r0 == 0 && r1 == 0 && after.rows == online && after.last_found && sum_ok &&
+			   user >= 4 && user <= 60,
+		   "proc_stat_per_cpu",
+		   "read %d/%d, %d cpuN rows for %ld online, cpu%d found %d, sum row agrees %d, "
+		   "cpu%d user +%llu in 400 ms (want 4..60 USER_HZ ticks)",
+		   r0, r1, after.rows, online, last_cpu, after.last_found, sum_ok, last_cpu, user);
+}
+
 int main(void)
 {
-	ktap_plan(5);
+	ktap_plan(6);
 	long online = sysconf(_SC_NPROCESSORS_ONLN);
 	if (online < 2) {
-		const char *names[] = {"two_cpus_at_once", "affinity_honoured", "munmap_shootdown",
-				       "mprotect_shootdown", "exit_kills_remote_thread"};
-		for (int i = 0; i < 5; i++)
+		const char *names[] = {"two_cpus_at_once",	   "affinity_honoured",
+				       "munmap_shootdown",	   "mprotect_shootdown",
+				       "exit_kills_remote_thread", "proc_stat_per_cpu"};
+		for (int i = 0; i < 6; i++)
 			ktap_skip(names[i], "one CPU online");
 		return 0;
 	}
 	last_cpu = (int)online - 1;
+	online_cpus = online;
 	/* The main thread stays on CPU 0 while its threads take the others. */
 	pin(0);
 	two_cpus_at_once();
@@ -258,5 +345,6 @@ int main(void)
 	shootdown("munmap_shootdown", 0);
 	shootdown("mprotect_shootdown", 1);
 	exit_kills_remote_thread();
+	proc_stat_per_cpu();
 	return ktap_failed ? 1 : 0;
 }

@@ -149,11 +149,38 @@ fn meminfo() -> String {
     )
 }
 
+/// Linux's /proc/stat: the `cpu` row (the sum) and a `cpuN` row per online CPU, each
+/// `user nice system idle iowait irq softirq steal guest guest_nice` in USER_HZ units, from
+/// the per-CPU accounting (sched/cputime.rs); then the boot time and the fork count.
 fn stat() -> String {
-    let ticks = crate::sched::ticks() / 10;
-    format!(
-        "cpu  {ticks} 0 0 0 0 0 0 0 0 0\ncpu0 {ticks} 0 0 0 0 0 0 0 0 0\nbtime 0\nprocesses 1\n"
-    )
+    use crate::sched::cputime::USER_HZ;
+    let to_clock_t = |ns: u64| ns / (1_000_000_000 / USER_HZ);
+    let row = |s: &mut String, name: &str, [system, user, idle]: [u64; 3]| {
+        let (user, system, idle) = (to_clock_t(user), to_clock_t(system), to_clock_t(idle));
+        let _ = writeln!(s, "{name} {user} 0 {system} {idle} 0 0 0 0 0 0");
+    };
+    let per_cpu: Vec<(usize, [u64; 3])> = crate::smp::ipi::online_cpus()
+        .map(|(n, _)| (n, crate::sched::cputime::cpu_time(n)))
+        .collect();
+    let mut total = [0u64; 3];
+    for (_, t) in &per_cpu {
+        for (sum, x) in total.iter_mut().zip(t) {
+            *sum += x;
+        }
+    }
+    let mut s = String::new();
+    row(&mut s, "cpu ", total);
+    for (n, t) in per_cpu {
+        row(&mut s, &format!("cpu{n}"), t);
+    }
+    let btime = crate::time::realtime_ns().saturating_sub(crate::time::monotonic_ns());
+    let _ = write!(
+        s,
+        "btime {}\nprocesses {}\n",
+        btime / 1_000_000_000,
+        crate::process::forks_since_boot()
+    );
+    s
 }
 
 fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {

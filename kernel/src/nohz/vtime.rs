@@ -8,6 +8,7 @@
 //! writer.
 
 use crate::percpu::MAX_CPUS;
+use crate::sched::cputime::{CpuBucket, add_cpu_time, kernel_bucket};
 use crate::task::Task;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,17 +31,21 @@ fn elapsed(cpu: usize) -> u64 {
 pub fn user_exit(cpu: usize) {
     let ns = elapsed(cpu);
     crate::task::current().process.cputime.add_user(ns);
+    add_cpu_time(cpu, CpuBucket::User, ns);
 }
 
 /// Return to user mode: the kernel time since the entry (or the switch in).
 pub fn user_enter(cpu: usize) {
     let ns = elapsed(cpu);
     crate::task::current().process.cputime.add_system(ns);
+    add_cpu_time(cpu, CpuBucket::System, ns);
 }
 
-/// A switch away from `prev`: its kernel time since its last transition. (The idle task's
-/// time goes to the kernel process, which nobody reads.)
+/// A switch away from `prev`: its kernel time since its last transition, the CPU's idle
+/// time if `prev` is the idle task. (The idle task's time also goes to the kernel process,
+/// which nobody reads.)
 pub fn switch_out(cpu: usize, prev: &Task) {
     let ns = elapsed(cpu);
     prev.process.cputime.add_system(ns);
+    add_cpu_time(cpu, kernel_bucket(cpu, prev), ns);
 }

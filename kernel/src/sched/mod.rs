@@ -218,7 +218,7 @@ pub fn tick(now: u64, user_mode: bool) {
     }
     let cur = crate::task::current();
     if crate::nohz::tick_accounts(cpu) {
-        cputime::account_tick(cur, user_mode);
+        cputime::account_tick(cpu, cur, user_mode);
     }
     let left = cur.slice.load(Ordering::Relaxed).saturating_sub(1);
     cur.slice.store(left, Ordering::Relaxed);
@@ -456,6 +456,7 @@ pub fn start(first: TaskRef, idle: TaskRef) -> ! {
         first.sched.allowed.store(u64::MAX, Ordering::Relaxed);
     }
     {
+        cputime::set_idle_task(cpu, &idle);
         let mut rq = RQS[cpu].lock();
         rq.idle = Some(idle);
         rq.current = Some(first.clone());

@@ -130,8 +130,7 @@ fn sys_time(regs: &mut Regs) -> i64 {
     secs as i64
 }
 
-/// USER_HZ: the unit of times() and AT_CLKTCK.
-const USER_HZ: u64 = 100;
+use crate::sched::cputime::USER_HZ;
 
 fn sys_times(regs: &mut Regs) -> i64 {
     if regs.rdi != 0 {
