@@ -54,6 +54,7 @@ pub static ALL: &[SelfTest] = &[
     t("smp_nmi_ipi", smp::nmi_ipi),
     t("smp_reschedule_ipi", smp::reschedule_ipi),
     t("smp_proc_interrupts", smp::proc_interrupts),
+    t("smp_apic_mode", smp::apic_mode),
     t("static_key_flips_smp", static_key_smp::static_key_flips_smp),
     t("rcu_irq_in_idle", rcu::rcu_irq_in_idle),
     t("rcu_gp_user_spin", rcu::rcu_gp_user_spin),
