@@ -169,8 +169,6 @@ pub(super) fn run_grace_period() -> u64 {
             break;
         }
         crate::sched::sleep_until(crate::sched::ticks() + 1);
-        // sleep_until returns with interrupts off, as it blocked.
-        x86_64::instructions::interrupts::enable();
     }
     fence(Ordering::SeqCst);
     GP_DONE.store(n, Ordering::Release);

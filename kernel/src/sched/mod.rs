@@ -169,7 +169,10 @@ pub fn wake(t: &TaskRef) {
             return;
         }
         // Off its run queue, but its CPU may still be switching away from it: queue it once
-        // that CPU has left its stack (it holds no lock this CPU holds meanwhile).
+        // that CPU has left its stack (it holds no lock this CPU holds meanwhile). The spin
+        // is bounded by the rest of that switch, which runs with IRQs off and waits for no
+        // other CPU, so spinning here with IRQs off is safe (Linux's try_to_wake_up does
+        // the same on `p->on_cpu`).
         while t.sched.on_cpu.load(Ordering::Acquire) {
             core::hint::spin_loop();
         }
@@ -233,13 +236,19 @@ pub fn add_timeout(deadline: u64) {
     interrupts::without_interrupts(|| SLEEPERS.lock().push((deadline, cur)));
 }
 
-/// Blocks the running task until `deadline` (in ticks).
+/// Blocks the running task until `deadline` (in ticks). Interrupts come back as they were
+/// (the state is set and the sleeper queued with them off, so the tick cannot wake the task
+/// before it is queued).
 pub fn sleep_until(deadline: u64) {
+    let was_enabled = interrupts::are_enabled();
     interrupts::disable();
     let cur = current_ref();
     cur.set_state(TaskState::Blocked);
     SLEEPERS.lock().push((deadline, cur));
     schedule();
+    if was_enabled {
+        interrupts::enable();
+    }
 }
 
 /// Takes a queued task another CPU could give away to `cpu`: one it may run, not the
