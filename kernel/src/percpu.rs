@@ -21,6 +21,9 @@ pub struct EntryCounters {
     pub nmis: AtomicU64,
     pub nmis_from_user: AtomicU64,
     pub machine_checks: AtomicU64,
+    /// #AC exceptions from user mode: the capability probe behind the SKIP of the #AC tests
+    /// (QEMU TCG never raises #AC; a CPU that does must not see them skip).
+    pub ac_from_user: AtomicU64,
     pub timer_ticks: AtomicU64,
     /// IPIs taken, by kind (/proc/interrupts' RES, CAL and TLB rows).
     pub ipi_reschedule: AtomicU64,
@@ -42,6 +45,7 @@ impl EntryCounters {
             nmis: AtomicU64::new(0),
             nmis_from_user: AtomicU64::new(0),
             machine_checks: AtomicU64::new(0),
+            ac_from_user: AtomicU64::new(0),
             timer_ticks: AtomicU64::new(0),
             ipi_reschedule: AtomicU64::new(0),
             ipi_call: AtomicU64::new(0),

@@ -87,6 +87,9 @@ pub fn exception(regs: &mut Regs, f: Fault) {
     let c = &this_cpu().counters;
     if regs.user_mode() {
         EntryCounters::bump(&c.exceptions_from_user);
+        if f.vector == vectors::AC {
+            EntryCounters::bump(&c.ac_from_user);
+        }
         if f.vector == vectors::PF && crate::mm::fault::handle_user_fault(f.cr2, f.error_code) {
             return;
         }

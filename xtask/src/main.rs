@@ -11,6 +11,7 @@ mod bench_smp_report;
 mod bench_spec;
 mod boots;
 mod build;
+mod capability_probe;
 mod cpio;
 mod entry_cases;
 mod example;
