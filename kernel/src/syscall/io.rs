@@ -217,7 +217,18 @@ fn sys_pwrite64(regs: &mut Regs) -> i64 {
 }
 
 /// The iovec array (base, len) of readv/writev, checked as Linux checks it.
-fn read_iovecs(iov: u64, cnt: u64) -> Result<Vec<(u64, usize)>, i64> {
+pub(super) fn read_iovecs(iov: u64, cnt: u64) -> Result<Vec<(u64, usize)>, i64> {
+    parse_iovecs(iov, cnt, true)
+}
+
+/// An iovec array that names another process's memory (process_vm_readv's remote side):
+/// checked as Linux's iovec_from_user checks it, without `access_ok`, since the addresses are
+/// not this process's (one outside user space fails when it is reached, with -EFAULT).
+pub(super) fn read_remote_iovecs(iov: u64, cnt: u64) -> Result<Vec<(u64, usize)>, i64> {
+    parse_iovecs(iov, cnt, false)
+}
+
+fn parse_iovecs(iov: u64, cnt: u64, local: bool) -> Result<Vec<(u64, usize)>, i64> {
     if cnt > UIO_MAXIOV {
         return Err(-EINVAL);
     }
@@ -232,7 +243,7 @@ fn read_iovecs(iov: u64, cnt: u64) -> Result<Vec<(u64, usize)>, i64> {
             return Err(-EINVAL);
         }
         let len = (len as usize).min(MAX_RW_COUNT - total);
-        if !access_ok(base, len) {
+        if local && !access_ok(base, len) {
             return Err(-EFAULT);
         }
         total += len;

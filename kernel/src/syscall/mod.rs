@@ -9,6 +9,7 @@ mod mem;
 mod misc;
 mod poll;
 mod proc;
+mod process_vm;
 mod sig;
 mod table;
 mod timespec;
