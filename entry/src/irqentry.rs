@@ -215,15 +215,42 @@ mod imp {
     }
 
     /// Exit of an interrupt or non-IST exception: back to user mode through the exit work
-    /// and context tracking → user; back to kernel mode as it was.
+    /// and context tracking → user; back to kernel mode as it was, unless the host says the
+    /// interrupted kernel code is preemptible and a reschedule is pending (kernel preemption:
+    /// [`Host::irq_exit_preemptible`], [`Host::preempt_schedule_irq`]).
     #[inline(always)]
     pub fn irqentry_exit<H: Host>(regs: &mut Regs, state: IrqEntryState) {
         if state.0 == EntryContext::FromUser && regs.user_mode() {
             exit_to_user_mode::<H>(regs);
         } else if state.0 == EntryContext::FromIdle {
             irq_exit_to_idle::<H>(regs);
+        } else if state.0 == EntryContext::FromKernel {
+            irqentry_exit_cond_resched::<H>(regs);
         }
-        // Kernel-mode returns: preemption of kernel code comes with the scheduler.
+    }
+
+    /// RFLAGS.IF in a frame.
+    const RFLAGS_IF: u64 = 1 << 9;
+
+    /// Kernel-mode return (Linux's `irqentry_exit_cond_resched`): preempt the interrupted code
+    /// if it had interrupts on (an exception inside an interrupt handler, or one taken with
+    /// IRQs off, never preempts), the host says it is preemptible, and NEED_RESCHED is set.
+    /// Only `FromKernel` comes here: an NMI-like nesting, the idle EQS and user returns do
+    /// not. The tests inline (a host's default `false` removes them); the call is cold.
+    #[inline(always)]
+    fn irqentry_exit_cond_resched<H: Host>(regs: &mut Regs) {
+        if regs.rflags & RFLAGS_IF != 0
+            && H::irq_exit_preemptible(regs)
+            && crate::entry_percpu::this_cpu_ops::task_work() & ExitWork::NEED_RESCHED.bits() != 0
+        {
+            preempt_irq_slow::<H>(regs);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn preempt_irq_slow<H: Host>(regs: &mut Regs) {
+        H::preempt_schedule_irq(regs);
     }
 
     /// Back into the idle EQS after an interrupt that found the CPU there — unless context

@@ -19,7 +19,8 @@
 //! from start to end; without that file stdin is at end of file.
 
 use core::sync::atomic::{AtomicU8, Ordering};
-use spin::{Mutex, Once};
+use crate::sync::Mutex;
+use spin::Once;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]

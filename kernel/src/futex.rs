@@ -8,7 +8,7 @@ use crate::sched::WaitQueue;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
-use spin::Mutex;
+use crate::sync::Mutex;
 
 static QUEUES: Mutex<BTreeMap<(u64, u64), Arc<WaitQueue>>> = Mutex::new(BTreeMap::new());
 

@@ -20,6 +20,7 @@ mod mm;
 mod nohz;
 mod percpu;
 mod power;
+mod preempt;
 mod process;
 mod random;
 mod rcu;
@@ -29,6 +30,7 @@ mod serial;
 mod signal;
 mod smp;
 mod symbols;
+mod sync;
 mod syscall;
 mod task;
 mod test;
@@ -59,6 +61,7 @@ unsafe extern "C" {
 
 #[unsafe(no_mangle)]
 extern "C" fn kernel_main(start_info: u64) -> ! {
+    percpu::early_gs_base(0);
     serial::init();
     klog!("kentry: booting (PVH)");
     let info = boot::parse_start_info(start_info);
@@ -166,6 +169,16 @@ fn apply_test_breaks(cmdline: &str) {
         if name == "key_park" {
             klog!("test hook: static-key flips skip the park of the other CPUs");
             text_poke::SKIP_PARK.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "preempt_count" {
+            klog!("test hook: the IRQ-exit preemption test ignores the preempt count");
+            preempt::BREAK_COUNT.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "kernel_preempt" {
+            klog!("test hook: kernel code is never preempted");
+            preempt::BREAK_PREEMPT.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
         if name == "nohz" {

@@ -4,7 +4,7 @@
 
 use crate::mm::stack::KernelStack;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kentry::entry_percpu::EntryPerCpu;
 use kentry::gdt::CpuTables;
 
@@ -68,6 +68,9 @@ pub struct PerCpu {
     /// An NMI hook for self-tests (test kernels), run from the NMI handler with the NMI's
     /// frame.
     pub nmi_hook: UnsafeCell<Option<fn(&kentry::Regs)>>,
+    /// The running task's preempt count (preempt.rs), changed only by single GS-relative
+    /// instructions of this CPU; saved into the task and reloaded at each switch.
+    pub preempt_count: AtomicU32,
 }
 
 // SAFETY: each PerCpu is only mutated by its own CPU (with interrupts off where an interrupt
@@ -85,6 +88,7 @@ impl PerCpu {
             current: UnsafeCell::new(core::ptr::null_mut()),
             ist_stacks: UnsafeCell::new([None; kentry::gdt::ist::COUNT]),
             nmi_hook: UnsafeCell::new(None),
+            preempt_count: AtomicU32::new(crate::preempt::KERNEL_DEFAULT),
         }
     }
 }
@@ -122,6 +126,16 @@ pub fn on_kernel_stack(rsp: u64) -> bool {
         core::ptr::addr_of!(boot_stack) as u64,
         core::ptr::addr_of!(boot_stack_top) as u64,
     )
+}
+
+/// Points GS at CPU `n`'s area as the CPU's first step, before anything takes a lock: every
+/// lock raises the preempt count in the per-CPU area (preempt.rs). kentry's `init_cpu` sets
+/// the same base again later.
+pub fn early_gs_base(n: usize) {
+    let base = &PERCPU[n] as *const PerCpu as u64;
+    // The per-CPU area is a static of the kernel image, mapped from the first instruction;
+    // nothing read through GS yet on this CPU.
+    x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new(base));
 }
 
 /// The per-CPU area of CPU `n` (for setup, before GS points at it).

@@ -11,7 +11,8 @@ use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use spin::{Mutex, Once};
+use crate::sync::Mutex;
+use spin::Once;
 
 pub struct Process {
     pub pid: u32,

@@ -14,7 +14,7 @@ use crate::rcu::{RcuBox, read_lock};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::ops::{Deref, DerefMut};
-use spin::{Mutex, MutexGuard};
+use crate::sync::{Mutex, MutexGuard};
 
 type Snapshot = Vec<Option<Weak<File>>>;
 

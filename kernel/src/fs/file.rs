@@ -9,7 +9,7 @@ use crate::syscall::errno::*;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
-use spin::Mutex;
+use crate::sync::Mutex;
 
 // open(2) flags and the rules on them live in kentry-kernel-logic (host-tested).
 use kentry_kernel_logic::fcntl;

@@ -32,7 +32,8 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use kentry_kernel_logic::fcntl;
 use node::{DEV_ROOT, FileData, Inode};
-use spin::{Mutex, Once};
+use crate::sync::Mutex;
+use spin::Once;
 
 static ROOT: Once<InodeRef> = Once::new();
 

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use kentry_kernel_logic::path::{
     NAME_MAX, ParentDir, absolute_from_leaf_first, child_path, push_components, split_parent,
 };
-use spin::Mutex;
+use crate::sync::Mutex;
 
 /// Symlinks followed in one lookup before ELOOP (Linux: 40).
 const MAXSYMLINKS: u32 = 40;

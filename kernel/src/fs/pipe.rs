@@ -10,7 +10,7 @@ use crate::syscall::errno::*;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicUsize, Ordering};
-use spin::Mutex;
+use crate::sync::Mutex;
 
 /// Every change of any pipe's readiness wakes this queue: poll/select wait here for any of
 /// their descriptors to become ready.

@@ -15,7 +15,8 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use spin::{Mutex, Once};
+use crate::sync::Mutex;
+use spin::Once;
 use x86_64::instructions::interrupts;
 
 type Callback = Box<dyn FnOnce() + Send>;

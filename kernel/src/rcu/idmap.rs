@@ -11,7 +11,7 @@
 use super::{RcuBox, read_lock};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use spin::Mutex;
+use crate::sync::Mutex;
 
 /// The published form: sorted by id.
 type Entries<T> = Vec<(u32, Weak<T>)>;

@@ -3,7 +3,7 @@
 use super::{schedule, wake};
 use crate::task::{TaskRef, TaskState};
 use alloc::collections::VecDeque;
-use spin::Mutex;
+use crate::sync::Mutex;
 use x86_64::instructions::interrupts;
 
 pub struct WaitQueue {

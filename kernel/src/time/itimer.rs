@@ -6,7 +6,8 @@ use crate::task::{TaskRef, TaskState};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
-use spin::{Mutex, Once};
+use crate::sync::Mutex;
+use spin::Once;
 use x86_64::instructions::interrupts;
 
 // --- ITIMER_REAL (alarm, setitimer) ---

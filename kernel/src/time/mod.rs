@@ -39,7 +39,7 @@ pub use itimer::{real_timer_get, real_timer_set};
 use clock::{STARTED, rdtsc, set_rate};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use itimer::{NEXT_DUE, TIMER_THREAD};
-use spin::Mutex;
+use crate::sync::Mutex;
 
 pub const NSEC_PER_SEC: u64 = 1_000_000_000;
 const NSEC_PER_MS: u64 = 1_000_000;

@@ -14,7 +14,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use kentry::Regs;
 use kentry_abi::nr;
-use spin::Mutex;
+use crate::sync::Mutex;
 
 pub(super) const fn register(mut t: Table) -> Table {
     t[nr::GETRLIMIT] = sys_getrlimit;
