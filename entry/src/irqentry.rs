@@ -16,6 +16,16 @@
 //! | NMI, #DB, #MC from kernel mode; #DF | own IST stack | `do_paranoid`: `irqentry_nmi_enter`, handler, `irqentry_nmi_exit` (a kernel-mode NMI: once more for each latched nested NMI, arch/nmi.rs) | `nmi_like` | NMI context |
 //! | a new task's first return | task stack | `ret_from_fork`: `exit_to_user_mode` | `exit_work` | — |
 //!
+//! Kernel preemption: at the return of an interrupt or non-IST exception to kernel mode
+//! (`FromKernel`) whose frame had interrupts on, kentry asks [`Host::irq_exit_preemptible`]
+//! and, if it says yes and NEED_RESCHED is set, calls [`Host::preempt_schedule_irq`] from a
+//! cold out-of-line function (Linux's `irqentry_exit_cond_resched`). NMI-like paths, the
+//! idle EQS and returns to user never do (user returns preempt through the exit work). With
+//! the host's default answer (`false`) the check compiles to nothing.
+//!
+//! [`Host::irq_exit_preemptible`]: crate::Host::irq_exit_preemptible
+//! [`Host::preempt_schedule_irq`]: crate::Host::preempt_schedule_irq
+//!
 //! NMI context: the handler may have interrupted any instruction, including the kernel
 //! holding any lock with IRQs off, or an entry stub before its stack switch. It must not
 //! sleep, take a lock that normal context takes, or expect exit work to run before the
