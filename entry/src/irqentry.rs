@@ -234,7 +234,13 @@ mod imp {
             exit_to_user_mode::<H>(regs);
         } else if state.0 == EntryContext::FromIdle {
             irq_exit_to_idle::<H>(regs);
-        } else if state.0 == EntryContext::FromKernel {
+        } else if regs.rflags & RFLAGS_IF != 0 {
+            // A kernel-mode return (`FromKernel`) with interrupts on in the frame. Tested on
+            // the frame, not on `state`: a test of `state` here costs the user return one
+            // instruction (LLVM keeps a second flag for it). An exception nested in an
+            // NMI-like handler (`NmiNested`) never gets here: its frame has IF clear (the
+            // gate cleared it and those handlers never set it), with context tracking on or
+            // off (off, it is classified `FromKernel`).
             irqentry_exit_cond_resched::<H>(regs);
         }
     }
@@ -242,15 +248,14 @@ mod imp {
     /// RFLAGS.IF in a frame.
     const RFLAGS_IF: u64 = 1 << 9;
 
-    /// Kernel-mode return (Linux's `irqentry_exit_cond_resched`): preempt the interrupted code
-    /// if it had interrupts on (an exception inside an interrupt handler, or one taken with
-    /// IRQs off, never preempts), the host says it is preemptible, and NEED_RESCHED is set.
-    /// Only `FromKernel` comes here: an NMI-like nesting, the idle EQS and user returns do
-    /// not. The tests inline (a host's default `false` removes them); the call is cold.
+    /// Kernel-mode return with interrupts on in the frame (Linux's
+    /// `irqentry_exit_cond_resched`; an exception inside an interrupt handler, or one taken
+    /// with IRQs off, never comes here): preempt the interrupted code if the host says it is
+    /// preemptible and NEED_RESCHED is set. The tests inline (a host's default `false`
+    /// removes them); the call is cold.
     #[inline(always)]
     fn irqentry_exit_cond_resched<H: Host>(regs: &mut Regs) {
-        if regs.rflags & RFLAGS_IF != 0
-            && H::irq_exit_preemptible(regs)
+        if H::irq_exit_preemptible(regs)
             && crate::entry_percpu::this_cpu_ops::task_work() & ExitWork::NEED_RESCHED.bits() != 0
         {
             preempt_irq_slow::<H>(regs);

@@ -276,3 +276,21 @@ fn scheduling_while_atomic(c: u32) -> ! {
         "BUG: scheduling while atomic: preempt count {c} (more than the kernel's default {KERNEL_DEFAULT})"
     );
 }
+
+/// Test kernels: the count at a syscall's end must be the default (checked in the syscall
+/// dispatch; the bench kernel has no such check).
+#[cfg(feature = "test-hooks")]
+#[inline(always)]
+pub fn check_syscall_exit(nr: u64) {
+    let c = count();
+    if c != KERNEL_DEFAULT {
+        count_leaked(nr, c);
+    }
+}
+
+#[cfg(feature = "test-hooks")]
+#[cold]
+#[inline(never)]
+fn count_leaked(nr: u64, c: u32) -> ! {
+    panic!("BUG: syscall {nr} returns with preempt count {c} (want {KERNEL_DEFAULT}): a lock guard or preempt::disable leaked");
+}
