@@ -230,11 +230,13 @@ mod imp {
     /// [`Host::irq_exit_preemptible`], [`Host::preempt_schedule_irq`]).
     #[inline(always)]
     pub fn irqentry_exit<H: Host>(regs: &mut Regs, state: IrqEntryState) {
-        if state.0 == EntryContext::FromUser && regs.user_mode() {
-            exit_to_user_mode::<H>(regs);
+        if state.0 == EntryContext::FromUser {
+            if regs.user_mode() {
+                exit_to_user_mode::<H>(regs);
+            }
         } else if state.0 == EntryContext::FromIdle {
             irq_exit_to_idle::<H>(regs);
-        } else if regs.rflags & RFLAGS_IF != 0 {
+        } else if H::irq_exit_preemptible(regs) {
             // A kernel-mode return (`FromKernel`) with interrupts on in the frame. Tested on
             // the frame, not on `state`: a test of `state` here costs the user return one
             // instruction (LLVM keeps a second flag for it). An exception nested in an
@@ -253,19 +255,14 @@ mod imp {
     /// with IRQs off, never comes here): preempt the interrupted code if the host says it is
     /// preemptible and NEED_RESCHED is set. The tests inline (a host's default `false`
     /// removes them); the call is cold.
-    #[inline(always)]
-    fn irqentry_exit_cond_resched<H: Host>(regs: &mut Regs) {
-        if H::irq_exit_preemptible(regs)
-            && crate::entry_percpu::this_cpu_ops::task_work() & ExitWork::NEED_RESCHED.bits() != 0
-        {
-            preempt_irq_slow::<H>(regs);
-        }
-    }
-
     #[cold]
     #[inline(never)]
-    fn preempt_irq_slow<H: Host>(regs: &mut Regs) {
-        H::preempt_schedule_irq(regs);
+    fn irqentry_exit_cond_resched<H: Host>(regs: &mut Regs) {
+        if regs.rflags & RFLAGS_IF != 0
+            && crate::entry_percpu::this_cpu_ops::task_work() & ExitWork::NEED_RESCHED.bits() != 0
+        {
+            H::preempt_schedule_irq(regs);
+        }
     }
 
     /// Back into the idle EQS after an interrupt that found the CPU there — unless context
