@@ -106,8 +106,15 @@ pub fn disable() {
 /// is a preemption point.
 #[inline(always)]
 pub fn enable() {
-    if enable_no_resched_is_zero() {
-        resched_check();
+    // SAFETY: as in `disable`; the jump goes to the cold check only when the count hit 0.
+    unsafe {
+        core::arch::asm!(
+            "sub dword ptr gs:[{off}], 1",
+            "jz {zero}",
+            off = const core::mem::offset_of!(PerCpu, preempt_count),
+            zero = label { resched_check(); },
+            options(nostack),
+        );
     }
 }
 
