@@ -299,5 +299,7 @@ pub fn check_syscall_exit(nr: u64) {
 #[cold]
 #[inline(never)]
 fn count_leaked(nr: u64, c: u32) -> ! {
-    panic!("BUG: syscall {nr} returns with preempt count {c} (want {KERNEL_DEFAULT}): a lock guard or preempt::disable leaked");
+    panic!(
+        "BUG: syscall {nr} returns with preempt count {c} (want {KERNEL_DEFAULT}): a lock guard or preempt::disable leaked"
+    );
 }

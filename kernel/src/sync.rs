@@ -74,7 +74,7 @@ impl<T: ?Sized> Mutex<T> {
     }
 }
 
-impl<T: ?Sized + Default> Default for Mutex<T> {
+impl<T: Default> Default for Mutex<T> {
     fn default() -> Self {
         Mutex {
             inner: spin::Mutex::new(T::default()),

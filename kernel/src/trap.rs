@@ -14,7 +14,8 @@ use kentry::{Regs, vectors};
 /// A host request (docs/harness.md) a test wants made from the next timer tick taken in ring
 /// 3, so that what the host injects (an NMI, a machine check) lands while user code runs.
 /// The tick takes the lock: set it with [`set_host_request_from_user_tick`] (IRQs off).
-static HOST_REQUEST_FROM_USER_TICK: crate::sync::Mutex<Option<&'static str>> = crate::sync::Mutex::new(None);
+static HOST_REQUEST_FROM_USER_TICK: crate::sync::Mutex<Option<&'static str>> =
+    crate::sync::Mutex::new(None);
 
 /// Sets (or clears) the request the next ring-3 tick makes, with IRQs off so this CPU's tick
 /// cannot spin on the lock held here.

@@ -11,11 +11,11 @@
 use super::gp;
 use crate::percpu::MAX_CPUS;
 use crate::sched::WaitQueue;
+use crate::sync::Mutex;
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use crate::sync::Mutex;
 use spin::Once;
 use x86_64::instructions::interrupts;
 

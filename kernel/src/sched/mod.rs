@@ -28,6 +28,7 @@ pub use waitqueue::WaitQueue;
 
 use crate::percpu::{MAX_CPUS, this_cpu};
 use crate::smp;
+use crate::sync::Mutex;
 use crate::task::{Task, TaskRef, TaskState};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -35,7 +36,6 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use kentry::exit_work::ExitWork;
 use kentry::msr;
-use crate::sync::Mutex;
 use x86_64::instructions::interrupts;
 use x86_64::registers::model_specific::Msr;
 

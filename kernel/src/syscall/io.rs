@@ -115,9 +115,7 @@ fn read_to_user(f: &File, buf: u64, len: usize, at: At, done_before: usize) -> R
             Err(_) if done > 0 => return Ok(done),
             Err(e) => return Err(e),
         };
-        if n > 0
-            && preemptible(|| copy_to_user(buf + done as u64, &kbuf[..n])).is_err()
-        {
+        if n > 0 && preemptible(|| copy_to_user(buf + done as u64, &kbuf[..n])).is_err() {
             return if done > 0 { Ok(done) } else { Err(-EFAULT) };
         }
         done += n;

@@ -157,10 +157,7 @@ pub fn preempt_count_rules(_: &Ctx) -> Outcome {
     {
         let _r = crate::rcu::read_lock();
         let c = preempt::count();
-        check!(
-            c == KERNEL_DEFAULT + 1,
-            "count {c} inside an RCU reader"
-        );
+        check!(c == KERNEL_DEFAULT + 1, "count {c} inside an RCU reader");
     }
     let reader_in_region = preempt::preemptible(|| {
         let _r = crate::rcu::read_lock();
