@@ -92,12 +92,14 @@ pub trait Host: 'static {
 
     /// Kernel preemption at an interrupt's return (Linux's `irqentry_exit_cond_resched`), part
     /// one: may the interrupted kernel code be preempted? kentry asks only at the return of an
-    /// interrupt or non-IST exception to kernel mode whose frame had interrupts on — never
+    /// interrupt or non-IST exception to kernel mode — never
     /// after an NMI-like entry, never for the idle EQS, never for a return to user mode (that
-    /// one preempts through [`ExitWork::NEED_RESCHED`] in [`Host::exit_work`]) — and only then
-    /// checks the per-CPU NEED_RESCHED bit. IRQs off. A host with a preempt count answers
-    /// "count is 0". The default, `false`, compiles the whole check out: such a host's kernel
-    /// code is never preempted, as before this hook existed.
+    /// one preempts through [`ExitWork::NEED_RESCHED`] in [`Host::exit_work`]); on a yes it
+    /// checks, out of line, that the frame had interrupts on and the per-CPU NEED_RESCHED
+    /// bit is set. IRQs off. Keep it to a load and a compare: it runs on every kernel-mode
+    /// interrupt return. A host with a preempt count answers "count is 0". The default,
+    /// `false`, compiles the whole check out: such a host's kernel code is never preempted,
+    /// as before this hook existed.
     #[inline(always)]
     fn irq_exit_preemptible(regs: &Regs) -> bool {
         let _ = regs;

@@ -237,12 +237,14 @@ mod imp {
         } else if state.0 == EntryContext::FromIdle {
             irq_exit_to_idle::<H>(regs);
         } else if H::irq_exit_preemptible(regs) {
-            // A kernel-mode return (`FromKernel`) with interrupts on in the frame. Tested on
-            // the frame, not on `state`: a test of `state` here costs the user return one
-            // instruction (LLVM keeps a second flag for it). An exception nested in an
-            // NMI-like handler (`NmiNested`) never gets here: its frame has IF clear (the
-            // gate cleared it and those handlers never set it), with context tracking on or
-            // off (off, it is classified `FromKernel`).
+            // A kernel-mode return (`FromKernel`) whose code the host calls preemptible; the
+            // cold function tests the frame's IF and NEED_RESCHED. Shaped for the user return:
+            // a `FromUser` state never falls in here, and `state` is not tested again (either
+            // cost `irq-user` one instruction: LLVM kept a second flag, or put this test
+            // between the user return and the epilogue). An exception nested in an NMI-like
+            // handler (`NmiNested`, or `FromKernel` with context tracking off) has IF clear in
+            // its frame (the gate cleared it and those handlers never set it): never
+            // preempted.
             irqentry_exit_cond_resched::<H>(regs);
         }
     }
@@ -250,11 +252,11 @@ mod imp {
     /// RFLAGS.IF in a frame.
     const RFLAGS_IF: u64 = 1 << 9;
 
-    /// Kernel-mode return with interrupts on in the frame (Linux's
-    /// `irqentry_exit_cond_resched`; an exception inside an interrupt handler, or one taken
-    /// with IRQs off, never comes here): preempt the interrupted code if the host says it is
-    /// preemptible and NEED_RESCHED is set. The tests inline (a host's default `false`
-    /// removes them); the call is cold.
+    /// Kernel-mode return that the host calls preemptible (Linux's
+    /// `irqentry_exit_cond_resched`): preempt the interrupted code if its frame had
+    /// interrupts on (an exception inside an interrupt or NMI-like handler, or one taken with
+    /// IRQs off, never preempts) and NEED_RESCHED is set. Out of line and cold: a host's
+    /// default `false` removes the call, and this host pays it only at count 0.
     #[cold]
     #[inline(never)]
     fn irqentry_exit_cond_resched<H: Host>(regs: &mut Regs) {

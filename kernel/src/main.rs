@@ -261,6 +261,7 @@ extern "C" fn kernel_continue() -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
+    percpu::repair_gs_base_for_report();
     let mut w = log::ForcedWriter;
     let _ = writeln!(w, "[kentry] KERNEL PANIC: {}", info);
     let (rip, rsp, rbp): (u64, u64, u64);

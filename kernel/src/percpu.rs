@@ -138,6 +138,24 @@ pub fn early_gs_base(n: usize) {
     x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new(base));
 }
 
+/// Fatal-report paths (panic, kernel fault report): if the live GS base is not a per-CPU area
+/// (a negative test that skips a `swapgs` leaves the user's live), point it at this CPU's
+/// area again, found by its APIC ID. The report takes locks, and every lock raises the preempt
+/// count through GS: on the user's GS base that would fault again and recurse until the
+/// stack overflows, before the report names what went wrong.
+pub fn repair_gs_base_for_report() {
+    let live = x86_64::registers::model_specific::GsBase::read().as_u64();
+    if is_percpu_base(live) {
+        return;
+    }
+    // CPUID leaf 1: EBX[31:24] is the initial APIC ID (IDs above 255 do not occur here).
+    let apic = core::arch::x86_64::__cpuid(1).ebx >> 24;
+    let n = (0..MAX_CPUS)
+        .find(|&n| crate::smp::apic_id(n) == apic)
+        .unwrap_or(0);
+    early_gs_base(n);
+}
+
 /// The per-CPU area of CPU `n` (for setup, before GS points at it).
 pub fn cpu_area(n: usize) -> &'static PerCpu {
     &PERCPU[n]

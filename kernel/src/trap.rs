@@ -305,6 +305,7 @@ fn double_fault(regs: &Regs, error_code: u64) -> ! {
 
 /// The symbolized report of a kernel-mode fault.
 pub fn kernel_fault_report(what: &str, r: &Regs, f: Fault) {
+    crate::percpu::repair_gs_base_for_report();
     let mut w = crate::log::ForcedWriter;
     let _ = writeln!(
         w,
