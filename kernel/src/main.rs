@@ -20,6 +20,7 @@ mod mm;
 mod nohz;
 mod percpu;
 mod power;
+mod preempt;
 mod process;
 mod random;
 mod rcu;
@@ -29,6 +30,7 @@ mod serial;
 mod signal;
 mod smp;
 mod symbols;
+mod sync;
 mod syscall;
 mod task;
 mod test;
@@ -59,6 +61,7 @@ unsafe extern "C" {
 
 #[unsafe(no_mangle)]
 extern "C" fn kernel_main(start_info: u64) -> ! {
+    percpu::early_gs_base(0);
     serial::init();
     klog!("kentry: booting (PVH)");
     let info = boot::parse_start_info(start_info);
@@ -168,6 +171,16 @@ fn apply_test_breaks(cmdline: &str) {
             text_poke::SKIP_PARK.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "preempt_count" {
+            klog!("test hook: the IRQ-exit preemption test ignores the preempt count");
+            preempt::BREAK_COUNT.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "kernel_preempt" {
+            klog!("test hook: kernel code is never preempted");
+            preempt::BREAK_PREEMPT.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "nohz" {
             klog!("test hook: nohz_full CPUs keep their tick");
             nohz::BREAK_KEEP_TICK.store(true, core::sync::atomic::Ordering::Relaxed);
@@ -248,6 +261,7 @@ extern "C" fn kernel_continue() -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
+    percpu::repair_gs_base_for_report();
     let mut w = log::ForcedWriter;
     let _ = writeln!(w, "[kentry] KERNEL PANIC: {}", info);
     let (rip, rsp, rbp): (u64, u64, u64);

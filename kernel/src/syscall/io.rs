@@ -4,10 +4,16 @@
 //! Data passes through a kernel buffer of at most [`CHUNK`] bytes at a time. After part of a
 //! request moved, the rest never blocks (a pipe read returns what it has), and an error then
 //! yields the count so far, as Linux does.
+//!
+//! Kernel preemption (crate::preempt, docs/preemption.md): each chunk's copy to or from user
+//! memory runs in a preemptible region — it holds no lock and no per-CPU reference, and a
+//! page fault inside it runs non-preemptible (trap.rs) — so a large read or write lets the
+//! other tasks of its CPU run while it copies; the start of each copy is a preemption point.
 
 use super::errno::*;
 use super::table::Table;
 use crate::fs::{self, File, FileKind};
+use crate::preempt::preemptible;
 use crate::uaccess::{access_ok, copy_from_user, copy_to_user};
 use alloc::sync::Arc;
 use alloc::vec;
@@ -109,7 +115,7 @@ fn read_to_user(f: &File, buf: u64, len: usize, at: At, done_before: usize) -> R
             Err(_) if done > 0 => return Ok(done),
             Err(e) => return Err(e),
         };
-        if n > 0 && copy_to_user(buf + done as u64, &kbuf[..n]).is_err() {
+        if n > 0 && preemptible(|| copy_to_user(buf + done as u64, &kbuf[..n])).is_err() {
             return if done > 0 { Ok(done) } else { Err(-EFAULT) };
         }
         done += n;
@@ -130,7 +136,7 @@ fn write_from_user(f: &File, buf: u64, len: usize, at: At) -> Result<usize, i64>
     let mut done = 0usize;
     while done < len {
         let want = (len - done).min(CHUNK);
-        if copy_from_user(&mut kbuf[..want], buf + done as u64).is_err() {
+        if preemptible(|| copy_from_user(&mut kbuf[..want], buf + done as u64)).is_err() {
             return if done > 0 { Ok(done) } else { Err(-EFAULT) };
         }
         let r = match at {
