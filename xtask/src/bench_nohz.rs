@@ -47,11 +47,6 @@ impl IrqLine {
         self.counts.get(key).copied()
     }
 
-    /// The sum of [`IRQ_ROWS`]: 0 when the CPU took none of them.
-    pub fn rows_total(&self) -> u64 {
-        IRQ_ROWS.iter().filter_map(|r| self.get(r)).sum()
-    }
-
     /// `LOC 0 RES 0 CAL 0 TLB 0 NMI 0`.
     pub fn rows_text(&self) -> String {
         IRQ_ROWS
@@ -60,6 +55,26 @@ impl IrqLine {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+/// The worst of several runs' `bench-irqs` lines of one path: per key, the largest count
+/// (`None` for no lines, or lines of different paths or CPUs).
+pub fn worst(lines: &[IrqLine]) -> Option<IrqLine> {
+    let first = lines.first()?;
+    if lines
+        .iter()
+        .any(|l| l.path != first.path || l.cpu != first.cpu)
+    {
+        return None;
+    }
+    let mut out = first.clone();
+    for l in &lines[1..] {
+        for (k, v) in &l.counts {
+            let e = out.counts.entry(k.clone()).or_insert(0);
+            *e = (*e).max(*v);
+        }
+    }
+    Some(out)
 }
 
 /// Reads a `bench-irqs` line (from a user program, or the kernel's `[kentry] ` log);
@@ -132,14 +147,11 @@ pub fn gp_batches(marks: &[u64], iters: u64, batches: usize) -> Result<Vec<u64>>
     if iters == 0 {
         bail!("no grace periods per batch");
     }
-    marks
-        .chunks_exact(2)
-        .skip(1)
-        .map(|p| {
-            let region = p[1].checked_sub(p[0]).context("a count went back")?;
-            Ok((region + iters / 2) / iters)
-        })
-        .collect()
+    let regions = bench_plugin::pair_regions(GP_VCPU, marks)?;
+    Ok(regions[1..]
+        .iter()
+        .map(|r| (r + iters / 2) / iters)
+        .collect())
 }
 
 /// The figures of one nohz boot, each checked.
@@ -191,10 +203,7 @@ fn getpid_nohz(
 /// getpid-nohz on `nohz_cpu`, the grace periods on vCPU 0.
 pub fn kentry_run(serial: &[String], stderr: &str, nohz_cpu: u32) -> Result<NohzRun> {
     let marks = marks_by_vcpu(stderr)?;
-    if let Some((v, _)) = marks
-        .iter()
-        .find(|(v, _)| *v != nohz_cpu && *v != GP_VCPU)
-    {
+    if let Some((v, _)) = marks.iter().find(|(v, _)| *v != nohz_cpu && *v != GP_VCPU) {
         bail!("marks on vCPU {v}, which runs neither getpid-nohz nor the grace periods");
     }
     let (getpid, getpid_irqs) = getpid_nohz(serial, &marks, nohz_cpu)?;
@@ -234,13 +243,18 @@ pub fn check_gp_irqs(l: &IrqLine, nohz_cpu: u32, min_gps: u64) -> Result<()> {
             l.cpu
         );
     }
-    let get = |k: &str| l.get(k).with_context(|| format!("bench-irqs rcu-gp-user: no {k}="));
+    let get = |k: &str| {
+        l.get(k)
+            .with_context(|| format!("bench-irqs rcu-gp-user: no {k}="))
+    };
     let (gps, ct, report) = (get("gps")?, get("qs-ct")?, get("qs-report")?);
     if gps < min_gps {
         bail!("{gps} grace periods completed, but {min_gps} were run");
     }
     if ct + report != gps {
-        bail!("CPU {nohz_cpu}'s quiescent states: {ct} from its counter and {report} reported, for {gps} grace periods");
+        bail!(
+            "CPU {nohz_cpu}'s quiescent states: {ct} from its counter and {report} reported, for {gps} grace periods"
+        );
     }
     Ok(())
 }
@@ -297,7 +311,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((l.path.as_str(), l.cpu), ("getpid-nohz", 1));
-        assert_eq!((l.get("RES"), l.rows_total()), (Some(2), 3));
+        assert_eq!((l.get("RES"), l.get("NMI")), (Some(2), Some(1)));
         assert_eq!(l.rows_text(), "LOC 0 RES 2 CAL 0 TLB 0 NMI 1");
         let k = parse_irq_line(
             "[kentry] bench-irqs rcu-gp-user cpu=1 LOC=0 RES=0 CAL=0 TLB=0 NMI=0 irqs=0 gps=12",
@@ -314,10 +328,23 @@ mod tests {
             "bench-irqs getpid-nohz cpu=1 LOC=-1 RES=0 CAL=0 TLB=0 NMI=0",
             "bench-irqs getpid-nohz cpu=1 LOC=0 RES=0 CAL=0 TLB=0 NMI=0 garbage",
             "bench-irqs getpid-nohz cpu=1 LOC=0 LOC=1 RES=0 CAL=0 TLB=0 NMI=0",
-            "bench-irqs",
         ] {
             assert!(parse_irq_line(bad).unwrap().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn worst_of_runs_takes_the_largest_count() {
+        let l = |t: &str| parse_irq_line(t).unwrap().unwrap();
+        let a = l("bench-irqs getpid-nohz cpu=1 LOC=2 RES=0 CAL=0 TLB=0 NMI=0");
+        let b = l("bench-irqs getpid-nohz cpu=1 LOC=0 RES=1 CAL=0 TLB=0 NMI=0");
+        assert_eq!(
+            worst(&[a.clone(), b]).unwrap().rows_text(),
+            "LOC 2 RES 1 CAL 0 TLB 0 NMI 0"
+        );
+        assert!(worst(&[]).is_none());
+        let other_cpu = l("bench-irqs getpid-nohz cpu=0 LOC=0 RES=0 CAL=0 TLB=0 NMI=0");
+        assert!(worst(&[a, other_cpu]).is_none());
     }
 
     #[test]

@@ -21,8 +21,8 @@
 #![no_main]
 
 use kentry_user::ktap::Ktap;
-use kentry_user::rt::Args;
 use kentry_user::procfs::interrupt_counts;
+use kentry_user::rt::Args;
 use kentry_user::sys::{self, nr};
 use kentry_user::{diag, entry, println};
 
