@@ -304,3 +304,82 @@ impl SmpReport {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::combine;
+    use crate::bench_nohz::parse_irq_line;
+
+    fn figs(pairs: &[(&str, f64)]) -> Vec<(String, Figures)> {
+        pairs
+            .iter()
+            .map(|(p, m)| {
+                let l = crate::bench::tests::line(p, *m, *m, *m);
+                (p.to_string(), combine(&[&l]).unwrap())
+            })
+            .collect()
+    }
+
+    fn report(linux: bool) -> SmpReport {
+        let irq = |t: &str| parse_irq_line(t).unwrap().unwrap();
+        SmpReport {
+            one_cpu: figs(&[("getpid", 92.0), ("getpid-ct", 103.0)]),
+            per_cpu: vec![(1, figs(&[("getpid", 92.0), ("getpid-ct", 103.0)]))],
+            ipi: Vec::new(),
+            ipi_tsc: Vec::new(),
+            nohz: NohzReport {
+                kentry: figs(&[(NOHZ_GETPID_PATH, 226.0), (GRACE_PERIOD_PATH, 5183.0)]),
+                getpid_irqs: irq("bench-irqs getpid-nohz cpu=1 LOC=0 RES=0 CAL=0 TLB=0 NMI=0"),
+                gp_irqs: irq(
+                    "bench-irqs rcu-gp-user cpu=1 LOC=0 RES=0 CAL=0 TLB=0 NMI=0 irqs=0 exceptions=0 gps=1200 qs-ct=1200 qs-report=0",
+                ),
+                linux: linux.then(|| {
+                    (
+                        figs(&[(NOHZ_GETPID_PATH, 624.0)]),
+                        irq("bench-irqs getpid-nohz cpu=1 LOC=3 RES=0 CAL=0 TLB=0 NMI=0"),
+                    )
+                }),
+            },
+            linux: linux.then(|| vec![("nohz-full".to_string(), figs(&[("getpid", 624.0)]))]),
+            runs: 1,
+        }
+    }
+
+    #[test]
+    fn nohz_section_shows_the_figures_and_the_budget() {
+        let over = [OverBudget {
+            path: NOHZ_GETPID_PATH.into(),
+            cpu: 1,
+            one_cpu: 103.0,
+            smp: 226.0,
+        }];
+        let t = report(true).table(&over);
+        let row = |start: &str| {
+            t.lines()
+                .find(|l| l.trim_start().starts_with(start))
+                .unwrap()
+        };
+        let getpid = row("getpid on the nohz_full CPU");
+        assert!(
+            getpid.contains("226 (+123 ! over getpid-ct -smp 1)"),
+            "{getpid}"
+        );
+        assert!(getpid.contains("Linux 624 (/bench_nohz: 624)"), "{getpid}");
+        assert!(row("on it during").contains("Linux LOC 3 RES 0"));
+        assert!(row("on CPU 1 during").contains("from its counter 1200 of 1200"));
+        // Within budget, and without Linux.
+        let t = report(false).table(&[]);
+        assert!(t.contains("226 (+123 ≤5 over"));
+        assert!(!t.contains("Linux 624"));
+        let j = report(false).to_json(&[]);
+        assert_eq!(
+            j["nohz-full-cpu1"]["kentry"]["getpid-nohz"]["median"],
+            226.0
+        );
+        assert_eq!(
+            j["nohz-full-cpu1"]["kentry-irqs-getpid"]["counts"]["LOC"],
+            0
+        );
+    }
+}
