@@ -344,8 +344,13 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
         let what: Vec<String> = over
             .iter()
             .map(|o| {
+                let base = if o.path == NOHZ_GETPID_PATH {
+                    NOHZ_BASE_PATH
+                } else {
+                    &o.path
+                };
                 format!(
-                    "{} on CPU {}: {} against {} on one CPU",
+                    "{} on CPU {}: {} against {base} {} on one CPU",
                     o.path, o.cpu, o.smp, o.one_cpu
                 )
             })
