@@ -109,7 +109,7 @@ pub fn regions(stderr: &str, vcpu: u32) -> Result<Vec<u64>> {
 /// The timed regions of `vcpu`'s marks `counts` (in the order executed): consecutive pairs,
 /// as instruction counts. An odd number of marks, or a count that goes back, is an error.
 pub fn pair_regions(vcpu: u32, counts: &[u64]) -> Result<Vec<u64>> {
-    if counts.len() % 2 != 0 {
+    if !counts.len().is_multiple_of(2) {
         bail!(
             "vCPU {vcpu} executed {} marks: not pairs of begin and end",
             counts.len()
