@@ -71,6 +71,8 @@ pub fn report(path: &str, per_batch: &mut [u64], iters: u64) {
         "bench {path} median={median} min={min} max={max} iters={iters} batches={}",
         per_batch.len()
     );
+    // Whole on the serial port before anything else can happen (sys::drain).
+    crate::sys::drain(1);
 }
 
 /// Ticks for `n` iterations of `mov eax, nr; syscall; dec; jnz`.

@@ -52,7 +52,7 @@
 //!   with no signal delivered.
 //!
 //! Syscalls: getpid, 1000 (invalid), rt_sigaction, rt_sigreturn, fork, wait4, execve, pipe,
-//! read, exit, write, exit_group.
+//! read, exit, write, ioctl (TCSBRK, after each bench line), exit_group.
 
 #![no_std]
 #![no_main]
