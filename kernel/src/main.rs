@@ -6,6 +6,7 @@
 extern crate alloc;
 
 mod bench;
+mod bench_nohz;
 mod bench_smp;
 mod boot;
 mod console;
@@ -253,6 +254,7 @@ extern "C" fn kernel_continue() -> ! {
         "test" => test::run_all(cmdline),
         "bench" => bench_smp::on_bench_cpu(cmdline, bench::run_bench),
         "bench-ipi" => bench_smp::run_ipi_bench(),
+        "bench-nohz" => bench_nohz::run(),
         _ => runner::run(cmdline),
     };
     power_off(code)

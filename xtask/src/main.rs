@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_linux;
+mod bench_nohz;
 mod bench_plugin;
 mod bench_plugin_report;
 mod bench_report;
