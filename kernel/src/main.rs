@@ -16,6 +16,8 @@ mod entry_host;
 mod exec;
 mod fs;
 mod futex;
+#[cfg(feature = "test-hooks")]
+mod lockcheck;
 mod log;
 mod mm;
 mod nohz;
@@ -180,6 +182,11 @@ fn apply_test_breaks(cmdline: &str) {
         if name == "kernel_preempt" {
             klog!("test hook: kernel code is never preempted");
             preempt::BREAK_PREEMPT.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "lockcheck" {
+            klog!("test hook: the lock-context checks are off");
+            lockcheck::BREAK.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
         if name == "nohz" {

@@ -75,6 +75,9 @@ pub struct PerCpu {
     /// The running task's preempt count (preempt.rs), changed only by single GS-relative
     /// instructions of this CPU; saved into the task and reloaded at each switch.
     pub preempt_count: AtomicU32,
+    /// Test kernels: interrupt handlers running on this CPU (hardirq depth, lockcheck.rs),
+    /// changed by single GS-relative instructions.
+    pub hardirq_depth: AtomicU32,
 }
 
 // SAFETY: each PerCpu is only mutated by its own CPU (with interrupts off where an interrupt
@@ -93,6 +96,7 @@ impl PerCpu {
             ist_stacks: UnsafeCell::new([None; kentry::gdt::ist::COUNT]),
             nmi_hook: UnsafeCell::new(None),
             preempt_count: AtomicU32::new(crate::preempt::KERNEL_DEFAULT),
+            hardirq_depth: AtomicU32::new(0),
         }
     }
 }

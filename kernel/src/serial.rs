@@ -60,6 +60,10 @@ pub fn write_bytes(bytes: &[u8]) {
 
 /// Last-resort output for fault reports: takes the lock even if the faulting code held it.
 pub fn force_write_bytes(bytes: &[u8]) {
+    // The kernel is on its way to powering off: its report may take locks anywhere, even in
+    // an NMI-like handler, and the lock checks must not turn it into a recursion.
+    #[cfg(feature = "test-hooks")]
+    crate::lockcheck::fatal_report();
     // SAFETY: only called on the way to powering off; whoever held the lock will never run.
     unsafe { COM1.force_unlock() };
     write_bytes(bytes);

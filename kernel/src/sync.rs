@@ -12,6 +12,10 @@ use core::ops::{Deref, DerefMut};
 
 /// A spin lock whose guard keeps the holder non-preemptible.
 pub struct Mutex<T: ?Sized> {
+    /// Test kernels: where it was taken in hardirq context and with interrupts on
+    /// (lockcheck.rs).
+    #[cfg(feature = "test-hooks")]
+    usage: crate::lockcheck::LockUsage,
     inner: spin::Mutex<T>,
 }
 
@@ -23,6 +27,8 @@ pub struct MutexGuard<'a, T: ?Sized + 'a> {
 impl<T> Mutex<T> {
     pub const fn new(v: T) -> Self {
         Mutex {
+            #[cfg(feature = "test-hooks")]
+            usage: crate::lockcheck::LockUsage::new(),
             inner: spin::Mutex::new(v),
         }
     }
@@ -34,9 +40,18 @@ impl<T> Mutex<T> {
 }
 
 impl<T: ?Sized> Mutex<T> {
-    /// Raises the preempt count, then spins until the lock is free.
+    /// Raises the preempt count, then spins until the lock is free. Test kernels first check
+    /// the context (lockcheck.rs): never in an NMI-like handler, and never both in hardirq
+    /// context and with interrupts on.
     #[inline]
+    #[cfg_attr(feature = "test-hooks", track_caller)]
     pub fn lock(&self) -> MutexGuard<'_, T> {
+        #[cfg(feature = "test-hooks")]
+        crate::lockcheck::on_lock(
+            &self.usage,
+            self as *const Self as *const (),
+            core::panic::Location::caller(),
+        );
         crate::preempt::disable();
         MutexGuard {
             guard: ManuallyDrop::new(self.inner.lock()),
@@ -76,9 +91,7 @@ impl<T: ?Sized> Mutex<T> {
 
 impl<T: Default> Default for Mutex<T> {
     fn default() -> Self {
-        Mutex {
-            inner: spin::Mutex::new(T::default()),
-        }
+        Mutex::new(T::default())
     }
 }
 

@@ -116,6 +116,9 @@ pub fn exception(regs: &mut Regs, f: Fault) {
 }
 
 pub fn interrupt(regs: &mut Regs, vector: u8) {
+    // Test kernels: hardirq context for the lock checks (not `int $0x80`, a system call).
+    #[cfg(feature = "test-hooks")]
+    let _hardirq = (vector != vectors::IA32_SYSCALL).then(crate::lockcheck::HardirqScope::enter);
     let c = &this_cpu().counters;
     EntryCounters::bump(if regs.user_mode() {
         &c.irq_from_user

@@ -282,6 +282,27 @@ pub const BOOT_TESTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // With the lock-context checks off (`kentry.break=lockcheck`), a lock taken in an NMI
+        // handler and a lock taken in hardirq context and with interrupts on go unreported,
+        // and both lockcheck self-tests fail (kernel/src/lockcheck.rs).
+        name: "negative_lockcheck",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=lockcheck",
+            "kentry.only=lockcheck_nmi_lock,lockcheck_irq_unsafe_lock",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "a lock taken in an NMI handler was not reported",
+            "not ok 1 lockcheck_nmi_lock",
+            "0 for the IRQ-unsafe one (want 1 or more)",
+            "not ok 2 lockcheck_irq_unsafe_lock",
+        ],
+        // A second CPU, whose call-function handler is the hardirq context.
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
         // PVH boot on the `pc` machine too (i440FX, ACPI, PIT/HPET): ring 3 and the register
         // loop under timer interrupts work there as on microvm.
         name: "machine_pc_syscall_regs",

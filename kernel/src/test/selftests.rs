@@ -55,6 +55,11 @@ pub static ALL: &[SelfTest] = &[
     t("smp_reschedule_ipi", smp::reschedule_ipi),
     t("smp_proc_interrupts", smp::proc_interrupts),
     t("smp_apic_mode", smp::apic_mode),
+    // Test kernels only: the lock checks are theirs.
+    #[cfg(feature = "test-hooks")]
+    t("lockcheck_nmi_lock", lockcheck::nmi_lock),
+    #[cfg(feature = "test-hooks")]
+    t("lockcheck_irq_unsafe_lock", lockcheck::irq_unsafe_lock),
     t("static_key_flips_smp", static_key_smp::static_key_flips_smp),
     t("rcu_irq_in_idle", rcu::rcu_irq_in_idle),
     t("rcu_gp_user_spin", rcu::rcu_gp_user_spin),
@@ -91,6 +96,8 @@ macro_rules! check {
 
 mod bench_timer;
 mod cpu_tables;
+#[cfg(feature = "test-hooks")]
+mod lockcheck;
 mod nmi_flood;
 mod nmi_nested;
 mod nohz;
