@@ -271,7 +271,8 @@ pub fn selftest_names(src: &str) -> Result<Vec<String>> {
             in_table = false;
             continue;
         }
-        if l.is_empty() || l.starts_with("//") {
+        // Comments, and attributes such as `#[cfg(feature = "test-hooks")]` on an entry.
+        if l.is_empty() || l.starts_with("//") || l.starts_with("#[") {
             continue;
         }
         let name = l
