@@ -110,24 +110,28 @@ macro_rules! entry_points {
     ($host:ty) => {
         /// SYSCALL: called by the LSTAR stub with the frame; returns true for SYSRET.
         #[unsafe(no_mangle)]
+        #[unsafe(link_section = ".text.kentry.noinstr")]
         extern "C" fn kentry_rust_syscall(regs: &mut $crate::Regs) -> bool {
             $crate::syscall_entry::do_syscall_64::<$host>(regs)
         }
 
         /// Every non-IST IDT vector.
         #[unsafe(no_mangle)]
+        #[unsafe(link_section = ".text.kentry.noinstr")]
         extern "C" fn kentry_rust_idt(regs: &mut $crate::Regs, vector: u64) {
             $crate::irqentry::do_idt::<$host>(regs, vector)
         }
 
         /// A new task's first way out to user mode.
         #[unsafe(no_mangle)]
+        #[unsafe(link_section = ".text.kentry.noinstr")]
         extern "C" fn kentry_rust_ret_from_fork(regs: &mut $crate::Regs) {
             $crate::irqentry::ret_from_fork::<$host>(regs)
         }
 
         /// The IST vectors (NMI, #DB, #MC, #DF), with the kernel GS base installed.
         #[unsafe(no_mangle)]
+        #[unsafe(link_section = ".text.kentry.noinstr")]
         extern "C" fn kentry_rust_paranoid(regs: &mut $crate::Regs, vector: u64) {
             $crate::irqentry::do_paranoid::<$host>(regs, vector)
         }

@@ -103,6 +103,8 @@ fn check_kernel_flags() {
 pub fn do_syscall_64<H: crate::Host>(regs: &mut crate::Regs) -> bool {
     crate::irqentry::tripwires::<H>();
     crate::irqentry::enter_from_user_mode::<H>(regs, None);
+    // Context tracking says "kernel" (when on): the syscall may call anything.
+    crate::instrumentation_begin!();
     check_kernel_flags();
     crate::irqentry::local_irq_enable();
     H::syscall(regs, regs.orig_rax as i32);
