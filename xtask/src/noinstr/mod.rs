@@ -20,7 +20,6 @@ pub mod walk;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -112,7 +111,7 @@ pub fn check(img: &Image) -> Outcome {
         }
     }
     roots.sort();
-    let mut seen = HashSet::new();
+    let mut seen = walk::Seen::new();
     let stats = roots
         .iter()
         .map(|(addr, name)| walk::walk(img, &dec, *addr, name, &mut seen, &mut violations))

@@ -242,14 +242,20 @@ pub fn format(i: &Instruction) -> String {
     s
 }
 
+/// Violations found so far, each offending instruction once over all roots: (address, what)
+/// → its index in the list and the rank of its path (a stub's path before a Rust function's,
+/// then the shorter).
+pub type Seen = HashMap<(u64, String), (usize, (bool, usize))>;
+
 /// Proof 2: walks every path from `root` (module docs); returns its figures, and adds what it
-/// finds to `out` (each offending instruction once over all roots, named by the first path).
+/// finds to `out` (each offending instruction once over all roots, named by the shortest
+/// path from a stub that reaches it, or else from a Rust entry function).
 pub fn walk(
     img: &Image,
     dec: &Decoded,
     root: u64,
     name: &str,
-    seen: &mut HashSet<(u64, String)>,
+    seen: &mut Seen,
     out: &mut Vec<Violation>,
 ) -> RootStats {
     let mut w = Walker {
@@ -274,7 +280,7 @@ struct Walker<'a> {
     stats: RootStats,
     /// The functions entered on the current path, root first.
     chain: Vec<u64>,
-    seen: &'a mut HashSet<(u64, String)>,
+    seen: &'a mut Seen,
     out: &'a mut Vec<Violation>,
 }
 
@@ -292,12 +298,21 @@ impl Walker<'_> {
     }
 
     fn report(&mut self, at: u64, what: String) {
-        if !self.seen.insert((at, what.clone())) {
-            return;
-        }
         let mut path: Vec<String> = self.chain.iter().map(|&a| self.img.describe(a)).collect();
+        path[0] = self.stats.name.clone();
         path.push(self.img.describe(at));
-        self.out.push(Violation { path, what });
+        let rank = (self.img.noinstr.contains(&self.stats.addr), path.len());
+        match self.seen.get(&(at, what.clone())).copied() {
+            Some((_, best)) if best <= rank => {}
+            Some((i, _)) => {
+                self.out[i].path = path;
+                self.seen.insert((at, what), (i, rank));
+            }
+            None => {
+                self.seen.insert((at, what.clone()), (self.out.len(), rank));
+                self.out.push(Violation { path, what });
+            }
+        }
     }
 
     /// Walks the function entered at `entry` in state `st`; returns the states its `ret`s
@@ -369,13 +384,18 @@ impl Walker<'_> {
                     }
                 }
                 Flow::IndirectJump if !self.jump_table(&insn, lo, hi, st, &mut work) => {
-                    if st == State::Noinstr {
-                        let what = format!(
-                            "indirect `{}` before the context-tracking transition",
-                            insn.raw.map(|i| format(&i)).unwrap_or_default()
-                        );
-                        self.report(addr, what);
-                    }
+                    // Refused in the noinstr state; in a region too, since the walk would
+                    // lose the paths behind it (and the `instrumentation_end!` on them).
+                    let text = insn.raw.map(|i| format(&i)).unwrap_or_default();
+                    let what = match st {
+                        State::Noinstr => format!(
+                            "indirect `{text}` before the context-tracking transition"
+                        ),
+                        State::Instr => format!(
+                            "indirect `{text}` that the walk cannot follow (no jump table)"
+                        ),
+                    };
+                    self.report(addr, what);
                 }
                 Flow::IndirectJump => {}
                 Flow::IndirectCall => {
