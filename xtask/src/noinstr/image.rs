@@ -47,12 +47,13 @@ impl Image {
                 .find(|s| s.name() == Ok(name))
                 .map(|s| s.address())
                 .with_context(|| {
-                    format!("no symbol {name}: is entry/link/kentry-text.ld (or -tables.ld) linked?")
+                    format!(
+                        "no symbol {name}: is entry/link/kentry-text.ld (or -tables.ld) linked?"
+                    )
                 })
         };
         let entry = marker("__kentry_text_start")?..marker("__kentry_text_end")?;
-        let noinstr =
-            marker("__kentry_noinstr_text_start")?..marker("__kentry_noinstr_text_end")?;
+        let noinstr = marker("__kentry_noinstr_text_start")?..marker("__kentry_noinstr_text_end")?;
         if entry.is_empty() || noinstr.start < entry.start || noinstr.end > entry.end {
             bail!("entry text {entry:x?} does not contain the noinstr text {noinstr:x?}");
         }
@@ -97,9 +98,7 @@ impl Image {
 
     /// The function symbols that lie in the entry text.
     pub fn entry_symbols(&self) -> impl Iterator<Item = &Symbol> {
-        self.symbols
-            .iter()
-            .filter(|s| self.entry.contains(&s.addr))
+        self.symbols.iter().filter(|s| self.entry.contains(&s.addr))
     }
 
     /// `name+0xoff` for an address (or the bare address when no symbol precedes it).
@@ -146,9 +145,5 @@ fn addresses(file: &object::File, name: &str) -> Result<BTreeSet<u64>> {
         return Ok(BTreeSet::new());
     };
     let data = s.data().with_context(|| format!("reading {name}"))?;
-    Ok(data
-        .chunks_exact(8)
-        .map(le64)
-        .filter(|&a| a != 0)
-        .collect())
+    Ok(data.chunks_exact(8).map(le64).filter(|&a| a != 0).collect())
 }

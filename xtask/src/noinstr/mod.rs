@@ -16,21 +16,25 @@
 //! roots are its symbols, and each IDT stub (one every 16 bytes from `kentry_idt_stubs`).
 
 pub mod image;
-pub mod walk;
+mod suite;
 #[cfg(test)]
 mod tests;
+pub mod walk;
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
 pub use image::Image;
+pub use suite::{command, is_test_name, run_tests};
 pub use walk::{RootStats, Violation};
 
-/// The check's result name in `cargo xtask test` (the lean kernel's gets ` [lean]`).
+/// The check's result name in `cargo xtask test` (the lean kernel's gets ` [lean]`, the
+/// example kernel's ` [minimal]`).
 pub const TEST_NAME: &str = "noinstr_check";
-/// Its negative run: the same check on a copy of the test kernel with a misplaced call and an
-/// `int3` written into the SYSCALL path.
+/// Its negative run: the check must fail on the example kernel built with kentry's
+/// `noinstr-negative` feature (a logging call before the transition in the SYSCALL path), and
+/// on a copy of the test kernel with an `int3` written into the SYSCALL stub.
 pub const NEGATIVE_NAME: &str = "negative_noinstr_check";
 
 /// The IDT stubs: 256 of them, `STUB_STRIDE` bytes apart, from this symbol to its `_end`.
@@ -55,15 +59,26 @@ impl Outcome {
     /// One line per root (the IDT stubs summed into one), for the test log.
     pub fn root_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
-        let stubs: Vec<&RootStats> =
-            self.roots.iter().filter(|r| r.name.starts_with("idt stub ")).collect();
+        let stubs: Vec<&RootStats> = self
+            .roots
+            .iter()
+            .filter(|r| r.name.starts_with("idt stub "))
+            .collect();
         for r in &self.roots {
             if r.name.starts_with("idt stub ") {
                 continue;
             }
             lines.push(format!(
-                "{}: {} instructions walked, {} calls and {} jumps followed",
-                r.name, r.insns, r.calls, r.jumps
+                "{}: {} instructions walked ({} noinstr), {} calls and {} jumps followed{}",
+                r.name,
+                r.insns,
+                r.noinstr_insns,
+                r.calls,
+                r.jumps,
+                match r.tables {
+                    0 => String::new(),
+                    n => format!(" ({n} jump tables)"),
+                }
             ));
         }
         if let (Some(min), Some(max)) = (
@@ -102,7 +117,10 @@ pub fn check(img: &Image) -> Outcome {
         }
     }
     let stubs = img.symbols.iter().find(|s| s.name == IDT_STUBS);
-    let stubs_end = img.symbols.iter().find(|s| s.name == format!("{IDT_STUBS}_end"));
+    let stubs_end = img
+        .symbols
+        .iter()
+        .find(|s| s.name == format!("{IDT_STUBS}_end"));
     if let (Some(a), Some(b)) = (stubs, stubs_end) {
         let stride = (b.addr - a.addr) / 256;
         roots.retain(|(addr, _)| *addr != a.addr);
@@ -129,28 +147,4 @@ pub fn check_file(path: &Path) -> Result<Outcome> {
     let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let img = Image::from_elf(&data).with_context(|| format!("reading {}", path.display()))?;
     Ok(check(&img))
-}
-
-/// `cargo xtask noinstr [ELF…]`: the check with its figures, on the given files or on the
-/// built test and lean kernels.
-pub fn command(ws: &crate::workspace::Workspace, elf: &[std::path::PathBuf]) -> Result<std::process::ExitCode> {
-    use crate::workspace::Flavor;
-    let files: Vec<std::path::PathBuf> = if elf.is_empty() {
-        vec![ws.kernel_elf(Flavor::Test), ws.kernel_elf(Flavor::Lean)]
-    } else {
-        elf.to_vec()
-    };
-    let mut ok = true;
-    for f in &files {
-        let out = check_file(f)?;
-        println!("{}: {}", crate::workspace::shown(f, &ws.root), out.summary());
-        for l in out.root_lines() {
-            println!("  {l}");
-        }
-        for v in &out.violations {
-            println!("  VIOLATION {v}");
-        }
-        ok &= out.passed();
-    }
-    Ok(if ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
 }

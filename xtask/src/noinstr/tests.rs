@@ -39,7 +39,11 @@ const NOP5: [u8; 5] = [0x0f, 0x1f, 0x44, 0x00, 0x00];
 /// An image whose entry text holds `funcs` (gaps filled with the linker's `int3`), whose
 /// noinstr part starts at the first function named `rust_*`, with a `log` symbol outside.
 fn image(funcs: Vec<Func>) -> Image {
-    let end = funcs.iter().map(|f| f.at + f.code.len() as u64).max().unwrap();
+    let end = funcs
+        .iter()
+        .map(|f| f.at + f.code.len() as u64)
+        .max()
+        .unwrap();
     let end = end.next_multiple_of(16);
     let mut bytes = vec![0xcc; end as usize];
     let mut symbols = vec![Symbol {
@@ -82,8 +86,16 @@ fn stub_and_entry(body: impl FnOnce(u64) -> Vec<u8>) -> Image {
     let mut rust = body(BASE + 0x40);
     rust.push(RET);
     image(vec![
-        Func { name: "entry_stub", at: 0, code: stub },
-        Func { name: "rust_entry", at: 0x40, code: rust },
+        Func {
+            name: "entry_stub",
+            at: 0,
+            code: stub,
+        },
+        Func {
+            name: "rust_entry",
+            at: 0x40,
+            code: rust,
+        },
     ])
 }
 
@@ -193,7 +205,11 @@ fn both_ways_of_a_static_key_site_are_walked() {
     };
     assert!(check(&img_with(false)).passed());
     let out = check(&img_with(true));
-    assert!(only(&out).to_string().contains("rust_entry+0x6: calls host::log"));
+    assert!(
+        only(&out)
+            .to_string()
+            .contains("rust_entry+0x6: calls host::log")
+    );
     assert!(out.roots[0].jumps >= 1);
 }
 
@@ -220,7 +236,11 @@ fn jump_tables_are_followed_into_every_entry() {
     let table: Vec<u8> = entries.iter().flat_map(|e| e.to_le_bytes()).collect();
     img.rodata.push((TABLE, table));
     let out = check(&img);
-    assert!(only(&out).to_string().contains("rust_entry+0x8: calls host::log"));
+    assert!(
+        only(&out)
+            .to_string()
+            .contains("rust_entry+0x8: calls host::log")
+    );
     assert_eq!(out.roots[0].tables, 1);
     // Without the table in the image the jump is an indirect one.
     img.rodata.clear();
@@ -233,8 +253,16 @@ fn padding_is_allowed_but_never_reached() {
     let mut stub = SWAPGS.to_vec();
     stub.extend(jmp(BASE + 3, BASE + 0x20));
     let img = image(vec![
-        Func { name: "entry_stub", at: 0, code: stub },
-        Func { name: "rust_entry", at: 0x40, code: vec![RET] },
+        Func {
+            name: "entry_stub",
+            at: 0,
+            code: stub,
+        },
+        Func {
+            name: "rust_entry",
+            at: 0x40,
+            code: vec![RET],
+        },
     ]);
     let v = only(&check(&img)).to_string();
     assert!(v.contains("no instruction of the entry text"), "{v}");

@@ -16,7 +16,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use iced_x86::{Decoder, DecoderOptions, FlowControl, Formatter, GasFormatter, Instruction, Mnemonic};
+use iced_x86::{
+    Decoder, DecoderOptions, FlowControl, Formatter, GasFormatter, Instruction, Mnemonic,
+};
 
 use super::image::Image;
 
@@ -62,7 +64,6 @@ enum Flow {
 /// A decoded instruction of the entry text.
 #[derive(Debug, Clone, Copy)]
 pub struct Insn {
-    pub ip: u64,
     pub len: u64,
     flow: Flow,
     raw: Option<Instruction>,
@@ -73,15 +74,22 @@ fn classify(i: &Instruction) -> Flow {
         Mnemonic::Int3 | Mnemonic::Int1 | Mnemonic::Int | Mnemonic::Into => {
             return Flow::Breakpoint;
         }
-        Mnemonic::Iret | Mnemonic::Iretd | Mnemonic::Iretq | Mnemonic::Sysret
-        | Mnemonic::Sysretq | Mnemonic::Sysexit | Mnemonic::Sysexitq => {
+        Mnemonic::Iret
+        | Mnemonic::Iretd
+        | Mnemonic::Iretq
+        | Mnemonic::Sysret
+        | Mnemonic::Sysretq
+        | Mnemonic::Sysexit
+        | Mnemonic::Sysexitq => {
             return Flow::LeaveKernel;
         }
         _ => {}
     }
     let direct = matches!(
         i.op0_kind(),
-        iced_x86::OpKind::NearBranch16 | iced_x86::OpKind::NearBranch32 | iced_x86::OpKind::NearBranch64
+        iced_x86::OpKind::NearBranch16
+            | iced_x86::OpKind::NearBranch32
+            | iced_x86::OpKind::NearBranch64
     );
     match i.flow_control() {
         FlowControl::Next | FlowControl::XbeginXabortXend => Flow::Next,
@@ -117,6 +125,8 @@ pub struct RootStats {
     pub addr: u64,
     /// Instructions visited (each address once per state).
     pub insns: usize,
+    /// Of those, visited in the noinstr state (outside every instrumentation region).
+    pub noinstr_insns: usize,
     /// Calls followed into the entry text (each callee once per state).
     pub calls: usize,
     /// Taken jumps followed (conditional and unconditional, tail jumps, static-key sites,
@@ -183,7 +193,10 @@ fn check_padding(img: &Image, from: u64, to: u64, out: &mut Vec<Violation>) {
         if !matches!(i.mnemonic(), Mnemonic::Int3 | Mnemonic::Nop) {
             out.push(Violation {
                 path: vec![img.describe(from)],
-                what: format!("bytes outside every symbol are not padding at {:#x}", i.ip()),
+                what: format!(
+                    "bytes outside every symbol are not padding at {:#x}",
+                    i.ip()
+                ),
             });
             return;
         }
@@ -203,13 +216,23 @@ fn decode_range(
             let site = slice(img, ip, (ip + 5).min(end));
             let rel = (target.wrapping_sub(ip + 5) as i64) as i32;
             let jmp = [&[0xe9u8][..], &rel.to_le_bytes()].concat();
-            if site != [0x0f, 0x1f, 0x44, 0x00, 0x00] && site != jmp && site.first() != Some(&0xcc) {
+            if site != [0x0f, 0x1f, 0x44, 0x00, 0x00] && site != jmp && site.first() != Some(&0xcc)
+            {
                 out.push(Violation {
                     path: vec![img.describe(ip)],
-                    what: format!("static-key site holds {site:02x?}, not a 5-byte NOP or its jump"),
+                    what: format!(
+                        "static-key site holds {site:02x?}, not a 5-byte NOP or its jump"
+                    ),
                 });
             }
-            insns.insert(ip, Insn { ip, len: 5, flow: Flow::KeySite(target), raw: None });
+            insns.insert(
+                ip,
+                Insn {
+                    len: 5,
+                    flow: Flow::KeySite(target),
+                    raw: None,
+                },
+            );
             ip += 5;
             continue;
         }
@@ -227,10 +250,20 @@ fn decode_range(
         if flow == Flow::Breakpoint {
             out.push(Violation {
                 path: vec![img.describe(ip)],
-                what: format!("`{}` at {ip:#x}: entry text must not take a breakpoint", format(&i)),
+                what: format!(
+                    "`{}` at {ip:#x}: entry text must not take a breakpoint",
+                    format(&i)
+                ),
             });
         }
-        insns.insert(ip, Insn { ip, len: i.len() as u64, flow, raw: Some(i) });
+        insns.insert(
+            ip,
+            Insn {
+                len: i.len() as u64,
+                flow,
+                raw: Some(i),
+            },
+        );
         ip += i.len() as u64;
     }
 }
@@ -262,7 +295,15 @@ pub fn walk(
         img,
         dec,
         summaries: HashMap::new(),
-        stats: RootStats { name: name.to_string(), addr: root, insns: 0, calls: 0, jumps: 0, tables: 0 },
+        stats: RootStats {
+            name: name.to_string(),
+            addr: root,
+            insns: 0,
+            noinstr_insns: 0,
+            calls: 0,
+            jumps: 0,
+            tables: 0,
+        },
         chain: Vec::new(),
         seen,
         out,
@@ -343,10 +384,14 @@ impl Walker<'_> {
                 continue;
             }
             let Some(insn) = self.dec.insns.get(&addr).copied() else {
-                self.report(addr, format!("control reaches {addr:#x}, which is no instruction of the entry text"));
+                self.report(
+                    addr,
+                    format!("control reaches {addr:#x}, which is no instruction of the entry text"),
+                );
                 continue;
             };
             self.stats.insns += 1;
+            self.stats.noinstr_insns += usize::from(st == State::Noinstr);
             let next = addr + insn.len;
             let fall = |work: &mut Vec<(u64, State)>, s: State| {
                 // Past the end of the function: the call before was one that does not return.
@@ -388,12 +433,12 @@ impl Walker<'_> {
                     // lose the paths behind it (and the `instrumentation_end!` on them).
                     let text = insn.raw.map(|i| format(&i)).unwrap_or_default();
                     let what = match st {
-                        State::Noinstr => format!(
-                            "indirect `{text}` before the context-tracking transition"
-                        ),
-                        State::Instr => format!(
-                            "indirect `{text}` that the walk cannot follow (no jump table)"
-                        ),
+                        State::Noinstr => {
+                            format!("indirect `{text}` before the context-tracking transition")
+                        }
+                        State::Instr => {
+                            format!("indirect `{text}` that the walk cannot follow (no jump table)")
+                        }
                     };
                     self.report(addr, what);
                 }
