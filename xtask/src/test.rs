@@ -437,11 +437,12 @@ fn print_results(suite: &Suite) {
 /// The noinstr check on the three kernels just built, and its negative run
 /// (xtask/src/noinstr/).
 fn noinstr_checks(ws: &Workspace, kernels: &Kernels, args: &TestArgs, r: &mut Report) {
-    let elfs = [
-        ("", kernels.test.kernel.as_path()),
-        (" [lean]", kernels.lean.kernel.as_path()),
-        (" [minimal]", kernels.example.as_path()),
+    let paths = [
+        kernels.test.kernel.as_path(),
+        kernels.lean.kernel.as_path(),
+        kernels.example.as_path(),
     ];
+    let elfs: Vec<(&str, &Path)> = noinstr::KERNELS.into_iter().zip(paths).collect();
     for t in noinstr::run_tests(ws, &elfs, args.only.as_deref(), args.negative) {
         match t.verdict {
             Ok(what) => {

@@ -32,6 +32,9 @@ pub use walk::{RootStats, Violation};
 /// The check's result name in `cargo xtask test` (the lean kernel's gets ` [lean]`, the
 /// example kernel's ` [minimal]`).
 pub const TEST_NAME: &str = "noinstr_check";
+/// The kernels `cargo xtask test` checks, by the suffix of their result names: the test
+/// kernel, the lean kernel, the example kernel (in this order).
+pub const KERNELS: [&str; 3] = ["", " [lean]", " [minimal]"];
 /// Its negative run: the check must fail on the example kernel built with kentry's
 /// `noinstr-negative` feature (a logging call before the transition in the SYSCALL path), and
 /// on a copy of the test kernel with an `int3` written into the SYSCALL stub.
