@@ -344,7 +344,9 @@ fn known_tests(ws: &Workspace, rows: &[Row]) -> Result<Known> {
             .tests
             .insert(format!("{}{suffix}", crate::noinstr::TEST_NAME));
     }
-    known.tests.insert(crate::noinstr::NEGATIVE_NAME.to_string());
+    known
+        .tests
+        .insert(crate::noinstr::NEGATIVE_NAME.to_string());
     known
         .negative_runs
         .insert(crate::noinstr::NEGATIVE_NAME.to_string());
