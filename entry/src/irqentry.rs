@@ -419,7 +419,7 @@ mod imp {
         let Some(depth) = cpu.ist_depth.get(slot) else {
             // The stubs send only IST vectors here.
             crate::instrumentation_begin!();
-            panic!("paranoid entry for vector {vector}, which has no IST slot");
+            panic!("kentry: paranoid entry for a vector without an IST slot");
         };
         if depth.fetch_add(1, Ordering::Relaxed) != 0 && vector != vectors::DF {
             crate::instrumentation_begin!();
