@@ -443,7 +443,13 @@ fn noinstr_checks(ws: &Workspace, kernels: &Kernels, args: &TestArgs, r: &mut Re
         kernels.example.as_path(),
     ];
     let elfs: Vec<(&str, &Path)> = noinstr::KERNELS.into_iter().zip(paths).collect();
-    for t in noinstr::run_tests(ws, &elfs, args.only.as_deref(), args.negative) {
+    let start = std::time::Instant::now();
+    let tests = noinstr::run_tests(ws, &elfs, args.only.as_deref(), args.negative);
+    println!(
+        "noinstr check: {:.1} s (the negative build included)",
+        start.elapsed().as_secs_f64()
+    );
+    for t in tests {
         match t.verdict {
             Ok(what) => {
                 println!("  ok      {} ({what})", t.name);

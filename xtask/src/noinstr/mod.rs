@@ -52,6 +52,10 @@ pub struct Outcome {
     /// Instructions decoded in the entry text, of which in the noinstr (Rust) part.
     pub decoded: usize,
     pub decoded_noinstr: usize,
+    /// Static-key sites in the entry text (the breakpoint allow-list).
+    pub key_sites: usize,
+    /// `instrumentation_begin!` and `instrumentation_end!` markers in the entry text.
+    pub markers: (usize, usize),
 }
 
 impl Outcome {
@@ -102,10 +106,14 @@ impl Outcome {
     pub fn summary(&self) -> String {
         let walked: usize = self.roots.iter().map(|r| r.insns).sum();
         format!(
-            "{} roots, {} instructions of entry text ({} in noinstr Rust), {walked} walked",
+            "{} roots, {} instructions of entry text ({} in noinstr Rust), {walked} walked; \
+             {} static-key sites, {} begin and {} end markers",
             self.roots.len(),
             self.decoded,
-            self.decoded_noinstr
+            self.decoded_noinstr,
+            self.key_sites,
+            self.markers.0,
+            self.markers.1
         )
     }
 }
@@ -142,6 +150,11 @@ pub fn check(img: &Image) -> Outcome {
         violations,
         decoded: dec.insns.len(),
         decoded_noinstr: dec.insns.range(img.noinstr.clone()).count(),
+        key_sites: img.key_sites.range(img.entry.clone()).count(),
+        markers: (
+            img.instr_begin.range(img.entry.clone()).count(),
+            img.instr_end.range(img.entry.clone()).count(),
+        ),
     }
 }
 

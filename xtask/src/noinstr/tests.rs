@@ -274,6 +274,26 @@ fn padding_is_allowed_but_never_reached() {
 }
 
 #[test]
+fn running_off_the_end_of_a_function_is_a_violation() {
+    // rust_entry ends in a nop, not a ret: it would run into the padding.
+    let mut img = stub_and_entry(|_| vec![0x90]);
+    img.bytes[0x41] = 0x90;
+    let v = only(&check(&img)).to_string();
+    assert!(v.contains("runs past the end"), "{v}");
+    // Ending in a call (to a function that does not return, in a region) is fine.
+    let mut img = stub_and_entry(|at| call(at, LOG));
+    img.instr_begin.insert(BASE + 0x40);
+    img.bytes[0x45] = 0xcc; // the `ret` becomes padding: the function is the call alone
+    img.symbols
+        .iter_mut()
+        .find(|s| s.name == "rust_entry")
+        .unwrap()
+        .size = 5;
+    let out = check(&img);
+    assert!(out.passed(), "{:#?}", out.violations);
+}
+
+#[test]
 fn a_jump_out_of_the_entry_text_is_a_violation_too() {
     let img = stub_and_entry(|at| jmp(at, LOG));
     let v = only(&check(&img)).to_string();

@@ -152,15 +152,21 @@ pub fn scan(img: &Image) -> (Decoded, Vec<Violation>) {
     starts.push(img.entry.end);
     starts.sort();
     starts.dedup();
+    let sized: Vec<(u64, u64)> = img
+        .entry_symbols()
+        .filter(|s| s.size > 0)
+        .map(|s| (s.addr, (s.addr + s.size).min(img.entry.end)))
+        .collect();
     let mut ranges = Vec::new();
     for w in starts.windows(2) {
         let (start, next) = (w[0], w[1]);
-        let sized = img
-            .entry_symbols()
-            .filter(|s| s.addr == start && s.size > 0)
-            .map(|s| s.addr + s.size)
-            .max();
-        ranges.push((start, sized.unwrap_or(next).min(img.entry.end)));
+        let own = sized.iter().filter(|r| r.0 == start).map(|r| r.1).max();
+        match own {
+            Some(end) => ranges.push((start, end)),
+            // A label inside a sized function (`kentry_nmi_repeat`) belongs to it.
+            None if sized.iter().any(|r| r.0 < start && start < r.1) => {}
+            None => ranges.push((start, next.min(img.entry.end))),
+        }
     }
     let mut insns = BTreeMap::new();
     let mut covered_to = img.entry.start;
@@ -393,8 +399,20 @@ impl Walker<'_> {
             self.stats.insns += 1;
             self.stats.noinstr_insns += usize::from(st == State::Noinstr);
             let next = addr + insn.len;
+            // Past the end of the function after a call: the callee does not return (the
+            // compiler left no `ud2` behind a panic). Past it after anything else: the code
+            // runs into whatever the linker put next, which the walk refuses.
+            let is_call = matches!(insn.flow, Flow::Call(_) | Flow::IndirectCall);
+            if next >= hi
+                && !is_call
+                && matches!(insn.flow, Flow::Next | Flow::CondJump(_) | Flow::KeySite(_))
+            {
+                self.report(
+                    addr,
+                    format!("runs past the end of its function at {next:#x}"),
+                );
+            }
             let fall = |work: &mut Vec<(u64, State)>, s: State| {
-                // Past the end of the function: the call before was one that does not return.
                 if next < hi {
                     work.push((next, s));
                 }
