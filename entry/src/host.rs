@@ -91,13 +91,17 @@ pub trait Host: 'static {
     fn schedule_tail() {}
 
     /// Tripwire T1 (test kernels): whether `addr` is the start of some CPU's per-CPU area.
+    /// Runs before context tracking says "kernel": it must inline into the entry text and
+    /// call nothing (entry/README.md "Entry text rules").
+    #[inline(always)]
     fn is_percpu_base(addr: u64) -> bool {
         let _ = addr;
         true
     }
 
     /// Tripwire T2 (test kernels): whether `rsp` lies on a kernel stack of this CPU (the
-    /// running task's, or one of its IST stacks).
+    /// running task's, or one of its IST stacks). Same rules as `is_percpu_base`.
+    #[inline(always)]
     fn on_kernel_stack(rsp: u64) -> bool {
         let _ = rsp;
         true
