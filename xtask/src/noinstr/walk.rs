@@ -257,7 +257,7 @@ fn decode_range(
             out.push(Violation {
                 path: vec![img.describe(ip)],
                 what: format!(
-                    "`{}` at {ip:#x}: entry text must not take a breakpoint",
+                    "`{}` at {ip:#x}: entry text must not take a breakpoint (or raise a software interrupt)",
                     format(&i)
                 ),
             });
