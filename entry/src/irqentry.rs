@@ -415,7 +415,8 @@ mod imp {
         regs.orig_rax = u64::MAX;
         tripwires::<H>();
         let cpu = crate::entry_percpu::this_cpu();
-        let slot = vectors::ist_slot(vector) as usize - 1;
+        // Slot 0 (no IST) wraps to an index `get` refuses.
+        let slot = (vectors::ist_slot(vector) as usize).wrapping_sub(1);
         let Some(depth) = cpu.ist_depth.get(slot) else {
             // The stubs send only IST vectors here.
             crate::instrumentation_begin!();
