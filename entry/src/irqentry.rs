@@ -254,7 +254,11 @@ mod imp {
     /// tracking was turned off meanwhile (the handler was a key flip's park): the word then
     /// stays "kernel, watching", as the key-off invariant wants, and the idle loop, which
     /// leaves idle only if its word still says so, finds it so.
-    #[inline(always)]
+    /// Out of line (the common returns carry no frame for it), in the entry text: it runs
+    /// after the region has ended.
+    #[cold]
+    #[inline(never)]
+    #[unsafe(link_section = ".text.kentry.noinstr")]
     fn irq_exit_to_idle<H: Host>(regs: &Regs) {
         if crate::context_tracking::CONTEXT_TRACKING.is_enabled()
             && let Err(word) = crate::entry_percpu::this_cpu()
