@@ -239,14 +239,13 @@ mod imp {
     pub fn irqentry_exit<H: Host>(regs: &mut Regs, state: IrqEntryState) {
         if state.0 == EntryContext::FromUser && regs.user_mode() {
             exit_to_user_mode::<H>(regs);
-        } else {
-            // Back to the interrupted kernel context (or into idle, where RCU stops
-            // watching): entry text only from here.
-            crate::instrumentation_end!();
-            if state.0 == EntryContext::FromIdle {
-                irq_exit_to_idle::<H>(regs);
-            }
+        } else if state.0 == EntryContext::FromIdle {
+            irq_exit_to_idle::<H>(regs);
         }
+        // Back to the interrupted kernel context: entry text only from here. (exit_to_user_mode
+        // and irq_exit_to_idle have ended the region already; one marker at the join, rather
+        // than one in an `else`, keeps the common paths' code as it was.)
+        crate::instrumentation_end!();
         // Kernel-mode returns: preemption of kernel code comes with the scheduler.
     }
 
@@ -260,6 +259,8 @@ mod imp {
     #[inline(never)]
     #[unsafe(link_section = ".text.kentry.noinstr")]
     fn irq_exit_to_idle<H: Host>(regs: &Regs) {
+        // Into idle, where RCU stops watching: entry text only from here.
+        crate::instrumentation_end!();
         if crate::context_tracking::CONTEXT_TRACKING.is_enabled()
             && let Err(word) = crate::entry_percpu::this_cpu()
                 .context_tracking

@@ -130,6 +130,7 @@ fn a_call_out_before_the_transition_is_named_with_its_path() {
 fn a_begin_marker_allows_the_call_and_an_end_marker_closes_the_region() {
     let mut img = stub_and_entry(|at| [call(at, LOG), call(at + 5, LOG)].concat());
     img.instr_begin.insert(BASE + 0x40);
+    img.instr_end.insert(BASE + 0x4a); // before the ret
     assert!(check(&img).passed());
     // An end between the two calls: the second is out of the region.
     img.instr_end.insert(BASE + 0x45);
@@ -142,9 +143,24 @@ fn a_begin_marker_allows_the_call_and_an_end_marker_closes_the_region() {
 }
 
 #[test]
-fn a_region_opened_in_a_callee_holds_after_its_return() {
-    // rust_entry calls rust_helper, which opens the region and returns; then rust_entry calls
-    // the log: allowed. The same without the marker: refused.
+fn a_region_must_be_closed_before_the_return() {
+    // rust_entry opens a region, calls the log, and returns with the region open.
+    let mut img = stub_and_entry(|at| call(at, LOG));
+    img.instr_begin.insert(BASE + 0x40);
+    let v = only(&check(&img)).to_string();
+    assert!(
+        v.contains("rust_entry+0x5: returns inside an instrumentation region"),
+        "{v}"
+    );
+    img.instr_end.insert(BASE + 0x45);
+    assert!(check(&img).passed());
+}
+
+#[test]
+fn a_callee_entered_in_a_region_may_close_it() {
+    // rust_entry opens a region and calls rust_helper, which closes it and returns; then
+    // rust_entry calls the log: refused, since the region is closed. Without the helper's
+    // end marker the return is the violation.
     let helper = BASE + 0x60;
     let mut img = stub_and_entry(|at| [call(at, helper), call(at + 5, LOG)].concat());
     img.entry.end = img.entry.end.max(helper + 16);
@@ -157,10 +173,15 @@ fn a_region_opened_in_a_callee_holds_after_its_return() {
         name: "rust_helper".into(),
     });
     img.symbols.sort();
-    assert!(!check(&img).passed());
-    img.instr_begin.insert(helper);
-    let out = check(&img);
-    assert!(out.passed(), "{:#?}", out.violations);
+    img.instr_begin.insert(BASE + 0x40);
+    let v = only(&check(&img)).to_string();
+    assert!(
+        v.contains("returns inside an instrumentation region"),
+        "{v}"
+    );
+    img.instr_end.insert(helper);
+    let v = only(&check(&img)).to_string();
+    assert!(v.contains("rust_entry+0x5: calls host::log"), "{v}");
 }
 
 #[test]
@@ -218,6 +239,7 @@ fn indirect_calls_are_refused_before_the_transition_only() {
     let mut img = stub_and_entry(|_| vec![0xff, 0xd0]); // call *%rax
     assert!(only(&check(&img)).what.contains("indirect `call"));
     img.instr_begin.insert(BASE + 0x40);
+    img.instr_end.insert(BASE + 0x42);
     assert!(check(&img).passed());
 }
 

@@ -11,8 +11,11 @@
 //!    transition has not been made yet on the way in, or has been made on the way out) or
 //!    *instr* (between an `instrumentation_begin!` and an `instrumentation_end!` marker). In
 //!    the noinstr state a call or jump must land in the entry text, and an indirect call or
-//!    jump is refused. Like objtool's noinstr validation, which this follows, the markers are
-//!    the documented exceptions; the walk proves that nothing else escapes.
+//!    jump is refused (a jump table whose entries land in its own function is followed). A
+//!    function entered in the noinstr state must not return (or leave by SYSRET/IRET) with a
+//!    region open: its caller's tail would go unchecked. Like objtool's noinstr validation,
+//!    which this follows, the markers are the documented exceptions; the walk proves that
+//!    nothing else escapes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -365,6 +368,7 @@ impl Walker<'_> {
     /// Walks the function entered at `entry` in state `st`; returns the states its `ret`s
     /// leave with, as a bit set.
     fn function(&mut self, entry: u64, st: State) -> u8 {
+        let entered = st;
         match self.summaries.get(&(entry, st)) {
             Some(Some(exits)) => return *exits,
             Some(None) => return st.bit(),
@@ -419,6 +423,13 @@ impl Walker<'_> {
             };
             match insn.flow {
                 Flow::Next => fall(&mut work, st),
+                Flow::Return | Flow::LeaveKernel
+                    if st == State::Instr && entered == State::Noinstr =>
+                {
+                    // objtool's "return with instrumentation enabled": the caller (a stub)
+                    // would go on unchecked, and so would the interrupted context.
+                    self.report(addr, "returns inside an instrumentation region".into());
+                }
                 Flow::Return => exits |= st.bit(),
                 Flow::LeaveKernel | Flow::Trap | Flow::Breakpoint => {}
                 Flow::KeySite(t) | Flow::CondJump(t) => {
