@@ -90,6 +90,34 @@ pub trait Host: 'static {
     /// switched away from as off this CPU). IRQs off, on the new task's stack.
     fn schedule_tail() {}
 
+    /// Kernel preemption at an interrupt's return (Linux's `irqentry_exit_cond_resched`), part
+    /// one: may the interrupted kernel code be preempted? kentry asks only at the return of an
+    /// interrupt or non-IST exception to kernel mode — never
+    /// after an NMI-like entry, never for the idle EQS, never for a return to user mode (that
+    /// one preempts through [`ExitWork::NEED_RESCHED`] in [`Host::exit_work`]); on a yes it
+    /// checks, out of line, that the frame had interrupts on and the per-CPU NEED_RESCHED
+    /// bit is set. IRQs off. Keep it to a load and a compare: it runs on every kernel-mode
+    /// interrupt return. A host with a preempt count answers "count is 0". The default,
+    /// `false`, compiles the whole check out: such a host's kernel code is never preempted,
+    /// as before this hook existed.
+    #[inline(always)]
+    fn irq_exit_preemptible(regs: &Regs) -> bool {
+        let _ = regs;
+        false
+    }
+
+    /// Kernel preemption at an interrupt's return, part two (Linux's `preempt_schedule_irq`):
+    /// called when [`Host::irq_exit_preemptible`] said yes and NEED_RESCHED is set in this
+    /// CPU's work word. IRQs off, on the interrupted task's kernel stack, whose frame `regs`
+    /// stays there while other tasks run; context tracking says "kernel". The host raises its
+    /// count, clears NEED_RESCHED and schedules, again while another reschedule is pending,
+    /// and returns with IRQs off (kentry then returns to the interrupted code, maybe on
+    /// another CPU: nothing of this entry's per-CPU state is read after the call). kentry
+    /// calls it from a `#[cold]` out-of-line function, so the interrupt paths do not grow.
+    fn preempt_schedule_irq(regs: &mut Regs) {
+        let _ = regs;
+    }
+
     /// Tripwire T1 (test kernels): whether `addr` is the start of some CPU's per-CPU area.
     /// Runs before context tracking says "kernel": it must inline into the entry text and
     /// call nothing (entry/README.md "Entry text rules").

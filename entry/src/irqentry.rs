@@ -16,6 +16,16 @@
 //! | NMI, #DB, #MC from kernel mode; #DF | own IST stack | `do_paranoid`: `irqentry_nmi_enter`, handler, `irqentry_nmi_exit` (a kernel-mode NMI: once more for each latched nested NMI, arch/nmi.rs) | `nmi_like` | NMI context |
 //! | a new task's first return | task stack | `ret_from_fork`: `exit_to_user_mode` | `exit_work` | — |
 //!
+//! Kernel preemption: at the return of an interrupt or non-IST exception to kernel mode
+//! (`FromKernel`) whose frame had interrupts on, kentry asks [`Host::irq_exit_preemptible`]
+//! and, if it says yes and NEED_RESCHED is set, calls [`Host::preempt_schedule_irq`] from a
+//! cold out-of-line function (Linux's `irqentry_exit_cond_resched`). NMI-like paths, the
+//! idle EQS and returns to user never do (user returns preempt through the exit work). With
+//! the host's default answer (`false`) the check compiles to nothing.
+//!
+//! [`Host::irq_exit_preemptible`]: crate::Host::irq_exit_preemptible
+//! [`Host::preempt_schedule_irq`]: crate::Host::preempt_schedule_irq
+//!
 //! NMI context: the handler may have interrupted any instruction, including the kernel
 //! holding any lock with IRQs off, or an entry stub before its stack switch. It must not
 //! sleep, take a lock that normal context takes, or expect exit work to run before the
@@ -234,19 +244,50 @@ mod imp {
     }
 
     /// Exit of an interrupt or non-IST exception: back to user mode through the exit work
-    /// and context tracking → user; back to kernel mode as it was.
+    /// and context tracking → user; back to kernel mode as it was, unless the host says the
+    /// interrupted kernel code is preemptible and a reschedule is pending (kernel preemption:
+    /// [`Host::irq_exit_preemptible`], [`Host::preempt_schedule_irq`]).
     #[inline(always)]
     pub fn irqentry_exit<H: Host>(regs: &mut Regs, state: IrqEntryState) {
-        if state.0 == EntryContext::FromUser && regs.user_mode() {
-            exit_to_user_mode::<H>(regs);
+        if state.0 == EntryContext::FromUser {
+            if regs.user_mode() {
+                exit_to_user_mode::<H>(regs);
+            }
         } else if state.0 == EntryContext::FromIdle {
             irq_exit_to_idle::<H>(regs);
+        } else if H::irq_exit_preemptible(regs) {
+            // A kernel-mode return (`FromKernel`) whose code the host calls preemptible; the
+            // cold function tests the frame's IF and NEED_RESCHED. Shaped for the user return:
+            // a `FromUser` state never falls in here, and `state` is not tested again (either
+            // cost `irq-user` one instruction: LLVM kept a second flag, or put this test
+            // between the user return and the epilogue). An exception nested in an NMI-like
+            // handler (`NmiNested`, or `FromKernel` with context tracking off) has IF clear in
+            // its frame (the gate cleared it and those handlers never set it): never
+            // preempted.
+            irqentry_exit_cond_resched::<H>(regs);
         }
         // Back to the interrupted kernel context: entry text only from here. (exit_to_user_mode
         // and irq_exit_to_idle have ended the region already; one marker at the join, rather
-        // than one in an `else`, keeps the common paths' code as it was.)
+        // than one in a branch, keeps the common paths' code as it was.)
         crate::instrumentation_end!();
-        // Kernel-mode returns: preemption of kernel code comes with the scheduler.
+    }
+
+    /// RFLAGS.IF in a frame.
+    const RFLAGS_IF: u64 = 1 << 9;
+
+    /// Kernel-mode return that the host calls preemptible (Linux's
+    /// `irqentry_exit_cond_resched`): preempt the interrupted code if its frame had
+    /// interrupts on (an exception inside an interrupt or NMI-like handler, or one taken with
+    /// IRQs off, never preempts) and NEED_RESCHED is set. Out of line and cold: a host's
+    /// default `false` removes the call, and this host pays it only at count 0.
+    #[cold]
+    #[inline(never)]
+    fn irqentry_exit_cond_resched<H: Host>(regs: &mut Regs) {
+        if regs.rflags & RFLAGS_IF != 0
+            && crate::entry_percpu::this_cpu_ops::task_work() & ExitWork::NEED_RESCHED.bits() != 0
+        {
+            H::preempt_schedule_irq(regs);
+        }
     }
 
     /// Back into the idle EQS after an interrupt that found the CPU there — unless context

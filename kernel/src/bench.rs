@@ -188,7 +188,7 @@ fn run_floor_int3() -> ExitCode {
 }
 
 /// Runs one program and reports how it ended.
-fn run_program_mode(path: &str, args: &[&str]) -> ExitCode {
+pub(crate) fn run_program_mode(path: &str, args: &[&str]) -> ExitCode {
     match crate::test::run_program(path, args) {
         Ok(reason) => {
             crate::klog!("{path} ended: status {}", reason.shell_status());

@@ -19,12 +19,8 @@
 //! `hlt` and executes nothing while it waits, and fails the run if a batch took any other
 //! interrupt.
 //!
-//! Extension points for figures other work will enable (xtask/src/bench_smp.rs prints
-//! "– (not yet measured)" until a boot prints their lines):
-//! - `bench rcu-gp-user …`: one RCU grace period while the other CPU runs in user mode
-//!   (instructions of the CPU waiting for it, marked like the IPI sender's regions);
-//! - `bench nohz-ticks …`: timer interrupts on the nohz_full CPU during `getpid-ct`
-//!   (`EntryCounters::timer_ticks` of that CPU, before and after).
+//! The nohz_full figures (getpid on a nohz_full CPU, what that CPU received meanwhile, a grace
+//! period while it spins in user mode) come from `kentry.mode=bench-nohz`, bench_nohz.rs.
 
 use crate::power::ExitCode;
 use crate::smp;
@@ -47,7 +43,7 @@ static RECEIVER_BAD: AtomicBool = AtomicBool::new(false);
 
 /// Reads the TSC with the marker instruction (`ds rdtsc`) that tools/insn-count counts at.
 #[inline(always)]
-fn marked_rdtsc() -> u64 {
+pub(crate) fn marked_rdtsc() -> u64 {
     let (lo, hi): (u32, u32);
     // SAFETY: `rdtsc` with an ignored segment prefix; reads the TSC, changes nothing else.
     // Not `nomem`: the compiler keeps memory accesses (the ICR write) on their side of it.

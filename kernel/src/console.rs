@@ -18,8 +18,9 @@
 //! Input: stdin is the initrd file `dev/.stdin` (what xtask read from its own stdin), read once
 //! from start to end; without that file stdin is at end of file.
 
+use crate::sync::Mutex;
 use core::sync::atomic::{AtomicU8, Ordering};
-use spin::{Mutex, Once};
+use spin::Once;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]

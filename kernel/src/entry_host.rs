@@ -61,6 +61,15 @@ impl Host for Kernel {
         crate::nohz::user_enter();
     }
 
+    #[inline(always)]
+    fn irq_exit_preemptible(_regs: &Regs) -> bool {
+        crate::preempt::irq_exit_preemptible()
+    }
+
+    fn preempt_schedule_irq(_regs: &mut Regs) {
+        crate::preempt::preempt_schedule_irq();
+    }
+
     fn schedule_tail() {
         crate::sched::finish_switch();
     }

@@ -5,10 +5,10 @@
 //! never meet.
 
 use crate::sched::WaitQueue;
+use crate::sync::Mutex;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
-use spin::Mutex;
 
 static QUEUES: Mutex<BTreeMap<(u64, u64), Arc<WaitQueue>>> = Mutex::new(BTreeMap::new());
 

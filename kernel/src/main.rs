@@ -6,6 +6,7 @@
 extern crate alloc;
 
 mod bench;
+mod bench_nohz;
 mod bench_smp;
 mod boot;
 mod console;
@@ -20,6 +21,7 @@ mod mm;
 mod nohz;
 mod percpu;
 mod power;
+mod preempt;
 mod process;
 mod random;
 mod rcu;
@@ -29,6 +31,7 @@ mod serial;
 mod signal;
 mod smp;
 mod symbols;
+mod sync;
 mod syscall;
 mod task;
 mod test;
@@ -59,6 +62,7 @@ unsafe extern "C" {
 
 #[unsafe(no_mangle)]
 extern "C" fn kernel_main(start_info: u64) -> ! {
+    percpu::early_gs_base(0);
     serial::init();
     klog!("kentry: booting (PVH)");
     let info = boot::parse_start_info(start_info);
@@ -168,6 +172,16 @@ fn apply_test_breaks(cmdline: &str) {
             text_poke::SKIP_PARK.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "preempt_count" {
+            klog!("test hook: the IRQ-exit preemption test ignores the preempt count");
+            preempt::BREAK_COUNT.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "kernel_preempt" {
+            klog!("test hook: kernel code is never preempted");
+            preempt::BREAK_PREEMPT.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "nohz" {
             klog!("test hook: nohz_full CPUs keep their tick");
             nohz::BREAK_KEEP_TICK.store(true, core::sync::atomic::Ordering::Relaxed);
@@ -240,6 +254,7 @@ extern "C" fn kernel_continue() -> ! {
         "test" => test::run_all(cmdline),
         "bench" => bench_smp::on_bench_cpu(cmdline, bench::run_bench),
         "bench-ipi" => bench_smp::run_ipi_bench(),
+        "bench-nohz" => bench_nohz::run(),
         _ => runner::run(cmdline),
     };
     power_off(code)
@@ -248,6 +263,7 @@ extern "C" fn kernel_continue() -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
+    percpu::repair_gs_base_for_report();
     let mut w = log::ForcedWriter;
     let _ = writeln!(w, "[kentry] KERNEL PANIC: {}", info);
     let (rip, rsp, rbp): (u64, u64, u64);

@@ -4,7 +4,7 @@
 
 use crate::mm::stack::KernelStack;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kentry::entry_percpu::EntryPerCpu;
 use kentry::gdt::CpuTables;
 
@@ -21,6 +21,9 @@ pub struct EntryCounters {
     pub nmis: AtomicU64,
     pub nmis_from_user: AtomicU64,
     pub machine_checks: AtomicU64,
+    /// #AC exceptions from user mode: the capability probe behind the SKIP of the #AC tests
+    /// (QEMU TCG never raises #AC; a CPU that does must not see them skip).
+    pub ac_from_user: AtomicU64,
     pub timer_ticks: AtomicU64,
     /// IPIs taken, by kind (/proc/interrupts' RES, CAL and TLB rows).
     pub ipi_reschedule: AtomicU64,
@@ -42,6 +45,7 @@ impl EntryCounters {
             nmis: AtomicU64::new(0),
             nmis_from_user: AtomicU64::new(0),
             machine_checks: AtomicU64::new(0),
+            ac_from_user: AtomicU64::new(0),
             timer_ticks: AtomicU64::new(0),
             ipi_reschedule: AtomicU64::new(0),
             ipi_call: AtomicU64::new(0),
@@ -68,6 +72,9 @@ pub struct PerCpu {
     /// An NMI hook for self-tests (test kernels), run from the NMI handler with the NMI's
     /// frame.
     pub nmi_hook: UnsafeCell<Option<fn(&kentry::Regs)>>,
+    /// The running task's preempt count (preempt.rs), changed only by single GS-relative
+    /// instructions of this CPU; saved into the task and reloaded at each switch.
+    pub preempt_count: AtomicU32,
 }
 
 // SAFETY: each PerCpu is only mutated by its own CPU (with interrupts off where an interrupt
@@ -85,6 +92,7 @@ impl PerCpu {
             current: UnsafeCell::new(core::ptr::null_mut()),
             ist_stacks: UnsafeCell::new([None; kentry::gdt::ist::COUNT]),
             nmi_hook: UnsafeCell::new(None),
+            preempt_count: AtomicU32::new(crate::preempt::KERNEL_DEFAULT),
         }
     }
 }
@@ -126,6 +134,34 @@ pub fn on_kernel_stack(rsp: u64) -> bool {
         core::ptr::addr_of!(boot_stack) as u64,
         core::ptr::addr_of!(boot_stack_top) as u64,
     )
+}
+
+/// Points GS at CPU `n`'s area as the CPU's first step, before anything takes a lock: every
+/// lock raises the preempt count in the per-CPU area (preempt.rs). kentry's `init_cpu` sets
+/// the same base again later.
+pub fn early_gs_base(n: usize) {
+    let base = &PERCPU[n] as *const PerCpu as u64;
+    // The per-CPU area is a static of the kernel image, mapped from the first instruction;
+    // nothing read through GS yet on this CPU.
+    x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new(base));
+}
+
+/// Fatal-report paths (panic, kernel fault report): if the live GS base is not a per-CPU area
+/// (a negative test that skips a `swapgs` leaves the user's live), point it at this CPU's
+/// area again, found by its APIC ID. The report takes locks, and every lock raises the preempt
+/// count through GS: on the user's GS base that would fault again and recurse until the
+/// stack overflows, before the report names what went wrong.
+pub fn repair_gs_base_for_report() {
+    let live = x86_64::registers::model_specific::GsBase::read().as_u64();
+    if is_percpu_base(live) {
+        return;
+    }
+    // CPUID leaf 1: EBX[31:24] is the initial APIC ID (IDs above 255 do not occur here).
+    let apic = core::arch::x86_64::__cpuid(1).ebx >> 24;
+    let n = (0..MAX_CPUS)
+        .find(|&n| crate::smp::apic_id(n) == apic)
+        .unwrap_or(0);
+    early_gs_base(n);
 }
 
 /// The per-CPU area of CPU `n` (for setup, before GS points at it).

@@ -6,12 +6,13 @@ use crate::mm::aspace::AddressSpace;
 use crate::rcu::RcuIdMap;
 use crate::sched::{self, WaitQueue};
 use crate::signal::SigActions;
+use crate::sync::Mutex;
 use crate::task::{ExitReason, Task, TaskRef, TaskState};
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use spin::{Mutex, Once};
+use spin::Once;
 
 pub struct Process {
     pub pid: u32,

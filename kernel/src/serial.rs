@@ -1,6 +1,6 @@
 //! The 16550 UART at COM1: the console for the kernel log and for user output.
 
-use spin::Mutex;
+use crate::sync::Mutex;
 use x86_64::instructions::port::Port;
 
 pub struct Serial {

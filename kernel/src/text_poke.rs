@@ -88,7 +88,7 @@ pub fn straddling_sites(key: &'static StaticKey) -> usize {
 }
 
 /// One key flip at a time.
-static FLIP_LOCK: spin::Mutex<()> = spin::Mutex::new(());
+static FLIP_LOCK: crate::sync::Mutex<()> = crate::sync::Mutex::new(());
 /// CPUs parked for the current flip.
 static PARKED: AtomicU32 = AtomicU32::new(0);
 /// Bumped by the CPU that patched: the parked CPUs leave when it changes.

@@ -14,7 +14,8 @@ use kentry::{Regs, vectors};
 /// A host request (docs/harness.md) a test wants made from the next timer tick taken in ring
 /// 3, so that what the host injects (an NMI, a machine check) lands while user code runs.
 /// The tick takes the lock: set it with [`set_host_request_from_user_tick`] (IRQs off).
-static HOST_REQUEST_FROM_USER_TICK: spin::Mutex<Option<&'static str>> = spin::Mutex::new(None);
+static HOST_REQUEST_FROM_USER_TICK: crate::sync::Mutex<Option<&'static str>> =
+    crate::sync::Mutex::new(None);
 
 /// Sets (or clears) the request the next ring-3 tick makes, with IRQs off so this CPU's tick
 /// cannot spin on the lock held here.
@@ -87,6 +88,9 @@ pub fn exception(regs: &mut Regs, f: Fault) {
     let c = &this_cpu().counters;
     if regs.user_mode() {
         EntryCounters::bump(&c.exceptions_from_user);
+        if f.vector == vectors::AC {
+            EntryCounters::bump(&c.ac_from_user);
+        }
         if f.vector == vectors::PF && crate::mm::fault::handle_user_fault(f.cr2, f.error_code) {
             return;
         }
@@ -94,6 +98,10 @@ pub fn exception(regs: &mut Regs, f: Fault) {
         return;
     }
     EntryCounters::bump(&c.exceptions_from_kernel);
+    // A kernel-mode exception's handler is not preemptible, even when it interrupted a
+    // preemptible region (a user copy's page fault): the fault code was written for a
+    // non-preemptible kernel. Its return to the region may preempt (preempt.rs).
+    let _no_preempt = crate::preempt::guard();
     if let Some(fixup) = crate::uaccess::search_exception_table(regs.rip) {
         // A user copy touched a page not mapped yet (demand paging, copy-on-write, stack
         // growth): resolve it and retry the copy; otherwise the copy fails with -EFAULT.
@@ -300,6 +308,7 @@ fn double_fault(regs: &Regs, error_code: u64) -> ! {
 
 /// The symbolized report of a kernel-mode fault.
 pub fn kernel_fault_report(what: &str, r: &Regs, f: Fault) {
+    crate::percpu::repair_gs_base_for_report();
     let mut w = crate::log::ForcedWriter;
     let _ = writeln!(
         w,

@@ -21,7 +21,7 @@ impl<T: gimli::ReaderOffset> UnwindContextStorage<T> for InlineStorage {
 
 type Ctx = UnwindContext<usize, InlineStorage>;
 
-static CONTEXT: spin::Once<spin::Mutex<Ctx>> = spin::Once::new();
+static CONTEXT: spin::Once<crate::sync::Mutex<Ctx>> = spin::Once::new();
 
 unsafe extern "C" {
     static __eh_frame_start: u8;
@@ -31,7 +31,7 @@ unsafe extern "C" {
 
 /// Builds the unwind context once at boot (so a fault path never initialises it).
 pub fn init() {
-    CONTEXT.call_once(|| spin::Mutex::new(UnwindContext::new_in()));
+    CONTEXT.call_once(|| crate::sync::Mutex::new(UnwindContext::new_in()));
 }
 
 /// One frame's registers the walk needs.

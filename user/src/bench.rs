@@ -71,4 +71,60 @@ pub fn report(path: &str, per_batch: &mut [u64], iters: u64) {
         "bench {path} median={median} min={min} max={max} iters={iters} batches={}",
         per_batch.len()
     );
+    // Whole on the serial port before anything else can happen (sys::drain).
+    crate::sys::drain(1);
+}
+
+/// Ticks for `n` iterations of `mov eax, nr; syscall; dec; jnz`.
+#[inline(never)]
+fn time_syscalls(number: u64, n: u64) -> u64 {
+    // SAFETY: the loop only issues syscall `number` (getpid or an invalid number: no effect on
+    // memory); RCX and R11 (clobbered by `syscall`) are declared. `t0` and `n` live in
+    // registers `syscall` preserves.
+    unsafe {
+        crate::timed_asm!(
+            ["2:", "mov rax, {nr}", "syscall", "dec {n}", "jnz 2b"],
+            [nr = in(reg) number, n = inout(reg) n => _,],
+            [out("rcx") _, out("r11") _, options(nostack),]
+        )
+    }
+}
+
+/// Ticks for `n` iterations of the same loop without the `syscall`.
+#[inline(never)]
+fn time_empty(number: u64, n: u64) -> u64 {
+    // SAFETY: register-only loop; RCX/R11 are declared as in `time_syscalls`, so that both
+    // loops get the same register allocation.
+    unsafe {
+        crate::timed_asm!(
+            ["2:", "mov rax, {nr}", "dec {n}", "jnz 2b"],
+            [nr = in(reg) number, n = inout(reg) n => _,],
+            [out("rcx") _, out("r11") _, options(nostack, nomem),]
+        )
+    }
+}
+
+/// A syscall path (`getpid`, `enosys`, `getpid-ct`, `getpid-nohz`, the floors): a warm-up
+/// loop with the syscall and one without, `BATCHES` empty loops of `n`, then `BATCHES` timed
+/// loops of `n`; each batch's figure is (its ticks − the median empty loop + n/2) / n. This
+/// order of marked regions is xtask/src/bench_plugin.rs `Layout::SubMedian { warmup: 2 }`.
+pub fn bench_syscall<const BATCHES: usize>(path: &str, number: u64, n: u64) {
+    // Warm-up: caches, TLB, QEMU's translation blocks.
+    time_syscalls(number, n / 10);
+    time_empty(number, n / 10);
+
+    let mut empty = [0u64; BATCHES];
+    for e in empty.iter_mut() {
+        *e = time_empty(number, n);
+    }
+    empty.sort_unstable();
+    let empty_batch = empty[BATCHES / 2];
+
+    let mut per_rt = [0u64; BATCHES];
+    for p in per_rt.iter_mut() {
+        let ticks = time_syscalls(number, n);
+        *p = (ticks.saturating_sub(empty_batch) + n / 2) / n;
+    }
+    crate::println!("# {path}: empty loop {empty_batch} ticks per {n} iterations");
+    report(path, &mut per_rt, n);
 }

@@ -9,6 +9,7 @@
 //! - [`ktap`]: a KTAP version 1 printer;
 //! - [`cpu`]: small helpers around single instructions (`rdtsc`, RFLAGS, selectors);
 //! - [`bench`]: timing asm loops with the TSC and printing `bench` lines;
+//! - [`procfs`]: the per-CPU rows of `/proc/interrupts`;
 //! - [`signal`]: installing a signal handler (rt_sigaction with an rt_sigreturn restorer).
 //!
 //! A program declares its `main` with [`entry!`]:
@@ -27,6 +28,7 @@ pub mod bench;
 pub mod cpu;
 pub mod fmt;
 pub mod ktap;
+pub mod procfs;
 pub mod rt;
 pub mod signal;
 pub mod sys;

@@ -180,6 +180,17 @@ pub fn write_all(fd: i32, mut buf: &[u8]) {
     }
 }
 
+/// Waits until what was written to `fd` has left the machine, if `fd` is a terminal
+/// (`tcdrain`: `ioctl(fd, TCSBRK, 1)`); elsewhere (a pipe, kentry's console) the ioctl fails
+/// with ENOTTY at once. A Linux console writes asynchronously: a program that is init prints
+/// its last line, exits, and Linux's "Attempted to kill init" panic can land in the middle of
+/// that line on the serial port unless the line is drained first.
+pub fn drain(fd: i32) {
+    const TCSBRK: usize = 0x5409;
+    // SAFETY: TCSBRK with a nonzero argument only waits; it reads and writes no memory.
+    unsafe { syscall3(nr::IOCTL, fd as usize, TCSBRK, 1) };
+}
+
 /// `getpid()`.
 pub fn getpid() -> isize {
     // SAFETY: getpid has no side effect.

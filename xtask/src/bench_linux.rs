@@ -118,11 +118,15 @@ pub fn pinned_cmdline(
     a
 }
 
-/// Writes the initramfs (cpio newc) holding the bench programs and [`PIN_PROGRAM`] at its
-/// root.
+/// The program `cargo xtask bench --smp` runs on Linux's nohz_full CPU for its ticks
+/// (user/src/bin/bench_nohz.rs; not one of [`PROGRAMS`]).
+pub const NOHZ_PROGRAM: &str = "bench_nohz";
+
+/// Writes the initramfs (cpio newc) holding the bench programs, [`NOHZ_PROGRAM`] and
+/// [`PIN_PROGRAM`] at its root.
 pub fn write_initramfs(user_bin_dir: &Path, out: &Path) -> Result<()> {
     let mut w = cpio::Writer::new();
-    for p in PROGRAMS.iter().chain(&[PIN_PROGRAM]) {
+    for p in PROGRAMS.iter().chain(&[NOHZ_PROGRAM, PIN_PROGRAM]) {
         let src = user_bin_dir.join(p);
         let data = std::fs::read(&src).with_context(|| format!("reading {}", src.display()))?;
         w.file(p, 0o755, &data)?;
@@ -187,6 +191,17 @@ impl LinuxBench<'_> {
         program: &str,
         counter: Counter,
     ) -> Result<(Vec<BenchLine>, Option<Vec<BenchLine>>)> {
+        self.boot_with_log(config, program, counter)
+            .map(|(lines, counted, _)| (lines, counted))
+    }
+
+    /// [`Self::boot`], and the boot's log for lines other than bench lines.
+    pub fn boot_with_log(
+        &self,
+        config: &LinuxConfig,
+        program: &str,
+        counter: Counter,
+    ) -> Result<(Vec<BenchLine>, Option<Vec<BenchLine>>, qemu::BootLog)> {
         let icount = matches!(counter, Counter::Icount { .. });
         let words = match counter {
             Counter::Plugin { pin: Some(cpu), .. } => {
@@ -236,7 +251,7 @@ impl LinuxBench<'_> {
             log.print_full(&what);
             bail!("{what} {why}");
         }
-        Ok((lines, counted))
+        Ok((lines, counted, log))
     }
 }
 

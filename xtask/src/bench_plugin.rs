@@ -103,7 +103,13 @@ pub fn regions(stderr: &str, vcpu: u32) -> Result<Vec<u64>> {
             counts.push(m.count);
         }
     }
-    if counts.len() % 2 != 0 {
+    pair_regions(vcpu, &counts)
+}
+
+/// The timed regions of `vcpu`'s marks `counts` (in the order executed): consecutive pairs,
+/// as instruction counts. An odd number of marks, or a count that goes back, is an error.
+pub fn pair_regions(vcpu: u32, counts: &[u64]) -> Result<Vec<u64>> {
+    if !counts.len().is_multiple_of(2) {
         bail!(
             "vCPU {vcpu} executed {} marks: not pairs of begin and end",
             counts.len()
@@ -149,7 +155,8 @@ pub enum Layout {
 pub fn layout_of(path: &str) -> Layout {
     match path {
         // bench_syscall: a warm-up loop with the syscall and one without, then the batches.
-        "getpid" | "enosys" | "getpid-ct" | "floor-bare" | "floor-frame" => {
+        // (bench_nohz runs the same function for getpid-nohz.)
+        "getpid" | "enosys" | "getpid-ct" | "getpid-nohz" | "floor-bare" | "floor-frame" => {
             Layout::SubMedian { warmup: 2 }
         }
         // int3_batches: a warm-up loop, then the batches.

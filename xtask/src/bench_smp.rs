@@ -7,8 +7,12 @@
 //!   at most [`SMP_BUDGET`] instructions over the reference, or the run fails;
 //! - kentry's `bench-ipi` mode (kernel/src/bench_smp.rs): call-function IPI round trips from
 //!   CPU 0 to CPU 1, and the same mode under plain TCG for its TSC ticks;
+//! - kentry's `bench-nohz` mode with `nohz_full=1` (kernel/src/bench_nohz.rs, bench_nohz.rs
+//!   here): getpid on the nohz_full CPU, held to the same budget against `getpid-ct` on one
+//!   CPU, what that CPU took meanwhile, and a grace period while it spins in user mode;
 //! - Linux `mitigations=off` and `mitigations=off nohz_full=1 isolcpus=1` on `-smp 2`, the
-//!   bench pinned to CPU 1 (unless `--no-linux`).
+//!   bench pinned to CPU 1, and `/bench_nohz` pinned there with nohz_full (unless
+//!   `--no-linux`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,9 +20,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::bench::{BenchArgs, BenchLine, Figures, bench_boot_log, parse_log, summarize};
-use crate::bench_linux::{self, CONFIGS, Counter, LinuxBench, NOHZ_FULL, NOHZ_FULL_CPU};
+use crate::bench_linux::{
+    self, CONFIGS, Counter, LinuxBench, NOHZ_FULL, NOHZ_FULL_CPU, NOHZ_PROGRAM,
+};
+use crate::bench_nohz::{self, IrqLine, NOHZ_GETPID_PATH};
 use crate::bench_plugin::{self, parse_mark};
-use crate::bench_smp_report::{SmpReport, TableRow};
+use crate::bench_smp_report::{NohzReport, SmpReport};
 use crate::qemu::Boot;
 use crate::workspace::{self, Workspace};
 use crate::{build, install, linux_image};
@@ -34,9 +41,9 @@ pub const RECEIVER_LOOP_INSNS: u64 = 6;
 /// The CPU that sends the round trip's IPIs, and the one that answers.
 pub const IPI_SENDER: u32 = 0;
 pub const IPI_RECEIVER: u32 = 1;
-/// Bench lines other work will print (docs/bench.md "Per-CPU figures", extension points).
-pub const GRACE_PERIOD_PATH: &str = "rcu-gp-user";
-pub const NOHZ_TICKS_PATH: &str = "nohz-ticks";
+/// getpid on the nohz_full CPU is held to [`SMP_BUDGET`] against this one-CPU path
+/// (getpid with context tracking on, which a nohz_full CPU needs).
+pub const NOHZ_BASE_PATH: &str = "getpid-ct";
 
 /// Per path, its figures (in the order printed).
 pub type PathFigures = Vec<(String, Figures)>;
@@ -74,6 +81,26 @@ pub fn check_budget(
         }
     }
     Ok(over)
+}
+
+/// getpid on the nohz_full CPU (`nohz`: the bench-nohz boots' figures) against
+/// [`NOHZ_BASE_PATH`] on one CPU; a figure missing on either side is an error.
+pub fn check_nohz_budget(
+    one_cpu: &[(String, Figures)],
+    nohz: &[(String, Figures)],
+) -> Result<Option<OverBudget>> {
+    let get =
+        |figs: &[(String, Figures)], p: &str| figs.iter().find(|(q, _)| q == p).map(|f| f.1.median);
+    let base = get(one_cpu, NOHZ_BASE_PATH)
+        .with_context(|| format!("no one-CPU {NOHZ_BASE_PATH} figure"))?;
+    let smp =
+        get(nohz, NOHZ_GETPID_PATH).with_context(|| format!("no {NOHZ_GETPID_PATH} figure"))?;
+    Ok((smp - base > SMP_BUDGET).then(|| OverBudget {
+        path: NOHZ_GETPID_PATH.to_string(),
+        cpu: NOHZ_FULL_CPU,
+        one_cpu: base,
+        smp,
+    }))
 }
 
 /// The IPI round trip's instruction counts per round trip, per batch (warm-up left out).
@@ -204,6 +231,7 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
     let mut per_boot: Vec<Vec<Vec<BenchLine>>> = vec![Vec::new(); kentry_boots.len()];
     let mut tsc_lines = Vec::new();
     let mut ipi_runs: Vec<Vec<BenchLine>> = Vec::new();
+    let mut nohz_runs = Vec::new();
     for i in 0..args.runs {
         for (k, &(cpus, cpu)) in kentry_boots.iter().enumerate() {
             let arg = format!("kentry.bench_cpu={cpu}");
@@ -215,15 +243,7 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
                 &name,
                 crate::bench_spec::check_kentry_boot,
             )?;
-            let mut lines = bench_plugin::figures_of_boot(&log, cpu, &name)?;
-            // Lines without marks (extension points such as nohz-ticks) as printed.
-            lines.extend(
-                parse_log(&log.lines)
-                    .0
-                    .into_iter()
-                    .filter(|l| l.path == NOHZ_TICKS_PATH || l.path == GRACE_PERIOD_PATH),
-            );
-            per_boot[k].push(lines);
+            per_boot[k].push(bench_plugin::figures_of_boot(&log, cpu, &name)?);
         }
         let name = "TCG, plugin, -smp 2, IPI round trip";
         eprintln!("xtask: bench boot {}/{} ({name})", i + 1, args.runs);
@@ -274,10 +294,29 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
             check_ipi_boot,
         )?;
         tsc_lines.push(parse_log(&log.lines).0);
+        let name = "TCG, plugin, -smp 2, nohz_full=1";
+        eprintln!("xtask: bench boot {}/{} ({name})", i + 1, args.runs);
+        let nohz_cpu = format!("nohz_full={NOHZ_FULL_CPU}");
+        let log = bench_boot_log(
+            &qemu,
+            &boot_of(2, &["kentry.mode=bench-nohz", &nohz_cpu], true),
+            name,
+            bench_nohz::check_kentry_boot,
+        )?;
+        match bench_nohz::kentry_run(&log.lines, &log.stderr, NOHZ_FULL_CPU) {
+            Ok(r) => nohz_runs.push(r),
+            Err(e) => {
+                log.print_full(name);
+                bail!("the nohz bench: {e:#}");
+            }
+        }
     }
-    let linux = match &vmlinuz {
-        Some(v) => Some(linux_smp(ws, &qemu, v, args, &plugin)?),
-        None => None,
+    let (linux, linux_nohz) = match &vmlinuz {
+        Some(v) => {
+            let (cols, nohz) = linux_smp(ws, &qemu, v, args, &plugin)?;
+            (Some(cols), Some(nohz))
+        }
+        None => (None, None),
     };
     let kentry: Vec<Vec<(String, Figures)>> = per_boot.iter().map(|runs| summarize(runs)).collect();
     let report = SmpReport {
@@ -285,10 +324,12 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
         per_cpu: vec![(1, kentry[1].clone()), (0, kentry[2].clone())],
         ipi: summarize(&ipi_runs),
         ipi_tsc: summarize(&tsc_lines),
+        nohz: NohzReport::new(&nohz_runs, linux_nohz.as_ref())?,
         linux,
         runs: args.runs,
     };
-    let over = check_budget(&report.one_cpu, &report.per_cpu)?;
+    let mut over = check_budget(&report.one_cpu, &report.per_cpu)?;
+    over.extend(check_nohz_budget(&report.one_cpu, &report.nohz.kentry)?);
     print!("{}", report.table(&over));
     let out = ws.bench_dir().join("smp.json");
     std::fs::create_dir_all(ws.bench_dir())
@@ -303,8 +344,13 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
         let what: Vec<String> = over
             .iter()
             .map(|o| {
+                let base = if o.path == NOHZ_GETPID_PATH {
+                    NOHZ_BASE_PATH
+                } else {
+                    &o.path
+                };
                 format!(
-                    "{} on CPU {}: {} against {} on one CPU",
+                    "{} on CPU {}: {} against {base} {} on one CPU",
                     o.path, o.cpu, o.smp, o.one_cpu
                 )
             })
@@ -317,15 +363,20 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// Linux's `/bench_nohz` runs on its nohz_full CPU: getpid-nohz (plugin) and the
+/// `bench-irqs` line of each run.
+pub type LinuxNohz = (Vec<Vec<BenchLine>>, Vec<IrqLine>);
+
 /// Linux on `-smp 2` under the plugin, `/bench` pinned to CPU 1: mitigations off, and
-/// mitigations off with nohz_full=1 isolcpus=1 (CPU 1 is the nohz_full CPU).
+/// mitigations off with nohz_full=1 isolcpus=1 (CPU 1 is the nohz_full CPU); then
+/// `/bench_nohz` on that CPU with nohz_full.
 fn linux_smp(
     ws: &Workspace,
     qemu: &Path,
     vmlinuz: &Path,
     args: &BenchArgs,
     plugin: &Path,
-) -> Result<Vec<(String, PathFigures)>> {
+) -> Result<(Vec<(String, PathFigures)>, LinuxNohz)> {
     std::fs::create_dir_all(ws.bench_dir())
         .with_context(|| format!("creating {}", ws.bench_dir().display()))?;
     let initramfs = bench_linux::initramfs_path(&ws.bench_dir());
@@ -357,31 +408,31 @@ fn linux_smp(
         }
         out.push((config.key.to_string(), summarize(&runs)));
     }
-    Ok(out)
-}
-
-/// The rows of the table that come from other work and are not measured yet.
-pub fn extension_rows(per_cpu: &[(u32, Vec<(String, Figures)>)]) -> Vec<TableRow> {
-    let find = |p: &str| {
-        per_cpu.iter().find_map(|(cpu, f)| {
-            f.iter()
-                .find(|(q, _)| q == p)
-                .map(|(_, f)| (*cpu, f.median))
-        })
+    let counter = Counter::Plugin {
+        plugin,
+        cpus: 2,
+        pin: Some(NOHZ_FULL_CPU),
     };
-    [
-        (GRACE_PERIOD_PATH, "grace period, one CPU in user mode"),
-        (
-            NOHZ_TICKS_PATH,
-            "ticks on the nohz_full CPU (getpid-ct run)",
-        ),
-    ]
-    .iter()
-    .map(|(path, what)| TableRow {
-        what: what.to_string(),
-        kentry: find(path).map(|(cpu, m)| format!("{m} (CPU {cpu})")),
-    })
-    .collect()
+    let mut nohz: LinuxNohz = (Vec::new(), Vec::new());
+    for i in 0..args.runs {
+        eprintln!(
+            "xtask: Linux ({}) /{NOHZ_PROGRAM} boot {}/{} (TCG, plugin, -smp 2, CPU {NOHZ_FULL_CPU})",
+            NOHZ_FULL.key,
+            i + 1,
+            args.runs
+        );
+        let (_, counted, log) = bench.boot_with_log(&NOHZ_FULL, NOHZ_PROGRAM, counter)?;
+        let irqs = match bench_nohz::linux_irqs(&log.lines, NOHZ_FULL_CPU) {
+            Ok(l) => l,
+            Err(e) => {
+                log.print_full("Linux /bench_nohz");
+                bail!("Linux /{NOHZ_PROGRAM}: {e:#}");
+            }
+        };
+        nohz.0.push(counted.unwrap_or_default());
+        nohz.1.push(irqs);
+    }
+    Ok((out, nohz))
 }
 
 #[cfg(test)]
@@ -424,6 +475,26 @@ mod tests {
         assert!(check_budget(&figs(&[("getpid", 92.0)]), &ok).is_err());
     }
 
+    #[test]
+    fn nohz_budget_compares_with_getpid_ct_on_one_cpu() {
+        let one = figs(&[("getpid", 92.0), ("getpid-ct", 99.0)]);
+        let ok = figs(&[(NOHZ_GETPID_PATH, 104.0)]);
+        assert_eq!(check_nohz_budget(&one, &ok).unwrap(), None);
+        let over = check_nohz_budget(&one, &figs(&[(NOHZ_GETPID_PATH, 226.0)])).unwrap();
+        assert_eq!(
+            over,
+            Some(OverBudget {
+                path: NOHZ_GETPID_PATH.into(),
+                cpu: NOHZ_FULL_CPU,
+                one_cpu: 99.0,
+                smp: 226.0
+            })
+        );
+        // Either figure missing is an error, not a pass.
+        assert!(check_nohz_budget(&one, &[]).is_err());
+        assert!(check_nohz_budget(&figs(&[("getpid", 92.0)]), &ok).is_err());
+    }
+
     /// Marks as the plugin prints them for a run of `batches` + 1 batches of `iters`.
     fn synthetic(iters: u64, batches: usize, send: u64, wait: u64, ipi: u64) -> String {
         let mut s = String::new();
@@ -462,15 +533,6 @@ mod tests {
         let line = line_of("ipi-send", &[41, 40, 44], 10).unwrap();
         assert_eq!((line.median, line.min, line.max), (41.0, 40.0, 44.0));
         assert!(line_of("ipi-send", &[], 10).is_none());
-    }
-
-    #[test]
-    fn extension_rows_say_not_measured_until_printed() {
-        let rows = extension_rows(&[(1, figs(&[("getpid", 92.0)]))]);
-        assert_eq!(rows.len(), 2);
-        assert!(rows.iter().all(|r| r.kentry.is_none()));
-        let rows = extension_rows(&[(1, figs(&[(NOHZ_TICKS_PATH, 0.0)]))]);
-        assert_eq!(rows[1].kentry.as_deref(), Some("0 (CPU 1)"));
     }
 }
 

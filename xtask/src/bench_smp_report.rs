@@ -4,17 +4,67 @@ use std::fmt::Write;
 
 use serde_json::{Value, json};
 
-use crate::bench::Figures;
-use crate::bench_smp::{FAST_PATHS, OverBudget, PathFigures, SMP_BUDGET, extension_rows};
+use anyhow::{Context, Result};
 
-/// What a figure shows when nothing measured it.
-pub const NOT_MEASURED: &str = "–  (not yet measured)";
+use crate::bench::{Figures, summarize};
+use crate::bench_nohz::{
+    GRACE_PERIOD_PATH, GRACE_PERIOD_TSC_PATH, IrqLine, NOHZ_GETPID_PATH, NohzRun, worst,
+};
+use crate::bench_smp::{
+    FAST_PATHS, LinuxNohz, NOHZ_BASE_PATH, OverBudget, PathFigures, SMP_BUDGET,
+};
 
-/// A row whose kentry figure other work will provide.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TableRow {
-    pub what: String,
-    pub kentry: Option<String>,
+/// The nohz_full figures (bench_nohz.rs), over the runs.
+pub struct NohzReport {
+    /// kentry: `getpid-nohz` and `rcu-gp-user` (plugin), `rcu-gp-user-tsc` (TSC ticks).
+    pub kentry: Vec<(String, Figures)>,
+    /// kentry: what the nohz_full CPU took during the getpid run, and during the grace
+    /// periods (the worst run).
+    pub getpid_irqs: IrqLine,
+    pub gp_irqs: IrqLine,
+    /// Linux `/bench_nohz`: `getpid-nohz` (plugin) and what its nohz_full CPU took (the worst
+    /// run); `None`: `--no-linux`.
+    pub linux: Option<(Vec<(String, Figures)>, IrqLine)>,
+}
+
+impl NohzReport {
+    pub fn new(runs: &[NohzRun], linux: Option<&LinuxNohz>) -> Result<Self> {
+        let lines: Vec<_> = runs.iter().map(|r| r.lines.clone()).collect();
+        let irqs = |path: &str| -> Result<IrqLine> {
+            let of: Vec<IrqLine> = runs
+                .iter()
+                .flat_map(|r| r.irqs.iter().filter(|l| l.path == path).cloned())
+                .collect();
+            worst(&of).with_context(|| format!("no consistent bench-irqs {path} lines"))
+        };
+        let linux = match linux {
+            Some((lines, irqs)) => Some((
+                summarize(lines),
+                worst(irqs).context("no consistent Linux bench-irqs lines")?,
+            )),
+            None => None,
+        };
+        Ok(NohzReport {
+            kentry: summarize(&lines),
+            getpid_irqs: irqs(NOHZ_GETPID_PATH)?,
+            gp_irqs: irqs(GRACE_PERIOD_PATH)?,
+            linux,
+        })
+    }
+
+    /// The grace periods' interrupts, and how RCU found the spinning CPU quiescent.
+    fn gp_irqs_text(&self) -> String {
+        let l = &self.gp_irqs;
+        let n = |k: &str| l.get(k).map_or("?".to_string(), |v| v.to_string());
+        format!(
+            "{}; any interrupt {}, exception {}; its QS seen from its counter {} of {}",
+            l.rows_text(),
+            n("irqs"),
+            n("exceptions"),
+            n("qs-ct"),
+            n("gps")
+        )
+    }
 }
 
 /// Everything `--smp` measured.
@@ -27,9 +77,15 @@ pub struct SmpReport {
     pub ipi: Vec<(String, Figures)>,
     /// `ipi-roundtrip`: TSC ticks per round trip under plain TCG.
     pub ipi_tsc: Vec<(String, Figures)>,
+    /// The nohz_full CPU's figures, kentry's and Linux's.
+    pub nohz: NohzReport,
     /// Linux on `-smp 2`, CPU 1, per configuration key; `None`: `--no-linux`.
     pub linux: Option<Vec<(String, PathFigures)>>,
     pub runs: u32,
+}
+
+fn irq_json(l: &IrqLine) -> Value {
+    json!({"cpu": l.cpu, "counts": l.counts})
 }
 
 fn get<'a>(figs: &'a [(String, Figures)], path: &str) -> Option<&'a Figures> {
@@ -141,14 +197,79 @@ impl SmpReport {
             let _ = writeln!(s, "  {what:<58} {:>18}   Linux –", cell(f));
         }
         let _ = writeln!(s);
-        for r in extension_rows(&self.per_cpu) {
-            let _ = writeln!(
-                s,
-                "  {:<58} {:>18}   Linux –",
-                r.what,
-                r.kentry.as_deref().unwrap_or(NOT_MEASURED)
-            );
+        s += &self.nohz_table(over);
+        s
+    }
+
+    /// The nohz_full section: kentry `bench-nohz`, Linux `/bench_nohz` and `/bench`.
+    fn nohz_table(&self, over: &[OverBudget]) -> String {
+        let mut s = String::new();
+        let n = &self.nohz;
+        let _ = writeln!(
+            s,
+            "nohz_full CPU 1 (kentry `bench-nohz`, nohz_full=1; Linux mitigations=off nohz_full=1 isolcpus=1)"
+        );
+        let getpid = get(&n.kentry, NOHZ_GETPID_PATH);
+        let delta = match (getpid, get(&self.one_cpu, NOHZ_BASE_PATH)) {
+            (Some(g), Some(b)) => {
+                let mark = if over.iter().any(|o| o.path == NOHZ_GETPID_PATH) {
+                    "!"
+                } else {
+                    "≤5"
+                };
+                format!(
+                    " ({:+} {mark} over {NOHZ_BASE_PATH} -smp 1)",
+                    g.median - b.median
+                )
+            }
+            _ => String::new(),
+        };
+        let linux_getpid = match (&n.linux, self.linux("nohz-full", "getpid")) {
+            (Some((l, _)), bench) => format!(
+                "Linux {} (/bench_nohz: {})",
+                cell(bench),
+                cell(get(l, NOHZ_GETPID_PATH))
+            ),
+            (None, _) => "Linux –".to_string(),
+        };
+        let linux_irqs = match &n.linux {
+            Some((_, l)) => format!("Linux {}", l.rows_text()),
+            None => "Linux –".to_string(),
+        };
+        let rows: [(&str, String, String); 5] = [
+            (
+                "getpid on the nohz_full CPU, instructions",
+                format!("{}{delta}", cell(getpid)),
+                linux_getpid,
+            ),
+            (
+                "on it during that getpid run (worst run)",
+                n.getpid_irqs.rows_text(),
+                linux_irqs,
+            ),
+            (
+                "grace period, CPU 1 in user mode: CPU 0's instructions",
+                cell(get(&n.kentry, GRACE_PERIOD_PATH)),
+                "Linux –".into(),
+            ),
+            (
+                "grace period, TSC ticks (plugin boot, host time; indicative)",
+                cell(get(&n.kentry, GRACE_PERIOD_TSC_PATH)),
+                "Linux –".into(),
+            ),
+            (
+                "on CPU 1 during the grace periods (worst run)",
+                n.gp_irqs_text(),
+                "Linux –".into(),
+            ),
+        ];
+        for (what, kentry, linux) in rows {
+            let _ = writeln!(s, "  {what:<62} {kentry}   {linux}");
         }
+        let _ = writeln!(
+            s,
+            "getpid on the nohz_full CPU may cost at most {SMP_BUDGET} over {NOHZ_BASE_PATH} on one CPU (issue 9); goal for the interrupt rows: 0."
+        );
         s
     }
 
@@ -174,7 +295,91 @@ impl SmpReport {
             "ipi-tsc": figs(&self.ipi_tsc),
             "linux-smp2-cpu1": self.linux.as_ref().map(|cols| cols.iter().map(|(k, f)| (k.clone(), figs(f))).collect::<serde_json::Map<_, _>>()),
             "over-budget": over.iter().map(|o| json!({"path": o.path, "cpu": o.cpu, "smp1": o.one_cpu, "smp2": o.smp})).collect::<Vec<_>>(),
-            "not-yet-measured": extension_rows(&self.per_cpu).iter().filter(|r| r.kentry.is_none()).map(|r| r.what.clone()).collect::<Vec<_>>(),
+            "nohz-full-cpu1": {
+                "kentry": figs(&self.nohz.kentry),
+                "kentry-irqs-getpid": irq_json(&self.nohz.getpid_irqs),
+                "kentry-irqs-grace-periods": irq_json(&self.nohz.gp_irqs),
+                "linux": self.nohz.linux.as_ref().map(|(f, i)| json!({"bench_nohz": figs(f), "irqs-getpid": irq_json(i)})),
+            },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::combine;
+    use crate::bench_nohz::parse_irq_line;
+
+    fn figs(pairs: &[(&str, f64)]) -> Vec<(String, Figures)> {
+        pairs
+            .iter()
+            .map(|(p, m)| {
+                let l = crate::bench::tests::line(p, *m, *m, *m);
+                (p.to_string(), combine(&[&l]).unwrap())
+            })
+            .collect()
+    }
+
+    fn report(linux: bool) -> SmpReport {
+        let irq = |t: &str| parse_irq_line(t).unwrap().unwrap();
+        SmpReport {
+            one_cpu: figs(&[("getpid", 92.0), ("getpid-ct", 103.0)]),
+            per_cpu: vec![(1, figs(&[("getpid", 92.0), ("getpid-ct", 103.0)]))],
+            ipi: Vec::new(),
+            ipi_tsc: Vec::new(),
+            nohz: NohzReport {
+                kentry: figs(&[(NOHZ_GETPID_PATH, 226.0), (GRACE_PERIOD_PATH, 5183.0)]),
+                getpid_irqs: irq("bench-irqs getpid-nohz cpu=1 LOC=0 RES=0 CAL=0 TLB=0 NMI=0"),
+                gp_irqs: irq(
+                    "bench-irqs rcu-gp-user cpu=1 LOC=0 RES=0 CAL=0 TLB=0 NMI=0 irqs=0 exceptions=0 gps=1200 qs-ct=1200 qs-report=0",
+                ),
+                linux: linux.then(|| {
+                    (
+                        figs(&[(NOHZ_GETPID_PATH, 624.0)]),
+                        irq("bench-irqs getpid-nohz cpu=1 LOC=3 RES=0 CAL=0 TLB=0 NMI=0"),
+                    )
+                }),
+            },
+            linux: linux.then(|| vec![("nohz-full".to_string(), figs(&[("getpid", 624.0)]))]),
+            runs: 1,
+        }
+    }
+
+    #[test]
+    fn nohz_section_shows_the_figures_and_the_budget() {
+        let over = [OverBudget {
+            path: NOHZ_GETPID_PATH.into(),
+            cpu: 1,
+            one_cpu: 103.0,
+            smp: 226.0,
+        }];
+        let t = report(true).table(&over);
+        let row = |start: &str| {
+            t.lines()
+                .find(|l| l.trim_start().starts_with(start))
+                .unwrap()
+        };
+        let getpid = row("getpid on the nohz_full CPU");
+        assert!(
+            getpid.contains("226 (+123 ! over getpid-ct -smp 1)"),
+            "{getpid}"
+        );
+        assert!(getpid.contains("Linux 624 (/bench_nohz: 624)"), "{getpid}");
+        assert!(row("on it during").contains("Linux LOC 3 RES 0"));
+        assert!(row("on CPU 1 during").contains("from its counter 1200 of 1200"));
+        // Within budget, and without Linux.
+        let t = report(false).table(&[]);
+        assert!(t.contains("226 (+123 ≤5 over"));
+        assert!(!t.contains("Linux 624"));
+        let j = report(false).to_json(&[]);
+        assert_eq!(
+            j["nohz-full-cpu1"]["kentry"]["getpid-nohz"]["median"],
+            226.0
+        );
+        assert_eq!(
+            j["nohz-full-cpu1"]["kentry-irqs-getpid"]["counts"]["LOC"],
+            0
+        );
     }
 }

@@ -232,6 +232,56 @@ pub const BOOT_TESTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // With kernel preemption off (`kentry.break=kernel_preempt`: no preemption at an
+        // interrupt's return, none when the count drops to 0), the other task on the CPU
+        // never runs during kernel_preemption's 200 ms preemptible region (docs/preemption.md).
+        name: "negative_kernel_preempt",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=kernel_preempt",
+            "kentry.only=kernel_preemption",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "kernel code was not preempted",
+            "not ok 1 kernel_preemption",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // The same break seen from ring 3: the spinning thread on the writer's CPU does not
+        // run during the one 32 MiB write() (at most twice around it), and c_preempt fails.
+        name: "negative_kernel_preempt_user",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=kernel_preempt",
+            "kentry.only=c_preempt_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "    not ok 2 other_thread_ran_during_write",
+            "not ok 1 c_preempt_musl",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With the IRQ-exit test ignoring the preempt count (`kentry.break=preempt_count`), a
+        // tick that ends a slice preempts kernel code at the default count (1): schedule() is
+        // entered at count 2, and the scheduling-while-atomic check must stop the kernel.
+        name: "negative_preempt_count",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=preempt_count",
+            "kentry.only=kernel_preemption",
+        ],
+        expect_status: 5,
+        expect_log: &["BUG: scheduling while atomic: preempt count 2"],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
         // PVH boot on the `pc` machine too (i440FX, ACPI, PIT/HPET): ring 3 and the register
         // loop under timer interrupts work there as on microvm.
         name: "machine_pc_syscall_regs",

@@ -210,13 +210,15 @@ pub const CAPABILITY_DIFFERENCES: &[(&str, &str, Side, &str)] = &[
         "fault_ac",
         "",
         Side::Guest,
-        "QEMU TCG never raises #AC; the host CPU does",
+        "QEMU TCG never raises #AC; the host CPU does (probe: the kernel's count of user-mode \
+         #AC in that boot must be 0, capability_probe.rs)",
     ),
     (
         "sig_regs",
         "ac_sigbus",
         Side::Guest,
-        "QEMU TCG never raises #AC; the host CPU does",
+        "QEMU TCG never raises #AC; the host CPU does (probe: the kernel's count of user-mode \
+         #AC in that boot must be 0, capability_probe.rs)",
     ),
     (
         "syscall_numbering",

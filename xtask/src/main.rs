@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_linux;
+mod bench_nohz;
 mod bench_plugin;
 mod bench_plugin_report;
 mod bench_report;
@@ -11,6 +12,7 @@ mod bench_smp_report;
 mod bench_spec;
 mod boots;
 mod build;
+mod capability_probe;
 mod cpio;
 mod entry_cases;
 mod example;

@@ -371,11 +371,18 @@ fn ktap_boot(
     for n in &t.notes {
         println!("note: {n}");
     }
-    let boot_failed = t.counts.failed > 0;
+    let probe_problems = crate::capability_probe::check(&suite);
+    for p in &probe_problems {
+        println!("  NOT OK  {label}: {p}");
+    }
+    let boot_failed = t.counts.failed > 0 || !probe_problems.is_empty();
     r.add(
         t.counts,
         t.failures.into_iter().map(|f| format!("{label}: {f}")),
     );
+    for p in probe_problems {
+        r.fail(format!("{label}: {p}"));
+    }
     let exit = log.kernel_exit();
     println!(
         "{label}: {} passed, {} failed, {} skipped; {}",

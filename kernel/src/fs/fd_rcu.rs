@@ -11,10 +11,10 @@
 
 use super::{FdTable, File};
 use crate::rcu::{RcuBox, read_lock};
+use crate::sync::{Mutex, MutexGuard};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::ops::{Deref, DerefMut};
-use spin::{Mutex, MutexGuard};
 
 type Snapshot = Vec<Option<Weak<File>>>;
 

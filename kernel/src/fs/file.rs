@@ -5,11 +5,11 @@
 use super::node::{Body, DEV_PIPE, DEV_ROOT, Device, InodeRef, S_IFCHR, S_IFIFO, makedev};
 use super::pipe::Pipe;
 use super::stat::Stat;
+use crate::sync::Mutex;
 use crate::syscall::errno::*;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
-use spin::Mutex;
 
 // open(2) flags and the rules on them live in kentry-kernel-logic (host-tested).
 use kentry_kernel_logic::fcntl;

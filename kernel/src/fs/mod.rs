@@ -26,13 +26,14 @@ pub use node::{Body, DEV_PROC, Device, InodeRef, ProcFile, S_IFDIR, S_IFMT, Time
 pub use pipe::{PIPE_CAPACITY, Pipe};
 pub use stat::Stat;
 
+use crate::sync::Mutex;
 use crate::syscall::errno::*;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use kentry_kernel_logic::fcntl;
 use node::{DEV_ROOT, FileData, Inode};
-use spin::{Mutex, Once};
+use spin::Once;
 
 static ROOT: Once<InodeRef> = Once::new();
 

@@ -7,13 +7,13 @@
 //! starve processes of memory; past the cap writes fail with ENOSPC.
 
 use crate::mm::{PAGE_SIZE, frame, phys_to_virt};
+use crate::sync::Mutex;
 use crate::syscall::errno::*;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use spin::Mutex;
 
 pub const S_IFMT: u32 = 0o170000;
 pub const S_IFIFO: u32 = 0o010000;

@@ -3,6 +3,7 @@
 
 use super::node::{Body, DirData, FileData, Inode, InodeRef};
 use super::root;
+use crate::sync::Mutex;
 use crate::syscall::errno::*;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -10,7 +11,6 @@ use alloc::vec::Vec;
 use kentry_kernel_logic::path::{
     NAME_MAX, ParentDir, absolute_from_leaf_first, child_path, push_components, split_parent,
 };
-use spin::Mutex;
 
 /// Symlinks followed in one lookup before ELOOP (Linux: 40).
 const MAXSYMLINKS: u32 = 40;

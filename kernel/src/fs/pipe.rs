@@ -6,11 +6,11 @@
 //! moved). The wait conditions read only atomics, never a lock.
 
 use crate::sched::WaitQueue;
+use crate::sync::Mutex;
 use crate::syscall::errno::*;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicUsize, Ordering};
-use spin::Mutex;
 
 /// Every change of any pipe's readiness wakes this queue: poll/select wait here for any of
 /// their descriptors to become ready.

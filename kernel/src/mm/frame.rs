@@ -4,7 +4,7 @@
 
 use super::{PAGE_SIZE, align_down, align_up, phys_to_virt};
 use crate::boot::PhysRange;
-use spin::Mutex;
+use crate::sync::Mutex;
 
 const MAX_RANGES: usize = 32;
 

@@ -3,7 +3,7 @@
 
 use super::frame::{alloc_frame, free_frame};
 use super::{DIRECT_MAP_BASE, KERNEL_VMA, PAGE_SIZE, phys_to_virt};
-use spin::Mutex;
+use crate::sync::Mutex;
 
 pub use kentry_kernel_logic::prot::{PTE_NX, PTE_P, PTE_U, PTE_W};
 pub const PTE_PS: u64 = 1 << 7;

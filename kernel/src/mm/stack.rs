@@ -20,8 +20,8 @@ pub struct KernelStack {
 static NEXT_VA: AtomicU64 = AtomicU64::new(VMALLOC_BASE);
 
 const MAX_STACKS: usize = 256;
-static REGISTRY: spin::Mutex<[Option<KernelStack>; MAX_STACKS]> =
-    spin::Mutex::new([None; MAX_STACKS]);
+static REGISTRY: crate::sync::Mutex<[Option<KernelStack>; MAX_STACKS]> =
+    crate::sync::Mutex::new([None; MAX_STACKS]);
 
 /// Reserves `pages` pages of virtual space in the stack area (no mapping).
 pub fn reserve_va(pages: u64) -> u64 {

@@ -11,11 +11,12 @@
 use super::gp;
 use crate::percpu::MAX_CPUS;
 use crate::sched::WaitQueue;
+use crate::sync::Mutex;
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use spin::{Mutex, Once};
+use spin::Once;
 use x86_64::instructions::interrupts;
 
 type Callback = Box<dyn FnOnce() + Send>;

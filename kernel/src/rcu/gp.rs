@@ -11,8 +11,14 @@
 //!   test never succeeds.
 //! - **A report by the CPU itself** ([`report_qs`]): its timer tick interrupted user mode or
 //!   the idle loop ([`note_tick`]), or it switched tasks ([`note_context_switch`]) — points
-//!   where no read-side critical section can be open, as the kernel is not preemptible. This
-//!   is what the lean kernel (context tracking off) relies on.
+//!   where no read-side critical section can be open. Kernel code is preemptible inside
+//!   preemptible regions (crate::preempt), so a switch may interrupt kernel code, but a
+//!   reader holds the preempt count up (`read_lock` → `preempt::disable`): neither an
+//!   interrupt's return nor `schedule()` switches away from a task inside a reader (the
+//!   latter is checked twice: scheduling while atomic, and `note_context_switch`'s own
+//!   check), so every switch is still a QS, preemption included. A tick that interrupts a
+//!   region in kernel mode is not a QS (only user mode and idle are). This is what the lean
+//!   kernel (context tracking off) relies on.
 //! - The CPU running the grace period is in a QS at its start (it is not in a section).
 //!
 //! Ordering: the writer unpublishes, then queues its callback under a lock the RCU thread
@@ -169,8 +175,6 @@ pub(super) fn run_grace_period() -> u64 {
             break;
         }
         crate::sched::sleep_until(crate::sched::ticks() + 1);
-        // sleep_until returns with interrupts off, as it blocked.
-        x86_64::instructions::interrupts::enable();
     }
     fence(Ordering::SeqCst);
     GP_DONE.store(n, Ordering::Release);

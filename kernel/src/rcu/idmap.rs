@@ -9,9 +9,9 @@
 //! strong reference went is simply not found, as before.
 
 use super::{RcuBox, read_lock};
+use crate::sync::Mutex;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use spin::Mutex;
 
 /// The published form: sorted by id.
 type Entries<T> = Vec<(u32, Weak<T>)>;

@@ -1,12 +1,17 @@
 //! The read side: [`read_lock`] and its guard, and [`RcuBox`], a pointer that readers follow
 //! without a lock and writers replace, freeing the old object after a grace period.
 //!
-//! A read-side critical section writes nothing shared: it bumps this CPU's nesting count (a
-//! plain load and store of a per-CPU word that no other CPU writes; an interrupt that nests a
-//! section of its own restores it before it returns), which exists for the debug checks — a
-//! context switch or `synchronize_rcu` inside a section is a bug, and [`assert_no_read_section`]
-//! panics on it. The kernel is not preemptible, so a section cannot migrate or be switched
-//! away from: holding the guard is what keeps this CPU from passing a quiescent state.
+//! A read-side critical section writes nothing shared: it disables preemption (Linux's
+//! `rcu_read_lock` → `preempt_disable` without `CONFIG_PREEMPT_RCU`) and bumps this CPU's
+//! nesting count (a plain load and store of a per-CPU word that no other CPU writes; an
+//! interrupt that nests a section of its own restores it before it returns), which exists for
+//! the debug checks — a context switch or `synchronize_rcu` inside a section is a bug, and
+//! [`assert_no_read_section`] panics on it. Kernel code is preemptible inside preemptible
+//! regions (preempt.rs), but a reader raises the preempt count, so neither an interrupt's
+//! return nor a lock dropped inside it can switch the task away or move it to another CPU:
+//! holding the guard is what keeps this CPU from passing a quiescent state (a context
+//! switch), and a reader opened inside a region makes the region non-preemptible until the
+//! guard drops.
 
 use crate::percpu::MAX_CPUS;
 use alloc::boxed::Box;
@@ -28,6 +33,8 @@ pub struct RcuReadGuard {
 /// extended quiescent state would be invisible to grace periods.
 #[inline]
 pub fn read_lock() -> RcuReadGuard {
+    // First: from here on this task stays on this CPU and is not switched away.
+    crate::preempt::disable();
     let cpu = crate::smp::this_cpu_id();
     let n = &NESTING[cpu];
     n.store(n.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
@@ -59,6 +66,8 @@ impl Drop for RcuReadGuard {
         compiler_fence(Ordering::SeqCst);
         let n = &NESTING[self.cpu as usize];
         n.store(n.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+        // Last: a preemption point if this ends the last non-preemptible level in a region.
+        crate::preempt::enable();
     }
 }
 

@@ -3,8 +3,11 @@
 //! work, and load balancing: a woken or new task goes to the least loaded CPU it may use,
 //! and a CPU about to idle pulls a queued task from another.
 //!
-//! Kernel code is not preempted: a kernel task gives up its CPU only by blocking, yielding
-//! or returning to user mode.
+//! Kernel code is preempted only inside preemptible regions (preempt.rs, docs/preemption.md):
+//! there an interrupt's return or a preempt count dropping to 0 calls [`schedule_preempted`].
+//! Elsewhere a kernel task gives up its CPU only by blocking, yielding or returning to user
+//! mode. `schedule` with a lock or an RCU reader held is a bug, checked (scheduling while
+//! atomic).
 //!
 //! Locks: each run queue has its own, taken with IRQs off and never two at once; a task's
 //! `pi_lock` may be held while a run queue lock is taken, never the reverse. A task is
@@ -25,6 +28,7 @@ pub use waitqueue::WaitQueue;
 
 use crate::percpu::{MAX_CPUS, this_cpu};
 use crate::smp;
+use crate::sync::Mutex;
 use crate::task::{Task, TaskRef, TaskState};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -32,7 +36,6 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use kentry::exit_work::ExitWork;
 use kentry::msr;
-use spin::Mutex;
 use x86_64::instructions::interrupts;
 use x86_64::registers::model_specific::Msr;
 
@@ -169,7 +172,10 @@ pub fn wake(t: &TaskRef) {
             return;
         }
         // Off its run queue, but its CPU may still be switching away from it: queue it once
-        // that CPU has left its stack (it holds no lock this CPU holds meanwhile).
+        // that CPU has left its stack (it holds no lock this CPU holds meanwhile). The spin
+        // is bounded by the rest of that switch, which runs with IRQs off and waits for no
+        // other CPU, so spinning here with IRQs off is safe (Linux's try_to_wake_up does
+        // the same on `p->on_cpu`).
         while t.sched.on_cpu.load(Ordering::Acquire) {
             core::hint::spin_loop();
         }
@@ -233,13 +239,19 @@ pub fn add_timeout(deadline: u64) {
     interrupts::without_interrupts(|| SLEEPERS.lock().push((deadline, cur)));
 }
 
-/// Blocks the running task until `deadline` (in ticks).
+/// Blocks the running task until `deadline` (in ticks). Interrupts come back as they were
+/// (the state is set and the sleeper queued with them off, so the tick cannot wake the task
+/// before it is queued).
 pub fn sleep_until(deadline: u64) {
+    let was_enabled = interrupts::are_enabled();
     interrupts::disable();
     let cur = current_ref();
     cur.set_state(TaskState::Blocked);
     SLEEPERS.lock().push((deadline, cur));
     schedule();
+    if was_enabled {
+        interrupts::enable();
+    }
 }
 
 /// Takes a queued task another CPU could give away to `cpu`: one it may run, not the
@@ -268,6 +280,20 @@ fn pull(cpu: usize) -> Option<TaskRef> {
 /// Gives the CPU to the next runnable task, if any; returns when this task runs again
 /// (possibly on another CPU). Interrupts are restored as they were.
 pub fn schedule() {
+    crate::preempt::check_schedule();
+    schedule_inner(false);
+}
+
+/// A preemption (preempt.rs, count raised from 0 to 1 by the caller): like [`schedule`], but
+/// the task stays runnable whatever state it had set — it may have been preempted between
+/// marking itself blocked and calling `schedule`, and taking it off its queue then would lose
+/// the wake-up it is about to wait for (Linux's `SM_PREEMPT`).
+pub fn schedule_preempted() {
+    crate::preempt::check_schedule();
+    schedule_inner(true);
+}
+
+fn schedule_inner(preempted: bool) {
     // No RCU read-side section may span a switch (checked); the switch is a QS.
     crate::rcu::note_context_switch();
     let was_enabled = interrupts::are_enabled();
@@ -277,7 +303,8 @@ pub fn schedule() {
     // Off the run queue if still blocked (or dead): from now on a waker queues it anew.
     let prev_stays = {
         let _pi = prev.sched.pi_lock.lock();
-        let stays = prev.state() == TaskState::Runnable;
+        let stays = prev.state() == TaskState::Runnable
+            || (preempted && prev.state() == TaskState::Blocked);
         if !stays {
             prev.sched.on_rq.store(false, Ordering::Release);
         }
@@ -387,6 +414,11 @@ unsafe fn switch_to(prev: &Task, next: &Task) {
     unsafe {
         let p = prev.inner();
         let n = next.inner();
+        // The preempt count is per task (preempt.rs).
+        prev.sched
+            .preempt_count
+            .store(crate::preempt::count(), Ordering::Relaxed);
+        crate::preempt::set_count(next.sched.preempt_count.load(Ordering::Relaxed));
         if prev.is_user() {
             p.fpu.save();
             p.selectors = crate::task::segments::Selectors::read();

@@ -25,8 +25,10 @@ pub struct TaskSched {
     pub on_cpu: AtomicBool,
     /// Exit work raised by other CPUs, not yet moved into the task's own word.
     pub remote_work: AtomicU64,
+    /// Its preempt count while it is off-CPU (preempt.rs): saved and reloaded by the switch.
+    pub preempt_count: AtomicU32,
     /// Serialises a wake-up with the task taking itself off its run queue.
-    pub pi_lock: spin::Mutex<()>,
+    pub pi_lock: crate::sync::Mutex<()>,
 }
 
 impl TaskSched {
@@ -37,7 +39,8 @@ impl TaskSched {
             on_rq: AtomicBool::new(true),
             on_cpu: AtomicBool::new(false),
             remote_work: AtomicU64::new(0),
-            pi_lock: spin::Mutex::new(()),
+            preempt_count: AtomicU32::new(crate::preempt::KERNEL_DEFAULT),
+            pi_lock: crate::sync::Mutex::new(()),
         }
     }
 }

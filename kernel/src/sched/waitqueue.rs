@@ -1,9 +1,9 @@
 //! Wait queues: tasks blocked until some condition holds.
 
 use super::{schedule, wake};
+use crate::sync::Mutex;
 use crate::task::{TaskRef, TaskState};
 use alloc::collections::VecDeque;
-use spin::Mutex;
 use x86_64::instructions::interrupts;
 
 pub struct WaitQueue {

@@ -28,7 +28,7 @@ struct CallRequest {
 /// Per CPU: the request it is to run (null: none).
 static CALL_SLOT: [AtomicPtr<CallRequest>; MAX_CPUS] =
     [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
-static CALL_LOCK: spin::Mutex<()> = spin::Mutex::new(());
+static CALL_LOCK: crate::sync::Mutex<()> = crate::sync::Mutex::new(());
 
 /// Sends a fixed-vector IPI to CPU `cpu`.
 pub fn send(cpu: usize, vector: u8) {
@@ -140,7 +140,7 @@ pub fn call_on<R: Send, F: FnOnce() -> R + Send>(cpu: usize, f: F) -> Option<R> 
     }
     // Run exactly once, on one CPU: the cell is touched by that CPU only, while this one
     // waits.
-    let cell = spin::Mutex::new((Some(f), None));
+    let cell = crate::sync::Mutex::new((Some(f), None));
     let ran = call_on_mask(1 << cpu, &|| {
         let mut c = cell.lock();
         if let Some(f) = c.0.take() {

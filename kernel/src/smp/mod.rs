@@ -25,7 +25,7 @@ static POSSIBLE: AtomicU32 = AtomicU32::new(1);
 /// Bit n: CPU n is up and takes interrupts.
 static ONLINE: AtomicU64 = AtomicU64::new(1);
 /// The APs' idle tasks, kept alive for the whole run.
-static IDLE_TASKS: spin::Mutex<Vec<TaskRef>> = spin::Mutex::new(Vec::new());
+static IDLE_TASKS: crate::sync::Mutex<Vec<TaskRef>> = crate::sync::Mutex::new(Vec::new());
 /// The timer period every CPU's APIC timer uses.
 static TIMER_PERIOD: Once<u32> = Once::new();
 
@@ -191,6 +191,7 @@ extern "C" fn ap_main(cpu: u64, kernel_cr3: u64) -> ! {
     // share those entries), including this stack and this code.
     unsafe { core::arch::asm!("mov cr3, {}", in(reg) kernel_cr3, options(nostack)) };
     let cpu = cpu as usize;
+    crate::percpu::early_gs_base(cpu);
     let f = *crate::x86::cpu::probe();
     crate::x86::cpu::setup_control_registers(&f);
     crate::init_cpu_tables(cpu);

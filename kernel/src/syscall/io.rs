@@ -4,10 +4,16 @@
 //! Data passes through a kernel buffer of at most [`CHUNK`] bytes at a time. After part of a
 //! request moved, the rest never blocks (a pipe read returns what it has), and an error then
 //! yields the count so far, as Linux does.
+//!
+//! Kernel preemption (crate::preempt, docs/preemption.md): each chunk's copy to or from user
+//! memory runs in a preemptible region — it holds no lock and no per-CPU reference, and a
+//! page fault inside it runs non-preemptible (trap.rs) — so a large read or write lets the
+//! other tasks of its CPU run while it copies; the start of each copy is a preemption point.
 
 use super::errno::*;
 use super::table::Table;
 use crate::fs::{self, File, FileKind};
+use crate::preempt::preemptible;
 use crate::uaccess::{access_ok, copy_from_user, copy_to_user};
 use alloc::sync::Arc;
 use alloc::vec;
@@ -109,7 +115,7 @@ fn read_to_user(f: &File, buf: u64, len: usize, at: At, done_before: usize) -> R
             Err(_) if done > 0 => return Ok(done),
             Err(e) => return Err(e),
         };
-        if n > 0 && copy_to_user(buf + done as u64, &kbuf[..n]).is_err() {
+        if n > 0 && preemptible(|| copy_to_user(buf + done as u64, &kbuf[..n])).is_err() {
             return if done > 0 { Ok(done) } else { Err(-EFAULT) };
         }
         done += n;
@@ -130,7 +136,7 @@ fn write_from_user(f: &File, buf: u64, len: usize, at: At) -> Result<usize, i64>
     let mut done = 0usize;
     while done < len {
         let want = (len - done).min(CHUNK);
-        if copy_from_user(&mut kbuf[..want], buf + done as u64).is_err() {
+        if preemptible(|| copy_from_user(&mut kbuf[..want], buf + done as u64)).is_err() {
             return if done > 0 { Ok(done) } else { Err(-EFAULT) };
         }
         let r = match at {
@@ -217,7 +223,18 @@ fn sys_pwrite64(regs: &mut Regs) -> i64 {
 }
 
 /// The iovec array (base, len) of readv/writev, checked as Linux checks it.
-fn read_iovecs(iov: u64, cnt: u64) -> Result<Vec<(u64, usize)>, i64> {
+pub(super) fn read_iovecs(iov: u64, cnt: u64) -> Result<Vec<(u64, usize)>, i64> {
+    parse_iovecs(iov, cnt, true)
+}
+
+/// An iovec array that names another process's memory (process_vm_readv's remote side):
+/// checked as Linux's iovec_from_user checks it, without `access_ok`, since the addresses are
+/// not this process's (one outside user space fails when it is reached, with -EFAULT).
+pub(super) fn read_remote_iovecs(iov: u64, cnt: u64) -> Result<Vec<(u64, usize)>, i64> {
+    parse_iovecs(iov, cnt, false)
+}
+
+fn parse_iovecs(iov: u64, cnt: u64, local: bool) -> Result<Vec<(u64, usize)>, i64> {
     if cnt > UIO_MAXIOV {
         return Err(-EINVAL);
     }
@@ -232,7 +249,7 @@ fn read_iovecs(iov: u64, cnt: u64) -> Result<Vec<(u64, usize)>, i64> {
             return Err(-EINVAL);
         }
         let len = (len as usize).min(MAX_RW_COUNT - total);
-        if !access_ok(base, len) {
+        if local && !access_ok(base, len) {
             return Err(-EFAULT);
         }
         total += len;

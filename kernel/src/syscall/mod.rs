@@ -9,6 +9,7 @@ mod mem;
 mod misc;
 mod poll;
 mod proc;
+mod process_vm;
 mod sig;
 mod table;
 mod timespec;
@@ -30,4 +31,8 @@ pub fn dispatch(regs: &mut Regs, _nr: i32) {
     // entries; the clamp is a cmov, so no bounds-check branch is left to mispredict either.
     let handler = unsafe { table::TABLE.get_unchecked(slot) };
     regs.rax = handler(regs) as u64;
+    // Test kernels: a syscall leaves the preempt count as it found it (a leaked lock guard or
+    // `preempt::disable` would make the task non-preemptible, or its regions never open).
+    #[cfg(feature = "test-hooks")]
+    crate::preempt::check_syscall_exit(regs.orig_rax);
 }

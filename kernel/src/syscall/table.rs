@@ -22,6 +22,7 @@ pub static TABLE: Table = {
     let t = super::misc::register(t);
     let t = super::poll::register(t);
     let t = super::proc::register(t);
+    let t = super::process_vm::register(t);
     super::sig::register(t)
 };
 

@@ -54,10 +54,13 @@ pub static ALL: &[SelfTest] = &[
     t("smp_nmi_ipi", smp::nmi_ipi),
     t("smp_reschedule_ipi", smp::reschedule_ipi),
     t("smp_proc_interrupts", smp::proc_interrupts),
+    t("smp_apic_mode", smp::apic_mode),
     t("static_key_flips_smp", static_key_smp::static_key_flips_smp),
     t("rcu_irq_in_idle", rcu::rcu_irq_in_idle),
     t("rcu_gp_user_spin", rcu::rcu_gp_user_spin),
     t("rcu_stress", rcu_stress::rcu_stress),
+    t("preempt_count_rules", preempt::preempt_count_rules),
+    t("kernel_preemption", preempt::kernel_preemption),
     t("e01_sysret_noncanonical", e01_sysret_noncanonical),
     t("e01_sysret_cpl0_gp", e01_sysret_cpl0_gp),
     ending("e26_stack_overflow", e26_stack_overflow),
@@ -91,6 +94,7 @@ mod cpu_tables;
 mod nmi_flood;
 mod nmi_nested;
 mod nohz;
+mod preempt;
 mod rcu;
 mod rcu_stress;
 mod smp;

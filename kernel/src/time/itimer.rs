@@ -2,11 +2,12 @@
 //! SIGALRM when the tick finds one passed.
 
 use super::{NEXT_TICK_WORK, deadline_after_ns, due_at, monotonic_ns};
+use crate::sync::Mutex;
 use crate::task::{TaskRef, TaskState};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
-use spin::{Mutex, Once};
+use spin::Once;
 use x86_64::instructions::interrupts;
 
 // --- ITIMER_REAL (alarm, setitimer) ---

@@ -36,10 +36,10 @@ mod rtc;
 pub use clock::{coarse, deadline_after_ns, deadline_at_ns, monotonic_ns, realtime_ns};
 pub use itimer::{real_timer_get, real_timer_set};
 
+use crate::sync::Mutex;
 use clock::{STARTED, rdtsc, set_rate};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use itimer::{NEXT_DUE, TIMER_THREAD};
-use spin::Mutex;
 
 pub const NSEC_PER_SEC: u64 = 1_000_000_000;
 const NSEC_PER_MS: u64 = 1_000_000;

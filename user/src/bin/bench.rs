@@ -52,7 +52,7 @@
 //!   with no signal delivered.
 //!
 //! Syscalls: getpid, 1000 (invalid), rt_sigaction, rt_sigreturn, fork, wait4, execve, pipe,
-//! read, exit, write, exit_group.
+//! read, exit, write, ioctl (TCSBRK, after each bench line), exit_group.
 
 #![no_std]
 #![no_main]
@@ -74,57 +74,10 @@ const IRQ_MAX_ITERS: u64 = 8_000_000;
 /// The `irq-user-indicative` loop stops after this many gaps.
 const IRQ_MAX_GAPS: usize = 63;
 
-/// Ticks for `n` iterations of `mov eax, nr; syscall; dec; jnz`.
-#[inline(never)]
-fn time_syscalls(number: u64, n: u64) -> u64 {
-    // SAFETY: the loop only issues syscall `number` (getpid or an invalid number: no effect on
-    // memory); RCX and R11 (clobbered by `syscall`) are declared. `t0` and `n` live in
-    // registers `syscall` preserves.
-    unsafe {
-        timed_asm!(
-            ["2:", "mov rax, {nr}", "syscall", "dec {n}", "jnz 2b"],
-            [nr = in(reg) number, n = inout(reg) n => _,],
-            [out("rcx") _, out("r11") _, options(nostack),]
-        )
-    }
-}
-
-/// Ticks for `n` iterations of the same loop without the `syscall`.
-#[inline(never)]
-fn time_empty(number: u64, n: u64) -> u64 {
-    // SAFETY: register-only loop; RCX/R11 are declared as in `time_syscalls`, so that both
-    // loops get the same register allocation.
-    unsafe {
-        timed_asm!(
-            ["2:", "mov rax, {nr}", "dec {n}", "jnz 2b"],
-            [nr = in(reg) number, n = inout(reg) n => _,],
-            [out("rcx") _, out("r11") _, options(nostack, nomem),]
-        )
-    }
-}
-
+/// The syscall loop of `getpid`, `enosys`, `getpid-ct` and the floor paths, [`BATCHES`] batches
+/// of [`N`] (kentry_user::bench::bench_syscall, shared with bench_nohz).
 fn bench_syscall(path: &str, number: u64) {
-    // Warm-up: caches, TLB, QEMU's translation blocks.
-    time_syscalls(number, N / 10);
-    time_empty(number, N / 10);
-
-    let mut empty = [0u64; BATCHES];
-    for e in empty.iter_mut() {
-        *e = time_empty(number, N);
-    }
-    empty.sort_unstable();
-    let empty_batch = empty[BATCHES / 2];
-
-    let mut per_rt = [0u64; BATCHES];
-    for p in per_rt.iter_mut() {
-        let ticks = time_syscalls(number, N);
-        *p = (ticks.saturating_sub(empty_batch) + N / 2) / N;
-    }
-    println!(
-        "# {path}: empty loop {} ticks per {N} iterations",
-        empty_batch
-    );
-    report(path, &mut per_rt, N);
+    kentry_user::bench::bench_syscall::<BATCHES>(path, number, N);
 }
 
 /// What one run of [`spin`] saw.

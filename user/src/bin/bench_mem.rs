@@ -20,7 +20,7 @@
 //! once per iteration — the page clear of `pf-zero` (`rep stosq`, 512 iterations on kentry)
 //! is part of the figure; a `#` line gives it with the clear counted once too.
 //!
-//! Syscalls: mmap, madvise, munmap, write, exit_group.
+//! Syscalls: mmap, madvise, munmap, write, ioctl (TCSBRK, after each bench line), exit_group.
 
 #![no_std]
 #![no_main]

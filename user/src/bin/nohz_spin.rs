@@ -21,6 +21,7 @@
 #![no_main]
 
 use kentry_user::ktap::Ktap;
+use kentry_user::procfs::interrupt_counts;
 use kentry_user::rt::Args;
 use kentry_user::sys::{self, nr};
 use kentry_user::{diag, entry, println};
@@ -29,9 +30,8 @@ entry!(main);
 
 const CLOCK_MONOTONIC: usize = 1;
 const RUSAGE_SELF: usize = 0;
-/// The /proc/interrupts rows the test reads, in the order it prints them.
-const ROWS: [&str; 5] = ["LOC", "RES", "CAL", "TLB", "NMI"];
-/// The KTAP result for each row.
+/// The KTAP result for each row of /proc/interrupts the test reads
+/// (`kentry_user::procfs::IRQ_ROWS`: LOC, RES, CAL, TLB, NMI).
 const ROW_RESULTS: [&str; 5] = [
     "loc_delta_zero",
     "res_delta_zero",
@@ -70,44 +70,6 @@ fn spin_for(ns: u64) {
     while now_ns() < end {
         busy_user_work();
     }
-}
-
-/// The counts of [`ROWS`] in column `cpu` of /proc/interrupts.
-fn interrupt_counts(cpu: usize) -> Option<[u64; 5]> {
-    let mut buf = [0u8; 4096];
-    // SAFETY: open with a NUL-terminated path; read into `buf`; close the fd opened here.
-    let text = unsafe {
-        let fd = sys::syscall3(nr::OPEN, c"/proc/interrupts".as_ptr() as usize, 0, 0);
-        if fd < 0 {
-            return None;
-        }
-        let mut len = 0;
-        loop {
-            let n = sys::syscall3(
-                nr::READ,
-                fd as usize,
-                buf[len..].as_mut_ptr() as usize,
-                buf.len() - len,
-            );
-            if n <= 0 {
-                break;
-            }
-            len += n as usize;
-        }
-        sys::syscall1(nr::CLOSE, fd as usize);
-        core::str::from_utf8(&buf[..len]).ok()?
-    };
-    let mut out = [0u64; 5];
-    for (slot, row) in out.iter_mut().zip(ROWS) {
-        let line = text.lines().find(|l| {
-            l.trim_start()
-                .strip_prefix(row)
-                .is_some_and(|r| r.starts_with(':'))
-        })?;
-        let mut words = line.split_ascii_whitespace().skip(1);
-        *slot = words.nth(cpu)?.parse().ok()?;
-    }
-    Some(out)
 }
 
 fn pin(cpu: usize) -> bool {

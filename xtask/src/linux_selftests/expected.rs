@@ -179,7 +179,7 @@ pub const SELFTESTS: &[Selftest] = &[
         }],
         needs: &[],
         unexercised: &[],
-        checks: "no vsyscall page: reads and calls fault, process_vm_readv fails",
+        checks: "no vsyscall page: reads and calls fault, process_vm_readv of it fails with EFAULT",
     },
     Selftest {
         name: "mov_ss_trap",

@@ -87,7 +87,7 @@ pub fn dev_pair(dev: u64) -> (u32, u32) {
 /// Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS): its pages by index, shared by every
 /// mapping of it in every process (fork keeps sharing it).
 pub struct SharedMem {
-    pages: spin::Mutex<BTreeMap<u64, u64>>,
+    pages: crate::sync::Mutex<BTreeMap<u64, u64>>,
     pub ino: u64,
 }
 
@@ -96,7 +96,7 @@ static SHMEM_INO: AtomicU64 = AtomicU64::new(1000);
 impl SharedMem {
     pub fn new() -> Arc<SharedMem> {
         Arc::new(SharedMem {
-            pages: spin::Mutex::new(BTreeMap::new()),
+            pages: crate::sync::Mutex::new(BTreeMap::new()),
             ino: SHMEM_INO.fetch_add(1, Ordering::Relaxed),
         })
     }

@@ -7,7 +7,7 @@ use super::{
     STACK_RLIMIT,
 };
 use crate::mm::frame::{self, page_ref};
-use crate::mm::paging::{MapError, PTE_ADDR, PTE_NX, PTE_P, PTE_W, flush_page};
+use crate::mm::paging::{MapError, PTE_ADDR, PTE_NX, PTE_P, PTE_U, PTE_W, flush_page};
 use crate::mm::{PAGE_SIZE, align_down, phys_to_virt};
 use core::sync::atomic::Ordering;
 
@@ -252,6 +252,23 @@ impl AddressSpace {
             va += PAGE_SIZE;
         }
         Ok(())
+    }
+
+    /// The physical address of user address `addr` for a read or a write by the kernel on
+    /// this address space's behalf, from any process (process_vm_readv/writev; Linux's
+    /// get_user_pages_remote): the page is faulted in as the access would fault it in —
+    /// with the mapping's protections, copy-on-write broken for a write — and `None` where
+    /// that access would raise SIGSEGV or SIGBUS. The frame stays mapped while the caller
+    /// holds the address-space lock.
+    pub fn page_for_access(&mut self, addr: u64, write: bool) -> Option<u64> {
+        let page = addr & !(PAGE_SIZE - 1);
+        let e = self.pt.leaf_entry_existing(page).map_or(0, |e| *e);
+        let ok = e & PTE_P != 0 && e & PTE_U != 0 && (!write || e & PTE_W != 0);
+        if !ok && !self.handle_fault(page, if write { PF_WRITE } else { 0 }) {
+            return None;
+        }
+        let (pa, flags) = self.pt.translate(addr)?;
+        (flags & PTE_U != 0 && (!write || flags & PTE_W != 0)).then_some(pa)
     }
 
     /// Faults in [start, end) as reads or writes (MADV_POPULATE_*, MAP_POPULATE).

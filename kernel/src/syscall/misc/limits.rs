@@ -4,6 +4,7 @@
 
 use super::{get, put, result, target, u64_at};
 use crate::process::{self, Process};
+use crate::sync::Mutex;
 use crate::syscall::errno::*;
 use crate::syscall::table::Table;
 use crate::task;
@@ -14,7 +15,6 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use kentry::Regs;
 use kentry_abi::nr;
-use spin::Mutex;
 
 pub(super) const fn register(mut t: Table) -> Table {
     t[nr::GETRLIMIT] = sys_getrlimit;

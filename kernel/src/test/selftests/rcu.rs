@@ -40,8 +40,6 @@ fn start_spinner(cpu: usize) -> Result<Arc<crate::process::Process>, alloc::stri
             return Err("the spinner never ran in ring 3".into());
         }
         crate::sched::sleep_until(crate::sched::ticks() + 1);
-        // sleep_until returns with interrupts off, as it blocked.
-        x86_64::instructions::interrupts::enable();
     }
     Ok(p)
 }

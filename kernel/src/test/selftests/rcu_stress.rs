@@ -163,8 +163,6 @@ pub fn rcu_stress(_: &Ctx) -> Outcome {
     STOP.store(true, Ordering::Release);
     while !READER_DONE.load(Ordering::Acquire) {
         crate::sched::sleep_until(crate::sched::ticks() + 1);
-        // sleep_until returns with interrupts off, as it blocked.
-        x86_64::instructions::interrupts::enable();
     }
     crate::sched::pin_current(old_mask);
     let (reads, changes, bad, freed) = (

@@ -205,3 +205,61 @@ pub fn proc_interrupts(_: &Ctx) -> Outcome {
     );
     Outcome::Pass
 }
+
+/// Every online CPU runs its local APIC in the mode the CPU offers: enabled, in x2APIC mode
+/// exactly when CPUID.1:ECX.x2APIC says the CPU has it, and its APIC ID, read in that mode,
+/// is the one CPUID reports (the x2APIC ID of leaf 0xB, or the initial ID of leaf 1). The
+/// x2APIC half is a SKIP on a CPU without x2APIC (QEMU 7.2's TCG offers none), decided by
+/// that CPUID bit, not by the platform's name; the xAPIC half then passes or fails.
+pub fn apic_mode(_: &Ctx) -> Outcome {
+    let has_x2apic = raw_cpuid::CpuId::new()
+        .get_feature_info()
+        .is_some_and(|f| f.has_x2apic());
+    let probe = || {
+        let base = x86_64::registers::model_specific::Msr::new(0x1b);
+        // SAFETY: IA32_APIC_BASE exists on every x86-64 CPU with an APIC; reading it has no
+        // side effect.
+        let v = unsafe { base.read() };
+        let cpuid = raw_cpuid::CpuId::new();
+        let want_id = if crate::x86::apic::is_x2apic() {
+            cpuid
+                .get_extended_topology_info()
+                .and_then(|mut t| t.next())
+                .map_or(u32::MAX, |l| l.x2apic_id())
+        } else {
+            crate::x86::apic::id_from_cpuid()
+        };
+        (v, crate::x86::apic::id(), want_id)
+    };
+    for (n, _) in ipi::online_cpus() {
+        let got = if n == smp::this_cpu_id() {
+            Some(x86_64::instructions::interrupts::without_interrupts(probe))
+        } else {
+            ipi::call_on(n, probe)
+        };
+        let Some((base, id, want_id)) = got else {
+            return Outcome::Fail(format!("call_on({n}) did not run"));
+        };
+        check!(
+            base & (1 << 11) != 0,
+            "CPU {n}: APIC disabled (IA32_APIC_BASE {base:#x})"
+        );
+        let x2 = base & (1 << 10) != 0;
+        check!(
+            x2 == has_x2apic && x2 == crate::x86::apic::is_x2apic(),
+            "CPU {n}: x2APIC mode {x2}, the CPU offers it: {has_x2apic}"
+        );
+        check!(id == want_id, "CPU {n}: APIC ID {id}, CPUID says {want_id}");
+        check!(
+            id == smp::apic_id(n),
+            "CPU {n}: APIC ID {id}, the MADT said {}",
+            smp::apic_id(n)
+        );
+    }
+    if !has_x2apic {
+        return Outcome::Skip(
+            "the CPU offers no x2APIC (CPUID.1:ECX bit 21): only the xAPIC mode ran",
+        );
+    }
+    Outcome::Pass
+}
