@@ -161,16 +161,20 @@ mod imp {
         if crate::entry_percpu::this_cpu_ops::task_work() != 0 {
             exit_work_slow::<H>(regs);
         }
+        // The exit work is done: entry text only from here to SYSRET/IRET (with context
+        // tracking off as well), but for the host's hook, which runs while the state still
+        // says "kernel". (The end before the static-key site, not at the join after it,
+        // keeps the site where it lay: a site that straddled an 8-byte word would cost its
+        // padding NOP on every return.)
+        crate::instrumentation_end!();
         if crate::static_branch!(crate::context_tracking::CONTEXT_TRACKING)
             && test_hooks::enabled(Check::CtUserState)
         {
+            crate::instrumentation_begin!();
             H::user_enter();
-            // From "user" on, only entry text until SYSRET/IRET.
             crate::instrumentation_end!();
             crate::entry_percpu::this_cpu_ops::ct_enter_user();
         }
-        // Without context tracking, the same window: entry text only from here.
-        crate::instrumentation_end!();
     }
 
     #[inline(never)]

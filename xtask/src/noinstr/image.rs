@@ -36,6 +36,9 @@ pub struct Image {
     /// The allocated, non-executable sections but `.data` (start, bytes): where jump tables
     /// are read. (`.rodata` is writable in these kernels: kentry's static-key table is `aw`.)
     pub rodata: Vec<(u64, Vec<u8>)>,
+    /// The executable sections (start, bytes): where the walk looks into a function outside
+    /// the entry text to learn whether it can return at all (a panic cannot).
+    pub text: Vec<(u64, Vec<u8>)>,
 }
 
 impl Image {
@@ -72,6 +75,11 @@ impl Image {
             key_sites,
             instr_begin: addresses(&file, BEGIN_SECTION)?,
             instr_end: addresses(&file, END_SECTION)?,
+            text: file
+                .sections()
+                .filter(|s| s.kind() == object::SectionKind::Text)
+                .filter_map(|s| Some((s.address(), s.data().ok()?.to_vec())))
+                .collect(),
             rodata: file
                 .sections()
                 .filter(|s| {
@@ -85,6 +93,14 @@ impl Image {
                 })
                 .filter_map(|s| Some((s.address(), s.data().ok()?.to_vec())))
                 .collect(),
+        })
+    }
+
+    /// The code bytes of `addr .. addr + len`, if an executable section holds them.
+    pub fn code(&self, addr: u64, len: u64) -> Option<&[u8]> {
+        self.text.iter().find_map(|(start, bytes)| {
+            let off = usize::try_from(addr.checked_sub(*start)?).ok()?;
+            bytes.get(off..off + usize::try_from(len).ok()?)
         })
     }
 

@@ -73,6 +73,7 @@ fn image(funcs: Vec<Func>) -> Image {
         instr_begin: BTreeSet::new(),
         instr_end: BTreeSet::new(),
         rodata: Vec::new(),
+        text: Vec::new(),
     }
 }
 
@@ -313,6 +314,32 @@ fn running_off_the_end_of_a_function_is_a_violation() {
         .size = 5;
     let out = check(&img);
     assert!(out.passed(), "{:#?}", out.violations);
+}
+
+#[test]
+fn nothing_follows_a_call_to_a_function_that_cannot_return() {
+    // rust_entry: region, call PANIC, then `ret` with the region open — unreachable when PANIC
+    // cannot return (its body is `jmp .`), a violation when it can (`ret`).
+    const PANIC: u64 = 0xffff_ffff_8020_1000;
+    let with_panic = |body: Vec<u8>| {
+        let mut img = stub_and_entry(|at| call(at, PANIC));
+        img.instr_begin.insert(BASE + 0x40);
+        img.symbols.push(Symbol {
+            addr: PANIC,
+            size: body.len() as u64,
+            name: "host::panic".into(),
+        });
+        img.symbols.sort();
+        img.text.push((PANIC, body));
+        img
+    };
+    let out = check(&with_panic(vec![0xeb, 0xfe]));
+    assert!(out.passed(), "{:#?}", out.violations);
+    let v = only(&check(&with_panic(vec![RET]))).to_string();
+    assert!(
+        v.contains("returns inside an instrumentation region"),
+        "{v}"
+    );
 }
 
 #[test]

@@ -13,7 +13,9 @@
 //!    the noinstr state a call or jump must land in the entry text, and an indirect call or
 //!    jump is refused (a jump table whose entries land in its own function is followed). A
 //!    function entered in the noinstr state must not return (or leave by SYSRET/IRET) with a
-//!    region open: its caller's tail would go unchecked. Like objtool's noinstr validation,
+//!    region open: its caller's tail would go unchecked. A call to a function that cannot
+//!    return (no `ret` in its body or in the functions it tail-jumps to: a panic) ends its
+//!    path, as the compiler may leave no `ud2` behind it. Like objtool's noinstr validation,
 //!    which this follows, the markers are the documented exceptions; the walk proves that
 //!    nothing else escapes.
 
@@ -544,6 +546,46 @@ impl Walker<'_> {
             );
             self.report(at, what);
         }
-        st.bit()
+        if returns(self.img, target, 0) {
+            st.bit()
+        } else {
+            0 // a panic: the path ends here (the compiler may leave no `ud2` behind it)
+        }
     }
+}
+
+/// Whether the function at `addr`, outside the entry text, can return to its caller: its body
+/// has a `ret` (or an IRET/SYSRET, or an indirect jump), or a jump out of its extent to a
+/// function that can. Unknown functions (no sized symbol there, no code, undecodable bytes,
+/// a chain deeper than a few tail jumps) are taken to return: the walk then goes on after
+/// the call, which can only find more.
+fn returns(img: &Image, addr: u64, depth: u32) -> bool {
+    if depth > 4 {
+        return true;
+    }
+    let Some(sym) = img.symbols.iter().find(|s| s.addr == addr && s.size > 0) else {
+        return true;
+    };
+    let Some(bytes) = img.code(addr, sym.size) else {
+        return true;
+    };
+    let end = addr + sym.size;
+    let mut d = Decoder::with_ip(64, bytes, addr, DecoderOptions::NONE);
+    let mut i = Instruction::default();
+    while d.can_decode() {
+        d.decode_out(&mut i);
+        if i.is_invalid() {
+            return true;
+        }
+        match classify(&i) {
+            Flow::Return | Flow::LeaveKernel | Flow::IndirectJump => return true,
+            Flow::Jump(t) | Flow::CondJump(t) if !(addr..end).contains(&t) => {
+                if returns(img, t, depth + 1) {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
