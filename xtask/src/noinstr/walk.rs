@@ -579,10 +579,10 @@ fn returns(img: &Image, addr: u64, depth: u32) -> bool {
         }
         match classify(&i) {
             Flow::Return | Flow::LeaveKernel | Flow::IndirectJump => return true,
-            Flow::Jump(t) | Flow::CondJump(t) if !(addr..end).contains(&t) => {
-                if returns(img, t, depth + 1) {
-                    return true;
-                }
+            Flow::Jump(t) | Flow::CondJump(t)
+                if !(addr..end).contains(&t) && returns(img, t, depth + 1) =>
+            {
+                return true;
             }
             _ => {}
         }
