@@ -104,9 +104,13 @@ impl EntryPerCpu {
     /// # Panics
     /// Before `init_cpu`.
     #[cfg_attr(not(target_os = "none"), allow(dead_code))] // its caller is arch-only
+    #[inline(always)] // entry text (noinstr): no call out before the report below
     pub(crate) fn nmi_state(&self) -> &AtomicU64 {
         let word = self.nmi_state_word.load(Ordering::Relaxed);
-        assert!(word != 0, "kentry: NMI before init_cpu");
+        if word == 0 {
+            crate::instrumentation_begin!();
+            panic!("kentry: NMI before init_cpu");
+        }
         // SAFETY: set by init_cpu to a word of this CPU's NMI stack, which stays mapped and
         // belongs to kentry's NMI path for as long as the CPU runs; an aligned u64.
         unsafe { AtomicU64::from_ptr(word as *mut u64) }

@@ -119,13 +119,17 @@ pub trait Host: 'static {
     }
 
     /// Tripwire T1 (test kernels): whether `addr` is the start of some CPU's per-CPU area.
+    /// Runs before context tracking says "kernel": it must inline into the entry text and
+    /// call nothing (entry/README.md "Entry text rules").
+    #[inline(always)]
     fn is_percpu_base(addr: u64) -> bool {
         let _ = addr;
         true
     }
 
     /// Tripwire T2 (test kernels): whether `rsp` lies on a kernel stack of this CPU (the
-    /// running task's, or one of its IST stacks).
+    /// running task's, or one of its IST stacks). Same rules as `is_percpu_base`.
+    #[inline(always)]
     fn on_kernel_stack(rsp: u64) -> bool {
         let _ = rsp;
         true
@@ -138,24 +142,28 @@ macro_rules! entry_points {
     ($host:ty) => {
         /// SYSCALL: called by the LSTAR stub with the frame; returns true for SYSRET.
         #[unsafe(no_mangle)]
+        #[unsafe(link_section = ".text.kentry.noinstr")]
         extern "C" fn kentry_rust_syscall(regs: &mut $crate::Regs) -> bool {
             $crate::syscall_entry::do_syscall_64::<$host>(regs)
         }
 
         /// Every non-IST IDT vector.
         #[unsafe(no_mangle)]
+        #[unsafe(link_section = ".text.kentry.noinstr")]
         extern "C" fn kentry_rust_idt(regs: &mut $crate::Regs, vector: u64) {
             $crate::irqentry::do_idt::<$host>(regs, vector)
         }
 
         /// A new task's first way out to user mode.
         #[unsafe(no_mangle)]
+        #[unsafe(link_section = ".text.kentry.noinstr")]
         extern "C" fn kentry_rust_ret_from_fork(regs: &mut $crate::Regs) {
             $crate::irqentry::ret_from_fork::<$host>(regs)
         }
 
         /// The IST vectors (NMI, #DB, #MC, #DF), with the kernel GS base installed.
         #[unsafe(no_mangle)]
+        #[unsafe(link_section = ".text.kentry.noinstr")]
         extern "C" fn kentry_rust_paranoid(regs: &mut $crate::Regs, vector: u64) {
             $crate::irqentry::do_paranoid::<$host>(regs, vector)
         }

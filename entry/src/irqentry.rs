@@ -66,14 +66,21 @@ mod imp {
         {
             // T1: the live GS base is a per-CPU area — checked from the MSR, before anything
             // is read through GS — and it is this CPU's own (its self pointer agrees).
-            let live = x86_64::registers::model_specific::GsBase::read().as_u64();
+            // The raw MSR: `GsBase::read` would build a `VirtAddr`, whose check can panic,
+            // and this runs before context tracking says "kernel" (noinstr).
+            // SAFETY: reading IA32_GS_BASE has no side effect.
+            let live = unsafe {
+                x86_64::registers::model_specific::Msr::new(crate::msr::IA32_GS_BASE).read()
+            };
             if !H::is_percpu_base(live) {
+                crate::instrumentation_begin!();
                 panic!("T1 tripwire: live GS base {live:#x} is not a per-CPU area");
             }
             let mine = crate::entry_percpu::this_cpu()
                 .self_ptr
                 .load(Ordering::Relaxed);
             if live != mine {
+                crate::instrumentation_begin!();
                 panic!("T1 tripwire: live GS base {live:#x} is not this CPU's ({mine:#x})");
             }
             // T2: Rust runs on a kernel stack (never a user RSP left by a stub).
@@ -81,6 +88,7 @@ mod imp {
             // SAFETY: reading RSP.
             unsafe { core::arch::asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack)) };
             if !H::on_kernel_stack(rsp) {
+                crate::instrumentation_begin!();
                 panic!("T2 tripwire: entry code runs on RSP {rsp:#x}, not a kernel stack");
             }
         }
@@ -93,8 +101,11 @@ mod imp {
     pub fn enter_from_user_mode<H: Host>(regs: &Regs, vector: Option<u8>) {
         if crate::static_branch!(crate::context_tracking::CONTEXT_TRACKING) {
             if let Err(word) = crate::entry_percpu::this_cpu_ops::ct_exit_user_checked() {
+                crate::instrumentation_begin!();
                 user_entry_violation::<H>(regs, vector.map_or(u32::MAX, u32::from), word)
             }
+            // Context tracking says "kernel": the host's hook may be anything.
+            crate::instrumentation_begin!();
             H::user_exit();
         }
     }
@@ -150,10 +161,18 @@ mod imp {
         if crate::entry_percpu::this_cpu_ops::task_work() != 0 {
             exit_work_slow::<H>(regs);
         }
+        // The exit work is done: entry text only from here to SYSRET/IRET (with context
+        // tracking off as well), but for the host's hook, which runs while the state still
+        // says "kernel". (The end before the static-key site, not at the join after it,
+        // keeps the site where it lay: a site that straddled an 8-byte word would cost its
+        // padding NOP on every return.)
+        crate::instrumentation_end!();
         if crate::static_branch!(crate::context_tracking::CONTEXT_TRACKING)
             && test_hooks::enabled(Check::CtUserState)
         {
+            crate::instrumentation_begin!();
             H::user_enter();
+            crate::instrumentation_end!();
             crate::entry_percpu::this_cpu_ops::ct_enter_user();
         }
     }
@@ -211,6 +230,7 @@ mod imp {
                 // (its readers are safe), and the exit goes back to idle. Only this CPU
                 // writes its word, and IRQs are off: the state cannot change in between.
                 if let Err(word) = cpu.context_tracking.exit_idle() {
+                    crate::instrumentation_begin!();
                     H::context_violation(
                         regs,
                         Some(vector),
@@ -220,7 +240,10 @@ mod imp {
                 IrqEntryState(EntryContext::FromIdle)
             }
             Ok(ctx) => IrqEntryState(ctx),
-            Err(v) => H::context_violation(regs, Some(vector), v),
+            Err(v) => {
+                crate::instrumentation_begin!();
+                H::context_violation(regs, Some(vector), v)
+            }
         }
     }
 
@@ -247,6 +270,10 @@ mod imp {
             // preempted.
             irqentry_exit_cond_resched::<H>(regs);
         }
+        // Back to the interrupted kernel context: entry text only from here. (exit_to_user_mode
+        // and irq_exit_to_idle have ended the region already; one marker at the join, rather
+        // than one in a branch, keeps the common paths' code as it was.)
+        crate::instrumentation_end!();
     }
 
     /// RFLAGS.IF in a frame.
@@ -271,13 +298,20 @@ mod imp {
     /// tracking was turned off meanwhile (the handler was a key flip's park): the word then
     /// stays "kernel, watching", as the key-off invariant wants, and the idle loop, which
     /// leaves idle only if its word still says so, finds it so.
+    /// Out of line (the common returns carry no frame for it), in the entry text: it runs
+    /// after the region has ended.
     #[cold]
+    #[inline(never)]
+    #[unsafe(link_section = ".text.kentry.noinstr")]
     fn irq_exit_to_idle<H: Host>(regs: &Regs) {
+        // Into idle, where RCU stops watching: entry text only from here.
+        crate::instrumentation_end!();
         if crate::context_tracking::CONTEXT_TRACKING.is_enabled()
             && let Err(word) = crate::entry_percpu::this_cpu()
                 .context_tracking
                 .enter_idle()
         {
+            crate::instrumentation_begin!();
             H::context_violation(regs, None, ContextTracking::violation(word, false))
         }
     }
@@ -297,6 +331,7 @@ mod imp {
     /// this (kernel-mode) frame right below the IRET frame it could not load, and the GPRs
     /// are the user's (the exit path had restored them). Rebuild the user's frame so the fault
     /// is handled as the task's own, from user mode.
+    #[inline(always)]
     fn fixup_bad_iret(regs: &mut Regs) {
         // SAFETY: regs.rsp points at the 5-word IRET frame on this task's kernel stack, which
         // the exit path built and which is still mapped and unused.
@@ -333,6 +368,7 @@ mod imp {
                 nmi_from_user::<H>(cpu, regs, error_code);
             } else {
                 let state = irqentry_enter::<H>(cpu, regs, vector);
+                crate::instrumentation_begin!();
                 // Neither #DB nor #MC pushes an error code: 0, as for `exception`.
                 H::ist_exception_from_user(
                     regs,
@@ -353,6 +389,7 @@ mod imp {
             fixup_bad_iret(regs);
         }
         let state = irqentry_enter::<H>(cpu, regs, vector);
+        crate::instrumentation_begin!();
         if vector < vectors::FIRST_EXTERNAL {
             let error_code = if vectors::has_error_code(vector) {
                 error_code
@@ -382,12 +419,15 @@ mod imp {
     /// instruction, which an NMI sees before (and latches) or after (and runs on its own IST
     /// stack, leaving this frame on the task stack alone).
     #[inline(never)]
+    #[unsafe(link_section = ".text.kentry.noinstr")]
     fn nmi_from_user<H: Host>(cpu: &EntryPerCpu, regs: &mut Regs, error_code: u64) {
         use crate::arch::nmi::{NMI_EXECUTING, NMI_LATCHED};
         if !test_hooks::enabled(Check::NmiLatch) {
             // Test kernels: the negative run, where a nested NMI re-enters the handler.
             let nmi = irqentry_nmi_enter(cpu);
+            crate::instrumentation_begin!();
             H::nmi_like(regs, vectors::NMI, error_code);
+            crate::instrumentation_end!();
             irqentry_nmi_exit(cpu, nmi);
             return;
         }
@@ -395,7 +435,9 @@ mod imp {
         state.store(NMI_EXECUTING, Ordering::SeqCst);
         loop {
             let nmi = irqentry_nmi_enter(cpu);
+            crate::instrumentation_begin!();
             H::nmi_like(regs, vectors::NMI, error_code);
+            crate::instrumentation_end!();
             irqentry_nmi_exit(cpu, nmi);
             if state.fetch_sub(1, Ordering::SeqCst) != NMI_LATCHED {
                 break;
@@ -406,6 +448,9 @@ mod imp {
     /// A new task's first exit to user mode (it never entered, so there is no entry half).
     #[inline(always)]
     pub fn ret_from_fork<H: Host>(regs: &mut Regs) {
+        // A new task starts in the kernel, switched to from kernel code: context tracking
+        // already says "kernel", so the region is open from the start.
+        crate::instrumentation_begin!();
         tripwires::<H>();
         H::schedule_tail();
         exit_to_user_mode::<H>(regs);
@@ -420,15 +465,23 @@ mod imp {
         regs.orig_rax = u64::MAX;
         tripwires::<H>();
         let cpu = crate::entry_percpu::this_cpu();
-        let slot = vectors::ist_slot(vector) as usize - 1;
-        let depth = &cpu.ist_depth[slot];
+        // Slot 0 (no IST) wraps to an index `get` refuses.
+        let slot = (vectors::ist_slot(vector) as usize).wrapping_sub(1);
+        let Some(depth) = cpu.ist_depth.get(slot) else {
+            // The stubs send only IST vectors here.
+            crate::instrumentation_begin!();
+            panic!("kentry: paranoid entry for a vector without an IST slot");
+        };
         if depth.fetch_add(1, Ordering::Relaxed) != 0 && vector != vectors::DF {
+            crate::instrumentation_begin!();
             H::ist_recursion(regs, vector);
         }
         // An NMI can land between a #PF and its handler's CR2 read (E20): keep CR2 as found.
         let cr2 = x86_64::registers::control::Cr2::read_raw();
         let nmi = irqentry_nmi_enter(cpu);
+        crate::instrumentation_begin!();
         H::nmi_like(regs, vector, error_code);
+        crate::instrumentation_end!();
         irqentry_nmi_exit(cpu, nmi);
         if x86_64::registers::control::Cr2::read_raw() != cr2 {
             // SAFETY: restoring the value the CPU had at entry; CR2 has no other effect.

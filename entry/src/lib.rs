@@ -26,6 +26,7 @@ pub mod host;
 pub mod idt;
 pub mod irqentry;
 pub mod msr;
+pub mod noinstr;
 pub mod static_key;
 pub mod syscall_entry;
 pub mod sysret;

@@ -27,7 +27,9 @@ impl StaticKey {
         }
     }
 
-    /// The current state (a load: for code that is not hot).
+    /// The current state (a load: for code that is not hot). Inlined: entry code (noinstr)
+    /// reads it.
+    #[inline(always)]
     pub fn is_enabled(&self) -> bool {
         self.enabled.load(Ordering::Acquire)
     }

@@ -96,13 +96,34 @@ fn check_kernel_flags() {
     }
 }
 
+/// The deliberate mistake of the noinstr check's negative build (feature `noinstr-negative`):
+/// formatting a message, out of line and outside the entry text, before context tracking
+/// says "kernel". The check must name the path to it.
+#[cfg(all(feature = "noinstr-negative", any(target_os = "none", doc)))]
+#[inline(never)]
+fn misplaced_log(nr: u64) {
+    use core::fmt::Write;
+    struct Sink;
+    impl Write for Sink {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            core::hint::black_box(s);
+            Ok(())
+        }
+    }
+    let _ = write!(Sink, "syscall {nr}");
+}
+
 /// The Rust half of the SYSCALL path. Interrupts are off on entry (FMASK clears IF) and off on
 /// return. Returns true when the final frame may go back by SYSRET.
 #[cfg(any(target_os = "none", doc))]
 #[inline(always)]
 pub fn do_syscall_64<H: crate::Host>(regs: &mut crate::Regs) -> bool {
     crate::irqentry::tripwires::<H>();
+    #[cfg(feature = "noinstr-negative")]
+    misplaced_log(regs.orig_rax);
     crate::irqentry::enter_from_user_mode::<H>(regs, None);
+    // Context tracking says "kernel" (when on): the syscall may call anything.
+    crate::instrumentation_begin!();
     check_kernel_flags();
     crate::irqentry::local_irq_enable();
     H::syscall(regs, regs.orig_rax as i32);

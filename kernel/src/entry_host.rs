@@ -103,10 +103,14 @@ impl Host for Kernel {
         power_off(ExitCode::Panic)
     }
 
+    // The two tripwire callbacks run before context tracking says "kernel": they inline into
+    // the entry text (entry/README.md "Entry text rules"; the noinstr check holds them to it).
+    #[inline(always)]
     fn is_percpu_base(addr: u64) -> bool {
         crate::percpu::is_percpu_base(addr)
     }
 
+    #[inline(always)]
     fn on_kernel_stack(rsp: u64) -> bool {
         crate::percpu::on_kernel_stack(rsp)
     }

@@ -103,7 +103,9 @@ impl PerCpu {
 
 static PERCPU: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
 
-/// Whether `addr` is the start of one of the per-CPU areas.
+/// Whether `addr` is the start of one of the per-CPU areas. Inlined: the T1 tripwire calls it
+/// in the entry text, before context tracking says "kernel" (noinstr).
+#[inline(always)]
 pub fn is_percpu_base(addr: u64) -> bool {
     let start = PERCPU.as_ptr() as u64;
     let size = core::mem::size_of::<PerCpu>() as u64;
@@ -117,6 +119,8 @@ unsafe extern "C" {
 
 /// Whether `rsp` lies on a kernel stack of this CPU: the running task's, one of its IST
 /// stacks, or (before the first task) the boot stack. Reads only this CPU's own data.
+/// Inlined: the T2 tripwire calls it in the entry text, before the transition (noinstr).
+#[inline(always)]
 pub fn on_kernel_stack(rsp: u64) -> bool {
     let cpu = this_cpu();
     let within = |lo: u64, hi: u64| rsp >= lo && rsp <= hi;

@@ -5,9 +5,11 @@
 //! step: every tag used in `entry/`, `kernel/`, `user/` or `xtask/` must have a row in the
 //! catalogue's table, and every test a row names must exist — a kernel self-test, a manifest
 //! entry, a boot test, a runner case, or a host unit test (`<package>::<path>` as
-//! `cargo test -- --list` prints it). A name in the "negative run" column must be a boot test
-//! that turns a safety check off (`kentry.break=`). The names are collected from where the
-//! tests are defined, so a renamed or deleted test shows up here.
+//! `cargo test -- --list` prints it), or the noinstr check (`noinstr_check`, on each kernel).
+//! A name in the "negative run" column must be a boot test that turns a safety check off
+//! (`kentry.break=`), or the noinstr check's negative run (`negative_noinstr_check`, a build
+//! with a deliberate mistake). The names are collected from where the tests are defined, so a
+//! renamed or deleted test shows up here.
 //!
 //! The table: a header row starting `| id |` with a `tests` and a `negative run` column, then
 //! one row per case starting `| E<nn> |`. Test names go in backticks in those two columns; the
@@ -244,7 +246,7 @@ pub fn check(rows: &[Row], tags: &[Tag], known: &Known) -> Vec<String> {
             .filter(|t| !known.negative_runs.contains(*t))
         {
             problems.push(format!(
-                "{CATALOGUE} row {} names `{t}` as a negative run, which is no boot test with kentry.break=",
+                "{CATALOGUE} row {} names `{t}` as a negative run, which is no boot test with kentry.break= (nor the noinstr check's negative run)",
                 r.id
             ));
         }
@@ -338,6 +340,17 @@ fn known_tests(ws: &Workspace, rows: &[Row]) -> Result<Known> {
         }
     }
     known.tests.extend(crate::runner_check::case_names());
+    for suffix in crate::noinstr::KERNELS {
+        known
+            .tests
+            .insert(format!("{}{suffix}", crate::noinstr::TEST_NAME));
+    }
+    known
+        .tests
+        .insert(crate::noinstr::NEGATIVE_NAME.to_string());
+    known
+        .negative_runs
+        .insert(crate::noinstr::NEGATIVE_NAME.to_string());
     for package in HOST_PACKAGES {
         let prefix = format!("{package}::");
         let cited = rows

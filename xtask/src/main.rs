@@ -25,6 +25,7 @@ mod lint;
 mod linux_image;
 mod linux_selftests;
 mod manifest;
+mod noinstr;
 mod qemu;
 mod qmp;
 mod run;
@@ -61,6 +62,12 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Clippy with -D warnings on the host crates, the kernel and the user programs.
     Clippy,
+    /// The noinstr check of `cargo xtask test` on kernel ELF files (default: the built test
+    /// and lean kernels), with its figures per root (docs/entry-cases.md, E23).
+    Noinstr {
+        /// ELF files to check.
+        elf: Vec<std::path::PathBuf>,
+    },
     /// Format the workspace (cargo fmt --all).
     Fmt {
         /// Only check; change nothing.
@@ -86,7 +93,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
     let needs = match &cmd {
         Cmd::Test(args) => install::needs_for_test(args.host),
         Cmd::Run(_) | Cmd::Bench(_) | Cmd::Build => install::needs_for_boot(),
-        Cmd::Clippy | Cmd::Fmt { .. } => Vec::new(),
+        Cmd::Clippy | Cmd::Fmt { .. } | Cmd::Noinstr { .. } => Vec::new(),
     };
     install::ensure_packages(&needs)?;
     match cmd {
@@ -110,6 +117,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Test(args) => test::run(&ws, &args),
         Cmd::Bench(args) => bench::run(&ws, &args).map(|()| ExitCode::SUCCESS),
         Cmd::Clippy => lint::clippy(&ws).map(|()| ExitCode::SUCCESS),
+        Cmd::Noinstr { elf } => noinstr::command(&ws, &elf),
         Cmd::Fmt { check } => lint::fmt(&ws, check).map(|()| ExitCode::SUCCESS),
     }
 }

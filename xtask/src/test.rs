@@ -16,6 +16,7 @@ use crate::install;
 use crate::ktap::{self, Counts, Outcome, Suite};
 use crate::lean;
 use crate::manifest::{self, Entry, Manifest};
+use crate::noinstr;
 use crate::qemu::{self, Boot, KernelExit, Machine};
 use crate::runner_check::{self, Verdict};
 use crate::unit;
@@ -84,6 +85,7 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
     let only_runner = args.only.as_deref().is_some_and(runner_check::has_case);
     let only_catalogue = args.only.as_deref() == Some(entry_cases::TEST_NAME);
     let only_example = args.only.as_deref() == Some(example::TEST_NAME);
+    let only_noinstr = args.only.as_deref().is_some_and(noinstr::is_test_name);
 
     if args.only.is_none() && !args.negative {
         section("host unit tests");
@@ -111,8 +113,15 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
             Err(e) => r.fail(format!("{e:#}")),
             Ok((qemu, kernels)) => {
                 let art = &kernels.test;
-                let kernel_tests =
-                    !args.negative && only_boot_test.is_none() && !only_runner && !only_example;
+                if args.only.is_none() || only_noinstr {
+                    section("noinstr check of the entry text (E23)");
+                    noinstr_checks(ws, &kernels, args, &mut r);
+                }
+                let kernel_tests = !args.negative
+                    && only_boot_test.is_none()
+                    && !only_runner
+                    && !only_example
+                    && !only_noinstr;
                 // `--only` naming a `,host` entry: the kernel would not know it.
                 let only_host_only = args
                     .only
@@ -428,6 +437,38 @@ fn print_results(suite: &Suite) {
             }
             Outcome::Skip => println!("  skip    {}{extra}", res.name),
             _ => println!("  NOT OK  {}{extra}", res.name),
+        }
+    }
+}
+
+/// The noinstr check on the three kernels just built, and its negative run
+/// (xtask/src/noinstr/).
+fn noinstr_checks(ws: &Workspace, kernels: &Kernels, args: &TestArgs, r: &mut Report) {
+    let paths = [
+        kernels.test.kernel.as_path(),
+        kernels.lean.kernel.as_path(),
+        kernels.example.as_path(),
+    ];
+    let elfs: Vec<(&str, &Path)> = noinstr::KERNELS.into_iter().zip(paths).collect();
+    let start = std::time::Instant::now();
+    let tests = noinstr::run_tests(ws, &elfs, args.only.as_deref(), args.negative);
+    println!(
+        "noinstr check: {:.1} s (the negative build included)",
+        start.elapsed().as_secs_f64()
+    );
+    for t in tests {
+        match t.verdict {
+            Ok(what) => {
+                println!("  ok      {} ({what})", t.name);
+                r.pass();
+            }
+            Err(why) => {
+                println!("  NOT OK  {}: {why}", t.name);
+                r.fail(format!("{}: {why}", t.name));
+            }
+        }
+        for line in t.lines {
+            println!("          {line}");
         }
     }
 }
