@@ -75,6 +75,8 @@ pub struct PerCpu {
     /// The running task's preempt count (preempt.rs), changed only by single GS-relative
     /// instructions of this CPU; saved into the task and reloaded at each switch.
     pub preempt_count: AtomicU32,
+    /// nohz_full's transition accounting (nohz/vtime.rs): written only by this CPU.
+    pub vtime: crate::nohz::vtime::VtimeCpu,
 }
 
 // SAFETY: each PerCpu is only mutated by its own CPU (with interrupts off where an interrupt
@@ -93,6 +95,7 @@ impl PerCpu {
             ist_stacks: UnsafeCell::new([None; kentry::gdt::ist::COUNT]),
             nmi_hook: UnsafeCell::new(None),
             preempt_count: AtomicU32::new(crate::preempt::KERNEL_DEFAULT),
+            vtime: crate::nohz::vtime::VtimeCpu::new(),
         }
     }
 }
