@@ -113,12 +113,20 @@ fn me() -> usize {
 }
 
 /// kentry's `Host::user_enter` (return to user mode, IRQs off): kernel time charged, then the
-/// tick decision. Inlined into the exit path: one NOP while no CPU is nohz_full, then one
-/// GS-relative flag load on a CPU that is not; the accounting is a few plain loads and
-/// stores (`vtime`).
+/// tick decision. One NOP while no CPU is nohz_full; then a call whose first step is one
+/// GS-relative flag load on a CPU that is not. The accounting is a few plain loads and
+/// stores (`vtime`). Out of line: inlined, the hook's registers cost kentry's exit path
+/// (and so getpid with context tracking off) instructions even while the key is off.
 #[inline(always)]
 pub fn user_enter() {
-    if enabled() && vtime::this_cpu_full() {
+    if enabled() {
+        user_enter_slow();
+    }
+}
+
+#[inline(never)]
+fn user_enter_slow() {
+    if vtime::this_cpu_full() {
         vtime::user_enter();
         tick_decide(me());
     }
@@ -140,10 +148,17 @@ fn tick_decide(cpu: usize) {
 }
 
 /// kentry's `Host::user_exit` (entry from user mode, IRQs off): the user time that just
-/// ended is charged (inlined as [`user_enter`]).
+/// ended is charged (out of line, as [`user_enter`]).
 #[inline(always)]
 pub fn user_exit() {
-    if enabled() && vtime::this_cpu_full() {
+    if enabled() {
+        user_exit_slow();
+    }
+}
+
+#[inline(never)]
+fn user_exit_slow() {
+    if vtime::this_cpu_full() {
         vtime::user_exit();
     }
 }
