@@ -28,6 +28,7 @@ impl StaticKey {
     }
 
     /// The current state (a load: for code that is not hot).
+    #[inline]
     pub fn is_enabled(&self) -> bool {
         self.enabled.load(Ordering::Acquire)
     }
