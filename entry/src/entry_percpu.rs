@@ -132,6 +132,7 @@ impl EntryPerCpu {
     }
 
     /// This CPU's number, as given to `init_cpu`.
+    #[inline]
     pub fn cpu(&self) -> u32 {
         self.cpu.load(Ordering::Relaxed)
     }

@@ -78,6 +78,8 @@ pub struct PerCpu {
     /// Test kernels: interrupt handlers running on this CPU (hardirq depth, lockcheck.rs),
     /// changed by single GS-relative instructions.
     pub hardirq_depth: AtomicU32,
+    /// nohz_full's transition accounting (nohz/vtime.rs): written only by this CPU.
+    pub vtime: crate::nohz::vtime::VtimeCpu,
 }
 
 // SAFETY: each PerCpu is only mutated by its own CPU (with interrupts off where an interrupt
@@ -97,6 +99,7 @@ impl PerCpu {
             nmi_hook: UnsafeCell::new(None),
             preempt_count: AtomicU32::new(crate::preempt::KERNEL_DEFAULT),
             hardirq_depth: AtomicU32::new(0),
+            vtime: crate::nohz::vtime::VtimeCpu::new(),
         }
     }
 }

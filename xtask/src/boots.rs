@@ -409,6 +409,50 @@ pub const BOOT_TESTS: &[BootTest] = &[
         qemu_args: &["-smp", "2"],
         or_endings: &[],
     },
+    BootTest {
+        // nohz_full CPU-time readers on another CPU (docs/nohz.md): a thread spins in user
+        // mode on nohz_full CPU 1 (tick stopped, never switching, so nothing folds its time)
+        // while the main thread on CPU 0 reads times(), getrusage and /proc/stat: they must
+        // add what CPU 1 has pending and see the spinner's user time grow.
+        name: "nohz_full_remote_times",
+        cmdline: &[
+            "kentry.mode=test",
+            "nohz_full=1",
+            "kentry.only=c_nohz_times_musl",
+        ],
+        expect_status: 1,
+        expect_log: &[
+            "nohz_full: CPUs 0x2 stop their tick",
+            "    ok 1 remote_utime_grows",
+            "    ok 2 remote_times_grows",
+            "    ok 3 remote_utime_monotonic",
+            "    ok 4 remote_cpu_row_grows",
+            "ok 1 c_nohz_times_musl",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
+        // The same with readers that ignore the time pending on other CPUs
+        // (`kentry.break=vtime_remote`): the spinner's time stays unfolded, and the reads
+        // must fail to see it grow.
+        name: "negative_vtime_remote",
+        cmdline: &[
+            "kentry.mode=test",
+            "nohz_full=1",
+            "kentry.break=vtime_remote",
+            "kentry.only=c_nohz_times_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "not ok 1 remote_utime_grows",
+            "not ok 2 remote_times_grows",
+            "not ok 4 remote_cpu_row_grows",
+            "not ok 1 c_nohz_times_musl",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
 ];
 
 /// The boot test of that name.

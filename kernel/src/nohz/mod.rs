@@ -75,6 +75,11 @@ pub fn init(cmdline: &str) {
         return;
     }
     FULL_MASK.store(mask, Ordering::Relaxed);
+    for cpu in 0..MAX_CPUS {
+        if mask & (1 << cpu) != 0 {
+            vtime::mark_full(cpu);
+        }
+    }
     let sites = crate::text_poke::flip_key(&NOHZ_FULL, true);
     crate::klog!(
         "nohz_full: CPUs {mask:#x} stop their tick while one task runs in user mode ({sites} sites)"
@@ -108,7 +113,10 @@ fn me() -> usize {
 }
 
 /// kentry's `Host::user_enter` (return to user mode, IRQs off): kernel time charged, then the
-/// tick decision.
+/// tick decision. One NOP while no CPU is nohz_full; then a call whose first step is one
+/// GS-relative flag load on a CPU that is not. The accounting is a few plain loads and
+/// stores (`vtime`). Out of line: inlined, the hook's registers cost kentry's exit path
+/// (and so getpid with context tracking off) instructions even while the key is off.
 #[inline(always)]
 pub fn user_enter() {
     if enabled() {
@@ -118,20 +126,30 @@ pub fn user_enter() {
 
 #[inline(never)]
 fn user_enter_slow() {
-    let cpu = me();
-    if !is_full(cpu) {
-        return;
+    if vtime::this_cpu_full() {
+        vtime::user_enter();
+        // Masked rather than bounds-checked: CPU numbers are below MAX_CPUS.
+        tick_decide(me() % MAX_CPUS);
     }
-    vtime::user_enter(cpu);
+}
+
+/// The tick decision at a return to user mode of nohz_full CPU `cpu` (IRQs off): with the
+/// tick already in the wanted state it is a few loads and compares; stopping or restarting
+/// it is out of line.
+#[inline(always)]
+fn tick_decide(cpu: usize) {
+    let stopped = TICK_STOPPED[cpu].load(Ordering::Relaxed);
     if tick_can_stop(cpu) {
-        stop_tick(cpu);
-    } else {
+        if !stopped {
+            stop_tick(cpu);
+        }
+    } else if stopped {
         restart_tick(cpu);
     }
 }
 
 /// kentry's `Host::user_exit` (entry from user mode, IRQs off): the user time that just
-/// ended is charged.
+/// ended is charged (out of line, as [`user_enter`]).
 #[inline(always)]
 pub fn user_exit() {
     if enabled() {
@@ -141,27 +159,34 @@ pub fn user_exit() {
 
 #[inline(never)]
 fn user_exit_slow() {
-    let cpu = me();
-    if is_full(cpu) {
-        vtime::user_exit(cpu);
+    if vtime::this_cpu_full() {
+        vtime::user_exit();
     }
 }
 
-/// From `schedule` before a switch away from `prev` (IRQs off): its kernel time is charged,
+/// From `schedule` before a switch from `prev` to `next` (IRQs off): `prev`'s time is folded,
 /// and a stopped tick restarts (the next task decides again at its return to user mode).
 #[inline(always)]
-pub fn task_switch(prev: &crate::task::Task) {
-    if enabled() {
-        task_switch_slow(prev);
+pub fn task_switch(prev: &crate::task::Task, next: &crate::task::Task) {
+    if enabled() && vtime::this_cpu_full() {
+        task_switch_slow(prev, next);
     }
 }
 
 #[inline(never)]
-fn task_switch_slow(prev: &crate::task::Task) {
+fn task_switch_slow(prev: &crate::task::Task, next: &crate::task::Task) {
     let cpu = me();
-    if is_full(cpu) {
-        vtime::switch_out(cpu, prev);
+    vtime::switch(cpu, prev, next);
+    if TICK_STOPPED[cpu].load(Ordering::Relaxed) {
         restart_tick(cpu);
+    }
+}
+
+/// This CPU starts scheduling with `first` (sched::start, IRQs off): a nohz_full CPU takes
+/// its first accounting stamp.
+pub fn cpu_start(cpu: usize, first: &crate::task::Task) {
+    if enabled() && is_full(cpu) {
+        vtime::cpu_start(cpu, first);
     }
 }
 
@@ -174,6 +199,7 @@ pub fn tick_accounts(cpu: usize) -> bool {
 
 /// Every condition under which nohz_full CPU `cpu`, about to return to user mode with
 /// interrupts off, may run without its periodic tick. All of them are here, in one place.
+#[inline(always)]
 pub fn tick_can_stop(cpu: usize) -> bool {
     if BREAK_KEEP_TICK.load(Ordering::Relaxed) {
         return false;
@@ -199,22 +225,18 @@ fn rcu_needs_tick(cpu: usize) -> bool {
     crate::rcu::cpu_needs_tick(cpu)
 }
 
+/// Stops this CPU's running tick (IRQs off).
+#[inline(never)]
 fn stop_tick(cpu: usize) {
-    if TICK_STOPPED[cpu].load(Ordering::Relaxed) {
-        return;
-    }
     // Marked before the timer stops: a watchdog that reads "stopped" skips this CPU.
     TICK_STOPPED[cpu].store(true, Ordering::Release);
     crate::x86::apic::stop_timer();
     crate::percpu::EntryCounters::bump(&this_cpu().counters.tick_stops);
 }
 
-/// Restarts this CPU's tick if it is stopped (IRQs off). The first tick comes one period
-/// later.
+/// Restarts this CPU's stopped tick (IRQs off). The first tick comes one period later.
+#[inline(never)]
 fn restart_tick(cpu: usize) {
-    if !TICK_STOPPED[cpu].load(Ordering::Relaxed) {
-        return;
-    }
     crate::x86::apic::restart_timer(crate::TIMER_PERIOD);
     TICK_STOPPED[cpu].store(false, Ordering::Release);
     crate::percpu::EntryCounters::bump(&this_cpu().counters.tick_restarts);

@@ -89,10 +89,25 @@ pub fn add_cpu_time(cpu: usize, bucket: CpuBucket, ns: u64) {
     CPU_STAT[cpu][bucket as usize].fetch_add(ns, Ordering::Relaxed);
 }
 
-/// `cpu`'s `[system, user, idle]` nanoseconds so far.
+/// `cpu`'s `[system, user, idle]` nanoseconds so far, with what a nohz_full CPU has not
+/// folded yet (`nohz::vtime::cpu_time`).
 pub fn cpu_time(cpu: usize) -> [u64; 3] {
+    if crate::nohz::enabled() && crate::nohz::is_full(cpu) {
+        return crate::nohz::vtime::cpu_time(cpu);
+    }
+    cpu_row(cpu)
+}
+
+/// `cpu`'s `[system, user, idle]` nanoseconds as accounted so far.
+pub fn cpu_row(cpu: usize) -> [u64; 3] {
     let row = &CPU_STAT[cpu];
     [0, 1, 2].map(|i| row[i].load(Ordering::Relaxed))
+}
+
+/// `process`'s `[system, user]` nanoseconds so far (getrusage, times), with what nohz_full
+/// CPUs running its tasks have not folded yet (`nohz::vtime::process_cpu_ns`).
+pub fn process_cpu_ns(process: &crate::process::Process) -> [u64; 2] {
+    crate::nohz::vtime::process_cpu_ns(process)
 }
 
 /// From the tick (IRQs off): one period to the running task's process and to this CPU.

@@ -225,6 +225,8 @@ pub fn tick(now: u64, user_mode: bool) {
     let cur = crate::task::current();
     if crate::nohz::tick_accounts(cpu) {
         cputime::account_tick(cpu, cur, user_mode);
+    } else {
+        crate::nohz::vtime::tick(cpu, cur);
     }
     let left = cur.slice.load(Ordering::Relaxed).saturating_sub(1);
     cur.slice.store(left, Ordering::Relaxed);
@@ -348,7 +350,7 @@ fn schedule_inner(preempted: bool) {
     rq.current = Some(next.clone());
     set_load(cpu, &rq);
     drop(rq);
-    crate::nohz::task_switch(&prev);
+    crate::nohz::task_switch(&prev, &next);
     // Queued tasks are off every CPU, but for a CPU's own previous task, which nobody else
     // takes (pull skips it): this never waits long.
     while next.sched.on_cpu.load(Ordering::Acquire) {
@@ -489,6 +491,7 @@ pub fn start(first: TaskRef, idle: TaskRef) -> ! {
     }
     {
         cputime::set_idle_task(cpu, &idle);
+        crate::nohz::cpu_start(cpu, &first);
         let mut rq = RQS[cpu].lock();
         rq.idle = Some(idle);
         rq.current = Some(first.clone());

@@ -192,6 +192,18 @@ pub fn monotonic_ns() -> u64 {
     scale(bt, bn, m, tsc)
 }
 
+/// `cycles` TSC counts as nanoseconds at the clock's current rate (nohz_full's CPU-time
+/// accounting keeps TSC cycles on its fast path and converts them here, when it folds them
+/// into the nanosecond counters). Cycles counted under an earlier, less refined rate are
+/// converted at the current one: the rate only moves by the calibration's refinements.
+/// Starts the clock if nothing has yet (with interrupts off, provisionally; see `start`).
+pub fn tsc_cycles_to_ns(cycles: u64) -> u64 {
+    if !STARTED.load(Ordering::Relaxed) {
+        start();
+    }
+    ((cycles as u128 * MULT.load(Ordering::Relaxed) as u128) >> 32) as u64
+}
+
 /// Nanoseconds since 1970-01-01T00:00:00Z (CLOCK_REALTIME).
 pub fn realtime_ns() -> u64 {
     let mono = monotonic_ns();

@@ -33,7 +33,9 @@ mod clock;
 mod itimer;
 mod rtc;
 
-pub use clock::{coarse, deadline_after_ns, deadline_at_ns, monotonic_ns, realtime_ns};
+pub use clock::{
+    coarse, deadline_after_ns, deadline_at_ns, monotonic_ns, realtime_ns, tsc_cycles_to_ns,
+};
 pub use itimer::{real_timer_get, real_timer_set};
 
 use crate::sync::Mutex;

@@ -130,15 +130,15 @@ fn sys_time(regs: &mut Regs) -> i64 {
     secs as i64
 }
 
-use crate::sched::cputime::USER_HZ;
+use crate::sched::cputime::{USER_HZ, process_cpu_ns};
 
 fn sys_times(regs: &mut Regs) -> i64 {
     if regs.rdi != 0 {
         // struct tms: utime, stime, cutime, cstime (children's: 0), in USER_HZ ticks.
-        let ct = &task::current().process.cputime;
+        let [system, user] = process_cpu_ns(&task::current().process);
         let mut b = [0u8; 32];
-        b[..8].copy_from_slice(&(ct.user_ns() / (NSEC_PER_SEC / USER_HZ)).to_ne_bytes());
-        b[8..16].copy_from_slice(&(ct.system_ns() / (NSEC_PER_SEC / USER_HZ)).to_ne_bytes());
+        b[..8].copy_from_slice(&(user / (NSEC_PER_SEC / USER_HZ)).to_ne_bytes());
+        b[8..16].copy_from_slice(&(system / (NSEC_PER_SEC / USER_HZ)).to_ne_bytes());
         if let Err(e) = put(regs.rdi, &b) {
             return e;
         }
@@ -158,9 +158,9 @@ fn sys_getrusage(regs: &mut Regs) -> i64 {
     let mut b = [0u8; 144];
     match who {
         RUSAGE_SELF | RUSAGE_THREAD => {
-            let ct = &task::current().process.cputime;
-            b[..16].copy_from_slice(&timeval(ct.user_ns() / 1000));
-            b[16..32].copy_from_slice(&timeval(ct.system_ns() / 1000));
+            let [system, user] = process_cpu_ns(&task::current().process);
+            b[..16].copy_from_slice(&timeval(user / 1000));
+            b[16..32].copy_from_slice(&timeval(system / 1000));
         }
         RUSAGE_CHILDREN => {}
         _ => return -EINVAL,
