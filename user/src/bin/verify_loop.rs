@@ -15,7 +15,8 @@
 //!
 //! The host talks to the loop through one syscall that does not exist ([`POLL_NR`], -ENOSYS
 //! here and on Linux): `rdi` goes in as 0, and the kernel gives every register but RAX, RCX
-//! and R11 back as it was — unless the host, stopped at the SYSCALL entry, wrote one there.
+//! and R11 back as it was — unless the host, stopped at that `syscall` instruction (the label
+//! `verify_loop_poll_syscall`), wrote one there.
 //! [`HOST_ATTACHED`] in the first poll: keep running rounds until [`HOST_STOP`]. Without a host
 //! (an ordinary test boot) rdi stays 0 and the loop runs one round.
 //!
@@ -26,7 +27,7 @@
 #![no_std]
 #![no_main]
 
-use core::arch::asm;
+use core::arch::naked_asm;
 
 use kentry_user::ktap::Ktap;
 use kentry_user::rt::Args;
@@ -79,15 +80,20 @@ const CHILDREN: &[Child] = &[
     },
 ];
 
-/// The poll: the host's word, or 0.
-fn poll() -> u64 {
-    let rdi: u64;
-    // SAFETY: a syscall no kernel implements: it returns -ENOSYS and changes nothing.
-    unsafe {
-        asm!("syscall", inlateout("rax") POLL_NR => _, inlateout("rdi") 0u64 => rdi,
-             lateout("rcx") _, lateout("r11") _, options(nostack));
-    }
-    rdi
+/// The poll: the host's word, or 0. Naked, so that its `syscall` has a symbol the host can
+/// break on (`verify_loop_poll_syscall`, a user address: no other syscall stops there).
+#[unsafe(naked)]
+extern "sysv64" fn poll() -> u64 {
+    naked_asm!(
+        "xor edi, edi",
+        "mov eax, {nr}",
+        ".globl verify_loop_poll_syscall",
+        "verify_loop_poll_syscall:",
+        "syscall",
+        "mov rax, rdi",
+        "ret",
+        nr = const POLL_NR,
+    )
 }
 
 /// The child's output, kept for the report when it fails (the rest is dropped).
