@@ -19,6 +19,7 @@ use crate::manifest::{self, Entry, Manifest};
 use crate::qemu::{self, Boot, KernelExit, Machine};
 use crate::runner_check::{self, Verdict};
 use crate::unit;
+use crate::verify;
 use crate::workspace::{ABI_PACKAGE, ENTRY_PACKAGE, Flavor, KERNEL_LOGIC_PACKAGE, Workspace};
 
 /// Options of `cargo xtask test`.
@@ -84,6 +85,7 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
     let only_runner = args.only.as_deref().is_some_and(runner_check::has_case);
     let only_catalogue = args.only.as_deref() == Some(entry_cases::TEST_NAME);
     let only_example = args.only.as_deref() == Some(example::TEST_NAME);
+    let only_verify = args.only.as_deref() == Some(verify::FAST_TEST_NAME);
 
     if args.only.is_none() && !args.negative {
         section("host unit tests");
@@ -111,8 +113,11 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
             Err(e) => r.fail(format!("{e:#}")),
             Ok((qemu, kernels)) => {
                 let art = &kernels.test;
-                let kernel_tests =
-                    !args.negative && only_boot_test.is_none() && !only_runner && !only_example;
+                let kernel_tests = !args.negative
+                    && only_boot_test.is_none()
+                    && !only_runner
+                    && !only_example
+                    && !only_verify;
                 // `--only` naming a `,host` entry: the kernel would not know it.
                 let only_host_only = args
                     .only
@@ -151,6 +156,12 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                         "example kernel (examples/minimal: kentry through its public API only)",
                     );
                     example_boot(&qemu, &kernels.example, args, &mut r);
+                }
+                if (args.only.is_none() && !args.negative) || only_verify {
+                    section(
+                        "verify (lean kernel, ct=on): an NMI at every instruction of the SYSCALL path and the timer's IDT path",
+                    );
+                    verify_fast(ws, &qemu, &kernels.lean, &mut r);
                 }
                 if !args.negative && (args.only.is_none() || only_runner) {
                     section("runner (cargo xtask run, compared with native runs)");
@@ -445,6 +456,21 @@ fn example_boot(qemu: &Path, kernel: &Path, args: &TestArgs, r: &mut Report) {
             println!("  NOT OK  {name}: {}", reasons.join("; "));
             log.print_full(name);
             r.fail(format!("{name}: {}", reasons.join("; ")));
+        }
+    }
+}
+
+/// `cargo xtask verify`'s fast subset (xtask/src/verify/mod.rs), one result.
+fn verify_fast(ws: &Workspace, qemu: &Path, art: &Artifacts, r: &mut Report) {
+    let name = verify::FAST_TEST_NAME;
+    match verify::fast(ws, qemu, art) {
+        Ok(summary) => {
+            println!("  ok      {name} ({summary})");
+            r.pass();
+        }
+        Err(why) => {
+            println!("  NOT OK  {name}: {why}");
+            r.fail(format!("{name}: {why}"));
         }
     }
 }

@@ -71,6 +71,9 @@ pub struct EntryText {
     pub nmi_stub: u64,
     /// Every address from which an NMI is held back: the NMI stub and `kentry_nmi_entry`.
     pub nmi_text: (u64, u64),
+    /// `kentry_syscall_64`: the kernel-mode place the run goes to before it sends an NMI
+    /// meant to run the kernel-mode NMI path.
+    pub syscall_entry: u64,
 }
 
 impl EntryText {
@@ -214,6 +217,7 @@ pub fn from_elf(data: &[u8]) -> Result<EntryText> {
         .find(|s| s.2 == "kentry_nmi_entry")
         .context("no kentry_nmi_entry")?;
     out.nmi_text = (nmi.0, nmi.1);
+    out.syscall_entry = find("kentry_syscall_64")?;
     Ok(out)
 }
 

@@ -214,10 +214,14 @@ fn probe(
     targets: &[Insn],
     s: &Settings,
 ) -> Result<bool> {
+    let trigger = text.nmi_blocked_at(targets[0].addr);
+    if trigger {
+        stop_in_kernel(gdb, text, s)?;
+    }
     for t in targets {
         gdb.set_breakpoint(t.addr)?;
     }
-    if text.nmi_blocked_at(targets[0].addr) {
+    if trigger {
         qmp.execute("inject-nmi", None)?;
     }
     gdb.resume()?;
@@ -244,6 +248,9 @@ fn inject_at(
     s: &Settings,
 ) -> Result<InsnResult> {
     let blocked = text.nmi_blocked_at(t.addr);
+    if blocked {
+        stop_in_kernel(gdb, text, s)?;
+    }
     gdb.set_breakpoint(t.addr)?;
     if blocked {
         // The NMI path runs only for an NMI: send one to get there.
@@ -295,6 +302,24 @@ fn inject_at(
         )));
     }
     Ok(InsnResult::Covered { delivered })
+}
+
+/// Runs the guest to the SYSCALL entry, so that the NMI sent next is taken in kernel mode
+/// and runs the kernel-mode NMI path (stopped anywhere else — after a timeout's interrupt,
+/// most likely in ring 3 — it would take the user-mode way instead).
+fn stop_in_kernel(gdb: &mut Gdb, text: &EntryText, s: &Settings) -> Result<()> {
+    gdb.set_breakpoint(text.syscall_entry)?;
+    gdb.resume()?;
+    let stop = gdb.wait_stop(s.per_address)?;
+    if stop.is_none() {
+        gdb.interrupt()?;
+    }
+    gdb.remove_breakpoint(text.syscall_entry)?;
+    match stop {
+        Some(Stop::Signal(_)) => Ok(()),
+        Some(Stop::Exited) => bail!("the guest ended during the verify run"),
+        None => bail!("no syscall within {:?}", s.per_address),
+    }
 }
 
 /// Runs the guest to `verify_loop`'s poll (its `syscall` instruction at `syscall`, a user
