@@ -31,7 +31,8 @@ pub enum InsnResult {
 
 /// The record of one boot.
 pub struct BootRun {
-    pub ct: CtSetting,
+    /// The kernel and its context-tracking setting: `lean ct=on`.
+    pub label: String,
     pub results: Vec<(Insn, InsnResult)>,
     /// What went wrong for the boot as a whole (guest failure, protocol error).
     pub problems: Vec<String>,
@@ -46,6 +47,10 @@ pub struct Settings {
     pub per_address: Duration,
     /// The whole boot's timeout.
     pub boot_timeout: Duration,
+    /// Which kernel boots, for the reports: `lean` or `test`.
+    pub kernel: &'static str,
+    /// More kernel command-line words (the negative run's `kentry.break=`).
+    pub extra_cmdline: Vec<String>,
 }
 
 /// Boots `kernel` with context tracking `ct` and verifies `targets`.
@@ -71,7 +76,8 @@ pub fn run_boot(
     for s in [&gdb_sock, &qmp_sock] {
         let _ = std::fs::remove_file(s);
     }
-    let cmdline = lean::cmdline(ct, &["verify_loop"]);
+    let mut cmdline = lean::cmdline(ct, &["verify_loop"]);
+    cmdline.extend(settings.extra_cmdline.iter().cloned());
     let words: Vec<&str> = cmdline.iter().map(String::as_str).collect();
     let mut boot = Boot::new(kernel, initrd, &words);
     boot.timeout = Some(settings.boot_timeout);
@@ -122,7 +128,7 @@ pub fn run_boot(
     }
     let _ = std::fs::remove_dir_all(&dir);
     BootRun {
-        ct,
+        label: format!("{} ct={}", settings.kernel, ct.word()),
         results,
         problems,
         log,
@@ -173,13 +179,19 @@ fn drive(
     let mut qmp = Qmp::connect(qmp_sock, Duration::from_secs(20))?;
     poll_answer(&mut gdb, poll_addr, HOST_ATTACHED, s.boot_timeout)
         .context("attaching to verify_loop")?;
+    // A guest that dies is blamed on the last instruction an NMI was injected at.
+    let mut last: Option<u64> = None;
+    let blame = |last: Option<u64>| match last {
+        Some(a) => format!("the last NMI was injected at {a:#x} {}", text.symbolize(a)),
+        None => "no NMI injected yet".to_string(),
+    };
     let mut i = 0;
     while i < targets.len() {
         // A stub whose instructions are all unreachable costs one timeout, not one each:
         // probe with every remaining instruction of the stub at once.
         let stub = &targets[i].stub;
         let end = i + targets[i..].iter().take_while(|t| &t.stub == stub).count();
-        if !probe(&mut gdb, &mut qmp, text, &targets[i..end], s)? {
+        if !probe(&mut gdb, &mut qmp, text, &targets[i..end], s).with_context(|| blame(last))? {
             for t in &targets[i..end] {
                 results.push((t.clone(), InsnResult::NotCovered));
             }
@@ -187,7 +199,8 @@ fn drive(
             continue;
         }
         for t in &targets[i..end] {
-            let r = inject_at(&mut gdb, &mut qmp, text, t, s)?;
+            let r = inject_at(&mut gdb, &mut qmp, text, t, s).with_context(|| blame(last))?;
+            last = Some(t.addr);
             if let InsnResult::Failed(why) = &r {
                 eprintln!(
                     "xtask: verify: {} ({}): {why}",
@@ -199,7 +212,8 @@ fn drive(
         }
         i = end;
     }
-    poll_answer(&mut gdb, poll_addr, HOST_STOP, s.boot_timeout).context("stopping verify_loop")?;
+    poll_answer(&mut gdb, poll_addr, HOST_STOP, s.boot_timeout)
+        .with_context(|| format!("stopping verify_loop ({})", blame(last)))?;
     gdb.detach()?;
     Ok(())
 }

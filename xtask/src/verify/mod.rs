@@ -23,6 +23,10 @@ use inject::{BootRun, InsnResult, Settings};
 
 /// The name of the fast subset's result in `cargo xtask test`.
 pub const FAST_TEST_NAME: &str = "verify_fast_nmi";
+/// The name of its negative run.
+pub const NEGATIVE_TEST_NAME: &str = "verify_negative_rcu_nmi_watch";
+/// What the RCU assertion of NMI-like handlers prints (kernel/src/rcu/mod.rs).
+const RCU_ASSERTION: &str = "[kentry] RCU not watching in NMI-like handler NMI";
 
 /// Options of `cargo xtask verify`.
 #[derive(Debug, Clone, clap::Args)]
@@ -69,10 +73,11 @@ pub fn run(ws: &Workspace, args: &VerifyArgs) -> Result<ExitCode> {
     let settings = Settings {
         per_address: Duration::from_secs(args.per_address),
         boot_timeout: Duration::from_secs(3600),
+        kernel: "lean",
+        extra_cmdline: Vec::new(),
     };
-    let (covered, total, failures) =
-        verify(ws, &qemu, &art, &cts, filter, &settings, args.verbose)?;
-    Ok(if failures == 0 && covered == total {
+    let v = verify(ws, &qemu, &art, &cts, filter, &settings, args.verbose)?;
+    Ok(if v.failures == 0 && v.covered == v.total {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -85,17 +90,81 @@ pub fn fast(ws: &Workspace, qemu: &Path, art: &Artifacts) -> Result<String, Stri
     let settings = Settings {
         per_address: Duration::from_secs(10),
         boot_timeout: Duration::from_secs(300),
+        kernel: "lean",
+        extra_cmdline: Vec::new(),
     };
     let filter = |stub: &str| FAST_STUBS.iter().any(|f| stub.starts_with(f));
     match verify(ws, qemu, art, &[CtSetting::On], filter, &settings, false) {
-        Ok((n, m, 0)) if n == m => Ok(format!("{n} of {m} instructions, NMI at each")),
-        Ok((n, m, k)) => Err(format!("{n} of {m} instructions covered, {k} failures")),
+        Ok(v) if v.failures == 0 && v.covered == v.total => Ok(format!(
+            "{} of {} instructions, NMI at each",
+            v.covered, v.total
+        )),
+        Ok(v) => Err(format!(
+            "{} of {} instructions covered, {} failures",
+            v.covered, v.total, v.failures
+        )),
         Err(e) => Err(format!("{e:#}")),
     }
 }
 
-/// Enumerates, runs one boot per context-tracking setting, prints the report; returns
-/// (covered, total, failures), an instruction counting as covered when every boot covered it.
+/// The negative run of [`fast`]: the test kernel with the RCU-watching check of NMI-like
+/// entries switched off (`kentry.break=rcu_nmi_watch`). An NMI at the SYSCALL stub's first
+/// instruction arrives while context tracking still says "user"; without the check the
+/// handler runs with RCU not watching, the kernel's assertion fires, and the run must fail
+/// and blame that instruction. `Ok` when it does.
+pub fn negative(ws: &Workspace, qemu: &Path, test_kernel: &Artifacts) -> Result<String, String> {
+    let settings = Settings {
+        per_address: Duration::from_secs(10),
+        boot_timeout: Duration::from_secs(120),
+        kernel: "test",
+        extra_cmdline: vec!["kentry.break=rcu_nmi_watch".into()],
+    };
+    let filter = |stub: &str| stub == "kentry_syscall_64";
+    let v = verify(
+        ws,
+        qemu,
+        test_kernel,
+        &[CtSetting::On],
+        filter,
+        &settings,
+        false,
+    )
+    .map_err(|e| format!("{e:#}"))?;
+    let blamed = v
+        .problems
+        .iter()
+        .any(|p| p.contains("the last NMI was injected at ") && p.contains(" kentry_syscall_64: "));
+    if v.failures == 0 {
+        return Err("the run passed with the check switched off".into());
+    }
+    if !v.log_has_assertion {
+        return Err(format!("the serial log lacks {RCU_ASSERTION:?}"));
+    }
+    if !blamed {
+        return Err(format!(
+            "the failure does not blame kentry_syscall_64's first instruction: {:?}",
+            v.problems
+        ));
+    }
+    Ok(
+        "the NMI at kentry_syscall_64 `swapgs` tripped the RCU assertion, and the run failed there"
+            .into(),
+    )
+}
+
+/// What a verify run found.
+struct Verdict {
+    covered: usize,
+    total: usize,
+    failures: usize,
+    /// Every boot's problems and failed instructions, as text.
+    problems: Vec<String>,
+    /// Whether a serial log holds [`RCU_ASSERTION`].
+    log_has_assertion: bool,
+}
+
+/// Enumerates, runs one boot per context-tracking setting, prints the report; an instruction
+/// counts as covered when every boot covered it.
 fn verify(
     ws: &Workspace,
     qemu: &Path,
@@ -104,7 +173,7 @@ fn verify(
     filter: impl Fn(&str) -> bool,
     settings: &Settings,
     verbose: bool,
-) -> Result<(usize, usize, usize)> {
+) -> Result<Verdict> {
     let text = enumerate::read(&art.kernel)?;
     let targets: Vec<Insn> = text.insns().filter(|i| filter(&i.stub)).cloned().collect();
     anyhow::ensure!(!targets.is_empty(), "no entry instruction matches");
@@ -123,7 +192,11 @@ fn verify(
     }
     let mut runs = Vec::new();
     for &ct in cts {
-        println!("== verify [{}]: NMI at each instruction", ct.label());
+        println!(
+            "== verify [{} ct={}]: NMI at each instruction",
+            settings.kernel,
+            ct.word()
+        );
         let run = inject::run_boot(
             qemu,
             &art.kernel,
@@ -159,7 +232,24 @@ fn verify(
         "verify: {covered} of {} instructions covered, {failures} failures",
         targets.len()
     );
-    Ok((covered, targets.len(), failures))
+    let mut problems = Vec::new();
+    for r in &runs {
+        problems.extend(r.problems.iter().cloned());
+        for (t, x) in &r.results {
+            if let InsnResult::Failed(why) = x {
+                problems.push(format!("{}: {why}", text.symbolize(t.addr)));
+            }
+        }
+    }
+    Ok(Verdict {
+        covered,
+        total: targets.len(),
+        failures,
+        problems,
+        log_has_assertion: runs
+            .iter()
+            .any(|r| r.log.as_ref().is_some_and(|l| l.contains(RCU_ASSERTION))),
+    })
 }
 
 fn count_stubs(targets: &[Insn]) -> usize {
@@ -216,11 +306,11 @@ fn report(text: &EntryText, run: &BootRun, verbose: bool) {
         i += group.len();
     }
     for p in &run.problems {
-        println!("  FAILED [{}]: {p}", run.ct.label());
+        println!("  FAILED [{}]: {p}", run.label);
     }
     println!(
         "  [{}]: {} instructions in {:.1} s",
-        run.ct.label(),
+        run.label,
         run.results.len(),
         run.elapsed.as_secs_f64()
     );
@@ -230,7 +320,7 @@ fn report(text: &EntryText, run: &BootRun, verbose: bool) {
             .iter()
             .any(|(_, r)| matches!(r, InsnResult::Failed(_)));
     if failed && let Some(log) = &run.log {
-        log.print_full(&format!("verify [{}]", run.ct.label()));
+        log.print_full(&format!("verify [{}]", run.label));
     }
 }
 
