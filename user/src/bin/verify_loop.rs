@@ -11,7 +11,9 @@
 //! | `fault tf` | 133 | TF → #DB from ring 3 (the IST entry from user) |
 //! | `fault ud` | 132 | #UD killing the task |
 //!
-//! Every fork also returns through `ret_from_fork`.
+//! Every fork also returns through `ret_from_fork`. Before each child, the loop makes one
+//! SYSCALL from 32-bit code (the CSTAR entry), which must return -ENOSYS
+//! (`compat_syscall_enosys`).
 //!
 //! The host talks to the loop through one syscall that does not exist ([`POLL_NR`], -ENOSYS
 //! here and on Linux): `rdi` goes in as 0, and the kernel gives every register but RAX, RCX
@@ -93,6 +95,47 @@ extern "sysv64" fn poll() -> u64 {
         "mov rax, rdi",
         "ret",
         nr = const POLL_NR,
+    )
+}
+
+/// The RSP of [`compat_syscall`] while it runs 32-bit code (which cannot hold it in a
+/// register: 32-bit mode leaves the upper halves undefined).
+static mut COMPAT_RSP: u64 = 0;
+
+/// SYSCALL from 32-bit code, the CSTAR entry (`kentry_syscall32_ignore`): a far jump to the
+/// 32-bit user code segment (0x23), `syscall` there, a far jump back to 0x33. Returns EAX,
+/// which must be -ENOSYS. No stack is used in 32-bit mode; the callee-saved registers are
+/// kept on the stack across it.
+#[unsafe(naked)]
+extern "sysv64" fn compat_syscall() -> u32 {
+    naked_asm!(
+        "push %rbx",
+        "push %rbp",
+        "push %r12",
+        "push %r13",
+        "push %r14",
+        "push %r15",
+        "movq %rsp, {rsp}(%rip)",
+        "ljmpl *2f(%rip)",
+        "2: .long 3f",
+        ".word 0x23",
+        ".code32",
+        "3: movl ${nr}, %eax",
+        "syscall",
+        "ljmpl $0x33, $4f",
+        ".code64",
+        "4: movq {rsp}(%rip), %rsp",
+        "pop %r15",
+        "pop %r14",
+        "pop %r13",
+        "pop %r12",
+        "pop %rbp",
+        "pop %rbx",
+        "ret",
+        rsp = sym COMPAT_RSP,
+        // getpid: through the 64-bit entry it would return the pid, not -ENOSYS.
+        nr = const nr::GETPID,
+        options(att_syntax),
     )
 }
 
@@ -183,7 +226,7 @@ fn run_child(c: &Child, out: &mut [u8; OUTPUT_MAX]) -> (i32, usize) {
 }
 
 fn main(_: Args) -> i32 {
-    let mut k = Ktap::new(CHILDREN.len() as u32);
+    let mut k = Ktap::new(CHILDREN.len() as u32 + 1);
     let hosted = poll() == HOST_ATTACHED;
     diag!(
         "verify_loop: {}",
@@ -194,11 +237,17 @@ fn main(_: Args) -> i32 {
         }
     );
     let mut failures = [0u64; CHILDREN.len()];
+    let mut compat_failures = 0u64;
     let mut out = [0u8; OUTPUT_MAX];
     let mut rounds = 0u64;
     'rounds: while rounds < MAX_ROUNDS {
         rounds += 1;
         for (i, c) in CHILDREN.iter().enumerate() {
+            let eax = compat_syscall();
+            if eax as i32 != -(sys::errno::ENOSYS as i32) {
+                compat_failures += 1;
+                diag!("round {rounds}: SYSCALL from 32-bit code returned {eax:#x}");
+            }
             let (status, len) = run_child(c, &mut out);
             if status != c.status {
                 failures[i] += 1;
@@ -226,5 +275,6 @@ fn main(_: Args) -> i32 {
         }
         k.result(f == 0, c.name);
     }
+    k.result(compat_failures == 0, "compat_syscall_enosys");
     k.finish()
 }
