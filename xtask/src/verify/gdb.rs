@@ -113,25 +113,13 @@ impl Gdb {
     fn receive(&mut self, timeout: Duration) -> Result<Option<String>> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(start) = self.buf.iter().position(|&b| b == b'$') {
-                if let Some(hash) = self.buf[start..].iter().position(|&b| b == b'#') {
-                    let end = start + hash;
-                    if self.buf.len() >= end + 3 {
-                        let body = String::from_utf8_lossy(&self.buf[start + 1..end]).into_owned();
-                        let sum = u8::from_str_radix(
-                            std::str::from_utf8(&self.buf[end + 1..end + 3]).unwrap_or("xx"),
-                            16,
-                        );
-                        self.buf.drain(..end + 3);
-                        let want = body.bytes().fold(0u8, |s, b| s.wrapping_add(b));
-                        if sum != Ok(want) {
-                            self.stream.write_all(b"-")?;
-                            continue;
-                        }
-                        self.stream.write_all(b"+")?;
-                        return Ok(Some(body));
-                    }
+            if let Some((body, sum_ok)) = self.take_packet() {
+                if !sum_ok {
+                    self.stream.write_all(b"-")?;
+                    continue;
                 }
+                self.stream.write_all(b"+")?;
+                return Ok(Some(body));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -152,6 +140,23 @@ impl Gdb {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Takes one whole packet from the buffer, if it holds one: its body, and whether its
+    /// checksum is right.
+    fn take_packet(&mut self) -> Option<(String, bool)> {
+        let start = self.buf.iter().position(|&b| b == b'$')?;
+        let end = start + self.buf[start..].iter().position(|&b| b == b'#')?;
+        if self.buf.len() < end + 3 {
+            return None;
+        }
+        let body = String::from_utf8_lossy(&self.buf[start + 1..end]).into_owned();
+        let sum = std::str::from_utf8(&self.buf[end + 1..end + 3])
+            .ok()
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        self.buf.drain(..end + 3);
+        let want = body.bytes().fold(0u8, |s, b| s.wrapping_add(b));
+        Some((body, sum == Some(want)))
     }
 
     /// Sends a packet and returns the reply.
@@ -243,7 +248,7 @@ impl Gdb {
 
 /// Decodes up to 8 bytes of little-endian hex (`p`, `m` replies).
 fn le_hex(s: &str) -> Option<u64> {
-    if s.len() < 2 || s.len() % 2 != 0 || s.starts_with('E') && s.len() == 3 {
+    if s.len() < 2 || !s.len().is_multiple_of(2) || s.starts_with('E') && s.len() == 3 {
         return None;
     }
     let mut v = 0u64;

@@ -2,7 +2,7 @@
 //! instruction through the gdbstub, injects an NMI there over QMP, catches the NMI's delivery
 //! at the NMI IDT stub to see where it was taken, and lets the guest go on. docs/verify.md.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -53,16 +53,22 @@ pub struct Settings {
     pub extra_cmdline: Vec<String>,
 }
 
-/// Boots `kernel` with context tracking `ct` and verifies `targets`.
+/// What boots: QEMU, the kernel and its initrd, and the address of `verify_loop`'s poll.
+pub struct Guest<'a> {
+    pub qemu: &'a Path,
+    pub kernel: &'a Path,
+    pub initrd: &'a Path,
+    /// The user address of `verify_loop_poll_syscall`.
+    pub poll_addr: u64,
+}
+
+/// Boots `guest` with context tracking `ct` and verifies `targets`.
 pub fn run_boot(
-    qemu_bin: &Path,
-    kernel: &Path,
-    initrd: &Path,
+    guest: &Guest,
     ct: CtSetting,
     text: &EntryText,
     targets: &[Insn],
     settings: &Settings,
-    poll_addr: u64,
 ) -> BootRun {
     let start = Instant::now();
     let dir = std::env::temp_dir().join(format!(
@@ -79,7 +85,7 @@ pub fn run_boot(
     let mut cmdline = lean::cmdline(ct, &["verify_loop"]);
     cmdline.extend(settings.extra_cmdline.iter().cloned());
     let words: Vec<&str> = cmdline.iter().map(String::as_str).collect();
-    let mut boot = Boot::new(kernel, initrd, &words);
+    let mut boot = Boot::new(guest.kernel, guest.initrd, &words);
     boot.timeout = Some(settings.boot_timeout);
     boot.extra_args = vec![
         "-chardev".into(),
@@ -93,7 +99,8 @@ pub fn run_boot(
         format!("unix:{},server=on,wait=off", chardev_path(&qmp_sock)),
         "-S".into(),
     ];
-    let qemu_bin = qemu_bin.to_path_buf();
+    let qemu_bin = guest.qemu.to_path_buf();
+    let poll_addr = guest.poll_addr;
     let guest = std::thread::spawn(move || qemu::run(&qemu_bin, &boot));
     let mut results = Vec::new();
     let mut problems = Vec::new();
@@ -137,7 +144,7 @@ pub fn run_boot(
 }
 
 /// A path inside a chardev description: commas are doubled.
-fn chardev_path(p: &PathBuf) -> String {
+fn chardev_path(p: &Path) -> String {
     p.to_string_lossy().replace(',', ",,")
 }
 

@@ -197,16 +197,13 @@ fn verify(
             settings.kernel,
             ct.word()
         );
-        let run = inject::run_boot(
+        let guest = inject::Guest {
             qemu,
-            &art.kernel,
-            &art.initrd,
-            ct,
-            &text,
-            &targets,
-            settings,
+            kernel: &art.kernel,
+            initrd: &art.initrd,
             poll_addr,
-        );
+        };
+        let run = inject::run_boot(&guest, ct, &text, &targets, settings);
         report(&text, &run, verbose);
         runs.push(run);
     }
