@@ -28,6 +28,18 @@ pub enum Stop {
     Exited,
 }
 
+/// The gdbstub closed the connection: QEMU has exited.
+#[derive(Debug)]
+pub struct Closed;
+
+impl std::fmt::Display for Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the gdbstub closed the connection (QEMU exited)")
+    }
+}
+
+impl std::error::Error for Closed {}
+
 /// A connection to QEMU's gdbstub.
 pub struct Gdb {
     stream: UnixStream,
@@ -103,7 +115,7 @@ impl Gdb {
             .read(&mut tmp)
             .context("reading from the gdbstub")?;
         if n == 0 {
-            bail!("the gdbstub closed the connection");
+            return Err(Closed.into());
         }
         self.buf.extend_from_slice(&tmp[..n]);
         Ok(())
@@ -187,11 +199,15 @@ impl Gdb {
         self.send("c")
     }
 
-    /// Waits for a stop reply; `None` if the guest is still running after `timeout`.
+    /// Waits for a stop reply; `None` if the guest is still running after `timeout`. A
+    /// closed connection is [`Stop::Exited`] too.
     pub fn wait_stop(&mut self, timeout: Duration) -> Result<Option<Stop>> {
         loop {
-            let Some(p) = self.receive(timeout)? else {
-                return Ok(None);
+            let p = match self.receive(timeout) {
+                Ok(Some(p)) => p,
+                Ok(None) => return Ok(None),
+                Err(e) if e.downcast_ref::<Closed>().is_some() => return Ok(Some(Stop::Exited)),
+                Err(e) => return Err(e),
             };
             let sig = |s: &str| u8::from_str_radix(s.get(1..3).unwrap_or("00"), 16).unwrap_or(0);
             match p.chars().next() {

@@ -15,7 +15,7 @@ use crate::qmp::Qmp;
 
 /// The poll syscall of `verify_loop` (user/src/bin/verify_loop.rs) and the host's answers.
 pub const POLL_NR: u64 = 0x4b56;
-const HOST_ATTACHED: u64 = 1;
+pub const HOST_ATTACHED: u64 = 1;
 const HOST_STOP: u64 = 2;
 
 /// What happened at one instruction.
@@ -51,6 +51,8 @@ pub struct Settings {
     pub kernel: &'static str,
     /// More kernel command-line words (the negative run's `kentry.break=`).
     pub extra_cmdline: Vec<String>,
+    /// Also the #MC series (mce.rs).
+    pub mce: bool,
 }
 
 /// What boots: QEMU, the kernel and its initrd, and the address of `verify_loop`'s poll.
@@ -71,17 +73,50 @@ pub fn run_boot(
     settings: &Settings,
 ) -> BootRun {
     let start = Instant::now();
+    let mut results = Vec::new();
+    let (driven, log) = boot_with(guest, ct, settings, |gdb, qmp| {
+        drive(
+            gdb,
+            qmp,
+            text,
+            targets,
+            settings,
+            guest.poll_addr,
+            &mut results,
+        )
+    });
+    let mut problems: Vec<String> = driven.err().map(|e| format!("{e:#}")).into_iter().collect();
+    match &log {
+        Ok(log) => problems.extend(guest_problems(ct, log)),
+        Err(e) => problems.push(format!("QEMU: {e:#}")),
+    }
+    BootRun {
+        label: format!("{} ct={}", settings.kernel, ct.word()),
+        results,
+        problems,
+        log: log.ok(),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Boots `guest` stopped, with a gdbstub and a QMP socket of its own, and runs `drive` on
+/// them; ends QEMU at once if `drive` fails. Returns what `drive` returned and the boot's log.
+pub fn boot_with(
+    guest: &Guest,
+    ct: CtSetting,
+    settings: &Settings,
+    drive: impl FnOnce(&mut Gdb, &mut Qmp) -> Result<()>,
+) -> (Result<()>, Result<BootLog>) {
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
-        "kentry-verify-{}-{}",
+        "kentry-verify-{}-{}-{}",
         std::process::id(),
-        ct.word()
+        ct.word(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     let _ = std::fs::create_dir_all(&dir);
     let gdb_sock = dir.join("gdb.sock");
     let qmp_sock = dir.join("qmp.sock");
-    for s in [&gdb_sock, &qmp_sock] {
-        let _ = std::fs::remove_file(s);
-    }
     let mut cmdline = lean::cmdline(ct, &["verify_loop"]);
     cmdline.extend(settings.extra_cmdline.iter().cloned());
     let words: Vec<&str> = cmdline.iter().map(String::as_str).collect();
@@ -100,47 +135,24 @@ pub fn run_boot(
         "-S".into(),
     ];
     let qemu_bin = guest.qemu.to_path_buf();
-    let poll_addr = guest.poll_addr;
-    let guest = std::thread::spawn(move || qemu::run(&qemu_bin, &boot));
-    let mut results = Vec::new();
-    let mut problems = Vec::new();
-    if let Err(e) = drive(
-        &gdb_sock,
-        &qmp_sock,
-        text,
-        targets,
-        settings,
-        poll_addr,
-        &mut results,
-    ) {
-        problems.push(format!("{e:#}"));
+    let qemu_thread = std::thread::spawn(move || qemu::run(&qemu_bin, &boot));
+    let driven = (|| {
+        let mut gdb = Gdb::connect(&gdb_sock, Duration::from_secs(20))?;
+        let mut qmp = Qmp::connect(&qmp_sock, Duration::from_secs(20))?;
+        drive(&mut gdb, &mut qmp)
+    })();
+    if driven.is_err() {
         // Do not wait for the boot's timeout: end QEMU now.
         if let Ok(mut q) = Qmp::connect(&qmp_sock, Duration::from_secs(5)) {
             let _ = q.execute("quit", None);
         }
     }
-    let log = match guest.join() {
-        Ok(Ok(log)) => Some(log),
-        Ok(Err(e)) => {
-            problems.push(format!("QEMU: {e:#}"));
-            None
-        }
-        Err(_) => {
-            problems.push("the QEMU thread panicked".into());
-            None
-        }
+    let log = match qemu_thread.join() {
+        Ok(log) => log,
+        Err(_) => Err(anyhow::anyhow!("the QEMU thread panicked")),
     };
-    if let Some(log) = &log {
-        problems.extend(guest_problems(ct, log));
-    }
     let _ = std::fs::remove_dir_all(&dir);
-    BootRun {
-        label: format!("{} ct={}", settings.kernel, ct.word()),
-        results,
-        problems,
-        log,
-        elapsed: start.elapsed(),
-    }
+    (driven, log)
 }
 
 /// A path inside a chardev description: commas are doubled.
@@ -172,19 +184,17 @@ fn guest_problems(ct: CtSetting, log: &BootLog) -> Vec<String> {
     p
 }
 
-/// Drives one boot through the gdbstub and QMP.
+/// Drives one NMI boot through the gdbstub and QMP.
 fn drive(
-    gdb_sock: &Path,
-    qmp_sock: &Path,
+    gdb: &mut Gdb,
+    qmp: &mut Qmp,
     text: &EntryText,
     targets: &[Insn],
     s: &Settings,
     poll_addr: u64,
     results: &mut Vec<(Insn, InsnResult)>,
 ) -> Result<()> {
-    let mut gdb = Gdb::connect(gdb_sock, Duration::from_secs(20))?;
-    let mut qmp = Qmp::connect(qmp_sock, Duration::from_secs(20))?;
-    poll_answer(&mut gdb, poll_addr, HOST_ATTACHED, s.boot_timeout)
+    poll_answer(gdb, poll_addr, HOST_ATTACHED, s.boot_timeout)
         .context("attaching to verify_loop")?;
     // A guest that dies is blamed on the last instruction an NMI was injected at.
     let mut last: Option<u64> = None;
@@ -198,7 +208,7 @@ fn drive(
         // probe with every remaining instruction of the stub at once.
         let stub = &targets[i].stub;
         let end = i + targets[i..].iter().take_while(|t| &t.stub == stub).count();
-        if !probe(&mut gdb, &mut qmp, text, &targets[i..end], s).with_context(|| blame(last))? {
+        if !probe(gdb, qmp, text, &targets[i..end], s).with_context(|| blame(last))? {
             for t in &targets[i..end] {
                 results.push((t.clone(), InsnResult::NotCovered));
             }
@@ -206,7 +216,7 @@ fn drive(
             continue;
         }
         for t in &targets[i..end] {
-            let r = inject_at(&mut gdb, &mut qmp, text, t, s).with_context(|| blame(last))?;
+            let r = inject_at(gdb, qmp, text, t, s).with_context(|| blame(last))?;
             last = Some(t.addr);
             if let InsnResult::Failed(why) = &r {
                 eprintln!(
@@ -219,7 +229,7 @@ fn drive(
         }
         i = end;
     }
-    poll_answer(&mut gdb, poll_addr, HOST_STOP, s.boot_timeout)
+    poll_answer(gdb, poll_addr, HOST_STOP, s.boot_timeout)
         .with_context(|| format!("stopping verify_loop ({})", blame(last)))?;
     gdb.detach()?;
     Ok(())
@@ -328,7 +338,7 @@ fn inject_at(
 /// Runs the guest to the SYSCALL entry, so that the NMI sent next is taken in kernel mode
 /// and runs the kernel-mode NMI path (stopped anywhere else — after a timeout's interrupt,
 /// most likely in ring 3 — it would take the user-mode way instead).
-fn stop_in_kernel(gdb: &mut Gdb, text: &EntryText, s: &Settings) -> Result<()> {
+pub fn stop_in_kernel(gdb: &mut Gdb, text: &EntryText, s: &Settings) -> Result<()> {
     gdb.set_breakpoint(text.syscall_entry)?;
     gdb.resume()?;
     let stop = gdb.wait_stop(s.per_address)?;
@@ -346,7 +356,7 @@ fn stop_in_kernel(gdb: &mut Gdb, text: &EntryText, s: &Settings) -> Result<()> {
 /// Runs the guest to `verify_loop`'s poll (its `syscall` instruction at `syscall`, a user
 /// address, with RAX = [`POLL_NR`]: another program's code at that address is stepped over)
 /// and answers it with `word` in RDI, which the syscall gives back to the loop.
-fn poll_answer(gdb: &mut Gdb, syscall: u64, word: u64, timeout: Duration) -> Result<()> {
+pub fn poll_answer(gdb: &mut Gdb, syscall: u64, word: u64, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
     gdb.set_breakpoint(syscall)?;
     loop {

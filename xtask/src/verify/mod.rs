@@ -6,6 +6,7 @@
 mod enumerate;
 mod gdb;
 mod inject;
+mod mce;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -43,6 +44,10 @@ pub struct VerifyArgs {
     /// Seconds the guest may run before an address counts as never reached.
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     pub per_address: u64,
+    /// Also a #MC at each instruction (HMP `mce`; one boot each, as a kernel-mode #MC stops
+    /// the kernel), and an NMI at each instruction of the paranoid path inside a #MC.
+    #[arg(long)]
+    pub mce: bool,
     /// Show every instruction's result, not only the failures and the uncovered ones.
     #[arg(short, long)]
     pub verbose: bool,
@@ -75,6 +80,7 @@ pub fn run(ws: &Workspace, args: &VerifyArgs) -> Result<ExitCode> {
         boot_timeout: Duration::from_secs(3600),
         kernel: "lean",
         extra_cmdline: Vec::new(),
+        mce: args.mce,
     };
     let v = verify(ws, &qemu, &art, &cts, filter, &settings, args.verbose)?;
     Ok(if v.failures == 0 && v.covered == v.total {
@@ -92,6 +98,7 @@ pub fn fast(ws: &Workspace, qemu: &Path, art: &Artifacts) -> Result<String, Stri
         boot_timeout: Duration::from_secs(300),
         kernel: "lean",
         extra_cmdline: Vec::new(),
+        mce: false,
     };
     let filter = |stub: &str| FAST_STUBS.iter().any(|f| stub.starts_with(f));
     match verify(ws, qemu, art, &[CtSetting::On], filter, &settings, false) {
@@ -118,6 +125,7 @@ pub fn negative(ws: &Workspace, qemu: &Path, test_kernel: &Artifacts) -> Result<
         boot_timeout: Duration::from_secs(120),
         kernel: "test",
         extra_cmdline: vec!["kentry.break=rcu_nmi_watch".into()],
+        mce: false,
     };
     let filter = |stub: &str| stub == "kentry_syscall_64";
     let v = verify(
@@ -190,6 +198,12 @@ fn verify(
     for (kind, vectors) in &text.idt_kinds {
         println!("  IDT stub kind {kind}: {} vectors", vectors.len());
     }
+    let guest = inject::Guest {
+        qemu,
+        kernel: &art.kernel,
+        initrd: &art.initrd,
+        poll_addr,
+    };
     let mut runs = Vec::new();
     for &ct in cts {
         println!(
@@ -197,23 +211,29 @@ fn verify(
             settings.kernel,
             ct.word()
         );
-        let guest = inject::Guest {
-            qemu,
-            kernel: &art.kernel,
-            initrd: &art.initrd,
-            poll_addr,
-        };
         let run = inject::run_boot(&guest, ct, &text, &targets, settings);
         report(&text, &run, verbose);
         runs.push(run);
     }
-    let covered = targets
+    if settings.mce {
+        for &ct in cts {
+            println!(
+                "== verify [{} ct={}]: #MC at each instruction (one boot each; the paranoid path: an NMI inside a #MC)",
+                settings.kernel,
+                ct.word()
+            );
+            for run in mce::runs(&guest, &[ct], &text, &targets, settings.per_address) {
+                report(&text, &run, verbose);
+                runs.push(run);
+            }
+        }
+    }
+    // Each instruction counts once per series: per boot setting and injection kind.
+    let total = targets.len() * runs.len();
+    let covered = runs
         .iter()
-        .enumerate()
-        .filter(|(i, _)| {
-            runs.iter()
-                .all(|r| matches!(r.results.get(*i), Some((_, InsnResult::Covered { .. }))))
-        })
+        .flat_map(|r| &r.results)
+        .filter(|(_, x)| matches!(x, InsnResult::Covered { .. }))
         .count();
     let failures: usize = runs
         .iter()
@@ -225,10 +245,7 @@ fn verify(
                     .count()
         })
         .sum();
-    println!(
-        "verify: {covered} of {} instructions covered, {failures} failures",
-        targets.len()
-    );
+    println!("verify: {covered} of {total} instructions covered, {failures} failures");
     let mut problems = Vec::new();
     for r in &runs {
         problems.extend(r.problems.iter().cloned());
@@ -240,7 +257,7 @@ fn verify(
     }
     Ok(Verdict {
         covered,
-        total: targets.len(),
+        total,
         failures,
         problems,
         log_has_assertion: runs
