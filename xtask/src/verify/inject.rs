@@ -21,7 +21,8 @@ const HOST_STOP: u64 = 2;
 /// What happened at one instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InsnResult {
-    /// Stopped there, injected; the NMI was taken at `delivered` (the RIP its frame holds).
+    /// Stopped there, injected; the event was taken at `delivered` (the RIP of the NMI's
+    /// frame, or of the #MC report).
     Covered { delivered: u64 },
     /// Never executed within the per-address timeout.
     NotCovered,
