@@ -33,6 +33,7 @@ mod runner_check;
 mod symbols;
 mod test;
 mod unit;
+mod verify;
 mod workspace;
 
 use std::process::ExitCode;
@@ -60,6 +61,9 @@ enum Cmd {
     Test(test::TestArgs),
     /// Measure the entry paths (plain TCG and -icount) and compare with the references.
     Bench(bench::BenchArgs),
+    /// Inject an NMI at every instruction of the entry paths (gdbstub + QMP), with the
+    /// register checkers running (docs/verify.md).
+    Verify(verify::VerifyArgs),
     /// Clippy with -D warnings on the host crates, the kernel and the user programs.
     Clippy,
     /// The noinstr check of `cargo xtask test` on kernel ELF files (default: the built test
@@ -92,7 +96,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
     // Every package a command needs is installed here, once, before anything runs in parallel.
     let needs = match &cmd {
         Cmd::Test(args) => install::needs_for_test(args.host),
-        Cmd::Run(_) | Cmd::Bench(_) | Cmd::Build => install::needs_for_boot(),
+        Cmd::Run(_) | Cmd::Bench(_) | Cmd::Build | Cmd::Verify(_) => install::needs_for_boot(),
         Cmd::Clippy | Cmd::Fmt { .. } | Cmd::Noinstr { .. } => Vec::new(),
     };
     install::ensure_packages(&needs)?;
@@ -116,6 +120,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Run(args) => run::run(&ws, &args),
         Cmd::Test(args) => test::run(&ws, &args),
         Cmd::Bench(args) => bench::run(&ws, &args).map(|()| ExitCode::SUCCESS),
+        Cmd::Verify(args) => verify::run(&ws, &args),
         Cmd::Clippy => lint::clippy(&ws).map(|()| ExitCode::SUCCESS),
         Cmd::Noinstr { elf } => noinstr::command(&ws, &elf),
         Cmd::Fmt { check } => lint::fmt(&ws, check).map(|()| ExitCode::SUCCESS),

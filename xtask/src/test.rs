@@ -20,6 +20,7 @@ use crate::noinstr;
 use crate::qemu::{self, Boot, KernelExit, Machine};
 use crate::runner_check::{self, Verdict};
 use crate::unit;
+use crate::verify;
 use crate::workspace::{ABI_PACKAGE, ENTRY_PACKAGE, Flavor, KERNEL_LOGIC_PACKAGE, Workspace};
 
 /// Options of `cargo xtask test`.
@@ -86,6 +87,8 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
     let only_catalogue = args.only.as_deref() == Some(entry_cases::TEST_NAME);
     let only_example = args.only.as_deref() == Some(example::TEST_NAME);
     let only_noinstr = args.only.as_deref().is_some_and(noinstr::is_test_name);
+    let only_verify = args.only.as_deref() == Some(verify::FAST_TEST_NAME);
+    let only_verify_negative = args.only.as_deref() == Some(verify::NEGATIVE_TEST_NAME);
 
     if args.only.is_none() && !args.negative {
         section("host unit tests");
@@ -121,7 +124,9 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                     && only_boot_test.is_none()
                     && !only_runner
                     && !only_example
-                    && !only_noinstr;
+                    && !only_noinstr
+                    && !only_verify
+                    && !only_verify_negative;
                 // `--only` naming a `,host` entry: the kernel would not know it.
                 let only_host_only = args
                     .only
@@ -160,6 +165,16 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                         "example kernel (examples/minimal: kentry through its public API only)",
                     );
                     example_boot(&qemu, &kernels.example, args, &mut r);
+                }
+                if (args.only.is_none() && !args.negative) || only_verify {
+                    section(
+                        "verify (lean kernel, ct=on): an NMI at every instruction of the SYSCALL path and the timer's IDT path",
+                    );
+                    verify_fast(ws, &qemu, &kernels.lean, &mut r);
+                }
+                if args.only.is_none() || only_verify_negative {
+                    section("verify, negative run (test kernel, kentry.break=rcu_nmi_watch)");
+                    verify_negative(ws, &qemu, art, &mut r);
                 }
                 if !args.negative && (args.only.is_none() || only_runner) {
                     section("runner (cargo xtask run, compared with native runs)");
@@ -486,6 +501,36 @@ fn example_boot(qemu: &Path, kernel: &Path, args: &TestArgs, r: &mut Report) {
             println!("  NOT OK  {name}: {}", reasons.join("; "));
             log.print_full(name);
             r.fail(format!("{name}: {}", reasons.join("; ")));
+        }
+    }
+}
+
+/// `cargo xtask verify`'s fast subset (xtask/src/verify/mod.rs), one result.
+fn verify_fast(ws: &Workspace, qemu: &Path, art: &Artifacts, r: &mut Report) {
+    let name = verify::FAST_TEST_NAME;
+    match verify::fast(ws, qemu, art) {
+        Ok(summary) => {
+            println!("  ok      {name} ({summary})");
+            r.pass();
+        }
+        Err(why) => {
+            println!("  NOT OK  {name}: {why}");
+            r.fail(format!("{name}: {why}"));
+        }
+    }
+}
+
+/// The negative run of `verify_fast_nmi` (xtask/src/verify/mod.rs), one result.
+fn verify_negative(ws: &Workspace, qemu: &Path, art: &Artifacts, r: &mut Report) {
+    let name = verify::NEGATIVE_TEST_NAME;
+    match verify::negative(ws, qemu, art) {
+        Ok(summary) => {
+            println!("  ok      {name} ({summary})");
+            r.pass();
+        }
+        Err(why) => {
+            println!("  NOT OK  {name}: {why}");
+            r.fail(format!("{name}: {why}"));
         }
     }
 }

@@ -1,0 +1,280 @@
+//! The ring-3 workload of `cargo xtask verify` (docs/verify.md): it runs the register checkers
+//! over and over — each a child process (fork, execve, wait4), its output captured through a
+//! pipe and shown only when it fails — so that every entry path keeps being exercised while
+//! the host stops the guest at one entry instruction after another and injects an NMI there.
+//!
+//! | child | status | what it drives |
+//! |---|---|---|
+//! | `syscall_regs` | 0 | SYSCALL → SYSRET with every GPR checked; timer IRQs in a register loop |
+//! | `syscall_flags` | 0 | DF, AC, NT across SYSCALL; the IRET way back |
+//! | `sig_regs` | 0 | #BP, #UD, #PF, #GP, #DE to handlers, rt_sigreturn, GPRs intact |
+//! | `fault tf` | 133 | TF → #DB from ring 3 (the IST entry from user) |
+//! | `fault ud` | 132 | #UD killing the task |
+//!
+//! Every fork also returns through `ret_from_fork`. Before each child, the loop makes one
+//! SYSCALL from 32-bit code (the CSTAR entry), which must return -ENOSYS
+//! (`compat_syscall_enosys`).
+//!
+//! The host talks to the loop through one syscall that does not exist ([`POLL_NR`], -ENOSYS
+//! here and on Linux): `rdi` goes in as 0, and the kernel gives every register but RAX, RCX
+//! and R11 back as it was — unless the host, stopped at that `syscall` instruction (the label
+//! `verify_loop_poll_syscall`), wrote one there.
+//! [`HOST_ATTACHED`] in the first poll: keep running rounds until [`HOST_STOP`]. Without a host
+//! (an ordinary test boot) rdi stays 0 and the loop runs one round.
+//!
+//! KTAP: one result per child program, ok when every run of it ended with its status.
+//! Syscalls: pipe2, fork, dup2, close, execve, read, wait4, 0x4b56 (the poll), write,
+//! exit_group.
+
+#![no_std]
+#![no_main]
+
+use core::arch::naked_asm;
+
+use kentry_user::ktap::Ktap;
+use kentry_user::rt::Args;
+use kentry_user::sys::{self, nr};
+use kentry_user::{diag, entry};
+
+entry!(main);
+
+/// The poll syscall: a number no kernel implements (xtask/src/verify/mod.rs has the same).
+const POLL_NR: usize = 0x4b56;
+/// The host's answer in rdi: it is there, and the loop runs until [`HOST_STOP`].
+const HOST_ATTACHED: u64 = 1;
+/// The host's answer in rdi: finish now.
+const HOST_STOP: u64 = 2;
+/// Rounds at most, host or not: the loop always ends.
+const MAX_ROUNDS: u64 = 100_000;
+
+/// One checker: its name (the KTAP result), argv (NUL-terminated strings) and exit status.
+struct Child {
+    name: &'static str,
+    argv: &'static [&'static core::ffi::CStr],
+    status: i32,
+}
+
+const CHILDREN: &[Child] = &[
+    Child {
+        name: "syscall_regs",
+        argv: &[c"/bin/syscall_regs"],
+        status: 0,
+    },
+    Child {
+        name: "syscall_flags",
+        argv: &[c"/bin/syscall_flags"],
+        status: 0,
+    },
+    Child {
+        name: "sig_regs",
+        argv: &[c"/bin/sig_regs"],
+        status: 0,
+    },
+    Child {
+        name: "fault_tf",
+        argv: &[c"/bin/fault", c"tf"],
+        status: 133,
+    },
+    Child {
+        name: "fault_ud",
+        argv: &[c"/bin/fault", c"ud"],
+        status: 132,
+    },
+];
+
+/// The poll: the host's word, or 0. Naked, so that its `syscall` has a symbol the host can
+/// break on (`verify_loop_poll_syscall`, a user address: no other syscall stops there).
+#[unsafe(naked)]
+extern "sysv64" fn poll() -> u64 {
+    naked_asm!(
+        "xor edi, edi",
+        "mov eax, {nr}",
+        ".globl verify_loop_poll_syscall",
+        "verify_loop_poll_syscall:",
+        "syscall",
+        "mov rax, rdi",
+        "ret",
+        nr = const POLL_NR,
+    )
+}
+
+/// The RSP of [`compat_syscall`] while it runs 32-bit code (which cannot hold it in a
+/// register: 32-bit mode leaves the upper halves undefined).
+static mut COMPAT_RSP: u64 = 0;
+
+/// SYSCALL from 32-bit code, the CSTAR entry (`kentry_syscall32_ignore`): a far jump to the
+/// 32-bit user code segment (0x23), `syscall` there, a far jump back to 0x33. Returns EAX,
+/// which must be -ENOSYS. No stack is used in 32-bit mode; the callee-saved registers are
+/// kept on the stack across it.
+#[unsafe(naked)]
+extern "sysv64" fn compat_syscall() -> u32 {
+    naked_asm!(
+        "push %rbx",
+        "push %rbp",
+        "push %r12",
+        "push %r13",
+        "push %r14",
+        "push %r15",
+        "movq %rsp, {rsp}(%rip)",
+        "ljmpl *2f(%rip)",
+        "2: .long 3f",
+        ".word 0x23",
+        ".code32",
+        "3: movl ${nr}, %eax",
+        "syscall",
+        "ljmpl $0x33, $4f",
+        ".code64",
+        "4: movq {rsp}(%rip), %rsp",
+        "pop %r15",
+        "pop %r14",
+        "pop %r13",
+        "pop %r12",
+        "pop %rbp",
+        "pop %rbx",
+        "ret",
+        rsp = sym COMPAT_RSP,
+        // getpid: through the 64-bit entry it would return the pid, not -ENOSYS.
+        nr = const nr::GETPID,
+        options(att_syntax),
+    )
+}
+
+/// The child's output, kept for the report when it fails (the rest is dropped).
+const OUTPUT_MAX: usize = 8192;
+
+/// Runs one child to its end: its status as a shell shows it (128 + signal when killed),
+/// and how many bytes of its output `out` holds. Negative: a syscall failed (-errno).
+fn run_child(c: &Child, out: &mut [u8; OUTPUT_MAX]) -> (i32, usize) {
+    let mut argv: [*const u8; 4] = [core::ptr::null(); 4];
+    for (slot, a) in argv.iter_mut().zip(c.argv) {
+        *slot = a.as_ptr().cast();
+    }
+    let envp: [*const u8; 1] = [core::ptr::null()];
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 writes two descriptors into a live local array.
+    let r = unsafe { sys::syscall2(nr::PIPE2, fds.as_mut_ptr() as usize, 0) };
+    if r < 0 {
+        return (r as i32, 0);
+    }
+    // SAFETY: fork; the child only rearranges descriptors and execs (or exits).
+    let pid = unsafe { sys::syscall0(nr::FORK) };
+    if pid == 0 {
+        // SAFETY: descriptor syscalls on this process's own descriptors, then execve with
+        // NUL-terminated strings and null-terminated pointer arrays that live until it.
+        unsafe {
+            sys::syscall2(nr::DUP2, fds[1] as usize, 1);
+            sys::syscall2(nr::DUP2, fds[1] as usize, 2);
+            sys::syscall1(nr::CLOSE, fds[0] as usize);
+            sys::syscall1(nr::CLOSE, fds[1] as usize);
+            sys::syscall3(
+                nr::EXECVE,
+                argv[0] as usize,
+                argv.as_ptr() as usize,
+                envp.as_ptr() as usize,
+            );
+        }
+        sys::exit_group(127);
+    }
+    // SAFETY: closes this process's own write end.
+    unsafe { sys::syscall1(nr::CLOSE, fds[1] as usize) };
+    if pid < 0 {
+        // SAFETY: closes this process's own read end.
+        unsafe { sys::syscall1(nr::CLOSE, fds[0] as usize) };
+        return (pid as i32, 0);
+    }
+    let mut len = 0;
+    let mut sink = [0u8; 512];
+    loop {
+        let buf: &mut [u8] = if len < OUTPUT_MAX {
+            &mut out[len..]
+        } else {
+            &mut sink
+        };
+        // SAFETY: read writes at most `buf.len()` bytes into a live buffer.
+        let n = unsafe {
+            sys::syscall3(
+                nr::READ,
+                fds[0] as usize,
+                buf.as_mut_ptr() as usize,
+                buf.len(),
+            )
+        };
+        if n == -sys::errno::EINTR {
+            continue;
+        }
+        if n <= 0 {
+            break;
+        }
+        if len < OUTPUT_MAX {
+            len += n as usize;
+        }
+    }
+    // SAFETY: closes this process's own read end.
+    unsafe { sys::syscall1(nr::CLOSE, fds[0] as usize) };
+    let mut wstatus: i32 = 0;
+    // SAFETY: wait4 writes the status into a live local.
+    let r = unsafe { sys::syscall4(nr::WAIT4, pid as usize, &raw mut wstatus as usize, 0, 0) };
+    if r < 0 {
+        return (r as i32, len);
+    }
+    let status = if wstatus & 0x7f == 0 {
+        (wstatus >> 8) & 0xff
+    } else {
+        128 + (wstatus & 0x7f)
+    };
+    (status, len)
+}
+
+fn main(_: Args) -> i32 {
+    let mut k = Ktap::new(CHILDREN.len() as u32 + 1);
+    let hosted = poll() == HOST_ATTACHED;
+    diag!(
+        "verify_loop: {}",
+        if hosted {
+            "host attached, running until it says stop"
+        } else {
+            "no host, one round"
+        }
+    );
+    let mut failures = [0u64; CHILDREN.len()];
+    let mut compat_failures = 0u64;
+    let mut out = [0u8; OUTPUT_MAX];
+    let mut rounds = 0u64;
+    'rounds: while rounds < MAX_ROUNDS {
+        rounds += 1;
+        for (i, c) in CHILDREN.iter().enumerate() {
+            let eax = compat_syscall();
+            if eax as i32 != -(sys::errno::ENOSYS as i32) {
+                compat_failures += 1;
+                diag!("round {rounds}: SYSCALL from 32-bit code returned {eax:#x}");
+            }
+            let (status, len) = run_child(c, &mut out);
+            if status != c.status {
+                failures[i] += 1;
+                diag!(
+                    "round {rounds}: {} ended with {status}, want {}; its output:",
+                    c.name,
+                    c.status
+                );
+                for line in out[..len].split(|&b| b == b'\n') {
+                    diag!("  {}", kentry_user::fmt::Bytes(line));
+                }
+            }
+            if hosted && poll() == HOST_STOP {
+                break 'rounds;
+            }
+        }
+        if !hosted {
+            break;
+        }
+    }
+    diag!("verify_loop: {rounds} rounds");
+    for (c, f) in CHILDREN.iter().zip(failures) {
+        if f != 0 {
+            diag!("{}: {f} of {rounds} runs failed", c.name);
+        }
+        k.result(f == 0, c.name);
+    }
+    k.result(compat_failures == 0, "compat_syscall_enosys");
+    k.finish()
+}

@@ -1,0 +1,380 @@
+//! One verify boot: the lean kernel runs `verify_loop` while the host stops it at each entry
+//! instruction through the gdbstub, injects an NMI there over QMP, catches the NMI's delivery
+//! at the NMI IDT stub to see where it was taken, and lets the guest go on. docs/verify.md.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::enumerate::{EntryText, Insn};
+use super::gdb::{Gdb, Stop, reg};
+use crate::lean::{self, CtSetting};
+use crate::qemu::{self, Boot, BootLog};
+use crate::qmp::Qmp;
+
+/// The poll syscall of `verify_loop` (user/src/bin/verify_loop.rs) and the host's answers.
+pub const POLL_NR: u64 = 0x4b56;
+pub const HOST_ATTACHED: u64 = 1;
+const HOST_STOP: u64 = 2;
+
+/// What happened at one instruction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsnResult {
+    /// Stopped there, injected; the event was taken at `delivered` (the RIP of the NMI's
+    /// frame, or of the #MC report).
+    Covered { delivered: u64 },
+    /// Never executed within the per-address timeout.
+    NotCovered,
+    /// The method failed there (why).
+    Failed(String),
+}
+
+/// The record of one boot.
+pub struct BootRun {
+    /// The kernel and its context-tracking setting: `lean ct=on`.
+    pub label: String,
+    pub results: Vec<(Insn, InsnResult)>,
+    /// What went wrong for the boot as a whole (guest failure, protocol error).
+    pub problems: Vec<String>,
+    pub log: Option<BootLog>,
+    pub elapsed: Duration,
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long the guest may run before an address counts as never reached.
+    pub per_address: Duration,
+    /// The whole boot's timeout.
+    pub boot_timeout: Duration,
+    /// Which kernel boots, for the reports: `lean` or `test`.
+    pub kernel: &'static str,
+    /// More kernel command-line words (the negative run's `kentry.break=`).
+    pub extra_cmdline: Vec<String>,
+    /// Also the #MC series (mce.rs).
+    pub mce: bool,
+}
+
+/// What boots: QEMU, the kernel and its initrd, and the address of `verify_loop`'s poll.
+pub struct Guest<'a> {
+    pub qemu: &'a Path,
+    pub kernel: &'a Path,
+    pub initrd: &'a Path,
+    /// The user address of `verify_loop_poll_syscall`.
+    pub poll_addr: u64,
+}
+
+/// Boots `guest` with context tracking `ct` and verifies `targets`.
+pub fn run_boot(
+    guest: &Guest,
+    ct: CtSetting,
+    text: &EntryText,
+    targets: &[Insn],
+    settings: &Settings,
+) -> BootRun {
+    let start = Instant::now();
+    let mut results = Vec::new();
+    let (driven, log) = boot_with(guest, ct, settings, |gdb, qmp| {
+        drive(
+            gdb,
+            qmp,
+            text,
+            targets,
+            settings,
+            guest.poll_addr,
+            &mut results,
+        )
+    });
+    let mut problems: Vec<String> = driven.err().map(|e| format!("{e:#}")).into_iter().collect();
+    match &log {
+        Ok(log) => problems.extend(guest_problems(ct, log)),
+        Err(e) => problems.push(format!("QEMU: {e:#}")),
+    }
+    BootRun {
+        label: format!("{} ct={}", settings.kernel, ct.word()),
+        results,
+        problems,
+        log: log.ok(),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Boots `guest` stopped, with a gdbstub and a QMP socket of its own, and runs `drive` on
+/// them; ends QEMU at once if `drive` fails. Returns what `drive` returned and the boot's log.
+pub fn boot_with(
+    guest: &Guest,
+    ct: CtSetting,
+    settings: &Settings,
+    drive: impl FnOnce(&mut Gdb, &mut Qmp) -> Result<()>,
+) -> (Result<()>, Result<BootLog>) {
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "kentry-verify-{}-{}-{}",
+        std::process::id(),
+        ct.word(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let _ = std::fs::create_dir_all(&dir);
+    let gdb_sock = dir.join("gdb.sock");
+    let qmp_sock = dir.join("qmp.sock");
+    let mut cmdline = lean::cmdline(ct, &["verify_loop"]);
+    cmdline.extend(settings.extra_cmdline.iter().cloned());
+    let words: Vec<&str> = cmdline.iter().map(String::as_str).collect();
+    let mut boot = Boot::new(guest.kernel, guest.initrd, &words);
+    boot.timeout = Some(settings.boot_timeout);
+    boot.extra_args = vec![
+        "-chardev".into(),
+        format!(
+            "socket,id=verifygdb,path={},server=on,wait=off",
+            chardev_path(&gdb_sock)
+        ),
+        "-gdb".into(),
+        "chardev:verifygdb".into(),
+        "-qmp".into(),
+        format!("unix:{},server=on,wait=off", chardev_path(&qmp_sock)),
+        "-S".into(),
+    ];
+    let qemu_bin = guest.qemu.to_path_buf();
+    let qemu_thread = std::thread::spawn(move || qemu::run(&qemu_bin, &boot));
+    let driven = (|| {
+        let mut gdb = Gdb::connect(&gdb_sock, Duration::from_secs(20))?;
+        let mut qmp = Qmp::connect(&qmp_sock, Duration::from_secs(20))?;
+        drive(&mut gdb, &mut qmp)
+    })();
+    if driven.is_err() {
+        // Do not wait for the boot's timeout: end QEMU now.
+        if let Ok(mut q) = Qmp::connect(&qmp_sock, Duration::from_secs(5)) {
+            let _ = q.execute("quit", None);
+        }
+    }
+    let log = match qemu_thread.join() {
+        Ok(log) => log,
+        Err(_) => Err(anyhow::anyhow!("the QEMU thread panicked")),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    (driven, log)
+}
+
+/// A path inside a chardev description: commas are doubled.
+fn chardev_path(p: &Path) -> String {
+    p.to_string_lossy().replace(',', ",,")
+}
+
+/// What the guest's own end says: it must have finished, with `verify_loop` (every checker)
+/// ok, and with the context-tracking setting it was asked for. A context-tracking assertion
+/// or a kernel fault ends the boot with a panic (v=2), which fails here.
+fn guest_problems(ct: CtSetting, log: &BootLog) -> Vec<String> {
+    let mut p = Vec::new();
+    if !matches!(log.kernel_exit(), qemu::KernelExit::Finished) {
+        p.push(format!(
+            "the guest did not finish cleanly: {}",
+            log.describe()
+        ));
+    }
+    let suite = crate::ktap::parse(&log.text());
+    match suite.results.iter().find(|r| r.name == "verify_loop") {
+        Some(r) if r.outcome == crate::ktap::Outcome::Pass => {}
+        Some(_) => p.push("verify_loop: not ok (a register checker failed)".into()),
+        None => p.push("verify_loop printed no result".into()),
+    }
+    if !log.contains("verify_loop: host attached") {
+        p.push("verify_loop never saw the host (it ran one round on its own)".into());
+    }
+    p.extend(lean::check_ct(ct, &log.text()));
+    p
+}
+
+/// Drives one NMI boot through the gdbstub and QMP.
+fn drive(
+    gdb: &mut Gdb,
+    qmp: &mut Qmp,
+    text: &EntryText,
+    targets: &[Insn],
+    s: &Settings,
+    poll_addr: u64,
+    results: &mut Vec<(Insn, InsnResult)>,
+) -> Result<()> {
+    poll_answer(gdb, poll_addr, HOST_ATTACHED, s.boot_timeout)
+        .context("attaching to verify_loop")?;
+    // A guest that dies is blamed on the last instruction an NMI was injected at.
+    let mut last: Option<u64> = None;
+    let blame = |last: Option<u64>| match last {
+        Some(a) => format!("the last NMI was injected at {a:#x} {}", text.symbolize(a)),
+        None => "no NMI injected yet".to_string(),
+    };
+    let mut i = 0;
+    while i < targets.len() {
+        // A stub whose instructions are all unreachable costs one timeout, not one each:
+        // probe with every remaining instruction of the stub at once.
+        let stub = &targets[i].stub;
+        let end = i + targets[i..].iter().take_while(|t| &t.stub == stub).count();
+        if !probe(gdb, qmp, text, &targets[i..end], s).with_context(|| blame(last))? {
+            for t in &targets[i..end] {
+                results.push((t.clone(), InsnResult::NotCovered));
+            }
+            i = end;
+            continue;
+        }
+        for t in &targets[i..end] {
+            let r = inject_at(gdb, qmp, text, t, s).with_context(|| blame(last))?;
+            last = Some(t.addr);
+            if let InsnResult::Failed(why) = &r {
+                eprintln!(
+                    "xtask: verify: {} ({}): {why}",
+                    text.symbolize(t.addr),
+                    t.text
+                );
+            }
+            results.push((t.clone(), r));
+        }
+        i = end;
+    }
+    poll_answer(gdb, poll_addr, HOST_STOP, s.boot_timeout)
+        .with_context(|| format!("stopping verify_loop ({})", blame(last)))?;
+    gdb.detach()?;
+    Ok(())
+}
+
+/// Runs the guest to the first instruction of `targets` it reaches, all of them broken on;
+/// false if none is reached within the per-address timeout. Leaves the guest stopped and the
+/// breakpoints removed.
+fn probe(
+    gdb: &mut Gdb,
+    qmp: &mut Qmp,
+    text: &EntryText,
+    targets: &[Insn],
+    s: &Settings,
+) -> Result<bool> {
+    let trigger = text.nmi_blocked_at(targets[0].addr);
+    if trigger {
+        stop_in_kernel(gdb, text, s)?;
+    }
+    for t in targets {
+        gdb.set_breakpoint(t.addr)?;
+    }
+    if trigger {
+        qmp.execute("inject-nmi", None)?;
+    }
+    gdb.resume()?;
+    let hit = match gdb.wait_stop(s.per_address)? {
+        Some(Stop::Signal(_)) => true,
+        Some(Stop::Exited) => bail!("the guest ended during the verify run"),
+        None => {
+            gdb.interrupt()?;
+            false
+        }
+    };
+    for t in targets {
+        gdb.remove_breakpoint(t.addr)?;
+    }
+    Ok(hit)
+}
+
+/// Stops at `t`, injects an NMI, and catches its delivery.
+fn inject_at(
+    gdb: &mut Gdb,
+    qmp: &mut Qmp,
+    text: &EntryText,
+    t: &Insn,
+    s: &Settings,
+) -> Result<InsnResult> {
+    let blocked = text.nmi_blocked_at(t.addr);
+    if blocked {
+        stop_in_kernel(gdb, text, s)?;
+    }
+    gdb.set_breakpoint(t.addr)?;
+    if blocked {
+        // The NMI path runs only for an NMI: send one to get there.
+        qmp.execute("inject-nmi", None)?;
+    }
+    gdb.resume()?;
+    match gdb.wait_stop(s.per_address)? {
+        Some(Stop::Signal(_)) => {}
+        Some(Stop::Exited) => bail!("the guest ended during the verify run"),
+        None => {
+            gdb.interrupt()?;
+            gdb.remove_breakpoint(t.addr)?;
+            return Ok(InsnResult::NotCovered);
+        }
+    }
+    gdb.remove_breakpoint(t.addr)?;
+    let rip = gdb.read_register(reg::RIP)?;
+    if rip != t.addr {
+        return Ok(InsnResult::Failed(format!(
+            "stopped at {} instead",
+            text.symbolize(rip)
+        )));
+    }
+    qmp.execute("inject-nmi", None)?;
+    // Where is the NMI taken? Its delivery enters the NMI IDT stub with the hardware frame
+    // at RSP: RIP first.
+    gdb.set_breakpoint(text.nmi_stub)?;
+    gdb.resume()?;
+    let stop = gdb.wait_stop(Duration::from_secs(10).max(s.per_address))?;
+    if stop.is_none() {
+        gdb.interrupt()?;
+    }
+    gdb.remove_breakpoint(text.nmi_stub)?;
+    match stop {
+        Some(Stop::Signal(_)) => {}
+        Some(Stop::Exited) => bail!(
+            "the guest ended right after an NMI at {}",
+            text.symbolize(t.addr)
+        ),
+        None => return Ok(InsnResult::Failed("the NMI was never delivered".into())),
+    }
+    let rsp = gdb.read_register(reg::RSP)?;
+    let delivered = gdb.read_u64(rsp)?;
+    if delivered != t.addr && !blocked {
+        return Ok(InsnResult::Failed(format!(
+            "the NMI was taken at {:#x} ({}), not at the instruction it was injected at",
+            delivered,
+            text.symbolize(delivered)
+        )));
+    }
+    Ok(InsnResult::Covered { delivered })
+}
+
+/// Runs the guest to the SYSCALL entry, so that the NMI sent next is taken in kernel mode
+/// and runs the kernel-mode NMI path (stopped anywhere else — after a timeout's interrupt,
+/// most likely in ring 3 — it would take the user-mode way instead).
+pub fn stop_in_kernel(gdb: &mut Gdb, text: &EntryText, s: &Settings) -> Result<()> {
+    gdb.set_breakpoint(text.syscall_entry)?;
+    gdb.resume()?;
+    let stop = gdb.wait_stop(s.per_address)?;
+    if stop.is_none() {
+        gdb.interrupt()?;
+    }
+    gdb.remove_breakpoint(text.syscall_entry)?;
+    match stop {
+        Some(Stop::Signal(_)) => Ok(()),
+        Some(Stop::Exited) => bail!("the guest ended during the verify run"),
+        None => bail!("no syscall within {:?}", s.per_address),
+    }
+}
+
+/// Runs the guest to `verify_loop`'s poll (its `syscall` instruction at `syscall`, a user
+/// address, with RAX = [`POLL_NR`]: another program's code at that address is stepped over)
+/// and answers it with `word` in RDI, which the syscall gives back to the loop.
+pub fn poll_answer(gdb: &mut Gdb, syscall: u64, word: u64, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    gdb.set_breakpoint(syscall)?;
+    loop {
+        gdb.resume()?;
+        match gdb.wait_stop(deadline.saturating_duration_since(Instant::now()))? {
+            Some(Stop::Signal(_)) => {}
+            Some(Stop::Exited) => bail!("the guest ended before verify_loop polled"),
+            None => bail!("verify_loop did not poll within {timeout:?}"),
+        }
+        if gdb.read_register(reg::RAX)? == POLL_NR {
+            gdb.write_register(reg::RDI, word)?;
+            gdb.remove_breakpoint(syscall)?;
+            return Ok(());
+        }
+        // Another program: step over the breakpoint and go on.
+        gdb.remove_breakpoint(syscall)?;
+        gdb.step()?;
+        gdb.set_breakpoint(syscall)?;
+    }
+}

@@ -1,0 +1,349 @@
+//! `cargo xtask verify`: an NMI injected at every instruction of kentry's entry paths, on the
+//! lean kernel with context tracking off and on, while ring-3 register checkers run
+//! (docs/verify.md). The fast subset — every instruction of the SYSCALL path and of one IDT
+//! path — runs in `cargo xtask test` as `verify_fast_nmi`.
+
+mod enumerate;
+mod gdb;
+mod inject;
+mod mce;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use object::{Object, ObjectSymbol};
+
+use crate::build::{self, Artifacts};
+use crate::install;
+use crate::lean::{CT_SETTINGS, CtSetting};
+use crate::workspace::{Flavor, Workspace};
+use enumerate::{EntryText, Insn};
+use inject::{BootRun, InsnResult, Settings};
+
+/// The name of the fast subset's result in `cargo xtask test`.
+pub const FAST_TEST_NAME: &str = "verify_fast_nmi";
+/// The name of its negative run.
+pub const NEGATIVE_TEST_NAME: &str = "verify_negative_rcu_nmi_watch";
+/// What the RCU assertion of NMI-like handlers prints (kernel/src/rcu/mod.rs).
+const RCU_ASSERTION: &str = "[kentry] RCU not watching in NMI-like handler NMI";
+
+/// Options of `cargo xtask verify`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyArgs {
+    /// Only the fast subset of `cargo xtask test` (the SYSCALL path and one IDT path).
+    #[arg(long)]
+    pub fast: bool,
+    /// Only the stubs whose name contains this.
+    #[arg(long, value_name = "TEXT")]
+    pub only: Option<String>,
+    /// Only this context-tracking setting (default: off, then on).
+    #[arg(long, value_name = "off|on", value_parser = ["off", "on"])]
+    pub ct: Option<String>,
+    /// Seconds the guest may run before an address counts as never reached.
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub per_address: u64,
+    /// Also a #MC at each instruction (HMP `mce`; one boot each, as a kernel-mode #MC stops
+    /// the kernel), and an NMI at each instruction of the paranoid path inside a #MC.
+    #[arg(long)]
+    pub mce: bool,
+    /// Show every instruction's result, not only the failures and the uncovered ones.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// The stubs of the fast subset: the SYSCALL path (with the IRET way back it takes when SYSRET
+/// may not be used) and the timer's IDT path (stub, common path, IRET).
+const FAST_STUBS: &[&str] = &[
+    "kentry_syscall_64",
+    "kentry_idt_stubs[0x20]",
+    "kentry_idt_common",
+    "kentry_return_via_iret",
+];
+
+/// `cargo xtask verify`.
+pub fn run(ws: &Workspace, args: &VerifyArgs) -> Result<ExitCode> {
+    let qemu = install::qemu().context("setup")?;
+    install::ensure_toolchain(ws).context("setup")?;
+    let art = build::all(ws, Flavor::Lean).context("build (lean kernel)")?;
+    let cts: Vec<CtSetting> = CT_SETTINGS
+        .into_iter()
+        .filter(|c| args.ct.as_deref().is_none_or(|w| w == c.word()))
+        .collect();
+    let filter = |stub: &str| {
+        (!args.fast || FAST_STUBS.iter().any(|f| stub.starts_with(f)))
+            && args.only.as_deref().is_none_or(|o| stub.contains(o))
+    };
+    let settings = Settings {
+        per_address: Duration::from_secs(args.per_address),
+        boot_timeout: Duration::from_secs(3600),
+        kernel: "lean",
+        extra_cmdline: Vec::new(),
+        mce: args.mce,
+    };
+    let v = verify(ws, &qemu, &art, &cts, filter, &settings, args.verbose)?;
+    Ok(if v.failures == 0 && v.covered == v.total {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The fast subset for `cargo xtask test` (context tracking on: the assertions armed, the
+/// longer entry path): `Ok(summary)` when every instruction was covered without a failure.
+pub fn fast(ws: &Workspace, qemu: &Path, art: &Artifacts) -> Result<String, String> {
+    let settings = Settings {
+        per_address: Duration::from_secs(10),
+        boot_timeout: Duration::from_secs(300),
+        kernel: "lean",
+        extra_cmdline: Vec::new(),
+        mce: false,
+    };
+    let filter = |stub: &str| FAST_STUBS.iter().any(|f| stub.starts_with(f));
+    match verify(ws, qemu, art, &[CtSetting::On], filter, &settings, false) {
+        Ok(v) if v.failures == 0 && v.covered == v.total => Ok(format!(
+            "{} of {} instructions, NMI at each",
+            v.covered, v.total
+        )),
+        Ok(v) => Err(format!(
+            "{} of {} instructions covered, {} failures",
+            v.covered, v.total, v.failures
+        )),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
+/// The negative run of [`fast`]: the test kernel with the RCU-watching check of NMI-like
+/// entries switched off (`kentry.break=rcu_nmi_watch`). An NMI at the SYSCALL stub's first
+/// instruction arrives while context tracking still says "user"; without the check the
+/// handler runs with RCU not watching, the kernel's assertion fires, and the run must fail
+/// and blame that instruction. `Ok` when it does.
+pub fn negative(ws: &Workspace, qemu: &Path, test_kernel: &Artifacts) -> Result<String, String> {
+    let settings = Settings {
+        per_address: Duration::from_secs(10),
+        boot_timeout: Duration::from_secs(120),
+        kernel: "test",
+        extra_cmdline: vec!["kentry.break=rcu_nmi_watch".into()],
+        mce: false,
+    };
+    let filter = |stub: &str| stub == "kentry_syscall_64";
+    let v = verify(
+        ws,
+        qemu,
+        test_kernel,
+        &[CtSetting::On],
+        filter,
+        &settings,
+        false,
+    )
+    .map_err(|e| format!("{e:#}"))?;
+    let blamed = v
+        .problems
+        .iter()
+        .any(|p| p.contains("the last NMI was injected at ") && p.contains(" kentry_syscall_64: "));
+    if v.failures == 0 {
+        return Err("the run passed with the check switched off".into());
+    }
+    if !v.log_has_assertion {
+        return Err(format!("the serial log lacks {RCU_ASSERTION:?}"));
+    }
+    if !blamed {
+        return Err(format!(
+            "the failure does not blame kentry_syscall_64's first instruction: {:?}",
+            v.problems
+        ));
+    }
+    Ok(
+        "the NMI at kentry_syscall_64 `swapgs` tripped the RCU assertion, and the run failed there"
+            .into(),
+    )
+}
+
+/// What a verify run found.
+struct Verdict {
+    covered: usize,
+    total: usize,
+    failures: usize,
+    /// Every boot's problems and failed instructions, as text.
+    problems: Vec<String>,
+    /// Whether a serial log holds [`RCU_ASSERTION`].
+    log_has_assertion: bool,
+}
+
+/// Enumerates, runs one boot per context-tracking setting, prints the report; an instruction
+/// counts as covered when every boot covered it.
+fn verify(
+    ws: &Workspace,
+    qemu: &Path,
+    art: &Artifacts,
+    cts: &[CtSetting],
+    filter: impl Fn(&str) -> bool,
+    settings: &Settings,
+    verbose: bool,
+) -> Result<Verdict> {
+    let text = enumerate::read(&art.kernel)?;
+    let targets: Vec<Insn> = text.insns().filter(|i| filter(&i.stub)).cloned().collect();
+    anyhow::ensure!(!targets.is_empty(), "no entry instruction matches");
+    let poll_addr = user_symbol(
+        &ws.user_bin_dir().join("verify_loop"),
+        "verify_loop_poll_syscall",
+    )?;
+    println!(
+        "verify: {} instructions in {} stubs of .text.kentry ({})",
+        targets.len(),
+        count_stubs(&targets),
+        crate::workspace::shown(&art.kernel, &ws.root)
+    );
+    for (kind, vectors) in &text.idt_kinds {
+        println!("  IDT stub kind {kind}: {} vectors", vectors.len());
+    }
+    let guest = inject::Guest {
+        qemu,
+        kernel: &art.kernel,
+        initrd: &art.initrd,
+        poll_addr,
+    };
+    let mut runs = Vec::new();
+    for &ct in cts {
+        println!(
+            "== verify [{} ct={}]: NMI at each instruction",
+            settings.kernel,
+            ct.word()
+        );
+        let run = inject::run_boot(&guest, ct, &text, &targets, settings);
+        report(&text, &run, verbose);
+        runs.push(run);
+    }
+    if settings.mce {
+        for &ct in cts {
+            println!(
+                "== verify [{} ct={}]: #MC at each instruction (one boot each; the paranoid path: an NMI inside a #MC)",
+                settings.kernel,
+                ct.word()
+            );
+            for run in mce::runs(&guest, &[ct], &text, &targets, settings.per_address) {
+                report(&text, &run, verbose);
+                runs.push(run);
+            }
+        }
+    }
+    // Each instruction counts once per series: per boot setting and injection kind.
+    let total = targets.len() * runs.len();
+    let covered = runs
+        .iter()
+        .flat_map(|r| &r.results)
+        .filter(|(_, x)| matches!(x, InsnResult::Covered { .. }))
+        .count();
+    let failures: usize = runs
+        .iter()
+        .map(|r| {
+            r.problems.len()
+                + r.results
+                    .iter()
+                    .filter(|(_, x)| matches!(x, InsnResult::Failed(_)))
+                    .count()
+        })
+        .sum();
+    println!("verify: {covered} of {total} instructions covered, {failures} failures");
+    let mut problems = Vec::new();
+    for r in &runs {
+        problems.extend(r.problems.iter().cloned());
+        for (t, x) in &r.results {
+            if let InsnResult::Failed(why) = x {
+                problems.push(format!("{}: {why}", text.symbolize(t.addr)));
+            }
+        }
+    }
+    Ok(Verdict {
+        covered,
+        total,
+        failures,
+        problems,
+        log_has_assertion: runs
+            .iter()
+            .any(|r| r.log.as_ref().is_some_and(|l| l.contains(RCU_ASSERTION))),
+    })
+}
+
+fn count_stubs(targets: &[Insn]) -> usize {
+    let mut n = 0;
+    let mut last = None;
+    for t in targets {
+        if last != Some(&t.stub) {
+            n += 1;
+            last = Some(&t.stub);
+        }
+    }
+    n
+}
+
+/// Prints one boot's table: per stub, covered / total and how many NMIs were held back (taken
+/// after the NMI path's IRETQ); then each uncovered instruction and each failure; then, if
+/// anything failed, the serial log.
+fn report(text: &EntryText, run: &BootRun, verbose: bool) {
+    let mut i = 0;
+    while i < run.results.len() {
+        let stub = &run.results[i].0.stub;
+        let group: Vec<_> = run.results[i..]
+            .iter()
+            .take_while(|(t, _)| &t.stub == stub)
+            .collect();
+        let covered = group
+            .iter()
+            .filter(|(_, r)| matches!(r, InsnResult::Covered { .. }))
+            .count();
+        let deferred = group
+            .iter()
+            .filter(|(t, r)| matches!(r, InsnResult::Covered { delivered } if *delivered != t.addr))
+            .count();
+        let note = if deferred > 0 {
+            format!(" ({deferred} NMIs held back until the NMI path's IRETQ)")
+        } else {
+            String::new()
+        };
+        println!("  {:>3}/{:<3} {stub}{note}", covered, group.len());
+        for (t, r) in &group {
+            let at = format!("{:#x} {} `{}`", t.addr, text.symbolize(t.addr), t.text);
+            match r {
+                InsnResult::NotCovered => println!("          not covered: {at}"),
+                InsnResult::Failed(why) => println!("          FAILED: {at}: {why}"),
+                InsnResult::Covered { delivered } if verbose => {
+                    println!(
+                        "          ok: {at}: NMI taken at {}",
+                        text.symbolize(*delivered)
+                    )
+                }
+                InsnResult::Covered { .. } => {}
+            }
+        }
+        i += group.len();
+    }
+    for p in &run.problems {
+        println!("  FAILED [{}]: {p}", run.label);
+    }
+    println!(
+        "  [{}]: {} instructions in {:.1} s",
+        run.label,
+        run.results.len(),
+        run.elapsed.as_secs_f64()
+    );
+    let failed = !run.problems.is_empty()
+        || run
+            .results
+            .iter()
+            .any(|(_, r)| matches!(r, InsnResult::Failed(_)));
+    if failed && let Some(log) = &run.log {
+        log.print_full(&format!("verify [{}]", run.label));
+    }
+}
+
+/// The address of a symbol of a user program's ELF.
+fn user_symbol(elf: &Path, name: &str) -> Result<u64> {
+    let data = std::fs::read(elf).with_context(|| format!("reading {}", elf.display()))?;
+    let file = object::File::parse(&*data).with_context(|| format!("parsing {}", elf.display()))?;
+    file.symbols()
+        .find(|s| s.name() == Ok(name))
+        .map(|s| s.address())
+        .with_context(|| format!("{} has no symbol {name}", elf.display()))
+}
