@@ -74,6 +74,8 @@ pub struct EntryText {
     /// `kentry_syscall_64`: the kernel-mode place the run goes to before it sends an NMI
     /// meant to run the kernel-mode NMI path.
     pub syscall_entry: u64,
+    /// Bytes of kentry's Rust `noinstr` entry functions after the stubs: not verified yet.
+    pub rust_noinstr_bytes: u64,
 }
 
 impl EntryText {
@@ -123,7 +125,13 @@ pub fn from_elf(data: &[u8]) -> Result<EntryText> {
             .map(|s| s.address())
             .with_context(|| format!("no symbol {name}: is entry/link/kentry-text.ld linked?"))
     };
-    let (start, end) = (find("__kentry_text_start")?, find("__kentry_text_end")?);
+    let (start, text_end) = (find("__kentry_text_start")?, find("__kentry_text_end")?);
+    // The entry text ends with kentry's Rust `noinstr` functions (`.text.kentry.noinstr`,
+    // bracketed by `__kentry_noinstr_text_start/_end`; the noinstr check walks them). This
+    // version stops at the assembly stubs before them; the Rust part is the next step
+    // (docs/verify.md), so its size is reported, not verified.
+    let end = find("__kentry_noinstr_text_start").unwrap_or(text_end);
+    let rust_noinstr_bytes = text_end - end;
     let mut syms: Vec<Sym> = file
         .symbols()
         .filter(|s| (start..end).contains(&s.address()) && !s.is_undefined())
@@ -218,6 +226,7 @@ pub fn from_elf(data: &[u8]) -> Result<EntryText> {
         .context("no kentry_nmi_entry")?;
     out.nmi_text = (nmi.0, nmi.1);
     out.syscall_entry = find("kentry_syscall_64")?;
+    out.rust_noinstr_bytes = rust_noinstr_bytes;
     Ok(out)
 }
 

@@ -245,6 +245,11 @@ fn verify(
                     .count()
         })
         .sum();
+    println!(
+        "not verified yet: {} bytes of kentry's Rust noinstr entry functions \
+         (.text.kentry.noinstr; docs/verify.md)",
+        text.rust_noinstr_bytes
+    );
     println!("verify: {covered} of {total} instructions covered, {failures} failures");
     let mut problems = Vec::new();
     for r in &runs {
