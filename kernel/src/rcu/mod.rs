@@ -44,9 +44,9 @@ pub fn init() {
 /// speed up.
 ///
 /// Callbacks queued on `cpu` do not hold its tick: they are offloaded, as with Linux's
-/// `rcu_nocbs`. The RCU thread runs on CPU 0 and takes every CPU's list; it is woken by
-/// `call_rcu` itself, or, when that ran with interrupts off, by the next tick of any CPU
-/// (`gp::TICK_WAKE_THREAD`), and CPU 0 always ticks. (Holding the tick for them cost the
+/// `rcu_nocbs`. The RCU thread runs on CPU 0 and takes every CPU's list; it is woken by the
+/// next tick of any CPU after a `call_rcu` (`gp::TICK_WAKE_THREAD`), and CPU 0 always ticks
+/// (at once only for `synchronize_rcu` and a list past `callbacks::HIGH_WATER`). (Holding the tick for them cost the
 /// nohz_full CPU a few ticks after each syscall that freed an fd snapshot.)
 pub fn cpu_needs_tick(cpu: usize) -> bool {
     gp::needs_report_from(cpu)
