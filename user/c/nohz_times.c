@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpu.h"
 #include "ktap.h"
 
 #define RESULTS 4
@@ -38,21 +39,6 @@
 
 static atomic_int started, stop;
 static int spin_cpu;
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int pin(int cpu)
-{
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set);
-}
 
 static void *spinner(void *arg)
 {

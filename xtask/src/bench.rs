@@ -495,6 +495,18 @@ pub(crate) mod tests {
         );
     }
 
+    /// Per path, figures of one line each whose median, min and max are the given value (for
+    /// tests of the per-CPU reports).
+    pub(crate) fn figures(pairs: &[(&str, f64)]) -> Vec<(String, Figures)> {
+        pairs
+            .iter()
+            .map(|(p, m)| {
+                let l = line(p, *m, *m, *m);
+                (p.to_string(), combine(&[&l]).unwrap())
+            })
+            .collect()
+    }
+
     /// A bench line as the bench program prints it, for tests here and in bench_report.
     pub(crate) fn line(path: &str, median: f64, min: f64, max: f64) -> BenchLine {
         BenchLine {

@@ -446,17 +446,7 @@ fn linux_smp(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::combine;
-
-    fn figs(pairs: &[(&str, f64)]) -> Vec<(String, Figures)> {
-        pairs
-            .iter()
-            .map(|(p, m)| {
-                let l = crate::bench::tests::line(p, *m, *m, *m);
-                (p.to_string(), combine(&[&l]).unwrap())
-            })
-            .collect()
-    }
+    use crate::bench::tests::figures as figs;
 
     #[test]
     fn budget_check_fails_a_path_over_budget() {

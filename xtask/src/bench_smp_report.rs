@@ -308,18 +308,8 @@ impl SmpReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::combine;
+    use crate::bench::tests::figures as figs;
     use crate::bench_nohz::parse_irq_line;
-
-    fn figs(pairs: &[(&str, f64)]) -> Vec<(String, Figures)> {
-        pairs
-            .iter()
-            .map(|(p, m)| {
-                let l = crate::bench::tests::line(p, *m, *m, *m);
-                (p.to_string(), combine(&[&l]).unwrap())
-            })
-            .collect()
-    }
 
     fn report(linux: bool) -> SmpReport {
         let irq = |t: &str| parse_irq_line(t).unwrap().unwrap();

@@ -507,23 +507,21 @@ fn example_boot(qemu: &Path, kernel: &Path, args: &TestArgs, r: &mut Report) {
 
 /// `cargo xtask verify`'s fast subset (xtask/src/verify/mod.rs), one result.
 fn verify_fast(ws: &Workspace, qemu: &Path, art: &Artifacts, r: &mut Report) {
-    let name = verify::FAST_TEST_NAME;
-    match verify::fast(ws, qemu, art) {
-        Ok(summary) => {
-            println!("  ok      {name} ({summary})");
-            r.pass();
-        }
-        Err(why) => {
-            println!("  NOT OK  {name}: {why}");
-            r.fail(format!("{name}: {why}"));
-        }
-    }
+    one_result(verify::FAST_TEST_NAME, verify::fast(ws, qemu, art), r);
 }
 
 /// The negative run of `verify_fast_nmi` (xtask/src/verify/mod.rs), one result.
 fn verify_negative(ws: &Workspace, qemu: &Path, art: &Artifacts, r: &mut Report) {
-    let name = verify::NEGATIVE_TEST_NAME;
-    match verify::negative(ws, qemu, art) {
+    one_result(
+        verify::NEGATIVE_TEST_NAME,
+        verify::negative(ws, qemu, art),
+        r,
+    );
+}
+
+/// Prints and counts one result: a summary when it passed, the reason when it did not.
+fn one_result<E: std::fmt::Display>(name: &str, result: Result<String, E>, r: &mut Report) {
+    match result {
         Ok(summary) => {
             println!("  ok      {name} ({summary})");
             r.pass();
