@@ -369,7 +369,8 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
     }
 }
 
-/// Frees a dead task's kernel stack (called by the next task to run, off that stack).
+/// Lets a dead task go and frees its kernel stack (called by the next task to run, off that
+/// stack).
 pub fn reap_task(t: TaskRef) {
     if t.tid != 0 {
         THREADS.remove(t.tid, &Arc::downgrade(&t));
@@ -378,11 +379,11 @@ pub fn reap_task(t: TaskRef) {
         .threads
         .lock()
         .retain(|w| w.upgrade().is_some_and(|x| !Arc::ptr_eq(&x, &t)));
-    if let Ok(task) = Arc::try_unwrap(t) {
-        crate::mm::stack::free_stack(task.kstack);
-    }
-    // Otherwise someone still holds a reference (a wait queue); the stack stays mapped and
-    // unused, which is safe.
+    // Its stack goes with its last reference (task::Task's Drop): now, or when whoever else
+    // still holds one (a wait queue, an RCU reader's lookup) lets go; freed at the next
+    // reaping or RCU batch after that.
+    drop(t);
+    crate::mm::stack::free_deferred();
 }
 
 /// Waits for a child of `parent` that matches `pid` (-1: any) to end, and reaps it.

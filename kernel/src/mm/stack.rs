@@ -4,7 +4,8 @@
 
 use super::paging::{PTE_G, PTE_NX, PTE_W, flush_page, kernel_table};
 use super::{PAGE_SIZE, VMALLOC_BASE, VMALLOC_END};
-use core::sync::atomic::{AtomicU64, Ordering};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 #[derive(Clone, Copy, Debug)]
 pub struct KernelStack {
@@ -54,6 +55,35 @@ pub fn alloc_stack(pages: u64, name: &'static str) -> KernelStack {
         *slot = Some(s);
     }
     s
+}
+
+/// Task stacks whose task is gone, to be freed by [`free_deferred`].
+static DEFERRED: crate::sync::Mutex<Vec<KernelStack>> = crate::sync::Mutex::new(Vec::new());
+/// `DEFERRED` may hold stacks (read without the lock).
+static DEFERRED_ANY: AtomicBool = AtomicBool::new(false);
+
+/// Frees `s` later, from a context where unmapping is safe ([`free_deferred`]): a task's last
+/// reference may go anywhere — an interrupt handler, a wait queue's drain, an RCU callback —
+/// while freeing a stack unmaps pages and flushes. The stack must no longer be run on: a task
+/// is dropped only once it is off every CPU (its run queue, or `dead`, hold it until then).
+pub fn free_later(s: KernelStack) {
+    x86_64::instructions::interrupts::without_interrupts(|| DEFERRED.lock().push(s));
+    DEFERRED_ANY.store(true, Ordering::Release);
+}
+
+/// Frees the stacks [`free_later`] collected (task context or the scheduler's switch tail,
+/// never an interrupt handler). One load when there are none.
+pub fn free_deferred() {
+    if !DEFERRED_ANY.load(Ordering::Acquire) {
+        return;
+    }
+    DEFERRED_ANY.store(false, Ordering::Relaxed);
+    let stacks = x86_64::instructions::interrupts::without_interrupts(|| {
+        core::mem::take(&mut *DEFERRED.lock())
+    });
+    for s in stacks {
+        free_stack(s);
+    }
 }
 
 /// Unmaps and frees a stack (its virtual range is not reused).

@@ -39,6 +39,8 @@ static THREAD_WAITING: AtomicBool = AtomicBool::new(false);
 static SYNC_DONE: WaitQueue = WaitQueue::new();
 /// Callbacks invoked so far.
 pub static INVOKED: AtomicU64 = AtomicU64::new(0);
+/// Callbacks queued so far.
+static QUEUED_EVER: AtomicU64 = AtomicU64::new(0);
 
 static THREAD: Once<()> = Once::new();
 
@@ -57,6 +59,7 @@ pub fn call_rcu(f: impl FnOnce() + Send + 'static) {
 fn queue(cb: Callback, urgent: bool) {
     let queued = interrupts::without_interrupts(|| {
         let cpu = crate::smp::this_cpu_id();
+        QUEUED_EVER.fetch_add(1, Ordering::SeqCst);
         QUEUED[cpu].lock().push(cb);
         QUEUED_COUNT[cpu].fetch_add(1, Ordering::SeqCst) + 1
     });
@@ -110,6 +113,25 @@ pub fn synchronize_rcu() {
     SYNC_DONE.wait_until(|| done.load(Ordering::Acquire), || false);
 }
 
+/// Waits until every callback queued before the call has been invoked, and the callbacks
+/// those queued in turn (a freed `Process` frees its fd snapshot with another `call_rcu`):
+/// Linux's `rcu_barrier`, repeated while callbacks keep chaining. For code that must see what
+/// the callbacks free as freed, e.g. a leak check. Sleeps, as `synchronize_rcu`. Gives up after
+/// [`BARRIER_ROUNDS`] grace periods if other CPUs keep queueing.
+pub fn rcu_barrier() {
+    for _ in 0..BARRIER_ROUNDS {
+        // Each round takes every CPU's list at once and ends after its batch; INVOKED counts
+        // a batch once it has run entirely, so a round may end before the count shows it.
+        if INVOKED.load(Ordering::SeqCst) >= QUEUED_EVER.load(Ordering::SeqCst) {
+            return;
+        }
+        synchronize_rcu();
+    }
+}
+
+/// Grace periods [`rcu_barrier`] waits at most.
+const BARRIER_ROUNDS: usize = 16;
+
 /// Starts the RCU thread (once; callbacks queued before it starts wait for it).
 pub fn start_thread() {
     THREAD.call_once(|| {
@@ -149,6 +171,8 @@ extern "C" fn rcu_thread() -> ! {
         for cb in batch.drain(..) {
             cb();
         }
-        INVOKED.fetch_add(n, Ordering::Relaxed);
+        // Callbacks may have let the last reference of a task go (its stack waits for this).
+        crate::mm::stack::free_deferred();
+        INVOKED.fetch_add(n, Ordering::SeqCst);
     }
 }

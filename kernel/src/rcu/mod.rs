@@ -23,7 +23,7 @@ mod idle;
 mod idmap;
 mod read;
 
-pub use callbacks::{INVOKED, call_rcu, queued_on, synchronize_rcu};
+pub use callbacks::{INVOKED, call_rcu, queued_on, rcu_barrier, synchronize_rcu};
 #[cfg(feature = "test-hooks")]
 pub use gp::BREAK_QS;
 pub use gp::{QS_STATS, completed, note_context_switch, note_tick};

@@ -97,6 +97,14 @@ unsafe impl Send for Task {}
 
 pub type TaskRef = Arc<Task>;
 
+/// A task's kernel stack is freed with its last reference, wherever that goes: queued for
+/// `stack::free_deferred`, which the scheduler's reaping and the RCU thread run.
+impl Drop for Task {
+    fn drop(&mut self) {
+        crate::mm::stack::free_later(self.kstack);
+    }
+}
+
 const TASK_STACK_PAGES: u64 = 4;
 
 impl Task {
