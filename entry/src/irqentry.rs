@@ -385,6 +385,7 @@ mod imp {
         if !regs.user_mode()
             && regs.rip == iret_to_user_address()
             && matches!(vector, vectors::GP | vectors::NP | vectors::SS)
+            && test_hooks::enabled(Check::IretFixup)
         {
             fixup_bad_iret(regs);
         }

@@ -20,7 +20,8 @@ pub fn sysret_allowed(regs: &Regs) -> bool {
         & (regs.r11 == regs.rflags)
         & (regs.cs == USER_CS as u64)
         & (regs.ss == USER_DS as u64)
-        & (regs.rip < TASK_SIZE_MAX)
+        & ((regs.rip < TASK_SIZE_MAX)
+            | !crate::test_hooks::enabled(crate::test_hooks::Check::SysretNoncanonical))
         & ((regs.rflags & (rflags::RF | rflags::TF) == 0)
             | !crate::test_hooks::enabled(crate::test_hooks::Check::SysretTf))
 }

@@ -41,11 +41,24 @@ pub enum Check {
     /// assertion that RCU watches inside NMI-like handlers must fire (an NMI injected while a
     /// ring-3 program runs with context tracking on: nmi_from_user).
     RcuNmiWatch = 1 << 7,
+    /// The SYSRET predicate refuses a return RIP at or above `TASK_SIZE_MAX` (E01: on Intel a
+    /// non-canonical RCX makes SYSRET #GP at CPL0 on the user's stack). Broken: the RIP term
+    /// is dropped, so a syscall returning to RIP = RCX = 2^n leaves by SYSRET, and the
+    /// e01_sysret_noncanonical self-test, which counts such exits on the live exit path,
+    /// must fail (17 by SYSRET, want 0). (TCG's SYSRET loads the non-canonical RIP and the
+    /// #GP comes from the ring-3 fetch, so the machine survives the run.)
+    SysretNoncanonical = 1 << 8,
+    /// A #GP/#NP/#SS raised by the `iretq` to user is rebuilt as the task's own user-mode
+    /// fault (E14, `fixup_bad_iret`). Broken: the fixup is skipped (the stub still swaps to
+    /// the kernel's GS), so the fault stays a kernel-mode #GP at `kentry_iret_to_user`, and
+    /// sigreturn_bad's first bad frame (a null CS) must end in the kernel's fault report
+    /// naming that instruction instead of the program's SIGSEGV.
+    IretFixup = 1 << 9,
 }
 
 impl Check {
     /// Every check, for lookups by name.
-    pub const ALL: [Check; 8] = [
+    pub const ALL: [Check; 10] = [
         Check::CtUserState,
         Check::SyscallFmask,
         Check::IretUserGs,
@@ -54,6 +67,8 @@ impl Check {
         Check::SysretTf,
         Check::NmiLatch,
         Check::RcuNmiWatch,
+        Check::SysretNoncanonical,
+        Check::IretFixup,
     ];
 
     /// The name `kentry.break=` uses for this check.
@@ -67,6 +82,8 @@ impl Check {
             Check::SysretTf => "sysret_tf",
             Check::NmiLatch => "nmi_latch",
             Check::RcuNmiWatch => "rcu_nmi_watch",
+            Check::SysretNoncanonical => "sysret_noncanonical",
+            Check::IretFixup => "iret_fixup",
         }
     }
 

@@ -132,6 +132,64 @@ pub const BOOT_TESTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // With the SYSRET predicate's RIP term dropped, the 17 sigreturns to RIP = RCX = 2^n
+        // leave by SYSRET, and e01_sysret_noncanonical's count of those exits on the live
+        // exit path must fail it (E01). (TCG's SYSRET does not check RCX; the #GP comes from
+        // the ring-3 fetch, so the program still gets its SIGSEGVs.)
+        name: "negative_sysret_noncanonical",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sysret_noncanonical",
+            "kentry.only=e01_sysret_noncanonical",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "# e01: syscall exits to RIP >= 2^47: 0 by IRET, 17 by SYSRET",
+            "17 syscall exit(s) to a non-canonical RIP went by SYSRET",
+            "not ok 1 e01_sysret_noncanonical",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With the bad-IRET fixup skipped, the #GP that the iretq to user raises on
+        // sigreturn_bad's null CS stays a kernel-mode fault: the kernel's fault report must
+        // name the iretq instead of the program getting SIGSEGV (E14).
+        name: "negative_iret_fixup",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=iret_fixup",
+            "kentry.only=sigreturn_bad",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "KERNEL FAULT: #GP",
+            "RIP: 0x",
+            "<kentry_iret_to_user+0x0>",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With rt_sigreturn taking IF, IOPL and NT from the user's frame, sigreturn_bad's
+        // handler returns to ring 3 with IOPL 3, NT set and IF clear, and its flags case must
+        // fail (E34).
+        name: "negative_sigreturn_flags",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sigreturn_flags",
+            "kentry.only=sigreturn_bad",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "flags after sigreturn 0x7",
+            "not ok 8 sigreturn_drops_iopl_nt_keeps_if",
+            "not ok 1 sigreturn_bad",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
         // With AC and NT left out of FMASK, a syscall made with AC=1 must trip the
         // dispatch-time flags check (E06, E07).
         name: "negative_syscall_fmask",
