@@ -556,4 +556,34 @@ mod tests {
         assert!(find("e26_stack_overflow").is_some());
         assert!(find("nope").is_none());
     }
+
+    /// Every check a test kernel can switch off (`kentry.break=<name>`: the entry crate's
+    /// `Check` names and the kernel-side breaks of `apply_test_breaks`) has a boot test that
+    /// switches it off, so `cargo xtask test --negative` shows each one is load-bearing.
+    #[test]
+    fn every_break_has_a_negative_run() {
+        let checks = include_str!("../../entry/src/test_hooks.rs");
+        let kernel = include_str!("../../kernel/src/main.rs");
+        let quoted = |line: &str| line.split('"').nth(1).map(str::to_owned);
+        let mut names: Vec<String> = checks
+            .lines()
+            .filter(|l| l.trim_start().starts_with("Check::") && l.contains("=> \""))
+            .filter_map(quoted)
+            .collect();
+        let from_checks = names.len();
+        names.extend(
+            kernel
+                .lines()
+                .filter(|l| l.trim_start().starts_with("if name == \""))
+                .filter_map(quoted),
+        );
+        assert!(from_checks >= 10 && names.len() > from_checks, "{names:?}");
+        for name in names {
+            let word = format!("kentry.break={name}");
+            assert!(
+                BOOT_TESTS.iter().any(|b| b.cmdline.contains(&word.as_str())),
+                "no boot test runs with {word}"
+            );
+        }
+    }
 }
