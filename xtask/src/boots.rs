@@ -168,10 +168,20 @@ pub const BOOT_TESTS: &[BootTest] = &[
             "context tracking violated at #GP general protection 0xd: state=1 (user), frame is kernel mode",
             "RIP: 0x",
             "<kentry_iret_to_user+0x0>",
+            // Tripwire T3 names the stub and the window the kernel-mode fault came from.
+            "T3 tripwire: kernel-mode #GP general protection inside entry stub kentry_return_via_iret+0x",
+            ", in the window at kentry_iret_to_user+0x0",
         ],
         qemu_args: &[],
         // Without context tracking the kernel's own fault report names it.
-        or_endings: &[(5, &["KERNEL FAULT: #GP", "<kentry_iret_to_user+0x0>"])],
+        or_endings: &[(
+            5,
+            &[
+                "KERNEL FAULT: #GP",
+                "<kentry_iret_to_user+0x0>",
+                ", in the window at kentry_iret_to_user+0x0",
+            ],
+        )],
     },
     BootTest {
         // With rt_sigreturn taking IF, IOPL and NT from the user's frame, sigreturn_bad's
@@ -581,7 +591,9 @@ mod tests {
         for name in names {
             let word = format!("kentry.break={name}");
             assert!(
-                BOOT_TESTS.iter().any(|b| b.cmdline.contains(&word.as_str())),
+                BOOT_TESTS
+                    .iter()
+                    .any(|b| b.cmdline.contains(&word.as_str())),
                 "no boot test runs with {word}"
             );
         }
