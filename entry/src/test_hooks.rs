@@ -54,11 +54,21 @@ pub enum Check {
     /// sigreturn_bad's first bad frame (a null CS) must end in the kernel's fault report
     /// naming that instruction instead of the program's SIGSEGV.
     IretFixup = 1 << 9,
+    /// FMASK clears IF at SYSCALL (E10: the SYSCALL stub runs on the user's RSP and GS with
+    /// interrupts off). Broken: IF stays as the user had it (set), and the dispatch-time flags
+    /// tripwire must catch the first syscall still running with IF=1 (or, should a timer IRQ
+    /// land inside the stub's user-RSP window first, tripwire T1 or T2 must).
+    FmaskIf = 1 << 10,
+    /// The IDT common path swaps to the kernel's GS when the saved CS is a user selector
+    /// (E12). Broken: a user-mode exception or interrupt keeps the user's GS, and tripwire T1
+    /// must catch Rust running on it at the first entry from user mode that is not a
+    /// SYSCALL.
+    SwapgsByCs = 1 << 11,
 }
 
 impl Check {
     /// Every check, for lookups by name.
-    pub const ALL: [Check; 10] = [
+    pub const ALL: [Check; 12] = [
         Check::CtUserState,
         Check::SyscallFmask,
         Check::IretUserGs,
@@ -69,6 +79,8 @@ impl Check {
         Check::RcuNmiWatch,
         Check::SysretNoncanonical,
         Check::IretFixup,
+        Check::FmaskIf,
+        Check::SwapgsByCs,
     ];
 
     /// The name `kentry.break=` uses for this check.
@@ -84,6 +96,8 @@ impl Check {
             Check::RcuNmiWatch => "rcu_nmi_watch",
             Check::SysretNoncanonical => "sysret_noncanonical",
             Check::IretFixup => "iret_fixup",
+            Check::FmaskIf => "fmask_if",
+            Check::SwapgsByCs => "swapgs_by_cs",
         }
     }
 
@@ -99,6 +113,12 @@ static BROKEN: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::ne
 /// Read by the IDT stub (test kernels only): nonzero when [`Check::IretUserGs`] is broken.
 #[unsafe(no_mangle)]
 pub static kentry_test_break_iret_gs: core::sync::atomic::AtomicU8 =
+    core::sync::atomic::AtomicU8::new(0);
+
+/// Read by the IDT common path (test kernels only): nonzero when [`Check::SwapgsByCs`] is
+/// broken.
+#[unsafe(no_mangle)]
+pub static kentry_test_break_swapgs_cs: core::sync::atomic::AtomicU8 =
     core::sync::atomic::AtomicU8::new(0);
 
 /// Read by the NMI stub (test kernels only): nonzero when [`Check::NmiLatch`] is broken.
@@ -118,6 +138,9 @@ pub fn break_check(check: Check) {
     }
     if check == Check::NmiLatch {
         kentry_test_break_nmi_latch.store(1, core::sync::atomic::Ordering::Relaxed);
+    }
+    if check == Check::SwapgsByCs {
+        kentry_test_break_swapgs_cs.store(1, core::sync::atomic::Ordering::Relaxed);
     }
 }
 

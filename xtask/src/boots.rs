@@ -203,6 +203,43 @@ pub const BOOT_TESTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // With IF left out of FMASK, the first syscall runs its stub and enters Rust with
+        // interrupts on, and the dispatch-time flags tripwire must name IF (0x200) as leaked
+        // (E10).
+        name: "negative_fmask_if",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=fmask_if",
+            "kentry.only=syscall_regs",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "user flags leaked into the kernel at syscall entry: RFLAGS=0x",
+            ", leaked 0x200",
+        ],
+        qemu_args: &[],
+        // Or a timer IRQ lands in the stub's window on the user's RSP and GS first, and a
+        // tripwire sees the user's GS base or stack.
+        or_endings: &[
+            (5, &["T1 tripwire: live GS base"]),
+            (5, &["T2 tripwire: entry code runs on RSP"]),
+        ],
+    },
+    BootTest {
+        // With the IDT common path keeping the user's GS on a user-mode entry, tripwire T1 must
+        // catch Rust running on it at the first exception or interrupt from ring 3 (E12).
+        name: "negative_swapgs_by_cs",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=swapgs_by_cs",
+            "kentry.only=fault_ud",
+        ],
+        expect_status: 5,
+        expect_log: &["T1 tripwire: live GS base 0x0 is not a per-CPU area"],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
         // With AC and NT left out of FMASK, a syscall made with AC=1 must trip the
         // dispatch-time flags check (E06, E07).
         name: "negative_syscall_fmask",
