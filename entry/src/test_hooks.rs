@@ -64,11 +64,16 @@ pub enum Check {
     /// must catch Rust running on it at the first entry from user mode that is not a
     /// SYSCALL.
     SwapgsByCs = 1 << 11,
+    /// The paranoid path gives the interrupted code back the CR2 it had (E20: an NMI can land
+    /// between a #PF and its handler's CR2 read, and a fault of the NMI's own overwrites CR2).
+    /// Broken: CR2 is left as the NMI left it, and nmi_keeps_cr2 must find its sentinel
+    /// replaced by the address of the NMI handler's fixed-up #PF.
+    ParanoidCr2 = 1 << 12,
 }
 
 impl Check {
     /// Every check, for lookups by name.
-    pub const ALL: [Check; 12] = [
+    pub const ALL: [Check; 13] = [
         Check::CtUserState,
         Check::SyscallFmask,
         Check::IretUserGs,
@@ -81,6 +86,7 @@ impl Check {
         Check::IretFixup,
         Check::FmaskIf,
         Check::SwapgsByCs,
+        Check::ParanoidCr2,
     ];
 
     /// The name `kentry.break=` uses for this check.
@@ -98,6 +104,7 @@ impl Check {
             Check::IretFixup => "iret_fixup",
             Check::FmaskIf => "fmask_if",
             Check::SwapgsByCs => "swapgs_by_cs",
+            Check::ParanoidCr2 => "paranoid_cr2",
         }
     }
 

@@ -240,6 +240,23 @@ pub const BOOT_TESTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // With the paranoid path no longer putting CR2 back, the page fault taken inside
+        // nmi_keeps_cr2's NMI leaves its address in CR2 for the interrupted code (E20).
+        name: "negative_paranoid_cr2",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=paranoid_cr2",
+            "kentry.only=nmi_keeps_cr2",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "# e20: CR2 0xffffffffffffe000 before the NMI, 0x1000 inside it, 0x1000 after",
+            "not ok 1 nmi_keeps_cr2",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
         // With AC and NT left out of FMASK, a syscall made with AC=1 must trip the
         // dispatch-time flags check (E06, E07).
         name: "negative_syscall_fmask",

@@ -84,6 +84,7 @@ pub static AFTER_PROGRAMS: &[SelfTest] = &[
     t("no_leaks", no_leaks),
     t("context_tracking_balanced", context_tracking_balanced),
     t("nmi_flood", nmi_flood::nmi_flood),
+    t("nmi_keeps_cr2", nmi_cr2::nmi_keeps_cr2),
 ];
 
 macro_rules! check {
@@ -98,6 +99,7 @@ mod bench_timer;
 mod cpu_tables;
 #[cfg(feature = "test-hooks")]
 mod lockcheck;
+mod nmi_cr2;
 mod nmi_flood;
 mod nmi_nested;
 mod nohz;

@@ -1,0 +1,64 @@
+//! E20 on the paranoid path: an NMI whose handler takes a page fault of its own (a user-address
+//! load the exception table fixes up) must hand the interrupted code back the CR2 it had. The
+//! interrupted code here stands for a #PF stub that has not read CR2 yet: it writes a sentinel
+//! to CR2 with interrupts off, takes the self-NMI, and reads CR2 again.
+
+use super::super::regcheck::kernel_fixup_register_check;
+use super::{Ctx, Outcome};
+use crate::percpu::this_cpu;
+use alloc::format;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// A kernel address no page fault reports here: the top of the kernel half, page-aligned.
+const SENTINEL: u64 = 0xffff_ffff_ffff_e000;
+
+/// CR2 as the NMI hook found it right after its own fixed-up #PF (0 until it ran).
+static CR2_IN_NMI: AtomicU64 = AtomicU64::new(0);
+
+/// Inside the NMI: a load from user address 0x1000 faults (CR2 = 0x1000) and is fixed up.
+fn fault_in_nmi(_: &kentry::Regs) {
+    let patterns = [0u64; 14];
+    // SAFETY: a self-contained SysV function; its load faults and is fixed up.
+    unsafe { kernel_fixup_register_check(0, &patterns) };
+    CR2_IN_NMI.store(
+        x86_64::registers::control::Cr2::read_raw(),
+        Ordering::Relaxed,
+    );
+}
+
+pub fn nmi_keeps_cr2(_: &Ctx) -> Outcome {
+    let cpu = this_cpu();
+    CR2_IN_NMI.store(0, Ordering::Relaxed);
+    let (got, after) = x86_64::instructions::interrupts::without_interrupts(|| {
+        let before = cpu.counters.nmis.load(Ordering::Relaxed);
+        // SAFETY: CR2 only reports page faults; nothing reads it until the check below, and
+        // interrupts are off, so only the NMI can run in between.
+        unsafe { core::arch::asm!("mov cr2, {}", in(reg) SENTINEL, options(nostack)) };
+        // SAFETY: single aligned store of the hook pointer, read by this CPU's NMI handler.
+        unsafe { *cpu.nmi_hook.get() = Some(fault_in_nmi) };
+        crate::x86::apic::send_self_nmi();
+        let mut spins = 0;
+        while cpu.counters.nmis.load(Ordering::Relaxed) == before && spins < 10_000_000 {
+            core::hint::spin_loop();
+            spins += 1;
+        }
+        let after = x86_64::registers::control::Cr2::read_raw();
+        // SAFETY: as above.
+        unsafe { *cpu.nmi_hook.get() = None };
+        (cpu.counters.nmis.load(Ordering::Relaxed) - before, after)
+    });
+    let in_nmi = CR2_IN_NMI.load(Ordering::Relaxed);
+    crate::kprint!(
+        "# e20: CR2 {SENTINEL:#x} before the NMI, {in_nmi:#x} inside it, {after:#x} after\n"
+    );
+    check!(got == 1, "expected 1 NMI, saw {got}");
+    check!(
+        in_nmi == 0x1000,
+        "the NMI's own #PF left CR2 = {in_nmi:#x}, want 0x1000"
+    );
+    check!(
+        after == SENTINEL,
+        "CR2 after the NMI is {after:#x}, not the {SENTINEL:#x} it interrupted"
+    );
+    Outcome::Pass
+}
