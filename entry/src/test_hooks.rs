@@ -69,11 +69,17 @@ pub enum Check {
     /// Broken: CR2 is left as the NMI left it, and nmi_keeps_cr2 must find its sentinel
     /// replaced by the address of the NMI handler's fixed-up #PF.
     ParanoidCr2 = 1 << 12,
+    /// The SYSRET predicate requires RCX = RIP (E02: SYSRET takes RIP from RCX). Broken: the
+    /// term is dropped, so a syscall whose exit work moved RIP — a signal delivered on the
+    /// way out, which points RIP at the handler and leaves RCX alone — returns by SYSRET to
+    /// RCX, after the syscall, and the handler never runs: sigreturn_bad's first hostile
+    /// frame (SIGUSR1 from kill) must then see no SIGSEGV.
+    SysretRcx = 1 << 13,
 }
 
 impl Check {
     /// Every check, for lookups by name.
-    pub const ALL: [Check; 13] = [
+    pub const ALL: [Check; 14] = [
         Check::CtUserState,
         Check::SyscallFmask,
         Check::IretUserGs,
@@ -87,6 +93,7 @@ impl Check {
         Check::FmaskIf,
         Check::SwapgsByCs,
         Check::ParanoidCr2,
+        Check::SysretRcx,
     ];
 
     /// The name `kentry.break=` uses for this check.
@@ -105,6 +112,7 @@ impl Check {
             Check::FmaskIf => "fmask_if",
             Check::SwapgsByCs => "swapgs_by_cs",
             Check::ParanoidCr2 => "paranoid_cr2",
+            Check::SysretRcx => "sysret_rcx",
         }
     }
 

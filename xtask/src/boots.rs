@@ -257,6 +257,25 @@ pub const BOOT_TESTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // With the SYSRET predicate's RCX = RIP term dropped, the kill() that raises
+        // sigreturn_bad's SIGUSR1 returns by SYSRET to RCX instead of to the handler the
+        // signal delivery put in RIP: the handler never runs, and no SIGSEGV follows (E02).
+        name: "negative_sysret_rcx",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sysret_rcx",
+            "kentry.only=sigreturn_bad",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "null_cs_sigsegv: 0 SIGSEGV",
+            "not ok 2 null_cs_sigsegv",
+            "not ok 1 sigreturn_bad",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
         // With AC and NT left out of FMASK, a syscall made with AC=1 must trip the
         // dispatch-time flags check (E06, E07).
         name: "negative_syscall_fmask",
