@@ -75,11 +75,19 @@ pub enum Check {
     /// RCX, after the syscall, and the handler never runs: sigreturn_bad's first hostile
     /// frame (SIGUSR1 from kill) must then see no SIGSEGV.
     SysretRcx = 1 << 13,
+    /// FMASK clears NT at SYSCALL (E06), on its own. Broken: NT stays as the user set it, and
+    /// the dispatch-time flags tripwire must name NT (0x4000) alone as leaked at
+    /// syscall_flags' syscall made with NT set.
+    FmaskNt = 1 << 14,
+    /// FMASK clears AC at SYSCALL (E07), on its own. Broken: AC stays as the user set it
+    /// (SMAP open in the kernel), and the dispatch-time flags tripwire must name AC
+    /// (0x40000) alone as leaked at syscall_flags' syscall made with AC set.
+    FmaskAc = 1 << 15,
 }
 
 impl Check {
     /// Every check, for lookups by name.
-    pub const ALL: [Check; 14] = [
+    pub const ALL: [Check; 16] = [
         Check::CtUserState,
         Check::SyscallFmask,
         Check::IretUserGs,
@@ -94,6 +102,8 @@ impl Check {
         Check::SwapgsByCs,
         Check::ParanoidCr2,
         Check::SysretRcx,
+        Check::FmaskNt,
+        Check::FmaskAc,
     ];
 
     /// The name `kentry.break=` uses for this check.
@@ -113,6 +123,8 @@ impl Check {
             Check::SwapgsByCs => "swapgs_by_cs",
             Check::ParanoidCr2 => "paranoid_cr2",
             Check::SysretRcx => "sysret_rcx",
+            Check::FmaskNt => "fmask_nt",
+            Check::FmaskAc => "fmask_ac",
         }
     }
 

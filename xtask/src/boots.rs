@@ -276,6 +276,40 @@ pub const BOOT_TESTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // With NT alone left out of FMASK, syscall_flags' syscall made with NT set must trip
+        // the dispatch-time flags check, which names NT (0x4000) alone (E06).
+        name: "negative_fmask_nt",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=fmask_nt",
+            "kentry.only=syscall_flags",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "user flags leaked into the kernel at syscall entry: RFLAGS=0x",
+            ", leaked 0x4000\n",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With AC alone left out of FMASK, syscall_flags' syscall made with AC set must trip
+        // the dispatch-time flags check, which names AC (0x40000) alone (E07).
+        name: "negative_fmask_ac",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=fmask_ac",
+            "kentry.only=syscall_flags",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "user flags leaked into the kernel at syscall entry: RFLAGS=0x",
+            ", leaked 0x40000\n",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
         // With AC and NT left out of FMASK, a syscall made with AC=1 must trip the
         // dispatch-time flags check (E06, E07).
         name: "negative_syscall_fmask",

@@ -73,6 +73,8 @@ pub unsafe fn enable_syscall(cstar_target: u64) {
             (Check::FmaskDf, DF),
             (Check::FmaskTf, TF),
             (Check::FmaskIf, IF),
+            (Check::FmaskNt, NT),
+            (Check::FmaskAc, AC),
         ] {
             if !enabled(check) {
                 mask &= !bits;
