@@ -92,9 +92,15 @@ fn check_kernel_flags() {
             AC | NT | TF | IF
         };
         if f & watched != 0 {
+            let leaked = f & watched;
+            let bit = |b: u64| u8::from(leaked & b != 0);
             panic!(
-                "user flags leaked into the kernel at syscall entry: RFLAGS={f:#x}, leaked {:#x}",
-                f & watched
+                "user flags leaked into the kernel at syscall entry: RFLAGS={f:#x}, leaked {leaked:#x} (AC {} NT {} TF {} DF {} IF {})",
+                bit(AC),
+                bit(NT),
+                bit(TF),
+                bit(DF),
+                bit(IF)
             );
         }
     }

@@ -215,7 +215,7 @@ pub const BOOT_TESTS: &[BootTest] = &[
         expect_status: 5,
         expect_log: &[
             "user flags leaked into the kernel at syscall entry: RFLAGS=0x",
-            ", leaked 0x200",
+            ", leaked 0x200 (AC 0 NT 0 TF 0 DF 0 IF 1)",
         ],
         qemu_args: &[],
         // Or a timer IRQ lands in the stub's window on the user's RSP and GS first, and a
@@ -287,7 +287,7 @@ pub const BOOT_TESTS: &[BootTest] = &[
         expect_status: 5,
         expect_log: &[
             "user flags leaked into the kernel at syscall entry: RFLAGS=0x",
-            ", leaked 0x4000\n",
+            ", leaked 0x4000 (AC 0 NT 1 TF 0 DF 0 IF 0)",
         ],
         qemu_args: &[],
         or_endings: &[],
@@ -304,7 +304,7 @@ pub const BOOT_TESTS: &[BootTest] = &[
         expect_status: 5,
         expect_log: &[
             "user flags leaked into the kernel at syscall entry: RFLAGS=0x",
-            ", leaked 0x40000\n",
+            ", leaked 0x40000 (AC 1 NT 0 TF 0 DF 0 IF 0)",
         ],
         qemu_args: &[],
         or_endings: &[],
