@@ -83,11 +83,17 @@ pub enum Check {
     /// (SMAP open in the kernel), and the dispatch-time flags tripwire must name AC
     /// (0x40000) alone as leaked at syscall_flags' syscall made with AC set.
     FmaskAc = 1 << 15,
+    /// The paranoid path installs this CPU's GS base from its IST slot, whatever base was live
+    /// (E13: an NMI, #MC or kernel-mode #DB can land where the user's GS base is live, so
+    /// neither CS nor a sign test can tell). Broken: the stub keeps the live base, and
+    /// tripwire T1 must catch the NMI that nmi_user_gs_base takes with a user-chosen GS base
+    /// live in kernel mode.
+    ParanoidGs = 1 << 16,
 }
 
 impl Check {
     /// Every check, for lookups by name.
-    pub const ALL: [Check; 16] = [
+    pub const ALL: [Check; 17] = [
         Check::CtUserState,
         Check::SyscallFmask,
         Check::IretUserGs,
@@ -104,6 +110,7 @@ impl Check {
         Check::SysretRcx,
         Check::FmaskNt,
         Check::FmaskAc,
+        Check::ParanoidGs,
     ];
 
     /// The name `kentry.break=` uses for this check.
@@ -125,6 +132,7 @@ impl Check {
             Check::SysretRcx => "sysret_rcx",
             Check::FmaskNt => "fmask_nt",
             Check::FmaskAc => "fmask_ac",
+            Check::ParanoidGs => "paranoid_gs",
         }
     }
 
@@ -148,6 +156,12 @@ pub static kentry_test_break_iret_gs: core::sync::atomic::AtomicU8 =
 pub static kentry_test_break_swapgs_cs: core::sync::atomic::AtomicU8 =
     core::sync::atomic::AtomicU8::new(0);
 
+/// Read by the paranoid path (test kernels only): nonzero when [`Check::ParanoidGs`] is
+/// broken.
+#[unsafe(no_mangle)]
+pub static kentry_test_break_paranoid_gs: core::sync::atomic::AtomicU8 =
+    core::sync::atomic::AtomicU8::new(0);
+
 /// Read by the NMI stub (test kernels only): nonzero when [`Check::NmiLatch`] is broken.
 #[unsafe(no_mangle)]
 pub static kentry_test_break_nmi_latch: core::sync::atomic::AtomicU8 =
@@ -165,6 +179,9 @@ pub fn break_check(check: Check) {
     }
     if check == Check::NmiLatch {
         kentry_test_break_nmi_latch.store(1, core::sync::atomic::Ordering::Relaxed);
+    }
+    if check == Check::ParanoidGs {
+        kentry_test_break_paranoid_gs.store(1, core::sync::atomic::Ordering::Relaxed);
     }
     if check == Check::SwapgsByCs {
         kentry_test_break_swapgs_cs.store(1, core::sync::atomic::Ordering::Relaxed);

@@ -319,6 +319,21 @@ pub const BOOT_TESTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // With the paranoid path keeping the live GS base, the NMI that nmi_user_gs_base takes
+        // in kernel mode with a user-chosen GS base live runs its Rust on that base, and
+        // tripwire T1 must catch it (E13).
+        name: "negative_paranoid_gs",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=paranoid_gs",
+            "kentry.only=nmi_user_gs_base",
+        ],
+        expect_status: 5,
+        expect_log: &["T1 tripwire: live GS base 0x12345000 is not a per-CPU area"],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
         // With AC and NT left out of FMASK, a syscall made with AC=1 must trip the
         // dispatch-time flags check (E06, E07).
         name: "negative_syscall_fmask",

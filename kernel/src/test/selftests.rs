@@ -84,7 +84,8 @@ pub static AFTER_PROGRAMS: &[SelfTest] = &[
     t("no_leaks", no_leaks),
     t("context_tracking_balanced", context_tracking_balanced),
     t("nmi_flood", nmi_flood::nmi_flood),
-    t("nmi_keeps_cr2", nmi_cr2::nmi_keeps_cr2),
+    t("nmi_keeps_cr2", nmi_paranoid::nmi_keeps_cr2),
+    t("nmi_user_gs_base", nmi_paranoid::nmi_user_gs_base),
 ];
 
 macro_rules! check {
@@ -99,9 +100,9 @@ mod bench_timer;
 mod cpu_tables;
 #[cfg(feature = "test-hooks")]
 mod lockcheck;
-mod nmi_cr2;
 mod nmi_flood;
 mod nmi_nested;
+mod nmi_paranoid;
 mod nohz;
 mod preempt;
 mod rcu;
