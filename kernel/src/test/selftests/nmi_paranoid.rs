@@ -103,8 +103,9 @@ pub fn nmi_user_gs_base(_: &Ctx) -> Outcome {
             core::hint::spin_loop();
             spins += 1;
         }
-        // SAFETY: reading the MSR; then this CPU's own base back.
+        // SAFETY: reading IA32_GS_BASE has no side effect.
         let after = unsafe { gs.read() };
+        // SAFETY: this CPU's own per-CPU base, as it was before the test.
         unsafe { gs.write(percpu) };
         (cpu.counters.nmis.load(Ordering::Relaxed) - before, after)
     });
