@@ -99,7 +99,8 @@ pub const BOOT_TESTS: &[BootTest] = &[
     },
     BootTest {
         // With TF left out of FMASK, syscall_flags' syscall made with TF=1 takes #DB on the
-        // kernel's first instruction (E05), which the kernel reports and stops on.
+        // kernel's first instruction (E05), which the kernel reports and stops on; T3 names
+        // the stub.
         name: "negative_fmask_tf",
         cmdline: &[
             "kentry.mode=test",
@@ -112,6 +113,8 @@ pub const BOOT_TESTS: &[BootTest] = &[
             "UNEXPECTED IST ENTRY: #DB",
             "RIP: 0x",
             "<kentry_syscall_64+0x0>",
+            // Tripwire T3: an exception inside an entry stub, named with its window.
+            "T3 tripwire: kernel-mode #DB debug inside entry stub kentry_syscall_64+0x0, in the window at kentry_syscall_64+0x0",
         ],
         qemu_args: &[],
         or_endings: &[],
