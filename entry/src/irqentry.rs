@@ -385,6 +385,7 @@ mod imp {
         if !regs.user_mode()
             && regs.rip == iret_to_user_address()
             && matches!(vector, vectors::GP | vectors::NP | vectors::SS)
+            && test_hooks::enabled(Check::IretFixup)
         {
             fixup_bad_iret(regs);
         }
@@ -483,7 +484,9 @@ mod imp {
         H::nmi_like(regs, vector, error_code);
         crate::instrumentation_end!();
         irqentry_nmi_exit(cpu, nmi);
-        if x86_64::registers::control::Cr2::read_raw() != cr2 {
+        if x86_64::registers::control::Cr2::read_raw() != cr2
+            && test_hooks::enabled(Check::ParanoidCr2)
+        {
             // SAFETY: restoring the value the CPU had at entry; CR2 has no other effect.
             unsafe {
                 core::arch::asm!("mov cr2, {}", in(reg) cr2, options(nostack, preserves_flags))

@@ -74,24 +74,34 @@ pub fn index_mask_nospec(index: usize, size: usize) -> usize {
 }
 
 /// Tripwire (test kernels): the flags a user can set and the kernel must never run with —
-/// DF (string ops backwards), AC (SMAP off), NT (a kernel IRET would #GP), TF — are clear at
-/// dispatch. FMASK guarantees it; this proves it.
+/// DF (string ops backwards), AC (SMAP off), NT (a kernel IRET would #GP), TF — and IF (the
+/// stub's user-RSP window must be closed to interrupts) are clear at dispatch. FMASK guarantees it; this proves it.
 #[cfg(any(target_os = "none", doc))]
 #[inline(always)]
 fn check_kernel_flags() {
     #[cfg(feature = "test-hooks")]
     {
-        use crate::frame::rflags::{AC, DF, NT, TF};
+        use crate::frame::rflags::{AC, DF, IF, NT, TF};
         use crate::test_hooks::{Check, enabled};
         let f = x86_64::registers::rflags::read_raw();
         // With FMASK's DF switched off on purpose, DF is left for syscall_flags to catch.
+        // IF: the stub ran on the user's RSP and GS, which only IF=0 makes safe (E10).
         let watched = if enabled(Check::FmaskDf) {
-            DF | AC | NT | TF
+            DF | AC | NT | TF | IF
         } else {
-            AC | NT | TF
+            AC | NT | TF | IF
         };
         if f & watched != 0 {
-            panic!("user flags leaked into the kernel at syscall entry: RFLAGS={f:#x}");
+            let leaked = f & watched;
+            let bit = |b: u64| u8::from(leaked & b != 0);
+            panic!(
+                "user flags leaked into the kernel at syscall entry: RFLAGS={f:#x}, leaked {leaked:#x} (AC {} NT {} TF {} DF {} IF {})",
+                bit(AC),
+                bit(NT),
+                bit(TF),
+                bit(DF),
+                bit(IF)
+            );
         }
     }
 }

@@ -16,11 +16,12 @@ pub const TASK_SIZE_MAX: u64 = (1 << 47) - 4096;
 #[inline(always)]
 pub fn sysret_allowed(regs: &Regs) -> bool {
     // Written as one expression of ANDs (no short-circuit branches needed).
-    (regs.rcx == regs.rip)
+    ((regs.rcx == regs.rip) | !crate::test_hooks::enabled(crate::test_hooks::Check::SysretRcx))
         & (regs.r11 == regs.rflags)
         & (regs.cs == USER_CS as u64)
         & (regs.ss == USER_DS as u64)
-        & (regs.rip < TASK_SIZE_MAX)
+        & ((regs.rip < TASK_SIZE_MAX)
+            | !crate::test_hooks::enabled(crate::test_hooks::Check::SysretNoncanonical))
         & ((regs.rflags & (rflags::RF | rflags::TF) == 0)
             | !crate::test_hooks::enabled(crate::test_hooks::Check::SysretTf))
 }

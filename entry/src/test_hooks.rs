@@ -41,11 +41,59 @@ pub enum Check {
     /// assertion that RCU watches inside NMI-like handlers must fire (an NMI injected while a
     /// ring-3 program runs with context tracking on: nmi_from_user).
     RcuNmiWatch = 1 << 7,
+    /// The SYSRET predicate refuses a return RIP at or above `TASK_SIZE_MAX` (E01: on Intel a
+    /// non-canonical RCX makes SYSRET #GP at CPL0 on the user's stack). Broken: the RIP term
+    /// is dropped, so a syscall returning to RIP = RCX = 2^n leaves by SYSRET, and the
+    /// e01_sysret_noncanonical self-test, which counts such exits on the live exit path,
+    /// must fail (17 by SYSRET, want 0). (TCG's SYSRET loads the non-canonical RIP and the
+    /// #GP comes from the ring-3 fetch, so the machine survives the run.)
+    SysretNoncanonical = 1 << 8,
+    /// A #GP/#NP/#SS raised by the `iretq` to user is rebuilt as the task's own user-mode
+    /// fault (E14, `fixup_bad_iret`). Broken: the fixup is skipped (the stub still swaps to
+    /// the kernel's GS), so the fault stays a kernel-mode #GP at `kentry_iret_to_user`, and
+    /// sigreturn_bad's first bad frame (a null CS) must end in the kernel's fault report
+    /// naming that instruction instead of the program's SIGSEGV.
+    IretFixup = 1 << 9,
+    /// FMASK clears IF at SYSCALL (E10: the SYSCALL stub runs on the user's RSP and GS with
+    /// interrupts off). Broken: IF stays as the user had it (set), and the dispatch-time flags
+    /// tripwire must catch the first syscall still running with IF=1 (or, should a timer IRQ
+    /// land inside the stub's user-RSP window first, tripwire T1 or T2 must).
+    FmaskIf = 1 << 10,
+    /// The IDT common path swaps to the kernel's GS when the saved CS is a user selector
+    /// (E12). Broken: a user-mode exception or interrupt keeps the user's GS, and tripwire T1
+    /// must catch Rust running on it at the first entry from user mode that is not a
+    /// SYSCALL.
+    SwapgsByCs = 1 << 11,
+    /// The paranoid path gives the interrupted code back the CR2 it had (E20: an NMI can land
+    /// between a #PF and its handler's CR2 read, and a fault of the NMI's own overwrites CR2).
+    /// Broken: CR2 is left as the NMI left it, and nmi_keeps_cr2 must find its sentinel
+    /// replaced by the address of the NMI handler's fixed-up #PF.
+    ParanoidCr2 = 1 << 12,
+    /// The SYSRET predicate requires RCX = RIP (E02: SYSRET takes RIP from RCX). Broken: the
+    /// term is dropped, so a syscall whose exit work moved RIP — a signal delivered on the
+    /// way out, which points RIP at the handler and leaves RCX alone — returns by SYSRET to
+    /// RCX, after the syscall, and the handler never runs: sigreturn_bad's first hostile
+    /// frame (SIGUSR1 from kill) must then see no SIGSEGV.
+    SysretRcx = 1 << 13,
+    /// FMASK clears NT at SYSCALL (E06), on its own. Broken: NT stays as the user set it, and
+    /// the dispatch-time flags tripwire must name NT (0x4000) alone as leaked at
+    /// syscall_flags' syscall made with NT set.
+    FmaskNt = 1 << 14,
+    /// FMASK clears AC at SYSCALL (E07), on its own. Broken: AC stays as the user set it
+    /// (SMAP open in the kernel), and the dispatch-time flags tripwire must name AC
+    /// (0x40000) alone as leaked at syscall_flags' syscall made with AC set.
+    FmaskAc = 1 << 15,
+    /// The paranoid path installs this CPU's GS base from its IST slot, whatever base was live
+    /// (E13: an NMI, #MC or kernel-mode #DB can land where the user's GS base is live, so
+    /// neither CS nor a sign test can tell). Broken: the stub keeps the live base, and
+    /// tripwire T1 must catch the NMI that nmi_user_gs_base takes with a user-chosen GS base
+    /// live in kernel mode.
+    ParanoidGs = 1 << 16,
 }
 
 impl Check {
     /// Every check, for lookups by name.
-    pub const ALL: [Check; 8] = [
+    pub const ALL: [Check; 17] = [
         Check::CtUserState,
         Check::SyscallFmask,
         Check::IretUserGs,
@@ -54,6 +102,15 @@ impl Check {
         Check::SysretTf,
         Check::NmiLatch,
         Check::RcuNmiWatch,
+        Check::SysretNoncanonical,
+        Check::IretFixup,
+        Check::FmaskIf,
+        Check::SwapgsByCs,
+        Check::ParanoidCr2,
+        Check::SysretRcx,
+        Check::FmaskNt,
+        Check::FmaskAc,
+        Check::ParanoidGs,
     ];
 
     /// The name `kentry.break=` uses for this check.
@@ -67,6 +124,15 @@ impl Check {
             Check::SysretTf => "sysret_tf",
             Check::NmiLatch => "nmi_latch",
             Check::RcuNmiWatch => "rcu_nmi_watch",
+            Check::SysretNoncanonical => "sysret_noncanonical",
+            Check::IretFixup => "iret_fixup",
+            Check::FmaskIf => "fmask_if",
+            Check::SwapgsByCs => "swapgs_by_cs",
+            Check::ParanoidCr2 => "paranoid_cr2",
+            Check::SysretRcx => "sysret_rcx",
+            Check::FmaskNt => "fmask_nt",
+            Check::FmaskAc => "fmask_ac",
+            Check::ParanoidGs => "paranoid_gs",
         }
     }
 
@@ -82,6 +148,18 @@ static BROKEN: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::ne
 /// Read by the IDT stub (test kernels only): nonzero when [`Check::IretUserGs`] is broken.
 #[unsafe(no_mangle)]
 pub static kentry_test_break_iret_gs: core::sync::atomic::AtomicU8 =
+    core::sync::atomic::AtomicU8::new(0);
+
+/// Read by the IDT common path (test kernels only): nonzero when [`Check::SwapgsByCs`] is
+/// broken.
+#[unsafe(no_mangle)]
+pub static kentry_test_break_swapgs_cs: core::sync::atomic::AtomicU8 =
+    core::sync::atomic::AtomicU8::new(0);
+
+/// Read by the paranoid path (test kernels only): nonzero when [`Check::ParanoidGs`] is
+/// broken.
+#[unsafe(no_mangle)]
+pub static kentry_test_break_paranoid_gs: core::sync::atomic::AtomicU8 =
     core::sync::atomic::AtomicU8::new(0);
 
 /// Read by the NMI stub (test kernels only): nonzero when [`Check::NmiLatch`] is broken.
@@ -101,6 +179,12 @@ pub fn break_check(check: Check) {
     }
     if check == Check::NmiLatch {
         kentry_test_break_nmi_latch.store(1, core::sync::atomic::Ordering::Relaxed);
+    }
+    if check == Check::ParanoidGs {
+        kentry_test_break_paranoid_gs.store(1, core::sync::atomic::Ordering::Relaxed);
+    }
+    if check == Check::SwapgsByCs {
+        kentry_test_break_swapgs_cs.store(1, core::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -199,6 +199,11 @@ fn apply_test_breaks(cmdline: &str) {
             nohz::vtime::BREAK_REMOTE.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "sigreturn_flags" {
+            klog!("test hook: rt_sigreturn takes IF, IOPL and NT from the user's frame");
+            crate::signal::BREAK_SIGRETURN_FLAGS.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         match kentry::test_hooks::Check::from_name(name) {
             Some(c) => {
                 klog!("test hook: safety check '{name}' is OFF");

@@ -35,6 +35,33 @@ pub fn lookup(addr: u64) -> Option<(&'static str, u64)> {
     best
 }
 
+/// A symbol's name and an address's offset from it.
+pub type NameOffset = (&'static str, u64);
+
+/// `(name, offset)` of the sized symbol (a function, or an asm stub with its `.size`) that
+/// contains `addr`, and of the last symbol at or below `addr` inside it: for an entry stub, the
+/// global label that opens the window `addr` is in (`kentry_iret_to_user`, say), or the stub
+/// itself.
+pub fn stub_and_label(addr: u64) -> Option<(NameOffset, NameOffset)> {
+    let table = *SYMS.get()?;
+    let (mut stub, mut label) = (None, None);
+    for line in table.split(|&b| b == b'\n') {
+        let Some((a, size, name)) = parse_line(line) else {
+            continue;
+        };
+        if a > addr {
+            break;
+        }
+        if size > 0 && addr < a + size {
+            stub = Some((a, name));
+        }
+        label = Some((a, name));
+    }
+    let (start, stub) = stub?;
+    let (at, label) = label.filter(|&(at, _)| at >= start)?;
+    Some(((stub, addr - start), (label, addr - at)))
+}
+
 /// Writes `addr` as `name+0xoff` (or the bare address).
 pub struct Sym(pub u64);
 

@@ -322,6 +322,31 @@ pub fn kernel_fault_report(what: &str, r: &Regs, f: Fault) {
         this_cpu().entry.cpu()
     );
     let _ = writeln!(w, "[kentry] RIP: {}", Sym(r.rip));
+    // Exceptions only: NMI and #MC may arrive at any stub instruction (their window tables
+    // say so), and so may the reports of other kinds that come through here.
+    let exception =
+        f.vector < vectors::FIRST_EXTERNAL && f.vector != vectors::NMI && f.vector != vectors::MC;
+    if exception && !r.user_mode() && kentry::arch::in_entry_stubs(r.rip) {
+        // T3: the asm stubs' window tables allow no kernel-mode exception but the iretq to
+        // user's (E14, fixed up before it gets here): name the stub and the window.
+        match crate::symbols::stub_and_label(r.rip) {
+            Some(((stub, off), (label, from))) => {
+                let _ = writeln!(
+                    w,
+                    "[kentry] T3 tripwire: kernel-mode {} inside entry stub {stub}+{off:#x}, in the window at {label}+{from:#x} (see {stub}'s window table)",
+                    vectors::name(f.vector)
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    w,
+                    "[kentry] T3 tripwire: kernel-mode {} inside the entry stubs at {:#x}",
+                    vectors::name(f.vector),
+                    r.rip
+                );
+            }
+        }
+    }
     let _ = writeln!(
         w,
         "[kentry] RSP: {:#018x} RFLAGS: {:#010x} CS: {:#x} SS: {:#x}",

@@ -99,7 +99,8 @@ pub const BOOT_TESTS: &[BootTest] = &[
     },
     BootTest {
         // With TF left out of FMASK, syscall_flags' syscall made with TF=1 takes #DB on the
-        // kernel's first instruction (E05), which the kernel reports and stops on.
+        // kernel's first instruction (E05), which the kernel reports and stops on; T3 names
+        // the stub.
         name: "negative_fmask_tf",
         cmdline: &[
             "kentry.mode=test",
@@ -112,6 +113,8 @@ pub const BOOT_TESTS: &[BootTest] = &[
             "UNEXPECTED IST ENTRY: #DB",
             "RIP: 0x",
             "<kentry_syscall_64+0x0>",
+            // Tripwire T3: an exception inside an entry stub, named with its window.
+            "T3 tripwire: kernel-mode #DB debug inside entry stub kentry_syscall_64+0x0, in the window at kentry_syscall_64+0x0",
         ],
         qemu_args: &[],
         or_endings: &[],
@@ -128,6 +131,208 @@ pub const BOOT_TESTS: &[BootTest] = &[
         ],
         expect_status: 3,
         expect_log: &["not ok 7 tf_across_syscall", "not ok 1 syscall_flags"],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With the SYSRET predicate's RIP term dropped, the 17 sigreturns to RIP = RCX = 2^n
+        // leave by SYSRET, and e01_sysret_noncanonical's count of those exits on the live
+        // exit path must fail it (E01). (TCG's SYSRET does not check RCX; the #GP comes from
+        // the ring-3 fetch, so the program still gets its SIGSEGVs.)
+        name: "negative_sysret_noncanonical",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sysret_noncanonical",
+            "kentry.only=e01_sysret_noncanonical",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "# e01: syscall exits to RIP >= 2^47: 0 by IRET, 17 by SYSRET",
+            "17 syscall exit(s) to a non-canonical RIP went by SYSRET",
+            "not ok 1 e01_sysret_noncanonical",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With the bad-IRET fixup skipped, the #GP that the iretq to user raises on
+        // sigreturn_bad's null CS stays a kernel-mode fault: instead of the program's SIGSEGV,
+        // the kernel must stop with a report naming the iretq (E14). With context tracking on
+        // (the test kernel's default) the entry assertion reports it first: the CPU is "in
+        // user" by the exit path's account, yet the frame is kernel mode.
+        name: "negative_iret_fixup",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=iret_fixup",
+            "kentry.only=sigreturn_bad",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "context tracking violated at #GP general protection 0xd: state=1 (user), frame is kernel mode",
+            "RIP: 0x",
+            "<kentry_iret_to_user+0x0>",
+            // Tripwire T3 names the stub and the window the kernel-mode fault came from.
+            "T3 tripwire: kernel-mode #GP general protection inside entry stub kentry_return_via_iret+0x",
+            ", in the window at kentry_iret_to_user+0x0",
+        ],
+        qemu_args: &[],
+        // Without context tracking the kernel's own fault report names it.
+        or_endings: &[(
+            5,
+            &[
+                "KERNEL FAULT: #GP",
+                "<kentry_iret_to_user+0x0>",
+                ", in the window at kentry_iret_to_user+0x0",
+            ],
+        )],
+    },
+    BootTest {
+        // With rt_sigreturn taking IF, IOPL and NT from the user's frame, sigreturn_bad's
+        // handler returns to ring 3 with IOPL 3, NT set and IF clear, and its flags case must
+        // fail (E34).
+        name: "negative_sigreturn_flags",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sigreturn_flags",
+            "kentry.only=sigreturn_bad",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "flags after sigreturn 0x7",
+            "not ok 8 sigreturn_drops_iopl_nt_keeps_if",
+            "not ok 1 sigreturn_bad",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With IF left out of FMASK, the first syscall runs its stub and enters Rust with
+        // interrupts on, and the dispatch-time flags tripwire must name IF (0x200) as leaked
+        // (E10).
+        name: "negative_fmask_if",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=fmask_if",
+            "kentry.only=syscall_regs",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "user flags leaked into the kernel at syscall entry: RFLAGS=0x",
+            ", leaked 0x200 (AC 0 NT 0 TF 0 DF 0 IF 1)",
+        ],
+        qemu_args: &[],
+        // Or a timer IRQ comes first, while interrupts are on where none may arrive:
+        or_endings: &[
+            // in kentry_rust_syscall before context tracking says "kernel" (about one run in
+            // five): the entry assertion catches it;
+            (
+                5,
+                &[
+                    "context tracking violated at interrupt 0x20: state=1 (user), frame is kernel mode",
+                    "<kentry_rust_syscall+",
+                ],
+            ),
+            // in the stub's window on the user's RSP and GS: a tripwire sees them.
+            (5, &["T1 tripwire: live GS base"]),
+            (5, &["T2 tripwire: entry code runs on RSP"]),
+        ],
+    },
+    BootTest {
+        // With the IDT common path keeping the user's GS on a user-mode entry, tripwire T1 must
+        // catch Rust running on it at the first exception or interrupt from ring 3 (E12).
+        name: "negative_swapgs_by_cs",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=swapgs_by_cs",
+            "kentry.only=fault_ud",
+        ],
+        expect_status: 5,
+        expect_log: &["T1 tripwire: live GS base 0x0 is not a per-CPU area"],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With the paranoid path no longer putting CR2 back, the page fault taken inside
+        // nmi_keeps_cr2's NMI leaves its address in CR2 for the interrupted code (E20).
+        name: "negative_paranoid_cr2",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=paranoid_cr2",
+            "kentry.only=nmi_keeps_cr2",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "# e20: CR2 0xffffffffffffe000 before the NMI, 0x1000 inside it, 0x1000 after",
+            "not ok 1 nmi_keeps_cr2",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With the SYSRET predicate's RCX = RIP term dropped, the kill() that raises
+        // sigreturn_bad's SIGUSR1 returns by SYSRET to RCX instead of to the handler the
+        // signal delivery put in RIP: the handler never runs, and no SIGSEGV follows (E02).
+        name: "negative_sysret_rcx",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sysret_rcx",
+            "kentry.only=sigreturn_bad",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "null_cs_sigsegv: 0 SIGSEGV",
+            "not ok 2 null_cs_sigsegv",
+            "not ok 1 sigreturn_bad",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With NT alone left out of FMASK, syscall_flags' syscall made with NT set must trip
+        // the dispatch-time flags check, which names NT (0x4000) alone (E06).
+        name: "negative_fmask_nt",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=fmask_nt",
+            "kentry.only=syscall_flags",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "user flags leaked into the kernel at syscall entry: RFLAGS=0x",
+            ", leaked 0x4000 (AC 0 NT 1 TF 0 DF 0 IF 0)",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With AC alone left out of FMASK, syscall_flags' syscall made with AC set must trip
+        // the dispatch-time flags check, which names AC (0x40000) alone (E07).
+        name: "negative_fmask_ac",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=fmask_ac",
+            "kentry.only=syscall_flags",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "user flags leaked into the kernel at syscall entry: RFLAGS=0x",
+            ", leaked 0x40000 (AC 1 NT 0 TF 0 DF 0 IF 0)",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With the paranoid path keeping the live GS base, the NMI that nmi_user_gs_base takes
+        // in kernel mode with a user-chosen GS base live runs its Rust on that base, and
+        // tripwire T1 must catch it (E13).
+        name: "negative_paranoid_gs",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=paranoid_gs",
+            "kentry.only=nmi_user_gs_base",
+        ],
+        expect_status: 5,
+        expect_log: &["T1 tripwire: live GS base 0x12345000 is not a per-CPU area"],
         qemu_args: &[],
         or_endings: &[],
     },
@@ -461,38 +666,4 @@ pub fn find(name: &str) -> Option<&'static BootTest> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_is_sane() {
-        let mut names: Vec<&str> = BOOT_TESTS.iter().map(|b| b.name).collect();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), BOOT_TESTS.len(), "duplicate boot test names");
-        for b in BOOT_TESTS {
-            // An odd status other than 1 and 3 (the kernel must stop in a way that is not a
-            // normal finish), a normal finish whose log must show passing KTAP results, or a
-            // finish with failures whose log must name the failing test: otherwise the boot
-            // test would prove nothing.
-            let names = |prefix: &str| b.expect_log.iter().any(|t| t.starts_with(prefix));
-            assert!(
-                b.expect_status & 1 == 1
-                    && (b.expect_status > 3
-                        || (b.expect_status == 1 && names("ok "))
-                        || (b.expect_status == 3 && names("not ok "))),
-                "{}: status {}",
-                b.name,
-                b.expect_status
-            );
-            assert!(!b.expect_log.is_empty() && b.expect_log.iter().all(|t| !t.is_empty()));
-            assert!(
-                b.cmdline
-                    .iter()
-                    .all(|w| w.contains('=') && !w.contains(' '))
-            );
-        }
-        assert!(find("e26_stack_overflow").is_some());
-        assert!(find("nope").is_none());
-    }
-}
+mod tests;

@@ -87,7 +87,15 @@ core::arch::global_asm!(
     "cld",
     super::save_gprs_vector_in_rsi!(),
     "testb $3, {regs_cs}(%rsp)",
+    ".if {hooks}", // test kernels: the negative test can skip the user entry's swapgs
+    "jz 3f",
+    "testb $1, {brk_cs}(%rip)",
+    "jnz kentry_idt_common_call",
+    "jmp 2f",
+    "3:",
+    ".else",
     "jnz 2f",
+    ".endif",
     "leaq kentry_iret_to_user(%rip), %rax",
     "cmpq %rax, {regs_rip}(%rsp)", // a fault on the iretq to user?
     "jne kentry_idt_common_call",
@@ -162,6 +170,7 @@ core::arch::global_asm!(
     hooks = const crate::test_hooks::IN_STUBS,
     stack_top = const crate::entry_percpu::OFFSET_TASK_STACK_TOP,
     brk = sym crate::test_hooks::kentry_test_break_iret_gs,
+    brk_cs = sym crate::test_hooks::kentry_test_break_swapgs_cs,
     options(att_syntax)
 );
 

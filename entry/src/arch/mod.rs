@@ -16,6 +16,26 @@ pub mod smap;
 pub mod switch;
 pub mod syscall_64;
 
+unsafe extern "C" {
+    /// Linker-script markers around the asm stubs (entry/link/kentry-text.ld): `.text.kentry`
+    /// starts at the first, and its Rust part (`.text.kentry.noinstr`) at the second.
+    static __kentry_text_start: u8;
+    static __kentry_noinstr_text_start: u8;
+}
+
+/// Whether `addr` is an instruction of the asm entry stubs (`.text.kentry`, not its Rust
+/// part). A kernel-mode fault there is tripwire T3's case: the stubs run in windows where the
+/// stack or GS may be the user's, and their window tables say that no fault may arrive
+/// except the few they name (the `iretq` to user's, E14). The host's fault report names the
+/// stub and the window.
+pub fn in_entry_stubs(addr: u64) -> bool {
+    let (start, end) = (
+        core::ptr::addr_of!(__kentry_text_start) as u64,
+        core::ptr::addr_of!(__kentry_noinstr_text_start) as u64,
+    );
+    (start..end).contains(&addr)
+}
+
 // The `pt_regs` order of the 15 general registers exists once, in the two macros below: every
 // stub that builds or unwinds a [`Regs`](crate::Regs) uses them (frame.rs checks the layout).
 

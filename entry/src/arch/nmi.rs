@@ -188,6 +188,7 @@ core::arch::global_asm!(
     copy_state = const from_copy!(state),
     hooks = const crate::test_hooks::IN_STUBS,
     brk = sym crate::test_hooks::kentry_test_break_nmi_latch,
+    brk_gs = sym crate::test_hooks::kentry_test_break_paranoid_gs,
     options(att_syntax)
 );
 

@@ -24,7 +24,9 @@ use crate::msr::IA32_GS_BASE;
 /// MSR_GS_BASE in rbx (callee-saved: it survives the call), install the per-CPU base parked
 /// at `{percpu_slot}(%rsp)` (an asm operand of the caller: where the slot lies above the
 /// frame), call `kentry_rust_paranoid`, put the saved GS base back and restore the GPRs.
-/// Takes `{gs_base}` (IA32_GS_BASE) from the caller too.
+/// Takes `{gs_base}` (IA32_GS_BASE), `{hooks}` ([`IN_STUBS`](crate::test_hooks::IN_STUBS))
+/// and `{brk_gs}` (the [`Check::ParanoidGs`](crate::test_hooks::Check::ParanoidGs) flag byte)
+/// from the caller too.
 macro_rules! paranoid_body {
     () => {
         concat!(
@@ -38,7 +40,13 @@ macro_rules! paranoid_body {
             "movq {percpu_slot}(%rsp), %rax\n", // this CPU's per-CPU base
             "movq %rax, %rdx\n",
             "shrq $32, %rdx\n",
+            // Test kernels: the negative run keeps whatever GS base was live.
+            ".if {hooks}\n",
+            "testb $1, {brk_gs}(%rip)\n",
+            "jnz 77f\n",
+            ".endif\n",
             "wrmsr\n",
+            "77:\n",
             "movq %rsp, %rdi\n",
             "subq $8, %rsp\n",
             "call kentry_rust_paranoid\n",
@@ -67,6 +75,8 @@ core::arch::global_asm!(
     gs_base = const IA32_GS_BASE,
     // The frame is right below the IST top, where the slot is.
     percpu_slot = const REGS_SIZE,
+    hooks = const crate::test_hooks::IN_STUBS,
+    brk_gs = sym crate::test_hooks::kentry_test_break_paranoid_gs,
     options(att_syntax)
 );
 

@@ -1,6 +1,6 @@
 //! Points the CPU at kentry: GDT, TSS, IDT, and the SYSCALL MSRs.
 
-use crate::frame::rflags::{AC, DF, NT, TF};
+use crate::frame::rflags::{AC, DF, IF, NT, TF};
 use crate::gdt::{CpuTables, KERNEL_CS, KERNEL_DS, STAR_VALUE, TSS_SEL};
 use crate::idt::Idt;
 use crate::msr::*;
@@ -72,6 +72,9 @@ pub unsafe fn enable_syscall(cstar_target: u64) {
             (Check::SyscallFmask, AC | NT),
             (Check::FmaskDf, DF),
             (Check::FmaskTf, TF),
+            (Check::FmaskIf, IF),
+            (Check::FmaskNt, NT),
+            (Check::FmaskAc, AC),
         ] {
             if !enabled(check) {
                 mask &= !bits;

@@ -144,6 +144,19 @@ pub fn setup_rt_frame(
     Ok(())
 }
 
+/// Test kernels, `kentry.break=sigreturn_flags`: rt_sigreturn also takes IF, IOPL and NT
+/// from the frame as the user wrote them (E34), so a handler can return to ring 3 with IOPL 3,
+/// NT set and interrupts off; sigreturn_bad's `sigreturn_drops_iopl_nt_keeps_if` must fail.
+pub static BREAK_SIGRETURN_FLAGS: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Whether the E34 sanitising is switched off (never outside test kernels: folds to `false`).
+#[inline(always)]
+fn sigreturn_flags_broken() -> bool {
+    cfg!(feature = "test-hooks")
+        && BREAK_SIGRETURN_FLAGS.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// rt_sigreturn: restores the frame the handler returned through. Returns the restored rax;
 /// a frame that cannot be read forces SIGSEGV. Whatever the frame says, the kernel never
 /// faults on it: bad selectors and RIPs are caught by the IRET back to user mode (E14, E33),
@@ -175,7 +188,12 @@ pub fn rt_sigreturn(regs: &mut Regs) -> i64 {
     regs.rcx = g(14);
     regs.rsp = g(15);
     regs.rip = g(16);
-    regs.rflags = (regs.rflags & !FIX_EFLAGS) | (g(17) & FIX_EFLAGS);
+    let fix = if sigreturn_flags_broken() {
+        FIX_EFLAGS | rflags::IF | rflags::IOPL | rflags::NT
+    } else {
+        FIX_EFLAGS
+    };
+    regs.rflags = (regs.rflags & !fix) | (g(17) & fix);
     let cs = u16::from_ne_bytes([f[SC + 144], f[SC + 145]]) as u64 | 3;
     let mut ss = u16::from_ne_bytes([f[SC + 150], f[SC + 151]]) as u64 | 3;
     if uc_flags & UC_STRICT_RESTORE_SS == 0 && cs == USER_CS as u64 && ss != USER_DS as u64 {

@@ -5,6 +5,8 @@
 //! (`frame.rs`). Exceptions in user mode become forced synchronous signals (`force_fault`).
 
 mod frame;
+#[cfg(feature = "test-hooks")]
+pub use frame::BREAK_SIGRETURN_FLAGS;
 
 pub use frame::{on_altstack as frame_on_altstack, rt_sigreturn, setup_rt_frame};
 

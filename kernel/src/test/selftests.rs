@@ -84,6 +84,8 @@ pub static AFTER_PROGRAMS: &[SelfTest] = &[
     t("no_leaks", no_leaks),
     t("context_tracking_balanced", context_tracking_balanced),
     t("nmi_flood", nmi_flood::nmi_flood),
+    t("nmi_keeps_cr2", nmi_paranoid::nmi_keeps_cr2),
+    t("nmi_user_gs_base", nmi_paranoid::nmi_user_gs_base),
 ];
 
 macro_rules! check {
@@ -100,6 +102,7 @@ mod cpu_tables;
 mod lockcheck;
 mod nmi_flood;
 mod nmi_nested;
+mod nmi_paranoid;
 mod nohz;
 mod preempt;
 mod rcu;
