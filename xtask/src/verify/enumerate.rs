@@ -81,6 +81,8 @@ pub struct EntryText {
     pub rust_total: usize,
     /// Rust instructions that only the NMI path reaches (NMIs blocked there).
     pub rust_nmi_only: std::collections::BTreeSet<u64>,
+    /// Rust instructions the NMI path reaches (maybe other paths too).
+    pub rust_nmi_reach: std::collections::BTreeSet<u64>,
 }
 
 impl EntryText {

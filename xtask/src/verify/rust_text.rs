@@ -40,6 +40,9 @@ pub fn add(out: &mut EntryText, data: &[u8]) -> Result<()> {
         if roots.iter().all(|&r| out.nmi_blocked_at(r)) {
             out.rust_nmi_only.insert(addr);
         }
+        if roots.iter().any(|&r| out.nmi_blocked_at(r)) {
+            out.rust_nmi_reach.insert(addr);
+        }
     }
     for (addr, (name, size, wanted)) in by_fn {
         let code = img
