@@ -1,7 +1,9 @@
 //! `cargo xtask verify`: an NMI injected at every instruction of kentry's entry paths, on the
 //! lean kernel with context tracking off and on, while ring-3 register checkers run
-//! (docs/verify.md). The fast subset — every instruction of the SYSCALL path and of one IDT
-//! path — runs in `cargo xtask test` as `verify_fast_nmi`.
+//! (docs/verify.md). Both parts of the entry text: the assembly stubs of `.text.kentry`
+//! (enumerate.rs, inject.rs) and the Rust functions of `.text.kentry.noinstr` outside their
+//! instrumentation regions (rust_text.rs, sweep.rs). The fast subset — every instruction of
+//! the SYSCALL path and of one IDT path — runs in `cargo xtask test` as `verify_fast_nmi`.
 
 mod enumerate;
 mod gdb;
@@ -55,10 +57,12 @@ pub struct VerifyArgs {
     pub verbose: bool,
 }
 
-/// The stubs of the fast subset: the SYSCALL path (with the IRET way back it takes when SYSRET
-/// may not be used) and the timer's IDT path (stub, common path, IRET).
+/// The stubs of the fast subset: the SYSCALL path (its stub and its Rust entry function, with
+/// the IRET way back it takes when SYSRET may not be used) and the timer's IDT path (stub,
+/// common path, IRET).
 const FAST_STUBS: &[&str] = &[
     "kentry_syscall_64",
+    "kentry_rust_syscall",
     "kentry_idt_stubs[0x20]",
     "kentry_idt_common",
     "kentry_return_via_iret",
