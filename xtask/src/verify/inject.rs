@@ -211,15 +211,8 @@ fn drive(
         let end = i + targets[i..].iter().take_while(|t| &t.stub == stub).count();
         if text.rust.contains(&targets[i].addr) {
             // A Rust function: in the order the workload reaches its instructions (sweep.rs).
-            let r = super::sweep::function(
-                gdb,
-                qmp,
-                text,
-                &targets[i..end],
-                s,
-                poll_addr,
-                &mut last,
-            );
+            let r =
+                super::sweep::function(gdb, qmp, text, &targets[i..end], s, poll_addr, &mut last);
             results.extend(r.with_context(|| blame(last))?);
             i = end;
             continue;

@@ -69,9 +69,9 @@ mod tests {
     /// entry function, all of them in the noinstr text.
     #[test]
     fn lean_kernel_rust_part() {
-        let Ok(data) = std::fs::read(
-            "../target/kernel-lean/x86_64-unknown-none/release/kentry-kernel",
-        ) else {
+        let Ok(data) =
+            std::fs::read("../target/kernel-lean/x86_64-unknown-none/release/kentry-kernel")
+        else {
             return;
         };
         let text = super::super::enumerate::from_elf(&data).unwrap();

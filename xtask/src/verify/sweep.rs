@@ -50,7 +50,10 @@ pub fn function(
         let rip = gdb.read_register(reg::RIP)?;
         trace(text, "hit", rip);
         if pending.remove(&rip).is_none() {
-            bail!("stopped at {} without a breakpoint there", text.symbolize(rip));
+            bail!(
+                "stopped at {} without a breakpoint there",
+                text.symbolize(rip)
+            );
         }
         gdb.remove_breakpoint(rip)?;
         *last = Some(rip);
@@ -155,7 +158,10 @@ fn inject_here(
         }
         // A breakpoint inside the NMI path: step over it, leave it armed.
         if pc != at && !armed.contains_key(&pc) {
-            bail!("stopped at {} without a breakpoint there", text.symbolize(pc));
+            bail!(
+                "stopped at {} without a breakpoint there",
+                text.symbolize(pc)
+            );
         }
         gdb.remove_breakpoint(pc)?;
         gdb.step()?;
@@ -215,7 +221,10 @@ fn in_nmis(
             continue;
         }
         if pending.remove(&pc).is_none() {
-            bail!("stopped at {} without a breakpoint there", text.symbolize(pc));
+            bail!(
+                "stopped at {} without a breakpoint there",
+                text.symbolize(pc)
+            );
         }
         gdb.remove_breakpoint(pc)?;
         *last = Some(pc);
@@ -223,7 +232,10 @@ fn in_nmis(
         held.push(pc);
     }
     for a in held {
-        eprintln!("xtask: verify: {}: the NMI was never delivered", text.symbolize(a));
+        eprintln!(
+            "xtask: verify: {}: the NMI was never delivered",
+            text.symbolize(a)
+        );
         done.insert(a, InsnResult::Failed("the NMI was never delivered".into()));
     }
     for &a in pending.keys() {
