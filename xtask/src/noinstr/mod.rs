@@ -21,6 +21,7 @@ mod suite;
 mod tests;
 pub mod walk;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -118,9 +119,8 @@ impl Outcome {
     }
 }
 
-/// Runs both proofs on `img`.
-pub fn check(img: &Image) -> Outcome {
-    let (dec, mut violations) = walk::scan(img);
+/// The walk's roots: every symbol of the entry text, and each IDT stub (in address order).
+pub fn roots(img: &Image) -> Vec<(u64, String)> {
     let mut roots: Vec<(u64, String)> = Vec::new();
     for s in img.entry_symbols() {
         if !roots.iter().any(|(a, _)| *a == s.addr) {
@@ -140,6 +140,33 @@ pub fn check(img: &Image) -> Outcome {
         }
     }
     roots.sort();
+    roots
+}
+
+/// The instructions of the Rust part (`.text.kentry.noinstr`) that run outside every
+/// instrumentation region, as the walk sees them from the assembly stubs (the roots outside
+/// the Rust part: the way the CPU gets there): address → the addresses of the roots that
+/// reach it.
+pub fn noinstr_rust_insns(img: &Image) -> BTreeMap<u64, BTreeSet<u64>> {
+    let (dec, _) = walk::scan(img);
+    let mut out: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+    for (addr, _) in roots(img) {
+        if img.noinstr.contains(&addr) {
+            continue;
+        }
+        for a in walk::noinstr_reach(img, &dec, addr) {
+            if img.noinstr.contains(&a) {
+                out.entry(a).or_default().insert(addr);
+            }
+        }
+    }
+    out
+}
+
+/// Runs both proofs on `img`.
+pub fn check(img: &Image) -> Outcome {
+    let (dec, mut violations) = walk::scan(img);
+    let roots = roots(img);
     let mut seen = walk::Seen::new();
     let stats = roots
         .iter()

@@ -348,3 +348,18 @@ fn a_jump_out_of_the_entry_text_is_a_violation_too() {
     let v = only(&check(&img)).to_string();
     assert!(v.contains("jumps to host::log"), "{v}");
 }
+
+#[test]
+fn verify_gets_the_rust_instructions_outside_regions_only() {
+    // rust_entry: nop; call log; nop; ret — a region around the call only.
+    let mut img = stub_and_entry(|at| [vec![0x90], call(at + 1, LOG), vec![0x90]].concat());
+    img.instr_begin.insert(BASE + 0x41);
+    img.instr_end.insert(BASE + 0x46);
+    let got = noinstr_rust_insns(&img);
+    let addrs: Vec<u64> = got.keys().map(|a| a - BASE).collect();
+    // The nop before the region, the nop after it and the ret; not the call, and nothing of
+    // the stub (it is not the Rust part).
+    assert_eq!(addrs, vec![0x40, 0x46, 0x47]);
+    // Each reached from the stub (its address is the root).
+    assert!(got.values().all(|r| r.iter().eq([&BASE])));
+}

@@ -19,7 +19,7 @@
 //!    which this follows, the markers are the documented exceptions; the walk proves that
 //!    nothing else escapes.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use iced_x86::{
     Decoder, DecoderOptions, FlowControl, Formatter, GasFormatter, Instruction, Mnemonic,
@@ -318,9 +318,38 @@ pub fn walk(
         chain: Vec::new(),
         seen,
         out,
+        noinstr_at: BTreeSet::new(),
     };
     w.function(root, State::Noinstr);
     w.stats
+}
+
+/// The addresses the walk from `root` visits in the noinstr state — outside every
+/// instrumentation region — anywhere in the entry text. `cargo xtask verify` injects at
+/// those of the Rust part (xtask/src/verify/rust_text.rs): one source of truth for where the
+/// regions are.
+pub fn noinstr_reach(img: &Image, dec: &Decoded, root: u64) -> BTreeSet<u64> {
+    let (mut seen, mut out) = (Seen::new(), Vec::new());
+    let mut w = Walker {
+        img,
+        dec,
+        summaries: HashMap::new(),
+        stats: RootStats {
+            name: String::new(),
+            addr: root,
+            insns: 0,
+            noinstr_insns: 0,
+            calls: 0,
+            jumps: 0,
+            tables: 0,
+        },
+        chain: Vec::new(),
+        seen: &mut seen,
+        out: &mut out,
+        noinstr_at: BTreeSet::new(),
+    };
+    w.function(root, State::Noinstr);
+    w.noinstr_at
 }
 
 struct Walker<'a> {
@@ -334,6 +363,8 @@ struct Walker<'a> {
     chain: Vec<u64>,
     seen: &'a mut Seen,
     out: &'a mut Vec<Violation>,
+    /// Every address visited in the noinstr state ([`noinstr_reach`]).
+    noinstr_at: BTreeSet<u64>,
 }
 
 impl Walker<'_> {
@@ -404,6 +435,9 @@ impl Walker<'_> {
             };
             self.stats.insns += 1;
             self.stats.noinstr_insns += usize::from(st == State::Noinstr);
+            if st == State::Noinstr {
+                self.noinstr_at.insert(addr);
+            }
             let next = addr + insn.len;
             // Past the end of the function after a call: the callee does not return (the
             // compiler left no `ud2` behind a panic). Past it after anything else: the code

@@ -74,8 +74,15 @@ pub struct EntryText {
     /// `kentry_syscall_64`: the kernel-mode place the run goes to before it sends an NMI
     /// meant to run the kernel-mode NMI path.
     pub syscall_entry: u64,
-    /// Bytes of kentry's Rust `noinstr` entry functions after the stubs: not verified yet.
-    pub rust_noinstr_bytes: u64,
+    /// `__kentry_noinstr_text_start .. _end`: the Rust part (rust_text.rs), whose stubs are
+    /// its functions and whose instructions are those outside instrumentation regions.
+    pub rust: std::ops::Range<u64>,
+    /// Instructions of the Rust part in all: those inside instrumentation regions too.
+    pub rust_total: usize,
+    /// Rust instructions that only the NMI path reaches (NMIs blocked there).
+    pub rust_nmi_only: std::collections::BTreeSet<u64>,
+    /// Rust instructions the NMI path reaches (maybe other paths too).
+    pub rust_nmi_reach: std::collections::BTreeSet<u64>,
 }
 
 impl EntryText {
@@ -127,11 +134,9 @@ pub fn from_elf(data: &[u8]) -> Result<EntryText> {
     };
     let (start, text_end) = (find("__kentry_text_start")?, find("__kentry_text_end")?);
     // The entry text ends with kentry's Rust `noinstr` functions (`.text.kentry.noinstr`,
-    // bracketed by `__kentry_noinstr_text_start/_end`; the noinstr check walks them). This
-    // version stops at the assembly stubs before them; the Rust part is the next step
-    // (docs/verify.md), so its size is reported, not verified.
+    // bracketed by `__kentry_noinstr_text_start/_end`; the noinstr check walks them). The
+    // stubs are decoded up to there; rust_text.rs adds the Rust part.
     let end = find("__kentry_noinstr_text_start").unwrap_or(text_end);
-    let rust_noinstr_bytes = text_end - end;
     let mut syms: Vec<Sym> = file
         .symbols()
         .filter(|s| (start..end).contains(&s.address()) && !s.is_undefined())
@@ -226,13 +231,18 @@ pub fn from_elf(data: &[u8]) -> Result<EntryText> {
         .context("no kentry_nmi_entry")?;
     out.nmi_text = (nmi.0, nmi.1);
     out.syscall_entry = find("kentry_syscall_64")?;
-    out.rust_noinstr_bytes = rust_noinstr_bytes;
+    super::rust_text::add(&mut out, data)?;
     Ok(out)
 }
 
 /// Decodes `code` at `addr` into the instructions of `stub`, up to the end or to the first
 /// instruction for which `last` says so (included).
-fn decode(addr: u64, code: &[u8], stub: &str, last: impl Fn(&Instruction) -> bool) -> Vec<Insn> {
+pub fn decode(
+    addr: u64,
+    code: &[u8],
+    stub: &str,
+    last: impl Fn(&Instruction) -> bool,
+) -> Vec<Insn> {
     let mut d = Decoder::with_ip(64, code, addr, DecoderOptions::NONE);
     let mut fmt = GasFormatter::new();
     let mut out = Vec::new();

@@ -209,6 +209,14 @@ fn drive(
         // probe with every remaining instruction of the stub at once.
         let stub = &targets[i].stub;
         let end = i + targets[i..].iter().take_while(|t| &t.stub == stub).count();
+        if text.rust.contains(&targets[i].addr) {
+            // A Rust function: in the order the workload reaches its instructions (sweep.rs).
+            let r =
+                super::sweep::function(gdb, qmp, text, &targets[i..end], s, poll_addr, &mut last);
+            results.extend(r.with_context(|| blame(last))?);
+            i = end;
+            continue;
+        }
         if !probe(gdb, qmp, text, &targets[i..end], s).with_context(|| blame(last))? {
             for t in &targets[i..end] {
                 results.push((t.clone(), InsnResult::NotCovered));
