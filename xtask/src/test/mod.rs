@@ -277,17 +277,7 @@ fn unit_tests(ws: &Workspace, r: &mut Report) {
 
 /// docs/entry-cases.md against the case tags in the code and the tests that exist.
 fn catalogue_check(ws: &Workspace, r: &mut Report) {
-    let name = entry_cases::TEST_NAME;
-    match entry_cases::check_workspace(ws) {
-        Ok(summary) => {
-            println!("  ok      {name} ({summary})");
-            r.pass();
-        }
-        Err(why) => {
-            println!("  NOT OK  {name}: {why}");
-            r.fail(format!("{name}: {why}"));
-        }
-    }
+    one_result(entry_cases::TEST_NAME, entry_cases::check_workspace(ws), r);
 }
 
 /// The CPUs of the main test kernel's machine (`-smp`). The kernel is told the number

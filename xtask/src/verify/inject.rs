@@ -314,23 +314,11 @@ fn inject_at(
             text.symbolize(rip)
         )));
     }
-    qmp.execute("inject-nmi", None)?;
     // Where is the NMI taken? Its delivery enters the NMI IDT stub with the hardware frame
     // at RSP: RIP first.
-    gdb.set_breakpoint(text.nmi_stub)?;
-    gdb.resume()?;
-    let stop = gdb.wait_stop(Duration::from_secs(10).max(s.per_address))?;
-    if stop.is_none() {
-        gdb.interrupt()?;
-    }
-    gdb.remove_breakpoint(text.nmi_stub)?;
-    match stop {
-        Some(Stop::Signal(_)) => {}
-        Some(Stop::Exited) => bail!(
-            "the guest ended right after an NMI at {}",
-            text.symbolize(t.addr)
-        ),
-        None => return Ok(InsnResult::Failed("the NMI was never delivered".into())),
+    let wait = Duration::from_secs(10).max(s.per_address);
+    if let Some(failed) = inject_nmi_to_stub(gdb, qmp, text, t.addr, wait)? {
+        return Ok(failed);
     }
     let rsp = gdb.read_register(reg::RSP)?;
     let delivered = gdb.read_u64(rsp)?;
@@ -384,5 +372,35 @@ pub fn poll_answer(gdb: &mut Gdb, syscall: u64, word: u64, timeout: Duration) ->
         gdb.remove_breakpoint(syscall)?;
         gdb.step()?;
         gdb.set_breakpoint(syscall)?;
+    }
+}
+
+/// Injects an NMI while the guest is stopped at `at` and runs it to the NMI IDT stub (its
+/// breakpoint set and removed here): `None` once it stops there, a failed result if the NMI
+/// never came within `wait`.
+pub(super) fn inject_nmi_to_stub(
+    gdb: &mut Gdb,
+    qmp: &mut Qmp,
+    text: &EntryText,
+    at: u64,
+    wait: Duration,
+) -> Result<Option<InsnResult>> {
+    qmp.execute("inject-nmi", None)?;
+    gdb.set_breakpoint(text.nmi_stub)?;
+    gdb.resume()?;
+    let stop = gdb.wait_stop(wait)?;
+    if stop.is_none() {
+        gdb.interrupt()?;
+    }
+    gdb.remove_breakpoint(text.nmi_stub)?;
+    match stop {
+        Some(Stop::Signal(_)) => Ok(None),
+        Some(Stop::Exited) => bail!(
+            "the guest ended right after an NMI at {}",
+            text.symbolize(at)
+        ),
+        None => Ok(Some(InsnResult::Failed(
+            "the NMI was never delivered".into(),
+        ))),
     }
 }

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 
 use super::enumerate::{EntryText, Insn};
 use super::gdb::{Gdb, Stop, reg};
-use super::inject::{InsnResult, Settings, stop_in_kernel};
+use super::inject::{InsnResult, Settings, inject_nmi_to_stub, stop_in_kernel};
 use crate::qmp::Qmp;
 
 /// Injects at the instructions of one Rust function (`targets`), in the order the workload
@@ -103,21 +103,8 @@ fn inject_here(
     at: u64,
     armed: &BTreeMap<u64, &Insn>,
 ) -> Result<InsnResult> {
-    qmp.execute("inject-nmi", None)?;
-    gdb.set_breakpoint(text.nmi_stub)?;
-    gdb.resume()?;
-    let stop = gdb.wait_stop(Duration::from_secs(10))?;
-    if stop.is_none() {
-        gdb.interrupt()?;
-    }
-    gdb.remove_breakpoint(text.nmi_stub)?;
-    match stop {
-        Some(Stop::Signal(_)) => {}
-        Some(Stop::Exited) => bail!(
-            "the guest ended right after an NMI at {}",
-            text.symbolize(at)
-        ),
-        None => return Ok(InsnResult::Failed("the NMI was never delivered".into())),
+    if let Some(failed) = inject_nmi_to_stub(gdb, qmp, text, at, Duration::from_secs(10))? {
+        return Ok(failed);
     }
     let rip = gdb.read_register(reg::RIP)?;
     if rip != text.nmi_stub {
