@@ -38,14 +38,8 @@ pub fn function(
         gdb.set_breakpoint(a)?;
     }
     loop {
-        gdb.resume()?;
-        match gdb.wait_stop(s.per_address)? {
-            Some(Stop::Signal(_)) => {}
-            Some(Stop::Exited) => bail!("the guest ended during the verify run"),
-            None => {
-                gdb.interrupt()?;
-                break;
-            }
+        if !run_to_stop(gdb, s.per_address)? {
+            break;
         }
         let rip = gdb.read_register(reg::RIP)?;
         trace(text, "hit", rip);
@@ -184,14 +178,8 @@ fn in_nmis(
     qmp.execute("inject-nmi", None)?;
     let mut held: Vec<u64> = Vec::new();
     loop {
-        gdb.resume()?;
-        match gdb.wait_stop(s.per_address)? {
-            Some(Stop::Signal(_)) => {}
-            Some(Stop::Exited) => bail!("the guest ended during the verify run"),
-            None => {
-                gdb.interrupt()?;
-                break;
-            }
+        if !run_to_stop(gdb, s.per_address)? {
+            break;
         }
         let pc = gdb.read_register(reg::RIP)?;
         trace(text, "in-nmi", pc);
@@ -254,5 +242,19 @@ fn stop_at(gdb: &mut Gdb, addr: u64, s: &Settings) -> Result<()> {
 fn trace(text: &EntryText, what: &str, pc: u64) {
     if std::env::var_os("KENTRY_VERIFY_TRACE").is_some() {
         eprintln!("xtask: verify trace: {what} {}", text.symbolize(pc));
+    }
+}
+
+/// Resumes the guest until it stops at a breakpoint (true) or `wait` passes (false: it is
+/// stopped again by an interrupt).
+fn run_to_stop(gdb: &mut Gdb, wait: Duration) -> Result<bool> {
+    gdb.resume()?;
+    match gdb.wait_stop(wait)? {
+        Some(Stop::Signal(_)) => Ok(true),
+        Some(Stop::Exited) => bail!("the guest ended during the verify run"),
+        None => {
+            gdb.interrupt()?;
+            Ok(false)
+        }
     }
 }
