@@ -273,13 +273,8 @@ pub fn linux_irqs(serial: &[String], nohz_cpu: u32) -> Result<IrqLine> {
 /// path, `rcu-gp-user-tsc` with at least 11 batches (its grace periods per batch are fewer
 /// than the spec's 10,000 round trips: a grace period is thousands of instructions).
 pub fn check_kentry_boot(lines: &[BenchLine]) -> Result<(), String> {
-    let mut trouble = Vec::new();
-    for p in [NOHZ_GETPID_PATH, GRACE_PERIOD_TSC_PATH] {
-        let n = lines.iter().filter(|l| l.path == p).count();
-        if n != 1 {
-            trouble.push(format!("{p}: {n} bench lines"));
-        }
-    }
+    let mut trouble =
+        crate::bench_spec::once_each(lines, &[NOHZ_GETPID_PATH, GRACE_PERIOD_TSC_PATH]);
     for l in lines {
         let short = if l.path == GRACE_PERIOD_TSC_PATH {
             (l.batches.unwrap_or(0) < crate::bench_spec::SPEC_MIN_BATCHES

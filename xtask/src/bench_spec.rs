@@ -83,17 +83,23 @@ pub fn check_lines(lines: &[BenchLine]) -> Result<(), String> {
     }
 }
 
-/// The lines of one kentry bench boot: every path of [`KENTRY_PATHS`] exactly once, and none
-/// short of its counts.
-pub fn check_kentry_boot(lines: &[BenchLine]) -> Result<(), String> {
+/// A problem for each of `paths` that a boot did not print exactly once.
+pub fn once_each(lines: &[BenchLine], paths: &[&str]) -> Vec<String> {
     let mut trouble = Vec::new();
-    for p in KENTRY_PATHS {
-        match lines.iter().filter(|l| l.path == p).count() {
+    for p in paths {
+        match lines.iter().filter(|l| l.path == *p).count() {
             1 => {}
             0 => trouble.push(format!("{p}: no bench line")),
             n => trouble.push(format!("{p}: {n} bench lines")),
         }
     }
+    trouble
+}
+
+/// The lines of one kentry bench boot: every path of [`KENTRY_PATHS`] exactly once, and none
+/// short of its counts.
+pub fn check_kentry_boot(lines: &[BenchLine]) -> Result<(), String> {
+    let mut trouble = once_each(lines, &KENTRY_PATHS);
     if let Err(e) = check_lines(lines) {
         trouble.push(e);
     }
