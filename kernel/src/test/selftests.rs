@@ -61,6 +61,10 @@ pub static ALL: &[SelfTest] = &[
     #[cfg(feature = "test-hooks")]
     t("lockcheck_irq_unsafe_lock", lockcheck::irq_unsafe_lock),
     t("static_key_flips_smp", static_key_smp::static_key_flips_smp),
+    t(
+        "sleep_until_restores_interrupts",
+        sched::sleep_until_restores_interrupts,
+    ),
     t("rcu_irq_in_idle", rcu::rcu_irq_in_idle),
     t("rcu_gp_user_spin", rcu::rcu_gp_user_spin),
     t("rcu_stress", rcu_stress::rcu_stress),
@@ -107,6 +111,7 @@ mod nohz;
 mod preempt;
 mod rcu;
 mod rcu_stress;
+mod sched;
 mod smp;
 mod static_key_smp;
 mod watchdog;
