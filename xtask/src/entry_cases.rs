@@ -255,11 +255,13 @@ pub fn check(rows: &[Row], tags: &[Tag], known: &Known) -> Vec<String> {
 }
 
 /// The kernel self-test names of the `&[SelfTest]` tables in `src` (the first string literal
-/// of each entry line).
+/// of each entry, which rustfmt may spread over several lines).
 pub fn selftest_names(src: &str) -> Result<Vec<String>> {
     let mut names = Vec::new();
     let mut in_table = false;
     let mut tables = 0;
+    // The entry read so far, until its closing `),`.
+    let mut entry = String::new();
     for line in src.lines() {
         let l = line.trim();
         if !in_table {
@@ -277,12 +279,20 @@ pub fn selftest_names(src: &str) -> Result<Vec<String>> {
         if l.is_empty() || l.starts_with("//") || l.starts_with("#[") {
             continue;
         }
-        let name = l
+        entry.push_str(l);
+        if !entry.ends_with("),") {
+            continue;
+        }
+        let name = entry
             .split('"')
             .nth(1)
             .filter(|n| !n.is_empty() && n.bytes().all(is_word_byte))
-            .with_context(|| format!("{SELFTESTS}: no test name in the table line {l:?}"))?;
+            .with_context(|| format!("{SELFTESTS}: no test name in the table entry {entry:?}"))?;
         names.push(name.to_string());
+        entry.clear();
+    }
+    if !entry.is_empty() {
+        bail!("{SELFTESTS}: a self-test table entry does not end with `),`: {entry:?}");
     }
     if in_table {
         bail!("{SELFTESTS}: a self-test table does not end with `];`");
@@ -597,6 +607,11 @@ pub static ALL: &[SelfTest] = &[
     t("boot_page_tables", boot_page_tables),
     // a comment
     ending("e26_stack_overflow", e26_stack_overflow),
+    #[cfg(feature = "test-hooks")]
+    t(
+        "a_name_rustfmt_spread",
+        a_module::a_function_whose_name_is_long,
+    ),
 ];
 
 pub static AFTER_PROGRAMS: &[SelfTest] = &[
@@ -606,7 +621,12 @@ fn other() { let _ = ("not_a_test", 1); }
 "#;
         assert_eq!(
             selftest_names(src).unwrap(),
-            vec!["boot_page_tables", "e26_stack_overflow", "no_leaks"]
+            vec![
+                "boot_page_tables",
+                "e26_stack_overflow",
+                "a_name_rustfmt_spread",
+                "no_leaks"
+            ]
         );
         assert!(selftest_names("fn main() {}").is_err());
         assert!(selftest_names("static A: &[SelfTest] = &[\n    t(x),\n];\n").is_err());
