@@ -302,24 +302,7 @@ pub fn walk(
     seen: &mut Seen,
     out: &mut Vec<Violation>,
 ) -> RootStats {
-    let mut w = Walker {
-        img,
-        dec,
-        summaries: HashMap::new(),
-        stats: RootStats {
-            name: name.to_string(),
-            addr: root,
-            insns: 0,
-            noinstr_insns: 0,
-            calls: 0,
-            jumps: 0,
-            tables: 0,
-        },
-        chain: Vec::new(),
-        seen,
-        out,
-        noinstr_at: BTreeSet::new(),
-    };
+    let mut w = Walker::new(img, dec, root, name, seen, out);
     w.function(root, State::Noinstr);
     w.stats
 }
@@ -330,24 +313,7 @@ pub fn walk(
 /// regions are.
 pub fn noinstr_reach(img: &Image, dec: &Decoded, root: u64) -> BTreeSet<u64> {
     let (mut seen, mut out) = (Seen::new(), Vec::new());
-    let mut w = Walker {
-        img,
-        dec,
-        summaries: HashMap::new(),
-        stats: RootStats {
-            name: String::new(),
-            addr: root,
-            insns: 0,
-            noinstr_insns: 0,
-            calls: 0,
-            jumps: 0,
-            tables: 0,
-        },
-        chain: Vec::new(),
-        seen: &mut seen,
-        out: &mut out,
-        noinstr_at: BTreeSet::new(),
-    };
+    let mut w = Walker::new(img, dec, root, "", &mut seen, &mut out);
     w.function(root, State::Noinstr);
     w.noinstr_at
 }
@@ -367,7 +333,36 @@ struct Walker<'a> {
     noinstr_at: BTreeSet<u64>,
 }
 
-impl Walker<'_> {
+impl<'a> Walker<'a> {
+    /// A walk from `root` (named `name` in its figures).
+    fn new(
+        img: &'a Image,
+        dec: &'a Decoded,
+        root: u64,
+        name: &str,
+        seen: &'a mut Seen,
+        out: &'a mut Vec<Violation>,
+    ) -> Self {
+        Walker {
+            img,
+            dec,
+            summaries: HashMap::new(),
+            stats: RootStats {
+                name: name.to_string(),
+                addr: root,
+                insns: 0,
+                noinstr_insns: 0,
+                calls: 0,
+                jumps: 0,
+                tables: 0,
+            },
+            chain: Vec::new(),
+            seen,
+            out,
+            noinstr_at: BTreeSet::new(),
+        }
+    }
+
     fn range_of(&self, addr: u64) -> (u64, u64) {
         // The innermost range that contains addr: the latest start at or below it whose end
         // lies above it.
