@@ -1,7 +1,7 @@
 //! The entry fuzzer (issue 10 §4, docs/fuzz.md): random ring-3 state, then one random entry
 //! into the kernel, in a forked child per case, on every CPU at once.
 //!
-//! Usage: `entry_fuzz SEED SECONDS [safe] [cpus N] [replay CPU ITER]`.
+//! Usage: `entry_fuzz SEED SECONDS [safe] [popf] [cpus N] [replay CPU ITER]`.
 //! - One worker per CPU of the affinity mask (at most N), each pinned to its CPU with
 //!   sched_setaffinity, runs cases until SECONDS have passed.
 //! - Case (SEED, cpu, iteration) is a pure function of the three ([`cases::generate`]): a failure
@@ -13,6 +13,8 @@
 //!   is killed, which is a failure unless the entry was a random syscall that may block) and
 //!   compares how it ended with [`cases::Outcome`], what Linux does.
 //! - `safe`: only syscalls harmless on any host (for the native cross-check).
+//! - `popf`: load RSP and RFLAGS without IRETQ even where a ring-3 IRETQ works (the way the
+//!   fuzzer must take under QEMU 7.2 TCG with SMAP; natively, to cross-check its table).
 //!
 //! At the end each worker prints its counts (`entry_fuzz: count NAME VALUE`), the parent
 //! `entry_fuzz: done`. Exit status 0 iff no case failed.
@@ -194,15 +196,14 @@ impl core::fmt::Display for SigLabel {
 struct Config {
     seed: u64,
     seconds: u64,
-    safe: bool,
-    have_fsgsbase: bool,
+    env: cases::Env,
 }
 
 /// Runs one case to its end; returns how it ended.
 fn run_case(c: &Case, cfg: &Config) -> End {
     let pid = fork();
     if pid == 0 {
-        child::run(c, cfg.have_fsgsbase);
+        child::run(c, cfg.env.have_fsgsbase);
     }
     if pid < 0 {
         println!("entry_fuzz: fork failed: {pid}");
@@ -300,7 +301,7 @@ fn worker(cpu: u64, cfg: &Config) -> ! {
             println!("entry_fuzz: progress cpu{cpu} iterations={} failures={}", iter, n.failures);
             next_progress += PROGRESS_EVERY_NS;
         }
-        let c = cases::generate(cfg.seed, cpu, iter, cfg.safe, cfg.have_fsgsbase);
+        let c = cases::generate(cfg.seed, cpu, iter, &cfg.env);
         let end = run_case(&c, cfg);
         tally(&mut n, &c, end);
         if !matches(c.outcome, end) && !(end == End::Timeout && may_block(&c)) {
@@ -360,7 +361,7 @@ fn probe_fsgsbase() -> bool {
 }
 
 fn usage() -> i32 {
-    println!("usage: entry_fuzz SEED SECONDS [safe] [cpus N] [replay CPU ITER]");
+    println!("usage: entry_fuzz SEED SECONDS [safe] [popf] [cpus N] [replay CPU ITER]");
     2
 }
 
@@ -372,12 +373,14 @@ fn main(args: Args) -> i32 {
         return usage();
     };
     let mut safe = false;
+    let mut force_popf = false;
     let mut max_cpus = MAX_CPUS as u64;
     let mut replay = None;
     let mut i = 3;
     while let Some(a) = args.get_str(i) {
         match a {
             "safe" => safe = true,
+            "popf" => force_popf = true,
             "cpus" => {
                 i += 1;
                 let Some(v) = args.get_str(i).and_then(parse_u64) else { return usage() };
@@ -400,11 +403,14 @@ fn main(args: Args) -> i32 {
     let cfg = Config {
         seed,
         seconds,
-        safe,
-        have_fsgsbase: probe_fsgsbase(),
+        env: cases::Env {
+            safe,
+            have_fsgsbase: probe_fsgsbase(),
+            use_iret: !force_popf && child::probe_iret(),
+        },
     };
     if let Some((cpu, iter)) = replay {
-        let c = cases::generate(seed, cpu, iter, safe, cfg.have_fsgsbase);
+        let c = cases::generate(seed, cpu, iter, &cfg.env);
         describe(&c);
         let end = run_case(&c, &cfg);
         let ok = matches(c.outcome, end) || (end == End::Timeout && may_block(&c));
@@ -428,9 +434,10 @@ fn main(args: Args) -> i32 {
         .take(max_cpus as usize)
         .collect();
     println!(
-        "entry_fuzz: seed={seed:#x} seconds={seconds} workers={} fsgsbase={} safe={safe}",
+        "entry_fuzz: seed={seed:#x} seconds={seconds} workers={} fsgsbase={} iretq={} safe={safe}",
         cpus.len(),
-        cfg.have_fsgsbase
+        cfg.env.have_fsgsbase,
+        cfg.env.use_iret
     );
     for &cpu in cpus.as_slice() {
         if fork() == 0 {

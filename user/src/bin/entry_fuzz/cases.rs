@@ -182,6 +182,8 @@ pub enum Stage {
 /// Everything the child needs and everything the parent checks.
 #[derive(Clone, Copy)]
 pub struct Case {
+    /// RSP, RFLAGS and SS come by IRETQ (else by MOV SS, POPFQ, MOV RSP: [`Env::use_iret`]).
+    pub use_iret: bool,
     /// The run's seed, the worker's CPU and the iteration: what replays the case.
     pub seed: u64,
     pub cpu: u64,
@@ -332,13 +334,30 @@ fn flags(r: &mut Rng) -> u64 {
     f
 }
 
-/// What RFLAGS holds after IRETQ to CPL 3 loaded `f`.
-fn effective_flags(f: u64) -> u64 {
-    (f & fl::IRET_LOADS) | fl::FIXED1 | fl::IF
+/// What RFLAGS holds after IRETQ to CPL 3 loaded `f` (POPFQ: the same, but RF is cleared).
+fn effective_flags(f: u64, use_iret: bool) -> u64 {
+    let loads = if use_iret {
+        fl::IRET_LOADS
+    } else {
+        fl::IRET_LOADS & !fl::RF
+    };
+    (f & loads) | fl::FIXED1 | fl::IF
+}
+
+/// What the run found out about the machine, and its mode.
+#[derive(Clone, Copy)]
+pub struct Env {
+    /// Only syscalls harmless on any host (`safe`).
+    pub safe: bool,
+    /// RDFSBASE and friends work in ring 3.
+    pub have_fsgsbase: bool,
+    /// A ring-3 IRETQ works (not under QEMU 7.2 TCG with SMAP).
+    pub use_iret: bool,
 }
 
 /// Generates iteration `iter` of worker `cpu`.
-pub fn generate(seed: u64, cpu: u64, iter: u64, safe: bool, have_fsgsbase: bool) -> Case {
+pub fn generate(seed: u64, cpu: u64, iter: u64, env: &Env) -> Case {
+    let (safe, have_fsgsbase) = (env.safe, env.have_fsgsbase);
     let mut r = Rng::for_iteration(seed, cpu, iter);
     let kind = r.pick(&KINDS);
     let mut set = Gprs::default();
@@ -378,6 +397,7 @@ pub fn generate(seed: u64, cpu: u64, iter: u64, safe: bool, have_fsgsbase: bool)
     let altstack = handler && r.chance(1, 2);
 
     let mut c = Case {
+        use_iret: env.use_iret,
         seed,
         cpu,
         iter,
@@ -486,7 +506,7 @@ pub fn generate(seed: u64, cpu: u64, iter: u64, safe: bool, have_fsgsbase: bool)
 
 /// The expected-signal table: what Linux does with the case, stage by stage (docs/fuzz.md).
 fn expect(c: &mut Case) {
-    let eff = effective_flags(c.set.rflags);
+    let eff = effective_flags(c.set.rflags, c.use_iret);
     c.expect.rflags = eff;
     // 1. The selector loads, then WRFSBASE/WRGSBASE, then the IRETQ: a fault there is #GP.
     let stage = if let Some(i) = c.sel.iter().position(|s| !GOOD_DATA_SELECTORS.contains(s)) {
@@ -505,13 +525,14 @@ fn expect(c: &mut Case) {
         Stage::SegLoad(_) | Stage::WrBase(_) => {
             // On the child's own stack, before any register is loaded: only the signal counts.
             c.care = 0;
-            c.expect_rip = child::stage_rip(stage);
+            c.expect_rip = child::stage_rip(stage, c.use_iret);
             c.outcome = signal_outcome(c, SIGSEGV, false);
             return;
         }
         Stage::Iret => {
-            c.care = CARE_GPRS;
-            c.expect_rip = child::stage_rip(stage);
+            // IRETQ: every GPR is loaded; MOV SS: none yet.
+            c.care = if c.use_iret { CARE_GPRS } else { 0 };
+            c.expect_rip = child::stage_rip(stage, c.use_iret);
             c.outcome = signal_outcome(c, SIGSEGV, false);
             return;
         }
@@ -519,6 +540,13 @@ fn expect(c: &mut Case) {
     }
     let gadget = child::slot_addr(c.slot);
     let tf = eff & fl::TF != 0;
+    if tf && !c.use_iret {
+        // TF set by POPFQ traps after the instruction after it (the MOV to RSP): before the
+        // entry, with every register loaded.
+        c.expect_rip = child::popf_trap_addr();
+        c.outcome = signal_outcome(c, SIGTRAP, true);
+        return;
+    }
     // 2. The entry. `signal` = (signal, frame RIP), or None when it returns.
     let (signal, returns_like): (Option<(i32, u64)>, bool) = match c.kind {
         Kind::Syscall => (None, true),

@@ -61,6 +61,13 @@ pub struct Gprs {
 struct EntryState {
     set: Gprs,
     iret_frame: u64,
+    /// 1: IRETQ loads RIP, RSP, RFLAGS and SS at once; 0: MOV to SS, POPFQ, MOV to RSP and
+    /// an indirect JMP (QEMU 7.2 TCG makes a ring-3 IRETQ read its frame as a supervisor
+    /// access, which SMAP faults: there the probe picks this way).
+    use_iret: u64,
+    ss: u64,
+    /// Where the POPF way jumps: the gadget.
+    gadget: u64,
     sel: [u64; 4],
     use_wrbase: u64,
     have_rdbase: u64,
@@ -82,6 +89,9 @@ static mut ST: EntryState = EntryState {
         rflags: 0,
     },
     iret_frame: 0,
+    use_iret: 0,
+    ss: 0,
+    gadget: 0,
     sel: [0; 4],
     use_wrbase: 0,
     have_rdbase: 0,
@@ -143,12 +153,33 @@ pub fn slot_vector(slot: usize) -> u8 {
 pub fn slot_addr(slot: usize) -> u64 {
     (&raw const fuzz_gadgets) as u64 + SLOT_SIZE * slot as u64
 }
+/// Where the single-step trap of a POPF that set TF lands (before the entry).
+pub fn popf_trap_addr() -> u64 {
+    (&raw const fuzz_popf_jmp) as u64
+}
+
+/// Whether a ring-3 IRETQ works here (it faults under QEMU 7.2 TCG with SMAP): tried in a
+/// child, which the fault kills.
+pub fn probe_iret() -> bool {
+    // SAFETY: fork duplicates this single-threaded process.
+    let pid = unsafe { sys::syscall0(nr::FORK) };
+    if pid == 0 {
+        // SAFETY: the probe returns to its caller with the same RSP, RFLAGS, CS and SS.
+        unsafe { fuzz_probe_iret() };
+        sys::exit(0);
+    }
+    let mut status: i32 = -1;
+    // SAFETY: wait4 writes the status to a live local.
+    unsafe { sys::syscall4(nr::WAIT4, pid as usize, &raw mut status as usize, 0, 0) };
+    status == 0
+}
+
 /// Where a returning entry lands: the gadget's `jmp` goes here.
 pub fn landing_addr() -> u64 {
     fuzz_after as *const () as u64
 }
 /// The instruction of a set-up stage that faults.
-pub fn stage_rip(stage: Stage) -> u64 {
+pub fn stage_rip(stage: Stage, use_iret: bool) -> u64 {
     let labels = [
         &raw const fuzz_load_ds,
         &raw const fuzz_load_es,
@@ -159,7 +190,8 @@ pub fn stage_rip(stage: Stage) -> u64 {
         Stage::SegLoad(i) => labels[i] as u64,
         Stage::WrBase(0) => (&raw const fuzz_wrfsbase) as u64,
         Stage::WrBase(_) => (&raw const fuzz_wrgsbase) as u64,
-        Stage::Iret => (&raw const fuzz_iret) as u64,
+        Stage::Iret if use_iret => (&raw const fuzz_iret) as u64,
+        Stage::Iret => (&raw const fuzz_load_ss) as u64,
         Stage::Entry => 0,
     }
 }
@@ -173,6 +205,9 @@ unsafe extern "C" {
     static fuzz_wrfsbase: u8;
     static fuzz_wrgsbase: u8;
     static fuzz_iret: u8;
+    static fuzz_load_ss: u8;
+    static fuzz_popf_jmp: u8;
+    fn fuzz_probe_iret();
     fn fuzz_enter() -> !;
     fn fuzz_after() -> !;
     fn fuzz_sig_entry(sig: i32, info: *const u8, uc: *mut u8);
@@ -216,6 +251,12 @@ global_asm!(
     "rdgsbase %rax",
     "movq %rax, {st}+{bgs}(%rip)",
     "2:",
+    "cmpq $0, {st}+{use_iret}(%rip)",
+    "jne 4f",
+    "movw {st}+{ss}(%rip), %ax",
+    ".globl fuzz_load_ss",
+    "fuzz_load_ss: movw %ax, %ss",
+    "4:",
     "movq {st}+{frame}(%rip), %rsp",
     "movq {st}+{set}+8*0(%rip), %rax",
     "movq {st}+{set}+8*1(%rip), %rbx",
@@ -232,8 +273,30 @@ global_asm!(
     "movq {st}+{set}+8*12(%rip), %r13",
     "movq {st}+{set}+8*13(%rip), %r14",
     "movq {st}+{set}+8*14(%rip), %r15",
+    // Flags untouched since the CMP above: test the mode with a flag-free instruction pair.
+    "jne 5f",
+    // The POPF way: RSP at the frame's RFLAGS, then its RSP, then the frame's RIP.
+    "addq $16, %rsp",
+    "popfq",
+    "movq (%rsp), %rsp",
+    ".globl fuzz_popf_jmp",
+    "fuzz_popf_jmp: jmpq *{st}+{frame_rip}(%rip)",
+    "5:",
     ".globl fuzz_iret",
     "fuzz_iret: iretq",
+    "",
+    // The probe: one IRETQ to the next instruction, same state.
+    ".globl fuzz_probe_iret",
+    "fuzz_probe_iret:",
+    "movq %rsp, %rax",
+    "pushq ${user_ds}",
+    "pushq %rax",
+    "pushfq",
+    "pushq ${user_cs}",
+    "leaq 6f(%rip), %rax",
+    "pushq %rax",
+    "iretq",
+    "6: ret",
     "",
     ".p2align 4",
     ".globl fuzz_gadgets",
@@ -324,6 +387,11 @@ global_asm!(
     bfs = const offset_of!(EntryState, before_fs),
     bgs = const offset_of!(EntryState, before_gs),
     frame = const offset_of!(EntryState, iret_frame),
+    use_iret = const offset_of!(EntryState, use_iret),
+    ss = const offset_of!(EntryState, ss),
+    frame_rip = const offset_of!(EntryState, gadget),
+    user_ds = const cases::USER_DS,
+    user_cs = const cases::USER_CS,
     set = const offset_of!(EntryState, set) + offset_of!(Gprs, g),
     got = const offset_of!(EntryState, got) + offset_of!(Gprs, g),
     got_rsp = const offset_of!(EntryState, got) + offset_of!(Gprs, rsp),
@@ -396,6 +464,9 @@ pub fn run(c: &Case, have_fsgsbase: bool) -> ! {
         st.set = c.set;
         st.sel = c.sel;
         st.use_wrbase = c.use_wrbase as u64;
+        st.use_iret = c.use_iret as u64;
+        st.ss = c.ss;
+        st.gadget = slot_addr(c.slot);
         st.have_rdbase = have_fsgsbase as u64;
         st.fsbase = c.fsbase;
         st.gsbase = c.gsbase;
