@@ -360,6 +360,18 @@ fn probe_fsgsbase() -> bool {
     matches!(wait(pid).map(end_of), Ok(End::Exited(0)))
 }
 
+/// Whether WRGSBASE refuses a non-canonical base (#GP, SIGSEGV) as hardware does: tried in
+/// a child.
+fn probe_wrbase_faults() -> bool {
+    let pid = fork();
+    if pid == 0 {
+        // SAFETY: nothing in this child uses the GS base.
+        unsafe { kentry_user::cpu::wrgsbase(0xdead_beef_dead_beef) };
+        sys::exit(0);
+    }
+    matches!(wait(pid).map(end_of), Ok(End::Killed(cases::SIGSEGV)))
+}
+
 fn usage() -> i32 {
     println!("usage: entry_fuzz SEED SECONDS [safe] [popf] [cpus N] [replay CPU ITER]");
     2
@@ -400,15 +412,17 @@ fn main(args: Args) -> i32 {
         }
         i += 1;
     }
-    let cfg = Config {
+    let mut cfg = Config {
         seed,
         seconds,
         env: cases::Env {
             safe,
             have_fsgsbase: probe_fsgsbase(),
             use_iret: !force_popf && child::probe_iret(),
+            wrbase_faults: false,
         },
     };
+    cfg.env.wrbase_faults = cfg.env.have_fsgsbase && probe_wrbase_faults();
     if let Some((cpu, iter)) = replay {
         let c = cases::generate(seed, cpu, iter, &cfg.env);
         describe(&c);
@@ -434,10 +448,12 @@ fn main(args: Args) -> i32 {
         .take(max_cpus as usize)
         .collect();
     println!(
-        "entry_fuzz: seed={seed:#x} seconds={seconds} workers={} fsgsbase={} iretq={} safe={safe}",
+        "entry_fuzz: seed={seed:#x} seconds={seconds} workers={} fsgsbase={} iretq={} \
+         wrbase_faults={} safe={safe}",
         cpus.len(),
         cfg.env.have_fsgsbase,
-        cfg.env.use_iret
+        cfg.env.use_iret,
+        cfg.env.wrbase_faults
     );
     for &cpu in cpus.as_slice() {
         if fork() == 0 {

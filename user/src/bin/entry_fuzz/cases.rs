@@ -353,6 +353,8 @@ pub struct Env {
     pub have_fsgsbase: bool,
     /// A ring-3 IRETQ works (not under QEMU 7.2 TCG with SMAP).
     pub use_iret: bool,
+    /// WRGSBASE of a non-canonical base raises #GP (not under QEMU 7.2 TCG).
+    pub wrbase_faults: bool,
 }
 
 /// Generates iteration `iter` of worker `cpu`.
@@ -391,8 +393,14 @@ pub fn generate(seed: u64, cpu: u64, iter: u64, env: &Env) -> Case {
         _ => child::scratch_addr(),
     };
     let use_wrbase = have_fsgsbase && r.chance(3, 4);
+    // QEMU 7.2 TCG's WRFSBASE/WRGSBASE take a non-canonical base without the #GP hardware
+    // raises ([`Env::wrbase_faults`], probed): there such a base goes through arch_prctl
+    // (which refuses it) only.
+    let wr_ok = |b: u64| !use_wrbase || canonical(b) || env.wrbase_faults;
     let fsbase = base(&mut r);
+    let fsbase = if wr_ok(fsbase) { fsbase } else { 0 };
     let gsbase = base(&mut r);
+    let gsbase = if wr_ok(gsbase) { gsbase } else { 0 };
     let handler = kind != Kind::Sigreturn && r.chance(1, 2);
     let altstack = handler && r.chance(1, 2);
 
