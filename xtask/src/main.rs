@@ -17,6 +17,7 @@ mod cpio;
 mod entry_cases;
 mod example;
 mod frames;
+mod fuzz;
 mod host_run;
 mod install;
 mod ktap;
@@ -64,6 +65,8 @@ enum Cmd {
     /// Inject an NMI at every instruction of the entry paths (gdbstub + QMP), with the
     /// register checkers running (docs/verify.md).
     Verify(verify::VerifyArgs),
+    /// The entry fuzzer on -smp N with NMIs injected (docs/fuzz.md).
+    Fuzz(fuzz::FuzzArgs),
     /// Clippy with -D warnings on the host crates, the kernel and the user programs.
     Clippy,
     /// The noinstr check of `cargo xtask test` on kernel ELF files (default: the built test
@@ -96,7 +99,9 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
     // Every package a command needs is installed here, once, before anything runs in parallel.
     let needs = match &cmd {
         Cmd::Test(args) => install::needs_for_test(args.host),
-        Cmd::Run(_) | Cmd::Bench(_) | Cmd::Build | Cmd::Verify(_) => install::needs_for_boot(),
+        Cmd::Run(_) | Cmd::Bench(_) | Cmd::Build | Cmd::Verify(_) | Cmd::Fuzz(_) => {
+            install::needs_for_boot()
+        }
         Cmd::Clippy | Cmd::Fmt { .. } | Cmd::Noinstr { .. } => Vec::new(),
     };
     install::ensure_packages(&needs)?;
@@ -121,6 +126,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Test(args) => test::run(&ws, &args),
         Cmd::Bench(args) => bench::run(&ws, &args).map(|()| ExitCode::SUCCESS),
         Cmd::Verify(args) => verify::run(&ws, &args),
+        Cmd::Fuzz(args) => fuzz::run(&ws, &args),
         Cmd::Clippy => lint::clippy(&ws).map(|()| ExitCode::SUCCESS),
         Cmd::Noinstr { elf } => noinstr::command(&ws, &elf),
         Cmd::Fmt { check } => lint::fmt(&ws, check).map(|()| ExitCode::SUCCESS),

@@ -72,6 +72,8 @@ pub struct Boot {
     pub cpus: u32,
     /// More QEMU arguments (e.g. `-icount shift=0,sleep=off,align=off`).
     pub extra_args: Vec<String>,
+    /// TCG with every vCPU on one host thread (`-accel tcg,thread=single`).
+    pub tcg_single_thread: bool,
     /// Start the gdbstub and wait for a debugger (`-s -S`).
     pub gdb: bool,
     /// `None`: wait for ever.
@@ -95,6 +97,7 @@ impl Boot {
             cpu: "max".into(),
             cpus: 1,
             extra_args: Vec::new(),
+            tcg_single_thread: false,
             gdb: false,
             timeout: Some(Duration::from_secs(60)),
             echo: false,
@@ -112,7 +115,11 @@ impl Boot {
         push("-M");
         push(self.machine.name());
         push("-accel");
-        push(self.accel.name());
+        if self.tcg_single_thread && self.accel == Accel::Tcg {
+            push("tcg,thread=single");
+        } else {
+            push(self.accel.name());
+        }
         push("-cpu");
         push(&self.cpu);
         for s in ["-m", "256M", "-smp"] {

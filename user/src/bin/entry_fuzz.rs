@@ -22,10 +22,10 @@
 #![no_std]
 #![no_main]
 
-#[path = "entry_fuzz/child.rs"]
-mod child;
 #[path = "entry_fuzz/cases.rs"]
 mod cases;
+#[path = "entry_fuzz/child.rs"]
+mod child;
 
 use kentry_user::rt::Args;
 use kentry_user::sys::{self, errno, nr};
@@ -64,15 +64,7 @@ fn fork() -> isize {
 fn wait(pid: isize) -> Result<i32, isize> {
     let mut status: i32 = 0;
     // SAFETY: wait4 writes the status to a live local.
-    let r = unsafe {
-        sys::syscall4(
-            nr::WAIT4,
-            pid as usize,
-            &raw mut status as usize,
-            0,
-            0,
-        )
-    };
+    let r = unsafe { sys::syscall4(nr::WAIT4, pid as usize, &raw mut status as usize, 0, 0) };
     if r < 0 { Err(r) } else { Ok(status) }
 }
 
@@ -281,7 +273,14 @@ fn worker(cpu: u64, cfg: &Config) -> ! {
         m
     };
     // SAFETY: sched_setaffinity reads the mask from a live local.
-    let r = unsafe { sys::syscall3(nr::SCHED_SETAFFINITY, 0, 8 * mask.len(), mask.as_ptr() as usize) };
+    let r = unsafe {
+        sys::syscall3(
+            nr::SCHED_SETAFFINITY,
+            0,
+            8 * mask.len(),
+            mask.as_ptr() as usize,
+        )
+    };
     if r != 0 {
         println!("entry_fuzz: cpu{cpu}: sched_setaffinity failed: {r}");
         sys::exit_group(2);
@@ -298,7 +297,10 @@ fn worker(cpu: u64, cfg: &Config) -> ! {
             break;
         }
         if t >= next_progress {
-            println!("entry_fuzz: progress cpu{cpu} iterations={} failures={}", iter, n.failures);
+            println!(
+                "entry_fuzz: progress cpu{cpu} iterations={} failures={}",
+                iter, n.failures
+            );
             next_progress += PROGRESS_EVERY_NS;
         }
         let c = cases::generate(cfg.seed, cpu, iter, &cfg.env);
@@ -341,7 +343,10 @@ fn tally(n: &mut Counts, c: &Case, end: End) {
         End::Timeout => n.timeouts += 1,
         End::Killed(s) => n.killed[(s as usize) & 31] += 1,
         End::Exited(0) => n.returned += 1,
-        End::Exited(code) if (65..96).contains(&code) => n.caught[(code - 64) as usize] += 1,
+        // 64 + signal from the handler; the same status from a random exit is an exit.
+        End::Exited(code) if matches!(c.outcome, Outcome::Caught(s) if code == 64 + s) => {
+            n.caught[(code - 64) as usize & 31] += 1
+        }
         End::Exited(_) => n.exited += 1,
     }
 }
@@ -395,7 +400,9 @@ fn main(args: Args) -> i32 {
             "popf" => force_popf = true,
             "cpus" => {
                 i += 1;
-                let Some(v) = args.get_str(i).and_then(parse_u64) else { return usage() };
+                let Some(v) = args.get_str(i).and_then(parse_u64) else {
+                    return usage();
+                };
                 max_cpus = v.max(1);
             }
             "replay" => {
@@ -439,7 +446,14 @@ fn main(args: Args) -> i32 {
 
     let mut mask = [0u64; MAX_CPUS / 64];
     // SAFETY: sched_getaffinity writes at most 8 bytes to a live local.
-    let r = unsafe { sys::syscall3(nr::SCHED_GETAFFINITY, 0, 8 * mask.len(), mask.as_mut_ptr() as usize) };
+    let r = unsafe {
+        sys::syscall3(
+            nr::SCHED_GETAFFINITY,
+            0,
+            8 * mask.len(),
+            mask.as_mut_ptr() as usize,
+        )
+    };
     if r <= 0 {
         mask[0] = 1;
     }
@@ -474,7 +488,10 @@ fn main(args: Args) -> i32 {
             }
         }
     }
-    println!("entry_fuzz: done workers={} failed_workers={failed}", cpus.len());
+    println!(
+        "entry_fuzz: done workers={} failed_workers={failed}",
+        cpus.len()
+    );
     if failed == 0 { 0 } else { 1 }
 }
 

@@ -11,6 +11,7 @@ use crate::boots::{self, BootTest};
 use crate::build::{self, Artifacts};
 use crate::entry_cases;
 use crate::example;
+use crate::fuzz;
 use crate::host_run;
 use crate::install;
 use crate::ktap::{self, Counts, Outcome, Suite};
@@ -92,6 +93,8 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
     let only_noinstr = args.only.as_deref().is_some_and(noinstr::is_test_name);
     let only_verify = args.only.as_deref() == Some(verify::FAST_TEST_NAME);
     let only_verify_negative = args.only.as_deref() == Some(verify::NEGATIVE_TEST_NAME);
+    let only_fuzz = args.only.as_deref() == Some(fuzz::TEST_NAME);
+    let only_fuzz_negative = args.only.as_deref() == Some(fuzz::NEGATIVE_TEST_NAME);
 
     if args.only.is_none() && !args.negative {
         section("host unit tests");
@@ -129,7 +132,9 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                     && !only_example
                     && !only_noinstr
                     && !only_verify
-                    && !only_verify_negative;
+                    && !only_verify_negative
+                    && !only_fuzz
+                    && !only_fuzz_negative;
                 // `--only` naming a `,host` entry: the kernel would not know it.
                 let only_host_only = args
                     .only
@@ -178,6 +183,18 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                 if args.only.is_none() || only_verify_negative {
                     section("verify, negative run (test kernel, kentry.break=rcu_nmi_watch)");
                     verify_negative(ws, &qemu, art, &mut r);
+                }
+                if (args.only.is_none() && !args.negative) || only_fuzz {
+                    section(
+                        "entry fuzzer (test kernel, -smp 2, 60 s, NMIs injected every 1-200 ms)",
+                    );
+                    fuzz_boot(ws, &qemu, art, false, &mut r);
+                }
+                if args.only.is_none() || only_fuzz_negative {
+                    section(
+                        "entry fuzzer, negative run (test kernel, kentry.break=sigreturn_flags)",
+                    );
+                    fuzz_boot(ws, &qemu, art, true, &mut r);
                 }
                 if !args.negative && (args.only.is_none() || only_runner) {
                     section("runner (cargo xtask run, compared with native runs)");
@@ -510,6 +527,24 @@ fn verify_negative(ws: &Workspace, qemu: &Path, art: &Artifacts, r: &mut Report)
         verify::negative(ws, qemu, art),
         r,
     );
+}
+
+/// The entry fuzzer's 60-second run, or its negative run (xtask/src/fuzz.rs), one result.
+fn fuzz_boot(ws: &Workspace, qemu: &Path, art: &Artifacts, negative: bool, r: &mut Report) {
+    let program = art.programs.iter().find(|p| p.name == fuzz::PROGRAM);
+    let Some(program) = program else {
+        r.fail(format!("{}: the user program is missing", fuzz::TEST_NAME));
+        return;
+    };
+    let sym = ws.kernel_sym(Flavor::Test);
+    let scratch = ws.scratch_dir();
+    if negative {
+        let res = fuzz::negative_run(qemu, &art.kernel, &sym, &program.path, &scratch);
+        one_result(fuzz::NEGATIVE_TEST_NAME, res, r);
+    } else {
+        let res = fuzz::test_run(qemu, &art.kernel, &sym, &program.path, &scratch);
+        one_result(fuzz::TEST_NAME, res, r);
+    }
 }
 
 /// Prints and counts one result: a summary when it passed, the reason when it did not.

@@ -3,7 +3,6 @@
 
 use super::child::{self, Gprs};
 
-
 /// splitmix64: small, fast, and every (seed, cpu, iteration) gets its own independent stream,
 /// so one iteration replays without running the ones before it.
 pub struct Rng(u64);
@@ -364,10 +363,16 @@ pub fn generate(seed: u64, cpu: u64, iter: u64, env: &Env) -> Case {
     let kind = r.pick(&KINDS);
     let mut set = Gprs::default();
     for g in set.g.iter_mut() {
-        *g = if r.chance(1, 4) { r.pick(&HOSTILE_ADDRS) } else { r.next() };
+        *g = if r.chance(1, 4) {
+            r.pick(&HOSTILE_ADDRS)
+        } else {
+            r.next()
+        };
     }
     set.rflags = flags(&mut r);
-    let hostile_rsp = r.chance(1, 3).then(|| r.below(HOSTILE_ADDRS.len() as u64) as usize);
+    let hostile_rsp = r
+        .chance(1, 3)
+        .then(|| r.below(HOSTILE_ADDRS.len() as u64) as usize);
     set.rsp = match hostile_rsp {
         Some(i) => HOSTILE_ADDRS[i],
         // A valid stack, at any alignment.
@@ -437,7 +442,14 @@ pub fn generate(seed: u64, cpu: u64, iter: u64, env: &Env) -> Case {
         Kind::Syscall => {
             c.slot = child::SLOT_SYSCALL;
             c.set.g[child::RAX] = syscall_number(&mut r, safe);
-            for reg in [child::RDI, child::RSI, child::RDX, child::R10, child::R8, child::R9] {
+            for reg in [
+                child::RDI,
+                child::RSI,
+                child::RDX,
+                child::R10,
+                child::R8,
+                child::R9,
+            ] {
                 c.set.g[reg] = syscall_arg(&mut r, child::scratch_addr());
             }
         }
@@ -476,7 +488,11 @@ pub fn generate(seed: u64, cpu: u64, iter: u64, env: &Env) -> Case {
             // A TF before the sigreturn itself would trap on the landing instead.
             c.set.rflags &= !fl::TF;
             for g in c.frame.g.iter_mut() {
-                *g = if r.chance(1, 4) { r.pick(&HOSTILE_ADDRS) } else { r.next() };
+                *g = if r.chance(1, 4) {
+                    r.pick(&HOSTILE_ADDRS)
+                } else {
+                    r.next()
+                };
             }
             c.frame.rsp = if r.chance(1, 3) {
                 r.pick(&HOSTILE_ADDRS)

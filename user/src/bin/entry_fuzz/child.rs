@@ -32,7 +32,9 @@ const NAMES: [&str; 17] = [
 ];
 /// sigcontext order (linux-abi.md §6.1): r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, then rsp,
 /// rip, eflags; as indices of [`Gprs::g`].
-const SC_ORDER: [usize; 15] = [7, 8, 9, 10, 11, 12, 13, 14, RDI, RSI, RBP, RBX, RDX, RAX, RCX];
+const SC_ORDER: [usize; 15] = [
+    7, 8, 9, 10, 11, 12, 13, 14, RDI, RSI, RBP, RBX, RDX, RAX, RCX,
+];
 const SC: usize = 40;
 const SC_RSP: usize = SC + 120;
 const SC_RIP: usize = SC + 128;
@@ -534,10 +536,7 @@ fn compare(c: &Case, got: &Gprs, r11_flags: bool, at: &str) -> bool {
             _ => (got.g[i], want.g[i]),
         };
         if g != w {
-            fail_line(
-                c,
-                format_args!("{at}: {} = {g:#x}, want {w:#x}", NAMES[i]),
-            );
+            fail_line(c, format_args!("{at}: {} = {g:#x}, want {w:#x}", NAMES[i]));
             ok = false;
         }
     }
@@ -604,7 +603,12 @@ extern "C" fn on_signal(sig: i32, _info: *const u8, uc: *mut u8) -> ! {
             // RSP is the IRETQ frame's address, the flags are the child's own.
             care_case.care &= !(3 << 15);
         }
-        ok &= compare(&care_case, &got, c.kind == Kind::Syscall, "in the signal frame");
+        ok &= compare(
+            &care_case,
+            &got,
+            c.kind == Kind::Syscall,
+            "in the signal frame",
+        );
         let cs = get(uc, SC_CS) & 0xffff;
         if cs != cases::USER_CS {
             fail_line(c, format_args!("in the signal frame: cs = {cs:#x}"));
