@@ -23,7 +23,9 @@ use crate::qmp::Qmp;
 use crate::run::RunSpec;
 use crate::workspace::{self, Flavor, Workspace};
 
+mod native;
 mod report;
+pub use native::cross_check as native_cross_check;
 pub use report::Summary;
 
 /// The name of the fuzzer's user program.
@@ -31,6 +33,8 @@ pub const PROGRAM: &str = "entry_fuzz";
 /// `cargo xtask test`'s run, and its negative.
 pub const TEST_NAME: &str = "entry_fuzz_60s";
 pub const NEGATIVE_TEST_NAME: &str = "entry_fuzz_negative_sigreturn_flags";
+/// The host cross-check of the expected-signal table (`native.rs`).
+pub const NATIVE_TEST_NAME: &str = "entry_fuzz_native";
 
 /// The kernel a fuzz run boots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

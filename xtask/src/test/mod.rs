@@ -95,6 +95,7 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
     let only_verify_negative = args.only.as_deref() == Some(verify::NEGATIVE_TEST_NAME);
     let only_fuzz = args.only.as_deref() == Some(fuzz::TEST_NAME);
     let only_fuzz_negative = args.only.as_deref() == Some(fuzz::NEGATIVE_TEST_NAME);
+    let only_fuzz_native = args.only.as_deref() == Some(fuzz::NATIVE_TEST_NAME);
 
     if args.only.is_none() && !args.negative {
         section("host unit tests");
@@ -113,7 +114,10 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
             .context("setup")
             .and_then(|()| build::programs(ws).context("build"));
         match (built, &manifest) {
-            (Ok(_), Ok(m)) => host_check(ws, m, args, None, &mut r),
+            (Ok(_), Ok(m)) => {
+                host_check(ws, m, args, None, &mut r);
+                fuzz_native(ws, args, &mut r);
+            }
             (Err(e), _) => r.fail(format!("{e:#}")),
             (_, Err(e)) => r.fail(format!("manifest: {e:#}")),
         }
@@ -134,7 +138,8 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                     && !only_verify
                     && !only_verify_negative
                     && !only_fuzz
-                    && !only_fuzz_negative;
+                    && !only_fuzz_negative
+                    && !only_fuzz_native;
                 // `--only` naming a `,host` entry: the kernel would not know it.
                 let only_host_only = args
                     .only
@@ -200,10 +205,17 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                     section("runner (cargo xtask run, compared with native runs)");
                     runner(ws, &qemu, &kernels, args, &mut r);
                 }
+                if only_fuzz_native {
+                    section("host ABI cross-check");
+                    fuzz_native(ws, args, &mut r);
+                }
                 if kernel_tests {
                     section("host ABI cross-check");
                     match &manifest {
-                        Ok(m) => host_check(ws, m, args, guest.as_ref(), &mut r),
+                        Ok(m) => {
+                            host_check(ws, m, args, guest.as_ref(), &mut r);
+                            fuzz_native(ws, args, &mut r);
+                        }
                         Err(e) => r.fail(format!("manifest: {e:#}")),
                     }
                 }
@@ -527,6 +539,21 @@ fn verify_negative(ws: &Workspace, qemu: &Path, art: &Artifacts, r: &mut Report)
         verify::negative(ws, qemu, art),
         r,
     );
+}
+
+/// The entry fuzzer natively on this host for 3 s each way: Linux's own verdict on the
+/// fuzzer's expected-signal table (xtask/src/fuzz/native.rs).
+fn fuzz_native(ws: &Workspace, args: &TestArgs, r: &mut Report) {
+    if args
+        .only
+        .as_deref()
+        .is_some_and(|n| n != fuzz::NATIVE_TEST_NAME)
+    {
+        return;
+    }
+    let program = ws.user_bin_dir().join(fuzz::PROGRAM);
+    let res = fuzz::native_cross_check(&program, 0x5eed, 3);
+    one_result(fuzz::NATIVE_TEST_NAME, res, r);
 }
 
 /// The entry fuzzer's 60-second run, or its negative run (xtask/src/fuzz.rs), one result.
