@@ -24,7 +24,9 @@ use crate::unit;
 use crate::verify;
 use crate::workspace::{ABI_PACKAGE, ENTRY_PACKAGE, Flavor, KERNEL_LOGIC_PACKAGE, Workspace};
 
+mod fuzz_runs;
 mod host;
+use fuzz_runs::{fuzz_boot, fuzz_native};
 use host::{host_check, host_only_skips};
 
 /// Options of `cargo xtask test`.
@@ -539,39 +541,6 @@ fn verify_negative(ws: &Workspace, qemu: &Path, art: &Artifacts, r: &mut Report)
         verify::negative(ws, qemu, art),
         r,
     );
-}
-
-/// The entry fuzzer natively on this host for 3 s each way: Linux's own verdict on the
-/// fuzzer's expected-signal table (xtask/src/fuzz/native.rs).
-fn fuzz_native(ws: &Workspace, args: &TestArgs, r: &mut Report) {
-    if args
-        .only
-        .as_deref()
-        .is_some_and(|n| n != fuzz::NATIVE_TEST_NAME)
-    {
-        return;
-    }
-    let program = ws.user_bin_dir().join(fuzz::PROGRAM);
-    let res = fuzz::native_cross_check(&program, 0x5eed, 3);
-    one_result(fuzz::NATIVE_TEST_NAME, res, r);
-}
-
-/// The entry fuzzer's 60-second run, or its negative run (xtask/src/fuzz.rs), one result.
-fn fuzz_boot(ws: &Workspace, qemu: &Path, art: &Artifacts, negative: bool, r: &mut Report) {
-    let program = art.programs.iter().find(|p| p.name == fuzz::PROGRAM);
-    let Some(program) = program else {
-        r.fail(format!("{}: the user program is missing", fuzz::TEST_NAME));
-        return;
-    };
-    let sym = ws.kernel_sym(Flavor::Test);
-    let scratch = ws.scratch_dir();
-    if negative {
-        let res = fuzz::negative_run(qemu, &art.kernel, &sym, &program.path, &scratch);
-        one_result(fuzz::NEGATIVE_TEST_NAME, res, r);
-    } else {
-        let res = fuzz::test_run(qemu, &art.kernel, &sym, &program.path, &scratch);
-        one_result(fuzz::TEST_NAME, res, r);
-    }
 }
 
 /// Prints and counts one result: a summary when it passed, the reason when it did not.
