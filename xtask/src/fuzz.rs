@@ -71,6 +71,10 @@ pub struct FuzzArgs {
     /// Run every vCPU on one host thread (`-accel tcg,thread=single`): one host core.
     #[arg(long)]
     pub single_thread: bool,
+    /// The QEMU CPU model. `max,-smap` lets the fuzzer load RSP/RFLAGS/SS by IRETQ (QEMU 7.2
+    /// TCG faults a ring-3 IRETQ under SMAP), which adds the bad-SS cases.
+    #[arg(long, default_value = "max")]
+    pub cpu: String,
 }
 
 /// One fuzz boot.
@@ -85,6 +89,8 @@ pub struct Spec {
     pub kernel_args: Vec<String>,
     pub nmi_max_ms: u64,
     pub single_thread: bool,
+    /// `-cpu`.
+    pub cpu: String,
     /// Copy the fuzzer's output to stdout as it comes.
     pub echo: bool,
 }
@@ -223,6 +229,7 @@ pub fn boot(qemu_bin: &Path, spec: &Spec, scratch: &Path) -> Result<Outcome> {
     b.cmdline.extend(spec.kernel_args.iter().cloned());
     b.cpus = spec.cpus;
     b.tcg_single_thread = spec.single_thread;
+    b.cpu = spec.cpu.clone();
     // Boot, the fuzzer's own time, and its last children (3 s each at most) and counts.
     b.timeout = Some(Duration::from_secs(spec.seconds + 120 + spec.seconds / 5));
     if spec.nmi_max_ms > 0 {
@@ -319,11 +326,13 @@ pub fn run(ws: &Workspace, args: &FuzzArgs) -> Result<ExitCode> {
         kernel_args: args.kernel_args.clone(),
         nmi_max_ms: args.nmi_max_ms,
         single_thread: args.single_thread,
+        cpu: args.cpu.clone(),
         echo: true,
     };
     println!(
-        "fuzz: seed {seed:#x}, {seconds} s, {} CPUs, {:?} kernel {}, NMIs every 1..{} ms",
+        "fuzz: seed {seed:#x}, {seconds} s, {} CPUs (-cpu {}), {:?} kernel {}, NMIs every 1..{} ms",
         spec.cpus,
+        spec.cpu,
         args.kernel,
         workspace::shown(&spec.kernel, &ws.root),
         args.nmi_max_ms
@@ -352,7 +361,9 @@ pub fn run(ws: &Workspace, args: &FuzzArgs) -> Result<ExitCode> {
     }
 }
 
-/// `cargo xtask test`'s 60-second run on the test kernel, `-smp 2`, NMIs every 1–200 ms.
+/// `cargo xtask test`'s 60 seconds on the test kernel, `-smp 2`, NMIs every 1–200 ms: 30 s
+/// with SMAP (`-cpu max`: RSP and RFLAGS come the POPF way) and 30 s without
+/// (`-cpu max,-smap`: by IRETQ, with bad SS values and TF reaching the entry itself).
 pub fn test_run(
     qemu_bin: &Path,
     kernel: &Path,
@@ -360,31 +371,34 @@ pub fn test_run(
     program: &Path,
     scratch: &Path,
 ) -> Result<String, String> {
-    let spec = Spec {
-        kernel: kernel.to_path_buf(),
-        kernel_sym: kernel_sym.to_path_buf(),
-        program: program.to_path_buf(),
-        seed: clock_seed(),
-        seconds: 60,
-        cpus: 2,
-        kernel_args: Vec::new(),
-        nmi_max_ms: 200,
-        single_thread: false,
-        echo: false,
-    };
-    let out = boot(qemu_bin, &spec, scratch).map_err(|e| format!("{e:#}"))?;
-    match out.failure() {
-        None => Ok(format!(
-            "seed {:#x}: {} cases, {} NMIs, 0 failures",
-            spec.seed,
+    let seed = clock_seed();
+    let mut parts = Vec::new();
+    for cpu in ["max", "max,-smap"] {
+        let spec = Spec {
+            kernel: kernel.to_path_buf(),
+            kernel_sym: kernel_sym.to_path_buf(),
+            program: program.to_path_buf(),
+            seed,
+            seconds: 30,
+            cpus: 2,
+            kernel_args: Vec::new(),
+            nmi_max_ms: 200,
+            single_thread: false,
+            cpu: cpu.into(),
+            echo: false,
+        };
+        let out = boot(qemu_bin, &spec, scratch).map_err(|e| format!("{e:#}"))?;
+        if let Some(why) = out.failure() {
+            report::print_failure(&out, seed);
+            return Err(format!("seed {seed:#x}, -cpu {cpu}: {why}"));
+        }
+        parts.push(format!(
+            "-cpu {cpu}: {} cases, {} NMIs",
             out.summary.get("iterations"),
             out.nmis
-        )),
-        Some(why) => {
-            report::print_failure(&out, spec.seed);
-            Err(format!("seed {:#x}: {why}", spec.seed))
-        }
+        ));
     }
+    Ok(format!("seed {seed:#x}, 0 failures; {}", parts.join("; ")))
 }
 
 /// The negative run: with rt_sigreturn taking IF, IOPL and NT from the frame
@@ -408,6 +422,7 @@ pub fn negative_run(
         kernel_args: vec!["kentry.break=sigreturn_flags".into()],
         nmi_max_ms: 0,
         single_thread: false,
+        cpu: "max".into(),
         echo: false,
     };
     let out = boot(qemu_bin, &spec, scratch).map_err(|e| format!("{e:#}"))?;
