@@ -34,15 +34,26 @@ pub fn reserve_va(pages: u64) -> u64 {
     va
 }
 
+/// Serializes changes to the stack area's page tables. `PageTable::entry` creates a missing
+/// page table by a plain read and store, so two CPUs mapping stacks in the same new 2 MiB
+/// region at once would each install a table of their own, and the stack mapped in the losing
+/// one would vanish with it while its task still runs on the TLB's copy. (Found by the entry
+/// fuzzer after ~100 000 forks on two CPUs: a #DF in end_process at its first stack access
+/// after the CR3 switch, cr2 on a task stack that no guard page explains.)
+static MAP_LOCK: crate::sync::Mutex<()> = crate::sync::Mutex::new(());
+
 /// A new stack of `pages` mapped pages above one guard page.
 pub fn alloc_stack(pages: u64, name: &'static str) -> KernelStack {
     let guard = reserve_va(pages + 1);
     let bottom = guard + PAGE_SIZE;
-    let mut kt = kernel_table();
-    for i in 0..pages {
-        let f = super::frame::alloc_frame().expect("no memory for a kernel stack");
-        kt.map_4k(bottom + i * PAGE_SIZE, f, PTE_W | PTE_NX | PTE_G)
-            .expect("stack map");
+    {
+        let _map = MAP_LOCK.lock();
+        let mut kt = kernel_table();
+        for i in 0..pages {
+            let f = super::frame::alloc_frame().expect("no memory for a kernel stack");
+            kt.map_4k(bottom + i * PAGE_SIZE, f, PTE_W | PTE_NX | PTE_G)
+                .expect("stack map");
+        }
     }
     let s = KernelStack {
         guard,
@@ -96,6 +107,7 @@ pub fn free_stack(s: KernelStack) {
             }
         }
     }
+    let _map = MAP_LOCK.lock();
     let mut kt = kernel_table();
     let mut va = s.bottom;
     while va < s.top {
