@@ -306,7 +306,7 @@ fn worker(cpu: u64, cfg: &Config) -> ! {
         let c = cases::generate(cfg.seed, cpu, iter, &cfg.env);
         let end = run_case(&c, cfg);
         tally(&mut n, &c, end);
-        if !matches(c.outcome, end) && !(end == End::Timeout && may_block(&c)) {
+        if !(matches(c.outcome, end) || end == End::Timeout && may_block(&c)) {
             n.failures += 1;
             if n.failures <= FAILURES_SHOWN {
                 println!(

@@ -421,13 +421,15 @@ pub fn run(c: &Case, have_fsgsbase: bool) -> ! {
     // SAFETY: this process is single-threaded, and from here on only this function, the entry
     // asm and the two checkers touch the statics.
     unsafe {
-        (*(&raw mut CASE)).write(*c);
+        let case_slot = &raw mut CASE;
+        (*case_slot).write(*c);
         sys::syscall2(nr::DUP2, 1, DIAG_FD as usize);
         for fd in 0..3 {
             sys::syscall1(nr::CLOSE, fd);
         }
         let mut r = cases::Rng::for_iteration(c.scratch_seed, 0, 0);
-        for b in (*(&raw mut SCRATCH)).0.iter_mut() {
+        let scratch = &raw mut SCRATCH;
+        for b in (*scratch).0.iter_mut() {
             let v = r.next() as u8;
             // No '/' and no '.': a path made of scratch bytes names nothing outside the
             // working directory.
@@ -462,7 +464,8 @@ pub fn run(c: &Case, have_fsgsbase: bool) -> ! {
         if c.kind == Kind::Sigreturn {
             build_sigframe(c);
         }
-        let st = &mut *(&raw mut ST);
+        let st_ptr = &raw mut ST;
+        let st = &mut *st_ptr;
         st.set = c.set;
         st.sel = c.sel;
         st.use_wrbase = c.use_wrbase as u64;
@@ -501,8 +504,9 @@ fn build_sigframe(c: &Case) {
 }
 
 fn case() -> &'static Case {
+    let p = &raw const CASE;
     // SAFETY: `run` wrote CASE before anything that can call this.
-    unsafe { (*(&raw const CASE)).assume_init_ref() }
+    unsafe { (*p).assume_init_ref() }
 }
 
 fn fail_line(c: &Case, what: core::fmt::Arguments) {
@@ -525,7 +529,7 @@ fn fail_line(c: &Case, what: core::fmt::Arguments) {
 fn compare(c: &Case, got: &Gprs, r11_flags: bool, at: &str) -> bool {
     let mut ok = true;
     let want = &c.expect;
-    for i in 0..17 {
+    for (i, name) in NAMES.iter().enumerate() {
         if c.care & (1 << i) == 0 {
             continue;
         }
@@ -536,7 +540,7 @@ fn compare(c: &Case, got: &Gprs, r11_flags: bool, at: &str) -> bool {
             _ => (got.g[i], want.g[i]),
         };
         if g != w {
-            fail_line(c, format_args!("{at}: {} = {g:#x}, want {w:#x}", NAMES[i]));
+            fail_line(c, format_args!("{at}: {name} = {g:#x}, want {w:#x}"));
             ok = false;
         }
     }
@@ -546,8 +550,9 @@ fn compare(c: &Case, got: &Gprs, r11_flags: bool, at: &str) -> bool {
 /// After an entry that returned (or rt_sigreturn's landing).
 extern "C" fn after_entry() -> ! {
     let c = case();
+    let st_ptr = &raw const ST;
     // SAFETY: fuzz_after wrote ST before calling here; single-threaded.
-    let st = unsafe { &*(&raw const ST) };
+    let st = unsafe { &*st_ptr };
     if c.outcome == Outcome::Any {
         sys::exit(0);
     }
