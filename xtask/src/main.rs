@@ -183,5 +183,25 @@ mod tests {
         // --smp is its own set of boots: it does not combine with the one-CPU plugin run.
         assert!(Cli::try_parse_from(["xtask", "bench", "--smp", "--plugin"]).is_err());
         assert!(Cli::try_parse_from(["xtask", "run", "--accel", "hvf"]).is_err());
+        let cli = Cli::try_parse_from([
+            "xtask",
+            "fuzz",
+            "--minutes",
+            "60",
+            "--seed",
+            "0x60d2",
+            "--cpus",
+            "2",
+        ])
+        .unwrap();
+        let Cmd::Fuzz(args) = cli.command else {
+            panic!("not fuzz")
+        };
+        assert_eq!((args.minutes, args.cpus), (60, 2));
+        assert_eq!(
+            fuzz::parse_seed(args.seed.as_deref().unwrap()).unwrap(),
+            0x60d2
+        );
+        assert!(Cli::try_parse_from(["xtask", "fuzz", "--minutes", "0"]).is_err());
     }
 }

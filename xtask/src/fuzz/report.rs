@@ -12,6 +12,9 @@ pub struct Summary {
     pub failures: Vec<String>,
     /// The parent printed `entry_fuzz: done`.
     pub done: bool,
+    /// The last `entry_fuzz: progress cpuN iterations=I …` of each worker: what a run that
+    /// never got to its counts (a kernel crash) had done.
+    pub progress: BTreeMap<String, u64>,
 }
 
 impl Summary {
@@ -21,6 +24,17 @@ impl Summary {
 
     /// Prints the counts in groups: cases, entries by kind, how the children ended.
     pub fn print(&self, nmis: u64) {
+        if self.get("iterations") == 0 && !self.progress.is_empty() {
+            println!(
+                "fuzz: the fuzzer printed no counts; its last progress lines add up to {} cases ({})",
+                self.progress.values().sum::<u64>(),
+                self.progress
+                    .iter()
+                    .map(|(cpu, n)| format!("{cpu} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         let group = |prefix: &str| -> String {
             self.counts
                 .iter()
@@ -65,6 +79,13 @@ pub fn summarize(output: &str) -> Summary {
             s.failures.push(line.to_string());
         } else if line.starts_with("entry_fuzz: done ") {
             s.done = true;
+        } else if let Some(rest) = line.strip_prefix("entry_fuzz: progress ") {
+            let mut w = rest.split_whitespace();
+            if let (Some(cpu), Some(it)) = (w.next(), w.next())
+                && let Some(Ok(n)) = it.strip_prefix("iterations=").map(str::parse::<u64>)
+            {
+                s.progress.insert(cpu.to_string(), n);
+            }
         }
     }
     s
@@ -155,6 +176,11 @@ mod tests {
         assert_eq!(s.failures.len(), 1);
         assert!(s.done);
         assert!(!summarize("entry_fuzz: count cpu0 iterations 1\n").done);
+        let p = summarize(
+            "entry_fuzz: progress cpu0 iterations=5 failures=0\n\
+             entry_fuzz: progress cpu0 iterations=9 failures=0\n",
+        );
+        assert_eq!(p.progress.get("cpu0"), Some(&9));
     }
 
     #[test]
