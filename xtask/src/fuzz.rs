@@ -354,7 +354,7 @@ pub fn run(ws: &Workspace, args: &FuzzArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(why) => {
-            report::print_failure(&out, seed);
+            report::print_failure(&out, seed, &spec.cpu);
             println!("fuzz: FAIL (seed {seed:#x}): {why}");
             Ok(ExitCode::FAILURE)
         }
@@ -389,7 +389,7 @@ pub fn test_run(
         };
         let out = boot(qemu_bin, &spec, scratch).map_err(|e| format!("{e:#}"))?;
         if let Some(why) = out.failure() {
-            report::print_failure(&out, seed);
+            report::print_failure(&out, seed, cpu);
             return Err(format!("seed {seed:#x}, -cpu {cpu}: {why}"));
         }
         parts.push(format!(
@@ -435,7 +435,7 @@ pub fn negative_run(
     if failed > 0 && named && out.log.kernel_exit().finished() && trouble.is_none() {
         Ok(format!("{failed} failed cases, sigreturn's rflags named"))
     } else {
-        report::print_failure(&out, spec.seed);
+        report::print_failure(&out, spec.seed, &spec.cpu);
         Err(format!(
             "the fuzzer did not catch the broken sigreturn flags: {failed} failed cases, rflags named: {named}, {}",
             out.log.describe()

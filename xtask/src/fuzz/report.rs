@@ -115,7 +115,8 @@ pub fn kernel_trouble(lines: &[String]) -> Option<String> {
 
 /// Prints what a failed run needs for a diagnosis: the failed cases with their replay lines,
 /// and the end of the serial log (the whole of it when the kernel itself failed).
-pub fn print_failure(out: &Outcome, seed: u64) {
+/// `cpu`: the `-cpu` model, which the replay needs too (the fuzzer probes what it allows).
+pub fn print_failure(out: &Outcome, seed: u64, cpu: &str) {
     for f in out.summary.failures.iter().take(40) {
         println!("{f}");
     }
@@ -153,7 +154,7 @@ pub fn print_failure(out: &Outcome, seed: u64) {
         println!("---- end of the serial log ----");
     }
     println!(
-        "fuzz: replay a failed case with: cargo xtask run --cpus 1 -- entry_fuzz {seed:#x} 0 replay CPU ITER"
+        "fuzz: replay a failed case with: cargo xtask run --cpus 1 --cpu {cpu} -- entry_fuzz {seed:#x} 0 replay CPU ITER"
     );
 }
 
