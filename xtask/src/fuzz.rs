@@ -193,9 +193,18 @@ fn nmi_injector(
             Ok(_) => {
                 count.fetch_add(1, Ordering::Relaxed);
             }
-            // QEMU ending under us is the end of the run, not an error.
-            Err(_) if stop.load(Ordering::Relaxed) => return Ok(()),
-            Err(e) => return Err(e),
+            // QEMU ending under us (the guest powered off: the socket resets before the boot's
+            // reader has seen QEMU exit and set `stop`) is the end of the run, not an error.
+            Err(e) => {
+                let until = Instant::now() + Duration::from_secs(10);
+                while Instant::now() < until {
+                    if stop.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                return Err(e);
+            }
         }
     }
     Ok(())
