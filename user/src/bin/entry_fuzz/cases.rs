@@ -571,23 +571,19 @@ fn expect(c: &mut Case) {
         c.outcome = signal_outcome(c, SIGTRAP, true);
         return;
     }
-    // 2. The entry. `signal` = (signal, frame RIP), or None when it returns.
-    let (signal, returns_like): (Option<(i32, u64)>, bool) = match c.kind {
-        Kind::Syscall => (None, true),
-        Kind::Int80 => (None, true),
-        Kind::Int3 => (Some((SIGTRAP, gadget + 1)), false),
-        Kind::Into | Kind::Ud2 => (Some((SIGILL, gadget)), false),
-        Kind::IntN => {
-            let n = child::slot_vector(c.slot);
-            match n {
-                // DPL-3 gates: #BP is a trap (SIGTRAP), #OF a trap that Linux turns into SIGSEGV.
-                3 => (Some((SIGTRAP, gadget + 2)), false),
-                4 => (Some((SIGSEGV, gadget + 2)), false),
-                // Every other gate is DPL 0: #GP on the int instruction.
-                _ => (Some((SIGSEGV, gadget)), false),
-            }
-        }
-        Kind::Load | Kind::Store => (Some((SIGSEGV, gadget)), false),
+    // 2. The entry: the signal it raises and the RIP its frame holds, or None if it returns.
+    let signal: Option<(i32, u64)> = match c.kind {
+        Kind::Syscall | Kind::Int80 => None,
+        Kind::Int3 => Some((SIGTRAP, gadget + 1)),
+        Kind::Into | Kind::Ud2 => Some((SIGILL, gadget)),
+        Kind::IntN => match child::slot_vector(c.slot) {
+            // DPL-3 gates: #BP is a trap (SIGTRAP), #OF a trap that Linux turns into SIGSEGV.
+            3 => Some((SIGTRAP, gadget + 2)),
+            4 => Some((SIGSEGV, gadget + 2)),
+            // Every other gate is DPL 0: #GP on the int instruction.
+            _ => Some((SIGSEGV, gadget)),
+        },
+        Kind::Load | Kind::Store => Some((SIGSEGV, gadget)),
         Kind::Sigreturn => {
             sigreturn_outcome(c, eff);
             return;
@@ -598,7 +594,6 @@ fn expect(c: &mut Case) {
         c.outcome = signal_outcome(c, sig, true);
         return;
     }
-    debug_assert!(returns_like);
     // 3. It returns. SYSCALL defines RAX (the result), RCX (the return RIP) and R11 (RFLAGS);
     // `int $0x80` defines RAX only.
     c.care = CARE_ALL & !(1 << child::RAX);

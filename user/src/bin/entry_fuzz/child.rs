@@ -40,7 +40,6 @@ const SC_RSP: usize = SC + 120;
 const SC_RIP: usize = SC + 128;
 const SC_EFLAGS: usize = SC + 136;
 const SC_CS: usize = SC + 144;
-const SC_SS: usize = SC + 150;
 const SC_FPSTATE: usize = SC + 184;
 const UC_SIGMASK: usize = SC + 256;
 
@@ -496,11 +495,10 @@ fn build_sigframe(c: &Case) {
     put(uc, SC_RSP, c.frame.rsp);
     put(uc, SC_RIP, c.frame_rip);
     put(uc, SC_EFLAGS, c.frame.rflags);
-    // cs, gs, fs, ss: four u16 at SC_CS.
+    // cs, gs, fs, ss: four u16 at SC_CS (gs and fs are not restored; 0).
     put(uc, SC_CS, c.frame_cs | (c.frame_ss << 48));
     put(uc, SC_FPSTATE, c.frame_fpstate);
     put(uc, UC_SIGMASK, 0);
-    let _ = SC_SS;
 }
 
 fn case() -> &'static Case {
