@@ -199,6 +199,11 @@ fn apply_test_breaks(cmdline: &str) {
             nohz::vtime::BREAK_REMOTE.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "stack_map_lock" {
+            klog!("test hook: kernel stacks are mapped without the stack area's lock");
+            mm::stack::BREAK_MAP_LOCK.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "sigreturn_flags" {
             klog!("test hook: rt_sigreturn takes IF, IOPL and NT from the user's frame");
             crate::signal::BREAK_SIGRETURN_FLAGS.store(true, core::sync::atomic::Ordering::Relaxed);

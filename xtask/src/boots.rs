@@ -269,6 +269,24 @@ pub const BOOT_TESTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // With kernel stacks mapped without the stack area's lock, two CPUs allocating the
+        // first stacks of a fresh 2 MiB region each make its page table, and the stack mapped
+        // in the table that loses is gone (found by the entry fuzzer, docs/fuzz.md).
+        name: "negative_stack_map_lock",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=stack_map_lock",
+            "kentry.only=stack_map_smp",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "stack pages unmapped right after their allocation",
+            "not ok 1 stack_map_smp",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
         // With the SYSRET predicate's RCX = RIP term dropped, the kill() that raises
         // sigreturn_bad's SIGUSR1 returns by SYSRET to RCX instead of to the handler the
         // signal delivery put in RIP: the handler never runs, and no SIGSEGV follows (E02).

@@ -42,12 +42,17 @@ pub fn reserve_va(pages: u64) -> u64 {
 /// after the CR3 switch, cr2 on a task stack that no guard page explains.)
 static MAP_LOCK: crate::sync::Mutex<()> = crate::sync::Mutex::new(());
 
+/// Test kernels, `kentry.break=stack_map_lock`: [`alloc_stack`] maps without [`MAP_LOCK`], and
+/// the `stack_map_smp` self-test must find a stack page gone.
+pub static BREAK_MAP_LOCK: AtomicBool = AtomicBool::new(false);
+
 /// A new stack of `pages` mapped pages above one guard page.
 pub fn alloc_stack(pages: u64, name: &'static str) -> KernelStack {
     let guard = reserve_va(pages + 1);
     let bottom = guard + PAGE_SIZE;
     {
-        let _map = MAP_LOCK.lock();
+        let broken = cfg!(feature = "test-hooks") && BREAK_MAP_LOCK.load(Ordering::Relaxed);
+        let _map = (!broken).then(|| MAP_LOCK.lock());
         let mut kt = kernel_table();
         for i in 0..pages {
             let f = super::frame::alloc_frame().expect("no memory for a kernel stack");

@@ -68,6 +68,7 @@ pub static ALL: &[SelfTest] = &[
     t("rcu_irq_in_idle", rcu::rcu_irq_in_idle),
     t("rcu_gp_user_spin", rcu::rcu_gp_user_spin),
     t("rcu_stress", rcu_stress::rcu_stress),
+    t("stack_map_smp", stack_map::stack_map_smp),
     t("preempt_count_rules", preempt::preempt_count_rules),
     t("kernel_preemption", preempt::kernel_preemption),
     t("e01_sysret_noncanonical", e01_sysret_noncanonical),
@@ -113,6 +114,7 @@ mod rcu;
 mod rcu_stress;
 mod sched;
 mod smp;
+mod stack_map;
 mod static_key_smp;
 mod watchdog;
 use cpu_tables::{control_registers, gdt_layout, idt_gates, syscall_msrs};
