@@ -49,10 +49,10 @@ pub const NOHZ_BASE_PATH: &str = "getpid-ct";
 /// SMP's cost ([`SMP_BUDGET`] is, and getpid/getpid-ct stay held to it on every CPU) but the
 /// nohz_full feature's own, paid only on nohz_full CPUs: CPU-time accounting at both
 /// transitions (the nohz_full test, `rdtsc` and an add or subtract into a per-CPU user-time
-/// accumulator under a sequence count: 9 instructions each, kernel/src/nohz/vtime.rs), the
-/// check for a pending tick decision (3) and the static-key jumps into and out of the two
-/// hook blocks. Measured +21 (123 against 102; +52 while each transition restamped and the
-/// decision ran at every return); the ceiling leaves 4 for layout noise, so that a change that
+/// accumulator: 7 instructions each, kernel/src/nohz/vtime.rs), the check for a pending tick
+/// decision (3) and the static-key jumps into and out of the two hook blocks. Measured +17
+/// (120 against 103; +52 while each transition restamped under a sequence count and the
+/// decision ran at every return); the ceiling leaves 8 for layout noise, so that a change that
 /// makes the transitions dearer fails the run. Linux 6.1 pays 624 − 306 = +318.
 pub const NOHZ_FULL_BUDGET: f64 = 25.0;
 

@@ -8,15 +8,20 @@
 //! [`VtimeCpu::user_acc`]: the entry from user mode adds its TSC, the return to user mode
 //! subtracts its TSC, so in the kernel `user_acc` is the sum of the user-mode intervals since
 //! the last fold, and the kernel time is the rest of the time since then (`now - since -
-//! user_acc`). No stamp is loaded, no difference taken, no clock conversion, no `lock`
-//! prefix, no shared cache line: `rdtsc`, two instructions to join its halves, the add or
-//! subtract, the mode flag, inside two increments of the sequence count — 7 instructions, in
-//! one `asm!` block ([`user_exit`], [`user_enter`]). Only the CPU itself writes its
-//! [`VtimeCpu`], always with interrupts off (the hooks run with IRQs off; so do the switch and
-//! the tick), so plain read-modify-writes do. The count lets readers on other CPUs take a
-//! consistent copy (x86 keeps stores in order, so the count's two increments need no fence).
-//! The accumulator wraps freely: only differences of TSC values are ever used, and a
-//! difference is exact modulo 2^64.
+//! user_acc`). Each added or subtracted TSC is made odd first (`or al, 1`, off by at most a
+//! cycle), so every transition flips the accumulator's parity: even in the kernel, odd in
+//! user mode. The mode and the time thus live in one 8-byte word changed by one instruction,
+//! and a reader on another CPU that loads it once has a consistent pair — no sequence count
+//! and no mode flag on the fast path. No stamp is loaded, no difference taken, no clock
+//! conversion, no `lock` prefix (only this CPU writes the word, with interrupts off: the
+//! hooks run with IRQs off, and no NMI handler touches it): `rdtsc`, two instructions to join
+//! its halves, the `or`, the add or subtract — 5 instructions, with the nohz_full test 7, in
+//! one `asm!` block ([`user_exit`], [`user_enter`]). The accumulator wraps freely: only
+//! differences of TSC values are used, exact modulo 2^64.
+//!
+//! A fold changes `since` and the accumulator together (and the folded counters), under a
+//! sequence count that readers check; folds happen in the kernel at a switch or a tick, not
+//! at transitions.
 //!
 //! **Folding.** The cycles since the last fold — user from the accumulator, system (or idle)
 //! the rest — become nanoseconds ([`crate::time::tsc_cycles_to_ns`]) in
@@ -34,7 +39,7 @@
 //! stands for the remote CPU's: QEMU's TSCs (and invariant TSCs on hardware) agree across
 //! CPUs; a reader TSC a little behind a remote transition is clamped, never negative. Approximations, all far below the
 //! tests' 10 %: each fold truncates below a nanosecond; cycles pending across a refinement of
-//! the TSC rate are converted at the new rate; after [`READ_TRIES`] disturbed reads a reader
+//! the TSC rate are converted at the new rate; after [`READ_TRIES`] reads disturbed by folds a reader
 //! takes its last (possibly torn) copy, which can be off by at most one transition's time.
 
 use crate::percpu::{MAX_CPUS, PerCpu, cpu_area, this_cpu};
@@ -64,16 +69,16 @@ pub struct VtimeCpu {
     /// Nonzero: this CPU is nohz_full (written once at boot, before it starts). The hooks
     /// test it with one GS-relative `cmp` ([`user_exit`], [`user_enter`]).
     full: AtomicU32,
-    /// Sequence count: odd while this CPU changes the fields below.
+    /// Sequence count: odd while this CPU folds (changes `since` and `user_acc` together) or
+    /// changes the running task's fields. Transitions do not touch it.
     seq: AtomicU32,
-    /// Nonzero: in user mode (since the last return to it).
-    in_user: AtomicU32,
     /// Nonzero: the running task is this CPU's idle task (its kernel time is idle time).
     idle: AtomicU32,
     /// TSC at the last fold (or at the CPU's start).
     since: AtomicU64,
-    /// In the kernel: the user-mode cycles since `since` (each entry from user mode adds its
-    /// TSC, each return subtracts its TSC; wrapping). In user mode add the current TSC.
+    /// In the kernel (even): the user-mode cycles since `since` (each entry from user mode
+    /// adds its TSC, each return subtracts its TSC, both made odd; wrapping). In user mode
+    /// (odd) add the current TSC.
     user_acc: AtomicU64,
     /// The running task's process, compared by address by readers, never dereferenced.
     owner: AtomicPtr<Process>,
@@ -84,7 +89,6 @@ impl VtimeCpu {
         VtimeCpu {
             full: AtomicU32::new(0),
             seq: AtomicU32::new(0),
-            in_user: AtomicU32::new(0),
             idle: AtomicU32::new(0),
             since: AtomicU64::new(0),
             user_acc: AtomicU64::new(0),
@@ -113,7 +117,8 @@ impl VtimeCpu {
     fn unfolded(&self, now: u64) -> [u64; 2] {
         let since = self.since.load(Ordering::Relaxed);
         let mut user = self.user_acc.load(Ordering::Relaxed);
-        if self.in_user.load(Ordering::Relaxed) != 0 {
+        if user & 1 != 0 {
+            // In user mode: the open interval counts up to `now`.
             user = user.wrapping_add(now);
         }
         let elapsed = now.saturating_sub(since);
@@ -180,37 +185,31 @@ pub fn this_cpu_full() -> bool {
 
 /// Offsets in the per-CPU area, for the transitions' GS-relative instructions.
 const FULL: usize = core::mem::offset_of!(PerCpu, vtime) + core::mem::offset_of!(VtimeCpu, full);
-const SEQ: usize = core::mem::offset_of!(PerCpu, vtime) + core::mem::offset_of!(VtimeCpu, seq);
-const IN_USER: usize =
-    core::mem::offset_of!(PerCpu, vtime) + core::mem::offset_of!(VtimeCpu, in_user);
 const USER_ACC: usize =
     core::mem::offset_of!(PerCpu, vtime) + core::mem::offset_of!(VtimeCpu, user_acc);
 
 /// Entry from user mode (IRQs off): on a nohz_full CPU the user interval that just ended
-/// closes in the accumulator (`+ TSC`); elsewhere nothing. The CPU test is inside the block
-/// (one `cmp` with a memory operand, where a Rust test of an `asm!` load costs two).
+/// closes in the accumulator (`+ TSC`, parity to even); elsewhere nothing. The CPU test is
+/// inside the block (one `cmp` with a memory operand, where a Rust test of an `asm!` load
+/// costs two).
 #[inline(always)]
 pub fn user_exit() {
     // SAFETY: GS points at this CPU's PerCpu (kernel context); only this CPU writes its
-    // VtimeCpu, with interrupts off (an NMI handler never touches it), so the unlocked
-    // read-modify-writes cannot race. The count is odd around the change for remote readers;
-    // x86 keeps the three stores in program order. rdtsc has no side effects.
+    // accumulator, with interrupts off (an NMI handler never touches it), so the unlocked
+    // read-modify-write cannot race; remote readers see the aligned 8-byte store whole.
+    // rdtsc has no side effects.
     unsafe {
         core::arch::asm!(
             "cmp dword ptr gs:[{full}], 0",
             "je 2f",
-            "inc dword ptr gs:[{seq}]",
             "rdtsc",
             "shl rdx, 32",
             "or rax, rdx",
+            "or al, 1",
             "add qword ptr gs:[{acc}], rax",
-            "mov dword ptr gs:[{in_user}], 0",
-            "inc dword ptr gs:[{seq}]",
             "2:",
             full = const FULL,
-            seq = const SEQ,
             acc = const USER_ACC,
-            in_user = const IN_USER,
             out("rax") _,
             out("rdx") _,
             options(nostack),
@@ -218,8 +217,8 @@ pub fn user_exit() {
     }
 }
 
-/// Return to user mode (IRQs off): on a nohz_full CPU a user interval opens (`- TSC`);
-/// elsewhere nothing.
+/// Return to user mode (IRQs off): on a nohz_full CPU a user interval opens (`- TSC`, parity
+/// to odd); elsewhere nothing.
 #[inline(always)]
 pub fn user_enter() {
     // SAFETY: as in `user_exit`.
@@ -227,18 +226,14 @@ pub fn user_enter() {
         core::arch::asm!(
             "cmp dword ptr gs:[{full}], 0",
             "je 2f",
-            "inc dword ptr gs:[{seq}]",
             "rdtsc",
             "shl rdx, 32",
             "or rax, rdx",
+            "or al, 1",
             "sub qword ptr gs:[{acc}], rax",
-            "mov dword ptr gs:[{in_user}], 1",
-            "inc dword ptr gs:[{seq}]",
             "2:",
             full = const FULL,
-            seq = const SEQ,
             acc = const USER_ACC,
-            in_user = const IN_USER,
             out("rax") _,
             out("rdx") _,
             options(nostack),
