@@ -111,19 +111,15 @@ impl VtimeCpu {
         self.seq.store(s.wrapping_add(2), Ordering::Release);
     }
 
-    /// The unfolded cycles `[system-or-idle, user]` as of `now`. Racy unless inside a read of
-    /// `seq`. `now` may be another CPU's TSC a little behind this CPU's last transition: the
-    /// user part is clamped to the time since the fold.
+    /// The unfolded cycles `[system-or-idle, user]` as of `now` (the arithmetic and its
+    /// clamping: `kentry_kernel_logic::vtime`). Consistent with the folded counters only
+    /// inside a read of `seq`, which folds change.
     fn unfolded(&self, now: u64) -> [u64; 2] {
-        let since = self.since.load(Ordering::Relaxed);
-        let mut user = self.user_acc.load(Ordering::Relaxed);
-        if user & 1 != 0 {
-            // In user mode: the open interval counts up to `now`.
-            user = user.wrapping_add(now);
-        }
-        let elapsed = now.saturating_sub(since);
-        let user = (user as i64).clamp(0, elapsed as i64) as u64;
-        [elapsed - user, user]
+        kentry_kernel_logic::vtime::split_since_fold(
+            self.user_acc.load(Ordering::Relaxed),
+            self.since.load(Ordering::Relaxed),
+            now,
+        )
     }
 
     /// Waits for an even count (a change in progress takes a few instructions).
