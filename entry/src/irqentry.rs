@@ -148,8 +148,21 @@ mod imp {
             interrupts::disable();
         }
         fn handle(&mut self, work: ExitWork) {
-            H::exit_work(self.regs, work);
+            // Linux's order: the syscall's own exit work (a tracer's stop) before signals.
+            if work.contains(ExitWork::SYSCALL_EXIT) {
+                syscall_exit_work_cold::<H>(self.cpu, self.regs);
+            }
+            H::exit_work(self.regs, work.difference(ExitWork::SYSCALL_EXIT));
         }
+    }
+
+    /// [`ExitWork::SYSCALL_EXIT`]: out of line, so the exit loop's common work (signals,
+    /// rescheduling) does not carry it.
+    #[cold]
+    #[inline(never)]
+    fn syscall_exit_work_cold<H: Host>(cpu: &EntryPerCpu, regs: &mut Regs) {
+        cpu.clear_work(ExitWork::SYSCALL_EXIT.bits());
+        crate::syscall_work::syscall_exit_to_user_mode_work::<H>(regs);
     }
 
     /// Kernel → user: the work loop (flags read with IRQs off), then the host's
@@ -158,7 +171,8 @@ mod imp {
     #[inline(always)]
     pub fn exit_to_user_mode<H: Host>(regs: &mut Regs) {
         interrupts::disable();
-        if crate::entry_percpu::this_cpu_ops::task_work() != 0 {
+        // Exit work only: the persistent syscall-work bits of the same word ask nothing here.
+        if crate::entry_percpu::this_cpu_ops::task_work() & ExitWork::all().bits() != 0 {
             exit_work_slow::<H>(regs);
         }
         // The exit work is done: entry text only from here to SYSRET/IRET (with context

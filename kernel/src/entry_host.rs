@@ -51,6 +51,10 @@ impl Host for Kernel {
         }
     }
 
+    fn secure_computing(regs: &mut Regs) -> bool {
+        crate::syscall::seccomp::secure_computing(regs)
+    }
+
     #[inline(always)]
     fn user_exit() {
         crate::nohz::user_exit();

@@ -147,8 +147,13 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
             crate::x86::apic::eoi();
         }
         // `int $0x80`, the i386 syscall gate (a software interrupt: no EOI). There is no
-        // compat syscall table yet, so every i386 call fails as an unknown one does.
-        vectors::IA32_SYSCALL => regs.rax = (-38i64) as u64,
+        // compat syscall table yet, so every i386 call fails as an unknown one does — after
+        // seccomp judged it (a strict-mode thread dies for any but the four it may make).
+        vectors::IA32_SYSCALL => {
+            if crate::syscall::seccomp::secure_computing_ia32(regs.rax as u32) {
+                regs.rax = (-38i64) as u64;
+            }
+        }
         _ => other_interrupt(vector),
     }
 }

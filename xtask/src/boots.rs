@@ -658,6 +658,27 @@ pub const BOOT_TESTS: &[BootTest] = &[
         qemu_args: &["-smp", "2"],
         or_endings: &[],
     },
+    BootTest {
+        // Seccomp strict mode with its check off (`kentry.break=seccomp`): every forbidden
+        // syscall goes through, so every case that expects SIGKILL must fail.
+        name: "negative_seccomp",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=seccomp",
+            "kentry.only=c_seccomp_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: seccomp strict mode allows every syscall",
+            "not ok 4 strict_kills_getpid",
+            "not ok 5 strict_kills_exit_group",
+            "not ok 7 strict_kills_int80",
+            "not ok 8 strict_kills_only_the_thread",
+            "not ok 1 c_seccomp_musl",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
 ];
 
 /// The boot test of that name.

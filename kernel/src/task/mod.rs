@@ -66,6 +66,8 @@ pub struct TaskInner {
     /// rt_sigsuspend's caller mask, restored when its signal has been handled.
     pub saved_sigmask: Option<u64>,
     pub signals: crate::signal::ThreadSignals,
+    /// The thread's seccomp mode (syscall/seccomp.rs; 0: none).
+    pub seccomp_mode: u8,
 }
 
 pub struct Task {
@@ -128,6 +130,7 @@ impl Task {
                 altstack: (0, 0, 2), // SS_DISABLE
                 saved_sigmask: None,
                 signals: crate::signal::ThreadSignals::new(),
+                seccomp_mode: 0,
             }),
         })
     }
