@@ -40,6 +40,7 @@ impl Host for Kernel {
             let p = &crate::task::current().process;
             let r = p
                 .exit_reason()
+                .or(crate::task::current_inner().pending_exit)
                 .unwrap_or(crate::task::ExitReason::Signaled(crate::signal::SIGKILL));
             crate::process::exit_current_thread(r);
         }

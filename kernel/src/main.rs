@@ -190,7 +190,7 @@ fn apply_test_breaks(cmdline: &str) {
             return;
         }
         if name == "seccomp" {
-            klog!("test hook: seccomp strict mode allows every syscall");
+            klog!("test hook: seccomp judges no syscall (strict mode and filters off)");
             syscall::seccomp::BREAK_CHECK.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }

@@ -264,6 +264,7 @@ pub fn fork_current(
         ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
         ti.sigmask = mi.sigmask;
         ti.altstack = mi.altstack;
+        crate::syscall::seccomp::inherit(mi, ti, &t.entry);
     }
     child.add_thread(&t);
     // The child may run on another CPU at once: what the caller writes for it comes first.
@@ -302,6 +303,7 @@ pub fn spawn_thread(
         ti.selectors = crate::task::segments::Selectors::read();
         ti.sigmask = mi.sigmask;
         ti.clear_child_tid = clear_tid;
+        crate::syscall::seccomp::inherit(mi, ti, &t.entry);
     }
     me.process.add_thread(&t);
     before_start(tid);
@@ -334,8 +336,15 @@ pub fn exit_current_thread(reason: ExitReason) -> ! {
 /// exit_group() or a fatal signal: every thread of the process ends; the process ends with
 /// `reason`. Never returns.
 pub fn exit_group_current(reason: ExitReason) -> ! {
+    let reason = tell_threads_to_exit(reason);
+    exit_current_thread(reason)
+}
+
+/// Marks the process as exiting with `reason` (unless it already was) and tells every other
+/// thread to end; returns the reason the process ends with.
+fn tell_threads_to_exit(reason: ExitReason) -> ExitReason {
     let me = crate::task::current();
-    let p = me.process.clone();
+    let p = &me.process;
     if !p.exiting.swap(true, Ordering::AcqRel) {
         *p.exit.lock() = Some(reason);
     }
@@ -345,10 +354,25 @@ pub fn exit_group_current(reason: ExitReason) -> ! {
             sched::wake(&t);
         }
     }
-    let reason = p.exit_reason().unwrap_or(reason);
-    // exit_current_thread never returns: drop what this frame owns first.
-    drop(p);
-    exit_current_thread(reason)
+    p.exit_reason().unwrap_or(reason)
+}
+
+/// Like exit_group, from a place that must return first (seccomp's judgement, an interrupt
+/// handler): the process ends with `reason`, this thread at its exit work.
+pub fn begin_group_exit(reason: ExitReason) {
+    tell_threads_to_exit(reason);
+    crate::percpu::this_cpu()
+        .entry
+        .raise_work(kentry::exit_work::ExitWork::EXITING.bits());
+}
+
+/// Ends the calling thread only, with `reason` (the process's if it is the last), at its exit
+/// work: for places that must return first.
+pub fn end_thread_at_exit_work(reason: ExitReason) {
+    crate::task::current_inner().pending_exit = Some(reason);
+    crate::percpu::this_cpu()
+        .entry
+        .raise_work(kentry::exit_work::ExitWork::EXITING.bits());
 }
 
 /// execve in a multi-threaded process, past its point of no return (Linux's `de_thread`):

@@ -75,6 +75,7 @@ fn user_fault(regs: &Regs, f: Fault) {
     crate::signal::force_fault(
         sig,
         SigInfo {
+            errno: 0,
             signo: sig as i32,
             code,
             addr_or_pid: addr,
@@ -150,7 +151,7 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
         // compat syscall table yet, so every i386 call fails as an unknown one does — after
         // seccomp judged it (a strict-mode thread dies for any but the four it may make).
         vectors::IA32_SYSCALL => {
-            if crate::syscall::seccomp::secure_computing_ia32(regs.rax as u32) {
+            if crate::syscall::seccomp::secure_computing_ia32(regs) {
                 regs.rax = (-38i64) as u64;
             }
         }
@@ -252,6 +253,7 @@ fn machine_check(regs: &mut Regs, error_code: u64) {
     if regs.user_mode() && rec.mcg_status & crate::x86::mce::MCG_STATUS_RIPV != 0 {
         const BUS_MCEERR_AR: i32 = 4;
         let info = SigInfo {
+            errno: 0,
             signo: SIGBUS as i32,
             code: BUS_MCEERR_AR,
             addr_or_pid: rec.addr,

@@ -17,6 +17,19 @@
  * - strict_kills_int80: `int $0x80` with the i386 getpid number (20) ends the child by SIGKILL.
  * - strict_kills_only_the_thread: a second thread enters strict mode and makes a forbidden
  *   syscall; it ends (its tid is gone), and the main thread (no mode) goes on to exit 0.
+ *
+ * Filter mode (classic BPF; no_new_privs set first, so the same binary runs unprivileged):
+ * - filter_bad_programs: an empty program, a bad opcode, a jump past the end, a load outside
+ *   seccomp_data are EINVAL, an unreadable program EFAULT, an unknown flag EINVAL;
+ *   GET_ACTION_AVAIL knows ALLOW and not 0x12340000.
+ * - filter_errno: getppid -> ERRNO(42) fails with errno 42, other calls work, and
+ *   PR_GET_SECCOMP says 2.
+ * - filter_kill_process, filter_kill_thread: the child ends by SIGSYS.
+ * - filter_trap: TRAP(7) raises SIGSYS with si_code SYS_SECCOMP (1), si_errno 7, si_syscall
+ *   and si_arch, si_call_addr in the text; the syscall "returns" its number.
+ * - filter_stacked_and_inherited: two filters on getppid, ERRNO(5) then ERRNO(9): the newest
+ *   wins among equals (9), also in a forked grandchild, and a KILL in either beats them.
+ * - filter_then_strict_is_einval: a thread with a filter cannot switch to strict mode.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,9 +47,31 @@
 
 #include "ktap.h"
 
-/* <linux/seccomp.h>, which musl-gcc cannot see. */
+/* <linux/seccomp.h>, <linux/filter.h> and <linux/audit.h>, which musl-gcc cannot see. */
 #define SECCOMP_SET_MODE_STRICT 0
+#define SECCOMP_SET_MODE_FILTER 1
+#define SECCOMP_GET_ACTION_AVAIL 2
 #define SECCOMP_MODE_STRICT 1
+#define SECCOMP_RET_KILL_PROCESS 0x80000000u
+#define SECCOMP_RET_KILL_THREAD 0x00000000u
+#define SECCOMP_RET_TRAP 0x00030000u
+#define SECCOMP_RET_ERRNO 0x00050000u
+#define SECCOMP_RET_ALLOW 0x7fff0000u
+#define AUDIT_ARCH_X86_64 0xc000003eu
+struct sock_filter {
+	uint16_t code;
+	uint8_t jt, jf;
+	uint32_t k;
+};
+struct sock_fprog {
+	unsigned short len;
+	struct sock_filter *filter;
+};
+#define LD_ABS 0x20
+#define JEQ_K 0x15
+#define RET_K 0x06
+#define STMT(c, k) ((struct sock_filter){(c), 0, 0, (k)})
+#define JUMP(c, k, t, f) ((struct sock_filter){(c), (t), (f), (k)})
 
 static int rep[2]; /* child -> parent report pipe */
 
@@ -183,9 +218,157 @@ static void strict_one_thread(void)
 	_exit(0);
 }
 
+/* A filter: arch must be x86-64 (else KILL_PROCESS); syscall `nr` gets `action`; the rest
+ * is allowed. */
+static long install(int nr, uint32_t action)
+{
+	struct sock_filter f[] = {
+		STMT(LD_ABS, 4),
+		JUMP(JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
+		STMT(RET_K, SECCOMP_RET_KILL_PROCESS),
+		STMT(LD_ABS, 0),
+		JUMP(JEQ_K, (uint32_t)nr, 0, 1),
+		STMT(RET_K, action),
+		STMT(RET_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+static long install_raw(struct sock_filter *f, unsigned short len, unsigned flags)
+{
+	struct sock_fprog prog = {len, f};
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+}
+
+static int bad_programs(void)
+{
+	struct sock_filter ok = STMT(RET_K, SECCOMP_RET_ALLOW);
+	struct sock_filter badop[] = {STMT(0x30, 0), STMT(RET_K, SECCOMP_RET_ALLOW)};
+	struct sock_filter jump[] = {JUMP(JEQ_K, 0, 2, 0), STMT(RET_K, SECCOMP_RET_ALLOW)};
+	struct sock_filter load[] = {STMT(LD_ABS, 64), STMT(RET_K, SECCOMP_RET_ALLOW)};
+	int ok_count = 0;
+	ok_count += install_raw(&ok, 0, 0) == -1 && errno == EINVAL;
+	ok_count += install_raw(badop, 2, 0) == -1 && errno == EINVAL;
+	ok_count += install_raw(jump, 2, 0) == -1 && errno == EINVAL;
+	ok_count += install_raw(load, 2, 0) == -1 && errno == EINVAL;
+	ok_count += install_raw((struct sock_filter *)8, 1, 0) == -1 && errno == EFAULT;
+	ok_count += install_raw(&ok, 1, 1u << 30) == -1 && errno == EINVAL;
+	uint32_t allow = SECCOMP_RET_ALLOW, odd = 0x12340000;
+	ok_count += syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &allow) == 0;
+	ok_count += syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &odd) == -1 && errno == EOPNOTSUPP;
+	if (ok_count != 8)
+		printf("# bad_programs: %d of 8 refusals right\n", ok_count);
+	return ok_count == 8 && prctl(PR_GET_SECCOMP) == 0;
+}
+
+static void filter_errno(void)
+{
+	if (install(SYS_getppid, SECCOMP_RET_ERRNO | 42) != 0)
+		return;
+	errno = 0;
+	if (syscall(SYS_getppid) == -1 && errno == 42)
+		report('e');
+	if (getpid() > 0 && prctl(PR_GET_SECCOMP) == 2)
+		report('m');
+	_exit(0);
+}
+
+static void filter_kill_process(void)
+{
+	if (install(SYS_getppid, SECCOMP_RET_KILL_PROCESS) != 0)
+		return;
+	report('a');
+	syscall(SYS_getppid);
+	report('b');
+}
+
+static void filter_kill_thread(void)
+{
+	if (install(SYS_getppid, SECCOMP_RET_KILL_THREAD) != 0)
+		return;
+	report('a');
+	syscall(SYS_getppid);
+	report('b');
+}
+
+static volatile int trap_code, trap_errno, trap_syscall;
+static volatile unsigned trap_arch;
+static void *volatile trap_addr;
+
+static void on_sigsys(int sig, siginfo_t *si, void *ctx)
+{
+	trap_code = si->si_code;
+	trap_errno = si->si_errno;
+	/* _sigsys: call address (offset 16), syscall (24), arch (28). */
+	trap_addr = *(void **)((char *)si + 16);
+	trap_syscall = *(int *)((char *)si + 24);
+	trap_arch = *(unsigned *)((char *)si + 28);
+}
+
+static void filter_trap(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_sigsys;
+	sa.sa_flags = SA_SIGINFO;
+	if (sigaction(SIGSYS, &sa, NULL) != 0 || install(SYS_getppid, SECCOMP_RET_TRAP | 7) != 0)
+		return;
+	long r = syscall(SYS_getppid);
+	if (trap_code == 1 && trap_errno == 7 && trap_syscall == SYS_getppid &&
+	    trap_arch == AUDIT_ARCH_X86_64 && trap_addr != NULL && r == SYS_getppid)
+		report('t');
+	else
+		printf("# trap: code %d errno %d syscall %d arch %#x addr %p, returned %ld\n", trap_code,
+		       trap_errno, trap_syscall, trap_arch, trap_addr, r);
+	fflush(stdout);
+	_exit(0);
+}
+
+static void filter_stacked(void)
+{
+	if (install(SYS_getppid, SECCOMP_RET_ERRNO | 5) != 0 ||
+	    install(SYS_getppid, SECCOMP_RET_ERRNO | 9) != 0)
+		return;
+	errno = 0;
+	if (syscall(SYS_getppid) == -1 && errno == 9)
+		report('n');
+	pid_t pid = fork();
+	if (pid == 0) {
+		errno = 0;
+		if (syscall(SYS_getppid) == -1 && errno == 9)
+			report('g');
+		/* A kill behind the errno filters beats them. */
+		if (install(SYS_getppid, SECCOMP_RET_ALLOW) == 0 &&
+		    install(SYS_getpid, SECCOMP_RET_KILL_PROCESS) == 0)
+			syscall(SYS_getpid);
+		report('x');
+		_exit(0);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+		report('k');
+	_exit(0);
+}
+
+static void filter_then_strict(void)
+{
+	if (install(SYS_getppid, SECCOMP_RET_ERRNO | 1) != 0)
+		return;
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_STRICT, 0, NULL) == -1 && errno == EINVAL)
+		report('s');
+	_exit(0);
+}
+
+static int killed_by_sigsys(int status)
+{
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS;
+}
+
 int main(void)
 {
-	ktap_plan(8);
+	ktap_plan(16);
 	char out[16];
 	int st;
 
@@ -222,5 +405,37 @@ int main(void)
 	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "tm") == 0,
 		   "strict_kills_only_the_thread", "status %#x, reported '%s'", st, out);
 
+	/* Filters need no_new_privs (or CAP_SYS_ADMIN): set it, so that the program runs the
+	 * same unprivileged. It is inherited by every child below. */
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+
+	KTAP_CHECK(bad_programs(), "filter_bad_programs", "see above");
+
+	st = run_child(filter_errno, out, sizeof out);
+	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "em") == 0, "filter_errno",
+		   "status %#x, reported '%s'", st, out);
+
+	st = run_child(filter_kill_process, out, sizeof out);
+	KTAP_CHECK(killed_by_sigsys(st) && strcmp(out, "a") == 0, "filter_kill_process",
+		   "status %#x, reported '%s'", st, out);
+
+	st = run_child(filter_kill_thread, out, sizeof out);
+	KTAP_CHECK(killed_by_sigsys(st) && strcmp(out, "a") == 0, "filter_kill_thread",
+		   "status %#x, reported '%s'", st, out);
+
+	st = run_child(filter_trap, out, sizeof out);
+	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "t") == 0, "filter_trap",
+		   "status %#x, reported '%s'", st, out);
+
+	st = run_child(filter_stacked, out, sizeof out);
+	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "ngk") == 0,
+		   "filter_stacked_and_inherited", "status %#x, reported '%s'", st, out);
+
+	st = run_child(filter_then_strict, out, sizeof out);
+	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "s") == 0,
+		   "filter_then_strict_is_einval", "status %#x, reported '%s'", st, out);
+
+	KTAP_CHECK(prctl(PR_GET_SECCOMP) == 0, "parent_has_no_mode", "PR_GET_SECCOMP %d",
+		   prctl(PR_GET_SECCOMP));
 	return ktap_finish();
 }

@@ -659,8 +659,8 @@ pub const BOOT_TESTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
-        // Seccomp strict mode with its check off (`kentry.break=seccomp`): every forbidden
-        // syscall goes through, so every case that expects SIGKILL must fail.
+        // Seccomp with its checks off (`kentry.break=seccomp`): every forbidden syscall goes
+        // through, so every case that expects a kill, an errno or a trap must fail.
         name: "negative_seccomp",
         cmdline: &[
             "kentry.mode=test",
@@ -669,11 +669,16 @@ pub const BOOT_TESTS: &[BootTest] = &[
         ],
         expect_status: 3,
         expect_log: &[
-            "test hook: seccomp strict mode allows every syscall",
+            "test hook: seccomp judges no syscall (strict mode and filters off)",
             "not ok 4 strict_kills_getpid",
             "not ok 5 strict_kills_exit_group",
             "not ok 7 strict_kills_int80",
             "not ok 8 strict_kills_only_the_thread",
+            "not ok 10 filter_errno",
+            "not ok 11 filter_kill_process",
+            "not ok 12 filter_kill_thread",
+            "not ok 13 filter_trap",
+            "not ok 14 filter_stacked_and_inherited",
             "not ok 1 c_seccomp_musl",
         ],
         qemu_args: &["-smp", "2"],

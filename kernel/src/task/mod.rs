@@ -66,8 +66,14 @@ pub struct TaskInner {
     /// rt_sigsuspend's caller mask, restored when its signal has been handled.
     pub saved_sigmask: Option<u64>,
     pub signals: crate::signal::ThreadSignals,
+    /// Set when the thread is to end at its exit work with this reason (seccomp's thread
+    /// kills; `process::end_thread_at_exit_work`).
+    pub pending_exit: Option<ExitReason>,
     /// The thread's seccomp mode (syscall/seccomp.rs; 0: none).
     pub seccomp_mode: u8,
+    /// Its seccomp filters, newest first (shared with the threads and children that
+    /// inherited them).
+    pub seccomp_filters: Option<Arc<crate::syscall::seccomp::FilterNode>>,
 }
 
 pub struct Task {
@@ -130,7 +136,9 @@ impl Task {
                 altstack: (0, 0, 2), // SS_DISABLE
                 saved_sigmask: None,
                 signals: crate::signal::ThreadSignals::new(),
+                pending_exit: None,
                 seccomp_mode: 0,
+                seccomp_filters: None,
             }),
         })
     }

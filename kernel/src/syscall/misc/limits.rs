@@ -219,7 +219,7 @@ fn sys_prctl(regs: &mut Regs) -> i64 {
         }
         PR_GET_DUMPABLE => with_state(p, |s| s.dumpable) as i64,
         PR_GET_SECCOMP => crate::syscall::seccomp::mode() as i64,
-        PR_SET_SECCOMP => crate::syscall::seccomp::prctl_set_seccomp(a2),
+        PR_SET_SECCOMP => crate::syscall::seccomp::prctl_set_seccomp(a2, a3),
         PR_SET_DUMPABLE => match a2 {
             0 | 1 => {
                 with_state(p, |s| s.dumpable = a2 == 1);
