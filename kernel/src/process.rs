@@ -264,8 +264,8 @@ pub fn fork_current(
         ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
         ti.sigmask = mi.sigmask;
         ti.altstack = mi.altstack;
-        crate::syscall::seccomp::inherit(mi, ti, &t.entry);
     }
+    crate::syscall::seccomp::inherit(crate::task::current(), &t);
     child.add_thread(&t);
     // The child may run on another CPU at once: what the caller writes for it comes first.
     before_start(pid);
@@ -303,8 +303,8 @@ pub fn spawn_thread(
         ti.selectors = crate::task::segments::Selectors::read();
         ti.sigmask = mi.sigmask;
         ti.clear_child_tid = clear_tid;
-        crate::syscall::seccomp::inherit(mi, ti, &t.entry);
     }
+    crate::syscall::seccomp::inherit(me, &t);
     me.process.add_thread(&t);
     before_start(tid);
     sched::spawn(t);

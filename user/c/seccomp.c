@@ -30,6 +30,10 @@
  * - filter_stacked_and_inherited: two filters on getppid, ERRNO(5) then ERRNO(9): the newest
  *   wins among equals (9), also in a forked grandchild, and a KILL in either beats them.
  * - filter_then_strict_is_einval: a thread with a filter cannot switch to strict mode.
+ * - filter_tsync: with SECCOMP_FILTER_FLAG_TSYNC the filter reaches a second thread too
+ *   (blocked in read() while it is installed).
+ * - filter_tsync_conflict: a second thread with a filter of its own that the caller's is not
+ *   built on: TSYNC fails and returns that thread's id; nothing is installed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -361,6 +365,66 @@ static void filter_then_strict(void)
 	_exit(0);
 }
 
+static int tsync_pipe[2], tsync_back[2];
+static volatile pid_t tsync_tid;
+
+static void *tsync_thread(void *arg)
+{
+	int own = arg != NULL;
+	char c;
+	tsync_tid = (pid_t)syscall(SYS_gettid);
+	if (own && install(SYS_getuid, SECCOMP_RET_ERRNO | 1) == 0)
+		(void)!write(tsync_back[1], "o", 1);
+	if (read(tsync_pipe[0], &c, 1) != 1)
+		return NULL;
+	errno = 0;
+	if (syscall(SYS_getppid) == -1 && errno == 13)
+		report('T');
+	return NULL;
+}
+
+static void filter_tsync(void)
+{
+	pthread_t t;
+	if (pipe(tsync_pipe) != 0 || pthread_create(&t, NULL, tsync_thread, NULL) != 0)
+		return;
+	while (tsync_tid == 0)
+		sched_yield();
+	struct sock_filter f[] = {
+		STMT(LD_ABS, 0),
+		JUMP(JEQ_K, SYS_getppid, 0, 1),
+		STMT(RET_K, SECCOMP_RET_ERRNO | 13),
+		STMT(RET_K, SECCOMP_RET_ALLOW),
+	};
+	if (install_raw(f, 4, 1 /* TSYNC */) != 0)
+		return;
+	(void)!write(tsync_pipe[1], "go", 1);
+	pthread_join(t, NULL);
+	errno = 0;
+	if (syscall(SYS_getppid) == -1 && errno == 13)
+		report('M');
+	_exit(0);
+}
+
+static void filter_tsync_conflict(void)
+{
+	pthread_t t;
+	char c;
+	if (pipe(tsync_pipe) != 0 || pipe(tsync_back) != 0 ||
+	    pthread_create(&t, NULL, tsync_thread, (void *)1) != 0)
+		return;
+	if (read(tsync_back[0], &c, 1) != 1)
+		return;
+	struct sock_filter f[] = {STMT(RET_K, SECCOMP_RET_ERRNO | 13)};
+	long r = install_raw(f, 1, 1 /* TSYNC */);
+	if (r == tsync_tid && prctl(PR_GET_SECCOMP) == 0)
+		report('c');
+	else
+		printf("# tsync conflict: returned %ld, the thread is %d\n", r, (int)tsync_tid);
+	fflush(stdout);
+	_exit(0);
+}
+
 static int killed_by_sigsys(int status)
 {
 	return WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS;
@@ -368,7 +432,7 @@ static int killed_by_sigsys(int status)
 
 int main(void)
 {
-	ktap_plan(16);
+	ktap_plan(18);
 	char out[16];
 	int st;
 
@@ -434,6 +498,14 @@ int main(void)
 	st = run_child(filter_then_strict, out, sizeof out);
 	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "s") == 0,
 		   "filter_then_strict_is_einval", "status %#x, reported '%s'", st, out);
+
+	st = run_child(filter_tsync, out, sizeof out);
+	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "TM") == 0, "filter_tsync",
+		   "status %#x, reported '%s'", st, out);
+
+	st = run_child(filter_tsync_conflict, out, sizeof out);
+	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "c") == 0,
+		   "filter_tsync_conflict", "status %#x, reported '%s'", st, out);
 
 	KTAP_CHECK(prctl(PR_GET_SECCOMP) == 0, "parent_has_no_mode", "PR_GET_SECCOMP %d",
 		   prctl(PR_GET_SECCOMP));

@@ -20,10 +20,13 @@
 //! tracer, no listener: skipped with -ENOSYS, as Linux does then), KILL_THREAD (the thread
 //! ends by SIGSYS), KILL_PROCESS and any unknown action (the process ends by SIGSYS).
 //! Filters stack (a new one is added in front), are inherited by threads and children, and
-//! survive execve. Every process here runs as root (CAP_SYS_ADMIN), so no_new_privs is not
-//! required. Not yet: TSYNC with more than one thread (EINVAL), NEW_LISTENER and user
-//! notification, `SECCOMP_FILTER_FLAG_LOG`'s effect on the actions Linux logs.
+//! survive execve. TSYNC gives the new chain to every thread of the process whose own
+//! filters the caller's are built on (or that has none), or fails with the id of one that
+//! does not fit. Every process here runs as root (CAP_SYS_ADMIN), so no_new_privs is not
+//! required. Not yet: NEW_LISTENER and user notification, `SECCOMP_FILTER_FLAG_LOG`'s
+//! effect on the actions Linux logs.
 
+use crate::sync::Mutex;
 use crate::syscall::errno::*;
 use crate::syscall::table::Table;
 use crate::task;
@@ -79,6 +82,46 @@ impl FilterNode {
     }
 }
 
+/// A thread's seccomp state: its mode and its filters, newest first (shared with the threads
+/// and children that inherited them). Locked: TSYNC from another thread of the process sets
+/// it; the thread itself reads it at each syscall it has the `SECCOMP` flag for.
+pub struct ThreadSeccomp {
+    state: Mutex<SeccompState>,
+}
+
+#[derive(Clone, Default)]
+struct SeccompState {
+    mode: u8,
+    filters: Option<Arc<FilterNode>>,
+}
+
+impl ThreadSeccomp {
+    pub const fn new() -> Self {
+        ThreadSeccomp {
+            state: Mutex::new(SeccompState {
+                mode: SECCOMP_MODE_DISABLED,
+                filters: None,
+            }),
+        }
+    }
+}
+
+impl Default for ThreadSeccomp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Whether `old` is `new` or one of the filters `new` was built on (TSYNC's condition: a
+/// thread whose chain is an ancestor of the caller's may be given the caller's).
+fn is_ancestor(old: Option<&Arc<FilterNode>>, new: Option<&Arc<FilterNode>>) -> bool {
+    match (old, new) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(o), Some(n)) => n.iter().any(|x| core::ptr::eq(x, &**o)),
+    }
+}
+
 /// The system calls strict mode allows on the SYSCALL path (x86-64 numbers).
 const STRICT_ALLOWED: [i32; 4] = [
     nr::READ as i32,
@@ -97,16 +140,16 @@ pub(super) const fn register(mut t: Table) -> Table {
 
 /// The calling thread's mode.
 pub fn mode() -> u8 {
-    task::current_inner().seccomp_mode
+    task::current().seccomp.state.lock().mode
 }
 
 /// Puts the calling thread in strict mode (Linux's `seccomp_set_mode_strict`): allowed from
-/// no mode or from strict; a thread with a filter will not be able to switch (EINVAL).
+/// no mode or from strict; a thread with a filter cannot switch (EINVAL).
 fn set_mode_strict() -> i64 {
-    let inner = task::current_inner();
-    match inner.seccomp_mode {
+    let mut st = task::current().seccomp.state.lock();
+    match st.mode {
         SECCOMP_MODE_DISABLED | SECCOMP_MODE_STRICT => {
-            inner.seccomp_mode = SECCOMP_MODE_STRICT;
+            st.mode = SECCOMP_MODE_STRICT;
             // From the next syscall on, this thread's entries take the slow path.
             crate::percpu::this_cpu()
                 .entry
@@ -121,17 +164,6 @@ fn set_mode_strict() -> i64 {
 /// chain (Linux's `seccomp_set_mode_filter`).
 fn set_mode_filter(flags: u32, uprog: u64) -> i64 {
     if flags & !(FLAG_TSYNC | FLAG_LOG | FLAG_SPEC_ALLOW) != 0 {
-        return -EINVAL;
-    }
-    let me = task::current();
-    if flags & FLAG_TSYNC != 0
-        && me
-            .process
-            .live_threads
-            .load(core::sync::atomic::Ordering::Acquire)
-            > 1
-    {
-        crate::klog!("seccomp: TSYNC across threads is not supported yet");
         return -EINVAL;
     }
     // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
@@ -155,12 +187,16 @@ fn set_mode_filter(flags: u32, uprog: u64) -> i64 {
     let Ok(filter) = Filter::new(&prog) else {
         return -EINVAL;
     };
-    let inner = task::current_inner();
-    if inner.seccomp_mode == SECCOMP_MODE_STRICT {
+    let me = task::current();
+    // The process's thread list, held throughout: installs in one process are serialised, and
+    // TSYNC sees every thread.
+    let threads = me.process.threads.lock();
+    let mut st = me.seccomp.state.lock();
+    if st.mode == SECCOMP_MODE_STRICT {
         return -EINVAL;
     }
-    let path: usize = inner
-        .seccomp_filters
+    let path: usize = st
+        .filters
         .iter()
         .flat_map(|n| n.iter())
         .map(|n| n.filter.len() + 4)
@@ -168,26 +204,57 @@ fn set_mode_filter(flags: u32, uprog: u64) -> i64 {
     if path + filter.len() + 4 > MAX_INSNS_PER_PATH {
         return -ENOMEM;
     }
-    inner.seccomp_filters = Some(Arc::new(FilterNode {
+    let others: Vec<task::TaskRef> = threads
+        .iter()
+        .filter_map(alloc::sync::Weak::upgrade)
+        .filter(|t| t.tid != me.tid && t.state() != task::TaskState::Dead)
+        .collect();
+    if flags & FLAG_TSYNC != 0 {
+        // Linux's seccomp_can_sync_threads: each thread has no mode, or filters the caller's
+        // are built on; else the call fails with that thread's id.
+        for t in &others {
+            let ts = t.seccomp.state.lock();
+            let fits = ts.mode == SECCOMP_MODE_DISABLED
+                || (ts.mode == SECCOMP_MODE_FILTER
+                    && is_ancestor(ts.filters.as_ref(), st.filters.as_ref()));
+            if !fits {
+                return t.tid as i64;
+            }
+        }
+    }
+    let chain = Arc::new(FilterNode {
         filter,
         _log: flags & FLAG_LOG != 0,
-        prev: inner.seccomp_filters.take(),
-    }));
-    inner.seccomp_mode = SECCOMP_MODE_FILTER;
+        prev: st.filters.take(),
+    });
+    st.filters = Some(chain.clone());
+    st.mode = SECCOMP_MODE_FILTER;
+    drop(st);
     crate::percpu::this_cpu()
         .entry
         .raise_work(SyscallWork::SECCOMP.bits());
+    if flags & FLAG_TSYNC != 0 {
+        for t in &others {
+            *t.seccomp.state.lock() = SeccompState {
+                mode: SECCOMP_MODE_FILTER,
+                filters: Some(chain.clone()),
+            };
+            // Its next syscall is judged (an IPI brings a running thread through its exit
+            // work, where the flag lands in its word).
+            crate::sched::raise_work_on(t, SyscallWork::SECCOMP.bits());
+        }
+    }
     0
 }
 
 /// A new thread or child process starts with its creator's mode and filters, and so with
 /// its `SECCOMP` work flag (Linux's `copy_seccomp`).
-pub fn inherit(from: &task::TaskInner, to: &mut task::TaskInner, entry: &kentry::task::TaskEntry) {
-    to.seccomp_mode = from.seccomp_mode;
-    to.seccomp_filters = from.seccomp_filters.clone();
-    if from.seccomp_mode != SECCOMP_MODE_DISABLED {
-        entry.raise_work(SyscallWork::SECCOMP.bits());
+pub fn inherit(from: &task::Task, to: &task::Task) {
+    let st = from.seccomp.state.lock().clone();
+    if st.mode != SECCOMP_MODE_DISABLED {
+        to.entry.raise_work(SyscallWork::SECCOMP.bits());
     }
+    *to.seccomp.state.lock() = st;
 }
 
 /// seccomp(operation, flags, args).
@@ -277,8 +344,8 @@ fn filter_check(regs: &mut Regs, data: &SeccompData) -> bool {
         return true;
     }
     let verdict = {
-        let inner = task::current_inner();
-        match inner.seccomp_filters.as_deref() {
+        let st = task::current().seccomp.state.lock();
+        match st.filters.as_deref() {
             Some(chain) => bpf::run_chain(chain.iter().map(|n| &n.filter), data),
             None => ret::ALLOW,
         }

@@ -69,11 +69,6 @@ pub struct TaskInner {
     /// Set when the thread is to end at its exit work with this reason (seccomp's thread
     /// kills; `process::end_thread_at_exit_work`).
     pub pending_exit: Option<ExitReason>,
-    /// The thread's seccomp mode (syscall/seccomp.rs; 0: none).
-    pub seccomp_mode: u8,
-    /// Its seccomp filters, newest first (shared with the threads and children that
-    /// inherited them).
-    pub seccomp_filters: Option<Arc<crate::syscall::seccomp::FilterNode>>,
 }
 
 pub struct Task {
@@ -93,6 +88,9 @@ pub struct Task {
     /// whether a run queue holds it, whether a CPU still runs on its stack, and exit work
     /// raised by other CPUs, moved into its own word where it runs.
     pub sched: crate::sched::TaskSched,
+    /// The thread's seccomp mode and filters (syscall/seccomp.rs), under a lock: another
+    /// thread's TSYNC sets them.
+    pub seccomp: crate::syscall::seccomp::ThreadSeccomp,
     inner: UnsafeCell<TaskInner>,
 }
 
@@ -126,6 +124,7 @@ impl Task {
             sig_pending: AtomicU64::new(0),
             slice: AtomicU32::new(0),
             sched: crate::sched::TaskSched::new(),
+            seccomp: crate::syscall::seccomp::ThreadSeccomp::new(),
             inner: UnsafeCell::new(TaskInner {
                 fs_base: 0,
                 gs_base: 0,
@@ -137,8 +136,6 @@ impl Task {
                 saved_sigmask: None,
                 signals: crate::signal::ThreadSignals::new(),
                 pending_exit: None,
-                seccomp_mode: 0,
-                seccomp_filters: None,
             }),
         })
     }
