@@ -108,11 +108,34 @@ pub fn exception(regs: &mut Regs, f: Fault) {
         if f.vector == vectors::PF && crate::mm::fault::handle_user_fault(f.cr2, f.error_code) {
             return;
         }
+        #[cfg(feature = "test-hooks")]
+        LAST_FIXUP_CR2.store(f.cr2, core::sync::atomic::Ordering::Relaxed);
         regs.rip = fixup;
         return;
     }
     kernel_fault_report("KERNEL FAULT", regs, f);
     power_off(ExitCode::Panic);
+}
+
+/// Test kernels: the CR2 the last kernel-mode page fault that a user copy's fixup ended was
+/// handed (the #PF path's read, E20).
+#[cfg(feature = "test-hooks")]
+pub static LAST_FIXUP_CR2: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Test kernels: when set, the next page fault's entry makes a fixed-up page fault of its own
+/// at the host's first point (`Host::test_pf_entry_probe`), at user address 0x1000. One shot.
+#[cfg(feature = "test-hooks")]
+pub static PF_PROBE_ARMED: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// The #PF path's probe point (test kernels): see [`PF_PROBE_ARMED`].
+#[cfg(feature = "test-hooks")]
+pub fn pf_entry_probe() {
+    if PF_PROBE_ARMED.swap(false, core::sync::atomic::Ordering::Relaxed) {
+        let patterns = [0u64; 14];
+        // SAFETY: a self-contained SysV function; its load at 0x1000 faults and is fixed up.
+        unsafe { crate::test::regcheck::kernel_fixup_register_check(0, &patterns) };
+    }
 }
 
 pub fn interrupt(regs: &mut Regs, vector: u8) {

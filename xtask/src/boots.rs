@@ -199,7 +199,7 @@ pub const BOOT_TESTS: &[BootTest] = &[
         expect_status: 3,
         expect_log: &[
             "flags after sigreturn 0x7",
-            "not ok 8 sigreturn_drops_iopl_nt_keeps_if",
+            "not ok 10 sigreturn_drops_iopl_nt_keeps_if",
             "not ok 1 sigreturn_bad",
         ],
         qemu_args: &[],
@@ -333,6 +333,85 @@ pub const BOOT_TESTS: &[BootTest] = &[
         ],
         expect_status: 5,
         expect_log: &["T1 tripwire: live GS base 0x12345000 is not a per-CPU area"],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With the SYSRET predicate's R11 = RFLAGS term dropped, sigreturn_bad's frame with
+        // TF and arithmetic flags in R11 alone leaves by SYSRET, which loads them (E02): the
+        // program sees a SIGTRAP and the flags it never asked for.
+        name: "negative_sysret_r11",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sysret_r11",
+            "kentry.only=sigreturn_bad",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "sysret_r11_differs: flags after 0x",
+            "not ok 8 sysret_r11_differs",
+            "not ok 1 sigreturn_bad",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With the SYSRET predicate's CS term dropped, sigreturn_bad's return to 32-bit code
+        // (CS 0x23) leaves by SYSRET, which loads the 64-bit CS: the probe runs in 64-bit
+        // mode (E02), and the null-CS frame comes back without a fault.
+        name: "negative_sysret_cs",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sysret_cs",
+            "kentry.only=sigreturn_bad",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "null_cs_sigsegv: 0 SIGSEGV",
+            "not ok 2 null_cs_sigsegv",
+            "CS 0x33 (want 0x23)",
+            "not ok 9 sysret_cs_compat",
+            "not ok 1 sigreturn_bad",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With the SYSRET predicate's SS term dropped, sigreturn_bad's frames with an LDT
+        // selector or a code segment as SS leave by SYSRET, which loads the fixed data
+        // selector: no IRET fault, no SIGSEGV (E02, E33).
+        name: "negative_sysret_ss",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sysret_ss",
+            "kentry.only=sigreturn_bad",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "ldt_ss_sigsegv: 0 SIGSEGV",
+            "not ok 3 ldt_ss_sigsegv",
+            "code_ss_sigsegv: 0 SIGSEGV",
+            "not ok 4 code_ss_sigsegv",
+            "not ok 1 sigreturn_bad",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // With the SYSCALL stub's stack switch skipped, the stub would build its frame on the
+        // user's stack; tripwire T2, checked before the first push, must name the user RSP
+        // (E11) — not a SMAP fault on the user stack and a double fault.
+        name: "negative_syscall_stack",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=syscall_stack",
+            "kentry.only=syscall_regs",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "T2 tripwire: entry code runs on RSP 0x7",
+            "(kentry_syscall_64 after its stack switch, before its first push)",
+        ],
         qemu_args: &[],
         or_endings: &[],
     },

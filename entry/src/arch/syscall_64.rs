@@ -36,7 +36,16 @@ core::arch::global_asm!(
     "kentry_syscall_64:",
     "swapgs",
     "movq %rsp, %gs:{user_rsp}",
+    ".if {hooks}", // test kernels: the negative run can skip the stack switch
+    "cmpb $0, {brk_stack}(%rip)",
+    "jne 2f",
+    ".endif",
     "movq %gs:{stack_top}, %rsp",
+    "2:",
+    ".if {hooks}", // test kernels: tripwire T2 before the first push (see the module comment)
+    "btq $63, %rsp",
+    "jnc kentry_syscall_t2_trip",
+    ".endif",
     "pushq ${user_ds}",        // ss
     "pushq %gs:{user_rsp}",    // rsp
     "pushq %r11",              // rflags
@@ -58,6 +67,22 @@ core::arch::global_asm!(
     "sysretq",
     ".size kentry_syscall_64, . - kentry_syscall_64",
     "",
+    // Test kernels: the stub is about to build its frame on a user-half RSP (tripwire T2).
+    // Move to the task stack (the stub's own switch, which was skipped or wrong) and report
+    // the RSP it found; the report does not return.
+    ".if {hooks}",
+    ".balign 16",
+    ".globl kentry_syscall_t2_trip",
+    ".type kentry_syscall_t2_trip, @function",
+    "kentry_syscall_t2_trip:",
+    "movq %rsp, %rdi",
+    "movq %gs:{stack_top}, %rsp",
+    "andq $-16, %rsp",
+    "call {t2_report}",
+    "ud2",
+    ".size kentry_syscall_t2_trip, . - kentry_syscall_t2_trip",
+    ".endif",
+    "",
     // CSTAR: SYSCALL from 32-bit code, until the compat ABI exists. It never leaves the user
     // stack or GS, so it only fails the call and returns where SYSCALL came from.
     //
@@ -78,8 +103,24 @@ core::arch::global_asm!(
     user_cs = const USER_CS,
     enosys = const NEG_ENOSYS,
     user_rsp_above = const ORIG_RAX_TO_USER_RSP,
+    hooks = const crate::test_hooks::IN_STUBS,
+    brk_stack = sym crate::test_hooks::kentry_test_break_syscall_stack,
+    t2_report = sym syscall_t2_report,
     options(att_syntax)
 );
+
+/// Tripwire T2 at the SYSCALL stub (test kernels): the stub found a user-half RSP where its
+/// stack switch should have left the task stack's top, before it pushed anything there. The
+/// Rust entry functions check RSP against the known kernel stacks (`irqentry::tripwires`), but
+/// a stub that kept the user's RSP would never reach them: its first push would write the
+/// user's stack (a SMAP #PF on that same stack, then #DF).
+#[unsafe(link_section = ".text.kentry.noinstr")]
+extern "C" fn syscall_t2_report(rsp: u64) -> ! {
+    crate::instrumentation_begin!();
+    panic!(
+        "T2 tripwire: entry code runs on RSP {rsp:#x}, not a kernel stack (kentry_syscall_64 after its stack switch, before its first push)"
+    );
+}
 
 unsafe extern "C" {
     /// The LSTAR target.
