@@ -438,7 +438,9 @@ mod imp {
         }
         let dr7: u64;
         // SAFETY: reading DR7 at CPL 0 has no side effect.
-        unsafe { core::arch::asm!("mov {}, dr7", out(reg) dr7, options(nomem, nostack, preserves_flags)) };
+        unsafe {
+            core::arch::asm!("mov {}, dr7", out(reg) dr7, options(nomem, nostack, preserves_flags))
+        };
         if dr7 & !DR7_FIXED_1 != 0 {
             // SAFETY: disables every breakpoint; `local_db_restore` puts them back.
             unsafe {

@@ -120,7 +120,11 @@ extern "C" fn usr1(_sig: i32, _info: *const u8, uc: *mut u8) {
                 wr(uc, SC_R11, rd(uc, SC_EFLAGS));
                 wr16(uc, SC_CS, USER32_CS);
                 // Compat mode keeps only ESP: a stack below 4 GiB for the SIGSEGV's frame.
-                wr(uc, SC_RSP, (&raw const COMPAT_STACK) as u64 + COMPAT_STACK_SIZE as u64);
+                wr(
+                    uc,
+                    SC_RSP,
+                    (&raw const COMPAT_STACK) as u64 + COMPAT_STACK_SIZE as u64,
+                );
             }
             // IOPL 3, NT, and IF cleared: none of it may reach user mode.
             Mode::Flags => wr(
@@ -157,7 +161,10 @@ extern "C" fn trap(_sig: i32, _info: *const u8, uc: *mut u8) {
     // SAFETY: a kernel-built ucontext; single-threaded program.
     unsafe {
         TRAPS += 1;
+        // TF off in RFLAGS and in R11 as well: a SYSRET that took its flags from R11 would
+        // otherwise trap again at once, for ever.
         wr(uc, SC_EFLAGS, rd(uc, SC_EFLAGS) & !TF);
+        wr(uc, SC_R11, rd(uc, SC_R11) & !TF);
     }
 }
 

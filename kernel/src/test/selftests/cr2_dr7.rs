@@ -30,7 +30,10 @@ pub fn pf_cr2_read_first(_: &Ctx) -> Outcome {
     crate::kprint!(
         "# e20: #PF at {REAL_FAULT:#x} with a fault at 0x1000 made after the entry: its handler was handed CR2 {seen:#x}\n"
     );
-    check!(copied.is_err(), "the copy from {REAL_FAULT:#x} did not fail");
+    check!(
+        copied.is_err(),
+        "the copy from {REAL_FAULT:#x} did not fail"
+    );
     check!(probe_ran, "the #PF path never reached its probe point");
     check!(
         seen == REAL_FAULT,
@@ -103,7 +106,10 @@ pub fn nmi_clears_dr7(_: &Ctx) -> Outcome {
         "# e22: DR7 {DR7_WATCH_DR0:#x} before the NMI, {in_nmi:#x} inside it, {after:#x} after\n"
     );
     check!(got == 1, "expected 1 NMI, saw {got}");
-    check!(writes == 1, "the NMI hook wrote the watched word {writes} times, want 1");
+    check!(
+        writes == 1,
+        "the NMI hook wrote the watched word {writes} times, want 1"
+    );
     check!(
         in_nmi & !DR7_OFF == 0,
         "the NMI handler ran with DR7 {in_nmi:#x}: its breakpoints were still armed"
