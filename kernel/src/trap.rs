@@ -332,6 +332,34 @@ fn double_fault(regs: &Regs, error_code: u64) -> ! {
     power_off(ExitCode::DoubleFault)
 }
 
+/// Tripwire T3's line: a kernel-mode exception at `rip`, inside the asm entry stubs.
+fn t3_report(w: &mut crate::log::ForcedWriter, vector: u8, rip: u64) {
+    let what = vectors::name(vector);
+    let Some((stub, range)) = crate::symbols::sized_containing(rip) else {
+        let _ = writeln!(
+            w,
+            "[kentry] T3 tripwire: kernel-mode {what} inside the entry stubs at {rip:#x}"
+        );
+        return;
+    };
+    let off = rip - range.start;
+    match kentry::arch::windows::row_of(rip, range, crate::symbols::address_of) {
+        Some((row, label, from)) => {
+            let _ = writeln!(
+                w,
+                "[kentry] T3 tripwire: kernel-mode {what} inside entry stub {stub}+{off:#x}, in the window from {label}+{from:#x} (entry/src/arch/{}:{}): {} | {} | can arrive: {}",
+                row.file, row.line, row.instructions, row.rsp_gs, row.can_arrive
+            );
+        }
+        None => {
+            let _ = writeln!(
+                w,
+                "[kentry] T3 tripwire: kernel-mode {what} inside entry stub {stub}+{off:#x}, in no row of its window table"
+            );
+        }
+    }
+}
+
 /// The symbolized report of a kernel-mode fault.
 pub fn kernel_fault_report(what: &str, r: &Regs, f: Fault) {
     crate::percpu::repair_gs_base_for_report();
@@ -351,24 +379,9 @@ pub fn kernel_fault_report(what: &str, r: &Regs, f: Fault) {
         f.vector < vectors::FIRST_EXTERNAL && f.vector != vectors::NMI && f.vector != vectors::MC;
     if exception && !r.user_mode() && kentry::arch::in_entry_stubs(r.rip) {
         // T3: the asm stubs' window tables allow no kernel-mode exception but the iretq to
-        // user's (E14, fixed up before it gets here): name the stub and the window.
-        match crate::symbols::stub_and_label(r.rip) {
-            Some(((stub, off), (label, from))) => {
-                let _ = writeln!(
-                    w,
-                    "[kentry] T3 tripwire: kernel-mode {} inside entry stub {stub}+{off:#x}, in the window at {label}+{from:#x} (see {stub}'s window table)",
-                    vectors::name(f.vector)
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    w,
-                    "[kentry] T3 tripwire: kernel-mode {} inside the entry stubs at {:#x}",
-                    vectors::name(f.vector),
-                    r.rip
-                );
-            }
-        }
+        // user's (E14, fixed up before it gets here): name the stub and the row of its window
+        // table that `rip` is in (the tables are kentry's comments, compiled in).
+        t3_report(&mut w, f.vector, r.rip);
     }
     let _ = writeln!(
         w,
