@@ -166,6 +166,12 @@ pub trait Host: 'static {
         let _ = rsp;
         true
     }
+
+    /// Test kernels only (kentry's `test-hooks` feature; never called otherwise): called by
+    /// the #PF path right after context tracking says "kernel", the first point where a host
+    /// may fault. A host's test can make a page fault of its own here, to show that the
+    /// fault's CR2 was read before it (E20).
+    fn test_pf_entry_probe() {}
 }
 
 /// Defines the `extern "C"` entry points the asm stubs call, for host type `$host`.

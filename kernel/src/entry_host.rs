@@ -120,6 +120,11 @@ impl Host for Kernel {
         crate::percpu::on_kernel_stack(rsp)
     }
 
+    #[cfg(feature = "test-hooks")]
+    fn test_pf_entry_probe() {
+        crate::trap::pf_entry_probe();
+    }
+
     fn ist_recursion(regs: &Regs, vector: u8) -> ! {
         let mut w = crate::log::ForcedWriter;
         let _ = writeln!(
