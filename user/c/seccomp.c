@@ -118,10 +118,6 @@ static int run_child(void (*body)(void), char *out, size_t outlen)
 	return status;
 }
 
-static int killed_by_sigkill(int status)
-{
-	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-}
 
 static void strict_read_write_exit(void)
 {
@@ -425,16 +421,20 @@ static void filter_tsync_conflict(void)
 	_exit(0);
 }
 
-static int killed_by_sigsys(int status)
+/* Runs `body` in a child: it must end with exit status `end` (or, negative, by signal
+ * -`end`) having reported exactly `want`. */
+static void check_child(const char *name, void (*body)(void), int end, const char *want)
 {
-	return WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS;
+	char out[16];
+	int st = run_child(body, out, sizeof out);
+	int ended = end >= 0 ? WIFEXITED(st) && WEXITSTATUS(st) == end
+			     : WIFSIGNALED(st) && WTERMSIG(st) == -end;
+	KTAP_CHECK(ended && strcmp(out, want) == 0, name, "status %#x, reported '%s'", st, out);
 }
 
 int main(void)
 {
 	ktap_plan(18);
-	char out[16];
-	int st;
 
 	KTAP_CHECK(prctl(PR_GET_SECCOMP) == 0, "get_mode_is_0", "PR_GET_SECCOMP %d", prctl(PR_GET_SECCOMP));
 
@@ -445,29 +445,12 @@ int main(void)
 	int e4 = prctl(PR_SET_SECCOMP, 7) == -1 && errno == EINVAL;
 	KTAP_CHECK(e1 && e2 && e3 && e4, "bad_arguments", "flags %d args %d op %d prctl %d", e1, e2, e3, e4);
 
-	st = run_child(strict_read_write_exit, out, sizeof out);
-	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7 && strcmp(out, "RW") == 0,
-		   "strict_allows_read_write_exit", "status %#x, reported '%s'", st, out);
-
-	st = run_child(strict_getpid, out, sizeof out);
-	KTAP_CHECK(killed_by_sigkill(st) && strcmp(out, "a") == 0, "strict_kills_getpid",
-		   "status %#x, reported '%s'", st, out);
-
-	st = run_child(strict_exit_group, out, sizeof out);
-	KTAP_CHECK(killed_by_sigkill(st) && strcmp(out, "a") == 0, "strict_kills_exit_group",
-		   "status %#x, reported '%s'", st, out);
-
-	st = run_child(strict_sigreturn, out, sizeof out);
-	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "s") == 0,
-		   "strict_allows_rt_sigreturn", "status %#x, reported '%s'", st, out);
-
-	st = run_child(strict_int80, out, sizeof out);
-	KTAP_CHECK(killed_by_sigkill(st) && strcmp(out, "a") == 0, "strict_kills_int80",
-		   "status %#x, reported '%s'", st, out);
-
-	st = run_child(strict_one_thread, out, sizeof out);
-	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "tm") == 0,
-		   "strict_kills_only_the_thread", "status %#x, reported '%s'", st, out);
+	check_child("strict_allows_read_write_exit", strict_read_write_exit, 7, "RW");
+	check_child("strict_kills_getpid", strict_getpid, -SIGKILL, "a");
+	check_child("strict_kills_exit_group", strict_exit_group, -SIGKILL, "a");
+	check_child("strict_allows_rt_sigreturn", strict_sigreturn, 0, "s");
+	check_child("strict_kills_int80", strict_int80, -SIGKILL, "a");
+	check_child("strict_kills_only_the_thread", strict_one_thread, 0, "tm");
 
 	/* Filters need no_new_privs (or CAP_SYS_ADMIN): set it, so that the program runs the
 	 * same unprivileged. It is inherited by every child below. */
@@ -475,37 +458,14 @@ int main(void)
 
 	KTAP_CHECK(bad_programs(), "filter_bad_programs", "see above");
 
-	st = run_child(filter_errno, out, sizeof out);
-	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "em") == 0, "filter_errno",
-		   "status %#x, reported '%s'", st, out);
-
-	st = run_child(filter_kill_process, out, sizeof out);
-	KTAP_CHECK(killed_by_sigsys(st) && strcmp(out, "a") == 0, "filter_kill_process",
-		   "status %#x, reported '%s'", st, out);
-
-	st = run_child(filter_kill_thread, out, sizeof out);
-	KTAP_CHECK(killed_by_sigsys(st) && strcmp(out, "a") == 0, "filter_kill_thread",
-		   "status %#x, reported '%s'", st, out);
-
-	st = run_child(filter_trap, out, sizeof out);
-	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "t") == 0, "filter_trap",
-		   "status %#x, reported '%s'", st, out);
-
-	st = run_child(filter_stacked, out, sizeof out);
-	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "ngk") == 0,
-		   "filter_stacked_and_inherited", "status %#x, reported '%s'", st, out);
-
-	st = run_child(filter_then_strict, out, sizeof out);
-	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "s") == 0,
-		   "filter_then_strict_is_einval", "status %#x, reported '%s'", st, out);
-
-	st = run_child(filter_tsync, out, sizeof out);
-	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "TM") == 0, "filter_tsync",
-		   "status %#x, reported '%s'", st, out);
-
-	st = run_child(filter_tsync_conflict, out, sizeof out);
-	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "c") == 0,
-		   "filter_tsync_conflict", "status %#x, reported '%s'", st, out);
+	check_child("filter_errno", filter_errno, 0, "em");
+	check_child("filter_kill_process", filter_kill_process, -SIGSYS, "a");
+	check_child("filter_kill_thread", filter_kill_thread, -SIGSYS, "a");
+	check_child("filter_trap", filter_trap, 0, "t");
+	check_child("filter_stacked_and_inherited", filter_stacked, 0, "ngk");
+	check_child("filter_then_strict_is_einval", filter_then_strict, 0, "s");
+	check_child("filter_tsync", filter_tsync, 0, "TM");
+	check_child("filter_tsync_conflict", filter_tsync_conflict, 0, "c");
 
 	KTAP_CHECK(prctl(PR_GET_SECCOMP) == 0, "parent_has_no_mode", "PR_GET_SECCOMP %d",
 		   prctl(PR_GET_SECCOMP));
