@@ -131,7 +131,16 @@ impl Process {
     }
 
     fn add_thread(self: &Arc<Self>, t: &TaskRef) {
-        self.threads.lock().push(Arc::downgrade(t));
+        self.add_thread_with(t, || {});
+    }
+
+    /// Adds `t`, running `under_lock` while the thread list is held: what a new thread copies
+    /// from its creator there (its seccomp filters) cannot miss a TSYNC, which holds the list.
+    fn add_thread_with(self: &Arc<Self>, t: &TaskRef, under_lock: impl FnOnce()) {
+        let mut threads = self.threads.lock();
+        under_lock();
+        threads.push(Arc::downgrade(t));
+        drop(threads);
         THREADS.insert(t.tid, Arc::downgrade(t));
         self.live_threads.fetch_add(1, Ordering::AcqRel);
     }
@@ -304,8 +313,8 @@ pub fn spawn_thread(
         ti.sigmask = mi.sigmask;
         ti.clear_child_tid = clear_tid;
     }
-    crate::syscall::seccomp::inherit(me, &t);
-    me.process.add_thread(&t);
+    me.process
+        .add_thread_with(&t, || crate::syscall::seccomp::inherit(me, &t));
     before_start(tid);
     sched::spawn(t);
     tid
