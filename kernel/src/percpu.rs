@@ -80,6 +80,8 @@ pub struct PerCpu {
     pub hardirq_depth: AtomicU32,
     /// nohz_full's transition accounting (nohz/vtime.rs): written only by this CPU.
     pub vtime: crate::nohz::vtime::VtimeCpu,
+    /// Recovered machine checks of this CPU, printed by its next timer tick (x86/mce.rs).
+    pub mce_log: crate::x86::mce::DeferredLog,
 }
 
 // SAFETY: each PerCpu is only mutated by its own CPU (with interrupts off where an interrupt
@@ -100,6 +102,7 @@ impl PerCpu {
             preempt_count: AtomicU32::new(crate::preempt::KERNEL_DEFAULT),
             hardirq_depth: AtomicU32::new(0),
             vtime: crate::nohz::vtime::VtimeCpu::new(),
+            mce_log: crate::x86::mce::DeferredLog::new(),
         }
     }
 }
