@@ -274,6 +274,9 @@ extern "C" fn kernel_continue() -> ! {
         "bench-nohz" => bench_nohz::run(),
         _ => runner::run(cmdline),
     };
+    // Recovered machine checks since this CPU's last tick (the tick is their one consumer:
+    // IRQs off here).
+    x86_64::instructions::interrupts::without_interrupts(|| percpu::this_cpu().mce_log.drain());
     power_off(code)
 }
 

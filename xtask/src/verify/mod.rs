@@ -9,6 +9,7 @@ mod enumerate;
 mod gdb;
 mod inject;
 mod mce;
+mod nested;
 mod rust_text;
 mod sweep;
 
@@ -24,7 +25,7 @@ use crate::install;
 use crate::lean::{CT_SETTINGS, CtSetting};
 use crate::workspace::{Flavor, Workspace};
 use enumerate::{EntryText, Insn};
-use inject::{BootRun, InsnResult, Settings};
+use inject::{BootRun, InsnResult, Injection, Settings};
 
 /// The name of the fast subset's result in `cargo xtask test`.
 pub const FAST_TEST_NAME: &str = "verify_fast_nmi";
@@ -217,25 +218,18 @@ fn verify(
             settings.kernel,
             ct.word()
         );
-        let run = inject::run_boot(&guest, ct, &text, &targets, settings);
+        let run = inject::run_boot(&guest, ct, &text, &targets, settings, Injection::Nmi);
         report(&text, &run, verbose);
         runs.push(run);
     }
     if settings.mce {
         for &ct in cts {
             println!(
-                "== verify [{} ct={}]: #MC at each instruction (one boot each; the paranoid path: an NMI inside a #MC)",
+                "== verify [{} ct={}]: #MC at each instruction (recovered; the paranoid path: an NMI inside a #MC), then a fatal #MC",
                 settings.kernel,
                 ct.word()
             );
-            // The assembly stubs only: one boot per instruction would be too many for the
-            // Rust part (docs/verify.md).
-            let asm: Vec<Insn> = targets
-                .iter()
-                .filter(|t| !text.rust.contains(&t.addr))
-                .cloned()
-                .collect();
-            for run in mce::runs(&guest, &[ct], &text, &asm, settings.per_address) {
+            for run in mce::runs(&guest, ct, &text, &targets, settings.per_address) {
                 report(&text, &run, verbose);
                 runs.push(run);
             }
