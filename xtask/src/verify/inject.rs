@@ -274,9 +274,10 @@ fn drive(
             i = end;
             continue;
         }
-        if inj == Injection::Mce && super::mce::kind_for(&targets[i]) == super::mce::Kind::NmiInMce
-        {
-            // The paranoid path runs inside the #MC: an NMI at each of its instructions.
+        if super::mce::kind_for(&targets[i]) == super::mce::Kind::NmiInMce {
+            // The paranoid path runs only inside a kernel-mode #DB, #MC or #DF: an NMI at
+            // each of its instructions inside recovered #MCs, in either series (a #MC there
+            // would meet MCIP=1).
             let r = super::mce::nmi_in_mce(gdb, qmp, text, &targets[i..end], s, &mut last);
             results.extend(r.with_context(|| blame(last))?);
             i = end;
@@ -303,10 +304,9 @@ fn drive(
         }
         i = end;
     }
-    if inj == Injection::Nmi {
-        // The nested-NMI paths of the NMI entry: an NMI arriving inside the handler.
-        super::nested::pass(gdb, qmp, text, s, results, &mut last).with_context(|| blame(last))?;
-    }
+    // The nested-NMI paths of the NMI entry: an NMI arriving inside the handler.
+    super::nested::pass(gdb, qmp, text, s, inj, results, &mut last)
+        .with_context(|| blame(last))?;
     poll_answer(gdb, poll_addr, HOST_STOP, s.boot_timeout)
         .with_context(|| format!("stopping verify_loop ({})", blame(last)))?;
     gdb.detach()?;

@@ -9,6 +9,7 @@
 //! survive (action required, in kernel mode): it must be reported and stop the machine.
 //! docs/verify.md.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -99,11 +100,8 @@ pub fn kind_for(t: &Insn) -> Kind {
     }
 }
 
-/// An NMI at each instruction of the paranoid path (`targets`), inside #MCs raised at
-/// `kentry_syscall_64`: first at its `swapgs` (the user's GS base still loaded), then right
-/// after it (the kernel's), so that both ways of the paranoid path's GS decision run. In
-/// each round every pending instruction is broken on; at each one hit an NMI is injected and
-/// must be taken there; the round ends when the #MC has returned to where it was raised.
+/// An NMI at each instruction of `targets` that runs inside a #MC (the paranoid path) —
+/// [`nmi_in_mce_rounds`] — the rest not covered.
 pub fn nmi_in_mce(
     gdb: &mut Gdb,
     qmp: &mut Qmp,
@@ -112,13 +110,35 @@ pub fn nmi_in_mce(
     s: &Settings,
     last: &mut Option<u64>,
 ) -> Result<Vec<(Insn, InsnResult)>> {
-    let mut results: std::collections::BTreeMap<u64, InsnResult> = Default::default();
+    let mut pending: BTreeSet<u64> = targets.iter().map(|t| t.addr).collect();
+    let mut results = BTreeMap::new();
+    nmi_in_mce_rounds(gdb, qmp, text, s, &mut pending, &mut results, last)?;
+    Ok(targets
+        .iter()
+        .map(|t| {
+            let r = results.remove(&t.addr).unwrap_or(InsnResult::NotCovered);
+            (t.clone(), r)
+        })
+        .collect())
+}
+
+/// An NMI at each `pending` instruction that a kernel-mode #MC's path runs, inside #MCs
+/// raised at `kentry_syscall_64`: first at its `swapgs` (the user's GS base still loaded),
+/// then right after it (the kernel's), so that both ways of the paranoid path's GS decision
+/// run. In each round every pending instruction is broken on; at each one hit an NMI is
+/// injected (a #MC does not block NMIs) and must be taken there, and runs back to it
+/// (breakpoints met inside the NMI are stepped over); the round ends when the #MC has
+/// returned to where it was raised. What is covered moves from `pending` to `results`.
+pub fn nmi_in_mce_rounds(
+    gdb: &mut Gdb,
+    qmp: &mut Qmp,
+    text: &EntryText,
+    s: &Settings,
+    pending: &mut BTreeSet<u64>,
+    results: &mut BTreeMap<u64, InsnResult>,
+    last: &mut Option<u64>,
+) -> Result<()> {
     for user_gs in [true, false] {
-        let pending: Vec<u64> = targets
-            .iter()
-            .map(|t| t.addr)
-            .filter(|a| !results.contains_key(a))
-            .collect();
         if pending.is_empty() {
             break;
         }
@@ -134,9 +154,12 @@ pub fn nmi_in_mce(
         }
         let rsp = gdb.read_register(reg::RSP)?;
         if gdb.read_u64(rsp)? != home {
-            bail!("the #MC raised at {} was taken elsewhere", text.symbolize(home));
+            bail!(
+                "the #MC raised at {} was taken elsewhere",
+                text.symbolize(home)
+            );
         }
-        for &a in &pending {
+        for &a in pending.iter() {
             gdb.set_breakpoint(a)?;
         }
         gdb.set_breakpoint(home)?;
@@ -147,59 +170,54 @@ pub fn nmi_in_mce(
                 Some(Stop::Exited) => bail!("the guest ended inside a #MC"),
                 None => {
                     gdb.interrupt()?;
-                    bail!(
-                        "the #MC raised at {} did not return",
-                        text.symbolize(home)
-                    );
+                    bail!("the #MC raised at {} did not return", text.symbolize(home));
                 }
             }
             let (pc, sp) = (gdb.read_register(reg::RIP)?, gdb.read_register(reg::RSP)?);
             if pc == home && sp == home_rsp {
                 break;
             }
-            if !pending.contains(&pc) || results.contains_key(&pc) {
-                bail!("stopped at {} without a breakpoint there", text.symbolize(pc));
+            if !pending.remove(&pc) {
+                bail!(
+                    "stopped at {} without a breakpoint there",
+                    text.symbolize(pc)
+                );
             }
             gdb.remove_breakpoint(pc)?;
             *last = Some(pc);
-            let r = match inject::inject_to_stub(
-                gdb,
-                qmp,
-                text,
-                Injection::Nmi,
-                pc,
-                Duration::from_secs(10),
-            )? {
+            let wait = Duration::from_secs(10);
+            let r = match inject::inject_to_stub(gdb, qmp, text, Injection::Nmi, pc, wait)? {
                 Some(failed) => failed,
                 None => {
                     let rsp = gdb.read_register(reg::RSP)?;
                     let delivered = gdb.read_u64(rsp)?;
-                    if delivered == pc {
-                        InsnResult::Covered { delivered }
-                    } else {
+                    let frame_rsp = gdb.read_u64(rsp + 24)?;
+                    let armed = |a: u64| a == home || pending.contains(&a);
+                    if delivered != pc {
                         InsnResult::Failed(format!(
                             "the NMI was taken at {}",
                             text.symbolize(delivered)
                         ))
+                    } else if !inject::run_back(gdb, text, pc, frame_rsp, &armed)? {
+                        InsnResult::Failed(
+                            "the NMI path did not return to the interrupted instruction".into(),
+                        )
+                    } else {
+                        InsnResult::Covered { delivered }
                     }
                 }
             };
+            if let InsnResult::Failed(why) = &r {
+                eprintln!("xtask: verify: {} (NMI inside #MC): {why}", text.symbolize(pc));
+            }
             results.insert(pc, r);
         }
         gdb.remove_breakpoint(home)?;
-        for &a in &pending {
-            if !results.contains_key(&a) {
-                gdb.remove_breakpoint(a)?;
-            }
+        for &a in pending.iter() {
+            gdb.remove_breakpoint(a)?;
         }
     }
-    Ok(targets
-        .iter()
-        .map(|t| {
-            let r = results.remove(&t.addr).unwrap_or(InsnResult::NotCovered);
-            (t.clone(), r)
-        })
-        .collect())
+    Ok(())
 }
 
 /// Continues to the breakpoint at `addr` and removes it; false if the guest does not get

@@ -5,17 +5,20 @@
 //! inside the handler executes IRET. The lean kernel's handler never does; the host makes it:
 //! it stops the guest inside the outer NMI, sends a second NMI (held back) and a recoverable
 //! #MC (not blocked by NMIs). The #MC's path ends with IRETQ, which ends the blocking, and the
-//! held NMI nests right there. Every uncovered instruction of these paths is broken on; at
-//! each one hit an NMI is injected, which the nested NMI holds back until its IRETQ: covered
-//! when it is delivered, as inside the NMI path elsewhere (docs/verify.md).
+//! held NMI nests right there. Every uncovered instruction of these paths is broken on. In
+//! the NMI series, at each one hit an NMI is injected, which the nested NMI holds back until
+//! its IRETQ: covered when it is delivered, as inside the NMI path elsewhere. In the #MC
+//! series a #MC is raised there (the provoking one has ended), must be taken there, and is
+//! run back to it (docs/verify.md).
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 
 use super::enumerate::{EntryText, Insn};
 use super::gdb::{Gdb, Stop, reg};
-use super::inject::{InsnResult, Settings, stop_in_kernel};
+use super::inject::{InsnResult, Injection, Settings, inject_to_stub, run_back, stop_in_kernel};
 use super::mce;
 use crate::qmp::Qmp;
 
@@ -27,6 +30,7 @@ pub fn pass(
     qmp: &mut Qmp,
     text: &EntryText,
     s: &Settings,
+    inj: Injection,
     results: &mut [(Insn, InsnResult)],
     last: &mut Option<u64>,
 ) -> Result<()> {
@@ -74,8 +78,33 @@ pub fn pass(
             }
             gdb.remove_breakpoint(pc)?;
             *last = Some(pc);
-            qmp.execute("inject-nmi", None)?;
-            held.push(pc);
+            if inj == Injection::Nmi {
+                qmp.execute("inject-nmi", None)?;
+                held.push(pc);
+                continue;
+            }
+            let r = match inject_to_stub(gdb, qmp, text, inj, pc, Duration::from_secs(10))? {
+                Some(failed) => failed,
+                None => {
+                    let rsp = gdb.read_register(reg::RSP)?;
+                    let delivered = gdb.read_u64(rsp)?;
+                    let frame_rsp = gdb.read_u64(rsp + 24)?;
+                    let armed = |a: u64| a == text.nmi_stub || pending.contains(&a);
+                    if delivered != pc {
+                        InsnResult::Failed(format!(
+                            "the #MC was taken at {}",
+                            text.symbolize(delivered)
+                        ))
+                    } else if !run_back(gdb, text, pc, frame_rsp, &armed)? {
+                        InsnResult::Failed(
+                            "the #MC path did not return to the interrupted instruction".into(),
+                        )
+                    } else {
+                        InsnResult::Covered { delivered }
+                    }
+                }
+            };
+            set(results, pc, r);
         }
         for a in held {
             eprintln!(

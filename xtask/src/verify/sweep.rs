@@ -85,6 +85,13 @@ pub fn function(
             }
         }
     }
+    // What is left may run only inside a kernel-mode #MC (`kentry_rust_paranoid`'s #MC
+    // arm, the paranoid way back): an NMI there, inside recovered #MCs. (A #MC inside a #MC
+    // would meet MCIP=1: in the #MC series these too get the NMI.)
+    if !pending.is_empty() {
+        let mut left: std::collections::BTreeSet<u64> = pending.keys().copied().collect();
+        super::mce::nmi_in_mce_rounds(gdb, qmp, text, s, &mut left, &mut done, last)?;
+    }
     Ok(targets
         .iter()
         .map(|t| {
