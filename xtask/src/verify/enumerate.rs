@@ -71,6 +71,8 @@ pub struct EntryText {
     pub nmi_stub: u64,
     /// The #MC IDT stub's address: where a #MC's delivery is caught.
     pub mc_stub: u64,
+    /// The timer's IDT stub: where the host provokes a double fault (df.rs).
+    pub timer_stub: u64,
     /// `kentry_nmi_repeat` and `kentry_nmi_exit_window`: where a nested NMI is provoked
     /// (inside the handler, and in the exit window).
     pub nmi_repeat: u64,
@@ -240,6 +242,7 @@ pub fn from_elf(data: &[u8]) -> Result<EntryText> {
     out.nmi_repeat = find("kentry_nmi_repeat")?;
     out.nmi_exit_window = find("kentry_nmi_exit_window")?;
     out.mc_stub = find("kentry_idt_stubs")? + 0x12 * STUB_STRIDE;
+    out.timer_stub = find("kentry_idt_stubs")? + 0x20 * STUB_STRIDE;
     super::rust_text::add(&mut out, data)?;
     Ok(out)
 }

@@ -500,6 +500,26 @@ pub fn poll_answer(gdb: &mut Gdb, syscall: u64, word: u64, timeout: Duration) ->
     }
 }
 
+/// Instructions the guest was stopped at, with RFLAGS.IF at that stop (the third injection
+/// kind of issue 10, a pending IRQ, can be taken only where IF=1: the run shows where that is).
+static INTERRUPT_FLAG: std::sync::Mutex<Vec<(u64, bool)>> = std::sync::Mutex::new(Vec::new());
+
+/// Records RFLAGS.IF at `at`, where the guest is stopped.
+pub(super) fn note_interrupt_flag(gdb: &mut Gdb, at: u64) -> Result<()> {
+    const IF: u64 = 1 << 9;
+    let on = gdb.read_register(reg::EFLAGS)? & IF != 0;
+    INTERRUPT_FLAG
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((at, on));
+    Ok(())
+}
+
+/// What [`note_interrupt_flag`] recorded so far, and clears it.
+pub fn take_interrupt_flags() -> Vec<(u64, bool)> {
+    std::mem::take(&mut *INTERRUPT_FLAG.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
 /// Injects `inj` while the guest is stopped at `at` and runs it to its IDT stub (the
 /// breakpoint set and removed here): `None` once it stops there, a failed result if the
 /// event never came within `wait`.
@@ -511,6 +531,7 @@ pub(super) fn inject_to_stub(
     at: u64,
     wait: Duration,
 ) -> Result<Option<InsnResult>> {
+    note_interrupt_flag(gdb, at)?;
     let stub = inj.stub(text);
     inj.send(qmp)?;
     gdb.set_breakpoint(stub)?;

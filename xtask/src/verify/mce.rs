@@ -244,7 +244,12 @@ fn run_to(gdb: &mut Gdb, addr: u64, s: &Settings) -> Result<bool> {
 /// The fatal half: one boot raising [`FATAL_ARGS`] at `kentry_syscall_64`. The kernel must
 /// report it as a kernel-mode #MC at that RIP and stop with v=2 — the recovery path must not
 /// swallow a #MC the kernel consumed. A problem (as text) if not.
-fn fatal_boot(guest: &Guest, ct: CtSetting, text: &EntryText, settings: &Settings) -> BootRun {
+pub fn fatal_boot(
+    guest: &Guest,
+    ct: CtSetting,
+    text: &EntryText,
+    settings: &Settings,
+) -> BootRun {
     let start = Instant::now();
     let (driven, log) = inject::boot_with(guest, ct, settings, |gdb, qmp| {
         inject::poll_answer(gdb, guest.poll_addr, HOST_ATTACHED, settings.boot_timeout)?;
@@ -296,38 +301,6 @@ fn fatal_boot(guest: &Guest, ct: CtSetting, text: &EntryText, settings: &Setting
         log: log.ok(),
         elapsed: start.elapsed(),
     }
-}
-
-/// How long the #MC boot may take at most.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(3600);
-
-/// The #MC series for one context-tracking setting: one boot with a #MC at every target (an
-/// NMI inside a #MC on the paranoid path), then the fatal boot.
-pub fn runs(
-    guest: &Guest,
-    ct: CtSetting,
-    text: &EntryText,
-    targets: &[Insn],
-    per_address: Duration,
-) -> Vec<BootRun> {
-    let settings = Settings {
-        per_address,
-        boot_timeout: BOOT_TIMEOUT,
-        kernel: "lean",
-        extra_cmdline: Vec::new(),
-        mce: true,
-    };
-    let run = inject::run_boot(guest, ct, text, targets, &settings, Injection::Mce);
-    let fatal = fatal_boot(
-        guest,
-        ct,
-        text,
-        &Settings {
-            boot_timeout: Duration::from_secs(60),
-            ..settings
-        },
-    );
-    vec![run, fatal]
 }
 
 #[cfg(test)]

@@ -79,6 +79,7 @@ pub fn pass(
             gdb.remove_breakpoint(pc)?;
             *last = Some(pc);
             if inj == Injection::Nmi {
+                super::inject::note_interrupt_flag(gdb, pc)?;
                 qmp.execute("inject-nmi", None)?;
                 held.push(pc);
                 continue;

@@ -251,6 +251,7 @@ fn in_nmis(
         }
         gdb.remove_breakpoint(pc)?;
         *last = Some(pc);
+        super::inject::note_interrupt_flag(gdb, pc)?;
         qmp.execute("inject-nmi", None)?;
         held.push(pc);
     }
