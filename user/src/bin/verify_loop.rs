@@ -10,9 +10,9 @@
 //! | `sig_regs` | 0 | #BP, #UD, #PF, #GP, #DE to handlers, rt_sigreturn, GPRs intact |
 //! | `fault tf` | 133 | TF → #DB from ring 3 (the IST entry from user) |
 //! | `fault ud` | 132 | #UD killing the task |
-//! | `sigreturn_bad` | 0 | hostile rt_sigreturn frames: the IRET to user faults (the bad-IRET fixup) |
+//! | `sigreturn_bad once` | 0 | hostile rt_sigreturn frames: the IRET to user faults (the bad-IRET fixup) |
 //!
-//! Every fork also returns through `ret_from_fork`. After each child the loop sleeps
+//! Every fork also returns through `ret_from_fork`. After each round the loop sleeps
 //! ([`IDLE_NS`]): the one CPU goes idle, and the timer IRQ that wakes it takes the entry from
 //! the idle loop and the way back to it. Before each child, the loop makes one
 //! SYSCALL from 32-bit code (the CSTAR entry), which must return -ENOSYS
@@ -85,12 +85,12 @@ const CHILDREN: &[Child] = &[
     },
     Child {
         name: "sigreturn_bad",
-        argv: &[c"/bin/sigreturn_bad"],
+        argv: &[c"/bin/sigreturn_bad", c"once"],
         status: 0,
     },
 ];
 
-/// The sleep after each child: long enough that the CPU idles until a timer IRQ.
+/// The sleep after each round: long enough that the CPU idles until a timer IRQ.
 const IDLE_NS: i64 = 2_000_000;
 
 /// nanosleep for [`IDLE_NS`]; its result (0, or -EINTR) does not matter.
@@ -267,7 +267,6 @@ fn main(_: Args) -> i32 {
                 diag!("round {rounds}: SYSCALL from 32-bit code returned {eax:#x}");
             }
             let (status, len) = run_child(c, &mut out);
-            idle();
             if status != c.status {
                 failures[i] += 1;
                 diag!(
@@ -283,6 +282,7 @@ fn main(_: Args) -> i32 {
                 break 'rounds;
             }
         }
+        idle();
         if !hosted {
             break;
         }

@@ -16,7 +16,7 @@ use anyhow::{Result, bail};
 
 use super::enumerate::{EntryText, Insn};
 use super::gdb::{Gdb, Stop, reg};
-use super::inject::{self, BootRun, Guest, HOST_ATTACHED, InsnResult, Injection, Settings};
+use super::inject::{self, BootRun, Guest, HOST_ATTACHED, Injection, InsnResult, Settings};
 use crate::lean::CtSetting;
 use crate::qemu::KernelExit;
 use crate::qmp::Qmp;
@@ -52,7 +52,9 @@ pub fn boot(
         Err(e) => problems.push(format!("QEMU: {e:#}")),
         Ok(log) => {
             if !log.contains(DF_REPORT) {
-                problems.push(format!("the kernel did not report the double fault ({DF_REPORT:?})"));
+                problems.push(format!(
+                    "the kernel did not report the double fault ({DF_REPORT:?})"
+                ));
             }
             if log.kernel_exit() != KernelExit::DoubleFault {
                 problems.push(format!(
@@ -112,12 +114,18 @@ fn drive(
             Some(Stop::Exited) => return Ok(()),
             None => {
                 gdb.interrupt()?;
-                bail!("the double fault's path did not end within {:?}", s.per_address);
+                bail!(
+                    "the double fault's path did not end within {:?}",
+                    s.per_address
+                );
             }
         }
         let pc = gdb.read_register(reg::RIP)?;
         let Some(i) = pending.iter().position(|&a| a == pc) else {
-            bail!("stopped at {} without a breakpoint there", text.symbolize(pc));
+            bail!(
+                "stopped at {} without a breakpoint there",
+                text.symbolize(pc)
+            );
         };
         pending.swap_remove(i);
         gdb.remove_breakpoint(pc)?;
@@ -144,7 +152,7 @@ fn drive(
             }
         };
         if let InsnResult::Failed(why) = &r {
-            eprintln!("xtask: verify ({}): {}: {why}", "#DF", text.symbolize(pc));
+            eprintln!("xtask: verify (#DF): {}: {why}", text.symbolize(pc));
         }
         done.insert(pc, r);
     }

@@ -305,8 +305,7 @@ fn drive(
         i = end;
     }
     // The nested-NMI paths of the NMI entry: an NMI arriving inside the handler.
-    super::nested::pass(gdb, qmp, text, s, inj, results, &mut last)
-        .with_context(|| blame(last))?;
+    super::nested::pass(gdb, qmp, text, s, inj, results, &mut last).with_context(|| blame(last))?;
     poll_answer(gdb, poll_addr, HOST_STOP, s.boot_timeout)
         .with_context(|| format!("stopping verify_loop ({})", blame(last)))?;
     gdb.detach()?;

@@ -17,7 +17,7 @@ use anyhow::{Result, bail};
 
 use super::enumerate::{EntryText, Insn};
 use super::gdb::{Gdb, Stop, reg};
-use super::inject::{self, BootRun, Guest, HOST_ATTACHED, InsnResult, Injection, Settings};
+use super::inject::{self, BootRun, Guest, HOST_ATTACHED, Injection, InsnResult, Settings};
 use crate::lean::CtSetting;
 use crate::qemu::{BootLog, KernelExit};
 use crate::qmp::Qmp;
@@ -208,7 +208,10 @@ pub fn nmi_in_mce_rounds(
                 }
             };
             if let InsnResult::Failed(why) = &r {
-                eprintln!("xtask: verify: {} (NMI inside #MC): {why}", text.symbolize(pc));
+                eprintln!(
+                    "xtask: verify: {} (NMI inside #MC): {why}",
+                    text.symbolize(pc)
+                );
             }
             results.insert(pc, r);
         }
@@ -244,12 +247,7 @@ fn run_to(gdb: &mut Gdb, addr: u64, s: &Settings) -> Result<bool> {
 /// The fatal half: one boot raising [`FATAL_ARGS`] at `kentry_syscall_64`. The kernel must
 /// report it as a kernel-mode #MC at that RIP and stop with v=2 — the recovery path must not
 /// swallow a #MC the kernel consumed. A problem (as text) if not.
-pub fn fatal_boot(
-    guest: &Guest,
-    ct: CtSetting,
-    text: &EntryText,
-    settings: &Settings,
-) -> BootRun {
+pub fn fatal_boot(guest: &Guest, ct: CtSetting, text: &EntryText, settings: &Settings) -> BootRun {
     let start = Instant::now();
     let (driven, log) = inject::boot_with(guest, ct, settings, |gdb, qmp| {
         inject::poll_answer(gdb, guest.poll_addr, HOST_ATTACHED, settings.boot_timeout)?;

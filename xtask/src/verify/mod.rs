@@ -26,7 +26,7 @@ use crate::install;
 use crate::lean::{CT_SETTINGS, CtSetting};
 use crate::workspace::{Flavor, Workspace};
 use enumerate::{EntryText, Insn};
-use inject::{BootRun, InsnResult, Injection, Settings};
+use inject::{BootRun, Injection, InsnResult, Settings};
 
 /// The name of the fast subset's result in `cargo xtask test`.
 pub const FAST_TEST_NAME: &str = "verify_fast_nmi";
@@ -476,7 +476,10 @@ fn uncovered(text: &EntryText, runs: &[BootRun]) {
     // "lean ct=on, #MC" → ("lean", "#MC"): boots of one series differ only by the setting.
     let series = |label: &str| {
         let (head, tail) = label.split_once(", ").unwrap_or((label, ""));
-        (head.split(" ct=").next().unwrap_or("").to_string(), tail.to_string())
+        (
+            head.split(" ct=").next().unwrap_or("").to_string(),
+            tail.to_string(),
+        )
     };
     let mut any = false;
     for r in runs {
@@ -491,9 +494,9 @@ fn uncovered(text: &EntryText, runs: &[BootRun]) {
             let other = runs.iter().find(|o| {
                 o.label != r.label
                     && series(&o.label) == series(&r.label)
-                    && o.results.iter().any(|(u, y)| {
-                        u.addr == t.addr && matches!(y, InsnResult::Covered { .. })
-                    })
+                    && o.results
+                        .iter()
+                        .any(|(u, y)| u.addr == t.addr && matches!(y, InsnResult::Covered { .. }))
             });
             let why = match other {
                 Some(o) => format!(

@@ -18,7 +18,7 @@ use anyhow::{Result, bail};
 
 use super::enumerate::{EntryText, Insn};
 use super::gdb::{Gdb, Stop, reg};
-use super::inject::{InsnResult, Injection, Settings, inject_to_stub, run_back, stop_in_kernel};
+use super::inject::{Injection, InsnResult, Settings, inject_to_stub, run_back, stop_in_kernel};
 use super::mce;
 use crate::qmp::Qmp;
 
@@ -74,7 +74,10 @@ pub fn pass(
                 continue;
             }
             if !pending.remove(&pc) {
-                bail!("stopped at {} without a breakpoint there", text.symbolize(pc));
+                bail!(
+                    "stopped at {} without a breakpoint there",
+                    text.symbolize(pc)
+                );
             }
             gdb.remove_breakpoint(pc)?;
             *last = Some(pc);

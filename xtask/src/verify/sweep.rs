@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 
 use super::enumerate::{EntryText, Insn};
 use super::gdb::{Gdb, Stop, reg};
-use super::inject::{InsnResult, Injection, Settings, inject_to_stub, run_back, stop_in_kernel};
+use super::inject::{Injection, InsnResult, Settings, inject_to_stub, run_back, stop_in_kernel};
 use crate::qmp::Qmp;
 
 /// Injects `inj` at the instructions of one Rust function (`targets`), in the order the
