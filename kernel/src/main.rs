@@ -184,6 +184,11 @@ fn apply_test_breaks(cmdline: &str) {
             preempt::BREAK_PREEMPT.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "mce_severity" {
+            klog!("test hook: machine checks skip the action-required rule");
+            x86::mce::BREAK_SEVERITY.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "lockcheck" {
             klog!("test hook: the lock-context checks are off");
             lockcheck::BREAK.store(true, core::sync::atomic::Ordering::Relaxed);

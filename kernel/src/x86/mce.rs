@@ -64,11 +64,25 @@ pub enum Severity {
     Recoverable,
 }
 
+/// Test kernels, `kentry.break=mce_severity`: the action-required rule is skipped, so an
+/// action-required #MC counts as recoverable — in kernel mode it is logged and resumed, and
+/// the verify run's fatal-#MC boot must fail (`verify_negative_mce_severity`).
+#[cfg(feature = "test-hooks")]
+pub static BREAK_SEVERITY: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
 impl McRecord {
     pub fn severity(&self) -> Severity {
+        #[cfg(feature = "test-hooks")]
+        let action_required_rule = !BREAK_SEVERITY.load(Ordering::Relaxed);
+        #[cfg(not(feature = "test-hooks"))]
+        let action_required_rule = true;
         if self.mcg_status & MCG_STATUS_RIPV == 0 || self.status & MCI_STATUS_PCC != 0 {
             Severity::Fatal
-        } else if self.status & MCI_STATUS_UC != 0 && self.status & MCI_STATUS_AR != 0 {
+        } else if action_required_rule
+            && self.status & MCI_STATUS_UC != 0
+            && self.status & MCI_STATUS_AR != 0
+        {
             Severity::ActionRequired
         } else {
             Severity::Recoverable

@@ -16,7 +16,7 @@ use crate::qmp::Qmp;
 /// The poll syscall of `verify_loop` (user/src/bin/verify_loop.rs) and the host's answers.
 pub const POLL_NR: u64 = 0x4b56;
 pub const HOST_ATTACHED: u64 = 1;
-const HOST_STOP: u64 = 2;
+pub const HOST_STOP: u64 = 2;
 
 /// The event a boot injects at each instruction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,8 +88,6 @@ pub struct Settings {
     pub kernel: &'static str,
     /// More kernel command-line words (the negative run's `kentry.break=`).
     pub extra_cmdline: Vec<String>,
-    /// Also the #MC series (mce.rs).
-    pub mce: bool,
 }
 
 /// What boots: QEMU, the kernel and its initrd, and the address of `verify_loop`'s poll.

@@ -253,7 +253,10 @@ pub fn fatal_boot(guest: &Guest, ct: CtSetting, text: &EntryText, settings: &Set
         inject::poll_answer(gdb, guest.poll_addr, HOST_ATTACHED, settings.boot_timeout)?;
         inject::stop_in_kernel(gdb, text, settings)?;
         raise(qmp, FATAL_ARGS)?;
-        // Let the guest run to its end; QEMU ends the connection when it exits.
+        // The kernel should stop right here. Should it run on instead (the negative run),
+        // tell verify_loop to finish, so the boot ends now rather than at its timeout; an
+        // error here is the guest having ended, as it should.
+        let _ = inject::poll_answer(gdb, guest.poll_addr, HOST_STOP, Duration::from_secs(30));
         let _ = gdb.detach();
         Ok(())
     });
@@ -284,7 +287,8 @@ pub fn fatal_boot(guest: &Guest, ct: CtSetting, text: &EntryText, settings: &Set
         }
     }
     println!(
-        "  fatal #MC (action required) at kentry_syscall_64 [lean ct={}]: {}",
+        "  fatal #MC (action required) at kentry_syscall_64 [{} ct={}]: {}",
+        settings.kernel,
         ct.word(),
         if problems.is_empty() {
             "reported, the machine stopped (v=2)"
@@ -293,7 +297,7 @@ pub fn fatal_boot(guest: &Guest, ct: CtSetting, text: &EntryText, settings: &Set
         }
     );
     BootRun {
-        label: format!("lean ct={}, fatal #MC", ct.word()),
+        label: format!("{} ct={}, fatal #MC", settings.kernel, ct.word()),
         results: Vec::new(),
         problems,
         log: log.ok(),

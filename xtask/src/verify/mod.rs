@@ -2,8 +2,9 @@
 //! lean kernel with context tracking off and on, while ring-3 register checkers run
 //! (docs/verify.md). Both parts of the entry text: the assembly stubs of `.text.kentry`
 //! (enumerate.rs, inject.rs) and the Rust functions of `.text.kentry.noinstr` outside their
-//! instrumentation regions (rust_text.rs, sweep.rs). The fast subset — every instruction of
-//! the SYSCALL path and of one IDT path — runs in `cargo xtask test` as `verify_fast_nmi`.
+//! instrumentation regions (rust_text.rs, sweep.rs). `--mce` adds the #MC series (mce.rs).
+//! The fast subset — every instruction of the SYSCALL path and of one IDT path — runs in
+//! `cargo xtask test` as `verify_fast_nmi`, and its #MC series as `verify_fast_mce`.
 
 mod df;
 mod enumerate;
@@ -30,6 +31,10 @@ use inject::{BootRun, Injection, InsnResult, Settings};
 
 /// The name of the fast subset's result in `cargo xtask test`.
 pub const FAST_TEST_NAME: &str = "verify_fast_nmi";
+/// The name of the fast subset's #MC series in `cargo xtask test`.
+pub const FAST_MCE_TEST_NAME: &str = "verify_fast_mce";
+/// The negative run of the fatal-#MC boot (`kentry.break=mce_severity`).
+pub const NEGATIVE_MCE_TEST_NAME: &str = "verify_negative_mce_severity";
 /// The name of its negative run.
 pub const NEGATIVE_TEST_NAME: &str = "verify_negative_rcu_nmi_watch";
 /// What the RCU assertion of NMI-like handlers prints (kernel/src/rcu/mod.rs).
@@ -50,8 +55,8 @@ pub struct VerifyArgs {
     /// Seconds the guest may run before an address counts as never reached.
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     pub per_address: u64,
-    /// Also a #MC at each instruction (HMP `mce`; one boot each, as a kernel-mode #MC stops
-    /// the kernel), and an NMI at each instruction of the paranoid path inside a #MC.
+    /// Also the #MC series: a recoverable #MC at each instruction (HMP `mce`), which the
+    /// kernel logs and survives, one boot per setting; and a fatal #MC, which must stop it.
     #[arg(long)]
     pub mce: bool,
     /// Show every instruction's result, not only the failures and the uncovered ones.
@@ -88,9 +93,22 @@ pub fn run(ws: &Workspace, args: &VerifyArgs) -> Result<ExitCode> {
         boot_timeout: Duration::from_secs(3600),
         kernel: "lean",
         extra_cmdline: Vec::new(),
-        mce: args.mce,
     };
-    let v = verify(ws, &qemu, &art, &cts, filter, &settings, args.verbose)?;
+    let series: &[Injection] = if args.mce {
+        &[Injection::Nmi, Injection::Mce]
+    } else {
+        &[Injection::Nmi]
+    };
+    let v = verify(
+        ws,
+        &qemu,
+        &art,
+        &cts,
+        filter,
+        &settings,
+        series,
+        args.verbose,
+    )?;
     Ok(if v.failures == 0 && v.covered == v.total {
         ExitCode::SUCCESS
     } else {
@@ -106,12 +124,56 @@ pub fn fast(ws: &Workspace, qemu: &Path, art: &Artifacts) -> Result<String, Stri
         boot_timeout: Duration::from_secs(300),
         kernel: "lean",
         extra_cmdline: Vec::new(),
-        mce: false,
     };
     let filter = |stub: &str| FAST_STUBS.iter().any(|f| stub.starts_with(f));
-    match verify(ws, qemu, art, &[CtSetting::On], filter, &settings, false) {
+    let series = [Injection::Nmi];
+    match verify(
+        ws,
+        qemu,
+        art,
+        &[CtSetting::On],
+        filter,
+        &settings,
+        &series,
+        false,
+    ) {
         Ok(v) if v.failures == 0 && v.covered == v.total => Ok(format!(
             "{} of {} instructions, NMI at each",
+            v.covered, v.total
+        )),
+        Ok(v) => Err(format!(
+            "{} of {} instructions covered, {} failures",
+            v.covered, v.total, v.failures
+        )),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
+/// The fast subset's #MC series for `cargo xtask test`: a recoverable #MC at each of its
+/// instructions (the kernel must log each and resume), and the fatal boot (an action-required
+/// #MC in kernel mode must stop the machine with its report). `Ok(summary)` when every
+/// instruction was covered without a failure.
+pub fn fast_mce(ws: &Workspace, qemu: &Path, art: &Artifacts) -> Result<String, String> {
+    let settings = Settings {
+        per_address: Duration::from_secs(10),
+        boot_timeout: Duration::from_secs(300),
+        kernel: "lean",
+        extra_cmdline: Vec::new(),
+    };
+    let filter = |stub: &str| FAST_STUBS.iter().any(|f| stub.starts_with(f));
+    let series = [Injection::Mce];
+    match verify(
+        ws,
+        qemu,
+        art,
+        &[CtSetting::On],
+        filter,
+        &settings,
+        &series,
+        false,
+    ) {
+        Ok(v) if v.failures == 0 && v.covered == v.total => Ok(format!(
+            "{} of {} instructions, a recovered #MC at each; the fatal #MC stopped the kernel",
             v.covered, v.total
         )),
         Ok(v) => Err(format!(
@@ -133,7 +195,6 @@ pub fn negative(ws: &Workspace, qemu: &Path, test_kernel: &Artifacts) -> Result<
         boot_timeout: Duration::from_secs(120),
         kernel: "test",
         extra_cmdline: vec!["kentry.break=rcu_nmi_watch".into()],
-        mce: false,
     };
     let filter = |stub: &str| stub == "kentry_syscall_64";
     let v = verify(
@@ -143,6 +204,7 @@ pub fn negative(ws: &Workspace, qemu: &Path, test_kernel: &Artifacts) -> Result<
         &[CtSetting::On],
         filter,
         &settings,
+        &[Injection::Nmi],
         false,
     )
     .map_err(|e| format!("{e:#}"))?;
@@ -168,6 +230,50 @@ pub fn negative(ws: &Workspace, qemu: &Path, test_kernel: &Artifacts) -> Result<
     )
 }
 
+/// The negative run of the fatal-#MC boot: the test kernel with the action-required rule of
+/// the #MC classification switched off (`kentry.break=mce_severity`). The action-required #MC
+/// raised in kernel mode is then recovered like an action-optional one, and the boot must
+/// fail: the kernel logs it as recovered and runs on instead of stopping with its report.
+/// `Ok` when it does.
+pub fn negative_mce(
+    ws: &Workspace,
+    qemu: &Path,
+    test_kernel: &Artifacts,
+) -> Result<String, String> {
+    let text = enumerate::read(&test_kernel.kernel).map_err(|e| format!("{e:#}"))?;
+    let poll_addr = user_symbol(
+        &ws.user_bin_dir().join("verify_loop"),
+        "verify_loop_poll_syscall",
+    )
+    .map_err(|e| format!("{e:#}"))?;
+    let guest = inject::Guest {
+        qemu,
+        kernel: &test_kernel.kernel,
+        initrd: &test_kernel.initrd,
+        poll_addr,
+    };
+    let settings = Settings {
+        per_address: Duration::from_secs(10),
+        boot_timeout: Duration::from_secs(60),
+        kernel: "test",
+        extra_cmdline: vec!["kentry.break=mce_severity".into()],
+    };
+    let run = mce::fatal_boot(&guest, CtSetting::On, &text, &settings);
+    if run.problems.is_empty() {
+        return Err("the fatal-#MC boot passed with the action-required rule switched off".into());
+    }
+    let swallowed = run.log.as_ref().is_some_and(|l| {
+        l.contains("machine check recovered:") && l.contains("test hook: machine checks skip")
+    });
+    if !swallowed {
+        return Err(format!(
+            "the boot failed, but not by recovering the #MC: {:?}",
+            run.problems
+        ));
+    }
+    Ok("the action-required #MC in kernel mode was logged as recovered, and the fatal-#MC boot failed".into())
+}
+
 /// What a verify run found.
 struct Verdict {
     covered: usize,
@@ -179,8 +285,10 @@ struct Verdict {
     log_has_assertion: bool,
 }
 
-/// Enumerates, runs one boot per context-tracking setting, prints the report; an instruction
-/// counts as covered when every boot covered it.
+/// Enumerates, runs each series (`series`: NMI, #MC) with one boot per context-tracking
+/// setting (and its #DF boot; the #MC series also its fatal boot), prints the report; each
+/// instruction counts once per series and setting.
+#[allow(clippy::too_many_arguments)]
 fn verify(
     ws: &Workspace,
     qemu: &Path,
@@ -188,6 +296,7 @@ fn verify(
     cts: &[CtSetting],
     filter: impl Fn(&str) -> bool,
     settings: &Settings,
+    series: &[Injection],
     verbose: bool,
 ) -> Result<Verdict> {
     let text = enumerate::read(&art.kernel)?;
@@ -213,11 +322,6 @@ fn verify(
         poll_addr,
     };
     let mut runs = Vec::new();
-    let series: &[Injection] = if settings.mce {
-        &[Injection::Nmi, Injection::Mce]
-    } else {
-        &[Injection::Nmi]
-    };
     for &inj in series {
         for &ct in cts {
             println!(
