@@ -17,7 +17,9 @@ use anyhow::{Result, bail};
 
 use super::enumerate::{EntryText, Insn};
 use super::gdb::{Gdb, Stop, reg};
-use super::inject::{self, BootRun, Guest, HOST_ATTACHED, Injection, InsnResult, Settings};
+use super::inject::{
+    self, BootRun, Guest, HOST_ATTACHED, HOST_STOP, Injection, InsnResult, Settings,
+};
 use crate::lean::CtSetting;
 use crate::qemu::{BootLog, KernelExit};
 use crate::qmp::Qmp;
