@@ -80,6 +80,9 @@ pub struct PerCpu {
     pub hardirq_depth: AtomicU32,
     /// nohz_full's transition accounting (nohz/vtime.rs): written only by this CPU.
     pub vtime: crate::nohz::vtime::VtimeCpu,
+    /// Nonzero: a nohz_full CPU is to decide about its tick at its next return to user mode
+    /// (`nohz::request_tick_recheck`); set by any CPU, taken by this one.
+    pub tick_recheck: AtomicU32,
     /// Recovered machine checks of this CPU, printed by its next timer tick (x86/mce.rs).
     pub mce_log: crate::x86::mce::DeferredLog,
 }
@@ -102,6 +105,7 @@ impl PerCpu {
             preempt_count: AtomicU32::new(crate::preempt::KERNEL_DEFAULT),
             hardirq_depth: AtomicU32::new(0),
             vtime: crate::nohz::vtime::VtimeCpu::new(),
+            tick_recheck: AtomicU32::new(0),
             mce_log: crate::x86::mce::DeferredLog::new(),
         }
     }

@@ -32,6 +32,9 @@ pub struct Process {
     /// Set once when the last thread exits (or exit_group / a fatal signal ends it).
     pub exit: Mutex<Option<ExitReason>>,
     pub exiting: AtomicBool,
+    /// Nonzero: the tid of the thread whose execve is ending every other thread
+    /// ([`end_other_threads_for_exec`]).
+    pub exec_by: AtomicU32,
     /// Where this process's wait4() callers sleep until a child changes state.
     pub child_wait: WaitQueue,
     /// vfork: the process whose address space this child runs in until it execs or exits.
@@ -116,6 +119,7 @@ impl Process {
             children: Mutex::new(Vec::new()),
             exit: Mutex::new(None),
             exiting: AtomicBool::new(false),
+            exec_by: AtomicU32::new(0),
             child_wait: WaitQueue::new(),
             vfork_parent: Mutex::new(None),
             vfork_done: AtomicBool::new(false),
@@ -134,6 +138,16 @@ impl Process {
 
     pub fn exit_reason(&self) -> Option<ExitReason> {
         *self.exit.lock()
+    }
+
+    /// Whether thread `tid` of this process is to end: the process is exiting, or another
+    /// thread's execve is ending it. Blocking waits give up and the exit path ends the thread.
+    pub fn thread_must_end(&self, tid: u32) -> bool {
+        if self.exiting.load(Ordering::Acquire) {
+            return true;
+        }
+        let by = self.exec_by.load(Ordering::Acquire);
+        by != 0 && by != tid
     }
 
     /// The process whose address space this one runs in: itself, or during vfork its
@@ -337,6 +351,64 @@ pub fn exit_group_current(reason: ExitReason) -> ! {
     exit_current_thread(reason)
 }
 
+/// execve in a multi-threaded process, past its point of no return (Linux's `de_thread`):
+/// every other thread is told to end, and the caller waits until each is dead and off its
+/// CPU, so that no CPU runs on the address space that execve frees next (a thread left
+/// running would keep using freed page tables and pages). Returns `Err(EAGAIN)`, ending
+/// nothing more, if an exit_group or another thread's execve got there first; the caller then
+/// fails and its own exit work ends it.
+///
+/// The wait polls once per tick: threads end at their next return towards user mode (an IPI
+/// brings a running one there; a blocked one is woken, and its wait sees
+/// [`Process::thread_must_end`]), within a few ticks. The exec'ing thread keeps its tid
+/// (Linux gives it the thread-group leader's, which kentry's tids cannot change to).
+pub fn end_other_threads_for_exec() -> Result<(), i64> {
+    let me = crate::task::current();
+    let p = &me.process;
+    if p.live_threads.load(Ordering::Acquire) == 1 {
+        return Ok(());
+    }
+    if p.exiting.load(Ordering::Acquire)
+        || p.exec_by
+            .compare_exchange(0, me.tid, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+    {
+        return Err(crate::syscall::errno::EAGAIN);
+    }
+    loop {
+        if p.exiting.load(Ordering::Acquire) {
+            // An exit_group overtook the exec: it ends this thread too.
+            p.exec_by.store(0, Ordering::Release);
+            return Err(crate::syscall::errno::EAGAIN);
+        }
+        let mut all_off = true;
+        let others: Vec<TaskRef> = p
+            .threads
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|t| t.tid != me.tid)
+            .collect();
+        for t in &others {
+            if t.state() != TaskState::Dead {
+                all_off = false;
+                // Again each round: a thread cloned meanwhile is told too.
+                sched::raise_work_on(t, kentry::exit_work::ExitWork::EXITING.bits());
+                sched::wake(t);
+            } else if t.sched.on_cpu.load(Ordering::Acquire) {
+                all_off = false;
+            }
+        }
+        drop(others);
+        if all_off {
+            break;
+        }
+        sched::sleep_until(sched::ticks() + 1);
+    }
+    p.exec_by.store(0, Ordering::Release);
+    Ok(())
+}
+
 /// The last thread is leaving: release the address space and files, hand children to the
 /// kernel, and tell the parent.
 fn end_process(p: &Arc<Process>, reason: ExitReason) {
@@ -347,6 +419,9 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
     let _ = reason;
     // A vfork child gives its parent's memory back.
     p.release_vfork();
+    // Every other thread has left `live_threads`, but one may still be on its way to its last
+    // switch on another CPU, with this address space's tables loaded: they outlive that.
+    wait_until_threads_off_cpu(p);
     // Off this address space before freeing it.
     let kroot = crate::mm::paging::kernel_table().root;
     p.cr3.store(kroot, Ordering::Release);
@@ -366,6 +441,25 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
     if let Some(parent) = p.parent.lock().upgrade() {
         crate::signal::send_to_process(&parent, crate::signal::SIGCHLD);
         parent.child_wait.wake_all();
+    }
+}
+
+/// Spins until every thread of `p` but the caller is dead and off its CPU. For the last
+/// thread out: every other one has left `live_threads` in `exit_current_thread` and is at
+/// most a few hundred instructions from the end of its last `schedule()`.
+fn wait_until_threads_off_cpu(p: &Process) {
+    let me = crate::task::current().tid;
+    let others: Vec<TaskRef> = p
+        .threads
+        .lock()
+        .iter()
+        .filter_map(Weak::upgrade)
+        .filter(|t| t.tid != me)
+        .collect();
+    for t in &others {
+        while t.state() != TaskState::Dead || t.sched.on_cpu.load(Ordering::Acquire) {
+            core::hint::spin_loop();
+        }
     }
 }
 

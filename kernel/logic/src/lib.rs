@@ -20,7 +20,8 @@
 //! - [`fcntl`]: open flags a description keeps, F_SETFL, access modes, modes under the umask;
 //! - [`path`]: splitting a path into the components a lookup walks, and its parent;
 //! - [`exec_layout`]: the ELF load bias, the program break and the initial stack's layout;
-//! - [`signal`]: signal mask arithmetic, which signal is delivered next, syscall restarts.
+//! - [`signal`]: signal mask arithmetic, which signal is delivered next, syscall restarts;
+//! - [`vtime`]: nohz_full CPU time from a user-time accumulator's transitions.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -35,6 +36,7 @@ pub mod path;
 pub mod prot;
 pub mod signal;
 pub mod vma;
+pub mod vtime;
 
 /// Linux errno values (positive; callers negate): the one list in `kentry_abi`.
 pub use kentry_abi::errno;

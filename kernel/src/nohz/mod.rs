@@ -113,10 +113,11 @@ fn me() -> usize {
 }
 
 /// kentry's `Host::user_enter` (return to user mode, IRQs off): kernel time charged, then the
-/// tick decision. One NOP while no CPU is nohz_full; then a call whose first step is one
-/// GS-relative flag load on a CPU that is not. The accounting is a few plain loads and
-/// stores (`vtime`). Out of line: inlined, the hook's registers cost kentry's exit path
-/// (and so getpid with context tracking off) instructions even while the key is off.
+/// tick decision if something asked for one. One NOP while no CPU is nohz_full; then, on a
+/// CPU that is not, a `cmp`, a jump and a load. Inline: the accounting is one `asm!` block
+/// clobbering two registers, the decision a call, so kentry's exit path keeps its register
+/// allocation while the key is off (getpid and getpid-ct unchanged; when the hooks were Rust
+/// functions, inlining them cost those paths 3–4 instructions).
 #[inline(always)]
 pub fn user_enter() {
     if enabled() {
@@ -124,18 +125,64 @@ pub fn user_enter() {
     }
 }
 
-#[inline(never)]
+#[inline(always)]
 fn user_enter_slow() {
-    if vtime::this_cpu_full() {
-        vtime::user_enter();
+    vtime::user_enter();
+    // Set only on nohz_full CPUs.
+    if this_cpu_tick_recheck() {
+        tick_recheck();
+    }
+}
+
+/// Whether something asked this CPU to decide about its tick again: one GS-relative load.
+/// The decision is not taken at every return to user mode (a syscall changes nothing it
+/// depends on but through [`request_tick_recheck`]); Linux likewise decides at interrupt exit
+/// and when a tick dependency is set, not per syscall.
+#[inline(always)]
+fn this_cpu_tick_recheck() -> bool {
+    let r: u32;
+    // SAFETY: GS points at this CPU's PerCpu in kernel context; the load has no side effects.
+    unsafe {
+        core::arch::asm!(
+            "mov {r:e}, dword ptr gs:[{off}]",
+            off = const core::mem::offset_of!(crate::percpu::PerCpu, tick_recheck),
+            r = out(reg) r,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    r != 0
+}
+
+/// Asks nohz_full CPU `cpu` to decide about its tick at its next return to user mode. Called
+/// by whatever changes an input of [`tick_can_stop`]: the run-queue load (`sched::set_load`),
+/// a task switch, the CPU's start, and each tick that runs there (a backstop for any input
+/// without a caller here: a running tick re-decides within a period). A change on another
+/// CPU that must restart a stopped tick also sends this CPU an interrupt (the reschedule IPI
+/// of an enqueue), whose return to user mode finds the request.
+#[inline(always)]
+pub fn request_tick_recheck(cpu: usize) {
+    if enabled() && is_full(cpu) {
+        crate::percpu::cpu_area(cpu)
+            .tick_recheck
+            .store(1, Ordering::Release);
+    }
+}
+
+/// Takes this CPU's recheck request and decides (IRQs off). The request is cleared with a
+/// locked exchange before the inputs are read: a request made after the exchange is seen by
+/// the next return; one made before, by this decision (a plain store could be ordered after
+/// the loads and wipe out a request whose input change the loads missed).
+#[cold]
+#[inline(never)]
+fn tick_recheck() {
+    if this_cpu().tick_recheck.swap(0, Ordering::SeqCst) != 0 {
         // Masked rather than bounds-checked: CPU numbers are below MAX_CPUS.
         tick_decide(me() % MAX_CPUS);
     }
 }
 
-/// The tick decision at a return to user mode of nohz_full CPU `cpu` (IRQs off): with the
-/// tick already in the wanted state it is a few loads and compares; stopping or restarting
-/// it is out of line.
+/// The tick decision at a return to user mode of nohz_full CPU `cpu` (IRQs off): stop a
+/// running tick or restart a stopped one, out of line.
 #[inline(always)]
 fn tick_decide(cpu: usize) {
     let stopped = TICK_STOPPED[cpu].load(Ordering::Relaxed);
@@ -149,7 +196,7 @@ fn tick_decide(cpu: usize) {
 }
 
 /// kentry's `Host::user_exit` (entry from user mode, IRQs off): the user time that just
-/// ended is charged (out of line, as [`user_enter`]).
+/// ended is charged (inline, as [`user_enter`]).
 #[inline(always)]
 pub fn user_exit() {
     if enabled() {
@@ -157,11 +204,9 @@ pub fn user_exit() {
     }
 }
 
-#[inline(never)]
+#[inline(always)]
 fn user_exit_slow() {
-    if vtime::this_cpu_full() {
-        vtime::user_exit();
-    }
+    vtime::user_exit();
 }
 
 /// From `schedule` before a switch from `prev` to `next` (IRQs off): `prev`'s time is folded,
@@ -177,6 +222,7 @@ pub fn task_switch(prev: &crate::task::Task, next: &crate::task::Task) {
 fn task_switch_slow(prev: &crate::task::Task, next: &crate::task::Task) {
     let cpu = me();
     vtime::switch(cpu, prev, next);
+    request_tick_recheck(cpu);
     if TICK_STOPPED[cpu].load(Ordering::Relaxed) {
         restart_tick(cpu);
     }
@@ -187,6 +233,7 @@ fn task_switch_slow(prev: &crate::task::Task, next: &crate::task::Task) {
 pub fn cpu_start(cpu: usize, first: &crate::task::Task) {
     if enabled() && is_full(cpu) {
         vtime::cpu_start(cpu, first);
+        request_tick_recheck(cpu);
     }
 }
 

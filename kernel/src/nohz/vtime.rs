@@ -4,30 +4,42 @@
 //! user mode, kernel time at the return to user mode. Housekeeping CPUs sample from their
 //! tick instead (`sched::cputime::account_tick`).
 //!
-//! **Fast path.** A transition is a few plain loads and stores to this CPU's [`VtimeCpu`]:
-//! `rdtsc`, subtract the stamp, store the new stamp, add the difference to the pending
-//! user or system cycles — no clock conversion, no `lock` prefix, no shared cache line.
-//! Only the CPU itself writes its [`VtimeCpu`], always with interrupts off (the hooks run
-//! with IRQs off; so do the switch and the tick), so plain relaxed read-modify-writes do.
-//! A sequence count around each change lets readers on other CPUs take a consistent copy
-//! (two more stores; on x86 the release/acquire fences that order them are no instructions).
+//! **Fast path.** A transition is one GS-relative read-modify-write of this CPU's
+//! [`VtimeCpu::user_acc`]: the entry from user mode adds its TSC, the return to user mode
+//! subtracts its TSC, so in the kernel `user_acc` is the sum of the user-mode intervals since
+//! the last fold, and the kernel time is the rest of the time since then (`now - since -
+//! user_acc`). Each added or subtracted TSC is made odd first (`or al, 1`, off by at most a
+//! cycle), so every transition flips the accumulator's parity: even in the kernel, odd in
+//! user mode. The mode and the time thus live in one 8-byte word changed by one instruction,
+//! and a reader on another CPU that loads it once has a consistent pair — no sequence count
+//! and no mode flag on the fast path. No stamp is loaded, no difference taken, no clock
+//! conversion, no `lock` prefix (only this CPU writes the word, with interrupts off: the
+//! hooks run with IRQs off, and no NMI handler touches it): `rdtsc`, two instructions to join
+//! its halves, the `or`, the add or subtract — 5 instructions, with the nohz_full test 7, in
+//! one `asm!` block ([`user_exit`], [`user_enter`]). The accumulator wraps freely: only
+//! differences of TSC values are used, exact modulo 2^64.
 //!
-//! **Folding.** The pending cycles become nanoseconds ([`crate::time::tsc_cycles_to_ns`]) in
+//! A fold changes `since` and the accumulator together (and the folded counters), under a
+//! sequence count that readers check; folds happen in the kernel at a switch or a tick, not
+//! at transitions.
+//!
+//! **Folding.** The cycles since the last fold — user from the accumulator, system (or idle)
+//! the rest — become nanoseconds ([`crate::time::tsc_cycles_to_ns`]) in
 //! the task's process [`crate::sched::cputime::CpuTime`] and in the CPU's /proc/stat buckets
 //! at a task switch (the task switched away from, the idle task's kernel time as idle), at
 //! the tick when it runs, and before a task reads its own process's times (getrusage, times).
 //!
 //! **Readers elsewhere.** A nohz_full CPU whose one task never switches may never fold, so
-//! readers add what is pending there ([`process_cpu_ns`], [`cpu_time`]): for each nohz_full
-//! CPU whose running task belongs to the process (or for the CPU's row), the pending cycles
-//! plus the time since its stamp (user time while it is in user mode, system or idle time
-//! while in the kernel), read under its sequence count together with the folded counters, so
+//! readers add what is unfolded there ([`process_cpu_ns`], [`cpu_time`]): for each nohz_full
+//! CPU whose running task belongs to the process (or for the CPU's row), the cycles since its
+//! last fold, split by the accumulator (plus the reader's TSC while that CPU is in user
+//! mode), read under its sequence count together with the folded counters, so
 //! that a fold or a transition between the reads is retried rather than counted twice or not
-//! at all (Linux's vtime readers do the same with `vtime->seqcount`). The reader's `rdtsc` is
-//! compared with the remote stamp: QEMU's TSCs (and invariant TSCs on hardware) agree across
-//! CPUs; a stamp newer than the reader's TSC counts 0. Approximations, all far below the
+//! at all (Linux's vtime readers do the same with `vtime->seqcount`). The reader's `rdtsc`
+//! stands for the remote CPU's: QEMU's TSCs (and invariant TSCs on hardware) agree across
+//! CPUs; a reader TSC a little behind a remote transition is clamped, never negative. Approximations, all far below the
 //! tests' 10 %: each fold truncates below a nanosecond; cycles pending across a refinement of
-//! the TSC rate are converted at the new rate; after [`READ_TRIES`] disturbed reads a reader
+//! the TSC rate are converted at the new rate; after [`READ_TRIES`] reads disturbed by folds a reader
 //! takes its last (possibly torn) copy, which can be off by at most one transition's time.
 
 use crate::percpu::{MAX_CPUS, PerCpu, cpu_area, this_cpu};
@@ -36,7 +48,7 @@ use crate::sched::cputime::{CpuBucket, add_cpu_time, cpu_row, kernel_bucket};
 use crate::task::Task;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
 
-/// Index of system (kernel) cycles in [`VtimeCpu::pending`], as in `CpuTime`.
+/// Index of system (kernel) cycles in [`VtimeCpu::unfolded`]'s result, as in `CpuTime`.
 const SYSTEM: usize = 0;
 /// Index of user cycles.
 const USER: usize = 1;
@@ -55,18 +67,19 @@ pub static BREAK_REMOTE: AtomicBool = AtomicBool::new(false);
 #[repr(C)]
 pub struct VtimeCpu {
     /// Nonzero: this CPU is nohz_full (written once at boot, before it starts). The hooks
-    /// read it with one GS-relative load ([`this_cpu_full`]).
+    /// test it with one GS-relative `cmp` ([`user_exit`], [`user_enter`]).
     full: AtomicU32,
-    /// Sequence count: odd while this CPU changes the fields below.
+    /// Sequence count: odd while this CPU folds (changes `since` and `user_acc` together) or
+    /// changes the running task's fields. Transitions do not touch it.
     seq: AtomicU32,
-    /// Nonzero: in user mode since `stamp`.
-    in_user: AtomicU32,
     /// Nonzero: the running task is this CPU's idle task (its kernel time is idle time).
     idle: AtomicU32,
-    /// TSC at the last transition or fold.
-    stamp: AtomicU64,
-    /// TSC cycles not yet folded, `[system, user]`.
-    pending: [AtomicU64; 2],
+    /// TSC at the last fold (or at the CPU's start).
+    since: AtomicU64,
+    /// In the kernel (even): the user-mode cycles since `since` (each entry from user mode
+    /// adds its TSC, each return subtracts its TSC, both made odd; wrapping). In user mode
+    /// (odd) add the current TSC.
+    user_acc: AtomicU64,
     /// The running task's process, compared by address by readers, never dereferenced.
     owner: AtomicPtr<Process>,
 }
@@ -76,10 +89,9 @@ impl VtimeCpu {
         VtimeCpu {
             full: AtomicU32::new(0),
             seq: AtomicU32::new(0),
-            in_user: AtomicU32::new(0),
             idle: AtomicU32::new(0),
-            stamp: AtomicU64::new(0),
-            pending: [AtomicU64::new(0), AtomicU64::new(0)],
+            since: AtomicU64::new(0),
+            user_acc: AtomicU64::new(0),
             owner: AtomicPtr::new(core::ptr::null_mut()),
         }
     }
@@ -99,25 +111,15 @@ impl VtimeCpu {
         self.seq.store(s.wrapping_add(2), Ordering::Release);
     }
 
-    /// Charges the cycles since the stamp to `ended` and restamps (in a change).
-    #[inline(always)]
-    fn charge(&self, ended: usize, now: u64) {
-        let d = now.wrapping_sub(self.stamp.load(Ordering::Relaxed));
-        self.stamp.store(now, Ordering::Relaxed);
-        let p = &self.pending[ended];
-        p.store(p.load(Ordering::Relaxed).wrapping_add(d), Ordering::Relaxed);
-    }
-
-    /// The unfolded cycles `[system-or-idle, user]` as of `now`: pending plus the time since
-    /// the stamp in the current mode. Racy unless inside a read of `seq`.
+    /// The unfolded cycles `[system-or-idle, user]` as of `now` (the arithmetic and its
+    /// clamping: `kentry_kernel_logic::vtime`). Consistent with the folded counters only
+    /// inside a read of `seq`, which folds change.
     fn unfolded(&self, now: u64) -> [u64; 2] {
-        let mut c = [
-            self.pending[SYSTEM].load(Ordering::Relaxed),
-            self.pending[USER].load(Ordering::Relaxed),
-        ];
-        let running = now.saturating_sub(self.stamp.load(Ordering::Relaxed));
-        c[(self.in_user.load(Ordering::Relaxed) != 0) as usize] += running;
-        c
+        kentry_kernel_logic::vtime::split_since_fold(
+            self.user_acc.load(Ordering::Relaxed),
+            self.since.load(Ordering::Relaxed),
+            now,
+        )
     }
 
     /// Waits for an even count (a change in progress takes a few instructions).
@@ -169,7 +171,7 @@ pub fn this_cpu_full() -> bool {
     unsafe {
         core::arch::asm!(
             "mov {f:e}, dword ptr gs:[{off}]",
-            off = const core::mem::offset_of!(PerCpu, vtime) + core::mem::offset_of!(VtimeCpu, full),
+            off = const FULL,
             f = out(reg) f,
             options(nostack, readonly, preserves_flags),
         );
@@ -177,37 +179,72 @@ pub fn this_cpu_full() -> bool {
     f != 0
 }
 
-/// Entry from user mode (this nohz_full CPU, IRQs off): the user time since the return to
-/// user mode goes to the pending user cycles.
+/// Offsets in the per-CPU area, for the transitions' GS-relative instructions.
+const FULL: usize = core::mem::offset_of!(PerCpu, vtime) + core::mem::offset_of!(VtimeCpu, full);
+const USER_ACC: usize =
+    core::mem::offset_of!(PerCpu, vtime) + core::mem::offset_of!(VtimeCpu, user_acc);
+
+/// Entry from user mode (IRQs off): on a nohz_full CPU the user interval that just ended
+/// closes in the accumulator (`+ TSC`, parity to even); elsewhere nothing. The CPU test is
+/// inside the block (one `cmp` with a memory operand, where a Rust test of an `asm!` load
+/// costs two).
 #[inline(always)]
 pub fn user_exit() {
-    let v = &this_cpu().vtime;
-    let s = v.write_begin();
-    v.charge(USER, tsc());
-    v.in_user.store(0, Ordering::Relaxed);
-    v.write_end(s);
+    // SAFETY: GS points at this CPU's PerCpu (kernel context); only this CPU writes its
+    // accumulator, with interrupts off (an NMI handler never touches it), so the unlocked
+    // read-modify-write cannot race; remote readers see the aligned 8-byte store whole.
+    // rdtsc has no side effects.
+    unsafe {
+        core::arch::asm!(
+            "cmp dword ptr gs:[{full}], 0",
+            "je 2f",
+            "rdtsc",
+            "shl rdx, 32",
+            "or rax, rdx",
+            "or al, 1",
+            "add qword ptr gs:[{acc}], rax",
+            "2:",
+            full = const FULL,
+            acc = const USER_ACC,
+            out("rax") _,
+            out("rdx") _,
+            options(nostack),
+        );
+    }
 }
 
-/// Return to user mode (this nohz_full CPU, IRQs off): the kernel time since the entry (or
-/// the switch in) goes to the pending system cycles.
+/// Return to user mode (IRQs off): on a nohz_full CPU a user interval opens (`- TSC`, parity
+/// to odd); elsewhere nothing.
 #[inline(always)]
 pub fn user_enter() {
-    let v = &this_cpu().vtime;
-    let s = v.write_begin();
-    v.charge(SYSTEM, tsc());
-    v.in_user.store(1, Ordering::Relaxed);
-    v.write_end(s);
+    // SAFETY: as in `user_exit`.
+    unsafe {
+        core::arch::asm!(
+            "cmp dword ptr gs:[{full}], 0",
+            "je 2f",
+            "rdtsc",
+            "shl rdx, 32",
+            "or rax, rdx",
+            "or al, 1",
+            "sub qword ptr gs:[{acc}], rax",
+            "2:",
+            full = const FULL,
+            acc = const USER_ACC,
+            out("rax") _,
+            out("rdx") _,
+            options(nostack),
+        );
+    }
 }
 
 /// Folds this CPU's pending cycles, and its kernel time up to now, into `task`'s process and
 /// this CPU's buckets (in a change; in the kernel, IRQs off).
 fn fold(v: &VtimeCpu, cpu: usize, task: &Task) {
-    v.charge(SYSTEM, tsc());
-    // Loads and stores, not `swap` (an implicitly locked `xchg`): only this CPU writes.
-    let system = v.pending[SYSTEM].load(Ordering::Relaxed);
-    let user = v.pending[USER].load(Ordering::Relaxed);
-    v.pending[SYSTEM].store(0, Ordering::Relaxed);
-    v.pending[USER].store(0, Ordering::Relaxed);
+    let now = tsc();
+    // In the kernel the accumulator holds the user cycles since the fold (module comment).
+    let [system, user] = v.unfolded(now);
+    v.user_acc.store(0, Ordering::Relaxed);
+    v.since.store(now, Ordering::Relaxed);
     let (system, user) = (
         crate::time::tsc_cycles_to_ns(system),
         crate::time::tsc_cycles_to_ns(user),
@@ -227,12 +264,13 @@ fn set_running(v: &VtimeCpu, cpu: usize, task: &Task) {
     v.idle.store(idle as u32, Ordering::Relaxed);
 }
 
-/// This nohz_full CPU starts scheduling with `first` (sched::start, IRQs off): the first
-/// stamp, so that the first transition measures from here.
+/// This nohz_full CPU starts scheduling with `first` (sched::start, IRQs off): accounting
+/// starts here, as after a fold.
 pub fn cpu_start(cpu: usize, first: &Task) {
     let v = vt(cpu);
     let s = v.write_begin();
-    v.stamp.store(tsc(), Ordering::Relaxed);
+    v.user_acc.store(0, Ordering::Relaxed);
+    v.since.store(tsc(), Ordering::Relaxed);
     set_running(v, cpu, first);
     v.write_end(s);
 }

@@ -96,7 +96,13 @@ fn set_load(cpu: usize, rq: &RunQueue) {
         .current
         .as_ref()
         .is_some_and(|c| !is_idle_task(rq, c) && c.state() != TaskState::Dead);
-    LOAD[cpu].store(rq.queue.len() as u32 + running as u32, Ordering::Relaxed);
+    let load = rq.queue.len() as u32 + running as u32;
+    // Written under the run queue's lock: a plain load and store.
+    if LOAD[cpu].load(Ordering::Relaxed) != load {
+        LOAD[cpu].store(load, Ordering::Relaxed);
+        // An input of the nohz_full tick decision changed (a no-op elsewhere).
+        crate::nohz::request_tick_recheck(cpu);
+    }
 }
 
 /// Whether CPU `cpu` runs exactly one task and has none queued (nohz_full's tick-stop
@@ -227,6 +233,8 @@ pub fn tick(now: u64, user_mode: bool) {
         cputime::account_tick(cpu, cur, user_mode);
     } else {
         crate::nohz::vtime::tick(cpu, cur);
+        // A running tick re-decides whether it may stop (the backstop of the decision).
+        crate::nohz::request_tick_recheck(cpu);
     }
     let left = cur.slice.load(Ordering::Relaxed).saturating_sub(1);
     cur.slice.store(left, Ordering::Relaxed);

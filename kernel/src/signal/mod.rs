@@ -281,7 +281,7 @@ pub fn interrupted() -> bool {
     (t.sig_pending.load(Ordering::Acquire) | t.process.sig_pending.load(Ordering::Acquire))
         & !blocked
         != 0
-        || t.process.exiting.load(Ordering::Acquire)
+        || t.process.thread_must_end(t.tid)
 }
 
 /// Installs `mask` as the running thread's blocked set (SIGKILL and SIGSTOP stay unblocked)
@@ -366,7 +366,7 @@ const _: () = {
 /// carries out its default action.
 pub fn do_signal(regs: &mut Regs) {
     let t = task::current();
-    if t.process.exiting.load(Ordering::Acquire) {
+    if t.process.thread_must_end(t.tid) {
         let r = t
             .process
             .exit_reason()

@@ -167,6 +167,11 @@ fn sys_execve(regs: &mut Regs) -> i64 {
         Ok(i) => i,
         Err(e) => return e,
     };
+    // The point of no return: the old image's other threads end first.
+    if let Err(e) = crate::process::end_other_threads_for_exec() {
+        image.aspace.destroy();
+        return -e;
+    }
     let me = task::current();
     let p: &Arc<Process> = &me.process;
     let root = image.aspace.root();

@@ -7,7 +7,8 @@
 //!   as KTAP: each interrupt count must be 0 (nothing disturbed the nohz_full CPU), and the
 //!   user time must be within ±10 % of the spin. Then it forks a child (on the same CPU,
 //!   by inheritance) and both spin 300 ms: the CPU must take timer interrupts again, since
-//!   two tasks need the tick for time slicing.
+//!   two tasks need the tick for time slicing. Once the child is reaped, a 300 ms spin alone
+//!   must see the tick stopped again.
 //! - `nohz_spin load MS`: the disturbance on the other CPUs: allowed on every CPU, it forks,
 //!   execs `nohz_spin exit`, waits, and mmaps/touches/munmaps (a TLB shootdown of its own
 //!   address space), again and again for MS ms. Where its tasks run is the scheduler's
@@ -86,7 +87,7 @@ fn pin(cpu: usize) -> bool {
 }
 
 fn spin(cpu: usize, ms: u64) -> i32 {
-    let mut k = Ktap::new(8);
+    let mut k = Ktap::new(9);
     if !k.result(pin(cpu), format_args!("on_cpu_{cpu}")) {
         return k.finish();
     }
@@ -126,6 +127,7 @@ fn spin(cpu: usize, ms: u64) -> i32 {
         second_task_restarts_tick(cpu),
         "tick_restarts_for_second_task",
     );
+    k.result(alone_again_stops_tick(cpu), "tick_stops_again_alone");
     k.finish()
 }
 
@@ -152,6 +154,19 @@ fn second_task_restarts_tick(cpu: usize) -> bool {
     unsafe { sys::syscall4(nr::WAIT4, pid as usize, &raw mut status as usize, 0, 0) };
     diag!("cpu {cpu} with a second task for 300 ms: LOC {ticks}; the child ended with {status:#x}");
     ticks > 0 && status == 0
+}
+
+/// Once the second task is gone the CPU runs one task again, and its tick must stop again:
+/// after 50 ms to settle, a 300 ms spin sees no timer interrupt.
+fn alone_again_stops_tick(cpu: usize) -> bool {
+    spin_for(50_000_000);
+    let Some(before) = interrupt_counts(cpu) else {
+        return false;
+    };
+    spin_for(300_000_000);
+    let ticks = interrupt_counts(cpu).map_or(u64::MAX, |after| after[0] - before[0]);
+    diag!("cpu {cpu} alone again for 300 ms: LOC {ticks}");
+    ticks == 0
 }
 
 fn load(ms: u64) -> i32 {
