@@ -35,6 +35,9 @@ pub const FAST_TEST_NAME: &str = "verify_fast_nmi";
 pub const FAST_MCE_TEST_NAME: &str = "verify_fast_mce";
 /// The negative run of the fatal-#MC boot (`kentry.break=mce_severity`).
 pub const NEGATIVE_MCE_TEST_NAME: &str = "verify_negative_mce_severity";
+/// The switches the verify negative runs turn off ([`negative`], [`negative_mce`]): each is
+/// a negative run of `cargo xtask test --negative` (boots::tests::every_break_has_a_negative_run).
+pub const NEGATIVE_BREAKS: [&str; 2] = ["kentry.break=rcu_nmi_watch", "kentry.break=mce_severity"];
 /// The name of its negative run.
 pub const NEGATIVE_TEST_NAME: &str = "verify_negative_rcu_nmi_watch";
 /// What the RCU assertion of NMI-like handlers prints (kernel/src/rcu/mod.rs).
@@ -194,7 +197,7 @@ pub fn negative(ws: &Workspace, qemu: &Path, test_kernel: &Artifacts) -> Result<
         per_address: Duration::from_secs(10),
         boot_timeout: Duration::from_secs(120),
         kernel: "test",
-        extra_cmdline: vec!["kentry.break=rcu_nmi_watch".into()],
+        extra_cmdline: vec![NEGATIVE_BREAKS[0].into()],
     };
     let filter = |stub: &str| stub == "kentry_syscall_64";
     let v = verify(
@@ -256,7 +259,7 @@ pub fn negative_mce(
         per_address: Duration::from_secs(10),
         boot_timeout: Duration::from_secs(60),
         kernel: "test",
-        extra_cmdline: vec!["kentry.break=mce_severity".into()],
+        extra_cmdline: vec![NEGATIVE_BREAKS[1].into()],
     };
     let run = mce::fatal_boot(&guest, CtSetting::On, &text, &settings);
     if run.problems.is_empty() {
