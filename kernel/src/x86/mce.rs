@@ -144,8 +144,9 @@ impl DeferredLog {
     /// From this CPU's timer tick (IRQs off, so never inside a print of this CPU): prints
     /// each kept record, `[kentry] machine check recovered: …`, and the count of lost ones.
     pub fn drain(&self) {
-        let lost = self.lost.swap(0, Ordering::Relaxed);
-        if lost != 0 {
+        // Plain loads first: the tick pays no locked instruction while nothing is logged.
+        if self.lost.load(Ordering::Relaxed) != 0 {
+            let lost = self.lost.swap(0, Ordering::Relaxed);
             crate::klog!("machine check log full: {lost} recovered machine checks not logged");
         }
         loop {
