@@ -228,7 +228,26 @@ pub mod this_cpu_ops {
         context_tracking::enter_user(ThisCpuCtWord)
     }
 
-    /// The running task's exit-work flags.
+    /// Whether the running task has syscall work ([`crate::syscall_work`]): one `test` of the
+    /// per-CPU word against an immediate and one branch (an `asm!` goto, which the caller's
+    /// `if` folds into; a Rust test of a loaded word would cost a third instruction).
+    #[inline(always)]
+    pub fn syscall_work_pending() -> bool {
+        // SAFETY: a read of this CPU's work word; the label only returns.
+        unsafe {
+            core::arch::asm!(
+                "test dword ptr gs:[{off}], {mask}",
+                "jnz {pending}",
+                off = const OFFSET_TASK_WORK,
+                mask = const crate::syscall_work::SYSCALL_WORK_MASK,
+                pending = label { return true; },
+                options(nostack, readonly),
+            );
+        }
+        false
+    }
+
+    /// The running task's work flags (exit work and syscall work).
     #[inline(always)]
     pub fn task_work() -> u64 {
         let w: u64;

@@ -21,6 +21,11 @@ bitflags::bitflags! {
         const TASK_WORK     = 1 << 3;
         /// The task must not return: it is exiting.
         const EXITING       = 1 << 4;
+        /// The syscall being returned from has exit work (a tracer's exit stop, a
+        /// single-step report: [`crate::syscall_work`]); kentry runs it first, then the rest.
+        /// Bits 16–23 of the same word are the persistent
+        /// [`SyscallWork`](crate::syscall_work::SyscallWork) flags, never exit work.
+        const SYSCALL_EXIT  = 1 << 5;
     }
 }
 

@@ -118,6 +118,38 @@ pub trait Host: 'static {
         let _ = regs;
     }
 
+    /// Syscall entry work (a task with [`SyscallWork::SYSCALL_TRACE`] or `SYSCALL_EMU`): the
+    /// tracer's syscall-entry stop (Linux's `ptrace_report_syscall_entry`). The tracer may
+    /// change any register, `orig_rax` (the number) included. Returns true to skip the
+    /// syscall (`rax` is then its result: -ENOSYS unless the tracer set one). The host clears
+    /// the flags on the running task ([`EntryPerCpu::clear_work`]) if it finds no tracer. Task
+    /// context, IRQs on. The default: no tracing.
+    ///
+    /// [`SyscallWork::SYSCALL_TRACE`]: crate::syscall_work::SyscallWork::SYSCALL_TRACE
+    /// [`EntryPerCpu::clear_work`]: crate::entry_percpu::EntryPerCpu::clear_work
+    fn ptrace_report_syscall_entry(regs: &mut Regs) -> bool {
+        let _ = regs;
+        false
+    }
+
+    /// Syscall entry work (a task with [`SyscallWork::SECCOMP`]), after the tracer's stop:
+    /// whether syscall `orig_rax` with these arguments may run (Linux's `secure_computing`).
+    /// On false the syscall is skipped: the host has set `rax` (an errno) or ended the
+    /// thread or process, or raised a signal. Task context, IRQs on. The default: allowed.
+    ///
+    /// [`SyscallWork::SECCOMP`]: crate::syscall_work::SyscallWork::SECCOMP
+    fn secure_computing(regs: &mut Regs) -> bool {
+        let _ = regs;
+        true
+    }
+
+    /// Syscall exit work, first in the exit-work loop: the tracer's syscall-exit stop, or with
+    /// `step` the single-step trap of a syscall stepped over (Linux's
+    /// `ptrace_report_syscall_exit`). Task context, IRQs on. The default: nothing.
+    fn ptrace_report_syscall_exit(regs: &mut Regs, step: bool) {
+        let _ = (regs, step);
+    }
+
     /// Tripwire T1 (test kernels): whether `addr` is the start of some CPU's per-CPU area.
     /// Runs before context tracking says "kernel": it must inline into the entry text and
     /// call nothing (entry/README.md "Entry text rules").
@@ -134,6 +166,12 @@ pub trait Host: 'static {
         let _ = rsp;
         true
     }
+
+    /// Test kernels only (kentry's `test-hooks` feature; never called otherwise): called by
+    /// the #PF path right after context tracking says "kernel", the first point where a host
+    /// may fault. A host's test can make a page fault of its own here, to show that the
+    /// fault's CR2 was read before it (E20).
+    fn test_pf_entry_probe() {}
 }
 
 /// Defines the `extern "C"` entry points the asm stubs call, for host type `$host`.

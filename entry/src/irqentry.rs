@@ -148,8 +148,21 @@ mod imp {
             interrupts::disable();
         }
         fn handle(&mut self, work: ExitWork) {
-            H::exit_work(self.regs, work);
+            // Linux's order: the syscall's own exit work (a tracer's stop) before signals.
+            if work.contains(ExitWork::SYSCALL_EXIT) {
+                syscall_exit_work_cold::<H>(self.cpu, self.regs);
+            }
+            H::exit_work(self.regs, work.difference(ExitWork::SYSCALL_EXIT));
         }
+    }
+
+    /// [`ExitWork::SYSCALL_EXIT`]: out of line, so the exit loop's common work (signals,
+    /// rescheduling) does not carry it.
+    #[cold]
+    #[inline(never)]
+    fn syscall_exit_work_cold<H: Host>(cpu: &EntryPerCpu, regs: &mut Regs) {
+        cpu.clear_work(ExitWork::SYSCALL_EXIT.bits());
+        crate::syscall_work::syscall_exit_to_user_mode_work::<H>(regs);
     }
 
     /// Kernel → user: the work loop (flags read with IRQs off), then the host's
@@ -158,7 +171,8 @@ mod imp {
     #[inline(always)]
     pub fn exit_to_user_mode<H: Host>(regs: &mut Regs) {
         interrupts::disable();
-        if crate::entry_percpu::this_cpu_ops::task_work() != 0 {
+        // Exit work only: the persistent syscall-work bits of the same word ask nothing here.
+        if crate::entry_percpu::this_cpu_ops::task_work() & ExitWork::all().bits() != 0 {
             exit_work_slow::<H>(regs);
         }
         // The exit work is done: entry text only from here to SYSRET/IRET (with context
@@ -351,7 +365,8 @@ mod imp {
         regs.orig_rax = u64::MAX;
         // CR2 first: nothing has run yet that could fault, IF is 0, and NMIs put CR2 back
         // as they found it (E20).
-        let cr2 = if vector == vectors::PF {
+        #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
+        let mut cr2 = if vector == vectors::PF {
             x86_64::registers::control::Cr2::read_raw()
         } else {
             0
@@ -391,6 +406,15 @@ mod imp {
         }
         let state = irqentry_enter::<H>(cpu, regs, vector);
         crate::instrumentation_begin!();
+        // Test kernels: the first point where the host may fault, after CR2 was read (E20).
+        #[cfg(feature = "test-hooks")]
+        if vector == vectors::PF {
+            H::test_pf_entry_probe();
+            if !test_hooks::enabled(Check::Cr2First) {
+                // The negative run: CR2 read late, after a fault could have replaced it.
+                cr2 = x86_64::registers::control::Cr2::read_raw();
+            }
+        }
         if vector < vectors::FIRST_EXTERNAL {
             let error_code = if vectors::has_error_code(vector) {
                 error_code
@@ -409,6 +433,46 @@ mod imp {
             H::interrupt(regs, vector);
         }
         irqentry_exit::<H>(regs, state);
+    }
+
+    /// DR7 with no breakpoint enabled: only the bit that always reads as 1.
+    const DR7_FIXED_1: u64 = 1 << 10;
+
+    /// Linux's `local_db_save`: turns the debug registers' breakpoints off for an NMI-like
+    /// handler and returns DR7 as it was (E22). A data watchpoint — a user's, through ptrace,
+    /// on memory the handler also touches, or the kernel's own — would otherwise raise #DB
+    /// inside the NMI or #MC handler, on top of its IST frame, or inside a #DB handler,
+    /// recursively. Writes DR7 only when a breakpoint is enabled (the write is costly on real
+    /// hardware and traps under a hypervisor). Noinstr: one `mov` from and maybe to DR7.
+    #[inline(always)]
+    fn local_db_save() -> u64 {
+        if !test_hooks::enabled(Check::ParanoidDr7) {
+            // Test kernels: the negative run, which leaves the breakpoints armed.
+            return DR7_FIXED_1;
+        }
+        let dr7: u64;
+        // SAFETY: reading DR7 at CPL 0 has no side effect.
+        unsafe {
+            core::arch::asm!("mov {}, dr7", out(reg) dr7, options(nomem, nostack, preserves_flags))
+        };
+        if dr7 & !DR7_FIXED_1 != 0 {
+            // SAFETY: disables every breakpoint; `local_db_restore` puts them back.
+            unsafe {
+                core::arch::asm!("mov dr7, {}", in(reg) DR7_FIXED_1, options(nomem, nostack, preserves_flags))
+            };
+        }
+        dr7
+    }
+
+    /// Linux's `local_db_restore`: DR7 back as [`local_db_save`] found it.
+    #[inline(always)]
+    fn local_db_restore(dr7: u64) {
+        if dr7 & !DR7_FIXED_1 != 0 {
+            // SAFETY: the value this CPU had at entry.
+            unsafe {
+                core::arch::asm!("mov dr7, {}", in(reg) dr7, options(nomem, nostack, preserves_flags))
+            };
+        }
     }
 
     /// An NMI from user mode, on the task stack. It keeps the NMI state word that the
@@ -434,6 +498,8 @@ mod imp {
         }
         let state = cpu.nmi_state();
         state.store(NMI_EXECUTING, Ordering::SeqCst);
+        // A user's watchpoint on memory the handler touches must not fire inside it (E22).
+        let dr7 = local_db_save();
         loop {
             let nmi = irqentry_nmi_enter(cpu);
             crate::instrumentation_begin!();
@@ -444,6 +510,7 @@ mod imp {
                 break;
             }
         }
+        local_db_restore(dr7);
     }
 
     /// A new task's first exit to user mode (it never entered, so there is no entry half).
@@ -479,11 +546,14 @@ mod imp {
         }
         // An NMI can land between a #PF and its handler's CR2 read (E20): keep CR2 as found.
         let cr2 = x86_64::registers::control::Cr2::read_raw();
+        // No watchpoint may fire inside the handler (E22): DR7 off until it is done.
+        let dr7 = local_db_save();
         let nmi = irqentry_nmi_enter(cpu);
         crate::instrumentation_begin!();
         H::nmi_like(regs, vector, error_code);
         crate::instrumentation_end!();
         irqentry_nmi_exit(cpu, nmi);
+        local_db_restore(dr7);
         if x86_64::registers::control::Cr2::read_raw() != cr2
             && test_hooks::enabled(Check::ParanoidCr2)
         {

@@ -6,6 +6,7 @@
 //! - [`irqentry`]: `irqentry_enter`/`irqentry_exit` for interrupts and exceptions, and the
 //!   NMI-like entries of the IST vectors;
 //! - [`exit_work`]: the exit-to-user work loop;
+//! - [`syscall_work`]: syscall entry and exit work (tracing, seccomp) when a task's flag asks;
 //! - [`context_tracking`]: the per-CPU user/kernel/NMI state and its RCU "watching" counter.
 //!
 //! - [`task`]: the part of a task kentry owns, the task switch and the fork frame.
@@ -29,6 +30,7 @@ pub mod msr;
 pub mod noinstr;
 pub mod static_key;
 pub mod syscall_entry;
+pub mod syscall_work;
 pub mod sysret;
 pub mod task;
 pub mod test_hooks;

@@ -136,7 +136,21 @@ pub fn do_syscall_64<H: crate::Host>(regs: &mut crate::Regs) -> bool {
     crate::instrumentation_begin!();
     check_kernel_flags();
     crate::irqentry::local_irq_enable();
-    H::syscall(regs, regs.orig_rax as i32);
+    if crate::entry_percpu::this_cpu_ops::syscall_work_pending() {
+        crate::syscall_work::syscall_enter_from_user_mode_work::<H>(
+            regs,
+            crate::entry_percpu::this_cpu_ops::task_work(),
+        );
+    } else {
+        H::syscall(regs, regs.orig_rax as i32);
+    }
+    finish_syscall::<H>(regs)
+}
+
+/// The return of every syscall: exit work, context tracking, and the SYSRET-or-IRET choice.
+#[cfg(any(target_os = "none", doc))]
+#[inline(always)]
+fn finish_syscall<H: crate::Host>(regs: &mut crate::Regs) -> bool {
     crate::irqentry::exit_to_user_mode::<H>(regs);
     let by_sysret = crate::sysret::sysret_allowed(regs);
     crate::test_hooks::note_syscall_exit(regs.rip, by_sysret);

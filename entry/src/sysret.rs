@@ -17,9 +17,12 @@ pub const TASK_SIZE_MAX: u64 = (1 << 47) - 4096;
 pub fn sysret_allowed(regs: &Regs) -> bool {
     // Written as one expression of ANDs (no short-circuit branches needed).
     ((regs.rcx == regs.rip) | !crate::test_hooks::enabled(crate::test_hooks::Check::SysretRcx))
-        & (regs.r11 == regs.rflags)
-        & (regs.cs == USER_CS as u64)
-        & (regs.ss == USER_DS as u64)
+        & ((regs.r11 == regs.rflags)
+            | !crate::test_hooks::enabled(crate::test_hooks::Check::SysretR11))
+        & ((regs.cs == USER_CS as u64)
+            | !crate::test_hooks::enabled(crate::test_hooks::Check::SysretCs))
+        & ((regs.ss == USER_DS as u64)
+            | !crate::test_hooks::enabled(crate::test_hooks::Check::SysretSs))
         & ((regs.rip < TASK_SIZE_MAX)
             | !crate::test_hooks::enabled(crate::test_hooks::Check::SysretNoncanonical))
         & ((regs.rflags & (rflags::RF | rflags::TF) == 0)

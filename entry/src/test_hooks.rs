@@ -89,11 +89,41 @@ pub enum Check {
     /// tripwire T1 must catch the NMI that nmi_user_gs_base takes with a user-chosen GS base
     /// live in kernel mode.
     ParanoidGs = 1 << 16,
+    /// The SYSRET predicate requires R11 = RFLAGS (E02: SYSRET loads RFLAGS from R11, and a
+    /// sigreturn, or a tracer, can leave R11 unlike the flags it asked for — TF in R11 would
+    /// single-step the next user instruction). Broken: the term is dropped, and
+    /// sigreturn_bad's sysret_r11_differs, which returns with R11 = RFLAGS | TF | CF | ZF | SF
+    /// | OF, must see those flags, or a SIGTRAP, instead of its RFLAGS.
+    SysretR11 = 1 << 17,
+    /// The SYSRET predicate requires the 64-bit user CS (E02: SYSRET loads the fixed 64-bit
+    /// selector). Broken: the term is dropped, and sigreturn_bad's sysret_cs_compat, which
+    /// returns to 32-bit code (CS 0x23) with RCX = RIP and R11 = RFLAGS, must see its code run
+    /// in 64-bit mode (and its null-CS frame must come back without a SIGSEGV).
+    SysretCs = 1 << 18,
+    /// The SYSRET predicate requires the user data SS (E02: SYSRET loads the fixed selector).
+    /// Broken: the term is dropped, and sigreturn_bad's sysret_ss_bad, which returns with a
+    /// code segment as SS and RCX = RIP, R11 = RFLAGS, must see no SIGSEGV.
+    SysretSs = 1 << 19,
+    /// The SYSCALL stub switches to the task's kernel stack before it builds the frame (E11:
+    /// the user's RSP is never trusted or touched). Broken: the switch is skipped, and
+    /// tripwire T2, checked in the stub before its first push (test kernels), must report the
+    /// user's RSP at the first syscall.
+    SyscallStack = 1 << 20,
+    /// The #PF path reads CR2 before anything that could fault (E20). Broken: it reads CR2
+    /// after the host's probe point (`Host::test_pf_entry_probe`), where pf_cr2_read_first
+    /// makes a page fault of its own, and that test must see the probe's address handed to
+    /// the handler instead of the real fault's.
+    Cr2First = 1 << 21,
+    /// NMI-like entries turn the debug registers' breakpoints off while their handler runs
+    /// and back on after it (E22, Linux's `local_db_save`). Broken: DR7 stays armed, and
+    /// nmi_clears_dr7's watchpoint on data its NMI handler writes must fire inside the
+    /// handler (a kernel-mode #DB there, which the kernel reports and stops on).
+    ParanoidDr7 = 1 << 22,
 }
 
 impl Check {
     /// Every check, for lookups by name.
-    pub const ALL: [Check; 17] = [
+    pub const ALL: [Check; 23] = [
         Check::CtUserState,
         Check::SyscallFmask,
         Check::IretUserGs,
@@ -111,6 +141,12 @@ impl Check {
         Check::FmaskNt,
         Check::FmaskAc,
         Check::ParanoidGs,
+        Check::SysretR11,
+        Check::SysretCs,
+        Check::SysretSs,
+        Check::SyscallStack,
+        Check::Cr2First,
+        Check::ParanoidDr7,
     ];
 
     /// The name `kentry.break=` uses for this check.
@@ -133,6 +169,12 @@ impl Check {
             Check::FmaskNt => "fmask_nt",
             Check::FmaskAc => "fmask_ac",
             Check::ParanoidGs => "paranoid_gs",
+            Check::SysretR11 => "sysret_r11",
+            Check::SysretCs => "sysret_cs",
+            Check::SysretSs => "sysret_ss",
+            Check::SyscallStack => "syscall_stack",
+            Check::Cr2First => "cr2_first",
+            Check::ParanoidDr7 => "paranoid_dr7",
         }
     }
 
@@ -162,6 +204,12 @@ pub static kentry_test_break_swapgs_cs: core::sync::atomic::AtomicU8 =
 pub static kentry_test_break_paranoid_gs: core::sync::atomic::AtomicU8 =
     core::sync::atomic::AtomicU8::new(0);
 
+/// Read by the SYSCALL stub (test kernels only): nonzero when [`Check::SyscallStack`] is
+/// broken.
+#[unsafe(no_mangle)]
+pub static kentry_test_break_syscall_stack: core::sync::atomic::AtomicU8 =
+    core::sync::atomic::AtomicU8::new(0);
+
 /// Read by the NMI stub (test kernels only): nonzero when [`Check::NmiLatch`] is broken.
 #[unsafe(no_mangle)]
 pub static kentry_test_break_nmi_latch: core::sync::atomic::AtomicU8 =
@@ -182,6 +230,9 @@ pub fn break_check(check: Check) {
     }
     if check == Check::ParanoidGs {
         kentry_test_break_paranoid_gs.store(1, core::sync::atomic::Ordering::Relaxed);
+    }
+    if check == Check::SyscallStack {
+        kentry_test_break_syscall_stack.store(1, core::sync::atomic::Ordering::Relaxed);
     }
     if check == Check::SwapgsByCs {
         kentry_test_break_swapgs_cs.store(1, core::sync::atomic::Ordering::Relaxed);

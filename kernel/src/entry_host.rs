@@ -40,6 +40,7 @@ impl Host for Kernel {
             let p = &crate::task::current().process;
             let r = p
                 .exit_reason()
+                .or(crate::task::current_inner().pending_exit)
                 .unwrap_or(crate::task::ExitReason::Signaled(crate::signal::SIGKILL));
             crate::process::exit_current_thread(r);
         }
@@ -49,6 +50,10 @@ impl Host for Kernel {
         if work.contains(ExitWork::SIGPENDING) {
             crate::signal::do_signal(regs);
         }
+    }
+
+    fn secure_computing(regs: &mut Regs) -> bool {
+        crate::syscall::seccomp::secure_computing(regs)
     }
 
     #[inline(always)]
@@ -113,6 +118,11 @@ impl Host for Kernel {
     #[inline(always)]
     fn on_kernel_stack(rsp: u64) -> bool {
         crate::percpu::on_kernel_stack(rsp)
+    }
+
+    #[cfg(feature = "test-hooks")]
+    fn test_pf_entry_probe() {
+        crate::trap::pf_entry_probe();
     }
 
     fn ist_recursion(regs: &Regs, vector: u8) -> ! {

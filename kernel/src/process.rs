@@ -131,7 +131,16 @@ impl Process {
     }
 
     fn add_thread(self: &Arc<Self>, t: &TaskRef) {
-        self.threads.lock().push(Arc::downgrade(t));
+        self.add_thread_with(t, || {});
+    }
+
+    /// Adds `t`, running `under_lock` while the thread list is held: what a new thread copies
+    /// from its creator there (its seccomp filters) cannot miss a TSYNC, which holds the list.
+    fn add_thread_with(self: &Arc<Self>, t: &TaskRef, under_lock: impl FnOnce()) {
+        let mut threads = self.threads.lock();
+        under_lock();
+        threads.push(Arc::downgrade(t));
+        drop(threads);
         THREADS.insert(t.tid, Arc::downgrade(t));
         self.live_threads.fetch_add(1, Ordering::AcqRel);
     }
@@ -265,6 +274,7 @@ pub fn fork_current(
         ti.sigmask = mi.sigmask;
         ti.altstack = mi.altstack;
     }
+    crate::syscall::seccomp::inherit(crate::task::current(), &t);
     child.add_thread(&t);
     // The child may run on another CPU at once: what the caller writes for it comes first.
     before_start(pid);
@@ -303,7 +313,8 @@ pub fn spawn_thread(
         ti.sigmask = mi.sigmask;
         ti.clear_child_tid = clear_tid;
     }
-    me.process.add_thread(&t);
+    me.process
+        .add_thread_with(&t, || crate::syscall::seccomp::inherit(me, &t));
     before_start(tid);
     sched::spawn(t);
     tid
@@ -334,8 +345,15 @@ pub fn exit_current_thread(reason: ExitReason) -> ! {
 /// exit_group() or a fatal signal: every thread of the process ends; the process ends with
 /// `reason`. Never returns.
 pub fn exit_group_current(reason: ExitReason) -> ! {
+    let reason = tell_threads_to_exit(reason);
+    exit_current_thread(reason)
+}
+
+/// Marks the process as exiting with `reason` (unless it already was) and tells every other
+/// thread to end; returns the reason the process ends with.
+fn tell_threads_to_exit(reason: ExitReason) -> ExitReason {
     let me = crate::task::current();
-    let p = me.process.clone();
+    let p = &me.process;
     if !p.exiting.swap(true, Ordering::AcqRel) {
         *p.exit.lock() = Some(reason);
     }
@@ -345,10 +363,25 @@ pub fn exit_group_current(reason: ExitReason) -> ! {
             sched::wake(&t);
         }
     }
-    let reason = p.exit_reason().unwrap_or(reason);
-    // exit_current_thread never returns: drop what this frame owns first.
-    drop(p);
-    exit_current_thread(reason)
+    p.exit_reason().unwrap_or(reason)
+}
+
+/// Like exit_group, from a place that must return first (seccomp's judgement, an interrupt
+/// handler): the process ends with `reason`, this thread at its exit work.
+pub fn begin_group_exit(reason: ExitReason) {
+    tell_threads_to_exit(reason);
+    crate::percpu::this_cpu()
+        .entry
+        .raise_work(kentry::exit_work::ExitWork::EXITING.bits());
+}
+
+/// Ends the calling thread only, with `reason` (the process's if it is the last), at its exit
+/// work: for places that must return first.
+pub fn end_thread_at_exit_work(reason: ExitReason) {
+    crate::task::current_inner().pending_exit = Some(reason);
+    crate::percpu::this_cpu()
+        .entry
+        .raise_work(kentry::exit_work::ExitWork::EXITING.bits());
 }
 
 /// execve in a multi-threaded process, past its point of no return (Linux's `de_thread`):

@@ -35,31 +35,30 @@ pub fn lookup(addr: u64) -> Option<(&'static str, u64)> {
     best
 }
 
-/// A symbol's name and an address's offset from it.
-pub type NameOffset = (&'static str, u64);
-
-/// `(name, offset)` of the sized symbol (a function, or an asm stub with its `.size`) that
-/// contains `addr`, and of the last symbol at or below `addr` inside it: for an entry stub, the
-/// global label that opens the window `addr` is in (`kentry_iret_to_user`, say), or the stub
-/// itself.
-pub fn stub_and_label(addr: u64) -> Option<(NameOffset, NameOffset)> {
+/// The address of the symbol `name`, if the table has it.
+pub fn address_of(name: &str) -> Option<u64> {
     let table = *SYMS.get()?;
-    let (mut stub, mut label) = (None, None);
-    for line in table.split(|&b| b == b'\n') {
-        let Some((a, size, name)) = parse_line(line) else {
-            continue;
-        };
+    table
+        .split(|&b| b == b'\n')
+        .filter_map(parse_line)
+        .find(|&(_, _, n)| n == name)
+        .map(|(a, _, _)| a)
+}
+
+/// The sized symbol (an asm stub with its `.size`, or a function) that contains `addr`: its
+/// name and address range.
+pub fn sized_containing(addr: u64) -> Option<(&'static str, core::ops::Range<u64>)> {
+    let table = *SYMS.get()?;
+    let mut found = None;
+    for (a, size, name) in table.split(|&b| b == b'\n').filter_map(parse_line) {
         if a > addr {
             break;
         }
         if size > 0 && addr < a + size {
-            stub = Some((a, name));
+            found = Some((name, a..a + size));
         }
-        label = Some((a, name));
     }
-    let (start, stub) = stub?;
-    let (at, label) = label.filter(|&(at, _)| at >= start)?;
-    Some(((stub, addr - start), (label, addr - at)))
+    found
 }
 
 /// Writes `addr` as `name+0xoff` (or the bare address).

@@ -75,6 +75,7 @@ fn user_fault(regs: &Regs, f: Fault) {
     crate::signal::force_fault(
         sig,
         SigInfo {
+            errno: 0,
             signo: sig as i32,
             code,
             addr_or_pid: addr,
@@ -108,11 +109,34 @@ pub fn exception(regs: &mut Regs, f: Fault) {
         if f.vector == vectors::PF && crate::mm::fault::handle_user_fault(f.cr2, f.error_code) {
             return;
         }
+        #[cfg(feature = "test-hooks")]
+        LAST_FIXUP_CR2.store(f.cr2, core::sync::atomic::Ordering::Relaxed);
         regs.rip = fixup;
         return;
     }
     kernel_fault_report("KERNEL FAULT", regs, f);
     power_off(ExitCode::Panic);
+}
+
+/// Test kernels: the CR2 the last kernel-mode page fault that a user copy's fixup ended was
+/// handed (the #PF path's read, E20).
+#[cfg(feature = "test-hooks")]
+pub static LAST_FIXUP_CR2: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Test kernels: when set, the next page fault's entry makes a fixed-up page fault of its own
+/// at the host's first point (`Host::test_pf_entry_probe`), at user address 0x1000. One shot.
+#[cfg(feature = "test-hooks")]
+pub static PF_PROBE_ARMED: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// The #PF path's probe point (test kernels): see [`PF_PROBE_ARMED`].
+#[cfg(feature = "test-hooks")]
+pub fn pf_entry_probe() {
+    if PF_PROBE_ARMED.swap(false, core::sync::atomic::Ordering::Relaxed) {
+        let patterns = [0u64; 14];
+        // SAFETY: a self-contained SysV function; its load at 0x1000 faults and is fixed up.
+        unsafe { crate::test::regcheck::kernel_fixup_register_check(0, &patterns) };
+    }
 }
 
 pub fn interrupt(regs: &mut Regs, vector: u8) {
@@ -148,8 +172,13 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
             crate::x86::apic::eoi();
         }
         // `int $0x80`, the i386 syscall gate (a software interrupt: no EOI). There is no
-        // compat syscall table yet, so every i386 call fails as an unknown one does.
-        vectors::IA32_SYSCALL => regs.rax = (-38i64) as u64,
+        // compat syscall table yet, so every i386 call fails as an unknown one does — after
+        // seccomp judged it (a strict-mode thread dies for any but the four it may make).
+        vectors::IA32_SYSCALL => {
+            if crate::syscall::seccomp::secure_computing_ia32(regs) {
+                regs.rax = (-38i64) as u64;
+            }
+        }
         _ => other_interrupt(vector),
     }
 }
@@ -259,6 +288,7 @@ fn machine_check(regs: &mut Regs, error_code: u64) {
     if regs.user_mode() && severity == Severity::ActionRequired {
         const BUS_MCEERR_AR: i32 = 4;
         let info = SigInfo {
+            errno: 0,
             signo: SIGBUS as i32,
             code: BUS_MCEERR_AR,
             addr_or_pid: rec.addr,
@@ -321,6 +351,34 @@ fn double_fault(regs: &Regs, error_code: u64) -> ! {
     power_off(ExitCode::DoubleFault)
 }
 
+/// Tripwire T3's line: a kernel-mode exception at `rip`, inside the asm entry stubs.
+fn t3_report(w: &mut crate::log::ForcedWriter, vector: u8, rip: u64) {
+    let what = vectors::name(vector);
+    let Some((stub, range)) = crate::symbols::sized_containing(rip) else {
+        let _ = writeln!(
+            w,
+            "[kentry] T3 tripwire: kernel-mode {what} inside the entry stubs at {rip:#x}"
+        );
+        return;
+    };
+    let off = rip - range.start;
+    match kentry::arch::windows::row_of(rip, range, crate::symbols::address_of) {
+        Some((row, label, from)) => {
+            let _ = writeln!(
+                w,
+                "[kentry] T3 tripwire: kernel-mode {what} inside entry stub {stub}+{off:#x}, in the window from {label}+{from:#x} (entry/src/arch/{}:{}): {} | {} | can arrive: {}",
+                row.file, row.line, row.instructions, row.rsp_gs, row.can_arrive
+            );
+        }
+        None => {
+            let _ = writeln!(
+                w,
+                "[kentry] T3 tripwire: kernel-mode {what} inside entry stub {stub}+{off:#x}, in no row of its window table"
+            );
+        }
+    }
+}
+
 /// The symbolized report of a kernel-mode fault.
 pub fn kernel_fault_report(what: &str, r: &Regs, f: Fault) {
     crate::percpu::repair_gs_base_for_report();
@@ -340,24 +398,9 @@ pub fn kernel_fault_report(what: &str, r: &Regs, f: Fault) {
         f.vector < vectors::FIRST_EXTERNAL && f.vector != vectors::NMI && f.vector != vectors::MC;
     if exception && !r.user_mode() && kentry::arch::in_entry_stubs(r.rip) {
         // T3: the asm stubs' window tables allow no kernel-mode exception but the iretq to
-        // user's (E14, fixed up before it gets here): name the stub and the window.
-        match crate::symbols::stub_and_label(r.rip) {
-            Some(((stub, off), (label, from))) => {
-                let _ = writeln!(
-                    w,
-                    "[kentry] T3 tripwire: kernel-mode {} inside entry stub {stub}+{off:#x}, in the window at {label}+{from:#x} (see {stub}'s window table)",
-                    vectors::name(f.vector)
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    w,
-                    "[kentry] T3 tripwire: kernel-mode {} inside the entry stubs at {:#x}",
-                    vectors::name(f.vector),
-                    r.rip
-                );
-            }
-        }
+        // user's (E14, fixed up before it gets here): name the stub and the row of its window
+        // table that `rip` is in (the tables are kentry's comments, compiled in).
+        t3_report(&mut w, f.vector, r.rip);
     }
     let _ = writeln!(
         w,

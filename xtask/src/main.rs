@@ -34,6 +34,7 @@ mod symbols;
 mod test;
 mod unit;
 mod verify;
+mod window_tables;
 mod workspace;
 
 use std::process::ExitCode;

@@ -21,13 +21,13 @@
 //!
 //! Windows — what can interrupt each part, and why that is safe:
 //!
-//! | instructions | RSP / GS | can arrive | why it is safe |
-//! |---|---|---|---|
-//! | `cmpq`, `jne` | user RSP, user GS | NMI, #MC, #DB (MOV SS, E21: only here, on the first instruction) | nothing touched yet; the real stub's own table applies after the jump |
-//! | `swapgs`, park RSP, load stack | user RSP, kernel GS | NMI, #MC | as in syscall_64.rs: IST vectors decide GS from MSR_GS_BASE; the slots are per-CPU |
-//! | frame, `call`, pops (frame stub) | kernel stack | NMI, #MC | a normal kernel context; IF=0 (FMASK) |
-//! | reload user RSP, `swapgs`, `sysretq` | user RSP, then user GS | NMI, #MC | IF stays 0 until SYSRET; no memory touched after the RSP load |
-//! | `iretq` (int3 stub) | task stack (TSS.RSP0), user GS | NMI, #MC, #DB (MOV SS before `int3`, E21) | IF=0 (interrupt gate); the paranoid vectors decide GS from MSR_GS_BASE |
+//! | from | instructions | RSP / GS | can arrive | why it is safe |
+//! |---|---|---|---|---|
+//! | `kentry_floor_bare`, `kentry_floor_frame` | `cmpq`, `jne` | user RSP, user GS | NMI, #MC, #DB (MOV SS, E21: only here, on the first instruction) | nothing touched yet; the real stub's own table applies after the jump |
+//! | `kentry_floor_bare_swapgs`, `kentry_floor_frame_swapgs` | `swapgs`, park RSP, load stack | user RSP, kernel GS | NMI, #MC | as in syscall_64.rs: IST vectors decide GS from MSR_GS_BASE; the slots are per-CPU |
+//! | `kentry_floor_frame_call` | frame, `call`, pops (frame stub) | kernel stack | NMI, #MC | a normal kernel context; IF=0 (FMASK) |
+//! | `kentry_floor_bare_exit`, `kentry_floor_frame_exit` | reload user RSP, `swapgs`, `sysretq` | user RSP, then user GS | NMI, #MC | IF stays 0 until SYSRET; no memory touched after the RSP load |
+//! | `kentry_floor_int3` | `iretq` (int3 stub) | task stack (TSS.RSP0), user GS | NMI, #MC, #DB (MOV SS before `int3`, E21) | IF=0 (interrupt gate); the paranoid vectors decide GS from MSR_GS_BASE |
 //!
 //! SYSRET here returns to the RIP/RFLAGS SYSCALL saved in RCX/R11, which the stubs never
 //! change: the same values the CPU checked on the way in (a canonical RIP, E02).
@@ -49,9 +49,13 @@ core::arch::global_asm!(
     "kentry_floor_bare:",
     "cmpq ${floor_nr}, %rax",
     "jne kentry_syscall_64",
+    ".globl kentry_floor_bare_swapgs",
+    "kentry_floor_bare_swapgs:",
     "swapgs",
     "movq %rsp, %gs:{user_rsp}",
     "movq %gs:{stack_top}, %rsp",
+    ".globl kentry_floor_bare_exit",
+    "kentry_floor_bare_exit:",
     "movq %gs:{user_rsp}, %rsp",
     "swapgs",
     "sysretq",
@@ -63,9 +67,13 @@ core::arch::global_asm!(
     "kentry_floor_frame:",
     "cmpq ${floor_nr}, %rax",
     "jne kentry_syscall_64",
+    ".globl kentry_floor_frame_swapgs",
+    "kentry_floor_frame_swapgs:",
     "swapgs",
     "movq %rsp, %gs:{user_rsp}",
     "movq %gs:{stack_top}, %rsp",
+    ".globl kentry_floor_frame_call",
+    "kentry_floor_frame_call:",
     "pushq ${user_ds}",        // ss
     "pushq %gs:{user_rsp}",    // rsp
     "pushq %r11",              // rflags
@@ -80,6 +88,8 @@ core::arch::global_asm!(
     "call kentry_floor_callee",
     "addq $8, %rsp",
     super::pop_gprs!(),
+    ".globl kentry_floor_frame_exit",
+    "kentry_floor_frame_exit:",
     "movq {user_rsp_above}(%rsp), %rsp", // from the orig_rax slot to the saved user RSP
     "swapgs",
     "sysretq",

@@ -15,12 +15,12 @@
 //!
 //! Windows:
 //!
-//! | instructions | RSP / GS | can arrive | why it is safe |
-//! |---|---|---|---|
-//! | stub (`clac`, pushes, `jmp`), `cld`, save GPRs | kernel stack (TSS.RSP0 from user, else the interrupted kernel stack); GS unknown | NMI, #MC; #DB on the stub's first instruction only (MOV SS before `int n` from ring 3, E21) | IF=0 (interrupt gates); the three use IST stacks and judge GS from MSR_GS_BASE; nothing here uses GS; no other #DB: no breakpoints in `.text.kentry` (E23), and the stubs touch no user memory a ptrace watchpoint could cover |
-//! | `swapgs` decision (CS test, the `kentry_iret_to_user` check) | kernel stack, GS unknown until `swapgs` | NMI, #MC | as above; after `swapgs`, kernel GS |
-//! | `call` into Rust | kernel stack, kernel GS | NMI, #MC; everything once Rust enables IRQs | a normal kernel context |
-//! | after the call: `jmp` to the IRET path | kernel stack, kernel GS | NMI, #MC | iret.rs has the rest |
+//! | from | instructions | RSP / GS | can arrive | why it is safe |
+//! |---|---|---|---|---|
+//! | `kentry_idt_stubs`, `kentry_idt_common` | stub (`clac`, pushes, `jmp`), `cld`, save GPRs | kernel stack (TSS.RSP0 from user, else the interrupted kernel stack); GS unknown | NMI, #MC; #DB on the stub's first instruction only (MOV SS before `int n` from ring 3, E21) | IF=0 (interrupt gates); the three use IST stacks and judge GS from MSR_GS_BASE; nothing here uses GS; no other #DB: no breakpoints in `.text.kentry` (E23), and the stubs touch no user memory a ptrace watchpoint could cover |
+//! | `kentry_idt_common_gs` | `swapgs` decision (CS test, the `kentry_iret_to_user` check) | kernel stack, GS unknown until `swapgs` | NMI, #MC | as above; after `swapgs`, kernel GS |
+//! | `kentry_idt_common_call` | `call` into Rust | kernel stack, kernel GS | NMI, #MC; everything once Rust enables IRQs | a normal kernel context |
+//! | `kentry_idt_common_return` | after the call: `jmp` to the IRET path | kernel stack, kernel GS | NMI, #MC | iret.rs has the rest |
 
 use crate::frame::{REGS_CS, REGS_RIP, StubFrame};
 use crate::vectors::{ERROR_CODE_VECTORS, IST_PARANOID_ONLY_VECTORS, IST_USER_ENTRY_VECTORS};
@@ -79,6 +79,8 @@ core::arch::global_asm!(
     ".balign {stride}",
     ".globl kentry_idt_stubs_end",
     "kentry_idt_stubs_end:",
+    ".type kentry_idt_stubs, @function",
+    ".size kentry_idt_stubs, kentry_idt_stubs_end - kentry_idt_stubs",
     "",
     ".balign 16",
     ".globl kentry_idt_common",
@@ -86,6 +88,8 @@ core::arch::global_asm!(
     "kentry_idt_common:",
     "cld",
     super::save_gprs_vector_in_rsi!(),
+    ".globl kentry_idt_common_gs",
+    "kentry_idt_common_gs:",
     "testb $3, {regs_cs}(%rsp)",
     ".if {hooks}", // test kernels: the negative test can skip the user entry's swapgs
     "jz 3f",
@@ -109,6 +113,8 @@ core::arch::global_asm!(
     "movq %rsp, %rdi",
     "subq $8, %rsp",
     "call kentry_rust_idt",
+    ".globl kentry_idt_common_return",
+    "kentry_idt_common_return:",
     "addq $8, %rsp",
     "jmp kentry_return_via_iret",
     ".size kentry_idt_common, . - kentry_idt_common",
@@ -119,12 +125,12 @@ core::arch::global_asm!(
     // as any user entry does, returning through the one iretq to user (E14). A nested NMI or
     // #MC can then no longer overwrite this frame, and exit work can run.
     //
-    // | instructions | RSP / GS | can arrive | why it is safe |
-    // |---|---|---|---|
-    // | test CS (for NMI: in `kentry_nmi_entry`) | own IST stack, GS unknown | NMI (for #DB/#MC), #MC (for #DB/NMI) | those use other IST stacks and the paranoid path, judging GS from the MSR; NMI blocks NMIs until IRET; #DB is never taken in entry code; a kernel-mode entry goes on to the paranoid path (NMI: to its latch, nmi.rs) |
-    // | `swapgs`, park rdx | own IST stack, kernel GS | as above | the same vector cannot re-enter (as above), so this IST frame stays put |
-    // | load the task stack, copy the frame | task stack (empty: we came from user), kernel GS; the IST frame read through rdx | as above | per-CPU data is GS-relative; the IST stack is only read |
-    // | the rest | task stack, kernel GS | as above | a normal user entry from here on (the common path's table) |
+    // | from | instructions | RSP / GS | can arrive | why it is safe |
+    // |---|---|---|---|---|
+    // | `kentry_ist_entry` | test CS (for NMI: in `kentry_nmi_entry`) | own IST stack, GS unknown | NMI (for #DB/#MC), #MC (for #DB/NMI) | those use other IST stacks and the paranoid path, judging GS from the MSR; NMI blocks NMIs until IRET; #DB is never taken in entry code; a kernel-mode entry goes on to the paranoid path (NMI: to its latch, nmi.rs) |
+    // | `kentry_ist_entry_user` | `swapgs`, park rdx | own IST stack, kernel GS | as above | the same vector cannot re-enter (as above), so this IST frame stays put |
+    // | `kentry_ist_entry_copy` | load the task stack, copy the frame | task stack (empty: we came from user), kernel GS; the IST frame read through rdx | as above | per-CPU data is GS-relative; the IST stack is only read |
+    // | `kentry_ist_entry_rest` | the rest | task stack, kernel GS | as above | a normal user entry from here on (the common path's table) |
     ".balign 16",
     ".globl kentry_ist_entry",
     ".type kentry_ist_entry, @function",
@@ -136,6 +142,8 @@ core::arch::global_asm!(
     "swapgs",
     "pushq %rdx",
     "movq %rsp, %rdx",
+    ".globl kentry_ist_entry_copy",
+    "kentry_ist_entry_copy:",
     "movq %gs:{stack_top}, %rsp",
     "pushq {parked_ss}(%rdx)",
     "pushq {parked_rsp}(%rdx)",
@@ -145,6 +153,8 @@ core::arch::global_asm!(
     "pushq {parked_error_code}(%rdx)",
     "pushq {parked_vector}(%rdx)",
     "movq {parked_rdx}(%rdx), %rdx",
+    ".globl kentry_ist_entry_rest",
+    "kentry_ist_entry_rest:",
     "cld",
     super::save_gprs_vector_in_rsi!(),
     "jmp kentry_idt_common_call",

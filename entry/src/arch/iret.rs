@@ -3,21 +3,21 @@
 //!
 //! Windows of `kentry_return_via_iret`:
 //!
-//! | instructions | RSP / GS | can arrive | why it is safe |
-//! |---|---|---|---|
-//! | restore GPRs, test the CS returned to | kernel stack, kernel GS | NMI, #MC | IF=0 since the last exit-work check (or since the interrupt gate, on the way back to kernel) |
-//! | `swapgs` (to user only) | kernel stack, user GS | NMI, #MC | IST + paranoid GS: they judge GS from MSR_GS_BASE, not from CS |
-//! | `iretq` to user | kernel stack at the hardware frame, user GS | NMI, #MC; #GP/#NP/#SS if the frame's CS/SS is bad (E14) | the IDT common path recognises `kentry_iret_to_user` as a user-GS instruction, swaps GS and hands the fault to Rust, which rebuilds it as the task's own fault |
-//! | `iretq` to kernel | kernel stack at the hardware frame, kernel GS | NMI, #MC | the CS/SS are the interrupted kernel context's own; no GS change |
+//! | from | instructions | RSP / GS | can arrive | why it is safe |
+//! |---|---|---|---|---|
+//! | `kentry_return_via_iret` | restore GPRs, test the CS returned to | kernel stack, kernel GS | NMI, #MC | IF=0 since the last exit-work check (or since the interrupt gate, on the way back to kernel) |
+//! | `kentry_iret_swapgs` | `swapgs` (to user only) | kernel stack, user GS | NMI, #MC | IST + paranoid GS: they judge GS from MSR_GS_BASE, not from CS |
+//! | `kentry_iret_to_user` | `iretq` to user | kernel stack at the hardware frame, user GS | NMI, #MC; #GP/#NP/#SS if the frame's CS/SS is bad (E14) | the IDT common path recognises `kentry_iret_to_user` as a user-GS instruction, swaps GS and hands the fault to Rust, which rebuilds it as the task's own fault |
+//! | `kentry_iret_to_kernel` | `iretq` to kernel | kernel stack at the hardware frame, kernel GS | NMI, #MC | the CS/SS are the interrupted kernel context's own; no GS change |
 //!
 //! There is exactly one `iretq` to user mode, so the fault fixup has one address to know.
 //!
 //! Windows of `kentry_ret_from_fork`:
 //!
-//! | instructions | RSP / GS | can arrive | why it is safe |
-//! |---|---|---|---|
-//! | `movq`, `subq`, `call` into Rust, `addq` | the new task's kernel stack at its initial frame, kernel GS | NMI, #MC | IF=0: the context switch runs with interrupts off; the exit-work loop may enable them while it works and returns with them off; an ordinary kernel context |
-//! | `jmp` to the IRET path | as above | NMI, #MC | the table above |
+//! | from | instructions | RSP / GS | can arrive | why it is safe |
+//! |---|---|---|---|---|
+//! | `kentry_ret_from_fork` | `movq`, `subq`, `call` into Rust, `addq` | the new task's kernel stack at its initial frame, kernel GS | NMI, #MC | IF=0: the context switch runs with interrupts off; the exit-work loop may enable them while it works and returns with them off; an ordinary kernel context |
+//! | `kentry_ret_from_fork_jmp` | `jmp` to the IRET path | as above | NMI, #MC | the table above |
 
 use crate::frame::HW_CS;
 
@@ -29,12 +29,15 @@ core::arch::global_asm!(
     "kentry_return_via_iret:",
     super::restore_gprs_for_iret!(),
     "testb $3, {hw_cs}(%rsp)", // the CS being returned to
-    "jz 1f",
+    "jz kentry_iret_to_kernel",
+    ".globl kentry_iret_swapgs",
+    "kentry_iret_swapgs:",
     "swapgs",
     ".globl kentry_iret_to_user",
     "kentry_iret_to_user:",
     "iretq",
-    "1:",
+    ".globl kentry_iret_to_kernel",
+    "kentry_iret_to_kernel:",
     "iretq",
     ".size kentry_return_via_iret, . - kentry_return_via_iret",
     "",
@@ -48,6 +51,8 @@ core::arch::global_asm!(
     "subq $8, %rsp",
     "call kentry_rust_ret_from_fork",
     "addq $8, %rsp",
+    ".globl kentry_ret_from_fork_jmp",
+    "kentry_ret_from_fork_jmp:",
     "jmp kentry_return_via_iret",
     ".size kentry_ret_from_fork, . - kentry_ret_from_fork",
     ".popsection",

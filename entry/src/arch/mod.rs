@@ -36,6 +36,56 @@ pub fn in_entry_stubs(addr: u64) -> bool {
     (start..end).contains(&addr)
 }
 
+/// The asm stubs' window tables, row by row, as the comments of this module's files write
+/// them (`entry/build.rs` compiles them in; `entry/window_tables.rs` says the format). A host's
+/// fault report finds the row of a RIP inside a stub with [`windows::row_of`].
+pub mod windows {
+    /// One row of a window table: a run of a stub's instructions and why what can arrive
+    /// there is safe.
+    #[derive(Debug)]
+    pub struct WindowRow {
+        /// The file under `entry/src/arch/` whose comment holds the table.
+        pub file: &'static str,
+        /// The row's line in that file.
+        pub line: usize,
+        /// The asm labels at which the window starts.
+        pub from: &'static [&'static str],
+        /// What the window's instructions are.
+        pub instructions: &'static str,
+        /// Which RSP and GS are live.
+        pub rsp_gs: &'static str,
+        /// What can arrive (interrupts, exceptions).
+        pub can_arrive: &'static str,
+        /// Why that is safe.
+        pub why: &'static str,
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/windows.rs"));
+
+    /// The row whose window holds `rip`, inside the stub that spans `stub`: the row with the
+    /// highest start label at or below `rip` in that range, with that label and `rip`'s offset
+    /// from it. `address_of` resolves a label (the host's symbol table); labels it does not
+    /// know (a test kernel's stub in a lean kernel) are skipped.
+    pub fn row_of(
+        rip: u64,
+        stub: core::ops::Range<u64>,
+        address_of: impl Fn(&str) -> Option<u64>,
+    ) -> Option<(&'static WindowRow, &'static str, u64)> {
+        let mut best: Option<(&'static WindowRow, &'static str, u64)> = None;
+        for row in ROWS {
+            for &label in row.from {
+                let Some(at) = address_of(label) else {
+                    continue;
+                };
+                if stub.contains(&at) && at <= rip && best.is_none_or(|(_, _, b)| at > b) {
+                    best = Some((row, label, at));
+                }
+            }
+        }
+        best.map(|(row, label, at)| (row, label, rip - at))
+    }
+}
+
 // The `pt_regs` order of the 15 general registers exists once, in the two macros below: every
 // stub that builds or unwinds a [`Regs`](crate::Regs) uses them (frame.rs checks the layout).
 

@@ -53,15 +53,15 @@
 //!
 //! Windows (kernel-mode NMI):
 //!
-//! | instructions | RSP / GS | can arrive | why it is safe |
-//! |---|---|---|---|
-//! | stub, CS test, the state and window checks | delivery frame, GS unknown | #MC (fatal in kernel mode: reported, never returns) | NMIs blocked (this NMI's delivery blocked them; the code has no IRET and cannot fault); no #DB: no breakpoints in `.text.kentry` (E23); only memory at fixed NMI-stack offsets is used, no register |
-//! | latch: `movq $2`, drop vector and error code, `iretq` | delivery frame, the interrupted GS | #MC | NMIs blocked until this IRETQ; it returns to the interrupted context (the outer NMI's handler, or its `jnz`, or the handler of a user-mode NMI on the task stack) with its own registers, flags and GS untouched |
-//! | take-over: `movq $1`, RSP to the outer copy, `jmp` | as above | #MC | NMIs blocked; the outer NMI's copy and registers are complete (it was in the exit window) |
-//! | first path: `movq $1` to state, copy the delivery frame down | delivery frame → the copy | #MC | NMIs blocked, no IRET yet, so "delivery" cannot change under the copy |
-//! | `kentry_nmi_repeat` .. the end of `paranoid_body` (save GPRs, GS, call, restore) | the copy (Regs), GS unknown → kernel → interrupted | NMI (once something in the handler executed IRET, and in every repeat: NMIs stay open then), #PF/#BP/#DB inside the handler, #MC | state is 1 or 2 throughout, so a nested NMI only latches: it writes "delivery" and the state, nothing of the copy or below |
-//! | `lock decq` | the copy, interrupted GS and GPRs | NMI, #MC | atomic: an NMI before it latches (state 1 or 2), one after it sees the result |
-//! | `jnz`, `iretq` (exit window) | the copy | NMI, #MC | state 1 (going to repeat): a nested NMI latches, `jnz` still repeats (its flags come back with the IRETQ) and the repeat runs once more; state 0: the nested NMI takes over (above) |
+//! | from | instructions | RSP / GS | can arrive | why it is safe |
+//! |---|---|---|---|---|
+//! | `kentry_nmi_entry` | stub, CS test, the state and window checks | delivery frame, GS unknown | #MC (fatal in kernel mode: reported, never returns) | NMIs blocked (this NMI's delivery blocked them; the code has no IRET and cannot fault); no #DB: no breakpoints in `.text.kentry` (E23); only memory at fixed NMI-stack offsets is used, no register |
+//! | `kentry_nmi_latch` | latch: `movq $2`, drop vector and error code, `iretq` | delivery frame, the interrupted GS | #MC | NMIs blocked until this IRETQ; it returns to the interrupted context (the outer NMI's handler, or its `jnz`, or the handler of a user-mode NMI on the task stack) with its own registers, flags and GS untouched |
+//! | `kentry_nmi_take_over` | take-over: `movq $1`, RSP to the outer copy, `jmp` | as above | #MC | NMIs blocked; the outer NMI's copy and registers are complete (it was in the exit window) |
+//! | `kentry_nmi_first` | first path: `movq $1` to state, copy the delivery frame down | delivery frame → the copy | #MC | NMIs blocked, no IRET yet, so "delivery" cannot change under the copy |
+//! | `kentry_nmi_repeat` | `kentry_nmi_repeat` .. the end of `paranoid_body` (save GPRs, GS, call, restore) | the copy (Regs), GS unknown → kernel → interrupted | NMI (once something in the handler executed IRET, and in every repeat: NMIs stay open then), #PF/#BP/#DB inside the handler, #MC | state is 1 or 2 throughout, so a nested NMI only latches: it writes "delivery" and the state, nothing of the copy or below |
+//! | `kentry_nmi_decq` | `lock decq` | the copy, interrupted GS and GPRs | NMI, #MC | atomic: an NMI before it latches (state 1 or 2), one after it sees the result |
+//! | `kentry_nmi_exit_window` | `jnz`, `iretq` (exit window) | the copy | NMI, #MC | state 1 (going to repeat): a nested NMI latches, `jnz` still repeats (its flags come back with the IRETQ) and the repeat runs once more; state 0: the nested NMI takes over (above) |
 
 use crate::frame::{HwFrame, REGS_RIP, Regs, StubFrame};
 use crate::msr::IA32_GS_BASE;
@@ -134,26 +134,32 @@ core::arch::global_asm!(
     "jnz kentry_ist_entry_user",
     ".if {hooks}", // test kernels: the negative run can switch the latch off
     "testb $1, {brk}(%rip)",
-    "jnz 3f",
+    "jnz kentry_nmi_first",
     ".endif",
     "cmpq ${idle}, {state}(%rsp)",
-    "jne 1f",
+    "jne kentry_nmi_latch",
     // The window addresses as sign-extended 32-bit immediates: kentry is linked in the top
     // 2 GiB (code-model=kernel); a placement elsewhere fails at link time, not here.
     "cmpq $kentry_nmi_exit_window, {delivery_rip}(%rsp)",
-    "jb 3f",
+    "jb kentry_nmi_first",
     "cmpq $kentry_nmi_exit_window_end, {delivery_rip}(%rsp)",
-    "ja 3f",
+    "ja kentry_nmi_first",
     // Take-over: the outer NMI was in its exit window. Its copy is the frame to return by.
+    ".globl kentry_nmi_take_over",
+    "kentry_nmi_take_over:",
     "movq ${executing}, {state}(%rsp)",
     "subq ${delivery_to_copy}, %rsp",
     "jmp kentry_nmi_repeat",
     // Latch: an NMI handler is running on this stack. Leave it a note and go back to it.
-    "1: movq ${latched}, {state}(%rsp)",
+    ".globl kentry_nmi_latch",
+    "kentry_nmi_latch:",
+    "movq ${latched}, {state}(%rsp)",
     "addq ${stub_words}, %rsp",
     "iretq",
     // The first NMI: state → executing, then copy the delivery frame down into the Regs.
-    "3: movq ${executing}, {state}(%rsp)",
+    ".globl kentry_nmi_first",
+    "kentry_nmi_first:",
+    "movq ${executing}, {state}(%rsp)",
     "subq ${delivery_to_pad}, %rsp",
     ".rept 5",
     "pushq {copy_source}(%rsp)", // the source moves down with RSP: SS first, RIP last
@@ -162,7 +168,9 @@ core::arch::global_asm!(
     "kentry_nmi_repeat:",
     "pushq $-1", // no error code
     "pushq ${nmi}",
-    super::paranoid::paranoid_body!(),
+    super::paranoid::paranoid_body!("kentry_nmi"),
+    ".globl kentry_nmi_decq",
+    "kentry_nmi_decq:",
     "lock decq {copy_state}(%rsp)",
     ".globl kentry_nmi_exit_window",
     "kentry_nmi_exit_window:",

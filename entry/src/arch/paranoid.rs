@@ -10,11 +10,11 @@
 //!
 //! Windows:
 //!
-//! | instructions | RSP / GS | can arrive | why it is safe |
-//! |---|---|---|---|
-//! | save GPRs, RDMSR, WRMSR | own IST stack, GS unknown | #MC/NMI (other slots), #DF | each vector has its own IST stack, so only a re-entry of the same vector would overwrite this frame: an NMI comes here only through nmi.rs's latch (its own table), #DB cannot hit this path (no breakpoint or watchpoint may cover entry text or data, E23; the one deferred #DB, after MOV SS, lands on a stub's first instruction, before this path runs), #MC while MCIP=1 shuts down; the depth counter reports a re-entry |
-//! | `call` into Rust | own IST stack, kernel GS | as above | NMI-like context: no exit work, no sleeping |
-//! | restore GS base, GPRs, `iretq` | own IST stack, the interrupted GS | as above | the interrupted context gets back exactly the GS base it had |
+//! | from | instructions | RSP / GS | can arrive | why it is safe |
+//! |---|---|---|---|---|
+//! | `kentry_paranoid_common` | save GPRs, RDMSR, WRMSR | own IST stack, GS unknown | #MC/NMI (other slots), #DF | each vector has its own IST stack, so only a re-entry of the same vector would overwrite this frame: an NMI comes here only through nmi.rs's latch (its own table), #DB cannot hit this path (no breakpoint or watchpoint may cover entry text or data, E23; the one deferred #DB, after MOV SS, lands on a stub's first instruction, before this path runs), #MC while MCIP=1 shuts down; the depth counter reports a re-entry |
+//! | `kentry_paranoid_common_call` | `call` into Rust | own IST stack, kernel GS | as above | NMI-like context: no exit work, no sleeping |
+//! | `kentry_paranoid_common_restore` | restore GS base, GPRs, `iretq` | own IST stack, the interrupted GS | as above | the interrupted context gets back exactly the GS base it had |
 
 use crate::frame::REGS_SIZE;
 use crate::msr::IA32_GS_BASE;
@@ -24,11 +24,12 @@ use crate::msr::IA32_GS_BASE;
 /// MSR_GS_BASE in rbx (callee-saved: it survives the call), install the per-CPU base parked
 /// at `{percpu_slot}(%rsp)` (an asm operand of the caller: where the slot lies above the
 /// frame), call `kentry_rust_paranoid`, put the saved GS base back and restore the GPRs.
+/// `$labels` prefixes the two window labels it defines (`…_call`, `…_restore`).
 /// Takes `{gs_base}` (IA32_GS_BASE), `{hooks}` ([`IN_STUBS`](crate::test_hooks::IN_STUBS))
 /// and `{brk_gs}` (the [`Check::ParanoidGs`](crate::test_hooks::Check::ParanoidGs) flag byte)
 /// from the caller too.
 macro_rules! paranoid_body {
-    () => {
+    ($labels:literal) => {
         concat!(
             "cld\n",
             $crate::arch::save_gprs_vector_in_rsi!(),
@@ -47,9 +48,19 @@ macro_rules! paranoid_body {
             ".endif\n",
             "wrmsr\n",
             "77:\n",
+            ".globl ",
+            $labels,
+            "_call\n",
+            $labels,
+            "_call:\n",
             "movq %rsp, %rdi\n",
             "subq $8, %rsp\n",
             "call kentry_rust_paranoid\n",
+            ".globl ",
+            $labels,
+            "_restore\n",
+            $labels,
+            "_restore:\n",
             "addq $8, %rsp\n",
             "movl ${gs_base}, %ecx\n",
             "movq %rbx, %rax\n",
@@ -68,7 +79,7 @@ core::arch::global_asm!(
     ".globl kentry_paranoid_common",
     ".type kentry_paranoid_common, @function",
     "kentry_paranoid_common:",
-    paranoid_body!(),
+    paranoid_body!("kentry_paranoid_common"),
     "iretq",
     ".size kentry_paranoid_common, . - kentry_paranoid_common",
     ".popsection",

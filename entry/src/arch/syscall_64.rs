@@ -2,15 +2,22 @@
 //!
 //! Windows — what can interrupt each part, and why that is safe (E10, E11):
 //!
-//! | instructions | RSP / GS | can arrive | why it is safe |
-//! |---|---|---|---|
-//! | `swapgs` | user RSP, user GS | NMI, #MC, #DB (MOV SS, E21) | IF=0 (FMASK) blocks IRQs; the three use IST stacks and decide GS from MSR_GS_BASE, never from CS or RSP |
-//! | park user RSP, load task stack | user RSP, kernel GS | NMI, #MC | the slots are per-CPU, GS-relative, always mapped; nothing reads or writes the user stack |
-//! | build frame, `call` | kernel stack, kernel GS | NMI, #MC; everything once Rust enables IRQs | a normal kernel context from here on |
-//! | `testb`, `jz` to the IRET path | kernel stack, kernel GS, IF=0 (the exit path's) | NMI, #MC | iret.rs has the IRET way |
-//! | restore GPRs | kernel stack, kernel GS | NMI, #MC | IF=0 |
-//! | load user RSP, `swapgs` | user RSP, then user GS | NMI, #MC | IF stays 0 until SYSRET sets it with the CPL change; IST vectors as above; no memory is touched after the RSP load |
-//! | `sysretq` | user RSP, user GS | NMI, #MC; #GP in ring 0 on the user RSP if RCX were non-canonical (Intel, CVE-2012-0217) | `sysret_allowed` checked RCX == RIP < TASK_SIZE_MAX, so RCX is canonical |
+//! | from | instructions | RSP / GS | can arrive | why it is safe |
+//! |---|---|---|---|---|
+//! | `kentry_syscall_64` | `swapgs` | user RSP, user GS | NMI, #MC, #DB (MOV SS, E21) | IF=0 (FMASK) blocks IRQs; the three use IST stacks and decide GS from MSR_GS_BASE, never from CS or RSP |
+//! | `kentry_syscall_64_park` | park user RSP, load task stack | user RSP, kernel GS | NMI, #MC | the slots are per-CPU, GS-relative, always mapped; nothing reads or writes the user stack |
+//! | `kentry_syscall_64_frame` | build frame, `call` | kernel stack, kernel GS | NMI, #MC; everything once Rust enables IRQs | a normal kernel context from here on |
+//! | `kentry_syscall_64_decide` | `testb`, `jz` to the IRET path | kernel stack, kernel GS, IF=0 (the exit path's) | NMI, #MC | iret.rs has the IRET way |
+//! | `kentry_syscall_64_restore` | restore GPRs | kernel stack, kernel GS | NMI, #MC | IF=0 |
+//! | `kentry_syscall_64_user_rsp` | load user RSP, `swapgs` | user RSP, then user GS | NMI, #MC | IF stays 0 until SYSRET sets it with the CPL change; IST vectors as above; no memory is touched after the RSP load |
+//! | `kentry_syscall_64_sysret` | `sysretq` | user RSP, user GS | NMI, #MC; #GP in ring 0 on the user RSP if RCX were non-canonical (Intel, CVE-2012-0217) | `sysret_allowed` checked RCX == RIP < TASK_SIZE_MAX, so RCX is canonical |
+//!
+//! Test kernels only: when the stack switch left a user-half RSP (tripwire T2), the stub goes
+//! to `kentry_syscall_t2_trip` before its first push, which reports it:
+//!
+//! | from | instructions | RSP / GS | can arrive | why it is safe |
+//! |---|---|---|---|---|
+//! | `kentry_syscall_t2_trip` | park the RSP found, load the task stack, `call` the report | user-half RSP, then the task stack; kernel GS | NMI, #MC | IF=0 (FMASK); nothing was pushed on the RSP found; the report does not return |
 //!
 //! #DB appears only in the first row: the MOV SS / POP SS case raises it on the first
 //! instruction of the handler; the kernel sets no breakpoints in `.text.kentry` (E23), and
@@ -35,8 +42,21 @@ core::arch::global_asm!(
     ".type kentry_syscall_64, @function",
     "kentry_syscall_64:",
     "swapgs",
+    ".globl kentry_syscall_64_park",
+    "kentry_syscall_64_park:",
     "movq %rsp, %gs:{user_rsp}",
+    ".if {hooks}", // test kernels: the negative run can skip the stack switch
+    "cmpb $0, {brk_stack}(%rip)",
+    "jne 2f",
+    ".endif",
     "movq %gs:{stack_top}, %rsp",
+    "2:",
+    ".if {hooks}", // test kernels: tripwire T2 before the first push (see the module comment)
+    "btq $63, %rsp",
+    "jnc kentry_syscall_t2_trip",
+    ".endif",
+    ".globl kentry_syscall_64_frame",
+    "kentry_syscall_64_frame:",
     "pushq ${user_ds}",        // ss
     "pushq %gs:{user_rsp}",    // rsp
     "pushq %r11",              // rflags
@@ -49,21 +69,45 @@ core::arch::global_asm!(
     "subq $8, %rsp",           // 16-byte alignment at the call (see frame.rs)
     "call kentry_rust_syscall",
     "addq $8, %rsp",
+    ".globl kentry_syscall_64_decide",
+    "kentry_syscall_64_decide:",
     "testb %al, %al",
     "jz kentry_return_via_iret",
     // rcx and r11 come back equal to RIP and RFLAGS: sysret_allowed checked them.
+    ".globl kentry_syscall_64_restore",
+    "kentry_syscall_64_restore:",
     super::pop_gprs!(),
+    ".globl kentry_syscall_64_user_rsp",
+    "kentry_syscall_64_user_rsp:",
     "movq {user_rsp_above}(%rsp), %rsp", // from the orig_rax slot to the saved user RSP
     "swapgs",
+    ".globl kentry_syscall_64_sysret",
+    "kentry_syscall_64_sysret:",
     "sysretq",
     ".size kentry_syscall_64, . - kentry_syscall_64",
+    "",
+    // Test kernels: the stub is about to build its frame on a user-half RSP (tripwire T2).
+    // Move to the task stack (the stub's own switch, which was skipped or wrong) and report
+    // the RSP it found; the report does not return.
+    ".if {hooks}",
+    ".balign 16",
+    ".globl kentry_syscall_t2_trip",
+    ".type kentry_syscall_t2_trip, @function",
+    "kentry_syscall_t2_trip:",
+    "movq %rsp, %rdi",
+    "movq %gs:{stack_top}, %rsp",
+    "andq $-16, %rsp",
+    "call {t2_report}",
+    "ud2",
+    ".size kentry_syscall_t2_trip, . - kentry_syscall_t2_trip",
+    ".endif",
     "",
     // CSTAR: SYSCALL from 32-bit code, until the compat ABI exists. It never leaves the user
     // stack or GS, so it only fails the call and returns where SYSCALL came from.
     //
-    // | instructions | RSP / GS | can arrive | why it is safe |
-    // |---|---|---|---|
-    // | `movl`, `sysretl` | user RSP, user GS, CPL 0 | NMI, #MC, #DB (MOV SS, E21) | IF=0 (FMASK applies to CSTAR too); the three use IST stacks and decide GS from MSR_GS_BASE; the stub touches no memory and no stack; `sysretl` loads EIP from ECX, a 32-bit value, so it cannot be non-canonical |
+    // | from | instructions | RSP / GS | can arrive | why it is safe |
+    // |---|---|---|---|---|
+    // | `kentry_syscall32_ignore` | `movl`, `sysretl` | user RSP, user GS, CPL 0 | NMI, #MC, #DB (MOV SS, E21) | IF=0 (FMASK applies to CSTAR too); the three use IST stacks and decide GS from MSR_GS_BASE; the stub touches no memory and no stack; `sysretl` loads EIP from ECX, a 32-bit value, so it cannot be non-canonical |
     ".balign 16",
     ".globl kentry_syscall32_ignore",
     ".type kentry_syscall32_ignore, @function",
@@ -78,8 +122,24 @@ core::arch::global_asm!(
     user_cs = const USER_CS,
     enosys = const NEG_ENOSYS,
     user_rsp_above = const ORIG_RAX_TO_USER_RSP,
+    hooks = const crate::test_hooks::IN_STUBS,
+    brk_stack = sym crate::test_hooks::kentry_test_break_syscall_stack,
+    t2_report = sym syscall_t2_report,
     options(att_syntax)
 );
+
+/// Tripwire T2 at the SYSCALL stub (test kernels): the stub found a user-half RSP where its
+/// stack switch should have left the task stack's top, before it pushed anything there. The
+/// Rust entry functions check RSP against the known kernel stacks (`irqentry::tripwires`), but
+/// a stub that kept the user's RSP would never reach them: its first push would write the
+/// user's stack (a SMAP #PF on that same stack, then #DF).
+#[unsafe(link_section = ".text.kentry.noinstr")]
+extern "C" fn syscall_t2_report(rsp: u64) -> ! {
+    crate::instrumentation_begin!();
+    panic!(
+        "T2 tripwire: entry code runs on RSP {rsp:#x}, not a kernel stack (kentry_syscall_64 after its stack switch, before its first push)"
+    );
+}
 
 unsafe extern "C" {
     /// The LSTAR target.

@@ -196,6 +196,7 @@ pub const DEFAULT_POLLMASK: u16 = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 fn sigpipe() {
     let t = crate::task::current();
     let info = crate::signal::SigInfo {
+        errno: 0,
         signo: crate::signal::SIGPIPE as i32,
         code: crate::signal::SI_USER,
         addr_or_pid: t.process.pid as u64,

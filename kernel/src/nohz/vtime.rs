@@ -184,57 +184,47 @@ const FULL: usize = core::mem::offset_of!(PerCpu, vtime) + core::mem::offset_of!
 const USER_ACC: usize =
     core::mem::offset_of!(PerCpu, vtime) + core::mem::offset_of!(VtimeCpu, user_acc);
 
+/// One transition's accounting, `$op` (`add` or `sub`) the TSC made odd into this CPU's
+/// accumulator if it is nohz_full (the CPU test inside the block: one `cmp` with a memory
+/// operand, where a Rust test of an `asm!` load costs two).
+macro_rules! account_transition {
+    ($op:literal) => {
+        // SAFETY: GS points at this CPU's PerCpu (kernel context); only this CPU writes its
+        // accumulator, with interrupts off (an NMI handler never touches it), so the unlocked
+        // read-modify-write cannot race; remote readers see the aligned 8-byte store whole.
+        // rdtsc has no side effects.
+        unsafe {
+            core::arch::asm!(
+                "cmp dword ptr gs:[{full}], 0",
+                "je 2f",
+                "rdtsc",
+                "shl rdx, 32",
+                "or rax, rdx",
+                "or al, 1",
+                concat!($op, " qword ptr gs:[{acc}], rax"),
+                "2:",
+                full = const FULL,
+                acc = const USER_ACC,
+                out("rax") _,
+                out("rdx") _,
+                options(nostack),
+            );
+        }
+    };
+}
+
 /// Entry from user mode (IRQs off): on a nohz_full CPU the user interval that just ended
-/// closes in the accumulator (`+ TSC`, parity to even); elsewhere nothing. The CPU test is
-/// inside the block (one `cmp` with a memory operand, where a Rust test of an `asm!` load
-/// costs two).
+/// closes in the accumulator (`+ TSC`, parity to even); elsewhere nothing.
 #[inline(always)]
 pub fn user_exit() {
-    // SAFETY: GS points at this CPU's PerCpu (kernel context); only this CPU writes its
-    // accumulator, with interrupts off (an NMI handler never touches it), so the unlocked
-    // read-modify-write cannot race; remote readers see the aligned 8-byte store whole.
-    // rdtsc has no side effects.
-    unsafe {
-        core::arch::asm!(
-            "cmp dword ptr gs:[{full}], 0",
-            "je 2f",
-            "rdtsc",
-            "shl rdx, 32",
-            "or rax, rdx",
-            "or al, 1",
-            "add qword ptr gs:[{acc}], rax",
-            "2:",
-            full = const FULL,
-            acc = const USER_ACC,
-            out("rax") _,
-            out("rdx") _,
-            options(nostack),
-        );
-    }
+    account_transition!("add");
 }
 
 /// Return to user mode (IRQs off): on a nohz_full CPU a user interval opens (`- TSC`, parity
 /// to odd); elsewhere nothing.
 #[inline(always)]
 pub fn user_enter() {
-    // SAFETY: as in `user_exit`.
-    unsafe {
-        core::arch::asm!(
-            "cmp dword ptr gs:[{full}], 0",
-            "je 2f",
-            "rdtsc",
-            "shl rdx, 32",
-            "or rax, rdx",
-            "or al, 1",
-            "sub qword ptr gs:[{acc}], rax",
-            "2:",
-            full = const FULL,
-            acc = const USER_ACC,
-            out("rax") _,
-            out("rdx") _,
-            options(nostack),
-        );
-    }
+    account_transition!("sub");
 }
 
 /// Folds this CPU's pending cycles, and its kernel time up to now, into `task`'s process and

@@ -334,6 +334,15 @@ fn schedule_inner(preempted: bool) {
         None if prev_stays && (prev_allowed_here || prev_is_idle) => prev.clone(),
         None => rq.idle.clone().expect("no idle task"),
     };
+    if !Arc::ptr_eq(&prev, &next) && !prev_is_idle {
+        // Counted by the task itself (only it runs `schedule` for itself): plain RMWs.
+        let c = if prev_stays {
+            &prev.sched.nivcsw
+        } else {
+            &prev.sched.nvcsw
+        };
+        c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
     if Arc::ptr_eq(&prev, &next) {
         prev.slice.store(TIME_SLICE, Ordering::Relaxed);
         this_cpu().entry.clear_work(ExitWork::NEED_RESCHED.bits());

@@ -29,6 +29,10 @@ pub struct TaskSched {
     pub preempt_count: AtomicU32,
     /// Serialises a wake-up with the task taking itself off its run queue.
     pub pi_lock: crate::sync::Mutex<()>,
+    /// Switches away from it while it was blocked (voluntary) and while it could still run
+    /// (involuntary: preempted): getrusage's ru_nvcsw and ru_nivcsw.
+    pub nvcsw: AtomicU64,
+    pub nivcsw: AtomicU64,
 }
 
 impl TaskSched {
@@ -41,6 +45,8 @@ impl TaskSched {
             remote_work: AtomicU64::new(0),
             preempt_count: AtomicU32::new(crate::preempt::KERNEL_DEFAULT),
             pi_lock: crate::sync::Mutex::new(()),
+            nvcsw: AtomicU64::new(0),
+            nivcsw: AtomicU64::new(0),
         }
     }
 }

@@ -124,6 +124,7 @@ pub fn setup_rt_frame(
     let restore_mask = inner.saved_sigmask.take().unwrap_or(inner.sigmask);
     put(&mut f, UC_SIGMASK, restore_mask);
     f[SIGINFO..SIGINFO + 4].copy_from_slice(&info.signo.to_ne_bytes());
+    f[SIGINFO + 4..SIGINFO + 8].copy_from_slice(&info.errno.to_ne_bytes());
     f[SIGINFO + 8..SIGINFO + 12].copy_from_slice(&info.code.to_ne_bytes());
     put(&mut f, SIGINFO + 16, info.addr_or_pid);
     put(&mut f, SIGINFO + 24, info.extra);
@@ -236,6 +237,7 @@ fn bad_frame(regs: &mut Regs) -> i64 {
     super::force_fault(
         super::SIGSEGV,
         SigInfo {
+            errno: 0,
             signo: super::SIGSEGV as i32,
             code: super::SI_KERNEL,
             ..Default::default()

@@ -37,6 +37,7 @@ pub const SIGTTIN: u8 = 21;
 pub const SIGTTOU: u8 = 22;
 pub const SIGURG: u8 = 23;
 pub const SIGWINCH: u8 = 28;
+pub const SIGSYS: u8 = 31;
 pub const NSIG: usize = 64;
 
 pub const SA_ONSTACK: u64 = 0x0800_0000;
@@ -138,6 +139,8 @@ pub fn name(sig: u8) -> &'static str {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SigInfo {
     pub signo: i32,
+    /// si_errno (seccomp's SIGSYS carries its filter's data here).
+    pub errno: i32,
     pub code: i32,
     /// si_addr for faults; si_pid for kill/tkill.
     pub addr_or_pid: u64,
@@ -204,6 +207,7 @@ pub fn send_to_process(p: &Arc<crate::process::Process>, sig: u8) {
         p,
         sig,
         SigInfo {
+            errno: 0,
             signo: sig as i32,
             code: SI_USER,
             addr_or_pid: 0,
@@ -327,6 +331,7 @@ fn dequeue() -> Option<(u8, SigInfo)> {
         info
     } else {
         SigInfo {
+            errno: 0,
             signo: sig as i32,
             ..Default::default()
         }
@@ -409,6 +414,7 @@ pub fn do_signal(regs: &mut Regs) {
                     force_fault(
                         SIGSEGV,
                         SigInfo {
+                            errno: 0,
                             signo: SIGSEGV as i32,
                             code: SI_KERNEL,
                             ..Default::default()

@@ -10,6 +10,7 @@ mod misc;
 mod poll;
 mod proc;
 mod process_vm;
+pub mod seccomp;
 mod sig;
 mod table;
 mod timespec;

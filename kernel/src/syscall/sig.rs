@@ -215,6 +215,7 @@ fn sys_kill(regs: &mut Regs) -> i64 {
         return -EINVAL;
     };
     let info = SigInfo {
+        errno: 0,
         signo: sig as i32,
         code: signal::SI_USER,
         addr_or_pid: me.process.pid as u64,
@@ -239,6 +240,7 @@ fn tkill(tgid: Option<u32>, tid: u64, sig: u64) -> i64 {
     };
     let me = task::current();
     let info = SigInfo {
+        errno: 0,
         signo: sig as i32,
         code: signal::SI_TKILL,
         addr_or_pid: me.process.pid as u64,

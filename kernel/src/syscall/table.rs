@@ -23,6 +23,7 @@ pub static TABLE: Table = {
     let t = super::poll::register(t);
     let t = super::proc::register(t);
     let t = super::process_vm::register(t);
+    let t = super::seccomp::register(t);
     super::sig::register(t)
 };
 

@@ -66,6 +66,9 @@ pub struct TaskInner {
     /// rt_sigsuspend's caller mask, restored when its signal has been handled.
     pub saved_sigmask: Option<u64>,
     pub signals: crate::signal::ThreadSignals,
+    /// Set when the thread is to end at its exit work with this reason (seccomp's thread
+    /// kills; `process::end_thread_at_exit_work`).
+    pub pending_exit: Option<ExitReason>,
 }
 
 pub struct Task {
@@ -85,6 +88,9 @@ pub struct Task {
     /// whether a run queue holds it, whether a CPU still runs on its stack, and exit work
     /// raised by other CPUs, moved into its own word where it runs.
     pub sched: crate::sched::TaskSched,
+    /// The thread's seccomp mode and filters (syscall/seccomp.rs), under a lock: another
+    /// thread's TSYNC sets them.
+    pub seccomp: crate::syscall::seccomp::ThreadSeccomp,
     inner: UnsafeCell<TaskInner>,
 }
 
@@ -118,6 +124,7 @@ impl Task {
             sig_pending: AtomicU64::new(0),
             slice: AtomicU32::new(0),
             sched: crate::sched::TaskSched::new(),
+            seccomp: crate::syscall::seccomp::ThreadSeccomp::new(),
             inner: UnsafeCell::new(TaskInner {
                 fs_base: 0,
                 gs_base: 0,
@@ -128,6 +135,7 @@ impl Task {
                 altstack: (0, 0, 2), // SS_DISABLE
                 saved_sigmask: None,
                 signals: crate::signal::ThreadSignals::new(),
+                pending_exit: None,
             }),
         })
     }

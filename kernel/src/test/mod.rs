@@ -3,7 +3,7 @@
 
 mod ktap;
 mod manifest;
-mod regcheck;
+pub(crate) mod regcheck;
 mod selftests;
 
 use crate::power::ExitCode;

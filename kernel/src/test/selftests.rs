@@ -90,6 +90,9 @@ pub static AFTER_PROGRAMS: &[SelfTest] = &[
     t("nmi_flood", nmi_flood::nmi_flood),
     t("nmi_keeps_cr2", nmi_paranoid::nmi_keeps_cr2),
     t("nmi_user_gs_base", nmi_paranoid::nmi_user_gs_base),
+    t("nmi_clears_dr7", cr2_dr7::nmi_clears_dr7),
+    #[cfg(feature = "test-hooks")]
+    t("pf_cr2_read_first", cr2_dr7::pf_cr2_read_first),
 ];
 
 macro_rules! check {
@@ -102,6 +105,7 @@ macro_rules! check {
 
 mod bench_timer;
 mod cpu_tables;
+mod cr2_dr7;
 #[cfg(feature = "test-hooks")]
 mod lockcheck;
 mod nmi_flood;

@@ -6,6 +6,7 @@
 //!
 //! - `getpid`: SYSCALL getpid (39), SYSRET back.
 //! - `enosys`: SYSCALL with an invalid number (1000).
+//! - `getpid-seccomp`: getpid in a child under a 4-instruction seccomp filter that allows it.
 //! - `getpid-ct` (with the argument `ct`; the kernel's bench mode runs it with context tracking
 //!   switched on, as on a `nohz_full` CPU): getpid again.
 //!
@@ -357,6 +358,39 @@ fn bench_fork_exit_wait() {
     report("fork-exit-wait", &mut per, N_FORK);
 }
 
+/// `getpid-seccomp`: getpid under a 4-instruction seccomp filter that allows it (load the
+/// arch, compare, return ALLOW, or KILL_PROCESS), in a forked child (a filter is for life).
+/// The cost of the filter path: the syscall-work slow path and four BPF instructions.
+fn bench_getpid_seccomp() {
+    // SAFETY: fork; the child installs a filter on itself, measures, and exits; wait4 reaps.
+    unsafe {
+        let pid = kentry_user::sys::syscall0(nr::FORK);
+        if pid == 0 {
+            // struct sock_filter { u16 code; u8 jt, jf; u32 k; }: LD W ABS 4 (arch); JEQ
+            // AUDIT_ARCH_X86_64 ? 0 : 1; RET ALLOW; RET KILL_PROCESS.
+            let prog: [u64; 4] = [
+                0x20 | (4u64 << 32),
+                0x15 | (1u64 << 24) | (0xc000_003eu64 << 32),
+                0x06 | (0x7fff_0000u64 << 32),
+                0x06 | (0x8000_0000u64 << 32),
+            ];
+            let fprog: [u64; 2] = [prog.len() as u64, prog.as_ptr() as u64];
+            // PR_SET_NO_NEW_PRIVS (38), then SECCOMP_SET_MODE_FILTER (1).
+            kentry_user::sys::syscall2(nr::PRCTL, 38, 1);
+            if kentry_user::sys::syscall3(nr::SECCOMP, 1, 0, fprog.as_ptr() as usize) != 0 {
+                println!("# getpid-seccomp: the filter was refused");
+                kentry_user::sys::exit_group(1);
+            }
+            bench_syscall("getpid-seccomp", nr::GETPID as u64);
+            kentry_user::sys::exit_group(0);
+        }
+        if pid > 0 {
+            let mut status = 0i32;
+            kentry_user::sys::syscall4(nr::WAIT4, pid as usize, &raw mut status as usize, 0, 0);
+        }
+    }
+}
+
 fn parse_u64(b: &[u8]) -> u64 {
     b.iter().fold(0u64, |a, &c| {
         a.wrapping_mul(10).wrapping_add((c - b'0') as u64)
@@ -505,6 +539,7 @@ fn main(args: kentry_user::rt::Args) -> i32 {
     println!("# kentry bench: {BATCHES} batches of {N} round trips, ticks per round trip");
     bench_syscall("getpid", nr::GETPID as u64);
     bench_syscall("enosys", ENOSYS_NR);
+    bench_getpid_seccomp();
     bench_irq_user_indicative();
     bench_int3_signal();
     bench_fork_exit_wait();

@@ -6,6 +6,11 @@
 //! IRET to user faults, and kentry turns that into the task's own #GP), and IOPL/NT must be
 //! dropped. A SIGSEGV handler records what it saw and resumes at a recovery point.
 //!
+//! Three frames test SYSRET's other conditions (E02): each keeps RCX = RIP (and, but for the
+//! first, R11 = RFLAGS), so only that condition stands between it and a SYSRET that would
+//! return the wrong state: R11 unlike RFLAGS (TF and arithmetic flags in R11 only), a 32-bit
+//! CS (the code must run in compat mode), a code segment as SS (the IRET must fault).
+//!
 //! `sigreturn_bad once` runs each bad frame once instead of 50 times (the verify workload).
 //!
 //! Syscalls: rt_sigaction (13), rt_sigreturn (15), getpid, kill (62), write, exit_group.
@@ -20,6 +25,7 @@ kentry_user::entry!(main);
 
 const SIGUSR1: usize = 10;
 const SIGSEGV: usize = 11;
+const SIGTRAP: usize = 5;
 
 // ucontext offsets (linux-abi.md §6.1): sigcontext at 40.
 const SC: usize = 40;
@@ -44,8 +50,19 @@ enum Mode {
     /// RIP = RCX = SYSRET_RIP and R11 = RFLAGS: a frame SYSRET could restore but for its RIP
     /// (E01, Linux's sysret_rip).
     SysretRip,
+    /// R11 = RFLAGS | TF | CF | ZF | SF | OF, RFLAGS without them, RCX = RIP: SYSRET would load
+    /// R11's flags, IRET restores RFLAGS.
+    SysretR11,
+    /// CS = the 32-bit user CS, RIP = RCX = `compat_probe` (R11 = RFLAGS): the code must run
+    /// in compat mode, which only IRET gives it.
+    SysretCsCompat,
     Flags,
 }
+
+const TF: u64 = 0x100;
+/// CF, ZF, SF and OF: arithmetic flags a user may set, which SYSRET would take from R11.
+const ARITH: u64 = 0x1 | 0x40 | 0x80 | 0x800;
+const USER32_CS: u16 = 0x23;
 
 static mut SYSRET_RIP: u64 = 0;
 
@@ -54,6 +71,14 @@ static mut RECOVER_RSP: u64 = 0;
 static mut PID: u64 = 0;
 /// (count, trapno, err, cr2, rip) seen by the SIGSEGV handler.
 static mut SEGV: (u32, u64, u64, u64, u64) = (0, 0, 0, 0, 0);
+/// The CS of the last SIGSEGV's context.
+static mut SEGV_CS: u16 = 0;
+const COMPAT_STACK_SIZE: usize = 8192;
+/// The stack the compat-mode probe runs on (in the program's image, below 4 GiB; `u128` for
+/// the 16-byte alignment of a stack top).
+static mut COMPAT_STACK: [u128; COMPAT_STACK_SIZE / 16] = [0; COMPAT_STACK_SIZE / 16];
+/// SIGTRAPs seen (a TF that reached user mode).
+static mut TRAPS: u32 = 0;
 
 unsafe fn rd(p: *const u8, off: usize) -> u64 {
     // SAFETY: the caller passes a ucontext the kernel built.
@@ -84,6 +109,25 @@ extern "C" fn usr1(_sig: i32, _info: *const u8, uc: *mut u8) {
                 wr(uc, SC_RCX, SYSRET_RIP);
                 wr(uc, SC_R11, rd(uc, SC_EFLAGS));
             }
+            Mode::SysretR11 => {
+                let flags = rd(uc, SC_EFLAGS) & !(TF | ARITH);
+                wr(uc, SC_EFLAGS, flags);
+                wr(uc, SC_R11, flags | TF | ARITH);
+                wr(uc, SC_RCX, rd(uc, SC_RIP));
+            }
+            Mode::SysretCsCompat => {
+                let probe = compat_probe as *const () as u64;
+                wr(uc, SC_RIP, probe);
+                wr(uc, SC_RCX, probe);
+                wr(uc, SC_R11, rd(uc, SC_EFLAGS));
+                wr16(uc, SC_CS, USER32_CS);
+                // Compat mode keeps only ESP: a stack below 4 GiB for the SIGSEGV's frame.
+                wr(
+                    uc,
+                    SC_RSP,
+                    (&raw const COMPAT_STACK) as u64 + COMPAT_STACK_SIZE as u64,
+                );
+            }
             // IOPL 3, NT, and IF cleared: none of it may reach user mode.
             Mode::Flags => wr(
                 uc,
@@ -98,6 +142,7 @@ extern "C" fn segv(_sig: i32, _info: *const u8, uc: *mut u8) {
     // SAFETY: a kernel-built ucontext; single-threaded program.
     unsafe {
         let (n, ..) = SEGV;
+        SEGV_CS = rd(uc, SC_CS) as u16;
         SEGV = (
             n + 1,
             rd(uc, SC_TRAPNO),
@@ -113,6 +158,27 @@ extern "C" fn segv(_sig: i32, _info: *const u8, uc: *mut u8) {
         wr(uc, SC_EFLAGS, 0x202);
     }
 }
+
+extern "C" fn trap(_sig: i32, _info: *const u8, uc: *mut u8) {
+    // SAFETY: a kernel-built ucontext; single-threaded program.
+    unsafe {
+        TRAPS += 1;
+        // TF off in RFLAGS and in R11 as well: a SYSRET that took its flags from R11 would
+        // otherwise trap again at once, for ever.
+        wr(uc, SC_EFLAGS, rd(uc, SC_EFLAGS) & !TF);
+        wr(uc, SC_R11, rd(uc, SC_R11) & !TF);
+    }
+}
+
+// The target of the compat-mode frame: `hlt` (the same byte in both modes) raises #GP in ring
+// 3, and the SIGSEGV's context tells which mode it ran in. Below 4 GiB, as 32-bit code needs.
+core::arch::global_asm!(
+    ".globl compat_probe",
+    "compat_probe:",
+    "hlt",
+    "ud2",
+    options(att_syntax)
+);
 
 // kill(getpid(), SIGUSR1) with callee-saved registers preserved and RSP parked for the
 // SIGSEGV handler; returns RFLAGS as seen after the SIGUSR1 handler returned (or after the
@@ -153,6 +219,7 @@ core::arch::global_asm!(
 unsafe extern "C" {
     fn bad_frame_run() -> u64;
     fn bad_frame_recover();
+    fn compat_probe();
 }
 
 fn install(sig: usize, handler: kentry_user::signal::Handler) -> isize {
@@ -191,6 +258,34 @@ fn sysret_rip_cases(t: &mut Ktap) {
     t.result(ok, "sysret_rip_noncanonical_sigsegv");
 }
 
+/// SYSRET's conditions other than the RIP (E02), one frame each: see the module comment.
+fn sysret_condition_cases(t: &mut Ktap) {
+    // SAFETY: single-threaded; the handlers write these only during a run.
+    let traps_before = unsafe { TRAPS };
+    let (n, .., flags) = run(Mode::SysretR11);
+    // SAFETY: as above.
+    let traps = unsafe { TRAPS } - traps_before;
+    let ok = n == 0 && traps == 0 && flags & (TF | ARITH) == 0;
+    if !ok {
+        kentry_user::diag!(
+            "sysret_r11_differs: flags after {flags:#x} (want none of {:#x}), {traps} SIGTRAP, {n} SIGSEGV",
+            TF | ARITH
+        );
+    }
+    t.result(ok, "sysret_r11_differs");
+    let (n, tr, _, _, rip, _) = run(Mode::SysretCsCompat);
+    // SAFETY: as above.
+    let cs = unsafe { SEGV_CS };
+    let want = compat_probe as *const () as u64;
+    let ok = n == 1 && tr == 13 && rip == want && cs == USER32_CS;
+    if !ok {
+        kentry_user::diag!(
+            "sysret_cs_compat: {n} SIGSEGV, trapno {tr}, rip {rip:#x} (want {want:#x}), CS {cs:#x} (want {USER32_CS:#x})"
+        );
+    }
+    t.result(ok, "sysret_cs_compat");
+}
+
 fn main(args: kentry_user::rt::Args) -> i32 {
     // `sysret_rip`: that case alone (for the kernel's e01 self-test).
     let only_sysret_rip = args.get_str(1) == Some("sysret_rip");
@@ -200,11 +295,11 @@ fn main(args: kentry_user::rt::Args) -> i32 {
     } else {
         50
     };
-    let mut t = Ktap::new(if only_sysret_rip { 2 } else { 8 });
+    let mut t = Ktap::new(if only_sysret_rip { 2 } else { 10 });
     // SAFETY: set once before any signal.
     unsafe { PID = sys::getpid() as u64 };
     t.result(
-        install(SIGUSR1, usr1) == 0 && install(SIGSEGV, segv) == 0,
+        install(SIGUSR1, usr1) == 0 && install(SIGSEGV, segv) == 0 && install(SIGTRAP, trap) == 0,
         "handlers_installed",
     );
     if only_sysret_rip {
@@ -237,6 +332,7 @@ fn main(args: kentry_user::rt::Args) -> i32 {
         t.result(ok, name);
     }
     sysret_rip_cases(&mut t);
+    sysret_condition_cases(&mut t);
     let (n, .., flags) = run(Mode::Flags);
     if n != 0 || flags & 0x7000 != 0 || flags & 0x200 == 0 {
         kentry_user::diag!("flags after sigreturn {flags:#x}, {n} SIGSEGV");

@@ -20,7 +20,9 @@ const INT3_STUB: &str = "kentry_syscall_64";
 
 /// Whether `name` names one of the check's results (for `--only`).
 pub fn is_test_name(name: &str) -> bool {
-    name == NEGATIVE_NAME || name.starts_with(TEST_NAME)
+    name == NEGATIVE_NAME
+        || name.starts_with(TEST_NAME)
+        || name.starts_with(crate::window_tables::TEST_NAME)
 }
 
 /// One result for the test log.
@@ -54,6 +56,20 @@ pub fn run_tests(
                 lines: Vec::new(),
             },
             Ok(o) => positive(name, &o),
+        });
+    }
+    // The window tables against the same kernels (T3 reads them): every label of the test
+    // kernel, the others without its test-only stubs.
+    for (i, (suffix, elf)) in kernels.iter().enumerate() {
+        let name = format!("{}{suffix}", crate::window_tables::TEST_NAME);
+        if negative || !wanted(&name) {
+            continue;
+        }
+        out.push(TestResult {
+            name,
+            verdict: crate::window_tables::check(&ws.root, elf, i == 0)
+                .map_err(|e| format!("{e:#}")),
+            lines: Vec::new(),
         });
     }
     if wanted(NEGATIVE_NAME) {

@@ -24,6 +24,9 @@ pub enum Role {
     /// The bench's floor stubs (entry/src/arch/bench_floor.rs): never installed outside
     /// `kentry.mode=bench`, so no workload reaches them; left out, by name.
     BenchOnly,
+    /// A test kernel's tripwire report (kentry's `test-hooks`): reached only when a check has
+    /// already failed, and absent from the lean kernel that `verify` stops; left out, by name.
+    TestOnly,
 }
 
 /// Every stub `.text.kentry` may hold, by symbol name.
@@ -37,6 +40,7 @@ pub const ROLES: &[(&str, Role)] = &[
     ("kentry_ret_from_fork", Role::Path),
     ("kentry_nmi_entry", Role::Path),
     ("kentry_paranoid_common", Role::Path),
+    ("kentry_syscall_t2_trip", Role::TestOnly),
     ("kentry_floor_bare", Role::BenchOnly),
     ("kentry_floor_frame", Role::BenchOnly),
     ("kentry_floor_int3", Role::BenchOnly),
@@ -214,7 +218,7 @@ pub fn from_elf(data: &[u8]) -> Result<EntryText> {
                 "{name} at {a:#x} in .text.kentry has no role in xtask/src/verify/enumerate.rs: \
                  a new entry stub must join `cargo xtask verify` (ROLES)"
             ),
-            Some(Role::BenchOnly) => {}
+            Some(Role::BenchOnly | Role::TestOnly) => {}
             Some(Role::Path) => {
                 let insns = decode(*a, at(*a, e - a)?, name, |_| false);
                 out.stubs.push((name.clone(), insns));

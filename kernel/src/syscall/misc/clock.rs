@@ -158,9 +158,32 @@ fn sys_getrusage(regs: &mut Regs) -> i64 {
     let mut b = [0u8; 144];
     match who {
         RUSAGE_SELF | RUSAGE_THREAD => {
-            let [system, user] = process_cpu_ns(&task::current().process);
+            let me = task::current();
+            let [system, user] = process_cpu_ns(&me.process);
             b[..16].copy_from_slice(&timeval(user / 1000));
             b[16..32].copy_from_slice(&timeval(system / 1000));
+            // ru_nvcsw, ru_nivcsw: the thread's own for RUSAGE_THREAD, else the sum over the
+            // process's live threads (those that ended are not kept).
+            let (mut nv, mut niv) = (0, 0);
+            let mut add = |t: &task::Task| {
+                nv += t.sched.nvcsw.load(core::sync::atomic::Ordering::Relaxed);
+                niv += t.sched.nivcsw.load(core::sync::atomic::Ordering::Relaxed);
+            };
+            if who == RUSAGE_THREAD {
+                add(me);
+            } else {
+                for t in me
+                    .process
+                    .threads
+                    .lock()
+                    .iter()
+                    .filter_map(alloc::sync::Weak::upgrade)
+                {
+                    add(&t);
+                }
+            }
+            b[128..136].copy_from_slice(&nv.to_ne_bytes());
+            b[136..144].copy_from_slice(&niv.to_ne_bytes());
         }
         RUSAGE_CHILDREN => {}
         _ => return -EINVAL,

@@ -187,6 +187,8 @@ const PR_GET_DUMPABLE: u64 = 3;
 const PR_SET_DUMPABLE: u64 = 4;
 const PR_SET_NAME: u64 = 15;
 const PR_GET_NAME: u64 = 16;
+const PR_GET_SECCOMP: u64 = 21;
+const PR_SET_SECCOMP: u64 = 22;
 const PR_SET_NO_NEW_PRIVS: u64 = 38;
 const PR_GET_NO_NEW_PRIVS: u64 = 39;
 /// The name's size with its NUL (Linux's TASK_COMM_LEN).
@@ -216,6 +218,8 @@ fn sys_prctl(regs: &mut Regs) -> i64 {
             result(put(a2, &sig.to_ne_bytes()).map(|_| 0))
         }
         PR_GET_DUMPABLE => with_state(p, |s| s.dumpable) as i64,
+        PR_GET_SECCOMP => crate::syscall::seccomp::mode() as i64,
+        PR_SET_SECCOMP => crate::syscall::seccomp::prctl_set_seccomp(a2, a3),
         PR_SET_DUMPABLE => match a2 {
             0 | 1 => {
                 with_state(p, |s| s.dumpable = a2 == 1);
