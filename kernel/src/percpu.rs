@@ -83,6 +83,8 @@ pub struct PerCpu {
     /// Nonzero: a nohz_full CPU is to decide about its tick at its next return to user mode
     /// (`nohz::request_tick_recheck`); set by any CPU, taken by this one.
     pub tick_recheck: AtomicU32,
+    /// Recovered machine checks of this CPU, printed by its next timer tick (x86/mce.rs).
+    pub mce_log: crate::x86::mce::DeferredLog,
 }
 
 // SAFETY: each PerCpu is only mutated by its own CPU (with interrupts off where an interrupt
@@ -104,6 +106,7 @@ impl PerCpu {
             hardirq_depth: AtomicU32::new(0),
             vtime: crate::nohz::vtime::VtimeCpu::new(),
             tick_recheck: AtomicU32::new(0),
+            mce_log: crate::x86::mce::DeferredLog::new(),
         }
     }
 }

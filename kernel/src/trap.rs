@@ -152,6 +152,7 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
     match vector {
         crate::x86::apic::TIMER_VECTOR => {
             EntryCounters::bump(&c.timer_ticks);
+            this_cpu().mce_log.drain();
             // A tick in user mode or idle is an RCU quiescent state (what the lean kernel,
             // context tracking off, relies on).
             crate::rcu::note_tick(regs.user_mode());
@@ -245,12 +246,23 @@ pub fn ist_exception_from_user(regs: &mut Regs, f: Fault) {
     }
 }
 
-/// #MC (E25): from user mode with a restartable RIP, the task gets SIGBUS (BUS_MCEERR_AR) on
-/// its way back; from kernel mode, or not restartable, the
-/// machine is not trusted any more: report and stop.
+/// #MC (E25), by the record's severity (x86/mce.rs): recoverable (RIPV=1, PCC=0, not
+/// action-required) — logged through the deferred log and resumed, in user or kernel mode;
+/// action-required in user mode — the task gets SIGBUS (BUS_MCEERR_AR) on its way back;
+/// anything else — action-required in kernel mode, no restartable RIP, or a corrupt context
+/// — the machine is not trusted any more: report and stop, as Linux panics.
 fn machine_check(regs: &mut Regs, error_code: u64) {
-    let rec = crate::x86::mce::collect();
+    use crate::x86::mce::{self, Severity};
+    let rec = mce::collect();
     EntryCounters::bump(&this_cpu().counters.machine_checks);
+    let severity = rec.severity();
+    if severity == Severity::Recoverable {
+        // This may have interrupted this CPU anywhere, a print holding the console lock
+        // included: no output here. The next timer tick prints it.
+        this_cpu().mce_log.push(&rec, regs.rip, regs.user_mode());
+        mce::finish();
+        return;
+    }
     let report = |w: &mut dyn core::fmt::Write| {
         let _ = writeln!(
             w,
@@ -273,7 +285,7 @@ fn machine_check(regs: &mut Regs, error_code: u64) {
         // so break it as the panic path does.
         report(&mut crate::log::ForcedWriter);
     }
-    if regs.user_mode() && rec.mcg_status & crate::x86::mce::MCG_STATUS_RIPV != 0 {
+    if regs.user_mode() && severity == Severity::ActionRequired {
         const BUS_MCEERR_AR: i32 = 4;
         let info = SigInfo {
             errno: 0,
@@ -293,7 +305,7 @@ fn machine_check(regs: &mut Regs, error_code: u64) {
         );
         // On the task stack (kentry moved this user-mode #MC there): the exit work delivers
         // the signal on the way out.
-        crate::x86::mce::finish();
+        mce::finish();
         return;
     }
     kernel_fault_report(

@@ -358,6 +358,20 @@ fn known_tests(ws: &Workspace, rows: &[Row]) -> Result<Known> {
     known
         .tests
         .insert(crate::noinstr::NEGATIVE_NAME.to_string());
+    // The verify runs of `cargo xtask test` (xtask/src/verify/mod.rs).
+    for name in [
+        crate::verify::FAST_TEST_NAME,
+        crate::verify::FAST_MCE_TEST_NAME,
+    ] {
+        known.tests.insert(name.to_string());
+    }
+    for name in [
+        crate::verify::NEGATIVE_TEST_NAME,
+        crate::verify::NEGATIVE_MCE_TEST_NAME,
+    ] {
+        known.tests.insert(name.to_string());
+        known.negative_runs.insert(name.to_string());
+    }
     known
         .negative_runs
         .insert(crate::noinstr::NEGATIVE_NAME.to_string());

@@ -11,6 +11,8 @@
 //! return the wrong state: R11 unlike RFLAGS (TF and arithmetic flags in R11 only), a 32-bit
 //! CS (the code must run in compat mode), a code segment as SS (the IRET must fault).
 //!
+//! `sigreturn_bad once` runs each bad frame once instead of 50 times (the verify workload).
+//!
 //! Syscalls: rt_sigaction (13), rt_sigreturn (15), getpid, kill (62), write, exit_group.
 
 #![no_std]
@@ -287,6 +289,12 @@ fn sysret_condition_cases(t: &mut Ktap) {
 fn main(args: kentry_user::rt::Args) -> i32 {
     // `sysret_rip`: that case alone (for the kernel's e01 self-test).
     let only_sysret_rip = args.get_str(1) == Some("sysret_rip");
+    // `once`: one round of each bad frame (verify_loop runs it every round of its own).
+    let rounds = if args.get_str(1) == Some("once") {
+        1
+    } else {
+        50
+    };
     let mut t = Ktap::new(if only_sysret_rip { 2 } else { 10 });
     // SAFETY: set once before any signal.
     unsafe { PID = sys::getpid() as u64 };
@@ -308,7 +316,7 @@ fn main(args: kentry_user::rt::Args) -> i32 {
     for (mode, name, trapno) in segv_cases {
         // Many rounds: the kernel must survive every one of them the same way.
         let mut ok = true;
-        for _ in 0..50 {
+        for _ in 0..rounds {
             let (n, tr, err, cr2, rip, _) = run(mode);
             if n != 1
                 || tr != trapno

@@ -10,8 +10,11 @@
 //! | `sig_regs` | 0 | #BP, #UD, #PF, #GP, #DE to handlers, rt_sigreturn, GPRs intact |
 //! | `fault tf` | 133 | TF → #DB from ring 3 (the IST entry from user) |
 //! | `fault ud` | 132 | #UD killing the task |
+//! | `sigreturn_bad once` | 0 | hostile rt_sigreturn frames: the IRET to user faults (the bad-IRET fixup) |
 //!
-//! Every fork also returns through `ret_from_fork`. Before each child, the loop makes one
+//! Every fork also returns through `ret_from_fork`. After each round the loop sleeps
+//! ([`IDLE_NS`]): the one CPU goes idle, and the timer IRQ that wakes it takes the entry from
+//! the idle loop and the way back to it. Before each child, the loop makes one
 //! SYSCALL from 32-bit code (the CSTAR entry), which must return -ENOSYS
 //! (`compat_syscall_enosys`).
 //!
@@ -23,8 +26,8 @@
 //! (an ordinary test boot) rdi stays 0 and the loop runs one round.
 //!
 //! KTAP: one result per child program, ok when every run of it ended with its status.
-//! Syscalls: pipe2, fork, dup2, close, execve, read, wait4, 0x4b56 (the poll), write,
-//! exit_group.
+//! Syscalls: pipe2, fork, dup2, close, execve, read, wait4, nanosleep, 0x4b56 (the poll),
+//! write, exit_group.
 
 #![no_std]
 #![no_main]
@@ -80,7 +83,22 @@ const CHILDREN: &[Child] = &[
         argv: &[c"/bin/fault", c"ud"],
         status: 132,
     },
+    Child {
+        name: "sigreturn_bad",
+        argv: &[c"/bin/sigreturn_bad", c"once"],
+        status: 0,
+    },
 ];
+
+/// The sleep after each round: long enough that the CPU idles until a timer IRQ.
+const IDLE_NS: i64 = 2_000_000;
+
+/// nanosleep for [`IDLE_NS`]; its result (0, or -EINTR) does not matter.
+fn idle() {
+    let req: [i64; 2] = [0, IDLE_NS];
+    // SAFETY: nanosleep reads a live timespec; no remainder is asked for.
+    unsafe { sys::syscall2(nr::NANOSLEEP, req.as_ptr() as usize, 0) };
+}
 
 /// The poll: the host's word, or 0. Naked, so that its `syscall` has a symbol the host can
 /// break on (`verify_loop_poll_syscall`, a user address: no other syscall stops there).
@@ -264,6 +282,7 @@ fn main(_: Args) -> i32 {
                 break 'rounds;
             }
         }
+        idle();
         if !hosted {
             break;
         }

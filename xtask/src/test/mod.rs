@@ -94,7 +94,9 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
     let only_example = args.only.as_deref() == Some(example::TEST_NAME);
     let only_noinstr = args.only.as_deref().is_some_and(noinstr::is_test_name);
     let only_verify = args.only.as_deref() == Some(verify::FAST_TEST_NAME);
+    let only_verify_mce = args.only.as_deref() == Some(verify::FAST_MCE_TEST_NAME);
     let only_verify_negative = args.only.as_deref() == Some(verify::NEGATIVE_TEST_NAME);
+    let only_verify_negative_mce = args.only.as_deref() == Some(verify::NEGATIVE_MCE_TEST_NAME);
     let only_fuzz = args.only.as_deref() == Some(fuzz::TEST_NAME);
     let only_fuzz_negative = args.only.as_deref() == Some(fuzz::NEGATIVE_TEST_NAME);
     let only_fuzz_native = args.only.as_deref() == Some(fuzz::NATIVE_TEST_NAME);
@@ -138,7 +140,9 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                     && !only_example
                     && !only_noinstr
                     && !only_verify
+                    && !only_verify_mce
                     && !only_verify_negative
+                    && !only_verify_negative_mce
                     && !only_fuzz
                     && !only_fuzz_negative
                     && !only_fuzz_native;
@@ -187,9 +191,27 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                     );
                     verify_fast(ws, &qemu, &kernels.lean, &mut r);
                 }
+                if (args.only.is_none() && !args.negative) || only_verify_mce {
+                    section(
+                        "verify (lean kernel, ct=on): a recoverable #MC at every instruction of the same paths, and a fatal one",
+                    );
+                    one_result(
+                        verify::FAST_MCE_TEST_NAME,
+                        verify::fast_mce(ws, &qemu, &kernels.lean),
+                        &mut r,
+                    );
+                }
                 if args.only.is_none() || only_verify_negative {
                     section("verify, negative run (test kernel, kentry.break=rcu_nmi_watch)");
                     verify_negative(ws, &qemu, art, &mut r);
+                }
+                if args.only.is_none() || only_verify_negative_mce {
+                    section("verify, negative run (test kernel, kentry.break=mce_severity)");
+                    one_result(
+                        verify::NEGATIVE_MCE_TEST_NAME,
+                        verify::negative_mce(ws, &qemu, art),
+                        &mut r,
+                    );
                 }
                 if (args.only.is_none() && !args.negative) || only_fuzz {
                     section(

@@ -73,6 +73,14 @@ pub struct EntryText {
     pub idt_kinds: Vec<(String, Vec<u8>)>,
     /// The NMI IDT stub's address: where an NMI's delivery is caught.
     pub nmi_stub: u64,
+    /// The #MC IDT stub's address: where a #MC's delivery is caught.
+    pub mc_stub: u64,
+    /// The timer's IDT stub: where the host provokes a double fault (df.rs).
+    pub timer_stub: u64,
+    /// `kentry_nmi_repeat` and `kentry_nmi_exit_window`: where a nested NMI is provoked
+    /// (inside the handler, and in the exit window).
+    pub nmi_repeat: u64,
+    pub nmi_exit_window: u64,
     /// Every address from which an NMI is held back: the NMI stub and `kentry_nmi_entry`.
     pub nmi_text: (u64, u64),
     /// `kentry_syscall_64`: the kernel-mode place the run goes to before it sends an NMI
@@ -235,6 +243,10 @@ pub fn from_elf(data: &[u8]) -> Result<EntryText> {
         .context("no kentry_nmi_entry")?;
     out.nmi_text = (nmi.0, nmi.1);
     out.syscall_entry = find("kentry_syscall_64")?;
+    out.nmi_repeat = find("kentry_nmi_repeat")?;
+    out.nmi_exit_window = find("kentry_nmi_exit_window")?;
+    out.mc_stub = find("kentry_idt_stubs")? + 0x12 * STUB_STRIDE;
+    out.timer_stub = find("kentry_idt_stubs")? + 0x20 * STUB_STRIDE;
     super::rust_text::add(&mut out, data)?;
     Ok(out)
 }

@@ -17,6 +17,7 @@ pub mod reg {
     pub const RDI: u32 = 5;
     pub const RSP: u32 = 7;
     pub const RIP: u32 = 16;
+    pub const EFLAGS: u32 = 17;
 }
 
 /// Why the guest stopped.

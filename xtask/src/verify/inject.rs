@@ -16,7 +16,43 @@ use crate::qmp::Qmp;
 /// The poll syscall of `verify_loop` (user/src/bin/verify_loop.rs) and the host's answers.
 pub const POLL_NR: u64 = 0x4b56;
 pub const HOST_ATTACHED: u64 = 1;
-const HOST_STOP: u64 = 2;
+pub const HOST_STOP: u64 = 2;
+
+/// The event a boot injects at each instruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Injection {
+    /// QMP `inject-nmi`.
+    Nmi,
+    /// HMP `mce` with a recoverable record ([`super::mce::RECOVERABLE_ARGS`]): the kernel
+    /// logs it and resumes, so one boot takes a #MC at every instruction.
+    Mce,
+}
+
+impl Injection {
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Injection::Nmi => "NMI",
+            Injection::Mce => "#MC",
+        }
+    }
+
+    /// The IDT stub its delivery enters, where the host catches it.
+    pub fn stub(self, text: &EntryText) -> u64 {
+        match self {
+            Injection::Nmi => text.nmi_stub,
+            Injection::Mce => text.mc_stub,
+        }
+    }
+
+    /// Raises it on the stopped guest.
+    pub fn send(self, qmp: &mut Qmp) -> Result<()> {
+        match self {
+            Injection::Nmi => qmp.execute("inject-nmi", None).map(drop),
+            Injection::Mce => super::mce::raise(qmp, super::mce::RECOVERABLE_ARGS),
+        }
+    }
+}
 
 /// What happened at one instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,8 +88,6 @@ pub struct Settings {
     pub kernel: &'static str,
     /// More kernel command-line words (the negative run's `kentry.break=`).
     pub extra_cmdline: Vec<String>,
-    /// Also the #MC series (mce.rs).
-    pub mce: bool,
 }
 
 /// What boots: QEMU, the kernel and its initrd, and the address of `verify_loop`'s poll.
@@ -72,9 +106,11 @@ pub fn run_boot(
     text: &EntryText,
     targets: &[Insn],
     settings: &Settings,
+    inj: Injection,
 ) -> BootRun {
     let start = Instant::now();
     let mut results = Vec::new();
+    let mces_before = super::mce::raised();
     let (driven, log) = boot_with(guest, ct, settings, |gdb, qmp| {
         drive(
             gdb,
@@ -82,17 +118,26 @@ pub fn run_boot(
             text,
             targets,
             settings,
+            inj,
             guest.poll_addr,
             &mut results,
         )
     });
+    let mces = super::mce::raised() - mces_before;
     let mut problems: Vec<String> = driven.err().map(|e| format!("{e:#}")).into_iter().collect();
     match &log {
-        Ok(log) => problems.extend(guest_problems(ct, log)),
+        Ok(log) => {
+            problems.extend(guest_problems(ct, log));
+            problems.extend(super::mce::check_recovered_reports(log, mces));
+        }
         Err(e) => problems.push(format!("QEMU: {e:#}")),
     }
+    let series = match inj {
+        Injection::Nmi => String::new(),
+        Injection::Mce => ", #MC".to_string(),
+    };
     BootRun {
-        label: format!("{} ct={}", settings.kernel, ct.word()),
+        label: format!("{} ct={}{series}", settings.kernel, ct.word()),
         results,
         problems,
         log: log.ok(),
@@ -185,13 +230,15 @@ fn guest_problems(ct: CtSetting, log: &BootLog) -> Vec<String> {
     p
 }
 
-/// Drives one NMI boot through the gdbstub and QMP.
+/// Drives one boot through the gdbstub and QMP: `inj` at each instruction.
+#[allow(clippy::too_many_arguments)]
 fn drive(
     gdb: &mut Gdb,
     qmp: &mut Qmp,
     text: &EntryText,
     targets: &[Insn],
     s: &Settings,
+    inj: Injection,
     poll_addr: u64,
     results: &mut Vec<(Insn, InsnResult)>,
 ) -> Result<()> {
@@ -211,8 +258,25 @@ fn drive(
         let end = i + targets[i..].iter().take_while(|t| &t.stub == stub).count();
         if text.rust.contains(&targets[i].addr) {
             // A Rust function: in the order the workload reaches its instructions (sweep.rs).
-            let r =
-                super::sweep::function(gdb, qmp, text, &targets[i..end], s, poll_addr, &mut last);
+            let r = super::sweep::function(
+                gdb,
+                qmp,
+                text,
+                &targets[i..end],
+                s,
+                inj,
+                poll_addr,
+                &mut last,
+            );
+            results.extend(r.with_context(|| blame(last))?);
+            i = end;
+            continue;
+        }
+        if super::mce::kind_for(&targets[i]) == super::mce::Kind::NmiInMce {
+            // The paranoid path runs only inside a kernel-mode #DB, #MC or #DF: an NMI at
+            // each of its instructions inside recovered #MCs, in either series (a #MC there
+            // would meet MCIP=1).
+            let r = super::mce::nmi_in_mce(gdb, qmp, text, &targets[i..end], s, &mut last);
             results.extend(r.with_context(|| blame(last))?);
             i = end;
             continue;
@@ -225,7 +289,7 @@ fn drive(
             continue;
         }
         for t in &targets[i..end] {
-            let r = inject_at(gdb, qmp, text, t, s).with_context(|| blame(last))?;
+            let r = inject_at(gdb, qmp, text, t, s, inj).with_context(|| blame(last))?;
             last = Some(t.addr);
             if let InsnResult::Failed(why) = &r {
                 eprintln!(
@@ -238,6 +302,8 @@ fn drive(
         }
         i = end;
     }
+    // The nested-NMI paths of the NMI entry: an NMI arriving inside the handler.
+    super::nested::pass(gdb, qmp, text, s, inj, results, &mut last).with_context(|| blame(last))?;
     poll_answer(gdb, poll_addr, HOST_STOP, s.boot_timeout)
         .with_context(|| format!("stopping verify_loop ({})", blame(last)))?;
     gdb.detach()?;
@@ -279,13 +345,14 @@ fn probe(
     Ok(hit)
 }
 
-/// Stops at `t`, injects an NMI, and catches its delivery.
+/// Stops at `t`, injects `inj`, and catches its delivery; a #MC is also run back to `t`.
 fn inject_at(
     gdb: &mut Gdb,
     qmp: &mut Qmp,
     text: &EntryText,
     t: &Insn,
     s: &Settings,
+    inj: Injection,
 ) -> Result<InsnResult> {
     let blocked = text.nmi_blocked_at(t.addr);
     if blocked {
@@ -314,22 +381,77 @@ fn inject_at(
             text.symbolize(rip)
         )));
     }
-    // Where is the NMI taken? Its delivery enters the NMI IDT stub with the hardware frame
+    // Where is the event taken? Its delivery enters its IDT stub with the hardware frame
     // at RSP: RIP first.
     let wait = Duration::from_secs(10).max(s.per_address);
-    if let Some(failed) = inject_nmi_to_stub(gdb, qmp, text, t.addr, wait)? {
+    if let Some(failed) = inject_to_stub(gdb, qmp, text, inj, t.addr, wait)? {
         return Ok(failed);
     }
     let rsp = gdb.read_register(reg::RSP)?;
     let delivered = gdb.read_u64(rsp)?;
-    if delivered != t.addr && !blocked {
+    // An NMI inside the NMI path is held back; a #MC is taken at once everywhere.
+    if delivered != t.addr && (inj == Injection::Mce || !blocked) {
         return Ok(InsnResult::Failed(format!(
-            "the NMI was taken at {:#x} ({}), not at the instruction it was injected at",
+            "the {} was taken at {:#x} ({}), not at the instruction it was injected at",
+            inj.name(),
             delivered,
             text.symbolize(delivered)
         )));
     }
+    if inj == Injection::Mce {
+        // A recovered #MC returns to the instruction; no second #MC may come before (MCIP).
+        let frame_rsp = gdb.read_u64(rsp + 24)?;
+        if !run_back(gdb, text, t.addr, frame_rsp, &|_| false)? {
+            return Ok(InsnResult::Failed(
+                "the #MC path did not return to the interrupted instruction".into(),
+            ));
+        }
+    }
     Ok(InsnResult::Covered { delivered })
+}
+
+/// Stopped at an event's IDT stub, the event taken at `at` with the interrupted RSP
+/// `frame_rsp`: runs until the guest is back at `at` with that RSP (true; stopped there, no
+/// breakpoint left at `at`), or 10 s pass (false). A breakpoint met on the way — at `at` with
+/// another RSP (the event's own path runs that instruction too), or one that `armed` names —
+/// is stepped over and stays armed.
+pub(super) fn run_back(
+    gdb: &mut Gdb,
+    text: &EntryText,
+    at: u64,
+    frame_rsp: u64,
+    armed: &dyn Fn(u64) -> bool,
+) -> Result<bool> {
+    gdb.set_breakpoint(at)?;
+    let finished = loop {
+        gdb.resume()?;
+        match gdb.wait_stop(Duration::from_secs(10))? {
+            Some(Stop::Signal(_)) => {}
+            Some(Stop::Exited) => bail!(
+                "the guest ended in an injected event's path taken at {}",
+                text.symbolize(at)
+            ),
+            None => {
+                gdb.interrupt()?;
+                break false;
+            }
+        }
+        let (pc, sp) = (gdb.read_register(reg::RIP)?, gdb.read_register(reg::RSP)?);
+        if pc == at && sp == frame_rsp {
+            break true;
+        }
+        if pc != at && !armed(pc) {
+            bail!(
+                "stopped at {} without a breakpoint there",
+                text.symbolize(pc)
+            );
+        }
+        gdb.remove_breakpoint(pc)?;
+        gdb.step()?;
+        gdb.set_breakpoint(pc)?;
+    };
+    gdb.remove_breakpoint(at)?;
+    Ok(finished)
 }
 
 /// Runs the guest to the SYSCALL entry, so that the NMI sent next is taken in kernel mode
@@ -375,32 +497,57 @@ pub fn poll_answer(gdb: &mut Gdb, syscall: u64, word: u64, timeout: Duration) ->
     }
 }
 
-/// Injects an NMI while the guest is stopped at `at` and runs it to the NMI IDT stub (its
-/// breakpoint set and removed here): `None` once it stops there, a failed result if the NMI
-/// never came within `wait`.
-pub(super) fn inject_nmi_to_stub(
+/// Instructions the guest was stopped at, with RFLAGS.IF at that stop (the third injection
+/// kind of issue 10, a pending IRQ, can be taken only where IF=1: the run shows where that is).
+static INTERRUPT_FLAG: std::sync::Mutex<Vec<(u64, bool)>> = std::sync::Mutex::new(Vec::new());
+
+/// Records RFLAGS.IF at `at`, where the guest is stopped.
+pub(super) fn note_interrupt_flag(gdb: &mut Gdb, at: u64) -> Result<()> {
+    const IF: u64 = 1 << 9;
+    let on = gdb.read_register(reg::EFLAGS)? & IF != 0;
+    INTERRUPT_FLAG
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((at, on));
+    Ok(())
+}
+
+/// What [`note_interrupt_flag`] recorded so far, and clears it.
+pub fn take_interrupt_flags() -> Vec<(u64, bool)> {
+    std::mem::take(&mut *INTERRUPT_FLAG.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// Injects `inj` while the guest is stopped at `at` and runs it to its IDT stub (the
+/// breakpoint set and removed here): `None` once it stops there, a failed result if the
+/// event never came within `wait`.
+pub(super) fn inject_to_stub(
     gdb: &mut Gdb,
     qmp: &mut Qmp,
     text: &EntryText,
+    inj: Injection,
     at: u64,
     wait: Duration,
 ) -> Result<Option<InsnResult>> {
-    qmp.execute("inject-nmi", None)?;
-    gdb.set_breakpoint(text.nmi_stub)?;
+    note_interrupt_flag(gdb, at)?;
+    let stub = inj.stub(text);
+    inj.send(qmp)?;
+    gdb.set_breakpoint(stub)?;
     gdb.resume()?;
     let stop = gdb.wait_stop(wait)?;
     if stop.is_none() {
         gdb.interrupt()?;
     }
-    gdb.remove_breakpoint(text.nmi_stub)?;
+    gdb.remove_breakpoint(stub)?;
     match stop {
         Some(Stop::Signal(_)) => Ok(None),
         Some(Stop::Exited) => bail!(
-            "the guest ended right after an NMI at {}",
+            "the guest ended right after an {} at {}",
+            inj.name(),
             text.symbolize(at)
         ),
-        None => Ok(Some(InsnResult::Failed(
-            "the NMI was never delivered".into(),
-        ))),
+        None => Ok(Some(InsnResult::Failed(format!(
+            "the {} was never delivered",
+            inj.name()
+        )))),
     }
 }

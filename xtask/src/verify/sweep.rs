@@ -18,17 +18,19 @@ use anyhow::{Context, Result, bail};
 
 use super::enumerate::{EntryText, Insn};
 use super::gdb::{Gdb, Stop, reg};
-use super::inject::{InsnResult, Settings, inject_nmi_to_stub, stop_in_kernel};
+use super::inject::{Injection, InsnResult, Settings, inject_to_stub, run_back, stop_in_kernel};
 use crate::qmp::Qmp;
 
-/// Injects at the instructions of one Rust function (`targets`), in the order the workload
-/// reaches them; those not reached within the per-address timeout are not covered.
+/// Injects `inj` at the instructions of one Rust function (`targets`), in the order the
+/// workload reaches them; those not reached within the per-address timeout are not covered.
+#[allow(clippy::too_many_arguments)]
 pub fn function(
     gdb: &mut Gdb,
     qmp: &mut Qmp,
     text: &EntryText,
     targets: &[Insn],
     s: &Settings,
+    inj: Injection,
     poll_addr: u64,
     last: &mut Option<u64>,
 ) -> Result<Vec<(Insn, InsnResult)>> {
@@ -51,7 +53,8 @@ pub fn function(
         }
         gdb.remove_breakpoint(rip)?;
         *last = Some(rip);
-        let r = inject_here(gdb, qmp, text, rip, &pending)?;
+        let armed: Vec<u64> = pending.keys().copied().collect();
+        let r = inject_here(gdb, qmp, text, inj, rip, &armed)?;
         if let InsnResult::Failed(why) = &r {
             eprintln!("xtask: verify: {}: {why}", text.symbolize(rip));
         }
@@ -76,8 +79,18 @@ pub fn function(
             } else {
                 stop_in_kernel(gdb, text, s)?;
             }
-            in_nmis(gdb, qmp, text, s, &mut pending, &mut done, last)?;
+            match inj {
+                Injection::Nmi => in_nmis(gdb, qmp, text, s, &mut pending, &mut done, last)?,
+                Injection::Mce => mce_in_nmi(gdb, qmp, text, s, &mut pending, &mut done, last)?,
+            }
         }
+    }
+    // What is left may run only inside a kernel-mode #MC (`kentry_rust_paranoid`'s #MC
+    // arm, the paranoid way back): an NMI there, inside recovered #MCs. (A #MC inside a #MC
+    // would meet MCIP=1: in the #MC series these too get the NMI.)
+    if !pending.is_empty() {
+        let mut left: std::collections::BTreeSet<u64> = pending.keys().copied().collect();
+        super::mce::nmi_in_mce_rounds(gdb, qmp, text, s, &mut left, &mut done, last)?;
     }
     Ok(targets
         .iter()
@@ -88,72 +101,107 @@ pub fn function(
         .collect())
 }
 
-/// Stopped at `at` (its breakpoint removed, the `armed` ones still set): injects an NMI,
-/// checks where it is taken, and runs the NMI path to its return to `at`.
+/// Stopped at `at` (its breakpoint removed, the `armed` ones still set): injects `inj`,
+/// checks where it is taken, and runs its path to the return to `at`.
 fn inject_here(
     gdb: &mut Gdb,
     qmp: &mut Qmp,
     text: &EntryText,
+    inj: Injection,
     at: u64,
-    armed: &BTreeMap<u64, &Insn>,
+    armed: &[u64],
 ) -> Result<InsnResult> {
-    if let Some(failed) = inject_nmi_to_stub(gdb, qmp, text, at, Duration::from_secs(10))? {
+    if let Some(failed) = inject_to_stub(gdb, qmp, text, inj, at, Duration::from_secs(10))? {
         return Ok(failed);
     }
     let rip = gdb.read_register(reg::RIP)?;
-    if rip != text.nmi_stub {
+    if rip != inj.stub(text) {
         return Ok(InsnResult::Failed(format!(
-            "the guest ran on to {} before taking the NMI",
-            text.symbolize(rip)
+            "the guest ran on to {} before taking the {}",
+            text.symbolize(rip),
+            inj.name()
         )));
     }
     let rsp = gdb.read_register(reg::RSP)?;
     let delivered = gdb.read_u64(rsp)?;
     if delivered != at {
         return Ok(InsnResult::Failed(format!(
-            "the NMI was taken at {:#x} ({}), not at the instruction it was injected at",
+            "the {} was taken at {:#x} ({}), not at the instruction it was injected at",
+            inj.name(),
             delivered,
             text.symbolize(delivered)
         )));
     }
-    // The frame: RIP, CS, RFLAGS, RSP, SS. Run until the NMI path has returned there.
+    // The frame: RIP, CS, RFLAGS, RSP, SS. Run until the event's path has returned there.
     let frame_rsp = gdb.read_u64(rsp + 24)?;
-    gdb.set_breakpoint(at)?;
-    let finished = loop {
-        gdb.resume()?;
-        match gdb.wait_stop(Duration::from_secs(10))? {
-            Some(Stop::Signal(_)) => {}
-            Some(Stop::Exited) => bail!(
-                "the guest ended in the NMI path after an NMI at {}",
-                text.symbolize(at)
-            ),
-            None => {
-                gdb.interrupt()?;
-                break false;
-            }
+    let finished = run_back(gdb, text, at, frame_rsp, &|pc| armed.contains(&pc))?;
+    Ok(if finished {
+        InsnResult::Covered { delivered }
+    } else {
+        InsnResult::Failed(format!(
+            "the {} path did not return to the interrupted instruction",
+            inj.name()
+        ))
+    })
+}
+
+/// The #MC series' way to instructions that only the NMI path runs: stopped where an NMI
+/// takes the path under test, sends one NMI with every `pending` instruction broken on; at
+/// each one hit inside it, raises a #MC (taken at once: NMIs do not block it), checks where
+/// it is taken and runs it back there. The round ends when the NMI has returned to where the
+/// guest was stopped, or nothing more is reached.
+fn mce_in_nmi(
+    gdb: &mut Gdb,
+    qmp: &mut Qmp,
+    text: &EntryText,
+    s: &Settings,
+    pending: &mut BTreeMap<u64, &Insn>,
+    done: &mut BTreeMap<u64, InsnResult>,
+    last: &mut Option<u64>,
+) -> Result<()> {
+    let home = gdb.read_register(reg::RIP)?;
+    for &a in pending.keys() {
+        gdb.set_breakpoint(a)?;
+    }
+    qmp.execute("inject-nmi", None)?;
+    // Armed after the first stop, inside the NMI (a breakpoint where the guest stands would
+    // stop it again before the NMI is taken).
+    let mut home_armed = false;
+    loop {
+        if !run_to_stop(gdb, s.per_address)? {
+            break;
         }
-        let (pc, sp) = (gdb.read_register(reg::RIP)?, gdb.read_register(reg::RSP)?);
-        trace(text, "drain", pc);
-        if pc == at && sp == frame_rsp {
-            break true;
+        let pc = gdb.read_register(reg::RIP)?;
+        trace(text, "mce-in-nmi", pc);
+        if home_armed && pc == home {
+            break;
         }
-        // A breakpoint inside the NMI path: step over it, leave it armed.
-        if pc != at && !armed.contains_key(&pc) {
+        if !home_armed {
+            gdb.set_breakpoint(home)?;
+            home_armed = true;
+        }
+        if pending.remove(&pc).is_none() {
             bail!(
                 "stopped at {} without a breakpoint there",
                 text.symbolize(pc)
             );
         }
         gdb.remove_breakpoint(pc)?;
-        gdb.step()?;
-        gdb.set_breakpoint(pc)?;
-    };
-    gdb.remove_breakpoint(at)?;
-    Ok(if finished {
-        InsnResult::Covered { delivered }
-    } else {
-        InsnResult::Failed("the NMI path did not return to the interrupted instruction".into())
-    })
+        *last = Some(pc);
+        let armed: Vec<u64> = pending.keys().copied().chain([home]).collect();
+        let r = inject_here(gdb, qmp, text, Injection::Mce, pc, &armed)?;
+        if let InsnResult::Failed(why) = &r {
+            eprintln!("xtask: verify: {}: {why}", text.symbolize(pc));
+        }
+        done.insert(pc, r);
+    }
+    if home_armed {
+        gdb.remove_breakpoint(home)?;
+    }
+    for &a in pending.keys() {
+        gdb.remove_breakpoint(a)?;
+    }
+    Ok(())
 }
 
 /// Stopped where an NMI takes the path under test (kernel or user mode), with NMIs not
@@ -203,6 +251,7 @@ fn in_nmis(
         }
         gdb.remove_breakpoint(pc)?;
         *last = Some(pc);
+        super::inject::note_interrupt_flag(gdb, pc)?;
         qmp.execute("inject-nmi", None)?;
         held.push(pc);
     }
