@@ -155,10 +155,10 @@ pub enum Layout {
 pub fn layout_of(path: &str) -> Layout {
     match path {
         // bench_syscall: a warm-up loop with the syscall and one without, then the batches.
-        // (bench_nohz runs the same function for getpid-nohz.)
-        "getpid" | "enosys" | "getpid-ct" | "getpid-nohz" | "floor-bare" | "floor-frame" => {
-            Layout::SubMedian { warmup: 2 }
-        }
+        // (bench_nohz runs the same function for getpid-nohz, and the bench's seccomp child
+        // for getpid-seccomp.)
+        "getpid" | "enosys" | "getpid-ct" | "getpid-nohz" | "getpid-seccomp" | "floor-bare"
+        | "floor-frame" => Layout::SubMedian { warmup: 2 },
         // int3_batches: a warm-up loop, then the batches.
         "int3-signal" => Layout::SubMedian { warmup: 1 },
         // bench_floor_int3: the probe of one int3, then int3_batches.
@@ -306,6 +306,7 @@ mod tests {
     #[test]
     fn counts_regions() {
         assert_eq!(layout_of("getpid").regions(15), 32);
+        assert_eq!(layout_of("getpid-seccomp").regions(15), 32);
         assert_eq!(layout_of("int3-signal").regions(15), 31);
         assert_eq!(layout_of("pf-zero").regions(15), 32);
         assert_eq!(layout_of("fork-exit-wait").regions(15), 16);
