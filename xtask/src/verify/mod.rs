@@ -122,34 +122,7 @@ pub fn run(ws: &Workspace, args: &VerifyArgs) -> Result<ExitCode> {
 /// The fast subset for `cargo xtask test` (context tracking on: the assertions armed, the
 /// longer entry path): `Ok(summary)` when every instruction was covered without a failure.
 pub fn fast(ws: &Workspace, qemu: &Path, art: &Artifacts) -> Result<String, String> {
-    let settings = Settings {
-        per_address: Duration::from_secs(10),
-        boot_timeout: Duration::from_secs(300),
-        kernel: "lean",
-        extra_cmdline: Vec::new(),
-    };
-    let filter = |stub: &str| FAST_STUBS.iter().any(|f| stub.starts_with(f));
-    let series = [Injection::Nmi];
-    match verify(
-        ws,
-        qemu,
-        art,
-        &[CtSetting::On],
-        filter,
-        &settings,
-        &series,
-        false,
-    ) {
-        Ok(v) if v.failures == 0 && v.covered == v.total => Ok(format!(
-            "{} of {} instructions, NMI at each",
-            v.covered, v.total
-        )),
-        Ok(v) => Err(format!(
-            "{} of {} instructions covered, {} failures",
-            v.covered, v.total, v.failures
-        )),
-        Err(e) => Err(format!("{e:#}")),
-    }
+    fast_series(ws, qemu, art, Injection::Nmi, "NMI at each")
 }
 
 /// The fast subset's #MC series for `cargo xtask test`: a recoverable #MC at each of its
@@ -157,6 +130,24 @@ pub fn fast(ws: &Workspace, qemu: &Path, art: &Artifacts) -> Result<String, Stri
 /// #MC in kernel mode must stop the machine with its report). `Ok(summary)` when every
 /// instruction was covered without a failure.
 pub fn fast_mce(ws: &Workspace, qemu: &Path, art: &Artifacts) -> Result<String, String> {
+    fast_series(
+        ws,
+        qemu,
+        art,
+        Injection::Mce,
+        "a recovered #MC at each; the fatal #MC stopped the kernel",
+    )
+}
+
+/// One injection series over the fast subset, lean kernel, context tracking on; `what` ends
+/// the summary.
+fn fast_series(
+    ws: &Workspace,
+    qemu: &Path,
+    art: &Artifacts,
+    injection: Injection,
+    what: &str,
+) -> Result<String, String> {
     let settings = Settings {
         per_address: Duration::from_secs(10),
         boot_timeout: Duration::from_secs(300),
@@ -164,7 +155,6 @@ pub fn fast_mce(ws: &Workspace, qemu: &Path, art: &Artifacts) -> Result<String, 
         extra_cmdline: Vec::new(),
     };
     let filter = |stub: &str| FAST_STUBS.iter().any(|f| stub.starts_with(f));
-    let series = [Injection::Mce];
     match verify(
         ws,
         qemu,
@@ -172,13 +162,12 @@ pub fn fast_mce(ws: &Workspace, qemu: &Path, art: &Artifacts) -> Result<String, 
         &[CtSetting::On],
         filter,
         &settings,
-        &series,
+        &[injection],
         false,
     ) {
-        Ok(v) if v.failures == 0 && v.covered == v.total => Ok(format!(
-            "{} of {} instructions, a recovered #MC at each; the fatal #MC stopped the kernel",
-            v.covered, v.total
-        )),
+        Ok(v) if v.failures == 0 && v.covered == v.total => {
+            Ok(format!("{} of {} instructions, {what}", v.covered, v.total))
+        }
         Ok(v) => Err(format!(
             "{} of {} instructions covered, {} failures",
             v.covered, v.total, v.failures
