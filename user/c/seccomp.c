@@ -34,6 +34,8 @@
  *   (blocked in read() while it is installed).
  * - filter_tsync_conflict: a second thread with a filter of its own that the caller's is not
  *   built on: TSYNC fails and returns that thread's id; nothing is installed.
+ * - filter_kept_across_execve: this program, exec'd again ("after-exec REPORT_FD") under an
+ *   ERRNO(21) filter on getppid, still gets errno 21 and PR_GET_SECCOMP 2.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -42,6 +44,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -432,9 +435,37 @@ static void check_child(const char *name, void (*body)(void), int end, const cha
 	KTAP_CHECK(ended && strcmp(out, want) == 0, name, "status %#x, reported '%s'", st, out);
 }
 
-int main(void)
+static char self_path[4096];
+
+static void filter_execve(void)
 {
-	ktap_plan(18);
+	if (install(SYS_getppid, SECCOMP_RET_ERRNO | 21) != 0)
+		return;
+	char fd[16];
+	snprintf(fd, sizeof fd, "%d", rep[1]);
+	char *argv[] = {self_path, "after-exec", fd, NULL};
+	execv(self_path, argv);
+	_exit(120);
+}
+
+/* The exec'd image of filter_execve: the filter must still be there. */
+static int after_exec(int fd)
+{
+	errno = 0;
+	char c = syscall(SYS_getppid) == -1 && errno == 21 && prctl(PR_GET_SECCOMP) == 2 ? 'x' : '-';
+	return write(fd, &c, 1) == 1 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "after-exec") == 0)
+		return after_exec(atoi(argv[2]));
+	ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+	if (n > 0)
+		self_path[n] = 0;
+	else
+		snprintf(self_path, sizeof self_path, "%s", argv[0]);
+	ktap_plan(19);
 
 	KTAP_CHECK(prctl(PR_GET_SECCOMP) == 0, "get_mode_is_0", "PR_GET_SECCOMP %d", prctl(PR_GET_SECCOMP));
 
@@ -466,6 +497,7 @@ int main(void)
 	check_child("filter_then_strict_is_einval", filter_then_strict, 0, "s");
 	check_child("filter_tsync", filter_tsync, 0, "TM");
 	check_child("filter_tsync_conflict", filter_tsync_conflict, 0, "c");
+	check_child("filter_kept_across_execve", filter_execve, 0, "x");
 
 	KTAP_CHECK(prctl(PR_GET_SECCOMP) == 0, "parent_has_no_mode", "PR_GET_SECCOMP %d",
 		   prctl(PR_GET_SECCOMP));
