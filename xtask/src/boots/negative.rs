@@ -665,7 +665,7 @@ pub const NEGATIVE_BOOTS: &[BootTest] = &[
             "not ok 12 filter_kill_thread",
             "not ok 13 filter_trap",
             "not ok 14 filter_stacked_and_inherited",
-            "not ok 19 filter_kept_across_execve",
+            "not ok 18 filter_kept_across_execve",
             "not ok 1 c_seccomp_musl",
         ],
         qemu_args: &["-smp", "2"],
