@@ -18,11 +18,13 @@ fn rdtsc() -> u64 {
 }
 
 /// Spins until `sched::ticks()` reaches `tick`; then the interrupts taken so far. `None` if
-/// 2^32 TSC counts (seconds) pass first.
+/// 2^34 TSC counts (some seconds) pass first. Generous: under a loaded host the virtual CPU
+/// that takes the fast timer can get so little host time that 10 ticks (1,010 interrupts)
+/// took more than 2^32 counts (helpers' full runs saw a few hundred interrupts in 1.6 s).
 fn irqs_at_tick(tick: u64) -> Option<u64> {
     let t0 = rdtsc();
     while crate::sched::ticks() < tick {
-        if rdtsc().wrapping_sub(t0) > 1 << 32 {
+        if rdtsc().wrapping_sub(t0) > 1 << 34 {
             return None;
         }
         core::hint::spin_loop();
