@@ -292,64 +292,64 @@ pub fn prctl_set_seccomp(mode: u64, filter: u64) -> i64 {
 }
 
 /// kentry's `Host::secure_computing` for the SYSCALL path: whether the calling thread may
-/// make syscall `orig_rax`. A thread whose flag is set but which has no mode (none exists
-/// yet that could leave one) has the flag cleared.
+/// make syscall `orig_rax`.
 pub fn secure_computing(regs: &mut Regs) -> bool {
-    match mode() {
-        SECCOMP_MODE_STRICT => strict_check(regs.orig_rax as i32, &STRICT_ALLOWED),
-        SECCOMP_MODE_FILTER => {
-            let data = SeccompData {
-                nr: regs.orig_rax as i32,
-                arch: bpf::AUDIT_ARCH_X86_64,
-                instruction_pointer: regs.rip,
-                args: [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9],
-            };
-            filter_check(regs, &data)
-        }
-        _ => {
-            crate::percpu::this_cpu()
-                .entry
-                .clear_work(SyscallWork::SECCOMP.bits());
-            true
-        }
-    }
+    let data = SeccompData {
+        nr: regs.orig_rax as i32,
+        arch: bpf::AUDIT_ARCH_X86_64,
+        instruction_pointer: regs.rip,
+        args: [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9],
+    };
+    judge(regs, &data, &STRICT_ALLOWED)
 }
 
 /// `int $0x80` from a thread with a seccomp mode: the i386 number `eax` is judged the same
 /// way. Returns whether it may go on (to the i386 dispatch).
 pub fn secure_computing_ia32(regs: &mut Regs) -> bool {
-    match mode() {
-        SECCOMP_MODE_STRICT => strict_check(regs.rax as i32, &STRICT_ALLOWED_IA32),
-        SECCOMP_MODE_FILTER => {
-            let r = |v: u64| v as u32 as u64;
-            let data = SeccompData {
-                nr: regs.rax as i32,
-                arch: bpf::AUDIT_ARCH_I386,
-                instruction_pointer: regs.rip,
-                args: [regs.rbx, regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.rbp].map(r),
-            };
-            // The frame has no separate number slot here: rax is both (the TRAP rollback
-            // is a no-op).
-            regs.orig_rax = regs.rax;
-            filter_check(regs, &data)
+    let r = |v: u64| v as u32 as u64;
+    let data = SeccompData {
+        nr: regs.rax as i32,
+        arch: bpf::AUDIT_ARCH_I386,
+        instruction_pointer: regs.rip,
+        args: [regs.rbx, regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.rbp].map(r),
+    };
+    // The frame has no separate number slot here: rax is both (the TRAP rollback is a no-op).
+    regs.orig_rax = regs.rax;
+    judge(regs, &data, &STRICT_ALLOWED_IA32)
+}
+
+/// The calling thread's mode judges the syscall `data` describes, with `strict` the numbers
+/// strict mode allows for its calling convention; the mode and the filters are read under
+/// one hold of the thread's lock. Returns whether the syscall runs; if not, `rax` holds its
+/// result or the thread is on its way out. A thread whose flag is set but which has no mode
+/// (none exists yet that could leave one) has the flag cleared.
+fn judge(regs: &mut Regs, data: &SeccompData, strict: &[i32; 4]) -> bool {
+    let verdict = {
+        let st = task::current().seccomp.state.lock();
+        match st.mode {
+            SECCOMP_MODE_STRICT => None,
+            SECCOMP_MODE_FILTER => Some(match st.filters.as_deref() {
+                Some(chain) => bpf::run_chain(chain.iter().map(|n| &n.filter), data),
+                None => ret::ALLOW,
+            }),
+            _ => {
+                crate::percpu::this_cpu()
+                    .entry
+                    .clear_work(SyscallWork::SECCOMP.bits());
+                return true;
+            }
         }
-        _ => true,
+    };
+    match verdict {
+        None => strict_check(data.nr, strict),
+        Some(_) if BREAK_CHECK.load(Ordering::Relaxed) => true,
+        Some(v) => filter_action(regs, data, v),
     }
 }
 
-/// Filter mode's judgement of the syscall `data` describes (Linux's `__seccomp_filter`).
-/// Returns whether it runs; if not, `rax` holds its result or the thread is on its way out.
-fn filter_check(regs: &mut Regs, data: &SeccompData) -> bool {
-    if BREAK_CHECK.load(Ordering::Relaxed) {
-        return true;
-    }
-    let verdict = {
-        let st = task::current().seccomp.state.lock();
-        match st.filters.as_deref() {
-            Some(chain) => bpf::run_chain(chain.iter().map(|n| &n.filter), data),
-            None => ret::ALLOW,
-        }
-    };
+/// Filter mode's action for verdict `verdict` (Linux's `__seccomp_filter`). Returns whether
+/// the syscall runs.
+fn filter_action(regs: &mut Regs, data: &SeccompData, verdict: u32) -> bool {
     let (action, value) = (verdict & ret::ACTION_FULL, verdict & ret::DATA);
     match action {
         ret::ALLOW => true,
