@@ -145,6 +145,17 @@ impl Process {
         self.live_threads.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// A snapshot of this process's threads other than `tid` (taken under the thread list's
+    /// lock, used without it).
+    fn other_threads(&self, tid: u32) -> Vec<TaskRef> {
+        self.threads
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|t| t.tid != tid)
+            .collect()
+    }
+
     pub fn exit_reason(&self) -> Option<ExitReason> {
         *self.exit.lock()
     }
@@ -357,13 +368,23 @@ fn tell_threads_to_exit(reason: ExitReason) -> ExitReason {
     if !p.exiting.swap(true, Ordering::AcqRel) {
         *p.exit.lock() = Some(reason);
     }
-    for t in p.threads.lock().iter().filter_map(Weak::upgrade) {
-        if t.tid != me.tid {
-            sched::raise_work_on(&t, kentry::exit_work::ExitWork::EXITING.bits());
-            sched::wake(&t);
-        }
+    for t in p.other_threads(me.tid) {
+        tell_to_end(&t);
     }
     p.exit_reason().unwrap_or(reason)
+}
+
+/// Tells thread `t` to end at its next exit work (an IPI if it runs; a wake-up if it sleeps,
+/// whose wait then sees `Process::thread_must_end` or the process exiting).
+fn tell_to_end(t: &TaskRef) {
+    sched::raise_work_on(t, kentry::exit_work::ExitWork::EXITING.bits());
+    sched::wake(t);
+}
+
+/// Whether thread `t` is dead and off its CPU for good: nothing runs on its address space
+/// or stack any more.
+fn off_cpu_for_good(t: &Task) -> bool {
+    t.state() == TaskState::Dead && !t.sched.on_cpu.load(Ordering::Acquire)
 }
 
 /// Like exit_group, from a place that must return first (seccomp's judgement, an interrupt
@@ -415,24 +436,15 @@ pub fn end_other_threads_for_exec() -> Result<(), i64> {
             return Err(crate::syscall::errno::EAGAIN);
         }
         let mut all_off = true;
-        let others: Vec<TaskRef> = p
-            .threads
-            .lock()
-            .iter()
-            .filter_map(Weak::upgrade)
-            .filter(|t| t.tid != me.tid)
-            .collect();
-        for t in &others {
-            if t.state() != TaskState::Dead {
-                all_off = false;
-                // Again each round: a thread cloned meanwhile is told too.
-                sched::raise_work_on(t, kentry::exit_work::ExitWork::EXITING.bits());
-                sched::wake(t);
-            } else if t.sched.on_cpu.load(Ordering::Acquire) {
+        for t in p.other_threads(me.tid) {
+            if !off_cpu_for_good(&t) {
                 all_off = false;
             }
+            if t.state() != TaskState::Dead {
+                // Again each round: a thread cloned meanwhile is told too.
+                tell_to_end(&t);
+            }
         }
-        drop(others);
         if all_off {
             break;
         }
@@ -482,15 +494,8 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
 /// most a few hundred instructions from the end of its last `schedule()`.
 fn wait_until_threads_off_cpu(p: &Process) {
     let me = crate::task::current().tid;
-    let others: Vec<TaskRef> = p
-        .threads
-        .lock()
-        .iter()
-        .filter_map(Weak::upgrade)
-        .filter(|t| t.tid != me)
-        .collect();
-    for t in &others {
-        while t.state() != TaskState::Dead || t.sched.on_cpu.load(Ordering::Acquire) {
+    for t in p.other_threads(me) {
+        while !off_cpu_for_good(&t) {
             core::hint::spin_loop();
         }
     }
