@@ -9,7 +9,6 @@
 
 use crate::task::Task;
 use kentry::Regs;
-use kentry::gdt::USER_DS;
 use kentry_kernel_logic::ptrace::{self as logic, reg};
 
 /// The tracee's user frame.
@@ -93,13 +92,21 @@ pub fn put(t: &Task, index: usize, value: u64) -> Result<(), i64> {
         reg::FS_BASE => &mut inner.fs_base,
         reg::GS_BASE => &mut inner.gs_base,
         reg::DS | reg::ES | reg::FS | reg::GS => {
-            let v = logic::put_reg(index, value, 0, false, USER_DS as u64).map_err(|e| -e)?;
-            inner.selectors.0[index - reg::DS] = v as u16;
+            let v = logic::put_reg(index, value, 0, false).map_err(|e| -e)? as u16;
+            // The context switch loads it without a fault fixup: a selector naming no
+            // segment the user could load becomes null now (Linux's load would fault and
+            // leave null).
+            let v = if crate::task::segments::loadable(v) {
+                v
+            } else {
+                0
+            };
+            inner.selectors.0[index - reg::DS] = v;
             return Ok(());
         }
         _ => return Err(-crate::syscall::errno::EIO),
     };
-    let v = logic::put_reg(index, value, *slot, st.forced_tf, USER_DS as u64).map_err(|e| -e)?;
+    let v = logic::put_reg(index, value, *slot, st.forced_tf).map_err(|e| -e)?;
     if index == reg::EFLAGS && logic::put_flags_clears_forced_tf(value) {
         st.forced_tf = false;
     }
