@@ -43,6 +43,9 @@
  *   INTERRUPT re-traps it.
  * - exitkill: a tracer that exits with PTRACE_O_EXITKILL takes its tracee with it.
  * - sigmask: PTRACE_GETSIGMASK / SETSIGMASK; a size other than 8 is EINVAL.
+ * - bad_selector_survives: POKEUSER of GS = 0x7 (an LDT selector; there is no LDT) is taken,
+ *   and the tracee runs on to its end (the selector cannot be loaded: Linux's load faults
+ *   and leaves null; kentry stores null at once).
  * - errors: ESRCH for a tracee not traced by the caller, EPERM to attach to itself or twice,
  *   EIO for a bad resume signal, EINVAL for an unknown option.
  */
@@ -730,6 +733,13 @@ static void errors(void)
 	KTAP_CHECK(ok && exited_0(finish(pid)), "errors", "an error was not as Linux's");
 }
 
+static void bad_selector_survives(void)
+{
+	pid_t pid = start_traced(body_nothing);
+	long p = ptrace(PTRACE_POKEUSER, pid, offsetof(struct user, regs.gs), 0x7);
+	KTAP_CHECK(p == 0 && exited_0(finish(pid)), "bad_selector_survives", "poke %ld", p);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "exit0") == 0)
@@ -741,7 +751,7 @@ int main(int argc, char **argv)
 		path[n] = 0;
 		self_path = path;
 	}
-	ktap_plan(27);
+	ktap_plan(28);
 	traceme_stop();
 	syscall_stops();
 	change_syscall_nr();
@@ -768,5 +778,7 @@ int main(int argc, char **argv)
 	exitkill();
 	get_set_sigmask();
 	errors();
+	/* Last: with the kernel's selector check broken (negative run), it kills the kernel. */
+	bad_selector_survives();
 	return ktap_finish();
 }
