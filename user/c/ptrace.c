@@ -46,12 +46,15 @@
  * - bad_selector_survives: POKEUSER of GS = 0x7 (an LDT selector; there is no LDT) is taken,
  *   and the tracee runs on to its end (the selector cannot be loaded: Linux's load faults
  *   and leaves null; kentry stores null at once).
+ * - proc_pid_mem: /proc/PID/mem of a stopped tracee: pread at a variable's address, pwrite of
+ *   it and of a const one, EIO at an unmapped address; /proc/self/mem reads this process.
  * - errors: ESRCH for a tracee not traced by the caller, EPERM to attach to itself or twice,
  *   EIO for a bad resume signal, EINVAL for an unknown option.
  */
 #define _GNU_SOURCE
 #include "ktap.h"
 #include <elf.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -733,6 +736,35 @@ static void errors(void)
 	KTAP_CHECK(ok && exited_0(finish(pid)), "errors", "an error was not as Linux's");
 }
 
+static volatile long mem_word = 0x0102030405060708L;
+static const volatile long mem_ro = 5;
+
+static int body_mem(void)
+{
+	return mem_word == 0x1111 && mem_ro == 6 ? 0 : 1;
+}
+
+static void proc_pid_mem(void)
+{
+	char path[64];
+	long v = 0, own = 0, w = 0x1111, r6 = 6;
+	pid_t pid = start_traced(body_mem);
+	snprintf(path, sizeof path, "/proc/%d/mem", pid);
+	int fd = open(path, O_RDWR);
+	int ok = fd >= 0 && pread(fd, &v, 8, (off_t)(uintptr_t)&mem_word) == 8 &&
+		 v == 0x0102030405060708L;
+	ok &= pwrite(fd, &w, 8, (off_t)(uintptr_t)&mem_word) == 8;
+	ok &= pwrite(fd, &r6, 8, (off_t)(uintptr_t)&mem_ro) == 8;
+	errno = 0;
+	ok &= pread(fd, &v, 8, 8) == -1 && errno == EIO;
+	close(fd);
+	int self = open("/proc/self/mem", O_RDONLY);
+	ok &= self >= 0 && pread(self, &own, 8, (off_t)(uintptr_t)&mem_word) == 8 &&
+	      own == 0x0102030405060708L;
+	close(self);
+	KTAP_CHECK(ok && exited_0(finish(pid)), "proc_pid_mem", "fd %d v %#lx own %#lx", fd, v, own);
+}
+
 static void bad_selector_survives(void)
 {
 	pid_t pid = start_traced(body_nothing);
@@ -751,7 +783,7 @@ int main(int argc, char **argv)
 		path[n] = 0;
 		self_path = path;
 	}
-	ktap_plan(28);
+	ktap_plan(29);
 	traceme_stop();
 	syscall_stops();
 	change_syscall_nr();
@@ -777,6 +809,7 @@ int main(int argc, char **argv)
 	group_stop_listen();
 	exitkill();
 	get_set_sigmask();
+	proc_pid_mem();
 	errors();
 	/* Last: with the kernel's selector check broken (negative run), it kills the kernel. */
 	bad_selector_survives();
