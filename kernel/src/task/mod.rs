@@ -69,6 +69,8 @@ pub struct TaskInner {
     /// Set when the thread is to end at its exit work with this reason (seccomp's thread
     /// kills; `process::end_thread_at_exit_work`).
     pub pending_exit: Option<ExitReason>,
+    /// What `restart_syscall` carries on with: an interrupted sleep's end (syscall/sleep.rs).
+    pub restart_block: Option<crate::syscall::sleep::RestartBlock>,
 }
 
 pub struct Task {
@@ -139,6 +141,7 @@ impl Task {
                 saved_sigmask: None,
                 signals: crate::signal::ThreadSignals::new(),
                 pending_exit: None,
+                restart_block: None,
             }),
         })
     }
