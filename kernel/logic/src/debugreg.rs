@@ -108,7 +108,7 @@ pub fn check_breakpoint(addr: u64, nibble: u64, disabled: bool) -> Result<Breakp
         return Err(DrError::Invalid);
     }
     // User space only: every byte below TASK_SIZE_MAX.
-    if addr >= TASK_SIZE_MAX || addr + len - 1 >= TASK_SIZE_MAX {
+    if addr >= TASK_SIZE_MAX || addr + len > TASK_SIZE_MAX {
         return Err(DrError::Invalid);
     }
     Ok(Breakpoint {
