@@ -382,6 +382,15 @@ mod imp {
             if vector == vectors::NMI {
                 nmi_from_user::<H>(cpu, regs, error_code);
             } else {
+                // A #MC handler runs with the breakpoints off, from user mode too (E22: the
+                // task's own watchpoints are armed now). A user #DB keeps them, as Linux's
+                // exc_debug_user does: its exit work may touch watched user memory, and a
+                // #DB there is a kernel-mode one, which its paranoid path handles.
+                let dr7 = if vector == vectors::MC {
+                    local_db_save()
+                } else {
+                    DR7_FIXED_1
+                };
                 let state = irqentry_enter::<H>(cpu, regs, vector);
                 crate::instrumentation_begin!();
                 // Neither #DB nor #MC pushes an error code: 0, as for `exception`.
@@ -393,6 +402,9 @@ mod imp {
                         cr2: 0,
                     },
                 );
+                // Back before the exit work, which may schedule (the switch loads DR7 then)
+                // or stop for a tracer that rewrites this task's breakpoints.
+                local_db_restore(dr7);
                 irqentry_exit::<H>(regs, state);
             }
             return;

@@ -272,8 +272,6 @@ pub fn kernel_db(regs: &mut Regs) {
         return;
     }
     STRAY_KERNEL_DB.fetch_add(1, Ordering::Relaxed);
-    regs.rflags &= !rflags::TF;
-    regs.rflags |= rflags::RF;
     crate::trap::kernel_fault_report(
         "KERNEL-MODE #DB (survived)",
         regs,
@@ -288,6 +286,10 @@ pub fn kernel_db(regs: &mut Regs) {
         crate::log::ForcedWriter,
         "[kentry] kernel-mode #DB: DR6 {dr6:#x} (positive polarity) names no in-kernel breakpoint and no user copy; the kernel goes on"
     );
+    // Not at once again: no more single-steps, and an instruction breakpoint lets the
+    // instruction run (RF) when the #DB returns to it.
+    regs.rflags &= !rflags::TF;
+    regs.rflags |= rflags::RF;
 }
 
 /// Whether kernel code at `regs` was touching user memory: inside the user-copy routines,

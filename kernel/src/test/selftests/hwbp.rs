@@ -34,13 +34,12 @@ fn refused(addr: u64, len: u64, kind: HwbpKind, want: Refusal) -> Outcome {
 
 unsafe extern "C" {
     static __kentry_text_start: u8;
-    static kentry_syscall_64: u8;
 }
 
 pub fn refuses_entry_text(_: &Ctx) -> Outcome {
-    // The SYSCALL stub's first instruction: a #DB there would come before the stack switch.
-    let _ = core::ptr::addr_of!(__kentry_text_start);
-    let at = core::ptr::addr_of!(kentry_syscall_64) as u64;
+    // The first instruction of the entry stubs: a #DB there would come before any stack
+    // switch or swapgs.
+    let at = core::ptr::addr_of!(__kentry_text_start) as u64;
     refused(at, 1, HwbpKind::Execute, Refusal::EntryText)
 }
 
