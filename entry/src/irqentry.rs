@@ -382,15 +382,12 @@ mod imp {
             if vector == vectors::NMI {
                 nmi_from_user::<H>(cpu, regs, error_code);
             } else {
-                // A #MC handler runs with the breakpoints off, from user mode too (E22: the
-                // task's own watchpoints are armed now). A user #DB keeps them, as Linux's
-                // exc_debug_user does: its exit work may touch watched user memory, and a
-                // #DB there is a kernel-mode one, which its paranoid path handles.
-                let dr7 = if vector == vectors::MC {
-                    local_db_save()
-                } else {
-                    DR7_FIXED_1
-                };
+                // The handler runs with the breakpoints off, from user mode too (E22: the
+                // task's own watchpoints are armed now), as Linux's #MC does. (Linux's user
+                // #DB handler keeps them; it touches no user memory, so turning them off
+                // changes nothing there.) They are back for the exit work, whose touches of
+                // watched user memory are kernel-mode #DBs for the paranoid path.
+                let dr7 = local_db_save();
                 let state = irqentry_enter::<H>(cpu, regs, vector);
                 crate::instrumentation_begin!();
                 // Neither #DB nor #MC pushes an error code: 0, as for `exception`.

@@ -52,7 +52,10 @@ fn signal_for(f: &Fault) -> (u8, i32, u64) {
 }
 
 /// An exception from user mode becomes the thread's forced signal; it is delivered (or kills)
-/// on the way back to user mode.
+/// on the way back to user mode. Out of line: inlined into kentry's IDT entry, LLVM merges
+/// its signal call with the interrupt paths' tails under a flag, and the noinstr check walks
+/// both ways of that flag into paths that do not exist.
+#[inline(never)]
 fn user_fault(regs: &Regs, f: Fault) {
     let (sig, code, addr_kind) = signal_for(&f);
     let addr = match addr_kind {

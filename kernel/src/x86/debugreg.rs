@@ -177,11 +177,11 @@ fn load(t: &Task) {
     unsafe {
         write_dr7(DR7_FIXED_1);
         if dr7 != 0 {
-            core::arch::asm!("mov dr0, {}", in(reg) d.hw_addr[0].load(Ordering::Relaxed), options(nostack, nomem));
-            core::arch::asm!("mov dr1, {}", in(reg) d.hw_addr[1].load(Ordering::Relaxed), options(nostack, nomem));
-            core::arch::asm!("mov dr2, {}", in(reg) d.hw_addr[2].load(Ordering::Relaxed), options(nostack, nomem));
-            core::arch::asm!("mov dr3, {}", in(reg) d.hw_addr[3].load(Ordering::Relaxed), options(nostack, nomem));
-            core::arch::asm!("mov dr6, {}", in(reg) DR6_RESERVED, options(nostack, nomem));
+            core::arch::asm!("mov dr0, {}", in(reg) d.hw_addr[0].load(Ordering::Relaxed), options(nostack));
+            core::arch::asm!("mov dr1, {}", in(reg) d.hw_addr[1].load(Ordering::Relaxed), options(nostack));
+            core::arch::asm!("mov dr2, {}", in(reg) d.hw_addr[2].load(Ordering::Relaxed), options(nostack));
+            core::arch::asm!("mov dr3, {}", in(reg) d.hw_addr[3].load(Ordering::Relaxed), options(nostack));
+            core::arch::asm!("mov dr6, {}", in(reg) DR6_RESERVED, options(nostack));
             write_dr7(dr7 | DR7_FIXED_1);
         }
     }
@@ -195,7 +195,7 @@ fn load(t: &Task) {
 /// CPL 0; `v` arms only breakpoints whose addresses are loaded.
 unsafe fn write_dr7(v: u64) {
     // SAFETY: per the contract.
-    unsafe { core::arch::asm!("mov dr7, {}", in(reg) v, options(nostack, nomem)) };
+    unsafe { core::arch::asm!("mov dr7, {}", in(reg) v, options(nostack)) };
 }
 
 /// DR6 in positive polarity, and DR6 reset (Linux's `debug_read_clear_dr6`): the CPU never
@@ -204,8 +204,8 @@ fn read_clear_dr6() -> u64 {
     let dr6: u64;
     // SAFETY: reading DR6 and writing its reset value at CPL 0 have no other effect.
     unsafe {
-        core::arch::asm!("mov {}, dr6", out(reg) dr6, options(nostack, nomem));
-        core::arch::asm!("mov dr6, {}", in(reg) DR6_RESERVED, options(nostack, nomem));
+        core::arch::asm!("mov {}, dr6", out(reg) dr6, options(nostack));
+        core::arch::asm!("mov dr6, {}", in(reg) DR6_RESERVED, options(nostack));
     }
     dr6 ^ DR6_RESERVED
 }
@@ -215,6 +215,10 @@ fn read_clear_dr6() -> u64 {
 /// execute breakpoint sets RF in the frame so the instruction runs on return instead of
 /// faulting again; a single-step, a breakpoint hit or an INT1 sends SIGTRAP (TRAP_TRACE,
 /// TRAP_HWBKPT, TRAP_BRKPT) at the user's RIP.
+/// Out of line: inlined into kentry's IDT entry, its SIGTRAP shares a tail with the
+/// exception path's signal that the noinstr check cannot follow (it walks both ways of the
+/// flag LLVM uses to tell the two apart).
+#[inline(never)]
 pub fn user_db(regs: &mut Regs) {
     let dr6 = read_clear_dr6();
     let t = crate::task::current();
