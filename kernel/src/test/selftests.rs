@@ -84,6 +84,7 @@ pub static ALL: &[SelfTest] = &[
     t("hwbp_kernel_watchpoint", hwbp::kernel_watchpoint),
     t("kernel_db_stray_survived", hwbp::kernel_db_stray_survived),
     t("debugreg_ptrace_api", hwbp::ptrace_api),
+    t("debugreg_context_switch", hwbp::context_switch),
     t("e01_sysret_noncanonical", e01_sysret_noncanonical),
     t("e01_sysret_cpl0_gp", e01_sysret_cpl0_gp),
     ending("e26_stack_overflow", e26_stack_overflow),

@@ -6,7 +6,9 @@
 //! - `kernel_db_stray_survived`: a single-step trap in kernel code (TF set by `popfq`), a #DB
 //!   nothing explains, is reported and survived, with TF cleared;
 //! - `debugreg_ptrace_api`: the API ptrace calls, on the running task: what it refuses, what
-//!   reads back, and that the CPU holds the new values before the task runs on.
+//!   reads back, and that the CPU holds the new values before the task runs on;
+//! - `debugreg_context_switch`: the switch loads a task's breakpoints (set while it was
+//!   off-CPU too) and takes them away for a task without any.
 
 use super::{Ctx, Outcome};
 use crate::x86::debugreg::{STRAY_KERNEL_DB, ptrace_get_debugreg, ptrace_set_debugreg};
@@ -238,6 +240,107 @@ pub fn ptrace_api(_: &Ctx) -> Outcome {
     check!(
         cpu_dr7_off & 0xff == 0,
         "the CPU's DR7 is {cpu_dr7_off:#x} after DR7 0"
+    );
+    Outcome::Pass
+}
+
+/// What each helper task of `debugreg_context_switch` found in the CPU: DR1, DR7.
+static SEEN: [[AtomicU64; 2]; 2] = [const { [const { AtomicU64::new(u64::MAX) }; 2] }; 2];
+static HELPERS_DONE: AtomicU64 = AtomicU64::new(0);
+
+fn read_dr1() -> u64 {
+    let v: u64;
+    // SAFETY: reading DR1 at CPL 0 has no side effect.
+    unsafe { core::arch::asm!("mov {}, dr1", out(reg) v, options(nostack, nomem)) };
+    v
+}
+
+fn helper(i: usize) -> ! {
+    crate::sched::kernel_thread_prologue();
+    SEEN[i][0].store(read_dr1(), Ordering::SeqCst);
+    SEEN[i][1].store(read_dr(7), Ordering::SeqCst);
+    HELPERS_DONE.fetch_add(1, Ordering::SeqCst);
+    // Kernel threads do not exit: it stays blocked.
+    let never = crate::sched::WaitQueue::new();
+    never.wait_until(|| false, || false);
+    unreachable!("the finished helper was woken")
+}
+
+extern "C" fn helper_with_breakpoint() -> ! {
+    helper(0)
+}
+
+extern "C" fn helper_without() -> ! {
+    helper(1)
+}
+
+/// The context switch loads a task's breakpoints and takes them away again: this task arms
+/// DR0 (loaded at once: it is the running task); a new task given DR1 while off-CPU must find
+/// DR1 and its enable in the CPU when it runs; a task without breakpoints must find DR7 off;
+/// and this task must find its own again when it runs after them. All on one CPU.
+pub fn context_switch(_: &Ctx) -> Outcome {
+    let cpu = (0..crate::percpu::MAX_CPUS)
+        .rev()
+        .find(|&c| crate::smp::is_online(c))
+        .unwrap_or(0);
+    let old_mask = crate::sched::pin_current(1 << cpu);
+    let me = crate::task::current();
+    let (mine, theirs) = (0x7000_0000_2000u64, 0x7000_0000_3008u64);
+    // DR0: 4-byte read/write watchpoint; DR1 (the helper's): 8-byte write watchpoint.
+    let my_dr7 = 1 | 0b1111 << 16;
+    let their_dr7 = 1 << 2 | 0b1001 << 20;
+    HELPERS_DONE.store(0, Ordering::SeqCst);
+    let a = crate::task::Task::new_kernel(
+        0,
+        crate::process::kernel_process(),
+        "debugreg_context_switch helper stack",
+        helper_with_breakpoint,
+    );
+    let b = crate::task::Task::new_kernel(
+        0,
+        crate::process::kernel_process(),
+        "debugreg_context_switch helper stack",
+        helper_without,
+    );
+    let set = ptrace_set_debugreg(me, 0, mine)
+        .and(ptrace_set_debugreg(me, 7, my_dr7))
+        .and(ptrace_set_debugreg(&a, 1, theirs))
+        .and(ptrace_set_debugreg(&a, 7, their_dr7));
+    crate::sched::spawn(a);
+    crate::sched::spawn(b);
+    while HELPERS_DONE.load(Ordering::SeqCst) < 2 {
+        crate::sched::schedule();
+    }
+    let (back_dr0, back_dr7) = (read_dr(0), read_dr(7));
+    let off = ptrace_set_debugreg(me, 7, 0);
+    crate::sched::pin_current(old_mask);
+    let seen = SEEN
+        .each_ref()
+        .map(|s| s.each_ref().map(|v| v.load(Ordering::SeqCst)));
+    crate::kprint!(
+        "# debugreg_context_switch: cpu {cpu}: helper with DR1: DR1 {:#x} DR7 {:#x}; helper without: DR7 {:#x}; back: DR0 {back_dr0:#x} DR7 {back_dr7:#x}\n",
+        seen[0][0],
+        seen[0][1],
+        seen[1][1]
+    );
+    check!(
+        set.is_ok() && off.is_ok(),
+        "a ptrace_set_debugreg failed: {set:?} {off:?}"
+    );
+    check!(
+        seen[0][0] == theirs && seen[0][1] & 0xff == 0b1000,
+        "the helper given DR1 while off-CPU ran with DR1 {:#x}, DR7 {:#x}",
+        seen[0][0],
+        seen[0][1]
+    );
+    check!(
+        seen[1][1] & 0xff == 0,
+        "the helper without breakpoints ran with DR7 {:#x}",
+        seen[1][1]
+    );
+    check!(
+        back_dr0 == mine && back_dr7 & 0xff == 0b10,
+        "back on this task: DR0 {back_dr0:#x}, DR7 {back_dr7:#x}"
     );
     Outcome::Pass
 }
