@@ -116,16 +116,23 @@ pub fn ptrace_set_debugreg(t: &Task, n: usize, val: u64) -> Result<(), i64> {
 
 /// exec (Linux's `flush_ptrace_hw_breakpoint`): the running task's breakpoints are gone and
 /// its virtual DR6 is 0.
+/// The CPU's registers are written only if they hold this task's breakpoints.
 pub fn flush_current() {
     let t = crate::task::current();
     let d = &t.debugreg;
     {
         let mut regs = d.ptrace.lock();
-        *regs = PtraceDebugRegs::default();
-        d.publish(&regs);
+        if *regs != PtraceDebugRegs::default() {
+            *regs = PtraceDebugRegs::default();
+            d.publish(&regs);
+        }
     }
     d.virtual_dr6.store(0, Ordering::Relaxed);
-    x86_64::instructions::interrupts::without_interrupts(|| load(t));
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        if this_cpu().debugreg.task_dr_live() {
+            load(t);
+        }
+    });
 }
 
 /// Whether this CPU's DR0–DR3/DR7 hold a task's breakpoints (so the next switch must take
