@@ -25,6 +25,7 @@ mod percpu;
 mod power;
 mod preempt;
 mod process;
+mod ptrace;
 mod random;
 mod rcu;
 mod runner;

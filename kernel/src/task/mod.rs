@@ -94,6 +94,8 @@ pub struct Task {
     /// The thread's debug registers (x86/debugreg.rs): a tracer writes them while the thread
     /// is stopped, so they are a lock and atomics, not `inner`'s.
     pub debugreg: crate::x86::debugreg::TaskDebugRegs,
+    /// Its tracer's side, if it is traced (ptrace/).
+    pub ptrace: crate::ptrace::TaskPtrace,
     inner: UnsafeCell<TaskInner>,
 }
 
@@ -130,6 +132,7 @@ impl Task {
             seccomp: crate::syscall::seccomp::ThreadSeccomp::new(),
             // Linux's copy_thread: a new thread starts without breakpoints.
             debugreg: crate::x86::debugreg::TaskDebugRegs::new(),
+            ptrace: crate::ptrace::TaskPtrace::new(),
             inner: UnsafeCell::new(TaskInner {
                 fs_base: 0,
                 gs_base: 0,
