@@ -106,6 +106,7 @@ pub static AFTER_PROGRAMS: &[SelfTest] = &[
     t("nmi_keeps_cr2", nmi_paranoid::nmi_keeps_cr2),
     t("nmi_user_gs_base", nmi_paranoid::nmi_user_gs_base),
     t("nmi_clears_dr7", cr2_dr7::nmi_clears_dr7),
+    t("debugreg_user_copy_hit", hwbp::user_copy_hit),
     #[cfg(feature = "test-hooks")]
     t("pf_cr2_read_first", cr2_dr7::pf_cr2_read_first),
 ];

@@ -230,6 +230,9 @@ pub fn user_db(regs: &mut Regs) {
     let dr6 = read_clear_dr6();
     let t = crate::task::current();
     let db = rules::user_db(dr6, t.debugreg.hw_dr7());
+    if db.virtual_dr6 & DR_TRAP_BITS != 0 {
+        USER_BP_USER_HITS.fetch_add(1, Ordering::Relaxed);
+    }
     t.debugreg
         .virtual_dr6
         .store(db.virtual_dr6, Ordering::Relaxed);
@@ -240,6 +243,9 @@ pub fn user_db(regs: &mut Regs) {
         crate::trap::user_trap(regs, code);
     }
 }
+
+/// User-mode #DBs that a task's own breakpoint caused.
+pub static USER_BP_USER_HITS: AtomicU64 = AtomicU64::new(0);
 
 /// Kernel-mode #DBs that were no in-kernel breakpoint's and no user copy's: reported and
 /// survived. Test kernels fail the test during which one happened (test/mod.rs).

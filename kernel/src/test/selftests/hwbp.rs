@@ -344,3 +344,24 @@ pub fn context_switch(_: &Ctx) -> Outcome {
     );
     Outcome::Pass
 }
+
+/// After the programs: if a user breakpoint fired in user mode this boot (c_debugreg's), the
+/// kernel's read(2) into its watched buffer must have fired it in kernel mode too, and the
+/// handler must have dropped that hit as a user copy's (the program checks that no signal
+/// came of it; this checks the #DB really happened, so that check means something).
+pub fn user_copy_hit(_: &Ctx) -> Outcome {
+    use crate::x86::debugreg::{USER_BP_KERNEL_HITS, USER_BP_USER_HITS};
+    let user = USER_BP_USER_HITS.load(Ordering::SeqCst);
+    let kernel = USER_BP_KERNEL_HITS.load(Ordering::SeqCst);
+    crate::kprint!(
+        "# debugreg: user breakpoints hit {user} times in user mode, {kernel} times by user copies\n"
+    );
+    if user == 0 {
+        return Outcome::Skip("no user breakpoint fired in this boot (c_debugreg did not run)");
+    }
+    check!(
+        kernel > 0,
+        "user watchpoints fired {user} times in user mode, never in a user copy: c_debugreg's read(2) into its watched buffer raised no kernel-mode #DB"
+    );
+    Outcome::Pass
+}
