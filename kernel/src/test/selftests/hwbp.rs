@@ -136,8 +136,8 @@ pub fn kernel_db_stray_survived(_: &Ctx) -> Outcome {
     let stray0 = STRAY_KERNEL_DB.load(Ordering::SeqCst);
     let flags_after: u64;
     // SAFETY: TF set by popfq traps after the next instruction (a nop); the kernel-mode #DB
-    // handler clears TF in the frame it returns to, so the pushfq sees it clear. Flags are
-    // saved and restored around it.
+    // handler clears TF in the frame it returns to, so the pushfq sees it clear. The asm
+    // pushes and pops its own stack slots and changes no register but `f` and the flags.
     unsafe {
         core::arch::asm!(
             "pushfq",
