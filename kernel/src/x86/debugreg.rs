@@ -35,6 +35,8 @@ pub struct TaskDebugRegs {
     /// Linux's `virtual_dr6`, in positive polarity: B0–B3 of the breakpoints the last user
     /// #DB hit and its BS, or what the tracer wrote. PEEKUSER shows it XOR DR6_RESERVED.
     virtual_dr6: AtomicU64,
+    /// A tracer has written a slot or DR7 (exec has something to clear).
+    touched: AtomicBool,
 }
 
 impl TaskDebugRegs {
@@ -47,6 +49,7 @@ impl TaskDebugRegs {
             hw_addr: [const { AtomicU64::new(0) }; 4],
             hw_dr7: AtomicU64::new(0),
             virtual_dr6: AtomicU64::new(0),
+            touched: AtomicBool::new(false),
         }
     }
 
@@ -102,6 +105,9 @@ pub fn ptrace_set_debugreg(t: &Task, n: usize, val: u64) -> Result<(), i64> {
     }
     {
         let mut regs = d.ptrace.lock();
+        // Set before the attempt: a refused DR7 can still leave a slot behind (Linux's
+        // rollback), which exec must clear too.
+        d.touched.store(true, Ordering::Relaxed);
         regs.set(n, val).map_err(|e| match e {
             DrError::Io => -EIO,
             DrError::Invalid => -EINVAL,
@@ -116,10 +122,15 @@ pub fn ptrace_set_debugreg(t: &Task, n: usize, val: u64) -> Result<(), i64> {
 
 /// exec (Linux's `flush_ptrace_hw_breakpoint`): the running task's breakpoints are gone and
 /// its virtual DR6 is 0.
-/// The CPU's registers are written only if they hold this task's breakpoints.
+/// Two loads for a task no tracer gave breakpoints and no #DB set a DR6 bit for; the CPU's
+/// registers are written only if they hold this task's breakpoints.
 pub fn flush_current() {
     let t = crate::task::current();
     let d = &t.debugreg;
+    if !d.touched.load(Ordering::Relaxed) && d.virtual_dr6.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    d.touched.store(false, Ordering::Relaxed);
     {
         let mut regs = d.ptrace.lock();
         if *regs != PtraceDebugRegs::default() {
