@@ -215,6 +215,11 @@ fn apply_test_breaks(cmdline: &str) {
             mm::stack::BREAK_MAP_LOCK.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "ptrace_regs" {
+            klog!("test hook: a tracer's register writes are taken unchecked");
+            ptrace::BREAK_REG_CHECKS.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "sigreturn_flags" {
             klog!("test hook: rt_sigreturn takes IF, IOPL and NT from the user's frame");
             crate::signal::BREAK_SIGRETURN_FLAGS.store(true, core::sync::atomic::Ordering::Relaxed);

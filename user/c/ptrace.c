@@ -34,12 +34,25 @@
  * - attach_detach: PTRACE_ATTACH to a running child: SIGSTOP stop; DETACH: it runs on.
  * - seize_interrupt: PTRACE_SEIZE, PTRACE_INTERRUPT: a PTRACE_EVENT_STOP stop; PTRACE_KILL.
  * - waitid_trapped: waitid(WSTOPPED) reports a ptrace stop as CLD_TRAPPED.
+ * - trace_clone: TRACECLONE: PTRACE_EVENT_CLONE for pthread_create, the thread starts traced
+ *   (SIGSTOP, waited for by its tid with __WALL) and its end is reported.
+ * - trace_vfork: TRACEVFORK and TRACEVFORKDONE: the vfork event, the traced child, then
+ *   PTRACE_EVENT_VFORK_DONE once the child has exited.
+ * - group_stop_listen: SEIZE; SIGSTOP's signal-delivery stop, then, resumed with SIGSTOP,
+ *   the group stop (PTRACE_EVENT_STOP, GETSIGINFO works); LISTEN leaves nothing to wait for;
+ *   INTERRUPT re-traps it.
+ * - exitkill: a tracer that exits with PTRACE_O_EXITKILL takes its tracee with it.
+ * - sigmask: PTRACE_GETSIGMASK / SETSIGMASK; a size other than 8 is EINVAL.
+ * - bad_selector_survives: POKEUSER of GS = 0x7 (an LDT selector; there is no LDT) is taken,
+ *   and the tracee runs on to its end (the selector cannot be loaded: Linux's load faults
+ *   and leaves null; kentry stores null at once).
  * - errors: ESRCH for a tracee not traced by the caller, EPERM to attach to itself or twice,
  *   EIO for a bad resume signal, EINVAL for an unknown option.
  */
 #define _GNU_SOURCE
 #include "ktap.h"
 #include <elf.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -558,6 +571,149 @@ static void waitid_trapped(void)
 		   "waitid_trapped", "w %ld code %d status %d", w, si.si_code, si.si_status);
 }
 
+static void *thread_body(void *arg)
+{
+	(void)arg;
+	return (void *)7;
+}
+
+static int body_thread(void)
+{
+	pthread_t t;
+	void *r = 0;
+	if (pthread_create(&t, 0, thread_body, 0) != 0)
+		return 1;
+	pthread_join(t, &r);
+	return r == (void *)7 ? 0 : 2;
+}
+
+static void trace_clone(void)
+{
+	pid_t pid = start_traced(body_thread);
+	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACECLONE);
+	int st = step(pid, PTRACE_CONT, 0);
+	unsigned long tid = 0;
+	ptrace(PTRACE_GETEVENTMSG, pid, 0, &tid);
+	int ok = st >> 8 == (SIGTRAP | PTRACE_EVENT_CLONE << 8) && tid > (unsigned long)pid;
+	int tst = -1;
+	if (tid)
+		waitpid(tid, &tst, __WALL);
+	ok &= WIFSTOPPED(tst) && WSTOPSIG(tst) == SIGSTOP;
+	/* Both run on (the thread may wait for its creator inside pthread_create: musl's
+	 * does). The thread's end is reported to the tracer, which must reap it before the
+	 * process's end is reported (Linux delays the leader's). */
+	int tend = -1, end = -1;
+	ptrace(PTRACE_CONT, tid, 0, 0);
+	ptrace(PTRACE_CONT, pid, 0, 0);
+	while (end == -1) {
+		int s;
+		pid_t w = waitpid(-1, &s, __WALL);
+		if (w == (pid_t)tid)
+			tend = s;
+		else if (w == pid && WIFSTOPPED(s))
+			ptrace(PTRACE_CONT, pid, 0, 0);
+		else if (w == pid)
+			end = s;
+		else
+			break;
+	}
+	ok &= WIFEXITED(tend) && WEXITSTATUS(tend) == 0;
+	KTAP_CHECK(ok && exited_0(end), "trace_clone", "status %#x tid %lu tst %#x tend %#x end %#x",
+		   st, tid, tst, tend, end);
+}
+
+static int body_vforks(void)
+{
+	pid_t c = vfork();
+	if (c == 0)
+		_exit(4);
+	int st;
+	return waitpid(c, &st, 0) == c && WEXITSTATUS(st) == 4 ? 0 : 1;
+}
+
+static void trace_vfork(void)
+{
+	pid_t pid = start_traced(body_vforks);
+	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEVFORK | PTRACE_O_TRACEVFORKDONE);
+	int st = step(pid, PTRACE_CONT, 0);
+	unsigned long child = 0;
+	ptrace(PTRACE_GETEVENTMSG, pid, 0, &child);
+	int ok = st >> 8 == (SIGTRAP | PTRACE_EVENT_VFORK << 8) && child > 0;
+	int cst = -1;
+	if (child)
+		waitpid(child, &cst, __WALL);
+	int cend = step(child, PTRACE_CONT, 0);
+	ok &= WSTOPSIG(cst) == SIGSTOP && WIFEXITED(cend) && WEXITSTATUS(cend) == 4;
+	int done = step(pid, PTRACE_CONT, 0);
+	unsigned long msg = 0;
+	ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg);
+	ok &= done >> 8 == (SIGTRAP | PTRACE_EVENT_VFORK_DONE << 8) && msg == child;
+	KTAP_CHECK(ok && exited_0(finish(pid)), "trace_vfork",
+		   "status %#x child %lu cst %#x cend %#x done %#x", st, child, cst, cend, done);
+}
+
+static void group_stop_listen(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	ptrace(PTRACE_SEIZE, pid, 0, 0);
+	kill(pid, SIGSTOP);
+	int st = -1, st2 = -1;
+	waitpid(pid, &st, 0); /* the signal-delivery stop */
+	ptrace(PTRACE_CONT, pid, 0, SIGSTOP);
+	waitpid(pid, &st2, 0); /* the group stop */
+	siginfo_t si = {0};
+	long g = ptrace(PTRACE_GETSIGINFO, pid, 0, &si);
+	long l = ptrace(PTRACE_LISTEN, pid, 0, 0);
+	int again = 0;
+	long nohang = waitpid(pid, &again, WNOHANG);
+	long i = ptrace(PTRACE_INTERRUPT, pid, 0, 0);
+	int st3 = -1;
+	waitpid(pid, &st3, 0);
+	kill(pid, SIGKILL);
+	int end = -1;
+	waitpid(pid, &end, 0);
+	int ok = st == 0x137f && st2 >> 8 == (SIGSTOP | PTRACE_EVENT_STOP << 8) && g == 0 &&
+		 si.si_signo == SIGSTOP && l == 0 && nohang == 0 && i == 0 &&
+		 st3 >> 8 == (SIGSTOP | PTRACE_EVENT_STOP << 8) && WIFSIGNALED(end);
+	KTAP_CHECK(ok, "group_stop_listen",
+		   "st %#x st2 %#x getsiginfo %ld signo %d listen %ld nohang %ld int %ld st3 %#x",
+		   st, st2, g, si.si_signo, l, nohang, i, st3);
+}
+
+static void exitkill(void)
+{
+	pid_t tracee = fork();
+	if (tracee == 0) {
+		for (;;)
+			pause();
+	}
+	pid_t middle = fork();
+	if (middle == 0)
+		_exit(ptrace(PTRACE_SEIZE, tracee, 0, PTRACE_O_EXITKILL) == 0 ? 0 : 1);
+	int mst, tst;
+	waitpid(middle, &mst, 0);
+	waitpid(tracee, &tst, 0);
+	KTAP_CHECK(exited_0(mst) && WIFSIGNALED(tst) && WTERMSIG(tst) == SIGKILL, "exitkill",
+		   "middle %#x tracee %#x", mst, tst);
+}
+
+static void get_set_sigmask(void)
+{
+	pid_t pid = start_traced(body_nothing);
+	uint64_t m = 0, set = 1UL << (SIGUSR1 - 1), got = 0;
+	long a = ptrace(PTRACE_GETSIGMASK, pid, sizeof m, &m);
+	long b = ptrace(PTRACE_SETSIGMASK, pid, sizeof set, &set);
+	long c = ptrace(PTRACE_GETSIGMASK, pid, sizeof got, &got);
+	long d = ptrace(PTRACE_GETSIGMASK, pid, 4, &got);
+	int ok = a == 0 && m == 0 && b == 0 && c == 0 && got == set && d == -1 && errno == EINVAL;
+	KTAP_CHECK(ok && exited_0(finish(pid)), "sigmask", "%ld %ld %ld %ld mask %#lx", a, b, c, d,
+		   (unsigned long)got);
+}
+
 static void errors(void)
 {
 	pid_t pid = fork();
@@ -577,6 +733,13 @@ static void errors(void)
 	KTAP_CHECK(ok && exited_0(finish(pid)), "errors", "an error was not as Linux's");
 }
 
+static void bad_selector_survives(void)
+{
+	pid_t pid = start_traced(body_nothing);
+	long p = ptrace(PTRACE_POKEUSER, pid, offsetof(struct user, regs.gs), 0x7);
+	KTAP_CHECK(p == 0 && exited_0(finish(pid)), "bad_selector_survives", "poke %ld", p);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "exit0") == 0)
@@ -588,7 +751,7 @@ int main(int argc, char **argv)
 		path[n] = 0;
 		self_path = path;
 	}
-	ktap_plan(22);
+	ktap_plan(28);
 	traceme_stop();
 	syscall_stops();
 	change_syscall_nr();
@@ -609,6 +772,13 @@ int main(int argc, char **argv)
 	attach_detach();
 	seize_interrupt();
 	waitid_trapped();
+	trace_clone();
+	trace_vfork();
+	group_stop_listen();
+	exitkill();
+	get_set_sigmask();
 	errors();
+	/* Last: with the kernel's selector check broken (negative run), it kills the kernel. */
+	bad_selector_survives();
 	return ktap_finish();
 }

@@ -425,8 +425,13 @@ pub fn do_signal(regs: &mut Regs) {
     }
     while let Some((sig, info)) = dequeue() {
         // A traced thread stops for its tracer first, who may cancel or change the signal.
-        let Some((sig, info)) = crate::ptrace::signal_stop(regs, sig, info) else {
-            continue;
+        let (sig, info) = if t.ptrace.is_traced() {
+            match crate::ptrace::signal_stop(regs, sig, info) {
+                Some(s) => s,
+                None => continue,
+            }
+        } else {
+            (sig, info)
         };
         let action = t.process.sigactions.lock().get(sig);
         match action.handler {
