@@ -213,6 +213,8 @@ fn sys_execve(regs: &mut Regs) -> i64 {
     inner.gs_base = 0;
     inner.altstack = (0, 0, 2);
     inner.clear_child_tid = 0;
+    // Linux's flush_thread: no breakpoint survives exec.
+    crate::x86::debugreg::flush_current();
     inner.fpu = task::fpu::FpuState::initial();
     inner.fpu.restore();
     // A new program starts with null data selectors (linux-abi.md §1.3) and zero bases.
