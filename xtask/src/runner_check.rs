@@ -211,7 +211,10 @@ fn cases() -> Vec<Case> {
             args: Vec::new(),
             stdin: Vec::new(),
             pid_1: false,
-            pending: None,
+            pending: match libc {
+                Libc::Musl => p.musl_not_run.map(String::from),
+                Libc::Glibc => None,
+            },
             cpu: None,
         }));
     }

@@ -97,24 +97,32 @@ pub struct KsftProgram {
     pub libcap: bool,
     /// Programs it executes by name (`execlp`): busybox, installed as `/bin/<name>`.
     pub busybox_applets: &'static [&'static str],
+    /// Why its musl build is built but not run, if it is not.
+    pub musl_not_run: Option<&'static str>,
     pub cases: &'static [KsftCase],
 }
 
-const KCMP: &str = "kentry gap: no kcmp(2) (ENOSYS: the test SKIPs, as on a Linux without CONFIG_KCMP)";
+const KCMP: &str =
+    "kentry gap: no kcmp(2) (ENOSYS: the test SKIPs, as on a Linux without CONFIG_KCMP)";
 const FLAGS: &str = "kentry gap: seccomp(SET_MODE_FILTER) refuses the flags NEW_LISTENER (0x8: no USER_NOTIF listener, issue 11) and TSYNC_ESRCH (0x10) with EINVAL";
 const TRACEME_WAIT: &str = "kentry gap: no ptrace (issue 11): PTRACE_TRACEME, then the parent waits for a stop that never comes";
-const GET_METADATA: &str = "kentry gap: no ptrace (issue 11): PTRACE_ATTACH, then PTRACE_SECCOMP_GET_METADATA";
+const GET_METADATA: &str =
+    "kentry gap: no ptrace (issue 11): PTRACE_ATTACH, then PTRACE_SECCOMP_GET_METADATA";
 const NOTIF: &str = "kentry gap: no USER_NOTIF listener (issue 11)";
-const NOTIF_TSYNC: &str = "kentry gap: no USER_NOTIF listener (issue 11): SECCOMP_FILTER_FLAG_NEW_LISTENER refused";
+const NOTIF_TSYNC: &str =
+    "kentry gap: no USER_NOTIF listener (issue 11): SECCOMP_FILTER_FLAG_NEW_LISTENER refused";
 const NOTIF_SEQPACKET: &str = "kentry gap: no USER_NOTIF listener (issue 11); it first needs socketpair(AF_UNIX, SOCK_SEQPACKET), which kentry refuses";
 const NOTIF_USERNS_PIDNS: &str = "kentry gap: no USER_NOTIF listener (issue 11); it first needs unshare(CLONE_NEWUSER | CLONE_NEWPID), which kentry refuses (no namespaces)";
 const NOTIF_PIDNS: &str = "kentry gap: no USER_NOTIF listener (issue 11); it also needs unshare(CLONE_NEWPID), which kentry refuses (no namespaces)";
 const NOTIF_USERNS: &str = "kentry gap: no USER_NOTIF listener (issue 11); it first needs unshare(CLONE_NEWUSER), which kentry refuses (no namespaces)";
-const NOTIF_SIZES: &str = "kentry gap: no USER_NOTIF listener (issue 11): seccomp(SECCOMP_GET_NOTIF_SIZES) refused";
-const NOTIF_CLONE3: &str = "kentry gap: no USER_NOTIF listener (issue 11); it first needs clone3(2), which kentry refuses";
+const NOTIF_SIZES: &str =
+    "kentry gap: no USER_NOTIF listener (issue 11): seccomp(SECCOMP_GET_NOTIF_SIZES) refused";
+const NOTIF_CLONE3: &str =
+    "kentry gap: no USER_NOTIF listener (issue 11); it first needs clone3(2), which kentry refuses";
 const NOTIF_MEMFD: &str = "kentry gap: no USER_NOTIF listener (issue 11); it first needs memfd_create(2), which kentry refuses";
 const ATTACH_LOOP: &str = "kentry gap: no ptrace (issue 11): the tracer retries PTRACE_ATTACH until it stops failing (for ever on ENOSYS)";
-const TSYNC_ESRCH: &str = "kentry gap: no SECCOMP_FILTER_FLAG_TSYNC_ESRCH (0x10): EINVAL where ESRCH is expected";
+const TSYNC_ESRCH: &str =
+    "kentry gap: no SECCOMP_FILTER_FLAG_TSYNC_ESRCH (0x10): EINVAL where ESRCH is expected";
 const CAPSET: &str = "kentry gap: capset(2) refused (libcap's cap_set_proc fails in the fixture); then kentry gap: no ptrace (issue 11)";
 
 const SECCOMP_BPF: &[KsftCase] = &[
@@ -126,13 +134,25 @@ const SECCOMP_BPF: &[KsftCase] = &[
     c("global.mode_filter_without_nnp", Pass, Pass, None, ""),
     c("global.filter_size_limits", Pass, Pass, None, ""),
     c("global.filter_chain_limits", Pass, Pass, None, ""),
-    c("global.mode_filter_cannot_move_to_strict", Pass, Pass, None, ""),
+    c(
+        "global.mode_filter_cannot_move_to_strict",
+        Pass,
+        Pass,
+        None,
+        "",
+    ),
     c("global.mode_filter_get_seccomp", Pass, Pass, None, ""),
     c("global.ALLOW_all", Pass, Pass, None, ""),
     c("global.empty_prog", Pass, Pass, None, ""),
     c("global.log_all", Pass, Pass, None, ""),
     c("global.unknown_ret_is_kill_inside", Pass, Pass, None, ""),
-    c("global.unknown_ret_is_kill_above_allow", Pass, Pass, None, ""),
+    c(
+        "global.unknown_ret_is_kill_above_allow",
+        Pass,
+        Pass,
+        None,
+        "",
+    ),
     c("global.KILL_all", Pass, Pass, None, ""),
     c("global.KILL_one", Pass, Pass, None, ""),
     c("global.KILL_one_arg_one", Pass, Pass, None, ""),
@@ -148,68 +168,314 @@ const SECCOMP_BPF: &[KsftCase] = &[
     c("global.negative_ENOSYS", Pass, Pass, None, ""),
     c("global.seccomp_syscall", Pass, Pass, None, ""),
     c("global.seccomp_syscall_mode_lock", Pass, Pass, None, ""),
-    c("global.detect_seccomp_filter_flags", Pass, Fail, None, FLAGS),
+    c(
+        "global.detect_seccomp_filter_flags",
+        Pass,
+        Fail,
+        None,
+        FLAGS,
+    ),
     c("global.TSYNC_first", Pass, Pass, None, ""),
-    c("global.syscall_restart", Pass, Pass, Some(Ptrace), TRACEME_WAIT),
+    c(
+        "global.syscall_restart",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        TRACEME_WAIT,
+    ),
     c("global.filter_flag_log", Pass, Pass, None, ""),
     c("global.get_action_avail", Pass, Pass, None, ""),
     c("global.get_metadata", Pass, Fail, None, GET_METADATA),
     c("global.user_notification_basic", Pass, Fail, None, NOTIF),
-    c("global.user_notification_with_tsync", Pass, Fail, None, NOTIF_TSYNC),
-    c("global.user_notification_kill_in_middle", Pass, Fail, None, NOTIF),
-    c("global.user_notification_signal", Pass, Fail, None, NOTIF_SEQPACKET),
-    c("global.user_notification_closed_listener", Pass, Fail, None, NOTIF),
-    c("global.user_notification_child_pid_ns", Pass, Fail, None, NOTIF_USERNS_PIDNS),
-    c("global.user_notification_sibling_pid_ns", Pass, Fail, None, NOTIF_PIDNS),
-    c("global.user_notification_fault_recv", Pass, Fail, None, NOTIF_USERNS),
-    c("global.seccomp_get_notif_sizes", Pass, Fail, None, NOTIF_SIZES),
+    c(
+        "global.user_notification_with_tsync",
+        Pass,
+        Fail,
+        None,
+        NOTIF_TSYNC,
+    ),
+    c(
+        "global.user_notification_kill_in_middle",
+        Pass,
+        Fail,
+        None,
+        NOTIF,
+    ),
+    c(
+        "global.user_notification_signal",
+        Pass,
+        Fail,
+        None,
+        NOTIF_SEQPACKET,
+    ),
+    c(
+        "global.user_notification_closed_listener",
+        Pass,
+        Fail,
+        None,
+        NOTIF,
+    ),
+    c(
+        "global.user_notification_child_pid_ns",
+        Pass,
+        Fail,
+        None,
+        NOTIF_USERNS_PIDNS,
+    ),
+    c(
+        "global.user_notification_sibling_pid_ns",
+        Pass,
+        Fail,
+        None,
+        NOTIF_PIDNS,
+    ),
+    c(
+        "global.user_notification_fault_recv",
+        Pass,
+        Fail,
+        None,
+        NOTIF_USERNS,
+    ),
+    c(
+        "global.seccomp_get_notif_sizes",
+        Pass,
+        Fail,
+        None,
+        NOTIF_SIZES,
+    ),
     c("global.user_notification_continue", Pass, Fail, None, NOTIF),
-    c("global.user_notification_filter_empty", Pass, Fail, None, NOTIF_CLONE3),
-    c("global.user_notification_filter_empty_threaded", Pass, Fail, None, NOTIF_CLONE3),
-    c("global.user_notification_addfd", Pass, Fail, None, NOTIF_MEMFD),
-    c("global.user_notification_addfd_rlimit", Pass, Fail, None, NOTIF_MEMFD),
+    c(
+        "global.user_notification_filter_empty",
+        Pass,
+        Fail,
+        None,
+        NOTIF_CLONE3,
+    ),
+    c(
+        "global.user_notification_filter_empty_threaded",
+        Pass,
+        Fail,
+        None,
+        NOTIF_CLONE3,
+    ),
+    c(
+        "global.user_notification_addfd",
+        Pass,
+        Fail,
+        None,
+        NOTIF_MEMFD,
+    ),
+    c(
+        "global.user_notification_addfd_rlimit",
+        Pass,
+        Fail,
+        None,
+        NOTIF_MEMFD,
+    ),
     c("global.user_notification_fifo", Pass, Fail, None, NOTIF),
-    c("global.user_notification_wait_killable_pre_notification", Pass, Fail, None, NOTIF_SEQPACKET),
-    c("global.user_notification_wait_killable", Pass, Fail, None, NOTIF_SEQPACKET),
-    c("global.user_notification_wait_killable_fatal", Pass, Fail, None, NOTIF),
+    c(
+        "global.user_notification_wait_killable_pre_notification",
+        Pass,
+        Fail,
+        None,
+        NOTIF_SEQPACKET,
+    ),
+    c(
+        "global.user_notification_wait_killable",
+        Pass,
+        Fail,
+        None,
+        NOTIF_SEQPACKET,
+    ),
+    c(
+        "global.user_notification_wait_killable_fatal",
+        Pass,
+        Fail,
+        None,
+        NOTIF,
+    ),
     c("TRAP.dfl", Pass, Pass, None, ""),
     c("TRAP.ign", Pass, Pass, None, ""),
     c("TRAP.handler", Pass, Pass, None, ""),
     c("precedence.allow_ok", Pass, Pass, None, ""),
     c("precedence.kill_is_highest", Pass, Pass, None, ""),
-    c("precedence.kill_is_highest_in_any_order", Pass, Pass, None, ""),
+    c(
+        "precedence.kill_is_highest_in_any_order",
+        Pass,
+        Pass,
+        None,
+        "",
+    ),
     c("precedence.trap_is_second", Pass, Pass, None, ""),
-    c("precedence.trap_is_second_in_any_order", Pass, Pass, None, ""),
+    c(
+        "precedence.trap_is_second_in_any_order",
+        Pass,
+        Pass,
+        None,
+        "",
+    ),
     c("precedence.errno_is_third", Pass, Pass, None, ""),
-    c("precedence.errno_is_third_in_any_order", Pass, Pass, None, ""),
+    c(
+        "precedence.errno_is_third_in_any_order",
+        Pass,
+        Pass,
+        None,
+        "",
+    ),
     c("precedence.trace_is_fourth", Pass, Pass, None, ""),
-    c("precedence.trace_is_fourth_in_any_order", Pass, Pass, None, ""),
+    c(
+        "precedence.trace_is_fourth_in_any_order",
+        Pass,
+        Pass,
+        None,
+        "",
+    ),
     c("precedence.log_is_fifth", Pass, Pass, None, ""),
     c("precedence.log_is_fifth_in_any_order", Pass, Pass, None, ""),
-    c("TRACE_poke.read_has_side_effects", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_poke.getpid_runs_normally", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_syscall.ptrace.negative_ENOSYS", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_syscall.ptrace.syscall_allowed", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_syscall.ptrace.syscall_redirected", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_syscall.ptrace.syscall_errno", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_syscall.ptrace.syscall_faked", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_syscall.ptrace.kill_immediate", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_syscall.ptrace.skip_after", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_syscall.ptrace.kill_after", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_syscall.seccomp.negative_ENOSYS", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_syscall.seccomp.syscall_allowed", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_syscall.seccomp.syscall_redirected", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_syscall.seccomp.syscall_errno", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_syscall.seccomp.syscall_faked", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_syscall.seccomp.kill_immediate", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_syscall.seccomp.skip_after", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
-    c("TRACE_syscall.seccomp.kill_after", Pass, Pass, Some(Ptrace), ATTACH_LOOP),
+    c(
+        "TRACE_poke.read_has_side_effects",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_poke.getpid_runs_normally",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_syscall.ptrace.negative_ENOSYS",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_syscall.ptrace.syscall_allowed",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_syscall.ptrace.syscall_redirected",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_syscall.ptrace.syscall_errno",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_syscall.ptrace.syscall_faked",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_syscall.ptrace.kill_immediate",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_syscall.ptrace.skip_after",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_syscall.ptrace.kill_after",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_syscall.seccomp.negative_ENOSYS",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_syscall.seccomp.syscall_allowed",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_syscall.seccomp.syscall_redirected",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_syscall.seccomp.syscall_errno",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_syscall.seccomp.syscall_faked",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_syscall.seccomp.kill_immediate",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_syscall.seccomp.skip_after",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
+    c(
+        "TRACE_syscall.seccomp.kill_after",
+        Pass,
+        Pass,
+        Some(Ptrace),
+        ATTACH_LOOP,
+    ),
     c("TSYNC.siblings_fail_prctl", Pass, Pass, None, ""),
     c("TSYNC.two_siblings_with_ancestor", Pass, Pass, None, ""),
     c("TSYNC.two_sibling_want_nnp", Pass, Pass, None, ""),
     c("TSYNC.two_siblings_with_no_filter", Pass, Pass, None, ""),
-    c("TSYNC.two_siblings_with_one_divergence", Pass, Pass, None, ""),
-    c("TSYNC.two_siblings_with_one_divergence_no_tid_in_err", Pass, Fail, None, TSYNC_ESRCH),
+    c(
+        "TSYNC.two_siblings_with_one_divergence",
+        Pass,
+        Pass,
+        None,
+        "",
+    ),
+    c(
+        "TSYNC.two_siblings_with_one_divergence_no_tid_in_err",
+        Pass,
+        Fail,
+        None,
+        TSYNC_ESRCH,
+    ),
     c("TSYNC.two_siblings_not_under_filter", Pass, Pass, None, ""),
     c("O_SUSPEND_SECCOMP.setoptions", Pass, Fail, None, CAPSET),
     c("O_SUSPEND_SECCOMP.seize", Pass, Fail, None, CAPSET),
@@ -226,6 +492,13 @@ pub const PROGRAMS: &[KsftProgram] = &[
         cflags: &["-Wl,-no-as-needed"],
         libcap: true,
         busybox_applets: &[],
+        musl_not_run: Some(
+            "harness: the musl build is built, not run: on Linux itself (this host, natively) \
+             KILL_thread and the TSYNC cases two_siblings_with_ancestor, \
+             two_siblings_with_no_filter and two_siblings_not_under_filter never end under \
+             musl (each waits out the harness's 30 s timeout; on kentry two_sibling_want_nnp \
+             too), and the table records glibc's outcomes",
+        ),
         cases: SECCOMP_BPF,
     },
     KsftProgram {
@@ -235,6 +508,7 @@ pub const PROGRAMS: &[KsftProgram] = &[
         cflags: &["-std=c99", UAPI],
         libcap: false,
         busybox_applets: &[],
+        musl_not_run: None,
         cases: &[c(
             "global.get_syscall_info",
             Pass,
@@ -250,6 +524,7 @@ pub const PROGRAMS: &[KsftProgram] = &[
         cflags: &["-std=c99", UAPI],
         libcap: false,
         busybox_applets: &[],
+        musl_not_run: None,
         cases: &[c(
             "peeksiginfo",
             Pass,
@@ -265,6 +540,7 @@ pub const PROGRAMS: &[KsftProgram] = &[
         cflags: &["-std=c99", UAPI],
         libcap: false,
         busybox_applets: &["true", "sleep"],
+        musl_not_run: None,
         cases: &[
             c(
                 "global.vmaccess",
@@ -307,15 +583,25 @@ mod tests {
             let mut names: Vec<&str> = p.cases.iter().map(|c| c.name).collect();
             names.sort();
             names.dedup();
-            assert_eq!(names.len(), p.cases.len(), "{}: a case is listed twice", p.name);
+            assert_eq!(
+                names.len(),
+                p.cases.len(),
+                "{}: a case is listed twice",
+                p.name
+            );
             for c in p.cases {
                 let differs = c.linux != Pass || c.kentry != Pass || c.hangs_without.is_some();
                 assert_eq!(differs, !c.why.is_empty(), "{}: {c:?}", p.name);
                 if differs {
                     assert!(
-                        ["kentry gap: ", "TCG cannot provoke: ", "harness: ", "Linux: "]
-                            .iter()
-                            .any(|pre| c.why.starts_with(pre)),
+                        [
+                            "kentry gap: ",
+                            "TCG cannot provoke: ",
+                            "harness: ",
+                            "Linux: "
+                        ]
+                        .iter()
+                        .any(|pre| c.why.starts_with(pre)),
                         "{}: the reason of {} has no category",
                         p.name,
                         c.name
@@ -327,7 +613,11 @@ mod tests {
             }
             if let Harness::ExitStatus { .. } = p.harness {
                 assert_eq!(p.cases.len(), 1, "{}", p.name);
-                assert!(left_out(p).is_empty(), "{}: cannot leave its one case out", p.name);
+                assert!(
+                    left_out(p).is_empty(),
+                    "{}: cannot leave its one case out",
+                    p.name
+                );
             }
         }
     }

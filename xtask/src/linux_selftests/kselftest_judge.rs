@@ -73,23 +73,14 @@ fn tap_result(line: &str) -> Option<(bool, &str)> {
 }
 
 /// The outcome of each case of `p` in a run: `None` for a case that did not report.
-pub fn outcomes(
-    p: &KsftProgram,
-    status: u8,
-    stdout: &str,
-) -> (Vec<Option<Outcome>>, Reports) {
+pub fn outcomes(p: &KsftProgram, status: u8, stdout: &str) -> (Vec<Option<Outcome>>, Reports) {
     match p.harness {
         Harness::Kselftest => {
             let r = parse_tap(stdout);
             let o = p
                 .cases
                 .iter()
-                .map(|c| {
-                    r.results
-                        .iter()
-                        .find(|(n, _)| n == c.name)
-                        .map(|(_, o)| *o)
-                })
+                .map(|c| r.results.iter().find(|(n, _)| n == c.name).map(|(_, o)| *o))
                 .collect();
             (o, r)
         }
@@ -145,7 +136,10 @@ pub fn judge(
     if p.harness == Harness::Kselftest {
         for (name, o) in &reports.results {
             if !p.cases.iter().any(|c| c.name == name) {
-                problems.push(format!("{name}: {}, a case {TABLE} does not know", o.word()));
+                problems.push(format!(
+                    "{name}: {}, a case {TABLE} does not know",
+                    o.word()
+                ));
             }
         }
         let ran = p.cases.len() - left_out.len();
@@ -232,9 +226,7 @@ fn summarise(p: &KsftProgram, left_out: &[&KsftCase]) -> Judgement {
 /// `kentry gap: X` of `kentry gap: X: details` or `kentry gap: X; more`.
 fn first_clause(why: &str) -> &str {
     let body = why.find(": ").map_or(0, |i| i + 2);
-    let end = why[body..]
-        .find([':', ';'])
-        .map_or(why.len(), |i| body + i);
+    let end = why[body..].find([':', ';']).map_or(why.len(), |i| body + i);
     &why[..end]
 }
 
@@ -279,6 +271,7 @@ mod tests {
         cflags: &[],
         libcap: false,
         busybox_applets: &[],
+        musl_not_run: None,
         cases: CASES,
     };
 
@@ -341,21 +334,36 @@ mod tests {
 
     #[test]
     fn a_regression_fails() {
-        let why = fail(judge(&P, &left(), 1, tap("not ok", "not ok").as_bytes(), b""));
-        assert!(why.contains("global.a: FAIL where it passed before"), "{why}");
+        let why = fail(judge(
+            &P,
+            &left(),
+            1,
+            tap("not ok", "not ok").as_bytes(),
+            b"",
+        ));
+        assert!(
+            why.contains("global.a: FAIL where it passed before"),
+            "{why}"
+        );
     }
 
     #[test]
     fn unrecorded_progress_fails() {
         let why = fail(judge(&P, &left(), 0, tap("ok", "ok").as_bytes(), b""));
-        assert!(why.contains("global.b: pass where") && why.contains(TABLE), "{why}");
+        assert!(
+            why.contains("global.b: pass where") && why.contains(TABLE),
+            "{why}"
+        );
     }
 
     #[test]
     fn a_missing_case_a_crash_or_an_unknown_case_fails() {
         let cut = "# kentry: left out F.v.c\n1..2\n#  RUN           global.a ...\nok 1 global.a\n";
         let why = fail(judge(&P, &left(), 139, cut.as_bytes(), b""));
-        assert!(why.contains("global.b: no result") && why.contains("SIGSEGV"), "{why}");
+        assert!(
+            why.contains("global.b: no result") && why.contains("SIGSEGV"),
+            "{why}"
+        );
         let extra = tap("ok", "not ok") + "#  RUN           global.z ...\nok 3 global.z\n";
         assert!(fail(judge(&P, &left(), 1, extra.as_bytes(), b"")).contains("global.z"));
     }
@@ -364,7 +372,10 @@ mod tests {
     fn a_left_out_case_must_be_said_and_not_run() {
         let silent = tap("ok", "not ok").replace("# kentry: left out F.v.c\n", "");
         let why = fail(judge(&P, &left(), 1, silent.as_bytes(), b""));
-        assert!(why.contains("F.v.c: left out, and the run did not say so"), "{why}");
+        assert!(
+            why.contains("F.v.c: left out, and the run did not say so"),
+            "{why}"
+        );
         // Once kentry has the capability nothing is left out: then it must report.
         let why = fail(judge(&P, &[], 1, tap("ok", "not ok").as_bytes(), b""));
         assert!(why.contains("F.v.c: no result"), "{why}");
@@ -383,7 +394,10 @@ mod tests {
             }],
             ..P
         };
-        assert!(matches!(judge(&PLAIN, &[], 0, b"PASS\n", b""), Judgement::Pass(_)));
+        assert!(matches!(
+            judge(&PLAIN, &[], 0, b"PASS\n", b""),
+            Judgement::Pass(_)
+        ));
         assert!(fail(judge(&PLAIN, &[], 1, b"", b"")).contains("FAIL where it passed"));
         assert!(fail(judge(&PLAIN, &[], 0, b"", b"")).contains("FAIL where it passed"));
     }

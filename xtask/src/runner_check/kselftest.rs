@@ -11,8 +11,8 @@ use crate::linux_selftests::judge::Judgement;
 use crate::linux_selftests::kselftest::{self, Libc};
 use crate::linux_selftests::kselftest_expected::{KsftProgram, left_out};
 use crate::linux_selftests::kselftest_judge;
-use crate::run::{RunEnd, RunSpec};
 use crate::run::GuestFile;
+use crate::run::{RunEnd, RunSpec};
 
 pub(super) fn check(env: &Env<'_>, case: &Case, p: &KsftProgram, libc: Libc) -> Result<Verdict> {
     let exe = kselftest::binary(env.target, p, libc);
@@ -23,8 +23,8 @@ pub(super) fn check(env: &Env<'_>, case: &Case, p: &KsftProgram, libc: Libc) -> 
     let mut spec = RunSpec::new(&exe, data, argv);
     if !p.busybox_applets.is_empty() {
         let busybox = crate::install::busybox()?;
-        let data = std::fs::read(&busybox)
-            .with_context(|| format!("reading {}", busybox.display()))?;
+        let data =
+            std::fs::read(&busybox).with_context(|| format!("reading {}", busybox.display()))?;
         for applet in p.busybox_applets {
             spec.files.push(GuestFile {
                 path: format!("bin/{applet}"),
@@ -40,8 +40,7 @@ pub(super) fn check(env: &Env<'_>, case: &Case, p: &KsftProgram, libc: Libc) -> 
         )));
     };
     Ok(
-        match kselftest_judge::judge(p, &left, ended.shell_status(), &guest.stdout, &guest.stderr)
-        {
+        match kselftest_judge::judge(p, &left, ended.shell_status(), &guest.stdout, &guest.stderr) {
             Judgement::Pass(s) => Verdict::Pass(s),
             Judgement::Skip(s) => Verdict::Skip(s),
             Judgement::Fail(s) => Verdict::Fail(s),
