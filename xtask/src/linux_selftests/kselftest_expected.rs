@@ -551,10 +551,14 @@ pub const PROGRAMS: &[KsftProgram] = &[
             ),
             c(
                 "global.attach",
-                Pass,
+                Fail,
                 Fail,
                 None,
-                "kentry gap: no ptrace (issue 11): PTRACE_ATTACH gives ENOSYS where EAGAIN                  (a tracee in the middle of execve) is expected",
+                "Linux: fails too: it waits out the harness's 30 s timeout (also natively on this \
+                 host): it expects EAGAIN from PTRACE_ATTACH to a process whose execve waits \
+                 for the attacher to reap its traced thread, a change Linux 6.1 lacks (there \
+                 the attach blocks on the exec's cred_guard_mutex); \
+                 kentry gap: no ptrace (issue 11): PTRACE_ATTACH gives ENOSYS",
             ),
         ],
     },

@@ -218,7 +218,7 @@ fn summarise(p: &KsftProgram, left_out: &[&KsftCase]) -> Judgement {
     }
     let list: Vec<String> = reasons.iter().map(|(w, n)| format!("{n}× {w}")).collect();
     if !list.is_empty() {
-        s.push_str(&format!("; short of Linux: {}", list.join("; ")));
+        s.push_str(&format!("; not passing: {}", list.join("; ")));
     }
     Judgement::Skip(s)
 }
