@@ -16,7 +16,7 @@
 //! the gap; its kentry outcome is what the run must show once kentry has it.
 
 use super::expected::Capability;
-use super::expected::Capability::Ptrace;
+use super::x86_gated::Need;
 
 /// How one case ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,17 +52,20 @@ pub struct KsftCase {
     /// On kentry (once kentry has `hangs_without`, if named).
     pub kentry: Outcome,
     /// The case cannot end without this: left out while kentry lacks it.
-    pub hangs_without: Option<Capability>,
+    pub hangs_without: Option<Need>,
     /// Why kentry's outcome is not Linux's (or why Linux's is not a pass); empty when both
     /// pass.
     pub why: &'static str,
+    /// Empty, or why the case sometimes ends otherwise than `kentry` says (then it may also
+    /// pass; the run says which it did).
+    pub flaky: &'static str,
 }
 
 const fn c(
     name: &'static str,
     linux: Outcome,
     kentry: Outcome,
-    hangs_without: Option<Capability>,
+    hangs_without: Option<Need>,
     why: &'static str,
 ) -> KsftCase {
     KsftCase {
@@ -71,8 +74,21 @@ const fn c(
         kentry,
         hangs_without,
         why,
+        flaky: "",
     }
 }
+
+impl KsftCase {
+    /// The case, known to end sometimes otherwise than recorded, for `why`.
+    const fn flaky(self, why: &'static str) -> KsftCase {
+        KsftCase { flaky: why, ..self }
+    }
+}
+
+/// Cannot end without ptrace: its tracer retries PTRACE_ATTACH, or waits for a stop.
+const PTRACE: Option<Need> = Some(Need::Has(Capability::Ptrace));
+/// Cannot end without SECCOMP_RET_TRACE stopping the thread for its tracer.
+const RET_TRACE_STOP: Option<Need> = Some(Need::SeccompRetTrace);
 
 /// How a program reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,9 +121,11 @@ pub struct KsftProgram {
 const KCMP: &str =
     "kentry gap: no kcmp(2) (ENOSYS: the test SKIPs, as on a Linux without CONFIG_KCMP)";
 const FLAGS: &str = "kentry gap: seccomp(SET_MODE_FILTER) refuses the flags NEW_LISTENER (0x8: no USER_NOTIF listener, issue 11) and TSYNC_ESRCH (0x10) with EINVAL";
-const TRACEME_WAIT: &str = "kentry gap: no ptrace (issue 11): PTRACE_TRACEME, then the parent waits for a stop that never comes";
 const GET_METADATA: &str =
-    "kentry gap: no ptrace (issue 11): PTRACE_ATTACH, then PTRACE_SECCOMP_GET_METADATA";
+    "kentry gap: no PTRACE_SECCOMP_GET_METADATA (issue 11): the request fails, md.flags unread";
+const RESTART: &str = "kentry gap: SECCOMP_RET_TRACE does not stop the thread for its tracer \
+    (no PTRACE_EVENT_SECCOMP, issue 11): nanosleep fails with ENOSYS, then the tracer waits for \
+    an event that never comes";
 const NOTIF: &str = "kentry gap: no USER_NOTIF listener (issue 11)";
 const NOTIF_TSYNC: &str =
     "kentry gap: no USER_NOTIF listener (issue 11): SECCOMP_FILTER_FLAG_NEW_LISTENER refused";
@@ -120,10 +138,17 @@ const NOTIF_SIZES: &str =
 const NOTIF_CLONE3: &str =
     "kentry gap: no USER_NOTIF listener (issue 11); it first needs clone3(2), which kentry refuses";
 const NOTIF_MEMFD: &str = "kentry gap: no USER_NOTIF listener (issue 11); it first needs memfd_create(2), which kentry refuses";
+const ATTACH_LOOP_TRACE: &str = "kentry gap: SECCOMP_RET_TRACE does not stop the thread for \
+    its tracer (no PTRACE_EVENT_SECCOMP, issue 11): the syscall fails with ENOSYS, as with no \
+    tracer (and were there no ptrace (issue 11), its tracer would retry PTRACE_ATTACH for ever)";
 const ATTACH_LOOP: &str = "kentry gap: no ptrace (issue 11): the tracer retries PTRACE_ATTACH until it stops failing (for ever on ENOSYS)";
 const TSYNC_ESRCH: &str =
     "kentry gap: no SECCOMP_FILTER_FLAG_TSYNC_ESRCH (0x10): EINVAL where ESRCH is expected";
-const CAPSET: &str = "kentry gap: capset(2) refused (libcap's cap_set_proc fails in the fixture); then kentry gap: no ptrace (issue 11)";
+const CAPSET: &str =
+    "kentry gap: capset(2) refused: libcap's cap_set_proc fails in the fixture, before ptrace";
+const TSYNC_RACE: &str = "kentry bug: seen once in 6 runs (under load): after a sibling \
+    thread is gone by kill(tid, 0) (ESRCH), TSYNC still failed naming it (ret 137), so a thread \
+    leaves the tid map before it leaves TSYNC's thread walk";
 
 const SECCOMP_BPF: &[KsftCase] = &[
     c("global.kcmp", Pass, Skip, None, KCMP),
@@ -180,8 +205,8 @@ const SECCOMP_BPF: &[KsftCase] = &[
         "global.syscall_restart",
         Pass,
         Pass,
-        Some(Ptrace),
-        TRACEME_WAIT,
+        RET_TRACE_STOP,
+        RESTART,
     ),
     c("global.filter_flag_log", Pass, Pass, None, ""),
     c("global.get_action_avail", Pass, Pass, None, ""),
@@ -335,128 +360,128 @@ const SECCOMP_BPF: &[KsftCase] = &[
     c(
         "TRACE_poke.read_has_side_effects",
         Pass,
-        Pass,
-        Some(Ptrace),
-        ATTACH_LOOP,
+        Fail,
+        PTRACE,
+        ATTACH_LOOP_TRACE,
     ),
     c(
         "TRACE_poke.getpid_runs_normally",
         Pass,
         Pass,
-        Some(Ptrace),
+        PTRACE,
         ATTACH_LOOP,
     ),
     c(
         "TRACE_syscall.ptrace.negative_ENOSYS",
         Pass,
         Pass,
-        Some(Ptrace),
+        PTRACE,
         ATTACH_LOOP,
     ),
     c(
         "TRACE_syscall.ptrace.syscall_allowed",
         Pass,
         Pass,
-        Some(Ptrace),
+        PTRACE,
         ATTACH_LOOP,
     ),
     c(
         "TRACE_syscall.ptrace.syscall_redirected",
         Pass,
         Pass,
-        Some(Ptrace),
+        PTRACE,
         ATTACH_LOOP,
     ),
     c(
         "TRACE_syscall.ptrace.syscall_errno",
         Pass,
         Pass,
-        Some(Ptrace),
+        PTRACE,
         ATTACH_LOOP,
     ),
     c(
         "TRACE_syscall.ptrace.syscall_faked",
         Pass,
         Pass,
-        Some(Ptrace),
+        PTRACE,
         ATTACH_LOOP,
     ),
     c(
         "TRACE_syscall.ptrace.kill_immediate",
         Pass,
         Pass,
-        Some(Ptrace),
+        PTRACE,
         ATTACH_LOOP,
     ),
     c(
         "TRACE_syscall.ptrace.skip_after",
         Pass,
         Pass,
-        Some(Ptrace),
+        PTRACE,
         ATTACH_LOOP,
     ),
     c(
         "TRACE_syscall.ptrace.kill_after",
         Pass,
         Pass,
-        Some(Ptrace),
+        PTRACE,
         ATTACH_LOOP,
     ),
     c(
         "TRACE_syscall.seccomp.negative_ENOSYS",
         Pass,
         Pass,
-        Some(Ptrace),
+        PTRACE,
         ATTACH_LOOP,
     ),
     c(
         "TRACE_syscall.seccomp.syscall_allowed",
         Pass,
-        Pass,
-        Some(Ptrace),
-        ATTACH_LOOP,
+        Fail,
+        PTRACE,
+        ATTACH_LOOP_TRACE,
     ),
     c(
         "TRACE_syscall.seccomp.syscall_redirected",
         Pass,
-        Pass,
-        Some(Ptrace),
-        ATTACH_LOOP,
+        Fail,
+        PTRACE,
+        ATTACH_LOOP_TRACE,
     ),
     c(
         "TRACE_syscall.seccomp.syscall_errno",
         Pass,
-        Pass,
-        Some(Ptrace),
-        ATTACH_LOOP,
+        Fail,
+        PTRACE,
+        ATTACH_LOOP_TRACE,
     ),
     c(
         "TRACE_syscall.seccomp.syscall_faked",
         Pass,
-        Pass,
-        Some(Ptrace),
-        ATTACH_LOOP,
+        Fail,
+        PTRACE,
+        ATTACH_LOOP_TRACE,
     ),
     c(
         "TRACE_syscall.seccomp.kill_immediate",
         Pass,
         Pass,
-        Some(Ptrace),
+        PTRACE,
         ATTACH_LOOP,
     ),
     c(
         "TRACE_syscall.seccomp.skip_after",
         Pass,
-        Pass,
-        Some(Ptrace),
-        ATTACH_LOOP,
+        Fail,
+        PTRACE,
+        ATTACH_LOOP_TRACE,
     ),
     c(
         "TRACE_syscall.seccomp.kill_after",
         Pass,
-        Pass,
-        Some(Ptrace),
-        ATTACH_LOOP,
+        Fail,
+        PTRACE,
+        ATTACH_LOOP_TRACE,
     ),
     c("TSYNC.siblings_fail_prctl", Pass, Pass, None, ""),
     c("TSYNC.two_siblings_with_ancestor", Pass, Pass, None, ""),
@@ -476,7 +501,7 @@ const SECCOMP_BPF: &[KsftCase] = &[
         None,
         TSYNC_ESRCH,
     ),
-    c("TSYNC.two_siblings_not_under_filter", Pass, Pass, None, ""),
+    c("TSYNC.two_siblings_not_under_filter", Pass, Pass, None, "").flaky(TSYNC_RACE),
     c("O_SUSPEND_SECCOMP.setoptions", Pass, Fail, None, CAPSET),
     c("O_SUSPEND_SECCOMP.seize", Pass, Fail, None, CAPSET),
 ];
@@ -573,7 +598,7 @@ pub fn case_name(p: &KsftProgram, libc: &str) -> String {
 pub fn left_out(p: &KsftProgram) -> Vec<&'static KsftCase> {
     p.cases
         .iter()
-        .filter(|c| c.hangs_without.is_some_and(|cap| !cap.kentry_has()))
+        .filter(|c| c.hangs_without.is_some_and(|n| !n.kentry_has()))
         .collect()
 }
 
@@ -600,6 +625,7 @@ mod tests {
                     assert!(
                         [
                             "kentry gap: ",
+                            "kentry bug: ",
                             "TCG cannot provoke: ",
                             "harness: ",
                             "Linux: "
@@ -611,9 +637,15 @@ mod tests {
                         c.name
                     );
                 }
-                if let Some(cap) = c.hangs_without {
-                    assert!(c.why.contains(cap.gap()), "{}: {}", p.name, c.name);
+                if let Some(n) = c.hangs_without {
+                    assert!(c.why.contains(n.reason()), "{}: {}", p.name, c.name);
                 }
+                assert!(
+                    c.flaky.is_empty() || c.flaky.starts_with("kentry bug: "),
+                    "{}: {}: a flaky case is a kentry bug, named",
+                    p.name,
+                    c.name
+                );
             }
             if let Harness::ExitStatus { .. } = p.harness {
                 assert_eq!(p.cases.len(), 1, "{}", p.name);

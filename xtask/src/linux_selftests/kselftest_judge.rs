@@ -5,9 +5,9 @@
 //! that no longer passes is a regression. Both fail the run. So do a case the table does not
 //! know, a crash, and a status other than the harness's for those outcomes.
 
-use super::expected::Capability;
 use super::judge::Judgement;
 use super::kselftest_expected::{Harness, KsftCase, KsftProgram, Outcome};
+use super::x86_gated::Need;
 use crate::host_run::status_name;
 
 /// The table, as messages name it.
@@ -119,6 +119,8 @@ pub fn judge(
             )),
             (false, None) => problems.push(format!("{}: no result", c.name)),
             (false, Some(o)) if *o == c.kentry => {}
+            // A known flaky case may also pass (and says so in the verdict).
+            (false, Some(Outcome::Pass)) if !c.flaky.is_empty() => {}
             (false, Some(o)) if c.kentry == Outcome::Pass => problems.push(format!(
                 "{}: {} where it passed before (regression)",
                 c.name,
@@ -169,7 +171,19 @@ pub fn judge(
         }
         return Judgement::Fail(why);
     }
-    summarise(p, left_out)
+    let mut verdict = summarise(p, left_out);
+    // A flaky case that ended otherwise than recorded: named, so it is seen.
+    for (c, got) in p.cases.iter().zip(&seen) {
+        if let Some(o) = got
+            && *o != c.kentry
+        {
+            let note = format!("; {}: {} this run ({})", c.name, o.word(), c.flaky);
+            match &mut verdict {
+                Judgement::Pass(s) | Judgement::Skip(s) | Judgement::Fail(s) => s.push_str(&note),
+            }
+        }
+    }
+    verdict
 }
 
 /// The verdict on a run that matched the table: a pass only if every case passes on kentry
@@ -190,7 +204,7 @@ fn summarise(p: &KsftProgram, left_out: &[&KsftCase]) -> Judgement {
     if !left_out.is_empty() {
         let gaps: Vec<&str> = left_out
             .iter()
-            .filter_map(|c| c.hangs_without.map(Capability::gap))
+            .filter_map(|c| c.hangs_without.map(Need::gap))
             .collect();
         s.push_str(&format!(
             ", {} not run (they cannot end without: {})",
@@ -239,6 +253,7 @@ fn dedup(mut v: Vec<&str>) -> Vec<&str> {
 mod tests {
     use super::super::expected::Capability;
     use super::super::kselftest_expected::KsftCase;
+    use super::super::x86_gated::Need;
     use super::*;
 
     const CASES: &[KsftCase] = &[
@@ -248,6 +263,7 @@ mod tests {
             kentry: Outcome::Pass,
             hangs_without: None,
             why: "",
+            flaky: "",
         },
         KsftCase {
             name: "global.b",
@@ -255,13 +271,15 @@ mod tests {
             kentry: Outcome::Fail,
             hangs_without: None,
             why: "kentry gap: b",
+            flaky: "",
         },
         KsftCase {
             name: "F.v.c",
             linux: Outcome::Pass,
             kentry: Outcome::Pass,
-            hangs_without: Some(Capability::Ptrace),
+            hangs_without: Some(Need::Has(Capability::Ptrace)),
             why: "kentry gap: no ptrace (issue 11): loops",
+            flaky: "",
         },
     ];
     const P: KsftProgram = KsftProgram {
@@ -333,6 +351,61 @@ mod tests {
     }
 
     #[test]
+    fn a_flaky_case_may_pass_and_says_so() {
+        const FLAKY: &[KsftCase] = &[
+            CASES[0],
+            KsftCase {
+                flaky: "kentry bug: a race",
+                ..CASES[1]
+            },
+        ];
+        let p = KsftProgram { cases: FLAKY, ..P };
+        // As recorded (fail): no note.
+        match judge(
+            &p,
+            &[],
+            1,
+            tap("ok", "not ok")
+                .replace("# kentry: left out F.v.c\n", "")
+                .as_bytes(),
+            b"",
+        ) {
+            Judgement::Skip(s) => assert!(!s.contains("this run"), "{s}"),
+            other => panic!("{other:?}"),
+        }
+        // Passing this time: accepted, and named.
+        match judge(
+            &p,
+            &[],
+            0,
+            tap("ok", "ok")
+                .replace("# kentry: left out F.v.c\n", "")
+                .as_bytes(),
+            b"",
+        ) {
+            Judgement::Skip(s) => assert!(
+                s.contains("global.b: pass this run (kentry bug: a race)"),
+                "{s}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // Still a regression for the others.
+        let why = fail(judge(
+            &p,
+            &[],
+            1,
+            tap("not ok", "ok")
+                .replace("# kentry: left out F.v.c\n", "")
+                .as_bytes(),
+            b"",
+        ));
+        assert!(
+            why.contains("global.a: FAIL where it passed before"),
+            "{why}"
+        );
+    }
+
+    #[test]
     fn a_regression_fails() {
         let why = fail(judge(
             &P,
@@ -391,6 +464,7 @@ mod tests {
                 kentry: Outcome::Pass,
                 hangs_without: None,
                 why: "",
+                flaky: "",
             }],
             ..P
         };
