@@ -240,7 +240,19 @@ fn summarise(p: &KsftProgram, left_out: &[&KsftCase]) -> Judgement {
 /// `kentry gap: X` of `kentry gap: X: details` or `kentry gap: X; more`.
 fn first_clause(why: &str) -> &str {
     let body = why.find(": ").map_or(0, |i| i + 2);
-    let end = why[body..].find([':', ';']).map_or(why.len(), |i| body + i);
+    // The first ':' or ';' outside parentheses.
+    let mut depth = 0i32;
+    let end = why[body..]
+        .char_indices()
+        .find(|&(_, ch)| {
+            match ch {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            depth == 0 && (ch == ':' || ch == ';')
+        })
+        .map_or(why.len(), |(i, _)| body + i);
     &why[..end]
 }
 
@@ -348,6 +360,10 @@ mod tests {
         );
         assert_eq!(first_clause("kentry gap: a; b"), "kentry gap: a");
         assert_eq!(first_clause("harness: one CPU"), "harness: one CPU");
+        assert_eq!(
+            first_clause("kentry gap: a (b: c); d"),
+            "kentry gap: a (b: c)"
+        );
     }
 
     #[test]

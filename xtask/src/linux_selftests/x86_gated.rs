@@ -42,7 +42,8 @@ impl Need {
     }
 
     /// The part of [`Self::gap`] that a reason naming this need contains (without its
-    /// category and its parenthesis).
+    /// category and its parenthesis; the table's check).
+    #[cfg(test)]
     pub fn reason(self) -> &'static str {
         let g = self.gap().trim_start_matches("kentry gap: ");
         g.find(" (no PTRACE_EVENT").map_or(g, |i| &g[..i])
