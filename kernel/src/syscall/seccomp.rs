@@ -294,13 +294,18 @@ pub fn prctl_set_seccomp(mode: u64, filter: u64) -> i64 {
 /// kentry's `Host::secure_computing` for the SYSCALL path: whether the calling thread may
 /// make syscall `orig_rax`.
 pub fn secure_computing(regs: &mut Regs) -> bool {
-    let data = SeccompData {
+    let data = data_x86_64(regs);
+    judge(regs, &data, &STRICT_ALLOWED)
+}
+
+/// `seccomp_data` of a 64-bit syscall.
+fn data_x86_64(regs: &Regs) -> SeccompData {
+    SeccompData {
         nr: regs.orig_rax as i32,
         arch: bpf::AUDIT_ARCH_X86_64,
         instruction_pointer: regs.rip,
         args: [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9],
-    };
-    judge(regs, &data, &STRICT_ALLOWED)
+    }
 }
 
 /// `int $0x80` from a thread with a seccomp mode: the i386 number `eax` is judged the same
@@ -347,6 +352,41 @@ fn judge(regs: &mut Regs, data: &SeccompData, strict: &[i32; 4]) -> bool {
     }
 }
 
+/// RET_TRACE (Linux's `__seccomp_filter`): the tracer's PTRACE_EVENT_SECCOMP stop, if a
+/// tracer asked for it (else -ENOSYS); then the call the tracer left is judged again, where a
+/// TRACE verdict lets it run ("put in this state by the ptracer already"). A tracer's -1, or
+/// SIGKILL during the stop, skips it. Returns whether the syscall runs.
+fn trace(regs: &mut Regs, data: &SeccompData, value: u32) -> bool {
+    if !crate::ptrace::seccomp_event(regs, value) {
+        regs.rax = (-ENOSYS) as u64;
+        return false;
+    }
+    if crate::ptrace::fatal_pending(task::current()) || (regs.orig_rax as i64) < 0 {
+        return false;
+    }
+    // The 64-bit entry judges the number in orig_rax; int $0x80 (no separate slot) the one
+    // in rax, into which it copied it.
+    let data = if data.arch == bpf::AUDIT_ARCH_X86_64 {
+        data_x86_64(regs)
+    } else {
+        SeccompData {
+            nr: regs.orig_rax as i32,
+            ..*data
+        }
+    };
+    let verdict = {
+        let st = task::current().seccomp.state.lock();
+        match st.filters.as_deref() {
+            Some(chain) => bpf::run_chain(chain.iter().map(|n| &n.filter), &data),
+            None => ret::ALLOW,
+        }
+    };
+    if verdict & ret::ACTION_FULL == ret::TRACE {
+        return true;
+    }
+    filter_action(regs, &data, verdict)
+}
+
 /// Filter mode's action for verdict `verdict` (Linux's `__seccomp_filter`). Returns whether
 /// the syscall runs.
 fn filter_action(regs: &mut Regs, data: &SeccompData, verdict: u32) -> bool {
@@ -382,8 +422,9 @@ fn filter_action(regs: &mut Regs, data: &SeccompData, verdict: u32) -> bool {
             );
             false
         }
-        // No tracer and no listener exist yet: as Linux then, the syscall fails with ENOSYS.
-        ret::TRACE | ret::USER_NOTIF => {
+        ret::TRACE => trace(regs, data, value),
+        // No listener exists yet: as Linux then, the syscall fails with ENOSYS.
+        ret::USER_NOTIF => {
             regs.rax = (-ENOSYS) as u64;
             false
         }
