@@ -14,17 +14,13 @@ pub enum Need {
     /// An i386 syscall table behind `int $0x80`: kentry has none, every i386 call there
     /// returns -ENOSYS (kernel/src/trap.rs).
     Ia32Syscalls,
-    /// SECCOMP_RET_TRACE stopping the thread for its tracer (PTRACE_EVENT_SECCOMP): kentry
-    /// fails the syscall with ENOSYS, as Linux does when there is no tracer
-    /// (kernel/src/syscall/seccomp.rs).
-    SeccompRetTrace,
 }
 
 impl Need {
     pub const fn kentry_has(self) -> bool {
         match self {
             Need::Has(c) => c.kentry_has(),
-            Need::Ia32Syscalls | Need::SeccompRetTrace => false,
+            Need::Ia32Syscalls => false,
         }
     }
 
@@ -34,19 +30,14 @@ impl Need {
             Need::Ia32Syscalls => {
                 "kentry gap: no i386 syscall table (int $0x80 returns -ENOSYS for every call)"
             }
-            Need::SeccompRetTrace => {
-                "kentry gap: SECCOMP_RET_TRACE does not stop the thread for its tracer \
-                 (no PTRACE_EVENT_SECCOMP, issue 11)"
-            }
         }
     }
 
     /// The part of [`Self::gap`] that a reason naming this need contains (without its
-    /// category and its parenthesis; the table's check).
+    /// category; the table's check).
     #[cfg(test)]
     pub fn reason(self) -> &'static str {
-        let g = self.gap().trim_start_matches("kentry gap: ");
-        g.find(" (no PTRACE_EVENT").map_or(g, |i| &g[..i])
+        self.gap().trim_start_matches("kentry gap: ")
     }
 }
 
