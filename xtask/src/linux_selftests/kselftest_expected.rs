@@ -136,8 +136,8 @@ const NOTIF_SIZES: &str =
 const NOTIF_CLONE3: &str =
     "kentry gap: no USER_NOTIF listener (issue 11); it first needs clone3(2), which kentry refuses";
 const NOTIF_MEMFD: &str = "kentry gap: no USER_NOTIF listener (issue 11); it first needs memfd_create(2), which kentry refuses";
-const ATTACH_LOOP: &str = "harness: left out while kentry has no ptrace (issue 11; it has \
-    it now): the tracer retries PTRACE_ATTACH until it stops failing, for ever on ENOSYS";
+const ATTACH_LOOP: &str = "harness: left out whenever kentry has no ptrace (issue 11): its \
+    tracer then retries PTRACE_ATTACH for ever (ENOSYS); kentry has ptrace now";
 const TSYNC_ESRCH: &str =
     "kentry gap: no SECCOMP_FILTER_FLAG_TSYNC_ESRCH (0x10): EINVAL where ESRCH is expected";
 const CAPSET: &str =
