@@ -121,9 +121,10 @@ const KCMP: &str =
 const FLAGS: &str = "kentry gap: seccomp(SET_MODE_FILTER) refuses the flags NEW_LISTENER (0x8: no USER_NOTIF listener, issue 11) and TSYNC_ESRCH (0x10) with EINVAL";
 const GET_METADATA: &str =
     "kentry gap: no PTRACE_SECCOMP_GET_METADATA (issue 11): the request fails, md.flags unread";
-const RESTART: &str = "kentry gap: a nanosleep stopped (SIGSTOP, SIGCONT) restarts as \
-    nanosleep, not through restart_syscall(2) (no ERESTART_RESTARTBLOCK): the tracer's \
-    PTRACE_EVENT_SECCOMP message is nanosleep's 0x100 where restart_syscall's 0x200 is expected";
+const RESTART: &str = "kentry gap: a sleep stopped by SIGSTOP and resumed by SIGCONT restarts \
+    as the sleep call itself, not through restart_syscall(2) (no ERESTART_RESTARTBLOCK): the \
+    tracer's PTRACE_EVENT_SECCOMP message is the (clock_)nanosleep rule's 0x100 where \
+    restart_syscall's 0x200 is expected";
 const NOTIF: &str = "kentry gap: no USER_NOTIF listener (issue 11)";
 const NOTIF_TSYNC: &str =
     "kentry gap: no USER_NOTIF listener (issue 11): SECCOMP_FILTER_FLAG_NEW_LISTENER refused";
