@@ -285,21 +285,27 @@ pub fn tracee_exit(me: &Task, reason: ExitReason, last: bool) {
 }
 
 /// Whether `t` is traced by `p` and stopped (Linux's `ptrace_check_attach`): most requests
-/// need it. Waits until the tracee is off its CPU, so that its saved FPU and segment state
-/// are in memory. Err(ESRCH) otherwise.
+/// need it. Waits until the tracee is asleep in its stop and off its CPU (Linux's
+/// `wait_task_inactive`), so that its saved FPU and segment state are in memory and no switch
+/// is loading or saving them. Err(ESRCH) otherwise.
 fn check_stopped(t: &Task, p: &Process) -> Result<(), i64> {
-    {
-        let st = t.ptrace.state.lock();
-        if !st.traced_by(p) || st.stop.is_none() {
-            return Err(crate::syscall::errno::ESRCH);
+    loop {
+        {
+            let st = t.ptrace.state.lock();
+            if !st.traced_by(p) || st.stop.is_none() {
+                return Err(crate::syscall::errno::ESRCH);
+            }
         }
+        // The tracee published its stop just before it went to sleep (or was preempted on
+        // the way there, or woken by a signal that does not end the stop: it sleeps again):
+        // a few hundred instructions of its own, as it cannot leave the stop without the
+        // tracer or SIGKILL. It may need this CPU for them: yield, do not spin.
+        if t.state() == crate::task::TaskState::Blocked && !t.sched.on_cpu.load(Ordering::Acquire)
+        {
+            return Ok(());
+        }
+        crate::sched::schedule();
     }
-    // The tracee published its stop before it switched away: wait for the switch (a few
-    // hundred instructions at most; it cannot leave the stop without the tracer).
-    while t.sched.on_cpu.load(Ordering::Acquire) {
-        core::hint::spin_loop();
-    }
-    Ok(())
 }
 
 /// Resumes stopped tracee `t` with `r` (the caller checked it is stopped and ours).
