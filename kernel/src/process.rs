@@ -342,6 +342,8 @@ pub fn exit_current_thread(reason: ExitReason) -> ! {
         let _ = crate::uaccess::copy_to_user(ctid, &0u32.to_ne_bytes());
         crate::futex::wake(ctid, 1);
     }
+    // Its filters go now: a filter no thread uses any more tells its listener (POLLHUP).
+    crate::syscall::seccomp::release(me);
     if p.live_threads.fetch_sub(1, Ordering::AcqRel) == 1 {
         end_process(&p, reason);
     }
