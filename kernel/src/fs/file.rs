@@ -2,7 +2,9 @@
 //! Descriptors made by dup, fork or SCM-less inheritance share one description (and so one
 //! offset), as on Linux.
 
-use super::node::{Body, DEV_ANON, DEV_PIPE, DEV_ROOT, Device, InodeRef, S_IFCHR, S_IFIFO, makedev};
+use super::node::{
+    Body, DEV_ANON, DEV_PIPE, DEV_ROOT, Device, InodeRef, S_IFCHR, S_IFIFO, makedev,
+};
 use super::pipe::Pipe;
 use super::stat::Stat;
 use crate::sync::Mutex;

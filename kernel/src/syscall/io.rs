@@ -414,7 +414,7 @@ fn sys_ioctl(regs: &mut Regs) -> i64 {
         if let FileKind::SeccompListener(l) = &f.kind
             && !matches!(req, FIONBIO | FIOASYNC | FIOCLEX | FIONCLEX)
         {
-            return crate::syscall::seccomp::notify::ioctl(l, req as u32, arg);
+            return crate::syscall::seccomp::notify::ioctl(l, req as u32, arg).map(|v| v as usize);
         }
         match req {
             FIONBIO => {

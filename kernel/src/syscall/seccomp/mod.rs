@@ -225,8 +225,7 @@ fn set_mode_filter(flags: u32, uprog: u64) -> i64 {
     }
     // A TSYNC failure returns a thread id, a NEW_LISTENER success an fd: together only when
     // TSYNC fails with ESRCH instead.
-    if flags & FLAG_TSYNC != 0 && flags & FLAG_NEW_LISTENER != 0 && flags & FLAG_TSYNC_ESRCH == 0
-    {
+    if flags & FLAG_TSYNC != 0 && flags & FLAG_NEW_LISTENER != 0 && flags & FLAG_TSYNC_ESRCH == 0 {
         return -EINVAL;
     }
     if flags & FLAG_WAIT_KILLABLE_RECV != 0 && flags & FLAG_NEW_LISTENER == 0 {
@@ -338,7 +337,7 @@ fn attach(flags: u32, filter: Filter, listener: Option<Arc<Listener>>) -> Result
             if ts.released {
                 continue;
             }
-            let old = core::mem::replace(&mut ts.filters, Some(chain.clone()));
+            let old = ts.filters.replace(chain.clone());
             ts.mode = SECCOMP_MODE_FILTER;
             drop(ts);
             // Dropped outside the lock: the last user of a filter wakes its listener's polls.

@@ -237,8 +237,7 @@ pub fn user_notification(listener: &Listener, data: &SeccompData) -> Option<i64>
         n
     };
     listener.wake();
-    let killable_now =
-        || listener.wait_killable_recv && n.state.load(Ordering::Acquire) >= SENT;
+    let killable_now = || listener.wait_killable_recv && n.state.load(Ordering::Acquire) >= SENT;
     let replied = loop {
         let killable = killable_now();
         let woke = listener.wait.wait_until(
@@ -322,7 +321,10 @@ fn take_addfd(listener: &Listener, n: &Notif) -> Option<FdEntry> {
                 Ok(old) => (at as i64, old),
                 Err(e) => (e, None),
             },
-            None => (files.alloc(0, entry).map_or_else(|e| e, |fd| fd as i64), None),
+            None => (
+                files.alloc(0, entry).map_or_else(|e| e, |fd| fd as i64),
+                None,
+            ),
         }
     };
     if a.send {
@@ -506,6 +508,7 @@ fn addfd(l: &Listener, buf: u64, size: usize) -> Result<i64, i64> {
         }
         r.addfd.push_front(a.clone());
         n.addfd_queued.fetch_add(1, Ordering::AcqRel);
+        drop(r);
         n
     };
     l.wake();
