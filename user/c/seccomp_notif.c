@@ -16,8 +16,8 @@
  *   SPEC_ALLOW are accepted.
  * - second_listener_ebusy: a second listener in the chain is EBUSY while the first is open,
  *   and works once it is closed.
- * - recv_needs_zeroed_struct: RECV into a struct that is not zeroed is EINVAL, into an
- *   unmapped one EFAULT.
+ * - recv_needs_zeroed_struct: with a notification waiting, RECV into a struct that is not
+ *   zeroed is EINVAL, into an unmapped one EFAULT; the notification is still there after.
  * - recv_send_value: RECV reports the target's pid, getppid's number, the arch and the six
  *   arguments; ID_VALID is 0; the value sent is what getppid returns.
  * - send_error_and_bad_replies: a reply with an unknown flag, CONTINUE with a value or an
@@ -388,11 +388,17 @@ static int c_recv_zeroed(void)
 {
 	int l = install_notify(FLAG_NEW_LISTENER);
 	STEP(1, l >= 0);
+	/* With a notification waiting, so that only the check can make RECV fail. */
+	pid_t t = spawn_target(l, -1, t_expect_0);
+	STEP(2, poll_one(l, POLLIN, 10000) == POLLIN);
 	struct seccomp_notif n;
 	memset(&n, 0, sizeof n);
 	n.data.args[5] = 1;
-	STEP(2, fails_with(xioctl(l, NOTIF_RECV, &n), EINVAL));
-	STEP(3, fails_with(xioctl(l, NOTIF_RECV, (void *)8), EFAULT));
+	STEP(3, fails_with(xioctl(l, NOTIF_RECV, &n), EINVAL));
+	STEP(4, fails_with(xioctl(l, NOTIF_RECV, (void *)8), EFAULT));
+	STEP(5, recv_notif(l, &n) == 0);
+	STEP(6, send_resp(l, n.id, 0, 0, 0) == 0);
+	STEP(7, exited_with(t, 0));
 	return 0;
 }
 

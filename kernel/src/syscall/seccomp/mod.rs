@@ -225,7 +225,11 @@ fn set_mode_filter(flags: u32, uprog: u64) -> i64 {
     }
     // A TSYNC failure returns a thread id, a NEW_LISTENER success an fd: together only when
     // TSYNC fails with ESRCH instead.
-    if flags & FLAG_TSYNC != 0 && flags & FLAG_NEW_LISTENER != 0 && flags & FLAG_TSYNC_ESRCH == 0 {
+    if flags & FLAG_TSYNC != 0
+        && flags & FLAG_NEW_LISTENER != 0
+        && flags & FLAG_TSYNC_ESRCH == 0
+        && notify::checks_on()
+    {
         return -EINVAL;
     }
     if flags & FLAG_WAIT_KILLABLE_RECV != 0 && flags & FLAG_NEW_LISTENER == 0 {
@@ -279,6 +283,7 @@ fn attach(flags: u32, filter: Filter, listener: Option<Arc<Listener>>) -> Result
     }
     // One listener per chain (Linux's has_duplicate_listener): a closed one does not count.
     if listener.is_some()
+        && notify::checks_on()
         && st
             .filters
             .iter()
