@@ -434,7 +434,7 @@ pub fn secure_computing(regs: &mut Regs) -> bool {
         instruction_pointer: regs.rip,
         args: [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9],
     };
-    judge(regs, &data, &STRICT_ALLOWED)
+    judge(regs, &data, &STRICT_ALLOWED, true)
 }
 
 /// `int $0x80` from a thread with a seccomp mode: the i386 number `eax` is judged the same
@@ -449,15 +449,16 @@ pub fn secure_computing_ia32(regs: &mut Regs) -> bool {
     };
     // The frame has no separate number slot here: rax is both (the TRAP rollback is a no-op).
     regs.orig_rax = regs.rax;
-    judge(regs, &data, &STRICT_ALLOWED_IA32)
+    judge(regs, &data, &STRICT_ALLOWED_IA32, false)
 }
 
 /// The calling thread's mode judges the syscall `data` describes, with `strict` the numbers
 /// strict mode allows for its calling convention; the mode and the filters are read under
-/// one hold of the thread's lock. Returns whether the syscall runs; if not, `rax` holds its
+/// one hold of the thread's lock. `may_sleep`: the caller runs with interrupts on (the SYSCALL
+/// path), so USER_NOTIF may wait. Returns whether the syscall runs; if not, `rax` holds its
 /// result or the thread is on its way out. A thread whose flag is set but which has no mode
 /// (none exists yet that could leave one) has the flag cleared.
-fn judge(regs: &mut Regs, data: &SeccompData, strict: &[i32; 4]) -> bool {
+fn judge(regs: &mut Regs, data: &SeccompData, strict: &[i32; 4], may_sleep: bool) -> bool {
     let verdict = {
         let st = task::current().seccomp.state.lock();
         match st.mode {
@@ -477,13 +478,13 @@ fn judge(regs: &mut Regs, data: &SeccompData, strict: &[i32; 4]) -> bool {
     match verdict {
         None => strict_check(data.nr, strict),
         Some(_) if BREAK_CHECK.load(Ordering::Relaxed) => true,
-        Some(v) => filter_action(regs, data, v),
+        Some(v) => filter_action(regs, data, v, may_sleep),
     }
 }
 
 /// Filter mode's action for verdict `verdict` (Linux's `__seccomp_filter`). Returns whether
 /// the syscall runs.
-fn filter_action(regs: &mut Regs, data: &SeccompData, verdict: u32) -> bool {
+fn filter_action(regs: &mut Regs, data: &SeccompData, verdict: u32, may_sleep: bool) -> bool {
     let (action, value) = (verdict & ret::ACTION_FULL, verdict & ret::DATA);
     match action {
         ret::ALLOW => true,
@@ -521,7 +522,9 @@ fn filter_action(regs: &mut Regs, data: &SeccompData, verdict: u32) -> bool {
         ret::USER_NOTIF => {
             let (log, listener) = matched(data, verdict);
             log_action(log, data, "user_notif");
-            let Some(listener) = listener else {
+            // `int $0x80` is judged in its interrupt gate, interrupts off, where nothing may
+            // sleep (and kentry has no i386 syscall to continue to): ENOSYS there.
+            let Some(listener) = listener.filter(|_| may_sleep) else {
                 // The filter was installed without a listener: ENOSYS, as Linux.
                 regs.rax = (-ENOSYS) as u64;
                 return false;
