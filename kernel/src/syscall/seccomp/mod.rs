@@ -108,9 +108,22 @@ impl FilterNode {
 }
 
 impl Drop for FilterNode {
+    /// Also lets go of the older nodes that only this one held, one after the other: left to
+    /// the drop glue, each node's drop would recurse into its predecessor's, and a chain of
+    /// thousands of filters (Linux allows about 3,600 one-instruction ones) would overflow
+    /// the kernel stack of the thread that ends last.
     fn drop(&mut self) {
         if let Some(l) = &self.listener {
             l.orphan();
+        }
+        let mut prev = self.prev.take();
+        while let Some(node) = prev {
+            prev = match Arc::try_unwrap(node) {
+                // Its own drop (this function) then finds `prev` empty: no recursion.
+                Ok(mut older) => older.prev.take(),
+                // Still used by another thread or a newer filter: it stays.
+                Err(_) => None,
+            };
         }
     }
 }
