@@ -292,7 +292,8 @@ pub fn user_notification(listener: &Listener, data: &SeccompData) -> Option<i64>
         n.addfd_queued.store(0, Ordering::Release);
         drop(r);
         if let Some(i) = inner.list.iter().position(|x| Arc::ptr_eq(x, &n)) {
-            inner.list.swap_remove(i);
+            // `remove`, not `swap_remove`: RECV takes the oldest posted notification first.
+            inner.list.remove(i);
             // Out of the list: out of poll's counts too.
             listener.set_state(&n, REPLIED);
         }
