@@ -209,11 +209,23 @@ static pid_t spawn_target(int l, int also, int (*body)(void))
 	return pid;
 }
 
-/* Whether child `pid` exited with `code`. */
-static int exited_with(pid_t pid, int code)
+/* Whether child `pid` ended with `code` (a signal: -signal), saying how it ended if not. */
+static int ended_with(pid_t pid, int code)
 {
 	int st = 0;
-	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == code;
+	pid_t w = waitpid(pid, &st, 0);
+	int ok = w == pid && (code >= 0 ? WIFEXITED(st) && WEXITSTATUS(st) == code
+				     : WIFSIGNALED(st) && WTERMSIG(st) == -code);
+	if (!ok) {
+		printf("# target %d: waitpid %d, status %#x\n", (int)pid, (int)w, st);
+		fflush(stdout);
+	}
+	return ok;
+}
+
+static int exited_with(pid_t pid, int code)
+{
+	return ended_with(pid, code);
 }
 
 static short poll_one(int fd, short events, int ms)
@@ -480,8 +492,7 @@ static int c_id_valid_after_kill(void)
 	STEP(2, recv_notif(l, &n) == 0);
 	STEP(3, id_valid(l, n.id) == 0);
 	kill(t, SIGKILL);
-	int st = 0;
-	STEP(4, waitpid(t, &st, 0) == t && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	STEP(4, ended_with(t, -SIGKILL));
 	STEP(5, fails_with(id_valid(l, n.id), ENOENT));
 	STEP(6, fails_with(send_resp(l, n.id, 0, 0, 0), ENOENT));
 	return 0;
@@ -691,8 +702,7 @@ static int c_killable(void)
 	t = spawn_target(l, -1, t_wait_forever);
 	STEP(9, recv_notif(l, &n) == 0);
 	kill(t, SIGKILL);
-	int st = 0;
-	STEP(10, waitpid(t, &st, 0) == t && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	STEP(10, ended_with(t, -SIGKILL));
 	return 0;
 }
 
