@@ -10,6 +10,8 @@ pub const ENOENT: i64 = 2;
 pub const ESRCH: i64 = 3;
 /// Interrupted system call.
 pub const EINTR: i64 = 4;
+/// Input/output error (ptrace's answer to a bad request or address).
+pub const EIO: i64 = 5;
 /// No such device or address.
 pub const ENXIO: i64 = 6;
 /// Argument list too long.

@@ -67,6 +67,13 @@ pub fn has_exit_work(work: SyscallWork) -> bool {
     work.intersects(SyscallWork::SYSCALL_TRACE.union(SyscallWork::SYSCALL_EXIT_TRAP))
 }
 
+/// Whether the exit of a syscall reports a single step (Linux's `report_single_step`): the
+/// tracer single-steps, and the syscall was not emulated (SYSEMU_SINGLESTEP reports at the
+/// entry stop only).
+pub fn report_single_step(work: SyscallWork) -> bool {
+    work.contains(SyscallWork::SYSCALL_EXIT_TRAP) && !work.contains(SyscallWork::SYSCALL_EMU)
+}
+
 /// What the entry work decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyscallAction {
@@ -87,6 +94,11 @@ pub fn syscall_trace_enter<H: Host>(regs: &mut Regs, work: SyscallWork) -> Sysca
     // Seccomp judges the number and arguments the tracer left (Linux: seccomp after ptrace,
     // so a tracer cannot smuggle a filtered call past it).
     if work.contains(SyscallWork::SECCOMP) && !H::secure_computing(regs) {
+        return SyscallAction::Skip;
+    }
+    // A tracer's -1 skips the call and keeps the `rax` it left (-ENOSYS unless it set one);
+    // run, the invalid number would overwrite it with the table's -ENOSYS.
+    if regs.orig_rax == u64::MAX {
         return SyscallAction::Skip;
     }
     SyscallAction::Run
@@ -116,7 +128,7 @@ pub fn syscall_enter_from_user_mode_work<H: Host>(regs: &mut Regs, work: u64) {
 #[cfg(any(target_os = "none", doc))]
 pub fn syscall_exit_to_user_mode_work<H: Host>(regs: &mut Regs) {
     let work = SyscallWork::from_bits_truncate(crate::entry_percpu::this_cpu().task_work());
-    let step = work.contains(SyscallWork::SYSCALL_EXIT_TRAP);
+    let step = report_single_step(work);
     if step || work.contains(SyscallWork::SYSCALL_TRACE) {
         H::ptrace_report_syscall_exit(regs, step);
     }
@@ -212,6 +224,27 @@ mod tests {
         assert_eq!(run(SyscallWork::SECCOMP, 0).0, SyscallAction::Run);
         assert_eq!(run(SyscallWork::SECCOMP, 39).0, SyscallAction::Skip);
         SECCOMP_ALLOWS.with(|f| *f.borrow_mut() = |_| true);
+    }
+
+    #[test]
+    fn a_tracers_minus_one_skips_the_call() {
+        TRACER_SKIPS.with(|s| *s.borrow_mut() = false);
+        TRACER_SETS_NR.with(|n| *n.borrow_mut() = Some(u64::MAX));
+        let (a, log, nr) = run(SyscallWork::SYSCALL_TRACE, 39);
+        assert_eq!(
+            (a, log, nr),
+            (SyscallAction::Skip, vec!["trace-entry"], u64::MAX)
+        );
+        TRACER_SETS_NR.with(|n| *n.borrow_mut() = None);
+    }
+
+    #[test]
+    fn an_emulated_syscall_reports_no_step_at_exit() {
+        assert!(report_single_step(SyscallWork::SYSCALL_EXIT_TRAP));
+        assert!(!report_single_step(
+            SyscallWork::SYSCALL_EXIT_TRAP | SyscallWork::SYSCALL_EMU
+        ));
+        assert!(!report_single_step(SyscallWork::SYSCALL_TRACE));
     }
 
     #[test]

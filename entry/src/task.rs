@@ -109,6 +109,15 @@ impl TaskEntry {
         self.stack_top
     }
 
+    /// Where the task's user frame is while it is in the kernel from user mode (Linux's
+    /// `task_pt_regs`): every entry from user mode builds its frame at the top of the task's
+    /// stack (SYSCALL and the IDT stubs through TSS.RSP0; the IST vectors copy theirs
+    /// there), and a new task's fork frame is there too. What it holds at other times
+    /// (a kernel thread, a task not in the kernel) is meaningless.
+    pub fn user_regs(&self) -> *mut crate::Regs {
+        (self.stack_top - crate::frame::REGS_SIZE as u64) as *mut crate::Regs
+    }
+
     /// Flags exit work for this task while it is off-CPU (another task, a timer, an IPI
     /// handler); [`switch_to`] moves the flags to the per-CPU word when it runs again. For
     /// the running task use [`EntryPerCpu::raise_work`].

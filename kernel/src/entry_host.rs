@@ -52,6 +52,14 @@ impl Host for Kernel {
         }
     }
 
+    fn ptrace_report_syscall_entry(regs: &mut Regs) -> bool {
+        crate::ptrace::report_syscall_entry(regs)
+    }
+
+    fn ptrace_report_syscall_exit(regs: &mut Regs, step: bool) {
+        crate::ptrace::report_syscall_exit(regs, step);
+    }
+
     fn secure_computing(regs: &mut Regs) -> bool {
         crate::syscall::seccomp::secure_computing(regs)
     }

@@ -25,6 +25,7 @@ mod percpu;
 mod power;
 mod preempt;
 mod process;
+mod ptrace;
 mod random;
 mod rcu;
 mod runner;
@@ -218,6 +219,11 @@ fn apply_test_breaks(cmdline: &str) {
         if name == "stack_map_lock" {
             klog!("test hook: kernel stacks are mapped without the stack area's lock");
             mm::stack::BREAK_MAP_LOCK.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "ptrace_regs" {
+            klog!("test hook: a tracer's register writes are taken unchecked");
+            ptrace::BREAK_REG_CHECKS.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
         if name == "sigreturn_flags" {

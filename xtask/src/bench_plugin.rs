@@ -156,9 +156,9 @@ pub fn layout_of(path: &str) -> Layout {
     match path {
         // bench_syscall: a warm-up loop with the syscall and one without, then the batches.
         // (bench_nohz runs the same function for getpid-nohz, and the bench's seccomp child
-        // for getpid-seccomp.)
-        "getpid" | "enosys" | "getpid-ct" | "getpid-nohz" | "getpid-seccomp" | "floor-bare"
-        | "floor-frame" => Layout::SubMedian { warmup: 2 },
+        // for getpid-seccomp, and its traced children for getpid-traced and getpid-ptrace.)
+        "getpid" | "enosys" | "getpid-ct" | "getpid-nohz" | "getpid-seccomp" | "getpid-traced"
+        | "getpid-ptrace" | "floor-bare" | "floor-frame" => Layout::SubMedian { warmup: 2 },
         // int3_batches: a warm-up loop, then the batches.
         "int3-signal" => Layout::SubMedian { warmup: 1 },
         // bench_floor_int3: the probe of one int3, then int3_batches.

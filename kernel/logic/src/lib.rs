@@ -20,6 +20,7 @@
 //! - [`fcntl`]: open flags a description keeps, F_SETFL, access modes, modes under the umask;
 //! - [`path`]: splitting a path into the components a lookup walks, and its parent;
 //! - [`exec_layout`]: the ELF load bias, the program break and the initial stack's layout;
+//! - [`ptrace`]: ptrace's numbers, wait statuses, `struct user` and the register-write checks;
 //! - [`seccomp_bpf`]: seccomp's classic BPF filters, checked as Linux checks them, and run;
 //! - [`signal`]: signal mask arithmetic, which signal is delivered next, syscall restarts;
 //! - [`vtime`]: nohz_full CPU time from a user-time accumulator's transitions.
@@ -35,6 +36,7 @@ pub mod fcntl;
 pub mod page;
 pub mod path;
 pub mod prot;
+pub mod ptrace;
 pub mod seccomp_bpf;
 pub mod signal;
 pub mod vma;

@@ -123,11 +123,7 @@ pub fn setup_rt_frame(
     // After rt_sigsuspend the handler's return restores the mask from before the suspend.
     let restore_mask = inner.saved_sigmask.take().unwrap_or(inner.sigmask);
     put(&mut f, UC_SIGMASK, restore_mask);
-    f[SIGINFO..SIGINFO + 4].copy_from_slice(&info.signo.to_ne_bytes());
-    f[SIGINFO + 4..SIGINFO + 8].copy_from_slice(&info.errno.to_ne_bytes());
-    f[SIGINFO + 8..SIGINFO + 12].copy_from_slice(&info.code.to_ne_bytes());
-    put(&mut f, SIGINFO + 16, info.addr_or_pid);
-    put(&mut f, SIGINFO + 24, info.extra);
+    f[SIGINFO..SIGINFO + 128].copy_from_slice(&info.to_bytes());
     copy_to_user(frame, &f)?;
 
     crate::task::fpu::INITIAL.restore();

@@ -148,6 +148,37 @@ pub struct SigInfo {
     pub extra: u64,
 }
 
+impl SigInfo {
+    /// The user's `siginfo_t` (128 bytes): si_signo, si_errno, si_code, then the union,
+    /// whose first two words are `addr_or_pid` and `extra`.
+    pub fn to_bytes(self) -> [u8; 128] {
+        let mut b = [0u8; 128];
+        b[0..4].copy_from_slice(&self.signo.to_ne_bytes());
+        b[4..8].copy_from_slice(&self.errno.to_ne_bytes());
+        b[8..12].copy_from_slice(&self.code.to_ne_bytes());
+        b[16..24].copy_from_slice(&self.addr_or_pid.to_ne_bytes());
+        b[24..32].copy_from_slice(&self.extra.to_ne_bytes());
+        b
+    }
+
+    /// The fields kentry keeps of a user's `siginfo_t` (PTRACE_SETSIGINFO).
+    pub fn from_bytes(b: &[u8; 128]) -> SigInfo {
+        let w32 = |o: usize| i32::from_ne_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+        let w64 = |o: usize| {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(&b[o..o + 8]);
+            u64::from_ne_bytes(x)
+        };
+        SigInfo {
+            signo: w32(0),
+            errno: w32(4),
+            code: w32(8),
+            addr_or_pid: w64(16),
+            extra: w64(24),
+        }
+    }
+}
+
 /// What the last exception recorded for the signal frame (trapno, err, cr2).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FaultInfo {
@@ -217,7 +248,7 @@ pub fn send_to_process(p: &Arc<crate::process::Process>, sig: u8) {
 }
 
 pub fn send_to_process_info(p: &Arc<crate::process::Process>, sig: u8, info: SigInfo) {
-    if ignored(p, sig) {
+    if ignored(p, sig) && !any_thread_traced(p) {
         return;
     }
     p.sig_pending.fetch_or(bit(sig), Ordering::AcqRel);
@@ -239,13 +270,23 @@ pub fn send_to_process_info(p: &Arc<crate::process::Process>, sig: u8, info: Sig
 
 /// tkill()/tgkill(), and faults: a signal for one thread.
 pub fn send_to_thread(t: &task::Task, sig: u8, info: SigInfo) {
-    if ignored(&t.process, sig) {
+    if ignored(&t.process, sig) && !t.ptrace.is_traced() {
         return;
     }
     // SAFETY: as in send_to_process_info.
     unsafe { t.inner_signals().info[sig as usize - 1] = info };
     t.sig_pending.fetch_or(bit(sig), Ordering::AcqRel);
     kick(t);
+}
+
+/// Whether a thread of `p` is traced: an ignored signal is kept for it, so that its tracer
+/// sees it (Linux's `sig_ignored`).
+fn any_thread_traced(p: &crate::process::Process) -> bool {
+    p.threads
+        .lock()
+        .iter()
+        .filter_map(|w| w.upgrade())
+        .any(|t| t.ptrace.is_traced())
 }
 
 /// A signal whose action is "ignore" is discarded at send time (as Linux does).
@@ -291,7 +332,9 @@ pub fn interrupted() -> bool {
     let signal = (t.sig_pending.load(Ordering::Acquire)
         | t.process.sig_pending.load(Ordering::Acquire))
         & !blocked
-        != 0;
+        != 0
+        // PTRACE_INTERRUPT: do_signal stops for the tracer.
+        || t.ptrace.interrupt_pending();
     let end = t.process.thread_must_end(t.tid);
     if signal {
         crate::percpu::this_cpu()
@@ -427,12 +470,30 @@ pub fn do_signal(regs: &mut Regs) {
             .unwrap_or(ExitReason::Signaled(SIGKILL));
         crate::process::exit_current_thread(r);
     }
+    if t.ptrace.interrupt_pending() {
+        crate::ptrace::interrupt_stop(regs);
+    }
     while let Some((sig, info)) = dequeue() {
+        // A traced thread stops for its tracer first, who may cancel or change the signal.
+        let (sig, info) = if t.ptrace.is_traced() {
+            match crate::ptrace::signal_stop(regs, sig, info) {
+                Some(s) => s,
+                None => continue,
+            }
+        } else {
+            (sig, info)
+        };
         let action = t.process.sigactions.lock().get(sig);
         match action.handler {
             SIG_IGN => continue,
             SIG_DFL => match default_action(sig) {
-                DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop => continue,
+                DefaultAction::Ignore | DefaultAction::Continue => continue,
+                DefaultAction::Stop => {
+                    // Only a traced thread's group stop is modelled (its tracer sees it);
+                    // kentry has no job control, so for others the signal is discarded.
+                    crate::ptrace::group_stop(regs, sig);
+                    continue;
+                }
                 DefaultAction::Terminate => {
                     // SAFETY: the running thread's own signal state.
                     let f = unsafe { t.inner_signals().fault };

@@ -12,7 +12,7 @@ mod proc;
 mod process_vm;
 pub mod seccomp;
 mod sig;
-mod table;
+pub(crate) mod table;
 mod timespec;
 pub mod user;
 

@@ -5,7 +5,7 @@ use super::errno::*;
 use super::table::Table;
 use super::timespec::read_timespec;
 use super::user::{read_cstr, read_str_array};
-use crate::process::{self, Process};
+use crate::process::{self, Process, WaitEvent, WaitOptions};
 use crate::task::{self, ExitReason};
 use crate::uaccess::{copy_to_user, put_user_u64};
 use alloc::string::String;
@@ -79,15 +79,29 @@ fn sys_exit_group(regs: &mut Regs) -> i64 {
 }
 
 fn sys_fork(regs: &mut Regs) -> i64 {
-    match process::fork_current(regs, false, &|_| {}) {
-        Ok(pid) => pid as i64,
-        Err(e) => -e,
-    }
+    fork(regs, SIGCHLD_FLAG)
 }
 
 fn sys_vfork(regs: &mut Regs) -> i64 {
-    match process::fork_current(regs, true, &|_| {}) {
-        Ok(pid) => pid as i64,
+    fork(regs, CLONE_VM | CLONE_VFORK | SIGCHLD_FLAG)
+}
+
+/// The exit signal fork and vfork children have (clone's low byte).
+const SIGCHLD_FLAG: u64 = crate::signal::SIGCHLD as u64;
+
+/// fork and vfork: clone without a new stack or tid writes.
+fn fork(regs: &mut Regs, flags: u64) -> i64 {
+    let child = *regs;
+    let kind = crate::ptrace::EventStop::of_clone(flags);
+    let vfork = flags & CLONE_VFORK != 0;
+    let mut report = |pid: u32| crate::ptrace::fork_event(regs, kind, pid);
+    match process::fork_current(&child, vfork, flags, &|_| {}, &mut report) {
+        Ok(pid) => {
+            if vfork {
+                crate::ptrace::event(regs, crate::ptrace::ev::VFORK_DONE, pid as u64);
+            }
+            pid as i64
+        }
         Err(e) => -e,
     }
 }
@@ -134,10 +148,20 @@ fn sys_clone(regs: &mut Regs) -> i64 {
             0
         };
         let tls = (flags & CLONE_SETTLS != 0).then_some(tls);
-        process::spawn_thread(&child, tls, clear, &settid)
+        let tid = process::spawn_thread(&child, tls, clear, flags, &settid);
+        crate::ptrace::fork_event(regs, crate::ptrace::EventStop::Clone, tid);
+        tid
     } else {
-        match process::fork_current(&child, flags & (CLONE_VM | CLONE_VFORK) != 0, &settid) {
-            Ok(pid) => pid,
+        let vfork = flags & (CLONE_VM | CLONE_VFORK) != 0;
+        let kind = crate::ptrace::EventStop::of_clone(flags);
+        let mut report = |pid: u32| crate::ptrace::fork_event(regs, kind, pid);
+        match process::fork_current(&child, vfork, flags, &settid, &mut report) {
+            Ok(pid) => {
+                if flags & CLONE_VFORK != 0 {
+                    crate::ptrace::event(regs, crate::ptrace::ev::VFORK_DONE, pid as u64);
+                }
+                pid
+            }
             Err(e) => return -e,
         }
     };
@@ -206,18 +230,43 @@ fn sys_execve(regs: &mut Regs) -> i64 {
         }
     });
     *regs = image.regs;
+    crate::ptrace::exec_event(regs, me.tid);
     // The dispatcher stores this into rax: a new program starts with rax = 0.
     0
 }
 
 const WNOHANG: u64 = 1;
+const WUNTRACED: u64 = 2;
+const WCONTINUED: u64 = 8;
+const WNOTHREAD: u64 = 0x2000_0000;
+const WALL: u64 = 0x4000_0000;
+const WCLONE: u64 = 0x8000_0000;
+
+/// The status word wait4 reports for `e`.
+fn wait_status(e: WaitEvent) -> (u32, i32) {
+    match e {
+        WaitEvent::Exited { pid, reason } => (pid, reason.wait_status()),
+        WaitEvent::Trapped { pid, code } => {
+            (pid, kentry_kernel_logic::ptrace::stopped_status(code))
+        }
+    }
+}
 
 fn sys_wait4(regs: &mut Regs) -> i64 {
     let (pid, status, options, rusage) = (regs.rdi as i32, regs.rsi, regs.rdx, regs.r10);
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
+        return -EINVAL;
+    }
     let me = task::current().process.clone();
-    match process::wait_child(&me, pid, options & WNOHANG != 0) {
-        Ok(Some((cpid, reason))) => {
-            if status != 0 && copy_to_user(status, &reason.wait_status().to_ne_bytes()).is_err() {
+    let opts = WaitOptions {
+        nohang: options & WNOHANG != 0,
+        nowait: false,
+        exited: true,
+    };
+    match process::wait_event(&me, pid, opts) {
+        Ok(Some(e)) => {
+            let (cpid, st) = wait_status(e);
+            if status != 0 && copy_to_user(status, &st.to_ne_bytes()).is_err() {
                 return -EFAULT;
             }
             if rusage != 0 && copy_to_user(rusage, &[0u8; 144]).is_err() {
@@ -234,15 +283,18 @@ fn sys_wait4(regs: &mut Regs) -> i64 {
 const P_ALL: u64 = 0;
 const P_PID: u64 = 1;
 const P_PGID: u64 = 2;
+const WSTOPPED: u64 = 2;
 const WEXITED: u64 = 4;
 const WNOWAIT: u64 = 0x0100_0000;
 
 /// waitid(idtype, id, infop, options, rusage): like wait4, with the result as a siginfo
-/// (SIGCHLD, CLD_EXITED or CLD_KILLED, pid, status). Stopped and continued children are
-/// not modelled, so WEXITED is required. (WNOWAIT is refused rather than ignored.)
+/// (SIGCHLD; CLD_EXITED, CLD_KILLED or for a tracee's stop CLD_TRAPPED; pid; status).
+/// Job-control stops and continues are not modelled (WSTOPPED and WCONTINUED see only
+/// ptrace stops); WNOWAIT leaves the event for the next wait.
 fn sys_waitid(regs: &mut Regs) -> i64 {
     let (idtype, id, infop, options, rusage) = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8);
-    if options & WEXITED == 0 || options & WNOWAIT != 0 {
+    let known = WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE;
+    if options & !known != 0 || options & (WEXITED | WSTOPPED | WCONTINUED) == 0 {
         return -EINVAL;
     }
     let pid = match idtype {
@@ -253,8 +305,13 @@ fn sys_waitid(regs: &mut Regs) -> i64 {
         _ => return -EINVAL,
     };
     let me = task::current().process.clone();
-    let (cpid, reason) = match process::wait_child(&me, pid, options & WNOHANG != 0) {
-        Ok(Some(r)) => r,
+    let opts = WaitOptions {
+        nohang: options & WNOHANG != 0,
+        nowait: options & WNOWAIT != 0,
+        exited: options & WEXITED != 0,
+    };
+    let event = match process::wait_event(&me, pid, opts) {
+        Ok(Some(e)) => e,
         Ok(None) => {
             // WNOHANG and nothing ended: si_pid 0 tells the caller.
             if infop != 0 && copy_to_user(infop, &[0u8; 128]).is_err() {
@@ -267,9 +324,17 @@ fn sys_waitid(regs: &mut Regs) -> i64 {
     };
     const CLD_EXITED: i32 = 1;
     const CLD_KILLED: i32 = 2;
-    let (code, status) = match reason {
-        ExitReason::Exited(c) => (CLD_EXITED, c & 0xff),
-        ExitReason::Signaled(s) => (CLD_KILLED, s as i32),
+    const CLD_TRAPPED: i32 = 4;
+    let (cpid, code, status) = match event {
+        WaitEvent::Exited {
+            pid,
+            reason: ExitReason::Exited(c),
+        } => (pid, CLD_EXITED, c & 0xff),
+        WaitEvent::Exited {
+            pid,
+            reason: ExitReason::Signaled(s),
+        } => (pid, CLD_KILLED, s as i32),
+        WaitEvent::Trapped { pid, code } => (pid, CLD_TRAPPED, code as i32),
     };
     if infop != 0 {
         let mut si = [0u8; 128];

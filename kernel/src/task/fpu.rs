@@ -37,3 +37,17 @@ impl FpuState {
         };
     }
 }
+
+/// The MXCSR bits this CPU has (FXSAVE's MXCSR_MASK, 0xffbf when the CPU reports 0): a
+/// value with any other bit makes FXRSTOR fault. Read once.
+pub fn mxcsr_mask() -> u32 {
+    static MASK: spin::Once<u32> = spin::Once::new();
+    *MASK.call_once(|| {
+        let mut probe = FpuState::initial();
+        probe.save();
+        match u32::from_ne_bytes([probe.0[28], probe.0[29], probe.0[30], probe.0[31]]) {
+            0 => 0xffbf,
+            m => m,
+        }
+    })
+}

@@ -91,6 +91,8 @@ pub struct Task {
     /// The thread's seccomp mode and filters (syscall/seccomp/mod.rs), under a lock: another
     /// thread's TSYNC sets them.
     pub seccomp: crate::syscall::seccomp::ThreadSeccomp,
+    /// Its tracer's side, if it is traced (ptrace/).
+    pub ptrace: crate::ptrace::TaskPtrace,
     inner: UnsafeCell<TaskInner>,
 }
 
@@ -125,6 +127,7 @@ impl Task {
             slice: AtomicU32::new(0),
             sched: crate::sched::TaskSched::new(),
             seccomp: crate::syscall::seccomp::ThreadSeccomp::new(),
+            ptrace: crate::ptrace::TaskPtrace::new(),
             inner: UnsafeCell::new(TaskInner {
                 fs_base: 0,
                 gs_base: 0,

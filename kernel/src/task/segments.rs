@@ -43,6 +43,22 @@ impl Selectors {
     }
 }
 
+/// Whether `sel` may be loaded into DS, ES, FS or GS from user mode: null, or a present
+/// segment readable at privilege 3 (VERR, which checks without faulting). A tracer's
+/// selector passes this before the context switch ever loads it.
+pub fn loadable(sel: u16) -> bool {
+    if sel & !3 == 0 {
+        return true;
+    }
+    let ok: u8;
+    // SAFETY: VERR only reads the descriptor tables and sets ZF; it never faults.
+    unsafe {
+        core::arch::asm!("verr {0:x}", "setz {1}", in(reg) sel, out(reg_byte) ok,
+            options(nomem, nostack))
+    };
+    ok != 0 && sel & 3 == 3
+}
+
 /// Loads a null FS selector (ARCH_SET_FS); the caller then writes FS_BASE.
 pub fn zero_fs() {
     // SAFETY: a null selector is always valid in 64-bit mode; the base is rewritten next.

@@ -7,6 +7,10 @@
 //! - `getpid`: SYSCALL getpid (39), SYSRET back.
 //! - `enosys`: SYSCALL with an invalid number (1000).
 //! - `getpid-seccomp`: getpid in a child under a 4-instruction seccomp filter that allows it.
+//! - `getpid-traced`: getpid in a child whose tracer resumed it with PTRACE_CONT (no syscall
+//!   stops: the fast path must not notice the tracer).
+//! - `getpid-ptrace`: getpid in a child whose tracer stops it at each syscall's entry and exit
+//!   (PTRACE_SYSCALL): the stops, two switches each way and the tracer's wait4 and ptrace.
 //! - `getpid-ct` (with the argument `ct`; the kernel's bench mode runs it with context tracking
 //!   switched on, as on a `nohz_full` CPU): getpid again.
 //!
@@ -391,6 +395,52 @@ fn bench_getpid_seccomp() {
     }
 }
 
+/// Round trips per batch of `getpid-ptrace`: each getpid there is two stops, each a switch to
+/// the tracer, its wait4 and ptrace, and a switch back (N = 10,000 would take minutes under
+/// TCG on Linux).
+const N_PTRACE: u64 = 200;
+
+/// `getpid-traced` and `getpid-ptrace`: getpid in a child this process traces (TRACEME, then
+/// a SIGSTOP the tracer waits for), resumed each time with PTRACE_CONT (`syscall_stops`
+/// false: a tracer that asks for no syscall stops must leave the syscall fast path as it is)
+/// or PTRACE_SYSCALL (a stop at each syscall's entry and exit). Every stop the child makes
+/// (its SIGSTOP, syscall stops) is resumed without a signal; it ends when the child does.
+fn bench_getpid_ptrace(path: &str, syscall_stops: bool, n: u64) {
+    const TRACEME: usize = 0;
+    const CONT: usize = 7;
+    const SYSCALL: usize = 24;
+    const WALL: usize = 0x4000_0000;
+    use kentry_user::sys::{syscall0, syscall2, syscall4};
+    // SAFETY: fork; the child asks to be traced, stops, measures and exits; this process
+    // resumes each of its stops and reaps it.
+    unsafe {
+        let pid = syscall0(nr::FORK);
+        if pid == 0 {
+            syscall4(nr::PTRACE, TRACEME, 0, 0, 0);
+            syscall2(nr::KILL, syscall0(nr::GETPID) as usize, 19);
+            kentry_user::bench::bench_syscall::<BATCHES>(path, nr::GETPID as u64, n);
+            kentry_user::sys::exit_group(0);
+        }
+        if pid < 0 {
+            println!("# {path}: fork failed ({pid})");
+            return;
+        }
+        let req = if syscall_stops { SYSCALL } else { CONT };
+        loop {
+            let mut status = 0i32;
+            let w = syscall4(nr::WAIT4, pid as usize, &raw mut status as usize, WALL, 0);
+            // Stopped: the low byte is 0x7f; anything else is the end.
+            if w != pid || status & 0xff != 0x7f {
+                break;
+            }
+            if syscall4(nr::PTRACE, req, pid as usize, 0, 0) != 0 {
+                println!("# {path}: ptrace resume failed");
+                syscall2(nr::KILL, pid as usize, 9);
+            }
+        }
+    }
+}
+
 fn parse_u64(b: &[u8]) -> u64 {
     b.iter().fold(0u64, |a, &c| {
         a.wrapping_mul(10).wrapping_add((c - b'0') as u64)
@@ -540,6 +590,8 @@ fn main(args: kentry_user::rt::Args) -> i32 {
     bench_syscall("getpid", nr::GETPID as u64);
     bench_syscall("enosys", ENOSYS_NR);
     bench_getpid_seccomp();
+    bench_getpid_ptrace("getpid-traced", false, N);
+    bench_getpid_ptrace("getpid-ptrace", true, N_PTRACE);
     bench_irq_user_indicative();
     bench_int3_signal();
     bench_fork_exit_wait();

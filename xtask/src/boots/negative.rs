@@ -699,4 +699,24 @@ pub const NEGATIVE_BOOTS: &[BootTest] = &[
         qemu_args: &["-smp", "2"],
         or_endings: &[],
     },
+    BootTest {
+        // A tracer's register writes unchecked (`kentry.break=ptrace_regs`): SETREGS takes a
+        // null CS, a kernel-RPL SS and a kernel FS base (setregs_refused fails), and a GS
+        // selector no segment backs reaches the context switch, whose load faults in the
+        // kernel (the last case, bad_selector_survives, never reports).
+        name: "negative_ptrace_regs",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=ptrace_regs",
+            "kentry.only=c_ptrace_musl",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "test hook: a tracer's register writes are taken unchecked",
+            "not ok 8 setregs_refused",
+            "ok 27 errors",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
 ];

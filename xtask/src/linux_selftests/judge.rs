@@ -164,7 +164,7 @@ mod tests {
         unexercised: &[Unexercised {
             line: "PTRACE_TRACEME: Function not implemented",
             count: 1,
-            lacks: Capability::Ptrace,
+            lacks: Capability::Xsave,
             what: "poking by a ptracer",
         }],
         checks: "bases",
@@ -176,7 +176,7 @@ mod tests {
         cpu: None,
         ok: 1,
         skips: &[],
-        needs: &[Capability::Ptrace],
+        needs: &[Capability::Xsave],
         unexercised: &[],
         checks: "a watchpoint",
     };

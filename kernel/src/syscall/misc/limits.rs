@@ -191,6 +191,9 @@ const PR_GET_SECCOMP: u64 = 21;
 const PR_SET_SECCOMP: u64 = 22;
 const PR_SET_NO_NEW_PRIVS: u64 = 38;
 const PR_GET_NO_NEW_PRIVS: u64 = 39;
+/// Yama's "who may trace me" (0x59616d61, "Yama").
+const PR_SET_PTRACER: u64 = 0x5961_6d61;
+const PR_SET_PTRACER_ANY: u64 = u64::MAX;
 /// The name's size with its NUL (Linux's TASK_COMM_LEN).
 const TASK_COMM_LEN: usize = 16;
 
@@ -219,6 +222,15 @@ fn sys_prctl(regs: &mut Regs) -> i64 {
         }
         PR_GET_DUMPABLE => with_state(p, |s| s.dumpable) as i64,
         PR_GET_SECCOMP => crate::syscall::seccomp::mode() as i64,
+        // Yama's exception for a tracer that is not an ancestor: 0, "any", or a live pid,
+        // as Yama checks it. kentry applies Yama's scope 0 (classic ptrace permissions,
+        // and every process here is root), so the answer restricts nothing.
+        PR_SET_PTRACER => {
+            let known = a2 == 0
+                || a2 == PR_SET_PTRACER_ANY
+                || (a2 as i32 > 0 && crate::process::find(a2 as u32).is_some());
+            if known { 0 } else { -EINVAL }
+        }
         PR_SET_SECCOMP => crate::syscall::seccomp::prctl_set_seccomp(a2, a3),
         PR_SET_DUMPABLE => match a2 {
             0 | 1 => {

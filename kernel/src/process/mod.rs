@@ -1,6 +1,10 @@
 //! Processes: what a task's threads share — address space, files, signal handlers, children —
 //! and how a process starts, forks, execs, exits and is waited for.
 
+mod wait;
+
+pub use wait::{WaitEvent, WaitOptions, wait_child, wait_event};
+
 use crate::exec::Image;
 use crate::mm::aspace::AddressSpace;
 use crate::rcu::RcuIdMap;
@@ -29,6 +33,8 @@ pub struct Process {
     pub threads: Mutex<Vec<Weak<Task>>>,
     pub live_threads: AtomicU32,
     pub children: Mutex<Vec<Arc<Process>>>,
+    /// The threads this process traces (ptrace/): its waits see their stops.
+    pub ptraced: Mutex<Vec<TaskRef>>,
     /// Set once when the last thread exits (or exit_group / a fatal signal ends it).
     pub exit: Mutex<Option<ExitReason>>,
     pub exiting: AtomicBool,
@@ -117,6 +123,7 @@ impl Process {
             threads: Mutex::new(Vec::new()),
             live_threads: AtomicU32::new(0),
             children: Mutex::new(Vec::new()),
+            ptraced: Mutex::new(Vec::new()),
             exit: Mutex::new(None),
             exiting: AtomicBool::new(false),
             exec_by: AtomicU32::new(0),
@@ -240,11 +247,15 @@ pub fn spawn_and_wait(
 
 /// fork(): a copy of the calling process whose one thread returns 0 from the same syscall.
 /// With `vfork`, the child runs in the caller's address space instead, and the caller waits
-/// until the child execs or exits.
+/// until the child execs or exits. `clone_flags` say which ptrace event it is (and whether
+/// the child is traced too); `after_start(pid)` runs once the child may run, before a vfork
+/// waits (the tracer's fork event stop).
 pub fn fork_current(
     regs: &kentry::Regs,
     vfork: bool,
+    clone_flags: u64,
     before_start: &dyn Fn(u32),
+    after_start: &mut dyn FnMut(u32),
 ) -> Result<u32, i64> {
     let me = crate::task::current();
     let parent = &me.process;
@@ -287,9 +298,15 @@ pub fn fork_current(
     }
     crate::syscall::seccomp::inherit(crate::task::current(), &t);
     child.add_thread(&t);
+    crate::ptrace::attach_child(
+        &t,
+        crate::ptrace::EventStop::of_clone(clone_flags),
+        clone_flags,
+    );
     // The child may run on another CPU at once: what the caller writes for it comes first.
     before_start(pid);
     sched::spawn(t);
+    after_start(pid);
     if vfork {
         // Not interruptible: the child is using this process's memory and stack.
         child
@@ -307,6 +324,7 @@ pub fn spawn_thread(
     regs: &kentry::Regs,
     fs_base: Option<u64>,
     clear_tid: u64,
+    clone_flags: u64,
     before_start: &dyn Fn(u32),
 ) -> u32 {
     let me = crate::task::current();
@@ -326,6 +344,7 @@ pub fn spawn_thread(
     }
     me.process
         .add_thread_with(&t, || crate::syscall::seccomp::inherit(me, &t));
+    crate::ptrace::attach_child(&t, crate::ptrace::EventStop::Clone, clone_flags);
     before_start(tid);
     sched::spawn(t);
     tid
@@ -334,6 +353,12 @@ pub fn spawn_thread(
 /// Ends the running thread. The last thread out ends the process with `reason`. Never
 /// returns.
 pub fn exit_current_thread(reason: ExitReason) -> ! {
+    crate::ptrace::exit_event(reason);
+    exit_thread_after_event(reason)
+}
+
+/// The rest of [`exit_current_thread`], after the tracer's PTRACE_EVENT_EXIT stop.
+fn exit_thread_after_event(reason: ExitReason) -> ! {
     let me = crate::task::current();
     let p = me.process.clone();
     // CLONE_CHILD_CLEARTID: tell a joiner the thread is gone.
@@ -344,7 +369,9 @@ pub fn exit_current_thread(reason: ExitReason) -> ! {
     }
     // Its filters go now: a filter no thread uses any more tells its listener (POLLHUP).
     crate::syscall::seccomp::release(me);
-    if p.live_threads.fetch_sub(1, Ordering::AcqRel) == 1 {
+    let last = p.live_threads.fetch_sub(1, Ordering::AcqRel) == 1;
+    crate::ptrace::tracee_exit(me, reason, last);
+    if last {
         end_process(&p, reason);
     }
     // This frame is never resumed: nothing owned here may outlive the switch, or it leaks.
@@ -358,8 +385,11 @@ pub fn exit_current_thread(reason: ExitReason) -> ! {
 /// exit_group() or a fatal signal: every thread of the process ends; the process ends with
 /// `reason`. Never returns.
 pub fn exit_group_current(reason: ExitReason) -> ! {
+    // The tracer's exit stop comes first, while the other threads still run (Linux's
+    // do_exit reports it before the group's other threads are told).
+    crate::ptrace::exit_event(reason);
     let reason = tell_threads_to_exit(reason);
-    exit_current_thread(reason)
+    exit_thread_after_event(reason)
 }
 
 /// Marks the process as exiting with `reason` (unless it already was) and tells every other
@@ -478,6 +508,8 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
         a.destroy();
     }
     p.files.lock().close_all();
+    // Its tracees are let go (or killed, under PTRACE_O_EXITKILL).
+    crate::ptrace::tracer_exit(p);
     let orphans: Vec<Arc<Process>> = core::mem::take(&mut *p.children.lock());
     let k = kernel_process();
     for c in orphans {
@@ -518,44 +550,4 @@ pub fn reap_task(t: TaskRef) {
     // reaping or RCU batch after that.
     drop(t);
     crate::mm::stack::free_deferred();
-}
-
-/// Waits for a child of `parent` that matches `pid` (-1: any) to end, and reaps it.
-/// Returns (pid, reason), `Ok(None)` for WNOHANG with no ended child, or an errno.
-pub fn wait_child(
-    parent: &Arc<Process>,
-    pid: i32,
-    nohang: bool,
-) -> Result<Option<(u32, ExitReason)>, i64> {
-    let mut found: Option<(u32, ExitReason)> = None;
-    let mut has_match = false;
-    let mut check = || {
-        let mut ch = parent.children.lock();
-        has_match = ch
-            .iter()
-            .any(|c| pid == -1 || pid == 0 || c.pid as i32 == pid);
-        if let Some(i) = ch.iter().position(|c| {
-            (pid == -1 || pid == 0 || c.pid as i32 == pid)
-                && c.live_threads.load(Ordering::Acquire) == 0
-                && c.exit_reason().is_some()
-        }) {
-            let c = ch.remove(i);
-            found = Some((c.pid, c.exit_reason().unwrap_or(ExitReason::Exited(0))));
-            return true;
-        }
-        !has_match || nohang
-    };
-    let done = parent
-        .child_wait
-        .wait_until(&mut check, crate::signal::interrupted);
-    if let Some(f) = found {
-        return Ok(Some(f));
-    }
-    if !has_match {
-        return Err(crate::syscall::errno::ECHILD);
-    }
-    if !done {
-        return Err(crate::syscall::errno::EINTR);
-    }
-    Ok(None)
 }

@@ -1,0 +1,205 @@
+//! A stopped tracee's registers as a tracer sees them: `user_regs_struct` (GETREGS,
+//! PEEKUSR, NT_PRSTATUS), the FXSAVE image (GETFPREGS, NT_PRFPREG) and the syscall a stop
+//! describes (GET_SYSCALL_INFO).
+//!
+//! Every function here is called by the tracer while the tracee is stopped and off its CPU
+//! (`check_stopped`), under nothing else: the general registers are in the tracee's user
+//! frame at the top of its kernel stack, the FS/GS bases, selectors and FPU state in its
+//! saved `TaskInner`, where the next switch-in loads them from.
+
+use crate::task::Task;
+use core::sync::atomic::{AtomicBool, Ordering};
+use kentry::Regs;
+use kentry_kernel_logic::ptrace::{self as logic, reg};
+
+/// Test kernels (`kentry.break=ptrace_regs`): a tracer's register writes are taken as given,
+/// without Linux's checks or the selector's load check, for the negative run that shows them
+/// needed.
+pub static BREAK_REG_CHECKS: AtomicBool = AtomicBool::new(false);
+
+/// `put_reg`'s answer, or with the checks broken the value as given.
+fn checked(index: usize, value: u64, cur: u64, forced_tf: bool) -> Result<u64, i64> {
+    if BREAK_REG_CHECKS.load(Ordering::Relaxed) {
+        return Ok(value);
+    }
+    logic::put_reg(index, value, cur, forced_tf).map_err(|e| -e)
+}
+
+/// The tracee's user frame.
+///
+/// # Safety
+/// `t` is a user task stopped in a ptrace stop and off its CPU, and the caller holds its
+/// ptrace lock with the stop published (the tracee touches the frame again only after it
+/// has seen the stop end under that lock).
+#[allow(clippy::mut_from_ref)]
+unsafe fn frame(t: &Task) -> &mut Regs {
+    // SAFETY: per the contract; the frame of a task in the kernel from user mode is at the
+    // top of its stack (kentry's `TaskEntry::user_regs`).
+    unsafe { &mut *t.entry.user_regs() }
+}
+
+/// `user_regs_struct` of stopped tracee `t` (Linux's `getreg` for each).
+pub fn get_all(t: &Task) -> [u64; reg::COUNT] {
+    let st = t.ptrace.state.lock();
+    // SAFETY: `t` is stopped and off-CPU (the request checked it), its lock is held.
+    let (r, inner) = unsafe { (frame(t), t.inner()) };
+    let [ds, es, fs, gs] = inner.selectors.0;
+    let mut u = [0u64; reg::COUNT];
+    u[reg::R15] = r.r15;
+    u[reg::R14] = r.r14;
+    u[reg::R13] = r.r13;
+    u[reg::R12] = r.r12;
+    u[reg::RBP] = r.rbp;
+    u[reg::RBX] = r.rbx;
+    u[reg::R11] = r.r11;
+    u[reg::R10] = r.r10;
+    u[reg::R9] = r.r9;
+    u[reg::R8] = r.r8;
+    u[reg::RAX] = r.rax;
+    u[reg::RCX] = r.rcx;
+    u[reg::RDX] = r.rdx;
+    u[reg::RSI] = r.rsi;
+    u[reg::RDI] = r.rdi;
+    u[reg::ORIG_RAX] = r.orig_rax;
+    u[reg::RIP] = r.rip;
+    u[reg::CS] = r.cs & 0xffff;
+    u[reg::EFLAGS] = logic::get_flags(r.rflags, st.forced_tf);
+    u[reg::RSP] = r.rsp;
+    u[reg::SS] = r.ss & 0xffff;
+    u[reg::FS_BASE] = inner.fs_base;
+    u[reg::GS_BASE] = inner.gs_base;
+    u[reg::DS] = ds as u64;
+    u[reg::ES] = es as u64;
+    u[reg::FS] = fs as u64;
+    u[reg::GS] = gs as u64;
+    u
+}
+
+/// Writes register `index` of stopped tracee `t` (Linux's `putreg`): Err(EIO) for a value
+/// the tracee could not run with, checked by `kentry_kernel_logic::ptrace::put_reg`.
+pub fn put(t: &Task, index: usize, value: u64) -> Result<(), i64> {
+    let mut st = t.ptrace.state.lock();
+    // SAFETY: as in `get_all`.
+    let (r, inner) = unsafe { (frame(t), t.inner()) };
+    let slot: &mut u64 = match index {
+        reg::R15 => &mut r.r15,
+        reg::R14 => &mut r.r14,
+        reg::R13 => &mut r.r13,
+        reg::R12 => &mut r.r12,
+        reg::RBP => &mut r.rbp,
+        reg::RBX => &mut r.rbx,
+        reg::R11 => &mut r.r11,
+        reg::R10 => &mut r.r10,
+        reg::R9 => &mut r.r9,
+        reg::R8 => &mut r.r8,
+        reg::RAX => &mut r.rax,
+        reg::RCX => &mut r.rcx,
+        reg::RDX => &mut r.rdx,
+        reg::RSI => &mut r.rsi,
+        reg::RDI => &mut r.rdi,
+        reg::ORIG_RAX => &mut r.orig_rax,
+        reg::RIP => &mut r.rip,
+        reg::CS => &mut r.cs,
+        reg::EFLAGS => &mut r.rflags,
+        reg::RSP => &mut r.rsp,
+        reg::SS => &mut r.ss,
+        reg::FS_BASE => &mut inner.fs_base,
+        reg::GS_BASE => &mut inner.gs_base,
+        reg::DS | reg::ES | reg::FS | reg::GS => {
+            let v = checked(index, value, 0, false)? as u16;
+            // The context switch loads it without a fault fixup: a selector naming no
+            // segment the user could load becomes null now (Linux's load would fault and
+            // leave null).
+            let unchecked = BREAK_REG_CHECKS.load(Ordering::Relaxed);
+            let v = if unchecked || crate::task::segments::loadable(v) {
+                v
+            } else {
+                0
+            };
+            inner.selectors.0[index - reg::DS] = v;
+            return Ok(());
+        }
+        _ => return Err(-crate::syscall::errno::EIO),
+    };
+    let v = checked(index, value, *slot, st.forced_tf)?;
+    if index == reg::EFLAGS && logic::put_flags_clears_forced_tf(value) {
+        st.forced_tf = false;
+    }
+    *slot = v;
+    Ok(())
+}
+
+/// SETREGS / NT_PRSTATUS: writes `vals` register by register in `user_regs_struct` order,
+/// stopping at the first refused one (what was written before stays, as in Linux's
+/// `genregs_set`).
+pub fn put_all(t: &Task, vals: &[u64]) -> Result<(), i64> {
+    for (i, v) in vals.iter().enumerate().take(reg::COUNT) {
+        put(t, i, *v)?;
+    }
+    Ok(())
+}
+
+/// The tracee's FXSAVE image (GETFPREGS).
+pub fn get_fp(t: &Task) -> [u8; logic::USER_FPREGS_SIZE] {
+    let _st = t.ptrace.state.lock();
+    // SAFETY: as in `get_all`: its FPU state was saved when it switched away.
+    unsafe { t.inner().fpu.0 }
+}
+
+/// SETFPREGS: Err(EINVAL) for MXCSR bits the CPU does not have (FXRSTOR would fault in the
+/// kernel at the tracee's next switch-in), as Linux's `xfpregs_set`.
+pub fn put_fp(t: &Task, image: &[u8; logic::USER_FPREGS_SIZE]) -> Result<(), i64> {
+    let mxcsr = u32::from_ne_bytes(image[24..28].try_into().unwrap_or([0; 4]));
+    if mxcsr & !crate::task::fpu::mxcsr_mask() != 0 {
+        return Err(-crate::syscall::errno::EINVAL);
+    }
+    let _st = t.ptrace.state.lock();
+    // SAFETY: as in `get_all`.
+    unsafe { t.inner().fpu.0 = *image };
+    Ok(())
+}
+
+/// `u_debugreg[n]` (PEEKUSR): the debug registers arrive with their own module; until then
+/// every one reads 0, as for a task that never set one.
+pub fn get_debugreg(_t: &Task, _n: usize) -> u64 {
+    0
+}
+
+/// POKEUSR of `u_debugreg[n]`: refused (-EIO) until the debug registers arrive.
+pub fn put_debugreg(_t: &Task, _n: usize, _v: u64) -> Result<(), i64> {
+    Err(-crate::syscall::errno::EIO)
+}
+
+/// PTRACE_GET_SYSCALL_INFO's answer for stopped tracee `t` (`struct ptrace_syscall_info`,
+/// its meaningful size).
+pub fn syscall_info(t: &Task) -> ([u8; 88], usize) {
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    let st = t.ptrace.state.lock();
+    // SAFETY: as in `get_all`.
+    let r = unsafe { frame(t) };
+    let (op, size) = logic::syscall_info_op(st.siginfo.map(|i| i.code), st.event_msg);
+    let mut b = [0u8; 88];
+    b[0] = op;
+    b[4..8].copy_from_slice(&AUDIT_ARCH_X86_64.to_ne_bytes());
+    b[8..16].copy_from_slice(&r.rip.to_ne_bytes());
+    b[16..24].copy_from_slice(&r.rsp.to_ne_bytes());
+    match op {
+        logic::info_op::ENTRY | logic::info_op::SECCOMP => {
+            let args = [r.orig_rax, r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9];
+            for (i, a) in args.iter().enumerate() {
+                b[24 + i * 8..32 + i * 8].copy_from_slice(&a.to_ne_bytes());
+            }
+            if op == logic::info_op::SECCOMP {
+                let data = st.event_msg as u32;
+                b[80..84].copy_from_slice(&data.to_ne_bytes());
+            }
+        }
+        logic::info_op::EXIT => {
+            let rval = r.rax as i64;
+            b[24..32].copy_from_slice(&rval.to_ne_bytes());
+            b[32] = (-4095..0).contains(&rval) as u8;
+        }
+        _ => {}
+    }
+    (b, size)
+}

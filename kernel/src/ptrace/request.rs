@@ -1,0 +1,386 @@
+//! ptrace(request, pid, addr, data): attaching, and the requests a tracer makes of a stopped
+//! tracee, in Linux's order of checks (`sys_ptrace`, `ptrace_attach`, `ptrace_check_attach`,
+//! `arch_ptrace`, `ptrace_request`).
+
+use super::{Resume, ResumeHow, check_stopped, link, regs, resume, unlink};
+use crate::process::Process;
+use crate::signal::{NSIG, SIGKILL, SIGSTOP, SigInfo};
+use crate::syscall::errno::*;
+use crate::task::{self, Task, TaskRef};
+use crate::uaccess::{copy_from_user, copy_to_user};
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+use kentry::Regs;
+use kentry::exit_work::ExitWork;
+use kentry_kernel_logic::ptrace::{USER_FPREGS_SIZE, UserField, opt, reg, req, user_field};
+
+/// ELF note types of GETREGSET/SETREGSET.
+const NT_PRSTATUS: u64 = 1;
+const NT_PRFPREG: u64 = 2;
+
+/// The ptrace syscall.
+pub fn sys_ptrace(regs: &mut Regs) -> i64 {
+    let (request, pid, addr, data) = (regs.rdi as i64 as u64, regs.rsi as i32, regs.rdx, regs.r10);
+    match request_result(request, pid, addr, data) {
+        Ok(v) => v,
+        Err(e) => e,
+    }
+}
+
+fn request_result(request: u64, pid: i32, addr: u64, data: u64) -> Result<i64, i64> {
+    let me = task::current();
+    if request == req::TRACEME {
+        return traceme(me);
+    }
+    let t = crate::process::find_thread(pid as u32)
+        .filter(|_| pid > 0)
+        .ok_or(-ESRCH)?;
+    let tracer = &me.process;
+    if request == req::ATTACH || request == req::SEIZE {
+        return attach(&t, tracer, request == req::SEIZE, addr, data);
+    }
+    if request == req::KILL || request == req::INTERRUPT {
+        if !t.ptrace.state.lock().traced_by(tracer) {
+            return Err(-ESRCH);
+        }
+        return if request == req::KILL {
+            send(&t, SIGKILL);
+            Ok(0)
+        } else {
+            interrupt(&t)
+        };
+    }
+    check_stopped(&t, tracer).map_err(|e| -e)?;
+    match request {
+        req::PEEKTEXT | req::PEEKDATA => {
+            let w = peek_word(&t, addr)?;
+            put_u64(data, w)
+        }
+        req::POKETEXT | req::POKEDATA => poke_word(&t, addr, data).map(|_| 0),
+        req::PEEKUSR => {
+            let v = match user_field(addr).ok_or(-EIO)? {
+                UserField::Reg(i) => regs::get_all(&t)[i],
+                UserField::DebugReg(n) => regs::get_debugreg(&t, n),
+                UserField::Other => 0,
+            };
+            put_u64(data, v)
+        }
+        req::POKEUSR => match user_field(addr).ok_or(-EIO)? {
+            UserField::Reg(i) => regs::put(&t, i, data).map(|_| 0),
+            UserField::DebugReg(n) => regs::put_debugreg(&t, n, data).map(|_| 0),
+            UserField::Other => Err(-EIO),
+        },
+        req::CONT | req::SYSCALL | req::SINGLESTEP | req::SYSEMU | req::SYSEMU_SINGLESTEP => {
+            let how = match request {
+                req::CONT => ResumeHow::Cont,
+                req::SYSCALL => ResumeHow::Syscall,
+                req::SINGLESTEP => ResumeHow::SingleStep,
+                req::SYSEMU => ResumeHow::Sysemu,
+                _ => ResumeHow::SysemuSingleStep,
+            };
+            let sig = valid_signal(data)?;
+            resume(&t, Resume { how, sig });
+            Ok(0)
+        }
+        req::DETACH => {
+            let sig = valid_signal(data)?;
+            tracer.ptraced.lock().retain(|x| !Arc::ptr_eq(x, &t));
+            unlink(&t, sig);
+            Ok(0)
+        }
+        req::LISTEN => {
+            let mut st = t.ptrace.state.lock();
+            let group = st.stop.is_some_and(|s| s.group);
+            if !st.seized || !group {
+                return Err(-EIO);
+            }
+            st.listening = true;
+            Ok(0)
+        }
+        req::GETREGS => {
+            let u = regs::get_all(&t);
+            copy_out(data, words_as_bytes(&u)).map(|_| 0)
+        }
+        req::SETREGS => {
+            let mut b = [0u8; reg::COUNT * 8];
+            copy_from_user(&mut b, data).map_err(|_| -EFAULT)?;
+            regs::put_all(&t, &bytes_as_words(&b)).map(|_| 0)
+        }
+        req::GETFPREGS => copy_out(data, &regs::get_fp(&t)).map(|_| 0),
+        req::SETFPREGS => {
+            let mut b = [0u8; USER_FPREGS_SIZE];
+            copy_from_user(&mut b, data).map_err(|_| -EFAULT)?;
+            regs::put_fp(&t, &b).map(|_| 0)
+        }
+        req::GETREGSET | req::SETREGSET => regset(&t, request == req::SETREGSET, addr, data),
+        req::GETSIGINFO => {
+            let si = t.ptrace.state.lock().siginfo.ok_or(-EINVAL)?;
+            copy_out(data, &si.to_bytes()).map(|_| 0)
+        }
+        req::SETSIGINFO => {
+            let mut b = [0u8; 128];
+            copy_from_user(&mut b, data).map_err(|_| -EFAULT)?;
+            let mut st = t.ptrace.state.lock();
+            if st.siginfo.is_none() {
+                return Err(-EINVAL);
+            }
+            st.siginfo = Some(SigInfo::from_bytes(&b));
+            Ok(0)
+        }
+        req::GETEVENTMSG => {
+            let m = t.ptrace.state.lock().event_msg;
+            put_u64(data, m)
+        }
+        req::SETOPTIONS => {
+            let o = u32::try_from(data)
+                .ok()
+                .filter(|o| o & !opt::MASK == 0)
+                .ok_or(-EINVAL)?;
+            t.ptrace.state.lock().options = o;
+            Ok(0)
+        }
+        req::GET_SYSCALL_INFO => {
+            let (b, size) = regs::syscall_info(&t);
+            let n = (addr as usize).min(size);
+            copy_out(data, &b[..n])?;
+            Ok(size as i64)
+        }
+        req::GETSIGMASK | req::SETSIGMASK => {
+            if addr != 8 {
+                return Err(-EINVAL);
+            }
+            let _st = t.ptrace.state.lock();
+            // SAFETY: the tracee is stopped and off-CPU (checked above): its inner state is
+            // still until it is resumed, which only this tracer can do.
+            let inner = unsafe { t.inner() };
+            if request == req::GETSIGMASK {
+                copy_out(data, &inner.sigmask.to_ne_bytes()).map(|_| 0)
+            } else {
+                let mut b = [0u8; 8];
+                copy_from_user(&mut b, data).map_err(|_| -EFAULT)?;
+                inner.sigmask = crate::signal::blockable(u64::from_ne_bytes(b));
+                Ok(0)
+            }
+        }
+        req::PEEKSIGINFO => peek_siginfo(&t, addr, data),
+        _ => Err(-EIO),
+    }
+}
+
+/// PTRACE_TRACEME: the caller's parent becomes its tracer.
+fn traceme(me: &Task) -> Result<i64, i64> {
+    if me.ptrace.is_traced() {
+        return Err(-EPERM);
+    }
+    let parent = me.process.parent.lock().upgrade().ok_or(-EPERM)?;
+    if parent.pid == 0 {
+        // The kernel itself (the test harness, run mode) traces nobody.
+        return Err(-EPERM);
+    }
+    let me_ref = crate::process::find_thread(me.tid).ok_or(-ESRCH)?;
+    link(&me_ref, &parent, false, 0);
+    Ok(0)
+}
+
+/// PTRACE_ATTACH and PTRACE_SEIZE (Linux's `ptrace_attach`).
+fn attach(
+    t: &TaskRef,
+    tracer: &Arc<Process>,
+    seize: bool,
+    addr: u64,
+    data: u64,
+) -> Result<i64, i64> {
+    let options = if seize {
+        if addr != 0 || data & !(opt::MASK as u64) != 0 {
+            return Err(-EIO);
+        }
+        data as u32
+    } else {
+        0
+    };
+    if t.process.pid == 0 || Arc::ptr_eq(&t.process, tracer) {
+        return Err(-EPERM);
+    }
+    if t.process.exiting.load(Ordering::Acquire) || t.ptrace.is_traced() {
+        return Err(-EPERM);
+    }
+    link(t, tracer, seize, options);
+    if !seize {
+        // Linux sends SIGSTOP to the process; kentry directs it at the thread attached to,
+        // which is the one whose stop the tracer then waits for (kentry has no group stop
+        // for the process's other, untraced threads).
+        send(t, SIGSTOP);
+    }
+    Ok(0)
+}
+
+/// PTRACE_INTERRUPT (seized tracees only): the tracee stops with PTRACE_EVENT_STOP at its
+/// next exit work; a blocking call it is in returns to take the stop (and restarts).
+fn interrupt(t: &TaskRef) -> Result<i64, i64> {
+    {
+        let mut st = t.ptrace.state.lock();
+        if !st.seized {
+            return Err(-EIO);
+        }
+        if st.listening {
+            // A LISTENing tracee re-traps: its stop is reported again.
+            st.listening = false;
+            if let Some(s) = st.stop.as_mut() {
+                s.reported = false;
+            }
+            let tracer = st.tracer();
+            drop(st);
+            if let Some(tr) = tracer {
+                tr.child_wait.wake_all();
+            }
+            return Ok(0);
+        }
+    }
+    t.ptrace.interrupt.store(true, Ordering::Release);
+    crate::sched::raise_work_on(t, ExitWork::SIGPENDING.bits());
+    crate::sched::wake(t);
+    Ok(0)
+}
+
+/// Sends `sig` to thread `t` from the tracer (SI_USER).
+fn send(t: &Task, sig: u8) {
+    crate::signal::send_to_thread(
+        t,
+        sig,
+        SigInfo {
+            signo: sig as i32,
+            code: crate::signal::SI_USER,
+            addr_or_pid: task::current().process.pid as u64,
+            ..Default::default()
+        },
+    );
+}
+
+/// A resume's signal: 0 or a valid signal number (Linux's `valid_signal`), else -EIO.
+fn valid_signal(data: u64) -> Result<u8, i64> {
+    if data > NSIG as u64 {
+        return Err(-EIO);
+    }
+    Ok(data as u8)
+}
+
+fn put_u64(addr: u64, v: u64) -> Result<i64, i64> {
+    copy_to_user(addr, &v.to_ne_bytes()).map_err(|_| -EFAULT)?;
+    Ok(0)
+}
+
+fn copy_out(addr: u64, b: &[u8]) -> Result<(), i64> {
+    copy_to_user(addr, b).map_err(|_| -EFAULT)
+}
+
+fn words_as_bytes(w: &[u64; reg::COUNT]) -> &[u8] {
+    // SAFETY: u64s have no padding; the byte view covers exactly the array.
+    unsafe { core::slice::from_raw_parts(w.as_ptr().cast::<u8>(), core::mem::size_of_val(w)) }
+}
+
+fn bytes_as_words(b: &[u8]) -> alloc::vec::Vec<u64> {
+    b.chunks_exact(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+        .collect()
+}
+
+/// GETREGSET / SETREGSET with `iov` = { base, len }: NT_PRSTATUS and NT_PRFPREG. A get
+/// copies at most `len` bytes and sets `len` to what it copied; a set writes the first
+/// `len` bytes (whole registers for NT_PRSTATUS).
+fn regset(t: &Task, set: bool, note: u64, iov: u64) -> Result<i64, i64> {
+    let mut v = [0u8; 16];
+    copy_from_user(&mut v, iov).map_err(|_| -EFAULT)?;
+    let base = u64::from_ne_bytes(v[..8].try_into().unwrap_or([0; 8]));
+    let len = u64::from_ne_bytes(v[8..].try_into().unwrap_or([0; 8])) as usize;
+    let mut buf = match note {
+        NT_PRSTATUS => words_as_bytes(&regs::get_all(t)).to_vec(),
+        NT_PRFPREG => regs::get_fp(t).to_vec(),
+        _ => return Err(-EINVAL),
+    };
+    let n = len.min(buf.len());
+    if set {
+        if note == NT_PRSTATUS && n % 8 != 0 {
+            return Err(-EINVAL);
+        }
+        copy_from_user(&mut buf[..n], base).map_err(|_| -EFAULT)?;
+        if note == NT_PRSTATUS {
+            regs::put_all(t, &bytes_as_words(&buf[..n]))?;
+        } else {
+            let mut image = [0u8; USER_FPREGS_SIZE];
+            image.copy_from_slice(&buf);
+            regs::put_fp(t, &image)?;
+        }
+    } else {
+        copy_out(base, &buf[..n])?;
+    }
+    copy_out(iov + 8, &(n as u64).to_ne_bytes())?;
+    Ok(0)
+}
+
+/// PTRACE_PEEKSIGINFO: siginfos of signals pending for the tracee (its own, or with
+/// PTRACE_PEEKSIGINFO_SHARED its process's), from the `off`-th on, at most `nr`. kentry
+/// keeps one pending instance of each signal.
+fn peek_siginfo(t: &Task, args: u64, data: u64) -> Result<i64, i64> {
+    const SHARED: u32 = 1;
+    let mut a = [0u8; 16];
+    copy_from_user(&mut a, args).map_err(|_| -EFAULT)?;
+    let off = u64::from_ne_bytes(a[..8].try_into().unwrap_or([0; 8]));
+    let flags = u32::from_ne_bytes(a[8..12].try_into().unwrap_or([0; 4]));
+    let nr = i32::from_ne_bytes(a[12..16].try_into().unwrap_or([0; 4]));
+    if flags & !SHARED != 0 || nr < 0 {
+        return Err(-EINVAL);
+    }
+    let pending = if flags & SHARED != 0 {
+        t.process.sig_pending.load(Ordering::Acquire)
+    } else {
+        t.sig_pending.load(Ordering::Acquire)
+    };
+    let mut copied = 0i64;
+    let sigs = (1..=NSIG as u8).filter(|s| pending & crate::signal::bit(*s) != 0);
+    for (i, sig) in sigs.skip(off as usize).take(nr as usize).enumerate() {
+        // SAFETY: the tracee is stopped; its siginfo slots are written only by senders
+        // before they set a pending bit, as when the tracee reads them itself.
+        let mut info = unsafe { t.inner_signals().info[sig as usize - 1] };
+        if info.signo != sig as i32 {
+            info = SigInfo {
+                signo: sig as i32,
+                ..Default::default()
+            };
+        }
+        copy_out(data + i as u64 * 128, &info.to_bytes())?;
+        copied += 1;
+    }
+    Ok(copied)
+}
+
+/// The 8 bytes at `addr` of tracee `t`'s memory (PEEKTEXT/PEEKDATA), -EIO where they cannot
+/// be read.
+fn peek_word(t: &Task, addr: u64) -> Result<u64, i64> {
+    let mm = t.process.mm();
+    let mut out = [0u8; 8];
+    let mut g = mm.aspace.lock();
+    let a = g.as_mut().ok_or(-EIO)?;
+    for (i, b) in out.iter_mut().enumerate() {
+        let va = addr.checked_add(i as u64).ok_or(-EIO)?;
+        let pa = a.page_for_access(va, false).ok_or(-EIO)?;
+        // SAFETY: `pa` is a user frame of the tracee reached through the direct map, mapped
+        // while its address-space lock is held.
+        *b = unsafe { *(crate::mm::phys_to_virt(pa) as *const u8) };
+    }
+    Ok(u64::from_ne_bytes(out))
+}
+
+/// POKETEXT/POKEDATA: writes `word` at `addr` of tracee `t`, into read-only private
+/// mappings too (a debugger's breakpoint: Linux's FOLL_FORCE), by a private copy of the
+/// page. -EIO outside every mapping.
+fn poke_word(t: &Task, addr: u64, word: u64) -> Result<(), i64> {
+    let mm = t.process.mm();
+    let mut g = mm.aspace.lock();
+    let a = g.as_mut().ok_or(-EIO)?;
+    // Faulted in first (a page never touched has no frame to copy yet).
+    for i in 0..8u64 {
+        let va = addr.checked_add(i).ok_or(-EIO)?;
+        a.page_for_access(va, false).ok_or(-EIO)?;
+    }
+    a.write(addr, &word.to_ne_bytes()).map_err(|_| -EIO)
+}

@@ -1,0 +1,784 @@
+/* ptrace: a tracer and its tracee, each case in a forked child that the test traces.
+ *
+ * The tracee reports what it saw through its exit status (0: as expected); the tracer checks
+ * the stops it waits for. The same binary gives the same results natively on Linux.
+ *
+ * - traceme_stop: PTRACE_TRACEME then raise(SIGSTOP): waitpid sees status 0x137f, and
+ *   PTRACE_GETSIGINFO gives SIGSTOP with si_code SI_TKILL.
+ * - syscall_stops: with TRACESYSGOOD, PTRACE_SYSCALL stops at the entry (status 0x857f,
+ *   orig_rax getppid, rax -ENOSYS, GET_SYSCALL_INFO op ENTRY with nr and args, GETEVENTMSG 1)
+ *   and at the exit (rax = the result, GET_SYSCALL_INFO op EXIT).
+ * - change_syscall_nr: the tracer turns getppid into gettid at the entry stop.
+ * - skip_syscall: orig_rax -1 skips the call: -ENOSYS; with rax set too, that value.
+ * - sysemu: PTRACE_SYSEMU stops at the entry and never runs the call (the tracer's rax is
+ *   the result).
+ * - peek_poke_data: PEEKDATA reads a variable of the tracee, POKEDATA writes it, and a
+ *   read-only (const) one is written too (a debugger's force).
+ * - peek_poke_user: PEEKUSER of regs.rip equals GETREGS's; POKEUSER of rax at the exit stop
+ *   is the call's result; an unaligned offset is EIO.
+ * - setregs_refused: CS 0, SS with RPL 0, FS base past user space are EIO.
+ * - setregs_bad_rip_segv: a non-canonical RIP set by the tracer gives the tracee SIGSEGV (a
+ *   signal-delivery stop, then death when the tracer lets it through).
+ * - setregs_bad_cs_segv: a data selector as CS, the same.
+ * - signal_injection: the tracee's SIGUSR1 stops it; resumed with SIGUSR2, its SIGUSR2 handler
+ *   runs, not SIGUSR1's; resumed with 0, no handler runs.
+ * - setsiginfo: si_errno edited by PTRACE_SETSIGINFO reaches the handler.
+ * - fpregs: GETFPREGS shows xmm0 as the tracee set it; SETFPREGS changes it; MXCSR with
+ *   reserved bits is EINVAL.
+ * - regset_prstatus: GETREGSET NT_PRSTATUS fills 216 bytes and agrees with GETREGS.
+ * - trace_fork: TRACEFORK: PTRACE_EVENT_FORK (GETEVENTMSG = the new pid), the new process
+ *   starts traced with SIGSTOP, and its end is reported to the tracer.
+ * - trace_exec: TRACEEXEC: PTRACE_EVENT_EXEC; without it the old SIGTRAP stop.
+ * - trace_exit: TRACEEXIT: PTRACE_EVENT_EXIT with GETEVENTMSG = the wait status to come.
+ * - singlestep: PTRACE_SINGLESTEP stops with SIGTRAP after each instruction (RIP moves).
+ * - attach_detach: PTRACE_ATTACH to a running child: SIGSTOP stop; DETACH: it runs on.
+ * - seize_interrupt: PTRACE_SEIZE, PTRACE_INTERRUPT: a PTRACE_EVENT_STOP stop; PTRACE_KILL.
+ * - waitid_trapped: waitid(WSTOPPED) reports a ptrace stop as CLD_TRAPPED.
+ * - trace_clone: TRACECLONE: PTRACE_EVENT_CLONE for pthread_create, the thread starts traced
+ *   (SIGSTOP, waited for by its tid with __WALL) and its end is reported.
+ * - trace_vfork: TRACEVFORK and TRACEVFORKDONE: the vfork event, the traced child, then
+ *   PTRACE_EVENT_VFORK_DONE once the child has exited.
+ * - group_stop_listen: SEIZE; SIGSTOP's signal-delivery stop, then, resumed with SIGSTOP,
+ *   the group stop (PTRACE_EVENT_STOP, GETSIGINFO works); LISTEN leaves nothing to wait for;
+ *   INTERRUPT re-traps it.
+ * - exitkill: a tracer that exits with PTRACE_O_EXITKILL takes its tracee with it.
+ * - sigmask: PTRACE_GETSIGMASK / SETSIGMASK; a size other than 8 is EINVAL.
+ * - bad_selector_survives: POKEUSER of GS = 0x7 (an LDT selector; there is no LDT) is taken,
+ *   and the tracee runs on to its end (the selector cannot be loaded: Linux's load faults
+ *   and leaves null; kentry stores null at once).
+ * - errors: ESRCH for a tracee not traced by the caller, EPERM to attach to itself or twice,
+ *   EIO for a bad resume signal, EINVAL for an unknown option.
+ */
+#define _GNU_SOURCE
+#include "ktap.h"
+#include <elf.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef PTRACE_GET_SYSCALL_INFO
+#define PTRACE_GET_SYSCALL_INFO 0x420e
+#endif
+#define INFO_OP_ENTRY 1
+#define INFO_OP_EXIT 2
+#ifndef PTRACE_EVENT_STOP
+#define PTRACE_EVENT_STOP 128
+#endif
+
+/* struct ptrace_syscall_info, spelled out (older headers lack it). */
+struct syscall_info {
+	uint8_t op;
+	uint8_t pad[3];
+	uint32_t arch;
+	uint64_t ip, sp;
+	union {
+		struct {
+			uint64_t nr, args[6];
+		} entry;
+		struct {
+			int64_t rval;
+			uint8_t is_error;
+		} exit;
+	};
+};
+
+static long raw(long nr, long a, long b, long c)
+{
+	return syscall(nr, a, b, c);
+}
+
+/* Forks a child that asks to be traced and stops itself; returns it stopped. */
+static pid_t start_traced(int (*body)(void))
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (ptrace(PTRACE_TRACEME, 0, 0, 0) != 0)
+			_exit(90);
+		/* A bare kill: musl's raise() makes more syscalls after its tgkill, which the
+		 * cases would otherwise see first. */
+		syscall(SYS_kill, getpid(), SIGSTOP);
+		_exit(body());
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st) || WSTOPSIG(st) != SIGSTOP) {
+		printf("# start_traced: status %#x\n", st);
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		return -1;
+	}
+	return pid;
+}
+
+/* Resumes with `req` and waits for the next event; returns the status. */
+static int step(pid_t pid, int req, int sig)
+{
+	int st = -1;
+	if (ptrace(req, pid, 0, sig) != 0)
+		return -1;
+	if (waitpid(pid, &st, __WALL) != pid)
+		return -1;
+	return st;
+}
+
+/* Continues to the end; returns the wait status. */
+static int finish(pid_t pid)
+{
+	int st = step(pid, PTRACE_CONT, 0);
+	while (st != -1 && WIFSTOPPED(st))
+		st = step(pid, PTRACE_CONT, 0);
+	return st;
+}
+
+static int exited_0(int st)
+{
+	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static int body_getppid(void)
+{
+	return raw(SYS_getppid, 11, 22, 33) == getppid() ? 0 : 1;
+}
+
+static void traceme_stop(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (ptrace(PTRACE_TRACEME, 0, 0, 0) != 0)
+			_exit(90);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	siginfo_t si = {0};
+	long r = ptrace(PTRACE_GETSIGINFO, pid, 0, &si);
+	int ok = st == 0x137f && r == 0 && si.si_signo == SIGSTOP && si.si_code == SI_TKILL;
+	KTAP_CHECK(ok && exited_0(finish(pid)), "traceme_stop", "status %#x r %ld signo %d code %d",
+		   st, r, si.si_signo, si.si_code);
+}
+
+static void syscall_stops(void)
+{
+	pid_t pid = start_traced(body_getppid);
+	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACESYSGOOD);
+	int st = step(pid, PTRACE_SYSCALL, 0);
+	struct user_regs_struct r;
+	struct syscall_info in = {0}, out = {0};
+	unsigned long msg = 0;
+	ptrace(PTRACE_GETREGS, pid, 0, &r);
+	long isz = ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof in, &in);
+	ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg);
+	int entry_ok = st == 0x857f && r.orig_rax == SYS_getppid && (long)r.rax == -ENOSYS &&
+		       isz == 80 && in.op == INFO_OP_ENTRY && in.entry.nr == SYS_getppid &&
+		       in.entry.args[0] == 11 && in.entry.args[2] == 33 && in.ip == r.rip &&
+		       in.arch == 0xc000003e && msg == 1;
+	int st2 = step(pid, PTRACE_SYSCALL, 0);
+	ptrace(PTRACE_GETREGS, pid, 0, &r);
+	long osz = ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof out, &out);
+	int exit_ok = st2 == 0x857f && (long)r.rax == getpid() && osz == 33 &&
+		      out.op == INFO_OP_EXIT && out.exit.rval == getpid() && !out.exit.is_error;
+	KTAP_CHECK(entry_ok && exit_ok && exited_0(finish(pid)), "syscall_stops",
+		   "st %#x orig %lld rax %lld isz %ld op %d msg %lu / st %#x rax %lld osz %ld op %d",
+		   st, r.orig_rax, r.rax, isz, in.op, msg, st2, r.rax, osz, out.op);
+}
+
+static int body_gettid_expected(void)
+{
+	return raw(SYS_getppid, 0, 0, 0) == getpid() ? 0 : 1;
+}
+
+static void change_syscall_nr(void)
+{
+	pid_t pid = start_traced(body_gettid_expected);
+	int st = step(pid, PTRACE_SYSCALL, 0);
+	struct user_regs_struct r;
+	ptrace(PTRACE_GETREGS, pid, 0, &r);
+	r.orig_rax = SYS_gettid;
+	ptrace(PTRACE_SETREGS, pid, 0, &r);
+	KTAP_CHECK(WIFSTOPPED(st) && exited_0(finish(pid)), "change_syscall_nr", "status %#x", st);
+}
+
+static int body_skipped(void)
+{
+	errno = 0;
+	long a = raw(SYS_getppid, 0, 0, 0);
+	if (a != -1 || errno != ENOSYS)
+		return 1;
+	return raw(SYS_getppid, 0, 0, 0) == 4242 ? 0 : 2;
+}
+
+static void skip_syscall(void)
+{
+	pid_t pid = start_traced(body_skipped);
+	struct user_regs_struct r;
+	int ok = 1;
+	for (int i = 0; i < 2; i++) {
+		int st = step(pid, PTRACE_SYSCALL, 0);
+		ptrace(PTRACE_GETREGS, pid, 0, &r);
+		ok &= WIFSTOPPED(st) && r.orig_rax == SYS_getppid;
+		r.orig_rax = -1;
+		if (i == 1)
+			r.rax = 4242;
+		ptrace(PTRACE_SETREGS, pid, 0, &r);
+		st = step(pid, PTRACE_SYSCALL, 0); /* the exit stop */
+		ok &= WIFSTOPPED(st);
+	}
+	KTAP_CHECK(ok && exited_0(finish(pid)), "skip_syscall", "stops went wrong");
+}
+
+static int body_sysemu(void)
+{
+	return raw(SYS_getpid, 0, 0, 0) == 1234 ? 0 : 1;
+}
+
+static void sysemu(void)
+{
+	pid_t pid = start_traced(body_sysemu);
+	int st = step(pid, PTRACE_SYSEMU, 0);
+	struct user_regs_struct r;
+	ptrace(PTRACE_GETREGS, pid, 0, &r);
+	int ok = WIFSTOPPED(st) && WSTOPSIG(st) == SIGTRAP && r.orig_rax == SYS_getpid;
+	r.rax = 1234;
+	ptrace(PTRACE_SETREGS, pid, 0, &r);
+	KTAP_CHECK(ok && exited_0(finish(pid)), "sysemu", "status %#x orig %lld", st, r.orig_rax);
+}
+
+static volatile long data_word = 0x1122334455667788L;
+static const volatile long ro_word = 7;
+
+static int body_poked(void)
+{
+	return data_word == 0x55 && ro_word == 99 ? 0 : 1;
+}
+
+static void peek_poke_data(void)
+{
+	pid_t pid = start_traced(body_poked);
+	errno = 0;
+	long v = ptrace(PTRACE_PEEKDATA, pid, (void *)&data_word, 0);
+	int ok = v == 0x1122334455667788L && errno == 0;
+	ok &= ptrace(PTRACE_POKEDATA, pid, (void *)&data_word, (void *)0x55L) == 0;
+	ok &= ptrace(PTRACE_POKEDATA, pid, (void *)&ro_word, (void *)99L) == 0;
+	errno = 0;
+	long bad = ptrace(PTRACE_PEEKDATA, pid, (void *)8, 0);
+	ok &= bad == -1 && errno == EIO;
+	KTAP_CHECK(ok && exited_0(finish(pid)), "peek_poke_data", "peek %#lx bad %ld errno %d", v,
+		   bad, errno);
+}
+
+static int body_rax_poked(void)
+{
+	return raw(SYS_getppid, 0, 0, 0) == 777 ? 0 : 1;
+}
+
+static void peek_poke_user(void)
+{
+	pid_t pid = start_traced(body_rax_poked);
+	int st = step(pid, PTRACE_SYSCALL, 0);
+	st = step(pid, PTRACE_SYSCALL, 0);
+	struct user_regs_struct r;
+	ptrace(PTRACE_GETREGS, pid, 0, &r);
+	errno = 0;
+	long rip = ptrace(PTRACE_PEEKUSER, pid, offsetof(struct user, regs.rip), 0);
+	int ok = WIFSTOPPED(st) && errno == 0 && (unsigned long)rip == r.rip;
+	ok &= ptrace(PTRACE_POKEUSER, pid, offsetof(struct user, regs.rax), 777) == 0;
+	errno = 0;
+	ok &= ptrace(PTRACE_PEEKUSER, pid, 3, 0) == -1 && errno == EIO;
+	KTAP_CHECK(ok && exited_0(finish(pid)), "peek_poke_user", "rip %#lx vs %#llx", rip, r.rip);
+}
+
+static int body_nothing(void)
+{
+	return 0;
+}
+
+static void setregs_refused(void)
+{
+	pid_t pid = start_traced(body_nothing);
+	struct user_regs_struct r, t;
+	ptrace(PTRACE_GETREGS, pid, 0, &r);
+	int ok = 1;
+	t = r;
+	t.cs = 0;
+	ok &= ptrace(PTRACE_SETREGS, pid, 0, &t) == -1 && errno == EIO;
+	t = r;
+	t.ss = 0x10;
+	ok &= ptrace(PTRACE_SETREGS, pid, 0, &t) == -1 && errno == EIO;
+	t = r;
+	t.fs_base = 0xffff800000000000UL;
+	ok &= ptrace(PTRACE_SETREGS, pid, 0, &t) == -1 && errno == EIO;
+	ok &= ptrace(PTRACE_SETREGS, pid, 0, &r) == 0;
+	KTAP_CHECK(ok && exited_0(finish(pid)), "setregs_refused", "a bad value was taken");
+}
+
+static void setregs_segv(const char *name, int which)
+{
+	pid_t pid = start_traced(body_nothing);
+	struct user_regs_struct r;
+	ptrace(PTRACE_GETREGS, pid, 0, &r);
+	if (which == 0)
+		r.rip = 0x8000000000000000UL;
+	else
+		r.cs = 0x2b;
+	long set = ptrace(PTRACE_SETREGS, pid, 0, &r);
+	/* The fault stops it for the tracer first (SIGSEGV), then kills it when delivered. */
+	int st = step(pid, PTRACE_CONT, 0);
+	int end = step(pid, PTRACE_CONT, SIGSEGV);
+	KTAP_CHECK(set == 0 && WIFSTOPPED(st) && WSTOPSIG(st) == SIGSEGV && WIFSIGNALED(end) &&
+			   WTERMSIG(end) == SIGSEGV,
+		   name, "set %ld status %#x end %#x", set, st, end);
+}
+
+static volatile int got_usr1, got_usr2, got_errno;
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (sig == SIGUSR1)
+		got_usr1++;
+	if (sig == SIGUSR2)
+		got_usr2++;
+	got_errno = si->si_errno;
+}
+
+static int body_signals(void)
+{
+	struct sigaction sa = {0};
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGUSR1, &sa, 0);
+	sigaction(SIGUSR2, &sa, 0);
+	raise(SIGUSR1); /* replaced by SIGUSR2 */
+	if (got_usr1 != 0 || got_usr2 != 1)
+		return 1;
+	raise(SIGUSR1); /* cancelled */
+	if (got_usr1 != 0 || got_usr2 != 1)
+		return 2;
+	raise(SIGUSR1); /* si_errno edited */
+	return got_usr1 == 1 && got_errno == 77 ? 0 : 3;
+}
+
+static void signal_injection(void)
+{
+	pid_t pid = start_traced(body_signals);
+	int st1 = step(pid, PTRACE_CONT, 0);
+	int st2 = step(pid, PTRACE_CONT, SIGUSR2);
+	int st3 = step(pid, PTRACE_CONT, 0);
+	siginfo_t si;
+	long g = ptrace(PTRACE_GETSIGINFO, pid, 0, &si);
+	si.si_errno = 77;
+	long s = ptrace(PTRACE_SETSIGINFO, pid, 0, &si);
+	int stops = WSTOPSIG(st1) == SIGUSR1 && WSTOPSIG(st2) == SIGUSR1 && WSTOPSIG(st3) == SIGUSR1;
+	int end = step(pid, PTRACE_CONT, SIGUSR1);
+	KTAP_CHECK(stops && exited_0(end), "signal_injection", "stops %#x %#x %#x end %#x", st1, st2,
+		   st3, end);
+	KTAP_CHECK(g == 0 && s == 0 && si.si_signo == SIGUSR1 && exited_0(end), "setsiginfo",
+		   "get %ld set %ld end %#x", g, s, end);
+}
+
+static int body_fp(void)
+{
+	uint64_t v[2] = {0x1111222233334444UL, 0x5555666677778888UL}, w[2];
+	long nr = SYS_kill, pid = getpid();
+	/* xmm0 set, kill(pid, SIGSTOP) as a bare syscall (no libc code between that could use
+	 * xmm0), and read back after the tracer's SETFPREGS. */
+	__asm__ volatile("movdqu %2, %%xmm0\n\t"
+			 "syscall\n\t"
+			 "movdqu %%xmm0, %1"
+			 : "+a"(nr), "=m"(w)
+			 : "m"(v), "D"(pid), "S"((long)SIGSTOP)
+			 : "xmm0", "rcx", "r11", "memory");
+	return w[0] == 0xabcdef && w[1] == 0x1234 ? 0 : 1;
+}
+
+static void fpregs(void)
+{
+	pid_t pid = start_traced(body_fp);
+	int st = step(pid, PTRACE_CONT, 0); /* its second SIGSTOP */
+	struct user_fpregs_struct f;
+	ptrace(PTRACE_GETFPREGS, pid, 0, &f);
+	uint64_t *x0 = (uint64_t *)&f.xmm_space[0];
+	int ok = WSTOPSIG(st) == SIGSTOP && x0[0] == 0x1111222233334444UL &&
+		 x0[1] == 0x5555666677778888UL;
+	struct user_fpregs_struct bad = f;
+	bad.mxcsr = 0xffff0000;
+	ok &= ptrace(PTRACE_SETFPREGS, pid, 0, &bad) == -1 && errno == EINVAL;
+	x0[0] = 0xabcdef;
+	x0[1] = 0x1234;
+	ok &= ptrace(PTRACE_SETFPREGS, pid, 0, &f) == 0;
+	KTAP_CHECK(ok && exited_0(step(pid, PTRACE_CONT, 0)), "fpregs", "status %#x", st);
+}
+
+static void regset_prstatus(void)
+{
+	pid_t pid = start_traced(body_nothing);
+	struct user_regs_struct a, b;
+	struct iovec iov = {&b, sizeof b + 64};
+	ptrace(PTRACE_GETREGS, pid, 0, &a);
+	long r = ptrace(PTRACE_GETREGSET, pid, NT_PRSTATUS, &iov);
+	int ok = r == 0 && iov.iov_len == sizeof b && a.rip == b.rip && a.rsp == b.rsp;
+	KTAP_CHECK(ok && exited_0(finish(pid)), "regset_prstatus", "r %ld len %zu", r, iov.iov_len);
+}
+
+static int body_forks(void)
+{
+	pid_t c = fork();
+	if (c == 0)
+		_exit(5);
+	int st;
+	return waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 5 ? 0 : 1;
+}
+
+static void trace_fork(void)
+{
+	pid_t pid = start_traced(body_forks);
+	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEFORK);
+	int st = step(pid, PTRACE_CONT, 0);
+	unsigned long child = 0;
+	ptrace(PTRACE_GETEVENTMSG, pid, 0, &child);
+	int ok = WIFSTOPPED(st) && st >> 8 == (SIGTRAP | PTRACE_EVENT_FORK << 8) && child > 0;
+	int cst = -1;
+	if (child > 0)
+		waitpid(child, &cst, __WALL);
+	ok &= WIFSTOPPED(cst) && WSTOPSIG(cst) == SIGSTOP;
+	int cend = step(child, PTRACE_CONT, 0);
+	ok &= WIFEXITED(cend) && WEXITSTATUS(cend) == 5;
+	KTAP_CHECK(ok && exited_0(finish(pid)), "trace_fork",
+		   "status %#x child %lu child status %#x end %#x", st, child, cst, cend);
+}
+
+static const char *self_path;
+
+static int body_execs(void)
+{
+	char *argv[] = {(char *)self_path, "exit0", 0};
+	execv(self_path, argv);
+	return 1;
+}
+
+static void trace_exec(void)
+{
+	pid_t pid = start_traced(body_execs);
+	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEEXEC);
+	int st = step(pid, PTRACE_CONT, 0);
+	unsigned long former = 0;
+	ptrace(PTRACE_GETEVENTMSG, pid, 0, &former);
+	int ok = st >> 8 == (SIGTRAP | PTRACE_EVENT_EXEC << 8) && former == (unsigned long)pid;
+	ok &= exited_0(finish(pid));
+	pid = start_traced(body_execs);
+	st = step(pid, PTRACE_CONT, 0);
+	ok &= WIFSTOPPED(st) && st >> 8 == SIGTRAP;
+	KTAP_CHECK(ok && exited_0(finish(pid)), "trace_exec", "status %#x former %lu", st, former);
+}
+
+static int body_exit3(void)
+{
+	return 3;
+}
+
+static void trace_exit(void)
+{
+	pid_t pid = start_traced(body_exit3);
+	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEEXIT);
+	int st = step(pid, PTRACE_CONT, 0);
+	unsigned long msg = 0;
+	ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg);
+	int end = step(pid, PTRACE_CONT, 0);
+	int ok = st >> 8 == (SIGTRAP | PTRACE_EVENT_EXIT << 8) && msg == 3 << 8 && WIFEXITED(end) &&
+		 WEXITSTATUS(end) == 3;
+	KTAP_CHECK(ok, "trace_exit", "status %#x msg %#lx end %#x", st, msg, end);
+}
+
+static void singlestep(void)
+{
+	pid_t pid = start_traced(body_nothing);
+	struct user_regs_struct r;
+	unsigned long last = 0;
+	int ok = 1;
+	for (int i = 0; i < 5; i++) {
+		int st = step(pid, PTRACE_SINGLESTEP, 0);
+		ptrace(PTRACE_GETREGS, pid, 0, &r);
+		ok &= WIFSTOPPED(st) && WSTOPSIG(st) == SIGTRAP && r.rip != last &&
+		      !(r.eflags & 0x100);
+		last = r.rip;
+	}
+	KTAP_CHECK(ok && exited_0(finish(pid)), "singlestep", "a step went wrong");
+}
+
+static void attach_detach(void)
+{
+	int p[2];
+	if (pipe(p) != 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		char c;
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	int st = -1;
+	long a = ptrace(PTRACE_ATTACH, pid, 0, 0);
+	waitpid(pid, &st, 0);
+	long again = ptrace(PTRACE_ATTACH, pid, 0, 0);
+	int again_errno = errno;
+	long d = ptrace(PTRACE_DETACH, pid, 0, 0);
+	(void)!write(p[1], "x", 1);
+	int end;
+	waitpid(pid, &end, 0);
+	KTAP_CHECK(a == 0 && WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP && again == -1 &&
+			   again_errno == EPERM && d == 0 && exited_0(end),
+		   "attach_detach", "attach %ld st %#x again %ld detach %ld end %#x", a, st, again,
+		   d, end);
+}
+
+static void seize_interrupt(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	long s = ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACESYSGOOD);
+	long i = ptrace(PTRACE_INTERRUPT, pid, 0, 0);
+	int st = -1;
+	waitpid(pid, &st, 0);
+	long k = ptrace(PTRACE_KILL, pid, 0, 0);
+	int end = -1;
+	waitpid(pid, &end, 0);
+	KTAP_CHECK(s == 0 && i == 0 && st >> 8 == (SIGTRAP | PTRACE_EVENT_STOP << 8) && k == 0 &&
+			   WIFSIGNALED(end) && WTERMSIG(end) == SIGKILL,
+		   "seize_interrupt", "seize %ld int %ld st %#x kill %ld end %#x", s, i, st, k, end);
+}
+
+static void waitid_trapped(void)
+{
+	pid_t pid = start_traced(body_getppid);
+	if (ptrace(PTRACE_SYSCALL, pid, 0, 0) != 0)
+		return;
+	siginfo_t si = {0};
+	long w = waitid(P_PID, pid, &si, WSTOPPED);
+	KTAP_CHECK(w == 0 && si.si_code == CLD_TRAPPED && si.si_pid == pid && si.si_status == SIGTRAP &&
+			   exited_0(finish(pid)),
+		   "waitid_trapped", "w %ld code %d status %d", w, si.si_code, si.si_status);
+}
+
+static void *thread_body(void *arg)
+{
+	(void)arg;
+	return (void *)7;
+}
+
+static int body_thread(void)
+{
+	pthread_t t;
+	void *r = 0;
+	if (pthread_create(&t, 0, thread_body, 0) != 0)
+		return 1;
+	pthread_join(t, &r);
+	return r == (void *)7 ? 0 : 2;
+}
+
+static void trace_clone(void)
+{
+	pid_t pid = start_traced(body_thread);
+	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACECLONE);
+	int st = step(pid, PTRACE_CONT, 0);
+	unsigned long tid = 0;
+	ptrace(PTRACE_GETEVENTMSG, pid, 0, &tid);
+	int ok = st >> 8 == (SIGTRAP | PTRACE_EVENT_CLONE << 8) && tid > (unsigned long)pid;
+	int tst = -1;
+	if (tid)
+		waitpid(tid, &tst, __WALL);
+	ok &= WIFSTOPPED(tst) && WSTOPSIG(tst) == SIGSTOP;
+	/* Both run on (the thread may wait for its creator inside pthread_create: musl's
+	 * does). The thread's end is reported to the tracer, which must reap it before the
+	 * process's end is reported (Linux delays the leader's). */
+	int tend = -1, end = -1;
+	ptrace(PTRACE_CONT, tid, 0, 0);
+	ptrace(PTRACE_CONT, pid, 0, 0);
+	while (end == -1) {
+		int s;
+		pid_t w = waitpid(-1, &s, __WALL);
+		if (w == (pid_t)tid)
+			tend = s;
+		else if (w == pid && WIFSTOPPED(s))
+			ptrace(PTRACE_CONT, pid, 0, 0);
+		else if (w == pid)
+			end = s;
+		else
+			break;
+	}
+	ok &= WIFEXITED(tend) && WEXITSTATUS(tend) == 0;
+	KTAP_CHECK(ok && exited_0(end), "trace_clone", "status %#x tid %lu tst %#x tend %#x end %#x",
+		   st, tid, tst, tend, end);
+}
+
+static int body_vforks(void)
+{
+	pid_t c = vfork();
+	if (c == 0)
+		_exit(4);
+	int st;
+	return waitpid(c, &st, 0) == c && WEXITSTATUS(st) == 4 ? 0 : 1;
+}
+
+static void trace_vfork(void)
+{
+	pid_t pid = start_traced(body_vforks);
+	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEVFORK | PTRACE_O_TRACEVFORKDONE);
+	int st = step(pid, PTRACE_CONT, 0);
+	unsigned long child = 0;
+	ptrace(PTRACE_GETEVENTMSG, pid, 0, &child);
+	int ok = st >> 8 == (SIGTRAP | PTRACE_EVENT_VFORK << 8) && child > 0;
+	int cst = -1;
+	if (child)
+		waitpid(child, &cst, __WALL);
+	int cend = step(child, PTRACE_CONT, 0);
+	ok &= WSTOPSIG(cst) == SIGSTOP && WIFEXITED(cend) && WEXITSTATUS(cend) == 4;
+	int done = step(pid, PTRACE_CONT, 0);
+	unsigned long msg = 0;
+	ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg);
+	ok &= done >> 8 == (SIGTRAP | PTRACE_EVENT_VFORK_DONE << 8) && msg == child;
+	KTAP_CHECK(ok && exited_0(finish(pid)), "trace_vfork",
+		   "status %#x child %lu cst %#x cend %#x done %#x", st, child, cst, cend, done);
+}
+
+static void group_stop_listen(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	ptrace(PTRACE_SEIZE, pid, 0, 0);
+	kill(pid, SIGSTOP);
+	int st = -1, st2 = -1;
+	waitpid(pid, &st, 0); /* the signal-delivery stop */
+	ptrace(PTRACE_CONT, pid, 0, SIGSTOP);
+	waitpid(pid, &st2, 0); /* the group stop */
+	siginfo_t si = {0};
+	long g = ptrace(PTRACE_GETSIGINFO, pid, 0, &si);
+	long l = ptrace(PTRACE_LISTEN, pid, 0, 0);
+	int again = 0;
+	long nohang = waitpid(pid, &again, WNOHANG);
+	long i = ptrace(PTRACE_INTERRUPT, pid, 0, 0);
+	int st3 = -1;
+	waitpid(pid, &st3, 0);
+	kill(pid, SIGKILL);
+	int end = -1;
+	waitpid(pid, &end, 0);
+	int ok = st == 0x137f && st2 >> 8 == (SIGSTOP | PTRACE_EVENT_STOP << 8) && g == 0 &&
+		 si.si_signo == SIGSTOP && l == 0 && nohang == 0 && i == 0 &&
+		 st3 >> 8 == (SIGSTOP | PTRACE_EVENT_STOP << 8) && WIFSIGNALED(end);
+	KTAP_CHECK(ok, "group_stop_listen",
+		   "st %#x st2 %#x getsiginfo %ld signo %d listen %ld nohang %ld int %ld st3 %#x",
+		   st, st2, g, si.si_signo, l, nohang, i, st3);
+}
+
+static void exitkill(void)
+{
+	pid_t tracee = fork();
+	if (tracee == 0) {
+		for (;;)
+			pause();
+	}
+	pid_t middle = fork();
+	if (middle == 0)
+		_exit(ptrace(PTRACE_SEIZE, tracee, 0, PTRACE_O_EXITKILL) == 0 ? 0 : 1);
+	int mst, tst;
+	waitpid(middle, &mst, 0);
+	waitpid(tracee, &tst, 0);
+	KTAP_CHECK(exited_0(mst) && WIFSIGNALED(tst) && WTERMSIG(tst) == SIGKILL, "exitkill",
+		   "middle %#x tracee %#x", mst, tst);
+}
+
+static void get_set_sigmask(void)
+{
+	pid_t pid = start_traced(body_nothing);
+	uint64_t m = 0, set = 1UL << (SIGUSR1 - 1), got = 0;
+	long a = ptrace(PTRACE_GETSIGMASK, pid, sizeof m, &m);
+	long b = ptrace(PTRACE_SETSIGMASK, pid, sizeof set, &set);
+	long c = ptrace(PTRACE_GETSIGMASK, pid, sizeof got, &got);
+	long d = ptrace(PTRACE_GETSIGMASK, pid, 4, &got);
+	int ok = a == 0 && m == 0 && b == 0 && c == 0 && got == set && d == -1 && errno == EINVAL;
+	KTAP_CHECK(ok && exited_0(finish(pid)), "sigmask", "%ld %ld %ld %ld mask %#lx", a, b, c, d,
+		   (unsigned long)got);
+}
+
+static void errors(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	int ok = 1;
+	ok &= ptrace(PTRACE_GETREGS, pid, 0, 0) == -1 && errno == ESRCH;
+	ok &= ptrace(PTRACE_ATTACH, getpid(), 0, 0) == -1 && errno == EPERM;
+	ok &= ptrace(PTRACE_SEIZE, pid, 0, 1 << 30) == -1 && errno == EIO;
+	kill(pid, SIGKILL);
+	waitpid(pid, 0, 0);
+	pid = start_traced(body_nothing);
+	ok &= ptrace(PTRACE_CONT, pid, 0, 100) == -1 && errno == EIO;
+	ok &= ptrace(PTRACE_SETOPTIONS, pid, 0, 1 << 30) == -1 && errno == EINVAL;
+	KTAP_CHECK(ok && exited_0(finish(pid)), "errors", "an error was not as Linux's");
+}
+
+static void bad_selector_survives(void)
+{
+	pid_t pid = start_traced(body_nothing);
+	long p = ptrace(PTRACE_POKEUSER, pid, offsetof(struct user, regs.gs), 0x7);
+	KTAP_CHECK(p == 0 && exited_0(finish(pid)), "bad_selector_survives", "poke %ld", p);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "exit0") == 0)
+		return 0;
+	self_path = "/proc/self/exe";
+	static char path[4096];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+	if (n > 0) {
+		path[n] = 0;
+		self_path = path;
+	}
+	ktap_plan(28);
+	traceme_stop();
+	syscall_stops();
+	change_syscall_nr();
+	skip_syscall();
+	sysemu();
+	peek_poke_data();
+	peek_poke_user();
+	setregs_refused();
+	setregs_segv("setregs_bad_rip_segv", 0);
+	setregs_segv("setregs_bad_cs_segv", 1);
+	signal_injection();
+	fpregs();
+	regset_prstatus();
+	trace_fork();
+	trace_exec();
+	trace_exit();
+	singlestep();
+	attach_detach();
+	seize_interrupt();
+	waitid_trapped();
+	trace_clone();
+	trace_vfork();
+	group_stop_listen();
+	exitkill();
+	get_set_sigmask();
+	errors();
+	/* Last: with the kernel's selector check broken (negative run), it kills the kernel. */
+	bad_selector_survives();
+	return ktap_finish();
+}
