@@ -329,24 +329,26 @@ pub fn force_fault(sig: u8, info: SigInfo, fault: FaultInfo) {
 pub fn interrupted() -> bool {
     let t = task::current();
     let blocked = task::current_inner().sigmask;
-    let signal = (t.sig_pending.load(Ordering::Acquire)
-        | t.process.sig_pending.load(Ordering::Acquire))
+    if (t.sig_pending.load(Ordering::Acquire) | t.process.sig_pending.load(Ordering::Acquire))
         & !blocked
         != 0
         // PTRACE_INTERRUPT: do_signal stops for the tracer.
-        || t.ptrace.interrupt_pending();
-    let end = t.process.thread_must_end(t.tid);
-    if signal {
-        crate::percpu::this_cpu()
-            .entry
-            .raise_work(ExitWork::SIGPENDING.bits());
+        || t.ptrace.interrupt_pending()
+    {
+        raise_own_work(ExitWork::SIGPENDING);
+        return true;
     }
-    if end {
-        crate::percpu::this_cpu()
-            .entry
-            .raise_work(ExitWork::EXITING.bits());
+    if t.process.thread_must_end(t.tid) {
+        raise_own_work(ExitWork::EXITING);
+        return true;
     }
-    signal || end
+    false
+}
+
+/// Raises `work` for the running thread (out of line: only when a wait is interrupted).
+#[inline(never)]
+fn raise_own_work(work: ExitWork) {
+    crate::percpu::this_cpu().entry.raise_work(work.bits());
 }
 
 /// Whether the running thread is about to die (Linux's `fatal_signal_pending`, for waits
