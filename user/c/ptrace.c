@@ -46,12 +46,20 @@
  * - bad_selector_survives: POKEUSER of GS = 0x7 (an LDT selector; there is no LDT) is taken,
  *   and the tracee runs on to its end (the selector cannot be loaded: Linux's load faults
  *   and leaves null; kentry stores null at once).
+ * - proc_pid_mem: /proc/PID/mem of a stopped tracee: pread at a variable's address, pwrite of
+ *   it and of a const one, EIO at an unmapped address; /proc/self/mem reads this process.
+ * - seccomp_trace: a filter's SECCOMP_RET_TRACE: with PTRACE_O_TRACESECCOMP the tracer gets
+ *   PTRACE_EVENT_SECCOMP (GETEVENTMSG and GET_SYSCALL_INFO's ret_data = the filter's data), may
+ *   change the call (judged again, allowed) or skip it with a result; without the option the
+ *   call fails with ENOSYS.
  * - errors: ESRCH for a tracee not traced by the caller, EPERM to attach to itself or twice,
  *   EIO for a bad resume signal, EINVAL for an unknown option.
  */
 #define _GNU_SOURCE
 #include "ktap.h"
 #include <elf.h>
+#include <sys/prctl.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -71,6 +79,12 @@
 #define INFO_OP_EXIT 2
 #ifndef PTRACE_EVENT_STOP
 #define PTRACE_EVENT_STOP 128
+#endif
+#ifndef PTRACE_EVENT_SECCOMP
+#define PTRACE_EVENT_SECCOMP 7
+#endif
+#ifndef PTRACE_O_TRACESECCOMP
+#define PTRACE_O_TRACESECCOMP 0x80
 #endif
 
 /* struct ptrace_syscall_info, spelled out (older headers lack it). */
@@ -733,6 +747,109 @@ static void errors(void)
 	KTAP_CHECK(ok && exited_0(finish(pid)), "errors", "an error was not as Linux's");
 }
 
+static volatile long mem_word = 0x0102030405060708L;
+static const volatile long mem_ro = 5;
+
+static int body_mem(void)
+{
+	return mem_word == 0x1111 && mem_ro == 6 ? 0 : 1;
+}
+
+static void proc_pid_mem(void)
+{
+	char path[64];
+	long v = 0, own = 0, w = 0x1111, r6 = 6;
+	pid_t pid = start_traced(body_mem);
+	snprintf(path, sizeof path, "/proc/%d/mem", pid);
+	int fd = open(path, O_RDWR);
+	int ok = fd >= 0 && pread(fd, &v, 8, (off_t)(uintptr_t)&mem_word) == 8 &&
+		 v == 0x0102030405060708L;
+	ok &= pwrite(fd, &w, 8, (off_t)(uintptr_t)&mem_word) == 8;
+	ok &= pwrite(fd, &r6, 8, (off_t)(uintptr_t)&mem_ro) == 8;
+	errno = 0;
+	ok &= pread(fd, &v, 8, 8) == -1 && errno == EIO;
+	close(fd);
+	int self = open("/proc/self/mem", O_RDONLY);
+	ok &= self >= 0 && pread(self, &own, 8, (off_t)(uintptr_t)&mem_word) == 8 &&
+	      own == 0x0102030405060708L;
+	close(self);
+	KTAP_CHECK(ok && exited_0(finish(pid)), "proc_pid_mem", "fd %d v %#lx own %#lx", fd, v, own);
+}
+
+/* Classic BPF as <linux/filter.h> has it (musl's headers do not include the kernel's). */
+struct bpf_insn {
+	uint16_t code;
+	uint8_t jt, jf;
+	uint32_t k;
+};
+struct bpf_prog {
+	unsigned short len;
+	struct bpf_insn *insns;
+};
+
+/* A filter: getppid -> SECCOMP_RET_TRACE (0x7ff00000) | 0x42, anything else allowed. */
+static int trace_getppid(void)
+{
+	struct bpf_insn f[] = {
+		{0x20, 0, 0, 0},          /* ld [0]: seccomp_data.nr */
+		{0x15, 0, 1, SYS_getppid}, /* jeq getppid */
+		{0x06, 0, 0, 0x7ff00000u | 0x42},
+		{0x06, 0, 0, 0x7fff0000u}, /* ALLOW */
+	};
+	struct bpf_prog prog = {4, f};
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+	       syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog) == 0;
+}
+
+static int body_seccomp_traced(void)
+{
+	if (!trace_getppid())
+		return 1;
+	if (raw(SYS_getppid, 0, 0, 0) != raw(SYS_gettid, 0, 0, 0))
+		return 2;
+	return raw(SYS_getppid, 0, 0, 0) == 55 ? 0 : 3;
+}
+
+static int body_seccomp_untraced(void)
+{
+	if (!trace_getppid())
+		return 1;
+	errno = 0;
+	return raw(SYS_getppid, 0, 0, 0) == -1 && errno == ENOSYS ? 0 : 2;
+}
+
+static void seccomp_trace(void)
+{
+	pid_t pid = start_traced(body_seccomp_traced);
+	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACESECCOMP);
+	int st = step(pid, PTRACE_CONT, 0);
+	unsigned long msg = 0;
+	ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg);
+	struct user_regs_struct r;
+	ptrace(PTRACE_GETREGS, pid, 0, &r);
+	uint8_t info[88] = {0};
+	long isz = ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof info, info);
+	uint32_t ret_data;
+	memcpy(&ret_data, info + 80, 4);
+	int ok = st >> 8 == (SIGTRAP | PTRACE_EVENT_SECCOMP << 8) && msg == 0x42 &&
+		 r.orig_rax == SYS_getppid && isz == 84 && info[0] == 3 && ret_data == 0x42;
+	r.orig_rax = SYS_gettid; /* judged again: allowed */
+	ptrace(PTRACE_SETREGS, pid, 0, &r);
+	int st2 = step(pid, PTRACE_CONT, 0);
+	ptrace(PTRACE_GETREGS, pid, 0, &r);
+	r.orig_rax = -1; /* skipped, with this result */
+	r.rax = 55;
+	ptrace(PTRACE_SETREGS, pid, 0, &r);
+	ok &= st2 >> 8 == (SIGTRAP | PTRACE_EVENT_SECCOMP << 8);
+	int end = finish(pid);
+	/* Without PTRACE_O_TRACESECCOMP nobody takes the event: ENOSYS. */
+	pid_t other = start_traced(body_seccomp_untraced);
+	int end2 = finish(other);
+	KTAP_CHECK(ok && exited_0(end) && exited_0(end2), "seccomp_trace",
+		   "st %#x msg %#lx orig %lld isz %ld op %d data %#x st2 %#x end %#x end2 %#x", st,
+		   msg, r.orig_rax, isz, info[0], ret_data, st2, end, end2);
+}
+
 static void bad_selector_survives(void)
 {
 	pid_t pid = start_traced(body_nothing);
@@ -751,7 +868,7 @@ int main(int argc, char **argv)
 		path[n] = 0;
 		self_path = path;
 	}
-	ktap_plan(28);
+	ktap_plan(30);
 	traceme_stop();
 	syscall_stops();
 	change_syscall_nr();
@@ -777,6 +894,8 @@ int main(int argc, char **argv)
 	group_stop_listen();
 	exitkill();
 	get_set_sigmask();
+	proc_pid_mem();
+	seccomp_trace();
 	errors();
 	/* Last: with the kernel's selector check broken (negative run), it kills the kernel. */
 	bad_selector_survives();

@@ -324,6 +324,7 @@ fn read_node(
             Ok(buf.len())
         }
         Body::Dev(Device::Console) => Ok(crate::console::stdin_read(buf)),
+        Body::ProcMem(pid) => super::proc_pid::read(*pid, buf, off),
         Body::Symlink(_) | Body::ProcExe => Err(-EBADF),
     }
 }
@@ -348,6 +349,10 @@ fn write_node(node: &InodeRef, buf: &[u8], off: u64, append: bool) -> Result<(us
             Ok((buf.len(), off))
         }
         Body::Dir(_) => Err(-EISDIR),
+        Body::ProcMem(pid) => {
+            let n = super::proc_pid::write(*pid, buf, off)?;
+            Ok((n, off + n as u64))
+        }
         Body::Proc(_) | Body::Symlink(_) | Body::ProcExe => Err(-EBADF),
     }
 }

@@ -17,6 +17,7 @@ mod file;
 mod node;
 mod path;
 pub mod pipe;
+mod proc_pid;
 pub(crate) mod procfs;
 pub mod stat;
 
@@ -122,6 +123,8 @@ fn build() -> InodeRef {
         "exe",
         Inode::new(Body::ProcExe, 0o777, DEV_PROC, true),
     );
+    add(&self_, "mem", proc_pid::mem_node(None));
+    proc_pid::set_proc_root(&proc_);
     for (name, f) in [
         ("cmdline", ProcFile::Cmdline),
         ("cpuinfo", ProcFile::Cpuinfo),

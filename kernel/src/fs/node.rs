@@ -134,6 +134,8 @@ pub enum Body {
     Proc(ProcFile),
     /// `/proc/self/exe`: a symlink to the calling process's program.
     ProcExe,
+    /// `/proc/PID/mem` (None: `/proc/self/mem`, the caller's), proc_pid.rs.
+    ProcMem(Option<u32>),
 }
 
 pub struct DirData {
@@ -208,7 +210,7 @@ impl Inode {
     pub fn file_type(&self) -> u32 {
         match self.body {
             Body::Dir(_) => S_IFDIR,
-            Body::Reg(_) | Body::Proc(_) => S_IFREG,
+            Body::Reg(_) | Body::Proc(_) | Body::ProcMem(_) => S_IFREG,
             Body::Symlink(_) | Body::ProcExe => S_IFLNK,
             Body::Dev(_) => S_IFCHR,
         }

@@ -56,7 +56,11 @@ pub fn lookup(base: &InodeRef, path: &str, follow: bool) -> Result<Found, i64> {
         if c.len() > NAME_MAX {
             return Err(-ENAMETOOLONG);
         }
-        let child = d.lock().entries.get(&c).cloned().ok_or(-ENOENT)?;
+        let found = d.lock().entries.get(&c).cloned();
+        let child = match found {
+            Some(child) => child,
+            None => super::proc_pid::lookup_missing(&node, &c).ok_or(-ENOENT)?,
+        };
         let last = pending.is_empty();
         if child.is_symlink() && (!last || follow) {
             links += 1;

@@ -13,6 +13,7 @@ pub mod fault;
 pub mod frame;
 pub mod heap;
 pub mod paging;
+pub mod remote;
 pub mod stack;
 
 use core::sync::atomic::{AtomicU64, Ordering};

@@ -35,6 +35,10 @@ pub struct Process {
     pub children: Mutex<Vec<Arc<Process>>>,
     /// The threads this process traces (ptrace/): its waits see their stops.
     pub ptraced: Mutex<Vec<TaskRef>>,
+    /// Threads of this process that ended traced and whose tracer has not yet waited for
+    /// them: until then the process's own end is not reported (Linux's
+    /// `delay_group_leader`: a traced zombie thread keeps the group from being released).
+    pub traced_zombies: AtomicU32,
     /// Set once when the last thread exits (or exit_group / a fatal signal ends it).
     pub exit: Mutex<Option<ExitReason>>,
     pub exiting: AtomicBool,
@@ -124,6 +128,7 @@ impl Process {
             live_threads: AtomicU32::new(0),
             children: Mutex::new(Vec::new()),
             ptraced: Mutex::new(Vec::new()),
+            traced_zombies: AtomicU32::new(0),
             exit: Mutex::new(None),
             exiting: AtomicBool::new(false),
             exec_by: AtomicU32::new(0),

@@ -104,6 +104,7 @@ fn ended_child(
         eligible(pid, c.pid)
             && c.live_threads.load(Ordering::Acquire) == 0
             && c.exit_reason().is_some()
+            && c.traced_zombies.load(Ordering::Acquire) == 0
     })?;
     let c = if opts.nowait {
         ch[i].clone()
@@ -144,7 +145,9 @@ fn tracee_event(
             let tid = t.tid;
             drop(st);
             if !opts.nowait {
-                tracees.remove(i);
+                let t = tracees.remove(i);
+                drop(tracees);
+                crate::ptrace::reaped(&t);
             }
             return Some(WaitEvent::Exited { pid: tid, reason });
         }

@@ -33,7 +33,7 @@ pub const fn register(mut t: crate::syscall::table::Table) -> crate::syscall::ta
 pub use regs::BREAK_REG_CHECKS;
 pub use stop::{
     EventStop, attach_child, event, exec_event, exit_event, fork_event, group_stop, interrupt_stop,
-    report_syscall_entry, report_syscall_exit, signal_stop,
+    report_syscall_entry, report_syscall_exit, seccomp_event, signal_stop,
 };
 
 use crate::process::Process;
@@ -207,15 +207,33 @@ fn unlink(t: &TaskRef, sig: u8) {
     t.ptrace.resume_wait.wake_all();
 }
 
+/// The tracer has waited for ended tracee `t` (or let go of it): its process's end, held back
+/// for it, may be reported now.
+pub fn reaped(t: &Task) {
+    if t.process.traced_zombies.fetch_sub(1, Ordering::AcqRel) == 1
+        && let Some(parent) = t.process.parent.lock().upgrade()
+    {
+        parent.child_wait.wake_all();
+    }
+}
+
 /// The tracer process `p` is ending: every tracee is detached (and killed, with
 /// PTRACE_O_EXITKILL), as Linux's `exit_ptrace`.
 pub fn tracer_exit(p: &Process) {
     let tracees = core::mem::take(&mut *p.ptraced.lock());
     for t in tracees {
-        let kill = {
+        let (ended, kill) = {
             let st = t.ptrace.state.lock();
-            st.exit.is_none() && st.options & opt::EXITKILL != 0
+            (
+                st.exit.is_some(),
+                st.exit.is_none() && st.options & opt::EXITKILL != 0,
+            )
         };
+        if ended {
+            // Never to be waited for by this tracer: released now.
+            reaped(&t);
+            continue;
+        }
         if kill {
             crate::signal::send_to_thread(
                 &t,
@@ -247,6 +265,8 @@ pub fn tracee_exit(me: &Task, reason: ExitReason, last: bool) {
         let parent_reports = last && parent.is_some_and(|p| Arc::ptr_eq(&p, &tracer));
         if !parent_reports {
             st.exit = Some(reason);
+            // Its process's own end waits until the tracer has seen this.
+            me.process.traced_zombies.fetch_add(1, Ordering::AcqRel);
         }
         tracer
     };

@@ -356,31 +356,19 @@ fn peek_siginfo(t: &Task, args: u64, data: u64) -> Result<i64, i64> {
 /// The 8 bytes at `addr` of tracee `t`'s memory (PEEKTEXT/PEEKDATA), -EIO where they cannot
 /// be read.
 fn peek_word(t: &Task, addr: u64) -> Result<u64, i64> {
-    let mm = t.process.mm();
     let mut out = [0u8; 8];
-    let mut g = mm.aspace.lock();
-    let a = g.as_mut().ok_or(-EIO)?;
-    for (i, b) in out.iter_mut().enumerate() {
-        let va = addr.checked_add(i as u64).ok_or(-EIO)?;
-        let pa = a.page_for_access(va, false).ok_or(-EIO)?;
-        // SAFETY: `pa` is a user frame of the tracee reached through the direct map, mapped
-        // while its address-space lock is held.
-        *b = unsafe { *(crate::mm::phys_to_virt(pa) as *const u8) };
+    if crate::mm::remote::read(&t.process.mm(), addr, &mut out) != out.len() {
+        return Err(-EIO);
     }
     Ok(u64::from_ne_bytes(out))
 }
 
 /// POKETEXT/POKEDATA: writes `word` at `addr` of tracee `t`, into read-only private
-/// mappings too (a debugger's breakpoint: Linux's FOLL_FORCE), by a private copy of the
-/// page. -EIO outside every mapping.
+/// mappings too (mm/remote.rs). -EIO where it cannot.
 fn poke_word(t: &Task, addr: u64, word: u64) -> Result<(), i64> {
-    let mm = t.process.mm();
-    let mut g = mm.aspace.lock();
-    let a = g.as_mut().ok_or(-EIO)?;
-    // Faulted in first (a page never touched has no frame to copy yet).
-    for i in 0..8u64 {
-        let va = addr.checked_add(i).ok_or(-EIO)?;
-        a.page_for_access(va, false).ok_or(-EIO)?;
+    let b = word.to_ne_bytes();
+    if crate::mm::remote::write_forced(&t.process.mm(), addr, &b) != b.len() {
+        return Err(-EIO);
     }
-    a.write(addr, &word.to_ne_bytes()).map_err(|_| -EIO)
+    Ok(())
 }

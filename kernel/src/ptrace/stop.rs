@@ -333,6 +333,15 @@ pub fn event(regs: &mut Regs, e: u32, msg: u64) -> bool {
     true
 }
 
+/// seccomp's RET_TRACE for the running task (Linux's `__seccomp_filter`): the
+/// PTRACE_EVENT_SECCOMP stop, with the filter's 16 data bits as the event message, if its
+/// tracer asked for it. Returns false without such a tracer (the call then fails with
+/// -ENOSYS). After the stop the tracer may have changed or skipped (-1) the call; the caller
+/// decides what runs.
+pub fn seccomp_event(regs: &mut Regs, data: u32) -> bool {
+    task::current().ptrace.is_traced() && event(regs, ev::SECCOMP, data as u64)
+}
+
 /// A successful execve of a traced task: PTRACE_EVENT_EXEC (message: the thread id it had),
 /// or without that option the old SIGTRAP, for a tracee attached without PTRACE_SEIZE.
 pub fn exec_event(regs: &mut Regs, old_tid: u32) {

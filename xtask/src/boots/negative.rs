@@ -714,7 +714,7 @@ pub const NEGATIVE_BOOTS: &[BootTest] = &[
         expect_log: &[
             "test hook: a tracer's register writes are taken unchecked",
             "not ok 8 setregs_refused",
-            "ok 27 errors",
+            "ok 29 errors",
         ],
         qemu_args: &[],
         or_endings: &[],

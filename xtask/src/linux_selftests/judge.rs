@@ -272,7 +272,10 @@ mod tests {
         let err = b"mov_ss_trap_64: PTRACE_ATTACH: Function not implemented\n";
         match judge(&NEEDS_PTRACE, 0, out, err) {
             Judgement::Skip(why) => {
-                assert!(why.starts_with("kentry gap: no ptrace (issue 11)"), "{why}");
+                assert!(
+                    why.starts_with("kentry gap: CR4.OSXSAVE off / XSAVE (issue 12)"),
+                    "{why}"
+                );
                 assert!(why.contains("not exercised: a watchpoint"), "{why}");
                 assert!(why.contains("PTRACE_ATTACH"), "{why}");
             }
@@ -293,7 +296,7 @@ mod tests {
         match judge(&PART_NEEDS_PTRACE, 0, b"[OK]\tbase\n", err) {
             Judgement::Pass(s) => {
                 assert!(s.contains("1× not exercised: poking by a ptracer"), "{s}");
-                assert!(s.contains("no ptrace (issue 11)"), "{s}");
+                assert!(s.contains("XSAVE (issue 12)"), "{s}");
             }
             other => panic!("{other:?}"),
         }

@@ -16,11 +16,11 @@
 //! `kentry_kernel_logic::seccomp_bpf`) judge each of its syscalls; the verdict of highest
 //! precedence over all of them decides: ALLOW, LOG (allowed, logged), ERRNO (skipped with
 //! `-data`), TRAP (skipped; SIGSYS with `si_code` SYS_SECCOMP, `si_errno` the data, the call
-//! address, number and arch; `rax` rolled back to the number), TRACE and USER_NOTIF (no
-//! tracer, no listener: skipped with -ENOSYS, as Linux does then), KILL_THREAD (the thread
-//! ends by SIGSYS), KILL_PROCESS and any unknown action (the process ends by SIGSYS).
-//! USER_NOTIF with a listener (`SECCOMP_FILTER_FLAG_NEW_LISTENER`): the syscall waits for a
-//! supervisor's answer ([`notify`]).
+//! address, number and arch; `rax` rolled back to the number), TRACE (the tracer's
+//! PTRACE_EVENT_SECCOMP stop, then judged again; -ENOSYS without a tracer), USER_NOTIF (the
+//! syscall waits for the answer of a supervisor holding the filter's listener, [`notify`];
+//! -ENOSYS without one), KILL_THREAD (the thread ends by SIGSYS), KILL_PROCESS and any
+//! unknown action (the process ends by SIGSYS).
 //! Filters stack (a new one is added in front), are inherited by threads and children, and
 //! survive execve. TSYNC gives the new chain to every thread of the process whose own
 //! filters the caller's are built on (or that has none), or fails with the id of one that
@@ -441,13 +441,18 @@ pub fn prctl_set_seccomp(mode: u64, filter: u64) -> i64 {
 /// kentry's `Host::secure_computing` for the SYSCALL path: whether the calling thread may
 /// make syscall `orig_rax`.
 pub fn secure_computing(regs: &mut Regs) -> bool {
-    let data = SeccompData {
+    let data = data_x86_64(regs);
+    judge(regs, &data, &STRICT_ALLOWED, true)
+}
+
+/// `seccomp_data` of a 64-bit syscall.
+fn data_x86_64(regs: &Regs) -> SeccompData {
+    SeccompData {
         nr: regs.orig_rax as i32,
         arch: bpf::AUDIT_ARCH_X86_64,
         instruction_pointer: regs.rip,
         args: [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9],
-    };
-    judge(regs, &data, &STRICT_ALLOWED, true)
+    }
 }
 
 /// `int $0x80` from a thread with a seccomp mode: the i386 number `eax` is judged the same
@@ -496,6 +501,42 @@ fn judge(regs: &mut Regs, data: &SeccompData, strict: &[i32; 4], may_sleep: bool
         Some(_) if BREAK_CHECK.load(Ordering::Relaxed) => true,
         Some(v) => filter_action(regs, data, v, may_sleep),
     }
+}
+
+/// RET_TRACE (Linux's `__seccomp_filter`): the tracer's PTRACE_EVENT_SECCOMP stop, if a
+/// tracer asked for it (else -ENOSYS); then the call the tracer left is judged again, where a
+/// TRACE verdict lets it run ("put in this state by the ptracer already"). A tracer's -1, or
+/// SIGKILL during the stop, skips it. Returns whether the syscall runs (`may_sleep` as for
+/// [`judge`], for the verdict judged again).
+fn trace(regs: &mut Regs, data: &SeccompData, value: u32, may_sleep: bool) -> bool {
+    if !crate::ptrace::seccomp_event(regs, value) {
+        regs.rax = (-ENOSYS) as u64;
+        return false;
+    }
+    if crate::ptrace::fatal_pending(task::current()) || (regs.orig_rax as i64) < 0 {
+        return false;
+    }
+    // The 64-bit entry judges the number in orig_rax; int $0x80 (no separate slot) the one
+    // in rax, into which it copied it.
+    let data = if data.arch == bpf::AUDIT_ARCH_X86_64 {
+        data_x86_64(regs)
+    } else {
+        SeccompData {
+            nr: regs.orig_rax as i32,
+            ..*data
+        }
+    };
+    let verdict = {
+        let st = task::current().seccomp.state.lock();
+        match st.filters.as_deref() {
+            Some(chain) => bpf::run_chain(chain.iter().map(|n| &n.filter), &data),
+            None => ret::ALLOW,
+        }
+    };
+    if verdict & ret::ACTION_FULL == ret::TRACE {
+        return true;
+    }
+    filter_action(regs, &data, verdict, may_sleep)
 }
 
 /// Filter mode's action for verdict `verdict` (Linux's `__seccomp_filter`). Returns whether
@@ -557,7 +598,7 @@ fn filter_action(regs: &mut Regs, data: &SeccompData, verdict: u32, may_sleep: b
         }
         ret::TRACE => {
             log_action(matched(data, verdict).0, data, "trace");
-            trace(regs, value)
+            trace(regs, data, value, may_sleep)
         }
         ret::KILL_THREAD => {
             kill(false);
@@ -600,17 +641,6 @@ fn log_action(log: bool, data: &SeccompData, action: &str) {
             data.nr
         );
     }
-}
-
-/// SECCOMP_RET_TRACE with data `value` (Linux's `__seccomp_filter` TRACE case): a tracer
-/// that asked for PTRACE_O_TRACESECCOMP is told (PTRACE_EVENT_SECCOMP, event message
-/// `value`) and may change or skip the syscall, which seccomp then judges again. Without
-/// one, as now (kentry has no ptrace yet), the syscall fails with ENOSYS. The one place a
-/// tracer check connects.
-fn trace(regs: &mut Regs, value: u32) -> bool {
-    let _ = value;
-    regs.rax = (-ENOSYS) as u64;
-    false
 }
 
 /// Ends the calling thread (or its whole process) by SIGSYS, at its exit work: the syscall

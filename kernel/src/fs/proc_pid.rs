@@ -1,0 +1,75 @@
+//! /proc/PID: a directory made at lookup for each live process, holding `mem` (its memory,
+//! read and written at the file offset as the address, as a debugger does: mm/remote.rs).
+//! `/proc/self/mem` is the calling process's. The other per-process files are /proc/self's
+//! today (the generated text of procfs.rs).
+
+use super::node::{Body, DEV_PROC, Inode, InodeRef};
+use crate::syscall::errno::EIO;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// The inode number of /proc (set when the tree is built).
+static PROC_ROOT_INO: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Notes which directory is /proc.
+pub fn set_proc_root(dir: &InodeRef) {
+    PROC_ROOT_INO.store(dir.ino, Ordering::Relaxed);
+}
+
+/// The `mem` file of process `pid` (None: whichever process uses it).
+pub fn mem_node(pid: Option<u32>) -> InodeRef {
+    // Not read-only: it is written (the directories holding it are).
+    Inode::new(Body::ProcMem(pid), 0o600, DEV_PROC, false)
+}
+
+/// `name` in directory `dir` when the directory holds no such entry: /proc/PID for a live
+/// process. None for anything else.
+pub fn lookup_missing(dir: &InodeRef, name: &str) -> Option<InodeRef> {
+    if dir.ino != PROC_ROOT_INO.load(Ordering::Relaxed) {
+        return None;
+    }
+    let pid: u32 = name.parse().ok().filter(|&p| p > 0)?;
+    let p = crate::process::find(pid).filter(|p| p.exit_reason().is_none())?;
+    let d = Inode::new_dir(Some(dir), 0o555, DEV_PROC, true);
+    if let Some(entries) = d.dir() {
+        entries
+            .lock()
+            .entries
+            .insert(String::from("mem"), mem_node(Some(p.pid)));
+    }
+    Some(d)
+}
+
+/// The process a `mem` file reads, if it still has memory.
+fn target(pid: Option<u32>) -> Result<Arc<crate::process::Process>, i64> {
+    let p = match pid {
+        Some(pid) => crate::process::find(pid).ok_or(-EIO)?,
+        None => crate::task::current().process.clone(),
+    };
+    if p.exit_reason().is_some() {
+        return Err(-EIO);
+    }
+    Ok(p.mm())
+}
+
+/// A read of `buf.len()` bytes at address `off`: the bytes up to the first unreadable one,
+/// -EIO if that is the first (Linux's `mem_rw`).
+pub fn read(pid: Option<u32>, buf: &mut [u8], off: u64) -> Result<usize, i64> {
+    let p = target(pid)?;
+    let n = crate::mm::remote::read(&p, off, buf);
+    if n == 0 && !buf.is_empty() {
+        return Err(-EIO);
+    }
+    Ok(n)
+}
+
+/// A forced write (as ptrace's POKE) at address `off`.
+pub fn write(pid: Option<u32>, buf: &[u8], off: u64) -> Result<usize, i64> {
+    let p = target(pid)?;
+    let n = crate::mm::remote::write_forced(&p, off, buf);
+    if n == 0 && !buf.is_empty() {
+        return Err(-EIO);
+    }
+    Ok(n)
+}
