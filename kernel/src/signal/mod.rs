@@ -319,51 +319,21 @@ pub fn force_fault(sig: u8, info: SigInfo, fault: FaultInfo) {
 }
 
 /// Whether a signal the running thread does not block is pending (a blocking syscall should
-/// return -EINTR), or the thread is to end.
-///
-/// When it says so it also raises the matching exit work (SIGPENDING, EXITING) on this CPU:
-/// a sender on another CPU sets the pending bit first and the work flag after, through the
-/// task's remote word and an IPI, which under TCG can arrive many instructions later. A wait
-/// that saw the bit could otherwise return -ERESTARTSYS to user mode with no work raised, and
-/// the thread run on (seen: a SIGKILLed seccomp-notify target that went on to exit(50)).
+/// return -EINTR).
 pub fn interrupted() -> bool {
     let t = task::current();
     let blocked = task::current_inner().sigmask;
-    if (t.sig_pending.load(Ordering::Acquire) | t.process.sig_pending.load(Ordering::Acquire))
+    (t.sig_pending.load(Ordering::Acquire) | t.process.sig_pending.load(Ordering::Acquire))
         & !blocked
         != 0
-        // PTRACE_INTERRUPT: do_signal stops for the tracer.
+        || t.process.thread_must_end(t.tid)
         || t.ptrace.interrupt_pending()
-    {
-        raise_own_work(ExitWork::SIGPENDING);
-        return true;
-    }
-    if t.process.thread_must_end(t.tid) {
-        raise_own_work(ExitWork::EXITING);
-        return true;
-    }
-    false
-}
-
-/// Raises `work` for the running thread (out of line: only when a wait is interrupted).
-#[inline(never)]
-fn raise_own_work(work: ExitWork) {
-    crate::percpu::this_cpu().entry.raise_work(work.bits());
 }
 
 /// Whether the running thread is about to die (Linux's `fatal_signal_pending`, for waits
 /// only a fatal signal ends): SIGKILL pending, its process ending or exec'ing in another
 /// thread, or an unblocked pending signal whose action is the default one that terminates.
 pub fn fatal_pending() -> bool {
-    let fatal = fatal_signal_or_end();
-    if fatal {
-        // For its exit work (see `interrupted`).
-        interrupted();
-    }
-    fatal
-}
-
-fn fatal_signal_or_end() -> bool {
     let t = task::current();
     let pending = (t.sig_pending.load(Ordering::Acquire)
         | t.process.sig_pending.load(Ordering::Acquire))

@@ -305,6 +305,11 @@ pub fn user_notification(listener: &Listener, data: &SeccompData) -> Option<i64>
     }
     listener.wake();
     if !replied {
+        // The signal's work flag may still be on its way: a sender on another CPU sets the
+        // pending bit at once and the work flag by IPI, which under TCG can land after this
+        // thread is back in user mode with -ERESTARTSYS (a SIGKILLed target then ran on and
+        // exited 50). Raised here, as Linux's TIF_SIGPENDING is set before the wake-up.
+        signal::recalc_pending();
         return Some(-ERESTARTSYS);
     }
     let r = n.reply.lock();
@@ -395,6 +400,8 @@ fn recv(l: &Listener, buf: u64) -> Result<i64, i64> {
             || l.request.load(Ordering::Acquire) > 0,
             signal::interrupted,
         ) {
+            // As for the target below: the work flag may still be on its way.
+            signal::recalc_pending();
             return Err(-EINTR);
         }
     }
@@ -543,5 +550,6 @@ fn addfd(l: &Listener, buf: u64, size: usize) -> Result<i64, i64> {
         r.addfd.remove(i);
         n.addfd_queued.fetch_sub(1, Ordering::AcqRel);
     }
+    signal::recalc_pending();
     Err(-ERESTARTSYS)
 }
