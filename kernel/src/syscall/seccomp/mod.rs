@@ -94,6 +94,9 @@ const MAX_ERRNO: u32 = 4095;
 /// When it drops to 0 the filter's listener reports POLLHUP.
 pub struct FilterNode {
     filter: Filter,
+    /// The instructions on the path from this filter to the oldest, 4 more per filter (what
+    /// MAX_INSNS_PER_PATH limits), kept so that an install does not walk the chain.
+    path_insns: usize,
     /// SECCOMP_FILTER_FLAG_LOG: this filter's ERRNO/TRAP/TRACE/USER_NOTIF verdicts are logged.
     log: bool,
     /// The listener of a filter installed with NEW_LISTENER.
@@ -305,13 +308,8 @@ fn attach(flags: u32, filter: Filter, listener: Option<Arc<Listener>>) -> Result
     {
         return Err(-EBUSY);
     }
-    let path: usize = st
-        .filters
-        .iter()
-        .flat_map(|n| n.iter())
-        .map(|n| n.filter.len() + 4)
-        .sum();
-    if path + filter.len() + 4 > MAX_INSNS_PER_PATH {
+    let path = st.filters.as_ref().map_or(0, |n| n.path_insns) + filter.len() + 4;
+    if path > MAX_INSNS_PER_PATH {
         return Err(-ENOMEM);
     }
     let others: Vec<task::TaskRef> = threads
@@ -339,6 +337,7 @@ fn attach(flags: u32, filter: Filter, listener: Option<Arc<Listener>>) -> Result
     }
     let chain = Arc::new(FilterNode {
         filter,
+        path_insns: path,
         log: flags & FLAG_LOG != 0,
         listener,
         prev: st.filters.take(),
