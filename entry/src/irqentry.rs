@@ -382,6 +382,12 @@ mod imp {
             if vector == vectors::NMI {
                 nmi_from_user::<H>(cpu, regs, error_code);
             } else {
+                // The handler runs with the breakpoints off, from user mode too (E22: the
+                // task's own watchpoints are armed now), as Linux's #MC does. (Linux's user
+                // #DB handler keeps them; it touches no user memory, so turning them off
+                // changes nothing there.) They are back for the exit work, whose touches of
+                // watched user memory are kernel-mode #DBs for the paranoid path.
+                let dr7 = local_db_save();
                 let state = irqentry_enter::<H>(cpu, regs, vector);
                 crate::instrumentation_begin!();
                 // Neither #DB nor #MC pushes an error code: 0, as for `exception`.
@@ -393,6 +399,9 @@ mod imp {
                         cr2: 0,
                     },
                 );
+                // Back before the exit work, which may schedule (the switch loads DR7 then)
+                // or stop for a tracer that rewrites this task's breakpoints.
+                local_db_restore(dr7);
                 irqentry_exit::<H>(regs, state);
             }
             return;

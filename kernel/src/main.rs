@@ -231,6 +231,28 @@ fn apply_test_breaks(cmdline: &str) {
             crate::signal::BREAK_SIGRETURN_FLAGS.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        // The in-kernel breakpoint API's region refusals (x86/hwbp.rs), one at a time.
+        if name == "hwbp_entry_text" {
+            return x86::hwbp::break_refusal(x86::hwbp::Refusal::EntryText);
+        }
+        if name == "hwbp_percpu_entry_data" {
+            return x86::hwbp::break_refusal(x86::hwbp::Refusal::PerCpuEntryData);
+        }
+        if name == "hwbp_gdt" {
+            return x86::hwbp::break_refusal(x86::hwbp::Refusal::Gdt);
+        }
+        if name == "hwbp_idt" {
+            return x86::hwbp::break_refusal(x86::hwbp::Refusal::Idt);
+        }
+        if name == "hwbp_tss" {
+            return x86::hwbp::break_refusal(x86::hwbp::Refusal::Tss);
+        }
+        if name == "hwbp_ist_stack" {
+            return x86::hwbp::break_refusal(x86::hwbp::Refusal::IstStack);
+        }
+        if name == "hwbp_task_stack" {
+            return x86::hwbp::break_refusal(x86::hwbp::Refusal::TaskStack);
+        }
         match kentry::test_hooks::Check::from_name(name) {
             Some(c) => {
                 klog!("test hook: safety check '{name}' is OFF");

@@ -85,6 +85,8 @@ pub struct PerCpu {
     pub tick_recheck: AtomicU32,
     /// Recovered machine checks of this CPU, printed by its next timer tick (x86/mce.rs).
     pub mce_log: crate::x86::mce::DeferredLog,
+    /// Whose breakpoints this CPU's debug registers hold (x86/debugreg.rs, x86/hwbp.rs).
+    pub debugreg: crate::x86::debugreg::CpuDebugRegs,
 }
 
 // SAFETY: each PerCpu is only mutated by its own CPU (with interrupts off where an interrupt
@@ -107,6 +109,7 @@ impl PerCpu {
             vtime: crate::nohz::vtime::VtimeCpu::new(),
             tick_recheck: AtomicU32::new(0),
             mce_log: crate::x86::mce::DeferredLog::new(),
+            debugreg: crate::x86::debugreg::CpuDebugRegs::new(),
         }
     }
 }
@@ -145,6 +148,14 @@ pub fn on_kernel_stack(rsp: u64) -> bool {
         return true;
     }
     within(
+        core::ptr::addr_of!(boot_stack) as u64,
+        core::ptr::addr_of!(boot_stack_top) as u64,
+    )
+}
+
+/// The boot stack: [bottom, top).
+pub fn boot_stack_range() -> (u64, u64) {
+    (
         core::ptr::addr_of!(boot_stack) as u64,
         core::ptr::addr_of!(boot_stack_top) as u64,
     )

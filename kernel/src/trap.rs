@@ -52,7 +52,10 @@ fn signal_for(f: &Fault) -> (u8, i32, u64) {
 }
 
 /// An exception from user mode becomes the thread's forced signal; it is delivered (or kills)
-/// on the way back to user mode.
+/// on the way back to user mode. Out of line: inlined into kentry's IDT entry, LLVM merges
+/// its signal call with the interrupt paths' tails under a flag, and the noinstr check walks
+/// both ways of that flag into paths that do not exist.
+#[inline(never)]
 fn user_fault(regs: &Regs, f: Fault) {
     let (sig, code, addr_kind) = signal_for(&f);
     let addr = match addr_kind {
@@ -60,6 +63,21 @@ fn user_fault(regs: &Regs, f: Fault) {
         2 => f.cr2,
         _ => 0,
     };
+    send_fault_signal(f, sig, code, addr);
+}
+
+/// SIGTRAP with `code` for a #DB from user mode (x86/debugreg.rs decides the code), at the
+/// user's RIP, as Linux's `send_sigtrap`.
+pub fn user_trap(regs: &Regs, code: i32) {
+    let f = Fault {
+        vector: vectors::DB,
+        error_code: 0,
+        cr2: 0,
+    };
+    send_fault_signal(f, SIGTRAP, code, regs.rip);
+}
+
+fn send_fault_signal(f: Fault, sig: u8, code: i32, addr: u64) {
     // SAFETY: the running thread's own signal state.
     let old_cr2 = unsafe { task::current().inner_signals().fault.cr2 };
     let fault = FaultInfo {
@@ -213,6 +231,8 @@ pub fn nmi_like(regs: &mut Regs, vector: u8, error_code: u64) {
         }
         vectors::DF => double_fault(regs, error_code),
         vectors::MC => machine_check(regs, error_code),
+        // Kernel-mode #DB: consumed or reported, always survived (x86/debugreg.rs).
+        vectors::DB => crate::x86::debugreg::kernel_db(regs),
         _ => {
             kernel_fault_report(
                 "UNEXPECTED IST ENTRY",
@@ -236,11 +256,9 @@ pub fn ist_exception_from_user(regs: &mut Regs, f: Fault) {
         vectors::DB => {
             // An exception from user mode like the others (context_tracking_balanced counts it).
             EntryCounters::bump(&this_cpu().counters.exceptions_from_user);
-            // Single-step (or a user breakpoint) in ring 3: SIGTRAP for the thread. Clear DR6
-            // so the next #DB starts clean.
-            // SAFETY: writing DR6 has no effect but resetting its status bits.
-            unsafe { core::arch::asm!("mov dr6, {}", in(reg) 0xffff0ff0u64, options(nostack)) };
-            user_fault(regs, f);
+            // Single-step, a hardware breakpoint or INT1 in ring 3: SIGTRAP for the thread,
+            // with the si_code and the virtual DR6 that DR6 says (x86/debugreg.rs).
+            crate::x86::debugreg::user_db(regs);
         }
         _ => machine_check(regs, f.error_code),
     }

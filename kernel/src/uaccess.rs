@@ -28,6 +28,16 @@ unsafe extern "C" {
     /// Copies rdx bytes from rsi to rdi; returns the bytes left uncopied.
     fn kernel_copy_user_smap(dst: *mut u8, src: *const u8, len: usize) -> usize;
     fn kernel_copy_user_nosmap(dst: *mut u8, src: *const u8, len: usize) -> usize;
+    static kernel_copy_user_text_start: u8;
+    static kernel_copy_user_text_end: u8;
+}
+
+/// Whether `rip` lies in the user-copy routines (a user watchpoint's #DB in kernel mode
+/// comes from there, x86/debugreg.rs).
+pub fn in_copy_text(rip: u64) -> bool {
+    let start = core::ptr::addr_of!(kernel_copy_user_text_start) as u64;
+    let end = core::ptr::addr_of!(kernel_copy_user_text_end) as u64;
+    (start..=end).contains(&rip)
 }
 
 // The copy moves 8 bytes per iteration (`rep movsq`) and the tail byte-wise: a signal frame
@@ -78,12 +88,16 @@ macro_rules! copy_user_body {
 
 core::arch::global_asm!(
     ".pushsection .text.uaccess, \"ax\"",
+    ".globl kernel_copy_user_text_start",
+    "kernel_copy_user_text_start:",
     ".globl kernel_copy_user_smap",
     "kernel_copy_user_smap:",
     copy_user_body!("stac", "clac", ".Lsmap"),
     ".globl kernel_copy_user_nosmap",
     "kernel_copy_user_nosmap:",
     copy_user_body!("", "", ".Lnosmap"),
+    ".globl kernel_copy_user_text_end",
+    "kernel_copy_user_text_end:",
     ".popsection",
     options(att_syntax)
 );

@@ -52,6 +52,9 @@
  *   PTRACE_EVENT_SECCOMP (GETEVENTMSG and GET_SYSCALL_INFO's ret_data = the filter's data), may
  *   change the call (judged again, allowed) or skip it with a result; without the option the
  *   call fails with ENOSYS.
+ * - restart_syscall_seen: a traced nanosleep interrupted by SIGSTOP ends with
+ *   -ERESTART_RESTARTBLOCK at its exit stop; with the signal cancelled it is resumed through
+ *   restart_syscall, the call the tracer sees next, and sleeps out its time.
  * - errors: ESRCH for a tracee not traced by the caller, EPERM to attach to itself or twice,
  *   EIO for a bad resume signal, EINVAL for an unknown option.
  */
@@ -70,6 +73,7 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef PTRACE_GET_SYSCALL_INFO
@@ -545,9 +549,16 @@ static void attach_detach(void)
 	long again = ptrace(PTRACE_ATTACH, pid, 0, 0);
 	int again_errno = errno;
 	long d = ptrace(PTRACE_DETACH, pid, 0, 0);
+	int early = 0;
+	pid_t gone = waitpid(pid, &early, WNOHANG);
+	if (gone != 0)
+		printf("# attach_detach: the child ended early: %d status %#x (stop %#x)\n", gone,
+		       early, st);
+	signal(SIGPIPE, SIG_IGN);
 	(void)!write(p[1], "x", 1);
-	int end;
-	waitpid(pid, &end, 0);
+	int end = early;
+	if (gone == 0)
+		waitpid(pid, &end, 0);
 	KTAP_CHECK(a == 0 && WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP && again == -1 &&
 			   again_errno == EPERM && d == 0 && exited_0(end),
 		   "attach_detach", "attach %ld st %#x again %ld detach %ld end %#x", a, st, again,
@@ -850,6 +861,36 @@ static void seccomp_trace(void)
 		   msg, r.orig_rax, isz, info[0], ret_data, st2, end, end2);
 }
 
+static int body_nanosleep(void)
+{
+	struct timespec t = {0, 300 * 1000 * 1000};
+	return raw(SYS_nanosleep, (long)&t, 0, 0) == 0 ? 0 : 1;
+}
+
+static void restart_syscall_seen(void)
+{
+	pid_t pid = start_traced(body_nanosleep);
+	struct user_regs_struct r;
+	int st = step(pid, PTRACE_SYSCALL, 0);
+	ptrace(PTRACE_GETREGS, pid, 0, &r);
+	int ok = WIFSTOPPED(st) && r.orig_rax == SYS_nanosleep;
+	ptrace(PTRACE_SYSCALL, pid, 0, 0);
+	usleep(50 * 1000);
+	kill(pid, SIGSTOP);
+	int st2 = -1, st3, st4;
+	waitpid(pid, &st2, 0); /* the exit stop of the interrupted sleep */
+	ptrace(PTRACE_GETREGS, pid, 0, &r);
+	ok &= WSTOPSIG(st2) == SIGTRAP && (long)r.rax == -516 && r.orig_rax == SYS_nanosleep;
+	st3 = step(pid, PTRACE_SYSCALL, 0); /* SIGSTOP's delivery stop */
+	st4 = step(pid, PTRACE_SYSCALL, 0); /* cancelled: the restart's entry */
+	ptrace(PTRACE_GETREGS, pid, 0, &r);
+	ok &= WSTOPSIG(st3) == SIGSTOP && WSTOPSIG(st4) == SIGTRAP &&
+	      r.orig_rax == SYS_restart_syscall;
+	KTAP_CHECK(ok && exited_0(finish(pid)), "restart_syscall_seen",
+		   "st %#x st2 %#x st3 %#x st4 %#x orig %lld rax %lld", st, st2, st3, st4,
+		   r.orig_rax, r.rax);
+}
+
 static void bad_selector_survives(void)
 {
 	pid_t pid = start_traced(body_nothing);
@@ -868,7 +909,7 @@ int main(int argc, char **argv)
 		path[n] = 0;
 		self_path = path;
 	}
-	ktap_plan(30);
+	ktap_plan(31);
 	traceme_stop();
 	syscall_stops();
 	change_syscall_nr();
@@ -896,6 +937,7 @@ int main(int argc, char **argv)
 	get_set_sigmask();
 	proc_pid_mem();
 	seccomp_trace();
+	restart_syscall_seen();
 	errors();
 	/* Last: with the kernel's selector check broken (negative run), it kills the kernel. */
 	bad_selector_survives();

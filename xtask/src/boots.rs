@@ -23,10 +23,14 @@ pub struct BootTest {
 
 /// The boot tests, run by `cargo xtask test` after the main test boot: those below, then the
 /// negative runs (`negative.rs`).
-pub const BOOT_TESTS: &[BootTest] = &concat::<{ OTHER_BOOTS.len() + negative::NEGATIVE_BOOTS.len() }>(
-    OTHER_BOOTS,
-    negative::NEGATIVE_BOOTS,
-);
+pub const BOOT_TESTS: &[BootTest] =
+    &concat::<{ OTHER_BOOTS.len() + NEGATIVE_BOOTS.len() }>(OTHER_BOOTS, NEGATIVE_BOOTS);
+
+/// The negative runs: the entry and kernel checks' (`negative.rs`), then the in-kernel
+/// breakpoint refusals' (`negative_hwbp.rs`).
+const NEGATIVE_BOOTS: &[BootTest] = &concat::<
+    { negative::NEGATIVE_BOOTS.len() + negative_hwbp::NEGATIVE_HWBP_BOOTS.len() },
+>(negative::NEGATIVE_BOOTS, negative_hwbp::NEGATIVE_HWBP_BOOTS);
 
 /// `a` then `b`, as one array (a `const` slice cannot be joined otherwise).
 const fn concat<const N: usize>(a: &[BootTest], b: &[BootTest]) -> [BootTest; N] {
@@ -179,5 +183,6 @@ pub fn find(name: &str) -> Option<&'static BootTest> {
 }
 
 mod negative;
+mod negative_hwbp;
 #[cfg(test)]
 mod tests;

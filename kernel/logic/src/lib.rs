@@ -13,6 +13,7 @@
 //!
 //! The parts:
 //! - [`cpulist`]: Linux's cpulist syntax (`nohz_full=1-3,5`);
+//! - [`debugreg`]: the debug registers through ptrace: validation, DR7, what a #DB means;
 //! - [`page`]: page size and alignment;
 //! - [`vma`]: one mapping, the sorted set of them (lookup, splitting, merging, stack growth)
 //!   and where a new mapping goes (get_unmapped_area);
@@ -31,6 +32,7 @@
 extern crate alloc;
 
 pub mod cpulist;
+pub mod debugreg;
 pub mod exec_layout;
 pub mod fcntl;
 pub mod page;

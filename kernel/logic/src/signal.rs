@@ -84,12 +84,16 @@ pub enum Restart {
     Restart,
     /// Fail it with EINTR.
     Eintr,
+    /// Go back into `restart_syscall`, which carries on from the task's restart block (the
+    /// rest of an interrupted sleep).
+    RestartSyscall,
 }
 
 /// Linux's rules for an interrupted syscall (arch/x86 handle_signal and
 /// arch_do_signal_or_restart). `handler_flags` is the sa_flags of the handler about to
 /// run, or None when no handler runs (the signal was ignored or stopped nothing):
-/// - ERESTARTNOHAND and ERESTART_RESTARTBLOCK: EINTR with a handler, restart without;
+/// - ERESTARTNOHAND: EINTR with a handler, restart without;
+/// - ERESTART_RESTARTBLOCK: EINTR with a handler, without one `restart_syscall`;
 /// - ERESTARTSYS: restart with an SA_RESTART handler or none, EINTR with another handler;
 /// - ERESTARTNOINTR: always restart.
 #[inline]
@@ -103,12 +107,8 @@ pub fn restart_rule(ret: i64, handler_flags: Option<u64>) -> Restart {
                 Restart::Eintr
             }
         }
-        (r, _)
-            if r == -ERESTARTSYS
-                || r == -ERESTARTNOINTR
-                || r == -ERESTARTNOHAND
-                || r == -ERESTART_RESTARTBLOCK =>
-        {
+        (r, _) if r == -ERESTART_RESTARTBLOCK => Restart::RestartSyscall,
+        (r, _) if r == -ERESTARTSYS || r == -ERESTARTNOINTR || r == -ERESTARTNOHAND => {
             Restart::Restart
         }
         _ => Restart::Keep,

@@ -124,6 +124,16 @@ pub fn free_stack(s: KernelStack) {
     }
 }
 
+/// The registered stack whose pages or guard page hold `addr`, waiting for the registry's
+/// lock (process context only: [`find`] is the one for fault paths).
+pub fn containing(addr: u64) -> Option<KernelStack> {
+    let reg = REGISTRY.lock();
+    reg.iter()
+        .flatten()
+        .find(|s| (s.guard..s.top).contains(&addr))
+        .copied()
+}
+
 /// Which registered stack (and whether its guard page) holds `addr`. Used from #DF, so it
 /// must not wait for a lock another context may hold.
 pub fn find(addr: u64) -> Option<(KernelStack, bool)> {

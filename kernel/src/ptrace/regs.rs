@@ -159,15 +159,14 @@ pub fn put_fp(t: &Task, image: &[u8; logic::USER_FPREGS_SIZE]) -> Result<(), i64
     Ok(())
 }
 
-/// `u_debugreg[n]` (PEEKUSR): the debug registers arrive with their own module; until then
-/// every one reads 0, as for a task that never set one.
-pub fn get_debugreg(_t: &Task, _n: usize) -> u64 {
-    0
+/// `u_debugreg[n]` (PEEKUSR): x86/debugreg.rs.
+pub fn get_debugreg(t: &Task, n: usize) -> u64 {
+    crate::x86::debugreg::ptrace_get_debugreg(t, n)
 }
 
-/// POKEUSR of `u_debugreg[n]`: refused (-EIO) until the debug registers arrive.
-pub fn put_debugreg(_t: &Task, _n: usize, _v: u64) -> Result<(), i64> {
-    Err(-crate::syscall::errno::EIO)
+/// POKEUSR of `u_debugreg[n]`: x86/debugreg.rs (Linux's rules; -EIO, -EINVAL).
+pub fn put_debugreg(t: &Task, n: usize, v: u64) -> Result<(), i64> {
+    crate::x86::debugreg::ptrace_set_debugreg(t, n, v)
 }
 
 /// PTRACE_GET_SYSCALL_INFO's answer for stopped tracee `t` (`struct ptrace_syscall_info`,

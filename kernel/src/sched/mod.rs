@@ -464,6 +464,9 @@ unsafe fn switch_to(prev: &Task, next: &Task) {
             // While in the kernel, the user's GS base waits in KERNEL_GS_BASE for swapgs.
             Msr::new(msr::IA32_KERNEL_GS_BASE).write(n.gs_base);
         }
+        // Debug registers: only when `next` has breakpoints or the CPU holds the last
+        // task's (x86/debugreg.rs).
+        crate::x86::debugreg::switch_to(next);
         *cpu.current.get() = next as *const Task as *mut Task;
         // kentry moves TSS.RSP0, its per-CPU stack top and the work word to `next`, then
         // switches stacks.

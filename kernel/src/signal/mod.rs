@@ -419,6 +419,10 @@ fn syscall_restart(regs: &mut Regs, handler: Option<&SigAction>) {
             regs.rip -= 2;
         }
         Restart::Eintr => regs.rax = (-EINTR) as u64,
+        Restart::RestartSyscall => {
+            regs.rax = kentry_abi::nr::RESTART_SYSCALL as u64;
+            regs.rip -= 2;
+        }
     }
 }
 

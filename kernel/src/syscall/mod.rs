@@ -12,6 +12,7 @@ mod proc;
 mod process_vm;
 pub mod seccomp;
 mod sig;
+pub mod sleep;
 pub(crate) mod table;
 mod timespec;
 pub mod user;

@@ -1,5 +1,4 @@
-//! Process and thread syscalls: identity, fork/clone/execve/exit/wait, futex, sleeping,
-//! arch_prctl.
+//! Process and thread syscalls: identity, fork/clone/execve/exit/wait, futex, arch_prctl.
 
 use super::errno::*;
 use super::table::Table;
@@ -18,7 +17,6 @@ use x86_64::registers::model_specific::Msr;
 
 pub const fn register(mut t: Table) -> Table {
     t[nr::SCHED_YIELD] = sys_sched_yield;
-    t[nr::NANOSLEEP] = sys_nanosleep;
     t[nr::GETPID] = sys_getpid;
     t[nr::CLONE] = sys_clone;
     t[nr::FORK] = sys_fork;
@@ -35,7 +33,6 @@ pub const fn register(mut t: Table) -> Table {
     t[nr::GETTID] = sys_gettid;
     t[nr::FUTEX] = sys_futex;
     t[nr::SET_TID_ADDRESS] = sys_set_tid_address;
-    t[nr::CLOCK_NANOSLEEP] = sys_clock_nanosleep;
     t[nr::EXIT_GROUP] = sys_exit_group;
     t[nr::WAITID] = sys_waitid;
     t[nr::SET_ROBUST_LIST] = sys_set_robust_list;
@@ -216,6 +213,8 @@ fn sys_execve(regs: &mut Regs) -> i64 {
     inner.gs_base = 0;
     inner.altstack = (0, 0, 2);
     inner.clear_child_tid = 0;
+    // Linux's flush_thread: no breakpoint survives exec.
+    crate::x86::debugreg::flush_current();
     inner.fpu = task::fpu::FpuState::initial();
     inner.fpu.restore();
     // A new program starts with null data selectors (linux-abi.md §1.3) and zero bases.
@@ -396,61 +395,6 @@ fn sys_set_tid_address(regs: &mut Regs) -> i64 {
 /// mutex is not handled yet).
 fn sys_set_robust_list(_: &mut Regs) -> i64 {
     0
-}
-
-/// Sleeps for `ns` of the monotonic clock; -EINTR if a signal arrives first.
-///
-/// The tick only wakes the sleeper; the monotonic clock (the TSC) says when the time is up,
-/// so a sleep is never shorter than CLOCK_MONOTONIC says, even when QEMU delivers ticks late
-/// on a loaded host.
-fn sleep_ns(ns: u64) -> i64 {
-    let end = crate::time::monotonic_ns().saturating_add(ns);
-    let r = sleep_until_tick(crate::time::deadline_after_ns(ns));
-    if r != 0 {
-        return r;
-    }
-    loop {
-        let now = crate::time::monotonic_ns();
-        if now >= end {
-            return 0;
-        }
-        let r = sleep_until_tick(crate::time::deadline_after_ns(end - now));
-        if r != 0 {
-            return r;
-        }
-    }
-}
-
-/// Sleeps until tick `deadline`; -EINTR if a signal arrives first.
-fn sleep_until_tick(deadline: u64) -> i64 {
-    while crate::sched::ticks() < deadline {
-        if crate::signal::interrupted() {
-            // A handler makes it -EINTR; with none, the sleep starts over.
-            return -ERESTARTNOHAND;
-        }
-        crate::sched::sleep_until(deadline);
-    }
-    0
-}
-
-fn sys_nanosleep(regs: &mut Regs) -> i64 {
-    match read_timespec(regs.rdi) {
-        Ok(ns) => sleep_ns(ns),
-        Err(e) => e,
-    }
-}
-
-const TIMER_ABSTIME: u64 = 1;
-
-fn sys_clock_nanosleep(regs: &mut Regs) -> i64 {
-    match read_timespec(regs.rdx) {
-        Ok(ns) if regs.rsi & TIMER_ABSTIME != 0 => {
-            const CLOCK_REALTIME: u64 = 0;
-            sleep_until_tick(crate::time::deadline_at_ns(ns, regs.rdi == CLOCK_REALTIME))
-        }
-        Ok(ns) => sleep_ns(ns),
-        Err(e) => e,
-    }
 }
 
 const ARCH_SET_GS: u64 = 0x1001;

@@ -24,6 +24,7 @@ pub static TABLE: Table = {
     let t = super::proc::register(t);
     let t = super::process_vm::register(t);
     let t = super::seccomp::register(t);
+    let t = super::sleep::register(t);
     let t = crate::ptrace::register(t);
     super::sig::register(t)
 };

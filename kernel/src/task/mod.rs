@@ -69,6 +69,8 @@ pub struct TaskInner {
     /// Set when the thread is to end at its exit work with this reason (seccomp's thread
     /// kills; `process::end_thread_at_exit_work`).
     pub pending_exit: Option<ExitReason>,
+    /// What `restart_syscall` carries on with: an interrupted sleep's end (syscall/sleep.rs).
+    pub restart_block: Option<crate::syscall::sleep::RestartBlock>,
 }
 
 pub struct Task {
@@ -91,6 +93,9 @@ pub struct Task {
     /// The thread's seccomp mode and filters (syscall/seccomp/mod.rs), under a lock: another
     /// thread's TSYNC sets them.
     pub seccomp: crate::syscall::seccomp::ThreadSeccomp,
+    /// The thread's debug registers (x86/debugreg.rs): a tracer writes them while the thread
+    /// is stopped, so they are a lock and atomics, not `inner`'s.
+    pub debugreg: crate::x86::debugreg::TaskDebugRegs,
     /// Its tracer's side, if it is traced (ptrace/).
     pub ptrace: crate::ptrace::TaskPtrace,
     inner: UnsafeCell<TaskInner>,
@@ -127,6 +132,8 @@ impl Task {
             slice: AtomicU32::new(0),
             sched: crate::sched::TaskSched::new(),
             seccomp: crate::syscall::seccomp::ThreadSeccomp::new(),
+            // Linux's copy_thread: a new thread starts without breakpoints.
+            debugreg: crate::x86::debugreg::TaskDebugRegs::new(),
             ptrace: crate::ptrace::TaskPtrace::new(),
             inner: UnsafeCell::new(TaskInner {
                 fs_base: 0,
@@ -139,6 +146,7 @@ impl Task {
                 saved_sigmask: None,
                 signals: crate::signal::ThreadSignals::new(),
                 pending_exit: None,
+                restart_block: None,
             }),
         })
     }

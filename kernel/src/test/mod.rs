@@ -59,6 +59,21 @@ pub fn run_programs_together(progs: &[(&str, &[&str])]) -> Result<Vec<ExitReason
     Ok(ends)
 }
 
+/// Runs a test; a kernel-mode #DB nothing explained while it ran (reported and survived,
+/// x86/debugreg.rs) fails it: the kernel lives on, but the test provoked a bug.
+fn no_stray_db(run: impl FnOnce() -> Outcome) -> Outcome {
+    use crate::x86::debugreg::STRAY_KERNEL_DB;
+    let before = STRAY_KERNEL_DB.load(Ordering::SeqCst);
+    let outcome = run();
+    let stray = STRAY_KERNEL_DB.load(Ordering::SeqCst).wrapping_sub(before);
+    match outcome {
+        Outcome::Pass | Outcome::Skip(_) if stray != 0 => Outcome::Fail(alloc::format!(
+            "{stray} kernel-mode #DB the kernel could not explain (reported above)"
+        )),
+        o => o,
+    }
+}
+
 /// Runs every selected test and prints KTAP; returns the power-off code.
 pub fn run_all(cmdline: &str) -> ExitCode {
     // `kentry.only=a,b,c`: the tests of those names, in the harness's usual order.
@@ -104,16 +119,16 @@ pub fn run_all(cmdline: &str) -> ExitCode {
     let mut k = ktap::Ktap::new(total);
     let ctx = selftests::Ctx;
     for t in selected_self {
-        let outcome = (t.run)(&ctx);
+        let outcome = no_stray_db(|| (t.run)(&ctx));
         k.result(t.name, outcome);
     }
     for e in selected_manifest {
         k.subtest_header(&e.name);
-        let outcome = e.run();
+        let outcome = no_stray_db(|| e.run());
         k.result(&e.name, outcome);
     }
     for t in after {
-        let outcome = (t.run)(&ctx);
+        let outcome = no_stray_db(|| (t.run)(&ctx));
         k.result(t.name, outcome);
     }
     // The capability probe behind every "no #AC raised" SKIP (xtask checks it): how often

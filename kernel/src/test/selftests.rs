@@ -71,6 +71,20 @@ pub static ALL: &[SelfTest] = &[
     t("stack_map_smp", stack_map::stack_map_smp),
     t("preempt_count_rules", preempt::preempt_count_rules),
     t("kernel_preemption", preempt::kernel_preemption),
+    t("hwbp_refuses_entry_text", hwbp::refuses_entry_text),
+    t(
+        "hwbp_refuses_percpu_entry_data",
+        hwbp::refuses_percpu_entry_data,
+    ),
+    t("hwbp_refuses_gdt", hwbp::refuses_gdt),
+    t("hwbp_refuses_idt", hwbp::refuses_idt),
+    t("hwbp_refuses_tss", hwbp::refuses_tss),
+    t("hwbp_refuses_ist_stack", hwbp::refuses_ist_stack),
+    t("hwbp_refuses_task_stack", hwbp::refuses_task_stack),
+    t("hwbp_kernel_watchpoint", hwbp::kernel_watchpoint),
+    t("kernel_db_stray_survived", hwbp::kernel_db_stray_survived),
+    t("debugreg_ptrace_api", hwbp::ptrace_api),
+    t("debugreg_context_switch", hwbp::context_switch),
     t("e01_sysret_noncanonical", e01_sysret_noncanonical),
     t("e01_sysret_cpl0_gp", e01_sysret_cpl0_gp),
     ending("e26_stack_overflow", e26_stack_overflow),
@@ -92,6 +106,7 @@ pub static AFTER_PROGRAMS: &[SelfTest] = &[
     t("nmi_keeps_cr2", nmi_paranoid::nmi_keeps_cr2),
     t("nmi_user_gs_base", nmi_paranoid::nmi_user_gs_base),
     t("nmi_clears_dr7", cr2_dr7::nmi_clears_dr7),
+    t("debugreg_user_copy_hit", hwbp::user_copy_hit),
     #[cfg(feature = "test-hooks")]
     t("pf_cr2_read_first", cr2_dr7::pf_cr2_read_first),
 ];
@@ -107,6 +122,7 @@ macro_rules! check {
 mod bench_timer;
 mod cpu_tables;
 mod cr2_dr7;
+mod hwbp;
 #[cfg(feature = "test-hooks")]
 mod lockcheck;
 mod nmi_flood;

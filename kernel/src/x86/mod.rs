@@ -3,5 +3,7 @@
 
 pub mod apic;
 pub mod cpu;
+pub mod debugreg;
+pub mod hwbp;
 pub mod madt;
 pub mod mce;

@@ -98,19 +98,19 @@ fn handler_mask_adds_sa_mask_and_the_signal_unless_nodefer() {
 
 #[test]
 fn restart_rules_by_code_and_handler() {
-    use self::Restart::{Eintr, Keep};
+    use self::Restart::{Eintr, Keep, RestartSyscall};
     const R: Restart = Restart::Restart;
     let none = None;
     let plain = Some(0);
     let sa_restart = Some(SA_RESTART);
     // (code, no handler, handler, SA_RESTART handler): Linux's table.
     let table = [
-        (-512, R, Eintr, R),      // ERESTARTSYS
-        (-513, R, R, R),          // ERESTARTNOINTR
-        (-514, R, Eintr, Eintr),  // ERESTARTNOHAND
-        (-516, R, Eintr, Eintr),  // ERESTART_RESTARTBLOCK
-        (-4, Keep, Keep, Keep),   // EINTR itself stands
-        (-515, Keep, Keep, Keep), // not a restart code
+        (-512, R, Eintr, R),                  // ERESTARTSYS
+        (-513, R, R, R),                      // ERESTARTNOINTR
+        (-514, R, Eintr, Eintr),              // ERESTARTNOHAND
+        (-516, RestartSyscall, Eintr, Eintr), // ERESTART_RESTARTBLOCK
+        (-4, Keep, Keep, Keep),               // EINTR itself stands
+        (-515, Keep, Keep, Keep),             // not a restart code
         (0, Keep, Keep, Keep),
         (512, Keep, Keep, Keep),
     ];
