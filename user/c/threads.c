@@ -3,10 +3,12 @@
  * Four threads increment a shared counter under a mutex; a condition-variable ping-pong hands a
  * token back and forth; __thread variables start from the TLS image and stay distinct per
  * thread; gettid differs per thread while getpid is shared; pthread_join returns each thread's
- * value; a detached thread and pthread_exit; exit from main with threads joined.
+ * value; a detached thread and pthread_exit; exit from main with threads joined; kill(2) given
+ * another thread's id signals the process, as Linux's does.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -110,13 +112,38 @@ static void *detached_main(void *arg)
 	pthread_exit(NULL);
 }
 
+/* A thread that publishes its id and waits to be told to end (kill_by_thread_id). */
+static pthread_mutex_t kt_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t kt_cond = PTHREAD_COND_INITIALIZER;
+static int kt_stop;
+static pid_t kt_tid;
+static volatile sig_atomic_t usr1_seen;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_seen = 1;
+}
+
+static void *kill_target_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&kt_lock);
+	kt_tid = my_gettid();
+	pthread_cond_broadcast(&kt_cond);
+	while (!kt_stop)
+		pthread_cond_wait(&kt_cond, &kt_lock);
+	pthread_mutex_unlock(&kt_lock);
+	return NULL;
+}
+
 int main(void)
 {
 	struct worker w[NTHREADS];
 	pthread_t th[NTHREADS];
 	void *ret[NTHREADS];
 
-	ktap_plan(9);
+	ktap_plan(10);
 
 	pthread_barrier_init(&barrier, NULL, NTHREADS);
 	int created = 1;
@@ -200,6 +227,29 @@ int main(void)
 		many_ok = many_ok && pthread_join(t, NULL) == 0 && pp_count == ROUNDS;
 	}
 	KTAP_CHECK(many_ok, "create_join_50", "a short-lived thread failed");
+
+	/* kill(2) with a thread's id (not its process's): Linux finds the thread and signals its
+	 * process (seccomp_bpf's TSYNC tests poll a sibling's tid with kill(tid, 0) until it is
+	 * gone). */
+	signal(SIGUSR1, on_usr1);
+	pthread_t kt;
+	int kt_ok = pthread_create(&kt, NULL, kill_target_main, NULL) == 0;
+	pthread_mutex_lock(&kt_lock);
+	while (kt_ok && !kt_tid)
+		pthread_cond_wait(&kt_cond, &kt_lock);
+	pthread_mutex_unlock(&kt_lock);
+	int k0 = kt_ok ? kill(kt_tid, 0) : -1;
+	int k1 = kt_ok ? kill(kt_tid, SIGUSR1) : -1;
+	for (int i = 0; i < 1000 && k1 == 0 && !usr1_seen; i++)
+		usleep(1000);
+	pthread_mutex_lock(&kt_lock);
+	kt_stop = 1;
+	pthread_cond_broadcast(&kt_cond);
+	pthread_mutex_unlock(&kt_lock);
+	kt_ok = kt_ok && pthread_join(kt, NULL) == 0;
+	KTAP_CHECK(kt_ok && kt_tid != getpid() && k0 == 0 && k1 == 0 && usr1_seen, "kill_by_thread_id",
+		   "kill(tid %d, 0) = %d, kill(tid, SIGUSR1) = %d, handler ran %d", (int)kt_tid, k0, k1,
+		   (int)usr1_seen);
 
 	return ktap_finish();
 }

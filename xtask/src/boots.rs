@@ -26,11 +26,18 @@ pub struct BootTest {
 pub const BOOT_TESTS: &[BootTest] =
     &concat::<{ OTHER_BOOTS.len() + NEGATIVE_BOOTS.len() }>(OTHER_BOOTS, NEGATIVE_BOOTS);
 
-/// The negative runs: the entry and kernel checks' (`negative.rs`), then the in-kernel
-/// breakpoint refusals' (`negative_hwbp.rs`).
+/// The negative runs: the entry and kernel checks' (`negative.rs`), the syscall-work checks'
+/// (`negative_syscall_work.rs`), then the in-kernel breakpoint refusals' (`negative_hwbp.rs`).
 const NEGATIVE_BOOTS: &[BootTest] = &concat::<
-    { negative::NEGATIVE_BOOTS.len() + negative_hwbp::NEGATIVE_HWBP_BOOTS.len() },
->(negative::NEGATIVE_BOOTS, negative_hwbp::NEGATIVE_HWBP_BOOTS);
+    { ENTRY_AND_SYSCALL_WORK.len() + negative_hwbp::NEGATIVE_HWBP_BOOTS.len() },
+>(ENTRY_AND_SYSCALL_WORK, negative_hwbp::NEGATIVE_HWBP_BOOTS);
+
+const ENTRY_AND_SYSCALL_WORK: &[BootTest] = &concat::<
+    { negative::NEGATIVE_BOOTS.len() + negative_syscall_work::NEGATIVE_SYSCALL_WORK_BOOTS.len() },
+>(
+    negative::NEGATIVE_BOOTS,
+    negative_syscall_work::NEGATIVE_SYSCALL_WORK_BOOTS,
+);
 
 /// `a` then `b`, as one array (a `const` slice cannot be joined otherwise).
 const fn concat<const N: usize>(a: &[BootTest], b: &[BootTest]) -> [BootTest; N] {
@@ -184,5 +191,6 @@ pub fn find(name: &str) -> Option<&'static BootTest> {
 
 mod negative;
 mod negative_hwbp;
+mod negative_syscall_work;
 #[cfg(test)]
 mod tests;

@@ -69,6 +69,13 @@ pub const NEED_LINUX_SOURCE: Need = Need {
     probe: Probe::File(crate::linux_selftests::TARBALL),
     why: "Linux's own x86 selftests",
 };
+/// libcap's static library and `<sys/capability.h>`: Linux's seccomp_bpf selftest links it
+/// (crate::linux_selftests::kselftest).
+pub const NEED_LIBCAP: Need = Need {
+    package: crate::linux_selftests::kselftest::LIBCAP_PACKAGE,
+    probe: Probe::File(crate::linux_selftests::kselftest::LIBCAP_A),
+    why: "Linux's seccomp_bpf selftest links libcap statically",
+};
 /// xz: unpacks the Linux source tarball.
 pub const NEED_XZ: Need = Need {
     package: "xz-utils",
@@ -82,7 +89,7 @@ pub fn needs_for_test(host_only: bool) -> Vec<Need> {
     // against syscall_64.tbl).
     let mut needs = vec![NEED_GCC, NEED_MUSL, NEED_LINUX_SOURCE, NEED_XZ];
     if !host_only {
-        needs.extend([NEED_QEMU, NEED_BUSYBOX]);
+        needs.extend([NEED_QEMU, NEED_BUSYBOX, NEED_LIBCAP]);
     }
     needs
 }
@@ -320,5 +327,7 @@ mod tests {
         assert!(needs_for_test(false).contains(&NEED_QEMU));
         assert!(!needs_for_test(true).contains(&NEED_QEMU));
         assert!(needs_for_boot().contains(&NEED_QEMU));
+        // The selftests that link libcap are built before the boots run in parallel.
+        assert!(needs_for_test(false).contains(&NEED_LIBCAP));
     }
 }

@@ -6,6 +6,10 @@
 
 pub mod expected;
 pub mod judge;
+pub mod kselftest;
+pub mod kselftest_expected;
+pub mod kselftest_judge;
+pub mod x86_gated;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

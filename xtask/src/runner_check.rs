@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+mod kselftest;
 mod native;
 
 use native::{PidNamespace, native_run};
@@ -21,6 +22,9 @@ use crate::host_run;
 use crate::lean::CtSetting;
 use crate::linux_selftests::expected::{self, SELFTESTS, Selftest};
 use crate::linux_selftests::judge::{self, Judgement};
+use crate::linux_selftests::kselftest::Libc;
+use crate::linux_selftests::kselftest_expected::{self, KsftProgram};
+use crate::linux_selftests::x86_gated::{self, GATED};
 use crate::qemu::Machine;
 use crate::run::{self, BootOptions, RunEnd, RunSpec};
 use crate::workspace::{Flavor, Workspace};
@@ -44,6 +48,9 @@ enum Program {
     /// (status, `[FAIL]` on stdout or stderr) and held to the counts its table records; not
     /// compared with a native run, since this host's kernel is not the one they describe.
     LinuxSelftest(&'static Selftest),
+    /// One of Linux's seccomp or ptrace selftests (linux_selftests/kselftest.rs), built with
+    /// this C library: judged case by case against linux_selftests/kselftest_expected.rs.
+    Kselftest(&'static KsftProgram, Libc),
     /// Bytes the kernel must refuse (the reason must contain the text), with xtask's own
     /// check bypassed: the kernel's loader is the second line of defence.
     Refused { exe: Vec<u8>, reason: &'static str },
@@ -58,8 +65,8 @@ struct Case {
     stdin: Vec<u8>,
     /// The program prints its pid: the native run must be PID 1 of a new PID namespace.
     pid_1: bool,
-    /// Why the case cannot pass yet (reported as skipped).
-    pending: Option<&'static str>,
+    /// Why the case cannot pass yet (reported as skipped, not run).
+    pending: Option<String>,
     /// A `-cpu` model other than `max`, for a QEMU bug the case would otherwise hit.
     cpu: Option<&'static str>,
 }
@@ -111,7 +118,7 @@ fn cases() -> Vec<Case> {
     stdin.stdin = (0..=255u8).cycle().take(3000).collect();
     let mut bytes = Case::user("runner_argv_bytes", "echoargs", &[b"0", b"\xff\xfe\x80 x"]);
     if !BYTE_ARGV {
-        bytes.pending = Some("the process layer takes argv as UTF-8 &str only");
+        bytes.pending = Some("the process layer takes argv as UTF-8 &str only".into());
     }
     let mut elf32 = vec![0u8; 52];
     elf32[..7].copy_from_slice(b"\x7fELF\x01\x01\x01");
@@ -185,6 +192,32 @@ fn cases() -> Vec<Case> {
         pending: None,
         cpu: t.cpu,
     }));
+    // The x86 selftests that cannot run without what kentry lacks: SKIP, not booted, until
+    // it has it (linux_selftests/x86_gated.rs).
+    all.extend(GATED.iter().map(|g| Case {
+        name: x86_gated::case_name(g),
+        program: Program::LinuxSelftest(&g.test),
+        args: Vec::new(),
+        stdin: Vec::new(),
+        pid_1: false,
+        pending: g.not_run(),
+        cpu: g.test.cpu,
+    }));
+    // Linux's seccomp and ptrace selftests, each with glibc and with musl.
+    for p in kselftest_expected::PROGRAMS {
+        all.extend(Libc::ALL.iter().map(|&libc| Case {
+            name: kselftest_expected::case_name(p, libc.word()),
+            program: Program::Kselftest(p, libc),
+            args: Vec::new(),
+            stdin: Vec::new(),
+            pid_1: false,
+            pending: match libc {
+                Libc::Musl => p.musl_not_run.map(String::from),
+                Libc::Glibc => None,
+            },
+            cpu: None,
+        }));
+    }
     all
 }
 
@@ -259,6 +292,15 @@ pub fn run(
         .collect();
     // Built once, before the boots run in parallel.
     crate::linux_selftests::ensure_built(&ws.target(), &selftests)?;
+    let mut programs: Vec<&KsftProgram> = Vec::new();
+    for c in cases.iter().filter(|c| c.pending.is_none()) {
+        if let Program::Kselftest(p, _) = c.program
+            && !programs.iter().any(|q| q.name == p.name)
+        {
+            programs.push(p);
+        }
+    }
+    crate::linux_selftests::kselftest::ensure_built(&ws.target(), &programs)?;
     let target = ws.target();
     let mut syms = Vec::new();
     for k in kernels {
@@ -358,8 +400,8 @@ impl Env<'_> {
 }
 
 fn check(env: &Env<'_>, case: &Case) -> Result<Verdict> {
-    if let Some(why) = case.pending {
-        return Ok(Verdict::Skip(why.into()));
+    if let Some(why) = &case.pending {
+        return Ok(Verdict::Skip(why.clone()));
     }
     match &case.program {
         Program::User(name) => check_user(env, case, name),
@@ -368,6 +410,7 @@ fn check(env: &Env<'_>, case: &Case) -> Result<Verdict> {
             check_program(env, case, exe)
         }
         Program::LinuxSelftest(t) => check_selftest(env, case, t),
+        Program::Kselftest(p, libc) => kselftest::check(env, case, p, *libc),
         Program::Refused { exe, reason } => check_refused(env, case, exe, reason),
     }
 }

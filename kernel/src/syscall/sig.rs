@@ -200,7 +200,11 @@ fn sys_kill(regs: &mut Regs) -> i64 {
     let (pid, sig) = (regs.rdi as i32, regs.rsi);
     let me = task::current();
     let target = match pid {
-        p if p > 0 => match crate::process::find(p as u32) {
+        // A process id, or any of its threads' ids: Linux's kill looks the number up as a
+        // task and signals that task's process.
+        p if p > 0 => match crate::process::find(p as u32)
+            .or_else(|| crate::process::find_thread(p as u32).map(|t| t.process.clone()))
+        {
             Some(p) => p,
             None => return -ESRCH,
         },

@@ -29,7 +29,7 @@ impl Capability {
     pub const fn kentry_has(self) -> bool {
         match self {
             Capability::Ptrace => true,
-            Capability::DebugRegisters => false,
+            Capability::DebugRegisters => true,
             Capability::ModifyLdt => false,
             Capability::OwnSegment => false,
             Capability::Xsave => false,
@@ -78,6 +78,16 @@ pub struct Unexercised {
     pub what: &'static str,
 }
 
+/// How a selftest ends on kentry when the platform keeps it from ending cleanly: its status,
+/// and why (a `TCG cannot provoke: …` reason). Such a run is a SKIP naming the reason, never
+/// a pass; any other ending fails.
+#[derive(Debug, Clone, Copy)]
+pub struct ExpectedDeath {
+    /// The shell status (128 + signal).
+    pub status: u8,
+    pub why: &'static str,
+}
+
 /// One selftest and what it must print on kentry.
 #[derive(Debug, Clone, Copy)]
 pub struct Selftest {
@@ -93,6 +103,8 @@ pub struct Selftest {
     pub needs: &'static [Capability],
     /// Parts of it that cannot run here (its point is reached by the rest).
     pub unexercised: &'static [Unexercised],
+    /// How it ends when it cannot end cleanly here.
+    pub death: Option<ExpectedDeath>,
     /// What a run on kentry checks (or, when a capability is missing, what it cannot).
     pub checks: &'static str,
 }
@@ -110,6 +122,7 @@ pub const SELFTESTS: &[Selftest] = &[
         skips: &[],
         needs: &[],
         unexercised: &[],
+        death: None,
         checks: "SYSRET vs IRET with non-canonical and edge RIPs, and RCX/R11 after SYSCALL",
     },
     Selftest {
@@ -119,6 +132,7 @@ pub const SELFTESTS: &[Selftest] = &[
         skips: &[],
         needs: &[],
         unexercised: &[],
+        death: None,
         checks: "syscalls with NT, AC, DF and TF set in EFLAGS",
     },
     Selftest {
@@ -128,6 +142,7 @@ pub const SELFTESTS: &[Selftest] = &[
         skips: &[],
         needs: &[],
         unexercised: &[],
+        death: None,
         checks: "single-stepping (TF) across SYSCALL and int $0x80",
     },
     Selftest {
@@ -142,6 +157,7 @@ pub const SELFTESTS: &[Selftest] = &[
         }],
         needs: &[],
         unexercised: &[],
+        death: None,
         checks: "SYSCALL with an invalid user stack, with and without TF",
     },
     Selftest {
@@ -162,6 +178,7 @@ pub const SELFTESTS: &[Selftest] = &[
         ],
         needs: &[],
         unexercised: &[],
+        death: None,
         checks: "rt_sigreturn to 64- and 32-bit CS with corrupt SS and high SP bits, \
                  and bogus SS selectors as #GP",
     },
@@ -172,6 +189,7 @@ pub const SELFTESTS: &[Selftest] = &[
         skips: &[],
         needs: &[],
         unexercised: &[],
+        death: None,
         checks: "zeroed GPRs and FLAGS 0x202 at the first user instruction",
     },
     Selftest {
@@ -185,15 +203,26 @@ pub const SELFTESTS: &[Selftest] = &[
         }],
         needs: &[],
         unexercised: &[],
+        death: None,
         checks: "no vsyscall page: reads and calls fault, process_vm_readv of it fails with EFAULT",
     },
     Selftest {
         name: "mov_ss_trap",
         cpu: None,
-        ok: 1,
+        // Its [OK] lines are still in its stdio buffer when it dies.
+        ok: 0,
         skips: &[],
         needs: &[Capability::Ptrace, Capability::DebugRegisters],
         unexercised: &[],
+        death: Some(ExpectedDeath {
+            status: 128 + 11,
+            why: "TCG cannot provoke: a #DB deferred past the instruction after MOV SS. QEMU \
+                  TCG raises the watchpoint's #DB at once, so at `MOV SS; SYSCALL` (RSP just \
+                  made non-canonical) the SIGTRAP frame cannot be written and the test dies \
+                  of SIGSEGV; Debian's Linux 6.1 under the same QEMU dies at the same step. \
+                  Not reached: the deferred #DB before SYSCALL, SYSENTER, INT $0x80 and the \
+                  breakpointed NOP",
+        }),
         checks: "a MOV SS whose load hits a hardware watchpoint (set through ptrace) before \
                  INT3, SYSCALL, INT $0x80 and friends",
     },
@@ -204,6 +233,7 @@ pub const SELFTESTS: &[Selftest] = &[
         skips: &[],
         needs: &[],
         unexercised: &[],
+        death: None,
         checks: "signal delivery on an alternate signal stack",
     },
     Selftest {
@@ -224,6 +254,7 @@ pub const SELFTESTS: &[Selftest] = &[
             what: "GSBASE changed behind the kernel's back through a segment of its own \
                    (the [OK] that follows is vacuous)",
         }],
+        death: None,
         checks: "FS/GS bases and selectors through arch_prctl, WRFSBASE/WRGSBASE, \
                  context switches and signals",
     },
@@ -234,6 +265,7 @@ pub const SELFTESTS: &[Selftest] = &[
         skips: &[],
         needs: &[Capability::OwnSegment],
         unexercised: &[],
+        death: None,
         checks: "GS base restored after a signal, with a segment of its own in GS",
     },
     Selftest {
@@ -254,6 +286,7 @@ pub const SELFTESTS: &[Selftest] = &[
         ],
         needs: &[Capability::ModifyLdt],
         unexercised: &[],
+        death: None,
         checks: "LDT and GDT segment management: here only that modify_ldt is refused with \
                  -ENOSYS and unused entries are invalid",
     },
@@ -264,6 +297,7 @@ pub const SELFTESTS: &[Selftest] = &[
         skips: &[],
         needs: &[],
         unexercised: &[],
+        death: None,
         checks: "no endless SIGTRAP when a handler returns with TF set",
     },
     Selftest {
@@ -277,6 +311,7 @@ pub const SELFTESTS: &[Selftest] = &[
         }],
         needs: &[Capability::Xsave],
         unexercised: &[],
+        death: None,
         checks: "a signal frame with a corrupt XSAVE header",
     },
     Selftest {
@@ -288,6 +323,7 @@ pub const SELFTESTS: &[Selftest] = &[
         skips: &[],
         needs: &[],
         unexercised: &[],
+        death: None,
         checks: "32-bit code pushes and pops on SS after each of 1000 sleeping syscalls. \
                  E04 itself (AMD SYSRET leaves stale SS attributes) is NOT provoked: TCG's \
                  SYSRET writes full SS attributes, and kentry has no E04 workaround",
@@ -312,7 +348,17 @@ mod tests {
         for t in SELFTESTS {
             let missing = t.needs.iter().any(|c| !c.kentry_has());
             // A test with nothing to count passes on nothing: it must name what it lacks.
-            assert!(t.ok > 0 || missing, "{}: no [OK] and no gap named", t.name);
+            assert!(
+                t.ok > 0 || missing || t.death.is_some(),
+                "{}: no [OK] and no gap named",
+                t.name
+            );
+            if let Some(d) = t.death {
+                assert!(
+                    d.status > 128 && d.why.starts_with("TCG cannot provoke: "),
+                    "{d:?}"
+                );
+            }
             assert!(!t.checks.is_empty(), "{}", t.name);
             for u in t.unexercised {
                 assert!(

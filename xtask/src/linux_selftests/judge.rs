@@ -39,7 +39,8 @@ pub fn judge(t: &Selftest, status: u8, stdout: &[u8], stderr: &[u8]) -> Judgemen
         .filter(|c| !c.kentry_has())
         .collect();
     let mut problems = Vec::new();
-    if status != 0 {
+    let want_status = t.death.map_or(0, |d| d.status);
+    if status != want_status {
         problems.push(format!("status {}", status_name(i32::from(status))));
     }
     let fails = marked("[FAIL]");
@@ -99,7 +100,7 @@ pub fn judge(t: &Selftest, status: u8, stdout: &[u8], stderr: &[u8]) -> Judgemen
     if !problems.is_empty() {
         return Judgement::Fail(problems.join("; "));
     }
-    let mut summary = format!("status 0, {oks} [OK]");
+    let mut summary = format!("status {status}, {oks} [OK]");
     if !skips.is_empty() {
         let why: Vec<String> = t
             .skips
@@ -118,6 +119,14 @@ pub fn judge(t: &Selftest, status: u8, stdout: &[u8], stderr: &[u8]) -> Judgemen
             u.count,
             u.what,
             u.lacks.gap()
+        ));
+    }
+    if let Some(d) = t.death {
+        return Judgement::Skip(format!(
+            "{}; it ended with status {} as recorded ({summary}); checks {}",
+            d.why,
+            status_name(i32::from(status)),
+            t.checks
         ));
     }
     if missing.is_empty() {
@@ -151,6 +160,7 @@ mod tests {
         }],
         needs: &[],
         unexercised: &[],
+        death: None,
         checks: "plain things",
     };
 
@@ -167,6 +177,7 @@ mod tests {
             lacks: Capability::Xsave,
             what: "poking by a ptracer",
         }],
+        death: None,
         checks: "bases",
     };
 
@@ -178,6 +189,7 @@ mod tests {
         skips: &[],
         needs: &[Capability::Xsave],
         unexercised: &[],
+        death: None,
         checks: "a watchpoint",
     };
 
@@ -288,6 +300,30 @@ mod tests {
         ));
         // And its counts still hold.
         assert!(fail_text(judge(&NEEDS_PTRACE, 0, b"", b"")).contains("0 [OK], 1 expected"));
+    }
+
+    #[test]
+    fn a_recorded_death_is_a_skip_and_any_other_ending_fails() {
+        use super::super::expected::ExpectedDeath;
+        const DIES: Selftest = Selftest {
+            name: "dies",
+            cpu: None,
+            ok: 0,
+            skips: &[],
+            needs: &[],
+            unexercised: &[],
+            death: Some(ExpectedDeath {
+                status: 139,
+                why: "TCG cannot provoke: a deferred #DB",
+            }),
+            checks: "MOV SS",
+        };
+        match judge(&DIES, 139, b"", b"") {
+            Judgement::Skip(s) => assert!(s.starts_with("TCG cannot provoke: a deferred #DB")),
+            other => panic!("{other:?}"),
+        }
+        assert!(fail_text(judge(&DIES, 0, b"", b"")).contains("status 0"));
+        assert!(fail_text(judge(&DIES, 134, b"", b"")).contains("SIGABRT"));
     }
 
     #[test]
