@@ -78,7 +78,6 @@ pub const GATED: &[Gated] = &[
             checks: "registers across int $0x80 (gettid, kill with a handler), and syscall \
                      restart under ptrace: SYSEMU with a rewritten RIP, SETREGS at syscall \
                      entry and exit, pause(2) restarted after a signal while traced",
-            death: None,
         },
         needs: &[Need::Has(Capability::Ptrace), Need::Ia32Syscalls],
         without: "its int $0x80 part calls i386 gettid (224) and kill (37), which kentry \
@@ -101,7 +100,6 @@ pub const GATED: &[Gated] = &[
             checks: "system call numbers: the high 32 bits of RAX ignored, x32 and \
                      out-of-range numbers -ENOSYS, orig_rax as a tracer sees it, and the \
                      number and return value rewritten by a tracer at syscall entry",
-            death: None,
         },
         needs: &[Need::Has(Capability::Ptrace)],
         without: "it would never end: the traced child's PTRACE_TRACEME fails and it \
