@@ -70,6 +70,8 @@ pub const ELOOP: i64 = 40;
 pub const EOPNOTSUPP: i64 = 95;
 /// Connection timed out.
 pub const ETIMEDOUT: i64 = 110;
+/// Operation now in progress (seccomp: a notification not in the state a request needs).
+pub const EINPROGRESS: i64 = 115;
 
 /// Restart the call if the handler has SA_RESTART (internal: never seen by user code).
 pub const ERESTARTSYS: i64 = 512;

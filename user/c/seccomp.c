@@ -36,6 +36,10 @@
  *   built on: TSYNC fails and returns that thread's id; nothing is installed.
  * - filter_kept_across_execve: this program, exec'd again ("after-exec REPORT_FD") under an
  *   ERRNO(21) filter on getppid, still gets errno 21 and PR_GET_SECCOMP 2.
+ * - filter_deep_chain_ends: one-instruction filters up to the chain limit (ENOMEM, after
+ *   more than 1000; Linux counts its eBPF translation and stops at 3641, kentry the classic
+ *   instructions, 6553); the child then exits and its chain is freed (kentry once freed it
+ *   recursively and overflowed the kernel stack).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -437,6 +441,19 @@ static void check_child(const char *name, void (*body)(void), int end, const cha
 
 static char self_path[4096];
 
+/* Filters until the kernel's limit on a chain (ENOMEM), then exit: the chain goes when the
+ * child ends. */
+static void filter_deep_chain(void)
+{
+	struct sock_filter f = STMT(RET_K, SECCOMP_RET_ALLOW);
+	int n = 0;
+	while (install_raw(&f, 1, 0) == 0)
+		n++;
+	if (errno == ENOMEM && n > 1000)
+		report('d');
+	raw_exit(0);
+}
+
 static void filter_execve(void)
 {
 	if (install(SYS_getppid, SECCOMP_RET_ERRNO | 21) != 0)
@@ -465,7 +482,7 @@ int main(int argc, char **argv)
 		self_path[n] = 0;
 	else
 		snprintf(self_path, sizeof self_path, "%s", argv[0]);
-	ktap_plan(19);
+	ktap_plan(20);
 
 	KTAP_CHECK(prctl(PR_GET_SECCOMP) == 0, "get_mode_is_0", "PR_GET_SECCOMP %d", prctl(PR_GET_SECCOMP));
 
@@ -501,5 +518,6 @@ int main(int argc, char **argv)
 
 	KTAP_CHECK(prctl(PR_GET_SECCOMP) == 0, "parent_has_no_mode", "PR_GET_SECCOMP %d",
 		   prctl(PR_GET_SECCOMP));
+	check_child("filter_deep_chain_ends", filter_deep_chain, 0, "d");
 	return ktap_finish();
 }

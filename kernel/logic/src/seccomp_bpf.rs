@@ -465,6 +465,21 @@ pub fn run_chain<'a>(chain: impl IntoIterator<Item = &'a Filter>, data: &Seccomp
     verdict
 }
 
+/// The position in `chain` of the filter whose verdict [`run_chain`] kept, given the action
+/// it decided (Linux's `match`: the filter USER_NOTIF asks for a listener and whose
+/// SECCOMP_FILTER_FLAG_LOG counts). Run again only for the actions that need it, so that the
+/// ALLOW path pays nothing: the first filter returning that action, as run_chain keeps the
+/// first among equals.
+pub fn matching_filter<'a>(
+    chain: impl IntoIterator<Item = &'a Filter>,
+    data: &SeccompData,
+    action: u32,
+) -> Option<usize> {
+    chain
+        .into_iter()
+        .position(|f| f.run(data) & ret::ACTION_FULL == action & ret::ACTION_FULL)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,5 +651,21 @@ mod tests {
         let errno9 = Filter::new(&[stmt(RET | K, ret::ERRNO | 9)]).unwrap();
         assert_eq!(run_chain([&errno9, &errno], &d), ret::ERRNO | 9);
         assert!(action_known(ret::LOG) && !action_known(0x1234_0000));
+    }
+
+    #[test]
+    fn matching_filter_is_the_one_whose_verdict_won() {
+        let allow = Filter::new(&[stmt(RET | K, ret::ALLOW)]).unwrap();
+        let notif = Filter::new(&[stmt(RET | K, ret::USER_NOTIF)]).unwrap();
+        let errno = Filter::new(&[stmt(RET | K, ret::ERRNO | 5)]).unwrap();
+        let errno9 = Filter::new(&[stmt(RET | K, ret::ERRNO | 9)]).unwrap();
+        let d = data(0, [0; 6]);
+        let chain = [&allow, &notif, &errno9, &errno];
+        let v = run_chain(chain, &d);
+        assert_eq!(v, ret::ERRNO | 9);
+        assert_eq!(matching_filter(chain, &d, v), Some(2));
+        let chain = [&allow, &notif, &allow];
+        assert_eq!(matching_filter(chain, &d, run_chain(chain, &d)), Some(1));
+        assert_eq!(matching_filter([&allow], &d, ret::TRAP), None);
     }
 }

@@ -2,7 +2,9 @@
 //! Descriptors made by dup, fork or SCM-less inheritance share one description (and so one
 //! offset), as on Linux.
 
-use super::node::{Body, DEV_PIPE, DEV_ROOT, Device, InodeRef, S_IFCHR, S_IFIFO, makedev};
+use super::node::{
+    Body, DEV_ANON, DEV_PIPE, DEV_ROOT, Device, InodeRef, S_IFCHR, S_IFIFO, makedev,
+};
 use super::pipe::Pipe;
 use super::stat::Stat;
 use crate::sync::Mutex;
@@ -31,6 +33,9 @@ pub enum FileKind {
     },
     /// One end of a pipe.
     Pipe { pipe: Arc<Pipe>, writer: bool },
+    /// A seccomp filter's listener (an anonymous inode, "seccomp notify"): ioctl and poll
+    /// only; read and write are EINVAL.
+    SeccompListener(Arc<crate::syscall::seccomp::notify::Listener>),
 }
 
 pub struct File {
@@ -45,8 +50,11 @@ pub struct File {
 
 impl Drop for File {
     fn drop(&mut self) {
-        if let FileKind::Pipe { pipe, writer } = &self.kind {
-            pipe.close_end(*writer);
+        match &self.kind {
+            FileKind::Pipe { pipe, writer } => pipe.close_end(*writer),
+            // Its waiting targets are answered ENOSYS.
+            FileKind::SeccompListener(l) => l.detach(),
+            _ => {}
         }
     }
 }
@@ -124,6 +132,7 @@ impl File {
         use super::pipe::DEFAULT_POLLMASK;
         match &self.kind {
             FileKind::Pipe { pipe, writer } => pipe.poll_events(*writer),
+            FileKind::SeccompListener(l) => l.poll_events(),
             _ => DEFAULT_POLLMASK,
         }
     }
@@ -148,6 +157,7 @@ impl File {
                 *pos += n as u64;
                 Ok(n)
             }
+            FileKind::SeccompListener(_) => Err(-EINVAL),
         }
     }
 
@@ -189,6 +199,7 @@ impl File {
                 }
                 Ok(n)
             }
+            FileKind::SeccompListener(_) => Err(-EINVAL),
         }
     }
 
@@ -244,6 +255,15 @@ impl File {
                 ino: pipe.ino,
                 nlink: 1,
                 mode: S_IFIFO | 0o600,
+                blksize: 4096,
+                ..Stat::default()
+            },
+            // Linux's anonymous inode: no file type bits, owner read/write.
+            FileKind::SeccompListener(_) => Stat {
+                dev: DEV_ANON,
+                ino: self.ino,
+                nlink: 1,
+                mode: 0o600,
                 blksize: 4096,
                 ..Stat::default()
             },

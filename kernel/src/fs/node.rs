@@ -33,6 +33,8 @@ pub const DT_LNK: u8 = 10;
 pub const DEV_ROOT: u64 = makedev(0, 1);
 pub const DEV_PROC: u64 = makedev(0, 3);
 pub const DEV_PIPE: u64 = makedev(0, 12);
+/// Anonymous inodes (a seccomp listener).
+pub const DEV_ANON: u64 = makedev(0, 13);
 
 /// Linux's `new_encode_dev` (what glibc's `makedev` produces for these small numbers).
 pub const fn makedev(major: u32, minor: u32) -> u64 {

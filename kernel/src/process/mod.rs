@@ -372,6 +372,8 @@ fn exit_thread_after_event(reason: ExitReason) -> ! {
         let _ = crate::uaccess::copy_to_user(ctid, &0u32.to_ne_bytes());
         crate::futex::wake(ctid, 1);
     }
+    // Its filters go now: a filter no thread uses any more tells its listener (POLLHUP).
+    crate::syscall::seccomp::release(me);
     let last = p.live_threads.fetch_sub(1, Ordering::AcqRel) == 1;
     crate::ptrace::tracee_exit(me, reason, last);
     if last {

@@ -330,6 +330,28 @@ pub fn interrupted() -> bool {
         || t.ptrace.interrupt_pending()
 }
 
+/// Whether the running thread is about to die (Linux's `fatal_signal_pending`, for waits
+/// only a fatal signal ends): SIGKILL pending, its process ending or exec'ing in another
+/// thread, or an unblocked pending signal whose action is the default one that terminates.
+pub fn fatal_pending() -> bool {
+    let t = task::current();
+    let pending = (t.sig_pending.load(Ordering::Acquire)
+        | t.process.sig_pending.load(Ordering::Acquire))
+        & !task::current_inner().sigmask;
+    if pending & bit(SIGKILL) != 0 || t.process.thread_must_end(t.tid) {
+        return true;
+    }
+    if pending == 0 {
+        return false;
+    }
+    let acts = t.process.sigactions.lock();
+    (1..=64u8).any(|sig| {
+        pending & bit(sig) != 0
+            && acts.get(sig).handler == SIG_DFL
+            && default_action(sig) == DefaultAction::Terminate
+    })
+}
+
 /// Installs `mask` as the running thread's blocked set (SIGKILL and SIGSTOP stay unblocked)
 /// and re-raises SIGPENDING when that unblocks a pending signal. Every mask change goes
 /// through here, as through Linux's `set_current_blocked`: a signal that arrived while blocked

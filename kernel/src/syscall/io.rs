@@ -409,6 +409,13 @@ fn sys_ioctl(regs: &mut Regs) -> i64 {
         if f.is_path() {
             return Err(-EBADF);
         }
+        // Linux's do_vfs_ioctl handles these four for every file and hands the rest to the
+        // file: a seccomp listener has its own.
+        if let FileKind::SeccompListener(l) = &f.kind
+            && !matches!(req, FIONBIO | FIOASYNC | FIOCLEX | FIONCLEX)
+        {
+            return crate::syscall::seccomp::notify::ioctl(l, req as u32, arg).map(|v| v as usize);
+        }
         match req {
             FIONBIO => {
                 let mut v = [0u8; 4];

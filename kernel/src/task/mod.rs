@@ -90,7 +90,7 @@ pub struct Task {
     /// whether a run queue holds it, whether a CPU still runs on its stack, and exit work
     /// raised by other CPUs, moved into its own word where it runs.
     pub sched: crate::sched::TaskSched,
-    /// The thread's seccomp mode and filters (syscall/seccomp.rs), under a lock: another
+    /// The thread's seccomp mode and filters (syscall/seccomp/mod.rs), under a lock: another
     /// thread's TSYNC sets them.
     pub seccomp: crate::syscall::seccomp::ThreadSeccomp,
     /// The thread's debug registers (x86/debugreg.rs): a tracer writes them while the thread

@@ -1,5 +1,5 @@
-//! The negative runs of the syscall-work checks: seccomp's judgement and ptrace's register
-//! checks, each switched off (`kentry.break=<check>`) so that its C test must fail.
+//! The negative runs of the syscall-work checks: seccomp's judgement, the seccomp listener's
+//! checks and ptrace's register checks, each switched off (`kentry.break=<check>`) so that its C test must fail.
 
 use super::BootTest;
 
@@ -27,6 +27,30 @@ pub const NEGATIVE_SYSCALL_WORK_BOOTS: &[BootTest] = &[
             "not ok 14 filter_stacked_and_inherited",
             "not ok 18 filter_kept_across_execve",
             "not ok 1 c_seccomp_musl",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
+        // The seccomp listener's argument and state checks off (`kentry.break=seccomp_notify`):
+        // TSYNC|NEW_LISTENER is taken, a second listener joins the chain, RECV reads into a
+        // struct with garbage, CONTINUE comes with a value, and a notification not yet
+        // received takes a reply and an ADDFD: each case that expects the refusal fails.
+        name: "negative_seccomp_notify",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=seccomp_notify",
+            "kentry.only=c_seccomp_notif_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: the seccomp listener's argument and state checks are off",
+            "not ok 4 listener_flag_rules",
+            "not ok 5 second_listener_ebusy",
+            "not ok 6 recv_needs_zeroed_struct",
+            "not ok 8 send_error_and_bad_replies",
+            "not ok 9 reply_only_when_received",
+            "not ok 1 c_seccomp_notif_musl",
         ],
         qemu_args: &["-smp", "2"],
         or_endings: &[],

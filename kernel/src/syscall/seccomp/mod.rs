@@ -16,15 +16,17 @@
 //! `kentry_kernel_logic::seccomp_bpf`) judge each of its syscalls; the verdict of highest
 //! precedence over all of them decides: ALLOW, LOG (allowed, logged), ERRNO (skipped with
 //! `-data`), TRAP (skipped; SIGSYS with `si_code` SYS_SECCOMP, `si_errno` the data, the call
-//! address, number and arch; `rax` rolled back to the number), TRACE and USER_NOTIF (no
-//! tracer, no listener: skipped with -ENOSYS, as Linux does then), KILL_THREAD (the thread
-//! ends by SIGSYS), KILL_PROCESS and any unknown action (the process ends by SIGSYS).
+//! address, number and arch; `rax` rolled back to the number), TRACE (the tracer's
+//! PTRACE_EVENT_SECCOMP stop, then judged again; -ENOSYS without a tracer), USER_NOTIF (the
+//! syscall waits for the answer of a supervisor holding the filter's listener, [`notify`];
+//! -ENOSYS without one), KILL_THREAD (the thread ends by SIGSYS), KILL_PROCESS and any
+//! unknown action (the process ends by SIGSYS).
 //! Filters stack (a new one is added in front), are inherited by threads and children, and
 //! survive execve. TSYNC gives the new chain to every thread of the process whose own
 //! filters the caller's are built on (or that has none), or fails with the id of one that
 //! does not fit. Every process here runs as root (CAP_SYS_ADMIN), so no_new_privs is not
-//! required. Not yet: NEW_LISTENER and user notification, `SECCOMP_FILTER_FLAG_LOG`'s
-//! effect on the actions Linux logs.
+//! required. `SECCOMP_FILTER_FLAG_LOG`: the filter's ERRNO, TRAP, TRACE and USER_NOTIF
+//! verdicts are logged too (Linux's default `actions_logged`; kentry's log is its audit).
 
 use crate::sync::Mutex;
 use crate::syscall::errno::*;
@@ -37,6 +39,9 @@ use kentry::Regs;
 use kentry::syscall_work::SyscallWork;
 use kentry_abi::nr;
 use kentry_kernel_logic::seccomp_bpf::{self as bpf, Filter, SeccompData, SockFilter, ret};
+
+pub mod notify;
+use notify::Listener;
 
 /// Test kernels, `kentry.break=seccomp`: no seccomp mode judges any syscall (strict allows
 /// everything, filters are not run: the negative run of the `c_seccomp` tests).
@@ -51,13 +56,27 @@ pub const SECCOMP_MODE_FILTER: u8 = 2;
 const SECCOMP_SET_MODE_STRICT: u64 = 0;
 const SECCOMP_SET_MODE_FILTER: u64 = 1;
 const SECCOMP_GET_ACTION_AVAIL: u64 = 2;
+const SECCOMP_GET_NOTIF_SIZES: u64 = 3;
 
-/// SECCOMP_SET_MODE_FILTER flags: TSYNC, LOG, SPEC_ALLOW are taken; NEW_LISTENER,
-/// TSYNC_ESRCH and WAIT_KILLABLE_RECV (listener flags) are refused until user notification
-/// exists.
+/// SECCOMP_SET_MODE_FILTER flags (Linux 6.1 has these six).
 const FLAG_TSYNC: u32 = 1;
 const FLAG_LOG: u32 = 2;
+/// Linux: leave the thread's speculative-execution mitigations as they are (else, where the
+/// mitigation mode is "seccomp", the filter turns SSBD/STIBP on). kentry has no such
+/// mitigation to turn on, and QEMU TCG does not execute speculatively: accepted, no effect.
 const FLAG_SPEC_ALLOW: u32 = 4;
+const FLAG_NEW_LISTENER: u32 = 8;
+/// With TSYNC: a thread that cannot be synchronised fails the call with ESRCH, not its id
+/// (so that TSYNC can be combined with NEW_LISTENER, whose success value is an fd).
+const FLAG_TSYNC_ESRCH: u32 = 16;
+/// Once a notification has been received, its target's wait ends only by a fatal signal.
+const FLAG_WAIT_KILLABLE_RECV: u32 = 32;
+const FLAGS_KNOWN: u32 = FLAG_TSYNC
+    | FLAG_LOG
+    | FLAG_SPEC_ALLOW
+    | FLAG_NEW_LISTENER
+    | FLAG_TSYNC_ESRCH
+    | FLAG_WAIT_KILLABLE_RECV;
 
 /// Linux's limit on the instructions on one path through a thread's filters (each filter
 /// counts 4 more).
@@ -69,16 +88,46 @@ const SYS_SECCOMP: i32 = 1;
 const MAX_ERRNO: u32 = 4095;
 
 /// One filter of a thread's chain, newest first; older ones shared.
+///
+/// A node's strong count is Linux's `users` of a filter: the threads whose chain starts
+/// there plus the newer nodes built on it (a listener holds the [`Listener`], not the node).
+/// When it drops to 0 the filter's listener reports POLLHUP.
 pub struct FilterNode {
     filter: Filter,
-    /// SECCOMP_FILTER_FLAG_LOG (kept; its effect on logging is not modelled).
-    _log: bool,
+    /// The instructions on the path from this filter to the oldest, 4 more per filter (what
+    /// MAX_INSNS_PER_PATH limits), kept so that an install does not walk the chain.
+    path_insns: usize,
+    /// SECCOMP_FILTER_FLAG_LOG: this filter's ERRNO/TRAP/TRACE/USER_NOTIF verdicts are logged.
+    log: bool,
+    /// The listener of a filter installed with NEW_LISTENER.
+    listener: Option<Arc<Listener>>,
     prev: Option<Arc<FilterNode>>,
 }
 
 impl FilterNode {
     fn iter(&self) -> impl Iterator<Item = &FilterNode> {
         core::iter::successors(Some(self), |n| n.prev.as_deref())
+    }
+}
+
+impl Drop for FilterNode {
+    /// Also lets go of the older nodes that only this one held, one after the other: left to
+    /// the drop glue, each node's drop would recurse into its predecessor's, and a chain of
+    /// thousands of filters (Linux allows about 3,600 one-instruction ones) would overflow
+    /// the kernel stack of the thread that ends last.
+    fn drop(&mut self) {
+        if let Some(l) = &self.listener {
+            l.orphan();
+        }
+        let mut prev = self.prev.take();
+        while let Some(node) = prev {
+            prev = match Arc::try_unwrap(node) {
+                // Its own drop (this function) then finds `prev` empty: no recursion.
+                Ok(mut older) => older.prev.take(),
+                // Still used by another thread or a newer filter: it stays.
+                Err(_) => None,
+            };
+        }
     }
 }
 
@@ -93,6 +142,8 @@ pub struct ThreadSeccomp {
 struct SeccompState {
     mode: u8,
     filters: Option<Arc<FilterNode>>,
+    /// The thread has ended and let go of its filters ([`release`]); TSYNC passes it by.
+    released: bool,
 }
 
 impl ThreadSeccomp {
@@ -101,6 +152,7 @@ impl ThreadSeccomp {
             state: Mutex::new(SeccompState {
                 mode: SECCOMP_MODE_DISABLED,
                 filters: None,
+                released: false,
             }),
         }
     }
@@ -160,49 +212,105 @@ fn set_mode_strict() -> i64 {
     }
 }
 
-/// Adds the filter `struct sock_fprog` at `uprog` describes in front of the calling thread's
-/// chain (Linux's `seccomp_set_mode_filter`).
-fn set_mode_filter(flags: u32, uprog: u64) -> i64 {
-    if flags & !(FLAG_TSYNC | FLAG_LOG | FLAG_SPEC_ALLOW) != 0 {
-        return -EINVAL;
-    }
+/// Reads and checks the `struct sock_fprog` at `uprog` (Linux's
+/// `seccomp_prepare_user_filter`).
+fn read_filter(uprog: u64) -> Result<Filter, i64> {
     // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
     let mut hdr = [0u8; 16];
-    if crate::uaccess::copy_from_user(&mut hdr, uprog).is_err() {
-        return -EFAULT;
-    }
+    crate::uaccess::copy_from_user(&mut hdr, uprog).map_err(|_| -EFAULT)?;
     let len = u16::from_le_bytes([hdr[0], hdr[1]]) as usize;
     let at = u64::from_le_bytes(hdr[8..16].try_into().unwrap_or([0; 8]));
     if len == 0 || len > bpf::BPF_MAXINSNS {
-        return -EINVAL;
+        return Err(-EINVAL);
     }
     let mut raw = alloc::vec![0u8; len * SockFilter::SIZE];
-    if crate::uaccess::copy_from_user(&mut raw, at).is_err() {
-        return -EFAULT;
-    }
+    crate::uaccess::copy_from_user(&mut raw, at).map_err(|_| -EFAULT)?;
     let prog: Vec<SockFilter> = raw
         .chunks_exact(SockFilter::SIZE)
         .map(|c| SockFilter::from_bytes(c.try_into().unwrap_or([0; 8])))
         .collect();
-    let Ok(filter) = Filter::new(&prog) else {
+    Filter::new(&prog).map_err(|_| -EINVAL)
+}
+
+/// Adds the filter `struct sock_fprog` at `uprog` describes in front of the calling thread's
+/// chain (Linux's `seccomp_set_mode_filter`). With NEW_LISTENER, returns the listener's
+/// descriptor (O_CLOEXEC).
+fn set_mode_filter(flags: u32, uprog: u64) -> i64 {
+    if flags & !FLAGS_KNOWN != 0 {
         return -EINVAL;
+    }
+    // A TSYNC failure returns a thread id, a NEW_LISTENER success an fd: together only when
+    // TSYNC fails with ESRCH instead.
+    if flags & FLAG_TSYNC != 0
+        && flags & FLAG_NEW_LISTENER != 0
+        && flags & FLAG_TSYNC_ESRCH == 0
+        && notify::checks_on()
+    {
+        return -EINVAL;
+    }
+    if flags & FLAG_WAIT_KILLABLE_RECV != 0 && flags & FLAG_NEW_LISTENER == 0 {
+        return -EINVAL;
+    }
+    let filter = match read_filter(uprog) {
+        Ok(f) => f,
+        Err(e) => return e,
     };
+    let Some(listener) = (flags & FLAG_NEW_LISTENER != 0)
+        .then(|| Listener::new(flags & FLAG_WAIT_KILLABLE_RECV != 0))
+    else {
+        return attach(flags, filter, None).map_or_else(|e| e, |()| 0);
+    };
+    // The descriptor is taken first (a full table fails before anything is attached, as
+    // Linux reserves it first) and taken back if the filter cannot be attached.
+    let file = crate::fs::File::new(
+        crate::fs::FileKind::SeccompListener(listener.clone()),
+        crate::fs::O_RDWR,
+    );
+    let fd = match crate::fs::install_file(file.clone(), true) {
+        Ok(fd) => fd,
+        Err(e) => return e,
+    };
+    match attach(flags, filter, Some(listener)) {
+        Ok(()) => fd as i64,
+        Err(e) => {
+            let mut files = task::current().process.files.lock();
+            // Unless another thread has already put something else there.
+            let ours = files
+                .get(fd as u64)
+                .is_some_and(|x| Arc::ptr_eq(&x.file, &file));
+            let entry = if ours { files.remove(fd as u64) } else { None };
+            drop(files);
+            drop(entry);
+            e
+        }
+    }
+}
+
+/// Puts `filter` (with its listener) in front of the calling thread's chain, and with
+/// TSYNC of every other thread's of the process.
+fn attach(flags: u32, filter: Filter, listener: Option<Arc<Listener>>) -> Result<(), i64> {
     let me = task::current();
     // The process's thread list, held throughout: installs in one process are serialised, and
     // TSYNC sees every thread.
     let threads = me.process.threads.lock();
     let mut st = me.seccomp.state.lock();
     if st.mode == SECCOMP_MODE_STRICT {
-        return -EINVAL;
+        return Err(-EINVAL);
     }
-    let path: usize = st
-        .filters
-        .iter()
-        .flat_map(|n| n.iter())
-        .map(|n| n.filter.len() + 4)
-        .sum();
-    if path + filter.len() + 4 > MAX_INSNS_PER_PATH {
-        return -ENOMEM;
+    // One listener per chain (Linux's has_duplicate_listener): a closed one does not count.
+    if listener.is_some()
+        && notify::checks_on()
+        && st
+            .filters
+            .iter()
+            .flat_map(|n| n.iter())
+            .any(|n| n.listener.as_ref().is_some_and(|l| l.attached()))
+    {
+        return Err(-EBUSY);
+    }
+    let path = st.filters.as_ref().map_or(0, |n| n.path_insns) + filter.len() + 4;
+    if path > MAX_INSNS_PER_PATH {
+        return Err(-ENOMEM);
     }
     let others: Vec<task::TaskRef> = threads
         .iter()
@@ -211,20 +319,27 @@ fn set_mode_filter(flags: u32, uprog: u64) -> i64 {
         .collect();
     if flags & FLAG_TSYNC != 0 {
         // Linux's seccomp_can_sync_threads: each thread has no mode, or filters the caller's
-        // are built on; else the call fails with that thread's id.
+        // are built on; else the call fails with that thread's id (ESRCH with TSYNC_ESRCH).
         for t in &others {
             let ts = t.seccomp.state.lock();
-            let fits = ts.mode == SECCOMP_MODE_DISABLED
+            let fits = ts.released
+                || ts.mode == SECCOMP_MODE_DISABLED
                 || (ts.mode == SECCOMP_MODE_FILTER
                     && is_ancestor(ts.filters.as_ref(), st.filters.as_ref()));
             if !fits {
-                return t.tid as i64;
+                return Err(if flags & FLAG_TSYNC_ESRCH != 0 {
+                    -ESRCH
+                } else {
+                    t.tid as i64
+                });
             }
         }
     }
     let chain = Arc::new(FilterNode {
         filter,
-        _log: flags & FLAG_LOG != 0,
+        path_insns: path,
+        log: flags & FLAG_LOG != 0,
+        listener,
         prev: st.filters.take(),
     });
     st.filters = Some(chain.clone());
@@ -235,16 +350,34 @@ fn set_mode_filter(flags: u32, uprog: u64) -> i64 {
         .raise_work(SyscallWork::SECCOMP.bits());
     if flags & FLAG_TSYNC != 0 {
         for t in &others {
-            *t.seccomp.state.lock() = SeccompState {
-                mode: SECCOMP_MODE_FILTER,
-                filters: Some(chain.clone()),
-            };
+            let mut ts = t.seccomp.state.lock();
+            if ts.released {
+                continue;
+            }
+            let old = ts.filters.replace(chain.clone());
+            ts.mode = SECCOMP_MODE_FILTER;
+            drop(ts);
+            // Dropped outside the lock: the last user of a filter wakes its listener's polls.
+            drop(old);
             // Its next syscall is judged (an IPI brings a running thread through its exit
             // work, where the flag lands in its word).
             crate::sched::raise_work_on(t, SyscallWork::SECCOMP.bits());
         }
     }
-    0
+    Ok(())
+}
+
+/// A thread that has ended lets go of its filters (Linux's `seccomp_filter_release`, which
+/// Linux calls when the task is released: for a thread at once, for a process's last thread
+/// when it is reaped; kentry at the thread's end in both cases). A filter no thread uses any
+/// more makes its listener report POLLHUP.
+pub fn release(t: &task::Task) {
+    let old = {
+        let mut st = t.seccomp.state.lock();
+        st.released = true;
+        st.filters.take()
+    };
+    drop(old);
 }
 
 /// A new thread or child process starts with its creator's mode and filters, and so with
@@ -268,15 +401,28 @@ fn sys_seccomp(regs: &mut Regs) -> i64 {
             if crate::uaccess::copy_from_user(&mut a, args).is_err() {
                 return -EFAULT;
             }
-            let action = u32::from_le_bytes(a);
-            // USER_NOTIF needs a listener, which kentry does not have yet.
-            if bpf::action_known(action) && action != ret::USER_NOTIF {
+            if bpf::action_known(u32::from_le_bytes(a)) {
                 0
             } else {
                 -EOPNOTSUPP
             }
         }
-        // GET_NOTIF_SIZES and unknown operations.
+        SECCOMP_GET_NOTIF_SIZES if flags == 0 => {
+            // struct seccomp_notif_sizes { __u16 seccomp_notif, seccomp_notif_resp,
+            // seccomp_data; }
+            let mut sizes = [0u8; 6];
+            for (slot, size) in sizes.chunks_exact_mut(2).zip([
+                notify::NOTIF_SIZE,
+                notify::NOTIF_RESP_SIZE,
+                notify::DATA_SIZE,
+            ]) {
+                slot.copy_from_slice(&(size as u16).to_ne_bytes());
+            }
+            if crate::uaccess::copy_to_user(args, &sizes).is_err() {
+                return -EFAULT;
+            }
+            0
+        }
         _ => -EINVAL,
     }
 }
@@ -295,7 +441,7 @@ pub fn prctl_set_seccomp(mode: u64, filter: u64) -> i64 {
 /// make syscall `orig_rax`.
 pub fn secure_computing(regs: &mut Regs) -> bool {
     let data = data_x86_64(regs);
-    judge(regs, &data, &STRICT_ALLOWED)
+    judge(regs, &data, &STRICT_ALLOWED, true)
 }
 
 /// `seccomp_data` of a 64-bit syscall.
@@ -320,15 +466,16 @@ pub fn secure_computing_ia32(regs: &mut Regs) -> bool {
     };
     // The frame has no separate number slot here: rax is both (the TRAP rollback is a no-op).
     regs.orig_rax = regs.rax;
-    judge(regs, &data, &STRICT_ALLOWED_IA32)
+    judge(regs, &data, &STRICT_ALLOWED_IA32, false)
 }
 
 /// The calling thread's mode judges the syscall `data` describes, with `strict` the numbers
 /// strict mode allows for its calling convention; the mode and the filters are read under
-/// one hold of the thread's lock. Returns whether the syscall runs; if not, `rax` holds its
+/// one hold of the thread's lock. `may_sleep`: the caller runs with interrupts on (the SYSCALL
+/// path), so USER_NOTIF may wait. Returns whether the syscall runs; if not, `rax` holds its
 /// result or the thread is on its way out. A thread whose flag is set but which has no mode
 /// (none exists yet that could leave one) has the flag cleared.
-fn judge(regs: &mut Regs, data: &SeccompData, strict: &[i32; 4]) -> bool {
+fn judge(regs: &mut Regs, data: &SeccompData, strict: &[i32; 4], may_sleep: bool) -> bool {
     let verdict = {
         let st = task::current().seccomp.state.lock();
         match st.mode {
@@ -347,16 +494,20 @@ fn judge(regs: &mut Regs, data: &SeccompData, strict: &[i32; 4]) -> bool {
     };
     match verdict {
         None => strict_check(data.nr, strict),
+        // ALLOW first, and every other action out of line: the allowed syscall's path stays
+        // as short as before the listener code (which made the inlined actions' frame larger).
+        Some(v) if v & ret::ACTION_FULL == ret::ALLOW => true,
         Some(_) if BREAK_CHECK.load(Ordering::Relaxed) => true,
-        Some(v) => filter_action(regs, data, v),
+        Some(v) => filter_action(regs, data, v, may_sleep),
     }
 }
 
 /// RET_TRACE (Linux's `__seccomp_filter`): the tracer's PTRACE_EVENT_SECCOMP stop, if a
 /// tracer asked for it (else -ENOSYS); then the call the tracer left is judged again, where a
 /// TRACE verdict lets it run ("put in this state by the ptracer already"). A tracer's -1, or
-/// SIGKILL during the stop, skips it. Returns whether the syscall runs.
-fn trace(regs: &mut Regs, data: &SeccompData, value: u32) -> bool {
+/// SIGKILL during the stop, skips it. Returns whether the syscall runs (`may_sleep` as for
+/// [`judge`], for the verdict judged again).
+fn trace(regs: &mut Regs, data: &SeccompData, value: u32, may_sleep: bool) -> bool {
     if !crate::ptrace::seccomp_event(regs, value) {
         regs.rax = (-ENOSYS) as u64;
         return false;
@@ -384,12 +535,13 @@ fn trace(regs: &mut Regs, data: &SeccompData, value: u32) -> bool {
     if verdict & ret::ACTION_FULL == ret::TRACE {
         return true;
     }
-    filter_action(regs, &data, verdict)
+    filter_action(regs, &data, verdict, may_sleep)
 }
 
 /// Filter mode's action for verdict `verdict` (Linux's `__seccomp_filter`). Returns whether
 /// the syscall runs.
-fn filter_action(regs: &mut Regs, data: &SeccompData, verdict: u32) -> bool {
+#[inline(never)]
+fn filter_action(regs: &mut Regs, data: &SeccompData, verdict: u32, may_sleep: bool) -> bool {
     let (action, value) = (verdict & ret::ACTION_FULL, verdict & ret::DATA);
     match action {
         ret::ALLOW => true,
@@ -402,10 +554,12 @@ fn filter_action(regs: &mut Regs, data: &SeccompData, verdict: u32) -> bool {
             true
         }
         ret::ERRNO => {
+            log_action(matched(data, verdict).0, data, "errno");
             regs.rax = (-(value.min(MAX_ERRNO) as i64)) as u64;
             false
         }
         ret::TRAP => {
+            log_action(matched(data, verdict).0, data, "trap");
             // Linux's syscall_rollback: the handler sees the number in rax.
             regs.rax = regs.orig_rax;
             let info = crate::signal::SigInfo {
@@ -422,11 +576,28 @@ fn filter_action(regs: &mut Regs, data: &SeccompData, verdict: u32) -> bool {
             );
             false
         }
-        ret::TRACE => trace(regs, data, value),
-        // No listener exists yet: as Linux then, the syscall fails with ENOSYS.
         ret::USER_NOTIF => {
-            regs.rax = (-ENOSYS) as u64;
-            false
+            let (log, listener) = matched(data, verdict);
+            log_action(log, data, "user_notif");
+            // `int $0x80` is judged in its interrupt gate, interrupts off, where nothing may
+            // sleep (and kentry has no i386 syscall to continue to): ENOSYS there.
+            let Some(listener) = listener.filter(|_| may_sleep) else {
+                // The filter was installed without a listener: ENOSYS, as Linux.
+                regs.rax = (-ENOSYS) as u64;
+                return false;
+            };
+            match notify::user_notification(&listener, data) {
+                // SECCOMP_USER_NOTIF_FLAG_CONTINUE: the syscall runs as it is.
+                None => true,
+                Some(v) => {
+                    regs.rax = v as u64;
+                    false
+                }
+            }
+        }
+        ret::TRACE => {
+            log_action(matched(data, verdict).0, data, "trace");
+            trace(regs, data, value, may_sleep)
         }
         ret::KILL_THREAD => {
             kill(false);
@@ -437,6 +608,37 @@ fn filter_action(regs: &mut Regs, data: &SeccompData, verdict: u32) -> bool {
             kill(true);
             false
         }
+    }
+}
+
+/// The filter whose verdict `verdict` won for `data`: whether it was installed with
+/// SECCOMP_FILTER_FLAG_LOG, and its listener. Run again under the thread's lock (the
+/// judgement itself does not track it, so that ALLOW pays nothing); chains without a logging
+/// filter or a listener skip the run. A TSYNC between the two runs can only put newer filters
+/// in front, which the second run sees as a syscall made just after it would.
+fn matched(data: &SeccompData, verdict: u32) -> (bool, Option<Arc<Listener>>) {
+    let st = task::current().seccomp.state.lock();
+    let Some(chain) = st.filters.as_deref() else {
+        return (false, None);
+    };
+    if !chain.iter().any(|n| n.log || n.listener.is_some()) {
+        return (false, None);
+    }
+    let at = bpf::matching_filter(chain.iter().map(|n| &n.filter), data, verdict);
+    match at.and_then(|i| chain.iter().nth(i)) {
+        Some(n) => (n.log, n.listener.clone()),
+        None => (false, None),
+    }
+}
+
+/// SECCOMP_FILTER_FLAG_LOG: the matching filter asked for its verdicts to be logged.
+fn log_action(log: bool, data: &SeccompData, action: &str) {
+    if log {
+        crate::klog!(
+            "seccomp: pid {} syscall {} {action} (logged by its filter)",
+            task::current().process.pid,
+            data.nr
+        );
     }
 }
 
