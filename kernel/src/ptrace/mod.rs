@@ -300,8 +300,7 @@ fn check_stopped(t: &Task, p: &Process) -> Result<(), i64> {
         // the way there, or woken by a signal that does not end the stop: it sleeps again):
         // a few hundred instructions of its own, as it cannot leave the stop without the
         // tracer or SIGKILL. It may need this CPU for them: yield, do not spin.
-        if t.state() == crate::task::TaskState::Blocked && !t.sched.on_cpu.load(Ordering::Acquire)
-        {
+        if t.state() == crate::task::TaskState::Blocked && !t.sched.on_cpu.load(Ordering::Acquire) {
             return Ok(());
         }
         crate::sched::schedule();

@@ -319,15 +319,29 @@ pub fn force_fault(sig: u8, info: SigInfo, fault: FaultInfo) {
 }
 
 /// Whether a signal the running thread does not block is pending (a blocking syscall should
-/// return -EINTR).
+/// return -EINTR or a restart code).
+///
+/// When it is, SIGPENDING is raised here too, on this CPU: a sender sets the pending bit at
+/// once, but raises the work flag of a thread running on another CPU by IPI, which QEMU may
+/// deliver after the woken thread has gone back to user mode — with the kernel's internal
+/// restart code in RAX (-ERESTARTSYS returned to user space: a pipe read whose waiter was
+/// SIGSTOPped by ptrace then failed with errno 512). The exit work that follows the
+/// interrupted call now always finds the flag. (Self-test `interrupted_raises_sigpending`.)
 pub fn interrupted() -> bool {
     let t = task::current();
     let blocked = task::current_inner().sigmask;
-    (t.sig_pending.load(Ordering::Acquire) | t.process.sig_pending.load(Ordering::Acquire))
+    let yes = (t.sig_pending.load(Ordering::Acquire)
+        | t.process.sig_pending.load(Ordering::Acquire))
         & !blocked
         != 0
         || t.process.thread_must_end(t.tid)
-        || t.ptrace.interrupt_pending()
+        || t.ptrace.interrupt_pending();
+    if yes {
+        crate::percpu::this_cpu()
+            .entry
+            .raise_work(ExitWork::SIGPENDING.bits());
+    }
+    yes
 }
 
 /// Whether the running thread is about to die (Linux's `fatal_signal_pending`, for waits
@@ -342,6 +356,11 @@ pub fn fatal_pending() -> bool {
         return true;
     }
     if pending == 0 {
+        return false;
+    }
+    if t.ptrace.is_traced() {
+        // A traced thread's signal stops for its tracer first, who may cancel it (Linux turns
+        // a fatal signal into SIGKILL only for an untraced process).
         return false;
     }
     let acts = t.process.sigactions.lock();

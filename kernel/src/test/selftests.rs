@@ -65,6 +65,10 @@ pub static ALL: &[SelfTest] = &[
         "sleep_until_restores_interrupts",
         sched::sleep_until_restores_interrupts,
     ),
+    t(
+        "interrupted_raises_sigpending",
+        sched::interrupted_raises_sigpending,
+    ),
     t("rcu_irq_in_idle", rcu::rcu_irq_in_idle),
     t("rcu_gp_user_spin", rcu::rcu_gp_user_spin),
     t("rcu_stress", rcu_stress::rcu_stress),

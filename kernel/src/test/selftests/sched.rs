@@ -22,3 +22,34 @@ pub fn sleep_until_restores_interrupts(_: &Ctx) -> Outcome {
         )),
     }
 }
+
+/// A wait that a pending signal ends leaves SIGPENDING raised in the running task's own work
+/// word (`signal::interrupted`), whatever became of the sender's flag: that one comes by IPI
+/// when the thread runs on another CPU, and QEMU may deliver it after the thread has gone
+/// back to user mode with the restart code in RAX (seen as a pipe read failing with errno
+/// 512 under ptrace). Here the pending bit is set without any flag, as a late IPI leaves it.
+pub fn interrupted_raises_sigpending(_: &Ctx) -> Outcome {
+    use core::sync::atomic::Ordering;
+    use kentry::exit_work::ExitWork;
+    let t = crate::task::current();
+    let entry = &crate::percpu::this_cpu().entry;
+    let was_pending = t.sig_pending.load(Ordering::Acquire);
+    let was_work = entry.task_work() & ExitWork::SIGPENDING.bits();
+    let usr1 = crate::signal::bit(crate::signal::SIGUSR1);
+    interrupts::disable();
+    entry.clear_work(ExitWork::SIGPENDING.bits());
+    t.sig_pending.fetch_or(usr1, Ordering::AcqRel);
+    let interrupted = crate::signal::interrupted();
+    let raised = entry.task_work() & ExitWork::SIGPENDING.bits() != 0;
+    t.sig_pending.store(was_pending, Ordering::Release);
+    entry.clear_work(ExitWork::SIGPENDING.bits());
+    entry.raise_work(was_work);
+    interrupts::enable();
+    match (interrupted, raised) {
+        (true, true) => Outcome::Pass,
+        (i, r) => Outcome::Fail(alloc::format!(
+            "interrupted() = {i} (want true) with SIGUSR1 pending; SIGPENDING raised: {r} \
+             (want true)"
+        )),
+    }
+}
