@@ -163,6 +163,7 @@ fn request_result(request: u64, pid: i32, addr: u64, data: u64) -> Result<i64, i
             }
         }
         req::PEEKSIGINFO => peek_siginfo(&t, addr, data),
+        req::SECCOMP_GET_METADATA => seccomp_metadata(&t, addr, data),
         _ => Err(-EIO),
     }
 }
@@ -351,6 +352,29 @@ fn peek_siginfo(t: &Task, args: u64, data: u64) -> Result<i64, i64> {
         copied += 1;
     }
     Ok(copied)
+}
+
+/// PTRACE_SECCOMP_GET_METADATA: `data` is `struct seccomp_metadata { u64 filter_off; u64
+/// flags; }`, of which the caller gives `size` bytes (at least `filter_off`); the answer is
+/// the size written. A tracer that is itself under seccomp gets EACCES (Linux's check; every
+/// process here has CAP_SYS_ADMIN).
+fn seccomp_metadata(t: &Task, size: u64, data: u64) -> Result<i64, i64> {
+    if crate::syscall::seccomp::mode() != 0 {
+        return Err(-EACCES);
+    }
+    let size = size.min(16) as usize;
+    if size < 8 {
+        return Err(-EINVAL);
+    }
+    let mut off = [0u8; 8];
+    copy_from_user(&mut off, data).map_err(|_| -EFAULT)?;
+    let filter_off = u64::from_ne_bytes(off);
+    let flags = crate::syscall::seccomp::filter_metadata(t, filter_off)?;
+    let mut md = [0u8; 16];
+    md[..8].copy_from_slice(&filter_off.to_ne_bytes());
+    md[8..].copy_from_slice(&flags.to_ne_bytes());
+    copy_out(data, &md[..size])?;
+    Ok(size as i64)
 }
 
 /// The 8 bytes at `addr` of tracee `t`'s memory (PEEKTEXT/PEEKDATA), -EIO where they cannot

@@ -113,8 +113,6 @@ pub struct KsftProgram {
 
 const KCMP: &str =
     "kentry gap: no kcmp(2) (ENOSYS: the test SKIPs, as on a Linux without CONFIG_KCMP)";
-const GET_METADATA: &str =
-    "kentry gap: no PTRACE_SECCOMP_GET_METADATA (issue 11): the request fails, md.flags unread";
 const NOTIF: &str = "kentry gap: no /proc/PID/stat: the test waits there for its children to sleep (state S) before it reads their notifications";
 const NOTIF_SEQPACKET: &str = "kentry gap: socketpair(AF_UNIX, SOCK_SEQPACKET) refused, which the test needs before its listener";
 const NOTIF_USERNS_PIDNS: &str =
@@ -176,7 +174,7 @@ const SECCOMP_BPF: &[KsftCase] = &[
     c("global.syscall_restart", Pass, Pass, None, ""),
     c("global.filter_flag_log", Pass, Pass, None, ""),
     c("global.get_action_avail", Pass, Pass, None, ""),
-    c("global.get_metadata", Pass, Fail, None, GET_METADATA),
+    c("global.get_metadata", Pass, Pass, None, ""),
     c("global.user_notification_basic", Pass, Pass, None, ""),
     c("global.user_notification_with_tsync", Pass, Pass, None, ""),
     c(

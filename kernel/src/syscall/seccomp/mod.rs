@@ -195,6 +195,23 @@ pub fn mode() -> u8 {
     task::current().seccomp.state.lock().mode
 }
 
+/// PTRACE_SECCOMP_GET_METADATA's answer for thread `t`'s filter `filter_off` (0: the
+/// oldest, as Linux's `get_nth_filter` counts): its flags (only SECCOMP_FILTER_FLAG_LOG is
+/// kept). Err(EINVAL) without filter mode, Err(ENOENT) past the newest.
+pub fn filter_metadata(t: &task::Task, filter_off: u64) -> Result<u64, i64> {
+    let st = t.seccomp.state.lock();
+    let newest = match (st.mode, st.filters.as_deref()) {
+        (SECCOMP_MODE_FILTER, Some(n)) => n,
+        _ => return Err(-EINVAL),
+    };
+    let count = newest.iter().count() as u64;
+    if filter_off >= count {
+        return Err(-ENOENT);
+    }
+    let node = newest.iter().nth((count - 1 - filter_off) as usize);
+    Ok(node.map_or(0, |n| if n.log { u64::from(FLAG_LOG) } else { 0 }))
+}
+
 /// Puts the calling thread in strict mode (Linux's `seccomp_set_mode_strict`): allowed from
 /// no mode or from strict; a thread with a filter cannot switch (EINVAL).
 fn set_mode_strict() -> i64 {
