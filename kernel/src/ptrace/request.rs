@@ -136,6 +136,7 @@ fn request_result(request: u64, pid: i32, addr: u64, data: u64) -> Result<i64, i
                 .ok()
                 .filter(|o| o & !opt::MASK == 0)
                 .ok_or(-EINVAL)?;
+            may_suspend_seccomp(o)?;
             t.ptrace.state.lock().options = o;
             Ok(0)
         }
@@ -166,6 +167,16 @@ fn request_result(request: u64, pid: i32, addr: u64, data: u64) -> Result<i64, i
         req::SECCOMP_GET_METADATA => seccomp_metadata(&t, addr, data),
         _ => Err(-EIO),
     }
+}
+
+/// PTRACE_O_SUSPEND_SECCOMP asks to run the tracee without its filters: Linux requires
+/// CAP_SYS_ADMIN and a tracer without a seccomp mode of its own. kentry's processes have no
+/// capabilities (capget reads every set empty), so the option is refused with EPERM.
+fn may_suspend_seccomp(options: u32) -> Result<(), i64> {
+    if options & opt::SUSPEND_SECCOMP != 0 {
+        return Err(-EPERM);
+    }
+    Ok(())
 }
 
 /// PTRACE_TRACEME: the caller's parent becomes its tracer.
@@ -199,6 +210,7 @@ fn attach(
     } else {
         0
     };
+    may_suspend_seccomp(options)?;
     if t.process.pid == 0 || Arc::ptr_eq(&t.process, tracer) {
         return Err(-EPERM);
     }

@@ -16,6 +16,7 @@ pub(super) const fn register(mut t: Table) -> Table {
     t[nr::UNAME] = sys_uname;
     t[nr::SYSINFO] = sys_sysinfo;
     t[nr::CAPGET] = sys_capget;
+    t[nr::CAPSET] = sys_capset;
     t[nr::PERSONALITY] = sys_personality;
     t[nr::GETRANDOM] = sys_getrandom;
     t[nr::MEMBARRIER] = sys_membarrier;
@@ -129,25 +130,52 @@ const LINUX_CAPABILITY_VERSION_1: u32 = 0x1998_0330;
 const LINUX_CAPABILITY_VERSION_2: u32 = 0x2007_1026;
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
-/// capget(header, data): every set reads empty.
-fn sys_capget(regs: &mut Regs) -> i64 {
+/// The header of capget/capset: how many `__user_cap_data_struct`s the version has, and the
+/// pid. Err: the call's result (an unknown version is answered with ours: 0 when `data` is
+/// null, else EINVAL).
+fn cap_header(hdr: u64, data: u64) -> Result<(usize, i32), i64> {
+    let h = get::<8>(hdr)?;
+    let version = u32::from_ne_bytes(h[..4].try_into().unwrap());
+    let pid = i32::from_ne_bytes(h[4..].try_into().unwrap());
+    match version {
+        LINUX_CAPABILITY_VERSION_1 => Ok((1, pid)),
+        LINUX_CAPABILITY_VERSION_2 | LINUX_CAPABILITY_VERSION_3 => Ok((2, pid)),
+        _ => {
+            put(hdr, &LINUX_CAPABILITY_VERSION_3.to_ne_bytes())?;
+            Err(if data == 0 { 0 } else { -EINVAL })
+        }
+    }
+}
+
+/// capset(header, data): the sets can only stay as capget reports them, empty — any bit
+/// would raise a capability the process does not have (EPERM), as for any other process.
+/// Only the caller's own sets (pid 0 or its own): EPERM for another's, as Linux.
+fn sys_capset(regs: &mut Regs) -> i64 {
     let (hdr, data) = (regs.rdi, regs.rsi);
-    let h = match get::<8>(hdr) {
+    let (structs, pid) = match cap_header(hdr, data) {
         Ok(h) => h,
         Err(e) => return e,
     };
-    let version = u32::from_ne_bytes(h[..4].try_into().unwrap());
-    let pid = i32::from_ne_bytes(h[4..].try_into().unwrap());
-    let structs = match version {
-        LINUX_CAPABILITY_VERSION_1 => 1,
-        LINUX_CAPABILITY_VERSION_2 | LINUX_CAPABILITY_VERSION_3 => 2,
-        _ => {
-            // Unknown version: tell the caller ours.
-            if let Err(e) = put(hdr, &LINUX_CAPABILITY_VERSION_3.to_ne_bytes()) {
-                return e;
-            }
-            return if data == 0 { 0 } else { -EINVAL };
-        }
+    if pid != 0 && pid as u32 != crate::task::current().process.pid {
+        return -EPERM;
+    }
+    let mut sets = [0u8; 24];
+    if crate::uaccess::copy_from_user(&mut sets[..12 * structs], data).is_err() {
+        return -EFAULT;
+    }
+    if sets.iter().any(|&b| b != 0) {
+        -EPERM
+    } else {
+        0
+    }
+}
+
+/// capget(header, data): every set reads empty.
+fn sys_capget(regs: &mut Regs) -> i64 {
+    let (hdr, data) = (regs.rdi, regs.rsi);
+    let (structs, pid) = match cap_header(hdr, data) {
+        Ok(h) => h,
+        Err(e) => return e,
     };
     if data == 0 {
         return 0;
