@@ -74,6 +74,7 @@ pub const GATED: &[Gated] = &[
             skips: &[],
             needs: &[Capability::Ptrace],
             unexercised: &[],
+            death: None,
             checks: "registers across int $0x80 (gettid, kill with a handler), and syscall \
                      restart under ptrace: SYSEMU with a rewritten RIP, SETREGS at syscall \
                      entry and exit, pause(2) restarted after a signal while traced",
@@ -94,6 +95,7 @@ pub const GATED: &[Gated] = &[
             skips: &[],
             needs: &[Capability::Ptrace],
             unexercised: &[],
+            death: None,
             checks: "system call numbers: the high 32 bits of RAX ignored, x32 and \
                      out-of-range numbers -ENOSYS, orig_rax as a tracer sees it, and the \
                      number and return value rewritten by a tracer at syscall entry",
