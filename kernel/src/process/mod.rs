@@ -372,8 +372,12 @@ fn exit_thread_after_event(reason: ExitReason) -> ! {
         let _ = crate::uaccess::copy_to_user(ctid, &0u32.to_ne_bytes());
         crate::futex::wake(ctid, 1);
     }
+    // The tracer hears of the end first: a traced thread that reports its own end holds its
+    // process's end back (`traced_zombies`) before it leaves `live_threads`, or a parent's
+    // wait could see the process ended (every thread gone, nothing held) and report it
+    // before the tracer has the thread's end.
+    crate::ptrace::tracee_exit(me, reason);
     let last = p.live_threads.fetch_sub(1, Ordering::AcqRel) == 1;
-    crate::ptrace::tracee_exit(me, reason, last);
     if last {
         end_process(&p, reason);
     }
