@@ -45,6 +45,10 @@ pub struct Process {
     /// Nonzero: the tid of the thread whose execve is ending every other thread
     /// ([`end_other_threads_for_exec`]).
     pub exec_by: AtomicU32,
+    /// The tid of the thread group's leader: the pid, or the thread whose execve ended the
+    /// others (Linux gives it the leader's tid; kentry's tids do not change). Its end is the
+    /// process's, which a tracer that is also the parent sees once (ptrace `tracee_exit`).
+    pub leader_tid: AtomicU32,
     /// Where this process's wait4() callers sleep until a child changes state.
     pub child_wait: WaitQueue,
     /// vfork: the process whose address space this child runs in until it execs or exits.
@@ -132,6 +136,7 @@ impl Process {
             exit: Mutex::new(None),
             exiting: AtomicBool::new(false),
             exec_by: AtomicU32::new(0),
+            leader_tid: AtomicU32::new(pid),
             child_wait: WaitQueue::new(),
             vfork_parent: Mutex::new(None),
             vfork_done: AtomicBool::new(false),
@@ -459,6 +464,7 @@ pub fn end_other_threads_for_exec() -> Result<(), i64> {
     let me = crate::task::current();
     let p = &me.process;
     if p.live_threads.load(Ordering::Acquire) == 1 {
+        p.leader_tid.store(me.tid, Ordering::Release);
         return Ok(());
     }
     if p.exiting.load(Ordering::Acquire)
@@ -489,6 +495,9 @@ pub fn end_other_threads_for_exec() -> Result<(), i64> {
         }
         sched::sleep_until(sched::ticks() + 1);
     }
+    // The others are gone (the old leader's end was the process's own, so it was reported
+    // to no tracer that is also the parent); this thread leads the group now.
+    p.leader_tid.store(me.tid, Ordering::Release);
     p.exec_by.store(0, Ordering::Release);
     Ok(())
 }

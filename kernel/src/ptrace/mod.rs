@@ -265,7 +265,7 @@ pub fn tracee_exit(me: &Task, reason: ExitReason) {
         me.ptrace.traced.store(false, Ordering::Release);
         let Some(tracer) = tracer else { return };
         let parent = me.process.parent.lock().upgrade();
-        let leader = me.tid == me.process.pid;
+        let leader = me.tid == me.process.leader_tid.load(Ordering::Acquire);
         let parent_reports = leader && parent.is_some_and(|p| Arc::ptr_eq(&p, &tracer));
         if !parent_reports {
             st.exit = Some(reason);
