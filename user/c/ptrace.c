@@ -57,6 +57,9 @@
  *   restart_syscall, the call the tracer sees next, and sleeps out its time.
  * - errors: ESRCH for a tracee not traced by the caller, EPERM to attach to itself or twice,
  *   EIO for a bad resume signal, EINVAL for an unknown option.
+ * - trace_clone_leader_first: TRACECLONE; the leader ends first (a bare thread exit), then
+ *   the other thread, last: the tracer (the parent) gets the thread's end by its tid, then
+ *   the process's end once (Linux's delay_group_leader).
  */
 #define _GNU_SOURCE
 #include "ktap.h"
@@ -647,6 +650,61 @@ static void trace_clone(void)
 		   st, tid, tst, tend, end);
 }
 
+static void *late_thread_body(void *arg)
+{
+	(void)arg;
+	/* Ends after the leader (which does not wait for it), as a bare thread exit: the
+	 * process's last thread, but not its leader. */
+	usleep(100000);
+	syscall(SYS_exit, 0);
+	return 0;
+}
+
+static int body_leader_exits_first(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, 0, late_thread_body, 0) != 0)
+		return 1;
+	/* The leader alone: a bare exit, not exit_group. */
+	syscall(SYS_exit, 0);
+	return 2;
+}
+
+static void trace_clone_leader_first(void)
+{
+	pid_t pid = start_traced(body_leader_exits_first);
+	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACECLONE);
+	int st = step(pid, PTRACE_CONT, 0);
+	unsigned long tid = 0;
+	ptrace(PTRACE_GETEVENTMSG, pid, 0, &tid);
+	int ok = st >> 8 == (SIGTRAP | PTRACE_EVENT_CLONE << 8) && tid > (unsigned long)pid;
+	int tst = -1;
+	if (tid)
+		waitpid(tid, &tst, __WALL);
+	ok &= WIFSTOPPED(tst) && WSTOPSIG(tst) == SIGSTOP;
+	/* The leader ends first; the tracer is its parent, so its end is the process's, reported
+	 * once, after the thread's own end (which the last thread reports like any other). */
+	int tend = -1, end = -1, order_ok = 1;
+	ptrace(PTRACE_CONT, tid, 0, 0);
+	ptrace(PTRACE_CONT, pid, 0, 0);
+	while (end == -1) {
+		int s;
+		pid_t w = waitpid(-1, &s, __WALL);
+		if (w == (pid_t)tid && !WIFSTOPPED(s))
+			tend = s;
+		else if (w > 0 && WIFSTOPPED(s))
+			ptrace(PTRACE_CONT, w, 0, 0);
+		else if (w == pid) {
+			end = s;
+			order_ok = tend != -1;
+		} else
+			break;
+	}
+	ok &= WIFEXITED(tend) && WEXITSTATUS(tend) == 0 && order_ok;
+	KTAP_CHECK(ok && exited_0(end), "trace_clone_leader_first",
+		   "status %#x tid %lu tst %#x tend %#x end %#x", st, tid, tst, tend, end);
+}
+
 static int body_vforks(void)
 {
 	pid_t c = vfork();
@@ -909,7 +967,7 @@ int main(int argc, char **argv)
 		path[n] = 0;
 		self_path = path;
 	}
-	ktap_plan(31);
+	ktap_plan(32);
 	traceme_stop();
 	syscall_stops();
 	change_syscall_nr();
@@ -939,6 +997,7 @@ int main(int argc, char **argv)
 	seccomp_trace();
 	restart_syscall_seen();
 	errors();
+	trace_clone_leader_first();
 	/* Last: with the kernel's selector check broken (negative run), it kills the kernel. */
 	bad_selector_survives();
 	return ktap_finish();

@@ -45,6 +45,10 @@ pub struct Process {
     /// Nonzero: the tid of the thread whose execve is ending every other thread
     /// ([`end_other_threads_for_exec`]).
     pub exec_by: AtomicU32,
+    /// The tid of the thread group's leader: the pid, or the thread whose execve ended the
+    /// others (Linux gives it the leader's tid; kentry's tids do not change). Its end is the
+    /// process's, which a tracer that is also the parent sees once (ptrace `tracee_exit`).
+    pub leader_tid: AtomicU32,
     /// Where this process's wait4() callers sleep until a child changes state.
     pub child_wait: WaitQueue,
     /// vfork: the process whose address space this child runs in until it execs or exits.
@@ -132,6 +136,7 @@ impl Process {
             exit: Mutex::new(None),
             exiting: AtomicBool::new(false),
             exec_by: AtomicU32::new(0),
+            leader_tid: AtomicU32::new(pid),
             child_wait: WaitQueue::new(),
             vfork_parent: Mutex::new(None),
             vfork_done: AtomicBool::new(false),
@@ -374,8 +379,12 @@ fn exit_thread_after_event(reason: ExitReason) -> ! {
     }
     // Its filters go now: a filter no thread uses any more tells its listener (POLLHUP).
     crate::syscall::seccomp::release(me);
+    // The tracer hears of the end first: a traced thread that reports its own end holds its
+    // process's end back (`traced_zombies`) before it leaves `live_threads`, or a parent's
+    // wait could see the process ended (every thread gone, nothing held) and report it
+    // before the tracer has the thread's end.
+    crate::ptrace::tracee_exit(me, reason);
     let last = p.live_threads.fetch_sub(1, Ordering::AcqRel) == 1;
-    crate::ptrace::tracee_exit(me, reason, last);
     if last {
         end_process(&p, reason);
     }
@@ -457,6 +466,7 @@ pub fn end_other_threads_for_exec() -> Result<(), i64> {
     let me = crate::task::current();
     let p = &me.process;
     if p.live_threads.load(Ordering::Acquire) == 1 {
+        p.leader_tid.store(me.tid, Ordering::Release);
         return Ok(());
     }
     if p.exiting.load(Ordering::Acquire)
@@ -487,6 +497,9 @@ pub fn end_other_threads_for_exec() -> Result<(), i64> {
         }
         sched::sleep_until(sched::ticks() + 1);
     }
+    // The others are gone (the old leader's end was the process's own, so it was reported
+    // to no tracer that is also the parent); this thread leads the group now.
+    p.leader_tid.store(me.tid, Ordering::Release);
     p.exec_by.store(0, Ordering::Release);
     Ok(())
 }

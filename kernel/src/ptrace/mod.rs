@@ -248,27 +248,31 @@ pub fn tracer_exit(p: &Process) {
     }
 }
 
-/// Thread `me` is ending with `reason` (`last`: it is its process's last thread). Its tracer
-/// is told: a wait of the tracer then reports the end — unless the tracer is the process's
-/// parent and this is the last thread, whose end the parent's own wait reports (once).
-pub fn tracee_exit(me: &Task, reason: ExitReason, last: bool) {
+/// Thread `me` is ending with `reason`; it is still counted among its process's live
+/// threads (the caller leaves them after this). Its tracer is told: a wait of the tracer then
+/// reports the end — unless the tracer is the process's parent and this is the group leader,
+/// whose end is the process's, which the parent's own wait reports once, after every thread
+/// has gone (Linux's `delay_group_leader`). Every other traced thread reports its own end, the
+/// last one too, and holds its process's end back until the tracer has waited for it.
+pub fn tracee_exit(me: &Task, reason: ExitReason) {
     if !me.ptrace.is_traced() {
         return;
     }
-    let tracer = {
+    let (tracer, parent_reports) = {
         let mut st = me.ptrace.state.lock();
         let tracer = st.tracer();
         st.tracer = None;
         me.ptrace.traced.store(false, Ordering::Release);
         let Some(tracer) = tracer else { return };
         let parent = me.process.parent.lock().upgrade();
-        let parent_reports = last && parent.is_some_and(|p| Arc::ptr_eq(&p, &tracer));
+        let leader = me.tid == me.process.leader_tid.load(Ordering::Acquire);
+        let parent_reports = leader && parent.is_some_and(|p| Arc::ptr_eq(&p, &tracer));
         if !parent_reports {
             st.exit = Some(reason);
             // Its process's own end waits until the tracer has seen this.
             me.process.traced_zombies.fetch_add(1, Ordering::AcqRel);
         }
-        tracer
+        (tracer, parent_reports)
     };
     {
         // Not reported through the tracer's list: it lets go of the thread now.
@@ -279,7 +283,7 @@ pub fn tracee_exit(me: &Task, reason: ExitReason, last: bool) {
         }
     }
     tracer.child_wait.wake_all();
-    if !last {
+    if !parent_reports {
         crate::signal::send_to_process(&tracer, crate::signal::SIGCHLD);
     }
 }

@@ -119,11 +119,19 @@ fn wait_for_signal() -> i64 {
     while !signal::interrupted() {
         let me = crate::sched::current_ref();
         x86_64::instructions::interrupts::disable();
+        // Blocked first, then the last look (as WaitQueue::wait_until): a sender sets the
+        // pending bit before its wake looks at the state, so either this look sees the bit or
+        // the wake sees Blocked. Looking first lost the wake of a signal sent in between (a
+        // seized child in pause() never took the tracer's SIGSTOP: group_stop_listen hung).
+        me.set_state(task::TaskState::Blocked);
+        // The store must be visible before the pending bits are read (x86 may otherwise let
+        // the load pass the store).
+        core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
         if signal::interrupted() {
+            me.set_state(task::TaskState::Runnable);
             x86_64::instructions::interrupts::enable();
             break;
         }
-        me.set_state(task::TaskState::Blocked);
         crate::sched::schedule();
         x86_64::instructions::interrupts::enable();
     }
