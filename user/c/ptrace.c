@@ -63,6 +63,7 @@
  */
 #define _GNU_SOURCE
 #include "ktap.h"
+#include "seccomp_abi.h"
 #include <elf.h>
 #include <sys/prctl.h>
 #include <fcntl.h>
@@ -615,39 +616,63 @@ static int body_thread(void)
 	return r == (void *)7 ? 0 : 2;
 }
 
-static void trace_clone(void)
+/* Starts `body` traced with TRACECLONE, up to its thread's first stop: the tracee's
+ * PTRACE_EVENT_CLONE (GETEVENTMSG: the new tid) and the new thread's SIGSTOP, waited for by
+ * its tid. Returns whether both were as Linux reports them; *tid is the thread's id. */
+static int start_traced_thread(int (*body)(void), pid_t *pid, unsigned long *tid)
 {
-	pid_t pid = start_traced(body_thread);
-	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACECLONE);
-	int st = step(pid, PTRACE_CONT, 0);
-	unsigned long tid = 0;
-	ptrace(PTRACE_GETEVENTMSG, pid, 0, &tid);
-	int ok = st >> 8 == (SIGTRAP | PTRACE_EVENT_CLONE << 8) && tid > (unsigned long)pid;
+	*pid = start_traced(body);
+	ptrace(PTRACE_SETOPTIONS, *pid, 0, PTRACE_O_TRACECLONE);
+	int st = step(*pid, PTRACE_CONT, 0);
+	*tid = 0;
+	ptrace(PTRACE_GETEVENTMSG, *pid, 0, tid);
 	int tst = -1;
-	if (tid)
-		waitpid(tid, &tst, __WALL);
-	ok &= WIFSTOPPED(tst) && WSTOPSIG(tst) == SIGSTOP;
-	/* Both run on (the thread may wait for its creator inside pthread_create: musl's
-	 * does). The thread's end is reported to the tracer, which must reap it before the
-	 * process's end is reported (Linux delays the leader's). */
-	int tend = -1, end = -1;
+	if (*tid)
+		waitpid(*tid, &tst, __WALL);
+	int ok = st >> 8 == (SIGTRAP | PTRACE_EVENT_CLONE << 8) && *tid > (unsigned long)*pid &&
+		 WIFSTOPPED(tst) && WSTOPSIG(tst) == SIGSTOP;
+	if (!ok)
+		printf("# clone event: status %#x tid %lu thread status %#x\n", st, *tid, tst);
+	return ok;
+}
+
+/* Lets the process and its traced thread run to their ends, resuming every stop. Returns
+ * whether the thread's own end (exit status 0) was reported, and before the process's (Linux
+ * delays a process's end until its tracer has reaped its traced threads); *end is the
+ * process's wait status. */
+static int thread_then_process_end(pid_t pid, unsigned long tid, int *end)
+{
+	int tend = -1, order_ok = 1;
+	*end = -1;
 	ptrace(PTRACE_CONT, tid, 0, 0);
 	ptrace(PTRACE_CONT, pid, 0, 0);
-	while (end == -1) {
+	while (*end == -1) {
 		int s;
 		pid_t w = waitpid(-1, &s, __WALL);
-		if (w == (pid_t)tid)
+		if (w == (pid_t)tid && !WIFSTOPPED(s))
 			tend = s;
-		else if (w == pid && WIFSTOPPED(s))
-			ptrace(PTRACE_CONT, pid, 0, 0);
-		else if (w == pid)
-			end = s;
-		else
+		else if (w > 0 && WIFSTOPPED(s))
+			ptrace(PTRACE_CONT, w, 0, 0);
+		else if (w == pid) {
+			*end = s;
+			order_ok = tend != -1;
+		} else
 			break;
 	}
-	ok &= WIFEXITED(tend) && WEXITSTATUS(tend) == 0;
-	KTAP_CHECK(ok && exited_0(end), "trace_clone", "status %#x tid %lu tst %#x tend %#x end %#x",
-		   st, tid, tst, tend, end);
+	if (!(order_ok && WIFEXITED(tend) && WEXITSTATUS(tend) == 0))
+		printf("# thread end %#x, before the process's: %d\n", tend, order_ok);
+	return order_ok && WIFEXITED(tend) && WEXITSTATUS(tend) == 0;
+}
+
+static void trace_clone(void)
+{
+	pid_t pid;
+	unsigned long tid;
+	int end;
+	/* The thread may wait for its creator inside pthread_create (musl's does): both run. */
+	int ok = start_traced_thread(body_thread, &pid, &tid);
+	ok &= thread_then_process_end(pid, tid, &end);
+	KTAP_CHECK(ok && exited_0(end), "trace_clone", "end %#x", end);
 }
 
 static void *late_thread_body(void *arg)
@@ -672,37 +697,14 @@ static int body_leader_exits_first(void)
 
 static void trace_clone_leader_first(void)
 {
-	pid_t pid = start_traced(body_leader_exits_first);
-	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACECLONE);
-	int st = step(pid, PTRACE_CONT, 0);
-	unsigned long tid = 0;
-	ptrace(PTRACE_GETEVENTMSG, pid, 0, &tid);
-	int ok = st >> 8 == (SIGTRAP | PTRACE_EVENT_CLONE << 8) && tid > (unsigned long)pid;
-	int tst = -1;
-	if (tid)
-		waitpid(tid, &tst, __WALL);
-	ok &= WIFSTOPPED(tst) && WSTOPSIG(tst) == SIGSTOP;
+	pid_t pid;
+	unsigned long tid;
+	int end;
 	/* The leader ends first; the tracer is its parent, so its end is the process's, reported
 	 * once, after the thread's own end (which the last thread reports like any other). */
-	int tend = -1, end = -1, order_ok = 1;
-	ptrace(PTRACE_CONT, tid, 0, 0);
-	ptrace(PTRACE_CONT, pid, 0, 0);
-	while (end == -1) {
-		int s;
-		pid_t w = waitpid(-1, &s, __WALL);
-		if (w == (pid_t)tid && !WIFSTOPPED(s))
-			tend = s;
-		else if (w > 0 && WIFSTOPPED(s))
-			ptrace(PTRACE_CONT, w, 0, 0);
-		else if (w == pid) {
-			end = s;
-			order_ok = tend != -1;
-		} else
-			break;
-	}
-	ok &= WIFEXITED(tend) && WEXITSTATUS(tend) == 0 && order_ok;
-	KTAP_CHECK(ok && exited_0(end), "trace_clone_leader_first",
-		   "status %#x tid %lu tst %#x tend %#x end %#x", st, tid, tst, tend, end);
+	int ok = start_traced_thread(body_leader_exits_first, &pid, &tid);
+	ok &= thread_then_process_end(pid, tid, &end);
+	KTAP_CHECK(ok && exited_0(end), "trace_clone_leader_first", "end %#x", end);
 }
 
 static int body_vforks(void)
@@ -845,29 +847,18 @@ static void proc_pid_mem(void)
 	KTAP_CHECK(ok && exited_0(finish(pid)), "proc_pid_mem", "fd %d v %#lx own %#lx", fd, v, own);
 }
 
-/* Classic BPF as <linux/filter.h> has it (musl's headers do not include the kernel's). */
-struct bpf_insn {
-	uint16_t code;
-	uint8_t jt, jf;
-	uint32_t k;
-};
-struct bpf_prog {
-	unsigned short len;
-	struct bpf_insn *insns;
-};
-
-/* A filter: getppid -> SECCOMP_RET_TRACE (0x7ff00000) | 0x42, anything else allowed. */
+/* A filter: getppid -> SECCOMP_RET_TRACE | 0x42, anything else allowed. */
 static int trace_getppid(void)
 {
-	struct bpf_insn f[] = {
-		{0x20, 0, 0, 0},          /* ld [0]: seccomp_data.nr */
-		{0x15, 0, 1, SYS_getppid}, /* jeq getppid */
-		{0x06, 0, 0, 0x7ff00000u | 0x42},
-		{0x06, 0, 0, 0x7fff0000u}, /* ALLOW */
+	struct sock_filter f[] = {
+		STMT(LD_ABS, 0), /* seccomp_data.nr */
+		JUMP(JEQ_K, SYS_getppid, 0, 1),
+		STMT(RET_K, SECCOMP_RET_TRACE | 0x42),
+		STMT(RET_K, SECCOMP_RET_ALLOW),
 	};
-	struct bpf_prog prog = {4, f};
+	struct sock_fprog prog = {4, f};
 	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-	       syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog) == 0;
+	       syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0;
 }
 
 static int body_seccomp_traced(void)

@@ -15,11 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SECCOMP_SET_MODE_FILTER 1
-#define SECCOMP_GET_ACTION_AVAIL 2
-#define SECCOMP_GET_NOTIF_SIZES 3
-#define SECCOMP_RET_USER_NOTIF 0x7fc00000u
-#define SECCOMP_RET_ALLOW 0x7fff0000u
+#include "seccomp_abi.h"
+
 #define FLAG_TSYNC 1u
 #define FLAG_LOG 2u
 #define FLAG_SPEC_ALLOW 4u
@@ -29,23 +26,7 @@
 #define USER_NOTIF_FLAG_CONTINUE 1u
 #define ADDFD_FLAG_SETFD 1u
 #define ADDFD_FLAG_SEND 2u
-#define AUDIT_ARCH_X86_64 0xc000003eu
 
-struct sock_filter {
-	uint16_t code;
-	uint8_t jt, jf;
-	uint32_t k;
-};
-struct sock_fprog {
-	unsigned short len;
-	struct sock_filter *filter;
-};
-struct seccomp_data {
-	int nr;
-	uint32_t arch;
-	uint64_t instruction_pointer;
-	uint64_t args[6];
-};
 struct seccomp_notif {
 	uint64_t id;
 	uint32_t pid;
