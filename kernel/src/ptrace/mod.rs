@@ -38,7 +38,7 @@ pub use stop::{
 
 use crate::process::Process;
 use crate::sched::WaitQueue;
-use crate::signal::{SIGKILL, SigInfo, bit};
+use crate::signal::{SIGKILL, SigInfo};
 use crate::sync::Mutex;
 use crate::task::{ExitReason, Task, TaskRef};
 use alloc::sync::{Arc, Weak};
@@ -161,14 +161,6 @@ impl PtraceState {
         self.tracer()
             .is_some_and(|t| core::ptr::eq(Arc::as_ptr(&t), p))
     }
-}
-
-/// Whether SIGKILL is on its way to `t` (a stop is not entered, and a stopped tracee wakes).
-pub fn fatal_pending(t: &Task) -> bool {
-    (t.sig_pending.load(Ordering::Acquire) | t.process.sig_pending.load(Ordering::Acquire))
-        & bit(SIGKILL)
-        != 0
-        || t.process.thread_must_end(t.tid)
 }
 
 /// Makes `tracer` trace `t` (the caller has checked that it may). `seized`: PTRACE_SEIZE

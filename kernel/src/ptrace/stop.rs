@@ -6,7 +6,8 @@
 //! its user frame, at the top of its kernel stack, which the tracer reads and writes while
 //! the stop lasts (mod.rs).
 
-use super::{PtraceState, Resume, ResumeHow, Stop, apply_resume, ev, fatal_pending, opt};
+use super::{PtraceState, Resume, ResumeHow, Stop, apply_resume, ev, opt};
+use crate::signal::fatal_pending;
 use crate::signal::{SIGCHLD, SIGTRAP, SigInfo};
 use crate::task::{self, ExitReason};
 use core::sync::atomic::Ordering;
@@ -48,7 +49,7 @@ fn ptrace_stop(regs: &mut Regs, report: StopReport) -> Option<Resume> {
     let tracer = {
         let mut st = me.ptrace.state.lock();
         let tracer = st.tracer()?;
-        if fatal_pending(me) {
+        if fatal_pending() {
             return None;
         }
         st.stop = Some(Stop {
@@ -83,10 +84,9 @@ fn ptrace_stop(regs: &mut Regs, report: StopReport) -> Option<Resume> {
     }
     tracer.child_wait.wake_all();
     drop(tracer);
-    me.ptrace.resume_wait.wait_until(
-        || me.ptrace.state.lock().stop.is_none(),
-        || fatal_pending(me),
-    );
+    me.ptrace
+        .resume_wait
+        .wait_until(|| me.ptrace.state.lock().stop.is_none(), fatal_pending);
     let mut st = me.ptrace.state.lock();
     if st.stop.take().is_some() {
         // SIGKILL: the stop ends without a resume (the exit work then ends the thread).
@@ -157,7 +157,7 @@ pub fn report_syscall_entry(regs: &mut Regs) -> bool {
         syscall_stop_code(st.options)
     };
     notify_stop(regs, code, SYSCALL_ENTRY_MSG);
-    fatal_pending(me)
+    fatal_pending()
 }
 
 /// kentry's `Host::ptrace_report_syscall_exit`: the syscall-exit stop, or with `step` the
@@ -236,7 +236,7 @@ pub fn signal_stop(regs: &mut Regs, sig: u8, info: SigInfo) -> Option<(u8, SigIn
             ..Default::default()
         },
     };
-    if task::current_inner().sigmask & crate::signal::bit(r.sig) != 0 || fatal_pending(me) {
+    if task::current_inner().sigmask & crate::signal::bit(r.sig) != 0 || fatal_pending() {
         crate::signal::send_to_thread(me, r.sig, info);
         return None;
     }

@@ -529,7 +529,7 @@ fn trace(regs: &mut Regs, data: &SeccompData, value: u32, may_sleep: bool) -> bo
         regs.rax = (-ENOSYS) as u64;
         return false;
     }
-    if crate::ptrace::fatal_pending(task::current()) || (regs.orig_rax as i64) < 0 {
+    if crate::signal::fatal_pending() || (regs.orig_rax as i64) < 0 {
         return false;
     }
     // The 64-bit entry judges the number in orig_rax; int $0x80 (no separate slot) the one
