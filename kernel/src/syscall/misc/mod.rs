@@ -12,6 +12,7 @@
 //! share are here.
 
 mod clock;
+mod kcmp;
 mod limits;
 mod sched;
 mod session;
@@ -26,6 +27,7 @@ use alloc::sync::Arc;
 
 pub const fn register(t: Table) -> Table {
     let t = clock::register(t);
+    let t = kcmp::register(t);
     let t = sysinfo::register(t);
     let t = limits::register(t);
     let t = session::register(t);
