@@ -450,11 +450,9 @@ static int body_seccomp_untraced(void)
 
 static void seccomp_trace(void)
 {
-	pid_t pid = start_traced(body_seccomp_traced);
-	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACESECCOMP);
-	int st = step(pid, PTRACE_CONT, 0);
-	unsigned long msg = 0;
-	ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg);
+	pid_t pid;
+	unsigned long msg;
+	int st = start_to_event(body_seccomp_traced, PTRACE_O_TRACESECCOMP, &pid, &msg);
 	struct user_regs_struct r;
 	ptrace(PTRACE_GETREGS, pid, 0, &r);
 	uint8_t info[88] = {0};

@@ -94,6 +94,19 @@ static int step(pid_t pid, int req, int sig)
 	return st;
 }
 
+/* Starts `body` traced with `options` and continues it to its next stop after the initial
+ * SIGSTOP (the event the options ask for): returns the wait status; *msg is the stop's
+ * GETEVENTMSG. */
+static int start_to_event(int (*body)(void), int options, pid_t *pid, unsigned long *msg)
+{
+	*pid = start_traced(body);
+	ptrace(PTRACE_SETOPTIONS, *pid, 0, options);
+	int st = step(*pid, PTRACE_CONT, 0);
+	*msg = 0;
+	ptrace(PTRACE_GETEVENTMSG, *pid, 0, msg);
+	return st;
+}
+
 /* Continues to the end; returns the wait status. */
 static int finish(pid_t pid)
 {

@@ -18,11 +18,9 @@ static int body_forks(void)
 
 static void trace_fork(void)
 {
-	pid_t pid = start_traced(body_forks);
-	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEFORK);
-	int st = step(pid, PTRACE_CONT, 0);
-	unsigned long child = 0;
-	ptrace(PTRACE_GETEVENTMSG, pid, 0, &child);
+	pid_t pid;
+	unsigned long child;
+	int st = start_to_event(body_forks, PTRACE_O_TRACEFORK, &pid, &child);
 	int ok = WIFSTOPPED(st) && st >> 8 == (SIGTRAP | PTRACE_EVENT_FORK << 8) && child > 0;
 	int cst = -1;
 	if (child > 0)
@@ -45,11 +43,9 @@ static int body_execs(void)
 
 static void trace_exec(void)
 {
-	pid_t pid = start_traced(body_execs);
-	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEEXEC);
-	int st = step(pid, PTRACE_CONT, 0);
-	unsigned long former = 0;
-	ptrace(PTRACE_GETEVENTMSG, pid, 0, &former);
+	pid_t pid;
+	unsigned long former;
+	int st = start_to_event(body_execs, PTRACE_O_TRACEEXEC, &pid, &former);
 	int ok = st >> 8 == (SIGTRAP | PTRACE_EVENT_EXEC << 8) && former == (unsigned long)pid;
 	ok &= exited_0(finish(pid));
 	pid = start_traced(body_execs);
@@ -65,11 +61,9 @@ static int body_exit3(void)
 
 static void trace_exit(void)
 {
-	pid_t pid = start_traced(body_exit3);
-	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEEXIT);
-	int st = step(pid, PTRACE_CONT, 0);
-	unsigned long msg = 0;
-	ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg);
+	pid_t pid;
+	unsigned long msg;
+	int st = start_to_event(body_exit3, PTRACE_O_TRACEEXIT, &pid, &msg);
 	int end = step(pid, PTRACE_CONT, 0);
 	int ok = st >> 8 == (SIGTRAP | PTRACE_EVENT_EXIT << 8) && msg == 3 << 8 && WIFEXITED(end) &&
 		 WEXITSTATUS(end) == 3;
@@ -162,11 +156,7 @@ static int body_thread(void)
  * its tid. Returns whether both were as Linux reports them; *tid is the thread's id. */
 static int start_traced_thread(int (*body)(void), pid_t *pid, unsigned long *tid)
 {
-	*pid = start_traced(body);
-	ptrace(PTRACE_SETOPTIONS, *pid, 0, PTRACE_O_TRACECLONE);
-	int st = step(*pid, PTRACE_CONT, 0);
-	*tid = 0;
-	ptrace(PTRACE_GETEVENTMSG, *pid, 0, tid);
+	int st = start_to_event(body, PTRACE_O_TRACECLONE, pid, tid);
 	int tst = -1;
 	if (*tid)
 		waitpid(*tid, &tst, __WALL);
@@ -259,11 +249,10 @@ static int body_vforks(void)
 
 static void trace_vfork(void)
 {
-	pid_t pid = start_traced(body_vforks);
-	ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEVFORK | PTRACE_O_TRACEVFORKDONE);
-	int st = step(pid, PTRACE_CONT, 0);
-	unsigned long child = 0;
-	ptrace(PTRACE_GETEVENTMSG, pid, 0, &child);
+	pid_t pid;
+	unsigned long child;
+	int st = start_to_event(body_vforks, PTRACE_O_TRACEVFORK | PTRACE_O_TRACEVFORKDONE, &pid,
+				&child);
 	int ok = st >> 8 == (SIGTRAP | PTRACE_EVENT_VFORK << 8) && child > 0;
 	int cst = -1;
 	if (child)

@@ -195,12 +195,6 @@ pub const DEFAULT_POLLMASK: u16 = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 /// A write to a pipe nobody reads: SIGPIPE for the writing thread (as Linux's send_sig).
 fn sigpipe() {
     let t = crate::task::current();
-    let info = crate::signal::SigInfo {
-        errno: 0,
-        signo: crate::signal::SIGPIPE as i32,
-        code: crate::signal::SI_USER,
-        addr_or_pid: t.process.pid as u64,
-        extra: 0,
-    };
+    let info = crate::signal::SigInfo::user(crate::signal::SIGPIPE, t.process.pid);
     crate::signal::send_to_thread(t, crate::signal::SIGPIPE, info);
 }

@@ -257,16 +257,7 @@ fn interrupt(t: &TaskRef) -> Result<i64, i64> {
 
 /// Sends `sig` to thread `t` from the tracer (SI_USER).
 fn send(t: &Task, sig: u8) {
-    crate::signal::send_to_thread(
-        t,
-        sig,
-        SigInfo {
-            signo: sig as i32,
-            code: crate::signal::SI_USER,
-            addr_or_pid: task::current().process.pid as u64,
-            ..Default::default()
-        },
-    );
+    crate::signal::send_to_thread(t, sig, SigInfo::user(sig, task::current().process.pid));
 }
 
 /// A resume's signal: 0 or a valid signal number (Linux's `valid_signal`), else -EIO.

@@ -130,16 +130,7 @@ fn notify_stop(regs: &mut Regs, code: u32, msg: u64) {
 /// Sends `sig` to the running thread (SI_USER, from itself).
 fn send_self(sig: u8) {
     let me = task::current();
-    crate::signal::send_to_thread(
-        me,
-        sig,
-        SigInfo {
-            signo: sig as i32,
-            code: crate::signal::SI_USER,
-            addr_or_pid: me.tid as u64,
-            ..Default::default()
-        },
-    );
+    crate::signal::send_to_thread(me, sig, SigInfo::user(sig, me.tid));
 }
 
 /// kentry's `Host::ptrace_report_syscall_entry`: the syscall-entry stop. Returns whether to
@@ -224,17 +215,10 @@ pub fn signal_stop(regs: &mut Regs, sig: u8, info: SigInfo) -> Option<(u8, SigIn
     let edited = me.ptrace.state.lock().siginfo.take();
     let info = match edited {
         Some(i) if i.signo == r.sig as i32 => i,
-        _ => SigInfo {
-            signo: r.sig as i32,
-            code: crate::signal::SI_USER,
-            addr_or_pid: me
-                .process
-                .parent
-                .lock()
-                .upgrade()
-                .map_or(0, |p| p.pid as u64),
-            ..Default::default()
-        },
+        _ => SigInfo::user(
+            r.sig,
+            me.process.parent.lock().upgrade().map_or(0, |p| p.pid),
+        ),
     };
     if task::current_inner().sigmask & crate::signal::bit(r.sig) != 0 || fatal_pending() {
         crate::signal::send_to_thread(me, r.sig, info);

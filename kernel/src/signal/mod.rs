@@ -149,6 +149,17 @@ pub struct SigInfo {
 }
 
 impl SigInfo {
+    /// The siginfo of `sig` sent by a process (kill, tkill, a tracer), or as such by the
+    /// kernel (SIGPIPE): SI_USER, `si_pid` = `from_pid`.
+    pub fn user(sig: u8, from_pid: u32) -> SigInfo {
+        SigInfo {
+            signo: sig as i32,
+            code: SI_USER,
+            addr_or_pid: from_pid as u64,
+            ..Default::default()
+        }
+    }
+
     /// The user's `siginfo_t` (128 bytes): si_signo, si_errno, si_code, then the union,
     /// whose first two words are `addr_or_pid` and `extra`.
     pub fn to_bytes(self) -> [u8; 128] {
@@ -234,17 +245,7 @@ fn kick(t: &task::Task) {
 
 /// kill(): a signal for the process; one thread that does not block it takes it.
 pub fn send_to_process(p: &Arc<crate::process::Process>, sig: u8) {
-    send_to_process_info(
-        p,
-        sig,
-        SigInfo {
-            errno: 0,
-            signo: sig as i32,
-            code: SI_USER,
-            addr_or_pid: 0,
-            extra: 0,
-        },
-    );
+    send_to_process_info(p, sig, SigInfo::user(sig, 0));
 }
 
 pub fn send_to_process_info(p: &Arc<crate::process::Process>, sig: u8, info: SigInfo) {

@@ -226,14 +226,7 @@ fn sys_kill(regs: &mut Regs) -> i64 {
     let Some(sig) = valid_sig(sig) else {
         return -EINVAL;
     };
-    let info = SigInfo {
-        errno: 0,
-        signo: sig as i32,
-        code: signal::SI_USER,
-        addr_or_pid: me.process.pid as u64,
-        extra: 0,
-    };
-    signal::send_to_process_info(&target, sig, info);
+    signal::send_to_process_info(&target, sig, SigInfo::user(sig, me.process.pid));
     0
 }
 

@@ -146,6 +146,16 @@ struct SeccompState {
     released: bool,
 }
 
+impl SeccompState {
+    /// The verdict of the filter chain on `data` (ALLOW without filters).
+    fn verdict(&self, data: &SeccompData) -> u32 {
+        match self.filters.as_deref() {
+            Some(chain) => bpf::run_chain(chain.iter().map(|n| &n.filter), data),
+            None => ret::ALLOW,
+        }
+    }
+}
+
 impl ThreadSeccomp {
     pub const fn new() -> Self {
         ThreadSeccomp {
@@ -497,10 +507,7 @@ fn judge(regs: &mut Regs, data: &SeccompData, strict: &[i32; 4], may_sleep: bool
         let st = task::current().seccomp.state.lock();
         match st.mode {
             SECCOMP_MODE_STRICT => None,
-            SECCOMP_MODE_FILTER => Some(match st.filters.as_deref() {
-                Some(chain) => bpf::run_chain(chain.iter().map(|n| &n.filter), data),
-                None => ret::ALLOW,
-            }),
+            SECCOMP_MODE_FILTER => Some(st.verdict(data)),
             _ => {
                 crate::percpu::this_cpu()
                     .entry
@@ -542,13 +549,7 @@ fn trace(regs: &mut Regs, data: &SeccompData, value: u32, may_sleep: bool) -> bo
             ..*data
         }
     };
-    let verdict = {
-        let st = task::current().seccomp.state.lock();
-        match st.filters.as_deref() {
-            Some(chain) => bpf::run_chain(chain.iter().map(|n| &n.filter), &data),
-            None => ret::ALLOW,
-        }
-    };
+    let verdict = task::current().seccomp.state.lock().verdict(&data);
     if verdict & ret::ACTION_FULL == ret::TRACE {
         return true;
     }
