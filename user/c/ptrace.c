@@ -41,6 +41,10 @@
  * - group_stop_listen: SEIZE; SIGSTOP's signal-delivery stop, then, resumed with SIGSTOP,
  *   the group stop (PTRACE_EVENT_STOP, GETSIGINFO works); LISTEN leaves nothing to wait for;
  *   INTERRUPT re-traps it.
+ * - listen_sigcont_retraps: a LISTENed tracee traps again (PTRACE_EVENT_STOP, SIGTRAP) when
+ *   SIGCONT ends its group stop.
+ * - seize_stopped: SEIZE of a process stopped by job control traps at once (PTRACE_EVENT_STOP,
+ *   SIGSTOP); PTRACE_CONT runs it while its group stays stopped.
  * - exitkill: a tracer that exits with PTRACE_O_EXITKILL takes its tracee with it.
  * - sigmask: PTRACE_GETSIGMASK / SETSIGMASK; a size other than 8 is EINVAL.
  * - bad_selector_survives: POKEUSER of GS = 0x7 (an LDT selector; there is no LDT) is taken,
@@ -526,7 +530,7 @@ int main(int argc, char **argv)
 		path[n] = 0;
 		self_path = path;
 	}
-	ktap_plan(32);
+	ktap_plan(34);
 	traceme_stop();
 	syscall_stops();
 	change_syscall_nr();
@@ -550,6 +554,8 @@ int main(int argc, char **argv)
 	trace_clone();
 	trace_vfork();
 	group_stop_listen();
+	listen_sigcont_retraps();
+	seize_stopped();
 	exitkill();
 	get_set_sigmask();
 	proc_pid_mem();

@@ -2,7 +2,7 @@
 //! tracee, in Linux's order of checks (`sys_ptrace`, `ptrace_attach`, `ptrace_check_attach`,
 //! `arch_ptrace`, `ptrace_request`).
 
-use super::{Resume, ResumeHow, check_stopped, link, regs, resume, unlink};
+use super::{Resume, ResumeHow, check_stopped, ev, link, regs, resume, unlink};
 use crate::process::Process;
 use crate::signal::{NSIG, SIGKILL, SIGSTOP, SigInfo};
 use crate::syscall::errno::*;
@@ -90,7 +90,10 @@ fn request_result(request: u64, pid: i32, addr: u64, data: u64) -> Result<i64, i
         }
         req::LISTEN => {
             let mut st = t.ptrace.state.lock();
-            let group = st.stop.is_some_and(|s| s.group);
+            // Any PTRACE_EVENT_STOP stop (Linux looks at the stop's si_code).
+            let group = st
+                .stop
+                .is_some_and(|s| s.group || (s.code >> 8) & 0xff == ev::STOP);
             if !st.seized || !group {
                 return Err(-EIO);
             }
