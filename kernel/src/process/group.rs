@@ -116,6 +116,10 @@ pub fn is_orphaned(pgid: u32, leaving: Option<&Process>) -> bool {
 /// group of its session (their parent is about to become the kernel). Called before the
 /// children are handed over.
 pub fn exit_orphans_pgrps(p: &Process) {
+    crate::signal::jobctl::process_ends(p);
+    if !crate::signal::jobctl::any_stopped() {
+        return;
+    }
     let mut groups: Vec<u32> = Vec::new();
     groups.push(p.pgid());
     for c in p.children.lock().iter() {

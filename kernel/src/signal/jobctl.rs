@@ -26,7 +26,7 @@ use crate::sched::WaitQueue;
 use crate::sync::Mutex;
 use crate::task::{self, Task, TaskRef};
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use kentry::Regs;
 use kentry::exit_work::ExitWork;
 
@@ -36,6 +36,23 @@ const CLD_CONTINUED: i32 = 6;
 
 /// The signals whose default action is to stop (Linux's `SIG_KERNEL_STOP_MASK`).
 pub const STOP_SIGNALS: u64 = bit(SIGSTOP) | bit(SIGTSTP) | bit(SIGTTIN) | bit(SIGTTOU);
+
+/// How many processes are stopped: a process's end looks for stopped jobs it orphans only
+/// when there may be one (a walk over every process otherwise, at every exit).
+static STOPPED_PROCESSES: AtomicU32 = AtomicU32::new(0);
+
+/// Whether any process may be stopped.
+pub fn any_stopped() -> bool {
+    STOPPED_PROCESSES.load(Ordering::Relaxed) != 0
+}
+
+/// Process `p` has ended: it counts as stopped no more.
+pub fn process_ends(p: &Process) {
+    let mut st = p.jobctl.state.lock();
+    if core::mem::take(&mut st.stopped) {
+        STOPPED_PROCESSES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// What a parent's wait has to report of a child process's job control.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,7 +168,16 @@ impl Default for TaskJobCtl {
 /// The side effects of sending `sig` to (a thread of) `p`, before it is queued or discarded
 /// as ignored (Linux's `prepare_signal`): a stop signal discards a pending SIGCONT; SIGCONT
 /// discards pending stop signals and ends a group stop.
+#[inline]
 pub fn prepare_signal(p: &Arc<Process>, sig: u8) {
+    // Every send comes here: the common signal leaves after one test.
+    if (STOP_SIGNALS | bit(SIGCONT)) & bit(sig) != 0 {
+        prepare_stop_or_continue(p, sig);
+    }
+}
+
+#[cold]
+fn prepare_stop_or_continue(p: &Arc<Process>, sig: u8) {
     if STOP_SIGNALS & bit(sig) != 0 {
         super::flush_pending(p, bit(SIGCONT));
     } else if sig == SIGCONT {
@@ -188,6 +214,7 @@ fn continue_group(p: &Arc<Process>) {
         if why.is_some() {
             st.report = Some(JobReport::Continued);
             st.stopped = false;
+            STOPPED_PROCESSES.fetch_sub(1, Ordering::Relaxed);
             st.pending = 0;
         }
         st.generation += 1;
@@ -309,6 +336,7 @@ fn participate(st: &mut GroupStop, counted: bool) -> bool {
     }
     if st.pending == 0 && !st.stopped {
         st.stopped = true;
+        STOPPED_PROCESSES.fetch_add(1, Ordering::Relaxed);
         st.report = Some(JobReport::Stopped(st.sig));
         return true;
     }
