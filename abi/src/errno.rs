@@ -66,10 +66,30 @@ pub const ENOSYS: i64 = 38;
 pub const ENOTEMPTY: i64 = 39;
 /// Too many symbolic links.
 pub const ELOOP: i64 = 40;
+/// Socket operation on a descriptor that is not a socket.
+pub const ENOTSOCK: i64 = 88;
+/// Message too long.
+pub const EMSGSIZE: i64 = 90;
+/// Protocol not available (an unknown socket option).
+pub const ENOPROTOOPT: i64 = 92;
+/// Protocol not supported.
+pub const EPROTONOSUPPORT: i64 = 93;
+/// Socket type not supported.
+pub const ESOCKTNOSUPPORT: i64 = 94;
 /// Operation not supported.
 pub const EOPNOTSUPP: i64 = 95;
+/// Address family not supported by protocol.
+pub const EAFNOSUPPORT: i64 = 97;
+/// No buffer space available.
+pub const ENOBUFS: i64 = 105;
+/// The socket is already connected.
+pub const EISCONN: i64 = 106;
+/// The socket is not connected.
+pub const ENOTCONN: i64 = 107;
 /// Connection timed out.
 pub const ETIMEDOUT: i64 = 110;
+/// Connection refused.
+pub const ECONNREFUSED: i64 = 111;
 /// Operation now in progress (seccomp: a notification not in the state a request needs).
 pub const EINPROGRESS: i64 = 115;
 

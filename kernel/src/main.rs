@@ -20,6 +20,7 @@ mod futex;
 mod lockcheck;
 mod log;
 mod mm;
+mod net;
 mod nohz;
 mod percpu;
 mod power;

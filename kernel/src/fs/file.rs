@@ -3,7 +3,7 @@
 //! offset), as on Linux.
 
 use super::node::{
-    Body, DEV_ANON, DEV_PIPE, DEV_ROOT, Device, InodeRef, S_IFCHR, S_IFIFO, makedev,
+    Body, DEV_ANON, DEV_PIPE, DEV_ROOT, Device, InodeRef, S_IFCHR, S_IFIFO, S_IFSOCK, makedev,
 };
 use super::pipe::Pipe;
 use super::stat::Stat;
@@ -36,6 +36,8 @@ pub enum FileKind {
     /// A seccomp filter's listener (an anonymous inode, "seccomp notify"): ioctl and poll
     /// only; read and write are EINVAL.
     SeccompListener(Arc<crate::syscall::seccomp::notify::Listener>),
+    /// One end of an AF_UNIX socket pair (net/unix.rs).
+    Socket(Arc<crate::net::unix::UnixSocket>),
 }
 
 pub struct File {
@@ -54,6 +56,7 @@ impl Drop for File {
             FileKind::Pipe { pipe, writer } => pipe.close_end(*writer),
             // Its waiting targets are answered ENOSYS.
             FileKind::SeccompListener(l) => l.detach(),
+            FileKind::Socket(s) => s.release(),
             _ => {}
         }
     }
@@ -133,6 +136,7 @@ impl File {
         match &self.kind {
             FileKind::Pipe { pipe, writer } => pipe.poll_events(*writer),
             FileKind::SeccompListener(l) => l.poll_events(),
+            FileKind::Socket(s) => s.poll_events(),
             _ => DEFAULT_POLLMASK,
         }
     }
@@ -158,6 +162,17 @@ impl File {
                 Ok(n)
             }
             FileKind::SeccompListener(_) => Err(-EINVAL),
+            FileKind::Socket(s) => s
+                .recv(buf, 0, nonblock || self.nonblocking())
+                .map(|r| r.copied),
+        }
+    }
+
+    /// The socket, for socket descriptions.
+    pub fn socket(&self) -> Option<&Arc<crate::net::unix::UnixSocket>> {
+        match &self.kind {
+            FileKind::Socket(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -200,6 +215,7 @@ impl File {
                 Ok(n)
             }
             FileKind::SeccompListener(_) => Err(-EINVAL),
+            FileKind::Socket(s) => s.send(buf, 0, nonblock || self.nonblocking()),
         }
     }
 
@@ -255,6 +271,14 @@ impl File {
                 ino: pipe.ino,
                 nlink: 1,
                 mode: S_IFIFO | 0o600,
+                blksize: 4096,
+                ..Stat::default()
+            },
+            FileKind::Socket(s) => Stat {
+                dev: DEV_ANON,
+                ino: s.ino,
+                nlink: 1,
+                mode: S_IFSOCK | 0o777,
                 blksize: 4096,
                 ..Stat::default()
             },

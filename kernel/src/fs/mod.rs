@@ -23,8 +23,10 @@ pub mod stat;
 
 pub use fd_rcu::{FdTableGuard, FdTableLock};
 pub use file::*;
-pub use node::{Body, DEV_PROC, Device, InodeRef, ProcFile, S_IFDIR, S_IFMT, Time, now};
-pub use pipe::{PIPE_CAPACITY, Pipe};
+pub use node::{Body, DEV_PROC, Device, InodeRef, ProcFile, S_IFDIR, S_IFMT, Time, alloc_ino, now};
+pub use pipe::{
+    PIPE_CAPACITY, POLL_WAIT, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, Pipe,
+};
 pub use stat::Stat;
 
 use crate::sync::Mutex;

@@ -21,6 +21,7 @@ pub const S_IFCHR: u32 = 0o020000;
 pub const S_IFDIR: u32 = 0o040000;
 pub const S_IFREG: u32 = 0o100000;
 pub const S_IFLNK: u32 = 0o120000;
+pub const S_IFSOCK: u32 = 0o140000;
 
 /// Directory entry types (getdents64's d_type).
 pub const DT_FIFO: u8 = 1;

@@ -160,6 +160,9 @@ fn sys_read(regs: &mut Regs) -> i64 {
         if !access_ok(buf, len) {
             return Err(-EFAULT);
         }
+        if let Some(s) = f.socket() {
+            return super::net::recv_iov(&f, s, &[(buf, len)], 0).map(|r| r.copied);
+        }
         read_to_user(&f, buf, len, At::Pos, 0)
     })())
 }
@@ -173,6 +176,9 @@ fn sys_write(regs: &mut Regs) -> i64 {
         }
         if !access_ok(buf, len) {
             return Err(-EFAULT);
+        }
+        if let Some(s) = f.socket() {
+            return super::net::send_iov(&f, s, &[(buf, len)], 0);
         }
         write_from_user(&f, buf, len, At::Pos)
     })())
@@ -267,6 +273,9 @@ fn readv(fd: u64, iov: u64, cnt: u64, at: Option<u64>) -> Result<usize, i64> {
         return Err(-ESPIPE);
     }
     let iovs = read_iovecs(iov, cnt)?;
+    if let Some(s) = f.socket() {
+        return super::net::recv_iov(&f, s, &iovs, 0).map(|r| r.copied);
+    }
     each_iovec(iovs, at, |base, len, where_, done| {
         read_to_user(&f, base, len, where_, done)
     })
@@ -281,6 +290,9 @@ fn writev(fd: u64, iov: u64, cnt: u64, at: Option<u64>) -> Result<usize, i64> {
         return Err(-ESPIPE);
     }
     let iovs = read_iovecs(iov, cnt)?;
+    if let Some(s) = f.socket() {
+        return super::net::send_iov(&f, s, &iovs, 0);
+    }
     let total: usize = iovs.iter().map(|v| v.1).sum();
     if f.discards_writes() {
         return Ok(total);
@@ -439,6 +451,7 @@ fn sys_ioctl(regs: &mut Regs) -> i64 {
             FIONREAD => {
                 let n = match &f.kind {
                     FileKind::Pipe { pipe, .. } => pipe.available(),
+                    FileKind::Socket(s) => s.available(),
                     FileKind::Node { node, .. } if matches!(node.body, fs::Body::Reg(_)) => {
                         f.end().saturating_sub(*f.pos.lock()) as usize
                     }

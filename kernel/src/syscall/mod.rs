@@ -7,6 +7,7 @@ mod fs;
 mod io;
 mod mem;
 mod misc;
+mod net;
 mod poll;
 mod proc;
 mod process_vm;

@@ -20,6 +20,7 @@ pub static TABLE: Table = {
     let t = super::fs::register(t);
     let t = super::mem::register(t);
     let t = super::misc::register(t);
+    let t = super::net::register(t);
     let t = super::poll::register(t);
     let t = super::proc::register(t);
     let t = super::process_vm::register(t);
