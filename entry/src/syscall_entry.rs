@@ -140,6 +140,7 @@ pub fn do_syscall_64<H: crate::Host>(regs: &mut crate::Regs) -> bool {
         crate::syscall_work::syscall_enter_from_user_mode_work::<H>(
             regs,
             crate::entry_percpu::this_cpu_ops::task_work(),
+            false,
         );
     } else {
         H::syscall(regs, regs.orig_rax as i32);

@@ -105,17 +105,21 @@ pub fn syscall_trace_enter<H: Host>(regs: &mut Regs, work: SyscallWork) -> Sysca
 }
 
 /// The syscall path's slow side, when the task has syscall work (`work`, its bits of the
-/// per-CPU word): the entry work, the syscall unless skipped, and the exit work raised for
-/// the way out. Task context, IRQs on. Out of line and cold, so the fast path is the test
+/// per-CPU word): the entry work, the syscall unless skipped (from the i386 table when `ia32`:
+/// the `int $0x80` path), and the exit work raised for the way out. Task context, IRQs on. Out of line and cold, so the fast path is the test
 /// and the branch only.
 #[cfg(any(target_os = "none", doc))]
 #[cold]
 #[inline(never)]
-pub fn syscall_enter_from_user_mode_work<H: Host>(regs: &mut Regs, work: u64) {
+pub fn syscall_enter_from_user_mode_work<H: Host>(regs: &mut Regs, work: u64, ia32: bool) {
     let work = SyscallWork::from_bits_truncate(work);
     let action = syscall_trace_enter::<H>(regs, work);
     if action == SyscallAction::Run {
-        H::syscall(regs, regs.orig_rax as i32);
+        if ia32 {
+            H::syscall_ia32(regs, regs.orig_rax as i32);
+        } else {
+            H::syscall(regs, regs.orig_rax as i32);
+        }
     }
     if has_exit_work(work) {
         crate::entry_percpu::this_cpu().raise_work(ExitWork::SYSCALL_EXIT.bits());
