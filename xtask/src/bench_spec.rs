@@ -15,9 +15,10 @@ pub const SPEC_MIN_BATCHES: u64 = 11;
 pub const INDICATIVE_SUFFIX: &str = "-indicative";
 
 /// The paths every kentry bench boot prints, each exactly once: spec/bench.md's paths.
-pub const KENTRY_PATHS: [&str; 8] = [
+pub const KENTRY_PATHS: [&str; 9] = [
     "getpid",
     "enosys",
+    "int80-getpid",
     "getpid-ct",
     "irq-user",
     "int3-signal",

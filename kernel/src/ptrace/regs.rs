@@ -173,8 +173,8 @@ pub fn put_debugreg(t: &Task, n: usize, v: u64) -> Result<(), i64> {
 /// its meaningful size).
 /// A tracee stopped inside an `int $0x80` call (its saved work word has kentry's
 /// `TS_COMPAT`) is described in i386 terms, as Linux's `syscall_get_arch` and
-/// `syscall_get_arguments` do for a compat task: AUDIT_ARCH_I386, and EBX, ECX, EDX, ESI,
-/// EDI, EBP zero-extended.
+/// `syscall_get_arguments` do for a compat task: AUDIT_ARCH_I386, and RBX, RCX, RDX, RSI,
+/// RDI, RBP as the registers hold them (64 bits: Linux copies them whole).
 pub fn syscall_info(t: &Task) -> ([u8; 88], usize) {
     use kentry_kernel_logic::seccomp_bpf::{AUDIT_ARCH_I386, AUDIT_ARCH_X86_64};
     let st = t.ptrace.state.lock();
@@ -194,9 +194,8 @@ pub fn syscall_info(t: &Task) -> ([u8; 88], usize) {
     b[16..24].copy_from_slice(&r.rsp.to_ne_bytes());
     match op {
         logic::info_op::ENTRY | logic::info_op::SECCOMP => {
-            let z = |v: u64| v as u32 as u64;
             let args = if ia32 {
-                [r.orig_rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp].map(z)
+                [r.orig_rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp]
             } else {
                 [r.orig_rax, r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9]
             };

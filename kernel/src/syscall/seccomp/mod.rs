@@ -491,15 +491,16 @@ fn data_x86_64(regs: &Regs) -> SeccompData {
     }
 }
 
-/// `seccomp_data` of an i386 syscall (`int $0x80`): the i386 number, and EBX, ECX, EDX, ESI,
-/// EDI, EBP zero-extended (Linux's `syscall_get_arguments` for a compat task).
+/// `seccomp_data` of an i386 syscall (`int $0x80`): the i386 number, and RBX, RCX, RDX, RSI,
+/// RDI, RBP whole (Linux's `syscall_get_arguments` for a compat task copies the 64-bit
+/// registers: from 64-bit code their high halves reach the filter, though the call itself
+/// reads only the low ones).
 fn data_ia32(regs: &Regs) -> SeccompData {
-    let r = |v: u64| v as u32 as u64;
     SeccompData {
         nr: regs.orig_rax as i32,
         arch: bpf::AUDIT_ARCH_I386,
         instruction_pointer: regs.rip,
-        args: [regs.rbx, regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.rbp].map(r),
+        args: [regs.rbx, regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.rbp],
     }
 }
 
