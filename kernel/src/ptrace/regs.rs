@@ -180,7 +180,7 @@ pub fn syscall_info(t: &Task) -> ([u8; 88], usize) {
     let st = t.ptrace.state.lock();
     // SAFETY: as in `get_all`.
     let r = unsafe { frame(t) };
-    let ia32 = t.entry.pending_work() & kentry::syscall_32::TS_COMPAT != 0;
+    let ia32 = crate::syscall::compat::task_in_ia32_syscall(t);
     let (op, size) = logic::syscall_info_op(st.siginfo.map(|i| i.code), st.event_msg);
     let mut b = [0u8; 88];
     b[0] = op;

@@ -441,7 +441,7 @@ fn syscall_restart(regs: &mut Regs, handler: Option<&SigAction>) {
         }
         Restart::Eintr => regs.rax = (-EINTR) as u64,
         Restart::RestartSyscall => {
-            regs.rax = if kentry::syscall_32::in_ia32_syscall() {
+            regs.rax = if crate::syscall::compat::in_ia32_syscall() {
                 kentry_abi::nr32::RESTART_SYSCALL as u64
             } else {
                 kentry_abi::nr::RESTART_SYSCALL as u64

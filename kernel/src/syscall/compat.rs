@@ -87,8 +87,45 @@ fn args_ia32<const NR: usize>(regs: &mut Regs) -> i64 {
     regs.r9 = z(regs.rbp);
     let handler: Handler = const { BUILT[NR] };
     let ret = handler(regs);
+    #[cfg(feature = "test-hooks")]
+    if BREAK_ARGS.load(core::sync::atomic::Ordering::Relaxed) {
+        return ret;
+    }
     [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = kept;
     ret
+}
+
+/// Test kernels (`kentry.break=int80_args`): the i386 wrapper leaves the arguments it moved
+/// in RDI, RSI, RDX, R10, R8, R9, so the caller's registers come back changed.
+#[cfg(feature = "test-hooks")]
+pub static BREAK_ARGS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Test kernels (`kentry.break=ts_compat`): nothing knows a call is an i386 one — seccomp
+/// judges it as x86-64, a tracer is told AUDIT_ARCH_X86_64, a restart uses x86-64's
+/// `restart_syscall` number.
+#[cfg(feature = "test-hooks")]
+pub static BREAK_TS_COMPAT: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Whether the running task is inside an i386 system call (Linux's `in_ia32_syscall`:
+/// kentry's `TS_COMPAT`, set from the `int $0x80` entry to the return to user mode).
+#[inline(always)]
+pub fn in_ia32_syscall() -> bool {
+    #[cfg(feature = "test-hooks")]
+    if BREAK_TS_COMPAT.load(core::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
+    kentry::syscall_32::in_ia32_syscall()
+}
+
+/// Whether off-CPU task `t` (a stopped tracee) is inside an i386 system call: its saved work
+/// word's `TS_COMPAT`.
+pub fn task_in_ia32_syscall(t: &crate::task::Task) -> bool {
+    #[cfg(feature = "test-hooks")]
+    if BREAK_TS_COMPAT.load(core::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
+    t.entry.pending_work() & kentry::syscall_32::TS_COMPAT != 0
 }
 
 /// An i386 number kentry does not serve: -ENOSYS (logged once per number).

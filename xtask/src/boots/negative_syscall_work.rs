@@ -75,4 +75,47 @@ pub const NEGATIVE_SYSCALL_WORK_BOOTS: &[BootTest] = &[
         qemu_args: &[],
         or_endings: &[],
     },
+    BootTest {
+        // No call known as an i386 one (`kentry.break=ts_compat`): seccomp judges int80
+        // calls as x86-64 ones, a tracer is told AUDIT_ARCH_X86_64, and an interrupted
+        // int80 sleep restarts with x86-64's restart_syscall number (219, i386 madvise).
+        name: "negative_ts_compat",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=ts_compat",
+            "kentry.only=c_int80_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: no call is known as an i386 one (TS_COMPAT ignored)",
+            "not ok 7 int80_seccomp_i386",
+            "not ok 8 int80_ptrace_stops",
+            "not ok 9 int80_restart_syscall_traced",
+            "not ok 1 c_int80_musl",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
+        // The i386 wrapper does not give the caller's registers back
+        // (`kentry.break=int80_args`): the cases that check them after a call with
+        // arguments fail.
+        name: "negative_int80_args",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=int80_args",
+            "kentry.only=c_int80_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: i386 calls leave their arguments in the x86-64 registers",
+            "not ok 2 int80_error_sign_extended",
+            "not ok 4 int80_args_truncated",
+            "not ok 5 int80_read_eintr",
+            "not ok 6 int80_read_restart",
+            "not ok 1 c_int80_musl",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
 ];

@@ -473,7 +473,7 @@ pub fn prctl_set_seccomp(mode: u64, filter: u64) -> i64 {
 /// — an x86-64 one from SYSCALL, or an i386 one from `int $0x80` (Linux's `syscall_get_arch`
 /// by `in_ia32_syscall`), each judged with its own numbers, arch and argument registers.
 pub fn secure_computing(regs: &mut Regs) -> bool {
-    if kentry::syscall_32::in_ia32_syscall() {
+    if crate::syscall::compat::in_ia32_syscall() {
         let data = data_ia32(regs);
         return judge(regs, &data, &STRICT_ALLOWED_IA32);
     }
