@@ -18,6 +18,10 @@
  *   ERRNO(78) when the filter's args[0] is RBX whole (Linux's seccomp_data holds the 64-bit
  *   registers; 79 if it saw EBX zero-extended, none if it saw another register); i386 gettid
  *   runs.
+ * - int80_seccomp_user_notif: a filter sends i386 getpid to a listener (USER_NOTIF); the
+ *   supervisor receives it with arch AUDIT_ARCH_I386, nr 20 and args[0] RBX, answers 4321,
+ *   and the int80 returns 4321 with the registers preserved (the call waits for the answer
+ *   in its entry, interrupts on).
  * - int80_ptrace_stops: PTRACE_SYSCALL stops (TRACESYSGOOD) on an int80 getpid: at entry
  *   orig_rax is 20, RAX -ENOSYS, PTRACE_GET_SYSCALL_INFO says AUDIT_ARCH_I386, nr 20 and
  *   args[0] RBX (all 64 bits, as Linux); at exit RAX is the pid.
@@ -31,6 +35,7 @@
 #define _GNU_SOURCE
 #include "ktap.h"
 #include "seccomp_abi.h"
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -283,6 +288,79 @@ static void seccomp_i386(void)
 		   "child status %#x", st);
 }
 
+/* The parts of the user-notification ABI used here (seccomp_notif.h has them all). */
+struct notif {
+	uint64_t id;
+	uint32_t pid, flags;
+	struct seccomp_data data;
+};
+struct notif_resp {
+	uint64_t id;
+	int64_t val;
+	int32_t error;
+	uint32_t flags;
+};
+#define NOTIF_IOC(nr, size) ((3ul << 30) | ((unsigned long)(size) << 16) | ('!' << 8) | (nr))
+#define SECCOMP_FILTER_FLAG_NEW_LISTENER 8u
+
+/* The supervisor (a child) and the target (its child, which inherits the filter). Returns
+ * the supervisor's exit code: 0, or the step that went wrong. */
+static int user_notif_supervisor(void)
+{
+	struct sock_filter f[] = {
+		STMT(LD_ABS, 4),
+		JUMP(JEQ_K, AUDIT_ARCH_I386, 0, 3),
+		STMT(LD_ABS, 0),
+		JUMP(JEQ_K, NR32_GETPID, 0, 1),
+		STMT(RET_K, SECCOMP_RET_USER_NOTIF),
+		STMT(RET_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {sizeof(f) / sizeof(f[0]), f};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return 20;
+	int fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+			 &prog);
+	if (fd < 0)
+		return 21;
+	pid_t target = fork();
+	if (target == 0) {
+		const char *bad;
+		long r = int80(NR32_GETPID, 0xffffffff00000005ull, 0, 0, 0, 0, 0, &bad);
+		_exit(r == 4321 && !bad ? 0 : 1);
+	}
+	/* A notification that never comes (the call not seen as i386) must not hang the test. */
+	struct pollfd pfd = {fd, POLLIN, 0};
+	if (poll(&pfd, 1, 3000) != 1) {
+		kill(target, SIGKILL);
+		waitpid(target, 0, 0);
+		return 26;
+	}
+	struct notif n;
+	memset(&n, 0, sizeof(n));
+	if (syscall(SYS_ioctl, fd, NOTIF_IOC(0, sizeof(n)), &n) != 0)
+		return 22;
+	if (n.data.arch != AUDIT_ARCH_I386 || n.data.nr != NR32_GETPID ||
+	    n.data.args[0] != 0xffffffff00000005ull || n.pid != (uint32_t)target)
+		return 23;
+	struct notif_resp resp = {n.id, 4321, 0, 0};
+	if (syscall(SYS_ioctl, fd, NOTIF_IOC(1, sizeof(resp)), &resp) != 0)
+		return 24;
+	int st = -1;
+	waitpid(target, &st, 0);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 25;
+}
+
+static void seccomp_user_notif(void)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(user_notif_supervisor());
+	int st = -1;
+	waitpid(pid, &st, 0);
+	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "int80_seccomp_user_notif",
+		   "supervisor status %#x", st);
+}
+
 /* struct ptrace_syscall_info, the part read here. */
 struct syscall_info {
 	uint8_t op;
@@ -414,7 +492,7 @@ static void restart_syscall_traced(void)
 
 int main(void)
 {
-	ktap_plan(9);
+	ktap_plan(10);
 	low = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
 	if (low == MAP_FAILED || (uintptr_t)low >> 32) {
 		printf("# no MAP_32BIT page\n");
@@ -427,6 +505,7 @@ int main(void)
 	read_eintr();
 	read_restart();
 	seccomp_i386();
+	seccomp_user_notif();
 	ptrace_stops();
 	restart_syscall_traced();
 	return ktap_finish();

@@ -1,5 +1,5 @@
 //! The `int $0x80` stub: the i386 system call gate (Linux's `entry_INT80_compat`), for 64-bit
-//! and (once kentry loads them) 32-bit programs alike.
+//! and (once kentry loads them) 32-bit programs alike (E28, docs/compat.md).
 //!
 //! The IDT's vector 0x80 is a DPL-3 interrupt gate pointing here, not at the generic IDT stub:
 //! a system call needs the syscall frame (`orig_rax` = the number, `rax` = -ENOSYS preset),

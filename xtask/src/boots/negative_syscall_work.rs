@@ -77,7 +77,8 @@ pub const NEGATIVE_SYSCALL_WORK_BOOTS: &[BootTest] = &[
     },
     BootTest {
         // No call known as an i386 one (`kentry.break=ts_compat`): seccomp judges int80
-        // calls as x86-64 ones, a tracer is told AUDIT_ARCH_X86_64, and an interrupted
+        // calls as x86-64 ones (its filters and its listener see AUDIT_ARCH_X86_64), a tracer
+        // is told AUDIT_ARCH_X86_64, and an interrupted
         // int80 sleep restarts with x86-64's restart_syscall number (219, i386 madvise).
         name: "negative_ts_compat",
         cmdline: &[
@@ -89,8 +90,9 @@ pub const NEGATIVE_SYSCALL_WORK_BOOTS: &[BootTest] = &[
         expect_log: &[
             "test hook: no call is known as an i386 one (TS_COMPAT ignored)",
             "not ok 7 int80_seccomp_i386",
-            "not ok 8 int80_ptrace_stops",
-            "not ok 9 int80_restart_syscall_traced",
+            "not ok 8 int80_seccomp_user_notif",
+            "not ok 9 int80_ptrace_stops",
+            "not ok 10 int80_restart_syscall_traced",
             "not ok 1 c_int80_musl",
         ],
         qemu_args: &["-smp", "2"],

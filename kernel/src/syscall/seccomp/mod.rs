@@ -474,11 +474,19 @@ pub fn prctl_set_seccomp(mode: u64, filter: u64) -> i64 {
 /// by `in_ia32_syscall`), each judged with its own numbers, arch and argument registers.
 pub fn secure_computing(regs: &mut Regs) -> bool {
     if crate::syscall::compat::in_ia32_syscall() {
-        let data = data_ia32(regs);
-        return judge(regs, &data, &STRICT_ALLOWED_IA32);
+        return secure_computing_ia32(regs);
     }
     let data = data_x86_64(regs);
     judge(regs, &data, &STRICT_ALLOWED)
+}
+
+/// [`secure_computing`] for an `int $0x80` call: out of line, so the SYSCALL path's judgement
+/// pays one test and a branch for it.
+#[cold]
+#[inline(never)]
+fn secure_computing_ia32(regs: &mut Regs) -> bool {
+    let data = data_ia32(regs);
+    judge(regs, &data, &STRICT_ALLOWED_IA32)
 }
 
 /// `seccomp_data` of a 64-bit syscall.
