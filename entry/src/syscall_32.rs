@@ -49,10 +49,9 @@ pub fn do_int80_syscall_32<H: crate::Host>(regs: &mut crate::Regs) {
     crate::entry_percpu::this_cpu().raise_work(TS_COMPAT);
     crate::irqentry::local_irq_enable();
     if crate::entry_percpu::this_cpu_ops::syscall_work_pending() {
-        crate::syscall_work::syscall_enter_from_user_mode_work::<H>(
+        crate::syscall_work::syscall_enter_from_user_mode_work::<H, true>(
             regs,
             crate::entry_percpu::this_cpu_ops::task_work(),
-            true,
         );
     } else {
         H::syscall_ia32(regs, regs.orig_rax as i32);
