@@ -16,7 +16,7 @@
 //!
 //! | from | instructions | RSP / GS | can arrive | why it is safe |
 //! |---|---|---|---|---|
-//! | `kentry_int80_compat` | `clac`, test the CS, `jz` to the generic vector-0x80 stub | task stack (TSS.RSP0: the gate is reached from ring 3) or, for an external vector 0x80, the interrupted kernel stack; GS unknown | NMI, #MC; #DB on the first instruction only (MOV SS before `int $0x80`, E21) | IF=0 (interrupt gate); the three use IST stacks and judge GS from MSR_GS_BASE; nothing here uses GS or user memory |
+//! | `kentry_int80_compat` | `clac`, test the CS, `jz` to the generic vector-0x80 stub (test kernels: the `int80_cs` switch's test before it) | task stack (TSS.RSP0: the gate is reached from ring 3) or, for an external vector 0x80, the interrupted kernel stack; GS unknown | NMI, #MC; #DB on the first instruction only (MOV SS before `int $0x80`, E21) | IF=0 (interrupt gate); the three use IST stacks and judge GS from MSR_GS_BASE; nothing here uses GS or user memory |
 //! | `kentry_int80_compat_user` | `swapgs`, `cld`, zero-extend EAX, build the frame | task stack, kernel GS | NMI, #MC | IF=0; the frame is pushed on the task stack the CPU switched to |
 //! | `kentry_int80_compat_call` | `call` into Rust | task stack, kernel GS | NMI, #MC; everything once Rust enables IRQs | a normal kernel context from here on |
 //! | `kentry_int80_compat_return` | after the call: `jmp` to the IRET path | task stack, kernel GS, IF=0 (the exit path's) | NMI, #MC | iret.rs has the rest |
@@ -40,7 +40,14 @@ core::arch::global_asm!(
     ".quad 1b",
     ".popsection",
     "testb $3, {hw_cs}(%rsp)",
+    ".if {hooks}", // test kernels: the negative run can swap GS from kernel mode too
+    "jnz 2f",
+    "testb $1, {brk}(%rip)",
     "jz kentry_idt_stubs + {v80}",
+    "2:",
+    ".else",
+    "jz kentry_idt_stubs + {v80}",
+    ".endif",
     ".globl kentry_int80_compat_user",
     "kentry_int80_compat_user:",
     "swapgs",
@@ -65,6 +72,8 @@ core::arch::global_asm!(
     hw_cs = const HW_CS,
     v80 = const VECTOR_0X80_STUB,
     enosys = const NEG_ENOSYS,
+    hooks = const crate::test_hooks::IN_STUBS,
+    brk = sym crate::test_hooks::kentry_test_break_int80_cs,
     options(att_syntax)
 );
 

@@ -120,4 +120,19 @@ pub const NEGATIVE_SYSCALL_WORK_BOOTS: &[BootTest] = &[
         qemu_args: &["-smp", "2"],
         or_endings: &[],
     },
+    BootTest {
+        // The int $0x80 stub swapping GS whatever the mode (`kentry.break=int80_cs`): a
+        // kernel-mode int $0x80 reaches Rust on the user's GS base, and tripwire T1 must say
+        // so (E28).
+        name: "negative_int80_cs",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=int80_cs",
+            "kentry.only=int80_from_kernel",
+        ],
+        expect_status: 5,
+        expect_log: &["T1 tripwire: live GS base 0x0 is not a per-CPU area"],
+        qemu_args: &[],
+        or_endings: &[],
+    },
 ];
