@@ -13,6 +13,10 @@
  * - int80_read_restart: the same with SA_RESTART, the handler writing one byte into the pipe:
  *   the read is restarted (it backs up over `int $0x80` with the i386 number) and returns
  *   that byte.
+ * - int80_nanosleep_time32: i386 nanosleep (162) reads an old_timespec32: 30 ms sleeps at
+ *   least 30 ms; nanoseconds of 1 s and negative seconds are EINVAL; a 1 s sleep interrupted
+ *   by a handler is -EINTR with the time left written as an old_timespec32 (0 s and more
+ *   than 0.5 s in nanoseconds, the 8 bytes after it untouched).
  * - int80_seccomp_i386: a filter that answers only for arch AUDIT_ARCH_I386: i386 getpid
  *   gets ERRNO(77) while the 64-bit getpid runs; i386 kill with RBX 0xffffffff_deadbeef gets
  *   ERRNO(78) when the filter's args[0] is RBX whole (Linux's seccomp_data holds the 64-bit
@@ -55,6 +59,7 @@
 #define NR32_WRITE 4
 #define NR32_CLOSE 6
 #define NR32_GETPID 20
+#define NR32_NANOSLEEP 162
 #define NR32_KILL 37
 #define NR32_GETTID 224
 #define NR32_CLOCK_NANOSLEEP_TIME64 407
@@ -242,6 +247,54 @@ static void read_restart(void)
 	long r = read_interrupted(1, &b, &bad);
 	KTAP_CHECK(r == 1 && b == 'r' && alarms == 1 && !bad, "int80_read_restart",
 		   "rax %ld byte %#x, %d alarms, %s changed", r, b, alarms, bad ? bad : "nothing");
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static void nanosleep_time32(void)
+{
+	int32_t *req = (int32_t *)(low + 300), *rem = (int32_t *)(low + 316);
+	const char *bad = NULL, *bad2 = NULL, *bad3 = NULL, *bad4 = NULL;
+	req[0] = 0;
+	req[1] = 30 * 1000 * 1000;
+	uint64_t t0 = mono_ns();
+	long r = int80(NR32_NANOSLEEP, (uint64_t)(uintptr_t)req, 0, 0, 0, 0, 0, &bad);
+	uint64_t slept = mono_ns() - t0;
+	req[1] = 1000 * 1000 * 1000;
+	long e1 = int80(NR32_NANOSLEEP, (uint64_t)(uintptr_t)req, 0, 0, 0, 0, 0, &bad2);
+	req[0] = -1;
+	req[1] = 0;
+	long e2 = int80(NR32_NANOSLEEP, (uint64_t)(uintptr_t)req, 0, 0, 0, 0, 0, &bad3);
+	/* Interrupted: the time left, as two 32-bit words; a sentinel after them. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, 0);
+	alarms = 0;
+	alarm_pipe = -1;
+	req[0] = 1;
+	req[1] = 0;
+	rem[0] = rem[1] = -1;
+	rem[2] = rem[3] = 0x5a5a5a5a;
+	struct itimerval it = {{0, 0}, {0, 50 * 1000}};
+	setitimer(ITIMER_REAL, &it, 0);
+	long i = int80(NR32_NANOSLEEP, (uint64_t)(uintptr_t)req, (uint64_t)(uintptr_t)rem, 0, 0,
+		       0, 0, &bad4);
+	signal(SIGALRM, SIG_DFL);
+	int ok = r == 0 && slept >= 30 * 1000 * 1000 && e1 == -EINVAL && e2 == -EINVAL &&
+		 i == -EINTR && alarms == 1 && rem[0] == 0 && rem[1] > 500 * 1000 * 1000 &&
+		 rem[1] < 1000 * 1000 * 1000 && rem[2] == 0x5a5a5a5a && rem[3] == 0x5a5a5a5a &&
+		 !bad && !bad2 && !bad3 && !bad4;
+	KTAP_CHECK(ok, "int80_nanosleep_time32",
+		   "sleep %ld after %llu ns; EINVAL %ld %ld; interrupted %ld (%d alarms), rem %d %d "
+		   "then %#x %#x; changed %s %s %s %s",
+		   r, (unsigned long long)slept, e1, e2, i, alarms, rem[0], rem[1], rem[2], rem[3],
+		   bad ? bad : "-", bad2 ? bad2 : "-", bad3 ? bad3 : "-", bad4 ? bad4 : "-");
 }
 
 /* The filter of int80_seccomp_i386 (offsets into seccomp_data: nr 0, arch 4, args[0] 16/20). */
@@ -492,7 +545,7 @@ static void restart_syscall_traced(void)
 
 int main(void)
 {
-	ktap_plan(10);
+	ktap_plan(11);
 	low = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
 	if (low == MAP_FAILED || (uintptr_t)low >> 32) {
 		printf("# no MAP_32BIT page\n");
@@ -504,6 +557,7 @@ int main(void)
 	args_truncated();
 	read_eintr();
 	read_restart();
+	nanosleep_time32();
 	seccomp_i386();
 	seccomp_user_notif();
 	ptrace_stops();

@@ -10,9 +10,10 @@
 //! What is here is what 64-bit programs using `int $0x80` need (Linux's `ptrace_syscall`
 //! selftest, kentry's int80 test): process identity, signals, pipes and descriptors, exit, and
 //! sleeping with a 64-bit timespec (`clock_nanosleep_time64`, whose interrupted sleep restarts
-//! through i386 `restart_syscall`, number 0). Calls whose i386 layout differs from x86-64's
-//! (`nanosleep` and `clock_nanosleep` with the 32-bit `old_timespec32`, `rt_sigaction` with
-//! `compat_sigaction`, the 16-bit uid calls) are not served yet.
+//! through i386 `restart_syscall`, number 0), and `nanosleep` and `clock_nanosleep` with the
+//! 32-bit `old_timespec32` (compat handlers in sleep.rs). Other calls whose i386 layout
+//! differs from x86-64's (`rt_sigaction` with `compat_sigaction`, the 16-bit uid calls) are
+//! not served yet.
 
 use super::Handler;
 use super::errno::ENOSYS;
@@ -27,12 +28,16 @@ type Table32 = [Handler; NR_SYSCALLS_32 + 1];
 
 /// The i386 calls that run the x86-64 handler of the same call: (i386 number, x86-64 number).
 /// Calls without arguments go straight to the handler; the others through [`args_ia32`].
+/// Compat handlers of their own (layouts that differ) read the i386 registers themselves.
 macro_rules! ia32_table {
-    (no_args: $($n0:ident),* ; same_abi: $($n32:ident => $n64:ident),* $(,)?) => {{
+    (no_args: $($n0:ident),* ;
+     same_abi: $($n32:ident => $n64:ident),* ;
+     compat: $($nc:ident => $h:path),* $(,)?) => {{
         let mut t: Table32 = [ia32_ni; NR_SYSCALLS_32 + 1];
         t[NR_SYSCALLS_32] = ia32_invalid;
         $(t[nr32::$n0] = BUILT[nr::$n0];)*
         $(t[nr32::$n32] = args_ia32::<{ nr::$n64 }>;)*
+        $(t[nr32::$nc] = $h;)*
         t
     }};
 }
@@ -67,7 +72,10 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         GETEUID32 => GETEUID,
         GETGID32 => GETGID,
         GETEGID32 => GETEGID,
-        CLOCK_NANOSLEEP_TIME64 => CLOCK_NANOSLEEP,
+        CLOCK_NANOSLEEP_TIME64 => CLOCK_NANOSLEEP;
+    compat:
+        NANOSLEEP => super::sleep::sys_nanosleep_time32,
+        CLOCK_NANOSLEEP => super::sleep::sys_clock_nanosleep_time32,
 };
 
 /// Runs x86-64 handler `NR` on the i386 arguments: EBX, ECX, EDX, ESI, EDI, EBP, each
