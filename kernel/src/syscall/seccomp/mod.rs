@@ -35,11 +35,13 @@ use crate::task;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
+use data::{data_ia32, data_x86_64};
 use kentry::Regs;
 use kentry::syscall_work::SyscallWork;
 use kentry_abi::{nr, nr32};
 use kentry_kernel_logic::seccomp_bpf::{self as bpf, Filter, SeccompData, SockFilter, ret};
 
+mod data;
 pub mod notify;
 use notify::Listener;
 
@@ -487,29 +489,6 @@ pub fn secure_computing(regs: &mut Regs) -> bool {
 fn secure_computing_ia32(regs: &mut Regs) -> bool {
     let data = data_ia32(regs);
     judge(regs, &data, &STRICT_ALLOWED_IA32)
-}
-
-/// `seccomp_data` of a 64-bit syscall.
-fn data_x86_64(regs: &Regs) -> SeccompData {
-    SeccompData {
-        nr: regs.orig_rax as i32,
-        arch: bpf::AUDIT_ARCH_X86_64,
-        instruction_pointer: regs.rip,
-        args: [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9],
-    }
-}
-
-/// `seccomp_data` of an i386 syscall (`int $0x80`): the i386 number, and RBX, RCX, RDX, RSI,
-/// RDI, RBP whole (Linux's `syscall_get_arguments` for a compat task copies the 64-bit
-/// registers: from 64-bit code their high halves reach the filter, though the call itself
-/// reads only the low ones).
-fn data_ia32(regs: &Regs) -> SeccompData {
-    SeccompData {
-        nr: regs.orig_rax as i32,
-        arch: bpf::AUDIT_ARCH_I386,
-        instruction_pointer: regs.rip,
-        args: [regs.rbx, regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.rbp],
-    }
 }
 
 /// The calling thread's mode judges the syscall `data` describes, with `strict` the numbers
