@@ -41,8 +41,16 @@
  * - group_stop_listen: SEIZE; SIGSTOP's signal-delivery stop, then, resumed with SIGSTOP,
  *   the group stop (PTRACE_EVENT_STOP, GETSIGINFO works); LISTEN leaves nothing to wait for;
  *   INTERRUPT re-traps it.
+ * - listen_sigcont_retraps: a LISTENed tracee traps again (PTRACE_EVENT_STOP, SIGTRAP) when
+ *   SIGCONT ends its group stop.
+ * - seize_stopped: SEIZE of a process stopped by job control traps at once (PTRACE_EVENT_STOP,
+ *   SIGSTOP); PTRACE_CONT runs it while its group stays stopped.
  * - exitkill: a tracer that exits with PTRACE_O_EXITKILL takes its tracee with it.
  * - sigmask: PTRACE_GETSIGMASK / SETSIGMASK; a size other than 8 is EINVAL.
+ * - seccomp_get_filter: PTRACE_SECCOMP_GET_FILTER gives the count and the program as installed,
+ *   ENOENT past the last filter, EINVAL for a tracee without one.
+ * - arch_prctl: PTRACE_ARCH_PRCTL reads the FS base (as PEEKUSER does), sets the GS base the
+ *   tracee then reads, and refuses a kernel address (EPERM) and an unknown code (EINVAL).
  * - bad_selector_survives: POKEUSER of GS = 0x7 (an LDT selector; there is no LDT) is taken,
  *   and the tracee runs on to its end (the selector cannot be loaded: Linux's load faults
  *   and leaves null; kentry stores null at once).
@@ -369,6 +377,38 @@ static void get_set_sigmask(void)
 		   (unsigned long)got);
 }
 
+/* The GS base the tracer sets with PTRACE_ARCH_PRCTL, as the tracee reads it. */
+#define TRACER_GS_BASE 0x12345000UL
+
+static int body_gs_base(void)
+{
+	unsigned long v = 0;
+	return raw(SYS_arch_prctl, 0x1004 /* ARCH_GET_GS */, (long)&v, 0) == 0 &&
+			       v == TRACER_GS_BASE
+		       ? 0
+		       : 1;
+}
+
+/* PTRACE_ARCH_PRCTL: ARCH_GET_FS agrees with the fs_base of the user area, ARCH_SET_GS sets
+ * the base the tracee then reads, a kernel address is EPERM, an unknown code EINVAL. */
+static void arch_prctl_tracee(void)
+{
+	pid_t pid = start_traced(body_gs_base);
+	unsigned long fs = 1, peek;
+	long g = ptrace(PTRACE_ARCH_PRCTL, pid, &fs, 0x1003 /* ARCH_GET_FS */);
+	peek = ptrace(PTRACE_PEEKUSER, pid, offsetof(struct user_regs_struct, fs_base), 0);
+	long s = ptrace(PTRACE_ARCH_PRCTL, pid, TRACER_GS_BASE, 0x1001 /* ARCH_SET_GS */);
+	long k = ptrace(PTRACE_ARCH_PRCTL, pid, 0xffff800000000000UL, 0x1001);
+	int ke = errno;
+	long b = ptrace(PTRACE_ARCH_PRCTL, pid, 0, 0x1999);
+	int be = errno;
+	int ok = g == 0 && fs == peek && fs != 0 && s == 0 && k == -1 && ke == EPERM && b == -1 &&
+		 be == EINVAL;
+	KTAP_CHECK(ok && exited_0(finish(pid)), "arch_prctl",
+		   "get %ld fs %#lx peek %#lx set %ld kernel %ld/%d bad %ld/%d", g, fs, peek, s, k,
+		   ke, b, be);
+}
+
 static void errors(void)
 {
 	pid_t pid = fork();
@@ -418,15 +458,16 @@ static void proc_pid_mem(void)
 }
 
 /* A filter: getppid -> SECCOMP_RET_TRACE | 0x42, anything else allowed. */
+static struct sock_filter trace_getppid_prog[] = {
+	STMT(LD_ABS, 0), /* seccomp_data.nr */
+	JUMP(JEQ_K, SYS_getppid, 0, 1),
+	STMT(RET_K, SECCOMP_RET_TRACE | 0x42),
+	STMT(RET_K, SECCOMP_RET_ALLOW),
+};
+
 static int trace_getppid(void)
 {
-	struct sock_filter f[] = {
-		STMT(LD_ABS, 0), /* seccomp_data.nr */
-		JUMP(JEQ_K, SYS_getppid, 0, 1),
-		STMT(RET_K, SECCOMP_RET_TRACE | 0x42),
-		STMT(RET_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = {4, f};
+	struct sock_fprog prog = {4, trace_getppid_prog};
 	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
 	       syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0;
 }
@@ -478,6 +519,30 @@ static void seccomp_trace(void)
 		   msg, r.orig_rax, isz, info[0], ret_data, st2, end, end2);
 }
 
+/* PTRACE_SECCOMP_GET_FILTER: the count, the program as installed, ENOENT past the last
+ * filter, EINVAL for a tracee without filters. */
+static void seccomp_get_filter(void)
+{
+	pid_t pid;
+	unsigned long msg;
+	start_to_event(body_seccomp_traced, PTRACE_O_TRACESECCOMP, &pid, &msg);
+	struct sock_filter got[8];
+	memset(got, 0xa5, sizeof got);
+	long n = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, NULL);
+	long m = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, got);
+	long past = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 1, NULL);
+	int pe = errno;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	pid_t plain = start_traced(body_nothing);
+	long none = ptrace(PTRACE_SECCOMP_GET_FILTER, plain, 0, NULL);
+	int ne = errno;
+	int ok = n == 4 && m == 4 && !memcmp(got, trace_getppid_prog, sizeof trace_getppid_prog) &&
+		 past == -1 && pe == ENOENT && none == -1 && ne == EINVAL;
+	KTAP_CHECK(ok && exited_0(finish(plain)), "seccomp_get_filter",
+		   "count %ld %ld past %ld/%d none %ld/%d", n, m, past, pe, none, ne);
+}
+
 static int body_nanosleep(void)
 {
 	struct timespec t = {0, 300 * 1000 * 1000};
@@ -526,7 +591,7 @@ int main(int argc, char **argv)
 		path[n] = 0;
 		self_path = path;
 	}
-	ktap_plan(32);
+	ktap_plan(36);
 	traceme_stop();
 	syscall_stops();
 	change_syscall_nr();
@@ -550,10 +615,14 @@ int main(int argc, char **argv)
 	trace_clone();
 	trace_vfork();
 	group_stop_listen();
+	listen_sigcont_retraps();
+	seize_stopped();
 	exitkill();
 	get_set_sigmask();
+	arch_prctl_tracee();
 	proc_pid_mem();
 	seccomp_trace();
+	seccomp_get_filter();
 	restart_syscall_seen();
 	errors();
 	trace_clone_leader_first();

@@ -1,6 +1,6 @@
 /* ptrace.c's cases of events and attachment: fork, exec and exit events, PTRACE_ATTACH,
  * SEIZE and INTERRUPT, waitid, clone and vfork events with the ends of traced threads, the
- * group stop with LISTEN, EXITKILL. Included by ptrace.c only (static functions).
+ * group stop with LISTEN (and SIGCONT's re-trap), SEIZE of a stopped process, EXITKILL. Included by ptrace.c only (static functions).
  */
 #ifndef PTRACE_EVENTS_H
 #define PTRACE_EVENTS_H
@@ -297,6 +297,75 @@ static void group_stop_listen(void)
 	KTAP_CHECK(ok, "group_stop_listen",
 		   "st %#x st2 %#x getsiginfo %ld signo %d listen %ld nohang %ld int %ld st3 %#x",
 		   st, st2, g, si.si_signo, l, nohang, i, st3);
+}
+
+/* A LISTENed tracee in a group stop: SIGCONT ends the group stop and the tracee traps again,
+ * PTRACE_EVENT_STOP with SIGTRAP (Linux's ptrace_trap_notify). */
+static void listen_sigcont_retraps(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	ptrace(PTRACE_SEIZE, pid, 0, 0);
+	kill(pid, SIGSTOP);
+	int st = -1, st2 = -1, st3 = -1;
+	waitpid(pid, &st, 0);
+	ptrace(PTRACE_CONT, pid, 0, SIGSTOP);
+	waitpid(pid, &st2, 0);
+	long l = ptrace(PTRACE_LISTEN, pid, 0, 0);
+	kill(pid, SIGCONT);
+	pid_t w = waitpid(pid, &st3, 0);
+	kill(pid, SIGKILL);
+	int end = -1;
+	waitpid(pid, &end, 0);
+	int ok = st2 >> 8 == (SIGSTOP | PTRACE_EVENT_STOP << 8) && l == 0 && w == pid &&
+		 st3 >> 8 == (SIGTRAP | PTRACE_EVENT_STOP << 8) && WIFSIGNALED(end);
+	KTAP_CHECK(ok, "listen_sigcont_retraps", "st2 %#x listen %ld wait %d st3 %#x", st2, l,
+		   (int)w, st3);
+}
+
+/* PTRACE_SEIZE of a process stopped by job control: it traps for the tracer at once,
+ * PTRACE_EVENT_STOP with the stop signal; PTRACE_CONT runs it although its group is stopped. */
+static void seize_stopped(void)
+{
+	int p[2];
+	if (pipe(p)) {
+		ktap_result(0, "seize_stopped");
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		for (;;) {
+			if (write(p[1], "x", 1) != 1)
+				_exit(3);
+			usleep(1000);
+		}
+	}
+	close(p[1]);
+	char c;
+	int got = read(p[0], &c, 1) == 1;
+	kill(pid, SIGSTOP);
+	int st = -1, st2 = -1;
+	waitpid(pid, &st, WUNTRACED);
+	long s = ptrace(PTRACE_SEIZE, pid, 0, 0);
+	waitpid(pid, &st2, 0);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	while (read(p[0], &c, 1) == 1) {
+	}
+	long k = ptrace(PTRACE_CONT, pid, 0, 0);
+	fcntl(p[0], F_SETFL, 0);
+	int runs = read(p[0], &c, 1) == 1;
+	kill(pid, SIGKILL);
+	int end = -1;
+	waitpid(pid, &end, 0);
+	int ok = got && WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP && s == 0 &&
+		 st2 >> 8 == (SIGSTOP | PTRACE_EVENT_STOP << 8) && k == 0 && runs && WIFSIGNALED(end);
+	KTAP_CHECK(ok, "seize_stopped", "st %#x seize %ld st2 %#x cont %ld runs %d", st, s, st2, k,
+		   runs);
+	close(p[0]);
 }
 
 static void exitkill(void)

@@ -36,6 +36,7 @@ pub mod req {
     pub const PEEKSIGINFO: u64 = 0x4209;
     pub const GETSIGMASK: u64 = 0x420a;
     pub const SETSIGMASK: u64 = 0x420b;
+    pub const SECCOMP_GET_FILTER: u64 = 0x420c;
     pub const SECCOMP_GET_METADATA: u64 = 0x420d;
     pub const GET_SYSCALL_INFO: u64 = 0x420e;
 }

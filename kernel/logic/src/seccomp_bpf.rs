@@ -28,6 +28,16 @@ impl SockFilter {
     /// Size of `struct sock_filter` in user memory.
     pub const SIZE: usize = 8;
 
+    /// The instruction's 8 bytes in user memory.
+    pub fn to_bytes(self) -> [u8; 8] {
+        let mut b = [0u8; 8];
+        b[0..2].copy_from_slice(&self.code.to_le_bytes());
+        b[2] = self.jt;
+        b[3] = self.jf;
+        b[4..8].copy_from_slice(&self.k.to_le_bytes());
+        b
+    }
+
     /// Decodes one instruction from its 8 bytes (little-endian, as in user memory).
     pub fn from_bytes(b: [u8; 8]) -> Self {
         SockFilter {
@@ -120,6 +130,9 @@ const TXA: u16 = 0x80;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Filter {
     ops: Vec<Op>,
+    /// The program as the user gave it (before `LEN` loads are rewritten): what
+    /// PTRACE_SECCOMP_GET_FILTER hands a checkpointing tracer, as Linux keeps `orig_prog`.
+    orig: Vec<SockFilter>,
 }
 
 /// One checked instruction, decoded.
@@ -317,7 +330,13 @@ impl Filter {
         check_slots(&insns)?;
         Ok(Filter {
             ops: insns.into_iter().map(decode).collect(),
+            orig: prog.to_vec(),
         })
+    }
+
+    /// The program as it was installed.
+    pub fn program(&self) -> &[SockFilter] {
+        &self.orig
     }
 
     /// How many instructions the filter has (Linux's per-path limit counts them).
@@ -503,6 +522,19 @@ mod tests {
             instruction_pointer: 0x40_1000,
             args,
         }
+    }
+
+    /// The program is kept as given: a `LEN` load stays one (the run uses the rewritten
+    /// immediate load), and each instruction's bytes are `struct sock_filter`'s.
+    #[test]
+    fn program_is_kept_as_installed() {
+        let prog = vec![stmt(LD | W | LEN, 0), stmt(RET | A, 0)];
+        let f = Filter::new(&prog).unwrap();
+        assert_eq!(f.program(), &prog[..]);
+        assert_eq!(f.run(&data(0, [0; 6])), 64);
+        let j = jump(JMP | JEQ | K, 0x1234_5678, 2, 3);
+        assert_eq!(j.to_bytes(), [0x15, 0x00, 2, 3, 0x78, 0x56, 0x34, 0x12]);
+        assert_eq!(SockFilter::from_bytes(j.to_bytes()), j);
     }
 
     /// The usual filter: check the arch, allow getpid, return ERRNO(1) for everything else.

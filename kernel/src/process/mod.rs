@@ -1,9 +1,10 @@
 //! Processes: what a task's threads share — address space, files, signal handlers, children —
 //! and how a process starts, forks, execs, exits and is waited for.
 
+pub mod group;
 mod wait;
 
-pub use wait::{WaitEvent, WaitOptions, wait_child, wait_event};
+pub use wait::{WaitEvent, WaitOptions, WaitWho, wait_child, wait_event};
 
 use crate::exec::Image;
 use crate::mm::aspace::AddressSpace;
@@ -58,6 +59,16 @@ pub struct Process {
     pub vfork_wait: WaitQueue,
     /// CPU time of all its threads (getrusage, times; sched/cputime.rs).
     pub cputime: crate::sched::cputime::CpuTime,
+    /// Its process group and session (group.rs).
+    pub pgid: AtomicU32,
+    pub sid: AtomicU32,
+    /// It has called execve (a parent may no longer move it to another group).
+    pub did_exec: AtomicBool,
+    /// Its group stop (signal/jobctl.rs).
+    pub jobctl: crate::signal::jobctl::ProcessJobCtl,
+    /// Its parent has waited for its end: its pid names nothing any more, though the
+    /// registry may still hold it until its last reference goes (a dead thread's, say).
+    pub reaped: AtomicBool,
 }
 
 static NEXT_PID: AtomicU32 = AtomicU32::new(1);
@@ -68,7 +79,9 @@ static THREADS: RcuIdMap<Task> = RcuIdMap::new();
 
 /// The process with this pid, if it is still around (an RCU lookup: no lock).
 pub fn find(pid: u32) -> Option<Arc<Process>> {
-    PROCESSES.get(pid)
+    PROCESSES
+        .get(pid)
+        .filter(|p| !p.reaped.load(Ordering::Acquire))
 }
 
 /// How many processes exist (including ended ones not yet reaped, and the kernel's).
@@ -78,7 +91,17 @@ pub fn count() -> usize {
 
 /// Every process that still exists (the registry holds them weakly), as a snapshot.
 fn live_processes() -> Vec<Arc<Process>> {
-    PROCESSES.live()
+    let mut v = PROCESSES.live();
+    v.retain(|p| !p.reaped.load(Ordering::Acquire));
+    v
+}
+
+/// Every user process that exists (not the kernel's), ended ones not yet reaped too.
+pub fn all_user_processes() -> Vec<Arc<Process>> {
+    live_processes()
+        .into_iter()
+        .filter(|p| p.pid != 0)
+        .collect()
 }
 
 /// `(pid, name, live threads, ended)` of every process that exists, for reports.
@@ -110,11 +133,13 @@ pub fn find_thread(tid: u32) -> Option<TaskRef> {
 static KERNEL: Once<Arc<Process>> = Once::new();
 
 impl Process {
+    /// A new process in group `pgid` of session `sid`.
     fn new(
         pid: u32,
         name: &str,
         aspace: Option<AddressSpace>,
         parent: Weak<Process>,
+        (pgid, sid): (u32, u32),
     ) -> Arc<Process> {
         let cr3 = aspace
             .as_ref()
@@ -142,6 +167,11 @@ impl Process {
             vfork_done: AtomicBool::new(false),
             vfork_wait: WaitQueue::new(),
             cputime: crate::sched::cputime::CpuTime::new(),
+            pgid: AtomicU32::new(pgid),
+            sid: AtomicU32::new(sid),
+            did_exec: AtomicBool::new(false),
+            jobctl: crate::signal::jobctl::ProcessJobCtl::new(),
+            reaped: AtomicBool::new(false),
         });
         PROCESSES.insert(pid, Arc::downgrade(&p));
         p
@@ -162,9 +192,9 @@ impl Process {
         self.live_threads.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// A snapshot of this process's threads other than `tid` (taken under the thread list's
-    /// lock, used without it).
-    fn other_threads(&self, tid: u32) -> Vec<TaskRef> {
+    /// A snapshot of this process's threads other than `tid` (0: all of them), taken under
+    /// the thread list's lock, used without it.
+    pub fn other_threads(&self, tid: u32) -> Vec<TaskRef> {
         self.threads
             .lock()
             .iter()
@@ -208,7 +238,7 @@ impl Process {
 /// The kernel's own process (pid 0): kernel threads, idle.
 pub fn kernel_process() -> Arc<Process> {
     KERNEL
-        .call_once(|| Process::new(0, "kernel", None, Weak::new()))
+        .call_once(|| Process::new(0, "kernel", None, Weak::new(), (0, 0)))
         .clone()
 }
 
@@ -223,10 +253,17 @@ pub fn forks_since_boot() -> u32 {
 }
 
 /// Starts a new process running `image`, as a child of `parent`. Its first thread's tid is
-/// its pid.
+/// its pid; it leads a session and group of its own (as Linux's init and a login shell's
+/// job do).
 pub fn spawn(name: &str, image: Image, parent: &Arc<Process>) -> Arc<Process> {
     let pid = alloc_pid();
-    let p = Process::new(pid, name, Some(image.aspace), Arc::downgrade(parent));
+    let p = Process::new(
+        pid,
+        name,
+        Some(image.aspace),
+        Arc::downgrade(parent),
+        (pid, pid),
+    );
     parent.children.lock().push(p.clone());
     let t = Task::new_user(pid, p.clone(), &image.regs);
     p.add_thread(&t);
@@ -282,7 +319,13 @@ pub fn fork_current(
         )
     };
     let pid = alloc_pid();
-    let child = Process::new(pid, &parent.name.lock(), aspace, Arc::downgrade(parent));
+    let child = Process::new(
+        pid,
+        &parent.name.lock(),
+        aspace,
+        Arc::downgrade(parent),
+        (parent.pgid(), parent.sid()),
+    );
     if vfork {
         child
             .cr3
@@ -355,6 +398,7 @@ pub fn spawn_thread(
     me.process
         .add_thread_with(&t, || crate::syscall::seccomp::inherit(me, &t));
     crate::ptrace::attach_child(&t, crate::ptrace::EventStop::Clone, clone_flags);
+    crate::signal::jobctl::join_group_stop(&t);
     before_start(tid);
     sched::spawn(t);
     tid
@@ -379,6 +423,8 @@ fn exit_thread_after_event(reason: ExitReason) -> ! {
     }
     // Its filters go now: a filter no thread uses any more tells its listener (POLLHUP).
     crate::syscall::seccomp::release(me);
+    // A group stop waits for it no more.
+    crate::signal::jobctl::thread_exits();
     // The tracer hears of the end first: a traced thread that reports its own end holds its
     // process's end back (`traced_zombies`) before it leaves `live_threads`, or a parent's
     // wait could see the process ended (every thread gone, nothing held) and report it
@@ -462,10 +508,18 @@ pub fn end_thread_at_exit_work(reason: ExitReason) {
 /// brings a running one there; a blocked one is woken, and its wait sees
 /// [`Process::thread_must_end`]), within a few ticks. The exec'ing thread keeps its tid
 /// (Linux gives it the thread-group leader's, which kentry's tids cannot change to).
+///
+/// A thread that ended traced stays a zombie until its tracer waits for it
+/// ([`Process::traced_zombies`]); the exec waits for that too, as Linux's `de_thread` waits
+/// for `release_task` of every other thread (the process, with its /proc/PID/mem, is still
+/// there for the tracer meanwhile: Linux's vmaccess selftest). That wait may last as long as
+/// the tracer likes, so a fatal signal ends it (-EAGAIN, as Linux; the exit work then ends the
+/// thread).
 pub fn end_other_threads_for_exec() -> Result<(), i64> {
     let me = crate::task::current();
     let p = &me.process;
-    if p.live_threads.load(Ordering::Acquire) == 1 {
+    if p.live_threads.load(Ordering::Acquire) == 1 && p.traced_zombies.load(Ordering::Acquire) == 0
+    {
         p.leader_tid.store(me.tid, Ordering::Release);
         return Ok(());
     }
@@ -477,8 +531,8 @@ pub fn end_other_threads_for_exec() -> Result<(), i64> {
         return Err(crate::syscall::errno::EAGAIN);
     }
     loop {
-        if p.exiting.load(Ordering::Acquire) {
-            // An exit_group overtook the exec: it ends this thread too.
+        if p.exiting.load(Ordering::Acquire) || crate::signal::fatal_pending() {
+            // An exit_group or a fatal signal overtook the exec: it ends this thread too.
             p.exec_by.store(0, Ordering::Release);
             return Err(crate::syscall::errno::EAGAIN);
         }
@@ -492,7 +546,7 @@ pub fn end_other_threads_for_exec() -> Result<(), i64> {
                 tell_to_end(&t);
             }
         }
-        if all_off {
+        if all_off && p.traced_zombies.load(Ordering::Acquire) == 0 {
             break;
         }
         sched::sleep_until(sched::ticks() + 1);
@@ -528,6 +582,8 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
     p.files.lock().close_all();
     // Its tracees are let go (or killed, under PTRACE_O_EXITKILL).
     crate::ptrace::tracer_exit(p);
+    // A stopped job its end leaves orphaned is hung up and continued.
+    group::exit_orphans_pgrps(p);
     let orphans: Vec<Arc<Process>> = core::mem::take(&mut *p.children.lock());
     let k = kernel_process();
     for c in orphans {

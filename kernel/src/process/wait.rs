@@ -2,6 +2,7 @@
 //! of the threads it traces (Linux's `do_wait` over the children and `ptraced` lists).
 
 use super::Process;
+use crate::signal::jobctl::JobReport;
 use crate::task::ExitReason;
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
@@ -14,6 +15,42 @@ pub enum WaitEvent {
     /// A traced thread stopped; `code` is what its status reports (the signal, and an event
     /// in bits 8–15).
     Trapped { pid: u32, code: u32 },
+    /// A child process's group stop completed with this signal (WUNTRACED, WSTOPPED).
+    Stopped { pid: u32, sig: u8 },
+    /// A child process was continued by SIGCONT (WCONTINUED).
+    Continued { pid: u32 },
+}
+
+/// Which children a wait is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitWho {
+    Any,
+    /// The process (or, for a tracer, the thread) with this id.
+    Id(u32),
+    /// The members of this process group.
+    Group(u32),
+}
+
+impl WaitWho {
+    /// wait4's `pid` (Linux's encoding) for a waiter in group `own_pgid`: -1 any, 0 the
+    /// waiter's group, below -1 group `-pid`, above 0 that id.
+    pub fn from_pid(pid: i32, own_pgid: u32) -> WaitWho {
+        match pid {
+            -1 => WaitWho::Any,
+            0 => WaitWho::Group(own_pgid),
+            p if p < -1 => WaitWho::Group(p.unsigned_abs()),
+            p => WaitWho::Id(p as u32),
+        }
+    }
+
+    /// Whether a process or thread with id `id` in group `pgid` is one this wait is for.
+    fn takes(self, id: u32, pgid: u32) -> bool {
+        match self {
+            WaitWho::Any => true,
+            WaitWho::Id(i) => i == id,
+            WaitWho::Group(g) => g == pgid,
+        }
+    }
 }
 
 /// Which events a wait takes.
@@ -25,12 +62,11 @@ pub struct WaitOptions {
     pub nowait: bool,
     /// WEXITED (always, for wait4): ends are reported.
     pub exited: bool,
-}
-
-/// Whether a process or thread with id `id` is one `pid` asks for (-1 and 0: any; process
-/// groups are not modelled, the caller's own holds all its children).
-fn eligible(pid: i32, id: u32) -> bool {
-    pid == -1 || pid == 0 || id as i32 == pid
+    /// WUNTRACED/WSTOPPED: a child's completed group stop is reported (a tracee's stops
+    /// always are, to its tracer).
+    pub stopped: bool,
+    /// WCONTINUED: a child continued by SIGCONT is reported.
+    pub continued: bool,
 }
 
 /// Waits for a child of `parent` that matches `pid` (-1: any) to end, and reaps it.
@@ -45,25 +81,29 @@ pub fn wait_child(
         nohang,
         nowait: false,
         exited: true,
+        stopped: false,
+        continued: false,
     };
-    Ok(match wait_event(parent, pid, opts)? {
-        Some(WaitEvent::Exited { pid, reason }) => Some((pid, reason)),
-        Some(WaitEvent::Trapped { .. }) | None => None,
-    })
+    Ok(
+        match wait_event(parent, WaitWho::from_pid(pid, parent.pgid()), opts)? {
+            Some(WaitEvent::Exited { pid, reason }) => Some((pid, reason)),
+            Some(_) | None => None,
+        },
+    )
 }
 
 /// Waits for an event of a child or tracee of `parent` matching `pid`. `Ok(None)` for
 /// WNOHANG with nothing there; Err(ECHILD) when nothing matches, Err(EINTR) for a signal.
 pub fn wait_event(
     parent: &Arc<Process>,
-    pid: i32,
+    pid: WaitWho,
     opts: WaitOptions,
 ) -> Result<Option<WaitEvent>, i64> {
     let mut found: Option<WaitEvent> = None;
     let mut has_match = false;
     let mut check = || {
         has_match = false;
-        if let Some(e) = ended_child(parent, pid, opts, &mut has_match) {
+        if let Some(e) = child_event(parent, pid, opts, &mut has_match) {
             found = Some(e);
             return true;
         }
@@ -88,46 +128,67 @@ pub fn wait_event(
     Ok(None)
 }
 
-/// An ended child matching `pid`, reaped unless `nowait`.
-fn ended_child(
+/// An event of a child matching `pid`, in the order Linux's `wait_consider_task` looks: an
+/// end (reaped unless `nowait`), a completed group stop, a continue. A child one of whose
+/// threads `parent` traces reports its stops through ptrace instead ([`tracee_event`]).
+fn child_event(
     parent: &Process,
-    pid: i32,
+    pid: WaitWho,
     opts: WaitOptions,
     has_match: &mut bool,
 ) -> Option<WaitEvent> {
     let mut ch = parent.children.lock();
-    *has_match |= ch.iter().any(|c| eligible(pid, c.pid));
-    if !opts.exited {
+    *has_match |= ch.iter().any(|c| pid.takes(c.pid, c.pgid()));
+    if opts.exited
+        && let Some(i) = ch.iter().position(|c| {
+            pid.takes(c.pid, c.pgid())
+                && c.live_threads.load(Ordering::Acquire) == 0
+                && c.exit_reason().is_some()
+                && c.traced_zombies.load(Ordering::Acquire) == 0
+        })
+    {
+        let c = if opts.nowait {
+            ch[i].clone()
+        } else {
+            let c = ch.remove(i);
+            c.reaped.store(true, Ordering::Release);
+            c
+        };
+        return Some(WaitEvent::Exited {
+            pid: c.pid,
+            reason: c.exit_reason().unwrap_or(ExitReason::Exited(0)),
+        });
+    }
+    if !opts.stopped && !opts.continued {
         return None;
     }
-    let i = ch.iter().position(|c| {
-        eligible(pid, c.pid)
-            && c.live_threads.load(Ordering::Acquire) == 0
-            && c.exit_reason().is_some()
-            && c.traced_zombies.load(Ordering::Acquire) == 0
-    })?;
-    let c = if opts.nowait {
-        ch[i].clone()
-    } else {
-        ch.remove(i)
-    };
-    Some(WaitEvent::Exited {
-        pid: c.pid,
-        reason: c.exit_reason().unwrap_or(ExitReason::Exited(0)),
-    })
+    for c in ch.iter().filter(|c| pid.takes(c.pid, c.pgid())) {
+        if c.exit_reason().is_some() || crate::signal::jobctl::traced_by(c, parent) {
+            continue;
+        }
+        match c
+            .jobctl
+            .take_report(opts.stopped, opts.continued, opts.nowait)
+        {
+            Some(JobReport::Stopped(sig)) => return Some(WaitEvent::Stopped { pid: c.pid, sig }),
+            Some(JobReport::Continued) => return Some(WaitEvent::Continued { pid: c.pid }),
+            None => {}
+        }
+    }
+    None
 }
 
 /// A stop not yet reported, or an end, of a thread `parent` traces, matching `pid` (by
 /// thread id: Linux's tracer waits on the tracee's tid).
 fn tracee_event(
     parent: &Process,
-    pid: i32,
+    pid: WaitWho,
     opts: WaitOptions,
     has_match: &mut bool,
 ) -> Option<WaitEvent> {
     let mut tracees = parent.ptraced.lock();
     for (i, t) in tracees.iter().enumerate() {
-        if !eligible(pid, t.tid) {
+        if !pid.takes(t.tid, t.process.pgid()) {
             continue;
         }
         *has_match = true;

@@ -177,6 +177,43 @@ fn link(t: &TaskRef, tracer: &Arc<Process>, seized: bool, options: u32) {
         t.ptrace.traced.store(true, Ordering::Release);
     }
     tracer.ptraced.lock().push(t.clone());
+    // A thread stopped by job control re-traps into a tracing stop (Linux's ptrace_attach).
+    crate::signal::jobctl::wake_stopped(&t.process);
+}
+
+/// SIGCONT reached seized tracee `t` (Linux's `ptrace_trap_notify`): it traps with
+/// PTRACE_EVENT_STOP at its next exit work; one that its tracer LISTENs to traps at once.
+pub fn trap_notify(t: &TaskRef) {
+    let sig = crate::signal::jobctl::trap_signal(&t.process);
+    let mut guard = t.ptrace.state.lock();
+    let st = &mut *guard;
+    if st.tracer.is_none() || !st.seized {
+        return;
+    }
+    if st.listening
+        && let Some(s) = st.stop.as_mut()
+    {
+        // It sleeps in its stop: the stop it is in becomes the new trap's (what its waking
+        // and trapping again would report), for the tracer's wait to see once more.
+        s.code = kentry_kernel_logic::ptrace::event_stop_code(sig as u32, ev::STOP);
+        s.reported = false;
+        s.group = true;
+        st.listening = false;
+        if let Some(i) = st.siginfo.as_mut() {
+            i.signo = sig as i32;
+            i.code = s.code as i32;
+        }
+        let tracer = st.tracer();
+        drop(guard);
+        if let Some(tr) = tracer {
+            tr.child_wait.wake_all();
+        }
+        return;
+    }
+    drop(guard);
+    t.ptrace.interrupt.store(true, Ordering::Release);
+    crate::sched::raise_work_on(t, kentry::exit_work::ExitWork::SIGPENDING.bits());
+    crate::sched::wake(t);
 }
 
 /// Ends the link of `t` to its tracer, from the tracer's side (detach, or the tracer ending):
@@ -196,6 +233,8 @@ fn unlink(t: &TaskRef, sig: u8) {
             });
         }
     }
+    // A group stop in effect takes the thread back (Linux's __ptrace_unlink).
+    crate::signal::jobctl::reinstate_stop(t);
     t.ptrace.resume_wait.wake_all();
 }
 

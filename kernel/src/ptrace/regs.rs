@@ -129,6 +129,34 @@ pub fn put(t: &Task, index: usize, value: u64) -> Result<(), i64> {
     Ok(())
 }
 
+/// PTRACE_ARCH_PRCTL on stopped tracee `t` (Linux's `do_arch_prctl_64` for another task):
+/// ARCH_SET_FS/GS give it a null selector and the base `arg` (EPERM for a kernel address);
+/// ARCH_GET_FS/GS return its base, for the caller to write at `arg`. Err(EINVAL) for any
+/// other code.
+pub fn arch_prctl(t: &Task, code: u64, arg: u64) -> Result<Option<u64>, i64> {
+    const ARCH_SET_GS: u64 = 0x1001;
+    const ARCH_SET_FS: u64 = 0x1002;
+    const ARCH_GET_FS: u64 = 0x1003;
+    const ARCH_GET_GS: u64 = 0x1004;
+    let _st = t.ptrace.state.lock();
+    // SAFETY: as in `get_all`.
+    let inner = unsafe { t.inner() };
+    let (base, selector) = match code {
+        ARCH_SET_FS | ARCH_GET_FS => (&mut inner.fs_base, reg::FS - reg::DS),
+        ARCH_SET_GS | ARCH_GET_GS => (&mut inner.gs_base, reg::GS - reg::DS),
+        _ => return Err(-crate::syscall::errno::EINVAL),
+    };
+    if code == ARCH_GET_FS || code == ARCH_GET_GS {
+        return Ok(Some(*base));
+    }
+    if arg >= kentry::sysret::TASK_SIZE_MAX {
+        return Err(-crate::syscall::errno::EPERM);
+    }
+    inner.selectors.0[selector] = 0;
+    *base = arg;
+    Ok(None)
+}
+
 /// SETREGS / NT_PRSTATUS: writes `vals` register by register in `user_regs_struct` order,
 /// stopping at the first refused one (what was written before stays, as in Linux's
 /// `genregs_set`).

@@ -2,7 +2,7 @@
 //! tracee, in Linux's order of checks (`sys_ptrace`, `ptrace_attach`, `ptrace_check_attach`,
 //! `arch_ptrace`, `ptrace_request`).
 
-use super::{Resume, ResumeHow, check_stopped, link, regs, resume, unlink};
+use super::{Resume, ResumeHow, check_stopped, ev, link, regs, resume, unlink};
 use crate::process::Process;
 use crate::signal::{NSIG, SIGKILL, SIGSTOP, SigInfo};
 use crate::syscall::errno::*;
@@ -90,7 +90,10 @@ fn request_result(request: u64, pid: i32, addr: u64, data: u64) -> Result<i64, i
         }
         req::LISTEN => {
             let mut st = t.ptrace.state.lock();
-            let group = st.stop.is_some_and(|s| s.group);
+            // Any PTRACE_EVENT_STOP stop (Linux looks at the stop's si_code).
+            let group = st
+                .stop
+                .is_some_and(|s| s.group || (s.code >> 8) & 0xff == ev::STOP);
             if !st.seized || !group {
                 return Err(-EIO);
             }
@@ -164,7 +167,13 @@ fn request_result(request: u64, pid: i32, addr: u64, data: u64) -> Result<i64, i
             }
         }
         req::PEEKSIGINFO => peek_siginfo(&t, addr, data),
+        // The code is in `data`, the base or where to put it in `addr`.
+        req::ARCH_PRCTL => match regs::arch_prctl(&t, data, addr)? {
+            Some(base) => put_u64(addr, base),
+            None => Ok(0),
+        },
         req::SECCOMP_GET_METADATA => seccomp_metadata(&t, addr, data),
+        req::SECCOMP_GET_FILTER => seccomp_filter(&t, addr, data),
         _ => Err(-EIO),
     }
 }
@@ -378,6 +387,20 @@ fn seccomp_metadata(t: &Task, size: u64, data: u64) -> Result<i64, i64> {
     md[8..].copy_from_slice(&flags.to_ne_bytes());
     copy_out(data, &md[..size])?;
     Ok(size as i64)
+}
+
+/// PTRACE_SECCOMP_GET_FILTER: the number of instructions of tracee `t`'s filter
+/// `filter_off`, and its program copied to `data` unless that is NULL. A tracer with a
+/// seccomp mode of its own may not (EACCES), as in Linux.
+fn seccomp_filter(t: &Task, filter_off: u64, data: u64) -> Result<i64, i64> {
+    if crate::syscall::seccomp::mode() != 0 {
+        return Err(-EACCES);
+    }
+    let prog = crate::syscall::seccomp::filter_program(t, filter_off)?;
+    if data != 0 {
+        copy_out(data, &prog)?;
+    }
+    Ok((prog.len() / 8) as i64)
 }
 
 /// The 8 bytes at `addr` of tracee `t`'s memory (PEEKTEXT/PEEKDATA), -EIO where they cannot

@@ -67,7 +67,7 @@ fn ptrace_stop(regs: &mut Regs, report: StopReport) -> Option<Resume> {
     // do_notify_parent_cldstop.
     let nocldstop = {
         let a = tracer.sigactions.lock().get(SIGCHLD);
-        a.handler == crate::signal::SIG_IGN || a.flags & SA_NOCLDSTOP != 0
+        a.handler == crate::signal::SIG_IGN || a.flags & crate::signal::SA_NOCLDSTOP != 0
     };
     if !nocldstop {
         crate::signal::send_to_process_info(
@@ -101,8 +101,6 @@ fn ptrace_stop(regs: &mut Regs, report: StopReport) -> Option<Resume> {
     }
     Some(r)
 }
-
-const SA_NOCLDSTOP: u64 = 1;
 
 /// Whether the running task is traced with `opt` among its options.
 fn option_set(st: &PtraceState, o: u32) -> bool {
@@ -227,10 +225,11 @@ pub fn signal_stop(regs: &mut Regs, sig: u8, info: SigInfo) -> Option<(u8, SigIn
     Some((r.sig, info))
 }
 
-/// A traced thread takes a stop signal (SIGSTOP, SIGTSTP…) whose default action is to stop:
-/// the group stop, as its tracer sees it (a seized tracee reports PTRACE_EVENT_STOP and may
-/// be LISTENed to). Returns false if the thread is not traced (the stop is then not modelled:
-/// kentry has no job control yet, and the signal is discarded).
+/// A traced thread's part in a group stop (signal/jobctl.rs): it stops for its tracer, who
+/// sees the stop signal (a seized tracee reports PTRACE_EVENT_STOP and may be LISTENed to),
+/// and may run it on while the rest of the group stays stopped. The trap is also the one a
+/// pending PTRACE_INTERRUPT or SIGCONT notification asked for (Linux's `do_jobctl_trap`).
+/// Returns false if the thread is not traced.
 pub fn group_stop(regs: &mut Regs, sig: u8) -> bool {
     let me = task::current();
     let seized = {
@@ -240,6 +239,7 @@ pub fn group_stop(regs: &mut Regs, sig: u8) -> bool {
         }
         st.seized
     };
+    me.ptrace.interrupt.store(false, Ordering::Release);
     let code = if seized {
         event_stop_code(sig as u32, ev::STOP)
     } else {
@@ -260,8 +260,9 @@ pub fn group_stop(regs: &mut Regs, sig: u8) -> bool {
     true
 }
 
-/// PTRACE_INTERRUPT's stop, at the exit work of the interrupted tracee: PTRACE_EVENT_STOP
-/// with SIGTRAP. Returns whether it stopped.
+/// PTRACE_INTERRUPT's stop, or a SIGCONT's notification to a seized tracee, at its exit
+/// work: PTRACE_EVENT_STOP with SIGTRAP, or with the group stop's signal while its process
+/// stops or is stopped (Linux's `do_jobctl_trap`). Returns whether it stopped.
 pub fn interrupt_stop(regs: &mut Regs) -> bool {
     let me = task::current();
     if !me.ptrace.interrupt.swap(false, Ordering::AcqRel) {
@@ -270,8 +271,20 @@ pub fn interrupt_stop(regs: &mut Regs) -> bool {
     if !me.ptrace.state.lock().seized {
         return false;
     }
-    let code = event_stop_code(SIGTRAP as u32, ev::STOP);
-    notify_stop(regs, code, 0);
+    let sig = crate::signal::jobctl::trap_signal(&me.process);
+    let code = event_stop_code(sig as u32, ev::STOP);
+    let r = ptrace_stop(
+        regs,
+        StopReport {
+            code,
+            siginfo: Some(notify_info(sig, code)),
+            event_msg: 0,
+            group: true,
+        },
+    );
+    if let Some(r) = r.filter(|r| r.sig != 0) {
+        send_self(r.sig);
+    }
     true
 }
 

@@ -5,6 +5,7 @@
 //! (`frame.rs`). Exceptions in user mode become forced synchronous signals (`force_fault`).
 
 mod frame;
+pub mod jobctl;
 #[cfg(feature = "test-hooks")]
 pub use frame::BREAK_SIGRETURN_FLAGS;
 
@@ -40,6 +41,7 @@ pub const SIGWINCH: u8 = 28;
 pub const SIGSYS: u8 = 31;
 pub const NSIG: usize = 64;
 
+pub const SA_NOCLDSTOP: u64 = 1;
 pub const SA_ONSTACK: u64 = 0x0800_0000;
 pub const SA_RESETHAND: u64 = 0x8000_0000;
 pub const SIG_DFL: u64 = 0;
@@ -249,6 +251,7 @@ pub fn send_to_process(p: &Arc<crate::process::Process>, sig: u8) {
 }
 
 pub fn send_to_process_info(p: &Arc<crate::process::Process>, sig: u8, info: SigInfo) {
+    jobctl::prepare_signal(p, sig);
     if ignored(p, sig) && !any_thread_traced(p) {
         return;
     }
@@ -271,6 +274,7 @@ pub fn send_to_process_info(p: &Arc<crate::process::Process>, sig: u8, info: Sig
 
 /// tkill()/tgkill(), and faults: a signal for one thread.
 pub fn send_to_thread(t: &task::Task, sig: u8, info: SigInfo) {
+    jobctl::prepare_signal(&t.process, sig);
     if ignored(&t.process, sig) && !t.ptrace.is_traced() {
         return;
     }
@@ -278,6 +282,15 @@ pub fn send_to_thread(t: &task::Task, sig: u8, info: SigInfo) {
     unsafe { t.inner_signals().info[sig as usize - 1] = info };
     t.sig_pending.fetch_or(bit(sig), Ordering::AcqRel);
     kick(t);
+}
+
+/// Discards the signals in `mask` pending for `p` and each of its threads (Linux's
+/// `flush_sigqueue_mask` over the shared and every private queue).
+pub fn flush_pending(p: &crate::process::Process, mask: u64) {
+    p.sig_pending.fetch_and(!mask, Ordering::AcqRel);
+    for t in p.threads.lock().iter().filter_map(|w| w.upgrade()) {
+        t.sig_pending.fetch_and(!mask, Ordering::AcqRel);
+    }
 }
 
 /// Whether a thread of `p` is traced: an ignored signal is kept for it, so that its tracer
@@ -336,7 +349,8 @@ pub fn interrupted() -> bool {
         & !blocked
         != 0
         || t.process.thread_must_end(t.tid)
-        || t.ptrace.interrupt_pending();
+        || t.ptrace.interrupt_pending()
+        || t.jobctl.stop_pending();
     if yes {
         crate::percpu::this_cpu()
             .entry
@@ -403,12 +417,22 @@ pub fn recalc_pending() {
 /// Takes the lowest-numbered deliverable signal (thread-directed first).
 fn dequeue() -> Option<(u8, SigInfo)> {
     let t = task::current();
-    let (sig, set) = next_signal(
-        [&t.sig_pending, &t.process.sig_pending],
-        |s| s.load(Ordering::Acquire),
-        task::current_inner().sigmask,
-    )?;
-    set.fetch_and(!bit(sig), Ordering::AcqRel);
+    let sig = loop {
+        let (sig, set) = next_signal(
+            [&t.sig_pending, &t.process.sig_pending],
+            |s| s.load(Ordering::Acquire),
+            task::current_inner().sigmask,
+        )?;
+        // A stop signal is taken in step with SIGCONT's flush (jobctl.rs); one a SIGCONT
+        // flushed meanwhile is gone: look again.
+        if jobctl::STOP_SIGNALS & bit(sig) == 0 {
+            set.fetch_and(!bit(sig), Ordering::AcqRel);
+            break sig;
+        }
+        if jobctl::take_stop_signal(&t.process, set, sig) {
+            break sig;
+        }
+    };
     // SAFETY: the running thread's own signal state.
     let info = unsafe { t.inner_signals().info[sig as usize - 1] };
     let info = if info.signo == sig as i32 {
@@ -471,6 +495,10 @@ pub fn do_signal(regs: &mut Regs) {
             .unwrap_or(ExitReason::Signaled(SIGKILL));
         crate::process::exit_current_thread(r);
     }
+    // A group stop waits for this thread (Linux's get_signal checks this first).
+    if t.jobctl.stop_pending() {
+        jobctl::do_signal_stop(regs, 0);
+    }
     if t.ptrace.interrupt_pending() {
         crate::ptrace::interrupt_stop(regs);
     }
@@ -490,9 +518,11 @@ pub fn do_signal(regs: &mut Regs) {
             SIG_DFL => match default_action(sig) {
                 DefaultAction::Ignore | DefaultAction::Continue => continue,
                 DefaultAction::Stop => {
-                    // Only a traced thread's group stop is modelled (its tracer sees it);
-                    // kentry has no job control, so for others the signal is discarded.
-                    crate::ptrace::group_stop(regs, sig);
+                    // The group stop (a terminal stop signal to an orphaned group is
+                    // discarded: nobody would continue it).
+                    if !jobctl::discard_stop(&t.process, sig) {
+                        jobctl::do_signal_stop(regs, sig);
+                    }
                     continue;
                 }
                 DefaultAction::Terminate => {

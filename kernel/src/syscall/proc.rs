@@ -206,6 +206,8 @@ fn sys_execve(regs: &mut Regs) -> i64 {
     // A vfork child now has memory of its own: its parent runs on.
     p.release_vfork();
     *p.name.lock() = String::from(path.rsplit('/').next().unwrap_or(&path));
+    p.did_exec
+        .store(true, core::sync::atomic::Ordering::Release);
     p.sigactions.lock().reset_for_exec();
     p.files.lock().close_on_exec();
     let inner = task::current_inner();
@@ -248,6 +250,10 @@ fn wait_status(e: WaitEvent) -> (u32, i32) {
         WaitEvent::Trapped { pid, code } => {
             (pid, kentry_kernel_logic::ptrace::stopped_status(code))
         }
+        WaitEvent::Stopped { pid, sig } => {
+            (pid, kentry_kernel_logic::ptrace::stopped_status(sig as u32))
+        }
+        WaitEvent::Continued { pid } => (pid, kentry_kernel_logic::ptrace::CONTINUED_STATUS),
     }
 }
 
@@ -261,8 +267,11 @@ fn sys_wait4(regs: &mut Regs) -> i64 {
         nohang: options & WNOHANG != 0,
         nowait: false,
         exited: true,
+        stopped: options & WUNTRACED != 0,
+        continued: options & WCONTINUED != 0,
     };
-    match process::wait_event(&me, pid, opts) {
+    let who = process::WaitWho::from_pid(pid, me.pgid());
+    match process::wait_event(&me, who, opts) {
         Ok(Some(e)) => {
             let (cpid, st) = wait_status(e);
             if status != 0 && copy_to_user(status, &st.to_ne_bytes()).is_err() {
@@ -287,27 +296,29 @@ const WEXITED: u64 = 4;
 const WNOWAIT: u64 = 0x0100_0000;
 
 /// waitid(idtype, id, infop, options, rusage): like wait4, with the result as a siginfo
-/// (SIGCHLD; CLD_EXITED, CLD_KILLED or for a tracee's stop CLD_TRAPPED; pid; status).
-/// Job-control stops and continues are not modelled (WSTOPPED and WCONTINUED see only
-/// ptrace stops); WNOWAIT leaves the event for the next wait.
+/// (SIGCHLD; CLD_EXITED, CLD_KILLED, CLD_STOPPED, CLD_CONTINUED or for a tracee's stop
+/// CLD_TRAPPED; pid; status). WNOWAIT leaves the event for the next wait.
 fn sys_waitid(regs: &mut Regs) -> i64 {
     let (idtype, id, infop, options, rusage) = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8);
     let known = WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE;
     if options & !known != 0 || options & (WEXITED | WSTOPPED | WCONTINUED) == 0 {
         return -EINVAL;
     }
+    let me = task::current().process.clone();
     let pid = match idtype {
-        P_ALL => -1,
-        P_PID => id as i32,
-        // Process groups are not modelled: the caller's own group holds all its children.
-        P_PGID => -1,
+        P_ALL => process::WaitWho::Any,
+        P_PID if id as i32 > 0 => process::WaitWho::Id(id as u32),
+        // Since Linux 5.4, P_PGID with id 0 is the caller's group.
+        P_PGID if id == 0 => process::WaitWho::Group(me.pgid()),
+        P_PGID if id as i32 > 0 => process::WaitWho::Group(id as u32),
         _ => return -EINVAL,
     };
-    let me = task::current().process.clone();
     let opts = WaitOptions {
         nohang: options & WNOHANG != 0,
         nowait: options & WNOWAIT != 0,
         exited: options & WEXITED != 0,
+        stopped: options & WSTOPPED != 0,
+        continued: options & WCONTINUED != 0,
     };
     let event = match process::wait_event(&me, pid, opts) {
         Ok(Some(e)) => e,
@@ -324,6 +335,8 @@ fn sys_waitid(regs: &mut Regs) -> i64 {
     const CLD_EXITED: i32 = 1;
     const CLD_KILLED: i32 = 2;
     const CLD_TRAPPED: i32 = 4;
+    const CLD_STOPPED: i32 = 5;
+    const CLD_CONTINUED: i32 = 6;
     let (cpid, code, status) = match event {
         WaitEvent::Exited {
             pid,
@@ -334,6 +347,8 @@ fn sys_waitid(regs: &mut Regs) -> i64 {
             reason: ExitReason::Signaled(s),
         } => (pid, CLD_KILLED, s as i32),
         WaitEvent::Trapped { pid, code } => (pid, CLD_TRAPPED, code as i32),
+        WaitEvent::Stopped { pid, sig } => (pid, CLD_STOPPED, sig as i32),
+        WaitEvent::Continued { pid } => (pid, CLD_CONTINUED, crate::signal::SIGCONT as i32),
     };
     if infop != 0 {
         let mut si = [0u8; 128];

@@ -207,26 +207,35 @@ fn sys_sigaltstack(regs: &mut Regs) -> i64 {
 fn sys_kill(regs: &mut Regs) -> i64 {
     let (pid, sig) = (regs.rdi as i32, regs.rsi);
     let me = task::current();
-    let target = match pid {
+    let targets: alloc::vec::Vec<_> = match pid {
         // A process id, or any of its threads' ids: Linux's kill looks the number up as a
         // task and signals that task's process.
         p if p > 0 => match crate::process::find(p as u32)
             .or_else(|| crate::process::find_thread(p as u32).map(|t| t.process.clone()))
         {
-            Some(p) => p,
+            Some(p) => alloc::vec![p],
             None => return -ESRCH,
         },
-        // Process groups are not modelled: 0 and -1 mean the caller's own process.
-        0 | -1 => me.process.clone(),
-        _ => return -ESRCH,
+        0 => crate::process::group::members(me.process.pgid()),
+        // Every process but the kernel, init (pid 1) and the caller's own.
+        -1 => crate::process::all_user_processes()
+            .into_iter()
+            .filter(|p| p.pid != 1 && !alloc::sync::Arc::ptr_eq(p, &me.process))
+            .collect(),
+        p => crate::process::group::members(p.unsigned_abs()),
     };
+    if targets.is_empty() {
+        return -ESRCH;
+    }
     if sig == 0 {
         return 0;
     }
     let Some(sig) = valid_sig(sig) else {
         return -EINVAL;
     };
-    signal::send_to_process_info(&target, sig, SigInfo::user(sig, me.process.pid));
+    for target in &targets {
+        signal::send_to_process_info(target, sig, SigInfo::user(sig, me.process.pid));
+    }
     0
 }
 

@@ -98,6 +98,8 @@ pub struct Task {
     pub debugreg: crate::x86::debugreg::TaskDebugRegs,
     /// Its tracer's side, if it is traced (ptrace/).
     pub ptrace: crate::ptrace::TaskPtrace,
+    /// Its part in its process's group stop (signal/jobctl.rs).
+    pub jobctl: crate::signal::jobctl::TaskJobCtl,
     inner: UnsafeCell<TaskInner>,
 }
 
@@ -135,6 +137,7 @@ impl Task {
             // Linux's copy_thread: a new thread starts without breakpoints.
             debugreg: crate::x86::debugreg::TaskDebugRegs::new(),
             ptrace: crate::ptrace::TaskPtrace::new(),
+            jobctl: crate::signal::jobctl::TaskJobCtl::new(),
             inner: UnsafeCell::new(TaskInner {
                 fs_base: 0,
                 gs_base: 0,

@@ -70,7 +70,7 @@ pub const NEGATIVE_SYSCALL_WORK_BOOTS: &[BootTest] = &[
         expect_log: &[
             "test hook: a tracer's register writes are taken unchecked",
             "not ok 8 setregs_refused",
-            "ok 30 errors",
+            "ok 34 errors",
         ],
         qemu_args: &[],
         or_endings: &[],

@@ -1,7 +1,7 @@
-//! Process groups and sessions: each process is its own group and session.
+//! Process groups and sessions: the syscalls (the rules are in process/group.rs).
 
 use super::target;
-use crate::syscall::errno::*;
+use crate::process;
 use crate::syscall::table::Table;
 use crate::task;
 use kentry::Regs;
@@ -12,35 +12,41 @@ pub(super) const fn register(mut t: Table) -> Table {
     t[nr::GETPGRP] = sys_getpgrp;
     t[nr::SETSID] = sys_setsid;
     t[nr::GETPGID] = sys_getpgid;
-    t[nr::GETSID] = sys_getpgid; // getsid: the session is the process group is the process
+    t[nr::GETSID] = sys_getsid;
     t
 }
 
-// --- Sessions and process groups: pgid = sid = pid ---
-
 fn sys_getpgrp(_: &mut Regs) -> i64 {
-    task::current().process.pid as i64
+    task::current().process.pgid() as i64
 }
 
-/// getpgid(pid) and getsid(pid).
+/// getpgid(pid): the process's group (0: the caller's).
 fn sys_getpgid(regs: &mut Regs) -> i64 {
     match target(regs.rdi as i32 as i64) {
-        Ok(p) => p.pid as i64,
+        Ok(p) => p.pgid() as i64,
         Err(e) => e,
     }
 }
 
-/// Accepted for an existing process and any group id (each process stays its own group).
-fn sys_setpgid(regs: &mut Regs) -> i64 {
-    if (regs.rsi as i32) < 0 || (regs.rdi as i32) < 0 {
-        return -EINVAL;
-    }
+/// getsid(pid): the process's session (0: the caller's).
+fn sys_getsid(regs: &mut Regs) -> i64 {
     match target(regs.rdi as i32 as i64) {
-        Ok(_) => 0,
+        Ok(p) => p.sid() as i64,
         Err(e) => e,
+    }
+}
+
+fn sys_setpgid(regs: &mut Regs) -> i64 {
+    let me = &task::current().process;
+    match process::group::setpgid(me, regs.rdi as i32, regs.rsi as i32) {
+        Ok(()) => 0,
+        Err(e) => -e,
     }
 }
 
 fn sys_setsid(_: &mut Regs) -> i64 {
-    task::current().process.pid as i64
+    match process::group::setsid(&task::current().process) {
+        Ok(sid) => sid as i64,
+        Err(e) => -e,
+    }
 }

@@ -27,6 +27,7 @@
 //! does not fit. Every process here runs as root (CAP_SYS_ADMIN), so no_new_privs is not
 //! required. `SECCOMP_FILTER_FLAG_LOG`: the filter's ERRNO, TRAP, TRACE and USER_NOTIF
 //! verdicts are logged too (Linux's default `actions_logged`; kentry's log is its audit).
+//! A tracer may read a thread's filters back ([`introspect`]).
 
 use crate::sync::Mutex;
 use crate::syscall::errno::*;
@@ -42,6 +43,8 @@ use kentry_abi::{nr, nr32};
 use kentry_kernel_logic::seccomp_bpf::{self as bpf, Filter, SeccompData, SockFilter, ret};
 
 mod data;
+mod introspect;
+pub use introspect::{filter_metadata, filter_program};
 pub mod notify;
 use notify::Listener;
 
@@ -210,23 +213,6 @@ pub(super) const fn register(mut t: Table) -> Table {
 /// The calling thread's mode.
 pub fn mode() -> u8 {
     task::current().seccomp.state.lock().mode
-}
-
-/// PTRACE_SECCOMP_GET_METADATA's answer for thread `t`'s filter `filter_off` (0: the
-/// oldest, as Linux's `get_nth_filter` counts): its flags (only SECCOMP_FILTER_FLAG_LOG is
-/// kept). Err(EINVAL) without filter mode, Err(ENOENT) past the newest.
-pub fn filter_metadata(t: &task::Task, filter_off: u64) -> Result<u64, i64> {
-    let st = t.seccomp.state.lock();
-    let newest = match (st.mode, st.filters.as_deref()) {
-        (SECCOMP_MODE_FILTER, Some(n)) => n,
-        _ => return Err(-EINVAL),
-    };
-    let count = newest.iter().count() as u64;
-    if filter_off >= count {
-        return Err(-ENOENT);
-    }
-    let node = newest.iter().nth((count - 1 - filter_off) as usize);
-    Ok(node.map_or(0, |n| if n.log { u64::from(FLAG_LOG) } else { 0 }))
 }
 
 /// Puts the calling thread in strict mode (Linux's `seccomp_set_mode_strict`): allowed from
