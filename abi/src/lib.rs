@@ -2,14 +2,17 @@
 //! (`user/`): no_std, no dependencies, so every side of the syscall boundary can use it.
 //!
 //! [`nr`] holds the syscall numbers as named constants and [`name`] gives a number's name; both
-//! come from the one list in `syscalls.rs`, so a number and its name cannot disagree.
+//! come from the one list in `syscalls.rs`, so a number and its name cannot disagree; [`nr32`]
+//! and [`name32`] do the same for the i386 numbers of `int $0x80` (`syscalls_32.rs`).
 
 #![no_std]
 
 pub mod errno;
 mod syscalls;
+mod syscalls_32;
 
 pub use syscalls::{NR_SYSCALLS, name, nr};
+pub use syscalls_32::{NR_SYSCALLS_32, name32, nr32};
 
 /// `s` in ASCII lower case, as an array of exactly `s.len()` bytes (`N` must be `s.len()`).
 /// Used at compile time to turn a constant's name (`GETPID`) into the syscall's (`getpid`).

@@ -10,8 +10,16 @@
 /// and so does a name listed twice (two constants of one name).
 macro_rules! syscalls {
     ($(($nr:literal, $name:ident)),* $(,)?) => {
-        /// Linux x86-64 syscall numbers, named as Linux names the calls (in upper case).
-        pub mod nr {
+        $crate::syscalls::syscalls! {
+            /// Linux x86-64 syscall numbers, named as Linux names the calls (in upper case).
+            nr, NR_SYSCALLS, NAMES, name;
+            $(($nr, $name)),*
+        }
+    };
+    ($(#[$doc:meta])* $module:ident, $count:ident, $names:ident, $name_fn:ident;
+     $(($nr:literal, $name:ident)),* $(,)?) => {
+        $(#[$doc])*
+        pub mod $module {
             $(
                 #[doc = concat!("`", stringify!($name), "`: ", stringify!($nr))]
                 pub const $name: usize = $nr;
@@ -19,7 +27,7 @@ macro_rules! syscalls {
         }
 
         /// One past the highest syscall number: the size of a table indexed by number.
-        pub const NR_SYSCALLS: usize = {
+        pub const $count: usize = {
             let mut end = 0;
             $(
                 if $nr + 1 > end {
@@ -30,8 +38,8 @@ macro_rules! syscalls {
         };
 
         /// The names by number; empty where Linux assigns no call.
-        static NAMES: [&str; NR_SYSCALLS] = {
-            let mut names = [""; NR_SYSCALLS];
+        static $names: [&str; $count] = {
+            let mut names = [""; $count];
             $(
                 assert!(names[$nr].is_empty(), "a syscall number is listed twice");
                 names[$nr] = {
@@ -45,16 +53,17 @@ macro_rules! syscalls {
             )*
             names
         };
+
+        /// The name Linux gives syscall `nr` of this list, or `"?"` for a number with no call.
+        pub fn $name_fn(nr: usize) -> &'static str {
+            match $names.get(nr) {
+                Some(n) if !n.is_empty() => n,
+                _ => "?",
+            }
+        }
     };
 }
-
-/// The name Linux gives syscall `nr` (`"getpid"` for 39), or `"?"` for a number with no call.
-pub fn name(nr: usize) -> &'static str {
-    match NAMES.get(nr) {
-        Some(n) if !n.is_empty() => n,
-        _ => "?",
-    }
-}
+pub(crate) use syscalls;
 
 syscalls! {
     (0, READ),

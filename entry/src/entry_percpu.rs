@@ -247,6 +247,25 @@ pub mod this_cpu_ops {
         false
     }
 
+    /// Clears [`TS_COMPAT`](crate::syscall_32::TS_COMPAT) in this CPU's work word: one locked
+    /// `and` with an immediate (remote CPUs may set work bits in the word meanwhile), inline
+    /// and call-free, for the end of the `int $0x80` path.
+    #[inline(always)]
+    pub fn clear_ts_compat() {
+        const KEEP: i32 = !(crate::syscall_32::TS_COMPAT as i32);
+        // The immediate sign-extends: every bit above 31 is kept too.
+        const _: () = assert!(crate::syscall_32::TS_COMPAT < 1 << 31);
+        // SAFETY: an atomic update of this CPU's work word that clears one status bit.
+        unsafe {
+            core::arch::asm!(
+                "lock and qword ptr gs:[{off}], {keep}",
+                off = const OFFSET_TASK_WORK,
+                keep = const KEEP,
+                options(nostack),
+            );
+        }
+    }
+
     /// The running task's work flags (exit work and syscall work).
     #[inline(always)]
     pub fn task_work() -> u64 {

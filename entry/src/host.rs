@@ -31,6 +31,16 @@ pub trait Host: 'static {
     /// when SYSRET could not restore the change).
     fn syscall(regs: &mut Regs, nr: i32);
 
+    /// Runs i386 system call `nr` (`int $0x80`: the low 32 bits of `orig_rax`, signed; the
+    /// arguments are EBX, ECX, EDX, ESI, EDI, EBP). As [`Host::syscall`] otherwise: the result
+    /// goes in `regs.rax`, -1 leaves it; task context, IRQs on.
+    /// [`crate::syscall_32::in_ia32_syscall`] is true from the entry until the return to
+    /// user mode. The default: no i386 table, every call fails with -ENOSYS.
+    fn syscall_ia32(regs: &mut Regs, nr: i32) {
+        let _ = nr;
+        regs.rax = (-38i64) as u64;
+    }
+
     /// A non-IST exception (vector < 32 other than #DB, NMI, #DF, #MC) with its error code (0
     /// where the CPU pushes none) and, for #PF, CR2. IRQs off (the kernel may enable them
     /// where it knows it is safe, e.g. a user page fault). `regs` is a user frame when the
@@ -183,6 +193,13 @@ macro_rules! entry_points {
         #[unsafe(link_section = ".text.kentry.noinstr")]
         extern "C" fn kentry_rust_syscall(regs: &mut $crate::Regs) -> bool {
             $crate::syscall_entry::do_syscall_64::<$host>(regs)
+        }
+
+        /// `int $0x80`: called by its stub with the frame; returns by IRET.
+        #[unsafe(no_mangle)]
+        #[unsafe(link_section = ".text.kentry.noinstr")]
+        extern "C" fn kentry_rust_int80(regs: &mut $crate::Regs) {
+            $crate::syscall_32::do_int80_syscall_32::<$host>(regs)
         }
 
         /// Every non-IST IDT vector.

@@ -56,13 +56,18 @@ pub const STUB_STRIDE: u64 = 16;
 
 impl Idt {
     /// All 256 gates, vector `v` going to `stub_base + v * STUB_STRIDE`, with the IST slot and
-    /// DPL of [`vectors`].
-    pub fn new(stub_base: u64) -> Idt {
+    /// DPL of [`vectors`] — but the i386 syscall gate (0x80), which goes to its own stub
+    /// `int80` (Linux's `entry_INT80_compat`: a system call, not an interrupt).
+    pub fn new(stub_base: u64, int80: u64) -> Idt {
         let mut gates = [Gate::default(); 256];
         for (v, gate) in gates.iter_mut().enumerate() {
             let v = v as u8;
             *gate = Gate::interrupt(
-                stub_base + v as u64 * STUB_STRIDE,
+                if v == vectors::IA32_SYSCALL {
+                    int80
+                } else {
+                    stub_base + v as u64 * STUB_STRIDE
+                },
                 vectors::ist_slot(v),
                 vectors::gate_dpl(v),
             );
@@ -87,8 +92,11 @@ mod tests {
 
     #[test]
     fn table_points_at_strided_stubs() {
-        let idt = Idt::new(0xffff_ffff_8100_0000);
-        assert_eq!(idt.0[0x80].handler(), 0xffff_ffff_8100_0800);
+        let idt = Idt::new(0xffff_ffff_8100_0000, 0xffff_ffff_8200_0000);
+        assert_eq!(idt.0[0x7f].handler(), 0xffff_ffff_8100_07f0);
+        assert_eq!(idt.0[0x81].handler(), 0xffff_ffff_8100_0810);
+        assert_eq!(idt.0[0x80].handler(), 0xffff_ffff_8200_0000);
+        assert_eq!(idt.0[0x80].type_attr, 0xee, "int $0x80: DPL 3");
         assert_eq!(idt.0[2].ist, 2);
         assert_eq!(idt.0[13].ist, 0);
     }

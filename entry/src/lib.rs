@@ -3,6 +3,7 @@
 //! Assembly lives only where the CPU forces it (`arch/`): the SYSCALL stub, one stub per IDT
 //! vector and the paranoid (IST) stubs. Every decision is made in Rust:
 //! - [`syscall_entry`]: `do_syscall_64`, syscall number decoding and the SYSRET-or-IRET choice;
+//! - [`syscall_32`]: `do_int80_syscall_32`, the i386 system calls of `int $0x80`;
 //! - [`irqentry`]: `irqentry_enter`/`irqentry_exit` for interrupts and exceptions, and the
 //!   NMI-like entries of the IST vectors;
 //! - [`exit_work`]: the exit-to-user work loop;
@@ -29,6 +30,7 @@ pub mod irqentry;
 pub mod msr;
 pub mod noinstr;
 pub mod static_key;
+pub mod syscall_32;
 pub mod syscall_entry;
 pub mod syscall_work;
 pub mod sysret;

@@ -137,7 +137,7 @@ pub fn do_syscall_64<H: crate::Host>(regs: &mut crate::Regs) -> bool {
     check_kernel_flags();
     crate::irqentry::local_irq_enable();
     if crate::entry_percpu::this_cpu_ops::syscall_work_pending() {
-        crate::syscall_work::syscall_enter_from_user_mode_work::<H>(
+        crate::syscall_work::syscall_enter_from_user_mode_work::<H, false>(
             regs,
             crate::entry_percpu::this_cpu_ops::task_work(),
         );

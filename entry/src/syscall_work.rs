@@ -85,6 +85,9 @@ pub enum SyscallAction {
 
 /// The decisions of [`syscall_enter_from_user_mode_work`], in Linux's order, for a task with
 /// syscall work `work`: pure, given the host's answers, so host tests check the order.
+/// Inlined into each copy of the slow path (SYSCALL's and `int $0x80`'s), as it was into the
+/// one copy before there were two: out of line it costs the seccomp path a call and a frame.
+#[inline(always)]
 pub fn syscall_trace_enter<H: Host>(regs: &mut Regs, work: SyscallWork) -> SyscallAction {
     if work.intersects(SyscallWork::SYSCALL_TRACE | SyscallWork::SYSCALL_EMU)
         && (H::ptrace_report_syscall_entry(regs) || work.contains(SyscallWork::SYSCALL_EMU))
@@ -105,17 +108,21 @@ pub fn syscall_trace_enter<H: Host>(regs: &mut Regs, work: SyscallWork) -> Sysca
 }
 
 /// The syscall path's slow side, when the task has syscall work (`work`, its bits of the
-/// per-CPU word): the entry work, the syscall unless skipped, and the exit work raised for
-/// the way out. Task context, IRQs on. Out of line and cold, so the fast path is the test
+/// per-CPU word): the entry work, the syscall unless skipped (from the i386 table when `IA32`:
+/// the `int $0x80` path, a copy of its own), and the exit work raised for the way out. Task context, IRQs on. Out of line and cold, so the fast path is the test
 /// and the branch only.
 #[cfg(any(target_os = "none", doc))]
 #[cold]
 #[inline(never)]
-pub fn syscall_enter_from_user_mode_work<H: Host>(regs: &mut Regs, work: u64) {
+pub fn syscall_enter_from_user_mode_work<H: Host, const IA32: bool>(regs: &mut Regs, work: u64) {
     let work = SyscallWork::from_bits_truncate(work);
     let action = syscall_trace_enter::<H>(regs, work);
     if action == SyscallAction::Run {
-        H::syscall(regs, regs.orig_rax as i32);
+        if IA32 {
+            H::syscall_ia32(regs, regs.orig_rax as i32);
+        } else {
+            H::syscall(regs, regs.orig_rax as i32);
+        }
     }
     if has_exit_work(work) {
         crate::entry_percpu::this_cpu().raise_work(ExitWork::SYSCALL_EXIT.bits());

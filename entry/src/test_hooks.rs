@@ -119,11 +119,16 @@ pub enum Check {
     /// nmi_clears_dr7's watchpoint on data its NMI handler writes must fire inside the
     /// handler (a kernel-mode #DB there, which the kernel reports and stops on).
     ParanoidDr7 = 1 << 22,
+    /// The `int $0x80` stub swaps GS only for an entry from user mode; from kernel mode (an
+    /// external vector 0x80) it hands the vector to the generic stub with the kernel GS
+    /// (E28). Broken: it swaps GS whatever the mode, and int80_from_kernel's kernel-mode
+    /// `int $0x80` must reach Rust with the user's GS base (tripwire T1).
+    Int80Cs = 1 << 23,
 }
 
 impl Check {
     /// Every check, for lookups by name.
-    pub const ALL: [Check; 23] = [
+    pub const ALL: [Check; 24] = [
         Check::CtUserState,
         Check::SyscallFmask,
         Check::IretUserGs,
@@ -147,6 +152,7 @@ impl Check {
         Check::SyscallStack,
         Check::Cr2First,
         Check::ParanoidDr7,
+        Check::Int80Cs,
     ];
 
     /// The name `kentry.break=` uses for this check.
@@ -175,6 +181,7 @@ impl Check {
             Check::SyscallStack => "syscall_stack",
             Check::Cr2First => "cr2_first",
             Check::ParanoidDr7 => "paranoid_dr7",
+            Check::Int80Cs => "int80_cs",
         }
     }
 
@@ -215,6 +222,12 @@ pub static kentry_test_break_syscall_stack: core::sync::atomic::AtomicU8 =
 pub static kentry_test_break_nmi_latch: core::sync::atomic::AtomicU8 =
     core::sync::atomic::AtomicU8::new(0);
 
+/// Read by the `int $0x80` stub (test kernels only): nonzero when [`Check::Int80Cs`] is
+/// broken.
+#[unsafe(no_mangle)]
+pub static kentry_test_break_int80_cs: core::sync::atomic::AtomicU8 =
+    core::sync::atomic::AtomicU8::new(0);
+
 /// Whether the asm stubs carry their test-only switches.
 pub const IN_STUBS: u8 = cfg!(feature = "test-hooks") as u8;
 
@@ -236,6 +249,9 @@ pub fn break_check(check: Check) {
     }
     if check == Check::SwapgsByCs {
         kentry_test_break_swapgs_cs.store(1, core::sync::atomic::Ordering::Relaxed);
+    }
+    if check == Check::Int80Cs {
+        kentry_test_break_int80_cs.store(1, core::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -17,6 +17,10 @@ impl Host for Kernel {
         crate::syscall::dispatch(regs, nr);
     }
 
+    fn syscall_ia32(regs: &mut Regs, _nr: i32) {
+        crate::syscall::compat::dispatch_ia32(regs);
+    }
+
     fn exception(regs: &mut Regs, fault: Fault) {
         crate::trap::exception(regs, fault);
     }

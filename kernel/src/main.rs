@@ -196,6 +196,16 @@ fn apply_test_breaks(cmdline: &str) {
             lockcheck::BREAK.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "ts_compat" {
+            klog!("test hook: no call is known as an i386 one (TS_COMPAT ignored)");
+            syscall::compat::BREAK_TS_COMPAT.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "int80_args" {
+            klog!("test hook: i386 calls leave their arguments in the x86-64 registers");
+            syscall::compat::BREAK_ARGS.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "seccomp" {
             klog!("test hook: seccomp judges no syscall (strict mode and filters off)");
             syscall::seccomp::BREAK_CHECK.store(true, core::sync::atomic::Ordering::Relaxed);

@@ -128,3 +128,54 @@ pub fn bench_syscall<const BATCHES: usize>(path: &str, number: u64, n: u64) {
     crate::println!("# {path}: empty loop {empty_batch} ticks per {n} iterations");
     report(path, &mut per_rt, n);
 }
+
+/// Ticks for `n` iterations of `mov eax, nr; int 0x80; dec; jnz`: the i386 system call gate
+/// from 64-bit code, which preserves every register but RAX.
+#[inline(never)]
+fn time_int80(number: u64, n: u64) -> u64 {
+    // SAFETY: the loop only issues i386 syscall `number` (getpid: no effect on memory);
+    // `int $0x80` changes RAX only, which the macro already declares.
+    unsafe {
+        crate::timed_asm!(
+            ["2:", "mov eax, {nr:e}", "int 0x80", "dec {n}", "jnz 2b"],
+            [nr = in(reg) number, n = inout(reg) n => _,],
+            [options(nostack),]
+        )
+    }
+}
+
+/// Ticks for `n` iterations of the same loop without the `int 0x80`.
+#[inline(never)]
+fn time_int80_empty(number: u64, n: u64) -> u64 {
+    // SAFETY: register-only loop, with the same operands as `time_int80`.
+    unsafe {
+        crate::timed_asm!(
+            ["2:", "mov eax, {nr:e}", "dec {n}", "jnz 2b"],
+            [nr = in(reg) number, n = inout(reg) n => _,],
+            [options(nostack, nomem),]
+        )
+    }
+}
+
+/// `int80-getpid`: i386 getpid (20) through `int $0x80` from 64-bit code, by
+/// [`bench_syscall`]'s method and order of marked regions (a warm-up loop with the call and
+/// one without, the empty loops, the timed loops: `Layout::SubMedian { warmup: 2 }`).
+pub fn bench_int80<const BATCHES: usize>(path: &str, number: u64, n: u64) {
+    time_int80(number, n / 10);
+    time_int80_empty(number, n / 10);
+
+    let mut empty = [0u64; BATCHES];
+    for e in empty.iter_mut() {
+        *e = time_int80_empty(number, n);
+    }
+    empty.sort_unstable();
+    let empty_batch = empty[BATCHES / 2];
+
+    let mut per_rt = [0u64; BATCHES];
+    for p in per_rt.iter_mut() {
+        let ticks = time_int80(number, n);
+        *p = (ticks.saturating_sub(empty_batch) + n / 2) / n;
+    }
+    crate::println!("# {path}: empty loop {empty_batch} ticks per {n} iterations");
+    report(path, &mut per_rt, n);
+}

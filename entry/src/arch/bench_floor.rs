@@ -126,10 +126,11 @@ unsafe extern "C" {
 }
 
 /// A copy of the IDT whose #BP gate (same IST slot and DPL) goes to the `iretq`-only floor
-/// stub; every other vector is as in `Idt::new(stub_base)`.
+/// stub; every other vector is as in `Idt::new`.
 pub fn floor_idt(stub_base: u64) -> crate::idt::Idt {
     use crate::vectors::{BP, gate_dpl, ist_slot};
-    let mut idt = crate::idt::Idt::new(stub_base);
+    let int80 = super::entry_64_compat::kentry_int80_compat as *const () as u64;
+    let mut idt = crate::idt::Idt::new(stub_base, int80);
     idt.0[BP as usize] = crate::idt::Gate::interrupt(
         kentry_floor_int3 as *const () as u64,
         ist_slot(BP),

@@ -1,12 +1,14 @@
 //! Everything that must be assembly, and the CPU setup that points the hardware at it.
 //!
-//! Assembly is confined to this module: the SYSCALL stub ([`syscall_64`]), the 256 IDT stubs
+//! Assembly is confined to this module: the SYSCALL stub ([`syscall_64`]), the `int $0x80`
+//! stub ([`entry_64_compat`]), the 256 IDT stubs
 //! and their common path ([`idt_stubs`]), the paranoid IST path ([`paranoid`]) and the NMI
 //! latch in front of it ([`nmi`]), and the one IRET return ([`iret`]); and, for the bench
 //! only, the floor stubs ([`bench_floor`]). All of it lives in the `.text.kentry` section, so
 //! the kernel can tell entry code apart (no breakpoints there, E23).
 
 pub mod bench_floor;
+pub mod entry_64_compat;
 pub mod idt_stubs;
 pub mod iret;
 pub mod nmi;

@@ -183,7 +183,12 @@ pub unsafe fn init_cpu(
     if !IDT_READY.load(Ordering::Acquire) {
         // SAFETY: the first init_cpu runs alone (boot CPU, before any other), and no CPU has
         // loaded the table yet.
-        unsafe { *IDT.0.get() = Idt::new(super::idt_stubs::stub_base()) };
+        unsafe {
+            *IDT.0.get() = Idt::new(
+                super::idt_stubs::stub_base(),
+                super::entry_64_compat::kentry_int80_compat as *const () as u64,
+            )
+        };
         IDT_READY.store(true, Ordering::Release);
     }
     // SAFETY: the tables are this CPU's and 'static; the per-CPU area is installed as GS.base
@@ -201,8 +206,8 @@ pub unsafe fn init_cpu(
 fn check_linked_sections() {
     let clac = super::smap::clac_site_count();
     assert!(
-        clac == 256,
-        "kentry: {clac} clac sites linked, 256 expected: INCLUDE kentry-tables.ld in \
+        clac == 257,
+        "kentry: {clac} clac sites linked, 257 expected (256 IDT stubs, int $0x80): INCLUDE kentry-tables.ld in \
          the linker script (entry/README.md)"
     );
     let ct = &crate::context_tracking::CONTEXT_TRACKING;

@@ -199,20 +199,34 @@ pub fn put_debugreg(t: &Task, n: usize, v: u64) -> Result<(), i64> {
 
 /// PTRACE_GET_SYSCALL_INFO's answer for stopped tracee `t` (`struct ptrace_syscall_info`,
 /// its meaningful size).
+/// A tracee stopped inside an `int $0x80` call (its saved work word has kentry's
+/// `TS_COMPAT`) is described in i386 terms, as Linux's `syscall_get_arch` and
+/// `syscall_get_arguments` do for a compat task: AUDIT_ARCH_I386, and RBX, RCX, RDX, RSI,
+/// RDI, RBP as the registers hold them (64 bits: Linux copies them whole).
 pub fn syscall_info(t: &Task) -> ([u8; 88], usize) {
-    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    use kentry_kernel_logic::seccomp_bpf::{AUDIT_ARCH_I386, AUDIT_ARCH_X86_64};
     let st = t.ptrace.state.lock();
     // SAFETY: as in `get_all`.
     let r = unsafe { frame(t) };
+    let ia32 = crate::syscall::compat::task_in_ia32_syscall(t);
     let (op, size) = logic::syscall_info_op(st.siginfo.map(|i| i.code), st.event_msg);
     let mut b = [0u8; 88];
     b[0] = op;
-    b[4..8].copy_from_slice(&AUDIT_ARCH_X86_64.to_ne_bytes());
+    let arch = if ia32 {
+        AUDIT_ARCH_I386
+    } else {
+        AUDIT_ARCH_X86_64
+    };
+    b[4..8].copy_from_slice(&arch.to_ne_bytes());
     b[8..16].copy_from_slice(&r.rip.to_ne_bytes());
     b[16..24].copy_from_slice(&r.rsp.to_ne_bytes());
     match op {
         logic::info_op::ENTRY | logic::info_op::SECCOMP => {
-            let args = [r.orig_rax, r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9];
+            let args = if ia32 {
+                [r.orig_rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp]
+            } else {
+                [r.orig_rax, r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9]
+            };
             for (i, a) in args.iter().enumerate() {
                 b[24 + i * 8..32 + i * 8].copy_from_slice(&a.to_ne_bytes());
             }

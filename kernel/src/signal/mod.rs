@@ -448,9 +448,10 @@ fn dequeue() -> Option<(u8, SigInfo)> {
 }
 
 /// A syscall interrupted by a signal returned one of the internal restart codes: restart it
-/// (back up RIP over the 2-byte `syscall`, number back in RAX) or make it -EINTR, by Linux's
-/// rules (`restart_rule`) — `handler` is the action about to run, `None` when no handler
-/// runs.
+/// (back up RIP over the 2-byte `syscall` or `int $0x80`, number back in RAX) or make it
+/// -EINTR, by Linux's rules (`restart_rule`) — `handler` is the action about to run, `None`
+/// when no handler runs. `restart_syscall` has the number of the interrupted call's table:
+/// 0 for an i386 call (Linux's `get_nr_restart_syscall`), 219 for an x86-64 one.
 fn syscall_restart(regs: &mut Regs, handler: Option<&SigAction>) {
     use crate::syscall::errno::EINTR;
     if regs.orig_rax == u64::MAX {
@@ -464,7 +465,11 @@ fn syscall_restart(regs: &mut Regs, handler: Option<&SigAction>) {
         }
         Restart::Eintr => regs.rax = (-EINTR) as u64,
         Restart::RestartSyscall => {
-            regs.rax = kentry_abi::nr::RESTART_SYSCALL as u64;
+            regs.rax = if crate::syscall::compat::in_ia32_syscall() {
+                kentry_abi::nr32::RESTART_SYSCALL as u64
+            } else {
+                kentry_abi::nr::RESTART_SYSCALL as u64
+            };
             regs.rip -= 2;
         }
     }

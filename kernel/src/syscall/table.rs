@@ -13,7 +13,11 @@ pub type Table = [Handler; NR_SYSCALLS + 1];
 
 /// The numbered handlers, then one more slot: every invalid number (negative, past the table,
 /// x32) lands there (kentry's `syscall_table_slot`).
-pub static TABLE: Table = {
+pub static TABLE: Table = BUILT;
+
+/// [`TABLE`] as a constant, for the i386 table (`compat.rs`), whose entries call these
+/// handlers directly.
+pub(crate) const BUILT: Table = {
     let mut t: Table = [sys_ni; NR_SYSCALLS + 1];
     t[NR_SYSCALLS] = sys_invalid;
     let t = super::io::register(t);

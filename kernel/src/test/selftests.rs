@@ -40,6 +40,7 @@ pub static ALL: &[SelfTest] = &[
     t("boot_page_tables", boot_page_tables),
     t("percpu_gs_base", percpu_gs_base),
     t("idt_gates", idt_gates),
+    t("int80_from_kernel", int80_from_kernel),
     t("gdt_layout", gdt_layout),
     t("syscall_msrs", syscall_msrs),
     t("control_registers", control_registers),
@@ -141,7 +142,7 @@ mod smp;
 mod stack_map;
 mod static_key_smp;
 mod watchdog;
-use cpu_tables::{control_registers, gdt_layout, idt_gates, syscall_msrs};
+use cpu_tables::{control_registers, gdt_layout, idt_gates, int80_from_kernel, syscall_msrs};
 use nmi_nested::{nmi_nested_latched, nmi_nested_latched_user};
 
 /// W^X for the kernel image, an empty user half in the kernel's table, the top user page

@@ -6,6 +6,8 @@
 //!
 //! - `getpid`: SYSCALL getpid (39), SYSRET back.
 //! - `enosys`: SYSCALL with an invalid number (1000).
+//! - `int80-getpid`: `int $0x80` with the i386 getpid (20), from this 64-bit program; back by
+//!   IRET.
 //! - `getpid-seccomp`: getpid in a child under a 4-instruction seccomp filter that allows it.
 //! - `getpid-traced`: getpid in a child whose tracer resumed it with PTRACE_CONT (no syscall
 //!   stops: the fast path must not notice the tracer).
@@ -56,7 +58,7 @@
 //! - `floor-int3` (likewise, with the kernel's `iretq`-only #BP gate): the `int3-signal` loop
 //!   with no signal delivered.
 //!
-//! Syscalls: getpid, 1000 (invalid), rt_sigaction, rt_sigreturn, fork, wait4, execve, pipe,
+//! Syscalls: getpid, 1000 (invalid), i386 getpid (20, `int $0x80`), rt_sigaction, rt_sigreturn, fork, wait4, execve, pipe,
 //! read, exit, write, ioctl (TCSBRK, after each bench line), exit_group.
 
 #![no_std]
@@ -72,6 +74,8 @@ entry!(main);
 const N: u64 = 10_000;
 /// Timed batches per path.
 const BATCHES: usize = 15;
+/// The i386 getpid of the `int80-getpid` path.
+const I386_GETPID: u64 = 20;
 /// The invalid syscall number of the `enosys` path.
 const ENOSYS_NR: u64 = 1000;
 /// Upper bound on the iterations of the `irq-user-indicative` loop.
@@ -589,6 +593,7 @@ fn main(args: kentry_user::rt::Args) -> i32 {
     println!("# kentry bench: {BATCHES} batches of {N} round trips, ticks per round trip");
     bench_syscall("getpid", nr::GETPID as u64);
     bench_syscall("enosys", ENOSYS_NR);
+    kentry_user::bench::bench_int80::<BATCHES>("int80-getpid", I386_GETPID, N);
     bench_getpid_seccomp();
     bench_getpid_ptrace("getpid-traced", false, N);
     bench_getpid_ptrace("getpid-ptrace", true, N_PTRACE);

@@ -16,7 +16,8 @@
 //! ([`IDLE_NS`]): the one CPU goes idle, and the timer IRQ that wakes it takes the entry from
 //! the idle loop and the way back to it. Before each child, the loop makes one
 //! SYSCALL from 32-bit code (the CSTAR entry), which must return -ENOSYS
-//! (`compat_syscall_enosys`).
+//! (`compat_syscall_enosys`), and one `int $0x80` getpid with every other register holding a
+//! pattern, which must return the pid and give every register back (`int80_regs`).
 //!
 //! The host talks to the loop through one syscall that does not exist ([`POLL_NR`], -ENOSYS
 //! here and on Linux): `rdi` goes in as 0, and the kernel gives every register but RAX, RCX
@@ -27,7 +28,7 @@
 //!
 //! KTAP: one result per child program, ok when every run of it ended with its status.
 //! Syscalls: pipe2, fork, dup2, close, execve, read, wait4, nanosleep, 0x4b56 (the poll),
-//! write, exit_group.
+//! getpid (and i386 getpid by `int $0x80`), write, exit_group.
 
 #![no_std]
 #![no_main]
@@ -157,6 +158,104 @@ extern "sysv64" fn compat_syscall() -> u32 {
     )
 }
 
+/// The 14 registers other than RAX before `int $0x80` in [`int80_getpid`], in the order of
+/// [`INT80_REGS`]' slots 1..: rbx, rcx, rdx, rsi, rdi, rbp, r8–r15. High halves set, so a
+/// 32-bit truncation shows.
+const INT80_PATTERNS: [u64; 14] = [
+    0x1b1b_1b1b_0101_0101,
+    0x1c1c_1c1c_0202_0202,
+    0x1d1d_1d1d_0303_0303,
+    0x1e1e_1e1e_0404_0404,
+    0x1f1f_1f1f_0505_0505,
+    0x2020_2020_0606_0606,
+    0x8888_8888_0808_0808,
+    0x9999_9999_0909_0909,
+    0xaaaa_aaaa_0a0a_0a0a,
+    0xbbbb_bbbb_0b0b_0b0b,
+    0xcccc_cccc_0c0c_0c0c,
+    0xdddd_dddd_0d0d_0d0d,
+    0xeeee_eeee_0e0e_0e0e,
+    0xffff_ffff_0f0f_0f0f,
+];
+
+/// RAX and the 14 other registers as `int $0x80` in [`int80_getpid`] left them.
+static mut INT80_REGS: [u64; 15] = [0; 15];
+
+/// `int $0x80` with the i386 getpid (20) and [`INT80_PATTERNS`] in the other registers; stores
+/// every register after it in [`INT80_REGS`]. The callee-saved ones are kept on the stack.
+#[unsafe(naked)]
+extern "sysv64" fn int80_getpid() {
+    naked_asm!(
+        "push rbx",
+        "push rbp",
+        "push r12",
+        "push r13",
+        "push r14",
+        "push r15",
+        "movabs rbx, {p0}",
+        "movabs rcx, {p1}",
+        "movabs rdx, {p2}",
+        "movabs rsi, {p3}",
+        "movabs rdi, {p4}",
+        "movabs rbp, {p5}",
+        "movabs r8, {p6}",
+        "movabs r9, {p7}",
+        "movabs r10, {p8}",
+        "movabs r11, {p9}",
+        "movabs r12, {p10}",
+        "movabs r13, {p11}",
+        "movabs r14, {p12}",
+        "movabs r15, {p13}",
+        "mov eax, 20",
+        "int 0x80",
+        "mov qword ptr [rip + {regs}], rax",
+        "mov qword ptr [rip + {regs} + 8], rbx",
+        "mov qword ptr [rip + {regs} + 16], rcx",
+        "mov qword ptr [rip + {regs} + 24], rdx",
+        "mov qword ptr [rip + {regs} + 32], rsi",
+        "mov qword ptr [rip + {regs} + 40], rdi",
+        "mov qword ptr [rip + {regs} + 48], rbp",
+        "mov qword ptr [rip + {regs} + 56], r8",
+        "mov qword ptr [rip + {regs} + 64], r9",
+        "mov qword ptr [rip + {regs} + 72], r10",
+        "mov qword ptr [rip + {regs} + 80], r11",
+        "mov qword ptr [rip + {regs} + 88], r12",
+        "mov qword ptr [rip + {regs} + 96], r13",
+        "mov qword ptr [rip + {regs} + 104], r14",
+        "mov qword ptr [rip + {regs} + 112], r15",
+        "pop r15",
+        "pop r14",
+        "pop r13",
+        "pop r12",
+        "pop rbp",
+        "pop rbx",
+        "ret",
+        p0 = const INT80_PATTERNS[0],
+        p1 = const INT80_PATTERNS[1],
+        p2 = const INT80_PATTERNS[2],
+        p3 = const INT80_PATTERNS[3],
+        p4 = const INT80_PATTERNS[4],
+        p5 = const INT80_PATTERNS[5],
+        p6 = const INT80_PATTERNS[6],
+        p7 = const INT80_PATTERNS[7],
+        p8 = const INT80_PATTERNS[8],
+        p9 = const INT80_PATTERNS[9],
+        p10 = const INT80_PATTERNS[10],
+        p11 = const INT80_PATTERNS[11],
+        p12 = const INT80_PATTERNS[12],
+        p13 = const INT80_PATTERNS[13],
+        regs = sym INT80_REGS,
+    )
+}
+
+/// One [`int80_getpid`]: whether RAX is `pid` and every other register came back.
+fn int80_regs_ok(pid: isize) -> bool {
+    int80_getpid();
+    // SAFETY: written by int80_getpid just now; this program has one thread.
+    let regs = unsafe { *core::ptr::addr_of!(INT80_REGS) };
+    regs[0] as isize == pid && regs[1..] == INT80_PATTERNS
+}
+
 /// The child's output, kept for the report when it fails (the rest is dropped).
 const OUTPUT_MAX: usize = 8192;
 
@@ -244,7 +343,8 @@ fn run_child(c: &Child, out: &mut [u8; OUTPUT_MAX]) -> (i32, usize) {
 }
 
 fn main(_: Args) -> i32 {
-    let mut k = Ktap::new(CHILDREN.len() as u32 + 1);
+    let mut k = Ktap::new(CHILDREN.len() as u32 + 2);
+    let pid = sys::getpid();
     let hosted = poll() == HOST_ATTACHED;
     diag!(
         "verify_loop: {}",
@@ -256,6 +356,7 @@ fn main(_: Args) -> i32 {
     );
     let mut failures = [0u64; CHILDREN.len()];
     let mut compat_failures = 0u64;
+    let mut int80_failures = 0u64;
     let mut out = [0u8; OUTPUT_MAX];
     let mut rounds = 0u64;
     'rounds: while rounds < MAX_ROUNDS {
@@ -265,6 +366,12 @@ fn main(_: Args) -> i32 {
             if eax as i32 != -(sys::errno::ENOSYS as i32) {
                 compat_failures += 1;
                 diag!("round {rounds}: SYSCALL from 32-bit code returned {eax:#x}");
+            }
+            if !int80_regs_ok(pid) {
+                int80_failures += 1;
+                // SAFETY: as in int80_regs_ok.
+                let regs = unsafe { *core::ptr::addr_of!(INT80_REGS) };
+                diag!("round {rounds}: int $0x80 getpid left {regs:#x?} (pid {pid})");
             }
             let (status, len) = run_child(c, &mut out);
             if status != c.status {
@@ -295,5 +402,6 @@ fn main(_: Args) -> i32 {
         k.result(f == 0, c.name);
     }
     k.result(compat_failures == 0, "compat_syscall_enosys");
+    k.result(int80_failures == 0, "int80_regs");
     k.finish()
 }

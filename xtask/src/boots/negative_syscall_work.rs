@@ -75,4 +75,64 @@ pub const NEGATIVE_SYSCALL_WORK_BOOTS: &[BootTest] = &[
         qemu_args: &[],
         or_endings: &[],
     },
+    BootTest {
+        // No call known as an i386 one (`kentry.break=ts_compat`): seccomp judges int80
+        // calls as x86-64 ones (its filters and its listener see AUDIT_ARCH_X86_64), a tracer
+        // is told AUDIT_ARCH_X86_64, and an interrupted
+        // int80 sleep restarts with x86-64's restart_syscall number (219, i386 madvise).
+        name: "negative_ts_compat",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=ts_compat",
+            "kentry.only=c_int80_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: no call is known as an i386 one (TS_COMPAT ignored)",
+            "not ok 8 int80_seccomp_i386",
+            "not ok 9 int80_seccomp_user_notif",
+            "not ok 10 int80_ptrace_stops",
+            "not ok 11 int80_restart_syscall_traced",
+            "not ok 1 c_int80_musl",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
+        // The i386 wrapper does not give the caller's registers back
+        // (`kentry.break=int80_args`): the cases that check them after a call with
+        // arguments fail.
+        name: "negative_int80_args",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=int80_args",
+            "kentry.only=c_int80_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: i386 calls leave their arguments in the x86-64 registers",
+            "not ok 2 int80_error_sign_extended",
+            "not ok 4 int80_args_truncated",
+            "not ok 5 int80_read_eintr",
+            "not ok 6 int80_read_restart",
+            "not ok 1 c_int80_musl",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
+        // The int $0x80 stub swapping GS whatever the mode (`kentry.break=int80_cs`): a
+        // kernel-mode int $0x80 reaches Rust on the user's GS base, and tripwire T1 must say
+        // so (E28).
+        name: "negative_int80_cs",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=int80_cs",
+            "kentry.only=int80_from_kernel",
+        ],
+        expect_status: 5,
+        expect_log: &["T1 tripwire: live GS base 0x0 is not a per-CPU area"],
+        qemu_args: &[],
+        or_endings: &[],
+    },
 ];

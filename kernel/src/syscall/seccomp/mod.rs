@@ -36,11 +36,13 @@ use crate::task;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
+use data::{data_ia32, data_x86_64};
 use kentry::Regs;
 use kentry::syscall_work::SyscallWork;
-use kentry_abi::nr;
+use kentry_abi::{nr, nr32};
 use kentry_kernel_logic::seccomp_bpf::{self as bpf, Filter, SeccompData, SockFilter, ret};
 
+mod data;
 mod introspect;
 pub use introspect::{filter_metadata, filter_program};
 pub mod notify;
@@ -196,7 +198,12 @@ const STRICT_ALLOWED: [i32; 4] = [
 ];
 /// The same four through `int $0x80` (i386 numbers: exit 1, read 3, write 4, sigreturn 119;
 /// Linux's `mode1_syscalls_32`).
-const STRICT_ALLOWED_IA32: [i32; 4] = [3, 4, 1, 119];
+const STRICT_ALLOWED_IA32: [i32; 4] = [
+    nr32::READ as i32,
+    nr32::WRITE as i32,
+    nr32::EXIT as i32,
+    nr32::SIGRETURN as i32,
+];
 
 pub(super) const fn register(mut t: Table) -> Table {
     t[nr::SECCOMP] = sys_seccomp;
@@ -450,45 +457,32 @@ pub fn prctl_set_seccomp(mode: u64, filter: u64) -> i64 {
     }
 }
 
-/// kentry's `Host::secure_computing` for the SYSCALL path: whether the calling thread may
-/// make syscall `orig_rax`.
+/// kentry's `Host::secure_computing`: whether the calling thread may make syscall `orig_rax`
+/// — an x86-64 one from SYSCALL, or an i386 one from `int $0x80` (Linux's `syscall_get_arch`
+/// by `in_ia32_syscall`), each judged with its own numbers, arch and argument registers.
 pub fn secure_computing(regs: &mut Regs) -> bool {
-    let data = data_x86_64(regs);
-    judge(regs, &data, &STRICT_ALLOWED, true)
-}
-
-/// `seccomp_data` of a 64-bit syscall.
-fn data_x86_64(regs: &Regs) -> SeccompData {
-    SeccompData {
-        nr: regs.orig_rax as i32,
-        arch: bpf::AUDIT_ARCH_X86_64,
-        instruction_pointer: regs.rip,
-        args: [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9],
+    if crate::syscall::compat::in_ia32_syscall() {
+        return secure_computing_ia32(regs);
     }
+    let data = data_x86_64(regs);
+    judge(regs, &data, &STRICT_ALLOWED)
 }
 
-/// `int $0x80` from a thread with a seccomp mode: the i386 number `eax` is judged the same
-/// way. Returns whether it may go on (to the i386 dispatch).
-pub fn secure_computing_ia32(regs: &mut Regs) -> bool {
-    let r = |v: u64| v as u32 as u64;
-    let data = SeccompData {
-        nr: regs.rax as i32,
-        arch: bpf::AUDIT_ARCH_I386,
-        instruction_pointer: regs.rip,
-        args: [regs.rbx, regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.rbp].map(r),
-    };
-    // The frame has no separate number slot here: rax is both (the TRAP rollback is a no-op).
-    regs.orig_rax = regs.rax;
-    judge(regs, &data, &STRICT_ALLOWED_IA32, false)
+/// [`secure_computing`] for an `int $0x80` call: out of line, so the SYSCALL path's judgement
+/// pays one test and a branch for it.
+#[cold]
+#[inline(never)]
+fn secure_computing_ia32(regs: &mut Regs) -> bool {
+    let data = data_ia32(regs);
+    judge(regs, &data, &STRICT_ALLOWED_IA32)
 }
 
 /// The calling thread's mode judges the syscall `data` describes, with `strict` the numbers
 /// strict mode allows for its calling convention; the mode and the filters are read under
-/// one hold of the thread's lock. `may_sleep`: the caller runs with interrupts on (the SYSCALL
-/// path), so USER_NOTIF may wait. Returns whether the syscall runs; if not, `rax` holds its
+/// one hold of the thread's lock. Returns whether the syscall runs; if not, `rax` holds its
 /// result or the thread is on its way out. A thread whose flag is set but which has no mode
 /// (none exists yet that could leave one) has the flag cleared.
-fn judge(regs: &mut Regs, data: &SeccompData, strict: &[i32; 4], may_sleep: bool) -> bool {
+fn judge(regs: &mut Regs, data: &SeccompData, strict: &[i32; 4]) -> bool {
     let verdict = {
         let st = task::current().seccomp.state.lock();
         match st.mode {
@@ -508,16 +502,15 @@ fn judge(regs: &mut Regs, data: &SeccompData, strict: &[i32; 4], may_sleep: bool
         // as short as before the listener code (which made the inlined actions' frame larger).
         Some(v) if v & ret::ACTION_FULL == ret::ALLOW => true,
         Some(_) if BREAK_CHECK.load(Ordering::Relaxed) => true,
-        Some(v) => filter_action(regs, data, v, may_sleep),
+        Some(v) => filter_action(regs, data, v),
     }
 }
 
 /// RET_TRACE (Linux's `__seccomp_filter`): the tracer's PTRACE_EVENT_SECCOMP stop, if a
 /// tracer asked for it (else -ENOSYS); then the call the tracer left is judged again, where a
 /// TRACE verdict lets it run ("put in this state by the ptracer already"). A tracer's -1, or
-/// SIGKILL during the stop, skips it. Returns whether the syscall runs (`may_sleep` as for
-/// [`judge`], for the verdict judged again).
-fn trace(regs: &mut Regs, data: &SeccompData, value: u32, may_sleep: bool) -> bool {
+/// SIGKILL during the stop, skips it. Returns whether the syscall runs.
+fn trace(regs: &mut Regs, data: &SeccompData, value: u32) -> bool {
     if !crate::ptrace::seccomp_event(regs, value) {
         regs.rax = (-ENOSYS) as u64;
         return false;
@@ -525,27 +518,23 @@ fn trace(regs: &mut Regs, data: &SeccompData, value: u32, may_sleep: bool) -> bo
     if crate::signal::fatal_pending() || (regs.orig_rax as i64) < 0 {
         return false;
     }
-    // The 64-bit entry judges the number in orig_rax; int $0x80 (no separate slot) the one
-    // in rax, into which it copied it.
+    // The number and arguments the tracer left, in the calling convention of the call.
     let data = if data.arch == bpf::AUDIT_ARCH_X86_64 {
         data_x86_64(regs)
     } else {
-        SeccompData {
-            nr: regs.orig_rax as i32,
-            ..*data
-        }
+        data_ia32(regs)
     };
     let verdict = task::current().seccomp.state.lock().verdict(&data);
     if verdict & ret::ACTION_FULL == ret::TRACE {
         return true;
     }
-    filter_action(regs, &data, verdict, may_sleep)
+    filter_action(regs, &data, verdict)
 }
 
 /// Filter mode's action for verdict `verdict` (Linux's `__seccomp_filter`). Returns whether
 /// the syscall runs.
 #[inline(never)]
-fn filter_action(regs: &mut Regs, data: &SeccompData, verdict: u32, may_sleep: bool) -> bool {
+fn filter_action(regs: &mut Regs, data: &SeccompData, verdict: u32) -> bool {
     let (action, value) = (verdict & ret::ACTION_FULL, verdict & ret::DATA);
     match action {
         ret::ALLOW => true,
@@ -583,9 +572,9 @@ fn filter_action(regs: &mut Regs, data: &SeccompData, verdict: u32, may_sleep: b
         ret::USER_NOTIF => {
             let (log, listener) = matched(data, verdict);
             log_action(log, data, "user_notif");
-            // `int $0x80` is judged in its interrupt gate, interrupts off, where nothing may
-            // sleep (and kentry has no i386 syscall to continue to): ENOSYS there.
-            let Some(listener) = listener.filter(|_| may_sleep) else {
+            // Both syscall entries judge with interrupts on, in task context: the wait may
+            // sleep (`int $0x80` too, since it has its own entry).
+            let Some(listener) = listener else {
                 // The filter was installed without a listener: ENOSYS, as Linux.
                 regs.rax = (-ENOSYS) as u64;
                 return false;
@@ -601,7 +590,7 @@ fn filter_action(regs: &mut Regs, data: &SeccompData, verdict: u32, may_sleep: b
         }
         ret::TRACE => {
             log_action(matched(data, verdict).0, data, "trace");
-            trace(regs, data, value, may_sleep)
+            trace(regs, data, value)
         }
         ret::KILL_THREAD => {
             kill(false);

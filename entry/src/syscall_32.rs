@@ -1,0 +1,64 @@
+//! The i386 system call path in Rust: `int $0x80` (Linux's `do_int80_syscall_32`).
+//!
+//! Linux's ABI since 4.17, for 64-bit and 32-bit callers alike: EAX is the number (zero
+//! extended into `orig_rax`), EBX, ECX, EDX, ESI, EDI, EBP are arguments 1–6 (the host reads
+//! their low 32 bits), every register but RAX comes back as it was — R8–R11 included — and
+//! RAX is the handler's 64-bit result (an error is -errno in all 64 bits).
+//!
+//! The path is the SYSCALL path's ([`crate::syscall_entry`]) with two differences: the
+//! running task is marked as in a compat syscall ([`TS_COMPAT`], Linux's `TS_COMPAT` in
+//! `thread_info.status`) from entry until its return to user mode, so that whatever asks
+//! "which calling convention?" in between — seccomp's `seccomp_data.arch`, a tracer's
+//! PTRACE_GET_SYSCALL_INFO, the signal code's restart of an interrupted call
+//! (`restart_syscall` is 0 on i386, 219 on x86-64) — can answer ([`in_ia32_syscall`]);
+//! and the host dispatches through its i386 table ([`Host::syscall_ia32`]). The way back is
+//! always IRET.
+//!
+//! [`Host::syscall_ia32`]: crate::Host::syscall_ia32
+
+/// Status bit of the running task's work word (neither exit work nor syscall work, so no
+/// path's test sees it): the task is inside an i386 system call. Set at the `int $0x80`
+/// entry, cleared after the exit work, just before the return to user mode (Linux clears
+/// `TS_COMPAT` in `arch_exit_to_user_mode_prepare`). The word follows the task across
+/// switches ([`crate::task::switch_to`]), so a call that sleeps keeps it, and an off-CPU
+/// task's copy ([`TaskEntry::pending_work`]) tells a tracer what a stopped tracee is in.
+///
+/// [`TaskEntry::pending_work`]: crate::task::TaskEntry::pending_work
+pub const TS_COMPAT: u64 = 1 << 24;
+
+const _: () = {
+    assert!(TS_COMPAT & crate::exit_work::ExitWork::all().bits() == 0);
+    assert!(TS_COMPAT & crate::syscall_work::SYSCALL_WORK_MASK == 0);
+};
+
+/// Whether the running task is inside an i386 system call (Linux's `in_ia32_syscall`).
+#[cfg(any(target_os = "none", doc))]
+#[inline(always)]
+pub fn in_ia32_syscall() -> bool {
+    crate::entry_percpu::this_cpu_ops::task_work() & TS_COMPAT != 0
+}
+
+/// The Rust half of the `int $0x80` path (Linux's `do_int80_syscall_32`). Interrupts are off
+/// on entry (interrupt gate) and off on return; the stub returns by IRET.
+#[cfg(any(target_os = "none", doc))]
+#[inline(always)]
+pub fn do_int80_syscall_32<H: crate::Host>(regs: &mut crate::Regs) {
+    crate::irqentry::tripwires::<H>();
+    crate::irqentry::enter_from_user_mode::<H>(regs, Some(crate::vectors::IA32_SYSCALL));
+    crate::instrumentation_begin!();
+    crate::entry_percpu::this_cpu().raise_work(TS_COMPAT);
+    crate::irqentry::local_irq_enable();
+    if crate::entry_percpu::this_cpu_ops::syscall_work_pending() {
+        crate::syscall_work::syscall_enter_from_user_mode_work::<H, true>(
+            regs,
+            crate::entry_percpu::this_cpu_ops::task_work(),
+        );
+    } else {
+        H::syscall_ia32(regs, regs.orig_rax as i32);
+    }
+    crate::irqentry::exit_to_user_mode::<H>(regs);
+    // IRQs off, the exit work done: nothing can ask any more until the next entry. One
+    // locked `and` on this CPU's word (other CPUs may raise work in it meanwhile), inline:
+    // context tracking may already say "user", where the entry text rules allow no call.
+    crate::entry_percpu::this_cpu_ops::clear_ts_compat();
+}

@@ -1,0 +1,175 @@
+//! The i386 system call table: what `int $0x80` runs (Linux's `ia32_sys_call_table`, numbers
+//! from `arch/x86/entry/syscalls/syscall_32.tbl`, written once in kentry-abi's `nr32`).
+//!
+//! One list below says, for each i386 call kentry serves, how: the x86-64 handler of the same
+//! call when the two ABIs agree once each 32-bit argument is zero-extended (Linux's ia32
+//! wrappers read `(unsigned int)regs->bx` and so on, and the 64-bit code then narrows an `int`
+//! argument itself), or a compat wrapper of its own where the layouts differ. Every other
+//! number returns -ENOSYS, as an unknown one does.
+//!
+//! What is here is what 64-bit programs using `int $0x80` need (Linux's `ptrace_syscall`
+//! selftest, kentry's int80 test): process identity, signals, pipes and descriptors, exit, and
+//! sleeping with a 64-bit timespec (`clock_nanosleep_time64`, whose interrupted sleep restarts
+//! through i386 `restart_syscall`, number 0), and `nanosleep` and `clock_nanosleep` with the
+//! 32-bit `old_timespec32` (compat handlers in sleep.rs). Other calls whose i386 layout
+//! differs from x86-64's (`rt_sigaction` with `compat_sigaction`, the 16-bit uid calls) are
+//! not served yet.
+
+use super::Handler;
+use super::errno::ENOSYS;
+use super::table::BUILT;
+use kentry::Regs;
+use kentry_abi::{nr, nr32};
+
+/// One past the highest i386 number.
+pub const NR_SYSCALLS_32: usize = kentry_abi::NR_SYSCALLS_32;
+
+type Table32 = [Handler; NR_SYSCALLS_32 + 1];
+
+/// The i386 calls that run the x86-64 handler of the same call: (i386 number, x86-64 number).
+/// Calls without arguments go straight to the handler; the others through [`args_ia32`].
+/// Compat handlers of their own (layouts that differ) read the i386 registers themselves.
+macro_rules! ia32_table {
+    (no_args: $($n0:ident),* ;
+     same_abi: $($n32:ident => $n64:ident),* ;
+     compat: $($nc:ident => $h:path),* $(,)?) => {{
+        let mut t: Table32 = [ia32_ni; NR_SYSCALLS_32 + 1];
+        t[NR_SYSCALLS_32] = ia32_invalid;
+        $(t[nr32::$n0] = BUILT[nr::$n0];)*
+        $(t[nr32::$n32] = args_ia32::<{ nr::$n64 }>;)*
+        $(t[nr32::$nc] = $h;)*
+        t
+    }};
+}
+
+/// The table, then one more slot for every invalid number (as the x86-64 table's).
+pub static IA32_TABLE: Table32 = ia32_table! {
+    no_args: GETPID, GETTID, GETPPID, SCHED_YIELD, PAUSE, RESTART_SYSCALL, GETPGRP, SETSID, SYNC;
+    same_abi:
+        EXIT => EXIT,
+        EXIT_GROUP => EXIT_GROUP,
+        READ => READ,
+        WRITE => WRITE,
+        CLOSE => CLOSE,
+        KILL => KILL,
+        TKILL => TKILL,
+        TGKILL => TGKILL,
+        BRK => BRK,
+        DUP => DUP,
+        DUP2 => DUP2,
+        DUP3 => DUP3,
+        PIPE => PIPE,
+        PIPE2 => PIPE2,
+        GETPGID => GETPGID,
+        SETPGID => SETPGID,
+        GETSID => GETSID,
+        UMASK => UMASK,
+        CHDIR => CHDIR,
+        FCHDIR => FCHDIR,
+        FSYNC => FSYNC,
+        MUNMAP => MUNMAP,
+        GETUID32 => GETUID,
+        GETEUID32 => GETEUID,
+        GETGID32 => GETGID,
+        GETEGID32 => GETEGID,
+        CLOCK_NANOSLEEP_TIME64 => CLOCK_NANOSLEEP;
+    compat:
+        NANOSLEEP => super::sleep::sys_nanosleep_time32,
+        CLOCK_NANOSLEEP => super::sleep::sys_clock_nanosleep_time32,
+};
+
+/// Runs x86-64 handler `NR` on the i386 arguments: EBX, ECX, EDX, ESI, EDI, EBP, each
+/// zero-extended, in the slots the handler reads (RDI, RSI, RDX, R10, R8, R9), which get the
+/// caller's values back afterwards (`int $0x80` preserves every register but RAX). Only for
+/// handlers that change nothing else in the frame (no sigreturn, no exec): the frame a
+/// tracer or a signal frame sees later is the caller's.
+fn args_ia32<const NR: usize>(regs: &mut Regs) -> i64 {
+    const { assert!(NR < BUILT.len()) };
+    let kept = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
+    let z = |v: u64| v as u32 as u64;
+    regs.rdi = z(regs.rbx);
+    regs.rsi = z(regs.rcx);
+    regs.rdx = z(kept[2]);
+    regs.r10 = z(kept[1]);
+    regs.r8 = z(kept[0]);
+    regs.r9 = z(regs.rbp);
+    let handler: Handler = const { BUILT[NR] };
+    let ret = handler(regs);
+    #[cfg(feature = "test-hooks")]
+    if BREAK_ARGS.load(core::sync::atomic::Ordering::Relaxed) {
+        return ret;
+    }
+    [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = kept;
+    ret
+}
+
+/// Test kernels (`kentry.break=int80_args`): the i386 wrapper leaves the arguments it moved
+/// in RDI, RSI, RDX, R10, R8, R9, so the caller's registers come back changed.
+#[cfg(feature = "test-hooks")]
+pub static BREAK_ARGS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Test kernels (`kentry.break=ts_compat`): nothing knows a call is an i386 one — seccomp
+/// judges it as x86-64, a tracer is told AUDIT_ARCH_X86_64, a restart uses x86-64's
+/// `restart_syscall` number.
+#[cfg(feature = "test-hooks")]
+pub static BREAK_TS_COMPAT: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Whether the running task is inside an i386 system call (Linux's `in_ia32_syscall`:
+/// kentry's `TS_COMPAT`, set from the `int $0x80` entry to the return to user mode).
+#[inline(always)]
+pub fn in_ia32_syscall() -> bool {
+    #[cfg(feature = "test-hooks")]
+    if BREAK_TS_COMPAT.load(core::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
+    kentry::syscall_32::in_ia32_syscall()
+}
+
+/// Whether off-CPU task `t` (a stopped tracee) is inside an i386 system call: its saved work
+/// word's `TS_COMPAT`.
+pub fn task_in_ia32_syscall(t: &crate::task::Task) -> bool {
+    #[cfg(feature = "test-hooks")]
+    if BREAK_TS_COMPAT.load(core::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
+    t.entry.pending_work() & kentry::syscall_32::TS_COMPAT != 0
+}
+
+/// An i386 number kentry does not serve: -ENOSYS (logged once per number).
+fn ia32_ni(regs: &mut Regs) -> i64 {
+    use core::sync::atomic::{AtomicU64, Ordering};
+    static REPORTED: [AtomicU64; NR_SYSCALLS_32.div_ceil(64)] =
+        [const { AtomicU64::new(0) }; NR_SYSCALLS_32.div_ceil(64)];
+    let nr = regs.orig_rax as u32 as usize;
+    let bit = 1u64 << (nr % 64);
+    if REPORTED[nr / 64].fetch_or(bit, Ordering::Relaxed) & bit == 0 {
+        crate::klog!(
+            "i386 syscall {nr} ({}) not implemented: -ENOSYS",
+            kentry_abi::name32(nr)
+        );
+    }
+    -ENOSYS
+}
+
+/// An invalid i386 number: -ENOSYS, but -1 keeps `rax` (Linux's `do_syscall_32_irqs_on`).
+fn ia32_invalid(regs: &mut Regs) -> i64 {
+    if regs.orig_rax as u32 == u32::MAX {
+        regs.rax as i64
+    } else {
+        -ENOSYS
+    }
+}
+
+/// kentry's `Host::syscall_ia32`: dispatch of an `int $0x80` call, interrupts on.
+#[inline(always)]
+pub fn dispatch_ia32(regs: &mut Regs) {
+    #[cfg(feature = "test-hooks")]
+    crate::percpu::EntryCounters::bump(&crate::percpu::this_cpu().counters.syscalls);
+    let slot = kentry::syscall_entry::syscall_table_slot(regs.orig_rax, NR_SYSCALLS_32);
+    // SAFETY: the slot is at most NR_SYSCALLS_32 and the table has one more entry.
+    let handler = unsafe { IA32_TABLE.get_unchecked(slot) };
+    regs.rax = handler(regs) as u64;
+    #[cfg(feature = "test-hooks")]
+    crate::preempt::check_syscall_exit(regs.orig_rax);
+}
