@@ -24,9 +24,7 @@ pub mod stat;
 pub use fd_rcu::{FdTableGuard, FdTableLock};
 pub use file::*;
 pub use node::{Body, DEV_PROC, Device, InodeRef, ProcFile, S_IFDIR, S_IFMT, Time, alloc_ino, now};
-pub use pipe::{
-    PIPE_CAPACITY, POLL_WAIT, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, Pipe,
-};
+pub use pipe::{PIPE_CAPACITY, POLL_WAIT, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, Pipe};
 pub use stat::Stat;
 
 use crate::sync::Mutex;
