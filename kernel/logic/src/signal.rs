@@ -2,6 +2,8 @@
 //! signal is delivered next, the mask a handler runs with, and whether a syscall that a
 //! signal interrupted restarts or fails with EINTR.
 
+pub mod queue;
+
 use crate::errno::{ERESTART_RESTARTBLOCK, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS};
 
 pub const SIGKILL: u8 = 9;

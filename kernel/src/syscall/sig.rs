@@ -2,11 +2,12 @@
 
 use super::errno::*;
 use super::table::Table;
-use crate::signal::{self, NSIG, SigAction, SigInfo, UNBLOCKABLE};
+use crate::signal::{self, KSigInfo, NSIG, SigAction, SigInfo, UNBLOCKABLE};
 use crate::task;
 use crate::uaccess::{copy_from_user, copy_to_user};
 use kentry::Regs;
 use kentry_abi::nr;
+use kentry_kernel_logic::signal::queue::may_queue_code;
 
 pub const fn register(mut t: Table) -> Table {
     t[nr::RT_SIGACTION] = sys_rt_sigaction;
@@ -19,6 +20,8 @@ pub const fn register(mut t: Table) -> Table {
     t[nr::SIGALTSTACK] = sys_sigaltstack;
     t[nr::TKILL] = sys_tkill;
     t[nr::TGKILL] = sys_tgkill;
+    t[nr::RT_SIGQUEUEINFO] = sys_rt_sigqueueinfo;
+    t[nr::RT_TGSIGQUEUEINFO] = sys_rt_tgsigqueueinfo;
     t
 }
 
@@ -52,13 +55,10 @@ fn sys_rt_sigaction(regs: &mut Regs) -> i64 {
             mask: w(3) & !UNBLOCKABLE,
         };
         p.sigactions.lock().set(sig, new);
-        if new.handler == signal::SIG_IGN {
-            // Setting "ignore" discards what is pending.
-            p.sig_pending
-                .fetch_and(!signal::bit(sig), core::sync::atomic::Ordering::AcqRel);
-            task::current()
-                .sig_pending
-                .fetch_and(!signal::bit(sig), core::sync::atomic::Ordering::AcqRel);
+        if signal::ignored(p, sig) {
+            // An action that ignores the signal discards what is pending, in the process's
+            // queue and every thread's (Linux's do_sigaction).
+            signal::flush_everywhere(p, signal::bit(sig));
         }
     }
     if oact != 0 {
@@ -105,9 +105,7 @@ fn sys_rt_sigreturn(regs: &mut Regs) -> i64 {
 
 fn sys_rt_sigpending(regs: &mut Regs) -> i64 {
     let t = task::current();
-    let ord = core::sync::atomic::Ordering::Acquire;
-    let set =
-        (t.sig_pending.load(ord) | t.process.sig_pending.load(ord)) & task::current_inner().sigmask;
+    let set = (t.sig_pending.bits() | t.process.sig_pending.bits()) & task::current_inner().sigmask;
     if copy_to_user(regs.rdi, &set.to_ne_bytes()).is_err() {
         return -EFAULT;
     }
@@ -261,4 +259,78 @@ fn sys_tkill(regs: &mut Regs) -> i64 {
 
 fn sys_tgkill(regs: &mut Regs) -> i64 {
     tkill(Some(regs.rdi as u32), regs.rsi, regs.rdx)
+}
+
+/// The siginfo a sigqueue-like call passes (Linux's `__copy_siginfo_from_user`).
+fn siginfo_from_user(sig: u64, uinfo: u64) -> Result<KSigInfo, i64> {
+    let mut b = [0u8; 128];
+    copy_from_user(&mut b, uinfo).map_err(|_| -EFAULT)?;
+    // An invalid number is refused later, after the target's lookup (as Linux).
+    KSigInfo::from_user(sig as u8, &b)
+}
+
+/// rt_sigqueueinfo(pid, sig, info): a signal with a siginfo of the caller's making for a
+/// process (any thread id names its process, as for kill). Another process must not receive
+/// a forged kernel, kill() or tkill() siginfo (EPERM); sig 0 only checks.
+fn sys_rt_sigqueueinfo(regs: &mut Regs) -> i64 {
+    let (pid, sig) = (regs.rdi as i32, regs.rsi);
+    let info = match siginfo_from_user(sig, regs.rdx) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    // Linux compares `pid` with the caller's own thread id (task_pid_vnr).
+    if !may_queue_code(info.info.code, pid as u32 == task::current().tid) {
+        return -EPERM;
+    }
+    let Some(target) = (pid > 0)
+        .then(|| {
+            crate::process::find(pid as u32)
+                .or_else(|| crate::process::find_thread(pid as u32).map(|t| t.process.clone()))
+        })
+        .flatten()
+    else {
+        return -ESRCH;
+    };
+    if sig == 0 {
+        return 0;
+    }
+    let Some(sig) = valid_sig(sig) else {
+        return -EINVAL;
+    };
+    match signal::queue_to_process(&target, sig, &info) {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
+}
+
+/// rt_tgsigqueueinfo(tgid, tid, sig, info): the same for one thread of process `tgid`.
+fn sys_rt_tgsigqueueinfo(regs: &mut Regs) -> i64 {
+    let (tgid, tid, sig) = (regs.rdi as i32, regs.rsi as i32, regs.rdx);
+    let info = match siginfo_from_user(sig, regs.r10) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    if tgid <= 0 || tid <= 0 {
+        return -EINVAL;
+    }
+    // Linux compares the thread id with the caller's pid (task_pid_vnr): a process may
+    // forge codes to its main thread, and to no other.
+    let me = task::current();
+    if !may_queue_code(info.info.code, tid as u32 == me.tid) {
+        return -EPERM;
+    }
+    let Some(t) = crate::process::find_thread(tid as u32).filter(|t| t.process.pid == tgid as u32)
+    else {
+        return -ESRCH;
+    };
+    if sig == 0 {
+        return 0;
+    }
+    let Some(sig) = valid_sig(sig) else {
+        return -EINVAL;
+    };
+    match signal::queue_to_thread(&t, sig, &info) {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
 }
