@@ -494,8 +494,13 @@ pub fn recalc_pending() {
 /// signal before any other), then from the process's; the lowest-numbered in each. The
 /// pending sets are read without a lock first, so that nothing pending costs no lock.
 fn dequeue() -> Option<(u8, KSigInfo)> {
+    dequeue_with(blockable(task::current_inner().sigmask))
+}
+
+/// [`dequeue`] of a signal not in `mask` (taken as it is: rt_sigtimedwait's "all but the
+/// awaited ones" holds SIGKILL and SIGSTOP, which it must not take).
+pub fn dequeue_with(blocked: u64) -> Option<(u8, KSigInfo)> {
     let t = task::current();
-    let blocked = blockable(task::current_inner().sigmask);
     if t.sig_pending.bits() & !blocked != 0
         && let Some(d) = t.sig_pending.dequeue(blocked, true)
     {

@@ -22,6 +22,7 @@ pub const fn register(mut t: Table) -> Table {
     t[nr::TGKILL] = sys_tgkill;
     t[nr::RT_SIGQUEUEINFO] = sys_rt_sigqueueinfo;
     t[nr::RT_TGSIGQUEUEINFO] = sys_rt_tgsigqueueinfo;
+    t[nr::RT_SIGTIMEDWAIT] = sys_rt_sigtimedwait;
     t
 }
 
@@ -333,4 +334,70 @@ fn sys_rt_tgsigqueueinfo(regs: &mut Regs) -> i64 {
         Ok(()) => 0,
         Err(e) => e,
     }
+}
+
+/// Where rt_sigtimedwait sleeps: nobody wakes the queue itself; a signal's kick or the
+/// timeout's tick wakes the sleeper.
+static SIGWAIT: crate::sched::WaitQueue = crate::sched::WaitQueue::new();
+
+/// rt_sigtimedwait(set, info, timeout, sigsetsize): takes a pending signal of `set` without
+/// running its handler (Linux's `do_sigtimedwait`): at once if one is pending; otherwise the
+/// signals of `set` are unblocked while it sleeps, until one comes (its number, its siginfo
+/// to `info`), the timeout passes (EAGAIN; a zero timeout only looks) or another signal is
+/// delivered (EINTR, never restarted). SIGKILL and SIGSTOP are never taken.
+fn sys_rt_sigtimedwait(regs: &mut Regs) -> i64 {
+    let (uset, uinfo, uts, size) = (regs.rdi, regs.rsi, regs.rdx, regs.r10);
+    if size != 8 {
+        return -EINVAL;
+    }
+    let mut b = [0u8; 8];
+    if copy_from_user(&mut b, uset).is_err() {
+        return -EFAULT;
+    }
+    let these = signal::blockable(u64::from_ne_bytes(b));
+    let end = if uts != 0 {
+        match super::timespec::read_timespec(uts) {
+            Ok(ns) => Some(crate::time::monotonic_ns().saturating_add(ns)),
+            Err(e) => return e,
+        }
+    } else {
+        None
+    };
+    let mut got = signal::dequeue_with(!these);
+    if got.is_none() && end.is_none_or(|e| crate::time::monotonic_ns() < e) {
+        // The awaited signals are unblocked while it sleeps, so that their send wakes it (as
+        // Linux's real_blocked); the mask comes back before the last look.
+        let inner = task::current_inner();
+        let real_blocked = inner.sigmask;
+        inner.sigmask = real_blocked & !these;
+        loop {
+            if signal::interrupted() {
+                break;
+            }
+            let now = crate::time::monotonic_ns();
+            let Some(tick) = end.map(|e| e.checked_sub(now)) else {
+                SIGWAIT.wait_until(|| false, signal::interrupted);
+                continue;
+            };
+            let Some(left) = tick.filter(|&l| l > 0) else {
+                break;
+            };
+            let d = crate::time::deadline_after_ns(left);
+            crate::sched::add_timeout(d);
+            SIGWAIT.wait_until(|| crate::sched::ticks() >= d, signal::interrupted);
+        }
+        signal::set_blocked(real_blocked);
+        got = signal::dequeue_with(!these);
+    }
+    let Some((sig, info)) = got else {
+        return if signal::interrupted() {
+            -EINTR
+        } else {
+            -EAGAIN
+        };
+    };
+    if uinfo != 0 && copy_to_user(uinfo, &info.to_bytes()).is_err() {
+        return -EFAULT;
+    }
+    sig as i64
 }

@@ -89,12 +89,13 @@ pub fn overflow_fails(sig: u8, code: i32) -> bool {
     sig >= SIGRTMIN && code != SI_USER
 }
 
-/// The signal taken next from a set: the lowest-numbered pending and unblocked one, a
-/// synchronous one (an exception's) first (Linux's `next_signal`). SIGKILL and SIGSTOP count
-/// as unblocked.
+/// The signal taken next from a set: the lowest-numbered pending one not in `mask`, a
+/// synchronous one (an exception's) first (Linux's `next_signal`). `mask` is taken as it is:
+/// a thread's blocked set never holds SIGKILL or SIGSTOP, and rt_sigtimedwait's "everything
+/// but these" holds them so as not to take them.
 #[inline]
-pub fn next_signal(pending: u64, blocked: u64) -> Option<u8> {
-    let mut x = pending & !super::blockable(blocked);
+pub fn next_signal(pending: u64, mask: u64) -> Option<u8> {
+    let mut x = pending & !mask;
     if x == 0 {
         return None;
     }
@@ -139,7 +140,7 @@ impl<I: Queued> Pending<I> {
     /// positive si_code), if one is pending and unblocked: it goes before everything else
     /// (Linux's `dequeue_synchronous_signal`), whatever its number.
     pub fn dequeue_synchronous(&mut self, blocked: u64) -> Option<I> {
-        if self.signal & !super::blockable(blocked) & SYNCHRONOUS_MASK == 0 {
+        if self.signal & !blocked & SYNCHRONOUS_MASK == 0 {
             return None;
         }
         let f = self
