@@ -209,9 +209,7 @@ fn sys_kill(regs: &mut Regs) -> i64 {
     let target = match pid {
         // A process id, or any of its threads' ids: Linux's kill looks the number up as a
         // task and signals that task's process.
-        p if p > 0 => match crate::process::find(p as u32)
-            .or_else(|| crate::process::find_thread(p as u32).map(|t| t.process.clone()))
-        {
+        p if p > 0 => match find_process(p) {
             Some(p) => p,
             None => return -ESRCH,
         },
@@ -283,13 +281,7 @@ fn sys_rt_sigqueueinfo(regs: &mut Regs) -> i64 {
     if !may_queue_code(info.info.code, pid as u32 == task::current().tid) {
         return -EPERM;
     }
-    let Some(target) = (pid > 0)
-        .then(|| {
-            crate::process::find(pid as u32)
-                .or_else(|| crate::process::find_thread(pid as u32).map(|t| t.process.clone()))
-        })
-        .flatten()
-    else {
+    let Some(target) = (pid > 0).then(|| find_process(pid)).flatten() else {
         return -ESRCH;
     };
     if sig == 0 {
@@ -400,4 +392,23 @@ fn sys_rt_sigtimedwait(regs: &mut Regs) -> i64 {
         return -EFAULT;
     }
     sig as i64
+}
+
+/// The process a signal for `pid` goes to: the process, or the one of the thread with that
+/// id (Linux's kill looks the number up as a task). A process that ended and was reaped is
+/// gone (ESRCH), though its structure may live on a little (a last reference in its tasks):
+/// it is in nobody's children list any more, where a zombie still is.
+fn find_process(pid: i32) -> Option<alloc::sync::Arc<crate::process::Process>> {
+    let p = crate::process::find(pid as u32)
+        .or_else(|| crate::process::find_thread(pid as u32).map(|t| t.process.clone()))?;
+    if p.exit_reason().is_none() {
+        return Some(p);
+    }
+    let parent = p.parent.lock().upgrade()?;
+    let zombie = parent
+        .children
+        .lock()
+        .iter()
+        .any(|c| alloc::sync::Arc::ptr_eq(c, &p));
+    zombie.then_some(p)
 }
