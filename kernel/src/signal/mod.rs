@@ -10,7 +10,9 @@ mod queue;
 pub use frame::BREAK_SIGRETURN_FLAGS;
 
 pub use frame::{on_altstack as frame_on_altstack, rt_sigreturn, setup_rt_frame};
-pub use queue::SigPending;
+#[cfg(feature = "test-hooks")]
+pub use queue::BREAK_CHECKS as BREAK_SIGQUEUE_CHECKS;
+pub use queue::{SigPending, checks_on as sigqueue_checks_on};
 
 use crate::task::{self, ExitReason};
 use alloc::sync::Arc;

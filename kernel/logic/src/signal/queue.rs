@@ -133,7 +133,19 @@ impl<I: Queued> Pending<I> {
         if !more {
             self.signal &= !bit(sig);
         }
-        first.map(|f| self.list.remove(f))
+        first.map(|f| self.take(f))
+    }
+
+    /// Removes the `f`-th instance; the last (nearly always the only one) without moving
+    /// anything.
+    #[inline]
+    fn take(&mut self, f: usize) -> I {
+        if f + 1 == self.list.len()
+            && let Some(i) = self.list.pop()
+        {
+            return i;
+        }
+        self.list.remove(f)
     }
 
     /// The first queued instance of a synchronous signal that an exception raised (a
@@ -151,7 +163,7 @@ impl<I: Queued> Pending<I> {
         if !self.list[f + 1..].iter().any(|i| i.signo() == sig) {
             self.signal &= !bit(sig);
         }
-        Some(self.list.remove(f))
+        Some(self.take(f))
     }
 
     /// Takes the next signal not blocked by `blocked` ([`next_signal`]) with its queued
