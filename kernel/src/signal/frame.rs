@@ -123,7 +123,13 @@ pub fn setup_rt_frame(
     // After rt_sigsuspend the handler's return restores the mask from before the suspend.
     let restore_mask = inner.saved_sigmask.take().unwrap_or(inner.sigmask);
     put(&mut f, UC_SIGMASK, restore_mask);
-    f[SIGINFO..SIGINFO + 128].copy_from_slice(&info.to_bytes());
+    // `f` is zeroed: the siginfo's 48 bytes go in place, the rest stays zero.
+    if let Some(si) = f
+        .get_mut(SIGINFO..SIGINFO + 128)
+        .and_then(|s| <&mut [u8; 128]>::try_from(s).ok())
+    {
+        info.write_to(si);
+    }
     copy_to_user(frame, &f)?;
 
     crate::task::fpu::INITIAL.restore();

@@ -177,10 +177,23 @@ impl From<SigInfo> for KSigInfo {
 impl KSigInfo {
     /// The user's `siginfo_t`.
     pub fn to_bytes(self) -> [u8; 128] {
-        let mut b = self.info.to_bytes();
+        let mut b = [0u8; 128];
+        self.write_to(&mut b);
+        b
+    }
+
+    /// Writes the 48 kept bytes over the start of a zeroed `siginfo_t` (the signal frame
+    /// writes it in place: no 128-byte copy on the delivery path).
+    #[inline]
+    pub fn write_to(&self, b: &mut [u8; 128]) {
+        let i = &self.info;
+        b[0..4].copy_from_slice(&i.signo.to_ne_bytes());
+        b[4..8].copy_from_slice(&i.errno.to_ne_bytes());
+        b[8..12].copy_from_slice(&i.code.to_ne_bytes());
+        b[16..24].copy_from_slice(&i.addr_or_pid.to_ne_bytes());
+        b[24..32].copy_from_slice(&i.extra.to_ne_bytes());
         b[32..40].copy_from_slice(&self.tail[0].to_ne_bytes());
         b[40..48].copy_from_slice(&self.tail[1].to_ne_bytes());
-        b
     }
 
     /// A user's `siginfo_t` for `sig` (rt_sigqueueinfo, rt_tgsigqueueinfo): si_signo becomes
@@ -360,6 +373,7 @@ fn sigpending_limit(p: &Arc<crate::process::Process>) -> u64 {
 /// SIGCONT and SIGCONT every pending stop signal, in the process's queue and each thread's
 /// (even when the signal itself is then ignored); false when the signal is ignored and so
 /// not queued.
+#[inline]
 fn prepare_signal(p: &Arc<crate::process::Process>, sig: u8) -> bool {
     let flush = kentry_kernel_logic::signal::queue::flushed_by(sig);
     if flush != 0 {

@@ -34,6 +34,9 @@ pub const SIGRTMIN: u8 = 32;
 pub const SYNCHRONOUS_MASK: u64 =
     bit(SIGSEGV) | bit(SIGBUS) | bit(SIGILL) | bit(SIGTRAP) | bit(SIGFPE) | bit(SIGSYS);
 
+/// The standard signals (1..=31): pending at most once each.
+pub const STANDARD_MASK: u64 = (1 << (SIGRTMIN - 1)) - 1;
+
 /// The stop signals whose default action stops the process (Linux's SIG_KERNEL_STOP_MASK).
 pub const STOP_MASK: u64 = bit(SIGSTOP) | bit(SIGTSTP) | bit(SIGTTIN) | bit(SIGTTOU);
 
@@ -79,6 +82,27 @@ pub fn legacy_queue(pending: u64, sig: u8) -> bool {
 #[inline]
 pub fn override_rlimit(sig: u8, code: i32) -> bool {
     sig < SIGRTMIN && code >= 0
+}
+
+/// Which pending synchronous signal an exception raised first (Linux's
+/// `dequeue_synchronous_signal`): among `candidates` (pending, unblocked, synchronous), those
+/// whose queued siginfo has a positive si_code, the one queued first. `queued` gives a
+/// signal's si_code and arrival number, None when it has no siginfo.
+#[inline]
+pub fn first_fault(candidates: u64, queued: impl Fn(u8) -> Option<(i32, u64)>) -> Option<u8> {
+    let mut best: Option<(u64, u8)> = None;
+    let mut c = candidates;
+    while c != 0 {
+        let sig = c.trailing_zeros() as u8 + 1;
+        c &= c - 1;
+        if let Some((code, seq)) = queued(sig)
+            && code > SI_USER
+            && best.is_none_or(|(s, _)| seq < s)
+        {
+            best = Some((seq, sig));
+        }
+    }
+    best.map(|(_, sig)| sig)
 }
 
 /// What becomes of a send whose siginfo could not be queued (over the limit): a real-time
@@ -148,24 +172,6 @@ impl<I: Queued> Pending<I> {
         self.list.remove(f)
     }
 
-    /// The first queued instance of a synchronous signal that an exception raised (a
-    /// positive si_code), if one is pending and unblocked: it goes before everything else
-    /// (Linux's `dequeue_synchronous_signal`), whatever its number.
-    pub fn dequeue_synchronous(&mut self, blocked: u64) -> Option<I> {
-        if self.signal & !blocked & SYNCHRONOUS_MASK == 0 {
-            return None;
-        }
-        let f = self
-            .list
-            .iter()
-            .position(|i| i.code() > SI_USER && SYNCHRONOUS_MASK & bit(i.signo()) != 0)?;
-        let sig = self.list[f].signo();
-        if !self.list[f + 1..].iter().any(|i| i.signo() == sig) {
-            self.signal &= !bit(sig);
-        }
-        Some(self.take(f))
-    }
-
     /// Takes the next signal not blocked by `blocked` ([`next_signal`]) with its queued
     /// instance, if it has one.
     pub fn dequeue(&mut self, blocked: u64) -> Option<(u8, Option<I>)> {
@@ -196,6 +202,11 @@ impl<I: Queued> Pending<I> {
     /// The `off`-th queued instance, in arrival order (PTRACE_PEEKSIGINFO).
     pub fn peek(&self, off: usize) -> Option<&I> {
         self.list.get(off)
+    }
+
+    /// The queued instances, in arrival order.
+    pub fn iter(&self) -> impl Iterator<Item = &I> {
+        self.list.iter()
     }
 
     /// How many instances are queued.

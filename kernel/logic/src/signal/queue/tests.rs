@@ -87,20 +87,25 @@ fn lowest_first_synchronous_before_others_blocked_skipped() {
 }
 
 #[test]
-fn dequeue_synchronous_takes_the_first_fault_in_arrival_order() {
-    let mut q = Pending::new();
-    send(&mut q, info(SIGTRAP, 0, 0)); // from kill(): not a fault
-    send(&mut q, info(SIGSEGV, 1, 7));
-    send(&mut q, info(SIGILL, 2, 8));
-    assert_eq!(q.dequeue_synchronous(0), Some(info(SIGSEGV, 1, 7)));
-    assert_eq!(q.dequeue_synchronous(0), Some(info(SIGILL, 2, 8)));
+fn first_fault_in_arrival_order() {
+    // SIGTRAP from kill() (code 0, queued first), SIGSEGV fault queued 2nd, SIGILL fault 1st.
+    let queued = |sig: u8| match sig {
+        SIGTRAP => Some((0, 0)),
+        SIGSEGV => Some((1, 5)),
+        SIGILL => Some((2, 3)),
+        SIGBUS => None,
+        _ => unreachable!(),
+    };
+    let all = bit(SIGTRAP) | bit(SIGSEGV) | bit(SIGILL) | bit(SIGBUS);
+    assert_eq!(first_fault(all, queued), Some(SIGILL));
+    assert_eq!(first_fault(all & !bit(SIGILL), queued), Some(SIGSEGV));
     assert_eq!(
-        q.dequeue_synchronous(0),
+        first_fault(bit(SIGTRAP) | bit(SIGBUS), queued),
         None,
-        "a kill()'s SIGTRAP is no fault"
+        "no fault's siginfo"
     );
-    assert_eq!(q.signal, bit(SIGTRAP));
-    assert_eq!(q.dequeue_synchronous(bit(SIGTRAP)), None);
+    assert_eq!(first_fault(0, queued), None);
+    assert_eq!(STANDARD_MASK, bit(31) | (bit(31) - 1));
 }
 
 #[test]
