@@ -71,12 +71,6 @@ pub fn checks_on() -> bool {
 /// (`UCOUNT_RLIMIT_SIGPENDING`); every kentry process runs as root.
 static QUEUED: AtomicU64 = AtomicU64::new(0);
 
-/// How many siginfos are queued in all (self-tests).
-#[allow(dead_code, reason = "self-tests and reports")]
-pub fn queued_total() -> u64 {
-    QUEUED.load(Ordering::Relaxed)
-}
-
 /// Takes one siginfo off the count, as Linux's `__sigqueue_alloc`: over `limit` (the
 /// receiver's RLIMIT_SIGPENDING, read only when it matters) it fails unless `override_limit`.
 fn charge(override_limit: bool, limit: impl FnOnce() -> u64) -> bool {
