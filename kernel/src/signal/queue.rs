@@ -233,6 +233,7 @@ impl SigPending {
     /// exception's signal first, the first queued (Linux's `dequeue_synchronous_signal`);
     /// then the lowest-numbered, a synchronous one first. A signal pending without a siginfo
     /// gets Linux's SI_USER one from nobody.
+    #[inline(always)]
     pub fn dequeue(&self, blocked: u64, synchronous: bool) -> Option<(u8, KSigInfo)> {
         loop {
             let ready = self.bits() & !blocked;
