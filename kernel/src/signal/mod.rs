@@ -426,7 +426,18 @@ pub fn force_fault(sig: u8, info: SigInfo, fault: FaultInfo) {
     task::current_inner().sigmask &= !bit(sig);
     // SAFETY: the running thread's own signal state.
     unsafe { t.inner_signals().fault = fault };
-    send_to_thread(t, sig, info);
+    // No prepare_signal: a fault's signal is neither SIGCONT nor a stop signal (nothing to
+    // flush), and is not ignored now (an ignoring action was just reset to the default,
+    // which terminates). Linux's force_sig_info runs it, to the same effect.
+    debug_assert!(
+        kentry_kernel_logic::signal::queue::flushed_by(sig) == 0 && !ignored(&t.process, sig)
+    );
+    if t.sig_pending
+        .send(sig, &info.into(), || sigpending_limit(&t.process))
+        .unwrap_or(false)
+    {
+        kick(t);
+    }
 }
 
 /// Whether a signal the running thread does not block is pending (a blocking syscall should

@@ -240,7 +240,10 @@ impl SigPending {
             if ready == 0 {
                 return None;
             }
-            if synchronous && ready & logic::SYNCHRONOUS_MASK != 0 {
+            // With one synchronous signal pending, the lowest-first rule below takes it (it
+            // goes before the others); the arrival order matters only between several.
+            let sync = ready & logic::SYNCHRONOUS_MASK;
+            if synchronous && sync & sync.wrapping_sub(1) != 0 {
                 let fault = logic::first_fault(ready & logic::SYNCHRONOUS_MASK, |sig| {
                     let e = self.slots[sig as usize - 1].get();
                     // SAFETY: a pending slot is not written until it is taken; a take racing
