@@ -265,7 +265,8 @@ fn siginfo_from_user(sig: u64, uinfo: u64) -> Result<KSigInfo, i64> {
     let mut b = [0u8; 128];
     copy_from_user(&mut b, uinfo).map_err(|_| -EFAULT)?;
     // An invalid number is refused later, after the target's lookup (as Linux).
-    KSigInfo::from_user(sig as u8, &b)
+    // A number past 255 has no layout of its own (and is refused as invalid later).
+    KSigInfo::from_user(u8::try_from(sig).unwrap_or(0), &b)
 }
 
 /// rt_sigqueueinfo(pid, sig, info): a signal with a siginfo of the caller's making for a
