@@ -340,17 +340,14 @@ fn peek_siginfo(t: &Task, args: u64, data: u64) -> Result<i64, i64> {
     } else {
         &t.sig_pending
     };
+    let Ok(off) = usize::try_from(off) else {
+        return Ok(0);
+    };
+    // A snapshot, copied out without the queue's lock (the copy may fault).
+    let infos = queue.queued_from(off);
     let mut copied = 0i64;
-    for i in 0..nr as u64 {
-        // The lock is taken per entry, as Linux does: the copy to the tracer may fault.
-        let Some(info) = off
-            .checked_add(i)
-            .and_then(|o| usize::try_from(o).ok())
-            .and_then(|o| queue.peek(o))
-        else {
-            break;
-        };
-        if copy_out(data + i * 128, &info.to_bytes()).is_err() {
+    for (i, info) in infos.iter().take(nr as usize).enumerate() {
+        if copy_out(data + i as u64 * 128, &info.to_bytes()).is_err() {
             return if copied > 0 { Ok(copied) } else { Err(-EFAULT) };
         }
         copied += 1;

@@ -308,11 +308,12 @@ impl SigPending {
         self.flush_mask(!0);
     }
 
-    /// The `off`-th queued siginfo in arrival order (PTRACE_PEEKSIGINFO); signals pending
-    /// without a siginfo are not queued. The tracee is stopped, so its own takes do not race
-    /// with this walk; a flush and a new send by other threads could replace a slot while it
-    /// is read (the volatile read then gives the old siginfo, the new, or a mix of the two).
-    pub fn peek(&self, off: usize) -> Option<KSigInfo> {
+    /// The queued siginfos in arrival order, from the `off`-th on (PTRACE_PEEKSIGINFO);
+    /// signals pending without a siginfo are not queued. The tracee is stopped, so its own
+    /// takes do not race with this look; a flush and a new send by other threads could
+    /// replace a slot while it is read (the volatile read then gives the old siginfo, the new,
+    /// or a mix of the two).
+    pub fn queued_from(&self, off: usize) -> Vec<KSigInfo> {
         let mut all: Vec<Entry> = self.rt.lock().iter().copied().collect();
         let mut std = self.bits() & STANDARD_MASK;
         while std != 0 {
@@ -325,7 +326,7 @@ impl SigPending {
             }
         }
         all.sort_unstable_by_key(|e| e.seq);
-        all.get(off).map(|e| e.info)
+        all.iter().skip(off).map(|e| e.info).collect()
     }
 }
 
