@@ -132,6 +132,10 @@ pub const NEGATIVE_SYSCALL_WORK_BOOTS: &[BootTest] = &[
         ],
         expect_status: 5,
         expect_log: &["T1 tripwire: live GS base 0x0 is not a per-CPU area"],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
         // rt_sigqueueinfo's forged-code check and RLIMIT_SIGPENDING off
         // (`kentry.break=sigqueue`): a forged SI_USER/SI_KERNEL/SI_TKILL reaches another
         // process, and queueing never fails with EAGAIN (nor does kill() past the limit lose
