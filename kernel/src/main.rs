@@ -237,6 +237,11 @@ fn apply_test_breaks(cmdline: &str) {
             ptrace::BREAK_REG_CHECKS.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "sigqueue" {
+            klog!("test hook: rt_sigqueueinfo takes forged si_codes and RLIMIT_SIGPENDING is off");
+            crate::signal::BREAK_SIGQUEUE_CHECKS.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "sigreturn_flags" {
             klog!("test hook: rt_sigreturn takes IF, IOPL and NT from the user's frame");
             crate::signal::BREAK_SIGRETURN_FLAGS.store(true, core::sync::atomic::Ordering::Relaxed);

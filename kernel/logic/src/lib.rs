@@ -23,7 +23,8 @@
 //! - [`exec_layout`]: the ELF load bias, the program break and the initial stack's layout;
 //! - [`ptrace`]: ptrace's numbers, wait statuses, `struct user` and the register-write checks;
 //! - [`seccomp_bpf`]: seccomp's classic BPF filters, checked as Linux checks them, and run;
-//! - [`signal`]: signal mask arithmetic, which signal is delivered next, syscall restarts;
+//! - [`signal`]: signal mask arithmetic, syscall restarts, and the pending queues (which signal
+//!   is delivered next, coalescing, the RLIMIT_SIGPENDING rules);
 //! - [`vtime`]: nohz_full CPU time from a user-time accumulator's transitions.
 
 #![no_std]

@@ -1,6 +1,8 @@
-//! Signal mask arithmetic: rt_sigprocmask's `how`, the signals nobody blocks, which pending
-//! signal is delivered next, the mask a handler runs with, and whether a syscall that a
-//! signal interrupted restarts or fails with EINTR.
+//! Signal mask arithmetic: rt_sigprocmask's `how`, the signals nobody blocks, the mask a
+//! handler runs with, and whether a syscall that a signal interrupted restarts or fails with
+//! EINTR; [`queue`]: the pending queues and which signal is delivered next.
+
+pub mod queue;
 
 use crate::errno::{ERESTART_RESTARTBLOCK, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS};
 
@@ -40,28 +42,6 @@ pub fn sigprocmask(how: u64, old: u64, set: u64) -> Option<u64> {
 #[inline]
 pub fn blockable(mask: u64) -> u64 {
     mask & !UNBLOCKABLE
-}
-
-/// The signal delivered next and the pending set it comes from: the lowest-numbered signal
-/// not blocked, from the first set that has one. `sets` are in delivery priority: the
-/// thread's own pending set, then the process's (Linux's dequeue_signal takes
-/// thread-directed signals first); `pending` reads a set. SIGKILL and SIGSTOP count as
-/// unblocked whatever `blocked` says. (The sets are the kernel's atomics; the shape of this
-/// loop is the one the int3-signal bench was measured with.)
-#[inline]
-pub fn next_signal<S>(
-    sets: [&S; 2],
-    pending: impl Fn(&S) -> u64,
-    blocked: u64,
-) -> Option<(u8, &S)> {
-    let blocked = blockable(blocked);
-    for set in sets {
-        let ready = pending(set) & !blocked;
-        if ready != 0 {
-            return Some((ready.trailing_zeros() as u8 + 1, set));
-        }
-    }
-    None
 }
 
 /// The blocked set while the handler for `sig` runs: the current one plus the action's

@@ -29,8 +29,8 @@ pub struct Process {
     pub cr3: AtomicU64,
     pub files: crate::fs::FdTableLock,
     pub sigactions: Mutex<SigActions>,
-    /// Signals sent to the process (any thread may take them).
-    pub sig_pending: AtomicU64,
+    /// Signals sent to the process (any thread may take them), with their siginfos.
+    pub sig_pending: crate::signal::SigPending,
     pub threads: Mutex<Vec<Weak<Task>>>,
     pub live_threads: AtomicU32,
     pub children: Mutex<Vec<Arc<Process>>>,
@@ -152,7 +152,7 @@ impl Process {
             cr3: AtomicU64::new(cr3),
             files: crate::fs::FdTableLock::new(crate::fs::FdTable::new_console()),
             sigactions: Mutex::new(SigActions::new()),
-            sig_pending: AtomicU64::new(0),
+            sig_pending: crate::signal::SigPending::new(),
             threads: Mutex::new(Vec::new()),
             live_threads: AtomicU32::new(0),
             children: Mutex::new(Vec::new()),
@@ -430,8 +430,12 @@ fn exit_thread_after_event(reason: ExitReason) -> ! {
     // wait could see the process ended (every thread gone, nothing held) and report it
     // before the tracer has the thread's end.
     crate::ptrace::tracee_exit(me, reason);
+    // Its pending signals die with it; the process's with its last thread (their siginfos
+    // leave the RLIMIT_SIGPENDING count now, not when the last reference goes).
+    me.sig_pending.flush();
     let last = p.live_threads.fetch_sub(1, Ordering::AcqRel) == 1;
     if last {
+        p.sig_pending.flush();
         end_process(&p, reason);
     }
     // This frame is never resumed: nothing owned here may outlive the switch, or it leaks.

@@ -330,9 +330,10 @@ fn regset(t: &Task, set: bool, note: u64, iov: u64) -> Result<i64, i64> {
     Ok(0)
 }
 
-/// PTRACE_PEEKSIGINFO: siginfos of signals pending for the tracee (its own, or with
-/// PTRACE_PEEKSIGINFO_SHARED its process's), from the `off`-th on, at most `nr`. kentry
-/// keeps one pending instance of each signal.
+/// PTRACE_PEEKSIGINFO: the queued siginfos of the tracee's own queue, or with
+/// PTRACE_PEEKSIGINFO_SHARED its process's, in arrival order from the `off`-th on, at most
+/// `nr` (Linux's `ptrace_peek_siginfo`): the count copied; EFAULT only when none was; a
+/// signal pending without a siginfo is not in the queue, so not seen.
 fn peek_siginfo(t: &Task, args: u64, data: u64) -> Result<i64, i64> {
     const SHARED: u32 = 1;
     let mut a = [0u8; 16];
@@ -343,25 +344,26 @@ fn peek_siginfo(t: &Task, args: u64, data: u64) -> Result<i64, i64> {
     if flags & !SHARED != 0 || nr < 0 {
         return Err(-EINVAL);
     }
-    let pending = if flags & SHARED != 0 {
-        t.process.sig_pending.load(Ordering::Acquire)
+    let queue = if flags & SHARED != 0 {
+        &t.process.sig_pending
     } else {
-        t.sig_pending.load(Ordering::Acquire)
+        &t.sig_pending
     };
+    let Ok(off) = usize::try_from(off) else {
+        return Ok(0);
+    };
+    // A snapshot, copied out without the queue's lock (the copy may fault).
+    let infos = queue.queued_from(off);
     let mut copied = 0i64;
-    let sigs = (1..=NSIG as u8).filter(|s| pending & crate::signal::bit(*s) != 0);
-    for (i, sig) in sigs.skip(off as usize).take(nr as usize).enumerate() {
-        // SAFETY: the tracee is stopped; its siginfo slots are written only by senders
-        // before they set a pending bit, as when the tracee reads them itself.
-        let mut info = unsafe { t.inner_signals().info[sig as usize - 1] };
-        if info.signo != sig as i32 {
-            info = SigInfo {
-                signo: sig as i32,
-                ..Default::default()
-            };
+    for (i, info) in infos.iter().take(nr as usize).enumerate() {
+        if copy_out(data + i as u64 * 128, &info.to_bytes()).is_err() {
+            return if copied > 0 { Ok(copied) } else { Err(-EFAULT) };
         }
-        copy_out(data + i as u64 * 128, &info.to_bytes())?;
         copied += 1;
+        // A signal for the tracer ends the walk early (it has what was copied).
+        if crate::signal::interrupted() {
+            break;
+        }
     }
     Ok(copied)
 }

@@ -383,9 +383,7 @@ pub fn attach_child(child: &task::TaskRef, kind: EventStop, clone_flags: u64) {
             .entry
             .raise_work(kentry::exit_work::ExitWork::SIGPENDING.bits());
     } else {
-        child
-            .sig_pending
-            .fetch_or(crate::signal::bit(crate::signal::SIGSTOP), Ordering::AcqRel);
+        child.sig_pending.add_without_info(crate::signal::SIGSTOP);
         child
             .entry
             .raise_work(kentry::exit_work::ExitWork::SIGPENDING.bits());

@@ -5,7 +5,7 @@
 //! `pretcode` 0, `ucontext` 8 (flags 8, link 16, stack 24, sigcontext 48, sigmask 304),
 //! `siginfo` 312; the FXSAVE image below, 64-aligned, pointed to by `sigcontext.fpstate`.
 
-use super::{FaultInfo, SA_ONSTACK, SigAction, SigInfo, ThreadSignals};
+use super::{FaultInfo, KSigInfo, SA_ONSTACK, SigAction, SigInfo, ThreadSignals};
 use crate::task::{self, fpu::FpuState};
 use crate::uaccess::{Efault, copy_from_user, copy_to_user};
 use kentry::Regs;
@@ -66,7 +66,7 @@ pub fn setup_rt_frame(
     regs: &mut Regs,
     sig: u8,
     act: &SigAction,
-    info: &SigInfo,
+    info: &KSigInfo,
 ) -> Result<(), Efault> {
     let inner = task::current_inner();
     let alt = inner.altstack;
@@ -123,7 +123,13 @@ pub fn setup_rt_frame(
     // After rt_sigsuspend the handler's return restores the mask from before the suspend.
     let restore_mask = inner.saved_sigmask.take().unwrap_or(inner.sigmask);
     put(&mut f, UC_SIGMASK, restore_mask);
-    f[SIGINFO..SIGINFO + 128].copy_from_slice(&info.to_bytes());
+    // `f` is zeroed: the siginfo's 48 bytes go in place, the rest stays zero.
+    if let Some(si) = f
+        .get_mut(SIGINFO..SIGINFO + 128)
+        .and_then(|s| <&mut [u8; 128]>::try_from(s).ok())
+    {
+        info.write_to(si);
+    }
     copy_to_user(frame, &f)?;
 
     crate::task::fpu::INITIAL.restore();

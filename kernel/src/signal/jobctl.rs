@@ -26,7 +26,7 @@ use crate::sched::WaitQueue;
 use crate::sync::Mutex;
 use crate::task::{self, Task, TaskRef};
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use kentry::Regs;
 use kentry::exit_work::ExitWork;
 
@@ -179,21 +179,27 @@ pub fn prepare_signal(p: &Arc<Process>, sig: u8) {
 #[cold]
 fn prepare_stop_or_continue(p: &Arc<Process>, sig: u8) {
     if STOP_SIGNALS & bit(sig) != 0 {
-        super::flush_pending(p, bit(SIGCONT));
+        super::flush_everywhere(p, bit(SIGCONT));
     } else if sig == SIGCONT {
         continue_group(p);
     }
 }
 
-/// Takes stop signal `sig` from pending set `set` of a thread of `p`, unless a SIGCONT
-/// flushed it first; returns whether it was taken. Under the lock SIGCONT's flush takes.
-pub fn take_stop_signal(p: &Process, set: &AtomicU64, sig: u8) -> bool {
+/// Runs `dequeue` (the running thread's dequeue, which may take a stop signal) under the lock
+/// SIGCONT's flush takes, and notes a stop signal it took: a SIGCONT that comes after it
+/// cancels that stop, one that came before flushed the signal.
+pub fn dequeue_in_step<R>(
+    p: &Process,
+    dequeue: impl FnOnce() -> Option<(u8, R)>,
+) -> Option<(u8, R)> {
     let mut st = p.jobctl.state.lock();
-    if set.fetch_and(!bit(sig), Ordering::AcqRel) & bit(sig) == 0 {
-        return false;
+    let d = dequeue();
+    if d.as_ref()
+        .is_some_and(|(sig, _)| STOP_SIGNALS & bit(*sig) != 0)
+    {
+        st.stop_dequeued = true;
     }
-    st.stop_dequeued = true;
-    true
+    d
 }
 
 /// SIGCONT: pending stop signals go, the group stop ends; the parent is told if there was
@@ -202,7 +208,7 @@ fn continue_group(p: &Arc<Process>) {
     let threads = p.other_threads(0);
     let why = {
         let mut st = p.jobctl.state.lock();
-        super::flush_pending(p, STOP_SIGNALS);
+        super::flush_everywhere(p, STOP_SIGNALS);
         st.stop_dequeued = false;
         let why = if st.stopped {
             Some(CLD_CONTINUED)
@@ -323,8 +329,7 @@ pub fn do_signal_stop(regs: &mut Regs, sig: u8) {
 /// only SIGKILL wakes them).
 fn killed() -> bool {
     let me = task::current();
-    let pending =
-        me.sig_pending.load(Ordering::Acquire) | me.process.sig_pending.load(Ordering::Acquire);
+    let pending = me.sig_pending.bits() | me.process.sig_pending.bits();
     pending & bit(super::SIGKILL) != 0 || me.process.thread_must_end(me.tid)
 }
 

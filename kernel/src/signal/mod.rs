@@ -5,15 +5,20 @@
 //! (`frame.rs`). Exceptions in user mode become forced synchronous signals (`force_fault`).
 
 mod frame;
+mod siginfo;
+pub use siginfo::{FaultInfo, KSigInfo, SigInfo};
 pub mod jobctl;
+mod queue;
 #[cfg(feature = "test-hooks")]
 pub use frame::BREAK_SIGRETURN_FLAGS;
 
 pub use frame::{on_altstack as frame_on_altstack, rt_sigreturn, setup_rt_frame};
+#[cfg(feature = "test-hooks")]
+pub use queue::BREAK_CHECKS as BREAK_SIGQUEUE_CHECKS;
+pub use queue::{SigPending, checks_on as sigqueue_checks_on};
 
 use crate::task::{self, ExitReason};
 use alloc::sync::Arc;
-use core::sync::atomic::Ordering;
 use kentry::Regs;
 use kentry::exit_work::ExitWork;
 
@@ -54,7 +59,7 @@ pub const SI_TKILL: i32 = -6;
 
 // The mask arithmetic (bits, what may be blocked, which signal comes next, restarts) lives in
 // kentry-kernel-logic, where host unit tests check it.
-use kentry_kernel_logic::signal::{Restart, handler_mask, next_signal, restart_rule};
+use kentry_kernel_logic::signal::{Restart, handler_mask, restart_rule};
 pub use kentry_kernel_logic::signal::{SIGKILL, SIGSTOP, UNBLOCKABLE, bit, blockable};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -137,80 +142,15 @@ pub fn name(sig: u8) -> &'static str {
     }
 }
 
-/// The 128-byte siginfo, kept per thread and signal until delivery.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SigInfo {
-    pub signo: i32,
-    /// si_errno (seccomp's SIGSYS carries its filter's data here).
-    pub errno: i32,
-    pub code: i32,
-    /// si_addr for faults; si_pid for kill/tkill.
-    pub addr_or_pid: u64,
-    /// si_uid, si_status… (the word after).
-    pub extra: u64,
-}
-
-impl SigInfo {
-    /// The siginfo of `sig` sent by a process (kill, tkill, a tracer), or as such by the
-    /// kernel (SIGPIPE): SI_USER, `si_pid` = `from_pid`.
-    pub fn user(sig: u8, from_pid: u32) -> SigInfo {
-        SigInfo {
-            signo: sig as i32,
-            code: SI_USER,
-            addr_or_pid: from_pid as u64,
-            ..Default::default()
-        }
-    }
-
-    /// The user's `siginfo_t` (128 bytes): si_signo, si_errno, si_code, then the union,
-    /// whose first two words are `addr_or_pid` and `extra`.
-    pub fn to_bytes(self) -> [u8; 128] {
-        let mut b = [0u8; 128];
-        b[0..4].copy_from_slice(&self.signo.to_ne_bytes());
-        b[4..8].copy_from_slice(&self.errno.to_ne_bytes());
-        b[8..12].copy_from_slice(&self.code.to_ne_bytes());
-        b[16..24].copy_from_slice(&self.addr_or_pid.to_ne_bytes());
-        b[24..32].copy_from_slice(&self.extra.to_ne_bytes());
-        b
-    }
-
-    /// The fields kentry keeps of a user's `siginfo_t` (PTRACE_SETSIGINFO).
-    pub fn from_bytes(b: &[u8; 128]) -> SigInfo {
-        let w32 = |o: usize| i32::from_ne_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
-        let w64 = |o: usize| {
-            let mut x = [0u8; 8];
-            x.copy_from_slice(&b[o..o + 8]);
-            u64::from_ne_bytes(x)
-        };
-        SigInfo {
-            signo: w32(0),
-            errno: w32(4),
-            code: w32(8),
-            addr_or_pid: w64(16),
-            extra: w64(24),
-        }
-    }
-}
-
-/// What the last exception recorded for the signal frame (trapno, err, cr2).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FaultInfo {
-    pub trapno: u64,
-    pub err: u64,
-    pub cr2: u64,
-}
-
 /// Per-thread signal bookkeeping that is not atomic (only the thread itself touches it).
 #[derive(Clone)]
 pub struct ThreadSignals {
-    pub info: [SigInfo; NSIG],
     pub fault: FaultInfo,
 }
 
 impl ThreadSignals {
     pub fn new() -> Self {
         ThreadSignals {
-            info: [SigInfo::default(); NSIG],
             fault: FaultInfo::default(),
         }
     }
@@ -251,11 +191,23 @@ pub fn send_to_process(p: &Arc<crate::process::Process>, sig: u8) {
 }
 
 pub fn send_to_process_info(p: &Arc<crate::process::Process>, sig: u8, info: SigInfo) {
-    jobctl::prepare_signal(p, sig);
-    if ignored(p, sig) && !any_thread_traced(p) {
-        return;
+    let _ = queue_to_process(p, sig, &info.into());
+}
+
+/// A signal for the process, queued in its shared queue (kill, rt_sigqueueinfo): Err(EAGAIN)
+/// when a real-time siginfo is over RLIMIT_SIGPENDING. Every live thread is kicked; the first
+/// that does not block it takes it.
+pub fn queue_to_process(
+    p: &Arc<crate::process::Process>,
+    sig: u8,
+    info: &KSigInfo,
+) -> Result<(), i64> {
+    if !prepare_signal(p, sig) {
+        return Ok(());
     }
-    p.sig_pending.fetch_or(bit(sig), Ordering::AcqRel);
+    if !p.sig_pending.send(sig, info, || sigpending_limit(p))? {
+        return Ok(());
+    }
     let threads: alloc::vec::Vec<_> = p
         .threads
         .lock()
@@ -264,32 +216,52 @@ pub fn send_to_process_info(p: &Arc<crate::process::Process>, sig: u8, info: Sig
         .collect();
     for t in &threads {
         if t.state() != task::TaskState::Dead {
-            // SAFETY: only the siginfo slot for `sig` is written; the target reads it when it
-            // delivers, after seeing the pending bit (set above with release ordering).
-            unsafe { t.inner_signals().info[sig as usize - 1] = info };
             kick(t);
         }
     }
+    Ok(())
 }
 
 /// tkill()/tgkill(), and faults: a signal for one thread.
 pub fn send_to_thread(t: &task::Task, sig: u8, info: SigInfo) {
-    jobctl::prepare_signal(&t.process, sig);
-    if ignored(&t.process, sig) && !t.ptrace.is_traced() {
-        return;
-    }
-    // SAFETY: as in send_to_process_info.
-    unsafe { t.inner_signals().info[sig as usize - 1] = info };
-    t.sig_pending.fetch_or(bit(sig), Ordering::AcqRel);
-    kick(t);
+    let _ = queue_to_thread(t, sig, &info.into());
 }
 
-/// Discards the signals in `mask` pending for `p` and each of its threads (Linux's
-/// `flush_sigqueue_mask` over the shared and every private queue).
-pub fn flush_pending(p: &crate::process::Process, mask: u64) {
-    p.sig_pending.fetch_and(!mask, Ordering::AcqRel);
+/// A signal for one thread, queued in its own queue (tkill, faults, rt_tgsigqueueinfo):
+/// Err(EAGAIN) as [`queue_to_process`].
+pub fn queue_to_thread(t: &task::Task, sig: u8, info: &KSigInfo) -> Result<(), i64> {
+    if !prepare_signal(&t.process, sig) {
+        return Ok(());
+    }
+    if t.sig_pending
+        .send(sig, info, || sigpending_limit(&t.process))?
+    {
+        kick(t);
+    }
+    Ok(())
+}
+
+/// The receiver's RLIMIT_SIGPENDING (read only when a siginfo counts against it).
+fn sigpending_limit(p: &Arc<crate::process::Process>) -> u64 {
+    crate::syscall::rlimit_cur(p, crate::syscall::RLIMIT_SIGPENDING)
+}
+
+/// What every send does first (Linux's `prepare_signal`): a stop signal discards a pending
+/// SIGCONT and SIGCONT every pending stop signal, in the process's queue and each thread's
+/// (even when the signal itself is then ignored); false when the signal is ignored and so
+/// not queued.
+#[inline]
+fn prepare_signal(p: &Arc<crate::process::Process>, sig: u8) -> bool {
+    // The flushes, and SIGCONT's end of a group stop (jobctl.rs).
+    jobctl::prepare_signal(p, sig);
+    !ignored(p, sig) || any_thread_traced(p)
+}
+
+/// Discards the signals of `mask` from the process's queue and every thread's.
+pub fn flush_everywhere(p: &crate::process::Process, mask: u64) {
+    p.sig_pending.flush_mask(mask);
     for t in p.threads.lock().iter().filter_map(|w| w.upgrade()) {
-        t.sig_pending.fetch_and(!mask, Ordering::AcqRel);
+        t.sig_pending.flush_mask(mask);
     }
 }
 
@@ -304,7 +276,7 @@ fn any_thread_traced(p: &crate::process::Process) -> bool {
 }
 
 /// A signal whose action is "ignore" is discarded at send time (as Linux does).
-fn ignored(p: &crate::process::Process, sig: u8) -> bool {
+pub fn ignored(p: &crate::process::Process, sig: u8) -> bool {
     if sig == SIGKILL || sig == SIGSTOP {
         return false;
     }
@@ -329,7 +301,18 @@ pub fn force_fault(sig: u8, info: SigInfo, fault: FaultInfo) {
     task::current_inner().sigmask &= !bit(sig);
     // SAFETY: the running thread's own signal state.
     unsafe { t.inner_signals().fault = fault };
-    send_to_thread(t, sig, info);
+    // No prepare_signal: a fault's signal is neither SIGCONT nor a stop signal (nothing to
+    // flush), and is not ignored now (an ignoring action was just reset to the default,
+    // which terminates). Linux's force_sig_info runs it, to the same effect.
+    debug_assert!(
+        kentry_kernel_logic::signal::queue::flushed_by(sig) == 0 && !ignored(&t.process, sig)
+    );
+    if t.sig_pending
+        .send(sig, &info.into(), || sigpending_limit(&t.process))
+        .unwrap_or(false)
+    {
+        kick(t);
+    }
 }
 
 /// Whether a signal the running thread does not block is pending (a blocking syscall should
@@ -344,10 +327,7 @@ pub fn force_fault(sig: u8, info: SigInfo, fault: FaultInfo) {
 pub fn interrupted() -> bool {
     let t = task::current();
     let blocked = task::current_inner().sigmask;
-    let yes = (t.sig_pending.load(Ordering::Acquire)
-        | t.process.sig_pending.load(Ordering::Acquire))
-        & !blocked
-        != 0
+    let yes = (t.sig_pending.bits() | t.process.sig_pending.bits()) & !blocked != 0
         || t.process.thread_must_end(t.tid)
         || t.ptrace.interrupt_pending()
         || t.jobctl.stop_pending();
@@ -364,9 +344,8 @@ pub fn interrupted() -> bool {
 /// thread, or an unblocked pending signal whose action is the default one that terminates.
 pub fn fatal_pending() -> bool {
     let t = task::current();
-    let pending = (t.sig_pending.load(Ordering::Acquire)
-        | t.process.sig_pending.load(Ordering::Acquire))
-        & !task::current_inner().sigmask;
+    let pending =
+        (t.sig_pending.bits() | t.process.sig_pending.bits()) & !task::current_inner().sigmask;
     if pending & bit(SIGKILL) != 0 || t.process.thread_must_end(t.tid) {
         return true;
     }
@@ -414,37 +393,36 @@ pub fn recalc_pending() {
     }
 }
 
-/// Takes the lowest-numbered deliverable signal (thread-directed first).
-fn dequeue() -> Option<(u8, SigInfo)> {
+/// Takes the next deliverable signal: from the thread's own queue first (an exception's
+/// signal before any other), then from the process's; the lowest-numbered in each. The
+/// pending sets are read without a lock first, so that nothing pending costs no lock.
+fn dequeue() -> Option<(u8, KSigInfo)> {
+    dequeue_with(blockable(task::current_inner().sigmask))
+}
+
+/// [`dequeue`] of a signal not in `mask` (taken as it is: rt_sigtimedwait's "all but the
+/// awaited ones" holds SIGKILL and SIGSTOP, which it must not take).
+pub fn dequeue_with(blocked: u64) -> Option<(u8, KSigInfo)> {
     let t = task::current();
-    let sig = loop {
-        let (sig, set) = next_signal(
-            [&t.sig_pending, &t.process.sig_pending],
-            |s| s.load(Ordering::Acquire),
-            task::current_inner().sigmask,
-        )?;
-        // A stop signal is taken in step with SIGCONT's flush (jobctl.rs); one a SIGCONT
-        // flushed meanwhile is gone: look again.
-        if jobctl::STOP_SIGNALS & bit(sig) == 0 {
-            set.fetch_and(!bit(sig), Ordering::AcqRel);
-            break sig;
-        }
-        if jobctl::take_stop_signal(&t.process, set, sig) {
-            break sig;
-        }
-    };
-    // SAFETY: the running thread's own signal state.
-    let info = unsafe { t.inner_signals().info[sig as usize - 1] };
-    let info = if info.signo == sig as i32 {
-        info
-    } else {
-        SigInfo {
-            errno: 0,
-            signo: sig as i32,
-            ..Default::default()
-        }
-    };
-    Some((sig, info))
+    let ready = (t.sig_pending.bits() | t.process.sig_pending.bits()) & !blocked;
+    if ready & jobctl::STOP_SIGNALS != 0 {
+        // A stop signal is taken in step with SIGCONT's flush (jobctl.rs).
+        return jobctl::dequeue_in_step(&t.process, || dequeue_queues(t, blocked));
+    }
+    dequeue_queues(t, blocked)
+}
+
+/// [`dequeue_with`]'s search of the thread's queue, then the process's.
+fn dequeue_queues(t: &task::Task, blocked: u64) -> Option<(u8, KSigInfo)> {
+    if t.sig_pending.bits() & !blocked != 0
+        && let Some(d) = t.sig_pending.dequeue(blocked, true)
+    {
+        return Some(d);
+    }
+    if t.process.sig_pending.bits() & !blocked != 0 {
+        return t.process.sig_pending.dequeue(blocked, false);
+    }
+    None
 }
 
 /// A syscall interrupted by a signal returned one of the internal restart codes: restart it
@@ -502,16 +480,20 @@ pub fn do_signal(regs: &mut Regs) {
     if t.ptrace.interrupt_pending() {
         crate::ptrace::interrupt_stop(regs);
     }
-    while let Some((sig, info)) = dequeue() {
+    while let Some((sig, kinfo)) = dequeue() {
         // A traced thread stops for its tracer first, who may cancel or change the signal.
-        let (sig, info) = if t.ptrace.is_traced() {
-            match crate::ptrace::signal_stop(regs, sig, info) {
-                Some(s) => s,
+        let (sig, kinfo) = if t.ptrace.is_traced() {
+            match crate::ptrace::signal_stop(regs, sig, kinfo.info) {
+                // The tracer's siginfo is the 32 bytes it sees; the tail stays only with an
+                // unchanged one.
+                Some((s, i)) if s == sig && i == kinfo.info => (s, kinfo),
+                Some((s, i)) => (s, i.into()),
                 None => continue,
             }
         } else {
-            (sig, info)
+            (sig, kinfo)
         };
+        let info = kinfo.info;
         let action = t.process.sigactions.lock().get(sig);
         match action.handler {
             SIG_IGN => continue,
@@ -543,7 +525,7 @@ pub fn do_signal(regs: &mut Regs) {
             },
             _ => {
                 syscall_restart(regs, Some(&action));
-                if setup_rt_frame(regs, sig, &action, &info).is_err() {
+                if setup_rt_frame(regs, sig, &action, &kinfo).is_err() {
                     // The frame could not be written: SIGSEGV, forced (kills if it was
                     // SIGSEGV being delivered).
                     if sig == SIGSEGV {
@@ -588,8 +570,7 @@ impl task::Task {
     /// The thread's signal bookkeeping.
     ///
     /// # Safety
-    /// The thread itself, or a sender writing one siginfo slot before it sets the pending
-    /// bit (the only cross-thread use).
+    /// The thread itself only (a tracer reads `fault` while the thread is stopped).
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn inner_signals(&self) -> &mut ThreadSignals {
         // SAFETY: per the contract.

@@ -19,6 +19,8 @@ pub(crate) mod table;
 mod timespec;
 pub mod user;
 
+pub use misc::{RLIMIT_SIGPENDING, rlimit_cur};
+
 use kentry::Regs;
 
 /// A handler reads its arguments from the frame (rdi, rsi, rdx, r10, r8, r9) itself: copying

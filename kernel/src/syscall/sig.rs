@@ -2,11 +2,12 @@
 
 use super::errno::*;
 use super::table::Table;
-use crate::signal::{self, NSIG, SigAction, SigInfo, UNBLOCKABLE};
+use crate::signal::{self, KSigInfo, NSIG, SigAction, SigInfo, UNBLOCKABLE};
 use crate::task;
 use crate::uaccess::{copy_from_user, copy_to_user};
 use kentry::Regs;
 use kentry_abi::nr;
+use kentry_kernel_logic::signal::queue::may_queue_code;
 
 pub const fn register(mut t: Table) -> Table {
     t[nr::RT_SIGACTION] = sys_rt_sigaction;
@@ -19,6 +20,9 @@ pub const fn register(mut t: Table) -> Table {
     t[nr::SIGALTSTACK] = sys_sigaltstack;
     t[nr::TKILL] = sys_tkill;
     t[nr::TGKILL] = sys_tgkill;
+    t[nr::RT_SIGQUEUEINFO] = sys_rt_sigqueueinfo;
+    t[nr::RT_TGSIGQUEUEINFO] = sys_rt_tgsigqueueinfo;
+    t[nr::RT_SIGTIMEDWAIT] = sys_rt_sigtimedwait;
     t
 }
 
@@ -52,13 +56,10 @@ fn sys_rt_sigaction(regs: &mut Regs) -> i64 {
             mask: w(3) & !UNBLOCKABLE,
         };
         p.sigactions.lock().set(sig, new);
-        if new.handler == signal::SIG_IGN {
-            // Setting "ignore" discards what is pending.
-            p.sig_pending
-                .fetch_and(!signal::bit(sig), core::sync::atomic::Ordering::AcqRel);
-            task::current()
-                .sig_pending
-                .fetch_and(!signal::bit(sig), core::sync::atomic::Ordering::AcqRel);
+        if signal::ignored(p, sig) {
+            // An action that ignores the signal discards what is pending, in the process's
+            // queue and every thread's (Linux's do_sigaction).
+            signal::flush_everywhere(p, signal::bit(sig));
         }
     }
     if oact != 0 {
@@ -105,9 +106,7 @@ fn sys_rt_sigreturn(regs: &mut Regs) -> i64 {
 
 fn sys_rt_sigpending(regs: &mut Regs) -> i64 {
     let t = task::current();
-    let ord = core::sync::atomic::Ordering::Acquire;
-    let set =
-        (t.sig_pending.load(ord) | t.process.sig_pending.load(ord)) & task::current_inner().sigmask;
+    let set = (t.sig_pending.bits() | t.process.sig_pending.bits()) & task::current_inner().sigmask;
     if copy_to_user(regs.rdi, &set.to_ne_bytes()).is_err() {
         return -EFAULT;
     }
@@ -210,9 +209,7 @@ fn sys_kill(regs: &mut Regs) -> i64 {
     let targets: alloc::vec::Vec<_> = match pid {
         // A process id, or any of its threads' ids: Linux's kill looks the number up as a
         // task and signals that task's process.
-        p if p > 0 => match crate::process::find(p as u32)
-            .or_else(|| crate::process::find_thread(p as u32).map(|t| t.process.clone()))
-        {
+        p if p > 0 => match find_process(p) {
             Some(p) => alloc::vec![p],
             None => return -ESRCH,
         },
@@ -270,4 +267,160 @@ fn sys_tkill(regs: &mut Regs) -> i64 {
 
 fn sys_tgkill(regs: &mut Regs) -> i64 {
     tkill(Some(regs.rdi as u32), regs.rsi, regs.rdx)
+}
+
+/// The siginfo a sigqueue-like call passes (Linux's `__copy_siginfo_from_user`).
+fn siginfo_from_user(sig: u64, uinfo: u64) -> Result<KSigInfo, i64> {
+    let mut b = [0u8; 128];
+    copy_from_user(&mut b, uinfo).map_err(|_| -EFAULT)?;
+    // An invalid number is refused later, after the target's lookup (as Linux).
+    // A number past 255 has no layout of its own (and is refused as invalid later).
+    KSigInfo::from_user(u8::try_from(sig).unwrap_or(0), &b)
+}
+
+/// rt_sigqueueinfo(pid, sig, info): a signal with a siginfo of the caller's making for a
+/// process (any thread id names its process, as for kill). Another process must not receive
+/// a forged kernel, kill() or tkill() siginfo (EPERM); sig 0 only checks.
+fn sys_rt_sigqueueinfo(regs: &mut Regs) -> i64 {
+    let (pid, sig) = (regs.rdi as i32, regs.rsi);
+    let info = match siginfo_from_user(sig, regs.rdx) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    // Linux compares `pid` with the caller's own thread id (task_pid_vnr).
+    if signal::sigqueue_checks_on()
+        && !may_queue_code(info.info.code, pid as u32 == task::current().tid)
+    {
+        return -EPERM;
+    }
+    let Some(target) = (pid > 0).then(|| find_process(pid)).flatten() else {
+        return -ESRCH;
+    };
+    if sig == 0 {
+        return 0;
+    }
+    let Some(sig) = valid_sig(sig) else {
+        return -EINVAL;
+    };
+    match signal::queue_to_process(&target, sig, &info) {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
+}
+
+/// rt_tgsigqueueinfo(tgid, tid, sig, info): the same for one thread of process `tgid`.
+fn sys_rt_tgsigqueueinfo(regs: &mut Regs) -> i64 {
+    let (tgid, tid, sig) = (regs.rdi as i32, regs.rsi as i32, regs.rdx);
+    let info = match siginfo_from_user(sig, regs.r10) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    if tgid <= 0 || tid <= 0 {
+        return -EINVAL;
+    }
+    // Linux compares the thread id with the caller's pid (task_pid_vnr): a process may
+    // forge codes to its main thread, and to no other.
+    let me = task::current();
+    if signal::sigqueue_checks_on() && !may_queue_code(info.info.code, tid as u32 == me.tid) {
+        return -EPERM;
+    }
+    let Some(t) = crate::process::find_thread(tid as u32).filter(|t| t.process.pid == tgid as u32)
+    else {
+        return -ESRCH;
+    };
+    if sig == 0 {
+        return 0;
+    }
+    let Some(sig) = valid_sig(sig) else {
+        return -EINVAL;
+    };
+    match signal::queue_to_thread(&t, sig, &info) {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
+}
+
+/// Where rt_sigtimedwait sleeps: nobody wakes the queue itself; a signal's kick or the
+/// timeout's tick wakes the sleeper.
+static SIGWAIT: crate::sched::WaitQueue = crate::sched::WaitQueue::new();
+
+/// rt_sigtimedwait(set, info, timeout, sigsetsize): takes a pending signal of `set` without
+/// running its handler (Linux's `do_sigtimedwait`): at once if one is pending; otherwise the
+/// signals of `set` are unblocked while it sleeps, until one comes (its number, its siginfo
+/// to `info`), the timeout passes (EAGAIN; a zero timeout only looks) or another signal is
+/// delivered (EINTR, never restarted). SIGKILL and SIGSTOP are never taken.
+fn sys_rt_sigtimedwait(regs: &mut Regs) -> i64 {
+    let (uset, uinfo, uts, size) = (regs.rdi, regs.rsi, regs.rdx, regs.r10);
+    if size != 8 {
+        return -EINVAL;
+    }
+    let mut b = [0u8; 8];
+    if copy_from_user(&mut b, uset).is_err() {
+        return -EFAULT;
+    }
+    let these = signal::blockable(u64::from_ne_bytes(b));
+    let end = if uts != 0 {
+        match super::timespec::read_timespec(uts) {
+            Ok(ns) => Some(crate::time::monotonic_ns().saturating_add(ns)),
+            Err(e) => return e,
+        }
+    } else {
+        None
+    };
+    let mut got = signal::dequeue_with(!these);
+    if got.is_none() && end.is_none_or(|e| crate::time::monotonic_ns() < e) {
+        // The awaited signals are unblocked while it sleeps, so that their send wakes it (as
+        // Linux's real_blocked); the mask comes back before the last look.
+        let inner = task::current_inner();
+        let real_blocked = inner.sigmask;
+        inner.sigmask = real_blocked & !these;
+        loop {
+            if signal::interrupted() {
+                break;
+            }
+            let now = crate::time::monotonic_ns();
+            let Some(tick) = end.map(|e| e.checked_sub(now)) else {
+                SIGWAIT.wait_until(|| false, signal::interrupted);
+                continue;
+            };
+            let Some(left) = tick.filter(|&l| l > 0) else {
+                break;
+            };
+            let d = crate::time::deadline_after_ns(left);
+            crate::sched::add_timeout(d);
+            SIGWAIT.wait_until(|| crate::sched::ticks() >= d, signal::interrupted);
+        }
+        signal::set_blocked(real_blocked);
+        got = signal::dequeue_with(!these);
+    }
+    let Some((sig, info)) = got else {
+        return if signal::interrupted() {
+            -EINTR
+        } else {
+            -EAGAIN
+        };
+    };
+    if uinfo != 0 && copy_to_user(uinfo, &info.to_bytes()).is_err() {
+        return -EFAULT;
+    }
+    sig as i64
+}
+
+/// The process a signal for `pid` goes to: the process, or the one of the thread with that
+/// id (Linux's kill looks the number up as a task). A process that ended and was reaped is
+/// gone (ESRCH), though its structure may live on a little (a last reference in its tasks):
+/// it is in nobody's children list any more, where a zombie still is.
+fn find_process(pid: i32) -> Option<alloc::sync::Arc<crate::process::Process>> {
+    let p = crate::process::find(pid as u32)
+        .or_else(|| crate::process::find_thread(pid as u32).map(|t| t.process.clone()))?;
+    if p.exit_reason().is_none() {
+        return Some(p);
+    }
+    let parent = p.parent.lock().upgrade()?;
+    let zombie = parent
+        .children
+        .lock()
+        .iter()
+        .any(|c| alloc::sync::Arc::ptr_eq(c, &p));
+    zombie.then_some(p)
 }

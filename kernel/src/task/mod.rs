@@ -12,7 +12,7 @@ use crate::mm::stack::{KernelStack, alloc_stack};
 use crate::process::Process;
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use kentry::Regs;
 use kentry::task::TaskEntry;
 
@@ -82,8 +82,8 @@ pub struct Task {
     /// runs) and the exit-work flags while the task is off-CPU (the running task's live in
     /// the per-CPU entry area, where the exit path reads them with one GS-relative load).
     pub entry: TaskEntry,
-    /// Signals sent to this thread (bit n-1 for signal n).
-    pub sig_pending: AtomicU64,
+    /// Signals sent to this thread, with their siginfos (signal/queue.rs).
+    pub sig_pending: crate::signal::SigPending,
     /// Ticks left in the time slice.
     pub slice: AtomicU32,
     /// Scheduler state (sched/mod.rs): which CPUs may run it, where it runs or is queued,
@@ -130,7 +130,7 @@ impl Task {
             kstack,
             state: AtomicU8::new(TaskState::Runnable as u8),
             entry,
-            sig_pending: AtomicU64::new(0),
+            sig_pending: crate::signal::SigPending::new(),
             slice: AtomicU32::new(0),
             sched: crate::sched::TaskSched::new(),
             seccomp: crate::syscall::seccomp::ThreadSeccomp::new(),

@@ -1,5 +1,5 @@
 //! The negative runs of the syscall-work checks: seccomp's judgement, the seccomp listener's
-//! checks and ptrace's register checks, each switched off (`kentry.break=<check>`) so that its C test must fail.
+//! checks, ptrace's register checks and rt_sigqueueinfo's checks, each switched off (`kentry.break=<check>`) so that its C test must fail.
 
 use super::BootTest;
 
@@ -132,6 +132,29 @@ pub const NEGATIVE_SYSCALL_WORK_BOOTS: &[BootTest] = &[
         ],
         expect_status: 5,
         expect_log: &["T1 tripwire: live GS base 0x0 is not a per-CPU area"],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // rt_sigqueueinfo's forged-code check and RLIMIT_SIGPENDING off
+        // (`kentry.break=sigqueue`): a forged SI_USER/SI_KERNEL/SI_TKILL reaches another
+        // process, and queueing never fails with EAGAIN (nor does kill() past the limit lose
+        // its siginfo).
+        name: "negative_sigqueue",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sigqueue",
+            "kentry.only=c_sigqueue_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: rt_sigqueueinfo takes forged si_codes and RLIMIT_SIGPENDING is off",
+            "not ok 4 sigqueueinfo_forged_code_to_other_eperm",
+            "ok 6 sigqueueinfo_forged_code_to_self",
+            "not ok 10 rlimit_sigpending_eagain",
+            "not ok 11 rlimit_kill_still_sends",
+            "not ok 1 c_sigqueue_musl",
+        ],
         qemu_args: &[],
         or_endings: &[],
     },

@@ -4,7 +4,6 @@ use super::*;
 
 const SIGINT: u8 = 2;
 const SIGUSR1: u8 = 10;
-const SIGUSR2: u8 = 12;
 const SIGRTMAX: u8 = 64;
 
 #[test]
@@ -29,60 +28,6 @@ fn sigkill_and_sigstop_are_never_blocked() {
     assert_eq!(blockable(u64::MAX), !0x4_0100);
     assert_eq!(blockable(0x100), 0);
     assert_eq!(blockable(0x202), 0x202);
-}
-
-/// Which queue `next_signal` takes from, with a thread set `t` and a process set `p`.
-#[derive(Debug, PartialEq, Eq)]
-enum Queue {
-    Thread,
-    Process,
-}
-
-fn next(t: u64, p: u64, blocked: u64) -> Option<(u8, Queue)> {
-    let (thread, process) = (t, p);
-    next_signal([&thread, &process], |s| *s, blocked).map(|(sig, set)| {
-        let q = if core::ptr::eq(set, &thread) {
-            Queue::Thread
-        } else {
-            assert!(core::ptr::eq(set, &process));
-            Queue::Process
-        };
-        (sig, q)
-    })
-}
-
-#[test]
-fn lowest_signal_first() {
-    let pending = bit(SIGUSR2) | bit(SIGUSR1) | bit(SIGRTMAX);
-    assert_eq!(next(pending, 0, 0), Some((SIGUSR1, Queue::Thread)));
-    assert_eq!(next(0, bit(SIGRTMAX), 0), Some((SIGRTMAX, Queue::Process)));
-}
-
-#[test]
-fn thread_directed_before_process_directed() {
-    // The thread's SIGUSR2 goes before the process's lower SIGINT.
-    assert_eq!(
-        next(bit(SIGUSR2), bit(SIGINT), 0),
-        Some((SIGUSR2, Queue::Thread))
-    );
-    // Blocked in the thread: the process's comes.
-    assert_eq!(
-        next(bit(SIGUSR2), bit(SIGINT), bit(SIGUSR2)),
-        Some((SIGINT, Queue::Process))
-    );
-    assert_eq!(
-        next(bit(SIGUSR2), bit(SIGINT), bit(SIGUSR2) | bit(SIGINT)),
-        None
-    );
-    assert_eq!(next(0, 0, 0), None);
-}
-
-#[test]
-fn a_blocked_sigkill_is_still_delivered() {
-    assert_eq!(
-        next(0, bit(SIGKILL), u64::MAX),
-        Some((SIGKILL, Queue::Process))
-    );
 }
 
 #[test]

@@ -29,19 +29,20 @@ pub fn sleep_until_restores_interrupts(_: &Ctx) -> Outcome {
 /// back to user mode with the restart code in RAX (seen as a pipe read failing with errno
 /// 512 under ptrace). Here the pending bit is set without any flag, as a late IPI leaves it.
 pub fn interrupted_raises_sigpending(_: &Ctx) -> Outcome {
-    use core::sync::atomic::Ordering;
     use kentry::exit_work::ExitWork;
     let t = crate::task::current();
     let entry = &crate::percpu::this_cpu().entry;
-    let was_pending = t.sig_pending.load(Ordering::Acquire);
-    let was_work = entry.task_work() & ExitWork::SIGPENDING.bits();
     let usr1 = crate::signal::bit(crate::signal::SIGUSR1);
+    let had_usr1 = t.sig_pending.bits() & usr1 != 0;
+    let was_work = entry.task_work() & ExitWork::SIGPENDING.bits();
     interrupts::disable();
     entry.clear_work(ExitWork::SIGPENDING.bits());
-    t.sig_pending.fetch_or(usr1, Ordering::AcqRel);
+    t.sig_pending.add_without_info(crate::signal::SIGUSR1);
     let interrupted = crate::signal::interrupted();
     let raised = entry.task_work() & ExitWork::SIGPENDING.bits() != 0;
-    t.sig_pending.store(was_pending, Ordering::Release);
+    if !had_usr1 {
+        t.sig_pending.flush_mask(usr1);
+    }
     entry.clear_work(ExitWork::SIGPENDING.bits());
     entry.raise_work(was_work);
     interrupts::enable();
