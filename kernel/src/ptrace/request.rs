@@ -228,9 +228,9 @@ fn attach(
     }
     link(t, tracer, seize, options);
     if !seize {
-        // Linux sends SIGSTOP to the process; kentry directs it at the thread attached to,
-        // which is the one whose stop the tracer then waits for (kentry has no group stop
-        // for the process's other, untraced threads).
+        // Linux sends SIGSTOP to the process (its other threads then group-stop too);
+        // kentry directs it at the thread attached to, the one whose stop the tracer waits
+        // for: the same for a single-threaded tracee.
         send(t, SIGSTOP);
     }
     Ok(0)
