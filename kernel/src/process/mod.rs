@@ -347,6 +347,7 @@ pub fn fork_current(
         ti.selectors = crate::task::segments::Selectors::read();
         ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
         ti.sigmask = mi.sigmask;
+        t.blocked_seen.store(mi.sigmask, Ordering::Relaxed);
         ti.altstack = mi.altstack;
     }
     crate::syscall::seccomp::inherit(crate::task::current(), &t);
@@ -393,6 +394,7 @@ pub fn spawn_thread(
         ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
         ti.selectors = crate::task::segments::Selectors::read();
         ti.sigmask = mi.sigmask;
+        t.blocked_seen.store(mi.sigmask, Ordering::Relaxed);
         ti.clear_child_tid = clear_tid;
     }
     me.process
@@ -569,7 +571,6 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
         let mut e = p.exit.lock();
         *e.get_or_insert(reason)
     };
-    let _ = reason;
     // A vfork child gives its parent's memory back.
     p.release_vfork();
     // Every other thread has left `live_threads`, but one may still be on its way to its last
@@ -596,8 +597,37 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
     }
     k.child_wait.wake_all();
     if let Some(parent) = p.parent.lock().upgrade() {
-        crate::signal::send_to_process(&parent, crate::signal::SIGCHLD);
+        let _ = crate::signal::queue_to_process(
+            &parent,
+            crate::signal::SIGCHLD,
+            &child_exit_info(p, reason),
+        );
         parent.child_wait.wake_all();
+    }
+}
+
+/// The SIGCHLD siginfo of a process's end (Linux's `do_notify_parent`): CLD_EXITED with the
+/// exit code or CLD_KILLED with the signal (no core is ever dumped), the child's pid, uid 0,
+/// and its user and system time in clock ticks.
+fn child_exit_info(p: &Process, reason: ExitReason) -> crate::signal::KSigInfo {
+    const CLD_EXITED: i32 = 1;
+    const CLD_KILLED: i32 = 2;
+    /// Nanoseconds per clock tick (USER_HZ 100).
+    const NS_PER_TICK: u64 = 10_000_000;
+    let (code, status) = match reason {
+        ExitReason::Exited(c) => (CLD_EXITED, c & 0xff),
+        ExitReason::Signaled(s) => (CLD_KILLED, s as i32),
+    };
+    let [user, system] = crate::sched::cputime::process_cpu_ns(p);
+    crate::signal::KSigInfo {
+        info: crate::signal::SigInfo {
+            signo: crate::signal::SIGCHLD as i32,
+            code,
+            addr_or_pid: p.pid as u64,
+            extra: status as u32 as u64,
+            ..Default::default()
+        },
+        tail: [user / NS_PER_TICK, system / NS_PER_TICK],
     }
 }
 

@@ -163,6 +163,7 @@ fn request_result(request: u64, pid: i32, addr: u64, data: u64) -> Result<i64, i
                 let mut b = [0u8; 8];
                 copy_from_user(&mut b, data).map_err(|_| -EFAULT)?;
                 inner.sigmask = crate::signal::blockable(u64::from_ne_bytes(b));
+                t.blocked_seen.store(inner.sigmask, Ordering::Relaxed);
                 Ok(0)
             }
         }
