@@ -18,6 +18,7 @@ mod node;
 mod path;
 pub mod pipe;
 mod proc_pid;
+mod proc_task;
 pub(crate) mod procfs;
 pub mod stat;
 
@@ -111,7 +112,12 @@ fn build() -> InodeRef {
             d.lock().entries.insert(String::from(name), n);
         }
     };
-    for (name, f) in [("maps", ProcFile::Maps), ("status", ProcFile::Status)] {
+    let me = proc_task::ProcTarget::SELF;
+    for (name, f) in [
+        ("maps", ProcFile::Maps),
+        ("stat", ProcFile::TaskStat(me)),
+        ("status", ProcFile::TaskStatus(me)),
+    ] {
         add(
             &self_,
             name,
@@ -461,7 +467,7 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
         Body::Proc(what) => (
             FileKind::Node {
                 node: node.clone(),
-                snapshot: Some(procfs::generate(what)),
+                snapshot: Some(procfs::generate(what)?),
             },
             flags,
         ),

@@ -112,7 +112,10 @@ impl Device {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ProcFile {
     Maps,
-    Status,
+    /// `stat` of a process or of one of its threads (proc_task.rs).
+    TaskStat(super::proc_task::ProcTarget),
+    /// `status` of a process or of one of its threads.
+    TaskStatus(super::proc_task::ProcTarget),
     Cpuinfo,
     Meminfo,
     Mounts,

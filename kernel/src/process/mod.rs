@@ -15,7 +15,7 @@ use crate::task::{ExitReason, Task, TaskRef, TaskState};
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use spin::Once;
 
 pub struct Process {
@@ -58,6 +58,12 @@ pub struct Process {
     pub vfork_wait: WaitQueue,
     /// CPU time of all its threads (getrusage, times; sched/cputime.rs).
     pub cputime: crate::sched::cputime::CpuTime,
+    /// When it was made (CLOCK_MONOTONIC ns, which counts from boot: /proc/PID/stat's
+    /// starttime).
+    pub start_ns: u64,
+    /// The signal its parent gets when it ends (clone's low byte, clone3's exit_signal;
+    /// 0: none).
+    pub exit_signal: AtomicU8,
 }
 
 static NEXT_PID: AtomicU32 = AtomicU32::new(1);
@@ -142,6 +148,8 @@ impl Process {
             vfork_done: AtomicBool::new(false),
             vfork_wait: WaitQueue::new(),
             cputime: crate::sched::cputime::CpuTime::new(),
+            start_ns: crate::time::monotonic_ns(),
+            exit_signal: AtomicU8::new(crate::signal::SIGCHLD),
         });
         PROCESSES.insert(pid, Arc::downgrade(&p));
         p
@@ -318,7 +326,9 @@ pub fn fork_current(
     sched::spawn(t);
     after_start(pid);
     if vfork {
-        // Not interruptible: the child is using this process's memory and stack.
+        // Not interruptible: the child is using this process's memory and stack ('D', as
+        // Linux's killable wait_for_vfork_done).
+        let _d = sched::UninterruptibleSleep::begin();
         child
             .vfork_wait
             .wait_until(|| child.vfork_done.load(Ordering::Acquire), || false);

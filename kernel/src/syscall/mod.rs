@@ -17,6 +17,8 @@ pub(crate) mod table;
 mod timespec;
 pub mod user;
 
+pub use misc::no_new_privs;
+
 use kentry::Regs;
 
 /// A handler reads its arguments from the frame (rdi, rsi, rdx, r10, r8, r9) itself: copying

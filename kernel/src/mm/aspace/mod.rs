@@ -32,6 +32,7 @@ mod mmap;
 mod mremap;
 
 pub use backing::{Backing, MappedFile, SharedMem, alloc_user_page, put_user_page};
+pub use maps::MemSummary;
 
 use crate::mm::frame;
 use crate::mm::paging::{MapError, PTE_ADDR, PTE_P, PageTable};

@@ -113,6 +113,11 @@ fn with_state<R>(p: &Arc<Process>, f: impl FnOnce(&mut ProcState) -> R) -> R {
     r
 }
 
+/// Whether `p` has set no_new_privs (/proc/PID/status's `NoNewPrivs`).
+pub fn no_new_privs(p: &Arc<Process>) -> bool {
+    with_state(p, |s| s.no_new_privs)
+}
+
 /// A process's soft limit for `resource` (RLIMIT_*), for other modules to enforce.
 #[allow(dead_code, reason = "for RLIMIT_NOFILE in the fd table")]
 pub fn rlimit_cur(p: &Arc<Process>, resource: usize) -> u64 {

@@ -18,6 +18,8 @@ mod sched;
 mod session;
 mod sysinfo;
 
+pub use limits::no_new_privs;
+
 use super::errno::*;
 use super::table::Table;
 use crate::process::{self, Process};

@@ -205,6 +205,16 @@ pub fn mode() -> u8 {
     task::current().seccomp.state.lock().mode
 }
 
+/// Thread `t`'s mode and how many filters it has (/proc/PID/status's `Seccomp` and
+/// `Seccomp_filters`).
+pub fn status_of(t: &task::Task) -> (u8, usize) {
+    let st = t.seccomp.state.lock();
+    (
+        st.mode,
+        st.filters.as_deref().map_or(0, |n| n.iter().count()),
+    )
+}
+
 /// PTRACE_SECCOMP_GET_METADATA's answer for thread `t`'s filter `filter_off` (0: the
 /// oldest, as Linux's `get_nth_filter` counts): its flags (only SECCOMP_FILTER_FLAG_LOG is
 /// kept). Err(EINVAL) without filter mode, Err(ENOENT) past the newest.

@@ -251,6 +251,8 @@ pub fn user_notification(listener: &Listener, data: &SeccompData) -> Option<i64>
     let killable_now = || listener.wait_killable_recv && n.state.load(Ordering::Acquire) >= SENT;
     let replied = loop {
         let killable = killable_now();
+        // A killable wait shows as 'D' in /proc/PID/stat (Linux's TASK_KILLABLE).
+        let _d = killable.then(crate::sched::UninterruptibleSleep::begin);
         let woke = listener.wait.wait_until(
             || {
                 n.state.load(Ordering::Acquire) == REPLIED
