@@ -225,6 +225,7 @@ impl File {
             } => s.len() as u64,
             FileKind::Node { node, .. } => match &node.body {
                 Body::Reg(d) => d.lock().len() as u64,
+                Body::Memfd(m) => m.len(),
                 _ => 0,
             },
             _ => 0,
@@ -286,7 +287,7 @@ pub fn stat_node(node: &InodeRef) -> Stat {
         size,
         blksize: 4096,
         blocks: match node.body {
-            Body::Reg(_) => size.div_ceil(4096) * 8,
+            Body::Reg(_) | Body::Memfd(_) => size.div_ceil(4096) * 8,
             _ => 0,
         },
         atime: m.atime,
@@ -304,6 +305,7 @@ fn read_node(
     match &node.body {
         Body::Dir(_) => Err(-EISDIR),
         Body::Reg(d) => Ok(d.lock().read_at(off, buf)),
+        Body::Memfd(m) => Ok(m.read_at(off, buf)),
         Body::Proc(_) => {
             let s = snapshot.unwrap_or(&[]);
             let off = usize::try_from(off).unwrap_or(usize::MAX).min(s.len());
@@ -342,6 +344,14 @@ fn write_node(node: &InodeRef, buf: &[u8], off: u64, append: bool) -> Result<(us
             }
             Ok((n, at + n as u64))
         }
+        Body::Memfd(m) => {
+            // O_APPEND: the end, found under the lock the write holds.
+            let (n, at) = m.write_at((!append).then_some(off), buf)?;
+            if n > 0 {
+                node.touch_modified();
+            }
+            Ok((n, at + n as u64))
+        }
         Body::Dev(Device::Null | Device::Zero | Device::Random) => Ok((buf.len(), off)),
         Body::Dev(Device::Full) => Err(-ENOSPC),
         Body::Dev(Device::Console) => {
@@ -362,6 +372,11 @@ pub fn truncate_node(node: &InodeRef, len: u64) -> Result<(), i64> {
     match &node.body {
         Body::Reg(d) => {
             d.lock().truncate(len)?;
+            node.touch_modified();
+            Ok(())
+        }
+        Body::Memfd(m) => {
+            m.truncate(len)?;
             node.touch_modified();
             Ok(())
         }

@@ -14,6 +14,7 @@
 
 mod fd_rcu;
 mod file;
+pub mod memfd;
 mod node;
 mod path;
 pub mod pipe;
@@ -612,8 +613,9 @@ pub fn read_fd_at(fd: u64, off: u64, buf: &mut [u8]) -> Result<usize, i64> {
     let f = get_file(fd)?;
     match f.node().map(|n| &n.body) {
         Some(Body::Reg(d)) if f.readable() => Ok(d.lock().read_at(off, buf)),
+        Some(Body::Memfd(m)) if f.readable() => Ok(m.read_at(off, buf)),
         Some(_) if f.is_path() => Err(-EBADF),
-        Some(Body::Reg(_)) => Err(-EACCES),
+        Some(Body::Reg(_) | Body::Memfd(_)) => Err(-EACCES),
         _ => Err(-ENODEV),
     }
 }

@@ -139,6 +139,8 @@ pub enum Body {
     ProcExe,
     /// `/proc/PID/mem` (None: `/proc/self/mem`, the caller's), proc_pid.rs.
     ProcMem(Option<u32>),
+    /// A memfd's bytes and seals (memfd.rs).
+    Memfd(super::memfd::Memfd),
 }
 
 pub struct DirData {
@@ -163,9 +165,20 @@ pub type InodeRef = Arc<Inode>;
 
 impl Inode {
     pub fn new(body: Body, perm: u32, dev: u64, readonly: bool) -> InodeRef {
+        Inode::new_with_ino(alloc_ino(), body, perm, dev, readonly)
+    }
+
+    /// A memfd (memfd.rs): a regular file, mode 0777, in no directory.
+    pub fn new_memfd(name: String, sealing: bool) -> InodeRef {
+        let ino = alloc_ino();
+        let body = Body::Memfd(super::memfd::Memfd::new(name, ino, sealing));
+        Inode::new_with_ino(ino, body, 0o777, DEV_ROOT, false)
+    }
+
+    fn new_with_ino(ino: u64, body: Body, perm: u32, dev: u64, readonly: bool) -> InodeRef {
         let t = now();
         Arc::new(Inode {
-            ino: alloc_ino(),
+            ino,
             dev,
             readonly,
             meta: Mutex::new(Meta {
@@ -213,7 +226,7 @@ impl Inode {
     pub fn file_type(&self) -> u32 {
         match self.body {
             Body::Dir(_) => S_IFDIR,
-            Body::Reg(_) | Body::Proc(_) | Body::ProcMem(_) => S_IFREG,
+            Body::Reg(_) | Body::Proc(_) | Body::ProcMem(_) | Body::Memfd(_) => S_IFREG,
             Body::Symlink(_) | Body::ProcExe => S_IFLNK,
             Body::Dev(_) => S_IFCHR,
         }
@@ -242,6 +255,7 @@ impl Inode {
     pub fn size(&self) -> u64 {
         match &self.body {
             Body::Reg(d) => d.lock().len() as u64,
+            Body::Memfd(m) => m.len(),
             Body::Symlink(t) => t.len() as u64,
             // tmpfs: a bogus 20 bytes per entry, with `.` and `..`.
             Body::Dir(d) => (d.lock().entries.len() as u64 + 2) * 20,

@@ -19,7 +19,12 @@ impl AddressSpace {
                     file.ino,
                     Some(file.path.as_str()).filter(|p| !p.is_empty()),
                 ),
-                Backing::Shared(o) => (v.pgoff, (0, 1), o.ino, Some("/dev/zero (deleted)")),
+                Backing::Shared(o) => (
+                    v.pgoff,
+                    (0, 1),
+                    o.ino,
+                    Some(o.name.as_deref().unwrap_or("/dev/zero (deleted)")),
+                ),
                 Backing::Anon => {
                     let name =
                         if v.start <= self.brk && v.end >= self.start_brk && self.start_brk != 0 {

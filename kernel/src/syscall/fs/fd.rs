@@ -208,6 +208,8 @@ const F_OFD_SETLKW: u64 = 38;
 const F_DUPFD_CLOEXEC: u64 = 1030;
 const F_SETPIPE_SZ: u64 = 1031;
 const F_GETPIPE_SZ: u64 = 1032;
+const F_ADD_SEALS: u64 = 1033;
+const F_GET_SEALS: u64 = 1034;
 const FD_CLOEXEC: u64 = 1;
 const F_UNLCK: i16 = 2;
 
@@ -262,6 +264,8 @@ fn sys_fcntl(regs: &mut Regs) -> i64 {
             }
             F_SETOWN => Ok(0),
             F_GETOWN => Ok(0),
+            F_ADD_SEALS => fs::memfd::add_seals(&file, arg as u32).map(|_| 0),
+            F_GET_SEALS => fs::memfd::get_seals(&file).map(i64::from),
             F_GETPIPE_SZ | F_SETPIPE_SZ => match file.kind {
                 fs::FileKind::Pipe { .. } => Ok(fs::PIPE_CAPACITY as i64),
                 _ => Err(-EBADF),

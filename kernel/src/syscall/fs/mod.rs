@@ -2,12 +2,13 @@
 //! (stat family, access, chmod/chown, utimensat, statfs), directories (getdents, getcwd, chdir,
 //! mkdir, rmdir, unlink, rename, link, symlink, readlink) and truncation.
 //!
-//! The parts: `fd` (open, close, dup, pipes, fcntl, sync), `meta` (stat, access, chmod, chown,
+//! The parts: `fd` (open, close, dup, pipes, fcntl, sync), `memfd` (memfd_create), `meta` (stat, access, chmod, chown,
 //! utimensat, statfs, truncate) and `dir` (directories and names); the helpers they share are
 //! here.
 
 mod dir;
 mod fd;
+mod memfd;
 mod meta;
 
 use super::table::Table;
@@ -18,6 +19,7 @@ use alloc::string::String;
 pub const fn register(t: Table) -> Table {
     let t = fd::register(t);
     let t = meta::register(t);
+    let t = memfd::register(t);
     dir::register(t)
 }
 
