@@ -23,7 +23,7 @@ mod proc_task;
 pub(crate) mod procfs;
 pub mod stat;
 
-pub use fd_rcu::{FdTableGuard, FdTableLock};
+pub use fd_rcu::FdTableLock;
 pub use file::*;
 pub use node::{Body, DEV_PROC, Device, InodeRef, ProcFile, S_IFDIR, S_IFMT, Time, now};
 pub use pipe::{PIPE_CAPACITY, Pipe};
@@ -301,29 +301,25 @@ impl FdTable {
 
 /// The calling process's descriptor `fd` (an RCU lookup: no lock, fd_rcu.rs).
 pub fn get_file(fd: u64) -> Result<Arc<File>, i64> {
-    crate::task::current()
-        .process
-        .files
-        .lookup(fd)
-        .ok_or(-EBADF)
+    crate::task::current().process.lookup_fd(fd).ok_or(-EBADF)
 }
 
 /// Installs `file` at the lowest free descriptor of the calling process.
 pub fn install_file(file: Arc<File>, cloexec: bool) -> Result<usize, i64> {
     crate::task::current()
         .process
-        .files
+        .files()
         .lock()
         .alloc(0, FdEntry { file, cloexec })
 }
 
 /// The calling process's working directory.
 pub fn cwd() -> InodeRef {
-    crate::task::current().process.files.lock().cwd()
+    crate::task::current().process.files().lock().cwd()
 }
 
 pub fn umask() -> u32 {
-    crate::task::current().process.files.lock().umask
+    crate::task::current().process.files().lock().umask
 }
 
 /// `AT_FDCWD`.
@@ -508,7 +504,7 @@ pub fn chdir_to(node: &InodeRef) -> Result<(), i64> {
     if !node.is_dir() {
         return Err(-ENOTDIR);
     }
-    crate::task::current().process.files.lock().cwd = Some(node.clone());
+    crate::task::current().process.files().lock().cwd = Some(node.clone());
     Ok(())
 }
 
@@ -560,7 +556,7 @@ pub fn new_pipe(flags: u32) -> (Arc<File>, Arc<File>) {
 /// before the exec path was recorded shows `/bin/<name>` if such a file exists.
 pub fn current_exe() -> String {
     let p = &crate::task::current().process;
-    if let Some(e) = p.files.lock().exe.clone() {
+    if let Some(e) = p.files().lock().exe.clone() {
         return e;
     }
     let name = p.name.lock().clone();
@@ -574,7 +570,7 @@ pub fn current_exe() -> String {
 
 /// Records the running program's path for `/proc/self/exe`.
 pub fn set_exe(p: &crate::process::Process, exe: &str) {
-    p.files.lock().exe = Some(String::from(exe));
+    p.files().lock().exe = Some(String::from(exe));
 }
 
 /// execve's loader: reads the program at `path` (relative to the working directory) into a

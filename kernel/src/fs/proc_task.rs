@@ -249,7 +249,8 @@ pub fn status(target: ProcTarget) -> Result<String, i64> {
         .and_then(|t| t.ptrace.state.lock().tracer())
         .map_or(0, |tr| tr.pid);
     let (umask, fdsize) = {
-        let f = p.files.lock();
+        let table = p.files();
+        let f = table.lock();
         // Linux's max_fds: the descriptor array's size, a multiple of 64.
         (f.umask, (f.fds.len().div_ceil(64) * 64).max(64))
     };

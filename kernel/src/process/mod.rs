@@ -1,6 +1,7 @@
 //! Processes: what a task's threads share — address space, files, signal handlers, children —
 //! and how a process starts, forks, execs, exits and is waited for.
 
+mod files;
 mod wait;
 
 pub use wait::{WaitEvent, WaitOptions, wait_child, wait_event};
@@ -11,6 +12,7 @@ use crate::rcu::RcuIdMap;
 use crate::sched::{self, WaitQueue};
 use crate::signal::SigActions;
 use crate::sync::Mutex;
+use crate::syscall::clone::{CLONE_CLEAR_SIGHAND, CLONE_FILES, CSIGNAL};
 use crate::task::{ExitReason, Task, TaskRef, TaskState};
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
@@ -26,7 +28,9 @@ pub struct Process {
     pub aspace: Mutex<Option<AddressSpace>>,
     /// The page-table root to load when a thread of this process runs.
     pub cr3: AtomicU64,
-    pub files: crate::fs::FdTableLock,
+    /// The descriptor table, read through [`Process::files`] and [`Process::lookup_fd`]
+    /// (files.rs): CLONE_FILES shares it.
+    files: crate::rcu::RcuBox<Arc<crate::fs::FdTableLock>>,
     pub sigactions: Mutex<SigActions>,
     /// Signals sent to the process (any thread may take them).
     pub sig_pending: AtomicU64,
@@ -121,6 +125,7 @@ impl Process {
         name: &str,
         aspace: Option<AddressSpace>,
         parent: Weak<Process>,
+        files: Arc<crate::fs::FdTableLock>,
     ) -> Arc<Process> {
         let cr3 = aspace
             .as_ref()
@@ -131,7 +136,7 @@ impl Process {
             parent: Mutex::new(parent),
             aspace: Mutex::new(aspace),
             cr3: AtomicU64::new(cr3),
-            files: crate::fs::FdTableLock::new(crate::fs::FdTable::new_console()),
+            files: crate::rcu::RcuBox::new(files),
             sigactions: Mutex::new(SigActions::new()),
             sig_pending: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
@@ -216,8 +221,15 @@ impl Process {
 /// The kernel's own process (pid 0): kernel threads, idle.
 pub fn kernel_process() -> Arc<Process> {
     KERNEL
-        .call_once(|| Process::new(0, "kernel", None, Weak::new()))
+        .call_once(|| Process::new(0, "kernel", None, Weak::new(), console_files()))
         .clone()
+}
+
+/// A descriptor table with stdin, stdout and stderr on the console.
+fn console_files() -> Arc<crate::fs::FdTableLock> {
+    Arc::new(crate::fs::FdTableLock::new(
+        crate::fs::FdTable::new_console(),
+    ))
 }
 
 pub fn alloc_pid() -> u32 {
@@ -234,7 +246,13 @@ pub fn forks_since_boot() -> u32 {
 /// its pid.
 pub fn spawn(name: &str, image: Image, parent: &Arc<Process>) -> Arc<Process> {
     let pid = alloc_pid();
-    let p = Process::new(pid, name, Some(image.aspace), Arc::downgrade(parent));
+    let p = Process::new(
+        pid,
+        name,
+        Some(image.aspace),
+        Arc::downgrade(parent),
+        console_files(),
+    );
     parent.children.lock().push(p.clone());
     let t = Task::new_user(pid, p.clone(), &image.regs);
     p.add_thread(&t);
@@ -266,12 +284,15 @@ pub fn spawn_and_wait(
 /// fork(): a copy of the calling process whose one thread returns 0 from the same syscall.
 /// With `vfork`, the child runs in the caller's address space instead, and the caller waits
 /// until the child execs or exits. `clone_flags` say which ptrace event it is (and whether
-/// the child is traced too); `after_start(pid)` runs once the child may run, before a vfork
+/// the child is traced too), its exit signal (the low byte), whether it shares the
+/// descriptor table (CLONE_FILES) and whether its handlers are reset (CLONE_CLEAR_SIGHAND);
+/// `tls` is its FS base (CLONE_SETTLS). `after_start(pid)` runs once the child may run, before a vfork
 /// waits (the tracer's fork event stop).
 pub fn fork_current(
     regs: &kentry::Regs,
     vfork: bool,
     clone_flags: u64,
+    tls: Option<u64>,
     before_start: &dyn Fn(u32),
     after_start: &mut dyn FnMut(u32),
 ) -> Result<u32, i64> {
@@ -290,15 +311,39 @@ pub fn fork_current(
         )
     };
     let pid = alloc_pid();
-    let child = Process::new(pid, &parent.name.lock(), aspace, Arc::downgrade(parent));
+    // CLONE_FILES: the same table; else a copy sharing every open file description.
+    let files = if clone_flags & CLONE_FILES != 0 {
+        let f = parent.files();
+        f.share();
+        f
+    } else {
+        Arc::new(crate::fs::FdTableLock::new(
+            parent.files().lock().fork_copy(),
+        ))
+    };
+    let child = Process::new(
+        pid,
+        &parent.name.lock(),
+        aspace,
+        Arc::downgrade(parent),
+        files,
+    );
+    child
+        .exit_signal
+        .store((clone_flags & CSIGNAL) as u8, Ordering::Relaxed);
     if vfork {
         child
             .cr3
             .store(mm.cr3.load(Ordering::Acquire), Ordering::Release);
         *child.vfork_parent.lock() = Some(mm.clone());
     }
-    *child.files.lock() = parent.files.lock().fork_copy();
-    *child.sigactions.lock() = parent.sigactions.lock().clone();
+    let mut actions = parent.sigactions.lock().clone();
+    if clone_flags & CLONE_CLEAR_SIGHAND != 0 {
+        // Handled signals back to their default; ignored ones stay ignored (Linux's
+        // flush_signal_handlers, as execve).
+        actions.reset_for_exec();
+    }
+    *child.sigactions.lock() = actions;
     parent.children.lock().push(child.clone());
     let mut cregs = *regs;
     cregs.rax = 0;
@@ -308,7 +353,9 @@ pub fn fork_current(
         let (ti, mi) = (t.inner(), crate::task::current_inner());
         mi.fpu.save();
         ti.fpu = mi.fpu.clone();
-        ti.fs_base = x86_64::registers::model_specific::FsBase::read().as_u64();
+        // CLONE_SETTLS: the child's FS base.
+        ti.fs_base =
+            tls.unwrap_or_else(|| x86_64::registers::model_specific::FsBase::read().as_u64());
         ti.selectors = crate::task::segments::Selectors::read();
         ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
         ti.sigmask = mi.sigmask;
@@ -535,7 +582,7 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
     if let Some(a) = p.aspace.lock().take() {
         a.destroy();
     }
-    p.files.lock().close_all();
+    p.release_files();
     // Its tracees are let go (or killed, under PTRACE_O_EXITKILL).
     crate::ptrace::tracer_exit(p);
     let orphans: Vec<Arc<Process>> = core::mem::take(&mut *p.children.lock());
@@ -546,7 +593,11 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
     }
     k.child_wait.wake_all();
     if let Some(parent) = p.parent.lock().upgrade() {
-        crate::signal::send_to_process(&parent, crate::signal::SIGCHLD);
+        // Its exit signal (clone's; 0: none).
+        let sig = p.exit_signal.load(Ordering::Relaxed);
+        if sig != 0 {
+            crate::signal::send_to_process(&parent, sig);
+        }
         parent.child_wait.wake_all();
     }
 }

@@ -2,6 +2,7 @@
 //! Each module adds its handlers to the table with a `const fn register`, by the named numbers
 //! of `kentry_abi::nr` (numbers and names: kentry-abi's one list).
 
+pub mod clone;
 pub mod errno;
 mod fs;
 mod io;

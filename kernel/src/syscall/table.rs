@@ -16,6 +16,7 @@ pub type Table = [Handler; NR_SYSCALLS + 1];
 pub static TABLE: Table = {
     let mut t: Table = [sys_ni; NR_SYSCALLS + 1];
     t[NR_SYSCALLS] = sys_invalid;
+    let t = super::clone::register(t);
     let t = super::io::register(t);
     let t = super::fs::register(t);
     let t = super::mem::register(t);

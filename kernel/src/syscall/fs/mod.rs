@@ -47,9 +47,9 @@ fn dirfd_arg(v: u64) -> i32 {
     v as u32 as i32
 }
 
-fn files() -> fs::FdTableGuard<'static> {
-    let p: &'static crate::process::Process = &crate::task::current().process;
-    p.files.lock()
+/// The calling process's descriptor table (lock it to use it).
+fn files() -> alloc::sync::Arc<fs::FdTableLock> {
+    crate::task::current().process.files()
 }
 
 /// What a path (or AT_EMPTY_PATH descriptor) names, per the *at flags.

@@ -310,7 +310,8 @@ fn set_mode_filter(flags: u32, uprog: u64) -> i64 {
     match attach(flags, filter, Some(listener)) {
         Ok(()) => fd as i64,
         Err(e) => {
-            let mut files = task::current().process.files.lock();
+            let table = task::current().process.files();
+            let mut files = table.lock();
             // Unless another thread has already put something else there.
             let ours = files
                 .get(fd as u64)

@@ -334,7 +334,8 @@ fn take_addfd(listener: &Listener, n: &Notif) -> Option<FdEntry> {
     };
     let me = task::current();
     let (fd, replaced) = {
-        let mut files = me.process.files.lock();
+        let table = me.process.files();
+        let mut files = table.lock();
         match a.at {
             Some(at) => match files.install(at as usize, entry) {
                 Ok(old) => (at as i64, old),
