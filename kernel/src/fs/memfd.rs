@@ -42,6 +42,20 @@ const F_ALL_SEALS: u32 =
 
 const PG: u64 = PAGE_SIZE;
 
+/// Test kernels, `kentry.break=memfd_seals`: seals are recorded but enforce nothing (no
+/// EPERM for writes, truncation, writable shared mappings or a sealed seal set, no EBUSY):
+/// the negative run of `c_memfd`.
+pub static BREAK_SEALS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// The seals that count now (none while [`BREAK_SEALS`] is set).
+fn enforced(seals: u32) -> u32 {
+    if BREAK_SEALS.load(Ordering::Relaxed) {
+        0
+    } else {
+        seals
+    }
+}
+
 /// The body of a memfd inode.
 pub struct Memfd {
     /// The pages; their object carries the name /proc/PID/maps shows, "/memfd:NAME
@@ -73,7 +87,7 @@ impl Memfd {
 
     /// Whether a write seal forbids writes and new writable shared mappings.
     pub fn write_sealed(&self) -> bool {
-        self.seals() & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0
+        enforced(self.seals()) & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0
     }
 
     /// Reads at `off`; 0 at or past the end.
@@ -112,7 +126,7 @@ impl Memfd {
     pub fn write_at(&self, off: Option<u64>, data: &[u8]) -> Result<(usize, u64), i64> {
         let mut len = self.len.lock();
         let off = off.unwrap_or(*len);
-        let seals = self.seals();
+        let seals = enforced(self.seals());
         if seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
             return Err(-EPERM);
         }
@@ -158,7 +172,7 @@ impl Memfd {
             return Err(-EFBIG);
         }
         let mut len = self.len.lock();
-        let seals = self.seals();
+        let seals = enforced(self.seals());
         if (new_len < *len && seals & F_SEAL_SHRINK != 0)
             || (new_len > *len && seals & F_SEAL_GROW != 0)
         {
@@ -191,13 +205,13 @@ impl Memfd {
         }
         // Under the length lock: no write or truncation runs meanwhile.
         let _len = self.len.lock();
-        let cur = self.seals();
+        let cur = enforced(self.seals());
         if cur & F_SEAL_SEAL != 0 {
             return Err(-EPERM);
         }
         // The object's own reference, plus one per mapping sharing it.
-        if seals & F_SEAL_WRITE != 0 && cur & F_SEAL_WRITE == 0 && Arc::strong_count(&self.shm) > 1
-        {
+        let mapped = Arc::strong_count(&self.shm) > 1 && !BREAK_SEALS.load(Ordering::Relaxed);
+        if seals & F_SEAL_WRITE != 0 && cur & F_SEAL_WRITE == 0 && mapped {
             return Err(-EBUSY);
         }
         self.seals.fetch_or(seals, Ordering::AcqRel);

@@ -67,6 +67,12 @@ pub const CLONE_ARGS_SIZE_VER2: usize = 88;
 const MAX_PID_NS_LEVEL: u64 = 32;
 const PAGE_SIZE: usize = 4096;
 
+/// Test kernels, `kentry.break=clone3_size`: clone3 reads its struct without the size rules
+/// (any size is taken, at most 88 bytes of it read, a tail never looked at): the negative run
+/// of `c_clone3`.
+pub static BREAK_SIZE_RULES: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
 pub const fn register(mut t: Table) -> Table {
     t[nr::CLONE] = sys_clone;
     t[nr::CLONE3] = sys_clone3;
@@ -150,10 +156,11 @@ const F_CGROUP: usize = 10;
 
 fn clone3_args(uargs: u64, usize_: u64) -> Result<KernelCloneArgs, i64> {
     let size = usize::try_from(usize_).unwrap_or(usize::MAX);
-    if size > PAGE_SIZE {
+    let unchecked = BREAK_SIZE_RULES.load(core::sync::atomic::Ordering::Relaxed);
+    if size > PAGE_SIZE && !unchecked {
         return Err(-E2BIG);
     }
-    if size < CLONE_ARGS_SIZE_VER0 {
+    if size < CLONE_ARGS_SIZE_VER0 && !unchecked {
         return Err(-EINVAL);
     }
     // copy_struct_from_user: what kentry knows, zeros beyond a short struct, and a longer
@@ -161,7 +168,7 @@ fn clone3_args(uargs: u64, usize_: u64) -> Result<KernelCloneArgs, i64> {
     let mut raw = [0u8; CLONE_ARGS_SIZE_VER2];
     let known = size.min(CLONE_ARGS_SIZE_VER2);
     copy_from_user(&mut raw[..known], uargs).map_err(|_| -EFAULT)?;
-    if size > CLONE_ARGS_SIZE_VER2 {
+    if size > CLONE_ARGS_SIZE_VER2 && !unchecked {
         let mut tail = [0u8; 256];
         let mut at = CLONE_ARGS_SIZE_VER2;
         while at < size {
