@@ -323,13 +323,19 @@ static void test_children(void)
 	pid_t parent = getpid();
 	c = vfork();
 	if (c == 0) {
-		char b[512];
-		snprintf(b, sizeof(b), "/proc/%d/stat", parent);
+		/* The parent may still be on its way to the wait (on another CPU): look again for up
+		 * to 2 s; once it waits, it stays in the wait until this child exits. */
+		char path[64], b[512];
+		snprintf(path, sizeof(path), "/proc/%d/stat", parent);
 		char got = '?';
-		if (slurp(b, b, sizeof(b)) > 0) {
-			char *e = strrchr(b, ')');
-			if (e)
-				got = e[2];
+		for (int i = 0; i < 200 && got != 'D'; i++) {
+			if (slurp(path, b, sizeof(b)) > 0) {
+				char *e = strrchr(b, ')');
+				if (e)
+					got = e[2];
+			}
+			struct timespec d = {0, 10 * 1000 * 1000};
+			syscall(SYS_nanosleep, &d, NULL);
 		}
 		_exit(got);
 	}
