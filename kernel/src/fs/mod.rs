@@ -195,8 +195,18 @@ fn mkdir_p(root: &InodeRef, path: &str) -> InodeRef {
 
 // ---- descriptors ----------------------------------------------------------------------------
 
-/// The most descriptors a process may have (RLIMIT_NOFILE's default soft limit).
+/// RLIMIT_NOFILE's default soft limit.
 pub const NOFILE: usize = 1024;
+/// Linux's fs.nr_open default: no descriptor number reaches it, whatever the limit says.
+const NR_OPEN: usize = 1 << 20;
+
+/// The calling process's RLIMIT_NOFILE soft limit: descriptors are numbered below it (Linux's
+/// `rlimit(RLIMIT_NOFILE)`, read where a descriptor is made).
+pub fn nofile_limit() -> usize {
+    let p = &crate::task::current().process;
+    let lim = crate::syscall::rlimit_cur(p, crate::syscall::RLIMIT_NOFILE);
+    usize::try_from(lim).unwrap_or(usize::MAX).min(NR_OPEN)
+}
 
 #[derive(Clone)]
 pub struct FdEntry {
@@ -241,12 +251,11 @@ impl FdTable {
         self.fds.get_mut(usize::try_from(fd).ok()?)?.as_mut()
     }
 
-    /// The lowest free descriptor at or above `from`.
+    /// The lowest free descriptor at or above `from`, below the caller's RLIMIT_NOFILE
+    /// (EMFILE if none: Linux's alloc_fd).
     pub fn alloc(&mut self, from: usize, e: FdEntry) -> Result<usize, i64> {
-        if from >= NOFILE {
-            return Err(-EINVAL);
-        }
-        let fd = (from..NOFILE)
+        let limit = nofile_limit();
+        let fd = (from..limit)
             .find(|&i| self.fds.get(i).is_none_or(Option::is_none))
             .ok_or(-EMFILE)?;
         if self.fds.len() <= fd {
@@ -256,9 +265,10 @@ impl FdTable {
         Ok(fd)
     }
 
-    /// Puts `e` at `fd`; returns what was there (to be dropped by the caller).
+    /// Puts `e` at `fd`; returns what was there (to be dropped by the caller). EBADF at or
+    /// past the caller's RLIMIT_NOFILE (Linux's dup2 and replace_fd).
     pub fn install(&mut self, fd: usize, e: FdEntry) -> Result<Option<FdEntry>, i64> {
-        if fd >= NOFILE {
+        if fd >= nofile_limit() {
             return Err(-EBADF);
         }
         if self.fds.len() <= fd {

@@ -18,7 +18,7 @@ pub(crate) mod table;
 mod timespec;
 pub mod user;
 
-pub use misc::no_new_privs;
+pub use misc::{RLIMIT_NOFILE, no_new_privs, rlimit_cur};
 
 use kentry::Regs;
 

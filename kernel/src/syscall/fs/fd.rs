@@ -225,6 +225,10 @@ fn sys_fcntl(regs: &mut Regs) -> i64 {
         match cmd {
             F_DUPFD | F_DUPFD_CLOEXEC => {
                 let from = usize::try_from(arg as u32).map_err(|_| -EINVAL)?;
+                // f_dupfd: a start at or past RLIMIT_NOFILE is EINVAL (not EMFILE).
+                if from >= fs::nofile_limit() {
+                    return Err(-EINVAL);
+                }
                 let fd = files().lock().alloc(
                     from,
                     FdEntry {

@@ -119,7 +119,6 @@ pub fn no_new_privs(p: &Arc<Process>) -> bool {
 }
 
 /// A process's soft limit for `resource` (RLIMIT_*), for other modules to enforce.
-#[allow(dead_code, reason = "for RLIMIT_NOFILE in the fd table")]
 pub fn rlimit_cur(p: &Arc<Process>, resource: usize) -> u64 {
     with_state(p, |s| s.limits.get(resource).map_or(RLIM_INFINITY, |l| l.0))
 }

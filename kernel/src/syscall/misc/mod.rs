@@ -18,7 +18,7 @@ mod sched;
 mod session;
 mod sysinfo;
 
-pub use limits::no_new_privs;
+pub use limits::{RLIMIT_NOFILE, no_new_privs, rlimit_cur};
 
 use super::errno::*;
 use super::table::Table;
