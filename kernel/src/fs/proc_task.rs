@@ -144,8 +144,10 @@ fn blocked_of(t: Option<&Task>) -> u64 {
     }
 }
 
+/// The figures of the address space `p` runs in (a vfork child's is its parent's, as the
+/// mm Linux shows).
 fn memory(p: &Arc<Process>) -> Option<crate::mm::aspace::MemSummary> {
-    p.aspace.lock().as_ref().map(|a| a.summary())
+    p.mm().aspace.lock().as_ref().map(|a| a.summary())
 }
 
 fn to_clock_t(ns: u64) -> u64 {
