@@ -143,7 +143,7 @@ fn sys_clone3(regs: &mut Regs) -> i64 {
 
 /// The 11 u64 fields of struct clone_args.
 const F_FLAGS: usize = 0;
-const F_PIDFD: usize = 1;
+// 1: pidfd, unused: CLONE_PIDFD is refused.
 const F_CHILD_TID: usize = 2;
 const F_PARENT_TID: usize = 3;
 const F_EXIT_SIGNAL: usize = 4;
@@ -226,7 +226,6 @@ fn clone3_args(uargs: u64, usize_: u64) -> Result<KernelCloneArgs, i64> {
         // Choosing the child's pid (checkpoint/restore) is not supported.
         return Err(-EINVAL);
     }
-    let _ = f(F_PIDFD);
     Ok(KernelCloneArgs {
         flags,
         exit_signal: exit_signal as u8,
