@@ -7,7 +7,8 @@
  *    exit_signal SIGCHLD;
  *  - status: Name, State "R (running)", Tgid, Pid, PPid, TracerPid 0, Threads, SigBlk with the
  *    blocked SIGUSR1, SigCgt with the handled SIGUSR2, SigIgn with the ignored SIGPIPE;
- *  - a child blocked in read(2) is S; a child that exited and is not waited for is Z, and its
+ *  - a child blocked in read(2) is S, its maps show a mapping we dropped after the fork (and
+ *    ours do not), its exe link is ours; a child that exited and is not waited for is Z, and its
  *    /proc/PID is gone once reaped (ENOENT); a child stopped for its tracer is t with
  *    TracerPid ours; the parent of a vfork child, waiting for it, is D (seen by the child);
  *  - /proc/PID/task/TID/stat of a thread blocked in read(2): its tid in field 1, S.
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -259,12 +261,16 @@ static void test_self(void)
 
 static void test_children(void)
 {
-	/* Blocked in read: S. */
+	/* Blocked in read: S. A mapping made before the fork and unmapped by us after it shows
+	 * in the child's maps only; its exe link is ours. */
 	int p[2];
 	if (pipe(p) != 0) {
 		ktap_result(0, "child_blocked_read_S");
+		ktap_result(0, "child_maps_own");
+		ktap_result(0, "child_exe_link");
 		return;
 	}
+	char *region = mmap(NULL, 3 * 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	pid_t c = fork();
 	if (c == 0) {
 		char x;
@@ -274,6 +280,22 @@ static void test_children(void)
 	close(p[0]);
 	char st = wait_state(c, 'S');
 	KTAP_CHECK(st == 'S', "child_blocked_read_S", "state %c", st);
+	if (region != MAP_FAILED)
+		munmap(region, 3 * 4096);
+	char key[32], mpath[64], text[16384];
+	snprintf(key, sizeof(key), "%lx-%lx ", (unsigned long)(uintptr_t)region,
+		 (unsigned long)(uintptr_t)region + 3 * 4096);
+	snprintf(mpath, sizeof(mpath), "/proc/%d/maps", c);
+	int in_child = slurp(mpath, text, sizeof(text)) > 0 && strstr(text, key);
+	int in_self = slurp("/proc/self/maps", text, sizeof(text)) > 0 && strstr(text, key);
+	KTAP_CHECK(region != MAP_FAILED && in_child && !in_self, "child_maps_own",
+		   "in the child's maps %d, in ours %d", in_child, in_self);
+	char mine[256] = "", theirs[256] = "";
+	snprintf(mpath, sizeof(mpath), "/proc/%d/exe", c);
+	ssize_t n1 = readlink("/proc/self/exe", mine, sizeof(mine) - 1);
+	ssize_t n2 = readlink(mpath, theirs, sizeof(theirs) - 1);
+	KTAP_CHECK(n1 > 0 && n1 == n2 && strcmp(mine, theirs) == 0, "child_exe_link",
+		   "ours '%s', the child's '%s'", mine, theirs);
 	ssize_t w = write(p[1], "x", 1);
 	(void)w;
 	close(p[1]);
@@ -308,7 +330,7 @@ static void test_children(void)
 	}
 	int stopped = waitpid(c, &status, 0) == c && WIFSTOPPED(status);
 	st = stopped ? state_of(c) : '?';
-	char text[4096], v[64], want[32];
+	char v[64], want[32];
 	snprintf(path, sizeof(path), "/proc/%d/status", c);
 	snprintf(want, sizeof(want), "%d", getpid());
 	int tracer_ok = slurp(path, text, sizeof(text)) > 0 && status_field(text, "TracerPid", v, sizeof(v)) &&
@@ -347,7 +369,7 @@ static void test_children(void)
 
 int main(void)
 {
-	ktap_plan(23);
+	ktap_plan(25);
 	test_self();
 	test_children();
 	return ktap_finish();

@@ -116,7 +116,7 @@ fn build() -> InodeRef {
     };
     let me = proc_task::ProcTarget::SELF;
     for (name, f) in [
-        ("maps", ProcFile::Maps),
+        ("maps", ProcFile::Maps(me)),
         ("stat", ProcFile::TaskStat(me)),
         ("status", ProcFile::TaskStatus(me)),
     ] {
@@ -129,7 +129,7 @@ fn build() -> InodeRef {
     add(
         &self_,
         "exe",
-        Inode::new(Body::ProcExe, 0o777, DEV_PROC, true),
+        Inode::new(Body::ProcExe(None), 0o777, DEV_PROC, true),
     );
     add(&self_, "mem", proc_pid::mem_node(None));
     proc_pid::set_proc_root(&proc_);
@@ -563,10 +563,14 @@ pub fn new_pipe(flags: u32) -> (Arc<File>, Arc<File>) {
 
 // ---- the running program ----------------------------------------------------------------------
 
-/// The path `/proc/self/exe` shows for the calling process. A process started by the kernel
-/// before the exec path was recorded shows `/bin/<name>` if such a file exists.
+/// The path `/proc/self/exe` shows for the calling process.
 pub fn current_exe() -> String {
-    let p = &crate::task::current().process;
+    exe_of(&crate::task::current().process)
+}
+
+/// The path `/proc/PID/exe` shows for process `p`. A process started by the kernel before the
+/// exec path was recorded shows `/bin/<name>` if such a file exists.
+pub fn exe_of(p: &crate::process::Process) -> String {
     if let Some(e) = p.files().lock().exe.clone() {
         return e;
     }

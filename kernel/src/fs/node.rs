@@ -111,7 +111,8 @@ impl Device {
 /// Files of /proc whose text is generated when they are opened.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ProcFile {
-    Maps,
+    /// `maps` of a process (its `tid` is not used).
+    Maps(super::proc_task::ProcTarget),
     /// `stat` of a process or of one of its threads (proc_task.rs).
     TaskStat(super::proc_task::ProcTarget),
     /// `status` of a process or of one of its threads.
@@ -135,8 +136,9 @@ pub enum Body {
     Symlink(String),
     Dev(Device),
     Proc(ProcFile),
-    /// `/proc/self/exe`: a symlink to the calling process's program.
-    ProcExe,
+    /// `/proc/PID/exe`: a symlink to the process's program (None: `/proc/self/exe`, the
+    /// caller's).
+    ProcExe(Option<u32>),
     /// `/proc/PID/mem` (None: `/proc/self/mem`, the caller's), proc_pid.rs.
     ProcMem(Option<u32>),
     /// A memfd's bytes and seals (memfd.rs).
@@ -212,7 +214,7 @@ impl Inode {
     }
 
     pub fn is_symlink(&self) -> bool {
-        matches!(self.body, Body::Symlink(_) | Body::ProcExe)
+        matches!(self.body, Body::Symlink(_) | Body::ProcExe(_))
     }
 
     pub fn dir(&self) -> Option<&Mutex<DirData>> {
@@ -227,7 +229,7 @@ impl Inode {
         match self.body {
             Body::Dir(_) => S_IFDIR,
             Body::Reg(_) | Body::Proc(_) | Body::ProcMem(_) | Body::Memfd(_) => S_IFREG,
-            Body::Symlink(_) | Body::ProcExe => S_IFLNK,
+            Body::Symlink(_) | Body::ProcExe(_) => S_IFLNK,
             Body::Dev(_) => S_IFCHR,
         }
     }
@@ -246,7 +248,7 @@ impl Inode {
     pub fn link_target(&self) -> Option<String> {
         match &self.body {
             Body::Symlink(t) => Some(t.clone()),
-            Body::ProcExe => Some(super::current_exe()),
+            Body::ProcExe(pid) => Some(super::proc_task::exe_link(*pid)),
             _ => None,
         }
     }

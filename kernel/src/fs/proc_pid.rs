@@ -1,7 +1,7 @@
 //! /proc/PID: a directory made at lookup for each live process, holding `mem` (its memory,
 //! read and written at the file offset as the address, as a debugger does: mm/remote.rs).
-//! `/proc/self/mem` is the calling process's. /proc/PID also holds `stat`, `status` and
-//! `task/TID/{stat,status}` (proc_task.rs); `maps` and `exe` are /proc/self's only today.
+//! `/proc/self/mem` is the calling process's. /proc/PID also holds `exe`, `maps`, `stat`,
+//! `status` and `task/TID/{stat,status}` (proc_task.rs).
 
 use super::node::{Body, DEV_PROC, Inode, InodeRef, ProcFile};
 use super::proc_task::ProcTarget;
@@ -38,6 +38,20 @@ pub fn lookup_missing(dir: &InodeRef, name: &str) -> Option<InodeRef> {
     let p = crate::process::find(pid).filter(|p| p.pid != 0 && !super::proc_task::is_reaped(p))?;
     let d = Inode::new_dir(Some(dir), 0o555, DEV_PROC, true);
     add(&d, "mem", mem_node(Some(p.pid)));
+    add(
+        &d,
+        "exe",
+        Inode::new(Body::ProcExe(Some(p.pid)), 0o777, DEV_PROC, true),
+    );
+    let whole = ProcTarget {
+        pid: Some(p.pid),
+        tid: None,
+    };
+    add(
+        &d,
+        "maps",
+        Inode::new(Body::Proc(ProcFile::Maps(whole)), 0o444, DEV_PROC, true),
+    );
     add_task_files(
         &d,
         ProcTarget {

@@ -164,6 +164,33 @@ fn comm(p: &Process) -> String {
     String::from(&name[..end])
 }
 
+/// The text of /proc/PID/maps: the mappings of the address space the process runs in (none
+/// once it has ended).
+pub fn maps(target: ProcTarget) -> Result<String, i64> {
+    let Subject { p, .. } = subject(ProcTarget {
+        tid: None,
+        ..target
+    })?;
+    Ok(p.mm()
+        .aspace
+        .lock()
+        .as_ref()
+        .map(|a| a.proc_maps())
+        .unwrap_or_default())
+}
+
+/// Where /proc/PID/exe points (None: the caller's /proc/self/exe); "" once the process has
+/// gone.
+pub fn exe_link(pid: Option<u32>) -> String {
+    match pid {
+        None => super::current_exe(),
+        Some(pid) => crate::process::find(pid)
+            .filter(|p| !is_reaped(p))
+            .map(|p| super::exe_of(&p))
+            .unwrap_or_default(),
+    }
+}
+
 /// Linux's PF_EXITING: the thread group is ending.
 const PF_EXITING: u64 = 0x4;
 

@@ -11,7 +11,7 @@ use core::sync::atomic::Ordering;
 /// The text of `what`; Err(-ESRCH) for a per-process file whose process has gone.
 pub fn generate(what: ProcFile) -> Result<Vec<u8>, i64> {
     Ok(match what {
-        ProcFile::Maps => maps().into_bytes(),
+        ProcFile::Maps(t) => super::proc_task::maps(t)?.into_bytes(),
         ProcFile::TaskStat(t) => super::proc_task::stat(t)?.into_bytes(),
         ProcFile::TaskStatus(t) => super::proc_task::status(t)?.into_bytes(),
         ProcFile::Cpuinfo => cpuinfo().into_bytes(),
@@ -34,17 +34,6 @@ pub fn generate(what: ProcFile) -> Result<Vec<u8>, i64> {
             format!("{sec}.{cs:02} 0.00\n").into_bytes()
         }
     })
-}
-
-fn maps() -> String {
-    crate::task::current()
-        .process
-        .mm()
-        .aspace
-        .lock()
-        .as_ref()
-        .map(|a| a.proc_maps())
-        .unwrap_or_default()
 }
 
 /// Linux's `/proc/interrupts` rows for the per-CPU vectors (arch_show_interrupts): a header
