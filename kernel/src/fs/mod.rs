@@ -3,7 +3,7 @@
 //! - The tree ([`node`], [`path`]) holds the initrd's files and directories (file data stays
 //!   in the initrd until written), a writable `/tmp`, the devices of `/dev` (null, zero, full,
 //!   random, urandom, console), and `/proc` with `self/{maps,stat,status,exe,mem}`,
-//!   `PID/{mem,stat,status,task/TID/}` (proc_pid.rs, proc_task.rs), `cmdline` (the kernel's),
+//!   `PID/{exe,maps,mem,stat,status,task/TID/}` (proc_pid.rs, proc_task.rs), `cmdline` (the kernel's),
 //!   `cpuinfo`, `meminfo`, `mounts`, `stat` and `uptime`, whose text is generated when
 //!   opened. memfd_create's files (memfd.rs) live in no directory. Everyone is root; permission bits are kept but only the execute bits are
 //!   checked (execve, access X_OK), as for root on Linux.
