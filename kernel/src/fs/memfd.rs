@@ -86,8 +86,17 @@ impl Memfd {
     }
 
     /// Whether a write seal forbids writes and new writable shared mappings.
-    pub fn write_sealed(&self) -> bool {
+    fn write_sealed(&self) -> bool {
         enforced(self.seals()) & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0
+    }
+
+    /// For a new shared mapping: the pages (a reference the mapping keeps) and whether a
+    /// write seal is set. Taken under the lock F_ADD_SEALS holds, so a mapping and
+    /// F_SEAL_WRITE are ordered: either the seal refuses the mapping's write access, or the
+    /// mapping's reference makes the seal EBUSY.
+    pub fn map_shared(&self) -> (Arc<SharedMem>, bool) {
+        let _len = self.len.lock();
+        (self.shm.clone(), self.write_sealed())
     }
 
     /// Reads at `off`; 0 at or past the end.

@@ -286,8 +286,8 @@ pub fn spawn_and_wait(
 /// until the child execs or exits. `clone_flags` say which ptrace event it is (and whether
 /// the child is traced too), its exit signal (the low byte), whether it shares the
 /// descriptor table (CLONE_FILES) and whether its handlers are reset (CLONE_CLEAR_SIGHAND);
-/// `tls` is its FS base (CLONE_SETTLS). `after_start(pid)` runs once the child may run, before a vfork
-/// waits (the tracer's fork event stop).
+/// `tls` is its FS base (CLONE_SETTLS). `after_start(pid)` runs once the child may run,
+/// before a vfork waits (the tracer's fork event stop).
 pub fn fork_current(
     regs: &kentry::Regs,
     vfork: bool,

@@ -117,7 +117,7 @@ fn file_check(fd: u64) -> Result<(u64, u64, bool), i64> {
 fn memfd_pages(fd: u64) -> Option<(alloc::sync::Arc<SharedMem>, bool)> {
     let f = crate::fs::get_file(fd).ok()?;
     match &f.node()?.body {
-        crate::fs::Body::Memfd(m) => Some((m.shm.clone(), m.write_sealed())),
+        crate::fs::Body::Memfd(m) => Some(m.map_shared()),
         _ => None,
     }
 }
