@@ -242,6 +242,16 @@ fn apply_test_breaks(cmdline: &str) {
             crate::signal::BREAK_SIGQUEUE_CHECKS.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "memfd_seals" {
+            klog!("test hook: memfd seals are recorded but enforce nothing");
+            fs::memfd::BREAK_SEALS.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "clone3_size" {
+            klog!("test hook: clone3 reads its struct without the size rules");
+            syscall::clone::BREAK_SIZE_RULES.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "sigreturn_flags" {
             klog!("test hook: rt_sigreturn takes IF, IOPL and NT from the user's frame");
             crate::signal::BREAK_SIGRETURN_FLAGS.store(true, core::sync::atomic::Ordering::Relaxed);

@@ -32,6 +32,7 @@ mod mmap;
 mod mremap;
 
 pub use backing::{Backing, MappedFile, SharedMem, alloc_user_page, put_user_page};
+pub use maps::MemSummary;
 
 use crate::mm::frame;
 use crate::mm::paging::{MapError, PTE_ADDR, PTE_P, PageTable};
@@ -43,8 +44,8 @@ use kentry_kernel_logic::vma::VmaList;
 // The protections, VMA flags and layout constants, and the VMA rules themselves, live in
 // kentry-kernel-logic, where host unit tests check them.
 pub use kentry_kernel_logic::prot::{
-    PROT_EXEC, PROT_READ, PROT_RWX, PROT_WRITE, PTE_PROTNONE, VM_DONTCOPY, VM_GROWSDOWN, VM_SHARED,
-    VM_WIPEONFORK,
+    PROT_EXEC, PROT_READ, PROT_RWX, PROT_WRITE, PTE_PROTNONE, VM_DONTCOPY, VM_GROWSDOWN,
+    VM_NOMAYWRITE, VM_SHARED, VM_WIPEONFORK,
 };
 pub use kentry_kernel_logic::vma::{MMAP_MIN_ADDR, STACK_RLIMIT, STACK_TOP, TASK_SIZE};
 
