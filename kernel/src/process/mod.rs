@@ -73,6 +73,9 @@ pub struct Process {
     /// Its parent has waited for its end: its pid names nothing any more, though the
     /// registry may still hold it until its last reference goes (a dead thread's, say).
     pub reaped: AtomicBool,
+    /// Its end is complete and its exit signal sent: only then may a wait report it (as in
+    /// Linux, where `exit_notify` signals the parent before the child can be reaped).
+    pub exit_notified: AtomicBool,
     /// When it was made (CLOCK_MONOTONIC ns, which counts from boot: /proc/PID/stat's
     /// starttime).
     pub start_ns: u64,
@@ -183,6 +186,7 @@ impl Process {
             did_exec: AtomicBool::new(false),
             jobctl: crate::signal::jobctl::ProcessJobCtl::new(),
             reaped: AtomicBool::new(false),
+            exit_notified: AtomicBool::new(false),
             start_ns: crate::time::monotonic_ns(),
             exit_signal: AtomicU8::new(crate::signal::SIGCHLD),
         });
@@ -649,7 +653,10 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
         if sig != 0 {
             let _ = crate::signal::queue_to_process(&parent, sig, &child_exit_info(p, reason, sig));
         }
+        p.exit_notified.store(true, Ordering::Release);
         parent.child_wait.wake_all();
+    } else {
+        p.exit_notified.store(true, Ordering::Release);
     }
 }
 
