@@ -296,6 +296,15 @@ static void test_children(void)
 	ssize_t n2 = readlink(mpath, theirs, sizeof(theirs) - 1);
 	KTAP_CHECK(n1 > 0 && n1 == n2 && strcmp(mine, theirs) == 0, "child_exe_link",
 		   "ours '%s', the child's '%s'", mine, theirs);
+	/* /proc/PID/syscall: the read it sleeps in (number 0, the fd, the buffer, count 1), then
+	 * the stack and instruction pointers. */
+	char sc[256] = "";
+	snprintf(mpath, sizeof(mpath), "/proc/%d/syscall", c);
+	long nr = -2, sfd = -2, count = -2;
+	if (slurp(mpath, sc, sizeof(sc)) > 0)
+		sscanf(sc, "%ld %lx %*x %lx", &nr, &sfd, &count);
+	KTAP_CHECK(nr == SYS_read && sfd == p[0] && count == 1, "proc_pid_syscall", "child '%s'",
+		   sc);
 	ssize_t w = write(p[1], "x", 1);
 	(void)w;
 	close(p[1]);
@@ -369,7 +378,7 @@ static void test_children(void)
 
 int main(void)
 {
-	ktap_plan(25);
+	ktap_plan(26);
 	test_self();
 	test_children();
 	return ktap_finish();

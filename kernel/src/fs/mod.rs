@@ -119,6 +119,7 @@ fn build() -> InodeRef {
         ("maps", ProcFile::Maps(me)),
         ("stat", ProcFile::TaskStat(me)),
         ("status", ProcFile::TaskStatus(me)),
+        ("syscall", ProcFile::TaskSyscall(me)),
     ] {
         add(
             &self_,

@@ -118,6 +118,8 @@ pub enum ProcFile {
     TaskStat(super::proc_task::ProcTarget),
     /// `status` of a process or of one of its threads.
     TaskStatus(super::proc_task::ProcTarget),
+    /// `syscall` of a process or of one of its threads: the call it sleeps in.
+    TaskSyscall(super::proc_task::ProcTarget),
     Cpuinfo,
     Meminfo,
     Mounts,

@@ -89,11 +89,12 @@ fn add(dir: &InodeRef, name: &str, n: InodeRef) {
     }
 }
 
-/// `stat` and `status` of `target` into `dir`.
+/// `stat`, `status` and `syscall` of `target` into `dir`.
 fn add_task_files(dir: &InodeRef, target: ProcTarget) {
     for (name, f) in [
         ("stat", ProcFile::TaskStat(target)),
         ("status", ProcFile::TaskStatus(target)),
+        ("syscall", ProcFile::TaskSyscall(target)),
     ] {
         add(dir, name, Inode::new(Body::Proc(f), 0o444, DEV_PROC, true));
     }

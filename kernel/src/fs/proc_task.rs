@@ -139,12 +139,13 @@ fn ign_catch(p: &Process) -> (u64, u64) {
     (ign, catch)
 }
 
-/// The blocked mask of `t`: readable only by the thread itself (it lives in the task's
-/// private state); 0 for another thread.
+/// The blocked mask of `t`: its own working copy for the reading thread itself, the mask it
+/// publishes to senders ([`Task::blocked_seen`]) for another.
 fn blocked_of(t: Option<&Task>) -> u64 {
     match t {
         Some(t) if core::ptr::eq(t, crate::task::current()) => crate::task::current_inner().sigmask,
-        _ => 0,
+        Some(t) => t.blocked_seen.load(Ordering::Relaxed),
+        None => 0,
     }
 }
 
@@ -350,5 +351,36 @@ pub fn status(target: ProcTarget) -> Result<String, i64> {
         blocked_of(t),
         super::procfs::cpu_list(allowed),
     );
+    Ok(s)
+}
+
+/// `/proc/PID/syscall` (Linux's `proc_pid_syscall`): for the reader itself or a sleeping task,
+/// the call it is in — its number, six arguments, stack pointer and instruction pointer in hex
+/// — or `-1` with the last two outside a call (a stop in its exit work, an interrupt's way
+/// back); `running` for another task on a CPU or about to be.
+pub fn syscall(target: ProcTarget) -> Result<String, i64> {
+    let Subject { task, .. } = subject(target)?;
+    let Some(t) = task else {
+        return Err(-ESRCH);
+    };
+    let me = core::ptr::eq(&*t, crate::task::current());
+    if !me && (t.state() != TaskState::Blocked || t.sched.on_cpu.load(Ordering::Acquire)) {
+        return Ok(String::from("running\n"));
+    }
+    // SAFETY: the top of a user task's kernel stack is its user frame, written when it last
+    // entered the kernel; it sleeps (or is the caller, in this read), so the frame is not
+    // being written. A wake-up meanwhile makes this a snapshot of a moment ago, as Linux's
+    // is.
+    let r = unsafe { *t.entry.user_regs() };
+    let mut s = String::new();
+    if r.orig_rax == u64::MAX {
+        let _ = writeln!(s, "-1 {:#x} {:#x}", r.rsp, r.rip);
+    } else {
+        let _ = writeln!(
+            s,
+            "{} {:#x} {:#x} {:#x} {:#x} {:#x} {:#x} {:#x} {:#x}",
+            r.orig_rax as i64, r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9, r.rsp, r.rip
+        );
+    }
     Ok(s)
 }

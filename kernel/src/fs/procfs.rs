@@ -14,6 +14,7 @@ pub fn generate(what: ProcFile) -> Result<Vec<u8>, i64> {
         ProcFile::Maps(t) => super::proc_task::maps(t)?.into_bytes(),
         ProcFile::TaskStat(t) => super::proc_task::stat(t)?.into_bytes(),
         ProcFile::TaskStatus(t) => super::proc_task::status(t)?.into_bytes(),
+        ProcFile::TaskSyscall(t) => super::proc_task::syscall(t)?.into_bytes(),
         ProcFile::Cpuinfo => cpuinfo().into_bytes(),
         ProcFile::Meminfo => meminfo().into_bytes(),
         ProcFile::Mounts => String::from(
