@@ -44,6 +44,7 @@ mod time;
 mod trap;
 mod uaccess;
 mod unwind;
+mod vdso;
 mod watchdog;
 mod x86;
 
@@ -321,6 +322,7 @@ pub(crate) fn init_cpu_tables(n: usize) {
             },
         );
     }
+    vdso::init_cpu(n);
 }
 
 /// The kernel's main thread: runs what the command line asks for, then powers off.

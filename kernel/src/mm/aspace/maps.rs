@@ -19,6 +19,8 @@ impl AddressSpace {
                     Some(file.path.as_str()).filter(|p| !p.is_empty()),
                 ),
                 Backing::Shared(o) => (v.pgoff, (0, 1), o.ino, Some("/dev/zero (deleted)")),
+                // Linux shows special mappings with offset, device and inode 0.
+                Backing::Special(sm) => (0, (0, 0), 0, Some(sm.name())),
                 Backing::Anon => {
                     let name =
                         if v.start <= self.brk && v.end >= self.start_brk && self.start_brk != 0 {
