@@ -8,6 +8,8 @@
 //! - `enosys`: SYSCALL with an invalid number (1000).
 //! - `int80-getpid`: `int $0x80` with the i386 getpid (20), from this 64-bit program; back by
 //!   IRET.
+//! - `vdso-clock_gettime`: CLOCK_MONOTONIC through the vDSO's `__vdso_clock_gettime` (found
+//!   through AT_SYSINFO_EHDR), no kernel entry; the call's cost less the empty loop's.
 //! - `getpid-seccomp`: getpid in a child under a 4-instruction seccomp filter that allows it.
 //! - `getpid-traced`: getpid in a child whose tracer resumed it with PTRACE_CONT (no syscall
 //!   stops: the fast path must not notice the tracer).
@@ -576,6 +578,20 @@ fn bench_floor(path: &str) -> i32 {
     0
 }
 
+/// `vdso-clock_gettime`: CLOCK_MONOTONIC through the vDSO, no kernel entry (docs/vdso.md).
+fn bench_vdso_clock_gettime(args: &kentry_user::rt::Args) {
+    use kentry_user::vdso;
+    let Some(base) = args.auxv(vdso::AT_SYSINFO_EHDR).filter(|&b| b != 0) else {
+        println!("# vdso-clock_gettime: no vDSO (AT_SYSINFO_EHDR)");
+        return;
+    };
+    // SAFETY: `base` is the kernel's AT_SYSINFO_EHDR.
+    match unsafe { vdso::lookup(base, b"__vdso_clock_gettime") } {
+        Some(f) => kentry_user::bench::bench_vdso::<BATCHES>("vdso-clock_gettime", f, N),
+        None => println!("# vdso-clock_gettime: no __vdso_clock_gettime in the vDSO"),
+    }
+}
+
 fn main(args: kentry_user::rt::Args) -> i32 {
     let now = kentry_user::cpu::rdtsc_ordered();
     match args.get_str(1) {
@@ -594,6 +610,7 @@ fn main(args: kentry_user::rt::Args) -> i32 {
     bench_syscall("getpid", nr::GETPID as u64);
     bench_syscall("enosys", ENOSYS_NR);
     kentry_user::bench::bench_int80::<BATCHES>("int80-getpid", I386_GETPID, N);
+    bench_vdso_clock_gettime(&args);
     bench_getpid_seccomp();
     bench_getpid_ptrace("getpid-traced", false, N);
     bench_getpid_ptrace("getpid-ptrace", true, N_PTRACE);
