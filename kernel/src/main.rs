@@ -243,6 +243,16 @@ fn apply_test_breaks(cmdline: &str) {
             crate::signal::BREAK_SIGQUEUE_CHECKS.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "vdso_publish" {
+            klog!("test hook: the clock is never published to the vDSO's vvar page");
+            vdso::BREAK_PUBLISH.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "vdso_special" {
+            klog!("test hook: the vDSO's mappings may be split, grown and made writable");
+            vdso::BREAK_SPECIAL.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "sigreturn_flags" {
             klog!("test hook: rt_sigreturn takes IF, IOPL and NT from the user's frame");
             crate::signal::BREAK_SIGRETURN_FLAGS.store(true, core::sync::atomic::Ordering::Relaxed);

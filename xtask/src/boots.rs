@@ -32,7 +32,13 @@ const NEGATIVE_BOOTS: &[BootTest] = &concat::<
     { ENTRY_AND_SYSCALL_WORK.len() + negative_hwbp::NEGATIVE_HWBP_BOOTS.len() },
 >(ENTRY_AND_SYSCALL_WORK, negative_hwbp::NEGATIVE_HWBP_BOOTS);
 
-const ENTRY_AND_SYSCALL_WORK: &[BootTest] = &concat::<
+const ENTRY_AND_SYSCALL_WORK: &[BootTest] =
+    &concat::<{ ENTRY_AND_SYSCALL.len() + negative_vdso::NEGATIVE_VDSO_BOOTS.len() }>(
+        ENTRY_AND_SYSCALL,
+        negative_vdso::NEGATIVE_VDSO_BOOTS,
+    );
+
+const ENTRY_AND_SYSCALL: &[BootTest] = &concat::<
     { negative::NEGATIVE_BOOTS.len() + negative_syscall_work::NEGATIVE_SYSCALL_WORK_BOOTS.len() },
 >(
     negative::NEGATIVE_BOOTS,
@@ -192,5 +198,6 @@ pub fn find(name: &str) -> Option<&'static BootTest> {
 mod negative;
 mod negative_hwbp;
 mod negative_syscall_work;
+mod negative_vdso;
 #[cfg(test)]
 mod tests;

@@ -87,6 +87,28 @@ static VVAR: VvarPage = VvarPage(VdsoData {
 
 const _: () = assert!(size_of::<VvarPage>() == PAGE_SIZE as usize);
 
+/// Test kernels (`kentry.break=vdso_publish`): the clock is never published, so the vDSO
+/// makes the system call for every clock (user/c/vdso.c's libc_clocks_without_syscall must
+/// then fail).
+#[cfg(feature = "test-hooks")]
+pub static BREAK_PUBLISH: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Test kernels (`kentry.break=vdso_special`): the special mappings' munmap/mprotect/mremap
+/// rules are off (user/c/vdso.c's mremap_vdso_whole must then fail).
+#[cfg(feature = "test-hooks")]
+pub static BREAK_SPECIAL: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Whether the special mappings' rules hold (always, outside test kernels).
+#[inline(always)]
+pub fn special_checks_on() -> bool {
+    #[cfg(feature = "test-hooks")]
+    return !BREAK_SPECIAL.load(Ordering::Relaxed);
+    #[cfg(not(feature = "test-hooks"))]
+    true
+}
+
 /// Serialises the writers (they run with interrupts off, possibly on two CPUs).
 static VVAR_LOCK: spin::Mutex<()> = spin::Mutex::new(());
 
@@ -94,6 +116,10 @@ static VVAR_LOCK: spin::Mutex<()> = spin::Mutex::new(());
 /// monotonic + `realtime_offset_ns` (`None`: not known yet, the vDSO keeps making the
 /// syscall). Interrupts off.
 pub fn update_clock(base_tsc: u64, base_ns: u64, mult: u64, realtime_offset_ns: Option<u64>) {
+    #[cfg(feature = "test-hooks")]
+    if BREAK_PUBLISH.load(Ordering::Relaxed) {
+        return;
+    }
     let _g = VVAR_LOCK.lock();
     let d = &VVAR.0;
     let s = d.seq.load(Ordering::Relaxed);
