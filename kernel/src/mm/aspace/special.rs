@@ -7,12 +7,19 @@ use super::{SpecialMapping, Vma};
 use crate::mm::PAGE_SIZE;
 
 impl AddressSpace {
-    /// Maps `[vvar]` (one read-only page) and right above it `[vdso]` (read and execute) at
-    /// a free place, as Linux's map_vdso: the image reaches the vvar page PC-relative at
-    /// one page below itself. Returns the image's address (AT_SYSINFO_EHDR).
+    /// Maps `[vvar]` (one read-only page) and right above it `[vdso]` (read and execute),
+    /// as Linux's map_vdso: the image reaches the vvar page PC-relative at one page below
+    /// itself. Returns the image's address (AT_SYSINFO_EHDR).
+    ///
+    /// Where: just above the stack's top, as Linux's vdso_addr places it (within the 2 MiB
+    /// above the initial stack pointer; Linux draws the page at random, kentry takes the
+    /// lowest, as it fixes the stack's own draw); if that is taken, the highest free place.
+    /// kentry's stack top is one page below a 1 GiB boundary, so `[vdso]` starts a page
+    /// directory and a page table of its own: once a process has touched it, each fork copies
+    /// and each exit walks and frees those two tables (docs/vdso.md, "What it costs").
     pub fn map_vdso(&mut self) -> Result<u64, i64> {
         let text = crate::vdso::IMAGE_PAGES as u64 * PAGE_SIZE;
-        let base = self.get_unmapped_area(0, PAGE_SIZE + text, false, false)?;
+        let base = self.get_unmapped_area(super::STACK_TOP, PAGE_SIZE + text, false, false)?;
         let vdso = base + PAGE_SIZE;
         let special = |start, end, prot, sm| Vma {
             start,
