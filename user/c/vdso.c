@@ -8,6 +8,7 @@
 #include <elf.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
@@ -330,9 +331,31 @@ static int mremap_vdso(void)
 	return 0;
 }
 
+/* In a child: a write to [vvar] must kill it (SIGSEGV). */
+static int write_vvar(void)
+{
+	struct region vv;
+	if (!find_region("[vvar]", &vv))
+		return 1;
+	*(volatile char *)vv.start = 1;
+	return 2; /* survived the write */
+}
+
+/* In a child: the vDSO made writable and filled with int3 is the child's own copy. */
+static int write_vdso(void)
+{
+	struct region vd;
+	if (!find_region("[vdso]", &vd))
+		return 1;
+	if (mprotect((void *)vd.start, vd.end - vd.start, PROT_READ | PROT_WRITE | PROT_EXEC))
+		return 2;
+	memset((void *)vd.start, 0xcc, vd.end - vd.start);
+	return 0;
+}
+
 int main(void)
 {
-	ktap_plan(19);
+	ktap_plan(21);
 	base = getauxval(AT_SYSINFO_EHDR);
 	const unsigned char *e = (const unsigned char *)base;
 	int elf_ok = base && !memcmp(e, ELFMAG, SELFMAG) && e[EI_CLASS] == ELFCLASS64 &&
@@ -448,6 +471,16 @@ int main(void)
 	KTAP_CHECK(rc == 0, "libc_clocks_without_syscall", "child returned %d", rc);
 	rc = in_child(fork_keeps);
 	KTAP_CHECK(rc == 0, "fork_keeps_vdso", "child returned %d", rc);
+	rc = in_child(write_vvar);
+	KTAP_CHECK(rc == 100 + SIGSEGV, "vvar_write_segv", "child returned %d", rc);
+	/* The parent's vDSO (and every other process's) still works after the child's writes. */
+	rc = in_child(write_vdso);
+	struct timespec a2, v2;
+	sys_cgt(CLOCK_MONOTONIC, &a2);
+	long r2 = v_cgt(CLOCK_MONOTONIC, &v2);
+	KTAP_CHECK(rc == 0 && r2 == 0 && ns_of(&v2) >= ns_of(&a2) &&
+			   !memcmp((void *)base, ELFMAG, SELFMAG),
+		   "vdso_write_is_private", "child returned %d, vdso %ld", rc, r2);
 	rc = in_child(mremap_vdso);
 	KTAP_CHECK(rc == 0, "mremap_vdso_whole", "child returned %d", rc);
 	return ktap_finish();
