@@ -37,7 +37,13 @@ const WITH_HWBP: &[BootTest] = &concat::<
     { ENTRY_AND_SYSCALL_WORK.len() + negative_hwbp::NEGATIVE_HWBP_BOOTS.len() },
 >(ENTRY_AND_SYSCALL_WORK, negative_hwbp::NEGATIVE_HWBP_BOOTS);
 
-const ENTRY_AND_SYSCALL_WORK: &[BootTest] = &concat::<
+const ENTRY_AND_SYSCALL_WORK: &[BootTest] =
+    &concat::<{ ENTRY_AND_SYSCALL.len() + negative_vdso::NEGATIVE_VDSO_BOOTS.len() }>(
+        ENTRY_AND_SYSCALL,
+        negative_vdso::NEGATIVE_VDSO_BOOTS,
+    );
+
+const ENTRY_AND_SYSCALL: &[BootTest] = &concat::<
     { negative::NEGATIVE_BOOTS.len() + negative_syscall_work::NEGATIVE_SYSCALL_WORK_BOOTS.len() },
 >(
     negative::NEGATIVE_BOOTS,
@@ -198,5 +204,6 @@ mod negative;
 mod negative_files;
 mod negative_hwbp;
 mod negative_syscall_work;
+mod negative_vdso;
 #[cfg(test)]
 mod tests;

@@ -309,6 +309,7 @@ fn sys_munmap(r: &mut Regs) -> i64 {
         return -EINVAL;
     }
     result(with_aspace(|a| {
+        a.check_special_split(start, start + len)?;
         a.unmap(start, start + len);
         Ok(0)
     }))
@@ -346,6 +347,7 @@ fn sys_mprotect(r: &mut Regs) -> i64 {
     }
     let p = (prot as u32) & (PROT_READ | PROT_WRITE | PROT_EXEC);
     result(with_aspace(|a| {
+        a.check_special_prot(start, end, p)?;
         a.mprotect(start, end, p, prot & PROT_GROWSDOWN != 0)
             .map(|_| 0)
     }))

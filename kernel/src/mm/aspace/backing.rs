@@ -166,6 +166,33 @@ pub enum Backing {
     File { file: Arc<MappedFile>, limit: u64 },
     /// Shared anonymous memory.
     Shared(Arc<SharedMem>),
+    /// The kernel's own pages: the vDSO and its vvar page (Linux's special mappings).
+    Special(SpecialMapping),
+}
+
+/// A mapping of kernel pages every process shares read-only (`crate::vdso`). Like Linux's
+/// `vm_special_mapping`s it cannot be split: munmap, mprotect and mremap take it whole.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SpecialMapping {
+    /// `[vvar]`: the clock data the vDSO reads; read-only for good (no PROT_WRITE/PROT_EXEC).
+    Vvar,
+    /// `[vdso]`: the vDSO image; a write (after mprotect) gets a private copy.
+    Vdso,
+}
+
+impl SpecialMapping {
+    /// The name /proc/self/maps shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            SpecialMapping::Vvar => "[vvar]",
+            SpecialMapping::Vdso => "[vdso]",
+        }
+    }
+
+    /// The frame of page `index` (no reference taken: the frames are permanent).
+    pub fn page(self, index: u64) -> Option<u64> {
+        crate::vdso::page(self == SpecialMapping::Vvar, index)
+    }
 }
 
 impl MapBacking for Backing {
@@ -191,6 +218,7 @@ impl MapBacking for Backing {
                 Arc::ptr_eq(a, b) && la == lb
             }
             (Backing::Shared(a), Backing::Shared(b)) => Arc::ptr_eq(a, b),
+            (Backing::Special(a), Backing::Special(b)) => a == b,
             _ => false,
         }
     }

@@ -25,6 +25,8 @@ impl AddressSpace {
                     o.ino,
                     Some(o.name.as_deref().unwrap_or("/dev/zero (deleted)")),
                 ),
+                // Linux shows special mappings with offset, device and inode 0.
+                Backing::Special(sm) => (0, (0, 0), 0, Some(sm.name())),
                 Backing::Anon => {
                     let name =
                         if v.start <= self.brk && v.end >= self.start_brk && self.start_brk != 0 {

@@ -20,7 +20,7 @@
 //! `kentry_kernel_logic::vma`, unit-tested on the host; here, `backing` (page references and what
 //! backs a mapping), `map` (mapping, unmapping, re-protecting ranges), `fault` (demand
 //! paging), `mmap`, `mremap` and `madvise` (the memory system calls), `fork` and
-//! `maps` (`/proc/self/maps`).
+//! `maps` (`/proc/self/maps`), `special` (the vDSO's mappings).
 
 mod backing;
 mod fault;
@@ -30,8 +30,11 @@ mod map;
 mod maps;
 mod mmap;
 mod mremap;
+mod special;
 
-pub use backing::{Backing, MappedFile, SharedMem, alloc_user_page, put_user_page};
+pub use backing::{
+    Backing, MappedFile, SharedMem, SpecialMapping, alloc_user_page, put_user_page,
+};
 pub use maps::MemSummary;
 
 use crate::mm::frame;
@@ -68,6 +71,9 @@ pub struct AddressSpace {
     pub start_stack: u64,
     /// The executable, for /proc/self/maps and /proc/self/exe.
     pub exe: Option<Arc<MappedFile>>,
+    /// Where the vDSO image is (0: none), as Linux's `mm->context.vdso`: set at exec,
+    /// followed by mremap.
+    pub vdso: u64,
     /// The page of the last fault that found nothing to fix, and how many times in a row.
     spurious: (u64, u32),
 }
@@ -90,6 +96,7 @@ impl AddressSpace {
             brk: 0,
             start_stack: 0,
             exe: None,
+            vdso: 0,
             spurious: (0, 0),
         })
     }
