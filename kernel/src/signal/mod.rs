@@ -267,19 +267,14 @@ fn blocked_by(p: &crate::process::Process, to: Option<&task::Task>, sig: u8) -> 
         return blocks(t);
     }
     let leader = p.leader_tid.load(Ordering::Acquire);
-    let threads: alloc::vec::Vec<_> = p
-        .threads
-        .lock()
-        .iter()
-        .filter_map(|w| w.upgrade())
-        .collect();
-    match threads
-        .iter()
-        .find(|t| t.tid == leader && t.state() != task::TaskState::Dead)
-    {
-        Some(l) => blocks(l),
-        None => threads.iter().any(|t| blocks(t)),
+    let mut any = false;
+    for t in p.threads.lock().iter().filter_map(|w| w.upgrade()) {
+        if t.tid == leader && t.state() != task::TaskState::Dead {
+            return blocks(&t);
+        }
+        any |= blocks(&t);
     }
+    any
 }
 
 /// Publishes the running thread's mask for senders ([`task::Task::blocked_seen`]), after

@@ -32,9 +32,7 @@ mod mmap;
 mod mremap;
 mod special;
 
-pub use backing::{
-    Backing, MappedFile, SharedMem, SpecialMapping, alloc_user_page, put_user_page,
-};
+pub use backing::{Backing, MappedFile, SharedMem, SpecialMapping, alloc_user_page, put_user_page};
 pub use maps::MemSummary;
 
 use crate::mm::frame;
