@@ -14,6 +14,7 @@ mod cpio;
 mod elf;
 mod entry_host;
 mod exec;
+mod exec_ia32;
 mod fs;
 mod futex;
 #[cfg(feature = "test-hooks")]

@@ -345,6 +345,7 @@ pub fn fork_current(
         ti.fpu = mi.fpu.clone();
         ti.fs_base = x86_64::registers::model_specific::FsBase::read().as_u64();
         ti.selectors = crate::task::segments::Selectors::read();
+        ti.tls = mi.tls;
         ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
         ti.sigmask = mi.sigmask;
         ti.altstack = mi.altstack;
@@ -392,6 +393,7 @@ pub fn spawn_thread(
             fs_base.unwrap_or_else(|| x86_64::registers::model_specific::FsBase::read().as_u64());
         ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
         ti.selectors = crate::task::segments::Selectors::read();
+        ti.tls = mi.tls;
         ti.sigmask = mi.sigmask;
         ti.clear_child_tid = clear_tid;
     }

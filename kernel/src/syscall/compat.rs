@@ -72,10 +72,27 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         GETEUID32 => GETEUID,
         GETGID32 => GETGID,
         GETEGID32 => GETEGID,
-        CLOCK_NANOSLEEP_TIME64 => CLOCK_NANOSLEEP;
+        CLOCK_NANOSLEEP_TIME64 => CLOCK_NANOSLEEP,
+        // What a static i386 glibc program needs to start and print (docs/compat.md): the
+        // structures of these are the same on both ABIs (user_desc, statx, new_utsname) or
+        // there are none.
+        SET_THREAD_AREA => SET_THREAD_AREA,
+        SET_TID_ADDRESS => SET_TID_ADDRESS,
+        READLINK => READLINK,
+        GETRANDOM => GETRANDOM,
+        MPROTECT => MPROTECT,
+        MADVISE => MADVISE,
+        STATX => STATX,
+        UNAME => UNAME,
+        ACCESS => ACCESS,
+        OPEN => OPEN,
+        OPENAT => OPENAT,
+        GETCWD => GETCWD,
+        CLOCK_GETTIME64 => CLOCK_GETTIME;
     compat:
         NANOSLEEP => super::sleep::sys_nanosleep_time32,
         CLOCK_NANOSLEEP => super::sleep::sys_clock_nanosleep_time32,
+        MMAP2 => sys_mmap_pgoff,
 };
 
 /// Runs x86-64 handler `NR` on the i386 arguments: EBX, ECX, EDX, ESI, EDI, EBP, each
@@ -99,6 +116,37 @@ fn args_ia32<const NR: usize>(regs: &mut Regs) -> i64 {
     if BREAK_ARGS.load(core::sync::atomic::Ordering::Relaxed) {
         return ret;
     }
+    [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = kept;
+    ret
+}
+
+/// i386 mmap2 (Linux's sys_mmap_pgoff): mmap with the offset in pages (EBP) rather than
+/// bytes, so a 32-bit program can map past 4 GiB of a file. Where it goes is the address
+/// space's business: an i386 task's mappings stay below 4 GiB (`Limits::IA32`).
+fn sys_mmap_pgoff(regs: &mut Regs) -> i64 {
+    let pgoff = regs.rbp as u32 as u64;
+    let kept = regs.rbp;
+    // The byte offset the x86-64 mmap reads from R9 (args_ia32 moves EBP there).
+    regs.rbp = pgoff << 12;
+    let ret = args_ia32_wide::<{ nr::MMAP }>(regs);
+    regs.rbp = kept;
+    ret
+}
+
+/// [`args_ia32`] but the sixth argument (EBP) is taken whole: mmap2's byte offset, which
+/// `sys_mmap_pgoff` computed and which may exceed 32 bits.
+fn args_ia32_wide<const NR: usize>(regs: &mut Regs) -> i64 {
+    const { assert!(NR < BUILT.len()) };
+    let kept = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
+    let z = |v: u64| v as u32 as u64;
+    regs.rdi = z(regs.rbx);
+    regs.rsi = z(regs.rcx);
+    regs.rdx = z(kept[2]);
+    regs.r10 = z(kept[1]);
+    regs.r8 = z(kept[0]);
+    regs.r9 = regs.rbp;
+    let handler: Handler = const { BUILT[NR] };
+    let ret = handler(regs);
     [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = kept;
     ret
 }

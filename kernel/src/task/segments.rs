@@ -9,6 +9,12 @@
 pub struct Selectors(pub [u16; 4]);
 
 impl Selectors {
+    /// An i386 program's first selectors: DS = ES = __USER_DS, FS = GS = 0.
+    pub const fn ia32_start() -> Self {
+        let ds = kentry::gdt::USER_DS;
+        Selectors([ds, ds, 0, 0])
+    }
+
     /// The selectors live on this CPU now.
     pub fn read() -> Self {
         let (ds, es, fs, gs): (u16, u16, u16, u16);
