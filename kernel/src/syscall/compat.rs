@@ -44,7 +44,8 @@ macro_rules! ia32_table {
 
 /// The table, then one more slot for every invalid number (as the x86-64 table's).
 pub static IA32_TABLE: Table32 = ia32_table! {
-    no_args: GETPID, GETTID, GETPPID, SCHED_YIELD, PAUSE, RESTART_SYSCALL, GETPGRP, SETSID, SYNC;
+    no_args: GETPID, GETTID, GETPPID, SCHED_YIELD, PAUSE, RESTART_SYSCALL, GETPGRP, SETSID, SYNC,
+        FORK, VFORK;
     same_abi:
         EXIT => EXIT,
         EXIT_GROUP => EXIT_GROUP,

@@ -29,6 +29,23 @@ impl Selectors {
         Selectors([ds, es, fs, gs])
     }
 
+    /// These selectors with every one that names an empty TLS slot of `tls` made null: a
+    /// tracer's SETREGS checks a selector against its own CPU's GDT (`loadable`), which holds
+    /// the tracer's TLS descriptors, not the tracee's, and loading a selector of an empty
+    /// descriptor in the kernel would fault.
+    pub fn fit_tls(self, tls: &[u64; super::tls::TLS_ENTRIES]) -> Self {
+        let first = kentry::gdt::TLS_FIRST_ENTRY;
+        let mut s = self;
+        for v in s.0.iter_mut() {
+            let i = (*v >> 3) as usize;
+            // A TI=1 (LDT) selector never passes `loadable` (kentry has no LDT).
+            if (first..first + tls.len()).contains(&i) && tls[i - first] == 0 {
+                *v = 0;
+            }
+        }
+        s
+    }
+
     /// Loads these selectors. The caller rewrites FS_BASE and KERNEL_GS_BASE afterwards.
     ///
     /// # Safety
