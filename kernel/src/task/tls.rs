@@ -137,16 +137,16 @@ pub fn sys_set_thread_area(regs: &mut Regs) -> i64 {
     inner.tls[(idx - first) as usize] = info.descriptor();
     let sel = ((idx as u16) << 3) | 3;
     x86_64::instructions::interrupts::without_interrupts(|| {
-        // SAFETY: interrupts off; the slot is reloaded below where it is live, and a slot
-        // cleared while named by a selector leaves that selector as the CPU holds it (as on
-        // Linux, the next load of it faults in user mode, never in the kernel: the switch
-        // loads only selectors that `segments::loadable` accepts or that it read itself).
+        // SAFETY: interrupts off; a live selector naming the slot is reloaded below (made null
+        // if the slot was cleared), and the switch nulls any saved selector naming an empty
+        // slot (`Selectors::fit_tls`), so the kernel never loads an empty descriptor.
         unsafe { load_tls(&inner.tls) };
         let live = super::segments::Selectors::read();
         if live.0.contains(&sel) {
             let mut s = live;
+            let cleared = inner.tls[(idx - first) as usize] == 0;
             for v in s.0.iter_mut() {
-                if *v == sel && inner.tls[(idx - first) as usize] == 0 {
+                if *v == sel && cleared {
                     *v = 0;
                 }
             }
@@ -157,14 +157,20 @@ pub fn sys_set_thread_area(regs: &mut Regs) -> i64 {
             let (fs, gs) = unsafe { (fs_base.read(), gs_base.read()) };
             // SAFETY: interrupts off; each selector is null or names a present DPL-3 data
             // descriptor (the ones just installed passed `okay`). A register loaded from a
-            // descriptor takes its base; a null one keeps the base it had (a null load may
-            // clear it), which then lands in the task's saved state at the next switch.
+            // descriptor takes its base. One invalidated here (its slot cleared) is null with
+            // base 0, as on Linux (ldt_gdt's "New FSBASE was zero"); one that was null already
+            // keeps the base it had (a null load may clear it). The bases then land in the
+            // task's saved state at the next switch.
             unsafe {
                 s.load();
-                if s.0[2] == 0 {
+                if live.0[2] == sel && cleared {
+                    fs_base.write(0);
+                } else if s.0[2] == 0 {
                     fs_base.write(fs);
                 }
-                if s.0[3] == 0 {
+                if live.0[3] == sel && cleared {
+                    gs_base.write(0);
+                } else if s.0[3] == 0 {
                     gs_base.write(gs);
                 }
             }
