@@ -202,6 +202,11 @@ fn apply_test_breaks(cmdline: &str) {
             syscall::compat::BREAK_TS_COMPAT.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "tls_fit" {
+            klog!("test hook: the switch loads selectors that name an empty TLS slot");
+            task::tls::BREAK_FIT.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "int80_args" {
             klog!("test hook: i386 calls leave their arguments in the x86-64 registers");
             syscall::compat::BREAK_ARGS.store(true, core::sync::atomic::Ordering::Relaxed);

@@ -10,6 +10,11 @@ use crate::syscall::errno::{EFAULT, EINVAL, ESRCH};
 use kentry::Regs;
 use kentry::gdt::TLS_FIRST_ENTRY;
 
+/// Test kernels (`kentry.break=tls_fit`): the context switch loads a saved selector that
+/// names an empty TLS slot as it is, so the kernel's own load faults.
+#[cfg(feature = "test-hooks")]
+pub static BREAK_FIT: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// GDT_ENTRY_TLS_ENTRIES.
 pub const TLS_ENTRIES: usize = 3;
 
