@@ -202,6 +202,11 @@ fn apply_test_breaks(cmdline: &str) {
             syscall::compat::BREAK_TS_COMPAT.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "arg6_fault" {
+            klog!("test hook: a compat SYSCALL runs although its sixth argument is unreadable");
+            syscall::compat::BREAK_ARG6.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "tls_fit" {
             klog!("test hook: the switch loads selectors that name an empty TLS slot");
             task::tls::BREAK_FIT.store(true, core::sync::atomic::Ordering::Relaxed);

@@ -10,7 +10,11 @@
  *   refusals (16-bit, code, not present, bad slot, bad pointer);
  * - TLS descriptors are per task: a child made by i386 fork sets its own slot 13 to another
  *   base; after it has run, the parent's %fs still reads the parent's bytes;
- * - getpid through int $0x80 agrees with glibc's getpid().
+ * - getpid through int $0x80 agrees with glibc's getpid();
+ * - SYSCALL from 32-bit code (CSTAR; AMD CPUs only: Intel's raise #UD, so an Intel CPUID
+ *   vendor is a SKIP): getpid agrees, a write with its second argument in EBP, and with ESP
+ *   pointing nowhere the call fails with -EFAULT without running (E30; Linux's
+ *   syscall_arg_fault).
  *
  * Runs natively on Linux with the same results.
  */
@@ -244,14 +248,71 @@ static void check_tls(void)
 		   errno);
 }
 
+static int cpu_is_intel(void)
+{
+	unsigned a, b, c, d;
+	__cpuid(0, a, b, c, d);
+	return b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e; /* GenuineIntel */
+}
+
+static long syscall32_3(long nr, long a1, long a2, long a3)
+{
+	long ret;
+	/* The second argument goes in EBP (SYSCALL takes ECX for the return EIP). */
+	__asm__ volatile("push %%ebp; mov %%edi, %%ebp; syscall; pop %%ebp"
+			 : "=a"(ret)
+			 : "a"(nr), "b"(a1), "D"(a2), "d"(a3)
+			 : "ecx", "memory");
+	return ret;
+}
+
+unsigned long saved_esp __attribute__((used));
+
+/* getpid by SYSCALL with ESP pointing at an unmapped page: the sixth-argument read faults. */
+static long syscall32_bad_esp(void)
+{
+	long ret;
+	__asm__ volatile("movl %%esp, saved_esp; movl $0x10, %%esp; syscall; movl saved_esp, %%esp"
+			 : "=a"(ret)
+			 : "a"(20L)
+			 : "ecx", "memory");
+	return ret;
+}
+
+static void check_syscall32(void)
+{
+	if (cpu_is_intel()) {
+		ktap_skip("syscall32_getpid", "SYSCALL in compat mode raises #UD on Intel CPUs");
+		ktap_skip("syscall32_arg2_in_ebp", "SYSCALL in compat mode raises #UD on Intel CPUs");
+		ktap_skip("syscall32_bad_esp_efault", "SYSCALL in compat mode raises #UD on Intel CPUs");
+		return;
+	}
+	long a = syscall32_3(20, 0, 0, 0);
+	KTAP_CHECK(a == getpid(), "syscall32_getpid", "syscall %ld getpid %d", a, getpid());
+	int p[2];
+	char got[4] = {0};
+	long w = -1, r = -1;
+	if (pipe(p) == 0) {
+		w = syscall32_3(4, p[1], (long)"abc", 3);
+		r = read(p[0], got, 3);
+		close(p[0]);
+		close(p[1]);
+	}
+	KTAP_CHECK(w == 3 && r == 3 && memcmp(got, "abc", 3) == 0, "syscall32_arg2_in_ebp",
+		   "write %ld read %ld", w, r);
+	long e = syscall32_bad_esp();
+	KTAP_CHECK(e == -EFAULT, "syscall32_bad_esp_efault", "ret %ld", e);
+}
+
 int main(int argc, char **argv, char **envp)
 {
-	ktap_plan(23);
+	ktap_plan(26);
 	check_args(argc, argv, envp);
 	check_auxv(envp);
 	check_memory();
 	check_tls();
 	long a = int80_0(20);
 	KTAP_CHECK(a == getpid(), "int80_getpid", "int80 %ld getpid %d", a, getpid());
+	check_syscall32();
 	return ktap_finish();
 }

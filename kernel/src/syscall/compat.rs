@@ -157,6 +157,11 @@ fn args_ia32_wide<const NR: usize>(regs: &mut Regs) -> i64 {
 #[cfg(feature = "test-hooks")]
 pub static BREAK_ARGS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
+/// Test kernels (`kentry.break=arg6_fault`): a compat SYSCALL whose sixth-argument read
+/// faults runs anyway, with 0 for that argument, instead of failing with -EFAULT (E30).
+#[cfg(feature = "test-hooks")]
+pub static BREAK_ARG6: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// Test kernels (`kentry.break=ts_compat`): nothing knows a call is an i386 one — seccomp
 /// judges it as x86-64, a tracer is told AUDIT_ARCH_X86_64, a restart uses x86-64's
 /// `restart_syscall` number.
