@@ -215,7 +215,7 @@ macro_rules! entry_points {
         /// IRET.
         #[unsafe(no_mangle)]
         #[unsafe(link_section = ".text.kentry.noinstr")]
-        extern "C" fn kentry_rust_syscall_compat(regs: &mut $crate::Regs) {
+        extern "C" fn kentry_rust_fast_syscall_32(regs: &mut $crate::Regs) {
             $crate::syscall_32::do_fast_syscall_32::<$host>(regs)
         }
 

@@ -54,7 +54,7 @@ core::arch::global_asm!(
     "cld",
     "movq %rsp, %rdi",
     "subq $8, %rsp", // 16-byte alignment at the call (see frame.rs)
-    "call kentry_rust_syscall_compat",
+    "call kentry_rust_fast_syscall_32",
     ".globl kentry_syscall_compat_return",
     "kentry_syscall_compat_return:",
     "addq $8, %rsp",
