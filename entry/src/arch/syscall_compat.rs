@@ -51,7 +51,7 @@ core::arch::global_asm!(
     "pushq %rdi",
     "movq %rbp, %rcx",    // ECX's slot: the second argument, passed in EBP
     super::push_gprs_below_rdi!("${enosys}"), // rax: the preset result
-    "cld",
+    // No `cld`: FMASK clears DF (and AC, NT, TF, IF) for CSTAR as for LSTAR.
     "movq %rsp, %rdi",
     "subq $8, %rsp", // 16-byte alignment at the call (see frame.rs)
     "call kentry_rust_fast_syscall_32",
