@@ -41,6 +41,15 @@ pub trait Host: 'static {
         regs.rax = (-38i64) as u64;
     }
 
+    /// Reads the 32-bit word at user address `addr` (below 4 GiB), task context with IRQs on:
+    /// the sixth argument of a compat SYSCALL, which the caller left at `[ESP]`
+    /// ([`crate::syscall_32::do_fast_syscall_32`]). `None` when the read faults. The default
+    /// (no user-memory access): every read faults, so such a call fails with -EFAULT.
+    fn get_user_u32(addr: u64) -> Option<u32> {
+        let _ = addr;
+        None
+    }
+
     /// A non-IST exception (vector < 32 other than #DB, NMI, #DF, #MC) with its error code (0
     /// where the CPU pushes none) and, for #PF, CR2. IRQs off (the kernel may enable them
     /// where it knows it is safe, e.g. a user page fault). `regs` is a user frame when the
@@ -200,6 +209,14 @@ macro_rules! entry_points {
         #[unsafe(link_section = ".text.kentry.noinstr")]
         extern "C" fn kentry_rust_int80(regs: &mut $crate::Regs) {
             $crate::syscall_32::do_int80_syscall_32::<$host>(regs)
+        }
+
+        /// SYSCALL from compat mode (CSTAR): called by its stub with the frame; returns by
+        /// IRET.
+        #[unsafe(no_mangle)]
+        #[unsafe(link_section = ".text.kentry.noinstr")]
+        extern "C" fn kentry_rust_fast_syscall_32(regs: &mut $crate::Regs) {
+            $crate::syscall_32::do_fast_syscall_32::<$host>(regs)
         }
 
         /// Every non-IST IDT vector.

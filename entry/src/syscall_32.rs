@@ -38,6 +38,40 @@ pub fn in_ia32_syscall() -> bool {
     crate::entry_percpu::this_cpu_ops::task_work() & TS_COMPAT != 0
 }
 
+/// The Rust half of SYSCALL from compat mode (Linux's `do_fast_syscall_32`). The CSTAR stub
+/// built the frame with ECX's slot holding EBP, the second argument (SYSCALL overwrote ECX
+/// with the return EIP, so the caller passes argument 2 in EBP instead); the sixth argument
+/// is the 32-bit word at `[ESP]`, read here into EBP's low half. If that read faults, the call
+/// does not run: it returns -EFAULT and nothing else happens (E30). Interrupts are off on
+/// entry (FMASK) and on return; the stub returns by IRET.
+#[cfg(any(target_os = "none", doc))]
+#[inline(always)]
+pub fn do_fast_syscall_32<H: crate::Host>(regs: &mut crate::Regs) {
+    crate::irqentry::tripwires::<H>();
+    crate::irqentry::enter_from_user_mode::<H>(regs, None);
+    crate::instrumentation_begin!();
+    crate::entry_percpu::this_cpu().raise_work(TS_COMPAT);
+    crate::irqentry::local_irq_enable();
+    match H::get_user_u32(regs.rsp as u32 as u64) {
+        Some(arg6) => {
+            regs.rbp = (regs.rbp & !0xffff_ffff) | arg6 as u64;
+            if crate::entry_percpu::this_cpu_ops::syscall_work_pending() {
+                crate::syscall_work::syscall_enter_from_user_mode_work::<H, true>(
+                    regs,
+                    crate::entry_percpu::this_cpu_ops::task_work(),
+                );
+            } else {
+                H::syscall_ia32(regs, regs.orig_rax as i32);
+            }
+        }
+        // The caller's stack is bad: no tracer stop, no seccomp, no call (Linux's "user code
+        // screwed up").
+        None => regs.rax = (-14i64) as u64,
+    }
+    crate::irqentry::exit_to_user_mode::<H>(regs);
+    crate::entry_percpu::this_cpu_ops::clear_ts_compat();
+}
+
 /// The Rust half of the `int $0x80` path (Linux's `do_int80_syscall_32`). Interrupts are off
 /// on entry (interrupt gate) and off on return; the stub returns by IRET.
 #[cfg(any(target_os = "none", doc))]

@@ -1,15 +1,16 @@
-//! Loading a static x86-64 Linux ELF executable (ET_EXEC, or ET_DYN without an interpreter:
-//! static-pie) into a fresh user address space, as Linux's binfmt_elf does (linux-abi.md
-//! §3.4).
+//! Loading a static x86-64 or i386 Linux ELF executable (ET_EXEC, or ET_DYN without an
+//! interpreter: static-pie) into a fresh user address space, as Linux's binfmt_elf (and its
+//! compat build, compat_binfmt_elf) does (linux-abi.md §3.4). An i386 program gets an i386
+//! address space: everything below 4 GiB (docs/compat.md).
 
 use crate::mm::aspace::{
-    AddressSpace, Backing, MMAP_MIN_ADDR, MappedFile, PROT_EXEC, PROT_READ, PROT_WRITE, TASK_SIZE,
-    Vma,
+    AddressSpace, Backing, MMAP_MIN_ADDR, MappedFile, PROT_EXEC, PROT_READ, PROT_WRITE, Vma,
 };
 use crate::mm::{PAGE_SIZE, align_down, align_up};
 use alloc::sync::Arc;
 use kentry_kernel_logic::exec_layout::{brk_start, fold_align, load_bias};
 use kentry_kernel_logic::prot::{PF_X, prot_of_segment};
+use kentry_kernel_logic::vma::IA32_ELF_ET_DYN_BASE;
 use xmas_elf::ElfFile;
 use xmas_elf::header::{Class, Machine, Type};
 use xmas_elf::program::{ProgramHeader, Type as PType};
@@ -17,8 +18,9 @@ use xmas_elf::program::{ProgramHeader, Type as PType};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ElfError {
     NotElf,
-    Not64Bit,
+    BadClass,
     NotX86_64,
+    NotI386,
     NotExecutable,
     Dynamic,
     BadSegment,
@@ -29,8 +31,9 @@ impl ElfError {
     pub fn describe(self) -> &'static str {
         match self {
             ElfError::NotElf => "not an ELF file",
-            ElfError::Not64Bit => "not a 64-bit ELF (32-bit programs are not supported yet)",
-            ElfError::NotX86_64 => "not an x86-64 ELF",
+            ElfError::BadClass => "neither a 64-bit nor a 32-bit ELF",
+            ElfError::NotX86_64 => "a 64-bit ELF, but not for x86-64",
+            ElfError::NotI386 => "a 32-bit ELF, but not for i386",
             ElfError::NotExecutable => "not an executable (ET_EXEC or static-pie ET_DYN)",
             ElfError::Dynamic => "dynamically linked (has PT_INTERP); only static programs run",
             ElfError::BadSegment => "a segment lies outside user space or past the file",
@@ -50,11 +53,15 @@ pub struct LoadedImage {
     pub brk: u64,
     /// PT_GNU_STACK asked for an executable stack.
     pub exec_stack: bool,
+    /// An i386 program (ELFCLASS32, EM_386): the address space was made an i386 one.
+    pub ia32: bool,
 }
 
 const PT_GNU_STACK: u32 = 0x6474_e551;
 /// sizeof(Elf64_Phdr).
 const PHENT: u64 = 56;
+/// sizeof(Elf32_Phdr).
+const PHENT32: u64 = 32;
 
 /// Maps every PT_LOAD segment of `data` into `aspace`: the file part as a private mapping of
 /// `file` (filled now), the rest of the segment (bss) as anonymous memory.
@@ -65,18 +72,28 @@ pub fn load(
 ) -> Result<LoadedImage, ElfError> {
     let elf = ElfFile::new(data).map_err(|_| ElfError::NotElf)?;
     let h = &elf.header;
-    if h.pt1.class() != Class::SixtyFour {
-        return Err(ElfError::Not64Bit);
+    let ia32 = match h.pt1.class() {
+        Class::SixtyFour => false,
+        Class::ThirtyTwo => true,
+        _ => return Err(ElfError::BadClass),
+    };
+    match (ia32, h.pt2.machine().as_machine()) {
+        (false, Machine::X86_64) | (true, Machine::X86) => {}
+        (false, _) => return Err(ElfError::NotX86_64),
+        (true, _) => return Err(ElfError::NotI386),
     }
-    if h.pt2.machine().as_machine() != Machine::X86_64 {
-        return Err(ElfError::NotX86_64);
+    let phent = if ia32 { PHENT32 } else { PHENT };
+    if ia32 {
+        // Before any mapping: the bounds every segment is checked against below.
+        aspace.set_ia32();
     }
+    let task_size = aspace.task_size();
     let dyn_ = match h.pt2.type_().as_type() {
         Type::Executable => false,
         Type::SharedObject => true,
         _ => return Err(ElfError::NotExecutable),
     };
-    if h.pt2.ph_entry_size() as u64 != PHENT || h.pt2.ph_count() == 0 {
+    if h.pt2.ph_entry_size() as u64 != phent || h.pt2.ph_count() == 0 {
         return Err(ElfError::NotExecutable);
     }
     // First pass: interpreter, stack flags, the extent and alignment of the PT_LOADs.
@@ -85,39 +102,46 @@ pub fn load(
     let mut max_align = PAGE_SIZE;
     let mut phdr_vaddr = None;
     for ph in elf.program_iter() {
-        let ProgramHeader::Ph64(ph) = ph else {
-            return Err(ElfError::Not64Bit);
-        };
+        if matches!(ph, ProgramHeader::Ph32(_)) != ia32 {
+            return Err(ElfError::BadClass);
+        }
         match ph.get_type() {
             Ok(PType::Interp) => return Err(ElfError::Dynamic),
-            Ok(PType::OsSpecific(PT_GNU_STACK)) => exec_stack = ph.flags.0 & PF_X != 0,
-            Ok(PType::Phdr) => phdr_vaddr = Some(ph.virtual_addr),
+            Ok(PType::OsSpecific(PT_GNU_STACK)) => exec_stack = ph.flags().0 & PF_X != 0,
+            Ok(PType::Phdr) => phdr_vaddr = Some(ph.virtual_addr()),
             Ok(PType::Load) => {
-                first_vaddr.get_or_insert(ph.virtual_addr);
-                max_align = fold_align(max_align, ph.align);
+                first_vaddr.get_or_insert(ph.virtual_addr());
+                max_align = fold_align(max_align, ph.align());
             }
             _ => {}
         }
     }
     let first_vaddr = first_vaddr.ok_or(ElfError::NotExecutable)?;
     // static-pie: at ELF_ET_DYN_BASE (aligned for the segments), like Linux's PIE base.
-    let bias = load_bias(dyn_, first_vaddr, max_align);
+    // An i386 one at Linux's ia32 ELF_ET_DYN_BASE (4 MiB).
+    let bias = if ia32 {
+        load_bias_ia32(dyn_, first_vaddr, max_align)
+    } else {
+        load_bias(dyn_, first_vaddr, max_align)
+    };
 
     let mut phdr = phdr_vaddr.map(|v| v.wrapping_add(bias));
     let mut brk = 0;
     let mut prev_end = 0u64;
     for ph in elf.program_iter() {
-        let ProgramHeader::Ph64(ph) = ph else {
-            return Err(ElfError::Not64Bit);
-        };
         if ph.get_type() != Ok(PType::Load) {
             continue;
         }
-        let (vaddr, memsz, filesz, off) = (ph.virtual_addr, ph.mem_size, ph.file_size, ph.offset);
+        let (vaddr, memsz, filesz, off) = (
+            ph.virtual_addr(),
+            ph.mem_size(),
+            ph.file_size(),
+            ph.offset(),
+        );
         let va = vaddr.wrapping_add(bias);
         if filesz > memsz
-            || memsz > TASK_SIZE
-            || va > TASK_SIZE - memsz
+            || memsz > task_size
+            || va > task_size - memsz
             || va < MMAP_MIN_ADDR
             || (vaddr.wrapping_sub(off)) % PAGE_SIZE != 0
             || off
@@ -126,7 +150,7 @@ pub fn load(
         {
             return Err(ElfError::BadSegment);
         }
-        let prot = prot_of_segment(ph.flags.0);
+        let prot = prot_of_segment(ph.flags().0);
         let map_start = align_down(va, PAGE_SIZE);
         let file_end = align_up(va + filesz, PAGE_SIZE);
         let map_end = align_up(va + memsz, PAGE_SIZE);
@@ -183,9 +207,20 @@ pub fn load(
     Ok(LoadedImage {
         entry: h.pt2.entry_point().wrapping_add(bias),
         phdr: phdr.unwrap_or(0),
-        phent: PHENT,
+        phent,
         phnum: h.pt2.ph_count() as u64,
         brk: brk_start(brk),
         exec_stack,
+        ia32,
     })
+}
+
+/// An i386 static-pie's load bias: its first segment at IA32_ELF_ET_DYN_BASE (aligned for
+/// the segments, as Linux's), an ET_EXEC's none.
+fn load_bias_ia32(et_dyn: bool, first_vaddr: u64, max_align: u64) -> u64 {
+    if !et_dyn {
+        return 0;
+    }
+    let base = align_down(IA32_ELF_ET_DYN_BASE, max_align.min(1 << 30));
+    align_down(base.wrapping_sub(first_vaddr), PAGE_SIZE)
 }

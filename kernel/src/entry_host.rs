@@ -21,6 +21,18 @@ impl Host for Kernel {
         crate::syscall::compat::dispatch_ia32(regs);
     }
 
+    fn get_user_u32(addr: u64) -> Option<u32> {
+        let mut b = [0u8; 4];
+        if crate::uaccess::copy_from_user(&mut b, addr).is_err() {
+            #[cfg(feature = "test-hooks")]
+            if crate::syscall::compat::BREAK_ARG6.load(core::sync::atomic::Ordering::Relaxed) {
+                return Some(0);
+            }
+            return None;
+        }
+        Some(u32::from_ne_bytes(b))
+    }
+
     fn exception(regs: &mut Regs, fault: Fault) {
         crate::trap::exception(regs, fault);
     }

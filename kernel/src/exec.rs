@@ -14,27 +14,27 @@ use kentry_kernel_logic::exec_layout::{self as layout, StackLayout};
 pub const STACK_TOP: u64 = aspace::STACK_TOP;
 
 // Auxiliary vector types (linux-abi.md §3.2).
-const AT_NULL: u64 = 0;
-const AT_PHDR: u64 = 3;
-const AT_PHENT: u64 = 4;
-const AT_PHNUM: u64 = 5;
-const AT_PAGESZ: u64 = 6;
-const AT_BASE: u64 = 7;
-const AT_FLAGS: u64 = 8;
-const AT_ENTRY: u64 = 9;
-const AT_UID: u64 = 11;
-const AT_EUID: u64 = 12;
-const AT_GID: u64 = 13;
-const AT_EGID: u64 = 14;
-const AT_PLATFORM: u64 = 15;
-const AT_HWCAP: u64 = 16;
-const AT_CLKTCK: u64 = 17;
-const AT_SECURE: u64 = 23;
-const AT_SYSINFO_EHDR: u64 = 33;
-const AT_RANDOM: u64 = 25;
-const AT_HWCAP2: u64 = 26;
-const AT_EXECFN: u64 = 31;
-const AT_MINSIGSTKSZ: u64 = 51;
+pub(crate) const AT_NULL: u64 = 0;
+pub(crate) const AT_PHDR: u64 = 3;
+pub(crate) const AT_PHENT: u64 = 4;
+pub(crate) const AT_PHNUM: u64 = 5;
+pub(crate) const AT_PAGESZ: u64 = 6;
+pub(crate) const AT_BASE: u64 = 7;
+pub(crate) const AT_FLAGS: u64 = 8;
+pub(crate) const AT_ENTRY: u64 = 9;
+pub(crate) const AT_UID: u64 = 11;
+pub(crate) const AT_EUID: u64 = 12;
+pub(crate) const AT_GID: u64 = 13;
+pub(crate) const AT_EGID: u64 = 14;
+pub(crate) const AT_PLATFORM: u64 = 15;
+pub(crate) const AT_HWCAP: u64 = 16;
+pub(crate) const AT_CLKTCK: u64 = 17;
+pub(crate) const AT_SECURE: u64 = 23;
+pub(crate) const AT_SYSINFO_EHDR: u64 = 33;
+pub(crate) const AT_RANDOM: u64 = 25;
+pub(crate) const AT_HWCAP2: u64 = 26;
+pub(crate) const AT_EXECFN: u64 = 31;
+pub(crate) const AT_MINSIGSTKSZ: u64 = 51;
 
 /// A program ready to run: its address space and its first user frame.
 pub struct Image {
@@ -70,15 +70,23 @@ pub fn build_image(
         aspace.exe = Some(exe);
         aspace.start_brk = img.brk;
         aspace.brk = img.brk;
-        // Every 64-bit program gets the vDSO (docs/vdso.md).
-        let vdso = aspace.map_vdso().map_err(|_| ExecError::NoMemory)?;
-        let rsp = build_stack(&mut aspace, &img, vdso, path, argv, envp)?;
-        Ok((img.entry, rsp))
+        let rsp = if img.ia32 {
+            crate::exec_ia32::build_stack(&mut aspace, &img, path, argv, envp)?
+        } else {
+            // Every 64-bit program gets the vDSO (docs/vdso.md).
+            let vdso = aspace.map_vdso().map_err(|_| ExecError::NoMemory)?;
+            build_stack(&mut aspace, &img, vdso, path, argv, envp)?
+        };
+        Ok((img.entry, rsp, img.ia32))
     })();
     match built {
-        Ok((entry, rsp)) => Ok(Image {
+        Ok((entry, rsp, ia32)) => Ok(Image {
             aspace,
-            regs: Regs::new_user(entry, rsp),
+            regs: if ia32 {
+                crate::exec_ia32::start_regs(entry, rsp)
+            } else {
+                Regs::new_user(entry, rsp)
+            },
         }),
         Err(e) => {
             aspace.destroy();
@@ -88,7 +96,7 @@ pub fn build_image(
 }
 
 /// AT_HWCAP: CPUID.1:EDX, as Linux gives it.
-fn hwcap() -> u64 {
+pub(crate) fn hwcap() -> u64 {
     core::arch::x86_64::__cpuid(1).edx as u64
 }
 
@@ -100,7 +108,7 @@ fn cr4() -> u64 {
 }
 
 /// AT_HWCAP2: bit 1 (HWCAP2_FSGSBASE) when user code may use the FS/GS base instructions.
-fn hwcap2() -> u64 {
+pub(crate) fn hwcap2() -> u64 {
     const CR4_FSGSBASE: u64 = 1 << 16;
     if cr4() & CR4_FSGSBASE != 0 { 1 << 1 } else { 0 }
 }
@@ -108,7 +116,7 @@ fn hwcap2() -> u64 {
 /// AT_MINSIGSTKSZ: Linux's get_sigframe_size() — the rt_sigframe (440 bytes) and its
 /// alignment slack (15), the FPU state (the FXSAVE image, or the XSAVE area plus its end
 /// marker when XSAVE is on) and its 64-byte alignment slack (63), rounded up to 16.
-fn minsigstksz() -> u64 {
+pub(crate) fn minsigstksz() -> u64 {
     const CR4_OSXSAVE: u64 = 1 << 18;
     let fpstate = if cr4() & CR4_OSXSAVE != 0 {
         // CPUID leaf 0xD exists when XSAVE is enabled.

@@ -14,6 +14,7 @@ mod cpio;
 mod elf;
 mod entry_host;
 mod exec;
+mod exec_ia32;
 mod fs;
 mod futex;
 #[cfg(feature = "test-hooks")]
@@ -200,6 +201,16 @@ fn apply_test_breaks(cmdline: &str) {
         if name == "ts_compat" {
             klog!("test hook: no call is known as an i386 one (TS_COMPAT ignored)");
             syscall::compat::BREAK_TS_COMPAT.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "arg6_fault" {
+            klog!("test hook: a compat SYSCALL runs although its sixth argument is unreadable");
+            syscall::compat::BREAK_ARG6.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "tls_fit" {
+            klog!("test hook: the switch loads selectors that name an empty TLS slot");
+            task::tls::BREAK_FIT.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
         if name == "int80_args" {

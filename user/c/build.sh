@@ -9,7 +9,10 @@ if [ $# -ne 1 ]; then
 fi
 out=$1
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-progs=(hello auxv threads forkexec signals mem files poll fuzz smp procvm preempt nohz_times threadexec seccomp seccomp_notif ptrace debugreg int80 jobctl sigqueue unixsock procstat memfd clone3 vdso)
+# i386 programs (ia32*.c): built only with gcc -m32 (glibc; musl has no i386 target here) as
+# <prog>-glibc32. xtask's c_sources names them by the ia32 prefix.
+progs32=(ia32)
+progs=(hello auxv threads forkexec signals mem files poll fuzz smp procvm preempt nohz_times threadexec seccomp seccomp_notif ptrace debugreg int80 jobctl sigqueue unixsock procstat memfd clone3 vdso tls_slots)
 
 if ! command -v musl-gcc >/dev/null 2>&1; then
 	echo "build.sh: musl-gcc not found: install the Debian package musl-tools (apt-get install -y musl-tools)" >&2
@@ -25,4 +28,11 @@ cflags=(-static -O2 -g0 -Wall -Wextra -Wno-unused-parameter -std=gnu11)
 for p in "${progs[@]}"; do
 	musl-gcc "${cflags[@]}" -o "$out/$p-musl" "$src/$p.c" -lpthread
 	gcc "${cflags[@]}" -o "$out/$p-glibc" "$src/$p.c" -lpthread
+done
+if [ ! -e /usr/lib32/libc.a ]; then
+	echo "build.sh: no i386 glibc for gcc -m32: install the Debian package gcc-multilib" >&2
+	exit 1
+fi
+for p in "${progs32[@]}"; do
+	gcc -m32 "${cflags[@]}" -o "$out/$p-glibc32" "$src/$p.c" -lpthread
 done

@@ -183,7 +183,8 @@ pub fn programs(ws: &Workspace) -> Result<Vec<UserProgram>> {
 
 /// Builds the C test programs with `user/c/build.sh target/user-c` (after making sure that
 /// `musl-gcc` exists), unless every output is newer than every source; returns
-/// `<prog>-musl` and `<prog>-glibc` for every `user/c/<prog>.c`.
+/// `<prog>-musl` and `<prog>-glibc` for every `user/c/<prog>.c`, and only `<prog>-glibc32`
+/// (gcc -m32) for an i386 one (`user/c/ia32*.c`).
 pub fn user_c(ws: &Workspace) -> Result<Vec<UserProgram>> {
     let src = ws.user_c_src();
     let out = ws.user_c_bin_dir();
@@ -198,6 +199,8 @@ pub fn user_c(ws: &Workspace) -> Result<Vec<UserProgram>> {
     let outputs: Vec<&Path> = programs.iter().map(|p| p.path.as_path()).collect();
     if !up_to_date(&sources, &outputs) {
         install::installed(install::NEED_MUSL).context("setup for the C test programs")?;
+        install::require(install::NEED_GCC_MULTILIB)
+            .context("setup for the 32-bit C test programs")?;
         let script = src.join("build.sh");
         run_checked(
             Command::new("bash")
@@ -248,7 +251,12 @@ fn c_sources(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>)> {
         if ext == "c"
             && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
         {
-            names.extend(["musl", "glibc"].map(|libc| format!("{stem}-{libc}")));
+            if stem.starts_with("ia32") {
+                // An i386 program: glibc's i386 build only (musl has no i386 target here).
+                names.push(format!("{stem}-glibc32"));
+            } else {
+                names.extend(["musl", "glibc"].map(|libc| format!("{stem}-{libc}")));
+            }
         }
         sources.push(path);
     }

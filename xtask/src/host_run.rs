@@ -232,6 +232,27 @@ pub const CAPABILITY_DIFFERENCES: &[(&str, &str, Side, &str)] = &[
         Side::Host,
         "a host kernel with x32 syscalls enabled answers them; kentry has no x32 ABI",
     ),
+    (
+        "c_ia32_glibc32",
+        "syscall32_getpid",
+        Side::Host,
+        "SYSCALL from 32-bit code is #UD on Intel CPUs (this host) and runs on AMD ones \
+         (QEMU TCG's -cpu max); probe: the CPUID vendor",
+    ),
+    (
+        "c_ia32_glibc32",
+        "syscall32_arg2_in_ebp",
+        Side::Host,
+        "SYSCALL from 32-bit code is #UD on Intel CPUs (this host) and runs on AMD ones \
+         (QEMU TCG's -cpu max); probe: the CPUID vendor",
+    ),
+    (
+        "c_ia32_glibc32",
+        "syscall32_bad_esp_efault",
+        Side::Host,
+        "SYSCALL from 32-bit code is #UD on Intel CPUs (this host) and runs on AMD ones \
+         (QEMU TCG's -cpu max); probe: the CPUID vendor",
+    ),
 ];
 
 /// Whether `side` may skip `leaf` of `entry` alone ("" for the whole entry).

@@ -57,6 +57,12 @@ pub const NEED_MUSL: Need = Need {
     probe: Probe::Program(MUSL_GCC),
     why: "builds the C test programs with musl",
 };
+/// gcc -m32: the i386 C test programs (user/c/ia32*.c), static glibc for i386.
+pub const NEED_GCC_MULTILIB: Need = Need {
+    package: "gcc-multilib",
+    probe: Probe::File("/usr/lib32/libc.a"),
+    why: "builds the 32-bit (gcc -m32 -static) C test programs that run as i386 processes",
+};
 /// A static busybox: an unmodified Linux program the runner checks run on kentry.
 pub const NEED_BUSYBOX: Need = Need {
     package: "busybox-static",
@@ -87,7 +93,13 @@ pub const NEED_XZ: Need = Need {
 pub fn needs_for_test(host_only: bool) -> Vec<Need> {
     // Linux's source also serves the host unit tests (kentry-abi checks its syscall list
     // against syscall_64.tbl).
-    let mut needs = vec![NEED_GCC, NEED_MUSL, NEED_LINUX_SOURCE, NEED_XZ];
+    let mut needs = vec![
+        NEED_GCC,
+        NEED_MUSL,
+        NEED_GCC_MULTILIB,
+        NEED_LINUX_SOURCE,
+        NEED_XZ,
+    ];
     if !host_only {
         needs.extend([NEED_QEMU, NEED_BUSYBOX, NEED_LIBCAP]);
     }
@@ -96,7 +108,7 @@ pub fn needs_for_test(host_only: bool) -> Vec<Need> {
 
 /// What `cargo xtask run` and `cargo xtask bench` need: QEMU, and the C programs they pack.
 pub fn needs_for_boot() -> Vec<Need> {
-    vec![NEED_QEMU, NEED_GCC, NEED_MUSL]
+    vec![NEED_QEMU, NEED_GCC, NEED_MUSL, NEED_GCC_MULTILIB]
 }
 
 /// Finds an executable on `PATH`.
@@ -201,6 +213,20 @@ pub fn installed(need: Need) -> Result<PathBuf> {
             need.package, need.package
         )
     })
+}
+
+/// Checks that a package whose probe is a file (a library, not a program) is installed.
+pub fn require(need: Need) -> Result<()> {
+    if need.probe.present() {
+        return Ok(());
+    }
+    bail!(
+        "{:?} is missing: install the package {} (`apt-get install {}`): {}",
+        need.probe,
+        need.package,
+        need.package,
+        need.why
+    )
 }
 
 /// Checks that the pinned toolchain has the `x86_64-unknown-none` target and `rust-src`,

@@ -17,6 +17,7 @@ pub mod setup;
 pub mod smap;
 pub mod switch;
 pub mod syscall_64;
+pub mod syscall_compat;
 
 unsafe extern "C" {
     /// Linker-script markers around the asm stubs (entry/link/kentry-text.ld): `.text.kentry`

@@ -198,7 +198,7 @@ pub unsafe fn init_cpu(
         x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new(base));
         x86_64::registers::model_specific::KernelGsBase::write(x86_64::VirtAddr::new(0));
         load_idt(idt());
-        enable_syscall(super::syscall_64::kentry_syscall32_ignore as *const () as u64);
+        enable_syscall(super::syscall_compat::kentry_syscall_compat as *const () as u64);
     }
 }
 

@@ -102,19 +102,6 @@ core::arch::global_asm!(
     ".size kentry_syscall_t2_trip, . - kentry_syscall_t2_trip",
     ".endif",
     "",
-    // CSTAR: SYSCALL from 32-bit code, until the compat ABI exists. It never leaves the user
-    // stack or GS, so it only fails the call and returns where SYSCALL came from.
-    //
-    // | from | instructions | RSP / GS | can arrive | why it is safe |
-    // |---|---|---|---|---|
-    // | `kentry_syscall32_ignore` | `movl`, `sysretl` | user RSP, user GS, CPL 0 | NMI, #MC, #DB (MOV SS, E21) | IF=0 (FMASK applies to CSTAR too); the three use IST stacks and decide GS from MSR_GS_BASE; the stub touches no memory and no stack; `sysretl` loads EIP from ECX, a 32-bit value, so it cannot be non-canonical |
-    ".balign 16",
-    ".globl kentry_syscall32_ignore",
-    ".type kentry_syscall32_ignore, @function",
-    "kentry_syscall32_ignore:",
-    "movl ${enosys}, %eax",
-    "sysretl",
-    ".size kentry_syscall32_ignore, . - kentry_syscall32_ignore",
     ".popsection",
     user_rsp = const OFFSET_USER_RSP,
     stack_top = const OFFSET_TASK_STACK_TOP,
@@ -144,6 +131,4 @@ extern "C" fn syscall_t2_report(rsp: u64) -> ! {
 unsafe extern "C" {
     /// The LSTAR target.
     pub fn kentry_syscall_64();
-    /// The CSTAR target while there is no compat syscall entry: returns -ENOSYS.
-    pub fn kentry_syscall32_ignore();
 }

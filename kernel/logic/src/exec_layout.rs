@@ -104,12 +104,54 @@ pub fn stack_layout(
     envc: usize,
     auxv_pairs: usize,
 ) -> Result<StackLayout, TooBig> {
+    layout_words(
+        top,
+        strings_len,
+        argc,
+        envc,
+        auxv_pairs,
+        b"x86_64\0".len() as u64,
+        8,
+    )
+}
+
+/// [`stack_layout`] for an i386 program (compat_binfmt_elf): "i686\0" as the platform string,
+/// and argc, the pointers and the auxv pairs in 4-byte words.
+#[inline]
+pub fn stack_layout_ia32(
+    top: u64,
+    strings_len: u64,
+    argc: usize,
+    envc: usize,
+    auxv_pairs: usize,
+) -> Result<StackLayout, TooBig> {
+    layout_words(
+        top,
+        strings_len,
+        argc,
+        envc,
+        auxv_pairs,
+        b"i686\0".len() as u64,
+        4,
+    )
+}
+
+#[inline]
+fn layout_words(
+    top: u64,
+    strings_len: u64,
+    argc: usize,
+    envc: usize,
+    auxv_pairs: usize,
+    platform_len: u64,
+    word: u64,
+) -> Result<StackLayout, TooBig> {
     let strings_low = top - strings_len;
-    let platform = (strings_low & !15) - 7;
+    let platform = (strings_low & !15) - platform_len;
     let random = platform - 16;
     // argc, argv[] and its NULL, envp[] and its NULL.
     let words = 1 + (argc + 1) + (envc + 1);
-    let sp = (random - auxv_pairs as u64 * 16 - words as u64 * 8) & !15;
+    let sp = (random - auxv_pairs as u64 * 2 * word - words as u64 * word) & !15;
     if top - sp > STACK_RLIMIT / 4 {
         return Err(TooBig);
     }

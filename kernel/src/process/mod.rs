@@ -394,6 +394,7 @@ pub fn fork_current(
         ti.fs_base =
             tls.unwrap_or_else(|| x86_64::registers::model_specific::FsBase::read().as_u64());
         ti.selectors = crate::task::segments::Selectors::read();
+        ti.tls = mi.tls;
         ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
         ti.sigmask = mi.sigmask;
         t.blocked_seen.store(mi.sigmask, Ordering::Relaxed);
@@ -444,6 +445,7 @@ pub fn spawn_thread(
             fs_base.unwrap_or_else(|| x86_64::registers::model_specific::FsBase::read().as_u64());
         ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
         ti.selectors = crate::task::segments::Selectors::read();
+        ti.tls = mi.tls;
         ti.sigmask = mi.sigmask;
         t.blocked_seen.store(mi.sigmask, Ordering::Relaxed);
         ti.clear_child_tid = clear_tid;

@@ -457,7 +457,11 @@ unsafe fn switch_to(prev: &Task, next: &Task) {
         }
         if next.is_user() {
             n.fpu.restore();
-            if crate::task::segments::Selectors::read() != n.selectors {
+            // The TLS descriptors first: a selector naming one takes it when loaded, and a
+            // selector whose descriptor changed must be loaded again even if it is equal.
+            let tls_changed = crate::task::tls::load_tls(&n.tls);
+            if tls_changed || crate::task::segments::Selectors::read() != n.selectors {
+                n.selectors = n.selectors.fit_tls(&n.tls);
                 n.selectors.load();
             }
             Msr::new(msr::IA32_FS_BASE).write(n.fs_base);

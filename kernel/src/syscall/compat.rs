@@ -44,7 +44,8 @@ macro_rules! ia32_table {
 
 /// The table, then one more slot for every invalid number (as the x86-64 table's).
 pub static IA32_TABLE: Table32 = ia32_table! {
-    no_args: GETPID, GETTID, GETPPID, SCHED_YIELD, PAUSE, RESTART_SYSCALL, GETPGRP, SETSID, SYNC;
+    no_args: GETPID, GETTID, GETPPID, SCHED_YIELD, PAUSE, RESTART_SYSCALL, GETPGRP, SETSID, SYNC,
+        FORK, VFORK;
     same_abi:
         EXIT => EXIT,
         EXIT_GROUP => EXIT_GROUP,
@@ -72,10 +73,27 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         GETEUID32 => GETEUID,
         GETGID32 => GETGID,
         GETEGID32 => GETEGID,
-        CLOCK_NANOSLEEP_TIME64 => CLOCK_NANOSLEEP;
+        CLOCK_NANOSLEEP_TIME64 => CLOCK_NANOSLEEP,
+        // What a static i386 glibc program needs to start and print (docs/compat.md): the
+        // structures of these are the same on both ABIs (user_desc, statx, new_utsname) or
+        // there are none.
+        SET_THREAD_AREA => SET_THREAD_AREA,
+        SET_TID_ADDRESS => SET_TID_ADDRESS,
+        READLINK => READLINK,
+        GETRANDOM => GETRANDOM,
+        MPROTECT => MPROTECT,
+        MADVISE => MADVISE,
+        STATX => STATX,
+        UNAME => UNAME,
+        ACCESS => ACCESS,
+        OPEN => OPEN,
+        OPENAT => OPENAT,
+        GETCWD => GETCWD,
+        CLOCK_GETTIME64 => CLOCK_GETTIME;
     compat:
         NANOSLEEP => super::sleep::sys_nanosleep_time32,
         CLOCK_NANOSLEEP => super::sleep::sys_clock_nanosleep_time32,
+        MMAP2 => sys_mmap_pgoff,
 };
 
 /// Runs x86-64 handler `NR` on the i386 arguments: EBX, ECX, EDX, ESI, EDI, EBP, each
@@ -103,10 +121,46 @@ fn args_ia32<const NR: usize>(regs: &mut Regs) -> i64 {
     ret
 }
 
+/// i386 mmap2 (Linux's sys_mmap_pgoff): mmap with the offset in pages (EBP) rather than
+/// bytes, so a 32-bit program can map past 4 GiB of a file. Where it goes is the address
+/// space's business: an i386 task's mappings stay below 4 GiB (`Limits::IA32`).
+fn sys_mmap_pgoff(regs: &mut Regs) -> i64 {
+    let pgoff = regs.rbp as u32 as u64;
+    let kept = regs.rbp;
+    // The byte offset the x86-64 mmap reads from R9 (args_ia32 moves EBP there).
+    regs.rbp = pgoff << 12;
+    let ret = args_ia32_wide::<{ nr::MMAP }>(regs);
+    regs.rbp = kept;
+    ret
+}
+
+/// [`args_ia32`] but the sixth argument (EBP) is taken whole: mmap2's byte offset, which
+/// `sys_mmap_pgoff` computed and which may exceed 32 bits.
+fn args_ia32_wide<const NR: usize>(regs: &mut Regs) -> i64 {
+    const { assert!(NR < BUILT.len()) };
+    let kept = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
+    let z = |v: u64| v as u32 as u64;
+    regs.rdi = z(regs.rbx);
+    regs.rsi = z(regs.rcx);
+    regs.rdx = z(kept[2]);
+    regs.r10 = z(kept[1]);
+    regs.r8 = z(kept[0]);
+    regs.r9 = regs.rbp;
+    let handler: Handler = const { BUILT[NR] };
+    let ret = handler(regs);
+    [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = kept;
+    ret
+}
+
 /// Test kernels (`kentry.break=int80_args`): the i386 wrapper leaves the arguments it moved
 /// in RDI, RSI, RDX, R10, R8, R9, so the caller's registers come back changed.
 #[cfg(feature = "test-hooks")]
 pub static BREAK_ARGS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Test kernels (`kentry.break=arg6_fault`): a compat SYSCALL whose sixth-argument read
+/// faults runs anyway, with 0 for that argument, instead of failing with -EFAULT (E30).
+#[cfg(feature = "test-hooks")]
+pub static BREAK_ARG6: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// Test kernels (`kentry.break=ts_compat`): nothing knows a call is an i386 one — seccomp
 /// judges it as x86-64, a tracer is told AUDIT_ARCH_X86_64, a restart uses x86-64's

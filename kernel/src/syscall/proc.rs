@@ -28,6 +28,7 @@ pub const fn register(mut t: Table) -> Table {
     t[nr::GETEGID] = sys_getuid;
     t[nr::GETPPID] = sys_getppid;
     t[nr::ARCH_PRCTL] = sys_arch_prctl;
+    t[nr::SET_THREAD_AREA] = crate::task::tls::sys_set_thread_area;
     t[nr::GETTID] = sys_gettid;
     t[nr::FUTEX] = sys_futex;
     t[nr::SET_TID_ADDRESS] = sys_set_tid_address;
@@ -126,12 +127,21 @@ fn sys_execve(regs: &mut Regs) -> i64 {
     crate::x86::debugreg::flush_current();
     inner.fpu = task::fpu::FpuState::initial();
     inner.fpu.restore();
-    // A new program starts with null data selectors (linux-abi.md §1.3) and zero bases.
-    inner.selectors = task::segments::Selectors::default();
+    // A new program starts with null data selectors (linux-abi.md §1.3) and zero bases; an
+    // i386 one with DS = ES = __USER_DS (start_thread_ia32). No TLS slot survives exec
+    // (Linux's flush_thread).
+    inner.selectors = if image.regs.cs == kentry::gdt::USER32_CS as u64 {
+        task::segments::Selectors::ia32_start()
+    } else {
+        task::segments::Selectors::default()
+    };
+    inner.tls = [0; task::tls::TLS_ENTRIES];
     x86_64::instructions::interrupts::without_interrupts(|| {
-        // SAFETY: null selectors, interrupts off (Selectors::load's contract); then this
-        // thread's FS/GS bases (the user's GS waits in KERNEL_GS_BASE).
+        // SAFETY: null or __USER_DS selectors, interrupts off (Selectors::load's contract),
+        // the TLS slots cleared first (no selector names them now); then this thread's FS/GS
+        // bases (the user's GS waits in KERNEL_GS_BASE).
         unsafe {
+            task::tls::load_tls(&inner.tls);
             inner.selectors.load();
             Msr::new(msr::IA32_FS_BASE).write(0);
             Msr::new(msr::IA32_KERNEL_GS_BASE).write(0);

@@ -7,6 +7,7 @@
 
 pub mod fpu;
 pub mod segments;
+pub mod tls;
 
 use crate::mm::stack::{KernelStack, alloc_stack};
 use crate::process::Process;
@@ -56,6 +57,8 @@ pub struct TaskInner {
     /// The user's DS, ES, FS and GS selectors (the kernel never uses them, but they are the
     /// task's: another task must not see them).
     pub selectors: segments::Selectors,
+    /// The GDT TLS descriptors of set_thread_area (tls.rs), installed at every switch-in.
+    pub tls: [u64; tls::TLS_ENTRIES],
     pub fpu: fpu::FpuState,
     /// CLONE_CHILD_CLEARTID / set_tid_address: zeroed and futex-woken at exit.
     pub clear_child_tid: u64,
@@ -149,6 +152,7 @@ impl Task {
                 fs_base: 0,
                 gs_base: 0,
                 selectors: segments::Selectors::default(),
+                tls: [0; tls::TLS_ENTRIES],
                 fpu: fpu::FpuState::initial(),
                 clear_child_tid: 0,
                 sigmask: 0,
@@ -166,7 +170,14 @@ impl Task {
         let kstack = alloc_stack(TASK_STACK_PAGES, "task stack");
         // SAFETY: a fresh, page-aligned stack of several pages that only this task will use.
         let entry = unsafe { TaskEntry::new_user(kstack.top, regs) };
-        Task::new(tid, process, kstack, entry)
+        let t = Task::new(tid, process, kstack, entry);
+        if regs.cs == kentry::gdt::USER32_CS as u64 {
+            // An i386 program starts with DS = ES = __USER_DS, FS = GS = 0 (Linux's
+            // start_thread_ia32): compat mode checks DS and ES, so null ones would fault.
+            // SAFETY: `t` has never run; nothing else holds it.
+            unsafe { t.inner() }.selectors = segments::Selectors::ia32_start();
+        }
+        t
     }
 
     /// A kernel thread that starts in `entry` (which must never return).

@@ -9,6 +9,12 @@
 pub struct Selectors(pub [u16; 4]);
 
 impl Selectors {
+    /// An i386 program's first selectors: DS = ES = __USER_DS, FS = GS = 0.
+    pub const fn ia32_start() -> Self {
+        let ds = kentry::gdt::USER_DS;
+        Selectors([ds, ds, 0, 0])
+    }
+
     /// The selectors live on this CPU now.
     pub fn read() -> Self {
         let (ds, es, fs, gs): (u16, u16, u16, u16);
@@ -21,6 +27,27 @@ impl Selectors {
             )
         };
         Selectors([ds, es, fs, gs])
+    }
+
+    /// These selectors with every one that names an empty TLS slot of `tls` made null: a
+    /// tracer's SETREGS checks a selector against its own CPU's GDT (`loadable`), which holds
+    /// the tracer's TLS descriptors, not the tracee's, and loading a selector of an empty
+    /// descriptor in the kernel would fault.
+    pub fn fit_tls(self, tls: &[u64; super::tls::TLS_ENTRIES]) -> Self {
+        #[cfg(feature = "test-hooks")]
+        if super::tls::BREAK_FIT.load(core::sync::atomic::Ordering::Relaxed) {
+            return self;
+        }
+        let first = kentry::gdt::TLS_FIRST_ENTRY;
+        let mut s = self;
+        for v in s.0.iter_mut() {
+            let i = (*v >> 3) as usize;
+            // A TI=1 (LDT) selector never passes `loadable` (kentry has no LDT).
+            if (first..first + tls.len()).contains(&i) && tls[i - first] == 0 {
+                *v = 0;
+            }
+        }
+        s
     }
 
     /// Loads these selectors. The caller rewrites FS_BASE and KERNEL_GS_BASE afterwards.

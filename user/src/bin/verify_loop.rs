@@ -130,10 +130,14 @@ extern "sysv64" fn poll() -> u64 {
 /// register: 32-bit mode leaves the upper halves undefined).
 static mut COMPAT_RSP: u64 = 0;
 
-/// SYSCALL from 32-bit code, the CSTAR entry (`kentry_syscall32_ignore`): a far jump to the
-/// 32-bit user code segment (0x23), `syscall` there, a far jump back to 0x33. Returns EAX,
-/// which must be -ENOSYS. No stack is used in 32-bit mode; the callee-saved registers are
-/// kept on the stack across it.
+/// The stack of [`compat_syscall`]'s 32-bit code: the compat SYSCALL entry reads its sixth
+/// argument at [ESP], which must lie below 4 GiB (this static program's data does).
+static mut COMPAT_STACK: [u32; 16] = [0; 16];
+
+/// SYSCALL from 32-bit code, the CSTAR entry (`kentry_syscall_compat`): a far jump to the
+/// 32-bit user code segment (0x23), `syscall` there with the i386 getpid (20) and ESP in
+/// [`COMPAT_STACK`], a far jump back to 0x33. Returns EAX, which must be the pid. The
+/// callee-saved registers are kept on the 64-bit stack across it.
 #[unsafe(naked)]
 extern "sysv64" fn compat_syscall() -> u32 {
     naked_asm!(
@@ -148,7 +152,8 @@ extern "sysv64" fn compat_syscall() -> u32 {
         "2: .long 3f",
         ".word 0x23",
         ".code32",
-        "3: movl ${nr}, %eax",
+        "3: movl ${stack}+32, %esp",
+        "movl ${nr}, %eax",
         "syscall",
         "ljmpl $0x33, $4f",
         ".code64",
@@ -161,8 +166,9 @@ extern "sysv64" fn compat_syscall() -> u32 {
         "pop %rbx",
         "ret",
         rsp = sym COMPAT_RSP,
-        // getpid: through the 64-bit entry it would return the pid, not -ENOSYS.
-        nr = const nr::GETPID,
+        stack = sym COMPAT_STACK,
+        // The i386 getpid.
+        nr = const 20,
         options(att_syntax),
     )
 }
@@ -427,7 +433,7 @@ fn main(_: Args) -> i32 {
         rounds += 1;
         for (i, c) in CHILDREN.iter().enumerate() {
             let eax = compat_syscall();
-            if eax as i32 != -(sys::errno::ENOSYS as i32) {
+            if eax as i32 != pid as i32 {
                 compat_failures += 1;
                 diag!("round {rounds}: SYSCALL from 32-bit code returned {eax:#x}");
             }

@@ -99,6 +99,47 @@ pub const NEGATIVE_SYSCALL_WORK_BOOTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // A compat SYSCALL whose sixth argument cannot be read runs anyway
+        // (`kentry.break=arg6_fault`, E30): getpid with ESP at an unmapped page returns the
+        // pid, not -EFAULT.
+        name: "negative_arg6_fault",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=arg6_fault",
+            "kentry.only=c_ia32_glibc32",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: a compat SYSCALL runs although its sixth argument is unreadable",
+            "ok 25 syscall32_arg2_in_ebp",
+            "not ok 26 syscall32_bad_esp_efault",
+            "not ok 1 c_ia32_glibc32",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
+        // The context switch loads a selector naming an empty TLS slot as it is
+        // (`kentry.break=tls_fit`): a tracer whose slot 12 is set gives GS = 0x63 to a tracee
+        // whose slot 12 is empty, and the kernel's load at the tracee's switch-in faults. The
+        // load runs between two swapgs (the user's GS base live), so the #GP finds no per-CPU
+        // GS and tripwire T1 stops the kernel.
+        name: "negative_tls_fit",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=tls_fit",
+            "kentry.only=c_tls_slots_musl",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "test hook: the switch loads selectors that name an empty TLS slot",
+            "ok 2 gs_reads_slot_base",
+            "T1 tripwire: live GS base",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
         // The i386 wrapper does not give the caller's registers back
         // (`kentry.break=int80_args`): the cases that check them after a call with
         // arguments fail.

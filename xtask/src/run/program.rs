@@ -13,29 +13,44 @@ pub(super) fn elf_problem(data: &[u8]) -> Option<String> {
     if !data.starts_with(b"\x7fELF") {
         return Some("not an ELF file".into());
     }
-    match data.get(4) {
-        Some(2) => {}
-        Some(1) => {
-            return Some(
-                "a 32-bit ELF (ELFCLASS32); kentry runs only 64-bit x86-64 programs".into(),
-            );
-        }
+    // ELFCLASS64 (x86-64) or ELFCLASS32 (i386): the header fields this reads sit at different
+    // offsets and have different widths.
+    let ia32 = match data.get(4) {
+        Some(2) => false,
+        Some(1) => true,
         _ => return Some("not a valid ELF file (bad class byte)".into()),
-    }
-    if data.len() < 64 {
+    };
+    let (ehsize, phsize) = if ia32 { (52, 32) } else { (64, 56) };
+    if data.len() < ehsize {
         return Some("a truncated ELF file (the header is cut short)".into());
     }
     let u16_at = |o: usize| u16::from_le_bytes([data[o], data[o + 1]]);
     let u32_at = |o: usize| u32::from_le_bytes(data[o..o + 4].try_into().unwrap());
     let u64_at = |o: usize| u64::from_le_bytes(data[o..o + 8].try_into().unwrap());
+    // An address-sized field: 4 bytes in ELFCLASS32, 8 in ELFCLASS64.
+    let word_at = |o: usize| {
+        if ia32 {
+            u64::from(u32_at(o))
+        } else {
+            u64_at(o)
+        }
+    };
     if data[5] != 1 {
-        return Some("a big-endian ELF, not an x86-64 program".into());
+        return Some("a big-endian ELF, not an x86-64 or i386 program".into());
     }
     let machine = u16_at(18);
-    if machine != 62 {
-        return Some(format!(
-            "an ELF for another machine (e_machine {machine}), not x86-64"
-        ));
+    match (ia32, machine) {
+        (false, 62) | (true, 3) => {}
+        (false, _) => {
+            return Some(format!(
+                "an ELF for another machine (e_machine {machine}), not x86-64"
+            ));
+        }
+        (true, _) => {
+            return Some(format!(
+                "a 32-bit ELF for another machine (e_machine {machine}), not i386"
+            ));
+        }
     }
     match u16_at(16) {
         // ET_EXEC, or ET_DYN: a static-pie program, or a dynamic one (its PT_INTERP says).
@@ -44,22 +59,30 @@ pub(super) fn elf_problem(data: &[u8]) -> Option<String> {
         4 => return Some("a core dump (ET_CORE), not an executable".into()),
         t => return Some(format!("not an executable (e_type {t})")),
     }
-    let (phoff, phentsize, phnum) = (u64_at(32), usize::from(u16_at(54)), u16_at(56));
+    let (phoff, phentsize, phnum) = if ia32 {
+        (word_at(28), usize::from(u16_at(42)), u16_at(44))
+    } else {
+        (word_at(32), usize::from(u16_at(54)), u16_at(56))
+    };
     let corrupt = || Some("a corrupt ELF file (its program headers lie outside it)".into());
-    if phnum > 0 && phentsize < 56 {
+    if phnum > 0 && phentsize < phsize {
         return corrupt();
     }
     for i in 0..usize::from(phnum) {
         let Some(off) = usize::try_from(phoff)
             .ok()
             .and_then(|o| o.checked_add(i * phentsize))
-            .filter(|o| o.checked_add(56).is_some_and(|end| end <= data.len()))
+            .filter(|o| o.checked_add(phsize).is_some_and(|end| end <= data.len()))
         else {
             return corrupt();
         };
         if u32_at(off) == 3 {
             // PT_INTERP: the dynamic loader this program wants.
-            let (p_off, p_size) = (u64_at(off + 8), u64_at(off + 32));
+            let (p_off, p_size) = if ia32 {
+                (word_at(off + 4), word_at(off + 16))
+            } else {
+                (word_at(off + 8), word_at(off + 32))
+            };
             let interp = usize::try_from(p_off)
                 .ok()
                 .zip(usize::try_from(p_size).ok())
@@ -198,9 +221,16 @@ mod tests {
         assert!(elf_problem(b"hello").unwrap().contains("not an ELF"));
         assert!(elf_problem(b"").unwrap().contains("not an ELF"));
         assert!(elf_problem(b"#!/bin/sh\n").unwrap().contains("script"));
-        let mut elf32 = elf64(2, &[]);
+        // A 32-bit ELF for i386 may run; one for another machine may not.
+        let mut elf32 = vec![0u8; 52];
+        elf32[..4].copy_from_slice(b"\x7fELF");
         elf32[4] = 1;
-        assert!(elf_problem(&elf32).unwrap().contains("32-bit"));
+        elf32[5] = 1;
+        elf32[16] = 2;
+        elf32[18] = 3;
+        assert_eq!(elf_problem(&elf32), None);
+        elf32[18] = 40;
+        assert!(elf_problem(&elf32).unwrap().contains("not i386"));
         let mut arm = elf64(2, &[]);
         arm[18] = 183;
         assert!(elf_problem(&arm).unwrap().contains("e_machine 183"));

@@ -32,8 +32,8 @@ pub enum Role {
 /// Every stub `.text.kentry` may hold, by symbol name.
 pub const ROLES: &[(&str, Role)] = &[
     ("kentry_syscall_64", Role::Path),
-    ("kentry_syscall32_ignore", Role::Path),
     ("kentry_int80_compat", Role::Path),
+    ("kentry_syscall_compat", Role::Path),
     ("kentry_idt_stubs", Role::IdtStubs),
     ("kentry_idt_common", Role::Path),
     ("kentry_ist_entry", Role::Path),

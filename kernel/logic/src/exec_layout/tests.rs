@@ -82,3 +82,18 @@ fn more_than_a_quarter_of_the_stack_rlimit_is_too_big() {
     assert_eq!(stack_layout(top, 2 << 20, 0, 0, 20), Err(TooBig));
     assert!(stack_layout(top, (2 << 20) - 4096, 0, 0, 20).is_ok());
 }
+
+#[test]
+fn ia32_stack_layout_uses_four_byte_words_and_i686() {
+    let top = 0xffff_e000;
+    let l = stack_layout_ia32(top, 18, 1, 1, 20).unwrap();
+    assert_eq!(l.strings_low, 0xffff_dfee);
+    // "i686\0" (5 bytes) ends at the 16-aligned bottom of the strings (0xffffdfe0).
+    assert_eq!(l.platform, 0xffff_dfdb);
+    assert_eq!(l.random, 0xffff_dfcb);
+    // 5 words of 4 bytes + 20 pairs of 8 = 180 bytes below random (0xffffdf17), aligned
+    // down to 16.
+    assert_eq!(l.sp, 0xffff_df10);
+    // 128 KiB below the strings' page: fffdd000-ffffe000, as Linux's [stack] of an i386 program.
+    assert_eq!(l.map_start, 0xfffd_d000);
+}

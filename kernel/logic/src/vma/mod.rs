@@ -46,6 +46,45 @@ pub const ELF_ET_DYN_BASE: u64 = (TASK_SIZE / 3 * 2) & !(PAGE_SIZE - 1);
 pub const MAP32_BASE: u64 = 0x4000_0000;
 pub const MAP32_END: u64 = 0x8000_0000;
 
+/// An i386 task's TASK_SIZE (Linux's IA32_PAGE_OFFSET): everything it can map lies below.
+pub const IA32_TASK_SIZE: u64 = 0xffff_e000;
+/// An i386 task's stack top: Linux's STACK_TOP for a compat task with randomisation off.
+pub const IA32_STACK_TOP: u64 = IA32_TASK_SIZE;
+/// An i386 task's mmap_base: IA32_TASK_SIZE minus the stack gap (RLIMIT_STACK plus the guard
+/// gap, no randomisation), at least 128 MiB, as Linux's mmap_base() computes it.
+pub const IA32_MMAP_BASE: u64 = {
+    let gap = STACK_RLIMIT + STACK_GUARD_GAP;
+    let gap = if gap < (128 << 20) { 128 << 20 } else { gap };
+    (IA32_TASK_SIZE - gap) & !(PAGE_SIZE - 1)
+};
+/// An i386 static-pie's load address (Linux's ELF_ET_DYN_BASE for an ia32 task).
+pub const IA32_ELF_ET_DYN_BASE: u64 = 0x40_0000;
+
+/// The bounds a task's mappings live in: a 64-bit task's, or an i386 task's (all below
+/// 4 GiB, Linux's TIF_ADDR32 address space).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The highest user address + 1 for this task.
+    pub task_size: u64,
+    /// Top-down mmap searches start below this.
+    pub mmap_base: u64,
+    /// A bottom-up search (when top-down finds nothing) starts here.
+    pub legacy_base: u64,
+}
+
+impl Limits {
+    pub const NATIVE: Limits = Limits {
+        task_size: TASK_SIZE,
+        mmap_base: MMAP_BASE,
+        legacy_base: LEGACY_MMAP_BASE,
+    };
+    pub const IA32: Limits = Limits {
+        task_size: IA32_TASK_SIZE,
+        mmap_base: IA32_MMAP_BASE,
+        legacy_base: (IA32_TASK_SIZE / 3 + PAGE_SIZE - 1) & !(PAGE_SIZE - 1),
+    };
+}
+
 /// What a mapping's backing must tell the VMA rules.
 pub trait MapBacking: Clone {
     /// Private anonymous memory (no object behind it; its offset means nothing).
@@ -134,6 +173,8 @@ pub struct VmaList<B> {
     vmas: Vec<Vma<B>>,
     /// Index of the VMA the last lookup found (a hint; checked before use).
     cache: Cell<usize>,
+    /// Where mappings may go (64-bit or i386 bounds).
+    pub limits: Limits,
 }
 
 impl<B> Deref for VmaList<B> {
@@ -160,6 +201,7 @@ impl<B> VmaList<B> {
         VmaList {
             vmas: Vec::new(),
             cache: Cell::new(0),
+            limits: Limits::NATIVE,
         }
     }
 }

@@ -1,10 +1,7 @@
 //! Where a new mapping goes (Linux's get_unmapped_area for a 64-bit process) and how far the
 //! program break may move.
 
-use super::{
-    LEGACY_MMAP_BASE, MAP32_BASE, MAP32_END, MMAP_BASE, MMAP_MIN_ADDR, MapBacking, TASK_SIZE,
-    VmaList,
-};
+use super::{MAP32_BASE, MAP32_END, MMAP_MIN_ADDR, MapBacking, VmaList};
 use crate::errno::{EINVAL, ENOMEM, EPERM};
 use crate::page::{PAGE_SIZE, align_up};
 
@@ -32,7 +29,8 @@ impl<B: MapBacking> VmaList<B> {
         fixed: bool,
         map32: bool,
     ) -> Result<u64, i64> {
-        if len > TASK_SIZE {
+        let task_size = self.limits.task_size;
+        if len > task_size {
             return Err(ENOMEM);
         }
         let addr = if fixed {
@@ -40,17 +38,17 @@ impl<B: MapBacking> VmaList<B> {
         } else if map32 {
             self.bottom_up(hint, len, MAP32_BASE, MAP32_END)?
         } else {
-            let h = align_up(hint.min(TASK_SIZE), PAGE_SIZE);
-            if hint != 0 && h <= TASK_SIZE - len && self.fits_before_next(h, h + len) {
+            let h = align_up(hint.min(task_size), PAGE_SIZE);
+            if hint != 0 && h <= task_size - len && self.fits_before_next(h, h + len) {
                 h
             } else {
-                match self.top_down(len, PAGE_SIZE, MMAP_BASE) {
+                match self.top_down(len, PAGE_SIZE, self.limits.mmap_base) {
                     Some(a) => a,
-                    None => self.bottom_up(hint, len, LEGACY_MMAP_BASE, TASK_SIZE)?,
+                    None => self.bottom_up(hint, len, self.limits.legacy_base, task_size)?,
                 }
             }
         };
-        if addr > TASK_SIZE - len {
+        if addr > task_size - len {
             return Err(ENOMEM);
         }
         if addr & (PAGE_SIZE - 1) != 0 {
@@ -64,11 +62,12 @@ impl<B: MapBacking> VmaList<B> {
 
     /// The highest `len`-byte free range inside [low, high).
     fn top_down(&self, len: u64, low: u64, high: u64) -> Option<u64> {
+        let task_size = self.limits.task_size;
         let n = self.len();
         for i in (0..=n).rev() {
             let gap_start = if i == 0 { 0 } else { self[i - 1].end };
             let gap_end = if i == n {
-                TASK_SIZE
+                task_size
             } else {
                 self[i].start_gap()
             };
@@ -86,11 +85,12 @@ impl<B: MapBacking> VmaList<B> {
 
     /// The hint if free, else the lowest `len`-byte free range inside [begin, end).
     fn bottom_up(&self, hint: u64, len: u64, begin: u64, end: u64) -> Result<u64, i64> {
+        let task_size = self.limits.task_size;
         if len > end {
             return Err(ENOMEM);
         }
         if hint != 0 {
-            let h = align_up(hint.min(TASK_SIZE), PAGE_SIZE);
+            let h = align_up(hint.min(task_size), PAGE_SIZE);
             if end - len >= h && self.fits_before_next(h, h + len) {
                 return Ok(h);
             }
@@ -99,7 +99,7 @@ impl<B: MapBacking> VmaList<B> {
         for i in self.first_ending_after(begin)..=n {
             let gap_start = if i == 0 { 0 } else { self[i - 1].end };
             let gap_end = if i == n {
-                TASK_SIZE
+                task_size
             } else {
                 self[i].start_gap()
             };
@@ -120,7 +120,8 @@ impl<B: MapBacking> VmaList<B> {
     /// moves; down, the pages above the new break go; up, the new pages must leave a page of
     /// gap below the next mapping (and its guard gap), else it is refused.
     pub fn brk_change(&self, start_brk: u64, cur: u64, brk: u64) -> BrkChange {
-        if brk < start_brk || brk > TASK_SIZE {
+        let task_size = self.limits.task_size;
+        if brk < start_brk || brk > task_size {
             return BrkChange::Refuse;
         }
         let newbrk = align_up(brk, PAGE_SIZE);
@@ -140,7 +141,7 @@ impl<B: MapBacking> VmaList<B> {
         {
             return BrkChange::Refuse;
         }
-        if newbrk > TASK_SIZE {
+        if newbrk > task_size {
             return BrkChange::Refuse;
         }
         BrkChange::Grow {

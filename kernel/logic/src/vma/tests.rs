@@ -458,3 +458,34 @@ fn brk_stays_a_page_below_a_stack_guard_gap() {
     );
     assert_eq!(l.brk_change(s, s, 0x5f_f001), BrkChange::Refuse);
 }
+
+#[test]
+fn an_ia32_address_space_maps_only_below_4_gib() {
+    let mut l: VmaList<TB> = VmaList::new();
+    l.limits = Limits::IA32;
+    // Top-down below Linux's ia32 mmap_base: 0xffffe000 - 128 MiB.
+    assert_eq!(IA32_MMAP_BASE, 0xf7ff_e000);
+    assert_eq!(
+        l.get_unmapped_area(0, 0x1000, false, false),
+        Ok(0xf7ff_d000)
+    );
+    // A hint past 4 GiB is ignored, not honoured.
+    let a = l
+        .get_unmapped_area(0x1_0000_0000, 0x1000, false, false)
+        .unwrap();
+    assert_eq!(a, 0xf7ff_d000);
+    // MAP_FIXED past the i386 TASK_SIZE is refused, as is a length that does not fit.
+    assert_eq!(
+        l.get_unmapped_area(0x1_0000_0000, 0x1000, true, false),
+        Err(ENOMEM)
+    );
+    assert_eq!(
+        l.get_unmapped_area(0, 0x1_0000_0000, false, false),
+        Err(ENOMEM)
+    );
+    // brk cannot pass it either.
+    assert_eq!(
+        l.brk_change(0x1000_0000, 0x1000_0000, 0x1_0000_1000),
+        BrkChange::Refuse
+    );
+}

@@ -14,6 +14,7 @@ impl AddressSpace {
         child.start_stack = self.start_stack;
         child.exe = self.exe.clone();
         child.vdso = self.vdso;
+        child.vmas.limits = self.vmas.limits;
         let mut err = None;
         for v in self.vmas.iter() {
             if v.flags & VM_DONTCOPY != 0 {

@@ -99,6 +99,17 @@ impl AddressSpace {
         })
     }
 
+    /// Makes this an i386 task's address space (Linux's TIF_ADDR32): every mapping the kernel
+    /// chooses, the program break and the stack stay below 4 GiB.
+    pub fn set_ia32(&mut self) {
+        self.vmas.limits = kentry_kernel_logic::vma::Limits::IA32;
+    }
+
+    /// The highest user address + 1 for this address space.
+    pub fn task_size(&self) -> u64 {
+        self.vmas.limits.task_size
+    }
+
     /// Physical address of the PML4, for CR3.
     pub fn root(&self) -> u64 {
         self.pt.root

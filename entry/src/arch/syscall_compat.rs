@@ -1,0 +1,74 @@
+//! The compat SYSCALL (CSTAR) stub: SYSCALL from 32-bit code (Linux's
+//! `entry_SYSCALL_compat`), for i386 programs (docs/compat.md, E29, E30).
+//!
+//! SYSCALL leaves the return EIP in ECX and EFLAGS in R11, so the caller cannot pass its
+//! second argument in ECX: it passes it in EBP, and its sixth argument at `[ESP]` (the vDSO's
+//! convention, which Linux's entry assumes). The stub builds the frame as `int $0x80` would
+//! have left it: an IRET frame (SS = __USER_DS, the user's ESP zero-extended, R11's EFLAGS,
+//! CS = __USER32_CS, ECX's EIP), `orig_rax` = EAX zero-extended, and the registers with EBP in
+//! ECX's slot. [`crate::syscall_32::do_fast_syscall_32`] reads the sixth argument from the
+//! user stack into EBP. The way back is always IRET: it restores exactly the frame, whatever
+//! a tracer or the call changed (SYSRETL would need Linux's conditions checked; IRET needs
+//! none).
+//!
+//! Windows:
+//!
+//! | from | instructions | RSP / GS | can arrive | why it is safe |
+//! |---|---|---|---|---|
+//! | `kentry_syscall_compat` | `swapgs` | user RSP, user GS | NMI, #MC, #DB (MOV SS, E21) | IF=0 (FMASK applies to CSTAR too); the three use IST stacks and decide GS from MSR_GS_BASE, never from CS or RSP |
+//! | `kentry_syscall_compat_park` | zero-extend ESP into R8, load the task stack | user RSP, then the task stack; kernel GS | NMI, #MC | the stack top is per-CPU, GS-relative, always mapped; nothing reads or writes the user stack |
+//! | `kentry_syscall_compat_frame` | build the frame, `call` | task stack, kernel GS | NMI, #MC; everything once Rust enables IRQs | a normal kernel context from here on |
+//! | `kentry_syscall_compat_return` | after the call: `jmp` to the IRET path | task stack, kernel GS, IF=0 (the exit path's) | NMI, #MC | iret.rs has the rest |
+
+use crate::entry_percpu::OFFSET_TASK_STACK_TOP;
+use crate::gdt::{USER_DS, USER32_CS};
+
+/// -ENOSYS: the preset result (a tracer's skipped call, an unknown number).
+const NEG_ENOSYS: i64 = -38;
+
+core::arch::global_asm!(
+    ".pushsection .text.kentry, \"ax\"",
+    ".balign 16",
+    ".globl kentry_syscall_compat",
+    ".type kentry_syscall_compat, @function",
+    "kentry_syscall_compat:",
+    "swapgs",
+    ".globl kentry_syscall_compat_park",
+    "kentry_syscall_compat_park:",
+    // R8 is not visible to 32-bit code; the upper half of RSP is undefined after compat
+    // mode, so only ESP counts.
+    "movl %esp, %r8d",
+    "movq %gs:{stack_top}, %rsp",
+    ".globl kentry_syscall_compat_frame",
+    "kentry_syscall_compat_frame:",
+    "pushq ${user_ds}",   // ss
+    "pushq %r8",          // rsp
+    "pushq %r11",         // rflags
+    "pushq ${user32_cs}", // cs
+    "pushq %rcx",         // rip
+    "movl %eax, %eax",    // the number, zero-extended, as Linux's orig_ax
+    "pushq %rax",         // orig_rax
+    "pushq %rdi",
+    "movq %rbp, %rcx",    // ECX's slot: the second argument, passed in EBP
+    super::push_gprs_below_rdi!("${enosys}"), // rax: the preset result
+    // No `cld`: FMASK clears DF (and AC, NT, TF, IF) for CSTAR as for LSTAR.
+    "movq %rsp, %rdi",
+    "subq $8, %rsp", // 16-byte alignment at the call (see frame.rs)
+    "call kentry_rust_fast_syscall_32",
+    ".globl kentry_syscall_compat_return",
+    "kentry_syscall_compat_return:",
+    "addq $8, %rsp",
+    "jmp kentry_return_via_iret",
+    ".size kentry_syscall_compat, . - kentry_syscall_compat",
+    ".popsection",
+    stack_top = const OFFSET_TASK_STACK_TOP,
+    user_ds = const USER_DS,
+    user32_cs = const USER32_CS,
+    enosys = const NEG_ENOSYS,
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    /// The CSTAR target.
+    pub fn kentry_syscall_compat();
+}

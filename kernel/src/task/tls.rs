@@ -1,0 +1,186 @@
+//! The three per-task TLS descriptors of the GDT (entries 12–14, selectors 0x63, 0x6b,
+//! 0x73): `set_thread_area` (Linux's arch/x86/kernel/tls.c). An i386 glibc puts its thread
+//! pointer there and reaches it through %gs; a 64-bit program may use them too.
+//!
+//! Each task keeps its three descriptors (`TaskInner::tls`); the context switch writes the
+//! incoming task's into the CPU's GDT before loading its selectors (`load_tls`), so a task
+//! never sees another's segment. exec clears them; fork and clone copy them.
+
+use crate::syscall::errno::{EFAULT, EINVAL, ESRCH};
+use kentry::Regs;
+use kentry::gdt::TLS_FIRST_ENTRY;
+
+/// Test kernels (`kentry.break=tls_fit`): the context switch loads a saved selector that
+/// names an empty TLS slot as it is, so the kernel's own load faults.
+#[cfg(feature = "test-hooks")]
+pub static BREAK_FIT: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// GDT_ENTRY_TLS_ENTRIES.
+pub const TLS_ENTRIES: usize = 3;
+
+/// Linux's `struct user_desc` (the same 16 bytes for i386 and x86-64).
+#[derive(Clone, Copy, Debug, Default)]
+struct UserDesc {
+    entry_number: u32,
+    base_addr: u32,
+    limit: u32,
+    /// seg_32bit:1, contents:2, read_exec_only:1, limit_in_pages:1, seg_not_present:1,
+    /// useable:1, lm:1.
+    flags: u32,
+}
+
+impl UserDesc {
+    fn from_bytes(b: &[u8; 16]) -> Self {
+        let w = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        UserDesc {
+            entry_number: w(0),
+            base_addr: w(4),
+            limit: w(8),
+            flags: w(12),
+        }
+    }
+    fn seg_32bit(&self) -> u64 {
+        (self.flags & 1) as u64
+    }
+    fn contents(&self) -> u64 {
+        ((self.flags >> 1) & 3) as u64
+    }
+    fn read_exec_only(&self) -> u64 {
+        ((self.flags >> 3) & 1) as u64
+    }
+    fn limit_in_pages(&self) -> u64 {
+        ((self.flags >> 4) & 1) as u64
+    }
+    fn seg_not_present(&self) -> u64 {
+        ((self.flags >> 5) & 1) as u64
+    }
+    fn useable(&self) -> u64 {
+        ((self.flags >> 6) & 1) as u64
+    }
+    /// Linux's LDT_empty (the documented "no segment") or LDT_zero (all zero but the entry
+    /// number, which programs use for the same): both clear the slot.
+    fn clears(&self) -> bool {
+        let f = self.flags & 0x7f;
+        self.base_addr == 0 && self.limit == 0 && (f == 0 || f == (1 << 3 | 1 << 5))
+    }
+    /// Linux's tls_desc_okay: only present 32-bit data segments (a 16-bit one would need
+    /// espfix; a code segment or a not-present one is refused as attack surface).
+    fn okay(&self) -> bool {
+        self.clears()
+            || (self.seg_32bit() == 1 && self.contents() <= 1 && self.seg_not_present() == 0)
+    }
+    /// Linux's fill_ldt: the descriptor, accessed bit set, DPL 3, never 64-bit (L = 0).
+    fn descriptor(&self) -> u64 {
+        if self.clears() {
+            return 0;
+        }
+        let (base, limit) = (self.base_addr as u64, self.limit as u64);
+        let ty = ((self.read_exec_only() ^ 1) << 1) | (self.contents() << 2) | 1;
+        (limit & 0xffff)
+            | ((base & 0xff_ffff) << 16)
+            | (ty << 40)
+            | (1 << 44) // S: code/data
+            | (3 << 45) // DPL 3
+            | ((self.seg_not_present() ^ 1) << 47)
+            | (((limit >> 16) & 0xf) << 48)
+            | (self.useable() << 52)
+            | (self.seg_32bit() << 54)
+            | (self.limit_in_pages() << 55)
+            | (((base >> 24) & 0xff) << 56)
+    }
+}
+
+/// Writes `tls` into this CPU's GDT TLS slots; returns whether they changed (then selectors
+/// that name them must be reloaded to take the new descriptors).
+///
+/// # Safety
+/// Interrupts off (the CPU must not change under the write), and no live selector may name a
+/// slot whose descriptor becomes unusable before it is reloaded or replaced.
+pub unsafe fn load_tls(tls: &[u64; TLS_ENTRIES]) -> bool {
+    let tables = crate::percpu::this_cpu().tables.get();
+    // SAFETY: this CPU's own tables, interrupts off per the caller: nothing else writes them.
+    // The CPU reads GDT entries only at selector loads, which see a whole descriptor.
+    unsafe {
+        let gdt = &mut (*tables).gdt;
+        let slots = &mut gdt[TLS_FIRST_ENTRY..TLS_FIRST_ENTRY + TLS_ENTRIES];
+        if slots == tls {
+            return false;
+        }
+        slots.copy_from_slice(tls);
+    }
+    true
+}
+
+/// set_thread_area(u_info): installs one TLS descriptor of the calling task. An entry number
+/// of -1 takes the first free slot and writes its number back. A selector live in DS, ES,
+/// FS or GS that names the changed slot is reloaded, as Linux's do_set_thread_area does.
+pub fn sys_set_thread_area(regs: &mut Regs) -> i64 {
+    let u_info = regs.rdi;
+    let mut raw = [0u8; 16];
+    if crate::uaccess::copy_from_user(&mut raw, u_info).is_err() {
+        return -EFAULT;
+    }
+    let info = UserDesc::from_bytes(&raw);
+    if !info.okay() {
+        return -EINVAL;
+    }
+    let inner = crate::task::current_inner();
+    let mut idx = info.entry_number as i32;
+    if idx == -1 {
+        let Some(free) = inner.tls.iter().position(|&d| d == 0) else {
+            return -ESRCH;
+        };
+        idx = (free + TLS_FIRST_ENTRY) as i32;
+        if crate::uaccess::copy_to_user(u_info, &(idx as u32).to_ne_bytes()).is_err() {
+            return -EFAULT;
+        }
+    }
+    let first = TLS_FIRST_ENTRY as i32;
+    if idx < first || idx >= first + TLS_ENTRIES as i32 {
+        return -EINVAL;
+    }
+    inner.tls[(idx - first) as usize] = info.descriptor();
+    let sel = ((idx as u16) << 3) | 3;
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        // SAFETY: interrupts off; a live selector naming the slot is reloaded below (made null
+        // if the slot was cleared), and the switch nulls any saved selector naming an empty
+        // slot (`Selectors::fit_tls`), so the kernel never loads an empty descriptor.
+        unsafe { load_tls(&inner.tls) };
+        let live = super::segments::Selectors::read();
+        if live.0.contains(&sel) {
+            let mut s = live;
+            let cleared = inner.tls[(idx - first) as usize] == 0;
+            for v in s.0.iter_mut() {
+                if *v == sel && cleared {
+                    *v = 0;
+                }
+            }
+            use x86_64::registers::model_specific::Msr;
+            let mut fs_base = Msr::new(kentry::msr::IA32_FS_BASE);
+            let mut gs_base = Msr::new(kentry::msr::IA32_KERNEL_GS_BASE);
+            // SAFETY: reading the base MSRs has no effect.
+            let (fs, gs) = unsafe { (fs_base.read(), gs_base.read()) };
+            // SAFETY: interrupts off; each selector is null or names a present DPL-3 data
+            // descriptor (the ones just installed passed `okay`). A register loaded from a
+            // descriptor takes its base. One invalidated here (its slot cleared) is null with
+            // base 0, as on Linux (ldt_gdt's "New FSBASE was zero"); one that was null already
+            // keeps the base it had (a null load may clear it). The bases then land in the
+            // task's saved state at the next switch.
+            unsafe {
+                s.load();
+                if live.0[2] == sel && cleared {
+                    fs_base.write(0);
+                } else if s.0[2] == 0 {
+                    fs_base.write(fs);
+                }
+                if live.0[3] == sel && cleared {
+                    gs_base.write(0);
+                } else if s.0[3] == 0 {
+                    gs_base.write(gs);
+                }
+            }
+            inner.selectors = s;
+        }
+    });
+    0
+}
