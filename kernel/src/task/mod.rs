@@ -7,6 +7,7 @@
 
 pub mod fpu;
 pub mod segments;
+pub mod xstate;
 
 use crate::mm::stack::{KernelStack, alloc_stack};
 use crate::process::Process;

@@ -180,13 +180,7 @@ const SECCOMP_BPF: &[KsftCase] = &[
         None,
         "",
     ),
-    c(
-        "global.user_notification_signal",
-        Pass,
-        Pass,
-        None,
-        "",
-    ),
+    c("global.user_notification_signal", Pass, Pass, None, ""),
     c(
         "global.user_notification_closed_listener",
         Pass,

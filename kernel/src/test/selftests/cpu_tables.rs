@@ -176,7 +176,9 @@ pub(super) fn control_registers(_: &Ctx) -> Outcome {
     }
     let leaf7 = core::arch::x86_64::__cpuid_count(7, 0).ebx;
     let leaf1 = core::arch::x86_64::__cpuid(1).edx;
+    let leaf1_ecx = core::arch::x86_64::__cpuid(1).ecx;
     for (n, name, cpu_has) in [
+        (18, "OSXSAVE", leaf1_ecx >> 26 & 1 == 1),
         (20, "SMEP", leaf7 >> 7 & 1 == 1),
         (21, "SMAP", leaf7 >> 20 & 1 == 1),
         (16, "FSGSBASE", leaf7 & 1 == 1),
