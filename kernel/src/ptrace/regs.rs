@@ -199,7 +199,8 @@ pub fn put_xstate(t: &Task, area: &[u8]) -> Result<(), i64> {
         return Err(-kentry_abi::errno::EFAULT);
     }
     let mut fpu = crate::task::fpu::FpuState::initial();
-    xstate::import(&mut fpu, area, u64::MAX).map_err(|_| -crate::syscall::errno::EINVAL)?;
+    fpu.bytes_mut().copy_from_slice(area);
+    xstate::accept_user(&mut fpu, area.len(), u64::MAX).map_err(|_| -kentry_abi::errno::EINVAL)?;
     let _st = t.ptrace.state.lock();
     // SAFETY: as in `get_all`.
     unsafe { t.inner().fpu = fpu };

@@ -18,16 +18,19 @@ pub fn sigframe_size() -> u64 {
 
 /// Writes the current task's state to `fpstate` (the task's state is first saved from the
 /// CPU), then gives the CPU the initial state for the handler (Linux's
-/// copy_fpstate_to_sigframe + fpu__clear_user_states).
+/// copy_fpstate_to_sigframe + fpu__clear_user_states). No allocation: the task's own buffer,
+/// put in the user format in place with the software bytes in its `sw_reserved` words (which
+/// neither XSAVE nor XRSTOR touch), is copied out, then MAGIC2.
 pub fn save_to_sigframe(fpstate: u64) -> Result<(), Efault> {
     let inner = task::current_inner();
     inner.fpu.save();
-    let mut img = inner.fpu.export();
+    inner.fpu.make_uabi();
     if xstate::config().xsave() {
-        xstate::put_sw_bytes(&mut img);
-        img.extend_from_slice(&xstate::FP_XSTATE_MAGIC2.to_ne_bytes());
+        xstate::put_sw_bytes(inner.fpu.bytes_mut());
+        let magic2 = xstate::FP_XSTATE_MAGIC2.to_ne_bytes();
+        copy_to_user(fpstate + xstate::user_size() as u64, &magic2)?;
     }
-    copy_to_user(fpstate, &img)?;
+    copy_to_user(fpstate, inner.fpu.bytes())?;
     task::fpu::initial_state().restore();
     Ok(())
 }
@@ -45,37 +48,40 @@ pub fn restore_from_sigframe(fpstate: u64) -> Result<(), BadFpstate> {
     let inner = task::current_inner();
     let r = read_fpstate(&mut inner.fpu, fpstate);
     if r.is_err() {
-        inner.fpu = FpuState::initial();
+        inner.fpu.set_initial();
     }
     inner.fpu.restore();
     r
 }
 
+/// Reads the frame's area straight into the task's buffer (which the CPU does not track any
+/// more: the handler ran on other state, and an XRSTOR from this buffer follows).
 fn read_fpstate(fpu: &mut FpuState, fpstate: u64) -> Result<(), BadFpstate> {
     if fpstate == 0 {
-        *fpu = FpuState::initial();
+        fpu.set_initial();
         return Ok(());
     }
-    let mut legacy = [0u8; 512];
-    copy_from_user(&mut legacy, fpstate).map_err(|_| BadFpstate)?;
+    copy_from_user(&mut fpu.bytes_mut()[..512], fpstate).map_err(|_| BadFpstate)?;
     let cfg = xstate::config();
     if cfg.xsave()
-        && let Some((xfeatures, size)) = xstate::sw_bytes(&legacy)
+        && let Some((xfeatures, size)) = xstate::sw_bytes(fpu.bytes())
     {
         let mut magic2 = [0u8; 4];
         copy_from_user(&mut magic2, fpstate + size as u64).map_err(|_| BadFpstate)?;
         if u32::from_ne_bytes(magic2) == xstate::FP_XSTATE_MAGIC2 {
-            let mut area = alloc::vec![0u8; size];
-            copy_from_user(&mut area, fpstate).map_err(|_| BadFpstate)?;
-            return xstate::import(fpu, &area, xfeatures).map_err(|_| BadFpstate);
+            copy_from_user(&mut fpu.bytes_mut()[512..size], fpstate + 512)
+                .map_err(|_| BadFpstate)?;
+            return xstate::accept_user(fpu, size, xfeatures).map_err(|_| BadFpstate);
         }
     }
     // The legacy part only (fx_only): MXCSR checked as FXRSTOR would.
+    let mut legacy = [0u8; 512];
+    legacy.copy_from_slice(&fpu.bytes()[..512]);
     let mxcsr = u32::from_ne_bytes(legacy[24..28].try_into().unwrap_or([0; 4]));
     if mxcsr & !task::fpu::mxcsr_mask() != 0 {
         return Err(BadFpstate);
     }
-    *fpu = FpuState::initial();
+    fpu.set_initial();
     legacy[xstate::SW_RESERVED..].fill(0);
     fpu.set_legacy(&legacy);
     Ok(())

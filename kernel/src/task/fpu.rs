@@ -14,7 +14,8 @@ use alloc::vec::Vec;
 #[derive(Clone, Copy)]
 struct Chunk([u8; 64]);
 
-/// A task's saved extended state: `xstate::config().size` bytes, 64-aligned.
+/// A task's saved extended state: `xstate::config().size` bytes, 64-aligned, on the heap
+/// (an inline 1 KiB buffer measured no cheaper for fork: the task's moves copy it).
 #[derive(Clone)]
 pub struct FpuState(Vec<Chunk>);
 
@@ -44,26 +45,33 @@ impl FpuState {
         FpuState(alloc::vec![Chunk([0; 64]); n])
     }
 
+    /// The 64-byte aligned start of the buffer, which holds at least `config().size` bytes.
+    fn ptr(&self) -> *const Chunk {
+        self.0.as_ptr()
+    }
+
+    fn mut_ptr(&mut self) -> *mut Chunk {
+        self.0.as_mut_ptr()
+    }
+
     pub fn initial() -> Self {
         initial_state().clone()
     }
 
     /// The whole buffer (`xstate::config().size` bytes).
     pub fn bytes(&self) -> &[u8] {
-        // SAFETY: the chunks are contiguous plain bytes; the length never exceeds them.
-        unsafe { core::slice::from_raw_parts(self.0.as_ptr().cast(), xstate::config().size) }
+        // SAFETY: the chunks are contiguous plain bytes; `zeroed` made at least `size` of them.
+        unsafe { core::slice::from_raw_parts(self.ptr().cast(), xstate::config().size) }
     }
 
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `bytes`, and `self` is borrowed mutably.
-        unsafe {
-            core::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast(), xstate::config().size)
-        }
+        unsafe { core::slice::from_raw_parts_mut(self.mut_ptr().cast(), xstate::config().size) }
     }
 
     /// Saves the CPU's user state here (the task is current and its state is live).
     pub fn save(&mut self) {
-        let p = self.0.as_mut_ptr();
+        let p = self.mut_ptr();
         match xstate::config().mode {
             // SAFETY: XSAVEOPT/XSAVE write at most `size` bytes (CPUID 0xD for the enabled
             // XCR0) to this 64-byte aligned buffer of that size. EDX:EAX all ones = every
@@ -88,7 +96,7 @@ impl FpuState {
 
     /// Loads this state into the CPU.
     pub fn restore(&self) {
-        let p = self.0.as_ptr();
+        let p = self.ptr();
         match xstate::config().mode {
             // SAFETY: the buffer is a valid standard-format area: it came from XSAVE, from
             // `initial_state`, or through `xstate::import`/`set_legacy`, which leave no
@@ -117,12 +125,15 @@ impl FpuState {
         )
     }
 
-    /// The legacy 512-byte image as user space sees it (GETFPREGS, NT_PRFPREG, a signal
-    /// frame's first 512 bytes): components the CPU left out of the save as initial state
-    /// read as their initial values.
+    /// The legacy 512-byte image as ptrace shows it (GETFPREGS, NT_PRFPREG): x87/SSE left
+    /// out of the save as initial read as their initial values, and the software-reserved
+    /// words hold XCR0 (Linux's xfpregs_get copies xstate_fx_sw_bytes there).
     pub fn legacy(&self) -> [u8; 512] {
         let mut out = [0u8; 512];
         out.copy_from_slice(&self.export()[..512]);
+        if xstate::config().xsave() {
+            xstate::put_ptrace_sw_words(&mut out);
+        }
         out
     }
 
@@ -138,16 +149,18 @@ impl FpuState {
         }
     }
 
-    /// The buffer as user space sees it (Linux's uabi format): components not in XSTATE_BV
-    /// hold their initial values, XSTATE_BV has x87 and SSE set (so a program that edits the
-    /// legacy area of a signal frame sees its edits restored), the rest of the header zero.
-    pub fn export(&self) -> Vec<u8> {
-        let mut out = self.bytes().to_vec();
+    /// Makes the buffer read as user space must see it (Linux's uabi format), in place:
+    /// components not in XSTATE_BV get their initial values (XSAVEOPT may have left stale
+    /// bytes there), XSTATE_BV gains x87 and SSE (so a program that edits the legacy area of
+    /// a signal frame sees its edits restored), the rest of the header stays zero. The state it
+    /// describes is unchanged, so the task may keep running on it. Without XSAVE: nothing.
+    pub fn make_uabi(&mut self) {
         let cfg = xstate::config();
         if cfg.mode == Mode::Fxsave {
-            return out;
+            return;
         }
         let bv = self.xstate_bv();
+        let out = self.bytes_mut();
         if bv & xstate::FP == 0 {
             // x87 initial: FCW 0x37f, everything else (FSW, tag, pointers, ST0-7) zero.
             out[0..24].fill(0);
@@ -162,10 +175,22 @@ impl FpuState {
                 out[c.offset..c.offset + c.size].fill(0);
             }
         }
-        out[HEADER..HEADER + 64].fill(0);
+        // XSAVE never writes the header past XSTATE_BV, and every other writer of the buffer
+        // leaves those 56 bytes zero (`initial_state`, `set_legacy`, `xstate::accept_user`).
         let bv = (bv & cfg.mask) | xstate::FPSSE;
         out[HEADER..HEADER + 8].copy_from_slice(&bv.to_ne_bytes());
-        out
+    }
+
+    /// A copy of the buffer in the user format (`make_uabi`), for ptrace.
+    pub fn export(&self) -> Vec<u8> {
+        let mut c = self.clone();
+        c.make_uabi();
+        c.bytes().to_vec()
+    }
+
+    /// Back to the initial state, in place (no allocation).
+    pub fn set_initial(&mut self) {
+        self.bytes_mut().copy_from_slice(initial_state().bytes());
     }
 }
 

@@ -18,6 +18,7 @@ pub const AVX512: u64 = 0b111 << 5;
 /// syscalls, which kentry does not have) and without AMX (its permission protocol is
 /// missing too). MPX (bits 3, 4) is not supported by Linux since 5.6 either.
 const SUPPORTED: u64 = FPSSE | YMM | AVX512;
+const _: () = assert!(SUPPORTED < 1 << 8, "Config::comps holds components 0..8");
 
 /// `struct _fpx_sw_bytes` magic words (uapi/asm/sigcontext.h).
 pub const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
@@ -51,7 +52,8 @@ pub struct Config {
     pub mask: u64,
     /// Bytes of the buffer: the end of the last enabled component (512 without XSAVE).
     pub size: usize,
-    comps: [Option<Component>; 64],
+    /// Indexed by component number; only 2..8 can be enabled (`SUPPORTED`).
+    comps: [Option<Component>; 8],
 }
 
 impl Config {
@@ -75,7 +77,7 @@ pub fn config() -> &'static Config {
             mode: Mode::Fxsave,
             mask: 0,
             size: 512,
-            comps: [None; 64],
+            comps: [None; 8],
         };
         if leaf1.ecx & (1 << 26) == 0 {
             return cfg;
@@ -89,7 +91,7 @@ pub fn config() -> &'static Config {
             mask &= !AVX512;
         }
         let mut size = 512 + 64;
-        for nr in 2..64u32 {
+        for nr in 2..8u32 {
             if mask & (1 << nr) == 0 {
                 continue;
             }
@@ -162,11 +164,11 @@ pub fn put_ptrace_sw_words(buf: &mut [u8]) {
 pub fn put_sw_bytes(buf: &mut [u8]) {
     let cfg = config();
     let sw = &mut buf[SW_RESERVED..512];
-    sw.fill(0);
-    sw[0..4].copy_from_slice(&FP_XSTATE_MAGIC1.to_ne_bytes());
-    sw[4..8].copy_from_slice(&(sigframe_size() as u32).to_ne_bytes());
-    sw[8..16].copy_from_slice(&cfg.mask.to_ne_bytes());
-    sw[16..20].copy_from_slice(&(cfg.size as u32).to_ne_bytes());
+    let magic_ext = FP_XSTATE_MAGIC1 as u64 | (sigframe_size() as u64) << 32;
+    let words = [magic_ext, cfg.mask, cfg.size as u64, 0, 0, 0];
+    for (i, w) in words.iter().enumerate() {
+        sw[8 * i..8 * i + 8].copy_from_slice(&w.to_ne_bytes());
+    }
 }
 
 /// The software bytes of a legacy area, when they carry the XSAVE magic and describe a
@@ -198,57 +200,53 @@ fn header_check_broken() -> bool {
     cfg!(feature = "test-hooks") && BREAK_HEADER.load(core::sync::atomic::Ordering::Relaxed)
 }
 
+fn word(buf: &[u8], off: usize) -> u64 {
+    u64::from_ne_bytes(buf[off..off + 8].try_into().unwrap_or([0; 8]))
+}
+
 /// Linux's validate_user_xstate_header plus the MXCSR check: XSTATE_BV only enabled user
 /// components, XCOMP_BV zero (the standard format) and the header's reserved bytes zero;
 /// no MXCSR bit the CPU lacks. These are what XRSTOR would #GP on.
 pub fn validate(buf: &[u8]) -> Result<(), Invalid> {
-    let hdr = buf.get(HEADER..HEADER + 64).ok_or(Invalid)?;
-    let bv = u64::from_ne_bytes(hdr[0..8].try_into().map_err(|_| Invalid)?);
-    let mxcsr = u32::from_ne_bytes(buf[MXCSR..MXCSR + 4].try_into().map_err(|_| Invalid)?);
-    if bv & !config().mask != 0
-        || hdr[8..].iter().any(|&b| b != 0)
-        || mxcsr & !super::fpu::mxcsr_mask() != 0
+    if buf.len() < HEADER + 64 {
+        return Err(Invalid);
+    }
+    let mxcsr = word(buf, MXCSR) as u32;
+    let reserved = (1..8).any(|i| word(buf, HEADER + 8 * i) != 0);
+    if word(buf, HEADER) & !config().mask != 0 || reserved || mxcsr & !super::fpu::mxcsr_mask() != 0
     {
         return Err(Invalid);
     }
     Ok(())
 }
 
-/// Takes a user XSAVE area (`src`, at most `user_size()` bytes, the standard format) as the
-/// new state: components in `rfbm` (and in the area's XSTATE_BV) are loaded, all others
-/// return to their initial state (as XRSTOR with that mask followed by an init of the rest,
-/// Linux's __fpu_restore_sig). Err: the header or MXCSR would make XRSTOR fault.
-pub fn import(fpu: &mut FpuState, src: &[u8], rfbm: u64) -> Result<(), Invalid> {
+/// Takes the user XSAVE area that was copied into the first `len` bytes of `fpu` (the
+/// standard format) as the new state: components in `rfbm` (and in the area's XSTATE_BV)
+/// are loaded, all others return to their initial state (as XRSTOR with that mask followed
+/// by an init of the rest, Linux's __fpu_restore_sig). Err: the header or MXCSR would make
+/// XRSTOR fault; `fpu` is then unusable until the caller resets it.
+pub fn accept_user(fpu: &mut FpuState, len: usize, rfbm: u64) -> Result<(), Invalid> {
     let cfg = config();
+    let b = fpu.bytes_mut();
     if header_check_broken() {
         // The check switched off: repair instead of refusing (never outside test kernels).
-        let mut fixed = alloc::vec::Vec::from(src);
-        fixed[HEADER + 8..HEADER + 64].fill(0);
-        let m = u32::from_ne_bytes(fixed[MXCSR..MXCSR + 4].try_into().unwrap_or([0; 4]));
-        fixed[MXCSR..MXCSR + 4].copy_from_slice(&(m & super::fpu::mxcsr_mask()).to_ne_bytes());
-        return import_valid(fpu, &fixed, rfbm & cfg.mask);
+        b[HEADER + 8..HEADER + 64].fill(0);
+        let m = word(b, MXCSR) as u32 & super::fpu::mxcsr_mask();
+        b[MXCSR..MXCSR + 4].copy_from_slice(&m.to_ne_bytes());
+        let bv = word(b, HEADER) & cfg.mask;
+        b[HEADER..HEADER + 8].copy_from_slice(&bv.to_ne_bytes());
     }
-    validate(src)?;
-    import_valid(fpu, src, rfbm)
-}
-
-fn import_valid(fpu: &mut FpuState, src: &[u8], rfbm: u64) -> Result<(), Invalid> {
-    let cfg = config();
-    let bv = u64::from_ne_bytes(src[HEADER..HEADER + 8].try_into().map_err(|_| Invalid)?);
+    validate(&b[..len])?;
     // A component the area is too short to hold stays initial.
-    let mut keep = bv & rfbm & cfg.mask;
+    let mut keep = word(b, HEADER) & rfbm & cfg.mask;
     for c in cfg.components() {
-        if c.offset + c.size > src.len() {
+        if c.offset + c.size > len {
             keep &= !(1 << c.nr);
         }
     }
-    let b = fpu.bytes_mut();
-    b.fill(0);
-    b[..src.len()].copy_from_slice(src);
-    // MXCSR is loaded whenever SSE or AVX is requested, whatever XSTATE_BV says: keep the
-    // user's (checked) value; sw_reserved is not state.
-    b[SW_RESERVED..512].fill(0);
-    b[HEADER..HEADER + 64].fill(0);
+    // MXCSR is loaded whenever SSE or AVX is requested, whatever XSTATE_BV says: it keeps
+    // the user's (checked) value. sw_reserved is not state (XRSTOR ignores it, and every
+    // export writes its own words there); the rest of the header was checked zero.
     b[HEADER..HEADER + 8].copy_from_slice(&keep.to_ne_bytes());
     Ok(())
 }
