@@ -314,7 +314,7 @@ fn regset(t: &Task, set: bool, note: u64, iov: u64) -> Result<i64, i64> {
         NT_X86_XSTATE => regs::get_xstate(t)?,
         _ => return Err(-EINVAL),
     };
-    if note == NT_X86_XSTATE && len % 8 != 0 {
+    if note == NT_X86_XSTATE && !len.is_multiple_of(8) {
         return Err(-EINVAL);
     }
     let n = len.min(buf.len());
