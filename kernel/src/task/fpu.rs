@@ -188,6 +188,11 @@ impl FpuState {
         c.bytes().to_vec()
     }
 
+    /// Takes `other`'s state, in place (no allocation).
+    pub fn copy_from(&mut self, other: &FpuState) {
+        self.bytes_mut().copy_from_slice(other.bytes());
+    }
+
     /// Back to the initial state, in place (no allocation).
     pub fn set_initial(&mut self) {
         self.bytes_mut().copy_from_slice(initial_state().bytes());
