@@ -23,16 +23,38 @@ pub fn sigframe_size() -> u64 {
 /// neither XSAVE nor XRSTOR touch), is copied out, then MAGIC2.
 pub fn save_to_sigframe(fpstate: u64) -> Result<(), Efault> {
     let inner = task::current_inner();
-    inner.fpu.save();
-    inner.fpu.make_uabi();
-    if xstate::config().xsave() {
-        xstate::put_sw_bytes(inner.fpu.bytes_mut());
-        let magic2 = xstate::FP_XSTATE_MAGIC2.to_ne_bytes();
-        copy_to_user(fpstate + xstate::user_size() as u64, &magic2)?;
+    for _ in 0..MAX_TRIES {
+        let n = switches();
+        inner.fpu.save();
+        inner.fpu.make_uabi();
+        if xstate::config().xsave() {
+            xstate::put_sw_bytes(inner.fpu.bytes_mut());
+            let magic2 = xstate::FP_XSTATE_MAGIC2.to_ne_bytes();
+            copy_to_user(fpstate + xstate::user_size() as u64, &magic2)?;
+        }
+        copy_to_user(fpstate, inner.fpu.bytes())?;
+        let _no_switch = crate::preempt::guard();
+        if switches() == n {
+            task::fpu::initial_state().restore();
+            return Ok(());
+        }
+        // A switch during the copy re-saved the registers over the user-format image.
     }
-    copy_to_user(fpstate, inner.fpu.bytes())?;
-    task::fpu::initial_state().restore();
-    Ok(())
+    Err(Efault)
+}
+
+/// The copies between a task's buffer and a frame may fault, and the task may then sleep or
+/// be preempted; a context switch saves the live registers into that very buffer
+/// (sched::switch_to). So each copy is redone when the task's switch count moved during it,
+/// and the XRSTOR that ends it runs with preemption off. A copy that keeps being disturbed
+/// (never seen: the pages are resident after the first round) gives up as a bad frame.
+const MAX_TRIES: usize = 8;
+
+/// Context switches of the current task so far (getrusage's two counters).
+fn switches() -> u64 {
+    let s = &task::current().sched;
+    s.nvcsw.load(core::sync::atomic::Ordering::Relaxed)
+        + s.nivcsw.load(core::sync::atomic::Ordering::Relaxed)
 }
 
 /// A frame's fpstate could not be taken: the caller forces SIGSEGV.
@@ -46,12 +68,23 @@ pub struct BadFpstate;
 /// would fault on — the state is then the initial one.
 pub fn restore_from_sigframe(fpstate: u64) -> Result<(), BadFpstate> {
     let inner = task::current_inner();
-    let r = read_fpstate(&mut inner.fpu, fpstate);
-    if r.is_err() {
-        inner.fpu.set_initial();
+    for _ in 0..MAX_TRIES {
+        let n = switches();
+        let r = read_fpstate(&mut inner.fpu, fpstate);
+        let _no_switch = crate::preempt::guard();
+        if switches() == n {
+            if r.is_err() {
+                inner.fpu.set_initial();
+            }
+            inner.fpu.restore();
+            return r;
+        }
+        // A switch during the copy saved the handler's registers over it: read again.
     }
+    let _no_switch = crate::preempt::guard();
+    inner.fpu.set_initial();
     inner.fpu.restore();
-    r
+    Err(BadFpstate)
 }
 
 /// Reads the frame's area straight into the task's buffer (which the CPU does not track any
