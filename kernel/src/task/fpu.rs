@@ -99,7 +99,7 @@ impl FpuState {
         let p = self.ptr();
         match xstate::config().mode {
             // SAFETY: the buffer is a valid standard-format area: it came from XSAVE, from
-            // `initial_state`, or through `xstate::import`/`set_legacy`, which leave no
+            // `initial_state`, or through `xstate::accept_user`/`set_legacy`, which leave no
             // reserved MXCSR bit, XSTATE_BV within XCR0 and the rest of the header zero — the
             // conditions under which XRSTOR cannot #GP.
             Mode::XsaveOpt | Mode::Xsave => unsafe {

@@ -190,9 +190,9 @@ pub fn sw_bytes(buf: &[u8]) -> Option<(u64, usize)> {
 pub struct Invalid;
 
 /// Test kernels, `kentry.break=xstate_header`: a user XSAVE header is not checked but
-/// silently repaired (so XRSTOR cannot fault), and a corrupted header in a signal frame no
-/// longer ends in SIGSEGV: xstate's `corrupt_header_segv` and Linux's
-/// corrupt_xstate_header must fail.
+/// silently repaired (so XRSTOR cannot fault): a corrupted header in a signal frame no longer
+/// ends in SIGSEGV and NT_X86_XSTATE takes one, so `c_xstate_musl`'s `corrupt_header_segv`
+/// and `ptrace_xstate` must fail (boot `negative_xstate_header`).
 pub static BREAK_HEADER: core::sync::atomic::AtomicBool =
     core::sync::atomic::AtomicBool::new(false);
 
