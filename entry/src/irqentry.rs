@@ -128,8 +128,14 @@ mod imp {
         unsafe { core::arch::asm!("sti", options(nomem, nostack)) };
     }
 
+    /// The exit-work loop's view of the running task. It holds no per-CPU reference: the
+    /// work flags live in the per-CPU area of the CPU the task runs on, and handling work may
+    /// schedule, after which the task can run on another CPU. Each look at the flags reads
+    /// them through GS, on the CPU of the moment. (A reference taken before the loop read the
+    /// first CPU's word after a migration: the flags of whatever task ran there now, while
+    /// this task's own, EXITING from an exec'ing sibling among them, went unseen — a thread
+    /// an exec waited for spun in its exit loop for ever.)
     struct HostExitOps<'a, H: Host> {
-        cpu: &'a EntryPerCpu,
         regs: &'a mut Regs,
         _host: PhantomData<H>,
     }
@@ -137,7 +143,7 @@ mod imp {
     impl<H: Host> ExitWorkOps for HostExitOps<'_, H> {
         #[inline(always)]
         fn pending(&mut self) -> ExitWork {
-            ExitWork::from_bits_truncate(self.cpu.task_work.load(Ordering::Acquire))
+            ExitWork::from_bits_truncate(crate::entry_percpu::this_cpu_ops::task_work())
         }
         #[inline(always)]
         fn local_irq_enable(&mut self) {
@@ -150,7 +156,7 @@ mod imp {
         fn handle(&mut self, work: ExitWork) {
             // Linux's order: the syscall's own exit work (a tracer's stop) before signals.
             if work.contains(ExitWork::SYSCALL_EXIT) {
-                syscall_exit_work_cold::<H>(self.cpu, self.regs);
+                syscall_exit_work_cold::<H>(self.regs);
             }
             H::exit_work(self.regs, work.difference(ExitWork::SYSCALL_EXIT));
         }
@@ -160,8 +166,8 @@ mod imp {
     /// rescheduling) does not carry it.
     #[cold]
     #[inline(never)]
-    fn syscall_exit_work_cold<H: Host>(cpu: &EntryPerCpu, regs: &mut Regs) {
-        cpu.clear_work(ExitWork::SYSCALL_EXIT.bits());
+    fn syscall_exit_work_cold<H: Host>(regs: &mut Regs) {
+        crate::entry_percpu::this_cpu().clear_work(ExitWork::SYSCALL_EXIT.bits());
         crate::syscall_work::syscall_exit_to_user_mode_work::<H>(regs);
     }
 
@@ -194,7 +200,6 @@ mod imp {
     #[inline(never)]
     fn exit_work_slow<H: Host>(regs: &mut Regs) {
         exit_to_user_mode_loop(&mut HostExitOps::<H> {
-            cpu: crate::entry_percpu::this_cpu(),
             regs,
             _host: PhantomData,
         });

@@ -30,6 +30,7 @@ const AT_PLATFORM: u64 = 15;
 const AT_HWCAP: u64 = 16;
 const AT_CLKTCK: u64 = 17;
 const AT_SECURE: u64 = 23;
+const AT_SYSINFO_EHDR: u64 = 33;
 const AT_RANDOM: u64 = 25;
 const AT_HWCAP2: u64 = 26;
 const AT_EXECFN: u64 = 31;
@@ -69,7 +70,9 @@ pub fn build_image(
         aspace.exe = Some(exe);
         aspace.start_brk = img.brk;
         aspace.brk = img.brk;
-        let rsp = build_stack(&mut aspace, &img, path, argv, envp)?;
+        // Every 64-bit program gets the vDSO (docs/vdso.md).
+        let vdso = aspace.map_vdso().map_err(|_| ExecError::NoMemory)?;
+        let rsp = build_stack(&mut aspace, &img, vdso, path, argv, envp)?;
         Ok((img.entry, rsp))
     })();
     match built {
@@ -124,6 +127,7 @@ fn minsigstksz() -> u64 {
 fn build_stack(
     aspace: &mut AddressSpace,
     img: &LoadedImage,
+    vdso: u64,
     path: &str,
     argv: &[&[u8]],
     envp: &[&[u8]],
@@ -135,7 +139,7 @@ fn build_stack(
     let (argc, envc) = (argv.len(), envp.len());
     // Where the strings go is fixed by their length; the auxv (which points into them) is
     // built from the layout of an auxv of this size.
-    const AUXV_PAIRS: usize = 20;
+    const AUXV_PAIRS: usize = 21;
     let StackLayout {
         strings_low,
         platform,
@@ -147,7 +151,9 @@ fn build_stack(
     let ptr = |i: usize| strings_low + offsets[i];
     let execfn = ptr(argc + envc);
 
+    // Linux's order: ARCH_DLINFO (AT_SYSINFO_EHDR, AT_MINSIGSTKSZ) first.
     let auxv: [(u64, u64); AUXV_PAIRS] = [
+        (AT_SYSINFO_EHDR, vdso),
         (AT_MINSIGSTKSZ, minsigstksz()),
         (AT_HWCAP, hwcap()),
         (AT_PAGESZ, PAGE_SIZE),

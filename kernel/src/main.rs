@@ -44,6 +44,7 @@ mod time;
 mod trap;
 mod uaccess;
 mod unwind;
+mod vdso;
 mod watchdog;
 mod x86;
 
@@ -242,6 +243,26 @@ fn apply_test_breaks(cmdline: &str) {
             crate::signal::BREAK_SIGQUEUE_CHECKS.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "memfd_seals" {
+            klog!("test hook: memfd seals are recorded but enforce nothing");
+            fs::memfd::BREAK_SEALS.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "clone3_size" {
+            klog!("test hook: clone3 reads its struct without the size rules");
+            syscall::clone::BREAK_SIZE_RULES.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "vdso_publish" {
+            klog!("test hook: the clock is never published to the vDSO's vvar page");
+            vdso::BREAK_PUBLISH.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "vdso_special" {
+            klog!("test hook: the vDSO's mappings may be split, grown and made writable");
+            vdso::BREAK_SPECIAL.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "sigreturn_flags" {
             klog!("test hook: rt_sigreturn takes IF, IOPL and NT from the user's frame");
             crate::signal::BREAK_SIGRETURN_FLAGS.store(true, core::sync::atomic::Ordering::Relaxed);
@@ -326,6 +347,7 @@ pub(crate) fn init_cpu_tables(n: usize) {
             },
         );
     }
+    vdso::init_cpu(n);
 }
 
 /// The kernel's main thread: runs what the command line asks for, then powers off.

@@ -9,7 +9,7 @@ if [ $# -ne 1 ]; then
 fi
 out=$1
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-progs=(hello auxv threads forkexec signals mem files poll fuzz smp procvm preempt nohz_times threadexec seccomp seccomp_notif ptrace debugreg int80 jobctl sigqueue unixsock xstate)
+progs=(hello auxv threads forkexec signals mem files poll fuzz smp procvm preempt nohz_times threadexec seccomp seccomp_notif ptrace debugreg int80 jobctl sigqueue unixsock procstat memfd clone3 vdso xstate)
 
 if ! command -v musl-gcc >/dev/null 2>&1; then
 	echo "build.sh: musl-gcc not found: install the Debian package musl-tools (apt-get install -y musl-tools)" >&2

@@ -2,7 +2,8 @@
  * read back, lseek, pread/pwrite, readv/writev, fstat/stat), a directory listing through
  * getdents64, dup/dup2/dup3, fcntl, pipe2, /dev/null, /dev/zero, /dev/urandom, /proc/self/exe,
  * /proc/self/status, /proc/cpuinfo, access, getcwd/chdir, umask, unlink, isatty/TCGETS, uname,
- * clocks, nanosleep, getrandom, sched_getaffinity, sysinfo, times, getrlimit, prctl name.
+ * clocks, nanosleep, getrandom, sched_getaffinity, sysinfo, times, getrlimit, prctl name,
+ * RLIMIT_NOFILE bounding descriptor numbers.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -25,6 +26,7 @@
 #include <sys/times.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,7 +66,7 @@ static ssize_t slurp(const char *path, char *buf, size_t size)
 
 int main(void)
 {
-	ktap_plan(34);
+	ktap_plan(35);
 	char dir[64], file[96], name[96];
 	pid_t me = getpid();
 
@@ -339,6 +341,34 @@ int main(void)
 			   strcmp(pn, "kentry-files") == 0,
 		   "prctl_set_get_name", "name \"%s\"", pn);
 	KTAP_CHECK(getpid() > 0 && getppid() >= 0 && getpid() != getppid(), "getpid_getppid", "ids wrong");
+
+	/* RLIMIT_NOFILE bounds descriptor numbers (in a child, so ours stays): with a soft limit of
+	 * 8 and 0..7 taken, open is EMFILE, dup2 to 8 is EBADF, F_DUPFD from 8 is EINVAL; a
+	 * descriptor below the limit is fine. */
+	pid_t c = fork();
+	if (c == 0) {
+		struct rlimit lim = {8, 8};
+		for (int fd = 3; fd < 8; fd++)
+			if (fcntl(fd, F_GETFD) < 0 && dup2(0, fd) != fd)
+				_exit(1);
+		for (int fd = 8; fd < 64; fd++)
+			close(fd);
+		if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+			_exit(2);
+		errno = 0;
+		if (open("/dev/null", O_RDONLY) != -1 || errno != EMFILE)
+			_exit(3);
+		if (dup2(0, 8) != -1 || errno != EBADF)
+			_exit(4);
+		if (fcntl(0, F_DUPFD, 8) != -1 || errno != EINVAL)
+			_exit(5);
+		close(7);
+		_exit(open("/dev/null", O_RDONLY) == 7 ? 0 : 6);
+	}
+	int cst = -1;
+	waitpid(c, &cst, 0);
+	KTAP_CHECK(WIFEXITED(cst) && WEXITSTATUS(cst) == 0, "rlimit_nofile",
+		   "child status %#x (3 open not EMFILE, 4 dup2 not EBADF, 5 F_DUPFD not EINVAL)", cst);
 
 	return ktap_finish();
 }

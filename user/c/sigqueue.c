@@ -447,9 +447,34 @@ static void test_sigtimedwait(void)
 		   (long)si.si_value.sival_ptr, si.si_pid, child);
 }
 
+/* A signal whose action ignores it is still queued while blocked (Linux's sig_ignored looks
+ * at the mask first): a child's SIGCHLD (default: ignore) waits for sigtimedwait, and a
+ * blocked SIGURG sent to this thread shows in sigpending. Unblocked, both are discarded. */
+static void test_blocked_ignored_kept(void)
+{
+	uint64_t old = procmask(SIG_BLOCK, bit(SIGCHLD) | bit(SIGURG));
+	pid_t child = fork();
+	if (child == 0)
+		_exit(3);
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	long r = timedwait(bit(SIGCHLD), &si, 2000);
+	waitpid(child, NULL, 0);
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGURG);
+	uint64_t p = pending();
+	procmask(SIG_SETMASK, old);
+	uint64_t after = pending();
+	KTAP_CHECK(r == SIGCHLD && si.si_pid == child && si.si_code == CLD_EXITED &&
+			   si.si_status == 3 && (p & bit(SIGURG)) && !(after & bit(SIGURG)),
+		   "blocked_ignored_signal_kept",
+		   "sigtimedwait %ld pid %d (child %d) code %d status %d, pending %#llx after %#llx", r,
+		   si.si_pid, child, si.si_code, si.si_status, (unsigned long long)p,
+		   (unsigned long long)after);
+}
+
 int main(void)
 {
-	ktap_plan(17);
+	ktap_plan(18);
 	test_rt_queue_in_order();
 	test_standard_coalesces();
 	test_lowest_first();
@@ -460,5 +485,6 @@ int main(void)
 	test_sigpending_both();
 	test_sigcont_flushes_stop();
 	test_sigtimedwait();
+	test_blocked_ignored_kept();
 	return ktap_finish();
 }

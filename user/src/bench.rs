@@ -179,3 +179,90 @@ pub fn bench_int80<const BATCHES: usize>(path: &str, number: u64, n: u64) {
     crate::println!("# {path}: empty loop {empty_batch} ticks per {n} iterations");
     report(path, &mut per_rt, n);
 }
+
+/// Ticks for `n` iterations of `mov edi, 1; mov rsi, ts; [call f]; dec; jnz`, between two
+/// marked `lfence; rdtsc` reads as [`timed_asm!`] takes them (which cannot be used here: a
+/// call needs `clobber_abi("C")`, and that wants every output in an explicit register). The
+/// loop's own values live in callee-saved registers, which the call keeps.
+macro_rules! vdso_loop {
+    ($f:expr, $ts:expr, $n:expr, $($call:literal)?) => {{
+        let ticks: u64;
+        core::arch::asm!(
+            "lfence",
+            $crate::marked_rdtsc!(),
+            "shl rdx, 32",
+            "or rax, rdx",
+            "mov r15, rax",
+            "2:",
+            "mov edi, 1",
+            "mov rsi, r13",
+            $($call,)?
+            "dec r14",
+            "jnz 2b",
+            "lfence",
+            $crate::marked_rdtsc!(),
+            "shl rdx, 32",
+            "or rax, rdx",
+            "sub rax, r15",
+            inout("r12") $f => _,
+            inout("r13") $ts => _,
+            inout("r14") $n => _,
+            out("r15") _,
+            out("rax") ticks,
+            out("rdx") _,
+            clobber_abi("C"),
+        );
+        ticks
+    }};
+}
+
+/// Ticks for `n` calls of the vDSO function at `f` as `f(CLOCK_MONOTONIC, ts)`
+/// (`vdso-clock_gettime`).
+#[inline(never)]
+fn time_vdso_calls(f: u64, ts: *mut [u64; 2], n: u64) -> u64 {
+    // SAFETY: `f` is the vDSO's __vdso_clock_gettime (found by `crate::vdso::lookup`), called
+    // with the C ABI: `clobber_abi("C")` declares every register it may change, and the loop's
+    // own values are in callee-saved R12–R15; it writes only `*ts`. The stack pointer is as
+    // the compiler left it for this function's body, 16-byte aligned, and nothing is pushed
+    // before the call.
+    unsafe { vdso_loop!(f, ts, n, "call r12") }
+}
+
+/// Ticks for `n` iterations of the same loop without the call.
+#[inline(never)]
+fn time_vdso_empty(f: u64, ts: *mut [u64; 2], n: u64) -> u64 {
+    // SAFETY: register-only loop, with the same operands as `time_vdso_calls`.
+    unsafe { vdso_loop!(f, ts, n,) }
+}
+
+/// `vdso-clock_gettime`: CLOCK_MONOTONIC through the vDSO's `__vdso_clock_gettime` at `f`, by
+/// [`bench_syscall`]'s method and order of marked regions (`Layout::SubMedian { warmup: 2 }`).
+/// The call is checked first: it must succeed and give a time.
+pub fn bench_vdso<const BATCHES: usize>(path: &str, f: u64, n: u64) {
+    let mut ts = [0u64; 2];
+    let ts_ptr: *mut [u64; 2] = &mut ts;
+    // SAFETY: as in `time_vdso_calls`, one call.
+    let r: i64 = unsafe {
+        let call: extern "C" fn(i64, *mut [u64; 2]) -> i64 = core::mem::transmute(f as usize);
+        call(1, ts_ptr)
+    };
+    if r != 0 || ts == [0, 0] {
+        crate::println!("# {path}: __vdso_clock_gettime failed ({r})");
+        return;
+    }
+    time_vdso_calls(f, ts_ptr, n / 10);
+    time_vdso_empty(f, ts_ptr, n / 10);
+    let mut empty = [0u64; BATCHES];
+    for e in empty.iter_mut() {
+        *e = time_vdso_empty(f, ts_ptr, n);
+    }
+    empty.sort_unstable();
+    let empty_batch = empty[BATCHES / 2];
+    let mut per_call = [0u64; BATCHES];
+    for p in per_call.iter_mut() {
+        let ticks = time_vdso_calls(f, ts_ptr, n);
+        *p = (ticks.saturating_sub(empty_batch) + n / 2) / n;
+    }
+    crate::println!("# {path}: empty loop {empty_batch} ticks per {n} iterations");
+    report(path, &mut per_call, n);
+}

@@ -32,6 +32,7 @@ pub mod procfs;
 pub mod rt;
 pub mod signal;
 pub mod sys;
+pub mod vdso;
 
 /// Declares the program's `main`: `fn(rt::Args) -> i32`. Its return value is the exit status.
 #[macro_export]

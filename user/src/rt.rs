@@ -55,6 +55,27 @@ impl Args {
         self.get(i).map(|b| core::str::from_utf8(b).unwrap_or("?"))
     }
 
+    /// The auxiliary-vector entry `key` (AT_*), or `None` if the kernel gave none.
+    pub fn auxv(&self, key: u64) -> Option<u64> {
+        // SAFETY: the initial stack holds argv[0..argc], NULL, envp[..], NULL, then the
+        // (key, value) pairs ending with AT_NULL (linux-abi.md §3.1); it stays mapped and
+        // unmodified for the whole life of the process.
+        unsafe {
+            let mut p = self.argv.add(self.argc + 1) as *const u64;
+            while *p != 0 {
+                p = p.add(1);
+            }
+            p = p.add(1);
+            while *p != 0 {
+                if *p == key {
+                    return Some(*p.add(1));
+                }
+                p = p.add(2);
+            }
+        }
+        None
+    }
+
     /// All arguments, `argv[0]` first.
     pub fn iter(&self) -> impl Iterator<Item = &'static [u8]> + '_ {
         (0..self.argc).filter_map(|i| self.get(i))

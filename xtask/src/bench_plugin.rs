@@ -161,6 +161,8 @@ pub fn layout_of(path: &str) -> Layout {
         | "getpid-ptrace" | "floor-bare" | "floor-frame" => Layout::SubMedian { warmup: 2 },
         // bench_int80: the same order as bench_syscall.
         "int80-getpid" => Layout::SubMedian { warmup: 2 },
+        // bench_vdso: the same order as bench_syscall.
+        "vdso-clock_gettime" => Layout::SubMedian { warmup: 2 },
         // int3_batches: a warm-up loop, then the batches.
         "int3-signal" => Layout::SubMedian { warmup: 1 },
         // bench_floor_int3: the probe of one int3, then int3_batches.

@@ -15,10 +15,11 @@ pub const SPEC_MIN_BATCHES: u64 = 11;
 pub const INDICATIVE_SUFFIX: &str = "-indicative";
 
 /// The paths every kentry bench boot prints, each exactly once: spec/bench.md's paths.
-pub const KENTRY_PATHS: [&str; 9] = [
+pub const KENTRY_PATHS: [&str; 10] = [
     "getpid",
     "enosys",
     "int80-getpid",
+    "vdso-clock_gettime",
     "getpid-ct",
     "irq-user",
     "int3-signal",
@@ -132,6 +133,7 @@ mod tests {
             "bench getpid median=92 min=92 max=92 iters=10000 batches=15\n\
              bench enosys median=92 min=92 max=92 iters=10000 batches=15\n\
              bench int80-getpid median=77 min=77 max=77 iters=10000 batches=15\n\
+             bench vdso-clock_gettime median=60 min=60 max=60 iters=10000 batches=15\n\
              bench irq-user-indicative median=162 min=162 max=293 iters=63 batches=1\n\
              bench int3-signal median=1216 min=1216 max=1216 iters=10000 batches=15\n\
              bench fork-exit-wait median=47686 min=47449 max=47687 iters=100 batches=15\n\

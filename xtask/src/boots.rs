@@ -27,12 +27,23 @@ pub const BOOT_TESTS: &[BootTest] =
     &concat::<{ OTHER_BOOTS.len() + NEGATIVE_BOOTS.len() }>(OTHER_BOOTS, NEGATIVE_BOOTS);
 
 /// The negative runs: the entry and kernel checks' (`negative.rs`), the syscall-work checks'
-/// (`negative_syscall_work.rs`), then the in-kernel breakpoint refusals' (`negative_hwbp.rs`).
+/// (`negative_syscall_work.rs`), the in-kernel breakpoint refusals' (`negative_hwbp.rs`), then
+/// memfd's seals and clone3's size rules (`negative_files.rs`).
 const NEGATIVE_BOOTS: &[BootTest] = &concat::<
+    { WITH_HWBP.len() + negative_files::NEGATIVE_FILES_BOOTS.len() },
+>(WITH_HWBP, negative_files::NEGATIVE_FILES_BOOTS);
+
+const WITH_HWBP: &[BootTest] = &concat::<
     { ENTRY_AND_SYSCALL_WORK.len() + negative_hwbp::NEGATIVE_HWBP_BOOTS.len() },
 >(ENTRY_AND_SYSCALL_WORK, negative_hwbp::NEGATIVE_HWBP_BOOTS);
 
-const ENTRY_AND_SYSCALL_WORK: &[BootTest] = &concat::<
+const ENTRY_AND_SYSCALL_WORK: &[BootTest] =
+    &concat::<{ ENTRY_AND_SYSCALL.len() + negative_vdso::NEGATIVE_VDSO_BOOTS.len() }>(
+        ENTRY_AND_SYSCALL,
+        negative_vdso::NEGATIVE_VDSO_BOOTS,
+    );
+
+const ENTRY_AND_SYSCALL: &[BootTest] = &concat::<
     { negative::NEGATIVE_BOOTS.len() + negative_syscall_work::NEGATIVE_SYSCALL_WORK_BOOTS.len() },
 >(
     negative::NEGATIVE_BOOTS,
@@ -190,7 +201,9 @@ pub fn find(name: &str) -> Option<&'static BootTest> {
 }
 
 mod negative;
+mod negative_files;
 mod negative_hwbp;
 mod negative_syscall_work;
+mod negative_vdso;
 #[cfg(test)]
 mod tests;

@@ -65,6 +65,10 @@ pub fn cross_cargo(
         .arg("--target-dir")
         .arg(target_dir)
         .env("RUSTFLAGS", rustflags);
+    if package == KERNEL_PACKAGE {
+        // The kernel embeds the vDSO image (built first by [`crate::vdso::build`]).
+        cmd.env(crate::vdso::ENV, crate::vdso::image(ws));
+    }
     cmd
 }
 
@@ -106,6 +110,7 @@ pub fn run_checked(cmd: &mut Command, what: &str) -> Result<()> {
 
 /// Builds the kernel; returns the path of its ELF image.
 pub fn kernel(ws: &Workspace, flavor: Flavor) -> Result<PathBuf> {
+    crate::vdso::build(ws)?;
     run_checked(
         cross_cargo(
             ws,

@@ -49,7 +49,7 @@ pub const NEED_QEMU: Need = Need {
 pub const NEED_GCC: Need = Need {
     package: "gcc",
     probe: Probe::Program("gcc"),
-    why: "builds the C test programs",
+    why: "builds the vDSO and the C test programs",
 };
 /// musl-gcc: the musl builds of the C test programs.
 pub const NEED_MUSL: Need = Need {

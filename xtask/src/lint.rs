@@ -49,6 +49,8 @@ pub fn clippy(ws: &Workspace) -> Result<()> {
         failed.push(format!("{e:#}"));
     }
     install::ensure_toolchain(ws)?;
+    // The kernel embeds the vDSO: it must exist for the kernel to compile.
+    crate::vdso::build(ws)?;
     // Both kernel flavours: code behind `cfg(feature = "test-hooks")` and code only the lean
     // kernel builds must each be linted.
     for (package, flags, dir, extra) in [

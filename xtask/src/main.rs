@@ -35,6 +35,7 @@ mod runner_check;
 mod symbols;
 mod test;
 mod unit;
+mod vdso;
 mod verify;
 mod window_tables;
 mod workspace;

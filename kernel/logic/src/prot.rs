@@ -13,6 +13,9 @@ pub const VM_GROWSDOWN: u32 = 1 << 1;
 pub const VM_DONTCOPY: u32 = 1 << 2;
 /// MADV_WIPEONFORK: the child gets this mapping empty.
 pub const VM_WIPEONFORK: u32 = 1 << 3;
+/// A shared file mapping that mprotect may not make writable (Linux's VM_MAYWRITE clear: the
+/// descriptor was not open for writing, or the file is write-sealed).
+pub const VM_NOMAYWRITE: u32 = 1 << 4;
 
 /// x86-64 page-table entry bits.
 pub const PTE_P: u64 = 1 << 0;

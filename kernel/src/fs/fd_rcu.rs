@@ -15,6 +15,7 @@ use crate::sync::{Mutex, MutexGuard};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 type Snapshot = Vec<Option<Weak<File>>>;
 
@@ -22,6 +23,9 @@ type Snapshot = Vec<Option<Weak<File>>>;
 pub struct FdTableLock {
     table: Mutex<FdTable>,
     published: RcuBox<Snapshot>,
+    /// Processes using this table (CLONE_FILES shares it; Linux's files_struct count): the
+    /// last one out closes the descriptors.
+    users: AtomicU32,
 }
 
 fn snapshot(t: &FdTable) -> Snapshot {
@@ -36,7 +40,26 @@ impl FdTableLock {
         FdTableLock {
             published: RcuBox::new(snapshot(&t)),
             table: Mutex::new(t),
+            users: AtomicU32::new(1),
         }
+    }
+
+    /// One more process uses the table (clone with CLONE_FILES).
+    pub fn share(&self) {
+        self.users.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A process stops using the table (it ends, or execve gives it a copy of its own);
+    /// the last one closes every descriptor.
+    pub fn release(&self) {
+        if self.users.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.lock().close_all();
+        }
+    }
+
+    /// Whether other processes use it too.
+    pub fn is_shared(&self) -> bool {
+        self.users.load(Ordering::Acquire) > 1
     }
 
     /// The table, locked. A mutable use republishes the readers' snapshot when the guard

@@ -241,6 +241,7 @@ impl File {
             } => s.len() as u64,
             FileKind::Node { node, .. } => match &node.body {
                 Body::Reg(d) => d.lock().len() as u64,
+                Body::Memfd(m) => m.len(),
                 _ => 0,
             },
             _ => 0,
@@ -310,7 +311,7 @@ pub fn stat_node(node: &InodeRef) -> Stat {
         size,
         blksize: 4096,
         blocks: match node.body {
-            Body::Reg(_) => size.div_ceil(4096) * 8,
+            Body::Reg(_) | Body::Memfd(_) => size.div_ceil(4096) * 8,
             _ => 0,
         },
         atime: m.atime,
@@ -328,6 +329,7 @@ fn read_node(
     match &node.body {
         Body::Dir(_) => Err(-EISDIR),
         Body::Reg(d) => Ok(d.lock().read_at(off, buf)),
+        Body::Memfd(m) => Ok(m.read_at(off, buf)),
         Body::Proc(_) => {
             let s = snapshot.unwrap_or(&[]);
             let off = usize::try_from(off).unwrap_or(usize::MAX).min(s.len());
@@ -349,7 +351,7 @@ fn read_node(
         }
         Body::Dev(Device::Console) => Ok(crate::console::stdin_read(buf)),
         Body::ProcMem(pid) => super::proc_pid::read(*pid, buf, off),
-        Body::Symlink(_) | Body::ProcExe => Err(-EBADF),
+        Body::Symlink(_) | Body::ProcExe(_) => Err(-EBADF),
     }
 }
 
@@ -366,6 +368,14 @@ fn write_node(node: &InodeRef, buf: &[u8], off: u64, append: bool) -> Result<(us
             }
             Ok((n, at + n as u64))
         }
+        Body::Memfd(m) => {
+            // O_APPEND: the end, found under the lock the write holds.
+            let (n, at) = m.write_at((!append).then_some(off), buf)?;
+            if n > 0 {
+                node.touch_modified();
+            }
+            Ok((n, at + n as u64))
+        }
         Body::Dev(Device::Null | Device::Zero | Device::Random) => Ok((buf.len(), off)),
         Body::Dev(Device::Full) => Err(-ENOSPC),
         Body::Dev(Device::Console) => {
@@ -377,7 +387,7 @@ fn write_node(node: &InodeRef, buf: &[u8], off: u64, append: bool) -> Result<(us
             let n = super::proc_pid::write(*pid, buf, off)?;
             Ok((n, off + n as u64))
         }
-        Body::Proc(_) | Body::Symlink(_) | Body::ProcExe => Err(-EBADF),
+        Body::Proc(_) | Body::Symlink(_) | Body::ProcExe(_) => Err(-EBADF),
     }
 }
 
@@ -386,6 +396,11 @@ pub fn truncate_node(node: &InodeRef, len: u64) -> Result<(), i64> {
     match &node.body {
         Body::Reg(d) => {
             d.lock().truncate(len)?;
+            node.touch_modified();
+            Ok(())
+        }
+        Body::Memfd(m) => {
+            m.truncate(len)?;
             node.touch_modified();
             Ok(())
         }

@@ -2,9 +2,10 @@
 //!
 //! - The tree ([`node`], [`path`]) holds the initrd's files and directories (file data stays
 //!   in the initrd until written), a writable `/tmp`, the devices of `/dev` (null, zero, full,
-//!   random, urandom, console), and `/proc` with `self/{maps,status,exe}`, `cmdline` (the
-//!   kernel's), `cpuinfo`, `meminfo`, `mounts`, `stat` and `uptime`, whose text is generated
-//!   for the calling process when opened. Everyone is root; permission bits are kept but only the execute bits are
+//!   random, urandom, console), and `/proc` with `self/{maps,stat,status,exe,mem}`,
+//!   `PID/{exe,maps,mem,stat,status,task/TID/}` (proc_pid.rs, proc_task.rs), `cmdline` (the kernel's),
+//!   `cpuinfo`, `meminfo`, `mounts`, `stat` and `uptime`, whose text is generated when
+//!   opened. memfd_create's files (memfd.rs) live in no directory. Everyone is root; permission bits are kept but only the execute bits are
 //!   checked (execve, access X_OK), as for root on Linux.
 //! - An open file description ([`File`]) has an offset and status flags; descriptors share it
 //!   after dup and fork.
@@ -14,14 +15,16 @@
 
 mod fd_rcu;
 mod file;
+pub mod memfd;
 mod node;
 mod path;
 pub mod pipe;
 mod proc_pid;
+mod proc_task;
 pub(crate) mod procfs;
 pub mod stat;
 
-pub use fd_rcu::{FdTableGuard, FdTableLock};
+pub use fd_rcu::FdTableLock;
 pub use file::*;
 pub use node::{Body, DEV_PROC, Device, InodeRef, ProcFile, S_IFDIR, S_IFMT, Time, alloc_ino, now};
 pub use pipe::{PIPE_CAPACITY, POLL_WAIT, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, Pipe};
@@ -111,7 +114,13 @@ fn build() -> InodeRef {
             d.lock().entries.insert(String::from(name), n);
         }
     };
-    for (name, f) in [("maps", ProcFile::Maps), ("status", ProcFile::Status)] {
+    let me = proc_task::ProcTarget::SELF;
+    for (name, f) in [
+        ("maps", ProcFile::Maps(me)),
+        ("stat", ProcFile::TaskStat(me)),
+        ("status", ProcFile::TaskStatus(me)),
+        ("syscall", ProcFile::TaskSyscall(me)),
+    ] {
         add(
             &self_,
             name,
@@ -121,7 +130,7 @@ fn build() -> InodeRef {
     add(
         &self_,
         "exe",
-        Inode::new(Body::ProcExe, 0o777, DEV_PROC, true),
+        Inode::new(Body::ProcExe(None), 0o777, DEV_PROC, true),
     );
     add(&self_, "mem", proc_pid::mem_node(None));
     proc_pid::set_proc_root(&proc_);
@@ -188,8 +197,18 @@ fn mkdir_p(root: &InodeRef, path: &str) -> InodeRef {
 
 // ---- descriptors ----------------------------------------------------------------------------
 
-/// The most descriptors a process may have (RLIMIT_NOFILE's default soft limit).
+/// RLIMIT_NOFILE's default soft limit.
 pub const NOFILE: usize = 1024;
+/// Linux's fs.nr_open default: no descriptor number reaches it, whatever the limit says.
+const NR_OPEN: usize = 1 << 20;
+
+/// The calling process's RLIMIT_NOFILE soft limit: descriptors are numbered below it (Linux's
+/// `rlimit(RLIMIT_NOFILE)`, read where a descriptor is made).
+pub fn nofile_limit() -> usize {
+    let p = &crate::task::current().process;
+    let lim = crate::syscall::rlimit_cur(p, crate::syscall::RLIMIT_NOFILE);
+    usize::try_from(lim).unwrap_or(usize::MAX).min(NR_OPEN)
+}
 
 #[derive(Clone)]
 pub struct FdEntry {
@@ -234,12 +253,11 @@ impl FdTable {
         self.fds.get_mut(usize::try_from(fd).ok()?)?.as_mut()
     }
 
-    /// The lowest free descriptor at or above `from`.
+    /// The lowest free descriptor at or above `from`, below the caller's RLIMIT_NOFILE
+    /// (EMFILE if none: Linux's alloc_fd).
     pub fn alloc(&mut self, from: usize, e: FdEntry) -> Result<usize, i64> {
-        if from >= NOFILE {
-            return Err(-EINVAL);
-        }
-        let fd = (from..NOFILE)
+        let limit = nofile_limit();
+        let fd = (from..limit)
             .find(|&i| self.fds.get(i).is_none_or(Option::is_none))
             .ok_or(-EMFILE)?;
         if self.fds.len() <= fd {
@@ -249,9 +267,10 @@ impl FdTable {
         Ok(fd)
     }
 
-    /// Puts `e` at `fd`; returns what was there (to be dropped by the caller).
+    /// Puts `e` at `fd`; returns what was there (to be dropped by the caller). EBADF at or
+    /// past the caller's RLIMIT_NOFILE (Linux's dup2 and replace_fd).
     pub fn install(&mut self, fd: usize, e: FdEntry) -> Result<Option<FdEntry>, i64> {
-        if fd >= NOFILE {
+        if fd >= nofile_limit() {
             return Err(-EBADF);
         }
         if self.fds.len() <= fd {
@@ -294,29 +313,25 @@ impl FdTable {
 
 /// The calling process's descriptor `fd` (an RCU lookup: no lock, fd_rcu.rs).
 pub fn get_file(fd: u64) -> Result<Arc<File>, i64> {
-    crate::task::current()
-        .process
-        .files
-        .lookup(fd)
-        .ok_or(-EBADF)
+    crate::task::current().process.lookup_fd(fd).ok_or(-EBADF)
 }
 
 /// Installs `file` at the lowest free descriptor of the calling process.
 pub fn install_file(file: Arc<File>, cloexec: bool) -> Result<usize, i64> {
     crate::task::current()
         .process
-        .files
+        .files()
         .lock()
         .alloc(0, FdEntry { file, cloexec })
 }
 
 /// The calling process's working directory.
 pub fn cwd() -> InodeRef {
-    crate::task::current().process.files.lock().cwd()
+    crate::task::current().process.files().lock().cwd()
 }
 
 pub fn umask() -> u32 {
-    crate::task::current().process.files.lock().umask
+    crate::task::current().process.files().lock().umask
 }
 
 /// `AT_FDCWD`.
@@ -461,7 +476,7 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
         Body::Proc(what) => (
             FileKind::Node {
                 node: node.clone(),
-                snapshot: Some(procfs::generate(what)),
+                snapshot: Some(procfs::generate(what)?),
             },
             flags,
         ),
@@ -501,7 +516,7 @@ pub fn chdir_to(node: &InodeRef) -> Result<(), i64> {
     if !node.is_dir() {
         return Err(-ENOTDIR);
     }
-    crate::task::current().process.files.lock().cwd = Some(node.clone());
+    crate::task::current().process.files().lock().cwd = Some(node.clone());
     Ok(())
 }
 
@@ -549,11 +564,15 @@ pub fn new_pipe(flags: u32) -> (Arc<File>, Arc<File>) {
 
 // ---- the running program ----------------------------------------------------------------------
 
-/// The path `/proc/self/exe` shows for the calling process. A process started by the kernel
-/// before the exec path was recorded shows `/bin/<name>` if such a file exists.
+/// The path `/proc/self/exe` shows for the calling process.
 pub fn current_exe() -> String {
-    let p = &crate::task::current().process;
-    if let Some(e) = p.files.lock().exe.clone() {
+    exe_of(&crate::task::current().process)
+}
+
+/// The path `/proc/PID/exe` shows for process `p`. A process started by the kernel before the
+/// exec path was recorded shows `/bin/<name>` if such a file exists.
+pub fn exe_of(p: &crate::process::Process) -> String {
+    if let Some(e) = p.files().lock().exe.clone() {
         return e;
     }
     let name = p.name.lock().clone();
@@ -567,7 +586,7 @@ pub fn current_exe() -> String {
 
 /// Records the running program's path for `/proc/self/exe`.
 pub fn set_exe(p: &crate::process::Process, exe: &str) {
-    p.files.lock().exe = Some(String::from(exe));
+    p.files().lock().exe = Some(String::from(exe));
 }
 
 /// execve's loader: reads the program at `path` (relative to the working directory) into a
@@ -606,8 +625,9 @@ pub fn read_fd_at(fd: u64, off: u64, buf: &mut [u8]) -> Result<usize, i64> {
     let f = get_file(fd)?;
     match f.node().map(|n| &n.body) {
         Some(Body::Reg(d)) if f.readable() => Ok(d.lock().read_at(off, buf)),
+        Some(Body::Memfd(m)) if f.readable() => Ok(m.read_at(off, buf)),
         Some(_) if f.is_path() => Err(-EBADF),
-        Some(Body::Reg(_)) => Err(-EACCES),
+        Some(Body::Reg(_) | Body::Memfd(_)) => Err(-EACCES),
         _ => Err(-ENODEV),
     }
 }

@@ -112,8 +112,14 @@ impl Device {
 /// Files of /proc whose text is generated when they are opened.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ProcFile {
-    Maps,
-    Status,
+    /// `maps` of a process (its `tid` is not used).
+    Maps(super::proc_task::ProcTarget),
+    /// `stat` of a process or of one of its threads (proc_task.rs).
+    TaskStat(super::proc_task::ProcTarget),
+    /// `status` of a process or of one of its threads.
+    TaskStatus(super::proc_task::ProcTarget),
+    /// `syscall` of a process or of one of its threads: the call it sleeps in.
+    TaskSyscall(super::proc_task::ProcTarget),
     Cpuinfo,
     Meminfo,
     Mounts,
@@ -133,10 +139,13 @@ pub enum Body {
     Symlink(String),
     Dev(Device),
     Proc(ProcFile),
-    /// `/proc/self/exe`: a symlink to the calling process's program.
-    ProcExe,
+    /// `/proc/PID/exe`: a symlink to the process's program (None: `/proc/self/exe`, the
+    /// caller's).
+    ProcExe(Option<u32>),
     /// `/proc/PID/mem` (None: `/proc/self/mem`, the caller's), proc_pid.rs.
     ProcMem(Option<u32>),
+    /// A memfd's bytes and seals (memfd.rs).
+    Memfd(super::memfd::Memfd),
 }
 
 pub struct DirData {
@@ -161,9 +170,20 @@ pub type InodeRef = Arc<Inode>;
 
 impl Inode {
     pub fn new(body: Body, perm: u32, dev: u64, readonly: bool) -> InodeRef {
+        Inode::new_with_ino(alloc_ino(), body, perm, dev, readonly)
+    }
+
+    /// A memfd (memfd.rs): a regular file, mode 0777, in no directory.
+    pub fn new_memfd(name: String, sealing: bool) -> InodeRef {
+        let ino = alloc_ino();
+        let body = Body::Memfd(super::memfd::Memfd::new(name, ino, sealing));
+        Inode::new_with_ino(ino, body, 0o777, DEV_ROOT, false)
+    }
+
+    fn new_with_ino(ino: u64, body: Body, perm: u32, dev: u64, readonly: bool) -> InodeRef {
         let t = now();
         Arc::new(Inode {
-            ino: alloc_ino(),
+            ino,
             dev,
             readonly,
             meta: Mutex::new(Meta {
@@ -197,7 +217,7 @@ impl Inode {
     }
 
     pub fn is_symlink(&self) -> bool {
-        matches!(self.body, Body::Symlink(_) | Body::ProcExe)
+        matches!(self.body, Body::Symlink(_) | Body::ProcExe(_))
     }
 
     pub fn dir(&self) -> Option<&Mutex<DirData>> {
@@ -211,8 +231,8 @@ impl Inode {
     pub fn file_type(&self) -> u32 {
         match self.body {
             Body::Dir(_) => S_IFDIR,
-            Body::Reg(_) | Body::Proc(_) | Body::ProcMem(_) => S_IFREG,
-            Body::Symlink(_) | Body::ProcExe => S_IFLNK,
+            Body::Reg(_) | Body::Proc(_) | Body::ProcMem(_) | Body::Memfd(_) => S_IFREG,
+            Body::Symlink(_) | Body::ProcExe(_) => S_IFLNK,
             Body::Dev(_) => S_IFCHR,
         }
     }
@@ -231,7 +251,7 @@ impl Inode {
     pub fn link_target(&self) -> Option<String> {
         match &self.body {
             Body::Symlink(t) => Some(t.clone()),
-            Body::ProcExe => Some(super::current_exe()),
+            Body::ProcExe(pid) => Some(super::proc_task::exe_link(*pid)),
             _ => None,
         }
     }
@@ -240,6 +260,7 @@ impl Inode {
     pub fn size(&self) -> u64 {
         match &self.body {
             Body::Reg(d) => d.lock().len() as u64,
+            Body::Memfd(m) => m.len(),
             Body::Symlink(t) => t.len() as u64,
             // tmpfs: a bogus 20 bytes per entry, with `.` and `..`.
             Body::Dir(d) => (d.lock().entries.len() as u64 + 2) * 20,

@@ -1,12 +1,14 @@
 //! /proc/PID: a directory made at lookup for each live process, holding `mem` (its memory,
 //! read and written at the file offset as the address, as a debugger does: mm/remote.rs).
-//! `/proc/self/mem` is the calling process's. The other per-process files are /proc/self's
-//! today (the generated text of procfs.rs).
+//! `/proc/self/mem` is the calling process's. /proc/PID also holds `exe`, `maps`, `stat`,
+//! `status` and `task/TID/{stat,status}` (proc_task.rs).
 
-use super::node::{Body, DEV_PROC, Inode, InodeRef};
+use super::node::{Body, DEV_PROC, Inode, InodeRef, ProcFile};
+use super::proc_task::ProcTarget;
 use crate::syscall::errno::EIO;
 use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// The inode number of /proc (set when the tree is built).
@@ -23,22 +25,79 @@ pub fn mem_node(pid: Option<u32>) -> InodeRef {
     Inode::new(Body::ProcMem(pid), 0o600, DEV_PROC, false)
 }
 
-/// `name` in directory `dir` when the directory holds no such entry: /proc/PID for a live
-/// process. None for anything else.
+/// `name` in directory `dir` when the directory holds no such entry: /proc/PID for a process
+/// that has not been reaped (a zombie's too, as on Linux). None for anything else.
+///
+/// The directory is made at each lookup, with what it holds now: `mem`, `stat`, `status` and
+/// `task/` with one directory (`stat`, `status`) per live thread.
 pub fn lookup_missing(dir: &InodeRef, name: &str) -> Option<InodeRef> {
     if dir.ino != PROC_ROOT_INO.load(Ordering::Relaxed) {
         return None;
     }
     let pid: u32 = name.parse().ok().filter(|&p| p > 0)?;
-    let p = crate::process::find(pid).filter(|p| p.exit_reason().is_none())?;
+    let p = crate::process::find(pid).filter(|p| p.pid != 0 && !super::proc_task::is_reaped(p))?;
     let d = Inode::new_dir(Some(dir), 0o555, DEV_PROC, true);
-    if let Some(entries) = d.dir() {
-        entries
-            .lock()
-            .entries
-            .insert(String::from("mem"), mem_node(Some(p.pid)));
+    add(&d, "mem", mem_node(Some(p.pid)));
+    add(
+        &d,
+        "exe",
+        Inode::new(Body::ProcExe(Some(p.pid)), 0o777, DEV_PROC, true),
+    );
+    let whole = ProcTarget {
+        pid: Some(p.pid),
+        tid: None,
+    };
+    add(
+        &d,
+        "maps",
+        Inode::new(Body::Proc(ProcFile::Maps(whole)), 0o444, DEV_PROC, true),
+    );
+    add_task_files(
+        &d,
+        ProcTarget {
+            pid: Some(p.pid),
+            tid: None,
+        },
+    );
+    let task = Inode::new_dir(Some(&d), 0o555, DEV_PROC, true);
+    let tids: Vec<u32> = p
+        .threads
+        .lock()
+        .iter()
+        .filter_map(alloc::sync::Weak::upgrade)
+        .filter(|t| t.state() != crate::task::TaskState::Dead)
+        .map(|t| t.tid)
+        .collect();
+    for tid in tids {
+        let td = Inode::new_dir(Some(&task), 0o555, DEV_PROC, true);
+        add_task_files(
+            &td,
+            ProcTarget {
+                pid: Some(p.pid),
+                tid: Some(tid),
+            },
+        );
+        add(&task, &alloc::format!("{tid}"), td);
     }
+    add(&d, "task", task);
     Some(d)
+}
+
+fn add(dir: &InodeRef, name: &str, n: InodeRef) {
+    if let Some(entries) = dir.dir() {
+        entries.lock().entries.insert(String::from(name), n);
+    }
+}
+
+/// `stat`, `status` and `syscall` of `target` into `dir`.
+fn add_task_files(dir: &InodeRef, target: ProcTarget) {
+    for (name, f) in [
+        ("stat", ProcFile::TaskStat(target)),
+        ("status", ProcFile::TaskStatus(target)),
+        ("syscall", ProcFile::TaskSyscall(target)),
+    ] {
+        add(dir, name, Inode::new(Body::Proc(f), 0o444, DEV_PROC, true));
+    }
 }
 
 /// The process a `mem` file reads, if it still has memory.

@@ -8,10 +8,13 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::Ordering;
 
-pub fn generate(what: ProcFile) -> Vec<u8> {
-    match what {
-        ProcFile::Maps => maps().into_bytes(),
-        ProcFile::Status => status().into_bytes(),
+/// The text of `what`; Err(-ESRCH) for a per-process file whose process has gone.
+pub fn generate(what: ProcFile) -> Result<Vec<u8>, i64> {
+    Ok(match what {
+        ProcFile::Maps(t) => super::proc_task::maps(t)?.into_bytes(),
+        ProcFile::TaskStat(t) => super::proc_task::stat(t)?.into_bytes(),
+        ProcFile::TaskStatus(t) => super::proc_task::status(t)?.into_bytes(),
+        ProcFile::TaskSyscall(t) => super::proc_task::syscall(t)?.into_bytes(),
         ProcFile::Cpuinfo => cpuinfo().into_bytes(),
         ProcFile::Meminfo => meminfo().into_bytes(),
         ProcFile::Mounts => String::from(
@@ -31,35 +34,7 @@ pub fn generate(what: ProcFile) -> Vec<u8> {
             let (sec, cs) = (ns / 1_000_000_000, ns % 1_000_000_000 / 10_000_000);
             format!("{sec}.{cs:02} 0.00\n").into_bytes()
         }
-    }
-}
-
-fn maps() -> String {
-    crate::task::current()
-        .process
-        .mm()
-        .aspace
-        .lock()
-        .as_ref()
-        .map(|a| a.proc_maps())
-        .unwrap_or_default()
-}
-
-fn status() -> String {
-    let p = &crate::task::current().process;
-    let ppid = p.parent.lock().upgrade().map_or(0, |q| q.pid);
-    let name = p.name.lock().clone();
-    let umask = p.files.lock().umask;
-    let threads = p.live_threads.load(Ordering::Acquire).max(1);
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "Name:\t{name}\nUmask:\t{umask:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\n\
-         Pid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n\
-         FDSize:\t64\nGroups:\t\nThreads:\t{threads}\n",
-        pid = p.pid,
-    );
-    s
+    })
 }
 
 /// Linux's `/proc/interrupts` rows for the per-CPU vectors (arch_show_interrupts): a header
@@ -112,7 +87,7 @@ fn interrupts() -> String {
 }
 
 /// A CPU mask as Linux prints a cpulist: ranges `a-b` and single CPUs, comma-separated.
-fn cpu_list(mask: u64) -> String {
+pub(super) fn cpu_list(mask: u64) -> String {
     let mut s = String::new();
     let mut n = 0;
     while n < 64 {

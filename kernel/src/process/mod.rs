@@ -1,6 +1,7 @@
 //! Processes: what a task's threads share — address space, files, signal handlers, children —
 //! and how a process starts, forks, execs, exits and is waited for.
 
+mod files;
 pub mod group;
 mod wait;
 
@@ -12,11 +13,12 @@ use crate::rcu::RcuIdMap;
 use crate::sched::{self, WaitQueue};
 use crate::signal::SigActions;
 use crate::sync::Mutex;
+use crate::syscall::clone::{CLONE_CLEAR_SIGHAND, CLONE_FILES, CSIGNAL};
 use crate::task::{ExitReason, Task, TaskRef, TaskState};
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use spin::Once;
 
 pub struct Process {
@@ -27,7 +29,9 @@ pub struct Process {
     pub aspace: Mutex<Option<AddressSpace>>,
     /// The page-table root to load when a thread of this process runs.
     pub cr3: AtomicU64,
-    pub files: crate::fs::FdTableLock,
+    /// The descriptor table, read through [`Process::files`] and [`Process::lookup_fd`]
+    /// (files.rs): CLONE_FILES shares it.
+    files: crate::rcu::RcuBox<Arc<crate::fs::FdTableLock>>,
     pub sigactions: Mutex<SigActions>,
     /// Signals sent to the process (any thread may take them), with their siginfos.
     pub sig_pending: crate::signal::SigPending,
@@ -69,6 +73,15 @@ pub struct Process {
     /// Its parent has waited for its end: its pid names nothing any more, though the
     /// registry may still hold it until its last reference goes (a dead thread's, say).
     pub reaped: AtomicBool,
+    /// Its end is complete and its exit signal sent: only then may a wait report it (as in
+    /// Linux, where `exit_notify` signals the parent before the child can be reaped).
+    pub exit_notified: AtomicBool,
+    /// When it was made (CLOCK_MONOTONIC ns, which counts from boot: /proc/PID/stat's
+    /// starttime).
+    pub start_ns: u64,
+    /// The signal its parent gets when it ends (clone's low byte, clone3's exit_signal;
+    /// 0: none).
+    pub exit_signal: AtomicU8,
 }
 
 static NEXT_PID: AtomicU32 = AtomicU32::new(1);
@@ -140,6 +153,7 @@ impl Process {
         aspace: Option<AddressSpace>,
         parent: Weak<Process>,
         (pgid, sid): (u32, u32),
+        files: Arc<crate::fs::FdTableLock>,
     ) -> Arc<Process> {
         let cr3 = aspace
             .as_ref()
@@ -150,7 +164,7 @@ impl Process {
             parent: Mutex::new(parent),
             aspace: Mutex::new(aspace),
             cr3: AtomicU64::new(cr3),
-            files: crate::fs::FdTableLock::new(crate::fs::FdTable::new_console()),
+            files: crate::rcu::RcuBox::new(files),
             sigactions: Mutex::new(SigActions::new()),
             sig_pending: crate::signal::SigPending::new(),
             threads: Mutex::new(Vec::new()),
@@ -172,6 +186,9 @@ impl Process {
             did_exec: AtomicBool::new(false),
             jobctl: crate::signal::jobctl::ProcessJobCtl::new(),
             reaped: AtomicBool::new(false),
+            exit_notified: AtomicBool::new(false),
+            start_ns: crate::time::monotonic_ns(),
+            exit_signal: AtomicU8::new(crate::signal::SIGCHLD),
         });
         PROCESSES.insert(pid, Arc::downgrade(&p));
         p
@@ -238,8 +255,15 @@ impl Process {
 /// The kernel's own process (pid 0): kernel threads, idle.
 pub fn kernel_process() -> Arc<Process> {
     KERNEL
-        .call_once(|| Process::new(0, "kernel", None, Weak::new(), (0, 0)))
+        .call_once(|| Process::new(0, "kernel", None, Weak::new(), (0, 0), console_files()))
         .clone()
+}
+
+/// A descriptor table with stdin, stdout and stderr on the console.
+fn console_files() -> Arc<crate::fs::FdTableLock> {
+    Arc::new(crate::fs::FdTableLock::new(
+        crate::fs::FdTable::new_console(),
+    ))
 }
 
 pub fn alloc_pid() -> u32 {
@@ -263,6 +287,7 @@ pub fn spawn(name: &str, image: Image, parent: &Arc<Process>) -> Arc<Process> {
         Some(image.aspace),
         Arc::downgrade(parent),
         (pid, pid),
+        console_files(),
     );
     parent.children.lock().push(p.clone());
     let t = Task::new_user(pid, p.clone(), &image.regs);
@@ -295,12 +320,15 @@ pub fn spawn_and_wait(
 /// fork(): a copy of the calling process whose one thread returns 0 from the same syscall.
 /// With `vfork`, the child runs in the caller's address space instead, and the caller waits
 /// until the child execs or exits. `clone_flags` say which ptrace event it is (and whether
-/// the child is traced too); `after_start(pid)` runs once the child may run, before a vfork
-/// waits (the tracer's fork event stop).
+/// the child is traced too), its exit signal (the low byte), whether it shares the
+/// descriptor table (CLONE_FILES) and whether its handlers are reset (CLONE_CLEAR_SIGHAND);
+/// `tls` is its FS base (CLONE_SETTLS). `after_start(pid)` runs once the child may run,
+/// before a vfork waits (the tracer's fork event stop).
 pub fn fork_current(
     regs: &kentry::Regs,
     vfork: bool,
     clone_flags: u64,
+    tls: Option<u64>,
     before_start: &dyn Fn(u32),
     after_start: &mut dyn FnMut(u32),
 ) -> Result<u32, i64> {
@@ -319,21 +347,40 @@ pub fn fork_current(
         )
     };
     let pid = alloc_pid();
+    // CLONE_FILES: the same table; else a copy sharing every open file description.
+    let files = if clone_flags & CLONE_FILES != 0 {
+        let f = parent.files();
+        f.share();
+        f
+    } else {
+        Arc::new(crate::fs::FdTableLock::new(
+            parent.files().lock().fork_copy(),
+        ))
+    };
     let child = Process::new(
         pid,
         &parent.name.lock(),
         aspace,
         Arc::downgrade(parent),
         (parent.pgid(), parent.sid()),
+        files,
     );
+    child
+        .exit_signal
+        .store((clone_flags & CSIGNAL) as u8, Ordering::Relaxed);
     if vfork {
         child
             .cr3
             .store(mm.cr3.load(Ordering::Acquire), Ordering::Release);
         *child.vfork_parent.lock() = Some(mm.clone());
     }
-    *child.files.lock() = parent.files.lock().fork_copy();
-    *child.sigactions.lock() = parent.sigactions.lock().clone();
+    let mut actions = parent.sigactions.lock().clone();
+    if clone_flags & CLONE_CLEAR_SIGHAND != 0 {
+        // Handled signals back to their default; ignored ones stay ignored (Linux's
+        // flush_signal_handlers, as execve).
+        actions.reset_for_exec();
+    }
+    *child.sigactions.lock() = actions;
     parent.children.lock().push(child.clone());
     let mut cregs = *regs;
     cregs.rax = 0;
@@ -344,10 +391,13 @@ pub fn fork_current(
         mi.fpu.save();
         // Into the buffer the new task already has: no second allocation.
         ti.fpu.copy_from(&mi.fpu);
-        ti.fs_base = x86_64::registers::model_specific::FsBase::read().as_u64();
+        // CLONE_SETTLS: the child's FS base.
+        ti.fs_base =
+            tls.unwrap_or_else(|| x86_64::registers::model_specific::FsBase::read().as_u64());
         ti.selectors = crate::task::segments::Selectors::read();
         ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
         ti.sigmask = mi.sigmask;
+        t.blocked_seen.store(mi.sigmask, Ordering::Relaxed);
         ti.altstack = mi.altstack;
     }
     crate::syscall::seccomp::inherit(crate::task::current(), &t);
@@ -362,7 +412,9 @@ pub fn fork_current(
     sched::spawn(t);
     after_start(pid);
     if vfork {
-        // Not interruptible: the child is using this process's memory and stack.
+        // Not interruptible: the child is using this process's memory and stack ('D', as
+        // Linux's killable wait_for_vfork_done).
+        let _d = sched::UninterruptibleSleep::begin();
         child
             .vfork_wait
             .wait_until(|| child.vfork_done.load(Ordering::Acquire), || false);
@@ -395,6 +447,7 @@ pub fn spawn_thread(
         ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
         ti.selectors = crate::task::segments::Selectors::read();
         ti.sigmask = mi.sigmask;
+        t.blocked_seen.store(mi.sigmask, Ordering::Relaxed);
         ti.clear_child_tid = clear_tid;
     }
     me.process
@@ -571,7 +624,6 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
         let mut e = p.exit.lock();
         *e.get_or_insert(reason)
     };
-    let _ = reason;
     // A vfork child gives its parent's memory back.
     p.release_vfork();
     // Every other thread has left `live_threads`, but one may still be on its way to its last
@@ -585,7 +637,7 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
     if let Some(a) = p.aspace.lock().take() {
         a.destroy();
     }
-    p.files.lock().close_all();
+    p.release_files();
     // Its tracees are let go (or killed, under PTRACE_O_EXITKILL).
     crate::ptrace::tracer_exit(p);
     // A stopped job its end leaves orphaned is hung up and continued.
@@ -598,8 +650,40 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
     }
     k.child_wait.wake_all();
     if let Some(parent) = p.parent.lock().upgrade() {
-        crate::signal::send_to_process(&parent, crate::signal::SIGCHLD);
+        // Its exit signal (clone's; 0: none), with Linux's siginfo.
+        let sig = p.exit_signal.load(Ordering::Relaxed);
+        if sig != 0 {
+            let _ = crate::signal::queue_to_process(&parent, sig, &child_exit_info(p, reason, sig));
+        }
+        p.exit_notified.store(true, Ordering::Release);
         parent.child_wait.wake_all();
+    } else {
+        p.exit_notified.store(true, Ordering::Release);
+    }
+}
+
+/// The siginfo of a process's exit signal `sig` (Linux's `do_notify_parent`): CLD_EXITED with the
+/// exit code or CLD_KILLED with the signal (no core is ever dumped), the child's pid, uid 0,
+/// and its user and system time in clock ticks.
+fn child_exit_info(p: &Process, reason: ExitReason, sig: u8) -> crate::signal::KSigInfo {
+    const CLD_EXITED: i32 = 1;
+    const CLD_KILLED: i32 = 2;
+    /// Nanoseconds per clock tick (USER_HZ 100).
+    const NS_PER_TICK: u64 = 10_000_000;
+    let (code, status) = match reason {
+        ExitReason::Exited(c) => (CLD_EXITED, c & 0xff),
+        ExitReason::Signaled(s) => (CLD_KILLED, s as i32),
+    };
+    let [user, system] = crate::sched::cputime::process_cpu_ns(p);
+    crate::signal::KSigInfo {
+        info: crate::signal::SigInfo {
+            signo: sig as i32,
+            code,
+            addr_or_pid: p.pid as u64,
+            extra: status as u32 as u64,
+            ..Default::default()
+        },
+        tail: [user / NS_PER_TICK, system / NS_PER_TICK],
     }
 }
 

@@ -142,6 +142,7 @@ fn child_event(
     if opts.exited
         && let Some(i) = ch.iter().position(|c| {
             pid.takes(c.pid, c.pgid())
+                && c.exit_notified.load(Ordering::Acquire)
                 && c.live_threads.load(Ordering::Acquire) == 0
                 && c.exit_reason().is_some()
                 && c.traced_zombies.load(Ordering::Acquire) == 0

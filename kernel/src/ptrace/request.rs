@@ -165,6 +165,7 @@ fn request_result(request: u64, pid: i32, addr: u64, data: u64) -> Result<i64, i
                 let mut b = [0u8; 8];
                 copy_from_user(&mut b, data).map_err(|_| -EFAULT)?;
                 inner.sigmask = crate::signal::blockable(u64::from_ne_bytes(b));
+                t.blocked_seen.store(inner.sigmask, Ordering::Relaxed);
                 Ok(0)
             }
         }
@@ -230,9 +231,9 @@ fn attach(
     }
     link(t, tracer, seize, options);
     if !seize {
-        // Linux sends SIGSTOP to the process; kentry directs it at the thread attached to,
-        // which is the one whose stop the tracer then waits for (kentry has no group stop
-        // for the process's other, untraced threads).
+        // Linux sends SIGSTOP to the process (its other threads then group-stop too);
+        // kentry directs it at the thread attached to, the one whose stop the tracer waits
+        // for: the same for a single-threaded tracee.
         send(t, SIGSTOP);
     }
     Ok(0)

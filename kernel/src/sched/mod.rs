@@ -23,7 +23,7 @@ pub mod cputime;
 mod task_sched;
 mod waitqueue;
 
-pub use task_sched::{TaskSched, raise_work_on};
+pub use task_sched::{TaskSched, UninterruptibleSleep, raise_work_on};
 pub use waitqueue::WaitQueue;
 
 use crate::percpu::{MAX_CPUS, this_cpu};

@@ -33,6 +33,10 @@ pub struct TaskSched {
     /// (involuntary: preempted): getrusage's ru_nvcsw and ru_nivcsw.
     pub nvcsw: AtomicU64,
     pub nivcsw: AtomicU64,
+    /// Set while the task sleeps where only a fatal signal (or nothing) ends the wait —
+    /// Linux's TASK_UNINTERRUPTIBLE and TASK_KILLABLE, 'D' in /proc/PID/stat — rather than
+    /// any signal ('S'). Only the task itself writes it ([`UninterruptibleSleep`]).
+    pub uninterruptible: AtomicBool,
 }
 
 impl TaskSched {
@@ -47,6 +51,7 @@ impl TaskSched {
             pi_lock: crate::sync::Mutex::new(()),
             nvcsw: AtomicU64::new(0),
             nivcsw: AtomicU64::new(0),
+            uninterruptible: AtomicBool::new(false),
         }
     }
 }
@@ -54,6 +59,30 @@ impl TaskSched {
 impl Default for TaskSched {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Marks the running task's sleeps as uninterruptible (or killable) while it lives: what
+/// /proc shows as 'D'. The scheduler does not look at it; the wait's own `interrupted` test
+/// decides what ends the sleep.
+pub struct UninterruptibleSleep(());
+
+impl UninterruptibleSleep {
+    pub fn begin() -> Self {
+        crate::task::current()
+            .sched
+            .uninterruptible
+            .store(true, Ordering::Relaxed);
+        UninterruptibleSleep(())
+    }
+}
+
+impl Drop for UninterruptibleSleep {
+    fn drop(&mut self) {
+        crate::task::current()
+            .sched
+            .uninterruptible
+            .store(false, Ordering::Relaxed);
     }
 }
 

@@ -145,6 +145,11 @@ impl TaskJobCtl {
         }
     }
 
+    /// Whether the thread sleeps in a group stop (/proc's state `T`).
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
     /// Whether a group stop waits for this thread (its blocking calls are interrupted).
     pub fn stop_pending(&self) -> bool {
         self.stop_pending.load(Ordering::Acquire) != NOT_PENDING

@@ -20,6 +20,7 @@ pub use queue::{SigPending, checks_on as sigqueue_checks_on};
 
 use crate::task::{self, ExitReason};
 use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
 use kentry::Regs;
 use kentry::exit_work::ExitWork;
 
@@ -203,7 +204,7 @@ pub fn queue_to_process(
     sig: u8,
     info: &KSigInfo,
 ) -> Result<(), i64> {
-    if !prepare_signal(p, sig) {
+    if !prepare_signal(p, None, sig) {
         return Ok(());
     }
     if !p.sig_pending.send(sig, info, || sigpending_limit(p))? {
@@ -231,7 +232,7 @@ pub fn send_to_thread(t: &task::Task, sig: u8, info: SigInfo) {
 /// A signal for one thread, queued in its own queue (tkill, faults, rt_tgsigqueueinfo):
 /// Err(EAGAIN) as [`queue_to_process`].
 pub fn queue_to_thread(t: &task::Task, sig: u8, info: &KSigInfo) -> Result<(), i64> {
-    if !prepare_signal(&t.process, sig) {
+    if !prepare_signal(&t.process, Some(t), sig) {
         return Ok(());
     }
     if t.sig_pending
@@ -252,10 +253,43 @@ fn sigpending_limit(p: &Arc<crate::process::Process>) -> u64 {
 /// (even when the signal itself is then ignored); false when the signal is ignored and so
 /// not queued.
 #[inline]
-fn prepare_signal(p: &Arc<crate::process::Process>, sig: u8) -> bool {
+fn prepare_signal(p: &Arc<crate::process::Process>, to: Option<&task::Task>, sig: u8) -> bool {
     // The flushes, and SIGCONT's end of a group stop (jobctl.rs).
     jobctl::prepare_signal(p, sig);
-    !ignored(p, sig) || any_thread_traced(p)
+    !ignored(p, sig) || blocked_by(p, to, sig) || any_thread_traced(p)
+}
+
+/// Whether `sig` is blocked by thread `to`, or for a signal to the process by its leader
+/// (the task Linux's kill finds by the pid) — or, the leader gone, by any of its threads.
+#[cold]
+fn blocked_by(p: &crate::process::Process, to: Option<&task::Task>, sig: u8) -> bool {
+    let blocks = |t: &task::Task| t.blocked_seen.load(Ordering::Relaxed) & bit(sig) != 0;
+    if let Some(t) = to {
+        return blocks(t);
+    }
+    let leader = p.leader_tid.load(Ordering::Acquire);
+    let threads: alloc::vec::Vec<_> = p
+        .threads
+        .lock()
+        .iter()
+        .filter_map(|w| w.upgrade())
+        .collect();
+    match threads
+        .iter()
+        .find(|t| t.tid == leader && t.state() != task::TaskState::Dead)
+    {
+        Some(l) => blocks(l),
+        None => threads.iter().any(|t| blocks(t)),
+    }
+}
+
+/// Publishes the running thread's mask for senders ([`task::Task::blocked_seen`]), after
+/// every change of it.
+#[inline]
+pub fn publish_blocked() {
+    task::current()
+        .blocked_seen
+        .store(task::current_inner().sigmask, Ordering::Relaxed);
 }
 
 /// Discards the signals of `mask` from the process's queue and every thread's.
@@ -300,6 +334,7 @@ pub fn force_fault(sig: u8, info: SigInfo, fault: FaultInfo) {
     // Only `sig` is unblocked, and sending it just below raises SIGPENDING: no recalculation
     // (set_blocked's) is needed on this fault path.
     task::current_inner().sigmask &= !bit(sig);
+    publish_blocked();
     // SAFETY: the running thread's own signal state.
     unsafe { t.inner_signals().fault = fault };
     // No prepare_signal: a fault's signal is neither SIGCONT nor a stop signal (nothing to
@@ -373,6 +408,7 @@ pub fn fatal_pending() -> bool {
 /// unnoticed (rt_sigsuspend then returned the internal -ERESTARTNOHAND to user space).
 pub fn set_blocked(mask: u64) {
     task::current_inner().sigmask = blockable(mask);
+    publish_blocked();
     recalc_pending();
 }
 
@@ -553,6 +589,7 @@ pub fn do_signal(regs: &mut Regs) {
                 }
                 let inner = task::current_inner();
                 inner.sigmask = handler_mask(inner.sigmask, action.mask, action.flags, sig);
+                publish_blocked();
                 break;
             }
         }

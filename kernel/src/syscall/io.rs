@@ -443,7 +443,8 @@ fn sys_ioctl(regs: &mut Regs) -> i64 {
             FIOASYNC => Ok(0),
             FIOCLEX | FIONCLEX => {
                 let me = crate::task::current();
-                let mut files = me.process.files.lock();
+                let table = me.process.files();
+                let mut files = table.lock();
                 let e = files.get_mut(fd).ok_or(-EBADF)?;
                 e.cloexec = req == FIOCLEX;
                 Ok(0)

@@ -7,7 +7,7 @@ use super::errno::*;
 use super::table::Table;
 use crate::mm::aspace::{
     self, AddressSpace, Backing, MappedFile, PROT_EXEC, PROT_READ, PROT_WRITE, SharedMem,
-    TASK_SIZE, VM_GROWSDOWN, VM_SHARED,
+    TASK_SIZE, VM_GROWSDOWN, VM_NOMAYWRITE, VM_SHARED,
 };
 use crate::mm::{PAGE_SIZE, phys_to_virt};
 use alloc::vec::Vec;
@@ -111,6 +111,15 @@ fn file_check(fd: u64) -> Result<(u64, u64, bool), i64> {
     let st = crate::fs::get_file(fd).map_err(|e| e.abs())?.stat();
     let zero = st.mode & S_IFMT == S_IFCHR && st.rdev == DEV_ZERO;
     Ok((st.dev, st.ino, zero))
+}
+
+/// The pages of the memfd open at `fd`, and whether it is write-sealed (None: not a memfd).
+fn memfd_pages(fd: u64) -> Option<(alloc::sync::Arc<SharedMem>, bool)> {
+    let f = crate::fs::get_file(fd).ok()?;
+    match &f.node()?.body {
+        crate::fs::Body::Memfd(m) => Some(m.map_shared()),
+        _ => None,
+    }
 }
 
 /// Whether `fd` was opened for writing (a shared writable mapping needs it: EACCES).
@@ -227,6 +236,22 @@ fn sys_mmap(r: &mut Regs) -> i64 {
         } else {
             (Backing::Anon, 0, Vec::new())
         }
+    } else if let Some((shm, sealed)) = shared.then(|| memfd_pages(fd)).flatten() {
+        // A memfd's shared mapping maps the file's own pages (fs/memfd.rs). Linux's order:
+        // the descriptor's mode (EACCES), then the write seals (EPERM, shmem_mmap).
+        let writable = file_writable(fd);
+        if prot & PROT_WRITE != 0 {
+            if !writable {
+                return -EACCES;
+            }
+            if sealed {
+                return -EPERM;
+            }
+        }
+        if !writable || sealed {
+            vmflags |= VM_NOMAYWRITE;
+        }
+        (Backing::Shared(shm), off, Vec::new())
     } else {
         if shared && prot & PROT_WRITE != 0 {
             // Linux needs a descriptor open for writing; beyond that, a shared writable file
@@ -284,6 +309,7 @@ fn sys_munmap(r: &mut Regs) -> i64 {
         return -EINVAL;
     }
     result(with_aspace(|a| {
+        a.check_special_split(start, start + len)?;
         a.unmap(start, start + len);
         Ok(0)
     }))
@@ -321,6 +347,7 @@ fn sys_mprotect(r: &mut Regs) -> i64 {
     }
     let p = (prot as u32) & (PROT_READ | PROT_WRITE | PROT_EXEC);
     result(with_aspace(|a| {
+        a.check_special_prot(start, end, p)?;
         a.mprotect(start, end, p, prot & PROT_GROWSDOWN != 0)
             .map(|_| 0)
     }))

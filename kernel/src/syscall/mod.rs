@@ -2,6 +2,7 @@
 //! Each module adds its handlers to the table with a `const fn register`, by the named numbers
 //! of `kentry_abi::nr` (numbers and names: kentry-abi's one list).
 
+pub mod clone;
 pub mod compat;
 pub mod errno;
 mod fs;
@@ -19,7 +20,7 @@ pub(crate) mod table;
 mod timespec;
 pub mod user;
 
-pub use misc::{RLIMIT_SIGPENDING, rlimit_cur};
+pub use misc::{RLIMIT_NOFILE, RLIMIT_SIGPENDING, no_new_privs, rlimit_cur};
 
 use kentry::Regs;
 

@@ -119,7 +119,7 @@ fn sys_socketpair(regs: &mut Regs) -> i64 {
 fn remove_fd(fd: usize) -> Option<fs::FdEntry> {
     crate::task::current()
         .process
-        .files
+        .files()
         .lock()
         .remove(fd as u64)
 }

@@ -1,4 +1,5 @@
-//! Process and thread syscalls: identity, fork/clone/execve/exit/wait, futex, arch_prctl.
+//! Process and thread syscalls: identity, execve/exit/wait, futex, arch_prctl (fork and the
+//! clones: clone.rs).
 
 use super::errno::*;
 use super::table::Table;
@@ -18,9 +19,6 @@ use x86_64::registers::model_specific::Msr;
 pub const fn register(mut t: Table) -> Table {
     t[nr::SCHED_YIELD] = sys_sched_yield;
     t[nr::GETPID] = sys_getpid;
-    t[nr::CLONE] = sys_clone;
-    t[nr::FORK] = sys_fork;
-    t[nr::VFORK] = sys_vfork;
     t[nr::EXECVE] = sys_execve;
     t[nr::EXIT] = sys_exit;
     t[nr::WAIT4] = sys_wait4;
@@ -75,99 +73,6 @@ fn sys_exit_group(regs: &mut Regs) -> i64 {
     process::exit_group_current(ExitReason::Exited(regs.rdi as i32))
 }
 
-fn sys_fork(regs: &mut Regs) -> i64 {
-    fork(regs, SIGCHLD_FLAG)
-}
-
-fn sys_vfork(regs: &mut Regs) -> i64 {
-    fork(regs, CLONE_VM | CLONE_VFORK | SIGCHLD_FLAG)
-}
-
-/// The exit signal fork and vfork children have (clone's low byte).
-const SIGCHLD_FLAG: u64 = crate::signal::SIGCHLD as u64;
-
-/// fork and vfork: clone without a new stack or tid writes.
-fn fork(regs: &mut Regs, flags: u64) -> i64 {
-    let child = *regs;
-    let kind = crate::ptrace::EventStop::of_clone(flags);
-    let vfork = flags & CLONE_VFORK != 0;
-    let mut report = |pid: u32| crate::ptrace::fork_event(regs, kind, pid);
-    match process::fork_current(&child, vfork, flags, &|_| {}, &mut report) {
-        Ok(pid) => {
-            if vfork {
-                crate::ptrace::event(regs, crate::ptrace::ev::VFORK_DONE, pid as u64);
-            }
-            pid as i64
-        }
-        Err(e) => -e,
-    }
-}
-
-const CLONE_VM: u64 = 0x100;
-const CLONE_VFORK: u64 = 0x4000;
-const CLONE_THREAD: u64 = 0x10000;
-const CLONE_SETTLS: u64 = 0x80000;
-const CLONE_PARENT_SETTID: u64 = 0x100000;
-const CLONE_CHILD_CLEARTID: u64 = 0x200000;
-const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
-
-/// clone(flags, newsp, parent_tid, child_tid, tls). Threads share the process. CLONE_VM
-/// without CLONE_THREAD (vfork, posix_spawn) runs the child in the caller's memory, the
-/// caller waiting until the child execs or exits; anything else is a copy-on-write fork.
-fn sys_clone(regs: &mut Regs) -> i64 {
-    let (flags, newsp, ptid, ctid, tls) = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8);
-    let mut child = *regs;
-    child.rax = 0;
-    if newsp != 0 {
-        child.rsp = newsp;
-    }
-    // The tid writes land before the child can run (on another CPU it could run, exit and
-    // clear its tid at once).
-    let settid_failed = core::cell::Cell::new(false);
-    let settid = |tid: u32| {
-        if flags & CLONE_PARENT_SETTID != 0 && copy_to_user(ptid, &tid.to_ne_bytes()).is_err() {
-            settid_failed.set(true);
-        }
-        if flags & CLONE_CHILD_SETTID != 0 && flags & CLONE_VM != 0 {
-            let _ = copy_to_user(ctid, &tid.to_ne_bytes());
-        }
-    };
-    let tid = if flags & CLONE_THREAD != 0 {
-        if flags & CLONE_VM == 0 {
-            return -EINVAL;
-        }
-        if flags & CLONE_SETTLS != 0 && tls >= TASK_SIZE_MAX {
-            return -EPERM;
-        }
-        let clear = if flags & CLONE_CHILD_CLEARTID != 0 {
-            ctid
-        } else {
-            0
-        };
-        let tls = (flags & CLONE_SETTLS != 0).then_some(tls);
-        let tid = process::spawn_thread(&child, tls, clear, flags, &settid);
-        crate::ptrace::fork_event(regs, crate::ptrace::EventStop::Clone, tid);
-        tid
-    } else {
-        let vfork = flags & (CLONE_VM | CLONE_VFORK) != 0;
-        let kind = crate::ptrace::EventStop::of_clone(flags);
-        let mut report = |pid: u32| crate::ptrace::fork_event(regs, kind, pid);
-        match process::fork_current(&child, vfork, flags, &settid, &mut report) {
-            Ok(pid) => {
-                if flags & CLONE_VFORK != 0 {
-                    crate::ptrace::event(regs, crate::ptrace::ev::VFORK_DONE, pid as u64);
-                }
-                pid
-            }
-            Err(e) => return -e,
-        }
-    };
-    if settid_failed.get() {
-        return -EFAULT;
-    }
-    tid as i64
-}
-
 /// execve(path, argv, envp): the process gets a new image; on success nothing of the old one
 /// survives but open files without close-on-exec, ignored signals and the pid.
 fn sys_execve(regs: &mut Regs) -> i64 {
@@ -209,7 +114,9 @@ fn sys_execve(regs: &mut Regs) -> i64 {
     p.did_exec
         .store(true, core::sync::atomic::Ordering::Release);
     p.sigactions.lock().reset_for_exec();
-    p.files.lock().close_on_exec();
+    // A table shared by CLONE_FILES becomes this process's own first (unshare_files).
+    p.unshare_files();
+    p.files().lock().close_on_exec();
     let inner = task::current_inner();
     inner.fs_base = 0;
     inner.gs_base = 0;

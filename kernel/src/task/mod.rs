@@ -101,6 +101,12 @@ pub struct Task {
     pub ptrace: crate::ptrace::TaskPtrace,
     /// Its part in its process's group stop (signal/jobctl.rs).
     pub jobctl: crate::signal::jobctl::TaskJobCtl,
+    /// The signals it blocks, as senders see them (Linux's `blocked | real_blocked` in
+    /// `sig_ignored`): a blocked signal is never discarded as ignored when sent, since the
+    /// thread may take it later (sigtimedwait, signalfd, a new action). Written by the
+    /// thread itself at each change of its mask (`signal::publish_blocked`), by a tracer while
+    /// it is stopped, and at its creation; `TaskInner::sigmask` is its own working copy.
+    pub blocked_seen: core::sync::atomic::AtomicU64,
     inner: UnsafeCell<TaskInner>,
 }
 
@@ -139,6 +145,7 @@ impl Task {
             debugreg: crate::x86::debugreg::TaskDebugRegs::new(),
             ptrace: crate::ptrace::TaskPtrace::new(),
             jobctl: crate::signal::jobctl::TaskJobCtl::new(),
+            blocked_seen: core::sync::atomic::AtomicU64::new(0),
             inner: UnsafeCell::new(TaskInner {
                 fs_base: 0,
                 gs_base: 0,

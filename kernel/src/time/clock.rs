@@ -22,6 +22,8 @@ static RATE: AtomicU64 = AtomicU64::new(0);
 pub(super) static STARTED: AtomicBool = AtomicBool::new(false);
 /// Realtime at monotonic 0, in ns.
 static EPOCH_NS: AtomicU64 = AtomicU64::new(0);
+/// Whether EPOCH_NS is set (the vDSO may answer).
+static EPOCH_KNOWN: AtomicBool = AtomicBool::new(false);
 /// Where the epoch came from.
 static EPOCH_FROM_RTC: AtomicBool = AtomicBool::new(false);
 
@@ -94,8 +96,27 @@ pub(super) fn set_rate(per_ms: u64, first: Option<(u64, u64)>) {
         MULT.store(mult, Ordering::Relaxed);
         RATE.store(per_ms, Ordering::Relaxed);
         STARTED.store(true, Ordering::Relaxed);
+        // Inside the kernel's window: no reader of either copy sees the new rate before
+        // the other copy has it too (docs/vdso.md).
+        publish_vvar();
         SEQ.store(s + 2, Ordering::Release);
     });
+}
+
+/// Copies the clock's parameters into the vDSO's vvar page (`crate::vdso`), so that user
+/// code computes the same nanoseconds from the same TSC. Until the realtime epoch is known
+/// (the first start sets it after its first rate) the vDSO keeps making the syscall.
+/// Interrupts off.
+fn publish_vvar() {
+    let epoch = EPOCH_KNOWN
+        .load(Ordering::Relaxed)
+        .then(|| EPOCH_NS.load(Ordering::Relaxed));
+    crate::vdso::update_clock(
+        BASE_TSC.load(Ordering::Relaxed),
+        BASE_NS.load(Ordering::Relaxed),
+        MULT.load(Ordering::Relaxed),
+        epoch,
+    );
 }
 
 /// TSC Hz from CPUID leaf 0x15 (crystal × ratio) or 0x16 (base MHz), if the CPU says.
@@ -179,6 +200,8 @@ fn start() {
             None => FALLBACK_EPOCH * NSEC_PER_SEC,
         };
         EPOCH_NS.store(epoch_ns, Ordering::Relaxed);
+        EPOCH_KNOWN.store(true, Ordering::Relaxed);
+        publish_vvar();
     });
     crate::klog!("time: {}", Calibration::now());
 }

@@ -8,6 +8,9 @@
 //! - `enosys`: SYSCALL with an invalid number (1000).
 //! - `int80-getpid`: `int $0x80` with the i386 getpid (20), from this 64-bit program; back by
 //!   IRET.
+//! - `vdso-clock_gettime`: CLOCK_MONOTONIC through the vDSO's `__vdso_clock_gettime` (found
+//!   through AT_SYSINFO_EHDR), no kernel entry; the call's cost less the empty loop's. Run
+//!   last, by the exec chain's last process.
 //! - `getpid-seccomp`: getpid in a child under a 4-instruction seccomp filter that allows it.
 //! - `getpid-traced`: getpid in a child whose tracer resumed it with PTRACE_CONT (no syscall
 //!   stops: the fast path must not notice the tracer).
@@ -555,6 +558,9 @@ fn exec_round(args: &kentry_user::rt::Args, now: u64) -> i32 {
             *r = u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]));
         }
         report("exec", &mut results, N_EXEC);
+        // Last, in the chain's last process: a process whose vDSO pages are mapped pays more
+        // per fork and exec (docs/vdso.md), and the fork and exec paths above must not.
+        bench_vdso_clock_gettime(args);
         return 0;
     }
     exec_next(args.get(0).unwrap_or(b"/bin/bench"), done, sum, pipe)
@@ -574,6 +580,20 @@ fn bench_floor(path: &str) -> i32 {
     }
     bench_syscall(path, FLOOR_NR);
     0
+}
+
+/// `vdso-clock_gettime`: CLOCK_MONOTONIC through the vDSO, no kernel entry (docs/vdso.md).
+fn bench_vdso_clock_gettime(args: &kentry_user::rt::Args) {
+    use kentry_user::vdso;
+    let Some(base) = args.auxv(vdso::AT_SYSINFO_EHDR).filter(|&b| b != 0) else {
+        println!("# vdso-clock_gettime: no vDSO (AT_SYSINFO_EHDR)");
+        return;
+    };
+    // SAFETY: `base` is the kernel's AT_SYSINFO_EHDR.
+    match unsafe { vdso::lookup(base, b"__vdso_clock_gettime") } {
+        Some(f) => kentry_user::bench::bench_vdso::<BATCHES>("vdso-clock_gettime", f, N),
+        None => println!("# vdso-clock_gettime: no __vdso_clock_gettime in the vDSO"),
+    }
 }
 
 fn main(args: kentry_user::rt::Args) -> i32 {

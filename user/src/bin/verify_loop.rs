@@ -11,8 +11,12 @@
 //! | `fault tf` | 133 | TF → #DB from ring 3 (the IST entry from user) |
 //! | `fault ud` | 132 | #UD killing the task |
 //! | `sigreturn_bad once` | 0 | hostile rt_sigreturn frames: the IRET to user faults (the bad-IRET fixup) |
+//! | `hwbp_armed` | 0 | a traced child with a write watchpoint armed (DR7 live in user mode and in its syscalls), hit 8 times: #DB from user with DR7 armed, and the entries' DR7 save/restore under the NMIs and #MCs injected meanwhile |
 //!
-//! Every fork also returns through `ret_from_fork`. After each round the loop sleeps
+//! Before the first round the loop has a child arm a write watchpoint on a word of the loop's
+//! own that nothing writes (`arm_own_watchpoint`, result `own_watchpoint_armed`): the host's
+//! NMIs and #MCs, injected into this process in ring 3 and in its syscalls, then find DR7
+//! armed. Every fork also returns through `ret_from_fork`. After each round the loop sleeps
 //! ([`IDLE_NS`]): the one CPU goes idle, and the timer IRQ that wakes it takes the entry from
 //! the idle loop and the way back to it. Before each child, the loop makes one
 //! SYSCALL from 32-bit code (the CSTAR entry), which must return -ENOSYS
@@ -87,6 +91,11 @@ const CHILDREN: &[Child] = &[
     Child {
         name: "sigreturn_bad",
         argv: &[c"/bin/sigreturn_bad", c"once"],
+        status: 0,
+    },
+    Child {
+        name: "hwbp_armed",
+        argv: &[c"/bin/hwbp_armed"],
         status: 0,
     },
 ];
@@ -342,8 +351,63 @@ fn run_child(c: &Child, out: &mut [u8; OUTPUT_MAX]) -> (i32, usize) {
     (status, len)
 }
 
+/// The word this process's own watchpoint watches; nothing ever writes it.
+static mut WATCHED: u32 = 0;
+
+/// Arms a write watchpoint on [`WATCHED`] in this process, as a debugger would: a child
+/// attaches to it (PTRACE_ATTACH), waits for its stop, sets DR0 and DR7 (PTRACE_POKEUSER),
+/// detaches and exits; the breakpoint stays, as in Linux. From then on every entry this process
+/// makes — and every NMI and #MC the host injects into it, in ring 3 at the poll or in its
+/// syscalls — finds DR7 armed, and takes the entries' DR7 save/clear and restore (E22).
+/// Returns whether the child did all of it (exit 0).
+fn arm_own_watchpoint() -> bool {
+    const PTRACE_POKEUSER: usize = 6;
+    const PTRACE_ATTACH: usize = 16;
+    const PTRACE_DETACH: usize = 17;
+    /// `offsetof(struct user, u_debugreg)` on x86-64.
+    const U_DEBUGREG: usize = 848;
+    /// DR7: L0, RW0 = 01 (data writes), LEN0 = 11 (4 bytes).
+    const DR7_WRITE4_L0: usize = 0x000d_0001;
+    const WALL: usize = 0x4000_0000;
+    let parent = sys::getpid() as usize;
+    // SAFETY: fork; the child runs the block below and exits.
+    let child = unsafe { sys::syscall0(nr::FORK) };
+    if child == 0 {
+        let mut status = 0i32;
+        // SAFETY: ptrace requests on the parent and wait4 into a local.
+        let ok = unsafe {
+            sys::syscall4(nr::PTRACE, PTRACE_ATTACH, parent, 0, 0) == 0
+                && sys::syscall4(nr::WAIT4, parent, &raw mut status as usize, WALL, 0)
+                    == parent as isize
+                && status & 0xff == 0x7f
+                && sys::syscall4(
+                    nr::PTRACE,
+                    PTRACE_POKEUSER,
+                    parent,
+                    U_DEBUGREG,
+                    &raw const WATCHED as usize,
+                ) == 0
+                && sys::syscall4(
+                    nr::PTRACE,
+                    PTRACE_POKEUSER,
+                    parent,
+                    U_DEBUGREG + 7 * 8,
+                    DR7_WRITE4_L0,
+                ) == 0
+                && sys::syscall4(nr::PTRACE, PTRACE_DETACH, parent, 0, 0) == 0
+        };
+        sys::exit_group(if ok { 0 } else { 1 });
+    }
+    let mut status = 0i32;
+    // SAFETY: wait4 into a local; this process stops meanwhile (the attach's SIGSTOP) and the
+    // call restarts when the child detaches.
+    let r = unsafe { sys::syscall4(nr::WAIT4, child as usize, &raw mut status as usize, 0, 0) };
+    r == child && status == 0
+}
+
 fn main(_: Args) -> i32 {
-    let mut k = Ktap::new(CHILDREN.len() as u32 + 2);
+    let mut k = Ktap::new(CHILDREN.len() as u32 + 3);
+    let armed = arm_own_watchpoint();
     let pid = sys::getpid();
     let hosted = poll() == HOST_ATTACHED;
     diag!(
@@ -403,5 +467,6 @@ fn main(_: Args) -> i32 {
     }
     k.result(compat_failures == 0, "compat_syscall_enosys");
     k.result(int80_failures == 0, "int80_regs");
+    k.result(armed, "own_watchpoint_armed");
     k.finish()
 }

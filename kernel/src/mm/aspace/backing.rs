@@ -84,11 +84,14 @@ pub fn dev_pair(dev: u64) -> (u32, u32) {
     (major as u32, minor as u32)
 }
 
-/// Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS): its pages by index, shared by every
-/// mapping of it in every process (fork keeps sharing it).
+/// Shared memory: its pages by index, shared by every mapping of it in every process (fork
+/// keeps sharing it). Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS), or a memfd's pages
+/// (fs/memfd.rs), which its read and write use too.
 pub struct SharedMem {
     pages: crate::sync::Mutex<BTreeMap<u64, u64>>,
     pub ino: u64,
+    /// The name /proc/PID/maps shows (None: "/dev/zero (deleted)", anonymous memory).
+    pub name: Option<String>,
 }
 
 static SHMEM_INO: AtomicU64 = AtomicU64::new(1000);
@@ -98,12 +101,27 @@ impl SharedMem {
         Arc::new(SharedMem {
             pages: crate::sync::Mutex::new(BTreeMap::new()),
             ino: SHMEM_INO.fetch_add(1, Ordering::Relaxed),
+            name: None,
         })
+    }
+
+    /// The pages of a file (a memfd) named `name` in /proc/PID/maps, with inode `ino`.
+    pub fn new_file(name: String, ino: u64) -> Arc<SharedMem> {
+        Arc::new(SharedMem {
+            pages: crate::sync::Mutex::new(BTreeMap::new()),
+            ino,
+            name: Some(name),
+        })
+    }
+
+    /// The frame of page `index` if it has one (the object keeps its reference).
+    pub fn lookup(&self, index: u64) -> Option<u64> {
+        self.pages.lock().get(&index).copied()
     }
 
     /// The frame of page `index`, allocated zeroed on first use. The object keeps one
     /// reference; the caller gets none.
-    pub(super) fn page(&self, index: u64) -> Option<u64> {
+    pub fn page(&self, index: u64) -> Option<u64> {
         let mut p = self.pages.lock();
         if let Some(&pa) = p.get(&index) {
             return Some(pa);
@@ -117,8 +135,9 @@ impl SharedMem {
         self.pages.lock().contains_key(&index)
     }
 
-    /// MADV_REMOVE: frees pages [first, last) (mappings must have been zapped).
-    pub(super) fn remove(&self, first: u64, last: u64) {
+    /// MADV_REMOVE, a memfd's truncation: lets go of pages [first, last). A mapping still
+    /// naming one keeps its own reference to the frame.
+    pub fn remove(&self, first: u64, last: u64) {
         let mut p = self.pages.lock();
         let gone: Vec<u64> = p.range(first..last).map(|(&k, _)| k).collect();
         for k in gone {
@@ -147,6 +166,33 @@ pub enum Backing {
     File { file: Arc<MappedFile>, limit: u64 },
     /// Shared anonymous memory.
     Shared(Arc<SharedMem>),
+    /// The kernel's own pages: the vDSO and its vvar page (Linux's special mappings).
+    Special(SpecialMapping),
+}
+
+/// A mapping of kernel pages every process shares read-only (`crate::vdso`). Like Linux's
+/// `vm_special_mapping`s it cannot be split: munmap, mprotect and mremap take it whole.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SpecialMapping {
+    /// `[vvar]`: the clock data the vDSO reads; read-only for good (no PROT_WRITE/PROT_EXEC).
+    Vvar,
+    /// `[vdso]`: the vDSO image; a write (after mprotect) gets a private copy.
+    Vdso,
+}
+
+impl SpecialMapping {
+    /// The name /proc/self/maps shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            SpecialMapping::Vvar => "[vvar]",
+            SpecialMapping::Vdso => "[vdso]",
+        }
+    }
+
+    /// The frame of page `index` (no reference taken: the frames are permanent).
+    pub fn page(self, index: u64) -> Option<u64> {
+        crate::vdso::page(self == SpecialMapping::Vvar, index)
+    }
 }
 
 impl MapBacking for Backing {
@@ -172,6 +218,7 @@ impl MapBacking for Backing {
                 Arc::ptr_eq(a, b) && la == lb
             }
             (Backing::Shared(a), Backing::Shared(b)) => Arc::ptr_eq(a, b),
+            (Backing::Special(a), Backing::Special(b)) => a == b,
             _ => false,
         }
     }

@@ -93,6 +93,11 @@ impl AddressSpace {
                 page_get(pa);
                 Some(pa)
             }
+            Backing::Special(sm) => {
+                let pa = sm.page((v.pgoff + (page - v.start)) / PAGE_SIZE)?;
+                page_get(pa);
+                Some(pa)
+            }
         }
     }
 
@@ -138,7 +143,9 @@ impl AddressSpace {
             let Some(pa) = self.fresh_page(i, page) else {
                 return false;
             };
-            *e = pte_for(pa, prot, true);
+            // The kernel's special pages are never written in place: a write copies them.
+            let special = matches!(self.vmas[i].backing, Backing::Special(_));
+            *e = pte_for(pa, prot, !special);
             return true;
         }
         let pa = cur & PTE_ADDR;

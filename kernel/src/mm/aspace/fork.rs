@@ -13,6 +13,7 @@ impl AddressSpace {
         child.brk = self.brk;
         child.start_stack = self.start_stack;
         child.exe = self.exe.clone();
+        child.vdso = self.vdso;
         let mut err = None;
         for v in self.vmas.iter() {
             if v.flags & VM_DONTCOPY != 0 {

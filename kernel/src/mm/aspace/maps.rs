@@ -1,6 +1,7 @@
 //! The text of `/proc/self/maps`.
 
-use super::{AddressSpace, Backing, PROT_EXEC, PROT_READ, PROT_WRITE, VM_SHARED};
+use super::{AddressSpace, Backing, PROT_EXEC, PROT_READ, PROT_WRITE, PTE_PROTNONE, VM_SHARED};
+use crate::mm::paging::PTE_P;
 use alloc::string::String;
 use core::fmt::Write;
 
@@ -18,7 +19,14 @@ impl AddressSpace {
                     file.ino,
                     Some(file.path.as_str()).filter(|p| !p.is_empty()),
                 ),
-                Backing::Shared(o) => (v.pgoff, (0, 1), o.ino, Some("/dev/zero (deleted)")),
+                Backing::Shared(o) => (
+                    v.pgoff,
+                    (0, 1),
+                    o.ino,
+                    Some(o.name.as_deref().unwrap_or("/dev/zero (deleted)")),
+                ),
+                // Linux shows special mappings with offset, device and inode 0.
+                Backing::Special(sm) => (0, (0, 0), 0, Some(sm.name())),
                 Backing::Anon => {
                     let name =
                         if v.start <= self.brk && v.end >= self.start_brk && self.start_brk != 0 {
@@ -57,4 +65,60 @@ impl AddressSpace {
         }
         s
     }
+
+    /// The figures /proc/PID/stat and status show of this address space.
+    pub fn summary(&self) -> MemSummary {
+        let mut m = MemSummary {
+            start_brk: self.start_brk,
+            brk: self.brk,
+            start_stack: self.start_stack,
+            ..MemSummary::default()
+        };
+        for v in self.vmas.iter() {
+            m.vsize += v.end - v.start;
+            // Frames mapped (a PROT_NONE page keeps its frame: Linux counts it too).
+            self.pt.for_each_leaf_mut(v.start, v.end, |_, e| {
+                if *e & (PTE_P | PTE_PROTNONE) != 0 {
+                    m.rss_pages += 1;
+                }
+            });
+            // The executable's mappings: its code (the executable ones) and data (the rest
+            // after it), as binfmt_elf's start_code..end_data — page-rounded here, since the
+            // mappings are all that is kept of the segments.
+            let exe = match (&v.backing, &self.exe) {
+                (Backing::File { file, .. }, Some(e)) => alloc::sync::Arc::ptr_eq(file, e),
+                _ => false,
+            };
+            if exe {
+                if v.prot & PROT_EXEC != 0 {
+                    if m.start_code == 0 || v.start < m.start_code {
+                        m.start_code = v.start;
+                    }
+                    m.end_code = m.end_code.max(v.end);
+                } else if v.start >= m.end_code {
+                    if m.start_data == 0 {
+                        m.start_data = v.start;
+                    }
+                    m.end_data = m.end_data.max(v.end);
+                }
+            }
+        }
+        m
+    }
+}
+
+/// An address space's figures for /proc (Linux's mm_struct fields of the same names).
+#[derive(Clone, Copy, Default, Debug)]
+pub struct MemSummary {
+    /// Bytes mapped.
+    pub vsize: u64,
+    /// Pages with a frame.
+    pub rss_pages: u64,
+    pub start_code: u64,
+    pub end_code: u64,
+    pub start_data: u64,
+    pub end_data: u64,
+    pub start_brk: u64,
+    pub brk: u64,
+    pub start_stack: u64,
 }

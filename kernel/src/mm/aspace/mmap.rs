@@ -3,7 +3,7 @@
 
 use super::{
     AddressSpace, Backing, EACCES, EEXIST, EINVAL, ENOMEM, PROT_READ, PROT_WRITE, VM_GROWSDOWN,
-    VM_SHARED, Vma,
+    VM_NOMAYWRITE, VM_SHARED, Vma,
 };
 use kentry_kernel_logic::vma::BrkChange;
 
@@ -91,10 +91,11 @@ impl AddressSpace {
                 result = Err(ENOMEM);
                 break;
             }
-            if v.flags & VM_SHARED != 0
-                && matches!(v.backing, Backing::File { .. })
-                && prot & PROT_WRITE != 0
-            {
+            // A shared file mapping without write-back, or one that may never be writable
+            // (a memfd's from a read-only descriptor or under a write seal).
+            let no_write = v.flags & VM_NOMAYWRITE != 0
+                || (v.flags & VM_SHARED != 0 && matches!(v.backing, Backing::File { .. }));
+            if no_write && prot & PROT_WRITE != 0 {
                 result = Err(EACCES);
                 break;
             }

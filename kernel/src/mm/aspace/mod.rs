@@ -20,7 +20,7 @@
 //! `kentry_kernel_logic::vma`, unit-tested on the host; here, `backing` (page references and what
 //! backs a mapping), `map` (mapping, unmapping, re-protecting ranges), `fault` (demand
 //! paging), `mmap`, `mremap` and `madvise` (the memory system calls), `fork` and
-//! `maps` (`/proc/self/maps`).
+//! `maps` (`/proc/self/maps`), `special` (the vDSO's mappings).
 
 mod backing;
 mod fault;
@@ -30,8 +30,10 @@ mod map;
 mod maps;
 mod mmap;
 mod mremap;
+mod special;
 
-pub use backing::{Backing, MappedFile, SharedMem, alloc_user_page, put_user_page};
+pub use backing::{Backing, MappedFile, SharedMem, SpecialMapping, alloc_user_page, put_user_page};
+pub use maps::MemSummary;
 
 use crate::mm::frame;
 use crate::mm::paging::{MapError, PTE_ADDR, PTE_P, PageTable};
@@ -43,8 +45,8 @@ use kentry_kernel_logic::vma::VmaList;
 // The protections, VMA flags and layout constants, and the VMA rules themselves, live in
 // kentry-kernel-logic, where host unit tests check them.
 pub use kentry_kernel_logic::prot::{
-    PROT_EXEC, PROT_READ, PROT_RWX, PROT_WRITE, PTE_PROTNONE, VM_DONTCOPY, VM_GROWSDOWN, VM_SHARED,
-    VM_WIPEONFORK,
+    PROT_EXEC, PROT_READ, PROT_RWX, PROT_WRITE, PTE_PROTNONE, VM_DONTCOPY, VM_GROWSDOWN,
+    VM_NOMAYWRITE, VM_SHARED, VM_WIPEONFORK,
 };
 pub use kentry_kernel_logic::vma::{MMAP_MIN_ADDR, STACK_RLIMIT, STACK_TOP, TASK_SIZE};
 
@@ -67,6 +69,9 @@ pub struct AddressSpace {
     pub start_stack: u64,
     /// The executable, for /proc/self/maps and /proc/self/exe.
     pub exe: Option<Arc<MappedFile>>,
+    /// Where the vDSO image is (0: none), as Linux's `mm->context.vdso`: set at exec,
+    /// followed by mremap.
+    pub vdso: u64,
     /// The page of the last fault that found nothing to fix, and how many times in a row.
     spurious: (u64, u32),
 }
@@ -89,6 +94,7 @@ impl AddressSpace {
             brk: 0,
             start_stack: 0,
             exe: None,
+            vdso: 0,
             spurious: (0, 0),
         })
     }

@@ -21,10 +21,38 @@ impl AddressSpace {
         dontunmap: bool,
         new_addr: u64,
     ) -> Result<u64, i64> {
-        let mut old_len = old_len;
         let Some(i) = self.vmas.find(addr) else {
             return Err(EFAULT);
         };
+        if self.check_special_mremap(addr, old_len, new_len)? {
+            // The vDSO moves whole (Linux's vdso_mremap): record where it went.
+            let r = self.mremap_inner(
+                i, addr, old_len, new_len, maymove, fixed, dontunmap, new_addr,
+            );
+            if let Ok(dest) = r {
+                self.vdso = dest;
+            }
+            return r;
+        }
+        self.mremap_inner(
+            i, addr, old_len, new_len, maymove, fixed, dontunmap, new_addr,
+        )
+    }
+
+    /// mremap once the special mappings' rules are checked; `i` is the VMA at `addr`.
+    #[allow(clippy::too_many_arguments)]
+    fn mremap_inner(
+        &mut self,
+        i: usize,
+        addr: u64,
+        old_len: u64,
+        new_len: u64,
+        maymove: bool,
+        fixed: bool,
+        dontunmap: bool,
+        new_addr: u64,
+    ) -> Result<u64, i64> {
+        let mut old_len = old_len;
         if fixed || dontunmap {
             // Linux's mremap_to.
             if fixed {

@@ -127,7 +127,8 @@ fn sys_fchdir(regs: &mut Regs) -> i64 {
 }
 
 fn sys_umask(regs: &mut Regs) -> i64 {
-    let mut t = files();
+    let table = files();
+    let mut t = table.lock();
     let old = t.umask;
     t.umask = regs.rdi as u32 & 0o777;
     old as i64

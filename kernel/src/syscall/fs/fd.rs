@@ -63,7 +63,7 @@ fn sys_creat(regs: &mut Regs) -> i64 {
 }
 
 fn sys_close(regs: &mut Regs) -> i64 {
-    let e = files().remove(regs.rdi);
+    let e = files().lock().remove(regs.rdi);
     match e {
         Some(e) => {
             drop(e);
@@ -82,7 +82,8 @@ fn sys_close_range(regs: &mut Regs) -> i64 {
     }
     let mut closed: Vec<FdEntry> = Vec::new();
     {
-        let mut t = files();
+        let table = files();
+        let mut t = table.lock();
         let end = (last as usize).min(t.fds.len().saturating_sub(1));
         for fd in first as usize..=end {
             if flags & CLOSE_RANGE_CLOEXEC != 0 {
@@ -101,7 +102,8 @@ fn sys_close_range(regs: &mut Regs) -> i64 {
 // ---- descriptors ----------------------------------------------------------------------------
 
 fn sys_dup(regs: &mut Regs) -> i64 {
-    let mut t = files();
+    let table = files();
+    let mut t = table.lock();
     let Some(e) = t.get(regs.rdi).cloned() else {
         return -EBADF;
     };
@@ -118,7 +120,8 @@ fn sys_dup(regs: &mut Regs) -> i64 {
 
 fn dup_to(old: u64, new: u64, cloexec: bool) -> Result<i64, i64> {
     let replaced = {
-        let mut t = files();
+        let table = files();
+        let mut t = table.lock();
         let e = t.get(old).cloned().ok_or(-EBADF)?;
         let new = usize::try_from(new as u32).map_err(|_| -EBADF)?;
         t.install(
@@ -136,7 +139,7 @@ fn dup_to(old: u64, new: u64, cloexec: bool) -> Result<i64, i64> {
 fn sys_dup2(regs: &mut Regs) -> i64 {
     let (old, new) = (regs.rdi, regs.rsi);
     if old as u32 == new as u32 {
-        return if files().get(old).is_some() {
+        return if files().lock().get(old).is_some() {
             new as u32 as i64
         } else {
             -EBADF
@@ -160,7 +163,8 @@ fn do_pipe(fds: u64, flags: u32) -> Result<i64, i64> {
     let cloexec = flags & fs::O_CLOEXEC != 0;
     let (r, w) = fs::new_pipe(flags);
     let (rfd, wfd) = {
-        let mut t = files();
+        let table = files();
+        let mut t = table.lock();
         let rfd = t.alloc(0, FdEntry { file: r, cloexec })?;
         match t.alloc(0, FdEntry { file: w, cloexec }) {
             Ok(wfd) => (rfd, wfd),
@@ -175,7 +179,8 @@ fn do_pipe(fds: u64, flags: u32) -> Result<i64, i64> {
     out[4..].copy_from_slice(&(wfd as i32).to_ne_bytes());
     if copy_to_user(fds, &out).is_err() {
         let (a, b) = {
-            let mut t = files();
+            let table = files();
+            let mut t = table.lock();
             (t.remove(rfd as u64), t.remove(wfd as u64))
         };
         drop((a, b));
@@ -208,6 +213,8 @@ const F_OFD_SETLKW: u64 = 38;
 const F_DUPFD_CLOEXEC: u64 = 1030;
 const F_SETPIPE_SZ: u64 = 1031;
 const F_GETPIPE_SZ: u64 = 1032;
+const F_ADD_SEALS: u64 = 1033;
+const F_GET_SEALS: u64 = 1034;
 const FD_CLOEXEC: u64 = 1;
 const F_UNLCK: i16 = 2;
 
@@ -218,7 +225,11 @@ fn sys_fcntl(regs: &mut Regs) -> i64 {
         match cmd {
             F_DUPFD | F_DUPFD_CLOEXEC => {
                 let from = usize::try_from(arg as u32).map_err(|_| -EINVAL)?;
-                let fd = files().alloc(
+                // f_dupfd: a start at or past RLIMIT_NOFILE is EINVAL (not EMFILE).
+                if from >= fs::nofile_limit() {
+                    return Err(-EINVAL);
+                }
+                let fd = files().lock().alloc(
                     from,
                     FdEntry {
                         file,
@@ -228,12 +239,14 @@ fn sys_fcntl(regs: &mut Regs) -> i64 {
                 Ok(fd as i64)
             }
             F_GETFD => {
-                let t = files();
+                let table = files();
+                let t = table.lock();
                 let e = t.get(fd).ok_or(-EBADF)?;
                 Ok(if e.cloexec { FD_CLOEXEC as i64 } else { 0 })
             }
             F_SETFD => {
-                let mut t = files();
+                let table = files();
+                let mut t = table.lock();
                 let e = t.get_mut(fd).ok_or(-EBADF)?;
                 e.cloexec = arg & FD_CLOEXEC != 0;
                 Ok(0)
@@ -262,6 +275,8 @@ fn sys_fcntl(regs: &mut Regs) -> i64 {
             }
             F_SETOWN => Ok(0),
             F_GETOWN => Ok(0),
+            F_ADD_SEALS => fs::memfd::add_seals(&file, arg as u32).map(|_| 0),
+            F_GET_SEALS => fs::memfd::get_seals(&file).map(i64::from),
             F_GETPIPE_SZ | F_SETPIPE_SZ => match file.kind {
                 fs::FileKind::Pipe { .. } => Ok(fs::PIPE_CAPACITY as i64),
                 _ => Err(-EBADF),

@@ -316,7 +316,7 @@ fn sys_ftruncate(regs: &mut Regs) -> i64 {
             return Err(-EINVAL);
         }
         match f.node() {
-            Some(n) if matches!(n.body, fs::Body::Reg(_)) => {
+            Some(n) if matches!(n.body, fs::Body::Reg(_) | fs::Body::Memfd(_)) => {
                 fs::truncate_node(n, len as u64)?;
                 Ok(0)
             }

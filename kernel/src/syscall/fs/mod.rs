@@ -2,12 +2,13 @@
 //! (stat family, access, chmod/chown, utimensat, statfs), directories (getdents, getcwd, chdir,
 //! mkdir, rmdir, unlink, rename, link, symlink, readlink) and truncation.
 //!
-//! The parts: `fd` (open, close, dup, pipes, fcntl, sync), `meta` (stat, access, chmod, chown,
+//! The parts: `fd` (open, close, dup, pipes, fcntl, sync), `memfd` (memfd_create), `meta` (stat, access, chmod, chown,
 //! utimensat, statfs, truncate) and `dir` (directories and names); the helpers they share are
 //! here.
 
 mod dir;
 mod fd;
+mod memfd;
 mod meta;
 
 use super::table::Table;
@@ -18,6 +19,7 @@ use alloc::string::String;
 pub const fn register(t: Table) -> Table {
     let t = fd::register(t);
     let t = meta::register(t);
+    let t = memfd::register(t);
     dir::register(t)
 }
 
@@ -45,9 +47,9 @@ fn dirfd_arg(v: u64) -> i32 {
     v as u32 as i32
 }
 
-fn files() -> fs::FdTableGuard<'static> {
-    let p: &'static crate::process::Process = &crate::task::current().process;
-    p.files.lock()
+/// The calling process's descriptor table (lock it to use it).
+fn files() -> alloc::sync::Arc<fs::FdTableLock> {
+    crate::task::current().process.files()
 }
 
 /// What a path (or AT_EMPTY_PATH descriptor) names, per the *at flags.

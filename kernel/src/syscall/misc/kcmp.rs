@@ -3,11 +3,12 @@
 //! (Linux orders obfuscated pointers, kentry the objects' addresses: callers can rely on
 //! equality only, as on Linux).
 //!
-//! kentry keeps a process's open files, file-system context (cwd, umask) and signal handlers
-//! per process, and a process shares them with none other: for KCMP_FILES, KCMP_FS and
-//! KCMP_SIGHAND two threads share the object exactly when they are of one process; likewise
-//! KCMP_IO and KCMP_SYSVSEM (kentry has neither an I/O context nor System V semaphores that a
-//! clone could share). KCMP_VM compares the address spaces (a vfork child uses its parent's).
+//! kentry keeps a process's open files and file-system context (cwd, umask) in one table,
+//! which clone(CLONE_FILES) shares between processes: KCMP_FILES and KCMP_FS compare the
+//! tables. Signal handlers are per process and shared with none other: for KCMP_SIGHAND two
+//! threads share them exactly when they are of one process; likewise KCMP_IO and
+//! KCMP_SYSVSEM (kentry has neither an I/O context nor System V semaphores that a clone could
+//! share). KCMP_VM compares the address spaces (a vfork child uses its parent's).
 
 use super::super::errno::*;
 use super::super::table::Table;
@@ -50,7 +51,8 @@ fn process_of(tid: u64) -> Result<Arc<Process>, i64> {
 
 /// The open file description at `fd` of `p`, by address: EBADF if `fd` is not open.
 fn file_addr(p: &Process, fd: u64) -> Result<usize, i64> {
-    let files = p.files.lock();
+    let table = p.files();
+    let files = table.lock();
     let e = files.get(fd).ok_or(-EBADF)?;
     Ok(Arc::as_ptr(&e.file) as usize)
 }
@@ -65,7 +67,13 @@ fn sys_kcmp(regs: &mut Regs) -> i64 {
                 Arc::as_ptr(&p1.mm()) as usize,
                 Arc::as_ptr(&p2.mm()) as usize,
             )),
-            KCMP_FILES | KCMP_FS | KCMP_SIGHAND | KCMP_IO | KCMP_SYSVSEM => {
+            // The descriptor table (shared by CLONE_FILES; kentry keeps the fs_struct part,
+            // working directory and umask, in it too).
+            KCMP_FILES | KCMP_FS => Ok(order(
+                Arc::as_ptr(&p1.files()) as usize,
+                Arc::as_ptr(&p2.files()) as usize,
+            )),
+            KCMP_SIGHAND | KCMP_IO | KCMP_SYSVSEM => {
                 Ok(order(Arc::as_ptr(&p1) as usize, Arc::as_ptr(&p2) as usize))
             }
             // No epoll (Linux without CONFIG_EPOLL answers the same).

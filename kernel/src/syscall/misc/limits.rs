@@ -119,6 +119,11 @@ fn with_state<R>(p: &Arc<Process>, f: impl FnOnce(&mut ProcState) -> R) -> R {
     r
 }
 
+/// Whether `p` has set no_new_privs (/proc/PID/status's `NoNewPrivs`).
+pub fn no_new_privs(p: &Arc<Process>) -> bool {
+    with_state(p, |s| s.no_new_privs)
+}
+
 /// A process's soft limit for `resource` (RLIMIT_*), for other modules to enforce.
 pub fn rlimit_cur(p: &Arc<Process>, resource: usize) -> u64 {
     with_state(p, |s| s.limits.get(resource).map_or(RLIM_INFINITY, |l| l.0))

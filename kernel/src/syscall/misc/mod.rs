@@ -18,7 +18,7 @@ mod sched;
 mod session;
 mod sysinfo;
 
-pub use limits::{RLIMIT_SIGPENDING, rlimit_cur};
+pub use limits::{RLIMIT_NOFILE, RLIMIT_SIGPENDING, no_new_privs, rlimit_cur};
 
 use super::errno::*;
 use super::table::Table;

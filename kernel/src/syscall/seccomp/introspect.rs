@@ -1,4 +1,4 @@
-//! What a tracer may read of a thread's filters (Linux's `get_nth_filter`,
+//! What a tracer (or /proc) may read of a thread's filters (Linux's `get_nth_filter`,
 //! `seccomp_get_metadata` and `seccomp_get_filter`): a checkpointing tool reads each filter's
 //! flags and program to install them again on restore.
 
@@ -28,6 +28,16 @@ fn with_nth_filter<R>(
         .nth((count - 1 - filter_off) as usize)
         .map(f)
         .ok_or(-ENOENT)
+}
+
+/// Thread `t`'s mode and how many filters it has (/proc/PID/status's `Seccomp` and
+/// `Seccomp_filters`).
+pub fn status_of(t: &task::Task) -> (u8, usize) {
+    let st = t.seccomp.state.lock();
+    (
+        st.mode,
+        st.filters.as_deref().map_or(0, |n| n.iter().count()),
+    )
 }
 
 /// PTRACE_SECCOMP_GET_METADATA's answer for thread `t`'s filter `filter_off`: its flags (only

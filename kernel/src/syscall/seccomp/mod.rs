@@ -44,7 +44,7 @@ use kentry_kernel_logic::seccomp_bpf::{self as bpf, Filter, SeccompData, SockFil
 
 mod data;
 mod introspect;
-pub use introspect::{filter_metadata, filter_program};
+pub use introspect::{filter_metadata, filter_program, status_of};
 pub mod notify;
 use notify::Listener;
 
@@ -293,7 +293,8 @@ fn set_mode_filter(flags: u32, uprog: u64) -> i64 {
     match attach(flags, filter, Some(listener)) {
         Ok(()) => fd as i64,
         Err(e) => {
-            let mut files = task::current().process.files.lock();
+            let table = task::current().process.files();
+            let mut files = table.lock();
             // Unless another thread has already put something else there.
             let ours = files
                 .get(fd as u64)

@@ -251,6 +251,8 @@ pub fn user_notification(listener: &Listener, data: &SeccompData) -> Option<i64>
     let killable_now = || listener.wait_killable_recv && n.state.load(Ordering::Acquire) >= SENT;
     let replied = loop {
         let killable = killable_now();
+        // A killable wait shows as 'D' in /proc/PID/stat (Linux's TASK_KILLABLE).
+        let _d = killable.then(crate::sched::UninterruptibleSleep::begin);
         let woke = listener.wait.wait_until(
             || {
                 n.state.load(Ordering::Acquire) == REPLIED
@@ -332,7 +334,8 @@ fn take_addfd(listener: &Listener, n: &Notif) -> Option<FdEntry> {
     };
     let me = task::current();
     let (fd, replaced) = {
-        let mut files = me.process.files.lock();
+        let table = me.process.files();
+        let mut files = table.lock();
         match a.at {
             Some(at) => match files.install(at as usize, entry) {
                 Ok(old) => (at as i64, old),
