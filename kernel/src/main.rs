@@ -279,6 +279,11 @@ fn apply_test_breaks(cmdline: &str) {
             crate::signal::BREAK_SIGRETURN_FLAGS.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "xstate_header" {
+            klog!("test hook: user XSAVE headers are repaired instead of refused");
+            task::xstate::BREAK_HEADER.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         // The in-kernel breakpoint API's region refusals (x86/hwbp.rs), one at a time.
         if name == "hwbp_entry_text" {
             return x86::hwbp::break_refusal(x86::hwbp::Refusal::EntryText);

@@ -394,7 +394,8 @@ pub fn fork_current(
     unsafe {
         let (ti, mi) = (t.inner(), crate::task::current_inner());
         mi.fpu.save();
-        ti.fpu = mi.fpu.clone();
+        // Into the buffer the new task already has: no second allocation.
+        ti.fpu.copy_from(&mi.fpu);
         // CLONE_SETTLS: the child's FS base.
         ti.fs_base =
             tls.unwrap_or_else(|| x86_64::registers::model_specific::FsBase::read().as_u64());
@@ -445,7 +446,8 @@ pub fn spawn_thread(
     unsafe {
         let (ti, mi) = (t.inner(), crate::task::current_inner());
         mi.fpu.save();
-        ti.fpu = mi.fpu.clone();
+        // Into the buffer the new task already has: no second allocation.
+        ti.fpu.copy_from(&mi.fpu);
         ti.fs_base =
             fs_base.unwrap_or_else(|| x86_64::registers::model_specific::FsBase::read().as_u64());
         ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();

@@ -167,11 +167,44 @@ pub fn put_all(t: &Task, vals: &[u64]) -> Result<(), i64> {
     Ok(())
 }
 
-/// The tracee's FXSAVE image (GETFPREGS).
+/// The tracee's legacy FXSAVE image (GETFPREGS, NT_PRFPREG).
 pub fn get_fp(t: &Task) -> [u8; logic::USER_FPREGS_SIZE] {
     let _st = t.ptrace.state.lock();
     // SAFETY: as in `get_all`: its FPU state was saved when it switched away.
-    unsafe { t.inner().fpu.0 }
+    unsafe { t.inner().fpu.legacy() }
+}
+
+/// NT_X86_XSTATE: the tracee's XSAVE area in the user format, with XCR0 in the legacy area's
+/// first reserved word (Linux's xstateregs_get). Err(ENODEV) without XSAVE.
+pub fn get_xstate(t: &Task) -> Result<alloc::vec::Vec<u8>, i64> {
+    if !crate::task::xstate::config().xsave() {
+        return Err(-kentry_abi::errno::ENODEV);
+    }
+    let _st = t.ptrace.state.lock();
+    // SAFETY: as in `get_all`.
+    let mut img = unsafe { t.inner().fpu.export() };
+    crate::task::xstate::put_ptrace_sw_words(&mut img);
+    Ok(img)
+}
+
+/// NT_X86_XSTATE set: a whole user-format XSAVE area (Linux's xstateregs_set: EFAULT for
+/// anything shorter); EINVAL for a header or MXCSR XRSTOR would fault on (the tracee's state
+/// then stays as it was).
+pub fn put_xstate(t: &Task, area: &[u8]) -> Result<(), i64> {
+    use crate::task::xstate;
+    if !xstate::config().xsave() {
+        return Err(-kentry_abi::errno::ENODEV);
+    }
+    if area.len() != xstate::user_size() {
+        return Err(-kentry_abi::errno::EFAULT);
+    }
+    let mut fpu = crate::task::fpu::FpuState::initial();
+    fpu.bytes_mut().copy_from_slice(area);
+    xstate::accept_user(&mut fpu, area.len(), u64::MAX).map_err(|_| -kentry_abi::errno::EINVAL)?;
+    let _st = t.ptrace.state.lock();
+    // SAFETY: as in `get_all`.
+    unsafe { t.inner().fpu = fpu };
+    Ok(())
 }
 
 /// SETFPREGS: Err(EINVAL) for MXCSR bits the CPU does not have (FXRSTOR would fault in the
@@ -183,7 +216,7 @@ pub fn put_fp(t: &Task, image: &[u8; logic::USER_FPREGS_SIZE]) -> Result<(), i64
     }
     let _st = t.ptrace.state.lock();
     // SAFETY: as in `get_all`.
-    unsafe { t.inner().fpu.0 = *image };
+    unsafe { t.inner().fpu.set_legacy(image) };
     Ok(())
 }
 

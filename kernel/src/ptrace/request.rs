@@ -17,6 +17,8 @@ use kentry_kernel_logic::ptrace::{USER_FPREGS_SIZE, UserField, opt, reg, req, us
 /// ELF note types of GETREGSET/SETREGSET.
 const NT_PRSTATUS: u64 = 1;
 const NT_PRFPREG: u64 = 2;
+/// The XSAVE area (Linux's REGSET_XSTATE), in u64 units.
+const NT_X86_XSTATE: u64 = 0x202;
 
 /// The ptrace syscall.
 pub fn sys_ptrace(regs: &mut Regs) -> i64 {
@@ -298,9 +300,10 @@ fn bytes_as_words(b: &[u8]) -> alloc::vec::Vec<u64> {
         .collect()
 }
 
-/// GETREGSET / SETREGSET with `iov` = { base, len }: NT_PRSTATUS and NT_PRFPREG. A get
-/// copies at most `len` bytes and sets `len` to what it copied; a set writes the first
-/// `len` bytes (whole registers for NT_PRSTATUS).
+/// GETREGSET / SETREGSET with `iov` = { base, len }: NT_PRSTATUS, NT_PRFPREG and
+/// NT_X86_XSTATE. A get copies at most `len` bytes and sets `len` to what it copied; a set
+/// writes the first `len` bytes (whole registers for NT_PRSTATUS; NT_X86_XSTATE takes only
+/// the whole area, in whole u64s, as Linux's ptrace_regset and xstateregs_set).
 fn regset(t: &Task, set: bool, note: u64, iov: u64) -> Result<i64, i64> {
     let mut v = [0u8; 16];
     copy_from_user(&mut v, iov).map_err(|_| -EFAULT)?;
@@ -309,15 +312,21 @@ fn regset(t: &Task, set: bool, note: u64, iov: u64) -> Result<i64, i64> {
     let mut buf = match note {
         NT_PRSTATUS => words_as_bytes(&regs::get_all(t)).to_vec(),
         NT_PRFPREG => regs::get_fp(t).to_vec(),
+        NT_X86_XSTATE => regs::get_xstate(t)?,
         _ => return Err(-EINVAL),
     };
+    if note == NT_X86_XSTATE && !len.is_multiple_of(8) {
+        return Err(-EINVAL);
+    }
     let n = len.min(buf.len());
     if set {
         if note == NT_PRSTATUS && n % 8 != 0 {
             return Err(-EINVAL);
         }
         copy_from_user(&mut buf[..n], base).map_err(|_| -EFAULT)?;
-        if note == NT_PRSTATUS {
+        if note == NT_X86_XSTATE {
+            regs::put_xstate(t, &buf[..n])?;
+        } else if note == NT_PRSTATUS {
             regs::put_all(t, &bytes_as_words(&buf[..n]))?;
         } else {
             let mut image = [0u8; USER_FPREGS_SIZE];

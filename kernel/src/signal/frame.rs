@@ -3,10 +3,12 @@
 //!
 //! Frame layout (from the frame base, where the handler's RSP points):
 //! `pretcode` 0, `ucontext` 8 (flags 8, link 16, stack 24, sigcontext 48, sigmask 304),
-//! `siginfo` 312; the FXSAVE image below, 64-aligned, pointed to by `sigcontext.fpstate`.
+//! `siginfo` 312; the fpstate (the XSAVE area with its magic words, or the FXSAVE image:
+//! fpstate.rs) above it, 64-aligned, pointed to by `sigcontext.fpstate`.
 
+use super::fpstate;
 use super::{FaultInfo, KSigInfo, SA_ONSTACK, SigAction, SigInfo, ThreadSignals};
-use crate::task::{self, fpu::FpuState};
+use crate::task;
 use crate::uaccess::{Efault, copy_from_user, copy_to_user};
 use kentry::Regs;
 use kentry::frame::rflags;
@@ -19,8 +21,9 @@ const UC_STACK: usize = UC + 16;
 const SC: usize = UC + 40;
 const UC_SIGMASK: usize = UC + 296;
 const SIGINFO: usize = 312;
-const FPSTATE_SIZE: u64 = 512;
 
+/// uc_flags: the fpstate is an XSAVE area with the FP_XSTATE magic words.
+const UC_FP_XSTATE: u64 = 1;
 const UC_SIGCONTEXT_SS: u64 = 2;
 const UC_STRICT_RESTORE_SS: u64 = 4;
 
@@ -76,16 +79,19 @@ pub fn setup_rt_frame(
     if switch_to_alt {
         sp = alt.0 + alt.1;
     }
-    let fpstate = (sp.wrapping_sub(FPSTATE_SIZE)) & !63;
+    let fpstate = (sp.wrapping_sub(fpstate::sigframe_size())) & !63;
     let frame = ((fpstate.wrapping_sub(FRAME_SIZE as u64)) & !15).wrapping_sub(8);
     if (switch_to_alt || on_altstack(regs.rsp, alt)) && frame < alt.0 {
         // The frame would run off the bottom of the alternate stack.
         return Err(Efault);
     }
 
-    // The user's FPU/SSE state goes into the frame; the handler starts with a clean one.
-    inner.fpu.save();
-    copy_to_user(fpstate, &inner.fpu.0)?;
+    // The user's extended state goes into the frame; the handler starts with a clean one
+    // (done last, once nothing can fail any more).
+    let mut fp_flags = 0;
+    if task::xstate::config().xsave() {
+        fp_flags = UC_FP_XSTATE;
+    }
 
     let signals: &ThreadSignals = &inner.signals;
     let FaultInfo { trapno, err, cr2 } = signals.fault;
@@ -96,7 +102,7 @@ pub fn setup_rt_frame(
     } else {
         0
     };
-    put(&mut f, UC_FLAGS, UC_SIGCONTEXT_SS | strict);
+    put(&mut f, UC_FLAGS, UC_SIGCONTEXT_SS | strict | fp_flags);
     let on = if on_altstack(regs.rsp, alt) {
         SS_ONSTACK
     } else {
@@ -131,8 +137,8 @@ pub fn setup_rt_frame(
         info.write_to(si);
     }
     copy_to_user(frame, &f)?;
+    fpstate::save_to_sigframe(fpstate)?;
 
-    crate::task::fpu::INITIAL.restore();
     regs.rip = act.handler;
     regs.rsp = frame;
     regs.rdi = sig as u64;
@@ -207,21 +213,10 @@ pub fn rt_sigreturn(regs: &mut Regs) -> i64 {
     regs.ss = ss;
     regs.orig_rax = u64::MAX;
 
-    let fpstate = g(23);
-    if fpstate == 0 {
-        inner.fpu = FpuState::initial();
-    } else if copy_from_user(&mut inner.fpu.0, fpstate).is_err() {
-        inner.fpu = FpuState::initial();
-        inner.fpu.restore();
+    // As Linux: the general registers are already back when a bad fpstate forces SIGSEGV.
+    if fpstate::restore_from_sigframe(g(23)).is_err() {
         return bad_frame(regs);
-    } else {
-        // Reserved MXCSR bits would make FXRSTOR #GP in the kernel: clear them.
-        let fx = &mut inner.fpu.0;
-        let mxcsr = u32::from_ne_bytes(fx[24..28].try_into().unwrap()) & 0xffff;
-        fx[24..28].copy_from_slice(&mxcsr.to_ne_bytes());
-        fx[28..32].copy_from_slice(&0xffffu32.to_ne_bytes());
     }
-    inner.fpu.restore();
 
     // uc_stack is re-applied as the alternate stack (errors ignored, as Linux does).
     let ss_sp = get(&f, UC_STACK);

@@ -4,6 +4,7 @@
 //! stack, with the frame the CPU will return to; it builds Linux's exact `rt_sigframe`
 //! (`frame.rs`). Exceptions in user mode become forced synchronous signals (`force_fault`).
 
+mod fpstate;
 mod frame;
 mod siginfo;
 pub use siginfo::{FaultInfo, KSigInfo, SigInfo};

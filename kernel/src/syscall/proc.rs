@@ -125,7 +125,7 @@ fn sys_execve(regs: &mut Regs) -> i64 {
     inner.clear_child_tid = 0;
     // Linux's flush_thread: no breakpoint survives exec.
     crate::x86::debugreg::flush_current();
-    inner.fpu = task::fpu::FpuState::initial();
+    inner.fpu.set_initial();
     inner.fpu.restore();
     // A new program starts with null data selectors (linux-abi.md §1.3) and zero bases; an
     // i386 one with DS = ES = __USER_DS (start_thread_ia32). No TLS slot survives exec

@@ -8,6 +8,7 @@
 pub mod fpu;
 pub mod segments;
 pub mod tls;
+pub mod xstate;
 
 use crate::mm::stack::{KernelStack, alloc_stack};
 use crate::process::Process;

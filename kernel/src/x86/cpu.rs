@@ -51,7 +51,7 @@ pub fn brand() -> &'static str {
 }
 
 /// CR0/CR4 as the kernel runs: write protection, alignment checking for user code (so user
-/// #AC works as on Linux), SSE for user programs, SMEP/SMAP/FSGSBASE/MCE where present.
+/// #AC works as on Linux), SSE and XSAVE for user programs, SMEP/SMAP/FSGSBASE/MCE where present.
 pub fn setup_control_registers(f: &Features) {
     // SAFETY: enabling protections and features the CPU reports; the kernel does not depend
     // on their absence (SMAP: every user access is bracketed by stac/clac).
@@ -81,4 +81,6 @@ pub fn setup_control_registers(f: &Features) {
             }
         });
     }
+    // CR4.OSXSAVE and XCR0: every user state component kentry supports (docs/xstate.md).
+    crate::task::xstate::init_cpu();
 }

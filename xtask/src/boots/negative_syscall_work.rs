@@ -1,5 +1,6 @@
 //! The negative runs of the syscall-work checks: seccomp's judgement, the seccomp listener's
-//! checks, ptrace's register checks and rt_sigqueueinfo's checks, each switched off (`kentry.break=<check>`) so that its C test must fail.
+//! checks, ptrace's register checks, rt_sigqueueinfo's checks and the XSAVE header check, each
+//! switched off (`kentry.break=<check>`) so that its C test must fail.
 
 use super::BootTest;
 
@@ -197,6 +198,28 @@ pub const NEGATIVE_SYSCALL_WORK_BOOTS: &[BootTest] = &[
             "not ok 1 c_sigqueue_musl",
         ],
         qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // The XSAVE header check off (`kentry.break=xstate_header`): a signal frame whose
+        // header has reserved bits set is repaired instead of refused, so sigreturn raises no
+        // SIGSEGV, and NT_X86_XSTATE takes a header with XCOMP_BV set; the frame and register
+        // cases around them still pass.
+        name: "negative_xstate_header",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=xstate_header",
+            "kentry.only=c_xstate_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: user XSAVE headers are repaired instead of refused",
+            "ok 7 sigframe_ymm_restored",
+            "not ok 9 corrupt_header_segv",
+            "not ok 12 ptrace_xstate",
+            "not ok 1 c_xstate_musl",
+        ],
+        qemu_args: &["-smp", "2"],
         or_endings: &[],
     },
 ];

@@ -176,7 +176,9 @@ pub(super) fn control_registers(_: &Ctx) -> Outcome {
     }
     let leaf7 = core::arch::x86_64::__cpuid_count(7, 0).ebx;
     let leaf1 = core::arch::x86_64::__cpuid(1).edx;
+    let leaf1_ecx = core::arch::x86_64::__cpuid(1).ecx;
     for (n, name, cpu_has) in [
+        (18, "OSXSAVE", leaf1_ecx >> 26 & 1 == 1),
         (20, "SMEP", leaf7 >> 7 & 1 == 1),
         (21, "SMAP", leaf7 >> 20 & 1 == 1),
         (16, "FSGSBASE", leaf7 & 1 == 1),
@@ -187,6 +189,21 @@ pub(super) fn control_registers(_: &Ctx) -> Outcome {
             "CR4 {cr4:#x}: {name} (bit {n}) is {} where the CPU {} it",
             bit(cr4, n),
             if cpu_has { "has" } else { "lacks" }
+        );
+    }
+    // XCR0: x87, SSE, AVX and AVX-512 exactly as CPUID 0xD offers them (docs/xstate.md), so
+    // a kernel that leaves AVX out fails here even though user tests would only SKIP.
+    if leaf1_ecx >> 26 & 1 == 1 {
+        let offered = core::arch::x86_64::__cpuid_count(0xd, 0).eax as u64;
+        let avx512 = if offered & 0xe0 == 0xe0 { 0xe0 } else { 0 };
+        let want = offered & 0x7 | avx512;
+        let (lo, hi): (u32, u32);
+        // SAFETY: XGETBV of XCR0 is allowed once CR4.OSXSAVE is set (checked above).
+        unsafe { core::arch::asm!("xgetbv", in("ecx") 0, out("eax") lo, out("edx") hi) };
+        let xcr0 = lo as u64 | (hi as u64) << 32;
+        check!(
+            xcr0 == want,
+            "XCR0 {xcr0:#x}, CPUID 0xD offers {offered:#x}: want {want:#x}"
         );
     }
     Outcome::Pass
