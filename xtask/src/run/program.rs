@@ -48,7 +48,7 @@ pub(super) fn elf_problem(data: &[u8]) -> Option<String> {
         }
         (true, _) => {
             return Some(format!(
-                "a 32-bit ELF for another machine (e_machine {machine}), not i386"
+                "a 32-bit ELF for another machine (e_machine {machine}), not for i386"
             ));
         }
     }
@@ -230,7 +230,7 @@ mod tests {
         elf32[18] = 3;
         assert_eq!(elf_problem(&elf32), None);
         elf32[18] = 40;
-        assert!(elf_problem(&elf32).unwrap().contains("not i386"));
+        assert!(elf_problem(&elf32).unwrap().contains("not for i386"));
         let mut arm = elf64(2, &[]);
         arm[18] = 183;
         assert!(elf_problem(&arm).unwrap().contains("e_machine 183"));
