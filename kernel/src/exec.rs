@@ -127,6 +127,60 @@ pub(crate) fn minsigstksz() -> u64 {
     (440 + 15 + fpstate + 63 + 15) & !15
 }
 
+/// The auxv of a program's first stack, in Linux's order (`create_elf_tables`): ARCH_DLINFO
+/// first (AT_SYSINFO_EHDR when there is a vDSO, AT_MINSIGSTKSZ), AT_NULL last. `random`,
+/// `execfn` and `platform` are where the stack layout put those.
+pub(crate) fn auxv_pairs(
+    img: &LoadedImage,
+    sysinfo_ehdr: Option<u64>,
+    random: u64,
+    execfn: u64,
+    platform: u64,
+) -> Vec<(u64, u64)> {
+    let mut v = Vec::with_capacity(21);
+    if let Some(vdso) = sysinfo_ehdr {
+        v.push((AT_SYSINFO_EHDR, vdso));
+    }
+    v.extend_from_slice(&[
+        (AT_MINSIGSTKSZ, minsigstksz()),
+        (AT_HWCAP, hwcap()),
+        (AT_PAGESZ, PAGE_SIZE),
+        (AT_CLKTCK, crate::sched::cputime::USER_HZ),
+        (AT_PHDR, img.phdr),
+        (AT_PHENT, img.phent),
+        (AT_PHNUM, img.phnum),
+        (AT_BASE, 0),
+        (AT_FLAGS, 0),
+        (AT_ENTRY, img.entry),
+        (AT_UID, 0),
+        (AT_EUID, 0),
+        (AT_GID, 0),
+        (AT_EGID, 0),
+        (AT_SECURE, 0),
+        (AT_RANDOM, random),
+        (AT_HWCAP2, hwcap2()),
+        (AT_EXECFN, execfn),
+        (AT_PLATFORM, platform),
+        (AT_NULL, 0),
+    ]);
+    v
+}
+
+/// Maps a program's stack, `map_start..top`, growing down on demand (executable when the
+/// program's PT_GNU_STACK asks for it).
+pub(crate) fn map_stack(aspace: &mut AddressSpace, img: &LoadedImage, map_start: u64, top: u64) {
+    let prot =
+        aspace::PROT_READ | aspace::PROT_WRITE | if img.exec_stack { aspace::PROT_EXEC } else { 0 };
+    aspace.map_fixed(Vma {
+        start: map_start,
+        end: top,
+        prot,
+        flags: aspace::VM_GROWSDOWN,
+        backing: Backing::Anon,
+        pgoff: 0,
+    });
+}
+
 /// Lays out the initial stack exactly as Linux does (linux-abi.md §3.1), from the top:
 /// 8 zero bytes, the execfn string, the envp and argv strings (argv[0] lowest), then
 /// (16-aligned) "x86_64", 16 random bytes, padding, and at the 16-aligned stack pointer argc,
@@ -159,40 +213,9 @@ fn build_stack(
     let ptr = |i: usize| strings_low + offsets[i];
     let execfn = ptr(argc + envc);
 
-    // Linux's order: ARCH_DLINFO (AT_SYSINFO_EHDR, AT_MINSIGSTKSZ) first.
-    let auxv: [(u64, u64); AUXV_PAIRS] = [
-        (AT_SYSINFO_EHDR, vdso),
-        (AT_MINSIGSTKSZ, minsigstksz()),
-        (AT_HWCAP, hwcap()),
-        (AT_PAGESZ, PAGE_SIZE),
-        (AT_CLKTCK, crate::sched::cputime::USER_HZ),
-        (AT_PHDR, img.phdr),
-        (AT_PHENT, img.phent),
-        (AT_PHNUM, img.phnum),
-        (AT_BASE, 0),
-        (AT_FLAGS, 0),
-        (AT_ENTRY, img.entry),
-        (AT_UID, 0),
-        (AT_EUID, 0),
-        (AT_GID, 0),
-        (AT_EGID, 0),
-        (AT_SECURE, 0),
-        (AT_RANDOM, random),
-        (AT_HWCAP2, hwcap2()),
-        (AT_EXECFN, execfn),
-        (AT_PLATFORM, platform),
-        (AT_NULL, 0),
-    ];
-    let prot =
-        aspace::PROT_READ | aspace::PROT_WRITE | if img.exec_stack { aspace::PROT_EXEC } else { 0 };
-    aspace.map_fixed(Vma {
-        start: map_start,
-        end: top,
-        prot,
-        flags: aspace::VM_GROWSDOWN,
-        backing: Backing::Anon,
-        pgoff: 0,
-    });
+    let auxv = auxv_pairs(img, Some(vdso), random, execfn, platform);
+    debug_assert_eq!(auxv.len(), AUXV_PAIRS);
+    map_stack(aspace, img, map_start, top);
 
     let mut block: Vec<u64> = Vec::with_capacity(3 + argc + envc + auxv.len() * 2);
     block.push(argv.len() as u64);

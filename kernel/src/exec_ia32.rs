@@ -4,8 +4,7 @@
 
 use crate::elf::LoadedImage;
 use crate::exec::*;
-use crate::mm::PAGE_SIZE;
-use crate::mm::aspace::{self, AddressSpace, Backing, Vma};
+use crate::mm::aspace::AddressSpace;
 use alloc::vec::Vec;
 use kentry::Regs;
 use kentry_kernel_logic::exec_layout::{self as layout, StackLayout};
@@ -45,38 +44,9 @@ pub fn build_stack(
         .map_err(|_| ExecError::TooBig)?;
     let ptr = |i: usize| strings_low + offsets[i];
     let execfn = ptr(argc + envc);
-    let auxv: [(u64, u64); AUXV_PAIRS] = [
-        (AT_MINSIGSTKSZ, minsigstksz()),
-        (AT_HWCAP, hwcap()),
-        (AT_PAGESZ, PAGE_SIZE),
-        (AT_CLKTCK, crate::sched::cputime::USER_HZ),
-        (AT_PHDR, img.phdr),
-        (AT_PHENT, img.phent),
-        (AT_PHNUM, img.phnum),
-        (AT_BASE, 0),
-        (AT_FLAGS, 0),
-        (AT_ENTRY, img.entry),
-        (AT_UID, 0),
-        (AT_EUID, 0),
-        (AT_GID, 0),
-        (AT_EGID, 0),
-        (AT_SECURE, 0),
-        (AT_RANDOM, random),
-        (AT_HWCAP2, hwcap2()),
-        (AT_EXECFN, execfn),
-        (AT_PLATFORM, platform),
-        (AT_NULL, 0),
-    ];
-    let prot =
-        aspace::PROT_READ | aspace::PROT_WRITE | if img.exec_stack { aspace::PROT_EXEC } else { 0 };
-    aspace.map_fixed(Vma {
-        start: map_start,
-        end: top,
-        prot,
-        flags: aspace::VM_GROWSDOWN,
-        backing: Backing::Anon,
-        pgoff: 0,
-    });
+    let auxv = auxv_pairs(img, None, random, execfn, platform);
+    debug_assert_eq!(auxv.len(), AUXV_PAIRS);
+    map_stack(aspace, img, map_start, top);
     let mut block: Vec<u32> = Vec::with_capacity(3 + argc + envc + auxv.len() * 2);
     // Every value is below 4 GiB: addresses lie under IA32_STACK_TOP, the rest are small.
     block.push(argc as u32);
