@@ -109,20 +109,37 @@ fn time_empty(number: u64, n: u64) -> u64 {
 /// loops of `n`; each batch's figure is (its ticks − the median empty loop + n/2) / n. This
 /// order of marked regions is xtask/src/bench_plugin.rs `Layout::SubMedian { warmup: 2 }`.
 pub fn bench_syscall<const BATCHES: usize>(path: &str, number: u64, n: u64) {
-    // Warm-up: caches, TLB, QEMU's translation blocks.
-    time_syscalls(number, n / 10);
-    time_empty(number, n / 10);
+    bench_loops::<BATCHES>(
+        path,
+        n,
+        |k| time_syscalls(number, k),
+        |k| time_empty(number, k),
+    );
+}
 
-    let mut empty = [0u64; BATCHES];
-    for e in empty.iter_mut() {
-        *e = time_empty(number, n);
+/// The method of [`bench_syscall`] for any pair of timed loops: `timed(k)` and `empty(k)`
+/// time `k` iterations with and without the path. Warm-up loops of each (caches, TLB, QEMU's
+/// translation blocks), `BATCHES` empty loops, then `BATCHES` timed ones; each batch's figure
+/// is (its ticks − the median empty loop + n/2) / n.
+fn bench_loops<const BATCHES: usize>(
+    path: &str,
+    n: u64,
+    timed: impl Fn(u64) -> u64,
+    empty: impl Fn(u64) -> u64,
+) {
+    timed(n / 10);
+    empty(n / 10);
+
+    let mut empties = [0u64; BATCHES];
+    for e in empties.iter_mut() {
+        *e = empty(n);
     }
-    empty.sort_unstable();
-    let empty_batch = empty[BATCHES / 2];
+    empties.sort_unstable();
+    let empty_batch = empties[BATCHES / 2];
 
     let mut per_rt = [0u64; BATCHES];
     for p in per_rt.iter_mut() {
-        let ticks = time_syscalls(number, n);
+        let ticks = timed(n);
         *p = (ticks.saturating_sub(empty_batch) + n / 2) / n;
     }
     crate::println!("# {path}: empty loop {empty_batch} ticks per {n} iterations");
@@ -161,23 +178,12 @@ fn time_int80_empty(number: u64, n: u64) -> u64 {
 /// [`bench_syscall`]'s method and order of marked regions (a warm-up loop with the call and
 /// one without, the empty loops, the timed loops: `Layout::SubMedian { warmup: 2 }`).
 pub fn bench_int80<const BATCHES: usize>(path: &str, number: u64, n: u64) {
-    time_int80(number, n / 10);
-    time_int80_empty(number, n / 10);
-
-    let mut empty = [0u64; BATCHES];
-    for e in empty.iter_mut() {
-        *e = time_int80_empty(number, n);
-    }
-    empty.sort_unstable();
-    let empty_batch = empty[BATCHES / 2];
-
-    let mut per_rt = [0u64; BATCHES];
-    for p in per_rt.iter_mut() {
-        let ticks = time_int80(number, n);
-        *p = (ticks.saturating_sub(empty_batch) + n / 2) / n;
-    }
-    crate::println!("# {path}: empty loop {empty_batch} ticks per {n} iterations");
-    report(path, &mut per_rt, n);
+    bench_loops::<BATCHES>(
+        path,
+        n,
+        |k| time_int80(number, k),
+        |k| time_int80_empty(number, k),
+    );
 }
 
 /// Ticks for `n` iterations of `mov edi, 1; mov rsi, ts; [call f]; dec; jnz`, between two
