@@ -212,8 +212,7 @@ pub fn trap_notify(t: &TaskRef) {
     }
     drop(guard);
     t.ptrace.interrupt.store(true, Ordering::Release);
-    crate::sched::raise_work_on(t, kentry::exit_work::ExitWork::SIGPENDING.bits());
-    crate::sched::wake(t);
+    crate::signal::kick_task(t);
 }
 
 /// Ends the link of `t` to its tracer, from the tracer's side (detach, or the tracer ending):

@@ -24,7 +24,7 @@ use super::{SigInfo, bit};
 use crate::process::Process;
 use crate::sched::WaitQueue;
 use crate::sync::Mutex;
-use crate::task::{self, Task, TaskRef};
+use crate::task::{self, Task};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use kentry::Regs;
@@ -299,7 +299,7 @@ pub fn do_signal_stop(regs: &mut Regs, sig: u8) {
                         .is_ok()
                 {
                     st.pending += 1;
-                    kick(&t);
+                    super::kick_task(&t);
                 }
             }
         }
@@ -310,7 +310,7 @@ pub fn do_signal_stop(regs: &mut Regs, sig: u8) {
         (st.sig, participate(&mut st, counted), st.generation)
     };
     if done {
-        notify_stopped(p, stop_sig);
+        notify_parent(p, CLD_STOPPED, stop_sig);
     }
     if me.ptrace.is_traced() {
         crate::ptrace::group_stop(regs, stop_sig);
@@ -353,14 +353,9 @@ fn participate(st: &mut GroupStop, counted: bool) -> bool {
     false
 }
 
-/// The group stop completed: the parent hears of it, unless it is also the tracer of a thread
-/// of it (it sees the ptrace stops instead).
-fn notify_stopped(p: &Arc<Process>, sig: u8) {
-    notify_parent(p, CLD_STOPPED, sig);
-}
-
 /// The parent of `p` learns of a stop or continue: SIGCHLD with `why` (unless its SIGCHLD
-/// action is SIG_IGN or has SA_NOCLDSTOP) and a wake-up of its waits.
+/// action is SIG_IGN or has SA_NOCLDSTOP) and a wake-up of its waits — unless it traces a
+/// thread of `p`, and so sees the ptrace stops instead.
 fn notify_parent(p: &Arc<Process>, why: i32, status: u8) {
     let Some(parent) = p.parent.lock().upgrade() else {
         return;
@@ -393,12 +388,6 @@ pub fn traced_by(p: &Process, tracer: &Process) -> bool {
         .any(|t| t.ptrace.state.lock().traced_by(tracer))
 }
 
-/// Kicks `t` to its exit work (SIGPENDING), waking it if it sleeps.
-fn kick(t: &TaskRef) {
-    crate::sched::raise_work_on(t, ExitWork::SIGPENDING.bits());
-    crate::sched::wake(t);
-}
-
 /// A new thread `t` of the running thread's process: if a group stop waits for its creator,
 /// it waits for the new thread too (Linux's `task_join_group_stop`).
 pub fn join_group_stop(t: &Task) {
@@ -429,7 +418,7 @@ pub fn thread_exits() {
         (participate(&mut st, counted), st.sig)
     };
     if done && !p.exiting.load(Ordering::Acquire) {
-        notify_stopped(p, sig);
+        notify_parent(p, CLD_STOPPED, sig);
     }
 }
 

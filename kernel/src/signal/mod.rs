@@ -171,20 +171,23 @@ fn kick(t: &task::Task) {
         crate::percpu::this_cpu()
             .entry
             .raise_work(ExitWork::SIGPENDING.bits());
-    } else {
-        // It may run on another CPU: raised where it runs (sched::raise_work_on).
-        crate::sched::raise_work_on(t, ExitWork::SIGPENDING.bits());
-        if let Some(tr) = t
-            .process
-            .threads
-            .lock()
-            .iter()
-            .filter_map(|w| w.upgrade())
-            .find(|x| core::ptr::eq(&**x, t))
-        {
-            crate::sched::wake(&tr);
-        }
+    } else if let Some(tr) = t
+        .process
+        .threads
+        .lock()
+        .iter()
+        .filter_map(|w| w.upgrade())
+        .find(|x| core::ptr::eq(&**x, t))
+    {
+        kick_task(&tr);
     }
+}
+
+/// [`kick`] for a task the caller holds a reference to: SIGPENDING raised where it runs
+/// (`sched::raise_work_on`: its own CPU's word, or its remote word and an IPI), and a wake-up.
+pub fn kick_task(t: &task::TaskRef) {
+    crate::sched::raise_work_on(t, ExitWork::SIGPENDING.bits());
+    crate::sched::wake(t);
 }
 
 /// kill(): a signal for the process; one thread that does not block it takes it.
