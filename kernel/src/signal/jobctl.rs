@@ -211,7 +211,7 @@ pub fn dequeue_in_step<R>(
 /// one.
 fn continue_group(p: &Arc<Process>) {
     let threads = p.other_threads(0);
-    let why = {
+    {
         let mut st = p.jobctl.state.lock();
         super::flush_everywhere(p, STOP_SIGNALS);
         st.stop_dequeued = false;
@@ -222,24 +222,24 @@ fn continue_group(p: &Arc<Process>) {
         } else {
             None
         };
-        if why.is_some() {
+        if let Some(why) = why {
             st.report = Some(JobReport::Continued);
-            st.stopped = false;
-            STOPPED_PROCESSES.fetch_sub(1, Ordering::Relaxed);
+            // A stop cut short was never counted as stopped.
+            if core::mem::take(&mut st.stopped) {
+                STOPPED_PROCESSES.fetch_sub(1, Ordering::Relaxed);
+            }
             st.pending = 0;
+            // Under the lock, in order with the stop's own notification (do_signal_stop).
+            notify_parent(p, why, SIGCONT);
         }
         st.generation += 1;
         for t in &threads {
             t.jobctl.stop_pending.store(NOT_PENDING, Ordering::Release);
         }
-        why
-    };
+    }
     p.jobctl.wait.wake_all();
     for t in &threads {
         crate::ptrace::trap_notify(t);
-    }
-    if let Some(why) = why {
-        notify_parent(p, why, SIGCONT);
     }
 }
 
@@ -270,7 +270,7 @@ pub fn do_signal_stop(regs: &mut Regs, sig: u8) {
     if p.exiting.load(Ordering::Acquire) {
         return;
     }
-    let (stop_sig, done, generation) = {
+    let (stop_sig, generation) = {
         let mut st = p.jobctl.state.lock();
         if sig != 0 && !me.jobctl.stop_pending() && !st.stop_dequeued {
             // A SIGCONT came after the signal was taken: no stop.
@@ -307,11 +307,14 @@ pub fn do_signal_stop(regs: &mut Regs, sig: u8) {
         let Some(counted) = me.jobctl.take_stop() else {
             return;
         };
-        (st.sig, participate(&mut st, counted), st.generation)
+        let done = participate(&mut st, counted);
+        if done {
+            // Under the lock: the parent's wait could otherwise see the stop and its SIGCONT
+            // come (with its CLD_CONTINUED) before this CLD_STOPPED is sent.
+            notify_parent(p, CLD_STOPPED, st.sig);
+        }
+        (st.sig, st.generation)
     };
-    if done {
-        notify_parent(p, CLD_STOPPED, stop_sig);
-    }
     if me.ptrace.is_traced() {
         crate::ptrace::group_stop(regs, stop_sig);
         return;
@@ -355,7 +358,9 @@ fn participate(st: &mut GroupStop, counted: bool) -> bool {
 
 /// The parent of `p` learns of a stop or continue: SIGCHLD with `why` (unless its SIGCHLD
 /// action is SIG_IGN or has SA_NOCLDSTOP) and a wake-up of its waits — unless it traces a
-/// thread of `p`, and so sees the ptrace stops instead.
+/// thread of `p`, and so sees the ptrace stops instead. May run under `p`'s job-control lock:
+/// it takes only the parent's locks and `p`'s thread and ptrace ones, none of which is ever
+/// held while that lock is taken.
 fn notify_parent(p: &Arc<Process>, why: i32, status: u8) {
     let Some(parent) = p.parent.lock().upgrade() else {
         return;
@@ -413,12 +418,10 @@ pub fn thread_exits() {
         return;
     };
     let p = &me.process;
-    let (done, sig) = {
-        let mut st = p.jobctl.state.lock();
-        (participate(&mut st, counted), st.sig)
-    };
-    if done && !p.exiting.load(Ordering::Acquire) {
-        notify_parent(p, CLD_STOPPED, sig);
+    let mut st = p.jobctl.state.lock();
+    // Under the lock, as in do_signal_stop.
+    if participate(&mut st, counted) && !p.exiting.load(Ordering::Acquire) {
+        notify_parent(p, CLD_STOPPED, st.sig);
     }
 }
 
