@@ -485,13 +485,14 @@ pub const NEGATIVE_BOOTS: &[BootTest] = &[
     BootTest {
         // With grace-period detection treating a kernel-mode CPU as quiescent, objects are
         // freed while CPU 1's readers still use them: rcu_stress's checker must see a
-        // poisoned object (the proof that the checker can fail).
+        // poisoned object (the proof that the checker can fail). A million updates: 200,000
+        // (about 0.3 s) once ended without the checker meeting a freed object.
         name: "negative_rcu_qs",
         cmdline: &[
             "kentry.mode=test",
             "kentry.break=rcu_qs",
             "kentry.only=rcu_stress",
-            "kentry.rcu_updates=200000",
+            "kentry.rcu_updates=1000000",
         ],
         expect_status: 3,
         expect_log: &["use-after-free: ", "not ok 1 rcu_stress"],
