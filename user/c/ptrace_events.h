@@ -299,6 +299,19 @@ static void group_stop_listen(void)
 		   st, st2, g, si.si_signo, l, nohang, i, st3);
 }
 
+/* waitpid for `pid` for at most 5 s (WNOHANG polls): 0 when nothing came, so a missing stop
+ * is a failed case, not a hung test. */
+static pid_t wait_within(pid_t pid, int *st)
+{
+	for (int i = 0; i < 500; i++) {
+		pid_t w = waitpid(pid, st, WNOHANG | __WALL);
+		if (w != 0)
+			return w;
+		usleep(10000);
+	}
+	return 0;
+}
+
 /* A LISTENed tracee in a group stop: SIGCONT ends the group stop and the tracee traps again,
  * PTRACE_EVENT_STOP with SIGTRAP (Linux's ptrace_trap_notify). */
 static void listen_sigcont_retraps(void)
@@ -316,7 +329,7 @@ static void listen_sigcont_retraps(void)
 	waitpid(pid, &st2, 0);
 	long l = ptrace(PTRACE_LISTEN, pid, 0, 0);
 	kill(pid, SIGCONT);
-	pid_t w = waitpid(pid, &st3, 0);
+	pid_t w = wait_within(pid, &st3);
 	kill(pid, SIGKILL);
 	int end = -1;
 	waitpid(pid, &end, 0);
@@ -351,13 +364,14 @@ static void seize_stopped(void)
 	int st = -1, st2 = -1;
 	waitpid(pid, &st, WUNTRACED);
 	long s = ptrace(PTRACE_SEIZE, pid, 0, 0);
-	waitpid(pid, &st2, 0);
+	wait_within(pid, &st2);
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	while (read(p[0], &c, 1) == 1) {
 	}
 	long k = ptrace(PTRACE_CONT, pid, 0, 0);
 	fcntl(p[0], F_SETFL, 0);
-	int runs = read(p[0], &c, 1) == 1;
+	/* Only a resumed child writes: without the trap, CONT fails and nothing is read. */
+	int runs = k == 0 && read(p[0], &c, 1) == 1;
 	kill(pid, SIGKILL);
 	int end = -1;
 	waitpid(pid, &end, 0);
