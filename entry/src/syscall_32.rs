@@ -42,8 +42,9 @@ pub fn in_ia32_syscall() -> bool {
 /// built the frame with ECX's slot holding EBP, the second argument (SYSCALL overwrote ECX
 /// with the return EIP, so the caller passes argument 2 in EBP instead); the sixth argument
 /// is the 32-bit word at `[ESP]`, read here into EBP's low half. If that read faults, the call
-/// does not run: it returns -EFAULT and nothing else happens (E30). Interrupts are off on
-/// entry (FMASK) and on return; the stub returns by IRET.
+/// does not run: it returns -EFAULT and nothing else happens (E30). The call returns to the
+/// 32-bit vDSO's landing pad when the process has one ([`crate::Host::vdso32_landing_pad`]).
+/// Interrupts are off on entry (FMASK) and on return; the stub returns by IRET.
 #[cfg(any(target_os = "none", doc))]
 #[inline(always)]
 pub fn do_fast_syscall_32<H: crate::Host>(regs: &mut crate::Regs) {
@@ -52,6 +53,10 @@ pub fn do_fast_syscall_32<H: crate::Host>(regs: &mut crate::Regs) {
     crate::instrumentation_begin!();
     crate::entry_percpu::this_cpu().raise_work(TS_COMPAT);
     crate::irqentry::local_irq_enable();
+    // Return to the vDSO's landing pad, before anything (a restart backs up from there).
+    if let Some(pad) = H::vdso32_landing_pad() {
+        regs.rip = pad;
+    }
     match H::get_user_u32(regs.rsp as u32 as u64) {
         Some(arg6) => {
             regs.rbp = (regs.rbp & !0xffff_ffff) | arg6 as u64;
@@ -70,6 +75,19 @@ pub fn do_fast_syscall_32<H: crate::Host>(regs: &mut crate::Regs) {
     }
     crate::irqentry::exit_to_user_mode::<H>(regs);
     crate::entry_percpu::this_cpu_ops::clear_ts_compat();
+}
+
+/// The Rust half of SYSENTER (Linux's `do_SYSENTER_32`): SYSENTER saved neither the user's
+/// ESP nor EIP. The vDSO's `__kernel_vsyscall` left ESP in EBP (`movl %esp, %ebp`), so the
+/// frame's RSP is EBP, zero-extended; RIP is the landing pad that [`do_fast_syscall_32`]
+/// sets (0 without a 32-bit vDSO: the process faults there). SYSENTER cleared IF, which was
+/// set in user mode. Then the compat SYSCALL's path: the sixth argument at `[ESP]` (E30).
+#[cfg(any(target_os = "none", doc))]
+#[inline(always)]
+pub fn do_sysenter_32<H: crate::Host>(regs: &mut crate::Regs) {
+    regs.rsp = regs.rbp as u32 as u64;
+    regs.rflags |= crate::frame::rflags::IF;
+    do_fast_syscall_32::<H>(regs)
 }
 
 /// The Rust half of the `int $0x80` path (Linux's `do_int80_syscall_32`). Interrupts are off

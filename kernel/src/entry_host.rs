@@ -33,6 +33,14 @@ impl Host for Kernel {
         Some(u32::from_ne_bytes(b))
     }
 
+    fn vdso32_landing_pad() -> Option<u64> {
+        let task = crate::task::current();
+        let mm = task.process.mm();
+        let g = mm.aspace.lock();
+        let base = g.as_ref()?.vdso32()?;
+        Some(base + crate::vdso::ia32::VDSO32_SYM_INT80_LANDING_PAD)
+    }
+
     fn exception(regs: &mut Regs, fault: Fault) {
         crate::trap::exception(regs, fault);
     }

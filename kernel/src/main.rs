@@ -306,6 +306,16 @@ fn apply_test_breaks(cmdline: &str) {
         if name == "hwbp_task_stack" {
             return x86::hwbp::break_refusal(x86::hwbp::Refusal::TaskStack);
         }
+        if name == "sysenter_step" {
+            klog!("test hook: single-steps of the SYSENTER stub are not recognised");
+            x86::debugreg::BREAK_SYSENTER_STEP.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "vsyscall_int80" {
+            klog!("test hook: __kernel_vsyscall keeps int $0x80 (no fast entry)");
+            vdso::ia32::BREAK_FAST.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         match kentry::test_hooks::Check::from_name(name) {
             Some(c) => {
                 klog!("test hook: safety check '{name}' is OFF");
@@ -369,6 +379,10 @@ extern "C" fn kernel_continue() -> ! {
     rcu::init();
     let cmdline = CMDLINE.get().copied().unwrap_or("");
     watchdog::init(cmdline);
+    // The 32-bit vDSO's fast entry, chosen once for the machine (before the other CPUs and
+    // any user program run: the image is patched in place).
+    let vsyscall = vdso::ia32::select_entry();
+    klog!("vdso32: __kernel_vsyscall uses {vsyscall:?}");
     smp::start_aps(TIMER_PERIOD);
     let code = match boot::cmdline_value(cmdline, "kentry.mode").unwrap_or("run") {
         "test" => test::run_all(cmdline),

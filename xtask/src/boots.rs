@@ -37,7 +37,11 @@ const WITH_HWBP: &[BootTest] = &concat::<
     { ENTRY_AND_SYSCALL_WORK.len() + negative_hwbp::NEGATIVE_HWBP_BOOTS.len() },
 >(ENTRY_AND_SYSCALL_WORK, negative_hwbp::NEGATIVE_HWBP_BOOTS);
 
-const ENTRY_AND_SYSCALL_WORK: &[BootTest] =
+const ENTRY_AND_SYSCALL_WORK: &[BootTest] = &concat::<
+    { ENTRY_AND_SYSCALL_VDSO.len() + sysenter::SYSENTER_BOOTS.len() },
+>(ENTRY_AND_SYSCALL_VDSO, sysenter::SYSENTER_BOOTS);
+
+const ENTRY_AND_SYSCALL_VDSO: &[BootTest] =
     &concat::<{ ENTRY_AND_SYSCALL.len() + negative_vdso::NEGATIVE_VDSO_BOOTS.len() }>(
         ENTRY_AND_SYSCALL,
         negative_vdso::NEGATIVE_VDSO_BOOTS,
@@ -205,5 +209,6 @@ mod negative_files;
 mod negative_hwbp;
 mod negative_syscall_work;
 mod negative_vdso;
+mod sysenter;
 #[cfg(test)]
 mod tests;

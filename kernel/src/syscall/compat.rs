@@ -69,6 +69,7 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         FCHDIR => FCHDIR,
         FSYNC => FSYNC,
         MUNMAP => MUNMAP,
+        MREMAP => MREMAP,
         GETUID32 => GETUID,
         GETEUID32 => GETEUID,
         GETGID32 => GETGID,

@@ -1,0 +1,231 @@
+/*
+ * kentry's 32-bit vDSO, for i386 programs: the clock functions of the 64-bit one (vdso.c) with
+ * i386 types, reading the same vvar page (vvar.h, the same offsets in both ABIs), and
+ * __vdso_clock_gettime64 for the 64-bit time_t of time64 libcs. The entry and the signal
+ * trampolines are in vsyscall32.S. Built by xtask (`vdso::build32`) with gcc -m32 as a
+ * shared object that needs no loader (vdso32.lds).
+ *
+ * i386 has no 128-bit product and no 64-bit division without libgcc, which a vDSO cannot
+ * link: the scaled TSC delta is made of four 32x32 products (mul_shr32) and the split into
+ * seconds is two `divl` (div_ns).
+ */
+#include <stdint.h>
+#include <stddef.h>
+#include "vvar.h"
+
+/* Placed by vdso32.lds one page below the image: reached GOT-relative (no relocation). */
+extern const volatile struct vdso_data vvar_page __attribute__((visibility("hidden")));
+
+#define NSEC_PER_SEC 1000000000U
+#define NSEC_PER_MS 1000000U
+
+#define CLOCK_REALTIME 0
+#define CLOCK_MONOTONIC 1
+#define CLOCK_MONOTONIC_RAW 4
+#define CLOCK_REALTIME_COARSE 5
+#define CLOCK_MONOTONIC_COARSE 6
+#define CLOCK_BOOTTIME 7
+#define CLOCK_TAI 11
+
+/* i386 numbers (Linux's syscall_32.tbl). */
+#define NR32_time 13
+#define NR32_gettimeofday 78
+#define NR32_clock_gettime 265
+#define NR32_clock_getres 266
+#define NR32_clock_gettime64 403
+
+struct old_timespec32 {
+	int32_t tv_sec;
+	int32_t tv_nsec;
+};
+struct kernel_timespec {
+	int64_t tv_sec;
+	int64_t tv_nsec;
+};
+struct old_timeval32 {
+	int32_t tv_sec;
+	int32_t tv_usec;
+};
+struct kernel_timezone {
+	int tz_minuteswest;
+	int tz_dsttime;
+};
+
+/* The fallback: `int $0x80` (always present; the fast entries need the landing pad's frame). */
+static inline long syscall2(long nr, long a, long b)
+{
+	long ret;
+	asm volatile("int $0x80" : "=a"(ret) : "0"(nr), "b"(a), "c"(b) : "memory");
+	return ret;
+}
+
+static inline uint64_t rdtsc_ordered(void)
+{
+	uint32_t lo, hi;
+	asm volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/* (d * m) >> 32 modulo 2^64, the 64-bit vDSO's 128-bit formula, from 32x32 products. */
+static inline uint64_t mul_shr32(uint64_t d, uint64_t m)
+{
+	uint32_t dl = d, dh = d >> 32, ml = m, mh = m >> 32;
+	uint64_t low = ((uint64_t)dl * ml) >> 32;
+	uint64_t mid = (uint64_t)dl * mh + (uint64_t)dh * ml;
+	uint64_t high = (uint64_t)dh * mh << 32;
+	return low + mid + high;
+}
+
+/* ns / div and ns % div for a 32-bit divisor: long division in two `divl` (each quotient fits
+ * 32 bits because the remainder carried in EDX is below the divisor). */
+static inline uint64_t div_ns(uint64_t ns, uint32_t div, uint32_t *rem)
+{
+	uint32_t hi = ns >> 32, lo = ns, qh, ql, r;
+	asm("divl %4" : "=a"(qh), "=d"(r) : "0"(hi), "1"(0), "rm"(div));
+	asm("divl %4" : "=a"(ql), "=d"(r) : "0"(lo), "1"(r), "rm"(div));
+	*rem = r;
+	return ((uint64_t)qh << 32) | ql;
+}
+
+/* As vdso.c's read_clock: CLOCK_MONOTONIC and the realtime offset from one seq window. */
+static inline int read_clock(uint64_t *mono, uint64_t *rt_off)
+{
+	const volatile struct vdso_data *vd = &vvar_page;
+	for (;;) {
+		uint32_t seq = vd->seq;
+		if (seq & 1) {
+			asm volatile("pause");
+			continue;
+		}
+		asm volatile("" ::: "memory");
+		if (vd->clock_mode != VDSO_CLOCKMODE_TSC)
+			return 0;
+		/* Two 32-bit loads each: torn values are caught by the seq re-read. */
+		uint64_t bt = vd->base_tsc, bn = vd->base_ns, m = vd->mult;
+		uint64_t off = vd->realtime_offset_ns;
+		uint64_t tsc = rdtsc_ordered();
+		asm volatile("" ::: "memory");
+		if (vd->seq != seq)
+			continue;
+		uint64_t d = tsc > bt ? tsc - bt : 0;
+		*mono = bn + mul_shr32(d, m);
+		*rt_off = off;
+		return 1;
+	}
+}
+
+static inline int clock_ns(long id, uint64_t *ns)
+{
+	uint64_t mono, off;
+	uint32_t rem;
+	switch (id) {
+	case CLOCK_REALTIME:
+	case CLOCK_TAI:
+	case CLOCK_REALTIME_COARSE:
+	case CLOCK_MONOTONIC:
+	case CLOCK_MONOTONIC_RAW:
+	case CLOCK_BOOTTIME:
+	case CLOCK_MONOTONIC_COARSE:
+		break;
+	default:
+		return 0;
+	}
+	if (!read_clock(&mono, &off))
+		return 0;
+	switch (id) {
+	case CLOCK_REALTIME:
+	case CLOCK_TAI:
+		*ns = mono + off;
+		break;
+	case CLOCK_REALTIME_COARSE:
+		*ns = mono + off;
+		div_ns(*ns, NSEC_PER_MS, &rem);
+		*ns -= rem;
+		break;
+	case CLOCK_MONOTONIC_COARSE:
+		div_ns(mono, NSEC_PER_MS, &rem);
+		*ns = mono - rem;
+		break;
+	default:
+		*ns = mono;
+	}
+	return 1;
+}
+
+/* The 64-bit time_t variant (time64 libcs: glibc >= 2.34 calls it first). */
+int __vdso_clock_gettime64(long id, struct kernel_timespec *ts)
+{
+	uint64_t ns;
+	uint32_t rem;
+	if (!clock_ns(id, &ns))
+		return syscall2(NR32_clock_gettime64, id, (long)ts);
+	ts->tv_sec = div_ns(ns, NSEC_PER_SEC, &rem);
+	ts->tv_nsec = rem;
+	return 0;
+}
+
+/* The 32-bit time_t ones: seconds truncated to 32 bits, as Linux's (y2038). */
+int __vdso_clock_gettime(long id, struct old_timespec32 *ts)
+{
+	uint64_t ns;
+	uint32_t rem;
+	if (!clock_ns(id, &ns))
+		return syscall2(NR32_clock_gettime, id, (long)ts);
+	ts->tv_sec = div_ns(ns, NSEC_PER_SEC, &rem);
+	ts->tv_nsec = rem;
+	return 0;
+}
+
+int __vdso_gettimeofday(struct old_timeval32 *tv, struct kernel_timezone *tz)
+{
+	uint64_t ns;
+	uint32_t rem;
+	if (tv) {
+		if (!clock_ns(CLOCK_REALTIME, &ns))
+			return syscall2(NR32_gettimeofday, (long)tv, (long)tz);
+		tv->tv_sec = div_ns(ns, NSEC_PER_SEC, &rem);
+		tv->tv_usec = rem / 1000;
+	}
+	if (tz) {
+		tz->tz_minuteswest = 0;
+		tz->tz_dsttime = 0;
+	}
+	return 0;
+}
+
+int32_t __vdso_time(int32_t *t)
+{
+	uint64_t ns;
+	uint32_t rem;
+	if (!clock_ns(CLOCK_REALTIME, &ns))
+		return syscall2(NR32_time, (long)t, 0);
+	int32_t secs = div_ns(ns, NSEC_PER_SEC, &rem);
+	if (t)
+		*t = secs;
+	return secs;
+}
+
+int __vdso_clock_getres(long id, struct old_timespec32 *res)
+{
+	int32_t ns;
+	switch (id) {
+	case CLOCK_REALTIME:
+	case CLOCK_TAI:
+	case CLOCK_MONOTONIC:
+	case CLOCK_MONOTONIC_RAW:
+	case CLOCK_BOOTTIME:
+		ns = 1;
+		break;
+	case CLOCK_REALTIME_COARSE:
+	case CLOCK_MONOTONIC_COARSE:
+		ns = NSEC_PER_MS;
+		break;
+	default:
+		return syscall2(NR32_clock_getres, id, (long)res);
+	}
+	if (res) {
+		res->tv_sec = 0;
+		res->tv_nsec = ns;
+	}
+	return 0;
+}
