@@ -20,7 +20,7 @@ mod node;
 mod path;
 pub mod pipe;
 mod proc_pid;
-mod proc_task;
+pub mod proc_task;
 pub(crate) mod procfs;
 pub mod stat;
 
