@@ -61,29 +61,29 @@ pub fn do_fast_syscall_32<H: crate::Host>(regs: &mut crate::Regs) -> bool {
     crate::instrumentation_begin!();
     crate::entry_percpu::this_cpu().raise_work(TS_COMPAT);
     crate::irqentry::local_irq_enable();
-    let ran = match H::get_user_u32(regs.rsp as u32 as u64) {
-        Some(arg6) => {
-            regs.rbp = (regs.rbp & !0xffff_ffff) | arg6 as u64;
-            if crate::entry_percpu::this_cpu_ops::syscall_work_pending() {
-                crate::syscall_work::syscall_enter_from_user_mode_work::<H, true>(
-                    regs,
-                    crate::entry_percpu::this_cpu_ops::task_work(),
-                );
-            } else {
-                H::syscall_ia32(regs, regs.orig_rax as i32);
-            }
-            true
-        }
+    let Some(arg6) = H::get_user_u32(regs.rsp as u32 as u64) else {
         // The caller's stack is bad: no tracer stop, no seccomp, no call (Linux's "user code
-        // screwed up").
-        None => {
-            regs.rax = (-14i64) as u64;
-            false
-        }
+        // screwed up"), and the way back is IRET ("keep it simple").
+        regs.rax = (-14i64) as u64;
+        crate::irqentry::exit_to_user_mode::<H>(regs);
+        crate::entry_percpu::this_cpu_ops::clear_ts_compat();
+        return false;
     };
+    // EBP's low half only, as Linux's `__get_user(*(u32 *)&regs->bp, ...)`: one store.
+    // SAFETY: `rbp` is an aligned u64 of the frame; its first four bytes are its low half
+    // (little-endian).
+    unsafe { core::ptr::addr_of_mut!(regs.rbp).cast::<u32>().write(arg6) };
+    if crate::entry_percpu::this_cpu_ops::syscall_work_pending() {
+        crate::syscall_work::syscall_enter_from_user_mode_work::<H, true>(
+            regs,
+            crate::entry_percpu::this_cpu_ops::task_work(),
+        );
+    } else {
+        H::syscall_ia32(regs, regs.orig_rax as i32);
+    }
     crate::irqentry::exit_to_user_mode::<H>(regs);
     crate::entry_percpu::this_cpu_ops::clear_ts_compat();
-    ran & crate::sysret::sysretl_allowed(regs, landing_pad)
+    crate::sysret::sysretl_allowed(regs, landing_pad)
 }
 
 /// The Rust half of the `int $0x80` path (Linux's `do_int80_syscall_32`). Interrupts are off
