@@ -49,8 +49,8 @@ pub struct VerifyArgs {
     /// Only the fast subset of `cargo xtask test` (the SYSCALL path and one IDT path).
     #[arg(long)]
     pub fast: bool,
-    /// Only the stubs whose name contains this.
-    #[arg(long, value_name = "TEXT")]
+    /// Only the stubs whose name contains this (or any of these, comma-separated).
+    #[arg(long, value_name = "TEXT[,TEXT…]")]
     pub only: Option<String>,
     /// Only this context-tracking setting (default: off, then on).
     #[arg(long, value_name = "off|on", value_parser = ["off", "on"])]
@@ -89,7 +89,10 @@ pub fn run(ws: &Workspace, args: &VerifyArgs) -> Result<ExitCode> {
         .collect();
     let filter = |stub: &str| {
         (!args.fast || FAST_STUBS.iter().any(|f| stub.starts_with(f)))
-            && args.only.as_deref().is_none_or(|o| stub.contains(o))
+            && args
+                .only
+                .as_deref()
+                .is_none_or(|o| o.split(',').any(|t| stub.contains(t)))
     };
     let settings = Settings {
         per_address: Duration::from_secs(args.per_address),
