@@ -548,10 +548,13 @@ const WHY_NOT_COVERED: &[(&str, &str)] = &[
         "the #DB arm of the vector switch (a kernel-mode #DB never happens: kentry sets no \
          kernel breakpoints or watchpoints, and TCG raises #UD for ICEBP), the IST-recursion \
          report (ends the kernel), or the CR2 restore (only when a fault inside an NMI-like \
-         handler changed CR2; the lean kernel's handlers take none). In the #MC series also \
-         the make-RCU-watch arms of the inlined nmi_enter/nmi_exit, which the NMI series \
-         covers: why no recoverable #MC reaches them is not analysed yet. (The DR7 \
-         save/clear and restore is covered: verify_loop runs with a watchpoint armed.)",
+         handler changed CR2; the lean kernel's handlers take none). In one series or the \
+         other also one of the two copies the compiler made of the NMI-like work (nmi_enter, \
+         the handler, nmi_exit, the CR2 check), one per outcome of local_db_save's DR7 test: \
+         verify_loop runs with a watchpoint armed and its children without, and the series' \
+         stops in kernel mode land in whichever task makes the next syscall, so each series \
+         reaches one copy or both (docs/verify.md). (The DR7 save/clear and restore is \
+         covered: verify_loop runs with a watchpoint armed.)",
     ),
     (
         "kentry_rust_idt",
