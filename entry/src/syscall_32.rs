@@ -11,8 +11,9 @@
 //! "which calling convention?" in between — seccomp's `seccomp_data.arch`, a tracer's
 //! PTRACE_GET_SYSCALL_INFO, the signal code's restart of an interrupted call
 //! (`restart_syscall` is 0 on i386, 219 on x86-64) — can answer ([`in_ia32_syscall`]);
-//! and the host dispatches through its i386 table ([`Host::syscall_ia32`]). The way back is
-//! always IRET.
+//! and the host dispatches through its i386 table ([`Host::syscall_ia32`]). `int $0x80`
+//! always returns by IRET; SYSCALL from compat mode returns by SYSRETL when the frame allows
+//! it ([`do_fast_syscall_32`]).
 //!
 //! [`Host::syscall_ia32`]: crate::Host::syscall_ia32
 
@@ -43,33 +44,46 @@ pub fn in_ia32_syscall() -> bool {
 /// with the return EIP, so the caller passes argument 2 in EBP instead); the sixth argument
 /// is the 32-bit word at `[ESP]`, read here into EBP's low half. If that read faults, the call
 /// does not run: it returns -EFAULT and nothing else happens (E30). Interrupts are off on
-/// entry (FMASK) and on return; the stub returns by IRET.
+/// entry (FMASK) and on return.
+///
+/// Returns true when the stub may leave by SYSRETL ([`crate::sysret::sysretl_allowed`]: the
+/// frame is still the one the entry would return to), false for IRET. As in Linux, a faulted
+/// sixth argument always goes by IRET ("keep it simple").
 #[cfg(any(target_os = "none", doc))]
 #[inline(always)]
-pub fn do_fast_syscall_32<H: crate::Host>(regs: &mut crate::Regs) {
+pub fn do_fast_syscall_32<H: crate::Host>(regs: &mut crate::Regs) -> bool {
+    // Where this entry returns: the instruction after `syscall`, from ECX (below 4 GiB).
+    // Linux returns to the 32-bit vDSO's landing pad instead and sets `regs->ip` to it here;
+    // a kentry vDSO doing the same must set `landing_pad` with it.
+    let landing_pad = regs.rip;
     crate::irqentry::tripwires::<H>();
     crate::irqentry::enter_from_user_mode::<H>(regs, None);
     crate::instrumentation_begin!();
     crate::entry_percpu::this_cpu().raise_work(TS_COMPAT);
     crate::irqentry::local_irq_enable();
-    match H::get_user_u32(regs.rsp as u32 as u64) {
-        Some(arg6) => {
-            regs.rbp = (regs.rbp & !0xffff_ffff) | arg6 as u64;
-            if crate::entry_percpu::this_cpu_ops::syscall_work_pending() {
-                crate::syscall_work::syscall_enter_from_user_mode_work::<H, true>(
-                    regs,
-                    crate::entry_percpu::this_cpu_ops::task_work(),
-                );
-            } else {
-                H::syscall_ia32(regs, regs.orig_rax as i32);
-            }
-        }
+    let Some(arg6) = H::get_user_u32(regs.rsp as u32 as u64) else {
         // The caller's stack is bad: no tracer stop, no seccomp, no call (Linux's "user code
-        // screwed up").
-        None => regs.rax = (-14i64) as u64,
+        // screwed up"), and the way back is IRET ("keep it simple").
+        regs.rax = (-14i64) as u64;
+        crate::irqentry::exit_to_user_mode::<H>(regs);
+        crate::entry_percpu::this_cpu_ops::clear_ts_compat();
+        return false;
+    };
+    // EBP's low half only, as Linux's `__get_user(*(u32 *)&regs->bp, ...)`: one store.
+    // SAFETY: `rbp` is an aligned u64 of the frame; its first four bytes are its low half
+    // (little-endian).
+    unsafe { core::ptr::addr_of_mut!(regs.rbp).cast::<u32>().write(arg6) };
+    if crate::entry_percpu::this_cpu_ops::syscall_work_pending() {
+        crate::syscall_work::syscall_enter_from_user_mode_work::<H, true>(
+            regs,
+            crate::entry_percpu::this_cpu_ops::task_work(),
+        );
+    } else {
+        H::syscall_ia32(regs, regs.orig_rax as i32);
     }
     crate::irqentry::exit_to_user_mode::<H>(regs);
     crate::entry_percpu::this_cpu_ops::clear_ts_compat();
+    crate::sysret::sysretl_allowed(regs, landing_pad)
 }
 
 /// The Rust half of the `int $0x80` path (Linux's `do_int80_syscall_32`). Interrupts are off

@@ -222,4 +222,64 @@ pub const NEGATIVE_SYSCALL_WORK_BOOTS: &[BootTest] = &[
         qemu_args: &["-smp", "2"],
         or_endings: &[],
     },
+    BootTest {
+        // The SYSRET conditions' "RIP is where the entry returns" term off
+        // (`kentry.break=sysret_rcx`, one switch for SYSRET and SYSRETL): the compat SYSCALL
+        // whose RIP a tracer moved leaves by SYSRETL, which resumes at that RIP but puts it
+        // in ECX, losing the frame's ECX (0x5a5a5a5a) that IRET restores.
+        name: "negative_sysretl_rip",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sysret_rcx",
+            "kentry.only=c_sysretl_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "ok 2 sysretl_traced_plain",
+            "(want the frame's 0x5a5a5a5a)",
+            "not ok 3 sysretl_rip_moved",
+            "not ok 1 c_sysretl_musl",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // The SYSRET conditions' CS term off (`kentry.break=sysret_cs`): the compat SYSCALL
+        // whose CS a tracer set to 0x33 leaves by SYSRETL, which loads the 32-bit CS, and the
+        // return point runs in compat mode.
+        name: "negative_sysretl_cs",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sysret_cs",
+            "kentry.only=c_sysretl_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "ok 3 sysretl_rip_moved",
+            "sysretl_cs64: run 0 exit stop 1 CS 0x23 (want 0x33)",
+            "not ok 4 sysretl_cs64",
+            "not ok 1 c_sysretl_musl",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // The SYSRET conditions' RF/TF term off (`kentry.break=sysret_tf`): the compat SYSCALL
+        // whose RFLAGS and R11 a tracer gave TF leaves by SYSRETL, which restores TF with a
+        // trap before the first instruction at the return point instead of after it.
+        name: "negative_sysretl_tf",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sysret_tf",
+            "kentry.only=c_sysretl_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "ok 4 sysretl_cs64",
+            "not ok 5 sysretl_tf",
+            "not ok 1 c_sysretl_musl",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
 ];
