@@ -351,7 +351,7 @@ fn read_node(
         }
         Body::Dev(Device::Console) => Ok(crate::console::stdin_read(buf)),
         Body::ProcMem(pid) => super::proc_pid::read(*pid, buf, off),
-        Body::Symlink(_) | Body::ProcExe(_) => Err(-EBADF),
+        Body::Symlink(_) | Body::ProcExe(_) | Body::ProcSelf(_) | Body::ProcCwd(_) => Err(-EBADF),
     }
 }
 
@@ -387,7 +387,11 @@ fn write_node(node: &InodeRef, buf: &[u8], off: u64, append: bool) -> Result<(us
             let n = super::proc_pid::write(*pid, buf, off)?;
             Ok((n, off + n as u64))
         }
-        Body::Proc(_) | Body::Symlink(_) | Body::ProcExe(_) => Err(-EBADF),
+        Body::Proc(_)
+        | Body::Symlink(_)
+        | Body::ProcExe(_)
+        | Body::ProcSelf(_)
+        | Body::ProcCwd(_) => Err(-EBADF),
     }
 }
 

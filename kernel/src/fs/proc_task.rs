@@ -25,13 +25,6 @@ pub struct ProcTarget {
     pub tid: Option<u32>,
 }
 
-impl ProcTarget {
-    pub const SELF: ProcTarget = ProcTarget {
-        pid: None,
-        tid: None,
-    };
-}
-
 const ESRCH: i64 = 3;
 
 /// What the text is made of: the process, the task shown (None: its leader is gone), and
@@ -160,6 +153,15 @@ fn to_clock_t(ns: u64) -> u64 {
 }
 
 /// The name between the parentheses: the command name, at most 15 bytes (TASK_COMM_LEN).
+/// The text of `/proc/PID/comm` (or a thread's): the name and a newline. Threads share their
+/// process's name here (no PR_SET_NAME per thread).
+pub fn comm_file(target: ProcTarget) -> Result<String, i64> {
+    let Subject { p, .. } = subject(target)?;
+    let mut s = comm(&p);
+    s.push('\n');
+    Ok(s)
+}
+
 fn comm(p: &Process) -> String {
     let name = p.name.lock();
     let mut end = name.len().min(15);
@@ -256,8 +258,8 @@ pub fn stat(target: ProcTarget) -> Result<String, i64> {
         Some(m) => {
             let _ = write!(
                 s,
-                " {} {} {} 0 0 0 0",
-                m.start_data, m.end_data, m.start_brk
+                " {} {} {} {} {} {} {}",
+                m.start_data, m.end_data, m.start_brk, m.args.0, m.args.1, m.env.0, m.env.1
             );
         }
         None => s.push_str(" 0 0 0 0 0 0 0"),

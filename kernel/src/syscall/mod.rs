@@ -8,7 +8,7 @@ pub mod errno;
 mod fs;
 mod io;
 mod mem;
-mod misc;
+pub mod misc;
 mod net;
 mod poll;
 mod proc;

@@ -16,7 +16,7 @@ mod kcmp;
 mod limits;
 mod sched;
 mod session;
-mod sysinfo;
+pub mod sysinfo;
 
 pub use limits::{RLIMIT_NOFILE, RLIMIT_SIGPENDING, no_new_privs, rlimit_cur};
 
