@@ -19,6 +19,7 @@ pub mod memfd;
 mod node;
 mod path;
 pub mod pipe;
+mod proc_ns;
 mod proc_pid;
 mod proc_task;
 pub(crate) mod procfs;
@@ -133,6 +134,7 @@ fn build() -> InodeRef {
         Inode::new(Body::ProcExe(None), 0o777, DEV_PROC, true),
     );
     add(&self_, "mem", proc_pid::mem_node(None));
+    proc_ns::add_files(&self_, None);
     proc_pid::set_proc_root(&proc_);
     for (name, f) in [
         ("cmdline", ProcFile::Cmdline),
