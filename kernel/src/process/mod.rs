@@ -368,6 +368,11 @@ pub fn fork_current(
     let me = crate::task::current();
     let parent = &me.process;
     let mm = parent.mm();
+    // The child's PID namespace: a new one (CLONE_NEWPID) below where the caller's children
+    // go, or that one itself; its user namespace: a new one (CLONE_NEWUSER) or the caller's.
+    // Both, and its pid, before the address-space copy, which an error would leak.
+    let (ns, user_ns) = namespaces_for_child(parent, clone_flags)?;
+    let (pid, ns_pids) = pid_ns::alloc(ns.as_ref()).map_err(|e| -e)?;
     let aspace = if vfork {
         None
     } else {
@@ -379,10 +384,6 @@ pub fn fork_current(
                 .map_err(|_| crate::syscall::errno::ENOMEM)?,
         )
     };
-    // The child's PID namespace: a new one (CLONE_NEWPID) below where the caller's children
-    // go, or that one itself; its user namespace: a new one (CLONE_NEWUSER) or the caller's.
-    let (ns, user_ns) = namespaces_for_child(parent, clone_flags)?;
-    let (pid, ns_pids) = pid_ns::alloc(ns.as_ref()).map_err(|e| -e)?;
     // CLONE_FILES: the same table; else a copy sharing every open file description.
     let files = if clone_flags & CLONE_FILES != 0 {
         let f = parent.files();
@@ -505,20 +506,17 @@ pub fn spawn_thread(
     Ok(tid)
 }
 
+/// A new child's PID namespace and user namespace (None: the root, the initial one).
+type ChildNamespaces = (
+    Option<Arc<pid_ns::PidNamespace>>,
+    Option<Arc<user_ns::UserNamespace>>,
+);
+
 /// The PID and user namespaces of a new child of `parent` (Linux's copy_namespaces for the
 /// two kinds kentry has). CLONE_NEWPID makes a namespace below the one the caller's children
 /// go to, which must be the caller's own (EINVAL after an unshare(CLONE_NEWPID), as Linux's
 /// copy_pid_ns).
-fn namespaces_for_child(
-    parent: &Arc<Process>,
-    clone_flags: u64,
-) -> Result<
-    (
-        Option<Arc<pid_ns::PidNamespace>>,
-        Option<Arc<user_ns::UserNamespace>>,
-    ),
-    i64,
-> {
+fn namespaces_for_child(parent: &Arc<Process>, clone_flags: u64) -> Result<ChildNamespaces, i64> {
     use crate::syscall::clone::{CLONE_NEWPID, CLONE_NEWUSER};
     let mut user = parent.user_ns.lock().clone();
     if clone_flags & CLONE_NEWUSER != 0 {
