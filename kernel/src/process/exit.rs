@@ -168,11 +168,17 @@ pub fn end_other_threads_for_exec() -> Result<(), i64> {
 }
 
 /// Who takes the children of `p` when it ends: the init of its PID namespace, or of the
-/// nearest namespace above whose init lives on (never `p` itself), else the kernel.
+/// nearest namespace above whose init has not finished ending (never `p` itself), else the
+/// kernel. An init that is killing its namespace ([`zap_pid_ns`]) still takes them: it reaps
+/// its children until every process of the namespace has told its parent, which each does
+/// after handing its own children on.
 fn child_reaper(p: &Arc<Process>) -> Arc<Process> {
     let mut ns = p.pid_ns();
     while let Some(n) = ns {
-        if let Some(r) = n.reaper().filter(|r| !Arc::ptr_eq(r, p) && !n.is_dead()) {
+        if let Some(r) = n
+            .reaper()
+            .filter(|r| !Arc::ptr_eq(r, p) && !r.exit_notified.load(Ordering::Acquire))
+        {
             return r;
         }
         ns = n.parent.as_ref();
@@ -207,6 +213,8 @@ fn zap_pid_ns(p: &Arc<Process>, ns: &Arc<super::pid_ns::PidNamespace>) {
             .iter()
             .all(|q| q.exit_notified.load(Ordering::Acquire))
         {
+            // The last of them may have come to it (an orphan) after the reaping above.
+            while let Ok(Some(_)) = super::wait_child(p, -1, true) {}
             break;
         }
         sched::sleep_until(sched::ticks() + 1);
