@@ -8,6 +8,8 @@
  *    the namespace's numbers; kill inside gives si_pid 1 (its init), kill from outside si_pid
  *    0; an outer pid is ESRCH inside;
  *  - an orphan inside goes to the namespace's init (getppid 1), which reaps it;
+ *  - the init's waitpid with a SIGCHLD handler (no SA_RESTART) returns each child, never EINTR
+ *    for that child's own exit signal (300 rounds);
  *  - the init's end kills everything in the namespace (a pipe held by a sleeper there reads
  *    EOF once the init is waited for), and forking into the dead namespace is ENOMEM;
  *  - the init ignores signals it has no handler for, sent from inside (SIGKILL too) or from
@@ -278,6 +280,30 @@ static int case_kill_from_outside(void)
 		return 4;
 	int r = reap(c);
 	return r == 0 ? 0 : 8 | r << 4;
+}
+
+/* The init reaps with a SIGCHLD handler installed without SA_RESTART: each waitpid returns its
+ * child, never EINTR for that child's own SIGCHLD (Linux makes the zombie and sends the signal
+ * under one lock). 300 rounds. */
+static int case_wait_beats_sigchld(void)
+{
+	if (unshare(CLONE_NEWPID) != 0)
+		return 1;
+	pid_t init = fork();
+	if (init == 0) {
+		catch(SIGCHLD);
+		for (int i = 0; i < 300; i++) {
+			pid_t c = fork();
+			if (c == 0)
+				_exit(0);
+			int st;
+			if (waitpid(c, &st, 0) != c)
+				_exit(2);
+		}
+		_exit(0);
+	}
+	int r = reap(init);
+	return r == 0 ? 0 : r << 2;
 }
 
 /* An orphan inside goes to the init (getppid 1), which reaps it. */
@@ -563,6 +589,7 @@ static const struct pcase cases[] = {
 	{ "wait_and_kill_inside", case_wait_and_kill_inside, 0 },
 	{ "kill_from_outside_si_pid_0", case_kill_from_outside, 0 },
 	{ "orphan_reparent_to_init", case_orphan_reparent, 0 },
+	{ "init_waitpid_beats_own_sigchld", case_wait_beats_sigchld, 0 },
 	{ "init_death_kills_namespace", case_init_death, 0 },
 	{ "init_ignores_unhandled_signals", case_init_protected, 0 },
 	{ "thread_refused_after_unshare", case_thread_refused, 0 },

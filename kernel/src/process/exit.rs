@@ -264,6 +264,7 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
     if let Some(parent) = p.parent.lock().upgrade() {
         // Its exit signal (clone's; 0: none), with Linux's siginfo.
         let sig = p.exit_signal.load(Ordering::Relaxed);
+        p.exit_signaling.store(true, Ordering::Release);
         if sig != 0 {
             let info = child_exit_info(p, reason, sig, p.pid_in(parent.pid_ns()));
             let _ = crate::signal::queue_to_process(&parent, sig, &info);

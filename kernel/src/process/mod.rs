@@ -94,6 +94,11 @@ pub struct Process {
     /// Its end is complete and its exit signal sent: only then may a wait report it (as in
     /// Linux, where `exit_notify` signals the parent before the child can be reaped).
     pub exit_notified: AtomicBool,
+    /// Set while its exit signal is being sent, just before `exit_notified` (a short window
+    /// without sleeps): a parent's wait that the signal interrupts waits for the window to
+    /// close and looks once more (process/wait.rs), as Linux's waiter, which sees the signal
+    /// and the zombie together (both are made under tasklist_lock), returns the child.
+    pub exit_signaling: AtomicBool,
     /// When it was made (CLOCK_MONOTONIC ns, which counts from boot: /proc/PID/stat's
     /// starttime).
     pub start_ns: u64,
@@ -211,6 +216,7 @@ impl Process {
             jobctl: crate::signal::jobctl::ProcessJobCtl::new(),
             reaped: AtomicBool::new(false),
             exit_notified: AtomicBool::new(false),
+            exit_signaling: AtomicBool::new(false),
             start_ns: crate::time::monotonic_ns(),
             exit_signal: AtomicU8::new(crate::signal::SIGCHLD),
         });

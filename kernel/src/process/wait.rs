@@ -129,9 +129,14 @@ pub fn wait_event(
         }
         !has_match || opts.nohang
     };
-    let done = parent
+    let mut done = parent
         .child_wait
         .wait_until(&mut check, crate::signal::interrupted);
+    if !done && child_signaling_end(parent) {
+        // The signal that ended the wait may be a child's exit signal, sent just before the
+        // child is marked as ended: Linux's waiter would find that child, so look again.
+        done = check();
+    }
     if let Some(f) = found {
         return Ok(Some(f));
     }
@@ -142,6 +147,24 @@ pub fn wait_event(
         return Err(crate::syscall::errno::EINTR);
     }
     Ok(None)
+}
+
+/// Whether a child of `parent` has sent its exit signal, or is sending it; waits (spinning:
+/// the sender does not sleep there) until each such child is marked as ended.
+fn child_signaling_end(parent: &Process) -> bool {
+    let signaling: alloc::vec::Vec<Arc<Process>> = parent
+        .children
+        .lock()
+        .iter()
+        .filter(|c| c.exit_signaling.load(Ordering::Acquire))
+        .cloned()
+        .collect();
+    for c in &signaling {
+        while !c.exit_notified.load(Ordering::Acquire) {
+            core::hint::spin_loop();
+        }
+    }
+    !signaling.is_empty()
 }
 
 /// An event of a child matching `pid`, in the order Linux's `wait_consider_task` looks: an
