@@ -17,6 +17,7 @@ mod exec;
 mod exec_ia32;
 mod fs;
 mod futex;
+mod hang_report;
 #[cfg(feature = "test-hooks")]
 mod lockcheck;
 mod log;
@@ -374,6 +375,7 @@ extern "C" fn kernel_continue() -> ! {
     rcu::init();
     let cmdline = CMDLINE.get().copied().unwrap_or("");
     watchdog::init(cmdline);
+    hang_report::init(cmdline);
     smp::start_aps(TIMER_PERIOD);
     let code = match boot::cmdline_value(cmdline, "kentry.mode").unwrap_or("run") {
         "test" => test::run_all(cmdline),

@@ -193,6 +193,32 @@ const OTHER_BOOTS: &[BootTest] = &[
         qemu_args: &["-smp", "2"],
         or_endings: &[],
     },
+    BootTest {
+        // The hang report (kernel/src/hang_report.rs), which xtask asks every test boot for a
+        // little before its timeout: due at 2 s here, while user/c/sleepers.c keeps a child
+        // asleep in read() and itself in nanosleep(); each must be listed in its syscall,
+        // the reader with the kernel backtrace through the pipe read (the switch frame's
+        // offsets and the unwinder from a sleeping task's stack).
+        name: "hang_report_names_sleepers",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.hang_report=2",
+            "kentry.only=c_sleepers_musl",
+        ],
+        expect_status: 1,
+        expect_log: &[
+            "hang report at 2 s (kentry.hang_report)",
+            "(sleepers-musl) S cpu",
+            "in syscall 0 (read)",
+            "in syscall 35 (nanosleep)",
+            "<kentry_kernel::fs::file::File::read+",
+            "<kentry_kernel::syscall::io::sys_read+",
+            "hang report end",
+            "ok 1 c_sleepers_musl",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
 ];
 
 /// The boot test of that name.

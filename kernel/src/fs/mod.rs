@@ -21,7 +21,7 @@ mod path;
 pub mod pipe;
 mod proc_ns;
 mod proc_pid;
-mod proc_task;
+pub mod proc_task;
 pub(crate) mod procfs;
 pub mod stat;
 

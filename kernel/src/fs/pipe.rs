@@ -100,13 +100,17 @@ impl Pipe {
     pub fn write(&self, data: &[u8], nonblock: bool) -> Result<usize, i64> {
         let mut done = 0;
         loop {
-            if self.readers.load(Ordering::Acquire) == 0 {
-                sigpipe();
-                return if done > 0 { Ok(done) } else { Err(-EPIPE) };
-            }
+            // Done first: a reader that took the bytes and closed its end before this look
+            // must not turn a complete write into a SIGPIPE (a child killed by SIGPIPE after
+            // its one write had been read was seen in c_jobctl). An empty write returns 0
+            // without looking at the readers, as Linux's pipe_write.
             let rest = data.len() - done;
             if rest == 0 {
                 return Ok(done);
+            }
+            if self.readers.load(Ordering::Acquire) == 0 {
+                sigpipe();
+                return if done > 0 { Ok(done) } else { Err(-EPIPE) };
             }
             {
                 let mut b = self.buf.lock();

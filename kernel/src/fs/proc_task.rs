@@ -85,7 +85,7 @@ pub fn is_reaped(p: &Arc<Process>) -> bool {
 }
 
 /// The state letter of task `t` of process `p` (None: the task is gone).
-fn state_letter(p: &Arc<Process>, t: Option<&Task>) -> char {
+pub fn state_letter(p: &Arc<Process>, t: Option<&Task>) -> char {
     let Some(t) = t else {
         // The leader has ended while other threads run, or the whole process has ended
         // and waits to be reaped: Linux shows the zombie leader.
