@@ -32,6 +32,8 @@ pub struct PidNamespace {
     /// either).
     last: AtomicU32,
     /// Number here → global id, for every task that has a number here and still exists.
+    /// Taken with interrupts off only ([`PidNamespace::with_map`]): a task's last reference,
+    /// and with it its numbers, can go in an interrupt (the scheduler's reaping).
     map: Mutex<BTreeMap<u32, u32>>,
     /// Its init, pid 1 here (Linux's `child_reaper`): orphans of the namespace go to it.
     reaper: Mutex<Weak<Process>>,
@@ -55,6 +57,11 @@ impl PidNamespace {
             reaper: Mutex::new(Weak::new()),
             dead: AtomicBool::new(false),
         }))
+    }
+
+    /// Runs `f` on the number table, under its lock, with interrupts off.
+    fn with_map<R>(&self, f: impl FnOnce(&mut BTreeMap<u32, u32>) -> R) -> R {
+        x86_64::instructions::interrupts::without_interrupts(|| f(&mut self.map.lock()))
     }
 
     /// Its ancestor (or itself) at `level` (≥ 1, ≤ its own).
@@ -118,7 +125,7 @@ impl Drop for NsPids {
     fn drop(&mut self) {
         let mut ns = Some(&self.ns);
         while let Some(n) = ns {
-            n.map.lock().remove(&self.nrs[n.level]);
+            n.with_map(|m| m.remove(&self.nrs[n.level]));
             ns = n.parent.as_ref();
         }
     }
@@ -140,7 +147,7 @@ pub fn alloc(ns: Option<&Arc<PidNamespace>>) -> Result<(u32, Option<Arc<NsPids>>
     let mut at = Some(ns);
     while let Some(n) = at {
         let nr = n.last.fetch_add(1, Ordering::AcqRel) + 1;
-        n.map.lock().insert(nr, global);
+        n.with_map(|m| m.insert(nr, global));
         nrs[n.level] = nr;
         at = n.parent.as_ref();
     }
@@ -193,7 +200,7 @@ pub fn vnr_to_global(nr: u32, viewer: Option<&Arc<PidNamespace>>) -> Option<u32>
     match viewer {
         None => Some(nr),
         Some(_) if BREAK_ISOLATION.load(Ordering::Relaxed) => Some(nr),
-        Some(v) => v.map.lock().get(&nr).copied(),
+        Some(v) => v.with_map(|m| m.get(&nr).copied()),
     }
 }
 
