@@ -3,7 +3,8 @@
 //! offset), as on Linux.
 
 use super::node::{
-    Body, DEV_ANON, DEV_PIPE, DEV_ROOT, Device, InodeRef, S_IFCHR, S_IFIFO, S_IFSOCK, makedev,
+    Body, DEV_ANON, DEV_PIPE, DEV_ROOT, Device, InodeRef, ProcFile, S_IFCHR, S_IFIFO, S_IFSOCK,
+    makedev,
 };
 use super::pipe::Pipe;
 use super::stat::Stat;
@@ -385,6 +386,10 @@ fn write_node(node: &InodeRef, buf: &[u8], off: u64, append: bool) -> Result<(us
         Body::Dir(_) => Err(-EISDIR),
         Body::ProcMem(pid) => {
             let n = super::proc_pid::write(*pid, buf, off)?;
+            Ok((n, off + n as u64))
+        }
+        Body::Proc(f @ (ProcFile::IdMap(..) | ProcFile::Setgroups(_))) => {
+            let n = super::proc_ns::write(*f, buf, off)?;
             Ok((n, off + n as u64))
         }
         Body::Proc(_)

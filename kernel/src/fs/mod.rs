@@ -19,6 +19,7 @@ pub mod memfd;
 mod node;
 mod path;
 pub mod pipe;
+mod proc_ns;
 mod proc_pid;
 pub mod proc_task;
 mod proc_tree;

@@ -142,6 +142,10 @@ pub enum ProcFile {
     SysKernel(&'static str),
     /// `/sys/devices/system/cpu/online` (and `possible`, `present`): the online CPUs as a list.
     CpuOnline,
+    /// `/proc/PID/uid_map`, `gid_map` and `setgroups` of process PID's user namespace
+    /// (written once: fs/proc_ns.rs); None: /proc/self's, the caller's.
+    IdMap(Option<u32>, crate::process::user_ns::IdMap),
+    Setgroups(Option<u32>),
 }
 
 /// What an inode is.

@@ -35,6 +35,8 @@ pub fn lookup_missing(dir: &InodeRef, name: &str) -> Option<InodeRef> {
     if dir.ino != PROC_ROOT_INO.load(Ordering::Relaxed) {
         return None;
     }
+    // kentry's one /proc is the root PID namespace's (as a Linux procfs mounted there): its
+    // names are global ids whatever namespace looks (docs/namespaces.md).
     let pid: u32 = name.parse().ok().filter(|&p| p > 0)?;
     let p = crate::process::find(pid).filter(|p| p.pid != 0 && !super::proc_task::is_reaped(p))?;
     let d = Inode::new_dir(Some(dir), 0o555, DEV_PROC, true);
@@ -72,6 +74,7 @@ pub fn lookup_missing(dir: &InodeRef, name: &str) -> Option<InodeRef> {
             tid: None,
         },
     );
+    super::proc_ns::add_files(&d, Some(p.pid));
     let task = Inode::new_dir(Some(&d), 0o555, DEV_PROC, true);
     let tids: Vec<u32> = p
         .threads
@@ -96,7 +99,7 @@ pub fn lookup_missing(dir: &InodeRef, name: &str) -> Option<InodeRef> {
     Some(d)
 }
 
-fn add(dir: &InodeRef, name: &str, n: InodeRef) {
+pub(super) fn add(dir: &InodeRef, name: &str, n: InodeRef) {
     if let Some(entries) = dir.dir() {
         entries.lock().entries.insert(String::from(name), n);
     }

@@ -268,6 +268,24 @@ pub fn stat(target: ProcTarget) -> Result<String, i64> {
     Ok(s)
 }
 
+/// A task's numbers in each PID namespace it is in, from the root (kentry's /proc is the root
+/// namespace's) down to its own, tab-separated (status's NSpid and NStgid).
+fn ns_numbers(pids: Option<&Arc<crate::process::pid_ns::NsPids>>, global: u32) -> String {
+    match pids {
+        None => alloc::format!("{global}"),
+        Some(p) => {
+            let mut s = String::new();
+            for (i, nr) in p.nrs.iter().enumerate() {
+                if i > 0 {
+                    s.push('\t');
+                }
+                let _ = write!(s, "{nr}");
+            }
+            s
+        }
+    }
+}
+
 /// The text of /proc/PID/status.
 pub fn status(target: ProcTarget) -> Result<String, i64> {
     let Subject { p, task, whole } = subject(target)?;
@@ -292,10 +310,15 @@ pub fn status(target: ProcTarget) -> Result<String, i64> {
         s,
         "Name:\t{}\nUmask:\t{umask:04o}\nState:\t{}\nTgid:\t{tgid}\nNgid:\t0\nPid:\t{pid}\n\
          PPid:\t{}\nTracerPid:\t{tracer}\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t{fdsize}\n\
-         Groups:\t \nNStgid:\t{tgid}\nNSpid:\t{pid}\nNSpgid:\t{pgid}\nNSsid:\t{sid}\n",
+         Groups:\t \nNStgid:\t{nstgid}\nNSpid:\t{nspid}\nNSpgid:\t{pgid}\nNSsid:\t{sid}\n",
         comm(&p),
         state_name(state),
         ppid(&p),
+        nstgid = ns_numbers(p.ns_pids.as_ref(), p.pid),
+        nspid = match t {
+            Some(t) if !whole => ns_numbers(t.ns_tids.get(), t.tid),
+            _ => ns_numbers(p.ns_pids.as_ref(), p.pid),
+        },
         tgid = p.pid,
         pgid = p.pgid(),
         sid = p.sid(),

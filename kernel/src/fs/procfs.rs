@@ -43,6 +43,7 @@ pub fn generate(what: ProcFile) -> Result<Vec<u8>, i64> {
                 .map_or("", |(_, v)| *v);
             format!("{value}\n").into_bytes()
         }
+        ProcFile::IdMap(..) | ProcFile::Setgroups(_) => super::proc_ns::text(what)?.into_bytes(),
         ProcFile::Uptime => {
             let ns = crate::time::monotonic_ns();
             let (sec, cs) = (ns / 1_000_000_000, ns % 1_000_000_000 / 10_000_000);

@@ -402,7 +402,7 @@ fn notify_parent(p: &Arc<Process>, why: i32, status: u8) {
             SigInfo {
                 signo: SIGCHLD as i32,
                 code: why,
-                addr_or_pid: p.pid as u64,
+                addr_or_pid: p.pid_in(parent.pid_ns()) as u64,
                 extra: status as u64,
                 ..Default::default()
             },

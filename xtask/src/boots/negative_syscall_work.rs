@@ -282,4 +282,25 @@ pub const NEGATIVE_SYSCALL_WORK_BOOTS: &[BootTest] = &[
         qemu_args: &[],
         or_endings: &[],
     },
+    BootTest {
+        // PID-namespace isolation off (`kentry.break=pidns`): a number passed from inside a
+        // namespace is taken as a global id, so its init's waitid(P_PID, 2) looks for global
+        // process 2 (ECHILD) and its kill of an outer pid reaches that process instead of
+        // ESRCH; the cases in the root namespace still pass.
+        name: "negative_pidns",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=pidns",
+            "kentry.only=c_pidns_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: a PID namespace's numbers are taken as global ids",
+            "ok 1 newpid_child_is_pid1",
+            "not ok 3 wait_and_kill_inside",
+            "not ok 1 c_pidns_musl",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
 ];
