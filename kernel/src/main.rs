@@ -13,6 +13,7 @@ mod console;
 mod cpio;
 mod elf;
 mod entry_host;
+mod event;
 mod exec;
 mod exec_ia32;
 mod fs;
