@@ -18,7 +18,11 @@ use crate::fs::File;
 use crate::sync::Mutex;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Test kernels, `kentry.break=epoll_edge`: edge-triggered items are reported as
+/// level-triggered ones and ONESHOT items are never disarmed (the negative run of `c_epoll`).
+pub static BREAK_EDGE: AtomicBool = AtomicBool::new(false);
 
 pub const EPOLLIN: u32 = 0x1;
 pub const EPOLLPRI: u32 = 0x2;
@@ -74,7 +78,7 @@ impl EpItem {
             return (0, seqs);
         }
         let ev = u32::from(f.poll_events_nested(depth)) & want;
-        if ev == 0 || self.events & EPOLLET == 0 {
+        if ev == 0 || self.events & EPOLLET == 0 || BREAK_EDGE.load(Ordering::Relaxed) {
             return (ev, seqs);
         }
         let woke = match self.seen {
@@ -341,7 +345,7 @@ impl Epoll {
                 continue;
             }
             out.push((ev, it.data));
-            if it.events & EPOLLONESHOT != 0 {
+            if it.events & EPOLLONESHOT != 0 && !BREAK_EDGE.load(Ordering::Relaxed) {
                 it.events &= EP_PRIVATE_BITS;
             } else if it.events & EPOLLET == 0 {
                 again.push(i);

@@ -24,6 +24,11 @@ use alloc::sync::Arc;
 use kentry::Regs;
 use kentry_abi::nr;
 
+/// Test kernels, `kentry.break=timerfd_overrun`: a read returns 1 however many periods passed
+/// (the negative run of `c_eventfds`).
+pub static BREAK_OVERRUN: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
 pub const TFD_CLOEXEC: u32 = O_CLOEXEC;
 pub const TFD_NONBLOCK: u32 = O_NONBLOCK;
 pub const TFD_TIMER_ABSTIME: u32 = 1;
@@ -107,6 +112,11 @@ impl TimerFd {
         }
         loop {
             if let Some(n) = self.take() {
+                let n = if BREAK_OVERRUN.load(core::sync::atomic::Ordering::Relaxed) {
+                    1
+                } else {
+                    n
+                };
                 buf[..8].copy_from_slice(&n.to_ne_bytes());
                 return Ok(8);
             }
