@@ -173,7 +173,11 @@ impl Epoll {
         });
         drop(items);
         if let Some(target) = f.epoll() {
-            target.parents.lock().push(Arc::downgrade(self));
+            let mut parents = target.parents.lock();
+            // Links from epolls since closed go first, so the list stays as long as the
+            // live links.
+            parents.retain(|p| p.strong_count() > 0);
+            parents.push(Arc::downgrade(self));
         }
         self.changed();
         Ok(())
