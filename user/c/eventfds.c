@@ -207,19 +207,19 @@ static void timerfd_cases(void)
 
 	/* One-shot, relative: not before its time, then one expiration, then disarmed. */
 	int64_t t0 = now_ns();
-	settime(t, 0, 30 * MS, 0, NULL);
+	settime(t, 0, 100 * MS, 0, NULL);
 	n = read(t, &cnt, 8);
 	en = errno;
 	timerfd_gettime(t, &it);
 	int64_t left = ns_of(it.it_value);
-	KTAP_CHECK(n == -1 && en == EAGAIN && left > 0 && left <= 30 * MS, "timerfd_oneshot_pending",
+	KTAP_CHECK(n == -1 && en == EAGAIN && left > 0 && left <= 100 * MS, "timerfd_oneshot_pending",
 		   "n=%zd errno=%d left=%lld", n, en, (long long)left);
 	int flags = fcntl(t, F_GETFL);
 	fcntl(t, F_SETFL, flags & ~O_NONBLOCK);
 	n = read(t, &cnt, 8);
 	int64_t waited = now_ns() - t0;
 	timerfd_gettime(t, &it);
-	KTAP_CHECK(n == 8 && cnt == 1 && waited >= 30 * MS && ns_of(it.it_value) == 0,
+	KTAP_CHECK(n == 8 && cnt == 1 && waited >= 100 * MS && ns_of(it.it_value) == 0,
 		   "timerfd_oneshot_blocking_read", "n=%zd cnt=%llu waited=%lld left=%lld", n,
 		   (unsigned long long)cnt, (long long)waited, (long long)ns_of(it.it_value));
 	fcntl(t, F_SETFL, flags);
@@ -232,14 +232,19 @@ static void timerfd_cases(void)
 	int64_t read_before = now_ns();
 	n = read(t, &cnt, 8);
 	int64_t read_after = now_ns();
+	uint64_t first = cnt;
 	int64_t lo = (read_before - set_after) / (10 * MS), hi = (read_after - set_before) / (10 * MS);
-	KTAP_CHECK(n == 8 && cnt >= 5 && (int64_t)cnt >= lo && (int64_t)cnt <= hi,
+	KTAP_CHECK(n == 8 && first >= 5 && (int64_t)first >= lo && (int64_t)first <= hi,
 		   "timerfd_periodic_missed_periods", "n=%zd cnt=%llu expected %lld..%lld", n,
-		   (unsigned long long)cnt, (long long)lo, (long long)hi);
+		   (unsigned long long)first, (long long)lo, (long long)hi);
+	/* Read again at once: nothing, unless a whole period passed meanwhile (a loaded host),
+	 * when there is exactly a new expiry to read. */
 	n = read(t, &cnt, 8);
 	en = errno;
+	int64_t gap = now_ns() - read_before;
 	timerfd_gettime(t, &it);
-	KTAP_CHECK(n == -1 && en == EAGAIN && ns_of(it.it_interval) == 10 * MS &&
+	KTAP_CHECK(((n == -1 && en == EAGAIN) || (gap >= 10 * MS && n == 8 && cnt >= 1)) &&
+			   ns_of(it.it_interval) == 10 * MS &&
 			   ns_of(it.it_value) > 0 && ns_of(it.it_value) <= 10 * MS,
 		   "timerfd_periodic_read_resets", "n=%zd errno=%d value=%lld", n, en,
 		   (long long)ns_of(it.it_value));
@@ -257,7 +262,7 @@ static void timerfd_cases(void)
 	n = read(t, &cnt, 8);
 	KTAP_CHECK(n == 8 && cnt == 1, "timerfd_abstime_past", "n=%zd cnt=%llu", n,
 		   (unsigned long long)cnt);
-	int64_t at = now_ns() + 25 * MS;
+	int64_t at = now_ns() + 100 * MS;
 	settime(t, TFD_TIMER_ABSTIME, at, 0, NULL);
 	int early = readable(t);
 	struct pollfd pf = { .fd = t, .events = POLLIN };

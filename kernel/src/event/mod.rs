@@ -1,5 +1,6 @@
 //! Event descriptors: epoll (epoll.rs, its system calls in epoll_sys.rs), eventfd
-//! (eventfd.rs), timerfd (timerfd.rs) and signalfd (signalfd.rs). docs/epoll.md.
+//! (eventfd.rs), timerfd (timerfd.rs) and signalfd (signalfd.rs); and POSIX timers
+//! (posix_timer.rs), which deliver signals rather than readiness. docs/epoll.md.
 //!
 //! Readiness has one source of truth: each file kind's `poll_events` (`fs::File`), which
 //! poll, select and epoll all read. What epoll adds is the notion of a wake-up, which
@@ -11,6 +12,7 @@
 pub mod epoll;
 mod epoll_sys;
 pub mod eventfd;
+pub mod posix_timer;
 pub mod signalfd;
 pub mod timerfd;
 
@@ -22,6 +24,7 @@ pub const fn register(t: Table) -> Table {
     let t = epoll_sys::register(t);
     let t = eventfd::register(t);
     let t = timerfd::register(t);
+    let t = posix_timer::register(t);
     signalfd::register(t)
 }
 
