@@ -249,6 +249,20 @@ static void timerfd_cases(void)
 		   "timerfd_periodic_read_resets", "n=%zd errno=%d value=%lld", n, en,
 		   (long long)ns_of(it.it_value));
 
+	/* A period of 2^62 s (past what either kernel counts in ns): one expiry, then nothing,
+	 * not a next expiry wrapped round into the past. */
+	struct itimerspec huge = { .it_interval = { 1ll << 62, 0 }, .it_value = { 0, MS } };
+	int hr = timerfd_settime(t, 0, &huge, NULL);
+	sleep_ms(5);
+	ssize_t h1 = read(t, &cnt, 8);
+	uint64_t hc = cnt;
+	ssize_t h2 = read(t, &cnt, 8);
+	int he = errno;
+	KTAP_CHECK(hr == 0 && h1 == 8 && hc == 1 && h2 == -1 && he == EAGAIN,
+		   "timerfd_huge_interval_no_wrap", "settime %d read %zd cnt %llu read %zd/%d", hr,
+		   h1, (unsigned long long)hc, h2, he);
+	settime(t, 0, 10 * MS, 10 * MS, NULL);
+
 	/* settime returns the old setting. */
 	struct itimerspec old;
 	settime(t, 0, 0, 0, &old);
@@ -441,7 +455,7 @@ static void signalfd_cases(void)
 
 int main(void)
 {
-	ktap_plan(32);
+	ktap_plan(33);
 	eventfd_cases();
 	timerfd_cases();
 	signalfd_cases();

@@ -119,14 +119,16 @@ fn fire_due() -> Option<u64> {
         if now >= next {
             let missed = (now - next).checked_div(t.interval).unwrap_or(0);
             t.overrun = missed;
-            t.next = (t.interval > 0).then(|| next + (missed + 1) * t.interval);
+            // Saturating: a period near u64::MAX ns must not wrap round to the past.
+            t.next = (t.interval > 0)
+                .then(|| next.saturating_add((missed + 1).saturating_mul(t.interval)));
             if t.notify != SIGEV_NONE && !send(t, missed) {
                 gone.push(t.pid);
             }
         }
         if let Some(n) = t.next {
             let at = if t.realtime {
-                mono + n.saturating_sub(real)
+                mono.saturating_add(n.saturating_sub(real))
             } else {
                 n
             };

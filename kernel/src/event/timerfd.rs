@@ -100,7 +100,8 @@ impl TimerFd {
         }
         t.base = t.base.wrapping_add(1);
         t.next = match t.next {
-            Some(next) if t.interval > 0 => Some(next + n * t.interval),
+            // Saturating: a period near u64::MAX ns must not wrap round to the past.
+            Some(next) if t.interval > 0 => Some(next.saturating_add(n.saturating_mul(t.interval))),
             _ => None,
         };
         Some(n)
@@ -164,7 +165,7 @@ impl TimerFd {
         }
         let mono = monotonic_ns();
         Some(if self.realtime {
-            mono + (next - realtime_ns().min(next))
+            mono.saturating_add(next - realtime_ns().min(next))
         } else {
             next
         })
@@ -178,7 +179,9 @@ impl TimerFd {
         let value = match t.next {
             None => 0,
             Some(next) if now < next => next - now,
-            Some(next) if t.interval > 0 => next + t.pending(now) * t.interval - now,
+            Some(next) if t.interval > 0 => next
+                .saturating_add(t.pending(now).saturating_mul(t.interval))
+                .saturating_sub(now),
             Some(_) => 0,
         };
         (t.interval, value)
