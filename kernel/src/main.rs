@@ -13,6 +13,7 @@ mod console;
 mod cpio;
 mod elf;
 mod entry_host;
+mod event;
 mod exec;
 mod exec_ia32;
 mod fs;
@@ -311,6 +312,16 @@ fn apply_test_breaks(cmdline: &str) {
         }
         if name == "hwbp_task_stack" {
             return x86::hwbp::break_refusal(x86::hwbp::Refusal::TaskStack);
+        }
+        if name == "epoll_edge" {
+            klog!("test hook: epoll's edge-triggered and ONESHOT items act level-triggered");
+            event::epoll::BREAK_EDGE.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "timerfd_overrun" {
+            klog!("test hook: a timerfd read returns 1 however many periods passed");
+            event::timerfd::BREAK_OVERRUN.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
         }
         match kentry::test_hooks::Check::from_name(name) {
             Some(c) => {

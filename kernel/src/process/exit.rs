@@ -242,6 +242,8 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
         a.destroy();
     }
     p.release_files();
+    // Its POSIX timers end with it.
+    crate::event::posix_timer::exit_process(p.pid);
     // Its tracees are let go (or killed, under PTRACE_O_EXITKILL).
     crate::ptrace::tracer_exit(p);
     // A stopped job its end leaves orphaned is hung up and continued.

@@ -126,6 +126,8 @@ fn sys_execve(regs: &mut Regs) -> i64 {
     p.did_exec
         .store(true, core::sync::atomic::Ordering::Release);
     p.sigactions.lock().reset_for_exec();
+    // POSIX timers do not survive execve (Linux's exit_itimers in begin_new_exec).
+    crate::event::posix_timer::exit_process(p.pid);
     // A table shared by CLONE_FILES becomes this process's own first (unshare_files).
     p.unshare_files();
     p.files().lock().close_on_exec();
