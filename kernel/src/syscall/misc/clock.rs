@@ -41,7 +41,7 @@ const CLOCK_BOOTTIME_ALARM: u64 = 9;
 const CLOCK_TAI: u64 = 11;
 
 /// Clock `id` now, in ns; None for a clock kentry does not have.
-fn clock_now(id: u64) -> Option<u64> {
+pub(crate) fn clock_now(id: u64) -> Option<u64> {
     let id = id as i32;
     if id < 0 {
         return cpu_clock_process(id).map(|p| cputime_ns(&p));
@@ -92,11 +92,18 @@ fn sys_clock_gettime(regs: &mut Regs) -> i64 {
     result(put(regs.rsi, &timespec(ns)).map(|_| 0))
 }
 
+/// The resolution of clock `id` in ns; None for a clock kentry does not have.
+pub(crate) fn clock_res(id: u64) -> Option<u64> {
+    match id as i32 as u64 {
+        CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE => Some(1_000_000),
+        id if clock_valid(id) => Some(1),
+        _ => None,
+    }
+}
+
 fn sys_clock_getres(regs: &mut Regs) -> i64 {
-    let res = match regs.rdi as i32 as u64 {
-        CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE => 1_000_000,
-        id if clock_valid(id) => 1,
-        _ => return -EINVAL,
+    let Some(res) = clock_res(regs.rdi) else {
+        return -EINVAL;
     };
     if regs.rsi == 0 {
         return 0;
@@ -139,7 +146,13 @@ fn sys_times(regs: &mut Regs) -> i64 {
         let mut b = [0u8; 32];
         b[..8].copy_from_slice(&(user / (NSEC_PER_SEC / USER_HZ)).to_ne_bytes());
         b[8..16].copy_from_slice(&(system / (NSEC_PER_SEC / USER_HZ)).to_ne_bytes());
-        if let Err(e) = put(regs.rdi, &b) {
+        // An i386 caller's `compat_tms` has 32-bit clock_t.
+        let r = if crate::syscall::compat::in_ia32_syscall() {
+            put(regs.rdi, &kentry_abi::compat::tms_to_compat(&b))
+        } else {
+            put(regs.rdi, &b)
+        };
+        if let Err(e) = r {
             return e;
         }
     }
@@ -187,6 +200,9 @@ fn sys_getrusage(regs: &mut Regs) -> i64 {
         }
         RUSAGE_CHILDREN => {}
         _ => return -EINVAL,
+    }
+    if crate::syscall::compat::in_ia32_syscall() {
+        return result(put(regs.rsi, &kentry_abi::compat::rusage_to_compat(&b)).map(|_| 0));
     }
     result(put(regs.rsi, &b).map(|_| 0))
 }
