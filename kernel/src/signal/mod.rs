@@ -15,6 +15,8 @@ mod queue;
 pub use frame::BREAK_SIGRETURN_FLAGS;
 
 pub use frame::{on_altstack as frame_on_altstack, rt_sigreturn, setup_rt_frame};
+#[cfg(feature = "test-hooks")]
+pub use frame32::BREAK_SEGS as BREAK_SIGRETURN32_SEGS;
 pub use frame32::{ia32_rt_sigreturn, ia32_sigreturn};
 #[cfg(feature = "test-hooks")]
 pub use queue::BREAK_CHECKS as BREAK_SIGQUEUE_CHECKS;

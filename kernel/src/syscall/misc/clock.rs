@@ -221,12 +221,19 @@ fn itimerval(value_us: u64, interval_us: u64) -> [u8; 32] {
 }
 
 fn sys_getitimer(regs: &mut Regs) -> i64 {
-    let (value, interval) = match regs.rdi {
-        ITIMER_REAL => time::real_timer_get(task::current().process.pid),
-        ITIMER_VIRTUAL | ITIMER_PROF => (0, 0),
-        _ => return -EINVAL,
-    };
-    result(put(regs.rsi, &itimerval(value, interval)).map(|_| 0))
+    match do_getitimer(regs.rdi) {
+        Ok((value, interval)) => result(put(regs.rsi, &itimerval(value, interval)).map(|_| 0)),
+        Err(e) => e,
+    }
+}
+
+/// Timer `which` now: (value, interval) in microseconds (getitimer; the i386 compat one too).
+pub(crate) fn do_getitimer(which: u64) -> Result<(u64, u64), i64> {
+    match which {
+        ITIMER_REAL => Ok(time::real_timer_get(task::current().process.pid)),
+        ITIMER_VIRTUAL | ITIMER_PROF => Ok((0, 0)),
+        _ => Err(-EINVAL),
+    }
 }
 
 /// setitimer(which, new, old): ITIMER_REAL works; ITIMER_VIRTUAL and ITIMER_PROF (CPU time,
@@ -246,16 +253,28 @@ fn sys_setitimer(regs: &mut Regs) -> i64 {
             (Err(e), _) | (_, Err(e)) => return e,
         }
     };
-    let prev = match which {
-        ITIMER_REAL => time::real_timer_set(task::current().process.pid, value, interval),
-        ITIMER_VIRTUAL | ITIMER_PROF if value == 0 => (0, 0),
-        ITIMER_VIRTUAL | ITIMER_PROF => return -EINVAL,
-        _ => return -EINVAL,
+    let prev = match do_setitimer(which, value, interval) {
+        Ok(p) => p,
+        Err(e) => return e,
     };
     if old != 0 {
         return result(put(old, &itimerval(prev.0, prev.1)).map(|_| 0));
     }
     0
+}
+
+/// Arms timer `which` with `value` and `interval` (microseconds); returns the previous
+/// (value, interval) (setitimer; the i386 compat one too).
+pub(crate) fn do_setitimer(which: u64, value: u64, interval: u64) -> Result<(u64, u64), i64> {
+    match which {
+        ITIMER_REAL => Ok(time::real_timer_set(
+            task::current().process.pid,
+            value,
+            interval,
+        )),
+        ITIMER_VIRTUAL | ITIMER_PROF if value == 0 => Ok((0, 0)),
+        _ => Err(-EINVAL),
+    }
 }
 
 /// alarm(seconds): ITIMER_REAL without interval; returns the seconds left of the previous
