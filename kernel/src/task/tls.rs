@@ -293,3 +293,38 @@ impl CloneTls {
         }
     }
 }
+
+/// PTRACE_GET_THREAD_AREA (25): the `user_desc` of slot `addr` (a GDT entry number, 12-14;
+/// negative is -EIO, another is -EINVAL) of a stopped tracee whose slots are `tls`.
+pub fn ptrace_get(tls: &[u64; TLS_ENTRIES], addr: u64, u_info: u64) -> Result<i64, i64> {
+    let idx = addr as i32;
+    if idx < 0 {
+        return Err(-crate::syscall::errno::EIO);
+    }
+    let slot = slot_of(idx)?;
+    crate::uaccess::copy_to_user(u_info, &user_desc_of(idx as u32, tls[slot]))
+        .map_err(|_| -EFAULT)?;
+    Ok(0)
+}
+
+/// PTRACE_SET_THREAD_AREA (26): slot `addr` of a stopped tracee from a `user_desc`, checked
+/// as set_thread_area's (Linux's do_set_thread_area without allocation). A saved FS or GS
+/// selector naming the slot gets the new base, as Linux sets `thread.fsbase`/`gsbase` for a
+/// task that is not current (its next switch-in loads the selector, then the saved base).
+pub fn ptrace_set(inner: &mut crate::task::TaskInner, addr: u64, u_info: u64) -> Result<i64, i64> {
+    let idx = addr as i32;
+    if idx < 0 {
+        return Err(-crate::syscall::errno::EIO);
+    }
+    let (slot, desc) = desc_from_user(idx, u_info)?;
+    inner.tls[slot] = desc;
+    let sel = (((TLS_FIRST_ENTRY + slot) as u16) << 3) | 3;
+    let base = ((desc >> 16) & 0xff_ffff) | (((desc >> 56) & 0xff) << 24);
+    if inner.selectors.0[2] == sel {
+        inner.fs_base = base;
+    }
+    if inner.selectors.0[3] == sel {
+        inner.gs_base = base;
+    }
+    Ok(0)
+}
