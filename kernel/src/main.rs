@@ -323,6 +323,12 @@ fn apply_test_breaks(cmdline: &str) {
             event::timerfd::BREAK_OVERRUN.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "sigreturn32_segs" {
+            klog!("test hook: i386 sigreturn loads the frame's data selectors unchecked");
+            crate::signal::BREAK_SIGRETURN32_SEGS
+                .store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         match kentry::test_hooks::Check::from_name(name) {
             Some(c) => {
                 klog!("test hook: safety check '{name}' is OFF");

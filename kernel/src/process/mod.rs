@@ -367,7 +367,7 @@ pub fn fork_current(
     regs: &kentry::Regs,
     vfork: bool,
     clone_flags: u64,
-    tls: Option<u64>,
+    tls: Option<crate::task::tls::CloneTls>,
     before_start: &dyn Fn(u32),
     after_start: &mut dyn FnMut(u32),
 ) -> Result<u32, i64> {
@@ -439,12 +439,9 @@ pub fn fork_current(
         mi.fpu.save();
         // Into the buffer the new task already has: no second allocation.
         ti.fpu.copy_from(&mi.fpu);
-        // CLONE_SETTLS: the child's FS base.
-        ti.fs_base =
-            tls.unwrap_or_else(|| x86_64::registers::model_specific::FsBase::read().as_u64());
+        // CLONE_SETTLS: the child's FS base, or an i386 caller's TLS slot.
+        crate::task::tls::CloneTls::apply(tls, ti, &mi.tls);
         ti.selectors = crate::task::segments::Selectors::read();
-        ti.tls = mi.tls;
-        ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
         ti.sigmask = mi.sigmask;
         t.blocked_seen.store(mi.sigmask, Ordering::Relaxed);
         ti.altstack = mi.altstack;
@@ -477,7 +474,7 @@ pub fn fork_current(
 /// before they land).
 pub fn spawn_thread(
     regs: &kentry::Regs,
-    fs_base: Option<u64>,
+    tls: Option<crate::task::tls::CloneTls>,
     clear_tid: u64,
     clone_flags: u64,
     before_start: &dyn Fn(u32),
@@ -494,11 +491,8 @@ pub fn spawn_thread(
         mi.fpu.save();
         // Into the buffer the new task already has: no second allocation.
         ti.fpu.copy_from(&mi.fpu);
-        ti.fs_base =
-            fs_base.unwrap_or_else(|| x86_64::registers::model_specific::FsBase::read().as_u64());
-        ti.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
+        crate::task::tls::CloneTls::apply(tls, ti, &mi.tls);
         ti.selectors = crate::task::segments::Selectors::read();
-        ti.tls = mi.tls;
         ti.sigmask = mi.sigmask;
         t.blocked_seen.store(mi.sigmask, Ordering::Relaxed);
         ti.clear_child_tid = clear_tid;

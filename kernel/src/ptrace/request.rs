@@ -172,6 +172,9 @@ fn request_result(request: u64, pid: i32, addr: u64, data: u64) -> Result<i64, i
         }
         req::PEEKSIGINFO => peek_siginfo(&t, addr, data),
         // The code is in `data`, the base or where to put it in `addr`.
+        req::GET_THREAD_AREA | req::SET_THREAD_AREA => {
+            regs::thread_area(&t, request == req::SET_THREAD_AREA, addr, data)
+        }
         req::ARCH_PRCTL => match regs::arch_prctl(&t, data, addr)? {
             Some(base) => put_u64(addr, base),
             None => Ok(0),

@@ -162,7 +162,7 @@ const F_SET_TID: usize = 8;
 const F_SET_TID_SIZE: usize = 9;
 const F_CGROUP: usize = 10;
 
-fn clone3_args(uargs: u64, usize_: u64) -> Result<KernelCloneArgs, i64> {
+pub(crate) fn clone3_args(uargs: u64, usize_: u64) -> Result<KernelCloneArgs, i64> {
     let size = usize::try_from(usize_).unwrap_or(usize::MAX);
     let unchecked = BREAK_SIZE_RULES.load(core::sync::atomic::Ordering::Relaxed);
     if size > PAGE_SIZE && !unchecked {
@@ -306,7 +306,18 @@ pub fn kernel_clone(regs: &mut Regs, args: &KernelCloneArgs) -> i64 {
             let _ = copy_to_user(args.child_tid, &own.to_ne_bytes());
         }
     };
-    let tls = (flags & CLONE_SETTLS != 0).then_some(args.tls);
+    let tls = if flags & CLONE_SETTLS == 0 {
+        None
+    } else if super::compat::in_ia32_syscall() {
+        // An i386 caller's tls is a `user_desc` for one of its GDT TLS slots (Linux's
+        // copy_thread -> do_set_thread_area without allocation); a bad one fails the clone.
+        match crate::task::tls::desc_from_user(-1, args.tls) {
+            Ok((slot, desc)) => Some(crate::task::tls::CloneTls::Slot(slot, desc)),
+            Err(e) => return e,
+        }
+    } else {
+        Some(crate::task::tls::CloneTls::FsBase(args.tls))
+    };
     if flags & CLONE_THREAD != 0 {
         let clear = if flags & CLONE_CHILD_CLEARTID != 0 {
             args.child_tid

@@ -21,6 +21,7 @@ pub(crate) mod timespec;
 pub mod user;
 
 pub use misc::{RLIMIT_NOFILE, RLIMIT_SIGPENDING, no_new_privs, rlimit_cur};
+pub(crate) use sig::do_sigaltstack as sig_do_sigaltstack;
 
 use kentry::Regs;
 

@@ -29,6 +29,7 @@ pub const fn register(mut t: Table) -> Table {
     t[nr::GETPPID] = sys_getppid;
     t[nr::ARCH_PRCTL] = sys_arch_prctl;
     t[nr::SET_THREAD_AREA] = crate::task::tls::sys_set_thread_area;
+    t[nr::GET_THREAD_AREA] = crate::task::tls::sys_get_thread_area;
     t[nr::GETTID] = sys_gettid;
     t[nr::FUTEX] = sys_futex;
     t[nr::SET_TID_ADDRESS] = sys_set_tid_address;
@@ -207,7 +208,7 @@ fn sys_wait4(regs: &mut Regs) -> i64 {
             if status != 0 && copy_to_user(status, &st.to_ne_bytes()).is_err() {
                 return -EFAULT;
             }
-            if rusage != 0 && copy_to_user(rusage, &[0u8; 144]).is_err() {
+            if rusage != 0 && put_rusage(rusage).is_err() {
                 return -EFAULT;
             }
             cpid as i64
@@ -289,14 +290,28 @@ fn sys_waitid(regs: &mut Regs) -> i64 {
         si[8..12].copy_from_slice(&code.to_ne_bytes());
         si[16..20].copy_from_slice(&(cpid as i32).to_ne_bytes());
         si[24..28].copy_from_slice(&status.to_ne_bytes());
+        if super::compat::in_ia32_syscall() {
+            // compat_siginfo: the union starts 4 bytes lower.
+            si = kentry_abi::compat::siginfo_to_compat(&si);
+        }
         if copy_to_user(infop, &si).is_err() {
             return -EFAULT;
         }
     }
-    if rusage != 0 && copy_to_user(rusage, &[0u8; 144]).is_err() {
+    if rusage != 0 && put_rusage(rusage).is_err() {
         return -EFAULT;
     }
     0
+}
+
+/// The rusage of a waited-for child: all zero (kentry keeps no child usage), in the caller's
+/// layout (`compat_rusage`, 72 bytes, for an i386 call).
+fn put_rusage(rusage: u64) -> Result<(), crate::uaccess::Efault> {
+    if super::compat::in_ia32_syscall() {
+        copy_to_user(rusage, &[0u8; kentry_abi::compat::RUSAGE32_SIZE])
+    } else {
+        copy_to_user(rusage, &[0u8; 144])
+    }
 }
 
 const FUTEX_WAIT: u64 = 0;
@@ -307,8 +322,19 @@ const FUTEX_PRIVATE: u64 = 128;
 const FUTEX_CLOCK_REALTIME: u64 = 256;
 
 fn sys_futex(regs: &mut Regs) -> i64 {
-    let (uaddr, op, val, timeout) = (regs.rdi, regs.rsi, regs.rdx as u32, regs.r10);
-    if uaddr % 4 != 0 {
+    do_futex(regs.rdi, regs.rsi, regs.rdx as u32, regs.r10, read_timespec)
+}
+
+/// futex(uaddr, op, val, timeout), the timeout read by `read_ts` (a `__kernel_timespec`, or
+/// an `old_timespec32` for i386's futex).
+pub(crate) fn do_futex(
+    uaddr: u64,
+    op: u64,
+    val: u32,
+    timeout: u64,
+    read_ts: fn(u64) -> Result<u64, i64>,
+) -> i64 {
+    if !uaddr.is_multiple_of(4) {
         return -EINVAL;
     }
     match op & !(FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME) {
@@ -316,7 +342,7 @@ fn sys_futex(regs: &mut Regs) -> i64 {
             let deadline = if timeout == 0 {
                 None
             } else {
-                match read_timespec(timeout) {
+                match read_ts(timeout) {
                     // WAIT takes a relative time; WAIT_BITSET an absolute one, on the
                     // monotonic clock or, with FUTEX_CLOCK_REALTIME, the realtime one.
                     Ok(ns) if op & 0x7f == FUTEX_WAIT => Some(crate::time::deadline_after_ns(ns)),

@@ -32,36 +32,28 @@ fn valid_sig(sig: u64) -> Option<u8> {
 
 fn sys_rt_sigaction(regs: &mut Regs) -> i64 {
     let (sig, act, oact, size) = (regs.rdi, regs.rsi, regs.rdx, regs.r10);
-    let Some(sig) = valid_sig(sig) else {
-        return -EINVAL;
-    };
     if size != 8 {
         return -EINVAL;
     }
-    let p = &task::current().process;
-    let old = p.sigactions.lock().get(sig);
-    if act != 0 {
-        if sig == signal::SIGKILL || sig == signal::SIGSTOP {
-            return -EINVAL;
-        }
+    let new = if act != 0 {
         let mut b = [0u8; 32];
         if copy_from_user(&mut b, act).is_err() {
             return -EFAULT;
         }
         let w = |i: usize| u64::from_ne_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
-        let new = SigAction {
+        Some(SigAction {
             handler: w(0),
             flags: w(1),
             restorer: w(2),
-            mask: w(3) & !UNBLOCKABLE,
-        };
-        p.sigactions.lock().set(sig, new);
-        if signal::ignored(p, sig) {
-            // An action that ignores the signal discards what is pending, in the process's
-            // queue and every thread's (Linux's do_sigaction).
-            signal::flush_everywhere(p, signal::bit(sig));
-        }
-    }
+            mask: w(3),
+        })
+    } else {
+        None
+    };
+    let old = match do_sigaction(sig, new, false) {
+        Ok(old) => old,
+        Err(e) => return e,
+    };
     if oact != 0 {
         let mut b = [0u8; 32];
         for (i, v) in [old.handler, old.flags, old.restorer, old.mask]
@@ -75,6 +67,36 @@ fn sys_rt_sigaction(regs: &mut Regs) -> i64 {
         }
     }
     0
+}
+
+/// The action of `sig` before, and with `new` the action after (Linux's do_sigaction). The
+/// kernel's own flag SA_IA32_ABI is never taken from the user nor shown to it; an action set
+/// by an i386 call (`ia32`) gets it, and its handler then takes i386 signal frames (Linux's
+/// sigaction_compat_abi).
+pub(crate) fn do_sigaction(sig: u64, new: Option<SigAction>, ia32: bool) -> Result<SigAction, i64> {
+    let Some(sig) = valid_sig(sig) else {
+        return Err(-EINVAL);
+    };
+    let p = &task::current().process;
+    let mut old = p.sigactions.lock().get(sig);
+    old.flags &= !signal::SA_IA32_ABI;
+    if let Some(mut new) = new {
+        if sig == signal::SIGKILL || sig == signal::SIGSTOP {
+            return Err(-EINVAL);
+        }
+        new.mask &= !UNBLOCKABLE;
+        new.flags &= !signal::SA_IA32_ABI;
+        if ia32 {
+            new.flags |= signal::SA_IA32_ABI;
+        }
+        p.sigactions.lock().set(sig, new);
+        if signal::ignored(p, sig) {
+            // An action that ignores the signal discards what is pending, in the process's
+            // queue and every thread's (Linux's do_sigaction).
+            signal::flush_everywhere(p, signal::bit(sig));
+        }
+    }
+    Ok(old)
 }
 
 fn sys_rt_sigprocmask(regs: &mut Regs) -> i64 {
@@ -164,43 +186,63 @@ const MINSIGSTKSZ: u64 = 2048;
 
 fn sys_sigaltstack(regs: &mut Regs) -> i64 {
     let (ss, old) = (regs.rdi, regs.rsi);
-    let inner = task::current_inner();
-    let cur = inner.altstack;
-    let on = signal::frame_on_altstack(regs.rsp, cur);
-    if old != 0 {
-        let mut b = [0u8; 24];
-        b[..8].copy_from_slice(&cur.0.to_ne_bytes());
-        let flags = if on { SS_ONSTACK } else { cur.2 };
-        b[8..12].copy_from_slice(&flags.to_ne_bytes());
-        b[16..].copy_from_slice(&cur.1.to_ne_bytes());
-        if copy_to_user(old, &b).is_err() {
-            return -EFAULT;
-        }
-    }
-    if ss != 0 {
+    let new = if ss != 0 {
         let mut b = [0u8; 24];
         if copy_from_user(&mut b, ss).is_err() {
             return -EFAULT;
         }
-        if on {
-            return -EPERM;
-        }
         let sp = u64::from_ne_bytes(b[..8].try_into().unwrap());
         let flags = i32::from_ne_bytes(b[8..12].try_into().unwrap());
         let size = u64::from_ne_bytes(b[16..].try_into().unwrap());
+        Some((sp, flags, size))
+    } else {
+        None
+    };
+    let (sp, flags, size) = match do_sigaltstack(new, regs.rsp) {
+        Ok(o) => o,
+        Err(e) => return e,
+    };
+    if old != 0 {
+        let mut b = [0u8; 24];
+        b[..8].copy_from_slice(&sp.to_ne_bytes());
+        b[8..12].copy_from_slice(&flags.to_ne_bytes());
+        b[16..].copy_from_slice(&size.to_ne_bytes());
+        if copy_to_user(old, &b).is_err() {
+            return -EFAULT;
+        }
+    }
+    0
+}
+
+/// Linux's do_sigaltstack: the alternate stack before (sp, flags, size; SS_ONSTACK while the
+/// caller, at `user_sp`, runs on it), and with `new` (sp, flags, size) the one after: EPERM
+/// while on the stack, EINVAL for unknown flags, ENOMEM under MINSIGSTKSZ (2048 for both
+/// ABIs). Nothing is written to the user on an error.
+pub(crate) fn do_sigaltstack(
+    new: Option<(u64, i32, u64)>,
+    user_sp: u64,
+) -> Result<(u64, i32, u64), i64> {
+    let inner = task::current_inner();
+    let cur = inner.altstack;
+    let on = signal::frame_on_altstack(user_sp, cur);
+    let old = (cur.0, if on { SS_ONSTACK } else { cur.2 }, cur.1);
+    if let Some((sp, flags, size)) = new {
+        if on {
+            return Err(-EPERM);
+        }
         if flags & !(SS_DISABLE | (1 << 31)) != 0 {
-            return -EINVAL;
+            return Err(-EINVAL);
         }
         if flags & SS_DISABLE != 0 {
             inner.altstack = (0, 0, SS_DISABLE);
         } else {
             if size < MINSIGSTKSZ {
-                return -ENOMEM;
+                return Err(-ENOMEM);
             }
             inner.altstack = (sp, size, 0);
         }
     }
-    0
+    Ok(old)
 }
 
 fn sys_kill(regs: &mut Regs) -> i64 {
@@ -292,6 +334,10 @@ fn sys_tgkill(regs: &mut Regs) -> i64 {
 fn siginfo_from_user(sig: u64, uinfo: u64) -> Result<KSigInfo, i64> {
     let mut b = [0u8; 128];
     copy_from_user(&mut b, uinfo).map_err(|_| -EFAULT)?;
+    if super::compat::in_ia32_syscall() {
+        // rt_sigqueueinfo and rt_tgsigqueueinfo of i386 take a `compat_siginfo`.
+        b = kentry_abi::compat::siginfo_from_compat(&b);
+    }
     // An invalid number is refused later, after the target's lookup (as Linux).
     // A number past 255 has no layout of its own (and is refused as invalid later).
     KSigInfo::from_user(u8::try_from(sig).unwrap_or(0), &b)
@@ -372,6 +418,19 @@ static SIGWAIT: crate::sched::WaitQueue = crate::sched::WaitQueue::new();
 /// delivered (EINTR, never restarted). SIGKILL and SIGSTOP are never taken.
 fn sys_rt_sigtimedwait(regs: &mut Regs) -> i64 {
     let (uset, uinfo, uts, size) = (regs.rdi, regs.rsi, regs.rdx, regs.r10);
+    do_rt_sigtimedwait(uset, uinfo, uts, size, super::timespec::read_timespec)
+}
+
+/// rt_sigtimedwait with the timeout read by `read_ts` (a `__kernel_timespec`, or i386's
+/// `old_timespec32`); the siginfo goes out in the caller's layout (`compat_siginfo` for an
+/// i386 call).
+pub(crate) fn do_rt_sigtimedwait(
+    uset: u64,
+    uinfo: u64,
+    uts: u64,
+    size: u64,
+    read_ts: fn(u64) -> Result<u64, i64>,
+) -> i64 {
     if size != 8 {
         return -EINVAL;
     }
@@ -381,7 +440,7 @@ fn sys_rt_sigtimedwait(regs: &mut Regs) -> i64 {
     }
     let these = signal::blockable(u64::from_ne_bytes(b));
     let end = if uts != 0 {
-        match super::timespec::read_timespec(uts) {
+        match read_ts(uts) {
             Ok(ns) => Some(crate::time::monotonic_ns().saturating_add(ns)),
             Err(e) => return e,
         }
@@ -421,7 +480,11 @@ fn sys_rt_sigtimedwait(regs: &mut Regs) -> i64 {
             -EAGAIN
         };
     };
-    if uinfo != 0 && copy_to_user(uinfo, &info.to_bytes()).is_err() {
+    let mut b = info.to_bytes();
+    if super::compat::in_ia32_syscall() {
+        b = kentry_abi::compat::siginfo_to_compat(&b);
+    }
+    if uinfo != 0 && copy_to_user(uinfo, &b).is_err() {
         return -EFAULT;
     }
     sig as i64

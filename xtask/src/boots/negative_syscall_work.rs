@@ -303,4 +303,45 @@ pub const NEGATIVE_SYSCALL_WORK_BOOTS: &[BootTest] = &[
         qemu_args: &[],
         or_endings: &[],
     },
+    BootTest {
+        // i386 rt_sigreturn takes the frame's EFLAGS whole (`kentry.break=sigreturn_flags`,
+        // the 64-bit path's break, which the i386 frames share): a handler's IOPL 3 and NT
+        // reach user mode and IF is cleared, so the sanitising case fails; the cases around
+        // it pass.
+        name: "negative_sigreturn32_flags",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sigreturn_flags",
+            "kentry.only=c_ia32_signals_glibc32",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: rt_sigreturn takes IF, IOPL and NT from the user's frame",
+            "ok 15 fsave_header_edit_wins",
+            "not ok 16 sigreturn_eflags_sanitised",
+            "not ok 1 c_ia32_signals_glibc32",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // i386 sigreturn loads the frame's data selectors without asking VERR first
+        // (`kentry.break=sigreturn32_segs`): a handler's FS = 0xfff8 (no such GDT entry) is
+        // loaded by the kernel, whose #GP has no fixup.
+        name: "negative_sigreturn32_segs",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sigreturn32_segs",
+            "kentry.only=c_ia32_signals_glibc32",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "test hook: i386 sigreturn loads the frame's data selectors unchecked",
+            "ok 16 sigreturn_eflags_sanitised",
+            "KERNEL FAULT: #GP general protection err=0xfff8",
+            "kentry_kernel::task::segments::reload_user",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
 ];

@@ -18,6 +18,8 @@ mod sched;
 mod session;
 pub mod sysinfo;
 
+pub(crate) use clock::{clock_now, clock_res, do_getitimer, do_setitimer};
+pub(crate) use limits::do_prlimit;
 pub use limits::{RLIMIT_NOFILE, RLIMIT_SIGPENDING, no_new_privs, rlimit_cur};
 
 use super::errno::*;

@@ -75,6 +75,11 @@ fn sys_sysinfo(regs: &mut Regs) -> i64 {
     b[80..82].copy_from_slice(&procs.to_ne_bytes());
     // totalhigh, freehigh at 88..104 stay 0.
     b[104..108].copy_from_slice(&1u32.to_ne_bytes());
+    if crate::syscall::compat::in_ia32_syscall() {
+        // `compat_sysinfo`: the longs are 32 bits (a RAM size past 4 GiB would need
+        // mem_unit > 1, as Linux's compat_sysinfo scales it; kentry's guests are smaller).
+        return result(put(regs.rdi, &kentry_abi::compat::sysinfo_to_compat(&b)).map(|_| 0));
+    }
     result(put(regs.rdi, &b).map(|_| 0))
 }
 
