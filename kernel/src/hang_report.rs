@@ -22,10 +22,12 @@ use alloc::sync::Arc;
 use core::fmt::Write;
 use core::sync::atomic::Ordering;
 
-/// The timer tick is 1 ms (`sched::ticks`).
-const TICKS_PER_SEC: u64 = 1000;
+/// How often (in 1 ms ticks, `sched::ticks`) the thread wakes to look at the clock: ticks can fall behind the clock under a
+/// loaded host (TCG delivers a late tick once), and the report is due by the clock, which
+/// xtask's timeout also follows.
+const LOOK_EVERY_TICKS: u64 = 50;
 
-/// When the report is due, in ticks since boot (read by its thread only).
+/// When the report is due, in seconds since boot (read by its thread only).
 static DUE: spin::Once<u64> = spin::Once::new();
 
 /// Reads `kentry.hang_report=S` (seconds, S ≥ 1) and starts the thread that reports then.
@@ -36,7 +38,7 @@ pub fn init(cmdline: &str) {
     else {
         return;
     };
-    DUE.call_once(|| secs * TICKS_PER_SEC);
+    DUE.call_once(|| secs);
     let t = Task::new_kernel(
         0,
         crate::process::kernel_process(),
@@ -51,9 +53,11 @@ pub fn init(cmdline: &str) {
 
 extern "C" fn report_thread() -> ! {
     crate::sched::kernel_thread_prologue();
-    let due = DUE.get().copied().unwrap_or(u64::MAX);
-    while crate::sched::ticks() < due {
-        crate::sched::sleep_until(due);
+    let due_ns = DUE
+        .get()
+        .map_or(u64::MAX, |s| s.saturating_mul(crate::time::NSEC_PER_SEC));
+    while crate::time::monotonic_ns() < due_ns {
+        crate::sched::sleep_until(crate::sched::ticks() + LOOK_EVERY_TICKS);
     }
     report(&mut crate::log::SerialWriter);
     loop {
@@ -63,7 +67,7 @@ extern "C" fn report_thread() -> ! {
 
 /// Prints the report: every process's threads, then the kernel's own.
 fn report(w: &mut dyn Write) {
-    let secs = crate::sched::ticks() / TICKS_PER_SEC;
+    let secs = crate::time::monotonic_ns() / crate::time::NSEC_PER_SEC;
     let _ = writeln!(
         w,
         "[kentry] hang report at {secs} s (kentry.hang_report): every task, asleep ones with their kernel backtrace"

@@ -143,6 +143,23 @@ const OTHER_BOOTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // A task taking a spin lock it holds (test kernels' lockup detector, lockcheck.rs,
+        // its threshold cut to 2 s by the test): the spinner reports the lock with the place
+        // it is wanted and the place it was last taken. Without the detector the boot hangs
+        // until the timeout.
+        name: "spinlock_lockup",
+        cmdline: &["kentry.mode=test", "kentry.only=spinlock_lockup"],
+        expect_status: 5,
+        expect_log: &[
+            "lockup test: taking a held lock again",
+            "BUG: spinlock lockup suspected: lock 0x",
+            "wanted at kernel/src/test/selftests/watchdog.rs:",
+            "last taken at kernel/src/test/selftests/watchdog.rs:",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
         // nohz_full (docs/nohz.md): a ring-3 program pinned to CPU 1 spins 5 s while CPU 0
         // runs a fork/exec/munmap load; CPU 1 must take no timer interrupt, IPI or NMI, and
         // the program's user time must match its spin; then a second task there must bring
