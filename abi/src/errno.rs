@@ -66,6 +66,8 @@ pub const ENOSYS: i64 = 38;
 pub const ENOTEMPTY: i64 = 39;
 /// Too many symbolic links.
 pub const ELOOP: i64 = 40;
+/// Value too large for defined data type (an i386 lseek past 2 GiB).
+pub const EOVERFLOW: i64 = 75;
 /// Socket operation on a descriptor that is not a socket.
 pub const ENOTSOCK: i64 = 88;
 /// Message too long.

@@ -7,6 +7,7 @@
 
 #![no_std]
 
+pub mod compat;
 pub mod errno;
 mod syscalls;
 mod syscalls_32;

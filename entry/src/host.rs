@@ -222,18 +222,19 @@ macro_rules! entry_points {
             $crate::syscall_32::do_int80_syscall_32::<$host>(regs)
         }
 
-        /// SYSCALL from compat mode (CSTAR): called by its stub with the frame; returns by
-        /// IRET.
+        /// SYSCALL from compat mode (CSTAR): called by its stub with the frame; returns true
+        /// for SYSRETL.
         #[unsafe(no_mangle)]
         #[unsafe(link_section = ".text.kentry.noinstr")]
-        extern "C" fn kentry_rust_fast_syscall_32(regs: &mut $crate::Regs) {
+        extern "C" fn kentry_rust_fast_syscall_32(regs: &mut $crate::Regs) -> bool {
             $crate::syscall_32::do_fast_syscall_32::<$host>(regs)
         }
 
-        /// SYSENTER from compat mode: called by its stub with the frame; returns by IRET.
+        /// SYSENTER from compat mode: called by its stub with the frame; returns true for
+        /// SYSRETL.
         #[unsafe(no_mangle)]
         #[unsafe(link_section = ".text.kentry.noinstr")]
-        extern "C" fn kentry_rust_sysenter_32(regs: &mut $crate::Regs) {
+        extern "C" fn kentry_rust_sysenter_32(regs: &mut $crate::Regs) -> bool {
             $crate::syscall_32::do_sysenter_32::<$host>(regs)
         }
 

@@ -239,6 +239,9 @@ fn build_stack(
         .map_err(nomem)?;
     aspace.write(sp, &bytes).map_err(nomem)?;
     aspace.start_stack = sp;
+    // The strings are packed in order, each with its NUL: argv's end where envp's begin.
+    aspace.args = (ptr(0), ptr(argc));
+    aspace.env = (ptr(argc), ptr(argc + envc));
     Ok(sp)
 }
 

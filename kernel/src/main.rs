@@ -13,10 +13,12 @@ mod console;
 mod cpio;
 mod elf;
 mod entry_host;
+mod event;
 mod exec;
 mod exec_ia32;
 mod fs;
 mod futex;
+mod hang_report;
 #[cfg(feature = "test-hooks")]
 mod lockcheck;
 mod log;
@@ -288,6 +290,11 @@ fn apply_test_breaks(cmdline: &str) {
         if name == "hwbp_entry_text" {
             return x86::hwbp::break_refusal(x86::hwbp::Refusal::EntryText);
         }
+        if name == "pidns" {
+            klog!("test hook: a PID namespace's numbers are taken as global ids");
+            process::pid_ns::BREAK_ISOLATION.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "hwbp_percpu_entry_data" {
             return x86::hwbp::break_refusal(x86::hwbp::Refusal::PerCpuEntryData);
         }
@@ -314,6 +321,22 @@ fn apply_test_breaks(cmdline: &str) {
         if name == "vsyscall_int80" {
             klog!("test hook: __kernel_vsyscall keeps int $0x80 (no fast entry)");
             vdso::ia32::BREAK_FAST.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "epoll_edge" {
+            klog!("test hook: epoll's edge-triggered and ONESHOT items act level-triggered");
+            event::epoll::BREAK_EDGE.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "timerfd_overrun" {
+            klog!("test hook: a timerfd read returns 1 however many periods passed");
+            event::timerfd::BREAK_OVERRUN.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "sigreturn32_segs" {
+            klog!("test hook: i386 sigreturn loads the frame's data selectors unchecked");
+            crate::signal::BREAK_SIGRETURN32_SEGS
+                .store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
         match kentry::test_hooks::Check::from_name(name) {
@@ -383,6 +406,7 @@ extern "C" fn kernel_continue() -> ! {
     // any user program run: the image is patched in place).
     let vsyscall = vdso::ia32::select_entry();
     klog!("vdso32: __kernel_vsyscall uses {vsyscall:?}");
+    hang_report::init(cmdline);
     smp::start_aps(TIMER_PERIOD);
     let code = match boot::cmdline_value(cmdline, "kentry.mode").unwrap_or("run") {
         "test" => test::run_all(cmdline),

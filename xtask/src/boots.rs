@@ -147,6 +147,23 @@ const OTHER_BOOTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // A task taking a spin lock it holds (test kernels' lockup detector, lockcheck.rs,
+        // its threshold cut to 2 s by the test): the spinner reports the lock with the place
+        // it is wanted and the place it was last taken. Without the detector the boot hangs
+        // until the timeout.
+        name: "spinlock_lockup",
+        cmdline: &["kentry.mode=test", "kentry.only=spinlock_lockup"],
+        expect_status: 5,
+        expect_log: &[
+            "lockup test: taking a held lock again",
+            "BUG: spinlock lockup suspected: lock 0x",
+            "wanted at kernel/src/test/selftests/watchdog.rs:",
+            "last taken at kernel/src/test/selftests/watchdog.rs:",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
         // nohz_full (docs/nohz.md): a ring-3 program pinned to CPU 1 spins 5 s while CPU 0
         // runs a fork/exec/munmap load; CPU 1 must take no timer interrupt, IPI or NMI, and
         // the program's user time must match its spin; then a second task there must bring
@@ -193,6 +210,32 @@ const OTHER_BOOTS: &[BootTest] = &[
             "    ok 3 remote_utime_monotonic",
             "    ok 4 remote_cpu_row_grows",
             "ok 1 c_nohz_times_musl",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
+        // The hang report (kernel/src/hang_report.rs), which xtask asks every test boot for a
+        // little before its timeout: due at 2 s here, while user/c/sleepers.c keeps a child
+        // asleep in read() and itself in nanosleep(); each must be listed in its syscall,
+        // the reader with the kernel backtrace through the pipe read (the switch frame's
+        // offsets and the unwinder from a sleeping task's stack).
+        name: "hang_report_names_sleepers",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.hang_report=2",
+            "kentry.only=c_sleepers_musl",
+        ],
+        expect_status: 1,
+        expect_log: &[
+            "hang report at 2 s (kentry.hang_report)",
+            "(sleepers-musl) S cpu",
+            "in syscall 0 (read)",
+            "in syscall 35 (nanosleep)",
+            "<kentry_kernel::fs::file::File::read+",
+            "<kentry_kernel::syscall::io::sys_read+",
+            "hang report end",
+            "ok 1 c_sleepers_musl",
         ],
         qemu_args: &["-smp", "2"],
         or_endings: &[],

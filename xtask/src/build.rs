@@ -265,6 +265,18 @@ fn c_sources(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>)> {
     if names.is_empty() {
         bail!("{} holds no C program (*.c)", dir.display());
     }
+    // build.sh's `progs_m32=(...)`: portable programs also built for i386 as <prog>-glibc32.
+    let script = dir.join("build.sh");
+    if let Ok(text) = std::fs::read_to_string(&script) {
+        for line in text.lines() {
+            if let Some(list) = line
+                .strip_prefix("progs_m32=(")
+                .and_then(|l| l.strip_suffix(')'))
+            {
+                names.extend(list.split_whitespace().map(|p| format!("{p}-glibc32")));
+            }
+        }
+    }
     sources.sort();
     names.sort();
     Ok((sources, names))

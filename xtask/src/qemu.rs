@@ -104,6 +104,23 @@ impl Boot {
         }
     }
 
+    /// Asks a kentry kernel for its hang report (kernel/src/hang_report.rs: every task, and
+    /// where each sleeping one waits) a little before the timeout: at 90 % of it, and at least
+    /// 2 s before it. Nothing for a boot without a timeout or with one under 5 s, or whose
+    /// command line already asks for one. Call it once the timeout is set; a Linux boot must
+    /// not get it.
+    pub fn request_hang_report(&mut self) {
+        const WORD: &str = "kentry.hang_report=";
+        let Some(secs) = self.timeout.map(|t| t.as_secs()).filter(|&s| s >= 5) else {
+            return;
+        };
+        if self.cmdline.iter().any(|w| w.starts_with(WORD)) {
+            return;
+        }
+        let at = (secs * 9 / 10).min(secs - 2);
+        self.cmdline.push(format!("{WORD}{at}"));
+    }
+
     pub fn cmdline_text(&self) -> String {
         self.cmdline.join(" ")
     }

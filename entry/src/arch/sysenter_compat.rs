@@ -10,7 +10,11 @@
 //! with ECX, EDX and EBP saved on the user stack), so the user's ESP is in EBP, the sixth
 //! argument at `[EBP]`, and the return goes to the vDSO's `int80_landing_pad`: the frame's
 //! RSP and RIP are placeholders that [`crate::syscall_32::do_sysenter_32`] fills in. The way
-//! back is IRET.
+//! back is the compat SYSCALL's: `kentry_sysret32_from_system_call` (SYSRETL, which Intel
+//! CPUs run from 64-bit mode although they refuse SYSCALL from compat mode) when
+//! [`crate::sysret::sysretl_allowed`] passes the final frame, else IRET, as Linux's
+//! `entry_SYSENTER_compat` jumps to `sysret32_from_system_call`. SYSRETL gives back the saved
+//! flags, NT and AC included; TF forces IRET.
 //!
 //! The MSRs (`setup::enable_syscall`): IA32_SYSENTER_CS = __KERNEL_CS (SYSENTER takes SS as
 //! CS + 8), IA32_SYSENTER_EIP = this stub, IA32_SYSENTER_ESP = 0. The stub loads the task
@@ -33,7 +37,7 @@
 //! | `kentry_sysenter_compat_park` | load the task stack | RSP 0, kernel GS | NMI, #MC, #DB (TF) | the stack top is per-CPU, GS-relative, always mapped; nothing reads or writes the user stack |
 //! | `kentry_sysenter_compat_frame` | build the frame (`pushfq` saves the user's TF, NT, AC), `cld`, test TF/NT/AC | task stack, kernel GS, IF=0 | NMI, #MC, #DB (TF) | a kernel stack; the #DB handler drops the single-steps and its IRET restores TF; NT is harmless while no IRET of ours runs |
 //! | `kentry_sysenter_compat_call` | `call` | task stack, kernel GS, TF/NT/AC clear | NMI, #MC; everything once Rust enables IRQs | a normal kernel context from here on |
-//! | `kentry_sysenter_compat_return` | after the call: `jmp` to the IRET path | task stack, kernel GS, IF=0 (the exit path's) | NMI, #MC | iret.rs has the rest |
+//! | `kentry_sysenter_compat_return` | after the call: `testb`, `jnz` to SYSRETL, else `jmp` to the IRET path | task stack, kernel GS, IF=0 (the exit path's) | NMI, #MC | iret.rs has the IRET way, syscall_compat.rs the SYSRETL way |
 //! | `kentry_sysenter_compat_fix_flags` | `pushq $2; popfq` (TF, NT, AC, DF clear), `jmp` back | task stack, kernel GS, IF=0 | NMI, #MC, #DB (TF, until the `popfq`) | as the frame window; after the `popfq` no single-step can follow |
 
 use crate::entry_percpu::OFFSET_TASK_STACK_TOP;
@@ -78,6 +82,8 @@ core::arch::global_asm!(
     ".globl kentry_sysenter_compat_return",
     "kentry_sysenter_compat_return:",
     "addq $8, %rsp",
+    "testb %al, %al",
+    "jnz kentry_sysret32_from_system_call",
     "jmp kentry_return_via_iret",
     ".globl kentry_sysenter_compat_fix_flags",
     "kentry_sysenter_compat_fix_flags:",

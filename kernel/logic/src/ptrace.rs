@@ -21,6 +21,8 @@ pub mod req {
     pub const ATTACH: u64 = 16;
     pub const DETACH: u64 = 17;
     pub const SYSCALL: u64 = 24;
+    pub const GET_THREAD_AREA: u64 = 25;
+    pub const SET_THREAD_AREA: u64 = 26;
     pub const ARCH_PRCTL: u64 = 30;
     pub const SYSEMU: u64 = 31;
     pub const SYSEMU_SINGLESTEP: u64 = 32;

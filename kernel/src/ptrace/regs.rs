@@ -157,6 +157,20 @@ pub fn arch_prctl(t: &Task, code: u64, arg: u64) -> Result<Option<u64>, i64> {
     Ok(None)
 }
 
+/// PTRACE_GET_THREAD_AREA / PTRACE_SET_THREAD_AREA: one of the stopped tracee's three GDT
+/// TLS slots (task/tls.rs), as its next switch-in will load them.
+pub fn thread_area(t: &Task, set: bool, addr: u64, data: u64) -> Result<i64, i64> {
+    let _st = t.ptrace.state.lock();
+    // SAFETY: as in `get_all`: the tracee is stopped and off its CPU; its slots, selectors
+    // and bases are in memory, where its next switch-in reads them.
+    let inner = unsafe { t.inner() };
+    if set {
+        crate::task::tls::ptrace_set(inner, addr, data)
+    } else {
+        crate::task::tls::ptrace_get(&inner.tls, addr, data)
+    }
+}
+
 /// SETREGS / NT_PRSTATUS: writes `vals` register by register in `user_regs_struct` order,
 /// stopping at the first refused one (what was written before stays, as in Linux's
 /// `genregs_set`).

@@ -67,10 +67,19 @@ pub struct BadFpstate;
 /// (the rest returns to its initial state). Err: unreadable, or a header or MXCSR that XRSTOR
 /// would fault on — the state is then the initial one.
 pub fn restore_from_sigframe(fpstate: u64) -> Result<(), BadFpstate> {
+    restore_folded(fpstate, None)
+}
+
+/// [`restore_from_sigframe`], then (an i386 frame) the fsave header's x87 environment and
+/// registers folded over the legacy area (Linux's convert_to_fxsr).
+fn restore_folded(fpstate: u64, env: Option<&[u8; FSAVE_ENV]>) -> Result<(), BadFpstate> {
     let inner = task::current_inner();
     for _ in 0..MAX_TRIES {
         let n = switches();
-        let r = read_fpstate(&mut inner.fpu, fpstate);
+        let mut r = read_fpstate(&mut inner.fpu, fpstate);
+        if let (Ok(()), Some(env)) = (&r, env) {
+            r = fold_env(&mut inner.fpu, env);
+        }
         let _no_switch = crate::preempt::guard();
         if switches() == n {
             if r.is_err() {
@@ -118,4 +127,131 @@ fn read_fpstate(fpu: &mut FpuState, fpstate: u64) -> Result<(), BadFpstate> {
     legacy[xstate::SW_RESERVED..].fill(0);
     fpu.set_legacy(&legacy);
     Ok(())
+}
+
+// --- The i386 frames' fpstate (Linux's `struct _fpstate_32`) ---
+//
+// An i386 frame's fpstate starts with the 112 bytes of the old FSAVE image
+// (`struct fregs_state`: the 28-byte environment, the eight 10-byte x87 registers, then
+// `status` and `magic`), and the FXSAVE/XSAVE area follows at +112, exactly as a 64-bit
+// frame's (magic words included). i386 programs of the FSAVE era read the header; the
+// kernel restores the x87 part from it, so an edit there takes effect (Linux's
+// save_fsave_header and convert_to_fxsr).
+
+/// Bytes of the FSAVE header before the XSAVE area (`sizeof(struct fregs_state)`).
+pub const FSAVE_HEADER: u64 = 112;
+/// The environment and registers of the header (`struct user_i387_ia32_struct`).
+const FSAVE_ENV: usize = 108;
+/// `magic` 0: the FXSR data follows (X86_FXSR_MAGIC).
+const X86_FXSR_MAGIC: u16 = 0;
+
+/// The full i387 tag word (two bits per physical register: 0 valid, 1 zero, 2 special,
+/// 3 empty) from FXSAVE's abridged one and the register contents (Linux's
+/// twd_fxsr_to_i387).
+fn twd_fxsr_to_i387(fx: &[u8]) -> u32 {
+    let tos = (u16::from_le_bytes([fx[2], fx[3]]) >> 11) & 7;
+    let abridged = fx[4];
+    let mut ret = 0xffff_0000u32;
+    for i in 0..8u16 {
+        let tag = if abridged & (1 << i) != 0 {
+            let st = 32 + usize::from((i.wrapping_sub(tos)) & 7) * 16;
+            let sig = |k: usize| u16::from_le_bytes([fx[st + 2 * k], fx[st + 2 * k + 1]]);
+            let exp = u16::from_le_bytes([fx[st + 8], fx[st + 9]]) & 0x7fff;
+            match exp {
+                0x7fff => 2,
+                0 if (0..4).all(|k| sig(k) == 0) => 1,
+                0 => 2,
+                _ if sig(3) & 0x8000 != 0 => 0,
+                _ => 2,
+            }
+        } else {
+            3
+        };
+        ret |= tag << (2 * i);
+    }
+    ret
+}
+
+/// The abridged tag byte (a bit per register: not empty) of a full tag word (Linux's
+/// twd_i387_to_fxsr).
+fn twd_i387_to_fxsr(twd: u16) -> u16 {
+    let mut t = !twd as u32;
+    t = (t | (t >> 1)) & 0x5555;
+    t = (t | (t >> 1)) & 0x3333;
+    t = (t | (t >> 2)) & 0x0f0f;
+    t = (t | (t >> 4)) & 0x00ff;
+    t as u16
+}
+
+/// The FSAVE header of legacy area `fx` (Linux's convert_from_fxsr + status and magic).
+/// `cs` and `ds` stand for the FPU's code and data selectors, which 64-bit FXSAVE does not
+/// keep (Linux uses the task's CS and DS too).
+pub fn fsave_header(fx: &[u8; 512], cs: u16, ds: u16) -> [u8; FSAVE_HEADER as usize] {
+    let mut h = [0u8; FSAVE_HEADER as usize];
+    let w16 = |o: usize| u32::from(u16::from_le_bytes([fx[o], fx[o + 1]]));
+    let w32 = |o: usize| u32::from_le_bytes([fx[o], fx[o + 1], fx[o + 2], fx[o + 3]]);
+    let env = [
+        w16(0) | 0xffff_0000,
+        w16(2) | 0xffff_0000,
+        twd_fxsr_to_i387(fx),
+        w32(8),
+        u32::from(cs),
+        w32(16),
+        u32::from(ds) | 0xffff_0000,
+    ];
+    for (i, v) in env.iter().enumerate() {
+        h[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    for i in 0..8 {
+        h[28 + i * 10..38 + i * 10].copy_from_slice(&fx[32 + i * 16..42 + i * 16]);
+    }
+    h[108..110].copy_from_slice(&fx[2..4]);
+    h[110..112].copy_from_slice(&X86_FXSR_MAGIC.to_le_bytes());
+    h
+}
+
+/// Folds an FSAVE environment over the legacy area (Linux's convert_to_fxsr): control,
+/// status, tag, opcode (from the high half of the code selector word), the instruction and
+/// operand pointers, and the eight registers. MXCSR and the XMM registers stay the area's.
+fn fold_env(fpu: &mut FpuState, env: &[u8; FSAVE_ENV]) -> Result<(), BadFpstate> {
+    let e =
+        |i: usize| u32::from_le_bytes([env[i * 4], env[i * 4 + 1], env[i * 4 + 2], env[i * 4 + 3]]);
+    let mut fx = [0u8; 512];
+    fx.copy_from_slice(&fpu.bytes()[..512]);
+    fx[0..2].copy_from_slice(&(e(0) as u16).to_le_bytes());
+    fx[2..4].copy_from_slice(&(e(1) as u16).to_le_bytes());
+    fx[4..6].copy_from_slice(&twd_i387_to_fxsr(e(2) as u16).to_le_bytes());
+    fx[6..8].copy_from_slice(&((e(4) >> 16) as u16).to_le_bytes());
+    fx[8..16].copy_from_slice(&u64::from(e(3)).to_le_bytes());
+    fx[16..24].copy_from_slice(&u64::from(e(5)).to_le_bytes());
+    for i in 0..8 {
+        fx[32 + i * 16..42 + i * 16].copy_from_slice(&env[28 + i * 10..38 + i * 10]);
+    }
+    fpu.set_legacy(&fx);
+    Ok(())
+}
+
+/// Writes the current task's state into an i386 frame's fpstate at `buf` (64-aligned plus
+/// [`FSAVE_HEADER`]: the XSAVE area at `buf + 112` must be 64-aligned): the XSAVE area as a
+/// 64-bit frame's, then the FSAVE header made from the legacy area just written.
+pub fn save_to_sigframe_ia32(buf: u64, cs: u16, ds: u16) -> Result<(), Efault> {
+    save_to_sigframe(buf + FSAVE_HEADER)?;
+    let mut fx = [0u8; 512];
+    copy_from_user(&mut fx, buf + FSAVE_HEADER)?;
+    copy_to_user(buf, &fsave_header(&fx, cs, ds))
+}
+
+/// Restores an i386 frame's fpstate at `buf` (0: the initial state): the XSAVE area at
+/// `buf + 112` checked as a 64-bit frame's, the header's x87 part folded over it.
+pub fn restore_from_sigframe_ia32(buf: u64) -> Result<(), BadFpstate> {
+    if buf == 0 {
+        return restore_from_sigframe(0);
+    }
+    let mut env = [0u8; FSAVE_ENV];
+    if copy_from_user(&mut env, buf).is_err() {
+        // Unreadable: the initial state, and the caller's SIGSEGV.
+        let _ = restore_from_sigframe(0);
+        return Err(BadFpstate);
+    }
+    restore_folded(buf + FSAVE_HEADER, Some(&env))
 }

@@ -166,6 +166,16 @@ fn sigreturn_flags_broken() -> bool {
         && BREAK_SIGRETURN_FLAGS.load(core::sync::atomic::Ordering::Relaxed)
 }
 
+/// The RFLAGS bits a sigreturn takes from the frame: FIX_EFLAGS (plus IF, IOPL and NT under
+/// the `sigreturn_flags` break), for the i386 frames too.
+pub(super) fn sigreturn_fix_eflags() -> u64 {
+    if sigreturn_flags_broken() {
+        FIX_EFLAGS | rflags::IF | rflags::IOPL | rflags::NT
+    } else {
+        FIX_EFLAGS
+    }
+}
+
 /// rt_sigreturn: restores the frame the handler returned through. Returns the restored rax;
 /// a frame that cannot be read forces SIGSEGV. Whatever the frame says, the kernel never
 /// faults on it: bad selectors and RIPs are caught by the IRET back to user mode (E14, E33),

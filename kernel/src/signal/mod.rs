@@ -6,6 +6,7 @@
 
 mod fpstate;
 mod frame;
+mod frame32;
 mod siginfo;
 pub use siginfo::{FaultInfo, KSigInfo, SigInfo};
 pub mod jobctl;
@@ -14,6 +15,9 @@ mod queue;
 pub use frame::BREAK_SIGRETURN_FLAGS;
 
 pub use frame::{on_altstack as frame_on_altstack, rt_sigreturn, setup_rt_frame};
+#[cfg(feature = "test-hooks")]
+pub use frame32::BREAK_SEGS as BREAK_SIGRETURN32_SEGS;
+pub use frame32::{ia32_rt_sigreturn, ia32_sigreturn};
 #[cfg(feature = "test-hooks")]
 pub use queue::BREAK_CHECKS as BREAK_SIGQUEUE_CHECKS;
 pub use queue::{SigPending, checks_on as sigqueue_checks_on};
@@ -51,6 +55,11 @@ pub const NSIG: usize = 64;
 pub const SA_NOCLDSTOP: u64 = 1;
 pub const SA_ONSTACK: u64 = 0x0800_0000;
 pub const SA_RESETHAND: u64 = 0x8000_0000;
+pub const SA_SIGINFO: u64 = 4;
+pub const SA_RESTORER: u64 = 0x0400_0000;
+/// The kernel's own mark on an action set by an i386 rt_sigaction: its handler takes i386
+/// signal frames (Linux's SA_IA32_ABI; never taken from nor shown to the user).
+pub const SA_IA32_ABI: u64 = 0x0200_0000;
 pub const SIG_DFL: u64 = 0;
 pub const SIG_IGN: u64 = 1;
 
@@ -207,7 +216,9 @@ pub fn queue_to_process(
     sig: u8,
     info: &KSigInfo,
 ) -> Result<(), i64> {
-    if !prepare_signal(p, None, sig) {
+    // A SIGCONT's stopped threads run on when this goes, after the queueing below.
+    let (deliver, _continuing) = prepare_signal(p, None, sig);
+    if !deliver {
         return Ok(());
     }
     if !p.sig_pending.send(sig, info, || sigpending_limit(p))? {
@@ -235,7 +246,8 @@ pub fn send_to_thread(t: &task::Task, sig: u8, info: SigInfo) {
 /// A signal for one thread, queued in its own queue (tkill, faults, rt_tgsigqueueinfo):
 /// Err(EAGAIN) as [`queue_to_process`].
 pub fn queue_to_thread(t: &task::Task, sig: u8, info: &KSigInfo) -> Result<(), i64> {
-    if !prepare_signal(&t.process, Some(t), sig) {
+    let (deliver, _continuing) = prepare_signal(&t.process, Some(t), sig);
+    if !deliver {
         return Ok(());
     }
     if t.sig_pending
@@ -254,12 +266,20 @@ fn sigpending_limit(p: &Arc<crate::process::Process>) -> u64 {
 /// What every send does first (Linux's `prepare_signal`): a stop signal discards a pending
 /// SIGCONT and SIGCONT every pending stop signal, in the process's queue and each thread's
 /// (even when the signal itself is then ignored); false when the signal is ignored and so
-/// not queued.
+/// not queued. A SIGCONT's end of a group stop comes with it, to be kept until the signal is
+/// queued ([`jobctl::Continuing`]).
 #[inline]
-fn prepare_signal(p: &Arc<crate::process::Process>, to: Option<&task::Task>, sig: u8) -> bool {
+fn prepare_signal<'a>(
+    p: &'a Arc<crate::process::Process>,
+    to: Option<&task::Task>,
+    sig: u8,
+) -> (bool, Option<jobctl::Continuing<'a>>) {
     // The flushes, and SIGCONT's end of a group stop (jobctl.rs).
-    jobctl::prepare_signal(p, sig);
-    !ignored(p, sig) || blocked_by(p, to, sig) || any_thread_traced(p)
+    let continuing = jobctl::prepare_signal(p, sig);
+    (
+        !ignored(p, sig) || blocked_by(p, to, sig) || any_thread_traced(p),
+        continuing,
+    )
 }
 
 /// Whether `sig` is blocked by thread `to`, or for a signal to the process by its leader
@@ -560,7 +580,12 @@ pub fn do_signal(regs: &mut Regs) {
             },
             _ => {
                 syscall_restart(regs, Some(&action));
-                if setup_rt_frame(regs, sig, &action, &kinfo).is_err() {
+                let framed = if action.flags & SA_IA32_ABI != 0 {
+                    frame32::setup_ia32_frame(regs, sig, &action, &kinfo)
+                } else {
+                    setup_rt_frame(regs, sig, &action, &kinfo)
+                };
+                if framed.is_err() {
                     // The frame could not be written: SIGSEGV, forced (kills if it was
                     // SIGSEGV being delivered).
                     if sig == SIGSEGV {

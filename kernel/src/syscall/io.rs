@@ -244,13 +244,29 @@ fn parse_iovecs(iov: u64, cnt: u64, local: bool) -> Result<Vec<(u64, usize)>, i6
     if cnt > UIO_MAXIOV {
         return Err(-EINVAL);
     }
-    let mut raw = vec![0u8; cnt as usize * 16];
+    // An i386 caller's `compat_iovec` is two 32-bit words (Linux's iovec_from_user with
+    // in_compat_syscall()).
+    let ia32 = super::compat::in_ia32_syscall();
+    let size = if ia32 {
+        kentry_abi::compat::IOVEC32_SIZE
+    } else {
+        16
+    };
+    let mut raw = vec![0u8; cnt as usize * size];
     copy_from_user(&mut raw, iov).map_err(|_| -EFAULT)?;
     let mut out = Vec::with_capacity(cnt as usize);
     let mut total = 0usize;
-    for c in raw.chunks_exact(16) {
-        let base = u64::from_ne_bytes(c[..8].try_into().unwrap_or_default());
-        let len = u64::from_ne_bytes(c[8..].try_into().unwrap_or_default());
+    for c in raw.chunks_exact(size) {
+        let (base, len) = if ia32 {
+            let w = |i: usize| u32::from_ne_bytes(c[i..i + 4].try_into().unwrap_or_default());
+            // compat_size_t is unsigned: never negative.
+            (u64::from(w(0)), u64::from(w(4)))
+        } else {
+            (
+                u64::from_ne_bytes(c[..8].try_into().unwrap_or_default()),
+                u64::from_ne_bytes(c[8..].try_into().unwrap_or_default()),
+            )
+        };
         if (len as i64) < 0 {
             return Err(-EINVAL);
         }

@@ -8,19 +8,20 @@ pub mod errno;
 mod fs;
 mod io;
 mod mem;
-mod misc;
+pub mod misc;
 mod net;
-mod poll;
+pub(crate) mod poll;
 mod proc;
 mod process_vm;
 pub mod seccomp;
 mod sig;
 pub mod sleep;
 pub(crate) mod table;
-mod timespec;
+pub(crate) mod timespec;
 pub mod user;
 
 pub use misc::{RLIMIT_NOFILE, RLIMIT_SIGPENDING, no_new_privs, rlimit_cur};
+pub(crate) use sig::do_sigaltstack as sig_do_sigaltstack;
 
 use kentry::Regs;
 

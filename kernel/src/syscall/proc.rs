@@ -23,12 +23,13 @@ pub const fn register(mut t: Table) -> Table {
     t[nr::EXIT] = sys_exit;
     t[nr::WAIT4] = sys_wait4;
     t[nr::GETUID] = sys_getuid;
-    t[nr::GETGID] = sys_getuid;
+    t[nr::GETGID] = sys_getgid;
     t[nr::GETEUID] = sys_getuid;
-    t[nr::GETEGID] = sys_getuid;
+    t[nr::GETEGID] = sys_getgid;
     t[nr::GETPPID] = sys_getppid;
     t[nr::ARCH_PRCTL] = sys_arch_prctl;
     t[nr::SET_THREAD_AREA] = crate::task::tls::sys_set_thread_area;
+    t[nr::GET_THREAD_AREA] = crate::task::tls::sys_get_thread_area;
     t[nr::GETTID] = sys_gettid;
     t[nr::FUTEX] = sys_futex;
     t[nr::SET_TID_ADDRESS] = sys_set_tid_address;
@@ -38,27 +39,38 @@ pub const fn register(mut t: Table) -> Table {
     t
 }
 
+/// The caller's pid in its own PID namespace: `vpid` is `pid` in the root namespace, so this
+/// is one load either way (the bench's getpid).
 #[inline(always)]
 fn sys_getpid(_: &mut Regs) -> i64 {
-    task::current().process.pid as i64
+    task::current().process.vpid as i64
 }
 
 fn sys_gettid(_: &mut Regs) -> i64 {
-    task::current().tid as i64
+    let me = task::current();
+    me.tid_in(me.process.pid_ns()) as i64
 }
 
+/// The parent's pid as the caller's namespace sees it: 0 for a namespace's init, whose parent
+/// is outside (Linux's `task_tgid_nr_ns(real_parent, ns)`).
 fn sys_getppid(_: &mut Regs) -> i64 {
-    task::current()
-        .process
-        .parent
+    let p = &task::current().process;
+    p.parent
         .lock()
         .upgrade()
-        .map_or(0, |p| p.pid as i64)
+        .map_or(0, |pp| pp.pid_in(p.pid_ns()) as i64)
 }
 
-/// Everyone is root in kentry (uid, euid, gid, egid = 0).
+/// Everyone is root in kentry (uid, euid, gid, egid = 0); inside a user namespace that id is
+/// seen through the namespace's maps (65534 while unmapped: process/user_ns.rs).
 fn sys_getuid(_: &mut Regs) -> i64 {
-    0
+    let ns = task::current().process.user_ns.lock().clone();
+    process::user_ns::id_in(ns.as_ref(), process::user_ns::IdMap::Uid) as i64
+}
+
+fn sys_getgid(_: &mut Regs) -> i64 {
+    let ns = task::current().process.user_ns.lock().clone();
+    process::user_ns::id_in(ns.as_ref(), process::user_ns::IdMap::Gid) as i64
 }
 
 fn sys_sched_yield(_: &mut Regs) -> i64 {
@@ -115,6 +127,8 @@ fn sys_execve(regs: &mut Regs) -> i64 {
     p.did_exec
         .store(true, core::sync::atomic::Ordering::Release);
     p.sigactions.lock().reset_for_exec();
+    // POSIX timers do not survive execve (Linux's exit_itimers in begin_new_exec).
+    crate::event::posix_timer::exit_process(p.pid);
     // A table shared by CLONE_FILES becomes this process's own first (unshare_files).
     p.unshare_files();
     p.files().lock().close_on_exec();
@@ -187,14 +201,14 @@ fn sys_wait4(regs: &mut Regs) -> i64 {
         stopped: options & WUNTRACED != 0,
         continued: options & WCONTINUED != 0,
     };
-    let who = process::WaitWho::from_pid(pid, me.pgid());
+    let who = process::WaitWho::from_vnr(pid, me.pgid(), me.pid_ns());
     match process::wait_event(&me, who, opts) {
         Ok(Some(e)) => {
             let (cpid, st) = wait_status(e);
             if status != 0 && copy_to_user(status, &st.to_ne_bytes()).is_err() {
                 return -EFAULT;
             }
-            if rusage != 0 && copy_to_user(rusage, &[0u8; 144]).is_err() {
+            if rusage != 0 && put_rusage(rusage).is_err() {
                 return -EFAULT;
             }
             cpid as i64
@@ -222,12 +236,15 @@ fn sys_waitid(regs: &mut Regs) -> i64 {
         return -EINVAL;
     }
     let me = task::current().process.clone();
+    let ns = me.pid_ns();
     let pid = match idtype {
         P_ALL => process::WaitWho::Any,
-        P_PID if id as i32 > 0 => process::WaitWho::Id(id as u32),
+        P_PID if id as i32 > 0 => process::WaitWho::from_vnr(id as i32, 0, ns),
         // Since Linux 5.4, P_PGID with id 0 is the caller's group.
         P_PGID if id == 0 => process::WaitWho::Group(me.pgid()),
-        P_PGID if id as i32 > 0 => process::WaitWho::Group(id as u32),
+        P_PGID if id as i32 > 0 => {
+            process::WaitWho::Group(process::pid_ns::vnr_to_global(id as u32, ns).unwrap_or(0))
+        }
         _ => return -EINVAL,
     };
     let opts = WaitOptions {
@@ -273,14 +290,28 @@ fn sys_waitid(regs: &mut Regs) -> i64 {
         si[8..12].copy_from_slice(&code.to_ne_bytes());
         si[16..20].copy_from_slice(&(cpid as i32).to_ne_bytes());
         si[24..28].copy_from_slice(&status.to_ne_bytes());
+        if super::compat::in_ia32_syscall() {
+            // compat_siginfo: the union starts 4 bytes lower.
+            si = kentry_abi::compat::siginfo_to_compat(&si);
+        }
         if copy_to_user(infop, &si).is_err() {
             return -EFAULT;
         }
     }
-    if rusage != 0 && copy_to_user(rusage, &[0u8; 144]).is_err() {
+    if rusage != 0 && put_rusage(rusage).is_err() {
         return -EFAULT;
     }
     0
+}
+
+/// The rusage of a waited-for child: all zero (kentry keeps no child usage), in the caller's
+/// layout (`compat_rusage`, 72 bytes, for an i386 call).
+fn put_rusage(rusage: u64) -> Result<(), crate::uaccess::Efault> {
+    if super::compat::in_ia32_syscall() {
+        copy_to_user(rusage, &[0u8; kentry_abi::compat::RUSAGE32_SIZE])
+    } else {
+        copy_to_user(rusage, &[0u8; 144])
+    }
 }
 
 const FUTEX_WAIT: u64 = 0;
@@ -291,8 +322,19 @@ const FUTEX_PRIVATE: u64 = 128;
 const FUTEX_CLOCK_REALTIME: u64 = 256;
 
 fn sys_futex(regs: &mut Regs) -> i64 {
-    let (uaddr, op, val, timeout) = (regs.rdi, regs.rsi, regs.rdx as u32, regs.r10);
-    if uaddr % 4 != 0 {
+    do_futex(regs.rdi, regs.rsi, regs.rdx as u32, regs.r10, read_timespec)
+}
+
+/// futex(uaddr, op, val, timeout), the timeout read by `read_ts` (a `__kernel_timespec`, or
+/// an `old_timespec32` for i386's futex).
+pub(crate) fn do_futex(
+    uaddr: u64,
+    op: u64,
+    val: u32,
+    timeout: u64,
+    read_ts: fn(u64) -> Result<u64, i64>,
+) -> i64 {
+    if !uaddr.is_multiple_of(4) {
         return -EINVAL;
     }
     match op & !(FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME) {
@@ -300,7 +342,7 @@ fn sys_futex(regs: &mut Regs) -> i64 {
             let deadline = if timeout == 0 {
                 None
             } else {
-                match read_timespec(timeout) {
+                match read_ts(timeout) {
                     // WAIT takes a relative time; WAIT_BITSET an absolute one, on the
                     // monotonic clock or, with FUTEX_CLOCK_REALTIME, the realtime one.
                     Ok(ns) if op & 0x7f == FUTEX_WAIT => Some(crate::time::deadline_after_ns(ns)),
@@ -320,7 +362,8 @@ fn sys_futex(regs: &mut Regs) -> i64 {
 
 fn sys_set_tid_address(regs: &mut Regs) -> i64 {
     task::current_inner().clear_child_tid = regs.rdi;
-    task::current().tid as i64
+    let me = task::current();
+    me.tid_in(me.process.pid_ns()) as i64
 }
 
 /// Robust futex lists are accepted and not walked (a thread dying while holding a robust

@@ -32,36 +32,28 @@ fn valid_sig(sig: u64) -> Option<u8> {
 
 fn sys_rt_sigaction(regs: &mut Regs) -> i64 {
     let (sig, act, oact, size) = (regs.rdi, regs.rsi, regs.rdx, regs.r10);
-    let Some(sig) = valid_sig(sig) else {
-        return -EINVAL;
-    };
     if size != 8 {
         return -EINVAL;
     }
-    let p = &task::current().process;
-    let old = p.sigactions.lock().get(sig);
-    if act != 0 {
-        if sig == signal::SIGKILL || sig == signal::SIGSTOP {
-            return -EINVAL;
-        }
+    let new = if act != 0 {
         let mut b = [0u8; 32];
         if copy_from_user(&mut b, act).is_err() {
             return -EFAULT;
         }
         let w = |i: usize| u64::from_ne_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
-        let new = SigAction {
+        Some(SigAction {
             handler: w(0),
             flags: w(1),
             restorer: w(2),
-            mask: w(3) & !UNBLOCKABLE,
-        };
-        p.sigactions.lock().set(sig, new);
-        if signal::ignored(p, sig) {
-            // An action that ignores the signal discards what is pending, in the process's
-            // queue and every thread's (Linux's do_sigaction).
-            signal::flush_everywhere(p, signal::bit(sig));
-        }
-    }
+            mask: w(3),
+        })
+    } else {
+        None
+    };
+    let old = match do_sigaction(sig, new, false) {
+        Ok(old) => old,
+        Err(e) => return e,
+    };
     if oact != 0 {
         let mut b = [0u8; 32];
         for (i, v) in [old.handler, old.flags, old.restorer, old.mask]
@@ -75,6 +67,36 @@ fn sys_rt_sigaction(regs: &mut Regs) -> i64 {
         }
     }
     0
+}
+
+/// The action of `sig` before, and with `new` the action after (Linux's do_sigaction). The
+/// kernel's own flag SA_IA32_ABI is never taken from the user nor shown to it; an action set
+/// by an i386 call (`ia32`) gets it, and its handler then takes i386 signal frames (Linux's
+/// sigaction_compat_abi).
+pub(crate) fn do_sigaction(sig: u64, new: Option<SigAction>, ia32: bool) -> Result<SigAction, i64> {
+    let Some(sig) = valid_sig(sig) else {
+        return Err(-EINVAL);
+    };
+    let p = &task::current().process;
+    let mut old = p.sigactions.lock().get(sig);
+    old.flags &= !signal::SA_IA32_ABI;
+    if let Some(mut new) = new {
+        if sig == signal::SIGKILL || sig == signal::SIGSTOP {
+            return Err(-EINVAL);
+        }
+        new.mask &= !UNBLOCKABLE;
+        new.flags &= !signal::SA_IA32_ABI;
+        if ia32 {
+            new.flags |= signal::SA_IA32_ABI;
+        }
+        p.sigactions.lock().set(sig, new);
+        if signal::ignored(p, sig) {
+            // An action that ignores the signal discards what is pending, in the process's
+            // queue and every thread's (Linux's do_sigaction).
+            signal::flush_everywhere(p, signal::bit(sig));
+        }
+    }
+    Ok(old)
 }
 
 fn sys_rt_sigprocmask(regs: &mut Regs) -> i64 {
@@ -164,43 +186,63 @@ const MINSIGSTKSZ: u64 = 2048;
 
 fn sys_sigaltstack(regs: &mut Regs) -> i64 {
     let (ss, old) = (regs.rdi, regs.rsi);
-    let inner = task::current_inner();
-    let cur = inner.altstack;
-    let on = signal::frame_on_altstack(regs.rsp, cur);
-    if old != 0 {
-        let mut b = [0u8; 24];
-        b[..8].copy_from_slice(&cur.0.to_ne_bytes());
-        let flags = if on { SS_ONSTACK } else { cur.2 };
-        b[8..12].copy_from_slice(&flags.to_ne_bytes());
-        b[16..].copy_from_slice(&cur.1.to_ne_bytes());
-        if copy_to_user(old, &b).is_err() {
-            return -EFAULT;
-        }
-    }
-    if ss != 0 {
+    let new = if ss != 0 {
         let mut b = [0u8; 24];
         if copy_from_user(&mut b, ss).is_err() {
             return -EFAULT;
         }
-        if on {
-            return -EPERM;
-        }
         let sp = u64::from_ne_bytes(b[..8].try_into().unwrap());
         let flags = i32::from_ne_bytes(b[8..12].try_into().unwrap());
         let size = u64::from_ne_bytes(b[16..].try_into().unwrap());
+        Some((sp, flags, size))
+    } else {
+        None
+    };
+    let (sp, flags, size) = match do_sigaltstack(new, regs.rsp) {
+        Ok(o) => o,
+        Err(e) => return e,
+    };
+    if old != 0 {
+        let mut b = [0u8; 24];
+        b[..8].copy_from_slice(&sp.to_ne_bytes());
+        b[8..12].copy_from_slice(&flags.to_ne_bytes());
+        b[16..].copy_from_slice(&size.to_ne_bytes());
+        if copy_to_user(old, &b).is_err() {
+            return -EFAULT;
+        }
+    }
+    0
+}
+
+/// Linux's do_sigaltstack: the alternate stack before (sp, flags, size; SS_ONSTACK while the
+/// caller, at `user_sp`, runs on it), and with `new` (sp, flags, size) the one after: EPERM
+/// while on the stack, EINVAL for unknown flags, ENOMEM under MINSIGSTKSZ (2048 for both
+/// ABIs). Nothing is written to the user on an error.
+pub(crate) fn do_sigaltstack(
+    new: Option<(u64, i32, u64)>,
+    user_sp: u64,
+) -> Result<(u64, i32, u64), i64> {
+    let inner = task::current_inner();
+    let cur = inner.altstack;
+    let on = signal::frame_on_altstack(user_sp, cur);
+    let old = (cur.0, if on { SS_ONSTACK } else { cur.2 }, cur.1);
+    if let Some((sp, flags, size)) = new {
+        if on {
+            return Err(-EPERM);
+        }
         if flags & !(SS_DISABLE | (1 << 31)) != 0 {
-            return -EINVAL;
+            return Err(-EINVAL);
         }
         if flags & SS_DISABLE != 0 {
             inner.altstack = (0, 0, SS_DISABLE);
         } else {
             if size < MINSIGSTKSZ {
-                return -ENOMEM;
+                return Err(-ENOMEM);
             }
             inner.altstack = (sp, size, 0);
         }
     }
-    0
+    Ok(old)
 }
 
 fn sys_kill(regs: &mut Regs) -> i64 {
@@ -214,12 +256,23 @@ fn sys_kill(regs: &mut Regs) -> i64 {
             None => return -ESRCH,
         },
         0 => crate::process::group::members(me.process.pgid()),
-        // Every process but the kernel, init (pid 1) and the caller's own.
-        -1 => crate::process::all_user_processes()
-            .into_iter()
-            .filter(|p| p.pid != 1 && !alloc::sync::Arc::ptr_eq(p, &me.process))
-            .collect(),
-        p => crate::process::group::members(p.unsigned_abs()),
+        // Every process of the caller's PID namespace but the kernel, the namespace's init
+        // (pid 1 there) and the caller's own.
+        -1 => {
+            let ns = me.process.pid_ns();
+            crate::process::all_user_processes()
+                .into_iter()
+                .filter(|p| {
+                    p.in_pid_ns(ns)
+                        && p.pid_in(ns) != 1
+                        && !alloc::sync::Arc::ptr_eq(p, &me.process)
+                })
+                .collect()
+        }
+        p => match crate::process::pid_ns::current_vnr_to_global(p.unsigned_abs()) {
+            Some(g) => crate::process::group::members(g),
+            None => return -ESRCH,
+        },
     };
     if targets.is_empty() {
         return -ESRCH;
@@ -230,17 +283,23 @@ fn sys_kill(regs: &mut Regs) -> i64 {
     let Some(sig) = valid_sig(sig) else {
         return -EINVAL;
     };
-    for target in &targets {
-        signal::send_to_process_info(target, sig, SigInfo::user(sig, me.process.pid));
+    for target in targets
+        .iter()
+        .filter(|t| !ns_init_ignores(t, sig, &me.process))
+    {
+        // si_pid: the sender as the receiver's namespace sees it (0 from outside it).
+        let from = me.process.pid_in(target.pid_ns());
+        signal::send_to_process_info(target, sig, SigInfo::user(sig, from));
     }
     0
 }
 
 fn tkill(tgid: Option<u32>, tid: u64, sig: u64) -> i64 {
-    let Some(t) = crate::process::find_thread(tid as u32) else {
+    let Some(t) = find_vthread(tid as u32) else {
         return -ESRCH;
     };
-    if tgid.is_some_and(|g| g != t.process.pid) {
+    let me = task::current();
+    if tgid.is_some_and(|g| g != t.process.pid_in(me.process.pid_ns())) {
         return -ESRCH;
     }
     if sig == 0 {
@@ -249,12 +308,14 @@ fn tkill(tgid: Option<u32>, tid: u64, sig: u64) -> i64 {
     let Some(sig) = valid_sig(sig) else {
         return -EINVAL;
     };
-    let me = task::current();
+    if ns_init_ignores(&t.process, sig, &me.process) {
+        return 0;
+    }
     let info = SigInfo {
         errno: 0,
         signo: sig as i32,
         code: signal::SI_TKILL,
-        addr_or_pid: me.process.pid as u64,
+        addr_or_pid: me.process.pid_in(t.process.pid_ns()) as u64,
         extra: 0,
     };
     signal::send_to_thread(&t, sig, info);
@@ -273,6 +334,10 @@ fn sys_tgkill(regs: &mut Regs) -> i64 {
 fn siginfo_from_user(sig: u64, uinfo: u64) -> Result<KSigInfo, i64> {
     let mut b = [0u8; 128];
     copy_from_user(&mut b, uinfo).map_err(|_| -EFAULT)?;
+    if super::compat::in_ia32_syscall() {
+        // rt_sigqueueinfo and rt_tgsigqueueinfo of i386 take a `compat_siginfo`.
+        b = kentry_abi::compat::siginfo_from_compat(&b);
+    }
     // An invalid number is refused later, after the target's lookup (as Linux).
     // A number past 255 has no layout of its own (and is refused as invalid later).
     KSigInfo::from_user(u8::try_from(sig).unwrap_or(0), &b)
@@ -288,8 +353,9 @@ fn sys_rt_sigqueueinfo(regs: &mut Regs) -> i64 {
         Err(e) => return e,
     };
     // Linux compares `pid` with the caller's own thread id (task_pid_vnr).
+    let me = task::current();
     if signal::sigqueue_checks_on()
-        && !may_queue_code(info.info.code, pid as u32 == task::current().tid)
+        && !may_queue_code(info.info.code, pid as u32 == me.tid_in(me.process.pid_ns()))
     {
         return -EPERM;
     }
@@ -321,11 +387,12 @@ fn sys_rt_tgsigqueueinfo(regs: &mut Regs) -> i64 {
     // Linux compares the thread id with the caller's pid (task_pid_vnr): a process may
     // forge codes to its main thread, and to no other.
     let me = task::current();
-    if signal::sigqueue_checks_on() && !may_queue_code(info.info.code, tid as u32 == me.tid) {
+    let ns = me.process.pid_ns();
+    if signal::sigqueue_checks_on() && !may_queue_code(info.info.code, tid as u32 == me.tid_in(ns))
+    {
         return -EPERM;
     }
-    let Some(t) = crate::process::find_thread(tid as u32).filter(|t| t.process.pid == tgid as u32)
-    else {
+    let Some(t) = find_vthread(tid as u32).filter(|t| t.process.pid_in(ns) == tgid as u32) else {
         return -ESRCH;
     };
     if sig == 0 {
@@ -351,6 +418,19 @@ static SIGWAIT: crate::sched::WaitQueue = crate::sched::WaitQueue::new();
 /// delivered (EINTR, never restarted). SIGKILL and SIGSTOP are never taken.
 fn sys_rt_sigtimedwait(regs: &mut Regs) -> i64 {
     let (uset, uinfo, uts, size) = (regs.rdi, regs.rsi, regs.rdx, regs.r10);
+    do_rt_sigtimedwait(uset, uinfo, uts, size, super::timespec::read_timespec)
+}
+
+/// rt_sigtimedwait with the timeout read by `read_ts` (a `__kernel_timespec`, or i386's
+/// `old_timespec32`); the siginfo goes out in the caller's layout (`compat_siginfo` for an
+/// i386 call).
+pub(crate) fn do_rt_sigtimedwait(
+    uset: u64,
+    uinfo: u64,
+    uts: u64,
+    size: u64,
+    read_ts: fn(u64) -> Result<u64, i64>,
+) -> i64 {
     if size != 8 {
         return -EINVAL;
     }
@@ -360,7 +440,7 @@ fn sys_rt_sigtimedwait(regs: &mut Regs) -> i64 {
     }
     let these = signal::blockable(u64::from_ne_bytes(b));
     let end = if uts != 0 {
-        match super::timespec::read_timespec(uts) {
+        match read_ts(uts) {
             Ok(ns) => Some(crate::time::monotonic_ns().saturating_add(ns)),
             Err(e) => return e,
         }
@@ -400,7 +480,11 @@ fn sys_rt_sigtimedwait(regs: &mut Regs) -> i64 {
             -EAGAIN
         };
     };
-    if uinfo != 0 && copy_to_user(uinfo, &info.to_bytes()).is_err() {
+    let mut b = info.to_bytes();
+    if super::compat::in_ia32_syscall() {
+        b = kentry_abi::compat::siginfo_to_compat(&b);
+    }
+    if uinfo != 0 && copy_to_user(uinfo, &b).is_err() {
         return -EFAULT;
     }
     sig as i64
@@ -411,8 +495,10 @@ fn sys_rt_sigtimedwait(regs: &mut Regs) -> i64 {
 /// gone (ESRCH), though its structure may live on a little (a last reference in its tasks):
 /// it is in nobody's children list any more, where a zombie still is.
 fn find_process(pid: i32) -> Option<alloc::sync::Arc<crate::process::Process>> {
-    let p = crate::process::find(pid as u32)
-        .or_else(|| crate::process::find_thread(pid as u32).map(|t| t.process.clone()))?;
+    // The caller's namespace's number → the global id (PID namespaces: process/pid_ns.rs).
+    let pid = crate::process::pid_ns::current_vnr_to_global(pid as u32)?;
+    let p = crate::process::find(pid)
+        .or_else(|| crate::process::find_thread(pid).map(|t| t.process.clone()))?;
     if p.exit_reason().is_none() {
         return Some(p);
     }
@@ -423,4 +509,29 @@ fn find_process(pid: i32) -> Option<alloc::sync::Arc<crate::process::Process>> {
         .iter()
         .any(|c| alloc::sync::Arc::ptr_eq(c, &p));
     zombie.then_some(p)
+}
+
+/// The live thread numbered `tid` in the caller's PID namespace.
+fn find_vthread(tid: u32) -> Option<crate::task::TaskRef> {
+    crate::process::find_thread(crate::process::pid_ns::current_vnr_to_global(tid)?)
+}
+
+/// Whether the init of a PID namespace drops `sig` from `sender` (Linux's SIGNAL_UNKILLABLE
+/// in `sig_task_ignored`): a signal it has no handler for is ignored, except SIGKILL and
+/// SIGSTOP from a process outside the namespace (one the namespace cannot see), which must
+/// be able to end it. The root namespace's init is the kernel's business: kentry starts
+/// programs as ordinary processes there, so this is for inner namespaces only.
+fn ns_init_ignores(
+    target: &crate::process::Process,
+    sig: u8,
+    sender: &crate::process::Process,
+) -> bool {
+    if target.vpid != 1 || target.ns_pids.is_none() {
+        return false;
+    }
+    if target.sigactions.lock().get(sig).handler != signal::SIG_DFL {
+        return false;
+    }
+    let from_outside = sender.pid_in(target.pid_ns()) == 0;
+    !(from_outside && (sig == signal::SIGKILL || sig == signal::SIGSTOP))
 }

@@ -133,7 +133,7 @@ fn clock_nanosleep(clock: u64, flags: u64, req: Result<u64, i64>, rem: u64, layo
 }
 
 /// `ns` nanoseconds as an `old_timespec32` (seconds saturated to `i32::MAX`).
-fn old_timespec32(ns: u64) -> [u8; 8] {
+pub(crate) fn old_timespec32(ns: u64) -> [u8; 8] {
     let sec = (ns / crate::time::NSEC_PER_SEC).min(i32::MAX as u64) as u32;
     let nsec = (ns % crate::time::NSEC_PER_SEC) as u32;
     let mut b = [0u8; 8];
@@ -145,7 +145,7 @@ fn old_timespec32(ns: u64) -> [u8; 8] {
 /// An `old_timespec32` in user memory, as nanoseconds: EFAULT, or EINVAL unless the seconds
 /// are non-negative and the nanoseconds within [0, 1 s) (Linux's `get_old_timespec32` and
 /// `timespec64_valid`).
-fn read_old_timespec32(addr: u64) -> Result<u64, i64> {
+pub(crate) fn read_old_timespec32(addr: u64) -> Result<u64, i64> {
     let mut b = [0u8; 8];
     crate::uaccess::copy_from_user(&mut b, addr).map_err(|_| -EFAULT)?;
     let sec = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);

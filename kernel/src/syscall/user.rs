@@ -41,9 +41,15 @@ pub fn read_str_array(addr: u64, max_total: usize) -> Result<Vec<Vec<u8>>, i64> 
         return Ok(v);
     }
     let mut total = 0;
+    // An i386 execve's arrays hold 32-bit pointers (Linux's get_user_arg_ptr for compat).
+    let width = if super::compat::in_ia32_syscall() {
+        4
+    } else {
+        8
+    };
     for i in 0.. {
         let mut p = [0u8; 8];
-        copy_from_user(&mut p, addr + i * 8).map_err(|_| -EFAULT)?;
+        copy_from_user(&mut p[..width], addr + i * width as u64).map_err(|_| -EFAULT)?;
         let p = u64::from_ne_bytes(p);
         if p == 0 {
             break;

@@ -102,3 +102,34 @@ pub fn zero_gs() {
         };
     });
 }
+
+/// Makes `new` the current task's data selectors (an i386 signal frame's setup and its
+/// sigreturn): loaded now if they differ from the live ones, and kept for the next switch.
+/// A selector loaded from a descriptor takes its base; FS or GS loaded null keeps the base
+/// it had (as a null load may clear it on some CPUs). Each selector must pass [`loadable`]
+/// on this CPU (whose GDT holds this task's TLS slots), or be null.
+pub fn reload_user(new: Selectors) {
+    use x86_64::registers::model_specific::Msr;
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        if Selectors::read() == new {
+            return;
+        }
+        let mut fs_base = Msr::new(kentry::msr::IA32_FS_BASE);
+        let mut gs_base = Msr::new(kentry::msr::IA32_KERNEL_GS_BASE);
+        // SAFETY: interrupts off; every selector null or checked by the caller as one the
+        // user could load (VERR on this CPU's GDT), so the loads do not fault (the test break
+        // `sigreturn32_segs` skips that check, and the kernel's tripwire then catches the
+        // fault). Reading and rewriting the user's base MSRs has no other effect.
+        unsafe {
+            let (fs, gs) = (fs_base.read(), gs_base.read());
+            new.load();
+            if new.0[2] == 0 {
+                fs_base.write(fs);
+            }
+            if new.0[3] == 0 {
+                gs_base.write(gs);
+            }
+        }
+        crate::task::current_inner().selectors = new;
+    });
+}

@@ -184,3 +184,147 @@ pub fn sys_set_thread_area(regs: &mut Regs) -> i64 {
     });
     0
 }
+
+/// Linux's fill_user_desc: the `user_desc` (16 bytes) that describes descriptor `desc` of
+/// slot `idx`. An empty slot reads as read_exec_only and seg_not_present (Linux's answer for
+/// a zero descriptor).
+pub fn user_desc_of(idx: u32, desc: u64) -> [u8; 16] {
+    let base = ((desc >> 16) & 0xff_ffff) | (((desc >> 56) & 0xff) << 24);
+    let limit = (desc & 0xffff) | (((desc >> 48) & 0xf) << 16);
+    let ty = (desc >> 40) & 0xf;
+    let flags = ((desc >> 54) & 1) // seg_32bit: D
+        | ((ty >> 2) << 1) // contents
+        | ((((ty >> 1) & 1) ^ 1) << 3) // read_exec_only
+        | (((desc >> 55) & 1) << 4) // limit_in_pages: G
+        | ((((desc >> 47) & 1) ^ 1) << 5) // seg_not_present
+        | (((desc >> 52) & 1) << 6) // useable: AVL
+        | (((desc >> 53) & 1) << 7); // lm: L
+    let mut b = [0u8; 16];
+    for (i, w) in [idx as u64, base, limit, flags].iter().enumerate() {
+        b[i * 4..i * 4 + 4].copy_from_slice(&(*w as u32).to_ne_bytes());
+    }
+    b
+}
+
+/// The slot index (0..3) of GDT entry `idx`, or -EINVAL.
+fn slot_of(idx: i32) -> Result<usize, i64> {
+    let first = TLS_FIRST_ENTRY as i32;
+    if idx < first || idx >= first + TLS_ENTRIES as i32 {
+        return Err(-EINVAL);
+    }
+    Ok((idx - first) as usize)
+}
+
+/// A `user_desc` at `u_info` checked for a slot without allocating one (clone's CLONE_SETTLS
+/// for an i386 caller and PTRACE_SET_THREAD_AREA; Linux's do_set_thread_area with
+/// can_allocate 0): the slot (0..3) and its new descriptor. `idx` -1 takes the entry number
+/// from the structure; -1 there is -EINVAL.
+pub fn desc_from_user(idx: i32, u_info: u64) -> Result<(usize, u64), i64> {
+    let mut raw = [0u8; 16];
+    crate::uaccess::copy_from_user(&mut raw, u_info).map_err(|_| -EFAULT)?;
+    let info = UserDesc::from_bytes(&raw);
+    if !info.okay() {
+        return Err(-EINVAL);
+    }
+    let idx = if idx == -1 {
+        info.entry_number as i32
+    } else {
+        idx
+    };
+    Ok((slot_of(idx)?, info.descriptor()))
+}
+
+/// get_thread_area(u_info): the `user_desc` of the slot named by its entry_number.
+pub fn sys_get_thread_area(regs: &mut Regs) -> i64 {
+    let u_info = regs.rdi;
+    let mut idx = [0u8; 4];
+    if crate::uaccess::copy_from_user(&mut idx, u_info).is_err() {
+        return -EFAULT;
+    }
+    let idx = i32::from_ne_bytes(idx);
+    let slot = match slot_of(idx) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let desc = crate::task::current_inner().tls[slot];
+    match crate::uaccess::copy_to_user(u_info, &user_desc_of(idx as u32, desc)) {
+        Ok(()) => 0,
+        Err(_) => -EFAULT,
+    }
+}
+
+/// What CLONE_SETTLS gives the new task: an FS base (a 64-bit caller), or for an i386 caller
+/// one TLS slot's descriptor from its `user_desc` (Linux's copy_thread: `in_ia32_syscall()`
+/// decides, not the task's mode).
+#[derive(Clone, Copy, Debug)]
+pub enum CloneTls {
+    FsBase(u64),
+    Slot(usize, u64),
+}
+
+impl CloneTls {
+    /// Sets the new task's FS and GS bases and TLS slots: the caller's, with CLONE_SETTLS's
+    /// change. A live FS or GS selector that names the changed slot gets its base from the
+    /// new descriptor, as the child's own load of it would (the switch writes the saved
+    /// bases after loading the selectors).
+    pub fn apply(
+        tls: Option<CloneTls>,
+        ti: &mut crate::task::TaskInner,
+        mine: &[u64; TLS_ENTRIES],
+    ) {
+        use x86_64::registers::model_specific::{FsBase, KernelGsBase};
+        ti.tls = *mine;
+        ti.fs_base = match tls {
+            Some(CloneTls::FsBase(b)) => b,
+            _ => FsBase::read().as_u64(),
+        };
+        ti.gs_base = KernelGsBase::read().as_u64();
+        if let Some(CloneTls::Slot(i, d)) = tls {
+            ti.tls[i] = d;
+            let sel = (((TLS_FIRST_ENTRY + i) as u16) << 3) | 3;
+            let base = ((d >> 16) & 0xff_ffff) | (((d >> 56) & 0xff) << 24);
+            let live = super::segments::Selectors::read();
+            if live.0[2] == sel {
+                ti.fs_base = if d == 0 { 0 } else { base };
+            }
+            if live.0[3] == sel {
+                ti.gs_base = if d == 0 { 0 } else { base };
+            }
+        }
+    }
+}
+
+/// PTRACE_GET_THREAD_AREA (25): the `user_desc` of slot `addr` (a GDT entry number, 12-14;
+/// negative is -EIO, another is -EINVAL) of a stopped tracee whose slots are `tls`.
+pub fn ptrace_get(tls: &[u64; TLS_ENTRIES], addr: u64, u_info: u64) -> Result<i64, i64> {
+    let idx = addr as i32;
+    if idx < 0 {
+        return Err(-crate::syscall::errno::EIO);
+    }
+    let slot = slot_of(idx)?;
+    crate::uaccess::copy_to_user(u_info, &user_desc_of(idx as u32, tls[slot]))
+        .map_err(|_| -EFAULT)?;
+    Ok(0)
+}
+
+/// PTRACE_SET_THREAD_AREA (26): slot `addr` of a stopped tracee from a `user_desc`, checked
+/// as set_thread_area's (Linux's do_set_thread_area without allocation). A saved FS or GS
+/// selector naming the slot gets the new base, as Linux sets `thread.fsbase`/`gsbase` for a
+/// task that is not current (its next switch-in loads the selector, then the saved base).
+pub fn ptrace_set(inner: &mut crate::task::TaskInner, addr: u64, u_info: u64) -> Result<i64, i64> {
+    let idx = addr as i32;
+    if idx < 0 {
+        return Err(-crate::syscall::errno::EIO);
+    }
+    let (slot, desc) = desc_from_user(idx, u_info)?;
+    inner.tls[slot] = desc;
+    let sel = (((TLS_FIRST_ENTRY + slot) as u16) << 3) | 3;
+    let base = ((desc >> 16) & 0xff_ffff) | (((desc >> 56) & 0xff) << 24);
+    if inner.selectors.0[2] == sel {
+        inner.fs_base = base;
+    }
+    if inner.selectors.0[3] == sel {
+        inner.gs_base = base;
+    }
+    Ok(0)
+}

@@ -95,6 +95,7 @@ pub static ALL: &[SelfTest] = &[
     ending("e26_stack_overflow", e26_stack_overflow),
     ending("kernel_fault_report", kernel_fault_report),
     ending("watchdog_hard_lockup", watchdog::hard_lockup),
+    ending("spinlock_lockup", watchdog::spinlock_lockup),
     // Not a boot-ending test, but one that needs `nohz_full=1`: run only when named.
     ending("nohz_full_spin", nohz::nohz_full_spin),
 ];

@@ -37,7 +37,14 @@ pub(super) const fn register(mut t: Table) -> Table {
 }
 
 fn put_stat(buf: u64, st: &fs::Stat) -> Result<i64, i64> {
-    copy_to_user(buf, &st.to_linux()).map_err(|_| -EFAULT)?;
+    let native = st.to_linux();
+    if crate::syscall::compat::in_ia32_syscall() {
+        // i386's stat64, fstat64, lstat64 and fstatat64 (the only i386 calls served by these
+        // handlers) take `struct stat64`.
+        copy_to_user(buf, &kentry_abi::compat::stat_to_stat64(&native)).map_err(|_| -EFAULT)?;
+        return Ok(0);
+    }
+    copy_to_user(buf, &native).map_err(|_| -EFAULT)?;
     Ok(0)
 }
 

@@ -41,7 +41,7 @@ const CLOCK_BOOTTIME_ALARM: u64 = 9;
 const CLOCK_TAI: u64 = 11;
 
 /// Clock `id` now, in ns; None for a clock kentry does not have.
-fn clock_now(id: u64) -> Option<u64> {
+pub(crate) fn clock_now(id: u64) -> Option<u64> {
     let id = id as i32;
     if id < 0 {
         return cpu_clock_process(id).map(|p| cputime_ns(&p));
@@ -92,11 +92,18 @@ fn sys_clock_gettime(regs: &mut Regs) -> i64 {
     result(put(regs.rsi, &timespec(ns)).map(|_| 0))
 }
 
+/// The resolution of clock `id` in ns; None for a clock kentry does not have.
+pub(crate) fn clock_res(id: u64) -> Option<u64> {
+    match id as i32 as u64 {
+        CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE => Some(1_000_000),
+        id if clock_valid(id) => Some(1),
+        _ => None,
+    }
+}
+
 fn sys_clock_getres(regs: &mut Regs) -> i64 {
-    let res = match regs.rdi as i32 as u64 {
-        CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE => 1_000_000,
-        id if clock_valid(id) => 1,
-        _ => return -EINVAL,
+    let Some(res) = clock_res(regs.rdi) else {
+        return -EINVAL;
     };
     if regs.rsi == 0 {
         return 0;
@@ -139,7 +146,13 @@ fn sys_times(regs: &mut Regs) -> i64 {
         let mut b = [0u8; 32];
         b[..8].copy_from_slice(&(user / (NSEC_PER_SEC / USER_HZ)).to_ne_bytes());
         b[8..16].copy_from_slice(&(system / (NSEC_PER_SEC / USER_HZ)).to_ne_bytes());
-        if let Err(e) = put(regs.rdi, &b) {
+        // An i386 caller's `compat_tms` has 32-bit clock_t.
+        let r = if crate::syscall::compat::in_ia32_syscall() {
+            put(regs.rdi, &kentry_abi::compat::tms_to_compat(&b))
+        } else {
+            put(regs.rdi, &b)
+        };
+        if let Err(e) = r {
             return e;
         }
     }
@@ -188,6 +201,9 @@ fn sys_getrusage(regs: &mut Regs) -> i64 {
         RUSAGE_CHILDREN => {}
         _ => return -EINVAL,
     }
+    if crate::syscall::compat::in_ia32_syscall() {
+        return result(put(regs.rsi, &kentry_abi::compat::rusage_to_compat(&b)).map(|_| 0));
+    }
     result(put(regs.rsi, &b).map(|_| 0))
 }
 
@@ -205,12 +221,19 @@ fn itimerval(value_us: u64, interval_us: u64) -> [u8; 32] {
 }
 
 fn sys_getitimer(regs: &mut Regs) -> i64 {
-    let (value, interval) = match regs.rdi {
-        ITIMER_REAL => time::real_timer_get(task::current().process.pid),
-        ITIMER_VIRTUAL | ITIMER_PROF => (0, 0),
-        _ => return -EINVAL,
-    };
-    result(put(regs.rsi, &itimerval(value, interval)).map(|_| 0))
+    match do_getitimer(regs.rdi) {
+        Ok((value, interval)) => result(put(regs.rsi, &itimerval(value, interval)).map(|_| 0)),
+        Err(e) => e,
+    }
+}
+
+/// Timer `which` now: (value, interval) in microseconds (getitimer; the i386 compat one too).
+pub(crate) fn do_getitimer(which: u64) -> Result<(u64, u64), i64> {
+    match which {
+        ITIMER_REAL => Ok(time::real_timer_get(task::current().process.pid)),
+        ITIMER_VIRTUAL | ITIMER_PROF => Ok((0, 0)),
+        _ => Err(-EINVAL),
+    }
 }
 
 /// setitimer(which, new, old): ITIMER_REAL works; ITIMER_VIRTUAL and ITIMER_PROF (CPU time,
@@ -230,16 +253,28 @@ fn sys_setitimer(regs: &mut Regs) -> i64 {
             (Err(e), _) | (_, Err(e)) => return e,
         }
     };
-    let prev = match which {
-        ITIMER_REAL => time::real_timer_set(task::current().process.pid, value, interval),
-        ITIMER_VIRTUAL | ITIMER_PROF if value == 0 => (0, 0),
-        ITIMER_VIRTUAL | ITIMER_PROF => return -EINVAL,
-        _ => return -EINVAL,
+    let prev = match do_setitimer(which, value, interval) {
+        Ok(p) => p,
+        Err(e) => return e,
     };
     if old != 0 {
         return result(put(old, &itimerval(prev.0, prev.1)).map(|_| 0));
     }
     0
+}
+
+/// Arms timer `which` with `value` and `interval` (microseconds); returns the previous
+/// (value, interval) (setitimer; the i386 compat one too).
+pub(crate) fn do_setitimer(which: u64, value: u64, interval: u64) -> Result<(u64, u64), i64> {
+    match which {
+        ITIMER_REAL => Ok(time::real_timer_set(
+            task::current().process.pid,
+            value,
+            interval,
+        )),
+        ITIMER_VIRTUAL | ITIMER_PROF if value == 0 => Ok((0, 0)),
+        _ => Err(-EINVAL),
+    }
 }
 
 /// alarm(seconds): ITIMER_REAL without interval; returns the seconds left of the previous

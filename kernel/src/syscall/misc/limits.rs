@@ -131,37 +131,19 @@ pub fn rlimit_cur(p: &Arc<Process>, resource: usize) -> u64 {
 
 /// prlimit64(pid, resource, new, old).
 fn prlimit(pid: i64, resource: u64, new: u64, old: u64) -> i64 {
-    if resource >= RLIM_NLIMITS as u64 {
-        return -EINVAL;
-    }
-    let r = resource as usize;
     let newval = if new != 0 {
         let b = match get::<16>(new) {
             Ok(b) => b,
             Err(e) => return e,
         };
-        let (cur, max) = (u64_at(&b, 0), u64_at(&b, 8));
-        if cur > max {
-            return -EINVAL;
-        }
-        if r == RLIMIT_NOFILE && max > NR_OPEN {
-            return -EPERM;
-        }
-        Some((cur, max))
+        Some((u64_at(&b, 0), u64_at(&b, 8)))
     } else {
         None
     };
-    let p = match target(pid) {
-        Ok(p) => p,
+    let prev = match do_prlimit(pid, resource, newval) {
+        Ok(prev) => prev,
         Err(e) => return e,
     };
-    let prev = with_state(&p, |s| {
-        let prev = s.limits[r];
-        if let Some(v) = newval {
-            s.limits[r] = v;
-        }
-        prev
-    });
     if old != 0 {
         let mut b = [0u8; 16];
         b[..8].copy_from_slice(&prev.0.to_ne_bytes());
@@ -171,6 +153,36 @@ fn prlimit(pid: i64, resource: u64, new: u64, old: u64) -> i64 {
         }
     }
     0
+}
+
+/// Reads, and with `new` sets, limit `resource` of process `pid` (0: the caller), checked as
+/// Linux's `do_prlimit`; returns the limit before. The i386 getrlimit/setrlimit (compat
+/// `struct rlimit`) use it too.
+pub(crate) fn do_prlimit(
+    pid: i64,
+    resource: u64,
+    new: Option<(u64, u64)>,
+) -> Result<(u64, u64), i64> {
+    if resource >= RLIM_NLIMITS as u64 {
+        return Err(-EINVAL);
+    }
+    let r = resource as usize;
+    if let Some((cur, max)) = new {
+        if cur > max {
+            return Err(-EINVAL);
+        }
+        if r == RLIMIT_NOFILE && max > NR_OPEN {
+            return Err(-EPERM);
+        }
+    }
+    let p = target(pid)?;
+    Ok(with_state(&p, |s| {
+        let prev = s.limits[r];
+        if let Some(v) = new {
+            s.limits[r] = v;
+        }
+        prev
+    }))
 }
 
 fn sys_prlimit64(regs: &mut Regs) -> i64 {

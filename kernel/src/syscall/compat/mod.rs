@@ -7,13 +7,20 @@
 //! argument itself), or a compat wrapper of its own where the layouts differ. Every other
 //! number returns -ENOSYS, as an unknown one does.
 //!
-//! What is here is what 64-bit programs using `int $0x80` need (Linux's `ptrace_syscall`
-//! selftest, kentry's int80 test): process identity, signals, pipes and descriptors, exit, and
-//! sleeping with a 64-bit timespec (`clock_nanosleep_time64`, whose interrupted sleep restarts
-//! through i386 `restart_syscall`, number 0), and `nanosleep` and `clock_nanosleep` with the
-//! 32-bit `old_timespec32` (compat handlers in sleep.rs). Other calls whose i386 layout
-//! differs from x86-64's (`rt_sigaction` with `compat_sigaction`, the 16-bit uid calls) are
-//! not served yet.
+//! What is here is what a static i386 glibc program needs (start-up, stdio, memory, signals,
+//! threads, fork/exec/wait, time, files) and what 64-bit programs using `int $0x80` need.
+//! The handlers of layouts that differ live by area: `files.rs` (split 64-bit offsets,
+//! `_llseek`, old mmap), `process.rs` (clone's argument order, rlimits, rusage, tms,
+//! sysinfo, the 32-bit futex timeout, get_thread_area), `time.rs` (the 32-bit time calls),
+//! `signal.rs` (compat_sigaction, stack_t, siginfo, the i386 sigreturns). A few x86-64
+//! handlers write i386's layout themselves when `in_ia32_syscall()` says the call is one
+//! (stat64, rusage, waitid's siginfo, iovecs, argv pointers, CLONE_SETTLS's user_desc),
+//! where one copy-out decides the layout. The layouts are kentry-abi's `compat`.
+
+mod files;
+mod process;
+mod signal;
+mod time;
 
 use super::Handler;
 use super::errno::ENOSYS;
@@ -68,33 +75,145 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         CHDIR => CHDIR,
         FCHDIR => FCHDIR,
         FSYNC => FSYNC,
+        FDATASYNC => FDATASYNC,
         MUNMAP => MUNMAP,
         MREMAP => MREMAP,
         GETUID32 => GETUID,
         GETEUID32 => GETEUID,
         GETGID32 => GETGID,
         GETEGID32 => GETEGID,
+        // The 16-bit ids: kentry's one user is root, 0 in either width.
+        GETUID => GETUID,
+        GETEUID => GETEUID,
+        GETGID => GETGID,
+        GETEGID => GETEGID,
         CLOCK_NANOSLEEP_TIME64 => CLOCK_NANOSLEEP,
         // What a static i386 glibc program needs to start and print (docs/compat.md): the
         // structures of these are the same on both ABIs (user_desc, statx, new_utsname) or
         // there are none.
         SET_THREAD_AREA => SET_THREAD_AREA,
+        GET_THREAD_AREA => GET_THREAD_AREA,
         SET_TID_ADDRESS => SET_TID_ADDRESS,
         READLINK => READLINK,
         GETRANDOM => GETRANDOM,
         MPROTECT => MPROTECT,
         MADVISE => MADVISE,
+        MREMAP => MREMAP,
         STATX => STATX,
         UNAME => UNAME,
         ACCESS => ACCESS,
+        FACCESSAT => FACCESSAT,
+        FACCESSAT2 => FACCESSAT2,
         OPEN => OPEN,
         OPENAT => OPENAT,
+        CREAT => CREAT,
         GETCWD => GETCWD,
-        CLOCK_GETTIME64 => CLOCK_GETTIME;
+        CLOCK_GETTIME64 => CLOCK_GETTIME,
+        CLOCK_GETRES_TIME64 => CLOCK_GETRES,
+        // Files: the same structures (linux_dirent64, termios, winsize, an int) or none.
+        GETDENTS64 => GETDENTS64,
+        MKDIR => MKDIR,
+        MKDIRAT => MKDIRAT,
+        RMDIR => RMDIR,
+        UNLINK => UNLINK,
+        UNLINKAT => UNLINKAT,
+        RENAME => RENAME,
+        RENAMEAT => RENAMEAT,
+        RENAMEAT2 => RENAMEAT2,
+        LINK => LINK,
+        LINKAT => LINKAT,
+        SYMLINK => SYMLINK,
+        SYMLINKAT => SYMLINKAT,
+        READLINKAT => READLINKAT,
+        CHMOD => CHMOD,
+        FCHMOD => FCHMOD,
+        FCHMODAT => FCHMODAT,
+        IOCTL => IOCTL,
+        // fcntl64's F_GETLK64/F_SETLK64 (12-14) are not x86-64 commands: -EINVAL there,
+        // and kentry has no record locks anyway.
+        FCNTL => FCNTL,
+        FCNTL64 => FCNTL,
+        MEMFD_CREATE => MEMFD_CREATE,
+        POLL => POLL,
+        PPOLL_TIME64 => PPOLL,
+        // struct stat64: put_stat writes i386's layout for an i386 call.
+        STAT64 => STAT,
+        LSTAT64 => LSTAT,
+        FSTAT64 => FSTAT,
+        FSTATAT64 => NEWFSTATAT,
+        // readv/writev: the iovec array is read in i386's layout (io.rs parse_iovecs).
+        READV => READV,
+        WRITEV => WRITEV,
+        // Processes: wait4's rusage and waitid's siginfo are written in i386's layout for an
+        // i386 call.
+        WAIT4 => WAIT4,
+        WAITID => WAITID,
+        PRLIMIT64 => PRLIMIT64,
+        // rusage, tms and sysinfo are written in i386's layout for an i386 call (misc/).
+        GETRUSAGE => GETRUSAGE,
+        TIMES => TIMES,
+        SYSINFO => SYSINFO,
+        PRCTL => PRCTL,
+        SCHED_GETAFFINITY => SCHED_GETAFFINITY,
+        SCHED_SETAFFINITY => SCHED_SETAFFINITY,
+        GETPRIORITY => GETPRIORITY,
+        SETPRIORITY => SETPRIORITY,
+        GETCPU => GETCPU,
+        ALARM => ALARM,
+        // Robust futex lists are accepted and not walked (proc.rs), whatever their layout.
+        SET_ROBUST_LIST => SET_ROBUST_LIST,
+        FUTEX_TIME64 => FUTEX,
+        // Signals: sigset_t is 8 bytes on both ABIs.
+        RT_SIGPROCMASK => RT_SIGPROCMASK,
+        RT_SIGPENDING => RT_SIGPENDING,
+        RT_SIGSUSPEND => RT_SIGSUSPEND,
+        // The siginfo in and out in i386's layout (sig.rs), the timeout a __kernel_timespec.
+        RT_SIGQUEUEINFO => RT_SIGQUEUEINFO,
+        RT_TGSIGQUEUEINFO => RT_TGSIGQUEUEINFO,
+        RT_SIGTIMEDWAIT_TIME64 => RT_SIGTIMEDWAIT,
+        // Sockets (the direct calls of Linux 4.3 on): the same structures for these.
+        SOCKET => SOCKET,
+        SOCKETPAIR => SOCKETPAIR,
+        BIND => BIND,
+        CONNECT => CONNECT,
+        LISTEN => LISTEN,
+        ACCEPT4 => ACCEPT4,
+        GETSOCKNAME => GETSOCKNAME,
+        GETPEERNAME => GETPEERNAME,
+        SENDTO => SENDTO,
+        RECVFROM => RECVFROM,
+        SHUTDOWN => SHUTDOWN;
     compat:
         NANOSLEEP => super::sleep::sys_nanosleep_time32,
         CLOCK_NANOSLEEP => super::sleep::sys_clock_nanosleep_time32,
         MMAP2 => sys_mmap_pgoff,
+        MMAP => files::sys_ia32_mmap,
+        _LLSEEK => files::sys_llseek,
+        LSEEK => files::sys_lseek,
+        PREAD64 => files::sys_ia32_pread64,
+        PWRITE64 => files::sys_ia32_pwrite64,
+        FTRUNCATE => files::sys_ftruncate,
+        TRUNCATE => files::sys_truncate,
+        FTRUNCATE64 => files::sys_ia32_ftruncate64,
+        TRUNCATE64 => files::sys_ia32_truncate64,
+        CLONE => process::sys_ia32_clone,
+        CLONE3 => process::sys_clone3,
+        EXECVE => process::sys_execve,
+        WAITPID => process::sys_waitpid,
+        UGETRLIMIT => process::sys_getrlimit,
+        SETRLIMIT => process::sys_setrlimit,
+        FUTEX => process::sys_futex_time32,
+        TIME => time::sys_time32,
+        GETTIMEOFDAY => time::sys_gettimeofday,
+        CLOCK_GETTIME => time::sys_clock_gettime32,
+        CLOCK_GETRES => time::sys_clock_getres_time32,
+        GETITIMER => time::sys_getitimer,
+        SETITIMER => time::sys_setitimer,
+        RT_SIGACTION => signal::sys_rt_sigaction,
+        SIGALTSTACK => signal::sys_sigaltstack,
+        RT_SIGTIMEDWAIT => signal::sys_rt_sigtimedwait_time32,
+        SIGRETURN => signal::sys_sigreturn,
+        RT_SIGRETURN => signal::sys_rt_sigreturn,
 };
 
 /// Runs x86-64 handler `NR` on the i386 arguments: EBX, ECX, EDX, ESI, EDI, EBP, each
@@ -151,6 +270,29 @@ fn args_ia32_wide<const NR: usize>(regs: &mut Regs) -> i64 {
     let ret = handler(regs);
     [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = kept;
     ret
+}
+
+/// Runs x86-64 handler `NR` with the arguments `args` (a compat handler's converted ones) in
+/// RDI, RSI, RDX, R10, R8, R9, and gives the caller's registers back afterwards.
+pub(super) fn call_native<const NR: usize>(regs: &mut Regs, args: [u64; 6]) -> i64 {
+    const { assert!(NR < BUILT.len()) };
+    let kept = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
+    [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = args;
+    let handler: Handler = const { BUILT[NR] };
+    let ret = handler(regs);
+    [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = kept;
+    ret
+}
+
+/// The six i386 arguments, EBX, ECX, EDX, ESI, EDI, EBP, zero-extended (Linux's
+/// `(unsigned int)regs->bx` ...). Only for a frame no handler has touched yet.
+pub(super) fn ia32_args(regs: &Regs) -> [u64; 6] {
+    [regs.rbx, regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.rbp].map(|v| v as u32 as u64)
+}
+
+/// A 64-bit value an i386 call passes in two registers, low word first.
+pub(super) fn lo_hi(lo: u64, hi: u64) -> u64 {
+    (lo as u32 as u64) | ((hi as u32 as u64) << 32)
 }
 
 /// Test kernels (`kentry.break=int80_args`): the i386 wrapper leaves the arguments it moved
