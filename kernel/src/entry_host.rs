@@ -33,11 +33,7 @@ impl Host for Kernel {
     }
 
     fn vdso32_landing_pad() -> Option<u64> {
-        let task = crate::task::current();
-        let mm = task.process.mm();
-        let g = mm.aspace.lock();
-        let base = g.as_ref()?.vdso32()?;
-        Some(base + crate::vdso::ia32::VDSO32_SYM_INT80_LANDING_PAD)
+        Some(crate::vdso::ia32::current_base()? + crate::vdso::ia32::VDSO32_SYM_INT80_LANDING_PAD)
     }
 
     fn exception(regs: &mut Regs, fault: Fault) {

@@ -13,7 +13,7 @@
  * - the default signal restorers hold Linux's bytes, and their unwind info (an interpreter
  *   of the DWARF CFA rules in the image's .eh_frame, run against a fake signal frame) gives
  *   back the interrupted context's registers from the frame's sigcontext: what a debugger or
- *   unwind_vdso_32 needs;
+ *   unwind_vdso_32 needs; a handler installed without SA_RESTORER returns through them;
  * - [vvar] r--p adjoins [vdso] r-xp at AT_SYSINFO_EHDR in /proc/self/maps;
  * - vvar and vDSO moved by mremap keep working at the new place, __kernel_vsyscall included
  *   (the kernel's fast-entry return goes to the moved landing pad), and moved back.
@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/time.h>
@@ -616,9 +617,49 @@ static void check_maps_and_mremap(void)
 		munmap(area, span + 8192);
 }
 
+/* A handler installed without SA_RESTORER (raw rt_sigaction, 174) returns through the
+ * kernel's default restorer: the vDSO's __kernel_rt_sigreturn for an SA_SIGINFO frame,
+ * __kernel_sigreturn for the old sigframe (Linux's ia32_setup_rt_frame/ia32_setup_frame).
+ * Without them the frame's retcode on the (non-executable) stack is the return address. */
+static void *volatile restorer_seen;
+static void restorer_handler(int sig)
+{
+	(void)sig;
+	restorer_seen = __builtin_return_address(0);
+}
+
+static void *restorer_for(unsigned long flags)
+{
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint32_t mask[2];
+	} act = {(void *)restorer_handler, flags, 0, {0, 0}};
+	restorer_seen = 0;
+	long r;
+	/* rt_sigaction(SIGUSR1, &act, NULL, 8) */
+	__asm__ volatile("int $0x80"
+			 : "=a"(r)
+			 : "a"(174), "b"(SIGUSR1), "c"(&act), "d"(0), "S"(8)
+			 : "memory");
+	if (r == 0)
+		raise(SIGUSR1);
+	signal(SIGUSR1, SIG_DFL);
+	return r == 0 ? restorer_seen : (void *)-1;
+}
+
+static void check_default_restorers(void)
+{
+	void *rt = restorer_for(SA_SIGINFO);
+	void *old = restorer_for(0);
+	KTAP_CHECK(rt == v_rt_sigreturn && old == v_sigreturn, "default_restorers_vdso",
+		   "rt %p (vdso %p) sigframe %p (vdso %p)", rt, v_rt_sigreturn, old, v_sigreturn);
+}
+
 int main(void)
 {
-	ktap_plan(27);
+	ktap_plan(28);
 	base = getauxval(AT_SYSINFO_EHDR);
 	const Elf32_Ehdr *eh = (const Elf32_Ehdr *)base;
 	int elf = base && !memcmp(eh->e_ident, ELFMAG, SELFMAG) &&
@@ -649,6 +690,7 @@ int main(void)
 	check_vsyscall();	  /* 3 */
 	check_clocks();		  /* 13 */
 	check_sigreturn();	  /* 4 */
+	check_default_restorers(); /* 1 */
 	check_maps_and_mremap(); /* 2 */
 	/* glibc's clocks after the move back still work (its cached entry points are valid). */
 	struct timespec t;

@@ -44,19 +44,28 @@ const UC_FP_XSTATE: u32 = 1;
 const SS_ONSTACK: i32 = 1;
 const SS_DISABLE: i32 = 2;
 
-/// `popl %eax; movl $119, %eax; int $0x80`: not executed (glibc passes SA_RESTORER), kept
-/// because some debuggers recognise a frame by it.
+/// `popl %eax; movl $119, %eax; int $0x80`: executed only by a handler without SA_RESTORER
+/// in a process without the 32-bit vDSO (and only from an executable stack), kept because
+/// some debuggers recognise a frame by it.
 const SIGRETURN_CODE: [u8; 8] = [0x58, 0xb8, 119, 0, 0, 0, 0xcd, 0x80];
 /// `movl $173, %eax; int $0x80`.
 const RT_SIGRETURN_CODE: [u8; 8] = [0xb8, 173, 0, 0, 0, 0xcd, 0x80, 0];
 
 /// Where a handler without SA_RESTORER returns: the 32-bit vDSO's `__kernel_sigreturn` or
-/// `__kernel_rt_sigreturn` once the process has one (the vdso32 work fills this hook in;
-/// Linux's `current->mm->context.vdso + vdso_image_32.sym___kernel_*sigreturn`). Until
-/// then, the frame's own retcode, as Linux does for a sigframe without a vDSO: it runs only
-/// on an executable stack.
-fn default_restorer(_rt: bool) -> Option<u64> {
-    None
+/// `__kernel_rt_sigreturn` when the process has one (Linux's `current->mm->context.vdso +
+/// vdso_image_32.sym___kernel_*sigreturn`: glibc leaves SA_RESTORER out when it found the
+/// vDSO). Without one (a 64-bit process's `int $0x80` sigaction, or a vDSO unmapped), the
+/// frame's own retcode, as Linux does: it runs only on an executable stack.
+fn default_restorer(rt: bool) -> Option<u64> {
+    use crate::vdso::ia32::{VDSO32_SYM_KERNEL_RT_SIGRETURN, VDSO32_SYM_KERNEL_SIGRETURN};
+    let base = crate::vdso::ia32::current_base()?;
+    Some(
+        base + if rt {
+            VDSO32_SYM_KERNEL_RT_SIGRETURN
+        } else {
+            VDSO32_SYM_KERNEL_SIGRETURN
+        },
+    )
 }
 
 fn put32(b: &mut [u8], off: usize, v: u32) {

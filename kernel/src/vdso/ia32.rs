@@ -112,3 +112,13 @@ pub fn select_entry() -> VsyscallEntry {
 pub fn image_frames() -> (u64, usize) {
     (kernel_virt_to_phys(IMAGE.0.get() as u64), IMAGE_PAGES)
 }
+
+/// The calling process's 32-bit vDSO, if it has one (Linux's `current->mm->context.vdso` for
+/// an i386 process): where `[vdso]` is mapped now (mremap moves it). Task context; takes the
+/// address-space lock.
+pub fn current_base() -> Option<u64> {
+    let task = crate::task::current();
+    let mm = task.process.mm();
+    let g = mm.aspace.lock();
+    g.as_ref()?.vdso32()
+}
