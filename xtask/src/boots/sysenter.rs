@@ -13,11 +13,14 @@ pub const SYSENTER_BOOTS: &[BootTest] = &[
     BootTest {
         // The compat fast entries under a tracer with SYSENTER present (and SYSCALL from
         // compat mode: TCG runs it whatever the vendor, measured), and the 32-bit vDSO whose
-        // __kernel_vsyscall now enters by SYSENTER, also from its moved place.
+        // __kernel_vsyscall now enters by SYSENTER (and leaves by SYSRETL), also from its moved
+        // place; glibc's own calls go through it too (signals, a restart through the
+        // landing pad's int $0x80, threads).
         name: "sysenter_intel_vendor",
         cmdline: &[
             "kentry.mode=test",
-            "kentry.only=c_fast32_musl,c_ia32_vdso_glibc32,c_ia32_glibc32",
+            "kentry.only=c_fast32_musl,c_ia32_vdso_glibc32,c_ia32_glibc32,\
+             c_ia32_signals_glibc32,c_threads_glibc32",
         ],
         expect_status: 1,
         expect_log: &[
@@ -28,9 +31,10 @@ pub const SYSENTER_BOOTS: &[BootTest] = &[
             "ok 6 vsyscall_nt",
             "ok 3 c_fast32_musl",
             "ok 4 vsyscall_fast_entry",
-            "ok 26 mremap_moves_vdso",
+            "ok 27 mremap_moves_vdso",
             "ok 2 c_ia32_vdso_glibc32",
             "ok 1 c_ia32_glibc32",
+            "ok 23 vsyscall_read_restarted",
         ],
         qemu_args: INTEL,
         or_endings: &[],
