@@ -47,6 +47,11 @@ pub struct Process {
     pub aspace: Mutex<Option<AddressSpace>>,
     /// The page-table root to load when a thread of this process runs.
     pub cr3: AtomicU64,
+    /// Where its 32-bit vDSO is mapped, 0 for none (Linux's `mm->context.vdso` of an i386
+    /// process): read without a lock by every compat fast system call (its landing pad) and
+    /// by i386 signal delivery (the default restorers). Set from the address space at exec
+    /// and fork (a vfork child takes its parent's), again after each munmap and mremap.
+    pub vdso32: AtomicU64,
     /// The descriptor table, read through [`Process::files`] and [`Process::lookup_fd`]
     /// (files.rs): CLONE_FILES shares it.
     files: crate::rcu::RcuBox<Arc<crate::fs::FdTableLock>>,
@@ -191,6 +196,7 @@ impl Process {
             user_ns: Mutex::new(None),
             name: Mutex::new(String::from(name)),
             parent: Mutex::new(parent),
+            vdso32: AtomicU64::new(aspace.as_ref().and_then(|a| a.vdso32()).unwrap_or(0)),
             aspace: Mutex::new(aspace),
             cr3: AtomicU64::new(cr3),
             files: crate::rcu::RcuBox::new(files),
@@ -412,6 +418,10 @@ pub fn fork_current(
         .exit_signal
         .store((clone_flags & CSIGNAL) as u8, Ordering::Relaxed);
     if vfork {
+        // Its memory is the parent's, and with it the parent's vDSO.
+        child
+            .vdso32
+            .store(mm.vdso32.load(Ordering::Relaxed), Ordering::Relaxed);
         child
             .cr3
             .store(mm.cr3.load(Ordering::Acquire), Ordering::Release);

@@ -114,11 +114,12 @@ pub fn image_frames() -> (u64, usize) {
 }
 
 /// The calling process's 32-bit vDSO, if it has one (Linux's `current->mm->context.vdso` for
-/// an i386 process): where `[vdso]` is mapped now (mremap moves it). Task context; takes the
-/// address-space lock.
+/// an i386 process): where `[vdso]` is mapped now (mremap moves it). One load, no lock: the
+/// compat fast system calls ask on every call ([`crate::process::Process::vdso32`]).
 pub fn current_base() -> Option<u64> {
-    let task = crate::task::current();
-    let mm = task.process.mm();
-    let g = mm.aspace.lock();
-    g.as_ref()?.vdso32()
+    let base = crate::task::current()
+        .process
+        .vdso32
+        .load(core::sync::atomic::Ordering::Relaxed);
+    (base != 0).then_some(base)
 }
