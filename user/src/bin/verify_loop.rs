@@ -12,6 +12,7 @@
 //! | `fault ud` | 132 | #UD killing the task |
 //! | `sigreturn_bad once` | 0 | hostile rt_sigreturn frames: the IRET to user faults (the bad-IRET fixup) |
 //! | `hwbp_armed` | 0 | a traced child with a write watchpoint armed (DR7 live in user mode and in its syscalls), hit 8 times: #DB from user with DR7 armed, and the entries' DR7 save/restore under the NMIs and #MCs injected meanwhile |
+//! | `ia32_fast-glibc32 vsyscall-regs` | 0 | an i386 program: 100 getpids through its 32-bit vDSO's `__kernel_vsyscall` (SYSCALL on an AMD-vendor CPU, SYSENTER on an Intel one; back by SYSRETL), EBX..EBP checked |
 //!
 //! Before the first round the loop has a child arm a write watchpoint on a word of the loop's
 //! own that nothing writes (`arm_own_watchpoint`, result `own_watchpoint_armed`): the host's
@@ -98,6 +99,14 @@ const CHILDREN: &[Child] = &[
     Child {
         name: "hwbp_armed",
         argv: &[c"/bin/hwbp_armed"],
+        status: 0,
+    },
+    Child {
+        // An i386 program: getpids through its 32-bit vDSO's __kernel_vsyscall, registers
+        // checked, so the compat fast entry of the CPU (SYSCALL on the AMD model, SYSENTER on
+        // the Intel one) and the SYSRETL way back run each round.
+        name: "vsyscall_regs",
+        argv: &[c"/bin/ia32_fast-glibc32", c"vsyscall-regs"],
         status: 0,
     },
 ];
