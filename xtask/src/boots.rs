@@ -160,6 +160,25 @@ const OTHER_BOOTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // The monotonic clock against the CMOS RTC (QEMU's runs from the host's time) while
+        // every other one of the boot CPU's first 400 ticks is dropped, as QEMU drops the
+        // ticks of a vCPU a loaded host starves: the clock's reference period comes from the
+        // APIC timer's count, not from the delivered ticks, so 2 RTC seconds are 2 s.
+        name: "clock_rate_dropped_ticks",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.drop_ticks=400",
+            "kentry.only=clock_against_rtc",
+        ],
+        expect_status: 1,
+        expect_log: &[
+            "test hook: every other one of the first 400 ticks is dropped",
+            "ok 1 clock_against_rtc",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
         // nohz_full (docs/nohz.md): a ring-3 program pinned to CPU 1 spins 5 s while CPU 0
         // runs a fork/exec/munmap load; CPU 1 must take no timer interrupt, IPI or NMI, and
         // the program's user time must match its spin; then a second task there must bring

@@ -7,7 +7,11 @@
 //! for [`CAL_MIN`] samples (the caller waits for them, some 56 ms once per boot), then every
 //! [`SPARSE_EVERY`]th. Each sample's period index counts the periods since the previous one,
 //! measured in TSC counts, so a stall that swallowed ticks counts for all it lasted ([`Cal`]).
-//! The start rate is a line through the least late of the dense samples (ticks come late,
+//! The reference period that counts them is measured once against the APIC timer's current
+//! count, which runs whether or not its interrupts are delivered ([`tsc_per_period_from_apic`]):
+//! the median of the first deltas, used before, is two periods when QEMU drops every other
+//! tick throughout them (a loaded host), and the clock then ran at half speed for the whole
+//! boot. The start rate is a line through the least late of the dense samples (ticks come late,
 //! never early); least-squares over all samples refines it at [`CAL_MIN`]·2^k samples, up to
 //! [`CAL_LAST`]. Each change of rate rebases the clock at the current TSC, so it never jumps
 //! or goes back. (With interrupts off at first use it starts provisionally, from CPUID leaf
@@ -34,9 +38,11 @@ mod itimer;
 mod rtc;
 
 pub use clock::{
-    coarse, deadline_after_ns, deadline_at_ns, monotonic_ns, realtime_ns, tsc_cycles_to_ns,
+    Calibration, coarse, deadline_after_ns, deadline_at_ns, monotonic_ns, realtime_ns,
+    tsc_cycles_to_ns,
 };
 pub use itimer::{real_timer_get, real_timer_set};
+pub use rtc::read_rtc;
 
 use crate::sync::Mutex;
 use clock::{STARTED, rdtsc, set_rate};
@@ -73,8 +79,11 @@ struct Cal {
     last_tsc: u64,
     refs: [u64; REF_SAMPLES],
     nref: usize,
-    /// TSC counts per period: the median of the first deltas, then the latest slope.
+    /// TSC counts per period: the APIC-measured one (or the median of the first deltas), then
+    /// the latest slope.
     period: u64,
+    /// [`tsc_per_period_from_apic`], taken at the first sample.
+    apic_period: Option<u64>,
     /// TSC at grid index 0.
     tsc0: u64,
     /// Grid index and TSC offset of the last sample.
@@ -103,6 +112,7 @@ impl Cal {
             refs: [0; REF_SAMPLES],
             nref: 0,
             period: 0,
+            apic_period: None,
             tsc0: 0,
             x: 0,
             y: 0,
@@ -197,7 +207,7 @@ impl Cal {
             if self.nref == REF_SAMPLES {
                 let mut r = self.refs;
                 r.sort_unstable();
-                self.period = r[REF_SAMPLES / 2];
+                self.period = self.apic_period.unwrap_or(r[REF_SAMPLES / 2]);
                 self.tsc0 = tsc;
                 self.add(0, 0, true);
             }
@@ -243,6 +253,46 @@ impl Cal {
 
 /// Only touched with interrupts off; the tick only try-locks it.
 static CAL: Mutex<Cal> = Mutex::new(Cal::new());
+
+/// Test kernels, `kentry.break=clock_apic_ref`: the reference period is the median of the first
+/// tick deltas, as before [`tsc_per_period_from_apic`] (the negative run of the boot test
+/// `clock_rate_dropped_ticks`).
+pub static BREAK_APIC_REFERENCE: AtomicBool = AtomicBool::new(false);
+
+/// TSC counts per tick period (`TIMER_PERIOD` APIC timer counts, 1 ms), measured within one
+/// period against the APIC timer's current count: (TSC, count) before and after a span of
+/// [`APIC_SPAN`] counts. Both advance whatever the CPU does meanwhile, so a stall or a dropped
+/// tick changes nothing. None if the timer does not count down at the tick's period (not yet
+/// started, or the bench's fast timer), or if the span crossed a reload four times running.
+/// Called from the tick, IRQs off: 200 µs once per boot.
+fn tsc_per_period_from_apic() -> Option<u64> {
+    if BREAK_APIC_REFERENCE.load(Ordering::Relaxed) {
+        return None;
+    }
+    let period = u64::from(crate::TIMER_PERIOD);
+    for _ in 0..4 {
+        let t0 = rdtsc();
+        let c0 = crate::x86::apic::timer_current_count();
+        if c0 <= APIC_SPAN || u64::from(c0) > period {
+            return None;
+        }
+        let (t1, c1) = loop {
+            let c1 = crate::x86::apic::timer_current_count();
+            let t1 = rdtsc();
+            if c1 > c0 || c0 - c1 >= APIC_SPAN || t1.wrapping_sub(t0) > 1 << 32 {
+                break (t1, c1);
+            }
+            core::hint::spin_loop();
+        };
+        if c1 < c0 && c0 - c1 >= APIC_SPAN {
+            return Some((t1 - t0) * period / u64::from(c0 - c1));
+        }
+    }
+    None
+}
+
+/// APIC timer counts (ns under QEMU) the reference measurement spans.
+const APIC_SPAN: u32 = 200_000;
 
 /// The next tick with work for [`tick`]: a calibration sample or a timer due. One compare on
 /// every other tick.
@@ -290,6 +340,9 @@ fn sample(now: u64) -> u64 {
     }
     if c.n >= CAL_MIN && !now.is_multiple_of(SPARSE_EVERY) {
         return sparse_next; // woken early for a timer
+    }
+    if c.nref == 0 && c.last_tsc == 0 {
+        c.apic_period = tsc_per_period_from_apic();
     }
     let refined = c.sample(now, rdtsc());
     let next = if c.n >= CAL_LAST {
