@@ -169,6 +169,8 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
 /// the CPU is set up with them.
 fn apply_test_breaks(cmdline: &str) {
     #[cfg(feature = "test-hooks")]
+    time::test_hooks_init(cmdline);
+    #[cfg(feature = "test-hooks")]
     if let Some(name) = boot::cmdline_value(cmdline, "kentry.break") {
         if name == "rcu_qs" {
             klog!("test hook: RCU grace periods treat kernel-mode CPUs as quiescent");
