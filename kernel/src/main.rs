@@ -175,6 +175,8 @@ fn apply_test_breaks(cmdline: &str) {
         trap::DROP_TICKS.store(n, core::sync::atomic::Ordering::Relaxed);
     }
     #[cfg(feature = "test-hooks")]
+    time::test_hooks_init(cmdline);
+    #[cfg(feature = "test-hooks")]
     if let Some(name) = boot::cmdline_value(cmdline, "kentry.break") {
         if name == "clock_apic_ref" {
             klog!("test hook: the clock's reference period is the median tick delta");

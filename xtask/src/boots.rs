@@ -255,6 +255,33 @@ const OTHER_BOOTS: &[BootTest] = &[
         qemu_args: &["-smp", "2"],
         or_endings: &[],
     },
+    BootTest {
+        // The same while the clock's rate changes under the spinner's pending time
+        // (`kentry.test_rate_step=25`: at the 25th read of the process's CPU time, between
+        // the test's reads 21 and 22, the rate doubles, as a calibration refinement changes
+        // it, only more): no read may go backwards. Readers that converted the pending TSC
+        // cycles at the current rate saw the user time halve at the step (a provisional
+        // 1 GHz rate refined to the measured 2.8 GHz during the reads did the same on a
+        // loaded host).
+        name: "nohz_full_rate_step",
+        cmdline: &[
+            "kentry.mode=test",
+            "nohz_full=1",
+            "kentry.test_rate_step=25",
+            "kentry.only=c_nohz_times_musl",
+        ],
+        expect_status: 1,
+        expect_log: &[
+            "test hook: the clock's rate doubled at CPU-time read 25",
+            "    ok 1 remote_utime_grows",
+            "    ok 2 remote_times_grows",
+            "    ok 3 remote_utime_monotonic",
+            "    ok 4 remote_cpu_row_grows",
+            "ok 1 c_nohz_times_musl",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
 ];
 
 /// The boot test of that name.

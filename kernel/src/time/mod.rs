@@ -38,8 +38,8 @@ mod itimer;
 mod rtc;
 
 pub use clock::{
-    Calibration, coarse, deadline_after_ns, deadline_at_ns, monotonic_ns, realtime_ns,
-    tsc_cycles_to_ns,
+    Calibration, clock_started, coarse, deadline_after_ns, deadline_at_ns, monotonic_ns,
+    realtime_ns, tsc_to_ns,
 };
 pub use itimer::{real_timer_get, real_timer_set};
 pub use rtc::read_rtc;
@@ -305,6 +305,37 @@ static SAMPLING: AtomicBool = AtomicBool::new(false);
 pub fn tick(now: u64) {
     if now >= NEXT_TICK_WORK.load(Ordering::Relaxed) {
         tick_work(now);
+    }
+}
+
+/// Test kernels, `kentry.test_rate_step=N`: at the Nth read of a process's CPU time
+/// (getrusage, times) the clock's rate doubles (half the nanoseconds per TSC count), a
+/// larger change than a calibration refinement makes but of the same kind (the
+/// `nohz_full_rate_step` boot test: CPU time pending on a nohz_full CPU must not go
+/// backwards when the rate changes under it). 0: never.
+#[cfg(feature = "test-hooks")]
+static RATE_STEP_AT: AtomicU64 = AtomicU64::new(0);
+
+/// Reads `kentry.test_rate_step=` (test kernels, at boot).
+#[cfg(feature = "test-hooks")]
+pub fn test_hooks_init(cmdline: &str) {
+    if let Some(n) =
+        crate::boot::cmdline_value(cmdline, "kentry.test_rate_step").and_then(|v| v.parse().ok())
+    {
+        crate::klog!("test hook: the clock's rate doubles at CPU-time read {n}");
+        RATE_STEP_AT.store(n, Ordering::Relaxed);
+    }
+}
+
+/// Test kernels: counts a read of a process's CPU time (in its syscall, interrupts on) and
+/// doubles the clock's rate at the one `kentry.test_rate_step` names.
+#[cfg(feature = "test-hooks")]
+pub fn test_rate_step_read() {
+    static READS: AtomicU64 = AtomicU64::new(0);
+    let at = RATE_STEP_AT.load(Ordering::Relaxed);
+    if at != 0 && READS.fetch_add(1, Ordering::Relaxed) + 1 == at {
+        clock::double_rate();
+        crate::klog!("test hook: the clock's rate doubled at CPU-time read {at}");
     }
 }
 
