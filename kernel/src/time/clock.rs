@@ -223,7 +223,8 @@ pub fn monotonic_ns() -> u64 {
 }
 
 /// Whether the clock runs (its first use has started it): until then reading it starts it,
-/// which takes the calibration's lock.
+/// which takes the calibration's lock (test kernels' lockup detector, lockcheck.rs).
+#[cfg(feature = "test-hooks")]
 pub fn clock_started() -> bool {
     STARTED.load(Ordering::Relaxed)
 }

@@ -37,9 +37,10 @@ mod clock;
 mod itimer;
 mod rtc;
 
+#[cfg(feature = "test-hooks")]
+pub use clock::clock_started;
 pub use clock::{
-    Calibration, clock_started, coarse, deadline_after_ns, deadline_at_ns, monotonic_ns,
-    realtime_ns, tsc_to_ns,
+    Calibration, coarse, deadline_after_ns, deadline_at_ns, monotonic_ns, realtime_ns, tsc_to_ns,
 };
 pub use itimer::{real_timer_get, real_timer_set};
 pub use rtc::read_rtc;
