@@ -1,6 +1,7 @@
 //! The monotonic clock against the CMOS RTC, which QEMU runs from the host's time: two RTC
-//! seconds must last 2 s of CLOCK_MONOTONIC, within 5 %. Run alone (`kentry.only=`): it takes
-//! some 3 s. The boot test `clock_rate_dropped_ticks` runs it with every other one of the
+//! seconds must last 2 s of CLOCK_MONOTONIC, within 10 % (a vCPU the host leaves without time
+//! for a moment reads an edge late). Run alone (`kentry.only=`): it takes some 3 s. The boot
+//! test `clock_rate_dropped_ticks` runs it with every other one of the
 //! first 400 ticks dropped (`kentry.drop_ticks=`, as QEMU drops them on a loaded host); its
 //! negative run measures the reference period from the delivered ticks instead of the APIC
 //! timer's count and must fail here.
@@ -39,9 +40,9 @@ pub fn clock_against_rtc(_: &Ctx) -> Outcome {
     };
     let ms = (t1 - t0) / 1_000_000;
     crate::kprint!("# clock_against_rtc: 2 RTC seconds took {ms} ms of CLOCK_MONOTONIC\n");
-    if !(1900..=2100).contains(&ms) {
+    if !(1800..=2200).contains(&ms) {
         return Outcome::Fail(alloc::format!(
-            "2 RTC seconds took {ms} ms of CLOCK_MONOTONIC, not 2000 (within 5 %)"
+            "2 RTC seconds took {ms} ms of CLOCK_MONOTONIC, not 2000 (within 10 %)"
         ));
     }
     Outcome::Pass
