@@ -103,11 +103,13 @@ fn spin_watched<'a, T: ?Sized>(
         }
         core::hint::spin_loop();
         spins = spins.wrapping_add(1);
-        // The clock only now and then: a TSC read costs ~25 instructions under TCG.
+        // The clock only now and then (a TSC read costs ~25 instructions under TCG), and only
+        // once it runs: starting it takes locks of its own.
         if spins.is_multiple_of(4096)
             && !BREAK.load(Ordering::Relaxed)
             && !FATAL.load(Ordering::Relaxed)
-            && crate::time::tsc_cycles_to_ns(tsc().wrapping_sub(start))
+            && crate::time::clock_started()
+            && crate::time::tsc_to_ns(tsc()).saturating_sub(crate::time::tsc_to_ns(start))
                 >= LOCKUP_AFTER_SECS.load(Ordering::Relaxed) * crate::time::NSEC_PER_SEC
         {
             let holder = u.last_taken.load(Ordering::Relaxed);

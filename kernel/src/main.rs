@@ -169,7 +169,20 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
 /// the CPU is set up with them.
 fn apply_test_breaks(cmdline: &str) {
     #[cfg(feature = "test-hooks")]
+    if let Some(n) = boot::cmdline_value(cmdline, "kentry.drop_ticks").and_then(|v| v.parse().ok())
+    {
+        klog!("test hook: every other one of the first {n} ticks is dropped");
+        trap::DROP_TICKS.store(n, core::sync::atomic::Ordering::Relaxed);
+    }
+    #[cfg(feature = "test-hooks")]
+    time::test_hooks_init(cmdline);
+    #[cfg(feature = "test-hooks")]
     if let Some(name) = boot::cmdline_value(cmdline, "kentry.break") {
+        if name == "clock_apic_ref" {
+            klog!("test hook: the clock's reference period is the median tick delta");
+            time::BREAK_APIC_REFERENCE.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "rcu_qs" {
             klog!("test hook: RCU grace periods treat kernel-mode CPUs as quiescent");
             rcu::BREAK_QS.store(true, core::sync::atomic::Ordering::Relaxed);

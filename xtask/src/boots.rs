@@ -164,6 +164,25 @@ const OTHER_BOOTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // The monotonic clock against the CMOS RTC (QEMU's runs from the host's time) while
+        // every other one of the boot CPU's first 400 ticks is dropped, as QEMU drops the
+        // ticks of a vCPU a loaded host starves: the clock's reference period comes from the
+        // APIC timer's count, not from the delivered ticks, so 2 RTC seconds are 2 s.
+        name: "clock_rate_dropped_ticks",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.drop_ticks=400",
+            "kentry.only=clock_against_rtc",
+        ],
+        expect_status: 1,
+        expect_log: &[
+            "test hook: every other one of the first 400 ticks is dropped",
+            "ok 1 clock_against_rtc",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
         // nohz_full (docs/nohz.md): a ring-3 program pinned to CPU 1 spins 5 s while CPU 0
         // runs a fork/exec/munmap load; CPU 1 must take no timer interrupt, IPI or NMI, and
         // the program's user time must match its spin; then a second task there must bring
@@ -236,6 +255,33 @@ const OTHER_BOOTS: &[BootTest] = &[
             "<kentry_kernel::syscall::io::sys_read+",
             "hang report end",
             "ok 1 c_sleepers_musl",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
+        // The same while the clock's rate changes under the spinner's pending time
+        // (`kentry.test_rate_step=25`: at the 25th read of the process's CPU time, between
+        // the test's reads 21 and 22, the rate doubles, as a calibration refinement changes
+        // it, only more): no read may go backwards. Readers that converted the pending TSC
+        // cycles at the current rate saw the user time halve at the step (a provisional
+        // 1 GHz rate refined to the measured 2.8 GHz during the reads did the same on a
+        // loaded host).
+        name: "nohz_full_rate_step",
+        cmdline: &[
+            "kentry.mode=test",
+            "nohz_full=1",
+            "kentry.test_rate_step=25",
+            "kentry.only=c_nohz_times_musl",
+        ],
+        expect_status: 1,
+        expect_log: &[
+            "test hook: the clock's rate doubled at CPU-time read 25",
+            "    ok 1 remote_utime_grows",
+            "    ok 2 remote_times_grows",
+            "    ok 3 remote_utime_monotonic",
+            "    ok 4 remote_cpu_row_grows",
+            "ok 1 c_nohz_times_musl",
         ],
         qemu_args: &["-smp", "2"],
         or_endings: &[],

@@ -15,9 +15,9 @@ use crate::sched::WaitQueue;
 use crate::sync::Mutex;
 use crate::syscall::errno::*;
 use crate::syscall::table::Table;
-use crate::syscall::timespec::{split, timespec};
+use crate::syscall::timespec::{put_itimerspec, timespec_ns};
 use crate::task;
-use crate::time::{NSEC_PER_SEC, monotonic_ns, realtime_ns};
+use crate::time::{monotonic_ns, realtime_ns};
 use crate::uaccess::{copy_from_user, copy_to_user};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -266,23 +266,6 @@ fn sys_timer_create(regs: &mut Regs) -> i64 {
         }
         Ok(0)
     })())
-}
-
-fn timespec_ns(b: &[u8]) -> Result<u64, i64> {
-    let (sec, nsec) = split(b);
-    if sec < 0 || !(0..NSEC_PER_SEC as i64).contains(&nsec) {
-        return Err(-EINVAL);
-    }
-    Ok((sec as u64)
-        .saturating_mul(NSEC_PER_SEC)
-        .saturating_add(nsec as u64))
-}
-
-fn put_itimerspec(addr: u64, (interval, value): (u64, u64)) -> Result<(), i64> {
-    let mut b = [0u8; 32];
-    b[..16].copy_from_slice(&timespec(interval));
-    b[16..].copy_from_slice(&timespec(value));
-    copy_to_user(addr, &b).map_err(|_| -EFAULT)
 }
 
 fn sys_timer_settime(regs: &mut Regs) -> i64 {

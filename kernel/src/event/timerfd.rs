@@ -17,9 +17,9 @@ use crate::sched::WaitQueue;
 use crate::sync::Mutex;
 use crate::syscall::errno::*;
 use crate::syscall::table::Table;
-use crate::syscall::timespec::{split, timespec};
-use crate::time::{NSEC_PER_SEC, monotonic_ns, realtime_ns};
-use crate::uaccess::{copy_from_user, copy_to_user};
+use crate::syscall::timespec::{put_itimerspec, timespec_ns};
+use crate::time::{monotonic_ns, realtime_ns};
+use crate::uaccess::copy_from_user;
 use alloc::sync::Arc;
 use kentry::Regs;
 use kentry_abi::nr;
@@ -232,24 +232,6 @@ fn timerfd(fd: u64) -> Result<Arc<TimerFd>, i64> {
         FileKind::TimerFd(t) => Ok(t.clone()),
         _ => Err(-EINVAL),
     }
-}
-
-/// One timespec of an itimerspec: EINVAL unless seconds >= 0 and nanoseconds in [0, 1 s).
-fn timespec_ns(b: &[u8]) -> Result<u64, i64> {
-    let (sec, nsec) = split(b);
-    if sec < 0 || !(0..NSEC_PER_SEC as i64).contains(&nsec) {
-        return Err(-EINVAL);
-    }
-    Ok((sec as u64)
-        .saturating_mul(NSEC_PER_SEC)
-        .saturating_add(nsec as u64))
-}
-
-fn put_itimerspec(addr: u64, (interval, value): (u64, u64)) -> Result<(), i64> {
-    let mut b = [0u8; 32];
-    b[..16].copy_from_slice(&timespec(interval));
-    b[16..].copy_from_slice(&timespec(value));
-    copy_to_user(addr, &b).map_err(|_| -EFAULT)
 }
 
 /// timerfd_settime(fd, flags, new, old), in Linux's order: the copy (EFAULT), the flags and

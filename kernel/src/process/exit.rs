@@ -290,7 +290,7 @@ fn child_exit_info(p: &Process, reason: ExitReason, sig: u8, vpid: u32) -> crate
         ExitReason::Exited(c) => (CLD_EXITED, c & 0xff),
         ExitReason::Signaled(s) => (CLD_KILLED, s as i32),
     };
-    let [user, system] = crate::sched::cputime::process_cpu_ns(p);
+    let [system, user] = crate::sched::cputime::process_cpu_ns(p);
     crate::signal::KSigInfo {
         info: crate::signal::SigInfo {
             signo: sig as i32,

@@ -19,7 +19,7 @@
 //! wants a function entry, ((sp + 4) & 15) == 0. No red zone on i386.
 
 use super::fpstate::{self, FSAVE_HEADER};
-use super::{FaultInfo, KSigInfo, SA_ONSTACK, SA_RESTORER, SA_SIGINFO, SigAction, SigInfo};
+use super::{FaultInfo, KSigInfo, SA_ONSTACK, SA_RESTORER, SA_SIGINFO, SigAction};
 use crate::task;
 use crate::uaccess::{Efault, copy_from_user, copy_to_user};
 use kentry::Regs;
@@ -272,14 +272,14 @@ pub fn ia32_sigreturn(regs: &mut Regs) -> i64 {
     let frame = (regs.rsp as u32 as u64).wrapping_sub(8);
     let mut f = [0u8; SIGFRAME_SIZE];
     if copy_from_user(&mut f, frame).is_err() {
-        return bad_frame(regs);
+        return super::frame::bad_frame(regs);
     }
     let mask = u64::from(get32(&f, SF_SC + 80)) | (u64::from(get32(&f, SF_EXTRAMASK)) << 32);
     super::set_blocked(mask);
     let mut sc = [0u8; SC_SIZE];
     sc.copy_from_slice(&f[SF_SC..SF_SC + SC_SIZE]);
     if restore_sigcontext(regs, &sc).is_err() {
-        return bad_frame(regs);
+        return super::frame::bad_frame(regs);
     }
     regs.rax as i64
 }
@@ -290,14 +290,14 @@ pub fn ia32_rt_sigreturn(regs: &mut Regs) -> i64 {
     let frame = (regs.rsp as u32 as u64).wrapping_sub(4);
     let mut f = [0u8; RT_SIGFRAME_SIZE];
     if copy_from_user(&mut f, frame).is_err() {
-        return bad_frame(regs);
+        return super::frame::bad_frame(regs);
     }
     let mask = u64::from_le_bytes(f[RT_SIGMASK..RT_SIGMASK + 8].try_into().unwrap_or([0; 8]));
     super::set_blocked(mask);
     let mut sc = [0u8; SC_SIZE];
     sc.copy_from_slice(&f[RT_SC..RT_SC + SC_SIZE]);
     if restore_sigcontext(regs, &sc).is_err() {
-        return bad_frame(regs);
+        return super::frame::bad_frame(regs);
     }
     let ss = (
         u64::from(get32(&f, RT_UC_STACK)),
@@ -305,19 +305,5 @@ pub fn ia32_rt_sigreturn(regs: &mut Regs) -> i64 {
         u64::from(get32(&f, RT_UC_STACK + 8)),
     );
     let _ = crate::syscall::sig_do_sigaltstack(Some(ss), regs.rsp);
-    regs.rax as i64
-}
-
-fn bad_frame(regs: &mut Regs) -> i64 {
-    super::force_fault(
-        super::SIGSEGV,
-        SigInfo {
-            errno: 0,
-            signo: super::SIGSEGV as i32,
-            code: super::SI_KERNEL,
-            ..Default::default()
-        },
-        FaultInfo::default(),
-    );
     regs.rax as i64
 }

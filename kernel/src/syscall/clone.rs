@@ -124,8 +124,21 @@ fn sys_vfork(regs: &mut Regs) -> i64 {
 /// clone(flags, newsp, parent_tid, child_tid, tls): the exit signal is the flags' low byte.
 fn sys_clone(regs: &mut Regs) -> i64 {
     let (flags, newsp, ptid, ctid, tls) = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8);
+    clone_legacy(regs, flags, newsp, ptid, ctid, tls)
+}
+
+/// clone(2)'s arguments, from the x86-64 or the i386 call (their registers differ in order):
+/// 32 bits of flags (CLONE_CLEAR_SIGHAND and up are clone3's), the exit signal in the low
+/// byte.
+pub(crate) fn clone_legacy(
+    regs: &mut Regs,
+    flags: u64,
+    newsp: u64,
+    ptid: u64,
+    ctid: u64,
+    tls: u64,
+) -> i64 {
     let args = KernelCloneArgs {
-        // clone(2) has 32 bits of flags (CLONE_CLEAR_SIGHAND and up are clone3's).
         flags: flags & !CSIGNAL & 0xffff_ffff,
         exit_signal: (flags & CSIGNAL) as u8,
         stack: newsp,
@@ -140,8 +153,6 @@ fn sys_clone(regs: &mut Regs) -> i64 {
     kernel_clone(regs, &args)
 }
 
-/// clone3(args, size): `struct clone_args` of 64, 80 or 88 bytes (or larger with a zero
-/// tail), checked as Linux's copy_clone_args_from_user and clone3_args_valid.
 fn sys_clone3(regs: &mut Regs) -> i64 {
     match clone3_args(regs.rdi, regs.rsi) {
         Ok(args) => kernel_clone(regs, &args),

@@ -630,6 +630,25 @@ pub const NEGATIVE_BOOTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // clock_rate_dropped_ticks with the reference period taken from the delivered ticks
+        // (`kentry.break=clock_apic_ref`, the median of the first deltas as before): every
+        // delta is two periods, the clock runs at half speed, and 2 RTC seconds read as 1 s.
+        name: "negative_clock_apic_ref",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.drop_ticks=400",
+            "kentry.break=clock_apic_ref",
+            "kentry.only=clock_against_rtc",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: the clock's reference period is the median tick delta",
+            "not ok 1 clock_against_rtc",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
         // With the #PF path reading CR2 late, after its probe point, pf_cr2_read_first's
         // fault at 0x3000 reaches its handler with the address of the fault the probe made
         // there (0x1000), and the test must say so (E20).
