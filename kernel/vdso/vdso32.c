@@ -6,7 +6,7 @@
  * shared object that needs no loader (vdso32.lds).
  *
  * i386 has no 128-bit product and no 64-bit division without libgcc, which a vDSO cannot
- * link: the scaled TSC delta is made of four 32x32 products (mul_shr32) and the split into
+ * link: the scaled TSC delta is made of four 32x32 products (mul_shr32, clock_read.h) and the split into
  * seconds is two `divl` (div_ns).
  */
 #include <stdint.h>
@@ -15,6 +15,7 @@
 
 /* Placed by vdso32.lds one page below the image: reached GOT-relative (no relocation). */
 extern const volatile struct vdso_data vvar_page __attribute__((visibility("hidden")));
+#include "clock_read.h"
 
 #define NSEC_PER_SEC 1000000000U
 #define NSEC_PER_MS 1000000U
@@ -59,23 +60,6 @@ static inline long syscall2(long nr, long a, long b)
 	return ret;
 }
 
-static inline uint64_t rdtsc_ordered(void)
-{
-	uint32_t lo, hi;
-	asm volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
-	return ((uint64_t)hi << 32) | lo;
-}
-
-/* (d * m) >> 32 modulo 2^64, the 64-bit vDSO's 128-bit formula, from 32x32 products. */
-static inline uint64_t mul_shr32(uint64_t d, uint64_t m)
-{
-	uint32_t dl = d, dh = d >> 32, ml = m, mh = m >> 32;
-	uint64_t low = ((uint64_t)dl * ml) >> 32;
-	uint64_t mid = (uint64_t)dl * mh + (uint64_t)dh * ml;
-	uint64_t high = (uint64_t)dh * mh << 32;
-	return low + mid + high;
-}
-
 /* ns / div and ns % div for a 32-bit divisor: long division in two `divl` (each quotient fits
  * 32 bits because the remainder carried in EDX is below the divisor). */
 static inline uint64_t div_ns(uint64_t ns, uint32_t div, uint32_t *rem)
@@ -85,33 +69,6 @@ static inline uint64_t div_ns(uint64_t ns, uint32_t div, uint32_t *rem)
 	asm("divl %4" : "=a"(ql), "=d"(r) : "0"(lo), "1"(r), "rm"(div));
 	*rem = r;
 	return ((uint64_t)qh << 32) | ql;
-}
-
-/* As vdso.c's read_clock: CLOCK_MONOTONIC and the realtime offset from one seq window. */
-static inline int read_clock(uint64_t *mono, uint64_t *rt_off)
-{
-	const volatile struct vdso_data *vd = &vvar_page;
-	for (;;) {
-		uint32_t seq = vd->seq;
-		if (seq & 1) {
-			asm volatile("pause");
-			continue;
-		}
-		asm volatile("" ::: "memory");
-		if (vd->clock_mode != VDSO_CLOCKMODE_TSC)
-			return 0;
-		/* Two 32-bit loads each: torn values are caught by the seq re-read. */
-		uint64_t bt = vd->base_tsc, bn = vd->base_ns, m = vd->mult;
-		uint64_t off = vd->realtime_offset_ns;
-		uint64_t tsc = rdtsc_ordered();
-		asm volatile("" ::: "memory");
-		if (vd->seq != seq)
-			continue;
-		uint64_t d = tsc > bt ? tsc - bt : 0;
-		*mono = bn + mul_shr32(d, m);
-		*rt_off = off;
-		return 1;
-	}
 }
 
 static inline int clock_ns(long id, uint64_t *ns)

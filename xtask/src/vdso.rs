@@ -114,7 +114,7 @@ pub fn build(ws: &Workspace) -> Result<PathBuf> {
     let out = image(ws);
     let dir = out.parent().expect("vdso dir");
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let common = ["note.S", "vvar.h"];
+    let common = ["note.S", "vvar.h", "clock_read.h"];
     let link = |lds: &str, soname: &str, m: &str, srcs: &[&str], out: &Path| -> Result<()> {
         let inputs: Vec<PathBuf> = srcs.iter().chain(&common).map(|f| src.join(f)).collect();
         let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
