@@ -20,13 +20,6 @@ extern const volatile struct vdso_data vvar_page __attribute__((visibility("hidd
 #define NSEC_PER_SEC 1000000000ULL
 #define NSEC_PER_MS 1000000ULL
 
-#define CLOCK_REALTIME 0
-#define CLOCK_MONOTONIC 1
-#define CLOCK_MONOTONIC_RAW 4
-#define CLOCK_REALTIME_COARSE 5
-#define CLOCK_MONOTONIC_COARSE 6
-#define CLOCK_BOOTTIME 7
-#define CLOCK_TAI 11
 
 #define NR_gettimeofday 96
 #define NR_time 201
@@ -62,42 +55,6 @@ static inline long syscall3(long nr, long a, long b, long c)
 		     : "0"(nr), "D"(a), "S"(b), "d"(c)
 		     : "rcx", "r11", "memory");
 	return ret;
-}
-
-/* Clock `id` in ns, or 0 if this page cannot give it. */
-static inline int clock_ns(long id, uint64_t *ns)
-{
-	uint64_t mono, off;
-	switch (id) {
-	case CLOCK_REALTIME:
-	case CLOCK_TAI: /* kentry's TAI offset is 0, as Linux's until someone sets it */
-	case CLOCK_REALTIME_COARSE:
-	case CLOCK_MONOTONIC:
-	case CLOCK_MONOTONIC_RAW:
-	case CLOCK_BOOTTIME:
-	case CLOCK_MONOTONIC_COARSE:
-		break;
-	default:
-		return 0;
-	}
-	if (!read_clock(&mono, &off))
-		return 0;
-	switch (id) {
-	case CLOCK_REALTIME:
-	case CLOCK_TAI:
-		*ns = mono + off;
-		break;
-	case CLOCK_REALTIME_COARSE:
-		*ns = mono + off;
-		*ns -= *ns % NSEC_PER_MS;
-		break;
-	case CLOCK_MONOTONIC_COARSE:
-		*ns = mono - mono % NSEC_PER_MS;
-		break;
-	default: /* MONOTONIC, MONOTONIC_RAW and BOOTTIME are one clock in kentry */
-		*ns = mono;
-	}
-	return 1;
 }
 
 int __vdso_clock_gettime(long id, struct kernel_timespec *ts)

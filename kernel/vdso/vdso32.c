@@ -20,13 +20,6 @@ extern const volatile struct vdso_data vvar_page __attribute__((visibility("hidd
 #define NSEC_PER_SEC 1000000000U
 #define NSEC_PER_MS 1000000U
 
-#define CLOCK_REALTIME 0
-#define CLOCK_MONOTONIC 1
-#define CLOCK_MONOTONIC_RAW 4
-#define CLOCK_REALTIME_COARSE 5
-#define CLOCK_MONOTONIC_COARSE 6
-#define CLOCK_BOOTTIME 7
-#define CLOCK_TAI 11
 
 /* i386 numbers (Linux's syscall_32.tbl). */
 #define NR32_time 13
@@ -58,55 +51,6 @@ static inline long syscall2(long nr, long a, long b)
 	long ret;
 	asm volatile("int $0x80" : "=a"(ret) : "0"(nr), "b"(a), "c"(b) : "memory");
 	return ret;
-}
-
-/* ns / div and ns % div for a 32-bit divisor: long division in two `divl` (each quotient fits
- * 32 bits because the remainder carried in EDX is below the divisor). */
-static inline uint64_t div_ns(uint64_t ns, uint32_t div, uint32_t *rem)
-{
-	uint32_t hi = ns >> 32, lo = ns, qh, ql, r;
-	asm("divl %4" : "=a"(qh), "=d"(r) : "0"(hi), "1"(0), "rm"(div));
-	asm("divl %4" : "=a"(ql), "=d"(r) : "0"(lo), "1"(r), "rm"(div));
-	*rem = r;
-	return ((uint64_t)qh << 32) | ql;
-}
-
-static inline int clock_ns(long id, uint64_t *ns)
-{
-	uint64_t mono, off;
-	uint32_t rem;
-	switch (id) {
-	case CLOCK_REALTIME:
-	case CLOCK_TAI:
-	case CLOCK_REALTIME_COARSE:
-	case CLOCK_MONOTONIC:
-	case CLOCK_MONOTONIC_RAW:
-	case CLOCK_BOOTTIME:
-	case CLOCK_MONOTONIC_COARSE:
-		break;
-	default:
-		return 0;
-	}
-	if (!read_clock(&mono, &off))
-		return 0;
-	switch (id) {
-	case CLOCK_REALTIME:
-	case CLOCK_TAI:
-		*ns = mono + off;
-		break;
-	case CLOCK_REALTIME_COARSE:
-		*ns = mono + off;
-		div_ns(*ns, NSEC_PER_MS, &rem);
-		*ns -= rem;
-		break;
-	case CLOCK_MONOTONIC_COARSE:
-		div_ns(mono, NSEC_PER_MS, &rem);
-		*ns = mono - rem;
-		break;
-	default:
-		*ns = mono;
-	}
-	return 1;
 }
 
 /* The 64-bit time_t variant (time64 libcs: glibc >= 2.34 calls it first). */
