@@ -19,8 +19,9 @@
 //! A third check finds what the first two cannot, a lock never released (an AB-BA pair, a
 //! holder that sleeps): **a spin that lasts [`LOCKUP_SECS`] is reported** (Linux's
 //! "spinlock lockup suspected") with the place the lock was last taken and the place it is
-//! wanted, and the spinner's backtrace. Without it such a hang spins with interrupts on and
-//! preemption off, so neither the hard-lockup watchdog nor the hang report (a thread) speaks.
+//! wanted; the panic adds the spinner's backtrace as far as its unwinder gets. Without it
+//! such a hang spins with interrupts on and preemption off, so neither the hard-lockup
+//! watchdog nor the hang report (a thread) speaks.
 //!
 //! Hardirq context is counted per CPU by trap.rs around the interrupt handlers
 //! ([`HardirqScope`]); the NMI nesting is kentry's context-tracking word.
