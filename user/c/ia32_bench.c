@@ -10,6 +10,12 @@
  *   the `syscall` is never reached), which pops the same three registers and returns to the
  *   caller. AMD CPUs only: Intel ones raise #UD for SYSCALL in compat mode, so the path is
  *   left out there (a `#` line says so).
+ * - sysenter-getpid: the same by SYSENTER, as Linux's 32-bit vDSO makes it on Intel CPUs:
+ *   `__kernel_vsyscall` pushes ECX, EDX and EBP, moves ESP to EBP (SYSENTER saves neither
+ *   ESP nor EIP: the kernel finds the user stack in EBP) and runs `sysenter`. Both kernels
+ *   return to their vDSO's landing pad, as for syscall32-getpid. Intel CPUs only: AMD ones
+ *   raise #UD for SYSENTER in long mode, so the path is left out there. `cargo xtask bench`
+ *   boots an Intel-vendor model of the same CPU for it.
  * - int80-getpid-32: the i386 getpid by `int $0x80`.
  *
  * Each is the method of user/src/bench.rs `bench_loops`: a warm-up loop with the call and one
@@ -33,6 +39,8 @@
  * copy saves EBP). */
 uint64_t t_syscall32(uint32_t n);
 uint64_t t_syscall32_empty(uint32_t n);
+uint64_t t_sysenter(uint32_t n);
+uint64_t t_sysenter_empty(uint32_t n);
 uint64_t t_int80(uint32_t n);
 uint64_t t_int80_empty(uint32_t n);
 
@@ -60,6 +68,18 @@ __asm__(".text\n"
 	"push %ecx\n push %edx\n push %ebp\n"
 	"movl %ecx, %ebp\n"
 	"popl %ebp\n popl %edx\n popl %ecx\n ret\n"
+	/* Linux's __kernel_vsyscall with SYSENTER (the return is the landing pad's). */
+	"vsyscall_sysenter:\n"
+	"push %ecx\n push %edx\n push %ebp\n"
+	"movl %esp, %ebp\n"
+	"sysenter\n"
+	"popl %ebp\n popl %edx\n popl %ecx\n ret\n"
+	"vsyscall_sysenter_empty:\n"
+	"push %ecx\n push %edx\n push %ebp\n"
+	"movl %esp, %ebp\n"
+	"popl %ebp\n popl %edx\n popl %ecx\n ret\n"
+	TIMED("t_sysenter", "call vsyscall_sysenter\n")
+	TIMED("t_sysenter_empty", "call vsyscall_sysenter_empty\n")
 	TIMED("t_syscall32", "call vsyscall_syscall\n")
 	TIMED("t_syscall32_empty", "call vsyscall_empty\n")
 	TIMED("t_int80", "int $0x80\n")
@@ -115,8 +135,15 @@ int main(void)
 	if (cpu_is_intel()) {
 		printf("# syscall32-getpid: not measured (SYSCALL in compat mode raises #UD on Intel "
 		       "CPUs)\n");
+		__asm__ volatile("call vsyscall_sysenter" : "=a"(got) : "a"(20) : "memory");
+		if (got != (uint32_t)pid) {
+			printf("# sysenter-getpid: SYSENTER getpid gave %u, not %d\n", got, pid);
+			return 1;
+		}
+		bench_loops("sysenter-getpid", t_sysenter, t_sysenter_empty);
 		return 0;
 	}
+	printf("# sysenter-getpid: not measured (SYSENTER in long mode raises #UD on AMD CPUs)\n");
 	__asm__ volatile("call vsyscall_syscall" : "=a"(got) : "a"(20) : "memory");
 	if (got != (uint32_t)pid) {
 		printf("# syscall32-getpid: SYSCALL getpid gave %u, not %d\n", got, pid);

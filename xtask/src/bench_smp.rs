@@ -430,7 +430,7 @@ fn linux_smp(
             i + 1,
             args.runs
         );
-        let (_, counted, log) = bench.boot_with_log(&NOHZ_FULL, NOHZ_PROGRAM, counter)?;
+        let (_, counted, log) = bench.boot_with_log(&NOHZ_FULL, NOHZ_PROGRAM, "max", counter)?;
         let irqs = match bench_nohz::linux_irqs(&log.lines, NOHZ_FULL_CPU) {
             Ok(l) => l,
             Err(e) => {

@@ -30,6 +30,44 @@ pub const KENTRY_PATHS: [&str; 12] = [
     "exec",
 ];
 
+/// The paths of the Intel-vendor boot of the 32-bit bench program, each exactly once: the
+/// SYSENTER entry, which the AMD-vendor model of the main boot raises #UD for
+/// (user/c/ia32_bench.c).
+pub const INTEL_PATHS: [&str; 1] = ["sysenter-getpid"];
+
+/// The CPU model of that boot: the main boots' `max` with the Intel vendor.
+pub const INTEL_CPU: &str = "max,vendor=GenuineIntel";
+
+/// The lines of the Intel-vendor boot: every path of [`INTEL_PATHS`] exactly once, and none
+/// short of its counts.
+pub fn check_intel_boot(lines: &[BenchLine]) -> Result<(), String> {
+    let mut trouble = once_each(lines, &INTEL_PATHS);
+    if let Err(e) = check_lines(lines) {
+        trouble.push(e);
+    }
+    if trouble.is_empty() {
+        Ok(())
+    } else {
+        Err(trouble.join("; "))
+    }
+}
+
+/// `run`'s lines with `intel`'s [`INTEL_PATHS`] lines put after its `syscall32-getpid` line
+/// (the table keeps the order of first appearance), or at the end without one.
+pub fn with_intel_lines(mut run: Vec<BenchLine>, intel: &[BenchLine]) -> Vec<BenchLine> {
+    let at = run
+        .iter()
+        .position(|l| l.path == "syscall32-getpid")
+        .map_or(run.len(), |i| i + 1);
+    let extra: Vec<BenchLine> = intel
+        .iter()
+        .filter(|l| INTEL_PATHS.contains(&l.path.as_str()))
+        .cloned()
+        .collect();
+    run.splice(at..at, extra);
+    run
+}
+
 /// Why kentry has no Linux figure for `irq-user` (Linux prints `irq-user-indicative` only).
 pub const LINUX_IRQ_USER_NOT_MEASURED: &str = "Linux irq-user not measured: Linux has no \
 interrupt that ring 3 can raise and that returns without exit work, and its 1 ms tick gives \
