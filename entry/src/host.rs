@@ -50,6 +50,17 @@ pub trait Host: 'static {
         None
     }
 
+    /// Where a compat fast system call (SYSCALL from compat mode, SYSENTER) returns: the calling
+    /// process's 32-bit vDSO `int80_landing_pad`, right after `__kernel_vsyscall`'s
+    /// `int $0x80`, as Linux's `do_fast_syscall_32` sets it. There the vDSO gives back the
+    /// ECX, EDX and EBP it saved, and a restart (two bytes back) re-runs the call through
+    /// `int $0x80`. Task context, IRQs on. `None` (the default): the process has no 32-bit
+    /// vDSO, and a SYSCALL returns after its instruction, a SYSENTER (which saves no return
+    /// address) to address 0, where the process faults.
+    fn vdso32_landing_pad() -> Option<u64> {
+        None
+    }
+
     /// A non-IST exception (vector < 32 other than #DB, NMI, #DF, #MC) with its error code (0
     /// where the CPU pushes none) and, for #PF, CR2. IRQs off (the kernel may enable them
     /// where it knows it is safe, e.g. a user page fault). `regs` is a user frame when the
@@ -211,12 +222,20 @@ macro_rules! entry_points {
             $crate::syscall_32::do_int80_syscall_32::<$host>(regs)
         }
 
-        /// SYSCALL from compat mode (CSTAR): called by its stub with the frame; returns by
-        /// IRET.
+        /// SYSCALL from compat mode (CSTAR): called by its stub with the frame; returns true
+        /// for SYSRETL.
         #[unsafe(no_mangle)]
         #[unsafe(link_section = ".text.kentry.noinstr")]
-        extern "C" fn kentry_rust_fast_syscall_32(regs: &mut $crate::Regs) {
+        extern "C" fn kentry_rust_fast_syscall_32(regs: &mut $crate::Regs) -> bool {
             $crate::syscall_32::do_fast_syscall_32::<$host>(regs)
+        }
+
+        /// SYSENTER from compat mode: called by its stub with the frame; returns true for
+        /// SYSRETL.
+        #[unsafe(no_mangle)]
+        #[unsafe(link_section = ".text.kentry.noinstr")]
+        extern "C" fn kentry_rust_sysenter_32(regs: &mut $crate::Regs) -> bool {
+            $crate::syscall_32::do_sysenter_32::<$host>(regs)
         }
 
         /// Every non-IST IDT vector.

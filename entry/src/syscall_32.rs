@@ -11,8 +11,9 @@
 //! "which calling convention?" in between — seccomp's `seccomp_data.arch`, a tracer's
 //! PTRACE_GET_SYSCALL_INFO, the signal code's restart of an interrupted call
 //! (`restart_syscall` is 0 on i386, 219 on x86-64) — can answer ([`in_ia32_syscall`]);
-//! and the host dispatches through its i386 table ([`Host::syscall_ia32`]). The way back is
-//! always IRET.
+//! and the host dispatches through its i386 table ([`Host::syscall_ia32`]). `int $0x80`
+//! always returns by IRET; SYSCALL from compat mode returns by SYSRETL when the frame allows
+//! it ([`do_fast_syscall_32`]).
 //!
 //! [`Host::syscall_ia32`]: crate::Host::syscall_ia32
 
@@ -43,33 +44,70 @@ pub fn in_ia32_syscall() -> bool {
 /// with the return EIP, so the caller passes argument 2 in EBP instead); the sixth argument
 /// is the 32-bit word at `[ESP]`, read here into EBP's low half. If that read faults, the call
 /// does not run: it returns -EFAULT and nothing else happens (E30). Interrupts are off on
-/// entry (FMASK) and on return; the stub returns by IRET.
+/// entry (FMASK) and on return.
+///
+/// The call returns to the 32-bit vDSO's landing pad when the process has one
+/// ([`crate::Host::vdso32_landing_pad`]), as in Linux: there the vDSO pops the ECX, EDX and
+/// EBP it saved (so ECX, lost to SYSRETL's EIP, comes back), and a restart backs RIP up onto
+/// the `int $0x80` before the pad, which re-runs the call with the frame's registers. A
+/// process without one (a 64-bit program far-jumped into 32-bit code) returns after the
+/// `syscall` instruction.
+///
+/// Returns true when the stub may leave by SYSRETL ([`crate::sysret::sysretl_allowed`]: the
+/// frame is still the one the entry would return to), false for IRET. As in Linux, a faulted
+/// sixth argument always goes by IRET ("keep it simple").
 #[cfg(any(target_os = "none", doc))]
 #[inline(always)]
-pub fn do_fast_syscall_32<H: crate::Host>(regs: &mut crate::Regs) {
+pub fn do_fast_syscall_32<H: crate::Host>(regs: &mut crate::Regs) -> bool {
     crate::irqentry::tripwires::<H>();
     crate::irqentry::enter_from_user_mode::<H>(regs, None);
     crate::instrumentation_begin!();
     crate::entry_percpu::this_cpu().raise_work(TS_COMPAT);
     crate::irqentry::local_irq_enable();
-    match H::get_user_u32(regs.rsp as u32 as u64) {
-        Some(arg6) => {
-            regs.rbp = (regs.rbp & !0xffff_ffff) | arg6 as u64;
-            if crate::entry_percpu::this_cpu_ops::syscall_work_pending() {
-                crate::syscall_work::syscall_enter_from_user_mode_work::<H, true>(
-                    regs,
-                    crate::entry_percpu::this_cpu_ops::task_work(),
-                );
-            } else {
-                H::syscall_ia32(regs, regs.orig_rax as i32);
-            }
-        }
+    // Where this entry returns (Linux's `landing_pad`), set before anything runs: a restart
+    // backs up from there, and the SYSRETL test compares the final RIP with it. The lookup
+    // takes the address-space lock, hence after enabling IRQs.
+    let landing_pad = H::vdso32_landing_pad().unwrap_or(regs.rip);
+    regs.rip = landing_pad;
+    let Some(arg6) = H::get_user_u32(regs.rsp as u32 as u64) else {
         // The caller's stack is bad: no tracer stop, no seccomp, no call (Linux's "user code
-        // screwed up").
-        None => regs.rax = (-14i64) as u64,
+        // screwed up"), and the way back is IRET ("keep it simple").
+        regs.rax = (-14i64) as u64;
+        crate::irqentry::exit_to_user_mode::<H>(regs);
+        crate::entry_percpu::this_cpu_ops::clear_ts_compat();
+        return false;
+    };
+    // EBP's low half only, as Linux's `__get_user(*(u32 *)&regs->bp, ...)`: one store.
+    // SAFETY: `rbp` is an aligned u64 of the frame; its first four bytes are its low half
+    // (little-endian).
+    unsafe { core::ptr::addr_of_mut!(regs.rbp).cast::<u32>().write(arg6) };
+    if crate::entry_percpu::this_cpu_ops::syscall_work_pending() {
+        crate::syscall_work::syscall_enter_from_user_mode_work::<H, true>(
+            regs,
+            crate::entry_percpu::this_cpu_ops::task_work(),
+        );
+    } else {
+        H::syscall_ia32(regs, regs.orig_rax as i32);
     }
     crate::irqentry::exit_to_user_mode::<H>(regs);
     crate::entry_percpu::this_cpu_ops::clear_ts_compat();
+    crate::sysret::sysretl_allowed(regs, landing_pad)
+}
+
+/// The Rust half of SYSENTER (Linux's `do_SYSENTER_32`): SYSENTER saved neither the user's
+/// ESP nor EIP. The vDSO's `__kernel_vsyscall` left ESP in EBP (`movl %esp, %ebp`), so the
+/// frame's RSP is EBP, zero-extended; RIP is the landing pad that [`do_fast_syscall_32`]
+/// sets (0 without a 32-bit vDSO: the process faults there). SYSENTER cleared IF, which was
+/// set in user mode, and left R11 alone: the frame's R11 becomes the flags, as SYSCALL's
+/// would, so that the SYSRETL test's "R11 = RFLAGS" holds for an untouched frame. Then the
+/// compat SYSCALL's path: the sixth argument at `[ESP]` (E30), SYSRETL or IRET back.
+#[cfg(any(target_os = "none", doc))]
+#[inline(always)]
+pub fn do_sysenter_32<H: crate::Host>(regs: &mut crate::Regs) -> bool {
+    regs.rsp = regs.rbp as u32 as u64;
+    regs.rflags |= crate::frame::rflags::IF;
+    regs.r11 = regs.rflags;
+    do_fast_syscall_32::<H>(regs)
 }
 
 /// The Rust half of the `int $0x80` path (Linux's `do_int80_syscall_32`). Interrupts are off

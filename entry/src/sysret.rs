@@ -3,30 +3,54 @@
 //! SYSRET restores only RIP (from RCX), RFLAGS (from R11) and fixed selectors. It is used
 //! only when that is exactly the frame: anything a signal, ptrace, exec or sigreturn changed
 //! goes back by IRET, which restores everything. A non-canonical RIP is never handed to SYSRET:
-//! on Intel that #GP is taken in ring 0 on the user's stack (CVE-2012-0217).
+//! on Intel that #GP is taken in ring 0 on the user's stack (CVE-2012-0217). The compat
+//! SYSCALL's SYSRETL ([`sysretl_allowed`]) is decided by the same conditions.
 
 use crate::frame::{Regs, rflags};
-use crate::gdt::{USER_CS, USER_DS};
+use crate::gdt::{USER_CS, USER_DS, USER32_CS};
 
 /// Highest user address + 1. The last page below 2^47 is never mapped, so a SYSCALL at the
 /// very top cannot leave a non-canonical RCX (E03).
 pub const TASK_SIZE_MAX: u64 = (1 << 47) - 4096;
 
+/// Highest EIP + 1 that SYSRETL can return to: it loads EIP from ECX, so a RIP at or above
+/// 4 GiB would come back truncated.
+pub const SYSRETL_IP_END: u64 = 1 << 32;
+
 /// True when SYSRET returns to exactly the state in `regs`.
 #[inline(always)]
 pub fn sysret_allowed(regs: &Regs) -> bool {
+    sysret_frame_ok(regs, regs.rcx, USER_CS, TASK_SIZE_MAX)
+}
+
+/// True when SYSRETL returns to exactly the state in `regs` (Linux's opportunistic SYSRETL at
+/// the end of `do_fast_syscall_32`). `return_ip` is where the compat entry chose to return:
+/// the instruction after `syscall` (a vDSO's landing pad, once there is one). The frame's RCX
+/// slot holds the caller's second argument (EBP), not the return EIP, so the "RIP = RCX" of
+/// the 64-bit test becomes "RIP = the entry's return point"; SYSRETL's stub loads ECX from the
+/// frame's RIP (ECX is clobbered on this way, as in Linux, where the vDSO restores it).
+/// The other terms are SYSRET's, with the compat CS and a 32-bit EIP.
+#[inline(always)]
+pub fn sysretl_allowed(regs: &Regs, return_ip: u64) -> bool {
+    sysret_frame_ok(regs, return_ip, USER32_CS, SYSRETL_IP_END)
+}
+
+/// The one list of conditions both SYSRET kinds need, each switchable by its own
+/// `kentry.break=` in test kernels: RIP is where the entry would return to (nothing — a
+/// signal, a tracer, exec, sigreturn — moved it), R11 equals RFLAGS (SYSRET loads the flags
+/// from R11), CS and SS are the selectors the instruction loads, RIP is below `ip_end` (E01;
+/// for SYSRETL, EIP fits ECX), and neither RF nor TF is set (SYSRET cannot restore RF, and
+/// restores TF with a trap before the first user instruction).
+#[inline(always)]
+fn sysret_frame_ok(regs: &Regs, return_ip: u64, cs: u16, ip_end: u64) -> bool {
+    use crate::test_hooks::{Check, enabled};
     // Written as one expression of ANDs (no short-circuit branches needed).
-    ((regs.rcx == regs.rip) | !crate::test_hooks::enabled(crate::test_hooks::Check::SysretRcx))
-        & ((regs.r11 == regs.rflags)
-            | !crate::test_hooks::enabled(crate::test_hooks::Check::SysretR11))
-        & ((regs.cs == USER_CS as u64)
-            | !crate::test_hooks::enabled(crate::test_hooks::Check::SysretCs))
-        & ((regs.ss == USER_DS as u64)
-            | !crate::test_hooks::enabled(crate::test_hooks::Check::SysretSs))
-        & ((regs.rip < TASK_SIZE_MAX)
-            | !crate::test_hooks::enabled(crate::test_hooks::Check::SysretNoncanonical))
-        & ((regs.rflags & (rflags::RF | rflags::TF) == 0)
-            | !crate::test_hooks::enabled(crate::test_hooks::Check::SysretTf))
+    ((regs.rip == return_ip) | !enabled(Check::SysretRcx))
+        & ((regs.r11 == regs.rflags) | !enabled(Check::SysretR11))
+        & ((regs.cs == cs as u64) | !enabled(Check::SysretCs))
+        & ((regs.ss == USER_DS as u64) | !enabled(Check::SysretSs))
+        & ((regs.rip < ip_end) | !enabled(Check::SysretNoncanonical))
+        & ((regs.rflags & (rflags::RF | rflags::TF) == 0) | !enabled(Check::SysretTf))
 }
 
 #[cfg(test)]
@@ -76,6 +100,64 @@ mod tests {
             change(&mut r);
             assert!(!sysret_allowed(&r), "{name} must force IRET");
         }
+    }
+
+    fn compat_frame() -> Regs {
+        let mut r = Regs::new_user(0x0804_9000, 0xffff_d000);
+        r.cs = USER32_CS as u64;
+        r.rcx = 0x1234; // the caller's EBP, in ECX's slot
+        r.rflags = 0x246;
+        r.r11 = r.rflags;
+        r
+    }
+
+    #[test]
+    fn plain_compat_frame_may_sysretl() {
+        let r = compat_frame();
+        assert!(sysretl_allowed(&r, r.rip));
+        assert!(!sysret_allowed(&r), "a compat frame never goes by SYSRETQ");
+    }
+
+    #[test]
+    fn each_compat_condition_forces_iret() {
+        let base = compat_frame();
+        let landing = base.rip;
+        let cases: [(&str, fn(&mut Regs)); 8] = [
+            ("rip moved", |r| r.rip += 5),
+            ("r11 != rflags", |r| r.r11 ^= rflags::CF),
+            ("64-bit cs", |r| r.cs = USER_CS as u64),
+            ("ss", |r| r.ss = 0x18),
+            ("eip past 4 GiB", |r| r.rip += SYSRETL_IP_END),
+            ("TF", |r| {
+                r.rflags |= rflags::TF;
+                r.r11 = r.rflags
+            }),
+            ("RF", |r| {
+                r.rflags |= rflags::RF;
+                r.r11 = r.rflags
+            }),
+            ("exec's fresh frame", |r| {
+                r.rip = 0x0804_8000;
+                r.r11 = 0;
+                r.rflags = 0x202
+            }),
+        ];
+        for (name, change) in cases {
+            let mut r = base;
+            change(&mut r);
+            assert!(!sysretl_allowed(&r, landing), "{name} must force IRET");
+        }
+    }
+
+    #[test]
+    fn a_return_point_past_4_gib_is_refused() {
+        // The entry's return point comes from ECX and is below 4 GiB; should one ever be
+        // above it (a landing pad chosen wrongly), the EIP term still refuses it.
+        let mut r = compat_frame();
+        r.rip = SYSRETL_IP_END + 0x1000;
+        assert!(!sysretl_allowed(&r, r.rip));
+        r.rip = SYSRETL_IP_END - 2;
+        assert!(sysretl_allowed(&r, r.rip));
     }
 
     #[test]

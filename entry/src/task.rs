@@ -20,6 +20,17 @@ use core::sync::atomic::{AtomicU64, Ordering};
 /// Callee-saved registers the switch pushes and pops (rbp, rbx, r12–r15).
 pub const SWITCH_FRAME_SLOTS: usize = 6;
 
+/// A sleeping task's resume point ([`TaskEntry::switch_frame`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwitchFrame {
+    /// The return address of its call to [`switch_to`].
+    pub rip: u64,
+    /// RSP just after that return.
+    pub rsp: u64,
+    /// RBP as the switch saved it.
+    pub rbp: u64,
+}
+
 /// kentry's share of one task. Embed one in every task (kernel threads included); hand it to
 /// [`switch_to`] when the task is switched in or out.
 pub struct TaskEntry {
@@ -107,6 +118,38 @@ impl TaskEntry {
     /// The address just past this task's kernel stack.
     pub fn stack_top(&self) -> u64 {
         self.stack_top
+    }
+
+    /// Where an off-CPU task resumes: the return address and RBP in the frame [`switch_to`]
+    /// left on its stack, and the RSP after that frame's `ret` (a host's backtrace of a
+    /// sleeping task starts there). `None` if the saved RSP does not leave room for the frame
+    /// below [`Self::stack_top`].
+    ///
+    /// # Safety
+    /// The task's kernel stack is mapped. If the task runs meanwhile, the values are of some
+    /// moment, or garbage from inside its stack: for reports only, never to act on.
+    pub unsafe fn switch_frame(&self) -> Option<SwitchFrame> {
+        // SAFETY: a plain read of an aligned word; a racing switch makes it stale, not torn.
+        let rsp = unsafe { core::ptr::read_volatile(self.saved_rsp.get()) };
+        let after = rsp.checked_add((SWITCH_FRAME_SLOTS as u64 + 1) * 8)?;
+        if rsp == 0 || after > self.stack_top {
+            return None;
+        }
+        let slot = |i: usize| rsp + (i as u64) * 8;
+        // SAFETY: both slots lie between the saved RSP and the stack top, on the mapped
+        // stack (the caller's contract); `kentry_switch_stacks` pushed RBP last of the six
+        // and the return address lies just above them.
+        let (rbp, rip) = unsafe {
+            (
+                core::ptr::read_volatile(slot(SWITCH_FRAME_SLOTS - 1) as *const u64),
+                core::ptr::read_volatile(slot(SWITCH_FRAME_SLOTS) as *const u64),
+            )
+        };
+        Some(SwitchFrame {
+            rip,
+            rsp: after,
+            rbp,
+        })
     }
 
     /// Where the task's user frame is while it is in the kernel from user mode (Linux's
@@ -215,5 +258,28 @@ mod tests {
         hand_over(&cpu, Some(&next), &prev);
         assert_eq!(cpu.task_work.load(Ordering::Relaxed), 0b1101);
         assert_eq!(rsp0[0], 0x1000);
+    }
+
+    /// The frame as `kentry_switch_stacks` leaves it (pushes rbp, rbx, r12–r15 below the
+    /// return address): the resume point is read from the right slots.
+    #[test]
+    fn switch_frame_reads_pushed_slots() {
+        // [r15, r14, r13, r12, rbx, rbp, ret, caller's word], then the stack top.
+        let mut stack = [15u64, 14, 13, 12, 0xb, 0xbbbb_0000, 0xaaaa_1234, 0x5a5a];
+        let base = stack.as_mut_ptr() as u64;
+        let top = base + 8 * stack.len() as u64;
+        let t = TaskEntry::with_saved_rsp(top, base);
+        // SAFETY: `stack` is live and holds the frame.
+        let f = unsafe { t.switch_frame() }.expect("a frame");
+        assert_eq!(f.rip, 0xaaaa_1234);
+        assert_eq!(f.rbp, 0xbbbb_0000);
+        assert_eq!(f.rsp, base + 7 * 8, "RSP just past the return address");
+        // A saved RSP with no room for the frame below the stack top, or none at all.
+        let short = TaskEntry::with_saved_rsp(top, top - 6 * 8);
+        // SAFETY: nothing is read: the bounds check fails first.
+        assert_eq!(unsafe { short.switch_frame() }, None);
+        let never = TaskEntry::with_saved_rsp(top, 0);
+        // SAFETY: as above.
+        assert_eq!(unsafe { never.switch_frame() }, None);
     }
 }

@@ -118,8 +118,17 @@ pub fn run_bench() -> ExitCode {
 }
 
 fn run_bench_pinned() -> ExitCode {
+    match only_program() {
+        Some(Some(program)) => return run_program_mode(program, &[]),
+        Some(None) => {
+            crate::klog!("bench: kentry.bench_only names no bench program");
+            return ExitCode::Failed;
+        }
+        None => {}
+    }
     let code = run_program_mode("/bin/bench", &[]);
     let code_mem = run_program_mode("/bin/bench_mem", &[]);
+    let code_ia32 = run_program_mode(IA32_BENCH, &[]);
     let ct = &kentry::context_tracking::CONTEXT_TRACKING;
     let was_on = ct.is_enabled();
     if !was_on {
@@ -135,11 +144,28 @@ fn run_bench_pinned() -> ExitCode {
     let code_frame = run_floor("floor-frame", kentry::arch::bench_floor::kentry_floor_frame);
     let code_int3 = run_floor_int3();
     [
-        code, code_mem, code_ct, code_irq, code_floor, code_frame, code_int3,
+        code, code_mem, code_ia32, code_ct, code_irq, code_floor, code_frame, code_int3,
     ]
     .into_iter()
     .find(|c| *c != ExitCode::Done)
     .unwrap_or(ExitCode::Done)
+}
+
+/// The 32-bit process's paths (`int80-getpid-32`, `syscall32-getpid`): user/c/ia32_bench.c.
+const IA32_BENCH: &str = "/bin/ia32_bench-glibc32";
+
+/// `kentry.bench_only=<program>` (`cargo xtask bench --program`): run only `/bin/<program>`,
+/// without arguments, instead of the whole sequence; for measuring one program's paths
+/// without the minutes of the others. `Some(None)`: the name is not a bench program's.
+fn only_program() -> Option<Option<&'static str>> {
+    const PROGRAMS: [&str; 3] = ["/bin/bench", "/bin/bench_mem", IA32_BENCH];
+    let cmdline = crate::CMDLINE.get().copied().unwrap_or("");
+    let name = crate::boot::cmdline_value(cmdline, "kentry.bench_only")?;
+    Some(
+        PROGRAMS
+            .into_iter()
+            .find(|p| p.strip_prefix("/bin/") == Some(name)),
+    )
 }
 
 /// Runs `/bin/bench irq-user` with this CPU's timer on the fast timer (see the module

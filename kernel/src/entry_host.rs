@@ -22,15 +22,18 @@ impl Host for Kernel {
     }
 
     fn get_user_u32(addr: u64) -> Option<u32> {
-        let mut b = [0u8; 4];
-        if crate::uaccess::copy_from_user(&mut b, addr).is_err() {
+        let Ok(v) = crate::uaccess::get_user_u32(addr) else {
             #[cfg(feature = "test-hooks")]
             if crate::syscall::compat::BREAK_ARG6.load(core::sync::atomic::Ordering::Relaxed) {
                 return Some(0);
             }
             return None;
-        }
-        Some(u32::from_ne_bytes(b))
+        };
+        Some(v)
+    }
+
+    fn vdso32_landing_pad() -> Option<u64> {
+        Some(crate::vdso::ia32::current_base()? + crate::vdso::ia32::VDSO32_SYM_INT80_LANDING_PAD)
     }
 
     fn exception(regs: &mut Regs, fault: Fault) {

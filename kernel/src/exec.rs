@@ -30,6 +30,7 @@ pub(crate) const AT_PLATFORM: u64 = 15;
 pub(crate) const AT_HWCAP: u64 = 16;
 pub(crate) const AT_CLKTCK: u64 = 17;
 pub(crate) const AT_SECURE: u64 = 23;
+pub(crate) const AT_SYSINFO: u64 = 32;
 pub(crate) const AT_SYSINFO_EHDR: u64 = 33;
 pub(crate) const AT_RANDOM: u64 = 25;
 pub(crate) const AT_HWCAP2: u64 = 26;
@@ -71,10 +72,12 @@ pub fn build_image(
         aspace.start_brk = img.brk;
         aspace.brk = img.brk;
         let rsp = if img.ia32 {
-            crate::exec_ia32::build_stack(&mut aspace, &img, path, argv, envp)?
+            // i386 programs get the 32-bit vDSO (docs/vdso.md, "The 32-bit vDSO").
+            let vdso = aspace.map_vdso(true).map_err(|_| ExecError::NoMemory)?;
+            crate::exec_ia32::build_stack(&mut aspace, &img, vdso, path, argv, envp)?
         } else {
             // Every 64-bit program gets the vDSO (docs/vdso.md).
-            let vdso = aspace.map_vdso().map_err(|_| ExecError::NoMemory)?;
+            let vdso = aspace.map_vdso(false).map_err(|_| ExecError::NoMemory)?;
             build_stack(&mut aspace, &img, vdso, path, argv, envp)?
         };
         Ok((img.entry, rsp, img.ia32))
@@ -236,6 +239,9 @@ fn build_stack(
         .map_err(nomem)?;
     aspace.write(sp, &bytes).map_err(nomem)?;
     aspace.start_stack = sp;
+    // The strings are packed in order, each with its NUL: argv's end where envp's begin.
+    aspace.args = (ptr(0), ptr(argc));
+    aspace.env = (ptr(argc), ptr(argc + envc));
     Ok(sp)
 }
 

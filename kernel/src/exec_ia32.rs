@@ -20,11 +20,13 @@ pub fn start_regs(entry: u64, sp: u64) -> Regs {
 
 /// Lays out the initial stack below IA32_STACK_TOP as Linux does for an i386 program: the
 /// strings as for a 64-bit one, "i686" as AT_PLATFORM, and argc, argv[], envp[] and the auxv
-/// pairs as 32-bit words at the 16-aligned stack pointer. There is no vsyscall entry, so no
-/// AT_SYSINFO: libc makes its calls with `int $0x80`. Returns the stack pointer.
+/// pairs as 32-bit words at the 16-aligned stack pointer. The auxv starts as Linux's
+/// ARCH_DLINFO_IA32: AT_SYSINFO (`__kernel_vsyscall` in the 32-bit vDSO at `vdso`, which
+/// libc calls for every system call), then AT_SYSINFO_EHDR. Returns the stack pointer.
 pub fn build_stack(
     aspace: &mut AddressSpace,
     img: &LoadedImage,
+    vdso: u64,
     path: &str,
     argv: &[&[u8]],
     envp: &[&[u8]],
@@ -33,7 +35,7 @@ pub fn build_stack(
     let (strings, offsets) =
         layout::pack_strings(argv, envp, path.as_bytes()).map_err(|_| ExecError::TooBig)?;
     let (argc, envc) = (argv.len(), envp.len());
-    const AUXV_PAIRS: usize = 20;
+    const AUXV_PAIRS: usize = 22;
     let StackLayout {
         strings_low,
         platform,
@@ -44,7 +46,9 @@ pub fn build_stack(
         .map_err(|_| ExecError::TooBig)?;
     let ptr = |i: usize| strings_low + offsets[i];
     let execfn = ptr(argc + envc);
-    let auxv = auxv_pairs(img, None, random, execfn, platform);
+    let mut auxv = auxv_pairs(img, Some(vdso), random, execfn, platform);
+    let entry = vdso + crate::vdso::ia32::VDSO32_SYM_KERNEL_VSYSCALL;
+    auxv.insert(0, (AT_SYSINFO, entry));
     debug_assert_eq!(auxv.len(), AUXV_PAIRS);
     map_stack(aspace, img, map_start, top);
     let mut block: Vec<u32> = Vec::with_capacity(3 + argc + envc + auxv.len() * 2);

@@ -16,6 +16,13 @@
 //! turns them off (the negative run: the self-tests must then fail). The lean kernel has none
 //! of this: the checks cost a few loads and a branch per lock.
 //!
+//! A third check finds what the first two cannot, a lock never released (an AB-BA pair, a
+//! holder that sleeps): **a spin that lasts [`LOCKUP_SECS`] is reported** (Linux's
+//! "spinlock lockup suspected") with the place the lock was last taken and the place it is
+//! wanted; the panic adds the spinner's backtrace as far as its unwinder gets. Without it
+//! such a hang spins with interrupts on and preemption off, so neither the hard-lockup
+//! watchdog nor the hang report (a thread) speaks.
+//!
 //! Hardirq context is counted per CPU by trap.rs around the interrupt handlers
 //! ([`HardirqScope`]); the NMI nesting is kentry's context-tracking word.
 
@@ -31,11 +38,23 @@ pub static RECORD_ONLY: AtomicBool = AtomicBool::new(false);
 /// Violations recorded while [`RECORD_ONLY`] was set.
 pub static RECORDED: AtomicU64 = AtomicU64::new(0);
 
+/// A spin on one lock this long is a lockup (far beyond any hold in the kernel, and below
+/// xtask's 120 s test-boot timeout).
+pub const LOCKUP_SECS: u64 = 30;
+/// The threshold in force, in seconds (the `spinlock_lockup` self-test shortens it).
+static LOCKUP_AFTER_SECS: AtomicU64 = AtomicU64::new(LOCKUP_SECS);
+
+/// Sets the lockup threshold (the `spinlock_lockup` self-test).
+pub fn set_lockup_secs(secs: u64) {
+    LOCKUP_AFTER_SECS.store(secs, Ordering::Relaxed);
+}
+
 /// One lock's usage so far: where it was first taken in hardirq context, and where first
-/// with interrupts on (null: not yet).
+/// with interrupts on (null: not yet); and where it was last taken (for a lockup report).
 pub struct LockUsage {
     in_hardirq: AtomicPtr<Location<'static>>,
     irqs_on: AtomicPtr<Location<'static>>,
+    last_taken: AtomicPtr<Location<'static>>,
 }
 
 impl LockUsage {
@@ -43,6 +62,70 @@ impl LockUsage {
         LockUsage {
             in_hardirq: AtomicPtr::new(core::ptr::null_mut()),
             irqs_on: AtomicPtr::new(core::ptr::null_mut()),
+            last_taken: AtomicPtr::new(core::ptr::null_mut()),
+        }
+    }
+}
+
+/// Spins for `inner` like `spin::Mutex::lock`, but reports a spin of [`LOCKUP_SECS`] (module
+/// comment) and records where the lock was taken.
+pub fn lock_watched<'a, T: ?Sized>(
+    u: &LockUsage,
+    inner: &'a spin::Mutex<T>,
+    at: &'static Location<'static>,
+) -> spin::MutexGuard<'a, T> {
+    let g = match inner.try_lock() {
+        Some(g) => g,
+        None => spin_watched(u, inner, at),
+    };
+    u.last_taken.store(
+        at as *const Location<'static> as *mut Location<'static>,
+        Ordering::Relaxed,
+    );
+    g
+}
+
+#[cold]
+#[inline(never)]
+fn spin_watched<'a, T: ?Sized>(
+    u: &LockUsage,
+    inner: &'a spin::Mutex<T>,
+    at: &'static Location<'static>,
+) -> spin::MutexGuard<'a, T> {
+    // SAFETY: rdtsc has no side effects.
+    let tsc = || unsafe { core::arch::x86_64::_rdtsc() };
+    let start = tsc();
+    let mut spins = 0u32;
+    loop {
+        if !inner.is_locked()
+            && let Some(g) = inner.try_lock()
+        {
+            return g;
+        }
+        core::hint::spin_loop();
+        spins = spins.wrapping_add(1);
+        // The clock only now and then (a TSC read costs ~25 instructions under TCG), and only
+        // once it runs: starting it takes locks of its own.
+        if spins.is_multiple_of(4096)
+            && !BREAK.load(Ordering::Relaxed)
+            && !FATAL.load(Ordering::Relaxed)
+            && crate::time::clock_started()
+            && crate::time::tsc_to_ns(tsc()).saturating_sub(crate::time::tsc_to_ns(start))
+                >= LOCKUP_AFTER_SECS.load(Ordering::Relaxed) * crate::time::NSEC_PER_SEC
+        {
+            let holder = u.last_taken.load(Ordering::Relaxed);
+            // SAFETY: only `&'static Location`s are stored there.
+            let holder = (!holder.is_null()).then(|| unsafe { &*holder });
+            panic!(
+                "BUG: spinlock lockup suspected: lock {:p} wanted at {at} for {} s; \
+                 last taken at {}",
+                inner as *const spin::Mutex<T> as *const (),
+                LOCKUP_AFTER_SECS.load(Ordering::Relaxed),
+                holder.map_or(
+                    alloc::string::String::from("(unknown)"),
+                    |l| alloc::format!("{l}")
+                )
+            );
         }
     }
 }

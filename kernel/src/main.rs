@@ -13,10 +13,12 @@ mod console;
 mod cpio;
 mod elf;
 mod entry_host;
+mod event;
 mod exec;
 mod exec_ia32;
 mod fs;
 mod futex;
+mod hang_report;
 #[cfg(feature = "test-hooks")]
 mod lockcheck;
 mod log;
@@ -167,7 +169,20 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
 /// the CPU is set up with them.
 fn apply_test_breaks(cmdline: &str) {
     #[cfg(feature = "test-hooks")]
+    if let Some(n) = boot::cmdline_value(cmdline, "kentry.drop_ticks").and_then(|v| v.parse().ok())
+    {
+        klog!("test hook: every other one of the first {n} ticks is dropped");
+        trap::DROP_TICKS.store(n, core::sync::atomic::Ordering::Relaxed);
+    }
+    #[cfg(feature = "test-hooks")]
+    time::test_hooks_init(cmdline);
+    #[cfg(feature = "test-hooks")]
     if let Some(name) = boot::cmdline_value(cmdline, "kentry.break") {
+        if name == "clock_apic_ref" {
+            klog!("test hook: the clock's reference period is the median tick delta");
+            time::BREAK_APIC_REFERENCE.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "rcu_qs" {
             klog!("test hook: RCU grace periods treat kernel-mode CPUs as quiescent");
             rcu::BREAK_QS.store(true, core::sync::atomic::Ordering::Relaxed);
@@ -288,6 +303,11 @@ fn apply_test_breaks(cmdline: &str) {
         if name == "hwbp_entry_text" {
             return x86::hwbp::break_refusal(x86::hwbp::Refusal::EntryText);
         }
+        if name == "pidns" {
+            klog!("test hook: a PID namespace's numbers are taken as global ids");
+            process::pid_ns::BREAK_ISOLATION.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "hwbp_percpu_entry_data" {
             return x86::hwbp::break_refusal(x86::hwbp::Refusal::PerCpuEntryData);
         }
@@ -305,6 +325,26 @@ fn apply_test_breaks(cmdline: &str) {
         }
         if name == "hwbp_task_stack" {
             return x86::hwbp::break_refusal(x86::hwbp::Refusal::TaskStack);
+        }
+        if name == "sysenter_step" {
+            klog!("test hook: single-steps of the SYSENTER stub are not recognised");
+            x86::debugreg::BREAK_SYSENTER_STEP.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "vsyscall_int80" {
+            klog!("test hook: __kernel_vsyscall keeps int $0x80 (no fast entry)");
+            vdso::ia32::BREAK_FAST.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "epoll_edge" {
+            klog!("test hook: epoll's edge-triggered and ONESHOT items act level-triggered");
+            event::epoll::BREAK_EDGE.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "timerfd_overrun" {
+            klog!("test hook: a timerfd read returns 1 however many periods passed");
+            event::timerfd::BREAK_OVERRUN.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
         }
         if name == "sigreturn32_segs" {
             klog!("test hook: i386 sigreturn loads the frame's data selectors unchecked");
@@ -375,6 +415,11 @@ extern "C" fn kernel_continue() -> ! {
     rcu::init();
     let cmdline = CMDLINE.get().copied().unwrap_or("");
     watchdog::init(cmdline);
+    // The 32-bit vDSO's fast entry, chosen once for the machine (before the other CPUs and
+    // any user program run: the image is patched in place).
+    let vsyscall = vdso::ia32::select_entry();
+    klog!("vdso32: __kernel_vsyscall uses {vsyscall:?}");
+    hang_report::init(cmdline);
     smp::start_aps(TIMER_PERIOD);
     let code = match boot::cmdline_value(cmdline, "kentry.mode").unwrap_or("run") {
         "test" => test::run_all(cmdline),

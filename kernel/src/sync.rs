@@ -53,8 +53,16 @@ impl<T: ?Sized> Mutex<T> {
             core::panic::Location::caller(),
         );
         crate::preempt::disable();
+        #[cfg(feature = "test-hooks")]
+        let g = crate::lockcheck::lock_watched(
+            &self.usage,
+            &self.inner,
+            core::panic::Location::caller(),
+        );
+        #[cfg(not(feature = "test-hooks"))]
+        let g = self.inner.lock();
         MutexGuard {
-            guard: ManuallyDrop::new(self.inner.lock()),
+            guard: ManuallyDrop::new(g),
         }
     }
 

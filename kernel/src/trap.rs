@@ -171,6 +171,11 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
     });
     match vector {
         crate::x86::apic::TIMER_VECTOR => {
+            #[cfg(feature = "test-hooks")]
+            if drop_this_tick() {
+                crate::x86::apic::eoi();
+                return;
+            }
             EntryCounters::bump(&c.timer_ticks);
             this_cpu().mce_log.drain();
             // A tick in user mode or idle is an RCU quiescent state (what the lean kernel,
@@ -476,4 +481,19 @@ pub fn backtrace(start: crate::unwind::Frame) {
     if repeats > 0 {
         let _ = writeln!(w, "[kentry]   ... the same frame {repeats} more times");
     }
+}
+
+/// Test kernels, `kentry.drop_ticks=N`: of the boot CPU's first N timer interrupts every other
+/// one is dropped before it counts, as QEMU drops the ticks of a vCPU that a loaded host left
+/// without time (the boot test `clock_rate_dropped_ticks`).
+#[cfg(feature = "test-hooks")]
+pub static DROP_TICKS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+#[cfg(feature = "test-hooks")]
+fn drop_this_tick() -> bool {
+    if crate::smp::this_cpu_id() != 0 || DROP_TICKS.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
+    let left = DROP_TICKS.fetch_sub(1, Ordering::Relaxed);
+    left & 1 == 0
 }

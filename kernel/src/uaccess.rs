@@ -28,6 +28,9 @@ unsafe extern "C" {
     /// Copies rdx bytes from rsi to rdi; returns the bytes left uncopied.
     fn kernel_copy_user_smap(dst: *mut u8, src: *const u8, len: usize) -> usize;
     fn kernel_copy_user_nosmap(dst: *mut u8, src: *const u8, len: usize) -> usize;
+    /// Reads the 32-bit word at rdi: its value zero-extended, or `u64::MAX` on a fault.
+    fn kernel_get_user_u32_smap(src: *const u32) -> u64;
+    fn kernel_get_user_u32_nosmap(src: *const u32) -> u64;
     static kernel_copy_user_text_start: u8;
     static kernel_copy_user_text_end: u8;
 }
@@ -86,6 +89,34 @@ macro_rules! copy_user_body {
     };
 }
 
+// One 32-bit load, for the compat SYSCALL's sixth argument on every call: the copy routine's
+// setup and its byte loop cost more than the load itself.
+macro_rules! get_user_u32_body {
+    ($open:literal, $close:literal, $l:literal) => {
+        concat!(
+            $open,
+            "\n",
+            $l,
+            "1: movl (%rdi), %eax\n", // zero-extends: a value never reads as the fault's
+            $close,
+            "\n",
+            "ret\n",
+            $l,
+            "2: movq $-1, %rax\n",
+            $close,
+            "\n",
+            "ret\n",
+            ".pushsection .ex_table, \"a\"\n",
+            ".quad ",
+            $l,
+            "1, ",
+            $l,
+            "2\n",
+            ".popsection\n",
+        )
+    };
+}
+
 core::arch::global_asm!(
     ".pushsection .text.uaccess, \"ax\"",
     ".globl kernel_copy_user_text_start",
@@ -96,6 +127,12 @@ core::arch::global_asm!(
     ".globl kernel_copy_user_nosmap",
     "kernel_copy_user_nosmap:",
     copy_user_body!("", "", ".Lnosmap"),
+    ".globl kernel_get_user_u32_smap",
+    "kernel_get_user_u32_smap:",
+    get_user_u32_body!("stac", "clac", ".Lget32_smap"),
+    ".globl kernel_get_user_u32_nosmap",
+    "kernel_get_user_u32_nosmap:",
+    get_user_u32_body!("", "", ".Lget32_nosmap"),
     ".globl kernel_copy_user_text_end",
     "kernel_copy_user_text_end:",
     ".popsection",
@@ -149,6 +186,24 @@ pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Efault> {
         0 => Ok(()),
         _ => Err(Efault),
     }
+}
+
+/// The 32-bit word at user address `src` (Linux's `get_user` of a `u32`): one load, with the
+/// exception table's fixup for a fault.
+pub fn get_user_u32(src: u64) -> Result<u32, Efault> {
+    if !access_ok(src, 4) {
+        return Err(Efault);
+    }
+    // SAFETY: `src` was range-checked to be user space; a fault on it is fixed up by the
+    // exception table and reported as u64::MAX, which no zero-extended u32 equals.
+    let v = unsafe {
+        if SMAP.load(Ordering::Relaxed) {
+            kernel_get_user_u32_smap(src as *const u32)
+        } else {
+            kernel_get_user_u32_nosmap(src as *const u32)
+        }
+    };
+    u32::try_from(v).map_err(|_| Efault)
 }
 
 pub fn put_user_u64(dst: u64, v: u64) -> Result<(), Efault> {

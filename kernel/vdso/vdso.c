@@ -15,17 +15,11 @@
 
 /* Placed by vdso.lds one page below the image: reached PC-relative, no relocation. */
 extern const volatile struct vdso_data vvar_page __attribute__((visibility("hidden")));
+#include "clock_read.h"
 
 #define NSEC_PER_SEC 1000000000ULL
 #define NSEC_PER_MS 1000000ULL
 
-#define CLOCK_REALTIME 0
-#define CLOCK_MONOTONIC 1
-#define CLOCK_MONOTONIC_RAW 4
-#define CLOCK_REALTIME_COARSE 5
-#define CLOCK_MONOTONIC_COARSE 6
-#define CLOCK_BOOTTIME 7
-#define CLOCK_TAI 11
 
 #define NR_gettimeofday 96
 #define NR_time 201
@@ -61,80 +55,6 @@ static inline long syscall3(long nr, long a, long b, long c)
 		     : "0"(nr), "D"(a), "S"(b), "d"(c)
 		     : "rcx", "r11", "memory");
 	return ret;
-}
-
-/* The TSC, not read before earlier loads (the seq load above all): as the kernel's rdtsc(). */
-static inline uint64_t rdtsc_ordered(void)
-{
-	uint32_t lo, hi;
-	asm volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
-	return ((uint64_t)hi << 32) | lo;
-}
-
-/*
- * CLOCK_MONOTONIC in ns, and the realtime offset read in the same window; 0 when the clock
- * has not started (then the caller makes the syscall, which starts it).
- */
-static inline int read_clock(uint64_t *mono, uint64_t *rt_off)
-{
-	const volatile struct vdso_data *vd = &vvar_page;
-	for (;;) {
-		uint32_t seq = vd->seq;
-		if (seq & 1) {
-			asm volatile("pause");
-			continue;
-		}
-		asm volatile("" ::: "memory");
-		if (vd->clock_mode != VDSO_CLOCKMODE_TSC)
-			return 0;
-		uint64_t bt = vd->base_tsc, bn = vd->base_ns, m = vd->mult;
-		uint64_t off = vd->realtime_offset_ns;
-		uint64_t tsc = rdtsc_ordered();
-		/* x86 keeps loads in order: the seq re-read is after the fields. */
-		asm volatile("" ::: "memory");
-		if (vd->seq != seq)
-			continue;
-		uint64_t d = tsc > bt ? tsc - bt : 0;
-		*mono = bn + (uint64_t)(((unsigned __int128)d * m) >> 32);
-		*rt_off = off;
-		return 1;
-	}
-}
-
-/* Clock `id` in ns, or 0 if this page cannot give it. */
-static inline int clock_ns(long id, uint64_t *ns)
-{
-	uint64_t mono, off;
-	switch (id) {
-	case CLOCK_REALTIME:
-	case CLOCK_TAI: /* kentry's TAI offset is 0, as Linux's until someone sets it */
-	case CLOCK_REALTIME_COARSE:
-	case CLOCK_MONOTONIC:
-	case CLOCK_MONOTONIC_RAW:
-	case CLOCK_BOOTTIME:
-	case CLOCK_MONOTONIC_COARSE:
-		break;
-	default:
-		return 0;
-	}
-	if (!read_clock(&mono, &off))
-		return 0;
-	switch (id) {
-	case CLOCK_REALTIME:
-	case CLOCK_TAI:
-		*ns = mono + off;
-		break;
-	case CLOCK_REALTIME_COARSE:
-		*ns = mono + off;
-		*ns -= *ns % NSEC_PER_MS;
-		break;
-	case CLOCK_MONOTONIC_COARSE:
-		*ns = mono - mono % NSEC_PER_MS;
-		break;
-	default: /* MONOTONIC, MONOTONIC_RAW and BOOTTIME are one clock in kentry */
-		*ns = mono;
-	}
-	return 1;
 }
 
 int __vdso_clock_gettime(long id, struct kernel_timespec *ts)

@@ -18,7 +18,9 @@
  *   that cannot be loaded becomes null, the kernel never faults on it);
  * - a CS that is not a code segment, and a frame that cannot be read, end in SIGSEGV;
  * - an int $0x80 read interrupted by a handled signal: restarted with SA_RESTART (by the
- *   i386 number again), -EINTR without it.
+ *   i386 number again), -EINTR without it; the same read through __kernel_vsyscall
+ *   (AT_SYSINFO: SYSENTER or SYSCALL), whose restart goes through the vDSO's int $0x80
+ *   before its landing pad, with EBP given back.
  *
  * Runs natively on Linux with the same results.
  */
@@ -30,6 +32,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <sys/ucontext.h>
 #include <sys/time.h>
@@ -420,9 +423,28 @@ static long int80_read(int fd, void *buf, long n)
 	return ret;
 }
 
+/* The same read through __kernel_vsyscall (AT_SYSINFO): the fast entry of the CPU, whose
+ * return goes to the vDSO's landing pad, so a restart backs up onto the `int $0x80` before
+ * the pad and runs it with the frame's registers. EBP (SYSCALL's second argument, the
+ * sixth on the way back) must come back as it was. */
+static long vsyscall_read(int fd, void *buf, long n)
+{
+	long ret, ebp;
+	void *vs = (void *)getauxval(AT_SYSINFO);
+	if (!vs)
+		return -ENOSYS;
+	__asm__ volatile("push %%ebp\n\tmovl $0x5a5a5a5a, %%ebp\n\tcall *%%esi\n\t"
+			 "movl %%ebp, %%edi\n\tpop %%ebp"
+			 : "=a"(ret), "=D"(ebp)
+			 : "a"(SYS_read), "b"(fd), "c"(buf), "d"(n), "S"(vs)
+			 : "memory");
+	return ebp == 0x5a5a5a5a ? ret : -1000;
+}
+
 static void check_restart(void)
 {
-	for (int restart = 0; restart < 2; restart++) {
+	for (int i = 0; i < 4; i++) {
+		int restart = i & 1, vsyscall = i >> 1;
 		int p[2];
 		pipe(p);
 		struct sigaction sa = {.sa_handler = handler_nothing,
@@ -440,23 +462,25 @@ static void check_restart(void)
 		struct itimerval it = {.it_value = {0, 150 * 1000}};
 		setitimer(ITIMER_REAL, &it, NULL);
 		char c = 0;
-		long r = int80_read(p[0], &c, 1);
+		long r = vsyscall ? vsyscall_read(p[0], &c, 1) : int80_read(p[0], &c, 1);
 		waitpid(pid, NULL, 0);
 		close(p[0]);
 		close(p[1]);
 		if (restart)
-			KTAP_CHECK(r == 1 && c == 'x' && hits == 1, "int80_read_restarted",
+			KTAP_CHECK(r == 1 && c == 'x' && hits == 1,
+				   vsyscall ? "vsyscall_read_restarted" : "int80_read_restarted",
 				   "ret %ld c %d hits %d", r, c, hits);
 		else
-			KTAP_CHECK(r == -EINTR && hits == 1, "int80_read_eintr", "ret %ld hits %d", r,
-				   hits);
+			KTAP_CHECK(r == -EINTR && hits == 1,
+				   vsyscall ? "vsyscall_read_eintr" : "int80_read_eintr",
+				   "ret %ld hits %d", r, hits);
 	}
 	signal(SIGALRM, SIG_DFL);
 }
 
 int main(void)
 {
-	ktap_plan(21);
+	ktap_plan(23);
 	check_siginfo();
 	check_alignment();
 	check_fault();

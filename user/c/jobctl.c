@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -265,34 +266,85 @@ static void on_cont(int sig)
 	got_cont = 1;
 }
 
+/* Whether `pid` sleeps in syscall `nr` (/proc/PID/syscall's first field); -1 if the file
+ * cannot be read (then the caller gives it time instead). */
+static int sleeps_in(pid_t pid, long nr)
+{
+	char path[64], buf[128];
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return strtol(buf, NULL, 10) == nr;
+}
+
+/* waitpid(pid) for at most `ms` milliseconds: 0 if the child did not end by then. */
+static pid_t wait_ms(pid_t pid, int *st, int ms)
+{
+	for (int i = 0; i < ms; i++) {
+		pid_t w = waitpid(pid, st, WNOHANG);
+		if (w != 0)
+			return w;
+		msleep(1);
+	}
+	return 0;
+}
+
+/* A child stopped inside pause() whose SIGCONT has a handler: the handler runs and pause
+ * returns EINTR. The kernel must not let the continued child look for signals before the
+ * SIGCONT is queued: it would restart pause and run the handler on the restarted call, which
+ * then sleeps for ever. That window is narrow, so the case is repeated; the child is stopped
+ * only once /proc shows it asleep in pause (stopped just before its pause, a correct kernel
+ * hangs it too: the handler runs first). */
+#define SIGCONT_ROUNDS 40
 static void sigcont_handler_runs(void)
 {
-	int p[2];
-	if (pipe(p)) {
-		ktap_result(0, "sigcont_handler_runs");
-		return;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
+	int bad = 0, round, st = 0;
+	for (round = 0; round < SIGCONT_ROUNDS && !bad; round++) {
+		int p[2];
+		if (pipe(p)) {
+			bad = 1;
+			break;
+		}
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(p[0]);
+			signal(SIGCONT, on_cont);
+			if (write(p[1], "r", 1) != 1)
+				_exit(5);
+			while (!got_cont)
+				pause();
+			_exit(9);
+		}
+		close(p[1]);
+		char c;
+		if (read(p[0], &c, 1) != 1)
+			c = 0;
 		close(p[0]);
-		signal(SIGCONT, on_cont);
-		if (write(p[1], "r", 1) != 1)
-			_exit(5);
-		while (!got_cont)
-			pause();
-		_exit(9);
+		int in_pause = 0;
+		for (int i = 0; i < 2000 && in_pause == 0; i++) {
+			in_pause = sleeps_in(pid, SYS_pause);
+			if (in_pause == 0)
+				msleep(1);
+		}
+		if (in_pause < 0)
+			msleep(20);
+		kill(pid, SIGSTOP);
+		waitpid(pid, &st, WUNTRACED);
+		kill(pid, SIGCONT);
+		if (wait_ms(pid, &st, 5000) != pid) {
+			reap(pid);
+			st = -1;
+		}
+		bad = !(WIFEXITED(st) && WEXITSTATUS(st) == 9);
 	}
-	close(p[1]);
-	char c;
-	if (read(p[0], &c, 1) != 1)
-		c = 0;
-	int st;
-	kill(pid, SIGSTOP);
-	waitpid(pid, &st, WUNTRACED);
-	kill(pid, SIGCONT);
-	waitpid(pid, &st, 0);
-	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 9, "sigcont_handler_runs", "status %#x", st);
-	close(p[0]);
+	KTAP_CHECK(!bad, "sigcont_handler_runs",
+		   "round %d: status %#x (-1: still in pause 5 s after SIGCONT)", round, st);
 }
 
 /* SIGTSTP stops a child in a group that is not orphaned (its parent's group differs, same

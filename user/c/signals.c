@@ -7,7 +7,7 @@
  * for a stack overflow), alarm + pause, setitimer + sigsuspend, kill/raise siginfo, and a handler
  * that edits uc_mcontext (RIP += 2, RAX) and returns: callee-saved registers, XMM state, MXCSR
  * and DF survive the round trip, and the handler itself starts with DF clear and MXCSR at its
- * default.
+ * default. A child's SIGCHLD reports its user and system time in the right fields.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -294,7 +295,7 @@ static int timer_ms(int ms)
 
 int main(void)
 {
-	ktap_plan(26);
+	ktap_plan(27);
 
 	install(SIGSEGV, handler, 0);
 	install(SIGILL, handler, 0);
@@ -553,6 +554,32 @@ int main(void)
 	}
 	KTAP_CHECK(restart_ok, "sa_restart_read_restarts", "read not restarted");
 	KTAP_CHECK(eintr_ok, "no_sa_restart_read_eintr", "read did not fail with EINTR");
+
+	/* SIGCHLD of a child that spun 300 ms in user mode (the vDSO's clock: no syscalls):
+	 * si_utime (clock ticks) holds that time, si_stime little. A kernel that swapped the two
+	 * fields reported the user time as system time. */
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	pid_t spinner = fork();
+	if (spinner == 0) {
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		do
+			clock_gettime(CLOCK_MONOTONIC, &b);
+		while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 300000000L);
+		_exit(0);
+	}
+	siginfo_t ci = {0};
+	struct timespec wait_max = {10, 0};
+	int got = sigtimedwait(&chld, &ci, &wait_max);
+	waitpid(spinner, NULL, 0);
+	sigprocmask(SIG_UNBLOCK, &chld, NULL);
+	KTAP_CHECK(got == SIGCHLD && ci.si_pid == spinner && ci.si_utime >= 5 &&
+			   ci.si_utime > ci.si_stime,
+		   "sigchld_utime_stime", "sig %d pid %d utime %ld stime %ld", got, (int)ci.si_pid,
+		   (long)ci.si_utime, (long)ci.si_stime);
 
 	return ktap_finish();
 }

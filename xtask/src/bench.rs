@@ -58,6 +58,12 @@ pub struct BenchArgs {
     /// IPI round trip; Linux on CPU 1 of -smp 2). Writes target/bench/smp.json.
     #[arg(long, conflicts_with_all = ["plugin", "compare"])]
     pub smp: bool,
+    /// Only this bench program's paths (one of bench, bench_mem, ia32_bench-glibc32), on
+    /// kentry (`kentry.bench_only=`) and on Linux: a short run for one program's rows. Each
+    /// line is still checked against the spec's counts, but not the whole list of paths.
+    #[arg(long, value_name = "PROGRAM", value_parser = bench_linux::PROGRAMS,
+          conflicts_with_all = ["plugin", "smp"])]
+    pub program: Option<String>,
 }
 
 /// One `bench <path> median=… min=… max=… iters=… batches=…` line.
@@ -220,7 +226,15 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
             &[Mode::Tsc, Mode::Icount]
         };
         for &mode in modes {
-            let mut boot = Boot::new(&art.kernel, &art.initrd, &["kentry.mode=bench"]);
+            let only = args
+                .program
+                .as_ref()
+                .map(|p| format!("kentry.bench_only={p}"));
+            let words: Vec<&str> = ["kentry.mode=bench"]
+                .into_iter()
+                .chain(only.as_deref())
+                .collect();
+            let mut boot = Boot::new(&art.kernel, &art.initrd, &words);
             boot.machine = args.machine;
             boot.timeout = Some(Duration::from_secs(args.timeout));
             if mode == Mode::Icount {
@@ -231,7 +245,12 @@ pub fn run(ws: &Workspace, args: &BenchArgs) -> Result<()> {
             }
             let name = mode.name(plugin.is_some());
             eprintln!("xtask: bench boot {}/{} ({name})", i + 1, args.runs);
-            let log = bench_boot_log(&qemu, &boot, name, bench_spec::check_kentry_boot)?;
+            let check = if args.program.is_some() {
+                bench_spec::check_lines
+            } else {
+                bench_spec::check_kentry_boot
+            };
+            let log = bench_boot_log(&qemu, &boot, name, check)?;
             let counted = if boot.extra_args.iter().any(|a| a == "-plugin") {
                 Some(bench_plugin::figures_of_boot(&log, 0, name)?)
             } else {
@@ -305,7 +324,7 @@ fn linux_columns(
     std::fs::create_dir_all(ws.bench_dir())
         .with_context(|| format!("creating {}", ws.bench_dir().display()))?;
     let initramfs = bench_linux::initramfs_path(&ws.bench_dir());
-    bench_linux::write_initramfs(&ws.user_bin_dir(), &initramfs)?;
+    bench_linux::write_initramfs(&ws.user_bin_dir(), &ws.user_c_bin_dir(), &initramfs)?;
     let bench = LinuxBench {
         qemu,
         vmlinuz,
@@ -322,7 +341,10 @@ fn linux_columns(
                 let mode = if icount { "TCG -icount shift=0" } else { "TCG" };
                 let mut lines = Vec::new();
                 let mut plugin_lines = Vec::new();
-                for program in bench_linux::PROGRAMS {
+                for program in bench_linux::PROGRAMS
+                    .into_iter()
+                    .filter(|p| args.program.as_deref().is_none_or(|o| o == *p))
+                {
                     eprintln!(
                         "xtask: Linux ({}) /{program} boot {}/{} ({mode})",
                         config.key,

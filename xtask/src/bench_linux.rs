@@ -17,8 +17,18 @@ use crate::bench_plugin;
 use crate::cpio;
 use crate::qemu::{self, Boot, Exit, Machine};
 
-/// The bench programs, each booted as init in turn (user/src/bin/).
-pub const PROGRAMS: [&str; 2] = ["bench", "bench_mem"];
+/// The bench programs, each booted as init in turn: user/src/bin/'s, and the 32-bit process's
+/// paths from user/c/ia32_bench.c (see [`is_c_program`]).
+pub const PROGRAMS: [&str; 3] = ["bench", "bench_mem", IA32_BENCH];
+
+/// The i386 bench program (`gcc -m32 -static`, user/c/build.sh's `progs32`).
+pub const IA32_BENCH: &str = "ia32_bench-glibc32";
+
+/// Whether bench program `p` is one of user/c/'s (built into target/user-c) rather than a
+/// Rust one of user/src/bin/.
+pub fn is_c_program(p: &str) -> bool {
+    p == IA32_BENCH
+}
 
 /// A set of Linux kernel arguments measured as one column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,11 +133,17 @@ pub fn pinned_cmdline(
 pub const NOHZ_PROGRAM: &str = "bench_nohz";
 
 /// Writes the initramfs (cpio newc) holding the bench programs, [`NOHZ_PROGRAM`] and
-/// [`PIN_PROGRAM`] at its root.
-pub fn write_initramfs(user_bin_dir: &Path, out: &Path) -> Result<()> {
+/// [`PIN_PROGRAM`] at its root (the Rust ones from `user_bin_dir`, the C one from
+/// `user_c_bin_dir`).
+pub fn write_initramfs(user_bin_dir: &Path, user_c_bin_dir: &Path, out: &Path) -> Result<()> {
     let mut w = cpio::Writer::new();
     for p in PROGRAMS.iter().chain(&[NOHZ_PROGRAM, PIN_PROGRAM]) {
-        let src = user_bin_dir.join(p);
+        let dir = if is_c_program(p) {
+            user_c_bin_dir
+        } else {
+            user_bin_dir
+        };
+        let src = dir.join(p);
         let data = std::fs::read(&src).with_context(|| format!("reading {}", src.display()))?;
         w.file(p, 0o755, &data)?;
     }

@@ -161,6 +161,8 @@ pub fn layout_of(path: &str) -> Layout {
         | "getpid-ptrace" | "floor-bare" | "floor-frame" => Layout::SubMedian { warmup: 2 },
         // bench_int80: the same order as bench_syscall.
         "int80-getpid" => Layout::SubMedian { warmup: 2 },
+        // ia32_bench.c's bench_loops: the same order as bench_syscall.
+        "int80-getpid-32" | "syscall32-getpid" => Layout::SubMedian { warmup: 2 },
         // bench_vdso: the same order as bench_syscall.
         "vdso-clock_gettime" => Layout::SubMedian { warmup: 2 },
         // int3_batches: a warm-up loop, then the batches.

@@ -389,7 +389,7 @@ fn linux_smp(
     std::fs::create_dir_all(ws.bench_dir())
         .with_context(|| format!("creating {}", ws.bench_dir().display()))?;
     let initramfs = bench_linux::initramfs_path(&ws.bench_dir());
-    bench_linux::write_initramfs(&ws.user_bin_dir(), &initramfs)?;
+    bench_linux::write_initramfs(&ws.user_bin_dir(), &ws.user_c_bin_dir(), &initramfs)?;
     let bench = LinuxBench {
         qemu,
         vmlinuz,

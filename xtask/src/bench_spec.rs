@@ -15,10 +15,12 @@ pub const SPEC_MIN_BATCHES: u64 = 11;
 pub const INDICATIVE_SUFFIX: &str = "-indicative";
 
 /// The paths every kentry bench boot prints, each exactly once: spec/bench.md's paths.
-pub const KENTRY_PATHS: [&str; 10] = [
+pub const KENTRY_PATHS: [&str; 12] = [
     "getpid",
     "enosys",
     "int80-getpid",
+    "int80-getpid-32",
+    "syscall32-getpid",
     "vdso-clock_gettime",
     "getpid-ct",
     "irq-user",
@@ -140,6 +142,8 @@ mod tests {
              bench exec median=75577 min=75421 max=75645 iters=10 batches=15\n\
              bench pf-zero median=891 min=891 max=891 iters=10000 batches=15\n\
              bench pf-read median=316 min=316 max=316 iters=10000 batches=15\n\
+             bench int80-getpid-32 median=75 min=75 max=75 iters=10000 batches=15\n\
+             bench syscall32-getpid median=80 min=80 max=80 iters=10000 batches=15\n\
              bench getpid-ct median=99 min=99 max=99 iters=10000 batches=15\n\
              {irq_user}\n\
              bench floor-bare median=9 min=9 max=9 iters=10000 batches=15\n"

@@ -37,7 +37,11 @@ const WITH_HWBP: &[BootTest] = &concat::<
     { ENTRY_AND_SYSCALL_WORK.len() + negative_hwbp::NEGATIVE_HWBP_BOOTS.len() },
 >(ENTRY_AND_SYSCALL_WORK, negative_hwbp::NEGATIVE_HWBP_BOOTS);
 
-const ENTRY_AND_SYSCALL_WORK: &[BootTest] =
+const ENTRY_AND_SYSCALL_WORK: &[BootTest] = &concat::<
+    { ENTRY_AND_SYSCALL_VDSO.len() + sysenter::SYSENTER_BOOTS.len() },
+>(ENTRY_AND_SYSCALL_VDSO, sysenter::SYSENTER_BOOTS);
+
+const ENTRY_AND_SYSCALL_VDSO: &[BootTest] =
     &concat::<{ ENTRY_AND_SYSCALL.len() + negative_vdso::NEGATIVE_VDSO_BOOTS.len() }>(
         ENTRY_AND_SYSCALL,
         negative_vdso::NEGATIVE_VDSO_BOOTS,
@@ -143,6 +147,42 @@ const OTHER_BOOTS: &[BootTest] = &[
         or_endings: &[],
     },
     BootTest {
+        // A task taking a spin lock it holds (test kernels' lockup detector, lockcheck.rs,
+        // its threshold cut to 2 s by the test): the spinner reports the lock with the place
+        // it is wanted and the place it was last taken. Without the detector the boot hangs
+        // until the timeout.
+        name: "spinlock_lockup",
+        cmdline: &["kentry.mode=test", "kentry.only=spinlock_lockup"],
+        expect_status: 5,
+        expect_log: &[
+            "lockup test: taking a held lock again",
+            "BUG: spinlock lockup suspected: lock 0x",
+            "wanted at kernel/src/test/selftests/watchdog.rs:",
+            "last taken at kernel/src/test/selftests/watchdog.rs:",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // The monotonic clock against the CMOS RTC (QEMU's runs from the host's time) while
+        // every other one of the boot CPU's first 400 ticks is dropped, as QEMU drops the
+        // ticks of a vCPU a loaded host starves: the clock's reference period comes from the
+        // APIC timer's count, not from the delivered ticks, so 2 RTC seconds are 2 s.
+        name: "clock_rate_dropped_ticks",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.drop_ticks=400",
+            "kentry.only=clock_against_rtc",
+        ],
+        expect_status: 1,
+        expect_log: &[
+            "test hook: every other one of the first 400 ticks is dropped",
+            "ok 1 clock_against_rtc",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
         // nohz_full (docs/nohz.md): a ring-3 program pinned to CPU 1 spins 5 s while CPU 0
         // runs a fork/exec/munmap load; CPU 1 must take no timer interrupt, IPI or NMI, and
         // the program's user time must match its spin; then a second task there must bring
@@ -193,6 +233,59 @@ const OTHER_BOOTS: &[BootTest] = &[
         qemu_args: &["-smp", "2"],
         or_endings: &[],
     },
+    BootTest {
+        // The hang report (kernel/src/hang_report.rs), which xtask asks every test boot for a
+        // little before its timeout: due at 2 s here, while user/c/sleepers.c keeps a child
+        // asleep in read() and itself in nanosleep(); each must be listed in its syscall,
+        // the reader with the kernel backtrace through the pipe read (the switch frame's
+        // offsets and the unwinder from a sleeping task's stack).
+        name: "hang_report_names_sleepers",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.hang_report=2",
+            "kentry.only=c_sleepers_musl",
+        ],
+        expect_status: 1,
+        expect_log: &[
+            "hang report at 2 s (kentry.hang_report)",
+            "(sleepers-musl) S cpu",
+            "in syscall 0 (read)",
+            "in syscall 35 (nanosleep)",
+            "<kentry_kernel::fs::file::File::read+",
+            "<kentry_kernel::syscall::io::sys_read+",
+            "hang report end",
+            "ok 1 c_sleepers_musl",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
+        // The same while the clock's rate changes under the spinner's pending time
+        // (`kentry.test_rate_step=25`: at the 25th read of the process's CPU time, between
+        // the test's reads 21 and 22, the rate doubles, as a calibration refinement changes
+        // it, only more): no read may go backwards. Readers that converted the pending TSC
+        // cycles at the current rate saw the user time halve at the step (a provisional
+        // 1 GHz rate refined to the measured 2.8 GHz during the reads did the same on a
+        // loaded host).
+        name: "nohz_full_rate_step",
+        cmdline: &[
+            "kentry.mode=test",
+            "nohz_full=1",
+            "kentry.test_rate_step=25",
+            "kentry.only=c_nohz_times_musl",
+        ],
+        expect_status: 1,
+        expect_log: &[
+            "test hook: the clock's rate doubled at CPU-time read 25",
+            "    ok 1 remote_utime_grows",
+            "    ok 2 remote_times_grows",
+            "    ok 3 remote_utime_monotonic",
+            "    ok 4 remote_cpu_row_grows",
+            "ok 1 c_nohz_times_musl",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
 ];
 
 /// The boot test of that name.
@@ -205,5 +298,6 @@ mod negative_files;
 mod negative_hwbp;
 mod negative_syscall_work;
 mod negative_vdso;
+mod sysenter;
 #[cfg(test)]
 mod tests;

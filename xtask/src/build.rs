@@ -68,6 +68,8 @@ pub fn cross_cargo(
     if package == KERNEL_PACKAGE {
         // The kernel embeds the vDSO image (built first by [`crate::vdso::build`]).
         cmd.env(crate::vdso::ENV, crate::vdso::image(ws));
+        cmd.env(crate::vdso::ENV32, crate::vdso::stripped32(ws));
+        cmd.env(crate::vdso::ENV32_SYMS, crate::vdso::syms32(ws));
     }
     cmd
 }

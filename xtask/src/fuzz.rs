@@ -241,6 +241,7 @@ pub fn boot(qemu_bin: &Path, spec: &Spec, scratch: &Path) -> Result<Outcome> {
     b.cpu = spec.cpu.clone();
     // Boot, the fuzzer's own time, and its last children (3 s each at most) and counts.
     b.timeout = Some(Duration::from_secs(spec.seconds + 120 + spec.seconds / 5));
+    b.request_hang_report();
     if spec.nmi_max_ms > 0 {
         b.extra_args = vec![
             "-qmp".into(),

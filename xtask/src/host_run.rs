@@ -246,13 +246,6 @@ pub const CAPABILITY_DIFFERENCES: &[(&str, &str, Side, &str)] = &[
         "SYSCALL from 32-bit code is #UD on Intel CPUs (this host) and runs on AMD ones \
          (QEMU TCG's -cpu max); probe: the CPUID vendor",
     ),
-    (
-        "c_ia32_glibc32",
-        "syscall32_bad_esp_efault",
-        Side::Host,
-        "SYSCALL from 32-bit code is #UD on Intel CPUs (this host) and runs on AMD ones \
-         (QEMU TCG's -cpu max); probe: the CPUID vendor",
-    ),
 ];
 
 /// Whether `side` may skip `leaf` of `entry` alone ("" for the whole entry).

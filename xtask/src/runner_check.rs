@@ -170,6 +170,12 @@ fn cases() -> Vec<Case> {
             "cd /tmp && mkdir -p d && echo hi > d/f && cat d/f && ls d && rm -r d && \
              seq 1 100 | awk '{s+=$1} END {print s}' && printf '%s-%d\n' x 7 >&2",
         ),
+        busybox(
+            "runner_busybox_procfs",
+            "sysctl -n kernel.ostype; test -L /proc/self && echo self-is-link; \
+             cd /tmp && readlink /proc/self/cwd; cat /proc/self/comm; wc -w < /proc/loadavg; \
+             cat /proc/self/cmdline | tr '\\0' ' '; echo; grep -c proc /proc/filesystems",
+        ),
         hello,
         Case::user("runner_echoargs_status", "echoargs", &status),
         Case::user("runner_big_output", "echoargs", &[b"0", &big]),

@@ -1,7 +1,8 @@
 //! Everything that must be assembly, and the CPU setup that points the hardware at it.
 //!
 //! Assembly is confined to this module: the SYSCALL stub ([`syscall_64`]), the `int $0x80`
-//! stub ([`entry_64_compat`]), the 256 IDT stubs
+//! stub ([`entry_64_compat`]), the compat SYSCALL and SYSENTER stubs ([`syscall_compat`],
+//! [`sysenter_compat`]), the 256 IDT stubs
 //! and their common path ([`idt_stubs`]), the paranoid IST path ([`paranoid`]) and the NMI
 //! latch in front of it ([`nmi`]), and the one IRET return ([`iret`]); and, for the bench
 //! only, the floor stubs ([`bench_floor`]). All of it lives in the `.text.kentry` section, so
@@ -18,6 +19,7 @@ pub mod smap;
 pub mod switch;
 pub mod syscall_64;
 pub mod syscall_compat;
+pub mod sysenter_compat;
 
 unsafe extern "C" {
     /// Linker-script markers around the asm stubs (entry/link/kentry-text.ld): `.text.kentry`

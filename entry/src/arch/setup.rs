@@ -84,11 +84,14 @@ pub unsafe fn enable_syscall(cstar_target: u64) {
         Msr::new(IA32_STAR).write(STAR_VALUE);
         Msr::new(IA32_LSTAR).write(super::syscall_64::kentry_syscall_64 as *const () as u64);
         Msr::new(IA32_CSTAR).write(cstar_target);
-        // No 32-bit SYSENTER entry yet: a null CS makes SYSENTER #GP (→ SIGSEGV) instead of
-        // entering the kernel in an unprepared state.
-        Msr::new(IA32_SYSENTER_CS).write(0);
+        // SYSENTER (Intel-type CPUs; AMD ones raise #UD for it in long mode and truncate
+        // these MSRs, harmlessly): CS = __KERNEL_CS (SS is CS + 8, __KERNEL_DS), the stub,
+        // and no stack: the stub loads the task stack before anything pushes
+        // (sysenter_compat.rs).
+        Msr::new(IA32_SYSENTER_CS).write(KERNEL_CS as u64);
         Msr::new(IA32_SYSENTER_ESP).write(0);
-        Msr::new(IA32_SYSENTER_EIP).write(0);
+        Msr::new(IA32_SYSENTER_EIP)
+            .write(super::sysenter_compat::kentry_sysenter_compat as *const () as u64);
         let mut efer = Msr::new(IA32_EFER);
         let v = efer.read();
         efer.write(v | EFER_SCE | EFER_NXE);

@@ -1,5 +1,6 @@
 //! The compat SYSCALL (CSTAR) stub: SYSCALL from 32-bit code (Linux's
-//! `entry_SYSCALL_compat`), for i386 programs (docs/compat.md, E29, E30).
+//! `entry_SYSCALL_compat`), for i386 programs (docs/compat.md, E29, E30), and the SYSRETL way
+//! back, `kentry_sysret32_from_system_call` (Linux's `sysret32_from_system_call`).
 //!
 //! SYSCALL leaves the return EIP in ECX and EFLAGS in R11, so the caller cannot pass its
 //! second argument in ECX: it passes it in EBP, and its sixth argument at `[ESP]` (the vDSO's
@@ -7,9 +8,17 @@
 //! have left it: an IRET frame (SS = __USER_DS, the user's ESP zero-extended, R11's EFLAGS,
 //! CS = __USER32_CS, ECX's EIP), `orig_rax` = EAX zero-extended, and the registers with EBP in
 //! ECX's slot. [`crate::syscall_32::do_fast_syscall_32`] reads the sixth argument from the
-//! user stack into EBP. The way back is always IRET: it restores exactly the frame, whatever
-//! a tracer or the call changed (SYSRETL would need Linux's conditions checked; IRET needs
-//! none).
+//! user stack into EBP and decides the way back: SYSRETL when
+//! [`crate::sysret::sysretl_allowed`] finds the frame still the entry's own (the SYSRET
+//! conditions, with the compat CS and a 32-bit EIP), else the common IRET path.
+//!
+//! `kentry_sysret32_from_system_call` is a path of its own so that every compat entry whose
+//! frame passed `sysretl_allowed` can `jmp` to it with RSP at the frame (a SYSENTER entry
+//! returns by SYSRETL too, as Linux's does). It restores the registers from the frame, puts
+//! the frame's RIP in ECX (SYSRETL's EIP; ECX itself is lost on this way, as in Linux, where
+//! the vDSO reloads it), takes R11 from the frame (equal to RFLAGS: checked), loads the user
+//! ESP, swaps GS and executes SYSRETL, which loads CS = __USER32_CS and SS = __USER_DS from
+//! STAR.
 //!
 //! Windows:
 //!
@@ -18,9 +27,13 @@
 //! | `kentry_syscall_compat` | `swapgs` | user RSP, user GS | NMI, #MC, #DB (MOV SS, E21) | IF=0 (FMASK applies to CSTAR too); the three use IST stacks and decide GS from MSR_GS_BASE, never from CS or RSP |
 //! | `kentry_syscall_compat_park` | zero-extend ESP into R8, load the task stack | user RSP, then the task stack; kernel GS | NMI, #MC | the stack top is per-CPU, GS-relative, always mapped; nothing reads or writes the user stack |
 //! | `kentry_syscall_compat_frame` | build the frame, `call` | task stack, kernel GS | NMI, #MC; everything once Rust enables IRQs | a normal kernel context from here on |
-//! | `kentry_syscall_compat_return` | after the call: `jmp` to the IRET path | task stack, kernel GS, IF=0 (the exit path's) | NMI, #MC | iret.rs has the rest |
+//! | `kentry_syscall_compat_return` | after the call: `testb`, `jnz` to SYSRETL, else `jmp` to the IRET path | task stack, kernel GS, IF=0 (the exit path's) | NMI, #MC | iret.rs has the IRET way; the table below the SYSRETL way |
+//! | `kentry_sysret32_from_system_call` | restore GPRs, ECX = the frame's EIP | task stack, kernel GS | NMI, #MC | IF=0 since the last exit-work check |
+//! | `kentry_sysretl_compat_unsafe_stack` | load the user ESP, `swapgs` | user RSP, then user GS | NMI, #MC | IF stays 0 until SYSRETL sets it with the CPL change; the IST vectors decide GS from MSR_GS_BASE (paranoid), not from CS or RSP; no memory is touched after the RSP load |
+//! | `kentry_sysretl_compat` | `sysretl` | user RSP, user GS | NMI, #MC | EIP < 4 GiB (checked), so ECX holds it whole; compat mode has no canonical-address #GP; TF clear (checked), so no #DB follows it before the first user instruction |
 
 use crate::entry_percpu::OFFSET_TASK_STACK_TOP;
+use crate::frame::{ORIG_RAX_TO_USER_RIP, ORIG_RAX_TO_USER_RSP};
 use crate::gdt::{USER_DS, USER32_CS};
 
 /// -ENOSYS: the preset result (a tracer's skipped call, an unknown number).
@@ -58,17 +71,40 @@ core::arch::global_asm!(
     ".globl kentry_syscall_compat_return",
     "kentry_syscall_compat_return:",
     "addq $8, %rsp",
+    "testb %al, %al",
+    "jnz kentry_sysret32_from_system_call",
     "jmp kentry_return_via_iret",
     ".size kentry_syscall_compat, . - kentry_syscall_compat",
+    "",
+    // The SYSRETL way back, for any compat entry whose frame passed `sysretl_allowed`: RSP at
+    // the frame (r15 first), IF=0, kernel GS.
+    ".globl kentry_sysret32_from_system_call",
+    ".type kentry_sysret32_from_system_call, @function",
+    "kentry_sysret32_from_system_call:",
+    super::pop_gprs!(),
+    "movl {user_rip_above}(%rsp), %ecx", // SYSRETL's EIP: the frame's RIP (below 4 GiB)
+    ".globl kentry_sysretl_compat_unsafe_stack",
+    "kentry_sysretl_compat_unsafe_stack:",
+    "movq {user_rsp_above}(%rsp), %rsp", // from the orig_rax slot to the saved user ESP
+    "swapgs",
+    ".globl kentry_sysretl_compat",
+    "kentry_sysretl_compat:",
+    "sysretl",
+    ".size kentry_sysret32_from_system_call, . - kentry_sysret32_from_system_call",
     ".popsection",
     stack_top = const OFFSET_TASK_STACK_TOP,
     user_ds = const USER_DS,
     user32_cs = const USER32_CS,
     enosys = const NEG_ENOSYS,
+    user_rip_above = const ORIG_RAX_TO_USER_RIP,
+    user_rsp_above = const ORIG_RAX_TO_USER_RSP,
     options(att_syntax)
 );
 
 unsafe extern "C" {
     /// The CSTAR target.
     pub fn kentry_syscall_compat();
+    /// The SYSRETL way back to compat mode: `jmp` here with RSP at a frame that passed
+    /// [`crate::sysret::sysretl_allowed`], IF=0 and the kernel GS.
+    pub fn kentry_sysret32_from_system_call();
 }

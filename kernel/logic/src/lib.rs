@@ -18,6 +18,7 @@
 //! - [`vma`]: one mapping, the sorted set of them (lookup, splitting, merging, stack growth)
 //!   and where a new mapping goes (get_unmapped_area);
 //! - [`prot`]: PROT_* and ELF segment flags → VMA protections → page-table entries;
+//! - [`idmap`]: user-namespace id maps: a uid_map/gid_map write checked as Linux, ids mapped up;
 //! - [`fcntl`]: open flags a description keeps, F_SETFL, access modes, modes under the umask;
 //! - [`path`]: splitting a path into the components a lookup walks, and its parent;
 //! - [`exec_layout`]: the ELF load bias, the program break and the initial stack's layout;
@@ -36,6 +37,7 @@ pub mod cpulist;
 pub mod debugreg;
 pub mod exec_layout;
 pub mod fcntl;
+pub mod idmap;
 pub mod page;
 pub mod path;
 pub mod prot;

@@ -3,7 +3,8 @@
 //! offset), as on Linux.
 
 use super::node::{
-    Body, DEV_ANON, DEV_PIPE, DEV_ROOT, Device, InodeRef, S_IFCHR, S_IFIFO, S_IFSOCK, makedev,
+    Body, DEV_ANON, DEV_PIPE, DEV_ROOT, Device, InodeRef, ProcFile, S_IFCHR, S_IFIFO, S_IFSOCK,
+    makedev,
 };
 use super::pipe::Pipe;
 use super::stat::Stat;
@@ -25,19 +26,31 @@ pub enum FileKind {
     /// The run's console: reads take the program's stdin, writes go to the host's stdout
     /// (`stream` 1) or stderr (2). The descriptors a program starts with look like the pipes
     /// they are on the host side (`pipe_like`); `/dev/console` is a character device.
-    Console { stream: u32, pipe_like: bool },
+    Console {
+        stream: u32,
+        pipe_like: bool,
+    },
     /// A filesystem object. `snapshot`: the text of a generated /proc file.
     Node {
         node: InodeRef,
         snapshot: Option<Vec<u8>>,
     },
     /// One end of a pipe.
-    Pipe { pipe: Arc<Pipe>, writer: bool },
+    Pipe {
+        pipe: Arc<Pipe>,
+        writer: bool,
+    },
     /// A seccomp filter's listener (an anonymous inode, "seccomp notify"): ioctl and poll
     /// only; read and write are EINVAL.
     SeccompListener(Arc<crate::syscall::seccomp::notify::Listener>),
     /// One end of an AF_UNIX socket pair (net/unix.rs).
     Socket(Arc<crate::net::unix::UnixSocket>),
+    /// The event descriptors (event/), anonymous inodes all: an epoll instance, an eventfd
+    /// counter, a timerfd, a signalfd.
+    Epoll(Arc<crate::event::epoll::Epoll>),
+    EventFd(Arc<crate::event::eventfd::EventFd>),
+    TimerFd(Arc<crate::event::timerfd::TimerFd>),
+    SignalFd(Arc<crate::event::signalfd::SignalFd>),
 }
 
 pub struct File {
@@ -127,17 +140,76 @@ impl File {
         )
     }
 
-    /// The poll(2) events ready now. Only pipes ever wait; every other file is always ready
-    /// (Linux's DEFAULT_POLLMASK), whatever its access mode. A poll that must wait sleeps on
-    /// [`super::pipe::POLL_WAIT`], which every change of a pipe wakes. Atomics only: usable as a
+    /// The poll(2) events ready now: the one source of readiness for poll, select and epoll.
+    /// Files in memory, the console and /proc are always ready (Linux's DEFAULT_POLLMASK),
+    /// whatever their access mode. A poll that must wait sleeps on
+    /// [`super::pipe::POLL_WAIT`], which every readiness change wakes (a timerfd's expiry
+    /// excepted: [`File::poll_deadline`]). Short locks at most, no allocation: usable as a
     /// wait condition.
     pub fn poll_events(&self) -> u16 {
+        self.poll_events_nested(0)
+    }
+
+    /// [`File::poll_events`] for a file `depth` epoll instances down from the caller.
+    pub fn poll_events_nested(&self, depth: usize) -> u16 {
         use super::pipe::DEFAULT_POLLMASK;
         match &self.kind {
             FileKind::Pipe { pipe, writer } => pipe.poll_events(*writer),
             FileKind::SeccompListener(l) => l.poll_events(),
             FileKind::Socket(s) => s.poll_events(),
+            FileKind::Epoll(e) => e.poll_events(depth),
+            FileKind::EventFd(e) => e.poll_events(),
+            FileKind::TimerFd(t) => t.poll_events(),
+            FileKind::SignalFd(s) => s.poll_events(),
             _ => DEFAULT_POLLMASK,
+        }
+    }
+
+    /// The file's wake-up counts (readers' side, writers' side), which edge-triggered epoll
+    /// interest compares (event/mod.rs). Files that never change readiness have none (0).
+    pub fn poll_seqs_nested(&self, depth: usize) -> [u64; 2] {
+        match &self.kind {
+            FileKind::Pipe { pipe, writer } => pipe.poll_seq(*writer),
+            FileKind::Socket(s) => s.seq.get(),
+            FileKind::Epoll(e) => [e.poll_seq(depth); 2],
+            FileKind::EventFd(e) => e.seq.get(),
+            FileKind::TimerFd(t) => [t.poll_seq(); 2],
+            FileKind::SignalFd(s) => [s.poll_seq(); 2],
+            _ => [0; 2],
+        }
+    }
+
+    /// The monotonic time (ns) at which this file becomes ready without any wake-up (a
+    /// timerfd's next expiry): pollers sleep no longer than that.
+    pub fn poll_deadline(&self) -> Option<u64> {
+        self.poll_deadline_nested(0)
+    }
+
+    pub fn poll_deadline_nested(&self, depth: usize) -> Option<u64> {
+        match &self.kind {
+            FileKind::TimerFd(t) => t.poll_deadline(),
+            FileKind::Epoll(e) => e.poll_deadline(depth),
+            _ => None,
+        }
+    }
+
+    /// The epoll instance, for epoll descriptions.
+    pub fn epoll(&self) -> Option<&Arc<crate::event::epoll::Epoll>> {
+        match &self.kind {
+            FileKind::Epoll(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether epoll may watch this file: Linux refuses (EPERM) files without a poll
+    /// operation — regular files, directories, memfds and the memory devices.
+    pub fn epoll_can_watch(&self) -> bool {
+        match &self.kind {
+            FileKind::Node { node, .. } => matches!(
+                node.body,
+                Body::Dev(Device::Console) | Body::Proc(_) | Body::ProcMem(_)
+            ),
+            _ => true,
         }
     }
 
@@ -161,10 +233,13 @@ impl File {
                 *pos += n as u64;
                 Ok(n)
             }
-            FileKind::SeccompListener(_) => Err(-EINVAL),
+            FileKind::SeccompListener(_) | FileKind::Epoll(_) => Err(-EINVAL),
             FileKind::Socket(s) => s
                 .recv(buf, 0, nonblock || self.nonblocking())
                 .map(|r| r.copied),
+            FileKind::EventFd(e) => e.read(buf, nonblock || self.nonblocking()),
+            FileKind::TimerFd(t) => t.read(buf, nonblock || self.nonblocking()),
+            FileKind::SignalFd(s) => s.read(buf, nonblock || self.nonblocking()),
         }
     }
 
@@ -214,8 +289,12 @@ impl File {
                 }
                 Ok(n)
             }
-            FileKind::SeccompListener(_) => Err(-EINVAL),
+            FileKind::SeccompListener(_)
+            | FileKind::Epoll(_)
+            | FileKind::TimerFd(_)
+            | FileKind::SignalFd(_) => Err(-EINVAL),
             FileKind::Socket(s) => s.send(buf, 0, nonblock || self.nonblocking()),
+            FileKind::EventFd(e) => e.write(buf, nonblock || self.nonblocking()),
         }
     }
 
@@ -284,7 +363,11 @@ impl File {
                 ..Stat::default()
             },
             // Linux's anonymous inode: no file type bits, owner read/write.
-            FileKind::SeccompListener(_) => Stat {
+            FileKind::SeccompListener(_)
+            | FileKind::Epoll(_)
+            | FileKind::EventFd(_)
+            | FileKind::TimerFd(_)
+            | FileKind::SignalFd(_) => Stat {
                 dev: DEV_ANON,
                 ino: self.ino,
                 nlink: 1,
@@ -351,7 +434,7 @@ fn read_node(
         }
         Body::Dev(Device::Console) => Ok(crate::console::stdin_read(buf)),
         Body::ProcMem(pid) => super::proc_pid::read(*pid, buf, off),
-        Body::Symlink(_) | Body::ProcExe(_) => Err(-EBADF),
+        Body::Symlink(_) | Body::ProcExe(_) | Body::ProcSelf(_) | Body::ProcCwd(_) => Err(-EBADF),
     }
 }
 
@@ -387,7 +470,15 @@ fn write_node(node: &InodeRef, buf: &[u8], off: u64, append: bool) -> Result<(us
             let n = super::proc_pid::write(*pid, buf, off)?;
             Ok((n, off + n as u64))
         }
-        Body::Proc(_) | Body::Symlink(_) | Body::ProcExe(_) => Err(-EBADF),
+        Body::Proc(f @ (ProcFile::IdMap(..) | ProcFile::Setgroups(_))) => {
+            let n = super::proc_ns::write(*f, buf, off)?;
+            Ok((n, off + n as u64))
+        }
+        Body::Proc(_)
+        | Body::Symlink(_)
+        | Body::ProcExe(_)
+        | Body::ProcSelf(_)
+        | Body::ProcCwd(_) => Err(-EBADF),
     }
 }
 

@@ -19,8 +19,10 @@ pub mod memfd;
 mod node;
 mod path;
 pub mod pipe;
+mod proc_ns;
 mod proc_pid;
-mod proc_task;
+pub mod proc_task;
+mod proc_tree;
 pub(crate) mod procfs;
 pub mod stat;
 
@@ -106,67 +108,7 @@ fn build() -> InodeRef {
             dd.lock().entries.insert(String::from(name), n);
         }
     }
-    // /proc: read-only, generated.
-    let proc_ = Inode::new_dir(Some(&root), 0o555, DEV_PROC, true);
-    let self_ = Inode::new_dir(Some(&proc_), 0o555, DEV_PROC, true);
-    let add = |dir: &InodeRef, name: &str, n: InodeRef| {
-        if let Some(d) = dir.dir() {
-            d.lock().entries.insert(String::from(name), n);
-        }
-    };
-    let me = proc_task::ProcTarget::SELF;
-    for (name, f) in [
-        ("maps", ProcFile::Maps(me)),
-        ("stat", ProcFile::TaskStat(me)),
-        ("status", ProcFile::TaskStatus(me)),
-        ("syscall", ProcFile::TaskSyscall(me)),
-    ] {
-        add(
-            &self_,
-            name,
-            Inode::new(Body::Proc(f), 0o444, DEV_PROC, true),
-        );
-    }
-    add(
-        &self_,
-        "exe",
-        Inode::new(Body::ProcExe(None), 0o777, DEV_PROC, true),
-    );
-    add(&self_, "mem", proc_pid::mem_node(None));
-    proc_pid::set_proc_root(&proc_);
-    for (name, f) in [
-        ("cmdline", ProcFile::Cmdline),
-        ("cpuinfo", ProcFile::Cpuinfo),
-        ("meminfo", ProcFile::Meminfo),
-        ("mounts", ProcFile::Mounts),
-        ("stat", ProcFile::Stat),
-        ("uptime", ProcFile::Uptime),
-        ("interrupts", ProcFile::Interrupts),
-    ] {
-        add(
-            &proc_,
-            name,
-            Inode::new(Body::Proc(f), 0o444, DEV_PROC, true),
-        );
-    }
-    add(&proc_, "self", self_);
-    add(&root, "proc", proc_);
-    // /sys/devices/system/cpu: which CPUs exist and run (what nproc and sysconf read).
-    let sys = Inode::new_dir(Some(&root), 0o555, DEV_PROC, true);
-    let devices = Inode::new_dir(Some(&sys), 0o555, DEV_PROC, true);
-    let system = Inode::new_dir(Some(&devices), 0o555, DEV_PROC, true);
-    let cpu = Inode::new_dir(Some(&system), 0o555, DEV_PROC, true);
-    for name in ["online", "possible", "present"] {
-        add(
-            &cpu,
-            name,
-            Inode::new(Body::Proc(ProcFile::CpuOnline), 0o444, DEV_PROC, true),
-        );
-    }
-    add(&system, "cpu", cpu);
-    add(&devices, "system", system);
-    add(&sys, "devices", devices);
-    add(&root, "sys", sys);
+    proc_tree::build(&root);
     // The initrd's stdin stays the console's business.
     if let Some(d) = dev.dir() {
         d.lock().entries.remove(".stdin");

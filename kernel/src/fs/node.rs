@@ -128,8 +128,24 @@ pub enum ProcFile {
     Uptime,
     /// `/proc/interrupts`: per-CPU counts, Linux's format.
     Interrupts,
+    /// `/proc/PID/cmdline` and `environ`: the strings exec put on the process's stack, read
+    /// from its memory now (a program that rewrites its argv shows the new text, as on Linux).
+    PidCmdline(u32),
+    PidEnviron(u32),
+    /// `/proc/PID/comm` and `task/TID/comm`: the name, at most 15 bytes, and a newline.
+    PidComm(super::proc_task::ProcTarget),
+    /// `/proc/loadavg`: the three averages (always 0 here), runnable/all tasks, the last pid.
+    Loadavg,
+    /// `/proc/filesystems`: the kinds kentry mounts.
+    Filesystems,
+    /// `/proc/sys/kernel/<name>`: uname's fields and pid_max (procfs.rs `KERNEL_SYSCTLS`).
+    SysKernel(&'static str),
     /// `/sys/devices/system/cpu/online` (and `possible`, `present`): the online CPUs as a list.
     CpuOnline,
+    /// `/proc/PID/uid_map`, `gid_map` and `setgroups` of process PID's user namespace
+    /// (written once: fs/proc_ns.rs); None: /proc/self's, the caller's.
+    IdMap(Option<u32>, crate::process::user_ns::IdMap),
+    Setgroups(Option<u32>),
 }
 
 /// What an inode is.
@@ -142,6 +158,11 @@ pub enum Body {
     /// `/proc/PID/exe`: a symlink to the process's program (None: `/proc/self/exe`, the
     /// caller's).
     ProcExe(Option<u32>),
+    /// `/proc/self` (false: to `PID`) and `/proc/thread-self` (true: to `PID/task/TID`), the
+    /// caller's: links whose target depends on who follows them.
+    ProcSelf(bool),
+    /// `/proc/PID/cwd`: a symlink to the process's working directory.
+    ProcCwd(u32),
     /// `/proc/PID/mem` (None: `/proc/self/mem`, the caller's), proc_pid.rs.
     ProcMem(Option<u32>),
     /// A memfd's bytes and seals (memfd.rs).
@@ -217,7 +238,10 @@ impl Inode {
     }
 
     pub fn is_symlink(&self) -> bool {
-        matches!(self.body, Body::Symlink(_) | Body::ProcExe(_))
+        matches!(
+            self.body,
+            Body::Symlink(_) | Body::ProcExe(_) | Body::ProcSelf(_) | Body::ProcCwd(_)
+        )
     }
 
     pub fn dir(&self) -> Option<&Mutex<DirData>> {
@@ -232,7 +256,7 @@ impl Inode {
         match self.body {
             Body::Dir(_) => S_IFDIR,
             Body::Reg(_) | Body::Proc(_) | Body::ProcMem(_) | Body::Memfd(_) => S_IFREG,
-            Body::Symlink(_) | Body::ProcExe(_) => S_IFLNK,
+            Body::Symlink(_) | Body::ProcExe(_) | Body::ProcSelf(_) | Body::ProcCwd(_) => S_IFLNK,
             Body::Dev(_) => S_IFCHR,
         }
     }
@@ -252,6 +276,8 @@ impl Inode {
         match &self.body {
             Body::Symlink(t) => Some(t.clone()),
             Body::ProcExe(pid) => Some(super::proc_task::exe_link(*pid)),
+            Body::ProcSelf(thread) => Some(super::proc_pid::self_link(*thread)),
+            Body::ProcCwd(pid) => Some(super::proc_pid::cwd_link(*pid)),
             _ => None,
         }
     }

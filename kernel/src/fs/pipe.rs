@@ -30,6 +30,9 @@ pub struct Pipe {
     read_wait: WaitQueue,
     /// Writers wait here for room or the last reader's close.
     write_wait: WaitQueue,
+    /// Wake-up counts for edge-triggered epoll: `rd` for the reading end, `wr` for the
+    /// writing end. Each bump also wakes [`POLL_WAIT`].
+    seq: crate::event::PollSeq,
 }
 
 impl Pipe {
@@ -43,6 +46,7 @@ impl Pipe {
             writers: AtomicUsize::new(1),
             read_wait: WaitQueue::new(),
             write_wait: WaitQueue::new(),
+            seq: crate::event::PollSeq::new(),
         })
     }
 
@@ -73,7 +77,7 @@ impl Pipe {
                     self.len.store(b.len(), Ordering::Release);
                     drop(b);
                     self.write_wait.wake_all();
-                    POLL_WAIT.wake_all();
+                    self.seq.wake_wr();
                     return Ok(n);
                 }
             }
@@ -100,13 +104,17 @@ impl Pipe {
     pub fn write(&self, data: &[u8], nonblock: bool) -> Result<usize, i64> {
         let mut done = 0;
         loop {
-            if self.readers.load(Ordering::Acquire) == 0 {
-                sigpipe();
-                return if done > 0 { Ok(done) } else { Err(-EPIPE) };
-            }
+            // Done first: a reader that took the bytes and closed its end before this look
+            // must not turn a complete write into a SIGPIPE (a child killed by SIGPIPE after
+            // its one write had been read was seen in c_jobctl). An empty write returns 0
+            // without looking at the readers, as Linux's pipe_write.
             let rest = data.len() - done;
             if rest == 0 {
                 return Ok(done);
+            }
+            if self.readers.load(Ordering::Acquire) == 0 {
+                sigpipe();
+                return if done > 0 { Ok(done) } else { Err(-EPIPE) };
             }
             {
                 let mut b = self.buf.lock();
@@ -122,7 +130,9 @@ impl Pipe {
                     drop(b);
                     done += n;
                     self.read_wait.wake_all();
-                    POLL_WAIT.wake_all();
+                    // Every write counts as a wake-up, emptied pipe or not: edge-triggered
+                    // epoll reports new data each time (Linux's `poll_usage` rule).
+                    self.seq.wake_rd();
                     continue;
                 }
             }
@@ -156,7 +166,13 @@ impl Pipe {
             self.readers.fetch_sub(1, Ordering::AcqRel);
             self.write_wait.wake_all();
         }
-        POLL_WAIT.wake_all();
+        self.seq.wake_both();
+    }
+
+    /// The wake-up counts that matter to one end (event/mod.rs).
+    pub fn poll_seq(&self, writer: bool) -> [u64; 2] {
+        let [rd, wr] = self.seq.get();
+        if writer { [wr; 2] } else { [rd; 2] }
     }
 
     /// poll(2) events of one end (POLLIN, POLLOUT, POLLHUP, POLLERR); atomics only, so it

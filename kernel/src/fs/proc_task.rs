@@ -25,13 +25,6 @@ pub struct ProcTarget {
     pub tid: Option<u32>,
 }
 
-impl ProcTarget {
-    pub const SELF: ProcTarget = ProcTarget {
-        pid: None,
-        tid: None,
-    };
-}
-
 const ESRCH: i64 = 3;
 
 /// What the text is made of: the process, the task shown (None: its leader is gone), and
@@ -85,7 +78,7 @@ pub fn is_reaped(p: &Arc<Process>) -> bool {
 }
 
 /// The state letter of task `t` of process `p` (None: the task is gone).
-fn state_letter(p: &Arc<Process>, t: Option<&Task>) -> char {
+pub fn state_letter(p: &Arc<Process>, t: Option<&Task>) -> char {
     let Some(t) = t else {
         // The leader has ended while other threads run, or the whole process has ended
         // and waits to be reaped: Linux shows the zombie leader.
@@ -160,6 +153,15 @@ fn to_clock_t(ns: u64) -> u64 {
 }
 
 /// The name between the parentheses: the command name, at most 15 bytes (TASK_COMM_LEN).
+/// The text of `/proc/PID/comm` (or a thread's): the name and a newline. Threads share their
+/// process's name here (no PR_SET_NAME per thread).
+pub fn comm_file(target: ProcTarget) -> Result<String, i64> {
+    let Subject { p, .. } = subject(target)?;
+    let mut s = comm(&p);
+    s.push('\n');
+    Ok(s)
+}
+
 fn comm(p: &Process) -> String {
     let name = p.name.lock();
     let mut end = name.len().min(15);
@@ -256,14 +258,32 @@ pub fn stat(target: ProcTarget) -> Result<String, i64> {
         Some(m) => {
             let _ = write!(
                 s,
-                " {} {} {} 0 0 0 0",
-                m.start_data, m.end_data, m.start_brk
+                " {} {} {} {} {} {} {}",
+                m.start_data, m.end_data, m.start_brk, m.args.0, m.args.1, m.env.0, m.env.1
             );
         }
         None => s.push_str(" 0 0 0 0 0 0 0"),
     }
     let _ = writeln!(s, " {exit_code}");
     Ok(s)
+}
+
+/// A task's numbers in each PID namespace it is in, from the root (kentry's /proc is the root
+/// namespace's) down to its own, tab-separated (status's NSpid and NStgid).
+fn ns_numbers(pids: Option<&Arc<crate::process::pid_ns::NsPids>>, global: u32) -> String {
+    match pids {
+        None => alloc::format!("{global}"),
+        Some(p) => {
+            let mut s = String::new();
+            for (i, nr) in p.nrs.iter().enumerate() {
+                if i > 0 {
+                    s.push('\t');
+                }
+                let _ = write!(s, "{nr}");
+            }
+            s
+        }
+    }
 }
 
 /// The text of /proc/PID/status.
@@ -290,10 +310,15 @@ pub fn status(target: ProcTarget) -> Result<String, i64> {
         s,
         "Name:\t{}\nUmask:\t{umask:04o}\nState:\t{}\nTgid:\t{tgid}\nNgid:\t0\nPid:\t{pid}\n\
          PPid:\t{}\nTracerPid:\t{tracer}\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t{fdsize}\n\
-         Groups:\t \nNStgid:\t{tgid}\nNSpid:\t{pid}\nNSpgid:\t{pgid}\nNSsid:\t{sid}\n",
+         Groups:\t \nNStgid:\t{nstgid}\nNSpid:\t{nspid}\nNSpgid:\t{pgid}\nNSsid:\t{sid}\n",
         comm(&p),
         state_name(state),
         ppid(&p),
+        nstgid = ns_numbers(p.ns_pids.as_ref(), p.pid),
+        nspid = match t {
+            Some(t) if !whole => ns_numbers(t.ns_tids.get(), t.tid),
+            _ => ns_numbers(p.ns_pids.as_ref(), p.pid),
+        },
         tgid = p.pid,
         pgid = p.pgid(),
         sid = p.sid(),

@@ -29,12 +29,61 @@ pub fn generate(what: ProcFile) -> Result<Vec<u8>, i64> {
         ProcFile::Stat => stat().into_bytes(),
         ProcFile::Interrupts => interrupts().into_bytes(),
         ProcFile::CpuOnline => cpu_list(crate::smp::online_mask()).into_bytes(),
+        ProcFile::PidCmdline(pid) => super::proc_pid::strings(pid, false)?,
+        ProcFile::PidEnviron(pid) => super::proc_pid::strings(pid, true)?,
+        ProcFile::PidComm(t) => super::proc_task::comm_file(t)?.into_bytes(),
+        ProcFile::Loadavg => loadavg().into_bytes(),
+        ProcFile::Filesystems => {
+            String::from("nodev\trootfs\nnodev\tproc\nnodev\tsysfs\n").into_bytes()
+        }
+        ProcFile::SysKernel(name) => {
+            let value = KERNEL_SYSCTLS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or("", |(_, v)| *v);
+            format!("{value}\n").into_bytes()
+        }
+        ProcFile::IdMap(..) | ProcFile::Setgroups(_) => super::proc_ns::text(what)?.into_bytes(),
         ProcFile::Uptime => {
             let ns = crate::time::monotonic_ns();
             let (sec, cs) = (ns / 1_000_000_000, ns % 1_000_000_000 / 10_000_000);
             format!("{sec}.{cs:02} 0.00\n").into_bytes()
         }
     })
+}
+
+/// `/proc/sys/kernel/<name>` and its value (read-only: kentry has no sysctl writes).
+pub const KERNEL_SYSCTLS: [(&str, &str); 6] = {
+    use crate::syscall::misc::sysinfo::UTSNAME;
+    [
+        ("domainname", UTSNAME[5]),
+        ("hostname", UTSNAME[1]),
+        ("osrelease", UTSNAME[2]),
+        ("ostype", UTSNAME[0]),
+        // Pids are never reused here (process::alloc_pid); this is Linux's 64-bit default.
+        ("pid_max", "4194304"),
+        ("version", UTSNAME[3]),
+    ]
+};
+
+/// `/proc/loadavg`: Linux's format, `avg1 avg5 avg15 runnable/total last_pid`. kentry keeps
+/// no load averages (0.00); the counts are of threads, as Linux's.
+fn loadavg() -> String {
+    let (mut runnable, mut total) = (0u32, 0u32);
+    for p in crate::process::all_user_processes() {
+        for t in p.other_threads(0) {
+            match t.state() {
+                crate::task::TaskState::Dead => {}
+                crate::task::TaskState::Runnable => {
+                    runnable += 1;
+                    total += 1;
+                }
+                _ => total += 1,
+            }
+        }
+    }
+    let last = crate::process::forks_since_boot();
+    format!("0.00 0.00 0.00 {runnable}/{total} {last}\n")
 }
 
 /// Linux's `/proc/interrupts` rows for the per-CPU vectors (arch_show_interrupts): a header

@@ -102,6 +102,9 @@ pub struct UnixSocket {
     rx_wait: WaitQueue,
     /// Senders to this end wait here for room.
     room_wait: WaitQueue,
+    /// This end's wake-up counts (edge-triggered epoll): `rd` when something arrives for it
+    /// or its connection ends, `wr` when its peer frees room.
+    pub seq: crate::event::PollSeq,
 }
 
 #[derive(Default)]
@@ -133,6 +136,7 @@ impl UnixSocket {
                 peer_gone: AtomicBool::new(false),
                 rx_wait: WaitQueue::new(),
                 room_wait: WaitQueue::new(),
+                seq: crate::event::PollSeq::new(),
             })
         };
         let (a, b) = (new(), new());
@@ -205,7 +209,7 @@ impl UnixSocket {
                 peer.rx.lock().msgs.push_back(piece);
                 peer.rx_bytes.fetch_add(n, Ordering::AcqRel);
                 peer.rx_wait.wake_all();
-                POLL_WAIT.wake_all();
+                peer.seq.wake_rd();
                 done += n;
                 if self.ty.messages() {
                     return Ok(done);
@@ -331,7 +335,7 @@ impl UnixSocket {
             drop(rx);
             if !peek {
                 self.room_wait.wake_all();
-                POLL_WAIT.wake_all();
+                self.wake_sender();
             }
             return Some(Received { copied: n, len });
         }
@@ -359,7 +363,7 @@ impl UnixSocket {
             self.rx_bytes.fetch_sub(n, Ordering::AcqRel);
             drop(rx);
             self.room_wait.wake_all();
-            POLL_WAIT.wake_all();
+            self.wake_sender();
         }
         Some(Received { copied: n, len: n })
     }
@@ -392,7 +396,15 @@ impl UnixSocket {
     fn wake_everyone(&self) {
         self.rx_wait.wake_all();
         self.room_wait.wake_all();
-        POLL_WAIT.wake_all();
+        self.seq.wake_both();
+    }
+
+    /// Room freed here: the peer (who sends to this end) may write again.
+    fn wake_sender(&self) {
+        match self.peer() {
+            Some(p) => p.seq.wake_wr(),
+            None => POLL_WAIT.wake_all(),
+        }
     }
 
     /// The last file description of this end is closed: a connected peer sees the end of

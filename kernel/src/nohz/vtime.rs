@@ -23,24 +23,38 @@
 //! sequence count that readers check; folds happen in the kernel at a switch or a tick, not
 //! at transitions.
 //!
-//! **Folding.** The cycles since the last fold — user from the accumulator, system (or idle)
-//! the rest — become nanoseconds ([`crate::time::tsc_cycles_to_ns`]) in
-//! the task's process [`crate::sched::cputime::CpuTime`] and in the CPU's /proc/stat buckets
-//! at a task switch (the task switched away from, the idle task's kernel time as idle), at
-//! the tick when it runs, and before a task reads its own process's times (getrusage, times).
+//! **Folding.** The time since the last fold — user from the accumulator, system (or idle)
+//! the rest — becomes nanoseconds in the task's process [`crate::sched::cputime::CpuTime`]
+//! and in the CPU's /proc/stat buckets at a task switch (the task switched away from, the
+//! idle task's kernel time as idle), at the tick when it runs, and before a task reads its
+//! own process's times (getrusage, times).
+//!
+//! **Nanoseconds from the clock.** A fold records, beside its TSC, the monotonic clock's
+//! reading there ([`crate::time::tsc_to_ns`]); the window since the fold is the clock's
+//! reading now less that one, split in proportion to the cycles
+//! (`kentry_kernel_logic::vtime::split_window_ns`). Within one rate that is the cycles at that
+//! rate; across a change of rate (the calibration refines it, and a nohz_full boot starts it
+//! provisionally at 1 GHz from the first fold, with interrupts off) it is continuous, as the
+//! clock is. Cycles pending across a change and converted at the new rate were not: a
+//! spinner's whole pending life jumped by the change's ratio, backwards when the measured
+//! rate rose (`nohz_full_remote_times` on a loaded host saw 1.54 s, then 0.13 s; boot test
+//! `nohz_full_rate_step` forces such a change between two reads).
 //!
 //! **Readers elsewhere.** A nohz_full CPU whose one task never switches may never fold, so
 //! readers add what is unfolded there ([`process_cpu_ns`], [`cpu_time`]): for each nohz_full
-//! CPU whose running task belongs to the process (or for the CPU's row), the cycles since its
-//! last fold, split by the accumulator (plus the reader's TSC while that CPU is in user
-//! mode), read under its sequence count together with the folded counters, so
+//! CPU whose running task belongs to the process (or for the CPU's row), the clock's time
+//! since its last fold, split by the accumulator's cycles (plus the reader's TSC while that
+//! CPU is in user mode), read under its sequence count together with the folded counters, so
 //! that a fold or a transition between the reads is retried rather than counted twice or not
 //! at all (Linux's vtime readers do the same with `vtime->seqcount`). The reader's `rdtsc`
 //! stands for the remote CPU's: QEMU's TSCs (and invariant TSCs on hardware) agree across
-//! CPUs; a reader TSC a little behind a remote transition is clamped, never negative. Approximations, all far below the
-//! tests' 10 %: each fold truncates below a nanosecond; cycles pending across a refinement of
-//! the TSC rate are converted at the new rate; after [`READ_TRIES`] reads disturbed by folds a reader
-//! takes its last (possibly torn) copy, which can be off by at most one transition's time.
+//! CPUs; a reader TSC a little behind a remote transition is clamped, never negative.
+//! Approximations, all far below the tests' 10 %: each fold truncates below a nanosecond; a
+//! window spanning a change of rate splits its nanoseconds as if its user share were even
+//! over it, so in the kernel after a fall of the rate its pending user time may shrink, by at
+//! most the kernel stretch times (the change's ratio - 1), system time growing as much; after
+//! [`READ_TRIES`] reads disturbed by folds a reader takes its last (possibly torn) copy, which
+//! can be off by at most one transition's time.
 
 use crate::percpu::{MAX_CPUS, PerCpu, cpu_area, this_cpu};
 use crate::process::Process;
@@ -48,7 +62,7 @@ use crate::sched::cputime::{CpuBucket, add_cpu_time, cpu_row, kernel_bucket};
 use crate::task::Task;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
 
-/// Index of system (kernel) cycles in [`VtimeCpu::unfolded`]'s result, as in `CpuTime`.
+/// Index of system (kernel) time in [`VtimeCpu::unfolded`]'s result, as in `CpuTime`.
 const SYSTEM: usize = 0;
 /// Index of user cycles.
 const USER: usize = 1;
@@ -76,6 +90,8 @@ pub struct VtimeCpu {
     idle: AtomicU32,
     /// TSC at the last fold (or at the CPU's start).
     since: AtomicU64,
+    /// The monotonic clock's reading at `since` ([`crate::time::tsc_to_ns`]).
+    since_ns: AtomicU64,
     /// In the kernel (even): the user-mode cycles since `since` (each entry from user mode
     /// adds its TSC, each return subtracts its TSC, both made odd; wrapping). In user mode
     /// (odd) add the current TSC.
@@ -91,6 +107,7 @@ impl VtimeCpu {
             seq: AtomicU32::new(0),
             idle: AtomicU32::new(0),
             since: AtomicU64::new(0),
+            since_ns: AtomicU64::new(0),
             user_acc: AtomicU64::new(0),
             owner: AtomicPtr::new(core::ptr::null_mut()),
         }
@@ -111,14 +128,16 @@ impl VtimeCpu {
         self.seq.store(s.wrapping_add(2), Ordering::Release);
     }
 
-    /// The unfolded cycles `[system-or-idle, user]` as of `now` (the arithmetic and its
-    /// clamping: `kentry_kernel_logic::vtime`). Consistent with the folded counters only
-    /// inside a read of `seq`, which folds change.
-    fn unfolded(&self, now: u64) -> [u64; 2] {
-        kentry_kernel_logic::vtime::split_since_fold(
+    /// The unfolded nanoseconds `[system-or-idle, user]` as of TSC `now`, the clock reading
+    /// `now_ns` there: the clock's time since the fold, split by the cycles (the arithmetic
+    /// and its clamping: `kentry_kernel_logic::vtime`). Consistent with the folded counters
+    /// only inside a read of `seq`, which folds change.
+    fn unfolded(&self, now: u64, now_ns: u64) -> [u64; 2] {
+        kentry_kernel_logic::vtime::split_window_ns(
             self.user_acc.load(Ordering::Relaxed),
             self.since.load(Ordering::Relaxed),
             now,
+            now_ns.saturating_sub(self.since_ns.load(Ordering::Relaxed)),
         )
     }
 
@@ -231,14 +250,12 @@ pub fn user_enter() {
 /// this CPU's buckets (in a change; in the kernel, IRQs off).
 fn fold(v: &VtimeCpu, cpu: usize, task: &Task) {
     let now = tsc();
+    let now_ns = crate::time::tsc_to_ns(now);
     // In the kernel the accumulator holds the user cycles since the fold (module comment).
-    let [system, user] = v.unfolded(now);
+    let [system, user] = v.unfolded(now, now_ns);
     v.user_acc.store(0, Ordering::Relaxed);
     v.since.store(now, Ordering::Relaxed);
-    let (system, user) = (
-        crate::time::tsc_cycles_to_ns(system),
-        crate::time::tsc_cycles_to_ns(user),
-    );
+    v.since_ns.store(now_ns, Ordering::Relaxed);
     let ct = &task.process.cputime;
     ct.add_system(system);
     ct.add_user(user);
@@ -258,9 +275,12 @@ fn set_running(v: &VtimeCpu, cpu: usize, task: &Task) {
 /// starts here, as after a fold.
 pub fn cpu_start(cpu: usize, first: &Task) {
     let v = vt(cpu);
+    let now = tsc();
+    let now_ns = crate::time::tsc_to_ns(now);
     let s = v.write_begin();
     v.user_acc.store(0, Ordering::Relaxed);
-    v.since.store(tsc(), Ordering::Relaxed);
+    v.since.store(now, Ordering::Relaxed);
+    v.since_ns.store(now_ns, Ordering::Relaxed);
     set_running(v, cpu, first);
     v.write_end(s);
 }
@@ -328,13 +348,13 @@ pub fn process_cpu_ns(p: &Process) -> [u64; 2] {
         }
         let folded = [ct.system_ns(), ct.user_ns()];
         let now = tsc();
-        let mut cycles = [0u64; 2];
+        let now_ns = crate::time::tsc_to_ns(now);
+        out = folded;
         for cpu in cpus(others).filter(|&c| vt(c).owner.load(Ordering::Relaxed) == me) {
-            let c = vt(cpu).unfolded(now);
-            cycles[SYSTEM] += c[SYSTEM];
-            cycles[USER] += c[USER];
+            let c = vt(cpu).unfolded(now, now_ns);
+            out[SYSTEM] += c[SYSTEM];
+            out[USER] += c[USER];
         }
-        out = [0, 1].map(|i| folded[i] + crate::time::tsc_cycles_to_ns(cycles[i]));
         if cpus(others).all(|c| vt(c).read_ok(seqs[c])) {
             break;
         }
@@ -353,14 +373,15 @@ pub fn cpu_time(cpu: usize) -> [u64; 3] {
     for _ in 0..READ_TRIES {
         let s = v.read_begin();
         let mut row = cpu_row(cpu);
-        let c = v.unfolded(tsc());
+        let now = tsc();
+        let c = v.unfolded(now, crate::time::tsc_to_ns(now));
         let kernel = if v.idle.load(Ordering::Relaxed) != 0 {
             CpuBucket::Idle
         } else {
             CpuBucket::System
         };
-        row[kernel as usize] += crate::time::tsc_cycles_to_ns(c[SYSTEM]);
-        row[CpuBucket::User as usize] += crate::time::tsc_cycles_to_ns(c[USER]);
+        row[kernel as usize] += c[SYSTEM];
+        row[CpuBucket::User as usize] += c[USER];
         out = row;
         if v.read_ok(s) {
             break;

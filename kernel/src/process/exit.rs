@@ -167,8 +167,62 @@ pub fn end_other_threads_for_exec() -> Result<(), i64> {
     Ok(())
 }
 
+/// Who takes the children of `p` when it ends: the init of its PID namespace, or of the
+/// nearest namespace above whose init has not finished ending (never `p` itself), else the
+/// kernel. An init that is killing its namespace ([`zap_pid_ns`]) still takes them: it reaps
+/// its children until every process of the namespace has told its parent, which each does
+/// after handing its own children on.
+fn child_reaper(p: &Arc<Process>) -> Arc<Process> {
+    let mut ns = p.pid_ns();
+    while let Some(n) = ns {
+        if let Some(r) = n
+            .reaper()
+            .filter(|r| !Arc::ptr_eq(r, p) && !r.exit_notified.load(Ordering::Acquire))
+        {
+            return r;
+        }
+        ns = n.parent.as_ref();
+    }
+    kernel_process()
+}
+
+/// The init `p` of namespace `ns` is ending (Linux's `zap_pid_ns_processes`): nobody may
+/// enter the namespace any more, every other process in it (and in the namespaces below it)
+/// gets SIGKILL, and `p` reaps its own children meanwhile (orphans of the namespace come to
+/// it), until every process of the namespace has ended and told its parent. Only then does
+/// `p` itself end: a parent that waits for a namespace's init finds the namespace empty.
+/// (Linux also waits for the zombies whose parent is outside to be reaped; kentry only for
+/// their end.)
+fn zap_pid_ns(p: &Arc<Process>, ns: &Arc<super::pid_ns::PidNamespace>) {
+    ns.set_dead();
+    let kill = crate::signal::SigInfo {
+        signo: crate::signal::SIGKILL as i32,
+        code: crate::signal::SI_KERNEL,
+        ..Default::default()
+    };
+    loop {
+        let members: Vec<Arc<Process>> = super::all_user_processes()
+            .into_iter()
+            .filter(|q| !Arc::ptr_eq(q, p) && q.in_pid_ns(Some(ns)))
+            .collect();
+        for q in members.iter().filter(|q| q.exit_reason().is_none()) {
+            crate::signal::send_to_process_info(q, crate::signal::SIGKILL, kill);
+        }
+        while let Ok(Some(_)) = super::wait_child(p, -1, true) {}
+        if members
+            .iter()
+            .all(|q| q.exit_notified.load(Ordering::Acquire))
+        {
+            // The last of them may have come to it (an orphan) after the reaping above.
+            while let Ok(Some(_)) = super::wait_child(p, -1, true) {}
+            break;
+        }
+        sched::sleep_until(sched::ticks() + 1);
+    }
+}
+
 /// The last thread is leaving: release the address space and files, hand children to the
-/// kernel, and tell the parent.
+/// init of its PID namespace (or the kernel), and tell the parent.
 fn end_process(p: &Arc<Process>, reason: ExitReason) {
     let reason = {
         let mut e = p.exit.lock();
@@ -188,12 +242,22 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
         a.destroy();
     }
     p.release_files();
+    // Its POSIX timers end with it.
+    crate::event::posix_timer::exit_process(p.pid);
     // Its tracees are let go (or killed, under PTRACE_O_EXITKILL).
     crate::ptrace::tracer_exit(p);
     // A stopped job its end leaves orphaned is hung up and continued.
     group::exit_orphans_pgrps(p);
+    // The init of a PID namespace takes the namespace with it.
+    if let Some(ns) = p.pid_ns()
+        && ns.reaper().is_some_and(|r| Arc::ptr_eq(&r, p))
+    {
+        zap_pid_ns(p, ns);
+    }
+    // Orphans go to the init of the nearest namespace that still has one (Linux's
+    // find_child_reaper; the kernel stands for the root's).
     let orphans: Vec<Arc<Process>> = core::mem::take(&mut *p.children.lock());
-    let k = kernel_process();
+    let k = child_reaper(p);
     for c in orphans {
         *c.parent.lock() = Arc::downgrade(&k);
         k.children.lock().push(c);
@@ -202,8 +266,10 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
     if let Some(parent) = p.parent.lock().upgrade() {
         // Its exit signal (clone's; 0: none), with Linux's siginfo.
         let sig = p.exit_signal.load(Ordering::Relaxed);
+        p.exit_signaling.store(true, Ordering::Release);
         if sig != 0 {
-            let _ = crate::signal::queue_to_process(&parent, sig, &child_exit_info(p, reason, sig));
+            let info = child_exit_info(p, reason, sig, p.pid_in(parent.pid_ns()));
+            let _ = crate::signal::queue_to_process(&parent, sig, &info);
         }
         p.exit_notified.store(true, Ordering::Release);
         parent.child_wait.wake_all();
@@ -213,9 +279,9 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
 }
 
 /// The siginfo of a process's exit signal `sig` (Linux's `do_notify_parent`): CLD_EXITED with the
-/// exit code or CLD_KILLED with the signal (no core is ever dumped), the child's pid, uid 0,
-/// and its user and system time in clock ticks.
-fn child_exit_info(p: &Process, reason: ExitReason, sig: u8) -> crate::signal::KSigInfo {
+/// exit code or CLD_KILLED with the signal (no core is ever dumped), the child's pid as its
+/// parent's namespace sees it (`vpid`), uid 0, and its user and system time in clock ticks.
+fn child_exit_info(p: &Process, reason: ExitReason, sig: u8, vpid: u32) -> crate::signal::KSigInfo {
     const CLD_EXITED: i32 = 1;
     const CLD_KILLED: i32 = 2;
     /// Nanoseconds per clock tick (USER_HZ 100).
@@ -224,12 +290,12 @@ fn child_exit_info(p: &Process, reason: ExitReason, sig: u8) -> crate::signal::K
         ExitReason::Exited(c) => (CLD_EXITED, c & 0xff),
         ExitReason::Signaled(s) => (CLD_KILLED, s as i32),
     };
-    let [user, system] = crate::sched::cputime::process_cpu_ns(p);
+    let [system, user] = crate::sched::cputime::process_cpu_ns(p);
     crate::signal::KSigInfo {
         info: crate::signal::SigInfo {
             signo: sig as i32,
             code,
-            addr_or_pid: p.pid as u64,
+            addr_or_pid: vpid as u64,
             extra: status as u32 as u64,
             ..Default::default()
         },

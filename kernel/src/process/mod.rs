@@ -4,6 +4,8 @@
 mod exit;
 mod files;
 pub mod group;
+pub mod pid_ns;
+pub mod user_ns;
 mod wait;
 
 pub use exit::{
@@ -27,13 +29,29 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use spin::Once;
 
 pub struct Process {
+    /// Its id in the root PID namespace (the registry's key).
     pub pid: u32,
+    /// Its id in its own PID namespace (getpid): `pid` in the root namespace.
+    pub vpid: u32,
+    /// Its numbers in the PID namespaces below the root it belongs to (pid_ns.rs; None: a
+    /// process of the root namespace). Never changes.
+    pub ns_pids: Option<Arc<pid_ns::NsPids>>,
+    /// Where its children go (Linux's `nsproxy->pid_ns_for_children`): its own namespace,
+    /// or the one unshare(CLONE_NEWPID) made (None: the root).
+    pub pid_ns_for_children: Mutex<Option<Arc<pid_ns::PidNamespace>>>,
+    /// Its user namespace (user_ns.rs; None: the initial one).
+    pub user_ns: Mutex<Option<Arc<user_ns::UserNamespace>>>,
     pub name: Mutex<String>,
     pub parent: Mutex<Weak<Process>>,
     /// The user address space (None for the kernel process).
     pub aspace: Mutex<Option<AddressSpace>>,
     /// The page-table root to load when a thread of this process runs.
     pub cr3: AtomicU64,
+    /// Where its 32-bit vDSO is mapped, 0 for none (Linux's `mm->context.vdso` of an i386
+    /// process): read without a lock by every compat fast system call (its landing pad) and
+    /// by i386 signal delivery (the default restorers). Set from the address space at exec
+    /// and fork (a vfork child takes its parent's), again after each munmap and mremap.
+    pub vdso32: AtomicU64,
     /// The descriptor table, read through [`Process::files`] and [`Process::lookup_fd`]
     /// (files.rs): CLONE_FILES shares it.
     files: crate::rcu::RcuBox<Arc<crate::fs::FdTableLock>>,
@@ -81,6 +99,11 @@ pub struct Process {
     /// Its end is complete and its exit signal sent: only then may a wait report it (as in
     /// Linux, where `exit_notify` signals the parent before the child can be reaped).
     pub exit_notified: AtomicBool,
+    /// Set while its exit signal is being sent, just before `exit_notified` (a short window
+    /// without sleeps): a parent's wait that the signal interrupts waits for the window to
+    /// close and looks once more (process/wait.rs), as Linux's waiter, which sees the signal
+    /// and the zombie together (both are made under tasklist_lock), returns the child.
+    pub exit_signaling: AtomicBool,
     /// When it was made (CLOCK_MONOTONIC ns, which counts from boot: /proc/PID/stat's
     /// starttime).
     pub start_ns: u64,
@@ -153,7 +176,7 @@ static KERNEL: Once<Arc<Process>> = Once::new();
 impl Process {
     /// A new process in group `pgid` of session `sid`.
     fn new(
-        pid: u32,
+        (pid, ns_pids): (u32, Option<Arc<pid_ns::NsPids>>),
         name: &str,
         aspace: Option<AddressSpace>,
         parent: Weak<Process>,
@@ -163,10 +186,17 @@ impl Process {
         let cr3 = aspace
             .as_ref()
             .map_or_else(|| crate::mm::paging::kernel_table().root, |a| a.root());
+        let vpid = ns_pids.as_ref().map_or(pid, |n| n.vnr());
+        let for_children = ns_pids.as_ref().map(|n| n.ns.clone());
         let p = Arc::new(Process {
             pid,
+            vpid,
+            ns_pids,
+            pid_ns_for_children: Mutex::new(for_children),
+            user_ns: Mutex::new(None),
             name: Mutex::new(String::from(name)),
             parent: Mutex::new(parent),
+            vdso32: AtomicU64::new(aspace.as_ref().and_then(|a| a.vdso32()).unwrap_or(0)),
             aspace: Mutex::new(aspace),
             cr3: AtomicU64::new(cr3),
             files: crate::rcu::RcuBox::new(files),
@@ -192,6 +222,7 @@ impl Process {
             jobctl: crate::signal::jobctl::ProcessJobCtl::new(),
             reaped: AtomicBool::new(false),
             exit_notified: AtomicBool::new(false),
+            exit_signaling: AtomicBool::new(false),
             start_ns: crate::time::monotonic_ns(),
             exit_signal: AtomicU8::new(crate::signal::SIGCHLD),
         });
@@ -260,7 +291,16 @@ impl Process {
 /// The kernel's own process (pid 0): kernel threads, idle.
 pub fn kernel_process() -> Arc<Process> {
     KERNEL
-        .call_once(|| Process::new(0, "kernel", None, Weak::new(), (0, 0), console_files()))
+        .call_once(|| {
+            Process::new(
+                (0, None),
+                "kernel",
+                None,
+                Weak::new(),
+                (0, 0),
+                console_files(),
+            )
+        })
         .clone()
 }
 
@@ -287,7 +327,7 @@ pub fn forks_since_boot() -> u32 {
 pub fn spawn(name: &str, image: Image, parent: &Arc<Process>) -> Arc<Process> {
     let pid = alloc_pid();
     let p = Process::new(
-        pid,
+        (pid, None),
         name,
         Some(image.aspace),
         Arc::downgrade(parent),
@@ -340,6 +380,11 @@ pub fn fork_current(
     let me = crate::task::current();
     let parent = &me.process;
     let mm = parent.mm();
+    // The child's PID namespace: a new one (CLONE_NEWPID) below where the caller's children
+    // go, or that one itself; its user namespace: a new one (CLONE_NEWUSER) or the caller's.
+    // Both, and its pid, before the address-space copy, which an error would leak.
+    let (ns, user_ns) = namespaces_for_child(parent, clone_flags)?;
+    let (pid, ns_pids) = pid_ns::alloc(ns.as_ref()).map_err(|e| -e)?;
     let aspace = if vfork {
         None
     } else {
@@ -351,7 +396,6 @@ pub fn fork_current(
                 .map_err(|_| crate::syscall::errno::ENOMEM)?,
         )
     };
-    let pid = alloc_pid();
     // CLONE_FILES: the same table; else a copy sharing every open file description.
     let files = if clone_flags & CLONE_FILES != 0 {
         let f = parent.files();
@@ -363,7 +407,7 @@ pub fn fork_current(
         ))
     };
     let child = Process::new(
-        pid,
+        (pid, ns_pids.clone()),
         &parent.name.lock(),
         aspace,
         Arc::downgrade(parent),
@@ -374,6 +418,10 @@ pub fn fork_current(
         .exit_signal
         .store((clone_flags & CSIGNAL) as u8, Ordering::Relaxed);
     if vfork {
+        // Its memory is the parent's, and with it the parent's vDSO.
+        child
+            .vdso32
+            .store(mm.vdso32.load(Ordering::Relaxed), Ordering::Relaxed);
         child
             .cr3
             .store(mm.cr3.load(Ordering::Acquire), Ordering::Release);
@@ -386,10 +434,15 @@ pub fn fork_current(
         actions.reset_for_exec();
     }
     *child.sigactions.lock() = actions;
+    *child.user_ns.lock() = user_ns;
+    pid_ns::note_new_process(&child);
     parent.children.lock().push(child.clone());
     let mut cregs = *regs;
     cregs.rax = 0;
     let t = Task::new_user(pid, child.clone(), &cregs);
+    if let Some(n) = ns_pids {
+        t.ns_tids.call_once(|| n);
+    }
     // SAFETY: `t` has never run; the caller is the running task copying its own state.
     unsafe {
         let (ti, mi) = (t.inner(), crate::task::current_inner());
@@ -435,10 +488,13 @@ pub fn spawn_thread(
     clear_tid: u64,
     clone_flags: u64,
     before_start: &dyn Fn(u32),
-) -> u32 {
+) -> Result<u32, i64> {
     let me = crate::task::current();
-    let tid = alloc_pid();
+    let (tid, ns_tids) = pid_ns::alloc(me.process.pid_ns()).map_err(|e| -e)?;
     let t = Task::new_user(tid, me.process.clone(), regs);
+    if let Some(n) = ns_tids {
+        t.ns_tids.call_once(|| n);
+    }
     // SAFETY: `t` has never run.
     unsafe {
         let (ti, mi) = (t.inner(), crate::task::current_inner());
@@ -457,7 +513,35 @@ pub fn spawn_thread(
     crate::signal::jobctl::join_group_stop(&t);
     before_start(tid);
     sched::spawn(t);
-    tid
+    Ok(tid)
+}
+
+/// A new child's PID namespace and user namespace (None: the root, the initial one).
+type ChildNamespaces = (
+    Option<Arc<pid_ns::PidNamespace>>,
+    Option<Arc<user_ns::UserNamespace>>,
+);
+
+/// The PID and user namespaces of a new child of `parent` (Linux's copy_namespaces for the
+/// two kinds kentry has). CLONE_NEWPID makes a namespace below the one the caller's children
+/// go to, which must be the caller's own (EINVAL after an unshare(CLONE_NEWPID), as Linux's
+/// copy_pid_ns).
+fn namespaces_for_child(parent: &Arc<Process>, clone_flags: u64) -> Result<ChildNamespaces, i64> {
+    use crate::syscall::clone::{CLONE_NEWPID, CLONE_NEWUSER};
+    let mut user = parent.user_ns.lock().clone();
+    if clone_flags & CLONE_NEWUSER != 0 {
+        user = Some(user_ns::UserNamespace::new(user.as_ref()).map_err(|e| -e)?);
+    }
+    let for_children = parent.pid_ns_for_children.lock().clone();
+    let ns = if clone_flags & CLONE_NEWPID != 0 {
+        if !pid_ns::same_ns(for_children.as_ref(), parent.pid_ns()) {
+            return Err(crate::syscall::errno::EINVAL);
+        }
+        Some(pid_ns::PidNamespace::new(for_children.as_ref()).map_err(|e| -e)?)
+    } else {
+        for_children
+    };
+    Ok((ns, user))
 }
 
 /// Lets a dead task go and frees its kernel stack (called by the next task to run, off that

@@ -7,7 +7,7 @@ use crate::task::ExitReason;
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
-/// What a wait found.
+/// What a wait found; the ids are as the waiter's PID namespace sees them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WaitEvent {
     /// A child process ended (reaped, unless WNOWAIT), or a traced thread ended.
@@ -21,7 +21,8 @@ pub enum WaitEvent {
     Continued { pid: u32 },
 }
 
-/// Which children a wait is for.
+/// Which children a wait is for, by global ids (the wait syscalls translate the caller's
+/// numbers: `WaitWho::from_vnr`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WaitWho {
     Any,
@@ -40,6 +41,21 @@ impl WaitWho {
             0 => WaitWho::Group(own_pgid),
             p if p < -1 => WaitWho::Group(p.unsigned_abs()),
             p => WaitWho::Id(p as u32),
+        }
+    }
+
+    /// [`WaitWho::from_pid`] for a caller in PID namespace `ns`, whose `pid` and `-pgid`
+    /// numbers are that namespace's: a number nobody has there matches nobody (ECHILD).
+    pub fn from_vnr(
+        pid: i32,
+        own_pgid: u32,
+        ns: Option<&Arc<super::pid_ns::PidNamespace>>,
+    ) -> WaitWho {
+        let global = |nr: u32| super::pid_ns::vnr_to_global(nr, ns).unwrap_or(0);
+        match WaitWho::from_pid(pid, own_pgid) {
+            WaitWho::Id(nr) => WaitWho::Id(global(nr)),
+            WaitWho::Group(nr) if pid != 0 => WaitWho::Group(global(nr)),
+            w => w,
         }
     }
 
@@ -113,9 +129,14 @@ pub fn wait_event(
         }
         !has_match || opts.nohang
     };
-    let done = parent
+    let mut done = parent
         .child_wait
         .wait_until(&mut check, crate::signal::interrupted);
+    if !done && child_signaling_end(parent) {
+        // The signal that ended the wait may be a child's exit signal, sent just before the
+        // child is marked as ended: Linux's waiter would find that child, so look again.
+        done = check();
+    }
     if let Some(f) = found {
         return Ok(Some(f));
     }
@@ -126,6 +147,24 @@ pub fn wait_event(
         return Err(crate::syscall::errno::EINTR);
     }
     Ok(None)
+}
+
+/// Whether a child of `parent` has sent its exit signal, or is sending it; waits (spinning:
+/// the sender does not sleep there) until each such child is marked as ended.
+fn child_signaling_end(parent: &Process) -> bool {
+    let signaling: alloc::vec::Vec<Arc<Process>> = parent
+        .children
+        .lock()
+        .iter()
+        .filter(|c| c.exit_signaling.load(Ordering::Acquire))
+        .cloned()
+        .collect();
+    for c in &signaling {
+        while !c.exit_notified.load(Ordering::Acquire) {
+            core::hint::spin_loop();
+        }
+    }
+    !signaling.is_empty()
 }
 
 /// An event of a child matching `pid`, in the order Linux's `wait_consider_task` looks: an
@@ -156,7 +195,7 @@ fn child_event(
             c
         };
         return Some(WaitEvent::Exited {
-            pid: c.pid,
+            pid: c.pid_in(parent.pid_ns()),
             reason: c.exit_reason().unwrap_or(ExitReason::Exited(0)),
         });
     }
@@ -171,8 +210,17 @@ fn child_event(
             .jobctl
             .take_report(opts.stopped, opts.continued, opts.nowait)
         {
-            Some(JobReport::Stopped(sig)) => return Some(WaitEvent::Stopped { pid: c.pid, sig }),
-            Some(JobReport::Continued) => return Some(WaitEvent::Continued { pid: c.pid }),
+            Some(JobReport::Stopped(sig)) => {
+                return Some(WaitEvent::Stopped {
+                    pid: c.pid_in(parent.pid_ns()),
+                    sig,
+                });
+            }
+            Some(JobReport::Continued) => {
+                return Some(WaitEvent::Continued {
+                    pid: c.pid_in(parent.pid_ns()),
+                });
+            }
             None => {}
         }
     }
@@ -199,12 +247,12 @@ fn tracee_event(
                 s.reported = true;
             }
             return Some(WaitEvent::Trapped {
-                pid: t.tid,
+                pid: t.tid_in(parent.pid_ns()),
                 code: s.code,
             });
         }
         if let Some(reason) = st.exit.filter(|_| opts.exited) {
-            let tid = t.tid;
+            let tid = t.tid_in(parent.pid_ns());
             drop(st);
             if !opts.nowait {
                 let t = tracees.remove(i);

@@ -32,8 +32,8 @@ pub const fn register(mut t: crate::syscall::table::Table) -> crate::syscall::ta
 #[cfg(feature = "test-hooks")]
 pub use regs::BREAK_REG_CHECKS;
 pub use stop::{
-    EventStop, attach_child, event, exec_event, exit_event, fork_event, group_stop, interrupt_stop,
-    report_syscall_entry, report_syscall_exit, seccomp_event, signal_stop,
+    EventStop, attach_child, event, exec_event, exit_event, for_tracer, fork_event, group_stop,
+    interrupt_stop, report_syscall_entry, report_syscall_exit, seccomp_event, signal_stop,
 };
 
 use crate::process::Process;

@@ -34,7 +34,8 @@ fn request_result(request: u64, pid: i32, addr: u64, data: u64) -> Result<i64, i
     if request == req::TRACEME {
         return traceme(me);
     }
-    let t = crate::process::find_thread(pid as u32)
+    let t = crate::process::pid_ns::current_vnr_to_global(pid as u32)
+        .and_then(crate::process::find_thread)
         .filter(|_| pid > 0)
         .ok_or(-ESRCH)?;
     let tracer = &me.process;
@@ -272,7 +273,8 @@ fn interrupt(t: &TaskRef) -> Result<i64, i64> {
 
 /// Sends `sig` to thread `t` from the tracer (SI_USER).
 fn send(t: &Task, sig: u8) {
-    crate::signal::send_to_thread(t, sig, SigInfo::user(sig, task::current().process.pid));
+    let from = task::current().process.pid_in(t.process.pid_ns());
+    crate::signal::send_to_thread(t, sig, SigInfo::user(sig, from));
 }
 
 /// A resume's signal: 0 or a valid signal number (Linux's `valid_signal`), else -EIO.

@@ -36,9 +36,15 @@ fn notify_info(sig: u8, code: u32) -> SigInfo {
     SigInfo {
         signo: sig as i32,
         code: code as i32,
-        addr_or_pid: task::current().tid as u64,
+        addr_or_pid: own_tid() as u64,
         ..Default::default()
     }
+}
+
+/// The running thread's tid in its own PID namespace (a siginfo it sends itself).
+fn own_tid() -> u32 {
+    let me = task::current();
+    me.tid_in(me.process.pid_ns())
 }
 
 /// Stops the running tracee until its tracer resumes it. Returns the resume, or None when
@@ -76,7 +82,7 @@ fn ptrace_stop(regs: &mut Regs, report: StopReport) -> Option<Resume> {
             SigInfo {
                 signo: SIGCHLD as i32,
                 code: CLD_TRAPPED,
-                addr_or_pid: me.tid as u64,
+                addr_or_pid: me.tid_in(tracer.pid_ns()) as u64,
                 extra: (report.code & 0x7f) as u64,
                 ..Default::default()
             },
@@ -128,7 +134,7 @@ fn notify_stop(regs: &mut Regs, code: u32, msg: u64) {
 /// Sends `sig` to the running thread (SI_USER, from itself).
 fn send_self(sig: u8) {
     let me = task::current();
-    crate::signal::send_to_thread(me, sig, SigInfo::user(sig, me.tid));
+    crate::signal::send_to_thread(me, sig, SigInfo::user(sig, own_tid()));
 }
 
 /// kentry's `Host::ptrace_report_syscall_entry`: the syscall-entry stop. Returns whether to
@@ -215,7 +221,11 @@ pub fn signal_stop(regs: &mut Regs, sig: u8, info: SigInfo) -> Option<(u8, SigIn
         Some(i) if i.signo == r.sig as i32 => i,
         _ => SigInfo::user(
             r.sig,
-            me.process.parent.lock().upgrade().map_or(0, |p| p.pid),
+            me.process
+                .parent
+                .lock()
+                .upgrade()
+                .map_or(0, |p| p.pid_in(me.process.pid_ns())),
         ),
     };
     if task::current_inner().sigmask & crate::signal::bit(r.sig) != 0 || fatal_pending() {
@@ -346,7 +356,7 @@ pub fn exec_event(regs: &mut Regs, old_tid: u32) {
     if !me.ptrace.is_traced() {
         return;
     }
-    if !event(regs, ev::EXEC, old_tid as u64) {
+    if !event(regs, ev::EXEC, for_tracer(old_tid)) {
         let legacy = {
             let st = me.ptrace.state.lock();
             st.tracer.is_some() && !st.seized
@@ -390,11 +400,24 @@ pub fn attach_child(child: &task::TaskRef, kind: EventStop, clone_flags: u64) {
     }
 }
 
-/// The fork/vfork/clone event of the running task, after `child_tid` started.
+/// The fork/vfork/clone event of the running task, after `child_tid` (a global id) started.
 pub fn fork_event(regs: &mut Regs, kind: EventStop, child_tid: u32) {
     if task::current().ptrace.is_traced() {
-        event(regs, kind.event(), child_tid as u64);
+        event(regs, kind.event(), for_tracer(child_tid));
     }
+}
+
+/// An event message naming thread `tid` (a global id): its number in the tracer's PID
+/// namespace (Linux's `ptrace_event_pid`), 0 if the tracer cannot see it.
+pub fn for_tracer(tid: u32) -> u64 {
+    let tracer = task::current().ptrace.state.lock().tracer();
+    let Some(tracer) = tracer else {
+        return tid as u64;
+    };
+    if tracer.pid_ns().is_none() {
+        return tid as u64;
+    }
+    crate::process::find_thread(tid).map_or(0, |t| t.tid_in(tracer.pid_ns())) as u64
 }
 
 /// The running task begins to end with `reason`: PTRACE_EVENT_EXIT if its tracer asked (the

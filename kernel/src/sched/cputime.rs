@@ -107,6 +107,8 @@ pub fn cpu_row(cpu: usize) -> [u64; 3] {
 /// `process`'s `[system, user]` nanoseconds so far (getrusage, times), with what nohz_full
 /// CPUs running its tasks have not folded yet (`nohz::vtime::process_cpu_ns`).
 pub fn process_cpu_ns(process: &crate::process::Process) -> [u64; 2] {
+    #[cfg(feature = "test-hooks")]
+    crate::time::test_rate_step_read();
     crate::nohz::vtime::process_cpu_ns(process)
 }
 

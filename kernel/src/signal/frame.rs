@@ -240,7 +240,9 @@ pub fn rt_sigreturn(regs: &mut Regs) -> i64 {
     regs.rax as i64
 }
 
-fn bad_frame(regs: &mut Regs) -> i64 {
+/// A sigreturn whose frame cannot be read or restored: SIGSEGV (SI_KERNEL), as Linux's
+/// `signal_fault`; shared by the i386 frames (frame32.rs).
+pub(super) fn bad_frame(regs: &mut Regs) -> i64 {
     super::force_fault(
         super::SIGSEGV,
         SigInfo {

@@ -19,7 +19,7 @@
 //! wants a function entry, ((sp + 4) & 15) == 0. No red zone on i386.
 
 use super::fpstate::{self, FSAVE_HEADER};
-use super::{FaultInfo, KSigInfo, SA_ONSTACK, SA_RESTORER, SA_SIGINFO, SigAction, SigInfo};
+use super::{FaultInfo, KSigInfo, SA_ONSTACK, SA_RESTORER, SA_SIGINFO, SigAction};
 use crate::task;
 use crate::uaccess::{Efault, copy_from_user, copy_to_user};
 use kentry::Regs;
@@ -44,19 +44,28 @@ const UC_FP_XSTATE: u32 = 1;
 const SS_ONSTACK: i32 = 1;
 const SS_DISABLE: i32 = 2;
 
-/// `popl %eax; movl $119, %eax; int $0x80`: not executed (glibc passes SA_RESTORER), kept
-/// because some debuggers recognise a frame by it.
+/// `popl %eax; movl $119, %eax; int $0x80`: executed only by a handler without SA_RESTORER
+/// in a process without the 32-bit vDSO (and only from an executable stack), kept because
+/// some debuggers recognise a frame by it.
 const SIGRETURN_CODE: [u8; 8] = [0x58, 0xb8, 119, 0, 0, 0, 0xcd, 0x80];
 /// `movl $173, %eax; int $0x80`.
 const RT_SIGRETURN_CODE: [u8; 8] = [0xb8, 173, 0, 0, 0, 0xcd, 0x80, 0];
 
 /// Where a handler without SA_RESTORER returns: the 32-bit vDSO's `__kernel_sigreturn` or
-/// `__kernel_rt_sigreturn` once the process has one (the vdso32 work fills this hook in;
-/// Linux's `current->mm->context.vdso + vdso_image_32.sym___kernel_*sigreturn`). Until
-/// then, the frame's own retcode, as Linux does for a sigframe without a vDSO: it runs only
-/// on an executable stack.
-fn default_restorer(_rt: bool) -> Option<u64> {
-    None
+/// `__kernel_rt_sigreturn` when the process has one (Linux's `current->mm->context.vdso +
+/// vdso_image_32.sym___kernel_*sigreturn`: glibc leaves SA_RESTORER out when it found the
+/// vDSO). Without one (a 64-bit process's `int $0x80` sigaction, or a vDSO unmapped), the
+/// frame's own retcode, as Linux does: it runs only on an executable stack.
+fn default_restorer(rt: bool) -> Option<u64> {
+    use crate::vdso::ia32::{VDSO32_SYM_KERNEL_RT_SIGRETURN, VDSO32_SYM_KERNEL_SIGRETURN};
+    let base = crate::vdso::ia32::current_base()?;
+    Some(
+        base + if rt {
+            VDSO32_SYM_KERNEL_RT_SIGRETURN
+        } else {
+            VDSO32_SYM_KERNEL_SIGRETURN
+        },
+    )
 }
 
 fn put32(b: &mut [u8], off: usize, v: u32) {
@@ -268,14 +277,14 @@ pub fn ia32_sigreturn(regs: &mut Regs) -> i64 {
     let frame = (regs.rsp as u32 as u64).wrapping_sub(8);
     let mut f = [0u8; SIGFRAME_SIZE];
     if copy_from_user(&mut f, frame).is_err() {
-        return bad_frame(regs);
+        return super::frame::bad_frame(regs);
     }
     let mask = u64::from(get32(&f, SF_SC + 80)) | (u64::from(get32(&f, SF_EXTRAMASK)) << 32);
     super::set_blocked(mask);
     let mut sc = [0u8; SC_SIZE];
     sc.copy_from_slice(&f[SF_SC..SF_SC + SC_SIZE]);
     if restore_sigcontext(regs, &sc).is_err() {
-        return bad_frame(regs);
+        return super::frame::bad_frame(regs);
     }
     regs.rax as i64
 }
@@ -286,14 +295,14 @@ pub fn ia32_rt_sigreturn(regs: &mut Regs) -> i64 {
     let frame = (regs.rsp as u32 as u64).wrapping_sub(4);
     let mut f = [0u8; RT_SIGFRAME_SIZE];
     if copy_from_user(&mut f, frame).is_err() {
-        return bad_frame(regs);
+        return super::frame::bad_frame(regs);
     }
     let mask = u64::from_le_bytes(f[RT_SIGMASK..RT_SIGMASK + 8].try_into().unwrap_or([0; 8]));
     super::set_blocked(mask);
     let mut sc = [0u8; SC_SIZE];
     sc.copy_from_slice(&f[RT_SC..RT_SC + SC_SIZE]);
     if restore_sigcontext(regs, &sc).is_err() {
-        return bad_frame(regs);
+        return super::frame::bad_frame(regs);
     }
     let ss = (
         u64::from(get32(&f, RT_UC_STACK)),
@@ -301,19 +310,5 @@ pub fn ia32_rt_sigreturn(regs: &mut Regs) -> i64 {
         u64::from(get32(&f, RT_UC_STACK + 8)),
     );
     let _ = crate::syscall::sig_do_sigaltstack(Some(ss), regs.rsp);
-    regs.rax as i64
-}
-
-fn bad_frame(regs: &mut Regs) -> i64 {
-    super::force_fault(
-        super::SIGSEGV,
-        SigInfo {
-            errno: 0,
-            signo: super::SIGSEGV as i32,
-            code: super::SI_KERNEL,
-            ..Default::default()
-        },
-        FaultInfo::default(),
-    );
     regs.rax as i64
 }

@@ -172,21 +172,24 @@ impl Default for TaskJobCtl {
 
 /// The side effects of sending `sig` to (a thread of) `p`, before it is queued or discarded
 /// as ignored (Linux's `prepare_signal`): a stop signal discards a pending SIGCONT; SIGCONT
-/// discards pending stop signals and ends a group stop.
+/// discards pending stop signals and ends a group stop. For SIGCONT the caller keeps the
+/// returned [`Continuing`] until the signal is queued: the stopped threads run on only then.
 #[inline]
-pub fn prepare_signal(p: &Arc<Process>, sig: u8) {
+pub fn prepare_signal(p: &Arc<Process>, sig: u8) -> Option<Continuing<'_>> {
     // Every send comes here: the common signal leaves after one test.
     if (STOP_SIGNALS | bit(SIGCONT)) & bit(sig) != 0 {
-        prepare_stop_or_continue(p, sig);
+        return prepare_stop_or_continue(p, sig);
     }
+    None
 }
 
 #[cold]
-fn prepare_stop_or_continue(p: &Arc<Process>, sig: u8) {
+fn prepare_stop_or_continue(p: &Arc<Process>, sig: u8) -> Option<Continuing<'_>> {
     if STOP_SIGNALS & bit(sig) != 0 {
         super::flush_everywhere(p, bit(SIGCONT));
-    } else if sig == SIGCONT {
-        continue_group(p);
+        None
+    } else {
+        Some(continue_group(p))
     }
 }
 
@@ -207,39 +210,62 @@ pub fn dequeue_in_step<R>(
     d
 }
 
-/// SIGCONT: pending stop signals go, the group stop ends; the parent is told if there was
-/// one.
-fn continue_group(p: &Arc<Process>) {
-    let threads = p.other_threads(0);
-    {
-        let mut st = p.jobctl.state.lock();
-        super::flush_everywhere(p, STOP_SIGNALS);
-        st.stop_dequeued = false;
-        let why = if st.stopped {
-            Some(CLD_CONTINUED)
-        } else if st.pending > 0 {
-            Some(CLD_STOPPED)
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            st.report = Some(JobReport::Continued);
-            // A stop cut short was never counted as stopped.
-            if core::mem::take(&mut st.stopped) {
-                STOPPED_PROCESSES.fetch_sub(1, Ordering::Relaxed);
-            }
-            st.pending = 0;
-            // Under the lock, in order with the stop's own notification (do_signal_stop).
-            notify_parent(p, why, SIGCONT);
-        }
-        st.generation += 1;
-        for t in &threads {
-            t.jobctl.stop_pending.store(NOT_PENDING, Ordering::Release);
+/// SIGCONT's end of a group stop, kept by the sender until the SIGCONT itself is queued (Linux
+/// holds `siglock` across `prepare_signal` and the queueing). It holds the job-control lock,
+/// under which a stopped thread's sleep looks at the stop's generation: so a continued thread
+/// runs on only once a SIGCONT with a handler is pending. Were it woken first, its signal
+/// work would find nothing, restart the call it was stopped in (pause, a read), and then run
+/// the handler on the restarted call, which sleeps again after the handler: the
+/// `sigcont_handler_runs` hang of `c_jobctl`. Dropping it releases the lock and wakes.
+#[must_use]
+pub struct Continuing<'a> {
+    p: &'a Arc<Process>,
+    state: Option<crate::sync::MutexGuard<'a, GroupStop>>,
+    threads: alloc::vec::Vec<Arc<Task>>,
+}
+
+impl Drop for Continuing<'_> {
+    fn drop(&mut self) {
+        drop(self.state.take());
+        self.p.jobctl.wait.wake_all();
+        for t in &self.threads {
+            crate::ptrace::trap_notify(t);
         }
     }
-    p.jobctl.wait.wake_all();
+}
+
+/// SIGCONT: pending stop signals go, the group stop ends; the parent is told if there was
+/// one. The stopped threads run on when the returned value is dropped.
+fn continue_group(p: &Arc<Process>) -> Continuing<'_> {
+    let threads = p.other_threads(0);
+    let mut st = p.jobctl.state.lock();
+    super::flush_everywhere(p, STOP_SIGNALS);
+    st.stop_dequeued = false;
+    let why = if st.stopped {
+        Some(CLD_CONTINUED)
+    } else if st.pending > 0 {
+        Some(CLD_STOPPED)
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        st.report = Some(JobReport::Continued);
+        // A stop cut short was never counted as stopped.
+        if core::mem::take(&mut st.stopped) {
+            STOPPED_PROCESSES.fetch_sub(1, Ordering::Relaxed);
+        }
+        st.pending = 0;
+        // Under the lock, in order with the stop's own notification (do_signal_stop).
+        notify_parent(p, why, SIGCONT);
+    }
+    st.generation += 1;
     for t in &threads {
-        crate::ptrace::trap_notify(t);
+        t.jobctl.stop_pending.store(NOT_PENDING, Ordering::Release);
+    }
+    Continuing {
+        p,
+        state: Some(st),
+        threads,
     }
 }
 
@@ -376,7 +402,7 @@ fn notify_parent(p: &Arc<Process>, why: i32, status: u8) {
             SigInfo {
                 signo: SIGCHLD as i32,
                 code: why,
-                addr_or_pid: p.pid as u64,
+                addr_or_pid: p.pid_in(parent.pid_ns()) as u64,
                 extra: status as u64,
                 ..Default::default()
             },

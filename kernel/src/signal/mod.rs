@@ -216,7 +216,9 @@ pub fn queue_to_process(
     sig: u8,
     info: &KSigInfo,
 ) -> Result<(), i64> {
-    if !prepare_signal(p, None, sig) {
+    // A SIGCONT's stopped threads run on when this goes, after the queueing below.
+    let (deliver, _continuing) = prepare_signal(p, None, sig);
+    if !deliver {
         return Ok(());
     }
     if !p.sig_pending.send(sig, info, || sigpending_limit(p))? {
@@ -244,7 +246,8 @@ pub fn send_to_thread(t: &task::Task, sig: u8, info: SigInfo) {
 /// A signal for one thread, queued in its own queue (tkill, faults, rt_tgsigqueueinfo):
 /// Err(EAGAIN) as [`queue_to_process`].
 pub fn queue_to_thread(t: &task::Task, sig: u8, info: &KSigInfo) -> Result<(), i64> {
-    if !prepare_signal(&t.process, Some(t), sig) {
+    let (deliver, _continuing) = prepare_signal(&t.process, Some(t), sig);
+    if !deliver {
         return Ok(());
     }
     if t.sig_pending
@@ -263,12 +266,20 @@ fn sigpending_limit(p: &Arc<crate::process::Process>) -> u64 {
 /// What every send does first (Linux's `prepare_signal`): a stop signal discards a pending
 /// SIGCONT and SIGCONT every pending stop signal, in the process's queue and each thread's
 /// (even when the signal itself is then ignored); false when the signal is ignored and so
-/// not queued.
+/// not queued. A SIGCONT's end of a group stop comes with it, to be kept until the signal is
+/// queued ([`jobctl::Continuing`]).
 #[inline]
-fn prepare_signal(p: &Arc<crate::process::Process>, to: Option<&task::Task>, sig: u8) -> bool {
+fn prepare_signal<'a>(
+    p: &'a Arc<crate::process::Process>,
+    to: Option<&task::Task>,
+    sig: u8,
+) -> (bool, Option<jobctl::Continuing<'a>>) {
     // The flushes, and SIGCONT's end of a group stop (jobctl.rs).
-    jobctl::prepare_signal(p, sig);
-    !ignored(p, sig) || blocked_by(p, to, sig) || any_thread_traced(p)
+    let continuing = jobctl::prepare_signal(p, sig);
+    (
+        !ignored(p, sig) || blocked_by(p, to, sig) || any_thread_traced(p),
+        continuing,
+    )
 }
 
 /// Whether `sig` is blocked by thread `to`, or for a signal to the process by its leader

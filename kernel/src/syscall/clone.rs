@@ -15,8 +15,17 @@
 //!   parent when it ends (0: none).
 //! - CLONE_FS, CLONE_SYSVSEM, CLONE_IO are accepted with nothing to share apart;
 //!   CLONE_PARENT is accepted and ignored (the caller stays the parent).
-//! - Namespaces (CLONE_NEW*), CLONE_PIDFD (no pidfds), CLONE_INTO_CGROUP and clone3's
-//!   set_tid are refused with EINVAL, Linux's answer for what its build lacks.
+//! - CLONE_NEWPID: the child is pid 1 of a new PID namespace; CLONE_NEWUSER: it is in a new
+//!   user namespace (docs/namespaces.md). Either with CLONE_THREAD is EINVAL, as is a thread
+//!   while the caller's children go to another PID namespace (after unshare(CLONE_NEWPID)).
+//!   The ids clone returns and writes (CLONE_PARENT_SETTID, CLONE_CHILD_SETTID) are the
+//!   child's in the namespace of the one who reads them.
+//! - The other namespaces (CLONE_NEWNS, _NEWUTS, _NEWIPC, _NEWNET, _NEWCGROUP, _NEWTIME),
+//!   CLONE_PIDFD (no pidfds), CLONE_INTO_CGROUP and clone3's set_tid are refused with EINVAL,
+//!   Linux's answer for what its build lacks.
+//!
+//! unshare(2) is here too: CLONE_NEWPID (where the caller's next children go), CLONE_NEWUSER
+//! (the caller's own user namespace, single-threaded callers only), CLONE_FILES.
 
 use super::errno::*;
 use super::table::Table;
@@ -50,14 +59,12 @@ pub const CLONE_NEWNET: u64 = 0x4000_0000;
 pub const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
 pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
-const CLONE_NEW_ANY: u64 = CLONE_NEWTIME
-    | CLONE_NEWNS
-    | CLONE_NEWCGROUP
-    | CLONE_NEWUTS
-    | CLONE_NEWIPC
-    | CLONE_NEWUSER
-    | CLONE_NEWPID
-    | CLONE_NEWNET;
+pub const CLONE_FS: u64 = 0x200;
+pub const CLONE_SYSVSEM: u64 = 0x4_0000;
+
+/// The namespaces kentry does not have (EINVAL, as a Linux built without them).
+const CLONE_NEW_MISSING: u64 =
+    CLONE_NEWTIME | CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
 
 /// Linux's CLONE_ARGS_SIZE_VER0 and VER2: struct clone_args up to tls and up to cgroup
 /// (VER1, 80 bytes, ends at set_tid_size).
@@ -78,6 +85,7 @@ pub const fn register(mut t: Table) -> Table {
     t[nr::CLONE3] = sys_clone3;
     t[nr::FORK] = sys_fork;
     t[nr::VFORK] = sys_vfork;
+    t[nr::UNSHARE] = sys_unshare;
     t
 }
 
@@ -116,8 +124,21 @@ fn sys_vfork(regs: &mut Regs) -> i64 {
 /// clone(flags, newsp, parent_tid, child_tid, tls): the exit signal is the flags' low byte.
 fn sys_clone(regs: &mut Regs) -> i64 {
     let (flags, newsp, ptid, ctid, tls) = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8);
+    clone_legacy(regs, flags, newsp, ptid, ctid, tls)
+}
+
+/// clone(2)'s arguments, from the x86-64 or the i386 call (their registers differ in order):
+/// 32 bits of flags (CLONE_CLEAR_SIGHAND and up are clone3's), the exit signal in the low
+/// byte.
+pub(crate) fn clone_legacy(
+    regs: &mut Regs,
+    flags: u64,
+    newsp: u64,
+    ptid: u64,
+    ctid: u64,
+    tls: u64,
+) -> i64 {
     let args = KernelCloneArgs {
-        // clone(2) has 32 bits of flags (CLONE_CLEAR_SIGHAND and up are clone3's).
         flags: flags & !CSIGNAL & 0xffff_ffff,
         exit_signal: (flags & CSIGNAL) as u8,
         stack: newsp,
@@ -132,8 +153,6 @@ fn sys_clone(regs: &mut Regs) -> i64 {
     kernel_clone(regs, &args)
 }
 
-/// clone3(args, size): `struct clone_args` of 64, 80 or 88 bytes (or larger with a zero
-/// tail), checked as Linux's copy_clone_args_from_user and clone3_args_valid.
 fn sys_clone3(regs: &mut Regs) -> i64 {
     match clone3_args(regs.rdi, regs.rsi) {
         Ok(args) => kernel_clone(regs, &args),
@@ -246,8 +265,21 @@ pub fn kernel_clone(regs: &mut Regs, args: &KernelCloneArgs) -> i64 {
     if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
         return -EINVAL;
     }
-    if flags & (CLONE_NEW_ANY | CLONE_PIDFD | CLONE_INTO_CGROUP) != 0 {
+    if flags & (CLONE_NEW_MISSING | CLONE_PIDFD | CLONE_INTO_CGROUP) != 0 {
         return -EINVAL;
+    }
+    // Linux's copy_process: a new user namespace cannot share the caller's fs context, and a
+    // thread stays in its process's namespaces.
+    if flags & (CLONE_NEWUSER | CLONE_FS) == CLONE_NEWUSER | CLONE_FS {
+        return -EINVAL;
+    }
+    if flags & CLONE_THREAD != 0 {
+        let p = &crate::task::current().process;
+        if flags & (CLONE_NEWUSER | CLONE_NEWPID) != 0
+            || !process::pid_ns::same_ns(p.pid_ns_for_children.lock().as_ref(), p.pid_ns())
+        {
+            return -EINVAL;
+        }
     }
     if flags & CLONE_SETTLS != 0 && args.tls >= TASK_SIZE_MAX {
         return -EPERM;
@@ -264,14 +296,25 @@ pub fn kernel_clone(regs: &mut Regs, args: &KernelCloneArgs) -> i64 {
     // The tid writes land before the child can run (on another CPU it could run, exit and
     // clear its tid at once).
     let settid_failed = core::cell::Cell::new(false);
+    // The caller's namespace: what it is told is the child's number there.
+    let viewer = crate::task::current().process.pid_ns().cloned();
+    // The child's number in the caller's namespace, taken while the child cannot have run yet
+    // (it may end, and leave the registry, before kernel_clone returns).
+    let child_vnr = core::cell::Cell::new(0u32);
     let settid = |tid: u32| {
+        let Some(t) = process::find_thread(tid) else {
+            return;
+        };
+        child_vnr.set(t.tid_in(viewer.as_ref()));
         if flags & CLONE_PARENT_SETTID != 0
-            && copy_to_user(args.parent_tid, &tid.to_ne_bytes()).is_err()
+            && copy_to_user(args.parent_tid, &t.tid_in(viewer.as_ref()).to_ne_bytes()).is_err()
         {
             settid_failed.set(true);
         }
         if flags & CLONE_CHILD_SETTID != 0 && flags & CLONE_VM != 0 {
-            let _ = copy_to_user(args.child_tid, &tid.to_ne_bytes());
+            // The child's own number (Linux's schedule_tail writes task_pid_vnr).
+            let own = t.tid_in(t.process.pid_ns());
+            let _ = copy_to_user(args.child_tid, &own.to_ne_bytes());
         }
     };
     let tls = if flags & CLONE_SETTLS == 0 {
@@ -286,15 +329,17 @@ pub fn kernel_clone(regs: &mut Regs, args: &KernelCloneArgs) -> i64 {
     } else {
         Some(crate::task::tls::CloneTls::FsBase(args.tls))
     };
-    let tid = if flags & CLONE_THREAD != 0 {
+    if flags & CLONE_THREAD != 0 {
         let clear = if flags & CLONE_CHILD_CLEARTID != 0 {
             args.child_tid
         } else {
             0
         };
-        let tid = process::spawn_thread(&child, tls, clear, word, &settid);
+        let tid = match process::spawn_thread(&child, tls, clear, word, &settid) {
+            Ok(t) => t,
+            Err(e) => return -e,
+        };
         crate::ptrace::fork_event(regs, crate::ptrace::EventStop::Clone, tid);
-        tid
     } else {
         let vfork = flags & (CLONE_VM | CLONE_VFORK) != 0;
         let kind = crate::ptrace::EventStop::of_clone(word);
@@ -302,15 +347,87 @@ pub fn kernel_clone(regs: &mut Regs, args: &KernelCloneArgs) -> i64 {
         match process::fork_current(&child, vfork, word, tls, &settid, &mut report) {
             Ok(pid) => {
                 if flags & CLONE_VFORK != 0 {
-                    crate::ptrace::event(regs, crate::ptrace::ev::VFORK_DONE, pid as u64);
+                    let msg = crate::ptrace::for_tracer(pid);
+                    crate::ptrace::event(regs, crate::ptrace::ev::VFORK_DONE, msg);
                 }
-                pid
             }
             Err(e) => return -e,
         }
-    };
+    }
     if settid_failed.get() {
         return -EFAULT;
     }
-    tid as i64
+    child_vnr.get() as i64
+}
+
+/// unshare(flags) (Linux's ksys_unshare with kentry's namespaces): CLONE_NEWUSER gives the
+/// caller a new user namespace (it implies CLONE_THREAD and CLONE_FS: a multi-threaded caller
+/// gets EINVAL); CLONE_NEWPID makes a PID namespace the caller's next children start in (the
+/// first is its pid 1), which must be made from the caller's own namespace (EINVAL after an
+/// earlier one); CLONE_FILES gives it its own descriptor table. CLONE_THREAD, CLONE_SIGHAND,
+/// CLONE_VM and CLONE_FILES are accepted from a single-threaded process only (EINVAL else);
+/// CLONE_FS and CLONE_SYSVSEM have nothing to unshare. The namespaces kentry lacks, and
+/// unknown flags, are EINVAL.
+fn sys_unshare(regs: &mut Regs) -> i64 {
+    let mut flags = regs.rdi & 0xffff_ffff;
+    if flags & CLONE_NEWUSER != 0 {
+        flags |= CLONE_THREAD | CLONE_FS;
+    }
+    if flags & CLONE_VM != 0 {
+        flags |= CLONE_SIGHAND;
+    }
+    if flags & CLONE_SIGHAND != 0 {
+        flags |= CLONE_THREAD;
+    }
+    let known = CLONE_THREAD
+        | CLONE_FS
+        | CLONE_SIGHAND
+        | CLONE_VM
+        | CLONE_FILES
+        | CLONE_SYSVSEM
+        | CLONE_NEWUSER
+        | CLONE_NEWPID;
+    if flags & !known != 0 {
+        return -EINVAL;
+    }
+    let p = crate::task::current().process.clone();
+    // kentry's descriptor table is the process's, not a thread's: CLONE_FILES can be
+    // unshared only by a process's one thread (a difference from Linux, documented).
+    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM | CLONE_FILES) != 0
+        && p.live_threads.load(core::sync::atomic::Ordering::Acquire) > 1
+    {
+        return -EINVAL;
+    }
+    // Everything that can fail first, then the changes (Linux builds the new nsproxy and
+    // creds before switching to them).
+    let new_user = if flags & CLONE_NEWUSER != 0 {
+        match process::user_ns::UserNamespace::new(p.user_ns.lock().as_ref()) {
+            Ok(u) => Some(u),
+            Err(e) => return e,
+        }
+    } else {
+        None
+    };
+    let new_pid = if flags & CLONE_NEWPID != 0 {
+        let for_children = p.pid_ns_for_children.lock().clone();
+        if !process::pid_ns::same_ns(for_children.as_ref(), p.pid_ns()) {
+            return -EINVAL;
+        }
+        match process::pid_ns::PidNamespace::new(for_children.as_ref()) {
+            Ok(n) => Some(n),
+            Err(e) => return e,
+        }
+    } else {
+        None
+    };
+    if let Some(u) = new_user {
+        *p.user_ns.lock() = Some(u);
+    }
+    if let Some(n) = new_pid {
+        *p.pid_ns_for_children.lock() = Some(n);
+    }
+    if flags & CLONE_FILES != 0 {
+        p.unshare_files();
+    }
+    0
 }

@@ -41,6 +41,21 @@ fn with_aspace<R>(f: impl FnOnce(&mut AddressSpace) -> R) -> Result<R, i64> {
     g.as_mut().map(f).ok_or(-EINVAL)
 }
 
+/// [`with_aspace`] for a call that may move or remove the 32-bit vDSO (munmap, mremap): the
+/// process's lock-free copy of its place ([`crate::process::Process::vdso32`]) is taken
+/// again from the address space, under the same lock.
+fn with_aspace_vdso<R>(f: impl FnOnce(&mut AddressSpace) -> R) -> Result<R, i64> {
+    let task = crate::task::current();
+    let mm = task.process.mm();
+    let mut g = mm.aspace.lock();
+    let a = g.as_mut().ok_or(-EINVAL)?;
+    let r = f(a);
+    let vdso32 = a.vdso32().unwrap_or(0);
+    mm.vdso32
+        .store(vdso32, core::sync::atomic::Ordering::Relaxed);
+    Ok(r)
+}
+
 fn result(r: Result<Result<u64, i64>, i64>) -> i64 {
     match r {
         Ok(Ok(v)) => v as i64,
@@ -308,7 +323,7 @@ fn sys_munmap(r: &mut Regs) -> i64 {
     if len == 0 {
         return -EINVAL;
     }
-    result(with_aspace(|a| {
+    result(with_aspace_vdso(|a| {
         a.check_special_split(start, start + len)?;
         a.unmap(start, start + len);
         Ok(0)
@@ -378,7 +393,7 @@ fn sys_mremap(r: &mut Regs) -> i64 {
     if old_len > TASK_SIZE {
         return -EFAULT;
     }
-    result(with_aspace(|a| {
+    result(with_aspace_vdso(|a| {
         a.mremap(
             addr,
             old_len,

@@ -1,11 +1,12 @@
 //! poll, ppoll, select and pselect6: waiting for any of several descriptors to be ready.
 //!
-//! Only pipes ever become ready later; every other file is ready at once (files live in
-//! memory, and the console's stdin is read before boot). The caller's descriptors are looked
+//! Pipes, sockets and the event descriptors (event/) become ready later; every other file is
+//! ready at once (files live in memory, and the console's stdin is read before boot). The caller's descriptors are looked
 //! up once, holding references as Linux does, so the wait condition reads only atomics
 //! (`File::poll_events`) and never takes the descriptor table's lock with interrupts off.
-//! Waiters sleep on `fs::pipe::POLL_WAIT`, which every change of a pipe wakes, plus a tick
-//! timeout when the call has one; the monotonic clock decides when the time is up.
+//! Waiters sleep on `fs::pipe::POLL_WAIT`, which every readiness change wakes, plus a tick
+//! timeout when the call has one or a timerfd will expire; the monotonic clock decides when
+//! the time is up.
 
 use super::errno::*;
 use super::table::Table;
@@ -39,7 +40,13 @@ const POLLEX_SET: u16 = POLLPRI;
 
 /// Waits until `ready()` is true (Ok(true)), the monotonic clock passes `end` (Ok(false)) or
 /// a signal arrives (-ERESTARTNOHAND: a handler makes it EINTR, no handler restarts the call).
-fn wait_ready(mut ready: impl FnMut() -> bool, end: Option<u64>) -> Result<bool, i64> {
+/// `files` may become ready with no wake-up at their `poll_deadline` (a timerfd's expiry):
+/// the sleep ends then too.
+fn wait_ready<'a>(
+    mut ready: impl FnMut() -> bool,
+    end: Option<u64>,
+    files: impl Iterator<Item = &'a Arc<File>> + Clone,
+) -> Result<bool, i64> {
     loop {
         if ready() {
             return Ok(true);
@@ -51,7 +58,12 @@ fn wait_ready(mut ready: impl FnMut() -> bool, end: Option<u64>) -> Result<bool,
         if signal::interrupted() {
             return Err(-ERESTARTNOHAND);
         }
-        let tick = end.map(|e| crate::time::deadline_after_ns(e - now));
+        let timer = files.clone().filter_map(|f| f.poll_deadline()).min();
+        let wake_at = match (end, timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let tick = wake_at.map(|e| crate::time::deadline_after_ns(e.saturating_sub(now)));
         if let Some(d) = tick {
             crate::sched::add_timeout(d);
         }
@@ -103,8 +115,9 @@ fn write_time_left(addr: u64, end: u64, usec: bool) {
     let _ = copy_to_user(addr, &b);
 }
 
-/// A temporary signal mask for the call (ppoll, pselect6), as rt_sigsuspend keeps one.
-fn set_call_sigmask(addr: u64, size: u64) -> Result<(), i64> {
+/// A temporary signal mask for the call (ppoll, pselect6, epoll_pwait), as rt_sigsuspend
+/// keeps one.
+pub(crate) fn set_call_sigmask(addr: u64, size: u64) -> Result<(), i64> {
     if size != 8 {
         return Err(-EINVAL);
     }
@@ -118,8 +131,13 @@ fn set_call_sigmask(addr: u64, size: u64) -> Result<(), i64> {
 /// handler's frame is built (the frame then carries the old mask), so a signal the caller
 /// unblocked just for this wait is the one delivered.
 fn end_call_sigmask(ret: i64) {
+    end_call_sigmask_after(ret == -ERESTARTNOHAND);
+}
+
+/// [`end_call_sigmask`] for a call that says itself whether a signal ended it.
+pub(crate) fn end_call_sigmask_after(interrupted_call: bool) {
     let inner = task::current_inner();
-    if ret == -ERESTARTNOHAND && signal::interrupted() {
+    if interrupted_call && signal::interrupted() {
         signal::recalc_pending();
         return;
     }
@@ -174,7 +192,11 @@ fn do_poll(ufds: u64, nfds: u64, end: Option<u64>) -> i64 {
         }
         ready
     };
-    if let Err(e) = wait_ready(|| scan(&mut revents), end) {
+    let files = polled.iter().filter_map(|p| match p {
+        Polled::Open(f, _) => Some(f),
+        _ => None,
+    });
+    if let Err(e) = wait_ready(|| scan(&mut revents), end, files) {
         return e;
     }
     for (p, r) in raw.chunks_exact_mut(POLLFD_SIZE).zip(&revents) {
@@ -269,7 +291,7 @@ fn do_select(n: u64, sets: [u64; 3], end: Option<u64>) -> i64 {
         }
         ready
     };
-    if let Err(e) = wait_ready(|| scan(&mut got), end) {
+    if let Err(e) = wait_ready(|| scan(&mut got), end, files.iter().map(|(_, f)| f)) {
         return e;
     }
     for (set, addr) in got.iter().zip(sets) {

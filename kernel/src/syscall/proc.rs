@@ -23,9 +23,9 @@ pub const fn register(mut t: Table) -> Table {
     t[nr::EXIT] = sys_exit;
     t[nr::WAIT4] = sys_wait4;
     t[nr::GETUID] = sys_getuid;
-    t[nr::GETGID] = sys_getuid;
+    t[nr::GETGID] = sys_getgid;
     t[nr::GETEUID] = sys_getuid;
-    t[nr::GETEGID] = sys_getuid;
+    t[nr::GETEGID] = sys_getgid;
     t[nr::GETPPID] = sys_getppid;
     t[nr::ARCH_PRCTL] = sys_arch_prctl;
     t[nr::SET_THREAD_AREA] = crate::task::tls::sys_set_thread_area;
@@ -39,27 +39,38 @@ pub const fn register(mut t: Table) -> Table {
     t
 }
 
+/// The caller's pid in its own PID namespace: `vpid` is `pid` in the root namespace, so this
+/// is one load either way (the bench's getpid).
 #[inline(always)]
 fn sys_getpid(_: &mut Regs) -> i64 {
-    task::current().process.pid as i64
+    task::current().process.vpid as i64
 }
 
 fn sys_gettid(_: &mut Regs) -> i64 {
-    task::current().tid as i64
+    let me = task::current();
+    me.tid_in(me.process.pid_ns()) as i64
 }
 
+/// The parent's pid as the caller's namespace sees it: 0 for a namespace's init, whose parent
+/// is outside (Linux's `task_tgid_nr_ns(real_parent, ns)`).
 fn sys_getppid(_: &mut Regs) -> i64 {
-    task::current()
-        .process
-        .parent
+    let p = &task::current().process;
+    p.parent
         .lock()
         .upgrade()
-        .map_or(0, |p| p.pid as i64)
+        .map_or(0, |pp| pp.pid_in(p.pid_ns()) as i64)
 }
 
-/// Everyone is root in kentry (uid, euid, gid, egid = 0).
+/// Everyone is root in kentry (uid, euid, gid, egid = 0); inside a user namespace that id is
+/// seen through the namespace's maps (65534 while unmapped: process/user_ns.rs).
 fn sys_getuid(_: &mut Regs) -> i64 {
-    0
+    let ns = task::current().process.user_ns.lock().clone();
+    process::user_ns::id_in(ns.as_ref(), process::user_ns::IdMap::Uid) as i64
+}
+
+fn sys_getgid(_: &mut Regs) -> i64 {
+    let ns = task::current().process.user_ns.lock().clone();
+    process::user_ns::id_in(ns.as_ref(), process::user_ns::IdMap::Gid) as i64
 }
 
 fn sys_sched_yield(_: &mut Regs) -> i64 {
@@ -103,7 +114,10 @@ fn sys_execve(regs: &mut Regs) -> i64 {
     let me = task::current();
     let p: &Arc<Process> = &me.process;
     let root = image.aspace.root();
+    let vdso32 = image.aspace.vdso32().unwrap_or(0);
     let old = p.aspace.lock().replace(image.aspace);
+    p.vdso32
+        .store(vdso32, core::sync::atomic::Ordering::Relaxed);
     p.cr3.store(root, core::sync::atomic::Ordering::Release);
     // SAFETY: the new table maps the kernel like every other; the old one is freed after.
     unsafe { crate::mm::paging::PageTable { root }.activate() };
@@ -116,6 +130,8 @@ fn sys_execve(regs: &mut Regs) -> i64 {
     p.did_exec
         .store(true, core::sync::atomic::Ordering::Release);
     p.sigactions.lock().reset_for_exec();
+    // POSIX timers do not survive execve (Linux's exit_itimers in begin_new_exec).
+    crate::event::posix_timer::exit_process(p.pid);
     // A table shared by CLONE_FILES becomes this process's own first (unshare_files).
     p.unshare_files();
     p.files().lock().close_on_exec();
@@ -188,7 +204,7 @@ fn sys_wait4(regs: &mut Regs) -> i64 {
         stopped: options & WUNTRACED != 0,
         continued: options & WCONTINUED != 0,
     };
-    let who = process::WaitWho::from_pid(pid, me.pgid());
+    let who = process::WaitWho::from_vnr(pid, me.pgid(), me.pid_ns());
     match process::wait_event(&me, who, opts) {
         Ok(Some(e)) => {
             let (cpid, st) = wait_status(e);
@@ -223,12 +239,15 @@ fn sys_waitid(regs: &mut Regs) -> i64 {
         return -EINVAL;
     }
     let me = task::current().process.clone();
+    let ns = me.pid_ns();
     let pid = match idtype {
         P_ALL => process::WaitWho::Any,
-        P_PID if id as i32 > 0 => process::WaitWho::Id(id as u32),
+        P_PID if id as i32 > 0 => process::WaitWho::from_vnr(id as i32, 0, ns),
         // Since Linux 5.4, P_PGID with id 0 is the caller's group.
         P_PGID if id == 0 => process::WaitWho::Group(me.pgid()),
-        P_PGID if id as i32 > 0 => process::WaitWho::Group(id as u32),
+        P_PGID if id as i32 > 0 => {
+            process::WaitWho::Group(process::pid_ns::vnr_to_global(id as u32, ns).unwrap_or(0))
+        }
         _ => return -EINVAL,
     };
     let opts = WaitOptions {
@@ -346,7 +365,8 @@ pub(crate) fn do_futex(
 
 fn sys_set_tid_address(regs: &mut Regs) -> i64 {
     task::current_inner().clear_child_tid = regs.rdi;
-    task::current().tid as i64
+    let me = task::current();
+    me.tid_in(me.process.pid_ns()) as i64
 }
 
 /// Robust futex lists are accepted and not walked (a thread dying while holding a robust

@@ -256,12 +256,23 @@ fn sys_kill(regs: &mut Regs) -> i64 {
             None => return -ESRCH,
         },
         0 => crate::process::group::members(me.process.pgid()),
-        // Every process but the kernel, init (pid 1) and the caller's own.
-        -1 => crate::process::all_user_processes()
-            .into_iter()
-            .filter(|p| p.pid != 1 && !alloc::sync::Arc::ptr_eq(p, &me.process))
-            .collect(),
-        p => crate::process::group::members(p.unsigned_abs()),
+        // Every process of the caller's PID namespace but the kernel, the namespace's init
+        // (pid 1 there) and the caller's own.
+        -1 => {
+            let ns = me.process.pid_ns();
+            crate::process::all_user_processes()
+                .into_iter()
+                .filter(|p| {
+                    p.in_pid_ns(ns)
+                        && p.pid_in(ns) != 1
+                        && !alloc::sync::Arc::ptr_eq(p, &me.process)
+                })
+                .collect()
+        }
+        p => match crate::process::pid_ns::current_vnr_to_global(p.unsigned_abs()) {
+            Some(g) => crate::process::group::members(g),
+            None => return -ESRCH,
+        },
     };
     if targets.is_empty() {
         return -ESRCH;
@@ -272,17 +283,23 @@ fn sys_kill(regs: &mut Regs) -> i64 {
     let Some(sig) = valid_sig(sig) else {
         return -EINVAL;
     };
-    for target in &targets {
-        signal::send_to_process_info(target, sig, SigInfo::user(sig, me.process.pid));
+    for target in targets
+        .iter()
+        .filter(|t| !ns_init_ignores(t, sig, &me.process))
+    {
+        // si_pid: the sender as the receiver's namespace sees it (0 from outside it).
+        let from = me.process.pid_in(target.pid_ns());
+        signal::send_to_process_info(target, sig, SigInfo::user(sig, from));
     }
     0
 }
 
 fn tkill(tgid: Option<u32>, tid: u64, sig: u64) -> i64 {
-    let Some(t) = crate::process::find_thread(tid as u32) else {
+    let Some(t) = find_vthread(tid as u32) else {
         return -ESRCH;
     };
-    if tgid.is_some_and(|g| g != t.process.pid) {
+    let me = task::current();
+    if tgid.is_some_and(|g| g != t.process.pid_in(me.process.pid_ns())) {
         return -ESRCH;
     }
     if sig == 0 {
@@ -291,12 +308,14 @@ fn tkill(tgid: Option<u32>, tid: u64, sig: u64) -> i64 {
     let Some(sig) = valid_sig(sig) else {
         return -EINVAL;
     };
-    let me = task::current();
+    if ns_init_ignores(&t.process, sig, &me.process) {
+        return 0;
+    }
     let info = SigInfo {
         errno: 0,
         signo: sig as i32,
         code: signal::SI_TKILL,
-        addr_or_pid: me.process.pid as u64,
+        addr_or_pid: me.process.pid_in(t.process.pid_ns()) as u64,
         extra: 0,
     };
     signal::send_to_thread(&t, sig, info);
@@ -334,8 +353,9 @@ fn sys_rt_sigqueueinfo(regs: &mut Regs) -> i64 {
         Err(e) => return e,
     };
     // Linux compares `pid` with the caller's own thread id (task_pid_vnr).
+    let me = task::current();
     if signal::sigqueue_checks_on()
-        && !may_queue_code(info.info.code, pid as u32 == task::current().tid)
+        && !may_queue_code(info.info.code, pid as u32 == me.tid_in(me.process.pid_ns()))
     {
         return -EPERM;
     }
@@ -367,11 +387,12 @@ fn sys_rt_tgsigqueueinfo(regs: &mut Regs) -> i64 {
     // Linux compares the thread id with the caller's pid (task_pid_vnr): a process may
     // forge codes to its main thread, and to no other.
     let me = task::current();
-    if signal::sigqueue_checks_on() && !may_queue_code(info.info.code, tid as u32 == me.tid) {
+    let ns = me.process.pid_ns();
+    if signal::sigqueue_checks_on() && !may_queue_code(info.info.code, tid as u32 == me.tid_in(ns))
+    {
         return -EPERM;
     }
-    let Some(t) = crate::process::find_thread(tid as u32).filter(|t| t.process.pid == tgid as u32)
-    else {
+    let Some(t) = find_vthread(tid as u32).filter(|t| t.process.pid_in(ns) == tgid as u32) else {
         return -ESRCH;
     };
     if sig == 0 {
@@ -474,8 +495,10 @@ pub(crate) fn do_rt_sigtimedwait(
 /// gone (ESRCH), though its structure may live on a little (a last reference in its tasks):
 /// it is in nobody's children list any more, where a zombie still is.
 fn find_process(pid: i32) -> Option<alloc::sync::Arc<crate::process::Process>> {
-    let p = crate::process::find(pid as u32)
-        .or_else(|| crate::process::find_thread(pid as u32).map(|t| t.process.clone()))?;
+    // The caller's namespace's number → the global id (PID namespaces: process/pid_ns.rs).
+    let pid = crate::process::pid_ns::current_vnr_to_global(pid as u32)?;
+    let p = crate::process::find(pid)
+        .or_else(|| crate::process::find_thread(pid).map(|t| t.process.clone()))?;
     if p.exit_reason().is_none() {
         return Some(p);
     }
@@ -486,4 +509,29 @@ fn find_process(pid: i32) -> Option<alloc::sync::Arc<crate::process::Process>> {
         .iter()
         .any(|c| alloc::sync::Arc::ptr_eq(c, &p));
     zombie.then_some(p)
+}
+
+/// The live thread numbered `tid` in the caller's PID namespace.
+fn find_vthread(tid: u32) -> Option<crate::task::TaskRef> {
+    crate::process::find_thread(crate::process::pid_ns::current_vnr_to_global(tid)?)
+}
+
+/// Whether the init of a PID namespace drops `sig` from `sender` (Linux's SIGNAL_UNKILLABLE
+/// in `sig_task_ignored`): a signal it has no handler for is ignored, except SIGKILL and
+/// SIGSTOP from a process outside the namespace (one the namespace cannot see), which must
+/// be able to end it. The root namespace's init is the kernel's business: kentry starts
+/// programs as ordinary processes there, so this is for inner namespaces only.
+fn ns_init_ignores(
+    target: &crate::process::Process,
+    sig: u8,
+    sender: &crate::process::Process,
+) -> bool {
+    if target.vpid != 1 || target.ns_pids.is_none() {
+        return false;
+    }
+    if target.sigactions.lock().get(sig).handler != signal::SIG_DFL {
+        return false;
+    }
+    let from_outside = sender.pid_in(target.pid_ns()) == 0;
+    !(from_outside && (sig == signal::SIGKILL || sig == signal::SIGSTOP))
 }

@@ -35,13 +35,28 @@ pub fn split(b: &[u8]) -> (i64, i64) {
 pub fn read_timespec(addr: u64) -> Result<u64, i64> {
     let mut b = [0u8; 16];
     copy_from_user(&mut b, addr).map_err(|_| -EFAULT)?;
-    let (sec, nsec) = split(&b);
+    timespec_ns(&b)
+}
+
+/// A timespec already copied in (one half of an itimerspec, say), as nanoseconds; EINVAL
+/// unless the seconds are non-negative and the nanoseconds within [0, 1 s).
+pub fn timespec_ns(b: &[u8]) -> Result<u64, i64> {
+    let (sec, nsec) = split(b);
     if sec < 0 || !(0..NSEC_PER_SEC as i64).contains(&nsec) {
         return Err(-EINVAL);
     }
     Ok((sec as u64)
         .saturating_mul(NSEC_PER_SEC)
         .saturating_add(nsec as u64))
+}
+
+/// Writes an itimerspec (interval, value) in nanoseconds to user memory: EFAULT on a bad
+/// address.
+pub fn put_itimerspec(addr: u64, (interval, value): (u64, u64)) -> Result<(), i64> {
+    let mut b = [0u8; 32];
+    b[..16].copy_from_slice(&timespec(interval));
+    b[16..].copy_from_slice(&timespec(value));
+    crate::uaccess::copy_to_user(addr, &b).map_err(|_| -EFAULT)
 }
 
 /// A timeval already copied in, as microseconds; EINVAL unless the seconds are non-negative

@@ -110,6 +110,9 @@ pub struct Task {
     /// thread itself at each change of its mask (`signal::publish_blocked`), by a tracer while
     /// it is stopped, and at its creation; `TaskInner::sigmask` is its own working copy.
     pub blocked_seen: core::sync::atomic::AtomicU64,
+    /// Its numbers in the PID namespaces below the root (process/pid_ns.rs), set once before
+    /// it first runs; empty for a task of the root namespace.
+    pub ns_tids: spin::Once<Arc<crate::process::pid_ns::NsPids>>,
     inner: UnsafeCell<TaskInner>,
 }
 
@@ -149,6 +152,7 @@ impl Task {
             ptrace: crate::ptrace::TaskPtrace::new(),
             jobctl: crate::signal::jobctl::TaskJobCtl::new(),
             blocked_seen: core::sync::atomic::AtomicU64::new(0),
+            ns_tids: spin::Once::new(),
             inner: UnsafeCell::new(TaskInner {
                 fs_base: 0,
                 gs_base: 0,

@@ -138,6 +138,8 @@ pub fn run_all(cmdline: &str) -> ExitCode {
         .map(|(_, c)| c.counters.ac_from_user.load(Ordering::Relaxed))
         .sum();
     crate::kprint!("# kentry probe: user-mode #AC exceptions this boot: {ac}\n");
+    // The clock's rate as measured by now: a time-dependent failure reads it first.
+    crate::kprint!("# time at the end: {}\n", crate::time::Calibration::now());
     if k.failed() == 0 {
         ExitCode::Done
     } else {

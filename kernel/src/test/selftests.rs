@@ -95,6 +95,9 @@ pub static ALL: &[SelfTest] = &[
     ending("e26_stack_overflow", e26_stack_overflow),
     ending("kernel_fault_report", kernel_fault_report),
     ending("watchdog_hard_lockup", watchdog::hard_lockup),
+    ending("spinlock_lockup", watchdog::spinlock_lockup),
+    // Not a boot-ending test, but one that takes 3 s: run only when named.
+    ending("clock_against_rtc", clock::clock_against_rtc),
     // Not a boot-ending test, but one that needs `nohz_full=1`: run only when named.
     ending("nohz_full_spin", nohz::nohz_full_spin),
 ];
@@ -125,6 +128,7 @@ macro_rules! check {
 }
 
 mod bench_timer;
+mod clock;
 mod cpu_tables;
 mod cr2_dr7;
 mod hwbp;

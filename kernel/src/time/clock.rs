@@ -103,6 +103,13 @@ pub(super) fn set_rate(per_ms: u64, first: Option<(u64, u64)>) {
     });
 }
 
+/// Test kernels (`kentry.test_rate_step`): the rate doubles now, as `set_rate` changes it
+/// (continuously).
+#[cfg(feature = "test-hooks")]
+pub(super) fn double_rate() {
+    set_rate(RATE.load(Ordering::Relaxed) * 2, None);
+}
+
 /// Copies the clock's parameters into the vDSO's vvar page (`crate::vdso`), so that user
 /// code computes the same nanoseconds from the same TSC. Until the realtime epoch is known
 /// (the first start sets it after its first rate) the vDSO keeps making the syscall.
@@ -215,16 +222,37 @@ pub fn monotonic_ns() -> u64 {
     scale(bt, bn, m, tsc)
 }
 
-/// `cycles` TSC counts as nanoseconds at the clock's current rate (nohz_full's CPU-time
-/// accounting keeps TSC cycles on its fast path and converts them here, when it folds them
-/// into the nanosecond counters). Cycles counted under an earlier, less refined rate are
-/// converted at the current one: the rate only moves by the calibration's refinements.
-/// Starts the clock if nothing has yet (with interrupts off, provisionally; see `start`).
-pub fn tsc_cycles_to_ns(cycles: u64) -> u64 {
+/// Whether the clock runs (its first use has started it): until then reading it starts it,
+/// which takes the calibration's lock (test kernels' lockup detector, lockcheck.rs).
+#[cfg(feature = "test-hooks")]
+pub fn clock_started() -> bool {
+    STARTED.load(Ordering::Relaxed)
+}
+
+/// The monotonic clock's reading at TSC `tsc` (read a moment ago, on this CPU or another),
+/// from the clock's current parameters: the same nanoseconds [`monotonic_ns`] gave or gives
+/// at that TSC, so that differences of these readings are continuous across a change of
+/// rate (nohz_full's CPU-time accounting converts its TSC windows with it: `nohz::vtime`).
+/// A TSC from before the last change of rate reads as that change's moment. Starts the
+/// clock if nothing has yet (with interrupts off, provisionally; see `start`).
+pub fn tsc_to_ns(tsc: u64) -> u64 {
     if !STARTED.load(Ordering::Relaxed) {
         start();
     }
-    ((cycles as u128 * MULT.load(Ordering::Relaxed) as u128) >> 32) as u64
+    loop {
+        let s = SEQ.load(Ordering::Acquire);
+        if s & 1 != 0 {
+            core::hint::spin_loop();
+            continue;
+        }
+        let bt = BASE_TSC.load(Ordering::Relaxed);
+        let bn = BASE_NS.load(Ordering::Relaxed);
+        let m = MULT.load(Ordering::Relaxed);
+        core::sync::atomic::fence(Ordering::Acquire);
+        if SEQ.load(Ordering::Relaxed) == s {
+            return scale(bt, bn, m, tsc);
+        }
+    }
 }
 
 /// Nanoseconds since 1970-01-01T00:00:00Z (CLOCK_REALTIME).

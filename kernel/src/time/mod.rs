@@ -7,7 +7,11 @@
 //! for [`CAL_MIN`] samples (the caller waits for them, some 56 ms once per boot), then every
 //! [`SPARSE_EVERY`]th. Each sample's period index counts the periods since the previous one,
 //! measured in TSC counts, so a stall that swallowed ticks counts for all it lasted ([`Cal`]).
-//! The start rate is a line through the least late of the dense samples (ticks come late,
+//! The reference period that counts them is measured once against the APIC timer's current
+//! count, which runs whether or not its interrupts are delivered ([`tsc_per_period_from_apic`]):
+//! the median of the first deltas, used before, is two periods when QEMU drops every other
+//! tick throughout them (a loaded host), and the clock then ran at half speed for the whole
+//! boot. The start rate is a line through the least late of the dense samples (ticks come late,
 //! never early); least-squares over all samples refines it at [`CAL_MIN`]·2^k samples, up to
 //! [`CAL_LAST`]. Each change of rate rebases the clock at the current TSC, so it never jumps
 //! or goes back. (With interrupts off at first use it starts provisionally, from CPUID leaf
@@ -33,10 +37,13 @@ mod clock;
 mod itimer;
 mod rtc;
 
+#[cfg(feature = "test-hooks")]
+pub use clock::clock_started;
 pub use clock::{
-    coarse, deadline_after_ns, deadline_at_ns, monotonic_ns, realtime_ns, tsc_cycles_to_ns,
+    Calibration, coarse, deadline_after_ns, deadline_at_ns, monotonic_ns, realtime_ns, tsc_to_ns,
 };
 pub use itimer::{real_timer_get, real_timer_set};
+pub use rtc::read_rtc;
 
 use crate::sync::Mutex;
 use clock::{STARTED, rdtsc, set_rate};
@@ -73,8 +80,11 @@ struct Cal {
     last_tsc: u64,
     refs: [u64; REF_SAMPLES],
     nref: usize,
-    /// TSC counts per period: the median of the first deltas, then the latest slope.
+    /// TSC counts per period: the APIC-measured one (or the median of the first deltas), then
+    /// the latest slope.
     period: u64,
+    /// [`tsc_per_period_from_apic`], taken at the first sample.
+    apic_period: Option<u64>,
     /// TSC at grid index 0.
     tsc0: u64,
     /// Grid index and TSC offset of the last sample.
@@ -103,6 +113,7 @@ impl Cal {
             refs: [0; REF_SAMPLES],
             nref: 0,
             period: 0,
+            apic_period: None,
             tsc0: 0,
             x: 0,
             y: 0,
@@ -197,7 +208,7 @@ impl Cal {
             if self.nref == REF_SAMPLES {
                 let mut r = self.refs;
                 r.sort_unstable();
-                self.period = r[REF_SAMPLES / 2];
+                self.period = self.apic_period.unwrap_or(r[REF_SAMPLES / 2]);
                 self.tsc0 = tsc;
                 self.add(0, 0, true);
             }
@@ -244,6 +255,46 @@ impl Cal {
 /// Only touched with interrupts off; the tick only try-locks it.
 static CAL: Mutex<Cal> = Mutex::new(Cal::new());
 
+/// Test kernels, `kentry.break=clock_apic_ref`: the reference period is the median of the first
+/// tick deltas, as before [`tsc_per_period_from_apic`] (the negative run of the boot test
+/// `clock_rate_dropped_ticks`).
+pub static BREAK_APIC_REFERENCE: AtomicBool = AtomicBool::new(false);
+
+/// TSC counts per tick period (`TIMER_PERIOD` APIC timer counts, 1 ms), measured within one
+/// period against the APIC timer's current count: (TSC, count) before and after a span of
+/// [`APIC_SPAN`] counts. Both advance whatever the CPU does meanwhile, so a stall or a dropped
+/// tick changes nothing. None if the timer does not count down at the tick's period (not yet
+/// started, or the bench's fast timer), or if the span crossed a reload four times running.
+/// Called from the tick, IRQs off: 200 µs once per boot.
+fn tsc_per_period_from_apic() -> Option<u64> {
+    if BREAK_APIC_REFERENCE.load(Ordering::Relaxed) {
+        return None;
+    }
+    let period = u64::from(crate::TIMER_PERIOD);
+    for _ in 0..4 {
+        let t0 = rdtsc();
+        let c0 = crate::x86::apic::timer_current_count();
+        if c0 <= APIC_SPAN || u64::from(c0) > period {
+            return None;
+        }
+        let (t1, c1) = loop {
+            let c1 = crate::x86::apic::timer_current_count();
+            let t1 = rdtsc();
+            if c1 > c0 || c0 - c1 >= APIC_SPAN || t1.wrapping_sub(t0) > 1 << 32 {
+                break (t1, c1);
+            }
+            core::hint::spin_loop();
+        };
+        if c1 < c0 && c0 - c1 >= APIC_SPAN {
+            return Some((t1 - t0) * period / u64::from(c0 - c1));
+        }
+    }
+    None
+}
+
+/// APIC timer counts (ns under QEMU) the reference measurement spans.
+const APIC_SPAN: u32 = 200_000;
+
 /// The next tick with work for [`tick`]: a calibration sample or a timer due. One compare on
 /// every other tick.
 static NEXT_TICK_WORK: AtomicU64 = AtomicU64::new(u64::MAX);
@@ -255,6 +306,37 @@ static SAMPLING: AtomicBool = AtomicBool::new(false);
 pub fn tick(now: u64) {
     if now >= NEXT_TICK_WORK.load(Ordering::Relaxed) {
         tick_work(now);
+    }
+}
+
+/// Test kernels, `kentry.test_rate_step=N`: at the Nth read of a process's CPU time
+/// (getrusage, times) the clock's rate doubles (half the nanoseconds per TSC count), a
+/// larger change than a calibration refinement makes but of the same kind (the
+/// `nohz_full_rate_step` boot test: CPU time pending on a nohz_full CPU must not go
+/// backwards when the rate changes under it). 0: never.
+#[cfg(feature = "test-hooks")]
+static RATE_STEP_AT: AtomicU64 = AtomicU64::new(0);
+
+/// Reads `kentry.test_rate_step=` (test kernels, at boot).
+#[cfg(feature = "test-hooks")]
+pub fn test_hooks_init(cmdline: &str) {
+    if let Some(n) =
+        crate::boot::cmdline_value(cmdline, "kentry.test_rate_step").and_then(|v| v.parse().ok())
+    {
+        crate::klog!("test hook: the clock's rate doubles at CPU-time read {n}");
+        RATE_STEP_AT.store(n, Ordering::Relaxed);
+    }
+}
+
+/// Test kernels: counts a read of a process's CPU time (in its syscall, interrupts on) and
+/// doubles the clock's rate at the one `kentry.test_rate_step` names.
+#[cfg(feature = "test-hooks")]
+pub fn test_rate_step_read() {
+    static READS: AtomicU64 = AtomicU64::new(0);
+    let at = RATE_STEP_AT.load(Ordering::Relaxed);
+    if at != 0 && READS.fetch_add(1, Ordering::Relaxed) + 1 == at {
+        clock::double_rate();
+        crate::klog!("test hook: the clock's rate doubled at CPU-time read {at}");
     }
 }
 
@@ -290,6 +372,9 @@ fn sample(now: u64) -> u64 {
     }
     if c.n >= CAL_MIN && !now.is_multiple_of(SPARSE_EVERY) {
         return sparse_next; // woken early for a timer
+    }
+    if c.nref == 0 && c.last_tsc == 0 {
+        c.apic_period = tsc_per_period_from_apic();
     }
     let refined = c.sample(now, rdtsc());
     let next = if c.n >= CAL_LAST {

@@ -12,6 +12,8 @@
 //! was odd or changed. x86 keeps stores in order and loads in order, so compiler barriers
 //! are all either side needs.
 
+pub mod ia32;
+
 use crate::mm::{PAGE_SIZE, kernel_virt_to_phys};
 use core::mem::offset_of;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -165,17 +167,33 @@ pub fn init_cpu(cpu: usize) {
     VVAR.0.getcpu_mode.store(mode, Ordering::Relaxed);
 }
 
-/// The frame of page `index` of the vvar mapping (`vvar`) or of the vDSO image.
-pub fn page(vvar: bool, index: u64) -> Option<u64> {
-    let (va, pages) = if vvar {
-        (&VVAR as *const VvarPage as u64, 1)
-    } else {
-        (&IMAGE as *const Image as u64, IMAGE_PAGES as u64)
+/// The kernel pages a special mapping shows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Pages {
+    Vvar,
+    /// The 64-bit image.
+    Image,
+    /// The 32-bit image ([`ia32`]).
+    Image32,
+}
+
+/// The frame of page `index` of the vvar page or of one of the images.
+pub fn page(which: Pages, index: u64) -> Option<u64> {
+    let (pa, pages) = match which {
+        Pages::Vvar => (kernel_virt_to_phys(&VVAR as *const VvarPage as u64), 1),
+        Pages::Image => (
+            kernel_virt_to_phys(&IMAGE as *const Image as u64),
+            IMAGE_PAGES as u64,
+        ),
+        Pages::Image32 => {
+            let (pa, pages) = ia32::image_frames();
+            (pa, pages as u64)
+        }
     };
     if index >= pages {
         return None;
     }
-    Some(pages_ref_once(kernel_virt_to_phys(va) + index * PAGE_SIZE))
+    Some(pages_ref_once(pa + index * PAGE_SIZE))
 }
 
 /// `pa`, after making sure every vDSO frame holds its permanent reference.
@@ -185,6 +203,8 @@ fn pages_ref_once(pa: u64) -> u64 {
         let mut frames = alloc::vec![kernel_virt_to_phys(&VVAR as *const VvarPage as u64)];
         let img = kernel_virt_to_phys(&IMAGE as *const Image as u64);
         frames.extend((0..IMAGE_PAGES as u64).map(|i| img + i * PAGE_SIZE));
+        let (img32, pages32) = ia32::image_frames();
+        frames.extend((0..pages32 as u64).map(|i| img32 + i * PAGE_SIZE));
         for f in frames {
             crate::mm::frame::page_ref(f).fetch_add(1, Ordering::Relaxed);
         }

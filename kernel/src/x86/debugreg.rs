@@ -258,6 +258,23 @@ pub fn user_db(regs: &mut Regs) {
 /// User-mode #DBs that a task's own breakpoint caused.
 pub static USER_BP_USER_HITS: AtomicU64 = AtomicU64::new(0);
 
+/// Single-steps of the SYSENTER stub by a user's TF, dropped.
+pub static SYSENTER_STEPS: AtomicU64 = AtomicU64::new(0);
+
+/// Test kernels (`kentry.break=sysenter_step`): a single-step in the SYSENTER stub is not
+/// recognised (it is reported as a stray kernel #DB, and TF is lost for the user).
+#[cfg(feature = "test-hooks")]
+pub static BREAK_SYSENTER_STEP: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+fn sysenter_step_expected(rip: u64) -> bool {
+    #[cfg(feature = "test-hooks")]
+    if BREAK_SYSENTER_STEP.load(Ordering::Relaxed) {
+        return false;
+    }
+    kentry::arch::sysenter_compat::is_sysenter_singlestep(rip)
+}
+
 /// Kernel-mode #DBs that were no in-kernel breakpoint's and no user copy's: reported and
 /// survived. Test kernels fail the test during which one happened (test/mod.rs).
 pub static STRAY_KERNEL_DB: AtomicU64 = AtomicU64::new(0);
@@ -275,6 +292,13 @@ pub static USER_BP_KERNEL_HITS: AtomicU64 = AtomicU64::new(0);
 pub fn kernel_db(regs: &mut Regs) {
     let dr6 = read_clear_dr6();
     let mut rest = dr6;
+    // The user's TF stepping the SYSENTER stub until it clears TF (Linux's
+    // is_sysenter_singlestep): expected, dropped; TF stays set in the frame so that the
+    // stub's `pushfq` still saves it for the user.
+    if dr6 & DR_STEP != 0 && sysenter_step_expected(regs.rip) {
+        SYSENTER_STEPS.fetch_add(1, Ordering::Relaxed);
+        rest &= !DR_STEP;
+    }
     let (kernel_hits, kernel_exec) = crate::x86::hwbp::note_hits(dr6);
     rest &= !kernel_hits;
     if kernel_exec {

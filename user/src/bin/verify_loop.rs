@@ -12,15 +12,18 @@
 //! | `fault ud` | 132 | #UD killing the task |
 //! | `sigreturn_bad once` | 0 | hostile rt_sigreturn frames: the IRET to user faults (the bad-IRET fixup) |
 //! | `hwbp_armed` | 0 | a traced child with a write watchpoint armed (DR7 live in user mode and in its syscalls), hit 8 times: #DB from user with DR7 armed, and the entries' DR7 save/restore under the NMIs and #MCs injected meanwhile |
+//! | `ia32_fast-glibc32 vsyscall-regs` | 0 | an i386 program: 100 getpids through its 32-bit vDSO's `__kernel_vsyscall` (SYSCALL on an AMD-vendor CPU, SYSENTER on an Intel one; back by SYSRETL), EBX..EBP checked |
 //!
 //! Before the first round the loop has a child arm a write watchpoint on a word of the loop's
 //! own that nothing writes (`arm_own_watchpoint`, result `own_watchpoint_armed`): the host's
 //! NMIs and #MCs, injected into this process in ring 3 and in its syscalls, then find DR7
 //! armed. Every fork also returns through `ret_from_fork`. After each round the loop sleeps
 //! ([`IDLE_NS`]): the one CPU goes idle, and the timer IRQ that wakes it takes the entry from
-//! the idle loop and the way back to it. Before each child, the loop makes one
-//! SYSCALL from 32-bit code (the CSTAR entry), which must return -ENOSYS
-//! (`compat_syscall_enosys`), and one `int $0x80` getpid with every other register holding a
+//! the idle loop and the way back to it. Before each child, the loop makes two SYSCALLs
+//! from 32-bit code (the CSTAR entry): an i386 getpid, which must return the pid and comes
+//! back by SYSRETL (`compat_syscall_enosys`, a name from when it was -ENOSYS), and the same
+//! with ESP unmapped, which must return -EFAULT by IRET (`compat_syscall_bad_esp_efault`);
+//! and one `int $0x80` getpid with every other register holding a
 //! pattern, which must return the pid and give every register back (`int80_regs`).
 //!
 //! The host talks to the loop through one syscall that does not exist ([`POLL_NR`], -ENOSYS
@@ -98,6 +101,14 @@ const CHILDREN: &[Child] = &[
         argv: &[c"/bin/hwbp_armed"],
         status: 0,
     },
+    Child {
+        // An i386 program: getpids through its 32-bit vDSO's __kernel_vsyscall, registers
+        // checked, so the compat fast entry of the CPU (SYSCALL on the AMD model, SYSENTER on
+        // the Intel one) and the SYSRETL way back run each round.
+        name: "vsyscall_regs",
+        argv: &[c"/bin/ia32_fast-glibc32", c"vsyscall-regs"],
+        status: 0,
+    },
 ];
 
 /// The sleep after each round: long enough that the CPU idles until a timer IRQ.
@@ -130,16 +141,21 @@ extern "sysv64" fn poll() -> u64 {
 /// register: 32-bit mode leaves the upper halves undefined).
 static mut COMPAT_RSP: u64 = 0;
 
+/// An ESP no page is mapped at: [`compat_syscall`]'s sixth-argument read there faults.
+const COMPAT_BAD_ESP: u32 = 0x10;
+
 /// The stack of [`compat_syscall`]'s 32-bit code: the compat SYSCALL entry reads its sixth
 /// argument at [ESP], which must lie below 4 GiB (this static program's data does).
 static mut COMPAT_STACK: [u32; 16] = [0; 16];
 
 /// SYSCALL from 32-bit code, the CSTAR entry (`kentry_syscall_compat`): a far jump to the
-/// 32-bit user code segment (0x23), `syscall` there with the i386 getpid (20) and ESP in
-/// [`COMPAT_STACK`], a far jump back to 0x33. Returns EAX, which must be the pid. The
-/// callee-saved registers are kept on the 64-bit stack across it.
+/// 32-bit user code segment (0x23), `syscall` there with the i386 getpid (20) and ESP = `esp`,
+/// a far jump back to 0x33. Returns EAX: the pid when `esp` is in [`COMPAT_STACK`] (the way
+/// back is SYSRETL), -EFAULT when it is an unmapped address (the sixth-argument read faults,
+/// and the way back is IRET). The callee-saved registers are kept on the 64-bit stack across
+/// it.
 #[unsafe(naked)]
-extern "sysv64" fn compat_syscall() -> u32 {
+extern "sysv64" fn compat_syscall(esp: u32) -> u32 {
     naked_asm!(
         "push %rbx",
         "push %rbp",
@@ -152,7 +168,7 @@ extern "sysv64" fn compat_syscall() -> u32 {
         "2: .long 3f",
         ".word 0x23",
         ".code32",
-        "3: movl ${stack}+32, %esp",
+        "3: movl %edi, %esp",
         "movl ${nr}, %eax",
         "syscall",
         "ljmpl $0x33, $4f",
@@ -166,7 +182,6 @@ extern "sysv64" fn compat_syscall() -> u32 {
         "pop %rbx",
         "ret",
         rsp = sym COMPAT_RSP,
-        stack = sym COMPAT_STACK,
         // The i386 getpid.
         nr = const 20,
         options(att_syntax),
@@ -412,7 +427,7 @@ fn arm_own_watchpoint() -> bool {
 }
 
 fn main(_: Args) -> i32 {
-    let mut k = Ktap::new(CHILDREN.len() as u32 + 3);
+    let mut k = Ktap::new(CHILDREN.len() as u32 + 4);
     let armed = arm_own_watchpoint();
     let pid = sys::getpid();
     let hosted = poll() == HOST_ATTACHED;
@@ -426,16 +441,24 @@ fn main(_: Args) -> i32 {
     );
     let mut failures = [0u64; CHILDREN.len()];
     let mut compat_failures = 0u64;
+    let mut compat_fault_failures = 0u64;
     let mut int80_failures = 0u64;
     let mut out = [0u8; OUTPUT_MAX];
     let mut rounds = 0u64;
     'rounds: while rounds < MAX_ROUNDS {
         rounds += 1;
         for (i, c) in CHILDREN.iter().enumerate() {
-            let eax = compat_syscall();
+            // The address of a static: below 4 GiB in this static program.
+            let stack_top = (&raw const COMPAT_STACK) as u64 as u32 + 32;
+            let eax = compat_syscall(stack_top);
             if eax as i32 != pid as i32 {
                 compat_failures += 1;
                 diag!("round {rounds}: SYSCALL from 32-bit code returned {eax:#x}");
+            }
+            let eax = compat_syscall(COMPAT_BAD_ESP);
+            if eax as i32 != -14 {
+                compat_fault_failures += 1;
+                diag!("round {rounds}: SYSCALL with ESP unmapped returned {eax:#x}, not -EFAULT");
             }
             if !int80_regs_ok(pid) {
                 int80_failures += 1;
@@ -472,6 +495,7 @@ fn main(_: Args) -> i32 {
         k.result(f == 0, c.name);
     }
     k.result(compat_failures == 0, "compat_syscall_enosys");
+    k.result(compat_fault_failures == 0, "compat_syscall_bad_esp_efault");
     k.result(int80_failures == 0, "int80_regs");
     k.result(armed, "own_watchpoint_armed");
     k.finish()

@@ -1,5 +1,6 @@
-//! The negative runs of memfd's seals and of clone3's struct size rules, each switched off
-//! (`kentry.break=<check>`) so that its C test must fail.
+//! The negative runs of memfd's seals, of clone3's struct size rules, of epoll's edges and of
+//! timerfd's expiry counts, each switched off (`kentry.break=<check>`) so that its C test must
+//! fail.
 
 use super::BootTest;
 
@@ -50,6 +51,50 @@ pub const NEGATIVE_FILES_BOOTS: &[BootTest] = &[
             "not ok 4 clone3_short_einval",
             "ok 5 clone3_invalid_args_einval",
             "not ok 1 c_clone3_musl",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // epoll without edges (`kentry.break=epoll_edge`): edge-triggered items are reported
+        // while ready, as level-triggered ones, and ONESHOT items never disarm; the
+        // level-triggered cases still pass.
+        name: "negative_epoll_edge",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=epoll_edge",
+            "kentry.only=c_epoll_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: epoll's edge-triggered and ONESHOT items act level-triggered",
+            "ok 17 level_triggered_repeats",
+            "not ok 19 edge_triggered_once",
+            "not ok 20 edge_triggered_partial_read_quiet",
+            "not ok 21 edge_triggered_new_data",
+            "not ok 22 oneshot_disarms",
+            "not ok 31 socket_edge_triggered",
+            "not ok 1 c_epoll_musl",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // timerfd reads without overruns (`kentry.break=timerfd_overrun`): a read after
+        // missed periods returns 1.
+        name: "negative_timerfd_overrun",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=timerfd_overrun",
+            "kentry.only=c_eventfds_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: a timerfd read returns 1 however many periods passed",
+            "ok 15 timerfd_oneshot_blocking_read",
+            "not ok 16 timerfd_periodic_missed_periods",
+            "not ok 24 timerfd_epoll_edges",
+            "not ok 1 c_eventfds_musl",
         ],
         qemu_args: &[],
         or_endings: &[],

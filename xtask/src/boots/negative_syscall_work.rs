@@ -101,20 +101,19 @@ pub const NEGATIVE_SYSCALL_WORK_BOOTS: &[BootTest] = &[
     },
     BootTest {
         // A compat SYSCALL whose sixth argument cannot be read runs anyway
-        // (`kentry.break=arg6_fault`, E30): getpid with ESP at an unmapped page returns the
-        // pid, not -EFAULT.
+        // (`kentry.break=arg6_fault`, E30): getpid with every register -1 (ESP too) returns
+        // the pid, not -EFAULT (user/c/fast32.c; the SYSENTER twin is in sysenter.rs).
         name: "negative_arg6_fault",
         cmdline: &[
             "kentry.mode=test",
             "kentry.break=arg6_fault",
-            "kentry.only=c_ia32_glibc32",
+            "kentry.only=c_fast32_musl",
         ],
         expect_status: 3,
         expect_log: &[
             "test hook: a compat SYSCALL runs although its sixth argument is unreadable",
-            "ok 25 syscall32_arg2_in_ebp",
-            "not ok 26 syscall32_bad_esp_efault",
-            "not ok 1 c_ia32_glibc32",
+            "not ok 3 syscall_fault_efault",
+            "not ok 1 c_fast32_musl",
         ],
         qemu_args: &["-smp", "2"],
         or_endings: &[],
@@ -220,6 +219,87 @@ pub const NEGATIVE_SYSCALL_WORK_BOOTS: &[BootTest] = &[
             "not ok 1 c_xstate_musl",
         ],
         qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
+        // The SYSRET conditions' "RIP is where the entry returns" term off
+        // (`kentry.break=sysret_rcx`, one switch for SYSRET and SYSRETL): the compat SYSCALL
+        // whose RIP a tracer moved leaves by SYSRETL, which resumes at that RIP but puts it
+        // in ECX, losing the frame's ECX (0x5a5a5a5a) that IRET restores.
+        name: "negative_sysretl_rip",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sysret_rcx",
+            "kentry.only=c_sysretl_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "ok 2 sysretl_traced_plain",
+            "(want the frame's 0x5a5a5a5a)",
+            "not ok 3 sysretl_rip_moved",
+            "not ok 1 c_sysretl_musl",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // The SYSRET conditions' CS term off (`kentry.break=sysret_cs`): the compat SYSCALL
+        // whose CS a tracer set to 0x33 leaves by SYSRETL, which loads the 32-bit CS, and the
+        // return point runs in compat mode.
+        name: "negative_sysretl_cs",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sysret_cs",
+            "kentry.only=c_sysretl_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "ok 3 sysretl_rip_moved",
+            "sysretl_cs64: run 0 exit stop 1 CS 0x23 (want 0x33)",
+            "not ok 4 sysretl_cs64",
+            "not ok 1 c_sysretl_musl",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // The SYSRET conditions' RF/TF term off (`kentry.break=sysret_tf`): the compat SYSCALL
+        // whose RFLAGS and R11 a tracer gave TF leaves by SYSRETL, which restores TF with a
+        // trap before the first instruction at the return point instead of after it.
+        name: "negative_sysretl_tf",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=sysret_tf",
+            "kentry.only=c_sysretl_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "ok 4 sysretl_cs64",
+            "not ok 5 sysretl_tf",
+            "not ok 1 c_sysretl_musl",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // PID-namespace isolation off (`kentry.break=pidns`): a number passed from inside a
+        // namespace is taken as a global id, so its init's waitid(P_PID, 2) looks for global
+        // process 2 (ECHILD) and its kill of an outer pid reaches that process instead of
+        // ESRCH; the cases in the root namespace still pass.
+        name: "negative_pidns",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=pidns",
+            "kentry.only=c_pidns_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: a PID namespace's numbers are taken as global ids",
+            "ok 1 newpid_child_is_pid1",
+            "not ok 3 wait_and_kill_inside",
+            "not ok 1 c_pidns_musl",
+        ],
+        qemu_args: &[],
         or_endings: &[],
     },
     BootTest {

@@ -104,6 +104,7 @@ pub fn boot(
     boot.gdb = opts.gdb;
     boot.echo = opts.log;
     boot.timeout = if opts.gdb { None } else { opts.timeout };
+    boot.request_hang_report();
     if opts.log {
         eprintln!("xtask: booting: {}", boot.cmdline_text());
     }

@@ -410,6 +410,7 @@ fn ktap_boot(
     boot.cpus = cpus;
     boot.machine = args.machine;
     boot.timeout = Some(Duration::from_secs(args.timeout));
+    boot.request_hang_report();
     boot.echo = args.verbose;
     if boot.cmdline_text().len() > lean::KERNEL_CMDLINE_MAX {
         r.fail(format!(
@@ -598,6 +599,7 @@ fn boot_test(qemu: &Path, art: &Artifacts, bt: &BootTest, args: &TestArgs, r: &m
     boot.machine = args.machine;
     boot.extra_args = bt.qemu_args.iter().map(|s| s.to_string()).collect();
     boot.timeout = Some(Duration::from_secs(args.boot_timeout));
+    boot.request_hang_report();
     let log = match qemu::run(qemu, &boot) {
         Ok(log) => log,
         Err(e) => {

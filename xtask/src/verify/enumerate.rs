@@ -34,6 +34,8 @@ pub const ROLES: &[(&str, Role)] = &[
     ("kentry_syscall_64", Role::Path),
     ("kentry_int80_compat", Role::Path),
     ("kentry_syscall_compat", Role::Path),
+    ("kentry_sysenter_compat", Role::Path),
+    ("kentry_sysret32_from_system_call", Role::Path),
     ("kentry_idt_stubs", Role::IdtStubs),
     ("kentry_idt_common", Role::Path),
     ("kentry_ist_entry", Role::Path),

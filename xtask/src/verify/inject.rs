@@ -88,6 +88,9 @@ pub struct Settings {
     pub kernel: &'static str,
     /// More kernel command-line words (the negative run's `kentry.break=`).
     pub extra_cmdline: Vec<String>,
+    /// QEMU's `-cpu` model, when not the default (`-cpu max`, AMD vendor): the SYSENTER
+    /// stub's boots need an Intel vendor ([`super::INTEL_CPU`]).
+    pub cpu: Option<&'static str>,
 }
 
 /// What boots: QEMU, the kernel and its initrd, and the address of `verify_loop`'s poll.
@@ -180,6 +183,9 @@ pub fn boot_with(
         format!("unix:{},server=on,wait=off", chardev_path(&qmp_sock)),
         "-S".into(),
     ];
+    if let Some(cpu) = settings.cpu {
+        boot.extra_args.extend(["-cpu".into(), cpu.into()]);
+    }
     let qemu_bin = guest.qemu.to_path_buf();
     let qemu_thread = std::thread::spawn(move || qemu::run(&qemu_bin, &boot));
     let driven = (|| {

@@ -260,6 +260,55 @@ pub fn known_siginfo_layout(sig: u8, code: i32) -> bool {
     }
 }
 
+/// Which union member of a siginfo holds its data (Linux's `enum siginfo_layout`, the
+/// fault variants folded into `Fault`): what signalfd copies out of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SiginfoLayout {
+    Kill,
+    Timer,
+    Poll,
+    Fault,
+    Chld,
+    Rt,
+    Sys,
+}
+
+/// Linux's `siginfo_layout`: by the signal's own codes where the code is one of them, else
+/// by the generic codes (SI_TIMER, SI_SIGIO, the negative ones, SI_USER/SI_KERNEL).
+pub fn siginfo_layout(sig: u8, code: i32) -> SiginfoLayout {
+    const SI_TIMER: i32 = -2;
+    const SI_SIGIO: i32 = -5;
+    const NSIGPOLL: i32 = 6;
+    if code > SI_USER && code < SI_KERNEL {
+        let (limit, layout) = match sig {
+            SIGILL => (11, SiginfoLayout::Fault),
+            SIGFPE => (15, SiginfoLayout::Fault),
+            SIGSEGV => (9, SiginfoLayout::Fault),
+            SIGBUS => (5, SiginfoLayout::Fault),
+            SIGTRAP => (6, SiginfoLayout::Fault),
+            SIGCHLD => (6, SiginfoLayout::Chld),
+            SIGPOLL => (6, SiginfoLayout::Poll),
+            SIGSYS => (2, SiginfoLayout::Sys),
+            _ => (0, SiginfoLayout::Kill),
+        };
+        if code <= limit {
+            layout
+        } else if code <= NSIGPOLL {
+            SiginfoLayout::Poll
+        } else {
+            SiginfoLayout::Kill
+        }
+    } else if code == SI_TIMER {
+        SiginfoLayout::Timer
+    } else if code == SI_SIGIO {
+        SiginfoLayout::Poll
+    } else if code < 0 {
+        SiginfoLayout::Rt
+    } else {
+        SiginfoLayout::Kill
+    }
+}
+
 /// Whether a process may queue a siginfo with `code` to another process: it may not forge
 /// one the kernel or kill()/tkill() would make (si_code >= 0, or SI_TKILL), which carry a
 /// trustworthy sender (Linux's check in `do_rt_sigqueueinfo`).

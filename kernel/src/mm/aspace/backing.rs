@@ -178,6 +178,8 @@ pub enum SpecialMapping {
     Vvar,
     /// `[vdso]`: the vDSO image; a write (after mprotect) gets a private copy.
     Vdso,
+    /// `[vdso]` of an i386 process: the 32-bit image, with the same rules.
+    Vdso32,
 }
 
 impl SpecialMapping {
@@ -185,13 +187,18 @@ impl SpecialMapping {
     pub fn name(self) -> &'static str {
         match self {
             SpecialMapping::Vvar => "[vvar]",
-            SpecialMapping::Vdso => "[vdso]",
+            SpecialMapping::Vdso | SpecialMapping::Vdso32 => "[vdso]",
         }
     }
 
     /// The frame of page `index` (no reference taken: the frames are permanent).
     pub fn page(self, index: u64) -> Option<u64> {
-        crate::vdso::page(self == SpecialMapping::Vvar, index)
+        let which = match self {
+            SpecialMapping::Vvar => crate::vdso::Pages::Vvar,
+            SpecialMapping::Vdso => crate::vdso::Pages::Image,
+            SpecialMapping::Vdso32 => crate::vdso::Pages::Image32,
+        };
+        crate::vdso::page(which, index)
     }
 }
 

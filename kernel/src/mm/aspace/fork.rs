@@ -12,6 +12,8 @@ impl AddressSpace {
         child.start_brk = self.start_brk;
         child.brk = self.brk;
         child.start_stack = self.start_stack;
+        child.args = self.args;
+        child.env = self.env;
         child.exe = self.exe.clone();
         child.vdso = self.vdso;
         child.vmas.limits = self.vmas.limits;

@@ -72,6 +72,8 @@ impl AddressSpace {
             start_brk: self.start_brk,
             brk: self.brk,
             start_stack: self.start_stack,
+            args: self.args,
+            env: self.env,
             ..MemSummary::default()
         };
         for v in self.vmas.iter() {
@@ -121,4 +123,6 @@ pub struct MemSummary {
     pub start_brk: u64,
     pub brk: u64,
     pub start_stack: u64,
+    pub args: (u64, u64),
+    pub env: (u64, u64),
 }

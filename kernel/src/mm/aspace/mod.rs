@@ -67,6 +67,10 @@ pub struct AddressSpace {
     pub brk: u64,
     /// The initial stack pointer (the VMA holding it is `[stack]`).
     pub start_stack: u64,
+    /// Where exec put the argument and environment strings (Linux's `arg_start`..`arg_end`,
+    /// `env_start`..`env_end`): /proc/PID/cmdline and environ read them there.
+    pub args: (u64, u64),
+    pub env: (u64, u64),
     /// The executable, for /proc/self/maps and /proc/self/exe.
     pub exe: Option<Arc<MappedFile>>,
     /// Where the vDSO image is (0: none), as Linux's `mm->context.vdso`: set at exec,
@@ -93,6 +97,8 @@ impl AddressSpace {
             start_brk: 0,
             brk: 0,
             start_stack: 0,
+            args: (0, 0),
+            env: (0, 0),
             exe: None,
             vdso: 0,
             spurious: (0, 0),

@@ -17,9 +17,22 @@ impl AddressSpace {
     /// kentry's stack top is one page below a 1 GiB boundary, so `[vdso]` starts a page
     /// directory and a page table of its own: once a process has touched it, each fork copies
     /// and each exit walks and frees those two tables (docs/vdso.md, "What it costs").
-    pub fn map_vdso(&mut self) -> Result<u64, i64> {
-        let text = crate::vdso::IMAGE_PAGES as u64 * PAGE_SIZE;
-        let base = self.get_unmapped_area(super::STACK_TOP, PAGE_SIZE + text, false, false)?;
+    ///
+    /// An i386 process (`ia32`) gets the 32-bit image, placed as Linux's compat map_vdso
+    /// does: with no hint, so top-down below the i386 mmap base (its stack top is the end of
+    /// its address space, with no room above).
+    pub fn map_vdso(&mut self, ia32: bool) -> Result<u64, i64> {
+        let (pages, image, hint) = if ia32 {
+            (crate::vdso::ia32::IMAGE_PAGES, SpecialMapping::Vdso32, 0)
+        } else {
+            (
+                crate::vdso::IMAGE_PAGES,
+                SpecialMapping::Vdso,
+                super::STACK_TOP,
+            )
+        };
+        let text = pages as u64 * PAGE_SIZE;
+        let base = self.get_unmapped_area(hint, PAGE_SIZE + text, false, false)?;
         let vdso = base + PAGE_SIZE;
         let special = |start, end, prot, sm| Vma {
             start,
@@ -30,14 +43,18 @@ impl AddressSpace {
             pgoff: 0,
         };
         self.map_fixed(special(base, vdso, PROT_READ, SpecialMapping::Vvar));
-        self.map_fixed(special(
-            vdso,
-            vdso + text,
-            PROT_READ | PROT_EXEC,
-            SpecialMapping::Vdso,
-        ));
+        self.map_fixed(special(vdso, vdso + text, PROT_READ | PROT_EXEC, image));
         self.vdso = vdso;
         Ok(vdso)
+    }
+
+    /// Where the 32-bit vDSO image is, if this (i386) process has it mapped (moved by
+    /// mremap or not): the base of `__kernel_vsyscall` and its landing pad.
+    pub fn vdso32(&self) -> Option<u64> {
+        match self.special_at(self.vdso)? {
+            (s, _, SpecialMapping::Vdso32) => Some(s),
+            _ => None,
+        }
     }
 
     /// The special mapping around `addr`, if any: (start, end, which).
@@ -96,6 +113,6 @@ impl AddressSpace {
         if addr != s || old_len != e - s || new_len != old_len {
             return Err(EINVAL);
         }
-        Ok(sm == SpecialMapping::Vdso)
+        Ok(matches!(sm, SpecialMapping::Vdso | SpecialMapping::Vdso32))
     }
 }

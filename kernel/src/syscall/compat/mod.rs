@@ -77,6 +77,7 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         FSYNC => FSYNC,
         FDATASYNC => FDATASYNC,
         MUNMAP => MUNMAP,
+        MREMAP => MREMAP,
         GETUID32 => GETUID,
         GETEUID32 => GETEUID,
         GETGID32 => GETGID,
@@ -221,23 +222,15 @@ pub static IA32_TABLE: Table32 = ia32_table! {
 /// handlers that change nothing else in the frame (no sigreturn, no exec): the frame a
 /// tracer or a signal frame sees later is the caller's.
 fn args_ia32<const NR: usize>(regs: &mut Regs) -> i64 {
-    const { assert!(NR < BUILT.len()) };
-    let kept = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
-    let z = |v: u64| v as u32 as u64;
-    regs.rdi = z(regs.rbx);
-    regs.rsi = z(regs.rcx);
-    regs.rdx = z(kept[2]);
-    regs.r10 = z(kept[1]);
-    regs.r8 = z(kept[0]);
-    regs.r9 = z(regs.rbp);
-    let handler: Handler = const { BUILT[NR] };
-    let ret = handler(regs);
+    let args = ia32_args(regs);
     #[cfg(feature = "test-hooks")]
     if BREAK_ARGS.load(core::sync::atomic::Ordering::Relaxed) {
-        return ret;
+        // The negative run: the converted arguments stay in the caller's registers.
+        [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = args;
+        let handler: Handler = const { BUILT[NR] };
+        return handler(regs);
     }
-    [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = kept;
-    ret
+    call_native::<NR>(regs, args)
 }
 
 /// i386 mmap2 (Linux's sys_mmap_pgoff): mmap with the offset in pages (EBP) rather than
@@ -256,19 +249,9 @@ fn sys_mmap_pgoff(regs: &mut Regs) -> i64 {
 /// [`args_ia32`] but the sixth argument (EBP) is taken whole: mmap2's byte offset, which
 /// `sys_mmap_pgoff` computed and which may exceed 32 bits.
 fn args_ia32_wide<const NR: usize>(regs: &mut Regs) -> i64 {
-    const { assert!(NR < BUILT.len()) };
-    let kept = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
-    let z = |v: u64| v as u32 as u64;
-    regs.rdi = z(regs.rbx);
-    regs.rsi = z(regs.rcx);
-    regs.rdx = z(kept[2]);
-    regs.r10 = z(kept[1]);
-    regs.r8 = z(kept[0]);
-    regs.r9 = regs.rbp;
-    let handler: Handler = const { BUILT[NR] };
-    let ret = handler(regs);
-    [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = kept;
-    ret
+    let mut args = ia32_args(regs);
+    args[5] = regs.rbp;
+    call_native::<NR>(regs, args)
 }
 
 /// Runs x86-64 handler `NR` with the arguments `args` (a compat handler's converted ones) in

@@ -5,7 +5,6 @@
 //! with an `old_timespec32` timeout.
 
 use super::ia32_args;
-use crate::syscall::clone::{CLONE_PARENT_SETTID, CLONE_PIDFD, CSIGNAL, KernelCloneArgs};
 use crate::syscall::errno::*;
 use crate::syscall::table::BUILT;
 use crate::uaccess::{copy_from_user, copy_to_user};
@@ -17,18 +16,7 @@ use kentry_abi::nr;
 /// `kernel_clone` copies the frame as it is, so the child starts with the caller's registers.
 pub(super) fn sys_ia32_clone(regs: &mut Regs) -> i64 {
     let [flags, newsp, ptid, tls, ctid, _] = ia32_args(regs);
-    let args = KernelCloneArgs {
-        flags: flags & !CSIGNAL,
-        exit_signal: (flags & CSIGNAL) as u8,
-        stack: newsp,
-        parent_tid: ptid,
-        child_tid: ctid,
-        tls,
-    };
-    if args.flags & CLONE_PIDFD != 0 && args.flags & CLONE_PARENT_SETTID != 0 {
-        return -EINVAL;
-    }
-    crate::syscall::clone::kernel_clone(regs, &args)
+    crate::syscall::clone::clone_legacy(regs, flags, newsp, ptid, ctid, tls)
 }
 
 /// clone3(args, size): `struct clone_args` is the same on both ABIs; the frame stays the

@@ -16,7 +16,7 @@ mod kcmp;
 mod limits;
 mod sched;
 mod session;
-mod sysinfo;
+pub mod sysinfo;
 
 pub(crate) use clock::{clock_now, clock_res, do_getitimer, do_setitimer};
 pub(crate) use limits::do_prlimit;
@@ -63,8 +63,9 @@ fn target(pid: i64) -> Result<Arc<Process>, i64> {
     match pid {
         0 => Ok(me.clone()),
         p if p < 0 || p > u32::MAX as i64 => Err(-ESRCH),
-        p if p as u32 == me.pid => Ok(me.clone()),
-        p => match process::find(p as u32) {
+        p if p as u32 == me.vpid => Ok(me.clone()),
+        // A number of the caller's PID namespace.
+        p => match process::pid_ns::current_vnr_to_global(p as u32).and_then(process::find) {
             Some(p) if p.exit_reason().is_none() => Ok(p),
             _ => Err(-ESRCH),
         },

@@ -27,15 +27,22 @@ pub(super) const fn register(mut t: Table) -> Table {
 /// process, or the main thread of another process.
 fn target_task(pid: i64) -> Result<crate::task::TaskRef, i64> {
     let me = crate::task::current();
-    if pid == 0 || pid == me.tid as i64 {
+    if pid == 0 || pid == me.tid_in(me.process.pid_ns()) as i64 {
         return Ok(crate::sched::current_ref());
     }
+    // The caller's PID namespace's number → the global id.
+    let Some(global) = u32::try_from(pid)
+        .ok()
+        .and_then(crate::process::pid_ns::current_vnr_to_global)
+    else {
+        return Err(-crate::syscall::errno::ESRCH);
+    };
     let thread_of = |p: &crate::process::Process| {
         p.threads
             .lock()
             .iter()
             .filter_map(alloc::sync::Weak::upgrade)
-            .find(|t| t.tid as i64 == pid)
+            .find(|t| t.tid == global)
     };
     if let Some(t) = thread_of(&me.process) {
         return Ok(t);

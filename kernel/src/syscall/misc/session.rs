@@ -16,14 +16,19 @@ pub(super) const fn register(mut t: Table) -> Table {
     t
 }
 
+/// A group or session id as the caller's PID namespace sees it (0: its leader is outside).
+fn vnr(global: u32) -> i64 {
+    process::pid_ns::global_to_vnr(global, task::current().process.pid_ns()) as i64
+}
+
 fn sys_getpgrp(_: &mut Regs) -> i64 {
-    task::current().process.pgid() as i64
+    vnr(task::current().process.pgid())
 }
 
 /// getpgid(pid): the process's group (0: the caller's).
 fn sys_getpgid(regs: &mut Regs) -> i64 {
     match target(regs.rdi as i32 as i64) {
-        Ok(p) => p.pgid() as i64,
+        Ok(p) => vnr(p.pgid()),
         Err(e) => e,
     }
 }
@@ -31,14 +36,20 @@ fn sys_getpgid(regs: &mut Regs) -> i64 {
 /// getsid(pid): the process's session (0: the caller's).
 fn sys_getsid(regs: &mut Regs) -> i64 {
     match target(regs.rdi as i32 as i64) {
-        Ok(p) => p.sid() as i64,
+        Ok(p) => vnr(p.sid()),
         Err(e) => e,
     }
 }
 
 fn sys_setpgid(regs: &mut Regs) -> i64 {
     let me = &task::current().process;
-    match process::group::setpgid(me, regs.rdi as i32, regs.rsi as i32) {
+    // The caller's namespace's numbers → global ids; one nobody has there names no child
+    // (ESRCH) or no group (EPERM).
+    let global = |nr: i32| match nr {
+        n if n <= 0 => n,
+        n => process::pid_ns::vnr_to_global(n as u32, me.pid_ns()).map_or(i32::MAX, |g| g as i32),
+    };
+    match process::group::setpgid(me, global(regs.rdi as i32), global(regs.rsi as i32)) {
         Ok(()) => 0,
         Err(e) => -e,
     }
@@ -46,7 +57,7 @@ fn sys_setpgid(regs: &mut Regs) -> i64 {
 
 fn sys_setsid(_: &mut Regs) -> i64 {
     match process::group::setsid(&task::current().process) {
-        Ok(sid) => sid as i64,
+        Ok(sid) => vnr(sid),
         Err(e) => -e,
     }
 }

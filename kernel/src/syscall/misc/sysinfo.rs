@@ -27,18 +27,22 @@ pub(super) const fn register(mut t: Table) -> Table {
 // --- System information ---
 
 /// struct utsname: six 65-byte fields.
+/// uname's fields in `struct new_utsname` order: sysname, nodename, release, version,
+/// machine, domainname (also /proc/sys/kernel's ostype, hostname, osrelease, version and
+/// domainname, fs/procfs.rs).
+pub const UTSNAME: [&str; 6] = [
+    "Linux",
+    "kentry",
+    "6.1.0-kentry",
+    "#1 SMP PREEMPT_DYNAMIC kentry",
+    "x86_64",
+    "(none)",
+];
+
 fn sys_uname(regs: &mut Regs) -> i64 {
     const FIELD: usize = 65;
-    let fields: [&str; 6] = [
-        "Linux",
-        "kentry",
-        "6.1.0-kentry",
-        "#1 SMP PREEMPT_DYNAMIC kentry",
-        "x86_64",
-        "(none)",
-    ];
     let mut b = [0u8; FIELD * 6];
-    for (i, f) in fields.iter().enumerate() {
+    for (i, f) in UTSNAME.iter().enumerate() {
         b[i * FIELD..i * FIELD + f.len()].copy_from_slice(f.as_bytes());
     }
     result(put(regs.rdi, &b).map(|_| 0))

@@ -351,7 +351,7 @@ fn attach(flags: u32, filter: Filter, listener: Option<Arc<Listener>>) -> Result
                 return Err(if flags & FLAG_TSYNC_ESRCH != 0 {
                     -ESRCH
                 } else {
-                    t.tid as i64
+                    t.tid_in(t.process.pid_ns()) as i64
                 });
             }
         }

@@ -106,8 +106,11 @@ struct Inner {
 /// One waiting syscall.
 struct Notif {
     id: u64,
-    /// The target's thread id (what RECV reports as `pid`).
+    /// The target's thread id (what RECV reports as `pid`, in the receiver's PID namespace:
+    /// 0 when the target is not visible there, as Linux's `task_pid_vnr`).
     pid: u32,
+    /// The target's numbers in PID namespaces below the root.
+    pids: Option<Arc<crate::process::pid_ns::NsPids>>,
     data: SeccompData,
     /// INIT, SENT or REPLIED; written under the listener's lock, read by the target's wait.
     state: AtomicU8,
@@ -237,6 +240,7 @@ pub fn user_notification(listener: &Listener, data: &SeccompData) -> Option<i64>
         let n = Arc::new(Notif {
             id,
             pid: task::current().tid,
+            pids: task::current().ns_tids.get().cloned(),
             data: *data,
             state: AtomicU8::new(REPLIED),
             addfd_queued: AtomicUsize::new(0),
@@ -422,7 +426,9 @@ fn recv(l: &Listener, buf: u64) -> Result<i64, i64> {
     };
     l.wake();
     raw[..8].copy_from_slice(&n.id.to_ne_bytes());
-    raw[8..12].copy_from_slice(&n.pid.to_ne_bytes());
+    let viewer = task::current().process.pid_ns();
+    let pid = crate::process::pid_ns::pid_nr_ns(n.pids.as_ref(), n.pid, viewer);
+    raw[8..12].copy_from_slice(&pid.to_ne_bytes());
     raw[16..20].copy_from_slice(&n.data.nr.to_ne_bytes());
     raw[20..24].copy_from_slice(&n.data.arch.to_ne_bytes());
     raw[24..32].copy_from_slice(&n.data.instruction_pointer.to_ne_bytes());

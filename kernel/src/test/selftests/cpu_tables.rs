@@ -217,24 +217,30 @@ pub(super) fn control_registers(_: &Ctx) -> Outcome {
 pub(super) fn int80_from_kernel(_: &Ctx) -> Outcome {
     let c = &this_cpu().counters;
     let self_ptr = this_cpu() as *const _ as u64;
-    let before = c
-        .irq_from_kernel
-        .load(core::sync::atomic::Ordering::Relaxed);
-    let (rax, r12, r8, r11): (u64, u64, u64, u64);
-    // SAFETY: a software interrupt to a DPL-3 gate from ring 0: the stub returns by IRET to
-    // the next instruction, every register kept (the generic IDT path saves them all).
-    unsafe {
-        core::arch::asm!(
-            "int 0x80",
-            inout("rax") 0x1234_5678_0000_0014u64 => rax,
-            inout("r12") 0x1c1c_1c1c_1c1c_1c1cu64 => r12,
-            inout("r8") 0x8888_8888_8888_8888u64 => r8,
-            inout("r11") 0xbbbb_bbbb_bbbb_bbbbu64 => r11,
-        );
-    }
-    let after = c
-        .irq_from_kernel
-        .load(core::sync::atomic::Ordering::Relaxed);
+    // Interrupts off around the count: a timer tick between the two loads is a kernel-mode
+    // interrupt too (CI once counted 2). `int` is delivered with IF=0 and its IRET keeps IF=0.
+    let (before, after, rax, r12, r8, r11) =
+        x86_64::instructions::interrupts::without_interrupts(|| {
+            let before = c
+                .irq_from_kernel
+                .load(core::sync::atomic::Ordering::Relaxed);
+            let (rax, r12, r8, r11): (u64, u64, u64, u64);
+            // SAFETY: a software interrupt to a DPL-3 gate from ring 0: the stub returns by IRET to
+            // the next instruction, every register kept (the generic IDT path saves them all).
+            unsafe {
+                core::arch::asm!(
+                    "int 0x80",
+                    inout("rax") 0x1234_5678_0000_0014u64 => rax,
+                    inout("r12") 0x1c1c_1c1c_1c1c_1c1cu64 => r12,
+                    inout("r8") 0x8888_8888_8888_8888u64 => r8,
+                    inout("r11") 0xbbbb_bbbb_bbbb_bbbbu64 => r11,
+                );
+            }
+            let after = c
+                .irq_from_kernel
+                .load(core::sync::atomic::Ordering::Relaxed);
+            (before, after, rax, r12, r8, r11)
+        });
     check!(
         after == before + 1,
         "{} kernel-mode interrupts counted for one int $0x80",

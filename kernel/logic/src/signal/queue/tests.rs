@@ -193,3 +193,24 @@ fn siginfo_layouts() {
     assert!(!known_siginfo_layout(34, -8));
     assert!(known_siginfo_layout(34, -60));
 }
+
+#[test]
+fn layouts_for_signalfd() {
+    use super::{SiginfoLayout as L, siginfo_layout};
+    // kill() and the kernel's own: pid and uid.
+    assert_eq!(siginfo_layout(10, SI_USER), L::Kill);
+    assert_eq!(siginfo_layout(11, SI_KERNEL), L::Kill);
+    // sigqueue (SI_QUEUE -1) and tkill: pid, uid and the value.
+    assert_eq!(siginfo_layout(34, -1), L::Rt);
+    assert_eq!(siginfo_layout(10, SI_TKILL), L::Rt);
+    assert_eq!(siginfo_layout(14, -2), L::Timer);
+    assert_eq!(siginfo_layout(29, -5), L::Poll);
+    // A signal's own codes: SEGV_MAPERR, CLD_EXITED, SYS_SECCOMP; past them, a small code
+    // is read as SIGPOLL's (Linux's NSIGPOLL rule).
+    assert_eq!(siginfo_layout(SIGSEGV, 1), L::Fault);
+    assert_eq!(siginfo_layout(SIGCHLD, 1), L::Chld);
+    assert_eq!(siginfo_layout(SIGSYS, 1), L::Sys);
+    assert_eq!(siginfo_layout(SIGSYS, 3), L::Poll);
+    assert_eq!(siginfo_layout(10, 3), L::Poll);
+    assert_eq!(siginfo_layout(10, 7), L::Kill);
+}
