@@ -21,6 +21,9 @@ pub enum Capability {
     OwnSegment,
     /// XSAVE: CR4.OSXSAVE set, and the xstate in signal frames.
     Xsave,
+    /// ptrace from a 32-bit tracer: i386 ptrace (26) and its 32-bit views (`struct
+    /// user_regs_struct` of 17 words for GETREGS and PEEKUSER, 32-bit PEEKDATA words).
+    Compat32Ptrace,
 }
 
 impl Capability {
@@ -34,6 +37,7 @@ impl Capability {
             // set_thread_area's GDT TLS slots (docs/compat.md), through `int $0x80`.
             Capability::OwnSegment => true,
             Capability::Xsave => true,
+            Capability::Compat32Ptrace => false,
         }
     }
 
@@ -50,6 +54,9 @@ impl Capability {
                  the test cannot create a segment"
             }
             Capability::Xsave => "kentry gap: CR4.OSXSAVE off / XSAVE (issue 12)",
+            Capability::Compat32Ptrace => {
+                "kentry gap: no ptrace for a 32-bit tracer (i386 ptrace, 26, is -ENOSYS)"
+            }
         }
     }
 }
@@ -110,7 +117,7 @@ pub struct Selftest {
     pub checks: &'static str,
 }
 
-const SMP1: &str = "harness: QEMU runs one CPU (-smp 1), there is no CPU 1 to move to";
+pub const SMP1: &str = "harness: QEMU runs one CPU (-smp 1), there is no CPU 1 to move to";
 
 /// Linux's x86 selftests run on kentry, in the order of the runner's cases. ptrace_syscall
 /// and syscall_numbering are run only when kentry has what they need (x86_gated.rs); iopl and
@@ -345,7 +352,7 @@ pub const SELFTESTS: &[Selftest] = &[
         checks: "a child finds the vDSO by AT_SYSINFO_EHDR, moves it whole with \
                  mremap(MREMAP_FIXED) (kentry's image is one page: the first size tried) and \
                  exits by a raw syscall; on the 64-bit build nothing then runs from the moved \
-                 image (the 32-bit build, which returns through it, waits for the compat work)",
+                 image (the 32-bit build, which returns through it, is expected_32.rs's)",
     },
 ];
 

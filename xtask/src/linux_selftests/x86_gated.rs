@@ -14,12 +14,6 @@ pub enum Need {
     /// An i386 syscall table behind `int $0x80` for 64-bit callers (its own entry,
     /// kernel/src/syscall/compat/): kentry has it, and runs static i386 programs too.
     Ia32Syscalls,
-    /// ptrace from a 32-bit tracer (i386 ptrace, 26, and its 32-bit register views).
-    Compat32Ptrace,
-    /// The 32-bit vDSO (AT_SYSINFO, AT_SYSINFO_EHDR, __kernel_vsyscall and the restorers).
-    Vdso32,
-    /// SYSENTER: its entry and MSRs (and an Intel-vendor CPU model to run it under TCG).
-    Sysenter,
 }
 
 impl Need {
@@ -27,7 +21,6 @@ impl Need {
         match self {
             Need::Has(c) => c.kentry_has(),
             Need::Ia32Syscalls => true,
-            Need::Compat32Ptrace | Need::Vdso32 | Need::Sysenter => false,
         }
     }
 
@@ -37,9 +30,6 @@ impl Need {
             Need::Ia32Syscalls => {
                 "kentry gap: no i386 syscall table (int $0x80 returns -ENOSYS for every call)"
             }
-            Need::Compat32Ptrace => "kentry gap: no ptrace for a 32-bit tracer (i386 ptrace)",
-            Need::Vdso32 => "kentry gap: no 32-bit vDSO (AT_SYSINFO) yet",
-            Need::Sysenter => "kentry gap: no SYSENTER entry (its MSRs are 0)",
         }
     }
 
