@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 
 use crate::bench_linux::{init_exit_code, tsc_khz};
 use crate::cpio;
-use crate::linux_selftests::expected_32::{GATED_32, SELFTESTS_32};
+use crate::linux_selftests::expected_32::SELFTESTS_32;
 use crate::linux_selftests::kselftest::{self, Libc};
 use crate::linux_selftests::kselftest_expected::{Harness, KsftProgram, Outcome, PROGRAMS};
 use crate::linux_selftests::kselftest_judge::{TABLE, outcomes};
@@ -47,7 +47,6 @@ pub fn run(ws: &Workspace) -> Result<ExitCode> {
     let vmlinuz = crate::linux_image::ensure_linux_image(&target)?;
     let x86: Vec<&str> = GATED
         .iter()
-        .chain(GATED_32)
         .map(|g| g.test.name)
         .chain(SELFTESTS_32.iter().map(|t| t.name))
         .collect();
@@ -112,7 +111,7 @@ pub fn run(ws: &Workspace) -> Result<ExitCode> {
     let mut wrong = Vec::new();
     println!("| selftest | case | Linux | kentry | reason |");
     println!("|---|---|---|---|---|");
-    for g in GATED.iter().chain(GATED_32) {
+    for g in GATED {
         let exe = crate::linux_selftests::binary(&target, g.test.name);
         let r = boot(g.test.name, &exe)?;
         report_x86(g, &r, &mut wrong);

@@ -21,7 +21,7 @@ use crate::frames::{Capture, Captured};
 use crate::host_run;
 use crate::lean::CtSetting;
 use crate::linux_selftests::expected::{self, SELFTESTS, Selftest};
-use crate::linux_selftests::expected_32::{GATED_32, SELFTESTS_32};
+use crate::linux_selftests::expected_32::SELFTESTS_32;
 use crate::linux_selftests::judge::{self, Judgement};
 use crate::linux_selftests::kselftest::Libc;
 use crate::linux_selftests::kselftest_expected::{self, KsftProgram};
@@ -202,7 +202,7 @@ fn cases() -> Vec<Case> {
     }));
     // The x86 selftests that cannot run without what kentry lacks: SKIP, not booted, until
     // it has it (linux_selftests/x86_gated.rs).
-    all.extend(GATED.iter().chain(GATED_32).map(|g| Case {
+    all.extend(GATED.iter().map(|g| Case {
         name: x86_gated::case_name(g),
         program: Program::LinuxSelftest(&g.test),
         args: Vec::new(),

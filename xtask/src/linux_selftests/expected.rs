@@ -21,9 +21,6 @@ pub enum Capability {
     OwnSegment,
     /// XSAVE: CR4.OSXSAVE set, and the xstate in signal frames.
     Xsave,
-    /// ptrace from a 32-bit tracer: i386 ptrace (26) and its 32-bit views (`struct
-    /// user_regs_struct` of 17 words for GETREGS and PEEKUSER, 32-bit PEEKDATA words).
-    Compat32Ptrace,
 }
 
 impl Capability {
@@ -37,7 +34,6 @@ impl Capability {
             // set_thread_area's GDT TLS slots (docs/compat.md), through `int $0x80`.
             Capability::OwnSegment => true,
             Capability::Xsave => true,
-            Capability::Compat32Ptrace => false,
         }
     }
 
@@ -54,9 +50,6 @@ impl Capability {
                  the test cannot create a segment"
             }
             Capability::Xsave => "kentry gap: CR4.OSXSAVE off / XSAVE (issue 12)",
-            Capability::Compat32Ptrace => {
-                "kentry gap: no ptrace for a 32-bit tracer (i386 ptrace, 26, is -ENOSYS)"
-            }
         }
     }
 }

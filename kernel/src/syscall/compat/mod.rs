@@ -214,6 +214,8 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         RT_SIGTIMEDWAIT => signal::sys_rt_sigtimedwait_time32,
         SIGRETURN => signal::sys_sigreturn,
         RT_SIGRETURN => signal::sys_rt_sigreturn,
+        // A 32-bit tracer's views (user_regs_struct32, struct user32, 32-bit words).
+        PTRACE => crate::ptrace::sys_ia32_ptrace,
 };
 
 /// Runs x86-64 handler `NR` on the i386 arguments: EBX, ECX, EDX, ESI, EDI, EBP, each
