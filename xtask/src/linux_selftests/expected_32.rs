@@ -202,9 +202,8 @@ pub const SELFTESTS_32: &[Selftest] = &[
         death: None,
         checks: "a six-argument call through __kernel_vsyscall (SYSCALL) and int $0x80: \
                  EBX..EBP and the flags given back, R8-R15 not leaking (zero or untouched \
-                 after SYSRETL); the same again under a 32-bit tracer's PTRACE_SYSCALL stops. \
-                 Its call, pselect6 (i386 308), is -ENOSYS on kentry: the registers, not the \
-                 call, are the point",
+                 after SYSRETL); the same again under a 32-bit tracer's PTRACE_SYSCALL stops \
+                 (the call is pselect6, i386 308, with its sixth argument from the stack)",
     },
     Selftest {
         name: "unwind_vdso_32",
