@@ -178,6 +178,11 @@ fn apply_test_breaks(cmdline: &str) {
     time::test_hooks_init(cmdline);
     #[cfg(feature = "test-hooks")]
     if let Some(name) = boot::cmdline_value(cmdline, "kentry.break") {
+        if name == "clock_tsc_order" {
+            klog!("test hook: the clock's rate changes read their TSC before the windows open");
+            time::BREAK_TSC_ORDER.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "clock_apic_ref" {
             klog!("test hook: the clock's reference period is the median tick delta");
             time::BREAK_APIC_REFERENCE.store(true, core::sync::atomic::Ordering::Relaxed);

@@ -86,8 +86,11 @@ static inline int read_clock(uint64_t *mono, uint64_t *rt_off)
 		uint64_t bt = vd->base_tsc, bn = vd->base_ns, m = vd->mult;
 		uint64_t off = vd->realtime_offset_ns;
 		uint64_t tsc = rdtsc_ordered();
-		/* x86 keeps loads in order: the seq re-read is after the fields. */
-		asm volatile("" ::: "memory");
+		/* x86 keeps loads in order: the seq re-read is after the fields. It must also be
+		 * after the TSC read, which later loads may pass: a TSC later than the kernel's new
+		 * base then sees the odd seq it was read behind (kernel/src/vdso/mod.rs,
+		 * ClockWrite). */
+		asm volatile("lfence" ::: "memory");
 		if (vd->seq != seq)
 			continue;
 		uint64_t d = tsc > bt ? tsc - bt : 0;

@@ -286,6 +286,31 @@ const OTHER_BOOTS: &[BootTest] = &[
         qemu_args: &["-smp", "2"],
         or_endings: &[],
     },
+    BootTest {
+        // The clock's rate doubles (`kentry.test_rate_step=20`: at the 20th CPU-time read
+        // of c_clock_step's main thread, with the writer spinning after reading the TSC its
+        // new base starts at, until the reader has run there) while the
+        // program's reader thread reads CLOCK_MONOTONIC on the other CPU without pause: no
+        // reading, vDSO or syscall, may go back. Its negative run
+        // (`negative_clock_tsc_order`) reads that TSC before the sequence windows open.
+        name: "clock_rate_step_readers",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.test_rate_step=20",
+            "kentry.only=c_clock_step_musl",
+        ],
+        expect_status: 1,
+        expect_log: &[
+            "test hook: the clock's rate doubled at CPU-time read 20",
+            "test hook: other CPUs ran inside the rate change's window",
+            "    ok 1 vdso_monotonic",
+            "    ok 2 syscall_monotonic",
+            "    ok 3 reader_overlapped",
+            "ok 1 c_clock_step_musl",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
 ];
 
 /// The boot test of that name.

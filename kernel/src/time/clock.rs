@@ -50,7 +50,10 @@ fn snapshot() -> (u64, u64, u64, u64) {
         let bn = BASE_NS.load(Ordering::Relaxed);
         let m = MULT.load(Ordering::Relaxed);
         let tsc = rdtsc();
-        core::sync::atomic::fence(Ordering::Acquire);
+        // The re-read of SEQ after the TSC is read, not before (loads may pass RDTSC): a TSC
+        // later than a writer's new base then sees its odd SEQ (`set_rate`).
+        // SAFETY: lfence has no side effects.
+        unsafe { core::arch::x86_64::_mm_lfence() };
         if SEQ.load(Ordering::Relaxed) == s {
             return (bt, bn, m, tsc);
         }
@@ -66,6 +69,14 @@ fn scale(bt: u64, bn: u64, m: u64, tsc: u64) -> u64 {
 /// Changes the rate to `per_ms` TSC counts per millisecond, continuously: the clock keeps its
 /// current value at the current TSC. The first call starts the clock at `first`'s tick count
 /// (× 1 ms) at its TSC, or at the current tick count if there is none.
+///
+/// The TSC the new base starts at is read inside both sequence windows (the kernel's and the
+/// vvar page's), after a full fence, so that a reader anywhere either read an older TSC
+/// (its time from the old rate is at most the new base) or sees a window open and retries.
+/// A TSC read before the windows open lets a reader on another CPU compute, at a TSC past
+/// the new base, a time the new rate reaches only later when the rate rises (the clock slows):
+/// its next reading goes back (the provisional 1 GHz start refined to a host's 2.8 GHz did
+/// that by up to tens of microseconds; `kentry.break=clock_tsc_order` restores it).
 pub(super) fn set_rate(per_ms: u64, first: Option<(u64, u64)>) {
     if per_ms == 0 {
         return;
@@ -73,9 +84,25 @@ pub(super) fn set_rate(per_ms: u64, first: Option<(u64, u64)>) {
     let mult = ((NSEC_PER_MS as u128) << 32) / per_ms as u128;
     let mult = mult.min(u64::MAX as u128) as u64;
     interrupts::without_interrupts(|| {
+        #[cfg(feature = "test-hooks")]
+        let early_tsc = BREAK_TSC_ORDER.load(Ordering::Relaxed).then(|| {
+            let tsc = rdtsc();
+            widen_rate_window();
+            tsc
+        });
         let s = SEQ.load(Ordering::Relaxed);
         SEQ.store(s + 1, Ordering::Relaxed);
-        core::sync::atomic::fence(Ordering::Release);
+        let vvar = crate::vdso::ClockWrite::begin();
+        // MFENCE (and LFENCE in rdtsc): both odd stores are visible to every CPU before the
+        // TSC is read (SDM, RDTSC: "MFENCE; LFENCE" orders it after earlier stores).
+        core::sync::atomic::fence(Ordering::SeqCst);
+        #[cfg(feature = "test-hooks")]
+        let tsc = early_tsc.unwrap_or_else(|| {
+            let tsc = rdtsc();
+            widen_rate_window();
+            tsc
+        });
+        #[cfg(not(feature = "test-hooks"))]
         let tsc = rdtsc();
         let now = if STARTED.load(Ordering::Relaxed) {
             scale(
@@ -96,34 +123,83 @@ pub(super) fn set_rate(per_ms: u64, first: Option<(u64, u64)>) {
         MULT.store(mult, Ordering::Relaxed);
         RATE.store(per_ms, Ordering::Relaxed);
         STARTED.store(true, Ordering::Relaxed);
-        // Inside the kernel's window: no reader of either copy sees the new rate before
-        // the other copy has it too (docs/vdso.md).
-        publish_vvar();
+        vvar.publish(tsc, now, mult, epoch());
         SEQ.store(s + 2, Ordering::Release);
     });
 }
 
-/// Test kernels (`kentry.test_rate_step`): the rate doubles now, as `set_rate` changes it
-/// (continuously).
+/// Test kernels, `kentry.break=clock_tsc_order`: `set_rate` reads its TSC before opening the
+/// sequence windows (the order before the fix), so readers on other CPUs go on with the old
+/// rate past the new base.
 #[cfg(feature = "test-hooks")]
-pub(super) fn double_rate() {
-    set_rate(RATE.load(Ordering::Relaxed) * 2, None);
+pub static BREAK_TSC_ORDER: AtomicBool = AtomicBool::new(false);
+
+/// Test kernels: whether the next `set_rate` spins after reading its TSC
+/// ([`widen_rate_window`]).
+#[cfg(feature = "test-hooks")]
+static WIDEN: AtomicBool = AtomicBool::new(false);
+
+/// Test kernels: calls of [`monotonic_ns`] begun (counted before they read anything).
+#[cfg(feature = "test-hooks")]
+static READS_BEGUN: AtomicU64 = AtomicU64::new(0);
+
+/// Test kernels: after `set_rate`'s TSC read, when [`WIDEN`] asks, spins at least 2 ms and
+/// until another CPU has shown it runs (two clock reads begun, or two interrupts taken), at
+/// most 500 ms, so that a reader there surely reads the clock then: inside the windows it
+/// retries (in the vDSO or the syscall, where only its interrupts show it runs); with
+/// `BREAK_TSC_ORDER` it reads the old rate at a TSC past the new base. Time alone would not
+/// do: on a loaded host a vCPU's thread can sit out a few milliseconds. This CPU, with
+/// interrupts off, adds to neither count.
+#[cfg(feature = "test-hooks")]
+fn widen_rate_window() {
+    if !WIDEN.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    let irqs_taken = || -> u64 {
+        crate::smp::ipi::online_cpus()
+            .filter(|&(cpu, _)| cpu != crate::smp::this_cpu_id())
+            .map(|(_, pc)| {
+                let c = &pc.counters;
+                c.irq_from_user.load(Ordering::Relaxed) + c.irq_from_kernel.load(Ordering::Relaxed)
+            })
+            .sum()
+    };
+    let per_ms = RATE.load(Ordering::Relaxed).max(1_000_000);
+    let (t0, r0, u0) = (rdtsc(), READS_BEGUN.load(Ordering::Relaxed), irqs_taken());
+    loop {
+        let spun = rdtsc().wrapping_sub(t0);
+        let reads = READS_BEGUN.load(Ordering::Relaxed) - r0;
+        let irqs = irqs_taken() - u0;
+        if (spun >= 2 * per_ms && (reads >= 2 || irqs >= 2)) || spun >= 500 * per_ms {
+            WIDENED_RUNS.store(reads + irqs, Ordering::Relaxed);
+            return;
+        }
+        core::hint::spin_loop();
+    }
 }
 
-/// Copies the clock's parameters into the vDSO's vvar page (`crate::vdso`), so that user
-/// code computes the same nanoseconds from the same TSC. Until the realtime epoch is known
-/// (the first start sets it after its first rate) the vDSO keeps making the syscall.
-/// Interrupts off.
-fn publish_vvar() {
-    let epoch = EPOCH_KNOWN
+/// Test kernels: clock reads begun and interrupts taken by other CPUs inside the last
+/// widened window.
+#[cfg(feature = "test-hooks")]
+static WIDENED_RUNS: AtomicU64 = AtomicU64::new(0);
+
+/// Test kernels (`kentry.test_rate_step`): the rate doubles now, as `set_rate` changes it
+/// (continuously), with the writer spinning after its TSC read (`widen_rate_window`).
+#[cfg(feature = "test-hooks")]
+pub(super) fn double_rate() {
+    WIDEN.store(true, Ordering::Relaxed);
+    set_rate(RATE.load(Ordering::Relaxed) * 2, None);
+    if WIDENED_RUNS.load(Ordering::Relaxed) != 0 {
+        crate::klog!("test hook: other CPUs ran inside the rate change's window");
+    }
+}
+
+/// The realtime offset the vvar page may publish: `None` until the first start has set the
+/// epoch (after its first rate), so that until then the vDSO keeps making the syscall.
+fn epoch() -> Option<u64> {
+    EPOCH_KNOWN
         .load(Ordering::Relaxed)
-        .then(|| EPOCH_NS.load(Ordering::Relaxed));
-    crate::vdso::update_clock(
-        BASE_TSC.load(Ordering::Relaxed),
-        BASE_NS.load(Ordering::Relaxed),
-        MULT.load(Ordering::Relaxed),
-        epoch,
-    );
+        .then(|| EPOCH_NS.load(Ordering::Relaxed))
 }
 
 /// TSC Hz from CPUID leaf 0x15 (crystal × ratio) or 0x16 (base MHz), if the CPU says.
@@ -208,7 +284,13 @@ fn start() {
         };
         EPOCH_NS.store(epoch_ns, Ordering::Relaxed);
         EPOCH_KNOWN.store(true, Ordering::Relaxed);
-        publish_vvar();
+        // The same parameters, now with the epoch: no new TSC base, so no window to order.
+        crate::vdso::ClockWrite::begin().publish(
+            BASE_TSC.load(Ordering::Relaxed),
+            BASE_NS.load(Ordering::Relaxed),
+            MULT.load(Ordering::Relaxed),
+            epoch(),
+        );
     });
     crate::klog!("time: {}", Calibration::now());
 }
@@ -218,6 +300,8 @@ pub fn monotonic_ns() -> u64 {
     if !STARTED.load(Ordering::Relaxed) {
         start();
     }
+    #[cfg(feature = "test-hooks")]
+    READS_BEGUN.fetch_add(1, Ordering::Relaxed);
     let (bt, bn, m, tsc) = snapshot();
     scale(bt, bn, m, tsc)
 }

@@ -38,7 +38,7 @@ mod itimer;
 mod rtc;
 
 #[cfg(feature = "test-hooks")]
-pub use clock::clock_started;
+pub use clock::{BREAK_TSC_ORDER, clock_started};
 pub use clock::{
     Calibration, coarse, deadline_after_ns, deadline_at_ns, monotonic_ns, realtime_ns, tsc_to_ns,
 };

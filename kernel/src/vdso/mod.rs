@@ -7,10 +7,11 @@
 //! write to a vDSO page (after mprotect, or by ptrace) copies it as for any shared page.
 //!
 //! The vvar page is a sequence-locked copy of the clock's parameters (`time::clock`): the
-//! writer (interrupts off, one at a time under [`VVAR_LOCK`]) makes `seq` odd, stores the
-//! fields, makes it even; the vDSO reads `seq`, the fields and the TSC, and retries if `seq`
-//! was odd or changed. x86 keeps stores in order and loads in order, so compiler barriers
-//! are all either side needs.
+//! writer (interrupts off, one at a time under [`VVAR_LOCK`]) makes `seq` odd, reads the TSC
+//! its new base starts at, stores the fields, makes `seq` even ([`ClockWrite`]); the vDSO
+//! reads `seq`, the fields and the TSC, and retries if `seq` was odd or changed. x86 keeps
+//! stores in order and loads in order, so compiler barriers order the fields and `seq`; the
+//! TSC, which is no memory access, needs fences on both sides (see `ClockWrite`).
 
 pub mod ia32;
 
@@ -114,30 +115,56 @@ pub fn special_checks_on() -> bool {
 /// Serialises the writers (they run with interrupts off, possibly on two CPUs).
 static VVAR_LOCK: spin::Mutex<()> = spin::Mutex::new(());
 
-/// Publishes the clock: monotonic = base_ns + ((tsc - base_tsc) * mult) >> 32, realtime =
-/// monotonic + `realtime_offset_ns` (`None`: not known yet, the vDSO keeps making the
-/// syscall). Interrupts off.
-pub fn update_clock(base_tsc: u64, base_ns: u64, mult: u64, realtime_offset_ns: Option<u64>) {
-    #[cfg(feature = "test-hooks")]
-    if BREAK_PUBLISH.load(Ordering::Relaxed) {
-        return;
-    }
-    let _g = VVAR_LOCK.lock();
-    let d = &VVAR.0;
-    let s = d.seq.load(Ordering::Relaxed);
-    d.seq.store(s.wrapping_add(1), Ordering::Relaxed);
-    core::sync::atomic::fence(Ordering::Release);
-    d.base_tsc.store(base_tsc, Ordering::Relaxed);
-    d.base_ns.store(base_ns, Ordering::Relaxed);
-    d.mult.store(mult, Ordering::Relaxed);
-    match realtime_offset_ns {
-        Some(off) => {
-            d.realtime_offset_ns.store(off, Ordering::Relaxed);
-            d.clock_mode.store(VDSO_CLOCKMODE_TSC, Ordering::Relaxed);
+/// An open write of the vvar page's clock: from [`ClockWrite::begin`] to
+/// [`ClockWrite::publish`] `seq` is odd and every vDSO reader retries.
+///
+/// The writer must read the TSC its new base starts at *inside* this window (after `begin`
+/// and a full fence), never before: a reader on another CPU that saw the old fields with an
+/// even `seq` could otherwise have read a later TSC than the writer's, and computed from the
+/// old rate a time the new rate only reaches later, so that its next reading goes back
+/// (`time::clock::set_rate`, docs/vdso.md).
+pub struct ClockWrite {
+    /// The lock, and `seq`'s odd value; `None` in test kernels that never publish.
+    open: Option<(spin::MutexGuard<'static, ()>, u32)>,
+}
+
+impl ClockWrite {
+    /// Makes `seq` odd. Interrupts off.
+    pub fn begin() -> ClockWrite {
+        #[cfg(feature = "test-hooks")]
+        if BREAK_PUBLISH.load(Ordering::Relaxed) {
+            return ClockWrite { open: None };
         }
-        None => d.clock_mode.store(VDSO_CLOCKMODE_NONE, Ordering::Relaxed),
+        let g = VVAR_LOCK.lock();
+        let d = &VVAR.0;
+        let odd = d.seq.load(Ordering::Relaxed).wrapping_add(1);
+        d.seq.store(odd, Ordering::Relaxed);
+        core::sync::atomic::fence(Ordering::Release);
+        ClockWrite {
+            open: Some((g, odd)),
+        }
     }
-    d.seq.store(s.wrapping_add(2), Ordering::Release);
+
+    /// Publishes the clock and makes `seq` even: monotonic = base_ns + ((tsc - base_tsc) *
+    /// mult) >> 32, realtime = monotonic + `realtime_offset_ns` (`None`: not known yet, the
+    /// vDSO keeps making the syscall).
+    pub fn publish(self, base_tsc: u64, base_ns: u64, mult: u64, realtime_offset_ns: Option<u64>) {
+        let Some((_g, odd)) = self.open else {
+            return;
+        };
+        let d = &VVAR.0;
+        d.base_tsc.store(base_tsc, Ordering::Relaxed);
+        d.base_ns.store(base_ns, Ordering::Relaxed);
+        d.mult.store(mult, Ordering::Relaxed);
+        match realtime_offset_ns {
+            Some(off) => {
+                d.realtime_offset_ns.store(off, Ordering::Relaxed);
+                d.clock_mode.store(VDSO_CLOCKMODE_TSC, Ordering::Relaxed);
+            }
+            None => d.clock_mode.store(VDSO_CLOCKMODE_NONE, Ordering::Relaxed),
+        }
+        d.seq.store(odd.wrapping_add(1), Ordering::Release);
+    }
 }
 
 const IA32_TSC_AUX: u32 = 0xc000_0103;
