@@ -15,7 +15,7 @@ progs32=(ia32 ia32_bench ia32_signals ia32_vdso ia32_fast)
 progs=(hello auxv threads forkexec signals mem files poll fuzz smp procvm preempt nohz_times threadexec seccomp seccomp_notif ptrace debugreg int80 jobctl sigqueue unixsock procstat memfd clone3 vdso tls_slots xstate sleepers sysretl procfiles pidns epoll eventfds ptimer fast32 clock_step)
 # Portable programs of the list below also built with gcc -m32 as <prog>-glibc32: the same
 # checks, as a static i386 glibc program (docs/compat.md). xtask's c_sources reads this line.
-progs_m32=(hello threads forkexec files memfd threadexec)
+progs_m32=(hello threads forkexec files memfd threadexec poll)
 
 if ! command -v musl-gcc >/dev/null 2>&1; then
 	echo "build.sh: musl-gcc not found: install the Debian package musl-tools (apt-get install -y musl-tools)" >&2

@@ -114,10 +114,15 @@ int main(void)
 	n = select(61, &r, NULL, NULL, &tv);
 	KTAP_CHECK(n == -1 && errno == EBADF, "select_ebadf", "n=%d errno=%d", n, errno);
 
-	/* The raw call: libcs check the timeval themselves. */
+	/* The raw call: libcs check the timeval themselves. i386's SYS_select is the old one
+	 * that takes its arguments in a structure; _newselect is the five-argument call. */
 	tv.tv_sec = 0;
 	tv.tv_usec = -1;
+#ifdef __i386__
+	n = syscall(SYS__newselect, 0, NULL, NULL, NULL, &tv);
+#else
 	n = syscall(SYS_select, 0, NULL, NULL, NULL, &tv);
+#endif
 	KTAP_CHECK(n == -1 && errno == EINVAL, "select_bad_timeval", "n=%d errno=%d", n, errno);
 
 	FD_ZERO(&r);

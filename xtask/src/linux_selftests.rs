@@ -5,6 +5,7 @@
 //! what each must print, is in `expected.rs`; `judge.rs` holds a run to it.
 
 pub mod expected;
+pub mod expected_32;
 pub mod judge;
 pub mod kselftest;
 pub mod kselftest_expected;
@@ -42,10 +43,28 @@ pub fn dir(target: &Path) -> PathBuf {
     target.join("linux-selftests")
 }
 
-/// The binary of test `name`.
+/// The binary of test `name`: `<name>_64`, or for a name ending in `_32` (the -m32 build,
+/// `expected_32.rs`) that name itself.
 pub fn binary(target: &Path, name: &str) -> PathBuf {
+    if name.ends_with("_32") {
+        return dir(target).join("bin").join(name);
+    }
     dir(target).join("bin").join(format!("{name}_64"))
 }
+
+/// The upstream Makefile's flags for the `_32` binaries (`-m32`, `-lm`), plus `-static`.
+const CFLAGS_32: &[&str] = &[
+    "-m32",
+    "-O2",
+    "-g",
+    "-std=gnu99",
+    "-pthread",
+    "-Wall",
+    "-no-pie",
+    "-static",
+    "-DCAN_BUILD_32",
+    "-DCAN_BUILD_64",
+];
 
 /// Builds every test of `names` that is not built yet: installs the source package when
 /// needed (as root; otherwise stops naming it), extracts the selftests, compiles.
@@ -83,23 +102,37 @@ pub fn ensure_built(target: &Path, names: &[&str]) -> Result<()> {
     }
     std::fs::create_dir_all(dir(target).join("bin"))?;
     for name in missing {
+        let (stem, flags) = match name.strip_suffix("_32") {
+            Some(stem) => (stem, CFLAGS_32),
+            None => (name, CFLAGS),
+        };
         let mut cmd = Command::new("gcc");
         cmd.current_dir(&tree)
-            .args(CFLAGS)
+            .args(flags)
             .arg("-o")
             .arg(binary(target, name))
-            .arg(format!("{name}.c"))
+            .arg(format!("{stem}.c"))
             .arg("helpers.h");
+        // The Makefile's extra sources per binary.
         match name {
             "sysret_ss_attrs" => {
                 cmd.arg("thunks.S");
             }
-            "check_initial_reg_state" => {
+            "ptrace_syscall_32" => {
+                cmd.arg("raw_syscall_helper_32.S");
+            }
+            "test_syscall_vdso_32" => {
+                cmd.arg("thunks_32.S");
+            }
+            "check_initial_reg_state" | "check_initial_reg_state_32" => {
                 cmd.arg("-Wl,-ereal_start");
             }
             _ => {}
         }
         cmd.args(["-lrt", "-ldl"]);
+        if flags == CFLAGS_32 {
+            cmd.arg("-lm");
+        }
         eprintln!("xtask: building Linux selftest {name}");
         let out = cmd.output().context("running gcc")?;
         if !out.status.success() {

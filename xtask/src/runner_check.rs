@@ -21,6 +21,7 @@ use crate::frames::{Capture, Captured};
 use crate::host_run;
 use crate::lean::CtSetting;
 use crate::linux_selftests::expected::{self, SELFTESTS, Selftest};
+use crate::linux_selftests::expected_32::SELFTESTS_32;
 use crate::linux_selftests::judge::{self, Judgement};
 use crate::linux_selftests::kselftest::Libc;
 use crate::linux_selftests::kselftest_expected::{self, KsftProgram};
@@ -190,7 +191,7 @@ fn cases() -> Vec<Case> {
         refused("runner_refuses_dynamic", dynamic, "dynamically linked"),
     ];
     // Linux's own x86 selftests, with what each must print (linux_selftests/expected.rs).
-    all.extend(SELFTESTS.iter().map(|t| Case {
+    all.extend(SELFTESTS.iter().chain(SELFTESTS_32).map(|t| Case {
         name: expected::case_name(t),
         program: Program::LinuxSelftest(t),
         args: Vec::new(),

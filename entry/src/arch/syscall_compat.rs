@@ -14,11 +14,11 @@
 //!
 //! `kentry_sysret32_from_system_call` is a path of its own so that every compat entry whose
 //! frame passed `sysretl_allowed` can `jmp` to it with RSP at the frame (a SYSENTER entry
-//! returns by SYSRETL too, as Linux's does). It restores the registers from the frame, puts
-//! the frame's RIP in ECX (SYSRETL's EIP; ECX itself is lost on this way, as in Linux, where
-//! the vDSO reloads it), takes R11 from the frame (equal to RFLAGS: checked), loads the user
-//! ESP, swaps GS and executes SYSRETL, which loads CS = __USER32_CS and SS = __USER_DS from
-//! STAR.
+//! returns by SYSRETL too, as Linux's does). It restores the registers from the frame, zeroes
+//! R8-R10 (R8 held the user ESP; Linux zeroes the three), puts the frame's RIP in ECX
+//! (SYSRETL's EIP; ECX itself is lost on this way, as in Linux, where the vDSO reloads it),
+//! takes R11 from the frame (equal to RFLAGS: checked), loads the user ESP, swaps GS and
+//! executes SYSRETL, which loads CS = __USER32_CS and SS = __USER_DS from STAR.
 //!
 //! Windows:
 //!
@@ -28,7 +28,7 @@
 //! | `kentry_syscall_compat_park` | zero-extend ESP into R8, load the task stack | user RSP, then the task stack; kernel GS | NMI, #MC | the stack top is per-CPU, GS-relative, always mapped; nothing reads or writes the user stack |
 //! | `kentry_syscall_compat_frame` | build the frame, `call` | task stack, kernel GS | NMI, #MC; everything once Rust enables IRQs | a normal kernel context from here on |
 //! | `kentry_syscall_compat_return` | after the call: `testb`, `jnz` to SYSRETL, else `jmp` to the IRET path | task stack, kernel GS, IF=0 (the exit path's) | NMI, #MC | iret.rs has the IRET way; the table below the SYSRETL way |
-//! | `kentry_sysret32_from_system_call` | restore GPRs, ECX = the frame's EIP | task stack, kernel GS | NMI, #MC | IF=0 since the last exit-work check |
+//! | `kentry_sysret32_from_system_call` | restore GPRs, zero R8-R10, ECX = the frame's EIP | task stack, kernel GS | NMI, #MC | IF=0 since the last exit-work check |
 //! | `kentry_sysretl_compat_unsafe_stack` | load the user ESP, `swapgs` | user RSP, then user GS | NMI, #MC | IF stays 0 until SYSRETL sets it with the CPL change; the IST vectors decide GS from MSR_GS_BASE (paranoid), not from CS or RSP; no memory is touched after the RSP load |
 //! | `kentry_sysretl_compat` | `sysretl` | user RSP, user GS | NMI, #MC | EIP < 4 GiB (checked), so ECX holds it whole; compat mode has no canonical-address #GP; TF clear (checked), so no #DB follows it before the first user instruction |
 
@@ -82,6 +82,13 @@ core::arch::global_asm!(
     ".type kentry_sysret32_from_system_call, @function",
     "kentry_sysret32_from_system_call:",
     super::pop_gprs!(),
+    // R8-R10 are zeroed, as Linux's sysret32_from_system_call does: the compat SYSCALL
+    // entry parks the user ESP in R8 (the frame's R8 slot holds it), and nothing the kernel
+    // held may leak into registers a 32-bit program cannot even save (test_syscall_vdso_32:
+    // "R8 has changed"). R11-R15 come back as the frame has them.
+    "xorl %r8d, %r8d",
+    "xorl %r9d, %r9d",
+    "xorl %r10d, %r10d",
     "movl {user_rip_above}(%rsp), %ecx", // SYSRETL's EIP: the frame's RIP (below 4 GiB)
     ".globl kentry_sysretl_compat_unsafe_stack",
     "kentry_sysretl_compat_unsafe_stack:",

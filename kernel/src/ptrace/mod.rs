@@ -20,6 +20,7 @@
 //! own syscall-work flags and frame when it wakes, so no flag is ever changed on a running
 //! task by another CPU (kentry's syscall work is cleared lazily by the task itself).
 
+mod compat;
 mod regs;
 mod request;
 mod stop;
@@ -29,6 +30,7 @@ pub const fn register(mut t: crate::syscall::table::Table) -> crate::syscall::ta
     t[kentry_abi::nr::PTRACE] = request::sys_ptrace;
     t
 }
+pub use compat::sys_ia32_ptrace;
 #[cfg(feature = "test-hooks")]
 pub use regs::BREAK_REG_CHECKS;
 pub use stop::{

@@ -171,6 +171,24 @@ pub fn thread_area(t: &Task, set: bool, addr: u64, data: u64) -> Result<i64, i64
     }
 }
 
+/// A 32-bit tracer's write of FS or GS (`index` is [`reg::FS`] or [`reg::GS`]): the selector
+/// as [`put`] takes it, then the base its descriptor gives (Linux's `putreg32`: an i386
+/// debugger restoring a saved state expects the base to follow the selector).
+pub fn put_seg_with_base(t: &Task, index: usize, value: u64) -> Result<(), i64> {
+    put(t, index, value)?;
+    let _st = t.ptrace.state.lock();
+    // SAFETY: as in `get_all`.
+    let inner = unsafe { t.inner() };
+    let sel = inner.selectors.0[index - reg::DS];
+    let base = crate::task::tls::selector_base(&inner.tls, sel);
+    if index == reg::FS {
+        inner.fs_base = base;
+    } else {
+        inner.gs_base = base;
+    }
+    Ok(())
+}
+
 /// SETREGS / NT_PRSTATUS: writes `vals` register by register in `user_regs_struct` order,
 /// stopping at the first refused one (what was written before stays, as in Linux's
 /// `genregs_set`).

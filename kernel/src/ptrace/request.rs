@@ -29,15 +29,12 @@ pub fn sys_ptrace(regs: &mut Regs) -> i64 {
     }
 }
 
-fn request_result(request: u64, pid: i32, addr: u64, data: u64) -> Result<i64, i64> {
+pub(super) fn request_result(request: u64, pid: i32, addr: u64, data: u64) -> Result<i64, i64> {
     let me = task::current();
     if request == req::TRACEME {
         return traceme(me);
     }
-    let t = crate::process::pid_ns::current_vnr_to_global(pid as u32)
-        .and_then(crate::process::find_thread)
-        .filter(|_| pid > 0)
-        .ok_or(-ESRCH)?;
+    let t = find_tracee(pid)?;
     let tracer = &me.process;
     if request == req::ATTACH || request == req::SEIZE {
         return attach(&t, tracer, request == req::SEIZE, addr, data);
@@ -185,6 +182,22 @@ fn request_result(request: u64, pid: i32, addr: u64, data: u64) -> Result<i64, i
     }
 }
 
+/// The thread `pid` names in the caller's pid namespace (-ESRCH if none).
+fn find_tracee(pid: i32) -> Result<TaskRef, i64> {
+    crate::process::pid_ns::current_vnr_to_global(pid as u32)
+        .and_then(crate::process::find_thread)
+        .filter(|_| pid > 0)
+        .ok_or(-ESRCH)
+}
+
+/// The thread `pid`, stopped and traced by the caller (Linux's `ptrace_check_attach`), for a
+/// request that needs a stopped tracee.
+pub(super) fn stopped_tracee(pid: i32) -> Result<TaskRef, i64> {
+    let t = find_tracee(pid)?;
+    check_stopped(&t, &task::current().process).map_err(|e| -e)?;
+    Ok(t)
+}
+
 /// PTRACE_O_SUSPEND_SECCOMP asks to run the tracee without its filters: Linux requires
 /// CAP_SYS_ADMIN and a tracer without a seccomp mode of its own. kentry's processes have no
 /// capabilities (capget reads every set empty), so the option is refused with EPERM.
@@ -290,7 +303,7 @@ fn put_u64(addr: u64, v: u64) -> Result<i64, i64> {
     Ok(0)
 }
 
-fn copy_out(addr: u64, b: &[u8]) -> Result<(), i64> {
+pub(super) fn copy_out(addr: u64, b: &[u8]) -> Result<(), i64> {
     copy_to_user(addr, b).map_err(|_| -EFAULT)
 }
 

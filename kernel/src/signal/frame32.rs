@@ -223,8 +223,13 @@ pub static BREAK_SEGS: core::sync::atomic::AtomicBool = core::sync::atomic::Atom
 /// A data selector from a frame as the kernel may load it: RPL forced to 3, and one the
 /// user could not load (VERR fails: no such descriptor, an empty TLS slot, a system
 /// segment) made null. Linux loads it and its fault fixup leaves null; kentry checks first
-/// because its selector loads have no fixup.
+/// because its selector loads have no fixup. A null selector is loaded as 0, not 3: the CPU's
+/// IRET to ring 3 would clear a null 3 to 0 anyway (QEMU's TCG does not, and Linux's
+/// sigreturn selftest then reads 3 where it put 0).
 fn frame_selector(v: u32) -> u16 {
+    if v as u16 & !3 == 0 {
+        return 0;
+    }
     let sel = (v as u16) | 3;
     #[cfg(feature = "test-hooks")]
     if BREAK_SEGS.load(core::sync::atomic::Ordering::Relaxed) {

@@ -393,7 +393,8 @@ fn sys_mremap(r: &mut Regs) -> i64 {
     if old_len > TASK_SIZE {
         return -EFAULT;
     }
-    result(with_aspace_vdso(|a| {
+    let old_vdso32 = crate::vdso::ia32::current_base();
+    let ret = result(with_aspace_vdso(|a| {
         a.mremap(
             addr,
             old_len,
@@ -403,7 +404,26 @@ fn sys_mremap(r: &mut Regs) -> i64 {
             flags & MREMAP_DONTUNMAP != 0,
             new_addr,
         )
-    }))
+    }));
+    vdso_fix_landing(r, old_vdso32);
+    ret
+}
+
+/// Linux's `vdso_fix_landing`: an i386 call made through the vDSO's fast entry returns to the
+/// landing pad of the image it came from, which `do_fast_syscall_32` put in the frame's RIP
+/// before the call. When this very call moved the image, that address is no longer mapped
+/// (test_mremap_vdso_32 died there of SIGSEGV): the return goes to the moved pad instead.
+fn vdso_fix_landing(r: &mut Regs, old_base: Option<u64>) {
+    use crate::vdso::ia32::{VDSO32_SYM_INT80_LANDING_PAD, current_base};
+    let (Some(old), Some(new)) = (old_base, current_base()) else {
+        return;
+    };
+    if old != new
+        && crate::syscall::compat::in_ia32_syscall()
+        && r.rip == old + VDSO32_SYM_INT80_LANDING_PAD
+    {
+        r.rip = new + VDSO32_SYM_INT80_LANDING_PAD;
+    }
 }
 
 fn sys_madvise(r: &mut Regs) -> i64 {

@@ -216,7 +216,12 @@ fn sys_poll(regs: &mut Regs) -> i64 {
 
 fn sys_ppoll(regs: &mut Regs) -> i64 {
     let (ufds, nfds, tsp, sigmask, sigsetsize) = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8);
-    let end = match deadline(tsp, read_timespec) {
+    do_ppoll([ufds, nfds, tsp, sigmask, sigsetsize], Time::Timespec)
+}
+
+/// ppoll with its timeout in the layout `time` says.
+fn do_ppoll([ufds, nfds, tsp, sigmask, sigsetsize]: [u64; 5], time: Time) -> i64 {
+    let end = match deadline(tsp, time.read()) {
         Ok(end) => end,
         Err(e) => return e,
     };
@@ -230,25 +235,29 @@ fn sys_ppoll(regs: &mut Regs) -> i64 {
         end_call_sigmask(ret);
     }
     if let Some(end) = end {
-        write_time_left(tsp, end, false);
+        time.write_left(tsp, end);
     }
     ret
 }
 
-/// The three fd_set bitmaps of select, `n` descriptors each.
-fn do_select(n: u64, sets: [u64; 3], end: Option<u64>) -> i64 {
+/// The three fd_set bitmaps of select, `n` descriptors each, in words of `word` bytes: 8
+/// (`unsigned long`) for an x86-64 call, 4 (`compat_ulong_t`) for an i386 one. The bits sit
+/// in the same places either way (little-endian); the width decides how many bytes are read
+/// and written back, which for i386 must stop at the caller's last 32-bit word.
+fn do_select(n: u64, sets: [u64; 3], end: Option<u64>, word: usize) -> i64 {
     if (n as i64) < 0 {
         return -EINVAL;
     }
     let n = n.min(NOFILE as u64) as usize;
     let words = n.div_ceil(64);
+    let bytes = n.div_ceil(word * 8) * word;
     let mut want = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
     for (set, addr) in want.iter_mut().zip(sets) {
         if addr == 0 {
             continue;
         }
         let mut b = vec![0u8; words * 8];
-        if copy_from_user(&mut b, addr).is_err() {
+        if copy_from_user(&mut b[..bytes], addr).is_err() {
             return -EFAULT;
         }
         for (w, c) in set.iter_mut().zip(b.chunks_exact(8)) {
@@ -299,7 +308,7 @@ fn do_select(n: u64, sets: [u64; 3], end: Option<u64>) -> i64 {
             continue;
         }
         let b: Vec<u8> = set.iter().flat_map(|w| w.to_ne_bytes()).collect();
-        if copy_to_user(addr, &b).is_err() {
+        if copy_to_user(addr, &b[..bytes]).is_err() {
             return -EFAULT;
         }
     }
@@ -312,7 +321,7 @@ fn sys_select(regs: &mut Regs) -> i64 {
         Ok(end) => end,
         Err(e) => return e,
     };
-    let ret = do_select(regs.rdi, [regs.rsi, regs.rdx, regs.r10], end);
+    let ret = do_select(regs.rdi, [regs.rsi, regs.rdx, regs.r10], end, 8);
     if let Some(end) = end {
         write_time_left(tvp, end, true);
     }
@@ -340,7 +349,7 @@ fn sys_pselect6(regs: &mut Regs) -> i64 {
             return e;
         }
     }
-    let ret = do_select(regs.rdi, [regs.rsi, regs.rdx, regs.r10], end);
+    let ret = do_select(regs.rdi, [regs.rsi, regs.rdx, regs.r10], end, 8);
     if sigmask != 0 {
         end_call_sigmask(ret);
     }
@@ -348,4 +357,137 @@ fn sys_pselect6(regs: &mut Regs) -> i64 {
         write_time_left(tsp, end, false);
     }
     ret
+}
+
+/// A timeout's layout: x86-64's (and i386's time64) `__kernel_timespec`, select's timeval,
+/// or i386's `old_timespec32` and `old_timeval32`.
+#[derive(Clone, Copy)]
+enum Time {
+    Timespec,
+    Timespec32,
+    Timeval32,
+}
+
+impl Time {
+    fn read(self) -> fn(u64) -> Result<u64, i64> {
+        match self {
+            Time::Timespec => read_timespec,
+            Time::Timespec32 => super::sleep::read_old_timespec32,
+            Time::Timeval32 => read_old_timeval32,
+        }
+    }
+
+    /// Writes back the time left before `end` (a failed write is ignored, as in
+    /// [`write_time_left`]).
+    fn write_left(self, addr: u64, end: u64) {
+        let left = end.saturating_sub(crate::time::monotonic_ns());
+        let b = match self {
+            Time::Timespec => return write_time_left(addr, end, false),
+            Time::Timespec32 => super::sleep::old_timespec32(left),
+            Time::Timeval32 => {
+                let us = left / 1000;
+                let sec = (us / 1_000_000).min(i32::MAX as u64) as u32;
+                let mut b = [0u8; 8];
+                b[..4].copy_from_slice(&sec.to_ne_bytes());
+                b[4..].copy_from_slice(&((us % 1_000_000) as u32).to_ne_bytes());
+                b
+            }
+        };
+        let _ = copy_to_user(addr, &b);
+    }
+}
+
+/// An `old_timeval32` select timeout as nanoseconds: as [`read_select_timeout`], the
+/// microseconds may pass a second, only a negative part is EINVAL.
+fn read_old_timeval32(addr: u64) -> Result<u64, i64> {
+    let mut b = [0u8; 8];
+    copy_from_user(&mut b, addr).map_err(|_| -EFAULT)?;
+    let sec = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+    let usec = i32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
+    if sec < 0 || usec < 0 {
+        return Err(-EINVAL);
+    }
+    Ok((sec as u64)
+        .saturating_mul(NSEC_PER_SEC)
+        .saturating_add(usec as u64 * 1000))
+}
+
+/// The i386 arguments EBX, ECX, EDX, ESI, EDI, EBP, zero-extended.
+fn ia32_regs(regs: &Regs) -> [u64; 6] {
+    [regs.rbx, regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.rbp].map(|v| v as u32 as u64)
+}
+
+/// i386 select with an `old_timeval32` (`n` is an `int`: a negative one is EINVAL).
+fn ia32_select([n, inp, outp, exp, tvp]: [u64; 5]) -> i64 {
+    let end = match deadline(tvp, read_old_timeval32) {
+        Ok(end) => end,
+        Err(e) => return e,
+    };
+    let ret = do_select(n as u32 as i32 as u64, [inp, outp, exp], end, 4);
+    if let Some(end) = end {
+        Time::Timeval32.write_left(tvp, end);
+    }
+    ret
+}
+
+/// i386 `_newselect` (142, Linux's `compat_sys_select`).
+pub(super) fn sys_ia32_newselect(regs: &mut Regs) -> i64 {
+    let [n, inp, outp, exp, tvp, _] = ia32_regs(regs);
+    ia32_select([n, inp, outp, exp, tvp])
+}
+
+/// i386 `select` (82, Linux's `compat_sys_old_select`): EBX points at the five arguments.
+pub(super) fn sys_ia32_old_select(regs: &mut Regs) -> i64 {
+    let mut b = [0u8; 20];
+    if copy_from_user(&mut b, regs.rbx as u32 as u64).is_err() {
+        return -EFAULT;
+    }
+    let w = |i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as u64;
+    ia32_select([w(0), w(4), w(8), w(12), w(16)])
+}
+
+/// i386 pselect6 (308, `old_timespec32`) and pselect6_time64 (413): the sixth argument
+/// points at `{ compat_uptr_t sigmask; compat_size_t size; }`.
+fn ia32_pselect6(regs: &Regs, time: Time) -> i64 {
+    let [n, inp, outp, exp, tsp, sigarg] = ia32_regs(regs);
+    let end = match deadline(tsp, time.read()) {
+        Ok(end) => end,
+        Err(e) => return e,
+    };
+    let mut sigmask = 0;
+    if sigarg != 0 {
+        let mut b = [0u8; 8];
+        if copy_from_user(&mut b, sigarg).is_err() {
+            return -EFAULT;
+        }
+        sigmask = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as u64;
+        let size = u32::from_ne_bytes([b[4], b[5], b[6], b[7]]) as u64;
+        if sigmask != 0
+            && let Err(e) = set_call_sigmask(sigmask, size)
+        {
+            return e;
+        }
+    }
+    let ret = do_select(n as u32 as i32 as u64, [inp, outp, exp], end, 4);
+    if sigmask != 0 {
+        end_call_sigmask(ret);
+    }
+    if let Some(end) = end {
+        time.write_left(tsp, end);
+    }
+    ret
+}
+
+pub(super) fn sys_ia32_pselect6_time32(regs: &mut Regs) -> i64 {
+    ia32_pselect6(regs, Time::Timespec32)
+}
+
+pub(super) fn sys_ia32_pselect6_time64(regs: &mut Regs) -> i64 {
+    ia32_pselect6(regs, Time::Timespec)
+}
+
+/// i386 ppoll (309) with an `old_timespec32`; ppoll_time64 is the x86-64 handler.
+pub(super) fn sys_ia32_ppoll_time32(regs: &mut Regs) -> i64 {
+    let [ufds, nfds, tsp, sigmask, sigsetsize, _] = ia32_regs(regs);
+    do_ppoll([ufds, nfds, tsp, sigmask, sigsetsize], Time::Timespec32)
 }

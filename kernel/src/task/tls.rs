@@ -294,6 +294,18 @@ impl CloneTls {
     }
 }
 
+/// The base a load of selector `sel` gives a task whose TLS slots are `tls` (Linux's
+/// `x86_fsgsbase_read_task`): a TLS slot's base; 0 for any other GDT selector (no other user
+/// segment has a base) and for an LDT one (kentry has no LDT).
+pub fn selector_base(tls: &[u64; TLS_ENTRIES], sel: u16) -> u64 {
+    let idx = (sel >> 3) as usize;
+    if sel & 4 != 0 || !(TLS_FIRST_ENTRY..TLS_FIRST_ENTRY + TLS_ENTRIES).contains(&idx) {
+        return 0;
+    }
+    let d = tls[idx - TLS_FIRST_ENTRY];
+    ((d >> 16) & 0xff_ffff) | (((d >> 56) & 0xff) << 24)
+}
+
 /// PTRACE_GET_THREAD_AREA (25): the `user_desc` of slot `addr` (a GDT entry number, 12-14;
 /// negative is -EIO, another is -EINVAL) of a stopped tracee whose slots are `tls`.
 pub fn ptrace_get(tls: &[u64; TLS_ENTRIES], addr: u64, u_info: u64) -> Result<i64, i64> {

@@ -12,8 +12,7 @@ pub enum Need {
     /// A capability of the x86 table (`expected.rs`).
     Has(Capability),
     /// An i386 syscall table behind `int $0x80` for 64-bit callers (its own entry,
-    /// kernel/src/syscall/compat.rs): kentry has it for the calls 64-bit programs make there
-    /// (identity, signals, descriptors, exit, sleeping); 32-bit programs are still refused.
+    /// kernel/src/syscall/compat/): kentry has it, and runs static i386 programs too.
     Ia32Syscalls,
 }
 

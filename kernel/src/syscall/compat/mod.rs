@@ -210,10 +210,19 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         GETITIMER => time::sys_getitimer,
         SETITIMER => time::sys_setitimer,
         RT_SIGACTION => signal::sys_rt_sigaction,
+        SIGACTION => signal::sys_sigaction,
         SIGALTSTACK => signal::sys_sigaltstack,
         RT_SIGTIMEDWAIT => signal::sys_rt_sigtimedwait_time32,
         SIGRETURN => signal::sys_sigreturn,
         RT_SIGRETURN => signal::sys_rt_sigreturn,
+        // select's bitmaps in 32-bit words, the 32-bit times, pselect6's compat argpack.
+        SELECT => super::poll::sys_ia32_old_select,
+        _NEWSELECT => super::poll::sys_ia32_newselect,
+        PSELECT6 => super::poll::sys_ia32_pselect6_time32,
+        PSELECT6_TIME64 => super::poll::sys_ia32_pselect6_time64,
+        PPOLL => super::poll::sys_ia32_ppoll_time32,
+        // A 32-bit tracer's views (user_regs_struct32, struct user32, 32-bit words).
+        PTRACE => crate::ptrace::sys_ia32_ptrace,
 };
 
 /// Runs x86-64 handler `NR` on the i386 arguments: EBX, ECX, EDX, ESI, EDI, EBP, each
