@@ -153,7 +153,7 @@ pub const SELFTESTS: &[Selftest] = &[
         skips: &[ExpectedSkip {
             line: "Illegal instruction",
             count: 3,
-            why: "the CPU model: -cpu max is AuthenticAMD, where SYSENTER in 64-bit mode is \
+            why: "harness: the CPU model, -cpu max, is AuthenticAMD, where SYSENTER in 64-bit mode is \
                   #UD (SIGILL); kentry's SYSENTER entry (Intel models) is tested by \
                   syscall_arg_fault_32 and sysenter_intel_vendor",
         }],
