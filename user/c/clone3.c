@@ -6,6 +6,8 @@
  *    CLONE_SIGHAND with CLONE_CLEAR_SIGHAND, a stack without a size or a size without a stack,
  *    set_tid_size without set_tid;
  *  - exit_signal: SIGUSR1 arrives instead of SIGCHLD when the child ends, 0 sends nothing;
+ *    such a "clone" child is seen by waits with __WCLONE or __WALL only, and __WCLONE sees
+ *    no other;
  *  - a thread (CLONE_VM|CLONE_THREAD|..., its own stack): its tid in parent_tid, our pid,
  *    child_tid cleared and woken at its end;
  *  - CLONE_VM|CLONE_VFORK with a stack: the child runs on that stack, we wait for it;
@@ -253,6 +255,59 @@ static void test_exit_signal(void)
 	signal(SIGCHLD, SIG_DFL);
 }
 
+/* Which children a wait sees (Linux's eligible_child): a child whose exit signal is not
+ * SIGCHLD is a "clone" child, which a plain wait ignores (ECHILD if it is the only one, even
+ * by its pid) and __WCLONE alone takes; __WCLONE ignores a SIGCHLD child; __WALL takes both.
+ * The children wait on a pipe, so that none has ended while the waits that must not see it
+ * are made. */
+static void test_wait_clone_children(void)
+{
+	int p[2];
+	if (pipe(p) != 0) {
+		ktap_result(0, "wait_clone_children");
+		return;
+	}
+	struct args a = {.exit_signal = SIGUSR1};
+	signal(SIGUSR1, SIG_IGN);
+	long cl = clone3(&a, 64);
+	if (cl == 0) {
+		char b;
+		close(p[1]);
+		_exit(read(p[0], &b, 1) == 0 ? 3 : 1);
+	}
+	int st = 0, bad = 0;
+	errno = 0;
+	/* Only a clone child exists: a plain wait has nothing to wait for. */
+	if (waitpid(-1, &st, WNOHANG) != -1 || errno != ECHILD)
+		bad |= 1;
+	errno = 0;
+	if (waitpid((pid_t)cl, &st, WNOHANG) != -1 || errno != ECHILD)
+		bad |= 2;
+	pid_t plain = fork();
+	if (plain == 0) {
+		char b;
+		close(p[1]);
+		_exit(read(p[0], &b, 1) == 0 ? 4 : 1);
+	}
+	errno = 0;
+	if (waitpid(plain, &st, WNOHANG | __WCLONE) != -1 || errno != ECHILD)
+		bad |= 4;
+	close(p[1]); /* both children end now */
+	/* A plain wait for anyone takes the SIGCHLD child, never the clone child. */
+	pid_t w = waitpid(-1, &st, 0);
+	if (w != plain || !WIFEXITED(st) || WEXITSTATUS(st) != 4)
+		bad |= 8;
+	errno = 0;
+	if (waitpid(-1, &st, WNOHANG) != -1 || errno != ECHILD)
+		bad |= 16;
+	w = waitpid(-1, &st, __WCLONE);
+	if (w != (pid_t)cl || !WIFEXITED(st) || WEXITSTATUS(st) != 3)
+		bad |= 32;
+	close(p[0]);
+	signal(SIGUSR1, SIG_DFL);
+	KTAP_CHECK(!bad, "wait_clone_children", "failed checks 0x%x", bad);
+}
+
 static void test_thread_and_stack(void)
 {
 	size_t sz = 64 * 1024;
@@ -455,10 +510,11 @@ static void test_ptrace(void)
 
 int main(void)
 {
-	ktap_plan(16);
+	ktap_plan(17);
 	test_sizes();
 	test_checks();
 	test_exit_signal();
+	test_wait_clone_children();
 	test_thread_and_stack();
 	test_tls_and_sighand();
 	test_files();

@@ -12,7 +12,7 @@ pub use exit::{
     begin_group_exit, end_other_threads_for_exec, end_thread_at_exit_work, exit_current_thread,
     exit_group_current,
 };
-pub use wait::{WaitEvent, WaitOptions, WaitWho, wait_child, wait_event};
+pub use wait::{WaitChildren, WaitEvent, WaitOptions, WaitWho, wait_child, wait_event};
 
 use crate::exec::Image;
 use crate::mm::aspace::AddressSpace;

@@ -83,6 +83,42 @@ pub struct WaitOptions {
     pub stopped: bool,
     /// WCONTINUED: a child continued by SIGCONT is reported.
     pub continued: bool,
+    /// Which children count (`__WCLONE`, `__WALL`); tracees always do.
+    pub children: WaitChildren,
+}
+
+/// Which children a wait looks at (Linux's `eligible_child`). A "clone" child is one that
+/// reports its end with a signal other than SIGCHLD (clone's low byte, clone3's
+/// `exit_signal`, 0 included): a plain wait never sees it, not even for ECHILD, and a
+/// `__WCLONE` wait sees only such children.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitChildren {
+    /// Children whose exit signal is SIGCHLD (no flag).
+    Plain,
+    /// The others (`__WCLONE`).
+    Clone,
+    /// Both (`__WALL`, which wins over `__WCLONE`).
+    All,
+}
+
+impl WaitChildren {
+    /// From wait4/waitid's options.
+    pub fn from_flags(wall: bool, wclone: bool) -> WaitChildren {
+        match (wall, wclone) {
+            (true, _) => WaitChildren::All,
+            (false, true) => WaitChildren::Clone,
+            (false, false) => WaitChildren::Plain,
+        }
+    }
+
+    fn takes(self, child: &Process) -> bool {
+        let clone_child = child.exit_signal.load(Ordering::Relaxed) != crate::signal::SIGCHLD;
+        match self {
+            WaitChildren::All => true,
+            WaitChildren::Clone => clone_child,
+            WaitChildren::Plain => !clone_child,
+        }
+    }
 }
 
 /// Waits for a child of `parent` that matches `pid` (-1: any) to end, and reaps it.
@@ -99,6 +135,7 @@ pub fn wait_child(
         exited: true,
         stopped: false,
         continued: false,
+        children: WaitChildren::All,
     };
     Ok(
         match wait_event(parent, WaitWho::from_pid(pid, parent.pgid()), opts)? {
@@ -177,10 +214,11 @@ fn child_event(
     has_match: &mut bool,
 ) -> Option<WaitEvent> {
     let mut ch = parent.children.lock();
-    *has_match |= ch.iter().any(|c| pid.takes(c.pid, c.pgid()));
+    let takes = |c: &Process| pid.takes(c.pid, c.pgid()) && opts.children.takes(c);
+    *has_match |= ch.iter().any(|c| takes(c));
     if opts.exited
         && let Some(i) = ch.iter().position(|c| {
-            pid.takes(c.pid, c.pgid())
+            takes(c)
                 && c.exit_notified.load(Ordering::Acquire)
                 && c.live_threads.load(Ordering::Acquire) == 0
                 && c.exit_reason().is_some()
@@ -202,7 +240,7 @@ fn child_event(
     if !opts.stopped && !opts.continued {
         return None;
     }
-    for c in ch.iter().filter(|c| pid.takes(c.pid, c.pgid())) {
+    for c in ch.iter().filter(|c| takes(c)) {
         if c.exit_reason().is_some() || crate::signal::jobctl::traced_by(c, parent) {
             continue;
         }

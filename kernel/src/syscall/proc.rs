@@ -192,7 +192,9 @@ fn wait_status(e: WaitEvent) -> (u32, i32) {
 }
 
 fn sys_wait4(regs: &mut Regs) -> i64 {
-    let (pid, status, options, rusage) = (regs.rdi as i32, regs.rsi, regs.rdx, regs.r10);
+    // `options` is an int: __WCLONE (bit 31) comes sign-extended from C callers.
+    let (pid, status, options, rusage) =
+        (regs.rdi as i32, regs.rsi, regs.rdx as u32 as u64, regs.r10);
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
         return -EINVAL;
     }
@@ -203,6 +205,7 @@ fn sys_wait4(regs: &mut Regs) -> i64 {
         exited: true,
         stopped: options & WUNTRACED != 0,
         continued: options & WCONTINUED != 0,
+        children: process::WaitChildren::from_flags(options & WALL != 0, options & WCLONE != 0),
     };
     let who = process::WaitWho::from_vnr(pid, me.pgid(), me.pid_ns());
     match process::wait_event(&me, who, opts) {
@@ -233,7 +236,14 @@ const WNOWAIT: u64 = 0x0100_0000;
 /// (SIGCHLD; CLD_EXITED, CLD_KILLED, CLD_STOPPED, CLD_CONTINUED or for a tracee's stop
 /// CLD_TRAPPED; pid; status). WNOWAIT leaves the event for the next wait.
 fn sys_waitid(regs: &mut Regs) -> i64 {
-    let (idtype, id, infop, options, rusage) = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8);
+    // `options` is an int, as wait4's.
+    let (idtype, id, infop, options, rusage) = (
+        regs.rdi,
+        regs.rsi,
+        regs.rdx,
+        regs.r10 as u32 as u64,
+        regs.r8,
+    );
     let known = WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE;
     if options & !known != 0 || options & (WEXITED | WSTOPPED | WCONTINUED) == 0 {
         return -EINVAL;
@@ -256,6 +266,7 @@ fn sys_waitid(regs: &mut Regs) -> i64 {
         exited: options & WEXITED != 0,
         stopped: options & WSTOPPED != 0,
         continued: options & WCONTINUED != 0,
+        children: process::WaitChildren::from_flags(options & WALL != 0, options & WCLONE != 0),
     };
     let event = match process::wait_event(&me, pid, opts) {
         Ok(Some(e)) => e,
