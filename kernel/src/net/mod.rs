@@ -1,4 +1,8 @@
-//! Sockets. Today: AF_UNIX pairs from socketpair(2) (`unix.rs`); the syscalls are in
-//! `syscall/net.rs`.
+//! Sockets. Today: AF_UNIX (`unix*.rs`, control messages in `scm.rs`); the syscalls are in
+//! `syscall/net*.rs`.
 
+pub mod scm;
 pub mod unix;
+pub mod unix_addr;
+mod unix_conn;
+pub mod unix_io;
