@@ -4,5 +4,5 @@
 pub mod scm;
 pub mod unix;
 pub mod unix_addr;
-mod unix_conn;
+pub mod unix_conn;
 pub mod unix_io;

@@ -47,9 +47,13 @@ impl UnixSocket {
             return Err(-EMSGSIZE);
         }
         if self.ty != SockType::Dgram {
-            let e = self.take_error();
-            if e != 0 {
-                return Err(-(e as i64));
+            // A seqpacket send reports a pending error first; a stream's own shut sending
+            // side (set with the error when the peer goes) makes it EPIPE instead.
+            if self.ty == SockType::SeqPacket {
+                let e = self.take_error();
+                if e != 0 {
+                    return Err(-(e as i64));
+                }
             }
             if self.state() != State::Connected {
                 return Err(-ENOTCONN);
