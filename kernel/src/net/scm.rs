@@ -85,12 +85,8 @@ pub fn parse(buf: &[u8]) -> Result<Scm, i64> {
                         if fd < 0 {
                             return Err(-EBADF);
                         }
+                        // O_PATH descriptions go too (Linux's `fget_raw`).
                         let f = crate::fs::get_file(fd as u64).map_err(|_| -EBADF)?;
-                        // O_PATH descriptions cannot be passed (Linux's `fget_raw` would,
-                        // but `scm_fp_copy` uses `fget`: EBADF).
-                        if f.is_path() {
-                            return Err(-EBADF);
-                        }
                         scm.files.push(f);
                     }
                 }

@@ -76,8 +76,11 @@ pub fn parse(raw: &[u8]) -> Result<Name, i64> {
     Ok(Name::Path(String::from(s)))
 }
 
-/// The abstract names in use: (socket type, name) → socket.
-static ABSTRACT: Mutex<BTreeMap<(u8, Vec<u8>), Weak<UnixSocket>>> = Mutex::new(BTreeMap::new());
+/// An abstract name's key: (socket type, name).
+type AbstractKey = (u8, Vec<u8>);
+
+/// The abstract names in use.
+static ABSTRACT: Mutex<BTreeMap<AbstractKey, Weak<UnixSocket>>> = Mutex::new(BTreeMap::new());
 /// The next autobind name.
 static AUTOBIND_NEXT: AtomicU32 = AtomicU32::new(0);
 

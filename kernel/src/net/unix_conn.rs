@@ -187,6 +187,11 @@ impl UnixSocket {
                 if c.state != State::Listening {
                     return Err(-EINVAL);
                 }
+                let shut = self.shutdown.load(Ordering::Acquire) & RCV_SHUTDOWN != 0;
+                if c.accept_q.is_empty() && shut {
+                    // shutdown(SHUT_RD) of a listener: nothing more will come.
+                    return Err(-EINVAL);
+                }
                 if let Some(e) = c.accept_q.pop_front() {
                     drop(c);
                     e.passcred
@@ -201,7 +206,9 @@ impl UnixSocket {
             let woke = self.rx_wait.wait_until(
                 || {
                     let c = self.conn.lock();
-                    c.state != State::Listening || !c.accept_q.is_empty()
+                    c.state != State::Listening
+                        || !c.accept_q.is_empty()
+                        || self.shutdown.load(Ordering::Acquire) & RCV_SHUTDOWN != 0
                 },
                 crate::signal::interrupted,
             );
