@@ -70,6 +70,8 @@ pub const ELOOP: i64 = 40;
 pub const EOVERFLOW: i64 = 75;
 /// Socket operation on a descriptor that is not a socket.
 pub const ENOTSOCK: i64 = 88;
+/// Destination address required (a UDP send with no address on an unconnected socket).
+pub const EDESTADDRREQ: i64 = 89;
 /// Message too long.
 pub const EMSGSIZE: i64 = 90;
 /// Protocol wrong type for socket (connecting to a socket of another type).
@@ -86,6 +88,10 @@ pub const EOPNOTSUPP: i64 = 95;
 pub const EAFNOSUPPORT: i64 = 97;
 /// Address already in use.
 pub const EADDRINUSE: i64 = 98;
+/// Cannot assign requested address (a bind outside the loopback).
+pub const EADDRNOTAVAIL: i64 = 99;
+/// Network is unreachable (a destination outside the loopback).
+pub const ENETUNREACH: i64 = 101;
 /// Connection reset by peer.
 pub const ECONNRESET: i64 = 104;
 /// No buffer space available.

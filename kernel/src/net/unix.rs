@@ -142,6 +142,8 @@ pub(super) struct Conn {
     pub peer_cred: Option<Cred>,
     /// The bound name (an accepted socket shares its listener's).
     pub addr: Option<Arc<UnixAddr>>,
+    /// A connected UDP socket's destination, looked up at each send (net/inet.rs).
+    pub dest: Option<Arc<UnixAddr>>,
     /// Listening: the most embryos that may wait beyond the first (listen's backlog).
     pub backlog: usize,
     /// Listening: connected embryos waiting for accept, oldest first.
@@ -165,6 +167,8 @@ pub(super) struct RxQueue {
 }
 
 pub struct UnixSocket {
+    /// AF_UNIX, or AF_INET/AF_INET6 for the loopback sockets of net/inet.rs.
+    pub family: u16,
     pub ty: SockType,
     pub ino: u64,
     pub(super) conn: Mutex<Conn>,
@@ -180,6 +184,8 @@ pub struct UnixSocket {
     pub(super) dead: AtomicBool,
     /// SO_PASSCRED.
     pub passcred: AtomicBool,
+    /// A non-blocking TCP connect answered EINPROGRESS; the next connect answers 0.
+    pub(super) inet_pending: AtomicBool,
     /// Readers (and accept) wait here.
     pub(super) rx_wait: WaitQueue,
     /// Senders to this socket wait here for room, connectors for a place in its queue.
@@ -191,7 +197,13 @@ pub struct UnixSocket {
 
 impl UnixSocket {
     pub fn new(ty: SockType) -> Arc<UnixSocket> {
+        UnixSocket::new_in(super::unix_addr::AF_UNIX, ty)
+    }
+
+    /// A socket of family `family` (AF_INET and AF_INET6 share this machinery).
+    pub fn new_in(family: u16, ty: SockType) -> Arc<UnixSocket> {
         Arc::new(UnixSocket {
+            family,
             ty,
             ino: crate::fs::alloc_ino(),
             conn: Mutex::new(Conn {
@@ -199,6 +211,7 @@ impl UnixSocket {
                 peer: None,
                 peer_cred: None,
                 addr: None,
+                dest: None,
                 backlog: 0,
                 accept_q: VecDeque::new(),
             }),
@@ -208,6 +221,7 @@ impl UnixSocket {
             err: AtomicI32::new(0),
             dead: AtomicBool::new(false),
             passcred: AtomicBool::new(false),
+            inet_pending: AtomicBool::new(false),
             rx_wait: WaitQueue::new(),
             room_wait: WaitQueue::new(),
             seq: crate::event::PollSeq::new(),
@@ -237,6 +251,9 @@ impl UnixSocket {
     /// The other end's name for getpeername (None: not connected; Some(None): unnamed).
     pub fn peer_name(&self) -> Option<Option<Arc<UnixAddr>>> {
         let c = self.conn.lock();
+        if self.family != super::unix_addr::AF_UNIX && self.ty == SockType::Dgram {
+            return c.dest.clone().map(Some);
+        }
         if self.ty.connected() && c.state != State::Connected {
             return None;
         }

@@ -28,20 +28,22 @@ pub const SUN_PATH: usize = 2;
 /// sizeof(struct sockaddr_un).
 pub const SOCKADDR_UN: usize = 110;
 
-/// A bound name.
+/// A bound name (an AF_INET/AF_INET6 socket's too: net/inet.rs).
 #[derive(Debug, PartialEq, Eq)]
 pub struct UnixAddr {
-    /// `sun_path` as getsockname gives it back: a path with its terminating NUL, or the
-    /// abstract name's bytes (the leading NUL included) exactly as bound.
+    pub family: u16,
+    /// What follows the family: for AF_UNIX `sun_path` as getsockname gives it back (a path
+    /// with its terminating NUL, or the abstract name's bytes, the leading NUL included,
+    /// exactly as bound); for AF_INET/AF_INET6 the rest of `sockaddr_in`/`sockaddr_in6`.
     pub sun_path: Vec<u8>,
     pub is_abstract: bool,
 }
 
 impl UnixAddr {
-    /// The whole `struct sockaddr_un` as far as it goes (its length is the address length).
+    /// The whole `struct sockaddr` as far as it goes (its length is the address length).
     pub fn sockaddr(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(SUN_PATH + self.sun_path.len());
-        v.extend_from_slice(&AF_UNIX.to_ne_bytes());
+        v.extend_from_slice(&self.family.to_ne_bytes());
         v.extend_from_slice(&self.sun_path);
         v
     }
@@ -100,6 +102,7 @@ pub fn bind(s: &Arc<UnixSocket>, name: Name) -> Result<(), i64> {
                 return Err(-EADDRINUSE);
             }
             c.addr = Some(Arc::new(UnixAddr {
+                family: AF_UNIX,
                 sun_path: key.1.clone(),
                 is_abstract: true,
             }));
@@ -122,6 +125,7 @@ pub fn bind(s: &Arc<UnixSocket>, name: Name) -> Result<(), i64> {
             let mut sun_path = p.into_bytes();
             sun_path.push(0);
             c.addr = Some(Arc::new(UnixAddr {
+                family: AF_UNIX,
                 sun_path,
                 is_abstract: false,
             }));
@@ -147,6 +151,7 @@ pub fn autobind(s: &Arc<UnixSocket>) -> Result<(), i64> {
             continue;
         }
         c.addr = Some(Arc::new(UnixAddr {
+            family: AF_UNIX,
             sun_path: key.1.clone(),
             is_abstract: true,
         }));
@@ -158,6 +163,9 @@ pub fn autobind(s: &Arc<UnixSocket>) -> Result<(), i64> {
 
 /// The socket's name goes with it: an abstract name is free again (a path's node stays).
 pub fn unbind(a: &UnixAddr, s: &UnixSocket) {
+    if a.family != AF_UNIX {
+        return super::inet::unbind(a, s);
+    }
     if !a.is_abstract {
         return;
     }

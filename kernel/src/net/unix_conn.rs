@@ -28,9 +28,12 @@ pub const SOMAXCONN: usize = 4096;
 impl UnixSocket {
     /// listen(2): EOPNOTSUPP for datagrams, EINVAL unbound or connected. A second listen
     /// changes the backlog.
-    pub fn listen(&self, backlog: i32) -> Result<(), i64> {
+    pub fn listen(self: &Arc<Self>, backlog: i32) -> Result<(), i64> {
         if !self.ty.connected() {
             return Err(-EOPNOTSUPP);
+        }
+        if self.family != unix_addr::AF_UNIX {
+            super::inet::autobind_listener(self)?;
         }
         // Linux compares as unsigned: a negative backlog is the cap.
         let backlog = (backlog as u32 as usize).min(SOMAXCONN);
@@ -49,6 +52,9 @@ impl UnixSocket {
 
     /// connect(2) with the user's `sockaddr` bytes `raw`.
     pub fn connect(self: &Arc<Self>, raw: &[u8], nonblock: bool) -> Result<(), i64> {
+        if self.family != unix_addr::AF_UNIX {
+            return super::inet::connect(self, raw, nonblock);
+        }
         if self.ty == SockType::Dgram {
             return self.dgram_connect(raw);
         }
@@ -59,8 +65,21 @@ impl UnixSocket {
         if self.passcred.load(Ordering::Acquire) {
             unix_addr::autobind(self)?;
         }
+        self.connect_to(
+            || unix_addr::find(&name, self.ty).map(|s| (s, None)),
+            nonblock,
+        )
+    }
+
+    /// A stream or seqpacket connect to the listener `find` gives (and the name its embryo
+    /// gets; None: the listener's).
+    pub(super) fn connect_to(
+        self: &Arc<Self>,
+        find: impl Fn() -> Result<(Arc<UnixSocket>, Option<Arc<unix_addr::UnixAddr>>), i64>,
+        nonblock: bool,
+    ) -> Result<(), i64> {
         loop {
-            let other = unix_addr::find(&name, self.ty)?;
+            let (other, name) = find()?;
             {
                 let mut c = self.conn.lock();
                 match c.state {
@@ -70,7 +89,7 @@ impl UnixSocket {
                     State::Unconnected => c.state = State::Connecting,
                 }
             }
-            match self.enqueue_at(&other) {
+            match self.enqueue_at(&other, name) {
                 Ok(embryo) => {
                     let listener_cred = other.conn.lock().peer_cred;
                     let mut c = self.conn.lock();
@@ -107,9 +126,14 @@ impl UnixSocket {
     }
 
     /// Puts a new embryo connected to `self` into `listener`'s queue: ECONNREFUSED if it
-    /// does not listen (or was shut down), EAGAIN if its queue is full.
-    fn enqueue_at(self: &Arc<Self>, listener: &Arc<UnixSocket>) -> Result<Arc<UnixSocket>, i64> {
-        let embryo = UnixSocket::new(self.ty);
+    /// does not listen (or was shut down), EAGAIN if its queue is full. The embryo is named
+    /// `name`, or as the listener.
+    pub(super) fn enqueue_at(
+        self: &Arc<Self>,
+        listener: &Arc<UnixSocket>,
+        name: Option<Arc<super::unix_addr::UnixAddr>>,
+    ) -> Result<Arc<UnixSocket>, i64> {
+        let embryo = UnixSocket::new_in(listener.family, self.ty);
         let mut lc = listener.conn.lock();
         if lc.state != State::Listening
             || listener.shutdown.load(Ordering::Acquire) & RCV_SHUTDOWN != 0
@@ -124,7 +148,7 @@ impl UnixSocket {
             ec.state = State::Connected;
             ec.peer = Some(self.clone());
             ec.peer_cred = Some(Cred::current());
-            ec.addr = lc.addr.clone();
+            ec.addr = name.or_else(|| lc.addr.clone());
         }
         lc.accept_q.push_back(embryo.clone());
         drop(lc);

@@ -43,8 +43,15 @@ impl UnixSocket {
         nonblock: bool,
     ) -> Result<usize, i64> {
         let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
-        if self.ty.messages() && data.len() > MAX_DGRAM {
+        let inet = self.family != super::unix_addr::AF_UNIX;
+        if self.ty.messages() && data.len() > self.max_message() {
             return Err(-EMSGSIZE);
+        }
+        if inet && self.ty == SockType::Dgram {
+            let e = self.take_error();
+            if e != 0 {
+                return Err(-(e as i64));
+            }
         }
         if self.ty != SockType::Dgram {
             // A seqpacket send reports a pending error first; a stream's own shut sending
@@ -56,12 +63,23 @@ impl UnixSocket {
                 }
             }
             if self.state() != State::Connected {
-                return Err(-ENOTCONN);
+                // TCP: Linux's `sk_stream_wait_connect` answers EPIPE (and SIGPIPE).
+                return if inet {
+                    self.pipe(0, flags)
+                } else {
+                    Err(-ENOTCONN)
+                };
             }
         }
-        if self.passcred.load(Ordering::Acquire) {
+        if self.passcred.load(Ordering::Acquire) && !inet {
             super::unix_addr::autobind(self)?;
         }
+        let from = match (inet, self.ty) {
+            (false, _) => self.name(),
+            (true, SockType::Dgram) => super::inet::source_name(self),
+            // A TCP receive reports no sender.
+            (true, _) => None,
+        };
         let mut done = 0;
         loop {
             let dest = match &to {
@@ -72,9 +90,13 @@ impl UnixSocket {
                 },
             };
             if dest.dead.load(Ordering::Acquire) {
+                if inet && self.ty == SockType::Dgram {
+                    // A UDP datagram nobody receives is dropped.
+                    return Ok(data.len());
+                }
                 return self.dest_gone(&dest, done, flags);
             }
-            if self.ty == SockType::Dgram && !dest.may_receive_from(self) {
+            if self.ty == SockType::Dgram && !inet && !dest.may_receive_from(self) {
                 return Err(-EPERM);
             }
             if self.shutdown.load(Ordering::Acquire) & SEND_SHUTDOWN != 0
@@ -108,7 +130,7 @@ impl UnixSocket {
                     self.passcred.load(Ordering::Acquire) || dest.passcred.load(Ordering::Acquire);
                 let msg = Msg {
                     data: piece,
-                    from: self.name(),
+                    from: from.clone(),
                     scm: Scm {
                         cred: scm.cred.or_else(|| wants_cred.then(Cred::current)),
                         files: core::mem::take(&mut scm.files),
@@ -141,6 +163,16 @@ impl UnixSocket {
                     Err(-ERESTARTSYS)
                 };
             }
+        }
+    }
+
+    /// The largest message a send takes: the send buffer less 32 bytes (Linux's
+    /// `sk_sndbuf - 32`), or for UDP the largest IP payload.
+    pub fn max_message(&self) -> usize {
+        if self.family == super::unix_addr::AF_UNIX {
+            MAX_DGRAM
+        } else {
+            super::inet::max_datagram(self.family)
         }
     }
 
@@ -198,7 +230,11 @@ impl UnixSocket {
     pub fn recv(&self, out: &mut [u8], flags: u32, nonblock: bool) -> Result<Received, i64> {
         let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
         match (self.ty, self.state()) {
-            (SockType::Stream, s) if s != State::Connected => return Err(-EINVAL),
+            (SockType::Stream, s) if s != State::Connected => {
+                // AF_UNIX's `unix_stream_read_generic` answers EINVAL, TCP ENOTCONN.
+                let inet = self.family != super::unix_addr::AF_UNIX;
+                return Err(if inet { -ENOTCONN } else { -EINVAL });
+            }
             (SockType::SeqPacket, s) if s != State::Connected => return Err(-ENOTCONN),
             _ => {}
         }

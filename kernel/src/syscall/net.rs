@@ -4,11 +4,13 @@
 //! come through `net_msg.rs` too (`io.rs`), so that a message is sent whole and received
 //! whole whatever the call.
 //!
-//! AF_INET and AF_INET6 sockets do not exist yet: socket() answers EAFNOSUPPORT.
+//! AF_INET and AF_INET6 sockets (TCP and UDP over loopback, net/inet.rs) go through the same
+//! calls.
 
 use super::errno::*;
 use super::table::Table;
 use crate::fs::{self, File, FileKind, O_NONBLOCK, O_RDWR};
+use crate::net::inet;
 use crate::net::unix::{Cred, SockType, UnixSocket};
 use crate::net::unix_addr::{self, UnixAddr};
 use crate::uaccess::{copy_from_user, copy_to_user};
@@ -38,6 +40,8 @@ pub(super) const fn register(mut t: Table) -> Table {
 pub(super) const AF_UNIX: u64 = 1;
 const AF_INET: u64 = 2;
 const AF_INET6: u64 = 10;
+const IPPROTO_TCP: u64 = 6;
+const IPPROTO_UDP: u64 = 17;
 const SOCK_TYPE_MASK: u32 = 0xf;
 const SOCK_NONBLOCK: u32 = 0o4000;
 const SOCK_CLOEXEC: u32 = 0o2000000;
@@ -100,7 +104,18 @@ pub(super) fn sockaddr_of(a: Option<&Arc<UnixAddr>>) -> Vec<u8> {
     }
 }
 
-/// The checks socket() and socketpair() share: the type's flags and kind, the protocol.
+/// A socket's own name as getsockname gives it: an unbound AF_INET/AF_INET6 socket has
+/// the wildcard address and port 0.
+fn own_name(s: &UnixSocket) -> Vec<u8> {
+    match s.name() {
+        Some(a) => a.sockaddr(),
+        None if s.family != AF_UNIX as u16 => inet::unnamed(s.family),
+        None => sockaddr_of(None),
+    }
+}
+
+/// The checks socket() and socketpair() share: the type's flags and kind, the family, the
+/// protocol. AF_INET/AF_INET6 take SOCK_STREAM (TCP) and SOCK_DGRAM (UDP) over loopback.
 fn sock_type(domain: u64, ty: u32, protocol: u64) -> Result<SockType, i64> {
     if ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return Err(-EINVAL);
@@ -110,6 +125,14 @@ fn sock_type(domain: u64, ty: u32, protocol: u64) -> Result<SockType, i64> {
     }
     if ty & SOCK_TYPE_MASK >= SOCK_MAX {
         return Err(-EINVAL);
+    }
+    if domain == AF_INET || domain == AF_INET6 {
+        return match (ty & SOCK_TYPE_MASK, protocol) {
+            (1, 0 | IPPROTO_TCP) => Ok(SockType::Stream),
+            (2, 0 | IPPROTO_UDP) => Ok(SockType::Dgram),
+            (1 | 2, _) => Err(-EPROTONOSUPPORT),
+            _ => Err(-ESOCKTNOSUPPORT),
+        };
     }
     if domain != AF_UNIX {
         return Err(-EAFNOSUPPORT);
@@ -139,7 +162,7 @@ fn sys_socket(regs: &mut Regs) -> i64 {
     let (domain, ty, protocol) = (regs.rdi, regs.rsi as u32, regs.rdx);
     ret((|| {
         let kind = sock_type(domain, ty, protocol)?;
-        let f = socket_file(UnixSocket::new(kind), ty);
+        let f = socket_file(UnixSocket::new_in(domain as u16, kind), ty);
         fs::install_file(f, ty & SOCK_CLOEXEC != 0)
     })())
 }
@@ -188,6 +211,9 @@ fn sys_bind(regs: &mut Regs) -> i64 {
     ret((|| {
         let (_, s) = socket_of(regs.rdi)?;
         let raw = read_sockaddr(regs.rsi, regs.rdx)?;
+        if s.family != AF_UNIX as u16 {
+            return inet::bind(&s, &raw).map(|()| 0);
+        }
         let name = unix_addr::parse(&raw)?;
         unix_addr::bind(&s, name).map(|()| 0)
     })())
@@ -247,7 +273,7 @@ fn sys_shutdown(regs: &mut Regs) -> i64 {
 fn sys_getsockname(regs: &mut Regs) -> i64 {
     ret((|| {
         let (_, s) = socket_of(regs.rdi)?;
-        write_sockaddr(regs.rsi, regs.rdx, &sockaddr_of(s.name().as_ref())).map(|()| 0)
+        write_sockaddr(regs.rsi, regs.rdx, &own_name(&s)).map(|()| 0)
     })())
 }
 

@@ -8,10 +8,10 @@ use super::net::{read_sockaddr, ret, sockaddr_of, socket_of, write_sockaddr};
 use super::table::Table;
 use crate::fs::{self, File};
 use crate::net::scm::{self, CmsgWriter, MAX_CONTROL, SCM_CREDENTIALS, SCM_RIGHTS, Scm};
-use crate::net::unix::{Cred, MAX_DGRAM, MSG_CMSG_CLOEXEC, MSG_CTRUNC, MSG_TRUNC, SNDBUF};
+use crate::net::unix::{Cred, MSG_CMSG_CLOEXEC, MSG_CTRUNC, MSG_TRUNC, SNDBUF};
 use crate::net::unix::{SockType, State, UnixSocket};
-use crate::net::unix_addr;
 use crate::net::unix_io::Received;
+use crate::net::{inet, unix_addr};
 use crate::preempt::preemptible;
 use crate::uaccess::{access_ok, copy_from_user, copy_to_user};
 use alloc::sync::Arc;
@@ -41,15 +41,36 @@ pub fn send_iov(
     iovs: &[(u64, usize)],
     flags: u32,
 ) -> Result<usize, i64> {
-    send_to(f, s, iovs, flags, None, &mut Scm::default())
+    let to = destination(s, None)?;
+    send_to(f, s, iovs, flags, to, &mut Scm::default())
+}
+
+/// Where a send goes.
+enum Dest {
+    /// The socket's peer.
+    Peer,
+    To(Arc<UnixSocket>),
+    /// Nobody: a UDP datagram to a port nobody holds is dropped.
+    Drop,
 }
 
 /// Where a send goes: its address (sendto's `dest`, sendmsg's `msg_name`) checked as
-/// Linux's sendmsg of each type does. A stream takes none (EISCONN connected, else
-/// EOPNOTSUPP), a seqpacket ignores it, a datagram goes to the socket it names.
-fn destination(s: &UnixSocket, raw: Option<Vec<u8>>) -> Result<Option<Arc<UnixSocket>>, i64> {
-    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
-        return Ok(None);
+/// Linux's sendmsg of each type does. An AF_UNIX stream takes none (EISCONN connected, else
+/// EOPNOTSUPP), a seqpacket or TCP socket ignores it, a datagram goes to the socket it
+/// names; UDP looks its destination up at each send (net/inet.rs).
+fn destination(s: &Arc<UnixSocket>, raw: Option<Vec<u8>>) -> Result<Dest, i64> {
+    let raw = raw.filter(|r| !r.is_empty());
+    if s.family != unix_addr::AF_UNIX {
+        if s.ty != SockType::Dgram {
+            return Ok(Dest::Peer);
+        }
+        return Ok(match inet::udp_dest(s, raw.as_deref())? {
+            Some(d) => Dest::To(d),
+            None => Dest::Drop,
+        });
+    }
+    let Some(raw) = raw else {
+        return Ok(Dest::Peer);
     };
     match s.ty {
         SockType::Stream => Err(if s.state() == State::Connected {
@@ -57,10 +78,10 @@ fn destination(s: &UnixSocket, raw: Option<Vec<u8>>) -> Result<Option<Arc<UnixSo
         } else {
             -EOPNOTSUPP
         }),
-        SockType::SeqPacket => Ok(None),
+        SockType::SeqPacket => Ok(Dest::Peer),
         SockType::Dgram => {
             let name = unix_addr::parse(&raw)?;
-            unix_addr::find(&name, s.ty).map(Some)
+            unix_addr::find(&name, s.ty).map(Dest::To)
         }
     }
 }
@@ -70,16 +91,21 @@ fn send_to(
     s: &Arc<UnixSocket>,
     iovs: &[(u64, usize)],
     flags: u32,
-    to: Option<Arc<UnixSocket>>,
+    to: Dest,
     scm: &mut Scm,
 ) -> Result<usize, i64> {
     if flags & MSG_OOB != 0 {
         return Err(-EOPNOTSUPP);
     }
     let total = iovs.iter().map(|v| v.1).sum::<usize>().min(MAX_RW_COUNT);
-    if s.ty != SockType::Stream && total > MAX_DGRAM {
+    if s.ty != SockType::Stream && total > s.max_message() {
         return Err(-EMSGSIZE);
     }
+    let to = match to {
+        Dest::Peer => None,
+        Dest::To(d) => Some(d),
+        Dest::Drop => return Ok(total),
+    };
     // A message goes whole; a stream send that is larger than the peer can ever hold goes
     // piece by piece, so no more than the send buffer is copied in at once.
     let piece = if s.ty == SockType::Stream {
@@ -177,10 +203,10 @@ fn sys_sendto(regs: &mut Regs) -> i64 {
         } else {
             None
         };
-        let to = destination(&s, raw)?;
         if !access_ok(buf, len) {
             return Err(-EFAULT);
         }
+        let to = destination(&s, raw)?;
         send_to(&f, &s, &[(buf, len)], flags, to, &mut Scm::default())
     })())
 }
@@ -253,7 +279,10 @@ fn sys_sendmsg(regs: &mut Regs) -> i64 {
             return Err(-ENOBUFS);
         }
         let iovs = super::io::read_iovecs(h.iov, h.iovlen)?;
-        let mut scm = if h.controllen > 0 {
+        // AF_INET/AF_INET6 sockets ignore SOL_SOCKET control data of these kinds (what
+        // Linux 6.18 does with SCM_RIGHTS on TCP and UDP alike).
+        let inet = s.family != unix_addr::AF_UNIX;
+        let mut scm = if h.controllen > 0 && !inet {
             if h.controllen as usize > MAX_CONTROL {
                 return Err(-ENOBUFS);
             }

@@ -4,7 +4,7 @@
 use super::errno::*;
 use super::net::{AF_UNIX, ret, socket_of};
 use super::table::Table;
-use crate::net::unix::{Cred, SNDBUF, State};
+use crate::net::unix::{Cred, SNDBUF, SockType, State, UnixSocket};
 use crate::uaccess::{copy_from_user, copy_to_user};
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
@@ -18,6 +18,16 @@ pub(super) const fn register(mut t: Table) -> Table {
 }
 
 const SOL_SOCKET: u64 = 1;
+const IPPROTO_IP: u64 = 0;
+const IPPROTO_TCP: u64 = 6;
+const IPPROTO_UDP: u64 = 17;
+const IPPROTO_IPV6: u64 = 41;
+
+/// An IP-level option of an AF_INET/AF_INET6 socket.
+fn ip_level(s: &UnixSocket, level: u64) -> bool {
+    s.family != AF_UNIX as u16
+        && matches!(level, IPPROTO_IP | IPPROTO_TCP | IPPROTO_UDP | IPPROTO_IPV6)
+}
 const SO_REUSEADDR: u64 = 2;
 const SO_TYPE: u64 = 3;
 const SO_ERROR: u64 = 4;
@@ -36,7 +46,7 @@ fn sys_getsockopt(regs: &mut Regs) -> i64 {
     let (fd, level, opt, val, alen) = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8);
     ret((|| {
         let (_, s) = socket_of(fd)?;
-        if level != SOL_SOCKET {
+        if level != SOL_SOCKET && !ip_level(&s, level) {
             return Err(-EOPNOTSUPP);
         }
         let mut l = [0u8; 4];
@@ -47,13 +57,18 @@ fn sys_getsockopt(regs: &mut Regs) -> i64 {
         }
         let int = |v: u32| v.to_ne_bytes().to_vec();
         let bytes: Vec<u8> = match opt {
+            // The IP and TCP/UDP levels: kentry's loopback has no knobs there.
+            _ if level != SOL_SOCKET => int(0),
+            SO_PROTOCOL if s.family != AF_UNIX as u16 => {
+                int(if s.ty == SockType::Stream { 6 } else { 17 })
+            }
             SO_TYPE => int(s.ty as u32),
             SO_ERROR => int(s.take_error() as u32),
             SO_PASSCRED => int(s.passcred.load(Ordering::Acquire) as u32),
             SO_ACCEPTCONN => int((s.state() == State::Listening) as u32),
             SO_PROTOCOL | SO_REUSEADDR | SO_KEEPALIVE => int(0),
             SO_RCVLOWAT => int(1),
-            SO_DOMAIN => int(AF_UNIX as u32),
+            SO_DOMAIN => int(s.family as u32),
             // Linux reports the buffer it uses, twice what was asked, by default 212992.
             SO_SNDBUF | SO_RCVBUF => int(SNDBUF as u32),
             // Not connected: Linux's answer for no credentials (pid 0, the overflow ids).
@@ -70,11 +85,21 @@ fn sys_getsockopt(regs: &mut Regs) -> i64 {
 /// setsockopt: SO_PASSCRED switches credentials on received messages; SO_SNDBUF,
 /// SO_RCVBUF, SO_REUSEADDR and SO_KEEPALIVE are taken and change nothing (AF_UNIX sockets
 /// keep [`SNDBUF`]; reuse and keepalive mean nothing to them); everything else is
-/// ENOPROTOOPT. An int option needs 4 readable bytes (EINVAL, EFAULT).
+/// ENOPROTOOPT. An int option needs 4 readable bytes (EINVAL, EFAULT). The IP, IPv6, TCP
+/// and UDP levels of an AF_INET/AF_INET6 socket take everything (its loopback has no
+/// knobs) and read back 0.
 fn sys_setsockopt(regs: &mut Regs) -> i64 {
     let (fd, level, opt, val, alen) = (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8);
     ret((|| {
         let (_, s) = socket_of(fd)?;
+        if ip_level(&s, level) {
+            // TCP_NODELAY, IPV6_V6ONLY and the like: taken, nothing to change on loopback.
+            return if (alen as i32) < 0 {
+                Err(-EINVAL)
+            } else {
+                Ok(0)
+            };
+        }
         if level != SOL_SOCKET {
             return Err(-EOPNOTSUPP);
         }
