@@ -70,8 +70,12 @@ pub const ELOOP: i64 = 40;
 pub const EOVERFLOW: i64 = 75;
 /// Socket operation on a descriptor that is not a socket.
 pub const ENOTSOCK: i64 = 88;
+/// Destination address required (a UDP send with no address on an unconnected socket).
+pub const EDESTADDRREQ: i64 = 89;
 /// Message too long.
 pub const EMSGSIZE: i64 = 90;
+/// Protocol wrong type for socket (connecting to a socket of another type).
+pub const EPROTOTYPE: i64 = 91;
 /// Protocol not available (an unknown socket option).
 pub const ENOPROTOOPT: i64 = 92;
 /// Protocol not supported.
@@ -82,6 +86,14 @@ pub const ESOCKTNOSUPPORT: i64 = 94;
 pub const EOPNOTSUPP: i64 = 95;
 /// Address family not supported by protocol.
 pub const EAFNOSUPPORT: i64 = 97;
+/// Address already in use.
+pub const EADDRINUSE: i64 = 98;
+/// Cannot assign requested address (a bind outside the loopback).
+pub const EADDRNOTAVAIL: i64 = 99;
+/// Network is unreachable (a destination outside the loopback).
+pub const ENETUNREACH: i64 = 101;
+/// Connection reset by peer.
+pub const ECONNRESET: i64 = 104;
 /// No buffer space available.
 pub const ENOBUFS: i64 = 105;
 /// The socket is already connected.
@@ -92,6 +104,8 @@ pub const ENOTCONN: i64 = 107;
 pub const ETIMEDOUT: i64 = 110;
 /// Connection refused.
 pub const ECONNREFUSED: i64 = 111;
+/// Operation already in progress (a second connect while one runs).
+pub const EALREADY: i64 = 114;
 /// Operation now in progress (seccomp: a notification not in the state a request needs).
 pub const EINPROGRESS: i64 = 115;
 

@@ -274,6 +274,16 @@ fn apply_test_breaks(cmdline: &str) {
             crate::signal::BREAK_SIGQUEUE_CHECKS.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "unix_scm" {
+            klog!("test hook: AF_UNIX control data goes unchecked (cmsg_len, SCM_MAX_FD)");
+            net::scm::BREAK_CHECKS.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "unix_backlog" {
+            klog!("test hook: AF_UNIX listeners queue connections without bound");
+            net::unix_conn::BREAK_BACKLOG.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "memfd_seals" {
             klog!("test hook: memfd seals are recorded but enforce nothing");
             fs::memfd::BREAK_SEALS.store(true, core::sync::atomic::Ordering::Relaxed);

@@ -176,6 +176,17 @@ fn cases() -> Vec<Case> {
              cd /tmp && readlink /proc/self/cwd; cat /proc/self/comm; wc -w < /proc/loadavg; \
              cat /proc/self/cmdline | tr '\\0' ' '; echo; grep -c proc /proc/filesystems",
         ),
+        // A real server and client over kentry's loopback (net/inet.rs): busybox httpd in
+        // the background, wget fetching a page from it until it answers (the shell's
+        // "Terminated" report of the killed job comes or not by timing: stderr goes first).
+        busybox(
+            "runner_busybox_httpd_wget",
+            "cd /tmp && rm -rf kw && mkdir kw && echo hello-over-loopback > kw/index.html && \
+             httpd -f -p 127.0.0.1:18089 -h /tmp/kw & p=$!; \
+             for i in 1 2 3 4 5 6 7 8 9 10; do \
+             wget -q -O - http://127.0.0.1:18089/index.html 2>/dev/null && break; sleep 0.2; done; \
+             exec 2>/dev/null; kill $p; wait $p; echo httpd status $?; rm -rf /tmp/kw",
+        ),
         hello,
         Case::user("runner_echoargs_status", "echoargs", &status),
         Case::user("runner_big_output", "echoargs", &[b"0", &big]),

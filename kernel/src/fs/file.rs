@@ -43,7 +43,7 @@ pub enum FileKind {
     /// A seccomp filter's listener (an anonymous inode, "seccomp notify"): ioctl and poll
     /// only; read and write are EINVAL.
     SeccompListener(Arc<crate::syscall::seccomp::notify::Listener>),
-    /// One end of an AF_UNIX socket pair (net/unix.rs).
+    /// An AF_UNIX socket (net/unix.rs).
     Socket(Arc<crate::net::unix::UnixSocket>),
     /// The event descriptors (event/), anonymous inodes all: an epoll instance, an eventfd
     /// counter, a timerfd, a signalfd.
@@ -293,7 +293,13 @@ impl File {
             | FileKind::Epoll(_)
             | FileKind::TimerFd(_)
             | FileKind::SignalFd(_) => Err(-EINVAL),
-            FileKind::Socket(s) => s.send(buf, 0, nonblock || self.nonblocking()),
+            FileKind::Socket(s) => s.send(
+                buf,
+                None,
+                &mut crate::net::scm::Scm::default(),
+                0,
+                nonblock || self.nonblocking(),
+            ),
             FileKind::EventFd(e) => e.write(buf, nonblock || self.nonblocking()),
         }
     }
@@ -434,7 +440,11 @@ fn read_node(
         }
         Body::Dev(Device::Console) => Ok(crate::console::stdin_read(buf)),
         Body::ProcMem(pid) => super::proc_pid::read(*pid, buf, off),
-        Body::Symlink(_) | Body::ProcExe(_) | Body::ProcSelf(_) | Body::ProcCwd(_) => Err(-EBADF),
+        Body::Symlink(_)
+        | Body::ProcExe(_)
+        | Body::ProcSelf(_)
+        | Body::ProcCwd(_)
+        | Body::Socket(_) => Err(-EBADF),
     }
 }
 
@@ -478,7 +488,8 @@ fn write_node(node: &InodeRef, buf: &[u8], off: u64, append: bool) -> Result<(us
         | Body::Symlink(_)
         | Body::ProcExe(_)
         | Body::ProcSelf(_)
-        | Body::ProcCwd(_) => Err(-EBADF),
+        | Body::ProcCwd(_)
+        | Body::Socket(_) => Err(-EBADF),
     }
 }
 

@@ -397,6 +397,10 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
     if flags & O_DIRECTORY != 0 && !node.is_dir() {
         return Err(-ENOTDIR);
     }
+    // A socket's name cannot be opened (Linux's `no_open`).
+    if matches!(node.body, Body::Socket(_)) {
+        return Err(-ENXIO);
+    }
     let wants_write = acc != O_RDONLY;
     if node.is_dir() && (wants_write || flags & O_CREAT != 0) {
         return Err(-EISDIR);
@@ -431,6 +435,21 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
         ),
     };
     Ok(File::new(kind, fcntl::kept_flags(flags)))
+}
+
+/// bind(2) of an AF_UNIX socket to path `p`: a socket node (mode 0777 less the umask) that
+/// refers to the socket weakly; EEXIST when the name is taken (a trailing slash too).
+pub fn mknod_socket(
+    base: &InodeRef,
+    p: &str,
+    sock: alloc::sync::Weak<crate::net::unix::UnixSocket>,
+) -> Result<(), i64> {
+    let par = path::lookup_parent(base, p)?;
+    if par.trailing_slash || par.name == "." || par.name == ".." {
+        return Err(-EEXIST);
+    }
+    let node = Inode::new(Body::Socket(sock), 0o777 & !umask(), par.dir.dev, false);
+    path::add_entry(&par.dir, &par.name, node)
 }
 
 /// A directory's entries as getdents lists them: `.`, `..`, then the names in order, each

@@ -29,6 +29,7 @@ pub const DT_CHR: u8 = 2;
 pub const DT_DIR: u8 = 4;
 pub const DT_REG: u8 = 8;
 pub const DT_LNK: u8 = 10;
+pub const DT_SOCK: u8 = 12;
 
 /// Device numbers of the "mounts" (st_dev): the root (initramfs, /tmp, /dev), /proc, pipes.
 pub const DEV_ROOT: u64 = makedev(0, 1);
@@ -167,6 +168,9 @@ pub enum Body {
     ProcMem(Option<u32>),
     /// A memfd's bytes and seals (memfd.rs).
     Memfd(super::memfd::Memfd),
+    /// An AF_UNIX socket's name in the tree (net/unix_addr.rs): connect finds the socket
+    /// here while it lives; opening it is ENXIO.
+    Socket(Weak<crate::net::unix::UnixSocket>),
 }
 
 pub struct DirData {
@@ -258,6 +262,7 @@ impl Inode {
             Body::Reg(_) | Body::Proc(_) | Body::ProcMem(_) | Body::Memfd(_) => S_IFREG,
             Body::Symlink(_) | Body::ProcExe(_) | Body::ProcSelf(_) | Body::ProcCwd(_) => S_IFLNK,
             Body::Dev(_) => S_IFCHR,
+            Body::Socket(_) => S_IFSOCK,
         }
     }
 
@@ -267,6 +272,7 @@ impl Inode {
             S_IFLNK => DT_LNK,
             S_IFCHR => DT_CHR,
             S_IFIFO => DT_FIFO,
+            S_IFSOCK => DT_SOCK,
             _ => DT_REG,
         }
     }

@@ -1,49 +1,60 @@
-//! AF_UNIX sockets made by socketpair(2): a connected pair, each end with a receive queue
-//! the other end sends into (Linux's `net/unix/af_unix.c` for a connected pair).
+//! AF_UNIX sockets (Linux's `net/unix/af_unix.c`): the socket itself, its connection state,
+//! readiness and the end of its life. Sending and receiving are in `unix_io.rs`, names in
+//! `unix_addr.rs`, bind/listen/connect/accept in `unix_conn.rs`, control messages in `scm.rs`.
 //!
 //! - **SOCK_STREAM** moves bytes: a send may be taken in pieces, a receive takes what is
 //!   there, across sends (or, with MSG_WAITALL, waits for all it asked for).
 //! - **SOCK_SEQPACKET** and **SOCK_DGRAM** move messages: a send is queued whole or not at all
 //!   (EMSGSIZE over the send buffer), and a receive takes exactly one message, dropping what
 //!   does not fit (reported by MSG_TRUNC).
+//! - **Connections.** A socketpair is connected at birth. A stream or seqpacket socket that
+//!   connects to a listening one gets a new server-side socket (Linux's "embryo") at once;
+//!   the embryo waits in the listener's accept queue and `accept` hands it out. A datagram
+//!   socket's `connect` only names its default destination.
 //! - **The end of a connection.** A stream or seqpacket end whose peer has closed or shut down
 //!   its sending side reads end of file once its queue is empty. Sending there fails with
-//!   EPIPE, with SIGPIPE unless MSG_NOSIGNAL. A datagram end whose peer is gone gets
+//!   EPIPE, with SIGPIPE unless MSG_NOSIGNAL. A peer that closed with data unread leaves
+//!   ECONNRESET (Linux's `sk_err`) for the next call. A datagram end whose peer is gone gets
 //!   ECONNREFUSED once, then ENOTCONN, and its reads keep waiting, as in Linux.
-//! - **Room.** Each end may have [`SNDBUF`] bytes queued at its peer (Linux's default
+//! - **Room.** Each socket may have [`SNDBUF`] bytes queued at its receiver (Linux's default
 //!   `wmem_default`); a sender waits for room, or fails with EAGAIN when non-blocking.
 //!
 //! Readiness changes wake [`crate::fs::POLL_WAIT`], as pipes do, so poll and select see them.
+//! Locks: one socket's `conn` at a time, never across a wait or a file's last drop.
 
+use super::scm::Scm;
+use super::unix_addr::UnixAddr;
 use crate::fs::{POLL_WAIT, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 use crate::sched::WaitQueue;
 use crate::sync::Mutex;
-use crate::syscall::errno::*;
 use alloc::collections::VecDeque;
-use alloc::sync::{Arc, Weak};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering};
 
-/// Linux's default socket send buffer (`net.core.wmem_default`): what one end may have
-/// queued at its peer.
+/// Linux's default socket send buffer (`net.core.wmem_default`): what one socket may have
+/// queued at its receiver.
 pub const SNDBUF: usize = 212_992;
 /// The largest datagram (Linux: `sk_sndbuf - 32`).
 pub const MAX_DGRAM: usize = SNDBUF - 32;
 
 /// `sk_shutdown` bits.
-const RCV_SHUTDOWN: u8 = 1;
-const SEND_SHUTDOWN: u8 = 2;
-const SHUTDOWN_MASK: u8 = 3;
+pub(super) const RCV_SHUTDOWN: u8 = 1;
+pub(super) const SEND_SHUTDOWN: u8 = 2;
+pub(super) const SHUTDOWN_MASK: u8 = 3;
 
-/// poll's POLLRDHUP (the peer shut down its sending side).
+/// poll's POLLRDHUP (the peer shut down its sending side) and POLLERR.
 pub const POLLRDHUP: u16 = 0x2000;
+pub const POLLERR: u16 = 0x8;
 
 /// recv/send flags kentry acts on.
 pub const MSG_PEEK: u32 = 0x2;
+pub const MSG_CTRUNC: u32 = 0x8;
 pub const MSG_TRUNC: u32 = 0x20;
 pub const MSG_DONTWAIT: u32 = 0x40;
 pub const MSG_WAITALL: u32 = 0x100;
 pub const MSG_NOSIGNAL: u32 = 0x4000;
+pub const MSG_CMSG_CLOEXEC: u32 = 0x4000_0000;
 
 /// The socket types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,99 +75,207 @@ impl SockType {
     }
 
     /// Whether the type keeps message boundaries.
-    fn messages(self) -> bool {
+    pub fn messages(self) -> bool {
         self != SockType::Stream
     }
 
-    /// Whether the type has a connection whose end readers see (not datagrams).
-    fn connected(self) -> bool {
+    /// Whether the type has connections (listen/accept, an end readers see).
+    pub fn connected(self) -> bool {
         self != SockType::Dgram
     }
 }
 
-/// Who made a socket (SO_PEERCRED of its peer).
-#[derive(Clone, Copy, Debug, Default)]
+/// A process's credentials as SO_PEERCRED and SCM_CREDENTIALS carry them (`struct ucred`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Cred {
     pub pid: u32,
     pub uid: u32,
     pub gid: u32,
 }
 
-/// One end of a connected pair.
-pub struct UnixSocket {
-    pub ty: SockType,
-    pub ino: u64,
-    pub cred: Cred,
-    /// The other end. Weak: each end is kept alive by its own file description only.
-    peer: Mutex<Weak<UnixSocket>>,
-    /// What the peer sent, oldest first: messages, or for a stream the pieces of its sends
-    /// (`head_taken` bytes of the first already read).
-    rx: Mutex<RxQueue>,
-    /// Bytes in `rx` (for the wait conditions and the sender's room).
-    rx_bytes: AtomicUsize,
-    /// `sk_shutdown`: RCV_SHUTDOWN, SEND_SHUTDOWN.
-    shutdown: AtomicU8,
-    /// The peer's file description is closed (a datagram sender is told once).
-    peer_gone: AtomicBool,
-    /// Readers of this end wait here.
-    rx_wait: WaitQueue,
-    /// Senders to this end wait here for room.
-    room_wait: WaitQueue,
-    /// This end's wake-up counts (edge-triggered epoll): `rd` when something arrives for it
-    /// or its connection ends, `wr` when its peer frees room.
-    pub seq: crate::event::PollSeq,
+impl Cred {
+    /// The calling process's (kentry has one identity: uid and gid 0).
+    pub fn current() -> Cred {
+        Cred {
+            pid: crate::task::current().process.vpid,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    /// What a message without credentials reads as (Linux: pid 0, the overflow ids).
+    pub const NONE: Cred = Cred {
+        pid: 0,
+        uid: 65534,
+        gid: 65534,
+    };
+
+    pub fn to_bytes(self) -> [u8; 12] {
+        let mut b = [0u8; 12];
+        b[0..4].copy_from_slice(&self.pid.to_ne_bytes());
+        b[4..8].copy_from_slice(&self.uid.to_ne_bytes());
+        b[8..12].copy_from_slice(&self.gid.to_ne_bytes());
+        b
+    }
+}
+
+/// Connection states (Linux's `sk_state` as af_unix uses it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// TCP_CLOSE: new, or a datagram socket.
+    Unconnected,
+    /// A stream connect between its checks and its end (no second connect meanwhile).
+    Connecting,
+    Listening,
+    /// TCP_ESTABLISHED (a datagram socket with a default destination too).
+    Connected,
+}
+
+/// What a socket's lock guards: its place in the world.
+pub(super) struct Conn {
+    pub state: State,
+    /// The other end, or a datagram socket's destination. Strong: a survivor keeps its
+    /// closed peer (getpeername and SO_PEERCRED still answer, as in Linux); each socket drops
+    /// its own reference when it is released.
+    pub peer: Option<Arc<UnixSocket>>,
+    /// SO_PEERCRED: who connected to us, or who listened where we connected.
+    pub peer_cred: Option<Cred>,
+    /// The bound name (an accepted socket shares its listener's).
+    pub addr: Option<Arc<UnixAddr>>,
+    /// A connected UDP socket's destination, looked up at each send (net/inet.rs).
+    pub dest: Option<Arc<UnixAddr>>,
+    /// Listening: the most embryos that may wait beyond the first (listen's backlog).
+    pub backlog: usize,
+    /// Listening: connected embryos waiting for accept, oldest first.
+    pub accept_q: VecDeque<Arc<UnixSocket>>,
+}
+
+/// One queued message, or for a stream one piece of a send.
+pub struct Msg {
+    pub data: Vec<u8>,
+    /// The sender's name when it sent (recvfrom's address).
+    pub from: Option<Arc<UnixAddr>>,
+    /// Credentials and descriptors (the descriptors ride on the first piece of a send).
+    pub scm: Scm,
 }
 
 #[derive(Default)]
-struct RxQueue {
-    msgs: VecDeque<Vec<u8>>,
-    head_taken: usize,
+pub(super) struct RxQueue {
+    pub msgs: VecDeque<Msg>,
+    /// Bytes of the first stream piece already read.
+    pub head_taken: usize,
 }
 
-/// What a receive got.
-pub struct Received {
-    /// Bytes copied into the caller's buffer.
-    pub copied: usize,
-    /// The message's whole length (datagrams and seqpackets; `copied` for a stream).
-    pub len: usize,
+pub struct UnixSocket {
+    /// AF_UNIX, or AF_INET/AF_INET6 for the loopback sockets of net/inet.rs.
+    pub family: u16,
+    pub ty: SockType,
+    pub ino: u64,
+    pub(super) conn: Mutex<Conn>,
+    /// What others sent here, oldest first.
+    pub(super) rx: Mutex<RxQueue>,
+    /// Bytes in `rx` (for the wait conditions and the sender's room).
+    pub(super) rx_bytes: AtomicUsize,
+    /// `sk_shutdown`: RCV_SHUTDOWN, SEND_SHUTDOWN.
+    pub(super) shutdown: AtomicU8,
+    /// `sk_err`: a pending error (positive errno), reported once.
+    pub(super) err: AtomicI32,
+    /// Released: its last file description is closed (Linux's SOCK_DEAD).
+    pub(super) dead: AtomicBool,
+    /// SO_PASSCRED.
+    pub passcred: AtomicBool,
+    /// A non-blocking TCP connect answered EINPROGRESS; the next connect answers 0.
+    pub(super) inet_pending: AtomicBool,
+    /// Readers (and accept) wait here.
+    pub(super) rx_wait: WaitQueue,
+    /// Senders to this socket wait here for room, connectors for a place in its queue.
+    pub(super) room_wait: WaitQueue,
+    /// This socket's wake-up counts (edge-triggered epoll): `rd` when something arrives for
+    /// it or its connection ends, `wr` when its receiver frees room.
+    pub seq: crate::event::PollSeq,
 }
 
 impl UnixSocket {
+    pub fn new(ty: SockType) -> Arc<UnixSocket> {
+        UnixSocket::new_in(super::unix_addr::AF_UNIX, ty)
+    }
+
+    /// A socket of family `family` (AF_INET and AF_INET6 share this machinery).
+    pub fn new_in(family: u16, ty: SockType) -> Arc<UnixSocket> {
+        Arc::new(UnixSocket {
+            family,
+            ty,
+            ino: crate::fs::alloc_ino(),
+            conn: Mutex::new(Conn {
+                state: State::Unconnected,
+                peer: None,
+                peer_cred: None,
+                addr: None,
+                dest: None,
+                backlog: 0,
+                accept_q: VecDeque::new(),
+            }),
+            rx: Mutex::new(RxQueue::default()),
+            rx_bytes: AtomicUsize::new(0),
+            shutdown: AtomicU8::new(0),
+            err: AtomicI32::new(0),
+            dead: AtomicBool::new(false),
+            passcred: AtomicBool::new(false),
+            inet_pending: AtomicBool::new(false),
+            rx_wait: WaitQueue::new(),
+            room_wait: WaitQueue::new(),
+            seq: crate::event::PollSeq::new(),
+        })
+    }
+
     /// A connected pair of type `ty`, made by the process `cred` describes.
     pub fn pair(ty: SockType, cred: Cred) -> (Arc<UnixSocket>, Arc<UnixSocket>) {
-        let new = || {
-            Arc::new(UnixSocket {
-                ty,
-                ino: crate::fs::alloc_ino(),
-                cred,
-                peer: Mutex::new(Weak::new()),
-                rx: Mutex::new(RxQueue::default()),
-                rx_bytes: AtomicUsize::new(0),
-                shutdown: AtomicU8::new(0),
-                peer_gone: AtomicBool::new(false),
-                rx_wait: WaitQueue::new(),
-                room_wait: WaitQueue::new(),
-                seq: crate::event::PollSeq::new(),
-            })
-        };
-        let (a, b) = (new(), new());
-        *a.peer.lock() = Arc::downgrade(&b);
-        *b.peer.lock() = Arc::downgrade(&a);
+        let (a, b) = (UnixSocket::new(ty), UnixSocket::new(ty));
+        for (me, other) in [(&a, &b), (&b, &a)] {
+            let mut c = me.conn.lock();
+            c.state = State::Connected;
+            c.peer = Some(other.clone());
+            c.peer_cred = Some(cred);
+        }
         (a, b)
     }
 
-    fn peer(&self) -> Option<Arc<UnixSocket>> {
-        self.peer.lock().upgrade()
+    pub fn state(&self) -> State {
+        self.conn.lock().state
     }
 
-    /// Whether the other end is still there (getpeername).
-    pub fn connected_to_peer(&self) -> bool {
-        self.peer().is_some()
+    pub(super) fn peer(&self) -> Option<Arc<UnixSocket>> {
+        self.conn.lock().peer.clone()
     }
 
-    /// SO_PEERCRED: who made the other end.
+    /// The other end's name for getpeername (None: not connected; Some(None): unnamed).
+    pub fn peer_name(&self) -> Option<Option<Arc<UnixAddr>>> {
+        let c = self.conn.lock();
+        if self.family != super::unix_addr::AF_UNIX && self.ty == SockType::Dgram {
+            return c.dest.clone().map(Some);
+        }
+        if self.ty.connected() && c.state != State::Connected {
+            return None;
+        }
+        let p = c.peer.clone()?;
+        drop(c);
+        let name = p.conn.lock().addr.clone();
+        Some(name)
+    }
+
+    /// This socket's name (None: unnamed).
+    pub fn name(&self) -> Option<Arc<UnixAddr>> {
+        self.conn.lock().addr.clone()
+    }
+
+    /// SO_PEERCRED.
     pub fn peer_cred(&self) -> Option<Cred> {
-        self.peer().map(|p| p.cred)
+        self.conn.lock().peer_cred
+    }
+
+    /// SO_ERROR: the pending error, cleared.
+    pub fn take_error(&self) -> i32 {
+        self.err.swap(0, Ordering::AcqRel)
     }
 
     /// Bytes waiting to be read (FIONREAD): all of them, but for a datagram socket the next
@@ -164,215 +283,17 @@ impl UnixSocket {
     pub fn available(&self) -> usize {
         let rx = self.rx.lock();
         if self.ty == SockType::Dgram {
-            rx.msgs.front().map_or(0, Vec::len)
+            rx.msgs.front().map_or(0, |m| m.data.len())
         } else {
             self.rx_bytes.load(Ordering::Acquire)
         }
-    }
-
-    /// Sends `data` (one message, or stream bytes); returns the bytes taken.
-    pub fn send(&self, data: &[u8], flags: u32, nonblock: bool) -> Result<usize, i64> {
-        let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
-        if self.ty.messages() && data.len() > MAX_DGRAM {
-            return Err(-EMSGSIZE);
-        }
-        let mut done = 0;
-        loop {
-            let peer = match self.peer() {
-                Some(p) if self.shutdown.load(Ordering::Acquire) & SEND_SHUTDOWN == 0 => p,
-                _ => return self.send_failed(done, flags),
-            };
-            if peer.shutdown.load(Ordering::Acquire) & RCV_SHUTDOWN != 0 {
-                return self.send_failed(done, flags);
-            }
-            let rest = data.len() - done;
-            if rest == 0 && (done > 0 || !self.ty.messages()) {
-                return Ok(done);
-            }
-            let room = SNDBUF.saturating_sub(peer.rx_bytes.load(Ordering::Acquire));
-            let fits = if self.ty.messages() {
-                rest <= room || peer.rx_bytes.load(Ordering::Acquire) == 0
-            } else {
-                room > 0
-            };
-            if fits {
-                let n = if self.ty.messages() {
-                    rest
-                } else {
-                    rest.min(room)
-                };
-                let mut piece = Vec::new();
-                if piece.try_reserve_exact(n).is_err() {
-                    return if done > 0 { Ok(done) } else { Err(-ENOBUFS) };
-                }
-                piece.extend_from_slice(&data[done..done + n]);
-                peer.rx.lock().msgs.push_back(piece);
-                peer.rx_bytes.fetch_add(n, Ordering::AcqRel);
-                peer.rx_wait.wake_all();
-                peer.seq.wake_rd();
-                done += n;
-                if self.ty.messages() {
-                    return Ok(done);
-                }
-                continue;
-            }
-            if nonblock {
-                return if done > 0 { Ok(done) } else { Err(-EAGAIN) };
-            }
-            let need = if self.ty.messages() { rest } else { 1 };
-            let woke = peer.room_wait.wait_until(
-                || {
-                    SNDBUF.saturating_sub(peer.rx_bytes.load(Ordering::Acquire)) >= need
-                        || peer.rx_bytes.load(Ordering::Acquire) == 0
-                        || peer.shutdown.load(Ordering::Acquire) & RCV_SHUTDOWN != 0
-                        || self.peer_gone.load(Ordering::Acquire)
-                },
-                crate::signal::interrupted,
-            );
-            if !woke {
-                return if done > 0 {
-                    Ok(done)
-                } else {
-                    Err(-ERESTARTSYS)
-                };
-            }
-        }
-    }
-
-    /// A send that cannot go on: what was sent, or the connection's error (EPIPE with
-    /// SIGPIPE; for a datagram whose peer is gone ECONNREFUSED once, then ENOTCONN).
-    fn send_failed(&self, done: usize, flags: u32) -> Result<usize, i64> {
-        if done > 0 {
-            return Ok(done);
-        }
-        if self.ty == SockType::Dgram && self.shutdown.load(Ordering::Acquire) & SEND_SHUTDOWN == 0
-        {
-            return Err(if self.peer_gone.swap(false, Ordering::AcqRel) {
-                -ECONNREFUSED
-            } else {
-                -ENOTCONN
-            });
-        }
-        if flags & MSG_NOSIGNAL == 0 {
-            let t = crate::task::current();
-            let info = crate::signal::SigInfo::user(crate::signal::SIGPIPE, t.process.pid);
-            crate::signal::send_to_thread(t, crate::signal::SIGPIPE, info);
-        }
-        Err(-EPIPE)
-    }
-
-    /// Receives into `out`: one message, or stream bytes.
-    pub fn recv(&self, out: &mut [u8], flags: u32, nonblock: bool) -> Result<Received, i64> {
-        let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
-        let mut copied = 0;
-        loop {
-            if let Some(r) = self.take(&mut out[copied..], flags) {
-                if self.ty.messages() {
-                    return Ok(r);
-                }
-                copied += r.copied;
-                let all = flags & MSG_WAITALL == 0 || copied == out.len() || flags & MSG_PEEK != 0;
-                if all {
-                    return Ok(Received {
-                        copied,
-                        len: copied,
-                    });
-                }
-            }
-            if copied > 0 && (nonblock || self.at_end()) {
-                return Ok(Received {
-                    copied,
-                    len: copied,
-                });
-            }
-            if self.at_end() {
-                return Ok(Received { copied: 0, len: 0 });
-            }
-            if nonblock {
-                return Err(-EAGAIN);
-            }
-            let woke = self.rx_wait.wait_until(
-                || self.rx_bytes.load(Ordering::Acquire) > 0 || self.at_end() || self.has_empty(),
-                crate::signal::interrupted,
-            );
-            if !woke {
-                return if copied > 0 {
-                    Ok(Received {
-                        copied,
-                        len: copied,
-                    })
-                } else {
-                    Err(-ERESTARTSYS)
-                };
-            }
-        }
-    }
-
-    /// Whether a zero-length message waits (it counts no bytes).
-    fn has_empty(&self) -> bool {
-        self.ty.messages() && !self.rx.lock().msgs.is_empty()
-    }
-
-    /// No more data will come: this end's receiving side is shut down (by itself, or by its
-    /// connected peer's shutdown or close).
-    fn at_end(&self) -> bool {
-        self.shutdown.load(Ordering::Acquire) & RCV_SHUTDOWN != 0 && self.rx.lock().msgs.is_empty()
-    }
-
-    /// Takes what is queued (a message, or as many stream bytes as fit), if anything is.
-    fn take(&self, out: &mut [u8], flags: u32) -> Option<Received> {
-        let peek = flags & MSG_PEEK != 0;
-        let mut rx = self.rx.lock();
-        if self.ty.messages() {
-            let m = rx.msgs.front()?;
-            let n = m.len().min(out.len());
-            out[..n].copy_from_slice(&m[..n]);
-            let len = m.len();
-            if !peek {
-                rx.msgs.pop_front();
-                self.rx_bytes.fetch_sub(len, Ordering::AcqRel);
-            }
-            drop(rx);
-            if !peek {
-                self.room_wait.wake_all();
-                self.wake_sender();
-            }
-            return Some(Received { copied: n, len });
-        }
-        if rx.msgs.is_empty() || out.is_empty() {
-            return None;
-        }
-        // Copy across the pieces: `whole` of them are read to their end, and `head` bytes of
-        // the next one.
-        let (mut n, mut whole, mut head) = (0, 0, rx.head_taken);
-        while n < out.len() && whole < rx.msgs.len() {
-            let avail = &rx.msgs[whole][head..];
-            let k = avail.len().min(out.len() - n);
-            out[n..n + k].copy_from_slice(&avail[..k]);
-            n += k;
-            if k == avail.len() {
-                whole += 1;
-                head = 0;
-            } else {
-                head += k;
-            }
-        }
-        if !peek {
-            rx.msgs.drain(..whole);
-            rx.head_taken = head;
-            self.rx_bytes.fetch_sub(n, Ordering::AcqRel);
-            drop(rx);
-            self.room_wait.wake_all();
-            self.wake_sender();
-        }
-        Some(Received { copied: n, len: n })
     }
 
     /// shutdown(2) with `how` (SHUT_RD 0, SHUT_WR 1, SHUT_RDWR 2): this end's sides, and for a
     /// connection the peer's opposite ones.
     pub fn shutdown(&self, how: u32) -> Result<(), i64> {
         if how > 2 {
-            return Err(-EINVAL);
+            return Err(-crate::syscall::errno::EINVAL);
         }
         let mode = (how + 1) as u8;
         self.shutdown.fetch_or(mode, Ordering::AcqRel);
@@ -393,39 +314,74 @@ impl UnixSocket {
         Ok(())
     }
 
-    fn wake_everyone(&self) {
+    pub(super) fn wake_everyone(&self) {
         self.rx_wait.wake_all();
         self.room_wait.wake_all();
         self.seq.wake_both();
     }
 
-    /// Room freed here: the peer (who sends to this end) may write again.
-    fn wake_sender(&self) {
+    /// Room freed here: whoever sends to this socket may write again.
+    pub(super) fn wake_senders(&self) {
+        self.room_wait.wake_all();
         match self.peer() {
             Some(p) => p.seq.wake_wr(),
             None => POLL_WAIT.wake_all(),
         }
     }
 
-    /// The last file description of this end is closed: a connected peer sees the end of
-    /// the connection; a datagram peer's next send is refused.
+    /// The last file description of this socket is closed (Linux's `unix_release_sock`): its
+    /// name goes, a connected peer sees the end of the connection (with ECONNRESET if we left
+    /// data unread, or never were accepted), a listener's waiting embryos go too, and a
+    /// datagram sender's next send to it is refused.
     pub fn release(&self) {
+        self.release_sock(false);
+    }
+
+    fn release_sock(&self, embryo: bool) {
+        self.dead.store(true, Ordering::Release);
         self.shutdown.store(SHUTDOWN_MASK, Ordering::Release);
-        if let Some(peer) = self.peer() {
+        let (peer, addr, waiting) = {
+            let mut c = self.conn.lock();
+            c.state = State::Unconnected;
+            (
+                c.peer.take(),
+                c.addr.clone(),
+                core::mem::take(&mut c.accept_q),
+            )
+        };
+        if let Some(a) = addr {
+            super::unix_addr::unbind(&a, self);
+        }
+        let unread = {
+            let mut rx = self.rx.lock();
+            self.rx_bytes.store(0, Ordering::Release);
+            core::mem::take(&mut rx.msgs)
+        };
+        if let Some(peer) = peer {
             if self.ty.connected() {
                 peer.shutdown.store(SHUTDOWN_MASK, Ordering::Release);
+                if !unread.is_empty() || embryo {
+                    peer.err
+                        .store(crate::syscall::errno::ECONNRESET as i32, Ordering::Release);
+                }
             }
-            peer.peer_gone.store(true, Ordering::Release);
-            *peer.peer.lock() = Weak::new();
             peer.wake_everyone();
         }
+        for e in waiting {
+            e.release_sock(true);
+        }
+        // The unread messages' descriptors are closed here, no lock held.
+        drop(unread);
         self.wake_everyone();
     }
 
-    /// poll(2) events (Linux's `unix_poll`); atomics and short locks only.
+    /// poll(2) events (Linux's `unix_poll` and `unix_dgram_poll`); short locks only.
     pub fn poll_events(&self) -> u16 {
         let sd = self.shutdown.load(Ordering::Acquire);
         let mut ev = 0;
+        if self.err.load(Ordering::Acquire) != 0 {
+            ev |= POLLERR;
+        }
         if sd == SHUTDOWN_MASK {
             ev |= POLLHUP;
         }
@@ -435,10 +391,19 @@ impl UnixSocket {
         if !self.rx.lock().msgs.is_empty() {
             ev |= POLLIN | POLLRDNORM;
         }
-        let queued = self
-            .peer()
-            .map_or(0, |p| p.rx_bytes.load(Ordering::Acquire));
-        if queued * 4 <= SNDBUF {
+        let (state, peer, queued) = {
+            let c = self.conn.lock();
+            (c.state, c.peer.clone(), !c.accept_q.is_empty())
+        };
+        if queued {
+            ev |= POLLIN | POLLRDNORM;
+        }
+        // Connection-based sockets not (yet) connected hang up (a datagram socket never).
+        if self.ty.connected() && matches!(state, State::Unconnected | State::Connecting) {
+            ev |= POLLHUP;
+        }
+        let room = peer.is_none_or(|p| p.rx_bytes.load(Ordering::Acquire) * 4 <= SNDBUF);
+        if state != State::Listening && room {
             ev |= POLLOUT | POLLWRNORM;
         }
         ev

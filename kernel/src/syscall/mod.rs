@@ -10,6 +10,8 @@ mod io;
 mod mem;
 pub mod misc;
 mod net;
+mod net_msg;
+mod net_opt;
 pub(crate) mod poll;
 mod proc;
 mod process_vm;

@@ -1,5 +1,6 @@
-//! The negative runs of memfd's seals, of clone3's struct size rules, of epoll's edges and of
-//! timerfd's expiry counts, each switched off (`kentry.break=<check>`) so that its C test must
+//! The negative runs of memfd's seals, of clone3's struct size rules, of epoll's edges, of
+//! timerfd's expiry counts and of AF_UNIX's control-data checks and accept backlog, each
+//! switched off (`kentry.break=<check>`) so that its C test must
 //! fail.
 
 use super::BootTest;
@@ -95,6 +96,47 @@ pub const NEGATIVE_FILES_BOOTS: &[BootTest] = &[
             "not ok 16 timerfd_periodic_missed_periods",
             "not ok 24 timerfd_epoll_edges",
             "not ok 1 c_eventfds_musl",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // AF_UNIX control data unchecked (`kentry.break=unix_scm`): a short or overlong
+        // cmsg_len ends the parse instead of EINVAL, 254 descriptors go, so control_errors
+        // sees sends succeed; descriptors and credentials still travel.
+        name: "negative_unix_scm",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=unix_scm",
+            "kentry.only=c_unixscm_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: AF_UNIX control data goes unchecked (cmsg_len, SCM_MAX_FD)",
+            "ok 5 rights_stream_piece",
+            "not ok 6 control_errors",
+            "ok 7 passcred_auto",
+            "not ok 1 c_unixscm_musl",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // AF_UNIX listeners without a bound (`kentry.break=unix_backlog`): the third
+        // non-blocking connect to a listen(fd, 1) socket gets in instead of EAGAIN.
+        name: "negative_unix_backlog",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=unix_backlog",
+            "kentry.only=c_unixnamed_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: AF_UNIX listeners queue connections without bound",
+            "ok 9 bad_addresses",
+            "not ok 10 accept_backlog",
+            "ok 11 listen_readiness",
+            "not ok 1 c_unixnamed_musl",
         ],
         qemu_args: &[],
         or_endings: &[],
