@@ -41,15 +41,7 @@ pub const INTEL_CPU: &str = "max,vendor=GenuineIntel";
 /// The lines of the Intel-vendor boot: every path of [`INTEL_PATHS`] exactly once, and none
 /// short of its counts.
 pub fn check_intel_boot(lines: &[BenchLine]) -> Result<(), String> {
-    let mut trouble = once_each(lines, &INTEL_PATHS);
-    if let Err(e) = check_lines(lines) {
-        trouble.push(e);
-    }
-    if trouble.is_empty() {
-        Ok(())
-    } else {
-        Err(trouble.join("; "))
-    }
+    check_boot(lines, &INTEL_PATHS)
 }
 
 /// `run`'s lines with `intel`'s [`INTEL_PATHS`] lines put after its `syscall32-getpid` line
@@ -143,7 +135,12 @@ pub fn once_each(lines: &[BenchLine], paths: &[&str]) -> Vec<String> {
 /// The lines of one kentry bench boot: every path of [`KENTRY_PATHS`] exactly once, and none
 /// short of its counts.
 pub fn check_kentry_boot(lines: &[BenchLine]) -> Result<(), String> {
-    let mut trouble = once_each(lines, &KENTRY_PATHS);
+    check_boot(lines, &KENTRY_PATHS)
+}
+
+/// Every path of `paths` exactly once in `lines`, and none of `lines` short of its counts.
+fn check_boot(lines: &[BenchLine], paths: &[&str]) -> Result<(), String> {
+    let mut trouble = once_each(lines, paths);
     if let Err(e) = check_lines(lines) {
         trouble.push(e);
     }
