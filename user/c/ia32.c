@@ -16,6 +16,14 @@
  *   agrees, a write with its second argument in EBP. (The sixth-argument fault, E30, ends
  *   at the landing pad's pops from the same bad stack: ia32_fast_tracer.c checks it.)
  *
+ * - the calls on old_sigset_t (one 32-bit word), as a 64-bit kernel runs them: sigprocmask
+ *   (126: each `how` changes signals 1-32 only, a blocked real-time signal staying blocked
+ *   through SIG_SETMASK; SIGKILL never blocked, a 4-byte old set, bad `how` EINVAL), sigpending (73: a blocked pending SIGUSR2 in the low word) and sigsuspend
+ *   (72, the mask in EDX: a pending SIGUSR1 it unblocks runs its handler, -EINTR, and the
+ *   mask comes back);
+ * - statfs (99) and fstatfs (100) in 32-bit words, statfs64 (268) and fstatfs64 (269) with
+ *   the 84-byte packed structure (another size EINVAL), agreeing with each other; EBADF.
+ *
  * Runs natively on Linux with the same results.
  */
 #include "ktap.h"
@@ -23,11 +31,13 @@
 #include <cpuid.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -291,9 +301,119 @@ static void check_syscall32(void)
 		   "write %ld read %ld", w, r);
 }
 
+static volatile sig_atomic_t usr1_runs;
+static void on_usr1(int s)
+{
+	(void)s;
+	usr1_runs++;
+}
+
+/* The whole 64-bit mask, through rt_sigprocmask. */
+static uint64_t mask64(void)
+{
+	uint64_t m = 0;
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &m, 8);
+	return m;
+}
+
+static void set_mask64(uint64_t m)
+{
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, 8);
+}
+
+#define BIT(sig) (1ull << ((sig) - 1))
+
+static void check_old_sigset(void)
+{
+	uint64_t saved = mask64();
+	set_mask64(0);
+	/* SIG_BLOCK then SIG_UNBLOCK of SIGUSR1; the old set is 4 bytes. */
+	uint32_t set = BIT(SIGUSR1), old[2] = {0xdeadbeef, 0xdeadbeef};
+	long r1 = int80_3(126, SIG_BLOCK, (long)&set, (long)old);
+	uint64_t after_block = mask64();
+	set = BIT(SIGUSR1);
+	uint32_t old2[2] = {0, 0xdeadbeef};
+	long r2 = int80_3(126, SIG_UNBLOCK, (long)&set, (long)old2);
+	uint64_t after_unblock = mask64();
+	KTAP_CHECK(r1 == 0 && r2 == 0 && old[0] == 0 && old[1] == 0xdeadbeef &&
+			   after_block == BIT(SIGUSR1) && old2[0] == BIT(SIGUSR1) &&
+			   old2[1] == 0xdeadbeef && after_unblock == 0,
+		   "old_sigprocmask_block_unblock", "%ld %ld old %#x/%#x %#x/%#x masks %#llx %#llx", r1,
+		   r2, old[0], old[1], old2[0], old2[1], (unsigned long long)after_block,
+		   (unsigned long long)after_unblock);
+	/* SIG_SETMASK replaces the low word only (Linux's compat_sig_setmask): a blocked
+	 * signal 34 stays blocked; SIGKILL is never blocked; the old set is the low word. */
+	set_mask64(BIT(34) | BIT(SIGUSR2));
+	set = BIT(SIGKILL) | BIT(SIGUSR1);
+	uint32_t old3 = 0;
+	long r3 = int80_3(126, SIG_SETMASK, (long)&set, (long)&old3);
+	uint64_t after_set = mask64();
+	long r4 = int80_3(126, 7, (long)&set, 0);
+	KTAP_CHECK(r3 == 0 && old3 == BIT(SIGUSR2) && after_set == (BIT(34) | BIT(SIGUSR1)) && r4 == -EINVAL,
+		   "old_sigprocmask_setmask", "%ld old %#x mask %#llx bad how %ld", r3, old3,
+		   (unsigned long long)after_set, r4);
+	/* sigpending: a blocked SIGUSR2 raised stays pending, in the low word. */
+	struct sigaction sa = {.sa_handler = on_usr1};
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	set_mask64(BIT(SIGUSR2) | BIT(SIGUSR1));
+	kill(getpid(), SIGUSR2);
+	uint32_t pend[2] = {0, 0xdeadbeef};
+	long r5 = int80_3(73, (long)pend, 0, 0);
+	KTAP_CHECK(r5 == 0 && pend[0] == BIT(SIGUSR2) && pend[1] == 0xdeadbeef, "old_sigpending",
+		   "%ld pending %#x/%#x", r5, pend[0], pend[1]);
+	/* sigsuspend(0, 0, mask): SIGUSR1, pending, is unblocked by the mask and runs; -EINTR;
+	 * the mask before the call comes back. */
+	kill(getpid(), SIGUSR1);
+	usr1_runs = 0;
+	long r6 = int80_3(72, 0, 0, BIT(SIGUSR2));
+	uint64_t after_suspend = mask64();
+	KTAP_CHECK(r6 == -EINTR && usr1_runs == 1 && after_suspend == (BIT(SIGUSR2) | BIT(SIGUSR1)),
+		   "old_sigsuspend", "%ld runs %d mask %#llx", r6, (int)usr1_runs,
+		   (unsigned long long)after_suspend);
+	/* Drop the pending SIGUSR2 into its handler, then put everything back. */
+	usr1_runs = 0;
+	set_mask64(0);
+	signal(SIGUSR1, SIG_DFL);
+	signal(SIGUSR2, SIG_DFL);
+	set_mask64(saved);
+}
+
+static void check_statfs(void)
+{
+	/* compat_statfs: 16 words; compat_statfs64: 84 bytes, packed. */
+	uint32_t s32[17];
+	unsigned char s64[88], f64[88];
+	memset(s32, 0xa5, sizeof s32);
+	memset(s64, 0xa5, sizeof s64);
+	memset(f64, 0xa5, sizeof f64);
+	long r1 = int80_3(99, (long)"/", (long)s32, 0);
+	long r2 = int80_3(268, (long)"/", 84, (long)s64);
+	long r3 = int80_3(268, (long)"/", 88, (long)s64);
+	int fd = open("/", O_RDONLY);
+	long r4 = int80_3(269, fd, 84, (long)f64);
+	uint32_t f32[17];
+	memset(f32, 0xa5, sizeof f32);
+	long r5 = int80_3(100, fd, (long)f32, 0);
+	long r6 = int80_3(269, 9999, 84, (long)f64);
+	close(fd);
+	uint32_t type64, bsize64, type_f, namelen64;
+	memcpy(&type64, s64, 4);
+	memcpy(&bsize64, s64 + 4, 4);
+	memcpy(&namelen64, s64 + 56, 4);
+	memcpy(&type_f, f64, 4);
+	KTAP_CHECK(r1 == 0 && r2 == 0 && r4 == 0 && r5 == 0 && type64 == s32[0] &&
+			   bsize64 == s32[1] && namelen64 == s32[9] && type_f == type64 &&
+			   f32[0] == s32[0] && s32[16] == 0xa5a5a5a5 && s64[84] == 0xa5,
+		   "statfs_layouts", "%ld %ld %ld %ld type %#x/%#x/%#x bsize %u/%u namelen %u/%u", r1,
+		   r2, r4, r5, s32[0], type64, type_f, s32[1], bsize64, s32[9], namelen64);
+	KTAP_CHECK(r3 == -EINVAL && r6 == -EBADF, "statfs64_errors", "size 88: %ld, fd 9999: %ld",
+		   r3, r6);
+}
+
 int main(int argc, char **argv, char **envp)
 {
-	ktap_plan(25);
+	ktap_plan(31);
 	check_args(argc, argv, envp);
 	check_auxv(envp);
 	check_memory();
@@ -301,5 +421,7 @@ int main(int argc, char **argv, char **envp)
 	long a = int80_0(20);
 	KTAP_CHECK(a == getpid(), "int80_getpid", "int80 %ld getpid %d", a, getpid());
 	check_syscall32();
+	check_old_sigset();
+	check_statfs();
 	return ktap_finish();
 }

@@ -16,7 +16,7 @@ pub(crate) mod poll;
 mod proc;
 mod process_vm;
 pub mod seccomp;
-mod sig;
+pub(crate) mod sig;
 pub mod sleep;
 pub(crate) mod table;
 pub(crate) mod timespec;

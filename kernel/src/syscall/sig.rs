@@ -174,9 +174,14 @@ fn sys_rt_sigsuspend(regs: &mut Regs) -> i64 {
     if copy_from_user(&mut b, regs.rdi).is_err() {
         return -EFAULT;
     }
+    do_sigsuspend(u64::from_ne_bytes(b))
+}
+
+/// Sleeps with `mask` blocked until a signal is delivered (rt_sigsuspend, i386 sigsuspend).
+pub(crate) fn do_sigsuspend(mask: u64) -> i64 {
     // A signal already pending and unblocked by this mask is delivered at once (through
     // SIGPENDING, which set_temporary_blocked raises), not missed.
-    signal::set_temporary_blocked(u64::from_ne_bytes(b));
+    signal::set_temporary_blocked(mask);
     wait_for_signal()
 }
 

@@ -12,7 +12,9 @@
 //! The handlers of layouts that differ live by area: `files.rs` (split 64-bit offsets,
 //! `_llseek`, old mmap), `process.rs` (clone's argument order, rlimits, rusage, tms,
 //! sysinfo, the 32-bit futex timeout, get_thread_area), `time.rs` (the 32-bit time calls),
-//! `signal.rs` (compat_sigaction, stack_t, siginfo, the i386 sigreturns). A few x86-64
+//! `signal.rs` (compat_sigaction, stack_t, siginfo, the i386 sigreturns), `sigset_old.rs`
+//! (sigprocmask, sigpending and sigsuspend on one 32-bit word), `statfs.rs` (the two i386
+//! statfs layouts). A few x86-64
 //! handlers write i386's layout themselves when `in_ia32_syscall()` says the call is one
 //! (stat64, rusage, waitid's siginfo, iovecs, argv pointers, CLONE_SETTLS's user_desc),
 //! where one copy-out decides the layout. The layouts are kentry-abi's `compat`.
@@ -20,6 +22,8 @@
 mod files;
 mod process;
 mod signal;
+mod sigset_old;
+mod statfs;
 mod time;
 
 use super::Handler;
@@ -209,6 +213,13 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         CLOCK_GETRES => time::sys_clock_getres_time32,
         GETITIMER => time::sys_getitimer,
         SETITIMER => time::sys_setitimer,
+        SIGPROCMASK => sigset_old::sys_sigprocmask,
+        SIGPENDING => sigset_old::sys_sigpending,
+        SIGSUSPEND => sigset_old::sys_sigsuspend,
+        STATFS => statfs::sys_statfs,
+        FSTATFS => statfs::sys_fstatfs,
+        STATFS64 => statfs::sys_statfs64,
+        FSTATFS64 => statfs::sys_fstatfs64,
         RT_SIGACTION => signal::sys_rt_sigaction,
         SIGACTION => signal::sys_sigaction,
         SIGALTSTACK => signal::sys_sigaltstack,

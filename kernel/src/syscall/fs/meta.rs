@@ -248,7 +248,12 @@ fn sys_utimensat(regs: &mut Regs) -> i64 {
     })())
 }
 
-fn statfs_of(node: Option<&fs::InodeRef>) -> [u8; 120] {
+/// statfs's answer as x86-64's `struct statfs` words: f_type, f_bsize, f_blocks, f_bfree,
+/// f_bavail, f_files, f_ffree, f_fsid (its two ints), f_namelen, f_frsize, f_flags (the
+/// spare words are zero). The i386 layouts are made from the same words (compat/files.rs).
+pub(crate) type StatfsWords = [i64; 11];
+
+fn statfs_of(node: Option<&fs::InodeRef>) -> StatfsWords {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     const PROC_SUPER_MAGIC: i64 = 0x9fa0;
     const PIPEFS_MAGIC: i64 = 0x5049_5045;
@@ -258,7 +263,7 @@ fn statfs_of(node: Option<&fs::InodeRef>) -> [u8; 120] {
         None => (PIPEFS_MAGIC, 0),
     };
     let (total, free) = crate::mm::frame::stats();
-    let words: [i64; 15] = [
+    [
         ty,
         4096,
         (total / 2) as i64,
@@ -270,30 +275,35 @@ fn statfs_of(node: Option<&fs::InodeRef>) -> [u8; 120] {
         255,        // f_namelen
         4096,       // f_frsize
         0x20,       // f_flags: ST_RELATIME-ish, writable
-        0,
-        0,
-        0,
-        0,
-    ];
+    ]
+}
+
+/// statfs of the file at user path `path` (relative to the working directory).
+pub(crate) fn statfs_path(path: u64) -> Result<StatfsWords, i64> {
+    target_at(AT_FDCWD, path, 0).map(|t| statfs_of(t.node()))
+}
+
+/// statfs of the file open as `fd`.
+pub(crate) fn statfs_fd(fd: u64) -> Result<StatfsWords, i64> {
+    fs::get_file(fd).map(|f| statfs_of(f.node()))
+}
+
+/// x86-64's `struct statfs` (120 bytes).
+fn put_statfs(buf: u64, w: StatfsWords) -> Result<i64, i64> {
     let mut b = [0u8; 120];
-    for (i, w) in words.iter().enumerate() {
+    for (i, w) in w.iter().enumerate() {
         b[i * 8..i * 8 + 8].copy_from_slice(&w.to_ne_bytes());
     }
-    b
+    copy_to_user(buf, &b).map_err(|_| -EFAULT)?;
+    Ok(0)
 }
 
 fn sys_statfs(regs: &mut Regs) -> i64 {
-    ret(target_at(AT_FDCWD, regs.rdi, 0).and_then(|t| {
-        copy_to_user(regs.rsi, &statfs_of(t.node())).map_err(|_| -EFAULT)?;
-        Ok(0)
-    }))
+    ret(statfs_path(regs.rdi).and_then(|w| put_statfs(regs.rsi, w)))
 }
 
 fn sys_fstatfs(regs: &mut Regs) -> i64 {
-    ret(fs::get_file(regs.rdi).and_then(|f| {
-        copy_to_user(regs.rsi, &statfs_of(f.node())).map_err(|_| -EFAULT)?;
-        Ok(0)
-    }))
+    ret(statfs_fd(regs.rdi).and_then(|w| put_statfs(regs.rsi, w)))
 }
 
 fn sys_truncate(regs: &mut Regs) -> i64 {

@@ -10,6 +10,7 @@ mod dir;
 mod fd;
 mod memfd;
 mod meta;
+pub(crate) use meta::{StatfsWords, statfs_fd, statfs_path};
 
 use super::table::Table;
 use super::user::read_cstr;
