@@ -102,9 +102,11 @@ int main(void)
 	}
 	while (atomic_load(&phase) == 0)
 		sched_yield();
-	/* Let the reader get going before the first CPU-time read. */
+	/* Let the reader get going before the first CPU-time read: a time alone would not do,
+	 * since on a loaded host its vCPU may not run for milliseconds (at most 5 s). */
 	struct timespec ms = {0, 1000000};
-	nanosleep(&ms, NULL);
+	for (int i = 0; i < 5000 && atomic_load(&reads) < 100; i++)
+		nanosleep(&ms, NULL);
 	atomic_store(&reads_at_start, atomic_load(&reads));
 	struct tms tm;
 	for (int i = 0; i < READS; i++) {
