@@ -37,27 +37,40 @@ pub(super) fn rdtsc() -> u64 {
     }
 }
 
-/// (base_tsc, base_ns, mult) as one consistent triple, and a TSC read inside the same window.
-#[inline]
-fn snapshot() -> (u64, u64, u64, u64) {
+/// `f(base_tsc, base_ns, mult)` on one consistent triple: run inside one even SEQ window,
+/// again if a writer changed the triple meanwhile. Whatever `f` reads (a TSC) is inside that
+/// window too.
+#[inline(always)]
+fn in_window<T>(f: impl Fn(u64, u64, u64) -> T) -> T {
     loop {
         let s = SEQ.load(Ordering::Acquire);
         if s & 1 != 0 {
             core::hint::spin_loop();
             continue;
         }
-        let bt = BASE_TSC.load(Ordering::Relaxed);
-        let bn = BASE_NS.load(Ordering::Relaxed);
-        let m = MULT.load(Ordering::Relaxed);
+        let v = f(
+            BASE_TSC.load(Ordering::Relaxed),
+            BASE_NS.load(Ordering::Relaxed),
+            MULT.load(Ordering::Relaxed),
+        );
+        core::sync::atomic::fence(Ordering::Acquire);
+        if SEQ.load(Ordering::Relaxed) == s {
+            return v;
+        }
+    }
+}
+
+/// The clock's reading now: the triple and a TSC read inside the same window.
+#[inline]
+fn snapshot_ns() -> u64 {
+    in_window(|bt, bn, m| {
         let tsc = rdtsc();
         // The re-read of SEQ after the TSC is read, not before (loads may pass RDTSC): a TSC
         // later than a writer's new base then sees its odd SEQ (`set_rate`).
         // SAFETY: lfence has no side effects.
         unsafe { core::arch::x86_64::_mm_lfence() };
-        if SEQ.load(Ordering::Relaxed) == s {
-            return (bt, bn, m, tsc);
-        }
-    }
+        scale(bt, bn, m, tsc)
+    })
 }
 
 #[inline]
@@ -302,8 +315,7 @@ pub fn monotonic_ns() -> u64 {
     }
     #[cfg(feature = "test-hooks")]
     READS_BEGUN.fetch_add(1, Ordering::Relaxed);
-    let (bt, bn, m, tsc) = snapshot();
-    scale(bt, bn, m, tsc)
+    snapshot_ns()
 }
 
 /// Whether the clock runs (its first use has started it): until then reading it starts it,
@@ -323,20 +335,7 @@ pub fn tsc_to_ns(tsc: u64) -> u64 {
     if !STARTED.load(Ordering::Relaxed) {
         start();
     }
-    loop {
-        let s = SEQ.load(Ordering::Acquire);
-        if s & 1 != 0 {
-            core::hint::spin_loop();
-            continue;
-        }
-        let bt = BASE_TSC.load(Ordering::Relaxed);
-        let bn = BASE_NS.load(Ordering::Relaxed);
-        let m = MULT.load(Ordering::Relaxed);
-        core::sync::atomic::fence(Ordering::Acquire);
-        if SEQ.load(Ordering::Relaxed) == s {
-            return scale(bt, bn, m, tsc);
-        }
-    }
+    in_window(|bt, bn, m| scale(bt, bn, m, tsc))
 }
 
 /// Nanoseconds since 1970-01-01T00:00:00Z (CLOCK_REALTIME).
