@@ -28,8 +28,13 @@ pub const BOOT_TESTS: &[BootTest] =
 
 /// The negative runs: the entry and kernel checks' (`negative.rs`), the syscall-work checks'
 /// (`negative_syscall_work.rs`), the in-kernel breakpoint refusals' (`negative_hwbp.rs`), then
-/// memfd's seals and clone3's size rules (`negative_files.rs`).
+/// memfd's seals and clone3's size rules (`negative_files.rs`), then the clock's
+/// (`negative_clock.rs`).
 const NEGATIVE_BOOTS: &[BootTest] = &concat::<
+    { WITH_FILES.len() + negative_clock::NEGATIVE_CLOCK_BOOTS.len() },
+>(WITH_FILES, negative_clock::NEGATIVE_CLOCK_BOOTS);
+
+const WITH_FILES: &[BootTest] = &concat::<
     { WITH_HWBP.len() + negative_files::NEGATIVE_FILES_BOOTS.len() },
 >(WITH_HWBP, negative_files::NEGATIVE_FILES_BOOTS);
 
@@ -319,6 +324,7 @@ pub fn find(name: &str) -> Option<&'static BootTest> {
 }
 
 mod negative;
+mod negative_clock;
 mod negative_files;
 mod negative_hwbp;
 mod negative_syscall_work;
