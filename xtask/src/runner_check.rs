@@ -277,6 +277,7 @@ fn marks(ct: Option<CtSetting>) -> (String, &'static str) {
         None => (String::new(), ""),
         Some(CtSetting::Off) => (CtSetting::Off.suffix(), "-lean"),
         Some(CtSetting::On) => (CtSetting::On.suffix(), "-lean-ct-on"),
+        Some(CtSetting::Hooks) => (CtSetting::Hooks.suffix(), "-lean-ct-hooks"),
     }
 }
 
@@ -347,7 +348,9 @@ pub fn run(
                 // them boot at once on a small host.
                 cpus: 1,
                 kernel_args: match k.ct {
-                    Some(CtSetting::On) => vec![format!("kentry.ct={}", CtSetting::On.word())],
+                    Some(ct @ (CtSetting::On | CtSetting::Hooks)) => {
+                        vec![format!("kentry.ct={}", ct.word())]
+                    }
                     _ => Vec::new(),
                 },
                 gdb: false,
