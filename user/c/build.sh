@@ -16,6 +16,10 @@ progs=(hello auxv threads forkexec signals mem files poll fuzz smp procvm preemp
 # Portable programs of the list below also built with gcc -m32 as <prog>-glibc32: the same
 # checks, as a static i386 glibc program (docs/compat.md). xtask's c_sources reads this line.
 progs_m32=(hello threads forkexec files memfd threadexec poll)
+# Portable programs also linked dynamically (glibc's ld.so and libc.so.6, x86-64 and i386) as
+# <prog>-glibcdyn and <prog>-glibc32dyn: the runner check packs their loader and libraries as
+# `cargo xtask run` does (xtask/src/run/dynamic.rs) and compares them with native runs.
+progs_dyn=(threads forkexec)
 
 if ! command -v musl-gcc >/dev/null 2>&1; then
 	echo "build.sh: musl-gcc not found: install the Debian package musl-tools (apt-get install -y musl-tools)" >&2
@@ -38,4 +42,12 @@ if [ ! -e /usr/lib32/libc.a ]; then
 fi
 for p in "${progs32[@]}" "${progs_m32[@]}"; do
 	gcc -m32 "${cflags[@]}" -o "$out/$p-glibc32" "$src/$p.c" -lpthread
+done
+dynflags=()
+for f in "${cflags[@]}"; do
+	[ "$f" = -static ] || dynflags+=("$f")
+done
+for p in "${progs_dyn[@]}"; do
+	gcc "${dynflags[@]}" -o "$out/$p-glibcdyn" "$src/$p.c" -lpthread
+	gcc -m32 "${dynflags[@]}" -o "$out/$p-glibc32dyn" "$src/$p.c" -lpthread
 done

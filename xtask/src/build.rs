@@ -265,7 +265,8 @@ fn c_sources(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>)> {
     if names.is_empty() {
         bail!("{} holds no C program (*.c)", dir.display());
     }
-    // build.sh's `progs_m32=(...)`: portable programs also built for i386 as <prog>-glibc32.
+    // build.sh's `progs_m32=(...)`: portable programs also built for i386 as <prog>-glibc32;
+    // its `progs_dyn=(...)`: also linked dynamically.
     let script = dir.join("build.sh");
     if let Ok(text) = std::fs::read_to_string(&script) {
         for line in text.lines() {
@@ -274,6 +275,15 @@ fn c_sources(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>)> {
                 .and_then(|l| l.strip_suffix(')'))
             {
                 names.extend(list.split_whitespace().map(|p| format!("{p}-glibc32")));
+            }
+            // `progs_dyn=(...)`: also linked dynamically, x86-64 and i386.
+            if let Some(list) = line
+                .strip_prefix("progs_dyn=(")
+                .and_then(|l| l.strip_suffix(')'))
+            {
+                for p in list.split_whitespace() {
+                    names.extend([format!("{p}-glibcdyn"), format!("{p}-glibc32dyn")]);
+                }
             }
         }
     }

@@ -226,6 +226,12 @@ fn cases() -> Vec<Case> {
             pending: None,
             cpu: None,
         },
+        // C test programs linked dynamically (user/c/build.sh's progs_dyn), x86-64 and i386:
+        // TLS set up by ld.so, fork, and an execve of a dynamic program inside the guest.
+        Case::user("runner_dynamic_threads", "threads-glibcdyn", &[]),
+        Case::user("runner_dynamic_forkexec", "forkexec-glibcdyn", &[]),
+        Case::user("runner_dynamic_threads_i386", "threads-glibc32dyn", &[]),
+        Case::user("runner_dynamic_forkexec_i386", "forkexec-glibc32dyn", &[]),
         hello,
         Case::user("runner_echoargs_status", "echoargs", &status),
         Case::user("runner_big_output", "echoargs", &[b"0", &big]),

@@ -169,10 +169,10 @@ fn enqueue(t: TaskRef) {
 pub fn wake(t: &TaskRef) {
     interrupts::without_interrupts(|| {
         let _pi = t.sched.pi_lock.lock();
-        if t.state() != TaskState::Blocked {
+        // Not a check and a store: the task itself may change its state meanwhile (wake_state).
+        if !t.wake_state() {
             return;
         }
-        t.set_state(TaskState::Runnable);
         if t.sched.on_rq.load(Ordering::Acquire) {
             // Still on its CPU (it has not reached `schedule`): it keeps running.
             return;

@@ -221,6 +221,21 @@ impl Task {
         self.state.store(s as u8, Ordering::Release);
     }
 
+    /// Blocked → Runnable in one atomic step (a wake-up); false when the task was not
+    /// blocked. A check followed by a store would overwrite a change made in between: a task
+    /// that marked itself blocked, found its condition true, went on and set itself Dead
+    /// in its exit could be made Runnable again, and its final `schedule` would return.
+    pub fn wake_state(&self) -> bool {
+        self.state
+            .compare_exchange(
+                TaskState::Blocked as u8,
+                TaskState::Runnable as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
     pub fn is_user(&self) -> bool {
         self.process.pid != 0
     }

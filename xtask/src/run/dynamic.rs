@@ -134,8 +134,31 @@ pub(super) fn libraries_of(path: &Path, data: &[u8]) -> Result<Vec<GuestFile>> {
     needed(path, info, data.get(4) == Some(&1))
 }
 
-/// Every library `info`'s DT_NEEDED names, recursively, once each.
-fn needed(path: &Path, info: DynamicInfo, ia32: bool) -> Result<Vec<GuestFile>> {
+/// Libraries that a library loads with dlopen when it needs them, so no DT_NEEDED names them:
+/// (the library, what it opens). glibc opens libgcc_s.so.1 for the unwinder of pthread_exit
+/// and pthread_cancel ("libgcc_s.so.1 must be installed for pthread_exit to work", then
+/// abort). Packed when found on this host.
+const DLOPENED: [(&str, &str); 1] = [("libc.so.6", "libgcc_s.so.1")];
+
+/// Every library `info`'s DT_NEEDED names, recursively, once each, and what [`DLOPENED`] says
+/// those open.
+fn needed(path: &Path, mut info: DynamicInfo, ia32: bool) -> Result<Vec<GuestFile>> {
+    // The dlopen'd ones go after the rest, as optional: a host without them runs without.
+    let mut optional = Vec::new();
+    for (lib, opens) in DLOPENED {
+        if !info.needed.iter().any(|n| n == opens) {
+            optional.push((lib, opens));
+        }
+    }
+    let wanted = |seen: &BTreeSet<String>| {
+        optional
+            .iter()
+            .filter(|(lib, _)| seen.contains(*lib))
+            .map(|(_, opens)| opens.to_string())
+            .collect::<Vec<_>>()
+    };
+    info.needed
+        .retain(|n| !optional.iter().any(|(_, o)| o == n));
     let shown = path.display();
     let dir_of = |p: &Path| {
         p.canonicalize()
@@ -172,6 +195,20 @@ fn needed(path: &Path, info: DynamicInfo, ia32: bool) -> Result<Vec<GuestFile>> 
                     data,
                 });
             }
+        }
+    }
+    for name in wanted(&seen) {
+        if seen.contains(&name) {
+            continue;
+        }
+        if let Some((guest, host)) = find_library(&name, &[], Path::new("/"), ia32) {
+            let data =
+                std::fs::read(&host).with_context(|| format!("reading {}", host.display()))?;
+            files.push(GuestFile {
+                path: guest,
+                mode: 0o755,
+                data,
+            });
         }
     }
     Ok(files)
@@ -245,6 +282,8 @@ mod tests {
             .expect("libc packed");
         assert!(libc.path.starts_with("lib"), "{}", libc.path);
         assert!(libc.data.starts_with(b"\x7fELF\x02"));
+        // glibc's dlopen of the unwinder for pthread_exit comes along (this host has it).
+        assert!(files.iter().any(|f| f.path.ends_with("/libgcc_s.so.1")));
         // Every file once.
         let paths: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths.len(), files.len());
