@@ -77,8 +77,43 @@ const PHENT: u64 = 56;
 /// sizeof(Elf32_Phdr).
 const PHENT32: u64 = 32;
 
-/// Maps every PT_LOAD segment of `data` into `aspace`: the file part as a private mapping of
-/// `file` (filled now), the rest of the segment (bss) as anonymous memory.
+/// The first bytes of `file` that hold its ELF header and program headers (what [`load`] and
+/// [`load_interp`] parse; the segments stay in the file, read page by page when touched).
+/// NotElf when they are not there; at most 64 KiB of program headers.
+pub fn header_bytes(file: &MappedFile) -> Result<alloc::vec::Vec<u8>, ElfError> {
+    let len = file.len();
+    let mut head = alloc::vec![0u8; len.min(64) as usize];
+    if file.read_at(0, &mut head) < head.len() || head.len() < 52 || !head.starts_with(b"\x7fELF") {
+        return Err(ElfError::NotElf);
+    }
+    let u16_at = |o: usize| u64::from(u16::from_le_bytes([head[o], head[o + 1]]));
+    let (phoff, phentsize, phnum) = match head[4] {
+        1 => (
+            u64::from(u32::from_le_bytes([head[28], head[29], head[30], head[31]])),
+            u16_at(42),
+            u16_at(44),
+        ),
+        _ if head.len() >= 64 => (
+            u64::from_le_bytes(head[32..40].try_into().unwrap_or([0; 8])),
+            u16_at(54),
+            u16_at(56),
+        ),
+        _ => return Err(ElfError::NotElf),
+    };
+    let end = phoff
+        .checked_add(phentsize * phnum)
+        .filter(|&e| e <= len && e <= 64 * 1024 + 64)
+        .ok_or(ElfError::NotExecutable)?;
+    let mut all = alloc::vec![0u8; end.max(head.len() as u64) as usize];
+    if file.read_at(0, &mut all) < all.len() {
+        return Err(ElfError::NotElf);
+    }
+    Ok(all)
+}
+
+/// Maps every PT_LOAD segment of the program `file` (whose headers are `data`,
+/// [`header_bytes`]) into `aspace`: the file part as a private mapping of `file` read when
+/// touched, the rest of the segment (bss) as anonymous memory.
 pub fn load(
     data: &[u8],
     aspace: &mut AddressSpace,
@@ -120,7 +155,7 @@ pub fn load(
             return Err(ElfError::BadClass);
         }
         match ph.get_type() {
-            Ok(PType::Interp) => interp = Some(interp_path(data, ph.offset(), ph.file_size())?),
+            Ok(PType::Interp) => interp = Some(interp_path(file, ph.offset(), ph.file_size())?),
             Ok(PType::OsSpecific(PT_GNU_STACK)) => exec_stack = ph.flags().0 & PF_X != 0,
             Ok(PType::Phdr) => phdr_vaddr = Some(ph.virtual_addr()),
             Ok(PType::Load) => {
@@ -139,7 +174,7 @@ pub fn load(
         load_bias(dyn_, first_vaddr, max_align)
     };
 
-    let (from_load, brk) = map_segments(&elf, data, aspace, file, bias)?;
+    let (from_load, brk) = map_segments(&elf, aspace, file, bias)?;
     let phdr = phdr_vaddr.map(|v| v.wrapping_add(bias)).or(from_load);
     let entry = h.pt2.entry_point().wrapping_add(bias);
     Ok(LoadedImage {
@@ -158,14 +193,14 @@ pub fn load(
 
 /// PT_INTERP's path: NUL-terminated within the segment, at most PATH_MAX bytes, inside the
 /// file (Linux's load_elf_binary: ENOEXEC otherwise).
-fn interp_path(data: &[u8], off: u64, size: u64) -> Result<alloc::string::String, ElfError> {
+fn interp_path(file: &MappedFile, off: u64, size: u64) -> Result<alloc::string::String, ElfError> {
     if !(2..=PATH_MAX).contains(&size) {
         return Err(ElfError::BadInterp);
     }
-    let end = off.checked_add(size).ok_or(ElfError::BadInterp)?;
-    let bytes = data
-        .get(off as usize..end as usize)
-        .ok_or(ElfError::BadInterp)?;
+    let mut bytes = alloc::vec![0u8; size as usize];
+    if file.read_at(off, &mut bytes) < bytes.len() {
+        return Err(ElfError::BadInterp);
+    }
     let (last, path) = bytes.split_last().ok_or(ElfError::BadInterp)?;
     if *last != 0 || path.contains(&0) {
         return Err(ElfError::BadInterp);
@@ -230,7 +265,7 @@ pub fn load_interp(
     } else {
         0
     };
-    map_segments(&elf, data, aspace, file, bias)?;
+    map_segments(&elf, aspace, file, bias)?;
     Ok((
         h.pt2.entry_point().wrapping_add(bias),
         low.wrapping_add(bias),
@@ -238,16 +273,17 @@ pub fn load_interp(
 }
 
 /// Maps every PT_LOAD segment of `elf` at `bias`: the file part as a private mapping of
-/// `file` (filled now), the rest of the segment (bss) as anonymous memory. Returns where the
-/// program headers landed if a segment holds them, and the end of the highest segment.
+/// `file` (read when touched), the rest of the segment (bss) as anonymous memory. Returns
+/// where the program headers landed if a segment holds them, and the end of the highest
+/// segment.
 fn map_segments(
     elf: &ElfFile,
-    data: &[u8],
     aspace: &mut AddressSpace,
     file: &Arc<MappedFile>,
     bias: u64,
 ) -> Result<(Option<u64>, u64), ElfError> {
     let task_size = aspace.task_size();
+    let file_len = file.len();
     let h = &elf.header;
     let mut phdr = None;
     let mut brk = 0;
@@ -268,9 +304,7 @@ fn map_segments(
             || va > task_size - memsz
             || va < MMAP_MIN_ADDR
             || (vaddr.wrapping_sub(off)) % PAGE_SIZE != 0
-            || off
-                .checked_add(filesz)
-                .is_none_or(|e| e > data.len() as u64)
+            || off.checked_add(filesz).is_none_or(|e| e > file_len)
         {
             return Err(ElfError::BadSegment);
         }
@@ -314,12 +348,17 @@ fn map_segments(
                 pgoff: 0,
             });
         }
-        if filesz > 0 {
-            // The file bytes from the start of the first page (as mapping the file page would
-            // show them), unless that page belongs to the previous segment too.
-            let from = if map_start < start { va } else { map_start };
-            let src = &data[(off - (va - from)) as usize..(off + filesz) as usize];
-            aspace.write(from, src).map_err(|_| ElfError::NoMemory)?;
+        if filesz > 0 && map_start < start {
+            // The first page(s) belong to the previous segment's mapping: this segment's
+            // bytes there are copied now (the rest of the segment is read when touched).
+            let upto = start.min(va + filesz);
+            if va < upto {
+                let mut src = alloc::vec![0u8; (upto - va) as usize];
+                if file.read_at(off, &mut src) < src.len() {
+                    return Err(ElfError::BadSegment);
+                }
+                aspace.write(va, &src).map_err(|_| ElfError::NoMemory)?;
+            }
         }
         let ph_off = h.pt2.ph_offset();
         if phdr.is_none() && off <= ph_off && ph_off < off + filesz {

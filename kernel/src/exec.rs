@@ -52,24 +52,20 @@ pub enum ExecError {
     TooBig,
 }
 
-/// Builds a process image from ELF bytes, argv and envp: the segments, the brk start, the
-/// initial stack and the first user frame (all GPRs 0 but rsp and rip, RFLAGS 0x202).
+/// Builds a process image from the executable `node` (named `path`), argv and envp: the
+/// segments (read from the file as they are touched), the brk start, the initial stack and the
+/// first user frame (all GPRs 0 but rsp and rip, RFLAGS 0x202).
 pub fn build_image(
     path: &str,
-    data: &[u8],
+    node: &crate::fs::InodeRef,
     argv: &[&[u8]],
     envp: &[&[u8]],
 ) -> Result<Image, ExecError> {
     let mut aspace = AddressSpace::new().map_err(|_| ExecError::NoMemory)?;
     let built = (|| {
-        // The executable's device and inode, for /proc/self/maps.
-        let (dev, ino) =
-            crate::fs::lookup_at(crate::fs::AT_FDCWD, path, true, false).map_or((0, 0), |t| {
-                let st = t.stat();
-                (st.dev, st.ino)
-            });
-        let exe = MappedFile::new(path, dev, ino);
-        let mut img = elf::load(data, &mut aspace, &exe).map_err(ExecError::Elf)?;
+        let exe = MappedFile::demand_paged(path, node.clone());
+        let head = elf::header_bytes(&exe).map_err(ExecError::Elf)?;
+        let mut img = elf::load(&head, &mut aspace, &exe).map_err(ExecError::Elf)?;
         if let Some(interp) = img.interp.take() {
             load_interp(&interp, &mut aspace, &mut img)?;
         }
@@ -111,15 +107,10 @@ fn load_interp(
     aspace: &mut AddressSpace,
     img: &mut LoadedImage,
 ) -> Result<(), ExecError> {
-    let (buf, abs) = crate::fs::read_executable(interp).map_err(ExecError::Interp)?;
-    let (dev, ino) =
-        crate::fs::lookup_at(crate::fs::AT_FDCWD, &abs, true, false).map_or((0, 0), |t| {
-            let st = t.stat();
-            (st.dev, st.ino)
-        });
-    let file = MappedFile::new(&abs, dev, ino);
-    let (entry, base) =
-        elf::load_interp(file_bytes(&buf), aspace, &file, img.ia32).map_err(ExecError::Elf)?;
+    let (node, abs) = crate::fs::open_executable(interp).map_err(ExecError::Interp)?;
+    let file = MappedFile::demand_paged(&abs, node);
+    let head = elf::header_bytes(&file).map_err(ExecError::Elf)?;
+    let (entry, base) = elf::load_interp(&head, aspace, &file, img.ia32).map_err(ExecError::Elf)?;
     img.start = entry;
     img.interp_base = base;
     Ok(())
@@ -272,13 +263,6 @@ fn build_stack(
     Ok(sp)
 }
 
-/// The bytes of a buffer from `fs::read_executable` (its last word holds the length).
-pub fn file_bytes(buf: &[u64]) -> &[u8] {
-    let len = buf[buf.len() - 1] as usize;
-    // SAFETY: the buffer holds `len` bytes of file data before its length word.
-    unsafe { core::slice::from_raw_parts(buf.as_ptr() as *const u8, len) }
-}
-
 /// The kernel's own program start (test harness, bench): the program at `path`, with its
 /// absolute path for /proc/self/exe, or a message.
 pub fn image_for_kernel(
@@ -286,10 +270,10 @@ pub fn image_for_kernel(
     argv: &[&[u8]],
     envp: &[&[u8]],
 ) -> Result<(Image, String), String> {
-    let (buf, exe) = crate::fs::read_executable(path)
+    let (node, exe) = crate::fs::open_executable(path)
         .map_err(|e| format!("{path}: {}", crate::syscall::errno::describe(e)))?;
-    let image = build_image(path, file_bytes(&buf), argv, envp)
-        .map_err(|e| format!("{path}: {}", e.describe()))?;
+    let image =
+        build_image(path, &node, argv, envp).map_err(|e| format!("{path}: {}", e.describe()))?;
     Ok((image, exe))
 }
 
@@ -307,8 +291,8 @@ impl ExecError {
 /// execve's loader: the program at `path` in the filesystem, as an errno on failure.
 pub fn image_from_path(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Image, i64> {
     use crate::syscall::errno::*;
-    let (buf, exe) = crate::fs::read_executable(path)?;
-    let image = build_image(path, file_bytes(&buf), argv, envp).map_err(|e| match e {
+    let (node, exe) = crate::fs::open_executable(path)?;
+    let image = build_image(path, &node, argv, envp).map_err(|e| match e {
         ExecError::NoMemory => -ENOMEM,
         ExecError::TooBig => -E2BIG,
         ExecError::Elf(_) => -ENOEXEC,

@@ -99,7 +99,7 @@ fn start(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<ExitReason, Start
         status: STATUS_CANNOT_EXECUTE,
         reason,
     };
-    let (data, exe) = crate::fs::read_executable(path).map_err(|e| StartError {
+    let (node, exe) = crate::fs::open_executable(path).map_err(|e| StartError {
         status: if e == -crate::syscall::errno::ENOENT {
             STATUS_NOT_FOUND
         } else {
@@ -107,7 +107,7 @@ fn start(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<ExitReason, Start
         },
         reason: String::from(crate::syscall::errno::describe(e)),
     })?;
-    let image = build_image(path, crate::exec::file_bytes(&data), argv, envp).map_err(|e| {
+    let image = build_image(path, &node, argv, envp).map_err(|e| {
         cannot(String::from(match e {
             ExecError::Elf(e) => e.describe(),
             ExecError::Interp(_) => "its dynamic loader (PT_INTERP) cannot be opened",

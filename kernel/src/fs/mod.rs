@@ -550,32 +550,36 @@ pub fn set_exe(p: &crate::process::Process, exe: &str) {
     p.files().lock().exe = Some(String::from(exe));
 }
 
-/// execve's loader: reads the program at `path` (relative to the working directory) into a
-/// buffer aligned for the ELF parser — the bytes, then their length as the last u64 (the
-/// layout `exec::file_bytes` reads) — and its canonical path.
-pub fn read_executable(p: &str) -> Result<(Vec<u64>, String), i64> {
+/// The regular file at `p` for execve (it must be executable) and its absolute path. Its
+/// bytes stay where they are: the loader reads the headers, and each segment page is read
+/// when the program first touches it (mm/aspace/backing.rs `MappedFile`).
+pub fn open_executable(p: &str) -> Result<(InodeRef, String), i64> {
     let f = path::lookup(&cwd(), p, true)?;
-    let Body::Reg(data) = &f.node.body else {
+    if !matches!(f.node.body, Body::Reg(_)) {
         return Err(-EACCES);
-    };
+    }
     if f.node.meta.lock().perm & 0o111 == 0 {
         return Err(-EACCES);
     }
-    let data = data.lock();
-    let len = data.len();
-    let mut aligned: Vec<u64> = Vec::new();
-    aligned
-        .try_reserve_exact(len.div_ceil(8) + 1)
-        .map_err(|_| -ENOMEM)?;
-    aligned.resize(len.div_ceil(8) + 1, 0);
-    // SAFETY: `aligned` holds at least `len` bytes before its last word.
-    let bytes = unsafe { core::slice::from_raw_parts_mut(aligned.as_mut_ptr() as *mut u8, len) };
-    data.read_at(0, bytes);
-    drop(data);
-    let last = aligned.len() - 1;
-    aligned[last] = len as u64;
     let abs = path::found_path(&f).unwrap_or_else(|_| String::from(p));
-    Ok((aligned, abs))
+    Ok((f.node.clone(), abs))
+}
+
+/// Reads up to `buf.len()` bytes at `off` of regular file `node`; the count (0 at or past its
+/// end, or for a node that is not a regular file).
+pub fn node_read_at(node: &InodeRef, off: u64, buf: &mut [u8]) -> usize {
+    match &node.body {
+        Body::Reg(d) => d.lock().read_at(off, buf),
+        _ => 0,
+    }
+}
+
+/// The size of regular file `node` (0 for anything else).
+pub fn node_len(node: &InodeRef) -> u64 {
+    match &node.body {
+        Body::Reg(d) => d.lock().len() as u64,
+        _ => 0,
+    }
 }
 
 /// Reads up to `buf.len()` bytes at `off` from the file open at `fd` of the calling process

@@ -55,25 +55,55 @@ pub fn put_user_page(pa: u64) {
     page_put(pa)
 }
 
-/// A file mapped privately (the executable's segments, mmap of a file). Its pages are
-/// copied from the file when it is mapped; a page dropped later (MADV_DONTNEED) comes back
-/// zeroed (Linux would read the file again).
+/// A file mapped privately (the executable's segments, mmap of a file). An executable's and
+/// its loader's pages are read from the file when first touched (demand paging: `source`),
+/// so a large program costs only the pages it uses; mmap's pages are copied from the file
+/// when it is mapped, and a page of those dropped later (MADV_DONTNEED) comes back zeroed
+/// (Linux would read the file again).
 pub struct MappedFile {
     /// The path shown in /proc/self/maps.
     pub path: String,
     /// Device (major, minor) and inode shown in /proc/self/maps.
     pub dev: (u32, u32),
     pub ino: u64,
+    /// Where a first touch reads a page from (kept alive by the mapping, as Linux's mapping
+    /// holds its file); None: the pages were filled when mapped.
+    pub source: Option<crate::fs::InodeRef>,
 }
 
 impl MappedFile {
-    /// A file named `path`, on device `dev` (st_dev encoding) with inode `ino`.
+    /// A file named `path`, on device `dev` (st_dev encoding) with inode `ino`, whose pages
+    /// the caller fills.
     pub fn new(path: &str, dev: u64, ino: u64) -> Arc<MappedFile> {
         Arc::new(MappedFile {
             path: String::from(path),
             dev: dev_pair(dev),
             ino,
+            source: None,
         })
+    }
+
+    /// Regular file `node`, named `path`, read page by page as it is touched.
+    pub fn demand_paged(path: &str, node: crate::fs::InodeRef) -> Arc<MappedFile> {
+        let st = crate::fs::stat_node(&node);
+        Arc::new(MappedFile {
+            path: String::from(path),
+            dev: dev_pair(st.dev),
+            ino: st.ino,
+            source: Some(node),
+        })
+    }
+
+    /// Reads up to `buf.len()` bytes at `off` from the source; the count (0 without one).
+    pub fn read_at(&self, off: u64, buf: &mut [u8]) -> usize {
+        self.source
+            .as_ref()
+            .map_or(0, |n| crate::fs::node_read_at(n, off, buf))
+    }
+
+    /// The source's size now (0 without one).
+    pub fn len(&self) -> u64 {
+        self.source.as_ref().map_or(0, crate::fs::node_len)
     }
 }
 

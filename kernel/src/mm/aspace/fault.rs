@@ -81,12 +81,28 @@ impl AddressSpace {
         let v = &self.vmas[i];
         match &v.backing {
             Backing::Anon => new_zeroed_page(),
-            Backing::File { limit, .. } => {
-                if v.pgoff + (page - v.start) >= *limit {
+            Backing::File { file, limit } => {
+                let at = v.pgoff + (page - v.start);
+                if at >= *limit {
                     // Wholly past the end of the file (Linux: SIGBUS).
                     return None;
                 }
-                new_zeroed_page()
+                if file.source.is_none() {
+                    return new_zeroed_page();
+                }
+                // Demand paging: the file's bytes up to `limit` (a segment's file size; the
+                // rest of the page stays zero), or SIGBUS where the file has shrunk since.
+                if at >= file.len() {
+                    return None;
+                }
+                let pa = new_zeroed_page()?;
+                let n = (*limit - at).min(PAGE_SIZE) as usize;
+                // SAFETY: `pa` is a fresh frame no one else maps yet, seen through the direct
+                // map; `n <= PAGE_SIZE`.
+                let dst =
+                    unsafe { core::slice::from_raw_parts_mut(phys_to_virt(pa) as *mut u8, n) };
+                file.read_at(at, dst);
+                Some(pa)
             }
             Backing::Shared(obj) => {
                 let pa = obj.page((v.pgoff + (page - v.start)) / PAGE_SIZE)?;
