@@ -10,6 +10,7 @@ mod io;
 mod mem;
 pub mod misc;
 mod net;
+pub(crate) mod net_mmsg;
 mod net_msg;
 mod net_opt;
 pub(crate) mod poll;

@@ -34,6 +34,7 @@ pub(super) const fn register(mut t: Table) -> Table {
     t[nr::GETSOCKNAME] = sys_getsockname;
     t[nr::GETPEERNAME] = sys_getpeername;
     let t = super::net_msg::register(t);
+    let t = super::net_mmsg::register(t);
     super::net_opt::register(t)
 }
 

@@ -20,6 +20,7 @@
 //! where one copy-out decides the layout. The layouts are kentry-abi's `compat`.
 
 mod files;
+mod net;
 mod process;
 mod signal;
 mod sigset_old;
@@ -175,7 +176,9 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         RT_SIGQUEUEINFO => RT_SIGQUEUEINFO,
         RT_TGSIGQUEUEINFO => RT_TGSIGQUEUEINFO,
         RT_SIGTIMEDWAIT_TIME64 => RT_SIGTIMEDWAIT,
-        // Sockets (the direct calls of Linux 4.3 on): the same structures for these.
+        // Sockets (the direct calls of Linux 4.3 on): the same structures for these, or the
+        // x86-64 code reads i386's where they differ (compat_msghdr, compat_cmsghdr,
+        // compat_mmsghdr: net.rs).
         SOCKET => SOCKET,
         SOCKETPAIR => SOCKETPAIR,
         BIND => BIND,
@@ -186,7 +189,13 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         GETPEERNAME => GETPEERNAME,
         SENDTO => SENDTO,
         RECVFROM => RECVFROM,
-        SHUTDOWN => SHUTDOWN;
+        SHUTDOWN => SHUTDOWN,
+        GETSOCKOPT => GETSOCKOPT,
+        SETSOCKOPT => SETSOCKOPT,
+        SENDMSG => SENDMSG,
+        RECVMSG => RECVMSG,
+        SENDMMSG => SENDMMSG,
+        RECVMMSG_TIME64 => RECVMMSG;
     compat:
         NANOSLEEP => super::sleep::sys_nanosleep_time32,
         CLOCK_NANOSLEEP => super::sleep::sys_clock_nanosleep_time32,
@@ -234,6 +243,8 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         PPOLL => super::poll::sys_ia32_ppoll_time32,
         // A 32-bit tracer's views (user_regs_struct32, struct user32, 32-bit words).
         PTRACE => crate::ptrace::sys_ia32_ptrace,
+        SOCKETCALL => net::sys_socketcall,
+        RECVMMSG => net::sys_recvmmsg_time32,
 };
 
 /// Runs x86-64 handler `NR` on the i386 arguments: EBX, ECX, EDX, ESI, EDI, EBP, each
