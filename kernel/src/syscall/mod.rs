@@ -4,6 +4,7 @@
 
 pub mod clone;
 pub mod compat;
+pub(crate) mod cred;
 pub mod errno;
 mod fs;
 mod io;
