@@ -13,6 +13,8 @@
  *   control data that does not parse (EINVAL);
  * - sendmmsg (345) and recvmmsg (337, old_timespec32 timeout written back), and their
  *   socketcall forms: msg_len of each compat_mmsghdr (32 bytes apart);
+ * - SO_RCVTIMEO/SO_SNDTIMEO with i386's old_timeval32 (the _NEW options' 64-bit words): read
+ *   back, EINVAL/EDOM, a receive and a send that give up with EAGAIN, 0 and negative times;
  * - the 16-bit uid/gid calls (in a child): -1 as 0xffff leaves an id alone, an id above
  *   65535 reads back as 65534, the permission rules once the effective uid is not 0, the
  *   16-bit group list, chown16 keeping the owner whose argument is 0xffff.
@@ -530,6 +532,84 @@ static void case_mmsg(int via_sc, const char *n)
 	close(sv[1]);
 }
 
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* SO_RCVTIMEO/SO_SNDTIMEO (the _OLD numbers 20, 21) take i386's old_timeval32, the _NEW
+ * ones (66, 67) 64-bit words; a receive and a send that wait give up with EAGAIN. */
+static void case_timeouts(void)
+{
+	const char *n = "so_rcvtimeo_sndtimeo";
+	int sv[2], st[2];
+	if (pair(SOCK_DGRAM, sv) || pair(SOCK_STREAM, st)) {
+		KTAP_CHECK(0, n, "socketpair: %s", strerror(errno));
+		return;
+	}
+	int32_t tv[2] = { 0, 200000 }, got[2] = { -1, -1 };
+	socklen_t gl = sizeof(got);
+	long set = syscall(NR_SETSOCKOPT, sv[1], SOL_SOCKET, 20, tv, 8);
+	long get = syscall(NR_GETSOCKOPT, sv[1], SOL_SOCKET, 20, got, &gl);
+	errno = 0;
+	long shortlen = syscall(NR_SETSOCKOPT, sv[1], SOL_SOCKET, 20, tv, 4);
+	int eshort = errno;
+	int32_t badusec[2] = { 1, 1000000 };
+	errno = 0;
+	long edom = syscall(NR_SETSOCKOPT, sv[1], SOL_SOCKET, 20, badusec, 8);
+	int e_dom = errno;
+	char c;
+	double t0 = now_s();
+	errno = 0;
+	long r = syscall(NR_RECVFROM, sv[1], &c, 1, 0, NULL, NULL);
+	int er = errno;
+	double waited = now_s() - t0;
+	/* The same through socketcall for sending: fill a stream, then a blocking send. */
+	int32_t stv[2] = { 0, 100000 };
+	uint32_t so[5] = { st[0], SOL_SOCKET, 21, U(stv), 8 };
+	long sset = sc(SC_SETSOCKOPT, so);
+	static char fill[4096];
+	while (send(st[0], fill, sizeof(fill), MSG_DONTWAIT) > 0)
+		;
+	t0 = now_s();
+	errno = 0;
+	long w = send(st[0], fill, 1, 0);
+	int ew = errno;
+	double swaited = now_s() - t0;
+	/* A zero time (here through SO_RCVTIMEO_NEW's 64-bit words) means no timeout. */
+	int64_t zero[2] = { 0, 0 };
+	long reset = syscall(NR_SETSOCKOPT, sv[1], SOL_SOCKET, 66, zero, 16);
+	int32_t after[2] = { -1, -1 };
+	gl = sizeof(after);
+	long get2 = syscall(NR_GETSOCKOPT, sv[1], SOL_SOCKET, 20, after, &gl);
+	/* A negative time: do not wait at all. */
+	int32_t neg[2] = { -1, 0 };
+	long sneg = syscall(NR_SETSOCKOPT, sv[1], SOL_SOCKET, 20, neg, 8);
+	t0 = now_s();
+	errno = 0;
+	long rneg = syscall(NR_RECVFROM, sv[1], &c, 1, 0, NULL, NULL);
+	int erneg = errno;
+	double nwaited = now_s() - t0;
+	KTAP_CHECK(set == 0 && get == 0 && gl == 8 && got[0] == 0 && got[1] == 200000 &&
+			   shortlen == -1 && eshort == EINVAL && edom == -1 && e_dom == EDOM &&
+			   r == -1 && er == EAGAIN && waited >= 0.15 && waited < 3 && sset == 0 &&
+			   w == -1 && ew == EAGAIN && swaited >= 0.07 && swaited < 3 && reset == 0 &&
+			   get2 == 0 && after[0] == 0 && after[1] == 0 && sneg == 0 && rneg == -1 &&
+			   erneg == EAGAIN && nwaited < 0.1,
+		   n,
+		   "set %ld get %ld %d.%06d len %u; len 4 %ld/%d; usec 1e6 %ld/%d; recv %ld/%d after "
+		   "%.3f s; send timeout %ld: %ld/%d after %.3f s; reset %ld get %ld %d.%06d; negative "
+		   "%ld: recv %ld/%d after %.3f s",
+		   set, get, got[0], got[1], gl, shortlen, eshort, edom, e_dom, r, er, waited, sset, w,
+		   ew, swaited, reset, get2, after[0], after[1], sneg, rneg, erneg, nwaited);
+	close(sv[0]);
+	close(sv[1]);
+	close(st[0]);
+	close(st[1]);
+}
+
 /* The i386 id calls: the 16-bit ones and their 32-bit twins. */
 #define NR_CHOWN16 182
 #define NR_LCHOWN16 16
@@ -697,7 +777,7 @@ static void case_ids(void (*fn)(void), const char *n)
 
 int main(void)
 {
-	ktap_plan(14);
+	ktap_plan(15);
 	case_socketcall_calls();
 	case_socketcall_errors();
 	case_direct_calls();
@@ -708,6 +788,7 @@ int main(void)
 	case_scm_errors();
 	case_mmsg(0, "mmsg_direct");
 	case_mmsg(1, "mmsg_socketcall");
+	case_timeouts();
 	case_ids(gids16, "uid16_gids");
 	case_ids(uids16, "uid16_uids");
 	case_ids(groups16, "uid16_groups");

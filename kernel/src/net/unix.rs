@@ -30,7 +30,7 @@ use crate::sync::Mutex;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 /// Linux's default socket send buffer (`net.core.wmem_default`): what one socket may have
 /// queued at its receiver.
@@ -166,6 +166,9 @@ pub(super) struct RxQueue {
     pub head_taken: usize,
 }
 
+/// A socket timeout that never ends (Linux's MAX_SCHEDULE_TIMEOUT, set by a zero time).
+pub const NO_TIMEOUT: u64 = u64::MAX;
+
 pub struct UnixSocket {
     /// AF_UNIX, or AF_INET/AF_INET6 for the loopback sockets of net/inet.rs.
     pub family: u16,
@@ -186,6 +189,10 @@ pub struct UnixSocket {
     pub passcred: AtomicBool,
     /// A non-blocking TCP connect answered EINPROGRESS; the next connect answers 0.
     pub(super) inet_pending: AtomicBool,
+    /// SO_RCVTIMEO and SO_SNDTIMEO in microseconds ([`NO_TIMEOUT`]: wait without end; 0:
+    /// do not wait at all, what Linux makes of a negative time).
+    pub rcvtimeo_us: AtomicU64,
+    pub sndtimeo_us: AtomicU64,
     /// Readers (and accept) wait here.
     pub(super) rx_wait: WaitQueue,
     /// Senders to this socket wait here for room, connectors for a place in its queue.
@@ -222,6 +229,8 @@ impl UnixSocket {
             dead: AtomicBool::new(false),
             passcred: AtomicBool::new(false),
             inet_pending: AtomicBool::new(false),
+            rcvtimeo_us: AtomicU64::new(NO_TIMEOUT),
+            sndtimeo_us: AtomicU64::new(NO_TIMEOUT),
             rx_wait: WaitQueue::new(),
             room_wait: WaitQueue::new(),
             seq: crate::event::PollSeq::new(),
