@@ -64,6 +64,9 @@ pub fn compat_to_kern(buf: &[u8]) -> Result<Vec<u8>, i64> {
         let w = |o: usize| u32::from_ne_bytes(buf[o..o + 4].try_into().unwrap_or_default());
         let len = w(at) as usize;
         if len < COMPAT_CMSG_HDR || len > buf.len() - at {
+            if BREAK_CHECKS.load(core::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
             return Err(-EINVAL);
         }
         let data = &buf[at + COMPAT_CMSG_HDR..at + len];
@@ -75,7 +78,7 @@ pub fn compat_to_kern(buf: &[u8]) -> Result<Vec<u8>, i64> {
         // Linux's cmsg_compat_nxthdr: the next header starts 4-aligned after this one.
         at += cmsg_compat_align(len);
     }
-    if out.is_empty() {
+    if out.is_empty() && !BREAK_CHECKS.load(core::sync::atomic::Ordering::Relaxed) {
         return Err(-EINVAL);
     }
     Ok(out)
@@ -83,8 +86,9 @@ pub fn compat_to_kern(buf: &[u8]) -> Result<Vec<u8>, i64> {
 
 /// Test kernels, `kentry.break=unix_scm`: the control-data checks are off — a header whose
 /// `cmsg_len` is short or runs past the buffer ends the parse quietly (the data is never
-/// sliced out of range), and any number of descriptors goes: the negative run of
-/// `c_unixscm` (control_errors).
+/// sliced out of range), in either layout, and any number of descriptors goes: the
+/// negative runs of `c_unixscm` (control_errors) and `c_ia32_net_glibc32`
+/// (scm_compat_errors).
 pub static BREAK_CHECKS: core::sync::atomic::AtomicBool =
     core::sync::atomic::AtomicBool::new(false);
 

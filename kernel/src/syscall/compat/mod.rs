@@ -347,6 +347,13 @@ pub(super) fn lo_hi(lo: u64, hi: u64) -> u64 {
 #[cfg(feature = "test-hooks")]
 pub static BREAK_ARGS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
+/// Test kernels (`kentry.break=socketcall_nargs`): socketcall reads six words of every
+/// call's argument block instead of the call's count (Linux's `nas[]`), so a short block
+/// at the end of readable memory is EFAULT.
+#[cfg(feature = "test-hooks")]
+pub static BREAK_SOCKETCALL_NARGS: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
 /// Test kernels (`kentry.break=arg6_fault`): a compat SYSCALL whose sixth-argument read
 /// faults runs anyway, with 0 for that argument, instead of failing with -EFAULT (E30).
 #[cfg(feature = "test-hooks")]

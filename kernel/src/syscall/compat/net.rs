@@ -39,7 +39,12 @@ pub(super) fn sys_socketcall(regs: &mut Regs) -> i64 {
     if !(SYS_SOCKET..=SYS_SENDMMSG).contains(&call) {
         return -EINVAL;
     }
-    let n = NARGS[call as usize] as usize;
+    #[allow(unused_mut)]
+    let mut n = NARGS[call as usize] as usize;
+    #[cfg(feature = "test-hooks")]
+    if super::BREAK_SOCKETCALL_NARGS.load(core::sync::atomic::Ordering::Relaxed) {
+        n = 6;
+    }
     let mut raw = [0u8; 24];
     if copy_from_user(&mut raw[..n * 4], block).is_err() {
         return -EFAULT;
