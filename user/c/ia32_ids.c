@@ -9,7 +9,8 @@
  *   with the saved root;
  * - the 16-bit group list (sorted, EINVAL for a short buffer and for 0xffff, 65534 for a
  *   32-bit group past 16 bits, EPERM without the capability);
- * - chown16/lchown16/fchown16 keeping the owner given as 0xffff.
+ * - chown16/lchown16/fchown16 keeping the owner given as 0xffff;
+ * - SO_PEERCRED reporting the effective ids and SCM_CREDENTIALS the real ones.
  *
  * Every expected value is an id the program set. Needs root (SKIP otherwise, a capability
  * probe); runs natively on Linux with the same results.
@@ -18,6 +19,8 @@
 #include "ktap.h"
 #include <fcntl.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -178,6 +181,37 @@ static void chowns16(void)
 	unlink(path);
 }
 
+/* What sockets report: SO_PEERCRED the effective ids (Linux's cred_to_ucred), the automatic
+ * SCM_CREDENTIALS the real ones (scm_set_cred). */
+static void socket_creds(void)
+{
+	STEP(1, syscall(NR_SETRESGID32, 3000, 4000, 0) == 0);
+	STEP(2, syscall(NR_SETRESUID32, 1000, 2000, 0) == 0);
+	int sv[2];
+	STEP(3, socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) == 0);
+	struct ucred pc = { 0 };
+	socklen_t pl = sizeof(pc);
+	STEP(4, getsockopt(sv[0], SOL_SOCKET, SO_PEERCRED, &pc, &pl) == 0);
+	STEP(5, pc.pid == getpid() && pc.uid == 2000 && pc.gid == 4000);
+	int one = 1;
+	STEP(6, setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) == 0);
+	STEP(7, send(sv[0], "x", 1, 0) == 1);
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+		struct cmsghdr align;
+	} u;
+	char c;
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	STEP(8, recvmsg(sv[1], &m, 0) == 1);
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	STEP(9, cm && cm->cmsg_type == SCM_CREDENTIALS);
+	struct ucred rc;
+	memcpy(&rc, CMSG_DATA(cm), sizeof(rc));
+	STEP(10, rc.pid == getpid() && rc.uid == 1000 && rc.gid == 3000);
+}
+
 static void case_ids(void (*fn)(void), const char *n)
 {
 	if (geteuid() != 0) {
@@ -190,10 +224,11 @@ static void case_ids(void (*fn)(void), const char *n)
 
 int main(void)
 {
-	ktap_plan(4);
+	ktap_plan(5);
 	case_ids(gids16, "uid16_gids");
 	case_ids(uids16, "uid16_uids");
 	case_ids(groups16, "uid16_groups");
 	case_ids(chowns16, "uid16_chown");
+	case_ids(socket_creds, "socket_creds_follow_ids");
 	return ktap_finish();
 }

@@ -94,12 +94,27 @@ pub struct Cred {
 }
 
 impl Cred {
-    /// The calling process's (kentry has one identity: uid and gid 0).
+    /// The calling process's as SCM_CREDENTIALS sends them: its real uid and gid (Linux's
+    /// `scm_set_cred` with `current_uid()`), as its own namespace sees them.
     pub fn current() -> Cred {
+        use crate::process::user_ns::IdMap;
+        use crate::syscall::cred::get_id;
         Cred {
             pid: crate::task::current().process.vpid,
-            uid: 0,
-            gid: 0,
+            uid: get_id(IdMap::Uid, 0),
+            gid: get_id(IdMap::Gid, 0),
+        }
+    }
+
+    /// The calling process's as SO_PEERCRED reports them: its effective uid and gid (Linux's
+    /// `cred_to_ucred`).
+    pub fn current_effective() -> Cred {
+        use crate::process::user_ns::IdMap;
+        use crate::syscall::cred::get_id;
+        Cred {
+            uid: get_id(IdMap::Uid, 1),
+            gid: get_id(IdMap::Gid, 1),
+            ..Cred::current()
         }
     }
 

@@ -177,7 +177,7 @@ fn sys_socketpair(regs: &mut Regs) -> i64 {
             return Err(-EOPNOTSUPP);
         }
         let kind = sock_type(domain, ty, protocol)?;
-        let (a, b) = UnixSocket::pair(kind, Cred::current());
+        let (a, b) = UnixSocket::pair(kind, Cred::current_effective());
         let cloexec = ty & SOCK_CLOEXEC != 0;
         let da = fs::install_file(socket_file(a, ty), cloexec)?;
         let db = match fs::install_file(socket_file(b, ty), cloexec) {
