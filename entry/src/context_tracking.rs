@@ -23,6 +23,15 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 /// at the moment it starts or stops being maintained.
 pub static CONTEXT_TRACKING: crate::static_key::StaticKey = crate::static_key::StaticKey::new();
 
+/// The host's user-transition hooks ([`Host::user_exit`](crate::Host::user_exit),
+/// [`Host::user_enter`](crate::Host::user_enter)) run, around the context-tracking updates
+/// (which this key implies: it is on only while [`CONTEXT_TRACKING`] is). The two keys share
+/// one site at each user transition (`static_select!`), so context tracking alone pays no NOP
+/// for hooks it does not run, and with hooks it pays one jump, not two. Flip it as
+/// [`CONTEXT_TRACKING`] (every other CPU parked), after turning that key on and before
+/// turning it off.
+pub static USER_HOOKS: crate::static_key::StaticKey = crate::static_key::StaticKey::new();
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 /// The context a CPU is in, as context tracking records it.
 #[repr(u64)]

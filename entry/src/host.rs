@@ -101,15 +101,17 @@ pub trait Host: 'static {
 
     /// Context tracking's user → kernel hook (Linux's `user_exit_irqoff`): called at every
     /// entry from user mode, right after the state moved to "kernel", with IRQs off, only
-    /// while context tracking is on (the key is off in a lean kernel: no cost there). A
-    /// `nohz_full` kernel charges the user time that just ended here.
+    /// while the host has turned [`USER_HOOKS`](crate::context_tracking::USER_HOOKS) on (with
+    /// context tracking; off, the hook costs nothing, not even a NOP). A `nohz_full` kernel
+    /// charges the user time that just ended here.
     #[inline(always)]
     fn user_exit() {}
 
     /// Context tracking's kernel → user hook (Linux's `user_enter_irqoff` with
     /// `tick_nohz_user_enter_prepare`): called at every return to user mode after the exit
     /// work loop, just before the state moves to "user", with IRQs off until SYSRET/IRET,
-    /// only while context tracking is on. A `nohz_full` kernel decides here whether this
+    /// only while [`USER_HOOKS`](crate::context_tracking::USER_HOOKS) is on. A `nohz_full`
+    /// kernel decides here whether this
     /// CPU's periodic tick may stop. Work it finds must go out by an IPI to this CPU (taken
     /// at the first user instruction), since the exit work loop has already run.
     #[inline(always)]

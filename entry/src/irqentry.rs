@@ -99,15 +99,26 @@ mod imp {
     /// [`Host::user_exit`] hook (time accounting on `nohz_full` CPUs).
     #[inline(always)]
     pub fn enter_from_user_mode<H: Host>(regs: &Regs, vector: Option<u8>) {
-        if crate::static_branch!(crate::context_tracking::CONTEXT_TRACKING) {
-            if let Err(word) = crate::entry_percpu::this_cpu_ops::ct_exit_user_checked() {
-                crate::instrumentation_begin!();
-                user_entry_violation::<H>(regs, vector.map_or(u32::MAX, u32::from), word)
-            }
-            // Context tracking says "kernel": the host's hook may be anything.
+        use crate::context_tracking::{CONTEXT_TRACKING, USER_HOOKS};
+        crate::static_select!(
+            USER_HOOKS => {
+                ct_user_exit_checked::<H>(regs, vector);
+                // Context tracking says "kernel": the host's hook may be anything.
+                H::user_exit();
+            },
+            CONTEXT_TRACKING => { ct_user_exit_checked::<H>(regs, vector) },
+        );
+    }
+
+    /// Context tracking's user → kernel transition, checked (the word must have said "user,
+    /// no NMI-like nesting"). Ends the noinstr part: RCU watches again.
+    #[inline(always)]
+    fn ct_user_exit_checked<H: Host>(regs: &Regs, vector: Option<u8>) {
+        if let Err(word) = crate::entry_percpu::this_cpu_ops::ct_exit_user_checked() {
             crate::instrumentation_begin!();
-            H::user_exit();
+            user_entry_violation::<H>(regs, vector.map_or(u32::MAX, u32::from), word)
         }
+        crate::instrumentation_begin!();
     }
 
     /// Kept out of line and given plain integers, so the fast path carries no stack frame for
@@ -187,14 +198,22 @@ mod imp {
         // keeps the site where it lay: a site that straddled an 8-byte word would cost its
         // padding NOP on every return.)
         crate::instrumentation_end!();
-        if crate::static_branch!(crate::context_tracking::CONTEXT_TRACKING)
-            && test_hooks::enabled(Check::CtUserState)
-        {
-            crate::instrumentation_begin!();
-            H::user_enter();
-            crate::instrumentation_end!();
-            crate::entry_percpu::this_cpu_ops::ct_enter_user();
-        }
+        use crate::context_tracking::{CONTEXT_TRACKING, USER_HOOKS};
+        crate::static_select!(
+            USER_HOOKS => {
+                if test_hooks::enabled(Check::CtUserState) {
+                    crate::instrumentation_begin!();
+                    H::user_enter();
+                    crate::instrumentation_end!();
+                    crate::entry_percpu::this_cpu_ops::ct_enter_user();
+                }
+            },
+            CONTEXT_TRACKING => {
+                if test_hooks::enabled(Check::CtUserState) {
+                    crate::entry_percpu::this_cpu_ops::ct_enter_user();
+                }
+            },
+        );
     }
 
     #[inline(never)]

@@ -3,7 +3,11 @@
 //!
 //! Each test site is emitted by [`static_branch!`](crate::static_branch) as a 5-byte NOP, with an entry in the
 //! `__kentry_jump_table` section: (site, target, key). Turning a key on rewrites each of its
-//! sites into `jmp rel32` to the target; turning it off writes the NOP back. Kernel text is
+//! sites into `jmp rel32` to the target; turning it off writes the NOP back.
+//! [`static_select!`](crate::static_select) makes one site serve two keys (two entries, same
+//! site, in order of precedence): the site jumps to the target of the first enabled one. A
+//! fast path that would otherwise test a second key inside the first one's block pays one
+//! NOP fewer each time the first key is on. Kernel text is
 //! read-only, so the bytes are written through a writer the kernel installs (an alias of the
 //! text page that is writable), with interrupts off. [`StaticKey::enable`] and
 //! [`StaticKey::disable`] patch from the calling CPU only: on SMP the host must first park every
@@ -43,6 +47,11 @@ impl Default for StaticKey {
 
 /// `true` when `key` is enabled — decided by the patched instruction at this site, not by a
 /// load: a disabled key costs one NOP.
+///
+/// The site is a *live* one: it lies inside one aligned 8-byte word, so that a CPU that runs
+/// it while a key flips (an exception inside an NMI on a parked CPU, kernel/src/text_poke.rs)
+/// fetches the old or the new instruction whole. Where the site would straddle a word, one
+/// multi-byte NOP of padding precedes it: one more instruction on that path.
 #[macro_export]
 macro_rules! static_branch {
     ($key:path) => {
@@ -59,9 +68,10 @@ macro_rules! static_branch {
                     "2: .byte 0x0f, 0x1f, 0x44, 0x00, 0x00",
                     ".pushsection __kentry_jump_table, \"aw\"",
                     ".balign 8",
-                    ".quad 2b, {yes}, {key}",
+                    ".quad 2b, {yes}, {key} + {live}",
                     ".popsection",
                     key = sym $key,
+                    live = const $crate::static_key::LIVE_SITE,
                     yes = label { break 'static_branch true },
                     options(nostack, preserves_flags),
                 )
@@ -71,6 +81,50 @@ macro_rules! static_branch {
     };
 }
 
+/// One site for two keys: runs `$on_first` when `$first` is enabled, else `$on_second` when
+/// `$second` is, else nothing — one 5-byte NOP or one jump, whatever the combination (two
+/// jump-table entries for the same site, `$first`'s ahead). The blocks are the asm's jump
+/// targets themselves, so no value records which key won (a value would be materialised on
+/// the path where neither is on).
+///
+/// Its sites are *parked-only*: not aligned, so no padding NOP ever runs before them, and
+/// therefore allowed only where no CPU can be while a key flips. The user-mode transitions
+/// (`enter_from_user_mode`, `exit_to_user_mode`) are such places: a flip parks every other
+/// CPU in ring 0 with interrupts off, and an NMI or #MC landing there enters from kernel
+/// mode, which never reaches them. The kernel's straddle check skips these sites.
+#[macro_export]
+macro_rules! static_select {
+    ($first:path => $on_first:block, $second:path => $on_second:block $(,)?) => {{
+        // The blocks as closures, so that their code is not inside the `unsafe` below (each
+        // is called once, from its label: inlined).
+        let on_first = || $on_first;
+        let on_second = || $on_second;
+        #[allow(unused_unsafe)]
+        // SAFETY: the asm is a 5-byte NOP (or, once patched, a jump to one of the blocks)
+        // plus two jump-table entries naming this site, a block and a key each.
+        unsafe {
+            core::arch::asm!(
+                "2: .byte 0x0f, 0x1f, 0x44, 0x00, 0x00",
+                ".pushsection __kentry_jump_table, \"aw\"",
+                ".balign 8",
+                ".quad 2b, {one}, {first}",
+                ".quad 2b, {two}, {second}",
+                ".popsection",
+                first = sym $first,
+                second = sym $second,
+                one = label { on_first() },
+                two = label { on_second() },
+                options(nostack, preserves_flags),
+            )
+        }
+    }};
+}
+
+/// Low bit of a jump entry's key field (keys are 8-byte aligned, so the bit is free): the
+/// site is live ([`static_branch!`](crate::static_branch)) and must lie inside one aligned
+/// 8-byte word.
+pub const LIVE_SITE: u64 = 1;
+
 /// One entry of the jump table.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -79,8 +133,31 @@ pub struct JumpEntry {
     pub site: u64,
     /// Where the site jumps when the key is enabled.
     pub target: u64,
+    /// Address of the [`StaticKey`] the site belongs to, plus [`LIVE_SITE`] for a live
+    /// site. Read it with [`JumpEntry::key`] and [`JumpEntry::is_live`].
+    pub key_and_flags: u64,
+}
+
+impl JumpEntry {
     /// Address of the [`StaticKey`] the site belongs to.
-    pub key: u64,
+    pub fn key(&self) -> u64 {
+        self.key_and_flags & !LIVE_SITE
+    }
+
+    /// Whether a CPU may run the site while a key flips (it must then lie inside one aligned
+    /// 8-byte word).
+    pub fn is_live(&self) -> bool {
+        self.key_and_flags & LIVE_SITE != 0
+    }
+}
+
+/// The 5 bytes a site holds given its entries in order of precedence, each as (target,
+/// enabled): a jump to the first enabled one's target, or the NOP.
+pub fn select_bytes(site: u64, entries: impl IntoIterator<Item = (u64, bool)>) -> [u8; 5] {
+    match entries.into_iter().find(|&(_, on)| on) {
+        Some((target, _)) => site_bytes(site, target, true),
+        None => NOP5,
+    }
 }
 
 /// The 5-byte NOP of a disabled site.
@@ -140,11 +217,20 @@ mod patch {
             let mut n = 0;
             x86_64::instructions::interrupts::without_interrupts(|| {
                 self.enabled.store(on, Ordering::Release);
-                for e in table().iter().filter(|e| e.key == me) {
-                    // SAFETY: `e.site` is a 5-byte patch site made by `static_branch!`;
-                    // interrupts are off here and the host parked every other CPU outside
-                    // entry text (the contract of enable/disable).
-                    unsafe { write(e.site, &site_bytes(e.site, e.target, on)) };
+                for e in table().iter().filter(|e| e.key() == me) {
+                    // The site follows the first enabled key of its entries (one, or two
+                    // for `static_select!`), this one's new state included.
+                    let entries = table().iter().filter(|f| f.site == e.site).map(|f| {
+                        // SAFETY: a jump entry's key is the address of a `StaticKey`
+                        // static (`sym` in the macros).
+                        let key = unsafe { &*(f.key() as *const StaticKey) };
+                        (f.target, key.is_enabled())
+                    });
+                    let bytes = select_bytes(e.site, entries);
+                    // SAFETY: `e.site` is a 5-byte patch site made by `static_branch!` or
+                    // `static_select!`; interrupts are off here and the host parked every
+                    // other CPU outside entry text (the contract of enable/disable).
+                    unsafe { write(e.site, &bytes) };
                     n += 1;
                 }
                 // A serialising instruction: no stale decoded copy of a site survives.
@@ -168,7 +254,7 @@ mod patch {
         /// The sites of this key (for tests and reports).
         pub fn sites(&'static self) -> impl Iterator<Item = &'static JumpEntry> {
             let me = self as *const StaticKey as u64;
-            table().iter().filter(move |e| e.key == me)
+            table().iter().filter(move |e| e.key() == me)
         }
     }
 }
@@ -188,5 +274,43 @@ mod tests {
             [0xe9, 0xfb, 0xfe, 0xff, 0xff]
         );
         assert_eq!(site_bytes(0x1000, 0x1100, false), NOP5);
+    }
+
+    #[test]
+    fn a_shared_site_follows_its_first_enabled_key() {
+        let (first, second) = (0x1100, 0x1200);
+        let jmp_first = [0xe9, 0xfb, 0x00, 0x00, 0x00];
+        let jmp_second = [0xe9, 0xfb, 0x01, 0x00, 0x00];
+        assert_eq!(
+            select_bytes(0x1000, [(first, false), (second, false)]),
+            NOP5
+        );
+        assert_eq!(
+            select_bytes(0x1000, [(first, false), (second, true)]),
+            jmp_second
+        );
+        assert_eq!(
+            select_bytes(0x1000, [(first, true), (second, true)]),
+            jmp_first
+        );
+        assert_eq!(
+            select_bytes(0x1000, [(first, true), (second, false)]),
+            jmp_first
+        );
+    }
+
+    #[test]
+    fn the_live_flag_rides_in_the_key_field() {
+        let e = JumpEntry {
+            site: 0x1000,
+            target: 0x1100,
+            key_and_flags: 0x2008 | LIVE_SITE,
+        };
+        assert_eq!((e.key(), e.is_live()), (0x2008, true));
+        let e = JumpEntry {
+            key_and_flags: 0x2008,
+            ..e
+        };
+        assert_eq!((e.key(), e.is_live()), (0x2008, false));
     }
 }

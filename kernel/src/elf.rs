@@ -1,7 +1,8 @@
-//! Loading a static x86-64 or i386 Linux ELF executable (ET_EXEC, or ET_DYN without an
-//! interpreter: static-pie) into a fresh user address space, as Linux's binfmt_elf (and its
-//! compat build, compat_binfmt_elf) does (linux-abi.md §3.4). An i386 program gets an i386
-//! address space: everything below 4 GiB (docs/compat.md).
+//! Loading an x86-64 or i386 Linux ELF executable (ET_EXEC, or ET_DYN: static-pie or PIE)
+//! into a fresh user address space, as Linux's binfmt_elf (and its compat build,
+//! compat_binfmt_elf) does (linux-abi.md §3.4), and the dynamic loader a PT_INTERP names
+//! ([`load_interp`]). An i386 program gets an i386 address space: everything below 4 GiB
+//! (docs/compat.md).
 
 use crate::mm::aspace::{
     AddressSpace, Backing, MMAP_MIN_ADDR, MappedFile, PROT_EXEC, PROT_READ, PROT_WRITE, Vma,
@@ -22,7 +23,10 @@ pub enum ElfError {
     NotX86_64,
     NotI386,
     NotExecutable,
-    Dynamic,
+    /// A PT_INTERP that is not a NUL-terminated path of at most PATH_MAX bytes.
+    BadInterp,
+    /// The dynamic loader is of the other class than the program.
+    InterpClass,
     BadSegment,
     NoMemory,
 }
@@ -34,8 +38,9 @@ impl ElfError {
             ElfError::BadClass => "neither a 64-bit nor a 32-bit ELF",
             ElfError::NotX86_64 => "a 64-bit ELF, but not for x86-64",
             ElfError::NotI386 => "a 32-bit ELF, but not for i386",
-            ElfError::NotExecutable => "not an executable (ET_EXEC or static-pie ET_DYN)",
-            ElfError::Dynamic => "dynamically linked (has PT_INTERP); only static programs run",
+            ElfError::NotExecutable => "not an executable (ET_EXEC or ET_DYN)",
+            ElfError::BadInterp => "a PT_INTERP that is not a NUL-terminated path",
+            ElfError::InterpClass => "a dynamic loader (PT_INTERP) of the other ELF class",
             ElfError::BadSegment => "a segment lies outside user space or past the file",
             ElfError::NoMemory => "out of memory",
         }
@@ -55,7 +60,16 @@ pub struct LoadedImage {
     pub exec_stack: bool,
     /// An i386 program (ELFCLASS32, EM_386): the address space was made an i386 one.
     pub ia32: bool,
+    /// PT_INTERP: the dynamic loader the program asks for (the caller loads it).
+    pub interp: Option<alloc::string::String>,
+    /// Where the dynamic loader was mapped (AT_BASE); 0 without one.
+    pub interp_base: u64,
+    /// Where the program starts running: the dynamic loader's entry, or [`Self::entry`].
+    pub start: u64,
 }
+
+/// Linux's PATH_MAX: the longest PT_INTERP path, its NUL included.
+const PATH_MAX: u64 = 4096;
 
 const PT_GNU_STACK: u32 = 0x6474_e551;
 /// sizeof(Elf64_Phdr).
@@ -87,7 +101,6 @@ pub fn load(
         // Before any mapping: the bounds every segment is checked against below.
         aspace.set_ia32();
     }
-    let task_size = aspace.task_size();
     let dyn_ = match h.pt2.type_().as_type() {
         Type::Executable => false,
         Type::SharedObject => true,
@@ -101,12 +114,13 @@ pub fn load(
     let mut first_vaddr = None;
     let mut max_align = PAGE_SIZE;
     let mut phdr_vaddr = None;
+    let mut interp = None;
     for ph in elf.program_iter() {
         if matches!(ph, ProgramHeader::Ph32(_)) != ia32 {
             return Err(ElfError::BadClass);
         }
         match ph.get_type() {
-            Ok(PType::Interp) => return Err(ElfError::Dynamic),
+            Ok(PType::Interp) => interp = Some(interp_path(data, ph.offset(), ph.file_size())?),
             Ok(PType::OsSpecific(PT_GNU_STACK)) => exec_stack = ph.flags().0 & PF_X != 0,
             Ok(PType::Phdr) => phdr_vaddr = Some(ph.virtual_addr()),
             Ok(PType::Load) => {
@@ -125,7 +139,117 @@ pub fn load(
         load_bias(dyn_, first_vaddr, max_align)
     };
 
-    let mut phdr = phdr_vaddr.map(|v| v.wrapping_add(bias));
+    let (from_load, brk) = map_segments(&elf, data, aspace, file, bias)?;
+    let phdr = phdr_vaddr.map(|v| v.wrapping_add(bias)).or(from_load);
+    let entry = h.pt2.entry_point().wrapping_add(bias);
+    Ok(LoadedImage {
+        entry,
+        phdr: phdr.unwrap_or(0),
+        phent,
+        phnum: h.pt2.ph_count() as u64,
+        brk: brk_start(brk),
+        exec_stack,
+        ia32,
+        interp,
+        interp_base: 0,
+        start: entry,
+    })
+}
+
+/// PT_INTERP's path: NUL-terminated within the segment, at most PATH_MAX bytes, inside the
+/// file (Linux's load_elf_binary: ENOEXEC otherwise).
+fn interp_path(data: &[u8], off: u64, size: u64) -> Result<alloc::string::String, ElfError> {
+    if !(2..=PATH_MAX).contains(&size) {
+        return Err(ElfError::BadInterp);
+    }
+    let end = off.checked_add(size).ok_or(ElfError::BadInterp)?;
+    let bytes = data
+        .get(off as usize..end as usize)
+        .ok_or(ElfError::BadInterp)?;
+    let (last, path) = bytes.split_last().ok_or(ElfError::BadInterp)?;
+    if *last != 0 || path.contains(&0) {
+        return Err(ElfError::BadInterp);
+    }
+    core::str::from_utf8(path)
+        .map(alloc::string::String::from)
+        .map_err(|_| ElfError::BadInterp)
+}
+
+/// Maps the dynamic loader `data` (the file `file`) of a program of class `ia32` into
+/// `aspace`: an ET_DYN where the mmap area has room for all of its segments (Linux maps the
+/// whole span first, then the segments inside it), an ET_EXEC where it says. Returns its
+/// entry and where it was mapped (AT_BASE).
+pub fn load_interp(
+    data: &[u8],
+    aspace: &mut AddressSpace,
+    file: &Arc<MappedFile>,
+    ia32: bool,
+) -> Result<(u64, u64), ElfError> {
+    let elf = ElfFile::new(data).map_err(|_| ElfError::NotElf)?;
+    let h = &elf.header;
+    let class32 = match h.pt1.class() {
+        Class::SixtyFour => false,
+        Class::ThirtyTwo => true,
+        _ => return Err(ElfError::BadClass),
+    };
+    if class32 != ia32 {
+        return Err(ElfError::InterpClass);
+    }
+    match (ia32, h.pt2.machine().as_machine()) {
+        (false, Machine::X86_64) | (true, Machine::X86) => {}
+        (false, _) => return Err(ElfError::NotX86_64),
+        (true, _) => return Err(ElfError::NotI386),
+    }
+    let dyn_ = match h.pt2.type_().as_type() {
+        Type::Executable => false,
+        Type::SharedObject => true,
+        _ => return Err(ElfError::NotExecutable),
+    };
+    let (mut low, mut high) = (u64::MAX, 0u64);
+    for ph in elf.program_iter() {
+        if matches!(ph, ProgramHeader::Ph32(_)) != ia32 {
+            return Err(ElfError::BadClass);
+        }
+        if ph.get_type() == Ok(PType::Load) {
+            low = low.min(align_down(ph.virtual_addr(), PAGE_SIZE));
+            let end = ph
+                .virtual_addr()
+                .checked_add(ph.mem_size())
+                .ok_or(ElfError::BadSegment)?;
+            high = high.max(align_up(end, PAGE_SIZE));
+        }
+    }
+    if low >= high {
+        return Err(ElfError::NotExecutable);
+    }
+    let bias = if dyn_ {
+        let at = aspace
+            .get_unmapped_area(0, high - low, false, false)
+            .map_err(|_| ElfError::NoMemory)?;
+        at.wrapping_sub(low)
+    } else {
+        0
+    };
+    map_segments(&elf, data, aspace, file, bias)?;
+    Ok((
+        h.pt2.entry_point().wrapping_add(bias),
+        low.wrapping_add(bias),
+    ))
+}
+
+/// Maps every PT_LOAD segment of `elf` at `bias`: the file part as a private mapping of
+/// `file` (filled now), the rest of the segment (bss) as anonymous memory. Returns where the
+/// program headers landed if a segment holds them, and the end of the highest segment.
+fn map_segments(
+    elf: &ElfFile,
+    data: &[u8],
+    aspace: &mut AddressSpace,
+    file: &Arc<MappedFile>,
+    bias: u64,
+) -> Result<(Option<u64>, u64), ElfError> {
+    let task_size = aspace.task_size();
+    let h = &elf.header;
+    let mut phdr = None;
     let mut brk = 0;
     let mut prev_end = 0u64;
     for ph in elf.program_iter() {
@@ -204,15 +328,7 @@ pub fn load(
         prev_end = prev_end.max(map_end);
         brk = brk.max(va + memsz);
     }
-    Ok(LoadedImage {
-        entry: h.pt2.entry_point().wrapping_add(bias),
-        phdr: phdr.unwrap_or(0),
-        phent,
-        phnum: h.pt2.ph_count() as u64,
-        brk: brk_start(brk),
-        exec_stack,
-        ia32,
-    })
+    Ok((phdr, brk))
 }
 
 /// An i386 static-pie's load bias: its first segment at IA32_ELF_ET_DYN_BASE (aligned for

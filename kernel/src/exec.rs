@@ -46,6 +46,8 @@ pub struct Image {
 #[derive(Debug)]
 pub enum ExecError {
     Elf(ElfError),
+    /// The dynamic loader (PT_INTERP) could not be opened: the errno (ENOENT, EACCES, …).
+    Interp(i64),
     NoMemory,
     TooBig,
 }
@@ -67,7 +69,10 @@ pub fn build_image(
                 (st.dev, st.ino)
             });
         let exe = MappedFile::new(path, dev, ino);
-        let img = elf::load(data, &mut aspace, &exe).map_err(ExecError::Elf)?;
+        let mut img = elf::load(data, &mut aspace, &exe).map_err(ExecError::Elf)?;
+        if let Some(interp) = img.interp.take() {
+            load_interp(&interp, &mut aspace, &mut img)?;
+        }
         aspace.exe = Some(exe);
         aspace.start_brk = img.brk;
         aspace.brk = img.brk;
@@ -80,7 +85,7 @@ pub fn build_image(
             let vdso = aspace.map_vdso(false).map_err(|_| ExecError::NoMemory)?;
             build_stack(&mut aspace, &img, vdso, path, argv, envp)?
         };
-        Ok((img.entry, rsp, img.ia32))
+        Ok((img.start, rsp, img.ia32))
     })();
     match built {
         Ok((entry, rsp, ia32)) => Ok(Image {
@@ -96,6 +101,28 @@ pub fn build_image(
             Err(e)
         }
     }
+}
+
+/// Maps the dynamic loader at `interp` (a program's PT_INTERP) next to the program in `img`:
+/// the program then starts at the loader's entry, which finds the program through AT_PHDR and
+/// AT_ENTRY and itself through AT_BASE (Linux's load_elf_binary with load_elf_interp).
+fn load_interp(
+    interp: &str,
+    aspace: &mut AddressSpace,
+    img: &mut LoadedImage,
+) -> Result<(), ExecError> {
+    let (buf, abs) = crate::fs::read_executable(interp).map_err(ExecError::Interp)?;
+    let (dev, ino) =
+        crate::fs::lookup_at(crate::fs::AT_FDCWD, &abs, true, false).map_or((0, 0), |t| {
+            let st = t.stat();
+            (st.dev, st.ino)
+        });
+    let file = MappedFile::new(&abs, dev, ino);
+    let (entry, base) =
+        elf::load_interp(file_bytes(&buf), aspace, &file, img.ia32).map_err(ExecError::Elf)?;
+    img.start = entry;
+    img.interp_base = base;
+    Ok(())
 }
 
 /// AT_HWCAP: CPUID.1:EDX, as Linux gives it.
@@ -152,7 +179,7 @@ pub(crate) fn auxv_pairs(
         (AT_PHDR, img.phdr),
         (AT_PHENT, img.phent),
         (AT_PHNUM, img.phnum),
-        (AT_BASE, 0),
+        (AT_BASE, img.interp_base),
         (AT_FLAGS, 0),
         (AT_ENTRY, img.entry),
         (AT_UID, 0),
@@ -270,6 +297,7 @@ impl ExecError {
     pub fn describe(&self) -> &'static str {
         match self {
             ExecError::Elf(e) => e.describe(),
+            ExecError::Interp(_) => "its dynamic loader (PT_INTERP) cannot be opened",
             ExecError::NoMemory => "out of memory",
             ExecError::TooBig => "arguments too long",
         }
@@ -284,6 +312,7 @@ pub fn image_from_path(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Ima
         ExecError::NoMemory => -ENOMEM,
         ExecError::TooBig => -E2BIG,
         ExecError::Elf(_) => -ENOEXEC,
+        ExecError::Interp(e) => e,
     })?;
     // Nothing fails past this point of execve: the program is the caller's from now on.
     crate::fs::set_exe(&crate::task::current().process, &exe);

@@ -110,6 +110,7 @@ fn start(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<ExitReason, Start
     let image = build_image(path, crate::exec::file_bytes(&data), argv, envp).map_err(|e| {
         cannot(String::from(match e {
             ExecError::Elf(e) => e.describe(),
+            ExecError::Interp(_) => "its dynamic loader (PT_INTERP) cannot be opened",
             ExecError::NoMemory => "out of memory while loading it",
             ExecError::TooBig => "the arguments and environment are too long",
         }))

@@ -39,7 +39,10 @@
 //!   site so that it lies inside one 8-byte word (one multi-byte NOP of padding where it would
 //!   straddle: one instruction on that path). A site that still straddled would be written
 //!   byte-wise and could be fetched torn; [`straddling_sites`] counts them at boot and the
-//!   `static_key_flips_smp` test requires none.
+//!   `static_key_flips_smp` test requires none. The user transitions' sites
+//!   (`static_select!`, shared by `CONTEXT_TRACKING` and `USER_HOOKS`) are the exception:
+//!   only code entering from or returning to ring 3 runs them, which a parked CPU and an NMI
+//!   on it never do, so they are not aligned and pay no padding NOP on every syscall.
 //! - Context-tracking state stays exact across a flip. The word is maintained only while the
 //!   key is on, and kentry's invariant is: key off ⇒ every CPU's word says "kernel, watching".
 //!   A parked CPU is in kernel context and every transition is done with interrupts off,
@@ -82,9 +85,13 @@ pub unsafe fn write_text(addr: u64, bytes: &[u8]) {
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), alias as *mut u8, bytes.len()) };
 }
 
-/// How many sites of `key` straddle an 8-byte boundary (written byte-wise).
+/// How many live sites of `key` (those a CPU may run while a key flips) straddle an 8-byte
+/// boundary (written byte-wise, so fetched torn). `static_select!`'s parked-only sites at the
+/// user transitions may straddle: no CPU runs them during a flip.
 pub fn straddling_sites(key: &'static StaticKey) -> usize {
-    key.sites().filter(|e| e.site & 7 > 3).count()
+    key.sites()
+        .filter(|e| e.is_live() && e.site & 7 > 3)
+        .count()
 }
 
 /// One key flip at a time.
@@ -104,6 +111,18 @@ pub static PARKED_FLIPS: AtomicU64 = AtomicU64::new(0);
 
 /// Turns `key` on or off with every other CPU parked (module docs); returns the sites patched.
 pub fn flip_key(key: &'static StaticKey, on: bool) -> usize {
+    use kentry::context_tracking::{CONTEXT_TRACKING, USER_HOOKS};
+    // USER_HOOKS implies CONTEXT_TRACKING: the sites they share would otherwise run the
+    // transitions (and their checks) with context tracking off.
+    let hooks_without_tracking = if on {
+        core::ptr::eq(key, &USER_HOOKS) && !CONTEXT_TRACKING.is_enabled()
+    } else {
+        core::ptr::eq(key, &CONTEXT_TRACKING) && USER_HOOKS.is_enabled()
+    };
+    assert!(
+        !hooks_without_tracking,
+        "static keys: USER_HOOKS may be on only while CONTEXT_TRACKING is"
+    );
     let _serial = FLIP_LOCK.lock();
     let others = crate::smp::online_count().saturating_sub(1);
     if others == 0 || SKIP_PARK.load(Ordering::Relaxed) {
@@ -151,8 +170,9 @@ fn check_own_word() {
 /// whose tick decision and time accounting run from its transitions).
 pub fn apply_context_tracking(cmdline: &str) {
     let default_on = cfg!(feature = "test-hooks");
-    let mut on = match crate::boot::cmdline_value(cmdline, "kentry.ct") {
-        Some("on") => true,
+    let setting = crate::boot::cmdline_value(cmdline, "kentry.ct");
+    let mut on = match setting {
+        Some("on" | "hooks") => true,
         Some("off") => false,
         _ => default_on,
     };
@@ -164,8 +184,15 @@ pub fn apply_context_tracking(cmdline: &str) {
     if on {
         let n = flip_key(ct, true);
         crate::klog!(
-            "context tracking: on ({n} static-branch sites patched, {} straddle an 8-byte word)",
+            "context tracking: on ({n} static-branch sites patched, {} live ones straddle an 8-byte word)",
             straddling_sites(ct)
         );
+    }
+    // The nohz_full hooks (time accounting, the tick decision) at every user transition.
+    // `kentry.ct=hooks` turns them on with no CPU nohz_full (they then find nothing to do):
+    // the verify and the lean kernel's ring-3 tests run the hooks' copy of the transitions.
+    if crate::nohz::full_mask() != 0 || setting == Some("hooks") {
+        let n = flip_key(&kentry::context_tracking::USER_HOOKS, true);
+        crate::klog!("context tracking: user-transition hooks on ({n} sites)");
     }
 }

@@ -3,7 +3,9 @@
  * getdents64, dup/dup2/dup3, fcntl, pipe2, /dev/null, /dev/zero, /dev/urandom, /proc/self/exe,
  * /proc/self/status, /proc/cpuinfo, access, getcwd/chdir, umask, unlink, isatty/TCGETS, uname,
  * clocks, nanosleep, getrandom, sched_getaffinity, sysinfo, times, getrlimit, prctl name,
- * RLIMIT_NOFILE bounding descriptor numbers.
+ * RLIMIT_NOFILE bounding descriptor numbers, extended attributes (none on a fresh file: its
+ * security.selinux and POSIX ACL reads fail with ENODATA or EOPNOTSUPP, as `ls -l` expects,
+ * its list is empty; ENOENT, ERANGE, EBADF and EINVAL before any of that).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -27,6 +29,7 @@
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,7 +69,7 @@ static ssize_t slurp(const char *path, char *buf, size_t size)
 
 int main(void)
 {
-	ktap_plan(36);
+	ktap_plan(37);
 	char dir[64], file[96], name[96];
 	pid_t me = getpid();
 
@@ -392,6 +395,45 @@ int main(void)
 	waitpid(c, &cst, 0);
 	KTAP_CHECK(WIFEXITED(cst) && WEXITSTATUS(cst) == 0, "rlimit_nofile",
 		   "child status %#x (3 open not EMFILE, 4 dup2 not EBADF, 5 F_DUPFD not EINVAL)", cst);
+
+	/* Extended attributes of a fresh file: none to read (ENODATA where the filesystem keeps
+	 * them, EOPNOTSUPP where it keeps none: kentry's), none listed; ENOENT for a missing file,
+	 * ERANGE for an empty name, EBADF, and setxattr's bad flags EINVAL. */
+	int xfd = open("/tmp/kentry-xattr", O_CREAT | O_RDWR | O_TRUNC, 0644);
+	char xv[64];
+	errno = 0;
+	ssize_t g1 = lgetxattr("/tmp/kentry-xattr", "security.selinux", xv, sizeof(xv));
+	int e1 = errno;
+	errno = 0;
+	ssize_t g2 = getxattr("/tmp/kentry-xattr", "system.posix_acl_access", NULL, 0);
+	int e2 = errno;
+	errno = 0;
+	ssize_t g3 = fgetxattr(xfd, "system.posix_acl_default", xv, sizeof(xv));
+	int e3 = errno;
+	ssize_t l1 = listxattr("/tmp/kentry-xattr", xv, sizeof(xv));
+	ssize_t l2 = flistxattr(xfd, NULL, 0);
+	errno = 0;
+	ssize_t n1 = getxattr("/tmp/kentry-no-such-file", "user.x", xv, sizeof(xv));
+	int en1 = errno;
+	errno = 0;
+	ssize_t n2 = getxattr("/tmp/kentry-xattr", "", xv, sizeof(xv));
+	int en2 = errno;
+	errno = 0;
+	ssize_t n3 = fgetxattr(-1, "user.x", xv, sizeof(xv));
+	int en3 = errno;
+	errno = 0;
+	int n4 = setxattr("/tmp/kentry-xattr", "user.x", "v", 1, 8);
+	int en4 = errno;
+	close(xfd);
+	unlink("/tmp/kentry-xattr");
+	int none = (e1 == ENODATA || e1 == EOPNOTSUPP) && (e2 == ENODATA || e2 == EOPNOTSUPP) &&
+		   (e3 == ENODATA || e3 == EOPNOTSUPP);
+	KTAP_CHECK(xfd >= 0 && g1 == -1 && g2 == -1 && g3 == -1 && none && l1 == 0 && l2 == 0 &&
+			   n1 == -1 && en1 == ENOENT && n2 == -1 && en2 == ERANGE && n3 == -1 &&
+			   en3 == EBADF && n4 == -1 && en4 == EINVAL,
+		   "xattr_none_and_errors",
+		   "get %zd/%d %zd/%d %zd/%d, list %zd %zd, ENOENT %zd/%d, ERANGE %zd/%d, EBADF %zd/%d, EINVAL %d/%d",
+		   g1, e1, g2, e2, g3, e3, l1, l2, n1, en1, n2, en2, n3, en3, n4, en4);
 
 	return ktap_finish();
 }

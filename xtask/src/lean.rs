@@ -9,13 +9,17 @@ use crate::ktap::Suite;
 use crate::manifest::Manifest;
 
 /// The context-tracking settings the lean kernel is tested with (`kentry.ct=`).
-pub const CT_SETTINGS: [CtSetting; 2] = [CtSetting::Off, CtSetting::On];
+pub const CT_SETTINGS: [CtSetting; 3] = [CtSetting::Off, CtSetting::On, CtSetting::Hooks];
 
-/// `kentry.ct=off|on`.
+/// `kentry.ct=off|on|hooks`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CtSetting {
     Off,
     On,
+    /// Context tracking with the host's user-transition hooks (kentry's `USER_HOOKS` key), as
+    /// a kernel with a nohz_full CPU runs them, on a machine where no CPU is nohz_full: the
+    /// hooks' own copy of each user transition runs, and the hooks find nothing to do.
+    Hooks,
 }
 
 impl CtSetting {
@@ -23,6 +27,7 @@ impl CtSetting {
         match self {
             CtSetting::Off => "off",
             CtSetting::On => "on",
+            CtSetting::Hooks => "hooks",
         }
     }
 
@@ -91,15 +96,25 @@ pub const KERNEL_CMDLINE_MAX: usize = 1023;
 
 /// The kernel's log line when context tracking is on (kernel/src/text_poke.rs).
 const CT_ON_LOG: &str = "[kentry] context tracking: on";
+/// The kernel's line when `USER_HOOKS` is on (kernel/src/text_poke.rs).
+const HOOKS_ON_LOG: &str = "[kentry] context tracking: user-transition hooks on";
 
 /// Whether the boot's log shows the context-tracking setting it was asked for: the label
 /// `ct=on|off` must be what the kernel ran with.
 pub fn check_ct(ct: CtSetting, log: &str) -> Option<String> {
     let on = log.lines().any(|l| l.starts_with(CT_ON_LOG));
-    match (ct, on) {
-        (CtSetting::On, false) => Some(format!("the kernel log lacks {CT_ON_LOG:?}")),
-        (CtSetting::Off, true) => Some(format!(
+    let hooks = log.lines().any(|l| l.starts_with(HOOKS_ON_LOG));
+    match (ct, on, hooks) {
+        (CtSetting::On | CtSetting::Hooks, false, _) => {
+            Some(format!("the kernel log lacks {CT_ON_LOG:?}"))
+        }
+        (CtSetting::Hooks, _, false) => Some(format!("the kernel log lacks {HOOKS_ON_LOG:?}")),
+        (CtSetting::Off, true, _) => Some(format!(
             "context tracking was on, though kentry.ct=off: the log says {CT_ON_LOG:?}"
+        )),
+        (CtSetting::Off | CtSetting::On, _, true) => Some(format!(
+            "the user-transition hooks were on, though kentry.ct={}: the log says {HOOKS_ON_LOG:?}",
+            ct.word()
         )),
         _ => None,
     }
@@ -171,6 +186,10 @@ mod tests {
         assert_eq!(check_ct(CtSetting::Off, off), None);
         assert!(check_ct(CtSetting::On, off).is_some());
         assert!(check_ct(CtSetting::Off, on).is_some());
+        let hooks = format!("{on}[kentry] context tracking: user-transition hooks on (4 sites)\n");
+        assert_eq!(check_ct(CtSetting::Hooks, &hooks), None);
+        assert!(check_ct(CtSetting::Hooks, on).is_some());
+        assert!(check_ct(CtSetting::On, &hooks).is_some());
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub struct Boot {
     pub cpu: String,
     /// `-smp`: how many CPUs the machine has.
     pub cpus: u32,
+    /// `-m`: the guest's RAM in MiB.
+    pub memory_mib: u32,
     /// More QEMU arguments (e.g. `-icount shift=0,sleep=off,align=off`).
     pub extra_args: Vec<String>,
     /// TCG with every vCPU on one host thread (`-accel tcg,thread=single`).
@@ -82,6 +84,9 @@ pub struct Boot {
     /// copy the kernel log lines to stderr, each prefixed with [`LOG_PREFIX`].
     pub echo: bool,
 }
+
+/// The guest RAM of a boot unless it says otherwise, in MiB.
+pub const DEFAULT_MEMORY_MIB: u32 = 256;
 
 /// The prefix of kernel log lines copied to stderr during a framed boot.
 pub const LOG_PREFIX: &str = "kernel| ";
@@ -96,6 +101,7 @@ impl Boot {
             accel: Accel::Tcg,
             cpu: "max".into(),
             cpus: 1,
+            memory_mib: DEFAULT_MEMORY_MIB,
             extra_args: Vec::new(),
             tcg_single_thread: false,
             gdb: false,
@@ -139,9 +145,9 @@ impl Boot {
         }
         push("-cpu");
         push(&self.cpu);
-        for s in ["-m", "256M", "-smp"] {
-            push(s);
-        }
+        push("-m");
+        push(&format!("{}M", self.memory_mib));
+        push("-smp");
         push(&self.cpus.to_string());
         for s in [
             "-nodefaults",

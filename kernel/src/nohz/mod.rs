@@ -113,20 +113,16 @@ fn me() -> usize {
 }
 
 /// kentry's `Host::user_enter` (return to user mode, IRQs off): kernel time charged, then the
-/// tick decision if something asked for one. One NOP while no CPU is nohz_full; then, on a
-/// CPU that is not, a `cmp`, a jump and a load. Inline: the accounting is one `asm!` block
-/// clobbering two registers, the decision a call, so kentry's exit path keeps its register
-/// allocation while the key is off (getpid and getpid-ct unchanged; when the hooks were Rust
-/// functions, inlining them cost those paths 3–4 instructions).
+/// tick decision if something asked for one. kentry calls it only while its `USER_HOOKS` key
+/// is on, which [`crate::text_poke::apply_context_tracking`] turns on exactly when some CPU is
+/// nohz_full: the user transitions' one static site then jumps straight to the block with
+/// this hook (no NOP for it while no CPU is nohz_full, not even with context tracking on).
+/// On a CPU that is not nohz_full: a `cmp`, a jump and a load. Inline: the accounting is one
+/// `asm!` block clobbering two registers, the decision a call, so kentry's exit path keeps
+/// its register allocation (when the hooks were Rust functions, inlining them cost getpid 3–4
+/// instructions).
 #[inline(always)]
 pub fn user_enter() {
-    if enabled() {
-        user_enter_slow();
-    }
-}
-
-#[inline(always)]
-fn user_enter_slow() {
     vtime::user_enter();
     // Set only on nohz_full CPUs.
     if this_cpu_tick_recheck() {
@@ -196,16 +192,9 @@ fn tick_decide(cpu: usize) {
 }
 
 /// kentry's `Host::user_exit` (entry from user mode, IRQs off): the user time that just
-/// ended is charged (inline, as [`user_enter`]).
+/// ended is charged (inline, as [`user_enter`]; called only while some CPU is nohz_full).
 #[inline(always)]
 pub fn user_exit() {
-    if enabled() {
-        user_exit_slow();
-    }
-}
-
-#[inline(always)]
-fn user_exit_slow() {
     vtime::user_exit();
 }
 

@@ -19,21 +19,22 @@
 //! (Linux keeps them zero-extended and sign-extends where it reads them for an i386 task:
 //! `syscall_get_nr`, TS_I386_REGS_POKED).
 //!
-//! Not served yet (-EIO, as an unknown request): the i387 and FXSR images (GETFPREGS,
-//! SETFPREGS, GETFPXREGS, SETFPXREGS), GETREGSET/SETREGSET with a `compat_iovec`, and
-//! PEEKSIGINFO's array of `compat_siginfo`s. ARCH_PRCTL does not exist for an i386 tracer.
+//! The i387 and FXSR images (GETFPREGS, SETFPREGS, GETFPXREGS, SETFPXREGS), GETREGSET and
+//! SETREGSET with a `compat_iovec`, and PEEKSIGINFO's `compat_siginfo`s are in
+//! compat_regset.rs. ARCH_PRCTL does not exist for an i386 tracer (-EIO).
 
-use super::regs;
-use super::request::{copy_out, request_result, stopped_tracee};
+use super::request::{copy_out, peek_siginfo, request_result, stopped_tracee};
+use super::{compat_regset, regs};
 use crate::signal::SigInfo;
+use crate::signal::fpstate::FSAVE_ENV;
 use crate::syscall::errno::*;
 use crate::task::Task;
 use crate::uaccess::copy_from_user;
 use kentry::Regs;
-use kentry_kernel_logic::ptrace::{reg, req};
+use kentry_kernel_logic::ptrace::{USER_FPREGS_SIZE, reg, req};
 
 /// `user_regs_struct32`, in order: which `user_regs_struct` register each word is.
-const REGS32: [usize; 17] = [
+pub(super) const REGS32: [usize; 17] = [
     reg::RBX,
     reg::RCX,
     reg::RDX,
@@ -75,17 +76,17 @@ pub fn sys_ia32_ptrace(regs: &mut Regs) -> i64 {
         | req::SETREGS
         | req::GETEVENTMSG
         | req::GETSIGINFO
-        | req::SETSIGINFO => {
-            stopped_tracee(pid).and_then(|t| compat_request(&t, request, addr, data))
-        }
-        req::GETFPREGS
+        | req::SETSIGINFO
+        | req::GETFPREGS
         | req::SETFPREGS
         | GETFPXREGS
         | SETFPXREGS
         | req::GETREGSET
         | req::SETREGSET
-        | req::PEEKSIGINFO
-        | req::ARCH_PRCTL => stopped_tracee(pid).and(Err(-EIO)),
+        | req::PEEKSIGINFO => {
+            stopped_tracee(pid).and_then(|t| compat_request(&t, request, addr, data))
+        }
+        req::ARCH_PRCTL => stopped_tracee(pid).and(Err(-EIO)),
         _ => request_result(request, pid, addr, data),
     };
     r.unwrap_or_else(|e| e)
@@ -112,14 +113,7 @@ fn compat_request(t: &Task, request: u64, addr: u64, data: u64) -> Result<i64, i
             copy_out(data, &v.to_ne_bytes()).map(|_| 0)
         }
         req::POKEUSR => poke_user32(t, addr, data as u32).map(|_| 0),
-        req::GETREGS => {
-            let all = regs::get_all(t);
-            let mut b = [0u8; REGS32.len() * 4];
-            for (w, &i) in b.chunks_exact_mut(4).zip(&REGS32) {
-                w.copy_from_slice(&(all[i] as u32).to_ne_bytes());
-            }
-            copy_out(data, &b).map(|_| 0)
-        }
+        req::GETREGS => copy_out(data, &compat_regset::general32(t)).map(|_| 0),
         req::SETREGS => {
             let mut b = [0u8; REGS32.len() * 4];
             copy_from_user(&mut b, data).map_err(|_| -EFAULT)?;
@@ -147,6 +141,22 @@ fn compat_request(t: &Task, request: u64, addr: u64, data: u64) -> Result<i64, i
             st.siginfo = Some(SigInfo::from_bytes(&native));
             Ok(0)
         }
+        req::GETFPREGS => copy_out(data, &compat_regset::get_fpregs32(t)).map(|_| 0),
+        req::SETFPREGS => {
+            let mut env = [0u8; FSAVE_ENV];
+            copy_from_user(&mut env, data).map_err(|_| -EFAULT)?;
+            compat_regset::put_fpregs32(t, &env).map(|_| 0)
+        }
+        GETFPXREGS => copy_out(data, &regs::get_fp(t)).map(|_| 0),
+        SETFPXREGS => {
+            let mut fx = [0u8; USER_FPREGS_SIZE];
+            copy_from_user(&mut fx, data).map_err(|_| -EFAULT)?;
+            compat_regset::put_fpxregs32(t, &fx).map(|_| 0)
+        }
+        req::GETREGSET | req::SETREGSET => {
+            compat_regset::regset_from_ia32_tracer(t, request == req::SETREGSET, addr, data)
+        }
+        req::PEEKSIGINFO => peek_siginfo(t, addr, data, true),
         _ => Err(-EIO),
     }
 }
@@ -187,7 +197,7 @@ fn poke_user32(t: &Task, addr: u64, v: u32) -> Result<(), i64> {
 }
 
 /// One i386 register from a 32-bit tracer (`putreg32`).
-fn put_reg32(t: &Task, index: usize, v: u32) -> Result<(), i64> {
+pub(super) fn put_reg32(t: &Task, index: usize, v: u32) -> Result<(), i64> {
     match index {
         reg::FS | reg::GS => regs::put_seg_with_base(t, index, u64::from(v)),
         reg::RAX | reg::ORIG_RAX => regs::put(t, index, v as i32 as i64 as u64),

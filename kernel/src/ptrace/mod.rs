@@ -21,6 +21,7 @@
 //! task by another CPU (kentry's syscall work is cleared lazily by the task itself).
 
 mod compat;
+mod compat_regset;
 mod regs;
 mod request;
 mod stop;

@@ -167,7 +167,7 @@ pub(super) fn request_result(request: u64, pid: i32, addr: u64, data: u64) -> Re
                 Ok(0)
             }
         }
-        req::PEEKSIGINFO => peek_siginfo(&t, addr, data),
+        req::PEEKSIGINFO => peek_siginfo(&t, addr, data, false),
         // The code is in `data`, the base or where to put it in `addr`.
         req::GET_THREAD_AREA | req::SET_THREAD_AREA => {
             regs::thread_area(&t, request == req::SET_THREAD_AREA, addr, data)
@@ -322,11 +322,25 @@ fn bytes_as_words(b: &[u8]) -> alloc::vec::Vec<u64> {
 /// NT_X86_XSTATE. A get copies at most `len` bytes and sets `len` to what it copied; a set
 /// writes the first `len` bytes (whole registers for NT_PRSTATUS; NT_X86_XSTATE takes only
 /// the whole area, in whole u64s, as Linux's ptrace_regset and xstateregs_set).
+/// The view is the tracee's (Linux's `task_user_regset_view`): an i386 tracee's sets are the
+/// i386 ones (compat_regset.rs).
 fn regset(t: &Task, set: bool, note: u64, iov: u64) -> Result<i64, i64> {
     let mut v = [0u8; 16];
     copy_from_user(&mut v, iov).map_err(|_| -EFAULT)?;
     let base = u64::from_ne_bytes(v[..8].try_into().unwrap_or([0; 8]));
-    let len = u64::from_ne_bytes(v[8..].try_into().unwrap_or([0; 8])) as usize;
+    let len = u64::from_ne_bytes(v[8..].try_into().unwrap_or([0; 8]));
+    let n = if super::compat_regset::tracee_is_ia32(t) {
+        super::compat_regset::regset32(t, set, note, base, len)?
+    } else {
+        regset64(t, set, note, base, len)?
+    };
+    copy_out(iov + 8, &n.to_ne_bytes())?;
+    Ok(0)
+}
+
+/// The x86-64 view's GETREGSET/SETREGSET of `len` bytes at `base`: `Ok(bytes moved)`.
+pub(super) fn regset64(t: &Task, set: bool, note: u64, base: u64, len: u64) -> Result<u64, i64> {
+    let len = len as usize;
     let mut buf = match note {
         NT_PRSTATUS => words_as_bytes(&regs::get_all(t)).to_vec(),
         NT_PRFPREG => regs::get_fp(t).to_vec(),
@@ -354,15 +368,15 @@ fn regset(t: &Task, set: bool, note: u64, iov: u64) -> Result<i64, i64> {
     } else {
         copy_out(base, &buf[..n])?;
     }
-    copy_out(iov + 8, &(n as u64).to_ne_bytes())?;
-    Ok(0)
+    Ok(n as u64)
 }
 
 /// PTRACE_PEEKSIGINFO: the queued siginfos of the tracee's own queue, or with
 /// PTRACE_PEEKSIGINFO_SHARED its process's, in arrival order from the `off`-th on, at most
 /// `nr` (Linux's `ptrace_peek_siginfo`): the count copied; EFAULT only when none was; a
 /// signal pending without a siginfo is not in the queue, so not seen.
-fn peek_siginfo(t: &Task, args: u64, data: u64) -> Result<i64, i64> {
+/// An i386 tracer (`compat`) gets `compat_siginfo`s (the same 128 bytes each).
+pub(super) fn peek_siginfo(t: &Task, args: u64, data: u64, compat: bool) -> Result<i64, i64> {
     const SHARED: u32 = 1;
     let mut a = [0u8; 16];
     copy_from_user(&mut a, args).map_err(|_| -EFAULT)?;
@@ -384,7 +398,12 @@ fn peek_siginfo(t: &Task, args: u64, data: u64) -> Result<i64, i64> {
     let infos = queue.queued_from(off);
     let mut copied = 0i64;
     for (i, info) in infos.iter().take(nr as usize).enumerate() {
-        if copy_out(data + i as u64 * 128, &info.to_bytes()).is_err() {
+        let bytes = if compat {
+            kentry_abi::compat::siginfo_to_compat(&info.to_bytes())
+        } else {
+            info.to_bytes()
+        };
+        if copy_out(data + i as u64 * 128, &bytes).is_err() {
             return if copied > 0 { Ok(copied) } else { Err(-EFAULT) };
         }
         copied += 1;

@@ -140,8 +140,9 @@ fn read_fpstate(fpu: &mut FpuState, fpstate: u64) -> Result<(), BadFpstate> {
 
 /// Bytes of the FSAVE header before the XSAVE area (`sizeof(struct fregs_state)`).
 pub const FSAVE_HEADER: u64 = 112;
-/// The environment and registers of the header (`struct user_i387_ia32_struct`).
-const FSAVE_ENV: usize = 108;
+/// The environment and registers of the header (`struct user_i387_ia32_struct`, also an i386
+/// tracer's GETFPREGS image).
+pub const FSAVE_ENV: usize = 108;
 /// `magic` 0: the FXSR data follows (X86_FXSR_MAGIC).
 const X86_FXSR_MAGIC: u16 = 0;
 
@@ -214,10 +215,17 @@ pub fn fsave_header(fx: &[u8; 512], cs: u16, ds: u16) -> [u8; FSAVE_HEADER as us
 /// status, tag, opcode (from the high half of the code selector word), the instruction and
 /// operand pointers, and the eight registers. MXCSR and the XMM registers stay the area's.
 fn fold_env(fpu: &mut FpuState, env: &[u8; FSAVE_ENV]) -> Result<(), BadFpstate> {
-    let e =
-        |i: usize| u32::from_le_bytes([env[i * 4], env[i * 4 + 1], env[i * 4 + 2], env[i * 4 + 3]]);
     let mut fx = [0u8; 512];
     fx.copy_from_slice(&fpu.bytes()[..512]);
+    fold_env_into(&mut fx, env);
+    fpu.set_legacy(&fx);
+    Ok(())
+}
+
+/// [`fold_env`] on a legacy image (an i386 tracer's SETFPREGS, ptrace/compat_regset.rs).
+pub fn fold_env_into(fx: &mut [u8; 512], env: &[u8; FSAVE_ENV]) {
+    let e =
+        |i: usize| u32::from_le_bytes([env[i * 4], env[i * 4 + 1], env[i * 4 + 2], env[i * 4 + 3]]);
     fx[0..2].copy_from_slice(&(e(0) as u16).to_le_bytes());
     fx[2..4].copy_from_slice(&(e(1) as u16).to_le_bytes());
     fx[4..6].copy_from_slice(&twd_i387_to_fxsr(e(2) as u16).to_le_bytes());
@@ -227,8 +235,6 @@ fn fold_env(fpu: &mut FpuState, env: &[u8; FSAVE_ENV]) -> Result<(), BadFpstate>
     for i in 0..8 {
         fx[32 + i * 16..42 + i * 16].copy_from_slice(&env[28 + i * 10..38 + i * 10]);
     }
-    fpu.set_legacy(&fx);
-    Ok(())
 }
 
 /// Writes the current task's state into an i386 frame's fpstate at `buf` (64-aligned plus

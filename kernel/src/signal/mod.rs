@@ -4,7 +4,7 @@
 //! stack, with the frame the CPU will return to; it builds Linux's exact `rt_sigframe`
 //! (`frame.rs`). Exceptions in user mode become forced synchronous signals (`force_fault`).
 
-mod fpstate;
+pub(crate) mod fpstate;
 mod frame;
 mod frame32;
 mod siginfo;

@@ -27,8 +27,8 @@ pub struct Image {
     pub bytes: Vec<u8>,
     /// Every function symbol of the image (for naming targets), sorted by address.
     pub symbols: Vec<Symbol>,
-    /// Static-key sites (site → target) from `__kentry_jump_table`.
-    pub key_sites: BTreeMap<u64, u64>,
+    /// Static-key sites (site → targets, one per key of the site) from `__kentry_jump_table`.
+    pub key_sites: BTreeMap<u64, Vec<u64>>,
     /// Addresses of `instrumentation_begin!`: from here a path may call anything.
     pub instr_begin: BTreeSet<u64>,
     /// Addresses of `instrumentation_end!`: from here a path is entry-only again.
@@ -63,10 +63,13 @@ impl Image {
         let bytes = read_at(&file, entry.start, entry.end - entry.start)?;
         let table = marker("__kentry_jump_table_start")?..marker("__kentry_jump_table_end")?;
         let raw = read_at(&file, table.start, table.end - table.start)?;
-        let key_sites = raw
-            .chunks_exact(24)
-            .map(|e| (le64(&e[0..8]), le64(&e[8..16])))
-            .collect();
+        let mut key_sites = BTreeMap::<u64, Vec<u64>>::new();
+        for e in raw.chunks_exact(24) {
+            key_sites
+                .entry(le64(&e[0..8]))
+                .or_default()
+                .push(le64(&e[8..16]));
+        }
         Ok(Image {
             entry,
             noinstr,

@@ -199,7 +199,7 @@ fn breakpoints_are_refused_except_at_a_static_key_site() {
     }
     // An int3 written over a static-key site (the documented exception) is allowed.
     let mut img = stub_and_entry(|_| NOP5.to_vec());
-    img.key_sites.insert(BASE + 0x40, BASE + 0x45);
+    img.key_sites.insert(BASE + 0x40, vec![BASE + 0x45]);
     assert!(check(&img).passed());
     img.bytes[0x40] = 0xcc;
     assert!(check(&img).passed());
@@ -222,7 +222,7 @@ fn both_ways_of_a_static_key_site_are_walked() {
             }
             c
         });
-        img.key_sites.insert(BASE + 0x40, BASE + 0x46);
+        img.key_sites.insert(BASE + 0x40, vec![BASE + 0x46]);
         img
     };
     assert!(check(&img_with(false)).passed());
@@ -233,6 +233,39 @@ fn both_ways_of_a_static_key_site_are_walked() {
             .contains("rust_entry+0x6: calls host::log")
     );
     assert!(out.roots[0].jumps >= 1);
+}
+
+#[test]
+fn every_target_of_a_shared_static_key_site_is_walked() {
+    // site (two keys): NOP5 falls through to `ret`; the first key's target is a `ret` too,
+    // the second's calls the log.
+    let img_with = |second_calls: bool| {
+        let mut img = stub_and_entry(|at| {
+            let mut c = NOP5.to_vec();
+            c.push(RET);
+            c.push(RET);
+            if second_calls {
+                c.extend(call(at + 7, LOG));
+            } else {
+                c.push(0x90);
+            }
+            c
+        });
+        img.key_sites
+            .insert(BASE + 0x40, vec![BASE + 0x46, BASE + 0x47]);
+        img
+    };
+    assert!(check(&img_with(false)).passed());
+    let out = check(&img_with(true));
+    assert!(
+        only(&out)
+            .to_string()
+            .contains("rust_entry+0x7: calls host::log")
+    );
+    // A site holding the second key's jump is a site, not a foreign instruction.
+    let mut img = img_with(false);
+    img.bytes[0x40..0x45].copy_from_slice(&[0xe9, 0x02, 0, 0, 0]);
+    assert!(check(&img).passed());
 }
 
 #[test]

@@ -62,8 +62,9 @@ enum Flow {
     Trap,
     /// `int3`, `int1`, `int n`, `into`: never allowed in entry text.
     Breakpoint,
-    /// A static-key site: falls through (disabled) or jumps to the target (enabled).
-    KeySite(u64),
+    /// A static-key site: falls through (disabled) or jumps to a target (enabled; one per
+    /// key of the site, the last repeated where a site has one key).
+    KeySite([u64; 2]),
 }
 
 /// A decoded instruction of the entry text.
@@ -223,11 +224,15 @@ fn decode_range(
 ) {
     let mut ip = start;
     while ip < end {
-        if let Some(&target) = img.key_sites.get(&ip) {
+        if let Some(targets) = img.key_sites.get(&ip) {
             let site = slice(img, ip, (ip + 5).min(end));
-            let rel = (target.wrapping_sub(ip + 5) as i64) as i32;
-            let jmp = [&[0xe9u8][..], &rel.to_le_bytes()].concat();
-            if site != [0x0f, 0x1f, 0x44, 0x00, 0x00] && site != jmp && site.first() != Some(&0xcc)
+            let jmp = |target: u64| {
+                let rel = (target.wrapping_sub(ip + 5) as i64) as i32;
+                [&[0xe9u8][..], &rel.to_le_bytes()].concat()
+            };
+            if site != [0x0f, 0x1f, 0x44, 0x00, 0x00]
+                && !targets.iter().any(|&t| site == jmp(t))
+                && site.first() != Some(&0xcc)
             {
                 out.push(Violation {
                     path: vec![img.describe(ip)],
@@ -240,7 +245,7 @@ fn decode_range(
                 ip,
                 Insn {
                     len: 5,
-                    flow: Flow::KeySite(target),
+                    flow: Flow::KeySite([targets[0], *targets.last().unwrap_or(&targets[0])]),
                     raw: None,
                 },
             );
@@ -463,7 +468,18 @@ impl<'a> Walker<'a> {
                 }
                 Flow::Return => exits |= st.bit(),
                 Flow::LeaveKernel | Flow::Trap | Flow::Breakpoint => {}
-                Flow::KeySite(t) | Flow::CondJump(t) => {
+                Flow::KeySite([t, u]) if t != u => {
+                    fall(&mut work, st);
+                    for t in [t, u] {
+                        self.stats.jumps += 1;
+                        if (lo..hi).contains(&t) {
+                            work.push((t, st));
+                        } else {
+                            exits |= self.transfer(addr, t, st, false);
+                        }
+                    }
+                }
+                Flow::KeySite([t, _]) | Flow::CondJump(t) => {
                     fall(&mut work, st);
                     self.stats.jumps += 1;
                     if (lo..hi).contains(&t) {

@@ -11,6 +11,8 @@ pub struct BootOptions {
     pub cpu: String,
     /// `-smp`.
     pub cpus: u32,
+    /// `-m` in MiB; `None`: enough for the initrd ([`memory_for`]).
+    pub memory_mib: Option<u32>,
     /// Words added to the kernel command line.
     pub kernel_args: Vec<String>,
     pub gdb: bool,
@@ -93,8 +95,12 @@ pub fn boot(
     opts: &BootOptions,
     sink: Box<dyn OutputSink>,
 ) -> Result<BootLog> {
-    build::write_file(initrd, &spec.initrd(kernel_sym)?)?;
+    let archive = spec.initrd(kernel_sym)?;
     let mut boot = Boot::new(kernel, initrd, &[]);
+    boot.memory_mib = opts
+        .memory_mib
+        .unwrap_or_else(|| memory_for(archive.len() as u64));
+    build::write_file(initrd, &archive)?;
     boot.cmdline = spec.cmdline();
     boot.cmdline.extend(opts.kernel_args.iter().cloned());
     boot.cpus = opts.cpus;
@@ -109,6 +115,14 @@ pub fn boot(
         eprintln!("xtask: booting: {}", boot.cmdline_text());
     }
     qemu::run_framed(qemu_bin, &boot, sink)
+}
+
+/// The guest RAM a run gets without `--memory`, in MiB: 128 for the kernel and the program,
+/// plus three times the initrd (QEMU's copy, the kernel's in-memory files made from it, and
+/// the program's copies of what it maps), rounded up to 64 MiB; at least the default 256.
+pub fn memory_for(initrd_bytes: u64) -> u32 {
+    let mib = (128 + (3 * initrd_bytes).div_ceil(1 << 20)).div_ceil(64) * 64;
+    u32::try_from(mib.max(u64::from(qemu::DEFAULT_MEMORY_MIB))).unwrap_or(u32::MAX)
 }
 
 /// The text of `target/run.log`: the kernel log, then what xtask noticed and QEMU's stderr.
@@ -154,6 +168,9 @@ mod tests {
         assert_eq!(end(Exit::Code(1), Some(0), vec![exited(0)]).status(), 0);
         assert_eq!(end(Exit::Code(3), Some(1), vec![exited(3)]).status(), 3);
         assert_eq!(end(Exit::Code(3), Some(1), vec![exited(256)]).status(), 0);
+        // The RAM follows the initrd: 256 MiB for a small one, three initrds more for a big one.
+        assert_eq!(memory_for(1 << 20), 256);
+        assert_eq!(memory_for(100 << 20), 448);
         let sigill = Control::Exit(ProgramEnd::Signaled(4));
         assert_eq!(
             end(Exit::Code(3), Some(1), vec![sigill.clone()]).status(),

@@ -220,6 +220,76 @@ pub(super) fn read_guest_file(arg: &OsStr) -> Result<GuestFile> {
     })
 }
 
+/// `--dir HOST_DIR[:GUEST_DIR]`: every file under HOST_DIR (symlinks followed, each directory
+/// once), at GUEST_DIR or at HOST_DIR's absolute path.
+pub(super) fn read_guest_dir(arg: &OsStr) -> Result<Vec<GuestFile>> {
+    let bytes = arg.as_bytes();
+    let split = bytes
+        .iter()
+        .rposition(|&b| b == b':')
+        .filter(|&i| bytes.get(i + 1) == Some(&b'/'));
+    let (host, guest) = match split {
+        Some(i) => (&bytes[..i], Some(&bytes[i + 1..])),
+        None => (bytes, None),
+    };
+    let shown = arg.to_string_lossy();
+    let usage = |m: String| refuse(STATUS_USAGE, format!("--dir {shown}: {m}"));
+    let host = PathBuf::from(OsStr::from_bytes(host));
+    let meta = std::fs::metadata(&host).map_err(|e| usage(io_reason(&e)))?;
+    if !meta.is_dir() {
+        return Err(usage("not a directory (use --file for a file)".into()));
+    }
+    let guest = match guest {
+        Some(g) => std::str::from_utf8(g)
+            .map_err(|_| usage("the guest path is not UTF-8".into()))?
+            .to_string(),
+        None => std::path::absolute(&host)
+            .map_err(|e| usage(io_reason(&e)))?
+            .to_str()
+            .ok_or_else(|| usage("the path is not UTF-8; add :/GUEST_DIR".into()))?
+            .to_string(),
+    };
+    let mut out = Vec::new();
+    let mut visited = BTreeSet::new();
+    let mut stack = vec![(host, guest.trim_end_matches('/').to_string())];
+    while let Some((dir, at)) = stack.pop() {
+        if !visited.insert(dir.canonicalize().map_err(|e| usage(io_reason(&e)))?) {
+            continue;
+        }
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(|e| usage(format!("{}: {}", dir.display(), io_reason(&e))))?
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| usage(io_reason(&e)))?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let Some(name) = e.file_name().to_str().map(String::from) else {
+                return Err(usage(format!(
+                    "{}: a name that is not UTF-8",
+                    e.path().display()
+                )));
+            };
+            let path = e.path();
+            // Followed: the guest gets what the link points at (a dangling one is skipped).
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let guest_path = format!("{at}/{name}");
+            if meta.is_dir() {
+                stack.push((path, guest_path));
+            } else if meta.is_file() {
+                let data = std::fs::read(&path)
+                    .map_err(|e| usage(format!("{}: {}", path.display(), io_reason(&e))))?;
+                out.push(GuestFile {
+                    path: guest_path.trim_start_matches('/').to_string(),
+                    mode: meta.permissions().mode() & 0o7777,
+                    data,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
-//! `cargo xtask run [-- PROGRAM [ARGS…]]`: boots kentry with PROGRAM, a static x86-64 Linux
-//! executable from this host, as PID 1, and behaves like a shell running it: the program's
+//! `cargo xtask run [-- PROGRAM [ARGS…]]`: boots kentry with PROGRAM, an x86-64 or i386 Linux
+//! executable from this host (static, or dynamic with its loader and libraries), as PID 1, and behaves like a shell running it: the program's
 //! stdout and stderr come out here byte for byte, its stdin is ours, and xtask exits with its
 //! status (128 + signal when a signal killed it). The kernel log is kept apart: in
 //! `target/run.log`, and on stderr with `--log`.
@@ -75,6 +75,13 @@ pub struct RunArgs {
     /// /<its file name>. Repeatable.
     #[arg(long = "file", value_name = "HOST_PATH[:GUEST_PATH]")]
     pub files: Vec<OsString>,
+    /// Put a whole host directory tree into the guest, at GUEST_DIR (absolute) or at the same
+    /// path; the shared libraries its ELF files need come too. Repeatable.
+    #[arg(long = "dir", value_name = "HOST_DIR[:GUEST_DIR]")]
+    pub dirs: Vec<OsString>,
+    /// The guest's RAM in MiB (default: 256, more when the initrd is large).
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(64..=65536))]
+    pub memory: Option<u32>,
     /// Copy the kernel log to stderr, each line prefixed with `kernel| ` (it always goes to
     /// target/run.log), and show the build steps.
     #[arg(long)]
@@ -156,11 +163,14 @@ fn run_program(ws: &Workspace, args: &RunArgs) -> Result<u8> {
             vec![format!("/bin/{DEMO}").into_bytes()],
         ),
     };
-    let files = args
+    let mut files = args
         .files
         .iter()
         .map(|f| read_guest_file(f))
         .collect::<Result<Vec<_>>>()?;
+    for d in &args.dirs {
+        files.extend(read_guest_dir(d)?);
+    }
     let stdin = read_own_stdin()?;
 
     build::set_quiet(!args.log);
@@ -180,8 +190,20 @@ fn run_program(ws: &Workspace, args: &RunArgs) -> Result<u8> {
             (p.path.clone(), data)
         }
     };
+    // A dynamically linked program brings its loader and libraries (run/dynamic.rs); a
+    // `--file` at the same path wins.
+    let mut shared = dynamic::shared_objects(&host_name, &exe)?;
+    for f in &files {
+        shared.extend(dynamic::libraries_of(
+            Path::new(&format!("/{}", f.path)),
+            &f.data,
+        )?);
+    }
+    let mut packed = BTreeSet::new();
+    shared.retain(|s| files.iter().all(|f| f.path != s.path) && packed.insert(s.path.clone()));
     let mut spec = RunSpec::new(&host_name, exe, argv);
-    spec.files = files;
+    spec.files = shared;
+    spec.files.extend(files);
     spec.stdin = stdin;
 
     let sym_path = ws.kernel_sym(Flavor::Lean);
@@ -192,6 +214,7 @@ fn run_program(ws: &Workspace, args: &RunArgs) -> Result<u8> {
         accel: args.accel,
         cpu: args.cpu.clone(),
         cpus: args.cpus.unwrap_or_else(default_cpus),
+        memory_mib: args.memory,
         kernel_args: args.kernel_args.clone(),
         gdb: args.gdb,
         timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
@@ -245,9 +268,11 @@ fn run_program(ws: &Workspace, args: &RunArgs) -> Result<u8> {
 }
 
 mod boot;
+mod dynamic;
 mod initrd;
 mod program;
 
 pub use boot::*;
+pub use dynamic::shared_objects;
 pub use initrd::*;
 use program::{Source, read_own_stdin, resolve};

@@ -188,13 +188,13 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                 }
                 if (args.only.is_none() && !args.negative) || only_verify {
                     section(
-                        "verify (lean kernel, ct=on): an NMI at every instruction of the SYSCALL path and the timer's IDT path",
+                        "verify (lean kernel, ct=on and ct=hooks): an NMI at every instruction of the SYSCALL path and the timer's IDT path",
                     );
                     verify_fast(ws, &qemu, &kernels.lean, &mut r);
                 }
                 if (args.only.is_none() && !args.negative) || only_verify_mce {
                     section(
-                        "verify (lean kernel, ct=on): a recoverable #MC at every instruction of the same paths, and a fatal one",
+                        "verify (lean kernel, ct=on and ct=hooks): a recoverable #MC at every instruction of the same paths, and a fatal one",
                     );
                     one_result(
                         verify::FAST_MCE_TEST_NAME,

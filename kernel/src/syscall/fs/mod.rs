@@ -1,6 +1,7 @@
 //! File and directory syscalls: opening and closing, descriptors (dup, fcntl, pipes), metadata
 //! (stat family, access, chmod/chown, utimensat, statfs), directories (getdents, getcwd, chdir,
-//! mkdir, rmdir, unlink, rename, link, symlink, readlink) and truncation.
+//! mkdir, rmdir, unlink, rename, link, symlink, readlink), truncation and extended attributes
+//! (`xattr`: none kept).
 //!
 //! The parts: `fd` (open, close, dup, pipes, fcntl, sync), `memfd` (memfd_create), `meta` (stat, access, chmod, chown,
 //! utimensat, statfs, truncate) and `dir` (directories and names); the helpers they share are
@@ -10,6 +11,7 @@ mod dir;
 mod fd;
 mod memfd;
 mod meta;
+mod xattr;
 pub(crate) use meta::{StatfsWords, statfs_fd, statfs_path};
 
 use super::table::Table;
@@ -21,6 +23,7 @@ pub const fn register(t: Table) -> Table {
     let t = fd::register(t);
     let t = meta::register(t);
     let t = memfd::register(t);
+    let t = xattr::register(t);
     dir::register(t)
 }
 
