@@ -56,6 +56,8 @@ pub const ENOSPC: i64 = 28;
 pub const ESPIPE: i64 = 29;
 /// Broken pipe.
 pub const EPIPE: i64 = 32;
+/// Math argument out of domain of function (a socket timeout's microseconds).
+pub const EDOM: i64 = 33;
 /// Result out of range.
 pub const ERANGE: i64 = 34;
 /// File name too long.

@@ -79,6 +79,15 @@ pub fn map_id_up(map: &[Extent], lower: u32) -> Option<u32> {
         .map(|e| e.first + (lower - e.lower_first))
 }
 
+/// The id of the parent namespace that `id` (an id inside) maps to, if any (Linux's
+/// `map_id_down`: what setuid and chown turn a caller's id into).
+#[inline]
+pub fn map_id_down(map: &[Extent], id: u32) -> Option<u32> {
+    map.iter()
+        .find(|e| id >= e.first && id - e.first < e.count)
+        .map(|e| e.lower_first + (id - e.first))
+}
+
 /// A map's text as /proc shows it (Linux's `%10u %10u %10u\n` per extent).
 pub fn show(map: &[Extent]) -> alloc::string::String {
     let mut s = alloc::string::String::new();
@@ -145,5 +154,17 @@ mod tests {
         assert_eq!(map_id_up(&m, 1), Some(6));
         assert_eq!(map_id_up(&m, 2), None);
         assert_eq!(show(&m[..1]), "         0       1000          1\n");
+    }
+
+    #[test]
+    fn maps_down() {
+        let m = parse_map(b"0 1000 1\n5 0 2\n").unwrap();
+        assert_eq!(map_id_down(&m, 0), Some(1000));
+        assert_eq!(map_id_down(&m, 6), Some(1));
+        assert_eq!(map_id_down(&m, 7), None);
+        assert_eq!(map_id_down(&m, 1), None);
+        for id in [0, 5, 6] {
+            assert_eq!(map_id_down(&m, id).and_then(|l| map_id_up(&m, l)), Some(id));
+        }
     }
 }

@@ -30,7 +30,7 @@ use crate::sync::Mutex;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 /// Linux's default socket send buffer (`net.core.wmem_default`): what one socket may have
 /// queued at its receiver.
@@ -94,12 +94,27 @@ pub struct Cred {
 }
 
 impl Cred {
-    /// The calling process's (kentry has one identity: uid and gid 0).
+    /// The calling process's as SCM_CREDENTIALS sends them: its real uid and gid (Linux's
+    /// `scm_set_cred` with `current_uid()`), as its own namespace sees them.
     pub fn current() -> Cred {
+        use crate::process::user_ns::IdMap;
+        use crate::syscall::cred::get_id;
         Cred {
             pid: crate::task::current().process.vpid,
-            uid: 0,
-            gid: 0,
+            uid: get_id(IdMap::Uid, 0),
+            gid: get_id(IdMap::Gid, 0),
+        }
+    }
+
+    /// The calling process's as SO_PEERCRED reports them: its effective uid and gid (Linux's
+    /// `cred_to_ucred`).
+    pub fn current_effective() -> Cred {
+        use crate::process::user_ns::IdMap;
+        use crate::syscall::cred::get_id;
+        Cred {
+            uid: get_id(IdMap::Uid, 1),
+            gid: get_id(IdMap::Gid, 1),
+            ..Cred::current()
         }
     }
 
@@ -166,6 +181,9 @@ pub(super) struct RxQueue {
     pub head_taken: usize,
 }
 
+/// A socket timeout that never ends (Linux's MAX_SCHEDULE_TIMEOUT, set by a zero time).
+pub const NO_TIMEOUT: u64 = u64::MAX;
+
 pub struct UnixSocket {
     /// AF_UNIX, or AF_INET/AF_INET6 for the loopback sockets of net/inet.rs.
     pub family: u16,
@@ -186,6 +204,10 @@ pub struct UnixSocket {
     pub passcred: AtomicBool,
     /// A non-blocking TCP connect answered EINPROGRESS; the next connect answers 0.
     pub(super) inet_pending: AtomicBool,
+    /// SO_RCVTIMEO and SO_SNDTIMEO in microseconds ([`NO_TIMEOUT`]: wait without end; 0:
+    /// do not wait at all, what Linux makes of a negative time).
+    pub rcvtimeo_us: AtomicU64,
+    pub sndtimeo_us: AtomicU64,
     /// Readers (and accept) wait here.
     pub(super) rx_wait: WaitQueue,
     /// Senders to this socket wait here for room, connectors for a place in its queue.
@@ -222,6 +244,8 @@ impl UnixSocket {
             dead: AtomicBool::new(false),
             passcred: AtomicBool::new(false),
             inet_pending: AtomicBool::new(false),
+            rcvtimeo_us: AtomicU64::new(NO_TIMEOUT),
+            sndtimeo_us: AtomicU64::new(NO_TIMEOUT),
             rx_wait: WaitQueue::new(),
             room_wait: WaitQueue::new(),
             seq: crate::event::PollSeq::new(),

@@ -43,7 +43,7 @@ impl UnixSocket {
         }
         c.state = State::Listening;
         c.backlog = backlog;
-        c.peer_cred = Some(Cred::current());
+        c.peer_cred = Some(Cred::current_effective());
         drop(c);
         // A larger backlog may let waiting connectors in.
         self.room_wait.wake_all();
@@ -147,7 +147,7 @@ impl UnixSocket {
             let mut ec = embryo.conn.lock();
             ec.state = State::Connected;
             ec.peer = Some(self.clone());
-            ec.peer_cred = Some(Cred::current());
+            ec.peer_cred = Some(Cred::current_effective());
             ec.addr = name.or_else(|| lc.addr.clone());
         }
         lc.accept_q.push_back(embryo.clone());
@@ -192,7 +192,7 @@ impl UnixSocket {
         let old = {
             let mut c = self.conn.lock();
             c.state = State::Connected;
-            c.peer_cred = Some(Cred::current());
+            c.peer_cred = Some(Cred::current_effective());
             c.peer.replace(other)
         };
         drop(old);

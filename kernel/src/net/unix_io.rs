@@ -8,14 +8,15 @@
 
 use super::scm::Scm;
 use super::unix::{
-    Cred, MAX_DGRAM, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_PEEK, MSG_WAITALL, Msg, RCV_SHUTDOWN,
-    SEND_SHUTDOWN, SNDBUF, SockType, State, UnixSocket,
+    Cred, MAX_DGRAM, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_PEEK, MSG_WAITALL, Msg, NO_TIMEOUT,
+    RCV_SHUTDOWN, SEND_SHUTDOWN, SNDBUF, SockType, State, UnixSocket,
 };
 use super::unix_addr::UnixAddr;
+use crate::sched::WaitQueue;
 use crate::syscall::errno::*;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// What a receive got.
 #[derive(Default)]
@@ -30,6 +31,43 @@ pub struct Received {
     pub scm: Scm,
 }
 
+/// A blocking call's SO_RCVTIMEO/SO_SNDTIMEO (Linux's `sock_rcvtimeo`/`sock_sndtimeo`):
+/// whether it may not wait at all (a timeout of 0 is that), and the tick by which a wait
+/// gives up (None: never).
+fn timeout(nonblock: bool, us: &AtomicU64) -> (bool, Option<u64>) {
+    let us = us.load(Ordering::Relaxed);
+    if nonblock || us == 0 {
+        return (true, None);
+    }
+    let end = (us != NO_TIMEOUT).then(|| crate::time::deadline_after_ns(us.saturating_mul(1000)));
+    (false, end)
+}
+
+/// Waits on `q` until `cond` may hold (the caller looks again), or fails: at the end of a
+/// timeout with -EAGAIN, on a signal with -ERESTARTSYS or, when a timeout was set, -EINTR
+/// (Linux's `sock_intr_errno`: a timed socket call is not restarted).
+fn sock_wait(q: &WaitQueue, end: Option<u64>, mut cond: impl FnMut() -> bool) -> Result<(), i64> {
+    let Some(d) = end else {
+        return if q.wait_until(cond, crate::signal::interrupted) {
+            Ok(())
+        } else {
+            Err(-ERESTARTSYS)
+        };
+    };
+    if crate::sched::ticks() >= d {
+        return Err(-EAGAIN);
+    }
+    crate::sched::add_timeout(d);
+    if q.wait_until(
+        || cond() || crate::sched::ticks() >= d,
+        crate::signal::interrupted,
+    ) {
+        Ok(())
+    } else {
+        Err(-EINTR)
+    }
+}
+
 impl UnixSocket {
     /// Sends `data` (one message, or stream bytes) to `to` (a datagram's named destination;
     /// None: the peer); returns the bytes taken. `scm`'s descriptors go with the first piece
@@ -42,7 +80,7 @@ impl UnixSocket {
         flags: u32,
         nonblock: bool,
     ) -> Result<usize, i64> {
-        let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
+        let (nonblock, end) = timeout(nonblock || flags & MSG_DONTWAIT != 0, &self.sndtimeo_us);
         let inet = self.family != super::unix_addr::AF_UNIX;
         if self.ty.messages() && data.len() > self.max_message() {
             return Err(-EMSGSIZE);
@@ -147,21 +185,14 @@ impl UnixSocket {
                 return if done > 0 { Ok(done) } else { Err(-EAGAIN) };
             }
             let need = if self.ty.messages() { rest } else { 1 };
-            let woke = dest.room_wait.wait_until(
-                || {
-                    SNDBUF.saturating_sub(dest.rx_bytes.load(Ordering::Acquire)) >= need
-                        || dest.rx_bytes.load(Ordering::Acquire) == 0
-                        || dest.shutdown.load(Ordering::Acquire) & RCV_SHUTDOWN != 0
-                        || dest.dead.load(Ordering::Acquire)
-                },
-                crate::signal::interrupted,
-            );
-            if !woke {
-                return if done > 0 {
-                    Ok(done)
-                } else {
-                    Err(-ERESTARTSYS)
-                };
+            let waited = sock_wait(&dest.room_wait, end, || {
+                SNDBUF.saturating_sub(dest.rx_bytes.load(Ordering::Acquire)) >= need
+                    || dest.rx_bytes.load(Ordering::Acquire) == 0
+                    || dest.shutdown.load(Ordering::Acquire) & RCV_SHUTDOWN != 0
+                    || dest.dead.load(Ordering::Acquire)
+            });
+            if let Err(e) = waited {
+                return if done > 0 { Ok(done) } else { Err(e) };
             }
         }
     }
@@ -228,7 +259,7 @@ impl UnixSocket {
 
     /// Receives into `out`: one message, or stream bytes.
     pub fn recv(&self, out: &mut [u8], flags: u32, nonblock: bool) -> Result<Received, i64> {
-        let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
+        let (nonblock, end) = timeout(nonblock || flags & MSG_DONTWAIT != 0, &self.rcvtimeo_us);
         match (self.ty, self.state()) {
             (SockType::Stream, s) if s != State::Connected => {
                 // AF_UNIX's `unix_stream_read_generic` answers EINVAL, TCP ENOTCONN.
@@ -291,21 +322,14 @@ impl UnixSocket {
             if nonblock {
                 return Err(-EAGAIN);
             }
-            let woke = self.rx_wait.wait_until(
-                || {
-                    self.rx_bytes.load(Ordering::Acquire) > 0
-                        || self.at_end()
-                        || self.has_empty()
-                        || self.err.load(Ordering::Acquire) != 0
-                },
-                crate::signal::interrupted,
-            );
-            if !woke {
-                return if got.copied > 0 {
-                    Ok(got)
-                } else {
-                    Err(-ERESTARTSYS)
-                };
+            let waited = sock_wait(&self.rx_wait, end, || {
+                self.rx_bytes.load(Ordering::Acquire) > 0
+                    || self.at_end()
+                    || self.has_empty()
+                    || self.err.load(Ordering::Acquire) != 0
+            });
+            if let Err(e) = waited {
+                return if got.copied > 0 { Ok(got) } else { Err(e) };
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Processes: what a task's threads share — address space, files, signal handlers, children —
 //! and how a process starts, forks, execs, exits and is waited for.
 
+pub mod cred;
 mod exit;
 mod files;
 pub mod group;
@@ -41,6 +42,8 @@ pub struct Process {
     pub pid_ns_for_children: Mutex<Option<Arc<pid_ns::PidNamespace>>>,
     /// Its user namespace (user_ns.rs; None: the initial one).
     pub user_ns: Mutex<Option<Arc<user_ns::UserNamespace>>>,
+    /// Its ids and capabilities (cred.rs).
+    pub creds: Mutex<cred::Creds>,
     pub name: Mutex<String>,
     pub parent: Mutex<Weak<Process>>,
     /// The user address space (None for the kernel process).
@@ -194,6 +197,7 @@ impl Process {
             ns_pids,
             pid_ns_for_children: Mutex::new(for_children),
             user_ns: Mutex::new(None),
+            creds: Mutex::new(cred::Creds::root()),
             name: Mutex::new(String::from(name)),
             parent: Mutex::new(parent),
             vdso32: AtomicU64::new(aspace.as_ref().and_then(|a| a.vdso32()).unwrap_or(0)),
@@ -434,6 +438,12 @@ pub fn fork_current(
         actions.reset_for_exec();
     }
     *child.sigactions.lock() = actions;
+    let mut creds = parent.creds.lock().clone();
+    if clone_flags & crate::syscall::clone::CLONE_NEWUSER != 0 {
+        // The creator of a user namespace has every capability inside it.
+        (creds.cap_permitted, creds.cap_effective) = (true, true);
+    }
+    *child.creds.lock() = creds;
     *child.user_ns.lock() = user_ns;
     pid_ns::note_new_process(&child);
     parent.children.lock().push(child.clone());

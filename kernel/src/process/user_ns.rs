@@ -2,11 +2,12 @@
 //! below the caller's, its uid and gid maps (written once through /proc/PID/uid_map and
 //! gid_map), and the ids getuid and friends report inside it.
 //!
-//! kentry has no credentials: every process runs as uid 0 with every capability (the root of
-//! the initial namespace), so a user namespace decides no permission here. It gives what
-//! programs observe: the call succeeds unprivileged (as on Linux, where the creator gets every
-//! capability inside), the ids read back through the maps (65534, Linux's overflow id, while
-//! unmapped), and a map may be written once.
+//! A process's ids are kernel ids (process/cred.rs), read and set through the maps of its
+//! namespace ([`from_kid`], [`make_kid`]). Capabilities are one flag (cred.rs), so a user
+//! namespace decides little permission here. It gives what programs observe: the call
+//! succeeds unprivileged (as on Linux, where the creator gets every capability inside), the
+//! ids read back through the maps (65534, Linux's overflow id, while unmapped), and a map may
+//! be written once.
 
 use crate::sync::Mutex;
 use alloc::sync::Arc;
@@ -73,21 +74,38 @@ impl UserNamespace {
     }
 }
 
-/// The id of the kernel's uid/gid 0 (every process's) as seen inside `ns`: mapped down level by
-/// level, [`OVERFLOW_ID`] once a level has no mapping for it.
-pub fn id_in(ns: Option<&Arc<UserNamespace>>, which: IdMap) -> u32 {
+/// Kernel id `kid` as seen inside `ns` (Linux's `from_kuid_munged`): mapped up level by
+/// level from the initial namespace, [`OVERFLOW_ID`] once a level has no mapping for it.
+pub fn from_kid(ns: Option<&Arc<UserNamespace>>, which: IdMap, kid: u32) -> u32 {
+    map_up(ns, which, kid).unwrap_or(OVERFLOW_ID)
+}
+
+fn map_up(ns: Option<&Arc<UserNamespace>>, which: IdMap, kid: u32) -> Option<u32> {
     let Some(ns) = ns else {
-        return 0;
+        return Some(kid);
     };
-    let outer = id_in(ns.parent.as_ref(), which);
-    if outer == OVERFLOW_ID && ns.parent.is_some() {
-        return OVERFLOW_ID;
-    }
+    let outer = map_up(ns.parent.as_ref(), which, kid)?;
     ns.map(which)
         .lock()
         .as_deref()
         .and_then(|m| idmap::map_id_up(m, outer))
-        .unwrap_or(OVERFLOW_ID)
+}
+
+/// The kernel id that id `id` of namespace `ns` names (Linux's `make_kuid`): mapped down
+/// level by level to the initial namespace; None (Linux's INVALID_UID) where a level has no
+/// mapping for it, and for -1 itself.
+pub fn make_kid(ns: Option<&Arc<UserNamespace>>, which: IdMap, id: u32) -> Option<u32> {
+    let mut id = id;
+    let mut at = ns;
+    while let Some(n) = at {
+        id = n
+            .map(which)
+            .lock()
+            .as_deref()
+            .and_then(|m| idmap::map_id_down(m, id))?;
+        at = n.parent.as_ref();
+    }
+    (id != u32::MAX).then_some(id)
 }
 
 /// The text of `ns`'s map (the initial namespace's is the identity of all ids).
@@ -171,6 +189,18 @@ pub fn write_setgroups(ns: Option<&Arc<UserNamespace>>, text: &[u8]) -> Result<u
         return Err(-EPERM);
     }
     Ok(text.len())
+}
+
+/// Whether a process of `ns` with CAP_SETGID there may call setgroups (Linux's
+/// `userns_may_setgroups`): always in the initial namespace; in another, once its gid map is
+/// written and unless `setgroups` says "deny".
+pub fn may_setgroups(ns: Option<&Arc<UserNamespace>>) -> bool {
+    ns.is_none_or(|n| {
+        n.gid_map.lock().is_some()
+            && !n
+                .setgroups_denied
+                .load(core::sync::atomic::Ordering::Acquire)
+    })
 }
 
 /// `setgroups`'s text.

@@ -422,6 +422,8 @@ fn sys_unshare(regs: &mut Regs) -> i64 {
     };
     if let Some(u) = new_user {
         *p.user_ns.lock() = Some(u);
+        let mut c = p.creds.lock();
+        (c.cap_permitted, c.cap_effective) = (true, true);
     }
     if let Some(n) = new_pid {
         *p.pid_ns_for_children.lock() = Some(n);

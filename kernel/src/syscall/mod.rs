@@ -4,12 +4,14 @@
 
 pub mod clone;
 pub mod compat;
+pub(crate) mod cred;
 pub mod errno;
 mod fs;
 mod io;
 mod mem;
 pub mod misc;
 mod net;
+pub(crate) mod net_mmsg;
 mod net_msg;
 mod net_opt;
 pub(crate) mod poll;

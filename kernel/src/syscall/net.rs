@@ -34,6 +34,7 @@ pub(super) const fn register(mut t: Table) -> Table {
     t[nr::GETSOCKNAME] = sys_getsockname;
     t[nr::GETPEERNAME] = sys_getpeername;
     let t = super::net_msg::register(t);
+    let t = super::net_mmsg::register(t);
     super::net_opt::register(t)
 }
 
@@ -176,7 +177,7 @@ fn sys_socketpair(regs: &mut Regs) -> i64 {
             return Err(-EOPNOTSUPP);
         }
         let kind = sock_type(domain, ty, protocol)?;
-        let (a, b) = UnixSocket::pair(kind, Cred::current());
+        let (a, b) = UnixSocket::pair(kind, Cred::current_effective());
         let cloexec = ty & SOCK_CLOEXEC != 0;
         let da = fs::install_file(socket_file(a, ty), cloexec)?;
         let db = match fs::install_file(socket_file(b, ty), cloexec) {

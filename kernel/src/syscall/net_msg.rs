@@ -243,19 +243,69 @@ fn sender_name(r: &Received) -> Vec<u8> {
     }
 }
 
-/// The fields of a user `struct msghdr` (56 bytes) kentry uses.
-struct MsgHdr {
+/// The fields of a user `struct msghdr` kentry uses, and where the fields written back are.
+/// An i386 caller's is a `struct compat_msghdr` (28 bytes: 32-bit pointers and lengths), which
+/// Linux's `get_compat_msghdr` reads for a call made with MSG_CMSG_COMPAT; here the call's
+/// own entry says which (`in_ia32_syscall`), as for the iovecs it names (io.rs).
+pub(super) struct MsgHdr {
     name: u64,
     namelen: u32,
     iov: u64,
     iovlen: u64,
     control: u64,
     controllen: u64,
+    /// i386's layout (control messages too: net/scm.rs).
+    compat: bool,
 }
 
-fn read_msghdr(at: u64) -> Result<MsgHdr, i64> {
-    let mut b = [0u8; 56];
-    copy_from_user(&mut b, at).map_err(|_| -EFAULT)?;
+/// sizeof(struct msghdr) and sizeof(struct compat_msghdr).
+pub(super) const MSGHDR_SIZE: usize = 56;
+pub(super) const COMPAT_MSGHDR_SIZE: usize = 28;
+
+impl MsgHdr {
+    /// Offsets of msg_namelen, msg_controllen and msg_flags, written back by recvmsg.
+    fn namelen_at(&self) -> u64 {
+        if self.compat { 4 } else { 8 }
+    }
+
+    fn controllen_at(&self) -> u64 {
+        if self.compat { 20 } else { 40 }
+    }
+
+    fn flags_at(&self) -> u64 {
+        if self.compat { 24 } else { 48 }
+    }
+
+    pub(super) fn size(compat: bool) -> usize {
+        if compat {
+            COMPAT_MSGHDR_SIZE
+        } else {
+            MSGHDR_SIZE
+        }
+    }
+}
+
+pub(super) fn read_msghdr(at: u64) -> Result<MsgHdr, i64> {
+    let compat = super::compat::in_ia32_syscall();
+    let mut b = [0u8; MSGHDR_SIZE];
+    let b = &mut b[..MsgHdr::size(compat)];
+    copy_from_user(b, at).map_err(|_| -EFAULT)?;
+    if compat {
+        let w = |o: usize| {
+            u64::from(u32::from_ne_bytes(
+                b[o..o + 4].try_into().unwrap_or_default(),
+            ))
+        };
+        return Ok(MsgHdr {
+            name: w(0),
+            namelen: w(4) as u32,
+            iov: w(8),
+            iovlen: w(12),
+            control: w(16),
+            controllen: w(20),
+            compat,
+        });
+    }
     let w = |o: usize| u64::from_ne_bytes(b[o..o + 8].try_into().unwrap_or_default());
     Ok(MsgHdr {
         name: w(0),
@@ -264,91 +314,105 @@ fn read_msghdr(at: u64) -> Result<MsgHdr, i64> {
         iovlen: w(24),
         control: w(32),
         controllen: w(40),
+        compat,
     })
 }
 
 fn sys_sendmsg(regs: &mut Regs) -> i64 {
-    let (fd, msg, flags) = (regs.rdi, regs.rsi, regs.rdx as u32);
-    ret((|| {
-        let (f, s) = socket_of(fd)?;
-        let h = read_msghdr(msg)?;
-        if (h.namelen as i32) < 0 {
-            return Err(-EINVAL);
-        }
-        if h.controllen > i32::MAX as u64 {
+    ret(sendmsg(regs.rdi, regs.rsi, regs.rdx as u32))
+}
+
+/// sendmsg(fd, msg, flags), also one message of sendmmsg (net_mmsg.rs).
+pub(super) fn sendmsg(fd: u64, msg: u64, flags: u32) -> Result<usize, i64> {
+    let (f, s) = socket_of(fd)?;
+    let h = read_msghdr(msg)?;
+    if (h.namelen as i32) < 0 {
+        return Err(-EINVAL);
+    }
+    if h.controllen > i32::MAX as u64 {
+        return Err(-ENOBUFS);
+    }
+    let iovs = super::io::read_iovecs(h.iov, h.iovlen)?;
+    // AF_INET/AF_INET6 sockets ignore SOL_SOCKET control data of these kinds (what
+    // Linux 6.18 does with SCM_RIGHTS on TCP and UDP alike).
+    let inet = s.family != unix_addr::AF_UNIX;
+    let mut scm = if h.controllen > 0 && !inet {
+        if h.controllen as usize > MAX_CONTROL {
             return Err(-ENOBUFS);
         }
-        let iovs = super::io::read_iovecs(h.iov, h.iovlen)?;
-        // AF_INET/AF_INET6 sockets ignore SOL_SOCKET control data of these kinds (what
-        // Linux 6.18 does with SCM_RIGHTS on TCP and UDP alike).
-        let inet = s.family != unix_addr::AF_UNIX;
-        let mut scm = if h.controllen > 0 && !inet {
-            if h.controllen as usize > MAX_CONTROL {
-                return Err(-ENOBUFS);
-            }
-            let mut ctl = vec![0u8; h.controllen as usize];
-            copy_from_user(&mut ctl, h.control).map_err(|_| -EFAULT)?;
-            scm::parse(&ctl)?
-        } else {
-            Scm::default()
-        };
-        let raw = if h.name != 0 && h.namelen > 0 {
-            Some(read_sockaddr(h.name, (h.namelen as u64).min(128))?)
-        } else {
-            None
-        };
-        let to = destination(&s, raw)?;
-        send_to(&f, &s, &iovs, flags, to, &mut scm)
-    })())
+        let mut ctl = vec![0u8; h.controllen as usize];
+        copy_from_user(&mut ctl, h.control).map_err(|_| -EFAULT)?;
+        if h.compat {
+            ctl = scm::compat_to_kern(&ctl)?;
+        }
+        scm::parse(&ctl)?
+    } else {
+        Scm::default()
+    };
+    let raw = if h.name != 0 && h.namelen > 0 {
+        Some(read_sockaddr(h.name, (h.namelen as u64).min(128))?)
+    } else {
+        None
+    };
+    let to = destination(&s, raw)?;
+    send_to(&f, &s, &iovs, flags, to, &mut scm)
 }
 
 /// recvmsg: the message into the iovecs; back in the header the sender's name, the control
 /// messages (credentials with SO_PASSCRED, then the descriptors, installed now), and
 /// MSG_TRUNC/MSG_CTRUNC in msg_flags.
 fn sys_recvmsg(regs: &mut Regs) -> i64 {
-    let (fd, msg, flags) = (regs.rdi, regs.rsi, regs.rdx as u32);
-    ret((|| {
-        let (f, s) = socket_of(fd)?;
-        let h = read_msghdr(msg)?;
-        let iovs = super::io::read_iovecs(h.iov, h.iovlen)?;
-        let r = recv_iov(&f, &s, &iovs, flags)?;
-        let mut out_flags: u32 = if r.len > r.copied { MSG_TRUNC } else { 0 };
-        let room = if h.control == 0 {
-            0
-        } else {
-            h.controllen.min(i32::MAX as u64) as usize
-        };
-        let mut w = CmsgWriter::new(room);
-        if s.passcred.load(Ordering::Acquire) {
-            w.put(
-                SCM_CREDENTIALS,
-                &r.scm.cred.unwrap_or(Cred::NONE).to_bytes(),
-            );
+    ret(recvmsg(regs.rdi, regs.rsi, regs.rdx as u32))
+}
+
+/// recvmsg(fd, msg, flags), also one message of recvmmsg (net_mmsg.rs).
+pub(super) fn recvmsg(fd: u64, msg: u64, flags: u32) -> Result<usize, i64> {
+    let (f, s) = socket_of(fd)?;
+    let h = read_msghdr(msg)?;
+    let iovs = super::io::read_iovecs(h.iov, h.iovlen)?;
+    let r = recv_iov(&f, &s, &iovs, flags)?;
+    let mut out_flags: u32 = if r.len > r.copied { MSG_TRUNC } else { 0 };
+    let room = if h.control == 0 {
+        0
+    } else {
+        h.controllen.min(i32::MAX as u64) as usize
+    };
+    let mut w = CmsgWriter::new(room, h.compat);
+    if s.passcred.load(Ordering::Acquire) {
+        w.put(
+            SCM_CREDENTIALS,
+            &r.scm.cred.unwrap_or(Cred::NONE).to_bytes(),
+        );
+    }
+    let sender = sender_name(&r);
+    let got = received_len(&r, flags);
+    if !r.scm.files.is_empty() {
+        let fds = install_fds(r.scm.files, w.fds_room(), flags & MSG_CMSG_CLOEXEC != 0);
+        if fds.truncated {
+            w.truncated = true;
         }
-        let sender = sender_name(&r);
-        let got = received_len(&r, flags);
-        if !r.scm.files.is_empty() {
-            let fds = install_fds(r.scm.files, w.fds_room(), flags & MSG_CMSG_CLOEXEC != 0);
-            if fds.truncated {
-                w.truncated = true;
-            }
-            if !fds.bytes.is_empty() {
-                w.put(SCM_RIGHTS, &fds.bytes);
-            }
+        if !fds.bytes.is_empty() {
+            w.put(SCM_RIGHTS, &fds.bytes);
         }
-        if w.truncated {
-            out_flags |= MSG_CTRUNC;
-        }
-        if !w.out.is_empty() {
-            copy_to_user(h.control, &w.out).map_err(|_| -EFAULT)?;
-        }
-        if h.name != 0 {
-            write_sockaddr(h.name, msg + 8, &sender)?;
-        }
-        copy_to_user(msg + 40, &(w.out.len() as u64).to_ne_bytes()).map_err(|_| -EFAULT)?;
-        copy_to_user(msg + 48, &out_flags.to_ne_bytes()).map_err(|_| -EFAULT)?;
-        Ok(got)
-    })())
+    }
+    if w.truncated {
+        out_flags |= MSG_CTRUNC;
+    }
+    if !w.out.is_empty() {
+        copy_to_user(h.control, &w.out).map_err(|_| -EFAULT)?;
+    }
+    if h.name != 0 {
+        write_sockaddr(h.name, msg + h.namelen_at(), &sender)?;
+    }
+    let controllen = w.out.len() as u64;
+    let written = if h.compat {
+        copy_to_user(msg + h.controllen_at(), &(controllen as u32).to_ne_bytes())
+    } else {
+        copy_to_user(msg + h.controllen_at(), &controllen.to_ne_bytes())
+    };
+    written.map_err(|_| -EFAULT)?;
+    copy_to_user(msg + h.flags_at(), &out_flags.to_ne_bytes()).map_err(|_| -EFAULT)?;
+    Ok(got)
 }
 
 /// Received descriptors installed: their numbers as SCM_RIGHTS data.

@@ -22,10 +22,6 @@ pub const fn register(mut t: Table) -> Table {
     t[nr::EXECVE] = sys_execve;
     t[nr::EXIT] = sys_exit;
     t[nr::WAIT4] = sys_wait4;
-    t[nr::GETUID] = sys_getuid;
-    t[nr::GETGID] = sys_getgid;
-    t[nr::GETEUID] = sys_getuid;
-    t[nr::GETEGID] = sys_getgid;
     t[nr::GETPPID] = sys_getppid;
     t[nr::ARCH_PRCTL] = sys_arch_prctl;
     t[nr::SET_THREAD_AREA] = crate::task::tls::sys_set_thread_area;
@@ -59,18 +55,6 @@ fn sys_getppid(_: &mut Regs) -> i64 {
         .lock()
         .upgrade()
         .map_or(0, |pp| pp.pid_in(p.pid_ns()) as i64)
-}
-
-/// Everyone is root in kentry (uid, euid, gid, egid = 0); inside a user namespace that id is
-/// seen through the namespace's maps (65534 while unmapped: process/user_ns.rs).
-fn sys_getuid(_: &mut Regs) -> i64 {
-    let ns = task::current().process.user_ns.lock().clone();
-    process::user_ns::id_in(ns.as_ref(), process::user_ns::IdMap::Uid) as i64
-}
-
-fn sys_getgid(_: &mut Regs) -> i64 {
-    let ns = task::current().process.user_ns.lock().clone();
-    process::user_ns::id_in(ns.as_ref(), process::user_ns::IdMap::Gid) as i64
 }
 
 fn sys_sched_yield(_: &mut Regs) -> i64 {
@@ -130,6 +114,8 @@ fn sys_execve(regs: &mut Regs) -> i64 {
     p.did_exec
         .store(true, core::sync::atomic::Ordering::Release);
     p.sigactions.lock().reset_for_exec();
+    let ns = p.user_ns.lock().clone();
+    p.creds.lock().exec(ns.as_ref());
     // POSIX timers do not survive execve (Linux's exit_itimers in begin_new_exec).
     crate::event::posix_timer::exit_process(p.pid);
     // A table shared by CLONE_FILES becomes this process's own first (unshare_files).

@@ -21,6 +21,7 @@ pub(crate) const BUILT: Table = {
     let mut t: Table = [sys_ni; NR_SYSCALLS + 1];
     t[NR_SYSCALLS] = sys_invalid;
     let t = super::clone::register(t);
+    let t = super::cred::register(t);
     let t = crate::event::register(t);
     let t = super::io::register(t);
     let t = super::fs::register(t);

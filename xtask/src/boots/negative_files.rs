@@ -1,7 +1,7 @@
 //! The negative runs of memfd's seals, of clone3's struct size rules, of epoll's edges, of
-//! timerfd's expiry counts and of AF_UNIX's control-data checks and accept backlog, each
-//! switched off (`kentry.break=<check>`) so that its C test must
-//! fail.
+//! timerfd's expiry counts, of AF_UNIX's control-data checks (both layouts) and accept
+//! backlog, of socketcall's argument counts and of the id calls' permission checks, each
+//! switched off (`kentry.break=<check>`) so that its C test must fail.
 
 use super::BootTest;
 
@@ -137,6 +137,70 @@ pub const NEGATIVE_FILES_BOOTS: &[BootTest] = &[
             "not ok 10 accept_backlog",
             "ok 11 listen_readiness",
             "not ok 1 c_unixnamed_musl",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // i386 control data unchecked (`kentry.break=unix_scm`): a compat cmsghdr too short
+        // or running past the buffer ends the rewrite quietly, so scm_compat_errors sees
+        // sends succeed; good control data still travels.
+        name: "negative_unix_scm_compat",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=unix_scm",
+            "kentry.only=c_ia32_net_glibc32",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: AF_UNIX control data goes unchecked (cmsg_len, SCM_MAX_FD)",
+            "ok 7 scm_credentials_rights",
+            "not ok 8 scm_compat_errors",
+            "ok 9 mmsg_direct",
+            "not ok 1 c_ia32_net_glibc32",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // socketcall without Linux's nas[] (`kentry.break=socketcall_nargs`): six words read
+        // for every call, so a two-word shutdown block at the end of readable memory is
+        // EFAULT; blocks inside memory still work.
+        name: "negative_socketcall_nargs",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=socketcall_nargs",
+            "kentry.only=c_ia32_net_glibc32",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: socketcall reads six words of every call's argument block",
+            "ok 1 socketcall_calls",
+            "not ok 2 socketcall_errors",
+            "ok 10 mmsg_socketcall",
+            "not ok 1 c_ia32_net_glibc32",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // The id calls without their permission checks (`kentry.break=cred_checks`): with
+        // an effective uid of 70000 setuid16(5), setgid16(1) and setgroups16 succeed where
+        // Linux says EPERM; the conversions still pass.
+        name: "negative_cred_checks",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=cred_checks",
+            "kentry.only=c_ia32_ids_glibc32",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: the id calls grant every change (no capability asked)",
+            "ok 1 uid16_gids",
+            "not ok 2 uid16_uids",
+            "not ok 3 uid16_groups",
+            "ok 4 uid16_chown",
+            "not ok 1 c_ia32_ids_glibc32",
         ],
         qemu_args: &[],
         or_endings: &[],

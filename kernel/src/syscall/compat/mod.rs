@@ -14,17 +14,20 @@
 //! sysinfo, the 32-bit futex timeout, get_thread_area), `time.rs` (the 32-bit time calls),
 //! `signal.rs` (compat_sigaction, stack_t, siginfo, the i386 sigreturns), `sigset_old.rs`
 //! (sigprocmask, sigpending and sigsuspend on one 32-bit word), `statfs.rs` (the two i386
-//! statfs layouts). A few x86-64
-//! handlers write i386's layout themselves when `in_ia32_syscall()` says the call is one
-//! (stat64, rusage, waitid's siginfo, iovecs, argv pointers, CLONE_SETTLS's user_desc),
+//! statfs layouts), `net.rs` (socketcall), `uid16.rs` (the 16-bit uid and gid calls). A
+//! few x86-64 handlers write i386's layout themselves when `in_ia32_syscall()` says the call
+//! is one (stat64, rusage, waitid's siginfo, iovecs, argv pointers, CLONE_SETTLS's
+//! user_desc, msghdr, cmsghdr and mmsghdr),
 //! where one copy-out decides the layout. The layouts are kentry-abi's `compat`.
 
 mod files;
+mod net;
 mod process;
 mod signal;
 mod sigset_old;
 mod statfs;
 mod time;
+mod uid16;
 
 use super::Handler;
 use super::errno::ENOSYS;
@@ -86,11 +89,23 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         GETEUID32 => GETEUID,
         GETGID32 => GETGID,
         GETEGID32 => GETEGID,
-        // The 16-bit ids: kentry's one user is root, 0 in either width.
-        GETUID => GETUID,
-        GETEUID => GETEUID,
-        GETGID => GETGID,
-        GETEGID => GETEGID,
+        // The 32-bit id calls: the same ABI (the 16-bit ones: uid16.rs).
+        SETUID32 => SETUID,
+        SETGID32 => SETGID,
+        SETREUID32 => SETREUID,
+        SETREGID32 => SETREGID,
+        SETRESUID32 => SETRESUID,
+        SETRESGID32 => SETRESGID,
+        GETRESUID32 => GETRESUID,
+        GETRESGID32 => GETRESGID,
+        SETFSUID32 => SETFSUID,
+        SETFSGID32 => SETFSGID,
+        GETGROUPS32 => GETGROUPS,
+        SETGROUPS32 => SETGROUPS,
+        CHOWN32 => CHOWN,
+        LCHOWN32 => LCHOWN,
+        FCHOWN32 => FCHOWN,
+        FCHOWNAT => FCHOWNAT,
         CLOCK_NANOSLEEP_TIME64 => CLOCK_NANOSLEEP,
         // What a static i386 glibc program needs to start and print (docs/compat.md): the
         // structures of these are the same on both ABIs (user_desc, statx, new_utsname) or
@@ -188,7 +203,9 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         RT_SIGQUEUEINFO => RT_SIGQUEUEINFO,
         RT_TGSIGQUEUEINFO => RT_TGSIGQUEUEINFO,
         RT_SIGTIMEDWAIT_TIME64 => RT_SIGTIMEDWAIT,
-        // Sockets (the direct calls of Linux 4.3 on): the same structures for these.
+        // Sockets (the direct calls of Linux 4.3 on): the same structures for these, or the
+        // x86-64 code reads i386's where they differ (compat_msghdr, compat_cmsghdr,
+        // compat_mmsghdr: net.rs).
         SOCKET => SOCKET,
         SOCKETPAIR => SOCKETPAIR,
         BIND => BIND,
@@ -199,7 +216,13 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         GETPEERNAME => GETPEERNAME,
         SENDTO => SENDTO,
         RECVFROM => RECVFROM,
-        SHUTDOWN => SHUTDOWN;
+        SHUTDOWN => SHUTDOWN,
+        GETSOCKOPT => GETSOCKOPT,
+        SETSOCKOPT => SETSOCKOPT,
+        SENDMSG => SENDMSG,
+        RECVMSG => RECVMSG,
+        SENDMMSG => SENDMMSG,
+        RECVMMSG_TIME64 => RECVMMSG;
     compat:
         NANOSLEEP => super::sleep::sys_nanosleep_time32,
         CLOCK_NANOSLEEP => super::sleep::sys_clock_nanosleep_time32,
@@ -247,6 +270,28 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         PPOLL => super::poll::sys_ia32_ppoll_time32,
         // A 32-bit tracer's views (user_regs_struct32, struct user32, 32-bit words).
         PTRACE => crate::ptrace::sys_ia32_ptrace,
+        SOCKETCALL => net::sys_socketcall,
+        // The 16-bit ids: old_uid_t in and out (Linux's kernel/uid16.c).
+        GETUID => uid16::sys_getuid16,
+        GETEUID => uid16::sys_geteuid16,
+        GETGID => uid16::sys_getgid16,
+        GETEGID => uid16::sys_getegid16,
+        SETUID => uid16::sys_setuid16,
+        SETGID => uid16::sys_setgid16,
+        SETREUID => uid16::sys_setreuid16,
+        SETREGID => uid16::sys_setregid16,
+        SETRESUID => uid16::sys_setresuid16,
+        SETRESGID => uid16::sys_setresgid16,
+        GETRESUID => uid16::sys_getresuid16,
+        GETRESGID => uid16::sys_getresgid16,
+        SETFSUID => uid16::sys_setfsuid16,
+        SETFSGID => uid16::sys_setfsgid16,
+        GETGROUPS => uid16::sys_getgroups16,
+        SETGROUPS => uid16::sys_setgroups16,
+        CHOWN => uid16::sys_chown16,
+        LCHOWN => uid16::sys_lchown16,
+        FCHOWN => uid16::sys_fchown16,
+        RECVMMSG => net::sys_recvmmsg_time32,
 };
 
 /// Runs x86-64 handler `NR` on the i386 arguments: EBX, ECX, EDX, ESI, EDI, EBP, each
@@ -314,6 +359,13 @@ pub(super) fn lo_hi(lo: u64, hi: u64) -> u64 {
 /// in RDI, RSI, RDX, R10, R8, R9, so the caller's registers come back changed.
 #[cfg(feature = "test-hooks")]
 pub static BREAK_ARGS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Test kernels (`kentry.break=socketcall_nargs`): socketcall reads six words of every
+/// call's argument block instead of the call's count (Linux's `nas[]`), so a short block
+/// at the end of readable memory is EFAULT.
+#[cfg(feature = "test-hooks")]
+pub static BREAK_SOCKETCALL_NARGS: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
 
 /// Test kernels (`kentry.break=arg6_fault`): a compat SYSCALL whose sixth-argument read
 /// faults runs anyway, with 0 for that argument, instead of failing with -EFAULT (E30).
