@@ -261,23 +261,27 @@ fn flush_ldt(mm: *const crate::process::Process) {
 }
 
 /// Linux's read_ldt: up to `bytecount` bytes of the table (at most LDT_ENTRIES entries), the
-/// rest of `bytecount` zero-filled; 0 without an LDT.
+/// rest of `bytecount` zero-filled; 0 without an LDT. The copy to the user runs after the
+/// lock is dropped (it may fault, and the fault may sleep).
 fn read_ldt(ldt: &MmLdt, ptr: u64, bytecount: u64) -> i64 {
-    let _g = ldt.lock.lock();
-    // SAFETY: the lock keeps the table alive.
-    let Some(t) = (unsafe { ldt.table.load(Ordering::Acquire).as_ref() }) else {
-        return 0;
-    };
     let bytecount = bytecount.min((LDT_ENTRY_SIZE * LDT_ENTRIES) as u64) as usize;
-    let mut buf = vec![0u8; bytecount];
-    for (i, d) in t.entries.iter().enumerate() {
-        let at = i * LDT_ENTRY_SIZE;
-        if at >= bytecount {
-            break;
+    let buf = {
+        let _g = ldt.lock.lock();
+        // SAFETY: the lock keeps the table alive.
+        let Some(t) = (unsafe { ldt.table.load(Ordering::Acquire).as_ref() }) else {
+            return 0;
+        };
+        let mut buf = vec![0u8; bytecount];
+        for (i, d) in t.entries.iter().enumerate() {
+            let at = i * LDT_ENTRY_SIZE;
+            if at >= bytecount {
+                break;
+            }
+            let n = LDT_ENTRY_SIZE.min(bytecount - at);
+            buf[at..at + n].copy_from_slice(&d.to_le_bytes()[..n]);
         }
-        let n = LDT_ENTRY_SIZE.min(bytecount - at);
-        buf[at..at + n].copy_from_slice(&d.to_le_bytes()[..n]);
-    }
+        buf
+    };
     match crate::uaccess::copy_to_user(ptr, &buf) {
         Ok(()) => bytecount as i64,
         Err(_) => -EFAULT,
