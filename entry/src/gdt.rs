@@ -20,6 +20,10 @@ pub const USER_DS: u16 = 0x2b;
 pub const USER_CS: u16 = 0x33;
 /// The TSS (a 16-byte descriptor: entries 8 and 9).
 pub const TSS_SEL: u16 = 0x40;
+/// The LDT's system descriptor (16 bytes: entries 10 and 11, Linux's GDT_ENTRY_LDT). The
+/// host writes it with [`ldt_descriptor`] before `lldt`; entries 10–11 stay zero while no
+/// LDT is loaded.
+pub const LDT_SEL: u16 = 0x50;
 /// First of the three TLS slots (12–14) reserved for `set_thread_area`.
 pub const TLS_FIRST_ENTRY: usize = 12;
 /// Entries in each CPU's GDT.
@@ -89,6 +93,18 @@ pub const fn tss_descriptor(base: u64, limit: u32) -> [u64; 2] {
         | ((base & 0xff_ffff) << 16)
         | (0x89u64 << 40) // present, DPL0, type 9
         | (((limit as u64 >> 16) & 0xf) << 48)
+        | (((base >> 24) & 0xff) << 56);
+    [low, base >> 32]
+}
+
+/// The two descriptor words of an LDT system descriptor (type 2, present, DPL 0) for a table
+/// of `entries` 8-byte descriptors at `base` (`entries` ≥ 1; the limit is the last byte).
+pub const fn ldt_descriptor(base: u64, entries: u32) -> [u64; 2] {
+    let limit = (entries as u64 * 8 - 1) & 0xf_ffff;
+    let low = (limit & 0xffff)
+        | ((base & 0xff_ffff) << 16)
+        | (0x82u64 << 40) // present, DPL0, type 2 (LDT)
+        | ((limit >> 16) << 48)
         | (((base >> 24) & 0xff) << 56);
     [low, base >> 32]
 }
@@ -168,6 +184,21 @@ mod tests {
         for (v, top) in [(DF, 0x1000), (NMI, 0x2000), (DB, 0x3000), (MC, 0x4000)] {
             assert_eq!(tops[ist_slot(v) as usize - 1], top, "vector {v}");
         }
+    }
+
+    #[test]
+    fn ldt_descriptor_fields() {
+        // 8192 entries: limit 0xffff, the largest an LDT can have.
+        let [lo, hi] = ldt_descriptor(0xffff_8880_1234_5678, 8192);
+        assert_eq!(lo & 0xffff, 0xffff);
+        assert_eq!((lo >> 48) & 0xf, 0);
+        assert_eq!((lo >> 16) & 0xff_ffff, 0x34_5678);
+        assert_eq!((lo >> 40) & 0xff, 0x82);
+        assert_eq!((lo >> 56) & 0xff, 0x12);
+        assert_eq!(hi, 0xffff_8880);
+        let [lo, _] = ldt_descriptor(0x1000, 1);
+        assert_eq!(lo & 0xffff, 7);
+        assert_eq!(LDT_SEL >> 3, 10);
     }
 
     #[test]

@@ -361,6 +361,16 @@ fn apply_test_breaks(cmdline: &str) {
             event::timerfd::BREAK_OVERRUN.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "ldt_fit" {
+            klog!("test hook: the switch loads selectors that name an unusable LDT entry");
+            task::ldt::BREAK_FIT.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        if name == "ldt_ipi" {
+            klog!("test hook: an LDT write reloads no other CPU (the old table is leaked)");
+            task::ldt::BREAK_IPI.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if name == "sigreturn32_segs" {
             klog!("test hook: i386 sigreturn loads the frame's data selectors unchecked");
             crate::signal::BREAK_SIGRETURN32_SEGS

@@ -29,8 +29,12 @@ pub const BOOT_TESTS: &[BootTest] =
 /// The negative runs: the entry and kernel checks' (`negative.rs`), the syscall-work checks'
 /// (`negative_syscall_work.rs`), the in-kernel breakpoint refusals' (`negative_hwbp.rs`), then
 /// memfd's seals and clone3's size rules (`negative_files.rs`), then the clock's
-/// (`negative_clock.rs`).
+/// (`negative_clock.rs`), then the LDT's (`negative_ldt.rs`).
 const NEGATIVE_BOOTS: &[BootTest] = &concat::<
+    { WITH_CLOCK.len() + negative_ldt::NEGATIVE_LDT_BOOTS.len() },
+>(WITH_CLOCK, negative_ldt::NEGATIVE_LDT_BOOTS);
+
+const WITH_CLOCK: &[BootTest] = &concat::<
     { WITH_FILES.len() + negative_clock::NEGATIVE_CLOCK_BOOTS.len() },
 >(WITH_FILES, negative_clock::NEGATIVE_CLOCK_BOOTS);
 
@@ -327,6 +331,7 @@ mod negative;
 mod negative_clock;
 mod negative_files;
 mod negative_hwbp;
+mod negative_ldt;
 mod negative_syscall_work;
 mod negative_vdso;
 mod sysenter;

@@ -496,6 +496,9 @@ fn guest_run(env: &Env<'_>, case: &Case, spec: &RunSpec) -> Result<(RunEnd, Capt
     if let Some(cpu) = case.cpu {
         opts.cpu = cpu.into();
     }
+    if let Program::LinuxSelftest(t) = &case.program {
+        opts.cpus = expected::cpus(t);
+    }
     let log = run::boot(
         env.qemu,
         &env.art.kernel,

@@ -113,6 +113,9 @@ pub struct Process {
     /// The signal its parent gets when it ends (clone's low byte, clone3's exit_signal;
     /// 0: none).
     pub exit_signal: AtomicU8,
+    /// Its LDT (task/ldt.rs): modify_ldt's, shared by its threads, copied by fork, dropped by
+    /// exec.
+    pub ldt: crate::task::ldt::MmLdt,
 }
 
 static NEXT_PID: AtomicU32 = AtomicU32::new(1);
@@ -229,6 +232,7 @@ impl Process {
             exit_signaling: AtomicBool::new(false),
             start_ns: crate::time::monotonic_ns(),
             exit_signal: AtomicU8::new(crate::signal::SIGCHLD),
+            ldt: crate::task::ldt::MmLdt::new(),
         });
         PROCESSES.insert(pid, Arc::downgrade(&p));
         p
@@ -421,6 +425,9 @@ pub fn fork_current(
     child
         .exit_signal
         .store((clone_flags & CSIGNAL) as u8, Ordering::Relaxed);
+    // The caller's LDT, copied (a vfork child too: its own copy of what the parent has now,
+    // where Linux's would share the parent's mm and see later writes; docs/compat.md).
+    child.ldt.inherit(&parent.ldt);
     if vfork {
         // Its memory is the parent's, and with it the parent's vDSO.
         child

@@ -111,7 +111,7 @@ pub fn put(t: &Task, index: usize, value: u64) -> Result<(), i64> {
             // segment the user could load becomes null now (Linux's load would fault and
             // leave null).
             let unchecked = BREAK_REG_CHECKS.load(Ordering::Relaxed);
-            let v = if unchecked || crate::task::segments::loadable(v) {
+            let v = if unchecked || crate::task::segments::loadable(v, &t.process.ldt) {
                 v
             } else {
                 0

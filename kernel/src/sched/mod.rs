@@ -460,8 +460,17 @@ unsafe fn switch_to(prev: &Task, next: &Task) {
             // The TLS descriptors first: a selector naming one takes it when loaded, and a
             // selector whose descriptor changed must be loaded again even if it is equal.
             let tls_changed = crate::task::tls::load_tls(&n.tls);
-            if tls_changed || crate::task::segments::Selectors::read() != n.selectors {
-                n.selectors = n.selectors.fit_tls(&n.tls);
+            // The LDT likewise (task/ldt.rs), after CR3 and its root were noted above. A
+            // selector naming the LDT is checked and loaded again at every switch-in: an
+            // entry it names may have been cleared since it was loaded (Linux's switch
+            // reloads it, and its fault fixup leaves null).
+            let (ldt, ldt_changed) = crate::task::ldt::switch_mm_ldt(&next.process);
+            if tls_changed
+                || ldt_changed
+                || n.selectors.0.iter().any(|&s| s & 4 != 0)
+                || crate::task::segments::Selectors::read() != n.selectors
+            {
+                n.selectors = n.selectors.fit(&n.tls, ldt);
                 n.selectors.load();
             }
             Msr::new(msr::IA32_FS_BASE).write(n.fs_base);

@@ -147,10 +147,34 @@ pub fn setup_rt_frame(
     regs.rax = 0;
     regs.rflags &= !(rflags::DF | rflags::RF | rflags::TF);
     regs.cs = USER_CS as u64;
-    regs.ss = USER_DS as u64;
+    if regs.ss != USER_DS as u64 {
+        regs.ss = force_valid_ss(regs.ss);
+    }
     // Not in a syscall any more: no restart on the way out of the handler.
     regs.orig_rax = u64::MAX;
     Ok(())
+}
+
+/// Linux's force_valid_ss: `ss` if it names a present, DPL-3, read-write (or expand-down
+/// read-write) data segment — a 64-bit context may keep such an SS, a GDT or LDT one — else
+/// __USER_DS. LAR reads the descriptor without faulting (VERW would not check P); it runs on
+/// the current task's CPU, whose GDT and LDT are the task's.
+fn force_valid_ss(ss: u64) -> u64 {
+    const AR_MASK: u32 = 0xfe00; // P, DPL, S, type without the accessed bit
+    const RW_DATA: u32 = 0xf200; // P, DPL 3, S, read-write data
+    const RW_DATA_EXPDOWN: u32 = 0xf600;
+    let (ar, ok): (u32, u8);
+    // SAFETY: LAR only reads the descriptor tables and sets ZF; it never faults.
+    unsafe {
+        core::arch::asm!("lar {0:e}, {1:e}", "setz {2}", out(reg) ar, in(reg) ss as u32,
+            out(reg_byte) ok, options(nomem, nostack))
+    };
+    let ar = if ok != 0 { ar & AR_MASK } else { 0 };
+    if ar == RW_DATA || ar == RW_DATA_EXPDOWN {
+        ss
+    } else {
+        USER_DS as u64
+    }
 }
 
 /// Test kernels, `kentry.break=sigreturn_flags`: rt_sigreturn also takes IF, IOPL and NT
@@ -215,9 +239,9 @@ pub fn rt_sigreturn(regs: &mut Regs) -> i64 {
     regs.rflags = (regs.rflags & !fix) | (g(17) & fix);
     let cs = u16::from_ne_bytes([f[SC + 144], f[SC + 145]]) as u64 | 3;
     let mut ss = u16::from_ne_bytes([f[SC + 150], f[SC + 151]]) as u64 | 3;
-    if uc_flags & UC_STRICT_RESTORE_SS == 0 && cs == USER_CS as u64 && ss != USER_DS as u64 {
+    if uc_flags & UC_STRICT_RESTORE_SS == 0 && cs == USER_CS as u64 {
         // Old-style frames: an SS that is not a usable data segment becomes the default.
-        ss = USER_DS as u64;
+        ss = force_valid_ss(ss);
     }
     regs.cs = cs;
     regs.ss = ss;

@@ -235,7 +235,7 @@ fn frame_selector(v: u32) -> u16 {
     if BREAK_SEGS.load(core::sync::atomic::Ordering::Relaxed) {
         return sel;
     }
-    if task::segments::loadable(sel) {
+    if task::segments::loadable(sel, &task::current().process.ldt) {
         sel
     } else {
         0

@@ -25,6 +25,16 @@ fn cr3_root() -> u64 {
         .as_u64()
 }
 
+/// The other online CPUs whose CR3 holds `root` (or is about to: `note_root` comes first).
+pub fn cpus_with_root(root: u64) -> u64 {
+    let me = this_cpu_id();
+    let online = online_mask();
+    (0..MAX_CPUS)
+        .filter(|&c| c != me && online & (1 << c) != 0)
+        .filter(|&c| ACTIVE_ROOT[c].load(Ordering::SeqCst) == root)
+        .fold(0, |m, c| m | 1 << c)
+}
+
 /// Flushes the address space with page-table root `root` from every other CPU that has it
 /// loaded, and waits until they have. The caller flushed its own TLB.
 pub fn shootdown(root: u64) {

@@ -26,6 +26,7 @@ pub const fn register(mut t: Table) -> Table {
     t[nr::ARCH_PRCTL] = sys_arch_prctl;
     t[nr::SET_THREAD_AREA] = crate::task::tls::sys_set_thread_area;
     t[nr::GET_THREAD_AREA] = crate::task::tls::sys_get_thread_area;
+    t[nr::MODIFY_LDT] = crate::task::ldt::sys_modify_ldt;
     t[nr::GETTID] = sys_gettid;
     t[nr::FUTEX] = sys_futex;
     t[nr::SET_TID_ADDRESS] = sys_set_tid_address;
@@ -97,6 +98,9 @@ fn sys_execve(regs: &mut Regs) -> i64 {
     }
     let me = task::current();
     let p: &Arc<Process> = &me.process;
+    // The new program starts without an LDT (before the old root goes: the CPUs to reload
+    // are found by it).
+    p.ldt.drop_for_exec(p);
     let root = image.aspace.root();
     let vdso32 = image.aspace.vdso32().unwrap_or(0);
     let old = p.aspace.lock().replace(image.aspace);

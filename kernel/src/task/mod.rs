@@ -6,6 +6,7 @@
 //! the atomics.
 
 pub mod fpu;
+pub mod ldt;
 pub mod segments;
 pub mod tls;
 pub mod xstate;

@@ -29,11 +29,18 @@ impl Selectors {
         Selectors([ds, es, fs, gs])
     }
 
-    /// These selectors with every one that names an empty TLS slot of `tls` made null: a
-    /// tracer's SETREGS checks a selector against its own CPU's GDT (`loadable`), which holds
-    /// the tracer's TLS descriptors, not the tracee's, and loading a selector of an empty
-    /// descriptor in the kernel would fault.
-    pub fn fit_tls(self, tls: &[u64; super::tls::TLS_ENTRIES]) -> Self {
+    /// These selectors with every one that names an empty TLS slot of `tls`, or an LDT entry
+    /// of `ldt` that DS/ES/FS/GS may not hold (none, not present, a system or execute-only
+    /// segment), made null: a tracer's SETREGS checks a selector against its own CPU's GDT
+    /// (`loadable`), which holds the tracer's TLS descriptors, not the tracee's; another
+    /// thread's modify_ldt may have changed an entry since the selector was saved; and
+    /// loading a selector of an unusable descriptor in the kernel would fault (Linux's loads
+    /// have a fixup that leaves null; kentry's have none).
+    pub fn fit(
+        self,
+        tls: &[u64; super::tls::TLS_ENTRIES],
+        ldt: Option<&super::ldt::LdtTable>,
+    ) -> Self {
         #[cfg(feature = "test-hooks")]
         if super::tls::BREAK_FIT.load(core::sync::atomic::Ordering::Relaxed) {
             return self;
@@ -42,8 +49,15 @@ impl Selectors {
         let mut s = self;
         for v in s.0.iter_mut() {
             let i = (*v >> 3) as usize;
-            // A TI=1 (LDT) selector never passes `loadable` (kentry has no LDT).
-            if (first..first + tls.len()).contains(&i) && tls[i - first] == 0 {
+            if *v & 4 != 0 {
+                #[cfg(feature = "test-hooks")]
+                if super::ldt::BREAK_FIT.load(core::sync::atomic::Ordering::Relaxed) {
+                    continue;
+                }
+                if !super::ldt::selector_ok(ldt, *v) {
+                    *v = 0;
+                }
+            } else if (first..first + tls.len()).contains(&i) && tls[i - first] == 0 {
                 *v = 0;
             }
         }
@@ -70,12 +84,17 @@ impl Selectors {
     }
 }
 
-/// Whether `sel` may be loaded into DS, ES, FS or GS from user mode: null, or a present
-/// segment readable at privilege 3 (VERR, which checks without faulting). A tracer's
-/// selector passes this before the context switch ever loads it.
-pub fn loadable(sel: u16) -> bool {
+/// Whether `sel` may be loaded into DS, ES, FS or GS from user mode by a thread of a process
+/// whose LDT is `ldt`: null; an LDT selector of a loadable entry of `ldt` (checked in memory:
+/// the CPU asking may have another process's LDT loaded, and VERR ignores the present bit);
+/// or a GDT segment readable at privilege 3 (VERR, which checks without faulting). A
+/// tracer's selector passes this before the context switch ever loads it.
+pub fn loadable(sel: u16, ldt: &super::ldt::MmLdt) -> bool {
     if sel & !3 == 0 {
         return true;
+    }
+    if sel & 4 != 0 {
+        return ldt.selector_loadable(sel);
     }
     let ok: u8;
     // SAFETY: VERR only reads the descriptor tables and sets ZF; it never faults.

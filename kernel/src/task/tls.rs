@@ -18,19 +18,20 @@ pub static BREAK_FIT: core::sync::atomic::AtomicBool = core::sync::atomic::Atomi
 /// GDT_ENTRY_TLS_ENTRIES.
 pub const TLS_ENTRIES: usize = 3;
 
-/// Linux's `struct user_desc` (the same 16 bytes for i386 and x86-64).
+/// Linux's `struct user_desc` (the same 16 bytes for i386 and x86-64); also modify_ldt's
+/// (task/ldt.rs).
 #[derive(Clone, Copy, Debug, Default)]
-struct UserDesc {
-    entry_number: u32,
-    base_addr: u32,
-    limit: u32,
+pub(super) struct UserDesc {
+    pub(super) entry_number: u32,
+    pub(super) base_addr: u32,
+    pub(super) limit: u32,
     /// seg_32bit:1, contents:2, read_exec_only:1, limit_in_pages:1, seg_not_present:1,
     /// useable:1, lm:1.
     flags: u32,
 }
 
 impl UserDesc {
-    fn from_bytes(b: &[u8; 16]) -> Self {
+    pub(super) fn from_bytes(b: &[u8; 16]) -> Self {
         let w = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         UserDesc {
             entry_number: w(0),
@@ -39,22 +40,22 @@ impl UserDesc {
             flags: w(12),
         }
     }
-    fn seg_32bit(&self) -> u64 {
+    pub(super) fn seg_32bit(&self) -> u64 {
         (self.flags & 1) as u64
     }
-    fn contents(&self) -> u64 {
+    pub(super) fn contents(&self) -> u64 {
         ((self.flags >> 1) & 3) as u64
     }
-    fn read_exec_only(&self) -> u64 {
+    pub(super) fn read_exec_only(&self) -> u64 {
         ((self.flags >> 3) & 1) as u64
     }
-    fn limit_in_pages(&self) -> u64 {
+    pub(super) fn limit_in_pages(&self) -> u64 {
         ((self.flags >> 4) & 1) as u64
     }
-    fn seg_not_present(&self) -> u64 {
+    pub(super) fn seg_not_present(&self) -> u64 {
         ((self.flags >> 5) & 1) as u64
     }
-    fn useable(&self) -> u64 {
+    pub(super) fn useable(&self) -> u64 {
         ((self.flags >> 6) & 1) as u64
     }
     /// Linux's LDT_empty (the documented "no segment") or LDT_zero (all zero but the entry
@@ -69,11 +70,23 @@ impl UserDesc {
         self.clears()
             || (self.seg_32bit() == 1 && self.contents() <= 1 && self.seg_not_present() == 0)
     }
-    /// Linux's fill_ldt: the descriptor, accessed bit set, DPL 3, never 64-bit (L = 0).
+    /// Linux's LDT_empty: base and limit 0, read_exec_only and seg_not_present set, every
+    /// other flag clear (lm is ignored: an i386 caller's structure has no such bit).
+    pub(super) fn is_ldt_empty(&self) -> bool {
+        self.base_addr == 0 && self.limit == 0 && self.flags & 0x7f == (1 << 3 | 1 << 5)
+    }
+
+    /// The descriptor of a TLS slot: none for a clearing request, else [`Self::fill_ldt`].
     fn descriptor(&self) -> u64 {
         if self.clears() {
             return 0;
         }
+        self.fill_ldt()
+    }
+
+    /// Linux's fill_ldt: the descriptor, accessed bit set, DPL 3, never 64-bit (L = 0: lm is
+    /// ignored, as an L code segment would confuse `user_64bit_mode` and SYSRET).
+    pub(super) fn fill_ldt(&self) -> u64 {
         let (base, limit) = (self.base_addr as u64, self.limit as u64);
         let ty = ((self.read_exec_only() ^ 1) << 1) | (self.contents() << 2) | 1;
         (limit & 0xffff)
@@ -144,7 +157,7 @@ pub fn sys_set_thread_area(regs: &mut Regs) -> i64 {
     x86_64::instructions::interrupts::without_interrupts(|| {
         // SAFETY: interrupts off; a live selector naming the slot is reloaded below (made null
         // if the slot was cleared), and the switch nulls any saved selector naming an empty
-        // slot (`Selectors::fit_tls`), so the kernel never loads an empty descriptor.
+        // slot (`Selectors::fit`), so the kernel never loads an empty descriptor.
         unsafe { load_tls(&inner.tls) };
         let live = super::segments::Selectors::read();
         if live.0.contains(&sel) {

@@ -174,7 +174,7 @@ mod tests {
         unexercised: &[Unexercised {
             line: "PTRACE_TRACEME: Function not implemented",
             count: 1,
-            lacks: Capability::ModifyLdt,
+            lacks: Capability::SixteenBitSegments,
             what: "poking by a ptracer",
         }],
         death: None,
@@ -187,7 +187,7 @@ mod tests {
         cpu: None,
         ok: 1,
         skips: &[],
-        needs: &[Capability::ModifyLdt],
+        needs: &[Capability::SixteenBitSegments],
         unexercised: &[],
         death: None,
         checks: "a watchpoint",
@@ -285,7 +285,7 @@ mod tests {
         match judge(&NEEDS_PTRACE, 0, out, err) {
             Judgement::Skip(why) => {
                 assert!(
-                    why.starts_with("kentry gap: no modify_ldt (no LDT)"),
+                    why.starts_with("kentry gap: 16-bit segments refused"),
                     "{why}"
                 );
                 assert!(why.contains("not exercised: a watchpoint"), "{why}");
@@ -332,7 +332,7 @@ mod tests {
         match judge(&PART_NEEDS_PTRACE, 0, b"[OK]\tbase\n", err) {
             Judgement::Pass(s) => {
                 assert!(s.contains("1× not exercised: poking by a ptracer"), "{s}");
-                assert!(s.contains("no modify_ldt"), "{s}");
+                assert!(s.contains("16-bit segments refused"), "{s}");
             }
             other => panic!("{other:?}"),
         }

@@ -112,6 +112,7 @@ pub static IA32_TABLE: Table32 = ia32_table! {
         // there are none.
         SET_THREAD_AREA => SET_THREAD_AREA,
         GET_THREAD_AREA => GET_THREAD_AREA,
+        MODIFY_LDT => MODIFY_LDT,
         SET_TID_ADDRESS => SET_TID_ADDRESS,
         READLINK => READLINK,
         GETRANDOM => GETRANDOM,

@@ -1,0 +1,49 @@
+//! The negative runs of the LDT (kernel/src/task/ldt.rs), each switched off
+//! (`kentry.break=<check>`) so that user/c/ldt.c must fail.
+
+use super::BootTest;
+
+pub const NEGATIVE_LDT_BOOTS: &[BootTest] = &[
+    BootTest {
+        // The context switch loads a saved selector naming a cleared LDT entry as it is
+        // (`kentry.break=ldt_fit`): ldt.c's GS holds entry 7 when the entry is cleared, and
+        // its nanosleep switches away and back. The kernel's load of GS runs between two
+        // swapgs (the user's GS base live), so the #GP finds no per-CPU GS and tripwire T1
+        // stops the kernel.
+        name: "negative_ldt_fit",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=ldt_fit",
+            "kentry.only=c_ldt_musl",
+        ],
+        expect_status: 5,
+        expect_log: &[
+            "test hook: the switch loads selectors that name an unusable LDT entry",
+            "ok 11 ds_nulled_by_clear",
+            "T1 tripwire: live GS base",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+    BootTest {
+        // An LDT write reloads only the writer's CPU (`kentry.break=ldt_ipi`): the thread on
+        // CPU 1 clears the entry that the main thread, spinning in ring 3 on CPU 0, holds in
+        // SS; CPU 0 keeps the old table and takes no fault, and the case fails (a round may
+        // still fault when CPU 0 happens to switch tasks while the thread writes).
+        name: "negative_ldt_ipi",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=ldt_ipi",
+            "kentry.only=c_ldt_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: an LDT write reloads no other CPU (the old table is leaked)",
+            "ok 16 iret_to_ldt_cs_ss",
+            "not ok 17 cross_cpu_clear_faults_ss",
+            "not ok 1 c_ldt_musl",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
+];
