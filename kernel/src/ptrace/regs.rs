@@ -176,11 +176,18 @@ pub fn thread_area(t: &Task, set: bool, addr: u64, data: u64) -> Result<i64, i64
 /// debugger restoring a saved state expects the base to follow the selector).
 pub fn put_seg_with_base(t: &Task, index: usize, value: u64) -> Result<(), i64> {
     put(t, index, value)?;
+    // An LDT selector's base is in the tracee's LDT (read before the tracee's state is held:
+    // the LDT has its own lock).
+    let ldt_base = (value as u16 & 4 != 0).then(|| t.process.ldt.selector_base(value as u16));
     let _st = t.ptrace.state.lock();
     // SAFETY: as in `get_all`.
     let inner = unsafe { t.inner() };
     let sel = inner.selectors.0[index - reg::DS];
-    let base = crate::task::tls::selector_base(&inner.tls, sel);
+    let base = match ldt_base {
+        // `put` may have made the selector null (an entry the tracee cannot load).
+        Some(b) if sel & 4 != 0 => b,
+        _ => crate::task::tls::selector_base(&inner.tls, sel),
+    };
     if index == reg::FS {
         inner.fs_base = base;
     } else {

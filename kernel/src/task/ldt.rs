@@ -121,6 +121,17 @@ impl MmLdt {
         selector_ok(unsafe { self.table.load(Ordering::Acquire).as_ref() }, sel)
     }
 
+    /// The base of the descriptor LDT selector `sel` names (0 when there is none): what a
+    /// load of `sel` into FS or GS gives the segment's base.
+    pub fn selector_base(&self, sel: u16) -> u64 {
+        let _g = self.lock.lock();
+        // SAFETY: the lock keeps the table from being freed.
+        let table = unsafe { self.table.load(Ordering::Acquire).as_ref() };
+        table
+            .and_then(|t| t.entries.get((sel >> 3) as usize))
+            .map_or(0, |&d| ((d >> 16) & 0xff_ffff) | (((d >> 56) & 0xff) << 24))
+    }
+
     /// Replaces the table with `new` (null: none) on every CPU running `mm`'s threads, then
     /// frees the old one. The caller holds the lock.
     fn install(&self, mm: &crate::process::Process, root: u64, new: *mut LdtTable) {

@@ -272,8 +272,9 @@ pub const SELFTESTS_32: &[Selftest] = &[
         needs: &[Capability::Ptrace, Capability::OwnSegment],
         unexercised: &[],
         death: None,
-        checks: "a 32-bit tracer's SETREGS of a tracee whose FS is a TLS slot of its own \
-                 (0x6b): redirected, then restored, the tracee finds its segment and base \
-                 again (putreg32 sets the base from the descriptor)",
+        checks: "a 32-bit tracer's SETREGS of a tracee whose FS is LDT slot 0 (0x7, made \
+                 by modify_ldt; a TLS slot, 0x6b, before kentry had an LDT): redirected, then \
+                 restored, the tracee finds its segment and base again (putreg32 sets the \
+                 base from the descriptor, in the tracee's LDT)",
     },
 ];
