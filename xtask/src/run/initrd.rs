@@ -139,19 +139,24 @@ fn check_layout(files: &[&str]) -> std::result::Result<Vec<String>, String> {
     Ok(dirs.into_iter().collect())
 }
 
+/// `HOST[:/GUEST]` split at the last `:` that an absolute guest path follows.
+fn split_host_guest(arg: &OsStr) -> (&[u8], Option<&[u8]>) {
+    let bytes = arg.as_bytes();
+    match bytes
+        .iter()
+        .rposition(|&b| b == b':')
+        .filter(|&i| bytes.get(i + 1) == Some(&b'/'))
+    {
+        Some(i) => (&bytes[..i], Some(&bytes[i + 1..])),
+        None => (bytes, None),
+    }
+}
+
 /// Splits `--file HOST_PATH[:GUEST_PATH]`. A guest path is recognized only when what follows
 /// the last `:` is absolute, so host paths with colons still work alone. Returns the host path
 /// and the guest path without its leading `/`.
 pub fn parse_file_arg(arg: &OsStr) -> Result<(PathBuf, String)> {
-    let bytes = arg.as_bytes();
-    let split = bytes
-        .iter()
-        .rposition(|&b| b == b':')
-        .filter(|&i| bytes.get(i + 1) == Some(&b'/'));
-    let (host, guest) = match split {
-        Some(i) => (&bytes[..i], Some(&bytes[i + 1..])),
-        None => (bytes, None),
-    };
+    let (host, guest) = split_host_guest(arg);
     let shown = arg.to_string_lossy();
     if host.is_empty() {
         return Err(refuse(
@@ -223,15 +228,7 @@ pub(super) fn read_guest_file(arg: &OsStr) -> Result<GuestFile> {
 /// `--dir HOST_DIR[:GUEST_DIR]`: every file under HOST_DIR (symlinks followed, each directory
 /// once), at GUEST_DIR or at HOST_DIR's absolute path.
 pub(super) fn read_guest_dir(arg: &OsStr) -> Result<Vec<GuestFile>> {
-    let bytes = arg.as_bytes();
-    let split = bytes
-        .iter()
-        .rposition(|&b| b == b':')
-        .filter(|&i| bytes.get(i + 1) == Some(&b'/'));
-    let (host, guest) = match split {
-        Some(i) => (&bytes[..i], Some(&bytes[i + 1..])),
-        None => (bytes, None),
-    };
+    let (host, guest) = split_host_guest(arg);
     let shown = arg.to_string_lossy();
     let usage = |m: String| refuse(STATUS_USAGE, format!("--dir {shown}: {m}"));
     let host = PathBuf::from(OsStr::from_bytes(host));
@@ -293,6 +290,42 @@ pub(super) fn read_guest_dir(arg: &OsStr) -> Result<Vec<GuestFile>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dir_comes_whole_at_its_guest_path() {
+        let root = std::env::temp_dir().join(format!("xtask-dir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("a.txt"), b"A").unwrap();
+        std::fs::write(root.join("sub/b.py"), b"B").unwrap();
+        // A link to a file is followed; a link back to the top is walked once.
+        std::os::unix::fs::symlink(root.join("a.txt"), root.join("sub/link")).unwrap();
+        std::os::unix::fs::symlink(&root, root.join("sub/up")).unwrap();
+        let arg = format!("{}:/opt/x", root.display());
+        let mut got: Vec<(String, Vec<u8>)> = read_guest_dir(OsStr::new(&arg))
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.path, f.data))
+            .collect();
+        got.sort();
+        let want: Vec<(String, Vec<u8>)> = [
+            ("opt/x/a.txt", b"A"),
+            ("opt/x/sub/b.py", b"B"),
+            ("opt/x/sub/link", b"A"),
+        ]
+        .iter()
+        .map(|(p, d)| (p.to_string(), d.to_vec()))
+        .collect();
+        assert_eq!(got, want);
+        // Without a guest path: the host's own path. A file is refused.
+        let same = read_guest_dir(root.as_os_str()).unwrap();
+        assert!(
+            same.iter()
+                .any(|f| f.path == format!("{}/a.txt", root.display()).trim_start_matches('/'))
+        );
+        assert!(read_guest_dir(root.join("a.txt").as_os_str()).is_err());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn argv_file() {
