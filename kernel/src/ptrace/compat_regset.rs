@@ -86,19 +86,18 @@ pub(super) fn regset32(t: &Task, set: bool, note: u64, base: u64, len: u64) -> R
                 super::compat::put_reg32(t, i, u32::from_ne_bytes([w[0], w[1], w[2], w[3]]))?;
             }
         }
-        NT_PRFPREG => {
-            let mut env = get_fpregs32(t);
-            env[..n].copy_from_slice(&buf[..n]);
-            put_fpregs32(t, &env)?;
-        }
-        NT_PRXFPREG => {
-            let mut fx = regs::get_fp(t);
-            fx[..n].copy_from_slice(&buf[..n]);
-            put_fpxregs32(t, &fx)?;
-        }
+        // `buf` is the image read above with its first `n` bytes replaced: a short set keeps
+        // the rest as it was.
+        NT_PRFPREG => put_fpregs32(t, &image(&buf)?)?,
+        NT_PRXFPREG => put_fpxregs32(t, &image(&buf)?)?,
         _ => regs::put_xstate(t, &buf[..n])?,
     }
     Ok(n as u64)
+}
+
+/// A whole image of `N` bytes (the size the regset's get gave).
+fn image<const N: usize>(buf: &[u8]) -> Result<[u8; N], i64> {
+    buf.try_into().map_err(|_| -EINVAL)
 }
 
 /// `user_regs_struct32` of the tracee.

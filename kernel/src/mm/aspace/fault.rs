@@ -91,17 +91,18 @@ impl AddressSpace {
                     return new_zeroed_page();
                 }
                 // Demand paging: the file's bytes up to `limit` (a segment's file size; the
-                // rest of the page stays zero), or SIGBUS where the file has shrunk since.
-                if at >= file.len() {
-                    return None;
-                }
+                // rest of the page stays zero), or SIGBUS where the file has shrunk since
+                // (nothing to read at `at`, which lies below `limit`).
                 let pa = new_zeroed_page()?;
                 let n = (*limit - at).min(PAGE_SIZE) as usize;
                 // SAFETY: `pa` is a fresh frame no one else maps yet, seen through the direct
                 // map; `n <= PAGE_SIZE`.
                 let dst =
                     unsafe { core::slice::from_raw_parts_mut(phys_to_virt(pa) as *mut u8, n) };
-                file.read_at(at, dst);
+                if file.read_at(at, dst) == 0 {
+                    page_put(pa);
+                    return None;
+                }
                 Some(pa)
             }
             Backing::Shared(obj) => {
