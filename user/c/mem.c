@@ -2,7 +2,8 @@
  * increments), malloc of many sizes including large mmap-backed blocks, anonymous private and
  * shared mappings (shared across fork), hinted and MAP_FIXED mappings, munmap (whole and split)
  * then access -> SIGSEGV, mprotect PROT_READ then write -> SIGSEGV, mremap grow with
- * MREMAP_MAYMOVE keeping contents, madvise(MADV_DONTNEED), a read-only file mapping of
+ * MREMAP_MAYMOVE keeping contents, madvise(MADV_DONTNEED) (zero-filling anonymous memory, and
+ * giving back the file's bytes on a page of the program's own .data), a read-only file mapping of
  * /proc/self/exe, and a sparse walk over a fresh 64 MiB demand-zero mapping.
  */
 #define _GNU_SOURCE
@@ -62,9 +63,12 @@ static unsigned char pat(size_t i)
 	return (unsigned char)(i * 131 + (i >> 12) + 1);
 }
 
+/* Three pages of non-zero initialized data: in the executable, mapped privately from it. */
+static unsigned char data_pages[3 * PAGE] __attribute__((aligned(4096))) = {[0 ... 3 * PAGE - 1] = 0x5a};
+
 int main(void)
 {
-	ktap_plan(18);
+	ktap_plan(19);
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -255,6 +259,17 @@ int main(void)
 	}
 	KTAP_CHECK(md_ok, "madvise_accepted", "madvise failed");
 	KTAP_CHECK(md_zero, "madvise_dontneed_zeroes", "MADV_DONTNEED kept the old contents");
+
+	/* A page of the program's own initialized data (a private mapping of the executable):
+	 * written, then dropped by MADV_DONTNEED, it is read from the file again (0x5a), neither
+	 * the written bytes nor zeros. The middle of three aligned pages, so the page is wholly
+	 * this array's. */
+	unsigned char *mid = data_pages + PAGE;
+	memset(mid, 0x11, PAGE);
+	int dd_call = madvise(mid, PAGE, MADV_DONTNEED);
+	KTAP_CHECK(dd_call == 0 && all_bytes(mid, PAGE, 0x5a) && all_bytes(data_pages, PAGE, 0x5a),
+		   "madvise_dontneed_rereads_exe_data", "madvise %d, first byte after %#x", dd_call,
+		   mid[0]);
 
 	/* File-backed read-only mapping of our own executable: ELF magic; page 1 matches pread. */
 	char exe[4096];

@@ -282,18 +282,44 @@ mod tests {
             .expect("libc packed");
         assert!(libc.path.starts_with("lib"), "{}", libc.path);
         assert!(libc.data.starts_with(b"\x7fELF\x02"));
-        // glibc's dlopen of the unwinder for pthread_exit comes along (this host has it).
-        assert!(files.iter().any(|f| f.path.ends_with("/libgcc_s.so.1")));
         // Every file once.
         let paths: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths.len(), files.len());
     }
 
     #[test]
+    fn glibc_brings_the_unwinder_it_dlopens() {
+        // A program that names only libc (as a C program does): libgcc_s.so.1 comes too, though
+        // no DT_NEEDED names it.
+        let info = DynamicInfo {
+            needed: vec!["libc.so.6".into()],
+            ..DynamicInfo::default()
+        };
+        let files = needed(Path::new("/bin/x"), info, false).unwrap();
+        assert!(files.iter().any(|f| f.path.ends_with("/libc.so.6")));
+        assert!(
+            files.iter().any(|f| f.path.ends_with("/libgcc_s.so.1")),
+            "{:?}",
+            files.iter().map(|f| &f.path).collect::<Vec<_>>()
+        );
+        // Without libc, nothing is added.
+        let none = needed(Path::new("/bin/x"), DynamicInfo::default(), false).unwrap();
+        assert!(none.is_empty());
+    }
+
+    #[test]
     fn a_static_program_needs_nothing_and_a_missing_library_is_refused() {
-        let hello = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+        let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
         // Not an ELF at all: an error, not an empty list.
-        assert!(shared_objects(&hello, b"not elf").is_err());
+        assert!(shared_objects(&here, b"not elf").is_err());
+        // An ELF64 header with no program or section headers: static, nothing to pack.
+        let mut header = vec![0u8; 64];
+        header[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
+        header[16] = 2; // ET_EXEC
+        header[18] = 62; // EM_X86_64
+        header[20] = 1; // EV_CURRENT
+        header[52] = 64; // e_ehsize
+        assert!(shared_objects(&here, &header).unwrap().is_empty());
         assert_eq!(
             find_library("libkentry-no-such.so.1", &[], Path::new("/"), false),
             None
