@@ -25,6 +25,11 @@ pub enum HostRequest {
     /// so that an event the guest asks for while still in the kernel lands once it is back
     /// in user code.
     After(u64, Box<HostRequest>),
+    /// `in-user <cpu> <request>`: the request, carried out while the VM is stopped with that
+    /// CPU in ring 3 (HMP `info registers` says CPL=3). An event that stops the machine when
+    /// it lands in the kernel (an action-required #MC) can then never land there: the host
+    /// stops the VM, looks, and either injects and resumes or resumes and looks again.
+    InUser(u32, Box<HostRequest>),
     /// A request this xtask does not know.
     Unknown(String),
 }
@@ -35,6 +40,7 @@ impl std::fmt::Display for HostRequest {
             HostRequest::InjectNmi => f.write_str("inject-nmi"),
             HostRequest::Mce(args) => write!(f, "mce {args}"),
             HostRequest::After(ms, req) => write!(f, "after {ms}ms {req}"),
+            HostRequest::InUser(cpu, req) => write!(f, "in-user {cpu} {req}"),
             HostRequest::Unknown(what) => f.write_str(what),
         }
     }
@@ -62,8 +68,25 @@ fn parse_verb(req: &str) -> HostRequest {
             },
             None => HostRequest::Unknown(req.to_string()),
         },
+        "in-user" => match args.split_once(' ') {
+            Some((cpu, rest)) => match cpu.parse() {
+                Ok(cpu) => HostRequest::InUser(cpu, Box::new(parse_verb(rest.trim()))),
+                Err(_) => HostRequest::Unknown(req.to_string()),
+            },
+            None => HostRequest::Unknown(req.to_string()),
+        },
         _ => HostRequest::Unknown(req.to_string()),
     }
+}
+
+/// How often [`Qmp::perform`] stops the VM to find a CPU in ring 3 before it gives up (a few
+/// seconds: the guest may have left user mode for good).
+const IN_USER_TRIES: u32 = 2000;
+
+/// The CPL in HMP `info registers` output (`... CPL=3 II=0 ...`).
+fn current_privilege_level(info: &str) -> Option<u8> {
+    let at = info.find(" CPL=")? + " CPL=".len();
+    info[at..].chars().next()?.to_digit(10).map(|d| d as u8)
 }
 
 /// A QMP connection after the capabilities handshake.
@@ -160,8 +183,41 @@ impl Qmp {
                 std::thread::sleep(Duration::from_millis(*ms));
                 Ok(format!("after {ms} ms: {}", self.perform(req)?))
             }
+            HostRequest::InUser(cpu, req) => self.perform_in_user(*cpu, req),
             HostRequest::Unknown(what) => bail!("unknown host request {what:?}"),
         }
+    }
+
+    /// Stops the VM until `cpu` is seen in ring 3, carries out `req` there and resumes. A CPU
+    /// found in the kernel (a timer tick's handler, say) is resumed and looked at again a
+    /// millisecond later, for at most [`IN_USER_TRIES`] looks.
+    fn perform_in_user(&mut self, cpu: u32, req: &HostRequest) -> Result<String> {
+        for look in 1..=IN_USER_TRIES {
+            self.execute("stop", None)?;
+            let regs = self.execute(
+                "human-monitor-command",
+                Some(json!({ "command-line": "info registers", "cpu-index": cpu })),
+            );
+            let cpl = regs
+                .as_ref()
+                .ok()
+                .and_then(|r| r.as_str())
+                .and_then(current_privilege_level);
+            let done = match cpl {
+                Some(3) => Some(self.perform(req)),
+                _ => None,
+            };
+            self.execute("cont", None)?;
+            match (done, regs) {
+                (Some(done), _) => return Ok(format!("in ring 3 at look {look}: {}", done?)),
+                (None, Err(e)) => return Err(e.context(format!("reading CPU {cpu}'s registers"))),
+                (None, Ok(_)) if cpl.is_none() => {
+                    bail!("HMP `info registers` for CPU {cpu} shows no CPL")
+                }
+                (None, Ok(_)) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        bail!("CPU {cpu} was not in ring 3 at any of {IN_USER_TRIES} looks")
     }
 
     fn read_message(&mut self) -> Result<Value> {
@@ -213,9 +269,31 @@ mod tests {
             parse_request("[kentry] host-request: mce"),
             Some(HostRequest::Unknown("mce".into()))
         );
+        assert_eq!(
+            parse_request("[kentry] host-request: in-user 0 mce 0 0 0xbd 0x7 0x12 0"),
+            Some(HostRequest::InUser(
+                0,
+                Box::new(HostRequest::Mce("0 0 0xbd 0x7 0x12 0".into()))
+            ))
+        );
+        assert_eq!(
+            parse_request("[kentry] host-request: in-user x inject-nmi"),
+            Some(HostRequest::Unknown("in-user x inject-nmi".into()))
+        );
         // Only the kernel's own (unindented) lines count.
         assert_eq!(parse_request("    [kentry] host-request: inject-nmi"), None);
         assert_eq!(parse_request("[kentry] booting"), None);
+    }
+
+    #[test]
+    fn reads_the_cpl() {
+        let info = "RIP=0000000000401000 RFL=00000202 [-------] CPL=3 II=0 A20=1 SMM=0 HLT=0\r\n";
+        assert_eq!(current_privilege_level(info), Some(3));
+        assert_eq!(
+            current_privilege_level("RFL=00000002 [-------] CPL=0 II=0"),
+            Some(0)
+        );
+        assert_eq!(current_privilege_level("no such thing"), None);
     }
 
     /// A fake QEMU on a socket: greets, accepts capabilities, sends an event, answers.
