@@ -143,7 +143,7 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     if f.mce {
         x86::mce::init();
     }
-    x86::apic::init(f.x2apic);
+    x86::apic::init(f.x2apic, info.cmdline);
     x86::apic::start_timer(TIMER_PERIOD);
     let (total, free) = frame::stats();
     klog!(

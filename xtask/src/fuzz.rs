@@ -371,6 +371,10 @@ pub fn run(ws: &Workspace, args: &FuzzArgs) -> Result<ExitCode> {
     }
 }
 
+/// The hard-lockup threshold of the fuzz runs of `cargo xtask test`: far above any stall a
+/// loaded host gives one vCPU, far below the boot's timeout.
+const FUZZ_WATCHDOG_SECS: u32 = 15;
+
 /// `cargo xtask test`'s 60 seconds on the test kernel, `-smp 2`, NMIs every 1–200 ms: 30 s
 /// with SMAP (`-cpu max`: RSP and RFLAGS come the POPF way) and 30 s without
 /// (`-cpu max,-smap`: by IRETQ, with bad SS values and TF reaching the entry itself).
@@ -391,7 +395,9 @@ pub fn test_run(
             seed,
             seconds: 30,
             cpus: 2,
-            kernel_args: Vec::new(),
+            // A CPU wedged with interrupts off is reported with its backtrace, rather than
+            // ending the run as a bare timeout (one run of CI did, before the hang report).
+            kernel_args: vec![format!("kentry.watchdog={FUZZ_WATCHDOG_SECS}")],
             nmi_max_ms: 200,
             single_thread: false,
             cpu: cpu.into(),

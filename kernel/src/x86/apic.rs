@@ -59,10 +59,19 @@ fn mask_pic() {
     }
 }
 
+/// `kentry.lint1=all`: every CPU takes LINT1's NMI, not only the boot CPU.
+static LINT1_ALL: AtomicBool = AtomicBool::new(false);
+
 /// The boot CPU's local APIC: picks the mode for every CPU (x2APIC where the CPU has it),
-/// maps the xAPIC page once, masks the 8259s.
-pub fn init(x2apic: bool) {
+/// maps the xAPIC page once, masks the 8259s. `kentry.lint1=all` on the command line routes
+/// the NMI line (QEMU's `inject-nmi`) to every CPU: `cargo xtask verify` stops whichever CPU
+/// reaches an entry instruction first and needs that CPU to take the NMI it injects.
+pub fn init(x2apic: bool, cmdline: &str) {
     mask_pic();
+    LINT1_ALL.store(
+        crate::boot::cmdline_value(cmdline, "kentry.lint1") == Some("all"),
+        Ordering::Relaxed,
+    );
     X2APIC.store(x2apic, Ordering::Relaxed);
     if !x2apic {
         let va = crate::mm::stack::reserve_va(1);
@@ -77,7 +86,8 @@ pub fn init(x2apic: bool) {
 /// Enables this CPU's local APIC in the mode the boot CPU chose. LINT0 is masked (no 8259
 /// virtual wire). LINT1 delivers NMIs on the boot CPU only, which is how QEMU's `inject-nmi`
 /// (and a real board's NMI button) reaches the machine; QEMU raises LINT1 on every CPU, and
-/// like Linux the other CPUs keep it masked so one button press is one NMI.
+/// like Linux the other CPUs keep it masked so one button press is one NMI — unless
+/// `kentry.lint1=all` ([`init`]) asks for it on every CPU.
 pub fn init_this_cpu(boot_cpu: bool) {
     let mut base = Msr::new(IA32_APIC_BASE);
     // SAFETY: enabling this CPU's local APIC (and x2APIC mode where the boot CPU chose it).
@@ -93,7 +103,7 @@ pub fn init_this_cpu(boot_cpu: bool) {
     write(REG_LVT_LINT0, 1 << 16);
     write(
         REG_LVT_LINT1,
-        if boot_cpu {
+        if boot_cpu || LINT1_ALL.load(Ordering::Relaxed) {
             0b100 << 8
         } else {
             (0b100 << 8) | (1 << 16)

@@ -26,6 +26,13 @@
 //! and one `int $0x80` getpid with every other register holding a
 //! pattern, which must return the pid and give every register back (`int80_regs`).
 //!
+//! With a host and more than one CPU, the loop pins itself to CPU 0 and forks one worker per
+//! other CPU, pinned there, running the same rounds (its children inherit the pin) until the
+//! loop, told to stop, sets the stop word of a page they share (MAP_SHARED); each worker
+//! leaves its tally there, and the results count every CPU's runs (`every_cpu_ran_rounds`:
+//! each worker ran, armed its own watchpoint and ended with 0). So an injection stopped on
+//! any CPU finds the same workload there.
+//!
 //! The host talks to the loop through one syscall that does not exist ([`POLL_NR`], -ENOSYS
 //! here and on Linux): `rdi` goes in as 0, and the kernel gives every register but RAX, RCX
 //! and R11 back as it was — unless the host, stopped at that `syscall` instruction (the label
@@ -35,6 +42,7 @@
 //!
 //! KTAP: one result per child program, ok when every run of it ended with its status.
 //! Syscalls: pipe2, fork, dup2, close, execve, read, wait4, nanosleep, 0x4b56 (the poll),
+//! sched_getaffinity, sched_setaffinity, mmap,
 //! getpid (and i386 getpid by `int $0x80`), write, exit_group.
 
 #![no_std]
@@ -426,10 +434,169 @@ fn arm_own_watchpoint() -> bool {
     r == child && status == 0
 }
 
-fn main(_: Args) -> i32 {
-    let mut k = Ktap::new(CHILDREN.len() as u32 + 4);
-    let armed = arm_own_watchpoint();
+/// What one CPU's rounds found: failed runs per child and per in-loop check.
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+struct Tally {
+    rounds: u64,
+    failures: [u64; CHILDREN.len()],
+    compat: u64,
+    compat_fault: u64,
+    int80: u64,
+    /// The worker's own watchpoint was armed (workers only: the parent reports its own).
+    armed: bool,
+}
+
+impl Tally {
+    fn add(&mut self, o: &Tally) {
+        self.rounds += o.rounds;
+        for (a, b) in self.failures.iter_mut().zip(o.failures) {
+            *a += b;
+        }
+        self.compat += o.compat;
+        self.compat_fault += o.compat_fault;
+        self.int80 += o.int80;
+    }
+}
+
+/// One round: the in-loop checks and each child once. `stop` is asked after each child; true
+/// ends the round and tells the caller to stop.
+fn round(
+    t: &mut Tally,
+    pid: isize,
+    out: &mut [u8; OUTPUT_MAX],
+    stop: &mut dyn FnMut() -> bool,
+) -> bool {
+    t.rounds += 1;
+    let rounds = t.rounds;
+    for (i, c) in CHILDREN.iter().enumerate() {
+        // The address of a static: below 4 GiB in this static program.
+        let stack_top = (&raw const COMPAT_STACK) as u64 as u32 + 32;
+        let eax = compat_syscall(stack_top);
+        if eax as i32 != pid as i32 {
+            t.compat += 1;
+            diag!("round {rounds}: SYSCALL from 32-bit code returned {eax:#x}");
+        }
+        let eax = compat_syscall(COMPAT_BAD_ESP);
+        if eax as i32 != -14 {
+            t.compat_fault += 1;
+            diag!("round {rounds}: SYSCALL with ESP unmapped returned {eax:#x}, not -EFAULT");
+        }
+        if !int80_regs_ok(pid) {
+            t.int80 += 1;
+            // SAFETY: as in int80_regs_ok.
+            let regs = unsafe { *core::ptr::addr_of!(INT80_REGS) };
+            diag!("round {rounds}: int $0x80 getpid left {regs:#x?} (pid {pid})");
+        }
+        let (status, len) = run_child(c, out);
+        if status != c.status {
+            t.failures[i] += 1;
+            diag!(
+                "round {rounds}: {} ended with {status}, want {}; its output:",
+                c.name,
+                c.status
+            );
+            for line in out[..len].split(|&b| b == b'\n') {
+                diag!("  {}", kentry_user::fmt::Bytes(line));
+            }
+        }
+        if stop() {
+            return true;
+        }
+    }
+    idle();
+    false
+}
+
+/// CPUs this process may run on (its affinity mask's bits), at most [`MAX_CPUS`].
+fn online_cpus() -> usize {
+    let mut mask = [0u64; MAX_CPUS / 64];
+    // SAFETY: sched_getaffinity(0 = this thread, size, mask) writes at most `size` bytes.
+    let r = unsafe {
+        sys::syscall3(
+            nr::SCHED_GETAFFINITY,
+            0,
+            core::mem::size_of_val(&mask),
+            mask.as_mut_ptr() as usize,
+        )
+    };
+    if r <= 0 {
+        return 1;
+    }
+    mask.iter()
+        .map(|w| w.count_ones() as usize)
+        .sum::<usize>()
+        .max(1)
+}
+
+/// Pins this process (and the children it forks after) to `cpu`.
+fn pin(cpu: usize) -> bool {
+    let mut mask = [0u64; MAX_CPUS / 64];
+    mask[cpu / 64] = 1 << (cpu % 64);
+    // SAFETY: sched_setaffinity(0 = this thread, size, mask) only reads the mask.
+    unsafe {
+        sys::syscall3(
+            nr::SCHED_SETAFFINITY,
+            0,
+            core::mem::size_of_val(&mask),
+            mask.as_ptr() as usize,
+        ) == 0
+    }
+}
+
+const MAX_CPUS: usize = 64;
+
+/// The page the parent and its per-CPU workers share (MAP_SHARED): the stop word, and each
+/// worker's tally when it ends.
+#[repr(C)]
+struct Shared {
+    stop: core::sync::atomic::AtomicU32,
+    tally: [Tally; MAX_CPUS],
+}
+
+/// A shared anonymous mapping for [`Shared`] (zeroed: stop = 0), or null.
+fn map_shared() -> *mut Shared {
+    const PROT_READ_WRITE: usize = 0x3;
+    const MAP_SHARED_ANONYMOUS: usize = 0x01 | 0x20;
+    // SAFETY: a fresh anonymous mapping; nothing else is affected.
+    let r = unsafe {
+        sys::syscall6(
+            nr::MMAP,
+            0,
+            core::mem::size_of::<Shared>(),
+            PROT_READ_WRITE,
+            MAP_SHARED_ANONYMOUS,
+            usize::MAX,
+            0,
+        )
+    };
+    if r < 0 {
+        core::ptr::null_mut()
+    } else {
+        r as *mut Shared
+    }
+}
+
+/// A worker on `cpu`: rounds until the parent sets the stop word, then its tally into
+/// `shared`, and exit. Its children inherit the pin, so each CPU runs every checker.
+fn worker(cpu: usize, shared: &Shared) -> ! {
+    let mut t = Tally {
+        armed: pin(cpu) && arm_own_watchpoint(),
+        ..Tally::default()
+    };
     let pid = sys::getpid();
+    let mut out = [0u8; OUTPUT_MAX];
+    let stopped = || shared.stop.load(core::sync::atomic::Ordering::Acquire) != 0;
+    while t.rounds < MAX_ROUNDS && !round(&mut t, pid, &mut out, &mut || stopped()) && !stopped() {}
+    let slot = &shared.tally[cpu] as *const Tally as *mut Tally;
+    // SAFETY: slot `cpu` of the shared page is this worker's alone; the parent reads it after
+    // wait4 has seen this process exit.
+    unsafe { slot.write_volatile(t) };
+    sys::exit_group(0)
+}
+
+fn main(_: Args) -> i32 {
+    let mut k = Ktap::new(CHILDREN.len() as u32 + 5);
     let hosted = poll() == HOST_ATTACHED;
     diag!(
         "verify_loop: {}",
@@ -439,64 +606,76 @@ fn main(_: Args) -> i32 {
             "no host, one round"
         }
     );
-    let mut failures = [0u64; CHILDREN.len()];
-    let mut compat_failures = 0u64;
-    let mut compat_fault_failures = 0u64;
-    let mut int80_failures = 0u64;
-    let mut out = [0u8; OUTPUT_MAX];
-    let mut rounds = 0u64;
-    'rounds: while rounds < MAX_ROUNDS {
-        rounds += 1;
-        for (i, c) in CHILDREN.iter().enumerate() {
-            // The address of a static: below 4 GiB in this static program.
-            let stack_top = (&raw const COMPAT_STACK) as u64 as u32 + 32;
-            let eax = compat_syscall(stack_top);
-            if eax as i32 != pid as i32 {
-                compat_failures += 1;
-                diag!("round {rounds}: SYSCALL from 32-bit code returned {eax:#x}");
+    // With a host and several CPUs: one worker per other CPU, this process on CPU 0.
+    let cpus = if hosted {
+        online_cpus().min(MAX_CPUS)
+    } else {
+        1
+    };
+    let shared = if cpus > 1 {
+        map_shared()
+    } else {
+        core::ptr::null_mut()
+    };
+    let mut workers = [0isize; MAX_CPUS];
+    if !shared.is_null() {
+        pin(0);
+        for (cpu, w) in workers.iter_mut().enumerate().take(cpus).skip(1) {
+            // SAFETY: fork; the child only runs `worker`, which never returns.
+            let pid = unsafe { sys::syscall0(nr::FORK) };
+            if pid == 0 {
+                // SAFETY: the mapping lives as long as the process (MAP_SHARED, inherited).
+                worker(cpu, unsafe { &*shared });
             }
-            let eax = compat_syscall(COMPAT_BAD_ESP);
-            if eax as i32 != -14 {
-                compat_fault_failures += 1;
-                diag!("round {rounds}: SYSCALL with ESP unmapped returned {eax:#x}, not -EFAULT");
-            }
-            if !int80_regs_ok(pid) {
-                int80_failures += 1;
-                // SAFETY: as in int80_regs_ok.
-                let regs = unsafe { *core::ptr::addr_of!(INT80_REGS) };
-                diag!("round {rounds}: int $0x80 getpid left {regs:#x?} (pid {pid})");
-            }
-            let (status, len) = run_child(c, &mut out);
-            if status != c.status {
-                failures[i] += 1;
-                diag!(
-                    "round {rounds}: {} ended with {status}, want {}; its output:",
-                    c.name,
-                    c.status
-                );
-                for line in out[..len].split(|&b| b == b'\n') {
-                    diag!("  {}", kentry_user::fmt::Bytes(line));
-                }
-            }
-            if hosted && poll() == HOST_STOP {
-                break 'rounds;
-            }
+            *w = pid;
         }
-        idle();
-        if !hosted {
+    }
+    let armed = arm_own_watchpoint();
+    let pid = sys::getpid();
+    let mut t = Tally::default();
+    let mut out = [0u8; OUTPUT_MAX];
+    while t.rounds < MAX_ROUNDS {
+        if round(&mut t, pid, &mut out, &mut || hosted && poll() == HOST_STOP) || !hosted {
             break;
         }
     }
-    diag!("verify_loop: {rounds} rounds");
-    for (c, f) in CHILDREN.iter().zip(failures) {
+    diag!("verify_loop: CPU 0: {} rounds", t.rounds);
+    let mut workers_ok = true;
+    if !shared.is_null() {
+        // SAFETY: the shared page is mapped; the workers poll its stop word.
+        let sh = unsafe { &*shared };
+        sh.stop.store(1, core::sync::atomic::Ordering::Release);
+        for (cpu, &w) in workers.iter().enumerate().take(cpus).skip(1) {
+            let mut status = 0i32;
+            // SAFETY: wait4 on our own child, writing `status`.
+            let r = unsafe { sys::syscall4(nr::WAIT4, w as usize, &raw mut status as usize, 0, 0) };
+            // SAFETY: the worker has exited: its slot is written and no longer changes.
+            let wt = unsafe { (&sh.tally[cpu] as *const Tally).read_volatile() };
+            diag!(
+                "verify_loop: CPU {cpu}: {} rounds, exit status {status:#x}",
+                wt.rounds
+            );
+            if w <= 0 || r != w || status != 0 || wt.rounds == 0 || !wt.armed {
+                workers_ok = false;
+            }
+            t.add(&wt);
+        }
+    }
+    diag!("verify_loop: {} rounds on {cpus} CPU(s)", t.rounds);
+    for (c, f) in CHILDREN.iter().zip(t.failures) {
         if f != 0 {
-            diag!("{}: {f} of {rounds} runs failed", c.name);
+            diag!("{}: {f} of {} runs failed", c.name, t.rounds);
         }
         k.result(f == 0, c.name);
     }
-    k.result(compat_failures == 0, "compat_syscall_enosys");
-    k.result(compat_fault_failures == 0, "compat_syscall_bad_esp_efault");
-    k.result(int80_failures == 0, "int80_regs");
+    k.result(t.compat == 0, "compat_syscall_enosys");
+    k.result(t.compat_fault == 0, "compat_syscall_bad_esp_efault");
+    k.result(t.int80 == 0, "int80_regs");
     k.result(armed, "own_watchpoint_armed");
+    if cpus > 1 {
+        k.result(workers_ok, "every_cpu_ran_rounds");
+    } else {
+        k.skip("every_cpu_ran_rounds", "one CPU (or no host): no workers");
+    }
     k.finish()
 }

@@ -100,7 +100,8 @@ const TROUBLE: [&str; 9] = [
     "UNEXPECTED",
     "tripwire",
     "violated",
-    "watchdog",
+    // The lockup report, not the command line's `kentry.watchdog=`.
+    "NMI watchdog:",
     "lockcheck",
     "assertion",
 ];

@@ -92,7 +92,9 @@ fn drive(
     s: &Settings,
     done: &mut BTreeMap<u64, InsnResult>,
 ) -> Result<()> {
-    // A timer IRQ, in ring 0 on a kernel stack at its stub: break the stack there.
+    // A timer IRQ, in ring 0 on a kernel stack at its stub, on any CPU: break the stack
+    // there.
+    gdb.any_cpu();
     gdb.set_breakpoint(text.timer_stub)?;
     gdb.resume()?;
     match gdb.wait_stop(Duration::from_secs(10).max(s.per_address))? {

@@ -1,9 +1,19 @@
 //! A minimal client of the GDB remote serial protocol, enough to drive QEMU's gdbstub:
 //! packets with checksums and acks, software breakpoints (`Z0`/`z0`, which QEMU implements
 //! inside TCG, invisible to the guest), `c`, the stop replies, `p`/`P` register access, `m`
-//! memory reads, the interrupt byte and `D`. One vCPU; no `vCont`; `qXfer` only to read the
-//! target description once (QEMU 7.2 refuses `p`/`P` to a debugger that has not).
+//! memory reads, the interrupt byte and `D`; `qXfer` only to read the target description once
+//! (QEMU 7.2 refuses `p`/`P` to a debugger that has not).
+//!
+//! Several vCPUs: QEMU's gdbstub is all-stop (one CPU at a breakpoint stops them all) and
+//! names the CPU that stopped in its stop reply (`T05thread:02;`, thread = CPU index + 1),
+//! whose registers `p`/`P` then read. The client keeps a *focus*: the CPU whose stop a
+//! caller accepted. While it holds, a stop of another CPU (a bystander at one of the
+//! breakpoints, or at a stub its own broadcast NMI took it to) is not reported: that CPU
+//! alone is stepped past the breakpoint (`vCont;s:T`, the others stay stopped) and every CPU
+//! runs on. Steps are the focus CPU's alone. [`Gdb::any_cpu`] drops the focus, so the next
+//! stop of any CPU is accepted and becomes it.
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -45,6 +55,17 @@ impl std::error::Error for Closed {}
 pub struct Gdb {
     stream: UnixStream,
     buf: Vec<u8>,
+    /// The gdb thread id (CPU index + 1) of the CPU the caller works with, once a stop chose
+    /// it; `None` before, or after [`Gdb::any_cpu`].
+    focus: Option<u32>,
+    /// A register was written since the guest last ran ([`Gdb::resume`]).
+    wrote: bool,
+    /// The CPU `p`/`P` address (the last `Hg`).
+    selected: Option<u32>,
+    /// The breakpoints set, to step a bystander CPU past one.
+    breakpoints: BTreeSet<u64>,
+    /// How many times another CPU than the focus was stepped past a breakpoint.
+    pub bystander_steps: u64,
 }
 
 impl Gdb {
@@ -67,6 +88,11 @@ impl Gdb {
         let mut gdb = Self {
             stream,
             buf: Vec::new(),
+            focus: None,
+            selected: None,
+            wrote: false,
+            breakpoints: BTreeSet::new(),
+            bystander_steps: 0,
         };
         // Ask why the target stopped: also proves the stub answers.
         let why = gdb.command("?", Duration::from_secs(10))?;
@@ -86,6 +112,7 @@ impl Gdb {
 
     /// Sends one packet and waits for its ack.
     fn send(&mut self, body: &str) -> Result<()> {
+        trace_packet("->", body);
         let sum = body.bytes().fold(0u8, |s, b| s.wrapping_add(b));
         let pkt = format!("${body}#{sum:02x}");
         for _ in 0..3 {
@@ -132,6 +159,7 @@ impl Gdb {
                     continue;
                 }
                 self.stream.write_all(b"+")?;
+                trace_packet("<-", &body);
                 return Ok(Some(body));
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -188,42 +216,137 @@ impl Gdb {
     }
 
     pub fn set_breakpoint(&mut self, addr: u64) -> Result<()> {
-        self.expect_ok(&format!("Z0,{addr:x},1"))
+        self.expect_ok(&format!("Z0,{addr:x},1"))?;
+        self.breakpoints.insert(addr);
+        Ok(())
     }
 
     pub fn remove_breakpoint(&mut self, addr: u64) -> Result<()> {
-        self.expect_ok(&format!("z0,{addr:x},1"))
+        self.expect_ok(&format!("z0,{addr:x},1"))?;
+        self.breakpoints.remove(&addr);
+        Ok(())
     }
 
-    /// Lets the guest run (no reply until it stops).
+    /// Drops the focus: the next stop of any CPU is accepted, and its CPU becomes the focus.
+    pub fn any_cpu(&mut self) {
+        self.focus = None;
+    }
+
+    /// The focus CPU's index (as HMP `mce` numbers CPUs); CPU 0 before any stop named one.
+    pub fn focus_cpu(&self) -> u32 {
+        self.focus.map_or(0, |t| t.saturating_sub(1))
+    }
+
+    /// Lets the guest run (no reply until it stops). After a register write the focus CPU
+    /// first executes one instruction alone ([`Gdb::step`]): resumed together with another
+    /// CPU straight away, a CPU lost what `P` had written (QEMU 7.2 MTTCG, `-smp 2`: seen
+    /// with verify_loop's poll answer and the #DF boot's RSP; not understood).
     pub fn resume(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.wrote) && self.focus.is_some() {
+            self.step()?;
+        }
         self.send("c")
     }
 
-    /// Waits for a stop reply; `None` if the guest is still running after `timeout`. A
-    /// closed connection is [`Stop::Exited`] too.
+    /// Waits for a stop reply of the focus CPU (of any CPU while there is none: that one
+    /// becomes the focus); `None` if the guest is still running after `timeout`. A closed
+    /// connection is [`Stop::Exited`] too. Another CPU stopped at a breakpoint meanwhile is
+    /// stepped past it alone, and the guest resumed.
     pub fn wait_stop(&mut self, timeout: Duration) -> Result<Option<Stop>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some((stop, thread)) = self.raw_stop(left)? else {
+                return Ok(None);
+            };
+            let (Stop::Signal(sig), Some(t)) = (&stop, thread) else {
+                return Ok(Some(stop));
+            };
+            match self.focus {
+                None => {
+                    self.focus = Some(t);
+                    self.select(t)?;
+                    return Ok(Some(stop));
+                }
+                Some(f) if f == t => {
+                    self.select(t)?;
+                    return Ok(Some(stop));
+                }
+                Some(f) if *sig != SIGTRAP => {
+                    // The interrupt byte (SIGINT) names whichever CPU QEMU last stopped
+                    // for; the caller's reads are the focus CPU's.
+                    self.select(f)?;
+                    return Ok(Some(stop));
+                }
+                Some(_) => {
+                    self.select(t)?;
+                    self.step_bystander(t)?;
+                    self.send("c")?;
+                }
+            }
+        }
+    }
+
+    /// Makes `p`/`P` read and write CPU `thread` (`Hg`), unless they already do.
+    fn select(&mut self, thread: u32) -> Result<()> {
+        if self.selected != Some(thread) {
+            self.expect_ok(&format!("Hg{thread:x}"))?;
+            self.selected = Some(thread);
+        }
+        Ok(())
+    }
+
+    /// The next stop reply as it comes, with the thread it names.
+    fn raw_stop(&mut self, timeout: Duration) -> Result<Option<(Stop, Option<u32>)>> {
         loop {
             let p = match self.receive(timeout) {
                 Ok(Some(p)) => p,
                 Ok(None) => return Ok(None),
-                Err(e) if e.downcast_ref::<Closed>().is_some() => return Ok(Some(Stop::Exited)),
+                Err(e) if e.downcast_ref::<Closed>().is_some() => {
+                    return Ok(Some((Stop::Exited, None)));
+                }
                 Err(e) => return Err(e),
             };
             let sig = |s: &str| u8::from_str_radix(s.get(1..3).unwrap_or("00"), 16).unwrap_or(0);
             match p.chars().next() {
-                Some('S' | 'T') => return Ok(Some(Stop::Signal(sig(&p)))),
-                Some('W' | 'X') => return Ok(Some(Stop::Exited)),
+                Some('S' | 'T') => return Ok(Some((Stop::Signal(sig(&p)), stop_thread(&p)))),
+                Some('W' | 'X') => return Ok(Some((Stop::Exited, None))),
                 // Console output (`O…`) or anything else is not a stop.
                 _ => continue,
             }
         }
     }
 
+    /// CPU `thread` (not the focus) stopped at a breakpoint: steps it alone past it (the
+    /// breakpoint lifted for the step and set again), leaving the guest stopped.
+    fn step_bystander(&mut self, thread: u32) -> Result<()> {
+        self.bystander_steps += 1;
+        let pc = self.read_register(reg::RIP)?;
+        let lifted = self.breakpoints.contains(&pc);
+        if lifted {
+            self.expect_ok(&format!("z0,{pc:x},1"))?;
+        }
+        self.send(&format!("vCont;s:{thread:x}"))?;
+        match self.raw_stop(Duration::from_secs(10))? {
+            Some((Stop::Signal(_), _)) => {}
+            Some((Stop::Exited, _)) => return Err(Closed.into()),
+            None => bail!("CPU thread {thread} did not stop after a single step"),
+        }
+        if lifted {
+            self.expect_ok(&format!("Z0,{pc:x},1"))?;
+        }
+        Ok(())
+    }
+
     /// Executes one instruction (QEMU: with interrupts and timers held off) and waits for
     /// the stop.
     pub fn step(&mut self) -> Result<Stop> {
-        self.send("s")?;
+        self.wrote = false;
+        match self.focus {
+            // The focus CPU alone: the others stay stopped.
+            Some(f) => self.send(&format!("vCont;s:{f:x}"))?,
+            None => self.send("s")?,
+        }
         self.wait_stop(Duration::from_secs(10))?
             .context("the guest did not stop after a single step")
     }
@@ -248,7 +371,9 @@ impl Gdb {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        self.expect_ok(&format!("P{n:x}={hex}"))
+        self.expect_ok(&format!("P{n:x}={hex}"))?;
+        self.wrote = true;
+        Ok(())
     }
 
     /// Reads a little-endian 64-bit word of guest virtual memory.
@@ -259,8 +384,32 @@ impl Gdb {
 
     /// Detaches: QEMU removes every breakpoint and lets the guest run on.
     pub fn detach(&mut self) -> Result<()> {
+        // A write is made to stick first, as in `resume`.
+        if std::mem::take(&mut self.wrote) && self.focus.is_some() {
+            self.step()?;
+        }
         self.expect_ok("D")
     }
+}
+
+/// `KENTRY_GDB_TRACE=1`: every packet, on stderr (for debugging the method).
+fn trace_packet(dir: &str, body: &str) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("KENTRY_GDB_TRACE").is_some()) {
+        eprintln!("xtask: gdb {dir} {}", &body[..body.len().min(80)]);
+    }
+}
+
+/// SIGTRAP: the signal of a stop at a breakpoint or after a step.
+const SIGTRAP: u8 = 5;
+
+/// The thread a stop reply names (`T05thread:02;` → 2).
+fn stop_thread(reply: &str) -> Option<u32> {
+    let at = reply.find("thread:")? + "thread:".len();
+    let id = reply[at..].split(';').next()?;
+    // `p<pid>.<tid>` in the multiprocess form.
+    let tid = id.rsplit('.').next()?;
+    u32::from_str_radix(tid, 16).ok()
 }
 
 /// Decodes up to 8 bytes of little-endian hex (`p`, `m` replies).
@@ -282,15 +431,45 @@ mod tests {
     use std::os::unix::net::UnixListener;
 
     #[test]
+    fn stop_threads() {
+        assert_eq!(stop_thread("T05thread:02;"), Some(2));
+        assert_eq!(stop_thread("T02thread:p01.0a;"), Some(10));
+        assert_eq!(stop_thread("S05"), None);
+    }
+
+    #[test]
     fn little_endian_hex() {
         assert_eq!(le_hex("efbeadde00000000"), Some(0xdead_beef));
         assert_eq!(le_hex("E14"), None);
         assert_eq!(le_hex(""), None);
     }
 
-    /// A fake gdbstub: acks, answers `?`, a breakpoint, a continue with a stop, a register.
+    /// A fake gdbstub with two CPUs, each packet checked against a script: the first stop
+    /// (CPU 1) becomes the focus; a stop of CPU 2 at a breakpoint is stepped past alone
+    /// and never reported; a register write makes the next resume step the focus first.
     #[test]
     fn talks_rsp() {
+        const BP: &str = "ffffffff80107360";
+        let script: Vec<(String, &str)> = vec![
+            ("?".into(), "S05"),
+            ("qXfer:features:read:target.xml:0,ffb".into(), "l<target/>"),
+            (format!("Z0,{BP},1"), "OK"),
+            ("c".into(), "T05thread:01;"),
+            ("Hg1".into(), "OK"),
+            ("p10".into(), "0100000000000000"),
+            // CPU 2 at the breakpoint: stepped past it alone, the guest resumed.
+            ("c".into(), "T05thread:02;"),
+            ("Hg2".into(), "OK"),
+            ("p10".into(), "60731080ffffffff"),
+            (format!("z0,{BP},1"), "OK"),
+            ("vCont;s:2".into(), "T05thread:02;"),
+            (format!("Z0,{BP},1"), "OK"),
+            ("c".into(), "T05thread:01;"),
+            ("Hg1".into(), "OK"),
+            ("P10=0200000000000000".into(), "OK"),
+            ("vCont;s:1".into(), "T05thread:01;"),
+            ("c".into(), "T05thread:01;"),
+        ];
         let dir = std::env::temp_dir().join(format!("xtask-gdb-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("gdb.sock");
@@ -298,13 +477,7 @@ mod tests {
         let listener = UnixListener::bind(&path).unwrap();
         let server = std::thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
-            let mut got = Vec::new();
-            let reply = |s: &mut UnixStream, body: &str| {
-                let sum = body.bytes().fold(0u8, |a, b| a.wrapping_add(b));
-                s.write_all(format!("+${body}#{sum:02x}").as_bytes())
-                    .unwrap();
-            };
-            for answer in ["S05", "l<target/>", "OK", "", "0100000000000000"] {
+            for (want, answer) in script {
                 let mut pkt = Vec::new();
                 let mut b = [0u8; 1];
                 // Skip acks, read up to '#', then the two checksum digits.
@@ -323,18 +496,13 @@ mod tests {
                 }
                 s.read_exact(&mut [0u8; 2]).unwrap();
                 let body = String::from_utf8(pkt).unwrap();
-                if body == "c" {
-                    s.write_all(b"+").unwrap();
-                    reply(&mut s, "T05thread:01;");
-                    // the client's ack of the stop reply
-                } else {
-                    reply(&mut s, answer);
-                }
-                got.push(body);
+                assert_eq!(body, want);
+                let sum = answer.bytes().fold(0u8, |a, b| a.wrapping_add(b));
+                s.write_all(format!("+${answer}#{sum:02x}").as_bytes())
+                    .unwrap();
             }
             // The client's ack of the last reply.
             let _ = s.read(&mut [0u8; 1]);
-            got
         });
         let mut gdb = Gdb::connect(&path, Duration::from_secs(2)).unwrap();
         gdb.set_breakpoint(0xffff_ffff_8010_7360).unwrap();
@@ -344,17 +512,20 @@ mod tests {
             Some(Stop::Signal(5))
         );
         assert_eq!(gdb.read_register(reg::RIP).unwrap(), 1);
-        let got = server.join().unwrap();
+        gdb.resume().unwrap();
         assert_eq!(
-            got,
-            vec![
-                "?",
-                "qXfer:features:read:target.xml:0,ffb",
-                "Z0,ffffffff80107360,1",
-                "c",
-                "p10"
-            ]
+            gdb.wait_stop(Duration::from_secs(2)).unwrap(),
+            Some(Stop::Signal(5))
         );
+        assert_eq!(gdb.focus_cpu(), 0);
+        assert_eq!(gdb.bystander_steps, 1);
+        gdb.write_register(reg::RIP, 2).unwrap();
+        gdb.resume().unwrap();
+        assert_eq!(
+            gdb.wait_stop(Duration::from_secs(2)).unwrap(),
+            Some(Stop::Signal(5))
+        );
+        server.join().unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -23,7 +23,7 @@ pub const HOST_STOP: u64 = 2;
 pub enum Injection {
     /// QMP `inject-nmi`.
     Nmi,
-    /// HMP `mce` with a recoverable record ([`super::mce::RECOVERABLE_ARGS`]): the kernel
+    /// HMP `mce` with a recoverable record ([`super::mce::RECOVERABLE`]): the kernel
     /// logs it and resumes, so one boot takes a #MC at every instruction.
     Mce,
 }
@@ -45,11 +45,12 @@ impl Injection {
         }
     }
 
-    /// Raises it on the stopped guest.
-    pub fn send(self, qmp: &mut Qmp) -> Result<()> {
+    /// Raises it on the stopped guest: a #MC on CPU `cpu`, an NMI on every CPU (QMP
+    /// `inject-nmi` reaches them all; the others take theirs wherever they stand).
+    pub fn send(self, qmp: &mut Qmp, cpu: u32) -> Result<()> {
         match self {
             Injection::Nmi => qmp.execute("inject-nmi", None).map(drop),
-            Injection::Mce => super::mce::raise(qmp, super::mce::RECOVERABLE_ARGS),
+            Injection::Mce => super::mce::raise(qmp, cpu, super::mce::RECOVERABLE),
         }
     }
 }
@@ -91,6 +92,8 @@ pub struct Settings {
     /// QEMU's `-cpu` model, when not the default (`-cpu max`, AMD vendor): the SYSENTER
     /// stub's boots need an Intel vendor ([`super::INTEL_CPU`]).
     pub cpu: Option<&'static str>,
+    /// The guest's CPUs (`-smp`): verify_loop runs its checkers on each.
+    pub cpus: u32,
 }
 
 /// What boots: QEMU, the kernel and its initrd, and the address of `verify_loop`'s poll.
@@ -167,10 +170,16 @@ pub fn boot_with(
     let gdb_sock = dir.join("gdb.sock");
     let qmp_sock = dir.join("qmp.sock");
     let mut cmdline = lean::cmdline(ct, &["verify_loop"]);
+    if settings.cpus > 1 {
+        // QMP `inject-nmi` raises LINT1, which only the boot CPU takes by default: the NMI
+        // must reach whichever CPU the run stopped.
+        cmdline.push("kentry.lint1=all".into());
+    }
     cmdline.extend(settings.extra_cmdline.iter().cloned());
     let words: Vec<&str> = cmdline.iter().map(String::as_str).collect();
     let mut boot = Boot::new(guest.kernel, guest.initrd, &words);
     boot.timeout = Some(settings.boot_timeout);
+    boot.cpus = settings.cpus;
     boot.extra_args = vec![
         "-chardev".into(),
         format!(
@@ -328,7 +337,10 @@ fn probe(
 ) -> Result<bool> {
     let trigger = text.nmi_blocked_at(targets[0].addr);
     if trigger {
+        // The NMI path under test is the one of the CPU stopped in the kernel.
         stop_in_kernel(gdb, text, s)?;
+    } else {
+        gdb.any_cpu();
     }
     for t in targets {
         gdb.set_breakpoint(t.addr)?;
@@ -363,6 +375,8 @@ fn inject_at(
     let blocked = text.nmi_blocked_at(t.addr);
     if blocked {
         stop_in_kernel(gdb, text, s)?;
+    } else {
+        gdb.any_cpu();
     }
     gdb.set_breakpoint(t.addr)?;
     if blocked {
@@ -464,6 +478,7 @@ pub(super) fn run_back(
 /// and runs the kernel-mode NMI path (stopped anywhere else — after a timeout's interrupt,
 /// most likely in ring 3 — it would take the user-mode way instead).
 pub fn stop_in_kernel(gdb: &mut Gdb, text: &EntryText, s: &Settings) -> Result<()> {
+    gdb.any_cpu();
     gdb.set_breakpoint(text.syscall_entry)?;
     gdb.resume()?;
     let stop = gdb.wait_stop(s.per_address)?;
@@ -485,6 +500,8 @@ pub fn poll_answer(gdb: &mut Gdb, syscall: u64, word: u64, timeout: Duration) ->
     let deadline = Instant::now() + timeout;
     gdb.set_breakpoint(syscall)?;
     loop {
+        // Whichever CPU runs into it: the loop's own poll may come on any.
+        gdb.any_cpu();
         gdb.resume()?;
         match gdb.wait_stop(deadline.saturating_duration_since(Instant::now()))? {
             Some(Stop::Signal(_)) => {}
@@ -536,7 +553,7 @@ pub(super) fn inject_to_stub(
 ) -> Result<Option<InsnResult>> {
     note_interrupt_flag(gdb, at)?;
     let stub = inj.stub(text);
-    inj.send(qmp)?;
+    inj.send(qmp, gdb.focus_cpu())?;
     gdb.set_breakpoint(stub)?;
     gdb.resume()?;
     let stop = gdb.wait_stop(wait)?;

@@ -24,15 +24,15 @@ use crate::lean::CtSetting;
 use crate::qemu::{BootLog, KernelExit};
 use crate::qmp::Qmp;
 
-/// HMP `mce` arguments of a recoverable #MC: CPU 0, bank 0, status
+/// HMP `mce` arguments after the CPU of a recoverable #MC: bank 0, status
 /// VAL|UC|EN|MISCV|ADDRV|S with MCACOD 0xc0 (a memory-scrub error: action optional, not
 /// consumed by the interrupted instruction), MCG_STATUS RIPV|MCIP, an address, no MISC.
-pub const RECOVERABLE_ARGS: &str = "0 0 0xbd000000000000c0 0x5 0x1234000 0";
+pub const RECOVERABLE: &str = "0 0xbd000000000000c0 0x5 0x1234000 0";
 
 /// A #MC the kernel must not survive in kernel mode: status VAL|UC|EN|MISCV|ADDRV|S|AR
 /// (action required: the instruction consumed the error), MCG_STATUS RIPV|EIPV|MCIP (the
 /// same as the kernel's e25_mce_from_user, where it is the task's SIGBUS).
-pub const FATAL_ARGS: &str = "0 0 0xbd80000000000000 0x7 0x1234000 0";
+pub const FATAL: &str = "0 0xbd80000000000000 0x7 0x1234000 0";
 
 /// What the kernel prints for each recovered #MC (kernel/src/x86/mce.rs `drain`), and for
 /// records it had no room for.
@@ -47,13 +47,14 @@ pub fn raised() -> usize {
     RAISED.load(Ordering::Relaxed)
 }
 
-/// HMP `mce ARGS`: an empty answer means it was raised.
-pub fn raise(qmp: &mut Qmp, args: &str) -> Result<()> {
-    let out = qmp.human_monitor_command(&format!("mce {args}"))?;
+/// HMP `mce CPU RECORD` (`record`: [`RECOVERABLE`] or [`FATAL`]): an empty answer means it
+/// was raised.
+pub fn raise(qmp: &mut Qmp, cpu: u32, record: &str) -> Result<()> {
+    let out = qmp.human_monitor_command(&format!("mce {cpu} {record}"))?;
     if !out.trim().is_empty() {
-        bail!("HMP `mce {args}` said: {}", out.trim());
+        bail!("HMP `mce {cpu} {record}` said: {}", out.trim());
     }
-    if args == RECOVERABLE_ARGS {
+    if record == RECOVERABLE {
         RAISED.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
@@ -150,7 +151,7 @@ pub fn nmi_in_mce_rounds(
         }
         let (home, home_rsp) = (gdb.read_register(reg::RIP)?, gdb.read_register(reg::RSP)?);
         gdb.set_breakpoint(text.mc_stub)?;
-        raise(qmp, RECOVERABLE_ARGS)?;
+        raise(qmp, gdb.focus_cpu(), RECOVERABLE)?;
         if !run_to(gdb, text.mc_stub, s)? {
             bail!("the #MC raised at {} was never taken", text.symbolize(home));
         }
@@ -246,7 +247,7 @@ fn run_to(gdb: &mut Gdb, addr: u64, s: &Settings) -> Result<bool> {
     Ok(true)
 }
 
-/// The fatal half: one boot raising [`FATAL_ARGS`] at `kentry_syscall_64`. The kernel must
+/// The fatal half: one boot raising [`FATAL`] at `kentry_syscall_64`. The kernel must
 /// report it as a kernel-mode #MC at that RIP and stop with v=2 — the recovery path must not
 /// swallow a #MC the kernel consumed. A problem (as text) if not.
 pub fn fatal_boot(guest: &Guest, ct: CtSetting, text: &EntryText, settings: &Settings) -> BootRun {
@@ -254,7 +255,7 @@ pub fn fatal_boot(guest: &Guest, ct: CtSetting, text: &EntryText, settings: &Set
     let (driven, log) = inject::boot_with(guest, ct, settings, |gdb, qmp| {
         inject::poll_answer(gdb, guest.poll_addr, HOST_ATTACHED, settings.boot_timeout)?;
         inject::stop_in_kernel(gdb, text, settings)?;
-        raise(qmp, FATAL_ARGS)?;
+        raise(qmp, gdb.focus_cpu(), FATAL)?;
         // The kernel should stop right here. Should it run on instead (the negative run),
         // tell verify_loop to finish, so the boot ends now rather than at its timeout; an
         // error here is the guest having ended, as it should.
@@ -330,12 +331,12 @@ mod tests {
     #[test]
     fn recoverable_is_not_action_required_and_fatal_is() {
         let status = |args: &str| {
-            u64::from_str_radix(args.split(' ').nth(2).unwrap().trim_start_matches("0x"), 16)
+            u64::from_str_radix(args.split(' ').nth(1).unwrap().trim_start_matches("0x"), 16)
                 .unwrap()
         };
         const AR: u64 = 1 << 55;
         const PCC: u64 = 1 << 57;
-        assert_eq!(status(RECOVERABLE_ARGS) & (AR | PCC), 0);
-        assert_ne!(status(FATAL_ARGS) & AR, 0);
+        assert_eq!(status(RECOVERABLE) & (AR | PCC), 0);
+        assert_ne!(status(FATAL) & AR, 0);
     }
 }

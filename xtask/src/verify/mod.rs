@@ -62,10 +62,18 @@ pub struct VerifyArgs {
     /// kernel logs and survives, one boot per setting; and a fatal #MC, which must stop it.
     #[arg(long)]
     pub mce: bool,
+    /// The guest's CPUs: verify_loop runs its register checkers on each, every breakpoint
+    /// stops the CPU that gets there first, and the event is raised there (an NMI reaches
+    /// every CPU, as QMP `inject-nmi` does).
+    #[arg(long, value_name = "N", default_value_t = VERIFY_CPUS)]
+    pub cpus: u32,
     /// Show every instruction's result, not only the failures and the uncovered ones.
     #[arg(short, long)]
     pub verbose: bool,
 }
+
+/// The CPUs of a verify boot, unless `--cpus` says otherwise.
+pub const VERIFY_CPUS: u32 = 2;
 
 /// The stubs of the fast subset: the SYSCALL path (its stub and its Rust entry function, with
 /// the IRET way back it takes when SYSRET may not be used) and the timer's IDT path (stub,
@@ -111,6 +119,7 @@ pub fn run(ws: &Workspace, args: &VerifyArgs) -> Result<ExitCode> {
         kernel: "lean",
         extra_cmdline: Vec::new(),
         cpu: None,
+        cpus: args.cpus,
     };
     let series: &[Injection] = if args.mce {
         &[Injection::Nmi, Injection::Mce]
@@ -179,6 +188,7 @@ fn fast_series(
         kernel: "lean",
         extra_cmdline: Vec::new(),
         cpu: None,
+        cpus: VERIFY_CPUS,
     };
     let filter = |stub: &str| FAST_STUBS.iter().any(|f| stub.starts_with(f));
     match verify(
@@ -215,6 +225,7 @@ pub fn negative(ws: &Workspace, qemu: &Path, test_kernel: &Artifacts) -> Result<
         kernel: "test",
         extra_cmdline: vec![NEGATIVE_BREAKS[0].into()],
         cpu: None,
+        cpus: VERIFY_CPUS,
     };
     let filter = |stub: &str| stub == "kentry_syscall_64";
     let v = verify(
@@ -278,6 +289,7 @@ pub fn negative_mce(
         kernel: "test",
         extra_cmdline: vec![NEGATIVE_BREAKS[1].into()],
         cpu: None,
+        cpus: VERIFY_CPUS,
     };
     let run = mce::fatal_boot(&guest, CtSetting::On, &text, &settings);
     if run.problems.is_empty() {

@@ -57,7 +57,7 @@ pub fn pass(
         gdb.set_breakpoint(text.nmi_stub)?;
         // Held back by the outer NMI; the #MC's IRETQ lets it in.
         qmp.execute("inject-nmi", None)?;
-        mce::raise(qmp, mce::RECOVERABLE_ARGS)?;
+        mce::raise(qmp, gdb.focus_cpu(), mce::RECOVERABLE)?;
         let mut held: Vec<u64> = Vec::new();
         while run_to_stop(gdb, s)? {
             let pc = gdb.read_register(reg::RIP)?;

@@ -40,6 +40,8 @@ pub fn function(
         gdb.set_breakpoint(a)?;
     }
     loop {
+        // Whichever CPU gets to one of them first.
+        gdb.any_cpu();
         if !run_to_stop(gdb, s.per_address)? {
             break;
         }
@@ -273,6 +275,7 @@ fn in_nmis(
 fn stop_at(gdb: &mut Gdb, addr: u64, s: &Settings) -> Result<()> {
     // verify_loop polls once a round, a few seconds apart.
     let wait = s.per_address.max(Duration::from_secs(30));
+    gdb.any_cpu();
     gdb.set_breakpoint(addr)?;
     gdb.resume()?;
     let stop = gdb.wait_stop(wait)?;
