@@ -4,7 +4,9 @@
  * then access -> SIGSEGV, mprotect PROT_READ then write -> SIGSEGV, mremap grow with
  * MREMAP_MAYMOVE keeping contents, madvise(MADV_DONTNEED) (zero-filling anonymous memory, and
  * giving back the file's bytes on a page of the program's own .data), a read-only file mapping of
- * /proc/self/exe, and a sparse walk over a fresh 64 MiB demand-zero mapping.
+ * /proc/self/exe, a file mapping read as it is touched (bytes written past the file's end
+ * after mmap show; a 1 GiB sparse file maps and reads back one page), and a sparse walk over
+ * a fresh 64 MiB demand-zero mapping.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -58,6 +60,20 @@ static int all_bytes(const unsigned char *p, size_t n, unsigned char v)
 	return 1;
 }
 
+/* Reads one byte into *out; returns the signal that stopped the read (SIGSEGV or SIGBUS),
+ * or 0. */
+static int read_byte(volatile unsigned char *p, unsigned char *out)
+{
+	static volatile int sig;
+	sig = 0;
+	segv_count = 0;
+	if (sigsetjmp(jb, 1) == 0)
+		*out = *p;
+	else
+		sig = segv_code == BUS_ADRERR && segv_count ? SIGBUS : SIGSEGV;
+	return sig;
+}
+
 static unsigned char pat(size_t i)
 {
 	return (unsigned char)(i * 131 + (i >> 12) + 1);
@@ -68,13 +84,14 @@ static unsigned char data_pages[3 * PAGE] __attribute__((aligned(4096))) = {[0 .
 
 int main(void)
 {
-	ktap_plan(19);
+	ktap_plan(21);
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = on_segv;
 	sa.sa_flags = SA_SIGINFO;
 	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
 
 	/* brk: query, grow by 10 pages + an unaligned tail, touch, query, shrink back. */
 	uintptr_t b0 = (uintptr_t)syscall(SYS_brk, 0);
@@ -310,6 +327,55 @@ int main(void)
 	if (z != MAP_FAILED)
 		munmap(z, big);
 	KTAP_CHECK(dz_ok, "demand_zero_64m", "a fresh page was not zero");
+
+	/* A private file mapping reads the file as it is touched (Linux: the page cache until the
+	 * first write): a page that lay past the file's end at mmap time shows what was written
+	 * there since, and the page past the new end is SIGBUS. */
+	int grow_ok = 0;
+	unsigned char g0 = 0, g1 = 0, g2 = 0;
+	int gsig = -1;
+	char gpath[] = "/tmp/mem_grow_XXXXXX";
+	int gfd = mkstemp(gpath);
+	if (gfd >= 0) {
+		unlink(gpath);
+		unsigned char head[100], tail[PAGE];
+		memset(head, 0x21, sizeof head);
+		memset(tail, 0x42, sizeof tail);
+		unsigned char *m = NULL;
+		if (write(gfd, head, sizeof head) == (ssize_t)sizeof head)
+			m = mmap(NULL, 3 * PAGE, PROT_READ, MAP_PRIVATE, gfd, 0);
+		if (m && m != MAP_FAILED) {
+			int ok = read_byte(m, &g0) == 0;
+			ok = ok && pwrite(gfd, tail, sizeof tail, PAGE) == (ssize_t)sizeof tail;
+			ok = ok && read_byte(m + PAGE + 4095, &g1) == 0 && read_byte(m + 99, &g2) == 0;
+			gsig = read_byte(m + 2 * PAGE, &(unsigned char){0});
+			grow_ok = ok && g0 == 0x21 && g1 == 0x42 && g2 == 0x21 && gsig == SIGBUS;
+			munmap(m, 3 * PAGE);
+		}
+		close(gfd);
+	}
+	KTAP_CHECK(grow_ok, "mmap_file_reads_as_touched", "bytes %#x %#x %#x, past the end: signal %d",
+		   g0, g1, g2, gsig);
+
+	/* A 1 GiB sparse file maps privately whole (more than this machine's memory, were it
+	 * copied) and one touched page reads back what was written there. */
+	int sparse_ok = 0;
+	char spath[] = "/tmp/mem_sparse_XXXXXX";
+	int sfd = mkstemp(spath);
+	if (sfd >= 0) {
+		unlink(spath);
+		size_t gib = 1UL << 30;
+		unsigned char mark = 0x5c;
+		if (ftruncate(sfd, gib) == 0 && pwrite(sfd, &mark, 1, gib - PAGE + 7) == 1) {
+			unsigned char *m = mmap(NULL, gib, PROT_READ, MAP_PRIVATE, sfd, 0);
+			if (m != MAP_FAILED) {
+				sparse_ok = m[gib - PAGE + 7] == 0x5c && m[gib - PAGE + 8] == 0 && m[0] == 0;
+				munmap(m, gib);
+			}
+		}
+		close(sfd);
+	}
+	KTAP_CHECK(sparse_ok, "mmap_file_sparse_1g", "the 1 GiB mapping failed or read wrong bytes");
 
 	/* Errors: length 0, unaligned munmap, bad fd. */
 	errno = 0;

@@ -236,6 +236,11 @@ pub fn boot(qemu_bin: &Path, spec: &Spec, scratch: &Path) -> Result<Outcome> {
     let mut b = Boot::new(&spec.kernel, &initrd, &[]);
     b.cmdline = run.cmdline();
     b.cmdline.extend(spec.kernel_args.iter().cloned());
+    if spec.nmi_max_ms > 0 {
+        // QMP `inject-nmi` raises LINT1: every CPU takes it, so each worker's entries meet
+        // NMIs, not CPU 0's alone (kernel/src/x86/apic.rs).
+        b.cmdline.push("kentry.lint1=all".into());
+    }
     b.cpus = spec.cpus;
     b.tcg_single_thread = spec.single_thread;
     b.cpu = spec.cpu.clone();

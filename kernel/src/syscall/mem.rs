@@ -137,6 +137,13 @@ fn memfd_pages(fd: u64) -> Option<(alloc::sync::Arc<SharedMem>, bool)> {
     }
 }
 
+/// The regular file open at `fd` in the in-memory filesystem, for a demand-paged mapping.
+fn regular_node(fd: u64) -> Option<crate::fs::InodeRef> {
+    let f = crate::fs::get_file(fd).ok()?;
+    let node = f.node()?;
+    matches!(node.body, crate::fs::Body::Reg(_)).then(|| node.clone())
+}
+
 /// Whether `fd` was opened for writing (a shared writable mapping needs it: EACCES).
 fn file_writable(fd: u64) -> bool {
     crate::fs::get_file(fd).is_ok_and(|f| f.writable())
@@ -274,21 +281,36 @@ fn sys_mmap(r: &mut Regs) -> i64 {
             // filesystem does not support memory mapping").
             return if file_writable(fd) { -ENODEV } else { -EACCES };
         }
-        // Private (or read-only shared) mappings of a file get a copy of its bytes now.
-        let (pages, size) = match read_file_pages(fd, off, len) {
-            Ok(x) => x,
-            Err(e) => return -e,
-        };
         // The file layer keeps no path per open file yet: the mapping has no name in maps.
-        let file = MappedFile::new("", ident.0, ident.1);
-        (
-            Backing::File {
-                file,
-                limit: off + size,
-            },
-            off,
-            pages,
-        )
+        if let Some(node) = regular_node(fd) {
+            // A regular file: each page is read when first touched (demand paging, as exec
+            // maps a program), so mapping a large file costs nothing up front; a page past
+            // the file's end then is SIGBUS (mm/aspace/fault.rs).
+            let file = MappedFile::demand_paged("", node);
+            (
+                Backing::File {
+                    file,
+                    limit: u64::MAX,
+                },
+                off,
+                Vec::new(),
+            )
+        } else {
+            // Anything else that reads (a /proc file, a device): a copy of its bytes now.
+            let (pages, size) = match read_file_pages(fd, off, len) {
+                Ok(x) => x,
+                Err(e) => return -e,
+            };
+            let file = MappedFile::new("", ident.0, ident.1);
+            (
+                Backing::File {
+                    file,
+                    limit: off + size,
+                },
+                off,
+                pages,
+            )
+        }
     };
     let r = with_aspace(|a| {
         let addr = match a.mmap(

@@ -79,6 +79,7 @@ pub fn boot(
         problems,
         log: log.ok(),
         elapsed: start.elapsed(),
+        bystander_steps: 0,
     };
     (run, done)
 }

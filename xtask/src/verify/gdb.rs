@@ -11,7 +11,7 @@
 //! breakpoints, or at a stub its own broadcast NMI took it to) is not reported: that CPU
 //! alone is stepped past the breakpoint (`vCont;s:T`, the others stay stopped) and every CPU
 //! runs on. Steps are the focus CPU's alone. [`Gdb::any_cpu`] drops the focus, so the next
-//! stop of any CPU is accepted and becomes it.
+//! stop of any CPU is accepted and becomes it; [`Gdb::pin`] fixes it to one CPU for good.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -58,8 +58,10 @@ pub struct Gdb {
     /// The gdb thread id (CPU index + 1) of the CPU the caller works with, once a stop chose
     /// it; `None` before, or after [`Gdb::any_cpu`].
     focus: Option<u32>,
-    /// A register was written since the guest last ran ([`Gdb::resume`]).
-    wrote: bool,
+    /// The focus for good ([`Gdb::pin`]).
+    pinned: Option<u32>,
+    /// The CPU a register was written on since the guest last ran ([`Gdb::resume`]).
+    wrote: Option<u32>,
     /// The CPU `p`/`P` address (the last `Hg`).
     selected: Option<u32>,
     /// The breakpoints set, to step a bystander CPU past one.
@@ -89,8 +91,9 @@ impl Gdb {
             stream,
             buf: Vec::new(),
             focus: None,
+            pinned: None,
             selected: None,
-            wrote: false,
+            wrote: None,
             breakpoints: BTreeSet::new(),
             bystander_steps: 0,
         };
@@ -227,9 +230,28 @@ impl Gdb {
         Ok(())
     }
 
-    /// Drops the focus: the next stop of any CPU is accepted, and its CPU becomes the focus.
+    /// Drops the focus: the next stop of any CPU is accepted, and its CPU becomes the focus
+    /// — unless [`Gdb::pin`] fixed it.
     pub fn any_cpu(&mut self) {
+        self.focus = self.pinned;
+    }
+
+    /// Fixes the focus to CPU `thread` (gdb thread id: CPU index + 1) for good: every other
+    /// CPU's stop is stepped past.
+    pub fn pin(&mut self, thread: u32) {
+        self.pinned = Some(thread);
+        self.focus = Some(thread);
+    }
+
+    /// Runs `f` with no pin and no focus (the first stop of any CPU is accepted), then puts
+    /// the pin back: for what any CPU may do, such as verify_loop's poll.
+    pub fn on_any_cpu<R>(&mut self, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
+        let pinned = self.pinned.take();
         self.focus = None;
+        let r = f(self);
+        self.pinned = pinned;
+        self.focus = pinned;
+        r
     }
 
     /// The focus CPU's index (as HMP `mce` numbers CPUs); CPU 0 before any stop named one.
@@ -242,10 +264,24 @@ impl Gdb {
     /// CPU straight away, a CPU lost what `P` had written (QEMU 7.2 MTTCG, `-smp 2`: seen
     /// with verify_loop's poll answer and the #DF boot's RSP; not understood).
     pub fn resume(&mut self) -> Result<()> {
-        if std::mem::take(&mut self.wrote) && self.focus.is_some() {
-            self.step()?;
-        }
+        self.settle_write()?;
         self.send("c")
+    }
+
+    /// After a register write, the written CPU executes one instruction alone (see
+    /// [`Gdb::resume`]).
+    fn settle_write(&mut self) -> Result<()> {
+        if let Some(t) = self.wrote.take() {
+            self.send(&format!("vCont;s:{t:x}"))?;
+            match self.raw_stop(Duration::from_secs(10))? {
+                Some((Stop::Signal(_), _)) => {}
+                Some((Stop::Exited, _)) => return Err(Closed.into()),
+                None => bail!("CPU thread {t} did not stop after a single step"),
+            }
+            // The step's stop re-selected that CPU.
+            self.selected = Some(t);
+        }
+        Ok(())
     }
 
     /// Waits for a stop reply of the focus CPU (of any CPU while there is none: that one
@@ -341,7 +377,9 @@ impl Gdb {
     /// Executes one instruction (QEMU: with interrupts and timers held off) and waits for
     /// the stop.
     pub fn step(&mut self) -> Result<Stop> {
-        self.wrote = false;
+        if self.wrote == self.focus {
+            self.wrote = None;
+        }
         match self.focus {
             // The focus CPU alone: the others stay stopped.
             Some(f) => self.send(&format!("vCont;s:{f:x}"))?,
@@ -372,7 +410,8 @@ impl Gdb {
             .map(|b| format!("{b:02x}"))
             .collect();
         self.expect_ok(&format!("P{n:x}={hex}"))?;
-        self.wrote = true;
+        // The CPU written: the focus, or the one the last stop named.
+        self.wrote = self.focus.or(self.selected);
         Ok(())
     }
 
@@ -385,9 +424,7 @@ impl Gdb {
     /// Detaches: QEMU removes every breakpoint and lets the guest run on.
     pub fn detach(&mut self) -> Result<()> {
         // A write is made to stick first, as in `resume`.
-        if std::mem::take(&mut self.wrote) && self.focus.is_some() {
-            self.step()?;
-        }
+        self.settle_write()?;
         self.expect_ok("D")
     }
 }

@@ -76,6 +76,9 @@ pub struct BootRun {
     pub problems: Vec<String>,
     pub log: Option<BootLog>,
     pub elapsed: Duration,
+    /// How often another CPU than the one under test was stepped past a breakpoint: the
+    /// other CPUs' workload met the same instructions meanwhile.
+    pub bystander_steps: u64,
 }
 
 /// Settings of a run.
@@ -117,8 +120,9 @@ pub fn run_boot(
     let start = Instant::now();
     let mut results = Vec::new();
     let mces_before = super::mce::raised();
+    let mut bystander_steps = 0;
     let (driven, log) = boot_with(guest, ct, settings, |gdb, qmp| {
-        drive(
+        let r = drive(
             gdb,
             qmp,
             text,
@@ -127,7 +131,9 @@ pub fn run_boot(
             inj,
             guest.poll_addr,
             &mut results,
-        )
+        );
+        bystander_steps = gdb.bystander_steps;
+        r
     });
     let mces = super::mce::raised() - mces_before;
     let mut problems: Vec<String> = driven.err().map(|e| format!("{e:#}")).into_iter().collect();
@@ -148,8 +154,12 @@ pub fn run_boot(
         problems,
         log: log.ok(),
         elapsed: start.elapsed(),
+        bystander_steps,
     }
 }
+
+/// The gdb thread id of the CPU the injections go to: CPU 0.
+const CPU_UNDER_TEST: u32 = 1;
 
 /// Boots `guest` stopped, with a gdbstub and a QMP socket of its own, and runs `drive` on
 /// them; ends QEMU at once if `drive` fails. Returns what `drive` returned and the boot's log.
@@ -170,11 +180,6 @@ pub fn boot_with(
     let gdb_sock = dir.join("gdb.sock");
     let qmp_sock = dir.join("qmp.sock");
     let mut cmdline = lean::cmdline(ct, &["verify_loop"]);
-    if settings.cpus > 1 {
-        // QMP `inject-nmi` raises LINT1, which only the boot CPU takes by default: the NMI
-        // must reach whichever CPU the run stopped.
-        cmdline.push("kentry.lint1=all".into());
-    }
     cmdline.extend(settings.extra_cmdline.iter().cloned());
     let words: Vec<&str> = cmdline.iter().map(String::as_str).collect();
     let mut boot = Boot::new(guest.kernel, guest.initrd, &words);
@@ -199,6 +204,12 @@ pub fn boot_with(
     let qemu_thread = std::thread::spawn(move || qemu::run(&qemu_bin, &boot));
     let driven = (|| {
         let mut gdb = Gdb::connect(&gdb_sock, Duration::from_secs(20))?;
+        // The CPU under test is CPU 0, the one QMP `inject-nmi` reaches (LINT1, which the
+        // kernel leaves masked elsewhere, as Linux does); the others run the same workload
+        // and are stepped past the breakpoints they meet. Were they injected at too, each
+        // broadcast NMI would land in the other CPU's NMI path at a breakpoint there, where
+        // NMIs are blocked.
+        gdb.pin(CPU_UNDER_TEST);
         let mut qmp = Qmp::connect(&qmp_sock, Duration::from_secs(20))?;
         drive(&mut gdb, &mut qmp)
     })();
@@ -497,6 +508,11 @@ pub fn stop_in_kernel(gdb: &mut Gdb, text: &EntryText, s: &Settings) -> Result<(
 /// address, with RAX = [`POLL_NR`]: another program's code at that address is stepped over)
 /// and answers it with `word` in RDI, which the syscall gives back to the loop.
 pub fn poll_answer(gdb: &mut Gdb, syscall: u64, word: u64, timeout: Duration) -> Result<()> {
+    // verify_loop may poll on any CPU.
+    gdb.on_any_cpu(|gdb| poll_answer_here(gdb, syscall, word, timeout))
+}
+
+fn poll_answer_here(gdb: &mut Gdb, syscall: u64, word: u64, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
     gdb.set_breakpoint(syscall)?;
     loop {

@@ -305,6 +305,7 @@ pub fn fatal_boot(guest: &Guest, ct: CtSetting, text: &EntryText, settings: &Set
         problems,
         log: log.ok(),
         elapsed: start.elapsed(),
+        bystander_steps: 0,
     }
 }
 

@@ -62,9 +62,8 @@ pub struct VerifyArgs {
     /// kernel logs and survives, one boot per setting; and a fatal #MC, which must stop it.
     #[arg(long)]
     pub mce: bool,
-    /// The guest's CPUs: verify_loop runs its register checkers on each, every breakpoint
-    /// stops the CPU that gets there first, and the event is raised there (an NMI reaches
-    /// every CPU, as QMP `inject-nmi` does).
+    /// The guest's CPUs: verify_loop runs its register checkers on each; CPU 0 is the one
+    /// stopped and injected at, the others are stepped past the breakpoints they meet.
     #[arg(long, value_name = "N", default_value_t = VERIFY_CPUS)]
     pub cpus: u32,
     /// Show every instruction's result, not only the failures and the uncovered ones.
@@ -525,8 +524,16 @@ fn report(text: &EntryText, run: &BootRun, verbose: bool) {
     for p in &run.problems {
         println!("  FAILED [{}]: {p}", run.label);
     }
+    let others = if run.bystander_steps > 0 {
+        format!(
+            "; other CPUs stepped past a breakpoint {} times",
+            run.bystander_steps
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "  [{}]: {} instructions in {:.1} s",
+        "  [{}]: {} instructions in {:.1} s{others}",
         run.label,
         run.results.len(),
         run.elapsed.as_secs_f64()

@@ -55,11 +55,13 @@ pub fn put_user_page(pa: u64) {
     page_put(pa)
 }
 
-/// A file mapped privately (the executable's segments, mmap of a file). An executable's and
-/// its loader's pages are read from the file when first touched (demand paging: `source`),
-/// so a large program costs only the pages it uses; mmap's pages are copied from the file
-/// when it is mapped, and a page of those dropped later (MADV_DONTNEED) comes back zeroed
-/// (Linux would read the file again).
+/// A file mapped privately (the executable's segments, mmap of a file). The pages of a
+/// regular file are read from it when first touched (demand paging: `source`), so a large
+/// program or mapped file costs only the pages it uses, and a page dropped later
+/// (MADV_DONTNEED) is read again. Unlike Linux, whose private mapping shows the page cache
+/// until the first write, a page is a copy from its first touch on: a later write(2) to the
+/// file does not show in a page already touched. Other readable files (no `source`) are
+/// copied when mapped, and a page of those dropped later comes back zeroed.
 pub struct MappedFile {
     /// The path shown in /proc/self/maps.
     pub path: String,

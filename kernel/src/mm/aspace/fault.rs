@@ -90,9 +90,9 @@ impl AddressSpace {
                 if file.source.is_none() {
                     return new_zeroed_page();
                 }
-                // Demand paging: the file's bytes up to `limit` (a segment's file size; the
-                // rest of the page stays zero), or SIGBUS where the file has shrunk since
-                // (nothing to read at `at`, which lies below `limit`).
+                // Demand paging: the file's bytes up to `limit` (a segment's file size, or
+                // none for mmap; the rest of the page stays zero), or SIGBUS where the file
+                // ends before `at` (it may have shrunk since it was mapped).
                 let pa = new_zeroed_page()?;
                 let n = (*limit - at).min(PAGE_SIZE) as usize;
                 // SAFETY: `pa` is a fresh frame no one else maps yet, seen through the direct
@@ -226,11 +226,15 @@ impl AddressSpace {
         } else {
             v.prot & PROT_RWX != 0
         };
-        if let Backing::File { limit, .. } = &v.backing
+        if let Backing::File { file, limit } = &v.backing
             && allowed
-            && v.pgoff + (align_down(addr, PAGE_SIZE) - v.start) >= *limit
         {
-            return (SIGBUS, BUS_ADRERR);
+            let at = v.pgoff + (align_down(addr, PAGE_SIZE) - v.start);
+            // Past the mapping's limit, or past the end of the file it reads from (which
+            // may have shrunk since it was mapped).
+            if at >= *limit || file.source.is_some() && at >= file.len() {
+                return (SIGBUS, BUS_ADRERR);
+            }
         }
         (SIGSEGV, SEGV_ACCERR)
     }
