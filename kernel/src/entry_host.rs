@@ -107,7 +107,7 @@ impl Host for Kernel {
     }
 
     fn context_violation(regs: &Regs, vector: Option<u8>, v: CtViolation) -> ! {
-        let mut w = crate::log::ForcedWriter;
+        let mut w = crate::log::ForcedWriter::new();
         let _ = writeln!(
             w,
             "[kentry] context tracking violated at {} {:#x}: state={} ({}), frame is {} mode, nmi nesting {}",
@@ -153,7 +153,7 @@ impl Host for Kernel {
     }
 
     fn ist_recursion(regs: &Regs, vector: u8) -> ! {
-        let mut w = crate::log::ForcedWriter;
+        let mut w = crate::log::ForcedWriter::new();
         let _ = writeln!(
             w,
             "[kentry] IST recursion: {} re-entered its own stack",

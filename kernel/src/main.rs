@@ -474,7 +474,7 @@ extern "C" fn kernel_continue() -> ! {
 fn panic(info: &core::panic::PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
     percpu::repair_gs_base_for_report();
-    let mut w = log::ForcedWriter;
+    let mut w = log::ForcedWriter::new();
     let _ = writeln!(w, "[kentry] KERNEL PANIC: {}", info);
     let (rip, rsp, rbp): (u64, u64, u64);
     // SAFETY: reading this function's own RIP, RSP and RBP.

@@ -21,7 +21,7 @@ pub fn power_off(code: ExitCode) -> ! {
 pub fn power_off_forced(code: ExitCode) -> ! {
     use core::fmt::Write;
     let _ = writeln!(
-        crate::log::ForcedWriter,
+        crate::log::ForcedWriter::new(),
         "[kentry] power off: v={}",
         code as u32
     );

@@ -58,13 +58,34 @@ pub fn write_bytes(bytes: &[u8]) {
     });
 }
 
-/// Last-resort output for fault reports: takes the lock even if the faulting code held it.
+/// How long a forced write waits for the lock (spins of `try_lock`) before it breaks it: a
+/// line another CPU is printing ends well within it.
+const FORCE_LOCK_SPINS: u32 = 100_000;
+
+/// Output for fault reports, which may run where this CPU holds the lock (a fault or an
+/// NMI-like entry inside a print) or where the lock's holder will never run again: waits a
+/// little for the lock (another CPU finishing its line, so the two do not interleave byte by
+/// byte) and then breaks it.
 pub fn force_write_bytes(bytes: &[u8]) {
     // The kernel is on its way to powering off: its report may take locks anywhere, even in
     // an NMI-like handler, and the lock checks must not turn it into a recursion.
     #[cfg(feature = "test-hooks")]
     crate::lockcheck::fatal_report();
-    // SAFETY: only called on the way to powering off; whoever held the lock will never run.
-    unsafe { COM1.force_unlock() };
-    write_bytes(bytes);
+    let mut spins = 0;
+    let mut s = loop {
+        if let Some(g) = COM1.try_lock() {
+            break g;
+        }
+        spins += 1;
+        if spins >= FORCE_LOCK_SPINS {
+            // SAFETY: whoever holds the lock is this CPU, interrupted inside a print (it
+            // never gets back to it before this report ends), or a CPU that has not let go
+            // in all this time.
+            unsafe { COM1.force_unlock() };
+        }
+        core::hint::spin_loop();
+    };
+    for &b in bytes {
+        s.write_byte(b);
+    }
 }

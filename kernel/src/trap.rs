@@ -300,7 +300,7 @@ fn machine_check(regs: &mut Regs, error_code: u64) {
         // In kernel mode the #MC may have interrupted this CPU inside a print, holding the
         // console lock: an NMI-like path takes no lock, and the machine stops right after,
         // so break it as the panic path does.
-        report(&mut crate::log::ForcedWriter);
+        report(&mut crate::log::ForcedWriter::new());
     }
     if regs.user_mode() && severity == Severity::ActionRequired {
         const BUS_MCEERR_AR: i32 = 4;
@@ -340,7 +340,7 @@ fn machine_check(regs: &mut Regs, error_code: u64) {
 /// #DF: on its own IST stack. If CR2 is a stack's guard page, that stack overflowed (E26).
 fn double_fault(regs: &Regs, error_code: u64) -> ! {
     let cr2 = x86_64::registers::control::Cr2::read_raw();
-    let mut w = crate::log::ForcedWriter;
+    let mut w = crate::log::ForcedWriter::new();
     match crate::mm::stack::find(cr2) {
         Some((s, true)) => {
             let _ = writeln!(
@@ -399,7 +399,7 @@ fn t3_report(w: &mut crate::log::ForcedWriter, vector: u8, rip: u64) {
 /// The symbolized report of a kernel-mode fault.
 pub fn kernel_fault_report(what: &str, r: &Regs, f: Fault) {
     crate::percpu::repair_gs_base_for_report();
-    let mut w = crate::log::ForcedWriter;
+    let mut w = crate::log::ForcedWriter::new();
     let _ = writeln!(
         w,
         "[kentry] {what}: {} err={:#x} cr2={:#x} cpu={}",
@@ -456,7 +456,7 @@ pub fn kernel_fault_report(what: &str, r: &Regs, f: Fault) {
 /// Prints the call chain above `start`, from the DWARF unwind tables, inside the kernel
 /// stack `start.rsp` lies in. Deep recursion (a stack overflow) is folded into one line.
 pub fn backtrace(start: crate::unwind::Frame) {
-    let mut w = crate::log::ForcedWriter;
+    let mut w = crate::log::ForcedWriter::new();
     let _ = writeln!(w, "[kentry] Backtrace:");
     let Some((stack, _)) = crate::mm::stack::find(start.rsp) else {
         let _ = writeln!(

@@ -142,7 +142,7 @@ pub fn nmi(regs: &kentry::Regs) {
     let secs = THRESHOLD_TICKS.load(Ordering::Relaxed) / 1000;
     let by = REPORTED_BY[me].load(Ordering::Relaxed);
     let _ = writeln!(
-        crate::log::ForcedWriter,
+        crate::log::ForcedWriter::new(),
         "[kentry] NMI watchdog: hard LOCKUP on cpu {me}: no timer tick for {secs} s (seen by cpu {by})"
     );
     crate::trap::kernel_fault_report(

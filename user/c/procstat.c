@@ -11,7 +11,10 @@
  *    ours do not), its exe link is ours; a child that exited and is not waited for is Z, and its
  *    /proc/PID is gone once reaped (ENOENT); a child stopped for its tracer is t with
  *    TracerPid ours; the parent of a vfork child, waiting for it, is D (seen by the child);
- *  - /proc/PID/task/TID/stat of a thread blocked in read(2): its tid in field 1, S.
+ *  - /proc/PID/task/TID/stat of a thread blocked in read(2): its tid in field 1, S;
+ *  - /proc/self/fd: a file opened by a relative path links to its absolute path, a pipe to
+ *    pipe:[st_ino], a socket to socket:[st_ino], an eventfd to anon_inode:[eventfd]; each is
+ *    listed, and a closed one is gone.
  * No job-control stop (T): kentry stops only traced processes so far.
  */
 #define _GNU_SOURCE
@@ -26,7 +29,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <dirent.h>
+#include <sys/eventfd.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -376,10 +383,79 @@ static void test_children(void)
 		   "child saw state %c", WIFEXITED(status) ? WEXITSTATUS(status) : '?');
 }
 
+/* Whether /proc/self/fd/FD reads `want`; the text read goes to `got`. */
+static int fd_link_is(int fd, const char *want, char *got, size_t n)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t l = readlink(path, got, n - 1);
+	got[l > 0 ? l : 0] = 0;
+	return l > 0 && strcmp(got, want) == 0;
+}
+
+/* Whether directory /proc/self/fd lists `fd`. */
+static int fd_listed(int fd)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int found = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		found |= atoi(e->d_name) == fd && e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static void test_fd_links(void)
+{
+	char want[128], got[256];
+	struct stat st;
+	/* A file by a relative path: the link is absolute. */
+	int fok = 0;
+	if (mkdir("/tmp", 0777) == 0 || errno == EEXIST) {
+		char dir[] = "/tmp/procfd_XXXXXX";
+		if (mkdtemp(dir) && chdir(dir) == 0) {
+			int fd = open("f", O_CREAT | O_RDWR, 0600);
+			snprintf(want, sizeof(want), "%s/f", dir);
+			fok = fd >= 0 && fd_link_is(fd, want, got, sizeof(got)) && fd_listed(fd);
+			if (fd >= 0)
+				close(fd);
+			/* Closed: the link is gone (a listing would show the directory's own
+			 * descriptor, which takes the lowest free number: this one). */
+			char gone[64];
+			snprintf(gone, sizeof(gone), "/proc/self/fd/%d", fd);
+			errno = 0;
+			fok = fok && readlink(gone, got, sizeof(got)) < 0 && errno == ENOENT;
+			unlink("f");
+			chdir("/");
+			rmdir(dir);
+		}
+	}
+	KTAP_CHECK(fok, "proc_fd_file", "want %s, got %s", want, got);
+
+	int p[2] = {-1, -1}, pok = pipe(p) == 0 && fstat(p[0], &st) == 0;
+	snprintf(want, sizeof(want), "pipe:[%lu]", (unsigned long)st.st_ino);
+	pok = pok && fd_link_is(p[0], want, got, sizeof(got)) && fd_listed(p[1]);
+	KTAP_CHECK(pok, "proc_fd_pipe", "want %s, got %s", want, got);
+	close(p[0]);
+	close(p[1]);
+
+	int sv[2] = {-1, -1}, sok = socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 && fstat(sv[1], &st) == 0;
+	snprintf(want, sizeof(want), "socket:[%lu]", (unsigned long)st.st_ino);
+	sok = sok && fd_link_is(sv[1], want, got, sizeof(got));
+	int efd = eventfd(0, 0);
+	sok = sok && efd >= 0 && fd_link_is(efd, "anon_inode:[eventfd]", got, sizeof(got));
+	KTAP_CHECK(sok, "proc_fd_socket_eventfd", "got %s", got);
+	close(sv[0]);
+	close(sv[1]);
+	close(efd);
+}
+
 int main(void)
 {
-	ktap_plan(26);
+	ktap_plan(29);
 	test_self();
 	test_children();
+	test_fd_links();
 	return ktap_finish();
 }

@@ -61,6 +61,8 @@ pub struct File {
     pub pos: Mutex<u64>,
     /// st_ino of a console description.
     ino: u64,
+    /// The absolute path it was opened by, as /proc/PID/fd/N shows it (set once, by open).
+    path: spin::Once<alloc::string::String>,
 }
 
 impl Drop for File {
@@ -82,7 +84,41 @@ impl File {
             flags: AtomicU32::new(flags),
             pos: Mutex::new(0),
             ino: super::node::alloc_ino(),
+            path: spin::Once::new(),
         })
+    }
+
+    /// Records the path open(2) resolved this description from.
+    pub fn set_path(&self, path: alloc::string::String) {
+        self.path.call_once(|| path);
+    }
+
+    /// What /proc/PID/fd/N names: the path it was opened by, or Linux's pseudo-names
+    /// (`pipe:[INO]`, `socket:[INO]`, `anon_inode:[eventfd]`, …).
+    pub fn proc_name(&self) -> alloc::string::String {
+        use alloc::format;
+        let ino = self.stat().ino;
+        match &self.kind {
+            FileKind::Console {
+                pipe_like: true, ..
+            }
+            | FileKind::Pipe { .. } => {
+                format!("pipe:[{ino}]")
+            }
+            FileKind::Console { .. } => "/dev/console".into(),
+            FileKind::Socket(_) => format!("socket:[{ino}]"),
+            FileKind::SeccompListener(_) => "anon_inode:seccomp notify".into(),
+            FileKind::Epoll(_) => "anon_inode:[eventpoll]".into(),
+            FileKind::EventFd(_) => "anon_inode:[eventfd]".into(),
+            FileKind::TimerFd(_) => "anon_inode:[timerfd]".into(),
+            FileKind::SignalFd(_) => "anon_inode:[signalfd]".into(),
+            FileKind::Node { node, .. } => match (self.path.get(), &node.body) {
+                (Some(p), _) => p.clone(),
+                // "/memfd:NAME (deleted)", as its maps line.
+                (None, Body::Memfd(m)) => m.shm.name.clone().unwrap_or_default(),
+                (None, _) => format!("anon_inode:[{ino}]"),
+            },
+        }
     }
 
     pub fn console(stream: u32, pipe_like: bool) -> Arc<File> {
@@ -444,6 +480,7 @@ fn read_node(
         | Body::ProcExe(_)
         | Body::ProcSelf(_)
         | Body::ProcCwd(_)
+        | Body::ProcFd(..)
         | Body::Socket(_) => Err(-EBADF),
     }
 }
@@ -489,6 +526,7 @@ fn write_node(node: &InodeRef, buf: &[u8], off: u64, append: bool) -> Result<(us
         | Body::ProcExe(_)
         | Body::ProcSelf(_)
         | Body::ProcCwd(_)
+        | Body::ProcFd(..)
         | Body::Socket(_) => Err(-EBADF),
     }
 }

@@ -352,18 +352,24 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
         if flags & O_DIRECTORY != 0 && !f.node.is_dir() {
             return Err(-ENOTDIR);
         }
-        return Ok(File::new(
+        let shown = path::found_path(&f).ok();
+        let file = File::new(
             FileKind::Node {
                 node: f.node,
                 snapshot: None,
             },
             fcntl::kept_path_flags(flags),
-        ));
+        );
+        if let Some(shown) = shown {
+            file.set_path(shown);
+        }
+        return Ok(file);
     }
     if acc == O_ACCMODE {
         return Err(-EINVAL);
     }
-    let node = if flags & O_CREAT != 0 {
+    // `shown`: the absolute path /proc/PID/fd/N will name.
+    let (node, shown) = if flags & O_CREAT != 0 {
         if flags & O_DIRECTORY != 0 {
             return Err(-EINVAL);
         }
@@ -377,19 +383,22 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
                 if flags & O_NOFOLLOW != 0 {
                     return Err(-ELOOP);
                 }
-                path::lookup(base, p, true)?.node
+                let f = path::lookup(base, p, true)?;
+                let shown = path::found_path(&f).ok();
+                (f.node, shown)
             }
-            Some(n) => n,
+            Some(n) => (n, path::entry_path(&par.dir, &par.name)),
             None if par.name == "." => return Err(-EISDIR),
             None => {
                 let n = path::new_file(&par.dir, fcntl::create_mode(mode, umask()));
                 path::add_entry(&par.dir, &par.name, n.clone())?;
-                n
+                (n, path::entry_path(&par.dir, &par.name))
             }
         }
     } else {
         let f = path::lookup(base, p, flags & O_NOFOLLOW == 0)?;
-        f.node
+        let shown = path::found_path(&f).ok();
+        (f.node, shown)
     };
     if node.is_symlink() {
         return Err(-ELOOP);
@@ -434,7 +443,11 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
             flags,
         ),
     };
-    Ok(File::new(kind, fcntl::kept_flags(flags)))
+    let file = File::new(kind, fcntl::kept_flags(flags));
+    if let Some(shown) = shown {
+        file.set_path(shown);
+    }
+    Ok(file)
 }
 
 /// bind(2) of an AF_UNIX socket to path `p`: a socket node (mode 0777 less the umask) that

@@ -164,6 +164,8 @@ pub enum Body {
     ProcSelf(bool),
     /// `/proc/PID/cwd`: a symlink to the process's working directory.
     ProcCwd(u32),
+    /// `/proc/PID/fd/N`: a symlink naming what descriptor N of process PID refers to.
+    ProcFd(u32, u32),
     /// `/proc/PID/mem` (None: `/proc/self/mem`, the caller's), proc_pid.rs.
     ProcMem(Option<u32>),
     /// A memfd's bytes and seals (memfd.rs).
@@ -244,7 +246,11 @@ impl Inode {
     pub fn is_symlink(&self) -> bool {
         matches!(
             self.body,
-            Body::Symlink(_) | Body::ProcExe(_) | Body::ProcSelf(_) | Body::ProcCwd(_)
+            Body::Symlink(_)
+                | Body::ProcExe(_)
+                | Body::ProcSelf(_)
+                | Body::ProcCwd(_)
+                | Body::ProcFd(..)
         )
     }
 
@@ -260,7 +266,11 @@ impl Inode {
         match self.body {
             Body::Dir(_) => S_IFDIR,
             Body::Reg(_) | Body::Proc(_) | Body::ProcMem(_) | Body::Memfd(_) => S_IFREG,
-            Body::Symlink(_) | Body::ProcExe(_) | Body::ProcSelf(_) | Body::ProcCwd(_) => S_IFLNK,
+            Body::Symlink(_)
+            | Body::ProcExe(_)
+            | Body::ProcSelf(_)
+            | Body::ProcCwd(_)
+            | Body::ProcFd(..) => S_IFLNK,
             Body::Dev(_) => S_IFCHR,
             Body::Socket(_) => S_IFSOCK,
         }
@@ -284,6 +294,7 @@ impl Inode {
             Body::ProcExe(pid) => Some(super::proc_task::exe_link(*pid)),
             Body::ProcSelf(thread) => Some(super::proc_pid::self_link(*thread)),
             Body::ProcCwd(pid) => Some(super::proc_pid::cwd_link(*pid)),
+            Body::ProcFd(pid, fd) => Some(super::proc_pid::fd_link(*pid, *fd)),
             _ => None,
         }
     }

@@ -435,6 +435,11 @@ pub fn dir_path(dir: &InodeRef) -> Result<String, i64> {
 }
 
 /// The canonical absolute path of what a lookup found.
+/// The absolute path of entry `name` of directory `dir` (None once `dir` is gone).
+pub fn entry_path(dir: &InodeRef, name: &str) -> Option<String> {
+    dir_path(dir).ok().map(|d| child_path(d, name))
+}
+
 pub fn found_path(f: &Found) -> Result<String, i64> {
     if f.node.is_dir() {
         return dir_path(&f.node);

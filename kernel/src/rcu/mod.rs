@@ -70,7 +70,7 @@ pub fn assert_watching_in_nmi(regs: &kentry::Regs, vector: u8) {
 fn not_watching_in_nmi(regs: &kentry::Regs, vector: u8) -> ! {
     use core::fmt::Write;
     let ct = &crate::percpu::this_cpu().entry.context_tracking;
-    let mut w = crate::log::ForcedWriter;
+    let mut w = crate::log::ForcedWriter::new();
     let _ = writeln!(
         w,
         "[kentry] RCU not watching in NMI-like handler {}: state {}, nmi nesting {}, counter {}",

@@ -335,7 +335,7 @@ pub fn kernel_db(regs: &mut Regs) {
     );
     // The #DB may have interrupted a print on this CPU: the forced writer takes no lock.
     let _ = writeln!(
-        crate::log::ForcedWriter,
+        crate::log::ForcedWriter::new(),
         "[kentry] kernel-mode #DB: DR6 {dr6:#x} (positive polarity) names no in-kernel breakpoint and no user copy; the kernel goes on"
     );
     // Not at once again: no more single-steps, and an instruction breakpoint lets the

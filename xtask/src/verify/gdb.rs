@@ -259,8 +259,8 @@ impl Gdb {
         self.focus.map_or(0, |t| t.saturating_sub(1))
     }
 
-    /// Lets the guest run (no reply until it stops). After a register write the focus CPU
-    /// first executes one instruction alone ([`Gdb::step`]): resumed together with another
+    /// Lets the guest run (no reply until it stops). After a register write the CPU written
+    /// first executes one instruction alone: resumed together with another
     /// CPU straight away, a CPU lost what `P` had written (QEMU 7.2 MTTCG, `-smp 2`: seen
     /// with verify_loop's poll answer and the #DF boot's RSP; not understood).
     pub fn resume(&mut self) -> Result<()> {
