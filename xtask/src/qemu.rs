@@ -83,6 +83,10 @@ pub struct Boot {
     /// Copy the serial output to stdout as it arrives. In a framed boot ([`run_framed`]):
     /// copy the kernel log lines to stderr, each prefixed with [`LOG_PREFIX`].
     pub echo: bool,
+    /// Input for the guest's COM1: QEMU's stdin becomes a pipe, whose write end this is
+    /// given once QEMU runs (an interactive run, run/tty.rs). `None`: QEMU's stdin is
+    /// /dev/null and the guest receives nothing.
+    pub serial_input: Option<fn(std::process::ChildStdin)>,
 }
 
 /// The guest RAM of a boot unless it says otherwise, in MiB.
@@ -107,6 +111,7 @@ impl Boot {
             gdb: false,
             timeout: Some(Duration::from_secs(60)),
             echo: false,
+            serial_input: None,
         }
     }
 
@@ -390,7 +395,11 @@ fn run_reader(qemu: &Path, boot: &Boot, reader: Reader) -> Result<BootLog> {
 fn run_with_socket(qemu: &Path, boot: &Boot, socket: &Path, reader: Reader) -> Result<BootLog> {
     let mut cmd = Command::new(qemu);
     cmd.args(boot.args(socket))
-        .stdin(Stdio::null())
+        .stdin(if boot.serial_input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // SAFETY: the closure runs in the forked child before exec and only calls prctl, which is
@@ -409,6 +418,9 @@ fn run_with_socket(qemu: &Path, boot: &Boot, socket: &Path, reader: Reader) -> R
         .spawn()
         .with_context(|| format!("starting {}", qemu.display()))?;
 
+    if let (Some(forward), Some(input)) = (boot.serial_input, child.stdin.take()) {
+        forward(input);
+    }
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take().context("QEMU stdout not captured")?;
     let stderr = child.stderr.take().context("QEMU stderr not captured")?;

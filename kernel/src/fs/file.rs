@@ -161,6 +161,7 @@ impl File {
             FileKind::EventFd(e) => e.poll_events(),
             FileKind::TimerFd(t) => t.poll_events(),
             FileKind::SignalFd(s) => s.poll_events(),
+            FileKind::Console { .. } if let Some(t) = crate::tty::get() => t.poll_events(),
             _ => DEFAULT_POLLMASK,
         }
     }
@@ -175,6 +176,7 @@ impl File {
             FileKind::EventFd(e) => e.seq.get(),
             FileKind::TimerFd(t) => [t.poll_seq(); 2],
             FileKind::SignalFd(s) => [s.poll_seq(); 2],
+            FileKind::Console { .. } if let Some(t) = crate::tty::get() => t.poll_seq(),
             _ => [0; 2],
         }
     }
@@ -220,7 +222,10 @@ impl File {
             return Err(-EBADF);
         }
         match &self.kind {
-            FileKind::Console { .. } => Ok(crate::console::stdin_read(buf)),
+            FileKind::Console { .. } => match crate::tty::get() {
+                Some(t) => t.read(buf, nonblock || self.nonblocking()),
+                None => Ok(crate::console::stdin_read(buf)),
+            },
             FileKind::Pipe { pipe, writer } => {
                 if *writer {
                     return Err(-EBADF);
@@ -270,10 +275,13 @@ impl File {
             return Err(-EBADF);
         }
         match &self.kind {
-            FileKind::Console { stream, .. } => {
-                crate::console::user_write((*stream).max(1), buf);
-                Ok(buf.len())
-            }
+            FileKind::Console { stream, .. } => match crate::tty::get() {
+                Some(t) => t.write((*stream).max(1), buf),
+                None => {
+                    crate::console::user_write((*stream).max(1), buf);
+                    Ok(buf.len())
+                }
+            },
             FileKind::Pipe { pipe, writer } => {
                 if !*writer {
                     return Err(-EBADF);
@@ -439,6 +447,8 @@ fn read_node(
             Ok(buf.len())
         }
         Body::Dev(Device::Console) => Ok(crate::console::stdin_read(buf)),
+        // Opened as the console (fs::open): never a node description.
+        Body::Dev(Device::Tty) => Err(-ENXIO),
         Body::ProcMem(pid) => super::proc_pid::read(*pid, buf, off),
         Body::Symlink(_)
         | Body::ProcExe(_)
@@ -475,6 +485,7 @@ fn write_node(node: &InodeRef, buf: &[u8], off: u64, append: bool) -> Result<(us
             crate::console::user_write(1, buf);
             Ok((buf.len(), off))
         }
+        Body::Dev(Device::Tty) => Err(-ENXIO),
         Body::Dir(_) => Err(-EISDIR),
         Body::ProcMem(pid) => {
             let n = super::proc_pid::write(*pid, buf, off)?;

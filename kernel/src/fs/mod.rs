@@ -50,6 +50,16 @@ pub fn init() {
     root();
 }
 
+/// Adds character device `name` to /dev (the tty's /dev/tty, interactive runs only).
+pub fn add_device(name: &str, d: node::Device, perm: u32) {
+    let n = Inode::new(Body::Dev(d), perm, DEV_ROOT, false);
+    if let Ok(f) = lookup(root(), "/dev", true)
+        && let Some(dd) = f.node.dir()
+    {
+        dd.lock().entries.insert(String::from(name), n);
+    }
+}
+
 /// The root directory.
 pub fn root() -> &'static InodeRef {
     ROOT.call_once(build)
@@ -176,7 +186,9 @@ impl FdTable {
             fds: (0..3u32)
                 .map(|fd| {
                     Some(FdEntry {
-                        file: File::console(fd, true),
+                        // A terminal in an interactive run, else the pipes they are on
+                        // the host side.
+                        file: File::console(fd, crate::tty::get().is_none()),
                         cloexec: false,
                     })
                 })
@@ -419,6 +431,17 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
             },
             flags,
         ),
+        // The caller's controlling terminal; none: ENXIO (Linux's tty_open_current_tty).
+        Body::Dev(Device::Tty) => match crate::tty::get() {
+            Some(t) if t.is_ctty_of(&crate::task::current().process) => (
+                FileKind::Console {
+                    stream: 1,
+                    pipe_like: false,
+                },
+                flags,
+            ),
+            _ => return Err(-ENXIO),
+        },
         Body::Proc(what) => (
             FileKind::Node {
                 node: node.clone(),

@@ -96,6 +96,8 @@ pub enum Device {
     Full,
     Random,
     Console,
+    /// /dev/tty: the caller's controlling terminal (interactive runs only, tty/).
+    Tty,
 }
 
 impl Device {
@@ -106,6 +108,7 @@ impl Device {
             Device::Full => makedev(1, 7),
             Device::Random => makedev(1, 9),
             Device::Console => makedev(5, 1),
+            Device::Tty => makedev(5, 0),
         }
     }
 }
