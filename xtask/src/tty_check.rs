@@ -3,7 +3,8 @@
 //! commands and reads the screen: a shell prompt at all (without a tty in the guest, busybox
 //! sh sees no terminal and ends at once), output processing (ONLCR), the kernel's canonical
 //! editing and echo under `read`, the window size at boot and after a resize (SIGWINCH on
-//! the host, the escape message, SIGWINCH and TIOCGWINSZ in the guest), ^C on a running
+//! the host, the escape message, SIGWINCH and TIOCGWINSZ in the guest), the terminal's name
+//! and /dev/tty, ^C on a running
 //! `sleep` (status 130), ^Z, `fg` and ^C again, `exit` with status 0, and the host terminal's
 //! settings restored afterwards. On a failure it prints the screen it captured.
 
@@ -237,6 +238,8 @@ fn dialogue(s: &mut Session) -> Result<usize> {
     std::thread::sleep(Duration::from_millis(500));
     step(s, "abc\x7fd\r", "abc\x08 \x08d\r\ngot-abd\r\n/ # ")?;
     step(s, "stty size\r", &format!("{} {}\r\n", SIZE.0, SIZE.1))?;
+    // ttyname(0): fd 0 is /dev/console (same device and inode), /dev/tty opens it.
+    step(s, "tty; echo x >/dev/tty\r", "/dev/console\r\nx\r\n")?;
     set_size(&s.master, RESIZED)?;
     std::thread::sleep(Duration::from_millis(500));
     step(

@@ -344,6 +344,15 @@ impl File {
     pub fn stat(&self) -> Stat {
         match &self.kind {
             FileKind::Node { node, .. } => stat_node(node),
+            // In an interactive run every console description is /dev/console itself (same
+            // device and inode), which is how ttyname(3) finds the terminal's name.
+            FileKind::Console {
+                pipe_like: false, ..
+            } if crate::tty::get().is_some()
+                && let Ok(f) = super::lookup(super::root(), "/dev/console", true) =>
+            {
+                stat_node(&f.node)
+            }
             FileKind::Console { pipe_like, .. } => {
                 let (mode, dev, rdev) = if *pipe_like {
                     (S_IFIFO | 0o600, DEV_PIPE, 0)
