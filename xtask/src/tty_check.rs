@@ -5,7 +5,8 @@
 //! editing and echo under `read`, the window size at boot and after a resize (SIGWINCH on
 //! the host, the escape message, SIGWINCH and TIOCGWINSZ in the guest), the terminal's name
 //! and /dev/tty, ^C on a running
-//! `sleep` (status 130), ^Z, `fg` and ^C again, `exit` with status 0, and the host terminal's
+//! `sleep` (status 130), ^Z, `fg` and ^C again, a background `cat` stopped by SIGTTIN,
+//! `exit` with status 0, and the host terminal's
 //! settings restored afterwards. On a failure it prints the screen it captured.
 
 use std::io::Write;
@@ -260,6 +261,16 @@ fn dialogue(s: &mut Session) -> Result<usize> {
     std::thread::sleep(Duration::from_secs(1));
     step(s, "\x03", "^C")?;
     step(s, "echo st=$?\r", "st=130\r\n")?;
+    // A background job that reads the terminal is stopped (SIGTTIN), and leaves the keys to
+    // the shell.
+    step(s, "cat &\r", "cat &\r\n")?;
+    std::thread::sleep(Duration::from_secs(2));
+    step(s, "jobs\r", "Stopped")?;
+    step(s, "kill -9 %1\r", "kill -9 %1\r\n")?;
+    // The shell learns of the end at its next look (jobs): a job it still thinks stopped
+    // would make it refuse the first `exit`.
+    std::thread::sleep(Duration::from_secs(1));
+    step(s, "jobs\r", "Killed")?;
     steps += 1;
     s.send("exit\r")?;
     let end = Instant::now() + STEP;
