@@ -6,7 +6,7 @@
 //! Input: COM1's receive interrupt (IRQ 4, routed by the I/O APIC to [`COM1_VECTOR`] on the
 //! boot CPU) only moves the UART's bytes into [`RAW`] and wakes the tty thread. The thread
 //! takes xtask's control messages out of the stream ([`Decoder`]) and feeds the rest to the
-//! line discipline (ldisc.rs) in process context, where it may echo and signal process groups
+//! line discipline (kernel/logic/src/tty/ldisc.rs) in process context, where it may echo and signal process groups
 //! (Linux does this from its flip-buffer work, not from the interrupt either).
 //!
 //! Output: writes go through output processing (OPOST) and then to the console's frames,
@@ -16,8 +16,8 @@
 //! start, as a login shell's session owns its terminal, with pid 1's group in the foreground.
 
 pub mod ioctl;
-pub mod ldisc;
-pub mod termios;
+// The line discipline and the termios layout are host-tested in the logic crate.
+pub use kentry_kernel_logic::tty::{ldisc, termios};
 
 use crate::process::Process;
 use crate::sched::WaitQueue;

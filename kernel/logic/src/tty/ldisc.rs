@@ -15,6 +15,11 @@ use super::termios::*;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
+/// The signals of the signal characters.
+pub const SIGINT: u8 = 2;
+pub const SIGQUIT: u8 = 3;
+pub const SIGTSTP: u8 = 20;
+
 /// Linux's N_TTY_BUF_SIZE: input beyond it is dropped, and a canonical line holds at most one
 /// byte less (room for its newline).
 pub const BUF_SIZE: usize = 4096;
@@ -46,6 +51,12 @@ pub struct Ldisc {
     line: Vec<u8>,
     /// The next byte is taken literally (after VLNEXT).
     lnext: bool,
+}
+
+impl Default for Ldisc {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Ldisc {
@@ -137,11 +148,8 @@ impl Ldisc {
     pub fn receive(&mut self, c: u8, fx: &mut Effects) {
         let t = self.termios;
         if self.lnext {
+            // VLNEXT showed "^" and backed over it: the quoted character's echo covers it.
             self.lnext = false;
-            if t.l(ECHO) && t.l(ECHOCTL) {
-                // Take back the "^" that VLNEXT showed.
-                fx.echo.extend_from_slice(b"\x08");
-            }
             self.put(c, fx);
             return;
         }
@@ -163,13 +171,9 @@ impl Ldisc {
             return;
         }
         if t.l(ISIG) {
-            let sig = [
-                (VINTR, crate::signal::SIGINT),
-                (VQUIT, crate::signal::SIGQUIT),
-                (VSUSP, crate::signal::SIGTSTP),
-            ]
-            .into_iter()
-            .find(|&(slot, _)| t.is(c, slot));
+            let sig = [(VINTR, SIGINT), (VQUIT, SIGQUIT), (VSUSP, SIGTSTP)]
+                .into_iter()
+                .find(|&(slot, _)| t.is(c, slot));
             if let Some((_, sig)) = sig {
                 if !t.l(NOFLSH) {
                     self.flush_input();
