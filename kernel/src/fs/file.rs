@@ -51,6 +51,9 @@ pub enum FileKind {
     EventFd(Arc<crate::event::eventfd::EventFd>),
     TimerFd(Arc<crate::event::timerfd::TimerFd>),
     SignalFd(Arc<crate::event::signalfd::SignalFd>),
+    /// A pseudo-terminal's master side and a description of its slave (tty/pty.rs).
+    PtyMaster(Arc<crate::tty::pty::Pty>),
+    PtySlave(Arc<crate::tty::pty::Pty>),
 }
 
 pub struct File {
@@ -70,6 +73,8 @@ impl Drop for File {
             // Its waiting targets are answered ENOSYS.
             FileKind::SeccompListener(l) => l.detach(),
             FileKind::Socket(s) => s.release(),
+            FileKind::PtyMaster(p) => p.tty.hang_up(),
+            FileKind::PtySlave(p) => p.slave_closed(),
             _ => {}
         }
     }
@@ -162,6 +167,8 @@ impl File {
             FileKind::TimerFd(t) => t.poll_events(),
             FileKind::SignalFd(s) => s.poll_events(),
             FileKind::Console { .. } if let Some(t) = crate::tty::get() => t.poll_events(),
+            FileKind::PtyMaster(p) => p.master_poll(),
+            FileKind::PtySlave(p) => p.tty.poll_events(),
             _ => DEFAULT_POLLMASK,
         }
     }
@@ -177,6 +184,8 @@ impl File {
             FileKind::TimerFd(t) => [t.poll_seq(); 2],
             FileKind::SignalFd(s) => [s.poll_seq(); 2],
             FileKind::Console { .. } if let Some(t) = crate::tty::get() => t.poll_seq(),
+            FileKind::PtyMaster(p) => p.master_seq(),
+            FileKind::PtySlave(p) => p.tty.poll_seq(),
             _ => [0; 2],
         }
     }
@@ -245,6 +254,8 @@ impl File {
             FileKind::EventFd(e) => e.read(buf, nonblock || self.nonblocking()),
             FileKind::TimerFd(t) => t.read(buf, nonblock || self.nonblocking()),
             FileKind::SignalFd(s) => s.read(buf, nonblock || self.nonblocking()),
+            FileKind::PtyMaster(p) => p.master_read(buf, nonblock || self.nonblocking()),
+            FileKind::PtySlave(p) => p.tty.read(buf, nonblock || self.nonblocking()),
         }
     }
 
@@ -309,6 +320,8 @@ impl File {
                 nonblock || self.nonblocking(),
             ),
             FileKind::EventFd(e) => e.write(buf, nonblock || self.nonblocking()),
+            FileKind::PtyMaster(p) => p.master_write(buf),
+            FileKind::PtySlave(p) => p.tty.write(1, buf),
         }
     }
 
@@ -398,6 +411,25 @@ impl File {
                 blksize: 4096,
                 ..Stat::default()
             },
+            // The device nodes themselves, as Linux's devpts inodes (ptsname and ttyname
+            // compare these with stat of the path).
+            FileKind::PtyMaster(_) | FileKind::PtySlave(_) => {
+                let path = match &self.kind {
+                    FileKind::PtySlave(p) => alloc::format!("/dev/pts/{}", p.index),
+                    _ => alloc::string::String::from("/dev/ptmx"),
+                };
+                match super::lookup(super::root(), &path, true) {
+                    Ok(f) => stat_node(&f.node),
+                    Err(_) => Stat {
+                        dev: DEV_ROOT,
+                        ino: self.ino,
+                        nlink: 1,
+                        mode: S_IFCHR | 0o620,
+                        blksize: 4096,
+                        ..Stat::default()
+                    },
+                }
+            }
         }
     }
 }
@@ -457,7 +489,8 @@ fn read_node(
         }
         Body::Dev(Device::Console) => Ok(crate::console::stdin_read(buf)),
         // Opened as the console (fs::open): never a node description.
-        Body::Dev(Device::Tty) => Err(-ENXIO),
+        // Opened as terminals (fs::open): never node descriptions.
+        Body::Dev(Device::Tty | Device::Ptmx | Device::PtySlave(_)) => Err(-ENXIO),
         Body::ProcMem(pid) => super::proc_pid::read(*pid, buf, off),
         Body::Symlink(_)
         | Body::ProcExe(_)
@@ -494,7 +527,8 @@ fn write_node(node: &InodeRef, buf: &[u8], off: u64, append: bool) -> Result<(us
             crate::console::user_write(1, buf);
             Ok((buf.len(), off))
         }
-        Body::Dev(Device::Tty) => Err(-ENXIO),
+        // Opened as terminals (fs::open): never node descriptions.
+        Body::Dev(Device::Tty | Device::Ptmx | Device::PtySlave(_)) => Err(-ENXIO),
         Body::Dir(_) => Err(-EISDIR),
         Body::ProcMem(pid) => {
             let n = super::proc_pid::write(*pid, buf, off)?;

@@ -444,12 +444,16 @@ fn sys_ioctl(regs: &mut Regs) -> i64 {
         {
             return crate::syscall::seccomp::notify::ioctl(l, req as u32, arg).map(|v| v as usize);
         }
-        // In an interactive run the console is a terminal (tty/ioctl.rs).
-        if let FileKind::Console { .. } = &f.kind
-            && let Some(t) = crate::tty::get()
-            && !matches!(req, FIONBIO | FIOASYNC | FIOCLEX | FIONCLEX)
-        {
-            return t.ioctl(req, arg);
+        // In an interactive run the console is a terminal (tty/ioctl.rs); so is a pty.
+        if !matches!(req, FIONBIO | FIOASYNC | FIOCLEX | FIONCLEX) {
+            match &f.kind {
+                FileKind::Console { .. } if let Some(t) = crate::tty::get() => {
+                    return t.ioctl(req, arg);
+                }
+                FileKind::PtyMaster(p) => return p.master_ioctl(req, arg),
+                FileKind::PtySlave(p) => return p.tty.ioctl(req, arg),
+                _ => {}
+            }
         }
         match req {
             FIONBIO => {

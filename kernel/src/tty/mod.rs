@@ -16,6 +16,7 @@
 //! start, as a login shell's session owns its terminal, with pid 1's group in the foreground.
 
 pub mod ioctl;
+pub mod pty;
 // The line discipline and the termios layout are host-tested in the logic crate.
 pub use kentry_kernel_logic::tty::{ldisc, termios};
 
@@ -45,7 +46,16 @@ pub const INPUT_WINSIZE: u8 = b'W';
 /// The most bytes the interrupt keeps for the thread; more are dropped, as a UART overruns.
 const RAW_MAX: usize = 4096;
 
+/// Where a terminal's output (writes and echo) goes.
+pub enum Output {
+    /// The console: the run's output frames.
+    Console,
+    /// A pseudo-terminal's master side, which reads it.
+    Pty(pty::MasterQueue),
+}
+
 pub struct Tty {
+    out: Output,
     ld: Mutex<Ldisc>,
     winsize: Mutex<Winsize>,
     /// The session this is the controlling terminal of (a global id; 0: none), and its
@@ -58,6 +68,8 @@ pub struct Tty {
     poll_min: AtomicUsize,
     read_wait: WaitQueue,
     seq: crate::event::PollSeq,
+    /// A pty slave whose master is closed: reads of an empty queue and writes fail (EIO).
+    hung_up: AtomicBool,
 }
 
 static TTY: Once<Tty> = Once::new();
@@ -87,16 +99,7 @@ pub fn init(cmdline: &str) {
     let Some(ws) = crate::boot::cmdline_value(cmdline, "kentry.tty").and_then(parse_winsize) else {
         return;
     };
-    TTY.call_once(|| Tty {
-        ld: Mutex::new(Ldisc::new()),
-        winsize: Mutex::new(ws),
-        session: AtomicU32::new(1),
-        pgrp: AtomicU32::new(1),
-        ready: AtomicUsize::new(0),
-        poll_min: AtomicUsize::new(1),
-        read_wait: WaitQueue::new(),
-        seq: crate::event::PollSeq::new(),
-    });
+    TTY.call_once(|| Tty::new(Output::Console, ws, 1));
     let t = crate::task::Task::new_kernel(
         0,
         crate::process::kernel_process(),
@@ -211,8 +214,40 @@ fn kill_pgrp(pgrp: u32, sig: u8) {
 }
 
 impl Tty {
+    /// A terminal with the standard settings, owned by session `sid` (0: none) with that
+    /// session's leader's group in the foreground.
+    pub fn new(out: Output, ws: Winsize, sid: u32) -> Tty {
+        Tty {
+            out,
+            ld: Mutex::new(Ldisc::new()),
+            winsize: Mutex::new(ws),
+            session: AtomicU32::new(sid),
+            pgrp: AtomicU32::new(sid),
+            ready: AtomicUsize::new(0),
+            poll_min: AtomicUsize::new(1),
+            read_wait: WaitQueue::new(),
+            seq: crate::event::PollSeq::new(),
+            hung_up: AtomicBool::new(false),
+        }
+    }
+
+    /// The other side is gone (a pty's master closed): readers and pollers wake to EIO.
+    pub fn hang_up(&self) {
+        self.hung_up.store(true, Ordering::Release);
+        self.read_wait.wake_all();
+        self.seq.wake_both();
+    }
+
+    /// Output after processing: to the console (on stream 1 or 2), or to the master.
+    fn emit(&self, stream: u32, bytes: &[u8]) {
+        match &self.out {
+            Output::Console => crate::console::user_write(stream, bytes),
+            Output::Pty(q) => q.push(bytes),
+        }
+    }
+
     /// One input byte through the line discipline; its echo and signal after the lock.
-    fn receive(&self, c: u8) {
+    pub fn receive(&self, c: u8) {
         let mut fx = Effects::default();
         let mut out = Vec::new();
         {
@@ -222,7 +257,7 @@ impl Tty {
             self.publish(&ld);
         }
         if !out.is_empty() {
-            crate::console::user_write(1, &out);
+            self.emit(1, &out);
         }
         if let Some(sig) = fx.signal {
             kill_pgrp(self.pgrp.load(Ordering::Acquire), sig);
@@ -241,7 +276,7 @@ impl Tty {
 
     /// A new window size (from xtask or TIOCSWINSZ): SIGWINCH to the foreground group when it
     /// changed, as Linux's tty_do_resize.
-    fn resize(&self, ws: Winsize) {
+    pub fn resize(&self, ws: Winsize) {
         let changed = {
             let mut w = self.winsize.lock();
             let changed = *w != ws;
@@ -321,6 +356,9 @@ impl Tty {
             if !canon && (need == 0 || timed_out) {
                 return Ok(0);
             }
+            if self.hung_up.load(Ordering::Acquire) {
+                return Err(-EIO);
+            }
             if nonblock {
                 return Err(-EAGAIN);
             }
@@ -335,6 +373,7 @@ impl Tty {
                     let now = self.ready.load(Ordering::Acquire);
                     now >= need.max(1)
                         || now > have
+                        || self.hung_up.load(Ordering::Acquire)
                         || deadline.is_some_and(|d| crate::sched::ticks() >= d)
                 },
                 signal::interrupted,
@@ -348,13 +387,16 @@ impl Tty {
     /// write(2) on the terminal by stream `stream` (1 or 2): output processing, then the
     /// console. A background process under TOSTOP is stopped first.
     pub fn write(&self, stream: u32, buf: &[u8]) -> Result<usize, i64> {
+        if self.hung_up.load(Ordering::Acquire) {
+            return Err(-EIO);
+        }
         let t = self.ld.lock().termios;
         if t.l(TOSTOP) {
             self.check_change(signal::SIGTTOU)?;
         }
         let mut out = Vec::with_capacity(buf.len() + buf.len() / 8);
         ldisc::opost(&t, buf, &mut out);
-        crate::console::user_write(stream, &out);
+        self.emit(stream, &out);
         Ok(buf.len())
     }
 
@@ -367,6 +409,9 @@ impl Tty {
         let mut ev = POLLOUT | POLLWRNORM;
         if n >= need {
             ev |= POLLIN | POLLRDNORM;
+        }
+        if self.hung_up.load(Ordering::Acquire) {
+            ev |= crate::fs::POLLHUP;
         }
         ev
     }
