@@ -355,6 +355,8 @@ enum Reader {
     /// optionally echoed to stderr.
     Framed {
         echo_log: bool,
+        /// Echoed lines end in CR LF: stderr is a terminal in raw mode (an interactive run).
+        raw_terminal: bool,
         sink: Box<dyn OutputSink>,
     },
 }
@@ -375,6 +377,7 @@ pub fn run_framed(qemu: &Path, boot: &Boot, sink: Box<dyn OutputSink>) -> Result
         boot,
         Reader::Framed {
             echo_log: boot.echo,
+            raw_terminal: boot.serial_input.is_some(),
             sink,
         },
     )
@@ -429,7 +432,11 @@ fn run_with_socket(qemu: &Path, boot: &Boot, socket: &Path, reader: Reader) -> R
     let echo_stderr = matches!(reader, Reader::Lines { echo: true });
     let out_thread = std::thread::spawn(move || match reader {
         Reader::Lines { echo } => read_serial(stdout, echo, &tx),
-        Reader::Framed { echo_log, sink } => read_framed(stdout, echo_log, sink, &tx),
+        Reader::Framed {
+            echo_log,
+            raw_terminal,
+            sink,
+        } => read_framed(stdout, echo_log.then_some(raw_terminal), sink, &tx),
     });
     let err_thread = std::thread::spawn(move || read_stderr(stderr, echo_stderr));
 
@@ -563,10 +570,11 @@ fn read_serial(mut from: impl Read, echo: bool, tx: &mpsc::Sender<Event>) {
 }
 
 /// Demultiplexes a framed serial stream: log lines to `tx` (and to stderr, prefixed, if
-/// `echo_log`), program output to `sink`, control frames to `tx`.
+/// `echo_log` is given: `Some(true)` ends them in CR LF for a raw terminal), program output
+/// to `sink`, control frames to `tx`.
 fn read_framed(
     mut from: impl Read,
-    echo_log: bool,
+    echo_log: Option<bool>,
     mut sink: Box<dyn OutputSink>,
     tx: &mpsc::Sender<Event>,
 ) {
@@ -575,8 +583,10 @@ fn read_framed(
     let mut buf = [0u8; 4096];
     let send_line = |line: &[u8]| {
         let line = to_line(line);
-        if echo_log {
-            eprintln!("{LOG_PREFIX}{line}");
+        match echo_log {
+            Some(true) => eprint!("{LOG_PREFIX}{line}\r\n"),
+            Some(false) => eprintln!("{LOG_PREFIX}{line}"),
+            None => {}
         }
         let _ = tx.send(Event::Line(line));
     };

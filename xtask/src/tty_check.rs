@@ -290,8 +290,9 @@ fn dialogue(s: &mut Session) -> Result<usize> {
         bail!("xtask run ended with {status} after `exit`, expected 0");
     }
     // The terminal's settings are back: canonical mode and echo, as the pty started.
-    // SAFETY: tcgetattr fills `t` (the pty's settings, read through its master).
+    // SAFETY: a termios is plain integers: all zeroes is a valid value.
     let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: tcgetattr fills `t` (the pty's settings, read through its master).
     if unsafe { libc::tcgetattr(s.master.as_raw_fd(), &mut t) } != 0 {
         bail!("tcgetattr: {}", std::io::Error::last_os_error());
     }

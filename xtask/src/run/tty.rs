@@ -34,8 +34,9 @@ pub fn stdin_is_terminal() -> bool {
 
 /// The terminal's size (rows, columns), (24, 80) if it does not say.
 pub fn window_size() -> (u16, u16) {
-    // SAFETY: TIOCGWINSZ writes one `winsize` into `ws`, which lives across the call.
+    // SAFETY: a winsize is plain integers: all zeroes is a valid value.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one `winsize` into `ws`, which lives across the call.
     let ok = unsafe { libc::ioctl(STDIN, libc::TIOCGWINSZ, &mut ws) } == 0;
     if ok && ws.ws_row > 0 && ws.ws_col > 0 {
         (ws.ws_row, ws.ws_col)
@@ -77,8 +78,9 @@ impl RawMode {
     /// Puts the terminal into raw mode (cfmakeraw: no echo, no line editing, no signals from
     /// keys, no CR/NL translation; the guest's tty does all that) and arms the restorers.
     pub fn enter() -> std::io::Result<RawMode> {
-        // SAFETY: tcgetattr fills `t`, which lives across the call.
+        // SAFETY: a termios is plain integers: all zeroes is a valid value.
         let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: tcgetattr fills `t`, which lives across the call.
         if unsafe { libc::tcgetattr(STDIN, &mut t) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
