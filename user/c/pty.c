@@ -4,8 +4,8 @@
  * ICRNL, one line per read, VEOF with and without a line; non-canonical MIN 0 TIME 0 and
  * MIN 1; OPOST/ONLCR on the slave's output; the window size set on the master and read on the
  * slave; FIONREAD; the slave locked until unlockpt; ^C written to the master killing a child
- * whose controlling terminal the slave is, with SIGINT; the master reading EIO once the slave
- * is closed.
+ * whose controlling terminal the slave is (then /dev/tty, and no second one: EPERM), with
+ * SIGINT; the master reading EIO once the slave is closed.
  */
 #define _GNU_SOURCE
 #include "ktap.h"
@@ -153,10 +153,16 @@ int main(void)
 		int fd = open(ptsname(m), O_RDWR);
 		if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) != 0 || tcgetpgrp(fd) != getpid())
 			_exit(3);
+		/* /dev/tty is that terminal now; a second one cannot be taken. */
+		int tty = open("/dev/tty", O_RDWR), s3 = -1, m3 = open_pair(&s3);
+		if (tty < 0 || m3 < 0 || ioctl(s3, TIOCSCTTY, 0) != -1 || errno != EPERM)
+			_exit(4);
 		write(ready[1], "r", 1);
 		for (;;)
 			pause();
 	}
+	/* A child that fails its checks exits without writing: the read sees end of file. */
+	close(ready[1]);
 	char r1 = 0;
 	read(ready[0], &r1, 1);
 	write(m, "\x03", 1);

@@ -130,6 +130,7 @@ fn build() -> InodeRef {
         ("urandom", Device::Random, 0o666),
         ("console", Device::Console, 0o600),
         ("ptmx", Device::Ptmx, 0o666),
+        ("tty", Device::Tty, 0o666),
     ] {
         let n = Inode::new(Body::Dev(d), perm, DEV_ROOT, false);
         if let Some(dd) = dev.dir() {
@@ -451,15 +452,16 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
             flags,
         ),
         // The caller's controlling terminal; none: ENXIO (Linux's tty_open_current_tty).
-        Body::Dev(Device::Tty) => match crate::tty::get() {
-            Some(t) if t.is_ctty_of(&crate::task::current().process) => (
+        Body::Dev(Device::Tty) => match crate::tty::controlling(&crate::task::current().process) {
+            Some(crate::tty::Controlling::Console) => (
                 FileKind::Console {
                     stream: 1,
                     pipe_like: false,
                 },
                 flags,
             ),
-            _ => return Err(-ENXIO),
+            Some(crate::tty::Controlling::Pty(p)) => (FileKind::PtySlave(p.slave_opened()), flags),
+            None => return Err(-ENXIO),
         },
         Body::Dev(Device::Ptmx) => (FileKind::PtyMaster(crate::tty::pty::open_master()), flags),
         Body::Dev(Device::PtySlave(n)) => {

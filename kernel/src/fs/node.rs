@@ -96,7 +96,7 @@ pub enum Device {
     Full,
     Random,
     Console,
-    /// /dev/tty: the caller's controlling terminal (interactive runs only, tty/).
+    /// /dev/tty: the caller's controlling terminal (tty/).
     Tty,
     /// /dev/ptmx, and /dev/pts/N: a pseudo-terminal's two sides (tty/pty.rs).
     Ptmx,

@@ -170,7 +170,8 @@ impl Tty {
                 if leader && self.is_ctty_of(p) {
                     return Ok(0);
                 }
-                if !leader {
+                // A leader with another terminal already: EPERM.
+                if !leader || super::controlling(p).is_some() {
                     return Err(-EPERM);
                 }
                 let held = self.session.load(Ordering::Acquire);

@@ -83,6 +83,20 @@ pub fn get() -> Option<&'static Tty> {
     TTY.get()
 }
 
+/// A process's controlling terminal.
+pub enum Controlling {
+    Console,
+    Pty(alloc::sync::Arc<pty::Pty>),
+}
+
+/// The controlling terminal of `p`, if its session owns one.
+pub fn controlling(p: &Process) -> Option<Controlling> {
+    if get().is_some_and(|t| t.is_ctty_of(p)) {
+        return Some(Controlling::Console);
+    }
+    pty::owned_by(p).map(Controlling::Pty)
+}
+
 /// Parses `kentry.tty=ROWSxCOLS`.
 fn parse_winsize(v: &str) -> Option<Winsize> {
     let (r, c) = v.split_once('x')?;
@@ -107,7 +121,6 @@ pub fn init(cmdline: &str) {
         tty_thread,
     );
     crate::sched::spawn(t);
-    crate::fs::add_device("tty", crate::fs::Device::Tty, 0o666);
     crate::x86::ioapic::route(COM1_IRQ, COM1_VECTOR, crate::x86::apic::id());
     crate::serial::enable_receive_interrupt();
     crate::klog!("tty: console is a terminal, {}x{}", ws.rows, ws.cols);

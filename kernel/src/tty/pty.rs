@@ -105,7 +105,21 @@ pub fn open_slave(index: u32) -> Result<Arc<Pty>, i64> {
     Ok(p)
 }
 
+/// The pty whose slave is the controlling terminal of `p`'s session.
+pub fn owned_by(p: &crate::process::Process) -> Option<Arc<Pty>> {
+    // Collected first: a reference let go under the registry's lock could be the last one,
+    // whose drop takes that lock.
+    let all: alloc::vec::Vec<Arc<Pty>> = PTYS.lock().values().filter_map(Weak::upgrade).collect();
+    all.into_iter().find(|pty| pty.tty.is_ctty_of(p))
+}
+
 impl Pty {
+    /// Another slave description (an open of /dev/tty naming this slave).
+    pub fn slave_opened(self: &Arc<Self>) -> Arc<Pty> {
+        self.slaves.fetch_add(1, Ordering::AcqRel);
+        self.clone()
+    }
+
     /// A slave description was closed.
     pub fn slave_closed(&self) {
         self.slaves.fetch_sub(1, Ordering::AcqRel);
