@@ -1,19 +1,22 @@
-//! The terminal of an interactive run (docs/tty.md): when xtask finds its stdin is a
-//! terminal it boots with `kentry.tty=ROWSxCOLS`, and the console becomes a tty with Linux's
-//! line discipline. Without that word nothing here runs and the console keeps the initrd's
-//! stdin (console.rs).
+//! Terminals (docs/tty.md): [`Tty`] is one terminal with Linux's line discipline
+//! (kernel/logic/src/tty/ldisc.rs), its settings, window size, session and foreground group.
+//! There is the console's, in an interactive run, and a pseudo-terminal's slave (pty.rs).
 //!
-//! Input: COM1's receive interrupt (IRQ 4, routed by the I/O APIC to [`COM1_VECTOR`] on the
-//! boot CPU) only moves the UART's bytes into [`RAW`] and wakes the tty thread. The thread
-//! takes xtask's control messages out of the stream ([`Decoder`]) and feeds the rest to the
-//! line discipline (kernel/logic/src/tty/ldisc.rs) in process context, where it may echo and signal process groups
-//! (Linux does this from its flip-buffer work, not from the interrupt either).
+//! The console's: when xtask finds its stdin is a terminal it boots with
+//! `kentry.tty=ROWSxCOLS`, and the console becomes a tty. Without that word it does not exist
+//! and the console keeps the initrd's stdin (console.rs).
 //!
-//! Output: writes go through output processing (OPOST) and then to the console's frames,
+//! Its input: COM1's receive interrupt (IRQ 4, routed by the I/O APIC to [`COM1_VECTOR`] on
+//! the CPU that set the tty up) only moves the UART's bytes into [`RAW`] and wakes the tty
+//! thread. The thread takes xtask's control messages out of the stream ([`Decoder`]) and feeds
+//! the rest to the line discipline in process context, where it may echo and signal process
+//! groups (Linux does this from its flip-buffer work, not from the interrupt either).
+//!
+//! Its output: writes go through output processing (OPOST) and then to the console's frames,
 //! as any run-mode output; echo goes the same way.
 //!
-//! One terminal, one session: the session of the first program (pid 1) owns it from the
-//! start, as a login shell's session owns its terminal, with pid 1's group in the foreground.
+//! The session of the first program (pid 1) owns it from the start, as a login shell's
+//! session owns its terminal, with pid 1's group in the foreground.
 
 pub mod ioctl;
 pub mod pty;

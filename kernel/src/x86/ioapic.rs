@@ -1,5 +1,5 @@
 //! The I/O APIC: routes one legacy ISA interrupt (the COM1 receive interrupt, IRQ 4) to a
-//! vector on the boot CPU. Only the tty (kernel/src/tty/) uses it; every other entry keeps
+//! vector on one CPU. Only the tty (kernel/src/tty/) uses it; every other entry keeps
 //! the mask it had at reset.
 //!
 //! Both machines `cargo xtask run` boots (`-M microvm` and `pc`) put their first I/O APIC at
