@@ -45,6 +45,7 @@ mod test;
 mod text_poke;
 mod time;
 mod trap;
+mod tty;
 mod uaccess;
 mod unwind;
 mod vdso;

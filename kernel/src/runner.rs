@@ -47,6 +47,7 @@ pub fn run(cmdline: &str) -> ExitCode {
     if boot::cmdline_value(cmdline, "kentry.console") == Some("frames") {
         console::set_user_output(UserOutput::Framed);
     }
+    crate::tty::init(cmdline);
     let path = boot::cmdline_value(cmdline, "kentry.init").unwrap_or(DEFAULT_INIT);
     let initrd = crate::INITRD.get();
     let argv: Vec<&[u8]> = match initrd.and_then(|c| c.find(ARGV_FILE)) {

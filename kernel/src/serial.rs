@@ -32,6 +32,12 @@ impl Serial {
         }
     }
 
+    /// A received byte, if the UART holds one (line status bit 0, data ready).
+    pub fn read_byte(&mut self) -> Option<u8> {
+        // SAFETY: COM1 ports; reading the receive buffer only when it holds a byte.
+        unsafe { (self.line_status.read() & 0x01 != 0).then(|| self.data.read()) }
+    }
+
     pub fn write_byte(&mut self, b: u8) {
         // SAFETY: COM1 ports; waiting for THR empty, then writing one byte.
         unsafe {
@@ -45,6 +51,19 @@ pub static COM1: Mutex<Serial> = Mutex::new(Serial::new(0x3f8));
 
 pub fn init() {
     COM1.lock().init(0x3f8);
+}
+
+/// Turns on COM1's receive interrupt (IER bit 0, "received data available") and OUT2 (MCR
+/// bit 3), which gates the UART's interrupt line on PC boards; the tty's input path.
+pub fn enable_receive_interrupt() {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let _com1 = COM1.lock();
+        // SAFETY: COM1's interrupt-enable and modem-control registers, under the COM1 lock.
+        unsafe {
+            Port::<u8>::new(0x3f8 + 1).write(0x01);
+            Port::<u8>::new(0x3f8 + 4).write(0x0b);
+        }
+    });
 }
 
 /// Writes bytes with interrupts off, so an interrupt handler that logs cannot deadlock on the

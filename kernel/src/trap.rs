@@ -200,13 +200,16 @@ pub fn interrupt(regs: &mut Regs, vector: u8) {
     }
 }
 
-/// The vectors [`interrupt`] has no arm for: the bench mode's fast timer, or a stray vector
+/// The vectors [`interrupt`] has no arm for: the bench mode's fast timer, COM1's receive
+/// interrupt of an interactive run (tty/), or a stray vector
 /// (EOI only). Out of line, so the bench vector's test is on no other vector's path (in the
 /// `match`, LLVM would fold it into the switch over the vector, which the timer takes).
 #[inline(never)]
 fn other_interrupt(vector: u8) {
     if vector == crate::bench::FAST_TIMER_VECTOR {
         crate::bench::fast_timer_interrupt();
+    } else if vector == crate::tty::COM1_VECTOR && crate::tty::get().is_some() {
+        crate::tty::com1_interrupt();
     } else {
         crate::x86::apic::eoi();
     }

@@ -34,6 +34,7 @@ mod run;
 mod runner_check;
 mod symbols;
 mod test;
+mod tty_check;
 mod unit;
 mod vdso;
 mod verify;

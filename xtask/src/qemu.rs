@@ -83,6 +83,10 @@ pub struct Boot {
     /// Copy the serial output to stdout as it arrives. In a framed boot ([`run_framed`]):
     /// copy the kernel log lines to stderr, each prefixed with [`LOG_PREFIX`].
     pub echo: bool,
+    /// Input for the guest's COM1: QEMU's stdin becomes a pipe, whose write end this is
+    /// given once QEMU runs (an interactive run, run/tty.rs). `None`: QEMU's stdin is
+    /// /dev/null and the guest receives nothing.
+    pub serial_input: Option<fn(std::process::ChildStdin)>,
 }
 
 /// The guest RAM of a boot unless it says otherwise, in MiB.
@@ -107,6 +111,7 @@ impl Boot {
             gdb: false,
             timeout: Some(Duration::from_secs(60)),
             echo: false,
+            serial_input: None,
         }
     }
 
@@ -350,6 +355,8 @@ enum Reader {
     /// optionally echoed to stderr.
     Framed {
         echo_log: bool,
+        /// Echoed lines end in CR LF: stderr is a terminal in raw mode (an interactive run).
+        raw_terminal: bool,
         sink: Box<dyn OutputSink>,
     },
 }
@@ -370,6 +377,7 @@ pub fn run_framed(qemu: &Path, boot: &Boot, sink: Box<dyn OutputSink>) -> Result
         boot,
         Reader::Framed {
             echo_log: boot.echo,
+            raw_terminal: boot.serial_input.is_some(),
             sink,
         },
     )
@@ -390,7 +398,11 @@ fn run_reader(qemu: &Path, boot: &Boot, reader: Reader) -> Result<BootLog> {
 fn run_with_socket(qemu: &Path, boot: &Boot, socket: &Path, reader: Reader) -> Result<BootLog> {
     let mut cmd = Command::new(qemu);
     cmd.args(boot.args(socket))
-        .stdin(Stdio::null())
+        .stdin(if boot.serial_input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // SAFETY: the closure runs in the forked child before exec and only calls prctl, which is
@@ -409,6 +421,9 @@ fn run_with_socket(qemu: &Path, boot: &Boot, socket: &Path, reader: Reader) -> R
         .spawn()
         .with_context(|| format!("starting {}", qemu.display()))?;
 
+    if let (Some(forward), Some(input)) = (boot.serial_input, child.stdin.take()) {
+        forward(input);
+    }
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take().context("QEMU stdout not captured")?;
     let stderr = child.stderr.take().context("QEMU stderr not captured")?;
@@ -417,7 +432,11 @@ fn run_with_socket(qemu: &Path, boot: &Boot, socket: &Path, reader: Reader) -> R
     let echo_stderr = matches!(reader, Reader::Lines { echo: true });
     let out_thread = std::thread::spawn(move || match reader {
         Reader::Lines { echo } => read_serial(stdout, echo, &tx),
-        Reader::Framed { echo_log, sink } => read_framed(stdout, echo_log, sink, &tx),
+        Reader::Framed {
+            echo_log,
+            raw_terminal,
+            sink,
+        } => read_framed(stdout, echo_log.then_some(raw_terminal), sink, &tx),
     });
     let err_thread = std::thread::spawn(move || read_stderr(stderr, echo_stderr));
 
@@ -551,10 +570,11 @@ fn read_serial(mut from: impl Read, echo: bool, tx: &mpsc::Sender<Event>) {
 }
 
 /// Demultiplexes a framed serial stream: log lines to `tx` (and to stderr, prefixed, if
-/// `echo_log`), program output to `sink`, control frames to `tx`.
+/// `echo_log` is given: `Some(true)` ends them in CR LF for a raw terminal), program output
+/// to `sink`, control frames to `tx`.
 fn read_framed(
     mut from: impl Read,
-    echo_log: bool,
+    echo_log: Option<bool>,
     mut sink: Box<dyn OutputSink>,
     tx: &mpsc::Sender<Event>,
 ) {
@@ -563,8 +583,10 @@ fn read_framed(
     let mut buf = [0u8; 4096];
     let send_line = |line: &[u8]| {
         let line = to_line(line);
-        if echo_log {
-            eprintln!("{LOG_PREFIX}{line}");
+        match echo_log {
+            Some(true) => eprint!("{LOG_PREFIX}{line}\r\n"),
+            Some(false) => eprintln!("{LOG_PREFIX}{line}"),
+            None => {}
         }
         let _ = tx.send(Event::Line(line));
     };

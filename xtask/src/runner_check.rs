@@ -406,6 +406,7 @@ pub fn run(
                 gdb: false,
                 timeout: Some(timeout),
                 log: false,
+                serial_input: None,
             },
             timeout,
         })

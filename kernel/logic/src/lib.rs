@@ -26,6 +26,7 @@
 //! - [`seccomp_bpf`]: seccomp's classic BPF filters, checked as Linux checks them, and run;
 //! - [`signal`]: signal mask arithmetic, syscall restarts, and the pending queues (which signal
 //!   is delivered next, coalescing, the RLIMIT_SIGPENDING rules);
+//! - [`tty`]: the termios layout and the line discipline (Linux's N_TTY) of the terminal;
 //! - [`vtime`]: nohz_full CPU time from a user-time accumulator's transitions.
 
 #![no_std]
@@ -44,6 +45,7 @@ pub mod prot;
 pub mod ptrace;
 pub mod seccomp_bpf;
 pub mod signal;
+pub mod tty;
 pub mod vma;
 pub mod vtime;
 

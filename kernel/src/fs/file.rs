@@ -51,6 +51,9 @@ pub enum FileKind {
     EventFd(Arc<crate::event::eventfd::EventFd>),
     TimerFd(Arc<crate::event::timerfd::TimerFd>),
     SignalFd(Arc<crate::event::signalfd::SignalFd>),
+    /// A pseudo-terminal's master side and a description of its slave (tty/pty.rs).
+    PtyMaster(Arc<crate::tty::pty::Pty>),
+    PtySlave(Arc<crate::tty::pty::Pty>),
 }
 
 pub struct File {
@@ -72,6 +75,8 @@ impl Drop for File {
             // Its waiting targets are answered ENOSYS.
             FileKind::SeccompListener(l) => l.detach(),
             FileKind::Socket(s) => s.release(),
+            FileKind::PtyMaster(p) => p.tty.hang_up(),
+            FileKind::PtySlave(p) => p.slave_closed(),
             _ => {}
         }
     }
@@ -197,6 +202,9 @@ impl File {
             FileKind::EventFd(e) => e.poll_events(),
             FileKind::TimerFd(t) => t.poll_events(),
             FileKind::SignalFd(s) => s.poll_events(),
+            FileKind::Console { .. } if let Some(t) = crate::tty::get() => t.poll_events(),
+            FileKind::PtyMaster(p) => p.master_poll(),
+            FileKind::PtySlave(p) => p.tty.poll_events(),
             _ => DEFAULT_POLLMASK,
         }
     }
@@ -211,6 +219,9 @@ impl File {
             FileKind::EventFd(e) => e.seq.get(),
             FileKind::TimerFd(t) => [t.poll_seq(); 2],
             FileKind::SignalFd(s) => [s.poll_seq(); 2],
+            FileKind::Console { .. } if let Some(t) = crate::tty::get() => t.poll_seq(),
+            FileKind::PtyMaster(p) => p.master_seq(),
+            FileKind::PtySlave(p) => p.tty.poll_seq(),
             _ => [0; 2],
         }
     }
@@ -256,7 +267,10 @@ impl File {
             return Err(-EBADF);
         }
         match &self.kind {
-            FileKind::Console { .. } => Ok(crate::console::stdin_read(buf)),
+            FileKind::Console { .. } => match crate::tty::get() {
+                Some(t) => t.read(buf, nonblock || self.nonblocking()),
+                None => Ok(crate::console::stdin_read(buf)),
+            },
             FileKind::Pipe { pipe, writer } => {
                 if *writer {
                     return Err(-EBADF);
@@ -276,6 +290,8 @@ impl File {
             FileKind::EventFd(e) => e.read(buf, nonblock || self.nonblocking()),
             FileKind::TimerFd(t) => t.read(buf, nonblock || self.nonblocking()),
             FileKind::SignalFd(s) => s.read(buf, nonblock || self.nonblocking()),
+            FileKind::PtyMaster(p) => p.master_read(buf, nonblock || self.nonblocking()),
+            FileKind::PtySlave(p) => p.tty.read(buf, nonblock || self.nonblocking()),
         }
     }
 
@@ -306,10 +322,13 @@ impl File {
             return Err(-EBADF);
         }
         match &self.kind {
-            FileKind::Console { stream, .. } => {
-                crate::console::user_write((*stream).max(1), buf);
-                Ok(buf.len())
-            }
+            FileKind::Console { stream, .. } => match crate::tty::get() {
+                Some(t) => t.write((*stream).max(1), buf),
+                None => {
+                    crate::console::user_write((*stream).max(1), buf);
+                    Ok(buf.len())
+                }
+            },
             FileKind::Pipe { pipe, writer } => {
                 if !*writer {
                     return Err(-EBADF);
@@ -337,6 +356,8 @@ impl File {
                 nonblock || self.nonblocking(),
             ),
             FileKind::EventFd(e) => e.write(buf, nonblock || self.nonblocking()),
+            FileKind::PtyMaster(p) => p.master_write(buf),
+            FileKind::PtySlave(p) => p.tty.write(1, buf),
         }
     }
 
@@ -372,6 +393,15 @@ impl File {
     pub fn stat(&self) -> Stat {
         match &self.kind {
             FileKind::Node { node, .. } => stat_node(node),
+            // In an interactive run every console description is /dev/console itself (same
+            // device and inode), which is how ttyname(3) finds the terminal's name.
+            FileKind::Console {
+                pipe_like: false, ..
+            } if crate::tty::get().is_some()
+                && let Ok(f) = super::lookup(super::root(), "/dev/console", true) =>
+            {
+                stat_node(&f.node)
+            }
             FileKind::Console { pipe_like, .. } => {
                 let (mode, dev, rdev) = if *pipe_like {
                     (S_IFIFO | 0o600, DEV_PIPE, 0)
@@ -417,6 +447,25 @@ impl File {
                 blksize: 4096,
                 ..Stat::default()
             },
+            // The device nodes themselves, as Linux's devpts inodes (ptsname and ttyname
+            // compare these with stat of the path).
+            FileKind::PtyMaster(_) | FileKind::PtySlave(_) => {
+                let path = match &self.kind {
+                    FileKind::PtySlave(p) => alloc::format!("/dev/pts/{}", p.index),
+                    _ => alloc::string::String::from("/dev/ptmx"),
+                };
+                match super::lookup(super::root(), &path, true) {
+                    Ok(f) => stat_node(&f.node),
+                    Err(_) => Stat {
+                        dev: DEV_ROOT,
+                        ino: self.ino,
+                        nlink: 1,
+                        mode: S_IFCHR | 0o620,
+                        blksize: 4096,
+                        ..Stat::default()
+                    },
+                }
+            }
         }
     }
 }
@@ -475,6 +524,9 @@ fn read_node(
             Ok(buf.len())
         }
         Body::Dev(Device::Console) => Ok(crate::console::stdin_read(buf)),
+        // Opened as the console (fs::open): never a node description.
+        // Opened as terminals (fs::open): never node descriptions.
+        Body::Dev(Device::Tty | Device::Ptmx | Device::PtySlave(_)) => Err(-ENXIO),
         Body::ProcMem(pid) => super::proc_pid::read(*pid, buf, off),
         Body::Symlink(_)
         | Body::ProcExe(_)
@@ -512,6 +564,8 @@ fn write_node(node: &InodeRef, buf: &[u8], off: u64, append: bool) -> Result<(us
             crate::console::user_write(1, buf);
             Ok((buf.len(), off))
         }
+        // Opened as terminals (fs::open): never node descriptions.
+        Body::Dev(Device::Tty | Device::Ptmx | Device::PtySlave(_)) => Err(-ENXIO),
         Body::Dir(_) => Err(-EISDIR),
         Body::ProcMem(pid) => {
             let n = super::proc_pid::write(*pid, buf, off)?;

@@ -50,6 +50,33 @@ pub fn init() {
     root();
 }
 
+/// Adds character device `name` to /dev (the tty's /dev/tty, interactive runs only).
+pub fn add_device(name: &str, d: node::Device, perm: u32) {
+    let n = Inode::new(Body::Dev(d), perm, DEV_ROOT, false);
+    let (dir, base) = match name.rsplit_once('/') {
+        Some((d, b)) => (alloc::format!("/dev/{d}"), b),
+        None => (String::from("/dev"), name),
+    };
+    if let Ok(f) = lookup(root(), &dir, true)
+        && let Some(dd) = f.node.dir()
+    {
+        dd.lock().entries.insert(String::from(base), n);
+    }
+}
+
+/// /dev/pts/N of a new pseudo-terminal (tty/pty.rs), and its removal.
+pub fn add_pts_node(n: u32) {
+    add_device(&alloc::format!("pts/{n}"), Device::PtySlave(n), 0o620);
+}
+
+pub fn remove_pts_node(n: u32) {
+    if let Ok(f) = lookup(root(), "/dev/pts", true)
+        && let Some(d) = f.node.dir()
+    {
+        d.lock().entries.remove(&alloc::format!("{n}"));
+    }
+}
+
 /// The root directory.
 pub fn root() -> &'static InodeRef {
     ROOT.call_once(build)
@@ -102,12 +129,15 @@ fn build() -> InodeRef {
         ("random", Device::Random, 0o666),
         ("urandom", Device::Random, 0o666),
         ("console", Device::Console, 0o600),
+        ("ptmx", Device::Ptmx, 0o666),
+        ("tty", Device::Tty, 0o666),
     ] {
         let n = Inode::new(Body::Dev(d), perm, DEV_ROOT, false);
         if let Some(dd) = dev.dir() {
             dd.lock().entries.insert(String::from(name), n);
         }
     }
+    mkdir_p(&root, "dev/pts");
     proc_tree::build(&root);
     // The initrd's stdin stays the console's business.
     if let Some(d) = dev.dir() {
@@ -176,7 +206,9 @@ impl FdTable {
             fds: (0..3u32)
                 .map(|fd| {
                     Some(FdEntry {
-                        file: File::console(fd, true),
+                        // A terminal in an interactive run, else the pipes they are on
+                        // the host side.
+                        file: File::console(fd, crate::tty::get().is_none()),
                         cloexec: false,
                     })
                 })
@@ -428,6 +460,22 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
             },
             flags,
         ),
+        // The caller's controlling terminal; none: ENXIO (Linux's tty_open_current_tty).
+        Body::Dev(Device::Tty) => match crate::tty::controlling(&crate::task::current().process) {
+            Some(crate::tty::Controlling::Console) => (
+                FileKind::Console {
+                    stream: 1,
+                    pipe_like: false,
+                },
+                flags,
+            ),
+            Some(crate::tty::Controlling::Pty(p)) => (FileKind::PtySlave(p.slave_opened()), flags),
+            None => return Err(-ENXIO),
+        },
+        Body::Dev(Device::Ptmx) => (FileKind::PtyMaster(crate::tty::pty::open_master()), flags),
+        Body::Dev(Device::PtySlave(n)) => {
+            (FileKind::PtySlave(crate::tty::pty::open_slave(n)?), flags)
+        }
         Body::Proc(what) => (
             FileKind::Node {
                 node: node.clone(),

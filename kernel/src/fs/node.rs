@@ -96,6 +96,11 @@ pub enum Device {
     Full,
     Random,
     Console,
+    /// /dev/tty: the caller's controlling terminal (tty/).
+    Tty,
+    /// /dev/ptmx, and /dev/pts/N: a pseudo-terminal's two sides (tty/pty.rs).
+    Ptmx,
+    PtySlave(u32),
 }
 
 impl Device {
@@ -106,6 +111,10 @@ impl Device {
             Device::Full => makedev(1, 7),
             Device::Random => makedev(1, 9),
             Device::Console => makedev(5, 1),
+            Device::Tty => makedev(5, 0),
+            Device::Ptmx => makedev(5, 2),
+            // Linux's first block of slave numbers (UNIX98_PTY_SLAVE_MAJOR).
+            Device::PtySlave(n) => makedev(136 + (n >> 20), n & 0xfffff),
         }
     }
 }

@@ -444,6 +444,17 @@ fn sys_ioctl(regs: &mut Regs) -> i64 {
         {
             return crate::syscall::seccomp::notify::ioctl(l, req as u32, arg).map(|v| v as usize);
         }
+        // In an interactive run the console is a terminal (tty/ioctl.rs); so is a pty.
+        if !matches!(req, FIONBIO | FIOASYNC | FIOCLEX | FIONCLEX) {
+            match &f.kind {
+                FileKind::Console { .. } if let Some(t) = crate::tty::get() => {
+                    return t.ioctl(req, arg);
+                }
+                FileKind::PtyMaster(p) => return p.master_ioctl(req, arg),
+                FileKind::PtySlave(p) => return p.tty.ioctl(req, arg),
+                _ => {}
+            }
+        }
         match req {
             FIONBIO => {
                 let mut v = [0u8; 4];
@@ -479,8 +490,9 @@ fn sys_ioctl(regs: &mut Regs) -> i64 {
                     .map_err(|_| -EFAULT)?;
                 Ok(0)
             }
-            // Terminal requests (TCGETS, TIOCGWINSZ, …): the console is not a terminal —
-            // programs' output is a pipe on the host side — so ENOTTY, as for any other file.
+            // Terminal requests (TCGETS, TIOCGWINSZ, …): outside an interactive run the
+            // console is not a terminal — programs' output is a pipe on the host side — so
+            // ENOTTY, as for any other file.
             TCGETS => Err(-ENOTTY),
             _ => Err(-ENOTTY),
         }

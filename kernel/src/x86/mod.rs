@@ -5,5 +5,6 @@ pub mod apic;
 pub mod cpu;
 pub mod debugreg;
 pub mod hwbp;
+pub mod ioapic;
 pub mod madt;
 pub mod mce;

@@ -19,6 +19,8 @@ pub struct BootOptions {
     pub timeout: Option<Duration>,
     /// Copy the kernel log to stderr.
     pub log: bool,
+    /// What feeds the guest's serial input (an interactive run; [`qemu::Boot::serial_input`]).
+    pub serial_input: Option<fn(std::process::ChildStdin)>,
 }
 
 /// How a run ended.
@@ -109,6 +111,7 @@ pub fn boot(
     boot.cpu = opts.cpu.clone();
     boot.gdb = opts.gdb;
     boot.echo = opts.log;
+    boot.serial_input = opts.serial_input;
     boot.timeout = if opts.gdb { None } else { opts.timeout };
     boot.request_hang_report();
     if opts.log {

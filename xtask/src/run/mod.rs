@@ -56,9 +56,10 @@ pub struct RunArgs {
     /// The accelerator. KVM on these machines is kvm_pvm and does not run the kernel correctly.
     #[arg(long, value_enum, default_value_t = Accel::Tcg)]
     pub accel: Accel,
-    /// Seconds before the run is stopped with status 124 (0: never).
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
-    pub timeout: u64,
+    /// Seconds before the run is stopped with status 124 (0: never). Default: 60, or never
+    /// when stdin is a terminal (an interactive run).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
     /// The QEMU machine.
     #[arg(long, value_enum, default_value_t = Machine::Microvm)]
     pub machine: Machine,
@@ -171,7 +172,11 @@ fn run_program(ws: &Workspace, args: &RunArgs) -> Result<u8> {
     for d in &args.dirs {
         files.extend(read_guest_dir(d)?);
     }
+    // On a terminal the guest gets a tty fed live from it (run/tty.rs); otherwise stdin is
+    // read to its end now and packed into the initrd.
+    let interactive = tty::stdin_is_terminal();
     let stdin = read_own_stdin()?;
+    let timeout = args.timeout.unwrap_or(if interactive { 0 } else { 60 });
 
     build::set_quiet(!args.log);
     let qemu_bin = install::qemu()?;
@@ -209,16 +214,22 @@ fn run_program(ws: &Workspace, args: &RunArgs) -> Result<u8> {
     let sym_path = ws.kernel_sym(Flavor::Lean);
     let kernel_sym =
         std::fs::read(&sym_path).with_context(|| format!("reading {}", sym_path.display()))?;
+    let mut kernel_args = args.kernel_args.clone();
+    if interactive {
+        let (rows, cols) = tty::window_size();
+        kernel_args.push(format!("kentry.tty={rows}x{cols}"));
+    }
     let opts = BootOptions {
         machine: args.machine,
         accel: args.accel,
         cpu: args.cpu.clone(),
         cpus: args.cpus.unwrap_or_else(default_cpus),
         memory_mib: args.memory,
-        kernel_args: args.kernel_args.clone(),
+        kernel_args,
         gdb: args.gdb,
-        timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
+        timeout: (timeout > 0).then(|| Duration::from_secs(timeout)),
         log: args.log,
+        serial_input: interactive.then_some(tty::forward as fn(std::process::ChildStdin)),
     };
     if args.gdb {
         eprintln!("xtask: QEMU waits for a debugger on :1234; attach with");
@@ -228,6 +239,12 @@ fn run_program(ws: &Workspace, args: &RunArgs) -> Result<u8> {
         );
     }
     let initrd = ws.target().join("run-initrd.cpio");
+    // Raw mode from here to the end of the boot: xtask's own messages come after it.
+    let raw = if interactive {
+        Some(tty::RawMode::enter().context("putting the terminal into raw mode")?)
+    } else {
+        None
+    };
     let log = boot(
         &qemu_bin,
         &art.kernel,
@@ -236,7 +253,9 @@ fn run_program(ws: &Workspace, args: &RunArgs) -> Result<u8> {
         &spec,
         &opts,
         Box::new(Passthrough),
-    )?;
+    );
+    drop(raw);
+    let log = log?;
     let log_path = ws.target().join("run.log");
     build::write_file(&log_path, log_text(&log).as_bytes())?;
     let shown_log = workspace::shown(&log_path, &ws.root);
@@ -251,7 +270,7 @@ fn run_program(ws: &Workspace, args: &RunArgs) -> Result<u8> {
         RunEnd::Timeout => eprintln!(
             "xtask: timeout: {shown} did not finish within {} s (--timeout SECS, 0 for none); \
              the kernel log is in {shown_log}",
-            args.timeout
+            timeout
         ),
         RunEnd::KernelFailed(why) => {
             eprintln!("xtask: error: kentry failed: {why}");
@@ -271,6 +290,7 @@ mod boot;
 mod dynamic;
 mod initrd;
 mod program;
+pub mod tty;
 
 pub use boot::*;
 pub use dynamic::shared_objects;

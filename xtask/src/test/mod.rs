@@ -20,6 +20,7 @@ use crate::manifest::{self, Entry, Manifest};
 use crate::noinstr;
 use crate::qemu::{self, Boot, KernelExit, Machine};
 use crate::runner_check::{self, Verdict};
+use crate::tty_check;
 use crate::unit;
 use crate::verify;
 use crate::workspace::{ABI_PACKAGE, ENTRY_PACKAGE, Flavor, KERNEL_LOGIC_PACKAGE, Workspace};
@@ -101,6 +102,7 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
     let only_fuzz = args.only.as_deref() == Some(fuzz::TEST_NAME);
     let only_fuzz_negative = args.only.as_deref() == Some(fuzz::NEGATIVE_TEST_NAME);
     let only_fuzz_native = args.only.as_deref() == Some(fuzz::NATIVE_TEST_NAME);
+    let only_tty = args.only.as_deref() == Some(tty_check::TEST_NAME);
 
     if args.only.is_none() && !args.negative {
         section("host unit tests");
@@ -146,7 +148,8 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                     && !only_verify_negative_mce
                     && !only_fuzz
                     && !only_fuzz_negative
-                    && !only_fuzz_native;
+                    && !only_fuzz_native
+                    && !only_tty;
                 // `--only` naming a `,host` entry: the kernel would not know it.
                 let only_host_only = args
                     .only
@@ -229,6 +232,12 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                 if !args.negative && (args.only.is_none() || only_runner) {
                     section("runner (cargo xtask run, compared with native runs)");
                     runner(ws, &qemu, &kernels, args, &mut r);
+                }
+                if (args.only.is_none() && !args.negative) || only_tty {
+                    section(
+                        "interactive terminal (cargo xtask run -- busybox sh through a host pty)",
+                    );
+                    one_result(tty_check::TEST_NAME, tty_check::run(ws), &mut r);
                 }
                 if only_fuzz_native {
                     section("host ABI cross-check");

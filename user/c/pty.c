@@ -1,0 +1,189 @@
+/*
+ * Pseudo-terminals and the line discipline (docs/tty.md): posix_openpt/grantpt/unlockpt/
+ * ptsname; the slave's starting settings; canonical editing with echo (DEL rubbing out),
+ * ICRNL, one line per read, VEOF with and without a line; non-canonical MIN 0 TIME 0 and
+ * MIN 1; OPOST/ONLCR on the slave's output; the window size set on the master and read on the
+ * slave; FIONREAD; the slave locked until unlockpt; ^C written to the master killing a child
+ * whose controlling terminal the slave is (then /dev/tty, and no second one: EPERM), with
+ * SIGINT; the master reading EIO once the slave is closed.
+ */
+#define _GNU_SOURCE
+#include "ktap.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+/* Reads from `fd` until `want` bytes came or 2 s passed without any (Linux moves pty data
+ * through a work queue: it may come a little later). Returns the count. */
+static int read_for(int fd, char *buf, int want)
+{
+	int got = 0;
+	while (got < want) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 2000) <= 0)
+			break;
+		int n = read(fd, buf + got, want - got);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	return got;
+}
+
+static int open_pair(int *slave)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY);
+	if (m < 0 || grantpt(m) || unlockpt(m))
+		return -1;
+	char *name = ptsname(m);
+	if (!name || strncmp(name, "/dev/pts/", 9))
+		return -1;
+	*slave = open(name, O_RDWR | O_NOCTTY);
+	return *slave < 0 ? -1 : m;
+}
+
+static int same(const char *got, int n, const char *want)
+{
+	return n == (int)strlen(want) && !memcmp(got, want, n);
+}
+
+int main(void)
+{
+	ktap_plan(13);
+	int s = -1, m = open_pair(&s);
+	KTAP_CHECK(m >= 0 && isatty(m) && isatty(s), "open_pair", "master %d slave %d errno %d", m,
+		   s, errno);
+	if (m < 0)
+		return ktap_finish();
+
+	struct termios t;
+	int ok = tcgetattr(s, &t) == 0;
+	tcflag_t lwant = ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN;
+	KTAP_CHECK(ok && (t.c_lflag & lwant) == lwant && (t.c_iflag & (ICRNL | IXON)) == (ICRNL | IXON) &&
+			   (t.c_oflag & (OPOST | ONLCR)) == (OPOST | ONLCR) && t.c_cc[VINTR] == 3 &&
+			   t.c_cc[VERASE] == 0x7f && t.c_cc[VKILL] == 0x15 && t.c_cc[VEOF] == 4 &&
+			   t.c_cc[VMIN] == 1 && t.c_cc[VTIME] == 0,
+		   "standard_settings", "lflag %#x iflag %#x oflag %#x", t.c_lflag, t.c_iflag,
+		   t.c_oflag);
+
+	/* Canonical: the echo rubs out, CR ends the line as NL, the read gets the edited line. */
+	char buf[256];
+	write(m, "abc\x7f" "d\r", 6);
+	int n = read_for(s, buf, 4);
+	KTAP_CHECK(same(buf, n, "abd\n"), "canonical_line", "read %d bytes '%.*s'", n, n > 0 ? n : 0,
+		   buf);
+	n = read_for(m, buf, 9);
+	KTAP_CHECK(same(buf, n, "abc\b \bd\r\n"), "echo_erase", "echo %d bytes", n);
+
+	/* One line per read; a short read leaves the rest. */
+	write(m, "one\ntwo\n", 8);
+	read_for(m, buf, 10); /* the echo */
+	int n1 = read(s, buf, 2), n2 = read(s, buf + 2, 64), n3 = read(s, buf + 10, 64);
+	KTAP_CHECK(n1 == 2 && n2 == 2 && n3 == 4 && !memcmp(buf, "one\n", 4) &&
+			   !memcmp(buf + 10, "two\n", 4),
+		   "line_per_read", "%d %d %d", n1, n2, n3);
+
+	/* VEOF: ends a line without itself; on an empty line, end of file. */
+	write(m, "xy\x04", 3);
+	read_for(m, buf, 2);
+	n1 = read(s, buf, 64);
+	write(m, "\x04", 1);
+	n2 = read(s, buf + 10, 64);
+	KTAP_CHECK(n1 == 2 && !memcmp(buf, "xy", 2) && n2 == 0, "veof", "%d %d", n1, n2);
+
+	/* FIONREAD counts a complete line. */
+	write(m, "12345\n", 6);
+	read_for(m, buf, 7);
+	usleep(100000);
+	int avail = -1;
+	ioctl(s, FIONREAD, &avail);
+	read(s, buf, 64);
+	KTAP_CHECK(avail == 6, "fionread", "%d", avail);
+
+	/* Output processing of the slave's writes. */
+	write(s, "a\nb", 3);
+	n = read_for(m, buf, 4);
+	KTAP_CHECK(same(buf, n, "a\r\nb"), "onlcr", "%d bytes", n);
+
+	/* Non-canonical, MIN 0 TIME 0: a read returns at once; MIN 1: it gets a byte. */
+	struct termios raw = t;
+	raw.c_lflag &= ~(ICANON | ECHO);
+	raw.c_cc[VMIN] = 0;
+	raw.c_cc[VTIME] = 0;
+	tcsetattr(s, TCSANOW, &raw);
+	n1 = read(s, buf, 64);
+	raw.c_cc[VMIN] = 1;
+	tcsetattr(s, TCSANOW, &raw);
+	write(m, "q", 1);
+	n2 = read_for(s, buf + 10, 1);
+	KTAP_CHECK(n1 == 0 && n2 == 1 && buf[10] == 'q', "noncanonical", "%d %d", n1, n2);
+	tcsetattr(s, TCSANOW, &t);
+
+	struct winsize w = {.ws_row = 33, .ws_col = 77}, r = {0};
+	ok = ioctl(m, TIOCSWINSZ, &w) == 0 && ioctl(s, TIOCGWINSZ, &r) == 0;
+	KTAP_CHECK(ok && r.ws_row == 33 && r.ws_col == 77, "winsize", "%d %dx%d", ok, r.ws_row,
+		   r.ws_col);
+
+	/* A new pair is locked until unlockpt. */
+	int m2 = posix_openpt(O_RDWR | O_NOCTTY);
+	char name[64] = "";
+	if (m2 >= 0 && ptsname(m2))
+		snprintf(name, sizeof(name), "%s", ptsname(m2));
+	errno = 0;
+	int s2 = open(name, O_RDWR | O_NOCTTY);
+	KTAP_CHECK(m2 >= 0 && s2 < 0 && errno == EIO, "locked_until_unlockpt", "fd %d errno %d", s2,
+		   errno);
+	if (m2 >= 0)
+		close(m2);
+
+	/* ^C from the master: SIGINT to the foreground group of the session it controls. */
+	int ready[2];
+	pipe(ready);
+	pid_t c = fork();
+	if (c == 0) {
+		setsid();
+		int fd = open(ptsname(m), O_RDWR);
+		if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) != 0 || tcgetpgrp(fd) != getpid())
+			_exit(3);
+		/* /dev/tty is that terminal now; a second one cannot be taken. */
+		int tty = open("/dev/tty", O_RDWR), s3 = -1, m3 = open_pair(&s3);
+		if (tty < 0 || m3 < 0 || ioctl(s3, TIOCSCTTY, 0) != -1 || errno != EPERM)
+			_exit(4);
+		write(ready[1], "r", 1);
+		for (;;)
+			pause();
+	}
+	/* A child that fails its checks exits without writing: the read sees end of file. */
+	close(ready[1]);
+	char r1 = 0;
+	read(ready[0], &r1, 1);
+	write(m, "\x03", 1);
+	/* At most 5 s: a child the ^C missed is killed, and the case fails instead of hanging. */
+	int st = 0;
+	pid_t done = 0;
+	for (int i = 0; i < 500 && (done = waitpid(c, &st, WNOHANG)) == 0; i++)
+		usleep(10000);
+	if (done == 0) {
+		kill(c, SIGKILL);
+		waitpid(c, &st, 0);
+	}
+	KTAP_CHECK(r1 == 'r' && WIFSIGNALED(st) && WTERMSIG(st) == SIGINT, "intr_kills_fg",
+		   "status %#x", st);
+	read_for(m, buf, 2); /* the ^C echo */
+
+	/* Every slave closed: the master reads EIO. */
+	close(s);
+	errno = 0;
+	n = read(m, buf, sizeof(buf));
+	KTAP_CHECK(n < 0 && errno == EIO, "master_eio_after_slave_close", "%d errno %d", n, errno);
+	close(m);
+	return ktap_finish();
+}
