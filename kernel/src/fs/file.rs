@@ -117,6 +117,8 @@ impl File {
             FileKind::EventFd(_) => "anon_inode:[eventfd]".into(),
             FileKind::TimerFd(_) => "anon_inode:[timerfd]".into(),
             FileKind::SignalFd(_) => "anon_inode:[signalfd]".into(),
+            FileKind::PtyMaster(_) => "/dev/ptmx".into(),
+            FileKind::PtySlave(p) => format!("/dev/pts/{}", p.index),
             FileKind::Node { node, .. } => match (self.path.get(), &node.body) {
                 (Some(p), _) => p.clone(),
                 // "/memfd:NAME (deleted)", as its maps line.
