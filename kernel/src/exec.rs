@@ -4,6 +4,8 @@
 use crate::elf::{self, ElfError, LoadedImage};
 use crate::mm::PAGE_SIZE;
 use crate::mm::aspace::{self, AddressSpace, Backing, MappedFile, Vma};
+use crate::process::user_ns::IdMap;
+use crate::syscall::cred;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -173,10 +175,12 @@ pub(crate) fn auxv_pairs(
         (AT_BASE, img.interp_base),
         (AT_FLAGS, 0),
         (AT_ENTRY, img.entry),
-        (AT_UID, 0),
-        (AT_EUID, 0),
-        (AT_GID, 0),
-        (AT_EGID, 0),
+        // The exec'ing process's ids as its namespace sees them (exec changes none: no
+        // set-user-ID files here).
+        (AT_UID, u64::from(cred::get_id(IdMap::Uid, 0))),
+        (AT_EUID, u64::from(cred::get_id(IdMap::Uid, 1))),
+        (AT_GID, u64::from(cred::get_id(IdMap::Gid, 0))),
+        (AT_EGID, u64::from(cred::get_id(IdMap::Gid, 1))),
         (AT_SECURE, 0),
         (AT_RANDOM, random),
         (AT_HWCAP2, hwcap2()),

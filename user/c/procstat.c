@@ -14,7 +14,9 @@
  *  - /proc/PID/task/TID/stat of a thread blocked in read(2): its tid in field 1, S;
  *  - /proc/self/fd: a file opened by a relative path links to its absolute path, a pipe to
  *    pipe:[st_ino], a socket to socket:[st_ino], an eventfd to anon_inode:[eventfd]; each is
- *    listed, and a closed one is gone.
+ *    listed, and a closed one is gone;
+ *  - ids: a child that set its gid to 1234 and uid to 1000 and then exec'd itself finds them in
+ *    AT_UID/AT_EUID/AT_GID/AT_EGID and in its status's Uid:/Gid: lines.
  * No job-control stop (T): kentry stops only traced processes so far.
  */
 #define _GNU_SOURCE
@@ -30,6 +32,8 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <dirent.h>
+#include <grp.h>
+#include <sys/auxv.h>
 #include <sys/eventfd.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -451,11 +455,47 @@ static void test_fd_links(void)
 	close(efd);
 }
 
-int main(void)
+/* The exec'd child of test_ids: 0 when the auxv and status show uid 1000, gid 1234. */
+static int check_ids(void)
 {
-	ktap_plan(29);
+	char b[4096];
+	if (slurp("/proc/self/status", b, sizeof(b)) <= 0)
+		return 1;
+	int auxv_ok = getauxval(AT_UID) == 1000 && getauxval(AT_EUID) == 1000 &&
+		      getauxval(AT_GID) == 1234 && getauxval(AT_EGID) == 1234;
+	int status_ok = strstr(b, "\nUid:\t1000\t1000\t1000\t1000\n") &&
+			strstr(b, "\nGid:\t1234\t1234\t1234\t1234\n");
+	return (auxv_ok ? 0 : 2) | (status_ok ? 0 : 4);
+}
+
+static void test_ids(void)
+{
+	if (geteuid() != 0) {
+		ktap_skip("ids_in_auxv_and_status", "not root: cannot change ids");
+		return;
+	}
+	pid_t c = fork();
+	if (c == 0) {
+		if (setgroups(0, NULL) != 0 || setgid(1234) != 0 || setuid(1000) != 0)
+			_exit(1);
+		char *argv[] = {"procstat", "ids", NULL};
+		execv("/proc/self/exe", argv);
+		_exit(8);
+	}
+	int status = 0;
+	waitpid(c, &status, 0);
+	KTAP_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "ids_in_auxv_and_status",
+		   "child status %#x (1: set*id, 2: auxv, 4: status, 8: exec)", status);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "ids") == 0)
+		return check_ids();
+	ktap_plan(30);
 	test_self();
 	test_children();
 	test_fd_links();
+	test_ids();
 	return ktap_finish();
 }

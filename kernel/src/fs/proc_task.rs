@@ -305,15 +305,25 @@ pub fn status(target: ProcTarget) -> Result<String, i64> {
         (f.umask, (f.fds.len().div_ceil(64) * 64).max(64))
     };
     let threads = p.live_threads.load(Ordering::Acquire);
+    let uid = crate::syscall::cred::ids_seen_by_caller(&p, crate::process::user_ns::IdMap::Uid);
+    let gid = crate::syscall::cred::ids_seen_by_caller(&p, crate::process::user_ns::IdMap::Gid);
     let mut s = String::new();
     let _ = write!(
         s,
         "Name:\t{}\nUmask:\t{umask:04o}\nState:\t{}\nTgid:\t{tgid}\nNgid:\t0\nPid:\t{pid}\n\
-         PPid:\t{}\nTracerPid:\t{tracer}\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t{fdsize}\n\
+         PPid:\t{}\nTracerPid:\t{tracer}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{fdsize}\n\
          Groups:\t \nNStgid:\t{nstgid}\nNSpid:\t{nspid}\nNSpgid:\t{pgid}\nNSsid:\t{sid}\n",
         comm(&p),
         state_name(state),
         ppid(&p),
+        uid[0],
+        uid[1],
+        uid[2],
+        uid[3],
+        gid[0],
+        gid[1],
+        gid[2],
+        gid[3],
         nstgid = ns_numbers(p.ns_pids.as_ref(), p.pid),
         nspid = match t {
             Some(t) if !whole => ns_numbers(t.ns_tids.get(), t.tid),

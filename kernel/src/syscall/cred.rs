@@ -98,6 +98,14 @@ pub fn get_id(which: IdMap, slot: usize) -> u32 {
     from_kid(ns.as_ref(), which, ids(&p.creds.lock(), which)[slot])
 }
 
+/// Process `target`'s real, effective, saved and filesystem ids (`which`) as the caller's
+/// user namespace sees them (Linux's `from_kuid_munged` with the reader's namespace: what
+/// /proc/PID/status shows; an id the namespace does not map reads as the overflow id).
+pub fn ids_seen_by_caller(target: &crate::process::Process, which: IdMap) -> [u32; 4] {
+    let ns = task::current().process.user_ns.lock().clone();
+    ids(&target.creds.lock(), which).map(|k| from_kid(ns.as_ref(), which, k))
+}
+
 /// The caller's real, effective and saved ids as its namespace sees them.
 pub fn get_res(which: IdMap) -> [u32; 3] {
     [0, 1, 2].map(|i| get_id(which, i))

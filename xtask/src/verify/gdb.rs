@@ -272,15 +272,22 @@ impl Gdb {
     /// [`Gdb::resume`]).
     fn settle_write(&mut self) -> Result<()> {
         if let Some(t) = self.wrote.take() {
-            self.send(&format!("vCont;s:{t:x}"))?;
-            match self.raw_stop(Duration::from_secs(10))? {
-                Some((Stop::Signal(_), _)) => {}
-                Some((Stop::Exited, _)) => return Err(Closed.into()),
-                None => bail!("CPU thread {t} did not stop after a single step"),
-            }
-            // The step's stop re-selected that CPU.
-            self.selected = Some(t);
+            self.step_alone(t)?;
         }
+        Ok(())
+    }
+
+    /// CPU `thread` alone executes one instruction (`vCont;s:T`, the others stay stopped);
+    /// waits for its stop.
+    fn step_alone(&mut self, thread: u32) -> Result<()> {
+        self.send(&format!("vCont;s:{thread:x}"))?;
+        match self.raw_stop(Duration::from_secs(10))? {
+            Some((Stop::Signal(_), _)) => {}
+            Some((Stop::Exited, _)) => return Err(Closed.into()),
+            None => bail!("CPU thread {thread} did not stop after a single step"),
+        }
+        // The step's stop selected that CPU for `p`/`P`.
+        self.selected = Some(thread);
         Ok(())
     }
 
@@ -362,12 +369,7 @@ impl Gdb {
         if lifted {
             self.expect_ok(&format!("z0,{pc:x},1"))?;
         }
-        self.send(&format!("vCont;s:{thread:x}"))?;
-        match self.raw_stop(Duration::from_secs(10))? {
-            Some((Stop::Signal(_), _)) => {}
-            Some((Stop::Exited, _)) => return Err(Closed.into()),
-            None => bail!("CPU thread {thread} did not stop after a single step"),
-        }
+        self.step_alone(thread)?;
         if lifted {
             self.expect_ok(&format!("Z0,{pc:x},1"))?;
         }
