@@ -546,10 +546,8 @@ fn mce_from_user(_: &Ctx) -> Outcome {
 fn mce_from_user_on_cpu0() -> Outcome {
     let c = &crate::percpu::cpu_area(0).counters;
     let before = c.machine_checks.load(Ordering::Relaxed);
-    // cpu 0, bank 0; status VAL|UC|EN|MISCV|ADDRV|S|AR; MCG_STATUS RIPV|EIPV|MCIP. The host
-    // injects it only with the VM stopped and CPU 0 seen in ring 3 (`in-user 0`): this #MC in
-    // kernel mode stops the machine, as it must, so a delay alone (the tick's handler still
-    // running, or a loaded host letting the loop end first) would make the test a gamble.
+    // cpu 0, bank 0; status VAL|UC|EN|MISCV|ADDRV|S|AR; MCG_STATUS RIPV|EIPV|MCIP. Injected
+    // only with CPU 0 seen in ring 3 (`in-user 0`): in kernel mode it stops the machine.
     crate::trap::set_host_request_from_user_tick(Some(
         "in-user 0 mce 0 0 0xbd80000000000000 0x7 0x1234000 0",
     ));
