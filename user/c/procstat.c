@@ -15,6 +15,7 @@
  *  - /proc/self/fd: a file opened by a relative path links to its absolute path, a pipe to
  *    pipe:[st_ino], a socket to socket:[st_ino], an eventfd to anon_inode:[eventfd]; each is
  *    listed, and a closed one is gone;
+ *  - maps: a file mapped by a relative path is named by its absolute path on its maps line;
  *  - ids: a child that set its gid to 1234 and uid to 1000 and then exec'd itself finds them in
  *    AT_UID/AT_EUID/AT_GID/AT_EGID and in its status's Uid:/Gid: lines.
  * No job-control stop (T): kentry stops only traced processes so far.
@@ -455,6 +456,41 @@ static void test_fd_links(void)
 	close(efd);
 }
 
+static void test_maps_name(void)
+{
+	char line[512] = "", want[128] = "";
+	int ok = 0;
+	char dir[] = "/tmp/procmaps_XXXXXX";
+	if ((mkdir("/tmp", 0777) == 0 || errno == EEXIST) && mkdtemp(dir) && chdir(dir) == 0) {
+		int fd = open("m", O_CREAT | O_RDWR, 0600);
+		char page[4096] = {1};
+		snprintf(want, sizeof(want), "%s/m", dir);
+		void *m = MAP_FAILED;
+		if (fd >= 0 && write(fd, page, sizeof(page)) == (ssize_t)sizeof(page))
+			m = mmap(NULL, sizeof(page), PROT_READ, MAP_PRIVATE, fd, 0);
+		FILE *f = m != MAP_FAILED ? fopen("/proc/self/maps", "r") : NULL;
+		while (f && fgets(line, sizeof(line), f)) {
+			unsigned long lo = strtoul(line, NULL, 16);
+			if (lo == (unsigned long)m) {
+				line[strcspn(line, "\n")] = 0;
+				size_t n = strlen(line), w = strlen(want);
+				ok = n > w && strcmp(line + n - w, want) == 0 && line[n - w - 1] == ' ';
+				break;
+			}
+		}
+		if (f)
+			fclose(f);
+		if (m != MAP_FAILED)
+			munmap(m, sizeof(page));
+		if (fd >= 0)
+			close(fd);
+		unlink("m");
+		chdir("/");
+		rmdir(dir);
+	}
+	KTAP_CHECK(ok, "maps_names_mapped_file", "want ...%s, line %s", want, line);
+}
+
 /* The exec'd child of test_ids: 0 when the auxv and status show uid 1000, gid 1234. */
 static int check_ids(void)
 {
@@ -492,10 +528,11 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "ids") == 0)
 		return check_ids();
-	ktap_plan(30);
+	ktap_plan(31);
 	test_self();
 	test_children();
 	test_fd_links();
+	test_maps_name();
 	test_ids();
 	return ktap_finish();
 }

@@ -98,6 +98,11 @@ impl File {
         self.path.call_once(|| path);
     }
 
+    /// The path open(2) resolved this description from, if it was opened by one.
+    pub fn path(&self) -> Option<&str> {
+        self.path.get().map(alloc::string::String::as_str)
+    }
+
     /// What /proc/PID/fd/N names: the path it was opened by, or Linux's pseudo-names
     /// (`pipe:[INO]`, `socket:[INO]`, `anon_inode:[eventfd]`, …).
     pub fn proc_name(&self) -> alloc::string::String {

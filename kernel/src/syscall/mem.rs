@@ -137,11 +137,13 @@ fn memfd_pages(fd: u64) -> Option<(alloc::sync::Arc<SharedMem>, bool)> {
     }
 }
 
-/// The regular file open at `fd` in the in-memory filesystem, for a demand-paged mapping.
-fn regular_node(fd: u64) -> Option<crate::fs::InodeRef> {
+/// The regular file open at `fd` in the in-memory filesystem, for a demand-paged mapping,
+/// with the path it was opened by (what /proc/PID/maps names; "" if none).
+fn regular_node(fd: u64) -> Option<(crate::fs::InodeRef, alloc::string::String)> {
     let f = crate::fs::get_file(fd).ok()?;
     let node = f.node()?;
-    matches!(node.body, crate::fs::Body::Reg(_)).then(|| node.clone())
+    let path = f.path().unwrap_or_default().into();
+    matches!(node.body, crate::fs::Body::Reg(_)).then(|| (node.clone(), path))
 }
 
 /// Whether `fd` was opened for writing (a shared writable mapping needs it: EACCES).
@@ -281,12 +283,12 @@ fn sys_mmap(r: &mut Regs) -> i64 {
             // filesystem does not support memory mapping").
             return if file_writable(fd) { -ENODEV } else { -EACCES };
         }
-        // The file layer keeps no path per open file yet: the mapping has no name in maps.
-        if let Some(node) = regular_node(fd) {
+        if let Some((node, path)) = regular_node(fd) {
             // A regular file: each page is read when first touched (demand paging, as exec
             // maps a program), so mapping a large file costs nothing up front; a page past
-            // the file's end then is SIGBUS (mm/aspace/fault.rs).
-            let file = MappedFile::demand_paged("", node);
+            // the file's end then is SIGBUS (mm/aspace/fault.rs). Maps names it by the path
+            // it was opened by.
+            let file = MappedFile::demand_paged(&path, node);
             (
                 Backing::File {
                     file,
@@ -296,7 +298,8 @@ fn sys_mmap(r: &mut Regs) -> i64 {
                 Vec::new(),
             )
         } else {
-            // Anything else that reads (a /proc file, a device): a copy of its bytes now.
+            // Anything else that reads (a /proc file, a device): a copy of its bytes now,
+            // unnamed in maps.
             let (pages, size) = match read_file_pages(fd, off, len) {
                 Ok(x) => x,
                 Err(e) => return -e,
