@@ -160,6 +160,11 @@ pub(crate) fn auxv_pairs(
     execfn: u64,
     platform: u64,
 ) -> Vec<(u64, u64)> {
+    let me = &crate::task::current().process;
+    let (uid, gid) = (
+        cred::ids_seen_by_caller(me, IdMap::Uid),
+        cred::ids_seen_by_caller(me, IdMap::Gid),
+    );
     let mut v = Vec::with_capacity(21);
     if let Some(vdso) = sysinfo_ehdr {
         v.push((AT_SYSINFO_EHDR, vdso));
@@ -177,10 +182,10 @@ pub(crate) fn auxv_pairs(
         (AT_ENTRY, img.entry),
         // The exec'ing process's ids as its namespace sees them (exec changes none: no
         // set-user-ID files here).
-        (AT_UID, u64::from(cred::get_id(IdMap::Uid, 0))),
-        (AT_EUID, u64::from(cred::get_id(IdMap::Uid, 1))),
-        (AT_GID, u64::from(cred::get_id(IdMap::Gid, 0))),
-        (AT_EGID, u64::from(cred::get_id(IdMap::Gid, 1))),
+        (AT_UID, u64::from(uid[0])),
+        (AT_EUID, u64::from(uid[1])),
+        (AT_GID, u64::from(gid[0])),
+        (AT_EGID, u64::from(gid[1])),
         (AT_SECURE, 0),
         (AT_RANDOM, random),
         (AT_HWCAP2, hwcap2()),

@@ -27,12 +27,13 @@
 #define PAGE 4096UL
 
 static sigjmp_buf jb;
-static volatile int segv_count, segv_code;
+static volatile int segv_count, segv_code, segv_sig;
 static void *volatile segv_addr;
 
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {
 	segv_count++;
+	segv_sig = sig;
 	segv_code = si->si_code;
 	segv_addr = si->si_addr;
 	siglongjmp(jb, 1);
@@ -49,7 +50,7 @@ static int faults(volatile char *p, int write)
 		else
 			(void)*p;
 	}
-	return segv_count == 1 && segv_addr == (void *)p;
+	return segv_count == 1 && segv_sig == SIGSEGV && segv_addr == (void *)p;
 }
 
 static int all_bytes(const unsigned char *p, size_t n, unsigned char v)
@@ -60,18 +61,15 @@ static int all_bytes(const unsigned char *p, size_t n, unsigned char v)
 	return 1;
 }
 
-/* Reads one byte into *out; returns the signal that stopped the read (SIGSEGV or SIGBUS),
- * or 0. */
+/* Reads one byte into *out; returns the signal that stopped the read (its si_code in
+ * segv_code), or 0. */
 static int read_byte(volatile unsigned char *p, unsigned char *out)
 {
-	static volatile int sig;
-	sig = 0;
 	segv_count = 0;
+	segv_sig = 0;
 	if (sigsetjmp(jb, 1) == 0)
 		*out = *p;
-	else
-		sig = segv_code == BUS_ADRERR && segv_count ? SIGBUS : SIGSEGV;
-	return sig;
+	return segv_count ? segv_sig : 0;
 }
 
 static unsigned char pat(size_t i)
@@ -349,7 +347,8 @@ int main(void)
 			ok = ok && pwrite(gfd, tail, sizeof tail, PAGE) == (ssize_t)sizeof tail;
 			ok = ok && read_byte(m + PAGE + 4095, &g1) == 0 && read_byte(m + 99, &g2) == 0;
 			gsig = read_byte(m + 2 * PAGE, &(unsigned char){0});
-			grow_ok = ok && g0 == 0x21 && g1 == 0x42 && g2 == 0x21 && gsig == SIGBUS;
+			grow_ok = ok && g0 == 0x21 && g1 == 0x42 && g2 == 0x21 && gsig == SIGBUS &&
+				  segv_code == BUS_ADRERR;
 			munmap(m, 3 * PAGE);
 		}
 		close(gfd);

@@ -93,9 +93,7 @@ fn kid(ns: Option<&Arc<UserNamespace>>, which: IdMap, id: u32) -> Result<u32, i6
 
 /// One id of the caller as its namespace sees it (0 real, 1 effective, 2 saved, 3 fs).
 pub fn get_id(which: IdMap, slot: usize) -> u32 {
-    let p = &task::current().process;
-    let ns = p.user_ns.lock().clone();
-    from_kid(ns.as_ref(), which, ids(&p.creds.lock(), which)[slot])
+    ids_seen_by_caller(&task::current().process, which)[slot]
 }
 
 /// Process `target`'s real, effective, saved and filesystem ids (`which`) as the caller's
