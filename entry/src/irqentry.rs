@@ -412,7 +412,11 @@ mod imp {
                 // changes nothing there.) They are back for the exit work, whose touches of
                 // watched user memory are kernel-mode #DBs for the paranoid path.
                 let dr7 = local_db_save();
-                let state = irqentry_enter::<H>(cpu, regs, vector);
+                // From user mode, which the stub has checked: the user-mode entry and exit
+                // themselves, as Linux's exc_debug_user and exc_machine_check_user take
+                // them. (irqentry_enter/exit would bring their kernel-mode and idle arms,
+                // which the compiler cannot see are dead here.)
+                enter_from_user_mode::<H>(regs, Some(vector));
                 crate::instrumentation_begin!();
                 // Neither #DB nor #MC pushes an error code: 0, as for `exception`.
                 H::ist_exception_from_user(
@@ -426,7 +430,7 @@ mod imp {
                 // Back before the exit work, which may schedule (the switch loads DR7 then)
                 // or stop for a tracer that rewrites this task's breakpoints.
                 local_db_restore(dr7);
-                irqentry_exit::<H>(regs, state);
+                exit_to_user_mode::<H>(regs);
             }
             return;
         }

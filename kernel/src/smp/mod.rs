@@ -198,7 +198,7 @@ extern "C" fn ap_main(cpu: u64, kernel_cr3: u64) -> ! {
     if f.mce {
         crate::x86::mce::init();
     }
-    crate::x86::apic::init_this_cpu(false);
+    crate::x86::apic::init_this_cpu(cpu);
     crate::x86::apic::start_timer(*TIMER_PERIOD.get().expect("timer period"));
     let area = cpu_area(cpu);
     // SAFETY: `current` is this CPU's idle task (prepare_cpu), one reference of which

@@ -2,7 +2,7 @@
 //! Periodic timer, EOI, and NMI self-IPIs.
 
 use crate::mm::paging::{PTE_G, PTE_NX, PTE_W, kernel_table};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use x86_64::registers::model_specific::Msr;
 
 pub const TIMER_VECTOR: u8 = 0x20;
@@ -59,19 +59,35 @@ fn mask_pic() {
     }
 }
 
-/// `kentry.lint1=all`: every CPU takes LINT1's NMI, not only the boot CPU.
-static LINT1_ALL: AtomicBool = AtomicBool::new(false);
+/// Which CPUs take LINT1's NMI ([`lint1_route`]): a CPU number, or [`LINT1_EVERY_CPU`].
+static LINT1_CPUS: AtomicU32 = AtomicU32::new(0);
+/// [`LINT1_CPUS`] for `kentry.lint1=all`.
+const LINT1_EVERY_CPU: u32 = u32::MAX;
+
+/// `kentry.lint1=` → which CPUs take LINT1: `all`, or one CPU's number (the boot CPU, 0,
+/// when absent). A word that is neither is ignored with a message, and the boot CPU keeps
+/// the line.
+fn lint1_route(word: Option<&str>) -> Result<u32, &str> {
+    match word {
+        None => Ok(0),
+        Some("all") => Ok(LINT1_EVERY_CPU),
+        Some(n) => n.parse::<u32>().map_err(|_| n),
+    }
+}
 
 /// The boot CPU's local APIC: picks the mode for every CPU (x2APIC where the CPU has it),
-/// maps the xAPIC page once, masks the 8259s. `kentry.lint1=all` on the command line routes
-/// the NMI line (QEMU's `inject-nmi`) to every CPU: `cargo xtask verify` stops whichever CPU
-/// reaches an entry instruction first and needs that CPU to take the NMI it injects.
+/// maps the xAPIC page once, masks the 8259s. `kentry.lint1=` on the command line routes
+/// the NMI line (QEMU's `inject-nmi`) to every CPU (`all`) or to one CPU other than the
+/// boot CPU (its number): `cargo xtask fuzz` wants NMIs on every CPU, and `cargo xtask
+/// verify` injects on one chosen CPU, which must take the NMI it injects.
 pub fn init(x2apic: bool, cmdline: &str) {
     mask_pic();
-    LINT1_ALL.store(
-        crate::boot::cmdline_value(cmdline, "kentry.lint1") == Some("all"),
-        Ordering::Relaxed,
-    );
+    let route =
+        lint1_route(crate::boot::cmdline_value(cmdline, "kentry.lint1")).unwrap_or_else(|bad| {
+            crate::klog!("kentry.lint1={bad}: not `all` nor a CPU number; ignored");
+            0
+        });
+    LINT1_CPUS.store(route, Ordering::Relaxed);
     X2APIC.store(x2apic, Ordering::Relaxed);
     if !x2apic {
         let va = crate::mm::stack::reserve_va(1);
@@ -80,15 +96,15 @@ pub fn init(x2apic: bool, cmdline: &str) {
             .expect("map xAPIC");
         MMIO.store(va, Ordering::Relaxed);
     }
-    init_this_cpu(true);
+    init_this_cpu(0);
 }
 
-/// Enables this CPU's local APIC in the mode the boot CPU chose. LINT0 is masked (no 8259
-/// virtual wire). LINT1 delivers NMIs on the boot CPU only, which is how QEMU's `inject-nmi`
-/// (and a real board's NMI button) reaches the machine; QEMU raises LINT1 on every CPU, and
-/// like Linux the other CPUs keep it masked so one button press is one NMI — unless
-/// `kentry.lint1=all` ([`init`]) asks for it on every CPU.
-pub fn init_this_cpu(boot_cpu: bool) {
+/// Enables CPU `cpu`'s local APIC (this CPU's) in the mode the boot CPU chose. LINT0 is
+/// masked (no 8259 virtual wire). LINT1 delivers NMIs on the boot CPU only, which is how
+/// QEMU's `inject-nmi` (and a real board's NMI button) reaches the machine; QEMU raises
+/// LINT1 on every CPU, and like Linux the other CPUs keep it masked so one button press is
+/// one NMI — unless `kentry.lint1=` ([`init`]) routes it elsewhere.
+pub fn init_this_cpu(cpu: usize) {
     let mut base = Msr::new(IA32_APIC_BASE);
     // SAFETY: enabling this CPU's local APIC (and x2APIC mode where the boot CPU chose it).
     unsafe {
@@ -101,9 +117,11 @@ pub fn init_this_cpu(boot_cpu: bool) {
     }
     write(REG_SVR, 0x100 | SPURIOUS_VECTOR as u32);
     write(REG_LVT_LINT0, 1 << 16);
+    let route = LINT1_CPUS.load(Ordering::Relaxed);
+    let takes_nmi = route == LINT1_EVERY_CPU || route as usize == cpu;
     write(
         REG_LVT_LINT1,
-        if boot_cpu || LINT1_ALL.load(Ordering::Relaxed) {
+        if takes_nmi {
             0b100 << 8
         } else {
             (0b100 << 8) | (1 << 16)

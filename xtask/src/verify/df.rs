@@ -74,7 +74,7 @@ pub fn boot(
         results.push((t.clone(), r));
     }
     let run = BootRun {
-        label: format!("{} ct={}, {series}", s.kernel, ct.word()),
+        label: format!("{}, {series}", s.boot_label(ct)),
         results,
         problems,
         log: log.ok(),

@@ -98,6 +98,10 @@ pub struct EntryText {
     pub rust_nmi_only: std::collections::BTreeSet<u64>,
     /// Rust instructions the NMI path reaches (maybe other paths too).
     pub rust_nmi_reach: std::collections::BTreeSet<u64>,
+    /// The Rust part's writes of CR2 (`mov %reg,%cr2`): the paranoid path's CR2 restore.
+    pub cr2_restore: std::collections::BTreeSet<u64>,
+    /// The host kernel's `Host::nmi_like`, if the image has it as a function of its own.
+    pub host_nmi_like: Option<u64>,
 }
 
 impl EntryText {
@@ -250,6 +254,17 @@ pub fn from_elf(data: &[u8]) -> Result<EntryText> {
     out.nmi_exit_window = find("kentry_nmi_exit_window")?;
     out.mc_stub = find("kentry_idt_stubs")? + 0x12 * STUB_STRIDE;
     out.timer_stub = find("kentry_idt_stubs")? + 0x20 * STUB_STRIDE;
+    // The host kernel's NMI-like handler, which the paranoid path calls inside its region
+    // (cr2.rs stops there).
+    out.host_nmi_like = file
+        .symbols()
+        .find(|s| {
+            s.name().is_ok_and(|n| {
+                format!("{:#}", rustc_demangle::demangle(n))
+                    .ends_with(" as kentry::host::Host>::nmi_like")
+            })
+        })
+        .map(|s| s.address());
     super::rust_text::add(&mut out, data)?;
     Ok(out)
 }

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use super::target_desc;
+
 /// Register numbers of QEMU's x86-64 target description (the `p`/`P` packets).
 pub mod reg {
     pub const RAX: u32 = 0;
@@ -68,6 +70,8 @@ pub struct Gdb {
     breakpoints: BTreeSet<u64>,
     /// How many times another CPU than the focus was stepped past a breakpoint.
     pub bystander_steps: u64,
+    /// The target description's registers by name, once read ([`Gdb::register_named`]).
+    registers: Option<Vec<(String, u32)>>,
 }
 
 impl Gdb {
@@ -96,6 +100,7 @@ impl Gdb {
             wrote: None,
             breakpoints: BTreeSet::new(),
             bystander_steps: 0,
+            registers: None,
         };
         // Ask why the target stopped: also proves the stub answers.
         let why = gdb.command("?", Duration::from_secs(10))?;
@@ -415,6 +420,43 @@ impl Gdb {
         // The CPU written: the focus, or the one the last stop named.
         self.wrote = self.focus.or(self.selected);
         Ok(())
+    }
+
+    /// The `p`/`P` number of the register `name` (`cr2`, say), from the target description:
+    /// QEMU's control registers have no fixed number in the protocol.
+    pub fn register_named(&mut self, name: &str) -> Result<u32> {
+        if self.registers.is_none() {
+            let top = self.read_feature("target.xml")?;
+            let mut docs = vec![top.clone()];
+            for inc in target_desc::includes(&top) {
+                docs.push(self.read_feature(&inc)?);
+            }
+            self.registers = Some(target_desc::registers_of(&docs));
+        }
+        self.registers
+            .iter()
+            .flatten()
+            .find(|(n, _)| n == name)
+            .map(|(_, r)| *r)
+            .with_context(|| format!("the gdbstub's target description has no register {name}"))
+    }
+
+    /// One document of the target description, whole (`qXfer:features:read`, in chunks).
+    fn read_feature(&mut self, annex: &str) -> Result<String> {
+        let mut doc = String::new();
+        loop {
+            let r = self.command(
+                &format!("qXfer:features:read:{annex}:{:x},ffb", doc.len()),
+                Duration::from_secs(10),
+            )?;
+            let (more, body) = r.split_at(r.len().min(1));
+            doc.push_str(body);
+            match more {
+                "m" => continue,
+                "l" => return Ok(doc),
+                _ => bail!("gdbstub answered the read of {annex} with {r:?}"),
+            }
+        }
     }
 
     /// Reads a little-endian 64-bit word of guest virtual memory.

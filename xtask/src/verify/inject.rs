@@ -17,6 +17,9 @@ use crate::qmp::Qmp;
 pub const POLL_NR: u64 = 0x4b56;
 pub const HOST_ATTACHED: u64 = 1;
 pub const HOST_STOP: u64 = 2;
+/// RDI at the poll of `verify_loop` itself; its workers poll with another value, which the
+/// host never answers (they poll so that the host can stop their CPU in ring 3).
+pub const POLL_LOOP: u64 = 0;
 
 /// The event a boot injects at each instruction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +100,43 @@ pub struct Settings {
     pub cpu: Option<&'static str>,
     /// The guest's CPUs (`-smp`): verify_loop runs its checkers on each.
     pub cpus: u32,
+    /// The CPU stopped and injected at (its index, as HMP `mce` and the kernel number it);
+    /// the others run the same workload and are stepped past the breakpoints they meet. The
+    /// boot routes the NMI line to it alone (`kentry.lint1=N`).
+    pub cpu_under_test: u32,
+    /// Whether every boot uses `cpu_under_test`; else the settings take turns
+    /// ([`Settings::for_setting`]).
+    pub cpu_under_test_fixed: bool,
+}
+
+impl Settings {
+    /// A boot's label in reports: kernel, context-tracking setting and, with more than one
+    /// CPU, the CPU under test (`lean ct=on @cpu1`). Boots of one series differ only there.
+    pub fn boot_label(&self, ct: CtSetting) -> String {
+        let cpu = if self.cpus > 1 {
+            format!(" @cpu{}", self.cpu_under_test)
+        } else {
+            String::new()
+        };
+        format!("{} ct={}{cpu}", self.kernel, ct.word())
+    }
+
+    /// The settings of context-tracking setting `ct`'s boots. ct=off and ct=on inject at
+    /// CPU 0, ct=hooks at the last CPU, which that boot makes `nohz_full` ([`boot_with`]):
+    /// the user-transition hooks exist for nohz_full CPUs, and so with two CPUs every series
+    /// injects at each instruction on both. `--cpu-under-test` fixes one CPU for all.
+    pub fn for_setting(&self, ct: CtSetting) -> Settings {
+        Settings {
+            cpu_under_test: if self.cpu_under_test_fixed {
+                self.cpu_under_test
+            } else if ct == CtSetting::Hooks {
+                self.cpus.saturating_sub(1)
+            } else {
+                0
+            },
+            ..self.clone()
+        }
+    }
 }
 
 /// What boots: QEMU, the kernel and its initrd, and the address of `verify_loop`'s poll.
@@ -149,7 +189,7 @@ pub fn run_boot(
         Injection::Mce => ", #MC".to_string(),
     };
     BootRun {
-        label: format!("{} ct={}{series}", settings.kernel, ct.word()),
+        label: format!("{}{series}", settings.boot_label(ct)),
         results,
         problems,
         log: log.ok(),
@@ -157,9 +197,6 @@ pub fn run_boot(
         bystander_steps,
     }
 }
-
-/// The gdb thread id of the CPU the injections go to: CPU 0.
-const CPU_UNDER_TEST: u32 = 1;
 
 /// Boots `guest` stopped, with a gdbstub and a QMP socket of its own, and runs `drive` on
 /// them; ends QEMU at once if `drive` fails. Returns what `drive` returned and the boot's log.
@@ -180,6 +217,15 @@ pub fn boot_with(
     let gdb_sock = dir.join("gdb.sock");
     let qmp_sock = dir.join("qmp.sock");
     let mut cmdline = lean::cmdline(ct, &["verify_loop"]);
+    // QMP `inject-nmi` raises LINT1 on every CPU; only the CPU under test may take it.
+    if settings.cpu_under_test != 0 {
+        cmdline.push(format!("kentry.lint1={}", settings.cpu_under_test));
+        // The hooks' reason to exist: a nohz_full CPU's tick decision at every return to
+        // user mode, and its slow path (CPU 0 is housekeeping, never nohz_full).
+        if ct == CtSetting::Hooks {
+            cmdline.push(format!("nohz_full={}", settings.cpu_under_test));
+        }
+    }
     cmdline.extend(settings.extra_cmdline.iter().cloned());
     let words: Vec<&str> = cmdline.iter().map(String::as_str).collect();
     let mut boot = Boot::new(guest.kernel, guest.initrd, &words);
@@ -204,12 +250,12 @@ pub fn boot_with(
     let qemu_thread = std::thread::spawn(move || qemu::run(&qemu_bin, &boot));
     let driven = (|| {
         let mut gdb = Gdb::connect(&gdb_sock, Duration::from_secs(20))?;
-        // The CPU under test is CPU 0, the one QMP `inject-nmi` reaches (LINT1, which the
-        // kernel leaves masked elsewhere, as Linux does); the others run the same workload
-        // and are stepped past the breakpoints they meet. Were they injected at too, each
-        // broadcast NMI would land in the other CPU's NMI path at a breakpoint there, where
-        // NMIs are blocked.
-        gdb.pin(CPU_UNDER_TEST);
+        // The CPU under test is the one QMP `inject-nmi` reaches (LINT1, which the kernel
+        // leaves masked elsewhere); the others run the same workload and are stepped past
+        // the breakpoints they meet. Were they injected at too, each broadcast NMI would land
+        // in the other CPU's NMI path at a breakpoint there, where NMIs are blocked. gdb
+        // numbers CPUs from 1.
+        gdb.pin(settings.cpu_under_test + 1);
         let mut qmp = Qmp::connect(&qmp_sock, Duration::from_secs(20))?;
         drive(&mut gdb, &mut qmp)
     })();
@@ -524,7 +570,8 @@ fn poll_answer_here(gdb: &mut Gdb, syscall: u64, word: u64, timeout: Duration) -
             Some(Stop::Exited) => bail!("the guest ended before verify_loop polled"),
             None => bail!("verify_loop did not poll within {timeout:?}"),
         }
-        if gdb.read_register(reg::RAX)? == POLL_NR {
+        // The loop's own poll: its workers poll too, with RDI = POLL_WORKER.
+        if gdb.read_register(reg::RAX)? == POLL_NR && gdb.read_register(reg::RDI)? == POLL_LOOP {
             gdb.write_register(reg::RDI, word)?;
             gdb.remove_breakpoint(syscall)?;
             return Ok(());

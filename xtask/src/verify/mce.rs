@@ -290,9 +290,8 @@ pub fn fatal_boot(guest: &Guest, ct: CtSetting, text: &EntryText, settings: &Set
         }
     }
     println!(
-        "  fatal #MC (action required) at kentry_syscall_64 [{} ct={}]: {}",
-        settings.kernel,
-        ct.word(),
+        "  fatal #MC (action required) at kentry_syscall_64 [{}]: {}",
+        settings.boot_label(ct),
         if problems.is_empty() {
             "reported, the machine stopped (v=2)"
         } else {
@@ -300,7 +299,7 @@ pub fn fatal_boot(guest: &Guest, ct: CtSetting, text: &EntryText, settings: &Set
         }
     );
     BootRun {
-        label: format!("{} ct={}, fatal #MC", settings.kernel, ct.word()),
+        label: format!("{}, fatal #MC", settings.boot_label(ct)),
         results: Vec::new(),
         problems,
         log: log.ok(),

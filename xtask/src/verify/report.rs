@@ -80,24 +80,14 @@ pub(super) fn report(text: &EntryText, run: &BootRun, verbose: bool) {
 const WHY_NOT_COVERED: &[(&str, &str)] = &[
     (
         "kentry_rust_paranoid",
-        "the #DB arm of the vector switch (a kernel-mode #DB never happens: kentry sets no \
-         kernel breakpoints or watchpoints, and TCG raises #UD for ICEBP), the IST-recursion \
-         report (ends the kernel), or the CR2 restore (only when a fault inside an NMI-like \
-         handler changed CR2; the lean kernel's handlers take none). In one series or the \
-         other also one of the two copies the compiler made of the NMI-like work (nmi_enter, \
-         the handler, nmi_exit, the CR2 check), one per outcome of local_db_save's DR7 test: \
-         verify_loop runs with a watchpoint armed and its children without, and the series' \
-         stops in kernel mode land in whichever task makes the next syscall, so each series \
-         reaches one copy or both (docs/verify.md). (The DR7 save/clear and restore is \
-         covered: verify_loop runs with a watchpoint armed.)",
+        "the IST-recursion report (reached only when an IST vector nests in itself, which ends \
+         the kernel). (The #DB arm runs in verify_loop's kernel-mode #DB each round, the CR2 \
+         restore in the host's CR2 pass: cr2.rs.)",
     ),
     (
         "kentry_rust_idt",
         "the context-tracking assertion's report (H::context_violation: reached only when the \
-         assertion fires, which ends the kernel), or the kernel-mode and idle arms of the entry \
-         and exit inlined into the branch for #DB/#MC/#DF from user mode (dead: the stubs hand \
-         those vectors to kentry_rust_idt only with a user-mode frame, kernel-mode ones go to \
-         the paranoid path; the compiler keeps arms it cannot prove dead)",
+         assertion fires, which ends the kernel)",
     ),
     (
         "kentry::irqentry::imp::irq_exit_to_idle",
@@ -116,13 +106,13 @@ const WHY_NOT_COVERED: &[(&str, &str)] = &[
     (
         "kentry_rust_ret_from_fork",
         "the way back after the nohz_full slow path of user entry (H::user_enter on a nohz_full \
-         CPU; the verify boots run without nohz_full)",
+         CPU: only the ct=hooks boots make their CPU under test nohz_full)",
     ),
 ];
 
-/// The series of a boot: "lean ct=on, #MC" → ("lean", "#MC"). Boots of one series differ
-/// only by the context-tracking setting.
-fn series(label: &str) -> (String, String) {
+/// The series of a boot: "lean ct=on @cpu1, #MC" → ("lean", "#MC"). Boots of one series
+/// differ only by the context-tracking setting and the CPU under test.
+pub(super) fn series(label: &str) -> (String, String) {
     let (head, tail) = label.split_once(", ").unwrap_or((label, ""));
     (
         head.split(" ct=").next().unwrap_or("").to_string(),

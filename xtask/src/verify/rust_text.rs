@@ -56,6 +56,12 @@ pub fn add(out: &mut EntryText, data: &[u8]) -> Result<()> {
             insns.len() == wanted.len(),
             "{name}: the walk's noinstr addresses are not all instruction boundaries of a linear decode"
         );
+        out.cr2_restore.extend(
+            insns
+                .iter()
+                .filter(|i| i.text.starts_with("mov ") && i.text.ends_with(",%cr2"))
+                .map(|i| i.addr),
+        );
         out.labels.entry(addr).or_insert_with(|| name.clone());
         out.rust_total += decode(addr, code, &name, |_| false).len();
         out.stubs.push((name, insns));

@@ -87,6 +87,8 @@ pub fn function(
             }
         }
     }
+    // The CR2 restore runs only when the handler changed CR2: the host changes it (cr2.rs).
+    super::cr2::restore_pass(gdb, qmp, text, s, inj, &mut pending, &mut done, last)?;
     // What is left may run only inside a kernel-mode #MC (`kentry_rust_paranoid`'s #MC
     // arm, the paranoid way back): an NMI there, inside recovered #MCs. (A #MC inside a #MC
     // would meet MCIP=1: in the #MC series these too get the NMI.)

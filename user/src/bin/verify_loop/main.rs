@@ -15,9 +15,10 @@
 //! | `ia32_fast-glibc32 vsyscall-regs` | 0 | an i386 program: 100 getpids through its 32-bit vDSO's `__kernel_vsyscall` (SYSCALL on an AMD-vendor CPU, SYSENTER on an Intel one; back by SYSRETL), EBX..EBP checked |
 //!
 //! Before the first round the loop has a child arm a write watchpoint on a word of the loop's
-//! own that nothing writes (`arm_own_watchpoint`, result `own_watchpoint_armed`): the host's
-//! NMIs and #MCs, injected into this process in ring 3 and in its syscalls, then find DR7
-//! armed. Every fork also returns through `ret_from_fork`. After each round the loop sleeps
+//! own (`arm_own_watchpoint`, result `own_watchpoint_armed`): the host's NMIs and #MCs,
+//! injected into this process in ring 3 and in its syscalls, then find DR7 armed. With a
+//! host, once a round, getrandom(2) writes that word: the kernel's copy raises a #DB in
+//! kernel mode (the paranoid path's #DB arm), which the kernel drops as a user copy's hit. Every fork also returns through `ret_from_fork`. After each round the loop sleeps
 //! ([`IDLE_NS`]): the one CPU goes idle, and the timer IRQ that wakes it takes the entry from
 //! the idle loop and the way back to it. Before each child, the loop makes two SYSCALLs
 //! from 32-bit code (the CSTAR entry): an i386 getpid, which must return the pid and comes
@@ -31,10 +32,12 @@
 //! loop, told to stop, sets the stop word of a page they share (MAP_SHARED); each worker
 //! leaves its tally there, and the results count every CPU's runs (`every_cpu_ran_rounds`:
 //! each worker ran, armed its own watchpoint and ended with 0). So an injection stopped on
-//! any CPU finds the same workload there.
+//! any CPU finds the same workload there. A worker also calls the poll after each child,
+//! with `rdi` = [`POLL_WORKER`]: the host never answers it, but stops there when it wants
+//! the worker's CPU in ring 3.
 //!
 //! The host talks to the loop through one syscall that does not exist ([`POLL_NR`], -ENOSYS
-//! here and on Linux): `rdi` goes in as 0, and the kernel gives every register but RAX, RCX
+//! here and on Linux): `rdi` goes in as [`POLL_LOOP`] (0), and the kernel gives every register but RAX, RCX
 //! and R11 back as it was — unless the host, stopped at that `syscall` instruction (the label
 //! `verify_loop_poll_syscall`), wrote one there.
 //! [`HOST_ATTACHED`] in the first poll: keep running rounds until [`HOST_STOP`]. Without a host
@@ -42,7 +45,7 @@
 //!
 //! KTAP: one result per child program, ok when every run of it ended with its status.
 //! Syscalls: pipe2, fork, dup2, close, execve, read, wait4, nanosleep, 0x4b56 (the poll),
-//! sched_getaffinity, sched_setaffinity, mmap,
+//! sched_getaffinity, sched_setaffinity, mmap, getrandom,
 //! getpid (and i386 getpid by `int $0x80`), write, exit_group.
 
 #![no_std]
@@ -57,12 +60,20 @@ use kentry_user::{diag, entry};
 
 entry!(main);
 
+mod workers;
+use workers::{MAX_CPUS, map_shared, online_cpus, pin, worker};
+
 /// The poll syscall: a number no kernel implements (xtask/src/verify/mod.rs has the same).
 const POLL_NR: usize = 0x4b56;
 /// The host's answer in rdi: it is there, and the loop runs until [`HOST_STOP`].
 const HOST_ATTACHED: u64 = 1;
 /// The host's answer in rdi: finish now.
 const HOST_STOP: u64 = 2;
+/// [`poll`]'s argument from the loop itself: the host answers it.
+const POLL_LOOP: u64 = 0;
+/// [`poll`]'s argument from a worker: the host never answers it, but may stop there, at a
+/// known user instruction on the worker's CPU (where it injects into ring 3).
+const POLL_WORKER: u64 = 0x57;
 /// Rounds at most, host or not: the loop always ends.
 const MAX_ROUNDS: u64 = 100_000;
 
@@ -129,12 +140,13 @@ fn idle() {
     unsafe { sys::syscall2(nr::NANOSLEEP, req.as_ptr() as usize, 0) };
 }
 
-/// The poll: the host's word, or 0. Naked, so that its `syscall` has a symbol the host can
-/// break on (`verify_loop_poll_syscall`, a user address: no other syscall stops there).
+/// The poll: the host's word, or `who` (a worker's poll is never answered). Naked, so that
+/// its `syscall` has a symbol the host can break on (`verify_loop_poll_syscall`, a user
+/// address: no other syscall stops there).
 #[unsafe(naked)]
-extern "sysv64" fn poll() -> u64 {
+extern "sysv64" fn poll(who: u64) -> u64 {
     naked_asm!(
-        "xor edi, edi",
+        // rdi = who: the host answers only the loop's own poll (POLL_LOOP).
         "mov eax, {nr}",
         ".globl verify_loop_poll_syscall",
         "verify_loop_poll_syscall:",
@@ -380,8 +392,27 @@ fn run_child(c: &Child, out: &mut [u8; OUTPUT_MAX]) -> (i32, usize) {
     (status, len)
 }
 
-/// The word this process's own watchpoint watches; nothing ever writes it.
+/// The word this process's own watchpoint watches. Only the kernel writes it
+/// ([`kernel_writes_watched`]).
 static mut WATCHED: u32 = 0;
+
+/// With a host, once a round: getrandom(2) writes 4 bytes into [`WATCHED`]. The kernel's
+/// copy to user memory hits this process's watchpoint: a #DB in kernel mode, which takes the
+/// paranoid path's #DB arm (the kernel drops the hit as a user copy's, as Linux does:
+/// docs/debug-registers.md), so the host injects at those instructions too. Not in an
+/// ordinary test boot, where `debugreg_user_copy_hit` counts such hits for c_debugreg.
+fn kernel_writes_watched() {
+    const GRND_NONBLOCK: usize = 1;
+    // SAFETY: getrandom writes 4 bytes into a static of this process that nothing else uses.
+    unsafe {
+        sys::syscall3(
+            nr::GETRANDOM,
+            (&raw mut WATCHED) as usize,
+            core::mem::size_of::<u32>(),
+            GRND_NONBLOCK,
+        )
+    };
+}
 
 /// Arms a write watchpoint on [`WATCHED`] in this process, as a debugger would: a child
 /// attaches to it (PTRACE_ATTACH), waits for its stop, sets DR0 and DR7 (PTRACE_POKEUSER),
@@ -445,6 +476,8 @@ struct Tally {
     int80: u64,
     /// The worker's own watchpoint was armed (workers only: the parent reports its own).
     armed: bool,
+    /// A host drives the run: the kernel's write into the watched word joins each round.
+    hosted: bool,
 }
 
 impl Tally {
@@ -504,100 +537,16 @@ fn round(
             return true;
         }
     }
+    if t.hosted {
+        kernel_writes_watched();
+    }
     idle();
     false
 }
 
-/// CPUs this process may run on (its affinity mask's bits), at most [`MAX_CPUS`].
-fn online_cpus() -> usize {
-    let mut mask = [0u64; MAX_CPUS / 64];
-    // SAFETY: sched_getaffinity(0 = this thread, size, mask) writes at most `size` bytes.
-    let r = unsafe {
-        sys::syscall3(
-            nr::SCHED_GETAFFINITY,
-            0,
-            core::mem::size_of_val(&mask),
-            mask.as_mut_ptr() as usize,
-        )
-    };
-    if r <= 0 {
-        return 1;
-    }
-    mask.iter()
-        .map(|w| w.count_ones() as usize)
-        .sum::<usize>()
-        .max(1)
-}
-
-/// Pins this process (and the children it forks after) to `cpu`.
-fn pin(cpu: usize) -> bool {
-    let mut mask = [0u64; MAX_CPUS / 64];
-    mask[cpu / 64] = 1 << (cpu % 64);
-    // SAFETY: sched_setaffinity(0 = this thread, size, mask) only reads the mask.
-    unsafe {
-        sys::syscall3(
-            nr::SCHED_SETAFFINITY,
-            0,
-            core::mem::size_of_val(&mask),
-            mask.as_ptr() as usize,
-        ) == 0
-    }
-}
-
-const MAX_CPUS: usize = 64;
-
-/// The page the parent and its per-CPU workers share (MAP_SHARED): the stop word, and each
-/// worker's tally when it ends.
-#[repr(C)]
-struct Shared {
-    stop: core::sync::atomic::AtomicU32,
-    tally: [Tally; MAX_CPUS],
-}
-
-/// A shared anonymous mapping for [`Shared`] (zeroed: stop = 0), or null.
-fn map_shared() -> *mut Shared {
-    const PROT_READ_WRITE: usize = 0x3;
-    const MAP_SHARED_ANONYMOUS: usize = 0x01 | 0x20;
-    // SAFETY: a fresh anonymous mapping; nothing else is affected.
-    let r = unsafe {
-        sys::syscall6(
-            nr::MMAP,
-            0,
-            core::mem::size_of::<Shared>(),
-            PROT_READ_WRITE,
-            MAP_SHARED_ANONYMOUS,
-            usize::MAX,
-            0,
-        )
-    };
-    if r < 0 {
-        core::ptr::null_mut()
-    } else {
-        r as *mut Shared
-    }
-}
-
-/// A worker on `cpu`: rounds until the parent sets the stop word, then its tally into
-/// `shared`, and exit. Its children inherit the pin, so each CPU runs every checker.
-fn worker(cpu: usize, shared: &Shared) -> ! {
-    let mut t = Tally {
-        armed: pin(cpu) && arm_own_watchpoint(),
-        ..Tally::default()
-    };
-    let pid = sys::getpid();
-    let mut out = [0u8; OUTPUT_MAX];
-    let stopped = || shared.stop.load(core::sync::atomic::Ordering::Acquire) != 0;
-    while t.rounds < MAX_ROUNDS && !round(&mut t, pid, &mut out, &mut || stopped()) && !stopped() {}
-    let slot = &shared.tally[cpu] as *const Tally as *mut Tally;
-    // SAFETY: slot `cpu` of the shared page is this worker's alone; the parent reads it after
-    // wait4 has seen this process exit.
-    unsafe { slot.write_volatile(t) };
-    sys::exit_group(0)
-}
-
 fn main(_: Args) -> i32 {
     let mut k = Ktap::new(CHILDREN.len() as u32 + 5);
-    let hosted = poll() == HOST_ATTACHED;
+    let hosted = poll(POLL_LOOP) == HOST_ATTACHED;
     diag!(
         "verify_loop: {}",
         if hosted {
@@ -632,10 +581,16 @@ fn main(_: Args) -> i32 {
     }
     let armed = arm_own_watchpoint();
     let pid = sys::getpid();
-    let mut t = Tally::default();
+    let mut t = Tally {
+        hosted,
+        ..Tally::default()
+    };
     let mut out = [0u8; OUTPUT_MAX];
     while t.rounds < MAX_ROUNDS {
-        if round(&mut t, pid, &mut out, &mut || hosted && poll() == HOST_STOP) || !hosted {
+        if round(&mut t, pid, &mut out, &mut || {
+            hosted && poll(POLL_LOOP) == HOST_STOP
+        }) || !hosted
+        {
             break;
         }
     }
