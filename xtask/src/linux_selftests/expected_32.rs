@@ -66,7 +66,8 @@ pub const SELFTESTS_32: &[Selftest] = &[
         // segments.
         ok: 16,
         skips: &[],
-        needs: &[],
+        // Its 16-bit CS and SS cases are half its point (E16).
+        needs: &[Capability::SixteenBitSegments],
         unexercised: &[],
         death: None,
         checks: "i386 sigreturn with every register requested back (a null FS comes back \
