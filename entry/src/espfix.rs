@@ -195,6 +195,7 @@ mod imp {
         if regs.user_mode()
             || regs.rip != crate::irqentry::iret_to_user_address()
             || !super::is_espfix_address(regs.rsp)
+            || !crate::test_hooks::enabled(crate::test_hooks::Check::EspfixDf)
         {
             return false;
         }

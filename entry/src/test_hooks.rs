@@ -129,11 +129,16 @@ pub enum Check {
     /// only SP). Broken: the exit stub skips the espfix path and IRETs from the kernel stack,
     /// and espfix.c's cases must find kernel address bits in ESP 31:16.
     Espfix = 1 << 24,
+    /// The #DF that a faulting `iretq` from the (read-only) espfix stack becomes is turned into
+    /// the user's #GP(0) (`espfix::fixup_double_fault`, Linux's `exc_double_fault` fixup).
+    /// Broken: the #DF goes to the host like any other, and espfix.c's sigreturn to a
+    /// not-present 16-bit SS must end in the kernel's double-fault report instead of SIGSEGV.
+    EspfixDf = 1 << 25,
 }
 
 impl Check {
     /// Every check, for lookups by name.
-    pub const ALL: [Check; 25] = [
+    pub const ALL: [Check; 26] = [
         Check::CtUserState,
         Check::SyscallFmask,
         Check::IretUserGs,
@@ -159,6 +164,7 @@ impl Check {
         Check::ParanoidDr7,
         Check::Int80Cs,
         Check::Espfix,
+        Check::EspfixDf,
     ];
 
     /// The name `kentry.break=` uses for this check.
@@ -189,6 +195,7 @@ impl Check {
             Check::ParanoidDr7 => "paranoid_dr7",
             Check::Int80Cs => "int80_cs",
             Check::Espfix => "espfix",
+            Check::EspfixDf => "espfix_df",
         }
     }
 

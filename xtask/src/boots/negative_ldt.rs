@@ -69,4 +69,30 @@ pub const NEGATIVE_LDT_BOOTS: &[BootTest] = &[
         qemu_args: &["-smp", "2"],
         or_endings: &[],
     },
+    BootTest {
+        // The #DF of a faulting `iretq` from the read-only espfix stack is not turned into
+        // the user's #GP(0) (`kentry.break=espfix_df`): ia32_espfix.c's sigreturn to a
+        // not-present 16-bit SS reaches the kernel's double-fault report, which names the
+        // `iretq` to user with RSP on the espfix alias, and powers off (status 7), instead of
+        // the program's SIGSEGV.
+        name: "negative_espfix_df",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=espfix_df",
+            "kentry.only=c_ia32_espfix_glibc32",
+        ],
+        expect_status: 7,
+        expect_log: &[
+            "test hook: safety check 'espfix_df' is OFF",
+            "ok 3 page_fault_keeps_esp_high",
+            // The push of the #GP's frame onto the read-only alias faulted (CR2 there).
+            "double fault (not a known stack guard: cr2=0xffffff0",
+            "DOUBLE FAULT: #DF double fault err=0x0",
+            "RIP: 0x",
+            "<kentry_iret_to_user+0x0>",
+            "RSP: 0xffffff0",
+        ],
+        qemu_args: &["-smp", "2"],
+        or_endings: &[],
+    },
 ];
