@@ -40,6 +40,12 @@ pub struct EntryPerCpu {
     /// Address of this CPU's NMI state word, at the top of its NMI stack (set by `init_cpu`;
     /// arch/nmi.rs). 0 until then.
     pub(crate) nmi_state_word: AtomicU64,
+    /// Writable address of this CPU's espfix stack block (crate::espfix), where the exit
+    /// path copies an IRET frame whose SS names the LDT. 0: this CPU has none.
+    pub(crate) espfix_waddr: AtomicU64,
+    /// The read-only alias of the same block with address bits 31:16 zero, into which the
+    /// exit path ORs the user's RSP bits 31:16.
+    pub(crate) espfix_stack: AtomicU64,
 }
 
 /// Offset of the self pointer (GS:0; [`EntryPerCpu::self_ptr`]).
@@ -52,6 +58,10 @@ pub const OFFSET_TASK_STACK_TOP: usize = offset_of!(EntryPerCpu, task_stack_top)
 pub const OFFSET_TASK_WORK: usize = offset_of!(EntryPerCpu, task_work);
 /// The context-tracking word (first field of ContextTracking).
 pub const OFFSET_CT_WORD: usize = offset_of!(EntryPerCpu, context_tracking);
+/// Offset of the espfix stack's writable address (set by `espfix::init_cpu`).
+pub const OFFSET_ESPFIX_WADDR: usize = offset_of!(EntryPerCpu, espfix_waddr);
+/// Offset of the espfix stack's read-only alias with bits 31:16 zero.
+pub const OFFSET_ESPFIX_STACK: usize = offset_of!(EntryPerCpu, espfix_stack);
 
 const _: () = {
     assert!(OFFSET_SELF == 0);
@@ -72,6 +82,8 @@ impl EntryPerCpu {
             ist_depth: [const { AtomicU32::new(0) }; crate::gdt::ist::COUNT],
             tss_rsp0: AtomicU64::new(0),
             nmi_state_word: AtomicU64::new(0),
+            espfix_waddr: AtomicU64::new(0),
+            espfix_stack: AtomicU64::new(0),
         }
     }
 

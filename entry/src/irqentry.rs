@@ -569,6 +569,10 @@ mod imp {
         let error_code = regs.orig_rax;
         regs.orig_rax = u64::MAX;
         tripwires::<H>();
+        // A bad frame's `iretq` from the espfix stack (E16): the user's #GP, not a #DF.
+        if vector == vectors::DF && crate::espfix::fixup_double_fault(regs) {
+            return;
+        }
         let cpu = crate::entry_percpu::this_cpu();
         // Slot 0 (no IST) wraps to an index `get` refuses.
         let slot = (vectors::ist_slot(vector) as usize).wrapping_sub(1);

@@ -21,6 +21,7 @@
 
 pub mod context_tracking;
 pub mod entry_percpu;
+pub mod espfix;
 pub mod exit_work;
 pub mod frame;
 pub mod gdt;

@@ -124,11 +124,21 @@ pub enum Check {
     /// (E28). Broken: it swaps GS whatever the mode, and int80_from_kernel's kernel-mode
     /// `int $0x80` must reach Rust with the user's GS base (tripwire T1).
     Int80Cs = 1 << 23,
+    /// An IRET to user mode whose SS names the LDT leaves from the CPU's espfix stack, whose
+    /// address bits 31:16 are the user's RSP bits 31:16 (E16: an IRET to a 16-bit SS loads
+    /// only SP). Broken: the exit stub skips the espfix path and IRETs from the kernel stack,
+    /// and espfix.c's cases must find kernel address bits in ESP 31:16.
+    Espfix = 1 << 24,
+    /// The #DF that a faulting `iretq` from the (read-only) espfix stack becomes is turned into
+    /// the user's #GP(0) (`espfix::fixup_double_fault`, Linux's `exc_double_fault` fixup).
+    /// Broken: the #DF goes to the host like any other, and espfix.c's sigreturn to a
+    /// not-present 16-bit SS must end in the kernel's double-fault report instead of SIGSEGV.
+    EspfixDf = 1 << 25,
 }
 
 impl Check {
     /// Every check, for lookups by name.
-    pub const ALL: [Check; 24] = [
+    pub const ALL: [Check; 26] = [
         Check::CtUserState,
         Check::SyscallFmask,
         Check::IretUserGs,
@@ -153,6 +163,8 @@ impl Check {
         Check::Cr2First,
         Check::ParanoidDr7,
         Check::Int80Cs,
+        Check::Espfix,
+        Check::EspfixDf,
     ];
 
     /// The name `kentry.break=` uses for this check.
@@ -182,6 +194,8 @@ impl Check {
             Check::Cr2First => "cr2_first",
             Check::ParanoidDr7 => "paranoid_dr7",
             Check::Int80Cs => "int80_cs",
+            Check::Espfix => "espfix",
+            Check::EspfixDf => "espfix_df",
         }
     }
 
@@ -228,6 +242,11 @@ pub static kentry_test_break_nmi_latch: core::sync::atomic::AtomicU8 =
 pub static kentry_test_break_int80_cs: core::sync::atomic::AtomicU8 =
     core::sync::atomic::AtomicU8::new(0);
 
+/// Read by the IRET exit stub (test kernels only): nonzero when [`Check::Espfix`] is broken.
+#[unsafe(no_mangle)]
+pub static kentry_test_break_espfix: core::sync::atomic::AtomicU8 =
+    core::sync::atomic::AtomicU8::new(0);
+
 /// Whether the asm stubs carry their test-only switches.
 pub const IN_STUBS: u8 = cfg!(feature = "test-hooks") as u8;
 
@@ -252,6 +271,9 @@ pub fn break_check(check: Check) {
     }
     if check == Check::Int80Cs {
         kentry_test_break_int80_cs.store(1, core::sync::atomic::Ordering::Relaxed);
+    }
+    if check == Check::Espfix {
+        kentry_test_break_espfix.store(1, core::sync::atomic::Ordering::Relaxed);
     }
 }
 

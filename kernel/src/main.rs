@@ -442,6 +442,7 @@ pub(crate) fn init_cpu_tables(n: usize) {
         );
     }
     vdso::init_cpu(n);
+    mm::espfix::init_cpu(n, &cpu.entry);
 }
 
 /// The kernel's main thread: runs what the command line asks for, then powers off.

@@ -6,9 +6,11 @@
 //! | `0 .. 0x7fff_ffff_f000` | user space (the last page below 2^47 is never mapped, E03) |
 //! | `0xffff_8880_0000_0000 ..` | direct map of all RAM (RW, NX) |
 //! | `0xffff_c900_0000_0000 ..` | kernel stacks (each with an unmapped guard page) and MMIO |
+//! | `0xffff_ff00_0000_0000 ..` | espfix64: 4 GiB of read-only aliases of one stack page per CPU (kentry::espfix) |
 //! | `0xffff_ffff_8000_0000 ..` | the kernel image: text RX, rodata R NX, data RW NX |
 
 pub mod aspace;
+pub mod espfix;
 pub mod fault;
 pub mod frame;
 pub mod heap;

@@ -329,6 +329,8 @@ pub fn build_kernel_table(ram_end: u64) -> PageTable {
     // Make sure the stack area has its PDPT now, so every process table (which copies the
     // upper half once) sees stacks mapped later.
     pt.entry(super::VMALLOC_BASE, 3).expect("stack area");
+    // The espfix area's PDPT likewise: each CPU fills its entries later (mm/espfix.rs).
+    pt.entry(kentry::espfix::BASE_ADDR, 3).expect("espfix area");
     *KERNEL_ROOT.lock() = Some(pt.root);
     pt
 }

@@ -46,12 +46,13 @@ pub const LDT_ENTRIES: usize = 8192;
 /// LDT_ENTRY_SIZE.
 const LDT_ENTRY_SIZE: usize = 8;
 
-/// Linux's CONFIG_X86_16BIT: whether a 16-bit segment may be installed. Not yet: an IRET to
-/// a 16-bit stack segment restores only SP and would leave the kernel stack's bits 31:16 in
-/// the user's ESP (E16); without espfix64, Linux is built this way too (X86_ESPFIX64 depends
-/// on X86_16BIT) and refuses such segments with -EINVAL.
+/// Linux's CONFIG_X86_16BIT: whether a 16-bit segment may be installed. An IRET to a 16-bit
+/// stack segment restores only SP; kentry's exit path leaves from the CPU's espfix stack for
+/// every LDT SS, so ESP bits 31:16 stay the user's (E16). Allowed once every online CPU has
+/// its espfix stack (each sets it up before it runs user tasks; a host without espfix64 is
+/// Linux built without CONFIG_X86_16BIT and answers -EINVAL).
 fn allow_16bit_segments() -> bool {
-    false
+    crate::mm::espfix::ready()
 }
 
 /// One published table: `entries.len()` descriptors, never written after publication.

@@ -146,7 +146,7 @@ pub const NEGATIVE_BOOTS: &[BootTest] = &[
             // Tripwire T3 names the stub and the window the kernel-mode fault came from.
             "T3 tripwire: kernel-mode #GP general protection inside entry stub kentry_return_via_iret+0x",
             ", in the window from kentry_iret_to_user+0x0 (entry/src/arch/iret.rs:",
-            "): `iretq` to user | kernel stack at the hardware frame, user GS | can arrive: NMI, #MC; #GP/#NP/#SS if the frame's CS/SS is bad (E14)",
+            "): `iretq` to user | kernel stack at the hardware frame, or the espfix stack at its copy; user GS | can arrive: NMI, #MC; #GP/#NP/#SS if the frame's CS/SS is bad (E14)",
         ],
         qemu_args: &[],
         // Without context tracking the kernel's own fault report names it.
@@ -156,7 +156,7 @@ pub const NEGATIVE_BOOTS: &[BootTest] = &[
                 "KERNEL FAULT: #GP",
                 "<kentry_iret_to_user+0x0>",
                 ", in the window from kentry_iret_to_user+0x0 (entry/src/arch/iret.rs:",
-                "): `iretq` to user | kernel stack at the hardware frame, user GS | can arrive: NMI, #MC; #GP/#NP/#SS if the frame's CS/SS is bad (E14)",
+                "): `iretq` to user | kernel stack at the hardware frame, or the espfix stack at its copy; user GS | can arrive: NMI, #MC; #GP/#NP/#SS if the frame's CS/SS is bad (E14)",
             ],
         )],
     },

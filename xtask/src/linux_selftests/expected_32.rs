@@ -60,30 +60,20 @@ pub const SELFTESTS_32: &[Selftest] = &[
     Selftest {
         name: "sigreturn_32",
         cpu: None,
-        // Native: 16. The 6 others need 16-bit LDT segments, which modify_ldt refuses until
-        // espfix64: the four SKIPs below, and the bogus-SS cases with a 16-bit CS, left out
-        // with only "[WARN] Could not find 16-bit CS". Its not-present CS (4f) and SS (57)
-        // cases run on modify_ldt's segments now (before modify_ldt they ran with a null
-        // selector in their place, a #GP, and counted the same).
-        ok: 10,
-        skips: &[
-            ExpectedSkip {
-                line: "Code segment unavailable",
-                count: 2,
-                why: super::expected::SIXTEEN_BIT,
-            },
-            ExpectedSkip {
-                line: "Data segment unavailable",
-                count: 2,
-                why: super::expected::SIXTEEN_BIT,
-            },
-        ],
-        needs: &[],
+        // As natively: 16. 10 before espfix64, when modify_ldt refused 16-bit LDT segments:
+        // four SKIPs, and the bogus-SS cases with a 16-bit CS left out ("[WARN] Could not
+        // find 16-bit CS"). Its not-present CS (4f) and SS (57) cases run on modify_ldt's
+        // segments.
+        ok: 16,
+        skips: &[],
+        // Its 16-bit CS and SS cases are half its point (E16).
+        needs: &[Capability::SixteenBitSegments],
         unexercised: &[],
         death: None,
         checks: "i386 sigreturn with every register requested back (a null FS comes back \
-                 0), 32- and 64-bit CS with the flat SS, bogus SS or CS as #GP, and \
-                 modify_ldt's not-present CS (#NP) and SS (#NP under QEMU, #SS on hardware)",
+                 0), 32-, 64- and 16-bit CS with the flat and a 16-bit SS (espfix64), bogus \
+                 SS or CS as #GP, and modify_ldt's not-present CS (#NP) and SS (#GP(0) \
+                 through espfix's #DF fixup, as Linux)",
     },
     Selftest {
         name: "mov_ss_trap_32",
@@ -129,7 +119,8 @@ pub const SELFTESTS_32: &[Selftest] = &[
         name: "ldt_gdt_32",
         cpu: None,
         // Native: 64, as here (43 before modify_ldt). Booted with two CPUs (expected::SMP2)
-        // for its cross-CPU invalidation; its 16-bit installs are "rejected" lines here.
+        // for its cross-CPU invalidation; its 16-bit installs read back their AR bytes (they
+        // were "rejected" lines before espfix64, one [OK] either way).
         ok: 64,
         skips: &[],
         needs: &[Capability::ModifyLdt],

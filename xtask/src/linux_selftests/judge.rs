@@ -174,7 +174,7 @@ mod tests {
         unexercised: &[Unexercised {
             line: "PTRACE_TRACEME: Function not implemented",
             count: 1,
-            lacks: Capability::SixteenBitSegments,
+            lacks: Capability::Lacking,
             what: "poking by a ptracer",
         }],
         death: None,
@@ -187,7 +187,7 @@ mod tests {
         cpu: None,
         ok: 1,
         skips: &[],
-        needs: &[Capability::SixteenBitSegments],
+        needs: &[Capability::Lacking],
         unexercised: &[],
         death: None,
         checks: "a watchpoint",
@@ -284,10 +284,7 @@ mod tests {
         let err = b"mov_ss_trap_64: PTRACE_ATTACH: Function not implemented\n";
         match judge(&NEEDS_PTRACE, 0, out, err) {
             Judgement::Skip(why) => {
-                assert!(
-                    why.starts_with("kentry gap: 16-bit segments refused"),
-                    "{why}"
-                );
+                assert!(why.starts_with("kentry gap: lacking"), "{why}");
                 assert!(why.contains("not exercised: a watchpoint"), "{why}");
                 assert!(why.contains("PTRACE_ATTACH"), "{why}");
             }
@@ -332,7 +329,7 @@ mod tests {
         match judge(&PART_NEEDS_PTRACE, 0, b"[OK]\tbase\n", err) {
             Judgement::Pass(s) => {
                 assert!(s.contains("1× not exercised: poking by a ptracer"), "{s}");
-                assert!(s.contains("16-bit segments refused"), "{s}");
+                assert!(s.contains("kentry gap: lacking"), "{s}");
             }
             other => panic!("{other:?}"),
         }

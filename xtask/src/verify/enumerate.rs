@@ -48,6 +48,7 @@ pub const ROLES: &[(&str, Role)] = &[
     ("kentry_floor_frame", Role::BenchOnly),
     ("kentry_floor_int3", Role::BenchOnly),
     ("kentry_floor_callee", Role::BenchOnly),
+    ("kentry_iret_espfix", Role::Path),
 ];
 
 /// The representative of a kind of IDT stub is the first of these vectors that has that
