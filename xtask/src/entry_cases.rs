@@ -362,6 +362,7 @@ fn known_tests(ws: &Workspace, rows: &[Row]) -> Result<Known> {
     for name in [
         crate::verify::FAST_TEST_NAME,
         crate::verify::FAST_MCE_TEST_NAME,
+        crate::verify::FAST_SYSENTER_TEST_NAME,
     ] {
         known.tests.insert(name.to_string());
     }

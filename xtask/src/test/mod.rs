@@ -97,6 +97,7 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
     let only_noinstr = args.only.as_deref().is_some_and(noinstr::is_test_name);
     let only_verify = args.only.as_deref() == Some(verify::FAST_TEST_NAME);
     let only_verify_mce = args.only.as_deref() == Some(verify::FAST_MCE_TEST_NAME);
+    let only_verify_sysenter = args.only.as_deref() == Some(verify::FAST_SYSENTER_TEST_NAME);
     let only_verify_negative = args.only.as_deref() == Some(verify::NEGATIVE_TEST_NAME);
     let only_verify_negative_mce = args.only.as_deref() == Some(verify::NEGATIVE_MCE_TEST_NAME);
     let only_fuzz = args.only.as_deref() == Some(fuzz::TEST_NAME);
@@ -144,6 +145,7 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                     && !only_noinstr
                     && !only_verify
                     && !only_verify_mce
+                    && !only_verify_sysenter
                     && !only_verify_negative
                     && !only_verify_negative_mce
                     && !only_fuzz
@@ -194,6 +196,16 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                         "verify (lean kernel, ct=on and ct=hooks): an NMI at every instruction of the SYSCALL path and the timer's IDT path",
                     );
                     verify_fast(ws, &qemu, &kernels.lean, &mut r);
+                }
+                if (args.only.is_none() && !args.negative) || only_verify_sysenter {
+                    section(
+                        "verify (lean kernel, Intel-vendor model, ct=on and ct=hooks): an NMI at every instruction of the SYSENTER path",
+                    );
+                    one_result(
+                        verify::FAST_SYSENTER_TEST_NAME,
+                        verify::fast_sysenter(ws, &qemu, &kernels.lean),
+                        &mut r,
+                    );
                 }
                 if (args.only.is_none() && !args.negative) || only_verify_mce {
                     section(

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::enumerate::{EntryText, Insn};
-use super::gdb::{Gdb, Stop, reg};
+use super::gdb::{Gdb, reg};
 use super::inject::{Injection, InsnResult, Settings, inject_to_stub, note_interrupt_flag};
 use super::inject::{run_back, stop_in_kernel};
 use crate::qmp::Qmp;
@@ -54,7 +54,7 @@ pub fn restore_pass(
     let before = gdb.read_register(cr2)?;
     gdb.set_breakpoint(handler)?;
     qmp.execute("inject-nmi", None)?;
-    let at_handler = run_to_stop(gdb, s.per_address)?;
+    let at_handler = gdb.run_to_stop(s.per_address)?;
     gdb.remove_breakpoint(handler)?;
     if !at_handler || gdb.read_register(reg::RIP)? != handler {
         bail!("the NMI from kernel mode never reached the host's handler");
@@ -81,7 +81,7 @@ pub fn restore_pass(
     if inj == Injection::Nmi {
         gdb.set_breakpoint(text.nmi_stub)?;
     }
-    while run_to_stop(gdb, Duration::from_secs(10).max(s.per_address))? {
+    while gdb.run_to_stop(Duration::from_secs(10).max(s.per_address))? {
         let (pc, sp) = (gdb.read_register(reg::RIP)?, gdb.read_register(reg::RSP)?);
         if pc == home && sp == home_rsp {
             back_home = true;
@@ -116,9 +116,7 @@ pub fn restore_pass(
             );
         }
         // Home with another RSP (the held NMI's own way), or the NMI stub: step over.
-        gdb.remove_breakpoint(pc)?;
-        gdb.step()?;
-        gdb.set_breakpoint(pc)?;
+        gdb.step_past(pc)?;
     }
     gdb.remove_breakpoint(home)?;
     if inj == Injection::Nmi {
@@ -179,19 +177,6 @@ fn mce_here(
     } else {
         InsnResult::Failed("the #MC path did not return to the interrupted instruction".into())
     })
-}
-
-/// Resumes until a breakpoint stops the guest (true) or `wait` passes (false, stopped again).
-fn run_to_stop(gdb: &mut Gdb, wait: Duration) -> Result<bool> {
-    gdb.resume()?;
-    match gdb.wait_stop(wait)? {
-        Some(Stop::Signal(_)) => Ok(true),
-        Some(Stop::Exited) => bail!("the guest ended during the CR2 restore pass"),
-        None => {
-            gdb.interrupt()?;
-            Ok(false)
-        }
-    }
 }
 
 /// `KENTRY_VERIFY_TRACE=1`: what the pass did, on stderr.

@@ -422,6 +422,28 @@ impl Gdb {
         Ok(())
     }
 
+    /// Resumes until a breakpoint stops the guest (true) or `wait` passes (false: it is
+    /// stopped again by the interrupt byte). The guest ending is an error.
+    pub fn run_to_stop(&mut self, wait: Duration) -> Result<bool> {
+        self.resume()?;
+        match self.wait_stop(wait)? {
+            Some(Stop::Signal(_)) => Ok(true),
+            Some(Stop::Exited) => bail!("the guest ended during the verify run"),
+            None => {
+                self.interrupt()?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Stopped at the breakpoint at `pc`: executes that instruction (the focus CPU alone)
+    /// and arms the breakpoint again. (QEMU would stop at it again on resuming.)
+    pub fn step_past(&mut self, pc: u64) -> Result<()> {
+        self.remove_breakpoint(pc)?;
+        self.step()?;
+        self.set_breakpoint(pc)
+    }
+
     /// The `p`/`P` number of the register `name` (`cr2`, say), from the target description:
     /// QEMU's control registers have no fixed number in the protocol.
     pub fn register_named(&mut self, name: &str) -> Result<u32> {

@@ -523,9 +523,7 @@ pub(super) fn run_back(
                 text.symbolize(pc)
             );
         }
-        gdb.remove_breakpoint(pc)?;
-        gdb.step()?;
-        gdb.set_breakpoint(pc)?;
+        gdb.step_past(pc)?;
     };
     gdb.remove_breakpoint(at)?;
     Ok(finished)

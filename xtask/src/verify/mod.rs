@@ -35,6 +35,8 @@ use report::{missed_by_every_boot, report, uncovered};
 
 /// The name of the fast subset's result in `cargo xtask test`.
 pub const FAST_TEST_NAME: &str = "verify_fast_nmi";
+/// The name of the fast subset's SYSENTER part in `cargo xtask test`.
+pub const FAST_SYSENTER_TEST_NAME: &str = "verify_fast_sysenter";
 /// The name of the fast subset's #MC series in `cargo xtask test`.
 pub const FAST_MCE_TEST_NAME: &str = "verify_fast_mce";
 /// The negative run of the fatal-#MC boot (`kentry.break=mce_severity`).
@@ -167,6 +169,22 @@ pub fn fast(ws: &Workspace, qemu: &Path, art: &Artifacts) -> Result<String, Stri
     fast_series(ws, qemu, art, Injection::Nmi, "NMI at each")
 }
 
+/// The fast subset's SYSENTER part for `cargo xtask test`: an NMI at every instruction of
+/// the SYSENTER stub and its Rust half, on the Intel-vendor model where SYSENTER works in
+/// compat mode ([`INTEL_CPU`]). `Ok(summary)` when every instruction was covered without a
+/// failure.
+pub fn fast_sysenter(ws: &Workspace, qemu: &Path, art: &Artifacts) -> Result<String, String> {
+    fast_boots(
+        ws,
+        qemu,
+        art,
+        Injection::Nmi,
+        "NMI at each, on the Intel-vendor model",
+        Some(INTEL_CPU),
+        &sysenter_only,
+    )
+}
+
 /// The fast subset's #MC series for `cargo xtask test`: a recoverable #MC at each of its
 /// instructions (the kernel must log each and resume), and the fatal boot (an action-required
 /// #MC in kernel mode must stop the machine with its report). `Ok(summary)` when every
@@ -191,17 +209,31 @@ fn fast_series(
     injection: Injection,
     what: &str,
 ) -> Result<String, String> {
+    let filter = |stub: &str| FAST_STUBS.iter().any(|f| stub.starts_with(f));
+    fast_boots(ws, qemu, art, injection, what, None, &filter)
+}
+
+/// The boots of a fast series: the stubs `filter` takes, on CPU model `cpu` (QEMU's default
+/// when `None`).
+fn fast_boots(
+    ws: &Workspace,
+    qemu: &Path,
+    art: &Artifacts,
+    injection: Injection,
+    what: &str,
+    cpu: Option<&'static str>,
+    filter: &dyn Fn(&str) -> bool,
+) -> Result<String, String> {
     let settings = Settings {
         per_address: Duration::from_secs(10),
         boot_timeout: Duration::from_secs(300),
         kernel: "lean",
         extra_cmdline: Vec::new(),
-        cpu: None,
+        cpu,
         cpus: VERIFY_CPUS,
         cpu_under_test: 0,
         cpu_under_test_fixed: false,
     };
-    let filter = |stub: &str| FAST_STUBS.iter().any(|f| stub.starts_with(f));
     match verify(
         ws,
         qemu,

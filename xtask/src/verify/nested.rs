@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use super::enumerate::{EntryText, Insn};
-use super::gdb::{Gdb, Stop, reg};
+use super::gdb::{Gdb, reg};
 use super::inject::{Injection, InsnResult, Settings, inject_to_stub, run_back, stop_in_kernel};
 use super::mce;
 use crate::qmp::Qmp;
@@ -47,7 +47,7 @@ pub fn pass(
         stop_in_kernel(gdb, text, s)?;
         gdb.set_breakpoint(provoke_at)?;
         qmp.execute("inject-nmi", None)?;
-        if !run_to_stop(gdb, s)? || gdb.read_register(reg::RIP)? != provoke_at {
+        if !gdb.run_to_stop(s.per_address)? || gdb.read_register(reg::RIP)? != provoke_at {
             bail!("the NMI path did not reach {}", text.symbolize(provoke_at));
         }
         gdb.remove_breakpoint(provoke_at)?;
@@ -59,7 +59,7 @@ pub fn pass(
         qmp.execute("inject-nmi", None)?;
         mce::raise(qmp, gdb.focus_cpu(), mce::RECOVERABLE)?;
         let mut held: Vec<u64> = Vec::new();
-        while run_to_stop(gdb, s)? {
+        while gdb.run_to_stop(s.per_address)? {
             let pc = gdb.read_register(reg::RIP)?;
             if pc == text.nmi_stub {
                 let rsp = gdb.read_register(reg::RSP)?;
@@ -132,19 +132,5 @@ pub fn pass(
 fn set(results: &mut [(Insn, InsnResult)], addr: u64, r: InsnResult) {
     if let Some((_, slot)) = results.iter_mut().find(|(t, _)| t.addr == addr) {
         *slot = r;
-    }
-}
-
-/// Resumes until a breakpoint stops the guest (true) or the per-address timeout passes
-/// (false: stopped again by an interrupt).
-fn run_to_stop(gdb: &mut Gdb, s: &Settings) -> Result<bool> {
-    gdb.resume()?;
-    match gdb.wait_stop(s.per_address)? {
-        Some(Stop::Signal(_)) => Ok(true),
-        Some(Stop::Exited) => bail!("the guest ended during the verify run"),
-        None => {
-            gdb.interrupt()?;
-            Ok(false)
-        }
     }
 }

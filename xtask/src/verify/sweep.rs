@@ -42,7 +42,7 @@ pub fn function(
     loop {
         // Whichever CPU gets to one of them first.
         gdb.any_cpu();
-        if !run_to_stop(gdb, s.per_address)? {
+        if !gdb.run_to_stop(s.per_address)? {
             break;
         }
         let rip = gdb.read_register(reg::RIP)?;
@@ -172,7 +172,7 @@ fn mce_in_nmi(
     // stop it again before the NMI is taken).
     let mut home_armed = false;
     loop {
-        if !run_to_stop(gdb, s.per_address)? {
+        if !gdb.run_to_stop(s.per_address)? {
             break;
         }
         let pc = gdb.read_register(reg::RIP)?;
@@ -230,7 +230,7 @@ fn in_nmis(
     qmp.execute("inject-nmi", None)?;
     let mut held: Vec<u64> = Vec::new();
     loop {
-        if !run_to_stop(gdb, s.per_address)? {
+        if !gdb.run_to_stop(s.per_address)? {
             break;
         }
         let pc = gdb.read_register(reg::RIP)?;
@@ -242,9 +242,7 @@ fn in_nmis(
                 done.insert(a, InsnResult::Covered { delivered });
             }
             // QEMU stops again at a breakpoint it resumes from: step over it.
-            gdb.remove_breakpoint(pc)?;
-            gdb.step()?;
-            gdb.set_breakpoint(pc)?;
+            gdb.step_past(pc)?;
             continue;
         }
         if pending.remove(&pc).is_none() {
@@ -296,19 +294,5 @@ fn stop_at(gdb: &mut Gdb, addr: u64, s: &Settings) -> Result<()> {
 fn trace(text: &EntryText, what: &str, pc: u64) {
     if std::env::var_os("KENTRY_VERIFY_TRACE").is_some() {
         eprintln!("xtask: verify trace: {what} {}", text.symbolize(pc));
-    }
-}
-
-/// Resumes the guest until it stops at a breakpoint (true) or `wait` passes (false: it is
-/// stopped again by an interrupt).
-fn run_to_stop(gdb: &mut Gdb, wait: Duration) -> Result<bool> {
-    gdb.resume()?;
-    match gdb.wait_stop(wait)? {
-        Some(Stop::Signal(_)) => Ok(true),
-        Some(Stop::Exited) => bail!("the guest ended during the verify run"),
-        None => {
-            gdb.interrupt()?;
-            Ok(false)
-        }
     }
 }
