@@ -81,13 +81,17 @@ const WHY_NOT_COVERED: &[(&str, &str)] = &[
     (
         "kentry_rust_paranoid",
         "the IST-recursion report (reached only when an IST vector nests in itself, which ends \
-         the kernel). (The #DB arm runs in verify_loop's kernel-mode #DB each round, the CR2 \
-         restore in the host's CR2 pass: cr2.rs.)",
+         the kernel); in the #MC series also one copy of the NMI-like exit (nmi_exit's RCU \
+         part) that only a kernel-mode NMI runs, when the #MC-inside-NMI rounds do not meet \
+         it (the NMI series covers it). (The #DB arm runs in verify_loop's kernel-mode #DB \
+         each round, the CR2 restore in the host's CR2 pass: cr2.rs.)",
     ),
     (
         "kentry_rust_idt",
         "the context-tracking assertion's report (H::context_violation: reached only when the \
-         assertion fires, which ends the kernel)",
+         assertion fires, which ends the kernel); in the #MC series also the context-tracking \
+         step of an NMI from user mode (nmi_from_user, inlined), when the #MC-inside-NMI \
+         rounds do not meet it (the NMI series covers it)",
     ),
     (
         "kentry::irqentry::imp::irq_exit_to_idle",
