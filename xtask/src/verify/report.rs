@@ -115,8 +115,11 @@ const WHY_NOT_COVERED: &[(&str, &str)] = &[
     ),
     (
         "kentry_rust_ret_from_fork",
-        "the way back after the nohz_full slow path of user entry (H::user_enter on a nohz_full \
-         CPU: only the ct=hooks boots make their CPU under test nohz_full)",
+        "the hooks copy's way back when no tick decision is pending (H::user_enter finds the \
+         nohz request word clear): the ct=hooks boots inject at the nohz_full CPU, where a new \
+         task always finds a request, left by the switch that changed the run queue's load; \
+         the housekeeping CPU, which never has one, is not injected at in those boots \
+         (`--cpu-under-test 0` covers it, and then not the other way)",
     ),
 ];
 
