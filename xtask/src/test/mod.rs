@@ -22,13 +22,14 @@ use crate::qemu::{self, Boot, KernelExit, Machine};
 use crate::runner_check::{self, Verdict};
 use crate::tty_check;
 use crate::unit;
-use crate::verify;
 use crate::workspace::{ABI_PACKAGE, ENTRY_PACKAGE, Flavor, KERNEL_LOGIC_PACKAGE, Workspace};
 
 mod fuzz_runs;
 mod host;
+mod verify_runs;
 use fuzz_runs::{fuzz_boot, fuzz_native};
 use host::{host_check, host_only_skips};
+use verify_runs::verify_runs;
 
 /// Options of `cargo xtask test`.
 #[derive(Debug, Clone, clap::Args)]
@@ -95,11 +96,7 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
     let only_catalogue = args.only.as_deref() == Some(entry_cases::TEST_NAME);
     let only_example = args.only.as_deref() == Some(example::TEST_NAME);
     let only_noinstr = args.only.as_deref().is_some_and(noinstr::is_test_name);
-    let only_verify = args.only.as_deref() == Some(verify::FAST_TEST_NAME);
-    let only_verify_mce = args.only.as_deref() == Some(verify::FAST_MCE_TEST_NAME);
-    let only_verify_sysenter = args.only.as_deref() == Some(verify::FAST_SYSENTER_TEST_NAME);
-    let only_verify_negative = args.only.as_deref() == Some(verify::NEGATIVE_TEST_NAME);
-    let only_verify_negative_mce = args.only.as_deref() == Some(verify::NEGATIVE_MCE_TEST_NAME);
+    let only_verify = args.only.as_deref().is_some_and(verify_runs::is_test_name);
     let only_fuzz = args.only.as_deref() == Some(fuzz::TEST_NAME);
     let only_fuzz_negative = args.only.as_deref() == Some(fuzz::NEGATIVE_TEST_NAME);
     let only_fuzz_native = args.only.as_deref() == Some(fuzz::NATIVE_TEST_NAME);
@@ -144,10 +141,6 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                     && !only_example
                     && !only_noinstr
                     && !only_verify
-                    && !only_verify_mce
-                    && !only_verify_sysenter
-                    && !only_verify_negative
-                    && !only_verify_negative_mce
                     && !only_fuzz
                     && !only_fuzz_negative
                     && !only_fuzz_native
@@ -191,44 +184,7 @@ pub fn run(ws: &Workspace, args: &TestArgs) -> Result<ExitCode> {
                     );
                     example_boot(&qemu, &kernels.example, args, &mut r);
                 }
-                if (args.only.is_none() && !args.negative) || only_verify {
-                    section(
-                        "verify (lean kernel, ct=on and ct=hooks): an NMI at every instruction of the SYSCALL path and the timer's IDT path",
-                    );
-                    verify_fast(ws, &qemu, &kernels.lean, &mut r);
-                }
-                if (args.only.is_none() && !args.negative) || only_verify_sysenter {
-                    section(
-                        "verify (lean kernel, Intel-vendor model, ct=on and ct=hooks): an NMI at every instruction of the SYSENTER path",
-                    );
-                    one_result(
-                        verify::FAST_SYSENTER_TEST_NAME,
-                        verify::fast_sysenter(ws, &qemu, &kernels.lean),
-                        &mut r,
-                    );
-                }
-                if (args.only.is_none() && !args.negative) || only_verify_mce {
-                    section(
-                        "verify (lean kernel, ct=on and ct=hooks): a recoverable #MC at every instruction of the same paths, and a fatal one",
-                    );
-                    one_result(
-                        verify::FAST_MCE_TEST_NAME,
-                        verify::fast_mce(ws, &qemu, &kernels.lean),
-                        &mut r,
-                    );
-                }
-                if args.only.is_none() || only_verify_negative {
-                    section("verify, negative run (test kernel, kentry.break=rcu_nmi_watch)");
-                    verify_negative(ws, &qemu, art, &mut r);
-                }
-                if args.only.is_none() || only_verify_negative_mce {
-                    section("verify, negative run (test kernel, kentry.break=mce_severity)");
-                    one_result(
-                        verify::NEGATIVE_MCE_TEST_NAME,
-                        verify::negative_mce(ws, &qemu, art),
-                        &mut r,
-                    );
-                }
+                verify_runs(ws, &qemu, &kernels.lean, art, args, &mut r);
                 if (args.only.is_none() && !args.negative) || only_fuzz {
                     section(
                         "entry fuzzer (test kernel, -smp 2, 60 s, NMIs injected every 1-200 ms)",
@@ -572,20 +528,6 @@ fn example_boot(qemu: &Path, kernel: &Path, args: &TestArgs, r: &mut Report) {
             r.fail(format!("{name}: {}", reasons.join("; ")));
         }
     }
-}
-
-/// `cargo xtask verify`'s fast subset (xtask/src/verify/mod.rs), one result.
-fn verify_fast(ws: &Workspace, qemu: &Path, art: &Artifacts, r: &mut Report) {
-    one_result(verify::FAST_TEST_NAME, verify::fast(ws, qemu, art), r);
-}
-
-/// The negative run of `verify_fast_nmi` (xtask/src/verify/mod.rs), one result.
-fn verify_negative(ws: &Workspace, qemu: &Path, art: &Artifacts, r: &mut Report) {
-    one_result(
-        verify::NEGATIVE_TEST_NAME,
-        verify::negative(ws, qemu, art),
-        r,
-    );
 }
 
 /// Prints and counts one result: a summary when it passed, the reason when it did not.
