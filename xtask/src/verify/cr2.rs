@@ -16,8 +16,8 @@ use anyhow::{Context, Result, bail};
 
 use super::enumerate::{EntryText, Insn};
 use super::gdb::{Gdb, reg};
-use super::inject::{Injection, InsnResult, Settings, inject_to_stub, note_interrupt_flag};
-use super::inject::{run_back, stop_in_kernel};
+use super::inject::{Injection, InsnResult, Settings, note_interrupt_flag, stop_in_kernel};
+use super::sweep::inject_here;
 use crate::qmp::Qmp;
 
 /// What the host adds to CR2 inside the handler: another page, as a fault elsewhere would
@@ -98,7 +98,8 @@ pub fn restore_pass(
                     held.push(pc);
                 }
                 Injection::Mce => {
-                    let r = mce_here(gdb, qmp, text, pc, home)?;
+                    // Taken there (NMIs do not block it) and run back there, `home` staying armed.
+                    let r = inject_here(gdb, qmp, text, Injection::Mce, pc, &[home])?;
                     done.insert(pc, r);
                 }
             }
@@ -147,36 +148,6 @@ pub fn restore_pass(
         }
     }
     Ok(())
-}
-
-/// The #MC series at a restore instruction: a #MC there (NMIs do not block it), which must be
-/// taken there and return there (the breakpoint at `home` stays armed meanwhile).
-fn mce_here(
-    gdb: &mut Gdb,
-    qmp: &mut Qmp,
-    text: &EntryText,
-    at: u64,
-    home: u64,
-) -> Result<InsnResult> {
-    if let Some(failed) =
-        inject_to_stub(gdb, qmp, text, Injection::Mce, at, Duration::from_secs(10))?
-    {
-        return Ok(failed);
-    }
-    let rsp = gdb.read_register(reg::RSP)?;
-    let delivered = gdb.read_u64(rsp)?;
-    if delivered != at {
-        return Ok(InsnResult::Failed(format!(
-            "the #MC was taken at {delivered:#x} ({}), not at the instruction",
-            text.symbolize(delivered)
-        )));
-    }
-    let frame_rsp = gdb.read_u64(rsp + 24)?;
-    Ok(if run_back(gdb, text, at, frame_rsp, &|pc| pc == home)? {
-        InsnResult::Covered { delivered }
-    } else {
-        InsnResult::Failed("the #MC path did not return to the interrupted instruction".into())
-    })
 }
 
 /// `KENTRY_VERIFY_TRACE=1`: what the pass did, on stderr.

@@ -107,7 +107,7 @@ pub fn function(
 
 /// Stopped at `at` (its breakpoint removed, the `armed` ones still set): injects `inj`,
 /// checks where it is taken, and runs its path to the return to `at`.
-fn inject_here(
+pub(super) fn inject_here(
     gdb: &mut Gdb,
     qmp: &mut Qmp,
     text: &EntryText,

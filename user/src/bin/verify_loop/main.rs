@@ -476,8 +476,6 @@ struct Tally {
     int80: u64,
     /// The worker's own watchpoint was armed (workers only: the parent reports its own).
     armed: bool,
-    /// A host drives the run: the kernel's write into the watched word joins each round.
-    hosted: bool,
 }
 
 impl Tally {
@@ -492,12 +490,14 @@ impl Tally {
     }
 }
 
-/// One round: the in-loop checks and each child once. `stop` is asked after each child; true
-/// ends the round and tells the caller to stop.
+/// One round: the in-loop checks and each child once, and with a host (`hosted`) the kernel's
+/// write into the watched word. `stop` is asked after each child; true ends the round and
+/// tells the caller to stop.
 fn round(
     t: &mut Tally,
     pid: isize,
     out: &mut [u8; OUTPUT_MAX],
+    hosted: bool,
     stop: &mut dyn FnMut() -> bool,
 ) -> bool {
     t.rounds += 1;
@@ -537,7 +537,7 @@ fn round(
             return true;
         }
     }
-    if t.hosted {
+    if hosted {
         kernel_writes_watched();
     }
     idle();
@@ -581,13 +581,10 @@ fn main(_: Args) -> i32 {
     }
     let armed = arm_own_watchpoint();
     let pid = sys::getpid();
-    let mut t = Tally {
-        hosted,
-        ..Tally::default()
-    };
+    let mut t = Tally::default();
     let mut out = [0u8; OUTPUT_MAX];
     while t.rounds < MAX_ROUNDS {
-        if round(&mut t, pid, &mut out, &mut || {
+        if round(&mut t, pid, &mut out, hosted, &mut || {
             hosted && poll(POLL_LOOP) == HOST_STOP
         }) || !hosted
         {

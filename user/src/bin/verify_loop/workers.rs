@@ -80,7 +80,6 @@ pub(crate) fn map_shared() -> *mut Shared {
 pub(crate) fn worker(cpu: usize, shared: &Shared) -> ! {
     let mut t = Tally {
         armed: pin(cpu) && arm_own_watchpoint(),
-        hosted: true,
         ..Tally::default()
     };
     let pid = sys::getpid();
@@ -90,7 +89,7 @@ pub(crate) fn worker(cpu: usize, shared: &Shared) -> ! {
         poll(POLL_WORKER);
         stopped()
     };
-    while t.rounds < MAX_ROUNDS && !round(&mut t, pid, &mut out, &mut stop) && !stopped() {}
+    while t.rounds < MAX_ROUNDS && !round(&mut t, pid, &mut out, true, &mut stop) && !stopped() {}
     let slot = &shared.tally[cpu] as *const Tally as *mut Tally;
     // SAFETY: slot `cpu` of the shared page is this worker's alone; the parent reads it after
     // wait4 has seen this process exit.
