@@ -44,7 +44,8 @@ pub enum CtState {
     Idle = 2,
 }
 
-const STATE_MASK: u64 = 3;
+/// The word's state bits (a [`CtState`] value).
+pub const STATE_MASK: u64 = 3;
 const NMI_ONE: u64 = 1 << 2;
 const NMI_MASK: u64 = 0xff << 2;
 const COUNTER_SHIFT: u32 = 10;

@@ -138,6 +138,7 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     kentry::static_key::set_text_writer(text_poke::write_text);
     // nohz_full needs context tracking: decided first.
     nohz::init(info.cmdline);
+    mm::espfix::configure(info.cmdline);
     text_poke::apply_context_tracking(info.cmdline);
     apply_test_breaks(info.cmdline);
     init_this_cpu(0);

@@ -16,8 +16,11 @@
  *     (EBP/ESP unmapped before the vDSO's fast instruction: -EFAULT, back by IRET, then
  *     SIGSEGV at the landing pad's pops, caught on an alternate stack): exit 0 when each
  *     getpid returned the pid and gave back the six registers (NT too), and the faulted one
- *     saw -EFAULT; else 6, 7 (NT) or 8 (fault). cargo xtask verify's workload runs it while
- *     NMIs land in the SYSENTER or compat SYSCALL entry and on both ways back.
+ *     saw -EFAULT, and one with TF set and a SIGTRAP handler counting the steps (no tracer:
+ *     the program single-steps itself, and the kernel must drop the steps of its own SYSENTER
+ *     stub); else 6, 7 (NT), 8 (fault) or 9 (TF: getpid failed, TF lost, or fewer than 3
+ *     steps seen). cargo xtask verify's workload runs it while NMIs land in the SYSENTER or
+ *     compat SYSCALL entry and on both ways back.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -135,6 +138,29 @@ static int fault_through(void *entry)
 	return fault_eax_ok;
 }
 
+static volatile uint32_t steps;
+
+static void on_trap(int sig)
+{
+	(void)sig;
+	steps++;
+}
+
+/* getpid through __kernel_vsyscall with TF set, single-stepping itself: each step of user
+ * code is a SIGTRAP to on_trap, whose sigreturn sets TF again. The SYSENTER stub's steps are
+ * the kernel's to drop (a stray kernel #DB must not become this SIGTRAP or clear TF). True
+ * when getpid worked, TF was still set right after the call, and at least 3 user
+ * instructions were stepped (the vDSO's, and the pushfl after the call). */
+static int vsyscall_stepped(void *entry)
+{
+	uint32_t after;
+	signal(SIGTRAP, on_trap);
+	steps = 0;
+	uint32_t pid = vsyscall_with(entry, TF, &after);
+	signal(SIGTRAP, SIG_DFL);
+	return pid == int80_getpid() && (after & TF) && steps >= 3;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -168,6 +194,8 @@ int main(int argc, char **argv)
 			return 7;
 		if (entry && !fault_through(entry))
 			return 8;
+		if (entry && !vsyscall_stepped(entry))
+			return 9;
 		uint32_t pid = int80_getpid();
 		if (!entry)
 			return 5;

@@ -7,9 +7,32 @@
 use super::frame::alloc_frame;
 use super::paging::{PTE_ADDR, PTE_P, kernel_table};
 use super::phys_to_virt;
-/// Sets up CPU `n`'s espfix stack and tables. Runs once per CPU, on that CPU, with interrupts
-/// off, before it runs a user task.
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// `kentry.espfix=off`: no CPU gets an espfix stack. The kernel then behaves as a host of
+/// the crate that sets none up (examples/minimal): modify_ldt refuses 16-bit segments, and an
+/// IRET to an LDT SS takes kentry's no-espfix way, which `cargo xtask verify` must reach too.
+static OFF: AtomicBool = AtomicBool::new(false);
+
+/// Reads `kentry.espfix=` (`off`; anything else is logged and leaves espfix on). Before the
+/// first [`init_cpu`].
+pub fn configure(cmdline: &str) {
+    match crate::boot::cmdline_value(cmdline, "kentry.espfix") {
+        None | Some("on") => {}
+        Some("off") => {
+            OFF.store(true, Ordering::Relaxed);
+            crate::klog!("espfix: off (kentry.espfix=off): no 16-bit LDT segments");
+        }
+        Some(bad) => crate::klog!("kentry.espfix={bad}: not `on` nor `off`; ignored"),
+    }
+}
+
+/// Sets up CPU `n`'s espfix stack and tables, unless `kentry.espfix=off`. Runs once per CPU,
+/// on that CPU, with interrupts off, before it runs a user task.
 pub fn init_cpu(n: usize, entry: &kentry::entry_percpu::EntryPerCpu) {
+    if OFF.load(Ordering::Relaxed) {
+        return;
+    }
     let cpu = u32::try_from(n).expect("CPU number");
     assert!(cpu < kentry::espfix::MAX_CPUS, "CPU {n}: no espfix slot");
     let alloc = || alloc_frame().expect("no memory for the espfix stack");

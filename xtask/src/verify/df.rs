@@ -105,58 +105,6 @@ fn drive(
     }
     gdb.remove_breakpoint(text.timer_stub)?;
     gdb.write_register(reg::RSP, BAD_RSP)?;
-    let mut pending: Vec<u64> = targets.iter().map(|t| t.addr).collect();
-    for &a in &pending {
-        gdb.set_breakpoint(a)?;
-    }
-    loop {
-        gdb.resume()?;
-        match gdb.wait_stop(s.per_address)? {
-            Some(Stop::Signal(_)) => {}
-            // The #DF handler powered off: nothing more is reached.
-            Some(Stop::Exited) => return Ok(()),
-            None => {
-                gdb.interrupt()?;
-                bail!(
-                    "the double fault's path did not end within {:?}",
-                    s.per_address
-                );
-            }
-        }
-        let pc = gdb.read_register(reg::RIP)?;
-        let Some(i) = pending.iter().position(|&a| a == pc) else {
-            bail!(
-                "stopped at {} without a breakpoint there",
-                text.symbolize(pc)
-            );
-        };
-        pending.swap_remove(i);
-        gdb.remove_breakpoint(pc)?;
-        let r = match inject::inject_to_stub(gdb, qmp, text, inj, pc, Duration::from_secs(10))? {
-            Some(failed) => failed,
-            None => {
-                let rsp = gdb.read_register(reg::RSP)?;
-                let delivered = gdb.read_u64(rsp)?;
-                let frame_rsp = gdb.read_u64(rsp + 24)?;
-                if delivered != pc {
-                    InsnResult::Failed(format!(
-                        "the {} was taken at {}",
-                        inj.name(),
-                        text.symbolize(delivered)
-                    ))
-                } else if !inject::run_back(gdb, text, pc, frame_rsp, &|a| pending.contains(&a))? {
-                    InsnResult::Failed(format!(
-                        "the {} path did not return to the interrupted instruction",
-                        inj.name()
-                    ))
-                } else {
-                    InsnResult::Covered { delivered }
-                }
-            }
-        };
-        if let InsnResult::Failed(why) = &r {
-            eprintln!("xtask: verify (#DF): {}: {why}", text.symbolize(pc));
-        }
-        done.insert(pc, r);
-    }
+    let targets: Vec<u64> = targets.iter().map(|t| t.addr).collect();
+    super::dying::inject_until_the_end(gdb, qmp, text, &targets, inj, s, done)
 }

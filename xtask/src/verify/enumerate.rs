@@ -120,6 +120,14 @@ impl EntryText {
         }
     }
 
+    /// The address of the symbol `name` of the section (demangled, as in reports).
+    pub fn label_addr(&self, name: &str) -> Option<u64> {
+        self.labels
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(a, _)| *a)
+    }
+
     /// Whether an NMI arriving at `addr` is held back by the CPU (the NMI path runs with
     /// NMIs blocked until its IRETQ).
     pub fn nmi_blocked_at(&self, addr: u64) -> bool {

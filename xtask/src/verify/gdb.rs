@@ -487,6 +487,17 @@ impl Gdb {
         le_hex(&r).with_context(|| format!("memory at {addr:#x}: {r:?}"))
     }
 
+    /// Writes a little-endian 64-bit word of guest virtual memory (through the focus CPU's
+    /// page tables, as `m` reads).
+    pub fn write_u64(&mut self, addr: u64, value: u64) -> Result<()> {
+        let hex: String = value
+            .to_le_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        self.expect_ok(&format!("M{addr:x},8:{hex}"))
+    }
+
     /// Detaches: QEMU removes every breakpoint and lets the guest run on.
     pub fn detach(&mut self) -> Result<()> {
         // A write is made to stick first, as in `resume`.

@@ -40,6 +40,15 @@ impl Injection {
         }
     }
 
+    /// What a boot's label ends with in its series ([`super::report::series`]): nothing for
+    /// the NMI series, `, #MC` for the #MC one.
+    pub fn label_suffix(self) -> &'static str {
+        match self {
+            Injection::Nmi => "",
+            Injection::Mce => ", #MC",
+        }
+    }
+
     /// The IDT stub its delivery enters, where the host catches it.
     pub fn stub(self, text: &EntryText) -> u64 {
         match self {
@@ -110,15 +119,17 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// A boot's label in reports: kernel, context-tracking setting and, with more than one
-    /// CPU, the CPU under test (`lean ct=on @cpu1`). Boots of one series differ only there.
+    /// A boot's label in reports: kernel, context-tracking setting, with more than one CPU
+    /// the CPU under test, and any extra command-line words (`lean ct=on @cpu1`,
+    /// `lean ct=on @cpu0 kentry.espfix=off`). Boots of one series differ only there.
     pub fn boot_label(&self, ct: CtSetting) -> String {
         let cpu = if self.cpus > 1 {
             format!(" @cpu{}", self.cpu_under_test)
         } else {
             String::new()
         };
-        format!("{} ct={}{cpu}", self.kernel, ct.word())
+        let words: String = self.extra_cmdline.iter().map(|w| format!(" {w}")).collect();
+        format!("{} ct={}{cpu}{words}", self.kernel, ct.word())
     }
 
     /// The settings of context-tracking setting `ct`'s boots. ct=off and ct=on inject at
@@ -184,12 +195,8 @@ pub fn run_boot(
         }
         Err(e) => problems.push(format!("QEMU: {e:#}")),
     }
-    let series = match inj {
-        Injection::Nmi => String::new(),
-        Injection::Mce => ", #MC".to_string(),
-    };
     BootRun {
-        label: format!("{}{series}", settings.boot_label(ct)),
+        label: format!("{}{}", settings.boot_label(ct), inj.label_suffix()),
         results,
         problems,
         log: log.ok(),

@@ -8,6 +8,7 @@
 
 mod cr2;
 mod df;
+mod dying;
 mod enumerate;
 mod gdb;
 mod inject;
@@ -17,6 +18,8 @@ mod report;
 mod rust_text;
 mod sweep;
 mod target_desc;
+mod topup;
+mod violation;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -446,6 +449,7 @@ fn verify(
                 runs.push(d);
             }
         }
+        topup::boots(&guest, &text, settings, inj, cts, &mut runs, verbose);
     }
     // Each instruction counts once per series: per boot setting and injection kind.
     // Each instruction counts once per series (injection kind): covered when some boot of

@@ -89,14 +89,16 @@ const WHY_NOT_COVERED: &[(&str, &str)] = &[
     (
         "kentry_rust_idt",
         "the context-tracking assertion's report (H::context_violation: reached only when the \
-         assertion fires, which ends the kernel); in the #MC series also the context-tracking \
-         step of an NMI from user mode (nmi_from_user, inlined), when the #MC-inside-NMI \
-         rounds do not meet it (the NMI series covers it)",
+         assertion fires, which ends the kernel; the violation boots reach it, and run only \
+         when the run has ct=on: violation.rs); in the #MC series also the context-tracking \
+         step of an NMI from user mode (nmi_from_user, inlined), when neither the \
+         #MC-inside-NMI rounds nor the top-up boot meet it (the NMI series covers it)",
     ),
     (
         "kentry::irqentry::imp::irq_exit_to_idle",
         "the context-tracking assertion's report (reached only when it fires, which ends the \
-         kernel)",
+         kernel; the violation boot at an IRQ's return to idle reaches it, with ct=on in the \
+         run: violation.rs)",
     ),
     (
         "kentry_sysenter_compat",
@@ -111,15 +113,16 @@ const WHY_NOT_COVERED: &[(&str, &str)] = &[
         "kentry_iret_espfix",
         "kentry_iret_espfix_none: the way for a CPU without an espfix stack (a host that set \
          none up, such as examples/minimal, and so allows no 16-bit segment); this kernel \
-         gives every CPU one",
+         gives every CPU one unless booted with kentry.espfix=off, as the top-up boot is \
+         (topup.rs)",
     ),
     (
         "kentry_rust_ret_from_fork",
         "the hooks copy's way back when no tick decision is pending (H::user_enter finds the \
          nohz request word clear): the ct=hooks boots inject at the nohz_full CPU, where a new \
          task always finds a request, left by the switch that changed the run queue's load; \
-         the housekeeping CPU, which never has one, is not injected at in those boots \
-         (`--cpu-under-test 0` covers it, and then not the other way)",
+         the housekeeping CPU, which never has one, is injected at by the ct=hooks top-up \
+         boot (topup.rs), which a run with --cpu-under-test, one CPU or no ct=hooks lacks",
     ),
 ];
 
@@ -172,10 +175,9 @@ pub(super) fn uncovered(text: &EntryText, runs: &[BootRun]) {
                 any = true;
             }
             let why = match covered_elsewhere(runs, r, t.addr) {
-                Some(o) => format!(
-                    "a static branch this boot patched out: covered in [{}]",
-                    o.label
-                ),
+                // Another context-tracking setting's static branches, another CPU, or a top-up
+                // boot for what no main boot reaches (topup.rs).
+                Some(o) => format!("covered in [{}], whose setting this boot lacks", o.label),
                 None => WHY_NOT_COVERED
                     .iter()
                     .find(|(stub, _)| *stub == t.stub)
