@@ -12,9 +12,10 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 mod kselftest;
+mod large;
 mod native;
 
-use native::{PidNamespace, native_run};
+use native::{PidNamespace, first_difference, native_run};
 
 use crate::build::Artifacts;
 use crate::frames::{Capture, Captured};
@@ -58,6 +59,9 @@ enum Program {
     /// Bytes the kernel must refuse (the reason must contain the text), with xtask's own
     /// check bypassed: the kernel's loader is the second line of defence.
     Refused { exe: Vec<u8>, reason: &'static str },
+    /// The static executable of about 170 MiB built for the case (large.rs), compared with
+    /// its native run.
+    Large,
 }
 
 #[derive(Debug, Clone)]
@@ -232,6 +236,15 @@ fn cases() -> Vec<Case> {
         Case::user("runner_dynamic_forkexec", "forkexec-glibcdyn", &[]),
         Case::user("runner_dynamic_threads_i386", "threads-glibc32dyn", &[]),
         Case::user("runner_dynamic_forkexec_i386", "forkexec-glibc32dyn", &[]),
+        Case {
+            name: "runner_large_static".into(),
+            program: Program::Large,
+            args: Vec::new(),
+            stdin: Vec::new(),
+            pid_1: false,
+            pending: None,
+            cpu: None,
+        },
         hello,
         Case::user("runner_echoargs_status", "echoargs", &status),
         Case::user("runner_big_output", "echoargs", &[b"0", &big]),
@@ -370,6 +383,15 @@ pub fn run(
         }
     }
     crate::linux_selftests::kselftest::ensure_built(&ws.target(), &programs)?;
+    if cases
+        .iter()
+        .any(|c| matches!(c.program, Program::Large) && c.pending.is_none())
+    {
+        large::build(
+            &ws.user_c_src().join("large").join("large_exec.c"),
+            &scratch,
+        )?;
+    }
     let target = ws.target();
     let mut syms = Vec::new();
     for k in kernels {
@@ -486,6 +508,7 @@ fn check(env: &Env<'_>, case: &Case) -> Result<Verdict> {
         Program::LinuxSelftest(t) => check_selftest(env, case, t),
         Program::Kselftest(p, libc) => kselftest::check(env, case, p, *libc),
         Program::Refused { exe, reason } => check_refused(env, case, exe, reason),
+        Program::Large => check_program(env, case, large::exe_path(env.scratch)),
     }
 }
 
@@ -647,38 +670,9 @@ fn check_refused(env: &Env<'_>, case: &Case, exe: &[u8], reason: &str) -> Result
     })
 }
 
-/// The first place where `guest` and `native` differ, described with a little context.
-fn first_difference(guest: &[u8], native: &[u8]) -> Option<String> {
-    let at = guest
-        .iter()
-        .zip(native)
-        .position(|(a, b)| a != b)
-        .or_else(|| (guest.len() != native.len()).then(|| guest.len().min(native.len())))?;
-    let around = |b: &[u8]| {
-        let start = at.saturating_sub(20);
-        let end = (at + 40).min(b.len());
-        format!("{:?}", String::from_utf8_lossy(&b[start.min(end)..end]))
-    };
-    Some(format!(
-        "differs at byte {at} (guest {} bytes, native {}): guest …{}…, native …{}…",
-        guest.len(),
-        native.len(),
-        around(guest),
-        around(native)
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn differences() {
-        assert_eq!(first_difference(b"abc", b"abc"), None);
-        assert!(first_difference(b"abc", b"abd").unwrap().contains("byte 2"));
-        assert!(first_difference(b"ab", b"abc").unwrap().contains("byte 2"));
-        assert!(first_difference(b"", b"x").unwrap().contains("byte 0"));
-    }
 
     #[test]
     fn case_names_are_unique() {

@@ -158,3 +158,37 @@ pub fn native_run(
         })
     })
 }
+
+/// The first place where `guest` and `native` differ, described with a little context.
+pub(super) fn first_difference(guest: &[u8], native: &[u8]) -> Option<String> {
+    let at = guest
+        .iter()
+        .zip(native)
+        .position(|(a, b)| a != b)
+        .or_else(|| (guest.len() != native.len()).then(|| guest.len().min(native.len())))?;
+    let around = |b: &[u8]| {
+        let start = at.saturating_sub(20);
+        let end = (at + 40).min(b.len());
+        format!("{:?}", String::from_utf8_lossy(&b[start.min(end)..end]))
+    };
+    Some(format!(
+        "differs at byte {at} (guest {} bytes, native {}): guest …{}…, native …{}…",
+        guest.len(),
+        native.len(),
+        around(guest),
+        around(native)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_difference;
+
+    #[test]
+    fn differences() {
+        assert_eq!(first_difference(b"abc", b"abc"), None);
+        assert!(first_difference(b"abc", b"abd").unwrap().contains("byte 2"));
+        assert!(first_difference(b"ab", b"abc").unwrap().contains("byte 2"));
+        assert!(first_difference(b"", b"x").unwrap().contains("byte 0"));
+    }
+}
