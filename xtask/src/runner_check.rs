@@ -222,7 +222,8 @@ fn cases() -> Vec<Case> {
             args: vec![
                 b"-c".to_vec(),
                 b"echo $((6*7)) ${BASH_VERSINFO[0]}; printf '%s\\n' a b | while read x; do echo \"<$x>\"; done; \
-                  f() { return 4; }; f; echo status $?; ls() { echo no-ls; }; ls; exit 3"
+                  f() { return 4; }; f; echo status $?; ls() { echo no-ls; }; ls; \
+                  while read y; do echo \"[$y]\"; done < <(printf '%s\\n' c d); echo to-err > /proc/self/fd/2; exit 3"
                     .to_vec(),
             ],
             stdin: Vec::new(),

@@ -19,6 +19,7 @@ pub mod memfd;
 mod node;
 mod path;
 pub mod pipe;
+mod proc_fd;
 mod proc_ns;
 mod proc_pid;
 pub mod proc_task;
@@ -138,6 +139,18 @@ fn build() -> InodeRef {
         }
     }
     mkdir_p(&root, "dev/pts");
+    // As udev makes them on Linux: the descriptors through /proc's magic links (proc_fd.rs).
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        let n = Inode::new(Body::Symlink(String::from(target)), 0o777, DEV_ROOT, false);
+        if let Some(dd) = dev.dir() {
+            dd.lock().entries.insert(String::from(name), n);
+        }
+    }
     proc_tree::build(&root);
     // The initrd's stdin stays the console's business.
     if let Some(d) = dev.dir() {
@@ -345,12 +358,19 @@ pub fn lookup_at(dirfd: i32, path: &str, follow: bool, empty_path: bool) -> Resu
                 dir: c.parent(),
                 node: c,
                 name: String::from("."),
+                magic: None,
             }));
         }
         return Ok(Target::File(get_file(dirfd as u32 as u64)?));
     }
     let base = base_dir(dirfd, path)?;
-    Ok(Target::Node(path::lookup(&base, path, follow)?))
+    let found = path::lookup(&base, path, follow)?;
+    // A /proc/PID/fd link to a description without an inode (a pipe): stat and the rest
+    // see the description, as through its descriptor.
+    match &found.magic {
+        Some(f) if f.node().is_none() => Ok(Target::File(f.clone())),
+        _ => Ok(Target::Node(found)),
+    }
 }
 
 pub fn lookup(base: &InodeRef, p: &str, follow: bool) -> Result<path::Found, i64> {
@@ -415,9 +435,10 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
                 if flags & O_NOFOLLOW != 0 {
                     return Err(-ELOOP);
                 }
-                let f = path::lookup(base, p, true)?;
-                let shown = path::found_path(&f).ok();
-                (f.node, shown)
+                match resolved(path::lookup(base, p, true)?, flags)? {
+                    Ok(file) => return Ok(file),
+                    Err(node_and_shown) => node_and_shown,
+                }
             }
             Some(n) => (n, path::entry_path(&par.dir, &par.name)),
             None if par.name == "." => return Err(-EISDIR),
@@ -428,9 +449,10 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
             }
         }
     } else {
-        let f = path::lookup(base, p, flags & O_NOFOLLOW == 0)?;
-        let shown = path::found_path(&f).ok();
-        (f.node, shown)
+        match resolved(path::lookup(base, p, flags & O_NOFOLLOW == 0)?, flags)? {
+            Ok(file) => return Ok(file),
+            Err(node_and_shown) => node_and_shown,
+        }
     };
     if node.is_symlink() {
         return Err(-ELOOP);
@@ -496,6 +518,25 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
         file.set_path(shown);
     }
     Ok(file)
+}
+
+/// What open does with a path looked up: through a /proc/PID/fd link to a description
+/// without an inode, a new description of its object at once (`Ok`, proc_fd.rs); else the
+/// inode to open and the path /proc/PID/fd/N will show (`Err`): through such a link to a
+/// file, the path it was first opened by.
+#[allow(clippy::type_complexity)]
+fn resolved(
+    f: path::Found,
+    flags: u32,
+) -> Result<Result<Arc<File>, (InodeRef, Option<String>)>, i64> {
+    match &f.magic {
+        Some(file) if file.node().is_none() => proc_fd::reopen(file, flags).map(Ok),
+        Some(file) => Ok(Err((f.node.clone(), file.path().map(String::from)))),
+        None => {
+            let shown = path::found_path(&f).ok();
+            Ok(Err((f.node, shown)))
+        }
+    }
 }
 
 /// bind(2) of an AF_UNIX socket to path `p`: a socket node (mode 0777 less the umask) that

@@ -303,7 +303,7 @@ impl Inode {
             Body::ProcExe(pid) => Some(super::proc_task::exe_link(*pid)),
             Body::ProcSelf(thread) => Some(super::proc_pid::self_link(*thread)),
             Body::ProcCwd(pid) => Some(super::proc_pid::cwd_link(*pid)),
-            Body::ProcFd(pid, fd) => Some(super::proc_pid::fd_link(*pid, *fd)),
+            Body::ProcFd(pid, fd) => Some(super::proc_fd::fd_link(*pid, *fd)),
             _ => None,
         }
     }

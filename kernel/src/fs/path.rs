@@ -21,6 +21,10 @@ pub struct Found {
     pub node: InodeRef,
     pub dir: InodeRef,
     pub name: String,
+    /// The last component was a `/proc/PID/fd/N` link, followed: its description
+    /// (proc_fd.rs). `node` is the description's inode, or the link's own when it has none
+    /// (a pipe, a socket, the console): then only the description says what was found.
+    pub magic: Option<alloc::sync::Arc<super::File>>,
 }
 
 /// Resolves `path` (relative paths from `base`). `follow`: follow a symlink in the last
@@ -67,6 +71,25 @@ pub fn lookup(base: &InodeRef, path: &str, follow: bool) -> Result<Found, i64> {
             if links > MAXSYMLINKS {
                 return Err(-ELOOP);
             }
+            if let Body::ProcFd(pid, fd) = child.body {
+                // A magic link: to the description, not to the text it reads as.
+                let file = super::proc_fd::target(pid, fd).ok_or(-ENOENT)?;
+                match (file.node().cloned(), last) {
+                    (Some(n), false) if n.is_dir() => {
+                        node = n;
+                        continue;
+                    }
+                    (_, false) => return Err(-ENOTDIR),
+                    (n, true) => {
+                        return Ok(Found {
+                            node: n.unwrap_or(child),
+                            dir: node,
+                            name: c,
+                            magic: Some(file),
+                        });
+                    }
+                }
+            }
             let target = child.link_target().unwrap_or_default();
             if target.is_empty() {
                 return Err(-ENOENT);
@@ -81,7 +104,12 @@ pub fn lookup(base: &InodeRef, path: &str, follow: bool) -> Result<Found, i64> {
         name = c;
         node = child;
     }
-    Ok(Found { node, dir, name })
+    Ok(Found {
+        node,
+        dir,
+        name,
+        magic: None,
+    })
 }
 
 /// The directory that would hold the last component of `path`, and that component. The name

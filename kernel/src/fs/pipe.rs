@@ -157,6 +157,16 @@ impl Pipe {
         }
     }
 
+    /// One more description of an end (an open through /proc/PID/fd: proc_fd.rs).
+    pub fn open_end(&self, writer: bool) {
+        if writer {
+            self.writers.fetch_add(1, Ordering::AcqRel);
+        } else {
+            self.readers.fetch_add(1, Ordering::AcqRel);
+        }
+        self.seq.wake_both();
+    }
+
     /// One end's last file description is gone.
     pub fn close_end(&self, writer: bool) {
         if writer {

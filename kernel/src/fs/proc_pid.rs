@@ -76,7 +76,7 @@ pub fn lookup_missing(dir: &InodeRef, name: &str) -> Option<InodeRef> {
         },
     );
     super::proc_ns::add_files(&d, Some(p.pid));
-    add(&d, "fd", fd_dir(&d, p.pid, &p.files()));
+    add(&d, "fd", super::proc_fd::fd_dir(&d, p.pid, &p.files()));
     let task = Inode::new_dir(Some(&d), 0o555, DEV_PROC, true);
     let tids: Vec<u32> = p
         .threads
@@ -99,39 +99,6 @@ pub fn lookup_missing(dir: &InodeRef, name: &str) -> Option<InodeRef> {
     }
     add(&d, "task", task);
     Some(d)
-}
-
-/// `/proc/PID/fd`: a link per descriptor open now (dr-x------, as on Linux).
-fn fd_dir(parent: &InodeRef, pid: u32, files: &super::FdTableLock) -> InodeRef {
-    let d = Inode::new_dir(Some(parent), 0o500, DEV_PROC, true);
-    let open: Vec<u32> = files
-        .lock()
-        .fds
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.is_some())
-        .map(|(fd, _)| fd as u32)
-        .collect();
-    for fd in open {
-        add(
-            &d,
-            &alloc::format!("{fd}"),
-            Inode::new(Body::ProcFd(pid, fd), 0o700, DEV_PROC, true),
-        );
-    }
-    d
-}
-
-/// Where `/proc/PID/fd/N` leads: the path descriptor N was opened by, or a pseudo-name such
-/// as `pipe:[INO]` (file.rs `proc_name`); "" once it is closed (the lookup is then ENOENT).
-/// Unlike Linux's magic links, following one opens that path anew (a pipe's or socket's
-/// name leads nowhere).
-pub fn fd_link(pid: u32, fd: u32) -> String {
-    crate::process::find(pid)
-        .filter(|p| !super::proc_task::is_reaped(p))
-        .and_then(|p| p.files().lookup(u64::from(fd)))
-        .map(|f| f.proc_name())
-        .unwrap_or_default()
 }
 
 pub(super) fn add(dir: &InodeRef, name: &str, n: InodeRef) {
