@@ -37,6 +37,14 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, AtomicUsize
 pub const SNDBUF: usize = 212_992;
 /// The largest datagram (Linux: `sk_sndbuf - 32`).
 pub const MAX_DGRAM: usize = SNDBUF - 32;
+/// What a queued message costs beyond its bytes. Linux charges each message's `truesize`,
+/// its socket buffer with the payload: 768 bytes for a 1-byte datagram on x86-64, so that a
+/// flood of small messages is bounded by the memory it takes (278 of them fill a pair's
+/// buffer), not by its payload (212,992 of them).
+pub const MSG_OVERHEAD: usize = 767;
+/// `net.unix.max_dgram_qlen`'s default: a datagram receiver takes no more messages from
+/// others than this (plus one: Linux's `unix_recvq_full` compares with `>`) once they queue.
+pub const MAX_DGRAM_QLEN: usize = 10;
 
 /// `sk_shutdown` bits.
 pub(super) const RCV_SHUTDOWN: u8 = 1;
@@ -194,6 +202,8 @@ pub struct UnixSocket {
     pub(super) rx: Mutex<RxQueue>,
     /// Bytes in `rx` (for the wait conditions and the sender's room).
     pub(super) rx_bytes: AtomicUsize,
+    /// Messages in `rx`, for message types ([`UnixSocket::rx_charge`]).
+    pub(super) rx_msgs: AtomicUsize,
     /// `sk_shutdown`: RCV_SHUTDOWN, SEND_SHUTDOWN.
     pub(super) shutdown: AtomicU8,
     /// `sk_err`: a pending error (positive errno), reported once.
@@ -239,6 +249,7 @@ impl UnixSocket {
             }),
             rx: Mutex::new(RxQueue::default()),
             rx_bytes: AtomicUsize::new(0),
+            rx_msgs: AtomicUsize::new(0),
             shutdown: AtomicU8::new(0),
             err: AtomicI32::new(0),
             dead: AtomicBool::new(false),
@@ -300,6 +311,34 @@ impl UnixSocket {
     /// SO_ERROR: the pending error, cleared.
     pub fn take_error(&self) -> i32 {
         self.err.swap(0, Ordering::AcqRel)
+    }
+
+    /// What this socket's queue holds against a sender's buffer ([`SNDBUF`]): its bytes,
+    /// and for message types each message's [`MSG_OVERHEAD`] too.
+    pub(super) fn rx_charge(&self) -> usize {
+        let bytes = self.rx_bytes.load(Ordering::Acquire);
+        if self.ty.messages() {
+            bytes + self.rx_msgs.load(Ordering::Acquire) * MSG_OVERHEAD
+        } else {
+            bytes
+        }
+    }
+
+    /// Linux's `unix_recvq_full` as `unix_dgram_sendmsg` asks it: this AF_UNIX datagram
+    /// socket holds more than [`MAX_DGRAM_QLEN`] messages, and `sender` is not the socket it
+    /// is connected to (a connected pair, or a socket sending to itself, is bounded by the
+    /// buffer only).
+    pub(super) fn dgram_queue_full_for(&self, sender: &UnixSocket) -> bool {
+        self.family == super::unix_addr::AF_UNIX
+            && self.ty == SockType::Dgram
+            && self.rx_msgs.load(Ordering::Acquire) > MAX_DGRAM_QLEN
+            && !core::ptr::eq(self, sender)
+            && !self
+                .conn
+                .lock()
+                .peer
+                .as_ref()
+                .is_some_and(|p| core::ptr::eq(&**p, sender))
     }
 
     /// Bytes waiting to be read (FIONREAD): all of them, but for a datagram socket the next
@@ -379,6 +418,7 @@ impl UnixSocket {
         let unread = {
             let mut rx = self.rx.lock();
             self.rx_bytes.store(0, Ordering::Release);
+            self.rx_msgs.store(0, Ordering::Release);
             core::mem::take(&mut rx.msgs)
         };
         if let Some(peer) = peer {
@@ -426,7 +466,10 @@ impl UnixSocket {
         if self.ty.connected() && matches!(state, State::Unconnected | State::Connecting) {
             ev |= POLLHUP;
         }
-        let room = peer.is_none_or(|p| p.rx_bytes.load(Ordering::Acquire) * 4 <= SNDBUF);
+        // Linux's `unix_writable`, and for a datagram socket `unix_dgram_poll`'s look at a
+        // peer whose queue is full.
+        let room =
+            peer.is_none_or(|p| p.rx_charge() * 4 <= SNDBUF && !p.dgram_queue_full_for(self));
         if state != State::Listening && room {
             ev |= POLLOUT | POLLWRNORM;
         }

@@ -146,10 +146,13 @@ impl UnixSocket {
             if rest == 0 && (done > 0 || !self.ty.messages()) {
                 return Ok(done);
             }
-            let queued = dest.rx_bytes.load(Ordering::Acquire);
+            let queued = dest.rx_charge();
             let room = SNDBUF.saturating_sub(queued);
+            // A message goes in whole while less than the buffer is taken, whatever its size
+            // (up to the largest), as Linux's `sock_alloc_send_pskb` lets it; a datagram
+            // receiver also counts the messages others queued (`max_dgram_qlen`).
             let fits = if self.ty.messages() {
-                rest <= room || queued == 0
+                queued < SNDBUF && !dest.dgram_queue_full_for(self)
             } else {
                 room > 0
             };
@@ -184,10 +187,8 @@ impl UnixSocket {
             if nonblock {
                 return if done > 0 { Ok(done) } else { Err(-EAGAIN) };
             }
-            let need = if self.ty.messages() { rest } else { 1 };
             let waited = sock_wait(&dest.room_wait, end, || {
-                SNDBUF.saturating_sub(dest.rx_bytes.load(Ordering::Acquire)) >= need
-                    || dest.rx_bytes.load(Ordering::Acquire) == 0
+                (dest.rx_charge() < SNDBUF && !dest.dgram_queue_full_for(self))
                     || dest.shutdown.load(Ordering::Acquire) & RCV_SHUTDOWN != 0
                     || dest.dead.load(Ordering::Acquire)
             });
@@ -211,6 +212,7 @@ impl UnixSocket {
     fn deliver(&self, msg: Msg, n: usize) {
         self.rx.lock().msgs.push_back(msg);
         self.rx_bytes.fetch_add(n, Ordering::AcqRel);
+        self.rx_msgs.fetch_add(1, Ordering::AcqRel);
         self.rx_wait.wake_all();
         self.seq.wake_rd();
     }
@@ -370,6 +372,7 @@ impl UnixSocket {
             } else {
                 let m = rx.msgs.pop_front()?;
                 self.rx_bytes.fetch_sub(len, Ordering::AcqRel);
+                self.rx_msgs.fetch_sub(1, Ordering::AcqRel);
                 Received {
                     copied: n,
                     len,
@@ -430,6 +433,7 @@ impl UnixSocket {
             rx.msgs.drain(..whole);
             rx.head_taken = head;
             self.rx_bytes.fetch_sub(n, Ordering::AcqRel);
+            self.rx_msgs.fetch_sub(whole, Ordering::AcqRel);
             drop(rx);
             self.wake_senders();
         }
