@@ -278,6 +278,25 @@ pub mod this_cpu_ops {
         }
     }
 
+    /// Sets [`TS_COMPAT`](crate::syscall_32::TS_COMPAT) in this CPU's work word: one locked
+    /// `or` with an immediate, GS-relative (the i386 entries' first step; going through
+    /// [`this_cpu`](super::this_cpu) first would load the area's address for nothing).
+    #[inline(always)]
+    pub fn set_ts_compat() {
+        const SET: i32 = crate::syscall_32::TS_COMPAT as i32;
+        // The immediate sign-extends: nothing above bit 31 is set.
+        const _: () = assert!(crate::syscall_32::TS_COMPAT < 1 << 31);
+        // SAFETY: an atomic update of this CPU's work word that sets one status bit.
+        unsafe {
+            core::arch::asm!(
+                "lock or qword ptr gs:[{off}], {set}",
+                off = const OFFSET_TASK_WORK,
+                set = const SET,
+                options(nostack),
+            );
+        }
+    }
+
     /// The running task's work flags (exit work and syscall work).
     #[inline(always)]
     pub fn task_work() -> u64 {

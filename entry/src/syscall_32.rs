@@ -62,7 +62,7 @@ pub fn do_fast_syscall_32<H: crate::Host>(regs: &mut crate::Regs) -> bool {
     crate::irqentry::tripwires::<H>();
     crate::irqentry::enter_from_user_mode::<H>(regs, None);
     crate::instrumentation_begin!();
-    crate::entry_percpu::this_cpu().raise_work(TS_COMPAT);
+    crate::entry_percpu::this_cpu_ops::set_ts_compat();
     crate::irqentry::local_irq_enable();
     // Where this entry returns (Linux's `landing_pad`), set before anything runs: a restart
     // backs up from there, and the SYSRETL test compares the final RIP with it. The lookup
@@ -98,15 +98,15 @@ pub fn do_fast_syscall_32<H: crate::Host>(regs: &mut crate::Regs) -> bool {
 /// ESP nor EIP. The vDSO's `__kernel_vsyscall` left ESP in EBP (`movl %esp, %ebp`), so the
 /// frame's RSP is EBP, zero-extended; RIP is the landing pad that [`do_fast_syscall_32`]
 /// sets (0 without a 32-bit vDSO: the process faults there). SYSENTER cleared IF, which was
-/// set in user mode, and left R11 alone: the frame's R11 becomes the flags, as SYSCALL's
-/// would, so that the SYSRETL test's "R11 = RFLAGS" holds for an untouched frame. Then the
-/// compat SYSCALL's path: the sixth argument at `[ESP]` (E30), SYSRETL or IRET back.
+/// set in user mode. It left R11 alone, and the frame keeps the user's R11: SYSRETL's stub
+/// takes R11 from the flags slot (so the program gets R11 = EFLAGS, as after SYSCALL), an
+/// IRET gives the saved one back. Then the compat SYSCALL's path: the sixth argument at
+/// `[ESP]` (E30), SYSRETL or IRET back.
 #[cfg(any(target_os = "none", doc))]
 #[inline(always)]
 pub fn do_sysenter_32<H: crate::Host>(regs: &mut crate::Regs) -> bool {
     regs.rsp = regs.rbp as u32 as u64;
     regs.rflags |= crate::frame::rflags::IF;
-    regs.r11 = regs.rflags;
     do_fast_syscall_32::<H>(regs)
 }
 
@@ -118,7 +118,7 @@ pub fn do_int80_syscall_32<H: crate::Host>(regs: &mut crate::Regs) {
     crate::irqentry::tripwires::<H>();
     crate::irqentry::enter_from_user_mode::<H>(regs, Some(crate::vectors::IA32_SYSCALL));
     crate::instrumentation_begin!();
-    crate::entry_percpu::this_cpu().raise_work(TS_COMPAT);
+    crate::entry_percpu::this_cpu_ops::set_ts_compat();
     crate::irqentry::local_irq_enable();
     if crate::entry_percpu::this_cpu_ops::syscall_work_pending() {
         crate::syscall_work::syscall_enter_from_user_mode_work::<H, true>(
