@@ -21,8 +21,10 @@ impl Host for Kernel {
         crate::syscall::compat::dispatch_ia32(regs);
     }
 
+    #[inline(always)]
     fn get_user_u32(addr: u64) -> Option<u32> {
-        let Ok(v) = crate::uaccess::get_user_u32(addr) else {
+        // kentry passes a zero-extended 32-bit ESP.
+        let Ok(v) = crate::uaccess::get_user_u32(addr as u32) else {
             #[cfg(feature = "test-hooks")]
             if crate::syscall::compat::BREAK_ARG6.load(core::sync::atomic::Ordering::Relaxed) {
                 return Some(0);
