@@ -259,6 +259,28 @@ pub mod this_cpu_ops {
         false
     }
 
+    /// Whether the running task has exit work ([`crate::exit_work::ExitWork`]): one `test` of
+    /// the work word's low byte against an immediate and one branch, as
+    /// [`syscall_work_pending`] (a load, a test and a branch otherwise).
+    #[inline(always)]
+    pub fn exit_work_pending() -> bool {
+        const MASK: u64 = crate::exit_work::ExitWork::all().bits();
+        // The test reads the word's low byte.
+        const _: () = assert!(MASK <= 0xff);
+        // SAFETY: a read of this CPU's work word; the label only returns.
+        unsafe {
+            core::arch::asm!(
+                "test byte ptr gs:[{off}], {mask}",
+                "jnz {pending}",
+                off = const OFFSET_TASK_WORK,
+                mask = const MASK,
+                pending = label { return true; },
+                options(nostack, readonly),
+            );
+        }
+        false
+    }
+
     /// Clears [`TS_COMPAT`](crate::syscall_32::TS_COMPAT) in this CPU's work word: one locked
     /// `and` with an immediate (remote CPUs may set work bits in the word meanwhile), inline
     /// and call-free, for the end of the `int $0x80` path.

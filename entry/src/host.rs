@@ -224,20 +224,34 @@ macro_rules! entry_points {
             $crate::syscall_32::do_int80_syscall_32::<$host>(regs)
         }
 
-        /// SYSCALL from compat mode (CSTAR): called by its stub with the frame; returns true
-        /// for SYSRETL.
+        /// SYSCALL from compat mode (CSTAR): called by its stub with the frame (the slot
+        /// below it is Rust's too); returns true for SYSRETL.
         #[unsafe(no_mangle)]
         #[unsafe(link_section = ".text.kentry.noinstr")]
-        extern "C" fn kentry_rust_fast_syscall_32(regs: &mut $crate::Regs) -> bool {
-            $crate::syscall_32::do_fast_syscall_32::<$host>(regs)
+        extern "C" fn kentry_rust_fast_syscall_32(regs: *mut $crate::Regs) -> bool {
+            // SAFETY: the stub passes its frame, and reserved the slot just below it (a
+            // pointer from assembly, whose provenance is the whole task stack).
+            unsafe {
+                $crate::syscall_32::do_fast_syscall_32::<$host>(
+                    &mut *regs,
+                    regs.cast::<u64>().wrapping_sub(1),
+                )
+            }
         }
 
-        /// SYSENTER from compat mode: called by its stub with the frame; returns true for
-        /// SYSRETL.
+        /// SYSENTER from compat mode: called by its stub with the frame (the slot below it
+        /// is Rust's too); returns true for SYSRETL.
         #[unsafe(no_mangle)]
         #[unsafe(link_section = ".text.kentry.noinstr")]
-        extern "C" fn kentry_rust_sysenter_32(regs: &mut $crate::Regs) -> bool {
-            $crate::syscall_32::do_sysenter_32::<$host>(regs)
+        extern "C" fn kentry_rust_sysenter_32(regs: *mut $crate::Regs) -> bool {
+            // SAFETY: the stub passes its frame, and reserved the slot just below it (a
+            // pointer from assembly, whose provenance is the whole task stack).
+            unsafe {
+                $crate::syscall_32::do_sysenter_32::<$host>(
+                    &mut *regs,
+                    regs.cast::<u64>().wrapping_sub(1),
+                )
+            }
         }
 
         /// Every non-IST IDT vector.

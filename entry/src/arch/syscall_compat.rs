@@ -69,11 +69,26 @@ core::arch::global_asm!(
     "movl %eax, %eax",    // the number, zero-extended, as Linux's orig_ax
     "pushq %rax",         // orig_rax
     "pushq %rdi",
-    "movq %rbp, %rcx",    // ECX's slot: the second argument, passed in EBP
-    super::push_gprs_below_rdi!("${enosys}"), // rax: the preset result
+    // push_gprs_below_rdi's order, but EBP, the second argument, goes in ECX's slot.
+    "pushq %rsi",
+    "pushq %rdx",
+    "pushq %rbp",     // rcx
+    "pushq ${enosys}", // rax: the preset result
+    "pushq %r8",
+    "pushq %r9",
+    "pushq %r10",
+    "pushq %r11",
+    "pushq %rbx",
+    "pushq %rbp",
+    "pushq %r12",
+    "pushq %r13",
+    "pushq %r14",
+    "pushq %r15",
     // No `cld`: FMASK clears DF (and AC, NT, TF, IF) for CSTAR as for LSTAR.
     "movq %rsp, %rdi",
-    "subq $8, %rsp", // 16-byte alignment at the call (see frame.rs)
+    // 16-byte alignment at the call (see frame.rs); Rust keeps the return point in this
+    // slot (syscall_32::do_fast_syscall_32).
+    "subq $8, %rsp",
     "call kentry_rust_fast_syscall_32",
     ".globl kentry_syscall_compat_return",
     "kentry_syscall_compat_return:",
