@@ -76,7 +76,9 @@ pub unsafe fn do_fast_syscall_32<H: crate::Host>(regs: &mut crate::Regs, return_
     // Where this entry returns (Linux's `landing_pad`), set before anything runs: a restart
     // backs up from there, and the SYSRETL test compares the final RIP with it. The lookup
     // takes the address-space lock, hence after enabling IRQs.
-    let landing_pad = H::vdso32_landing_pad().unwrap_or(regs.rip);
+    // A u32 either way: the vDSO's pad, or the EIP after `syscall` that SYSCALL put in ECX
+    // (compat mode: its upper half is zero; a SYSENTER frame holds 0 there).
+    let landing_pad = u64::from(H::vdso32_landing_pad().unwrap_or(regs.rip as u32));
     regs.rip = landing_pad;
     // SAFETY: the caller's slot (# Safety).
     unsafe { return_ip.write(landing_pad) };
@@ -104,8 +106,10 @@ pub unsafe fn do_fast_syscall_32<H: crate::Host>(regs: &mut crate::Regs, return_
     crate::entry_percpu::this_cpu_ops::clear_ts_compat();
     // Read back from the stub's slot (a volatile read: otherwise the compiler may keep the
     // value in a callee-saved register across the calls, the push and pop this slot saves).
-    // SAFETY: the caller's slot (# Safety), written above.
-    let landing_pad = unsafe { core::ptr::read_volatile(return_ip) };
+    // The slot holds a zero-extended u32 (above): its low half (little-endian) is all of it,
+    // and a RIP equal to it is below 4 GiB.
+    // SAFETY: the caller's slot (# Safety), written above; its first four bytes, aligned.
+    let landing_pad = unsafe { core::ptr::read_volatile(return_ip.cast::<u32>()) };
     crate::sysret::sysretl_allowed(regs, landing_pad)
 }
 

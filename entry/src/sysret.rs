@@ -30,18 +30,21 @@ pub fn sysret_allowed(regs: &Regs) -> bool {
 /// slot holds the caller's second argument (EBP), not the return EIP, so the "RIP = RCX" of
 /// the 64-bit test becomes "RIP = the entry's return point"; SYSRETL's stub loads ECX from the
 /// frame's RIP (ECX is clobbered on this way, as in Linux, where the vDSO restores it).
-/// The other terms are SYSRET's, with the compat CS and a 32-bit EIP, but for "R11 = RFLAGS":
-/// the SYSRETL stub takes R11 from the frame's flags slot, as Linux's does, so the flags are
-/// restored whatever the R11 slot holds (a SYSENTER frame's is the user's R11).
+/// The other terms are SYSRET's, with the compat CS, but for "R11 = RFLAGS": the SYSRETL stub
+/// takes R11 from the frame's flags slot, as Linux's does, so the flags are restored whatever
+/// the R11 slot holds (a SYSENTER frame's is the user's R11); and for the RIP bound: SYSRETL's
+/// EIP is ECX, so RIP must be below 4 GiB, which "RIP = `return_ip`" already says, `return_ip`
+/// being a u32 (the landing pad of an i386 address space, which ends below 4 GiB, or the EIP
+/// SYSCALL left in ECX).
 ///
 /// Unlike [`sysret_frame_ok`] this is a chain of branches: the first term that fails decides
 /// (an untouched frame passes all of them), and each is a compare of a frame slot with a
 /// constant or a register and a jump, fewer instructions than loading every term and or-ing
 /// the results (issue 12's count of the compat fast paths).
 #[inline(always)]
-pub fn sysretl_allowed(regs: &Regs, return_ip: u64) -> bool {
+pub fn sysretl_allowed(regs: &Regs, return_ip: u32) -> bool {
     use crate::test_hooks::{Check, enabled};
-    if regs.rip != return_ip && enabled(Check::SysretRcx) {
+    if regs.rip != u64::from(return_ip) && enabled(Check::SysretRcx) {
         return false;
     }
     if regs.cs != USER32_CS as u64 && enabled(Check::SysretCs) {
@@ -50,10 +53,7 @@ pub fn sysretl_allowed(regs: &Regs, return_ip: u64) -> bool {
     if regs.ss != USER_DS as u64 && enabled(Check::SysretSs) {
         return false;
     }
-    if regs.rflags & (rflags::RF | rflags::TF) != 0 && enabled(Check::SysretTf) {
-        return false;
-    }
-    regs.rip < SYSRETL_IP_END || !enabled(Check::SysretNoncanonical)
+    regs.rflags & (rflags::RF | rflags::TF) == 0 || !enabled(Check::SysretTf)
 }
 
 /// The conditions SYSRET needs, each switchable by its own
@@ -135,14 +135,14 @@ mod tests {
     #[test]
     fn plain_compat_frame_may_sysretl() {
         let r = compat_frame();
-        assert!(sysretl_allowed(&r, r.rip));
+        assert!(sysretl_allowed(&r, r.rip as u32));
         assert!(!sysret_allowed(&r), "a compat frame never goes by SYSRETQ");
     }
 
     #[test]
     fn each_compat_condition_forces_iret() {
         let base = compat_frame();
-        let landing = base.rip;
+        let landing = base.rip as u32;
         let cases: [(&str, fn(&mut Regs)); 7] = [
             ("rip moved", |r| r.rip += 5),
             ("64-bit cs", |r| r.cs = USER_CS as u64),
@@ -175,18 +175,18 @@ mod tests {
         // the user's R11, a tracer may have written it; neither forces IRET.
         let mut r = compat_frame();
         r.r11 = 0x1234_5678_9abc_def0;
-        assert!(sysretl_allowed(&r, r.rip));
+        assert!(sysretl_allowed(&r, r.rip as u32));
     }
 
     #[test]
-    fn a_return_point_past_4_gib_is_refused() {
-        // The entry's return point comes from ECX and is below 4 GiB; should one ever be
-        // above it (a landing pad chosen wrongly), the EIP term still refuses it.
+    fn a_rip_past_4_gib_is_refused() {
+        // The return point is a u32; a RIP at or above 4 GiB (a tracer's, say) never equals
+        // it, even where its low half does (SYSRETL would return there truncated).
         let mut r = compat_frame();
         r.rip = SYSRETL_IP_END + 0x1000;
-        assert!(!sysretl_allowed(&r, r.rip));
+        assert!(!sysretl_allowed(&r, 0x1000));
         r.rip = SYSRETL_IP_END - 2;
-        assert!(sysretl_allowed(&r, r.rip));
+        assert!(sysretl_allowed(&r, r.rip as u32));
     }
 
     #[test]

@@ -34,8 +34,9 @@ impl Host for Kernel {
         Some(v)
     }
 
-    fn vdso32_landing_pad() -> Option<u64> {
-        Some(crate::vdso::ia32::current_base()? + crate::vdso::ia32::VDSO32_SYM_INT80_LANDING_PAD)
+    #[inline(always)]
+    fn vdso32_landing_pad() -> Option<u32> {
+        crate::vdso::ia32::current_landing_pad()
     }
 
     fn exception(regs: &mut Regs, fault: Fault) {
