@@ -57,8 +57,8 @@ pub trait Host: 'static {
     /// `int $0x80`. Task context, IRQs on. `None` (the default): the process has no 32-bit
     /// vDSO, and a SYSCALL returns after its instruction, a SYSENTER (which saves no return
     /// address) to address 0, where the process faults. A u32: the SYSRETL test relies on
-    /// the return point being below 4 GiB (SYSRETL's EIP is ECX), and an i386 address space
-    /// ends there.
+    /// the return point being below 4 GiB (SYSRETL's EIP is ECX); a host whose pad lies
+    /// above (a vDSO a 32-bit program could not call) answers `None`.
     fn vdso32_landing_pad() -> Option<u32> {
         None
     }

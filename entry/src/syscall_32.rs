@@ -67,7 +67,10 @@ pub fn in_ia32_syscall() -> bool {
 /// `return_ip` is valid for reads and writes of a u64 and lies outside `regs`.
 #[cfg(any(target_os = "none", doc))]
 #[inline(always)]
-pub unsafe fn do_fast_syscall_32<H: crate::Host>(regs: &mut crate::Regs, return_ip: *mut u64) -> bool {
+pub unsafe fn do_fast_syscall_32<H: crate::Host>(
+    regs: &mut crate::Regs,
+    return_ip: *mut u64,
+) -> bool {
     crate::irqentry::tripwires::<H>();
     crate::irqentry::enter_from_user_mode::<H>(regs, None);
     crate::instrumentation_begin!();

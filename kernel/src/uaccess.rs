@@ -192,7 +192,11 @@ pub fn get_user_u32(src: u32) -> Result<u32, Efault> {
             options(nostack, readonly),
         );
     }
-    if (v as i64) < 0 { Err(Efault) } else { Ok(v as u32) }
+    if (v as i64) < 0 {
+        Err(Efault)
+    } else {
+        Ok(v as u32)
+    }
 }
 
 fn sites(start: *const u64, end: *const u64) -> &'static [u64] {

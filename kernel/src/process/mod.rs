@@ -216,11 +216,9 @@ impl Process {
             name: Mutex::new(String::from(name)),
             parent: Mutex::new(parent),
             vdso32: AtomicU64::new(aspace.as_ref().and_then(|a| a.vdso32()).unwrap_or(0)),
-            vdso32_landing_pad: AtomicU32::new(
-                crate::vdso::ia32::landing_pad_of(
-                    aspace.as_ref().and_then(|a| a.vdso32()).unwrap_or(0),
-                ),
-            ),
+            vdso32_landing_pad: AtomicU32::new(crate::vdso::ia32::landing_pad_of(
+                aspace.as_ref().and_then(|a| a.vdso32()).unwrap_or(0),
+            )),
             aspace: Mutex::new(aspace),
             cr3: AtomicU64::new(cr3),
             files: crate::rcu::RcuBox::new(files),

@@ -114,9 +114,10 @@ pub fn image_frames() -> (u64, usize) {
 }
 
 /// The landing pad of a 32-bit vDSO at `base` (0: none, and 0 back). An i386 address space
-/// ends below 4 GiB (its mappings are placed and moved only there), so the pad fits a u32; one
-/// that did not would be recorded as none, and the fast system calls would return after their
-/// instruction instead of above 4 GiB truncated.
+/// places its mappings below 4 GiB, so the pad fits a u32 (kentry's SYSRETL test relies on
+/// that). Only a MREMAP_FIXED of the vDSO (whose check is still the 64-bit TASK_SIZE) could
+/// move it above, where the program's 32-bit code cannot call it: that pad is recorded as
+/// none, and a fast system call then returns after its instruction (SYSENTER: to 0).
 pub fn landing_pad_of(base: u64) -> u32 {
     if base == 0 {
         return 0;
