@@ -37,7 +37,7 @@ pub fn sysret_allowed(regs: &Regs) -> bool {
 /// being a u32 (the landing pad of an i386 address space, which ends below 4 GiB, or the EIP
 /// SYSCALL left in ECX).
 ///
-/// Unlike [`sysret_frame_ok`] this is a chain of branches: the first term that fails decides
+/// Unlike [`sysret_allowed`]'s test this is a chain of branches: the first term that fails decides
 /// (an untouched frame passes all of them), and each is a compare of a frame slot with a
 /// constant or a register and a jump, fewer instructions than loading every term and or-ing
 /// the results (issue 12's count of the compat fast paths).
