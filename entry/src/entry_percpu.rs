@@ -259,6 +259,28 @@ pub mod this_cpu_ops {
         false
     }
 
+    /// Whether the running task has exit work ([`crate::exit_work::ExitWork`]): one `test` of
+    /// the work word's low byte against an immediate and one branch, as
+    /// [`syscall_work_pending`] (a load, a test and a branch otherwise).
+    #[inline(always)]
+    pub fn exit_work_pending() -> bool {
+        const MASK: u64 = crate::exit_work::ExitWork::all().bits();
+        // The test reads the word's low byte.
+        const _: () = assert!(MASK <= 0xff);
+        // SAFETY: a read of this CPU's work word; the label only returns.
+        unsafe {
+            core::arch::asm!(
+                "test byte ptr gs:[{off}], {mask}",
+                "jnz {pending}",
+                off = const OFFSET_TASK_WORK,
+                mask = const MASK,
+                pending = label { return true; },
+                options(nostack, readonly),
+            );
+        }
+        false
+    }
+
     /// Clears [`TS_COMPAT`](crate::syscall_32::TS_COMPAT) in this CPU's work word: one locked
     /// `and` with an immediate (remote CPUs may set work bits in the word meanwhile), inline
     /// and call-free, for the end of the `int $0x80` path.
@@ -273,6 +295,25 @@ pub mod this_cpu_ops {
                 "lock and qword ptr gs:[{off}], {keep}",
                 off = const OFFSET_TASK_WORK,
                 keep = const KEEP,
+                options(nostack),
+            );
+        }
+    }
+
+    /// Sets [`TS_COMPAT`](crate::syscall_32::TS_COMPAT) in this CPU's work word: one locked
+    /// `or` with an immediate, GS-relative (the i386 entries' first step; going through
+    /// [`this_cpu`](super::this_cpu) first would load the area's address for nothing).
+    #[inline(always)]
+    pub fn set_ts_compat() {
+        const SET: i32 = crate::syscall_32::TS_COMPAT as i32;
+        // The immediate sign-extends: nothing above bit 31 is set.
+        const _: () = assert!(crate::syscall_32::TS_COMPAT < 1 << 31);
+        // SAFETY: an atomic update of this CPU's work word that sets one status bit.
+        unsafe {
+            core::arch::asm!(
+                "lock or qword ptr gs:[{off}], {set}",
+                off = const OFFSET_TASK_WORK,
+                set = const SET,
                 options(nostack),
             );
         }

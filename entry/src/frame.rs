@@ -123,9 +123,6 @@ pub const REGS_RIP: usize = offset_of!(Regs, rip);
 /// [`Regs::rsp`] from the `orig_rax` slot: where RSP points once the 15 GPRs are popped, on
 /// the SYSRET way out.
 pub const ORIG_RAX_TO_USER_RSP: usize = offset_of!(Regs, rsp) - offset_of!(Regs, orig_rax);
-/// [`Regs::rip`] from the `orig_rax` slot: the return EIP that SYSRETL takes in ECX, read once
-/// the 15 GPRs are popped.
-pub const ORIG_RAX_TO_USER_RIP: usize = offset_of!(Regs, rip) - offset_of!(Regs, orig_rax);
 /// The saved CS in a bare hardware frame (RSP at the `iretq` frame).
 pub const HW_CS: usize = offset_of!(HwFrame, cs);
 

@@ -56,8 +56,10 @@ pub trait Host: 'static {
     /// ECX, EDX and EBP it saved, and a restart (two bytes back) re-runs the call through
     /// `int $0x80`. Task context, IRQs on. `None` (the default): the process has no 32-bit
     /// vDSO, and a SYSCALL returns after its instruction, a SYSENTER (which saves no return
-    /// address) to address 0, where the process faults.
-    fn vdso32_landing_pad() -> Option<u64> {
+    /// address) to address 0, where the process faults. A u32: the SYSRETL test relies on
+    /// the return point being below 4 GiB (SYSRETL's EIP is ECX); a host whose pad lies
+    /// above (a vDSO a 32-bit program could not call) answers `None`.
+    fn vdso32_landing_pad() -> Option<u32> {
         None
     }
 
@@ -224,20 +226,34 @@ macro_rules! entry_points {
             $crate::syscall_32::do_int80_syscall_32::<$host>(regs)
         }
 
-        /// SYSCALL from compat mode (CSTAR): called by its stub with the frame; returns true
-        /// for SYSRETL.
+        /// SYSCALL from compat mode (CSTAR): called by its stub with the frame (the slot
+        /// below it is Rust's too); returns true for SYSRETL.
         #[unsafe(no_mangle)]
         #[unsafe(link_section = ".text.kentry.noinstr")]
-        extern "C" fn kentry_rust_fast_syscall_32(regs: &mut $crate::Regs) -> bool {
-            $crate::syscall_32::do_fast_syscall_32::<$host>(regs)
+        extern "C" fn kentry_rust_fast_syscall_32(regs: *mut $crate::Regs) -> bool {
+            // SAFETY: the stub passes its frame, and reserved the slot just below it (a
+            // pointer from assembly, whose provenance is the whole task stack).
+            unsafe {
+                $crate::syscall_32::do_fast_syscall_32::<$host>(
+                    &mut *regs,
+                    regs.cast::<u64>().wrapping_sub(1),
+                )
+            }
         }
 
-        /// SYSENTER from compat mode: called by its stub with the frame; returns true for
-        /// SYSRETL.
+        /// SYSENTER from compat mode: called by its stub with the frame (the slot below it
+        /// is Rust's too); returns true for SYSRETL.
         #[unsafe(no_mangle)]
         #[unsafe(link_section = ".text.kentry.noinstr")]
-        extern "C" fn kentry_rust_sysenter_32(regs: &mut $crate::Regs) -> bool {
-            $crate::syscall_32::do_sysenter_32::<$host>(regs)
+        extern "C" fn kentry_rust_sysenter_32(regs: *mut $crate::Regs) -> bool {
+            // SAFETY: the stub passes its frame, and reserved the slot just below it (a
+            // pointer from assembly, whose provenance is the whole task stack).
+            unsafe {
+                $crate::syscall_32::do_sysenter_32::<$host>(
+                    &mut *regs,
+                    regs.cast::<u64>().wrapping_sub(1),
+                )
+            }
         }
 
         /// Every non-IST IDT vector.

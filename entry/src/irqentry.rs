@@ -189,7 +189,7 @@ mod imp {
     pub fn exit_to_user_mode<H: Host>(regs: &mut Regs) {
         interrupts::disable();
         // Exit work only: the persistent syscall-work bits of the same word ask nothing here.
-        if crate::entry_percpu::this_cpu_ops::task_work() & ExitWork::all().bits() != 0 {
+        if crate::entry_percpu::this_cpu_ops::exit_work_pending() {
             exit_work_slow::<H>(regs);
         }
         // The exit work is done: entry text only from here to SYSRET/IRET (with context

@@ -56,19 +56,35 @@ pub fn in_ia32_syscall() -> bool {
 /// Returns true when the stub may leave by SYSRETL ([`crate::sysret::sysretl_allowed`]: the
 /// frame is still the one the entry would return to), false for IRET. As in Linux, a faulted
 /// sixth argument always goes by IRET ("keep it simple").
+///
+/// `return_ip` is the slot the stubs reserve below the frame for the call's 16-byte alignment
+/// (frame.rs): it holds the entry's return point across the call, written once here and read
+/// back for the SYSRETL test. Kept there rather than in a register, the return point costs
+/// this function no callee-saved register (a push, a pop, and one more slot to realign its
+/// own calls).
+///
+/// # Safety
+/// `return_ip` is valid for reads and writes of a u64 and lies outside `regs`.
 #[cfg(any(target_os = "none", doc))]
 #[inline(always)]
-pub fn do_fast_syscall_32<H: crate::Host>(regs: &mut crate::Regs) -> bool {
+pub unsafe fn do_fast_syscall_32<H: crate::Host>(
+    regs: &mut crate::Regs,
+    return_ip: *mut u64,
+) -> bool {
     crate::irqentry::tripwires::<H>();
     crate::irqentry::enter_from_user_mode::<H>(regs, None);
     crate::instrumentation_begin!();
-    crate::entry_percpu::this_cpu().raise_work(TS_COMPAT);
+    crate::entry_percpu::this_cpu_ops::set_ts_compat();
     crate::irqentry::local_irq_enable();
     // Where this entry returns (Linux's `landing_pad`), set before anything runs: a restart
     // backs up from there, and the SYSRETL test compares the final RIP with it. The lookup
     // takes the address-space lock, hence after enabling IRQs.
-    let landing_pad = H::vdso32_landing_pad().unwrap_or(regs.rip);
+    // A u32 either way: the vDSO's pad, or the EIP after `syscall` that SYSCALL put in ECX
+    // (compat mode: its upper half is zero; a SYSENTER frame holds 0 there).
+    let landing_pad = u64::from(H::vdso32_landing_pad().unwrap_or(regs.rip as u32));
     regs.rip = landing_pad;
+    // SAFETY: the caller's slot (# Safety).
+    unsafe { return_ip.write(landing_pad) };
     let Some(arg6) = H::get_user_u32(regs.rsp as u32 as u64) else {
         // The caller's stack is bad: no tracer stop, no seccomp, no call (Linux's "user code
         // screwed up"), and the way back is IRET ("keep it simple").
@@ -91,23 +107,32 @@ pub fn do_fast_syscall_32<H: crate::Host>(regs: &mut crate::Regs) -> bool {
     }
     crate::irqentry::exit_to_user_mode::<H>(regs);
     crate::entry_percpu::this_cpu_ops::clear_ts_compat();
+    // Read back from the stub's slot (a volatile read: otherwise the compiler may keep the
+    // value in a callee-saved register across the calls, the push and pop this slot saves).
+    // The slot holds a zero-extended u32 (above): its low half (little-endian) is all of it,
+    // and a RIP equal to it is below 4 GiB.
+    // SAFETY: the caller's slot (# Safety), written above; its first four bytes, aligned.
+    let landing_pad = unsafe { core::ptr::read_volatile(return_ip.cast::<u32>()) };
     crate::sysret::sysretl_allowed(regs, landing_pad)
 }
 
 /// The Rust half of SYSENTER (Linux's `do_SYSENTER_32`): SYSENTER saved neither the user's
 /// ESP nor EIP. The vDSO's `__kernel_vsyscall` left ESP in EBP (`movl %esp, %ebp`), so the
-/// frame's RSP is EBP, zero-extended; RIP is the landing pad that [`do_fast_syscall_32`]
+/// stub put EBP, zero-extended, in the frame's RSP; RIP is the landing pad that [`do_fast_syscall_32`]
 /// sets (0 without a 32-bit vDSO: the process faults there). SYSENTER cleared IF, which was
-/// set in user mode, and left R11 alone: the frame's R11 becomes the flags, as SYSCALL's
-/// would, so that the SYSRETL test's "R11 = RFLAGS" holds for an untouched frame. Then the
-/// compat SYSCALL's path: the sixth argument at `[ESP]` (E30), SYSRETL or IRET back.
+/// set in user mode. It left R11 alone, and the frame keeps the user's R11: SYSRETL's stub
+/// takes R11 from the flags slot (so the program gets R11 = EFLAGS, as after SYSCALL), an
+/// IRET gives the saved one back. Then the compat SYSCALL's path: the sixth argument at
+/// `[ESP]` (E30), SYSRETL or IRET back.
+///
+/// # Safety
+/// As [`do_fast_syscall_32`]'s.
 #[cfg(any(target_os = "none", doc))]
 #[inline(always)]
-pub fn do_sysenter_32<H: crate::Host>(regs: &mut crate::Regs) -> bool {
-    regs.rsp = regs.rbp as u32 as u64;
+pub unsafe fn do_sysenter_32<H: crate::Host>(regs: &mut crate::Regs, return_ip: *mut u64) -> bool {
     regs.rflags |= crate::frame::rflags::IF;
-    regs.r11 = regs.rflags;
-    do_fast_syscall_32::<H>(regs)
+    // SAFETY: the caller's promise, passed on.
+    unsafe { do_fast_syscall_32::<H>(regs, return_ip) }
 }
 
 /// The Rust half of the `int $0x80` path (Linux's `do_int80_syscall_32`). Interrupts are off
@@ -118,7 +143,7 @@ pub fn do_int80_syscall_32<H: crate::Host>(regs: &mut crate::Regs) {
     crate::irqentry::tripwires::<H>();
     crate::irqentry::enter_from_user_mode::<H>(regs, Some(crate::vectors::IA32_SYSCALL));
     crate::instrumentation_begin!();
-    crate::entry_percpu::this_cpu().raise_work(TS_COMPAT);
+    crate::entry_percpu::this_cpu_ops::set_ts_compat();
     crate::irqentry::local_irq_enable();
     if crate::entry_percpu::this_cpu_ops::syscall_work_pending() {
         crate::syscall_work::syscall_enter_from_user_mode_work::<H, true>(

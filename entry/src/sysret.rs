@@ -4,7 +4,8 @@
 //! only when that is exactly the frame: anything a signal, ptrace, exec or sigreturn changed
 //! goes back by IRET, which restores everything. A non-canonical RIP is never handed to SYSRET:
 //! on Intel that #GP is taken in ring 0 on the user's stack (CVE-2012-0217). The compat
-//! SYSCALL's SYSRETL ([`sysretl_allowed`]) is decided by the same conditions.
+//! SYSCALL's SYSRETL ([`sysretl_allowed`]) is decided by the same conditions but one (R11,
+//! which its stub takes from the flags slot).
 
 use crate::frame::{Regs, rflags};
 use crate::gdt::{USER_CS, USER_DS, USER32_CS};
@@ -25,17 +26,37 @@ pub fn sysret_allowed(regs: &Regs) -> bool {
 
 /// True when SYSRETL returns to exactly the state in `regs` (Linux's opportunistic SYSRETL at
 /// the end of `do_fast_syscall_32`). `return_ip` is where the compat entry chose to return:
-/// the instruction after `syscall` (a vDSO's landing pad, once there is one). The frame's RCX
+/// the vDSO's landing pad, or the instruction after `syscall` without one. The frame's RCX
 /// slot holds the caller's second argument (EBP), not the return EIP, so the "RIP = RCX" of
 /// the 64-bit test becomes "RIP = the entry's return point"; SYSRETL's stub loads ECX from the
 /// frame's RIP (ECX is clobbered on this way, as in Linux, where the vDSO restores it).
-/// The other terms are SYSRET's, with the compat CS and a 32-bit EIP.
+/// The other terms are SYSRET's, with the compat CS, but for "R11 = RFLAGS": the SYSRETL stub
+/// takes R11 from the frame's flags slot, as Linux's does, so the flags are restored whatever
+/// the R11 slot holds (a SYSENTER frame's is the user's R11); and for the RIP bound: SYSRETL's
+/// EIP is ECX, so RIP must be below 4 GiB, which "RIP = `return_ip`" already says, `return_ip`
+/// being a u32 (the landing pad of an i386 address space, which ends below 4 GiB, or the EIP
+/// SYSCALL left in ECX).
+///
+/// Unlike [`sysret_allowed`]'s test this is a chain of branches: the first term that fails decides
+/// (an untouched frame passes all of them), and each is a compare of a frame slot with a
+/// constant or a register and a jump, fewer instructions than loading every term and or-ing
+/// the results (issue 12's count of the compat fast paths).
 #[inline(always)]
-pub fn sysretl_allowed(regs: &Regs, return_ip: u64) -> bool {
-    sysret_frame_ok(regs, return_ip, USER32_CS, SYSRETL_IP_END)
+pub fn sysretl_allowed(regs: &Regs, return_ip: u32) -> bool {
+    use crate::test_hooks::{Check, enabled};
+    if regs.rip != u64::from(return_ip) && enabled(Check::SysretRcx) {
+        return false;
+    }
+    if regs.cs != USER32_CS as u64 && enabled(Check::SysretCs) {
+        return false;
+    }
+    if regs.ss != USER_DS as u64 && enabled(Check::SysretSs) {
+        return false;
+    }
+    regs.rflags & (rflags::RF | rflags::TF) == 0 || !enabled(Check::SysretTf)
 }
 
-/// The one list of conditions both SYSRET kinds need, each switchable by its own
+/// The conditions SYSRET needs, each switchable by its own
 /// `kentry.break=` in test kernels: RIP is where the entry would return to (nothing — a
 /// signal, a tracer, exec, sigreturn — moved it), R11 equals RFLAGS (SYSRET loads the flags
 /// from R11), CS and SS are the selectors the instruction loads, RIP is below `ip_end` (E01;
@@ -114,17 +135,16 @@ mod tests {
     #[test]
     fn plain_compat_frame_may_sysretl() {
         let r = compat_frame();
-        assert!(sysretl_allowed(&r, r.rip));
+        assert!(sysretl_allowed(&r, r.rip as u32));
         assert!(!sysret_allowed(&r), "a compat frame never goes by SYSRETQ");
     }
 
     #[test]
     fn each_compat_condition_forces_iret() {
         let base = compat_frame();
-        let landing = base.rip;
-        let cases: [(&str, fn(&mut Regs)); 8] = [
+        let landing = base.rip as u32;
+        let cases: [(&str, fn(&mut Regs)); 7] = [
             ("rip moved", |r| r.rip += 5),
-            ("r11 != rflags", |r| r.r11 ^= rflags::CF),
             ("64-bit cs", |r| r.cs = USER_CS as u64),
             ("ss", |r| r.ss = 0x18),
             ("eip past 4 GiB", |r| r.rip += SYSRETL_IP_END),
@@ -150,14 +170,23 @@ mod tests {
     }
 
     #[test]
-    fn a_return_point_past_4_gib_is_refused() {
-        // The entry's return point comes from ECX and is below 4 GiB; should one ever be
-        // above it (a landing pad chosen wrongly), the EIP term still refuses it.
+    fn compat_r11_slot_does_not_matter() {
+        // The SYSRETL stub loads R11 from the flags slot: a SYSENTER frame's R11 slot holds
+        // the user's R11, a tracer may have written it; neither forces IRET.
+        let mut r = compat_frame();
+        r.r11 = 0x1234_5678_9abc_def0;
+        assert!(sysretl_allowed(&r, r.rip as u32));
+    }
+
+    #[test]
+    fn a_rip_past_4_gib_is_refused() {
+        // The return point is a u32; a RIP at or above 4 GiB (a tracer's, say) never equals
+        // it, even where its low half does (SYSRETL would return there truncated).
         let mut r = compat_frame();
         r.rip = SYSRETL_IP_END + 0x1000;
-        assert!(!sysretl_allowed(&r, r.rip));
+        assert!(!sysretl_allowed(&r, 0x1000));
         r.rip = SYSRETL_IP_END - 2;
-        assert!(sysretl_allowed(&r, r.rip));
+        assert!(sysretl_allowed(&r, r.rip as u32));
     }
 
     #[test]

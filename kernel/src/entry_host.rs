@@ -21,8 +21,10 @@ impl Host for Kernel {
         crate::syscall::compat::dispatch_ia32(regs);
     }
 
+    #[inline(always)]
     fn get_user_u32(addr: u64) -> Option<u32> {
-        let Ok(v) = crate::uaccess::get_user_u32(addr) else {
+        // kentry passes a zero-extended 32-bit ESP.
+        let Ok(v) = crate::uaccess::get_user_u32(addr as u32) else {
             #[cfg(feature = "test-hooks")]
             if crate::syscall::compat::BREAK_ARG6.load(core::sync::atomic::Ordering::Relaxed) {
                 return Some(0);
@@ -32,8 +34,9 @@ impl Host for Kernel {
         Some(v)
     }
 
-    fn vdso32_landing_pad() -> Option<u64> {
-        Some(crate::vdso::ia32::current_base()? + crate::vdso::ia32::VDSO32_SYM_INT80_LANDING_PAD)
+    #[inline(always)]
+    fn vdso32_landing_pad() -> Option<u32> {
+        crate::vdso::ia32::current_landing_pad()
     }
 
     fn exception(regs: &mut Regs, fault: Fault) {

@@ -109,6 +109,8 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     // While kernel text is still writable (boot map): drop `clac` where SMAP is missing.
     // SAFETY: boot CPU, before any stub can run; text is writable under the boot map.
     unsafe { kentry::arch::smap::patch_clac_if_no_smap(f.smap) };
+    // SAFETY: as above; the inline user accesses' `stac`/`clac` likewise.
+    unsafe { uaccess::patch_smap_sites(f.smap) };
 
     let kt = paging::build_kernel_table(ram_end);
     // SAFETY: the new table maps the kernel image at the same addresses, and the boot stack

@@ -28,9 +28,10 @@ unsafe extern "C" {
     /// Copies rdx bytes from rsi to rdi; returns the bytes left uncopied.
     fn kernel_copy_user_smap(dst: *mut u8, src: *const u8, len: usize) -> usize;
     fn kernel_copy_user_nosmap(dst: *mut u8, src: *const u8, len: usize) -> usize;
-    /// Reads the 32-bit word at rdi: its value zero-extended, or `u64::MAX` on a fault.
-    fn kernel_get_user_u32_smap(src: *const u32) -> u64;
-    fn kernel_get_user_u32_nosmap(src: *const u32) -> u64;
+    static __uaccess_stac_sites_start: u64;
+    static __uaccess_stac_sites_end: u64;
+    static __uaccess_clac_sites_start: u64;
+    static __uaccess_clac_sites_end: u64;
     static kernel_copy_user_text_start: u8;
     static kernel_copy_user_text_end: u8;
 }
@@ -89,34 +90,6 @@ macro_rules! copy_user_body {
     };
 }
 
-// One 32-bit load, for the compat SYSCALL's sixth argument on every call: the copy routine's
-// setup and its byte loop cost more than the load itself.
-macro_rules! get_user_u32_body {
-    ($open:literal, $close:literal, $l:literal) => {
-        concat!(
-            $open,
-            "\n",
-            $l,
-            "1: movl (%rdi), %eax\n", // zero-extends: a value never reads as the fault's
-            $close,
-            "\n",
-            "ret\n",
-            $l,
-            "2: movq $-1, %rax\n",
-            $close,
-            "\n",
-            "ret\n",
-            ".pushsection .ex_table, \"a\"\n",
-            ".quad ",
-            $l,
-            "1, ",
-            $l,
-            "2\n",
-            ".popsection\n",
-        )
-    };
-}
-
 core::arch::global_asm!(
     ".pushsection .text.uaccess, \"ax\"",
     ".globl kernel_copy_user_text_start",
@@ -127,12 +100,6 @@ core::arch::global_asm!(
     ".globl kernel_copy_user_nosmap",
     "kernel_copy_user_nosmap:",
     copy_user_body!("", "", ".Lnosmap"),
-    ".globl kernel_get_user_u32_smap",
-    "kernel_get_user_u32_smap:",
-    get_user_u32_body!("stac", "clac", ".Lget32_smap"),
-    ".globl kernel_get_user_u32_nosmap",
-    "kernel_get_user_u32_nosmap:",
-    get_user_u32_body!("", "", ".Lget32_nosmap"),
     ".globl kernel_copy_user_text_end",
     "kernel_copy_user_text_end:",
     ".popsection",
@@ -188,22 +155,99 @@ pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Efault> {
     }
 }
 
-/// The 32-bit word at user address `src` (Linux's `get_user` of a `u32`): one load, with the
-/// exception table's fixup for a fault.
-pub fn get_user_u32(src: u64) -> Result<u32, Efault> {
-    if !access_ok(src, 4) {
-        return Err(Efault);
+/// The 32-bit word at user address `src` (Linux's `get_user` of a `u32`), for the compat
+/// fast system calls' sixth argument on every call: inline, `stac`, one load, `clac`, and an
+/// exception-table entry whose fixup (out of line) sets the result to all ones and goes on at
+/// the `clac`, so the fast path pays no call and one test of the sign (a zero-extended u32 is
+/// never negative). The `stac` and `clac` are recorded: [`patch_smap_sites`] makes them NOPs on
+/// a CPU without SMAP, where they are #UD. (An `asm!` goto, with the fixup at the caller's
+/// -EFAULT branch, would spare the test, but Rust does not take one with an output yet.)
+#[inline(always)]
+pub fn get_user_u32(src: u32) -> Result<u32, Efault> {
+    // Below 4 GiB, so always below TASK_SIZE_MAX: no range check to make.
+    const _: () = assert!(TASK_SIZE_MAX > 1 << 32);
+    let v: u64;
+    // SAFETY: `src` is a user address (below 4 GiB, never kernel space); AC is open only
+    // around the load, and a fault on it continues at the fixup, which returns to the `clac`.
+    unsafe {
+        core::arch::asm!(
+            "2: stac",
+            "3: mov {v:e}, dword ptr [{src}]",
+            "4: clac",
+            ".pushsection .text.uaccess_fixup, \"ax\"",
+            "5: mov {v}, -1",
+            "jmp 4b",
+            ".popsection",
+            ".pushsection .uaccess_stac_sites, \"a\"",
+            ".quad 2b",
+            ".popsection",
+            ".pushsection .uaccess_clac_sites, \"a\"",
+            ".quad 4b",
+            ".popsection",
+            ".pushsection .ex_table, \"a\"",
+            ".quad 3b, 5b",
+            ".popsection",
+            src = in(reg) src as u64,
+            v = out(reg) v,
+            options(nostack, readonly),
+        );
     }
-    // SAFETY: `src` was range-checked to be user space; a fault on it is fixed up by the
-    // exception table and reported as u64::MAX, which no zero-extended u32 equals.
-    let v = unsafe {
-        if SMAP.load(Ordering::Relaxed) {
-            kernel_get_user_u32_smap(src as *const u32)
-        } else {
-            kernel_get_user_u32_nosmap(src as *const u32)
+    if (v as i64) < 0 {
+        Err(Efault)
+    } else {
+        Ok(v as u32)
+    }
+}
+
+fn sites(start: *const u64, end: *const u64) -> &'static [u64] {
+    // SAFETY: the linker script bounds the table (kernel/linker.ld); entries are addresses.
+    unsafe { core::slice::from_raw_parts(start, end.offset_from(start) as usize) }
+}
+
+fn stac_sites() -> &'static [u64] {
+    sites(
+        core::ptr::addr_of!(__uaccess_stac_sites_start),
+        core::ptr::addr_of!(__uaccess_stac_sites_end),
+    )
+}
+
+fn clac_sites() -> &'static [u64] {
+    sites(
+        core::ptr::addr_of!(__uaccess_clac_sites_start),
+        core::ptr::addr_of!(__uaccess_clac_sites_end),
+    )
+}
+
+/// Whether `rip` is the `clac` that ends an inline user access ([`get_user_u32`]): where a
+/// user watchpoint's #DB (a trap, reported after the load) lands. On a CPU with SMAP AC is
+/// still set there, which says the same; without SMAP (the `clac` patched) only this does.
+pub fn at_inline_access_end(rip: u64) -> bool {
+    clac_sites().contains(&rip)
+}
+
+/// Makes the inline user accesses' `stac` and `clac` 3-byte NOPs when the CPU lacks SMAP
+/// (both are #UD there), as kentry's stubs' `clac` sites are.
+///
+/// # Safety
+/// Kernel text must be writable, and no other CPU may run yet.
+pub unsafe fn patch_smap_sites(has_smap: bool) {
+    if has_smap {
+        return;
+    }
+    const STAC: [u8; 3] = [0x0f, 0x01, 0xcb];
+    const CLAC: [u8; 3] = [0x0f, 0x01, 0xca];
+    const NOP3: [u8; 3] = [0x0f, 0x1f, 0x00];
+    for (table, bytes) in [(stac_sites(), STAC), (clac_sites(), CLAC)] {
+        for &site in table {
+            let site = site as *mut [u8; 3];
+            // SAFETY: each entry is the address of a 3-byte `stac`/`clac` in kernel text,
+            // which the caller guarantees is writable and run by no other CPU.
+            unsafe {
+                assert_eq!(*site, bytes, "uaccess SMAP site table is stale");
+                core::ptr::write_volatile(site, NOP3);
+            }
         }
-    };
-    u32::try_from(v).map_err(|_| Efault)
+    }
 }
 
 pub fn put_user_u64(dst: u64, v: u64) -> Result<(), Efault> {

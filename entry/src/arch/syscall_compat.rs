@@ -17,8 +17,10 @@
 //! returns by SYSRETL too, as Linux's does). It restores the registers from the frame, zeroes
 //! R8-R10 (R8 held the user ESP; Linux zeroes the three), puts the frame's RIP in ECX
 //! (SYSRETL's EIP; ECX itself is lost on this way, as in Linux, where the vDSO reloads it),
-//! takes R11 from the frame (equal to RFLAGS: checked), loads the user ESP, swaps GS and
-//! executes SYSRETL, which loads CS = __USER32_CS and SS = __USER_DS from STAR.
+//! takes R11 from the frame's flags slot (SYSRETL's EFLAGS; the R11 slot is not given back on
+//! this way, as in Linux: a 32-bit program cannot see R11, and SYSCALL had left the flags in
+//! it), loads the user ESP, swaps GS and executes SYSRETL, which loads CS = __USER32_CS and
+//! SS = __USER_DS from STAR.
 //!
 //! Windows:
 //!
@@ -28,13 +30,18 @@
 //! | `kentry_syscall_compat_park` | zero-extend ESP into R8, load the task stack | user RSP, then the task stack; kernel GS | NMI, #MC | the stack top is per-CPU, GS-relative, always mapped; nothing reads or writes the user stack |
 //! | `kentry_syscall_compat_frame` | build the frame, `call` | task stack, kernel GS | NMI, #MC; everything once Rust enables IRQs | a normal kernel context from here on |
 //! | `kentry_syscall_compat_return` | after the call: `testb`, `jnz` to SYSRETL, else `jmp` to the IRET path | task stack, kernel GS, IF=0 (the exit path's) | NMI, #MC | iret.rs has the IRET way; the table below the SYSRETL way |
-//! | `kentry_sysret32_from_system_call` | restore GPRs, zero R8-R10, ECX = the frame's EIP | task stack, kernel GS | NMI, #MC | IF=0 since the last exit-work check |
+//! | `kentry_sysret32_from_system_call` | pop R15-R12, RBP, RBX; load RAX, RDX, RSI, RDI, ECX = the frame's EIP, R11 = its flags; zero R8-R10 | task stack, kernel GS | NMI, #MC | IF=0 since the last exit-work check |
 //! | `kentry_sysretl_compat_unsafe_stack` | load the user ESP, `swapgs` | user RSP, then user GS | NMI, #MC | IF stays 0 until SYSRETL sets it with the CPL change; the IST vectors decide GS from MSR_GS_BASE (paranoid), not from CS or RSP; no memory is touched after the RSP load |
 //! | `kentry_sysretl_compat` | `sysretl` | user RSP, user GS | NMI, #MC | EIP < 4 GiB (checked), so ECX holds it whole; compat mode has no canonical-address #GP; TF clear (checked), so no #DB follows it before the first user instruction |
 
 use crate::entry_percpu::OFFSET_TASK_STACK_TOP;
-use crate::frame::{ORIG_RAX_TO_USER_RIP, ORIG_RAX_TO_USER_RSP};
+use crate::frame::Regs;
 use crate::gdt::{USER_DS, USER32_CS};
+use core::mem::offset_of;
+
+/// Where RSP is once the SYSRETL way has popped R15 down to RBX: the R11 slot.
+const R11: usize = offset_of!(Regs, r11);
+const _: () = assert!(R11 == 6 * 8, "six pops reach the R11 slot");
 
 /// -ENOSYS: the preset result (a tracer's skipped call, an unknown number).
 const NEG_ENOSYS: i64 = -38;
@@ -62,11 +69,26 @@ core::arch::global_asm!(
     "movl %eax, %eax",    // the number, zero-extended, as Linux's orig_ax
     "pushq %rax",         // orig_rax
     "pushq %rdi",
-    "movq %rbp, %rcx",    // ECX's slot: the second argument, passed in EBP
-    super::push_gprs_below_rdi!("${enosys}"), // rax: the preset result
+    // push_gprs_below_rdi's order, but EBP, the second argument, goes in ECX's slot.
+    "pushq %rsi",
+    "pushq %rdx",
+    "pushq %rbp",     // rcx
+    "pushq ${enosys}", // rax: the preset result
+    "pushq %r8",
+    "pushq %r9",
+    "pushq %r10",
+    "pushq %r11",
+    "pushq %rbx",
+    "pushq %rbp",
+    "pushq %r12",
+    "pushq %r13",
+    "pushq %r14",
+    "pushq %r15",
     // No `cld`: FMASK clears DF (and AC, NT, TF, IF) for CSTAR as for LSTAR.
     "movq %rsp, %rdi",
-    "subq $8, %rsp", // 16-byte alignment at the call (see frame.rs)
+    // 16-byte alignment at the call (see frame.rs); Rust keeps the return point in this
+    // slot (syscall_32::do_fast_syscall_32).
+    "subq $8, %rsp",
     "call kentry_rust_fast_syscall_32",
     ".globl kentry_syscall_compat_return",
     "kentry_syscall_compat_return:",
@@ -81,18 +103,34 @@ core::arch::global_asm!(
     ".globl kentry_sysret32_from_system_call",
     ".type kentry_sysret32_from_system_call, @function",
     "kentry_sysret32_from_system_call:",
-    super::pop_gprs!(),
+    // The six registers the kernel's code keeps (RBX, RBP, R12-R15) by pops; the rest by
+    // loads from where RSP then is (the R11 slot), skipping what SYSRETL does not give back
+    // from the frame: R8-R10 (zeroed below), RCX (SYSRETL's EIP) and R11 (its EFLAGS).
+    "popq %r15",
+    "popq %r14",
+    "popq %r13",
+    "popq %r12",
+    "popq %rbp",
+    "popq %rbx",
+    "movq {rax}(%rsp), %rax",
+    "movq {rdx}(%rsp), %rdx",
+    "movq {rsi}(%rsp), %rsi",
+    "movq {rdi}(%rsp), %rdi",
+    "movl {rip}(%rsp), %ecx", // SYSRETL's EIP: the frame's RIP (below 4 GiB, checked)
+    // SYSRETL's EFLAGS from the frame's flags slot, as Linux's sysret32_from_system_call
+    // takes them: R11 comes back as the flags (what SYSCALL left in it), never as a value
+    // the frame's R11 slot holds, so the decision needs no "R11 = RFLAGS" term.
+    "movq {flags}(%rsp), %r11",
     // R8-R10 are zeroed, as Linux's sysret32_from_system_call does: the compat SYSCALL
     // entry parks the user ESP in R8 (the frame's R8 slot holds it), and nothing the kernel
     // held may leak into registers a 32-bit program cannot even save (test_syscall_vdso_32:
-    // "R8 has changed"). R11-R15 come back as the frame has them.
+    // "R8 has changed"). R12-R15 come back as the frame has them.
     "xorl %r8d, %r8d",
     "xorl %r9d, %r9d",
     "xorl %r10d, %r10d",
-    "movl {user_rip_above}(%rsp), %ecx", // SYSRETL's EIP: the frame's RIP (below 4 GiB)
     ".globl kentry_sysretl_compat_unsafe_stack",
     "kentry_sysretl_compat_unsafe_stack:",
-    "movq {user_rsp_above}(%rsp), %rsp", // from the orig_rax slot to the saved user ESP
+    "movq {rsp}(%rsp), %rsp", // from the R11 slot to the saved user ESP
     "swapgs",
     ".globl kentry_sysretl_compat",
     "kentry_sysretl_compat:",
@@ -103,8 +141,13 @@ core::arch::global_asm!(
     user_ds = const USER_DS,
     user32_cs = const USER32_CS,
     enosys = const NEG_ENOSYS,
-    user_rip_above = const ORIG_RAX_TO_USER_RIP,
-    user_rsp_above = const ORIG_RAX_TO_USER_RSP,
+    rax = const offset_of!(Regs, rax) - R11,
+    rdx = const offset_of!(Regs, rdx) - R11,
+    rsi = const offset_of!(Regs, rsi) - R11,
+    rdi = const offset_of!(Regs, rdi) - R11,
+    rip = const offset_of!(Regs, rip) - R11,
+    flags = const offset_of!(Regs, rflags) - R11,
+    rsp = const offset_of!(Regs, rsp) - R11,
     options(att_syntax)
 );
 

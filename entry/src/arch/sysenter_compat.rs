@@ -9,7 +9,8 @@
 //! caller it supports is the 32-bit vDSO's `__kernel_vsyscall` (`movl %esp, %ebp; sysenter`,
 //! with ECX, EDX and EBP saved on the user stack), so the user's ESP is in EBP, the sixth
 //! argument at `[EBP]`, and the return goes to the vDSO's `int80_landing_pad`: the frame's
-//! RSP and RIP are placeholders that [`crate::syscall_32::do_sysenter_32`] fills in. The way
+//! RSP is EBP zero-extended, its RIP a placeholder that
+//! [`crate::syscall_32::do_fast_syscall_32`] fills in. The way
 //! back is the compat SYSCALL's: `kentry_sysret32_from_system_call` (SYSRETL, which Intel
 //! CPUs run from 64-bit mode although they refuse SYSCALL from compat mode) when
 //! [`crate::sysret::sysretl_allowed`] passes the final frame, else IRET, as Linux's
@@ -61,7 +62,10 @@ core::arch::global_asm!(
     ".globl kentry_sysenter_compat_frame",
     "kentry_sysenter_compat_frame:",
     "pushq ${user_ds}",   // ss
-    "pushq $0",           // rsp: the vDSO's ESP, from EBP (do_sysenter_32)
+    // rsp: the vDSO's ESP, which `__kernel_vsyscall` left in EBP: RBP's low half, the upper
+    // one cleared in the slot (RBP itself keeps it).
+    "pushq %rbp",
+    "movl $0, 4(%rsp)",
     "pushfq",             // rflags: the user's, but IF (SYSENTER cleared it)
     "pushq ${user32_cs}", // cs
     "pushq $0",           // rip: the landing pad (do_fast_syscall_32)
@@ -77,7 +81,9 @@ core::arch::global_asm!(
     ".globl kentry_sysenter_compat_call",
     "kentry_sysenter_compat_call:",
     "movq %rsp, %rdi",
-    "subq $8, %rsp", // 16-byte alignment at the call (see frame.rs)
+    // 16-byte alignment at the call (see frame.rs); Rust keeps the return point in this
+    // slot (syscall_32::do_fast_syscall_32).
+    "subq $8, %rsp",
     "call kentry_rust_sysenter_32",
     ".globl kentry_sysenter_compat_return",
     "kentry_sysenter_compat_return:",

@@ -55,6 +55,11 @@ pub struct Process {
     /// by i386 signal delivery (the default restorers). Set from the address space at exec
     /// and fork (a vfork child takes its parent's), again after each munmap and mremap.
     pub vdso32: AtomicU64,
+    /// Its `int80_landing_pad` (`vdso32` + the symbol's offset), 0 for none: where the compat
+    /// fast system calls return, one load on every call. A u32: an i386 address space ends
+    /// below 4 GiB ([`crate::vdso::ia32::landing_pad_of`]). Stored with `vdso32`
+    /// ([`Process::set_vdso32`]).
+    pub vdso32_landing_pad: AtomicU32,
     /// The descriptor table, read through [`Process::files`] and [`Process::lookup_fd`]
     /// (files.rs): CLONE_FILES shares it.
     files: crate::rcu::RcuBox<Arc<crate::fs::FdTableLock>>,
@@ -180,6 +185,13 @@ pub fn find_thread(tid: u32) -> Option<TaskRef> {
 static KERNEL: Once<Arc<Process>> = Once::new();
 
 impl Process {
+    /// Records where the 32-bit vDSO now is (0: none), and with it the landing pad.
+    pub fn set_vdso32(&self, base: u64) {
+        self.vdso32.store(base, Ordering::Relaxed);
+        self.vdso32_landing_pad
+            .store(crate::vdso::ia32::landing_pad_of(base), Ordering::Relaxed);
+    }
+
     /// A new process in group `pgid` of session `sid`.
     fn new(
         (pid, ns_pids): (u32, Option<Arc<pid_ns::NsPids>>),
@@ -204,6 +216,9 @@ impl Process {
             name: Mutex::new(String::from(name)),
             parent: Mutex::new(parent),
             vdso32: AtomicU64::new(aspace.as_ref().and_then(|a| a.vdso32()).unwrap_or(0)),
+            vdso32_landing_pad: AtomicU32::new(crate::vdso::ia32::landing_pad_of(
+                aspace.as_ref().and_then(|a| a.vdso32()).unwrap_or(0),
+            )),
             aspace: Mutex::new(aspace),
             cr3: AtomicU64::new(cr3),
             files: crate::rcu::RcuBox::new(files),
@@ -430,9 +445,7 @@ pub fn fork_current(
     child.ldt.inherit(&parent.ldt);
     if vfork {
         // Its memory is the parent's, and with it the parent's vDSO.
-        child
-            .vdso32
-            .store(mm.vdso32.load(Ordering::Relaxed), Ordering::Relaxed);
+        child.set_vdso32(mm.vdso32.load(Ordering::Relaxed));
         child
             .cr3
             .store(mm.cr3.load(Ordering::Acquire), Ordering::Release);

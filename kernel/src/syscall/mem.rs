@@ -51,8 +51,7 @@ fn with_aspace_vdso<R>(f: impl FnOnce(&mut AddressSpace) -> R) -> Result<R, i64>
     let a = g.as_mut().ok_or(-EINVAL)?;
     let r = f(a);
     let vdso32 = a.vdso32().unwrap_or(0);
-    mm.vdso32
-        .store(vdso32, core::sync::atomic::Ordering::Relaxed);
+    mm.set_vdso32(vdso32);
     Ok(r)
 }
 

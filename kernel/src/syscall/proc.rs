@@ -104,8 +104,7 @@ fn sys_execve(regs: &mut Regs) -> i64 {
     let root = image.aspace.root();
     let vdso32 = image.aspace.vdso32().unwrap_or(0);
     let old = p.aspace.lock().replace(image.aspace);
-    p.vdso32
-        .store(vdso32, core::sync::atomic::Ordering::Relaxed);
+    p.set_vdso32(vdso32);
     p.cr3.store(root, core::sync::atomic::Ordering::Release);
     // SAFETY: the new table maps the kernel like every other; the old one is freed after.
     unsafe { crate::mm::paging::PageTable { root }.activate() };

@@ -113,6 +113,28 @@ pub fn image_frames() -> (u64, usize) {
     (kernel_virt_to_phys(IMAGE.0.get() as u64), IMAGE_PAGES)
 }
 
+/// The landing pad of a 32-bit vDSO at `base` (0: none, and 0 back). An i386 address space
+/// places its mappings below 4 GiB, so the pad fits a u32 (kentry's SYSRETL test relies on
+/// that). Only a MREMAP_FIXED of the vDSO (whose check is still the 64-bit TASK_SIZE) could
+/// move it above, where the program's 32-bit code cannot call it: that pad is recorded as
+/// none, and a fast system call then returns after its instruction (SYSENTER: to 0).
+pub fn landing_pad_of(base: u64) -> u32 {
+    if base == 0 {
+        return 0;
+    }
+    u32::try_from(base + VDSO32_SYM_INT80_LANDING_PAD).unwrap_or(0)
+}
+
+/// The calling process's 32-bit vDSO landing pad, if it has one (the compat fast system
+/// calls' return point, Linux's `landing_pad` in `do_fast_syscall_32`): one load, no lock.
+pub fn current_landing_pad() -> Option<u32> {
+    let pad = crate::task::current()
+        .process
+        .vdso32_landing_pad
+        .load(core::sync::atomic::Ordering::Relaxed);
+    (pad != 0).then_some(pad)
+}
+
 /// The calling process's 32-bit vDSO, if it has one (Linux's `current->mm->context.vdso` for
 /// an i386 process): where `[vdso]` is mapped now (mremap moves it). One load, no lock: the
 /// compat fast system calls ask on every call ([`crate::process::Process::vdso32`]).

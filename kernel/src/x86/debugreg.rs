@@ -345,10 +345,12 @@ pub fn kernel_db(regs: &mut Regs) {
 }
 
 /// Whether kernel code at `regs` was touching user memory: inside the user-copy routines,
-/// inside a `stac` window (AC set), or at an entry stub's first instruction, where a #DB
-/// deferred by MOV SS from user mode lands (E21).
+/// inside a `stac` window (AC set), right after an inline user load (its `clac`, which
+/// a CPU without SMAP runs as a NOP: AC says nothing there), or at an entry stub's first
+/// instruction, where a #DB deferred by MOV SS from user mode lands (E21).
 fn in_user_access(regs: &Regs) -> bool {
     regs.rflags & rflags::AC != 0
         || crate::uaccess::in_copy_text(regs.rip)
+        || crate::uaccess::at_inline_access_end(regs.rip)
         || kentry::arch::in_entry_stubs(regs.rip)
 }

@@ -96,4 +96,27 @@ pub const SYSENTER_BOOTS: &[BootTest] = &[
         qemu_args: INTEL,
         or_endings: &[],
     },
+    BootTest {
+        // The compat fast entries' sixth-argument read on a CPU without SMAP: its inline
+        // `stac`/`clac` are #UD there unless patched to NOPs at boot
+        // (uaccess::patch_smap_sites), and its fault still ends in -EFAULT through the
+        // exception table (E30, both entries: TCG runs SYSCALL from compat mode under the
+        // Intel vendor too). Unpatched, the first fast call is a kernel-mode #UD.
+        name: "compat_fast_nosmap",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.only=c_fast32_musl,c_ia32_vdso_glibc32",
+        ],
+        expect_status: 1,
+        expect_log: &[
+            "vdso32: __kernel_vsyscall uses Sysenter",
+            "ok 1 sysenter_fault_efault",
+            "ok 3 syscall_fault_efault",
+            "ok 2 c_fast32_musl",
+            "ok 4 vsyscall_fast_entry",
+            "ok 1 c_ia32_vdso_glibc32",
+        ],
+        qemu_args: &["-cpu", "max,vendor=GenuineIntel,-smap", "-smp", "2"],
+        or_endings: &[],
+    },
 ];
