@@ -5,7 +5,8 @@
  * MIN 1; OPOST/ONLCR on the slave's output; the window size set on the master and read on the
  * slave; FIONREAD; the slave locked until unlockpt; ^C written to the master killing a child
  * whose controlling terminal the slave is (then /dev/tty, and no second one: EPERM), with
- * SIGINT; the master reading EIO once the slave is closed.
+ * SIGINT; the session leader's end hanging up its foreground group (SIGHUP) and leaving the
+ * terminal; the master reading EIO once the slave is closed.
  */
 #define _GNU_SOURCE
 #include "ktap.h"
@@ -55,9 +56,60 @@ static int same(const char *got, int n, const char *want)
 	return n == (int)strlen(want) && !memcmp(got, want, n);
 }
 
+static volatile sig_atomic_t got_hup, got_cont;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	got_hup = 1;
+}
+
+static void on_cont(int sig)
+{
+	(void)sig;
+	got_cont = 1;
+}
+
+/* A session leader controlling the slave `name` ends (Linux's disassociate_ctty(1)): its
+ * foreground group, here its child, gets SIGHUP and, for a pty, no SIGCONT; the session has
+ * no controlling terminal any more (/dev/tty ENXIO, tcgetpgrp ENOTTY). The child reports
+ * "hup cont errno errno" on `rep`. */
+static void leader_exit_child(const char *name, int rep)
+{
+	setsid();
+	int fd = open(name, O_RDWR);
+	if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) != 0)
+		_exit(3);
+	int go[2];
+	if (pipe(go))
+		_exit(4);
+	pid_t leader = getpid();
+	if (fork() == 0) {
+		signal(SIGHUP, on_hup);
+		signal(SIGCONT, on_cont);
+		write(go[1], "g", 1);
+		/* The leader is gone once this child is someone else's (exit_notify comes after
+		 * the terminal is let go); at most 5 s. */
+		for (int i = 0; i < 500 && !(got_hup && getppid() != leader); i++)
+			usleep(10000);
+		usleep(50000); /* a SIGCONT sent after the SIGHUP would be here by now */
+		errno = 0;
+		int e1 = open("/dev/tty", O_RDWR) < 0 ? errno : 0;
+		errno = 0;
+		int e2 = tcgetpgrp(fd) < 0 ? errno : 0;
+		char res[64];
+		int n = snprintf(res, sizeof(res), "%d %d %d %d", got_hup, got_cont, e1, e2);
+		write(rep, res, n);
+		_exit(0);
+	}
+	char g = 0;
+	read(go[0], &g, 1);
+	_exit(g == 'g' ? 0 : 5);
+}
+
 int main(void)
 {
-	ktap_plan(13);
+	ktap_plan(14);
 	int s = -1, m = open_pair(&s);
 	KTAP_CHECK(m >= 0 && isatty(m) && isatty(s), "open_pair", "master %d slave %d errno %d", m,
 		   s, errno);
@@ -178,6 +230,25 @@ int main(void)
 	KTAP_CHECK(r1 == 'r' && WIFSIGNALED(st) && WTERMSIG(st) == SIGINT, "intr_kills_fg",
 		   "status %#x", st);
 	read_for(m, buf, 2); /* the ^C echo */
+
+	/* The session leader's end hangs up its foreground group and leaves the terminal. */
+	int rep[2];
+	pipe(rep);
+	c = fork();
+	if (c == 0) {
+		close(rep[0]);
+		leader_exit_child(ptsname(m), rep[1]);
+	}
+	close(rep[1]);
+	waitpid(c, &st, 0);
+	/* The child's report comes after up to 5 s of waiting for the SIGHUP. */
+	struct pollfd rp = {.fd = rep[0], .events = POLLIN};
+	n = poll(&rp, 1, 7000) == 1 ? read(rep[0], buf, 63) : 0;
+	buf[n > 0 ? n : 0] = 0;
+	close(rep[0]);
+	/* ENXIO 6, ENOTTY 25 */
+	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && !strcmp(buf, "1 0 6 25"),
+		   "leader_exit_hangs_up_fg", "leader status %#x, child says '%s'", st, buf);
 
 	/* Every slave closed: the master reads EIO. */
 	close(s);
