@@ -2,11 +2,12 @@
  * Pseudo-terminals and the line discipline (docs/tty.md): posix_openpt/grantpt/unlockpt/
  * ptsname; the slave's starting settings; canonical editing with echo (DEL rubbing out),
  * ICRNL, one line per read, VEOF with and without a line; non-canonical MIN 0 TIME 0 and
- * MIN 1; OPOST/ONLCR on the slave's output; the window size set on the master and read on the
- * slave; FIONREAD; the slave locked until unlockpt; ^C written to the master killing a child
- * whose controlling terminal the slave is (then /dev/tty, and no second one: EPERM), with
- * SIGINT; the session leader's end hanging up its foreground group (SIGHUP) and leaving the
- * terminal; the master reading EIO once the slave is closed.
+ * MIN 1; termios2 (the speeds, BOTHER, TCSETSF2) and the old termio; OPOST/ONLCR on the
+ * slave's output; the window size set on the master and read on the slave; FIONREAD; the
+ * slave locked until unlockpt; ^C written to the master killing a child whose controlling
+ * terminal the slave is (then /dev/tty, and no second one: EPERM), with SIGINT; the session
+ * leader's end hanging up its foreground group (SIGHUP) and leaving the terminal; the master
+ * reading EIO once the slave is closed.
  */
 #define _GNU_SOURCE
 #include "ktap.h"
@@ -55,6 +56,28 @@ static int same(const char *got, int n, const char *want)
 {
 	return n == (int)strlen(want) && !memcmp(got, want, n);
 }
+
+/* The kernel's structures of TCGETS2 and TCGETA (<asm/termbits.h> clashes with <termios.h>). */
+struct k_termios2 {
+	unsigned int c_iflag, c_oflag, c_cflag, c_lflag;
+	unsigned char c_line, c_cc[19];
+	unsigned int c_ispeed, c_ospeed;
+};
+struct k_termio {
+	unsigned short c_iflag, c_oflag, c_cflag, c_lflag;
+	unsigned char c_line, c_cc[8];
+};
+#define K_TCGETS2 _IOR('T', 0x2a, struct k_termios2)
+#define K_TCSETS2 _IOW('T', 0x2b, struct k_termios2)
+#define K_TCSETSF2 _IOW('T', 0x2d, struct k_termios2)
+#define K_TCGETA 0x5405
+#define K_TCSETA 0x5406
+#define K_CBAUD 0x100f
+#define K_BOTHER 0x1000
+#define K_IBSHIFT 16
+#define K_B9600 015
+#define K_B38400 017
+#define K_B115200 0x1002
 
 static volatile sig_atomic_t got_hup, got_cont;
 
@@ -109,7 +132,7 @@ static void leader_exit_child(const char *name, int rep)
 
 int main(void)
 {
-	ktap_plan(14);
+	ktap_plan(17);
 	int s = -1, m = open_pair(&s);
 	KTAP_CHECK(m >= 0 && isatty(m) && isatty(s), "open_pair", "master %d slave %d errno %d", m,
 		   s, errno);
@@ -178,6 +201,62 @@ int main(void)
 	n2 = read_for(s, buf + 10, 1);
 	KTAP_CHECK(n1 == 0 && n2 == 1 && buf[10] == 'q', "noncanonical", "%d %d", n1, n2);
 	tcsetattr(s, TCSANOW, &t);
+
+	/* termios2: the speeds; BOTHER takes c_ospeed (input B0: the same), and an old TCSETS
+	 * with B115200 makes both 115200. */
+	struct k_termios2 o2 = {0}, a2, b2 = {0}, c2 = {0};
+	unsigned char old36[36];
+	int q0 = ioctl(s, K_TCGETS2, &o2);
+	a2 = o2;
+	a2.c_cflag = (a2.c_cflag & ~(K_CBAUD | K_CBAUD << K_IBSHIFT)) | K_BOTHER;
+	a2.c_ospeed = 12345;
+	a2.c_ispeed = 999;
+	int q1 = ioctl(s, K_TCSETS2, &a2), q2 = ioctl(s, K_TCGETS2, &b2);
+	int q3 = ioctl(s, TCGETS, old36);
+	unsigned int cf;
+	memcpy(&cf, old36 + 8, 4);
+	int bother_old = (cf & K_CBAUD) == K_BOTHER;
+	cf = (cf & ~K_CBAUD) | K_B115200;
+	memcpy(old36 + 8, &cf, 4);
+	int q4 = ioctl(s, TCSETS, old36), q5 = ioctl(s, K_TCGETS2, &c2);
+	KTAP_CHECK(!(q0 | q1 | q2 | q3 | q4 | q5) && o2.c_ispeed == 38400 && o2.c_ospeed == 38400 &&
+			   (o2.c_cflag & K_CBAUD) == K_B38400 && (b2.c_cflag & K_CBAUD) == K_BOTHER &&
+			   b2.c_ospeed == 12345 && b2.c_ispeed == 12345 && bother_old &&
+			   c2.c_ospeed == 115200 && c2.c_ispeed == 115200,
+		   "termios2_speeds", "%d %d %d %d %d %d: %u/%u %#x, %u/%u %#x, %d, %u/%u", q0, q1, q2,
+		   q3, q4, q5, o2.c_ispeed, o2.c_ospeed, o2.c_cflag, b2.c_ispeed, b2.c_ospeed,
+		   b2.c_cflag, bother_old, c2.c_ispeed, c2.c_ospeed);
+
+	/* TCSETSF2 flushes the input. */
+	write(m, "zz\n", 3);
+	read_for(m, buf, 4);
+	usleep(100000);
+	int before = -1, after = -1;
+	ioctl(s, FIONREAD, &before);
+	q1 = ioctl(s, K_TCSETSF2, &o2);
+	ioctl(s, FIONREAD, &after);
+	KTAP_CHECK(q1 == 0 && before == 3 && after == 0, "termios2_setsf_flushes", "%d: %d %d", q1,
+		   before, after);
+
+	/* The old termio: 16-bit flags; TCSETA keeps the high halves (here an input speed). */
+	struct k_termio o = {0};
+	a2 = o2;
+	a2.c_cflag |= K_B9600 << K_IBSHIFT;
+	q0 = ioctl(s, K_TCSETS2, &a2);
+	q1 = ioctl(s, K_TCGETA, &o);
+	int got_ok = o.c_lflag == (o2.c_lflag & 0xffff) && o.c_cflag == (a2.c_cflag & 0xffff) &&
+		     o.c_iflag == (o2.c_iflag & 0xffff) && o.c_cc[VINTR] == 3 && o.c_cc[VMIN] == 1;
+	o.c_lflag &= ~ECHO;
+	o.c_cc[VINTR] = 0x18;
+	q2 = ioctl(s, K_TCSETA, &o);
+	b2 = (struct k_termios2){0};
+	q3 = ioctl(s, K_TCGETS2, &b2);
+	KTAP_CHECK(!(q0 | q1 | q2 | q3) && got_ok && b2.c_lflag == (o2.c_lflag & ~ECHO) &&
+			   b2.c_cflag == a2.c_cflag && b2.c_ispeed == 9600 && b2.c_ospeed == 38400 &&
+			   b2.c_cc[VINTR] == 0x18 && b2.c_cc[VEOL2] == o2.c_cc[VEOL2],
+		   "termio_old", "%d %d %d %d %d: lflag %#x cflag %#x %u/%u", q0, q1, q2, q3, got_ok,
+		   b2.c_lflag, b2.c_cflag, b2.c_ispeed, b2.c_ospeed);
+	ioctl(s, K_TCSETS2, &o2);
 
 	struct winsize w = {.ws_row = 33, .ws_col = 77}, r = {0};
 	ok = ioctl(m, TIOCSWINSZ, &w) == 0 && ioctl(s, TIOCGWINSZ, &r) == 0;

@@ -3,7 +3,9 @@
 //! winsize, pid_t), so the i386 ioctl lands here unchanged.
 
 use super::Tty;
-use super::termios::{ICANON, TERMIOS_SIZE, Termios, VMIN, VTIME, Winsize};
+use super::termios::{
+    ICANON, TERMIO_SIZE, TERMIOS_SIZE, TERMIOS2_SIZE, Termios, VMIN, VTIME, Winsize,
+};
 use crate::signal;
 use crate::syscall::errno::*;
 use crate::uaccess::{copy_from_user, copy_to_user};
@@ -13,6 +15,10 @@ pub const TCGETS: u64 = 0x5401;
 pub const TCSETS: u64 = 0x5402;
 pub const TCSETSW: u64 = 0x5403;
 pub const TCSETSF: u64 = 0x5404;
+pub const TCGETA: u64 = 0x5405;
+pub const TCSETA: u64 = 0x5406;
+pub const TCSETAW: u64 = 0x5407;
+pub const TCSETAF: u64 = 0x5408;
 pub const TCSBRK: u64 = 0x5409;
 pub const TCXONC: u64 = 0x540a;
 pub const TCFLSH: u64 = 0x540b;
@@ -26,6 +32,11 @@ pub const FIONREAD: u64 = 0x541b;
 pub const TIOCNOTTY: u64 = 0x5422;
 pub const TCSBRKP: u64 = 0x5425;
 pub const TIOCGSID: u64 = 0x5429;
+/// `_IOR('T', 0x2a, struct termios2)` and the three `_IOW`s after it.
+pub const TCGETS2: u64 = 0x802c_542a;
+pub const TCSETS2: u64 = 0x402c_542b;
+pub const TCSETSW2: u64 = 0x402c_542c;
+pub const TCSETSF2: u64 = 0x402c_542d;
 
 /// TCFLSH's queue selectors.
 const TCIFLUSH: u64 = 0;
@@ -49,8 +60,10 @@ fn vnr(global: u32) -> i32 {
 }
 
 impl Tty {
-    /// New settings from TCSETS*: the line discipline's, and the readiness they imply.
-    fn set_termios(&self, t: Termios, flush: bool) {
+    /// New settings from TCSETS*, TCSETS*2 or TCSETA*: their speeds made real (Linux's
+    /// set_termios), the line discipline's, and the readiness they imply.
+    fn set_termios(&self, mut t: Termios, flush: bool) {
+        t.load_speeds();
         let mut ld = self.ld.lock();
         if flush {
             ld.flush_input();
@@ -81,12 +94,40 @@ impl Tty {
                 copy_to_user(arg, &t.to_bytes()).map_err(|_| -EFAULT)?;
                 Ok(0)
             }
+            TCGETS2 => {
+                let t = self.ld.lock().termios;
+                copy_to_user(arg, &t.to_bytes2()).map_err(|_| -EFAULT)?;
+                Ok(0)
+            }
+            TCGETA => {
+                let t = self.ld.lock().termios;
+                copy_to_user(arg, &t.to_termio()).map_err(|_| -EFAULT)?;
+                Ok(0)
+            }
+            // Linux's set_termios: the job-control check, then the caller's structure over
+            // the current settings, then the speeds made real. Output is written out
+            // synchronously: the W forms have nothing to wait for.
             TCSETS | TCSETSW | TCSETSF => {
                 self.check_change(signal::SIGTTOU)?;
                 let mut b = [0u8; TERMIOS_SIZE];
                 copy_from_user(&mut b, arg).map_err(|_| -EFAULT)?;
-                // Output is written out synchronously: TCSETSW has nothing to wait for.
-                self.set_termios(Termios::from_bytes(&b), req == TCSETSF);
+                let t = self.ld.lock().termios.with_bytes(&b);
+                self.set_termios(t, req == TCSETSF);
+                Ok(0)
+            }
+            TCSETS2 | TCSETSW2 | TCSETSF2 => {
+                self.check_change(signal::SIGTTOU)?;
+                let mut b = [0u8; TERMIOS2_SIZE];
+                copy_from_user(&mut b, arg).map_err(|_| -EFAULT)?;
+                self.set_termios(Termios::from_bytes2(&b), req == TCSETSF2);
+                Ok(0)
+            }
+            TCSETA | TCSETAW | TCSETAF => {
+                self.check_change(signal::SIGTTOU)?;
+                let mut b = [0u8; TERMIO_SIZE];
+                copy_from_user(&mut b, arg).map_err(|_| -EFAULT)?;
+                let t = self.ld.lock().termios.with_termio(&b);
+                self.set_termios(t, req == TCSETAF);
                 Ok(0)
             }
             // tcdrain and tcsendbreak: output is never queued, a break means nothing here.
