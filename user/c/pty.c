@@ -6,8 +6,9 @@
  * slave's output; the window size set on the master and read on the slave; FIONREAD; the
  * slave locked until unlockpt; ^C written to the master killing a child whose controlling
  * terminal the slave is (then /dev/tty, and no second one: EPERM), with SIGINT; the session
- * leader's end hanging up its foreground group (SIGHUP) and leaving the terminal; the master
- * reading EIO once the slave is closed.
+ * leader's end hanging up its foreground group (SIGHUP) and leaving the terminal; TIOCSTI
+ * (as typed, EPERM on another terminal without CAP_SYS_ADMIN); the master reading EIO once
+ * the slave is closed.
  */
 #define _GNU_SOURCE
 #include "ktap.h"
@@ -93,6 +94,38 @@ static void on_cont(int sig)
 	got_cont = 1;
 }
 
+static volatile sig_atomic_t got_int;
+
+static void on_int(int sig)
+{
+	(void)sig;
+	got_int = 1;
+}
+
+/* TIOCSTI on the caller's controlling terminal `name`: "hi\n" pushed byte by byte reads as a
+ * line; once a byte comes on `go` (the parent has read the echo, which a ^C would flush on
+ * Linux), a pushed ^C sends SIGINT to the foreground group (the caller). Exits 0 if so. */
+static void tiocsti_child(const char *name, int go)
+{
+	setsid();
+	int fd = open(name, O_RDWR);
+	if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) != 0)
+		_exit(3);
+	signal(SIGINT, on_int);
+	for (const char *c = "hi\n"; *c; c++)
+		if (ioctl(fd, TIOCSTI, c) != 0)
+			_exit(4);
+	char b[16];
+	int k = read(fd, b, sizeof(b));
+	if (k != 3 || memcmp(b, "hi\n", 3))
+		_exit(5);
+	read(go, b, 1);
+	char intr = 3;
+	if (ioctl(fd, TIOCSTI, &intr) != 0)
+		_exit(6);
+	_exit(got_int ? 0 : 7);
+}
+
 /* A session leader controlling the slave `name` ends (Linux's disassociate_ctty(1)): its
  * foreground group, here its child, gets SIGHUP and, for a pty, no SIGCONT; the session has
  * no controlling terminal any more (/dev/tty ENXIO, tcgetpgrp ENOTTY). The child reports
@@ -132,7 +165,7 @@ static void leader_exit_child(const char *name, int rep)
 
 int main(void)
 {
-	ktap_plan(17);
+	ktap_plan(20);
 	int s = -1, m = open_pair(&s);
 	KTAP_CHECK(m >= 0 && isatty(m) && isatty(s), "open_pair", "master %d slave %d errno %d", m,
 		   s, errno);
@@ -328,6 +361,50 @@ int main(void)
 	/* ENXIO 6, ENOTTY 25 */
 	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && !strcmp(buf, "1 0 6 25"),
 		   "leader_exit_hangs_up_fg", "leader status %#x, child says '%s'", st, buf);
+
+	/* TIOCSTI: as typed, with the echo on the master. */
+	int go[2];
+	pipe(go);
+	c = fork();
+	if (c == 0)
+		tiocsti_child(ptsname(m), go[0]);
+	n = read_for(m, buf, 4);
+	write(go[1], "g", 1);
+	n += read_for(m, buf + n, 2);
+	waitpid(c, &st, 0);
+	close(go[0]);
+	close(go[1]);
+	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && same(buf, n, "hi\r\n^C"),
+		   "tiocsti_as_typed", "child status %#x, echo %d bytes '%.*s'", st, n,
+		   n > 0 ? n : 0, buf);
+
+	/* TIOCSTI on a terminal that is not the caller's controlling one: EPERM without
+	 * CAP_SYS_ADMIN (a root caller gives it up with its uids). */
+	c = fork();
+	if (c == 0) {
+		if (geteuid() == 0 && setresuid(65534, 65534, 65534) != 0)
+			_exit(3);
+		errno = 0;
+		_exit(ioctl(s, TIOCSTI, "x") == -1 && errno == EPERM ? 0 : 4);
+	}
+	waitpid(c, &st, 0);
+	KTAP_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "tiocsti_eperm_not_ctty", "status %#x",
+		   st);
+
+	/* ... and with CAP_SYS_ADMIN (root) it goes ahead; on the master (nobody's controlling
+	 * terminal) the byte is the master's own input, read back from it. */
+	if (geteuid() != 0) {
+		ktap_skip("tiocsti_cap_sys_admin", "not root: no CAP_SYS_ADMIN");
+	} else {
+		int e1 = ioctl(s, TIOCSTI, "r"), e2 = ioctl(s, TIOCSTI, "\n");
+		n = read_for(s, buf, 2);
+		n1 = read_for(m, buf + 10, 3); /* the echo */
+		int e3 = ioctl(m, TIOCSTI, "M");
+		n2 = read_for(m, buf + 20, 1);
+		KTAP_CHECK(e1 == 0 && e2 == 0 && same(buf, n, "r\n") && n1 == 3 && e3 == 0 &&
+				   same(buf + 20, n2, "M"),
+			   "tiocsti_cap_sys_admin", "%d %d %d, read %d %d %d", e1, e2, e3, n, n1, n2);
+	}
 
 	/* Every slave closed: the master reads EIO. */
 	close(s);

@@ -26,6 +26,7 @@ pub const TIOCSCTTY: u64 = 0x540e;
 pub const TIOCGPGRP: u64 = 0x540f;
 pub const TIOCSPGRP: u64 = 0x5410;
 pub const TIOCOUTQ: u64 = 0x5411;
+pub const TIOCSTI: u64 = 0x5412;
 pub const TIOCGWINSZ: u64 = 0x5413;
 pub const TIOCSWINSZ: u64 = 0x5414;
 pub const FIONREAD: u64 = 0x541b;
@@ -37,6 +38,22 @@ pub const TCGETS2: u64 = 0x802c_542a;
 pub const TCSETS2: u64 = 0x402c_542b;
 pub const TCSETSW2: u64 = 0x402c_542c;
 pub const TCSETSF2: u64 = 0x402c_542d;
+
+/// Test kernels (`kentry.break=tiocsti_perm`): TIOCSTI asks for neither the controlling
+/// terminal nor CAP_SYS_ADMIN.
+#[cfg(feature = "test-hooks")]
+pub static BREAK_TIOCSTI_PERM: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Whether the caller may push input into `tty` (Linux's tiocsti check): its controlling
+/// terminal, or CAP_SYS_ADMIN.
+fn may_tiocsti(tty: &Tty, p: &crate::process::Process) -> bool {
+    #[cfg(feature = "test-hooks")]
+    if BREAK_TIOCSTI_PERM.load(Ordering::Relaxed) {
+        return true;
+    }
+    tty.is_ctty_of(p) || crate::process::cred::capable(p)
+}
 
 /// TCFLSH's queue selectors.
 const TCIFLUSH: u64 = 0;
@@ -150,6 +167,17 @@ impl Tty {
                 }
             }
             TIOCOUTQ => put_i32(arg, 0),
+            // tiocsti: a byte as if typed, through the line discipline (echo, signals, a
+            // line); only on the caller's controlling terminal without CAP_SYS_ADMIN.
+            TIOCSTI => {
+                if !may_tiocsti(self, p) {
+                    return Err(-EPERM);
+                }
+                let mut c = [0u8; 1];
+                copy_from_user(&mut c, arg).map_err(|_| -EFAULT)?;
+                self.receive(c[0]);
+                Ok(0)
+            }
             FIONREAD => {
                 let n = self.ld.lock().available();
                 put_i32(arg, n.min(i32::MAX as usize) as i32)
