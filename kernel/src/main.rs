@@ -392,6 +392,11 @@ fn apply_test_breaks(cmdline: &str) {
             syscall::cred::BREAK_CHECKS.store(true, core::sync::atomic::Ordering::Relaxed);
             return;
         }
+        if name == "tiocsti_perm" {
+            klog!("test hook: TIOCSTI pushes input into any terminal (no permission asked)");
+            tty::ioctl::BREAK_TIOCSTI_PERM.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         match kentry::test_hooks::Check::from_name(name) {
             Some(c) => {
                 klog!("test hook: safety check '{name}' is OFF");

@@ -10,8 +10,8 @@
 //!   effective set dropped and regained with the effective uid) and `cap_bprm_creds_from_file`
 //!   at execve of a file without file capabilities. A process that makes a user namespace has
 //!   them all inside it;
-//! - nothing but the id calls themselves asks for a capability yet: files, signals and
-//!   sockets still let every process do what root may.
+//! - nothing but the id calls themselves and TIOCSTI ([`capable`]) asks for a capability yet:
+//!   files, signals and sockets still let every process do what root may.
 //!
 //! Linux keeps credentials per thread (glibc's setxid broadcast makes them agree); kentry
 //! keeps them per process, which is what that broadcast makes of them.
@@ -85,4 +85,10 @@ impl Creds {
         self.sgid = self.egid;
         self.fsgid = self.egid;
     }
+}
+
+/// Linux's `capable(cap)`: whether `p` holds a capability in the initial user namespace
+/// (kentry's all-or-nothing set, in a process that is not in a namespace of its own).
+pub fn capable(p: &super::Process) -> bool {
+    p.user_ns.lock().is_none() && p.creds.lock().cap_effective
 }

@@ -246,6 +246,8 @@ fn end_process(p: &Arc<Process>, reason: ExitReason) {
     crate::event::posix_timer::exit_process(p.pid);
     // Its tracees are let go (or killed, under PTRACE_O_EXITKILL).
     crate::ptrace::tracer_exit(p);
+    // A session leader's terminal hangs up its foreground group and is free again.
+    crate::tty::disassociate_ctty_on_exit(p);
     // A stopped job its end leaves orphaned is hung up and continued.
     group::exit_orphans_pgrps(p);
     // The init of a PID namespace takes the namespace with it.

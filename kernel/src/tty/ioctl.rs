@@ -3,7 +3,9 @@
 //! winsize, pid_t), so the i386 ioctl lands here unchanged.
 
 use super::Tty;
-use super::termios::{ICANON, TERMIOS_SIZE, Termios, VMIN, VTIME, Winsize};
+use super::termios::{
+    ICANON, TERMIO_SIZE, TERMIOS_SIZE, TERMIOS2_SIZE, Termios, VMIN, VTIME, Winsize,
+};
 use crate::signal;
 use crate::syscall::errno::*;
 use crate::uaccess::{copy_from_user, copy_to_user};
@@ -13,6 +15,10 @@ pub const TCGETS: u64 = 0x5401;
 pub const TCSETS: u64 = 0x5402;
 pub const TCSETSW: u64 = 0x5403;
 pub const TCSETSF: u64 = 0x5404;
+pub const TCGETA: u64 = 0x5405;
+pub const TCSETA: u64 = 0x5406;
+pub const TCSETAW: u64 = 0x5407;
+pub const TCSETAF: u64 = 0x5408;
 pub const TCSBRK: u64 = 0x5409;
 pub const TCXONC: u64 = 0x540a;
 pub const TCFLSH: u64 = 0x540b;
@@ -20,12 +26,34 @@ pub const TIOCSCTTY: u64 = 0x540e;
 pub const TIOCGPGRP: u64 = 0x540f;
 pub const TIOCSPGRP: u64 = 0x5410;
 pub const TIOCOUTQ: u64 = 0x5411;
+pub const TIOCSTI: u64 = 0x5412;
 pub const TIOCGWINSZ: u64 = 0x5413;
 pub const TIOCSWINSZ: u64 = 0x5414;
 pub const FIONREAD: u64 = 0x541b;
 pub const TIOCNOTTY: u64 = 0x5422;
 pub const TCSBRKP: u64 = 0x5425;
 pub const TIOCGSID: u64 = 0x5429;
+/// `_IOR('T', 0x2a, struct termios2)` and the three `_IOW`s after it.
+pub const TCGETS2: u64 = 0x802c_542a;
+pub const TCSETS2: u64 = 0x402c_542b;
+pub const TCSETSW2: u64 = 0x402c_542c;
+pub const TCSETSF2: u64 = 0x402c_542d;
+
+/// Test kernels (`kentry.break=tiocsti_perm`): TIOCSTI asks for neither the controlling
+/// terminal nor CAP_SYS_ADMIN.
+#[cfg(feature = "test-hooks")]
+pub static BREAK_TIOCSTI_PERM: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Whether the caller may push input into `tty` (Linux's tiocsti check): its controlling
+/// terminal, or CAP_SYS_ADMIN.
+fn may_tiocsti(tty: &Tty, p: &crate::process::Process) -> bool {
+    #[cfg(feature = "test-hooks")]
+    if BREAK_TIOCSTI_PERM.load(Ordering::Relaxed) {
+        return true;
+    }
+    tty.is_ctty_of(p) || crate::process::cred::capable(p)
+}
 
 /// TCFLSH's queue selectors.
 const TCIFLUSH: u64 = 0;
@@ -49,8 +77,10 @@ fn vnr(global: u32) -> i32 {
 }
 
 impl Tty {
-    /// New settings from TCSETS*: the line discipline's, and the readiness they imply.
-    fn set_termios(&self, t: Termios, flush: bool) {
+    /// New settings from TCSETS*, TCSETS*2 or TCSETA*: their speeds made real (Linux's
+    /// set_termios), the line discipline's, and the readiness they imply.
+    fn set_termios(&self, mut t: Termios, flush: bool) {
+        t.load_speeds();
         let mut ld = self.ld.lock();
         if flush {
             ld.flush_input();
@@ -81,12 +111,40 @@ impl Tty {
                 copy_to_user(arg, &t.to_bytes()).map_err(|_| -EFAULT)?;
                 Ok(0)
             }
+            TCGETS2 => {
+                let t = self.ld.lock().termios;
+                copy_to_user(arg, &t.to_bytes2()).map_err(|_| -EFAULT)?;
+                Ok(0)
+            }
+            TCGETA => {
+                let t = self.ld.lock().termios;
+                copy_to_user(arg, &t.to_termio()).map_err(|_| -EFAULT)?;
+                Ok(0)
+            }
+            // Linux's set_termios: the job-control check, then the caller's structure over
+            // the current settings, then the speeds made real. Output is written out
+            // synchronously: the W forms have nothing to wait for.
             TCSETS | TCSETSW | TCSETSF => {
                 self.check_change(signal::SIGTTOU)?;
                 let mut b = [0u8; TERMIOS_SIZE];
                 copy_from_user(&mut b, arg).map_err(|_| -EFAULT)?;
-                // Output is written out synchronously: TCSETSW has nothing to wait for.
-                self.set_termios(Termios::from_bytes(&b), req == TCSETSF);
+                let t = self.ld.lock().termios.with_bytes(&b);
+                self.set_termios(t, req == TCSETSF);
+                Ok(0)
+            }
+            TCSETS2 | TCSETSW2 | TCSETSF2 => {
+                self.check_change(signal::SIGTTOU)?;
+                let mut b = [0u8; TERMIOS2_SIZE];
+                copy_from_user(&mut b, arg).map_err(|_| -EFAULT)?;
+                self.set_termios(Termios::from_bytes2(&b), req == TCSETSF2);
+                Ok(0)
+            }
+            TCSETA | TCSETAW | TCSETAF => {
+                self.check_change(signal::SIGTTOU)?;
+                let mut b = [0u8; TERMIO_SIZE];
+                copy_from_user(&mut b, arg).map_err(|_| -EFAULT)?;
+                let t = self.ld.lock().termios.with_termio(&b);
+                self.set_termios(t, req == TCSETAF);
                 Ok(0)
             }
             // tcdrain and tcsendbreak: output is never queued, a break means nothing here.
@@ -109,6 +167,17 @@ impl Tty {
                 }
             }
             TIOCOUTQ => put_i32(arg, 0),
+            // tiocsti: a byte as if typed, through the line discipline (echo, signals, a
+            // line); only on the caller's controlling terminal without CAP_SYS_ADMIN.
+            TIOCSTI => {
+                if !may_tiocsti(self, p) {
+                    return Err(-EPERM);
+                }
+                let mut c = [0u8; 1];
+                copy_from_user(&mut c, arg).map_err(|_| -EFAULT)?;
+                self.receive(c[0]);
+                Ok(0)
+            }
             FIONREAD => {
                 let n = self.ld.lock().available();
                 put_i32(arg, n.min(i32::MAX as usize) as i32)

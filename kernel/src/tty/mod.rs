@@ -229,6 +229,31 @@ fn kill_pgrp(pgrp: u32, sig: u8) {
     }
 }
 
+/// Session leader `p` is ending (Linux's `disassociate_ctty(1)` from do_exit, before its
+/// children are handed on): its session loses its controlling terminal, whose foreground
+/// group gets SIGHUP first. A pty's gets only that; the console's is hung up as Linux's
+/// `tty_vhangup_session` does (SIGHUP and SIGCONT to the session's leader, which is `p`,
+/// ending, so they are moot; SIGHUP to the foreground group). The console's open
+/// descriptions are not hung up (reads of end of file, EIO for writes): `p` is pid 1, whose end
+/// ends the run, since no other session can take the console while pid 1 lives.
+pub fn disassociate_ctty_on_exit(p: &Process) {
+    if p.pid != p.sid() {
+        return;
+    }
+    let pty;
+    let tty = match controlling(p) {
+        None => return,
+        Some(Controlling::Console) => get().expect("the console is a terminal"),
+        Some(Controlling::Pty(t)) => {
+            pty = t;
+            &pty.tty
+        }
+    };
+    let fg = tty.pgrp.swap(0, Ordering::AcqRel);
+    tty.session.store(0, Ordering::Release);
+    kill_pgrp(fg, signal::SIGHUP);
+}
+
 impl Tty {
     /// A terminal with the standard settings, owned by session `sid` (0: none) with that
     /// session's leader's group in the foreground.

@@ -197,6 +197,18 @@ impl Pty {
         match req {
             TIOCGPTN => put(self.index),
             TIOCGPTLCK => put(u32::from(self.locked.load(Ordering::Acquire))),
+            // The master's own input, which Linux's master line discipline (raw) hands to the
+            // master's reader as it is. The master is nobody's controlling terminal: only
+            // with CAP_SYS_ADMIN.
+            super::ioctl::TIOCSTI => {
+                if !crate::process::cred::capable(&crate::task::current().process) {
+                    return Err(-EPERM);
+                }
+                let mut c = [0u8; 1];
+                crate::uaccess::copy_from_user(&mut c, arg).map_err(|_| -EFAULT)?;
+                queue(self).push(&c);
+                Ok(0)
+            }
             TIOCSPTLCK => {
                 let mut v = [0u8; 4];
                 crate::uaccess::copy_from_user(&mut v, arg).map_err(|_| -EFAULT)?;

@@ -1,6 +1,7 @@
 //! The negative runs of memfd's seals, of clone3's struct size rules, of epoll's edges, of
 //! timerfd's expiry counts, of AF_UNIX's control-data checks (both layouts) and accept
-//! backlog, of socketcall's argument counts and of the id calls' permission checks, each
+//! backlog, of socketcall's argument counts, of the id calls' permission checks and of
+//! TIOCSTI's, each
 //! switched off (`kentry.break=<check>`) so that its C test must fail.
 
 use super::BootTest;
@@ -201,6 +202,27 @@ pub const NEGATIVE_FILES_BOOTS: &[BootTest] = &[
             "not ok 3 uid16_groups",
             "ok 4 uid16_chown",
             "not ok 1 c_ia32_ids_glibc32",
+        ],
+        qemu_args: &[],
+        or_endings: &[],
+    },
+    BootTest {
+        // TIOCSTI without its check (`kentry.break=tiocsti_perm`): a process without
+        // CAP_SYS_ADMIN pushes input into a pty slave that is not its controlling terminal
+        // where Linux says EPERM; pushing into its own still works.
+        name: "negative_tiocsti_perm",
+        cmdline: &[
+            "kentry.mode=test",
+            "kentry.break=tiocsti_perm",
+            "kentry.only=c_pty_musl",
+        ],
+        expect_status: 3,
+        expect_log: &[
+            "test hook: TIOCSTI pushes input into any terminal (no permission asked)",
+            "ok 17 tiocsti_as_typed",
+            "not ok 18 tiocsti_eperm_not_ctty",
+            "ok 19 tiocsti_cap_sys_admin",
+            "not ok 1 c_pty_musl",
         ],
         qemu_args: &[],
         or_endings: &[],

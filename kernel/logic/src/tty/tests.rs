@@ -216,7 +216,20 @@ fn termios_and_winsize_layouts_are_linuxs() {
     assert_eq!(&b[12..16], &0x8a3bu32.to_ne_bytes());
     assert_eq!(b[17 + VINTR], 3);
     assert_eq!(b[17 + VMIN], 1);
-    assert_eq!(Termios::from_bytes(&b), Termios::standard());
+    assert_eq!(Termios::standard().with_bytes(&b), Termios::standard());
+    // termios2: the speeds at bytes 36 and 40.
+    let b2 = Termios::standard().to_bytes2();
+    assert_eq!(&b2[..36], &b[..]);
+    assert_eq!(&b2[36..40], &38400u32.to_ne_bytes());
+    assert_eq!(&b2[40..44], &38400u32.to_ne_bytes());
+    assert_eq!(Termios::from_bytes2(&b2), Termios::standard());
+    // termio: 16-bit flags (c_lflag 0x8a3b at byte 6), c_line at 8, c_cc[0..8] from 9.
+    let o = Termios::standard().to_termio();
+    assert_eq!(&o[0..2], &0x0500u16.to_ne_bytes());
+    assert_eq!(&o[6..8], &0x8a3bu16.to_ne_bytes());
+    assert_eq!(o[9 + VINTR], 3);
+    assert_eq!(o[9 + VMIN], 1);
+    assert_eq!(o[17], 0);
     let w = Winsize {
         rows: 30,
         cols: 100,
@@ -224,4 +237,47 @@ fn termios_and_winsize_layouts_are_linuxs() {
     };
     assert_eq!(w.to_bytes(), [30, 0, 100, 0, 0, 0, 0, 0]);
     assert_eq!(Winsize::from_bytes(&w.to_bytes()), w);
+}
+
+#[test]
+fn speeds_follow_cflag_as_linux() {
+    let mut t = Termios::standard();
+    // B9600 (0o15) both ways.
+    t.cflag = (t.cflag & !CBAUD) | 0o15;
+    t.load_speeds();
+    assert_eq!((t.ispeed, t.ospeed), (9600, 9600));
+    // B115200 is CBAUDEX|2; input B57600 (CBAUDEX|1) in the CIBAUD bits.
+    t.cflag = (t.cflag & !CBAUD) | CBAUDEX | 2 | ((CBAUDEX | 1) << IBSHIFT);
+    t.load_speeds();
+    assert_eq!((t.ispeed, t.ospeed), (57600, 115200));
+    // BOTHER: the speed fields as given; input B0 follows the output.
+    t.cflag = (t.cflag & !(CBAUD | CBAUD << IBSHIFT)) | BOTHER;
+    t.ospeed = 12345;
+    t.ispeed = 999;
+    t.load_speeds();
+    assert_eq!((t.ispeed, t.ospeed), (12345, 12345));
+    t.cflag |= BOTHER << IBSHIFT;
+    t.ispeed = 777;
+    t.load_speeds();
+    assert_eq!((t.ispeed, t.ospeed), (777, 12345));
+    // B4000000 is the last code (CBAUDEX|15).
+    t.cflag = (t.cflag & !(CBAUD | CBAUD << IBSHIFT)) | CBAUD;
+    t.load_speeds();
+    assert_eq!((t.ispeed, t.ospeed), (4000000, 4000000));
+}
+
+#[test]
+fn termio_replaces_only_low_halves() {
+    let mut t = Termios::standard();
+    t.cflag |= 0o15 << IBSHIFT;
+    let mut o = t.to_termio();
+    // c_lflag without ECHO, c_cc[VINTR] ^X.
+    let l = u16::from_ne_bytes([o[6], o[7]]) & !(ECHO as u16);
+    o[6..8].copy_from_slice(&l.to_ne_bytes());
+    o[9 + VINTR] = 0x18;
+    let n = t.with_termio(&o);
+    assert_eq!(n.lflag, t.lflag & !ECHO);
+    assert_eq!(n.cflag, t.cflag, "the input speed bits above 16 stay");
+    assert_eq!(n.cc[VINTR], 0x18);
+    assert_eq!(n.cc[VEOL2], t.cc[VEOL2]);
 }
