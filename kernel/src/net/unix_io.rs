@@ -34,7 +34,7 @@ pub struct Received {
 /// A blocking call's SO_RCVTIMEO/SO_SNDTIMEO (Linux's `sock_rcvtimeo`/`sock_sndtimeo`):
 /// whether it may not wait at all (a timeout of 0 is that), and the tick by which a wait
 /// gives up (None: never).
-fn timeout(nonblock: bool, us: &AtomicU64) -> (bool, Option<u64>) {
+pub(super) fn timeout(nonblock: bool, us: &AtomicU64) -> (bool, Option<u64>) {
     let us = us.load(Ordering::Relaxed);
     if nonblock || us == 0 {
         return (true, None);
@@ -46,7 +46,11 @@ fn timeout(nonblock: bool, us: &AtomicU64) -> (bool, Option<u64>) {
 /// Waits on `q` until `cond` may hold (the caller looks again), or fails: at the end of a
 /// timeout with -EAGAIN, on a signal with -ERESTARTSYS or, when a timeout was set, -EINTR
 /// (Linux's `sock_intr_errno`: a timed socket call is not restarted).
-fn sock_wait(q: &WaitQueue, end: Option<u64>, mut cond: impl FnMut() -> bool) -> Result<(), i64> {
+pub(super) fn sock_wait(
+    q: &WaitQueue,
+    end: Option<u64>,
+    mut cond: impl FnMut() -> bool,
+) -> Result<(), i64> {
     let Some(d) = end else {
         return if q.wait_until(cond, crate::signal::interrupted) {
             Ok(())
@@ -80,6 +84,9 @@ impl UnixSocket {
         flags: u32,
         nonblock: bool,
     ) -> Result<usize, i64> {
+        if super::tcp::is_tcp(self) {
+            return super::tcp::send(self, data, flags, nonblock);
+        }
         let (nonblock, end) = timeout(nonblock || flags & MSG_DONTWAIT != 0, &self.sndtimeo_us);
         let inet = self.family != super::unix_addr::AF_UNIX;
         if self.ty.messages() && data.len() > self.max_message() {
@@ -259,6 +266,9 @@ impl UnixSocket {
 
     /// Receives into `out`: one message, or stream bytes.
     pub fn recv(&self, out: &mut [u8], flags: u32, nonblock: bool) -> Result<Received, i64> {
+        if super::tcp::is_tcp(self) {
+            return super::tcp::recv(self, out, flags, nonblock);
+        }
         let (nonblock, end) = timeout(nonblock || flags & MSG_DONTWAIT != 0, &self.rcvtimeo_us);
         match (self.ty, self.state()) {
             (SockType::Stream, s) if s != State::Connected => {
