@@ -263,7 +263,12 @@ impl Stack {
                     t.abort();
                     aborted = true;
                 }
-                if matches!(t.state(), tcp::State::Closed | tcp::State::Listen) {
+                // Done once nothing is left to send: an abort's RST goes out first (smoltcp
+                // forgets the endpoints after sending it).
+                let state = t.state();
+                if state == tcp::State::Listen
+                    || (state == tcp::State::Closed && t.local_endpoint().is_none())
+                {
                     done.push(h);
                 }
                 m.state = t.state();

@@ -606,22 +606,24 @@ pub fn poll_events(s: &UnixSocket) -> u16 {
         if matches!(state, tcp::State::SynSent | tcp::State::SynReceived) {
             return ev;
         }
-        let peer_done = !t.may_recv();
+        // Linux's `sk_shutdown`: the peer's FIN shuts the receiving side, a reset both.
         let closed = state == tcp::State::Closed;
-        if closed || (sd & SEND_SHUTDOWN != 0 && (peer_done || sd & RCV_SHUTDOWN != 0)) {
+        let rcv_shut = sd & RCV_SHUTDOWN != 0 || !t.may_recv();
+        let snd_shut = sd & SEND_SHUTDOWN != 0 || closed;
+        if closed || (rcv_shut && snd_shut) {
             ev |= POLLHUP;
         }
-        if peer_done || sd & RCV_SHUTDOWN != 0 {
+        if rcv_shut {
             ev |= POLLIN | POLLRDNORM | POLLRDHUP;
         }
         if t.can_recv() {
             ev |= POLLIN | POLLRDNORM;
         }
         // Writable while a third of the send buffer is free (Linux's
-        // `__sk_stream_is_writeable` asks for a third of what is queued to be free), or when
-        // a send would fail at once.
+        // `__sk_stream_is_writeable` wants free room of half what is queued), or at once
+        // when the sending side is shut (a write fails without waiting).
         let free = t.send_capacity() - t.send_queue();
-        if sd & SEND_SHUTDOWN == 0 && (free * 3 >= t.send_capacity() || !t.may_send()) {
+        if snd_shut || free * 3 >= t.send_capacity() {
             ev |= POLLOUT | POLLWRNORM;
         }
         ev
