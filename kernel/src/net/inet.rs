@@ -150,7 +150,7 @@ fn holder(t: &BTreeMap<PortKey, Weak<UnixSocket>>, key: &PortKey) -> Option<Arc<
 pub(super) fn bind_endpoint(
     s: &Arc<UnixSocket>,
     mut e: Endpoint,
-    busy: &dyn Fn(u16) -> bool,
+    busy: &mut dyn FnMut(u16) -> bool,
 ) -> Result<(), i64> {
     let mut c = s.conn.lock();
     if c.addr.is_some() {
@@ -187,7 +187,7 @@ pub fn bind(s: &Arc<UnixSocket>, raw: &[u8]) -> Result<(), i64> {
     if s.ty == SockType::Stream {
         return super::tcp::bind(s, e);
     }
-    bind_endpoint(s, e, &|_| false)
+    bind_endpoint(s, e, &mut |_| false)
 }
 
 /// Binds an unbound socket to an ephemeral port on `ip` (Linux's `inet_autobind`, and the
@@ -196,7 +196,7 @@ fn autobind_on(s: &Arc<UnixSocket>, ip: [u8; 16]) -> Result<(), i64> {
     if s.conn.lock().addr.is_some() {
         return Ok(());
     }
-    match bind_endpoint(s, Endpoint { ip, port: 0 }, &|_| false) {
+    match bind_endpoint(s, Endpoint { ip, port: 0 }, &mut |_| false) {
         Err(e) if e == -EINVAL => Ok(()),
         r => r,
     }

@@ -15,10 +15,9 @@
 //! peer's receive buffer; a receive that opened the window sends the window update that
 //! lets a blocked sender go on. On a loopback nothing is lost, so no retransmit timer is
 //! needed, and delayed ACKs are off on every socket ([`new_socket`]) so no ACK waits for a
-//! timer either. The one timer left is smoltcp's TIME_WAIT (10 s): it is looked at
-//! whenever the stack is polled (its clock is the monotonic clock), which every socket call
-//! does; a TIME_WAIT socket nobody's call comes near lingers a little longer, which only
-//! keeps its port taken (see `port_busy`).
+//! timer either. TIME_WAIT needs none: a closed connection that reaches it leaves the
+//! stack and only its port is remembered for 60 s, looked at when a bind asks
+//! (`port_busy`).
 //!
 //! **Wake-ups.** After each poll, [`Stack::scan`] compares every smoltcp socket's state and
 //! queue lengths with what it saw last and wakes the kentry socket that owns it (its wait
@@ -91,7 +90,14 @@ pub(super) struct Stack {
     pub socks: BTreeMap<u64, TcpInner>,
     /// Buffer bytes of all smoltcp sockets.
     buf_bytes: usize,
+    /// Closed connections in TIME_WAIT: (local port, its closer's SO_REUSEADDR, end in µs
+    /// of the stack's clock). Kept here rather than as smoltcp sockets so that they hold
+    /// no buffers (Linux's small `tcp_timewait_sock`).
+    time_wait: Vec<(u16, bool, i64)>,
 }
+
+/// How long a port stays in TIME_WAIT (Linux's TCP_TIMEWAIT_LEN, 60 s).
+const TIME_WAIT_US: i64 = 60_000_000;
 
 static STACK: Mutex<Option<Stack>> = Mutex::new(None);
 
@@ -124,6 +130,7 @@ fn new_stack() -> Stack {
         meta: BTreeMap::new(),
         socks: BTreeMap::new(),
         buf_bytes: 0,
+        time_wait: Vec::new(),
     }
 }
 
@@ -264,9 +271,17 @@ impl Stack {
                     aborted = true;
                 }
                 // Done once nothing is left to send: an abort's RST goes out first (smoltcp
-                // forgets the endpoints after sending it).
+                // forgets the endpoints after sending it). A TIME_WAIT one has nothing more
+                // to do on a loopback (no FIN is ever retransmitted): only its port is
+                // remembered.
                 let state = t.state();
-                if state == tcp::State::Listen
+                if state == tcp::State::TimeWait
+                    && let Some(e) = t.local_endpoint()
+                {
+                    self.time_wait
+                        .push((e.port, m.reuse, now().total_micros() + TIME_WAIT_US));
+                    done.push(h);
+                } else if state == tcp::State::Listen
                     || (state == tcp::State::Closed && t.local_endpoint().is_none())
                 {
                     done.push(h);
@@ -307,7 +322,16 @@ impl Stack {
     /// (an accepted connection, or one lingering after its close, TIME_WAIT included).
     /// `reuse`: the binder has SO_REUSEADDR, which passes a connection that had it too
     /// (Linux's `inet_bind_conflict`: both `sk_reuse`, the other not listening).
-    pub fn port_busy(&self, port: u16, reuse: bool) -> bool {
+    pub fn port_busy(&mut self, port: u16, reuse: bool) -> bool {
+        let t = now().total_micros();
+        self.time_wait.retain(|w| w.2 > t);
+        if self
+            .time_wait
+            .iter()
+            .any(|&(p, other_reuse, _)| p == port && !(reuse && other_reuse))
+        {
+            return true;
+        }
         self.meta.iter().any(|(&h, m)| {
             let t = self.tcp_ref(h);
             if matches!(t.state(), tcp::State::Closed | tcp::State::Listen) {

@@ -82,7 +82,7 @@ pub fn bind(s: &Arc<UnixSocket>, e: Endpoint) -> Result<(), i64> {
         if e.port != 0 && st.port_busy(e.port, reuse) {
             return Err(-EADDRINUSE);
         }
-        inet::bind_endpoint(s, e, &|p| st.port_busy(p, false))
+        inet::bind_endpoint(s, e, &mut |p| st.port_busy(p, false))
     })
 }
 
@@ -92,7 +92,7 @@ fn autobind_on(st: &mut Stack, s: &Arc<UnixSocket>, ip: [u8; 16]) -> Result<(), 
     if s.name().is_some() {
         return Ok(());
     }
-    match inet::bind_endpoint(s, Endpoint { ip, port: 0 }, &|p| st.port_busy(p, false)) {
+    match inet::bind_endpoint(s, Endpoint { ip, port: 0 }, &mut |p| st.port_busy(p, false)) {
         Err(e) if e == -EINVAL => Ok(()),
         r => r,
     }

@@ -108,22 +108,17 @@ impl UnixSocket {
                 }
             }
             if self.state() != State::Connected {
-                // TCP: Linux's `sk_stream_wait_connect` answers EPIPE (and SIGPIPE).
-                return if inet {
-                    self.pipe(0, flags)
-                } else {
-                    Err(-ENOTCONN)
-                };
+                return Err(-ENOTCONN);
             }
         }
         if self.passcred.load(Ordering::Acquire) && !inet {
             super::unix_addr::autobind(self)?;
         }
-        let from = match (inet, self.ty) {
-            (false, _) => self.name(),
-            (true, SockType::Dgram) => super::inet::source_name(self),
-            // A TCP receive reports no sender.
-            (true, _) => None,
+        // UDP (the only AF_INET socket here: TCP went to tcp.rs) names its source.
+        let from = if inet {
+            super::inet::source_name(self)
+        } else {
+            self.name()
         };
         let mut done = 0;
         loop {
@@ -271,11 +266,8 @@ impl UnixSocket {
         }
         let (nonblock, end) = timeout(nonblock || flags & MSG_DONTWAIT != 0, &self.rcvtimeo_us);
         match (self.ty, self.state()) {
-            (SockType::Stream, s) if s != State::Connected => {
-                // AF_UNIX's `unix_stream_read_generic` answers EINVAL, TCP ENOTCONN.
-                let inet = self.family != super::unix_addr::AF_UNIX;
-                return Err(if inet { -ENOTCONN } else { -EINVAL });
-            }
+            // AF_UNIX's `unix_stream_read_generic` answers EINVAL (TCP went to tcp.rs).
+            (SockType::Stream, s) if s != State::Connected => return Err(-EINVAL),
             (SockType::SeqPacket, s) if s != State::Connected => return Err(-ENOTCONN),
             _ => {}
         }
