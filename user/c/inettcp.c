@@ -9,7 +9,9 @@
  * - 1 MiB through the windows between two processes, many small writes read in a few
  *   reads, a non-blocking send filling the buffers (EAGAIN) and edge-triggered epoll
  *   reporting room again once the reader drains them;
- * - 300 short connections in a row, their closed ends lingering in TIME_WAIT.
+ * - 300 short connections in a row, their closed ends lingering in TIME_WAIT;
+ * - a full accept queue (listen backlog 1 holds two) makes a blocking connect wait for an
+ *   accept.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -306,10 +308,62 @@ static void many(void)
 	close(l);
 }
 
+/* listen(l, 1): two connections complete and wait; a third, blocking, connect waits (Linux
+ * drops its SYN while the accept queue is full and retries) until an accept makes room. */
+static void backlog(void)
+{
+	int port;
+	struct sockaddr_in a = in4(0);
+	socklen_t al = sizeof a;
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	bind(l, (struct sockaddr *)&a, sizeof a);
+	listen(l, 1);
+	getsockname(l, (struct sockaddr *)&a, &al);
+	port = ntohs(a.sin_port);
+	struct sockaddr_in to = in4(port);
+	int c1 = socket(AF_INET, SOCK_STREAM, 0), c2 = socket(AF_INET, SOCK_STREAM, 0);
+	int r1 = connect(c1, (struct sockaddr *)&to, sizeof to);
+	int r2 = connect(c2, (struct sockaddr *)&to, sizeof to);
+	usleep(20000);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int c3 = socket(AF_INET, SOCK_STREAM, 0);
+		_exit(connect(c3, (struct sockaddr *)&to, sizeof to) == 0 ? 0 : 1);
+	}
+	usleep(200000);
+	int st = 0;
+	pid_t early = waitpid(pid, &st, WNOHANG);
+	int k1 = accept(l, NULL, NULL);
+	int done = 0;
+	for (int i = 0; i < 500 && !done; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			done = 1;
+		else
+			usleep(10000);
+	}
+	if (!done) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	fcntl(l, F_SETFL, O_NONBLOCK);
+	int k2 = accept(l, NULL, NULL), k3 = accept(l, NULL, NULL);
+	KTAP_CHECK(r1 == 0 && r2 == 0 && early == 0 && k1 >= 0 && done && WIFEXITED(st) &&
+			   WEXITSTATUS(st) == 0 && k2 >= 0 && k3 >= 0,
+		   "tcp_backlog_full_connect_waits",
+		   "connect %d %d early %d accept %d done %d status %#x accept %d %d", r1, r2,
+		   early, k1, done, st, k2, k3);
+	close(k1);
+	close(k2);
+	close(k3);
+	close(c1);
+	close(c2);
+	close(l);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	ktap_plan(8);
+	ktap_plan(9);
 	time_wait();
 	write_after_close();
 	mapped();
@@ -317,5 +371,6 @@ int main(void)
 	bulk();
 	fill();
 	many();
+	backlog();
 	return ktap_finish();
 }

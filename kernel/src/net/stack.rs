@@ -77,6 +77,8 @@ pub(super) struct TcpInner {
     /// A listener's sockets on its port: listening, or holding a connection that waits for
     /// accept (the accept queue), oldest first.
     pub listen: Vec<SocketHandle>,
+    /// How many `listen` should hold: listen's backlog + 1, capped.
+    pub slots: usize,
     /// A non-blocking connect answered EINPROGRESS; the next connect answers 0.
     pub connect_pending: bool,
 }

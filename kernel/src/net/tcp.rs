@@ -112,23 +112,35 @@ pub fn listen(s: &Arc<UnixSocket>, backlog: i32) -> Result<(), i64> {
             return Err(-EINVAL);
         }
         autobind_on(st, s, any)?;
-        let ep = listen_endpoint(&bound(s).ok_or(-EINVAL)?);
-        let slots = (backlog + 1).min(MAX_SLOTS);
-        while inner(st, s).listen.len() < slots {
-            let h = st.new_socket(s)?;
-            st.tcp(h).listen(ep).map_err(|_| -EINVAL)?;
-            st.note(h);
-            if let Some(m) = st.meta.get_mut(&h) {
-                m.listen_at = Some(ep);
-            }
-            inner(st, s).listen.push(h);
-        }
+        let i = inner(st, s);
+        i.slots = i.slots.max((backlog + 1).min(MAX_SLOTS));
+        refill(st, s)?;
         let mut c = s.conn.lock();
         c.state = State::Listening;
         c.backlog = backlog;
         Ok(())
     })?;
     s.room_wait.wake_all();
+    Ok(())
+}
+
+/// Tops a listener's smoltcp sockets up to its `slots` (after listen, and after accept
+/// took one): ENOBUFS when the stack's budget is spent, which a later accept or connect
+/// retries, so a listener never stays short.
+fn refill(st: &mut Stack, s: &Arc<UnixSocket>) -> Result<(), i64> {
+    let ep = listen_endpoint(&bound(s).ok_or(-EINVAL)?);
+    while inner(st, s).listen.len() < inner(st, s).slots {
+        let h = st.new_socket(s)?;
+        if st.tcp(h).listen(ep).is_err() {
+            st.orphan(h, false);
+            return Err(-EINVAL);
+        }
+        st.note(h);
+        if let Some(m) = st.meta.get_mut(&h) {
+            m.listen_at = Some(ep);
+        }
+        inner(st, s).listen.push(h);
+    }
     Ok(())
 }
 
@@ -170,7 +182,16 @@ pub fn connect(s: &Arc<UnixSocket>, e: Endpoint, nonblock: bool) -> Result<(), i
         // A refused non-blocking connect reports its error to the next connect.
         return Err(err);
     }
-    match inet::find(SockType::Stream, e) {
+    let listener = inet::find(SockType::Stream, e);
+    if let Some(l) = &listener
+        && l.state() == State::Listening
+    {
+        // Slots a spent budget left out are made now, if it allows.
+        stack::with(|st| {
+            let _ = refill(st, l);
+        });
+    }
+    match listener {
         // A listener with no free socket: wait for an accept, as Linux's retried SYN would.
         Some(l) if !nonblock => {
             let woke = l.room_wait.wait_until(
@@ -299,20 +320,9 @@ pub fn accept(s: &Arc<UnixSocket>, nonblock: bool) -> Result<Arc<UnixSocket>, i6
                 c.state = State::Connected;
                 c.addr = local.map(|e| inet::name_of(s.family, e));
             }
-            // A fresh socket listens in the place of the one handed out.
-            if let Some(ep) = bound(s).map(|e| listen_endpoint(&e))
-                && let Ok(n) = st.new_socket(s)
-            {
-                if st.tcp(n).listen(ep).is_ok() {
-                    st.note(n);
-                    if let Some(m) = st.meta.get_mut(&n) {
-                        m.listen_at = Some(ep);
-                    }
-                    inner(st, s).listen.push(n);
-                } else {
-                    st.orphan(n, false);
-                }
-            }
+            // A fresh socket listens in the place of the one handed out (if the budget
+            // allows: else the next accept or connect tries again).
+            let _ = refill(st, s);
             Ok(Some(new))
         })?;
         if let Some(new) = got {
