@@ -14,9 +14,9 @@
 //! listener and the SYN-ACK and ACK come back within the connect call; a send lands in the
 //! peer's receive buffer; a receive that opened the window sends the window update that
 //! lets a blocked sender go on. On a loopback nothing is lost, so no retransmit timer is
-//! needed, and delayed ACKs are off on every socket ([`new_socket`]) so no ACK waits for a
-//! timer either. TIME_WAIT needs none: a closed connection that reaches it leaves the
-//! stack and only its port is remembered for 60 s, looked at when a bind asks
+//! needed, and delayed ACKs are off on every socket ([`Stack::new_socket`]) so no ACK
+//! waits for a timer either. TIME_WAIT needs none: a closed connection that reaches it
+//! leaves the stack and only its port is remembered for 60 s, looked at when a bind asks
 //! (`port_busy`).
 //!
 //! **Wake-ups.** After each poll, [`Stack::scan`] compares every smoltcp socket's state and

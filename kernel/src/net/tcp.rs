@@ -8,10 +8,9 @@
 //!   at once on the loopback: ESTABLISHED, or CLOSED by the listener's side's RST
 //!   (ECONNREFUSED: smoltcp answers a SYN nobody listens for with a RST). A non-blocking
 //!   connect answers EINPROGRESS either way, as Linux's loopback does.
-//! - **listen** keeps `min(backlog + 1, MAX_SLOTS)` smoltcp sockets listening on the port
-//!   (smoltcp's way to take several connections: one socket each); a connection that
-//!   completed waits in its socket until accept takes it, and a fresh socket listens in
-//!   its place. A connect to a listener with no free socket waits for an accept (Linux
+//! - **listen** keeps smoltcp sockets listening on the port (smoltcp's way to take several
+//!   connections: one socket each), up to `min(backlog + 1, MAX_SLOTS)` with those whose
+//!   connection completed and waits for accept; [`refill`] keeps two of them idle. A connect to a listener with no free socket waits for an accept (Linux
 //!   drops the SYN and retries); non-blocking, it is refused.
 //! - **close** sends a FIN and leaves the smoltcp socket to finish (TIME_WAIT included);
 //!   with data unread, or a listener's waiting connections, it sends a RST instead, as
@@ -34,6 +33,9 @@ use smoltcp::wire::{IpAddress, IpEndpoint, IpListenEndpoint, Ipv4Address, Ipv6Ad
 /// The most smoltcp sockets one listener keeps (its accept queue's length): each holds
 /// its buffers from the start.
 const MAX_SLOTS: usize = 16;
+/// Listening (idle) smoltcp sockets a listener keeps ready: enough for connects from both
+/// CPUs at once, since every connect tops them up first.
+const IDLE_SLOTS: usize = 2;
 
 fn ip_of(e: &Endpoint) -> IpAddress {
     if e.is_v4() {
@@ -124,12 +126,25 @@ pub fn listen(s: &Arc<UnixSocket>, backlog: i32) -> Result<(), i64> {
     Ok(())
 }
 
-/// Tops a listener's smoltcp sockets up to its `slots` (after listen, and after accept
-/// took one): ENOBUFS when the stack's budget is spent, which a later accept or connect
-/// retries, so a listener never stays short.
+/// Tops a listener's listening smoltcp sockets up to [`IDLE_SLOTS`] (fewer if the accept
+/// queue, `slots` sockets in all, would pass its bound): after listen, after accept took
+/// one, and before each connect to it, so every SYN finds one while the queue has room,
+/// without holding buffers for the whole backlog. ENOBUFS when the stack's budget is
+/// spent, which the next accept or connect retries, so a listener never stays short.
 fn refill(st: &mut Stack, s: &Arc<UnixSocket>) -> Result<(), i64> {
     let ep = listen_endpoint(&bound(s).ok_or(-EINVAL)?);
-    while inner(st, s).listen.len() < inner(st, s).slots {
+    loop {
+        inner(st, s);
+        let i = &st.socks[&s.ino];
+        let (all, slots) = (i.listen.len(), i.slots);
+        let idle = i
+            .listen
+            .iter()
+            .filter(|&&h| st.tcp_ref(h).state() == tcp::State::Listen)
+            .count();
+        if all >= slots || idle >= IDLE_SLOTS {
+            return Ok(());
+        }
         let h = st.new_socket(s)?;
         if st.tcp(h).listen(ep).is_err() {
             st.orphan(h, false);
@@ -141,7 +156,6 @@ fn refill(st: &mut Stack, s: &Arc<UnixSocket>) -> Result<(), i64> {
         }
         inner(st, s).listen.push(h);
     }
-    Ok(())
 }
 
 /// Whether `l` (a listener) has a socket free to take a SYN: None if it is no TCP
@@ -181,6 +195,10 @@ pub fn connect(s: &Arc<UnixSocket>, e: Endpoint, nonblock: bool) -> Result<(), i
     if let Some(err) = nonzero(s.take_error()) {
         // A refused non-blocking connect reports its error to the next connect.
         return Err(err);
+    }
+    if e.port == 0 {
+        // Linux sends the SYN to port 0 too, and its loopback answers with a RST.
+        return Err(-ECONNREFUSED);
     }
     let listener = inet::find(SockType::Stream, e);
     if let Some(l) = &listener
