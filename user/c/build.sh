@@ -12,7 +12,7 @@ src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # i386 programs (ia32*.c): built only with gcc -m32 (glibc; musl has no i386 target here) as
 # <prog>-glibc32. xtask's c_sources names them by the ia32 prefix.
 progs32=(ia32 ia32_bench ia32_signals ia32_vdso ia32_fast ia32_ptrace ia32_net ia32_ids ia32_espfix)
-progs=(hello auxv threads forkexec signals mem files poll fuzz smp procvm preempt nohz_times threadexec seccomp seccomp_notif ptrace debugreg int80 jobctl sigqueue unixsock procstat memfd clone3 vdso tls_slots xstate sleepers sysretl procfiles pidns epoll eventfds ptimer fast32 clock_step unixnamed unixscm inetloop ldt pty procfd unixdgram)
+progs=(hello auxv threads forkexec signals mem files poll fuzz smp procvm preempt nohz_times threadexec seccomp seccomp_notif ptrace debugreg int80 jobctl sigqueue unixsock procstat memfd clone3 vdso tls_slots xstate sleepers sysretl procfiles pidns epoll eventfds ptimer fast32 clock_step unixnamed unixscm inetloop ldt pty procfd unixdgram inettcp)
 # Portable programs of the list below also built with gcc -m32 as <prog>-glibc32: the same
 # checks, as a static i386 glibc program (docs/compat.md). xtask's c_sources reads this line.
 progs_m32=(hello threads forkexec files memfd threadexec poll pty)

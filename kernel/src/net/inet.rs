@@ -1,17 +1,17 @@
 //! AF_INET and AF_INET6 sockets over loopback: TCP and UDP between programs in the guest,
-//! on 127.0.0.0/8 and ::1 (and the wildcard addresses, which mean them here).
+//! on 127.0.0.0/8 and ::1 (and the wildcard addresses, which mean them here). This file
+//! holds what both protocols share: addresses, names and the port table.
 //!
-//! No packet is ever made: a TCP socket is a stream socket of the AF_UNIX machinery
-//! (unix.rs, unix_io.rs, unix_conn.rs) named by an address and port instead of a path, and
-//! a UDP socket a datagram one. That gives Linux's stream and datagram behaviour (byte
-//! streams, message boundaries, backlog, readiness, shutdown, EPIPE/SIGPIPE, ECONNRESET for
-//! a close with data unread, which TCP's RST gives too) without a TCP/IP stack; issue 13
-//! asks for a real no_std stack (smoltcp) behind these sockets later, which would also
-//! bring real interfaces. docs/sockets.md says what differs from Linux.
+//! TCP runs on smoltcp (tcp.rs, stack.rs): its segments really go through a TCP/IP stack
+//! and a loopback device. UDP does not yet: a UDP socket is a datagram socket of the
+//! AF_UNIX machinery (unix.rs, unix_io.rs) named by an address and port instead of a path,
+//! which gives datagram boundaries, readiness and the sender's name without a packet.
+//! docs/sockets.md says what differs from Linux.
 //!
 //! Ports: one table per protocol for both families (a port taken by an AF_INET socket is
-//! taken for AF_INET6 too); a port whose socket is closed is free at once (no TIME_WAIT, as
-//! if every socket had SO_REUSEADDR). Ephemeral ports are 32768–60999 (Linux's
+//! taken for AF_INET6 too), holding live sockets. A UDP port is free as soon as its socket
+//! closes; a TCP port stays taken while a connection on it lingers (TIME_WAIT), unless
+//! SO_REUSEADDR (tcp.rs `bind`). Ephemeral ports are 32768–60999 (Linux's
 //! `ip_local_port_range`).
 
 use super::unix::{SockType, State, UnixSocket};
@@ -31,15 +31,15 @@ const EPHEMERAL_HIGH: u32 = 60999;
 
 /// An address (an IPv4 one as ::ffff:a.b.c.d) and a port.
 #[derive(Clone, Copy, PartialEq, Eq)]
-struct Endpoint {
-    ip: [u8; 16],
-    port: u16,
+pub(super) struct Endpoint {
+    pub ip: [u8; 16],
+    pub port: u16,
 }
 
 const V4_MAPPED: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 const LOOPBACK6: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
-fn v4(a: [u8; 4]) -> [u8; 16] {
+pub(super) fn v4(a: [u8; 4]) -> [u8; 16] {
     let mut ip = [0u8; 16];
     ip[..12].copy_from_slice(&V4_MAPPED);
     ip[12..].copy_from_slice(&a);
@@ -47,11 +47,11 @@ fn v4(a: [u8; 4]) -> [u8; 16] {
 }
 
 impl Endpoint {
-    fn is_v4(&self) -> bool {
+    pub fn is_v4(&self) -> bool {
         self.ip[..12] == V4_MAPPED
     }
 
-    fn is_any(&self) -> bool {
+    pub fn is_any(&self) -> bool {
         self.ip == [0; 16] || self.ip == v4([0; 4])
     }
 
@@ -60,7 +60,7 @@ impl Endpoint {
     }
 
     /// The loopback address of the same kind (what a wildcard destination reaches).
-    fn loopback(&self) -> [u8; 16] {
+    pub fn loopback(&self) -> [u8; 16] {
         if self.is_v4() {
             v4([127, 0, 0, 1])
         } else {
@@ -91,7 +91,7 @@ fn parse(family: u16, raw: &[u8]) -> Result<Endpoint, i64> {
 }
 
 /// The name of `e` in `family`'s layout (what getsockname gives).
-fn name_of(family: u16, e: Endpoint) -> Arc<UnixAddr> {
+pub(super) fn name_of(family: u16, e: Endpoint) -> Arc<UnixAddr> {
     let mut b = Vec::with_capacity(26);
     b.extend_from_slice(&e.port.to_be_bytes());
     if family == AF_INET {
@@ -110,7 +110,7 @@ fn name_of(family: u16, e: Endpoint) -> Arc<UnixAddr> {
 }
 
 /// The endpoint a name holds.
-fn endpoint_of(a: &UnixAddr) -> Endpoint {
+pub(super) fn endpoint_of(a: &UnixAddr) -> Endpoint {
     let port = u16::from_be_bytes([a.sun_path[0], a.sun_path[1]]);
     let ip = if a.family == AF_INET {
         v4([a.sun_path[2], a.sun_path[3], a.sun_path[4], a.sun_path[5]])
@@ -145,9 +145,13 @@ fn holder(t: &BTreeMap<PortKey, Weak<UnixSocket>>, key: &PortKey) -> Option<Arc<
         .filter(|s| !s.dead.load(Ordering::Acquire))
 }
 
-/// Binds `s` to `e` (port 0: an ephemeral one): EINVAL if bound, EADDRINUSE if the port is
-/// taken, EAGAIN when no ephemeral port is left.
-fn bind_endpoint(s: &Arc<UnixSocket>, mut e: Endpoint) -> Result<(), i64> {
+/// Binds `s` to `e` (port 0: an ephemeral one, not one `busy` names): EINVAL if bound,
+/// EADDRINUSE if the port is taken, EAGAIN when no ephemeral port is left.
+pub(super) fn bind_endpoint(
+    s: &Arc<UnixSocket>,
+    mut e: Endpoint,
+    busy: &mut dyn FnMut(u16) -> bool,
+) -> Result<(), i64> {
     let mut c = s.conn.lock();
     if c.addr.is_some() {
         return Err(-EINVAL);
@@ -160,7 +164,7 @@ fn bind_endpoint(s: &Arc<UnixSocket>, mut e: Endpoint) -> Result<(), i64> {
         for _ in 0..span {
             let n = NEXT_EPHEMERAL.fetch_add(1, Ordering::Relaxed);
             let port = (EPHEMERAL_LOW + (n - EPHEMERAL_LOW) % span) as u16;
-            if holder(&t, &(ty, port)).is_none() {
+            if holder(&t, &(ty, port)).is_none() && !busy(port) {
                 found = Some(port);
                 break;
             }
@@ -180,7 +184,10 @@ pub fn bind(s: &Arc<UnixSocket>, raw: &[u8]) -> Result<(), i64> {
     if !e.is_any() && !e.is_loopback() {
         return Err(-EADDRNOTAVAIL);
     }
-    bind_endpoint(s, e)
+    if s.ty == SockType::Stream {
+        return super::tcp::bind(s, e);
+    }
+    bind_endpoint(s, e, &mut |_| false)
 }
 
 /// Binds an unbound socket to an ephemeral port on `ip` (Linux's `inet_autobind`, and the
@@ -189,13 +196,13 @@ fn autobind_on(s: &Arc<UnixSocket>, ip: [u8; 16]) -> Result<(), i64> {
     if s.conn.lock().addr.is_some() {
         return Ok(());
     }
-    match bind_endpoint(s, Endpoint { ip, port: 0 }) {
+    match bind_endpoint(s, Endpoint { ip, port: 0 }, &mut |_| false) {
         Err(e) if e == -EINVAL => Ok(()),
         r => r,
     }
 }
 
-/// An unbound socket gets an ephemeral port on the wildcard address (listen, a UDP send).
+/// An unbound socket gets an ephemeral port on the wildcard address (a UDP send).
 pub fn autobind(s: &Arc<UnixSocket>) -> Result<(), i64> {
     let any = if s.family == AF_INET {
         v4([0; 4])
@@ -203,14 +210,6 @@ pub fn autobind(s: &Arc<UnixSocket>) -> Result<(), i64> {
         [0; 16]
     };
     autobind_on(s, any)
-}
-
-/// listen(2) of an unbound TCP socket takes an ephemeral port (Linux's `inet_autobind`).
-pub fn autobind_listener(s: &Arc<UnixSocket>) -> Result<(), i64> {
-    if s.ty == SockType::Dgram {
-        return Ok(());
-    }
-    autobind(s)
 }
 
 /// The port goes with its socket.
@@ -227,13 +226,18 @@ pub fn unbind(a: &UnixAddr, s: &UnixSocket) {
 /// The live socket of type `ty` that receives at `dest` (a loopback address): the port's
 /// holder, if its address matches (the wildcard matches any; an AF_INET6 wildcard takes
 /// AF_INET too, as a dual-stack socket).
-fn find(ty: SockType, dest: Endpoint) -> Option<Arc<UnixSocket>> {
+pub(super) fn find(ty: SockType, dest: Endpoint) -> Option<Arc<UnixSocket>> {
     let s = holder(&PORTS.lock(), &(ty as u8, dest.port))?;
     let bound = endpoint_of(&*s.name()?);
     let family_ok =
         (s.family == AF_INET) == dest.is_v4() || (s.family == AF_INET6 && bound.is_any());
     let addr_ok = bound.is_any() || bound.ip == dest.ip;
     (family_ok && addr_ok).then_some(s)
+}
+
+/// The live socket that holds `port` for `ty`, whatever its address.
+pub(super) fn port_holder(ty: SockType, port: u16) -> Option<Arc<UnixSocket>> {
+    holder(&PORTS.lock(), &(ty as u8, port))
 }
 
 /// Where a datagram from a wildcard-bound socket appears to come from: the loopback.
@@ -259,9 +263,8 @@ fn destination(family: u16, raw: &[u8]) -> Result<Endpoint, i64> {
     Ok(e)
 }
 
-/// connect(2): TCP connects to the listener at the address (ECONNREFUSED if none; a
-/// non-blocking connect answers EINPROGRESS, and the next connect 0, as Linux's loopback
-/// does); UDP records its destination (AF_UNSPEC forgets it).
+/// connect(2): TCP connects to the address (tcp.rs); UDP records its destination
+/// (AF_UNSPEC forgets it).
 pub fn connect(s: &Arc<UnixSocket>, raw: &[u8], nonblock: bool) -> Result<(), i64> {
     if raw.len() >= 2 && u16::from_ne_bytes([raw[0], raw[1]]) == AF_UNSPEC {
         if s.ty == SockType::Dgram {
@@ -279,29 +282,7 @@ pub fn connect(s: &Arc<UnixSocket>, raw: &[u8], nonblock: bool) -> Result<(), i6
         c.state = State::Connected;
         return Ok(());
     }
-    if s.state() == State::Connected && s.inet_pending.swap(false, Ordering::AcqRel) {
-        return Ok(());
-    }
-    autobind_on(s, e.ip)?;
-    let r = s.connect_to(
-        || {
-            let l = find(s.ty, e).ok_or(-ECONNREFUSED)?;
-            let family = l.family;
-            Ok((l, Some(name_of(family, e))))
-        },
-        nonblock,
-    );
-    if !nonblock {
-        return r;
-    }
-    match r {
-        Ok(()) => s.inet_pending.store(true, Ordering::Release),
-        Err(e) if e == -ECONNREFUSED => {
-            s.err.store(ECONNREFUSED as i32, Ordering::Release);
-        }
-        Err(e) => return Err(e),
-    }
-    Err(-EINPROGRESS)
+    super::tcp::connect(s, e, nonblock)
 }
 
 /// Where a UDP send goes: the address given, or the connected destination (EDESTADDRREQ

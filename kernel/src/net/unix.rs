@@ -212,8 +212,8 @@ pub struct UnixSocket {
     pub(super) dead: AtomicBool,
     /// SO_PASSCRED.
     pub passcred: AtomicBool,
-    /// A non-blocking TCP connect answered EINPROGRESS; the next connect answers 0.
-    pub(super) inet_pending: AtomicBool,
+    /// SO_REUSEADDR (AF_INET/AF_INET6: net/stack.rs `port_busy`).
+    pub reuseaddr: AtomicBool,
     /// SO_RCVTIMEO and SO_SNDTIMEO in microseconds ([`NO_TIMEOUT`]: wait without end; 0:
     /// do not wait at all, what Linux makes of a negative time).
     pub rcvtimeo_us: AtomicU64,
@@ -254,7 +254,7 @@ impl UnixSocket {
             err: AtomicI32::new(0),
             dead: AtomicBool::new(false),
             passcred: AtomicBool::new(false),
-            inet_pending: AtomicBool::new(false),
+            reuseaddr: AtomicBool::new(false),
             rcvtimeo_us: AtomicU64::new(NO_TIMEOUT),
             sndtimeo_us: AtomicU64::new(NO_TIMEOUT),
             rx_wait: WaitQueue::new(),
@@ -285,6 +285,10 @@ impl UnixSocket {
 
     /// The other end's name for getpeername (None: not connected; Some(None): unnamed).
     pub fn peer_name(&self) -> Option<Option<Arc<UnixAddr>>> {
+        if super::tcp::is_tcp(self) {
+            let e = super::tcp::peer_name(self)?;
+            return Some(Some(super::inet::name_of(self.family, e)));
+        }
         let c = self.conn.lock();
         if self.family != super::unix_addr::AF_UNIX && self.ty == SockType::Dgram {
             return c.dest.clone().map(Some);
@@ -344,6 +348,9 @@ impl UnixSocket {
     /// Bytes waiting to be read (FIONREAD): all of them, but for a datagram socket the next
     /// message's length (Linux's `unix_inq_len`).
     pub fn available(&self) -> usize {
+        if super::tcp::is_tcp(self) {
+            return super::tcp::available(self);
+        }
         let rx = self.rx.lock();
         if self.ty == SockType::Dgram {
             rx.msgs.front().map_or(0, |m| m.data.len())
@@ -354,7 +361,10 @@ impl UnixSocket {
 
     /// shutdown(2) with `how` (SHUT_RD 0, SHUT_WR 1, SHUT_RDWR 2): this end's sides, and for a
     /// connection the peer's opposite ones.
-    pub fn shutdown(&self, how: u32) -> Result<(), i64> {
+    pub fn shutdown(self: &Arc<Self>, how: u32) -> Result<(), i64> {
+        if super::tcp::is_tcp(self) {
+            return super::tcp::shutdown(self, how);
+        }
         if how > 2 {
             return Err(-crate::syscall::errno::EINVAL);
         }
@@ -397,6 +407,9 @@ impl UnixSocket {
     /// data unread, or never were accepted), a listener's waiting embryos go too, and a
     /// datagram sender's next send to it is refused.
     pub fn release(&self) {
+        if super::tcp::is_tcp(self) {
+            return super::tcp::release(self);
+        }
         self.release_sock(false);
     }
 
@@ -441,6 +454,9 @@ impl UnixSocket {
 
     /// poll(2) events (Linux's `unix_poll` and `unix_dgram_poll`); short locks only.
     pub fn poll_events(&self) -> u16 {
+        if super::tcp::is_tcp(self) {
+            return super::tcp::poll_events(self);
+        }
         let sd = self.shutdown.load(Ordering::Acquire);
         let mut ev = 0;
         if self.err.load(Ordering::Acquire) != 0 {

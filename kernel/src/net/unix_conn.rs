@@ -32,8 +32,8 @@ impl UnixSocket {
         if !self.ty.connected() {
             return Err(-EOPNOTSUPP);
         }
-        if self.family != unix_addr::AF_UNIX {
-            super::inet::autobind_listener(self)?;
+        if super::tcp::is_tcp(self) {
+            return super::tcp::listen(self, backlog);
         }
         // Linux compares as unsigned: a negative backlog is the cap.
         let backlog = (backlog as u32 as usize).min(SOMAXCONN);
@@ -201,9 +201,12 @@ impl UnixSocket {
 
     /// accept(2): the oldest waiting connection. EOPNOTSUPP for datagrams, EINVAL unless
     /// listening, EAGAIN when non-blocking and none waits.
-    pub fn accept(&self, nonblock: bool) -> Result<Arc<UnixSocket>, i64> {
+    pub fn accept(self: &Arc<Self>, nonblock: bool) -> Result<Arc<UnixSocket>, i64> {
         if !self.ty.connected() {
             return Err(-EOPNOTSUPP);
+        }
+        if super::tcp::is_tcp(self) {
+            return super::tcp::accept(self, nonblock);
         }
         loop {
             {

@@ -34,7 +34,7 @@ pub struct Received {
 /// A blocking call's SO_RCVTIMEO/SO_SNDTIMEO (Linux's `sock_rcvtimeo`/`sock_sndtimeo`):
 /// whether it may not wait at all (a timeout of 0 is that), and the tick by which a wait
 /// gives up (None: never).
-fn timeout(nonblock: bool, us: &AtomicU64) -> (bool, Option<u64>) {
+pub(super) fn timeout(nonblock: bool, us: &AtomicU64) -> (bool, Option<u64>) {
     let us = us.load(Ordering::Relaxed);
     if nonblock || us == 0 {
         return (true, None);
@@ -46,7 +46,11 @@ fn timeout(nonblock: bool, us: &AtomicU64) -> (bool, Option<u64>) {
 /// Waits on `q` until `cond` may hold (the caller looks again), or fails: at the end of a
 /// timeout with -EAGAIN, on a signal with -ERESTARTSYS or, when a timeout was set, -EINTR
 /// (Linux's `sock_intr_errno`: a timed socket call is not restarted).
-fn sock_wait(q: &WaitQueue, end: Option<u64>, mut cond: impl FnMut() -> bool) -> Result<(), i64> {
+pub(super) fn sock_wait(
+    q: &WaitQueue,
+    end: Option<u64>,
+    mut cond: impl FnMut() -> bool,
+) -> Result<(), i64> {
     let Some(d) = end else {
         return if q.wait_until(cond, crate::signal::interrupted) {
             Ok(())
@@ -80,6 +84,9 @@ impl UnixSocket {
         flags: u32,
         nonblock: bool,
     ) -> Result<usize, i64> {
+        if super::tcp::is_tcp(self) {
+            return super::tcp::send(self, data, flags, nonblock);
+        }
         let (nonblock, end) = timeout(nonblock || flags & MSG_DONTWAIT != 0, &self.sndtimeo_us);
         let inet = self.family != super::unix_addr::AF_UNIX;
         if self.ty.messages() && data.len() > self.max_message() {
@@ -101,22 +108,17 @@ impl UnixSocket {
                 }
             }
             if self.state() != State::Connected {
-                // TCP: Linux's `sk_stream_wait_connect` answers EPIPE (and SIGPIPE).
-                return if inet {
-                    self.pipe(0, flags)
-                } else {
-                    Err(-ENOTCONN)
-                };
+                return Err(-ENOTCONN);
             }
         }
         if self.passcred.load(Ordering::Acquire) && !inet {
             super::unix_addr::autobind(self)?;
         }
-        let from = match (inet, self.ty) {
-            (false, _) => self.name(),
-            (true, SockType::Dgram) => super::inet::source_name(self),
-            // A TCP receive reports no sender.
-            (true, _) => None,
+        // UDP (the only AF_INET socket here: TCP went to tcp.rs) names its source.
+        let from = if inet {
+            super::inet::source_name(self)
+        } else {
+            self.name()
         };
         let mut done = 0;
         loop {
@@ -261,13 +263,13 @@ impl UnixSocket {
 
     /// Receives into `out`: one message, or stream bytes.
     pub fn recv(&self, out: &mut [u8], flags: u32, nonblock: bool) -> Result<Received, i64> {
+        if super::tcp::is_tcp(self) {
+            return super::tcp::recv(self, out, flags, nonblock);
+        }
         let (nonblock, end) = timeout(nonblock || flags & MSG_DONTWAIT != 0, &self.rcvtimeo_us);
         match (self.ty, self.state()) {
-            (SockType::Stream, s) if s != State::Connected => {
-                // AF_UNIX's `unix_stream_read_generic` answers EINVAL, TCP ENOTCONN.
-                let inet = self.family != super::unix_addr::AF_UNIX;
-                return Err(if inet { -ENOTCONN } else { -EINVAL });
-            }
+            // AF_UNIX's `unix_stream_read_generic` answers EINVAL (TCP went to tcp.rs).
+            (SockType::Stream, s) if s != State::Connected => return Err(-EINVAL),
             (SockType::SeqPacket, s) if s != State::Connected => return Err(-ENOTCONN),
             _ => {}
         }

@@ -70,7 +70,8 @@ fn sys_getsockopt(regs: &mut Regs) -> i64 {
             SO_ERROR => int(s.take_error() as u32),
             SO_PASSCRED => int(s.passcred.load(Ordering::Acquire) as u32),
             SO_ACCEPTCONN => int((s.state() == State::Listening) as u32),
-            SO_PROTOCOL | SO_REUSEADDR | SO_KEEPALIVE => int(0),
+            SO_REUSEADDR => int(s.reuseaddr.load(Ordering::Acquire) as u32),
+            SO_PROTOCOL | SO_KEEPALIVE => int(0),
             SO_RCVLOWAT => int(1),
             SO_DOMAIN => int(s.family as u32),
             // Linux reports the buffer it uses, twice what was asked, by default 212992.
@@ -90,9 +91,10 @@ fn sys_getsockopt(regs: &mut Regs) -> i64 {
     })())
 }
 
-/// setsockopt: SO_PASSCRED switches credentials on received messages; SO_SNDBUF,
-/// SO_RCVBUF, SO_REUSEADDR and SO_KEEPALIVE are taken and change nothing (AF_UNIX sockets
-/// keep [`SNDBUF`]; reuse and keepalive mean nothing to them); everything else is
+/// setsockopt: SO_PASSCRED switches credentials on received messages; SO_REUSEADDR lets a
+/// TCP bind take a port a lingering connection holds; SO_SNDBUF, SO_RCVBUF and
+/// SO_KEEPALIVE are taken and change nothing (AF_UNIX sockets keep [`SNDBUF`], TCP ones
+/// smoltcp's fixed buffers; keepalive means nothing on a loopback); everything else is
 /// ENOPROTOOPT. An int option needs 4 readable bytes (EINVAL, EFAULT). The IP, IPv6, TCP
 /// and UDP levels of an AF_INET/AF_INET6 socket take everything (its loopback has no
 /// knobs) and read back 0.
@@ -129,8 +131,11 @@ fn sys_setsockopt(regs: &mut Regs) -> i64 {
         let mut b = [0u8; 4];
         copy_from_user(&mut b, val).map_err(|_| -EFAULT)?;
         let v = i32::from_ne_bytes(b);
-        if opt == SO_PASSCRED {
-            s.passcred.store(v != 0, Ordering::Release);
+        match opt {
+            SO_PASSCRED => s.passcred.store(v != 0, Ordering::Release),
+            // Only TCP's bind looks at it (net/tcp.rs): a port a lingering connection holds.
+            SO_REUSEADDR => s.reuseaddr.store(v != 0, Ordering::Release),
+            _ => {}
         }
         Ok(0)
     })())
