@@ -398,9 +398,16 @@ impl Gdb {
 
     /// Stops a running guest (the interrupt byte) and waits for its stop reply.
     pub fn interrupt(&mut self) -> Result<Stop> {
-        self.stream.write_all(&[0x03])?;
-        self.wait_stop(Duration::from_secs(10))?
-            .context("the guest did not stop on the interrupt byte")
+        // A bystander CPU's breakpoint stop can cross the byte: QEMU, stopped already, drops
+        // it, and `wait_stop` steps the bystander and resumes the guest. So the byte goes
+        // again when no stop came.
+        for _ in 0..3 {
+            self.stream.write_all(&[0x03])?;
+            if let Some(stop) = self.wait_stop(Duration::from_secs(10))? {
+                return Ok(stop);
+            }
+        }
+        bail!("the guest did not stop on the interrupt byte (sent 3 times, 10 s apart)")
     }
 
     /// Reads a 64-bit register.
