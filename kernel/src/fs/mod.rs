@@ -436,8 +436,8 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
                     return Err(-ELOOP);
                 }
                 match resolved(path::lookup(base, p, true)?, flags)? {
-                    Ok(file) => return Ok(file),
-                    Err(node_and_shown) => node_and_shown,
+                    Resolved::Reopened(file) => return Ok(file),
+                    Resolved::Node(node, shown) => (node, shown),
                 }
             }
             Some(n) => (n, path::entry_path(&par.dir, &par.name)),
@@ -450,8 +450,8 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
         }
     } else {
         match resolved(path::lookup(base, p, flags & O_NOFOLLOW == 0)?, flags)? {
-            Ok(file) => return Ok(file),
-            Err(node_and_shown) => node_and_shown,
+            Resolved::Reopened(file) => return Ok(file),
+            Resolved::Node(node, shown) => (node, shown),
         }
     };
     if node.is_symlink() {
@@ -520,23 +520,25 @@ pub fn open(base: &InodeRef, p: &str, flags: u32, mode: u32) -> Result<Arc<File>
     Ok(file)
 }
 
-/// What open does with a path looked up: through a /proc/PID/fd link to a description
-/// without an inode, a new description of its object at once (`Ok`, proc_fd.rs); else the
-/// inode to open and the path /proc/PID/fd/N will show (`Err`): through such a link to a
-/// file, the path it was first opened by.
-#[allow(clippy::type_complexity)]
-fn resolved(
-    f: path::Found,
-    flags: u32,
-) -> Result<Result<Arc<File>, (InodeRef, Option<String>)>, i64> {
-    match &f.magic {
-        Some(file) if file.node().is_none() => proc_fd::reopen(file, flags).map(Ok),
-        Some(file) => Ok(Err((f.node.clone(), file.path().map(String::from)))),
+/// What open does with a path looked up ([`resolved`]).
+enum Resolved {
+    /// Through a /proc/PID/fd link to a description without an inode: a new description
+    /// of its object, made at once (proc_fd.rs).
+    Reopened(Arc<File>),
+    /// The inode to open, and the path /proc/PID/fd/N will show: through such a link to a
+    /// file, the path it was first opened by.
+    Node(InodeRef, Option<String>),
+}
+
+fn resolved(f: path::Found, flags: u32) -> Result<Resolved, i64> {
+    Ok(match &f.magic {
+        Some(file) if file.node().is_none() => Resolved::Reopened(proc_fd::reopen(file, flags)?),
+        Some(file) => Resolved::Node(f.node.clone(), file.path().map(String::from)),
         None => {
             let shown = path::found_path(&f).ok();
-            Ok(Err((f.node, shown)))
+            Resolved::Node(f.node, shown)
         }
-    }
+    })
 }
 
 /// bind(2) of an AF_UNIX socket to path `p`: a socket node (mode 0777 less the umask) that
